@@ -22,7 +22,7 @@
 //! turns it into a fixed, non-allocatable operand, and the rewriter leaves it
 //! alone).
 
-use crate::reg::{PReg, PRegSet, Reg, Writable};
+use crate::reg::{PReg, PRegSet, Reg};
 use regalloc2::{Allocation, Operand, OperandConstraint, OperandKind, OperandPos};
 
 /// Receives an instruction's register mentions; see the [module docs](self).
@@ -52,21 +52,21 @@ pub trait OperandVisitor {
     }
 
     /// A write, at the end of the instruction, of any register.
-    fn reg_def(&mut self, reg: &mut Writable<Reg>) {
-        self.add_operand(reg.reg_mut(), OperandConstraint::Reg, OperandKind::Def, OperandPos::Late);
+    fn reg_def(&mut self, reg: &mut Reg) {
+        self.add_operand(reg, OperandConstraint::Reg, OperandKind::Def, OperandPos::Late);
     }
 
     /// A write that may happen before all inputs are read, so that it must not
     /// share a register with any input (temporaries of sequences).
-    fn reg_early_def(&mut self, reg: &mut Writable<Reg>) {
-        self.add_operand(reg.reg_mut(), OperandConstraint::Reg, OperandKind::Def, OperandPos::Early);
+    fn reg_early_def(&mut self, reg: &mut Reg) {
+        self.add_operand(reg, OperandConstraint::Reg, OperandKind::Def, OperandPos::Early);
     }
 
     /// A write into the register of the use numbered `input` (x86's
     /// destructive forms: `add dst, src` reads and writes `dst`).
-    fn reg_reuse_def(&mut self, reg: &mut Writable<Reg>, input: usize) {
+    fn reg_reuse_def(&mut self, reg: &mut Reg, input: usize) {
         self.add_operand(
-            reg.reg_mut(),
+            reg,
             OperandConstraint::Reuse(input),
             OperandKind::Def,
             OperandPos::Late,
@@ -84,9 +84,9 @@ pub trait OperandVisitor {
     }
 
     /// A write that lands in the physical register `preg`.
-    fn reg_fixed_def(&mut self, reg: &mut Writable<Reg>, preg: PReg) {
+    fn reg_fixed_def(&mut self, reg: &mut Reg, preg: PReg) {
         self.add_operand(
-            reg.reg_mut(),
+            reg,
             OperandConstraint::FixedReg(preg),
             OperandKind::Def,
             OperandPos::Late,

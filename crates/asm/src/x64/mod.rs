@@ -1,1 +1,154 @@
-//! The x86-64 ISA (work in progress).
+//! The x86-64 ISA.
+//!
+//! * [`regs`]: physical registers ([`Gpr`], [`Xmm`]) and register operands
+//!   ([`GprReg`], [`XmmReg`]) for instructions built before allocation;
+//! * [`args`]: memory operands ([`Amode`]) and the register/memory/immediate
+//!   operand unions, generic over [`Physical`] or [`Virtual`] registers;
+//! * [`features`]: CPU features and which forms need them;
+//! * [`Assembler`]: one method per instruction form, straight into the
+//!   buffer (what the baseline compiler uses);
+//! * [`MInst`]: the same instructions as values over virtual registers, with
+//!   a register-operand visitor and `emit` (what the optimizing compiler
+//!   uses), declared in `isle/asm/x64/inst.isle`.
+//!
+//! Label references on x86-64 are all 32-bit PC-relative ([`LabelUse::Rel32`]):
+//! they reach any offset in a function (functions are limited to
+//! [`MAX_CODE_SIZE`]), so x86-64 code never needs an island. Branches to a
+//! label already bound within 128 bytes behind take the 2-byte rel8 form.
+
+pub mod args;
+mod asm;
+pub mod features;
+pub mod inst;
+pub mod regs;
+
+pub use args::{Amode, GprImm, GprMem, GprMemImm, Physical, RegFamily, Scale, ShiftCount, Virtual, XmmMem};
+pub use asm::{AsmError, Assembler, JumpTableTargets};
+pub use features::{CpuFeatures, Feature};
+pub use inst::{
+    AluOp, BitOp, CC, ExtMode, FloatSize, MInst, OperandSize, RoundMode, SseMovOp, SseOp, ShiftOp,
+    UnaryOp,
+};
+pub use regs::{Gpr, GprReg, WritableGpr, WritableXmm, Xmm, XmmReg};
+
+use crate::buffer::{CodeOffset, MachTarget};
+
+/// The largest function the x86-64 assembler accepts (1 GiB), so that every
+/// 32-bit PC-relative reference, with its addend, reaches every offset.
+pub const MAX_CODE_SIZE: CodeOffset = 1 << 30;
+
+/// The x86-64 target of a [`MachBuffer`](crate::MachBuffer).
+#[derive(Copy, Clone, Debug)]
+pub struct X64;
+
+impl MachTarget for X64 {
+    type LabelUse = LabelUse;
+    /// `ud2`.
+    const TRAP_INSTRUCTION: &'static [u8] = &[0x0F, 0x0B];
+    /// `int3`: a stray jump into padding stops at once.
+    const PADDING_BYTE: u8 = 0xCC;
+    const FUNCTION_ALIGNMENT: u32 = 16;
+}
+
+/// The kinds of label reference x86-64 code makes.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum LabelUse {
+    /// A signed 32-bit field holding `label - field + addend`, where the
+    /// addend is the field's initial contents: `-4` for a branch (relative to
+    /// the end of the field, which ends the instruction), `-(4 + n)` for a
+    /// RIP-relative operand followed by an `n`-byte immediate, and
+    /// `entry - table` for a jump-table entry.
+    Rel32,
+}
+
+impl crate::buffer::LabelUse for LabelUse {
+    fn max_pos_range(self) -> CodeOffset {
+        MAX_CODE_SIZE
+    }
+
+    fn max_neg_range(self) -> CodeOffset {
+        MAX_CODE_SIZE
+    }
+
+    fn patch_size(self) -> CodeOffset {
+        4
+    }
+
+    fn patch(self, field: &mut [u8], use_offset: CodeOffset, label_offset: CodeOffset) {
+        let addend = i32::from_le_bytes(field[..4].try_into().expect("a 4-byte field"));
+        // Both offsets are below MAX_CODE_SIZE (2^30) and addends are small,
+        // so the sum fits in 32 bits.
+        let value = (label_offset as i32).wrapping_sub(use_offset as i32).wrapping_add(addend);
+        field[..4].copy_from_slice(&value.to_le_bytes());
+    }
+
+    fn veneer_size(self) -> Option<CodeOffset> {
+        None
+    }
+
+    fn worst_case_veneer_size() -> CodeOffset {
+        0
+    }
+
+    fn generate_veneer(self, _: &mut [u8], _: CodeOffset) -> (CodeOffset, Self) {
+        unreachable!("x86-64 label uses reach the whole function and have no veneers")
+    }
+}
+
+impl CC {
+    /// Every condition code, in encoding order.
+    pub const ALL: [CC; 16] = [
+        CC::O,
+        CC::NO,
+        CC::B,
+        CC::AE,
+        CC::Z,
+        CC::NZ,
+        CC::BE,
+        CC::A,
+        CC::S,
+        CC::NS,
+        CC::P,
+        CC::NP,
+        CC::L,
+        CC::GE,
+        CC::LE,
+        CC::G,
+    ];
+
+    /// The condition's number: the low nibble of Jcc (70+cc, 0F 80+cc),
+    /// SETcc (0F 90+cc) and CMOVcc (0F 40+cc).
+    pub const fn enc(self) -> u8 {
+        self as u8
+    }
+
+    /// The opposite condition (conditions come in pairs differing in bit 0).
+    pub const fn invert(self) -> CC {
+        CC::ALL[(self as usize) ^ 1]
+    }
+}
+
+impl OperandSize {
+    /// Every size.
+    pub const ALL: [OperandSize; 4] = [OperandSize::S8, OperandSize::S16, OperandSize::S32, OperandSize::S64];
+
+    /// The width in bits.
+    pub const fn bits(self) -> u32 {
+        match self {
+            OperandSize::S8 => 8,
+            OperandSize::S16 => 16,
+            OperandSize::S32 => 32,
+            OperandSize::S64 => 64,
+        }
+    }
+
+    /// The width in bytes.
+    pub const fn bytes(self) -> u32 {
+        self.bits() / 8
+    }
+}
+
+impl FloatSize {
+    /// Both sizes.
+    pub const ALL: [FloatSize; 2] = [FloatSize::F32, FloatSize::F64];
+}

@@ -1,0 +1,288 @@
+//! Integer arithmetic and logic: ADD ADC SUB SBB AND OR XOR CMP TEST, and
+//! NOT NEG INC DEC. All need only the base instruction set.
+//!
+//! The eight two-operand operations share one opcode layout (SDM Vol. 2,
+//! "ADD"; the others follow the same pattern):
+//!
+//! ```text
+//!  op    r/m8,r8  r/m,r   r8,r/m8  r,r/m   r/m8,imm8  r/m,imm32  r/m,imm8
+//!  ADD   00 /r    01 /r   02 /r    03 /r   80 /0 ib   81 /0 id   83 /0 ib
+//!  OR    08 /r    09 /r   0A /r    0B /r   80 /1 ib   81 /1 id   83 /1 ib
+//!  ADC   10 /r    11 /r   12 /r    13 /r   80 /2 ib   81 /2 id   83 /2 ib
+//!  SBB   18 /r    19 /r   1A /r    1B /r   80 /3 ib   81 /3 id   83 /3 ib
+//!  AND   20 /r    21 /r   22 /r    23 /r   80 /4 ib   81 /4 id   83 /4 ib
+//!  SUB   28 /r    29 /r   2A /r    2B /r   80 /5 ib   81 /5 id   83 /5 ib
+//!  XOR   30 /r    31 /r   32 /r    33 /r   80 /6 ib   81 /6 id   83 /6 ib
+//!  CMP   38 /r    39 /r   3A /r    3B /r   80 /7 ib   81 /7 id   83 /7 ib
+//! ```
+//!
+//! (16-bit forms add the 66 prefix and take `iw`; 64-bit forms add REX.W
+//! and sign-extend `id`.) An immediate that fits in a signed byte takes the
+//! `83` form. The accumulator short forms (`04`, `05`, ...) are left out:
+//! they save one byte only for `al`/`eax` and complicate nothing else.
+
+use super::{Assembler, Imm, Map, Prefixes, Rm};
+use crate::x64::args::{Amode, GprImm, GprMem, GprMemImm};
+use crate::x64::regs::Gpr;
+use crate::x64::{AluOp, OperandSize, UnaryOp};
+
+/// The opcode row (`/digit` of the immediate forms) of each operation.
+const fn alu_row(op: Option<AluOp>) -> u8 {
+    match op {
+        Some(AluOp::Add) => 0,
+        Some(AluOp::Or) => 1,
+        Some(AluOp::Adc) => 2,
+        Some(AluOp::Sbb) => 3,
+        Some(AluOp::And) => 4,
+        Some(AluOp::Sub) => 5,
+        Some(AluOp::Xor) => 6,
+        None => 7, // CMP
+    }
+}
+
+impl AluOp {
+    /// Every operation.
+    pub const ALL: [AluOp; 7] = [AluOp::Add, AluOp::Adc, AluOp::Sub, AluOp::Sbb, AluOp::And, AluOp::Or, AluOp::Xor];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            AluOp::Add => "add",
+            AluOp::Adc => "adc",
+            AluOp::Sub => "sub",
+            AluOp::Sbb => "sbb",
+            AluOp::And => "and",
+            AluOp::Or => "or",
+            AluOp::Xor => "xor",
+        }
+    }
+}
+
+/// `NOT`/`NEG` are `F6/F7` with `/2` and `/3`; `INC`/`DEC` are `FE/FF` with `/0`
+/// and `/1` (8-bit opcode, other sizes' opcode, extension).
+const fn unary_encoding(op: UnaryOp) -> (u8, u8, u8) {
+    match op {
+        UnaryOp::Not => (0xF6, 0xF7, 2),
+        UnaryOp::Neg => (0xF6, 0xF7, 3),
+        UnaryOp::Inc => (0xFE, 0xFF, 0),
+        UnaryOp::Dec => (0xFE, 0xFF, 1),
+    }
+}
+
+impl UnaryOp {
+    /// Every operation.
+    pub const ALL: [UnaryOp; 4] = [UnaryOp::Not, UnaryOp::Neg, UnaryOp::Inc, UnaryOp::Dec];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            UnaryOp::Not => "not",
+            UnaryOp::Neg => "neg",
+            UnaryOp::Inc => "inc",
+            UnaryOp::Dec => "dec",
+        }
+    }
+}
+
+/// Generates the per-mnemonic methods of one two-operand operation.
+macro_rules! alu_methods {
+    ($($op:ident: $rr:ident $rm:ident $ri:ident $mr:ident $mi:ident;)*) => {$(
+        #[doc = concat!("`", stringify!($op), " dst, src` (register, register).")]
+        pub fn $rr(&mut self, size: OperandSize, dst: Gpr, src: Gpr) {
+            self.alu_rmi(AluOp::$op, size, dst, &GprMemImm::Gpr(src));
+        }
+        #[doc = concat!("`", stringify!($op), " dst, [src]` (register, memory).")]
+        pub fn $rm(&mut self, size: OperandSize, dst: Gpr, src: &Amode) {
+            self.alu_rmi(AluOp::$op, size, dst, &GprMemImm::Mem(*src));
+        }
+        #[doc = concat!("`", stringify!($op), " dst, imm` (register, immediate).")]
+        pub fn $ri(&mut self, size: OperandSize, dst: Gpr, imm: i32) {
+            self.alu_rmi(AluOp::$op, size, dst, &GprMemImm::Imm(imm));
+        }
+        #[doc = concat!("`", stringify!($op), " [dst], src` (memory, register).")]
+        pub fn $mr(&mut self, size: OperandSize, dst: &Amode, src: Gpr) {
+            self.alu_mem(AluOp::$op, size, dst, &GprImm::Gpr(src));
+        }
+        #[doc = concat!("`", stringify!($op), " [dst], imm` (memory, immediate).")]
+        pub fn $mi(&mut self, size: OperandSize, dst: &Amode, imm: i32) {
+            self.alu_mem(AluOp::$op, size, dst, &GprImm::Imm(imm));
+        }
+    )*};
+}
+
+impl Assembler {
+    alu_methods! {
+        Add: add_rr add_rm add_ri add_mr add_mi;
+        Adc: adc_rr adc_rm adc_ri adc_mr adc_mi;
+        Sub: sub_rr sub_rm sub_ri sub_mr sub_mi;
+        Sbb: sbb_rr sbb_rm sbb_ri sbb_mr sbb_mi;
+        And: and_rr and_rm and_ri and_mr and_mi;
+        Or: or_rr or_rm or_ri or_mr or_mi;
+        Xor: xor_rr xor_rm xor_ri xor_mr xor_mi;
+    }
+
+    /// `op dst, src`: dst = dst op src, for a register, memory or immediate
+    /// source.
+    pub fn alu_rmi(&mut self, op: AluOp, size: OperandSize, dst: Gpr, src: &GprMemImm) {
+        self.alu_or_cmp_rmi(Some(op), op.mnemonic(), size, dst, src);
+    }
+
+    /// `op [dst], src`: a read-modify-write of memory.
+    pub fn alu_mem(&mut self, op: AluOp, size: OperandSize, dst: &Amode, src: &GprImm) {
+        self.alu_or_cmp_mem(Some(op), op.mnemonic(), size, dst, src);
+    }
+
+    /// `cmp lhs, rhs`: sets the flags as `lhs - rhs` does.
+    pub fn cmp_rmi(&mut self, size: OperandSize, lhs: Gpr, rhs: &GprMemImm) {
+        self.alu_or_cmp_rmi(None, "cmp", size, lhs, rhs);
+    }
+
+    /// `cmp lhs, rhs` (registers).
+    pub fn cmp_rr(&mut self, size: OperandSize, lhs: Gpr, rhs: Gpr) {
+        self.cmp_rmi(size, lhs, &GprMemImm::Gpr(rhs));
+    }
+
+    /// `cmp lhs, imm`.
+    pub fn cmp_ri(&mut self, size: OperandSize, lhs: Gpr, imm: i32) {
+        self.cmp_rmi(size, lhs, &GprMemImm::Imm(imm));
+    }
+
+    /// `cmp lhs, [rhs]`.
+    pub fn cmp_rm(&mut self, size: OperandSize, lhs: Gpr, rhs: &Amode) {
+        self.cmp_rmi(size, lhs, &GprMemImm::Mem(*rhs));
+    }
+
+    /// `cmp [lhs], rhs`: sets the flags as `[lhs] - rhs` does.
+    pub fn cmp_mem(&mut self, size: OperandSize, lhs: &Amode, rhs: &GprImm) {
+        self.alu_or_cmp_mem(None, "cmp", size, lhs, rhs);
+    }
+
+    /// `cmp [lhs], rhs` (memory, register).
+    pub fn cmp_mr(&mut self, size: OperandSize, lhs: &Amode, rhs: Gpr) {
+        self.cmp_mem(size, lhs, &GprImm::Gpr(rhs));
+    }
+
+    /// `cmp [lhs], imm`.
+    pub fn cmp_mi(&mut self, size: OperandSize, lhs: &Amode, imm: i32) {
+        self.cmp_mem(size, lhs, &GprImm::Imm(imm));
+    }
+
+    /// `test lhs, rhs`: sets the flags as `lhs & rhs` does.
+    /// TEST r/m, r is `84/85 /r`; TEST r/m, imm is `F6 /0 ib`, `F7 /0 id`.
+    pub fn test(&mut self, size: OperandSize, lhs: &GprMem, rhs: &GprImm) {
+        let lhs_rm = Rm::from(lhs);
+        let mut p = Prefixes::for_size(size);
+        if let GprMem::Gpr(r) = lhs {
+            p = p.byte_reg(size, r.enc());
+        }
+        let wide = size != OperandSize::S8;
+        match *rhs {
+            GprImm::Gpr(r) => {
+                let p = p.byte_reg(size, r.enc());
+                self.emit_modrm("test", p, Map::Primary, 0x84 | wide as u8, r.enc(), lhs_rm, Imm::None);
+            }
+            GprImm::Imm(value) => {
+                let Some(imm) = self.sized_imm(size, value, "test") else { return };
+                self.emit_modrm("test", p, Map::Primary, 0xF6 | wide as u8, 0, lhs_rm, imm);
+            }
+        }
+    }
+
+    /// `test lhs, rhs` (registers).
+    pub fn test_rr(&mut self, size: OperandSize, lhs: Gpr, rhs: Gpr) {
+        self.test(size, &GprMem::Gpr(lhs), &GprImm::Gpr(rhs));
+    }
+
+    /// `test lhs, imm`.
+    pub fn test_ri(&mut self, size: OperandSize, lhs: Gpr, imm: i32) {
+        self.test(size, &GprMem::Gpr(lhs), &GprImm::Imm(imm));
+    }
+
+    /// `test [lhs], rhs`.
+    pub fn test_mr(&mut self, size: OperandSize, lhs: &Amode, rhs: Gpr) {
+        self.test(size, &GprMem::Mem(*lhs), &GprImm::Gpr(rhs));
+    }
+
+    /// `test [lhs], imm`.
+    pub fn test_mi(&mut self, size: OperandSize, lhs: &Amode, imm: i32) {
+        self.test(size, &GprMem::Mem(*lhs), &GprImm::Imm(imm));
+    }
+
+    /// `op dst` (NOT, NEG, INC, DEC) on a register or memory.
+    pub fn unary(&mut self, op: UnaryOp, size: OperandSize, dst: &GprMem) {
+        let (op8, op_wide, ext) = unary_encoding(op);
+        let mut p = Prefixes::for_size(size);
+        if let GprMem::Gpr(r) = dst {
+            p = p.byte_reg(size, r.enc());
+        }
+        let opcode = if size == OperandSize::S8 { op8 } else { op_wide };
+        self.emit_modrm(op.mnemonic(), p, Map::Primary, opcode, ext, Rm::from(dst), Imm::None);
+    }
+
+    /// `not dst`.
+    pub fn not_r(&mut self, size: OperandSize, dst: Gpr) {
+        self.unary(UnaryOp::Not, size, &GprMem::Gpr(dst));
+    }
+
+    /// `neg dst`.
+    pub fn neg_r(&mut self, size: OperandSize, dst: Gpr) {
+        self.unary(UnaryOp::Neg, size, &GprMem::Gpr(dst));
+    }
+
+    /// `inc dst`.
+    pub fn inc_r(&mut self, size: OperandSize, dst: Gpr) {
+        self.unary(UnaryOp::Inc, size, &GprMem::Gpr(dst));
+    }
+
+    /// `dec dst`.
+    pub fn dec_r(&mut self, size: OperandSize, dst: Gpr) {
+        self.unary(UnaryOp::Dec, size, &GprMem::Gpr(dst));
+    }
+
+    fn alu_or_cmp_rmi(&mut self, op: Option<AluOp>, mnemonic: &'static str, size: OperandSize, dst: Gpr, src: &GprMemImm) {
+        let row = alu_row(op);
+        let p = Prefixes::for_size(size).byte_reg(size, dst.enc());
+        let wide = (size != OperandSize::S8) as u8;
+        match *src {
+            // `op r/m, r` (the MR form, as assemblers use for reg-reg).
+            GprMemImm::Gpr(src) => {
+                let p = p.byte_reg(size, src.enc());
+                self.emit_modrm(mnemonic, p, Map::Primary, row << 3 | wide, src.enc(), Rm::Reg(dst.enc()), Imm::None);
+            }
+            // `op r, r/m` (the RM form).
+            GprMemImm::Mem(ref mem) => {
+                self.emit_modrm(mnemonic, p, Map::Primary, row << 3 | 2 | wide, dst.enc(), Rm::Mem(mem), Imm::None);
+            }
+            GprMemImm::Imm(value) => self.alu_imm(mnemonic, row, size, p, Rm::Reg(dst.enc()), value),
+        }
+    }
+
+    fn alu_or_cmp_mem(&mut self, op: Option<AluOp>, mnemonic: &'static str, size: OperandSize, dst: &Amode, src: &GprImm) {
+        let row = alu_row(op);
+        let p = Prefixes::for_size(size);
+        let wide = (size != OperandSize::S8) as u8;
+        match *src {
+            GprImm::Gpr(src) => {
+                let p = p.byte_reg(size, src.enc());
+                self.emit_modrm(mnemonic, p, Map::Primary, row << 3 | wide, src.enc(), Rm::Mem(dst), Imm::None);
+            }
+            GprImm::Imm(value) => self.alu_imm(mnemonic, row, size, p, Rm::Mem(dst), value),
+        }
+    }
+
+    /// `80 /row ib`, `83 /row ib` (sign-extended byte) or `81 /row iw/id`.
+    fn alu_imm(&mut self, mnemonic: &'static str, row: u8, size: OperandSize, p: Prefixes, rm: Rm<'_>, value: i32) {
+        let (opcode, imm) = match size {
+            OperandSize::S8 => match self.sized_imm(size, value, mnemonic) {
+                Some(imm) => (0x80, imm),
+                None => return,
+            },
+            _ if i8::try_from(value).is_ok() => (0x83, Imm::I8(value as i8)),
+            _ => match self.sized_imm(size, value, mnemonic) {
+                Some(imm) => (0x81, imm),
+                None => return,
+            },
+        };
+        self.emit_modrm(mnemonic, p, Map::Primary, opcode, row, rm, imm);
+    }
+}

@@ -1,0 +1,94 @@
+//! Bit counting, bit scanning and byte swapping.
+//!
+//! ```text
+//!  form                 encoding          feature
+//!  LZCNT r, r/m         F3 0F BD /r       lzcnt
+//!  TZCNT r, r/m         F3 0F BC /r       bmi1
+//!  POPCNT r, r/m        F3 0F B8 /r       popcnt
+//!  BSR r, r/m           0F BD /r          base
+//!  BSF r, r/m           0F BC /r          base
+//!  BSWAP r32/r64        0F C8+rd          base
+//! ```
+//!
+//! All have 16-, 32- and 64-bit forms (BSWAP 32 and 64 only). On a CPU
+//! without LZCNT (TZCNT) the F3-prefixed encoding silently runs as BSR
+//! (BSF), with different results, which is why the feature check matters.
+
+use super::{AsmError, Assembler, Imm, Map, Prefixes, Rm};
+use crate::x64::args::GprMem;
+use crate::x64::features::Feature;
+use crate::x64::regs::Gpr;
+use crate::x64::{BitOp, OperandSize};
+
+impl BitOp {
+    /// Every operation.
+    pub const ALL: [BitOp; 5] = [BitOp::Lzcnt, BitOp::Tzcnt, BitOp::Popcnt, BitOp::Bsr, BitOp::Bsf];
+
+    /// Mandatory prefix, opcode (in the 0F map) and CPU feature.
+    const fn encoding(self) -> (u8, u8, Feature) {
+        match self {
+            BitOp::Lzcnt => (0xF3, 0xBD, Feature::Lzcnt),
+            BitOp::Tzcnt => (0xF3, 0xBC, Feature::Bmi1),
+            BitOp::Popcnt => (0xF3, 0xB8, Feature::Popcnt),
+            BitOp::Bsr => (0, 0xBD, Feature::Base),
+            BitOp::Bsf => (0, 0xBC, Feature::Base),
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        self.encoding().2
+    }
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            BitOp::Lzcnt => "lzcnt",
+            BitOp::Tzcnt => "tzcnt",
+            BitOp::Popcnt => "popcnt",
+            BitOp::Bsr => "bsr",
+            BitOp::Bsf => "bsf",
+        }
+    }
+}
+
+impl Assembler {
+    /// `op dst, src` for LZCNT, TZCNT, POPCNT, BSR and BSF.
+    pub fn bit_count(&mut self, op: BitOp, size: OperandSize, dst: Gpr, src: &GprMem) {
+        let (rep, opcode, feature) = op.encoding();
+        if !self.require(feature, op.mnemonic()) {
+            return;
+        }
+        if size == OperandSize::S8 {
+            self.fail(AsmError::InvalidOperand { mnemonic: op.mnemonic(), reason: "there is no 8-bit form" });
+            return;
+        }
+        let p = Prefixes { rep, ..Prefixes::for_size(size) };
+        self.emit_modrm(op.mnemonic(), p, Map::M0F, opcode, dst.enc(), Rm::from(src), Imm::None);
+    }
+
+    /// `lzcnt dst, src`.
+    pub fn lzcnt(&mut self, size: OperandSize, dst: Gpr, src: &GprMem) {
+        self.bit_count(BitOp::Lzcnt, size, dst, src);
+    }
+
+    /// `tzcnt dst, src`.
+    pub fn tzcnt(&mut self, size: OperandSize, dst: Gpr, src: &GprMem) {
+        self.bit_count(BitOp::Tzcnt, size, dst, src);
+    }
+
+    /// `popcnt dst, src`.
+    pub fn popcnt(&mut self, size: OperandSize, dst: Gpr, src: &GprMem) {
+        self.bit_count(BitOp::Popcnt, size, dst, src);
+    }
+
+    /// `bswap dst` (32 or 64 bits).
+    pub fn bswap(&mut self, size: OperandSize, dst: Gpr) {
+        if matches!(size, OperandSize::S8 | OperandSize::S16) {
+            // BSWAP of a 16-bit register is undefined in the manual.
+            self.fail(AsmError::InvalidOperand { mnemonic: "bswap", reason: "only 32- and 64-bit forms exist" });
+            return;
+        }
+        self.emit_opcode_reg(Prefixes::for_size(size), Map::M0F, 0xC8, dst.enc(), Imm::None);
+    }
+}

@@ -1,0 +1,165 @@
+//! Control flow: JMP, Jcc, CALL, RET, UD2, INT3, NOP (base instruction set).
+//!
+//! ```text
+//!  JMP rel8        EB cb         JMP rel32       E9 cd        JMP r/m64   FF /4
+//!  Jcc rel8        70+cc cb      Jcc rel32       0F 80+cc cd
+//!  CALL rel32      E8 cd         CALL r/m64      FF /2
+//!  RET             C3            RET imm16       C2 iw
+//!  UD2             0F 0B         INT3            CC
+//!  NOP             90, 66 90, 0F 1F /0 (3 to 9 bytes with prefixes and displacements)
+//! ```
+//!
+//! Branches to a label go through the buffer's branch API so that branch
+//! simplification sees them. A branch whose target is already bound within
+//! reach (a backward branch) takes the 2-byte rel8 form, with the
+//! displacement encoded at once; every other branch takes rel32 with a
+//! fix-up. (The buffer keeps rel8 branches correct: a label only moves when
+//! everything after it is truncated, so an encoded backward displacement
+//! never goes stale.)
+
+use super::{Assembler, Imm, Map, Prefixes, Rm};
+use crate::buffer::Label;
+use crate::metadata::{ExternalName, RelocKind, TrapCode};
+use crate::x64::args::GprMem;
+use crate::x64::{CC, LabelUse};
+
+/// The initial contents of a rel32 field: the `Rel32` addend that makes the
+/// displacement relative to the end of the field.
+const REL32_ADDEND: [u8; 4] = (-4i32).to_le_bytes();
+
+/// The recommended multi-byte NOPs, by length (SDM Vol. 2B, "NOP").
+const NOPS: [&[u8]; 9] = [
+    &[0x90],
+    &[0x66, 0x90],
+    &[0x0F, 0x1F, 0x00],
+    &[0x0F, 0x1F, 0x40, 0x00],
+    &[0x0F, 0x1F, 0x44, 0x00, 0x00],
+    &[0x66, 0x0F, 0x1F, 0x44, 0x00, 0x00],
+    &[0x0F, 0x1F, 0x80, 0x00, 0x00, 0x00, 0x00],
+    &[0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+    &[0x66, 0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+];
+
+impl Assembler {
+    /// The rel8 displacement from a 2-byte branch here to `target`, if the
+    /// target is bound and within reach.
+    fn short_displacement(&self, target: Label) -> Option<i8> {
+        let target = self.buffer.label_offset(target)?;
+        let next = i64::from(self.buffer.cur_offset()) + 2;
+        i8::try_from(i64::from(target) - next).ok()
+    }
+
+    /// `jmp target`.
+    pub fn jmp(&mut self, target: Label) {
+        if let Some(disp) = self.short_displacement(target) {
+            self.buffer.put_uncond_branch(&[0xEB, disp as u8], target, None);
+        } else {
+            let [a, b, c, d] = REL32_ADDEND;
+            self.buffer.put_uncond_branch(&[0xE9, a, b, c, d], target, Some((1, LabelUse::Rel32)));
+        }
+    }
+
+    /// `jcc target`: jumps if `cc` holds, falls through otherwise.
+    pub fn jcc(&mut self, cc: CC, target: Label) {
+        if let Some(disp) = self.short_displacement(target) {
+            self.buffer.put_cond_branch(&[0x70 | cc.enc(), disp as u8], None, target, None);
+        } else {
+            let [a, b, c, d] = REL32_ADDEND;
+            let taken = [0x0F, 0x80 | cc.enc(), a, b, c, d];
+            let inverted = [0x0F, 0x80 | cc.invert().enc(), a, b, c, d];
+            self.buffer.put_cond_branch(&taken, Some(&inverted), target, Some((2, LabelUse::Rel32)));
+        }
+    }
+
+    /// `jcc` to a trap stub that traps with `code` (emitted at the end of the
+    /// function, with the current source location).
+    pub fn trap_if(&mut self, cc: CC, code: TrapCode) {
+        let stub = self.buffer.defer_trap(code);
+        self.jcc(cc, stub);
+    }
+
+    /// `jmp target`: an indirect jump through a register or memory.
+    pub fn jmp_indirect(&mut self, target: &GprMem) {
+        self.emit_modrm("jmp", Prefixes::NONE, Map::Primary, 0xFF, 4, Rm::from(target), Imm::None);
+    }
+
+    /// `jmp name`: a tail jump to an external symbol (a `CallPcRel32`
+    /// relocation).
+    pub fn jmp_external(&mut self, name: ExternalName) {
+        self.external_branch(0xE9, name);
+    }
+
+    /// `call target` (a label in this function's code); records a call site.
+    pub fn call(&mut self, target: Label) {
+        let start = self.buffer.cur_offset();
+        let [a, b, c, d] = REL32_ADDEND;
+        self.emit_bytes(&[0xE8, a, b, c, d]);
+        self.buffer.use_label_at_offset(start + 1, target, LabelUse::Rel32);
+        self.buffer.add_call_site();
+    }
+
+    /// `call name` (an external symbol, through a `CallPcRel32`
+    /// relocation); records a call site.
+    pub fn call_external(&mut self, name: ExternalName) {
+        self.external_branch(0xE8, name);
+        self.buffer.add_call_site();
+    }
+
+    /// `call target`: an indirect call through a register or memory; records
+    /// a call site.
+    pub fn call_indirect(&mut self, target: &GprMem) {
+        self.emit_modrm("call", Prefixes::NONE, Map::Primary, 0xFF, 2, Rm::from(target), Imm::None);
+        self.buffer.add_call_site();
+    }
+
+    fn external_branch(&mut self, opcode: u8, name: ExternalName) {
+        let field = self.buffer.cur_offset() + 1;
+        self.emit_bytes(&[opcode, 0, 0, 0, 0]);
+        // S + A - P with P the field: A = -4 makes it relative to the end.
+        self.buffer.add_reloc_at_offset(field, RelocKind::CallPcRel32, name, -4);
+    }
+
+    /// `ret`.
+    pub fn ret(&mut self) {
+        self.emit_bytes(&[0xC3]);
+    }
+
+    /// `ret imm16`: returns and pops `bytes` more bytes of arguments.
+    pub fn ret_imm(&mut self, bytes: u16) {
+        if bytes == 0 {
+            return self.ret();
+        }
+        let [a, b] = bytes.to_le_bytes();
+        self.emit_bytes(&[0xC2, a, b]);
+    }
+
+    /// `ud2`, in the trap table with `code`.
+    pub fn ud2(&mut self, code: TrapCode) {
+        self.buffer.add_trap(code);
+        self.emit_bytes(&[0x0F, 0x0B]);
+    }
+
+    /// `int3` (a breakpoint).
+    pub fn int3(&mut self) {
+        self.emit_bytes(&[0xCC]);
+    }
+
+    /// NOPs totalling `len` bytes, in as few instructions as possible.
+    pub fn nop(&mut self, mut len: usize) {
+        while len > 0 {
+            let n = len.min(NOPS.len());
+            self.emit_bytes(NOPS[n - 1]);
+            len -= n;
+        }
+    }
+
+    /// NOPs up to the next multiple of `align` (a power of two; loop headers,
+    /// for instance). The function itself starts at least 16-byte aligned.
+    pub fn align_code(&mut self, align: u32) {
+        assert!(align.is_power_of_two(), "code alignment {align} is not a power of two");
+        let misalignment = self.buffer.cur_offset() & (align - 1);
+        if misalignment != 0 {
+            self.nop((align - misalignment) as usize);
+        }
+    }
+}

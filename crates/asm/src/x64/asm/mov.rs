@@ -1,0 +1,179 @@
+//! Moves: MOV of every width, MOVZX/MOVSX/MOVSXD, LEA, SETcc, CMOVcc (base
+//! instruction set).
+//!
+//! ```text
+//!  MOV r/m8, r8        88 /r          MOV r/m, r          89 /r
+//!  MOV r8, r/m8        8A /r          MOV r, r/m          8B /r
+//!  MOV r/m8, imm8      C6 /0 ib       MOV r/m, imm        C7 /0 iw/id (64: sign-extended)
+//!  MOV r8, imm8        B0+rb ib       MOV r, imm          B8+rw/rd iw/id
+//!  MOV r64, imm64      REX.W B8+rd io
+//!  MOVZX r16/32, r/m8  [66] 0F B6 /r  MOVZX r32, r/m16    0F B7 /r
+//!  MOVSX r16/32/64, r/m8  [66|REX.W] 0F BE /r
+//!  MOVSX r32/64, r/m16    [REX.W] 0F BF /r
+//!  MOVSXD r64, r/m32   REX.W 63 /r
+//!  LEA r, m            8D /r          16/32/64
+//!  SETcc r/m8          0F 90+cc /0
+//!  CMOVcc r, r/m       0F 40+cc /r    16/32/64
+//! ```
+//!
+//! Zero-extension to 64 bits uses the 32-bit form: every write of a 32-bit
+//! register clears bits 32-63, so `movzx eax, al` is `movzx rax, al` one
+//! byte shorter, and `mov eax, ecx` is the zero-extension from 32 bits.
+//! `SETcc m8` is left out (nothing stores a flag straight to memory).
+
+use super::{AsmError, Assembler, Imm, Map, Prefixes, Rm};
+use crate::x64::args::{Amode, GprMem};
+use crate::x64::regs::Gpr;
+use crate::x64::{CC, ExtMode, OperandSize};
+
+impl ExtMode {
+    /// Every mode.
+    pub const ALL: [ExtMode; 6] = [ExtMode::BW, ExtMode::BL, ExtMode::BQ, ExtMode::WL, ExtMode::WQ, ExtMode::LQ];
+
+    /// The size of the source.
+    pub const fn from_size(self) -> OperandSize {
+        match self {
+            ExtMode::BW | ExtMode::BL | ExtMode::BQ => OperandSize::S8,
+            ExtMode::WL | ExtMode::WQ => OperandSize::S16,
+            ExtMode::LQ => OperandSize::S32,
+        }
+    }
+
+    /// The size of the destination.
+    pub const fn to_size(self) -> OperandSize {
+        match self {
+            ExtMode::BW => OperandSize::S16,
+            ExtMode::BL | ExtMode::WL => OperandSize::S32,
+            ExtMode::BQ | ExtMode::WQ | ExtMode::LQ => OperandSize::S64,
+        }
+    }
+}
+
+/// Whether `value` is representable in `bits` bits, as an unsigned number or
+/// as a sign-extended negative one.
+fn fits_in(value: u64, bits: u32) -> bool {
+    bits >= 64 || value >> bits == 0 || (value as i64) >> (bits - 1) == -1
+}
+
+impl Assembler {
+    /// `mov dst, src` (registers). At 32 bits this zero-extends into the
+    /// upper half; at 8 and 16 bits the rest of `dst` is left as it was.
+    pub fn mov_rr(&mut self, size: OperandSize, dst: Gpr, src: Gpr) {
+        let p = Prefixes::for_size(size).byte_reg(size, dst.enc()).byte_reg(size, src.enc());
+        let opcode = if size == OperandSize::S8 { 0x88 } else { 0x89 };
+        self.emit_modrm("mov", p, Map::Primary, opcode, src.enc(), Rm::Reg(dst.enc()), Imm::None);
+    }
+
+    /// `mov dst, [src]`: a load.
+    pub fn mov_rm(&mut self, size: OperandSize, dst: Gpr, src: &Amode) {
+        let p = Prefixes::for_size(size).byte_reg(size, dst.enc());
+        let opcode = if size == OperandSize::S8 { 0x8A } else { 0x8B };
+        self.emit_modrm("mov", p, Map::Primary, opcode, dst.enc(), Rm::Mem(src), Imm::None);
+    }
+
+    /// `mov [dst], src`: a store.
+    pub fn mov_mr(&mut self, size: OperandSize, dst: &Amode, src: Gpr) {
+        let p = Prefixes::for_size(size).byte_reg(size, src.enc());
+        let opcode = if size == OperandSize::S8 { 0x88 } else { 0x89 };
+        self.emit_modrm("mov", p, Map::Primary, opcode, src.enc(), Rm::Mem(dst), Imm::None);
+    }
+
+    /// `mov [dst], imm`: a store of an immediate (sign-extended at 64 bits).
+    pub fn mov_mi(&mut self, size: OperandSize, dst: &Amode, imm: i32) {
+        let Some(imm) = self.sized_imm(size, imm, "mov") else { return };
+        let opcode = if size == OperandSize::S8 { 0xC6 } else { 0xC7 };
+        self.emit_modrm("mov", Prefixes::for_size(size), Map::Primary, opcode, 0, Rm::Mem(dst), imm);
+    }
+
+    /// `mov dst, imm` in the shortest encoding: at 64 bits, `mov r32, imm32`
+    /// when the value fits in 32 unsigned bits (the write zero-extends),
+    /// `mov r/m64, imm32` when it fits sign-extended, and `movabs r64, imm64`
+    /// otherwise. At 8, 16 and 32 bits the value must fit the width (as an
+    /// unsigned number or a sign-extended negative one).
+    pub fn mov_ri(&mut self, size: OperandSize, dst: Gpr, imm: u64) {
+        if !fits_in(imm, size.bits()) {
+            self.fail(AsmError::ImmediateOutOfRange { mnemonic: "mov", value: imm as i64, bits: size.bits() as u8 });
+            return;
+        }
+        let reg = dst.enc();
+        match size {
+            OperandSize::S8 => {
+                let p = Prefixes::NONE.byte_reg(size, reg);
+                self.emit_opcode_reg(p, Map::Primary, 0xB0, reg, Imm::I8(imm as i8));
+            }
+            OperandSize::S16 => self.emit_opcode_reg(Prefixes::for_size(size), Map::Primary, 0xB8, reg, Imm::I16(imm as i16)),
+            OperandSize::S32 => self.emit_opcode_reg(Prefixes::NONE, Map::Primary, 0xB8, reg, Imm::I32(imm as i32)),
+            OperandSize::S64 if imm <= u64::from(u32::MAX) => {
+                self.emit_opcode_reg(Prefixes::NONE, Map::Primary, 0xB8, reg, Imm::I32(imm as i32))
+            }
+            OperandSize::S64 if i32::try_from(imm as i64).is_ok() => {
+                self.emit_modrm("mov", Prefixes::NONE.w(), Map::Primary, 0xC7, 0, Rm::Reg(reg), Imm::I32(imm as i32))
+            }
+            OperandSize::S64 => self.emit_opcode_reg(Prefixes::NONE.w(), Map::Primary, 0xB8, reg, Imm::I64(imm as i64)),
+        }
+    }
+
+    /// `movzx dst, src`: zero-extends `src` (`mode` names the widths). `LQ`
+    /// is `mov r32, r/m32`; the `BQ` and `WQ` modes use the 32-bit form.
+    pub fn movzx(&mut self, mode: ExtMode, dst: Gpr, src: &GprMem) {
+        let (p, opcode) = match mode {
+            ExtMode::BW => (Prefixes::for_size(OperandSize::S16), 0xB6),
+            ExtMode::BL | ExtMode::BQ => (Prefixes::NONE, 0xB6),
+            ExtMode::WL | ExtMode::WQ => (Prefixes::NONE, 0xB7),
+            ExtMode::LQ => {
+                self.emit_modrm("mov", Prefixes::NONE, Map::Primary, 0x8B, dst.enc(), Rm::from(src), Imm::None);
+                return;
+            }
+        };
+        let p = self.extension_source_prefix(p, mode, src);
+        self.emit_modrm("movzx", p, Map::M0F, opcode, dst.enc(), Rm::from(src), Imm::None);
+    }
+
+    /// `movsx dst, src` (`movsxd` for `LQ`): sign-extends `src`.
+    pub fn movsx(&mut self, mode: ExtMode, dst: Gpr, src: &GprMem) {
+        let (p, map, opcode) = match mode {
+            ExtMode::BW => (Prefixes::for_size(OperandSize::S16), Map::M0F, 0xBE),
+            ExtMode::BL => (Prefixes::NONE, Map::M0F, 0xBE),
+            ExtMode::BQ => (Prefixes::NONE.w(), Map::M0F, 0xBE),
+            ExtMode::WL => (Prefixes::NONE, Map::M0F, 0xBF),
+            ExtMode::WQ => (Prefixes::NONE.w(), Map::M0F, 0xBF),
+            ExtMode::LQ => (Prefixes::NONE.w(), Map::Primary, 0x63),
+        };
+        let p = self.extension_source_prefix(p, mode, src);
+        self.emit_modrm("movsx", p, map, opcode, dst.enc(), Rm::from(src), Imm::None);
+    }
+
+    /// An 8-bit source register spl..dil needs a REX prefix.
+    fn extension_source_prefix(&self, p: Prefixes, mode: ExtMode, src: &GprMem) -> Prefixes {
+        match src {
+            GprMem::Gpr(r) => p.byte_reg(mode.from_size(), r.enc()),
+            GprMem::Mem(_) => p,
+        }
+    }
+
+    /// `lea dst, [addr]` (16, 32 or 64 bits).
+    pub fn lea(&mut self, size: OperandSize, dst: Gpr, addr: &Amode) {
+        if size == OperandSize::S8 {
+            self.fail(AsmError::InvalidOperand { mnemonic: "lea", reason: "there is no 8-bit form" });
+            return;
+        }
+        self.emit_modrm("lea", Prefixes::for_size(size), Map::Primary, 0x8D, dst.enc(), Rm::Mem(addr), Imm::None);
+    }
+
+    /// `setcc dst`: the low byte of `dst` = 1 if `cc` holds, else 0; the rest
+    /// of `dst` is unchanged.
+    pub fn setcc(&mut self, cc: CC, dst: Gpr) {
+        let p = Prefixes::NONE.byte_reg(OperandSize::S8, dst.enc());
+        self.emit_modrm("setcc", p, Map::M0F, 0x90 | cc.enc(), 0, Rm::Reg(dst.enc()), Imm::None);
+    }
+
+    /// `cmovcc dst, src`: dst = src if `cc` holds (16, 32 or 64 bits; at 32
+    /// bits the upper half is cleared either way).
+    pub fn cmov(&mut self, cc: CC, size: OperandSize, dst: Gpr, src: &GprMem) {
+        if size == OperandSize::S8 {
+            self.fail(AsmError::InvalidOperand { mnemonic: "cmovcc", reason: "there is no 8-bit form" });
+            return;
+        }
+        self.emit_modrm("cmovcc", Prefixes::for_size(size), Map::M0F, 0x40 | cc.enc(), dst.enc(), Rm::from(src), Imm::None);
+    }
+}

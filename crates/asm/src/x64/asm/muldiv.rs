@@ -1,0 +1,102 @@
+//! Multiplication and division (base instruction set).
+//!
+//! ```text
+//!  IMUL r, r/m            0F AF /r       16/32/64
+//!  IMUL r, r/m, imm8      6B /r ib       16/32/64
+//!  IMUL r, r/m, imm32     69 /r iw/id    16/32/64
+//!  MUL r/m                F7 /4          rdx:rax = rax * r/m (unsigned)
+//!  IMUL r/m               F7 /5          rdx:rax = rax * r/m (signed)
+//!  DIV r/m                F7 /6          rax, rdx = rdx:rax / r/m, % r/m
+//!  IDIV r/m               F7 /7
+//!  CWD / CDQ / CQO        66 99 / 99 / REX.W 99   rdx = sign of rax
+//! ```
+//!
+//! The 8-bit forms (`F6 /4..7`, which use `ax` rather than `rdx:rax`) are
+//! left out: WebAssembly has no 8-bit arithmetic.
+
+use super::{AsmError, Assembler, Imm, Map, Prefixes, Rm};
+use crate::metadata::TrapCode;
+use crate::x64::args::GprMem;
+use crate::x64::regs::Gpr;
+use crate::x64::OperandSize;
+
+impl Assembler {
+    /// Rejects an 8-bit size for a form that has none.
+    fn no_byte_form(&mut self, size: OperandSize, mnemonic: &'static str) -> bool {
+        if size == OperandSize::S8 {
+            self.fail(AsmError::InvalidOperand { mnemonic, reason: "there is no 8-bit form" });
+            return false;
+        }
+        true
+    }
+
+    /// `imul dst, src`: dst = dst * src (truncated).
+    pub fn imul_rm(&mut self, size: OperandSize, dst: Gpr, src: &GprMem) {
+        if self.no_byte_form(size, "imul") {
+            self.emit_modrm("imul", Prefixes::for_size(size), Map::M0F, 0xAF, dst.enc(), Rm::from(src), Imm::None);
+        }
+    }
+
+    /// `imul dst, src` (registers).
+    pub fn imul_rr(&mut self, size: OperandSize, dst: Gpr, src: Gpr) {
+        self.imul_rm(size, dst, &GprMem::Gpr(src));
+    }
+
+    /// `imul dst, src, imm`: dst = src * imm (three-operand form).
+    pub fn imul_rmi(&mut self, size: OperandSize, dst: Gpr, src: &GprMem, imm: i32) {
+        if !self.no_byte_form(size, "imul") {
+            return;
+        }
+        let (opcode, imm) = if i8::try_from(imm).is_ok() {
+            (0x6B, Imm::I8(imm as i8))
+        } else {
+            match self.sized_imm(size, imm, "imul") {
+                Some(imm) => (0x69, imm),
+                None => return,
+            }
+        };
+        self.emit_modrm("imul", Prefixes::for_size(size), Map::Primary, opcode, dst.enc(), Rm::from(src), imm);
+    }
+
+    /// `mul src` (unsigned) or `imul src` (signed): rdx:rax = rax * src.
+    pub fn mul_wide(&mut self, signed: bool, size: OperandSize, src: &GprMem) {
+        let mnemonic = if signed { "imul" } else { "mul" };
+        if self.no_byte_form(size, mnemonic) {
+            let ext = if signed { 5 } else { 4 };
+            self.emit_modrm(mnemonic, Prefixes::for_size(size), Map::Primary, 0xF7, ext, Rm::from(src), Imm::None);
+        }
+    }
+
+    /// `div divisor` (unsigned) or `idiv divisor` (signed): rax = rdx:rax /
+    /// divisor, rdx = rdx:rax % divisor. When `trap` is given, the
+    /// instruction is in the trap table with it (the CPU faults on a zero
+    /// divisor and on a quotient that does not fit).
+    pub fn div(&mut self, signed: bool, size: OperandSize, divisor: &GprMem, trap: Option<TrapCode>) {
+        let mnemonic = if signed { "idiv" } else { "div" };
+        if !self.no_byte_form(size, mnemonic) {
+            return;
+        }
+        if let Some(code) = trap {
+            self.buffer.add_trap(code);
+        }
+        let ext = if signed { 7 } else { 6 };
+        self.emit_modrm(mnemonic, Prefixes::for_size(size), Map::Primary, 0xF7, ext, Rm::from(divisor), Imm::None);
+    }
+
+    /// `cwd`, `cdq` or `cqo`: fills rdx (dx, edx) with the sign of rax.
+    pub fn sign_extend_rax_into_rdx(&mut self, size: OperandSize) {
+        if self.no_byte_form(size, "cdq") {
+            self.emit_opcode_reg(Prefixes::for_size(size), Map::Primary, 0x99, 0, Imm::None);
+        }
+    }
+
+    /// `cdq`: edx = sign of eax.
+    pub fn cdq(&mut self) {
+        self.sign_extend_rax_into_rdx(OperandSize::S32);
+    }
+
+    /// `cqo`: rdx = sign of rax.
+    pub fn cqo(&mut self) {
+        self.sign_extend_rax_into_rdx(OperandSize::S64);
+    }
+}

@@ -1,0 +1,302 @@
+//! Scalar SSE, SSE2 and SSE4.1: float arithmetic, comparisons, conversions,
+//! moves between XMM registers, memory and GPRs.
+//!
+//! ```text
+//!  form                          encoding             feature
+//!  ADDSS/SUBSS/MULSS/DIVSS       F3 0F 58/5C/59/5E    sse
+//!  ADDSD/SUBSD/MULSD/DIVSD       F2 0F 58/5C/59/5E    sse2
+//!  MINSS/MAXSS/SQRTSS            F3 0F 5D/5F/51       sse
+//!  MINSD/MAXSD/SQRTSD            F2 0F 5D/5F/51       sse2
+//!  CVTSS2SD / CVTSD2SS           F3 0F 5A / F2 0F 5A  sse2
+//!  MOVSS xmm, xmm/m32            F3 0F 10 /r          sse   (store: F3 0F 11)
+//!  MOVSD xmm, xmm/m64            F2 0F 10 /r          sse2  (store: F2 0F 11)
+//!  MOVAPS / MOVUPS               0F 28 / 0F 10        sse   (stores: 29 / 11)
+//!  MOVAPD / MOVUPD               66 0F 28 / 66 0F 10  sse2  (stores: 29 / 11)
+//!  ANDPS/ANDNPS/ORPS/XORPS       0F 54/55/56/57       sse
+//!  ANDPD/ANDNPD/ORPD/XORPD       66 0F 54/55/56/57    sse2
+//!  UCOMISS / UCOMISD             0F 2E / 66 0F 2E     sse / sse2
+//!  ROUNDSS / ROUNDSD             66 0F 3A 0A/0B ib    sse4.1
+//!  MOVD/MOVQ xmm, r/m32/64       66 [W] 0F 6E /r      sse2
+//!  MOVD/MOVQ r/m32/64, xmm       66 [W] 0F 7E /r      sse2
+//!  CVTSI2SS/SD xmm, r/m32/64     F3/F2 [W] 0F 2A /r   sse / sse2
+//!  CVTTSS2SI/SD2SI r32/64, xmm/m F3/F2 [W] 0F 2C /r   sse / sse2
+//! ```
+//!
+//! The scalar forms write only the low lane of the destination and keep the
+//! rest (a memory-source MOVSS/MOVSD clears it instead). The packed logical
+//! forms with a memory operand need it 16-byte aligned. Left out for now:
+//! COMISS/COMISD, MOVQ xmm, xmm/m64 (F3 0F 7E), CVTSS2SI (rounding by MXCSR),
+//! and every packed arithmetic form (they come with SIMD).
+
+use super::{Assembler, Imm, Map, Prefixes, Rm};
+use crate::x64::args::{Amode, GprMem, XmmMem};
+use crate::x64::features::Feature;
+use crate::x64::regs::{Gpr, Xmm};
+use crate::x64::{FloatSize, OperandSize, RoundMode, SseMovOp, SseOp};
+
+impl SseOp {
+    /// Every operation.
+    pub const ALL: [SseOp; 26] = [
+        SseOp::Addss,
+        SseOp::Addsd,
+        SseOp::Subss,
+        SseOp::Subsd,
+        SseOp::Mulss,
+        SseOp::Mulsd,
+        SseOp::Divss,
+        SseOp::Divsd,
+        SseOp::Minss,
+        SseOp::Minsd,
+        SseOp::Maxss,
+        SseOp::Maxsd,
+        SseOp::Sqrtss,
+        SseOp::Sqrtsd,
+        SseOp::Cvtss2sd,
+        SseOp::Cvtsd2ss,
+        SseOp::Movss,
+        SseOp::Movsd,
+        SseOp::Andps,
+        SseOp::Andpd,
+        SseOp::Andnps,
+        SseOp::Andnpd,
+        SseOp::Orps,
+        SseOp::Orpd,
+        SseOp::Xorps,
+        SseOp::Xorpd,
+    ];
+
+    /// Mandatory prefix, opcode (0F map), feature and mnemonic: the table.
+    const fn encoding(self) -> (u8, u8, Feature, &'static str) {
+        use Feature::{Sse, Sse2};
+        match self {
+            SseOp::Addss => (0xF3, 0x58, Sse, "addss"),
+            SseOp::Addsd => (0xF2, 0x58, Sse2, "addsd"),
+            SseOp::Subss => (0xF3, 0x5C, Sse, "subss"),
+            SseOp::Subsd => (0xF2, 0x5C, Sse2, "subsd"),
+            SseOp::Mulss => (0xF3, 0x59, Sse, "mulss"),
+            SseOp::Mulsd => (0xF2, 0x59, Sse2, "mulsd"),
+            SseOp::Divss => (0xF3, 0x5E, Sse, "divss"),
+            SseOp::Divsd => (0xF2, 0x5E, Sse2, "divsd"),
+            SseOp::Minss => (0xF3, 0x5D, Sse, "minss"),
+            SseOp::Minsd => (0xF2, 0x5D, Sse2, "minsd"),
+            SseOp::Maxss => (0xF3, 0x5F, Sse, "maxss"),
+            SseOp::Maxsd => (0xF2, 0x5F, Sse2, "maxsd"),
+            SseOp::Sqrtss => (0xF3, 0x51, Sse, "sqrtss"),
+            SseOp::Sqrtsd => (0xF2, 0x51, Sse2, "sqrtsd"),
+            SseOp::Cvtss2sd => (0xF3, 0x5A, Sse2, "cvtss2sd"),
+            SseOp::Cvtsd2ss => (0xF2, 0x5A, Sse2, "cvtsd2ss"),
+            SseOp::Movss => (0xF3, 0x10, Sse, "movss"),
+            SseOp::Movsd => (0xF2, 0x10, Sse2, "movsd"),
+            SseOp::Andps => (0x00, 0x54, Sse, "andps"),
+            SseOp::Andpd => (0x66, 0x54, Sse2, "andpd"),
+            SseOp::Andnps => (0x00, 0x55, Sse, "andnps"),
+            SseOp::Andnpd => (0x66, 0x55, Sse2, "andnpd"),
+            SseOp::Orps => (0x00, 0x56, Sse, "orps"),
+            SseOp::Orpd => (0x66, 0x56, Sse2, "orpd"),
+            SseOp::Xorps => (0x00, 0x57, Sse, "xorps"),
+            SseOp::Xorpd => (0x66, 0x57, Sse2, "xorpd"),
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        self.encoding().2
+    }
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        self.encoding().3
+    }
+}
+
+impl SseMovOp {
+    /// Every operation.
+    pub const ALL: [SseMovOp; 6] =
+        [SseMovOp::Movss, SseMovOp::Movsd, SseMovOp::Movaps, SseMovOp::Movapd, SseMovOp::Movups, SseMovOp::Movupd];
+
+    /// Mandatory prefix, load opcode (the store is the next one), feature and
+    /// mnemonic.
+    const fn encoding(self) -> (u8, u8, Feature, &'static str) {
+        match self {
+            SseMovOp::Movss => (0xF3, 0x10, Feature::Sse, "movss"),
+            SseMovOp::Movsd => (0xF2, 0x10, Feature::Sse2, "movsd"),
+            SseMovOp::Movaps => (0x00, 0x28, Feature::Sse, "movaps"),
+            SseMovOp::Movapd => (0x66, 0x28, Feature::Sse2, "movapd"),
+            SseMovOp::Movups => (0x00, 0x10, Feature::Sse, "movups"),
+            SseMovOp::Movupd => (0x66, 0x10, Feature::Sse2, "movupd"),
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        self.encoding().2
+    }
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        self.encoding().3
+    }
+}
+
+impl RoundMode {
+    /// Every mode.
+    pub const ALL: [RoundMode; 4] = [RoundMode::Nearest, RoundMode::Down, RoundMode::Up, RoundMode::Zero];
+
+    /// The ROUNDSS/ROUNDSD immediate: the rounding in bits 0-1, bit 2 clear
+    /// (use the immediate, not MXCSR), bit 3 set (suppress the precision
+    /// exception).
+    pub const fn imm(self) -> u8 {
+        let rounding = match self {
+            RoundMode::Nearest => 0,
+            RoundMode::Down => 1,
+            RoundMode::Up => 2,
+            RoundMode::Zero => 3,
+        };
+        rounding | 0b1000
+    }
+}
+
+/// Generates the per-mnemonic methods of the scalar operations.
+macro_rules! sse_methods {
+    ($($op:ident: $name:ident;)*) => {$(
+        #[doc = concat!("`", stringify!($name), " dst, src`.")]
+        pub fn $name(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+            self.xmm_rmr(SseOp::$op, dst, &src.into());
+        }
+    )*};
+}
+
+impl Assembler {
+    sse_methods! {
+        Addss: addss; Addsd: addsd; Subss: subss; Subsd: subsd;
+        Mulss: mulss; Mulsd: mulsd; Divss: divss; Divsd: divsd;
+        Minss: minss; Minsd: minsd; Maxss: maxss; Maxsd: maxsd;
+        Sqrtss: sqrtss; Sqrtsd: sqrtsd; Cvtss2sd: cvtss2sd; Cvtsd2ss: cvtsd2ss;
+        Andps: andps; Andpd: andpd; Andnps: andnps; Andnpd: andnpd;
+        Orps: orps; Orpd: orpd; Xorps: xorps; Xorpd: xorpd;
+    }
+
+    /// Emits an SSE form `prefix 0F opcode /r` with an XMM register in `reg`.
+    fn sse(&mut self, mnemonic: &'static str, feature: Feature, prefixes: Prefixes, map: Map, opcode: u8, reg: u8, rm: Rm<'_>, imm: Imm) {
+        if self.require(feature, mnemonic) {
+            self.emit_modrm(mnemonic, prefixes, map, opcode, reg, rm, imm);
+        }
+    }
+
+    /// `op dst, src` for the scalar arithmetic, conversion, merge-move and
+    /// logical forms.
+    pub fn xmm_rmr(&mut self, op: SseOp, dst: Xmm, src: &XmmMem) {
+        let (prefix, opcode, feature, mnemonic) = op.encoding();
+        self.sse(mnemonic, feature, Prefixes::sse(prefix), Map::M0F, opcode, dst.enc(), Rm::from(src), Imm::None);
+    }
+
+    /// A load: `movss/movsd/movaps/movapd/movups/movupd dst, [src]`.
+    pub fn xmm_load(&mut self, op: SseMovOp, dst: Xmm, src: &Amode) {
+        let (prefix, opcode, feature, mnemonic) = op.encoding();
+        self.sse(mnemonic, feature, Prefixes::sse(prefix), Map::M0F, opcode, dst.enc(), Rm::Mem(src), Imm::None);
+    }
+
+    /// A store: `movss/movsd/movaps/movapd/movups/movupd [dst], src`.
+    pub fn xmm_store(&mut self, op: SseMovOp, dst: &Amode, src: Xmm) {
+        let (prefix, opcode, feature, mnemonic) = op.encoding();
+        self.sse(mnemonic, feature, Prefixes::sse(prefix), Map::M0F, opcode + 1, src.enc(), Rm::Mem(dst), Imm::None);
+    }
+
+    /// `movaps dst, src`: copies the whole register.
+    pub fn movaps_rr(&mut self, dst: Xmm, src: Xmm) {
+        self.sse("movaps", Feature::Sse, Prefixes::NONE, Map::M0F, 0x28, dst.enc(), Rm::Reg(src.enc()), Imm::None);
+    }
+
+    /// `movss dst, [src]`: loads 32 bits, clearing the rest of `dst`.
+    pub fn movss_load(&mut self, dst: Xmm, src: &Amode) {
+        self.xmm_load(SseMovOp::Movss, dst, src);
+    }
+
+    /// `movsd dst, [src]`: loads 64 bits, clearing the rest of `dst`.
+    pub fn movsd_load(&mut self, dst: Xmm, src: &Amode) {
+        self.xmm_load(SseMovOp::Movsd, dst, src);
+    }
+
+    /// `roundss`/`roundsd dst, src, mode` (SSE4.1).
+    pub fn round(&mut self, size: FloatSize, mode: RoundMode, dst: Xmm, src: &XmmMem) {
+        let (opcode, mnemonic) = match size {
+            FloatSize::F32 => (0x0A, "roundss"),
+            FloatSize::F64 => (0x0B, "roundsd"),
+        };
+        let imm = Imm::I8(mode.imm() as i8);
+        self.sse(mnemonic, Feature::Sse41, Prefixes::sse(0x66), Map::M0F3A, opcode, dst.enc(), Rm::from(src), imm);
+    }
+
+    /// `ucomiss`/`ucomisd lhs, rhs`: ZF, PF, CF = (equal, unordered, less);
+    /// all three are set when either operand is NaN.
+    pub fn ucomis(&mut self, size: FloatSize, lhs: Xmm, rhs: &XmmMem) {
+        let (p, feature, mnemonic) = match size {
+            FloatSize::F32 => (Prefixes::NONE, Feature::Sse, "ucomiss"),
+            FloatSize::F64 => (Prefixes::sse(0x66), Feature::Sse2, "ucomisd"),
+        };
+        self.sse(mnemonic, feature, p, Map::M0F, 0x2E, lhs.enc(), Rm::from(rhs), Imm::None);
+    }
+
+    /// `movd`/`movq dst, src`: a GPR (or memory) into the low lane of an XMM
+    /// register, clearing the rest.
+    pub fn movd_to_xmm(&mut self, size: OperandSize, dst: Xmm, src: &GprMem) {
+        let Some((p, mnemonic)) = self.movd_prefixes(size) else { return };
+        self.sse(mnemonic, Feature::Sse2, p, Map::M0F, 0x6E, dst.enc(), Rm::from(src), Imm::None);
+    }
+
+    /// `movd`/`movq dst, src`: the low 32 or 64 bits of an XMM register into
+    /// a GPR.
+    pub fn movd_from_xmm(&mut self, size: OperandSize, dst: Gpr, src: Xmm) {
+        let Some((p, mnemonic)) = self.movd_prefixes(size) else { return };
+        self.sse(mnemonic, Feature::Sse2, p, Map::M0F, 0x7E, src.enc(), Rm::Reg(dst.enc()), Imm::None);
+    }
+
+    fn movd_prefixes(&mut self, size: OperandSize) -> Option<(Prefixes, &'static str)> {
+        match size {
+            OperandSize::S32 => Some((Prefixes::sse(0x66), "movd")),
+            OperandSize::S64 => Some((Prefixes::sse(0x66).w(), "movq")),
+            _ => {
+                self.fail(super::AsmError::InvalidOperand { mnemonic: "movd", reason: "only 32- and 64-bit forms exist" });
+                None
+            }
+        }
+    }
+
+    /// `cvtsi2ss`/`cvtsi2sd dst, src`: a signed 32- or 64-bit integer to
+    /// float (rounding by MXCSR, round-to-nearest by default), into the low
+    /// lane of `dst`.
+    pub fn cvtsi2f(&mut self, float_size: FloatSize, int_size: OperandSize, dst: Xmm, src: &GprMem) {
+        let (prefix, feature, mnemonic) = match float_size {
+            FloatSize::F32 => (0xF3, Feature::Sse, "cvtsi2ss"),
+            FloatSize::F64 => (0xF2, Feature::Sse2, "cvtsi2sd"),
+        };
+        let Some(w) = self.conversion_width(int_size, mnemonic) else { return };
+        let p = Prefixes { w, ..Prefixes::sse(prefix) };
+        self.sse(mnemonic, feature, p, Map::M0F, 0x2A, dst.enc(), Rm::from(src), Imm::None);
+    }
+
+    /// `cvttss2si`/`cvttsd2si dst, src`: float to signed 32- or 64-bit
+    /// integer, truncating; NaN and out-of-range values give the "integer
+    /// indefinite" value (the most negative integer).
+    pub fn cvttf2si(&mut self, float_size: FloatSize, int_size: OperandSize, dst: Gpr, src: &XmmMem) {
+        let (prefix, feature, mnemonic) = match float_size {
+            FloatSize::F32 => (0xF3, Feature::Sse, "cvttss2si"),
+            FloatSize::F64 => (0xF2, Feature::Sse2, "cvttsd2si"),
+        };
+        let Some(w) = self.conversion_width(int_size, mnemonic) else { return };
+        let p = Prefixes { w, ..Prefixes::sse(prefix) };
+        self.sse(mnemonic, feature, p, Map::M0F, 0x2C, dst.enc(), Rm::from(src), Imm::None);
+    }
+
+    /// REX.W for a 64-bit integer side; an error for 8 and 16 bits.
+    fn conversion_width(&mut self, int_size: OperandSize, mnemonic: &'static str) -> Option<bool> {
+        match int_size {
+            OperandSize::S32 => Some(false),
+            OperandSize::S64 => Some(true),
+            _ => {
+                self.fail(super::AsmError::InvalidOperand { mnemonic, reason: "only 32- and 64-bit integers convert" });
+                None
+            }
+        }
+    }
+}
