@@ -1180,7 +1180,7 @@ impl<T: MachTarget> MachBuffer<T> {
         for constant in core::mem::take(&mut self.pending_constants) {
             let index = constant.0 as usize;
             let align = self.constants[index].align;
-            while self.cur_offset() % align != 0 {
+            while !self.cur_offset().is_multiple_of(align) {
                 self.put_bytes(&[T::PADDING_BYTE]);
             }
             let label = self.constants[index]
