@@ -412,7 +412,7 @@ fn rule3_removes_jump_after_jump() {
 }
 
 #[test]
-fn rule3_keeps_a_jump_that_a_label_names() {
+fn rule3_removes_a_jump_once_rule2_aliased_its_label() {
     let mut buf = Buffer::new();
     let [x, y, reached, after] = labels(&mut buf, 4)[..] else {
         unreachable!()
@@ -420,20 +420,70 @@ fn rule3_keeps_a_jump_that_a_label_names() {
     bind(&mut buf, x);
     mark(&mut buf, 1);
     jcc(&mut buf, true, reached);
+    mark(&mut buf, 3);
     jmp(&mut buf, y);
-    // `reached` is an alias of `x` after rule 2, so the second jump has no
-    // label and goes: the first jump must stay since x loops back.
     bind(&mut buf, reached);
+    jmp(&mut buf, x);
+    // Binding `after`: rule 2 makes `reached` an alias of `x`, so `jmp x`
+    // has no label left and follows `jmp y`: rule 3 removes it.
+    bind(&mut buf, after);
+    mark(&mut buf, 2);
+    bind(&mut buf, y);
+    buf.put_bytes(&[RET]);
+    let code = finish(buf);
+    assert_eq!(
+        code.code(),
+        &[MARK, 1, JF8, (-4i8) as u8, MARK, 3, JMP8, 2, MARK, 2, RET]
+    );
+    // The jcc now goes straight to `x`.
+    assert_eq!(code.label_offset(reached), Some(0));
+    assert_eq!(run(&code, |n| n < 3), (vec![1, 1, 1, 3], Exit::Returned));
+}
+
+#[test]
+fn rule4_then_rule2_on_a_jump_after_a_folded_branch() {
+    // jf r; jmp y; r: jmp x  — binding `r` folds the first two into `jnf y`
+    // (rule 4); then `r` at `jmp x` becomes an alias of `x` (rule 2). The
+    // jump stays: the conditional before it falls through into it.
+    let mut buf = Buffer::new();
+    let [x, y, r, after] = labels(&mut buf, 4)[..] else {
+        unreachable!()
+    };
+    bind(&mut buf, x);
+    mark(&mut buf, 1);
+    jcc(&mut buf, true, r);
+    jmp(&mut buf, y);
+    bind(&mut buf, r);
     jmp(&mut buf, x);
     bind(&mut buf, after);
     mark(&mut buf, 2);
     bind(&mut buf, y);
     buf.put_bytes(&[RET]);
     let code = finish(buf);
-    // The jcc now goes straight to `x`.
-    assert_eq!(code.label_offset(reached), Some(0));
-    let (trace, exit) = run(&code, |n| n < 3);
-    assert_eq!((trace, exit), (vec![1, 1, 1], Exit::Returned));
+    assert_eq!(
+        code.code(),
+        &[MARK, 1, JNF8, 4, JMP8, (-6i8) as u8, MARK, 2, RET]
+    );
+    assert_eq!(run(&code, |n| n < 3), (vec![1, 1, 1], Exit::Returned));
+}
+
+#[test]
+fn rule3_keeps_a_self_loop_after_a_jump() {
+    // jmp a; l: jmp l — `l` cannot be aliased (self-loop), so the second
+    // jump keeps its label and stays.
+    let mut buf = Buffer::new();
+    let [a, l, after] = labels(&mut buf, 3)[..] else {
+        unreachable!()
+    };
+    jmp(&mut buf, a);
+    bind(&mut buf, l);
+    jmp(&mut buf, l);
+    bind(&mut buf, after);
+    bind(&mut buf, a);
+    buf.put_bytes(&[RET]);
+    let code = finish(buf);
+    assert_eq!(code.code(), &[JMP8, 2, JMP8, (-2i8) as u8, RET]);
+    assert_eq!(code.label_offset(l), Some(2));
 }
 
 // ---- rule 4: conditional branch over a jump ----
