@@ -33,11 +33,11 @@
 //! Assemble a function that returns `a + b * 8`, finish it and disassemble it:
 //!
 //! ```
-//! use cranelift_asm::x64::{Amode, Assembler, CpuFeatures, Gpr, OperandSize::*};
+//! use cranelift_asm::x64::{Amode, Assembler, CpuFeatures, Gpr, OperandSize::*, Scale};
 //!
 //! let mut asm = Assembler::new(CpuFeatures::baseline());
 //! // rax = [rdi + rsi*8]  (lea computes the address arithmetic)
-//! asm.lea(S64, Gpr::RAX, &Amode::base_index(Gpr::RDI, Gpr::RSI, 8, 0));
+//! asm.lea(S64, Gpr::RAX, &Amode::base_index(Gpr::RDI, Gpr::RSI, Scale::Eight, 0));
 //! asm.ret();
 //! let code = asm.finish().expect("nothing can go wrong here");
 //! assert_eq!(code.code(), &[0x48, 0x8d, 0x04, 0xf7, 0xc3]);

@@ -42,24 +42,44 @@ pub trait OperandVisitor {
 
     /// A read, at the start of the instruction, of any register.
     fn reg_use(&mut self, reg: &mut Reg) {
-        self.add_operand(reg, OperandConstraint::Reg, OperandKind::Use, OperandPos::Early);
+        self.add_operand(
+            reg,
+            OperandConstraint::Reg,
+            OperandKind::Use,
+            OperandPos::Early,
+        );
     }
 
     /// A read that must stay valid until the instruction's end, so that no
     /// def may share its register (multi-instruction sequences).
     fn reg_late_use(&mut self, reg: &mut Reg) {
-        self.add_operand(reg, OperandConstraint::Reg, OperandKind::Use, OperandPos::Late);
+        self.add_operand(
+            reg,
+            OperandConstraint::Reg,
+            OperandKind::Use,
+            OperandPos::Late,
+        );
     }
 
     /// A write, at the end of the instruction, of any register.
     fn reg_def(&mut self, reg: &mut Reg) {
-        self.add_operand(reg, OperandConstraint::Reg, OperandKind::Def, OperandPos::Late);
+        self.add_operand(
+            reg,
+            OperandConstraint::Reg,
+            OperandKind::Def,
+            OperandPos::Late,
+        );
     }
 
     /// A write that may happen before all inputs are read, so that it must not
     /// share a register with any input (temporaries of sequences).
     fn reg_early_def(&mut self, reg: &mut Reg) {
-        self.add_operand(reg, OperandConstraint::Reg, OperandKind::Def, OperandPos::Early);
+        self.add_operand(
+            reg,
+            OperandConstraint::Reg,
+            OperandKind::Def,
+            OperandPos::Early,
+        );
     }
 
     /// A write into the register of the use numbered `input` (x86's
@@ -75,12 +95,22 @@ pub trait OperandVisitor {
 
     /// A read that must be in the physical register `preg`.
     fn reg_fixed_use(&mut self, reg: &mut Reg, preg: PReg) {
-        self.add_operand(reg, OperandConstraint::FixedReg(preg), OperandKind::Use, OperandPos::Early);
+        self.add_operand(
+            reg,
+            OperandConstraint::FixedReg(preg),
+            OperandKind::Use,
+            OperandPos::Early,
+        );
     }
 
     /// A read in `preg` that stays valid until the instruction's end.
     fn reg_fixed_late_use(&mut self, reg: &mut Reg, preg: PReg) {
-        self.add_operand(reg, OperandConstraint::FixedReg(preg), OperandKind::Use, OperandPos::Late);
+        self.add_operand(
+            reg,
+            OperandConstraint::FixedReg(preg),
+            OperandKind::Use,
+            OperandPos::Late,
+        );
     }
 
     /// A write that lands in the physical register `preg`.
@@ -148,7 +178,9 @@ pub struct AllocationRewriter<'a> {
 impl<'a> AllocationRewriter<'a> {
     /// A rewriter that hands out `allocations` in order.
     pub fn new(allocations: &'a [Allocation]) -> Self {
-        AllocationRewriter { allocations: allocations.iter() }
+        AllocationRewriter {
+            allocations: allocations.iter(),
+        }
     }
 
     /// Whether every allocation was consumed (the walk matched the

@@ -81,7 +81,12 @@ impl fmt::Debug for Reg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.to_preg() {
             Some(preg) => write!(f, "{preg}"),
-            None => write!(f, "v{}{}", self.0.vreg() - FIRST_VIRTUAL_REG, class_suffix(self.class())),
+            None => write!(
+                f,
+                "v{}{}",
+                self.0.vreg() - FIRST_VIRTUAL_REG,
+                class_suffix(self.class())
+            ),
         }
     }
 }

@@ -120,32 +120,59 @@ pub enum Amode<F: RegFamily = Physical> {
 impl<F: RegFamily> Amode<F> {
     /// `[base + disp]`.
     pub fn base(base: F::Gpr, disp: i32) -> Self {
-        Amode::Reg { base: Some(base), index: None, disp, trap: None }
+        Amode::Reg {
+            base: Some(base),
+            index: None,
+            disp,
+            trap: None,
+        }
     }
 
     /// `[base + index * scale + disp]`.
     pub fn base_index(base: F::Gpr, index: F::Gpr, scale: Scale, disp: i32) -> Self {
-        Amode::Reg { base: Some(base), index: Some((index, scale)), disp, trap: None }
+        Amode::Reg {
+            base: Some(base),
+            index: Some((index, scale)),
+            disp,
+            trap: None,
+        }
     }
 
     /// `[index * scale + disp]` (no base).
     pub fn index(index: F::Gpr, scale: Scale, disp: i32) -> Self {
-        Amode::Reg { base: None, index: Some((index, scale)), disp, trap: None }
+        Amode::Reg {
+            base: None,
+            index: Some((index, scale)),
+            disp,
+            trap: None,
+        }
     }
 
     /// The absolute address `[disp]`.
     pub fn absolute(disp: i32) -> Self {
-        Amode::Reg { base: None, index: None, disp, trap: None }
+        Amode::Reg {
+            base: None,
+            index: None,
+            disp,
+            trap: None,
+        }
     }
 
     /// `[rip + label]`.
     pub fn label(label: Label) -> Self {
-        Amode::Label { label, offset: 0, trap: None }
+        Amode::Label {
+            label,
+            offset: 0,
+            trap: None,
+        }
     }
 
     /// `[rip + constant]`.
     pub fn constant(constant: Constant) -> Self {
-        Amode::Constant { constant, trap: None }
+        Amode::Constant {
+            constant,
+            trap: None,
+        }
     }
 
     /// The same address, reporting `code` when an access through it faults.
@@ -161,7 +188,9 @@ impl<F: RegFamily> Amode<F> {
     /// The trap code of a fault at this access.
     pub fn trap(&self) -> Option<TrapCode> {
         match *self {
-            Amode::Reg { trap, .. } | Amode::Label { trap, .. } | Amode::Constant { trap, .. } => trap,
+            Amode::Reg { trap, .. } | Amode::Label { trap, .. } | Amode::Constant { trap, .. } => {
+                trap
+            }
         }
     }
 
@@ -189,13 +218,26 @@ impl Amode<Virtual> {
     /// The address over the registers the operands were allocated to.
     pub fn to_physical(&self) -> Amode<Physical> {
         match *self {
-            Amode::Reg { base, index, disp, trap } => Amode::Reg {
+            Amode::Reg {
+                base,
+                index,
+                disp,
+                trap,
+            } => Amode::Reg {
                 base: base.map(GprReg::to_physical),
                 index: index.map(|(i, s)| (i.to_physical(), s)),
                 disp,
                 trap,
             },
-            Amode::Label { label, offset, trap } => Amode::Label { label, offset, trap },
+            Amode::Label {
+                label,
+                offset,
+                trap,
+            } => Amode::Label {
+                label,
+                offset,
+                trap,
+            },
             Amode::Constant { constant, trap } => Amode::Constant { constant, trap },
         }
     }

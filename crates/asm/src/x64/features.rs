@@ -166,7 +166,9 @@ impl CpuFeatures {
 
 impl fmt::Debug for CpuFeatures {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.iter().map(Feature::name)).finish()
+        f.debug_set()
+            .entries(self.iter().map(Feature::name))
+            .finish()
     }
 }
 

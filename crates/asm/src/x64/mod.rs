@@ -22,11 +22,13 @@ pub mod features;
 pub mod inst;
 pub mod regs;
 
-pub use args::{Amode, GprImm, GprMem, GprMemImm, Physical, RegFamily, Scale, ShiftCount, Virtual, XmmMem};
+pub use args::{
+    Amode, GprImm, GprMem, GprMemImm, Physical, RegFamily, Scale, ShiftCount, Virtual, XmmMem,
+};
 pub use asm::{AsmError, Assembler, JumpTableTargets};
 pub use features::{CpuFeatures, Feature};
 pub use inst::{
-    AluOp, BitOp, CC, ExtMode, FloatSize, MInst, OperandSize, RoundMode, SseMovOp, SseOp, ShiftOp,
+    AluOp, BitOp, CC, ExtMode, FloatSize, MInst, OperandSize, RoundMode, ShiftOp, SseMovOp, SseOp,
     UnaryOp,
 };
 pub use regs::{Gpr, GprReg, WritableGpr, WritableXmm, Xmm, XmmReg};
@@ -78,7 +80,9 @@ impl crate::buffer::LabelUse for LabelUse {
         let addend = i32::from_le_bytes(field[..4].try_into().expect("a 4-byte field"));
         // Both offsets are below MAX_CODE_SIZE (2^30) and addends are small,
         // so the sum fits in 32 bits.
-        let value = (label_offset as i32).wrapping_sub(use_offset as i32).wrapping_add(addend);
+        let value = (label_offset as i32)
+            .wrapping_sub(use_offset as i32)
+            .wrapping_add(addend);
         field[..4].copy_from_slice(&value.to_le_bytes());
     }
 
@@ -130,7 +134,12 @@ impl CC {
 
 impl OperandSize {
     /// Every size.
-    pub const ALL: [OperandSize; 4] = [OperandSize::S8, OperandSize::S16, OperandSize::S32, OperandSize::S64];
+    pub const ALL: [OperandSize; 4] = [
+        OperandSize::S8,
+        OperandSize::S16,
+        OperandSize::S32,
+        OperandSize::S64,
+    ];
 
     /// The width in bits.
     pub const fn bits(self) -> u32 {

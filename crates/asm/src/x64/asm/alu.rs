@@ -42,7 +42,15 @@ const fn alu_row(op: Option<AluOp>) -> u8 {
 
 impl AluOp {
     /// Every operation.
-    pub const ALL: [AluOp; 7] = [AluOp::Add, AluOp::Adc, AluOp::Sub, AluOp::Sbb, AluOp::And, AluOp::Or, AluOp::Xor];
+    pub const ALL: [AluOp; 7] = [
+        AluOp::Add,
+        AluOp::Adc,
+        AluOp::Sub,
+        AluOp::Sbb,
+        AluOp::And,
+        AluOp::Or,
+        AluOp::Xor,
+    ];
 
     /// The manual's mnemonic.
     pub const fn mnemonic(self) -> &'static str {
@@ -179,10 +187,20 @@ impl Assembler {
         match *rhs {
             GprImm::Gpr(r) => {
                 let p = p.byte_reg(size, r.enc());
-                self.emit_modrm("test", p, Map::Primary, 0x84 | wide as u8, r.enc(), lhs_rm, Imm::None);
+                self.emit_modrm(
+                    "test",
+                    p,
+                    Map::Primary,
+                    0x84 | wide as u8,
+                    r.enc(),
+                    lhs_rm,
+                    Imm::None,
+                );
             }
             GprImm::Imm(value) => {
-                let Some(imm) = self.sized_imm(size, value, "test") else { return };
+                let Some(imm) = self.sized_imm(size, value, "test") else {
+                    return;
+                };
                 self.emit_modrm("test", p, Map::Primary, 0xF6 | wide as u8, 0, lhs_rm, imm);
             }
         }
@@ -215,8 +233,20 @@ impl Assembler {
         if let GprMem::Gpr(r) = dst {
             p = p.byte_reg(size, r.enc());
         }
-        let opcode = if size == OperandSize::S8 { op8 } else { op_wide };
-        self.emit_modrm(op.mnemonic(), p, Map::Primary, opcode, ext, Rm::from(dst), Imm::None);
+        let opcode = if size == OperandSize::S8 {
+            op8
+        } else {
+            op_wide
+        };
+        self.emit_modrm(
+            op.mnemonic(),
+            p,
+            Map::Primary,
+            opcode,
+            ext,
+            Rm::from(dst),
+            Imm::None,
+        );
     }
 
     /// `not dst`.
@@ -239,7 +269,14 @@ impl Assembler {
         self.unary(UnaryOp::Dec, size, &GprMem::Gpr(dst));
     }
 
-    fn alu_or_cmp_rmi(&mut self, op: Option<AluOp>, mnemonic: &'static str, size: OperandSize, dst: Gpr, src: &GprMemImm) {
+    fn alu_or_cmp_rmi(
+        &mut self,
+        op: Option<AluOp>,
+        mnemonic: &'static str,
+        size: OperandSize,
+        dst: Gpr,
+        src: &GprMemImm,
+    ) {
         let row = alu_row(op);
         let p = Prefixes::for_size(size).byte_reg(size, dst.enc());
         let wide = (size != OperandSize::S8) as u8;
@@ -247,31 +284,72 @@ impl Assembler {
             // `op r/m, r` (the MR form, as assemblers use for reg-reg).
             GprMemImm::Gpr(src) => {
                 let p = p.byte_reg(size, src.enc());
-                self.emit_modrm(mnemonic, p, Map::Primary, row << 3 | wide, src.enc(), Rm::Reg(dst.enc()), Imm::None);
+                self.emit_modrm(
+                    mnemonic,
+                    p,
+                    Map::Primary,
+                    row << 3 | wide,
+                    src.enc(),
+                    Rm::Reg(dst.enc()),
+                    Imm::None,
+                );
             }
             // `op r, r/m` (the RM form).
             GprMemImm::Mem(ref mem) => {
-                self.emit_modrm(mnemonic, p, Map::Primary, row << 3 | 2 | wide, dst.enc(), Rm::Mem(mem), Imm::None);
+                self.emit_modrm(
+                    mnemonic,
+                    p,
+                    Map::Primary,
+                    row << 3 | 2 | wide,
+                    dst.enc(),
+                    Rm::Mem(mem),
+                    Imm::None,
+                );
             }
-            GprMemImm::Imm(value) => self.alu_imm(mnemonic, row, size, p, Rm::Reg(dst.enc()), value),
+            GprMemImm::Imm(value) => {
+                self.alu_imm(mnemonic, row, size, p, Rm::Reg(dst.enc()), value)
+            }
         }
     }
 
-    fn alu_or_cmp_mem(&mut self, op: Option<AluOp>, mnemonic: &'static str, size: OperandSize, dst: &Amode, src: &GprImm) {
+    fn alu_or_cmp_mem(
+        &mut self,
+        op: Option<AluOp>,
+        mnemonic: &'static str,
+        size: OperandSize,
+        dst: &Amode,
+        src: &GprImm,
+    ) {
         let row = alu_row(op);
         let p = Prefixes::for_size(size);
         let wide = (size != OperandSize::S8) as u8;
         match *src {
             GprImm::Gpr(src) => {
                 let p = p.byte_reg(size, src.enc());
-                self.emit_modrm(mnemonic, p, Map::Primary, row << 3 | wide, src.enc(), Rm::Mem(dst), Imm::None);
+                self.emit_modrm(
+                    mnemonic,
+                    p,
+                    Map::Primary,
+                    row << 3 | wide,
+                    src.enc(),
+                    Rm::Mem(dst),
+                    Imm::None,
+                );
             }
             GprImm::Imm(value) => self.alu_imm(mnemonic, row, size, p, Rm::Mem(dst), value),
         }
     }
 
     /// `80 /row ib`, `83 /row ib` (sign-extended byte) or `81 /row iw/id`.
-    fn alu_imm(&mut self, mnemonic: &'static str, row: u8, size: OperandSize, p: Prefixes, rm: Rm<'_>, value: i32) {
+    fn alu_imm(
+        &mut self,
+        mnemonic: &'static str,
+        row: u8,
+        size: OperandSize,
+        p: Prefixes,
+        rm: Rm<'_>,
+        value: i32,
+    ) {
         let (opcode, imm) = match size {
             OperandSize::S8 => match self.sized_imm(size, value, mnemonic) {
                 Some(imm) => (0x80, imm),

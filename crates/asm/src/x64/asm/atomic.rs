@@ -12,31 +12,57 @@
 //! out until the threads work needs them.
 
 use super::{Assembler, Imm, Map, Prefixes, Rm};
+use crate::x64::OperandSize;
 use crate::x64::args::Amode;
 use crate::x64::regs::Gpr;
-use crate::x64::OperandSize;
 
 impl Assembler {
     /// `xchg [mem], src`: swaps atomically; `src` receives the old value.
     pub fn xchg_mr(&mut self, size: OperandSize, mem: &Amode, src: Gpr) {
         let p = Prefixes::for_size(size).byte_reg(size, src.enc());
         let opcode = if size == OperandSize::S8 { 0x86 } else { 0x87 };
-        self.emit_modrm("xchg", p, Map::Primary, opcode, src.enc(), Rm::Mem(mem), Imm::None);
+        self.emit_modrm(
+            "xchg",
+            p,
+            Map::Primary,
+            opcode,
+            src.enc(),
+            Rm::Mem(mem),
+            Imm::None,
+        );
     }
 
     /// `lock cmpxchg [mem], replacement`: if `[mem]` equals rax, stores
     /// `replacement`; rax receives the old value; ZF tells which happened.
     pub fn lock_cmpxchg(&mut self, size: OperandSize, mem: &Amode, replacement: Gpr) {
-        let p = Prefixes::for_size(size).lock().byte_reg(size, replacement.enc());
+        let p = Prefixes::for_size(size)
+            .lock()
+            .byte_reg(size, replacement.enc());
         let opcode = if size == OperandSize::S8 { 0xB0 } else { 0xB1 };
-        self.emit_modrm("cmpxchg", p, Map::M0F, opcode, replacement.enc(), Rm::Mem(mem), Imm::None);
+        self.emit_modrm(
+            "cmpxchg",
+            p,
+            Map::M0F,
+            opcode,
+            replacement.enc(),
+            Rm::Mem(mem),
+            Imm::None,
+        );
     }
 
     /// `lock xadd [mem], src`: adds atomically; `src` receives the old value.
     pub fn lock_xadd(&mut self, size: OperandSize, mem: &Amode, src: Gpr) {
         let p = Prefixes::for_size(size).lock().byte_reg(size, src.enc());
         let opcode = if size == OperandSize::S8 { 0xC0 } else { 0xC1 };
-        self.emit_modrm("xadd", p, Map::M0F, opcode, src.enc(), Rm::Mem(mem), Imm::None);
+        self.emit_modrm(
+            "xadd",
+            p,
+            Map::M0F,
+            opcode,
+            src.enc(),
+            Rm::Mem(mem),
+            Imm::None,
+        );
     }
 
     /// `mfence`: orders all earlier loads and stores before later ones.

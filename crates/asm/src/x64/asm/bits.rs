@@ -22,7 +22,13 @@ use crate::x64::{BitOp, OperandSize};
 
 impl BitOp {
     /// Every operation.
-    pub const ALL: [BitOp; 5] = [BitOp::Lzcnt, BitOp::Tzcnt, BitOp::Popcnt, BitOp::Bsr, BitOp::Bsf];
+    pub const ALL: [BitOp; 5] = [
+        BitOp::Lzcnt,
+        BitOp::Tzcnt,
+        BitOp::Popcnt,
+        BitOp::Bsr,
+        BitOp::Bsf,
+    ];
 
     /// Mandatory prefix, opcode (in the 0F map) and CPU feature.
     const fn encoding(self) -> (u8, u8, Feature) {
@@ -60,11 +66,25 @@ impl Assembler {
             return;
         }
         if size == OperandSize::S8 {
-            self.fail(AsmError::InvalidOperand { mnemonic: op.mnemonic(), reason: "there is no 8-bit form" });
+            self.fail(AsmError::InvalidOperand {
+                mnemonic: op.mnemonic(),
+                reason: "there is no 8-bit form",
+            });
             return;
         }
-        let p = Prefixes { rep, ..Prefixes::for_size(size) };
-        self.emit_modrm(op.mnemonic(), p, Map::M0F, opcode, dst.enc(), Rm::from(src), Imm::None);
+        let p = Prefixes {
+            rep,
+            ..Prefixes::for_size(size)
+        };
+        self.emit_modrm(
+            op.mnemonic(),
+            p,
+            Map::M0F,
+            opcode,
+            dst.enc(),
+            Rm::from(src),
+            Imm::None,
+        );
     }
 
     /// `lzcnt dst, src`.
@@ -86,9 +106,18 @@ impl Assembler {
     pub fn bswap(&mut self, size: OperandSize, dst: Gpr) {
         if matches!(size, OperandSize::S8 | OperandSize::S16) {
             // BSWAP of a 16-bit register is undefined in the manual.
-            self.fail(AsmError::InvalidOperand { mnemonic: "bswap", reason: "only 32- and 64-bit forms exist" });
+            self.fail(AsmError::InvalidOperand {
+                mnemonic: "bswap",
+                reason: "only 32- and 64-bit forms exist",
+            });
             return;
         }
-        self.emit_opcode_reg(Prefixes::for_size(size), Map::M0F, 0xC8, dst.enc(), Imm::None);
+        self.emit_opcode_reg(
+            Prefixes::for_size(size),
+            Map::M0F,
+            0xC8,
+            dst.enc(),
+            Imm::None,
+        );
     }
 }

@@ -52,22 +52,30 @@ impl Assembler {
     /// `jmp target`.
     pub fn jmp(&mut self, target: Label) {
         if let Some(disp) = self.short_displacement(target) {
-            self.buffer.put_uncond_branch(&[0xEB, disp as u8], target, None);
+            self.buffer
+                .put_uncond_branch(&[0xEB, disp as u8], target, None);
         } else {
             let [a, b, c, d] = REL32_ADDEND;
-            self.buffer.put_uncond_branch(&[0xE9, a, b, c, d], target, Some((1, LabelUse::Rel32)));
+            self.buffer
+                .put_uncond_branch(&[0xE9, a, b, c, d], target, Some((1, LabelUse::Rel32)));
         }
     }
 
     /// `jcc target`: jumps if `cc` holds, falls through otherwise.
     pub fn jcc(&mut self, cc: CC, target: Label) {
         if let Some(disp) = self.short_displacement(target) {
-            self.buffer.put_cond_branch(&[0x70 | cc.enc(), disp as u8], None, target, None);
+            self.buffer
+                .put_cond_branch(&[0x70 | cc.enc(), disp as u8], None, target, None);
         } else {
             let [a, b, c, d] = REL32_ADDEND;
             let taken = [0x0F, 0x80 | cc.enc(), a, b, c, d];
             let inverted = [0x0F, 0x80 | cc.invert().enc(), a, b, c, d];
-            self.buffer.put_cond_branch(&taken, Some(&inverted), target, Some((2, LabelUse::Rel32)));
+            self.buffer.put_cond_branch(
+                &taken,
+                Some(&inverted),
+                target,
+                Some((2, LabelUse::Rel32)),
+            );
         }
     }
 
@@ -80,7 +88,15 @@ impl Assembler {
 
     /// `jmp target`: an indirect jump through a register or memory.
     pub fn jmp_indirect(&mut self, target: &GprMem) {
-        self.emit_modrm("jmp", Prefixes::NONE, Map::Primary, 0xFF, 4, Rm::from(target), Imm::None);
+        self.emit_modrm(
+            "jmp",
+            Prefixes::NONE,
+            Map::Primary,
+            0xFF,
+            4,
+            Rm::from(target),
+            Imm::None,
+        );
     }
 
     /// `jmp name`: a tail jump to an external symbol (a `CallPcRel32`
@@ -94,7 +110,8 @@ impl Assembler {
         let start = self.buffer.cur_offset();
         let [a, b, c, d] = REL32_ADDEND;
         self.emit_bytes(&[0xE8, a, b, c, d]);
-        self.buffer.use_label_at_offset(start + 1, target, LabelUse::Rel32);
+        self.buffer
+            .use_label_at_offset(start + 1, target, LabelUse::Rel32);
         self.buffer.add_call_site();
     }
 
@@ -108,7 +125,15 @@ impl Assembler {
     /// `call target`: an indirect call through a register or memory; records
     /// a call site.
     pub fn call_indirect(&mut self, target: &GprMem) {
-        self.emit_modrm("call", Prefixes::NONE, Map::Primary, 0xFF, 2, Rm::from(target), Imm::None);
+        self.emit_modrm(
+            "call",
+            Prefixes::NONE,
+            Map::Primary,
+            0xFF,
+            2,
+            Rm::from(target),
+            Imm::None,
+        );
         self.buffer.add_call_site();
     }
 
@@ -116,7 +141,8 @@ impl Assembler {
         let field = self.buffer.cur_offset() + 1;
         self.emit_bytes(&[opcode, 0, 0, 0, 0]);
         // S + A - P with P the field: A = -4 makes it relative to the end.
-        self.buffer.add_reloc_at_offset(field, RelocKind::CallPcRel32, name, -4);
+        self.buffer
+            .add_reloc_at_offset(field, RelocKind::CallPcRel32, name, -4);
     }
 
     /// `ret`.
@@ -156,7 +182,10 @@ impl Assembler {
     /// NOPs up to the next multiple of `align` (a power of two; loop headers,
     /// for instance). The function itself starts at least 16-byte aligned.
     pub fn align_code(&mut self, align: u32) {
-        assert!(align.is_power_of_two(), "code alignment {align} is not a power of two");
+        assert!(
+            align.is_power_of_two(),
+            "code alignment {align} is not a power of two"
+        );
         let misalignment = self.buffer.cur_offset() & (align - 1);
         if misalignment != 0 {
             self.nop((align - misalignment) as usize);

@@ -112,8 +112,13 @@ pub(crate) struct Prefixes {
 
 impl Prefixes {
     /// No prefix at all.
-    pub const NONE: Prefixes =
-        Prefixes { lock: false, opsize: false, rep: 0, w: false, force_rex: false };
+    pub const NONE: Prefixes = Prefixes {
+        lock: false,
+        opsize: false,
+        rep: 0,
+        w: false,
+        force_rex: false,
+    };
 
     /// The prefixes that select an integer operand size (66 for 16 bits,
     /// REX.W for 64); 8-bit forms use their own opcodes.
@@ -128,8 +133,14 @@ impl Prefixes {
     /// A mandatory SSE prefix (0x66, 0xF2 or 0xF3; 0 for none).
     pub const fn sse(mandatory: u8) -> Prefixes {
         match mandatory {
-            0x66 => Prefixes { opsize: true, ..Prefixes::NONE },
-            0xF2 | 0xF3 => Prefixes { rep: mandatory, ..Prefixes::NONE },
+            0x66 => Prefixes {
+                opsize: true,
+                ..Prefixes::NONE
+            },
+            0xF2 | 0xF3 => Prefixes {
+                rep: mandatory,
+                ..Prefixes::NONE
+            },
             _ => Prefixes::NONE,
         }
     }
@@ -148,7 +159,10 @@ impl Prefixes {
     /// is one of spl/bpl/sil/dil.
     pub const fn byte_reg(self, size: OperandSize, reg: u8) -> Prefixes {
         let needs = matches!(size, OperandSize::S8) && reg >= 4 && reg <= 7;
-        Prefixes { force_rex: self.force_rex || needs, ..self }
+        Prefixes {
+            force_rex: self.force_rex || needs,
+            ..self
+        }
     }
 }
 
@@ -161,7 +175,10 @@ pub(crate) enum Map {
     /// 0F xx.
     M0F,
     /// 0F 38 xx (SSSE3/SSE4.1 packed forms; used once SIMD lands).
-    #[allow(dead_code, reason = "the SIMD forms (pshufb, pmovzx, ...) live in this map")]
+    #[allow(
+        dead_code,
+        reason = "the SIMD forms (pshufb, pmovzx, ...) live in this map"
+    )]
     M0F38,
     /// 0F 3A xx.
     M0F3A,
@@ -224,7 +241,10 @@ struct InstBytes {
 
 impl InstBytes {
     fn new() -> Self {
-        InstBytes { bytes: [0; 16], len: 0 }
+        InstBytes {
+            bytes: [0; 16],
+            len: 0,
+        }
     }
     fn push(&mut self, byte: u8) {
         self.bytes[self.len] = byte;
@@ -255,7 +275,11 @@ enum RipTarget {
 impl Assembler {
     /// An empty assembler for a CPU with `features`.
     pub fn new(features: CpuFeatures) -> Self {
-        Assembler { buffer: MachBuffer::new(), features, error: None }
+        Assembler {
+            buffer: MachBuffer::new(),
+            features,
+            error: None,
+        }
     }
 
     /// The CPU features this assembler may use.
@@ -346,7 +370,12 @@ impl Assembler {
     /// The immediate of an integer form of `size`: 8 bits for 8-bit forms,
     /// 16 for 16-bit ones (each accepting signed or unsigned values that
     /// fit), and a sign-extended 32-bit value otherwise.
-    pub(crate) fn sized_imm(&mut self, size: OperandSize, value: i32, mnemonic: &'static str) -> Option<Imm> {
+    pub(crate) fn sized_imm(
+        &mut self,
+        size: OperandSize,
+        value: i32,
+        mnemonic: &'static str,
+    ) -> Option<Imm> {
         let fits = |bits: u8| value >= -(1 << (bits - 1)) && value < (1 << bits);
         match size {
             OperandSize::S8 if fits(8) => Some(Imm::I8(value as i8)),
@@ -354,7 +383,11 @@ impl Assembler {
             OperandSize::S32 | OperandSize::S64 => Some(Imm::I32(value)),
             OperandSize::S8 | OperandSize::S16 => {
                 let bits = if size == OperandSize::S8 { 8 } else { 16 };
-                self.fail(AsmError::ImmediateOutOfRange { mnemonic, value: value.into(), bits });
+                self.fail(AsmError::ImmediateOutOfRange {
+                    mnemonic,
+                    value: value.into(),
+                    bits,
+                });
                 None
             }
         }
@@ -387,7 +420,10 @@ impl Assembler {
                     });
                     return;
                 }
-                (index.map_or(0, |(i, _)| i.enc() >> 3), base.map_or(0, |b| b.enc() >> 3))
+                (
+                    index.map_or(0, |(i, _)| i.enc() >> 3),
+                    base.map_or(0, |b| b.enc() >> 3),
+                )
             }
             Rm::Mem(_) => (0, 0),
         };
@@ -414,12 +450,23 @@ impl Assembler {
                 RipTarget::Label(label) => label,
                 RipTarget::Constant(constant) => self.buffer.constant_label(constant),
             };
-            self.buffer.use_label_at_offset(start + rip.field as CodeOffset, label, LabelUse::Rel32);
+            self.buffer.use_label_at_offset(
+                start + rip.field as CodeOffset,
+                label,
+                LabelUse::Rel32,
+            );
         }
     }
 
     /// Emits `prefixes map (opcode + reg) [imm]`: the `+rb/+rw/+rd/+rq` forms.
-    pub(crate) fn emit_opcode_reg(&mut self, prefixes: Prefixes, map: Map, opcode: u8, reg: u8, imm: Imm) {
+    pub(crate) fn emit_opcode_reg(
+        &mut self,
+        prefixes: Prefixes,
+        map: Map,
+        opcode: u8,
+        reg: u8,
+        imm: Imm,
+    ) {
         let mut bytes = InstBytes::new();
         Self::put_prefixes(&mut bytes, prefixes, 0, 0, reg >> 3, map);
         bytes.push(opcode | (reg & 7));
@@ -459,16 +506,27 @@ impl Assembler {
     fn put_memory(bytes: &mut InstBytes, reg: u8, amode: &Amode, imm: Imm) -> Option<RipReference> {
         let reg = (reg & 7) << 3;
         match *amode {
-            Amode::Reg { base: None, index, disp, .. } => {
+            Amode::Reg {
+                base: None,
+                index,
+                disp,
+                ..
+            } => {
                 // mod=00 rm=100 with SIB base=101: [index*scale + disp32], or
                 // no index (100) for an absolute address.
-                let (index_bits, scale) = index.map_or((0b100, 0), |(i, s)| (i.enc() & 7, s.bits()));
+                let (index_bits, scale) =
+                    index.map_or((0b100, 0), |(i, s)| (i.enc() & 7, s.bits()));
                 bytes.push(0b00_000_100 | reg);
                 bytes.push(scale << 6 | index_bits << 3 | 0b101);
                 bytes.extend(&disp.to_le_bytes());
                 None
             }
-            Amode::Reg { base: Some(base), index, disp, .. } => {
+            Amode::Reg {
+                base: Some(base),
+                index,
+                disp,
+                ..
+            } => {
                 // rbp/r13 (low bits 101) with mod=00 would mean "no base":
                 // they always take a displacement.
                 let (mode, disp_len) = if disp == 0 && base.low_bits() != 0b101 {
@@ -480,7 +538,9 @@ impl Assembler {
                 };
                 match index {
                     // rsp/r12 (low bits 100) as rm mean "a SIB byte follows".
-                    None if base.low_bits() != 0b100 => bytes.push(mode << 6 | reg | base.low_bits()),
+                    None if base.low_bits() != 0b100 => {
+                        bytes.push(mode << 6 | reg | base.low_bits())
+                    }
                     None => {
                         bytes.push(mode << 6 | reg | 0b100);
                         bytes.push(0b00_100_100);
@@ -497,12 +557,20 @@ impl Assembler {
                 }
                 None
             }
-            Amode::Label { label, offset, .. } => {
-                Some(Self::put_rip(bytes, reg, RipTarget::Label(label), offset, imm))
-            }
-            Amode::Constant { constant, .. } => {
-                Some(Self::put_rip(bytes, reg, RipTarget::Constant(constant), 0, imm))
-            }
+            Amode::Label { label, offset, .. } => Some(Self::put_rip(
+                bytes,
+                reg,
+                RipTarget::Label(label),
+                offset,
+                imm,
+            )),
+            Amode::Constant { constant, .. } => Some(Self::put_rip(
+                bytes,
+                reg,
+                RipTarget::Constant(constant),
+                0,
+                imm,
+            )),
         }
     }
 
@@ -510,7 +578,13 @@ impl Assembler {
     /// address of the *next* instruction, so the field starts out holding
     /// `offset - (4 + immediate bytes)`, the addend the `Rel32` patch adds to
     /// `label - field`.
-    fn put_rip(bytes: &mut InstBytes, reg: u8, target: RipTarget, offset: i32, imm: Imm) -> RipReference {
+    fn put_rip(
+        bytes: &mut InstBytes,
+        reg: u8,
+        target: RipTarget,
+        offset: i32,
+        imm: Imm,
+    ) -> RipReference {
         bytes.push(0b00_000_101 | reg);
         let field = bytes.len;
         let addend = offset.wrapping_sub(4 + imm.len() as i32);

@@ -28,7 +28,14 @@ use crate::x64::{CC, ExtMode, OperandSize};
 
 impl ExtMode {
     /// Every mode.
-    pub const ALL: [ExtMode; 6] = [ExtMode::BW, ExtMode::BL, ExtMode::BQ, ExtMode::WL, ExtMode::WQ, ExtMode::LQ];
+    pub const ALL: [ExtMode; 6] = [
+        ExtMode::BW,
+        ExtMode::BL,
+        ExtMode::BQ,
+        ExtMode::WL,
+        ExtMode::WQ,
+        ExtMode::LQ,
+    ];
 
     /// The size of the source.
     pub const fn from_size(self) -> OperandSize {
@@ -59,30 +66,66 @@ impl Assembler {
     /// `mov dst, src` (registers). At 32 bits this zero-extends into the
     /// upper half; at 8 and 16 bits the rest of `dst` is left as it was.
     pub fn mov_rr(&mut self, size: OperandSize, dst: Gpr, src: Gpr) {
-        let p = Prefixes::for_size(size).byte_reg(size, dst.enc()).byte_reg(size, src.enc());
+        let p = Prefixes::for_size(size)
+            .byte_reg(size, dst.enc())
+            .byte_reg(size, src.enc());
         let opcode = if size == OperandSize::S8 { 0x88 } else { 0x89 };
-        self.emit_modrm("mov", p, Map::Primary, opcode, src.enc(), Rm::Reg(dst.enc()), Imm::None);
+        self.emit_modrm(
+            "mov",
+            p,
+            Map::Primary,
+            opcode,
+            src.enc(),
+            Rm::Reg(dst.enc()),
+            Imm::None,
+        );
     }
 
     /// `mov dst, [src]`: a load.
     pub fn mov_rm(&mut self, size: OperandSize, dst: Gpr, src: &Amode) {
         let p = Prefixes::for_size(size).byte_reg(size, dst.enc());
         let opcode = if size == OperandSize::S8 { 0x8A } else { 0x8B };
-        self.emit_modrm("mov", p, Map::Primary, opcode, dst.enc(), Rm::Mem(src), Imm::None);
+        self.emit_modrm(
+            "mov",
+            p,
+            Map::Primary,
+            opcode,
+            dst.enc(),
+            Rm::Mem(src),
+            Imm::None,
+        );
     }
 
     /// `mov [dst], src`: a store.
     pub fn mov_mr(&mut self, size: OperandSize, dst: &Amode, src: Gpr) {
         let p = Prefixes::for_size(size).byte_reg(size, src.enc());
         let opcode = if size == OperandSize::S8 { 0x88 } else { 0x89 };
-        self.emit_modrm("mov", p, Map::Primary, opcode, src.enc(), Rm::Mem(dst), Imm::None);
+        self.emit_modrm(
+            "mov",
+            p,
+            Map::Primary,
+            opcode,
+            src.enc(),
+            Rm::Mem(dst),
+            Imm::None,
+        );
     }
 
     /// `mov [dst], imm`: a store of an immediate (sign-extended at 64 bits).
     pub fn mov_mi(&mut self, size: OperandSize, dst: &Amode, imm: i32) {
-        let Some(imm) = self.sized_imm(size, imm, "mov") else { return };
+        let Some(imm) = self.sized_imm(size, imm, "mov") else {
+            return;
+        };
         let opcode = if size == OperandSize::S8 { 0xC6 } else { 0xC7 };
-        self.emit_modrm("mov", Prefixes::for_size(size), Map::Primary, opcode, 0, Rm::Mem(dst), imm);
+        self.emit_modrm(
+            "mov",
+            Prefixes::for_size(size),
+            Map::Primary,
+            opcode,
+            0,
+            Rm::Mem(dst),
+            imm,
+        );
     }
 
     /// `mov dst, imm` in the shortest encoding: at 64 bits, `mov r32, imm32`
@@ -92,7 +135,11 @@ impl Assembler {
     /// unsigned number or a sign-extended negative one).
     pub fn mov_ri(&mut self, size: OperandSize, dst: Gpr, imm: u64) {
         if !fits_in(imm, size.bits()) {
-            self.fail(AsmError::ImmediateOutOfRange { mnemonic: "mov", value: imm as i64, bits: size.bits() as u8 });
+            self.fail(AsmError::ImmediateOutOfRange {
+                mnemonic: "mov",
+                value: imm as i64,
+                bits: size.bits() as u8,
+            });
             return;
         }
         let reg = dst.enc();
@@ -101,15 +148,43 @@ impl Assembler {
                 let p = Prefixes::NONE.byte_reg(size, reg);
                 self.emit_opcode_reg(p, Map::Primary, 0xB0, reg, Imm::I8(imm as i8));
             }
-            OperandSize::S16 => self.emit_opcode_reg(Prefixes::for_size(size), Map::Primary, 0xB8, reg, Imm::I16(imm as i16)),
-            OperandSize::S32 => self.emit_opcode_reg(Prefixes::NONE, Map::Primary, 0xB8, reg, Imm::I32(imm as i32)),
-            OperandSize::S64 if imm <= u64::from(u32::MAX) => {
-                self.emit_opcode_reg(Prefixes::NONE, Map::Primary, 0xB8, reg, Imm::I32(imm as i32))
-            }
-            OperandSize::S64 if i32::try_from(imm as i64).is_ok() => {
-                self.emit_modrm("mov", Prefixes::NONE.w(), Map::Primary, 0xC7, 0, Rm::Reg(reg), Imm::I32(imm as i32))
-            }
-            OperandSize::S64 => self.emit_opcode_reg(Prefixes::NONE.w(), Map::Primary, 0xB8, reg, Imm::I64(imm as i64)),
+            OperandSize::S16 => self.emit_opcode_reg(
+                Prefixes::for_size(size),
+                Map::Primary,
+                0xB8,
+                reg,
+                Imm::I16(imm as i16),
+            ),
+            OperandSize::S32 => self.emit_opcode_reg(
+                Prefixes::NONE,
+                Map::Primary,
+                0xB8,
+                reg,
+                Imm::I32(imm as i32),
+            ),
+            OperandSize::S64 if imm <= u64::from(u32::MAX) => self.emit_opcode_reg(
+                Prefixes::NONE,
+                Map::Primary,
+                0xB8,
+                reg,
+                Imm::I32(imm as i32),
+            ),
+            OperandSize::S64 if i32::try_from(imm as i64).is_ok() => self.emit_modrm(
+                "mov",
+                Prefixes::NONE.w(),
+                Map::Primary,
+                0xC7,
+                0,
+                Rm::Reg(reg),
+                Imm::I32(imm as i32),
+            ),
+            OperandSize::S64 => self.emit_opcode_reg(
+                Prefixes::NONE.w(),
+                Map::Primary,
+                0xB8,
+                reg,
+                Imm::I64(imm as i64),
+            ),
         }
     }
 
@@ -121,12 +196,28 @@ impl Assembler {
             ExtMode::BL | ExtMode::BQ => (Prefixes::NONE, 0xB6),
             ExtMode::WL | ExtMode::WQ => (Prefixes::NONE, 0xB7),
             ExtMode::LQ => {
-                self.emit_modrm("mov", Prefixes::NONE, Map::Primary, 0x8B, dst.enc(), Rm::from(src), Imm::None);
+                self.emit_modrm(
+                    "mov",
+                    Prefixes::NONE,
+                    Map::Primary,
+                    0x8B,
+                    dst.enc(),
+                    Rm::from(src),
+                    Imm::None,
+                );
                 return;
             }
         };
         let p = self.extension_source_prefix(p, mode, src);
-        self.emit_modrm("movzx", p, Map::M0F, opcode, dst.enc(), Rm::from(src), Imm::None);
+        self.emit_modrm(
+            "movzx",
+            p,
+            Map::M0F,
+            opcode,
+            dst.enc(),
+            Rm::from(src),
+            Imm::None,
+        );
     }
 
     /// `movsx dst, src` (`movsxd` for `LQ`): sign-extends `src`.
@@ -154,26 +245,56 @@ impl Assembler {
     /// `lea dst, [addr]` (16, 32 or 64 bits).
     pub fn lea(&mut self, size: OperandSize, dst: Gpr, addr: &Amode) {
         if size == OperandSize::S8 {
-            self.fail(AsmError::InvalidOperand { mnemonic: "lea", reason: "there is no 8-bit form" });
+            self.fail(AsmError::InvalidOperand {
+                mnemonic: "lea",
+                reason: "there is no 8-bit form",
+            });
             return;
         }
-        self.emit_modrm("lea", Prefixes::for_size(size), Map::Primary, 0x8D, dst.enc(), Rm::Mem(addr), Imm::None);
+        self.emit_modrm(
+            "lea",
+            Prefixes::for_size(size),
+            Map::Primary,
+            0x8D,
+            dst.enc(),
+            Rm::Mem(addr),
+            Imm::None,
+        );
     }
 
     /// `setcc dst`: the low byte of `dst` = 1 if `cc` holds, else 0; the rest
     /// of `dst` is unchanged.
     pub fn setcc(&mut self, cc: CC, dst: Gpr) {
         let p = Prefixes::NONE.byte_reg(OperandSize::S8, dst.enc());
-        self.emit_modrm("setcc", p, Map::M0F, 0x90 | cc.enc(), 0, Rm::Reg(dst.enc()), Imm::None);
+        self.emit_modrm(
+            "setcc",
+            p,
+            Map::M0F,
+            0x90 | cc.enc(),
+            0,
+            Rm::Reg(dst.enc()),
+            Imm::None,
+        );
     }
 
     /// `cmovcc dst, src`: dst = src if `cc` holds (16, 32 or 64 bits; at 32
     /// bits the upper half is cleared either way).
     pub fn cmov(&mut self, cc: CC, size: OperandSize, dst: Gpr, src: &GprMem) {
         if size == OperandSize::S8 {
-            self.fail(AsmError::InvalidOperand { mnemonic: "cmovcc", reason: "there is no 8-bit form" });
+            self.fail(AsmError::InvalidOperand {
+                mnemonic: "cmovcc",
+                reason: "there is no 8-bit form",
+            });
             return;
         }
-        self.emit_modrm("cmovcc", Prefixes::for_size(size), Map::M0F, 0x40 | cc.enc(), dst.enc(), Rm::from(src), Imm::None);
+        self.emit_modrm(
+            "cmovcc",
+            Prefixes::for_size(size),
+            Map::M0F,
+            0x40 | cc.enc(),
+            dst.enc(),
+            Rm::from(src),
+            Imm::None,
+        );
     }
 }

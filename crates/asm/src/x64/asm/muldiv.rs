@@ -16,15 +16,18 @@
 
 use super::{AsmError, Assembler, Imm, Map, Prefixes, Rm};
 use crate::metadata::TrapCode;
+use crate::x64::OperandSize;
 use crate::x64::args::GprMem;
 use crate::x64::regs::Gpr;
-use crate::x64::OperandSize;
 
 impl Assembler {
     /// Rejects an 8-bit size for a form that has none.
     fn no_byte_form(&mut self, size: OperandSize, mnemonic: &'static str) -> bool {
         if size == OperandSize::S8 {
-            self.fail(AsmError::InvalidOperand { mnemonic, reason: "there is no 8-bit form" });
+            self.fail(AsmError::InvalidOperand {
+                mnemonic,
+                reason: "there is no 8-bit form",
+            });
             return false;
         }
         true
@@ -33,7 +36,15 @@ impl Assembler {
     /// `imul dst, src`: dst = dst * src (truncated).
     pub fn imul_rm(&mut self, size: OperandSize, dst: Gpr, src: &GprMem) {
         if self.no_byte_form(size, "imul") {
-            self.emit_modrm("imul", Prefixes::for_size(size), Map::M0F, 0xAF, dst.enc(), Rm::from(src), Imm::None);
+            self.emit_modrm(
+                "imul",
+                Prefixes::for_size(size),
+                Map::M0F,
+                0xAF,
+                dst.enc(),
+                Rm::from(src),
+                Imm::None,
+            );
         }
     }
 
@@ -55,7 +66,15 @@ impl Assembler {
                 None => return,
             }
         };
-        self.emit_modrm("imul", Prefixes::for_size(size), Map::Primary, opcode, dst.enc(), Rm::from(src), imm);
+        self.emit_modrm(
+            "imul",
+            Prefixes::for_size(size),
+            Map::Primary,
+            opcode,
+            dst.enc(),
+            Rm::from(src),
+            imm,
+        );
     }
 
     /// `mul src` (unsigned) or `imul src` (signed): rdx:rax = rax * src.
@@ -63,7 +82,15 @@ impl Assembler {
         let mnemonic = if signed { "imul" } else { "mul" };
         if self.no_byte_form(size, mnemonic) {
             let ext = if signed { 5 } else { 4 };
-            self.emit_modrm(mnemonic, Prefixes::for_size(size), Map::Primary, 0xF7, ext, Rm::from(src), Imm::None);
+            self.emit_modrm(
+                mnemonic,
+                Prefixes::for_size(size),
+                Map::Primary,
+                0xF7,
+                ext,
+                Rm::from(src),
+                Imm::None,
+            );
         }
     }
 
@@ -71,7 +98,13 @@ impl Assembler {
     /// divisor, rdx = rdx:rax % divisor. When `trap` is given, the
     /// instruction is in the trap table with it (the CPU faults on a zero
     /// divisor and on a quotient that does not fit).
-    pub fn div(&mut self, signed: bool, size: OperandSize, divisor: &GprMem, trap: Option<TrapCode>) {
+    pub fn div(
+        &mut self,
+        signed: bool,
+        size: OperandSize,
+        divisor: &GprMem,
+        trap: Option<TrapCode>,
+    ) {
         let mnemonic = if signed { "idiv" } else { "div" };
         if !self.no_byte_form(size, mnemonic) {
             return;
@@ -80,7 +113,15 @@ impl Assembler {
             self.buffer.add_trap(code);
         }
         let ext = if signed { 7 } else { 6 };
-        self.emit_modrm(mnemonic, Prefixes::for_size(size), Map::Primary, 0xF7, ext, Rm::from(divisor), Imm::None);
+        self.emit_modrm(
+            mnemonic,
+            Prefixes::for_size(size),
+            Map::Primary,
+            0xF7,
+            ext,
+            Rm::from(divisor),
+            Imm::None,
+        );
     }
 
     /// `cwd`, `cdq` or `cqo`: fills rdx (dx, edx) with the sign of rax.

@@ -121,7 +121,14 @@ impl Assembler {
     /// `dst = trunc(src)` as a signed integer, saturating: NaN gives 0, values
     /// below (above) the range give INT_MIN (INT_MAX) (WebAssembly's
     /// `iNN.trunc_sat_fMM_s`). `tmp` must differ from `src`.
-    pub fn cvt_float_to_sint_sat(&mut self, float_size: FloatSize, int_size: OperandSize, dst: Gpr, src: Xmm, tmp: Xmm) {
+    pub fn cvt_float_to_sint_sat(
+        &mut self,
+        float_size: FloatSize,
+        int_size: OperandSize,
+        dst: Gpr,
+        src: Xmm,
+        tmp: Xmm,
+    ) {
         let done = self.new_label();
         let not_nan = self.new_label();
         self.cvttf2si(float_size, int_size, dst, &XmmMem::Xmm(src));
@@ -192,9 +199,21 @@ impl Assembler {
     }
 
     /// dst = (src - 2^63) converted, then tested, with tmp_gpr = 2^63 (bit 63).
-    fn subtract_two_to_the_63(&mut self, float_size: FloatSize, dst: Gpr, src: Xmm, tmp_gpr: Gpr, tmp_xmm: Xmm, tmp_xmm2: Xmm) {
+    fn subtract_two_to_the_63(
+        &mut self,
+        float_size: FloatSize,
+        dst: Gpr,
+        src: Xmm,
+        tmp_gpr: Gpr,
+        tmp_xmm: Xmm,
+        tmp_xmm2: Xmm,
+    ) {
         self.movaps_rr(tmp_xmm2, src);
-        self.xmm_rmr(sse_op(float_size, SseOp::Subss, SseOp::Subsd), tmp_xmm2, &XmmMem::Xmm(tmp_xmm));
+        self.xmm_rmr(
+            sse_op(float_size, SseOp::Subss, SseOp::Subsd),
+            tmp_xmm2,
+            &XmmMem::Xmm(tmp_xmm),
+        );
         self.cvttf2si(float_size, OperandSize::S64, dst, &XmmMem::Xmm(tmp_xmm2));
         self.mov_ri(OperandSize::S64, tmp_gpr, 1 << 63);
         self.test_rr(OperandSize::S64, dst, dst);
@@ -223,7 +242,11 @@ impl Assembler {
         self.jcc(CC::P, zero);
         self.jcc(CC::BE, zero);
         let is_64 = int_size == OperandSize::S64;
-        let limit = if is_64 { 9223372036854775808.0 } else { 4294967296.0 };
+        let limit = if is_64 {
+            9223372036854775808.0
+        } else {
+            4294967296.0
+        };
         self.load_float_constant(float_size, tmp_xmm, limit);
         self.ucomis(float_size, src, &XmmMem::Xmm(tmp_xmm));
         if is_64 {
@@ -254,7 +277,14 @@ impl Assembler {
     /// bit 63 set are halved (keeping the lost bit, so rounding stays
     /// correct), converted and doubled. `tmp1` and `tmp2` must differ from
     /// `src` and each other.
-    pub fn cvt_uint64_to_float(&mut self, float_size: FloatSize, dst: Xmm, src: Gpr, tmp1: Gpr, tmp2: Gpr) {
+    pub fn cvt_uint64_to_float(
+        &mut self,
+        float_size: FloatSize,
+        dst: Xmm,
+        src: Gpr,
+        tmp1: Gpr,
+        tmp2: Gpr,
+    ) {
         let done = self.new_label();
         let negative = self.new_label();
         self.test_rr(OperandSize::S64, src, src);
@@ -268,7 +298,11 @@ impl Assembler {
         self.and_ri(OperandSize::S64, tmp2, 1);
         self.or_rr(OperandSize::S64, tmp1, tmp2);
         self.cvtsi2f(float_size, OperandSize::S64, dst, &GprMem::Gpr(tmp1));
-        self.xmm_rmr(sse_op(float_size, SseOp::Addss, SseOp::Addsd), dst, &XmmMem::Xmm(dst));
+        self.xmm_rmr(
+            sse_op(float_size, SseOp::Addss, SseOp::Addsd),
+            dst,
+            &XmmMem::Xmm(dst),
+        );
         self.bind_internal(done);
     }
 
@@ -334,7 +368,10 @@ impl Assembler {
     /// ```
     pub fn jmp_table(&mut self, index: Gpr, tmp1: Gpr, tmp2: Gpr, targets: &JumpTableTargets) {
         let Ok(len) = i32::try_from(targets.targets.len()) else {
-            self.fail(AsmError::InvalidOperand { mnemonic: "jump table", reason: "more than 2^31 entries" });
+            self.fail(AsmError::InvalidOperand {
+                mnemonic: "jump table",
+                reason: "more than 2^31 entries",
+            });
             return;
         };
         let table = self.new_label();
@@ -353,7 +390,8 @@ impl Assembler {
             // Rel32 adds `target - entry` to the field's contents, leaving
             // `target - table`.
             self.emit_bytes(&((entry - table_offset) as i32).to_le_bytes());
-            self.buffer.use_label_at_offset(entry, target, LabelUse::Rel32);
+            self.buffer
+                .use_label_at_offset(entry, target, LabelUse::Rel32);
         }
     }
 

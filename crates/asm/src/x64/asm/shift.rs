@@ -17,7 +17,13 @@ use crate::x64::{OperandSize, ShiftOp};
 
 impl ShiftOp {
     /// Every operation.
-    pub const ALL: [ShiftOp; 5] = [ShiftOp::Rol, ShiftOp::Ror, ShiftOp::Shl, ShiftOp::Shr, ShiftOp::Sar];
+    pub const ALL: [ShiftOp; 5] = [
+        ShiftOp::Rol,
+        ShiftOp::Ror,
+        ShiftOp::Shl,
+        ShiftOp::Shr,
+        ShiftOp::Sar,
+    ];
 
     /// The manual's mnemonic.
     pub const fn mnemonic(self) -> &'static str {
@@ -55,7 +61,15 @@ impl Assembler {
             ShiftCount::Imm(n) => (0xC0 | wide, Imm::I8(n as i8)),
             ShiftCount::Cl => (0xD2 | wide, Imm::None),
         };
-        self.emit_modrm(op.mnemonic(), p, Map::Primary, opcode, op.extension(), Rm::from(dst), imm);
+        self.emit_modrm(
+            op.mnemonic(),
+            p,
+            Map::Primary,
+            opcode,
+            op.extension(),
+            Rm::from(dst),
+            imm,
+        );
     }
 
     /// `op dst, imm8`.

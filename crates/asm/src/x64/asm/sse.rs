@@ -111,8 +111,14 @@ impl SseOp {
 
 impl SseMovOp {
     /// Every operation.
-    pub const ALL: [SseMovOp; 6] =
-        [SseMovOp::Movss, SseMovOp::Movsd, SseMovOp::Movaps, SseMovOp::Movapd, SseMovOp::Movups, SseMovOp::Movupd];
+    pub const ALL: [SseMovOp; 6] = [
+        SseMovOp::Movss,
+        SseMovOp::Movsd,
+        SseMovOp::Movaps,
+        SseMovOp::Movapd,
+        SseMovOp::Movups,
+        SseMovOp::Movupd,
+    ];
 
     /// Mandatory prefix, load opcode (the store is the next one), feature and
     /// mnemonic.
@@ -140,7 +146,12 @@ impl SseMovOp {
 
 impl RoundMode {
     /// Every mode.
-    pub const ALL: [RoundMode; 4] = [RoundMode::Nearest, RoundMode::Down, RoundMode::Up, RoundMode::Zero];
+    pub const ALL: [RoundMode; 4] = [
+        RoundMode::Nearest,
+        RoundMode::Down,
+        RoundMode::Up,
+        RoundMode::Zero,
+    ];
 
     /// The ROUNDSS/ROUNDSD immediate: the rounding in bits 0-1, bit 2 clear
     /// (use the immediate, not MXCSR), bit 3 set (suppress the precision
@@ -177,7 +188,17 @@ impl Assembler {
     }
 
     /// Emits an SSE form `prefix 0F opcode /r` with an XMM register in `reg`.
-    fn sse(&mut self, mnemonic: &'static str, feature: Feature, prefixes: Prefixes, map: Map, opcode: u8, reg: u8, rm: Rm<'_>, imm: Imm) {
+    fn sse(
+        &mut self,
+        mnemonic: &'static str,
+        feature: Feature,
+        prefixes: Prefixes,
+        map: Map,
+        opcode: u8,
+        reg: u8,
+        rm: Rm<'_>,
+        imm: Imm,
+    ) {
         if self.require(feature, mnemonic) {
             self.emit_modrm(mnemonic, prefixes, map, opcode, reg, rm, imm);
         }
@@ -187,24 +208,60 @@ impl Assembler {
     /// logical forms.
     pub fn xmm_rmr(&mut self, op: SseOp, dst: Xmm, src: &XmmMem) {
         let (prefix, opcode, feature, mnemonic) = op.encoding();
-        self.sse(mnemonic, feature, Prefixes::sse(prefix), Map::M0F, opcode, dst.enc(), Rm::from(src), Imm::None);
+        self.sse(
+            mnemonic,
+            feature,
+            Prefixes::sse(prefix),
+            Map::M0F,
+            opcode,
+            dst.enc(),
+            Rm::from(src),
+            Imm::None,
+        );
     }
 
     /// A load: `movss/movsd/movaps/movapd/movups/movupd dst, [src]`.
     pub fn xmm_load(&mut self, op: SseMovOp, dst: Xmm, src: &Amode) {
         let (prefix, opcode, feature, mnemonic) = op.encoding();
-        self.sse(mnemonic, feature, Prefixes::sse(prefix), Map::M0F, opcode, dst.enc(), Rm::Mem(src), Imm::None);
+        self.sse(
+            mnemonic,
+            feature,
+            Prefixes::sse(prefix),
+            Map::M0F,
+            opcode,
+            dst.enc(),
+            Rm::Mem(src),
+            Imm::None,
+        );
     }
 
     /// A store: `movss/movsd/movaps/movapd/movups/movupd [dst], src`.
     pub fn xmm_store(&mut self, op: SseMovOp, dst: &Amode, src: Xmm) {
         let (prefix, opcode, feature, mnemonic) = op.encoding();
-        self.sse(mnemonic, feature, Prefixes::sse(prefix), Map::M0F, opcode + 1, src.enc(), Rm::Mem(dst), Imm::None);
+        self.sse(
+            mnemonic,
+            feature,
+            Prefixes::sse(prefix),
+            Map::M0F,
+            opcode + 1,
+            src.enc(),
+            Rm::Mem(dst),
+            Imm::None,
+        );
     }
 
     /// `movaps dst, src`: copies the whole register.
     pub fn movaps_rr(&mut self, dst: Xmm, src: Xmm) {
-        self.sse("movaps", Feature::Sse, Prefixes::NONE, Map::M0F, 0x28, dst.enc(), Rm::Reg(src.enc()), Imm::None);
+        self.sse(
+            "movaps",
+            Feature::Sse,
+            Prefixes::NONE,
+            Map::M0F,
+            0x28,
+            dst.enc(),
+            Rm::Reg(src.enc()),
+            Imm::None,
+        );
     }
 
     /// `movss dst, [src]`: loads 32 bits, clearing the rest of `dst`.
@@ -224,7 +281,16 @@ impl Assembler {
             FloatSize::F64 => (0x0B, "roundsd"),
         };
         let imm = Imm::I8(mode.imm() as i8);
-        self.sse(mnemonic, Feature::Sse41, Prefixes::sse(0x66), Map::M0F3A, opcode, dst.enc(), Rm::from(src), imm);
+        self.sse(
+            mnemonic,
+            Feature::Sse41,
+            Prefixes::sse(0x66),
+            Map::M0F3A,
+            opcode,
+            dst.enc(),
+            Rm::from(src),
+            imm,
+        );
     }
 
     /// `ucomiss`/`ucomisd lhs, rhs`: ZF, PF, CF = (equal, unordered, less);
@@ -234,21 +300,52 @@ impl Assembler {
             FloatSize::F32 => (Prefixes::NONE, Feature::Sse, "ucomiss"),
             FloatSize::F64 => (Prefixes::sse(0x66), Feature::Sse2, "ucomisd"),
         };
-        self.sse(mnemonic, feature, p, Map::M0F, 0x2E, lhs.enc(), Rm::from(rhs), Imm::None);
+        self.sse(
+            mnemonic,
+            feature,
+            p,
+            Map::M0F,
+            0x2E,
+            lhs.enc(),
+            Rm::from(rhs),
+            Imm::None,
+        );
     }
 
     /// `movd`/`movq dst, src`: a GPR (or memory) into the low lane of an XMM
     /// register, clearing the rest.
     pub fn movd_to_xmm(&mut self, size: OperandSize, dst: Xmm, src: &GprMem) {
-        let Some((p, mnemonic)) = self.movd_prefixes(size) else { return };
-        self.sse(mnemonic, Feature::Sse2, p, Map::M0F, 0x6E, dst.enc(), Rm::from(src), Imm::None);
+        let Some((p, mnemonic)) = self.movd_prefixes(size) else {
+            return;
+        };
+        self.sse(
+            mnemonic,
+            Feature::Sse2,
+            p,
+            Map::M0F,
+            0x6E,
+            dst.enc(),
+            Rm::from(src),
+            Imm::None,
+        );
     }
 
     /// `movd`/`movq dst, src`: the low 32 or 64 bits of an XMM register into
     /// a GPR.
     pub fn movd_from_xmm(&mut self, size: OperandSize, dst: Gpr, src: Xmm) {
-        let Some((p, mnemonic)) = self.movd_prefixes(size) else { return };
-        self.sse(mnemonic, Feature::Sse2, p, Map::M0F, 0x7E, src.enc(), Rm::Reg(dst.enc()), Imm::None);
+        let Some((p, mnemonic)) = self.movd_prefixes(size) else {
+            return;
+        };
+        self.sse(
+            mnemonic,
+            Feature::Sse2,
+            p,
+            Map::M0F,
+            0x7E,
+            src.enc(),
+            Rm::Reg(dst.enc()),
+            Imm::None,
+        );
     }
 
     fn movd_prefixes(&mut self, size: OperandSize) -> Option<(Prefixes, &'static str)> {
@@ -256,7 +353,10 @@ impl Assembler {
             OperandSize::S32 => Some((Prefixes::sse(0x66), "movd")),
             OperandSize::S64 => Some((Prefixes::sse(0x66).w(), "movq")),
             _ => {
-                self.fail(super::AsmError::InvalidOperand { mnemonic: "movd", reason: "only 32- and 64-bit forms exist" });
+                self.fail(super::AsmError::InvalidOperand {
+                    mnemonic: "movd",
+                    reason: "only 32- and 64-bit forms exist",
+                });
                 None
             }
         }
@@ -265,27 +365,67 @@ impl Assembler {
     /// `cvtsi2ss`/`cvtsi2sd dst, src`: a signed 32- or 64-bit integer to
     /// float (rounding by MXCSR, round-to-nearest by default), into the low
     /// lane of `dst`.
-    pub fn cvtsi2f(&mut self, float_size: FloatSize, int_size: OperandSize, dst: Xmm, src: &GprMem) {
+    pub fn cvtsi2f(
+        &mut self,
+        float_size: FloatSize,
+        int_size: OperandSize,
+        dst: Xmm,
+        src: &GprMem,
+    ) {
         let (prefix, feature, mnemonic) = match float_size {
             FloatSize::F32 => (0xF3, Feature::Sse, "cvtsi2ss"),
             FloatSize::F64 => (0xF2, Feature::Sse2, "cvtsi2sd"),
         };
-        let Some(w) = self.conversion_width(int_size, mnemonic) else { return };
-        let p = Prefixes { w, ..Prefixes::sse(prefix) };
-        self.sse(mnemonic, feature, p, Map::M0F, 0x2A, dst.enc(), Rm::from(src), Imm::None);
+        let Some(w) = self.conversion_width(int_size, mnemonic) else {
+            return;
+        };
+        let p = Prefixes {
+            w,
+            ..Prefixes::sse(prefix)
+        };
+        self.sse(
+            mnemonic,
+            feature,
+            p,
+            Map::M0F,
+            0x2A,
+            dst.enc(),
+            Rm::from(src),
+            Imm::None,
+        );
     }
 
     /// `cvttss2si`/`cvttsd2si dst, src`: float to signed 32- or 64-bit
     /// integer, truncating; NaN and out-of-range values give the "integer
     /// indefinite" value (the most negative integer).
-    pub fn cvttf2si(&mut self, float_size: FloatSize, int_size: OperandSize, dst: Gpr, src: &XmmMem) {
+    pub fn cvttf2si(
+        &mut self,
+        float_size: FloatSize,
+        int_size: OperandSize,
+        dst: Gpr,
+        src: &XmmMem,
+    ) {
         let (prefix, feature, mnemonic) = match float_size {
             FloatSize::F32 => (0xF3, Feature::Sse, "cvttss2si"),
             FloatSize::F64 => (0xF2, Feature::Sse2, "cvttsd2si"),
         };
-        let Some(w) = self.conversion_width(int_size, mnemonic) else { return };
-        let p = Prefixes { w, ..Prefixes::sse(prefix) };
-        self.sse(mnemonic, feature, p, Map::M0F, 0x2C, dst.enc(), Rm::from(src), Imm::None);
+        let Some(w) = self.conversion_width(int_size, mnemonic) else {
+            return;
+        };
+        let p = Prefixes {
+            w,
+            ..Prefixes::sse(prefix)
+        };
+        self.sse(
+            mnemonic,
+            feature,
+            p,
+            Map::M0F,
+            0x2C,
+            dst.enc(),
+            Rm::from(src),
+            Imm::None,
+        );
     }
 
     /// REX.W for a 64-bit integer side; an error for 8 and 16 bits.
@@ -294,7 +434,10 @@ impl Assembler {
             OperandSize::S32 => Some(false),
             OperandSize::S64 => Some(true),
             _ => {
-                self.fail(super::AsmError::InvalidOperand { mnemonic, reason: "only 32- and 64-bit integers convert" });
+                self.fail(super::AsmError::InvalidOperand {
+                    mnemonic,
+                    reason: "only 32- and 64-bit integers convert",
+                });
                 None
             }
         }

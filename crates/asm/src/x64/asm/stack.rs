@@ -16,8 +16,18 @@ impl Assembler {
     /// `push src`: rsp -= 8, [rsp] = src.
     pub fn push(&mut self, src: &GprMemImm) {
         match *src {
-            GprMemImm::Gpr(r) => self.emit_opcode_reg(Prefixes::NONE, Map::Primary, 0x50, r.enc(), Imm::None),
-            GprMemImm::Mem(ref m) => self.emit_modrm("push", Prefixes::NONE, Map::Primary, 0xFF, 6, Rm::Mem(m), Imm::None),
+            GprMemImm::Gpr(r) => {
+                self.emit_opcode_reg(Prefixes::NONE, Map::Primary, 0x50, r.enc(), Imm::None)
+            }
+            GprMemImm::Mem(ref m) => self.emit_modrm(
+                "push",
+                Prefixes::NONE,
+                Map::Primary,
+                0xFF,
+                6,
+                Rm::Mem(m),
+                Imm::None,
+            ),
             GprMemImm::Imm(v) if i8::try_from(v).is_ok() => self.emit_bytes(&[0x6A, v as u8]),
             GprMemImm::Imm(v) => {
                 let [a, b, c, d] = v.to_le_bytes();

@@ -24,7 +24,8 @@ mod operands;
 pub mod generated;
 
 pub use generated::{
-    AluOp, BitOp, CC, ExtMode, FloatSize, MInst, OperandSize, RoundMode, SseMovOp, SseOp, ShiftOp, UnaryOp,
+    AluOp, BitOp, CC, ExtMode, FloatSize, MInst, OperandSize, RoundMode, ShiftOp, SseMovOp, SseOp,
+    UnaryOp,
 };
 
 use super::args::{self, Virtual};

@@ -112,7 +112,9 @@ impl MInst {
     pub fn get_operands(&mut self, visitor: &mut impl OperandVisitor) {
         let v = visitor;
         match self {
-            MInst::AluRmi { src1, src2, dst, .. } => {
+            MInst::AluRmi {
+                src1, src2, dst, ..
+            } => {
                 use_gpr(v, src1);
                 gpr_mem_imm(v, src2);
                 reuse_gpr(v, dst);
@@ -138,7 +140,9 @@ impl MInst {
                 reuse_gpr(v, dst);
             }
             MInst::UnaryMem { dst, .. } => amode(v, dst),
-            MInst::Shift { src, amount, dst, .. } => {
+            MInst::Shift {
+                src, amount, dst, ..
+            } => {
                 use_gpr(v, src);
                 shift_amount(v, amount);
                 reuse_gpr(v, dst);
@@ -147,7 +151,9 @@ impl MInst {
                 amode(v, dst);
                 shift_amount(v, amount);
             }
-            MInst::IMul { src1, src2, dst, .. } => {
+            MInst::IMul {
+                src1, src2, dst, ..
+            } => {
                 use_gpr(v, src1);
                 gpr_mem(v, src2);
                 reuse_gpr(v, dst);
@@ -156,20 +162,40 @@ impl MInst {
                 gpr_mem(v, src);
                 def_gpr(v, dst);
             }
-            MInst::MulWide { src1, src2, dst_lo, dst_hi, .. } => {
+            MInst::MulWide {
+                src1,
+                src2,
+                dst_lo,
+                dst_hi,
+                ..
+            } => {
                 fixed_use(v, src1, Gpr::RAX);
                 gpr_mem(v, src2);
                 fixed_def(v, dst_lo, Gpr::RAX);
                 fixed_def(v, dst_hi, Gpr::RDX);
             }
-            MInst::Div { dividend_lo, dividend_hi, divisor, dst_quotient, dst_remainder, .. } => {
+            MInst::Div {
+                dividend_lo,
+                dividend_hi,
+                divisor,
+                dst_quotient,
+                dst_remainder,
+                ..
+            } => {
                 fixed_use(v, dividend_lo, Gpr::RAX);
                 fixed_use(v, dividend_hi, Gpr::RDX);
                 gpr_mem(v, divisor);
                 fixed_def(v, dst_quotient, Gpr::RAX);
                 fixed_def(v, dst_remainder, Gpr::RDX);
             }
-            MInst::CheckedSRemSeq { dividend_lo, dividend_hi, divisor, dst_quotient, dst_remainder, .. } => {
+            MInst::CheckedSRemSeq {
+                dividend_lo,
+                dividend_hi,
+                divisor,
+                dst_quotient,
+                dst_remainder,
+                ..
+            } => {
                 fixed_use(v, dividend_lo, Gpr::RAX);
                 fixed_use(v, dividend_hi, Gpr::RDX);
                 use_gpr(v, divisor);
@@ -180,7 +206,9 @@ impl MInst {
                 fixed_use(v, src, Gpr::RAX);
                 fixed_def(v, dst, Gpr::RDX);
             }
-            MInst::BitCount { src, dst, .. } | MInst::Movzx { src, dst, .. } | MInst::Movsx { src, dst, .. } => {
+            MInst::BitCount { src, dst, .. }
+            | MInst::Movzx { src, dst, .. }
+            | MInst::Movsx { src, dst, .. } => {
                 gpr_mem(v, src);
                 def_gpr(v, dst);
             }
@@ -188,7 +216,9 @@ impl MInst {
                 use_gpr(v, src);
                 def_gpr(v, dst);
             }
-            MInst::MovImm { dst, .. } | MInst::Setcc { dst, .. } | MInst::Pop { dst } => def_gpr(v, dst),
+            MInst::MovImm { dst, .. } | MInst::Setcc { dst, .. } | MInst::Pop { dst } => {
+                def_gpr(v, dst)
+            }
             MInst::MovRM { src, dst, .. } => {
                 amode(v, src);
                 def_gpr(v, dst);
@@ -202,7 +232,12 @@ impl MInst {
                 amode(v, dst);
             }
             MInst::MovMI { dst, .. } => amode(v, dst),
-            MInst::Cmov { consequent, alternative, dst, .. } => {
+            MInst::Cmov {
+                consequent,
+                alternative,
+                dst,
+                ..
+            } => {
                 use_gpr(v, alternative);
                 gpr_mem(v, consequent);
                 reuse_gpr(v, dst);
@@ -218,7 +253,9 @@ impl MInst {
             | MInst::Nop { .. }
             | MInst::Mfence => {}
             MInst::JmpIndirect { target } => gpr_mem(v, target),
-            MInst::JmpTableSeq { index, tmp1, tmp2, .. } => {
+            MInst::JmpTableSeq {
+                index, tmp1, tmp2, ..
+            } => {
                 use_gpr(v, index);
                 early_def_gpr(v, tmp1);
                 early_def_gpr(v, tmp2);
@@ -233,7 +270,13 @@ impl MInst {
                 amode(v, mem);
                 reuse_gpr(v, dst);
             }
-            MInst::LockCmpxchg { mem, expected, replacement, dst_old, .. } => {
+            MInst::LockCmpxchg {
+                mem,
+                expected,
+                replacement,
+                dst_old,
+                ..
+            } => {
                 fixed_use(v, expected, Gpr::RAX);
                 use_gpr(v, replacement);
                 amode(v, mem);
@@ -251,7 +294,12 @@ impl MInst {
                 use_xmm(v, src);
                 def_xmm(v, dst);
             }
-            MInst::XmmRmR { src1, src2, dst, .. } | MInst::XmmRound { src1, src2, dst, .. } => {
+            MInst::XmmRmR {
+                src1, src2, dst, ..
+            }
+            | MInst::XmmRound {
+                src1, src2, dst, ..
+            } => {
                 use_xmm(v, src1);
                 xmm_mem(v, src2);
                 reuse_xmm(v, dst);
@@ -268,7 +316,9 @@ impl MInst {
                 use_xmm(v, src);
                 def_gpr(v, dst);
             }
-            MInst::CvtIntToFloat { src1, src2, dst, .. } => {
+            MInst::CvtIntToFloat {
+                src1, src2, dst, ..
+            } => {
                 use_xmm(v, src1);
                 gpr_mem(v, src2);
                 reuse_xmm(v, dst);
@@ -277,19 +327,34 @@ impl MInst {
                 xmm_mem(v, src);
                 def_gpr(v, dst);
             }
-            MInst::CvtFloatToSintSeq { src, dst, tmp_xmm, .. } => {
+            MInst::CvtFloatToSintSeq {
+                src, dst, tmp_xmm, ..
+            } => {
                 use_xmm(v, src);
                 early_def_gpr(v, dst);
                 early_def_xmm(v, tmp_xmm);
             }
-            MInst::CvtFloatToUintSeq { src, dst, tmp_gpr, tmp_xmm, tmp_xmm2, .. } => {
+            MInst::CvtFloatToUintSeq {
+                src,
+                dst,
+                tmp_gpr,
+                tmp_xmm,
+                tmp_xmm2,
+                ..
+            } => {
                 use_xmm(v, src);
                 early_def_gpr(v, dst);
                 early_def_gpr(v, tmp_gpr);
                 early_def_xmm(v, tmp_xmm);
                 early_def_xmm(v, tmp_xmm2);
             }
-            MInst::CvtUint64ToFloatSeq { src, dst, tmp1, tmp2, .. } => {
+            MInst::CvtUint64ToFloatSeq {
+                src,
+                dst,
+                tmp1,
+                tmp2,
+                ..
+            } => {
                 use_gpr(v, src);
                 early_def_xmm(v, dst);
                 early_def_gpr(v, tmp1);
