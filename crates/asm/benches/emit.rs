@@ -1,1 +1,3 @@
+//! Emission throughput benchmark (placeholder until the benchmark lands).
+
 fn main() {}

@@ -397,6 +397,10 @@ impl Assembler {
 
     /// Emits `prefixes map opcode ModRM(reg, rm) [SIB] [disp] [imm]`. `reg` is
     /// a register encoding (0-15) or an opcode extension (`/digit`, 0-7).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one argument per field of the encoding, as the manual lists them"
+    )]
     pub(crate) fn emit_modrm(
         &mut self,
         mnemonic: &'static str,

@@ -188,6 +188,10 @@ impl Assembler {
     }
 
     /// Emits an SSE form `prefix 0F opcode /r` with an XMM register in `reg`.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one argument per field of the encoding, as the manual lists them"
+    )]
     fn sse(
         &mut self,
         mnemonic: &'static str,
