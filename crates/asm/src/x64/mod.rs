@@ -161,3 +161,46 @@ impl FloatSize {
     /// Both sizes.
     pub const ALL: [FloatSize; 2] = [FloatSize::F32, FloatSize::F64];
 }
+
+#[cfg(test)]
+mod tests {
+    use super::CC;
+
+    /// The ISLE declaration order is the hardware numbering (SDM Vol. 2,
+    /// "Jcc"); `enc` and `invert` depend on it.
+    #[test]
+    fn condition_codes_are_numbered_as_in_the_manual() {
+        let manual = [
+            (CC::O, 0x0),
+            (CC::NO, 0x1),
+            (CC::B, 0x2),
+            (CC::AE, 0x3),
+            (CC::Z, 0x4),
+            (CC::NZ, 0x5),
+            (CC::BE, 0x6),
+            (CC::A, 0x7),
+            (CC::S, 0x8),
+            (CC::NS, 0x9),
+            (CC::P, 0xA),
+            (CC::NP, 0xB),
+            (CC::L, 0xC),
+            (CC::GE, 0xD),
+            (CC::LE, 0xE),
+            (CC::G, 0xF),
+        ];
+        for (cc, enc) in manual {
+            assert_eq!(cc.enc(), enc, "{cc:?}");
+        }
+        let opposites = [
+            (CC::Z, CC::NZ),
+            (CC::B, CC::AE),
+            (CC::L, CC::GE),
+            (CC::A, CC::BE),
+            (CC::P, CC::NP),
+        ];
+        for (cc, opposite) in opposites {
+            assert_eq!(cc.invert(), opposite);
+            assert_eq!(opposite.invert(), cc);
+        }
+    }
+}

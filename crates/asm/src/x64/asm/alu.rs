@@ -21,7 +21,7 @@
 //! `83` form. The accumulator short forms (`04`, `05`, ...) are left out:
 //! they save one byte only for `al`/`eax` and complicate nothing else.
 
-use super::{Assembler, Imm, Map, Prefixes, Rm};
+use super::{AsmError, Assembler, Imm, Map, Prefixes, Rm};
 use crate::x64::args::{Amode, GprImm, GprMem, GprMemImm};
 use crate::x64::regs::Gpr;
 use crate::x64::{AluOp, OperandSize, UnaryOp};
@@ -138,6 +138,36 @@ impl Assembler {
     /// `op [dst], src`: a read-modify-write of memory.
     pub fn alu_mem(&mut self, op: AluOp, size: OperandSize, dst: &Amode, src: &GprImm) {
         self.alu_or_cmp_mem(Some(op), op.mnemonic(), size, dst, src);
+    }
+
+    /// The constructive form `dst = src1 op src2`, for callers that do not
+    /// want to think in x86's destructive forms: emits `op dst, src2` after
+    /// `mov dst, src1` when `dst` is not already `src1`, or `op dst, src1`
+    /// when `dst` is `src2` and the operation commutes. `dst == src2 != src1`
+    /// with SUB or SBB has no two-instruction form and is refused.
+    pub fn alu_rrr(&mut self, op: AluOp, size: OperandSize, dst: Gpr, src1: Gpr, src2: Gpr) {
+        if dst == src1 {
+            self.alu_rmi(op, size, dst, &GprMemImm::Gpr(src2));
+        } else if dst == src2 {
+            if matches!(op, AluOp::Sub | AluOp::Sbb) {
+                self.fail(AsmError::InvalidOperand {
+                    mnemonic: op.mnemonic(),
+                    reason: "the destination of a three-operand subtraction may not be its subtrahend",
+                });
+                return;
+            }
+            self.alu_rmi(op, size, dst, &GprMemImm::Gpr(src1));
+        } else {
+            // A 32-bit move suffices below 64 bits: the operation writes only
+            // `size` bits, and the bits above are unspecified either way.
+            let move_size = if size == OperandSize::S64 {
+                size
+            } else {
+                OperandSize::S32
+            };
+            self.mov_rr(move_size, dst, src1);
+            self.alu_rmi(op, size, dst, &GprMemImm::Gpr(src2));
+        }
     }
 
     /// `cmp lhs, rhs`: sets the flags as `lhs - rhs` does.
@@ -362,5 +392,64 @@ impl Assembler {
             },
         };
         self.emit_modrm(mnemonic, p, Map::Primary, opcode, row, rm, imm);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::x64::{AluOp, AsmError, Assembler, CpuFeatures, Gpr, OperandSize};
+
+    fn bytes(emit: impl FnOnce(&mut Assembler)) -> Result<Vec<u8>, AsmError> {
+        let mut asm = Assembler::new(CpuFeatures::baseline());
+        emit(&mut asm);
+        asm.finish().map(|code| code.code().to_vec())
+    }
+
+    #[test]
+    fn constructive_form_inserts_the_move_only_when_needed() {
+        use OperandSize::S64;
+        let (rax, rcx, rdx) = (Gpr::RAX, Gpr::RCX, Gpr::RDX);
+        // dst = src1: just the operation.
+        assert_eq!(
+            bytes(|a| a.alu_rrr(AluOp::Sub, S64, rax, rax, rcx)),
+            bytes(|a| a.sub_rr(S64, rax, rcx))
+        );
+        // dst = src2, commutative: the operands swap.
+        assert_eq!(
+            bytes(|a| a.alu_rrr(AluOp::Xor, S64, rcx, rax, rcx)),
+            bytes(|a| a.xor_rr(S64, rcx, rax))
+        );
+        // Distinct registers: a move first.
+        assert_eq!(
+            bytes(|a| a.alu_rrr(AluOp::Sub, S64, rdx, rax, rcx)),
+            bytes(|a| {
+                a.mov_rr(S64, rdx, rax);
+                a.sub_rr(S64, rdx, rcx);
+            })
+        );
+        // At 32 bits and below the move is a 32-bit one.
+        assert_eq!(
+            bytes(|a| a.alu_rrr(AluOp::And, OperandSize::S16, rdx, rax, rcx)),
+            bytes(|a| {
+                a.mov_rr(OperandSize::S32, rdx, rax);
+                a.and_rr(OperandSize::S16, rdx, rcx);
+            })
+        );
+    }
+
+    #[test]
+    fn constructive_subtraction_into_its_subtrahend_is_refused() {
+        let result =
+            bytes(|a| a.alu_rrr(AluOp::Sub, OperandSize::S32, Gpr::RCX, Gpr::RAX, Gpr::RCX));
+        assert!(
+            matches!(
+                result,
+                Err(AsmError::InvalidOperand {
+                    mnemonic: "sub",
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
     }
 }
