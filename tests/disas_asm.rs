@@ -38,7 +38,15 @@ fn traps(asm: &mut Assembler) -> (Label, Label) {
 const CASES: &[Case] = &[
     ("cvt_float_to_sint_f64_i32", |asm| {
         let (nan, overflow) = traps(asm);
-        asm.cvt_float_to_sint(FloatSize::F64, S32, Gpr::RAX, Xmm::XMM0, Xmm::XMM1, nan, overflow);
+        asm.cvt_float_to_sint(
+            FloatSize::F64,
+            S32,
+            Gpr::RAX,
+            Xmm::XMM0,
+            Xmm::XMM1,
+            nan,
+            overflow,
+        );
         asm.ret();
         vec![]
     }),
@@ -102,14 +110,18 @@ const CASES: &[Case] = &[
         asm.jmp_table(Gpr::RDI, Gpr::RAX, Gpr::RCX, &table);
         // The table is the last 12 bytes emitted so far.
         let table_end = asm.cur_offset();
-        let data = vec![table_end - 12..table_end];
-        for (value, label) in [(10, targets[0]), (11, targets[1]), (12, targets[2]), (99, default)]
-        {
+        let table_bytes: Range<u32> = table_end - 12..table_end;
+        for (value, label) in [
+            (10, targets[0]),
+            (11, targets[1]),
+            (12, targets[2]),
+            (99, default),
+        ] {
             asm.bind_label(label).unwrap();
             asm.mov_ri(S32, Gpr::RAX, value);
             asm.ret();
         }
-        data
+        vec![table_bytes]
     }),
     ("checked_srem_i32", |asm| {
         // eax = edi % esi (signed)
@@ -140,7 +152,11 @@ fn small_function(asm: &mut Assembler) -> Vec<Range<u32>> {
     // rbx = heap[index] (8 bytes), heap[index] = rbx * 3 + 1.
     let slot = Amode::base_index(Gpr::RDI, Gpr::RSI, Scale::One, 0).with_trap(BOUNDS_TRAP);
     asm.mov_rm(S64, Gpr::RBX, &slot);
-    asm.lea(S64, Gpr::RCX, &Amode::base_index(Gpr::RBX, Gpr::RBX, Scale::Two, 1));
+    asm.lea(
+        S64,
+        Gpr::RCX,
+        &Amode::base_index(Gpr::RBX, Gpr::RBX, Scale::Two, 1),
+    );
     asm.mov_mr(S64, &slot, Gpr::RCX);
     asm.alu_rmi(AluOp::Xor, S64, Gpr::RBX, &GprMemImm::Mem(slot.offset(8)));
     asm.shift_ri(ShiftOp::Shl, S64, Gpr::RBX, 3);
@@ -149,7 +165,11 @@ fn small_function(asm: &mut Assembler) -> Vec<Range<u32>> {
     asm.cmov(CC::S, S64, Gpr::RBX, &GprMem::Gpr(Gpr::RCX));
     // x = x * 2.5 + rbx; if x is NaN, skip the call.
     let constant = asm.add_constant(&2.5f64.to_le_bytes(), 8);
-    asm.xmm_rmr(SseOp::Mulsd, Xmm::XMM0, &XmmMem::Mem(Amode::constant(constant)));
+    asm.xmm_rmr(
+        SseOp::Mulsd,
+        Xmm::XMM0,
+        &XmmMem::Mem(Amode::constant(constant)),
+    );
     asm.cvtsi2f(FloatSize::F64, S64, Xmm::XMM1, &GprMem::Gpr(Gpr::RBX));
     asm.xmm_rmr(SseOp::Addsd, Xmm::XMM0, &XmmMem::Xmm(Xmm::XMM1));
     asm.ucomis(FloatSize::F64, Xmm::XMM0, &XmmMem::Xmm(Xmm::XMM0));

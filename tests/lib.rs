@@ -6,9 +6,9 @@
 //! * [`check_golden`] compares a listing with its golden file, or rewrites
 //!   the file when `BLESS=1` is set.
 
-use cranelift_asm::FinishedCode;
 use core::fmt::Write as _;
 use core::ops::Range;
+use cranelift_asm::FinishedCode;
 use iced_x86::{Decoder, DecoderOptions, Formatter, Instruction, IntelFormatter};
 use std::path::Path;
 
@@ -59,25 +59,40 @@ pub fn listing(code: &FinishedCode, instructions_end: u32, data: &[Range<u32>]) 
                 let _ = write!(text, "    ; traps: {trap}");
             }
             let len = inst.len().max(1) as u32;
-            line(&mut out, offset, &bytes[offset as usize..][..len as usize], &text);
+            line(
+                &mut out,
+                offset,
+                &bytes[offset as usize..][..len as usize],
+                &text,
+            );
             offset += len;
         } else {
             // Data up to the next region that decodes (a trap stub, the end
-            // of a jump table) or the next 8-byte boundary, so that an
-            // aligned constant sits on a line of its own.
+            // of a jump table) or the next boundary: one 4-byte entry of a
+            // jump table per line, and past the code, 8-byte aligned lines so
+            // that an aligned constant sits on a line of its own.
             let mut end = offset + 1;
             let limit = match in_data {
                 Some(range) => range.end,
                 None => bytes.len() as u32,
             };
-            while end < limit
-                && !end.is_multiple_of(8)
-                && !is_trap(end)
-                && !(in_data.is_none() && end < instructions_end)
-            {
+            let line_ends_at = |end: u32| {
+                let boundary = match in_data {
+                    Some(range) => (end - range.start).is_multiple_of(4),
+                    None => end.is_multiple_of(8),
+                };
+                let decodes = is_trap(end) || (in_data.is_none() && end < instructions_end);
+                end >= limit || boundary || decodes
+            };
+            while !line_ends_at(end) {
                 end += 1;
             }
-            line(&mut out, offset, &bytes[offset as usize..end as usize], "(data)");
+            line(
+                &mut out,
+                offset,
+                &bytes[offset as usize..end as usize],
+                "(data)",
+            );
             offset = end;
         }
     }

@@ -20,14 +20,14 @@
 //!
 //! Figures and what they mean: `docs/benchmarks.md`.
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use cranelift_asm::reg::{PRegSet, Writable};
 use cranelift_asm::x64::inst::{self, CallDest, CallInfo};
 use cranelift_asm::x64::{
-    AluOp, Amode, Assembler, CC, CpuFeatures, FloatSize, Gpr, GprReg, MInst, OperandSize::*,
-    Scale, ShiftOp, SseMovOp, SseOp, Xmm, XmmMem, XmmReg,
+    AluOp, Amode, Assembler, CC, CpuFeatures, Gpr, GprReg, MInst, OperandSize::*, Scale, ShiftOp,
+    SseMovOp, SseOp, Xmm, XmmMem, XmmReg,
 };
 use cranelift_asm::{ExternalName, Label};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 
 const GROUPS: usize = 500;
@@ -37,27 +37,54 @@ const INSTRUCTIONS: usize = GROUPS * INSTRUCTIONS_PER_GROUP;
 /// One group through the direct API: `top` is bound at its start, `skip`
 /// before its last instruction.
 fn emit_group_direct(asm: &mut Assembler, top: Label, skip: Label) {
-    use Gpr::*;
     asm.bind_label(top).unwrap();
-    asm.mov_rm(S64, RAX, &Amode::base_index(RDI, RSI, Scale::Eight, 16));
-    asm.add_rr(S64, RAX, RCX);
-    asm.add_ri(S32, RDX, 100);
-    asm.sub_rm(S64, RBX, &Amode::base(RBP, -24));
-    asm.and_ri(S64, R8, 0xff);
-    asm.mov_mr(S64, &Amode::base_index(RDI, RCX, Scale::Four, 8), RAX);
-    asm.mov_rr(S64, R9, RAX);
-    asm.mov_ri(S64, R10, 0x1234_5678_9abc);
-    asm.lea(S64, R11, &Amode::base_index(RAX, RDX, Scale::Two, 4));
+    asm.mov_rm(
+        S64,
+        Gpr::RAX,
+        &Amode::base_index(Gpr::RDI, Gpr::RSI, Scale::Eight, 16),
+    );
+    asm.add_rr(S64, Gpr::RAX, Gpr::RCX);
+    asm.add_ri(S32, Gpr::RDX, 100);
+    asm.sub_rm(S64, Gpr::RBX, &Amode::base(Gpr::RBP, -24));
+    asm.and_ri(S64, Gpr::R8, 0xff);
+    asm.mov_mr(
+        S64,
+        &Amode::base_index(Gpr::RDI, Gpr::RCX, Scale::Four, 8),
+        Gpr::RAX,
+    );
+    asm.mov_rr(S64, Gpr::R9, Gpr::RAX);
+    asm.mov_ri(S64, Gpr::R10, 0x1234_5678_9abc);
+    asm.lea(
+        S64,
+        Gpr::R11,
+        &Amode::base_index(Gpr::RAX, Gpr::RDX, Scale::Two, 4),
+    );
     asm.xmm_rmr(SseOp::Addsd, Xmm::XMM0, &XmmMem::Xmm(Xmm::XMM1));
-    asm.xmm_rmr(SseOp::Mulsd, Xmm::XMM2, &XmmMem::Mem(Amode::base(RSI, 32)));
-    asm.xmm_load(SseMovOp::Movsd, Xmm::XMM3, &Amode::base_index(RDI, RCX, Scale::Eight, 0));
-    asm.xmm_store(SseMovOp::Movsd, &Amode::base_index(R12, RCX, Scale::Eight, 0), Xmm::XMM3);
-    asm.cmp_rr(S64, RAX, RDX);
+    asm.xmm_rmr(
+        SseOp::Mulsd,
+        Xmm::XMM2,
+        &XmmMem::Mem(Amode::base(Gpr::RSI, 32)),
+    );
+    asm.xmm_load(
+        SseMovOp::Movsd,
+        Xmm::XMM3,
+        &Amode::base_index(Gpr::RDI, Gpr::RCX, Scale::Eight, 0),
+    );
+    asm.xmm_store(
+        SseMovOp::Movsd,
+        &Amode::base_index(Gpr::R12, Gpr::RCX, Scale::Eight, 0),
+        Xmm::XMM3,
+    );
+    asm.cmp_rr(S64, Gpr::RAX, Gpr::RDX);
     asm.jcc(CC::L, skip);
-    asm.shift_ri(ShiftOp::Shl, S64, RAX, 3);
-    asm.imul_rr(S64, RAX, RCX);
+    asm.shift_ri(ShiftOp::Shl, S64, Gpr::RAX, 3);
+    asm.imul_rr(S64, Gpr::RAX, Gpr::RCX);
     asm.call_external(ExternalName::new(0, 1));
-    asm.add_rm(S32, R13, &Amode::base_index(R14, R15, Scale::One, 0x100));
+    asm.add_rm(
+        S32,
+        Gpr::R13,
+        &Amode::base_index(Gpr::R14, Gpr::R15, Scale::One, 0x100),
+    );
     asm.bind_label(skip).unwrap();
     asm.jmp(top);
 }
@@ -94,7 +121,6 @@ fn base_index(base: Gpr, index: Gpr, scale: Scale, disp: i32) -> inst::Amode {
 /// The same group as [`emit_group_direct`], as `MInst` values (the labels are
 /// bound between instructions by the emitter, as a block boundary would be).
 fn build_group(top: Label, skip: Label) -> Vec<MInst> {
-    use Gpr::*;
     let alu = |op, size, dst, src2| MInst::AluRmi {
         op,
         size,
@@ -111,58 +137,58 @@ fn build_group(top: Label, skip: Label) -> Vec<MInst> {
     let group = vec![
         MInst::MovRM {
             size: S64,
-            src: base_index(RDI, RSI, Scale::Eight, 16),
-            dst: wg(RAX),
+            src: base_index(Gpr::RDI, Gpr::RSI, Scale::Eight, 16),
+            dst: wg(Gpr::RAX),
         },
-        alu(AluOp::Add, S64, RAX, inst::GprMemImm::Gpr(g(RCX))),
-        alu(AluOp::Add, S32, RDX, inst::GprMemImm::Imm(100)),
+        alu(AluOp::Add, S64, Gpr::RAX, inst::GprMemImm::Gpr(g(Gpr::RCX))),
+        alu(AluOp::Add, S32, Gpr::RDX, inst::GprMemImm::Imm(100)),
         alu(
             AluOp::Sub,
             S64,
-            RBX,
-            inst::GprMemImm::Mem(inst::Amode::base(g(RBP), -24)),
+            Gpr::RBX,
+            inst::GprMemImm::Mem(inst::Amode::base(g(Gpr::RBP), -24)),
         ),
-        alu(AluOp::And, S64, R8, inst::GprMemImm::Imm(0xff)),
+        alu(AluOp::And, S64, Gpr::R8, inst::GprMemImm::Imm(0xff)),
         MInst::MovMR {
             size: S64,
-            src: g(RAX),
-            dst: base_index(RDI, RCX, Scale::Four, 8),
+            src: g(Gpr::RAX),
+            dst: base_index(Gpr::RDI, Gpr::RCX, Scale::Four, 8),
         },
         MInst::MovRR {
             size: S64,
-            src: g(RAX),
-            dst: wg(R9),
+            src: g(Gpr::RAX),
+            dst: wg(Gpr::R9),
         },
         MInst::MovImm {
             size: S64,
             imm: 0x1234_5678_9abc,
-            dst: wg(R10),
+            dst: wg(Gpr::R10),
         },
         MInst::Lea {
             size: S64,
-            addr: base_index(RAX, RDX, Scale::Two, 4),
-            dst: wg(R11),
+            addr: base_index(Gpr::RAX, Gpr::RDX, Scale::Two, 4),
+            dst: wg(Gpr::R11),
         },
         xmm(SseOp::Addsd, Xmm::XMM0, inst::XmmMem::Xmm(x(Xmm::XMM1))),
         xmm(
             SseOp::Mulsd,
             Xmm::XMM2,
-            inst::XmmMem::Mem(inst::Amode::base(g(RSI), 32)),
+            inst::XmmMem::Mem(inst::Amode::base(g(Gpr::RSI), 32)),
         ),
         MInst::XmmLoad {
             op: SseMovOp::Movsd,
-            src: base_index(RDI, RCX, Scale::Eight, 0),
+            src: base_index(Gpr::RDI, Gpr::RCX, Scale::Eight, 0),
             dst: wx(Xmm::XMM3),
         },
         MInst::XmmStore {
             op: SseMovOp::Movsd,
             src: x(Xmm::XMM3),
-            dst: base_index(R12, RCX, Scale::Eight, 0),
+            dst: base_index(Gpr::R12, Gpr::RCX, Scale::Eight, 0),
         },
         MInst::Cmp {
             size: S64,
-            lhs: g(RAX),
-            rhs: inst::GprMemImm::Gpr(g(RDX)),
+            lhs: g(Gpr::RAX),
+            rhs: inst::GprMemImm::Gpr(g(Gpr::RDX)),
         },
         MInst::JmpIf {
             cc: CC::L,
@@ -171,15 +197,15 @@ fn build_group(top: Label, skip: Label) -> Vec<MInst> {
         MInst::Shift {
             op: ShiftOp::Shl,
             size: S64,
-            src: g(RAX),
+            src: g(Gpr::RAX),
             amount: inst::ShiftAmount::Imm(3),
-            dst: wg(RAX),
+            dst: wg(Gpr::RAX),
         },
         MInst::IMul {
             size: S64,
-            src1: g(RAX),
-            src2: inst::GprMem::Gpr(g(RCX)),
-            dst: wg(RAX),
+            src1: g(Gpr::RAX),
+            src2: inst::GprMem::Gpr(g(Gpr::RCX)),
+            dst: wg(Gpr::RAX),
         },
         MInst::Call {
             info: Box::new(CallInfo {
@@ -192,8 +218,8 @@ fn build_group(top: Label, skip: Label) -> Vec<MInst> {
         alu(
             AluOp::Add,
             S32,
-            R13,
-            inst::GprMemImm::Mem(base_index(R14, R15, Scale::One, 0x100)),
+            Gpr::R13,
+            inst::GprMemImm::Mem(base_index(Gpr::R14, Gpr::R15, Scale::One, 0x100)),
         ),
         MInst::Jmp { target: top },
     ];

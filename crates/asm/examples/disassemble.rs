@@ -49,7 +49,11 @@ fn main() {
     asm.test_rr(S64, Gpr::RSI, Gpr::RSI);
     asm.jcc(CC::Z, done); // forward: rel32, patched when `done` is bound
     asm.bind_label(top).unwrap();
-    asm.add_rm(S32, Gpr::RAX, &Amode::base_index(Gpr::RDI, Gpr::RCX, Scale::Four, 0));
+    asm.add_rm(
+        S32,
+        Gpr::RAX,
+        &Amode::base_index(Gpr::RDI, Gpr::RCX, Scale::Four, 0),
+    );
     asm.inc_r(S64, Gpr::RCX);
     asm.cmp_rr(S64, Gpr::RCX, Gpr::RSI);
     asm.jcc(CC::B, top); // backward and within 128 bytes: rel8
@@ -59,7 +63,11 @@ fn main() {
     // Errors (an unavailable feature, an unbound label) surface here, once.
     let code = asm.finish().expect("sum assembles");
 
-    println!("{} bytes, aligned to {}:", code.code().len(), code.alignment());
+    println!(
+        "{} bytes, aligned to {}:",
+        code.code().len(),
+        code.alignment()
+    );
     for chunk in code.code().chunks(16) {
         let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
         println!("  {}", hex.join(" "));
@@ -106,7 +114,10 @@ fn run(code: &[u8]) {
         let sum: extern "sysv64" fn(*const i32, u64) -> i32 = core::mem::transmute(memory.as_ptr());
         sum(array.as_ptr(), array.len() as u64)
     };
-    println!("\nsum(1..=100) = {result} (expected {})", array.iter().sum::<i32>());
+    println!(
+        "\nsum(1..=100) = {result} (expected {})",
+        array.iter().sum::<i32>()
+    );
     assert_eq!(result, 5050);
 }
 

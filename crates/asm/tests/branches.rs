@@ -272,7 +272,9 @@ fn decode(code: &[u8]) -> (HashMap<u64, Instruction>, Shape) {
             inst.ip()
         );
         // Branches are emitted without prefixes: 2 bytes is rel8.
-        let is_jcc = Flags::after_marker(0, 0).branch_taken(inst.mnemonic()).is_some();
+        let is_jcc = Flags::after_marker(0, 0)
+            .branch_taken(inst.mnemonic())
+            .is_some();
         if is_jcc || matches!(inst.code(), Code::Jmp_rel8_64 | Code::Jmp_rel32_64) {
             match inst.len() {
                 2 => shape.rel8_branches += 1,
@@ -303,7 +305,11 @@ fn walk(code: &[u8], seed: u64) -> (Vec<u32>, End) {
         let next = inst.next_ip();
         let mnemonic = inst.mnemonic();
         pc = if let Some(taken) = flags.branch_taken(mnemonic) {
-            if taken { inst.near_branch_target() } else { next }
+            if taken {
+                inst.near_branch_target()
+            } else {
+                next
+            }
         } else if mnemonic == Mnemonic::Jmp {
             assert!(
                 matches!(inst.code(), Code::Jmp_rel8_64 | Code::Jmp_rel32_64),
@@ -351,7 +357,11 @@ fn simplified_branches_visit_the_same_blocks() {
         let plain = assemble(&program, false);
         let simplified = assemble(&program, true);
         let flags_seed = rng.next_u64();
-        let context = || format!("program {iteration}: {program:#?}\nplain: {plain:02x?}\nsimplified: {simplified:02x?}");
+        let context = || {
+            format!(
+                "program {iteration}: {program:#?}\nplain: {plain:02x?}\nsimplified: {simplified:02x?}"
+            )
+        };
         // Simplification only removes bytes, except that threading (rewrite
         // 2) may turn a short backward branch to `L: jmp T` into a rel32
         // branch straight to a forward `T`: at most 4 bytes per rel8 branch.
@@ -365,12 +375,7 @@ fn simplified_branches_visit_the_same_blocks() {
         grew += usize::from(simplified.len() > plain.len());
         let plain_run = walk(&plain, flags_seed);
         let simplified_run = walk(&simplified, flags_seed);
-        assert_eq!(
-            plain_run,
-            simplified_run,
-            "the walks differ\n{}",
-            context()
-        );
+        assert_eq!(plain_run, simplified_run, "the walks differ\n{}", context());
         *ends.entry(plain_run.1).or_insert(0usize) += 1;
         shrank += usize::from(simplified.len() < plain.len());
         rel8_plain += plain_shape.rel8_branches;
@@ -385,7 +390,10 @@ fn simplified_branches_visit_the_same_blocks() {
     );
     if iterations >= 100 {
         assert!(shrank > iterations / 4, "too few programs shrank: {shrank}");
-        assert!(bytes_simplified < bytes_plain, "simplification saved nothing overall");
+        assert!(
+            bytes_simplified < bytes_plain,
+            "simplification saved nothing overall"
+        );
         assert!(rel8_plain > 0 && rel8_simplified > 0, "no rel8 branches");
         assert!(rel32 > 0, "no rel32 branches");
         assert!(ends.len() == 3, "not every kind of end occurred: {ends:?}");
