@@ -653,6 +653,21 @@ impl<T: MachTarget> MachBuffer<T> {
         }
     }
 
+    /// Appends the first `len` bytes of `bytes`: one instruction, encoded
+    /// into a fixed-size scratch array. Copying the whole array is a
+    /// fixed-size move the compiler inlines, cheaper for a few bytes than the
+    /// variable-length copy of [`put_bytes`](Self::put_bytes).
+    #[inline]
+    pub fn put_inst_bytes(&mut self, bytes: &[u8; 16], len: usize) {
+        debug_assert!(len <= bytes.len());
+        let end = self.data.len() + len;
+        self.data.extend_from_slice(bytes);
+        self.data.truncate(end);
+        if end > MAX_CODE_SIZE {
+            self.record_error(BufferError::CodeTooLarge(end));
+        }
+    }
+
     /// Overwrites already emitted bytes at `offset`.
     ///
     /// # Panics

@@ -443,7 +443,7 @@ impl Assembler {
         Self::put_imm(&mut bytes, imm);
 
         let start = self.buffer.cur_offset();
-        self.buffer.put_bytes(bytes.as_slice());
+        self.buffer.put_inst_bytes(&bytes.bytes, bytes.len);
         if let Rm::Mem(amode) = rm
             && let Some(code) = amode.trap()
         {
@@ -475,7 +475,7 @@ impl Assembler {
         Self::put_prefixes(&mut bytes, prefixes, 0, 0, reg >> 3, map);
         bytes.push(opcode | (reg & 7));
         Self::put_imm(&mut bytes, imm);
-        self.buffer.put_bytes(bytes.as_slice());
+        self.buffer.put_inst_bytes(&bytes.bytes, bytes.len);
     }
 
     /// Emits fixed bytes.
