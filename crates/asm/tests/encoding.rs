@@ -22,9 +22,9 @@ use common::{Targets, amode_reg, call_info, external, g, gw, trap, xr, xwr};
 use cranelift_asm::metadata::RelocKind;
 use cranelift_asm::x64::inst::{self as vi, CallDest, ShiftAmount};
 use cranelift_asm::x64::{
-    AluOp, Amode, AsmError, Assembler, BitOp, CC, CpuFeatures, ExtMode, FloatSize, Gpr,
-    GprMem, JumpTableTargets, MInst, OperandSize, RoundMode, Scale, ShiftOp, SseMovOp, SseOp,
-    UnaryOp, Virtual, Xmm, XmmMem,
+    AluOp, Amode, AsmError, Assembler, BitOp, CC, CpuFeatures, ExtMode, FloatSize, Gpr, GprMem,
+    JumpTableTargets, MInst, OperandSize, RoundMode, Scale, ShiftOp, SseMovOp, SseOp, UnaryOp,
+    Virtual, Xmm, XmmMem,
 };
 use iced_x86::Mnemonic;
 use std::collections::BTreeSet;
@@ -61,7 +61,11 @@ fn amodes(t: &Targets) -> Vec<vi::Amode> {
             }
         }
     }
-    for (base, index) in [(Gpr::RSP, Gpr::RBP), (Gpr::R13, Gpr::R12), (Gpr::RBP, Gpr::R13)] {
+    for (base, index) in [
+        (Gpr::RSP, Gpr::RBP),
+        (Gpr::R13, Gpr::R12),
+        (Gpr::RBP, Gpr::R13),
+    ] {
         for scale in SCALES {
             for disp in [0, -128, 128] {
                 all.push(amode_reg(Some(base), Some((index, scale)), disp));
@@ -104,10 +108,7 @@ fn immediates(size: OperandSize) -> impl Iterator<Item = i32> {
 }
 
 fn gpr_mem_imms(t: &Targets, size: OperandSize) -> Vec<vi::GprMemImm> {
-    let mut all: Vec<vi::GprMemImm> = Gpr::ALL
-        .iter()
-        .map(|&r| vi::GprMemImm::Gpr(g(r)))
-        .collect();
+    let mut all: Vec<vi::GprMemImm> = Gpr::ALL.iter().map(|&r| vi::GprMemImm::Gpr(g(r))).collect();
     all.extend(amodes(t).into_iter().map(vi::GprMemImm::Mem));
     all.extend(immediates(size).map(vi::GprMemImm::Imm));
     all
@@ -264,7 +265,11 @@ fn table(t: &Targets) -> Vec<(MInst, usize)> {
                 });
             }
             for dst in amodes.iter() {
-                all.push(MInst::UnaryMem { op, size, dst: *dst });
+                all.push(MInst::UnaryMem {
+                    op,
+                    size,
+                    dst: *dst,
+                });
             }
         }
         // --- Shifts ---
@@ -334,7 +339,10 @@ fn table(t: &Targets) -> Vec<(MInst, usize)> {
                 dst: gw(dst),
             });
         }
-        for imm in MOV_IMMEDIATES.into_iter().filter(|&v| mov_imm_fits(v, size)) {
+        for imm in MOV_IMMEDIATES
+            .into_iter()
+            .filter(|&v| mov_imm_fits(v, size))
+        {
             all.push(MInst::MovImm {
                 size,
                 imm,
@@ -674,7 +682,10 @@ fn table(t: &Targets) -> Vec<(MInst, usize)> {
         }
     }
     for cc in CC::ALL {
-        all.push(MInst::Setcc { cc, dst: gw(Gpr::RSI) });
+        all.push(MInst::Setcc {
+            cc,
+            dst: gw(Gpr::RSI),
+        });
     }
 
     // --- Stack ---
@@ -844,7 +855,11 @@ fn table(t: &Targets) -> Vec<(MInst, usize)> {
             });
         }
         for is_min in [false, true] {
-            for (lhs, dst) in [(Xmm::XMM0, Xmm::XMM1), (Xmm::XMM8, Xmm::XMM15), (Xmm::XMM7, Xmm::XMM7)] {
+            for (lhs, dst) in [
+                (Xmm::XMM0, Xmm::XMM1),
+                (Xmm::XMM8, Xmm::XMM15),
+                (Xmm::XMM7, Xmm::XMM7),
+            ] {
                 all.push(MInst::XmmMinMaxSeq {
                     size,
                     is_min,
@@ -883,7 +898,9 @@ fn every_form_decodes_to_what_it_means() {
     let table = table(&t);
     let mut per_variant = std::collections::BTreeMap::<&str, usize>::new();
     for (inst, padding) in &table {
-        *per_variant.entry(common::check_inst(inst, *padding)).or_default() += 1;
+        *per_variant
+            .entry(common::check_inst(inst, *padding))
+            .or_default() += 1;
     }
     eprintln!(
         "checked {} instructions over {} variants: {per_variant:?}",
@@ -894,9 +911,12 @@ fn every_form_decodes_to_what_it_means() {
 
 /// The `MInst` variant names declared in `inst.isle`.
 fn declared_variants() -> BTreeSet<String> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../isle/asm/x64/inst.isle");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../isle/asm/x64/inst.isle");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let start = text.find("(type MInst (enum").expect("the MInst declaration");
+    let start = text
+        .find("(type MInst (enum")
+        .expect("the MInst declaration");
     let mut names = BTreeSet::new();
     for line in text[start..].lines().skip(1) {
         let line = line.trim();
@@ -928,14 +948,21 @@ fn the_table_covers_every_declared_variant() {
     let missing: Vec<_> = declared.difference(&covered).collect();
     assert!(missing.is_empty(), "the table never checks {missing:?}");
     let unknown: Vec<_> = covered.difference(&declared).collect();
-    assert!(unknown.is_empty(), "variant names not in inst.isle: {unknown:?}");
+    assert!(
+        unknown.is_empty(),
+        "variant names not in inst.isle: {unknown:?}"
+    );
 }
 
 // ---- Refusals ----------------------------------------------------------------
 
 /// Runs `emit` on a fresh assembler; it must emit nothing and make `finish`
 /// fail with an error `is_expected` accepts.
-fn refuses(features: CpuFeatures, emit: impl FnOnce(&mut Assembler), is_expected: impl Fn(&AsmError) -> bool) {
+fn refuses(
+    features: CpuFeatures,
+    emit: impl FnOnce(&mut Assembler),
+    is_expected: impl Fn(&AsmError) -> bool,
+) {
     let mut asm = Assembler::new(features);
     emit(&mut asm);
     assert_eq!(asm.cur_offset(), 0, "a refused form emitted bytes");
@@ -950,9 +977,21 @@ fn missing_features_are_refused() {
     let base = CpuFeatures::baseline();
     let src = GprMem::Gpr(Gpr::RCX);
     let unavailable = |e: &AsmError| matches!(e, AsmError::UnavailableFeature { .. });
-    refuses(base, |a| a.lzcnt(OperandSize::S32, Gpr::RAX, &src), unavailable);
-    refuses(base, |a| a.tzcnt(OperandSize::S64, Gpr::RAX, &src), unavailable);
-    refuses(base, |a| a.popcnt(OperandSize::S16, Gpr::RAX, &src), unavailable);
+    refuses(
+        base,
+        |a| a.lzcnt(OperandSize::S32, Gpr::RAX, &src),
+        unavailable,
+    );
+    refuses(
+        base,
+        |a| a.tzcnt(OperandSize::S64, Gpr::RAX, &src),
+        unavailable,
+    );
+    refuses(
+        base,
+        |a| a.popcnt(OperandSize::S16, Gpr::RAX, &src),
+        unavailable,
+    );
     for size in FloatSize::ALL {
         refuses(
             base,
@@ -981,10 +1020,18 @@ fn immediates_that_do_not_fit_are_refused() {
     for value in [65536, -32769] {
         refuses(all, |a| a.sub_ri(OperandSize::S16, Gpr::RAX, value), range);
         refuses(all, |a| a.mov_mi(OperandSize::S16, &m, value), range);
-        refuses(all, |a| a.imul_rmi(OperandSize::S16, Gpr::RAX, &GprMem::Gpr(Gpr::RCX), value), range);
+        refuses(
+            all,
+            |a| a.imul_rmi(OperandSize::S16, Gpr::RAX, &GprMem::Gpr(Gpr::RCX), value),
+            range,
+        );
     }
     refuses(all, |a| a.mov_ri(OperandSize::S8, Gpr::RAX, 256), range);
-    refuses(all, |a| a.mov_ri(OperandSize::S32, Gpr::RAX, 1 << 32), range);
+    refuses(
+        all,
+        |a| a.mov_ri(OperandSize::S32, Gpr::RAX, 1 << 32),
+        range,
+    );
 }
 
 #[test]
@@ -992,15 +1039,53 @@ fn impossible_operands_are_refused() {
     let all = CpuFeatures::all();
     let invalid = |e: &AsmError| matches!(e, AsmError::InvalidOperand { .. });
     let rsp_index = Amode::base_index(Gpr::RAX, Gpr::RSP, Scale::Two, 0);
-    refuses(all, |a| a.mov_rm(OperandSize::S64, Gpr::RAX, &rsp_index), invalid);
-    refuses(all, |a| a.add_mr(OperandSize::S32, &Amode::index(Gpr::RSP, Scale::One, 0), Gpr::RAX), invalid);
-    refuses(all, |a| a.imul_rr(OperandSize::S8, Gpr::RAX, Gpr::RCX), invalid);
-    refuses(all, |a| a.imul_rmi(OperandSize::S8, Gpr::RAX, &GprMem::Gpr(Gpr::RCX), 3), invalid);
-    refuses(all, |a| a.lea(OperandSize::S8, Gpr::RAX, &Amode::base(Gpr::RCX, 0)), invalid);
-    refuses(all, |a| a.cmov(CC::Z, OperandSize::S8, Gpr::RAX, &GprMem::Gpr(Gpr::RCX)), invalid);
+    refuses(
+        all,
+        |a| a.mov_rm(OperandSize::S64, Gpr::RAX, &rsp_index),
+        invalid,
+    );
+    refuses(
+        all,
+        |a| {
+            a.add_mr(
+                OperandSize::S32,
+                &Amode::index(Gpr::RSP, Scale::One, 0),
+                Gpr::RAX,
+            )
+        },
+        invalid,
+    );
+    refuses(
+        all,
+        |a| a.imul_rr(OperandSize::S8, Gpr::RAX, Gpr::RCX),
+        invalid,
+    );
+    refuses(
+        all,
+        |a| a.imul_rmi(OperandSize::S8, Gpr::RAX, &GprMem::Gpr(Gpr::RCX), 3),
+        invalid,
+    );
+    refuses(
+        all,
+        |a| a.lea(OperandSize::S8, Gpr::RAX, &Amode::base(Gpr::RCX, 0)),
+        invalid,
+    );
+    refuses(
+        all,
+        |a| a.cmov(CC::Z, OperandSize::S8, Gpr::RAX, &GprMem::Gpr(Gpr::RCX)),
+        invalid,
+    );
     refuses(all, |a| a.bswap(OperandSize::S16, Gpr::RAX), invalid);
-    refuses(all, |a| a.movd_to_xmm(OperandSize::S8, Xmm::XMM0, &GprMem::Gpr(Gpr::RAX)), invalid);
-    refuses(all, |a| a.movd_from_xmm(OperandSize::S16, Gpr::RAX, Xmm::XMM0), invalid);
+    refuses(
+        all,
+        |a| a.movd_to_xmm(OperandSize::S8, Xmm::XMM0, &GprMem::Gpr(Gpr::RAX)),
+        invalid,
+    );
+    refuses(
+        all,
+        |a| a.movd_from_xmm(OperandSize::S16, Gpr::RAX, Xmm::XMM0),
+        invalid,
+    );
 }
 
 #[test]
@@ -1038,8 +1123,19 @@ fn jmp_external_is_relocated() {
     assert_eq!(insts[1].len(), 5);
     let reloc = code.relocations();
     assert_eq!(reloc.len(), 1);
-    assert_eq!((reloc[0].offset, reloc[0].kind, reloc[0].target, reloc[0].addend), (2, RelocKind::CallPcRel32, external(5), -4));
-    assert!(code.call_sites().is_empty(), "a tail jump is not a call site");
+    assert_eq!(
+        (
+            reloc[0].offset,
+            reloc[0].kind,
+            reloc[0].target,
+            reloc[0].addend
+        ),
+        (2, RelocKind::CallPcRel32, external(5), -4)
+    );
+    assert!(
+        code.call_sites().is_empty(),
+        "a tail jump is not a call site"
+    );
 }
 
 #[test]
@@ -1053,7 +1149,10 @@ fn align_code_pads_with_nops() {
         asm.int3();
         let (_, insts) = decoded(asm);
         let (last, nops) = insts.split_last().unwrap();
-        assert!(nops.iter().all(|i| i.mnemonic() == Mnemonic::Nop), "{before}: {nops:?}");
+        assert!(
+            nops.iter().all(|i| i.mnemonic() == Mnemonic::Nop),
+            "{before}: {nops:?}"
+        );
         assert_eq!(last.mnemonic(), Mnemonic::Int3);
     }
 }
@@ -1127,7 +1226,11 @@ fn branch_forms_by_distance() {
             // branch: reach is 128 bytes back from there.
             let short = gap + 2 <= 128;
             let (short_len, long_len) = if conditional { (2, 6) } else { (2, 5) };
-            assert_eq!(branches[0].len(), if short { short_len } else { long_len }, "gap {gap}");
+            assert_eq!(
+                branches[0].len(),
+                if short { short_len } else { long_len },
+                "gap {gap}"
+            );
             assert_eq!(branches[0].near_branch_target(), 0, "gap {gap}");
             assert_eq!(branches[1].len(), long_len, "an unbound label takes rel32");
             assert_eq!(branches[1].near_branch_target(), u64::from(ahead_offset));

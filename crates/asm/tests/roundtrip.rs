@@ -41,7 +41,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 #[test]
 fn random_instructions_decode_to_what_they_mean() {
     let iterations = env_u64("DUET_ROUNDTRIP_ITERS", 4000);
-    let seed = env_u64("DUET_ROUNDTRIP_SEED", 0x5EED_0F_D0E7);
+    let seed = env_u64("DUET_ROUNDTRIP_SEED", 0x5EED_F00D_D0E7);
     let targets = common::targets();
     let mut rng = XorShift(seed | 1);
     let mut bytes = [0u8; 256];

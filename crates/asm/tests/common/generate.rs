@@ -63,7 +63,10 @@ fn gpr(u: &mut Unstructured) -> Result<Gpr> {
 }
 
 fn gpr_not(u: &mut Unstructured, avoid: &[Gpr]) -> Result<Gpr> {
-    let allowed: Vec<Gpr> = Gpr::ALL.into_iter().filter(|r| !avoid.contains(r)).collect();
+    let allowed: Vec<Gpr> = Gpr::ALL
+        .into_iter()
+        .filter(|r| !avoid.contains(r))
+        .collect();
     Ok(*u.choose(&allowed)?)
 }
 
@@ -72,7 +75,10 @@ fn xmm(u: &mut Unstructured) -> Result<Xmm> {
 }
 
 fn xmm_not(u: &mut Unstructured, avoid: &[Xmm]) -> Result<Xmm> {
-    let allowed: Vec<Xmm> = Xmm::ALL.into_iter().filter(|r| !avoid.contains(r)).collect();
+    let allowed: Vec<Xmm> = Xmm::ALL
+        .into_iter()
+        .filter(|r| !avoid.contains(r))
+        .collect();
     Ok(*u.choose(&allowed)?)
 }
 
@@ -129,7 +135,11 @@ fn scale(u: &mut Unstructured) -> Result<Scale> {
 pub fn amode(u: &mut Unstructured, t: &Targets) -> Result<vi::Amode> {
     let amode = match u.int_in_range(0..=9)? {
         0..=6 => {
-            let base = if u.ratio(7, 8)? { Some(g(gpr(u)?)) } else { None };
+            let base = if u.ratio(7, 8)? {
+                Some(g(gpr(u)?))
+            } else {
+                None
+            };
             let index = if u.ratio(1, 2)? {
                 Some((g(gpr_not(u, &[Gpr::RSP])?), scale(u)?))
             } else {

@@ -32,6 +32,7 @@
 
 pub mod generate;
 
+use cranelift_asm::buffer::Constant;
 use cranelift_asm::metadata::RelocKind;
 use cranelift_asm::reg::{PRegSet, Writable};
 use cranelift_asm::x64::inst::{
@@ -42,7 +43,6 @@ use cranelift_asm::x64::{
     OperandSize, RoundMode, ShiftOp, SseMovOp, SseOp, UnaryOp, Virtual, Xmm,
 };
 use cranelift_asm::{ExternalName, FinishedCode, Label, TrapCode};
-use cranelift_asm::buffer::Constant;
 use iced_x86::{
     Decoder, DecoderOptions, Formatter, Instruction, IntelFormatter, MemorySize, Mnemonic, OpKind,
     Register,
@@ -205,11 +205,17 @@ pub enum BranchTo {
 pub enum Op {
     Reg(Register),
     /// Memory of `bytes` bytes (0 for `lea`, which reads none).
-    Mem { addr: Addr, bytes: u32 },
+    Mem {
+        addr: Addr,
+        bytes: u32,
+    },
     /// An immediate: the decoder's value must equal `value` in the low
     /// `bits` bits (the operation's width; the decoder sign-extends imm8
     /// forms, and 64-bit forms' imm32, to 64 bits).
-    Imm { value: u64, bits: u32 },
+    Imm {
+        value: u64,
+        bits: u32,
+    },
     Branch(BranchTo),
 }
 
@@ -246,7 +252,9 @@ fn mem(amode: &vi::Amode, bytes: u32) -> Op {
         vi::Amode::Reg {
             base, index, disp, ..
         } => Addr::Regs {
-            base: base.map_or(Register::None, |b| gpr_at(b.to_physical().enc(), OperandSize::S64)),
+            base: base.map_or(Register::None, |b| {
+                gpr_at(b.to_physical().enc(), OperandSize::S64)
+            }),
             index: index.map_or(Register::None, |(i, _)| {
                 gpr_at(i.to_physical().enc(), OperandSize::S64)
             }),
@@ -551,7 +559,10 @@ pub fn expected(inst: &MInst) -> Vec<Expected> {
             src2,
             dst,
             ..
-        } => one(inst_(alu_mnemonic(*op), vec![rw(*dst, *size), gmi(src2, *size)])),
+        } => one(inst_(
+            alu_mnemonic(*op),
+            vec![rw(*dst, *size), gmi(src2, *size)],
+        )),
         MInst::AluMem { op, size, dst, src } => one(inst_(
             alu_mnemonic(*op),
             vec![mem(dst, bytes_of(*size)), gi(src, *size)],
@@ -561,9 +572,7 @@ pub fn expected(inst: &MInst) -> Vec<Expected> {
             M::Cmp,
             vec![mem(lhs, bytes_of(*size)), gi(rhs, *size)],
         )),
-        MInst::Test { size, lhs, rhs } => {
-            one(inst_(M::Test, vec![gm(lhs, *size), gi(rhs, *size)]))
-        }
+        MInst::Test { size, lhs, rhs } => one(inst_(M::Test, vec![gm(lhs, *size), gi(rhs, *size)])),
         MInst::Unary { op, size, dst, .. } => {
             one(inst_(unary_mnemonic(*op), vec![rw(*dst, *size)]))
         }
@@ -628,11 +637,14 @@ pub fn expected(inst: &MInst) -> Vec<Expected> {
         MInst::CheckedSRemSeq { size, divisor, .. } => {
             one(inst_(M::Cmp, vec![r(*divisor, *size), imm(-1, *size)]))
         }
-        MInst::BitCount { op, size, src, dst } => {
-            one(inst_(bit_mnemonic(*op), vec![rw(*dst, *size), gm(src, *size)]))
-        }
+        MInst::BitCount { op, size, src, dst } => one(inst_(
+            bit_mnemonic(*op),
+            vec![rw(*dst, *size), gm(src, *size)],
+        )),
         MInst::Bswap { size, dst, .. } => one(inst_(M::Bswap, vec![rw(*dst, *size)])),
-        MInst::MovRR { size, src, dst } => one(inst_(M::Mov, vec![rw(*dst, *size), r(*src, *size)])),
+        MInst::MovRR { size, src, dst } => {
+            one(inst_(M::Mov, vec![rw(*dst, *size), r(*src, *size)]))
+        }
         MInst::MovImm { size, imm, dst } => one(mov_imm(*size, *imm, *dst)),
         MInst::MovRM { size, src, dst } => one(inst_(
             M::Mov,
@@ -675,7 +687,9 @@ pub fn expected(inst: &MInst) -> Vec<Expected> {
             one(inst_(mnemonic, vec![rw(*dst, to), gm(src, from)]))
         }
         MInst::Lea { size, addr, dst } => one(inst_(M::Lea, vec![rw(*dst, *size), mem(addr, 0)])),
-        MInst::Setcc { cc, dst } => one(inst_(setcc_mnemonic(*cc), vec![rw(*dst, OperandSize::S8)])),
+        MInst::Setcc { cc, dst } => {
+            one(inst_(setcc_mnemonic(*cc), vec![rw(*dst, OperandSize::S8)]))
+        }
         MInst::Cmov {
             cc,
             size,
@@ -751,7 +765,9 @@ pub fn expected(inst: &MInst) -> Vec<Expected> {
             }
             nops
         }
-        MInst::Xchg { size, mem: m, src, .. } => one(inst_(
+        MInst::Xchg {
+            size, mem: m, src, ..
+        } => one(inst_(
             M::Xchg,
             vec![mem(m, bytes_of(*size)), r(*src, *size)],
         )),
@@ -764,7 +780,9 @@ pub fn expected(inst: &MInst) -> Vec<Expected> {
             M::Cmpxchg,
             vec![mem(m, bytes_of(*size)), r(*replacement, *size)],
         )),
-        MInst::LockXadd { size, mem: m, src, .. } => one(locked(
+        MInst::LockXadd {
+            size, mem: m, src, ..
+        } => one(locked(
             M::Xadd,
             vec![mem(m, bytes_of(*size)), r(*src, *size)],
         )),
@@ -810,11 +828,19 @@ pub fn expected(inst: &MInst) -> Vec<Expected> {
             vec![x(*lhs), xm(rhs, float_bytes(*size))],
         )),
         MInst::GprToXmm { size, src, dst } => one(inst_(
-            if *size == OperandSize::S64 { M::Movq } else { M::Movd },
+            if *size == OperandSize::S64 {
+                M::Movq
+            } else {
+                M::Movd
+            },
             vec![xw(*dst), gm(src, *size)],
         )),
         MInst::XmmToGpr { size, src, dst } => one(inst_(
-            if *size == OperandSize::S64 { M::Movq } else { M::Movd },
+            if *size == OperandSize::S64 {
+                M::Movq
+            } else {
+                M::Movd
+            },
             vec![rw(*dst, *size), x(*src)],
         )),
         MInst::CvtIntToFloat {
@@ -906,17 +932,17 @@ fn mov_imm(size: OperandSize, value: u64, dst: Writable<GprReg>) -> Expected {
     match size {
         OperandSize::S64 if value <= u64::from(u32::MAX) => inst(
             Mnemonic::Mov,
-            vec![
-                rw(dst, OperandSize::S32),
-                Op::Imm { value, bits: 32 },
-            ],
+            vec![rw(dst, OperandSize::S32), Op::Imm { value, bits: 32 }],
         ),
         _ => inst(
             Mnemonic::Mov,
-            vec![rw(dst, size), Op::Imm {
-                value,
-                bits: bits_of(size),
-            }],
+            vec![
+                rw(dst, size),
+                Op::Imm {
+                    value,
+                    bits: bits_of(size),
+                },
+            ],
         ),
     }
 }
@@ -1100,7 +1126,13 @@ pub fn listing(bytes: &[u8], ip: u64) -> String {
             .collect();
         let mut asm = String::new();
         formatter.format(&instruction, &mut asm);
-        let _ = writeln!(text, "  {:6x}: {:<32} {}", instruction.ip(), hex.join(" "), asm);
+        let _ = writeln!(
+            text,
+            "  {:6x}: {:<32} {}",
+            instruction.ip(),
+            hex.join(" "),
+            asm
+        );
     }
     text
 }
@@ -1150,7 +1182,10 @@ fn compare_operand(
     match want {
         Op::Reg(reg) => {
             if kind != OpKind::Register || decoded.op_register(i) != *reg {
-                return Err(format!("operand {i}: want {reg:?}, got {kind:?} {:?}", decoded.op_register(i)));
+                return Err(format!(
+                    "operand {i}: want {reg:?}, got {kind:?} {:?}",
+                    decoded.op_register(i)
+                ));
             }
         }
         Op::Mem { addr, bytes } => {
@@ -1209,7 +1244,11 @@ fn compare_operand(
                     | OpKind::Immediate8to64
                     | OpKind::Immediate32to64
             );
-            let mask = if *bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
+            let mask = if *bits >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << bits) - 1
+            };
             if !is_imm || decoded.immediate(i) & mask != value & mask {
                 return Err(format!(
                     "operand {i}: want immediate {value:#x} ({bits} bits), got {kind:?} {:#x}",
@@ -1254,7 +1293,9 @@ fn check_trap_stub(emitted: &Emitted, target: u64, code: TrapCode) -> Result<(),
     }
     match emitted.code.trap_at(target as u32) {
         Some(got) if got == code => Ok(()),
-        got => Err(format!("trap stub at {target:#x} has trap {got:?}, want {code:?}")),
+        got => Err(format!(
+            "trap stub at {target:#x} has trap {got:?}, want {code:?}"
+        )),
     }
 }
 
@@ -1263,10 +1304,18 @@ fn compare(emitted: &Emitted, decoded: &Instruction, want: &Expected) -> Result<
         return Err("an invalid instruction".into());
     }
     if decoded.mnemonic() != want.mnemonic {
-        return Err(format!("mnemonic {:?}, want {:?}", decoded.mnemonic(), want.mnemonic));
+        return Err(format!(
+            "mnemonic {:?}, want {:?}",
+            decoded.mnemonic(),
+            want.mnemonic
+        ));
     }
     if decoded.has_lock_prefix() != want.lock {
-        return Err(format!("lock prefix {}, want {}", decoded.has_lock_prefix(), want.lock));
+        return Err(format!(
+            "lock prefix {}, want {}",
+            decoded.has_lock_prefix(),
+            want.lock
+        ));
     }
     if let Some(len) = want.len
         && decoded.len() != len
@@ -1275,7 +1324,11 @@ fn compare(emitted: &Emitted, decoded: &Instruction, want: &Expected) -> Result<
     }
     if let Some(ops) = &want.ops {
         if decoded.op_count() as usize != ops.len() {
-            return Err(format!("{} operands, want {}", decoded.op_count(), ops.len()));
+            return Err(format!(
+                "{} operands, want {}",
+                decoded.op_count(),
+                ops.len()
+            ));
         }
         for (i, op) in ops.iter().enumerate() {
             compare_operand(emitted, decoded, i as u32, op)?;
@@ -1329,13 +1382,21 @@ pub fn check_metadata(emitted: &Emitted, inst: &MInst) {
         let got = code.trap_at(start);
         let want = expected_trap(inst);
         if got != want {
-            fail(emitted, inst, &format!("trap {got:?} at the start, want {want:?}"));
+            fail(
+                emitted,
+                inst,
+                &format!("trap {got:?} at the start, want {want:?}"),
+            );
         }
     }
     let is_call = matches!(inst, MInst::Call { .. } | MInst::CallIndirect { .. });
     let returns: Vec<u32> = code.call_sites().iter().map(|c| c.return_offset).collect();
     if is_call != (returns == [end]) {
-        fail(emitted, inst, &format!("call sites {returns:?}, call ending at {end:#x}"));
+        fail(
+            emitted,
+            inst,
+            &format!("call sites {returns:?}, call ending at {end:#x}"),
+        );
     }
     let want_relocs = match inst {
         MInst::Call { info } => match info.dest {
@@ -1350,7 +1411,11 @@ pub fn check_metadata(emitted: &Emitted, inst: &MInst) {
         .map(|r| (r.offset, r.kind, r.target, r.addend))
         .collect();
     if got_relocs != want_relocs {
-        fail(emitted, inst, &format!("relocations {got_relocs:?}, want {want_relocs:?}"));
+        fail(
+            emitted,
+            inst,
+            &format!("relocations {got_relocs:?}, want {want_relocs:?}"),
+        );
     }
 }
 
@@ -1369,7 +1434,11 @@ pub fn check_sequence(emitted: &Emitted, inst: &MInst) {
     while decoder.can_decode() {
         let instruction = decoder.decode();
         if instruction.is_invalid() {
-            fail(emitted, inst, &format!("invalid instruction at {:#x}", instruction.ip()));
+            fail(
+                emitted,
+                inst,
+                &format!("invalid instruction at {:#x}", instruction.ip()),
+            );
         }
         let ends_in_table = matches!(inst, MInst::JmpTableSeq { .. })
             && instruction.mnemonic() == Mnemonic::Jmp
@@ -1401,21 +1470,42 @@ pub fn check_sequence(emitted: &Emitted, inst: &MInst) {
                     && bytes[target as usize..].starts_with(&[0x0F, 0x0B])
                     && emitted.code.trap_at(target as u32).is_some();
             if !ok {
-                fail(emitted, inst, &format!("branch at {:#x} to {target:#x}, not an instruction boundary, label or trap stub", d.ip()));
+                fail(
+                    emitted,
+                    inst,
+                    &format!(
+                        "branch at {:#x} to {target:#x}, not an instruction boundary, label or trap stub",
+                        d.ip()
+                    ),
+                );
             }
         }
         for i in 0..d.op_count() {
             if d.op_kind(i) == OpKind::Memory && d.memory_base() == Register::RIP {
                 let target = d.memory_displacement64();
                 if target as usize >= bytes.len() {
-                    fail(emitted, inst, &format!("RIP-relative operand at {:#x} points outside the code", d.ip()));
+                    fail(
+                        emitted,
+                        inst,
+                        &format!(
+                            "RIP-relative operand at {:#x} points outside the code",
+                            d.ip()
+                        ),
+                    );
                 }
             }
         }
         if matches!(d.mnemonic(), Mnemonic::Div | Mnemonic::Idiv)
             && emitted.code.trap_at(d.ip() as u32) != trap_code
         {
-            fail(emitted, inst, &format!("division at {:#x} not in the trap table with {trap_code:?}", d.ip()));
+            fail(
+                emitted,
+                inst,
+                &format!(
+                    "division at {:#x} not in the trap table with {trap_code:?}",
+                    d.ip()
+                ),
+            );
         }
     }
     if let MInst::JmpTableSeq { table, .. } = inst {
@@ -1443,8 +1533,7 @@ pub fn check_sequence(emitted: &Emitted, inst: &MInst) {
 /// Emits, decodes and checks `inst` (operands, metadata, sequence shape).
 /// Returns the variant's name.
 pub fn check_inst(inst: &MInst, padding: usize) -> &'static str {
-    let emitted = emit(inst, padding)
-        .unwrap_or_else(|e| panic!("{inst:?} was refused: {e}"));
+    let emitted = emit(inst, padding).unwrap_or_else(|e| panic!("{inst:?} was refused: {e}"));
     check(&emitted, &expected(inst), is_sequence(inst), inst);
     check_metadata(&emitted, inst);
     if is_sequence(inst) {
@@ -1490,7 +1579,11 @@ pub fn trap(code: u8) -> TrapCode {
 }
 
 /// Builds an [`vi::Amode`] over physical registers.
-pub fn amode_reg(base: Option<Gpr>, index: Option<(Gpr, cranelift_asm::x64::Scale)>, disp: i32) -> vi::Amode {
+pub fn amode_reg(
+    base: Option<Gpr>,
+    index: Option<(Gpr, cranelift_asm::x64::Scale)>,
+    disp: i32,
+) -> vi::Amode {
     cranelift_asm::x64::Amode::<Virtual>::Reg {
         base: base.map(g),
         index: index.map(|(i, s)| (g(i), s)),
