@@ -19,7 +19,7 @@ mod common;
 
 use common::generate::{DISPLACEMENTS, IMMEDIATES, imm_fits, mov_imm_fits};
 use common::{Targets, amode_reg, call_info, external, g, gw, trap, xr, xwr};
-use cranelift_asm::metadata::RelocKind;
+use cranelift_asm::metadata::{RelocKind, TrapCode};
 use cranelift_asm::x64::inst::{self as vi, CallDest, ShiftAmount};
 use cranelift_asm::x64::{
     AluOp, Amode, AsmError, Assembler, BitOp, CC, CpuFeatures, ExtMode, FloatSize, Gpr, GprMem,
@@ -1076,6 +1076,19 @@ fn impossible_operands_are_refused() {
         invalid,
     );
     refuses(all, |a| a.bswap(OperandSize::S16, Gpr::RAX), invalid);
+    let trapping = Amode::base(Gpr::RCX, 8).with_trap(TrapCode::from_u8(1).unwrap());
+    refuses(
+        all,
+        |a| {
+            a.div(
+                true,
+                OperandSize::S32,
+                &GprMem::Mem(trapping),
+                TrapCode::from_u8(2),
+            )
+        },
+        invalid,
+    );
     refuses(
         all,
         |a| a.movd_to_xmm(OperandSize::S8, Xmm::XMM0, &GprMem::Gpr(Gpr::RAX)),
@@ -1236,4 +1249,30 @@ fn branch_forms_by_distance() {
             assert_eq!(branches[1].near_branch_target(), u64::from(ahead_offset));
         }
     }
+}
+
+#[test]
+fn lea_records_no_trap_and_a_trapping_divisor_without_its_own_code_is_fine() {
+    let code = TrapCode::from_u8(7).unwrap();
+    let mut asm = Assembler::new(CpuFeatures::all());
+    asm.lea(
+        OperandSize::S64,
+        Gpr::RAX,
+        &Amode::base(Gpr::RCX, 8).with_trap(code),
+    );
+    let div_at = asm.cur_offset();
+    asm.div(
+        false,
+        OperandSize::S64,
+        &GprMem::Mem(Amode::base(Gpr::RCX, 8).with_trap(code)),
+        None,
+    );
+    let finished = asm.finish().expect("valid forms");
+    assert_eq!(finished.trap_at(0), None, "lea cannot fault");
+    assert_eq!(
+        finished.trap_at(div_at),
+        Some(code),
+        "the memory operand's code"
+    );
+    assert_eq!(finished.traps().len(), 1);
 }

@@ -242,7 +242,8 @@ impl Assembler {
         }
     }
 
-    /// `lea dst, [addr]` (16, 32 or 64 bits).
+    /// `lea dst, [addr]` (16, 32 or 64 bits). A trap code on `addr` is
+    /// ignored: LEA does not access memory.
     pub fn lea(&mut self, size: OperandSize, dst: Gpr, addr: &Amode) {
         if size == OperandSize::S8 {
             self.fail(AsmError::InvalidOperand {
@@ -251,13 +252,22 @@ impl Assembler {
             });
             return;
         }
+        // LEA computes the address without accessing memory, so it can never
+        // fault: a trap code on the address does not apply.
+        let mut addr = *addr;
+        match &mut addr {
+            Amode::Reg { trap, .. } | Amode::Label { trap, .. } | Amode::Constant { trap, .. } => {
+                *trap = None
+            }
+        }
+        let p = Prefixes::for_size(size);
         self.emit_modrm(
             "lea",
-            Prefixes::for_size(size),
+            p,
             Map::Primary,
             0x8D,
             dst.enc(),
-            Rm::Mem(addr),
+            Rm::Mem(&addr),
             Imm::None,
         );
     }

@@ -97,7 +97,8 @@ impl Assembler {
     /// `div divisor` (unsigned) or `idiv divisor` (signed): rax = rdx:rax /
     /// divisor, rdx = rdx:rax % divisor. When `trap` is given, the
     /// instruction is in the trap table with it (the CPU faults on a zero
-    /// divisor and on a quotient that does not fit).
+    /// divisor and on a quotient that does not fit); a memory divisor then
+    /// may not carry a trap code of its own.
     pub fn div(
         &mut self,
         signed: bool,
@@ -110,6 +111,17 @@ impl Assembler {
             return;
         }
         if let Some(code) = trap {
+            if let GprMem::Mem(m) = divisor
+                && m.trap().is_some()
+            {
+                // The trap table maps an instruction to one code; this one
+                // could fault for two reasons.
+                self.fail(AsmError::InvalidOperand {
+                    mnemonic,
+                    reason: "a divisor in memory with its own trap code would give the division two trap codes; load it first",
+                });
+                return;
+            }
             self.buffer.add_trap(code);
         }
         let ext = if signed { 7 } else { 6 };
