@@ -254,9 +254,6 @@ impl InstBytes {
         self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
         self.len += bytes.len();
     }
-    fn as_slice(&self) -> &[u8] {
-        &self.bytes[..self.len]
-    }
 }
 
 /// A RIP-relative reference inside an instruction being encoded.
