@@ -67,3 +67,43 @@ fn random_instructions_decode_to_what_they_mean() {
         variants.len()
     );
 }
+
+/// `MInst::required_features` is exact: with those features the instruction
+/// encodes, and without any one of them (besides the base set, and with it
+/// everything that presupposes it) the assembler refuses it.
+#[test]
+fn required_features_are_exactly_what_the_encoder_checks() {
+    use cranelift_asm::x64::{AsmError, CpuFeatures, Feature};
+    let targets = common::targets();
+    let mut rng = XorShift(0xFEA7_0E5);
+    let mut bytes = [0u8; 256];
+    let mut needing_more_than_base = 0;
+    for _ in 0..3000 {
+        rng.fill(&mut bytes);
+        let inst = common::generate::inst(&mut Unstructured::new(&bytes), &targets).unwrap();
+        let required = inst.required_features();
+        let emit_with = |features: CpuFeatures| {
+            let (mut asm, _) = common::assembler(features);
+            inst.emit(&mut asm);
+            asm.error().cloned()
+        };
+        assert_eq!(
+            emit_with(required),
+            None,
+            "{inst:?} needs more than {required:?}"
+        );
+        for feature in required.iter().filter(|f| *f != Feature::Base) {
+            needing_more_than_base += 1;
+            let reduced = required.without(feature);
+            let error = emit_with(reduced);
+            assert!(
+                matches!(error, Some(AsmError::UnavailableFeature { feature: f, .. }) if !reduced.has(f)),
+                "{inst:?} declares {feature} but encodes without it: {error:?}"
+            );
+        }
+    }
+    assert!(
+        needing_more_than_base > 1000,
+        "the generator rarely made SSE or BMI forms"
+    );
+}

@@ -67,6 +67,26 @@ impl Feature {
         1 << (self as u32)
     }
 
+    /// The feature this one presupposes: every CPU with SSE2 has SSE, every
+    /// one with SSE4.1 has SSSE3, and so on up to AVX2 and FMA.
+    const fn presupposes(self) -> Option<Feature> {
+        match self {
+            Feature::Sse2 => Some(Feature::Sse),
+            Feature::Sse3 => Some(Feature::Sse2),
+            Feature::Ssse3 => Some(Feature::Sse3),
+            Feature::Sse41 => Some(Feature::Ssse3),
+            Feature::Sse42 => Some(Feature::Sse41),
+            Feature::Avx => Some(Feature::Sse42),
+            Feature::Avx2 | Feature::Fma => Some(Feature::Avx),
+            Feature::Base
+            | Feature::Sse
+            | Feature::Popcnt
+            | Feature::Lzcnt
+            | Feature::Bmi1
+            | Feature::Bmi2 => None,
+        }
+    }
+
     /// The feature's usual name (as in `/proc/cpuinfo` and `-C target-feature`).
     pub const fn name(self) -> &'static str {
         match self {
@@ -102,6 +122,11 @@ impl CpuFeatures {
     /// What every x86-64 CPU has: the base set, SSE and SSE2.
     pub const fn baseline() -> Self {
         CpuFeatures(Feature::Base.bit() | Feature::Sse.bit() | Feature::Sse2.bit())
+    }
+
+    /// Only the base instruction set (not even SSE).
+    pub const fn base_only() -> Self {
+        CpuFeatures(Feature::Base.bit())
     }
 
     /// Every feature the assembler knows (for tests and cross-compilation to
@@ -140,17 +165,38 @@ impl CpuFeatures {
         Self::baseline()
     }
 
-    /// This set plus `feature`.
+    /// This set plus `feature` and what it presupposes (with SSE4.1 come
+    /// SSSE3, SSE3, SSE2 and SSE).
     pub const fn with(self, feature: Feature) -> Self {
-        CpuFeatures(self.0 | feature.bit())
+        let mut bits = self.0 | feature.bit();
+        let mut next = feature.presupposes();
+        while let Some(presupposed) = next {
+            bits |= presupposed.bit();
+            next = presupposed.presupposes();
+        }
+        CpuFeatures(bits)
     }
 
-    /// This set without `feature` (the base set cannot be removed).
+    /// This set without `feature` and every feature that presupposes it
+    /// (without SSE2 go SSE3 to AVX2). The base set cannot be removed.
     pub const fn without(self, feature: Feature) -> Self {
-        match feature {
-            Feature::Base => self,
-            _ => CpuFeatures(self.0 & !feature.bit()),
+        if let Feature::Base = feature {
+            return self;
         }
+        let mut bits = self.0 & !feature.bit();
+        // Features presuppose only earlier ones in `ALL`, so one pass in
+        // order removes every feature whose presupposition is gone.
+        let mut i = 0;
+        while i < Feature::ALL.len() {
+            let candidate = Feature::ALL[i];
+            if let Some(presupposed) = candidate.presupposes()
+                && bits & presupposed.bit() == 0
+            {
+                bits &= !candidate.bit();
+            }
+            i += 1;
+        }
+        CpuFeatures(bits)
     }
 
     /// Whether the CPU has `feature`.
@@ -184,6 +230,45 @@ mod tests {
         assert!(cpu.with(Feature::Lzcnt).has(Feature::Lzcnt));
         assert!(!CpuFeatures::all().without(Feature::Bmi1).has(Feature::Bmi1));
         assert!(CpuFeatures::all().without(Feature::Base).has(Feature::Base));
+    }
+
+    #[test]
+    fn features_bring_what_they_presuppose_and_take_what_depends_on_them() {
+        let sse41 = CpuFeatures::base_only().with(Feature::Sse41);
+        for f in [
+            Feature::Sse,
+            Feature::Sse2,
+            Feature::Sse3,
+            Feature::Ssse3,
+            Feature::Sse41,
+        ] {
+            assert!(sse41.has(f), "{f}");
+        }
+        assert!(!sse41.has(Feature::Sse42) && !sse41.has(Feature::Popcnt));
+        let no_sse2 = CpuFeatures::all().without(Feature::Sse2);
+        assert!(
+            no_sse2.has(Feature::Sse) && no_sse2.has(Feature::Lzcnt) && no_sse2.has(Feature::Bmi2)
+        );
+        for f in [
+            Feature::Sse2,
+            Feature::Sse3,
+            Feature::Sse41,
+            Feature::Avx,
+            Feature::Avx2,
+            Feature::Fma,
+        ] {
+            assert!(!no_sse2.has(f), "{f}");
+        }
+        // Every feature's presupposition comes earlier in ALL (what
+        // `without` relies on).
+        for (i, f) in Feature::ALL.iter().enumerate() {
+            if let Some(p) = f.presupposes() {
+                assert!(
+                    Feature::ALL[..i].contains(&p),
+                    "{f} presupposes the later {p}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!  XCHG r/m8, r8          86 /r          XCHG r/m, r          87 /r
 //!  LOCK CMPXCHG r/m8, r8  F0 0F B0 /r    LOCK CMPXCHG r/m, r  F0 0F B1 /r
 //!  LOCK XADD r/m8, r8     F0 0F C0 /r    LOCK XADD r/m, r     F0 0F C1 /r
-//!  MFENCE                 0F AE F0
+//!  MFENCE                 0F AE F0       (sse2; the others need only the base set)
 //! ```
 //!
 //! XCHG with a memory operand is locked by the CPU without a prefix.
@@ -14,6 +14,7 @@
 use super::{Assembler, Imm, Map, Prefixes, Rm};
 use crate::x64::OperandSize;
 use crate::x64::args::Amode;
+use crate::x64::features::Feature;
 use crate::x64::regs::Gpr;
 
 impl Assembler {
@@ -67,6 +68,8 @@ impl Assembler {
 
     /// `mfence`: orders all earlier loads and stores before later ones.
     pub fn mfence(&mut self) {
-        self.emit_bytes(&[0x0F, 0xAE, 0xF0]);
+        if self.require(Feature::Sse2, "mfence") {
+            self.emit_bytes(&[0x0F, 0xAE, 0xF0]);
+        }
     }
 }

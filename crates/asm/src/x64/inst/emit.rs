@@ -5,7 +5,7 @@ use super::{CallDest, GprReg, MInst, ShiftAmount, WritableGpr, WritableXmm, XmmR
 use crate::x64::args::{GprMem, ShiftCount};
 use crate::x64::features::{CpuFeatures, Feature};
 use crate::x64::regs::{Gpr, Xmm};
-use crate::x64::{Assembler, SseOp};
+use crate::x64::{Assembler, FloatSize};
 
 /// The destination of a destructive form, which the allocator placed in the
 /// register of its tied source.
@@ -386,16 +386,71 @@ impl MInst {
         }
     }
 
-    /// The CPU features the instruction needs (beyond the base set).
+    /// The CPU features the instruction needs: the base set plus, for SSE
+    /// and the optional extensions, the feature its form names in its
+    /// instruction table. (Exhaustive on purpose: a new variant must say.)
     pub fn required_features(&self) -> CpuFeatures {
-        let none = CpuFeatures::baseline();
-        let sse = |op: SseOp| none.with(op.feature());
+        let needs = |feature: Feature| CpuFeatures::base_only().with(feature);
+        let sse_for = |size: FloatSize| match size {
+            FloatSize::F32 => needs(Feature::Sse),
+            FloatSize::F64 => needs(Feature::Sse2),
+        };
         match self {
-            MInst::BitCount { op, .. } => none.with(op.feature()),
-            MInst::XmmRmR { op, .. } => sse(*op),
-            MInst::XmmLoad { op, .. } | MInst::XmmStore { op, .. } => none.with(op.feature()),
-            MInst::XmmRound { .. } => none.with(Feature::Sse41),
-            _ => none,
+            MInst::AluRmi { .. }
+            | MInst::AluMem { .. }
+            | MInst::Cmp { .. }
+            | MInst::CmpMem { .. }
+            | MInst::Test { .. }
+            | MInst::Unary { .. }
+            | MInst::UnaryMem { .. }
+            | MInst::Shift { .. }
+            | MInst::ShiftMem { .. }
+            | MInst::IMul { .. }
+            | MInst::IMulImm { .. }
+            | MInst::MulWide { .. }
+            | MInst::Div { .. }
+            | MInst::SignExtendRaxRdx { .. }
+            | MInst::CheckedSRemSeq { .. }
+            | MInst::Bswap { .. }
+            | MInst::MovRR { .. }
+            | MInst::MovImm { .. }
+            | MInst::MovRM { .. }
+            | MInst::MovMR { .. }
+            | MInst::MovMI { .. }
+            | MInst::Movzx { .. }
+            | MInst::Movsx { .. }
+            | MInst::Lea { .. }
+            | MInst::Setcc { .. }
+            | MInst::Cmov { .. }
+            | MInst::Push { .. }
+            | MInst::Pop { .. }
+            | MInst::Jmp { .. }
+            | MInst::JmpIf { .. }
+            | MInst::JmpCond { .. }
+            | MInst::JmpIndirect { .. }
+            | MInst::JmpTableSeq { .. }
+            | MInst::TrapIf { .. }
+            | MInst::Call { .. }
+            | MInst::CallIndirect { .. }
+            | MInst::Ret { .. }
+            | MInst::Ud2 { .. }
+            | MInst::Int3
+            | MInst::Nop { .. }
+            | MInst::Xchg { .. }
+            | MInst::LockCmpxchg { .. }
+            | MInst::LockXadd { .. } => CpuFeatures::base_only(),
+            MInst::Mfence | MInst::GprToXmm { .. } | MInst::XmmToGpr { .. } => needs(Feature::Sse2),
+            MInst::BitCount { op, .. } => needs(op.feature()),
+            MInst::XmmLoad { op, .. } | MInst::XmmStore { op, .. } => needs(op.feature()),
+            MInst::XmmMovRR { .. } => needs(Feature::Sse),
+            MInst::XmmRmR { op, .. } => needs(op.feature()),
+            MInst::XmmRound { .. } => needs(Feature::Sse41),
+            MInst::XmmCmp { size, .. } | MInst::XmmMinMaxSeq { size, .. } => sse_for(*size),
+            MInst::CvtIntToFloat { float_size, .. }
+            | MInst::CvtFloatToInt { float_size, .. }
+            | MInst::CvtFloatToSintSeq { float_size, .. }
+            | MInst::CvtFloatToUintSeq { float_size, .. }
+            | MInst::CvtUint64ToFloatSeq { float_size, .. } => sse_for(*float_size),
         }
     }
 
