@@ -626,7 +626,7 @@ fn min_max_f64_values() -> Vec<f64> {
 #[test]
 fn min_max_follow_wasm_nan_and_signed_zero_rules() {
     let mut failures = Failures::new("min/max");
-    let mut rng = Rng::new(0x0319_3A7);
+    let mut rng = Rng::new(0x0031_93A7);
     let edge = min_max_f64_values();
     let mut f64_pairs: Vec<(f64, f64)> = edge
         .iter()
