@@ -67,8 +67,8 @@ impl Assembler {
 
     /// `dst = trunc(src)` as a signed integer, jumping to `on_nan` when `src`
     /// is NaN and to `on_overflow` when the truncated value does not fit
-    /// (WebAssembly's `iNN.trunc_fMM_s`). `dst` may not be... any register;
-    /// `tmp` must differ from `src`.
+    /// (WebAssembly's `iNN.trunc_fMM_s`). `tmp` must differ from `src`; `dst`
+    /// may be any GPR.
     ///
     /// ```text
     ///     cvttsd2si dst, src        ; INT_MIN for NaN and out of range
@@ -239,7 +239,7 @@ impl Assembler {
         let max = self.new_label();
         self.xmm_rmr(SseOp::Xorps, tmp_xmm, &XmmMem::Xmm(tmp_xmm));
         self.ucomis(float_size, src, &XmmMem::Xmm(tmp_xmm));
-        self.jcc(CC::P, zero);
+        // Unordered (NaN) sets ZF, PF and CF, so `jbe` takes NaN too.
         self.jcc(CC::BE, zero);
         let is_64 = int_size == OperandSize::S64;
         let limit = if is_64 {
