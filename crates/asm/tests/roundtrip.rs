@@ -75,7 +75,7 @@ fn random_instructions_decode_to_what_they_mean() {
 fn required_features_are_exactly_what_the_encoder_checks() {
     use cranelift_asm::x64::{AsmError, CpuFeatures, Feature};
     let targets = common::targets();
-    let mut rng = XorShift(0xFEA7_0E5);
+    let mut rng = XorShift(0x0FEA_70E5);
     let mut bytes = [0u8; 256];
     let mut needing_more_than_base = 0;
     for _ in 0..3000 {

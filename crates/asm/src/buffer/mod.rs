@@ -1035,11 +1035,17 @@ impl<T: MachTarget> MachBuffer<T> {
         let label_offsets = (0..self.label_offsets.len())
             .map(|index| self.label_offset(Label(index as u32)).unwrap_or(UNBOUND))
             .collect();
-        // Stable sorts: records at one offset keep their order.
-        self.traps.sort_by_key(|t| t.offset);
-        self.relocations.sort_by_key(|r| r.offset);
-        self.call_sites.sort_by_key(|c| c.return_offset);
-        self.srclocs.sort_by_key(|s| s.start);
+        // Records almost always arrive in order; sort (stably: records at one
+        // offset keep their order) only when they did not.
+        fn sort_by_offset<R>(records: &mut [R], offset: impl Fn(&R) -> CodeOffset) {
+            if !records.is_sorted_by_key(&offset) {
+                records.sort_by_key(offset);
+            }
+        }
+        sort_by_offset(&mut self.traps, |t| t.offset);
+        sort_by_offset(&mut self.relocations, |r| r.offset);
+        sort_by_offset(&mut self.call_sites, |c| c.return_offset);
+        sort_by_offset(&mut self.srclocs, |s| s.start);
         Ok(FinishedCode {
             code: self.data,
             alignment: T::FUNCTION_ALIGNMENT.max(self.largest_constant_alignment),
