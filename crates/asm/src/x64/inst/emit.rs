@@ -36,6 +36,15 @@ fn fixed(reg: GprReg, fixed: Gpr) {
     );
 }
 
+/// Division's implicit registers: dividend in rdx:rax, quotient in rax,
+/// remainder in rdx.
+fn division_registers(lo: GprReg, hi: GprReg, quotient: WritableGpr, remainder: WritableGpr) {
+    fixed(lo, Gpr::RAX);
+    fixed(hi, Gpr::RDX);
+    fixed(quotient.to_reg(), Gpr::RAX);
+    fixed(remainder.to_reg(), Gpr::RDX);
+}
+
 fn def(dst: WritableGpr) -> Gpr {
     dst.to_reg().to_physical()
 }
@@ -145,10 +154,7 @@ impl MInst {
                 dst_remainder,
                 trap,
             } => {
-                fixed(*dividend_lo, Gpr::RAX);
-                fixed(*dividend_hi, Gpr::RDX);
-                fixed(dst_quotient.to_reg(), Gpr::RAX);
-                fixed(dst_remainder.to_reg(), Gpr::RDX);
+                division_registers(*dividend_lo, *dividend_hi, *dst_quotient, *dst_remainder);
                 asm.div(*signed, *size, &divisor.to_physical(), Some(*trap))
             }
             MInst::SignExtendRaxRdx { size, src, dst } => {
@@ -165,10 +171,7 @@ impl MInst {
                 dst_remainder,
                 trap,
             } => {
-                fixed(*dividend_lo, Gpr::RAX);
-                fixed(*dividend_hi, Gpr::RDX);
-                fixed(dst_quotient.to_reg(), Gpr::RAX);
-                fixed(dst_remainder.to_reg(), Gpr::RDX);
+                division_registers(*dividend_lo, *dividend_hi, *dst_quotient, *dst_remainder);
                 asm.checked_srem(*size, divisor.to_physical(), *trap)
             }
             MInst::BitCount { op, size, src, dst } => {

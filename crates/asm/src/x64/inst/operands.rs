@@ -96,6 +96,23 @@ fn shift_amount(v: &mut impl OperandVisitor, amount: &mut ShiftAmount) {
     }
 }
 
+/// x86 division's implicit registers: the dividend in rdx:rax, the quotient
+/// and remainder back in rax and rdx; `divisor` visits the divisor between.
+fn division<V: OperandVisitor>(
+    v: &mut V,
+    dividend_lo: &mut GprReg,
+    dividend_hi: &mut GprReg,
+    dst_quotient: &mut Writable<GprReg>,
+    dst_remainder: &mut Writable<GprReg>,
+    divisor: impl FnOnce(&mut V),
+) {
+    fixed_use(v, dividend_lo, Gpr::RAX);
+    fixed_use(v, dividend_hi, Gpr::RDX);
+    divisor(v);
+    fixed_def(v, dst_quotient, Gpr::RAX);
+    fixed_def(v, dst_remainder, Gpr::RDX);
+}
+
 fn call(v: &mut impl OperandVisitor, info: &mut CallInfo) {
     for (reg, preg) in &mut info.uses {
         v.reg_fixed_use(reg, *preg);
@@ -181,13 +198,14 @@ impl MInst {
                 dst_quotient,
                 dst_remainder,
                 ..
-            } => {
-                fixed_use(v, dividend_lo, Gpr::RAX);
-                fixed_use(v, dividend_hi, Gpr::RDX);
-                gpr_mem(v, divisor);
-                fixed_def(v, dst_quotient, Gpr::RAX);
-                fixed_def(v, dst_remainder, Gpr::RDX);
-            }
+            } => division(
+                v,
+                dividend_lo,
+                dividend_hi,
+                dst_quotient,
+                dst_remainder,
+                |v| gpr_mem(v, divisor),
+            ),
             MInst::CheckedSRemSeq {
                 dividend_lo,
                 dividend_hi,
@@ -195,13 +213,14 @@ impl MInst {
                 dst_quotient,
                 dst_remainder,
                 ..
-            } => {
-                fixed_use(v, dividend_lo, Gpr::RAX);
-                fixed_use(v, dividend_hi, Gpr::RDX);
-                use_gpr(v, divisor);
-                fixed_def(v, dst_quotient, Gpr::RAX);
-                fixed_def(v, dst_remainder, Gpr::RDX);
-            }
+            } => division(
+                v,
+                dividend_lo,
+                dividend_hi,
+                dst_quotient,
+                dst_remainder,
+                |v| use_gpr(v, divisor),
+            ),
             MInst::SignExtendRaxRdx { src, dst, .. } => {
                 fixed_use(v, src, Gpr::RAX);
                 fixed_def(v, dst, Gpr::RDX);
