@@ -16,7 +16,7 @@
 //!                                                 call sites, source locations
 //! ```
 //!
-//! * [`buffer`] is ISA-independent: the [`MachBuffer`](buffer::MachBuffer)
+//! * [`buffer`] is ISA-independent: the [`MachBuffer`]
 //!   takes bytes, labels and label uses and produces final code. An ISA plugs
 //!   in through [`buffer::MachTarget`] (its label-use kinds and trap
 //!   instruction).

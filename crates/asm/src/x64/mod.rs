@@ -17,7 +17,7 @@
 //! label already bound within 128 bytes behind take the 2-byte rel8 form.
 
 pub mod args;
-mod asm;
+pub mod asm;
 pub mod features;
 pub mod inst;
 pub mod regs;

@@ -5,7 +5,7 @@
 //! registers; nothing is built in between. [`MInst::emit`](super::MInst::emit)
 //! calls the same methods after register allocation, so every byte of x86
 //! either compiler produces is written here, by the one encoder in this
-//! module ([`Assembler::emit_modrm`] and its siblings).
+//! module (`Assembler::emit_modrm` and its siblings).
 //!
 //! Methods follow the manual: Intel operand order (destination first), the
 //! ISA's destructive two-operand semantics (`add_rr(size, dst, src)` is

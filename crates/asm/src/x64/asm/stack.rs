@@ -13,7 +13,7 @@ use crate::x64::args::GprMemImm;
 use crate::x64::regs::Gpr;
 
 impl Assembler {
-    /// `push src`: rsp -= 8, [rsp] = src.
+    /// `push src`: `rsp -= 8; [rsp] = src`.
     pub fn push(&mut self, src: &GprMemImm) {
         match *src {
             GprMemImm::Gpr(r) => {
@@ -41,7 +41,7 @@ impl Assembler {
         self.push(&GprMemImm::Gpr(src));
     }
 
-    /// `pop dst`: dst = [rsp], rsp += 8.
+    /// `pop dst`: `dst = [rsp]; rsp += 8`.
     pub fn pop_r(&mut self, dst: Gpr) {
         self.emit_opcode_reg(Prefixes::NONE, Map::Primary, 0x58, dst.enc(), Imm::None);
     }

@@ -125,7 +125,7 @@ fn call(v: &mut impl OperandVisitor, info: &mut CallInfo) {
 
 impl MInst {
     /// Reports every register operand to `visitor`, in a fixed order (see the
-    /// [module docs](self)); the visitor may rewrite them.
+    /// conventions in `x64/inst/operands.rs`); the visitor may rewrite them.
     pub fn get_operands(&mut self, visitor: &mut impl OperandVisitor) {
         let v = visitor;
         match self {
