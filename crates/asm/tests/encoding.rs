@@ -85,6 +85,7 @@ fn amodes(t: &Targets) -> Vec<vi::Amode> {
         }
     }
     all.push(Amode::<Virtual>::constant(t.constant));
+    all.push(Amode::<Virtual>::constant(t.constant).offset(8));
     all.push(amode_reg(Some(Gpr::R12), None, 16).with_trap(trap(7)));
     all.push(Amode::<Virtual>::label(t.far).with_trap(trap(8)));
     all.push(Amode::<Virtual>::constant(t.constant).with_trap(trap(9)));

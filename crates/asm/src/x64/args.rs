@@ -108,10 +108,12 @@ pub enum Amode<F: RegFamily = Physical> {
         /// The trap code of a fault at this access.
         trap: Option<TrapCode>,
     },
-    /// `[rip + constant]`: a constant-pool entry.
+    /// `[rip + constant + offset]`: a constant-pool entry.
     Constant {
         /// The constant.
         constant: Constant,
+        /// Bytes past the constant's start.
+        offset: i32,
         /// The trap code of a fault at this access.
         trap: Option<TrapCode>,
     },
@@ -171,6 +173,7 @@ impl<F: RegFamily> Amode<F> {
     pub fn constant(constant: Constant) -> Self {
         Amode::Constant {
             constant,
+            offset: 0,
             trap: None,
         }
     }
@@ -198,8 +201,9 @@ impl<F: RegFamily> Amode<F> {
     pub fn offset(mut self, bytes: i32) -> Self {
         match &mut self {
             Amode::Reg { disp, .. } => *disp = disp.wrapping_add(bytes),
-            Amode::Label { offset, .. } => *offset = offset.wrapping_add(bytes),
-            Amode::Constant { .. } => panic!("a constant-pool operand has no offset"),
+            Amode::Label { offset, .. } | Amode::Constant { offset, .. } => {
+                *offset = offset.wrapping_add(bytes)
+            }
         }
         self
     }
@@ -238,7 +242,15 @@ impl Amode<Virtual> {
                 offset,
                 trap,
             },
-            Amode::Constant { constant, trap } => Amode::Constant { constant, trap },
+            Amode::Constant {
+                constant,
+                offset,
+                trap,
+            } => Amode::Constant {
+                constant,
+                offset,
+                trap,
+            },
         }
     }
 }

@@ -157,7 +157,8 @@ pub fn amode(u: &mut Unstructured, t: &Targets) -> Result<vi::Amode> {
             offset: u.int_in_range(-64..=64)?,
             trap: None,
         },
-        _ => cranelift_asm::x64::Amode::<Virtual>::constant(t.constant),
+        _ => cranelift_asm::x64::Amode::<Virtual>::constant(t.constant)
+            .offset(u.int_in_range(0..=8)?),
     };
     Ok(if u.ratio(1, 4)? {
         amode.with_trap(trap_code(u)?)

@@ -184,8 +184,8 @@ pub enum Addr {
     },
     /// `[rip + label + offset]`.
     Label(Label, i32),
-    /// `[rip + constant]`.
-    Constant(Constant),
+    /// `[rip + constant + offset]`.
+    Constant(Constant, i32),
 }
 
 /// Where a branch goes.
@@ -262,7 +262,9 @@ fn mem(amode: &vi::Amode, bytes: u32) -> Op {
             disp: i64::from(disp),
         },
         vi::Amode::Label { label, offset, .. } => Addr::Label(label, offset),
-        vi::Amode::Constant { constant, .. } => Addr::Constant(constant),
+        vi::Amode::Constant {
+            constant, offset, ..
+        } => Addr::Constant(constant, offset),
     };
     Op::Mem { addr, bytes }
 }
@@ -1218,11 +1220,12 @@ fn compare_operand(
                     1,
                     label_offset(emitted, label).wrapping_add(offset as i64 as u64),
                 ),
-                Addr::Constant(constant) => (
+                Addr::Constant(constant, offset) => (
                     Register::RIP,
                     Register::None,
                     1,
-                    label_offset(emitted, constant_label(emitted, constant)),
+                    label_offset(emitted, constant_label(emitted, constant))
+                        .wrapping_add(offset as i64 as u64),
                 ),
             };
             if got != want {

@@ -565,11 +565,13 @@ impl Assembler {
                 offset,
                 imm,
             )),
-            Amode::Constant { constant, .. } => Some(Self::put_rip(
+            Amode::Constant {
+                constant, offset, ..
+            } => Some(Self::put_rip(
                 bytes,
                 reg,
                 RipTarget::Constant(constant),
-                0,
+                offset,
                 imm,
             )),
         }
