@@ -1077,6 +1077,7 @@ fn impossible_operands_are_refused() {
         invalid,
     );
     refuses(all, |a| a.bswap(OperandSize::S16, Gpr::RAX), invalid);
+    refuses(all, |a| a.align_code(12), invalid);
     let trapping = Amode::base(Gpr::RCX, 8).with_trap(TrapCode::from_u8(1).unwrap());
     refuses(
         all,

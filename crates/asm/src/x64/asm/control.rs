@@ -17,7 +17,7 @@
 //! everything after it is truncated, so an encoded backward displacement
 //! never goes stale.)
 
-use super::{Assembler, Imm, Map, Prefixes, Rm};
+use super::{AsmError, Assembler, Imm, Map, Prefixes, Rm};
 use crate::buffer::Label;
 use crate::metadata::{ExternalName, RelocKind, TrapCode};
 use crate::x64::args::GprMem;
@@ -182,10 +182,13 @@ impl Assembler {
     /// NOPs up to the next multiple of `align` (a power of two; loop headers,
     /// for instance). The function itself starts at least 16-byte aligned.
     pub fn align_code(&mut self, align: u32) {
-        assert!(
-            align.is_power_of_two(),
-            "code alignment {align} is not a power of two"
-        );
+        if !align.is_power_of_two() {
+            self.fail(AsmError::InvalidOperand {
+                mnemonic: "align",
+                reason: "the alignment is not a power of two",
+            });
+            return;
+        }
         let misalignment = self.buffer.cur_offset() & (align - 1);
         if misalignment != 0 {
             self.nop((align - misalignment) as usize);
