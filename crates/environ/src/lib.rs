@@ -1,0 +1,24 @@
+//! `duet-environ`: what duet's two compilers and its runtime must agree on.
+//!
+//! * [`trap`]: the WebAssembly trap codes, as the assembler's opaque
+//!   [`TrapCode`](cranelift_asm::TrapCode)s, with the spec's messages;
+//! * [`vmoffsets`]: the layout of an instance's VMContext, computed per
+//!   module;
+//! * [`abi`]: the wasm calling convention both tiers use, so a function
+//!   compiled by one can call a function compiled by the other;
+//! * [`builtins`]: the runtime functions compiled code calls (memory.grow,
+//!   table and bulk-memory operations), with their signatures;
+//! * [`module`]: a module's metadata (types, imports, functions, tables,
+//!   memories, globals, exports, elements, data), translated from the binary
+//!   with wasmparser and validated with a configurable feature set;
+//! * [`tunables`]: how linear memories are reserved (guard pages), which
+//!   decides where a compiler may leave out bounds checks.
+//!
+//! `docs/abi.md` pictures the VMContext and a stack frame.
+
+pub mod abi;
+pub mod builtins;
+pub mod module;
+pub mod trap;
+pub mod tunables;
+pub mod vmoffsets;

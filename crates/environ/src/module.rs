@@ -1,0 +1,1 @@
+//! Module metadata (being written).
