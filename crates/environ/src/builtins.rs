@@ -1,1 +1,158 @@
-//! (being written)
+//! The runtime functions compiled code calls for what it does not inline:
+//! growing memories and tables, and the bulk memory and table operations.
+//!
+//! Compiled code finds them in a table of addresses whose pointer is in the
+//! VMContext ([`VMContext::BUILTINS`](crate::vmoffsets::VMContext::BUILTINS)),
+//! at `8 * Builtin::index()`, and calls them with the System V convention
+//! (`extern "sysv64"`), the caller's VMContext first. So a builtin is an
+//! ordinary Rust function of the runtime, and compiled code needs no
+//! relocation to reach it.
+//!
+//! A builtin that can trap returns `u32`: 0 when it succeeded, otherwise it
+//! did nothing and the caller traps with [`Builtin::trap`] (the operation
+//! was out of bounds). Growing returns the old size, or `u64::MAX` when the
+//! request is refused (which is not a trap).
+
+use crate::trap::Trap;
+
+/// A builtin's parameter or result type, as System V passes it.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum BuiltinType {
+    /// The caller's `*mut VMContext`.
+    VMContext,
+    /// A `u32` (indices, byte values, 32-bit lengths).
+    U32,
+    /// A `u64` (addresses and lengths in a memory or table).
+    U64,
+    /// A pointer-sized reference (`*const VMFuncRef` or an `externref`).
+    Ref,
+}
+
+/// A runtime builtin.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Builtin {
+    /// `memory_grow(vmctx, memory, delta_pages: u64) -> u64`: the old size
+    /// in pages, or `u64::MAX`.
+    MemoryGrow,
+    /// `memory_fill(vmctx, memory, dst: u64, byte: u32, len: u64) -> u32`.
+    MemoryFill,
+    /// `memory_copy(vmctx, dst_memory, dst: u64, src_memory, src: u64, len: u64) -> u32`.
+    MemoryCopy,
+    /// `memory_init(vmctx, memory, data, dst: u64, src: u32, len: u32) -> u32`.
+    MemoryInit,
+    /// `data_drop(vmctx, data)`.
+    DataDrop,
+    /// `table_grow(vmctx, table, delta: u64, init: ref) -> u64`: the old
+    /// size, or `u64::MAX`.
+    TableGrow,
+    /// `table_fill(vmctx, table, dst: u64, value: ref, len: u64) -> u32`.
+    TableFill,
+    /// `table_copy(vmctx, dst_table, src_table, dst: u64, src: u64, len: u64) -> u32`.
+    TableCopy,
+    /// `table_init(vmctx, table, elem, dst: u64, src: u32, len: u32) -> u32`.
+    TableInit,
+    /// `elem_drop(vmctx, elem)`.
+    ElemDrop,
+}
+
+impl Builtin {
+    /// Every builtin, in table order.
+    pub const ALL: [Builtin; 10] = [
+        Builtin::MemoryGrow,
+        Builtin::MemoryFill,
+        Builtin::MemoryCopy,
+        Builtin::MemoryInit,
+        Builtin::DataDrop,
+        Builtin::TableGrow,
+        Builtin::TableFill,
+        Builtin::TableCopy,
+        Builtin::TableInit,
+        Builtin::ElemDrop,
+    ];
+
+    /// The builtin's slot in the table of addresses.
+    pub const fn index(self) -> u32 {
+        self as u32
+    }
+
+    /// The parameters, after the VMContext.
+    pub const fn params(self) -> &'static [BuiltinType] {
+        use BuiltinType::*;
+        match self {
+            Builtin::MemoryGrow => &[VMContext, U32, U64],
+            Builtin::MemoryFill => &[VMContext, U32, U64, U32, U64],
+            Builtin::MemoryCopy => &[VMContext, U32, U64, U32, U64, U64],
+            Builtin::MemoryInit => &[VMContext, U32, U32, U64, U32, U32],
+            Builtin::DataDrop => &[VMContext, U32],
+            Builtin::TableGrow => &[VMContext, U32, U64, Ref],
+            Builtin::TableFill => &[VMContext, U32, U64, Ref, U64],
+            Builtin::TableCopy => &[VMContext, U32, U32, U64, U64, U64],
+            Builtin::TableInit => &[VMContext, U32, U32, U64, U32, U32],
+            Builtin::ElemDrop => &[VMContext, U32],
+        }
+    }
+
+    /// The result, if any.
+    pub const fn result(self) -> Option<BuiltinType> {
+        match self {
+            Builtin::MemoryGrow | Builtin::TableGrow => Some(BuiltinType::U64),
+            Builtin::DataDrop | Builtin::ElemDrop => None,
+            _ => Some(BuiltinType::U32),
+        }
+    }
+
+    /// The trap the caller raises when the builtin returns non-zero.
+    pub const fn trap(self) -> Option<Trap> {
+        match self {
+            Builtin::MemoryFill | Builtin::MemoryCopy | Builtin::MemoryInit => {
+                Some(Trap::MemoryOutOfBounds)
+            }
+            Builtin::TableFill | Builtin::TableCopy | Builtin::TableInit => {
+                Some(Trap::TableOutOfBounds)
+            }
+            Builtin::MemoryGrow | Builtin::TableGrow | Builtin::DataDrop | Builtin::ElemDrop => {
+                None
+            }
+        }
+    }
+
+    /// The name, for disassembly and errors.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Builtin::MemoryGrow => "memory_grow",
+            Builtin::MemoryFill => "memory_fill",
+            Builtin::MemoryCopy => "memory_copy",
+            Builtin::MemoryInit => "memory_init",
+            Builtin::DataDrop => "data_drop",
+            Builtin::TableGrow => "table_grow",
+            Builtin::TableFill => "table_fill",
+            Builtin::TableCopy => "table_copy",
+            Builtin::TableInit => "table_init",
+            Builtin::ElemDrop => "elem_drop",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_order_is_the_index_and_every_builtin_takes_the_vmctx_first() {
+        for (i, builtin) in Builtin::ALL.into_iter().enumerate() {
+            assert_eq!(builtin.index() as usize, i);
+            assert_eq!(
+                builtin.params()[0],
+                BuiltinType::VMContext,
+                "{}",
+                builtin.name()
+            );
+            // System V passes at most six integer arguments in registers.
+            assert!(builtin.params().len() <= 6, "{}", builtin.name());
+            // A builtin that reports failure returns a status.
+            if builtin.trap().is_some() {
+                assert_eq!(builtin.result(), Some(BuiltinType::U32));
+            }
+        }
+    }
+}
