@@ -242,3 +242,9 @@ mod tests {
         assert!(!CALLEE_SAVED_GPRS.contains(&VMCTX));
     }
 }
+
+/// The [`ExternalName`](cranelift_asm::ExternalName) namespace of the
+/// module's functions: a direct call to function `f` is a call relocation
+/// against `ExternalName::new(FUNCTION_NAMESPACE, f)`, which the runtime
+/// resolves to `f`'s code when it links the module.
+pub const FUNCTION_NAMESPACE: u32 = 0;

@@ -1,0 +1,787 @@
+//! The code generator's state and the operations every operator is built
+//! from: materializing values, spilling, the frame, branches and calls.
+//!
+//! # The frame
+//!
+//! ```text
+//!   rbp + 16 + o   stack arguments and return area (duet_environ::abi)
+//!   rbp + 8        return address
+//!   rbp            saved rbp
+//!   rbp - 8        saved r14 (the caller's; ours holds the VMContext)
+//!   rbp - 16 ...   locals, one 8-byte slot each, index 0 highest
+//!   ...            spilled values, pushed as they spill   ◄── rsp = rbp - sp_offset
+//! ```
+//!
+//! `sp_offset` tracks `rbp - rsp` at every point of the code; `max_sp_offset`
+//! its maximum, which the prologue's stack-limit check needs and which is
+//! known only at the end, so the check's immediate is patched then.
+
+use crate::env::FuncEnv;
+use crate::error::CompileError;
+use crate::regs::{RegSet, SCRATCH, VMCTX};
+use crate::stack::{SLOT_SIZE, Val};
+use cranelift_asm::buffer::Label;
+use cranelift_asm::x64::{Amode, Assembler, CC, Gpr, GprMemImm, OperandSize};
+use cranelift_asm::{CodeOffset, ExternalName};
+use duet_environ::abi::{self, AbiType, ArgLocation, CallSignature};
+use duet_environ::trap::Trap;
+use duet_environ::vmoffsets::VMContext;
+use wasmparser::ValType;
+
+/// Bytes below `rbp` taken before the locals: the saved `r14`.
+const SAVED_REGS_SIZE: u32 = 8;
+
+/// What kind of construct a control frame is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum FrameKind {
+    /// The function body: branching to it returns.
+    Function,
+    /// `block`: branches go to its end.
+    Block,
+    /// `loop`: branches go to its start.
+    Loop,
+    /// `if` (before `else`): `else_label` is where the else arm starts.
+    If { else_label: Label },
+    /// The `else` arm of an `if`.
+    Else,
+}
+
+/// A block, loop, if or the function body being compiled.
+#[derive(Clone, Debug)]
+pub(crate) struct ControlFrame {
+    pub(crate) kind: FrameKind,
+    pub(crate) params: Vec<ValType>,
+    pub(crate) results: Vec<ValType>,
+    /// Value-stack length below the frame's parameters.
+    pub(crate) base_height: usize,
+    /// `sp_offset` below the frame's parameters (they are in memory slots
+    /// right above it on entry).
+    pub(crate) base_sp_offset: u32,
+    /// Where branches to the frame go (its end, or a loop's start).
+    pub(crate) label: Label,
+    /// Whether the code before the frame was reachable (so its end is).
+    pub(crate) reachable_at_entry: bool,
+    /// Whether anything branches to the frame's end (so its end is
+    /// reachable even if its body's end is not).
+    pub(crate) branched_to: bool,
+}
+
+impl ControlFrame {
+    /// The types a branch to this frame carries.
+    pub(crate) fn branch_types(&self) -> &[ValType] {
+        match self.kind {
+            FrameKind::Loop => &self.params,
+            _ => &self.results,
+        }
+    }
+}
+
+/// A local's slot.
+#[derive(Copy, Clone, Debug)]
+struct LocalSlot {
+    ty: ValType,
+    /// Bytes below `rbp`.
+    offset: u32,
+}
+
+/// The code generator of one function.
+pub(crate) struct CodeGen<'e, E: FuncEnv> {
+    pub(crate) env: &'e E,
+    pub(crate) asm: Assembler,
+    pub(crate) stack: Vec<Val>,
+    pub(crate) regs: RegSet,
+    locals: Vec<LocalSlot>,
+    pub(crate) sp_offset: u32,
+    max_sp_offset: u32,
+    pub(crate) control: Vec<ControlFrame>,
+    /// Whether the current position can be reached; code for unreachable
+    /// operators is not emitted (they are still validated).
+    pub(crate) reachable: bool,
+    results: Vec<ValType>,
+    signature: CallSignature,
+    /// Where the prologue's frame-size immediate is, for patching.
+    frame_size_field: CodeOffset,
+    /// The operator being compiled (its offset in the module).
+    pub(crate) offset: u64,
+}
+
+/// The operand size of an integer value type.
+pub(crate) fn int_size(ty: ValType) -> OperandSize {
+    match ty {
+        ValType::I32 => OperandSize::S32,
+        _ => OperandSize::S64,
+    }
+}
+
+/// The calling-convention type of a value type.
+pub(crate) fn abi_type(ty: ValType) -> AbiType {
+    match ty {
+        ValType::I32 => AbiType::I32,
+        ValType::I64 => AbiType::I64,
+        ValType::F32 => AbiType::F32,
+        ValType::F64 => AbiType::F64,
+        ValType::V128 => AbiType::V128,
+        ValType::Ref(_) => AbiType::Ref,
+    }
+}
+
+/// `[rbp - offset]`.
+fn frame_slot(offset: u32) -> Amode {
+    Amode::base(Gpr::RBP, -(offset as i32))
+}
+
+impl<'e, E: FuncEnv> CodeGen<'e, E> {
+    /// A code generator for a function of type `params -> results`.
+    pub(crate) fn new(env: &'e E, asm: Assembler, params: &[ValType], results: &[ValType]) -> Self {
+        let abi_params: Vec<_> = params.iter().map(|&t| abi_type(t)).collect();
+        let abi_results: Vec<_> = results.iter().map(|&t| abi_type(t)).collect();
+        CodeGen {
+            env,
+            asm,
+            stack: Vec::new(),
+            regs: RegSet::new(),
+            locals: Vec::new(),
+            sp_offset: SAVED_REGS_SIZE,
+            max_sp_offset: SAVED_REGS_SIZE,
+            control: Vec::new(),
+            reachable: true,
+            results: results.to_vec(),
+            signature: CallSignature::new(&abi_params, &abi_results),
+            frame_size_field: 0,
+            offset: 0,
+        }
+    }
+
+    /// An error for an operator (or value type) not supported yet.
+    pub(crate) fn unsupported(&self, operator: &'static str) -> CompileError {
+        CompileError::Unsupported {
+            operator,
+            offset: self.offset,
+        }
+    }
+
+    /// Refuses value types the compiler cannot hold yet.
+    pub(crate) fn check_type(&self, ty: ValType) -> Result<(), CompileError> {
+        match ty {
+            ValType::I32 | ValType::I64 => Ok(()),
+            ValType::F32 => Err(self.unsupported("f32 values")),
+            ValType::F64 => Err(self.unsupported("f64 values")),
+            ValType::V128 => Err(self.unsupported("v128 values")),
+            ValType::Ref(_) => Err(self.unsupported("reference values")),
+        }
+    }
+
+    fn grow_stack(&mut self, bytes: u32) {
+        self.sp_offset += bytes;
+        self.max_sp_offset = self.max_sp_offset.max(self.sp_offset);
+    }
+
+    // ---- Prologue and epilogue -----------------------------------------
+
+    /// The prologue: frame pointer, VMContext, stack-limit check, locals.
+    /// `locals` are every local after the parameters.
+    pub(crate) fn emit_prologue(&mut self, params: &[ValType], locals: &[ValType]) {
+        use OperandSize::S64;
+        self.asm.push_r(Gpr::RBP);
+        self.asm.mov_rr(S64, Gpr::RBP, Gpr::RSP);
+        self.asm.push_r(VMCTX);
+        self.asm.mov_rr(S64, VMCTX, abi::VMCTX);
+
+        // r11 = rsp - (frame size); the size is patched at the end, so it
+        // starts as a value that takes the imm32 form.
+        self.asm.mov_rr(S64, SCRATCH, Gpr::RSP);
+        self.asm.sub_ri(S64, SCRATCH, 0x7fff_0000);
+        self.frame_size_field = self.asm.cur_offset() - 4;
+        self.asm.cmp_rm(
+            S64,
+            SCRATCH,
+            &Amode::base(VMCTX, VMContext::STACK_LIMIT as i32),
+        );
+        self.asm.trap_if(CC::B, Trap::StackOverflow.code());
+
+        // Locals: one slot each below the saved registers.
+        for &ty in params.iter().chain(locals) {
+            self.grow_stack(SLOT_SIZE);
+            self.locals.push(LocalSlot {
+                ty,
+                offset: self.sp_offset,
+            });
+        }
+        let locals_size = self.sp_offset - SAVED_REGS_SIZE;
+        if locals_size > 0 {
+            self.asm.sub_ri(S64, Gpr::RSP, locals_size as i32);
+        }
+        for (i, location) in self.signature.params.clone().into_iter().enumerate() {
+            let slot = frame_slot(self.locals[i].offset);
+            match location {
+                ArgLocation::Gpr(reg) => self.asm.mov_mr(S64, &slot, reg),
+                ArgLocation::Stack { offset } => {
+                    self.asm
+                        .mov_rm(S64, SCRATCH, &Amode::base(Gpr::RBP, 16 + offset as i32));
+                    self.asm.mov_mr(S64, &slot, SCRATCH);
+                }
+                ArgLocation::Xmm(_) => unreachable!("float parameters are refused earlier"),
+            }
+        }
+        if !locals.is_empty() {
+            self.asm.xor_rr(OperandSize::S32, SCRATCH, SCRATCH);
+            for local in &self.locals[params.len()..] {
+                self.asm.mov_mr(S64, &frame_slot(local.offset), SCRATCH);
+            }
+        }
+    }
+
+    /// Patches the frame size into the prologue's stack check.
+    pub(crate) fn patch_frame_size(&mut self) {
+        // The deepest the function goes, plus the pushes before the check
+        // already made (rbp, r14) are covered by the runtime's margin.
+        let size = self.max_sp_offset - SAVED_REGS_SIZE;
+        self.asm
+            .buffer_mut()
+            .patch_bytes(self.frame_size_field, &size.to_le_bytes());
+    }
+
+    /// Restores the caller's registers and returns (results are already in
+    /// their return locations).
+    pub(crate) fn emit_epilogue(&mut self) {
+        self.asm.lea(
+            OperandSize::S64,
+            Gpr::RSP,
+            &Amode::base(Gpr::RBP, -(SAVED_REGS_SIZE as i32)),
+        );
+        self.asm.pop_r(VMCTX);
+        self.asm.pop_r(Gpr::RBP);
+        self.asm.ret();
+    }
+
+    // ---- Registers and materialization ---------------------------------
+
+    /// A free GPR, spilling the value stack if none is.
+    pub(crate) fn alloc_gpr(&mut self) -> Gpr {
+        if let Some(reg) = self.regs.take_gpr() {
+            return reg;
+        }
+        self.spill_all();
+        self.regs
+            .take_gpr()
+            .expect("spilling the value stack frees every register")
+    }
+
+    /// Takes `reg` for the current operation, spilling the value stack if a
+    /// value holds it.
+    pub(crate) fn alloc_specific(&mut self, reg: Gpr) {
+        if !self.regs.take_specific(reg) {
+            self.spill_all();
+            assert!(
+                self.regs.take_specific(reg),
+                "{reg} is held by an operand being computed"
+            );
+        }
+    }
+
+    /// Returns a register no longer needed.
+    pub(crate) fn free_gpr(&mut self, reg: Gpr) {
+        self.regs.free(reg);
+    }
+
+    /// Moves `val` into `dst`, popping its machine-stack slot if it has one
+    /// (it must then be the top of the machine stack).
+    fn materialize(&mut self, val: Val, dst: Gpr) {
+        match val {
+            Val::I32(v) => self.asm.mov_ri(OperandSize::S32, dst, v as u32 as u64),
+            Val::I64(v) => self.asm.mov_ri(OperandSize::S64, dst, v as u64),
+            Val::Gpr { reg, ty } => {
+                if reg != dst {
+                    self.asm.mov_rr(int_size(ty), dst, reg);
+                }
+            }
+            Val::Local { index, ty } => {
+                let offset = self.locals[index as usize].offset;
+                self.asm.mov_rm(int_size(ty), dst, &frame_slot(offset));
+            }
+            Val::Memory { offset, .. } => {
+                assert_eq!(
+                    offset, self.sp_offset,
+                    "a memory value popped from below the stack top"
+                );
+                self.asm.pop_r(dst);
+                self.sp_offset -= SLOT_SIZE;
+            }
+        }
+    }
+
+    /// Pops the top value into some GPR.
+    pub(crate) fn pop_gpr(&mut self) -> Gpr {
+        let val = self.stack.pop().expect("the validator checked the operand");
+        self.val_to_gpr(val)
+    }
+
+    /// `val` (already popped) in some GPR.
+    pub(crate) fn val_to_gpr(&mut self, val: Val) -> Gpr {
+        if let Val::Gpr { reg, .. } = val {
+            return reg;
+        }
+        // A memory value is on top of the machine stack: spilling first (to
+        // find a register) would push above it, so pop it via the scratch.
+        if let Val::Memory { .. } = val
+            && self.regs.take_gpr().map(|r| self.regs.free(r)).is_none()
+        {
+            self.materialize(val, SCRATCH);
+            let reg = self.alloc_gpr();
+            self.asm.mov_rr(OperandSize::S64, reg, SCRATCH);
+            return reg;
+        }
+        let reg = self.alloc_gpr();
+        self.materialize(val, reg);
+        reg
+    }
+
+    /// Pops the top value into `reg`, which the caller has taken.
+    pub(crate) fn pop_into(&mut self, reg: Gpr) {
+        let val = self.stack.pop().expect("the validator checked the operand");
+        if let Val::Gpr { reg: src, .. } = val
+            && src != reg
+        {
+            self.free_gpr(src);
+        }
+        self.materialize(val, reg);
+    }
+
+    /// Pushes a register value.
+    pub(crate) fn push_gpr(&mut self, reg: Gpr, ty: ValType) {
+        self.stack.push(Val::Gpr { reg, ty });
+    }
+
+    /// Spills entry `i` to a new slot on top of the machine stack: always
+    /// for registers and locals, and for constants and memory entries too
+    /// when `force`d.
+    fn spill_entry(&mut self, i: usize, force: bool) {
+        let val = self.stack[i];
+        match val {
+            Val::Gpr { reg, .. } => {
+                self.asm.push_r(reg);
+                self.regs.free(reg);
+            }
+            Val::Local { index, ty } => {
+                let offset = self.locals[index as usize].offset;
+                self.asm.mov_rm(int_size(ty), SCRATCH, &frame_slot(offset));
+                self.asm.push_r(SCRATCH);
+            }
+            Val::I32(_) | Val::I64(_) if force => {
+                let imm = match val {
+                    Val::I32(v) => v as u32 as u64,
+                    Val::I64(v) => v as u64,
+                    _ => unreachable!(),
+                };
+                self.asm.mov_ri(OperandSize::S64, SCRATCH, imm);
+                self.asm.push_r(SCRATCH);
+            }
+            Val::Memory { offset, .. } if force => {
+                self.asm.push(&GprMemImm::Mem(frame_slot(offset)));
+            }
+            Val::I32(_) | Val::I64(_) | Val::Memory { .. } => return,
+        }
+        self.grow_stack(SLOT_SIZE);
+        self.stack[i] = Val::Memory {
+            offset: self.sp_offset,
+            ty: val.ty(),
+        };
+    }
+
+    /// Spills every register and local entry of the value stack to the
+    /// machine stack, bottom up. Keeps invariant 1 (crate docs): existing
+    /// memory entries stay below everything spilled now.
+    pub(crate) fn spill_all(&mut self) {
+        for i in 0..self.stack.len() {
+            self.spill_entry(i, false);
+        }
+    }
+
+    /// Puts the whole value stack in memory, constants included (the
+    /// canonical state at control-flow joins, invariant 3). A constant can
+    /// only get a slot on top of the machine stack, so from the first
+    /// constant up every entry is pushed again, in order (memory entries
+    /// there leave a dead slot behind, reclaimed when the enclosing block
+    /// resets `rsp`).
+    pub(crate) fn spill_everything(&mut self) {
+        let first_constant = self
+            .stack
+            .iter()
+            .position(|v| matches!(v, Val::I32(_) | Val::I64(_)));
+        let first_constant = first_constant.unwrap_or(self.stack.len());
+        for i in 0..self.stack.len() {
+            self.spill_entry(i, i >= first_constant);
+        }
+    }
+
+    // ---- Locals ----------------------------------------------------------
+
+    /// The type of local `index`.
+    pub(crate) fn local_type(&self, index: u32) -> ValType {
+        self.locals[index as usize].ty
+    }
+
+    /// Pops the top value into local `index`.
+    pub(crate) fn set_local(&mut self, index: u32) {
+        // Entries that still stand for the local's old value must be
+        // loaded before it changes.
+        if self
+            .stack
+            .iter()
+            .any(|v| matches!(v, Val::Local { index: i, .. } if *i == index))
+        {
+            let top = self.stack.pop().expect("validated");
+            self.spill_all();
+            self.stack.push(top);
+        }
+        let slot = frame_slot(self.locals[index as usize].offset);
+        let ty = self.locals[index as usize].ty;
+        let val = self.stack.pop().expect("validated");
+        match val.as_imm32() {
+            Some(imm) => self.asm.mov_mi(OperandSize::S64, &slot, imm),
+            None => {
+                let reg = self.val_to_gpr(val);
+                self.asm.mov_mr(int_size(ty), &slot, reg);
+                self.free_gpr(reg);
+            }
+        }
+    }
+
+    // ---- Branches ----------------------------------------------------------
+
+    /// Moves the top `count` values into the canonical slots of a frame
+    /// whose base is at `base_sp_offset` (the slots right above it), and
+    /// sets `rsp` below them; the values are popped.
+    ///
+    /// Why the moves cannot clobber a value still to be read: the `i`th
+    /// destination is `base + 8(i+1)` below `rbp`, and every source slot of a
+    /// later value is at least as deep (values only ever stack up above the
+    /// base), so moving in order from the first value writes only slots no
+    /// later value reads.
+    pub(crate) fn move_to_frame_slots(&mut self, count: usize, base_sp_offset: u32) {
+        let first = self.stack.len() - count;
+        let values: Vec<Val> = self.stack.drain(first..).collect();
+        for (i, val) in values.iter().enumerate() {
+            let dest = frame_slot(base_sp_offset + SLOT_SIZE * (i as u32 + 1));
+            match *val {
+                Val::I32(v) => self.asm.mov_mi(OperandSize::S64, &dest, v),
+                Val::I64(v) if i32::try_from(v).is_ok() => {
+                    self.asm.mov_mi(OperandSize::S64, &dest, v as i32)
+                }
+                Val::I64(v) => {
+                    self.asm.mov_ri(OperandSize::S64, SCRATCH, v as u64);
+                    self.asm.mov_mr(OperandSize::S64, &dest, SCRATCH);
+                }
+                Val::Gpr { reg, .. } => self.asm.mov_mr(OperandSize::S64, &dest, reg),
+                Val::Local { index, .. } => {
+                    let offset = self.locals[index as usize].offset;
+                    self.asm
+                        .mov_rm(OperandSize::S64, SCRATCH, &frame_slot(offset));
+                    self.asm.mov_mr(OperandSize::S64, &dest, SCRATCH);
+                }
+                Val::Memory { offset, .. } => {
+                    if dest != frame_slot(offset) {
+                        self.asm
+                            .mov_rm(OperandSize::S64, SCRATCH, &frame_slot(offset));
+                        self.asm.mov_mr(OperandSize::S64, &dest, SCRATCH);
+                    }
+                }
+            }
+        }
+        for val in values {
+            if let Val::Gpr { reg, .. } = val {
+                self.free_gpr(reg);
+            }
+        }
+        let new_sp = base_sp_offset + SLOT_SIZE * count as u32;
+        if new_sp != self.sp_offset {
+            self.asm
+                .lea(OperandSize::S64, Gpr::RSP, &frame_slot(new_sp));
+        }
+        self.sp_offset = new_sp;
+        self.max_sp_offset = self.max_sp_offset.max(new_sp);
+    }
+
+    /// Puts the top values (the function's results) into their return
+    /// locations and pops them.
+    pub(crate) fn move_to_return_locations(&mut self) {
+        let count = self.results.len();
+        let first = self.stack.len() - count;
+        let values: Vec<Val> = self.stack.drain(first..).collect();
+        // Return-area results first (they may need rax as a scratch-free
+        // path), the register result last.
+        for (i, val) in values.iter().enumerate().skip(1) {
+            let ArgLocation::Stack { offset } = self.signature.results[i] else {
+                unreachable!("results after the first are in the return area")
+            };
+            let dest = Amode::base(Gpr::RBP, 16 + offset as i32);
+            let reg = self.val_ref_to_scratch(*val);
+            self.asm.mov_mr(OperandSize::S64, &dest, reg);
+        }
+        if let Some(&val) = values.first() {
+            match self.signature.results[0] {
+                ArgLocation::Gpr(reg) => {
+                    let src = self.val_ref_to_scratch(val);
+                    if src != reg {
+                        self.asm.mov_rr(OperandSize::S64, reg, src);
+                    }
+                }
+                _ => unreachable!("float results are refused earlier"),
+            }
+        }
+        for val in values {
+            if let Val::Gpr { reg, .. } = val {
+                self.free_gpr(reg);
+            }
+        }
+    }
+
+    /// A register holding `val` without popping machine-stack slots (a
+    /// register value's own register, otherwise the scratch register).
+    fn val_ref_to_scratch(&mut self, val: Val) -> Gpr {
+        match val {
+            Val::Gpr { reg, .. } => reg,
+            Val::I32(v) => {
+                self.asm.mov_ri(OperandSize::S32, SCRATCH, v as u32 as u64);
+                SCRATCH
+            }
+            Val::I64(v) => {
+                self.asm.mov_ri(OperandSize::S64, SCRATCH, v as u64);
+                SCRATCH
+            }
+            Val::Local { index, ty } => {
+                let offset = self.locals[index as usize].offset;
+                self.asm.mov_rm(int_size(ty), SCRATCH, &frame_slot(offset));
+                SCRATCH
+            }
+            Val::Memory { offset, .. } => {
+                self.asm
+                    .mov_rm(OperandSize::S64, SCRATCH, &frame_slot(offset));
+                SCRATCH
+            }
+        }
+    }
+
+    /// Emits a branch to the frame `depth` levels up (its operands are on
+    /// top of the value stack, which the branch consumes; the code after it
+    /// is unreachable unless the caller restores the stack).
+    pub(crate) fn emit_branch(&mut self, depth: u32) {
+        let index = self.control.len() - 1 - depth as usize;
+        let frame = &mut self.control[index];
+        frame.branched_to = true;
+        let (kind, count, base_sp, label) = (
+            frame.kind,
+            frame.branch_types().len(),
+            frame.base_sp_offset,
+            frame.label,
+        );
+        if kind == FrameKind::Function {
+            self.move_to_return_locations();
+        } else {
+            self.move_to_frame_slots(count, base_sp);
+        }
+        self.asm.jmp(label);
+    }
+
+    // ---- Calls ---------------------------------------------------------------
+
+    /// A direct call of function `func_index` (defined in this module).
+    pub(crate) fn emit_call(&mut self, func_index: u32) -> Result<(), CompileError> {
+        if func_index < self.env.num_imported_functions() {
+            return Err(self.unsupported("call of an imported function"));
+        }
+        let ty = self.env.func_type(func_index).clone();
+        for &t in ty.params().iter().chain(ty.results()) {
+            self.check_type(t)?;
+        }
+        let params: Vec<_> = ty.params().iter().map(|&t| abi_type(t)).collect();
+        let results: Vec<_> = ty.results().iter().map(|&t| abi_type(t)).collect();
+        let sig = CallSignature::new(&params, &results);
+
+        // Every live value goes to memory (the call clobbers every
+        // allocatable register); the arguments end up on top.
+        self.spill_everything();
+        let arg_count = params.len();
+        let args_base = self.stack.len() - arg_count;
+        let args: Vec<Val> = self.stack.drain(args_base..).collect();
+        // The arguments are the top slots of the machine stack, in order
+        // (invariant 1, and spill_everything pushes from the first constant
+        // up), so releasing them after the call is one `add rsp`.
+        debug_assert!(args.iter().rev().enumerate().all(|(k, v)| {
+            matches!(v, Val::Memory { offset, .. } if *offset == self.sp_offset - SLOT_SIZE * k as u32)
+        }));
+
+        // Outgoing area below the arguments, with rsp 16-aligned at the call
+        // (rbp is 16-aligned, so rsp's alignment is sp_offset's).
+        let area = sig.outgoing_area_size();
+        let below = (self.sp_offset + area).next_multiple_of(abi::STACK_ALIGNMENT) - self.sp_offset;
+        if below > 0 {
+            self.asm.sub_ri(OperandSize::S64, Gpr::RSP, below as i32);
+        }
+        self.grow_stack(below);
+        for (val, location) in args.iter().zip(&sig.params) {
+            let Val::Memory { offset, .. } = *val else {
+                unreachable!("arguments were spilled")
+            };
+            let src = frame_slot(offset);
+            match *location {
+                ArgLocation::Gpr(reg) => self.asm.mov_rm(OperandSize::S64, reg, &src),
+                ArgLocation::Stack { offset } => {
+                    self.asm.mov_rm(OperandSize::S64, SCRATCH, &src);
+                    self.asm.mov_mr(
+                        OperandSize::S64,
+                        &Amode::base(Gpr::RSP, offset as i32),
+                        SCRATCH,
+                    );
+                }
+                ArgLocation::Xmm(_) => unreachable!("float arguments are refused earlier"),
+            }
+        }
+        self.asm.mov_rr(OperandSize::S64, abi::VMCTX, VMCTX);
+        self.asm
+            .call_external(ExternalName::new(abi::FUNCTION_NAMESPACE, func_index));
+
+        // The arguments' slots and the outgoing area are now dead: with at
+        // most one result, release them and take the result from rax.
+        let freed = below + SLOT_SIZE * arg_count as u32;
+        if results.len() <= 1 {
+            if freed > 0 {
+                self.asm.add_ri(OperandSize::S64, Gpr::RSP, freed as i32);
+            }
+            self.sp_offset -= freed;
+            if let Some(&ty) = ty.results().first() {
+                self.alloc_specific(Gpr::RAX);
+                self.push_gpr(Gpr::RAX, ty);
+            }
+            return Ok(());
+        }
+        // Several results: push them in order above the dead area (which
+        // still holds the return area), as memory entries; the dead area is
+        // reclaimed when the enclosing block resets rsp.
+        let sp_at_call = self.sp_offset;
+        for (i, (&rty, location)) in ty.results().iter().zip(&sig.results).enumerate() {
+            match *location {
+                ArgLocation::Gpr(reg) if i == 0 => self.asm.push_r(reg),
+                ArgLocation::Stack { offset } => {
+                    // rsp at the call + offset = rbp - (sp_at_call - offset).
+                    let slot = frame_slot(sp_at_call - offset);
+                    self.asm.push(&GprMemImm::Mem(slot));
+                }
+                _ => unreachable!("float results are refused earlier"),
+            }
+            self.grow_stack(SLOT_SIZE);
+            self.stack.push(Val::Memory {
+                offset: self.sp_offset,
+                ty: rty,
+            });
+        }
+        Ok(())
+    }
+
+    /// An operand for the right-hand side of an ALU instruction: an
+    /// immediate, a local's slot, or a register.
+    pub(crate) fn pop_rmi(&mut self) -> GprMemImm {
+        let val = self.stack.pop().expect("validated");
+        if let Some(imm) = val.as_imm32() {
+            return GprMemImm::Imm(imm);
+        }
+        if let Val::Local { index, .. } = val {
+            return GprMemImm::Mem(frame_slot(self.locals[index as usize].offset));
+        }
+        GprMemImm::Gpr(self.val_to_gpr(val))
+    }
+
+    /// Frees the register of an operand popped with [`Self::pop_rmi`].
+    pub(crate) fn free_rmi(&mut self, operand: GprMemImm) {
+        if let GprMemImm::Gpr(reg) = operand {
+            self.free_gpr(reg);
+        }
+    }
+
+    /// Creates the control frame of a block, loop or if whose parameters are
+    /// on top of the value stack, spilling the value stack to make the
+    /// state canonical (invariant 3).
+    pub(crate) fn push_frame(
+        &mut self,
+        kind: FrameKind,
+        params: Vec<ValType>,
+        results: Vec<ValType>,
+        label: Label,
+    ) {
+        if self.reachable {
+            self.spill_everything();
+        }
+        let base_height = self.stack.len() - params.len();
+        let base_sp_offset = self.sp_offset - SLOT_SIZE * params.len() as u32;
+        self.control.push(ControlFrame {
+            kind,
+            params,
+            results,
+            base_height,
+            base_sp_offset,
+            label,
+            reachable_at_entry: self.reachable,
+            branched_to: false,
+        });
+    }
+
+    /// Makes the value stack what it is at the end of `frame` (its results
+    /// in their canonical slots) without emitting code, after a path that
+    /// moved them there.
+    pub(crate) fn reset_to_frame_end(&mut self, frame: &ControlFrame) {
+        self.truncate_stack(frame.base_height);
+        for (i, &ty) in frame.results.iter().enumerate() {
+            self.stack.push(Val::Memory {
+                offset: frame.base_sp_offset + SLOT_SIZE * (i as u32 + 1),
+                ty,
+            });
+        }
+        self.sp_offset = frame.base_sp_offset + SLOT_SIZE * frame.results.len() as u32;
+    }
+
+    /// Makes the value stack what it is on entry to `frame` (its parameters
+    /// in their slots), for an `else` arm.
+    pub(crate) fn reset_to_frame_entry(&mut self, frame: &ControlFrame) {
+        self.truncate_stack(frame.base_height);
+        for (i, &ty) in frame.params.iter().enumerate() {
+            self.stack.push(Val::Memory {
+                offset: frame.base_sp_offset + SLOT_SIZE * (i as u32 + 1),
+                ty,
+            });
+        }
+        self.sp_offset = frame.base_sp_offset + SLOT_SIZE * frame.params.len() as u32;
+    }
+
+    /// Drops value-stack entries down to `height` (releasing registers; the
+    /// machine stack is reset by the caller).
+    pub(crate) fn truncate_stack(&mut self, height: usize) {
+        while self.stack.len() > height {
+            if let Some(Val::Gpr { reg, .. }) = self.stack.pop() {
+                self.free_gpr(reg);
+            }
+        }
+    }
+
+    /// Drops the top value, releasing its register or machine-stack slot.
+    pub(crate) fn drop_top(&mut self) {
+        match self.stack.pop().expect("validated") {
+            Val::Gpr { reg, .. } => self.free_gpr(reg),
+            Val::Memory { offset, .. } => {
+                assert_eq!(
+                    offset, self.sp_offset,
+                    "a memory value dropped from below the stack top"
+                );
+                self.asm
+                    .add_ri(OperandSize::S64, Gpr::RSP, SLOT_SIZE as i32);
+                self.sp_offset -= SLOT_SIZE;
+            }
+            _ => {}
+        }
+    }
+
+    /// Binds `label` here.
+    pub(crate) fn bind(&mut self, label: Label) -> Result<(), CompileError> {
+        self.asm.bind_label(label)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,63 @@
+//! `winch-codegen`: duet's single-pass baseline compiler. It reads each
+//! function body once with wasmparser's operator visitor, validates every
+//! operator in the same pass, and emits x86-64 through cranelift-asm's
+//! [`Assembler`](cranelift_asm::x64::Assembler) with physical registers: no
+//! IR, no register allocator pass, and no instruction bytes written here.
+//!
+//! # The pieces
+//!
+//! ```text
+//!  operators ──► Validated<visitor> ──► CodeGen ──► Assembler ──► MachBuffer
+//!                (wasmparser's          value stack,  (cranelift-asm)
+//!                 FuncValidator first)  registers, frame,
+//!                                       control frames
+//! ```
+//!
+//! * **The value stack** ([`stack`]) mirrors wasm's operand stack, holding
+//!   each value where it currently is: a constant (not yet materialized, so
+//!   it can fold into an immediate), a local (not yet loaded, so it can fold
+//!   into a memory operand), a register, or a slot of the machine stack.
+//! * **Registers** ([`regs`]) are handed out on the fly from the caller-saved
+//!   registers; when none is free, the whole value stack is spilled.
+//! * **The frame** holds the locals in fixed slots below the frame pointer and
+//!   grows below them, push by push, as values spill.
+//! * **Control frames** record, for each block, loop and if, where its
+//!   branch operands live, so that every branch leaves the machine state the
+//!   target expects.
+//!
+//! # Invariants
+//!
+//! 1. *Memory entries are ordered.* Every `Memory` entry of the value stack
+//!    lies deeper (at a larger offset below `rbp`) than every entry above it
+//!    and no register or local entry lies below a memory entry. Spilling goes
+//!    from the bottom up over every register and local entry, so it keeps
+//!    this; hence the topmost memory entry is the top of the machine stack,
+//!    and popping it is a `pop`.
+//! 2. *An `i32` in a register has its upper 32 bits clear.* Every 32-bit
+//!    instruction writes its destination zero-extended, and the compiler only
+//!    produces `i32`s with them; memory addressing relies on it.
+//! 3. *At every control-flow join, the machine state is canonical.* On entry
+//!    to a block, loop or if, the value stack is spilled, so the block's
+//!    parameters are the topmost memory slots above its base. A branch to
+//!    the block (or the fall-through into its end) leaves the branch's
+//!    operands in the slots right above the base, in order, and `rsp` just
+//!    below them; a branch to the function's outermost block leaves them in
+//!    the return locations of the calling convention. Every path into a join
+//!    agrees, so code after the join may assume it.
+//! 4. *The frame pointer chain is intact.* Every function keeps `rbp` as its
+//!    frame pointer (`duet_environ::abi`), so traps can walk wasm frames.
+//!
+//! Left for later, with an error naming the operator until then: floats,
+//! memory and table instructions, indirect and imported calls, bulk memory,
+//! reference types, SIMD.
+
+mod codegen;
+pub mod env;
+pub mod error;
+mod regs;
+mod stack;
+mod visit;
+
+pub use env::FuncEnv;
+pub use error::CompileError;
+pub use visit::compile_function;

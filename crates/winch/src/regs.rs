@@ -1,0 +1,86 @@
+//! The registers the compiler hands out, and which are free.
+//!
+//! Only caller-saved registers are allocated, so a function saves nothing
+//! for them and a call clobbers nothing the caller has not spilled. Fixed
+//! roles:
+//!
+//! * `r14` holds the VMContext for the whole function (callee-saved, so it
+//!   survives calls; the prologue saves the caller's);
+//! * `rbp` is the frame pointer, `rsp` the stack pointer;
+//! * `r11` and `xmm15` are scratch registers, used within one operation
+//!   and never holding a value-stack entry;
+//! * `rbx`, `r12`, `r13`, `r15` are not used yet (using them would mean
+//!   saving them in every prologue).
+
+use cranelift_asm::x64::Gpr;
+
+/// The register that holds the VMContext in compiled code.
+pub(crate) const VMCTX: Gpr = Gpr::R14;
+
+/// The GPR scratch register.
+pub(crate) const SCRATCH: Gpr = Gpr::R11;
+
+/// The allocatable GPRs, in the order they are handed out.
+const ALLOCATABLE: [Gpr; 8] = [
+    Gpr::RAX,
+    Gpr::RCX,
+    Gpr::RDX,
+    Gpr::RSI,
+    Gpr::RDI,
+    Gpr::R8,
+    Gpr::R9,
+    Gpr::R10,
+];
+
+/// The free allocatable GPRs (a bit per hardware encoding).
+#[derive(Clone, Debug)]
+pub(crate) struct RegSet {
+    free_gprs: u16,
+}
+
+impl RegSet {
+    /// Every allocatable register free.
+    pub(crate) fn new() -> Self {
+        RegSet {
+            free_gprs: ALLOCATABLE.iter().fold(0, |bits, r| bits | 1 << r.enc()),
+        }
+    }
+
+    /// A free GPR, now taken.
+    pub(crate) fn take_gpr(&mut self) -> Option<Gpr> {
+        let reg = ALLOCATABLE.into_iter().find(|r| self.is_free(*r))?;
+        self.free_gprs &= !(1 << reg.enc());
+        Some(reg)
+    }
+
+    /// Takes `reg` if it is free.
+    pub(crate) fn take_specific(&mut self, reg: Gpr) -> bool {
+        let free = self.is_free(reg);
+        self.free_gprs &= !(1 << reg.enc());
+        free
+    }
+
+    /// Whether `reg` is allocatable and free.
+    pub(crate) fn is_free(&self, reg: Gpr) -> bool {
+        self.free_gprs & (1 << reg.enc()) != 0
+    }
+
+    /// Returns `reg` to the free set.
+    pub(crate) fn free(&mut self, reg: Gpr) {
+        debug_assert!(ALLOCATABLE.contains(&reg), "{reg} is not allocatable");
+        debug_assert!(!self.is_free(reg), "{reg} freed twice");
+        self.free_gprs |= 1 << reg.enc();
+    }
+
+    /// Whether every allocatable register is free.
+    #[cfg(test)]
+    pub(crate) fn all_free(&self) -> bool {
+        *self == RegSet::new()
+    }
+}
+
+impl PartialEq for RegSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.free_gprs == other.free_gprs
+    }
+}

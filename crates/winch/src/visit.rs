@@ -1,0 +1,804 @@
+//! The single pass: each operator is validated, then compiled.
+//!
+//! [`Validated`] is the visitor wasmparser drives. For every operator it
+//! first runs the function's `FuncValidator` (so nothing invalid reaches the
+//! code generator) and then the code generator's method for it, from the
+//! [`Ops`] trait. `Ops` has a default method per operator that refuses it
+//! with an error naming it; the code generator overrides the ones it
+//! supports. Code is not generated for operators in unreachable code
+//! (after `br`, `return`, `unreachable`) except the structured control
+//! operators, which keep the frames balanced.
+
+use crate::codegen::{CodeGen, FrameKind, int_size};
+use crate::env::FuncEnv;
+use crate::error::CompileError;
+use crate::stack::Val;
+use cranelift_asm::FinishedCode;
+use cranelift_asm::metadata::SourceLoc;
+use cranelift_asm::x64::{
+    AluOp, Assembler, CC, CpuFeatures, ExtMode, Feature, GprMem, GprMemImm, OperandSize, ShiftOp,
+};
+use cranelift_asm::x64::{BitOp, Gpr};
+use duet_environ::trap::Trap;
+use wasmparser::{
+    BlockType, FuncValidator, FunctionBody, ValType, VisitOperator, WasmModuleResources,
+};
+
+/// Compiles function `func_index` (a defined function; its body and
+/// validator as the module's translation hands them out) for a CPU with
+/// `features`.
+pub fn compile_function<E: FuncEnv, T: WasmModuleResources>(
+    env: &E,
+    func_index: u32,
+    body: &FunctionBody<'_>,
+    validator: &mut FuncValidator<T>,
+    features: CpuFeatures,
+) -> Result<FinishedCode, CompileError> {
+    let ty = env.func_type(func_index).clone();
+    let (params, results) = (ty.params().to_vec(), ty.results().to_vec());
+    let mut codegen = CodeGen::new(env, Assembler::new(features), &params, &results);
+    for &t in params.iter().chain(&results) {
+        codegen.check_type(t)?;
+    }
+
+    let mut locals = Vec::new();
+    let mut locals_reader = body.get_locals_reader()?;
+    for _ in 0..locals_reader.get_count() {
+        let offset = locals_reader.original_position();
+        let (count, ty) = locals_reader.read()?;
+        validator.define_locals(offset, count, ty)?;
+        codegen.offset = offset;
+        codegen.check_type(ty)?;
+        locals.extend(std::iter::repeat_n(ty, count as usize));
+    }
+
+    codegen.emit_prologue(&params, &locals);
+    let epilogue = codegen.asm.new_label();
+    codegen.push_frame(FrameKind::Function, Vec::new(), results, epilogue);
+
+    let mut reader = body.get_binary_reader_for_operators()?;
+    reader.set_features(*validator.features());
+    let mut visitor = Validated {
+        validator,
+        codegen: &mut codegen,
+        offset: 0,
+    };
+    while !reader.eof() {
+        let offset = reader.original_position();
+        visitor.offset = offset;
+        visitor.codegen.offset = offset;
+        visitor.codegen.asm.start_srcloc(SourceLoc(offset as u32));
+        reader.visit_operator(&mut visitor)??;
+        visitor.codegen.asm.end_srcloc();
+    }
+    let offset = reader.original_position();
+    reader.finish_expression(&validator.visitor(offset))?;
+    codegen.patch_frame_size();
+    Ok(codegen.asm.finish()?)
+}
+
+/// Validates each operator, then compiles it (see the module docs).
+struct Validated<'v, 'c, 'e, E: FuncEnv, T: WasmModuleResources> {
+    validator: &'v mut FuncValidator<T>,
+    codegen: &'c mut CodeGen<'e, E>,
+    offset: u64,
+}
+
+/// The decoder asks which construct it is inside (to decode `end` and
+/// `else`); the code generator's control frames say.
+impl<E: FuncEnv, T: WasmModuleResources> wasmparser::FrameStack for Validated<'_, '_, '_, E, T> {
+    fn current_frame(&self) -> Option<wasmparser::FrameKind> {
+        self.codegen.control.last().map(|frame| match frame.kind {
+            FrameKind::Function | FrameKind::Block => wasmparser::FrameKind::Block,
+            FrameKind::Loop => wasmparser::FrameKind::Loop,
+            FrameKind::If { .. } => wasmparser::FrameKind::If,
+            FrameKind::Else => wasmparser::FrameKind::Else,
+        })
+    }
+}
+
+/// Whether an operator is a structured-control operator, compiled even in
+/// unreachable code to keep the control frames balanced.
+const fn is_structure(visit: &str) -> bool {
+    matches!(
+        visit.as_bytes(),
+        b"visit_block" | b"visit_loop" | b"visit_if" | b"visit_else" | b"visit_end"
+    )
+}
+
+macro_rules! define_validated {
+    ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
+        $(
+            fn $visit(&mut self $($(,$arg: $argty)*)?) -> Self::Output {
+                self.validator.visitor(self.offset).$visit($($($arg.clone()),*)?)?;
+                if self.codegen.reachable || is_structure(stringify!($visit)) {
+                    Ops::$visit(&mut *self.codegen $($(,$arg)*)?)
+                } else {
+                    Ok(())
+                }
+            }
+        )*
+    };
+}
+
+impl<'a, E: FuncEnv, T: WasmModuleResources> VisitOperator<'a> for Validated<'_, '_, '_, E, T> {
+    type Output = Result<(), CompileError>;
+
+    fn simd_visitor(
+        &mut self,
+    ) -> Option<&mut dyn wasmparser::VisitSimdOperator<'a, Output = Self::Output>> {
+        Some(self)
+    }
+
+    wasmparser::for_each_visit_operator!(define_validated);
+}
+
+macro_rules! define_validated_simd {
+    ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
+        $(
+            fn $visit(&mut self $($(,$arg: $argty)*)?) -> Self::Output {
+                let mut validator = self.validator.simd_visitor(self.offset);
+                validator.$visit($($($arg),*)?)?;
+                Err(CompileError::Unsupported { operator: &stringify!($visit)[6..], offset: self.offset })
+            }
+        )*
+    };
+}
+
+impl<'a, E: FuncEnv, T: WasmModuleResources> wasmparser::VisitSimdOperator<'a>
+    for Validated<'_, '_, '_, E, T>
+{
+    wasmparser::for_each_visit_simd_operator!(define_validated_simd);
+}
+
+macro_rules! define_ops_trait {
+    ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
+        /// One method per operator; each refuses its operator unless the code
+        /// generator overrides it.
+        pub(crate) trait Ops<'a> {
+            /// The error for an operator the compiler does not support.
+            fn unsupported_operator(&self, name: &'static str) -> CompileError;
+            $(
+                #[allow(unused_variables)]
+                fn $visit(&mut self $($(,$arg: $argty)*)?) -> Result<(), CompileError> {
+                    // `visit_i32_add` names `i32_add`.
+                    Err(self.unsupported_operator(&stringify!($visit)[6..]))
+                }
+            )*
+        }
+    };
+}
+
+wasmparser::for_each_visit_operator!(define_ops_trait);
+
+/// The parameter and result types of a block type.
+fn block_signature<E: FuncEnv>(env: &E, ty: BlockType) -> (Vec<ValType>, Vec<ValType>) {
+    match ty {
+        BlockType::Empty => (Vec::new(), Vec::new()),
+        BlockType::Type(t) => (Vec::new(), vec![t]),
+        BlockType::FuncType(index) => {
+            let ty = env.type_at(index);
+            (ty.params().to_vec(), ty.results().to_vec())
+        }
+    }
+}
+
+impl<E: FuncEnv> CodeGen<'_, E> {
+    fn block_types(&self, ty: BlockType) -> Result<(Vec<ValType>, Vec<ValType>), CompileError> {
+        let (params, results) = block_signature(self.env, ty);
+        for &t in params.iter().chain(&results) {
+            self.check_type(t)?;
+        }
+        Ok((params, results))
+    }
+
+    /// The rest of the current frame is unreachable: drop its operands.
+    fn set_unreachable(&mut self) {
+        let base = self
+            .control
+            .last()
+            .expect("inside the function")
+            .base_height;
+        self.truncate_stack(base.min(self.stack.len()));
+        self.reachable = false;
+    }
+
+    fn int_binop(&mut self, ty: ValType, op: AluOp) -> Result<(), CompileError> {
+        let rhs = self.pop_rmi();
+        let lhs = self.pop_gpr();
+        self.asm.alu_rmi(op, int_size(ty), lhs, &rhs);
+        self.free_rmi(rhs);
+        self.push_gpr(lhs, ty);
+        Ok(())
+    }
+
+    fn int_mul(&mut self, ty: ValType) -> Result<(), CompileError> {
+        let size = int_size(ty);
+        let rhs = self.pop_rmi();
+        let lhs = self.pop_gpr();
+        match rhs {
+            GprMemImm::Imm(imm) => self.asm.imul_rmi(size, lhs, &GprMem::Gpr(lhs), imm),
+            GprMemImm::Gpr(r) => self.asm.imul_rr(size, lhs, r),
+            GprMemImm::Mem(m) => self.asm.imul_rm(size, lhs, &GprMem::Mem(m)),
+        }
+        self.free_rmi(rhs);
+        self.push_gpr(lhs, ty);
+        Ok(())
+    }
+
+    fn int_compare(&mut self, ty: ValType, cc: CC) -> Result<(), CompileError> {
+        let rhs = self.pop_rmi();
+        let lhs = self.pop_gpr();
+        self.asm.cmp_rmi(int_size(ty), lhs, &rhs);
+        self.free_rmi(rhs);
+        self.asm.setcc(cc, lhs);
+        self.asm.movzx(ExtMode::BL, lhs, &GprMem::Gpr(lhs));
+        self.push_gpr(lhs, ValType::I32);
+        Ok(())
+    }
+
+    fn int_eqz(&mut self, ty: ValType) -> Result<(), CompileError> {
+        let reg = self.pop_gpr();
+        self.asm.test_rr(int_size(ty), reg, reg);
+        self.asm.setcc(CC::Z, reg);
+        self.asm.movzx(ExtMode::BL, reg, &GprMem::Gpr(reg));
+        self.push_gpr(reg, ValType::I32);
+        Ok(())
+    }
+
+    /// Pops the top value into `reg` (taking `reg`).
+    fn pop_to_specific(&mut self, reg: Gpr) {
+        if let Some(Val::Gpr { reg: top, .. }) = self.stack.last()
+            && *top == reg
+        {
+            self.stack.pop();
+            return;
+        }
+        self.alloc_specific(reg);
+        self.pop_into(reg);
+    }
+
+    fn int_shift(&mut self, ty: ValType, op: ShiftOp) -> Result<(), CompileError> {
+        let size = int_size(ty);
+        if let Some(count) = self.stack.last().and_then(Val::as_imm32) {
+            self.stack.pop();
+            let lhs = self.pop_gpr();
+            let mask = size.bits() as i32 - 1;
+            self.asm.shift_ri(op, size, lhs, (count & mask) as u8);
+            self.push_gpr(lhs, ty);
+        } else {
+            self.pop_to_specific(Gpr::RCX);
+            let lhs = self.pop_gpr();
+            self.asm.shift_rcl(op, size, lhs);
+            self.free_gpr(Gpr::RCX);
+            self.push_gpr(lhs, ty);
+        }
+        Ok(())
+    }
+
+    fn int_div(&mut self, ty: ValType, signed: bool, remainder: bool) -> Result<(), CompileError> {
+        let size = int_size(ty);
+        // Reserve rax and rdx while everything is still on the value stack
+        // (spilling is only safe then), then take the operands.
+        self.alloc_specific(Gpr::RAX);
+        self.alloc_specific(Gpr::RDX);
+        let divisor = self.pop_gpr();
+        self.free_gpr(Gpr::RAX);
+        self.pop_to_specific(Gpr::RAX);
+        self.asm.test_rr(size, divisor, divisor);
+        self.asm.trap_if(CC::Z, Trap::IntegerDivisionByZero.code());
+        let divide_by = GprMem::Gpr(divisor);
+        match (signed, remainder) {
+            (true, false) => {
+                // INT_MIN / -1 overflows.
+                let divide = self.asm.new_label();
+                self.asm.cmp_ri(size, divisor, -1);
+                self.asm.jcc(CC::NZ, divide);
+                if size == OperandSize::S32 {
+                    self.asm.cmp_ri(size, Gpr::RAX, i32::MIN);
+                } else {
+                    self.asm.mov_ri(size, crate::regs::SCRATCH, i64::MIN as u64);
+                    self.asm.cmp_rr(size, Gpr::RAX, crate::regs::SCRATCH);
+                }
+                self.asm.trap_if(CC::Z, Trap::IntegerOverflow.code());
+                self.bind(divide)?;
+                self.asm.sign_extend_rax_into_rdx(size);
+                self.asm.div(
+                    true,
+                    size,
+                    &divide_by,
+                    Some(Trap::IntegerDivisionByZero.code()),
+                );
+            }
+            (true, true) => {
+                self.asm.sign_extend_rax_into_rdx(size);
+                self.asm
+                    .checked_srem(size, divisor, Trap::IntegerDivisionByZero.code());
+            }
+            (false, _) => {
+                self.asm.xor_rr(OperandSize::S32, Gpr::RDX, Gpr::RDX);
+                self.asm.div(
+                    false,
+                    size,
+                    &divide_by,
+                    Some(Trap::IntegerDivisionByZero.code()),
+                );
+            }
+        }
+        self.free_gpr(divisor);
+        let (result, other) = if remainder {
+            (Gpr::RDX, Gpr::RAX)
+        } else {
+            (Gpr::RAX, Gpr::RDX)
+        };
+        self.free_gpr(other);
+        self.push_gpr(result, ty);
+        Ok(())
+    }
+
+    fn int_bit_count(&mut self, ty: ValType, op: BitOp) -> Result<(), CompileError> {
+        let size = int_size(ty);
+        let src = self.pop_gpr();
+        if self.asm.features().has(op.feature()) {
+            self.asm.bit_count(op, size, src, &GprMem::Gpr(src));
+            self.push_gpr(src, ty);
+            return Ok(());
+        }
+        let bits = size.bits();
+        let scratch = crate::regs::SCRATCH;
+        match op {
+            // bsr gives the index of the highest set bit (undefined for 0):
+            // clz = index ^ (bits - 1); for 0 use 2*bits - 1, giving bits.
+            BitOp::Lzcnt => {
+                self.asm.mov_ri(size, scratch, u64::from(2 * bits - 1));
+                self.asm.bit_count(BitOp::Bsr, size, src, &GprMem::Gpr(src));
+                self.asm.cmov(CC::Z, size, src, &GprMem::Gpr(scratch));
+                self.asm.xor_ri(size, src, bits as i32 - 1);
+            }
+            BitOp::Tzcnt => {
+                self.asm.mov_ri(size, scratch, u64::from(bits));
+                self.asm.bit_count(BitOp::Bsf, size, src, &GprMem::Gpr(src));
+                self.asm.cmov(CC::Z, size, src, &GprMem::Gpr(scratch));
+            }
+            _ => return Err(self.unsupported_operator("popcnt without the popcnt CPU feature")),
+        }
+        self.push_gpr(src, ty);
+        Ok(())
+    }
+
+    fn extend(&mut self, mode: ExtMode, to: ValType) -> Result<(), CompileError> {
+        let reg = self.pop_gpr();
+        self.asm.movsx(mode, reg, &GprMem::Gpr(reg));
+        self.push_gpr(reg, to);
+        Ok(())
+    }
+}
+
+impl<'a, E: FuncEnv> Ops<'a> for CodeGen<'_, E> {
+    fn unsupported_operator(&self, name: &'static str) -> CompileError {
+        self.unsupported(name)
+    }
+
+    // ---- Control ---------------------------------------------------------
+
+    fn visit_nop(&mut self) -> Result<(), CompileError> {
+        Ok(())
+    }
+
+    fn visit_unreachable(&mut self) -> Result<(), CompileError> {
+        self.asm.ud2(Trap::UnreachableCodeReached.code());
+        self.set_unreachable();
+        Ok(())
+    }
+
+    fn visit_block(&mut self, ty: BlockType) -> Result<(), CompileError> {
+        let (params, results) = self.block_types(ty)?;
+        let label = self.asm.new_label();
+        self.push_frame(FrameKind::Block, params, results, label);
+        Ok(())
+    }
+
+    fn visit_loop(&mut self, ty: BlockType) -> Result<(), CompileError> {
+        let (params, results) = self.block_types(ty)?;
+        let label = self.asm.new_label();
+        self.push_frame(FrameKind::Loop, params, results, label);
+        if self.reachable {
+            self.bind(label)?;
+        }
+        Ok(())
+    }
+
+    fn visit_if(&mut self, ty: BlockType) -> Result<(), CompileError> {
+        let (params, results) = self.block_types(ty)?;
+        let (end, else_label) = (self.asm.new_label(), self.asm.new_label());
+        if !self.reachable {
+            self.push_frame(FrameKind::If { else_label }, params, results, end);
+            return Ok(());
+        }
+        let condition = self.pop_gpr();
+        self.push_frame(FrameKind::If { else_label }, params, results, end);
+        self.asm.test_rr(OperandSize::S32, condition, condition);
+        self.free_gpr(condition);
+        self.asm.jcc(CC::Z, else_label);
+        Ok(())
+    }
+
+    fn visit_else(&mut self) -> Result<(), CompileError> {
+        let frame = self.control.last().expect("validated").clone();
+        let FrameKind::If { else_label } = frame.kind else {
+            unreachable!("validated")
+        };
+        if self.reachable {
+            self.move_to_frame_slots(frame.results.len(), frame.base_sp_offset);
+            self.asm.jmp(frame.label);
+            self.control.last_mut().expect("validated").branched_to = true;
+        }
+        if frame.reachable_at_entry {
+            self.bind(else_label)?;
+        }
+        self.reset_to_frame_entry(&frame);
+        self.reachable = frame.reachable_at_entry;
+        self.control.last_mut().expect("validated").kind = FrameKind::Else;
+        Ok(())
+    }
+
+    fn visit_end(&mut self) -> Result<(), CompileError> {
+        let frame = self.control.pop().expect("validated");
+        match frame.kind {
+            FrameKind::Function => {
+                if self.reachable {
+                    self.move_to_return_locations();
+                }
+                self.bind(frame.label)?;
+                self.emit_epilogue();
+                self.reachable = false;
+                return Ok(());
+            }
+            FrameKind::Loop => {
+                // Only the fall-through reaches a loop's end: the values stay
+                // where they are.
+                if !self.reachable {
+                    self.reset_to_frame_end(&frame);
+                }
+                return Ok(());
+            }
+            FrameKind::Block | FrameKind::If { .. } | FrameKind::Else => {}
+        }
+        if self.reachable {
+            self.move_to_frame_slots(frame.results.len(), frame.base_sp_offset);
+        }
+        // An `if` without `else` falls to its end when the condition is false.
+        let else_path = match frame.kind {
+            FrameKind::If { else_label } if frame.reachable_at_entry => {
+                self.bind(else_label)?;
+                true
+            }
+            _ => false,
+        };
+        let reachable = self.reachable || frame.branched_to || else_path;
+        if frame.branched_to || self.reachable || else_path {
+            self.bind(frame.label)?;
+        }
+        self.reset_to_frame_end(&frame);
+        self.reachable = reachable;
+        Ok(())
+    }
+
+    fn visit_br(&mut self, depth: u32) -> Result<(), CompileError> {
+        self.emit_branch(depth);
+        self.set_unreachable();
+        Ok(())
+    }
+
+    fn visit_br_if(&mut self, depth: u32) -> Result<(), CompileError> {
+        let condition = self.pop_gpr();
+        self.asm.test_rr(OperandSize::S32, condition, condition);
+        self.free_gpr(condition);
+        let index = self.control.len() - 1 - depth as usize;
+        let frame = &self.control[index];
+        let moves_needed = match frame.kind {
+            FrameKind::Function => !frame.results.is_empty(),
+            _ => !frame.branch_types().is_empty() || self.sp_offset != frame.base_sp_offset,
+        };
+        if !moves_needed {
+            let label = frame.label;
+            self.control[index].branched_to = true;
+            self.asm.jcc(CC::NZ, label);
+            return Ok(());
+        }
+        // The taken path moves the branch operands; the fall-through keeps
+        // the value stack as it is.
+        let skip = self.asm.new_label();
+        self.asm.jcc(CC::Z, skip);
+        let (stack, regs, sp_offset) = (self.stack.clone(), self.regs.clone(), self.sp_offset);
+        self.emit_branch(depth);
+        (self.stack, self.regs, self.sp_offset) = (stack, regs, sp_offset);
+        self.bind(skip)
+    }
+
+    fn visit_return(&mut self) -> Result<(), CompileError> {
+        self.emit_branch(self.control.len() as u32 - 1);
+        self.set_unreachable();
+        Ok(())
+    }
+
+    fn visit_call(&mut self, function_index: u32) -> Result<(), CompileError> {
+        self.emit_call(function_index)
+    }
+
+    // ---- Parametric --------------------------------------------------------
+
+    fn visit_drop(&mut self) -> Result<(), CompileError> {
+        self.drop_top();
+        Ok(())
+    }
+
+    fn visit_select(&mut self) -> Result<(), CompileError> {
+        let condition = self.pop_gpr();
+        let if_false = self.stack.pop().expect("validated");
+        let if_false = match if_false {
+            Val::Gpr { reg, .. } => reg,
+            other => self.val_to_gpr(other),
+        };
+        let ty = self.stack.last().expect("validated").ty();
+        let result = self.pop_gpr();
+        self.asm.test_rr(OperandSize::S32, condition, condition);
+        self.asm
+            .cmov(CC::Z, int_size(ty), result, &GprMem::Gpr(if_false));
+        self.free_gpr(condition);
+        self.free_gpr(if_false);
+        self.push_gpr(result, ty);
+        Ok(())
+    }
+
+    fn visit_typed_select(&mut self, ty: ValType) -> Result<(), CompileError> {
+        self.check_type(ty)?;
+        self.visit_select()
+    }
+
+    // ---- Locals ------------------------------------------------------------
+
+    fn visit_local_get(&mut self, index: u32) -> Result<(), CompileError> {
+        let ty = self.local_type(index);
+        self.stack.push(Val::Local { index, ty });
+        Ok(())
+    }
+
+    fn visit_local_set(&mut self, index: u32) -> Result<(), CompileError> {
+        self.set_local(index);
+        Ok(())
+    }
+
+    fn visit_local_tee(&mut self, index: u32) -> Result<(), CompileError> {
+        self.set_local(index);
+        let ty = self.local_type(index);
+        self.stack.push(Val::Local { index, ty });
+        Ok(())
+    }
+
+    // ---- Integers ------------------------------------------------------------
+
+    fn visit_i32_const(&mut self, value: i32) -> Result<(), CompileError> {
+        self.stack.push(Val::I32(value));
+        Ok(())
+    }
+
+    fn visit_i64_const(&mut self, value: i64) -> Result<(), CompileError> {
+        self.stack.push(Val::I64(value));
+        Ok(())
+    }
+
+    fn visit_i32_add(&mut self) -> Result<(), CompileError> {
+        self.int_binop(ValType::I32, AluOp::Add)
+    }
+    fn visit_i64_add(&mut self) -> Result<(), CompileError> {
+        self.int_binop(ValType::I64, AluOp::Add)
+    }
+    fn visit_i32_sub(&mut self) -> Result<(), CompileError> {
+        self.int_binop(ValType::I32, AluOp::Sub)
+    }
+    fn visit_i64_sub(&mut self) -> Result<(), CompileError> {
+        self.int_binop(ValType::I64, AluOp::Sub)
+    }
+    fn visit_i32_and(&mut self) -> Result<(), CompileError> {
+        self.int_binop(ValType::I32, AluOp::And)
+    }
+    fn visit_i64_and(&mut self) -> Result<(), CompileError> {
+        self.int_binop(ValType::I64, AluOp::And)
+    }
+    fn visit_i32_or(&mut self) -> Result<(), CompileError> {
+        self.int_binop(ValType::I32, AluOp::Or)
+    }
+    fn visit_i64_or(&mut self) -> Result<(), CompileError> {
+        self.int_binop(ValType::I64, AluOp::Or)
+    }
+    fn visit_i32_xor(&mut self) -> Result<(), CompileError> {
+        self.int_binop(ValType::I32, AluOp::Xor)
+    }
+    fn visit_i64_xor(&mut self) -> Result<(), CompileError> {
+        self.int_binop(ValType::I64, AluOp::Xor)
+    }
+    fn visit_i32_mul(&mut self) -> Result<(), CompileError> {
+        self.int_mul(ValType::I32)
+    }
+    fn visit_i64_mul(&mut self) -> Result<(), CompileError> {
+        self.int_mul(ValType::I64)
+    }
+    fn visit_i32_div_s(&mut self) -> Result<(), CompileError> {
+        self.int_div(ValType::I32, true, false)
+    }
+    fn visit_i64_div_s(&mut self) -> Result<(), CompileError> {
+        self.int_div(ValType::I64, true, false)
+    }
+    fn visit_i32_div_u(&mut self) -> Result<(), CompileError> {
+        self.int_div(ValType::I32, false, false)
+    }
+    fn visit_i64_div_u(&mut self) -> Result<(), CompileError> {
+        self.int_div(ValType::I64, false, false)
+    }
+    fn visit_i32_rem_s(&mut self) -> Result<(), CompileError> {
+        self.int_div(ValType::I32, true, true)
+    }
+    fn visit_i64_rem_s(&mut self) -> Result<(), CompileError> {
+        self.int_div(ValType::I64, true, true)
+    }
+    fn visit_i32_rem_u(&mut self) -> Result<(), CompileError> {
+        self.int_div(ValType::I32, false, true)
+    }
+    fn visit_i64_rem_u(&mut self) -> Result<(), CompileError> {
+        self.int_div(ValType::I64, false, true)
+    }
+    fn visit_i32_shl(&mut self) -> Result<(), CompileError> {
+        self.int_shift(ValType::I32, ShiftOp::Shl)
+    }
+    fn visit_i64_shl(&mut self) -> Result<(), CompileError> {
+        self.int_shift(ValType::I64, ShiftOp::Shl)
+    }
+    fn visit_i32_shr_s(&mut self) -> Result<(), CompileError> {
+        self.int_shift(ValType::I32, ShiftOp::Sar)
+    }
+    fn visit_i64_shr_s(&mut self) -> Result<(), CompileError> {
+        self.int_shift(ValType::I64, ShiftOp::Sar)
+    }
+    fn visit_i32_shr_u(&mut self) -> Result<(), CompileError> {
+        self.int_shift(ValType::I32, ShiftOp::Shr)
+    }
+    fn visit_i64_shr_u(&mut self) -> Result<(), CompileError> {
+        self.int_shift(ValType::I64, ShiftOp::Shr)
+    }
+    fn visit_i32_rotl(&mut self) -> Result<(), CompileError> {
+        self.int_shift(ValType::I32, ShiftOp::Rol)
+    }
+    fn visit_i64_rotl(&mut self) -> Result<(), CompileError> {
+        self.int_shift(ValType::I64, ShiftOp::Rol)
+    }
+    fn visit_i32_rotr(&mut self) -> Result<(), CompileError> {
+        self.int_shift(ValType::I32, ShiftOp::Ror)
+    }
+    fn visit_i64_rotr(&mut self) -> Result<(), CompileError> {
+        self.int_shift(ValType::I64, ShiftOp::Ror)
+    }
+    fn visit_i32_clz(&mut self) -> Result<(), CompileError> {
+        self.int_bit_count(ValType::I32, BitOp::Lzcnt)
+    }
+    fn visit_i64_clz(&mut self) -> Result<(), CompileError> {
+        self.int_bit_count(ValType::I64, BitOp::Lzcnt)
+    }
+    fn visit_i32_ctz(&mut self) -> Result<(), CompileError> {
+        self.int_bit_count(ValType::I32, BitOp::Tzcnt)
+    }
+    fn visit_i64_ctz(&mut self) -> Result<(), CompileError> {
+        self.int_bit_count(ValType::I64, BitOp::Tzcnt)
+    }
+    fn visit_i32_popcnt(&mut self) -> Result<(), CompileError> {
+        self.int_bit_count(ValType::I32, BitOp::Popcnt)
+    }
+    fn visit_i64_popcnt(&mut self) -> Result<(), CompileError> {
+        self.int_bit_count(ValType::I64, BitOp::Popcnt)
+    }
+    fn visit_i32_eqz(&mut self) -> Result<(), CompileError> {
+        self.int_eqz(ValType::I32)
+    }
+    fn visit_i64_eqz(&mut self) -> Result<(), CompileError> {
+        self.int_eqz(ValType::I64)
+    }
+    fn visit_i32_eq(&mut self) -> Result<(), CompileError> {
+        self.int_compare(ValType::I32, CC::Z)
+    }
+    fn visit_i64_eq(&mut self) -> Result<(), CompileError> {
+        self.int_compare(ValType::I64, CC::Z)
+    }
+    fn visit_i32_ne(&mut self) -> Result<(), CompileError> {
+        self.int_compare(ValType::I32, CC::NZ)
+    }
+    fn visit_i64_ne(&mut self) -> Result<(), CompileError> {
+        self.int_compare(ValType::I64, CC::NZ)
+    }
+    fn visit_i32_lt_s(&mut self) -> Result<(), CompileError> {
+        self.int_compare(ValType::I32, CC::L)
+    }
+    fn visit_i64_lt_s(&mut self) -> Result<(), CompileError> {
+        self.int_compare(ValType::I64, CC::L)
+    }
+    fn visit_i32_lt_u(&mut self) -> Result<(), CompileError> {
+        self.int_compare(ValType::I32, CC::B)
+    }
+    fn visit_i64_lt_u(&mut self) -> Result<(), CompileError> {
+        self.int_compare(ValType::I64, CC::B)
+    }
+    fn visit_i32_gt_s(&mut self) -> Result<(), CompileError> {
+        self.int_compare(ValType::I32, CC::G)
+    }
+    fn visit_i64_gt_s(&mut self) -> Result<(), CompileError> {
+        self.int_compare(ValType::I64, CC::G)
+    }
+    fn visit_i32_gt_u(&mut self) -> Result<(), CompileError> {
+        self.int_compare(ValType::I32, CC::A)
+    }
+    fn visit_i64_gt_u(&mut self) -> Result<(), CompileError> {
+        self.int_compare(ValType::I64, CC::A)
+    }
+    fn visit_i32_le_s(&mut self) -> Result<(), CompileError> {
+        self.int_compare(ValType::I32, CC::LE)
+    }
+    fn visit_i64_le_s(&mut self) -> Result<(), CompileError> {
+        self.int_compare(ValType::I64, CC::LE)
+    }
+    fn visit_i32_le_u(&mut self) -> Result<(), CompileError> {
+        self.int_compare(ValType::I32, CC::BE)
+    }
+    fn visit_i64_le_u(&mut self) -> Result<(), CompileError> {
+        self.int_compare(ValType::I64, CC::BE)
+    }
+    fn visit_i32_ge_s(&mut self) -> Result<(), CompileError> {
+        self.int_compare(ValType::I32, CC::GE)
+    }
+    fn visit_i64_ge_s(&mut self) -> Result<(), CompileError> {
+        self.int_compare(ValType::I64, CC::GE)
+    }
+    fn visit_i32_ge_u(&mut self) -> Result<(), CompileError> {
+        self.int_compare(ValType::I32, CC::AE)
+    }
+    fn visit_i64_ge_u(&mut self) -> Result<(), CompileError> {
+        self.int_compare(ValType::I64, CC::AE)
+    }
+
+    // ---- Conversions between integers ---------------------------------------
+
+    fn visit_i32_wrap_i64(&mut self) -> Result<(), CompileError> {
+        let reg = self.pop_gpr();
+        // A 32-bit move clears the upper half (invariant 2).
+        self.asm.mov_rr(OperandSize::S32, reg, reg);
+        self.push_gpr(reg, ValType::I32);
+        Ok(())
+    }
+
+    fn visit_i64_extend_i32_u(&mut self) -> Result<(), CompileError> {
+        // Invariant 2: the upper half of an i32 register is already clear.
+        let reg = self.pop_gpr();
+        self.push_gpr(reg, ValType::I64);
+        Ok(())
+    }
+
+    fn visit_i64_extend_i32_s(&mut self) -> Result<(), CompileError> {
+        self.extend(ExtMode::LQ, ValType::I64)
+    }
+    fn visit_i32_extend8_s(&mut self) -> Result<(), CompileError> {
+        self.extend(ExtMode::BL, ValType::I32)
+    }
+    fn visit_i32_extend16_s(&mut self) -> Result<(), CompileError> {
+        self.extend(ExtMode::WL, ValType::I32)
+    }
+    fn visit_i64_extend8_s(&mut self) -> Result<(), CompileError> {
+        self.extend(ExtMode::BQ, ValType::I64)
+    }
+    fn visit_i64_extend16_s(&mut self) -> Result<(), CompileError> {
+        self.extend(ExtMode::WQ, ValType::I64)
+    }
+    fn visit_i64_extend32_s(&mut self) -> Result<(), CompileError> {
+        self.extend(ExtMode::LQ, ValType::I64)
+    }
+}
+
+// Keep the feature enum in scope for the docs of `int_bit_count`.
+const _: Option<Feature> = None;
