@@ -57,8 +57,8 @@ pub use index::{
 };
 pub use translate::{FunctionBodyData, ModuleTranslation, TranslationError, translate};
 pub use types::{
-    DataKind, DataSegment, ElementItems, ElementKind, ElementSegment, FuncType, GlobalType,
-    Import, MemoryType, RefType, TableType, ValType,
+    DataKind, DataSegment, ElementItems, ElementKind, ElementSegment, FuncType, GlobalType, Import,
+    MemoryType, RefType, TableType, ValType,
 };
 
 #[cfg(doc)]

@@ -8,19 +8,19 @@
 //! [`TranslationError::Unsupported`].
 
 use wasmparser::{
-    BinaryReaderError, Encoding, FuncToValidate, FunctionBody, KnownCustom, Name, Operator,
-    Parser, Payload, ValidPayload, Validator, ValidatorResources, WasmFeatures,
+    BinaryReaderError, Encoding, FuncToValidate, FunctionBody, KnownCustom, Name, Operator, Parser,
+    Payload, ValidPayload, Validator, ValidatorResources, WasmFeatures,
 };
 
+use super::Module;
 use super::const_expr::{ConstExpr, ConstOp};
 use super::index::{
     DefinedFuncIndex, EntityIndex, FuncIndex, GlobalIndex, MemoryIndex, TableIndex, TypeIndex,
 };
 use super::types::{
-    DataKind, DataSegment, ElementItems, ElementKind, ElementSegment, FuncType, GlobalType,
-    Import, MemoryType, RefType, TableType, ValType,
+    DataKind, DataSegment, ElementItems, ElementKind, ElementSegment, FuncType, GlobalType, Import,
+    MemoryType, RefType, TableType, ValType,
 };
-use super::Module;
 
 /// Why a module could not be translated. Every variant names the byte
 /// offset in the module where the problem is.
@@ -271,13 +271,19 @@ impl Translator {
             }
             let composite = sub_type.composite_type;
             if composite.shared {
-                return Err(unsupported("shared-everything threads: shared types", offset));
+                return Err(unsupported(
+                    "shared-everything threads: shared types",
+                    offset,
+                ));
             }
             if composite.descriptor_idx.is_some() || composite.describes_idx.is_some() {
                 return Err(unsupported("custom descriptors", offset));
             }
             let wasmparser::CompositeInnerType::Func(func_type) = composite.inner else {
-                return Err(unsupported("gc: struct, array and continuation types", offset));
+                return Err(unsupported(
+                    "gc: struct, array and continuation types",
+                    offset,
+                ));
             };
             let params = val_types(func_type.params(), offset)?;
             let results = val_types(func_type.results(), offset)?;
@@ -318,7 +324,10 @@ impl Translator {
                 return Err(unsupported("exception handling: tag imports", offset));
             }
             wasmparser::TypeRef::FuncExact(_) => {
-                return Err(unsupported("custom descriptors: exact function imports", offset));
+                return Err(unsupported(
+                    "custom descriptors: exact function imports",
+                    offset,
+                ));
             }
         };
         module.imports.push(Import {
@@ -349,7 +358,10 @@ impl Translator {
                 return Err(unsupported("exception handling: tag exports", offset));
             }
             wasmparser::ExternalKind::FuncExact => {
-                return Err(unsupported("custom descriptors: exact function exports", offset));
+                return Err(unsupported(
+                    "custom descriptors: exact function exports",
+                    offset,
+                ));
             }
         })
     }
@@ -471,7 +483,11 @@ impl Translator {
         module.function_names.dedup_by_key(|(index, _)| *index);
 
         let mut by_name: Vec<u32> = (0..module.exports.len() as u32).collect();
-        by_name.sort_by(|&a, &b| module.exports[a as usize].0.cmp(&module.exports[b as usize].0));
+        by_name.sort_by(|&a, &b| {
+            module.exports[a as usize]
+                .0
+                .cmp(&module.exports[b as usize].0)
+        });
         module.exports_by_name = by_name;
         self.module
     }
@@ -529,14 +545,20 @@ fn ref_type(ty: wasmparser::RefType, offset: u64) -> Result<RefType, Translation
             offset,
         ))
     } else {
-        Err(unsupported("gc: reference types other than funcref and externref", offset))
+        Err(unsupported(
+            "gc: reference types other than funcref and externref",
+            offset,
+        ))
     }
 }
 
 /// Converts a table type (without initializer).
 fn table_type(ty: &wasmparser::TableType, offset: u64) -> Result<TableType, TranslationError> {
     if ty.shared {
-        return Err(unsupported("shared-everything threads: shared tables", offset));
+        return Err(unsupported(
+            "shared-everything threads: shared tables",
+            offset,
+        ));
     }
     Ok(TableType {
         element: ref_type(ty.element_type, offset)?,
@@ -561,7 +583,11 @@ fn memory_type(ty: &wasmparser::MemoryType, offset: u64) -> Result<MemoryType, T
         shared: ty.shared,
         page_size_log2,
     };
-    if memory.minimum_pages.checked_mul(memory.page_size()).is_none() {
+    if memory
+        .minimum_pages
+        .checked_mul(memory.page_size())
+        .is_none()
+    {
         return Err(TranslationError::LimitExceeded {
             what: "initial memory size in bytes",
             limit: u64::MAX,
@@ -574,7 +600,10 @@ fn memory_type(ty: &wasmparser::MemoryType, offset: u64) -> Result<MemoryType, T
 /// Converts a global type.
 fn global_type(ty: &wasmparser::GlobalType, offset: u64) -> Result<GlobalType, TranslationError> {
     if ty.shared {
-        return Err(unsupported("shared-everything threads: shared globals", offset));
+        return Err(unsupported(
+            "shared-everything threads: shared globals",
+            offset,
+        ));
     }
     Ok(GlobalType {
         ty: val_type(ty.content_type, offset)?,

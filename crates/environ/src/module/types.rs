@@ -6,9 +6,9 @@
 //! translation maps wasmparser's types onto these and rejects everything else
 //! with [`TranslationError::Unsupported`](super::TranslationError::Unsupported).
 
+use super::EntityIndex;
 use super::const_expr::ConstExpr;
 use super::index::{FuncIndex, MemoryIndex, TableIndex};
-use super::EntityIndex;
 
 /// A value type: what a local, a global, a parameter or a stack slot holds.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -112,16 +112,14 @@ impl MemoryType {
     /// The initial size in bytes. Translation guarantees it does not
     /// overflow; a hand-built type that overflows saturates at `u64::MAX`.
     pub fn minimum_bytes(&self) -> u64 {
-        self.minimum_pages
-            .checked_mul(self.page_size())
-            .unwrap_or(u64::MAX)
+        self.minimum_pages.saturating_mul(self.page_size())
     }
 
     /// The maximum size in bytes, if bounded, saturating at `u64::MAX`
     /// (a memory64 maximum of 2^48 pages of 64 KiB is exactly 2^64 bytes).
     pub fn maximum_bytes(&self) -> Option<u64> {
         self.maximum_pages
-            .map(|pages| pages.checked_mul(self.page_size()).unwrap_or(u64::MAX))
+            .map(|pages| pages.saturating_mul(self.page_size()))
     }
 }
 
