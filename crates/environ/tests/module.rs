@@ -644,6 +644,48 @@ fn invalid_modules_report_the_validator_message_and_offset() {
     assert!(message.contains("duplicate export"), "{message}");
 }
 
+#[test]
+fn invalid_takes_precedence_over_unsupported() {
+    // The struct type is unsupported, the duplicate export makes the module
+    // invalid: validation goes on after the unsupported type.
+    let wat = r#"(module
+        (type (struct))
+        (func (export "f"))
+        (export "f" (func 0))
+    )"#;
+    let error = translate_wat(wat, WasmFeatures::WASM3).err().unwrap();
+    assert!(matches!(error, TranslationError::Invalid { .. }), "{error}");
+    let valid = r#"(module (type (struct)) (func (export "f")))"#;
+    let error = translate_wat(valid, WasmFeatures::WASM3).err().unwrap();
+    assert!(
+        matches!(error, TranslationError::Unsupported { .. }),
+        "{error}"
+    );
+}
+
+/// From the 2.0 spec suite's binary-leb128.wast: without memory64, memory
+/// limits are `u32`, so a six-byte LEB128 is malformed; with memory64 the
+/// decoder reads `u64` limits. The parser must decode by the same features
+/// as the validator.
+#[test]
+fn decoding_follows_the_feature_set() {
+    let wasm = b"\0asm\x01\0\0\0\x05\x08\x01\x00\x82\x80\x80\x80\x80\x00";
+    let error = translate(wasm, WasmFeatures::WASM2)
+        .err()
+        .expect("malformed under 2.0");
+    let TranslationError::Invalid { message, .. } = &error else {
+        panic!("{error}")
+    };
+    assert!(
+        message.contains("integer representation too long"),
+        "{message}"
+    );
+    let module = translate(wasm, WasmFeatures::WASM3)
+        .expect("u64 limits under 3.0")
+        .module;
+    assert_eq!(module.memories[0].minimum_pages, 2);
+}
+
 /// A module that touches every section translation reads.
 const EVERYTHING: &str = r#"(module
     (type $ii (func (param i32) (result i32)))

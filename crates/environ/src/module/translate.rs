@@ -100,23 +100,46 @@ pub fn translate(
     features: WasmFeatures,
 ) -> Result<ModuleTranslation<'_>, TranslationError> {
     let mut validator = Validator::new_with_features(features);
+    // The parser decodes by the same features: without memory64, for
+    // example, memory limits are `u32` and a longer LEB128 is malformed.
+    let mut parser = Parser::new(0);
+    parser.set_features(features);
     let mut translator = Translator::default();
     let mut function_bodies = Vec::new();
+    // The first unsupported construct met. Translation stops there, but
+    // validation goes on to the end, so that an invalid module is reported
+    // as invalid even if it also uses something unsupported.
+    let mut first_unsupported = None;
     let mut reached_end = false;
-    for payload in Parser::new(0).parse_all(wasm) {
+    for payload in parser.parse_all(wasm) {
         let payload = payload?;
-        match validator.payload(&payload)? {
-            ValidPayload::Ok => translator.payload(payload)?,
+        let valid = validator.payload(&payload)?;
+        if let Payload::CodeSectionStart { count, .. } = payload {
+            // Validated: `count` is the function section's count.
+            function_bodies.reserve_exact(count as usize);
+        }
+        match valid {
+            ValidPayload::Ok if first_unsupported.is_none() => match translator.payload(payload) {
+                Ok(()) => {}
+                Err(error @ TranslationError::Unsupported { .. }) => {
+                    first_unsupported = Some(error)
+                }
+                Err(error) => return Err(error),
+            },
+            ValidPayload::Ok => {}
             ValidPayload::Func(validator, body) => {
                 function_bodies.push(FunctionBodyData { body, validator })
             }
             ValidPayload::End(_) => reached_end = true,
-            // Only components nest, and the version payload already
-            // rejected them.
+            // Only components nest, and their version payload was already
+            // reported as unsupported.
             ValidPayload::Parser(_) => {
-                return Err(unsupported("component model: nested modules", 0));
+                first_unsupported.get_or_insert(unsupported("component model: components", 0));
             }
         }
+    }
+    if let Some(error) = first_unsupported {
+        return Err(error);
     }
     if !reached_end {
         // `parse_all` reports truncation itself; this only guards the
