@@ -6,6 +6,17 @@
 //! constant expressions); what it must still check is whether duet supports
 //! what the feature set allowed, which it reports as
 //! [`TranslationError::Unsupported`].
+//!
+//! Two rules make the outcome match the spec suites:
+//!
+//! * the parser decodes with the same [`WasmFeatures`] the validator checks
+//!   (without memory64, memory limits are `u32` and a six-byte LEB128 is
+//!   malformed, as the 2.0 suite's `binary-leb128.wast` expects);
+//! * *invalid* wins over *unsupported*: after the first unsupported
+//!   construct, translation stops but validation runs to the end of the
+//!   module, and only a module whose sections are all valid gets the
+//!   `Unsupported` error. (Bodies are not validated here, so an invalid
+//!   body still shows up only when it is compiled.)
 
 use wasmparser::{
     BinaryReaderError, Encoding, FuncToValidate, FunctionBody, KnownCustom, Name, Operator, Parser,

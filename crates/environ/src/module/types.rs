@@ -99,7 +99,8 @@ pub struct MemoryType {
     /// Whether the memory is shared between threads (threads proposal).
     pub shared: bool,
     /// log2 of the page size: 16 (64 KiB) unless the custom-page-sizes
-    /// proposal chose another (0 for 1-byte pages).
+    /// proposal chose another (0 for 1-byte pages). Always below 64
+    /// ([`MemoryType::page_size`] relies on it).
     pub page_size_log2: u8,
 }
 
