@@ -67,6 +67,12 @@ pub const RESULT_XMM: Xmm = Xmm::XMM0;
 pub const CALLEE_SAVED_GPRS: [Gpr; 6] =
     [Gpr::RBX, Gpr::RBP, Gpr::R12, Gpr::R13, Gpr::R14, Gpr::R15];
 
+/// The [`ExternalName`](cranelift_asm::ExternalName) namespace of the
+/// module's functions: a direct call to function `f` is a call relocation
+/// against `ExternalName::new(FUNCTION_NAMESPACE, f)`, which the runtime
+/// resolves to `f`'s code when it links the module.
+pub const FUNCTION_NAMESPACE: u32 = 0;
+
 /// The stack alignment at a call instruction.
 pub const STACK_ALIGNMENT: u32 = 16;
 
@@ -242,9 +248,3 @@ mod tests {
         assert!(!CALLEE_SAVED_GPRS.contains(&VMCTX));
     }
 }
-
-/// The [`ExternalName`](cranelift_asm::ExternalName) namespace of the
-/// module's functions: a direct call to function `f` is a call relocation
-/// against `ExternalName::new(FUNCTION_NAMESPACE, f)`, which the runtime
-/// resolves to `f`'s code when it links the module.
-pub const FUNCTION_NAMESPACE: u32 = 0;

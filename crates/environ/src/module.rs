@@ -61,6 +61,7 @@ pub use types::{
     MemoryType, RefType, TableType, ValType,
 };
 
+use crate::vmoffsets::VMCounts;
 #[cfg(doc)]
 use wasmparser::{FuncToValidate, Parser, Validator, WasmFeatures};
 
@@ -119,30 +120,6 @@ pub struct Module {
 
 /// `func_ref_indices`' mark for a function that does not escape.
 const NO_FUNC_REF: u32 = u32::MAX;
-
-/// How many of each entity a module's VMContext holds: the input of the
-/// VMContext layout. Field for field what `vmoffsets::VMCounts` takes.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
-pub struct ModuleCounts {
-    /// Function types (for signature checks in `call_indirect`).
-    pub num_types: u32,
-    /// Imported functions.
-    pub num_imported_functions: u32,
-    /// Imported tables.
-    pub num_imported_tables: u32,
-    /// Imported memories.
-    pub num_imported_memories: u32,
-    /// Imported globals.
-    pub num_imported_globals: u32,
-    /// Defined tables.
-    pub num_defined_tables: u32,
-    /// Defined memories.
-    pub num_defined_memories: u32,
-    /// Defined globals.
-    pub num_defined_globals: u32,
-    /// Escaped functions (`VMFuncRef`s).
-    pub num_func_refs: u32,
-}
 
 /// Converts between the full and the defined numbering of one index space.
 macro_rules! index_space_conversions {
@@ -251,8 +228,8 @@ impl Module {
     }
 
     /// The entity counts the VMContext layout is computed from.
-    pub fn vm_counts(&self) -> ModuleCounts {
-        ModuleCounts {
+    pub fn vm_counts(&self) -> VMCounts {
+        VMCounts {
             num_types: self.types.len() as u32,
             num_imported_functions: self.num_imported_functions,
             num_imported_tables: self.num_imported_tables,

@@ -73,7 +73,6 @@ impl RegSet {
     }
 
     /// Whether every allocatable register is free.
-    #[cfg(test)]
     pub(crate) fn all_free(&self) -> bool {
         *self == RegSet::new()
     }

@@ -73,6 +73,7 @@ pub fn compile_function<E: FuncEnv, T: WasmModuleResources>(
     }
     let offset = reader.original_position();
     reader.finish_expression(&validator.visitor(offset))?;
+    debug_assert!(codegen.regs.all_free(), "a register is still taken after the function's end");
     codegen.patch_frame_size();
     Ok(codegen.asm.finish()?)
 }
