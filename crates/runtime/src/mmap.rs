@@ -355,6 +355,13 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn accessible_memory_larger_than_the_address_space_is_an_error() {
+        let e = Mmap::accessible(1 << 62).unwrap_err();
+        assert_eq!(e.operation, "mapping read-write memory");
+        assert_eq!(e.source.raw_os_error(), Some(12), "ENOMEM: {e}");
+    }
+
+    #[test]
     fn an_empty_mapping_maps_nothing() {
         let mut m = Mmap::accessible(0).unwrap();
         assert!(m.is_empty());
