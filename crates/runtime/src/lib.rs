@@ -1,0 +1,56 @@
+//! `duet`: the runtime of the duet WebAssembly compilers.
+//!
+//! The runtime loads what the compilers produce, links it into executable
+//! memory, and gives it the memories, tables and VMContext records that
+//! `duet_environ` describes. It knows nothing about instruction encodings:
+//! it sees finished code, relocations and (later) trap tables.
+//!
+//! # What exists
+//!
+//! Only the low-level memory layer, which the rest will be built on. Its
+//! modules are public so the workspace's tests and compilers can reach
+//! them, but hidden from the docs: they are not the embedding API.
+//!
+//! ```text
+//!   mmap    Mmap: owned anonymous mappings; reserve, protect (never W+X), unmap
+//!    ├── memory  LinearMemory: a 4 GiB reservation + guard that grows in place
+//!    │           (32-bit), or current + guard that moves on growth (memory64,
+//!    │           no reservation); keeps a VMMemoryDefinition at a stable address
+//!    └── code    UnlinkedCode -> CodeMemory: lay functions out, apply
+//!                relocations, make executable; map a pc to (function, offset)
+//!   table   Table: pointer-sized elements with a VMTableDefinition; bounds-
+//!           checked get/set/fill/copy/init, growth to a maximum
+//!   vm      the #[repr(C)] records compiled code reads (VMFunctionImport,
+//!           VMFuncRef, VMTableDefinition, VMMemoryDefinition,
+//!           VMGlobalDefinition), checked against duet_environ::vmoffsets
+//! ```
+//!
+//! # What comes next
+//!
+//! With the compilers: `Engine` (configuration, tunables, the compiler
+//! tier), `Module` (translation, compilation into a `CodeMemory`, type
+//! ids), `Store` (owns instances, memories, tables and host state),
+//! `Instance` (VMContext allocation and initialisation, data and element
+//! segments), `Linker` (resolving imports by name) and `Func` (typed and
+//! untyped calls through trampolines); then the builtins, trap handling
+//! (a signal handler mapping faults through the code's trap tables to
+//! `duet_environ::trap::Trap`, with backtraces over the frame-pointer
+//! chain), and WASI preview 1.
+//!
+//! # Unsafe code
+//!
+//! Mapping memory, changing its protection and calling generated code
+//! cannot be done safely. Each `unsafe` block is small, sits in a function
+//! that checks what the block relies on, and says why it holds in a
+//! `// SAFETY:` comment.
+
+#[doc(hidden)]
+pub mod code;
+#[doc(hidden)]
+pub mod memory;
+#[doc(hidden)]
+pub mod mmap;
+#[doc(hidden)]
+pub mod table;
+#[doc(hidden)]
+pub mod vm;

@@ -1,0 +1,548 @@
+//! WebAssembly linear memories, laid out as `duet_environ::tunables`
+//! promises compiled code.
+//!
+//! Two layouts, chosen by [`Tunables::is_reserved`]:
+//!
+//! ```text
+//!  Reserved (32-bit memory, memory_reservation >= 4 GiB): never moves
+//!
+//!  base                base + current_length
+//!  ├── read-write ─────┼── no access ─────────────────┼── guard, no access ──┤
+//!  │ current pages     │ rest of the reservation      │ memory_guard_size    │
+//!  └───────────────────┴──────────────────────────────┴──────────────────────┘
+//!  ◄──────────────── memory_reservation ─────────────►
+//!  grow: mprotect the next pages read-write, in place
+//!
+//!  Moving (64-bit memory, or memory_reservation == 0)
+//!
+//!  base                base + current_length
+//!  ├── read-write ─────┼── guard, no access ──┤
+//!  grow: map current + delta + guard elsewhere, copy, unmap the old mapping
+//! ```
+//!
+//! With the reservation, every address `base + index + offset` a 32-bit
+//! access can form is below `base + 4 GiB + offset + size`, inside
+//! reservation + guard for the offsets `Tunables::bounds_check` elides, so
+//! an out-of-bounds access hits a page with no access and faults (the
+//! runtime turns the fault into `MemoryOutOfBounds`). That is why the
+//! reserved layout must never move and never make a byte past
+//! `current_length` accessible. The moving layout makes no such promise:
+//! compiled code bounds-checks every access against `current_length` and
+//! reloads `base` after anything that may have grown the memory (a call).
+//!
+//! Either way the [`VMMemoryDefinition`] compiled code reads lives in its
+//! own heap allocation whose address never changes (imports point at it),
+//! and is updated on every growth. Growth that fails, for any reason
+//! (beyond the maximum, or the kernel refusing memory), returns `None` and
+//! leaves the memory unchanged, as `memory.grow` returning -1 requires.
+
+use core::ptr::NonNull;
+
+use duet_environ::tunables::Tunables;
+
+use crate::mmap::{Mmap, MmapError};
+use crate::vm::VMMemoryDefinition;
+
+/// The size of a WebAssembly page in bytes.
+pub const WASM_PAGE_SIZE: u64 = 1 << 16;
+
+/// The most pages a 32-bit memory can have (4 GiB).
+pub const MAX_PAGES_32: u64 = 1 << 16;
+
+/// The most pages a 64-bit memory can have (2^64 bytes).
+pub const MAX_PAGES_64: u64 = 1 << 48;
+
+/// A memory's declared limits, in wasm pages.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub struct MemoryType {
+    /// Pages the memory starts with.
+    pub minimum: u64,
+    /// Pages it may grow to, if declared.
+    pub maximum: Option<u64>,
+    /// Whether it is indexed with `i64` (memory64).
+    pub memory64: bool,
+}
+
+/// Why a memory could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryError {
+    /// The minimum is above the declared maximum, the index type's limit, or
+    /// what the reservation can hold.
+    #[error("a memory of {minimum} pages exceeds its maximum of {maximum} pages")]
+    MinimumExceedsMaximum {
+        /// The requested minimum.
+        minimum: u64,
+        /// The effective maximum.
+        maximum: u64,
+    },
+    /// The sizes involved do not fit in the address space.
+    #[error("a memory of {pages} pages with {guard} guard bytes does not fit in the address space")]
+    TooLarge {
+        /// The requested size in pages.
+        pages: u64,
+        /// The guard region's size.
+        guard: u64,
+    },
+    /// Mapping the memory failed.
+    #[error(transparent)]
+    Mmap(#[from] MmapError),
+}
+
+/// How the memory's pages are placed. See the [module docs](self).
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+enum Layout {
+    /// One reservation of `memory_reservation + guard` bytes; grows in place.
+    Reserved,
+    /// `current + guard` bytes; grows by moving.
+    Moving,
+}
+
+/// A linear memory. See the [module docs](self).
+#[derive(Debug)]
+pub struct LinearMemory {
+    /// The pages: `0 .. byte_len` read-write, the rest inaccessible.
+    mmap: Mmap,
+    layout: Layout,
+    /// The current size in wasm pages.
+    pages: u64,
+    /// The most pages growth may reach: the declared maximum, capped by the
+    /// index type and (reserved layout) the reservation.
+    maximum: u64,
+    /// Inaccessible bytes kept after the accessible (moving) or reserved
+    /// (reserved) region.
+    guard: usize,
+    /// What compiled code reads; a `Box` leaked with `Box::into_raw` so the
+    /// address is stable and every write goes through this one raw pointer.
+    definition: NonNull<VMMemoryDefinition>,
+}
+
+// SAFETY: the memory owns its mapping and its definition exclusively (the
+// raw pointers are owned allocations, not shared state); like a `Vec`, it
+// can move between threads, and `&LinearMemory` only reads.
+unsafe impl Send for LinearMemory {}
+// SAFETY: see `Send`.
+unsafe impl Sync for LinearMemory {}
+
+/// `pages` wasm pages in bytes, rounded up to whole host pages, if that
+/// fits in `usize`.
+fn pages_to_bytes(pages: u64) -> Option<usize> {
+    let bytes = pages.checked_mul(WASM_PAGE_SIZE)?;
+    Mmap::round_up_to_page(usize::try_from(bytes).ok()?)
+}
+
+impl LinearMemory {
+    /// Creates a memory of `ty.minimum` zeroed pages, laid out as `tunables`
+    /// say.
+    pub fn new(ty: &MemoryType, tunables: &Tunables) -> Result<LinearMemory, MemoryError> {
+        let layout = if tunables.is_reserved(ty.memory64) {
+            Layout::Reserved
+        } else {
+            Layout::Moving
+        };
+        let index_limit = if ty.memory64 {
+            MAX_PAGES_64
+        } else {
+            MAX_PAGES_32
+        };
+        let mut maximum = ty.maximum.unwrap_or(index_limit).min(index_limit);
+        if layout == Layout::Reserved {
+            maximum = maximum.min(tunables.memory_reservation / WASM_PAGE_SIZE);
+        }
+        if ty.minimum > maximum {
+            return Err(MemoryError::MinimumExceedsMaximum {
+                minimum: ty.minimum,
+                maximum,
+            });
+        }
+        let too_large = || MemoryError::TooLarge {
+            pages: ty.minimum,
+            guard: tunables.memory_guard_size,
+        };
+        let guard = usize::try_from(tunables.memory_guard_size)
+            .ok()
+            .and_then(Mmap::round_up_to_page)
+            .ok_or_else(too_large)?;
+        let accessible = pages_to_bytes(ty.minimum).ok_or_else(too_large)?;
+        let mapped = match layout {
+            Layout::Reserved => usize::try_from(tunables.memory_reservation)
+                .ok()
+                .and_then(Mmap::round_up_to_page),
+            Layout::Moving => Some(accessible),
+        }
+        .and_then(|bytes| bytes.checked_add(guard))
+        .ok_or_else(too_large)?;
+
+        let mut mmap = Mmap::reserve(mapped)?;
+        mmap.make_accessible(0..accessible)?;
+        let definition = Box::new(VMMemoryDefinition {
+            base: mmap.as_mut_ptr(),
+            current_length: ty.minimum * WASM_PAGE_SIZE,
+        });
+        Ok(LinearMemory {
+            mmap,
+            layout,
+            pages: ty.minimum,
+            maximum,
+            guard,
+            definition: NonNull::from(Box::leak(definition)),
+        })
+    }
+
+    /// The current size in wasm pages.
+    pub fn pages(&self) -> u64 {
+        self.pages
+    }
+
+    /// The current size in bytes.
+    pub fn byte_len(&self) -> usize {
+        // Cannot truncate: `new` and `grow` checked that the size in bytes
+        // fits in `usize`.
+        (self.pages * WASM_PAGE_SIZE) as usize
+    }
+
+    /// The most pages the memory can grow to.
+    pub fn maximum_pages(&self) -> u64 {
+        self.maximum
+    }
+
+    /// Whether growth may move the memory (and compiled code must
+    /// bounds-check every access and reload the base after calls).
+    pub fn may_move(&self) -> bool {
+        self.layout == Layout::Moving
+    }
+
+    /// The first byte of the memory (valid until the next growth of a
+    /// memory that [`may_move`](Self::may_move)).
+    pub fn base(&self) -> *mut u8 {
+        self.definition().base
+    }
+
+    /// The definition compiled code reads (`base`, `current_length`). Its
+    /// address is stable for the memory's lifetime; the runtime stores it
+    /// in importing instances' VMContexts.
+    pub fn vmmemory_definition(&self) -> *mut VMMemoryDefinition {
+        self.definition.as_ptr()
+    }
+
+    fn definition(&self) -> &VMMemoryDefinition {
+        // SAFETY: `definition` came from `Box::leak` in `new` and is freed
+        // only in `drop`; it is only written through `&mut self` (here) or
+        // by compiled code, which never writes it (growth goes through the
+        // runtime's `memory_grow` builtin, i.e. `grow`).
+        unsafe { self.definition.as_ref() }
+    }
+
+    /// The memory's bytes.
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: `0 .. byte_len` is read-write (invariant of the mapping),
+        // and `&self` excludes growth (the only thing that moves it).
+        // Compiled code writes it only while the store is exclusively
+        // borrowed to run it, not while this borrow lives.
+        unsafe { core::slice::from_raw_parts(self.mmap.as_ptr(), self.byte_len()) }
+    }
+
+    /// The memory's bytes, for writing.
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        let len = self.byte_len();
+        // SAFETY: as for `data`, with `&mut self` making the borrow unique.
+        unsafe { core::slice::from_raw_parts_mut(self.mmap.as_mut_ptr(), len) }
+    }
+
+    /// Grows the memory by `delta` pages of zeroes. Returns the old size in
+    /// pages, or `None` (memory unchanged) if the new size would exceed the
+    /// maximum or the kernel refuses the memory.
+    pub fn grow(&mut self, delta: u64) -> Option<u64> {
+        let old_pages = self.pages;
+        let new_pages = old_pages.checked_add(delta)?;
+        if new_pages > self.maximum {
+            return None;
+        }
+        if delta == 0 {
+            return Some(old_pages);
+        }
+        let old_bytes = self.byte_len();
+        let new_bytes = pages_to_bytes(new_pages)?;
+        match self.layout {
+            Layout::Reserved => {
+                // `new_pages <= maximum <= reservation / 64 KiB`, so the
+                // range is inside the reservation, never in the guard.
+                self.mmap.make_accessible(old_bytes..new_bytes).ok()?;
+            }
+            Layout::Moving => {
+                let mut moved = Mmap::reserve(new_bytes.checked_add(self.guard)?).ok()?;
+                moved.make_accessible(0..new_bytes).ok()?;
+                copy_accessible_prefix(&self.mmap, &mut moved, old_bytes);
+                self.mmap = moved;
+            }
+        }
+        self.pages = new_pages;
+        let base = self.mmap.as_mut_ptr();
+        // SAFETY: see `definition`; `&mut self` makes this the only access
+        // from Rust, and compiled code is not running during the call
+        // (it called the builtin that called this and waits for it).
+        let definition = unsafe { self.definition.as_mut() };
+        definition.base = base;
+        definition.current_length = new_pages * WASM_PAGE_SIZE;
+        Some(old_pages)
+    }
+}
+
+/// Copies the first `len` bytes of `from` into `to`; both must have at
+/// least `len` accessible bytes.
+fn copy_accessible_prefix(from: &Mmap, to: &mut Mmap, len: usize) {
+    assert!(
+        len <= from.len() && len <= to.len(),
+        "copying {len} bytes between mappings of {} and {} bytes",
+        from.len(),
+        to.len()
+    );
+    // SAFETY: both ranges are inside their mappings (checked above) and
+    // read-write (the callers' invariant: `len` is the old memory's
+    // accessible length and the new memory's accessible length is larger);
+    // they are different mappings, so they do not overlap.
+    unsafe { core::ptr::copy_nonoverlapping(from.as_ptr(), to.as_mut_ptr(), len) }
+}
+
+impl Drop for LinearMemory {
+    fn drop(&mut self) {
+        // SAFETY: `definition` came from `Box::leak` in `new` and is freed
+        // exactly once, here. Whoever stored its address (importing
+        // instances) must not outlive the memory; the store keeps both.
+        drop(unsafe { Box::from_raw(self.definition.as_ptr()) });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mmap::tests::protection_at;
+
+    const GIB: u64 = 1 << 30;
+
+    fn reserved() -> Tunables {
+        Tunables::default()
+    }
+
+    fn unreserved() -> Tunables {
+        Tunables {
+            memory_reservation: 0,
+            memory_guard_size: 64 << 10,
+        }
+    }
+
+    fn memory32(minimum: u64, maximum: Option<u64>) -> MemoryType {
+        MemoryType {
+            minimum,
+            maximum,
+            memory64: false,
+        }
+    }
+
+    fn current_length(m: &LinearMemory) -> u64 {
+        // SAFETY: the definition lives as long as `m`.
+        unsafe { (*m.vmmemory_definition()).current_length }
+    }
+
+    #[test]
+    fn a_reserved_memory_has_its_minimum_accessible_and_the_rest_not() {
+        let m = LinearMemory::new(&memory32(2, None), &reserved()).unwrap();
+        assert!(!m.may_move());
+        assert_eq!(m.pages(), 2);
+        assert_eq!(m.byte_len(), 2 << 16);
+        assert_eq!(current_length(&m), 2 << 16);
+        assert_eq!(m.maximum_pages(), MAX_PAGES_32);
+        assert!(m.data().iter().all(|&b| b == 0));
+        let base = m.base() as usize;
+        assert_eq!(protection_at(base).as_deref(), Some("rw-p"));
+        assert_eq!(protection_at(base + (2 << 16) - 1).as_deref(), Some("rw-p"));
+        assert_eq!(protection_at(base + (2 << 16)).as_deref(), Some("---p"));
+        // The far end of the guard region is still part of the mapping.
+        let end = base + (4 * GIB + 2 * GIB) as usize;
+        assert_eq!(protection_at(end - 1).as_deref(), Some("---p"));
+    }
+
+    #[test]
+    fn growth_in_place_keeps_contents_and_base() {
+        let mut m = LinearMemory::new(&memory32(1, Some(3)), &reserved()).unwrap();
+        let definition = m.vmmemory_definition();
+        let base = m.base();
+        m.data_mut()[65_535] = 0xAB;
+        assert_eq!(m.grow(2), Some(1));
+        assert_eq!(m.base(), base);
+        assert_eq!(m.vmmemory_definition(), definition);
+        assert_eq!(current_length(&m), 3 << 16);
+        assert_eq!(m.data()[65_535], 0xAB);
+        assert!(m.data()[65_536..].iter().all(|&b| b == 0));
+        m.data_mut()[(3 << 16) - 1] = 1;
+        assert_eq!(m.grow(0), Some(3));
+        assert_eq!(m.grow(1), None, "past the declared maximum");
+        assert_eq!(m.pages(), 3);
+        assert_eq!(current_length(&m), 3 << 16);
+    }
+
+    #[test]
+    fn a_reserved_memory_grows_to_exactly_4_gib() {
+        let mut m = LinearMemory::new(&memory32(0, None), &reserved()).unwrap();
+        assert_eq!(m.byte_len(), 0);
+        assert_eq!(m.grow(MAX_PAGES_32), Some(0));
+        assert_eq!(current_length(&m), 4 * GIB);
+        let base = m.base() as usize;
+        assert_eq!(
+            protection_at(base + (4 * GIB) as usize - 1).as_deref(),
+            Some("rw-p")
+        );
+        assert_eq!(
+            protection_at(base + (4 * GIB) as usize).as_deref(),
+            Some("---p")
+        );
+        assert_eq!(m.grow(1), None);
+        assert_eq!(m.grow(u64::MAX), None);
+        assert_eq!(m.pages(), MAX_PAGES_32);
+    }
+
+    #[test]
+    fn limits_are_checked_at_creation() {
+        let e = LinearMemory::new(&memory32(2, Some(1)), &reserved()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                MemoryError::MinimumExceedsMaximum {
+                    minimum: 2,
+                    maximum: 1
+                }
+            ),
+            "{e}"
+        );
+        let e = LinearMemory::new(&memory32(MAX_PAGES_32 + 1, None), &unreserved()).unwrap_err();
+        assert!(
+            matches!(e, MemoryError::MinimumExceedsMaximum { .. }),
+            "{e}"
+        );
+        // A declared maximum above 4 GiB is capped by the index type.
+        let m = LinearMemory::new(&memory32(0, Some(1 << 20)), &reserved()).unwrap();
+        assert_eq!(m.maximum_pages(), MAX_PAGES_32);
+    }
+
+    #[test]
+    fn a_memory64_too_large_for_the_address_space_is_an_error() {
+        let ty = MemoryType {
+            minimum: 1 << 40,
+            maximum: None,
+            memory64: true,
+        };
+        let e = LinearMemory::new(&ty, &reserved()).unwrap_err();
+        assert!(matches!(e, MemoryError::Mmap(_)), "{e}");
+        assert!(e.to_string().contains("reserving address space"), "{e}");
+    }
+
+    #[test]
+    fn without_a_reservation_growth_moves_and_keeps_contents() {
+        let mut m = LinearMemory::new(&memory32(1, Some(4)), &unreserved()).unwrap();
+        assert!(m.may_move());
+        let definition = m.vmmemory_definition();
+        let base = m.base() as usize;
+        assert_eq!(protection_at(base + 65_535).as_deref(), Some("rw-p"));
+        assert_eq!(protection_at(base + 65_536).as_deref(), Some("---p"));
+        m.data_mut()[0] = 1;
+        m.data_mut()[65_535] = 2;
+        assert_eq!(m.grow(2), Some(1));
+        assert_eq!(
+            m.vmmemory_definition(),
+            definition,
+            "the definition stays put"
+        );
+        // SAFETY: the definition lives as long as `m`.
+        assert_eq!(unsafe { (*definition).base }, m.base());
+        assert_eq!(current_length(&m), 3 << 16);
+        assert_eq!((m.data()[0], m.data()[65_535]), (1, 2));
+        assert!(m.data()[65_536..].iter().all(|&b| b == 0));
+        let base = m.base() as usize;
+        assert_eq!(protection_at(base + (3 << 16) - 1).as_deref(), Some("rw-p"));
+        assert_eq!(protection_at(base + (3 << 16)).as_deref(), Some("---p"));
+        assert_eq!(m.grow(2), None);
+        assert_eq!(m.grow(1), Some(3));
+        assert_eq!(m.data()[65_535], 2);
+    }
+
+    #[test]
+    fn memory64_moves_and_may_exceed_4_gib_in_bookkeeping() {
+        let ty = MemoryType {
+            minimum: 0,
+            maximum: None,
+            memory64: true,
+        };
+        let mut m = LinearMemory::new(&ty, &reserved()).unwrap();
+        assert!(m.may_move());
+        assert_eq!(m.maximum_pages(), MAX_PAGES_64);
+        assert_eq!(m.byte_len(), 0);
+        assert_eq!(m.grow(1), Some(0));
+        m.data_mut()[42] = 42;
+        assert_eq!(m.grow(1), Some(1));
+        assert_eq!(m.data()[42], 42);
+        // More than the address space: refused, memory unchanged.
+        assert_eq!(m.grow(MAX_PAGES_64 - 2), None);
+        assert_eq!(m.pages(), 2);
+    }
+
+    #[test]
+    fn an_empty_unreserved_memory_without_guard_maps_nothing() {
+        let tunables = Tunables {
+            memory_reservation: 0,
+            memory_guard_size: 0,
+        };
+        let mut m = LinearMemory::new(&memory32(0, None), &tunables).unwrap();
+        assert!(m.data().is_empty());
+        assert_eq!(m.grow(1), Some(0));
+        assert_eq!(m.data().len(), 65_536);
+    }
+
+    /// Set in a child process: which out-of-bounds read to perform.
+    const CHILD_ENV: &str = "DUET_MEMORY_TEST_READ_PAST_THE_END";
+
+    /// Runs this test binary again, filtered to `test`, with `CHILD_ENV`
+    /// set to `case`, and returns how the child ended.
+    fn run_child(test: &str, case: &str) -> std::process::ExitStatus {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", test, "--test-threads=1", "--nocapture"])
+            .env(CHILD_ENV, case)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+    }
+
+    /// In the child: reads the byte `past` bytes beyond the end of a
+    /// one-page memory, which must kill the process.
+    fn read_past_the_end(tunables: &Tunables, past: usize) -> ! {
+        let m = LinearMemory::new(&memory32(1, None), tunables).unwrap();
+        let address = m.base().wrapping_add(m.byte_len() + past);
+        // SAFETY: not a sound read, deliberately: the page is inaccessible,
+        // so the kernel kills the (child) process with SIGSEGV before any
+        // value is produced, which is what the parent checks.
+        let byte = unsafe { address.read_volatile() };
+        // Not reached if the memory is laid out correctly.
+        std::process::exit(i32::from(byte) + 100)
+    }
+
+    #[test]
+    fn reading_past_the_end_faults() {
+        use std::os::unix::process::ExitStatusExt;
+        const SIGSEGV: i32 = 11;
+        match std::env::var(CHILD_ENV).as_deref() {
+            Ok("reserved") => read_past_the_end(&reserved(), 0),
+            Ok("reserved-far") => read_past_the_end(&reserved(), (4 * GIB) as usize),
+            Ok("unreserved") => read_past_the_end(&unreserved(), 0),
+            Ok(other) => panic!("unknown case {other}"),
+            Err(_) => {}
+        }
+        let test = "memory::tests::reading_past_the_end_faults";
+        for case in ["reserved", "reserved-far", "unreserved"] {
+            let status = run_child(test, case);
+            assert_eq!(
+                status.signal(),
+                Some(SIGSEGV),
+                "{case}: the child should die with SIGSEGV, it ended with {status}"
+            );
+        }
+    }
+}
