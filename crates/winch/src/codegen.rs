@@ -211,13 +211,24 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         if locals_size > 0 {
             self.asm.sub_ri(S64, Gpr::RSP, locals_size as i32);
         }
+        // Parameters go to their slots whole; an i32's upper half is
+        // undefined in the calling convention, so it is cleared first (the
+        // slot invariant: an i32 slot's upper half is zero).
         for (i, location) in self.signature.params.clone().into_iter().enumerate() {
-            let slot = frame_slot(self.locals[i].offset);
+            let (slot, size) = (
+                frame_slot(self.locals[i].offset),
+                int_size(self.locals[i].ty),
+            );
             match location {
-                ArgLocation::Gpr(reg) => self.asm.mov_mr(S64, &slot, reg),
+                ArgLocation::Gpr(reg) => {
+                    if size == OperandSize::S32 {
+                        self.asm.mov_rr(size, reg, reg);
+                    }
+                    self.asm.mov_mr(S64, &slot, reg)
+                }
                 ArgLocation::Stack { offset } => {
                     self.asm
-                        .mov_rm(S64, SCRATCH, &Amode::base(Gpr::RBP, 16 + offset as i32));
+                        .mov_rm(size, SCRATCH, &Amode::base(Gpr::RBP, 16 + offset as i32));
                     self.asm.mov_mr(S64, &slot, SCRATCH);
                 }
                 ArgLocation::Xmm(_) => unreachable!("float parameters are refused earlier"),
@@ -438,7 +449,8 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         let ty = self.locals[index as usize].ty;
         let val = self.stack.pop().expect("validated");
         match val.as_imm32() {
-            Some(imm) => self.asm.mov_mi(OperandSize::S64, &slot, imm),
+            // A 32-bit store leaves an i32 slot's (zero) upper half alone.
+            Some(imm) => self.asm.mov_mi(int_size(ty), &slot, imm),
             None => {
                 let reg = self.val_to_gpr(val);
                 self.asm.mov_mr(int_size(ty), &slot, reg);
@@ -464,7 +476,11 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         for (i, val) in values.iter().enumerate() {
             let dest = frame_slot(base_sp_offset + SLOT_SIZE * (i as u32 + 1));
             match *val {
-                Val::I32(v) => self.asm.mov_mi(OperandSize::S64, &dest, v),
+                Val::I32(v) => {
+                    // Zero-extended: the slot's upper half must be clear.
+                    self.asm.mov_ri(OperandSize::S32, SCRATCH, v as u32 as u64);
+                    self.asm.mov_mr(OperandSize::S64, &dest, SCRATCH);
+                }
                 Val::I64(v) if i32::try_from(v).is_ok() => {
                     self.asm.mov_mi(OperandSize::S64, &dest, v as i32)
                 }
@@ -651,6 +667,10 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
             self.sp_offset -= freed;
             if let Some(&ty) = ty.results().first() {
                 self.alloc_specific(Gpr::RAX);
+                if ty == ValType::I32 {
+                    // Whoever the callee is, keep invariant 2.
+                    self.asm.mov_rr(OperandSize::S32, Gpr::RAX, Gpr::RAX);
+                }
                 self.push_gpr(Gpr::RAX, ty);
             }
             return Ok(());

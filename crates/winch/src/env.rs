@@ -22,3 +22,65 @@ pub trait FuncEnv {
     /// The VMContext layout.
     fn vmoffsets(&self) -> &VMOffsets;
 }
+
+/// [`FuncEnv`] over a translated module (`duet-environ`'s metadata): what
+/// the runtime compiles with.
+pub struct ModuleEnv<'m> {
+    module: &'m duet_environ::module::Module,
+    types: Vec<FuncType>,
+    offsets: VMOffsets,
+}
+
+/// A value type as wasmparser (and so the validator and this compiler)
+/// names it.
+fn wasmparser_type(ty: duet_environ::module::ValType) -> wasmparser::ValType {
+    use duet_environ::module::ValType as V;
+    match ty {
+        V::I32 => wasmparser::ValType::I32,
+        V::I64 => wasmparser::ValType::I64,
+        V::F32 => wasmparser::ValType::F32,
+        V::F64 => wasmparser::ValType::F64,
+        V::V128 => wasmparser::ValType::V128,
+        V::FuncRef => wasmparser::ValType::FUNCREF,
+        V::ExternRef => wasmparser::ValType::EXTERNREF,
+    }
+}
+
+impl<'m> ModuleEnv<'m> {
+    /// The environment of `module`'s functions.
+    pub fn new(module: &'m duet_environ::module::Module) -> Self {
+        let types = module
+            .types
+            .iter()
+            .map(|t| {
+                let params = t.params.iter().map(|&v| wasmparser_type(v));
+                let results = t.results.iter().map(|&v| wasmparser_type(v));
+                FuncType::new(params, results)
+            })
+            .collect();
+        ModuleEnv {
+            module,
+            types,
+            offsets: VMOffsets::new(module.vm_counts()),
+        }
+    }
+}
+
+impl FuncEnv for ModuleEnv<'_> {
+    fn func_type(&self, func_index: u32) -> &FuncType {
+        let type_index = self.module.functions[func_index as usize];
+        &self.types[type_index.index()]
+    }
+
+    fn type_at(&self, type_index: u32) -> &FuncType {
+        &self.types[type_index as usize]
+    }
+
+    fn num_imported_functions(&self) -> u32 {
+        self.module.num_imported_functions
+    }
+
+    fn vmoffsets(&self) -> &VMOffsets {
+        &self.offsets
+    }
+}

@@ -13,11 +13,11 @@
 //!                                       control frames
 //! ```
 //!
-//! * **The value stack** ([`stack`]) mirrors wasm's operand stack, holding
+//! * **The value stack** (`stack.rs`) mirrors wasm's operand stack, holding
 //!   each value where it currently is: a constant (not yet materialized, so
 //!   it can fold into an immediate), a local (not yet loaded, so it can fold
 //!   into a memory operand), a register, or a slot of the machine stack.
-//! * **Registers** ([`regs`]) are handed out on the fly from the caller-saved
+//! * **Registers** (`regs.rs`) are handed out on the fly from the caller-saved
 //!   registers; when none is free, the whole value stack is spilled.
 //! * **The frame** holds the locals in fixed slots below the frame pointer and
 //!   grows below them, push by push, as values spill.
@@ -33,9 +33,14 @@
 //!    from the bottom up over every register and local entry, so it keeps
 //!    this; hence the topmost memory entry is the top of the machine stack,
 //!    and popping it is a `pop`.
-//! 2. *An `i32` in a register has its upper 32 bits clear.* Every 32-bit
-//!    instruction writes its destination zero-extended, and the compiler only
-//!    produces `i32`s with them; memory addressing relies on it.
+//! 2. *An `i32` in a register, or in an 8-byte slot (a local's or a
+//!    spilled value's), has its upper 32 bits clear.* Every 32-bit
+//!    instruction writes its destination zero-extended; incoming `i32`
+//!    parameters and call results (whose upper halves the calling
+//!    convention leaves undefined) are cleared with a 32-bit move; `i32`
+//!    constants are stored zero-extended and `i32` locals with 32-bit
+//!    stores. So slots can be copied, pushed and popped 64 bits at a time,
+//!    and memory addressing can use an `i32` register as a 64-bit index.
 //! 3. *At every control-flow join, the machine state is canonical.* On entry
 //!    to a block, loop or if, the value stack is spilled, so the block's
 //!    parameters are the topmost memory slots above its base. A branch to
@@ -58,6 +63,6 @@ mod regs;
 mod stack;
 mod visit;
 
-pub use env::FuncEnv;
+pub use env::{FuncEnv, ModuleEnv};
 pub use error::CompileError;
-pub use visit::compile_function;
+pub use visit::{compile_function, compile_module};

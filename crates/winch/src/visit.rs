@@ -73,9 +73,36 @@ pub fn compile_function<E: FuncEnv, T: WasmModuleResources>(
     }
     let offset = reader.original_position();
     reader.finish_expression(&validator.visitor(offset))?;
-    debug_assert!(codegen.regs.all_free(), "a register is still taken after the function's end");
+    debug_assert!(
+        codegen.regs.all_free(),
+        "a register is still taken after the function's end"
+    );
     codegen.patch_frame_size();
     Ok(codegen.asm.finish()?)
+}
+
+/// Compiles every function a module defines, in index order (the code of
+/// defined function `i` is at position `i`).
+pub fn compile_module(
+    translation: duet_environ::module::ModuleTranslation<'_>,
+    features: CpuFeatures,
+) -> Result<Vec<FinishedCode>, CompileError> {
+    let env = crate::env::ModuleEnv::new(&translation.module);
+    let imported = translation.module.num_imported_functions;
+    let mut allocations = wasmparser::FuncValidatorAllocations::default();
+    let mut code = Vec::with_capacity(translation.function_bodies.len());
+    for (i, data) in translation.function_bodies.into_iter().enumerate() {
+        let mut validator = data.validator.into_validator(allocations);
+        code.push(compile_function(
+            &env,
+            imported + i as u32,
+            &data.body,
+            &mut validator,
+            features,
+        )?);
+        allocations = validator.into_allocations();
+    }
+    Ok(code)
 }
 
 /// Validates each operator, then compiles it (see the module docs).

@@ -1,0 +1,394 @@
+//! The baseline compiler end to end: WebAssembly text is translated and
+//! validated (duet-environ), every function compiled (winch-codegen),
+//! linked into executable memory (duet's `CodeMemory`), and called natively
+//! through the wasm calling convention, which for integer signatures is
+//! System V with the VMContext first.
+//!
+//! Each program's results are checked against the same computation in Rust
+//! over many inputs. Programs stay clear of traps: turning a fault into a
+//! trap needs the runtime's signal handling, which comes with the runtime.
+
+use duet::code::{CodeMemory, UnlinkedCode};
+use duet_environ::abi::FUNCTION_NAMESPACE;
+use duet_environ::module::{EntityIndex, translate};
+use duet_environ::vmoffsets::{VMContext, VMOffsets};
+use winch_codegen::CompileError;
+
+/// A compiled module with a VMContext to call its functions with.
+struct Compiled {
+    code: CodeMemory,
+    num_imported: u32,
+    exports: Vec<(String, u32)>,
+    /// 16-aligned storage for the VMContext.
+    vmctx: Vec<u128>,
+}
+
+fn compile(wat: &str) -> Result<Compiled, CompileError> {
+    let wasm = wat::parse_str(wat).expect("the test's text parses");
+    let translation =
+        translate(&wasm, wasmparser::WasmFeatures::default()).expect("the module validates");
+    let module = translation.module.clone();
+    let features = cranelift_asm::x64::CpuFeatures::host();
+    let functions = winch_codegen::compile_module(translation, features)?;
+    let unlinked = UnlinkedCode::new(&functions).expect("the code maps");
+    let addresses: Vec<usize> = unlinked.function_addresses().collect();
+    let num_imported = module.num_imported_functions;
+    let code = unlinked
+        .link(|name| {
+            (name.namespace == FUNCTION_NAMESPACE)
+                .then(|| addresses.get((name.index - num_imported) as usize).copied())
+                .flatten()
+        })
+        .expect("every call resolves");
+    let exports = module
+        .exports()
+        .iter()
+        .filter_map(|(name, entity)| match entity {
+            EntityIndex::Function(f) => Some((name.clone(), f.as_u32())),
+            _ => None,
+        })
+        .collect();
+    let offsets = VMOffsets::new(module.vm_counts());
+    let mut vmctx = vec![0u128; (offsets.size() as usize).div_ceil(16).max(1)];
+    // The stack limit: 1 MiB below here (test threads have 2 MiB stacks).
+    let here = &vmctx as *const _ as usize;
+    let limit = here - (1 << 20);
+    let bytes = vmctx.as_mut_ptr() as *mut u8;
+    // SAFETY: the VMContext buffer is at least the header's size, and the
+    // stack-limit field is 8-aligned within it.
+    unsafe { (bytes.add(VMContext::STACK_LIMIT as usize) as *mut usize).write(limit) };
+    Ok(Compiled {
+        code,
+        num_imported,
+        exports,
+        vmctx,
+    })
+}
+
+impl Compiled {
+    fn entry(&self, name: &str) -> *const u8 {
+        let (_, index) = self
+            .exports
+            .iter()
+            .find(|(n, _)| n == name)
+            .expect("an exported function");
+        self.code
+            .function((index - self.num_imported) as usize)
+            .expect("a defined function")
+    }
+
+    fn vmctx(&mut self) -> *mut u8 {
+        self.vmctx.as_mut_ptr() as *mut u8
+    }
+
+    /// Calls `name` with up to three integer arguments and an integer (or
+    /// no) result; unused arguments are ignored by the callee.
+    fn call(&mut self, name: &str, args: &[i64]) -> i64 {
+        let entry = self.entry(name);
+        let vmctx = self.vmctx();
+        let a = |i: usize| args.get(i).copied().unwrap_or(0);
+        // SAFETY: the code was compiled for the wasm calling convention,
+        // which is System V for integer arguments with the VMContext first;
+        // extra arguments in registers are ignored, and the result register
+        // is read whatever the function returns.
+        unsafe {
+            let f: extern "sysv64" fn(*mut u8, i64, i64, i64) -> i64 = std::mem::transmute(entry);
+            f(vmctx, a(0), a(1), a(2))
+        }
+    }
+
+    fn call_i32(&mut self, name: &str, args: &[i64]) -> i32 {
+        let result = self.call(name, args);
+        assert_eq!(
+            result >> 32,
+            0,
+            "an i32 result with its upper half set: {result:#x}"
+        );
+        result as i32
+    }
+}
+
+/// Interesting integers and a fixed-seed stream of others.
+fn inputs() -> Vec<i64> {
+    let mut values = vec![
+        0,
+        1,
+        -1,
+        2,
+        7,
+        -7,
+        31,
+        32,
+        33,
+        63,
+        64,
+        i32::MAX as i64,
+        i32::MIN as i64,
+        i64::MAX,
+        i64::MIN,
+    ];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..40 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        values.push(x as i64);
+        values.push((x as i64) >> 40);
+    }
+    values
+}
+
+#[test]
+fn integer_arithmetic_matches_rust() {
+    let mut m = compile(
+        r#"(module
+          (func (export "mix32") (param i32 i32) (result i32)
+            local.get 0 local.get 1 i32.add
+            local.get 0 i32.const 3 i32.mul
+            i32.xor
+            local.get 1 i32.const 5 i32.shl
+            i32.sub)
+          (func (export "mix64") (param i64 i64) (result i64)
+            local.get 0 local.get 1 i64.mul
+            local.get 1 i64.const 0x123456789 i64.and
+            i64.or
+            local.get 0 local.get 1 i64.rotl
+            i64.add)
+          (func (export "shifts") (param i32 i32) (result i32)
+            local.get 0 local.get 1 i32.shr_s
+            local.get 0 local.get 1 i32.shr_u
+            i32.add
+            local.get 0 local.get 1 i32.rotr
+            i32.xor)
+          (func (export "bits") (param i64) (result i64)
+            local.get 0 i64.clz
+            local.get 0 i64.ctz i64.const 8 i64.shl i64.or
+            local.get 0 i64.popcnt i64.const 16 i64.shl i64.or)
+          (func (export "compare") (param i32 i32) (result i32)
+            local.get 0 local.get 1 i32.lt_s
+            local.get 0 local.get 1 i32.lt_u i32.const 1 i32.shl i32.or
+            local.get 0 local.get 1 i32.ge_s i32.const 2 i32.shl i32.or
+            local.get 0 i32.eqz i32.const 3 i32.shl i32.or
+            local.get 0 local.get 1 i32.ne i32.const 4 i32.shl i32.or)
+          (func (export "extend") (param i64) (result i64)
+            local.get 0 i32.wrap_i64 i64.extend_i32_s
+            local.get 0 i32.wrap_i64 i64.extend_i32_u i64.add
+            local.get 0 i64.extend8_s i64.add
+            local.get 0 i64.extend16_s i64.add)
+          (func (export "division") (param i32 i32) (result i32)
+            local.get 0 local.get 1 i32.div_u
+            local.get 0 local.get 1 i32.rem_s i32.add
+            local.get 0 local.get 1 i32.rem_u i32.add))"#,
+    )
+    .expect("compiles");
+    for &a in &inputs() {
+        for &b in &inputs() {
+            let (x, y) = (a as i32, b as i32);
+            let want = x.wrapping_add(y) ^ x.wrapping_mul(3);
+            let want = want.wrapping_sub(y.wrapping_shl(5));
+            assert_eq!(m.call_i32("mix32", &[a, b]), want, "mix32({x}, {y})");
+
+            let want = (a.wrapping_mul(b) | (b & 0x1_2345_6789))
+                .wrapping_add(a.rotate_left(b as u32 & 63));
+            assert_eq!(m.call("mix64", &[a, b]), want, "mix64({a}, {b})");
+
+            let s = y as u32 & 31;
+            let want = (x >> s).wrapping_add(((x as u32) >> s) as i32) ^ (x.rotate_right(s));
+            assert_eq!(m.call_i32("shifts", &[a, b]), want, "shifts({x}, {y})");
+
+            let want = (x < y) as i32
+                | (((x as u32) < (y as u32)) as i32) << 1
+                | ((x >= y) as i32) << 2
+                | ((x == 0) as i32) << 3
+                | ((x != y) as i32) << 4;
+            assert_eq!(m.call_i32("compare", &[a, b]), want, "compare({x}, {y})");
+
+            if y != 0 {
+                let want = ((x as u32) / (y as u32)) as i32;
+                let want = want
+                    .wrapping_add(x.wrapping_rem(y))
+                    .wrapping_add(((x as u32) % (y as u32)) as i32);
+                assert_eq!(m.call_i32("division", &[a, b]), want, "division({x}, {y})");
+            }
+        }
+        let want = a.leading_zeros() as i64
+            | (a.trailing_zeros() as i64) << 8
+            | (a.count_ones() as i64) << 16;
+        assert_eq!(m.call("bits", &[a]), want, "bits({a})");
+        let want = (a as i32 as i64)
+            .wrapping_add(a as u32 as i64)
+            .wrapping_add(a as i8 as i64)
+            .wrapping_add(a as i16 as i64);
+        assert_eq!(m.call("extend", &[a]), want, "extend({a})");
+    }
+}
+
+#[test]
+fn control_flow_matches_rust() {
+    let mut m = compile(
+        r#"(module
+          (func $fib (export "fib") (param i64) (result i64)
+            local.get 0 i64.const 2 i64.lt_u
+            if (result i64)
+              local.get 0
+            else
+              local.get 0 i64.const 1 i64.sub call $fib
+              local.get 0 i64.const 2 i64.sub call $fib
+              i64.add
+            end)
+          (func (export "factorial") (param i64) (result i64) (local i64)
+            i64.const 1 local.set 1
+            block
+              loop
+                local.get 0 i64.eqz br_if 1
+                local.get 1 local.get 0 i64.mul local.set 1
+                local.get 0 i64.const 1 i64.sub local.set 0
+                br 0
+              end
+            end
+            local.get 1)
+          (func (export "gcd") (param i64 i64) (result i64)
+            loop
+              local.get 1 i64.eqz
+              if
+                local.get 0 return
+              end
+              local.get 0 local.get 1 i64.rem_u
+              local.get 1 local.set 0
+              local.set 1
+              br 0
+            end
+            unreachable)
+          (func (export "pick") (param i32 i32 i32) (result i32)
+            local.get 0 local.get 1 local.get 2 select)
+          (func (export "blocks") (param i32) (result i32)
+            block (result i32)
+              i32.const 10
+              local.get 0 i32.const 5 i32.gt_s
+              br_if 0
+              drop
+              block (result i32)
+                i32.const 20
+                local.get 0 i32.eqz
+                br_if 1
+                drop
+                i32.const 30
+              end
+            end
+            i32.const 1 i32.add))"#,
+    )
+    .expect("compiles");
+    fn fib(n: i64) -> i64 {
+        if (n as u64) < 2 {
+            n
+        } else {
+            fib(n - 1).wrapping_add(fib(n - 2))
+        }
+    }
+    for n in 0..20 {
+        assert_eq!(m.call("fib", &[n]), fib(n), "fib({n})");
+        let factorial = (1..=n).fold(1i64, |acc, k| acc.wrapping_mul(k));
+        assert_eq!(m.call("factorial", &[n]), factorial, "factorial({n})");
+    }
+    for &a in &inputs() {
+        for &b in &inputs() {
+            let (mut x, mut y) = (a as u64, b as u64);
+            while y != 0 {
+                (x, y) = (y, x % y);
+            }
+            assert_eq!(m.call("gcd", &[a, b]), x as i64, "gcd({a}, {b})");
+            let c = a.wrapping_add(b);
+            let want = if c as i32 != 0 { a as i32 } else { b as i32 };
+            assert_eq!(m.call_i32("pick", &[a, b, c]), want);
+        }
+        let x = a as i32;
+        let want = if x > 5 {
+            11
+        } else if x == 0 {
+            21
+        } else {
+            31
+        };
+        assert_eq!(m.call_i32("blocks", &[a]), want, "blocks({x})");
+    }
+}
+
+#[test]
+fn register_pressure_spills_and_restores_values() {
+    // A wide expression keeps more values live than there are registers.
+    let mut body = String::new();
+    for k in 1..=24 {
+        body.push_str(&format!(
+            "local.get 0 i64.const {k} i64.mul local.get 1 i64.xor\n"
+        ));
+    }
+    for _ in 1..24 {
+        body.push_str("i64.add\n");
+    }
+    let wat = format!(r#"(module (func (export "wide") (param i64 i64) (result i64) {body}))"#);
+    let mut m = compile(&wat).expect("compiles");
+    for &a in &inputs() {
+        for &b in &inputs()[..10] {
+            let want = (1..=24i64).fold(0i64, |acc, k| acc.wrapping_add(a.wrapping_mul(k) ^ b));
+            assert_eq!(m.call("wide", &[a, b]), want, "wide({a}, {b})");
+        }
+    }
+}
+
+#[test]
+fn calls_pass_many_arguments_and_multiple_results() {
+    let mut m = compile(
+        r#"(module
+          (func $many (param i64 i64 i64 i64 i64 i64 i64 i64) (result i64)
+            local.get 0 local.get 1 i64.sub
+            local.get 2 i64.mul local.get 3 i64.add
+            local.get 4 i64.xor local.get 5 i64.sub
+            local.get 6 i64.add local.get 7 i64.mul)
+          (func $pair (param i32 i32) (result i32 i32 i32)
+            local.get 0 local.get 1 i32.add
+            local.get 0 local.get 1 i32.sub
+            local.get 0 local.get 1 i32.mul)
+          (func (export "call_many") (param i64 i64) (result i64)
+            local.get 0 local.get 1 i64.const 3 local.get 0 i64.const 5 local.get 1 i64.const 7 i64.const 9
+            call $many)
+          (func (export "call_pair") (param i32 i32) (result i32)
+            local.get 0 local.get 1 call $pair
+            i32.const 7 i32.mul
+            i32.add
+            i32.const 3 i32.mul
+            i32.xor))"#,
+    )
+    .expect("compiles");
+    for &a in &inputs() {
+        for &b in &inputs() {
+            let want = (a.wrapping_sub(b).wrapping_mul(3).wrapping_add(a) ^ 5)
+                .wrapping_sub(b)
+                .wrapping_add(7)
+                .wrapping_mul(9);
+            assert_eq!(m.call("call_many", &[a, b]), want, "call_many({a}, {b})");
+            let (x, y) = (a as i32, b as i32);
+            let (s, d, p) = (x.wrapping_add(y), x.wrapping_sub(y), x.wrapping_mul(y));
+            let want = s ^ d.wrapping_add(p.wrapping_mul(7)).wrapping_mul(3);
+            assert_eq!(
+                m.call_i32("call_pair", &[a, b]),
+                want,
+                "call_pair({x}, {y})"
+            );
+        }
+    }
+}
+
+#[test]
+fn unsupported_operators_are_errors_naming_them() {
+    let error = compile(r#"(module (memory 1) (func (result i32) memory.size))"#)
+        .err()
+        .expect("refused");
+    assert!(error.to_string().contains("memory_size"), "{error}");
+    let error = compile(r#"(module (func (param f32)))"#)
+        .err()
+        .expect("refused");
+    assert!(error.to_string().contains("f32"), "{error}");
+    // Unreachable code may hold operators the compiler does not support.
+    compile(r#"(module (memory 1) (func unreachable memory.size drop))"#)
+        .expect("dead code is fine");
+}
