@@ -9,10 +9,65 @@
 //! trap needs the runtime's signal handling, which comes with the runtime.
 
 use duet::code::{CodeMemory, UnlinkedCode};
+use duet::memory::{LinearMemory, MemoryType};
 use duet_environ::abi::FUNCTION_NAMESPACE;
-use duet_environ::module::{EntityIndex, translate};
-use duet_environ::vmoffsets::{VMContext, VMOffsets};
+use duet_environ::builtins::Builtin;
+use duet_environ::module::{DefinedGlobalIndex, EntityIndex, FuncIndex, Value, translate};
+use duet_environ::tunables::Tunables;
+use duet_environ::vmoffsets::{VMContext, VMMemoryDefinition, VMOffsets};
 use winch_codegen::CompileError;
+
+/// What the test's builtins reach through the VMContext's store pointer.
+struct TestStore {
+    memories: Vec<LinearMemory>,
+    offsets: VMOffsets,
+}
+
+/// A function reference in constant expressions (the tests use none).
+#[derive(Clone)]
+struct NoRef;
+
+impl From<FuncIndex> for NoRef {
+    fn from(_: FuncIndex) -> Self {
+        NoRef
+    }
+}
+
+/// Writes memory `index`'s base and length into the VMContext.
+///
+/// # Safety
+///
+/// `vmctx` is a VMContext laid out by `offsets`.
+unsafe fn publish_memory(vmctx: *mut u8, offsets: &VMOffsets, index: u32, memory: &LinearMemory) {
+    let record = offsets.defined_memory(index) as usize;
+    // SAFETY: the record is inside the VMContext (the caller's promise),
+    // and its fields are 8-aligned.
+    unsafe {
+        (vmctx.add(record + VMMemoryDefinition::BASE as usize) as *mut *mut u8)
+            .write(memory.base());
+        (vmctx.add(record + VMMemoryDefinition::CURRENT_LENGTH as usize) as *mut u64)
+            .write(memory.byte_len() as u64);
+    }
+}
+
+/// The `memory_grow` builtin for these tests.
+extern "sysv64" fn test_memory_grow(vmctx: *mut u8, memory: u32, delta: u64) -> u64 {
+    // SAFETY: compiled code passes its VMContext, whose store field the
+    // harness set to a live `TestStore`.
+    unsafe {
+        let store = &mut *(*(vmctx.add(VMContext::STORE as usize) as *const *mut TestStore));
+        let Some(old) = store.memories[memory as usize].grow(delta) else {
+            return u64::MAX;
+        };
+        publish_memory(
+            vmctx,
+            &store.offsets,
+            memory,
+            &store.memories[memory as usize],
+        );
+        old
+    }
+}
 
 /// A compiled module with a VMContext to call its functions with.
 struct Compiled {
@@ -21,15 +76,21 @@ struct Compiled {
     exports: Vec<(String, u32)>,
     /// 16-aligned storage for the VMContext.
     vmctx: Vec<u128>,
+    store: Box<TestStore>,
+    _builtins: Box<[usize; Builtin::ALL.len()]>,
 }
 
 fn compile(wat: &str) -> Result<Compiled, CompileError> {
+    compile_with(wat, Tunables::default())
+}
+
+fn compile_with(wat: &str, tunables: Tunables) -> Result<Compiled, CompileError> {
     let wasm = wat::parse_str(wat).expect("the test's text parses");
     let translation =
         translate(&wasm, wasmparser::WasmFeatures::default()).expect("the module validates");
     let module = translation.module.clone();
     let features = cranelift_asm::x64::CpuFeatures::host();
-    let functions = winch_codegen::compile_module(translation, features)?;
+    let functions = winch_codegen::compile_module(translation, tunables, features)?;
     let unlinked = UnlinkedCode::new(&functions).expect("the code maps");
     let addresses: Vec<usize> = unlinked.function_addresses().collect();
     let num_imported = module.num_imported_functions;
@@ -57,11 +118,55 @@ fn compile(wat: &str) -> Result<Compiled, CompileError> {
     // SAFETY: the VMContext buffer is at least the header's size, and the
     // stack-limit field is 8-aligned within it.
     unsafe { (bytes.add(VMContext::STACK_LIMIT as usize) as *mut usize).write(limit) };
+
+    // Memories, globals and builtins, as the runtime will set them up.
+    let mut store = Box::new(TestStore {
+        memories: Vec::new(),
+        offsets,
+    });
+    for (i, ty) in module.memories.iter().enumerate() {
+        let ty = MemoryType {
+            minimum: ty.minimum_pages,
+            maximum: ty.maximum_pages,
+            memory64: ty.memory64,
+        };
+        let memory = LinearMemory::new(&ty, &tunables).expect("the memory maps");
+        // SAFETY: the VMContext is laid out by `offsets`.
+        unsafe { publish_memory(bytes, &offsets, i as u32, &memory) };
+        store.memories.push(memory);
+    }
+    let mut globals: Vec<Value<NoRef>> = Vec::new();
+    for i in 0..module.num_defined_globals() {
+        let value = module
+            .global_initializer(DefinedGlobalIndex::from_u32(i))
+            .eval(globals.as_mut_slice());
+        let value = value.expect("the initializer evaluates");
+        let record = offsets.defined_global(i) as usize;
+        // SAFETY: the record is a 16-byte slot inside the VMContext.
+        unsafe {
+            match value {
+                Value::I32(v) => (bytes.add(record) as *mut i32).write(v),
+                Value::I64(v) => (bytes.add(record) as *mut i64).write(v),
+                _ => panic!("the tests use integer globals"),
+            }
+        }
+        globals.push(value);
+    }
+    let mut builtins = Box::new([0usize; Builtin::ALL.len()]);
+    let grow: extern "sysv64" fn(*mut u8, u32, u64) -> u64 = test_memory_grow;
+    builtins[Builtin::MemoryGrow.index() as usize] = grow as usize;
+    // SAFETY: both header fields are 8-aligned pointers in the VMContext.
+    unsafe {
+        (bytes.add(VMContext::BUILTINS as usize) as *mut *const usize).write(builtins.as_ptr());
+        (bytes.add(VMContext::STORE as usize) as *mut *mut TestStore).write(&mut *store);
+    }
     Ok(Compiled {
         code,
         num_imported,
         exports,
         vmctx,
+        store,
+        _builtins: builtins,
     })
 }
 
@@ -380,15 +485,112 @@ fn calls_pass_many_arguments_and_multiple_results() {
 
 #[test]
 fn unsupported_operators_are_errors_naming_them() {
-    let error = compile(r#"(module (memory 1) (func (result i32) memory.size))"#)
+    let error = compile(r#"(module (table 1 funcref) (func (result i32) table.size 0))"#)
         .err()
         .expect("refused");
-    assert!(error.to_string().contains("memory_size"), "{error}");
-    let error = compile(r#"(module (func (param f32)))"#)
+    assert!(error.to_string().contains("table_size"), "{error}");
+    let error = compile(r#"(module (func (param v128)))"#)
         .err()
         .expect("refused");
-    assert!(error.to_string().contains("f32"), "{error}");
+    assert!(error.to_string().contains("v128"), "{error}");
     // Unreachable code may hold operators the compiler does not support.
-    compile(r#"(module (memory 1) (func unreachable memory.size drop))"#)
+    compile(r#"(module (table 1 funcref) (func unreachable table.size 0 drop))"#)
         .expect("dead code is fine");
+}
+
+const MEMORY_PROGRAM: &str = r#"(module
+  (memory 1 3)
+  (global $counter (mut i64) (i64.const 5))
+  (global $seven i32 (i32.const 7))
+  (func (export "store_load") (param i32 i64) (result i64)
+    ;; store the i64 at addr + 8, read it back in every width
+    local.get 0 local.get 1 i64.store offset=8
+    local.get 0 i64.load offset=8
+    local.get 0 i64.load8_s offset=9 i64.add
+    local.get 0 i64.load8_u offset=10 i64.add
+    local.get 0 i64.load16_s offset=11 i64.add
+    local.get 0 i64.load16_u offset=12 i64.add
+    local.get 0 i64.load32_s offset=8 i64.add
+    local.get 0 i64.load32_u offset=12 i64.add
+    local.get 0 i32.load offset=8 i64.extend_i32_u i64.add
+    local.get 0 i32.load8_s offset=15 i64.extend_i32_s i64.add
+    local.get 0 i32.load16_u offset=14 i64.extend_i32_u i64.add)
+  (func (export "narrow_stores") (param i32 i32) (result i64)
+    local.get 0 i64.const -1 i64.store
+    local.get 0 local.get 1 i32.store8
+    local.get 0 i32.const 0x1234 i32.store16 offset=2
+    local.get 0 i64.const 0x7766554433 i64.store32 offset=4
+    local.get 0 i64.load)
+  (func (export "count") (param i64) (result i64)
+    global.get $counter local.get 0 i64.add global.set $counter
+    global.get $counter global.get $seven i64.extend_i32_u i64.mul)
+  (func (export "grow") (param i32) (result i32)
+    local.get 0 memory.grow
+    memory.size i32.const 16 i32.shl
+    i32.add)
+  (func (export "last_byte") (param i32) (result i32)
+    memory.size i32.const 16 i32.shl i32.const 1 i32.sub
+    local.get 0 i32.store8
+    memory.size i32.const 16 i32.shl i32.const 1 i32.sub
+    i32.load8_u))"#;
+
+/// The value `store_load` computes for `a` (stored little-endian at +8).
+fn store_load_reference(a: i64) -> i64 {
+    let b = a.to_le_bytes();
+    let byte = |offset: usize| b[offset - 8];
+    let half = |offset: usize| [byte(offset), byte(offset + 1)];
+    let mut want = a;
+    want = want.wrapping_add(byte(9) as i8 as i64);
+    want = want.wrapping_add(byte(10) as i64);
+    want = want.wrapping_add(i16::from_le_bytes(half(11)) as i64);
+    want = want.wrapping_add(u16::from_le_bytes(half(12)) as i64);
+    want = want.wrapping_add(a as i32 as i64);
+    want = want.wrapping_add((a >> 32) as u32 as i64);
+    want = want.wrapping_add(a as u32 as i64);
+    want = want.wrapping_add(byte(15) as i8 as i64);
+    want.wrapping_add(u16::from_le_bytes(half(14)) as i64)
+}
+
+fn check_memory_program(mut m: Compiled) {
+    for &a in &inputs() {
+        for addr in [0i64, 1, 7, 100, 65536 - 24] {
+            let want = store_load_reference(a);
+            assert_eq!(
+                m.call("store_load", &[addr, a]),
+                want,
+                "store_load({addr}, {a:#x})"
+            );
+        }
+        let want = i64::from_le_bytes([a as u8, 0xff, 0x34, 0x12, 0x33, 0x44, 0x55, 0x66]);
+        assert_eq!(
+            m.call("narrow_stores", &[64, a]),
+            want,
+            "narrow_stores({a:#x})"
+        );
+    }
+    let mut counter = 5i64;
+    for delta in [1i64, 10, -3, 1 << 40] {
+        counter = counter.wrapping_add(delta);
+        assert_eq!(m.call("count", &[delta]), counter.wrapping_mul(7));
+    }
+    // Grow by one page (1 -> 2), then past the maximum of 3.
+    assert_eq!(m.call_i32("grow", &[1]), 1 + (2 << 16));
+    assert_eq!(m.call_i32("grow", &[5]), -1 + (2 << 16));
+    assert_eq!(m.store.memories[0].pages(), 2);
+    // The new page is usable.
+    assert_eq!(m.call_i32("last_byte", &[0xab]), 0xab);
+}
+
+#[test]
+fn memory_and_globals_with_guard_pages() {
+    check_memory_program(compile(MEMORY_PROGRAM).expect("compiles"));
+}
+
+#[test]
+fn memory_with_explicit_bounds_checks() {
+    let tunables = Tunables {
+        memory_reservation: 0,
+        memory_guard_size: 0,
+    };
+    check_memory_program(compile_with(MEMORY_PROGRAM, tunables).expect("compiles"));
 }

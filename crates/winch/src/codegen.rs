@@ -171,7 +171,7 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         }
     }
 
-    fn grow_stack(&mut self, bytes: u32) {
+    pub(crate) fn grow_stack(&mut self, bytes: u32) {
         self.sp_offset += bytes;
         self.max_sp_offset = self.max_sp_offset.max(self.sp_offset);
     }

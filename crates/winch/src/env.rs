@@ -1,7 +1,43 @@
 //! What the compiler needs to know about the module around a function.
 
+use duet_environ::tunables::Tunables;
 use duet_environ::vmoffsets::VMOffsets;
-use wasmparser::FuncType;
+use wasmparser::{FuncType, ValType};
+
+/// Where an entity's definition record is, relative to the VMContext.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum Location {
+    /// Inline, at this offset (the module defines it).
+    Defined {
+        /// Offset of the record in the VMContext.
+        offset: u32,
+    },
+    /// Behind a pointer at this offset (the module imports it).
+    Imported {
+        /// Offset of the pointer in the VMContext.
+        pointer: u32,
+    },
+}
+
+/// What compiled code needs to know about a linear memory.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub struct MemoryPlan {
+    /// Where its `VMMemoryDefinition` is.
+    pub location: Location,
+    /// Whether addresses are `i64`.
+    pub memory64: bool,
+    /// log2 of the page size (16 unless custom page sizes).
+    pub page_size_log2: u8,
+}
+
+/// What compiled code needs to know about a global.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub struct GlobalPlan {
+    /// Where its `VMGlobalDefinition` is.
+    pub location: Location,
+    /// Its value type.
+    pub ty: ValType,
+}
 
 /// The module-level facts a function's compilation reads: the types of the
 /// functions it calls and of its blocks, and the VMContext layout. The
@@ -21,6 +57,15 @@ pub trait FuncEnv {
 
     /// The VMContext layout.
     fn vmoffsets(&self) -> &VMOffsets;
+
+    /// Linear memory `index`.
+    fn memory(&self, index: u32) -> MemoryPlan;
+
+    /// Global `index`.
+    fn global(&self, index: u32) -> GlobalPlan;
+
+    /// How memories are reserved (which bounds checks guard pages replace).
+    fn tunables(&self) -> &Tunables;
 }
 
 /// [`FuncEnv`] over a translated module (`duet-environ`'s metadata): what
@@ -29,6 +74,7 @@ pub struct ModuleEnv<'m> {
     module: &'m duet_environ::module::Module,
     types: Vec<FuncType>,
     offsets: VMOffsets,
+    tunables: Tunables,
 }
 
 /// A value type as wasmparser (and so the validator and this compiler)
@@ -47,8 +93,9 @@ fn wasmparser_type(ty: duet_environ::module::ValType) -> wasmparser::ValType {
 }
 
 impl<'m> ModuleEnv<'m> {
-    /// The environment of `module`'s functions.
-    pub fn new(module: &'m duet_environ::module::Module) -> Self {
+    /// The environment of `module`'s functions, with memories reserved
+    /// according to `tunables`.
+    pub fn new(module: &'m duet_environ::module::Module, tunables: Tunables) -> Self {
         let types = module
             .types
             .iter()
@@ -62,6 +109,7 @@ impl<'m> ModuleEnv<'m> {
             module,
             types,
             offsets: VMOffsets::new(module.vm_counts()),
+            tunables,
         }
     }
 }
@@ -82,5 +130,41 @@ impl FuncEnv for ModuleEnv<'_> {
 
     fn vmoffsets(&self) -> &VMOffsets {
         &self.offsets
+    }
+
+    fn memory(&self, index: u32) -> MemoryPlan {
+        let ty = &self.module.memories[index as usize];
+        let imported = self.module.num_imported_memories;
+        let location = match index.checked_sub(imported) {
+            Some(defined) => Location::Defined {
+                offset: self.offsets.defined_memory(defined),
+            },
+            None => Location::Imported {
+                pointer: self.offsets.imported_memory(index),
+            },
+        };
+        MemoryPlan {
+            location,
+            memory64: ty.memory64,
+            page_size_log2: ty.page_size_log2,
+        }
+    }
+
+    fn global(&self, index: u32) -> GlobalPlan {
+        let ty = wasmparser_type(self.module.globals[index as usize].ty);
+        let imported = self.module.num_imported_globals;
+        let location = match index.checked_sub(imported) {
+            Some(defined) => Location::Defined {
+                offset: self.offsets.defined_global(defined),
+            },
+            None => Location::Imported {
+                pointer: self.offsets.imported_global(index),
+            },
+        };
+        GlobalPlan { location, ty }
+    }
+
+    fn tunables(&self) -> &Tunables {
+        &self.tunables
     }
 }

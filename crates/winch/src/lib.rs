@@ -52,17 +52,23 @@
 //! 4. *The frame pointer chain is intact.* Every function keeps `rbp` as its
 //!    frame pointer (`duet_environ::abi`), so traps can walk wasm frames.
 //!
+//! Memory accesses and globals are in `memory.rs`: loads and stores of every
+//! width with bounds checks left to guard pages where the tunables allow and
+//! explicit otherwise, `memory.size`, `memory.grow` through a runtime
+//! builtin, `global.get`/`global.set` of defined and imported globals.
+//!
 //! Left for later, with an error naming the operator until then: floats,
-//! memory and table instructions, indirect and imported calls, bulk memory,
+//! table instructions, `br_table`, indirect and imported calls, bulk memory,
 //! reference types, SIMD.
 
 mod codegen;
 pub mod env;
 pub mod error;
+mod memory;
 mod regs;
 mod stack;
 mod visit;
 
-pub use env::{FuncEnv, ModuleEnv};
+pub use env::{FuncEnv, GlobalPlan, Location, MemoryPlan, ModuleEnv};
 pub use error::CompileError;
 pub use visit::{compile_function, compile_module};

@@ -12,6 +12,7 @@
 use crate::codegen::{CodeGen, FrameKind, int_size};
 use crate::env::FuncEnv;
 use crate::error::CompileError;
+use crate::memory::LoadKind;
 use crate::stack::Val;
 use cranelift_asm::FinishedCode;
 use cranelift_asm::metadata::SourceLoc;
@@ -21,7 +22,7 @@ use cranelift_asm::x64::{
 use cranelift_asm::x64::{BitOp, Gpr};
 use duet_environ::trap::Trap;
 use wasmparser::{
-    BlockType, FuncValidator, FunctionBody, ValType, VisitOperator, WasmModuleResources,
+    BlockType, FuncValidator, FunctionBody, MemArg, ValType, VisitOperator, WasmModuleResources,
 };
 
 /// Compiles function `func_index` (a defined function; its body and
@@ -85,9 +86,10 @@ pub fn compile_function<E: FuncEnv, T: WasmModuleResources>(
 /// defined function `i` is at position `i`).
 pub fn compile_module(
     translation: duet_environ::module::ModuleTranslation<'_>,
+    tunables: duet_environ::tunables::Tunables,
     features: CpuFeatures,
 ) -> Result<Vec<FinishedCode>, CompileError> {
-    let env = crate::env::ModuleEnv::new(&translation.module);
+    let env = crate::env::ModuleEnv::new(&translation.module, tunables);
     let imported = translation.module.num_imported_functions;
     let mut allocations = wasmparser::FuncValidatorAllocations::default();
     let mut code = Vec::with_capacity(translation.function_bodies.len());
@@ -552,6 +554,100 @@ impl<'a, E: FuncEnv> Ops<'a> for CodeGen<'_, E> {
 
     fn visit_call(&mut self, function_index: u32) -> Result<(), CompileError> {
         self.emit_call(function_index)
+    }
+
+    // ---- Memory and globals (memory.rs) ----------------------------------------
+
+    fn visit_i32_load(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        self.emit_load(&memarg, 4, LoadKind::Plain(OperandSize::S32), ValType::I32);
+        Ok(())
+    }
+    fn visit_i64_load(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        self.emit_load(&memarg, 8, LoadKind::Plain(OperandSize::S64), ValType::I64);
+        Ok(())
+    }
+    fn visit_i32_load8_s(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        self.emit_load(&memarg, 1, LoadKind::SignExtend(ExtMode::BL), ValType::I32);
+        Ok(())
+    }
+    fn visit_i32_load8_u(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        self.emit_load(&memarg, 1, LoadKind::ZeroExtend(ExtMode::BL), ValType::I32);
+        Ok(())
+    }
+    fn visit_i32_load16_s(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        self.emit_load(&memarg, 2, LoadKind::SignExtend(ExtMode::WL), ValType::I32);
+        Ok(())
+    }
+    fn visit_i32_load16_u(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        self.emit_load(&memarg, 2, LoadKind::ZeroExtend(ExtMode::WL), ValType::I32);
+        Ok(())
+    }
+    fn visit_i64_load8_s(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        self.emit_load(&memarg, 1, LoadKind::SignExtend(ExtMode::BQ), ValType::I64);
+        Ok(())
+    }
+    fn visit_i64_load8_u(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        self.emit_load(&memarg, 1, LoadKind::ZeroExtend(ExtMode::BQ), ValType::I64);
+        Ok(())
+    }
+    fn visit_i64_load16_s(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        self.emit_load(&memarg, 2, LoadKind::SignExtend(ExtMode::WQ), ValType::I64);
+        Ok(())
+    }
+    fn visit_i64_load16_u(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        self.emit_load(&memarg, 2, LoadKind::ZeroExtend(ExtMode::WQ), ValType::I64);
+        Ok(())
+    }
+    fn visit_i64_load32_s(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        self.emit_load(&memarg, 4, LoadKind::SignExtend(ExtMode::LQ), ValType::I64);
+        Ok(())
+    }
+    fn visit_i64_load32_u(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        // A 32-bit load zero-extends.
+        self.emit_load(&memarg, 4, LoadKind::Plain(OperandSize::S32), ValType::I64);
+        Ok(())
+    }
+    fn visit_i32_store(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        self.emit_store(&memarg, OperandSize::S32);
+        Ok(())
+    }
+    fn visit_i64_store(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        self.emit_store(&memarg, OperandSize::S64);
+        Ok(())
+    }
+    fn visit_i32_store8(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        self.emit_store(&memarg, OperandSize::S8);
+        Ok(())
+    }
+    fn visit_i64_store8(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        self.emit_store(&memarg, OperandSize::S8);
+        Ok(())
+    }
+    fn visit_i32_store16(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        self.emit_store(&memarg, OperandSize::S16);
+        Ok(())
+    }
+    fn visit_i64_store16(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        self.emit_store(&memarg, OperandSize::S16);
+        Ok(())
+    }
+    fn visit_i64_store32(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        self.emit_store(&memarg, OperandSize::S32);
+        Ok(())
+    }
+    fn visit_memory_size(&mut self, mem: u32) -> Result<(), CompileError> {
+        self.emit_memory_size(mem);
+        Ok(())
+    }
+    fn visit_memory_grow(&mut self, mem: u32) -> Result<(), CompileError> {
+        self.emit_memory_grow(mem);
+        Ok(())
+    }
+    fn visit_global_get(&mut self, global_index: u32) -> Result<(), CompileError> {
+        self.emit_global_get(global_index)
+    }
+    fn visit_global_set(&mut self, global_index: u32) -> Result<(), CompileError> {
+        self.emit_global_set(global_index)
     }
 
     // ---- Parametric --------------------------------------------------------
