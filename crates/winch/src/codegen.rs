@@ -21,15 +21,30 @@ use crate::error::CompileError;
 use crate::regs::{RegSet, SCRATCH, VMCTX};
 use crate::stack::{SLOT_SIZE, Val};
 use cranelift_asm::buffer::Label;
-use cranelift_asm::x64::{Amode, Assembler, CC, Gpr, GprMemImm, OperandSize};
+use cranelift_asm::x64::{Amode, Assembler, CC, Gpr, GprMem, GprMemImm, OperandSize};
 use cranelift_asm::{CodeOffset, ExternalName};
 use duet_environ::abi::{self, AbiType, ArgLocation, CallSignature};
 use duet_environ::trap::Trap;
-use duet_environ::vmoffsets::VMContext;
+use duet_environ::vmoffsets::{VMContext, VMFuncRef, VMFunctionImport};
 use wasmparser::ValType;
 
 /// Bytes below `rbp` taken before the locals: the saved `r14`.
 const SAVED_REGS_SIZE: u32 = 8;
+
+/// Where a call goes.
+#[derive(Copy, Clone, Debug)]
+pub(crate) enum Callee {
+    /// A function this module defines (a call relocation).
+    Defined(u32),
+    /// An imported function: its `VMFunctionImport` is at this offset.
+    Imported {
+        /// The record's offset in the VMContext.
+        offset: u32,
+    },
+    /// A `VMFuncRef` whose address is in this register (never an argument
+    /// register; the call frees it).
+    FuncRef(Gpr),
+}
 
 /// What kind of construct a control frame is.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -167,7 +182,8 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
             ValType::F32 => Err(self.unsupported("f32 values")),
             ValType::F64 => Err(self.unsupported("f64 values")),
             ValType::V128 => Err(self.unsupported("v128 values")),
-            ValType::Ref(_) => Err(self.unsupported("reference values")),
+            ValType::Ref(r) if r.is_func_ref() || r.is_extern_ref() => Ok(()),
+            ValType::Ref(_) => Err(self.unsupported("GC reference values")),
         }
     }
 
@@ -599,14 +615,38 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         self.asm.jmp(label);
     }
 
+    /// Whether a branch to frame `index` (of the control stack) has to move
+    /// operands or reset `rsp`, or is a plain jump.
+    pub(crate) fn branch_needs_moves(&self, index: usize) -> bool {
+        let frame = &self.control[index];
+        match frame.kind {
+            FrameKind::Function => !frame.results.is_empty(),
+            _ => !frame.branch_types().is_empty() || self.sp_offset != frame.base_sp_offset,
+        }
+    }
+
     // ---- Calls ---------------------------------------------------------------
 
-    /// A direct call of function `func_index` (defined in this module).
+    /// A call of function `func_index`: defined (a relocation) or imported
+    /// (through its `VMFunctionImport`).
     pub(crate) fn emit_call(&mut self, func_index: u32) -> Result<(), CompileError> {
-        if func_index < self.env.num_imported_functions() {
-            return Err(self.unsupported("call of an imported function"));
-        }
         let ty = self.env.func_type(func_index).clone();
+        let callee = match func_index.checked_sub(self.env.num_imported_functions()) {
+            Some(_) => Callee::Defined(func_index),
+            None => Callee::Imported {
+                offset: self.env.vmoffsets().imported_function(func_index),
+            },
+        };
+        self.emit_call_to(&ty, callee)
+    }
+
+    /// A call of `callee`, whose type is `ty`, with its arguments on top of
+    /// the value stack.
+    pub(crate) fn emit_call_to(
+        &mut self,
+        ty: &wasmparser::FuncType,
+        callee: Callee,
+    ) -> Result<(), CompileError> {
         for &t in ty.params().iter().chain(ty.results()) {
             self.check_type(t)?;
         }
@@ -653,9 +693,31 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
                 ArgLocation::Xmm(_) => unreachable!("float arguments are refused earlier"),
             }
         }
-        self.asm.mov_rr(OperandSize::S64, abi::VMCTX, VMCTX);
-        self.asm
-            .call_external(ExternalName::new(abi::FUNCTION_NAMESPACE, func_index));
+        match callee {
+            Callee::Defined(func_index) => {
+                self.asm.mov_rr(OperandSize::S64, abi::VMCTX, VMCTX);
+                self.asm
+                    .call_external(ExternalName::new(abi::FUNCTION_NAMESPACE, func_index));
+            }
+            Callee::Imported { offset } => {
+                let import = |field: u32| Amode::base(VMCTX, (offset + field) as i32);
+                self.asm.mov_rm(
+                    OperandSize::S64,
+                    abi::VMCTX,
+                    &import(VMFunctionImport::VMCTX),
+                );
+                self.asm
+                    .call_indirect(&GprMem::Mem(import(VMFunctionImport::WASM_CALL)));
+            }
+            Callee::FuncRef(reg) => {
+                let field = |field: u32| Amode::base(reg, field as i32);
+                self.asm
+                    .mov_rm(OperandSize::S64, abi::VMCTX, &field(VMFuncRef::VMCTX));
+                self.asm
+                    .call_indirect(&GprMem::Mem(field(VMFuncRef::WASM_CALL)));
+                self.free_gpr(reg);
+            }
+        }
 
         // The arguments' slots and the outgoing area are now dead: with at
         // most one result, release them and take the result from rax.

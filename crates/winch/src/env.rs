@@ -30,6 +30,17 @@ pub struct MemoryPlan {
     pub page_size_log2: u8,
 }
 
+/// What compiled code needs to know about a table.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub struct TablePlan {
+    /// Where its `VMTableDefinition` is.
+    pub location: Location,
+    /// Whether it is indexed with `i64` (table64).
+    pub table64: bool,
+    /// The type of its elements.
+    pub element: ValType,
+}
+
 /// What compiled code needs to know about a global.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub struct GlobalPlan {
@@ -63,6 +74,13 @@ pub trait FuncEnv {
 
     /// Global `index`.
     fn global(&self, index: u32) -> GlobalPlan;
+
+    /// Table `index`.
+    fn table(&self, index: u32) -> TablePlan;
+
+    /// The VMContext offset of function `func_index`'s `VMFuncRef` (the
+    /// function is one a reference can be taken of: `ref.func` validated).
+    fn func_ref(&self, func_index: u32) -> u32;
 
     /// How memories are reserved (which bounds checks guard pages replace).
     fn tunables(&self) -> &Tunables;
@@ -166,5 +184,35 @@ impl FuncEnv for ModuleEnv<'_> {
 
     fn tunables(&self) -> &Tunables {
         &self.tunables
+    }
+
+    fn table(&self, index: u32) -> TablePlan {
+        let ty = &self.module.tables[index as usize];
+        let imported = self.module.num_imported_tables;
+        let location = match index.checked_sub(imported) {
+            Some(defined) => Location::Defined {
+                offset: self.offsets.defined_table(defined),
+            },
+            None => Location::Imported {
+                pointer: self.offsets.imported_table(index),
+            },
+        };
+        TablePlan {
+            location,
+            table64: ty.table64,
+            element: match ty.element {
+                duet_environ::module::RefType::FuncRef => ValType::FUNCREF,
+                duet_environ::module::RefType::ExternRef => ValType::EXTERNREF,
+            },
+        }
+    }
+
+    fn func_ref(&self, func_index: u32) -> u32 {
+        let func = duet_environ::module::FuncIndex::from_u32(func_index);
+        let index = self
+            .module
+            .func_ref_index(func)
+            .expect("ref.func validated: the function escapes");
+        self.offsets.func_ref(index.as_u32())
     }
 }

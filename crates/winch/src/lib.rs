@@ -57,9 +57,14 @@
 //! explicit otherwise, `memory.size`, `memory.grow` through a runtime
 //! builtin, `global.get`/`global.set` of defined and imported globals.
 //!
+//! Tables, references, `call_indirect` (bounds, null and signature checks),
+//! `br_table` (a jump table, through stubs where a target needs its
+//! operands moved), and the bulk memory and table operations (runtime
+//! builtins) are in `tables.rs`; calls of imported functions go through
+//! their `VMFunctionImport`.
+//!
 //! Left for later, with an error naming the operator until then: floats,
-//! table instructions, `br_table`, indirect and imported calls, bulk memory,
-//! reference types, SIMD.
+//! SIMD, and the post-2.0 proposals (tail calls, exceptions, GC, atomics).
 
 mod codegen;
 pub mod env;
@@ -67,8 +72,9 @@ pub mod error;
 mod memory;
 mod regs;
 mod stack;
+mod tables;
 mod visit;
 
-pub use env::{FuncEnv, GlobalPlan, Location, MemoryPlan, ModuleEnv};
+pub use env::{FuncEnv, GlobalPlan, Location, MemoryPlan, ModuleEnv, TablePlan};
 pub use error::CompileError;
 pub use visit::{compile_function, compile_module};

@@ -46,8 +46,9 @@ pub(crate) enum LoadKind {
 pub(crate) enum BuiltinArg {
     /// A constant (an index from the instruction).
     Imm(u64),
-    /// The next of the operands taken from the value stack (deepest first).
-    Operand,
+    /// Operand `k` of those taken from the top of the value stack, the
+    /// deepest being 0.
+    Operand(usize),
 }
 
 /// The immediate a store of `size` bytes writes for a constant `value`: its
@@ -74,7 +75,7 @@ impl<E: FuncEnv> CodeGen<'_, E> {
     /// The address of a definition record. An imported one is reached
     /// through its pointer, loaded into the scratch register (so nothing may
     /// use the scratch register until the record has been read).
-    fn definition(&mut self, location: Location) -> Amode {
+    pub(crate) fn definition(&mut self, location: Location) -> Amode {
         match location {
             Location::Defined { offset } => Amode::base(VMCTX, offset as i32),
             Location::Imported { pointer } => {
@@ -199,7 +200,7 @@ impl<E: FuncEnv> CodeGen<'_, E> {
         let plan = self.env.memory(memory);
         self.call_builtin(
             Builtin::MemoryGrow,
-            &[BuiltinArg::Imm(memory.into()), BuiltinArg::Operand],
+            &[BuiltinArg::Imm(memory.into()), BuiltinArg::Operand(0)],
         );
         // The builtin returns a u64 (u64::MAX on failure); a 32-bit memory's
         // result is its low half (-1 on failure).
@@ -256,7 +257,7 @@ impl<E: FuncEnv> CodeGen<'_, E> {
         self.spill_everything();
         let operands = args
             .iter()
-            .filter(|a| matches!(a, BuiltinArg::Operand))
+            .filter(|a| matches!(a, BuiltinArg::Operand(_)))
             .count();
         let first = self.stack.len() - operands;
         let values: Vec<Val> = self.stack.drain(first..).collect();
@@ -266,12 +267,11 @@ impl<E: FuncEnv> CodeGen<'_, E> {
         }
         self.grow_stack(padding);
         self.asm.mov_rr(OperandSize::S64, SYSV_ARGS[0], VMCTX);
-        let mut operand = values.iter();
         for (arg, &reg) in args.iter().zip(&SYSV_ARGS[1..]) {
             match arg {
                 BuiltinArg::Imm(value) => self.asm.mov_ri(OperandSize::S64, reg, *value),
-                BuiltinArg::Operand => {
-                    let Some(Val::Memory { offset, .. }) = operand.next() else {
+                BuiltinArg::Operand(k) => {
+                    let Val::Memory { offset, .. } = &values[*k] else {
                         unreachable!("the operands were spilled")
                     };
                     self.asm.mov_rm(

@@ -12,7 +12,7 @@
 use crate::codegen::{CodeGen, FrameKind, int_size};
 use crate::env::FuncEnv;
 use crate::error::CompileError;
-use crate::memory::LoadKind;
+use crate::memory::{BuiltinArg, LoadKind};
 use crate::stack::Val;
 use cranelift_asm::FinishedCode;
 use cranelift_asm::metadata::SourceLoc;
@@ -20,6 +20,7 @@ use cranelift_asm::x64::{
     AluOp, Assembler, CC, CpuFeatures, ExtMode, Feature, GprMem, GprMemImm, OperandSize, ShiftOp,
 };
 use cranelift_asm::x64::{BitOp, Gpr};
+use duet_environ::builtins::Builtin;
 use duet_environ::trap::Trap;
 use wasmparser::{
     BlockType, FuncValidator, FunctionBody, MemArg, ValType, VisitOperator, WasmModuleResources,
@@ -169,6 +170,9 @@ macro_rules! define_validated_simd {
             fn $visit(&mut self $($(,$arg: $argty)*)?) -> Self::Output {
                 let mut validator = self.validator.simd_visitor(self.offset);
                 validator.$visit($($($arg),*)?)?;
+                if !self.codegen.reachable {
+                    return Ok(());
+                }
                 Err(CompileError::Unsupported { operator: &stringify!($visit)[6..], offset: self.offset })
             }
         )*
@@ -525,13 +529,8 @@ impl<'a, E: FuncEnv> Ops<'a> for CodeGen<'_, E> {
         self.asm.test_rr(OperandSize::S32, condition, condition);
         self.free_gpr(condition);
         let index = self.control.len() - 1 - depth as usize;
-        let frame = &self.control[index];
-        let moves_needed = match frame.kind {
-            FrameKind::Function => !frame.results.is_empty(),
-            _ => !frame.branch_types().is_empty() || self.sp_offset != frame.base_sp_offset,
-        };
-        if !moves_needed {
-            let label = frame.label;
+        if !self.branch_needs_moves(index) {
+            let label = self.control[index].label;
             self.control[index].branched_to = true;
             self.asm.jcc(CC::NZ, label);
             return Ok(());
@@ -554,6 +553,136 @@ impl<'a, E: FuncEnv> Ops<'a> for CodeGen<'_, E> {
 
     fn visit_call(&mut self, function_index: u32) -> Result<(), CompileError> {
         self.emit_call(function_index)
+    }
+
+    // ---- Tables, references, indirect calls (tables.rs) -----------------------
+
+    fn visit_br_table(&mut self, targets: wasmparser::BrTable<'a>) -> Result<(), CompileError> {
+        self.emit_br_table(&targets)?;
+        self.set_unreachable();
+        Ok(())
+    }
+    fn visit_call_indirect(
+        &mut self,
+        type_index: u32,
+        table_index: u32,
+    ) -> Result<(), CompileError> {
+        self.emit_call_indirect(type_index, table_index)
+    }
+    fn visit_table_get(&mut self, table: u32) -> Result<(), CompileError> {
+        self.emit_table_get(table);
+        Ok(())
+    }
+    fn visit_table_set(&mut self, table: u32) -> Result<(), CompileError> {
+        self.emit_table_set(table);
+        Ok(())
+    }
+    fn visit_table_size(&mut self, table: u32) -> Result<(), CompileError> {
+        self.emit_table_size(table);
+        Ok(())
+    }
+    fn visit_table_grow(&mut self, table: u32) -> Result<(), CompileError> {
+        self.emit_table_grow(table);
+        Ok(())
+    }
+    fn visit_table_fill(&mut self, table: u32) -> Result<(), CompileError> {
+        let args = [
+            BuiltinArg::Imm(table.into()),
+            BuiltinArg::Operand(0),
+            BuiltinArg::Operand(1),
+            BuiltinArg::Operand(2),
+        ];
+        self.emit_bulk(Builtin::TableFill, &args);
+        Ok(())
+    }
+    fn visit_table_copy(&mut self, dst_table: u32, src_table: u32) -> Result<(), CompileError> {
+        let (dst, src) = (
+            BuiltinArg::Imm(dst_table.into()),
+            BuiltinArg::Imm(src_table.into()),
+        );
+        let args = [
+            dst,
+            src,
+            BuiltinArg::Operand(0),
+            BuiltinArg::Operand(1),
+            BuiltinArg::Operand(2),
+        ];
+        self.emit_bulk(Builtin::TableCopy, &args);
+        Ok(())
+    }
+    fn visit_table_init(&mut self, elem_index: u32, table: u32) -> Result<(), CompileError> {
+        let (table, elem) = (
+            BuiltinArg::Imm(table.into()),
+            BuiltinArg::Imm(elem_index.into()),
+        );
+        let args = [
+            table,
+            elem,
+            BuiltinArg::Operand(0),
+            BuiltinArg::Operand(1),
+            BuiltinArg::Operand(2),
+        ];
+        self.emit_bulk(Builtin::TableInit, &args);
+        Ok(())
+    }
+    fn visit_elem_drop(&mut self, elem_index: u32) -> Result<(), CompileError> {
+        self.emit_bulk(Builtin::ElemDrop, &[BuiltinArg::Imm(elem_index.into())]);
+        Ok(())
+    }
+    fn visit_memory_fill(&mut self, mem: u32) -> Result<(), CompileError> {
+        let args = [
+            BuiltinArg::Imm(mem.into()),
+            BuiltinArg::Operand(0),
+            BuiltinArg::Operand(1),
+            BuiltinArg::Operand(2),
+        ];
+        self.emit_bulk(Builtin::MemoryFill, &args);
+        Ok(())
+    }
+    fn visit_memory_copy(&mut self, dst_mem: u32, src_mem: u32) -> Result<(), CompileError> {
+        let (dst, src) = (
+            BuiltinArg::Imm(dst_mem.into()),
+            BuiltinArg::Imm(src_mem.into()),
+        );
+        let args = [
+            dst,
+            BuiltinArg::Operand(0),
+            src,
+            BuiltinArg::Operand(1),
+            BuiltinArg::Operand(2),
+        ];
+        self.emit_bulk(Builtin::MemoryCopy, &args);
+        Ok(())
+    }
+    fn visit_memory_init(&mut self, data_index: u32, mem: u32) -> Result<(), CompileError> {
+        let (mem, data) = (
+            BuiltinArg::Imm(mem.into()),
+            BuiltinArg::Imm(data_index.into()),
+        );
+        let args = [
+            mem,
+            data,
+            BuiltinArg::Operand(0),
+            BuiltinArg::Operand(1),
+            BuiltinArg::Operand(2),
+        ];
+        self.emit_bulk(Builtin::MemoryInit, &args);
+        Ok(())
+    }
+    fn visit_data_drop(&mut self, data_index: u32) -> Result<(), CompileError> {
+        self.emit_bulk(Builtin::DataDrop, &[BuiltinArg::Imm(data_index.into())]);
+        Ok(())
+    }
+    fn visit_ref_null(&mut self, hty: wasmparser::HeapType) -> Result<(), CompileError> {
+        self.emit_ref_null(hty)
+    }
+    fn visit_ref_is_null(&mut self) -> Result<(), CompileError> {
+        self.emit_ref_is_null();
+        Ok(())
+    }
+    fn visit_ref_func(&mut self, function_index: u32) -> Result<(), CompileError> {
+        self.emit_ref_func(function_index);
+        Ok(())
     }
 
     // ---- Memory and globals (memory.rs) ----------------------------------------
