@@ -6,6 +6,8 @@
 //!   module;
 //! * [`abi`]: the wasm calling convention both tiers use, so a function
 //!   compiled by one can call a function compiled by the other;
+//! * [`entry`]: how the host enters wasm (entry trampolines) and how a trap
+//!   returns to the host;
 //! * [`builtins`]: the runtime functions compiled code calls (memory.grow,
 //!   table and bulk-memory operations), with their signatures;
 //! * [`module`]: a module's metadata (types, imports, functions, tables,
@@ -18,6 +20,7 @@
 
 pub mod abi;
 pub mod builtins;
+pub mod entry;
 pub mod module;
 pub mod trap;
 pub mod tunables;
