@@ -790,3 +790,70 @@ fn bulk_memory_and_table_operations_compile_to_builtin_calls() {
     // Six of the operations can fail: each is followed by a trap check.
     assert!(code[0].traps().len() >= 6, "{:?}", code[0].traps());
 }
+
+#[test]
+fn entry_trampolines_pass_arguments_and_results_through_the_values_array() {
+    let wat = r#"(module
+      (func (export "many") (param i64 i64 i64 i64 i64 i64 i64 i32) (result i64)
+        local.get 0 local.get 1 i64.sub local.get 2 i64.mul local.get 3 i64.add
+        local.get 4 i64.xor local.get 5 i64.sub local.get 6 i64.add
+        local.get 7 i64.extend_i32_s i64.mul)
+      (func (export "triple") (param i32) (result i32 i64 i32)
+        local.get 0 i32.const 1 i32.add
+        local.get 0 i64.extend_i32_s i64.const 1000 i64.mul
+        local.get 0 i32.const 3 i32.mul))"#;
+    let mut m = compile(wat).expect("compiles");
+    let wasm = wat::parse_str(wat).unwrap();
+    let module = translate(&wasm, wasmparser::WasmFeatures::default())
+        .unwrap()
+        .module;
+    let env = winch_codegen::ModuleEnv::new(&module, Tunables::default());
+    let features = cranelift_asm::x64::CpuFeatures::host();
+    let trampolines: Vec<_> = (0..2)
+        .map(|f| {
+            let ty = winch_codegen::FuncEnv::func_type(&env, f);
+            winch_codegen::compile_entry_trampoline(ty, features).expect("compiles")
+        })
+        .collect();
+    let trampolines = CodeMemory::new(&trampolines, |_| None).expect("loads");
+    type Entry = extern "sysv64" fn(*mut u8, *const u8, *mut [u8; 16], *mut [usize; 2]) -> u32;
+    let call = |m: &mut Compiled, f: usize, name: &str, values: &mut [[u8; 16]]| {
+        let mut state = [0usize; 2];
+        let (callee, vmctx) = (m.entry(name), m.vmctx());
+        // SAFETY: the trampoline follows duet_environ::entry for the
+        // callee's type, and `values` has a slot per argument and result.
+        let status = unsafe {
+            let entry: Entry = std::mem::transmute(trampolines.function(f).unwrap());
+            entry(vmctx, callee, values.as_mut_ptr(), &mut state)
+        };
+        assert_eq!(status, 0, "no trap");
+        assert_ne!(state[0], 0, "the resume point was recorded");
+    };
+    let slot = |v: i64| {
+        let mut s = [0u8; 16];
+        s[..8].copy_from_slice(&v.to_le_bytes());
+        s
+    };
+    let read = |s: &[u8; 16]| i64::from_le_bytes(s[..8].try_into().unwrap());
+    for &a in &inputs() {
+        let args = [a, 3, a >> 3, 5, 7, a.wrapping_mul(3), 11, -2];
+        let mut values: Vec<[u8; 16]> = args.iter().map(|&v| slot(v)).collect();
+        call(&mut m, 0, "many", &mut values);
+        let want = (args[0]
+            .wrapping_sub(args[1])
+            .wrapping_mul(args[2])
+            .wrapping_add(args[3])
+            ^ args[4])
+            .wrapping_sub(args[5])
+            .wrapping_add(args[6])
+            .wrapping_mul(args[7] as i32 as i64);
+        assert_eq!(read(&values[0]), want, "many({args:?})");
+
+        let mut values = vec![slot(a), [0; 16], [0; 16]];
+        call(&mut m, 1, "triple", &mut values);
+        let x = a as i32;
+        assert_eq!(read(&values[0]) as i32, x.wrapping_add(1));
+        assert_eq!(read(&values[1]), (x as i64).wrapping_mul(1000));
+        assert_eq!(read(&values[2]) as i32, x.wrapping_mul(3));
+    }
+}

@@ -73,8 +73,10 @@ mod memory;
 mod regs;
 mod stack;
 mod tables;
+mod trampoline;
 mod visit;
 
 pub use env::{FuncEnv, GlobalPlan, Location, MemoryPlan, ModuleEnv, TablePlan};
 pub use error::CompileError;
+pub use trampoline::compile_entry_trampoline;
 pub use visit::{compile_function, compile_module};

@@ -1,0 +1,135 @@
+//! Entry trampolines: how the host calls a wasm function of a given type
+//! (the contract is `duet_environ::entry`).
+//!
+//! ```text
+//!     push rbp; mov rbp, rsp
+//!     push rbx; push r12; push r13; push r14; push r15
+//!     sub rsp, 8                      ; rsp 16-aligned from here on
+//!     mov [state + resume_sp], rsp
+//!     lea r11, [rip + resume]; mov [state + resume_pc], r11
+//!     r12 = values, r13 = callee       ; callee-saved: they survive the call
+//!     sub rsp, outgoing area           ; stack arguments, return area
+//!     arguments: values[i] -> registers / [rsp + offset]; rdi = vmctx already
+//!     call r13
+//!     results: rax / xmm0 / [rsp + offset] -> values[i]
+//!     add rsp, outgoing area
+//!     xor eax, eax
+//!   resume:                            ; a trap lands here, rsp = resume_sp, eax != 0
+//!     add rsp, 8
+//!     pop r15; pop r14; pop r13; pop r12; pop rbx; pop rbp
+//!     ret
+//! ```
+
+use crate::codegen::abi_type;
+use crate::error::CompileError;
+use cranelift_asm::FinishedCode;
+use cranelift_asm::x64::{Amode, Assembler, CpuFeatures, Gpr, GprMem, OperandSize, SseMovOp, Xmm};
+use duet_environ::abi::{AbiType, ArgLocation, CALLEE_SAVED_GPRS, CallSignature};
+use duet_environ::entry::{EntryState, VALUE_SLOT_SIZE};
+use wasmparser::FuncType;
+
+/// The registers the trampoline saves, in push order (rbp first, set up as
+/// the frame pointer).
+const SAVED: [Gpr; 5] = [Gpr::RBX, Gpr::R12, Gpr::R13, Gpr::R14, Gpr::R15];
+
+/// Holds the `values` pointer across the call.
+const VALUES: Gpr = Gpr::R12;
+/// Holds the callee across the argument moves.
+const CALLEE: Gpr = Gpr::R13;
+
+/// The load or store of a slot's value of type `ty` in an XMM register.
+fn xmm_move(ty: AbiType) -> SseMovOp {
+    match ty {
+        AbiType::F32 => SseMovOp::Movss,
+        AbiType::V128 => SseMovOp::Movups,
+        _ => SseMovOp::Movsd,
+    }
+}
+
+/// Compiles the entry trampoline for functions of type `ty`.
+pub fn compile_entry_trampoline(
+    ty: &FuncType,
+    features: CpuFeatures,
+) -> Result<FinishedCode, CompileError> {
+    use OperandSize::S64;
+    debug_assert!(SAVED.iter().all(|r| CALLEE_SAVED_GPRS.contains(r)));
+    let params: Vec<AbiType> = ty.params().iter().map(|&t| abi_type(t)).collect();
+    let results: Vec<AbiType> = ty.results().iter().map(|&t| abi_type(t)).collect();
+    let sig = CallSignature::new(&params, &results);
+    let slot = |i: usize| Amode::base(VALUES, (i as u32 * VALUE_SLOT_SIZE) as i32);
+    let (state, values, callee) = (Gpr::RCX, Gpr::RDX, Gpr::RSI);
+
+    let mut asm = Assembler::new(features);
+    asm.push_r(Gpr::RBP);
+    asm.mov_rr(S64, Gpr::RBP, Gpr::RSP);
+    for reg in SAVED {
+        asm.push_r(reg);
+    }
+    asm.sub_ri(S64, Gpr::RSP, 8);
+    asm.mov_mr(
+        S64,
+        &Amode::base(state, EntryState::RESUME_SP as i32),
+        Gpr::RSP,
+    );
+    let resume = asm.new_label();
+    asm.lea(S64, Gpr::R11, &Amode::label(resume));
+    asm.mov_mr(
+        S64,
+        &Amode::base(state, EntryState::RESUME_PC as i32),
+        Gpr::R11,
+    );
+    asm.mov_rr(S64, VALUES, values);
+    asm.mov_rr(S64, CALLEE, callee);
+
+    let area = sig.outgoing_area_size();
+    if area > 0 {
+        asm.sub_ri(S64, Gpr::RSP, area as i32);
+    }
+    // rdi holds the callee's VMContext already (the trampoline's first
+    // argument, and the wasm convention's).
+    for (i, (&ty, location)) in params.iter().zip(&sig.params).enumerate() {
+        match *location {
+            ArgLocation::Gpr(reg) => asm.mov_rm(S64, reg, &slot(i)),
+            ArgLocation::Xmm(reg) => asm.xmm_load(xmm_move(ty), reg, &slot(i)),
+            ArgLocation::Stack { offset } => {
+                let dest = Amode::base(Gpr::RSP, offset as i32);
+                if ty == AbiType::V128 {
+                    asm.xmm_load(SseMovOp::Movups, Xmm::XMM15, &slot(i));
+                    asm.xmm_store(SseMovOp::Movups, &dest, Xmm::XMM15);
+                } else {
+                    asm.mov_rm(S64, Gpr::R11, &slot(i));
+                    asm.mov_mr(S64, &dest, Gpr::R11);
+                }
+            }
+        }
+    }
+    asm.call_indirect(&GprMem::Gpr(CALLEE));
+    for (i, (&ty, location)) in results.iter().zip(&sig.results).enumerate() {
+        match *location {
+            ArgLocation::Gpr(reg) => asm.mov_mr(S64, &slot(i), reg),
+            ArgLocation::Xmm(reg) => asm.xmm_store(xmm_move(ty), &slot(i), reg),
+            ArgLocation::Stack { offset } => {
+                let src = Amode::base(Gpr::RSP, offset as i32);
+                if ty == AbiType::V128 {
+                    asm.xmm_load(SseMovOp::Movups, Xmm::XMM15, &src);
+                    asm.xmm_store(SseMovOp::Movups, &slot(i), Xmm::XMM15);
+                } else {
+                    asm.mov_rm(S64, Gpr::R11, &src);
+                    asm.mov_mr(S64, &slot(i), Gpr::R11);
+                }
+            }
+        }
+    }
+    if area > 0 {
+        asm.add_ri(S64, Gpr::RSP, area as i32);
+    }
+    asm.xor_rr(OperandSize::S32, Gpr::RAX, Gpr::RAX);
+    asm.bind_label(resume)?;
+    asm.add_ri(S64, Gpr::RSP, 8);
+    for reg in SAVED.into_iter().rev() {
+        asm.pop_r(reg);
+    }
+    asm.pop_r(Gpr::RBP);
+    asm.ret();
+    Ok(asm.finish()?)
+}
