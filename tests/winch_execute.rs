@@ -32,7 +32,24 @@ fn host_function(name: &str) -> usize {
     extern "sysv64" fn sum3(_vmctx: *mut u8, a: i32, b: i32, c: i32) -> i32 {
         a.wrapping_add(b).wrapping_add(c)
     }
+    /// An array-call host function: (a, b) -> (a / b, a % b), unsigned.
+    extern "sysv64" fn divmod(_context: *mut u8, values: *mut [u8; 16]) -> u32 {
+        // SAFETY: the host trampoline passes a slot per argument and result.
+        let values = unsafe { std::slice::from_raw_parts_mut(values, 2) };
+        let read = |s: &[u8; 16]| u64::from_le_bytes(s[..8].try_into().unwrap());
+        let (a, b) = (read(&values[0]), read(&values[1]));
+        if b == 0 {
+            return 1;
+        }
+        values[0][..8].copy_from_slice(&(a / b).to_le_bytes());
+        values[1][..8].copy_from_slice(&(a % b).to_le_bytes());
+        0
+    }
     match name {
+        "array_divmod" => {
+            let f: extern "sysv64" fn(*mut u8, *mut [u8; 16]) -> u32 = divmod;
+            f as usize
+        }
         "twice" => {
             let f: extern "sysv64" fn(*mut u8, i64) -> i64 = twice;
             f as usize
@@ -101,6 +118,7 @@ struct Compiled {
     store: Box<TestStore>,
     _builtins: Box<[usize; Builtin::ALL.len()]>,
     _tables: Vec<Vec<usize>>,
+    _host: (Vec<CodeMemory>, Vec<Box<[usize; 1]>>),
 }
 
 fn compile(wat: &str) -> Result<Compiled, CompileError> {
@@ -189,13 +207,37 @@ fn compile_with(wat: &str, tunables: Tunables) -> Result<Compiled, CompileError>
     }
     // Imports: the functions of `host_function`, called with a null
     // VMContext.
+    // Imports named `array_*` go through a host trampoline and a host
+    // context (duet_environ::entry::VMHostContext), as the runtime's will.
+    let env = winch_codegen::ModuleEnv::new(&module, tunables);
+    let mut host_contexts: Vec<Box<[usize; 1]>> = Vec::new();
+    let mut host_trampolines = Vec::new();
     for (i, import) in module.imports.iter().enumerate() {
         let EntityIndex::Function(_) = import.kind else {
             panic!("the tests import functions only")
         };
         let record = offsets.imported_function(i as u32) as usize;
+        let (wasm_call, context) = if import.name.starts_with("array_") {
+            let ty = winch_codegen::FuncEnv::func_type(&env, i as u32);
+            let trampoline =
+                winch_codegen::compile_host_trampoline(ty, features).expect("compiles");
+            let trampoline = CodeMemory::new([&trampoline], |_| None).expect("loads");
+            let context = Box::new([host_function(&import.name)]);
+            let pointers = (
+                trampoline.function(0).unwrap() as usize,
+                context.as_ptr() as usize,
+            );
+            host_trampolines.push(trampoline);
+            host_contexts.push(context);
+            pointers
+        } else {
+            (host_function(&import.name), 0)
+        };
         // SAFETY: a VMFunctionImport record inside the VMContext.
-        unsafe { (bytes.add(record) as *mut usize).write(host_function(&import.name)) };
+        unsafe {
+            (bytes.add(record) as *mut usize).write(wasm_call);
+            (bytes.add(record + 8) as *mut usize).write(context);
+        }
     }
     // Function references, then tables with their active segments.
     let code_address = |f: FuncIndex| -> usize {
@@ -259,6 +301,7 @@ fn compile_with(wat: &str, tunables: Tunables) -> Result<Compiled, CompileError>
         store,
         _builtins: builtins,
         _tables: tables,
+        _host: (host_trampolines, host_contexts),
     })
 }
 
@@ -855,5 +898,27 @@ fn entry_trampolines_pass_arguments_and_results_through_the_values_array() {
         assert_eq!(read(&values[0]) as i32, x.wrapping_add(1));
         assert_eq!(read(&values[1]), (x as i64).wrapping_mul(1000));
         assert_eq!(read(&values[2]) as i32, x.wrapping_mul(3));
+    }
+}
+
+#[test]
+fn host_functions_are_called_through_host_trampolines() {
+    let mut m = compile(
+        r#"(module
+          (import "host" "array_divmod" (func $divmod (param i64 i64) (result i64 i64)))
+          (func (export "f") (param i64 i64) (result i64)
+            local.get 0 local.get 1 call $divmod
+            i64.const 1000 i64.mul i64.add))"#,
+    )
+    .expect("compiles");
+    for &a in &inputs() {
+        for &b in &inputs() {
+            if b == 0 {
+                continue; // the host function fails: a trap, which needs the runtime's handler
+            }
+            let (q, r) = ((a as u64) / (b as u64), (a as u64) % (b as u64));
+            let want = (q as i64).wrapping_add((r as i64).wrapping_mul(1000));
+            assert_eq!(m.call("f", &[a, b]), want, "f({a}, {b})");
+        }
     }
 }

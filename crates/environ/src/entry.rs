@@ -46,3 +46,30 @@ impl EntryState {
 
 /// The size of one argument or result slot in the `values` array.
 pub const VALUE_SLOT_SIZE: u32 = 16;
+
+/// What an imported host function's `VMFunctionImport::vmctx` points to.
+///
+/// Wasm calls a host function through a *host trampoline*, generated per
+/// function type and installed as the import's `wasm_call`. The trampoline
+/// receives the wasm calling convention (`rdi` = this context), stores the
+/// arguments into a `values` array on its stack (one 16-byte slot each),
+/// and calls
+///
+/// ```text
+/// extern "sysv64" fn(context: *mut VMHostContext, values: *mut [u8; 16]) -> u32
+/// ```
+///
+/// read from [`VMHostContext::FUNC`]. On 0 it returns the results from
+/// `values` (slot `i` for result `i`) in the wasm convention's locations;
+/// otherwise the host function failed, and the trampoline executes `ud2`
+/// tagged [`Trap::HostError`](crate::trap::Trap::HostError), which unwinds
+/// to the entry trampoline like any trap (the runtime keeps the host's error
+/// to report). A context is made per import of each instance, so the host
+/// function knows which instance called it (for its memory, say); the rest
+/// of the record is the runtime's.
+pub struct VMHostContext;
+
+impl VMHostContext {
+    /// The host function's address.
+    pub const FUNC: u32 = 0;
+}

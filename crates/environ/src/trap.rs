@@ -47,11 +47,14 @@ pub enum Trap {
     OutOfFuel,
     /// A null reference was dereferenced (GC proposal).
     NullReference,
+    /// A host function called from wasm returned an error; the runtime
+    /// reports that error (see `duet_environ::entry::VMHostContext`).
+    HostError,
 }
 
 impl Trap {
     /// Every trap.
-    pub const ALL: [Trap; 13] = [
+    pub const ALL: [Trap; 14] = [
         Trap::StackOverflow,
         Trap::MemoryOutOfBounds,
         Trap::HeapMisaligned,
@@ -65,6 +68,7 @@ impl Trap {
         Trap::Interrupt,
         Trap::OutOfFuel,
         Trap::NullReference,
+        Trap::HostError,
     ];
 
     /// The trap code compiled code records for this trap.
@@ -98,6 +102,7 @@ impl Trap {
             Trap::Interrupt => "interrupt",
             Trap::OutOfFuel => "all fuel consumed",
             Trap::NullReference => "null reference",
+            Trap::HostError => "host function error",
         }
     }
 }

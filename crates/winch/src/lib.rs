@@ -78,5 +78,5 @@ mod visit;
 
 pub use env::{FuncEnv, GlobalPlan, Location, MemoryPlan, ModuleEnv, TablePlan};
 pub use error::CompileError;
-pub use trampoline::compile_entry_trampoline;
+pub use trampoline::{compile_entry_trampoline, compile_host_trampoline};
 pub use visit::{compile_function, compile_module};

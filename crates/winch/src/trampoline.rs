@@ -25,7 +25,8 @@ use crate::error::CompileError;
 use cranelift_asm::FinishedCode;
 use cranelift_asm::x64::{Amode, Assembler, CpuFeatures, Gpr, GprMem, OperandSize, SseMovOp, Xmm};
 use duet_environ::abi::{AbiType, ArgLocation, CALLEE_SAVED_GPRS, CallSignature};
-use duet_environ::entry::{EntryState, VALUE_SLOT_SIZE};
+use duet_environ::entry::{EntryState, VALUE_SLOT_SIZE, VMHostContext};
+use duet_environ::trap::Trap;
 use wasmparser::FuncType;
 
 /// The registers the trampoline saves, in push order (rbp first, set up as
@@ -91,16 +92,12 @@ pub fn compile_entry_trampoline(
         match *location {
             ArgLocation::Gpr(reg) => asm.mov_rm(S64, reg, &slot(i)),
             ArgLocation::Xmm(reg) => asm.xmm_load(xmm_move(ty), reg, &slot(i)),
-            ArgLocation::Stack { offset } => {
-                let dest = Amode::base(Gpr::RSP, offset as i32);
-                if ty == AbiType::V128 {
-                    asm.xmm_load(SseMovOp::Movups, Xmm::XMM15, &slot(i));
-                    asm.xmm_store(SseMovOp::Movups, &dest, Xmm::XMM15);
-                } else {
-                    asm.mov_rm(S64, Gpr::R11, &slot(i));
-                    asm.mov_mr(S64, &dest, Gpr::R11);
-                }
-            }
+            ArgLocation::Stack { offset } => copy_slot(
+                &mut asm,
+                ty,
+                &slot(i),
+                &Amode::base(Gpr::RSP, offset as i32),
+            ),
         }
     }
     asm.call_indirect(&GprMem::Gpr(CALLEE));
@@ -108,16 +105,12 @@ pub fn compile_entry_trampoline(
         match *location {
             ArgLocation::Gpr(reg) => asm.mov_mr(S64, &slot(i), reg),
             ArgLocation::Xmm(reg) => asm.xmm_store(xmm_move(ty), &slot(i), reg),
-            ArgLocation::Stack { offset } => {
-                let src = Amode::base(Gpr::RSP, offset as i32);
-                if ty == AbiType::V128 {
-                    asm.xmm_load(SseMovOp::Movups, Xmm::XMM15, &src);
-                    asm.xmm_store(SseMovOp::Movups, &slot(i), Xmm::XMM15);
-                } else {
-                    asm.mov_rm(S64, Gpr::R11, &src);
-                    asm.mov_mr(S64, &slot(i), Gpr::R11);
-                }
-            }
+            ArgLocation::Stack { offset } => copy_slot(
+                &mut asm,
+                ty,
+                &Amode::base(Gpr::RSP, offset as i32),
+                &slot(i),
+            ),
         }
     }
     if area > 0 {
@@ -132,4 +125,75 @@ pub fn compile_entry_trampoline(
     asm.pop_r(Gpr::RBP);
     asm.ret();
     Ok(asm.finish()?)
+}
+
+/// Compiles the host trampoline for imported host functions of type `ty`
+/// (the contract is `duet_environ::entry::VMHostContext`).
+///
+/// ```text
+///     push rbp; mov rbp, rsp
+///     sub rsp, 16 * slots             ; the values array (16-aligned)
+///     arguments: registers / [rbp + 16 + offset] -> values[i]
+///     rsi = rsp; call [rdi + FUNC]     ; rdi = the host context already
+///     test eax, eax; jnz fail
+///     results: values[i] -> rax / xmm0 / [rbp + 16 + offset]
+///     mov rsp, rbp; pop rbp; ret
+///   fail:
+///     ud2                              ; Trap::HostError
+/// ```
+pub fn compile_host_trampoline(
+    ty: &FuncType,
+    features: CpuFeatures,
+) -> Result<FinishedCode, CompileError> {
+    use OperandSize::S64;
+    let params: Vec<AbiType> = ty.params().iter().map(|&t| abi_type(t)).collect();
+    let results: Vec<AbiType> = ty.results().iter().map(|&t| abi_type(t)).collect();
+    let sig = CallSignature::new(&params, &results);
+    let slots = params.len().max(results.len()) as u32;
+    let slot = |i: usize| Amode::base(Gpr::RSP, (i as u32 * VALUE_SLOT_SIZE) as i32);
+    // Incoming stack arguments and the return area, above the return address.
+    let incoming = |offset: u32| Amode::base(Gpr::RBP, 16 + offset as i32);
+
+    let mut asm = Assembler::new(features);
+    asm.push_r(Gpr::RBP);
+    asm.mov_rr(S64, Gpr::RBP, Gpr::RSP);
+    let frame = (slots * VALUE_SLOT_SIZE).next_multiple_of(16);
+    if frame > 0 {
+        asm.sub_ri(S64, Gpr::RSP, frame as i32);
+    }
+    for (i, (&ty, location)) in params.iter().zip(&sig.params).enumerate() {
+        match *location {
+            ArgLocation::Gpr(reg) => asm.mov_mr(S64, &slot(i), reg),
+            ArgLocation::Xmm(reg) => asm.xmm_store(xmm_move(ty), &slot(i), reg),
+            ArgLocation::Stack { offset } => copy_slot(&mut asm, ty, &incoming(offset), &slot(i)),
+        }
+    }
+    asm.mov_rr(S64, Gpr::RSI, Gpr::RSP);
+    let func = Amode::base(Gpr::RDI, VMHostContext::FUNC as i32);
+    asm.call_indirect(&GprMem::Mem(func));
+    asm.test_rr(OperandSize::S32, Gpr::RAX, Gpr::RAX);
+    asm.trap_if(cranelift_asm::x64::CC::NZ, Trap::HostError.code());
+    for (i, (&ty, location)) in results.iter().zip(&sig.results).enumerate() {
+        match *location {
+            ArgLocation::Gpr(reg) => asm.mov_rm(S64, reg, &slot(i)),
+            ArgLocation::Xmm(reg) => asm.xmm_load(xmm_move(ty), reg, &slot(i)),
+            ArgLocation::Stack { offset } => copy_slot(&mut asm, ty, &slot(i), &incoming(offset)),
+        }
+    }
+    asm.mov_rr(S64, Gpr::RSP, Gpr::RBP);
+    asm.pop_r(Gpr::RBP);
+    asm.ret();
+    Ok(asm.finish()?)
+}
+
+/// Copies one value of type `ty` between two memory slots (through r11, or
+/// xmm15 for a `v128`).
+fn copy_slot(asm: &mut Assembler, ty: AbiType, from: &Amode, to: &Amode) {
+    if ty == AbiType::V128 {
+        asm.xmm_load(SseMovOp::Movups, Xmm::XMM15, from);
+        asm.xmm_store(SseMovOp::Movups, to, Xmm::XMM15);
+    } else {
+        asm.mov_rm(OperandSize::S64, Gpr::R11, from);
+        asm.mov_mr(OperandSize::S64, to, Gpr::R11);
+    }
 }
