@@ -118,6 +118,9 @@ struct Compiled {
     store: Box<TestStore>,
     _builtins: Box<[usize; Builtin::ALL.len()]>,
     _tables: Vec<Vec<usize>>,
+    /// Host trampolines and contexts; each context is boxed because the
+    /// VMContext points into it (a `Vec` of arrays would move them).
+    #[allow(clippy::vec_box, reason = "the VMContext holds pointers into the boxes")]
     _host: (Vec<CodeMemory>, Vec<Box<[usize; 1]>>),
 }
 
