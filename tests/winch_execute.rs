@@ -1082,6 +1082,8 @@ fn float_constants_keep_their_bits() {
             block (result f32) f32.const -inf end)
           (func (export "add_constants") (param f64) (result f64)
             f64.const 1.5 local.get 0 f64.add f64.const -0.25 f64.mul)
+          (func (export "old_value") (param f64) (result f64)
+            local.get 0 f64.const 2.5 local.set 0 local.get 0 f64.sub)
           (func (export "sub_zero") (param f32) (result f32)
             local.get 0 f32.const 0 f32.sub))"#,
     )
@@ -1112,6 +1114,8 @@ fn float_constants_keep_their_bits() {
     for &a in &f64_inputs() {
         let got: f64 = m.call1("add_constants", a);
         assert!(same_f64(got, (1.5 + a) * -0.25), "add_constants({a})");
+        let got: f64 = m.call1("old_value", a);
+        assert!(same_f64(got, a - 2.5), "old_value({a})");
     }
     for &a in &f32_inputs() {
         let got: f32 = m.call1("sub_zero", a);
@@ -1127,8 +1131,7 @@ fn floats_flow_through_blocks_selects_and_calls() {
             i32.const 40 local.set 1
             local.get 0 f64.const 1 f64.max
             loop (param f64) (result f64)
-              local.set 2
-              local.get 2 local.get 0 local.get 2 f64.div f64.add f64.const 0.5 f64.mul
+              local.tee 2 local.get 0 local.get 2 f64.div f64.add f64.const 0.5 f64.mul
               local.get 1 i32.const 1 i32.sub local.tee 1
               br_if 0
             end)

@@ -94,16 +94,12 @@ impl<E: FuncEnv> CodeGen<'_, E> {
         XmmMem::Mem(Amode::constant(constant))
     }
 
-    /// `add`, `sub`, `mul`, `div`: `lhs op= rhs`.
-    pub(crate) fn float_binop(
-        &mut self,
-        ty: ValType,
-        f32_op: SseOp,
-        f64_op: SseOp,
-    ) -> Result<(), CompileError> {
+    /// `add`, `sub`, `mul`, `div` (`op` is the form of `ty`'s size):
+    /// `lhs op= rhs`.
+    pub(crate) fn float_binop(&mut self, ty: ValType, op: SseOp) -> Result<(), CompileError> {
         let rhs = self.pop_xmm_mem();
         let lhs = self.pop_xmm();
-        self.asm.xmm_rmr(by_size(ty, f32_op, f64_op), lhs, &rhs);
+        self.asm.xmm_rmr(op, lhs, &rhs);
         self.free_xmm_mem(rhs);
         self.push_xmm(lhs, ty);
         Ok(())

@@ -846,28 +846,28 @@ impl<'a, E: FuncEnv> Ops<'a> for CodeGen<'_, E> {
     }
 
     fn visit_f32_add(&mut self) -> Result<(), CompileError> {
-        self.float_binop(ValType::F32, SseOp::Addss, SseOp::Addsd)
+        self.float_binop(ValType::F32, SseOp::Addss)
     }
     fn visit_f64_add(&mut self) -> Result<(), CompileError> {
-        self.float_binop(ValType::F64, SseOp::Addss, SseOp::Addsd)
+        self.float_binop(ValType::F64, SseOp::Addsd)
     }
     fn visit_f32_sub(&mut self) -> Result<(), CompileError> {
-        self.float_binop(ValType::F32, SseOp::Subss, SseOp::Subsd)
+        self.float_binop(ValType::F32, SseOp::Subss)
     }
     fn visit_f64_sub(&mut self) -> Result<(), CompileError> {
-        self.float_binop(ValType::F64, SseOp::Subss, SseOp::Subsd)
+        self.float_binop(ValType::F64, SseOp::Subsd)
     }
     fn visit_f32_mul(&mut self) -> Result<(), CompileError> {
-        self.float_binop(ValType::F32, SseOp::Mulss, SseOp::Mulsd)
+        self.float_binop(ValType::F32, SseOp::Mulss)
     }
     fn visit_f64_mul(&mut self) -> Result<(), CompileError> {
-        self.float_binop(ValType::F64, SseOp::Mulss, SseOp::Mulsd)
+        self.float_binop(ValType::F64, SseOp::Mulsd)
     }
     fn visit_f32_div(&mut self) -> Result<(), CompileError> {
-        self.float_binop(ValType::F32, SseOp::Divss, SseOp::Divsd)
+        self.float_binop(ValType::F32, SseOp::Divss)
     }
     fn visit_f64_div(&mut self) -> Result<(), CompileError> {
-        self.float_binop(ValType::F64, SseOp::Divss, SseOp::Divsd)
+        self.float_binop(ValType::F64, SseOp::Divsd)
     }
     fn visit_f32_sqrt(&mut self) -> Result<(), CompileError> {
         self.float_unop(SseOp::Sqrtss, ValType::F32)
