@@ -18,10 +18,12 @@
 
 use crate::env::FuncEnv;
 use crate::error::CompileError;
-use crate::regs::{RegSet, SCRATCH, VMCTX};
+use crate::regs::{RegSet, SCRATCH, VMCTX, XMM_SCRATCH};
 use crate::stack::{SLOT_SIZE, Val};
 use cranelift_asm::buffer::Label;
-use cranelift_asm::x64::{Amode, Assembler, CC, Gpr, GprMem, GprMemImm, OperandSize};
+use cranelift_asm::x64::{
+    Amode, Assembler, CC, FloatSize, Gpr, GprMem, GprMemImm, OperandSize, SseMovOp, Xmm, XmmMem,
+};
 use cranelift_asm::{CodeOffset, ExternalName};
 use duet_environ::abi::{self, AbiType, ArgLocation, CallSignature};
 use duet_environ::trap::Trap;
@@ -128,6 +130,29 @@ pub(crate) fn int_size(ty: ValType) -> OperandSize {
     }
 }
 
+/// The float size of a float value type.
+pub(crate) fn float_size(ty: ValType) -> FloatSize {
+    match ty {
+        ValType::F32 => FloatSize::F32,
+        _ => FloatSize::F64,
+    }
+}
+
+/// The scalar move (`movss` or `movsd`) that loads or stores a value of
+/// type `ty` in the low lane of an XMM register: 32 bits for `f32` (and
+/// `i32`), 64 otherwise.
+pub(crate) fn xmm_mov_op(ty: ValType) -> SseMovOp {
+    match ty {
+        ValType::F32 | ValType::I32 => SseMovOp::Movss,
+        _ => SseMovOp::Movsd,
+    }
+}
+
+/// Whether `ty` lives in XMM registers.
+pub(crate) fn is_float(ty: ValType) -> bool {
+    matches!(ty, ValType::F32 | ValType::F64)
+}
+
 /// The calling-convention type of a value type.
 pub(crate) fn abi_type(ty: ValType) -> AbiType {
     match ty {
@@ -178,9 +203,7 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
     /// Refuses value types the compiler cannot hold yet.
     pub(crate) fn check_type(&self, ty: ValType) -> Result<(), CompileError> {
         match ty {
-            ValType::I32 | ValType::I64 => Ok(()),
-            ValType::F32 => Err(self.unsupported("f32 values")),
-            ValType::F64 => Err(self.unsupported("f64 values")),
+            ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64 => Ok(()),
             ValType::V128 => Err(self.unsupported("v128 values")),
             ValType::Ref(r) if r.is_func_ref() || r.is_extern_ref() => Ok(()),
             ValType::Ref(_) => Err(self.unsupported("GC reference values")),
@@ -229,7 +252,8 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         }
         // Parameters go to their slots whole; an i32's upper half is
         // undefined in the calling convention, so it is cleared first (the
-        // slot invariant: an i32 slot's upper half is zero).
+        // slot invariant: an i32 slot's upper half is zero). Floats are
+        // stored at their size (an f32 slot's upper half is undefined).
         for (i, location) in self.signature.params.clone().into_iter().enumerate() {
             let (slot, size) = (
                 frame_slot(self.locals[i].offset),
@@ -247,7 +271,10 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
                         .mov_rm(size, SCRATCH, &Amode::base(Gpr::RBP, 16 + offset as i32));
                     self.asm.mov_mr(S64, &slot, SCRATCH);
                 }
-                ArgLocation::Xmm(_) => unreachable!("float parameters are refused earlier"),
+                ArgLocation::Xmm(reg) => {
+                    self.asm
+                        .xmm_store(xmm_mov_op(self.locals[i].ty), &slot, reg)
+                }
             }
         }
         if !locals.is_empty() {
@@ -311,17 +338,57 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         self.regs.free(reg);
     }
 
+    /// A free XMM register, spilling the value stack if none is.
+    pub(crate) fn alloc_xmm(&mut self) -> Xmm {
+        if let Some(reg) = self.regs.take_xmm() {
+            return reg;
+        }
+        self.spill_all();
+        self.regs
+            .take_xmm()
+            .expect("spilling the value stack frees every register")
+    }
+
+    /// Takes XMM register `reg` for the current operation, spilling the
+    /// value stack if a value holds it.
+    pub(crate) fn alloc_specific_xmm(&mut self, reg: Xmm) {
+        if !self.regs.take_specific_xmm(reg) {
+            self.spill_all();
+            assert!(
+                self.regs.take_specific_xmm(reg),
+                "{reg} is held by an operand being computed"
+            );
+        }
+    }
+
+    /// Returns an XMM register no longer needed.
+    pub(crate) fn free_xmm(&mut self, reg: Xmm) {
+        self.regs.free_xmm(reg);
+    }
+
+    /// Releases the register `val` holds, if any.
+    pub(crate) fn free_val(&mut self, val: Val) {
+        match val {
+            Val::Gpr { reg, .. } => self.free_gpr(reg),
+            Val::Xmm { reg, .. } => self.free_xmm(reg),
+            _ => {}
+        }
+    }
+
     /// Moves `val` into `dst`, popping its machine-stack slot if it has one
     /// (it must then be the top of the machine stack).
     fn materialize(&mut self, val: Val, dst: Gpr) {
         match val {
             Val::I32(v) => self.asm.mov_ri(OperandSize::S32, dst, v as u32 as u64),
             Val::I64(v) => self.asm.mov_ri(OperandSize::S64, dst, v as u64),
+            Val::F32(bits) => self.asm.mov_ri(OperandSize::S32, dst, bits as u64),
+            Val::F64(bits) => self.asm.mov_ri(OperandSize::S64, dst, bits),
             Val::Gpr { reg, ty } => {
                 if reg != dst {
                     self.asm.mov_rr(int_size(ty), dst, reg);
                 }
             }
+            Val::Xmm { reg, ty } => self.asm.movd_from_xmm(int_size(ty), dst, reg),
             Val::Local { index, ty } => {
                 let offset = self.locals[index as usize].offset;
                 self.asm.mov_rm(int_size(ty), dst, &frame_slot(offset));
@@ -335,6 +402,107 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
                 self.sp_offset -= SLOT_SIZE;
             }
         }
+    }
+
+    /// Moves `val`'s bits into the low lane of `dst`, popping its
+    /// machine-stack slot if it has one (it must then be the top of the
+    /// machine stack). Any value goes (reinterpretations move integers); an
+    /// `f32` or `i32` is 32 bits, the rest of the lane is then undefined
+    /// or, from memory and GPRs, clear. No instruction here writes the
+    /// flags (the slot is released with `lea`, not `add`).
+    fn materialize_xmm(&mut self, val: Val, dst: Xmm) {
+        match val {
+            Val::I32(_) | Val::I64(_) | Val::F32(_) | Val::F64(_) => {
+                match val.constant_bits().expect("a constant") {
+                    // xorps leaves the flags alone, like every form here.
+                    0 => self.asm.xorps(dst, dst),
+                    bits => {
+                        let size = int_size(val.ty());
+                        self.asm.mov_ri(size, SCRATCH, bits);
+                        self.asm.movd_to_xmm(size, dst, &GprMem::Gpr(SCRATCH));
+                    }
+                }
+            }
+            Val::Gpr { reg, ty } => self.asm.movd_to_xmm(int_size(ty), dst, &GprMem::Gpr(reg)),
+            Val::Xmm { reg, .. } => {
+                if reg != dst {
+                    self.asm.movaps_rr(dst, reg);
+                }
+            }
+            Val::Local { index, ty } => {
+                let offset = self.locals[index as usize].offset;
+                self.asm.xmm_load(xmm_mov_op(ty), dst, &frame_slot(offset));
+            }
+            Val::Memory { offset, ty } => {
+                assert_eq!(
+                    offset, self.sp_offset,
+                    "a memory value popped from below the stack top"
+                );
+                self.asm
+                    .xmm_load(xmm_mov_op(ty), dst, &Amode::base(Gpr::RSP, 0));
+                self.asm.lea(
+                    OperandSize::S64,
+                    Gpr::RSP,
+                    &Amode::base(Gpr::RSP, SLOT_SIZE as i32),
+                );
+                self.sp_offset -= SLOT_SIZE;
+            }
+        }
+    }
+
+    /// Pops the top value into some XMM register.
+    pub(crate) fn pop_xmm(&mut self) -> Xmm {
+        let val = self.stack.pop().expect("the validator checked the operand");
+        self.val_to_xmm(val)
+    }
+
+    /// `val` (already popped) in some XMM register (its own if it has one).
+    pub(crate) fn val_to_xmm(&mut self, val: Val) -> Xmm {
+        if let Val::Xmm { reg, .. } = val {
+            return reg;
+        }
+        // As in `val_to_gpr`: a memory value is on top of the machine stack,
+        // so it is popped via the scratch before spilling can push above it.
+        if let Val::Memory { .. } = val
+            && self
+                .regs
+                .take_xmm()
+                .map(|r| self.regs.free_xmm(r))
+                .is_none()
+        {
+            self.materialize_xmm(val, XMM_SCRATCH);
+            let reg = self.alloc_xmm();
+            self.asm.movaps_rr(reg, XMM_SCRATCH);
+            return reg;
+        }
+        let reg = self.alloc_xmm();
+        if let Val::Gpr { reg: src, .. } = val {
+            self.free_gpr(src);
+        }
+        self.materialize_xmm(val, reg);
+        reg
+    }
+
+    /// Pops the top value as an operand for the source of an SSE
+    /// instruction: a local's slot, or an XMM register.
+    pub(crate) fn pop_xmm_mem(&mut self) -> XmmMem {
+        let val = self.stack.pop().expect("validated");
+        if let Val::Local { index, .. } = val {
+            return XmmMem::Mem(frame_slot(self.locals[index as usize].offset));
+        }
+        XmmMem::Xmm(self.val_to_xmm(val))
+    }
+
+    /// Frees the register of an operand popped with [`Self::pop_xmm_mem`].
+    pub(crate) fn free_xmm_mem(&mut self, operand: XmmMem) {
+        if let XmmMem::Xmm(reg) = operand {
+            self.free_xmm(reg);
+        }
+    }
+
+    /// Pushes an XMM register value.
+    pub(crate) fn push_xmm(&mut self, reg: Xmm, ty: ValType) {
+        self.stack.push(Val::Xmm { reg, ty });
     }
 
     /// Pops the top value into some GPR.
@@ -360,6 +528,9 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         }
         let reg = self.alloc_gpr();
         self.materialize(val, reg);
+        if let Val::Xmm { reg: src, .. } = val {
+            self.free_xmm(src);
+        }
         reg
     }
 
@@ -389,24 +560,31 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
                 self.asm.push_r(reg);
                 self.regs.free(reg);
             }
+            Val::Xmm { reg, ty } => {
+                // `lea`, like `push`, leaves the flags alone.
+                self.asm.lea(
+                    OperandSize::S64,
+                    Gpr::RSP,
+                    &Amode::base(Gpr::RSP, -(SLOT_SIZE as i32)),
+                );
+                self.asm
+                    .xmm_store(xmm_mov_op(ty), &Amode::base(Gpr::RSP, 0), reg);
+                self.regs.free_xmm(reg);
+            }
             Val::Local { index, ty } => {
                 let offset = self.locals[index as usize].offset;
                 self.asm.mov_rm(int_size(ty), SCRATCH, &frame_slot(offset));
                 self.asm.push_r(SCRATCH);
             }
-            Val::I32(_) | Val::I64(_) if force => {
-                let imm = match val {
-                    Val::I32(v) => v as u32 as u64,
-                    Val::I64(v) => v as u64,
-                    _ => unreachable!(),
-                };
+            Val::I32(_) | Val::I64(_) | Val::F32(_) | Val::F64(_) if force => {
+                let imm = val.constant_bits().expect("a constant");
                 self.asm.mov_ri(OperandSize::S64, SCRATCH, imm);
                 self.asm.push_r(SCRATCH);
             }
             Val::Memory { offset, .. } if force => {
                 self.asm.push(&GprMemImm::Mem(frame_slot(offset)));
             }
-            Val::I32(_) | Val::I64(_) | Val::Memory { .. } => return,
+            Val::I32(_) | Val::I64(_) | Val::F32(_) | Val::F64(_) | Val::Memory { .. } => return,
         }
         self.grow_stack(SLOT_SIZE);
         self.stack[i] = Val::Memory {
@@ -431,10 +609,7 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
     /// there leave a dead slot behind, reclaimed when the enclosing block
     /// resets `rsp`).
     pub(crate) fn spill_everything(&mut self) {
-        let first_constant = self
-            .stack
-            .iter()
-            .position(|v| matches!(v, Val::I32(_) | Val::I64(_)));
+        let first_constant = self.stack.iter().position(Val::is_constant);
         let first_constant = first_constant.unwrap_or(self.stack.len());
         for i in 0..self.stack.len() {
             self.spill_entry(i, i >= first_constant);
@@ -464,6 +639,22 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         let slot = frame_slot(self.locals[index as usize].offset);
         let ty = self.locals[index as usize].ty;
         let val = self.stack.pop().expect("validated");
+        if is_float(ty) {
+            match val {
+                // An f32 constant is a 32-bit immediate; an f64 one when it
+                // sign-extends from one.
+                Val::F32(bits) => self.asm.mov_mi(OperandSize::S32, &slot, bits as i32),
+                Val::F64(bits) if i32::try_from(bits as i64).is_ok() => {
+                    self.asm.mov_mi(OperandSize::S64, &slot, bits as i32)
+                }
+                _ => {
+                    let reg = self.val_to_xmm(val);
+                    self.asm.xmm_store(xmm_mov_op(ty), &slot, reg);
+                    self.free_xmm(reg);
+                }
+            }
+            return;
+        }
         match val.as_imm32() {
             // A 32-bit store leaves an i32 slot's (zero) upper half alone.
             Some(imm) => self.asm.mov_mi(int_size(ty), &slot, imm),
@@ -489,6 +680,16 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
     pub(crate) fn move_to_frame_slots(&mut self, count: usize, base_sp_offset: u32) {
         let first = self.stack.len() - count;
         let values: Vec<Val> = self.stack.drain(first..).collect();
+        // Destinations deeper than rsp (operands that were constants or
+        // registers take no slot yet): lower rsp first, so nothing is ever
+        // written below the stack pointer. The sources all lie above it.
+        let new_sp = base_sp_offset + SLOT_SIZE * count as u32;
+        if new_sp > self.sp_offset {
+            self.asm
+                .lea(OperandSize::S64, Gpr::RSP, &frame_slot(new_sp));
+            self.sp_offset = new_sp;
+            self.max_sp_offset = self.max_sp_offset.max(new_sp);
+        }
         for (i, val) in values.iter().enumerate() {
             let dest = frame_slot(base_sp_offset + SLOT_SIZE * (i as u32 + 1));
             match *val {
@@ -504,7 +705,13 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
                     self.asm.mov_ri(OperandSize::S64, SCRATCH, v as u64);
                     self.asm.mov_mr(OperandSize::S64, &dest, SCRATCH);
                 }
+                Val::F32(_) | Val::F64(_) => {
+                    let bits = val.constant_bits().expect("a constant");
+                    self.asm.mov_ri(OperandSize::S64, SCRATCH, bits);
+                    self.asm.mov_mr(OperandSize::S64, &dest, SCRATCH);
+                }
                 Val::Gpr { reg, .. } => self.asm.mov_mr(OperandSize::S64, &dest, reg),
+                Val::Xmm { reg, ty } => self.asm.xmm_store(xmm_mov_op(ty), &dest, reg),
                 Val::Local { index, .. } => {
                     let offset = self.locals[index as usize].offset;
                     self.asm
@@ -521,11 +728,8 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
             }
         }
         for val in values {
-            if let Val::Gpr { reg, .. } = val {
-                self.free_gpr(reg);
-            }
+            self.free_val(val);
         }
-        let new_sp = base_sp_offset + SLOT_SIZE * count as u32;
         if new_sp != self.sp_offset {
             self.asm
                 .lea(OperandSize::S64, Gpr::RSP, &frame_slot(new_sp));
@@ -547,6 +751,10 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
                 unreachable!("results after the first are in the return area")
             };
             let dest = Amode::base(Gpr::RBP, 16 + offset as i32);
+            if let Val::Xmm { reg, ty } = *val {
+                self.asm.xmm_store(xmm_mov_op(ty), &dest, reg);
+                continue;
+            }
             let reg = self.val_ref_to_scratch(*val);
             self.asm.mov_mr(OperandSize::S64, &dest, reg);
         }
@@ -558,13 +766,19 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
                         self.asm.mov_rr(OperandSize::S64, reg, src);
                     }
                 }
-                _ => unreachable!("float results are refused earlier"),
+                // Loading xmm0 last cannot clobber another result: they are
+                // all stored already.
+                ArgLocation::Xmm(reg) => match val {
+                    Val::Memory { offset, ty } => {
+                        self.asm.xmm_load(xmm_mov_op(ty), reg, &frame_slot(offset))
+                    }
+                    _ => self.materialize_xmm(val, reg),
+                },
+                ArgLocation::Stack { .. } => unreachable!("the first result is in a register"),
             }
         }
         for val in values {
-            if let Val::Gpr { reg, .. } = val {
-                self.free_gpr(reg);
-            }
+            self.free_val(val);
         }
     }
 
@@ -579,6 +793,15 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
             }
             Val::I64(v) => {
                 self.asm.mov_ri(OperandSize::S64, SCRATCH, v as u64);
+                SCRATCH
+            }
+            Val::F32(_) | Val::F64(_) => {
+                let bits = val.constant_bits().expect("a constant");
+                self.asm.mov_ri(OperandSize::S64, SCRATCH, bits);
+                SCRATCH
+            }
+            Val::Xmm { reg, ty } => {
+                self.asm.movd_from_xmm(int_size(ty), SCRATCH, reg);
                 SCRATCH
             }
             Val::Local { index, ty } => {
@@ -690,7 +913,7 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
                         SCRATCH,
                     );
                 }
-                ArgLocation::Xmm(_) => unreachable!("float arguments are refused earlier"),
+                ArgLocation::Xmm(reg) => self.asm.xmm_load(xmm_mov_op(val.ty()), reg, &src),
             }
         }
         match callee {
@@ -728,6 +951,11 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
             }
             self.sp_offset -= freed;
             if let Some(&ty) = ty.results().first() {
+                if is_float(ty) {
+                    self.alloc_specific_xmm(abi::RESULT_XMM);
+                    self.push_xmm(abi::RESULT_XMM, ty);
+                    return Ok(());
+                }
                 self.alloc_specific(Gpr::RAX);
                 if ty == ValType::I32 {
                     // Whoever the callee is, keep invariant 2.
@@ -744,12 +972,21 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         for (i, (&rty, location)) in ty.results().iter().zip(&sig.results).enumerate() {
             match *location {
                 ArgLocation::Gpr(reg) if i == 0 => self.asm.push_r(reg),
+                ArgLocation::Xmm(reg) if i == 0 => {
+                    self.asm.lea(
+                        OperandSize::S64,
+                        Gpr::RSP,
+                        &Amode::base(Gpr::RSP, -(SLOT_SIZE as i32)),
+                    );
+                    self.asm
+                        .xmm_store(xmm_mov_op(rty), &Amode::base(Gpr::RSP, 0), reg);
+                }
                 ArgLocation::Stack { offset } => {
                     // rsp at the call + offset = rbp - (sp_at_call - offset).
                     let slot = frame_slot(sp_at_call - offset);
                     self.asm.push(&GprMemImm::Mem(slot));
                 }
-                _ => unreachable!("float results are refused earlier"),
+                _ => unreachable!("results after the first are in the return area"),
             }
             self.grow_stack(SLOT_SIZE);
             self.stack.push(Val::Memory {
@@ -838,8 +1075,8 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
     /// machine stack is reset by the caller).
     pub(crate) fn truncate_stack(&mut self, height: usize) {
         while self.stack.len() > height {
-            if let Some(Val::Gpr { reg, .. }) = self.stack.pop() {
-                self.free_gpr(reg);
+            if let Some(val) = self.stack.pop() {
+                self.free_val(val);
             }
         }
     }
@@ -848,6 +1085,7 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
     pub(crate) fn drop_top(&mut self) {
         match self.stack.pop().expect("validated") {
             Val::Gpr { reg, .. } => self.free_gpr(reg),
+            Val::Xmm { reg, .. } => self.free_xmm(reg),
             Val::Memory { offset, .. } => {
                 assert_eq!(
                     offset, self.sp_offset,

@@ -16,9 +16,14 @@
 //! * **The value stack** (`stack.rs`) mirrors wasm's operand stack, holding
 //!   each value where it currently is: a constant (not yet materialized, so
 //!   it can fold into an immediate), a local (not yet loaded, so it can fold
-//!   into a memory operand), a register, or a slot of the machine stack.
+//!   into a memory operand), a register (a GPR for integers, an XMM register
+//!   for `f32` and `f64`), or a slot of the machine stack.
 //! * **Registers** (`regs.rs`) are handed out on the fly from the caller-saved
-//!   registers; when none is free, the whole value stack is spilled.
+//!   registers of each class; when none of the class is free, the whole
+//!   value stack is spilled.
+//! * **Floats** (`float.rs`) are compiled with scalar SSE and the
+//!   assembler's sequences where SSE and WebAssembly differ (min/max,
+//!   checked and saturating truncation, unsigned conversions).
 //! * **The frame** holds the locals in fixed slots below the frame pointer and
 //!   grows below them, push by push, as values spill.
 //! * **Control frames** record, for each block, loop and if, where its
@@ -41,6 +46,10 @@
 //!    constants are stored zero-extended and `i32` locals with 32-bit
 //!    stores. So slots can be copied, pushed and popped 64 bits at a time,
 //!    and memory addressing can use an `i32` register as a 64-bit index.
+//!    Floats are the exception: an `f32` is only ever read 32 bits at a
+//!    time (MOVSS, UCOMISS, CVTSS2SD, ...), so the upper half of its slot
+//!    and the rest of its XMM lane are undefined; reinterpreting one as an
+//!    `i32` clears the upper half explicitly.
 //! 3. *At every control-flow join, the machine state is canonical.* On entry
 //!    to a block, loop or if, the value stack is spilled, so the block's
 //!    parameters are the topmost memory slots above its base. A branch to
@@ -51,6 +60,12 @@
 //!    agrees, so code after the join may assume it.
 //! 4. *The frame pointer chain is intact.* Every function keeps `rbp` as its
 //!    frame pointer (`duet_environ::abi`), so traps can walk wasm frames.
+//! 5. *Materializing and spilling leave the flags alone.* A value is popped
+//!    with `pop` or a load and `lea rsp, [rsp + 8]`, spilled with `push` or
+//!    `lea rsp, [rsp - 8]` and a store, and constants are loaded with `mov`
+//!    (or `xorps` for a zero float). Operators still pop their operands and
+//!    take their registers before the instruction that sets the flags they
+//!    read.
 //!
 //! Memory accesses and globals are in `memory.rs`: loads and stores of every
 //! width with bounds checks left to guard pages where the tunables allow and
@@ -63,12 +78,15 @@
 //! builtins) are in `tables.rs`; calls of imported functions go through
 //! their `VMFunctionImport`.
 //!
-//! Left for later, with an error naming the operator until then: floats,
-//! SIMD, and the post-2.0 proposals (tail calls, exceptions, GC, atomics).
+//! Left for later, with an error naming the operator until then: SIMD,
+//! `ceil`/`floor`/`trunc`/`nearest` on a CPU without
+//! SSE4.1 (they need a library call or an SSE2 sequence), and the post-2.0
+//! proposals (tail calls, exceptions, GC, atomics).
 
 mod codegen;
 pub mod env;
 pub mod error;
+mod float;
 mod memory;
 mod regs;
 mod stack;

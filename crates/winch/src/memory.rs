@@ -18,7 +18,7 @@
 //! trap record turns the fault into `MemoryOutOfBounds`. A 32-bit index is
 //! used as a 64-bit one directly (invariant 2 of the crate docs).
 
-use crate::codegen::{CodeGen, int_size};
+use crate::codegen::{CodeGen, int_size, is_float, xmm_mov_op};
 use crate::env::{FuncEnv, Location};
 use crate::error::CompileError;
 use crate::regs::{SCRATCH, VMCTX};
@@ -216,10 +216,41 @@ impl<E: FuncEnv> CodeGen<'_, E> {
         self.push_gpr(Gpr::RAX, ty);
     }
 
+    /// A float load (`f32.load`, `f64.load`).
+    pub(crate) fn emit_float_load(&mut self, memarg: &MemArg, ty: ValType) {
+        // The destination first: allocating may spill, which would clobber
+        // the memory base in the scratch register.
+        let dst = self.alloc_xmm();
+        let (amode, index) = self.memory_operand(memarg, if ty == ValType::F32 { 4 } else { 8 });
+        self.asm.xmm_load(xmm_mov_op(ty), dst, &amode);
+        self.free_gpr(index);
+        self.stack.push(Val::Xmm { reg: dst, ty });
+    }
+
+    /// A float store (`f32.store`, `f64.store`): 4 or 8 bytes from an XMM
+    /// register (an f32 slot's upper half is undefined, so never 64 bits).
+    pub(crate) fn emit_float_store(&mut self, memarg: &MemArg, ty: ValType) {
+        let value = self.pop_xmm();
+        let (amode, index) = self.memory_operand(memarg, if ty == ValType::F32 { 4 } else { 8 });
+        self.asm.xmm_store(xmm_mov_op(ty), &amode, value);
+        self.free_gpr(index);
+        self.free_xmm(value);
+    }
+
     /// `global.get`.
     pub(crate) fn emit_global_get(&mut self, global: u32) -> Result<(), CompileError> {
         let plan = self.env.global(global);
         self.check_type(plan.ty)?;
+        if is_float(plan.ty) {
+            let dst = self.alloc_xmm();
+            let def = self.definition(plan.location);
+            self.asm.xmm_load(xmm_mov_op(plan.ty), dst, &def);
+            self.stack.push(Val::Xmm {
+                reg: dst,
+                ty: plan.ty,
+            });
+            return Ok(());
+        }
         let dst = self.alloc_gpr();
         let def = self.definition(plan.location);
         self.asm.mov_rm(int_size(plan.ty), dst, &def);
@@ -231,6 +262,13 @@ impl<E: FuncEnv> CodeGen<'_, E> {
     pub(crate) fn emit_global_set(&mut self, global: u32) -> Result<(), CompileError> {
         let plan = self.env.global(global);
         self.check_type(plan.ty)?;
+        if is_float(plan.ty) {
+            let value = self.pop_xmm();
+            let def = self.definition(plan.location);
+            self.asm.xmm_store(xmm_mov_op(plan.ty), &def, value);
+            self.free_xmm(value);
+            return Ok(());
+        }
         let size = int_size(plan.ty);
         let value = self.stack.pop().expect("validated");
         match value.as_imm32() {

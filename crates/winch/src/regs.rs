@@ -1,8 +1,9 @@
 //! The registers the compiler hands out, and which are free.
 //!
 //! Only caller-saved registers are allocated, so a function saves nothing
-//! for them and a call clobbers nothing the caller has not spilled. Fixed
-//! roles:
+//! for them and a call clobbers nothing the caller has not spilled. Every
+//! XMM register is caller-saved, so `xmm0`-`xmm14` are all handed out (for
+//! `f32` and `f64` values). Fixed roles:
 //!
 //! * `r14` holds the VMContext for the whole function (callee-saved, so it
 //!   survives calls; the prologue saves the caller's);
@@ -12,13 +13,20 @@
 //! * `rbx`, `r12`, `r13`, `r15` are not used yet (using them would mean
 //!   saving them in every prologue).
 
-use cranelift_asm::x64::Gpr;
+use cranelift_asm::x64::{Gpr, Xmm};
 
 /// The register that holds the VMContext in compiled code.
 pub(crate) const VMCTX: Gpr = Gpr::R14;
 
 /// The GPR scratch register.
 pub(crate) const SCRATCH: Gpr = Gpr::R11;
+
+/// The XMM scratch register.
+pub(crate) const XMM_SCRATCH: Xmm = Xmm::XMM15;
+
+/// The allocatable XMM registers (every one but the scratch), a bit per
+/// hardware encoding.
+const ALLOCATABLE_XMMS: u16 = 0x7fff;
 
 /// The allocatable GPRs, in the order they are handed out.
 const ALLOCATABLE: [Gpr; 8] = [
@@ -32,10 +40,12 @@ const ALLOCATABLE: [Gpr; 8] = [
     Gpr::R10,
 ];
 
-/// The free allocatable GPRs (a bit per hardware encoding).
+/// The free allocatable GPRs and XMM registers (a bit per hardware
+/// encoding, one mask per class).
 #[derive(Clone, Debug)]
 pub(crate) struct RegSet {
     free_gprs: u16,
+    free_xmms: u16,
 }
 
 impl RegSet {
@@ -43,6 +53,7 @@ impl RegSet {
     pub(crate) fn new() -> Self {
         RegSet {
             free_gprs: ALLOCATABLE.iter().fold(0, |bits, r| bits | 1 << r.enc()),
+            free_xmms: ALLOCATABLE_XMMS,
         }
     }
 
@@ -72,6 +83,36 @@ impl RegSet {
         self.free_gprs |= 1 << reg.enc();
     }
 
+    /// A free XMM register (the lowest-numbered), now taken.
+    pub(crate) fn take_xmm(&mut self) -> Option<Xmm> {
+        let enc = self.free_xmms.trailing_zeros();
+        let reg = Xmm::from_enc(u8::try_from(enc).ok()?)?;
+        self.free_xmms &= !(1 << enc);
+        Some(reg)
+    }
+
+    /// Takes XMM register `reg` if it is free.
+    pub(crate) fn take_specific_xmm(&mut self, reg: Xmm) -> bool {
+        let free = self.is_free_xmm(reg);
+        self.free_xmms &= !(1 << reg.enc());
+        free
+    }
+
+    /// Whether XMM register `reg` is allocatable and free.
+    pub(crate) fn is_free_xmm(&self, reg: Xmm) -> bool {
+        self.free_xmms & (1 << reg.enc()) != 0
+    }
+
+    /// Returns XMM register `reg` to the free set.
+    pub(crate) fn free_xmm(&mut self, reg: Xmm) {
+        debug_assert!(
+            ALLOCATABLE_XMMS & (1 << reg.enc()) != 0,
+            "{reg} is not allocatable"
+        );
+        debug_assert!(!self.is_free_xmm(reg), "{reg} freed twice");
+        self.free_xmms |= 1 << reg.enc();
+    }
+
     /// Whether every allocatable register is free.
     pub(crate) fn all_free(&self) -> bool {
         *self == RegSet::new()
@@ -80,6 +121,6 @@ impl RegSet {
 
 impl PartialEq for RegSet {
     fn eq(&self, other: &Self) -> bool {
-        self.free_gprs == other.free_gprs
+        self.free_gprs == other.free_gprs && self.free_xmms == other.free_xmms
     }
 }

@@ -12,12 +12,14 @@
 use crate::codegen::{CodeGen, FrameKind, int_size};
 use crate::env::FuncEnv;
 use crate::error::CompileError;
+use crate::float::{FloatCompare, SignOp};
 use crate::memory::{BuiltinArg, LoadKind};
 use crate::stack::Val;
 use cranelift_asm::FinishedCode;
 use cranelift_asm::metadata::SourceLoc;
 use cranelift_asm::x64::{
-    AluOp, Assembler, CC, CpuFeatures, ExtMode, Feature, GprMem, GprMemImm, OperandSize, ShiftOp,
+    AluOp, Assembler, CC, CpuFeatures, ExtMode, Feature, GprMem, GprMemImm, OperandSize, RoundMode,
+    ShiftOp, SseOp,
 };
 use cranelift_asm::x64::{BitOp, Gpr};
 use duet_environ::builtins::Builtin;
@@ -736,6 +738,22 @@ impl<'a, E: FuncEnv> Ops<'a> for CodeGen<'_, E> {
         self.emit_load(&memarg, 4, LoadKind::Plain(OperandSize::S32), ValType::I64);
         Ok(())
     }
+    fn visit_f32_load(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        self.emit_float_load(&memarg, ValType::F32);
+        Ok(())
+    }
+    fn visit_f64_load(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        self.emit_float_load(&memarg, ValType::F64);
+        Ok(())
+    }
+    fn visit_f32_store(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        self.emit_float_store(&memarg, ValType::F32);
+        Ok(())
+    }
+    fn visit_f64_store(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        self.emit_float_store(&memarg, ValType::F64);
+        Ok(())
+    }
     fn visit_i32_store(&mut self, memarg: MemArg) -> Result<(), CompileError> {
         self.emit_store(&memarg, OperandSize::S32);
         Ok(())
@@ -787,6 +805,10 @@ impl<'a, E: FuncEnv> Ops<'a> for CodeGen<'_, E> {
     }
 
     fn visit_select(&mut self) -> Result<(), CompileError> {
+        let operand = self.stack[self.stack.len() - 2];
+        if crate::codegen::is_float(operand.ty()) {
+            return self.float_select();
+        }
         let condition = self.pop_gpr();
         let if_false = self.stack.pop().expect("validated");
         let if_false = match if_false {
@@ -1050,6 +1072,240 @@ impl<'a, E: FuncEnv> Ops<'a> for CodeGen<'_, E> {
     }
     fn visit_i64_extend32_s(&mut self) -> Result<(), CompileError> {
         self.extend(ExtMode::LQ, ValType::I64)
+    }
+
+    // ---- Floats ----------------------------------------------------------------
+
+    fn visit_f32_const(&mut self, value: wasmparser::Ieee32) -> Result<(), CompileError> {
+        self.stack.push(Val::F32(value.bits()));
+        Ok(())
+    }
+
+    fn visit_f64_const(&mut self, value: wasmparser::Ieee64) -> Result<(), CompileError> {
+        self.stack.push(Val::F64(value.bits()));
+        Ok(())
+    }
+
+    fn visit_f32_add(&mut self) -> Result<(), CompileError> {
+        self.float_binop(ValType::F32, SseOp::Addss)
+    }
+    fn visit_f64_add(&mut self) -> Result<(), CompileError> {
+        self.float_binop(ValType::F64, SseOp::Addsd)
+    }
+    fn visit_f32_sub(&mut self) -> Result<(), CompileError> {
+        self.float_binop(ValType::F32, SseOp::Subss)
+    }
+    fn visit_f64_sub(&mut self) -> Result<(), CompileError> {
+        self.float_binop(ValType::F64, SseOp::Subsd)
+    }
+    fn visit_f32_mul(&mut self) -> Result<(), CompileError> {
+        self.float_binop(ValType::F32, SseOp::Mulss)
+    }
+    fn visit_f64_mul(&mut self) -> Result<(), CompileError> {
+        self.float_binop(ValType::F64, SseOp::Mulsd)
+    }
+    fn visit_f32_div(&mut self) -> Result<(), CompileError> {
+        self.float_binop(ValType::F32, SseOp::Divss)
+    }
+    fn visit_f64_div(&mut self) -> Result<(), CompileError> {
+        self.float_binop(ValType::F64, SseOp::Divsd)
+    }
+    fn visit_f32_sqrt(&mut self) -> Result<(), CompileError> {
+        self.float_unop(SseOp::Sqrtss, ValType::F32)
+    }
+    fn visit_f64_sqrt(&mut self) -> Result<(), CompileError> {
+        self.float_unop(SseOp::Sqrtsd, ValType::F64)
+    }
+    fn visit_f32_min(&mut self) -> Result<(), CompileError> {
+        self.float_min_max(ValType::F32, true)
+    }
+    fn visit_f64_min(&mut self) -> Result<(), CompileError> {
+        self.float_min_max(ValType::F64, true)
+    }
+    fn visit_f32_max(&mut self) -> Result<(), CompileError> {
+        self.float_min_max(ValType::F32, false)
+    }
+    fn visit_f64_max(&mut self) -> Result<(), CompileError> {
+        self.float_min_max(ValType::F64, false)
+    }
+    fn visit_f32_abs(&mut self) -> Result<(), CompileError> {
+        self.float_sign_op(ValType::F32, SignOp::Abs)
+    }
+    fn visit_f64_abs(&mut self) -> Result<(), CompileError> {
+        self.float_sign_op(ValType::F64, SignOp::Abs)
+    }
+    fn visit_f32_neg(&mut self) -> Result<(), CompileError> {
+        self.float_sign_op(ValType::F32, SignOp::Neg)
+    }
+    fn visit_f64_neg(&mut self) -> Result<(), CompileError> {
+        self.float_sign_op(ValType::F64, SignOp::Neg)
+    }
+    fn visit_f32_copysign(&mut self) -> Result<(), CompileError> {
+        self.float_sign_op(ValType::F32, SignOp::Copysign)
+    }
+    fn visit_f64_copysign(&mut self) -> Result<(), CompileError> {
+        self.float_sign_op(ValType::F64, SignOp::Copysign)
+    }
+    fn visit_f32_ceil(&mut self) -> Result<(), CompileError> {
+        self.float_round(ValType::F32, RoundMode::Up, "f32_ceil without sse4.1")
+    }
+    fn visit_f64_ceil(&mut self) -> Result<(), CompileError> {
+        self.float_round(ValType::F64, RoundMode::Up, "f64_ceil without sse4.1")
+    }
+    fn visit_f32_floor(&mut self) -> Result<(), CompileError> {
+        self.float_round(ValType::F32, RoundMode::Down, "f32_floor without sse4.1")
+    }
+    fn visit_f64_floor(&mut self) -> Result<(), CompileError> {
+        self.float_round(ValType::F64, RoundMode::Down, "f64_floor without sse4.1")
+    }
+    fn visit_f32_trunc(&mut self) -> Result<(), CompileError> {
+        self.float_round(ValType::F32, RoundMode::Zero, "f32_trunc without sse4.1")
+    }
+    fn visit_f64_trunc(&mut self) -> Result<(), CompileError> {
+        self.float_round(ValType::F64, RoundMode::Zero, "f64_trunc without sse4.1")
+    }
+    fn visit_f32_nearest(&mut self) -> Result<(), CompileError> {
+        self.float_round(
+            ValType::F32,
+            RoundMode::Nearest,
+            "f32_nearest without sse4.1",
+        )
+    }
+    fn visit_f64_nearest(&mut self) -> Result<(), CompileError> {
+        self.float_round(
+            ValType::F64,
+            RoundMode::Nearest,
+            "f64_nearest without sse4.1",
+        )
+    }
+    fn visit_f32_eq(&mut self) -> Result<(), CompileError> {
+        self.float_compare(ValType::F32, FloatCompare::Eq)
+    }
+    fn visit_f64_eq(&mut self) -> Result<(), CompileError> {
+        self.float_compare(ValType::F64, FloatCompare::Eq)
+    }
+    fn visit_f32_ne(&mut self) -> Result<(), CompileError> {
+        self.float_compare(ValType::F32, FloatCompare::Ne)
+    }
+    fn visit_f64_ne(&mut self) -> Result<(), CompileError> {
+        self.float_compare(ValType::F64, FloatCompare::Ne)
+    }
+    fn visit_f32_lt(&mut self) -> Result<(), CompileError> {
+        self.float_compare(ValType::F32, FloatCompare::Lt)
+    }
+    fn visit_f64_lt(&mut self) -> Result<(), CompileError> {
+        self.float_compare(ValType::F64, FloatCompare::Lt)
+    }
+    fn visit_f32_gt(&mut self) -> Result<(), CompileError> {
+        self.float_compare(ValType::F32, FloatCompare::Gt)
+    }
+    fn visit_f64_gt(&mut self) -> Result<(), CompileError> {
+        self.float_compare(ValType::F64, FloatCompare::Gt)
+    }
+    fn visit_f32_le(&mut self) -> Result<(), CompileError> {
+        self.float_compare(ValType::F32, FloatCompare::Le)
+    }
+    fn visit_f64_le(&mut self) -> Result<(), CompileError> {
+        self.float_compare(ValType::F64, FloatCompare::Le)
+    }
+    fn visit_f32_ge(&mut self) -> Result<(), CompileError> {
+        self.float_compare(ValType::F32, FloatCompare::Ge)
+    }
+    fn visit_f64_ge(&mut self) -> Result<(), CompileError> {
+        self.float_compare(ValType::F64, FloatCompare::Ge)
+    }
+
+    // ---- Conversions involving floats ------------------------------------------
+
+    fn visit_f32_demote_f64(&mut self) -> Result<(), CompileError> {
+        self.float_unop(SseOp::Cvtsd2ss, ValType::F32)
+    }
+    fn visit_f64_promote_f32(&mut self) -> Result<(), CompileError> {
+        self.float_unop(SseOp::Cvtss2sd, ValType::F64)
+    }
+    fn visit_f32_convert_i32_s(&mut self) -> Result<(), CompileError> {
+        self.float_from_int(ValType::I32, ValType::F32, true)
+    }
+    fn visit_f32_convert_i32_u(&mut self) -> Result<(), CompileError> {
+        self.float_from_int(ValType::I32, ValType::F32, false)
+    }
+    fn visit_f32_convert_i64_s(&mut self) -> Result<(), CompileError> {
+        self.float_from_int(ValType::I64, ValType::F32, true)
+    }
+    fn visit_f32_convert_i64_u(&mut self) -> Result<(), CompileError> {
+        self.float_from_int(ValType::I64, ValType::F32, false)
+    }
+    fn visit_f64_convert_i32_s(&mut self) -> Result<(), CompileError> {
+        self.float_from_int(ValType::I32, ValType::F64, true)
+    }
+    fn visit_f64_convert_i32_u(&mut self) -> Result<(), CompileError> {
+        self.float_from_int(ValType::I32, ValType::F64, false)
+    }
+    fn visit_f64_convert_i64_s(&mut self) -> Result<(), CompileError> {
+        self.float_from_int(ValType::I64, ValType::F64, true)
+    }
+    fn visit_f64_convert_i64_u(&mut self) -> Result<(), CompileError> {
+        self.float_from_int(ValType::I64, ValType::F64, false)
+    }
+    fn visit_i32_trunc_f32_s(&mut self) -> Result<(), CompileError> {
+        self.float_to_int(ValType::F32, ValType::I32, true, false)
+    }
+    fn visit_i32_trunc_f32_u(&mut self) -> Result<(), CompileError> {
+        self.float_to_int(ValType::F32, ValType::I32, false, false)
+    }
+    fn visit_i32_trunc_f64_s(&mut self) -> Result<(), CompileError> {
+        self.float_to_int(ValType::F64, ValType::I32, true, false)
+    }
+    fn visit_i32_trunc_f64_u(&mut self) -> Result<(), CompileError> {
+        self.float_to_int(ValType::F64, ValType::I32, false, false)
+    }
+    fn visit_i64_trunc_f32_s(&mut self) -> Result<(), CompileError> {
+        self.float_to_int(ValType::F32, ValType::I64, true, false)
+    }
+    fn visit_i64_trunc_f32_u(&mut self) -> Result<(), CompileError> {
+        self.float_to_int(ValType::F32, ValType::I64, false, false)
+    }
+    fn visit_i64_trunc_f64_s(&mut self) -> Result<(), CompileError> {
+        self.float_to_int(ValType::F64, ValType::I64, true, false)
+    }
+    fn visit_i64_trunc_f64_u(&mut self) -> Result<(), CompileError> {
+        self.float_to_int(ValType::F64, ValType::I64, false, false)
+    }
+    fn visit_i32_trunc_sat_f32_s(&mut self) -> Result<(), CompileError> {
+        self.float_to_int(ValType::F32, ValType::I32, true, true)
+    }
+    fn visit_i32_trunc_sat_f32_u(&mut self) -> Result<(), CompileError> {
+        self.float_to_int(ValType::F32, ValType::I32, false, true)
+    }
+    fn visit_i32_trunc_sat_f64_s(&mut self) -> Result<(), CompileError> {
+        self.float_to_int(ValType::F64, ValType::I32, true, true)
+    }
+    fn visit_i32_trunc_sat_f64_u(&mut self) -> Result<(), CompileError> {
+        self.float_to_int(ValType::F64, ValType::I32, false, true)
+    }
+    fn visit_i64_trunc_sat_f32_s(&mut self) -> Result<(), CompileError> {
+        self.float_to_int(ValType::F32, ValType::I64, true, true)
+    }
+    fn visit_i64_trunc_sat_f32_u(&mut self) -> Result<(), CompileError> {
+        self.float_to_int(ValType::F32, ValType::I64, false, true)
+    }
+    fn visit_i64_trunc_sat_f64_s(&mut self) -> Result<(), CompileError> {
+        self.float_to_int(ValType::F64, ValType::I64, true, true)
+    }
+    fn visit_i64_trunc_sat_f64_u(&mut self) -> Result<(), CompileError> {
+        self.float_to_int(ValType::F64, ValType::I64, false, true)
+    }
+    fn visit_i32_reinterpret_f32(&mut self) -> Result<(), CompileError> {
+        self.reinterpret(ValType::I32)
+    }
+    fn visit_i64_reinterpret_f64(&mut self) -> Result<(), CompileError> {
+        self.reinterpret(ValType::I64)
+    }
+    fn visit_f32_reinterpret_i32(&mut self) -> Result<(), CompileError> {
+        self.reinterpret(ValType::F32)
+    }
+    fn visit_f64_reinterpret_i64(&mut self) -> Result<(), CompileError> {
+        self.reinterpret(ValType::F64)
     }
 }
 
