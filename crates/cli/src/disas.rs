@@ -6,16 +6,24 @@
 //! relocations:
 //!
 //! ```text
-//!   offset   bytes                           Intel syntax (iced-x86)                comment
-//!   0016:  8b 44 16 04                     mov       eax, [rsi+rdx+4]            ; wasm 0x2c, traps: MemoryOutOfBounds
-//!   001a:  (continuation lines carry the bytes past ten)
+//! function 0 (load):
+//!   ...
+//!   0027:  8b 45 f0                        mov       eax, [rbp-0x10]            ; wasm 0x59
+//!   002a:  4d 8b 5e 60                     mov       r11, [r14+0x60]
+//!   002e:  41 8b 44 03 04                  mov       eax, [r11+rax+4]           ; traps: MemoryOutOfBounds
+//!   ...
 //!
 //! traps:
-//!   0016: MemoryOutOfBounds
+//!   002e: MemoryOutOfBounds
 //!
 //! relocations:
-//!   0031: CallPcRel32 function 1 -4
+//!   0041: CallPcRel32 function 0 -4
 //! ```
+//!
+//! Each line is the offset in the function's code, the bytes (continued on
+//! the next lines past ten), the instruction in Intel syntax and a comment:
+//! the wasm offset (below) and, for an instruction in the trap table, its
+//! trap.
 //!
 //! The text comes from iced-x86, a decoder nobody here wrote, so the listing
 //! shows what the processor will execute rather than what the assembler
@@ -61,7 +69,7 @@ const BYTES_PER_LINE: usize = 10;
 
 /// The column (within the instruction text) where comments start when they
 /// are aligned (see [`Listing::wasm_offsets`]).
-const COMMENT_COLUMN: usize = 32;
+const COMMENT_COLUMN: usize = 36;
 
 /// How to list one function's finished code (see the [module
 /// documentation](self)).
