@@ -1,0 +1,21 @@
+//! `duet-cli`: the `duet` command, and the parts of it that tests share.
+//!
+//! The binary (`src/main.rs`) parses the command line and drives the
+//! pipeline:
+//!
+//! ```text
+//!   FILE ──► wat::parse_bytes ──► duet_environ::module::translate ──► winch_codegen::compile_module
+//!            (text or binary,      (sections validated under           (each body validated
+//!             detected by content)  --spec's features)                  while it is compiled)
+//!                                                                             │
+//!                                       --emit asm: disassemble() ◄───────────┘
+//! ```
+//!
+//! The library holds what is worth sharing: [`disas`], the disassembly
+//! listing that `duet compile --emit asm` prints and that the golden files
+//! of `tests/disas/` are made of, so a golden file shows exactly what the
+//! command shows.
+
+pub mod disas;
+
+pub use disas::disassemble;
