@@ -147,7 +147,7 @@ unsafe fn redirect_wasm_trap(context: &mut libc::ucontext_t) -> bool {
     // so the walk ends.
     let mut frame = fp;
     while frame >= sp
-        && frame % 8 == 0
+        && frame.is_multiple_of(8)
         && frame
             .checked_add(16)
             .is_some_and(|end| end <= entry.resume_sp)
