@@ -47,8 +47,10 @@ pub fn init_traps() {
         let mut action = empty_action();
         action.sa_sigaction = handle_signal as *const () as usize;
         // SA_ONSTACK: run on the thread's alternate stack (the fault may be
-        // a stack overflow). SA_NODEFER: a fault inside a handler we chain
-        // to is delivered (and kills the process) instead of being blocked.
+        // a stack overflow). SA_NODEFER: the signal stays unblocked while
+        // the handler runs, so a fault inside a handler we chain to comes
+        // back here and is chained like any other, rather than the kernel
+        // killing the process for a blocked synchronous signal.
         action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
         for signal in TRAP_SIGNALS {
             // SAFETY: `action` is a valid `sigaction` whose handler has the

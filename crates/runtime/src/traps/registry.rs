@@ -263,3 +263,69 @@ impl Registry {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cranelift_asm::SourceLoc;
+    use cranelift_asm::x64::{Assembler, CpuFeatures, Gpr, OperandSize::*};
+
+    /// `nop; nop; [srcloc 7: ud2]; ret` and `ret`.
+    fn functions() -> [FinishedCode; 2] {
+        let mut asm = Assembler::new(CpuFeatures::baseline());
+        asm.nop(2);
+        asm.start_srcloc(SourceLoc(7));
+        asm.ud2(TrapCode::from_u8(3).unwrap());
+        asm.end_srcloc();
+        asm.ret();
+        let first = asm.finish().unwrap();
+        let mut asm = Assembler::new(CpuFeatures::baseline());
+        asm.mov_rr(S64, Gpr::RAX, Gpr::RDI);
+        asm.ret();
+        [first, asm.finish().unwrap()]
+    }
+
+    #[test]
+    fn lookups_find_functions_traps_and_source_locations() {
+        let functions = functions();
+        let registered =
+            RegisteredCode::new(CodeMemory::new(&functions, |_| None).unwrap(), &functions);
+        let f0 = registered.code().function_range(0).unwrap();
+        let f1 = registered.code().function_range(1).unwrap();
+        let registry = Registry::try_read().unwrap();
+
+        let at_ud2 = registry.lookup(f0.start + 2).unwrap();
+        assert_eq!(at_ud2.code_id(), registered.id());
+        assert_eq!((at_ud2.function_index(), at_ud2.offset), (0, 2));
+        assert_eq!(at_ud2.trap_code(), TrapCode::from_u8(3));
+        assert_eq!(at_ud2.srcloc_at(2), Some(7));
+        assert_eq!(at_ud2.srcloc_at(3), Some(7));
+        assert_eq!(at_ud2.srcloc_at(4), None, "the ret is outside the range");
+        assert_eq!(at_ud2.srcloc_at(1), None);
+
+        let before = registry.lookup(f0.start + 1).unwrap();
+        assert_eq!(before.trap_code(), None);
+        assert!(registry.lookup(f0.end).is_none(), "padding");
+        let second = registry.lookup(f1.end - 1).unwrap();
+        assert_eq!((second.function_index(), second.offset), (1, 3));
+        assert!(registry.lookup(f1.end).is_none());
+        drop(registry);
+
+        let (start, id) = (f0.start, registered.id());
+        drop(registered);
+        let registry = Registry::try_read().unwrap();
+        // (Another test's code may have been mapped there since.)
+        assert!(
+            registry
+                .lookup(start + 2)
+                .is_none_or(|location| location.code_id() != id),
+            "dropping unregisters"
+        );
+    }
+
+    #[test]
+    fn code_without_functions_is_not_registered() {
+        let registered = RegisteredCode::new(CodeMemory::new([], |_| None).unwrap(), []);
+        assert_eq!(registered.key, None);
+    }
+}
