@@ -3,13 +3,14 @@
 //! The runtime loads what the compilers produce, links it into executable
 //! memory, and gives it the memories, tables and VMContext records that
 //! `duet_environ` describes. It knows nothing about instruction encodings:
-//! it sees finished code, relocations and (later) trap tables.
+//! it sees finished code, relocations and trap tables.
 //!
 //! # What exists
 //!
-//! Only the low-level memory layer, which the rest will be built on. Its
-//! modules are public so the workspace's tests and compilers can reach
-//! them, but hidden from the docs: they are not the embedding API.
+//! The low-level memory layer, which the rest will be built on, and trap
+//! handling. The memory modules are public so the workspace's tests and
+//! compilers can reach them, but hidden from the docs: they are not the
+//! embedding API.
 //!
 //! ```text
 //!   mmap    Mmap: owned anonymous mappings; reserve, protect (never W+X), unmap
@@ -23,6 +24,11 @@
 //!   vm      the #[repr(C)] records compiled code reads (VMFunctionImport,
 //!           VMFuncRef, VMTableDefinition, VMMemoryDefinition,
 //!           VMGlobalDefinition), checked against duet_environ::vmoffsets
+//!   traps   RegisteredCode: code whose trap tables a process-wide registry
+//!           holds; call_wasm: enter wasm through an entry trampoline and
+//!           get a fault back as Err(TrapInfo { trap, pc, backtrace }),
+//!           through a SIGSEGV/SIGBUS/SIGILL/SIGFPE handler that resumes at
+//!           the trampoline (duet_environ::entry) and chains anything else
 //! ```
 //!
 //! # What comes next
@@ -32,17 +38,17 @@
 //! ids), `Store` (owns instances, memories, tables and host state),
 //! `Instance` (VMContext allocation and initialisation, data and element
 //! segments), `Linker` (resolving imports by name) and `Func` (typed and
-//! untyped calls through trampolines); then the builtins, trap handling
-//! (a signal handler mapping faults through the code's trap tables to
-//! `duet_environ::trap::Trap`, with backtraces over the frame-pointer
-//! chain), and WASI preview 1.
+//! untyped calls through trampolines, on top of `traps::call_wasm`); then
+//! the builtins, backtraces through host frames (from the VMContext's
+//! `last_wasm_exit_fp`/`pc`), and WASI preview 1.
 //!
 //! # Unsafe code
 //!
-//! Mapping memory, changing its protection and calling generated code
-//! cannot be done safely. Each `unsafe` block is small, sits in a function
-//! that checks what the block relies on, and says why it holds in a
-//! `// SAFETY:` comment.
+//! Mapping memory, changing its protection, calling generated code and
+//! handling signals cannot be done safely. Each `unsafe` block is small,
+//! sits in a function that checks what the block relies on, and says why it
+//! holds in a `// SAFETY:` comment; `traps` argues in its module docs why
+//! its signal handler is sound.
 
 #[doc(hidden)]
 pub mod code;
@@ -52,5 +58,7 @@ pub mod memory;
 pub mod mmap;
 #[doc(hidden)]
 pub mod table;
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+pub mod traps;
 #[doc(hidden)]
 pub mod vm;
