@@ -11,9 +11,11 @@
 
 use duet::code::{CodeMemory, UnlinkedCode};
 use duet::memory::{LinearMemory, MemoryType};
+use duet::traps::{RegisteredCode, TrapInfo, call_wasm};
 use duet_environ::abi::FUNCTION_NAMESPACE;
 use duet_environ::builtins::Builtin;
 use duet_environ::module::{DefinedGlobalIndex, EntityIndex, FuncIndex, Value, translate};
+use duet_environ::trap::Trap;
 use duet_environ::tunables::Tunables;
 use duet_environ::vmoffsets::{VMContext, VMMemoryDefinition, VMOffsets};
 use winch_codegen::CompileError;
@@ -111,7 +113,9 @@ extern "sysv64" fn test_memory_grow(vmctx: *mut u8, memory: u32, delta: u64) -> 
 
 /// A compiled module with a VMContext to call its functions with.
 struct Compiled {
-    code: CodeMemory,
+    code: RegisteredCode,
+    /// Entry trampolines, one per function (by function index).
+    trampolines: RegisteredCode,
     num_imported: u32,
     exports: Vec<(String, u32)>,
     /// 16-aligned storage for the VMContext.
@@ -154,13 +158,25 @@ fn compile_with(wat: &str, tunables: Tunables) -> Result<Compiled, CompileError>
     let unlinked = UnlinkedCode::new(&functions).expect("the code maps");
     let addresses: Vec<usize> = unlinked.function_addresses().collect();
     let num_imported = module.num_imported_functions;
-    let code = unlinked
+    let linked = unlinked
         .link(|name| {
             (name.namespace == FUNCTION_NAMESPACE)
                 .then(|| addresses.get((name.index - num_imported) as usize).copied())
                 .flatten()
         })
         .expect("every call resolves");
+    // Registered, so that a fault in this code comes back as a trap.
+    let code = RegisteredCode::new(linked, &functions);
+    // An entry trampoline for each function type the module defines.
+    let trampoline_env = winch_codegen::ModuleEnv::new(&module, tunables);
+    let trampolines: Vec<_> = (0..module.functions.len() as u32)
+        .map(|f| {
+            let ty = winch_codegen::FuncEnv::func_type(&trampoline_env, f);
+            winch_codegen::compile_entry_trampoline(ty, features).expect("compiles")
+        })
+        .collect();
+    let trampoline_code = CodeMemory::new(&trampolines, |_| None).expect("loads");
+    let trampolines = RegisteredCode::new(trampoline_code, &trampolines);
     let exports = module
         .exports()
         .iter()
@@ -263,7 +279,7 @@ fn compile_with(wat: &str, tunables: Tunables) -> Result<Compiled, CompileError>
     // Function references, then tables with their active segments.
     let code_address = |f: FuncIndex| -> usize {
         match f.as_u32().checked_sub(num_imported) {
-            Some(defined) => code.function(defined as usize).unwrap() as usize,
+            Some(defined) => code.code().function(defined as usize).unwrap() as usize,
             None => host_function(&module.imports[f.index()].name),
         }
     };
@@ -316,6 +332,7 @@ fn compile_with(wat: &str, tunables: Tunables) -> Result<Compiled, CompileError>
     }
     Ok(Compiled {
         code,
+        trampolines,
         num_imported,
         exports,
         vmctx,
@@ -334,8 +351,36 @@ impl Compiled {
             .find(|(n, _)| n == name)
             .expect("an exported function");
         self.code
+            .code()
             .function((index - self.num_imported) as usize)
             .expect("a defined function")
+    }
+
+    /// Calls `name` through its entry trampoline with integer arguments;
+    /// a trap comes back as `Err`.
+    fn call_checked(&mut self, name: &str, args: &[i64]) -> Result<i64, TrapInfo> {
+        let (_, index) = *self
+            .exports
+            .iter()
+            .find(|(n, _)| n == name)
+            .expect("exported");
+        let entry = self.entry(name);
+        let trampoline = self.trampolines.code().function(index as usize).unwrap();
+        let mut values: Vec<[u8; 16]> = args
+            .iter()
+            .map(|v| {
+                let mut slot = [0u8; 16];
+                slot[..8].copy_from_slice(&v.to_le_bytes());
+                slot
+            })
+            .chain(std::iter::repeat([0; 16]))
+            .take(args.len().max(1))
+            .collect();
+        let vmctx = self.vmctx();
+        // SAFETY: the trampoline matches the callee's type, `values` has a
+        // slot per argument and result, and the code is registered.
+        unsafe { call_wasm(trampoline, vmctx, entry, values.as_mut_ptr())? };
+        Ok(i64::from_le_bytes(values[0][..8].try_into().unwrap()))
     }
 
     fn vmctx(&mut self) -> *mut u8 {
@@ -1913,4 +1958,69 @@ fn float_loads_stores_and_globals() {
         0x7ff0_0000_0000_1234,
         "a signalling NaN's bits survive memory"
     );
+}
+
+#[test]
+fn traps_come_back_as_values_with_a_backtrace() {
+    let mut m = compile(
+        r#"(module
+          (memory 1)
+          (func $deep (param i32) (result i32)
+            local.get 0 i32.eqz
+            if (result i32) unreachable else local.get 0 i32.const 1 i32.sub call $deep end)
+          (func (export "unreachable") (param i32) (result i32) local.get 0 call $deep)
+          (func (export "div") (param i32 i32) (result i32) local.get 0 local.get 1 i32.div_s)
+          (func (export "load") (param i32) (result i32) local.get 0 i32.load offset=8)
+          (func $forever (export "forever") (param i64) (result i64)
+            local.get 0 i64.const 1 i64.add call $forever)
+          (func (export "trunc") (param i32) (result i32)
+            local.get 0 f64.convert_i32_s f64.const 0 f64.div i32.trunc_f64_s))"#,
+    )
+    .expect("compiles");
+    let trap = |r: Result<i64, TrapInfo>| r.expect_err("traps");
+
+    let t = trap(m.call_checked("unreachable", &[3]));
+    assert_eq!(t.trap, Trap::UnreachableCodeReached);
+    // $deep three times (3, 2, 1, then 0 traps), then the export.
+    assert!(t.backtrace.frames().len() >= 5, "{t}");
+    assert_eq!(
+        m.call_checked("unreachable", &[3]).unwrap_err().trap,
+        Trap::UnreachableCodeReached
+    );
+
+    assert_eq!(m.call_checked("div", &[7, -2]).unwrap() as i32, -3);
+    assert_eq!(
+        trap(m.call_checked("div", &[7, 0])).trap,
+        Trap::IntegerDivisionByZero
+    );
+    assert_eq!(
+        trap(m.call_checked("div", &[i32::MIN as i64, -1])).trap,
+        Trap::IntegerOverflow
+    );
+
+    assert_eq!(m.call_checked("load", &[100]).unwrap(), 0);
+    assert_eq!(
+        trap(m.call_checked("load", &[65536 - 11])).trap,
+        Trap::MemoryOutOfBounds
+    );
+    assert_eq!(
+        trap(m.call_checked("load", &[-1])).trap,
+        Trap::MemoryOutOfBounds
+    );
+
+    assert_eq!(
+        trap(m.call_checked("forever", &[0])).trap,
+        Trap::StackOverflow
+    );
+    assert_eq!(
+        trap(m.call_checked("trunc", &[1])).trap,
+        Trap::IntegerOverflow
+    );
+    assert_eq!(
+        trap(m.call_checked("trunc", &[0])).trap,
+        Trap::BadConversionToInteger
+    );
+
+    // The process and the instance go on.
+    assert_eq!(m.call_checked("div", &[100, 7]).unwrap() as i32, 14);
 }
