@@ -2024,3 +2024,42 @@ fn traps_come_back_as_values_with_a_backtrace() {
     // The process and the instance go on.
     assert_eq!(m.call_checked("div", &[100, 7]).unwrap() as i32, 14);
 }
+
+/// Regression (found compiling SpiderMonkey): `local.tee` of a local still
+/// on the value stack spills it, an `if` then spills the constants (leaving
+/// dead slots between memory entries), and the call's arguments are no
+/// longer contiguous on the machine stack.
+#[test]
+fn dead_slots_between_spilled_values_are_released() {
+    let mut m = compile(
+        r#"(module
+          (func $callee (param i32 i32 i32 i32 i32) (result i32)
+            local.get 0 local.get 1 i32.add local.get 2 i32.add local.get 3 i32.add local.get 4 i32.add)
+          (func (export "f") (param i32 i32 i32) (result i32)
+            local.get 2 i32.eqz
+            local.get 0 i32.const 100 local.get 1
+            local.get 0 i32.const 112 i32.add
+            local.get 2 local.tee 1
+            if (result i32) local.get 1 else i32.const 7 end
+            call $callee
+            i32.eqz
+            i32.or
+            local.get 1 i32.add))"#,
+    )
+    .expect("compiles");
+    for &a in &inputs()[..30] {
+        for &b in &inputs()[..30] {
+            for c in [0i64, 1, -5] {
+                let (x, y, z) = (a as i32, b as i32, c as i32);
+                let fifth = if z != 0 { z } else { 7 };
+                let sum = x
+                    .wrapping_add(100)
+                    .wrapping_add(y)
+                    .wrapping_add(x.wrapping_add(112))
+                    .wrapping_add(fifth);
+                let want = (((z == 0) as i32) | ((sum == 0) as i32)).wrapping_add(z);
+                assert_eq!(m.call_i32("f", &[a, b, c]), want, "f({x}, {y}, {z})");
+            }
+        }
+    }
+}

@@ -394,12 +394,13 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
                 self.asm.mov_rm(int_size(ty), dst, &frame_slot(offset));
             }
             Val::Memory { offset, .. } => {
-                assert_eq!(
-                    offset, self.sp_offset,
-                    "a memory value popped from below the stack top"
-                );
-                self.asm.pop_r(dst);
-                self.sp_offset -= SLOT_SIZE;
+                if offset == self.sp_offset {
+                    self.asm.pop_r(dst);
+                    self.sp_offset -= SLOT_SIZE;
+                } else {
+                    self.asm.mov_rm(OperandSize::S64, dst, &frame_slot(offset));
+                    self.release_down_to(offset);
+                }
             }
         }
     }
@@ -434,20 +435,26 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
                 self.asm.xmm_load(xmm_mov_op(ty), dst, &frame_slot(offset));
             }
             Val::Memory { offset, ty } => {
-                assert_eq!(
-                    offset, self.sp_offset,
-                    "a memory value popped from below the stack top"
-                );
-                self.asm
-                    .xmm_load(xmm_mov_op(ty), dst, &Amode::base(Gpr::RSP, 0));
-                self.asm.lea(
-                    OperandSize::S64,
-                    Gpr::RSP,
-                    &Amode::base(Gpr::RSP, SLOT_SIZE as i32),
-                );
-                self.sp_offset -= SLOT_SIZE;
+                self.asm.xmm_load(xmm_mov_op(ty), dst, &frame_slot(offset));
+                self.release_down_to(offset);
             }
         }
+    }
+
+    /// Releases the machine-stack slot at `offset` (the topmost live memory
+    /// entry, just read) and every slot above it. By invariant 1 nothing
+    /// above the topmost memory entry is live: slots there are dead copies
+    /// left by `spill_everything`. `lea` leaves the flags alone.
+    fn release_down_to(&mut self, offset: u32) {
+        assert!(
+            offset <= self.sp_offset,
+            "a memory value above the stack pointer (operator at {:#x})",
+            self.offset
+        );
+        let new_sp = offset - SLOT_SIZE;
+        self.asm
+            .lea(OperandSize::S64, Gpr::RSP, &frame_slot(new_sp));
+        self.sp_offset = new_sp;
     }
 
     /// Pops the top value into some XMM register.
@@ -883,12 +890,14 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         let arg_count = params.len();
         let args_base = self.stack.len() - arg_count;
         let args: Vec<Val> = self.stack.drain(args_base..).collect();
-        // The arguments are the top slots of the machine stack, in order
-        // (invariant 1, and spill_everything pushes from the first constant
-        // up), so releasing them after the call is one `add rsp`.
-        debug_assert!(args.iter().rev().enumerate().all(|(k, v)| {
-            matches!(v, Val::Memory { offset, .. } if *offset == self.sp_offset - SLOT_SIZE * k as u32)
-        }));
+        // Everything from the first argument's slot up is the arguments or
+        // dead (invariant 1; `spill_everything` may leave dead slots between
+        // them): after the call the stack is released down to it.
+        let released_sp = match args.first() {
+            Some(Val::Memory { offset, .. }) => offset - SLOT_SIZE,
+            Some(_) => unreachable!("arguments were spilled"),
+            None => self.sp_offset,
+        };
 
         // Outgoing area below the arguments, with rsp 16-aligned at the call
         // (rbp is 16-aligned, so rsp's alignment is sp_offset's).
@@ -944,7 +953,7 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
 
         // The arguments' slots and the outgoing area are now dead: with at
         // most one result, release them and take the result from rax.
-        let freed = below + SLOT_SIZE * arg_count as u32;
+        let freed = self.sp_offset - released_sp;
         if results.len() <= 1 {
             if freed > 0 {
                 self.asm.add_ri(OperandSize::S64, Gpr::RSP, freed as i32);
@@ -1086,15 +1095,7 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         match self.stack.pop().expect("validated") {
             Val::Gpr { reg, .. } => self.free_gpr(reg),
             Val::Xmm { reg, .. } => self.free_xmm(reg),
-            Val::Memory { offset, .. } => {
-                assert_eq!(
-                    offset, self.sp_offset,
-                    "a memory value dropped from below the stack top"
-                );
-                self.asm
-                    .add_ri(OperandSize::S64, Gpr::RSP, SLOT_SIZE as i32);
-                self.sp_offset -= SLOT_SIZE;
-            }
+            Val::Memory { offset, .. } => self.release_down_to(offset),
             _ => {}
         }
     }

@@ -299,6 +299,13 @@ impl<E: FuncEnv> CodeGen<'_, E> {
             .count();
         let first = self.stack.len() - operands;
         let values: Vec<Val> = self.stack.drain(first..).collect();
+        // From the first operand's slot up, everything is operands or dead
+        // (invariant 1): released after the call.
+        let released_sp = match values.first() {
+            Some(Val::Memory { offset, .. }) => offset - SLOT_SIZE,
+            Some(_) => unreachable!("the operands were spilled"),
+            None => self.sp_offset,
+        };
         let padding = self.sp_offset.next_multiple_of(16) - self.sp_offset;
         if padding > 0 {
             self.asm.sub_ri(OperandSize::S64, Gpr::RSP, padding as i32);
@@ -327,7 +334,7 @@ impl<E: FuncEnv> CodeGen<'_, E> {
         );
         let slot = Amode::base(SCRATCH, 8 * builtin.index() as i32);
         self.asm.call_indirect(&GprMem::Mem(slot));
-        let freed = padding + SLOT_SIZE * operands as u32;
+        let freed = self.sp_offset - released_sp;
         if freed > 0 {
             self.asm.add_ri(OperandSize::S64, Gpr::RSP, freed as i32);
         }
