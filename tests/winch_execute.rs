@@ -2063,3 +2063,46 @@ fn dead_slots_between_spilled_values_are_released() {
         }
     }
 }
+
+#[test]
+fn parallel_compilation_gives_the_same_code_and_the_first_error() {
+    let mut wat = String::from("(module (memory 1)");
+    for k in 0..40 {
+        wat.push_str(&format!(
+            "(func (param i32) (result i32) local.get 0 i32.const {k} i32.add local.get 0 i32.load offset={k} i32.mul)"
+        ));
+    }
+    wat.push(')');
+    let wasm = wat::parse_str(&wat).unwrap();
+    let features = cranelift_asm::x64::CpuFeatures::all();
+    let compile = |wasm: &[u8], threads| {
+        let translation = translate(wasm, wasmparser::WasmFeatures::default()).unwrap();
+        winch_codegen::compile_module_on_threads(
+            translation,
+            Tunables::default(),
+            features,
+            threads,
+        )
+    };
+    let one = compile(&wasm, 1).unwrap();
+    for threads in [2, 4, 64] {
+        let many = compile(&wasm, threads).unwrap();
+        assert_eq!(one.len(), many.len());
+        for (a, b) in one.iter().zip(&many) {
+            assert_eq!(a.code(), b.code(), "{threads} threads");
+        }
+    }
+    // Two failing functions: the error is always the first one's.
+    let bad = wat::parse_str(
+        r#"(module
+          (func (result i32) i32.const 1)
+          (func v128.const i64x2 1 1 drop)
+          (func (result i32) i32.const 2)
+          (func v128.const i64x2 2 2 drop))"#,
+    )
+    .unwrap();
+    let first = compile(&bad, 1).unwrap_err().to_string();
+    for _ in 0..20 {
+        assert_eq!(compile(&bad, 4).unwrap_err().to_string(), first);
+    }
+}

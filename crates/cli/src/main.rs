@@ -56,6 +56,10 @@ struct CompileArgs {
     /// bytes, and the time translating and compiling took.
     #[arg(long)]
     stats: bool,
+    /// Compile on this many threads (default: one per core; 1 compiles on
+    /// the main thread, as compile-time measurements do).
+    #[arg(long)]
+    threads: Option<usize>,
     /// The module: WebAssembly binary or text, told apart by content.
     file: PathBuf,
 }
@@ -157,9 +161,16 @@ fn compile(args: &CompileArgs) -> Result<String, Failure> {
     // the translation; the copy is left out of the time.
     let module = (args.emit == Some(Emit::Asm)).then(|| translation.module.clone());
     let start = Instant::now();
-    let functions =
-        winch_codegen::compile_module(translation, Tunables::default(), CpuFeatures::host())
-            .map_err(Failure::Compile)?;
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let functions = winch_codegen::compile_module_on_threads(
+        translation,
+        Tunables::default(),
+        CpuFeatures::host(),
+        threads,
+    )
+    .map_err(Failure::Compile)?;
     elapsed += start.elapsed();
 
     let mut out = String::new();

@@ -97,4 +97,4 @@ mod visit;
 pub use env::{FuncEnv, GlobalPlan, Location, MemoryPlan, ModuleEnv, TablePlan};
 pub use error::CompileError;
 pub use trampoline::{compile_entry_trampoline, compile_host_trampoline};
-pub use visit::{compile_function, compile_module};
+pub use visit::{compile_function, compile_module, compile_module_on_threads};

@@ -86,28 +86,77 @@ pub fn compile_function<E: FuncEnv, T: WasmModuleResources>(
 }
 
 /// Compiles every function a module defines, in index order (the code of
-/// defined function `i` is at position `i`).
+/// defined function `i` is at position `i`), on this thread.
 pub fn compile_module(
     translation: duet_environ::module::ModuleTranslation<'_>,
     tunables: duet_environ::tunables::Tunables,
     features: CpuFeatures,
 ) -> Result<Vec<FinishedCode>, CompileError> {
+    compile_module_on_threads(translation, tunables, features, 1)
+}
+
+/// Compiles every function a module defines on up to `threads` threads
+/// (1: on this thread). Each thread takes the next uncompiled function in
+/// turn, with its own validator allocations; the result is the same as
+/// [`compile_module`]'s, and on failure the error is the one of the lowest
+/// failing function index, so it does not depend on scheduling.
+pub fn compile_module_on_threads(
+    translation: duet_environ::module::ModuleTranslation<'_>,
+    tunables: duet_environ::tunables::Tunables,
+    features: CpuFeatures,
+    threads: usize,
+) -> Result<Vec<FinishedCode>, CompileError> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     let env = crate::env::ModuleEnv::new(&translation.module, tunables);
     let imported = translation.module.num_imported_functions;
-    let mut allocations = wasmparser::FuncValidatorAllocations::default();
-    let mut code = Vec::with_capacity(translation.function_bodies.len());
-    for (i, data) in translation.function_bodies.into_iter().enumerate() {
-        let mut validator = data.validator.into_validator(allocations);
-        code.push(compile_function(
-            &env,
-            imported + i as u32,
-            &data.body,
-            &mut validator,
-            features,
-        )?);
-        allocations = validator.into_allocations();
-    }
-    Ok(code)
+    let count = translation.function_bodies.len();
+    let bodies: Vec<Mutex<Option<_>>> = translation
+        .function_bodies
+        .into_iter()
+        .map(|data| Mutex::new(Some(data)))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let compile_some = || {
+        let mut allocations = wasmparser::FuncValidatorAllocations::default();
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(slot) = bodies.get(i) else {
+                return done;
+            };
+            let data = slot
+                .lock()
+                .expect("no compilation panics")
+                .take()
+                .expect("taken once");
+            let mut validator = data.validator.into_validator(allocations);
+            let result = compile_function(
+                &env,
+                imported + i as u32,
+                &data.body,
+                &mut validator,
+                features,
+            );
+            allocations = validator.into_allocations();
+            done.push((i, result));
+        }
+    };
+    let threads = threads.clamp(1, count.max(1));
+    let mut results: Vec<(usize, Result<FinishedCode, CompileError>)> = if threads == 1 {
+        compile_some()
+    } else {
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads).map(|_| scope.spawn(&compile_some)).collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("a compiler thread panicked"))
+                .collect()
+        })
+    };
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, result)| result).collect()
 }
 
 /// Validates each operator, then compiles it (see the module docs).
