@@ -148,7 +148,7 @@ pub fn compile_module_on_threads(
         compile_some()
     } else {
         std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads).map(|_| scope.spawn(&compile_some)).collect();
+            let workers: Vec<_> = (0..threads).map(|_| scope.spawn(compile_some)).collect();
             workers
                 .into_iter()
                 .flat_map(|w| w.join().expect("a compiler thread panicked"))
