@@ -2106,3 +2106,22 @@ fn parallel_compilation_gives_the_same_code_and_the_first_error() {
         assert_eq!(compile(&bad, 4).unwrap_err().to_string(), first);
     }
 }
+
+/// Regression: a block with parameters opened in unreachable code, where the
+/// value stack does not hold them.
+#[test]
+fn blocks_with_parameters_in_unreachable_code_compile() {
+    compile(
+        r#"(module
+          (type $t (func (param i32) (result i32)))
+          (func (result i32)
+            unreachable
+            block (type $t) i32.const 1 i32.add end)
+          (func (param i32) (result i32)
+            local.get 0
+            br 0
+            if (type $t) i32.const 1 i32.add else i32.const 2 i32.sub end
+            loop (type $t) end))"#,
+    )
+    .expect("compiles");
+}

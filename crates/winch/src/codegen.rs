@@ -1036,11 +1036,19 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         results: Vec<ValType>,
         label: Label,
     ) {
-        if self.reachable {
+        // In unreachable code the value stack does not hold the parameters
+        // (the validator's stack is polymorphic there) and no code runs: the
+        // frame starts at the current height.
+        let (base_height, base_sp_offset) = if self.reachable {
             self.spill_everything();
-        }
-        let base_height = self.stack.len() - params.len();
-        let base_sp_offset = self.sp_offset - SLOT_SIZE * params.len() as u32;
+            let params_size = SLOT_SIZE * params.len() as u32;
+            (
+                self.stack.len() - params.len(),
+                self.sp_offset - params_size,
+            )
+        } else {
+            (self.stack.len(), self.sp_offset)
+        };
         self.control.push(ControlFrame {
             kind,
             params,
