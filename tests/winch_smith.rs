@@ -18,7 +18,7 @@
 //! A panic fails the test with the seed and the path of the module's bytes,
 //! written under the system temp dir (`wasm-tools print` shows it as text).
 //!
-//! `cargo test` runs a few hundred seeds per pass; set `DUET_SMITH_ITERS` to
+//! `cargo test` runs 4000 seeds per pass (a few seconds in debug); set `DUET_SMITH_ITERS` to
 //! run more, e.g. in release:
 //!
 //! ```text
@@ -39,7 +39,7 @@ use winch_codegen::CompileError;
 
 /// Seeds per pass under plain `cargo test` (debug), unless
 /// `DUET_SMITH_ITERS` says otherwise.
-const DEFAULT_ITERS: u64 = 250;
+const DEFAULT_ITERS: u64 = 4000;
 
 fn iterations() -> u64 {
     std::env::var("DUET_SMITH_ITERS")
