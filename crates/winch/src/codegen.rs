@@ -1036,17 +1036,23 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         results: Vec<ValType>,
         label: Label,
     ) {
-        // In unreachable code the value stack does not hold the parameters
-        // (the validator's stack is polymorphic there) and no code runs: the
-        // frame starts at the current height.
         let (base_height, base_sp_offset) = if self.reachable {
             self.spill_everything();
-            let params_size = SLOT_SIZE * params.len() as u32;
             (
                 self.stack.len() - params.len(),
-                self.sp_offset - params_size,
+                self.sp_offset - SLOT_SIZE * params.len() as u32,
             )
         } else {
+            // In unreachable code the parameters are not on the value stack
+            // (nothing is pushed there; the validator's stack is polymorphic),
+            // so the frame's base is the stack as it is. Taking `params`
+            // off it would reach into the enclosing frame's values, which
+            // this frame's end (`reset_to_frame_end`) would then truncate or
+            // overwrite with slots of its own, corrupting the enclosing
+            // frame's state once its end is reached by a branch. A frame
+            // entered unreachable never becomes reachable itself (no branch
+            // to it is compiled), so its base only has to keep the stack
+            // below it intact.
             (self.stack.len(), self.sp_offset)
         };
         self.control.push(ControlFrame {
