@@ -2125,3 +2125,44 @@ fn blocks_with_parameters_in_unreachable_code_compile() {
     )
     .expect("compiles");
 }
+
+/// Comparisons fused with what consumes them (`br_if`, `if`, `i32.eqz`),
+/// and materialized when anything else does.
+#[test]
+fn pending_comparisons_feed_branches_and_values() {
+    let mut m = compile(
+        r#"(module
+          (func (export "not_less") (param i32 i32) (result i32)
+            local.get 0 local.get 1 i32.lt_s i32.eqz)
+          (func (export "twice_negated") (param i64 i64) (result i32)
+            local.get 0 local.get 1 i64.gt_u i32.eqz i32.eqz)
+          (func (export "branch_on_negation") (param i32 i32) (result i32)
+            block
+              local.get 0 local.get 1 i32.le_u i32.eqz br_if 0
+              i32.const 10 return
+            end
+            i32.const 20)
+          (func (export "if_on_comparison_then_value") (param i32 i32) (result i32)
+            local.get 0 local.get 1 i32.ge_s
+            if (result i32) local.get 0 local.get 1 i32.ne else i32.const 7 end
+            local.get 0 local.get 1 i32.eq i32.add))"#,
+    )
+    .expect("compiles");
+    for &a in &inputs() {
+        for &b in &inputs() {
+            let (x, y) = (a as i32, b as i32);
+            assert_eq!(m.call_i32("not_less", &[a, b]), (x >= y) as i32);
+            assert_eq!(
+                m.call_i32("twice_negated", &[a, b]),
+                ((a as u64) > (b as u64)) as i32
+            );
+            let want = if (x as u32) > (y as u32) { 20 } else { 10 };
+            assert_eq!(m.call_i32("branch_on_negation", &[a, b]), want);
+            let first = if x >= y { (x != y) as i32 } else { 7 };
+            assert_eq!(
+                m.call_i32("if_on_comparison_then_value", &[a, b]),
+                first + (x == y) as i32
+            );
+        }
+    }
+}

@@ -120,6 +120,13 @@ pub(crate) struct CodeGen<'e, E: FuncEnv> {
     frame_size_field: CodeOffset,
     /// The operator being compiled (its offset in the module).
     pub(crate) offset: u64,
+    /// A comparison whose result is still only in the flags: the value on
+    /// top of the value stack is this register, which does not hold it yet.
+    /// `br_if`, `if` and `i32.eqz` use the condition code directly; before
+    /// any other operator `materialize_condition` writes the register.
+    /// Sound because nothing between the comparison and its consumer writes
+    /// the flags (invariant 5).
+    pending_condition: Option<(CC, Gpr)>,
 }
 
 /// The operand size of an integer value type.
@@ -189,6 +196,7 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
             signature: CallSignature::new(&abi_params, &abi_results),
             frame_size_field: 0,
             offset: 0,
+            pending_condition: None,
         }
     }
 
@@ -213,6 +221,35 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
     pub(crate) fn grow_stack(&mut self, bytes: u32) {
         self.sp_offset += bytes;
         self.max_sp_offset = self.max_sp_offset.max(self.sp_offset);
+    }
+
+    // ---- Pending comparisons ----------------------------------------------
+
+    /// Pushes `reg` as the pending result of a comparison whose condition
+    /// code is `cc` (the register is written only if something reads it).
+    pub(crate) fn set_pending_condition(&mut self, cc: CC, reg: Gpr) {
+        self.pending_condition = Some((cc, reg));
+        self.push_gpr(reg, ValType::I32);
+    }
+
+    /// The condition code of the top value, if it is a pending comparison.
+    pub(crate) fn pending_condition_on_top(&self) -> Option<CC> {
+        let (cc, reg) = self.pending_condition?;
+        matches!(self.stack.last(), Some(Val::Gpr { reg: top, .. }) if *top == reg).then_some(cc)
+    }
+
+    /// Forgets the pending comparison (its consumer took it).
+    pub(crate) fn clear_pending_condition(&mut self) {
+        self.pending_condition = None;
+    }
+
+    /// Writes a pending comparison's result into its register.
+    pub(crate) fn materialize_condition(&mut self) {
+        if let Some((cc, reg)) = self.pending_condition.take() {
+            self.asm.setcc(cc, reg);
+            self.asm
+                .movzx(cranelift_asm::x64::ExtMode::BL, reg, &GprMem::Gpr(reg));
+        }
     }
 
     // ---- Prologue and epilogue -----------------------------------------

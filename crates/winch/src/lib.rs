@@ -65,7 +65,9 @@
 //!    `lea rsp, [rsp - 8]` and a store, and constants are loaded with `mov`
 //!    (or `xorps` for a zero float). Operators still pop their operands and
 //!    take their registers before the instruction that sets the flags they
-//!    read.
+//!    read. This is also what lets an integer comparison's result stay in the
+//!    flags until `br_if`, `if` or `i32.eqz` consumes it (the code
+//!    generator's pending condition), fusing the comparison with the branch.
 //!
 //! Memory accesses and globals are in `memory.rs`: loads and stores of every
 //! width with bounds checks left to guard pages where the tunables allow and

@@ -179,6 +179,16 @@ impl<E: FuncEnv, T: WasmModuleResources> wasmparser::FrameStack for Validated<'_
     }
 }
 
+/// Whether an operator takes a pending comparison result straight from the
+/// flags (see `CodeGen::pending_condition`); before any other operator the
+/// result is materialized.
+const fn consumes_condition(visit: &str) -> bool {
+    matches!(
+        visit.as_bytes(),
+        b"visit_br_if" | b"visit_if" | b"visit_i32_eqz"
+    )
+}
+
 /// Whether an operator is a structured-control operator, compiled even in
 /// unreachable code to keep the control frames balanced.
 const fn is_structure(visit: &str) -> bool {
@@ -194,6 +204,9 @@ macro_rules! define_validated {
             fn $visit(&mut self $($(,$arg: $argty)*)?) -> Self::Output {
                 self.validator.visitor(self.offset).$visit($($($arg.clone()),*)?)?;
                 if self.codegen.reachable || is_structure(stringify!($visit)) {
+                    if !consumes_condition(stringify!($visit)) {
+                        self.codegen.materialize_condition();
+                    }
                     Ops::$visit(&mut *self.codegen $($(,$arg)*)?)
                 } else {
                     Ok(())
@@ -311,24 +324,48 @@ impl<E: FuncEnv> CodeGen<'_, E> {
         Ok(())
     }
 
+    /// A comparison: its result stays pending in the flags (see
+    /// `CodeGen::pending_condition`), in the register of its left operand.
     fn int_compare(&mut self, ty: ValType, cc: CC) -> Result<(), CompileError> {
         let rhs = self.pop_rmi();
         let lhs = self.pop_gpr();
         self.asm.cmp_rmi(int_size(ty), lhs, &rhs);
         self.free_rmi(rhs);
-        self.asm.setcc(cc, lhs);
-        self.asm.movzx(ExtMode::BL, lhs, &GprMem::Gpr(lhs));
-        self.push_gpr(lhs, ValType::I32);
+        self.set_pending_condition(cc, lhs);
         Ok(())
     }
 
+    /// `eqz`: of a pending condition, its inverse (no code); otherwise a
+    /// test whose result stays pending.
     fn int_eqz(&mut self, ty: ValType) -> Result<(), CompileError> {
+        if let Some(cc) = self.pending_condition_on_top() {
+            let Some(Val::Gpr { reg, .. }) = self.stack.pop() else {
+                unreachable!()
+            };
+            self.set_pending_condition(cc.invert(), reg);
+            return Ok(());
+        }
         let reg = self.pop_gpr();
         self.asm.test_rr(int_size(ty), reg, reg);
-        self.asm.setcc(CC::Z, reg);
-        self.asm.movzx(ExtMode::BL, reg, &GprMem::Gpr(reg));
-        self.push_gpr(reg, ValType::I32);
+        self.set_pending_condition(CC::Z, reg);
         Ok(())
+    }
+
+    /// Pops a condition (an `i32`) and returns the condition code that holds
+    /// when it is non-zero: a pending comparison's own, or `NZ` after a test.
+    fn take_condition(&mut self) -> CC {
+        if let Some(cc) = self.pending_condition_on_top() {
+            let Some(Val::Gpr { reg, .. }) = self.stack.pop() else {
+                unreachable!()
+            };
+            self.clear_pending_condition();
+            self.free_gpr(reg);
+            return cc;
+        }
+        let reg = self.pop_gpr();
+        self.asm.test_rr(OperandSize::S32, reg, reg);
+        self.free_gpr(reg);
+        CC::NZ
     }
 
     /// Pops the top value into `reg` (taking `reg`).
@@ -500,11 +537,10 @@ impl<'a, E: FuncEnv> Ops<'a> for CodeGen<'_, E> {
             self.push_frame(FrameKind::If { else_label }, params, results, end);
             return Ok(());
         }
-        let condition = self.pop_gpr();
+        // The flags survive push_frame's spilling (invariant 5).
+        let cc = self.take_condition();
         self.push_frame(FrameKind::If { else_label }, params, results, end);
-        self.asm.test_rr(OperandSize::S32, condition, condition);
-        self.free_gpr(condition);
-        self.asm.jcc(CC::Z, else_label);
+        self.asm.jcc(cc.invert(), else_label);
         Ok(())
     }
 
@@ -576,20 +612,18 @@ impl<'a, E: FuncEnv> Ops<'a> for CodeGen<'_, E> {
     }
 
     fn visit_br_if(&mut self, depth: u32) -> Result<(), CompileError> {
-        let condition = self.pop_gpr();
-        self.asm.test_rr(OperandSize::S32, condition, condition);
-        self.free_gpr(condition);
+        let cc = self.take_condition();
         let index = self.control.len() - 1 - depth as usize;
         if !self.branch_needs_moves(index) {
             let label = self.control[index].label;
             self.control[index].branched_to = true;
-            self.asm.jcc(CC::NZ, label);
+            self.asm.jcc(cc, label);
             return Ok(());
         }
         // The taken path moves the branch operands; the fall-through keeps
         // the value stack as it is.
         let skip = self.asm.new_label();
-        self.asm.jcc(CC::Z, skip);
+        self.asm.jcc(cc.invert(), skip);
         let (stack, regs, sp_offset) = (self.stack.clone(), self.regs.clone(), self.sp_offset);
         self.emit_branch(depth);
         (self.stack, self.regs, self.sp_offset) = (stack, regs, sp_offset);
