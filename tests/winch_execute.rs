@@ -2166,3 +2166,40 @@ fn pending_comparisons_feed_branches_and_values() {
         }
     }
 }
+
+/// Division by constants: checks that cannot fire are left out, the ones
+/// that can are kept.
+#[test]
+fn division_by_constants_keeps_the_checks_that_matter() {
+    let mut m = compile(
+        r#"(module
+          (func (export "by7") (param i32) (result i32)
+            local.get 0 i32.const 7 i32.div_s local.get 0 i32.const -7 i32.rem_s i32.add
+            local.get 0 i32.const 7 i32.div_u i32.add local.get 0 i32.const 7 i32.rem_u i32.add)
+          (func (export "by_minus_one") (param i32) (result i32)
+            local.get 0 i32.const -1 i32.rem_s)
+          (func (export "div_minus_one") (param i64) (result i64)
+            local.get 0 i64.const -1 i64.div_s)
+          (func (export "by_zero") (param i32) (result i32)
+            local.get 0 i32.const 0 i32.div_u))"#,
+    )
+    .expect("compiles");
+    for &a in &inputs() {
+        let x = a as i32;
+        let want = (x / 7)
+            .wrapping_add(x % -7)
+            .wrapping_add(((x as u32) / 7) as i32)
+            .wrapping_add(((x as u32) % 7) as i32);
+        assert_eq!(m.call_i32("by7", &[a]), want, "by7({x})");
+        assert_eq!(m.call_i32("by_minus_one", &[a]), 0, "INT_MIN % -1 is 0");
+        if a != i64::MIN {
+            assert_eq!(m.call_checked("div_minus_one", &[a]).unwrap(), -a);
+        }
+    }
+    let trap = m.call_checked("div_minus_one", &[i64::MIN]).unwrap_err();
+    assert_eq!(trap.trap, Trap::IntegerOverflow);
+    assert_eq!(
+        m.call_checked("by_zero", &[5]).unwrap_err().trap,
+        Trap::IntegerDivisionByZero
+    );
+}

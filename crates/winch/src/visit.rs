@@ -400,6 +400,15 @@ impl<E: FuncEnv> CodeGen<'_, E> {
 
     fn int_div(&mut self, ty: ValType, signed: bool, remainder: bool) -> Result<(), CompileError> {
         let size = int_size(ty);
+        // A constant divisor rules checks out: zero only for 0, signed
+        // overflow only for -1.
+        let known = match self.stack.last() {
+            Some(Val::I32(v)) => Some(i64::from(*v)),
+            Some(Val::I64(v)) => Some(*v),
+            _ => None,
+        };
+        let may_be_zero = known.is_none_or(|d| d == 0);
+        let may_be_minus_one = known.is_none_or(|d| d == -1);
         // Reserve rax and rdx while everything is still on the value stack
         // (spilling is only safe then), then take the operands.
         self.alloc_specific(Gpr::RAX);
@@ -407,10 +416,31 @@ impl<E: FuncEnv> CodeGen<'_, E> {
         let divisor = self.pop_gpr();
         self.free_gpr(Gpr::RAX);
         self.pop_to_specific(Gpr::RAX);
-        self.asm.test_rr(size, divisor, divisor);
-        self.asm.trap_if(CC::Z, Trap::IntegerDivisionByZero.code());
+        if may_be_zero {
+            self.asm.test_rr(size, divisor, divisor);
+            self.asm.trap_if(CC::Z, Trap::IntegerDivisionByZero.code());
+        }
         let divide_by = GprMem::Gpr(divisor);
         match (signed, remainder) {
+            (true, false) if !may_be_minus_one => {
+                self.asm.sign_extend_rax_into_rdx(size);
+                self.asm.div(
+                    true,
+                    size,
+                    &divide_by,
+                    Some(Trap::IntegerDivisionByZero.code()),
+                );
+            }
+            (true, true) if !may_be_minus_one => {
+                // Only INT_MIN % -1 needs the checked sequence.
+                self.asm.sign_extend_rax_into_rdx(size);
+                self.asm.div(
+                    true,
+                    size,
+                    &divide_by,
+                    Some(Trap::IntegerDivisionByZero.code()),
+                );
+            }
             (true, false) => {
                 // INT_MIN / -1 overflows.
                 let divide = self.asm.new_label();
