@@ -269,6 +269,15 @@ macro_rules! define_ops_trait {
 
 wasmparser::for_each_visit_operator!(define_ops_trait);
 
+/// A builtin's arguments: `indices` (from the instruction) as immediates,
+/// then the top `operands` values of the value stack, deepest first.
+fn indices_then_operands(indices: &[u32], operands: usize) -> Vec<BuiltinArg> {
+    let indices = indices.iter().map(|&i| BuiltinArg::Imm(i.into()));
+    indices
+        .chain((0..operands).map(BuiltinArg::Operand))
+        .collect()
+}
+
 /// The parameter and result types of a block type.
 fn block_signature<E: FuncEnv>(env: &E, ty: BlockType) -> (Vec<ValType>, Vec<ValType>) {
     match ty {
@@ -701,57 +710,25 @@ impl<'a, E: FuncEnv> Ops<'a> for CodeGen<'_, E> {
         Ok(())
     }
     fn visit_table_fill(&mut self, table: u32) -> Result<(), CompileError> {
-        let args = [
-            BuiltinArg::Imm(table.into()),
-            BuiltinArg::Operand(0),
-            BuiltinArg::Operand(1),
-            BuiltinArg::Operand(2),
-        ];
-        self.emit_bulk(Builtin::TableFill, &args);
+        self.emit_bulk(Builtin::TableFill, &indices_then_operands(&[table], 3));
         Ok(())
     }
     fn visit_table_copy(&mut self, dst_table: u32, src_table: u32) -> Result<(), CompileError> {
-        let (dst, src) = (
-            BuiltinArg::Imm(dst_table.into()),
-            BuiltinArg::Imm(src_table.into()),
-        );
-        let args = [
-            dst,
-            src,
-            BuiltinArg::Operand(0),
-            BuiltinArg::Operand(1),
-            BuiltinArg::Operand(2),
-        ];
+        let args = indices_then_operands(&[dst_table, src_table], 3);
         self.emit_bulk(Builtin::TableCopy, &args);
         Ok(())
     }
     fn visit_table_init(&mut self, elem_index: u32, table: u32) -> Result<(), CompileError> {
-        let (table, elem) = (
-            BuiltinArg::Imm(table.into()),
-            BuiltinArg::Imm(elem_index.into()),
-        );
-        let args = [
-            table,
-            elem,
-            BuiltinArg::Operand(0),
-            BuiltinArg::Operand(1),
-            BuiltinArg::Operand(2),
-        ];
+        let args = indices_then_operands(&[table, elem_index], 3);
         self.emit_bulk(Builtin::TableInit, &args);
         Ok(())
     }
     fn visit_elem_drop(&mut self, elem_index: u32) -> Result<(), CompileError> {
-        self.emit_bulk(Builtin::ElemDrop, &[BuiltinArg::Imm(elem_index.into())]);
+        self.emit_bulk(Builtin::ElemDrop, &indices_then_operands(&[elem_index], 0));
         Ok(())
     }
     fn visit_memory_fill(&mut self, mem: u32) -> Result<(), CompileError> {
-        let args = [
-            BuiltinArg::Imm(mem.into()),
-            BuiltinArg::Operand(0),
-            BuiltinArg::Operand(1),
-            BuiltinArg::Operand(2),
-        ];
-        self.emit_bulk(Builtin::MemoryFill, &args);
+        self.emit_bulk(Builtin::MemoryFill, &indices_then_operands(&[mem], 3));
         Ok(())
     }
     fn visit_memory_copy(&mut self, dst_mem: u32, src_mem: u32) -> Result<(), CompileError> {
@@ -770,22 +747,12 @@ impl<'a, E: FuncEnv> Ops<'a> for CodeGen<'_, E> {
         Ok(())
     }
     fn visit_memory_init(&mut self, data_index: u32, mem: u32) -> Result<(), CompileError> {
-        let (mem, data) = (
-            BuiltinArg::Imm(mem.into()),
-            BuiltinArg::Imm(data_index.into()),
-        );
-        let args = [
-            mem,
-            data,
-            BuiltinArg::Operand(0),
-            BuiltinArg::Operand(1),
-            BuiltinArg::Operand(2),
-        ];
+        let args = indices_then_operands(&[mem, data_index], 3);
         self.emit_bulk(Builtin::MemoryInit, &args);
         Ok(())
     }
     fn visit_data_drop(&mut self, data_index: u32) -> Result<(), CompileError> {
-        self.emit_bulk(Builtin::DataDrop, &[BuiltinArg::Imm(data_index.into())]);
+        self.emit_bulk(Builtin::DataDrop, &indices_then_operands(&[data_index], 0));
         Ok(())
     }
     fn visit_ref_null(&mut self, hty: wasmparser::HeapType) -> Result<(), CompileError> {
