@@ -50,15 +50,37 @@
 //! holds in a `// SAFETY:` comment; `traps` argues in its module docs why
 //! its signal handler is sound.
 
+mod builtins;
 #[doc(hidden)]
 pub mod code;
+mod engine;
+mod error;
+mod externals;
+mod func;
+mod instance;
+mod linker;
 #[doc(hidden)]
 pub mod memory;
 #[doc(hidden)]
 pub mod mmap;
+mod module;
+mod store;
 #[doc(hidden)]
 pub mod table;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub mod traps;
 #[doc(hidden)]
 pub mod vm;
+
+pub use duet_environ::module::{FuncType, GlobalType, MemoryType, RefType, TableType, ValType};
+pub use duet_environ::trap::Trap as TrapCode;
+pub use duet_environ::tunables::Tunables;
+pub use engine::{Compiler, Config, Engine};
+pub use error::{Error, FrameInfo, Trap};
+pub use externals::{Extern, ExternType, Global, Memory, Table};
+pub use func::{Caller, Func};
+pub use instance::Instance;
+pub use linker::Linker;
+pub use module::Module;
+pub use store::{AsStore, AsStoreMut, ExternRef, Store, Val};
+pub use wasmparser::WasmFeatures;

@@ -47,7 +47,7 @@ pub struct VMFuncRef {
 /// and their number. Owned by a [`Table`](crate::table::Table), which
 /// updates it whenever the elements move or grow.
 #[repr(C)]
-#[derive(Debug)]
+#[derive(Copy, Clone, Debug)]
 pub struct VMTableDefinition {
     /// The first element.
     pub base: *mut usize,
@@ -59,7 +59,7 @@ pub struct VMTableDefinition {
 /// length. Owned by a [`LinearMemory`](crate::memory::LinearMemory), which
 /// updates it on growth.
 #[repr(C)]
-#[derive(Debug)]
+#[derive(Copy, Clone, Debug)]
 pub struct VMMemoryDefinition {
     /// The first byte.
     pub base: *mut u8,

@@ -98,31 +98,14 @@ pub struct ModuleEnv<'m> {
 /// A value type as wasmparser (and so the validator and this compiler)
 /// names it.
 fn wasmparser_type(ty: duet_environ::module::ValType) -> wasmparser::ValType {
-    use duet_environ::module::ValType as V;
-    match ty {
-        V::I32 => wasmparser::ValType::I32,
-        V::I64 => wasmparser::ValType::I64,
-        V::F32 => wasmparser::ValType::F32,
-        V::F64 => wasmparser::ValType::F64,
-        V::V128 => wasmparser::ValType::V128,
-        V::FuncRef => wasmparser::ValType::FUNCREF,
-        V::ExternRef => wasmparser::ValType::EXTERNREF,
-    }
+    ty.into()
 }
 
 impl<'m> ModuleEnv<'m> {
     /// The environment of `module`'s functions, with memories reserved
     /// according to `tunables`.
     pub fn new(module: &'m duet_environ::module::Module, tunables: Tunables) -> Self {
-        let types = module
-            .types
-            .iter()
-            .map(|t| {
-                let params = t.params.iter().map(|&v| wasmparser_type(v));
-                let results = t.results.iter().map(|&v| wasmparser_type(v));
-                FuncType::new(params, results)
-            })
-            .collect();
+        let types = module.types.iter().map(FuncType::from).collect();
         ModuleEnv {
             module,
             types,

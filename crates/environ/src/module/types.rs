@@ -67,6 +67,61 @@ pub struct FuncType {
     pub results: Box<[ValType]>,
 }
 
+impl From<ValType> for wasmparser::ValType {
+    fn from(ty: ValType) -> wasmparser::ValType {
+        match ty {
+            ValType::I32 => wasmparser::ValType::I32,
+            ValType::I64 => wasmparser::ValType::I64,
+            ValType::F32 => wasmparser::ValType::F32,
+            ValType::F64 => wasmparser::ValType::F64,
+            ValType::V128 => wasmparser::ValType::V128,
+            ValType::FuncRef => wasmparser::ValType::FUNCREF,
+            ValType::ExternRef => wasmparser::ValType::EXTERNREF,
+        }
+    }
+}
+
+impl From<&FuncType> for wasmparser::FuncType {
+    fn from(ty: &FuncType) -> wasmparser::FuncType {
+        let params = ty.params.iter().map(|&v| v.into());
+        let results = ty.results.iter().map(|&v| v.into());
+        wasmparser::FuncType::new(params, results)
+    }
+}
+
+impl core::fmt::Display for ValType {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            ValType::I32 => "i32",
+            ValType::I64 => "i64",
+            ValType::F32 => "f32",
+            ValType::F64 => "f64",
+            ValType::V128 => "v128",
+            ValType::FuncRef => "funcref",
+            ValType::ExternRef => "externref",
+        })
+    }
+}
+
+impl core::fmt::Display for FuncType {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let list = |f: &mut core::fmt::Formatter<'_>, types: &[ValType]| {
+            for (i, ty) in types.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(" ")?;
+                }
+                write!(f, "{ty}")?;
+            }
+            Ok(())
+        };
+        f.write_str("(func (param ")?;
+        list(f, &self.params)?;
+        f.write_str(") (result ")?;
+        list(f, &self.results)?;
+        f.write_str("))")
+    }
+}
+
 /// A table: its element type, limits, and for defined tables the
 /// initializer of every element.
 #[derive(Clone, PartialEq, Debug)]

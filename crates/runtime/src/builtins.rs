@@ -1,0 +1,249 @@
+//! The runtime builtins compiled code calls (`duet_environ::builtins`):
+//! growth, and the bulk memory and table operations.
+//!
+//! Each receives the calling instance's VMContext, whose `STORE` field
+//! points at the instance's record in the store; indices are in that
+//! instance's index spaces. A builtin that can fail returns a non-zero
+//! status and the caller raises the trap (`Builtin::trap`): no Rust frame
+//! is ever unwound by a trap.
+
+use crate::instance::InstanceData;
+use crate::store::StoreOpaque;
+use duet_environ::builtins::Builtin;
+use duet_environ::vmoffsets::VMContext;
+
+/// The table of builtin addresses, in [`Builtin::ALL`] order.
+#[repr(C)]
+pub(crate) struct BuiltinTable {
+    memory_grow: unsafe extern "sysv64" fn(*mut u8, u32, u64) -> u64,
+    memory_fill: unsafe extern "sysv64" fn(*mut u8, u32, u64, u32, u64) -> u32,
+    memory_copy: unsafe extern "sysv64" fn(*mut u8, u32, u64, u32, u64, u64) -> u32,
+    memory_init: unsafe extern "sysv64" fn(*mut u8, u32, u32, u64, u32, u32) -> u32,
+    data_drop: unsafe extern "sysv64" fn(*mut u8, u32),
+    table_grow: unsafe extern "sysv64" fn(*mut u8, u32, u64, usize) -> u64,
+    table_fill: unsafe extern "sysv64" fn(*mut u8, u32, u64, usize, u64) -> u32,
+    table_copy: unsafe extern "sysv64" fn(*mut u8, u32, u32, u64, u64, u64) -> u32,
+    table_init: unsafe extern "sysv64" fn(*mut u8, u32, u32, u64, u32, u32) -> u32,
+    elem_drop: unsafe extern "sysv64" fn(*mut u8, u32),
+}
+
+const _: () = {
+    use core::mem::offset_of;
+    assert!(offset_of!(BuiltinTable, memory_grow) == Builtin::MemoryGrow.index() as usize * 8);
+    assert!(offset_of!(BuiltinTable, memory_fill) == Builtin::MemoryFill.index() as usize * 8);
+    assert!(offset_of!(BuiltinTable, memory_copy) == Builtin::MemoryCopy.index() as usize * 8);
+    assert!(offset_of!(BuiltinTable, memory_init) == Builtin::MemoryInit.index() as usize * 8);
+    assert!(offset_of!(BuiltinTable, data_drop) == Builtin::DataDrop.index() as usize * 8);
+    assert!(offset_of!(BuiltinTable, table_grow) == Builtin::TableGrow.index() as usize * 8);
+    assert!(offset_of!(BuiltinTable, table_fill) == Builtin::TableFill.index() as usize * 8);
+    assert!(offset_of!(BuiltinTable, table_copy) == Builtin::TableCopy.index() as usize * 8);
+    assert!(offset_of!(BuiltinTable, table_init) == Builtin::TableInit.index() as usize * 8);
+    assert!(offset_of!(BuiltinTable, elem_drop) == Builtin::ElemDrop.index() as usize * 8);
+    assert!(size_of::<BuiltinTable>() == Builtin::ALL.len() * 8);
+};
+
+pub(crate) const TABLE: BuiltinTable = BuiltinTable {
+    memory_grow,
+    memory_fill,
+    memory_copy,
+    memory_init,
+    data_drop,
+    table_grow,
+    table_fill,
+    table_copy,
+    table_init,
+    elem_drop,
+};
+
+/// The store and the calling instance's index.
+///
+/// # Safety
+///
+/// `vmctx` is the VMContext of a live instance, whose store is suspended in
+/// a call into wasm (so nothing else uses it).
+unsafe fn context<'a>(vmctx: *mut u8) -> (&'a mut StoreOpaque, usize) {
+    // SAFETY: the caller's contract; instantiation wrote the field.
+    unsafe {
+        let instance = *(vmctx.add(VMContext::STORE as usize) as *const *const InstanceData);
+        let index = (*instance).index as usize;
+        (&mut *(*instance).store, index)
+    }
+}
+
+/// `start .. start + len` if it lies within `0 .. size`.
+fn range(start: u64, len: u64, size: usize) -> Option<core::ops::Range<usize>> {
+    let end = start.checked_add(len)?;
+    (end <= size as u64).then_some(start as usize..end as usize)
+}
+
+unsafe extern "sysv64" fn memory_grow(vmctx: *mut u8, memory: u32, delta: u64) -> u64 {
+    // SAFETY: called by compiled code with its VMContext.
+    let (store, i) = unsafe { context(vmctx) };
+    let m = store.instances[i].memories[memory as usize] as usize;
+    store.memories[m].grow(delta).unwrap_or(u64::MAX)
+}
+
+unsafe extern "sysv64" fn memory_fill(
+    vmctx: *mut u8,
+    memory: u32,
+    dst: u64,
+    byte: u32,
+    len: u64,
+) -> u32 {
+    // SAFETY: called by compiled code with its VMContext.
+    let (store, i) = unsafe { context(vmctx) };
+    let m = store.instances[i].memories[memory as usize] as usize;
+    let bytes = store.memories[m].memory.data_mut();
+    match range(dst, len, bytes.len()) {
+        Some(r) => {
+            bytes[r].fill(byte as u8);
+            0
+        }
+        None => 1,
+    }
+}
+
+unsafe extern "sysv64" fn memory_copy(
+    vmctx: *mut u8,
+    dst_memory: u32,
+    dst: u64,
+    src_memory: u32,
+    src: u64,
+    len: u64,
+) -> u32 {
+    // SAFETY: called by compiled code with its VMContext.
+    let (store, i) = unsafe { context(vmctx) };
+    let instance = &store.instances[i];
+    let (d, s) = (
+        instance.memories[dst_memory as usize] as usize,
+        instance.memories[src_memory as usize] as usize,
+    );
+    let (dst_base, dst_len) = {
+        let m = &mut store.memories[d].memory;
+        (m.data_mut().as_mut_ptr(), m.byte_len())
+    };
+    let (src_base, src_len) = {
+        let m = &store.memories[s].memory;
+        (m.data().as_ptr(), m.byte_len())
+    };
+    match (range(dst, len, dst_len), range(src, len, src_len)) {
+        (Some(to), Some(from)) => {
+            // SAFETY: both ranges are inside their memories (checked); they
+            // may overlap (one memory), which `copy` allows.
+            unsafe { core::ptr::copy(src_base.add(from.start), dst_base.add(to.start), to.len()) };
+            0
+        }
+        _ => 1,
+    }
+}
+
+unsafe extern "sysv64" fn memory_init(
+    vmctx: *mut u8,
+    memory: u32,
+    data: u32,
+    dst: u64,
+    src: u32,
+    len: u32,
+) -> u32 {
+    // SAFETY: called by compiled code with its VMContext.
+    let (store, i) = unsafe { context(vmctx) };
+    let instance = &store.instances[i];
+    let segment: &[u8] = if instance.data_dropped[data as usize] {
+        &[]
+    } else {
+        &instance.module.inner.info.data[data as usize].bytes
+    };
+    let m = instance.memories[memory as usize] as usize;
+    let bytes = store.memories[m].memory.data_mut();
+    match (
+        range(dst, u64::from(len), bytes.len()),
+        range(u64::from(src), u64::from(len), segment.len()),
+    ) {
+        (Some(to), Some(from)) => {
+            bytes[to].copy_from_slice(&segment[from]);
+            0
+        }
+        _ => 1,
+    }
+}
+
+unsafe extern "sysv64" fn data_drop(vmctx: *mut u8, data: u32) {
+    // SAFETY: called by compiled code with its VMContext.
+    let (store, i) = unsafe { context(vmctx) };
+    store.instances[i].data_dropped[data as usize] = true;
+}
+
+unsafe extern "sysv64" fn table_grow(vmctx: *mut u8, table: u32, delta: u64, init: usize) -> u64 {
+    // SAFETY: called by compiled code with its VMContext.
+    let (store, i) = unsafe { context(vmctx) };
+    let t = store.instances[i].tables[table as usize] as usize;
+    store.tables[t].grow(delta, init).unwrap_or(u64::MAX)
+}
+
+unsafe extern "sysv64" fn table_fill(
+    vmctx: *mut u8,
+    table: u32,
+    dst: u64,
+    value: usize,
+    len: u64,
+) -> u32 {
+    // SAFETY: called by compiled code with its VMContext.
+    let (store, i) = unsafe { context(vmctx) };
+    let t = store.instances[i].tables[table as usize] as usize;
+    u32::from(store.tables[t].table.fill(dst, value, len).is_err())
+}
+
+unsafe extern "sysv64" fn table_copy(
+    vmctx: *mut u8,
+    dst_table: u32,
+    src_table: u32,
+    dst: u64,
+    src: u64,
+    len: u64,
+) -> u32 {
+    // SAFETY: called by compiled code with its VMContext.
+    let (store, i) = unsafe { context(vmctx) };
+    let instance = &store.instances[i];
+    let (d, s) = (
+        instance.tables[dst_table as usize] as usize,
+        instance.tables[src_table as usize] as usize,
+    );
+    let result = if d == s {
+        store.tables[d].table.copy_within(dst, src, len)
+    } else {
+        let (dst_t, src_t) = if d < s {
+            let (low, high) = store.tables.split_at_mut(s);
+            (&mut low[d], &high[0])
+        } else {
+            let (low, high) = store.tables.split_at_mut(d);
+            (&mut high[0], &low[s])
+        };
+        crate::table::Table::copy(&mut dst_t.table, dst, &src_t.table, src, len)
+    };
+    u32::from(result.is_err())
+}
+
+unsafe extern "sysv64" fn table_init(
+    vmctx: *mut u8,
+    table: u32,
+    elem: u32,
+    dst: u64,
+    src: u32,
+    len: u32,
+) -> u32 {
+    // SAFETY: called by compiled code with its VMContext.
+    let (store, i) = unsafe { context(vmctx) };
+    let instance = &store.instances[i];
+    let items = instance.elements[elem as usize].as_deref().unwrap_or(&[]);
+    let Some(from) = range(u64::from(src), u64::from(len), items.len()) else {
+        return 1;
+    };
+    let t = instance.tables[table as usize] as usize;
+    u32::from(store.tables[t].table.init(dst, &items[from]).is_err())
+}
+
+unsafe extern "sysv64" fn elem_drop(vmctx: *mut u8, elem: u32) {
+    // SAFETY: called by compiled code with its VMContext.
+    let (store, i) = unsafe { context(vmctx) };
+    store.instances[i].elements[elem as usize] = None;
+}

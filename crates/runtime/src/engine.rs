@@ -1,0 +1,255 @@
+//! [`Config`] and [`Engine`]: what compiles, for which machine and
+//! features, and what every module of an engine shares (canonical function
+//! type ids and per-type trampolines).
+
+use crate::code::CodeMemory;
+use crate::error::Error;
+use crate::traps::RegisteredCode;
+use cranelift_asm::x64::CpuFeatures;
+use duet_environ::module::FuncType;
+use duet_environ::tunables::Tunables;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use wasmparser::WasmFeatures;
+
+/// Which compiler turns function bodies into machine code.
+#[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
+pub enum Compiler {
+    /// The single-pass baseline compiler (`winch-codegen`).
+    #[default]
+    Winch,
+    /// The optimizing compiler (not built yet: [`Engine::new`] refuses it).
+    Cranelift,
+}
+
+/// How an [`Engine`] compiles and runs modules.
+#[derive(Clone, Debug)]
+pub struct Config {
+    compiler: Compiler,
+    features: WasmFeatures,
+    parallel: bool,
+    target: Option<String>,
+    max_wasm_stack: usize,
+    tunables: Tunables,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config::new()
+    }
+}
+
+impl Config {
+    /// The defaults: the baseline compiler, every feature the engine
+    /// supports, parallel compilation, the host as the target, 512 KiB of
+    /// wasm stack, 32-bit memories in 4 GiB reservations with guard pages.
+    pub fn new() -> Config {
+        Config {
+            compiler: Compiler::Winch,
+            features: WasmFeatures::default(),
+            parallel: true,
+            target: None,
+            max_wasm_stack: 512 << 10,
+            tunables: Tunables::default(),
+        }
+    }
+
+    /// Which compiler to use.
+    pub fn compiler(&mut self, compiler: Compiler) -> &mut Self {
+        self.compiler = compiler;
+        self
+    }
+
+    /// The WebAssembly features modules are validated against
+    /// (`WasmFeatures::WASM2` for exactly WebAssembly 2.0).
+    pub fn wasm_features(&mut self, features: WasmFeatures) -> &mut Self {
+        self.features = features;
+        self
+    }
+
+    /// Whether a module's functions are compiled on all cores (the default)
+    /// or on the calling thread.
+    pub fn parallel_compilation(&mut self, parallel: bool) -> &mut Self {
+        self.parallel = parallel;
+        self
+    }
+
+    /// The target triple to compile for; only the host's is supported.
+    pub fn target(&mut self, triple: &str) -> &mut Self {
+        self.target = Some(triple.to_string());
+        self
+    }
+
+    /// How many bytes of native stack wasm may use below the host frame
+    /// that calls it; deeper recursion traps with
+    /// [`TrapCode::StackOverflow`](crate::TrapCode::StackOverflow).
+    pub fn max_wasm_stack(&mut self, bytes: usize) -> &mut Self {
+        self.max_wasm_stack = bytes;
+        self
+    }
+
+    /// How linear memories are reserved, and so how bounds are checked.
+    pub fn tunables(&mut self, tunables: Tunables) -> &mut Self {
+        self.tunables = tunables;
+        self
+    }
+}
+
+/// The code an engine made for one function type: an entry trampoline
+/// (host calls wasm) and a host trampoline (wasm calls the host).
+pub(crate) struct TypeTrampolines {
+    code: RegisteredCode,
+}
+
+impl TypeTrampolines {
+    pub(crate) fn entry(&self) -> *const u8 {
+        self.code
+            .code()
+            .function(0)
+            .expect("compiled with two functions")
+    }
+
+    pub(crate) fn host(&self) -> *const u8 {
+        self.code
+            .code()
+            .function(1)
+            .expect("compiled with two functions")
+    }
+}
+
+pub(crate) struct EngineInner {
+    pub(crate) config: Config,
+    pub(crate) cpu: CpuFeatures,
+    /// Canonical type ids: structurally equal function types share one
+    /// across every module of the engine, which is what lets
+    /// `call_indirect` compare ids across instances.
+    types: Mutex<HashMap<FuncType, u32>>,
+    trampolines: Mutex<HashMap<u32, Arc<TypeTrampolines>>>,
+}
+
+/// A compilation environment shared by modules and stores. Cheap to
+/// clone (a reference count).
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<EngineInner>,
+}
+
+impl core::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Engine {
+        Engine::new(&Config::new()).expect("the default configuration is supported")
+    }
+}
+
+impl Engine {
+    /// An engine with `config`; refuses a target other than the host, a
+    /// host other than x86-64, and the optimizing compiler (not built yet).
+    pub fn new(config: &Config) -> Result<Engine, Error> {
+        let host = target_lexicon::Triple::host();
+        if let Some(target) = &config.target {
+            let triple: target_lexicon::Triple = target
+                .parse()
+                .map_err(|e| Error::Config(format!("target `{target}`: {e}")))?;
+            if triple != host {
+                return Err(Error::Config(format!(
+                    "cannot compile for `{triple}`: duet compiles for the host (`{host}`) only"
+                )));
+            }
+        }
+        if host.architecture != target_lexicon::Architecture::X86_64 {
+            return Err(Error::Config(format!(
+                "duet generates x86-64 code; this host is `{host}`"
+            )));
+        }
+        if config.compiler == Compiler::Cranelift {
+            return Err(Error::Config(
+                "the optimizing compiler (cranelift) is not built yet; use winch".to_string(),
+            ));
+        }
+        Ok(Engine {
+            inner: Arc::new(EngineInner {
+                config: config.clone(),
+                cpu: CpuFeatures::host(),
+                types: Mutex::new(HashMap::new()),
+                trampolines: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The configuration the engine was made with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub(crate) fn compiler(&self) -> Compiler {
+        self.inner.config.compiler
+    }
+
+    pub(crate) fn features(&self) -> WasmFeatures {
+        self.inner.config.features
+    }
+
+    pub(crate) fn tunables(&self) -> Tunables {
+        self.inner.config.tunables
+    }
+
+    pub(crate) fn parallel(&self) -> bool {
+        self.inner.config.parallel
+    }
+
+    pub(crate) fn max_wasm_stack(&self) -> usize {
+        self.inner.config.max_wasm_stack
+    }
+
+    /// The canonical id of `ty`.
+    pub(crate) fn type_id(&self, ty: &FuncType) -> u32 {
+        let mut types = self.inner.types.lock().unwrap_or_else(|e| e.into_inner());
+        let next = types.len() as u32;
+        *types.entry(ty.clone()).or_insert(next)
+    }
+
+    /// Whether two engines are the same one.
+    pub fn same(a: &Engine, b: &Engine) -> bool {
+        Arc::ptr_eq(&a.inner, &b.inner)
+    }
+
+    /// The trampolines for functions of type `ty`, compiled on first use.
+    pub(crate) fn trampolines(&self, ty: &FuncType) -> Result<Arc<TypeTrampolines>, Error> {
+        let id = self.type_id(ty);
+        let mut cache = self
+            .inner
+            .trampolines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = cache.get(&id) {
+            return Ok(found.clone());
+        }
+        let wasm_ty = wasmparser::FuncType::from(ty);
+        let compile = |r: Result<_, winch_codegen::CompileError>| {
+            r.map_err(|e| Error::Compile(format!("trampoline for {ty}: {e}")))
+        };
+        let entry = compile(winch_codegen::compile_entry_trampoline(
+            &wasm_ty,
+            self.inner.cpu,
+        ))?;
+        let host = compile(winch_codegen::compile_host_trampoline(
+            &wasm_ty,
+            self.inner.cpu,
+        ))?;
+        let functions = [entry, host];
+        let code = CodeMemory::new(&functions, |_| None)
+            .map_err(|e| Error::Resource(format!("trampoline code: {e}")))?;
+        let trampolines = Arc::new(TypeTrampolines {
+            code: RegisteredCode::new(code, &functions),
+        });
+        cache.insert(id, trampolines.clone());
+        Ok(trampolines)
+    }
+}

@@ -1,0 +1,160 @@
+//! The embedding API's errors, and traps as values.
+
+use core::fmt;
+use duet_environ::trap::Trap as TrapCode;
+
+/// Everything the embedding API can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The module is malformed or invalid (wasmparser's message, with the
+    /// byte offset), or its text does not parse.
+    #[error("invalid module: {0}")]
+    Invalid(String),
+    /// The module uses a feature or operator the engine does not support.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// The compiler failed for another reason (a compiler bug; it names
+    /// the instruction).
+    #[error("compilation failed: {0}")]
+    Compile(String),
+    /// An import is missing or has the wrong type.
+    #[error("{0}")]
+    Unlinkable(String),
+    /// A trap: while running wasm, or while instantiating (a segment out of
+    /// bounds, a trapping start function).
+    #[error(transparent)]
+    Trap(#[from] Trap),
+    /// A host function's own error. When it unwinds through wasm it comes
+    /// back as the source of a [`Trap`] with code
+    /// [`TrapCode::HostError`].
+    #[error("{0}")]
+    Host(Box<dyn std::error::Error + Send + Sync>),
+    /// A value or entity of the wrong type, from another store, or a write
+    /// to an immutable global: the embedder's mistake.
+    #[error("{0}")]
+    Type(String),
+    /// A memory or table could not be created or grown.
+    #[error("{0}")]
+    Resource(String),
+    /// The engine's configuration cannot be honoured.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Reading a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// A host error from a message (for host functions that fail).
+    pub fn msg(message: impl Into<String>) -> Error {
+        Error::Host(message.into().into())
+    }
+
+    /// The trap, if this is one.
+    pub fn as_trap(&self) -> Option<&Trap> {
+        match self {
+            Error::Trap(trap) => Some(trap),
+            _ => None,
+        }
+    }
+}
+
+/// One wasm frame of a trap's backtrace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameInfo {
+    /// The function's index in its module's function index space.
+    pub func_index: u32,
+    /// The function's name from the `name` section, if any.
+    pub func_name: Option<String>,
+    /// The byte offset in the module of the trapping instruction (innermost
+    /// frame) or of the call (outer frames), when known.
+    pub module_offset: Option<u32>,
+}
+
+impl fmt::Display for FrameInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.func_name {
+            Some(name) => write!(f, "{name} (func {})", self.func_index)?,
+            None => write!(f, "func {}", self.func_index)?,
+        }
+        if let Some(offset) = self.module_offset {
+            write!(f, " at offset {offset:#x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A wasm trap: its code, the wasm frames on the stack, innermost first,
+/// and for [`TrapCode::HostError`] the host function's error.
+#[derive(Debug)]
+pub struct Trap {
+    code: TrapCode,
+    frames: Vec<FrameInfo>,
+    source: Option<Box<Error>>,
+}
+
+impl Trap {
+    /// A trap without frames (instantiation's own traps).
+    pub(crate) fn new(code: TrapCode) -> Trap {
+        Trap {
+            code,
+            frames: Vec::new(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn with_frames(code: TrapCode, frames: Vec<FrameInfo>) -> Trap {
+        Trap {
+            code,
+            frames,
+            source: None,
+        }
+    }
+
+    pub(crate) fn with_source(mut self, source: Error) -> Trap {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// What trapped.
+    pub fn code(&self) -> TrapCode {
+        self.code
+    }
+
+    /// The wasm frames, innermost first (empty when the trap happened
+    /// outside wasm code, as during instantiation).
+    pub fn frames(&self) -> &[FrameInfo] {
+        &self.frames
+    }
+
+    /// The host function's error behind a [`TrapCode::HostError`].
+    pub fn host_error(&self) -> Option<&Error> {
+        self.source.as_deref()
+    }
+}
+
+impl fmt::Display for Trap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            Some(source) => write!(f, "{}: {source}", self.code.message())?,
+            None => f.write_str(self.code.message())?,
+        }
+        for (i, frame) in self.frames.iter().enumerate() {
+            write!(f, "\n  {i}: {frame}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Trap {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}

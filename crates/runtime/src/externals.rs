@@ -1,0 +1,339 @@
+//! Handles to the entities a module imports and exports: [`Memory`],
+//! [`Table`], [`Global`] (functions are in `func.rs`), and [`Extern`], any
+//! of them.
+
+use crate::error::Error;
+use crate::func::Func;
+use crate::memory::{LinearMemory, MemoryType as RtMemoryType};
+use crate::store::{AsStore, AsStoreMut, StoreGlobal, StoreMemory, StoreOpaque, StoreTable, Val};
+use crate::table::Table as RtTable;
+use crate::vm::VMGlobalDefinition;
+use duet_environ::module::{FuncType, GlobalType, MemoryType, TableType};
+
+/// The type of an import or export.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExternType {
+    /// A function.
+    Func(FuncType),
+    /// A table.
+    Table(TableType),
+    /// A memory.
+    Memory(MemoryType),
+    /// A global.
+    Global(GlobalType),
+}
+
+/// An entity that can be imported or exported.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Extern {
+    /// A function.
+    Func(Func),
+    /// A table.
+    Table(Table),
+    /// A memory.
+    Memory(Memory),
+    /// A global.
+    Global(Global),
+}
+
+impl From<Func> for Extern {
+    fn from(f: Func) -> Extern {
+        Extern::Func(f)
+    }
+}
+
+impl From<Table> for Extern {
+    fn from(t: Table) -> Extern {
+        Extern::Table(t)
+    }
+}
+
+impl From<Memory> for Extern {
+    fn from(m: Memory) -> Extern {
+        Extern::Memory(m)
+    }
+}
+
+impl From<Global> for Extern {
+    fn from(g: Global) -> Extern {
+        Extern::Global(g)
+    }
+}
+
+impl Extern {
+    /// The function, if this is one.
+    pub fn into_func(self) -> Option<Func> {
+        match self {
+            Extern::Func(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The memory, if this is one.
+    pub fn into_memory(self) -> Option<Memory> {
+        match self {
+            Extern::Memory(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The table, if this is one.
+    pub fn into_table(self) -> Option<Table> {
+        match self {
+            Extern::Table(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The global, if this is one.
+    pub fn into_global(self) -> Option<Global> {
+        match self {
+            Extern::Global(g) => Some(g),
+            _ => None,
+        }
+    }
+
+    /// The entity's type.
+    pub fn ty(&self, store: impl AsStore) -> ExternType {
+        match self {
+            Extern::Func(f) => ExternType::Func(f.ty(&store)),
+            Extern::Table(t) => ExternType::Table(t.ty(&store)),
+            Extern::Memory(m) => ExternType::Memory(m.ty(&store)),
+            Extern::Global(g) => ExternType::Global(g.ty(&store)),
+        }
+    }
+
+    pub(crate) fn store_id(&self) -> u64 {
+        match self {
+            Extern::Func(f) => f.store,
+            Extern::Table(t) => t.store,
+            Extern::Memory(m) => m.store,
+            Extern::Global(g) => g.store,
+        }
+    }
+}
+
+/// A linear memory.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Memory {
+    pub(crate) store: u64,
+    pub(crate) index: u32,
+}
+
+/// Creates a store memory of type `ty` (not yet owned by an instance).
+pub(crate) fn new_memory(store: &StoreOpaque, ty: &MemoryType) -> Result<StoreMemory, Error> {
+    if ty.page_size_log2 != 16 {
+        return Err(Error::Unsupported(format!(
+            "memories with {}-byte pages",
+            1u64 << ty.page_size_log2
+        )));
+    }
+    if ty.shared {
+        return Err(Error::Unsupported("shared memories".to_string()));
+    }
+    let rt = RtMemoryType {
+        minimum: ty.minimum_pages,
+        maximum: ty.maximum_pages,
+        memory64: ty.memory64,
+    };
+    let memory = LinearMemory::new(&rt, &store.engine.tunables())
+        .map_err(|e| Error::Resource(format!("cannot create memory: {e}")))?;
+    Ok(StoreMemory {
+        memory,
+        ty: *ty,
+        owner: core::ptr::null_mut(),
+    })
+}
+
+impl Memory {
+    /// A new memory of type `ty` in `store`.
+    pub fn new(mut store: impl AsStoreMut, ty: MemoryType) -> Result<Memory, Error> {
+        let store = store.as_store_mut();
+        let memory = new_memory(store, &ty)?;
+        store.memories.push(memory);
+        Ok(Memory {
+            store: store.id,
+            index: store.memories.len() as u32 - 1,
+        })
+    }
+
+    fn get<'a>(&self, store: &'a StoreOpaque) -> &'a StoreMemory {
+        assert_eq!(self.store, store.id, "a memory used with another store");
+        &store.memories[self.index as usize]
+    }
+
+    /// The type, with the current size as the minimum.
+    pub fn ty(&self, store: impl AsStore) -> MemoryType {
+        let memory = self.get(store.as_store());
+        MemoryType {
+            minimum_pages: memory.memory.pages(),
+            ..memory.ty
+        }
+    }
+
+    /// The size in pages.
+    pub fn size(&self, store: impl AsStore) -> u64 {
+        self.get(store.as_store()).memory.pages()
+    }
+
+    /// Grows the memory by `delta` pages; returns the old size.
+    pub fn grow(&self, mut store: impl AsStoreMut, delta: u64) -> Result<u64, Error> {
+        let store = store.as_store_mut();
+        assert_eq!(self.store, store.id, "a memory used with another store");
+        store.memories[self.index as usize]
+            .grow(delta)
+            .ok_or_else(|| Error::Resource(format!("cannot grow memory by {delta} pages")))
+    }
+
+    /// The memory's bytes.
+    pub fn data<'a, S: AsStore>(&self, store: &'a S) -> &'a [u8] {
+        self.get(store.as_store()).memory.data()
+    }
+
+    /// The memory's bytes, for writing.
+    pub fn data_mut<'a, S: AsStoreMut>(&self, store: &'a mut S) -> &'a mut [u8] {
+        let store = store.as_store_mut();
+        assert_eq!(self.store, store.id, "a memory used with another store");
+        store.memories[self.index as usize].memory.data_mut()
+    }
+}
+
+/// A table.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Table {
+    pub(crate) store: u64,
+    pub(crate) index: u32,
+}
+
+impl Table {
+    /// A new table of type `ty` in `store`, every element `init`.
+    pub fn new(mut store: impl AsStoreMut, ty: TableType, init: Val) -> Result<Table, Error> {
+        let store = store.as_store_mut();
+        store.check_type(&init, ty.element.into(), "a table's initial value")?;
+        let raw = store.ref_to_raw(&init)?;
+        let table = RtTable::new(ty.minimum, ty.maximum, raw)
+            .map_err(|e| Error::Resource(format!("cannot create table: {e}")))?;
+        store.tables.push(StoreTable {
+            table,
+            ty,
+            owner: core::ptr::null_mut(),
+        });
+        Ok(Table {
+            store: store.id,
+            index: store.tables.len() as u32 - 1,
+        })
+    }
+
+    fn get_table<'a>(&self, store: &'a StoreOpaque) -> &'a StoreTable {
+        assert_eq!(self.store, store.id, "a table used with another store");
+        &store.tables[self.index as usize]
+    }
+
+    /// The type, with the current size as the minimum.
+    pub fn ty(&self, store: impl AsStore) -> TableType {
+        let table = self.get_table(store.as_store());
+        TableType {
+            minimum: table.table.size(),
+            ..table.ty.clone()
+        }
+    }
+
+    /// The number of elements.
+    pub fn size(&self, store: impl AsStore) -> u64 {
+        self.get_table(store.as_store()).table.size()
+    }
+
+    /// Element `index`, or `None` out of bounds.
+    pub fn get(&self, store: impl AsStore, index: u64) -> Option<Val> {
+        let store = store.as_store();
+        let table = self.get_table(store);
+        let raw = table.table.get(index).ok()?;
+        Some(store.ref_from_raw(table.ty.element, raw))
+    }
+
+    /// Sets element `index`.
+    pub fn set(&self, mut store: impl AsStoreMut, index: u64, value: Val) -> Result<(), Error> {
+        let store = store.as_store_mut();
+        let element = self.get_table(store).ty.element;
+        store.check_type(&value, element.into(), "a table element")?;
+        let raw = store.ref_to_raw(&value)?;
+        store.tables[self.index as usize]
+            .table
+            .set(index, raw)
+            .map_err(|e| Error::Resource(e.to_string()))
+    }
+
+    /// Grows the table by `delta` elements, each `init`; returns the old
+    /// size.
+    pub fn grow(&self, mut store: impl AsStoreMut, delta: u64, init: Val) -> Result<u64, Error> {
+        let store = store.as_store_mut();
+        let element = self.get_table(store).ty.element;
+        store.check_type(&init, element.into(), "a table's new elements")?;
+        let raw = store.ref_to_raw(&init)?;
+        store.tables[self.index as usize]
+            .grow(delta, raw)
+            .ok_or_else(|| Error::Resource(format!("cannot grow table by {delta} elements")))
+    }
+}
+
+/// A global.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Global {
+    pub(crate) store: u64,
+    pub(crate) index: u32,
+}
+
+impl Global {
+    /// A new global of type `ty` holding `value`.
+    pub fn new(mut store: impl AsStoreMut, ty: GlobalType, value: Val) -> Result<Global, Error> {
+        let store = store.as_store_mut();
+        store.check_type(&value, ty.ty, "a global's value")?;
+        let mut slot = [0u8; 16];
+        store.write_slot(&value, &mut slot)?;
+        let mut host = Box::new(VMGlobalDefinition(slot));
+        store.globals.push(StoreGlobal {
+            ty,
+            definition: &mut *host,
+            _host: Some(host),
+        });
+        Ok(Global {
+            store: store.id,
+            index: store.globals.len() as u32 - 1,
+        })
+    }
+
+    fn get_global<'a>(&self, store: &'a StoreOpaque) -> &'a StoreGlobal {
+        assert_eq!(self.store, store.id, "a global used with another store");
+        &store.globals[self.index as usize]
+    }
+
+    /// The type.
+    pub fn ty(&self, store: impl AsStore) -> GlobalType {
+        self.get_global(store.as_store()).ty
+    }
+
+    /// The value.
+    pub fn get(&self, store: impl AsStore) -> Val {
+        let store = store.as_store();
+        let global = self.get_global(store);
+        // SAFETY: the definition lives as long as the store, and wasm is
+        // not running while the store is borrowed here.
+        let slot = unsafe { (*global.definition).0 };
+        store.read_slot(global.ty.ty, &slot)
+    }
+
+    /// Sets the value of a mutable global.
+    pub fn set(&self, mut store: impl AsStoreMut, value: Val) -> Result<(), Error> {
+        let store = store.as_store_mut();
+        let global = self.get_global(store);
+        if !global.ty.mutable {
+            return Err(Error::Type("cannot set an immutable global".to_string()));
+        }
+        store.check_type(&value, global.ty.ty, "a global's value")?;
+        let mut slot = [0u8; 16];
+        store.write_slot(&value, &mut slot)?;
+        // SAFETY: as in `get`, exclusively borrowed.
+        unsafe { (*global.definition).0 = slot };
+        Ok(())
+    }
+}

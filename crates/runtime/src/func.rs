@@ -1,0 +1,348 @@
+//! [`Func`]: calling wasm from the host and the host from wasm.
+//!
+//! # Host to wasm
+//!
+//! [`Func::call`] writes the arguments into 16-byte slots and enters the
+//! function through the engine's entry trampoline for its type
+//! (`duet_environ::entry`), with `traps::call_wasm` turning a trap into a
+//! value. The outermost call into a store sets the stack limit in every
+//! VMContext of the store: wasm may use [`Config::max_wasm_stack`] bytes
+//! below the host frame that entered it.
+//!
+//! # Wasm to host
+//!
+//! A host function is reached through the engine's host trampoline for its
+//! type, with a [`HostContext`] as its "VMContext". The trampoline calls
+//! the context's `func`, [`host_shim`], with the arguments in slots; the
+//! shim reads them, runs the embedder's closure with a [`Caller`], and
+//! writes the results back. A closure's error is parked in the store and
+//! the shim returns 1, which makes the trampoline trap with
+//! `Trap::HostError`; the trap unwinds the wasm frames to the entry
+//! trampoline and [`Func::call`] hands the error back inside the trap. A
+//! panic is caught the same way and resumed once the wasm frames are gone
+//! (unwinding through generated code is not possible).
+//!
+//! [`Config::max_wasm_stack`]: crate::Config::max_wasm_stack
+
+use crate::error::{Error, FrameInfo, Trap};
+use crate::externals::Extern;
+use crate::instance::Instance;
+use crate::store::{AsStore, AsStoreMut, HostFuncParts, StoreInner, StoreOpaque, Val};
+use crate::traps::{TrapInfo, call_wasm};
+use crate::vm::VMFuncRef;
+use duet_environ::module::FuncType;
+use duet_environ::trap::Trap as TrapCode;
+use duet_environ::vmoffsets::VMContext;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::Arc;
+
+/// A host function's closure, with its store's data type erased: it is
+/// given a pointer to the `StoreInner<T>` it was made for.
+pub(crate) type HostCallback = dyn Fn(*mut StoreOpaque, Option<Instance>, &[Val], &mut [Val]) -> Result<(), Error>
+    + Send
+    + Sync;
+
+/// What a host function's `VMFuncRef::vmctx` (or an import's) points to.
+/// `func` must stay first: the host trampoline calls
+/// `[vmctx + VMHostContext::FUNC]`.
+#[repr(C)]
+pub(crate) struct HostContext {
+    func: unsafe extern "sysv64" fn(*mut HostContext, *mut [u8; 16]) -> u32,
+    store: *mut StoreOpaque,
+    /// The instance whose import this context serves, if any.
+    caller: Option<Instance>,
+    ty: FuncType,
+    callback: Arc<HostCallback>,
+}
+
+const _: () = assert!(
+    core::mem::offset_of!(HostContext, func) == duet_environ::entry::VMHostContext::FUNC as usize
+);
+
+impl HostContext {
+    pub(crate) fn new(
+        store: *mut StoreOpaque,
+        caller: Option<Instance>,
+        ty: FuncType,
+        callback: Arc<HostCallback>,
+    ) -> Box<HostContext> {
+        Box::new(HostContext {
+            func: host_shim,
+            store,
+            caller,
+            ty,
+            callback,
+        })
+    }
+}
+
+/// The host function every host trampoline calls (see the module docs).
+///
+/// # Safety
+///
+/// `context` is a live [`HostContext`] and `values` has a slot per
+/// parameter and result of its type; the store is not borrowed elsewhere
+/// in a way the closure could observe (it is suspended in `Func::call`).
+unsafe extern "sysv64" fn host_shim(context: *mut HostContext, values: *mut [u8; 16]) -> u32 {
+    // SAFETY: the caller's contract.
+    let context = unsafe { &*context };
+    let store = context.store;
+    let ty = &context.ty;
+    let slots = ty.params.len().max(ty.results.len());
+    // SAFETY: the trampoline passes a slot per parameter and result.
+    let values = unsafe { core::slice::from_raw_parts_mut(values, slots) };
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: the store outlives its functions' contexts.
+        let params: Vec<Val> = {
+            let opaque = unsafe { &*store };
+            ty.params
+                .iter()
+                .zip(values.iter())
+                .map(|(&t, slot)| opaque.read_slot(t, slot))
+                .collect()
+        };
+        let mut results: Vec<Val> = ty.results.iter().map(|&t| Val::default_for(t)).collect();
+        (context.callback)(store, context.caller, &params, &mut results)?;
+        // SAFETY: as above; the closure's borrow has ended.
+        let opaque = unsafe { &*store };
+        for ((result, &t), slot) in results.iter().zip(ty.results.iter()).zip(values.iter_mut()) {
+            opaque.check_type(result, t, "a host function's result")?;
+            opaque.write_slot(result, slot)?;
+        }
+        Ok::<(), Error>(())
+    }));
+    // SAFETY: as above.
+    let opaque = unsafe { &mut *store };
+    match outcome {
+        Ok(Ok(())) => 0,
+        Ok(Err(error)) => {
+            opaque.host_error = Some(error);
+            1
+        }
+        Err(panic) => {
+            opaque.host_panic = Some(panic);
+            1
+        }
+    }
+}
+
+/// A function: exported by an instance, or defined by the host.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Func {
+    pub(crate) store: u64,
+    pub(crate) index: u32,
+}
+
+/// What a host function receives: the store (with its data) and the
+/// instance that called it, if it was called as an instance's import.
+pub struct Caller<'a, T> {
+    pub(crate) store: &'a mut StoreInner<T>,
+    pub(crate) caller: Option<Instance>,
+}
+
+impl<T> Caller<'_, T> {
+    /// The store's data.
+    pub fn data(&self) -> &T {
+        &self.store.data
+    }
+
+    /// The store's data, for writing.
+    pub fn data_mut(&mut self) -> &mut T {
+        &mut self.store.data
+    }
+
+    /// An export of the calling instance (its memory, typically).
+    pub fn get_export(&mut self, name: &str) -> Option<Extern> {
+        let instance = self.caller?;
+        instance.get_export(&*self, name)
+    }
+}
+
+impl Func {
+    /// A host function of type `ty` that runs `f`.
+    pub fn new<T: 'static>(
+        store: &mut crate::Store<T>,
+        ty: FuncType,
+        f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync + 'static,
+    ) -> Func {
+        let callback = erase(f);
+        Func::from_callback(store.as_store_mut(), ty, callback)
+            .expect("the trampolines of a function type compile")
+    }
+
+    /// A host function of type `ty` that runs `callback`.
+    pub(crate) fn from_callback(
+        store: &mut StoreOpaque,
+        ty: FuncType,
+        callback: Arc<HostCallback>,
+    ) -> Result<Func, Error> {
+        let trampolines = store.engine.trampolines(&ty)?;
+        let mut context = HostContext::new(store, None, ty.clone(), callback.clone());
+        let func_ref = Box::new(VMFuncRef {
+            wasm_call: trampolines.host(),
+            vmctx: (&mut *context as *mut HostContext).cast(),
+            type_id: store.engine.type_id(&ty),
+        });
+        let pointer: *const VMFuncRef = &*func_ref;
+        Ok(store.push_func(
+            pointer,
+            ty,
+            Some(HostFuncParts {
+                callback,
+                _context: context,
+                _func_ref: func_ref,
+                trampolines,
+            }),
+        ))
+    }
+
+    /// The function's type.
+    pub fn ty(&self, store: impl AsStore) -> FuncType {
+        let store = store.as_store();
+        assert_eq!(self.store, store.id, "a function used with another store");
+        store.funcs[self.index as usize].ty.clone()
+    }
+
+    /// Calls the function with `params`, writing its results into
+    /// `results` (which must have one slot per result).
+    pub fn call(
+        &self,
+        mut store: impl AsStoreMut,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> Result<(), Error> {
+        let store = store.as_store_mut();
+        store.check(self.store, "the function")?;
+        let func = &store.funcs[self.index as usize];
+        let ty = func.ty.clone();
+        if params.len() != ty.params.len() {
+            return Err(Error::Type(format!(
+                "{ty} takes {} arguments, given {}",
+                ty.params.len(),
+                params.len()
+            )));
+        }
+        if results.len() != ty.results.len() {
+            return Err(Error::Type(format!(
+                "{ty} has {} results, given room for {}",
+                ty.results.len(),
+                results.len()
+            )));
+        }
+        let mut values = vec![[0u8; 16]; ty.params.len().max(ty.results.len()).max(1)];
+        for (i, (param, &t)) in params.iter().zip(ty.params.iter()).enumerate() {
+            store.check_type(param, t, &format!("argument {i}"))?;
+            store.write_slot(param, &mut values[i])?;
+        }
+        // SAFETY: the VMFuncRef lives as long as the store.
+        let func_ref = unsafe { &*func.func_ref };
+        let (wasm_call, vmctx) = (func_ref.wasm_call, func_ref.vmctx);
+        // SAFETY: `wasm_call` and `vmctx` come from one VMFuncRef of type
+        // `ty`, and `values` has a slot per parameter and result.
+        unsafe { invoke(store, wasm_call, vmctx, &ty, &mut values)? };
+        for ((result, &t), slot) in results.iter_mut().zip(ty.results.iter()).zip(&values) {
+            *result = store.read_slot(t, slot);
+        }
+        Ok(())
+    }
+}
+
+/// Wraps a closure over `Caller<T>` as a [`HostCallback`].
+pub(crate) fn erase<T: 'static>(
+    f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync + 'static,
+) -> Arc<HostCallback> {
+    Arc::new(
+        move |store: *mut StoreOpaque, caller, params: &[Val], results: &mut [Val]| {
+            // SAFETY: host callbacks of a `Store<T>` are only made by
+            // `Func::new::<T>` and `Linker<T>`, and the opaque part is the
+            // first field of the `#[repr(C)]` `StoreInner<T>`.
+            let store = unsafe { &mut *store.cast::<StoreInner<T>>() };
+            f(Caller { store, caller }, params, results)
+        },
+    )
+}
+
+/// Calls `wasm_call` with `vmctx` through the entry trampoline of `ty`,
+/// with arguments and results in `values`, and turns a trap into an
+/// error.
+///
+/// # Safety
+///
+/// `wasm_call` is a function of type `ty` (wasm code, or a host trampoline)
+/// that may be called with `vmctx`; `values` has a slot per parameter and
+/// result.
+pub(crate) unsafe fn invoke(
+    store: &mut StoreOpaque,
+    wasm_call: *const u8,
+    vmctx: *mut u8,
+    ty: &FuncType,
+    values: &mut [[u8; 16]],
+) -> Result<(), Error> {
+    let trampolines = store.engine.trampolines(ty)?;
+    if store.depth == 0 {
+        let here = &store as *const _ as usize;
+        store.stack_limit = here.saturating_sub(store.engine.max_wasm_stack());
+        for instance in &store.instances {
+            instance.set_stack_limit(store.stack_limit);
+        }
+    }
+    store.depth += 1;
+    let store_ptr: *mut StoreOpaque = store;
+    // SAFETY: the caller's contract, and the trampoline is of type `ty`;
+    // every function wasm can reach is in registered code of a module or
+    // trampoline the store or engine keeps alive. Host functions reach the
+    // store through its raw pointer while this frame does not touch it.
+    let outcome = unsafe { call_wasm(trampolines.entry(), vmctx, wasm_call, values.as_mut_ptr()) };
+    // SAFETY: the call is over; nothing else refers to the store.
+    let store = unsafe { &mut *store_ptr };
+    store.depth -= 1;
+    if let Some(panic) = store.host_panic.take() {
+        resume_unwind(panic);
+    }
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(info) => {
+            let mut trap = Trap::with_frames(info.trap, frames(store, &info));
+            if info.trap == TrapCode::HostError
+                && let Some(error) = store.host_error.take()
+            {
+                trap = trap.with_source(error);
+            }
+            Err(Error::Trap(trap))
+        }
+    }
+}
+
+/// The trap's frames, as function indices and module offsets.
+fn frames(store: &StoreOpaque, info: &TrapInfo) -> Vec<FrameInfo> {
+    info.backtrace
+        .frames()
+        .iter()
+        .filter_map(|frame| {
+            let module = store
+                .modules
+                .iter()
+                .find(|m| m.inner.code.id() == frame.code)?;
+            let info = &module.inner.info;
+            let func_index = info.num_imported_functions + frame.function as u32;
+            Some(FrameInfo {
+                func_index,
+                func_name: info
+                    .function_name(duet_environ::module::FuncIndex::from_u32(func_index))
+                    .map(str::to_string),
+                module_offset: frame.wasm_offset,
+            })
+        })
+        .collect()
+}
+
+/// Writes `limit` as the stack limit of the VMContext at `vmctx`.
+///
+/// # Safety
+///
+/// `vmctx` is a live VMContext.
+pub(crate) unsafe fn write_stack_limit(vmctx: *mut u8, limit: usize) {
+    // SAFETY: the header's stack-limit field is 8-aligned in every
+    // VMContext.
+    unsafe { (vmctx.add(VMContext::STACK_LIMIT as usize) as *mut usize).write(limit) };
+}

@@ -1,0 +1,695 @@
+//! [`Instance`]: a module's VMContext and the entities it defines, built by
+//! instantiation.
+//!
+//! # Instantiation, in the spec's order
+//!
+//! 1. Each import is checked against the module's import type (functions by
+//!    type, tables and memories by current size and maximum, globals by
+//!    type and mutability); a mismatch is [`Error::Unlinkable`].
+//! 2. The VMContext is allocated and filled: header (builtins, this
+//!    instance's record, stack limit), canonical type ids, import records,
+//!    then the defined memories, the function references (so that global
+//!    initializers and segments can name them), the globals (each
+//!    initializer sees the imported globals and the globals defined before
+//!    it), and the tables.
+//! 3. The instance is added to the store *before* the segments are applied:
+//!    from here on a failure leaves writes to imported tables and memories
+//!    in place, and those may point into this instance, which must then
+//!    stay alive (the spec's `linking` tests check exactly this).
+//! 4. Active element segments, then active data segments, each in order,
+//!    are bounds-checked and copied; the first out of bounds traps.
+//!    Active and declared segments are dropped.
+//! 5. The start function runs.
+
+use crate::error::{Error, Trap};
+use crate::externals::{Extern, Global, Memory, Table, new_memory};
+use crate::func::{Func, HostContext, invoke, write_stack_limit};
+use crate::module::Module;
+use crate::store::{AsStore, AsStoreMut, StoreGlobal, StoreOpaque, StoreTable};
+use crate::table::Table as RtTable;
+use crate::vm::{VMFuncRef, VMFunctionImport, VMGlobalDefinition};
+use duet_environ::module::{
+    ConstEvalContext, ConstExpr, DataKind, ElementItems, ElementKind, EntityIndex, FuncIndex,
+    GlobalIndex, Value,
+};
+use duet_environ::trap::Trap as TrapCode;
+use duet_environ::vmoffsets::{VMContext, VMOffsets};
+
+/// An instance of a module in a store.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Instance {
+    pub(crate) store: u64,
+    pub(crate) index: u32,
+}
+
+/// What the store keeps of an instance. Boxed: the VMContext's `STORE`
+/// field points at it, and builtins find the store through it.
+pub(crate) struct InstanceData {
+    pub(crate) module: Module,
+    /// The store this instance is in.
+    pub(crate) store: *mut StoreOpaque,
+    /// This instance's index in the store.
+    pub(crate) index: u32,
+    /// 16-aligned storage for the VMContext; never reallocated.
+    vmctx: Box<[u128]>,
+    pub(crate) offsets: VMOffsets,
+    /// Store indices of every function reference, by `FuncRefIndex`.
+    pub(crate) func_refs: Vec<u32>,
+    /// Store indices of every table, memory and global, imports first.
+    pub(crate) tables: Vec<u32>,
+    pub(crate) memories: Vec<u32>,
+    pub(crate) globals: Vec<u32>,
+    /// Each element segment's items (raw references), until dropped.
+    pub(crate) elements: Vec<Option<Box<[usize]>>>,
+    /// Whether each data segment was dropped.
+    pub(crate) data_dropped: Vec<bool>,
+    /// The contexts of imported host functions (one per import, naming
+    /// this instance as the caller).
+    #[allow(clippy::vec_box, reason = "import records point into the boxes")]
+    _host_contexts: Vec<Box<HostContext>>,
+}
+
+impl InstanceData {
+    pub(crate) fn vmctx(&self) -> *mut u8 {
+        self.vmctx.as_ptr() as *mut u8
+    }
+
+    pub(crate) fn set_stack_limit(&self, limit: usize) {
+        // SAFETY: the VMContext is live as long as `self`.
+        unsafe { write_stack_limit(self.vmctx(), limit) };
+    }
+
+    /// A pointer to `offset` in the VMContext, as a `*mut T`.
+    fn at<T>(&self, offset: u32) -> *mut T {
+        debug_assert!(offset as usize + size_of::<T>() <= self.vmctx.len() * 16);
+        self.vmctx().wrapping_add(offset as usize).cast()
+    }
+}
+
+/// The builtins' table, which every VMContext's `BUILTINS` field points at.
+static BUILTINS: crate::builtins::BuiltinTable = crate::builtins::TABLE;
+
+/// Evaluates constant expressions during instantiation: globals are read
+/// from their definitions, and references are raw (`*const VMFuncRef`).
+struct ConstContext<'a> {
+    store: &'a StoreOpaque,
+    instance: &'a InstanceData,
+}
+
+impl ConstEvalContext for ConstContext<'_> {
+    type Ref = usize;
+
+    fn global_get(&mut self, index: GlobalIndex) -> Option<Value<usize>> {
+        let global = &self.store.globals[*self.instance.globals.get(index.index())? as usize];
+        // SAFETY: the definition lives as long as the store.
+        let slot = unsafe { (*global.definition).0 };
+        use duet_environ::module::ValType as V;
+        let u64_at = u64::from_le_bytes(slot[..8].try_into().unwrap());
+        let u32_at = u64_at as u32;
+        Some(match global.ty.ty {
+            V::I32 => Value::I32(u32_at as i32),
+            V::I64 => Value::I64(u64_at as i64),
+            V::F32 => Value::F32(u32_at),
+            V::F64 => Value::F64(u64_at),
+            V::V128 => Value::V128(u128::from_le_bytes(slot)),
+            V::FuncRef => Value::FuncRef((u64_at != 0).then_some(u64_at as usize)),
+            V::ExternRef => Value::ExternRef((u64_at != 0).then_some(u64_at as usize)),
+        })
+    }
+
+    fn ref_func(&mut self, index: FuncIndex) -> usize {
+        let info = &self.instance.module.inner.info;
+        let k = info
+            .func_ref_index(index)
+            .expect("ref.func names an escaped function (validated)");
+        self.instance.vmctx() as usize + self.instance.offsets.func_ref(k.as_u32()) as usize
+    }
+}
+
+impl ConstContext<'_> {
+    fn eval(&mut self, expr: &ConstExpr) -> Result<Value<usize>, Error> {
+        expr.eval(self)
+            .map_err(|e| Error::Compile(format!("constant expression: {e}")))
+    }
+
+    fn eval_offset(&mut self, expr: &ConstExpr) -> Result<u64, Error> {
+        match self.eval(expr)? {
+            Value::I32(v) => Ok(u64::from(v as u32)),
+            Value::I64(v) => Ok(v as u64),
+            _ => Err(Error::Compile("a segment offset is not an integer".into())),
+        }
+    }
+}
+
+/// A constant's raw 16-byte form.
+fn value_slot(value: Value<usize>) -> [u8; 16] {
+    let mut slot = [0u8; 16];
+    match value {
+        Value::I32(v) => slot[..4].copy_from_slice(&v.to_le_bytes()),
+        Value::I64(v) => slot[..8].copy_from_slice(&v.to_le_bytes()),
+        Value::F32(v) => slot[..4].copy_from_slice(&v.to_le_bytes()),
+        Value::F64(v) => slot[..8].copy_from_slice(&v.to_le_bytes()),
+        Value::V128(v) => slot = v.to_le_bytes(),
+        Value::FuncRef(r) | Value::ExternRef(r) => {
+            slot[..8].copy_from_slice(&(r.unwrap_or(0) as u64).to_le_bytes())
+        }
+    }
+    slot
+}
+
+/// A reference constant's raw form.
+fn raw_ref(value: Value<usize>) -> usize {
+    match value {
+        Value::FuncRef(r) | Value::ExternRef(r) => r.unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Describes a type mismatch of import `i`.
+fn incompatible(module: &Module, i: usize, why: String) -> Error {
+    let import = &module.inner.info.imports[i];
+    Error::Unlinkable(format!(
+        "incompatible import type for `{}`.`{}`: {why}",
+        import.module, import.name
+    ))
+}
+
+/// Whether limits `(min, max)` of an actual entity match those an import
+/// asks for.
+fn limits_match(actual: (u64, Option<u64>), wanted: (u64, Option<u64>)) -> bool {
+    actual.0 >= wanted.0
+        && match (actual.1, wanted.1) {
+            (_, None) => true,
+            (Some(a), Some(w)) => a <= w,
+            (None, Some(_)) => false,
+        }
+}
+
+impl Instance {
+    /// Instantiates `module` in `store` with `imports`, one per import of
+    /// the module, in order.
+    pub fn new(
+        mut store: impl AsStoreMut,
+        module: &Module,
+        imports: &[Extern],
+    ) -> Result<Instance, Error> {
+        instantiate(store.as_store_mut(), module, imports)
+    }
+
+    fn data<'a>(&self, store: &'a StoreOpaque) -> &'a InstanceData {
+        assert_eq!(self.store, store.id, "an instance used with another store");
+        &store.instances[self.index as usize]
+    }
+
+    /// The module this is an instance of.
+    pub fn module(&self, store: impl AsStore) -> Module {
+        self.data(store.as_store()).module.clone()
+    }
+
+    /// The export `name`.
+    pub fn get_export(&self, store: impl AsStore, name: &str) -> Option<Extern> {
+        let store = store.as_store();
+        let data = self.data(store);
+        let entity = data.module.inner.info.export(name)?;
+        Some(export(store, data, entity))
+    }
+
+    /// The exported function `name`.
+    pub fn get_func(&self, store: impl AsStore, name: &str) -> Option<Func> {
+        self.get_export(store, name)?.into_func()
+    }
+
+    /// The exported memory `name`.
+    pub fn get_memory(&self, store: impl AsStore, name: &str) -> Option<Memory> {
+        self.get_export(store, name)?.into_memory()
+    }
+
+    /// The exported table `name`.
+    pub fn get_table(&self, store: impl AsStore, name: &str) -> Option<Table> {
+        self.get_export(store, name)?.into_table()
+    }
+
+    /// The exported global `name`.
+    pub fn get_global(&self, store: impl AsStore, name: &str) -> Option<Global> {
+        self.get_export(store, name)?.into_global()
+    }
+
+    /// Every export, in order.
+    pub fn exports(&self, store: impl AsStore) -> Vec<(String, Extern)> {
+        let store = store.as_store();
+        let data = self.data(store);
+        data.module
+            .inner
+            .info
+            .exports()
+            .iter()
+            .map(|(name, entity)| (name.clone(), export(store, data, *entity)))
+            .collect()
+    }
+}
+
+/// The handle of an entity of an instance.
+fn export(store: &StoreOpaque, data: &InstanceData, entity: EntityIndex) -> Extern {
+    let id = store.id;
+    match entity {
+        EntityIndex::Function(f) => {
+            let k = data
+                .module
+                .inner
+                .info
+                .func_ref_index(f)
+                .expect("exported functions escape");
+            Extern::Func(Func {
+                store: id,
+                index: data.func_refs[k.index()],
+            })
+        }
+        EntityIndex::Table(t) => Extern::Table(Table {
+            store: id,
+            index: data.tables[t.index()],
+        }),
+        EntityIndex::Memory(m) => Extern::Memory(Memory {
+            store: id,
+            index: data.memories[m.index()],
+        }),
+        EntityIndex::Global(g) => Extern::Global(Global {
+            store: id,
+            index: data.globals[g.index()],
+        }),
+    }
+}
+
+fn instantiate(
+    store: &mut StoreOpaque,
+    module: &Module,
+    imports: &[Extern],
+) -> Result<Instance, Error> {
+    if !crate::Engine::same(&store.engine, &module.inner.engine) {
+        return Err(Error::Type(
+            "the module was compiled by another engine than the store's".into(),
+        ));
+    }
+    let info = &module.inner.info;
+    if imports.len() != info.imports.len() {
+        return Err(Error::Unlinkable(format!(
+            "the module has {} imports, given {}",
+            info.imports.len(),
+            imports.len()
+        )));
+    }
+    for (i, item) in imports.iter().enumerate() {
+        store.check(item.store_id(), "an import")?;
+        check_import(store, module, i, item)?;
+    }
+    store.register_module(module);
+
+    let offsets = VMOffsets::new(info.vm_counts());
+    let index = store.instances.len() as u32;
+    let instance = Instance {
+        store: store.id,
+        index,
+    };
+    let store_ptr: *mut StoreOpaque = store;
+    let mut data = Box::new(InstanceData {
+        module: module.clone(),
+        store: store_ptr,
+        index,
+        vmctx: vec![0u128; (offsets.size() as usize).div_ceil(16).max(1)].into_boxed_slice(),
+        offsets,
+        func_refs: Vec::new(),
+        tables: Vec::new(),
+        memories: Vec::new(),
+        globals: Vec::new(),
+        elements: Vec::new(),
+        data_dropped: Vec::new(),
+        _host_contexts: Vec::new(),
+    });
+    let record: *const InstanceData = &*data;
+    // SAFETY (all writes into the VMContext below): `at` computes pointers
+    // inside the buffer at offsets `VMOffsets` laid out for this module,
+    // each aligned for its record.
+    unsafe {
+        data.at::<u32>(VMContext::MAGIC)
+            .write(VMContext::MAGIC_VALUE);
+        data.at::<*const crate::builtins::BuiltinTable>(VMContext::BUILTINS)
+            .write(&BUILTINS);
+        data.at::<*const InstanceData>(VMContext::STORE)
+            .write(record);
+        for (t, &id) in module.inner.type_ids.iter().enumerate() {
+            data.at::<u32>(offsets.type_id(t as u32)).write(id);
+        }
+    }
+    data.set_stack_limit(store.stack_limit);
+
+    // Imports.
+    for (i, item) in imports.iter().enumerate() {
+        match (info.imports[i].kind, item) {
+            (EntityIndex::Function(f), Extern::Func(func)) => {
+                let func = &store.funcs[func.index as usize];
+                let record = match &func.host {
+                    // A context of its own, which names this instance as the
+                    // caller.
+                    Some(host) => {
+                        let mut context = HostContext::new(
+                            store_ptr,
+                            Some(instance),
+                            func.ty.clone(),
+                            host.callback.clone(),
+                        );
+                        let record = VMFunctionImport {
+                            wasm_call: host.trampolines.host(),
+                            vmctx: (&mut *context as *mut HostContext).cast(),
+                        };
+                        data._host_contexts.push(context);
+                        record
+                    }
+                    None => {
+                        // SAFETY: the store keeps the VMFuncRef alive.
+                        let func_ref = unsafe { &*func.func_ref };
+                        VMFunctionImport {
+                            wasm_call: func_ref.wasm_call,
+                            vmctx: func_ref.vmctx,
+                        }
+                    }
+                };
+                // SAFETY: see above.
+                unsafe {
+                    data.at::<VMFunctionImport>(offsets.imported_function(f.as_u32()))
+                        .write(record)
+                };
+            }
+            (EntityIndex::Table(t), Extern::Table(table)) => {
+                let definition = store.tables[table.index as usize]
+                    .table
+                    .vmtable_definition();
+                // SAFETY: see above.
+                unsafe {
+                    data.at::<*mut crate::vm::VMTableDefinition>(offsets.imported_table(t.as_u32()))
+                        .write(definition)
+                };
+                data.tables.push(table.index);
+            }
+            (EntityIndex::Memory(m), Extern::Memory(memory)) => {
+                let definition = store.memories[memory.index as usize]
+                    .memory
+                    .vmmemory_definition();
+                // SAFETY: see above.
+                unsafe {
+                    data.at::<*mut crate::vm::VMMemoryDefinition>(
+                        offsets.imported_memory(m.as_u32()),
+                    )
+                    .write(definition)
+                };
+                data.memories.push(memory.index);
+            }
+            (EntityIndex::Global(g), Extern::Global(global)) => {
+                let definition = store.globals[global.index as usize].definition;
+                // SAFETY: see above.
+                unsafe {
+                    data.at::<*mut VMGlobalDefinition>(offsets.imported_global(g.as_u32()))
+                        .write(definition)
+                };
+                data.globals.push(global.index);
+            }
+            _ => unreachable!("check_import compared the kinds"),
+        }
+    }
+
+    // Defined memories.
+    for m in info.num_imported_memories as usize..info.memories.len() {
+        let mut memory = new_memory(store, &info.memories[m])?;
+        let defined = (m as u32) - info.num_imported_memories;
+        memory.owner = data.at(offsets.defined_memory(defined));
+        // SAFETY: see above; the record is the owner's copy.
+        unsafe { *memory.owner = *memory.memory.vmmemory_definition() };
+        store.memories.push(memory);
+        data.memories.push(store.memories.len() as u32 - 1);
+    }
+
+    // Function references.
+    for (k, &f) in info.escaped_functions().iter().enumerate() {
+        let (wasm_call, vmctx) = match info.defined_func_index(f) {
+            Some(defined) => (
+                module
+                    .inner
+                    .code
+                    .code()
+                    .function(defined.index())
+                    .expect("a compiled function per defined function"),
+                data.vmctx(),
+            ),
+            None => {
+                // SAFETY: the import record was written above.
+                let import = unsafe {
+                    data.at::<VMFunctionImport>(offsets.imported_function(f.as_u32()))
+                        .read()
+                };
+                (import.wasm_call, import.vmctx)
+            }
+        };
+        let type_id = module.inner.type_ids[info.functions[f.index()].index()];
+        let func_ref: *mut VMFuncRef = data.at(offsets.func_ref(k as u32));
+        // SAFETY: see above.
+        unsafe {
+            func_ref.write(VMFuncRef {
+                wasm_call,
+                vmctx,
+                type_id,
+            })
+        };
+        let func = store.push_func(func_ref, info.func_type(f).clone(), None);
+        data.func_refs.push(func.index);
+    }
+
+    // Globals, each initializer seeing the globals before it.
+    for g in info.num_imported_globals as usize..info.globals.len() {
+        let defined = info
+            .defined_global_index(GlobalIndex::from_u32(g as u32))
+            .expect("a defined global");
+        let value = ConstContext {
+            store,
+            instance: &data,
+        }
+        .eval(info.global_initializer(defined))?;
+        let definition: *mut VMGlobalDefinition = data.at(offsets.defined_global(defined.as_u32()));
+        // SAFETY: see above.
+        unsafe { definition.write(VMGlobalDefinition(value_slot(value))) };
+        store.globals.push(StoreGlobal {
+            ty: info.globals[g],
+            definition,
+            _host: None,
+        });
+        data.globals.push(store.globals.len() as u32 - 1);
+    }
+
+    // Defined tables.
+    for t in info.num_imported_tables as usize..info.tables.len() {
+        let ty = &info.tables[t];
+        let init = match &ty.init {
+            Some(expr) => raw_ref(
+                ConstContext {
+                    store,
+                    instance: &data,
+                }
+                .eval(expr)?,
+            ),
+            None => 0,
+        };
+        let table = RtTable::new(ty.minimum, ty.maximum, init)
+            .map_err(|e| Error::Resource(format!("cannot create table: {e}")))?;
+        let defined = (t as u32) - info.num_imported_tables;
+        let owner = data.at(offsets.defined_table(defined));
+        // SAFETY: see above.
+        unsafe { *owner = *table.vmtable_definition() };
+        store.tables.push(StoreTable {
+            table,
+            ty: ty.clone(),
+            owner,
+        });
+        data.tables.push(store.tables.len() as u32 - 1);
+    }
+
+    // Element segments' items.
+    let mut elements = Vec::with_capacity(info.elements.len());
+    for segment in &info.elements {
+        let mut context = ConstContext {
+            store,
+            instance: &data,
+        };
+        let items: Box<[usize]> = match &segment.items {
+            ElementItems::Functions(funcs) => funcs
+                .iter()
+                .map(|f| f.map_or(0, |f| context.ref_func(f)))
+                .collect(),
+            ElementItems::Exprs(exprs) => exprs
+                .iter()
+                .map(|e| context.eval(e).map(raw_ref))
+                .collect::<Result<_, _>>()?,
+        };
+        elements.push(Some(items));
+    }
+    data.elements = elements;
+    data.data_dropped = vec![false; info.data.len()];
+
+    // The instance joins the store: from here on it must outlive any
+    // reference into it that a segment writes.
+    store.instances.push(data);
+    let data = &store.instances[index as usize];
+    let data_ptr: *const InstanceData = &**data;
+    // SAFETY: the box does not move while the store lives; segments below
+    // change the store's tables and memories, not the instance record's
+    // fields read through this pointer except those written via
+    // `store.instances`.
+    let data = unsafe { &*data_ptr };
+
+    for (e, segment) in info.elements.iter().enumerate() {
+        match &segment.kind {
+            ElementKind::Active { table, offset } => {
+                let offset = ConstContext {
+                    store,
+                    instance: data,
+                }
+                .eval_offset(offset)?;
+                let items = data.elements[e].as_deref().unwrap_or(&[]);
+                let table = &mut store.tables[data.tables[table.index()] as usize];
+                table
+                    .table
+                    .init(offset, items)
+                    .map_err(|_| Error::Trap(Trap::new(TrapCode::TableOutOfBounds)))?;
+                store.instances[index as usize].elements[e] = None;
+            }
+            ElementKind::Declared => store.instances[index as usize].elements[e] = None,
+            ElementKind::Passive => {}
+        }
+    }
+    for (d, segment) in info.data.iter().enumerate() {
+        if let DataKind::Active { memory, offset } = &segment.kind {
+            let offset = ConstContext {
+                store,
+                instance: data,
+            }
+            .eval_offset(offset)?;
+            let memory = &mut store.memories[data.memories[memory.index()] as usize].memory;
+            let bytes = memory.data_mut();
+            let range = usize::try_from(offset)
+                .ok()
+                .and_then(|start| Some(start..start.checked_add(segment.bytes.len())?))
+                .filter(|range| range.end <= bytes.len())
+                .ok_or(Error::Trap(Trap::new(TrapCode::MemoryOutOfBounds)))?;
+            bytes[range].copy_from_slice(&segment.bytes);
+            store.instances[index as usize].data_dropped[d] = true;
+        }
+    }
+
+    if let Some(start) = info.start {
+        let (wasm_call, vmctx) = match info.defined_func_index(start) {
+            Some(defined) => (
+                module.inner.code.code().function(defined.index()).unwrap(),
+                data.vmctx(),
+            ),
+            None => {
+                // SAFETY: the import record was written above.
+                let import = unsafe {
+                    data.at::<VMFunctionImport>(data.offsets.imported_function(start.as_u32()))
+                        .read()
+                };
+                (import.wasm_call, import.vmctx)
+            }
+        };
+        let ty = info.func_type(start).clone();
+        let mut values = [[0u8; 16]; 1];
+        // SAFETY: the start function has type [] -> [], and its entry
+        // point and VMContext come from this instance.
+        unsafe { invoke(store, wasm_call, vmctx, &ty, &mut values)? };
+    }
+    Ok(instance)
+}
+
+/// Checks import `i` of `module` against `item`.
+fn check_import(
+    store: &StoreOpaque,
+    module: &Module,
+    i: usize,
+    item: &Extern,
+) -> Result<(), Error> {
+    let info = &module.inner.info;
+    match (info.imports[i].kind, item) {
+        (EntityIndex::Function(f), Extern::Func(func)) => {
+            let wanted = info.func_type(f);
+            let actual = &store.funcs[func.index as usize].ty;
+            if wanted != actual {
+                return Err(incompatible(
+                    module,
+                    i,
+                    format!("expected {wanted}, found {actual}"),
+                ));
+            }
+        }
+        (EntityIndex::Table(t), Extern::Table(table)) => {
+            let wanted = &info.tables[t.index()];
+            let actual = &store.tables[table.index as usize];
+            let size = actual.table.size();
+            if wanted.element != actual.ty.element
+                || wanted.table64 != actual.ty.table64
+                || !limits_match((size, actual.ty.maximum), (wanted.minimum, wanted.maximum))
+            {
+                return Err(incompatible(
+                    module,
+                    i,
+                    format!(
+                        "expected a table of {:?} {}..{:?}, found {:?} {}..{:?}",
+                        wanted.element,
+                        wanted.minimum,
+                        wanted.maximum,
+                        actual.ty.element,
+                        size,
+                        actual.ty.maximum
+                    ),
+                ));
+            }
+        }
+        (EntityIndex::Memory(m), Extern::Memory(memory)) => {
+            let wanted = &info.memories[m.index()];
+            let actual = &store.memories[memory.index as usize];
+            let pages = actual.memory.pages();
+            if wanted.memory64 != actual.ty.memory64
+                || wanted.shared != actual.ty.shared
+                || wanted.page_size_log2 != actual.ty.page_size_log2
+                || !limits_match(
+                    (pages, actual.ty.maximum_pages),
+                    (wanted.minimum_pages, wanted.maximum_pages),
+                )
+            {
+                return Err(incompatible(
+                    module,
+                    i,
+                    format!(
+                        "expected a memory of {}..{:?} pages, found {}..{:?}",
+                        wanted.minimum_pages, wanted.maximum_pages, pages, actual.ty.maximum_pages
+                    ),
+                ));
+            }
+        }
+        (EntityIndex::Global(g), Extern::Global(global)) => {
+            let wanted = &info.globals[g.index()];
+            let actual = &store.globals[global.index as usize].ty;
+            if wanted != actual {
+                return Err(incompatible(
+                    module,
+                    i,
+                    format!("expected {wanted:?}, found {actual:?}"),
+                ));
+            }
+        }
+        (kind, _) => {
+            let wanted = match kind {
+                EntityIndex::Function(_) => "a function",
+                EntityIndex::Table(_) => "a table",
+                EntityIndex::Memory(_) => "a memory",
+                EntityIndex::Global(_) => "a global",
+            };
+            return Err(incompatible(module, i, format!("expected {wanted}")));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,520 @@
+//! [`Store`]: owns every instance, memory, table, global, function and
+//! external reference made in it; handles ([`Func`], [`Memory`], ...) are
+//! indices into it, tagged with the store's id.
+//!
+//! # Where the records compiled code reads live
+//!
+//! * A memory or table has one definition record of its own (a stable
+//!   `Box` inside [`LinearMemory`] / [`RtTable`]), which importing
+//!   instances point at. A memory or table an instance *defines* is also
+//!   read from a copy inline in that instance's VMContext (compiled code
+//!   reads a defined memory's base with one load); every growth goes
+//!   through the store (a builtin or the API), which rewrites that copy
+//!   (`owner`) right after the record.
+//! * A global an instance defines lives in its VMContext; one the host
+//!   makes lives in a `Box` here. Importers point at either.
+//! * A function is a `VMFuncRef`: in its instance's VMContext, or for a
+//!   host function in a `Box` here.
+//!
+//! Everything is freed with the store, never earlier: a table of another
+//! instance may hold a reference into any instance's VMContext.
+
+use crate::engine::{Engine, TypeTrampolines};
+use crate::error::Error;
+use crate::func::{Caller, Func, HostContext};
+use crate::instance::InstanceData;
+use crate::memory::LinearMemory;
+use crate::module::Module;
+use crate::table::Table as RtTable;
+use crate::vm::{VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMTableDefinition};
+use core::any::Any;
+use duet_environ::module::{FuncType, GlobalType, MemoryType, RefType, TableType, ValType};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A memory of the store.
+pub(crate) struct StoreMemory {
+    pub(crate) memory: LinearMemory,
+    /// The declared type, with the minimum as created.
+    pub(crate) ty: MemoryType,
+    /// The copy of the definition in the defining instance's VMContext, or
+    /// null for a host memory.
+    pub(crate) owner: *mut VMMemoryDefinition,
+}
+
+impl StoreMemory {
+    /// Grows the memory, keeping the owner's copy of the definition in
+    /// step.
+    pub(crate) fn grow(&mut self, delta: u64) -> Option<u64> {
+        let old = self.memory.grow(delta)?;
+        self.sync_owner();
+        Some(old)
+    }
+
+    fn sync_owner(&mut self) {
+        if !self.owner.is_null() {
+            // SAFETY: `owner` points into a VMContext the store keeps alive;
+            // compiled code only reads it, and is not running during a
+            // growth (it waits in the builtin that called this).
+            unsafe { *self.owner = *self.memory.vmmemory_definition() };
+        }
+    }
+}
+
+/// A table of the store.
+pub(crate) struct StoreTable {
+    pub(crate) table: RtTable,
+    pub(crate) ty: TableType,
+    /// As for [`StoreMemory::owner`].
+    pub(crate) owner: *mut VMTableDefinition,
+}
+
+impl StoreTable {
+    /// Grows the table, keeping the owner's copy in step (the elements may
+    /// move).
+    pub(crate) fn grow(&mut self, delta: u64, init: usize) -> Option<u64> {
+        let old = self.table.grow(delta, init)?;
+        if !self.owner.is_null() {
+            // SAFETY: as in `StoreMemory::sync_owner`.
+            unsafe { *self.owner = *self.table.vmtable_definition() };
+        }
+        Some(old)
+    }
+}
+
+/// A global of the store.
+pub(crate) struct StoreGlobal {
+    pub(crate) ty: GlobalType,
+    pub(crate) definition: *mut VMGlobalDefinition,
+    /// The storage of a host global (`definition` points into it).
+    pub(crate) _host: Option<Box<VMGlobalDefinition>>,
+}
+
+/// A host function's parts: what wasm and the host call it through.
+pub(crate) struct HostFuncParts {
+    pub(crate) callback: Arc<crate::func::HostCallback>,
+    /// The context of calls through the function's own `VMFuncRef`.
+    pub(crate) _context: Box<HostContext>,
+    pub(crate) _func_ref: Box<VMFuncRef>,
+    pub(crate) trampolines: Arc<TypeTrampolines>,
+}
+
+/// A function of the store.
+pub(crate) struct StoreFunc {
+    pub(crate) func_ref: *const VMFuncRef,
+    pub(crate) ty: FuncType,
+    pub(crate) host: Option<HostFuncParts>,
+}
+
+/// The part of a store that does not depend on its data type. Public only
+/// so that [`AsStore`] can name it; nothing of it is.
+#[doc(hidden)]
+pub struct StoreOpaque {
+    pub(crate) id: u64,
+    pub(crate) engine: Engine,
+    #[allow(clippy::vec_box, reason = "VMContexts point at the records")]
+    pub(crate) instances: Vec<Box<InstanceData>>,
+    pub(crate) memories: Vec<StoreMemory>,
+    pub(crate) tables: Vec<StoreTable>,
+    pub(crate) globals: Vec<StoreGlobal>,
+    pub(crate) funcs: Vec<StoreFunc>,
+    /// The function owning each `VMFuncRef` address, to turn references
+    /// read from tables and globals back into [`Func`]s.
+    pub(crate) func_by_ref: HashMap<usize, u32>,
+    pub(crate) externrefs: Vec<Box<dyn Any + Send + Sync>>,
+    /// The modules instantiated here (for backtraces), each once.
+    pub(crate) modules: Vec<Module>,
+    /// A host function's error, between its failure and the trap's return
+    /// to the host.
+    pub(crate) host_error: Option<Error>,
+    /// A host function's panic, resumed once back in the host.
+    pub(crate) host_panic: Option<Box<dyn Any + Send>>,
+    /// How many calls into wasm are in progress.
+    pub(crate) depth: u32,
+    /// The lowest address wasm's stack may reach in the outermost call in
+    /// progress.
+    pub(crate) stack_limit: usize,
+}
+
+/// A `Store<T>`'s box: the opaque part first, so that a pointer to it is a
+/// pointer to the whole (host functions recover `T` that way).
+#[repr(C)]
+pub(crate) struct StoreInner<T> {
+    pub(crate) opaque: StoreOpaque,
+    pub(crate) data: T,
+}
+
+/// Everything instances create and use, with the embedder's data `T`.
+pub struct Store<T> {
+    pub(crate) inner: Box<StoreInner<T>>,
+}
+
+impl<T> Store<T> {
+    /// An empty store for modules of `engine`.
+    pub fn new(engine: &Engine, data: T) -> Store<T> {
+        Store {
+            inner: Box::new(StoreInner {
+                opaque: StoreOpaque {
+                    id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
+                    engine: engine.clone(),
+                    instances: Vec::new(),
+                    memories: Vec::new(),
+                    tables: Vec::new(),
+                    globals: Vec::new(),
+                    funcs: Vec::new(),
+                    func_by_ref: HashMap::new(),
+                    externrefs: Vec::new(),
+                    modules: Vec::new(),
+                    host_error: None,
+                    host_panic: None,
+                    depth: 0,
+                    stack_limit: 0,
+                },
+                data,
+            }),
+        }
+    }
+
+    /// The embedder's data.
+    pub fn data(&self) -> &T {
+        &self.inner.data
+    }
+
+    /// The embedder's data, for writing.
+    pub fn data_mut(&mut self) -> &mut T {
+        &mut self.inner.data
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.opaque.engine
+    }
+}
+
+impl<T> core::fmt::Debug for Store<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Store")
+            .field("id", &self.inner.opaque.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What API calls take as a store: a [`Store`] or a host function's
+/// [`Caller`], by reference.
+pub trait AsStore {
+    #[doc(hidden)]
+    fn as_store(&self) -> &StoreOpaque;
+}
+
+/// [`AsStore`] for calls that change the store.
+pub trait AsStoreMut: AsStore {
+    #[doc(hidden)]
+    fn as_store_mut(&mut self) -> &mut StoreOpaque;
+}
+
+impl<T> AsStore for Store<T> {
+    fn as_store(&self) -> &StoreOpaque {
+        &self.inner.opaque
+    }
+}
+
+impl<T> AsStoreMut for Store<T> {
+    fn as_store_mut(&mut self) -> &mut StoreOpaque {
+        &mut self.inner.opaque
+    }
+}
+
+impl<T> AsStore for Caller<'_, T> {
+    fn as_store(&self) -> &StoreOpaque {
+        &self.store.opaque
+    }
+}
+
+impl<T> AsStoreMut for Caller<'_, T> {
+    fn as_store_mut(&mut self) -> &mut StoreOpaque {
+        &mut self.store.opaque
+    }
+}
+
+impl<S: AsStore + ?Sized> AsStore for &S {
+    fn as_store(&self) -> &StoreOpaque {
+        (**self).as_store()
+    }
+}
+
+impl<S: AsStore + ?Sized> AsStore for &mut S {
+    fn as_store(&self) -> &StoreOpaque {
+        (**self).as_store()
+    }
+}
+
+impl<S: AsStoreMut + ?Sized> AsStoreMut for &mut S {
+    fn as_store_mut(&mut self) -> &mut StoreOpaque {
+        (**self).as_store_mut()
+    }
+}
+
+/// A reference to a host value (`externref`), owned by its store.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+pub struct ExternRef {
+    pub(crate) store: u64,
+    pub(crate) index: u32,
+}
+
+impl ExternRef {
+    /// A reference to `value`, which lives as long as the store.
+    pub fn new(mut store: impl AsStoreMut, value: impl Any + Send + Sync) -> ExternRef {
+        let store = store.as_store_mut();
+        store.externrefs.push(Box::new(value));
+        ExternRef {
+            store: store.id,
+            index: store.externrefs.len() as u32 - 1,
+        }
+    }
+
+    /// The value referenced.
+    pub fn data<'a>(&self, store: &'a impl AsStore) -> &'a (dyn Any + Send + Sync) {
+        let store = store.as_store();
+        assert_eq!(
+            self.store, store.id,
+            "ExternRef::data: another store's reference"
+        );
+        &*store.externrefs[self.index as usize]
+    }
+}
+
+/// A WebAssembly value.
+#[derive(Copy, Clone, Debug)]
+pub enum Val {
+    /// An `i32`.
+    I32(i32),
+    /// An `i64`.
+    I64(i64),
+    /// An `f32`, as its bits (NaN payloads survive).
+    F32(u32),
+    /// An `f64`, as its bits.
+    F64(u64),
+    /// A `v128`.
+    V128(u128),
+    /// A `funcref`; `None` is null.
+    FuncRef(Option<Func>),
+    /// An `externref`; `None` is null.
+    ExternRef(Option<ExternRef>),
+}
+
+impl Val {
+    /// The value's type.
+    pub fn ty(&self) -> ValType {
+        match self {
+            Val::I32(_) => ValType::I32,
+            Val::I64(_) => ValType::I64,
+            Val::F32(_) => ValType::F32,
+            Val::F64(_) => ValType::F64,
+            Val::V128(_) => ValType::V128,
+            Val::FuncRef(_) => ValType::FuncRef,
+            Val::ExternRef(_) => ValType::ExternRef,
+        }
+    }
+
+    /// The null reference of type `ty`.
+    pub fn null(ty: RefType) -> Val {
+        match ty {
+            RefType::FuncRef => Val::FuncRef(None),
+            RefType::ExternRef => Val::ExternRef(None),
+        }
+    }
+
+    /// The zero of `ty` (null for references).
+    pub fn default_for(ty: ValType) -> Val {
+        match ty {
+            ValType::I32 => Val::I32(0),
+            ValType::I64 => Val::I64(0),
+            ValType::F32 => Val::F32(0),
+            ValType::F64 => Val::F64(0),
+            ValType::V128 => Val::V128(0),
+            ValType::FuncRef => Val::FuncRef(None),
+            ValType::ExternRef => Val::ExternRef(None),
+        }
+    }
+
+    /// The `i32`, if this is one.
+    pub fn i32(&self) -> Option<i32> {
+        match *self {
+            Val::I32(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The `i64`, if this is one.
+    pub fn i64(&self) -> Option<i64> {
+        match *self {
+            Val::I64(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The `f32`, if this is one.
+    pub fn f32(&self) -> Option<f32> {
+        match *self {
+            Val::F32(v) => Some(f32::from_bits(v)),
+            _ => None,
+        }
+    }
+
+    /// The `f64`, if this is one.
+    pub fn f64(&self) -> Option<f64> {
+        match *self {
+            Val::F64(v) => Some(f64::from_bits(v)),
+            _ => None,
+        }
+    }
+}
+
+impl From<i32> for Val {
+    fn from(v: i32) -> Val {
+        Val::I32(v)
+    }
+}
+
+impl From<i64> for Val {
+    fn from(v: i64) -> Val {
+        Val::I64(v)
+    }
+}
+
+impl From<f32> for Val {
+    fn from(v: f32) -> Val {
+        Val::F32(v.to_bits())
+    }
+}
+
+impl From<f64> for Val {
+    fn from(v: f64) -> Val {
+        Val::F64(v.to_bits())
+    }
+}
+
+impl StoreOpaque {
+    /// Checks that a handle with store id `id` belongs here.
+    pub(crate) fn check(&self, id: u64, what: &str) -> Result<(), Error> {
+        if id == self.id {
+            Ok(())
+        } else {
+            Err(Error::Type(format!("{what} belongs to another store")))
+        }
+    }
+
+    /// The raw form compiled code uses of a reference value: a
+    /// `*const VMFuncRef` or an extern reference's index + 1; 0 is null.
+    pub(crate) fn ref_to_raw(&self, value: &Val) -> Result<usize, Error> {
+        match value {
+            Val::FuncRef(None) | Val::ExternRef(None) => Ok(0),
+            Val::FuncRef(Some(f)) => {
+                self.check(f.store, "a function")?;
+                Ok(self.funcs[f.index as usize].func_ref as usize)
+            }
+            Val::ExternRef(Some(r)) => {
+                self.check(r.store, "an extern reference")?;
+                Ok(r.index as usize + 1)
+            }
+            other => Err(Error::Type(format!(
+                "expected a reference, got a value of type {}",
+                other.ty()
+            ))),
+        }
+    }
+
+    /// The value of type `ty` whose raw form is `raw`.
+    pub(crate) fn ref_from_raw(&self, ty: RefType, raw: usize) -> Val {
+        if raw == 0 {
+            return Val::null(ty);
+        }
+        match ty {
+            RefType::FuncRef => Val::FuncRef(Some(Func {
+                store: self.id,
+                index: *self
+                    .func_by_ref
+                    .get(&raw)
+                    .expect("every VMFuncRef that reaches wasm is registered"),
+            })),
+            RefType::ExternRef => Val::ExternRef(Some(ExternRef {
+                store: self.id,
+                index: raw as u32 - 1,
+            })),
+        }
+    }
+
+    /// Writes `value` into a 16-byte slot (a global, or an argument).
+    pub(crate) fn write_slot(&self, value: &Val, slot: &mut [u8; 16]) -> Result<(), Error> {
+        *slot = [0; 16];
+        match *value {
+            Val::I32(v) => slot[..4].copy_from_slice(&v.to_le_bytes()),
+            Val::I64(v) => slot[..8].copy_from_slice(&v.to_le_bytes()),
+            Val::F32(v) => slot[..4].copy_from_slice(&v.to_le_bytes()),
+            Val::F64(v) => slot[..8].copy_from_slice(&v.to_le_bytes()),
+            Val::V128(v) => slot.copy_from_slice(&v.to_le_bytes()),
+            Val::FuncRef(_) | Val::ExternRef(_) => {
+                let raw = self.ref_to_raw(value)?;
+                slot[..8].copy_from_slice(&(raw as u64).to_le_bytes());
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a value of type `ty` from a 16-byte slot.
+    pub(crate) fn read_slot(&self, ty: ValType, slot: &[u8; 16]) -> Val {
+        let u32_at = || u32::from_le_bytes(slot[..4].try_into().unwrap());
+        let u64_at = || u64::from_le_bytes(slot[..8].try_into().unwrap());
+        match ty {
+            ValType::I32 => Val::I32(u32_at() as i32),
+            ValType::I64 => Val::I64(u64_at() as i64),
+            ValType::F32 => Val::F32(u32_at()),
+            ValType::F64 => Val::F64(u64_at()),
+            ValType::V128 => Val::V128(u128::from_le_bytes(*slot)),
+            ValType::FuncRef => self.ref_from_raw(RefType::FuncRef, u64_at() as usize),
+            ValType::ExternRef => self.ref_from_raw(RefType::ExternRef, u64_at() as usize),
+        }
+    }
+
+    /// Registers a function whose `VMFuncRef` lives at `func_ref`.
+    pub(crate) fn push_func(
+        &mut self,
+        func_ref: *const VMFuncRef,
+        ty: FuncType,
+        host: Option<HostFuncParts>,
+    ) -> Func {
+        let index = self.funcs.len() as u32;
+        self.funcs.push(StoreFunc { func_ref, ty, host });
+        self.func_by_ref.insert(func_ref as usize, index);
+        Func {
+            store: self.id,
+            index,
+        }
+    }
+
+    /// Remembers `module` for backtraces.
+    pub(crate) fn register_module(&mut self, module: &Module) {
+        if !self
+            .modules
+            .iter()
+            .any(|m| Arc::ptr_eq(&m.inner, &module.inner))
+        {
+            self.modules.push(module.clone());
+        }
+    }
+
+    /// Whether `value` has type `ty`.
+    pub(crate) fn check_type(&self, value: &Val, ty: ValType, what: &str) -> Result<(), Error> {
+        if value.ty() == ty {
+            Ok(())
+        } else {
+            Err(Error::Type(format!(
+                "{what}: expected a value of type {ty}, got {}",
+                value.ty()
+            )))
+        }
+    }
+}

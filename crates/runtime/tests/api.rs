@@ -1,0 +1,186 @@
+//! The embedding API end to end: compile, instantiate, call, link, trap.
+
+use duet::{
+    Engine, Error, Extern, Func, FuncType, Global, GlobalType, Instance, Linker, Memory,
+    MemoryType, Module, Store, TrapCode, Val, ValType,
+};
+
+fn func_type(params: &[ValType], results: &[ValType]) -> FuncType {
+    FuncType {
+        params: params.into(),
+        results: results.into(),
+    }
+}
+
+fn call(
+    store: &mut Store<()>,
+    instance: Instance,
+    name: &str,
+    args: &[Val],
+) -> Result<Vec<Val>, Error> {
+    let func = instance.get_func(&*store, name).expect("exported");
+    let ty = func.ty(&*store);
+    let mut results = vec![Val::I32(0); ty.results.len()];
+    func.call(&mut *store, args, &mut results)?;
+    Ok(results)
+}
+
+#[test]
+fn fib_runs_and_returns_its_result() {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (func $fib (export "fib") (param i32) (result i32)
+              (if (result i32) (i32.lt_u (local.get 0) (i32.const 2))
+                (then (local.get 0))
+                (else (i32.add (call $fib (i32.sub (local.get 0) (i32.const 1)))
+                               (call $fib (i32.sub (local.get 0) (i32.const 2))))))))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let results = call(&mut store, instance, "fib", &[Val::I32(20)]).unwrap();
+    assert_eq!(results[0].i32(), Some(6765));
+}
+
+#[test]
+fn traps_are_values_with_backtraces() {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (func $inner (param i32) (result i32) (i32.div_s (i32.const 1) (local.get 0)))
+            (func (export "outer") (param i32) (result i32) (call $inner (local.get 0)))
+            (func $rec (export "rec") (call $rec)))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let error = call(&mut store, instance, "outer", &[Val::I32(0)]).unwrap_err();
+    let trap = error.as_trap().expect("a trap");
+    assert_eq!(trap.code(), TrapCode::IntegerDivisionByZero);
+    let funcs: Vec<u32> = trap.frames().iter().map(|f| f.func_index).collect();
+    assert_eq!(funcs, [0, 1]);
+    assert!(trap.frames()[0].module_offset.is_some());
+    let error = call(&mut store, instance, "rec", &[]).unwrap_err();
+    assert_eq!(error.as_trap().unwrap().code(), TrapCode::StackOverflow);
+    // The store still works.
+    let results = call(&mut store, instance, "outer", &[Val::I32(1)]).unwrap();
+    assert_eq!(results[0].i32(), Some(1));
+}
+
+#[test]
+fn host_functions_are_called_and_their_errors_unwind_as_traps() {
+    let engine = Engine::default();
+    let mut linker: Linker<u32> = Linker::new(&engine);
+    linker
+        .func_new(
+            "host",
+            "twice",
+            func_type(&[ValType::I64], &[ValType::I64]),
+            |mut caller, params, results| {
+                *caller.data_mut() += 1;
+                let v = params[0].i64().unwrap();
+                if v < 0 {
+                    return Err(Error::msg("negative"));
+                }
+                results[0] = Val::I64(v * 2);
+                Ok(())
+            },
+        )
+        .unwrap();
+    let module = Module::new(
+        &engine,
+        r#"(module (import "host" "twice" (func $twice (param i64) (result i64)))
+            (func (export "f") (param i64) (result i64)
+              (i64.add (call $twice (local.get 0)) (i64.const 1))))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, 0u32);
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let f = instance.get_func(&store, "f").unwrap();
+    let mut results = [Val::I64(0)];
+    f.call(&mut store, &[Val::I64(20)], &mut results).unwrap();
+    assert_eq!(results[0].i64(), Some(41));
+    let error = f
+        .call(&mut store, &[Val::I64(-1)], &mut results)
+        .unwrap_err();
+    let trap = error.as_trap().unwrap();
+    assert_eq!(trap.code(), TrapCode::HostError);
+    assert_eq!(trap.host_error().unwrap().to_string(), "negative");
+    assert_eq!(*store.data(), 2);
+}
+
+#[test]
+fn instances_share_memories_globals_and_functions() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let memory = Memory::new(
+        &mut store,
+        MemoryType {
+            minimum_pages: 1,
+            maximum_pages: Some(3),
+            memory64: false,
+            shared: false,
+            page_size_log2: 16,
+        },
+    )
+    .unwrap();
+    let global = Global::new(
+        &mut store,
+        GlobalType {
+            ty: ValType::I32,
+            mutable: true,
+        },
+        Val::I32(7),
+    )
+    .unwrap();
+    let a = Module::new(
+        &engine,
+        r#"(module (import "env" "mem" (memory 1)) (import "env" "g" (global (mut i32)))
+            (data (i32.const 16) "\2a")
+            (func (export "grow") (result i32) (memory.grow (i32.const 1)))
+            (func (export "load") (param i32) (result i32) (i32.load8_u (local.get 0)))
+            (func (export "bump") (global.set 0 (i32.add (global.get 0) (i32.const 1)))))"#,
+    )
+    .unwrap();
+    let mut linker = Linker::new(&engine);
+    linker.define("env", "mem", memory).unwrap();
+    linker.define("env", "g", global).unwrap();
+    let instance = linker.instantiate(&mut store, &a).unwrap();
+    assert_eq!(memory.data(&store)[16], 42);
+    assert_eq!(
+        call(&mut store, instance, "grow", &[]).unwrap()[0].i32(),
+        Some(1)
+    );
+    assert_eq!(memory.size(&store), 2);
+    memory.data_mut(&mut store)[65536 + 5] = 9;
+    assert_eq!(
+        call(&mut store, instance, "load", &[Val::I32(65541)]).unwrap()[0].i32(),
+        Some(9)
+    );
+    call(&mut store, instance, "bump", &[]).unwrap();
+    assert_eq!(global.get(&store).i32(), Some(8));
+    // A second module calls the first's export through an import.
+    linker.instance(&mut store, "a", instance).unwrap();
+    let b = Module::new(
+        &engine,
+        r#"(module (import "a" "load" (func $load (param i32) (result i32)))
+            (func (export "f") (result i32) (call $load (i32.const 16))))"#,
+    )
+    .unwrap();
+    let b = linker.instantiate(&mut store, &b).unwrap();
+    assert_eq!(call(&mut store, b, "f", &[]).unwrap()[0].i32(), Some(42));
+    // Out of bounds through the shared memory traps.
+    let error = call(&mut store, instance, "load", &[Val::I32(3 * 65536)]).unwrap_err();
+    assert_eq!(error.as_trap().unwrap().code(), TrapCode::MemoryOutOfBounds);
+    assert!(matches!(
+        Extern::from(memory),
+        Extern::Memory(m) if m == memory
+    ));
+    let unknown = Module::new(&engine, r#"(module (import "x" "y" (func)))"#).unwrap();
+    let error = linker.instantiate(&mut store, &unknown).unwrap_err();
+    assert!(error.to_string().contains("unknown import"), "{error}");
+    let _ = Func::new(&mut store, func_type(&[], &[]), |_, _, _| Ok(()));
+}
