@@ -5,12 +5,50 @@
 //! `duet_environ` describes. It knows nothing about instruction encodings:
 //! it sees finished code, relocations and trap tables.
 //!
-//! # What exists
+//! # The embedding API
 //!
-//! The low-level memory layer, which the rest will be built on, and trap
-//! handling. The memory modules are public so the workspace's tests and
-//! compilers can reach them, but hidden from the docs: they are not the
-//! embedding API.
+//! In the spirit of Wasmtime's:
+//!
+//! ```
+//! use duet::{Engine, Instance, Module, Store, Val};
+//!
+//! let engine = Engine::default();
+//! let module = Module::new(&engine, r#"(module
+//!     (func (export "add") (param i32 i32) (result i32)
+//!       (i32.add (local.get 0) (local.get 1))))"#)?;
+//! let mut store = Store::new(&engine, ());
+//! let instance = Instance::new(&mut store, &module, &[])?;
+//! let add = instance.get_func(&store, "add").expect("exported");
+//! let mut results = [Val::I32(0)];
+//! add.call(&mut store, &[Val::I32(40), Val::I32(2)], &mut results)?;
+//! assert_eq!(results[0].i32(), Some(42));
+//! # Ok::<(), duet::Error>(())
+//! ```
+//!
+//! ```text
+//!   Engine   Config (compiler, features, parallelism, target = host only,
+//!            wasm stack size, tunables); canonical function type ids and
+//!            per-type entry/host trampolines, shared by its modules
+//!   Module   translate + validate + compile every function + link into
+//!            W^X code, registered for trap handling
+//!   Store<T> owns instances, memories, tables, globals, functions, extern
+//!            refs and the embedder's T; handles index into it (store.rs
+//!            says where the records compiled code reads live)
+//!   Instance instantiation in the spec's order (instance.rs)
+//!   Linker   names -> imports; host functions made per store
+//!   Func     calls through entry trampolines (TypedFunc: checked once); host functions through host
+//!            trampolines and a shim that parks errors and panics (func.rs)
+//!   builtins memory.grow, bulk memory and table operations for compiled code
+//! ```
+//!
+//! A trap is an [`Error::Trap`] carrying a [`Trap`]: its [`TrapCode`], the
+//! wasm frames (function index, name, bytecode offset) and, for a host
+//! function's failure, the host's error.
+//!
+//! # The layers below
+//!
+//! The memory modules are public so the workspace's tests and compilers can
+//! reach them, but hidden from the docs: they are not the embedding API.
 //!
 //! ```text
 //!   mmap    Mmap: owned anonymous mappings; reserve, protect (never W+X), unmap
@@ -33,14 +71,9 @@
 //!
 //! # What comes next
 //!
-//! With the compilers: `Engine` (configuration, tunables, the compiler
-//! tier), `Module` (translation, compilation into a `CodeMemory`, type
-//! ids), `Store` (owns instances, memories, tables and host state),
-//! `Instance` (VMContext allocation and initialisation, data and element
-//! segments), `Linker` (resolving imports by name) and `Func` (typed and
-//! untyped calls through trampolines, on top of `traps::call_wasm`); then
-//! the builtins, backtraces through host frames (from the VMContext's
-//! `last_wasm_exit_fp`/`pc`), and WASI preview 1.
+//! Backtraces through host frames (from the
+//! VMContext's `last_wasm_exit_fp`/`pc`), fuel and epochs, and WASI
+//! preview 1.
 //!
 //! # Unsafe code
 //!
@@ -69,6 +102,7 @@ mod store;
 pub mod table;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub mod traps;
+mod typed;
 #[doc(hidden)]
 pub mod vm;
 
@@ -83,4 +117,5 @@ pub use instance::Instance;
 pub use linker::Linker;
 pub use module::Module;
 pub use store::{AsStore, AsStoreMut, ExternRef, Store, Val};
+pub use typed::{TypedFunc, WasmList, WasmTy};
 pub use wasmparser::WasmFeatures;

@@ -184,3 +184,26 @@ fn instances_share_memories_globals_and_functions() {
     assert!(error.to_string().contains("unknown import"), "{error}");
     let _ = Func::new(&mut store, func_type(&[], &[]), |_, _, _| Ok(()));
 }
+
+#[test]
+fn typed_calls_check_the_type_once() {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module (func (export "swap") (param i64 f64) (result f64 i64)
+            (local.get 1) (local.get 0)))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let swap = instance.get_func(&store, "swap").unwrap();
+    let typed = swap.typed::<(i64, f64), (f64, i64)>(&store).unwrap();
+    assert_eq!(typed.call(&mut store, (3, 1.5)).unwrap(), (1.5, 3));
+    let error = swap.typed::<(i64, f64), f64>(&store).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("(func (param i64 f64) (result f64 i64))"),
+        "{error}"
+    );
+}

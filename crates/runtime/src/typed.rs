@@ -1,0 +1,175 @@
+//! [`TypedFunc`]: a [`Func`] whose type was checked once against Rust types,
+//! so calls take and return Rust values.
+
+use crate::error::Error;
+use crate::func::Func;
+use crate::store::{AsStore, AsStoreMut, ExternRef, Val};
+use duet_environ::module::ValType;
+
+/// A Rust type that is a wasm value type.
+pub trait WasmTy: Sized {
+    /// The wasm type.
+    const TYPE: ValType;
+    /// As a [`Val`].
+    fn into_val(self) -> Val;
+    /// From a [`Val`] of type [`Self::TYPE`].
+    fn from_val(val: Val) -> Option<Self>;
+}
+
+macro_rules! wasm_ty {
+    ($($t:ty => $v:ident, $get:expr;)*) => {$(
+        impl WasmTy for $t {
+            const TYPE: ValType = ValType::$v;
+            fn into_val(self) -> Val {
+                Val::from(self)
+            }
+            fn from_val(val: Val) -> Option<Self> {
+                let get: fn(&Val) -> Option<$t> = $get;
+                get(&val)
+            }
+        }
+    )*};
+}
+
+wasm_ty! {
+    i32 => I32, Val::i32;
+    i64 => I64, Val::i64;
+    f32 => F32, Val::f32;
+    f64 => F64, Val::f64;
+}
+
+impl WasmTy for Option<Func> {
+    const TYPE: ValType = ValType::FuncRef;
+    fn into_val(self) -> Val {
+        Val::FuncRef(self)
+    }
+    fn from_val(val: Val) -> Option<Self> {
+        match val {
+            Val::FuncRef(f) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+impl WasmTy for Option<ExternRef> {
+    const TYPE: ValType = ValType::ExternRef;
+    fn into_val(self) -> Val {
+        Val::ExternRef(self)
+    }
+    fn from_val(val: Val) -> Option<Self> {
+        match val {
+            Val::ExternRef(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// A list of wasm values as a Rust type: `()`, a [`WasmTy`], or a tuple of
+/// them.
+pub trait WasmList: Sized {
+    /// The wasm types, in order.
+    fn types() -> Vec<ValType>;
+    /// As [`Val`]s.
+    fn into_vals(self) -> Vec<Val>;
+    /// From [`Val`]s of [`Self::types`].
+    fn from_vals(vals: &[Val]) -> Option<Self>;
+}
+
+impl<T: WasmTy> WasmList for T {
+    fn types() -> Vec<ValType> {
+        vec![T::TYPE]
+    }
+    fn into_vals(self) -> Vec<Val> {
+        vec![self.into_val()]
+    }
+    fn from_vals(vals: &[Val]) -> Option<Self> {
+        match vals {
+            [v] => T::from_val(*v),
+            _ => None,
+        }
+    }
+}
+
+macro_rules! wasm_tuple {
+    ($($t:ident),*) => {
+        #[allow(non_snake_case, reason = "the type names double as bindings")]
+        impl<$($t: WasmTy),*> WasmList for ($($t,)*) {
+            fn types() -> Vec<ValType> {
+                vec![$($t::TYPE),*]
+            }
+            fn into_vals(self) -> Vec<Val> {
+                let ($($t,)*) = self;
+                vec![$($t.into_val()),*]
+            }
+            fn from_vals(vals: &[Val]) -> Option<Self> {
+                let mut iter = vals.iter();
+                let result = ($($t::from_val(*iter.next()?)?,)*);
+                iter.next().is_none().then_some(result)
+            }
+        }
+    };
+}
+
+wasm_tuple!();
+wasm_tuple!(A, B);
+wasm_tuple!(A, B, C);
+wasm_tuple!(A, B, C, D);
+wasm_tuple!(A, B, C, D, E);
+wasm_tuple!(A, B, C, D, E, F);
+
+/// A function checked to have type `Params -> Results`.
+pub struct TypedFunc<Params, Results> {
+    func: Func,
+    _types: core::marker::PhantomData<fn(Params) -> Results>,
+}
+
+impl<Params, Results> Clone for TypedFunc<Params, Results> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<Params, Results> Copy for TypedFunc<Params, Results> {}
+
+impl<Params, Results> core::fmt::Debug for TypedFunc<Params, Results> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("TypedFunc").field(&self.func).finish()
+    }
+}
+
+impl Func {
+    /// This function as a [`TypedFunc`], if its type is `Params -> Results`.
+    pub fn typed<Params: WasmList, Results: WasmList>(
+        &self,
+        store: impl AsStore,
+    ) -> Result<TypedFunc<Params, Results>, Error> {
+        let ty = self.ty(store);
+        if *ty.params != *Params::types() || *ty.results != *Results::types() {
+            return Err(Error::Type(format!(
+                "the function has type {ty}, not the requested {}",
+                duet_environ::module::FuncType {
+                    params: Params::types().into(),
+                    results: Results::types().into(),
+                }
+            )));
+        }
+        Ok(TypedFunc {
+            func: *self,
+            _types: core::marker::PhantomData,
+        })
+    }
+}
+
+impl<Params: WasmList, Results: WasmList> TypedFunc<Params, Results> {
+    /// Calls the function.
+    pub fn call(&self, store: impl AsStoreMut, params: Params) -> Result<Results, Error> {
+        let mut results = vec![Val::I32(0); Results::types().len()];
+        self.func.call(store, &params.into_vals(), &mut results)?;
+        Ok(Results::from_vals(&results).expect("the type was checked"))
+    }
+
+    /// The untyped function.
+    pub fn func(&self) -> Func {
+        self.func
+    }
+}
