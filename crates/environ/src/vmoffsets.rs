@@ -72,7 +72,8 @@ impl VMContext {
     /// `*const usize`: the table of builtin function addresses, indexed by
     /// [`Builtin::index`](crate::builtins::Builtin::index).
     pub const BUILTINS: u32 = 40;
-    /// `*mut ()`: the store that owns the instance (for builtins).
+    /// `*const ()`: the runtime's record of the instance, through which
+    /// builtins reach its store.
     pub const STORE: u32 = 48;
     /// `usize`: frame pointer of the last wasm frame that called the host
     /// (for backtraces from host functions and builtins).
