@@ -6,12 +6,25 @@
 //!   wasm goes through `duet_cli::disassemble`, which adds wasm offsets).
 //! * [`check_golden`] compares a listing with its golden file, or rewrites
 //!   the file when `BLESS=1` is set.
+//! * [`shared_dir`] finds the shared test material (the spec suite,
+//!   benchmark programs).
 
 use core::fmt::Write as _;
 use core::ops::Range;
 use cranelift_asm::FinishedCode;
 use duet_cli::disas::Listing;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The shared test material: `$DUET_SHARED` if set (`.ci/run` sets it to
+/// an absolute path), else `../shared` beside the workspace, as README.md
+/// asks. The directory may not exist; callers say what they missed.
+pub fn shared_dir() -> PathBuf {
+    match std::env::var_os("DUET_SHARED") {
+        Some(dir) => PathBuf::from(dir),
+        // This package's manifest is `tests/Cargo.toml` in the workspace.
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+    }
+}
 
 /// The disassembly of `code`, which has no wasm behind it (trap codes and
 /// external names as the assembler prints them): `duet-cli`'s

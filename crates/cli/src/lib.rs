@@ -11,11 +11,17 @@
 //!                                       --emit asm: disassemble() ◄───────────┘
 //! ```
 //!
+//! `duet run` and `duet wast` go through the runtime's embedding API
+//! ([`duet`]): an `Engine` configured by `--compiler` and `--spec`, a
+//! `Store`, a `Linker`, instances and calls.
+//!
 //! The library holds what is worth sharing: [`disas`], the disassembly
 //! listing that `duet compile --emit asm` prints and that the golden files
 //! of `tests/disas/` are made of, so a golden file shows exactly what the
-//! command shows.
+//! command shows; and [`wast`], the spec-script runner behind `duet wast`,
+//! which the workspace's spec-suite test runs file by file.
 
 pub mod disas;
+pub mod wast;
 
 pub use disas::disassemble;

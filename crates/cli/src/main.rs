@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! duet compile [--compiler winch] [--spec 2.0|3.0] [--emit asm] [--stats] FILE
+//! duet run [--compiler winch] [--spec 2.0|3.0] FILE [--invoke NAME] [ARGS...]
+//! duet wast [--compiler winch] [--spec 2.0|3.0] FILE.wast...
 //! ```
 //!
 //! `compile` translates and compiles every function of a module and exits;
@@ -9,10 +11,19 @@
 //! disassembly, `--stats` for sizes and compile time). Compile time is
 //! measured on this command, so it does nothing it is not asked to do.
 //!
+//! `run` instantiates a module (which may not import anything yet: WASI
+//! comes later), calls `NAME` (by default `_start`) with `ARGS` parsed by
+//! the function's parameter types, and prints each result on its own line.
+//!
+//! `wast` runs spec scripts ([`duet_cli::wast`]), prints one line per
+//! failure and ends with `N passed, M failed`; it exits with 1 when anything
+//! failed or a script could not be read or parsed.
+//!
 //! Every failure (an unreadable file, a text-format syntax error, an invalid
-//! module, an operator or feature the compiler does not support) is one line
-//! on stderr, `error: FILE: what went wrong` naming the offset or the line
-//! and column, and exit code 1. Usage errors are clap's (exit code 2).
+//! module, an operator or feature the compiler does not support, a bad
+//! argument) is one line on stderr, `error: FILE: what went wrong` naming the
+//! offset or the line and column, and exit code 1; a trap adds its wasm
+//! backtrace below that line. Usage errors are clap's (exit code 2).
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use cranelift_asm::x64::CpuFeatures;
@@ -38,6 +49,61 @@ struct Cli {
 enum Command {
     /// Compile every function of a module, then exit.
     Compile(CompileArgs),
+    /// Instantiate a module and call one of its exported functions.
+    Run(RunArgs),
+    /// Run WebAssembly spec scripts (`.wast`) and report what failed.
+    Wast(WastArgs),
+}
+
+/// The engine's configuration, shared by `run` and `wast`.
+#[derive(Args)]
+struct EngineArgs {
+    /// Which compiler.
+    #[arg(long, value_enum, default_value_t = Compiler::Winch)]
+    compiler: Compiler,
+    /// Validate against this WebAssembly specification's feature set
+    /// (default: everything the engine supports).
+    #[arg(long, value_enum)]
+    spec: Option<Spec>,
+}
+
+impl EngineArgs {
+    /// The engine these options describe.
+    fn engine(&self) -> Result<duet::Engine, duet::Error> {
+        let mut config = duet::Config::new();
+        config.compiler(match self.compiler {
+            Compiler::Winch => duet::Compiler::Winch,
+            Compiler::Cranelift => duet::Compiler::Cranelift,
+        });
+        if let Some(spec) = self.spec {
+            config.wasm_features(spec.features());
+        }
+        duet::Engine::new(&config)
+    }
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// The exported function to call (default: `_start`).
+    #[arg(long, value_name = "NAME")]
+    invoke: Option<String>,
+    /// The module: WebAssembly binary or text, told apart by content.
+    file: PathBuf,
+    /// The function's arguments: integers in decimal or 0x hex, floats in
+    /// decimal (also `nan`, `inf`, `-inf`).
+    #[arg(allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+#[derive(Args)]
+struct WastArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// The scripts.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
 }
 
 #[derive(Args)]
@@ -80,6 +146,16 @@ enum Spec {
     /// WebAssembly 3.0.
     #[value(name = "3.0")]
     Wasm3,
+}
+
+impl Spec {
+    /// The validator's features for this specification.
+    fn features(self) -> WasmFeatures {
+        match self {
+            Spec::Wasm2 => WasmFeatures::WASM2,
+            Spec::Wasm3 => WasmFeatures::WASM3,
+        }
+    }
 }
 
 #[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
@@ -148,11 +224,7 @@ fn compile(args: &CompileArgs) -> Result<String, Failure> {
     let bytes = std::fs::read(&args.file).map_err(Failure::Read)?;
     // Binary input (`\0asm`) is passed through without a copy.
     let wasm = wat::parse_bytes(&bytes).map_err(Failure::Parse)?;
-    let features = match args.spec {
-        None => WasmFeatures::default(),
-        Some(Spec::Wasm2) => WasmFeatures::WASM2,
-        Some(Spec::Wasm3) => WasmFeatures::WASM3,
-    };
+    let features = args.spec.map_or_else(WasmFeatures::default, Spec::features);
 
     let start = Instant::now();
     let translation = translate(&wasm, features).map_err(Failure::Translate)?;
@@ -199,18 +271,198 @@ fn stats(functions: usize, wasm_bytes: usize, code_bytes: usize, elapsed: Durati
     )
 }
 
+/// Why `run` failed.
+#[derive(Debug)]
+enum RunFailure {
+    /// Anything but a trap: one line.
+    Message(String),
+    /// A trap at instantiation (the start function) or in the call; its
+    /// display is the message, then one line per wasm frame.
+    Trap(duet::Trap),
+}
+
+impl From<String> for RunFailure {
+    fn from(message: String) -> RunFailure {
+        RunFailure::Message(message)
+    }
+}
+
+impl From<duet::Error> for RunFailure {
+    fn from(error: duet::Error) -> RunFailure {
+        match error {
+            duet::Error::Trap(trap) => RunFailure::Trap(trap),
+            other => RunFailure::Message(first_line(&other.to_string())),
+        }
+    }
+}
+
+/// The first line of a message (the engine's errors are one line; this
+/// keeps the promise of one-line errors if one is not).
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or_default().to_string()
+}
+
+/// Runs `duet run`; returns what to print on stdout: one result per line.
+fn run(args: &RunArgs) -> Result<String, RunFailure> {
+    let engine = args.engine.engine()?;
+    let bytes = std::fs::read(&args.file).map_err(|e| format!("cannot read the file: {e}"))?;
+    let wasm = wat::parse_bytes(&bytes).map_err(|e| wat_error_line(&e))?;
+    let module = duet::Module::new(&engine, &*wasm)?;
+    if let Some((module_name, name, _)) = module.imports().next() {
+        return Err(format!(
+            "unknown import `{module_name}`.`{name}` (`duet run` provides no imports yet)"
+        )
+        .into());
+    }
+    let mut store = duet::Store::new(&engine, ());
+    let instance = duet::Instance::new(&mut store, &module, &[])?;
+    let name = args.invoke.as_deref().unwrap_or("_start");
+    let func = instance.get_func(&store, name).ok_or_else(|| match &args.invoke {
+        Some(_) => format!("no exported function `{name}`"),
+        None => "no `_start` export; choose a function with `--invoke NAME`".to_string(),
+    })?;
+    let ty = func.ty(&store);
+    if args.args.len() != ty.params.len() {
+        return Err(format!(
+            "`{name}` takes {} argument(s) {ty}, got {}",
+            ty.params.len(),
+            args.args.len()
+        )
+        .into());
+    }
+    let params = args
+        .args
+        .iter()
+        .zip(ty.params.iter())
+        .map(|(text, &ty)| {
+            parse_argument(text, ty)
+                .ok_or_else(|| format!("`{name}`: argument `{text}` is not a valid {ty}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut results = vec![duet::Val::I32(0); ty.results.len()];
+    func.call(&mut store, &params, &mut results)?;
+    let mut out = String::new();
+    for result in &results {
+        out.push_str(&format_result(result));
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// Parses a command-line argument as a value of type `ty`: integers in
+/// decimal (signed or unsigned range) or `0x` hex, optionally negated;
+/// floats as Rust reads them (`1.5`, `-2e10`, `nan`, `inf`, `-inf`).
+/// Vectors and references cannot be written on a command line.
+fn parse_argument(text: &str, ty: duet::ValType) -> Option<duet::Val> {
+    use duet::{Val, ValType};
+    /// `text` as the bits of an integer of `bits` bits.
+    fn integer(text: &str, bits: u32) -> Option<u64> {
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let magnitude = match digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+            Some(hex) => u64::from_str_radix(hex, 16).ok()?,
+            None => digits.parse::<u64>().ok()?,
+        };
+        // Signed range when negative, signed or unsigned otherwise.
+        let limit = if negative { 1u64 << (bits - 1) } else { u64::MAX >> (64 - bits) };
+        if magnitude > limit || digits.starts_with(['+', '-']) {
+            return None;
+        }
+        Some(if negative { magnitude.wrapping_neg() } else { magnitude })
+    }
+    Some(match ty {
+        ValType::I32 => Val::I32(integer(text, 32)? as u32 as i32),
+        ValType::I64 => Val::I64(integer(text, 64)? as i64),
+        ValType::F32 => Val::F32(text.parse::<f32>().ok()?.to_bits()),
+        ValType::F64 => Val::F64(text.parse::<f64>().ok()?.to_bits()),
+        ValType::V128 | ValType::FuncRef | ValType::ExternRef => return None,
+    })
+}
+
+/// A result as `duet run` prints it.
+fn format_result(value: &duet::Val) -> String {
+    use duet::Val;
+    match value {
+        Val::I32(v) => v.to_string(),
+        Val::I64(v) => v.to_string(),
+        Val::F32(bits) => f32::from_bits(*bits).to_string(),
+        Val::F64(bits) => f64::from_bits(*bits).to_string(),
+        Val::V128(v) => format!("0x{v:032x}"),
+        Val::FuncRef(None) | Val::ExternRef(None) => "null".to_string(),
+        Val::FuncRef(Some(_)) => "funcref".to_string(),
+        Val::ExternRef(Some(_)) => "externref".to_string(),
+    }
+}
+
+/// Runs `duet wast`; returns whether everything passed.
+fn wast(args: &WastArgs, out: &mut impl io::Write) -> io::Result<bool> {
+    let engine = match args.engine.engine() {
+        Ok(engine) => engine,
+        Err(error) => {
+            eprintln!("error: {}", first_line(&error.to_string()));
+            return Ok(false);
+        }
+    };
+    let runner = duet_cli::wast::WastRunner::new(engine);
+    let mut total = duet_cli::wast::Summary::default();
+    let mut all_scripts_ran = true;
+    for file in &args.files {
+        match runner.run_file(file) {
+            Ok(summary) => {
+                for failure in &summary.failures {
+                    writeln!(out, "{failure}")?;
+                }
+                total.passed += summary.passed;
+                total.failed += summary.failed;
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                all_scripts_ran = false;
+            }
+        }
+    }
+    writeln!(out, "{total}")?;
+    Ok(all_scripts_ran && total.failed == 0)
+}
+
+/// Writes `out` to stdout; a closed pipe (`duet … | head`) is not an error.
+fn write_stdout(out: &str) -> ExitCode {
+    match io::stdout().lock().write_all(out.as_bytes()) {
+        Err(error) if error.kind() != io::ErrorKind::BrokenPipe => {
+            eprintln!("error: writing the output: {error}");
+            ExitCode::FAILURE
+        }
+        _ => ExitCode::SUCCESS,
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Compile(args) => match compile(&args) {
-            Ok(out) => match io::stdout().lock().write_all(out.as_bytes()) {
-                // `duet compile --emit asm big.wasm | head` is not a failure.
-                Err(error) if error.kind() != io::ErrorKind::BrokenPipe => {
-                    eprintln!("error: writing the output: {error}");
-                    ExitCode::FAILURE
+        Command::Run(args) => match run(&args) {
+            Ok(out) => write_stdout(&out),
+            Err(failure) => {
+                let file = args.file.display();
+                match failure {
+                    RunFailure::Message(message) => eprintln!("error: {file}: {message}"),
+                    RunFailure::Trap(trap) => eprintln!("error: {file}: {trap}"),
                 }
-                _ => ExitCode::SUCCESS,
-            },
+                ExitCode::FAILURE
+            }
+        },
+        Command::Wast(args) => match wast(&args, &mut io::stdout().lock()) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(error) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::FAILURE,
+            Err(error) => {
+                eprintln!("error: writing the output: {error}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Compile(args) => match compile(&args) {
+            Ok(out) => write_stdout(&out),
             Err(failure) => {
                 eprintln!("error: {}: {failure}", args.file.display());
                 ExitCode::FAILURE
