@@ -53,9 +53,10 @@ fn main() -> ExitCode {
     let trials = files
         .into_iter()
         .map(|path| {
-            let name = path
-                .file_stem()
-                .map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into());
+            let name = path.file_stem().map_or_else(
+                || path.display().to_string(),
+                |s| s.to_string_lossy().into(),
+            );
             let runner = WastRunner::new(engine.clone());
             Trial::test(name, move || run(&runner, &path))
         })
@@ -90,7 +91,9 @@ fn missing(dir: &Path, why: &str) -> ExitCode {
 /// Runs one script; fails with its failures, at most
 /// [`MAX_FAILURE_LINES`] of them listed.
 fn run(runner: &WastRunner, path: &Path) -> Result<(), Failed> {
-    let summary = runner.run_file(path).map_err(|e| Failed::from(e.to_string()))?;
+    let summary = runner
+        .run_file(path)
+        .map_err(|e| Failed::from(e.to_string()))?;
     if summary.failed == 0 {
         return Ok(());
     }

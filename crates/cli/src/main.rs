@@ -317,15 +317,22 @@ fn run(args: &RunArgs) -> Result<String, RunFailure> {
     let mut store = duet::Store::new(&engine, ());
     let instance = duet::Instance::new(&mut store, &module, &[])?;
     let name = args.invoke.as_deref().unwrap_or("_start");
-    let func = instance.get_func(&store, name).ok_or_else(|| match &args.invoke {
-        Some(_) => format!("no exported function `{name}`"),
-        None => "no `_start` export; choose a function with `--invoke NAME`".to_string(),
-    })?;
+    let func = instance
+        .get_func(&store, name)
+        .ok_or_else(|| match &args.invoke {
+            Some(_) => format!("no exported function `{name}`"),
+            None => "no `_start` export; choose a function with `--invoke NAME`".to_string(),
+        })?;
     let ty = func.ty(&store);
     if args.args.len() != ty.params.len() {
         return Err(format!(
-            "`{name}` takes {} argument(s) {ty}, got {}",
+            "`{name}` takes {} argument(s) ({}), got {}",
             ty.params.len(),
+            ty.params
+                .iter()
+                .map(|&ty| type_name(ty))
+                .collect::<Vec<_>>()
+                .join(" "),
             args.args.len()
         )
         .into());
@@ -335,8 +342,12 @@ fn run(args: &RunArgs) -> Result<String, RunFailure> {
         .iter()
         .zip(ty.params.iter())
         .map(|(text, &ty)| {
-            parse_argument(text, ty)
-                .ok_or_else(|| format!("`{name}`: argument `{text}` is not a valid {ty}"))
+            parse_argument(text, ty).ok_or_else(|| {
+                format!(
+                    "`{name}`: argument `{text}` is not a valid {}",
+                    type_name(ty)
+                )
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut results = vec![duet::Val::I32(0); ty.results.len()];
@@ -361,16 +372,27 @@ fn parse_argument(text: &str, ty: duet::ValType) -> Option<duet::Val> {
             Some(rest) => (true, rest),
             None => (false, text),
         };
-        let magnitude = match digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+        let magnitude = match digits
+            .strip_prefix("0x")
+            .or_else(|| digits.strip_prefix("0X"))
+        {
             Some(hex) => u64::from_str_radix(hex, 16).ok()?,
             None => digits.parse::<u64>().ok()?,
         };
         // Signed range when negative, signed or unsigned otherwise.
-        let limit = if negative { 1u64 << (bits - 1) } else { u64::MAX >> (64 - bits) };
+        let limit = if negative {
+            1u64 << (bits - 1)
+        } else {
+            u64::MAX >> (64 - bits)
+        };
         if magnitude > limit || digits.starts_with(['+', '-']) {
             return None;
         }
-        Some(if negative { magnitude.wrapping_neg() } else { magnitude })
+        Some(if negative {
+            magnitude.wrapping_neg()
+        } else {
+            magnitude
+        })
     }
     Some(match ty {
         ValType::I32 => Val::I32(integer(text, 32)? as u32 as i32),
@@ -379,6 +401,20 @@ fn parse_argument(text: &str, ty: duet::ValType) -> Option<duet::Val> {
         ValType::F64 => Val::F64(text.parse::<f64>().ok()?.to_bits()),
         ValType::V128 | ValType::FuncRef | ValType::ExternRef => return None,
     })
+}
+
+/// A value type's name in the text format.
+fn type_name(ty: duet::ValType) -> &'static str {
+    use duet::ValType;
+    match ty {
+        ValType::I32 => "i32",
+        ValType::I64 => "i64",
+        ValType::F32 => "f32",
+        ValType::F64 => "f64",
+        ValType::V128 => "v128",
+        ValType::FuncRef => "funcref",
+        ValType::ExternRef => "externref",
+    }
 }
 
 /// A result as `duet run` prints it.

@@ -66,6 +66,12 @@
 //! wasm limit plus the runner's own frames, so the limit always fires
 //! first.
 
+use ::wast::core::{AbstractHeapType, HeapType, NanPattern, WastArgCore, WastRetCore};
+use ::wast::parser::{self, ParseBuffer};
+use ::wast::token::Id;
+use ::wast::{
+    QuoteWat, QuoteWatTest, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat,
+};
 use duet::{
     Engine, Error as DuetError, ExternRef, FuncType, GlobalType, Instance, Linker, Memory,
     MemoryType, Module, RefType, Store, Table, TableType, TrapCode, Val, ValType,
@@ -74,10 +80,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use ::wast::core::{AbstractHeapType, HeapType, NanPattern, WastArgCore, WastRetCore};
-use ::wast::parser::{self, ParseBuffer};
-use ::wast::token::Id;
-use ::wast::{QuoteWat, QuoteWatTest, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
 
 /// The stack each script runs on: far above the wasm stack limit, so that
 /// `assert_exhaustion` meets the limit, never the end of the real stack.
@@ -163,9 +165,8 @@ impl WastRunner {
             error,
         };
         let bytes = std::fs::read(path).map_err(read_error)?;
-        let text = String::from_utf8(bytes).map_err(|e| {
-            read_error(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-        })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|e| read_error(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
         self.run_str(&text, &path.display().to_string())
     }
 
@@ -297,13 +298,18 @@ impl<'a> FileRun<'a> {
 
     /// Executes one directive; returns its name, how it counts, and what
     /// went wrong.
-    fn execute(&mut self, directive: WastDirective<'_>) -> (&'static str, Counts, Result<(), String>) {
+    fn execute(
+        &mut self,
+        directive: WastDirective<'_>,
+    ) -> (&'static str, Counts, Result<(), String>) {
         use Counts::{Always, OnFailure};
         match directive {
             WastDirective::Module(mut module) => ("module", Always, self.module(&mut module)),
-            WastDirective::ModuleDefinition(mut module) => {
-                ("module definition", Always, self.module_definition(&mut module))
-            }
+            WastDirective::ModuleDefinition(mut module) => (
+                "module definition",
+                Always,
+                self.module_definition(&mut module),
+            ),
             WastDirective::ModuleInstance {
                 instance, module, ..
             } => (
@@ -337,9 +343,11 @@ impl<'a> FileRun<'a> {
             WastDirective::AssertInvalid { mut module, .. } => {
                 ("assert_invalid", Always, self.assert_invalid(&mut module))
             }
-            WastDirective::AssertMalformed { mut module, .. } => {
-                ("assert_malformed", Always, self.assert_malformed(&mut module))
-            }
+            WastDirective::AssertMalformed { mut module, .. } => (
+                "assert_malformed",
+                Always,
+                self.assert_malformed(&mut module),
+            ),
             WastDirective::AssertUnlinkable {
                 mut module,
                 message,
@@ -469,9 +477,12 @@ impl<'a> FileRun<'a> {
     /// inner one is the engine's.
     fn invoke(&mut self, invoke: &WastInvoke<'_>) -> Result<Outcome, String> {
         let instance = self.instance(invoke.module)?;
-        let func = instance
-            .get_func(&self.store, invoke.name)
-            .ok_or_else(|| format!("{}: no exported function of that name", describe_invoke(invoke)))?;
+        let func = instance.get_func(&self.store, invoke.name).ok_or_else(|| {
+            format!(
+                "{}: no exported function of that name",
+                describe_invoke(invoke)
+            )
+        })?;
         let args = invoke
             .args
             .iter()
@@ -546,7 +557,11 @@ impl<'a> FileRun<'a> {
 
     // ---- Assertions ----------------------------------------------------
 
-    fn assert_return(&mut self, exec: WastExecute<'_>, expected: &[WastRet<'_>]) -> Result<(), String> {
+    fn assert_return(
+        &mut self,
+        exec: WastExecute<'_>,
+        expected: &[WastRet<'_>],
+    ) -> Result<(), String> {
         let what = describe_execute(&exec);
         let actual = self
             .execute_action(exec)?
@@ -598,11 +613,11 @@ impl<'a> FileRun<'a> {
                     None => None,
                     Some(heap) => Some(null_ref_type(heap)?),
                 };
-                match (kind, actual) {
-                    (None | Some(RefType::FuncRef), Val::FuncRef(None)) => true,
-                    (None | Some(RefType::ExternRef), Val::ExternRef(None)) => true,
-                    _ => false,
-                }
+                matches!(
+                    (kind, actual),
+                    (None | Some(RefType::FuncRef), Val::FuncRef(None))
+                        | (None | Some(RefType::ExternRef), Val::ExternRef(None))
+                )
             }
             (WastRetCore::RefExtern(e), Val::ExternRef(Some(a))) => match e {
                 None => true,
@@ -707,7 +722,9 @@ impl<'a> FileRun<'a> {
     fn assert_unlinkable(&mut self, module: &mut Wat<'_>, expected: &str) -> Result<(), String> {
         let module = self.compile_wat(module)?;
         match self.linker.instantiate(&mut self.store, &module) {
-            Ok(_) => Err(format!("expected \"{expected}\", but the module instantiated")),
+            Ok(_) => Err(format!(
+                "expected \"{expected}\", but the module instantiated"
+            )),
             Err(DuetError::Unlinkable(message)) if message.contains(expected) => Ok(()),
             Err(error) => Err(format!("expected \"{expected}\", got {}", one_line(&error))),
         }
@@ -895,7 +912,12 @@ fn describe_id(id: Option<Id<'_>>) -> String {
 fn one_line(error: &DuetError) -> String {
     match error {
         DuetError::Trap(trap) => format!("trap \"{}\"", trap.code().message()),
-        other => other.to_string().lines().next().unwrap_or_default().to_string(),
+        other => other
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
     }
 }
 
@@ -915,7 +937,10 @@ mod tests {
 
     #[test]
     fn trap_messages_match_by_containment_and_ignore_a_trailing_index() {
-        assert!(trap_message_matches(TrapCode::TableOutOfBounds, "undefined element"));
+        assert!(trap_message_matches(
+            TrapCode::TableOutOfBounds,
+            "undefined element"
+        ));
         assert!(trap_message_matches(
             TrapCode::TableOutOfBounds,
             "out of bounds table access"
@@ -924,7 +949,10 @@ mod tests {
             TrapCode::IndirectCallToNull,
             "uninitialized element 2"
         ));
-        assert!(!trap_message_matches(TrapCode::IndirectCallToNull, "unreachable"));
+        assert!(!trap_message_matches(
+            TrapCode::IndirectCallToNull,
+            "unreachable"
+        ));
         assert!(!trap_message_matches(
             TrapCode::MemoryOutOfBounds,
             "out of bounds table access"

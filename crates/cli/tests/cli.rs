@@ -274,8 +274,20 @@ const SCRIPT: &str = r#"
 #[test]
 fn wast_counts_passes_and_exits_successfully() {
     let path = file("pass.wast", SCRIPT);
-    let output = duet(&["wast", "--compiler", "winch", "--spec", "2.0", path.to_str().unwrap()]);
-    assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
+    let output = duet(&[
+        "wast",
+        "--compiler",
+        "winch",
+        "--spec",
+        "2.0",
+        path.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
     // 2 modules + 7 assertions; `register` is an action.
     assert_eq!(stdout(&output), "9 passed, 0 failed\n");
 }
