@@ -305,9 +305,9 @@ fn wast_reports_each_failure_with_its_location_and_exits_with_1() {
     let out = stdout(&output);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
-    assert!(lines[0].contains("fail.wast:17:1: assert_return:"), "{out}");
+    assert!(lines[0].contains("fail.wast:17:2: assert_return:"), "{out}");
     assert!(lines[0].contains("expected i32 4, got i32 3"), "{out}");
-    assert!(lines[1].contains("fail.wast:18:1: assert_trap:"), "{out}");
+    assert!(lines[1].contains("fail.wast:18:2: assert_trap:"), "{out}");
     assert_eq!(lines[2], "9 passed, 2 failed");
 }
 
