@@ -4,7 +4,7 @@
 //! # Design
 //!
 //! The `wast` crate parses a script into directives; each directive is run
-//! in order against one file-wide state, [`FileRun`]:
+//! in order against one file-wide state, `FileRun`:
 //!
 //! ```text
 //!   text ──► wast::parser ──► [directive, directive, …]
@@ -445,7 +445,10 @@ impl<'a> FileRun<'a> {
             Some(id) => self.definitions.get(id.name()),
             None => self.last_definition.as_ref(),
         }
-        .ok_or_else(|| format!("no module definition {}", describe_id(module)))?;
+        .ok_or_else(|| match module {
+            Some(id) => format!("no module definition ${}", id.name()),
+            None => "no module definition before it".to_string(),
+        })?;
         let created = self
             .linker
             .instantiate(&mut self.store, definition)
@@ -460,10 +463,16 @@ impl<'a> FileRun<'a> {
     /// The instance `id` names, or the current one.
     fn instance(&self, id: Option<Id<'_>>) -> Result<Instance, String> {
         match id {
-            Some(id) => self.instances.get(id.name()).copied(),
-            None => self.current,
+            Some(id) => self
+                .instances
+                .get(id.name())
+                .copied()
+                .ok_or_else(|| format!("no module ${}", id.name())),
+            None => self.current.ok_or_else(|| {
+                "no current module (the last module directive failed, or there was none)"
+                    .to_string()
+            }),
         }
-        .ok_or_else(|| format!("no module {}", describe_id(id)))
     }
 
     /// `(register "name" $M)`.
@@ -906,13 +915,6 @@ fn describe_execute(exec: &WastExecute<'_>) -> String {
     }
 }
 
-fn describe_id(id: Option<Id<'_>>) -> String {
-    match id {
-        Some(id) => format!("${}", id.name()),
-        None => "(none instantiated)".into(),
-    }
-}
-
 /// An engine error on one line: a trap's message without its backtrace.
 fn one_line(error: &DuetError) -> String {
     match error {
@@ -939,6 +941,170 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn run(script: &str) -> Summary {
+        let runner = WastRunner::new(Engine::default());
+        runner
+            .run_str(script, "test.wast")
+            .expect("the script runs")
+    }
+
+    /// Checks that every directive of `script` passed, and how many counted.
+    fn assert_passes(script: &str, passed: u64) {
+        let summary = run(script);
+        assert_eq!(summary.failures, Vec::<String>::new());
+        assert_eq!((summary.passed, summary.failed), (passed, 0));
+    }
+
+    #[test]
+    fn every_directive_kind_runs() {
+        assert_passes(
+            r#"
+            (module definition $D
+              (global (export "g") (mut i32) (i32.const 1))
+              (func (export "get") (result i32) (global.get 0)))
+            (module instance $I1 $D)
+            (module instance $I2 $D)
+            (assert_return (invoke $I1 "get") (i32.const 1))
+            (register "i1" $I1)
+            (module $uses
+              (import "i1" "g" (global (mut i32)))
+              (func (export "bump") (global.set 0 (i32.add (global.get 0) (i32.const 1)))))
+            (invoke "bump")
+            (assert_return (get $I1 "g") (i32.const 2))
+            (assert_return (get $I2 "g") (i32.const 1))
+            (module binary "\00asm" "\01\00\00\00")
+            (module quote "(func (export \"q\") (result i64) (i64.const -1))")
+            (assert_return (invoke "q") (i64.const -1))
+            (assert_malformed (module binary "\00asm" "\02\00\00\00") "unknown binary version")
+            (assert_malformed (module quote "(func (result i32) (i32.const 0x1_0000_0000))") "constant out of range")
+            (assert_malformed (module binary "asm\00") "magic header not detected")
+            (assert_invalid (module (func (drop))) "type mismatch")
+            (assert_unlinkable (module (import "spectest" "nope" (func))) "unknown import")
+            (assert_trap (module (func unreachable) (start 0)) "unreachable")
+            (module (func $r (export "r") (call $r)))
+            (assert_exhaustion (invoke "r") "call stack exhausted")
+            "#,
+            18,
+        );
+    }
+
+    #[test]
+    fn values_and_patterns_compare_as_the_spec_says() {
+        assert_passes(
+            r#"
+            (module
+              (import "spectest" "print_i32" (func $print_i32 (param i32)))
+              (import "spectest" "print" (func $print))
+              (import "spectest" "global_i32" (global i32))
+              (import "spectest" "table" (table 10 funcref))
+              (import "spectest" "memory" (memory 1 2))
+              (func $id_ext (export "id_ext") (param externref) (result externref) (local.get 0))
+              (func (export "null_func") (result funcref) (ref.null func))
+              (func (export "some_func") (result funcref) (ref.func $id_ext))
+              (func (export "nan32") (param f32) (result f32) (f32.add (local.get 0) (f32.const 0)))
+              (func (export "nan64") (result f64) (f64.div (f64.const 0) (f64.const 0)))
+              (func (export "bits") (result f32) (f32.const -0x1p-149))
+              (func (export "print") (call $print_i32 (i32.const 1)) (call $print))
+              (func (export "spectest_global") (result i32) (global.get 0))
+              (elem declare func $id_ext))
+            (assert_return (invoke "id_ext" (ref.extern 7)) (ref.extern 7))
+            (assert_return (invoke "id_ext" (ref.extern 7)) (ref.extern))
+            (assert_return (invoke "id_ext" (ref.null extern)) (ref.null extern))
+            (assert_return (invoke "null_func") (ref.null func))
+            (assert_return (invoke "some_func") (ref.func))
+            (assert_return (invoke "nan32" (f32.const nan:0x200000)) (f32.const nan:arithmetic))
+            (assert_return (invoke "nan64") (f64.const nan:canonical))
+            (assert_return (invoke "bits") (f32.const -0x1p-149))
+            (assert_return (invoke "spectest_global") (either (i32.const 1) (i32.const 666)))
+            (assert_return (invoke "print"))
+            "#,
+            11,
+        );
+    }
+
+    #[test]
+    fn mismatches_fail_with_their_location_and_both_values() {
+        let summary = run(concat!(
+            "(module (func (export \"f\") (result f32) (f32.const -0)))\n",
+            "(assert_return (invoke \"f\") (f32.const 0))\n",
+            "(assert_return (invoke \"f\") (f32.const nan:canonical))\n",
+            "(assert_trap (invoke \"f\") \"unreachable\")\n",
+            "(assert_return (invoke \"missing\"))\n",
+            "(assert_invalid (module) \"type mismatch\")\n",
+        ));
+        assert_eq!(
+            (summary.passed, summary.failed),
+            (1, 5),
+            "{:#?}",
+            summary.failures
+        );
+        assert_eq!(
+            summary.failures[0],
+            "test.wast:2:2: assert_return: invoke \"f\": result 0: \
+             expected f32 0 (0x00000000), got f32 -0 (0x80000000)"
+        );
+        assert!(summary.failures[1].contains("expected f32 nan:canonical"));
+        assert!(summary.failures[2].starts_with("test.wast:4:2: assert_trap:"));
+        assert!(summary.failures[2].contains("got results (f32 -0 (0x80000000))"));
+        assert!(summary.failures[3].contains("no exported function"));
+        assert!(summary.failures[4].contains("compiled, but it is invalid"));
+    }
+
+    #[test]
+    fn what_the_runner_cannot_check_fails_instead_of_passing() {
+        let summary = run(concat!(
+            "(module (func (export \"f\") (result i32) (i32.const 0)))\n",
+            "(assert_return (invoke \"f\") (v128.const i32x4 0 0 0 0))\n",
+            "(invoke \"f\" (v128.const i32x4 0 0 0 0))\n",
+            "(assert_return (invoke \"f\") (ref.func 0))\n",
+            "(thread $t (invoke \"f\"))\n",
+            "(wait $t)\n",
+        ));
+        assert_eq!(
+            (summary.passed, summary.failed),
+            (1, 5),
+            "{:#?}",
+            summary.failures
+        );
+        assert!(summary.failures[0].contains("v128 results are not supported"));
+        assert!(summary.failures[1].contains("v128 values are not supported"));
+        assert!(summary.failures[2].contains("cannot be checked"));
+        assert!(summary.failures[3].contains("threads are not supported"));
+    }
+
+    #[test]
+    fn a_failed_module_leaves_no_current_module() {
+        let summary = run(concat!(
+            "(module (func (export \"f\")))\n",
+            "(module (func (result i32)))\n",
+            "(assert_return (invoke \"f\"))\n",
+        ));
+        assert_eq!(
+            (summary.passed, summary.failed),
+            (1, 2),
+            "{:#?}",
+            summary.failures
+        );
+        assert!(summary.failures[0].contains("module: the module does not compile"));
+        assert!(summary.failures[1].contains("no current module"));
+    }
+
+    #[test]
+    fn scripts_that_do_not_parse_are_errors_with_a_location() {
+        let runner = WastRunner::new(Engine::default());
+        let error = runner
+            .run_str("\n  (assert_return", "bad.wast")
+            .unwrap_err();
+        assert!(error.to_string().starts_with("bad.wast:2:"), "{error}");
+        let error = runner
+            .run_file(Path::new("/nonexistent/x.wast"))
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("cannot read the file"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn trap_messages_match_by_containment_and_ignore_a_trailing_index() {
