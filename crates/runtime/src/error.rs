@@ -95,6 +95,8 @@ impl fmt::Display for FrameInfo {
 pub struct Trap {
     code: TrapCode,
     frames: Vec<FrameInfo>,
+    /// Whether outer frames were left out (the backtrace is capped).
+    truncated: bool,
     source: Option<Box<Error>>,
 }
 
@@ -104,14 +106,16 @@ impl Trap {
         Trap {
             code,
             frames: Vec::new(),
+            truncated: false,
             source: None,
         }
     }
 
-    pub(crate) fn with_frames(code: TrapCode, frames: Vec<FrameInfo>) -> Trap {
+    pub(crate) fn with_frames(code: TrapCode, frames: Vec<FrameInfo>, truncated: bool) -> Trap {
         Trap {
             code,
             frames,
+            truncated,
             source: None,
         }
     }
@@ -132,6 +136,13 @@ impl Trap {
         &self.frames
     }
 
+    /// Whether the outermost frames were left out of [`frames`](Self::frames)
+    /// (a deep stack: the backtrace holds at most
+    /// [`MAX_BACKTRACE_FRAMES`](crate::traps::MAX_BACKTRACE_FRAMES)).
+    pub fn is_truncated(&self) -> bool {
+        self.truncated
+    }
+
     /// The host function's error behind a [`TrapCode::HostError`].
     pub fn host_error(&self) -> Option<&Error> {
         self.source.as_deref()
@@ -146,6 +157,9 @@ impl fmt::Display for Trap {
         }
         for (i, frame) in self.frames.iter().enumerate() {
             write!(f, "\n  {i}: {frame}")?;
+        }
+        if self.truncated {
+            write!(f, "\n  ... (outer frames left out)")?;
         }
         Ok(())
     }

@@ -302,7 +302,11 @@ pub(crate) unsafe fn invoke(
     match outcome {
         Ok(()) => Ok(()),
         Err(info) => {
-            let mut trap = Trap::with_frames(info.trap, frames(store, &info));
+            let mut trap = Trap::with_frames(
+                info.trap,
+                frames(store, &info),
+                info.backtrace.is_truncated(),
+            );
             if info.trap == TrapCode::HostError
                 && let Some(error) = store.host_error.take()
             {

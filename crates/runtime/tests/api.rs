@@ -207,3 +207,78 @@ fn typed_calls_check_the_type_once() {
         "{error}"
     );
 }
+
+#[test]
+fn engines_refuse_other_targets_and_the_missing_compiler() {
+    let mut config = duet::Config::new();
+    config.target("aarch64-unknown-linux-gnu");
+    let error = Engine::new(&config).unwrap_err();
+    assert!(
+        error.to_string().contains("aarch64-unknown-linux-gnu"),
+        "{error}"
+    );
+    let mut config = duet::Config::new();
+    config.target("not a triple");
+    assert!(Engine::new(&config).is_err());
+    let mut config = duet::Config::new();
+    config.compiler(duet::Compiler::Cranelift);
+    assert!(
+        Engine::new(&config)
+            .unwrap_err()
+            .to_string()
+            .contains("cranelift")
+    );
+    let mut config = duet::Config::new();
+    config
+        .target(&target_lexicon::Triple::host().to_string())
+        .parallel_compilation(false);
+    assert!(Engine::new(&config).is_ok());
+}
+
+#[test]
+fn every_kind_of_trap_comes_back_with_its_code() {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (type $v (func))
+            (table 2 funcref) (elem (i32.const 0) $f)
+            (memory 1)
+            (func $f (param i32) (result i32) (local.get 0))
+            (func (export "unreachable") unreachable)
+            (func (export "conversion") (drop (i32.trunc_f32_s (f32.const nan))))
+            (func (export "overflow") (drop (i32.div_s (i32.const 0x80000000) (i32.const -1))))
+            (func (export "null") (call_indirect (type $v) (i32.const 1)))
+            (func (export "signature") (call_indirect (type $v) (i32.const 0)))
+            (func (export "table") (call_indirect (type $v) (i32.const 2)))
+            (func (export "memory") (drop (i64.load (i32.const 65530))))
+            (func $deep (export "deep") (param i32) (result i32)
+              (i32.add (call $deep (local.get 0)) (i32.const 1))))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    for (name, code) in [
+        ("unreachable", TrapCode::UnreachableCodeReached),
+        ("conversion", TrapCode::BadConversionToInteger),
+        ("overflow", TrapCode::IntegerOverflow),
+        ("null", TrapCode::IndirectCallToNull),
+        ("signature", TrapCode::BadSignature),
+        ("table", TrapCode::TableOutOfBounds),
+        ("memory", TrapCode::MemoryOutOfBounds),
+    ] {
+        let error = call(&mut store, instance, name, &[]).unwrap_err();
+        let trap = error.as_trap().unwrap_or_else(|| panic!("{name}: {error}"));
+        assert_eq!(trap.code(), code, "{name}");
+        assert_eq!(trap.frames().len(), 1, "{name}: {trap}");
+        assert!(!trap.is_truncated());
+    }
+    let error = call(&mut store, instance, "deep", &[Val::I32(0)]).unwrap_err();
+    let trap = error.as_trap().unwrap();
+    assert_eq!(trap.code(), TrapCode::StackOverflow);
+    assert!(trap.is_truncated());
+    assert!(
+        trap.to_string().ends_with("(outer frames left out)"),
+        "{trap}"
+    );
+}
