@@ -28,6 +28,7 @@ pub struct Config {
     compiler: Compiler,
     features: WasmFeatures,
     parallel: bool,
+    max_threads: Option<usize>,
     target: Option<String>,
     max_wasm_stack: usize,
     tunables: Tunables,
@@ -48,6 +49,7 @@ impl Config {
             compiler: Compiler::Winch,
             features: WasmFeatures::default(),
             parallel: true,
+            max_threads: None,
             target: None,
             max_wasm_stack: 512 << 10,
             tunables: Tunables::default(),
@@ -71,6 +73,12 @@ impl Config {
     /// or on the calling thread.
     pub fn parallel_compilation(&mut self, parallel: bool) -> &mut Self {
         self.parallel = parallel;
+        self
+    }
+
+    /// How many threads parallel compilation uses (default: one per core).
+    pub fn compilation_threads(&mut self, threads: usize) -> &mut Self {
+        self.max_threads = Some(threads.max(1));
         self
     }
 
@@ -200,8 +208,14 @@ impl Engine {
         self.inner.config.tunables
     }
 
-    pub(crate) fn parallel(&self) -> bool {
-        self.inner.config.parallel
+    /// How many threads compile a module's functions.
+    pub(crate) fn compilation_threads(&self) -> usize {
+        let config = &self.inner.config;
+        if !config.parallel {
+            return 1;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        config.max_threads.unwrap_or(cores)
     }
 
     pub(crate) fn max_wasm_stack(&self) -> usize {

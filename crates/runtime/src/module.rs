@@ -72,11 +72,7 @@ impl Module {
         let info = translation.module.clone();
         let functions = match engine.compiler() {
             Compiler::Winch => {
-                let threads = if engine.parallel() {
-                    std::thread::available_parallelism().map_or(1, |n| n.get())
-                } else {
-                    1
-                };
+                let threads = engine.compilation_threads();
                 winch_codegen::compile_module_on_threads(
                     translation,
                     engine.tunables(),
@@ -117,6 +113,20 @@ impl Module {
                 type_ids,
             }),
         })
+    }
+
+    /// How many functions the module defines (and compiled).
+    pub fn num_defined_functions(&self) -> usize {
+        self.inner.code.code().len()
+    }
+
+    /// The bytes of machine code of the module's functions.
+    pub fn code_size(&self) -> usize {
+        let code = self.inner.code.code();
+        (0..code.len())
+            .filter_map(|i| code.function_range(i))
+            .map(|range| range.len())
+            .sum()
     }
 
     /// The engine the module was compiled by.
