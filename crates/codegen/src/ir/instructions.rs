@@ -1,0 +1,534 @@
+//! Opcodes and instruction data.
+//!
+//! Every opcode has one *format*, the shape of its operands
+//! ([`InstructionData`]'s variants), and a set of properties passes consult
+//! (terminator, branch, call, may trap, reads or writes memory). One table,
+//! [`opcodes!`], declares all of it: the enum, the names of the text format,
+//! the formats and the properties, so they cannot drift apart.
+//!
+//! Types are not part of the opcode: an instruction's *controlling type* is
+//! the type of its first result (`iadd` on `i32`s makes an `i32`), or for
+//! instructions without results, of their operands. The text format spells
+//! it as a suffix where the operands do not give it away
+//! (`iconst.i32 1`, `load.i64 v0`, `uextend.i64 v1`).
+
+use super::condcodes::{FloatCC, IntCC};
+use super::entities::{Block, FuncRef, JumpTable, SigRef, StackSlot, Value};
+use super::memflags::MemFlags;
+use super::valuelist::ValueList;
+use cranelift_asm::TrapCode;
+
+/// The operand shapes.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+pub enum InstructionFormat {
+    /// An integer immediate (`iconst`).
+    UnaryImm,
+    /// A 32-bit float immediate, as bits.
+    UnaryIeee32,
+    /// A 64-bit float immediate, as bits.
+    UnaryIeee64,
+    /// One value.
+    Unary,
+    /// Two values.
+    Binary,
+    /// Three values (`select`).
+    Ternary,
+    /// An integer condition and two values.
+    IntCompare,
+    /// A float condition and two values.
+    FloatCompare,
+    /// Flags, an address and an offset.
+    Load,
+    /// Flags, a value, an address and an offset.
+    Store,
+    /// A stack slot and an offset.
+    StackLoad,
+    /// A value, a stack slot and an offset.
+    StackStore,
+    /// A block call.
+    Jump,
+    /// A condition and two block calls.
+    Brif,
+    /// An index and a jump table.
+    BranchTable,
+    /// A function reference and arguments.
+    Call,
+    /// A signature, a callee and arguments.
+    CallIndirect,
+    /// A list of values (`return`).
+    MultiAry,
+    /// A trap code.
+    Trap,
+    /// A value and a trap code.
+    CondTrap,
+    /// Two values and a trap code.
+    BinaryTrap,
+}
+
+/// Property bits of an opcode.
+mod props {
+    pub const TERMINATOR: u8 = 1;
+    pub const BRANCH: u8 = 2;
+    pub const CALL: u8 = 4;
+    pub const CAN_TRAP: u8 = 8;
+    pub const CAN_LOAD: u8 = 16;
+    pub const CAN_STORE: u8 = 32;
+}
+
+/// Declares the opcodes: `Name "text" Format [properties];`.
+macro_rules! opcodes {
+    ($($(#[$attr:meta])* $name:ident $text:literal $format:ident [$($prop:ident)*];)*) => {
+        /// An IR operation.
+        #[derive(Copy, Clone, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+        pub enum Opcode {
+            $($(#[$attr])* $name,)*
+        }
+
+        impl Opcode {
+            /// Every opcode.
+            pub const ALL: &'static [Opcode] = &[$(Opcode::$name,)*];
+
+            /// The name in the text format.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Opcode::$name => $text,)*
+                }
+            }
+
+            /// The operand shape.
+            pub const fn format(self) -> InstructionFormat {
+                match self {
+                    $(Opcode::$name => InstructionFormat::$format,)*
+                }
+            }
+
+            const fn props(self) -> u8 {
+                match self {
+                    $(Opcode::$name => 0 $(| props::$prop)*,)*
+                }
+            }
+        }
+    };
+}
+
+opcodes! {
+    /// `v = iconst.T imm`: an integer constant.
+    Iconst "iconst" UnaryImm [];
+    /// `v = f32const bits`.
+    F32const "f32const" UnaryIeee32 [];
+    /// `v = f64const bits`.
+    F64const "f64const" UnaryIeee64 [];
+
+    /// Wrapping addition.
+    Iadd "iadd" Binary [];
+    /// Wrapping subtraction.
+    Isub "isub" Binary [];
+    /// Wrapping multiplication.
+    Imul "imul" Binary [];
+    /// Signed division; traps on zero and on overflow.
+    Sdiv "sdiv" Binary [CAN_TRAP];
+    /// Unsigned division; traps on zero.
+    Udiv "udiv" Binary [CAN_TRAP];
+    /// Signed remainder; traps on zero (`MIN % -1` is 0).
+    Srem "srem" Binary [CAN_TRAP];
+    /// Unsigned remainder; traps on zero.
+    Urem "urem" Binary [CAN_TRAP];
+    /// Bitwise and.
+    Band "band" Binary [];
+    /// Bitwise or.
+    Bor "bor" Binary [];
+    /// Bitwise exclusive or.
+    Bxor "bxor" Binary [];
+    /// Shift left by the amount modulo the width.
+    Ishl "ishl" Binary [];
+    /// Logical shift right by the amount modulo the width.
+    Ushr "ushr" Binary [];
+    /// Arithmetic shift right by the amount modulo the width.
+    Sshr "sshr" Binary [];
+    /// Rotate left.
+    Rotl "rotl" Binary [];
+    /// Rotate right.
+    Rotr "rotr" Binary [];
+    /// Bitwise not.
+    Bnot "bnot" Unary [];
+    /// Two's complement negation.
+    Ineg "ineg" Unary [];
+    /// Count leading zeros.
+    Clz "clz" Unary [];
+    /// Count trailing zeros.
+    Ctz "ctz" Unary [];
+    /// Count set bits.
+    Popcnt "popcnt" Unary [];
+    /// Zero-extend to the wider controlling type.
+    Uextend "uextend" Unary [];
+    /// Sign-extend to the wider controlling type.
+    Sextend "sextend" Unary [];
+    /// Truncate to the narrower controlling type.
+    Ireduce "ireduce" Unary [];
+    /// Reinterpret the bits as the same-sized controlling type.
+    Bitcast "bitcast" Unary [];
+    /// `v = icmp cc a, b`: 1 or 0, an `i8`.
+    Icmp "icmp" IntCompare [];
+    /// `v = select c, a, b`: `a` if `c` is non-zero, else `b`.
+    Select "select" Ternary [];
+
+    /// Float addition.
+    Fadd "fadd" Binary [];
+    /// Float subtraction.
+    Fsub "fsub" Binary [];
+    /// Float multiplication.
+    Fmul "fmul" Binary [];
+    /// Float division.
+    Fdiv "fdiv" Binary [];
+    /// WebAssembly's `min`: NaN if either is NaN, and -0 < +0.
+    Fmin "fmin" Binary [];
+    /// WebAssembly's `max`.
+    Fmax "fmax" Binary [];
+    /// The magnitude of the first with the sign of the second.
+    Fcopysign "fcopysign" Binary [];
+    /// Flip the sign bit.
+    Fneg "fneg" Unary [];
+    /// Clear the sign bit.
+    Fabs "fabs" Unary [];
+    /// Square root.
+    Sqrt "sqrt" Unary [];
+    /// Round up.
+    Ceil "ceil" Unary [];
+    /// Round down.
+    Floor "floor" Unary [];
+    /// Round toward zero.
+    Trunc "trunc" Unary [];
+    /// Round to nearest, ties to even.
+    Nearest "nearest" Unary [];
+    /// `v = fcmp cc a, b`: 1 or 0, an `i8`.
+    Fcmp "fcmp" FloatCompare [];
+    /// `f32` to `f64`.
+    Fpromote "fpromote" Unary [];
+    /// `f64` to `f32`.
+    Fdemote "fdemote" Unary [];
+    /// Float to signed integer; traps on NaN or out of range.
+    FcvtToSint "fcvt_to_sint" Unary [CAN_TRAP];
+    /// Float to unsigned integer; traps on NaN or out of range.
+    FcvtToUint "fcvt_to_uint" Unary [CAN_TRAP];
+    /// Float to signed integer, saturating (NaN is 0).
+    FcvtToSintSat "fcvt_to_sint_sat" Unary [];
+    /// Float to unsigned integer, saturating (NaN is 0).
+    FcvtToUintSat "fcvt_to_uint_sat" Unary [];
+    /// Signed integer to float.
+    FcvtFromSint "fcvt_from_sint" Unary [];
+    /// Unsigned integer to float.
+    FcvtFromUint "fcvt_from_uint" Unary [];
+
+    /// Load of the controlling type's width.
+    Load "load" Load [CAN_TRAP CAN_LOAD];
+    /// Load 8 bits, zero-extended.
+    Uload8 "uload8" Load [CAN_TRAP CAN_LOAD];
+    /// Load 8 bits, sign-extended.
+    Sload8 "sload8" Load [CAN_TRAP CAN_LOAD];
+    /// Load 16 bits, zero-extended.
+    Uload16 "uload16" Load [CAN_TRAP CAN_LOAD];
+    /// Load 16 bits, sign-extended.
+    Sload16 "sload16" Load [CAN_TRAP CAN_LOAD];
+    /// Load 32 bits, zero-extended to `i64`.
+    Uload32 "uload32" Load [CAN_TRAP CAN_LOAD];
+    /// Load 32 bits, sign-extended to `i64`.
+    Sload32 "sload32" Load [CAN_TRAP CAN_LOAD];
+    /// Store the value's full width.
+    Store "store" Store [CAN_TRAP CAN_STORE];
+    /// Store the low 8 bits.
+    Istore8 "istore8" Store [CAN_TRAP CAN_STORE];
+    /// Store the low 16 bits.
+    Istore16 "istore16" Store [CAN_TRAP CAN_STORE];
+    /// Store the low 32 bits.
+    Istore32 "istore32" Store [CAN_TRAP CAN_STORE];
+    /// Load from a stack slot.
+    StackLoad "stack_load" StackLoad [CAN_LOAD];
+    /// Store to a stack slot.
+    StackStore "stack_store" StackStore [CAN_STORE];
+    /// The address of a stack slot.
+    StackAddr "stack_addr" StackLoad [];
+
+    /// Unconditional branch.
+    Jump "jump" Jump [TERMINATOR BRANCH];
+    /// `brif c, then, else`: to `then` if `c` is non-zero.
+    Brif "brif" Brif [TERMINATOR BRANCH];
+    /// `br_table i, default, [targets]`.
+    BrTable "br_table" BranchTable [TERMINATOR BRANCH];
+    /// Return from the function.
+    Return "return" MultiAry [TERMINATOR];
+    /// Trap unconditionally.
+    Trap "trap" Trap [TERMINATOR CAN_TRAP];
+    /// Trap if the value is zero.
+    Trapz "trapz" CondTrap [CAN_TRAP];
+    /// Trap if the value is non-zero.
+    Trapnz "trapnz" CondTrap [CAN_TRAP];
+    /// Unsigned addition that traps on overflow (bounds checks).
+    UaddOverflowTrap "uadd_overflow_trap" BinaryTrap [CAN_TRAP];
+    /// Direct call.
+    Call "call" Call [CALL CAN_TRAP CAN_LOAD CAN_STORE];
+    /// Indirect call through a code pointer.
+    CallIndirect "call_indirect" CallIndirect [CALL CAN_TRAP CAN_LOAD CAN_STORE];
+}
+
+impl Opcode {
+    /// The opcode named `name` in the text format.
+    pub fn from_name(name: &str) -> Option<Opcode> {
+        Opcode::ALL.iter().copied().find(|op| op.name() == name)
+    }
+
+    /// Whether it ends a block.
+    pub const fn is_terminator(self) -> bool {
+        self.props() & props::TERMINATOR != 0
+    }
+
+    /// Whether it branches to blocks of the function.
+    pub const fn is_branch(self) -> bool {
+        self.props() & props::BRANCH != 0
+    }
+
+    /// Whether it calls a function.
+    pub const fn is_call(self) -> bool {
+        self.props() & props::CALL != 0
+    }
+
+    /// Whether it may trap (for loads and stores: unless flagged `notrap`).
+    pub const fn can_trap(self) -> bool {
+        self.props() & props::CAN_TRAP != 0
+    }
+
+    /// Whether it may read memory.
+    pub const fn can_load(self) -> bool {
+        self.props() & props::CAN_LOAD != 0
+    }
+
+    /// Whether it may write memory.
+    pub const fn can_store(self) -> bool {
+        self.props() & props::CAN_STORE != 0
+    }
+
+    /// Whether it has any effect besides its results: removing it, or
+    /// merging it with an equal instruction, would change behaviour.
+    pub const fn has_side_effects(self) -> bool {
+        self.props() & (props::TERMINATOR | props::CALL | props::CAN_TRAP | props::CAN_STORE) != 0
+    }
+}
+
+/// A branch target with its arguments (the target's block parameters).
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+pub struct BlockCall {
+    /// The target.
+    pub block: Block,
+    /// The arguments.
+    pub args: ValueList,
+}
+
+/// An instruction: its opcode and operands. Results live in the
+/// data-flow graph.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+#[allow(missing_docs, reason = "the fields are described by the formats")]
+pub enum InstructionData {
+    UnaryImm {
+        opcode: Opcode,
+        imm: i64,
+    },
+    UnaryIeee32 {
+        opcode: Opcode,
+        imm: u32,
+    },
+    UnaryIeee64 {
+        opcode: Opcode,
+        imm: u64,
+    },
+    Unary {
+        opcode: Opcode,
+        arg: Value,
+    },
+    Binary {
+        opcode: Opcode,
+        args: [Value; 2],
+    },
+    Ternary {
+        opcode: Opcode,
+        args: [Value; 3],
+    },
+    IntCompare {
+        opcode: Opcode,
+        cond: IntCC,
+        args: [Value; 2],
+    },
+    FloatCompare {
+        opcode: Opcode,
+        cond: FloatCC,
+        args: [Value; 2],
+    },
+    Load {
+        opcode: Opcode,
+        flags: MemFlags,
+        arg: Value,
+        offset: i32,
+    },
+    Store {
+        opcode: Opcode,
+        flags: MemFlags,
+        args: [Value; 2],
+        offset: i32,
+    },
+    StackLoad {
+        opcode: Opcode,
+        slot: StackSlot,
+        offset: i32,
+    },
+    StackStore {
+        opcode: Opcode,
+        arg: Value,
+        slot: StackSlot,
+        offset: i32,
+    },
+    Jump {
+        opcode: Opcode,
+        dest: BlockCall,
+    },
+    Brif {
+        opcode: Opcode,
+        arg: Value,
+        blocks: [BlockCall; 2],
+    },
+    BranchTable {
+        opcode: Opcode,
+        arg: Value,
+        table: JumpTable,
+    },
+    Call {
+        opcode: Opcode,
+        func_ref: FuncRef,
+        args: ValueList,
+    },
+    CallIndirect {
+        opcode: Opcode,
+        sig_ref: SigRef,
+        args: ValueList,
+    },
+    MultiAry {
+        opcode: Opcode,
+        args: ValueList,
+    },
+    Trap {
+        opcode: Opcode,
+        code: TrapCode,
+    },
+    CondTrap {
+        opcode: Opcode,
+        arg: Value,
+        code: TrapCode,
+    },
+    BinaryTrap {
+        opcode: Opcode,
+        args: [Value; 2],
+        code: TrapCode,
+    },
+}
+
+impl InstructionData {
+    /// The opcode.
+    pub const fn opcode(&self) -> Opcode {
+        use InstructionData::*;
+        match *self {
+            UnaryImm { opcode, .. }
+            | UnaryIeee32 { opcode, .. }
+            | UnaryIeee64 { opcode, .. }
+            | Unary { opcode, .. }
+            | Binary { opcode, .. }
+            | Ternary { opcode, .. }
+            | IntCompare { opcode, .. }
+            | FloatCompare { opcode, .. }
+            | Load { opcode, .. }
+            | Store { opcode, .. }
+            | StackLoad { opcode, .. }
+            | StackStore { opcode, .. }
+            | Jump { opcode, .. }
+            | Brif { opcode, .. }
+            | BranchTable { opcode, .. }
+            | Call { opcode, .. }
+            | CallIndirect { opcode, .. }
+            | MultiAry { opcode, .. }
+            | Trap { opcode, .. }
+            | CondTrap { opcode, .. }
+            | BinaryTrap { opcode, .. } => opcode,
+        }
+    }
+
+    /// The format of these operands.
+    pub const fn format(&self) -> InstructionFormat {
+        use InstructionData as D;
+        use InstructionFormat as F;
+        match self {
+            D::UnaryImm { .. } => F::UnaryImm,
+            D::UnaryIeee32 { .. } => F::UnaryIeee32,
+            D::UnaryIeee64 { .. } => F::UnaryIeee64,
+            D::Unary { .. } => F::Unary,
+            D::Binary { .. } => F::Binary,
+            D::Ternary { .. } => F::Ternary,
+            D::IntCompare { .. } => F::IntCompare,
+            D::FloatCompare { .. } => F::FloatCompare,
+            D::Load { .. } => F::Load,
+            D::Store { .. } => F::Store,
+            D::StackLoad { .. } => F::StackLoad,
+            D::StackStore { .. } => F::StackStore,
+            D::Jump { .. } => F::Jump,
+            D::Brif { .. } => F::Brif,
+            D::BranchTable { .. } => F::BranchTable,
+            D::Call { .. } => F::Call,
+            D::CallIndirect { .. } => F::CallIndirect,
+            D::MultiAry { .. } => F::MultiAry,
+            D::Trap { .. } => F::Trap,
+            D::CondTrap { .. } => F::CondTrap,
+            D::BinaryTrap { .. } => F::BinaryTrap,
+        }
+    }
+
+    /// The memory flags of a load or store.
+    pub const fn mem_flags(&self) -> Option<MemFlags> {
+        match *self {
+            InstructionData::Load { flags, .. } | InstructionData::Store { flags, .. } => {
+                Some(flags)
+            }
+            _ => None,
+        }
+    }
+
+    /// The trap code, for instructions that carry one.
+    pub const fn trap_code(&self) -> Option<TrapCode> {
+        match *self {
+            InstructionData::Trap { code, .. }
+            | InstructionData::CondTrap { code, .. }
+            | InstructionData::BinaryTrap { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_round_trip() {
+        for &op in Opcode::ALL {
+            assert_eq!(Opcode::from_name(op.name()), Some(op));
+        }
+        let mut names: Vec<_> = Opcode::ALL.iter().map(|op| op.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Opcode::ALL.len());
+    }
+
+    #[test]
+    fn properties_follow_the_table() {
+        assert!(Opcode::Jump.is_terminator() && Opcode::Jump.is_branch());
+        assert!(Opcode::Return.is_terminator() && !Opcode::Return.is_branch());
+        assert!(Opcode::Sdiv.can_trap() && !Opcode::Iadd.has_side_effects());
+        assert!(Opcode::Load.can_load() && !Opcode::Load.can_store());
+        assert!(Opcode::Call.is_call() && Opcode::Call.has_side_effects());
+        assert_eq!(Opcode::StackAddr.format(), InstructionFormat::StackLoad);
+    }
+}
