@@ -16,3 +16,4 @@
 
 pub mod entity;
 pub mod ir;
+pub mod parser;

@@ -202,6 +202,29 @@ impl DataFlowGraph {
         list.as_slice(&self.value_lists)
     }
 
+    /// Makes the placeholders `values` the results of `inst` for
+    /// controlling type `ctrl` (the parser's way to keep value numbers).
+    /// Returns the number of results expected if `values` has another.
+    pub fn attach_inst_results(
+        &mut self,
+        inst: Inst,
+        values: &[Value],
+        ctrl: Type,
+    ) -> Result<(), usize> {
+        let types = self.result_types(&self.insts[inst], ctrl);
+        if types.len() != values.len() {
+            return Err(types.len());
+        }
+        for (n, (&v, &ty)) in values.iter().zip(&types).enumerate() {
+            self.values[v] = ValueData {
+                ty,
+                def: ValueDef::Result(inst, n as u16),
+            };
+        }
+        self.results[inst] = self.value_lists.alloc(values.iter().copied());
+        Ok(())
+    }
+
     /// The results of `inst`.
     pub fn inst_results(&self, inst: Inst) -> &[Value] {
         self.results[inst].as_slice(&self.value_lists)
@@ -375,6 +398,19 @@ impl DataFlowGraph {
         params.push(value, &mut self.value_lists);
         self.blocks[block] = params;
         value
+    }
+
+    /// Makes the placeholder `value` the next parameter of `block`, of type
+    /// `ty` (the parser's way to keep value numbers).
+    pub fn attach_block_param(&mut self, block: Block, value: Value, ty: Type) {
+        let n = self.blocks[block].len() as u16;
+        self.values[value] = ValueData {
+            ty,
+            def: ValueDef::Param(block, n),
+        };
+        let mut params = self.blocks[block];
+        params.push(value, &mut self.value_lists);
+        self.blocks[block] = params;
     }
 
     /// Removes parameter `n` of `block` (its value must be unused, or made
