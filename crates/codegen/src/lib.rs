@@ -14,6 +14,9 @@
 //! cranelift-asm's `MInst` over virtual registers (ISLE), register
 //! allocation with regalloc2, the ABI and emission.
 
+pub mod dominator_tree;
 pub mod entity;
+pub mod flowgraph;
 pub mod ir;
 pub mod parser;
+pub mod verifier;

@@ -706,14 +706,12 @@ fn parse_function(
         let before = pending.len();
         let mut waiting = Vec::new();
         for (inst, syntax) in pending {
-            let ctrl = match syntax.ty {
+            let ctrl = match syntax.ty.or(syntax.opcode.fixed_type()) {
                 Some(ty) => Some(ty),
                 None => {
-                    let mut first = None;
-                    func.dfg.for_each_inst_arg(inst, |v| {
-                        first.get_or_insert(v);
-                    });
-                    match first {
+                    let mut operands = Vec::new();
+                    func.dfg.for_each_inst_arg(inst, |v| operands.push(v));
+                    match operands.get(syntax.opcode.ctrl_operand()).copied() {
                         Some(v) if !defined[v.index()] => None,
                         Some(v) => Some(func.dfg.value_type(v)),
                         None => Some(Type::I64),
@@ -798,19 +796,18 @@ fn build_data(
         }
     };
     let opcode = syntax.opcode;
-    let block_call =
-        |func: &mut Function, (b, args): &(u32, Vec<u32>)| -> Result<BlockCall, ParseError> {
-            if max_block.is_none_or(|m| *b > m)
-                || !func.layout.is_block_inserted(Block::from_u32(*b))
-            {
-                return Err(err(format!("block{b} is not defined")));
-            }
-            let args = args
-                .iter()
-                .map(|&v| value(v))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(func.dfg.block_call(Block::from_u32(*b), &args))
-        };
+    let block_call = |func: &mut Function,
+                      (b, args): &(u32, Vec<u32>)|
+     -> Result<BlockCall, ParseError> {
+        if max_block.is_none_or(|m| *b > m) || !func.layout.is_block_inserted(Block::from_u32(*b)) {
+            return Err(err(format!("block{b} is not defined")));
+        }
+        let args = args
+            .iter()
+            .map(|&v| value(v))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(func.dfg.block_call(Block::from_u32(*b), &args))
+    };
     let slot = |func: &Function, s: u32| -> Result<StackSlot, ParseError> {
         let slot = StackSlot::from_u32(s);
         if func.stack_slots.is_valid(slot) {
@@ -1057,6 +1054,7 @@ block4:
     fn every_opcode_round_trips_through_the_text_format() {
         let func = parse_function_text(ALL_FORMS).unwrap();
         assert_eq!(func.to_string(), ALL_FORMS);
+        crate::verifier::verify_function(&func).unwrap();
         let mut seen: Vec<Opcode> = func
             .layout
             .blocks()

@@ -276,6 +276,26 @@ impl Opcode {
         Opcode::ALL.iter().copied().find(|op| op.name() == name)
     }
 
+    /// The controlling type when it is fixed by the opcode (float
+    /// constants).
+    pub const fn fixed_type(self) -> Option<super::types::Type> {
+        match self {
+            Opcode::F32const => Some(super::types::Type::F32),
+            Opcode::F64const => Some(super::types::Type::F64),
+            _ => None,
+        }
+    }
+
+    /// Which value operand has the controlling type, when the text format
+    /// does not spell it: the first, except for `select` (whose first
+    /// operand is the condition).
+    pub const fn ctrl_operand(self) -> usize {
+        match self {
+            Opcode::Select => 1,
+            _ => 0,
+        }
+    }
+
     /// Whether it ends a block.
     pub const fn is_terminator(self) -> bool {
         self.props() & props::TERMINATOR != 0
