@@ -14,6 +14,7 @@
 //! cranelift-asm's `MInst` over virtual registers (ISLE), register
 //! allocation with regalloc2, the ABI and emission.
 
+pub mod builder;
 pub mod dominator_tree;
 pub mod entity;
 pub mod flowgraph;
