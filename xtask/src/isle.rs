@@ -80,10 +80,16 @@ pub const ASM_X64: GenerationUnit = GenerationUnit {
     output: "crates/asm/src/x64/inst/generated.rs",
 };
 
-/// Every generation unit, in the order they are generated and checked. The
-/// optimizing compiler's lowering will be added here with
-/// `declarations_from: &["isle/asm/x64"]`.
-pub const UNITS: &[GenerationUnit] = &[ASM_X64];
+/// Every generation unit, in the order they are generated and checked.
+pub const UNITS: &[GenerationUnit] = &[ASM_X64, CODEGEN_X64];
+
+/// The optimizing compiler's x64 lowering rules, over the assembler's
+/// declarations.
+pub const CODEGEN_X64: GenerationUnit = GenerationUnit {
+    declarations_from: &["isle/asm/x64"],
+    input_dir: "isle/codegen/x64",
+    output: "crates/codegen/src/isa/x64/lower/generated.rs",
+};
 
 /// One ISLE source file.
 #[derive(Clone, Debug)]

@@ -8,16 +8,43 @@
 //!   builder   FunctionBuilder: SSA construction from mutable variables
 //!   verifier  the IR's invariants, checked (on in debug builds and tests)
 //!   parser    the text format back into a Function (round-trips with ir)
+//!
+//!   isa/x64   lowering (ISLE rules in isle/codegen/x64/) to cranelift-asm's
+//!             MInst over virtual registers
+//!   machinst  VCode, register allocation (regalloc2), prologue, epilogue
+//!             and emission into a MachBuffer
 //! ```
 //!
-//! Still to come (issue 4): the mid-end rewrite rules (ISLE), lowering to
-//! cranelift-asm's `MInst` over virtual registers (ISLE), register
-//! allocation with regalloc2, the ABI and emission.
+//! The backend lowers a subset of the IR so far (integer constants and
+//! arithmetic, comparisons, branches, returns, traps); the rest is
+//! [`CodegenError::Unsupported`]. Still to come (issue 4): every opcode,
+//! calls and the rest of the ABI, and the mid-end rewrite rules (ISLE).
+
+extern crate alloc;
 
 pub mod builder;
 pub mod dominator_tree;
 pub mod entity;
 pub mod flowgraph;
 pub mod ir;
+pub mod isa;
+pub mod machinst;
 pub mod parser;
 pub mod verifier;
+
+/// Why a function could not be compiled.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CodegenError {
+    /// An instruction or feature the backend does not handle yet.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// The register allocator failed (a bug in the operands it was given).
+    #[error("register allocation failed: {0}")]
+    Regalloc(String),
+    /// The assembler refused an instruction (a bug: it names it).
+    #[error("internal error: {0}")]
+    Assembler(String),
+    /// The stack frame does not fit in 2 GiB.
+    #[error("the stack frame is too large")]
+    FrameTooLarge,
+}

@@ -1,0 +1,452 @@
+//! Lowering a function to VCode: the driver, and the Rust side of the ISLE
+//! rules (`isle/codegen/x64/lower.isle`, generated into [`generated`]).
+//!
+//! # Order and block layout
+//!
+//! Blocks are lowered in reverse postorder, so every value's definition is
+//! lowered before its uses (definitions dominate uses, and a dominator comes
+//! first in RPO): a value's register is known when a use needs it, without
+//! renaming. Unreachable blocks are not lowered.
+//!
+//! regalloc2 wants no critical edges, and lets only a block with one
+//! successor pass arguments. So each edge out of a `brif` goes through an
+//! *edge block* of its own, holding just `jmp target(args)`, laid out right
+//! after the branching block. Most edge blocks are empty jumps the
+//! MachBuffer's branch simplification removes.
+//!
+//! # What instructions become
+//!
+//! Value instructions go through the ISLE `lower` term. Terminators are
+//! lowered here: `jump`, `brif` (fused with an `icmp` that has no other use:
+//! `cmp; jcc`), `return` (results in the ABI registers), `trap` (`ud2`).
+//! An instruction no rule covers yet is [`CodegenError::Unsupported`],
+//! naming it.
+
+#[allow(missing_docs, clippy::all)]
+pub mod generated;
+
+use crate::CodegenError;
+use crate::dominator_tree::DominatorTree;
+use crate::entity::SecondaryMap;
+use crate::flowgraph::ControlFlowGraph;
+use crate::ir::{self, Function, InstructionData, Opcode, ValueDef};
+use crate::machinst::{VCode, VInst};
+use cranelift_asm::reg::{PReg, Reg, RegClass, Writable};
+use cranelift_asm::x64::inst::{GprMem, GprMemImm, WritableGpr};
+use cranelift_asm::x64::{Assembler, CC, CpuFeatures, Gpr, GprReg, MInst, OperandSize, Xmm};
+
+// The names the generated code refers to (`use super::*`).
+pub use cranelift_asm::x64::inst::{
+    AluOp, Amode, BitOp, BoxCallInfo, BoxJumpTable, ExtMode, FloatSize, GprImm, Label, RoundMode,
+    ShiftAmount, ShiftOp, SseMovOp, SseOp, TrapCode, UnaryOp, WritableXmm, XmmMem, XmmReg,
+};
+pub use ir::{Inst, IntCC, Type, Value};
+
+/// ISLE's unit type.
+pub type Unit = ();
+/// Two values of a binary instruction.
+pub type ValueArray2 = [Value; 2];
+/// The registers holding an instruction's results.
+pub type InstOutput = Vec<Reg>;
+
+/// The lowering state of one function.
+struct Lower<'f> {
+    func: &'f Function,
+    vcode: VCode,
+    /// The register of each value lowered so far.
+    regs: SecondaryMap<Value, Option<Reg>>,
+    /// How many instructions use each value.
+    uses: SecondaryMap<Value, u32>,
+    /// `icmp`s folded into the `brif` that uses them.
+    sunk: SecondaryMap<Inst, bool>,
+}
+
+/// The register class of a type.
+fn class_of(ty: Type) -> RegClass {
+    if ty.is_float() || ty == Type::V128 {
+        RegClass::Float
+    } else {
+        RegClass::Int
+    }
+}
+
+impl Lower<'_> {
+    fn reg(&self, v: Value) -> Reg {
+        let v = self.func.dfg.resolve_aliases(v);
+        self.regs[v].unwrap_or_else(|| panic!("{v} used before it was lowered"))
+    }
+
+    fn gpr(&self, v: Value) -> GprReg {
+        GprReg::new(self.reg(v)).expect("an integer value in a GPR")
+    }
+}
+
+impl generated::Context for Lower<'_> {
+    fn inst_data(&mut self, inst: Inst) -> InstructionData {
+        *self.func.dfg.inst(inst)
+    }
+
+    fn unpack_value_array_2(&mut self, args: ValueArray2) -> (Value, Value) {
+        (args[0], args[1])
+    }
+
+    fn result_type(&mut self, inst: Inst) -> Option<Type> {
+        self.func
+            .dfg
+            .inst_results(inst)
+            .first()
+            .map(|&v| self.func.dfg.value_type(v))
+    }
+
+    fn def_inst(&mut self, v: Value) -> Option<Inst> {
+        match self.func.dfg.value_def(v) {
+            ValueDef::Result(inst, _) => Some(inst),
+            _ => None,
+        }
+    }
+
+    fn int_ty(&mut self, ty: &Type) -> Option<Type> {
+        matches!(ty, Type::I32 | Type::I64).then_some(*ty)
+    }
+
+    fn put_in_gpr(&mut self, v: Value) -> GprReg {
+        self.gpr(v)
+    }
+
+    fn temp_writable_gpr(&mut self) -> WritableGpr {
+        let reg = self.vcode.vreg(RegClass::Int);
+        Writable::from_reg(GprReg::new(reg).expect("an integer vreg"))
+    }
+
+    fn writable_gpr_to_gpr(&mut self, w: WritableGpr) -> GprReg {
+        w.to_reg()
+    }
+
+    fn gpr_to_gpr_mem_imm(&mut self, g: GprReg) -> GprMemImm {
+        GprMemImm::Gpr(g)
+    }
+
+    fn gpr_to_gpr_mem(&mut self, g: GprReg) -> GprMem {
+        GprMem::Gpr(g)
+    }
+
+    fn simm32_operand(&mut self, v: Value) -> Option<GprMemImm> {
+        let ValueDef::Result(inst, _) = self.func.dfg.value_def(v) else {
+            return None;
+        };
+        let InstructionData::UnaryImm {
+            opcode: Opcode::Iconst,
+            imm,
+        } = *self.func.dfg.inst(inst)
+        else {
+            return None;
+        };
+        let ty = self.func.dfg.value_type(v);
+        let imm = if ty.bits() <= 32 {
+            ty.sign_extend(imm) as i32
+        } else {
+            i32::try_from(imm).ok()?
+        };
+        Some(GprMemImm::Imm(imm))
+    }
+
+    fn output_gpr(&mut self, g: GprReg) -> InstOutput {
+        vec![g.to_reg()]
+    }
+
+    fn emit(&mut self, inst: &MInst) -> Unit {
+        self.vcode.push(VInst::Machine(inst.clone()));
+    }
+
+    fn imm(&mut self, ty: &Type, n: i64) -> GprReg {
+        let dst = self.temp_writable_gpr();
+        self.vcode.push(VInst::Machine(MInst::MovImm {
+            size: if ty.bits() == 64 {
+                OperandSize::S64
+            } else {
+                OperandSize::S32
+            },
+            imm: ty.zero_extend(n),
+            dst,
+        }));
+        dst.to_reg()
+    }
+
+    fn value_type(&mut self, v: Value) -> Type {
+        self.func.dfg.value_type(v)
+    }
+}
+
+/// The VCode block of each IR block, and the edge blocks of each branch.
+struct BlockPlan {
+    main: SecondaryMap<ir::Block, Option<regalloc2::Block>>,
+    /// `(ir block, successor index) -> edge block`, for branches with
+    /// several successors.
+    edges: std::collections::HashMap<(ir::Block, usize), regalloc2::Block>,
+    /// In layout order: the IR block, and for an edge block its successor
+    /// index.
+    order: Vec<(ir::Block, Option<usize>)>,
+}
+
+/// Lowers `func` (which must verify) to VCode.
+pub fn lower_function(func: &Function, features: CpuFeatures) -> Result<VCode, CodegenError> {
+    let cfg = ControlFlowGraph::with_function(func);
+    let domtree = DominatorTree::with_function(func, &cfg);
+    let mut lower = Lower {
+        func,
+        vcode: VCode::new(Assembler::new(features)),
+        regs: SecondaryMap::with_default(None),
+        uses: SecondaryMap::default(),
+        sunk: SecondaryMap::default(),
+    };
+    for &block in domtree.rpo() {
+        for inst in func.layout.block_insts(block) {
+            func.dfg
+                .for_each_inst_arg(inst, |v| lower.uses[func.dfg.resolve_aliases(v)] += 1);
+        }
+    }
+    // Plan the VCode blocks: each IR block in RPO, followed by its edge
+    // blocks.
+    let mut plan = BlockPlan {
+        main: SecondaryMap::with_default(None),
+        edges: Default::default(),
+        order: Vec::new(),
+    };
+    for &block in domtree.rpo() {
+        let params: Vec<Reg> = if Some(block) == func.layout.entry_block() {
+            Vec::new()
+        } else {
+            func.dfg
+                .block_params(block)
+                .iter()
+                .map(|&v| {
+                    let reg = lower.vcode.vreg(class_of(func.dfg.value_type(v)));
+                    lower.regs[v] = Some(reg);
+                    reg
+                })
+                .collect()
+        };
+        plan.main[block] = Some(lower.vcode.new_block(params));
+        plan.order.push((block, None));
+        let last = func
+            .layout
+            .last_inst(block)
+            .expect("a verified block is not empty");
+        let succs = func.dfg.branch_destinations(last);
+        if succs.len() > 1 {
+            for i in 0..succs.len() {
+                plan.edges
+                    .insert((block, i), lower.vcode.new_block(Vec::new()));
+                plan.order.push((block, Some(i)));
+            }
+        }
+    }
+    for &(block, edge) in &plan.order.clone() {
+        match edge {
+            None => lower.lower_block(block, &plan)?,
+            Some(i) => {
+                let vblock = plan.edges[&(block, i)];
+                lower.vcode.start_block(vblock);
+                let last = func.layout.last_inst(block).expect("not empty");
+                let call = func.dfg.branch_destinations(last)[i];
+                lower.jump_to(&plan, call);
+            }
+        }
+    }
+    Ok(lower.vcode)
+}
+
+impl Lower<'_> {
+    fn lower_block(&mut self, block: ir::Block, plan: &BlockPlan) -> Result<(), CodegenError> {
+        let func = self.func;
+        self.vcode.start_block(plan.main[block].expect("planned"));
+        if Some(block) == func.layout.entry_block() {
+            self.lower_args(block)?;
+        }
+        // Fold an `icmp` used only by the block's `brif` into it.
+        if let Some(last) = func.layout.last_inst(block)
+            && let InstructionData::Brif { arg, .. } = *func.dfg.inst(last)
+            && let ValueDef::Result(def, _) = func.dfg.value_def(arg)
+            && let InstructionData::IntCompare { args, .. } = *func.dfg.inst(def)
+            && self.uses[func.dfg.resolve_aliases(arg)] == 1
+            && func.layout.inst_block(def) == Some(block)
+            && matches!(func.dfg.value_type(args[0]), Type::I32 | Type::I64)
+        {
+            self.sunk[def] = true;
+        }
+        for inst in func.layout.block_insts(block) {
+            let data = *func.dfg.inst(inst);
+            let opcode = data.opcode();
+            if opcode.is_terminator() {
+                self.lower_terminator(inst, plan)?;
+                continue;
+            }
+            if self.sunk[inst] {
+                continue;
+            }
+            let results = func.dfg.inst_results(inst);
+            let used = results.iter().any(|&v| self.uses[v] > 0);
+            if !used && !opcode.has_side_effects() {
+                continue;
+            }
+            let Some(output) = generated::constructor_lower(self, inst) else {
+                return Err(CodegenError::Unsupported(format!(
+                    "lowering `{}` of {:?}",
+                    opcode.name(),
+                    results.first().map(|&v| func.dfg.value_type(v))
+                )));
+            };
+            for (&v, reg) in results.iter().zip(output) {
+                self.regs[v] = Some(reg);
+            }
+        }
+        Ok(())
+    }
+
+    /// The entry's arguments in their ABI registers: the VMContext in
+    /// `rdi`, integers in `rsi, rdx, rcx, r8, r9`, floats in `xmm0`-`xmm7`.
+    fn lower_args(&mut self, entry: ir::Block) -> Result<(), CodegenError> {
+        let func = self.func;
+        let mut ints = [Gpr::RDI, Gpr::RSI, Gpr::RDX, Gpr::RCX, Gpr::R8, Gpr::R9].into_iter();
+        let mut floats = Xmm::ALL[..8].iter().copied();
+        let mut defs: Vec<(Reg, PReg)> = Vec::new();
+        for &v in func.dfg.block_params(entry) {
+            let ty = func.dfg.value_type(v);
+            let preg = match class_of(ty) {
+                RegClass::Int => ints.next().map(|r| r.to_preg()),
+                _ => floats.next().map(|r| r.to_preg()),
+            }
+            .ok_or_else(|| CodegenError::Unsupported("arguments passed on the stack".into()))?;
+            let reg = self.vcode.vreg(class_of(ty));
+            self.regs[v] = Some(reg);
+            defs.push((reg, preg));
+        }
+        self.vcode.push(VInst::Args(defs));
+        Ok(())
+    }
+
+    fn jump_to(&mut self, plan: &BlockPlan, call: ir::BlockCall) {
+        let target = plan.main[call.block].expect("a reachable target is planned");
+        let args: Vec<Reg> = call
+            .args
+            .as_slice(&self.func.dfg.value_lists)
+            .iter()
+            .map(|&v| self.reg(v))
+            .collect();
+        let label = self.vcode.label(target);
+        self.vcode
+            .branch(MInst::Jmp { target: label }, &[(target, args)]);
+    }
+
+    fn lower_terminator(&mut self, inst: Inst, plan: &BlockPlan) -> Result<(), CodegenError> {
+        let func = self.func;
+        let block = func.layout.inst_block(inst).expect("laid out");
+        match *func.dfg.inst(inst) {
+            InstructionData::Jump { dest, .. } => self.jump_to(plan, dest),
+            InstructionData::Brif { arg, .. } => {
+                let (then_edge, else_edge) = (plan.edges[&(block, 0)], plan.edges[&(block, 1)]);
+                let cc = match func.dfg.value_def(arg) {
+                    ValueDef::Result(def, _) if self.sunk[def] => {
+                        let InstructionData::IntCompare { cond, args, .. } = *func.dfg.inst(def)
+                        else {
+                            unreachable!("only icmps are sunk")
+                        };
+                        let size = match func.dfg.value_type(args[0]) {
+                            Type::I64 => OperandSize::S64,
+                            _ => OperandSize::S32,
+                        };
+                        let rhs = generated::Context::simm32_operand(self, args[1])
+                            .unwrap_or_else(|| GprMemImm::Gpr(self.gpr(args[1])));
+                        let lhs = self.gpr(args[0]);
+                        self.vcode
+                            .push(VInst::Machine(MInst::Cmp { size, lhs, rhs }));
+                        generated::constructor_cc_of(self, &cond)
+                    }
+                    _ => {
+                        let size = match func.dfg.value_type(arg) {
+                            Type::I64 => OperandSize::S64,
+                            _ => OperandSize::S32,
+                        };
+                        let reg = self.gpr(arg);
+                        self.vcode.push(VInst::Machine(MInst::Test {
+                            size,
+                            lhs: GprMem::Gpr(reg),
+                            rhs: GprImm::Gpr(reg),
+                        }));
+                        CC::NZ
+                    }
+                };
+                let (taken, not_taken) = (self.vcode.label(then_edge), self.vcode.label(else_edge));
+                self.vcode.branch(
+                    MInst::JmpCond {
+                        cc,
+                        taken,
+                        not_taken,
+                    },
+                    &[(then_edge, Vec::new()), (else_edge, Vec::new())],
+                );
+            }
+            InstructionData::MultiAry {
+                opcode: Opcode::Return,
+                args,
+            } => {
+                let values = args.as_slice(&func.dfg.value_lists);
+                if values.len() > 1 {
+                    return Err(CodegenError::Unsupported("several results".into()));
+                }
+                let uses = values
+                    .iter()
+                    .map(|&v| {
+                        let preg = match class_of(func.dfg.value_type(v)) {
+                            RegClass::Int => Gpr::RAX.to_preg(),
+                            _ => Xmm::XMM0.to_preg(),
+                        };
+                        (self.reg(v), preg)
+                    })
+                    .collect();
+                self.vcode.push(VInst::Ret(uses));
+            }
+            InstructionData::Trap { code, .. } => {
+                self.vcode.push(VInst::Machine(MInst::Ud2 { trap: code }));
+            }
+            ref other => {
+                return Err(CodegenError::Unsupported(format!(
+                    "lowering `{}`",
+                    other.opcode().name()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The words of the `(type NAME extern (enum ...))` declaration in the
+    /// lowering rules (variant names only).
+    fn isle_enum(name: &str) -> Vec<String> {
+        let text = include_str!("../../../../../isle/codegen/x64/lower.isle");
+        let start = text
+            .find(&format!("(type {name} extern (enum"))
+            .unwrap_or_else(|| panic!("{name} is declared"));
+        let body = &text[start..];
+        let end = body.find("))").expect("the declaration ends");
+        body[..end]
+            .split_whitespace()
+            .skip(4)
+            .map(|w| w.trim_matches(|c| c == '(' || c == ')').to_string())
+            .collect()
+    }
+
+    #[test]
+    fn the_isle_declarations_list_the_ir_enums_exactly() {
+        let opcodes: Vec<String> = Opcode::ALL.iter().map(|op| format!("{op:?}")).collect();
+        assert_eq!(isle_enum("Opcode"), opcodes);
+        let types: Vec<String> = Type::ALL.iter().map(|t| format!("{t:?}")).collect();
+        assert_eq!(isle_enum("Type"), types);
+        let conds: Vec<String> = IntCC::ALL.iter().map(|c| format!("{c:?}")).collect();
+        assert_eq!(isle_enum("IntCC"), conds);
+    }
+}

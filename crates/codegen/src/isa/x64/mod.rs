@@ -1,0 +1,65 @@
+//! The x86-64 backend: lowering (ISLE rules in `isle/codegen/x64/`, driven
+//! by [`lower`]), the wasm calling convention, register allocation and
+//! emission through cranelift-asm.
+
+pub mod lower;
+
+use crate::CodegenError;
+use crate::ir::Function;
+use crate::machinst::StackLimit;
+use cranelift_asm::FinishedCode;
+use cranelift_asm::reg::PRegSet;
+use cranelift_asm::x64::{CpuFeatures, Gpr, Xmm};
+use regalloc2::MachineEnv;
+
+/// What compiling a function needs besides the function.
+#[derive(Copy, Clone, Debug)]
+pub struct CompileOptions {
+    /// The CPU the code runs on.
+    pub features: CpuFeatures,
+    /// The prologue's stack-limit check, for wasm functions.
+    pub stack_limit: Option<StackLimit>,
+}
+
+/// Compiles `func` to machine code.
+pub fn compile_function(
+    func: &Function,
+    options: &CompileOptions,
+) -> Result<FinishedCode, CodegenError> {
+    let vcode = lower::lower_function(func, options.features)?;
+    vcode.emit(&machine_env(), options.stack_limit)
+}
+
+/// The registers the allocator may use: caller-saved ones first (no save
+/// needed), then the callee-saved ones (saved in the prologue if used).
+/// `rsp` and `rbp` are the stack and frame pointers.
+pub fn machine_env() -> MachineEnv {
+    let mut preferred = PRegSet::empty();
+    for r in [
+        Gpr::RAX,
+        Gpr::RCX,
+        Gpr::RDX,
+        Gpr::RSI,
+        Gpr::RDI,
+        Gpr::R8,
+        Gpr::R9,
+        Gpr::R10,
+        Gpr::R11,
+    ] {
+        preferred.add(r.to_preg());
+    }
+    let mut non_preferred = PRegSet::empty();
+    for r in [Gpr::RBX, Gpr::R12, Gpr::R13, Gpr::R14, Gpr::R15] {
+        non_preferred.add(r.to_preg());
+    }
+    let mut floats = PRegSet::empty();
+    for r in Xmm::ALL {
+        floats.add(r.to_preg());
+    }
+    MachineEnv {
+        preferred_regs_by_class: [preferred, floats, PRegSet::empty()],
+        non_preferred_regs_by_class: [non_preferred, PRegSet::empty(), PRegSet::empty()],
+        scratch_by_class: [None; 3],
+        fixed_stack_slots: Vec::new(),
+    }
+}

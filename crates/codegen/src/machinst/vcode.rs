@@ -1,0 +1,394 @@
+//! VCode: machine instructions over virtual registers, in blocks with
+//! parameters, as regalloc2 sees them; then allocation and emission.
+//!
+//! ```text
+//!   lowering ──► VCode { insts: [VInst], blocks: [VBlock{params, succs, branch args}] }
+//!                   │  impl regalloc2::Function (operands collected once per inst)
+//!                   ▼
+//!               regalloc2::run ──► Output { allocs, edits, spill slots }
+//!                   │
+//!                   ▼
+//!   emit: prologue (frame pointer, stack-limit check, callee-saved pushes,
+//!         frame) ─► per block: bind label; edits as moves/spills/reloads;
+//!         instructions rewritten with their allocations (AllocationRewriter)
+//!         ─► Ret: epilogue
+//! ```
+//!
+//! Pseudo-instructions carry what regalloc2 must know but the machine does
+//! not execute: [`VInst::Args`] defines the incoming arguments in their ABI
+//! registers (fixed defs at the entry, so the allocator knows those registers
+//! are live from the first instruction), [`VInst::Ret`] uses the results in
+//! theirs and becomes the epilogue.
+//!
+//! Frame layout (`rbp`-based chain as `docs/abi.md` requires; spill slots
+//! and stack slots addressed from `rsp`, which does not move in the body):
+//!
+//! ```text
+//!   return address
+//!   saved rbp            ◄── rbp
+//!   saved callee-saved GPRs the allocation uses
+//!   (padding to 16)
+//!   stack slots          (explicit, IR `ss*`)
+//!   spill slots          8 bytes each
+//!   outgoing area        ◄── rsp (16-aligned at calls)
+//! ```
+
+use crate::CodegenError;
+use cranelift_asm::FinishedCode;
+use cranelift_asm::TrapCode;
+use cranelift_asm::buffer::Label;
+use cranelift_asm::operands::{AllocationRewriter, OperandCollector};
+use cranelift_asm::reg::{PReg, PRegSet, Reg, RegClass, VReg, Writable};
+use cranelift_asm::x64::{Amode, Assembler, Gpr, MInst, OperandSize, SseMovOp, Xmm};
+use regalloc2::{
+    Allocation, Block, Edit, Function, Inst, InstOrEdit, InstRange, MachineEnv, Operand,
+    RegallocOptions,
+};
+
+/// One instruction of VCode.
+#[derive(Clone, Debug)]
+pub enum VInst {
+    /// Defines each vreg in its ABI register (emits nothing).
+    Args(Vec<(Reg, PReg)>),
+    /// A machine instruction.
+    Machine(MInst),
+    /// Returns with each vreg in its ABI register: the epilogue and `ret`.
+    Ret(Vec<(Reg, PReg)>),
+}
+
+/// A block of VCode.
+#[derive(Clone, Debug)]
+struct VBlock {
+    label: Label,
+    first: usize,
+    end: usize,
+    succs: Vec<Block>,
+    succ_args: Vec<Vec<VReg>>,
+    preds: Vec<Block>,
+    params: Vec<VReg>,
+}
+
+/// The stack-limit check a wasm function's prologue makes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct StackLimit {
+    /// The register holding the VMContext on entry.
+    pub vmctx: Gpr,
+    /// The offset of the limit in the VMContext.
+    pub offset: i32,
+    /// The trap when `rsp` would go below it.
+    pub trap: TrapCode,
+}
+
+/// See the [module docs](self).
+pub struct VCode {
+    /// Taken by `emit`.
+    asm: Option<Assembler>,
+    insts: Vec<VInst>,
+    operands: Vec<Vec<Operand>>,
+    clobbers: Vec<PRegSet>,
+    blocks: Vec<VBlock>,
+    current: Option<usize>,
+    next_vreg: usize,
+    /// Bytes of explicit stack slots.
+    stack_slot_bytes: u32,
+}
+
+impl VCode {
+    /// Empty VCode emitting with `asm`. Virtual registers are numbered from
+    /// the first after the pinned (physical) range up.
+    pub fn new(asm: Assembler) -> VCode {
+        VCode {
+            asm: Some(asm),
+            insts: Vec::new(),
+            operands: Vec::new(),
+            clobbers: Vec::new(),
+            blocks: Vec::new(),
+            current: None,
+            next_vreg: 0,
+            stack_slot_bytes: 0,
+        }
+    }
+
+    /// A new virtual register of `class`.
+    pub fn vreg(&mut self, class: RegClass) -> Reg {
+        self.next_vreg += 1;
+        Reg::new_virtual(self.next_vreg - 1, class)
+    }
+
+    /// Reserves `bytes` of explicit stack slots; returns the offset of the
+    /// first (from the slots' base).
+    pub fn reserve_stack_slots(&mut self, bytes: u32) -> u32 {
+        let at = self.stack_slot_bytes;
+        self.stack_slot_bytes += bytes.next_multiple_of(8);
+        at
+    }
+
+    /// A new block (not started) with parameters of the given registers.
+    pub fn new_block(&mut self, params: Vec<Reg>) -> Block {
+        let label = self.asm.as_mut().expect("not yet emitted").new_label();
+        self.blocks.push(VBlock {
+            label,
+            first: 0,
+            end: 0,
+            succs: Vec::new(),
+            succ_args: Vec::new(),
+            preds: Vec::new(),
+            params: params.into_iter().map(|r| r.to_vreg()).collect(),
+        });
+        Block::new(self.blocks.len() - 1)
+    }
+
+    /// The label of `block`.
+    pub fn label(&self, block: Block) -> Label {
+        self.blocks[block.index()].label
+    }
+
+    /// Starts appending to `block`. Blocks start in index order, so each
+    /// block's instructions are one contiguous range.
+    pub fn start_block(&mut self, block: Block) {
+        let expected = self.current.map_or(0, |b| b + 1);
+        assert_eq!(block.index(), expected, "VCode blocks start in index order");
+        self.current = Some(block.index());
+        self.blocks[block.index()].first = self.insts.len();
+        self.blocks[block.index()].end = self.insts.len();
+    }
+
+    /// Appends an instruction to the current block.
+    pub fn push(&mut self, inst: VInst) {
+        let mut collector = OperandCollector::new();
+        match &inst {
+            VInst::Args(defs) => {
+                for &(reg, preg) in defs {
+                    collector
+                        .operands
+                        .push(Operand::reg_fixed_def(reg.to_vreg(), preg));
+                }
+            }
+            VInst::Ret(uses) => {
+                for &(reg, preg) in uses {
+                    collector
+                        .operands
+                        .push(Operand::reg_fixed_use(reg.to_vreg(), preg));
+                }
+            }
+            VInst::Machine(inst) => inst.clone().get_operands(&mut collector),
+        }
+        let block = self.current.expect("an instruction outside a block");
+        self.insts.push(inst);
+        self.operands.push(collector.operands);
+        self.clobbers.push(collector.clobbers);
+        self.blocks[block].end = self.insts.len();
+    }
+
+    /// Ends the current block with `branch` to `succs`, passing `args` to
+    /// each successor's parameters. A block with several successors passes
+    /// no arguments (lowering splits those edges).
+    pub fn branch(&mut self, branch: MInst, succs: &[(Block, Vec<Reg>)]) {
+        let current = self.current.expect("a branch outside a block");
+        debug_assert!(succs.len() == 1 || succs.iter().all(|(_, a)| a.is_empty()));
+        self.push(VInst::Machine(branch));
+        for (succ, args) in succs {
+            self.blocks[current].succs.push(*succ);
+            self.blocks[current]
+                .succ_args
+                .push(args.iter().map(|r| r.to_vreg()).collect());
+            self.blocks[succ.index()].preds.push(Block::new(current));
+        }
+    }
+
+    /// Allocates registers among `env`'s, then emits the function with its
+    /// prologue (and `stack_limit` check) and epilogues.
+    pub fn emit(
+        mut self,
+        env: &MachineEnv,
+        stack_limit: Option<StackLimit>,
+    ) -> Result<FinishedCode, CodegenError> {
+        let options = RegallocOptions {
+            validate_ssa: cfg!(debug_assertions),
+            ..RegallocOptions::default()
+        };
+        let output = regalloc2::run(&self, env, &options)
+            .map_err(|e| CodegenError::Regalloc(format!("{e:?}")))?;
+        // Callee-saved registers the allocation uses.
+        let callee_saved = [Gpr::RBX, Gpr::R12, Gpr::R13, Gpr::R14, Gpr::R15];
+        let used: Vec<Gpr> = callee_saved
+            .into_iter()
+            .filter(|r| {
+                output
+                    .allocs
+                    .iter()
+                    .any(|a| a.as_reg().is_some_and(|p| p == r.to_preg()))
+                    || output.edits.iter().any(|(_, e)| match e {
+                        Edit::Move { to, .. } => to.as_reg() == Some(r.to_preg()),
+                    })
+            })
+            .collect();
+        // After `push rbp` and the saves, rsp is 16-aligned iff the number
+        // of saves is odd... compute: return address + rbp = 16 bytes.
+        let saves = used.len() as u32 * 8;
+        let body = self.stack_slot_bytes + output.num_spillslots as u32 * 8;
+        let frame = (saves + body).next_multiple_of(16) - saves;
+        let spill_base = 0u32;
+        let mut asm = self.asm.take().expect("emitted once");
+        use OperandSize::S64;
+        if let Some(limit) = stack_limit {
+            // lea r11, [rsp - (saves + frame + 16)]; cmp r11, [vmctx + off]; jb trap
+            let needed =
+                i32::try_from(saves + frame + 16).map_err(|_| CodegenError::FrameTooLarge)?;
+            asm.lea(S64, Gpr::R11, &Amode::base(Gpr::RSP, -needed));
+            asm.cmp_rm(S64, Gpr::R11, &Amode::base(limit.vmctx, limit.offset));
+            asm.trap_if(cranelift_asm::x64::CC::B, limit.trap);
+        }
+        asm.push_r(Gpr::RBP);
+        asm.mov_rr(S64, Gpr::RBP, Gpr::RSP);
+        for &r in &used {
+            asm.push_r(r);
+        }
+        let frame_i32 = i32::try_from(frame).map_err(|_| CodegenError::FrameTooLarge)?;
+        if frame > 0 {
+            asm.sub_ri(S64, Gpr::RSP, frame_i32);
+        }
+        let slot = |a: Allocation| -> Amode {
+            let index = a.as_stack().expect("a spill slot").index() as u32;
+            Amode::base(Gpr::RSP, (spill_base + index * 8) as i32)
+        };
+        for b in 0..self.blocks.len() {
+            let block = Block::new(b);
+            asm.bind_label(self.blocks[b].label)
+                .map_err(|e| CodegenError::Assembler(e.to_string()))?;
+            for item in output.block_insts_and_edits(&self, block) {
+                match item {
+                    InstOrEdit::Edit(Edit::Move { from, to }) => {
+                        emit_move(&mut asm, *from, *to, &slot)
+                    }
+                    InstOrEdit::Inst(inst) => match &self.insts[inst.index()] {
+                        VInst::Args(_) => {}
+                        VInst::Ret(_) => {
+                            if frame > 0 {
+                                asm.add_ri(S64, Gpr::RSP, frame_i32);
+                            }
+                            for &r in used.iter().rev() {
+                                asm.pop_r(r);
+                            }
+                            asm.pop_r(Gpr::RBP);
+                            asm.ret();
+                        }
+                        VInst::Machine(minst) => {
+                            let mut minst = minst.clone();
+                            let mut rewriter = AllocationRewriter::new(output.inst_allocs(inst));
+                            minst.get_operands(&mut rewriter);
+                            minst.emit(&mut asm);
+                        }
+                    },
+                }
+            }
+        }
+        asm.finish()
+            .map_err(|e| CodegenError::Assembler(e.to_string()))
+    }
+}
+
+/// A move regalloc2 inserted: register to register, or to or from a slot.
+fn emit_move(
+    asm: &mut Assembler,
+    from: Allocation,
+    to: Allocation,
+    slot: &dyn Fn(Allocation) -> Amode,
+) {
+    use OperandSize::S64;
+    match (from.as_reg(), to.as_reg()) {
+        (Some(from), Some(to)) => {
+            MInst::gen_move(Writable::from_reg(Reg::from(to)), Reg::from(from)).emit(asm)
+        }
+        (Some(from), None) => match from.class() {
+            RegClass::Int => asm.mov_mr(S64, &slot(to), gpr(from)),
+            _ => asm.xmm_store(SseMovOp::Movsd, &slot(to), xmm(from)),
+        },
+        (None, Some(to)) => match to.class() {
+            RegClass::Int => asm.mov_rm(S64, gpr(to), &slot(from)),
+            _ => asm.xmm_load(SseMovOp::Movsd, xmm(to), &slot(from)),
+        },
+        (None, None) => unreachable!("regalloc2 never moves between two stack slots"),
+    }
+}
+
+fn gpr(preg: PReg) -> Gpr {
+    Gpr::from_enc(preg.hw_enc() as u8).expect("an integer register")
+}
+
+fn xmm(preg: PReg) -> Xmm {
+    Xmm::from_enc(preg.hw_enc() as u8).expect("a float register")
+}
+
+impl Function for VCode {
+    fn num_insts(&self) -> usize {
+        self.insts.len()
+    }
+
+    fn num_blocks(&self) -> usize {
+        self.blocks.len()
+    }
+
+    fn entry_block(&self) -> Block {
+        Block::new(0)
+    }
+
+    fn block_insns(&self, block: Block) -> InstRange {
+        let data = &self.blocks[block.index()];
+        InstRange::new(Inst::new(data.first), Inst::new(data.end))
+    }
+
+    fn block_succs(&self, block: Block) -> &[Block] {
+        &self.blocks[block.index()].succs
+    }
+
+    fn block_preds(&self, block: Block) -> &[Block] {
+        &self.blocks[block.index()].preds
+    }
+
+    fn block_params(&self, block: Block) -> &[VReg] {
+        &self.blocks[block.index()].params
+    }
+
+    fn is_ret(&self, inst: Inst) -> bool {
+        matches!(self.insts[inst.index()], VInst::Ret(_))
+            || matches!(self.insts[inst.index()], VInst::Machine(MInst::Ud2 { .. }))
+                && self.is_last_in_block(inst)
+    }
+
+    fn is_branch(&self, inst: Inst) -> bool {
+        matches!(
+            self.insts[inst.index()],
+            VInst::Machine(MInst::Jmp { .. } | MInst::JmpCond { .. } | MInst::JmpTableSeq { .. })
+        )
+    }
+
+    fn branch_blockparams(&self, block: Block, _: Inst, succ: usize) -> &[VReg] {
+        &self.blocks[block.index()].succ_args[succ]
+    }
+
+    fn inst_operands(&self, inst: Inst) -> &[Operand] {
+        &self.operands[inst.index()]
+    }
+
+    fn inst_clobbers(&self, inst: Inst) -> PRegSet {
+        self.clobbers[inst.index()]
+    }
+
+    fn num_vregs(&self) -> usize {
+        cranelift_asm::reg::FIRST_VIRTUAL_REG + self.next_vreg
+    }
+
+    fn spillslot_size(&self, class: RegClass) -> usize {
+        match class {
+            RegClass::Int => 1,
+            _ => 1,
+        }
+    }
+}
+
+impl VCode {
+    fn is_last_in_block(&self, inst: Inst) -> bool {
+        self.blocks.iter().any(|b| b.end == inst.index() + 1)
+    }
+}
