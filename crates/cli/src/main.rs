@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! duet compile [--compiler winch] [--spec 2.0|3.0] [--emit asm] [--stats] FILE
-//! duet run [--compiler winch] [--spec 2.0|3.0] FILE [--invoke NAME] [ARGS...]
+//! duet run [--compiler winch] [--spec 2.0|3.0] FILE [--dir HOST[::GUEST]]... [--env KEY=VALUE]...
+//!          [--invoke NAME] [[--] ARGS...]
 //! duet wast [--compiler winch] [--spec 2.0|3.0] FILE.wast...
 //! ```
 //!
@@ -11,9 +12,22 @@
 //! disassembly, `--stats` for sizes and compile time). Compile time is
 //! measured on this command, so it does nothing it is not asked to do.
 //!
-//! `run` instantiates a module (which may not import anything yet: WASI
-//! comes later), calls `NAME` (by default `_start`) with `ARGS` parsed by
-//! the function's parameter types, and prints each result on its own line.
+//! `run` instantiates a module and calls one of its functions. A module
+//! that imports `wasi_snapshot_preview1` is a WASI program: it gets WASI
+//! preview 1 ([`duet::wasi`]) with the host's stdin, stdout and stderr,
+//! the arguments `FILE ARGS...`, the `--env` variables (nothing of the
+//! host's environment) and the `--dir` directories (`HOST` under the name
+//! `GUEST`, by default `HOST` as written; `--dir .` is the working
+//! directory); its `_start` runs and the process exits with the program's
+//! exit code: the one given to `proc_exit` (its low 8 bits, as the OS
+//! keeps), else 0. Any module may import `bench.start` and `bench.end`
+//! (the markers sightglass benchmarks call around the measured work),
+//! which do nothing here; other imports are an error.
+//!
+//! With `--invoke NAME`, or for a module that is not a WASI program, `run`
+//! calls `NAME` (by default `_start`) with `ARGS` parsed by the function's
+//! parameter types and prints each result on its own line (a WASI program
+//! still sees `FILE ARGS...` as its arguments).
 //!
 //! `wast` runs spec scripts ([`duet_cli::wast`]), prints one line per
 //! failure and ends with `N passed, M failed`; it exits with 1 when anything
@@ -89,10 +103,18 @@ struct RunArgs {
     /// The exported function to call (default: `_start`).
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
+    /// Give a WASI program the host directory HOST, under the name GUEST
+    /// (default: HOST as written). Repeatable.
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    dirs: Vec<String>,
+    /// Give a WASI program the environment variable KEY. Repeatable.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    envs: Vec<String>,
     /// The module: WebAssembly binary or text, told apart by content.
     file: PathBuf,
-    /// The function's arguments: integers in decimal or 0x hex, floats in
-    /// decimal (also `nan`, `inf`, `-inf`).
+    /// A WASI program's arguments (after FILE); the function's arguments
+    /// with `--invoke` or for other modules: integers in decimal or 0x
+    /// hex, floats in decimal (also `nan`, `inf`, `-inf`).
     #[arg(allow_hyphen_values = true)]
     args: Vec<String>,
 }
@@ -353,20 +375,87 @@ fn first_line(message: &str) -> String {
     message.lines().next().unwrap_or_default().to_string()
 }
 
-/// Runs `duet run`; returns what to print on stdout: one result per line.
-fn run(args: &RunArgs) -> Result<String, RunFailure> {
+/// What `duet run` did: what to print on stdout, and the exit code.
+struct Ran {
+    out: String,
+    exit_code: u8,
+}
+
+/// The WASI context `duet run` gives a WASI program (see the module docs).
+fn wasi_context(args: &RunArgs) -> Result<duet::wasi::WasiCtx, RunFailure> {
+    let mut builder = duet::wasi::WasiCtx::builder();
+    builder
+        .inherit_stdio()
+        .arg(args.file.display().to_string())
+        .args(args.args.iter().cloned());
+    for env in &args.envs {
+        let (key, value) = env
+            .split_once('=')
+            .ok_or_else(|| format!("`--env {env}`: expected KEY=VALUE"))?;
+        builder.env(key, value);
+    }
+    for dir in &args.dirs {
+        let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
+        builder.preopened_dir(host, guest);
+    }
+    Ok(builder.build()?)
+}
+
+/// The linker `duet run` instantiates with: WASI preview 1, and
+/// `bench.start`/`bench.end` as functions that do nothing, with whatever
+/// type `module` imports them at. Any other import is an error.
+fn run_linker(
+    engine: &duet::Engine,
+    module: &duet::Module,
+) -> Result<duet::Linker<duet::wasi::WasiCtx>, RunFailure> {
+    let mut linker = duet::Linker::new(engine);
+    duet::wasi::add_to_linker(&mut linker, |wasi| wasi)?;
+    for (module_name, name, ty) in module.imports() {
+        match (module_name, name, ty) {
+            (duet::wasi::WASI_MODULE, _, _) => {}
+            ("bench", "start" | "end", duet::ExternType::Func(ty)) => {
+                linker.func_new("bench", name, ty, |_, _, _| Ok(()))?;
+            }
+            _ => {
+                return Err(format!(
+                    "unknown import `{module_name}`.`{name}` (`duet run` provides \
+                     `{}` and `bench`.`start`/`end`)",
+                    duet::wasi::WASI_MODULE
+                )
+                .into());
+            }
+        }
+    }
+    Ok(linker)
+}
+
+/// Runs `duet run` (see the module docs).
+fn run(args: &RunArgs) -> Result<Ran, RunFailure> {
     let engine = args.engine.engine()?;
     let bytes = std::fs::read(&args.file).map_err(|e| format!("cannot read the file: {e}"))?;
     let wasm = wat::parse_bytes(&bytes).map_err(|e| wat_error_line(&e))?;
     let module = duet::Module::new(&engine, &*wasm)?;
-    if let Some((module_name, name, _)) = module.imports().next() {
-        return Err(format!(
-            "unknown import `{module_name}`.`{name}` (`duet run` provides no imports yet)"
-        )
-        .into());
-    }
-    let mut store = duet::Store::new(&engine, ());
-    let instance = duet::Instance::new(&mut store, &module, &[])?;
+    let is_wasi_program = module
+        .imports()
+        .any(|(module_name, _, _)| module_name == duet::wasi::WASI_MODULE);
+    let linker = run_linker(&engine, &module)?;
+    let wasi = if is_wasi_program {
+        wasi_context(args)?
+    } else {
+        duet::wasi::WasiCtx::builder().build()?
+    };
+    let mut store = duet::Store::new(&engine, wasi);
+    let exited = |error: duet::Error| match duet::wasi::I32Exit::from_error(&error) {
+        Some(code) => Ok(Ran {
+            out: String::new(),
+            exit_code: code as u8,
+        }),
+        None => Err(RunFailure::from(error)),
+    };
+    let instance = match linker.instantiate(&mut store, &module) {
+        Ok(instance) => instance,
+        Err(error) => return exited(error),
+    };
     let name = args.invoke.as_deref().unwrap_or("_start");
     let func = instance
         .get_func(&store, name)
@@ -375,7 +464,13 @@ fn run(args: &RunArgs) -> Result<String, RunFailure> {
             None => "no `_start` export; choose a function with `--invoke NAME`".to_string(),
         })?;
     let ty = func.ty(&store);
-    if args.args.len() != ty.params.len() {
+    // A WASI program's `_start` takes its arguments from WASI.
+    let call_args: &[String] = if is_wasi_program && args.invoke.is_none() {
+        &[]
+    } else {
+        &args.args
+    };
+    if call_args.len() != ty.params.len() {
         return Err(format!(
             "`{name}` takes {} argument(s) ({}), got {}",
             ty.params.len(),
@@ -384,12 +479,11 @@ fn run(args: &RunArgs) -> Result<String, RunFailure> {
                 .map(|&ty| type_name(ty))
                 .collect::<Vec<_>>()
                 .join(" "),
-            args.args.len()
+            call_args.len()
         )
         .into());
     }
-    let params = args
-        .args
+    let params = call_args
         .iter()
         .zip(ty.params.iter())
         .map(|(text, &ty)| {
@@ -402,13 +496,15 @@ fn run(args: &RunArgs) -> Result<String, RunFailure> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut results = vec![duet::Val::I32(0); ty.results.len()];
-    func.call(&mut store, &params, &mut results)?;
+    if let Err(error) = func.call(&mut store, &params, &mut results) {
+        return exited(error);
+    }
     let mut out = String::new();
     for result in &results {
         out.push_str(&format_result(result));
         out.push('\n');
     }
-    Ok(out)
+    Ok(Ran { out, exit_code: 0 })
 }
 
 /// Parses a command-line argument as a value of type `ty`: integers in
@@ -529,7 +625,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => match run(&args) {
-            Ok(out) => write_stdout(&out),
+            Ok(Ran { out, exit_code }) => {
+                let written = write_stdout(&out);
+                if exit_code == 0 {
+                    written
+                } else {
+                    ExitCode::from(exit_code)
+                }
+            }
             Err(failure) => {
                 let file = args.file.display();
                 match failure {

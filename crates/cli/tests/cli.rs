@@ -240,6 +240,196 @@ fn run_calls_start_by_default_and_refuses_imports() {
     assert!(err.contains("unknown import `env`.`f`"), "{err}");
 }
 
+// ---- duet run: WASI programs --------------------------------------------
+
+/// A WASI program that prints its arguments, then its environment, one
+/// per line.
+const ECHO: &str = r#"
+    (module
+      (import "wasi_snapshot_preview1" "args_sizes_get" (func $args_sizes_get (param i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "args_get" (func $args_get (param i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "environ_sizes_get" (func $environ_sizes_get (param i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "environ_get" (func $environ_get (param i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      ;; Prints the NUL-terminated strings at $at ($len bytes in all), each
+      ;; NUL turned into a newline.
+      (func $print_lines (param $at i32) (param $len i32) (local $i i32)
+        (block $done
+          (loop $next
+            (br_if $done (i32.ge_u (local.get $i) (local.get $len)))
+            (if (i32.eqz (i32.load8_u (i32.add (local.get $at) (local.get $i))))
+              (then (i32.store8 (i32.add (local.get $at) (local.get $i)) (i32.const 10))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $next)))
+        (i32.store (i32.const 512) (local.get $at))
+        (i32.store (i32.const 516) (local.get $len))
+        (drop (call $fd_write (i32.const 1) (i32.const 512) (i32.const 1) (i32.const 520))))
+      (func (export "_start")
+        (drop (call $args_sizes_get (i32.const 0) (i32.const 4)))
+        (drop (call $args_get (i32.const 16) (i32.const 1024)))
+        (call $print_lines (i32.const 1024) (i32.load (i32.const 4)))
+        (drop (call $environ_sizes_get (i32.const 0) (i32.const 4)))
+        (drop (call $environ_get (i32.const 16) (i32.const 4096)))
+        (call $print_lines (i32.const 4096) (i32.load (i32.const 4)))))
+"#;
+
+/// A WASI program that prints the name of its first pre-opened directory,
+/// then the file whose name is its first argument, read below that
+/// directory; if the file cannot be opened it exits with the errno.
+const CAT: &str = r#"
+    (module
+      (import "wasi_snapshot_preview1" "args_get" (func $args_get (param i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_prestat_get" (func $fd_prestat_get (param i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_prestat_dir_name" (func $fd_prestat_dir_name (param i32 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "path_open" (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+      (memory (export "memory") 1)
+      (func $write (param $at i32) (param $len i32)
+        (i32.store (i32.const 16) (local.get $at))
+        (i32.store (i32.const 20) (local.get $len))
+        (drop (call $fd_write (i32.const 1) (i32.const 16) (i32.const 1) (i32.const 24))))
+      ;; The length of the NUL-terminated string at $at.
+      (func $strlen (param $at i32) (result i32) (local $n i32)
+        (block $done
+          (loop $next
+            (br_if $done (i32.eqz (i32.load8_u (i32.add (local.get $at) (local.get $n)))))
+            (local.set $n (i32.add (local.get $n) (i32.const 1)))
+            (br $next)))
+        (local.get $n))
+      (func (export "_start") (local $errno i32) (local $name_len i32)
+        (drop (call $fd_prestat_get (i32.const 3) (i32.const 0)))
+        (local.set $name_len (i32.load (i32.const 4)))
+        (drop (call $fd_prestat_dir_name (i32.const 3) (i32.const 200) (local.get $name_len)))
+        (i32.store8 (i32.add (i32.const 200) (local.get $name_len)) (i32.const 10))
+        (call $write (i32.const 200) (i32.add (local.get $name_len) (i32.const 1)))
+        ;; argv at 256, strings at 1024; the file name is argv[1].
+        (drop (call $args_get (i32.const 256) (i32.const 1024)))
+        (local.set $errno
+          (call $path_open (i32.const 3) (i32.const 1)
+            (i32.load (i32.const 260)) (call $strlen (i32.load (i32.const 260)))
+            (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 8)))
+        (if (local.get $errno) (then (call $proc_exit (local.get $errno))))
+        (i32.store (i32.const 32) (i32.const 4096))
+        (i32.store (i32.const 36) (i32.const 1000))
+        (drop (call $fd_read (i32.load (i32.const 8)) (i32.const 32) (i32.const 1) (i32.const 40)))
+        (call $write (i32.const 4096) (i32.load (i32.const 40)))))
+"#;
+
+/// A WASI program that calls the benchmark markers, writes to stderr and
+/// exits with 3.
+const EXIT: &str = r#"
+    (module
+      (import "bench" "start" (func $start))
+      (import "bench" "end" (func $end))
+      (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 0) "\10\00\00\00\04\00\00\00")
+      (data (i32.const 16) "bye\n")
+      (func (export "_start")
+        (call $start)
+        (drop (call $fd_write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))
+        (call $end)
+        (call $proc_exit (i32.const 3))
+        unreachable))
+"#;
+
+#[test]
+fn run_gives_a_wasi_program_its_arguments_and_environment() {
+    let path = file("echo.wat", ECHO);
+    let path = path.to_str().unwrap();
+    let output = duet(&[
+        "run", path, "--env", "A=1", "--env", "EMPTY=", "--", "x", "-y", "--z",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        format!("{path}\nx\n-y\n--z\nA=1\nEMPTY=\n")
+    );
+    // Options may come before the file too; nothing of the host's
+    // environment is passed on.
+    let output = duet(&["run", "--env", "B=2", path]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), format!("{path}\nB=2\n"));
+
+    let output = duet(&["run", path, "--env", "NOVALUE"]);
+    let err = one_error_line(&output, "echo.wat");
+    assert!(err.contains("KEY=VALUE"), "{err}");
+}
+
+#[test]
+fn run_exits_with_the_program_exit_code_and_provides_bench_markers() {
+    let path = file("exit.wat", EXIT);
+    let output = duet(&["run", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "");
+    assert_eq!(stderr(&output), "bye\n");
+}
+
+#[test]
+fn run_gives_a_wasi_program_only_its_directories() {
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("run_dirs");
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("input.txt"), "file contents\n").unwrap();
+    std::fs::write(root.join("secret.txt"), "secret\n").unwrap();
+    let path = file("cat.wat", CAT);
+    let path = path.to_str().unwrap();
+    let host = data.to_str().unwrap();
+
+    let output = duet(&[
+        "run",
+        path,
+        "--dir",
+        &format!("{host}::/data"),
+        "--",
+        "input.txt",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "/data\nfile contents\n");
+    // The guest name defaults to the host path as written.
+    let output = duet(&["run", "--dir", host, path, "input.txt"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), format!("{host}\nfile contents\n"));
+    // Escapes fail with EPERM (63), which this program exits with.
+    for escape in ["../secret.txt", root.join("secret.txt").to_str().unwrap()] {
+        let output = duet(&["run", path, "--dir", host, "--", escape]);
+        assert_eq!(
+            output.status.code(),
+            Some(63),
+            "{escape}: {}",
+            stderr(&output)
+        );
+        assert!(!stdout(&output).contains("secret"), "{escape}");
+    }
+
+    let output = duet(&["run", path, "--dir", "/this/directory/does/not/exist"]);
+    let err = one_error_line(&output, "cat.wat");
+    assert!(err.contains("/this/directory/does/not/exist"), "{err}");
+}
+
+#[test]
+fn run_invokes_a_function_of_a_wasi_program() {
+    let wat = r#"(module
+        (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+        (memory (export "memory") 1)
+        (func (export "double") (param i32) (result i32) (i32.mul (local.get 0) (i32.const 2)))
+        (func (export "quit") (param i32) (call $exit (local.get 0))))"#;
+    let path = file("invoke_wasi.wat", wat);
+    let path = path.to_str().unwrap();
+    let output = duet(&["run", path, "--invoke", "double", "21"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "42\n");
+    let output = duet(&["run", path, "--invoke", "quit", "5"]);
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    let output = duet(&["run", path]);
+    let err = one_error_line(&output, "invoke_wasi.wat");
+    assert!(err.contains("_start"), "{err}");
+}
+
 #[test]
 fn run_works_on_the_shipped_example() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/fib.wat");

@@ -5,7 +5,9 @@
 use crate::error::Error;
 use crate::func::Func;
 use crate::memory::{LinearMemory, MemoryType as RtMemoryType};
-use crate::store::{AsStore, AsStoreMut, StoreGlobal, StoreMemory, StoreOpaque, StoreTable, Val};
+use crate::store::{
+    AsStore, AsStoreDataMut, AsStoreMut, StoreGlobal, StoreMemory, StoreOpaque, StoreTable, Val,
+};
 use crate::table::Table as RtTable;
 use crate::vm::VMGlobalDefinition;
 use duet_environ::module::{FuncType, GlobalType, MemoryType, TableType};
@@ -195,6 +197,20 @@ impl Memory {
         let store = store.as_store_mut();
         assert_eq!(self.store, store.id, "a memory used with another store");
         store.memories[self.index as usize].memory.data_mut()
+    }
+
+    /// The memory's bytes and the store's data, both for writing: what a
+    /// host function needs to read and write guest memory while it updates
+    /// its own state (WASI's file table, say). The two do not overlap: the
+    /// bytes belong to the store's memory, the data is the embedder's `T`.
+    pub fn data_and_store_mut<'a, S: AsStoreDataMut>(
+        &self,
+        store: &'a mut S,
+    ) -> (&'a mut [u8], &'a mut S::Data) {
+        let (store, data) = store.store_and_data_mut();
+        assert_eq!(self.store, store.id, "a memory used with another store");
+        let bytes = store.memories[self.index as usize].memory.data_mut();
+        (bytes, data)
     }
 }
 

@@ -39,6 +39,8 @@
 //!   Func     calls through entry trampolines (TypedFunc: checked once); host functions through host
 //!            trampolines and a shim that parks errors and panics (func.rs)
 //!   builtins memory.grow, bulk memory and table operations for compiled code
+//!   wasi     WASI preview 1 for command programs: WasiCtx (args, env, stdio,
+//!            pre-opened directories through cap-std), add_to_linker
 //! ```
 //!
 //! A trap is an [`Error::Trap`] carrying a [`Trap`]: its [`TrapCode`], the
@@ -72,8 +74,7 @@
 //! # What comes next
 //!
 //! Backtraces through host frames (from the
-//! VMContext's `last_wasm_exit_fp`/`pc`), fuel and epochs, and WASI
-//! preview 1.
+//! VMContext's `last_wasm_exit_fp`/`pc`), fuel and epochs.
 //!
 //! # Unsafe code
 //!
@@ -105,6 +106,7 @@ pub mod traps;
 mod typed;
 #[doc(hidden)]
 pub mod vm;
+pub mod wasi;
 
 pub use duet_environ::module::{FuncType, GlobalType, MemoryType, RefType, TableType, ValType};
 pub use duet_environ::trap::Trap as TrapCode;
@@ -116,6 +118,6 @@ pub use func::{Caller, Func};
 pub use instance::Instance;
 pub use linker::Linker;
 pub use module::Module;
-pub use store::{AsStore, AsStoreMut, ExternRef, Store, Val};
+pub use store::{AsStore, AsStoreDataMut, AsStoreMut, ExternRef, Store, Val};
 pub use typed::{TypedFunc, WasmList, WasmTy};
 pub use wasmparser::WasmFeatures;

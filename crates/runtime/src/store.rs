@@ -239,6 +239,45 @@ impl<T> AsStoreMut for Caller<'_, T> {
     }
 }
 
+/// [`AsStoreMut`] that also reaches the store's data `T`, apart from the
+/// rest of the store, so that a host function can hold a memory's bytes
+/// and its own state at once ([`Memory::data_and_store_mut`]).
+///
+/// [`Memory::data_and_store_mut`]: crate::Memory::data_and_store_mut
+pub trait AsStoreDataMut: AsStoreMut {
+    /// The store's data type.
+    type Data;
+
+    #[doc(hidden)]
+    fn store_and_data_mut(&mut self) -> (&mut StoreOpaque, &mut Self::Data);
+}
+
+impl<T> AsStoreDataMut for Store<T> {
+    type Data = T;
+
+    fn store_and_data_mut(&mut self) -> (&mut StoreOpaque, &mut T) {
+        let inner = &mut *self.inner;
+        (&mut inner.opaque, &mut inner.data)
+    }
+}
+
+impl<T> AsStoreDataMut for Caller<'_, T> {
+    type Data = T;
+
+    fn store_and_data_mut(&mut self) -> (&mut StoreOpaque, &mut T) {
+        let inner = &mut *self.store;
+        (&mut inner.opaque, &mut inner.data)
+    }
+}
+
+impl<S: AsStoreDataMut + ?Sized> AsStoreDataMut for &mut S {
+    type Data = S::Data;
+
+    fn store_and_data_mut(&mut self) -> (&mut StoreOpaque, &mut S::Data) {
+        (**self).store_and_data_mut()
+    }
+}
+
 impl<S: AsStore + ?Sized> AsStore for &S {
     fn as_store(&self) -> &StoreOpaque {
         (**self).as_store()
