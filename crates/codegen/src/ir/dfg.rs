@@ -109,7 +109,7 @@ pub struct JumpTableData {
     pub targets: Vec<BlockCall>,
 }
 
-/// See the [module documentation](self).
+/// What a function's instructions compute: instructions, results, blocks, values (see the module documentation in `ir/dfg.rs`).
 #[derive(Clone, Debug, Default)]
 pub struct DataFlowGraph {
     insts: PrimaryMap<Inst, InstructionData>,

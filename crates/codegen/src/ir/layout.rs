@@ -21,7 +21,7 @@ struct InstNode {
     next: Option<Inst>,
 }
 
-/// See the [module documentation](self).
+/// The layout of a function (see the module documentation in `ir/layout.rs`).
 #[derive(Clone, Debug, Default)]
 pub struct Layout {
     blocks: SecondaryMap<Block, BlockNode>,
