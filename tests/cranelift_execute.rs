@@ -155,3 +155,61 @@ block3:
         }
     }
 }
+
+#[test]
+fn calls_pass_stack_arguments_and_several_results_and_keep_values_across() {
+    let callee = "function %g(i64, i64, i64, i64, i64, i64, i64, i64) -> i64, i64, i64 wasm {
+block0(v0: i64, v1: i64, v2: i64, v3: i64, v4: i64, v5: i64, v6: i64, v7: i64):
+    v8 = iadd v1, v6
+    v9 = isub v7, v2
+    v10 = iadd v3, v4
+    v11 = iadd v10, v5
+    return v8, v9, v11
+}";
+    let caller = "function %f(i64, i64, i64) -> i64 wasm {
+    sig0 = (i64, i64, i64, i64, i64, i64, i64, i64) -> i64, i64, i64 wasm
+    fn0 = u0:1 sig0
+
+block0(v0: i64, v1: i64, v2: i64):
+    v3 = iconst.i64 1
+    v4 = iconst.i64 2
+    v5 = iconst.i64 3
+    v6 = iconst.i64 4
+    v7 = iconst.i64 5
+    v8, v9, v10 = call fn0(v0, v1, v2, v3, v4, v5, v6, v7)
+    v11 = imul v8, v9
+    v12 = iadd v11, v10
+    v13 = bxor v12, v1
+    v14 = iadd v13, v2
+    return v14
+}";
+    let options = CompileOptions {
+        features: cranelift_asm::x64::CpuFeatures::host(),
+        stack_limit: None,
+    };
+    let functions: Vec<_> = [caller, callee]
+        .iter()
+        .map(|text| {
+            let func = parse_function_text(text).unwrap();
+            verify_function(&func).unwrap();
+            compile_function(&func, &options).unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect();
+    let unlinked = duet::code::UnlinkedCode::new(&functions).unwrap();
+    let addresses: Vec<usize> = unlinked.function_addresses().collect();
+    let code = unlinked
+        .link(|name| (name.namespace == 0).then(|| addresses[name.index as usize]))
+        .unwrap();
+    let mut compiled = Compiled {
+        code,
+        vmctx: vec![0; 16],
+    };
+    for a in INPUTS {
+        for b in INPUTS {
+            // g(vmctx, a, b, 1, 2, 3, 4, 5) = (a + 4, 5 - b, 1 + 2 + 3)
+            let (r0, r1, r2) = (a.wrapping_add(4), 5i64.wrapping_sub(b), 6);
+            let want = (r0.wrapping_mul(r1).wrapping_add(r2) ^ a).wrapping_add(b);
+            assert_eq!(compiled.call(a, b), want, "f({a}, {b})");
+        }
+    }
+}

@@ -28,9 +28,9 @@
 //!   saved rbp            ◄── rbp
 //!   saved callee-saved GPRs the allocation uses
 //!   (padding to 16)
-//!   stack slots          (explicit, IR `ss*`)
 //!   spill slots          8 bytes each
-//!   outgoing area        ◄── rsp (16-aligned at calls)
+//!   outgoing area        calls' stack arguments, then their return areas
+//!                        ◄── rsp (16-aligned: calls need no adjustment)
 //! ```
 
 use crate::CodegenError;
@@ -89,8 +89,9 @@ pub struct VCode {
     blocks: Vec<VBlock>,
     current: Option<usize>,
     next_vreg: usize,
-    /// Bytes of explicit stack slots.
-    stack_slot_bytes: u32,
+    /// Bytes at the bottom of the frame for calls' stack arguments and
+    /// return areas.
+    outgoing_bytes: u32,
 }
 
 impl VCode {
@@ -105,7 +106,7 @@ impl VCode {
             blocks: Vec::new(),
             current: None,
             next_vreg: 0,
-            stack_slot_bytes: 0,
+            outgoing_bytes: 0,
         }
     }
 
@@ -115,12 +116,10 @@ impl VCode {
         Reg::new_virtual(self.next_vreg - 1, class)
     }
 
-    /// Reserves `bytes` of explicit stack slots; returns the offset of the
-    /// first (from the slots' base).
-    pub fn reserve_stack_slots(&mut self, bytes: u32) -> u32 {
-        let at = self.stack_slot_bytes;
-        self.stack_slot_bytes += bytes.next_multiple_of(8);
-        at
+    /// Makes the outgoing area at least `bytes` large (a call's stack
+    /// arguments and return area, addressed from `rsp`).
+    pub fn reserve_outgoing(&mut self, bytes: u32) {
+        self.outgoing_bytes = self.outgoing_bytes.max(bytes.next_multiple_of(16));
     }
 
     /// A new block (not started) with parameters of the given registers.
@@ -226,9 +225,9 @@ impl VCode {
         // After `push rbp` and the saves, rsp is 16-aligned iff the number
         // of saves is odd... compute: return address + rbp = 16 bytes.
         let saves = used.len() as u32 * 8;
-        let body = self.stack_slot_bytes + output.num_spillslots as u32 * 8;
+        let body = self.outgoing_bytes + output.num_spillslots as u32 * 8;
         let frame = (saves + body).next_multiple_of(16) - saves;
-        let spill_base = 0u32;
+        let spill_base = self.outgoing_bytes;
         let mut asm = self.asm.take().expect("emitted once");
         use OperandSize::S64;
         if let Some(limit) = stack_limit {

@@ -31,8 +31,8 @@ use crate::entity::SecondaryMap;
 use crate::flowgraph::ControlFlowGraph;
 use crate::ir::{self, Function, InstructionData, Opcode, ValueDef};
 use crate::machinst::{VCode, VInst};
-use cranelift_asm::reg::{PReg, Reg, RegClass, Writable};
-use cranelift_asm::x64::inst::{GprMem, GprMemImm, WritableGpr};
+use cranelift_asm::reg::{PReg, PRegSet, Reg, RegClass, Writable};
+use cranelift_asm::x64::inst::{CallDest, CallInfo, GprMem, GprMemImm, WritableGpr};
 use cranelift_asm::x64::{Assembler, CC, CpuFeatures, Gpr, GprReg, MInst, OperandSize, Xmm};
 
 // The names the generated code refers to (`use super::*`).
@@ -48,6 +48,83 @@ pub type Unit = ();
 pub type ValueArray2 = [Value; 2];
 /// The registers holding an instruction's results.
 pub type InstOutput = Vec<Reg>;
+
+/// Where the calling convention puts a value.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Loc {
+    /// In a register.
+    Reg(PReg),
+    /// At this offset in the stack-argument area (arguments) or the return
+    /// area (results).
+    Stack(u32),
+}
+
+/// The locations of arguments of `types` (the wasm convention, which is
+/// System V's for what System V can express): integers in `rdi, rsi, rdx,
+/// rcx, r8, r9` (a wasm callee's VMContext is its first integer argument),
+/// floats in `xmm0`-`xmm7`, the rest in 8-byte stack slots in order.
+/// Also returns the stack area's size.
+pub fn arg_locations(types: &[Type]) -> (Vec<Loc>, u32) {
+    let mut ints = [Gpr::RDI, Gpr::RSI, Gpr::RDX, Gpr::RCX, Gpr::R8, Gpr::R9].into_iter();
+    let mut floats = Xmm::ALL[..8].iter().copied();
+    let mut stack = 0;
+    let locs = types
+        .iter()
+        .map(|&ty| {
+            let reg = match class_of(ty) {
+                RegClass::Int => ints.next().map(|r| r.to_preg()),
+                _ => floats.next().map(|r| r.to_preg()),
+            };
+            reg.map(Loc::Reg).unwrap_or_else(|| {
+                stack += 8;
+                Loc::Stack(stack - 8)
+            })
+        })
+        .collect();
+    (locs, stack)
+}
+
+/// The locations of results of `types`: the first in `rax` or `xmm0`, every
+/// further one in the return area, 8 bytes each. Also returns the area's
+/// size.
+pub fn ret_locations(types: &[Type]) -> (Vec<Loc>, u32) {
+    let mut area = 0;
+    let locs = types
+        .iter()
+        .enumerate()
+        .map(|(i, &ty)| match (i, class_of(ty)) {
+            (0, RegClass::Int) => Loc::Reg(Gpr::RAX.to_preg()),
+            (0, _) => Loc::Reg(Xmm::XMM0.to_preg()),
+            _ => {
+                area += 8;
+                Loc::Stack(area - 8)
+            }
+        })
+        .collect();
+    (locs, area)
+}
+
+/// The registers a call may change: every caller-saved register.
+fn call_clobbers() -> PRegSet {
+    let mut set = PRegSet::empty();
+    for r in [
+        Gpr::RAX,
+        Gpr::RCX,
+        Gpr::RDX,
+        Gpr::RSI,
+        Gpr::RDI,
+        Gpr::R8,
+        Gpr::R9,
+        Gpr::R10,
+        Gpr::R11,
+    ] {
+        set.add(r.to_preg());
+    }
+    for r in Xmm::ALL {
+        set.add(r.to_preg());
+    }
+    set
+}
 
 /// The lowering state of one function.
 struct Lower<'f> {
@@ -177,6 +254,15 @@ impl generated::Context for Lower<'_> {
     }
 }
 
+/// The operand size of an integer type (8 and 16 bits work on 32).
+fn size_of_type(ty: Type) -> OperandSize {
+    if ty.bits() == 64 {
+        OperandSize::S64
+    } else {
+        OperandSize::S32
+    }
+}
+
 /// The VCode block of each IR block, and the edge blocks of each branch.
 struct BlockPlan {
     main: SecondaryMap<ir::Block, Option<regalloc2::Block>>,
@@ -284,6 +370,26 @@ impl Lower<'_> {
             if self.sunk[inst] {
                 continue;
             }
+            match data {
+                InstructionData::Call { func_ref, args, .. } => {
+                    let ext = func.dfg.ext_funcs[func_ref];
+                    let sig = func.dfg.signatures[ext.signature].clone();
+                    let args = args.as_slice(&func.dfg.value_lists).to_vec();
+                    let results = func.dfg.inst_results(inst).to_vec();
+                    self.lower_call(CallDest::External(ext.name), None, &sig, &args, &results)?;
+                    continue;
+                }
+                InstructionData::CallIndirect { sig_ref, args, .. } => {
+                    let sig = func.dfg.signatures[sig_ref].clone();
+                    let all = args.as_slice(&func.dfg.value_lists).to_vec();
+                    let results = func.dfg.inst_results(inst).to_vec();
+                    // `CallIndirect` ignores `dest`; its target is the operand.
+                    let dest = CallDest::External(cranelift_asm::ExternalName::new(u32::MAX, 0));
+                    self.lower_call(dest, Some(all[0]), &sig, &all[1..], &results)?;
+                    continue;
+                }
+                _ => {}
+            }
             let results = func.dfg.inst_results(inst);
             let used = results.iter().any(|&v| self.uses[v] > 0);
             if !used && !opcode.has_side_effects() {
@@ -303,25 +409,130 @@ impl Lower<'_> {
         Ok(())
     }
 
-    /// The entry's arguments in their ABI registers: the VMContext in
-    /// `rdi`, integers in `rsi, rdx, rcx, r8, r9`, floats in `xmm0`-`xmm7`.
+    /// The entry's arguments where the convention puts them: registers
+    /// through the `Args` pseudo-instruction, stack arguments loaded from
+    /// the caller's frame (`[rbp + 16 + offset]`).
     fn lower_args(&mut self, entry: ir::Block) -> Result<(), CodegenError> {
         let func = self.func;
-        let mut ints = [Gpr::RDI, Gpr::RSI, Gpr::RDX, Gpr::RCX, Gpr::R8, Gpr::R9].into_iter();
-        let mut floats = Xmm::ALL[..8].iter().copied();
+        let params = func.dfg.block_params(entry);
+        let types: Vec<Type> = params.iter().map(|&v| func.dfg.value_type(v)).collect();
+        let (locs, _) = arg_locations(&types);
         let mut defs: Vec<(Reg, PReg)> = Vec::new();
-        for &v in func.dfg.block_params(entry) {
-            let ty = func.dfg.value_type(v);
-            let preg = match class_of(ty) {
-                RegClass::Int => ints.next().map(|r| r.to_preg()),
-                _ => floats.next().map(|r| r.to_preg()),
-            }
-            .ok_or_else(|| CodegenError::Unsupported("arguments passed on the stack".into()))?;
+        let mut loads = Vec::new();
+        for ((&v, &ty), loc) in params.iter().zip(&types).zip(locs) {
             let reg = self.vcode.vreg(class_of(ty));
             self.regs[v] = Some(reg);
-            defs.push((reg, preg));
+            match loc {
+                Loc::Reg(preg) => defs.push((reg, preg)),
+                Loc::Stack(offset) => loads.push((reg, ty, 16 + offset as i32)),
+            }
         }
         self.vcode.push(VInst::Args(defs));
+        for (reg, ty, disp) in loads {
+            let addr = Amode::base(GprReg::from(Gpr::RBP), disp);
+            self.load(reg, ty, addr);
+        }
+        Ok(())
+    }
+
+    /// `reg = [addr]`, a whole value of type `ty`.
+    fn load(&mut self, reg: Reg, ty: Type, addr: Amode) {
+        let inst = match class_of(ty) {
+            RegClass::Int => MInst::MovRM {
+                size: size_of_type(ty),
+                src: addr,
+                dst: Writable::from_reg(GprReg::new(reg).expect("an integer vreg")),
+            },
+            _ => MInst::XmmLoad {
+                op: if ty == Type::F32 {
+                    SseMovOp::Movss
+                } else {
+                    SseMovOp::Movsd
+                },
+                src: addr,
+                dst: Writable::from_reg(XmmReg::new(reg).expect("a float vreg")),
+            },
+        };
+        self.vcode.push(VInst::Machine(inst));
+    }
+
+    /// `[addr] = reg`, a whole value of type `ty`.
+    fn store(&mut self, reg: Reg, ty: Type, addr: Amode) {
+        let inst = match class_of(ty) {
+            RegClass::Int => MInst::MovMR {
+                size: size_of_type(ty),
+                src: GprReg::new(reg).expect("an integer vreg"),
+                dst: addr,
+            },
+            _ => MInst::XmmStore {
+                op: if ty == Type::F32 {
+                    SseMovOp::Movss
+                } else {
+                    SseMovOp::Movsd
+                },
+                src: XmmReg::new(reg).expect("a float vreg"),
+                dst: addr,
+            },
+        };
+        self.vcode.push(VInst::Machine(inst));
+    }
+
+    /// A call to `dest` (or through `target`) with `args`, results into
+    /// `results`: stack arguments stored into the outgoing area, register
+    /// arguments as fixed uses, the first result as a fixed def, the rest
+    /// loaded from the return area after the stack arguments.
+    fn lower_call(
+        &mut self,
+        dest: CallDest,
+        target: Option<Value>,
+        sig: &ir::Signature,
+        args: &[Value],
+        results: &[Value],
+    ) -> Result<(), CodegenError> {
+        let (arg_locs, stack_args) = arg_locations(&sig.params);
+        let (ret_locs, ret_area) = ret_locations(&sig.returns);
+        self.vcode.reserve_outgoing(stack_args + ret_area);
+        let mut uses = Vec::new();
+        for (&v, (&ty, loc)) in args.iter().zip(sig.params.iter().zip(arg_locs)) {
+            let reg = self.reg(v);
+            match loc {
+                Loc::Reg(preg) => uses.push((reg, preg)),
+                Loc::Stack(offset) => {
+                    self.store(reg, ty, Amode::base(GprReg::from(Gpr::RSP), offset as i32))
+                }
+            }
+        }
+        let mut defs = Vec::new();
+        let mut loads = Vec::new();
+        for (&v, (&ty, loc)) in results.iter().zip(sig.returns.iter().zip(ret_locs)) {
+            let reg = self.vcode.vreg(class_of(ty));
+            self.regs[v] = Some(reg);
+            match loc {
+                Loc::Reg(preg) => defs.push((Writable::from_reg(reg), preg)),
+                Loc::Stack(offset) => loads.push((reg, ty, (stack_args + offset) as i32)),
+            }
+        }
+        let mut clobbers = call_clobbers();
+        for (_, preg) in &defs {
+            clobbers.remove(*preg);
+        }
+        let info = Box::new(CallInfo {
+            dest,
+            uses,
+            defs,
+            clobbers,
+        });
+        let inst = match target {
+            None => MInst::Call { info },
+            Some(callee) => MInst::CallIndirect {
+                target: GprMem::Gpr(self.gpr(callee)),
+                info,
+            },
+        };
+        self.vcode.push(VInst::Machine(inst));
+        for (reg, ty, disp) in loads {
+            self.load(reg, ty, Amode::base(GprReg::from(Gpr::RSP), disp));
+        }
         Ok(())
     }
 
@@ -390,20 +601,23 @@ impl Lower<'_> {
                 opcode: Opcode::Return,
                 args,
             } => {
-                let values = args.as_slice(&func.dfg.value_lists);
-                if values.len() > 1 {
-                    return Err(CodegenError::Unsupported("several results".into()));
+                let values = args.as_slice(&func.dfg.value_lists).to_vec();
+                let (locs, _) = ret_locations(&func.signature.returns);
+                let (_, stack_args) = arg_locations(&func.signature.params);
+                let mut uses = Vec::new();
+                for (&v, loc) in values.iter().zip(locs) {
+                    let reg = self.reg(v);
+                    match loc {
+                        Loc::Reg(preg) => uses.push((reg, preg)),
+                        // The caller's return area follows its stack
+                        // arguments, above the return address and saved rbp.
+                        Loc::Stack(offset) => {
+                            let disp = 16 + stack_args as i32 + offset as i32;
+                            let ty = func.dfg.value_type(v);
+                            self.store(reg, ty, Amode::base(GprReg::from(Gpr::RBP), disp));
+                        }
+                    }
                 }
-                let uses = values
-                    .iter()
-                    .map(|&v| {
-                        let preg = match class_of(func.dfg.value_type(v)) {
-                            RegClass::Int => Gpr::RAX.to_preg(),
-                            _ => Xmm::XMM0.to_preg(),
-                        };
-                        (self.reg(v), preg)
-                    })
-                    .collect();
                 self.vcode.push(VInst::Ret(uses));
             }
             InstructionData::Trap { code, .. } => {
