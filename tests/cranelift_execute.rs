@@ -5,13 +5,23 @@
 //! `rdi`, integer arguments in `rsi, rdx, ...`, the result in `rax`).
 //! Results are compared with the same computation in Rust.
 
-use cranelift_codegen::isa::x64::{CompileOptions, compile_function};
+use cranelift_codegen::isa::x64::{CompileOptions, ImplicitTraps, compile_function};
 use cranelift_codegen::machinst::StackLimit;
 use cranelift_codegen::parser::parse_function_text;
 use cranelift_codegen::verifier::verify_function;
 use duet::code::CodeMemory;
 use duet_environ::trap::Trap;
 use duet_environ::vmoffsets::VMContext;
+
+/// The runtime's trap codes for faults the IR implies.
+fn traps() -> ImplicitTraps {
+    ImplicitTraps {
+        memory_out_of_bounds: Trap::MemoryOutOfBounds.code(),
+        integer_division_by_zero: Trap::IntegerDivisionByZero.code(),
+        integer_overflow: Trap::IntegerOverflow.code(),
+        bad_conversion_to_integer: Trap::BadConversionToInteger.code(),
+    }
+}
 
 /// A compiled function of type `(vmctx, i64, i64) -> i64`, with a fake
 /// VMContext whose stack limit is 0.
@@ -30,6 +40,7 @@ fn compile(text: &str) -> Compiled {
             offset: VMContext::STACK_LIMIT as i32,
             trap: Trap::StackOverflow.code(),
         }),
+        traps: traps(),
     };
     let finished = compile_function(&func, &options).unwrap_or_else(|e| panic!("{e}\n{func}"));
     let code = CodeMemory::new([&finished], |_| None).expect("the code maps");
@@ -186,6 +197,7 @@ block0(v0: i64, v1: i64, v2: i64):
     let options = CompileOptions {
         features: cranelift_asm::x64::CpuFeatures::host(),
         stack_limit: None,
+        traps: traps(),
     };
     let functions: Vec<_> = [caller, callee]
         .iter()
@@ -211,5 +223,105 @@ block0(v0: i64, v1: i64, v2: i64):
             let want = (r0.wrapping_mul(r1).wrapping_add(r2) ^ a).wrapping_add(b);
             assert_eq!(compiled.call(a, b), want, "f({a}, {b})");
         }
+    }
+}
+
+#[test]
+fn shifts_division_and_select_match_rust() {
+    let mut f = compile(
+        "function %f(i64, i64, i64) -> i64 wasm {
+block0(v0: i64, v1: i64, v2: i64):
+    v3 = ishl v1, v2
+    v4 = ushr v1, v2
+    v5 = sshr v1, v2
+    v6 = rotl v1, v2
+    v7 = iconst.i64 13
+    v8 = rotr v1, v7
+    v9 = bxor v3, v4
+    v10 = bxor v9, v5
+    v11 = bxor v10, v6
+    v12 = bxor v11, v8
+    v13 = bnot v12
+    v14 = ineg v13
+    v15 = iconst.i64 0
+    v16 = icmp eq v2, v15
+    v17 = iconst.i64 1
+    v18 = select v16, v17, v2
+    v19 = udiv v1, v18
+    v20 = urem v1, v18
+    v21 = srem v1, v18
+    v22 = iadd v19, v20
+    v23 = iadd v22, v21
+    v24 = iadd v23, v14
+    return v24
+}",
+    );
+    for a in INPUTS {
+        for b in INPUTS {
+            let s = (b & 63) as u32;
+            let v = (a << s)
+                ^ ((a as u64 >> s) as i64)
+                ^ (a >> s)
+                ^ a.rotate_left(s)
+                ^ a.rotate_right(13);
+            let d = if b == 0 { 1 } else { b };
+            let want = ((a as u64 / d as u64) as i64)
+                .wrapping_add((a as u64 % d as u64) as i64)
+                .wrapping_add(a.checked_rem(d).unwrap_or(0))
+                .wrapping_add((!v).wrapping_neg());
+            assert_eq!(f.call(a, b), want, "f({a}, {b})");
+        }
+    }
+}
+
+#[test]
+fn loads_and_stores_of_every_width() {
+    let mut f = compile(
+        "function %f(i64, i64, i64) -> i64 wasm {
+block0(v0: i64, v1: i64, v2: i64):
+    store notrap v2, v1+8
+    istore8 notrap v2, v1+16
+    istore16 notrap v2, v1+18
+    v3 = ireduce.i32 v2
+    istore32 notrap v2, v1+20
+    store notrap v3, v1+24
+    v4 = load.i64 notrap v1+8
+    v5 = uload8.i64 notrap v1+8
+    v6 = sload8.i64 notrap v1+8
+    v7 = uload16.i32 notrap v1+8
+    v8 = sload16.i64 notrap v1+8
+    v9 = uload32.i64 notrap v1+8
+    v10 = sload32.i64 notrap v1+8
+    v11 = load.i32 notrap v1+24
+    v12 = uextend.i64 v7
+    v13 = uextend.i64 v11
+    v14 = bxor v4, v5
+    v15 = bxor v14, v6
+    v16 = bxor v15, v12
+    v17 = bxor v16, v8
+    v18 = bxor v17, v9
+    v19 = bxor v18, v10
+    v20 = bxor v19, v13
+    v21 = load.i64 notrap v1+16
+    v22 = iadd v20, v21
+    return v22
+}",
+    );
+    for b in INPUTS {
+        let mut buffer = [0u64; 4];
+        let a = buffer.as_mut_ptr() as i64;
+        let got = f.call(a, b);
+        let x = b as u64;
+        let want = (x
+            ^ (x as u8 as u64)
+            ^ (x as u8 as i8 as i64 as u64)
+            ^ (x as u16 as u64)
+            ^ (x as u16 as i16 as i64 as u64)
+            ^ (x as u32 as u64)
+            ^ (x as u32 as i32 as i64 as u64)
+            ^ (x as u32 as u64)) as i64;
+        let at16 = (x as u8 as u64) | ((x as u16 as u64) << 16) | ((x as u32 as u64) << 32);
+        assert_eq!(got, want.wrapping_add(at16 as i64), "f({b})");
+        assert_eq!(buffer[1], x);
     }
 }

@@ -25,6 +25,7 @@
 #[allow(missing_docs, clippy::all)]
 pub mod generated;
 
+use super::{CompileOptions, ImplicitTraps};
 use crate::CodegenError;
 use crate::dominator_tree::DominatorTree;
 use crate::entity::SecondaryMap;
@@ -33,7 +34,7 @@ use crate::ir::{self, Function, InstructionData, Opcode, ValueDef};
 use crate::machinst::{VCode, VInst};
 use cranelift_asm::reg::{PReg, PRegSet, Reg, RegClass, Writable};
 use cranelift_asm::x64::inst::{CallDest, CallInfo, GprMem, GprMemImm, WritableGpr};
-use cranelift_asm::x64::{Assembler, CC, CpuFeatures, Gpr, GprReg, MInst, OperandSize, Xmm};
+use cranelift_asm::x64::{Assembler, CC, Gpr, GprReg, MInst, OperandSize, Xmm};
 
 // The names the generated code refers to (`use super::*`).
 pub use cranelift_asm::x64::inst::{
@@ -41,6 +42,12 @@ pub use cranelift_asm::x64::inst::{
     ShiftAmount, ShiftOp, SseMovOp, SseOp, TrapCode, UnaryOp, WritableXmm, XmmMem, XmmReg,
 };
 pub use ir::{Inst, IntCC, Type, Value};
+
+/// Two result registers (quotient and remainder).
+pub type ValueRegsPair = (GprReg, GprReg);
+/// Three values of a ternary instruction.
+pub type ValueArray3 = [Value; 3];
+pub use ir::MemFlags;
 
 /// ISLE's unit type.
 pub type Unit = ();
@@ -136,6 +143,7 @@ struct Lower<'f> {
     uses: SecondaryMap<Value, u32>,
     /// `icmp`s folded into the `brif` that uses them.
     sunk: SecondaryMap<Inst, bool>,
+    traps: ImplicitTraps,
 }
 
 /// The register class of a type.
@@ -252,6 +260,69 @@ impl generated::Context for Lower<'_> {
     fn value_type(&mut self, v: Value) -> Type {
         self.func.dfg.value_type(v)
     }
+
+    fn shift_amount(&mut self, v: Value) -> ShiftAmount {
+        if let ValueDef::Result(inst, _) = self.func.dfg.value_def(v)
+            && let InstructionData::UnaryImm { imm, .. } = *self.func.dfg.inst(inst)
+        {
+            return ShiftAmount::Imm((imm & 63) as u8);
+        }
+        ShiftAmount::Cl(self.gpr(v))
+    }
+
+    fn div_trap(&mut self) -> TrapCode {
+        self.traps.integer_division_by_zero
+    }
+
+    fn gpr_pair(&mut self, a: GprReg, b: GprReg) -> ValueRegsPair {
+        (a, b)
+    }
+
+    fn pair_first(&mut self, p: ValueRegsPair) -> GprReg {
+        p.0
+    }
+
+    fn pair_second(&mut self, p: ValueRegsPair) -> GprReg {
+        p.1
+    }
+
+    fn unpack_value_array_3(&mut self, args: ValueArray3) -> (Value, Value, Value) {
+        (args[0], args[1], args[2])
+    }
+
+    fn gpr_to_gpr_imm(&mut self, g: GprReg) -> GprImm {
+        GprImm::Gpr(g)
+    }
+
+    fn amode(&mut self, inst: Inst) -> Amode {
+        let (flags, addr, offset) = match *self.func.dfg.inst(inst) {
+            InstructionData::Load {
+                flags, arg, offset, ..
+            } => (flags, arg, offset),
+            InstructionData::Store {
+                flags,
+                args,
+                offset,
+                ..
+            } => (flags, args[1], offset),
+            _ => unreachable!("amode of a load or store"),
+        };
+        let trap = (!flags.notrap()).then_some(self.traps.memory_out_of_bounds);
+        Amode::Reg {
+            base: Some(self.gpr(addr)),
+            index: None,
+            disp: offset,
+            trap,
+        }
+    }
+
+    fn amode_to_gpr_mem(&mut self, a: Amode) -> GprMem {
+        GprMem::Mem(a)
+    }
+
+    fn output_none(&mut self) -> InstOutput {
+        Vec::new()
+    }
 }
 
 /// The operand size of an integer type (8 and 16 bits work on 32).
@@ -275,12 +346,13 @@ struct BlockPlan {
 }
 
 /// Lowers `func` (which must verify) to VCode.
-pub fn lower_function(func: &Function, features: CpuFeatures) -> Result<VCode, CodegenError> {
+pub fn lower_function(func: &Function, options: &CompileOptions) -> Result<VCode, CodegenError> {
     let cfg = ControlFlowGraph::with_function(func);
     let domtree = DominatorTree::with_function(func, &cfg);
     let mut lower = Lower {
         func,
-        vcode: VCode::new(Assembler::new(features)),
+        vcode: VCode::new(Assembler::new(options.features)),
+        traps: options.traps,
         regs: SecondaryMap::with_default(None),
         uses: SecondaryMap::default(),
         sunk: SecondaryMap::default(),

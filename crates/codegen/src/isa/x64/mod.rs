@@ -7,9 +7,9 @@ pub mod lower;
 use crate::CodegenError;
 use crate::ir::Function;
 use crate::machinst::StackLimit;
-use cranelift_asm::FinishedCode;
 use cranelift_asm::reg::PRegSet;
 use cranelift_asm::x64::{CpuFeatures, Gpr, Xmm};
+use cranelift_asm::{FinishedCode, TrapCode};
 use regalloc2::MachineEnv;
 
 /// What compiling a function needs besides the function.
@@ -19,6 +19,23 @@ pub struct CompileOptions {
     pub features: CpuFeatures,
     /// The prologue's stack-limit check, for wasm functions.
     pub stack_limit: Option<StackLimit>,
+    /// The trap codes of faults the IR implies without naming a code.
+    pub traps: ImplicitTraps,
+}
+
+/// The trap codes the embedder assigns to faults that IR instructions
+/// imply: a trapping load or store, a hardware division fault, a failed
+/// float-to-integer conversion.
+#[derive(Copy, Clone, Debug)]
+pub struct ImplicitTraps {
+    /// A load or store without `notrap` that faults.
+    pub memory_out_of_bounds: TrapCode,
+    /// `div`/`idiv` by zero.
+    pub integer_division_by_zero: TrapCode,
+    /// `fcvt_to_sint`/`fcvt_to_uint` out of range.
+    pub integer_overflow: TrapCode,
+    /// `fcvt_to_sint`/`fcvt_to_uint` of NaN.
+    pub bad_conversion_to_integer: TrapCode,
 }
 
 /// Compiles `func` to machine code.
@@ -26,7 +43,7 @@ pub fn compile_function(
     func: &Function,
     options: &CompileOptions,
 ) -> Result<FinishedCode, CodegenError> {
-    let vcode = lower::lower_function(func, options.features)?;
+    let vcode = lower::lower_function(func, options)?;
     vcode.emit(&machine_env(), options.stack_limit)
 }
 

@@ -34,6 +34,16 @@ pub trait Context {
     fn emit(&mut self, arg0: &MInst) -> Unit;
     fn imm(&mut self, arg0: &Type, arg1: i64) -> GprReg;
     fn value_type(&mut self, arg0: Value) -> Type;
+    fn shift_amount(&mut self, arg0: Value) -> ShiftAmount;
+    fn div_trap(&mut self) -> TrapCode;
+    fn gpr_pair(&mut self, arg0: GprReg, arg1: GprReg) -> ValueRegsPair;
+    fn pair_first(&mut self, arg0: ValueRegsPair) -> GprReg;
+    fn pair_second(&mut self, arg0: ValueRegsPair) -> GprReg;
+    fn unpack_value_array_3(&mut self, arg0: ValueArray3) -> (Value, Value, Value);
+    fn gpr_to_gpr_imm(&mut self, arg0: GprReg) -> GprImm;
+    fn amode(&mut self, arg0: Inst) -> Amode;
+    fn amode_to_gpr_mem(&mut self, arg0: Amode) -> GprMem;
+    fn output_none(&mut self) -> InstOutput;
 }
 
 pub trait ContextIter {
@@ -128,10 +138,10 @@ impl<L: Length, C> Length for ContextIterWrapper<L, C> {
 // Generated as internal constructor for term operand_size.
 pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 109.
+        // Rule at isle/codegen/x64/lower.isle line 113.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 110.
+    // Rule at isle/codegen/x64/lower.isle line 114.
     return OperandSize::S32;
 }
 
@@ -139,50 +149,50 @@ pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> Operand
 pub fn constructor_cc_of<C: Context>(ctx: &mut C, arg0: &IntCC) -> CC {
     match arg0 {
         &IntCC::Equal => {
-            // Rule at isle/codegen/x64/lower.isle line 113.
+            // Rule at isle/codegen/x64/lower.isle line 117.
             return CC::Z;
         }
         &IntCC::NotEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 114.
+            // Rule at isle/codegen/x64/lower.isle line 118.
             return CC::NZ;
         }
         &IntCC::SignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 115.
+            // Rule at isle/codegen/x64/lower.isle line 119.
             return CC::L;
         }
         &IntCC::SignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 116.
+            // Rule at isle/codegen/x64/lower.isle line 120.
             return CC::GE;
         }
         &IntCC::SignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 117.
+            // Rule at isle/codegen/x64/lower.isle line 121.
             return CC::G;
         }
         &IntCC::SignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 118.
+            // Rule at isle/codegen/x64/lower.isle line 122.
             return CC::LE;
         }
         &IntCC::UnsignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 119.
+            // Rule at isle/codegen/x64/lower.isle line 123.
             return CC::B;
         }
         &IntCC::UnsignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 120.
+            // Rule at isle/codegen/x64/lower.isle line 124.
             return CC::AE;
         }
         &IntCC::UnsignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 121.
+            // Rule at isle/codegen/x64/lower.isle line 125.
             return CC::A;
         }
         &IntCC::UnsignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 122.
+            // Rule at isle/codegen/x64/lower.isle line 126.
             return CC::BE;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "cc_of", "isle/codegen/x64/lower.isle line 112"
+        "cc_of", "isle/codegen/x64/lower.isle line 116"
     )
 }
 
@@ -190,12 +200,12 @@ pub fn constructor_cc_of<C: Context>(ctx: &mut C, arg0: &IntCC) -> CC {
 pub fn constructor_put_in_gpr_mem_imm<C: Context>(ctx: &mut C, arg0: Value) -> GprMemImm {
     let v1 = C::simm32_operand(ctx, arg0);
     if let Some(v2) = v1 {
-        // Rule at isle/codegen/x64/lower.isle line 126.
+        // Rule at isle/codegen/x64/lower.isle line 130.
         return v2;
     }
     let v3 = C::put_in_gpr(ctx, arg0);
     let v4 = C::gpr_to_gpr_mem_imm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 127.
+    // Rule at isle/codegen/x64/lower.isle line 131.
     return v4;
 }
 
@@ -218,7 +228,7 @@ pub fn constructor_alu<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 132.
+    // Rule at isle/codegen/x64/lower.isle line 136.
     return v8;
 }
 
@@ -254,7 +264,7 @@ pub fn constructor_compare<C: Context>(
     };
     let v16 = C::emit(ctx, &v15);
     let v17 = C::writable_gpr_to_gpr(ctx, v11);
-    // Rule at isle/codegen/x64/lower.isle line 142.
+    // Rule at isle/codegen/x64/lower.isle line 146.
     return v17;
 }
 
@@ -274,7 +284,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v8 = C::imm(ctx, v4, v7);
                         let v9 = C::output_gpr(ctx, v8);
                         let v10 = Some(v9);
-                        // Rule at isle/codegen/x64/lower.isle line 154.
+                        // Rule at isle/codegen/x64/lower.isle line 158.
                         return v10;
                     }
                 }
@@ -285,6 +295,32 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             arg: v69,
         } => {
             match v68 {
+                &Opcode::Bnot => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v109 = constructor_unary_op(ctx, &UnaryOp::Not, v4, v69);
+                            let v110 = C::output_gpr(ctx, v109);
+                            let v111 = Some(v110);
+                            // Rule at isle/codegen/x64/lower.isle line 239.
+                            return v111;
+                        }
+                    }
+                }
+                &Opcode::Ineg => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v113 = constructor_unary_op(ctx, &UnaryOp::Neg, v4, v69);
+                            let v114 = C::output_gpr(ctx, v113);
+                            let v115 = Some(v114);
+                            // Rule at isle/codegen/x64/lower.isle line 240.
+                            return v115;
+                        }
+                    }
+                }
                 &Opcode::Uextend => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
@@ -302,7 +338,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v75 = C::writable_gpr_to_gpr(ctx, v44);
                                 let v76 = C::output_gpr(ctx, v75);
                                 let v77 = Some(v76);
-                                // Rule at isle/codegen/x64/lower.isle line 194.
+                                // Rule at isle/codegen/x64/lower.isle line 198.
                                 return v77;
                             }
                         }
@@ -323,7 +359,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v83 = C::writable_gpr_to_gpr(ctx, v44);
                                 let v84 = C::output_gpr(ctx, v83);
                                 let v85 = Some(v84);
-                                // Rule at isle/codegen/x64/lower.isle line 199.
+                                // Rule at isle/codegen/x64/lower.isle line 203.
                                 return v85;
                             }
                         }
@@ -349,9 +385,21 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v83 = C::writable_gpr_to_gpr(ctx, v44);
                                 let v84 = C::output_gpr(ctx, v83);
                                 let v85 = Some(v84);
-                                // Rule at isle/codegen/x64/lower.isle line 204.
+                                // Rule at isle/codegen/x64/lower.isle line 208.
                                 return v85;
                             }
+                        }
+                    }
+                }
+                &Opcode::Ireduce => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        if let &Type::I32 = v2 {
+                            let v116 = C::put_in_gpr(ctx, v69);
+                            let v117 = C::output_gpr(ctx, v116);
+                            let v118 = Some(v117);
+                            // Rule at isle/codegen/x64/lower.isle line 243.
+                            return v118;
                         }
                     }
                 }
@@ -375,7 +423,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v25 = constructor_alu(ctx, &AluOp::Add, v4, v24, v23);
                                 let v26 = C::output_gpr(ctx, v25);
                                 let v27 = Some(v26);
-                                // Rule at isle/codegen/x64/lower.isle line 160.
+                                // Rule at isle/codegen/x64/lower.isle line 164.
                                 return v27;
                             }
                             let v17 = C::put_in_gpr(ctx, v13.0);
@@ -383,7 +431,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v19 = constructor_alu(ctx, &AluOp::Add, v4, v17, v18);
                             let v20 = C::output_gpr(ctx, v19);
                             let v21 = Some(v20);
-                            // Rule at isle/codegen/x64/lower.isle line 157.
+                            // Rule at isle/codegen/x64/lower.isle line 161.
                             return v21;
                         }
                     }
@@ -399,7 +447,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v29 = constructor_alu(ctx, &AluOp::Sub, v4, v17, v18);
                             let v30 = C::output_gpr(ctx, v29);
                             let v31 = Some(v30);
-                            // Rule at isle/codegen/x64/lower.isle line 162.
+                            // Rule at isle/codegen/x64/lower.isle line 166.
                             return v31;
                         }
                     }
@@ -425,8 +473,84 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v51 = C::writable_gpr_to_gpr(ctx, v44);
                             let v52 = C::output_gpr(ctx, v51);
                             let v53 = Some(v52);
-                            // Rule at isle/codegen/x64/lower.isle line 171.
+                            // Rule at isle/codegen/x64/lower.isle line 175.
                             return v53;
+                        }
+                    }
+                }
+                &Opcode::Sdiv => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v13 = C::unpack_value_array_2(ctx, v12);
+                            let v125 = constructor_divide(ctx, true, v4, v13.0, v13.1);
+                            let v126 = C::pair_first(ctx, v125);
+                            let v127 = C::output_gpr(ctx, v126);
+                            let v128 = Some(v127);
+                            // Rule at isle/codegen/x64/lower.isle line 281.
+                            return v128;
+                        }
+                    }
+                }
+                &Opcode::Udiv => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v13 = C::unpack_value_array_2(ctx, v12);
+                            let v120 = constructor_divide(ctx, false, v4, v13.0, v13.1);
+                            let v121 = C::pair_first(ctx, v120);
+                            let v122 = C::output_gpr(ctx, v121);
+                            let v123 = Some(v122);
+                            // Rule at isle/codegen/x64/lower.isle line 280.
+                            return v123;
+                        }
+                    }
+                }
+                &Opcode::Srem => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v13 = C::unpack_value_array_2(ctx, v12);
+                            let v17 = C::put_in_gpr(ctx, v13.0);
+                            let v132 = constructor_dividend_high(ctx, true, v4, v17);
+                            let v133 = C::temp_writable_gpr(ctx);
+                            let v134 = C::temp_writable_gpr(ctx);
+                            let v135 = &constructor_operand_size(ctx, v4);
+                            let v136 = C::put_in_gpr(ctx, v13.1);
+                            let v137 = C::div_trap(ctx);
+                            let v138 = MInst::CheckedSRemSeq {
+                                size: v135.clone(),
+                                dividend_lo: v17,
+                                dividend_hi: v132,
+                                divisor: v136,
+                                dst_quotient: v133,
+                                dst_remainder: v134,
+                                trap: v137,
+                            };
+                            let v139 = C::emit(ctx, &v138);
+                            let v140 = C::writable_gpr_to_gpr(ctx, v134);
+                            let v141 = C::output_gpr(ctx, v140);
+                            let v142 = Some(v141);
+                            // Rule at isle/codegen/x64/lower.isle line 284.
+                            return v142;
+                        }
+                    }
+                }
+                &Opcode::Urem => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v13 = C::unpack_value_array_2(ctx, v12);
+                            let v120 = constructor_divide(ctx, false, v4, v13.0, v13.1);
+                            let v129 = C::pair_second(ctx, v120);
+                            let v130 = C::output_gpr(ctx, v129);
+                            let v131 = Some(v130);
+                            // Rule at isle/codegen/x64/lower.isle line 282.
+                            return v131;
                         }
                     }
                 }
@@ -441,7 +565,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v33 = constructor_alu(ctx, &AluOp::And, v4, v17, v18);
                             let v34 = C::output_gpr(ctx, v33);
                             let v35 = Some(v34);
-                            // Rule at isle/codegen/x64/lower.isle line 164.
+                            // Rule at isle/codegen/x64/lower.isle line 168.
                             return v35;
                         }
                     }
@@ -457,7 +581,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v37 = constructor_alu(ctx, &AluOp::Or, v4, v17, v18);
                             let v38 = C::output_gpr(ctx, v37);
                             let v39 = Some(v38);
-                            // Rule at isle/codegen/x64/lower.isle line 166.
+                            // Rule at isle/codegen/x64/lower.isle line 170.
                             return v39;
                         }
                     }
@@ -473,12 +597,157 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v41 = constructor_alu(ctx, &AluOp::Xor, v4, v17, v18);
                             let v42 = C::output_gpr(ctx, v41);
                             let v43 = Some(v42);
-                            // Rule at isle/codegen/x64/lower.isle line 168.
+                            // Rule at isle/codegen/x64/lower.isle line 172.
                             return v43;
                         }
                     }
                 }
+                &Opcode::Ishl => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v13 = C::unpack_value_array_2(ctx, v12);
+                            let v89 = constructor_shift(ctx, &ShiftOp::Shl, v4, v13.0, v13.1);
+                            let v90 = C::output_gpr(ctx, v89);
+                            let v91 = Some(v90);
+                            // Rule at isle/codegen/x64/lower.isle line 227.
+                            return v91;
+                        }
+                    }
+                }
+                &Opcode::Ushr => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v13 = C::unpack_value_array_2(ctx, v12);
+                            let v93 = constructor_shift(ctx, &ShiftOp::Shr, v4, v13.0, v13.1);
+                            let v94 = C::output_gpr(ctx, v93);
+                            let v95 = Some(v94);
+                            // Rule at isle/codegen/x64/lower.isle line 228.
+                            return v95;
+                        }
+                    }
+                }
+                &Opcode::Sshr => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v13 = C::unpack_value_array_2(ctx, v12);
+                            let v97 = constructor_shift(ctx, &ShiftOp::Sar, v4, v13.0, v13.1);
+                            let v98 = C::output_gpr(ctx, v97);
+                            let v99 = Some(v98);
+                            // Rule at isle/codegen/x64/lower.isle line 229.
+                            return v99;
+                        }
+                    }
+                }
+                &Opcode::Rotl => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v13 = C::unpack_value_array_2(ctx, v12);
+                            let v101 = constructor_shift(ctx, &ShiftOp::Rol, v4, v13.0, v13.1);
+                            let v102 = C::output_gpr(ctx, v101);
+                            let v103 = Some(v102);
+                            // Rule at isle/codegen/x64/lower.isle line 230.
+                            return v103;
+                        }
+                    }
+                }
+                &Opcode::Rotr => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v13 = C::unpack_value_array_2(ctx, v12);
+                            let v105 = constructor_shift(ctx, &ShiftOp::Ror, v4, v13.0, v13.1);
+                            let v106 = C::output_gpr(ctx, v105);
+                            let v107 = Some(v106);
+                            // Rule at isle/codegen/x64/lower.isle line 231.
+                            return v107;
+                        }
+                    }
+                }
                 _ => {}
+            }
+        }
+        &InstructionData::Ternary {
+            opcode: ref v143,
+            args: v144,
+        } => {
+            if let &Opcode::Select = v143 {
+                let v1 = &C::result_type(ctx, arg0);
+                if let Some(v2) = v1 {
+                    let v3 = &C::int_ty(ctx, v2);
+                    if let Some(v4) = v3 {
+                        let v145 = C::unpack_value_array_3(ctx, v144);
+                        let v149 = &C::value_type(ctx, v145.0);
+                        if let &Type::I8 = v149 {
+                            let v152 = C::put_in_gpr(ctx, v145.0);
+                            let v169 = C::gpr_to_gpr_mem(ctx, v152);
+                            let v170 = C::gpr_to_gpr_imm(ctx, v152);
+                            let v171 = MInst::Test {
+                                size: OperandSize::S32,
+                                lhs: v169,
+                                rhs: v170,
+                            };
+                            let v172 = C::emit(ctx, &v171);
+                            let v173 = C::temp_writable_gpr(ctx);
+                            let v174 = &constructor_operand_size(ctx, v4);
+                            let v175 = C::put_in_gpr(ctx, v145.1);
+                            let v176 = C::gpr_to_gpr_mem(ctx, v175);
+                            let v177 = C::put_in_gpr(ctx, v145.2);
+                            let v178 = MInst::Cmov {
+                                cc: CC::NZ,
+                                size: v174.clone(),
+                                consequent: v176,
+                                alternative: v177,
+                                dst: v173,
+                            };
+                            let v179 = C::emit(ctx, &v178);
+                            let v180 = C::writable_gpr_to_gpr(ctx, v173);
+                            let v181 = C::output_gpr(ctx, v180);
+                            let v182 = Some(v181);
+                            // Rule at isle/codegen/x64/lower.isle line 308.
+                            return v182;
+                        }
+                        let v150 = &C::int_ty(ctx, v149);
+                        if let Some(v151) = v150 {
+                            let v152 = C::put_in_gpr(ctx, v145.0);
+                            let v153 = &constructor_operand_size(ctx, v151);
+                            let v154 = C::gpr_to_gpr_mem(ctx, v152);
+                            let v155 = C::gpr_to_gpr_imm(ctx, v152);
+                            let v156 = MInst::Test {
+                                size: v153.clone(),
+                                lhs: v154,
+                                rhs: v155,
+                            };
+                            let v157 = C::emit(ctx, &v156);
+                            let v158 = C::temp_writable_gpr(ctx);
+                            let v160 = &constructor_operand_size(ctx, v4);
+                            let v161 = C::put_in_gpr(ctx, v145.1);
+                            let v162 = C::gpr_to_gpr_mem(ctx, v161);
+                            let v163 = C::put_in_gpr(ctx, v145.2);
+                            let v164 = MInst::Cmov {
+                                cc: CC::NZ,
+                                size: v160.clone(),
+                                consequent: v162,
+                                alternative: v163,
+                                dst: v158,
+                            };
+                            let v165 = C::emit(ctx, &v164);
+                            let v166 = C::writable_gpr_to_gpr(ctx, v158);
+                            let v167 = C::output_gpr(ctx, v166);
+                            let v168 = Some(v167);
+                            // Rule at isle/codegen/x64/lower.isle line 301.
+                            return v168;
+                        }
+                    }
+                }
             }
         }
         &InstructionData::IntCompare {
@@ -496,9 +765,120 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v65 = constructor_compare(ctx, v55, v62, v63, v64);
                     let v66 = C::output_gpr(ctx, v65);
                     let v67 = Some(v66);
-                    // Rule at isle/codegen/x64/lower.isle line 176.
+                    // Rule at isle/codegen/x64/lower.isle line 180.
                     return v67;
                 }
+            }
+        }
+        &InstructionData::Load {
+            opcode: ref v183,
+            flags: v184,
+            arg: v185,
+            offset: v186,
+        } => {
+            let v1 = &C::result_type(ctx, arg0);
+            if let Some(v2) = v1 {
+                match v183 {
+                    &Opcode::Load => {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v44 = C::temp_writable_gpr(ctx);
+                            let v45 = &constructor_operand_size(ctx, v4);
+                            let v187 = C::amode(ctx, arg0);
+                            let v188 = MInst::MovRM {
+                                size: v45.clone(),
+                                src: v187,
+                                dst: v44,
+                            };
+                            let v189 = C::emit(ctx, &v188);
+                            let v83 = C::writable_gpr_to_gpr(ctx, v44);
+                            let v84 = C::output_gpr(ctx, v83);
+                            let v85 = Some(v84);
+                            // Rule at isle/codegen/x64/lower.isle line 329.
+                            return v85;
+                        }
+                    }
+                    &Opcode::Uload32 => {
+                        if let &Type::I64 = v2 {
+                            let v44 = C::temp_writable_gpr(ctx);
+                            let v192 = C::amode(ctx, arg0);
+                            let v200 = MInst::MovRM {
+                                size: OperandSize::S32,
+                                src: v192,
+                                dst: v44,
+                            };
+                            let v201 = C::emit(ctx, &v200);
+                            let v75 = C::writable_gpr_to_gpr(ctx, v44);
+                            let v76 = C::output_gpr(ctx, v75);
+                            let v77 = Some(v76);
+                            // Rule at isle/codegen/x64/lower.isle line 357.
+                            return v77;
+                        }
+                    }
+                    _ => {}
+                }
+                let v3 = &C::int_ty(ctx, v2);
+                if let Some(v4) = v3 {
+                    let v190 = &constructor_load_ext(ctx, v183, v4);
+                    if let Some(v191) = v190 {
+                        let v44 = C::temp_writable_gpr(ctx);
+                        let v192 = C::amode(ctx, arg0);
+                        let v193 = C::amode_to_gpr_mem(ctx, v192);
+                        let v194 = MInst::Movzx {
+                            mode: v191.clone(),
+                            src: v193,
+                            dst: v44,
+                        };
+                        let v195 = C::emit(ctx, &v194);
+                        let v83 = C::writable_gpr_to_gpr(ctx, v44);
+                        let v84 = C::output_gpr(ctx, v83);
+                        let v85 = Some(v84);
+                        // Rule at isle/codegen/x64/lower.isle line 346.
+                        return v85;
+                    }
+                    let v196 = &constructor_sload_ext(ctx, v183, v4);
+                    if let Some(v197) = v196 {
+                        let v44 = C::temp_writable_gpr(ctx);
+                        let v192 = C::amode(ctx, arg0);
+                        let v193 = C::amode_to_gpr_mem(ctx, v192);
+                        let v198 = MInst::Movsx {
+                            mode: v197.clone(),
+                            src: v193,
+                            dst: v44,
+                        };
+                        let v199 = C::emit(ctx, &v198);
+                        let v83 = C::writable_gpr_to_gpr(ctx, v44);
+                        let v84 = C::output_gpr(ctx, v83);
+                        let v85 = Some(v84);
+                        // Rule at isle/codegen/x64/lower.isle line 351.
+                        return v85;
+                    }
+                }
+            }
+        }
+        &InstructionData::Store {
+            opcode: ref v202,
+            flags: v203,
+            args: v204,
+            offset: v205,
+        } => {
+            let v206 = C::unpack_value_array_2(ctx, v204);
+            let v209 = &C::value_type(ctx, v206.0);
+            let v210 = &C::int_ty(ctx, v209);
+            if let Some(v211) = v210 {
+                let v212 = &constructor_store_size(ctx, v202, v211);
+                let v213 = C::put_in_gpr(ctx, v206.0);
+                let v187 = C::amode(ctx, arg0);
+                let v214 = MInst::MovMR {
+                    size: v212.clone(),
+                    src: v213,
+                    dst: v187,
+                };
+                let v215 = C::emit(ctx, &v214);
+                let v216 = C::output_none(ctx);
+                let v217 = Some(v216);
+                // Rule at isle/codegen/x64/lower.isle line 374.
+                return v217;
             }
         }
         _ => {}
@@ -513,12 +893,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 187.
+                    // Rule at isle/codegen/x64/lower.isle line 191.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 188.
+                    // Rule at isle/codegen/x64/lower.isle line 192.
                     return v5;
                 }
                 _ => {}
@@ -528,12 +908,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 189.
+                    // Rule at isle/codegen/x64/lower.isle line 193.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 190.
+                    // Rule at isle/codegen/x64/lower.isle line 194.
                     return v9;
                 }
                 _ => {}
@@ -542,11 +922,252 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
         &Type::I32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 191.
+                // Rule at isle/codegen/x64/lower.isle line 195.
                 return v11;
             }
         }
         _ => {}
     }
     None
+}
+
+// Generated as internal constructor for term shift.
+pub fn constructor_shift<C: Context>(
+    ctx: &mut C,
+    arg0: &ShiftOp,
+    arg1: &Type,
+    arg2: Value,
+    arg3: Value,
+) -> GprReg {
+    let v4 = C::temp_writable_gpr(ctx);
+    let v5 = &constructor_operand_size(ctx, arg1);
+    let v6 = C::put_in_gpr(ctx, arg2);
+    let v7 = C::shift_amount(ctx, arg3);
+    let v8 = MInst::Shift {
+        op: arg0.clone(),
+        size: v5.clone(),
+        src: v6,
+        amount: v7,
+        dst: v4,
+    };
+    let v9 = C::emit(ctx, &v8);
+    let v10 = C::writable_gpr_to_gpr(ctx, v4);
+    // Rule at isle/codegen/x64/lower.isle line 222.
+    return v10;
+}
+
+// Generated as internal constructor for term unary_op.
+pub fn constructor_unary_op<C: Context>(
+    ctx: &mut C,
+    arg0: &UnaryOp,
+    arg1: &Type,
+    arg2: Value,
+) -> GprReg {
+    let v3 = C::temp_writable_gpr(ctx);
+    let v4 = &constructor_operand_size(ctx, arg1);
+    let v5 = C::put_in_gpr(ctx, arg2);
+    let v6 = MInst::Unary {
+        op: arg0.clone(),
+        size: v4.clone(),
+        src: v5,
+        dst: v3,
+    };
+    let v7 = C::emit(ctx, &v6);
+    let v8 = C::writable_gpr_to_gpr(ctx, v3);
+    // Rule at isle/codegen/x64/lower.isle line 234.
+    return v8;
+}
+
+// Generated as internal constructor for term zero_gpr.
+pub fn constructor_zero_gpr<C: Context>(ctx: &mut C, arg0: &Type) -> GprReg {
+    let v2 = C::imm(ctx, arg0, 0_i64);
+    // Rule at isle/codegen/x64/lower.isle line 251.
+    return v2;
+}
+
+// Generated as internal constructor for term divide.
+pub fn constructor_divide<C: Context>(
+    ctx: &mut C,
+    arg0: bool,
+    arg1: &Type,
+    arg2: Value,
+    arg3: Value,
+) -> ValueRegsPair {
+    let v4 = C::put_in_gpr(ctx, arg2);
+    let v5 = constructor_dividend_high(ctx, arg0, arg1, v4);
+    let v6 = C::temp_writable_gpr(ctx);
+    let v7 = C::temp_writable_gpr(ctx);
+    let v8 = &constructor_operand_size(ctx, arg1);
+    let v9 = C::put_in_gpr(ctx, arg3);
+    let v10 = C::gpr_to_gpr_mem(ctx, v9);
+    let v11 = C::div_trap(ctx);
+    let v12 = MInst::Div {
+        signed: arg0,
+        size: v8.clone(),
+        dividend_lo: v4,
+        dividend_hi: v5,
+        divisor: v10,
+        dst_quotient: v6,
+        dst_remainder: v7,
+        trap: v11,
+    };
+    let v13 = C::emit(ctx, &v12);
+    let v14 = C::writable_gpr_to_gpr(ctx, v6);
+    let v15 = C::writable_gpr_to_gpr(ctx, v7);
+    let v16 = C::gpr_pair(ctx, v14, v15);
+    // Rule at isle/codegen/x64/lower.isle line 255.
+    return v16;
+}
+
+// Generated as internal constructor for term dividend_high.
+pub fn constructor_dividend_high<C: Context>(
+    ctx: &mut C,
+    arg0: bool,
+    arg1: &Type,
+    arg2: GprReg,
+) -> GprReg {
+    match arg0 {
+        true => {
+            let v4 = C::temp_writable_gpr(ctx);
+            let v5 = &constructor_operand_size(ctx, arg1);
+            let v6 = MInst::SignExtendRaxRdx {
+                size: v5.clone(),
+                src: arg2,
+                dst: v4,
+            };
+            let v7 = C::emit(ctx, &v6);
+            let v8 = C::writable_gpr_to_gpr(ctx, v4);
+            // Rule at isle/codegen/x64/lower.isle line 265.
+            return v8;
+        }
+        false => {
+            let v3 = constructor_zero_gpr(ctx, arg1);
+            // Rule at isle/codegen/x64/lower.isle line 264.
+            return v3;
+        }
+        _ => {}
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "dividend_high", "isle/codegen/x64/lower.isle line 263"
+    )
+}
+
+// Generated as internal constructor for term load_ext.
+pub fn constructor_load_ext<C: Context>(
+    ctx: &mut C,
+    arg0: &Opcode,
+    arg1: &Type,
+) -> Option<ExtMode> {
+    match arg0 {
+        &Opcode::Uload8 => {
+            match arg1 {
+                &Type::I32 => {
+                    let v3 = Some(ExtMode::BL);
+                    // Rule at isle/codegen/x64/lower.isle line 335.
+                    return v3;
+                }
+                &Type::I64 => {
+                    let v5 = Some(ExtMode::BQ);
+                    // Rule at isle/codegen/x64/lower.isle line 336.
+                    return v5;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::Uload16 => {
+            match arg1 {
+                &Type::I32 => {
+                    let v7 = Some(ExtMode::WL);
+                    // Rule at isle/codegen/x64/lower.isle line 337.
+                    return v7;
+                }
+                &Type::I64 => {
+                    let v9 = Some(ExtMode::WQ);
+                    // Rule at isle/codegen/x64/lower.isle line 338.
+                    return v9;
+                }
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+    None
+}
+
+// Generated as internal constructor for term sload_ext.
+pub fn constructor_sload_ext<C: Context>(
+    ctx: &mut C,
+    arg0: &Opcode,
+    arg1: &Type,
+) -> Option<ExtMode> {
+    match arg0 {
+        &Opcode::Sload8 => {
+            match arg1 {
+                &Type::I32 => {
+                    let v3 = Some(ExtMode::BL);
+                    // Rule at isle/codegen/x64/lower.isle line 340.
+                    return v3;
+                }
+                &Type::I64 => {
+                    let v5 = Some(ExtMode::BQ);
+                    // Rule at isle/codegen/x64/lower.isle line 341.
+                    return v5;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::Sload16 => {
+            match arg1 {
+                &Type::I32 => {
+                    let v7 = Some(ExtMode::WL);
+                    // Rule at isle/codegen/x64/lower.isle line 342.
+                    return v7;
+                }
+                &Type::I64 => {
+                    let v9 = Some(ExtMode::WQ);
+                    // Rule at isle/codegen/x64/lower.isle line 343.
+                    return v9;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::Sload32 => {
+            if let &Type::I64 = arg1 {
+                let v11 = Some(ExtMode::LQ);
+                // Rule at isle/codegen/x64/lower.isle line 344.
+                return v11;
+            }
+        }
+        _ => {}
+    }
+    None
+}
+
+// Generated as internal constructor for term store_size.
+pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Type) -> OperandSize {
+    match arg0 {
+        &Opcode::Store => {
+            let v5 = &constructor_operand_size(ctx, arg1);
+            // Rule at isle/codegen/x64/lower.isle line 372.
+            return v5.clone();
+        }
+        &Opcode::Istore8 => {
+            // Rule at isle/codegen/x64/lower.isle line 369.
+            return OperandSize::S8;
+        }
+        &Opcode::Istore16 => {
+            // Rule at isle/codegen/x64/lower.isle line 370.
+            return OperandSize::S16;
+        }
+        &Opcode::Istore32 => {
+            // Rule at isle/codegen/x64/lower.isle line 371.
+            return OperandSize::S32;
+        }
+        _ => {}
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "store_size", "isle/codegen/x64/lower.isle line 368"
+    )
 }
