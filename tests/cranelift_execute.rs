@@ -325,3 +325,135 @@ block0(v0: i64, v1: i64, v2: i64):
         assert_eq!(buffer[1], x);
     }
 }
+
+impl Compiled {
+    /// Calls a `(vmctx, f64, f64) -> f64` function.
+    fn call_f64(&mut self, a: f64, b: f64) -> f64 {
+        let entry = self.code.function(0).unwrap();
+        // SAFETY: as in `call`, with two float arguments in xmm0 and xmm1
+        // and a float result in xmm0, which is System V's convention too.
+        unsafe {
+            let f: extern "sysv64" fn(*mut u64, f64, f64) -> f64 = std::mem::transmute(entry);
+            f(self.vmctx.as_mut_ptr(), a, b)
+        }
+    }
+}
+
+/// WebAssembly's `min` and `max` on `f64`.
+fn wasm_min_max(a: f64, b: f64, min: bool) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        return f64::NAN;
+    }
+    if a == b {
+        // -0 < +0
+        return if min == (a.is_sign_negative()) { a } else { b };
+    }
+    if (a < b) == min { a } else { b }
+}
+
+#[test]
+fn float_operations_match_rust() {
+    let ops: [(&str, fn(f64, f64) -> f64); 12] = [
+        ("fadd v1, v2", |a, b| a + b),
+        ("fsub v1, v2", |a, b| a - b),
+        ("fmul v1, v2", |a, b| a * b),
+        ("fdiv v1, v2", |a, b| a / b),
+        ("fmin v1, v2", |a, b| wasm_min_max(a, b, true)),
+        ("fmax v1, v2", |a, b| wasm_min_max(a, b, false)),
+        ("fcopysign v1, v2", f64::copysign),
+        ("fneg v1", |a, _| -a),
+        ("fabs v1", |a, _| a.abs()),
+        ("sqrt v1", |a, _| a.sqrt()),
+        ("floor v1", |a, _| a.floor()),
+        ("nearest v1", |a, _| a.round_ties_even()),
+    ];
+    let inputs = [
+        0.0,
+        -0.0,
+        1.5,
+        -2.5,
+        3.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        1e300,
+        -1e-300,
+    ];
+    for (op, rust) in ops {
+        let mut f = compile(&format!(
+            "function %f(i64, f64, f64) -> f64 wasm {{
+block0(v0: i64, v1: f64, v2: f64):
+    v3 = {op}
+    return v3
+}}"
+        ));
+        for a in inputs {
+            for b in inputs {
+                let (got, want) = (f.call_f64(a, b), rust(a, b));
+                assert!(
+                    got.to_bits() == want.to_bits() || got.is_nan() && want.is_nan(),
+                    "{op}: ({a}, {b}) = {got}, want {want}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn float_comparisons_conversions_and_constants() {
+    let conds: [(&str, fn(f64, f64) -> bool); 8] = [
+        ("eq", |a, b| a == b),
+        ("ne", |a, b| a != b),
+        ("lt", |a, b| a < b),
+        ("le", |a, b| a <= b),
+        ("gt", |a, b| a > b),
+        ("ge", |a, b| a >= b),
+        ("ord", |a, b| !a.is_nan() && !b.is_nan()),
+        ("uno", |a, b| a.is_nan() || b.is_nan()),
+    ];
+    let inputs = [0.0, -0.0, 1.0, -1.0, f64::INFINITY, f64::NAN];
+    for (cc, rust) in conds {
+        // (a cc b) converted to f64 through an i32, plus 0.5 (a constant).
+        let mut f = compile(&format!(
+            "function %f(i64, f64, f64) -> f64 wasm {{
+block0(v0: i64, v1: f64, v2: f64):
+    v3 = fcmp {cc} v1, v2
+    v4 = uextend.i32 v3
+    v5 = fcvt_from_sint.f64 v4
+    v6 = f64const 0x3fe0000000000000
+    v7 = fadd v5, v6
+    return v7
+}}"
+        ));
+        for a in inputs {
+            for b in inputs {
+                let want = if rust(a, b) { 1.5 } else { 0.5 };
+                assert_eq!(f.call_f64(a, b), want, "{a} {cc} {b}");
+            }
+        }
+    }
+    // Saturating and unsigned conversions, promotion and demotion, bit casts.
+    let mut f = compile(
+        "function %f(i64, f64, f64) -> f64 wasm {
+block0(v0: i64, v1: f64, v2: f64):
+    v3 = fcvt_to_sint_sat.i32 v1
+    v4 = fcvt_to_uint_sat.i64 v2
+    v5 = fcvt_from_sint.f64 v3
+    v6 = fcvt_from_uint.f64 v4
+    v7 = fadd v5, v6
+    v8 = fdemote.f32 v7
+    v9 = fpromote.f64 v8
+    v10 = bitcast.i64 v9
+    v11 = bitcast.f64 v10
+    return v11
+}",
+    );
+    for a in [0.0, -1.5, 3e9, -3e9, f64::NAN, 1e20] {
+        for b in [0.0, -1.0, 1e19, 2e19, f64::NAN, 123.75] {
+            let i = a as i32 as f64;
+            let u = b as u64 as f64;
+            let want = ((i + u) as f32) as f64;
+            assert_eq!(f.call_f64(a, b).to_bits(), want.to_bits(), "f({a}, {b})");
+        }
+    }
+}

@@ -41,7 +41,7 @@ pub use cranelift_asm::x64::inst::{
     AluOp, Amode, BitOp, BoxCallInfo, BoxJumpTable, ExtMode, FloatSize, GprImm, Label, RoundMode,
     ShiftAmount, ShiftOp, SseMovOp, SseOp, TrapCode, UnaryOp, WritableXmm, XmmMem, XmmReg,
 };
-pub use ir::{Inst, IntCC, Type, Value};
+pub use ir::{FloatCC, Inst, IntCC, Type, Value};
 
 /// Two result registers (quotient and remainder).
 pub type ValueRegsPair = (GprReg, GprReg);
@@ -322,6 +322,51 @@ impl generated::Context for Lower<'_> {
 
     fn output_none(&mut self) -> InstOutput {
         Vec::new()
+    }
+
+    fn put_in_xmm(&mut self, v: Value) -> XmmReg {
+        XmmReg::new(self.reg(v)).expect("a float value in an XMM register")
+    }
+
+    fn temp_writable_xmm(&mut self) -> WritableXmm {
+        let reg = self.vcode.vreg(RegClass::Float);
+        Writable::from_reg(XmmReg::new(reg).expect("a float vreg"))
+    }
+
+    fn writable_xmm_to_xmm(&mut self, w: WritableXmm) -> XmmReg {
+        w.to_reg()
+    }
+
+    fn xmm_to_xmm_mem(&mut self, x: XmmReg) -> XmmMem {
+        XmmMem::Xmm(x)
+    }
+
+    fn output_xmm(&mut self, x: XmmReg) -> InstOutput {
+        vec![x.to_reg()]
+    }
+
+    fn float_size(&mut self, ty: &Type) -> Option<FloatSize> {
+        match ty {
+            Type::F32 => Some(FloatSize::F32),
+            Type::F64 => Some(FloatSize::F64),
+            _ => None,
+        }
+    }
+
+    fn u32_to_i64(&mut self, bits: u32) -> i64 {
+        i64::from(bits)
+    }
+
+    fn u64_to_i64(&mut self, bits: u64) -> i64 {
+        bits as i64
+    }
+
+    fn conversion_nan_trap(&mut self) -> TrapCode {
+        self.traps.bad_conversion_to_integer
+    }
+
+    fn conversion_overflow_trap(&mut self) -> TrapCode {
+        self.traps.integer_overflow
     }
 }
 

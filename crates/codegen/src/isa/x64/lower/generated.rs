@@ -44,6 +44,16 @@ pub trait Context {
     fn amode(&mut self, arg0: Inst) -> Amode;
     fn amode_to_gpr_mem(&mut self, arg0: Amode) -> GprMem;
     fn output_none(&mut self) -> InstOutput;
+    fn put_in_xmm(&mut self, arg0: Value) -> XmmReg;
+    fn temp_writable_xmm(&mut self) -> WritableXmm;
+    fn writable_xmm_to_xmm(&mut self, arg0: WritableXmm) -> XmmReg;
+    fn xmm_to_xmm_mem(&mut self, arg0: XmmReg) -> XmmMem;
+    fn output_xmm(&mut self, arg0: XmmReg) -> InstOutput;
+    fn float_size(&mut self, arg0: &Type) -> Option<FloatSize>;
+    fn u32_to_i64(&mut self, arg0: u32) -> i64;
+    fn u64_to_i64(&mut self, arg0: u64) -> i64;
+    fn conversion_nan_trap(&mut self) -> TrapCode;
+    fn conversion_overflow_trap(&mut self) -> TrapCode;
 }
 
 pub trait ContextIter {
@@ -138,10 +148,10 @@ impl<L: Length, C> Length for ContextIterWrapper<L, C> {
 // Generated as internal constructor for term operand_size.
 pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 113.
+        // Rule at isle/codegen/x64/lower.isle line 118.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 114.
+    // Rule at isle/codegen/x64/lower.isle line 119.
     return OperandSize::S32;
 }
 
@@ -149,50 +159,50 @@ pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> Operand
 pub fn constructor_cc_of<C: Context>(ctx: &mut C, arg0: &IntCC) -> CC {
     match arg0 {
         &IntCC::Equal => {
-            // Rule at isle/codegen/x64/lower.isle line 117.
+            // Rule at isle/codegen/x64/lower.isle line 122.
             return CC::Z;
         }
         &IntCC::NotEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 118.
+            // Rule at isle/codegen/x64/lower.isle line 123.
             return CC::NZ;
         }
         &IntCC::SignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 119.
+            // Rule at isle/codegen/x64/lower.isle line 124.
             return CC::L;
         }
         &IntCC::SignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 120.
+            // Rule at isle/codegen/x64/lower.isle line 125.
             return CC::GE;
         }
         &IntCC::SignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 121.
+            // Rule at isle/codegen/x64/lower.isle line 126.
             return CC::G;
         }
         &IntCC::SignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 122.
+            // Rule at isle/codegen/x64/lower.isle line 127.
             return CC::LE;
         }
         &IntCC::UnsignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 123.
+            // Rule at isle/codegen/x64/lower.isle line 128.
             return CC::B;
         }
         &IntCC::UnsignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 124.
+            // Rule at isle/codegen/x64/lower.isle line 129.
             return CC::AE;
         }
         &IntCC::UnsignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 125.
+            // Rule at isle/codegen/x64/lower.isle line 130.
             return CC::A;
         }
         &IntCC::UnsignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 126.
+            // Rule at isle/codegen/x64/lower.isle line 131.
             return CC::BE;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "cc_of", "isle/codegen/x64/lower.isle line 116"
+        "cc_of", "isle/codegen/x64/lower.isle line 121"
     )
 }
 
@@ -200,12 +210,12 @@ pub fn constructor_cc_of<C: Context>(ctx: &mut C, arg0: &IntCC) -> CC {
 pub fn constructor_put_in_gpr_mem_imm<C: Context>(ctx: &mut C, arg0: Value) -> GprMemImm {
     let v1 = C::simm32_operand(ctx, arg0);
     if let Some(v2) = v1 {
-        // Rule at isle/codegen/x64/lower.isle line 130.
+        // Rule at isle/codegen/x64/lower.isle line 135.
         return v2;
     }
     let v3 = C::put_in_gpr(ctx, arg0);
     let v4 = C::gpr_to_gpr_mem_imm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 131.
+    // Rule at isle/codegen/x64/lower.isle line 136.
     return v4;
 }
 
@@ -228,7 +238,7 @@ pub fn constructor_alu<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 136.
+    // Rule at isle/codegen/x64/lower.isle line 141.
     return v8;
 }
 
@@ -264,7 +274,7 @@ pub fn constructor_compare<C: Context>(
     };
     let v16 = C::emit(ctx, &v15);
     let v17 = C::writable_gpr_to_gpr(ctx, v11);
-    // Rule at isle/codegen/x64/lower.isle line 146.
+    // Rule at isle/codegen/x64/lower.isle line 151.
     return v17;
 }
 
@@ -284,7 +294,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v8 = C::imm(ctx, v4, v7);
                         let v9 = C::output_gpr(ctx, v8);
                         let v10 = Some(v9);
-                        // Rule at isle/codegen/x64/lower.isle line 158.
+                        // Rule at isle/codegen/x64/lower.isle line 163.
                         return v10;
                     }
                 }
@@ -303,7 +313,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v109 = constructor_unary_op(ctx, &UnaryOp::Not, v4, v69);
                             let v110 = C::output_gpr(ctx, v109);
                             let v111 = Some(v110);
-                            // Rule at isle/codegen/x64/lower.isle line 239.
+                            // Rule at isle/codegen/x64/lower.isle line 244.
                             return v111;
                         }
                     }
@@ -316,7 +326,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v113 = constructor_unary_op(ctx, &UnaryOp::Neg, v4, v69);
                             let v114 = C::output_gpr(ctx, v113);
                             let v115 = Some(v114);
-                            // Rule at isle/codegen/x64/lower.isle line 240.
+                            // Rule at isle/codegen/x64/lower.isle line 245.
                             return v115;
                         }
                     }
@@ -338,7 +348,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v75 = C::writable_gpr_to_gpr(ctx, v44);
                                 let v76 = C::output_gpr(ctx, v75);
                                 let v77 = Some(v76);
-                                // Rule at isle/codegen/x64/lower.isle line 198.
+                                // Rule at isle/codegen/x64/lower.isle line 203.
                                 return v77;
                             }
                         }
@@ -359,7 +369,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v83 = C::writable_gpr_to_gpr(ctx, v44);
                                 let v84 = C::output_gpr(ctx, v83);
                                 let v85 = Some(v84);
-                                // Rule at isle/codegen/x64/lower.isle line 203.
+                                // Rule at isle/codegen/x64/lower.isle line 208.
                                 return v85;
                             }
                         }
@@ -385,7 +395,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v83 = C::writable_gpr_to_gpr(ctx, v44);
                                 let v84 = C::output_gpr(ctx, v83);
                                 let v85 = Some(v84);
-                                // Rule at isle/codegen/x64/lower.isle line 208.
+                                // Rule at isle/codegen/x64/lower.isle line 213.
                                 return v85;
                             }
                         }
@@ -398,8 +408,302 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v116 = C::put_in_gpr(ctx, v69);
                             let v117 = C::output_gpr(ctx, v116);
                             let v118 = Some(v117);
-                            // Rule at isle/codegen/x64/lower.isle line 243.
+                            // Rule at isle/codegen/x64/lower.isle line 248.
                             return v118;
+                        }
+                    }
+                }
+                &Opcode::Bitcast => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        match v2 {
+                            &Type::I32 => {
+                                let v265 = C::put_in_xmm(ctx, v69);
+                                let v323 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v265);
+                                let v324 = C::output_gpr(ctx, v323);
+                                let v325 = Some(v324);
+                                // Rule at isle/codegen/x64/lower.isle line 504.
+                                return v325;
+                            }
+                            &Type::I64 => {
+                                let v265 = C::put_in_xmm(ctx, v69);
+                                let v326 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v265);
+                                let v327 = C::output_gpr(ctx, v326);
+                                let v328 = Some(v327);
+                                // Rule at isle/codegen/x64/lower.isle line 505.
+                                return v328;
+                            }
+                            &Type::F32 => {
+                                let v116 = C::put_in_gpr(ctx, v69);
+                                let v317 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v116);
+                                let v318 = C::output_xmm(ctx, v317);
+                                let v319 = Some(v318);
+                                // Rule at isle/codegen/x64/lower.isle line 502.
+                                return v319;
+                            }
+                            &Type::F64 => {
+                                let v116 = C::put_in_gpr(ctx, v69);
+                                let v320 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v116);
+                                let v321 = C::output_xmm(ctx, v320);
+                                let v322 = Some(v321);
+                                // Rule at isle/codegen/x64/lower.isle line 503.
+                                return v322;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                &Opcode::Fneg => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v235 = &C::float_size(ctx, v2);
+                        if let Some(v236) = v235 {
+                            let v265 = C::put_in_xmm(ctx, v69);
+                            let v275 = constructor_sign_mask(ctx, v236);
+                            let v276 = constructor_sse_rr(ctx, &SseOp::Xorps, v265, v275);
+                            let v277 = C::output_xmm(ctx, v276);
+                            let v278 = Some(v277);
+                            // Rule at isle/codegen/x64/lower.isle line 476.
+                            return v278;
+                        }
+                    }
+                }
+                &Opcode::Fabs => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v235 = &C::float_size(ctx, v2);
+                        if let Some(v236) = v235 {
+                            let v265 = C::put_in_xmm(ctx, v69);
+                            let v280 = constructor_abs_mask(ctx, v236);
+                            let v281 = constructor_sse_rr(ctx, &SseOp::Andps, v265, v280);
+                            let v282 = C::output_xmm(ctx, v281);
+                            let v283 = Some(v282);
+                            // Rule at isle/codegen/x64/lower.isle line 478.
+                            return v283;
+                        }
+                    }
+                }
+                &Opcode::Sqrt => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        match v2 {
+                            &Type::F32 => {
+                                let v265 = C::put_in_xmm(ctx, v69);
+                                let v267 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v265, v265);
+                                let v268 = C::output_xmm(ctx, v267);
+                                let v269 = Some(v268);
+                                // Rule at isle/codegen/x64/lower.isle line 463.
+                                return v269;
+                            }
+                            &Type::F64 => {
+                                let v265 = C::put_in_xmm(ctx, v69);
+                                let v271 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v265, v265);
+                                let v272 = C::output_xmm(ctx, v271);
+                                let v273 = Some(v272);
+                                // Rule at isle/codegen/x64/lower.isle line 465.
+                                return v273;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                &Opcode::Ceil => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v235 = &C::float_size(ctx, v2);
+                        if let Some(v236) = v235 {
+                            let v294 = constructor_round(ctx, v236, &RoundMode::Up, v69);
+                            let v295 = C::output_xmm(ctx, v294);
+                            let v296 = Some(v295);
+                            // Rule at isle/codegen/x64/lower.isle line 491.
+                            return v296;
+                        }
+                    }
+                }
+                &Opcode::Floor => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v235 = &C::float_size(ctx, v2);
+                        if let Some(v236) = v235 {
+                            let v298 = constructor_round(ctx, v236, &RoundMode::Down, v69);
+                            let v299 = C::output_xmm(ctx, v298);
+                            let v300 = Some(v299);
+                            // Rule at isle/codegen/x64/lower.isle line 492.
+                            return v300;
+                        }
+                    }
+                }
+                &Opcode::Trunc => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v235 = &C::float_size(ctx, v2);
+                        if let Some(v236) = v235 {
+                            let v302 = constructor_round(ctx, v236, &RoundMode::Zero, v69);
+                            let v303 = C::output_xmm(ctx, v302);
+                            let v304 = Some(v303);
+                            // Rule at isle/codegen/x64/lower.isle line 493.
+                            return v304;
+                        }
+                    }
+                }
+                &Opcode::Nearest => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v235 = &C::float_size(ctx, v2);
+                        if let Some(v236) = v235 {
+                            let v306 = constructor_round(ctx, v236, &RoundMode::Nearest, v69);
+                            let v307 = C::output_xmm(ctx, v306);
+                            let v308 = Some(v307);
+                            // Rule at isle/codegen/x64/lower.isle line 494.
+                            return v308;
+                        }
+                    }
+                }
+                &Opcode::Fpromote => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        if let &Type::F64 = v2 {
+                            let v265 = C::put_in_xmm(ctx, v69);
+                            let v310 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v265, v265);
+                            let v311 = C::output_xmm(ctx, v310);
+                            let v312 = Some(v311);
+                            // Rule at isle/codegen/x64/lower.isle line 496.
+                            return v312;
+                        }
+                    }
+                }
+                &Opcode::Fdemote => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        if let &Type::F32 = v2 {
+                            let v265 = C::put_in_xmm(ctx, v69);
+                            let v314 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v265, v265);
+                            let v315 = C::output_xmm(ctx, v314);
+                            let v316 = Some(v315);
+                            // Rule at isle/codegen/x64/lower.isle line 498.
+                            return v316;
+                        }
+                    }
+                }
+                &Opcode::FcvtToSint => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v355 = constructor_float_to_sint(ctx, false, v4, v69);
+                            let v356 = C::output_gpr(ctx, v355);
+                            let v357 = Some(v356);
+                            // Rule at isle/codegen/x64/lower.isle line 596.
+                            return v357;
+                        }
+                    }
+                }
+                &Opcode::FcvtToUint => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v361 = constructor_float_to_uint(ctx, false, v4, v69);
+                            let v362 = C::output_gpr(ctx, v361);
+                            let v363 = Some(v362);
+                            // Rule at isle/codegen/x64/lower.isle line 598.
+                            return v363;
+                        }
+                    }
+                }
+                &Opcode::FcvtToSintSat => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v358 = constructor_float_to_sint(ctx, true, v4, v69);
+                            let v359 = C::output_gpr(ctx, v358);
+                            let v360 = Some(v359);
+                            // Rule at isle/codegen/x64/lower.isle line 597.
+                            return v360;
+                        }
+                    }
+                }
+                &Opcode::FcvtToUintSat => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v364 = constructor_float_to_uint(ctx, true, v4, v69);
+                            let v365 = C::output_gpr(ctx, v364);
+                            let v366 = Some(v365);
+                            // Rule at isle/codegen/x64/lower.isle line 599.
+                            return v366;
+                        }
+                    }
+                }
+                &Opcode::FcvtFromSint => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v235 = &C::float_size(ctx, v2);
+                        if let Some(v236) = v235 {
+                            let v70 = &C::value_type(ctx, v69);
+                            let v338 = &C::int_ty(ctx, v70);
+                            if let Some(v339) = v338 {
+                                let v340 = &constructor_operand_size(ctx, v339);
+                                let v72 = C::put_in_gpr(ctx, v69);
+                                let v341 = constructor_int_to_float(ctx, v236, v340, v72);
+                                let v342 = C::output_xmm(ctx, v341);
+                                let v343 = Some(v342);
+                                // Rule at isle/codegen/x64/lower.isle line 555.
+                                return v343;
+                            }
+                        }
+                    }
+                }
+                &Opcode::FcvtFromUint => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v70 = &C::value_type(ctx, v69);
+                        match v70 {
+                            &Type::I32 => {
+                                let v235 = &C::float_size(ctx, v2);
+                                if let Some(v236) = v235 {
+                                    let v44 = C::temp_writable_gpr(ctx);
+                                    let v72 = C::put_in_gpr(ctx, v69);
+                                    let v73 = MInst::MovRR {
+                                        size: OperandSize::S32,
+                                        src: v72,
+                                        dst: v44,
+                                    };
+                                    let v74 = C::emit(ctx, &v73);
+                                    let v75 = C::writable_gpr_to_gpr(ctx, v44);
+                                    let v344 =
+                                        constructor_int_to_float(ctx, v236, &OperandSize::S64, v75);
+                                    let v345 = C::output_xmm(ctx, v344);
+                                    let v346 = Some(v345);
+                                    // Rule at isle/codegen/x64/lower.isle line 559.
+                                    return v346;
+                                }
+                            }
+                            &Type::I64 => {
+                                let v235 = &C::float_size(ctx, v2);
+                                if let Some(v236) = v235 {
+                                    let v347 = C::temp_writable_xmm(ctx);
+                                    let v348 = C::temp_writable_gpr(ctx);
+                                    let v133 = C::temp_writable_gpr(ctx);
+                                    let v349 = C::put_in_gpr(ctx, v69);
+                                    let v350 = MInst::CvtUint64ToFloatSeq {
+                                        float_size: v236.clone(),
+                                        src: v349,
+                                        dst: v347,
+                                        tmp1: v348,
+                                        tmp2: v133,
+                                    };
+                                    let v351 = C::emit(ctx, &v350);
+                                    let v352 = C::writable_xmm_to_xmm(ctx, v347);
+                                    let v353 = C::output_xmm(ctx, v352);
+                                    let v354 = Some(v353);
+                                    // Rule at isle/codegen/x64/lower.isle line 564.
+                                    return v354;
+                                }
+                            }
+                            _ => {}
                         }
                     }
                 }
@@ -423,7 +727,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v25 = constructor_alu(ctx, &AluOp::Add, v4, v24, v23);
                                 let v26 = C::output_gpr(ctx, v25);
                                 let v27 = Some(v26);
-                                // Rule at isle/codegen/x64/lower.isle line 164.
+                                // Rule at isle/codegen/x64/lower.isle line 169.
                                 return v27;
                             }
                             let v17 = C::put_in_gpr(ctx, v13.0);
@@ -431,7 +735,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v19 = constructor_alu(ctx, &AluOp::Add, v4, v17, v18);
                             let v20 = C::output_gpr(ctx, v19);
                             let v21 = Some(v20);
-                            // Rule at isle/codegen/x64/lower.isle line 161.
+                            // Rule at isle/codegen/x64/lower.isle line 166.
                             return v21;
                         }
                     }
@@ -447,7 +751,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v29 = constructor_alu(ctx, &AluOp::Sub, v4, v17, v18);
                             let v30 = C::output_gpr(ctx, v29);
                             let v31 = Some(v30);
-                            // Rule at isle/codegen/x64/lower.isle line 166.
+                            // Rule at isle/codegen/x64/lower.isle line 171.
                             return v31;
                         }
                     }
@@ -473,7 +777,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v51 = C::writable_gpr_to_gpr(ctx, v44);
                             let v52 = C::output_gpr(ctx, v51);
                             let v53 = Some(v52);
-                            // Rule at isle/codegen/x64/lower.isle line 175.
+                            // Rule at isle/codegen/x64/lower.isle line 180.
                             return v53;
                         }
                     }
@@ -488,7 +792,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v126 = C::pair_first(ctx, v125);
                             let v127 = C::output_gpr(ctx, v126);
                             let v128 = Some(v127);
-                            // Rule at isle/codegen/x64/lower.isle line 281.
+                            // Rule at isle/codegen/x64/lower.isle line 286.
                             return v128;
                         }
                     }
@@ -503,7 +807,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v121 = C::pair_first(ctx, v120);
                             let v122 = C::output_gpr(ctx, v121);
                             let v123 = Some(v122);
-                            // Rule at isle/codegen/x64/lower.isle line 280.
+                            // Rule at isle/codegen/x64/lower.isle line 285.
                             return v123;
                         }
                     }
@@ -534,7 +838,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v140 = C::writable_gpr_to_gpr(ctx, v134);
                             let v141 = C::output_gpr(ctx, v140);
                             let v142 = Some(v141);
-                            // Rule at isle/codegen/x64/lower.isle line 284.
+                            // Rule at isle/codegen/x64/lower.isle line 289.
                             return v142;
                         }
                     }
@@ -549,7 +853,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v129 = C::pair_second(ctx, v120);
                             let v130 = C::output_gpr(ctx, v129);
                             let v131 = Some(v130);
-                            // Rule at isle/codegen/x64/lower.isle line 282.
+                            // Rule at isle/codegen/x64/lower.isle line 287.
                             return v131;
                         }
                     }
@@ -565,7 +869,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v33 = constructor_alu(ctx, &AluOp::And, v4, v17, v18);
                             let v34 = C::output_gpr(ctx, v33);
                             let v35 = Some(v34);
-                            // Rule at isle/codegen/x64/lower.isle line 168.
+                            // Rule at isle/codegen/x64/lower.isle line 173.
                             return v35;
                         }
                     }
@@ -581,7 +885,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v37 = constructor_alu(ctx, &AluOp::Or, v4, v17, v18);
                             let v38 = C::output_gpr(ctx, v37);
                             let v39 = Some(v38);
-                            // Rule at isle/codegen/x64/lower.isle line 170.
+                            // Rule at isle/codegen/x64/lower.isle line 175.
                             return v39;
                         }
                     }
@@ -597,7 +901,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v41 = constructor_alu(ctx, &AluOp::Xor, v4, v17, v18);
                             let v42 = C::output_gpr(ctx, v41);
                             let v43 = Some(v42);
-                            // Rule at isle/codegen/x64/lower.isle line 172.
+                            // Rule at isle/codegen/x64/lower.isle line 177.
                             return v43;
                         }
                     }
@@ -611,7 +915,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v89 = constructor_shift(ctx, &ShiftOp::Shl, v4, v13.0, v13.1);
                             let v90 = C::output_gpr(ctx, v89);
                             let v91 = Some(v90);
-                            // Rule at isle/codegen/x64/lower.isle line 227.
+                            // Rule at isle/codegen/x64/lower.isle line 232.
                             return v91;
                         }
                     }
@@ -625,7 +929,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v93 = constructor_shift(ctx, &ShiftOp::Shr, v4, v13.0, v13.1);
                             let v94 = C::output_gpr(ctx, v93);
                             let v95 = Some(v94);
-                            // Rule at isle/codegen/x64/lower.isle line 228.
+                            // Rule at isle/codegen/x64/lower.isle line 233.
                             return v95;
                         }
                     }
@@ -639,7 +943,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v97 = constructor_shift(ctx, &ShiftOp::Sar, v4, v13.0, v13.1);
                             let v98 = C::output_gpr(ctx, v97);
                             let v99 = Some(v98);
-                            // Rule at isle/codegen/x64/lower.isle line 229.
+                            // Rule at isle/codegen/x64/lower.isle line 234.
                             return v99;
                         }
                     }
@@ -653,7 +957,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v101 = constructor_shift(ctx, &ShiftOp::Rol, v4, v13.0, v13.1);
                             let v102 = C::output_gpr(ctx, v101);
                             let v103 = Some(v102);
-                            // Rule at isle/codegen/x64/lower.isle line 230.
+                            // Rule at isle/codegen/x64/lower.isle line 235.
                             return v103;
                         }
                     }
@@ -667,8 +971,124 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v105 = constructor_shift(ctx, &ShiftOp::Ror, v4, v13.0, v13.1);
                             let v106 = C::output_gpr(ctx, v105);
                             let v107 = Some(v106);
-                            // Rule at isle/codegen/x64/lower.isle line 231.
+                            // Rule at isle/codegen/x64/lower.isle line 236.
                             return v107;
+                        }
+                    }
+                }
+                &Opcode::Fadd => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v235 = &C::float_size(ctx, v2);
+                        if let Some(v236) = v235 {
+                            let v238 = &constructor_sse_op(ctx, &Opcode::Fadd, v236);
+                            let v13 = C::unpack_value_array_2(ctx, v12);
+                            let v239 = C::put_in_xmm(ctx, v13.0);
+                            let v240 = C::put_in_xmm(ctx, v13.1);
+                            let v241 = constructor_sse_rr(ctx, v238, v239, v240);
+                            let v242 = C::output_xmm(ctx, v241);
+                            let v243 = Some(v242);
+                            // Rule at isle/codegen/x64/lower.isle line 446.
+                            return v243;
+                        }
+                    }
+                }
+                &Opcode::Fsub => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v235 = &C::float_size(ctx, v2);
+                        if let Some(v236) = v235 {
+                            let v245 = &constructor_sse_op(ctx, &Opcode::Fsub, v236);
+                            let v13 = C::unpack_value_array_2(ctx, v12);
+                            let v239 = C::put_in_xmm(ctx, v13.0);
+                            let v240 = C::put_in_xmm(ctx, v13.1);
+                            let v246 = constructor_sse_rr(ctx, v245, v239, v240);
+                            let v247 = C::output_xmm(ctx, v246);
+                            let v248 = Some(v247);
+                            // Rule at isle/codegen/x64/lower.isle line 448.
+                            return v248;
+                        }
+                    }
+                }
+                &Opcode::Fmul => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v235 = &C::float_size(ctx, v2);
+                        if let Some(v236) = v235 {
+                            let v250 = &constructor_sse_op(ctx, &Opcode::Fmul, v236);
+                            let v13 = C::unpack_value_array_2(ctx, v12);
+                            let v239 = C::put_in_xmm(ctx, v13.0);
+                            let v240 = C::put_in_xmm(ctx, v13.1);
+                            let v251 = constructor_sse_rr(ctx, v250, v239, v240);
+                            let v252 = C::output_xmm(ctx, v251);
+                            let v253 = Some(v252);
+                            // Rule at isle/codegen/x64/lower.isle line 450.
+                            return v253;
+                        }
+                    }
+                }
+                &Opcode::Fdiv => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v235 = &C::float_size(ctx, v2);
+                        if let Some(v236) = v235 {
+                            let v255 = &constructor_sse_op(ctx, &Opcode::Fdiv, v236);
+                            let v13 = C::unpack_value_array_2(ctx, v12);
+                            let v239 = C::put_in_xmm(ctx, v13.0);
+                            let v240 = C::put_in_xmm(ctx, v13.1);
+                            let v256 = constructor_sse_rr(ctx, v255, v239, v240);
+                            let v257 = C::output_xmm(ctx, v256);
+                            let v258 = Some(v257);
+                            // Rule at isle/codegen/x64/lower.isle line 452.
+                            return v258;
+                        }
+                    }
+                }
+                &Opcode::Fmin => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v235 = &C::float_size(ctx, v2);
+                        if let Some(v236) = v235 {
+                            let v13 = C::unpack_value_array_2(ctx, v12);
+                            let v259 = constructor_min_max(ctx, v236, true, v13.0, v13.1);
+                            let v260 = C::output_xmm(ctx, v259);
+                            let v261 = Some(v260);
+                            // Rule at isle/codegen/x64/lower.isle line 460.
+                            return v261;
+                        }
+                    }
+                }
+                &Opcode::Fmax => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v235 = &C::float_size(ctx, v2);
+                        if let Some(v236) = v235 {
+                            let v13 = C::unpack_value_array_2(ctx, v12);
+                            let v262 = constructor_min_max(ctx, v236, false, v13.0, v13.1);
+                            let v263 = C::output_xmm(ctx, v262);
+                            let v264 = Some(v263);
+                            // Rule at isle/codegen/x64/lower.isle line 461.
+                            return v264;
+                        }
+                    }
+                }
+                &Opcode::Fcopysign => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v235 = &C::float_size(ctx, v2);
+                        if let Some(v236) = v235 {
+                            let v13 = C::unpack_value_array_2(ctx, v12);
+                            let v285 = C::put_in_xmm(ctx, v13.0);
+                            let v280 = constructor_abs_mask(ctx, v236);
+                            let v286 = constructor_sse_rr(ctx, &SseOp::Andps, v285, v280);
+                            let v287 = C::put_in_xmm(ctx, v13.1);
+                            let v288 = constructor_sign_mask(ctx, v236);
+                            let v289 = constructor_sse_rr(ctx, &SseOp::Andps, v287, v288);
+                            let v290 = constructor_sse_rr(ctx, &SseOp::Orps, v286, v289);
+                            let v291 = C::output_xmm(ctx, v290);
+                            let v292 = Some(v291);
+                            // Rule at isle/codegen/x64/lower.isle line 480.
+                            return v292;
                         }
                     }
                 }
@@ -682,6 +1102,40 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             if let &Opcode::Select = v143 {
                 let v1 = &C::result_type(ctx, arg0);
                 if let Some(v2) = v1 {
+                    let v235 = &C::float_size(ctx, v2);
+                    if let Some(v236) = v235 {
+                        let v379 = &constructor_int_size_of_float(ctx, v236);
+                        let v145 = C::unpack_value_array_3(ctx, v144);
+                        let v380 = C::put_in_xmm(ctx, v145.1);
+                        let v381 = constructor_xmm_to_gpr(ctx, v379, v380);
+                        let v382 = C::put_in_xmm(ctx, v145.2);
+                        let v383 = constructor_xmm_to_gpr(ctx, v379, v382);
+                        let v384 = C::put_in_gpr(ctx, v145.0);
+                        let v385 = C::gpr_to_gpr_mem(ctx, v384);
+                        let v386 = C::gpr_to_gpr_imm(ctx, v384);
+                        let v387 = MInst::Test {
+                            size: OperandSize::S32,
+                            lhs: v385,
+                            rhs: v386,
+                        };
+                        let v388 = C::emit(ctx, &v387);
+                        let v389 = C::temp_writable_gpr(ctx);
+                        let v390 = C::gpr_to_gpr_mem(ctx, v381);
+                        let v391 = MInst::Cmov {
+                            cc: CC::NZ,
+                            size: v379.clone(),
+                            consequent: v390,
+                            alternative: v383,
+                            dst: v389,
+                        };
+                        let v392 = C::emit(ctx, &v391);
+                        let v393 = C::writable_gpr_to_gpr(ctx, v389);
+                        let v394 = constructor_gpr_to_xmm(ctx, v379, v393);
+                        let v395 = C::output_xmm(ctx, v394);
+                        let v396 = Some(v395);
+                        // Rule at isle/codegen/x64/lower.isle line 616.
+                        return v396;
+                    }
                     let v3 = &C::int_ty(ctx, v2);
                     if let Some(v4) = v3 {
                         let v145 = C::unpack_value_array_3(ctx, v144);
@@ -712,7 +1166,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v180 = C::writable_gpr_to_gpr(ctx, v173);
                             let v181 = C::output_gpr(ctx, v180);
                             let v182 = Some(v181);
-                            // Rule at isle/codegen/x64/lower.isle line 308.
+                            // Rule at isle/codegen/x64/lower.isle line 313.
                             return v182;
                         }
                         let v150 = &C::int_ty(ctx, v149);
@@ -743,11 +1197,39 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v166 = C::writable_gpr_to_gpr(ctx, v158);
                             let v167 = C::output_gpr(ctx, v166);
                             let v168 = Some(v167);
-                            // Rule at isle/codegen/x64/lower.isle line 301.
+                            // Rule at isle/codegen/x64/lower.isle line 306.
                             return v168;
                         }
                     }
                 }
+            }
+        }
+        &InstructionData::UnaryIeee32 {
+            opcode: ref v218,
+            imm: v219,
+        } => {
+            if let &Opcode::F32const = v218 {
+                let v221 = C::u32_to_i64(ctx, v219);
+                let v222 = C::imm(ctx, &Type::I32, v221);
+                let v223 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v222);
+                let v224 = C::output_xmm(ctx, v223);
+                let v225 = Some(v224);
+                // Rule at isle/codegen/x64/lower.isle line 426.
+                return v225;
+            }
+        }
+        &InstructionData::UnaryIeee64 {
+            opcode: ref v226,
+            imm: v227,
+        } => {
+            if let &Opcode::F64const = v226 {
+                let v230 = C::u64_to_i64(ctx, v227);
+                let v231 = C::imm(ctx, &Type::I64, v230);
+                let v232 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v231);
+                let v233 = C::output_xmm(ctx, v232);
+                let v234 = Some(v233);
+                // Rule at isle/codegen/x64/lower.isle line 428.
+                return v234;
             }
         }
         &InstructionData::IntCompare {
@@ -765,9 +1247,23 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v65 = constructor_compare(ctx, v55, v62, v63, v64);
                     let v66 = C::output_gpr(ctx, v65);
                     let v67 = Some(v66);
-                    // Rule at isle/codegen/x64/lower.isle line 180.
+                    // Rule at isle/codegen/x64/lower.isle line 185.
                     return v67;
                 }
+            }
+        }
+        &InstructionData::FloatCompare {
+            opcode: ref v329,
+            cond: ref v330,
+            args: v331,
+        } => {
+            if let &Opcode::Fcmp = v329 {
+                let v332 = C::unpack_value_array_2(ctx, v331);
+                let v335 = constructor_float_flag(ctx, v330, v332.0, v332.1);
+                let v336 = C::output_gpr(ctx, v335);
+                let v337 = Some(v336);
+                // Rule at isle/codegen/x64/lower.isle line 543.
+                return v337;
             }
         }
         &InstructionData::Load {
@@ -780,6 +1276,23 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             if let Some(v2) = v1 {
                 match v183 {
                     &Opcode::Load => {
+                        let v235 = &C::float_size(ctx, v2);
+                        if let Some(v236) = v235 {
+                            let v347 = C::temp_writable_xmm(ctx);
+                            let v367 = &constructor_sse_mov(ctx, v236);
+                            let v187 = C::amode(ctx, arg0);
+                            let v368 = MInst::XmmLoad {
+                                op: v367.clone(),
+                                src: v187,
+                                dst: v347,
+                            };
+                            let v369 = C::emit(ctx, &v368);
+                            let v370 = C::writable_xmm_to_xmm(ctx, v347);
+                            let v371 = C::output_xmm(ctx, v370);
+                            let v372 = Some(v371);
+                            // Rule at isle/codegen/x64/lower.isle line 606.
+                            return v372;
+                        }
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v44 = C::temp_writable_gpr(ctx);
@@ -794,7 +1307,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v83 = C::writable_gpr_to_gpr(ctx, v44);
                             let v84 = C::output_gpr(ctx, v83);
                             let v85 = Some(v84);
-                            // Rule at isle/codegen/x64/lower.isle line 329.
+                            // Rule at isle/codegen/x64/lower.isle line 334.
                             return v85;
                         }
                     }
@@ -811,7 +1324,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v75 = C::writable_gpr_to_gpr(ctx, v44);
                             let v76 = C::output_gpr(ctx, v75);
                             let v77 = Some(v76);
-                            // Rule at isle/codegen/x64/lower.isle line 357.
+                            // Rule at isle/codegen/x64/lower.isle line 362.
                             return v77;
                         }
                     }
@@ -833,7 +1346,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v83 = C::writable_gpr_to_gpr(ctx, v44);
                         let v84 = C::output_gpr(ctx, v83);
                         let v85 = Some(v84);
-                        // Rule at isle/codegen/x64/lower.isle line 346.
+                        // Rule at isle/codegen/x64/lower.isle line 351.
                         return v85;
                     }
                     let v196 = &constructor_sload_ext(ctx, v183, v4);
@@ -850,7 +1363,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v83 = C::writable_gpr_to_gpr(ctx, v44);
                         let v84 = C::output_gpr(ctx, v83);
                         let v85 = Some(v84);
-                        // Rule at isle/codegen/x64/lower.isle line 351.
+                        // Rule at isle/codegen/x64/lower.isle line 356.
                         return v85;
                     }
                 }
@@ -862,6 +1375,26 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             args: v204,
             offset: v205,
         } => {
+            if let &Opcode::Store = v202 {
+                let v206 = C::unpack_value_array_2(ctx, v204);
+                let v209 = &C::value_type(ctx, v206.0);
+                let v373 = &C::float_size(ctx, v209);
+                if let Some(v374) = v373 {
+                    let v375 = &constructor_sse_mov(ctx, v374);
+                    let v376 = C::put_in_xmm(ctx, v206.0);
+                    let v187 = C::amode(ctx, arg0);
+                    let v377 = MInst::XmmStore {
+                        op: v375.clone(),
+                        src: v376,
+                        dst: v187,
+                    };
+                    let v378 = C::emit(ctx, &v377);
+                    let v216 = C::output_none(ctx);
+                    let v217 = Some(v216);
+                    // Rule at isle/codegen/x64/lower.isle line 610.
+                    return v217;
+                }
+            }
             let v206 = C::unpack_value_array_2(ctx, v204);
             let v209 = &C::value_type(ctx, v206.0);
             let v210 = &C::int_ty(ctx, v209);
@@ -877,7 +1410,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v215 = C::emit(ctx, &v214);
                 let v216 = C::output_none(ctx);
                 let v217 = Some(v216);
-                // Rule at isle/codegen/x64/lower.isle line 374.
+                // Rule at isle/codegen/x64/lower.isle line 379.
                 return v217;
             }
         }
@@ -893,12 +1426,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 191.
+                    // Rule at isle/codegen/x64/lower.isle line 196.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 192.
+                    // Rule at isle/codegen/x64/lower.isle line 197.
                     return v5;
                 }
                 _ => {}
@@ -908,12 +1441,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 193.
+                    // Rule at isle/codegen/x64/lower.isle line 198.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 194.
+                    // Rule at isle/codegen/x64/lower.isle line 199.
                     return v9;
                 }
                 _ => {}
@@ -922,7 +1455,7 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
         &Type::I32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 195.
+                // Rule at isle/codegen/x64/lower.isle line 200.
                 return v11;
             }
         }
@@ -952,7 +1485,7 @@ pub fn constructor_shift<C: Context>(
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 222.
+    // Rule at isle/codegen/x64/lower.isle line 227.
     return v10;
 }
 
@@ -974,14 +1507,14 @@ pub fn constructor_unary_op<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 234.
+    // Rule at isle/codegen/x64/lower.isle line 239.
     return v8;
 }
 
 // Generated as internal constructor for term zero_gpr.
 pub fn constructor_zero_gpr<C: Context>(ctx: &mut C, arg0: &Type) -> GprReg {
     let v2 = C::imm(ctx, arg0, 0_i64);
-    // Rule at isle/codegen/x64/lower.isle line 251.
+    // Rule at isle/codegen/x64/lower.isle line 256.
     return v2;
 }
 
@@ -1015,7 +1548,7 @@ pub fn constructor_divide<C: Context>(
     let v14 = C::writable_gpr_to_gpr(ctx, v6);
     let v15 = C::writable_gpr_to_gpr(ctx, v7);
     let v16 = C::gpr_pair(ctx, v14, v15);
-    // Rule at isle/codegen/x64/lower.isle line 255.
+    // Rule at isle/codegen/x64/lower.isle line 260.
     return v16;
 }
 
@@ -1037,19 +1570,19 @@ pub fn constructor_dividend_high<C: Context>(
             };
             let v7 = C::emit(ctx, &v6);
             let v8 = C::writable_gpr_to_gpr(ctx, v4);
-            // Rule at isle/codegen/x64/lower.isle line 265.
+            // Rule at isle/codegen/x64/lower.isle line 270.
             return v8;
         }
         false => {
             let v3 = constructor_zero_gpr(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 264.
+            // Rule at isle/codegen/x64/lower.isle line 269.
             return v3;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "dividend_high", "isle/codegen/x64/lower.isle line 263"
+        "dividend_high", "isle/codegen/x64/lower.isle line 268"
     )
 }
 
@@ -1064,12 +1597,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 335.
+                    // Rule at isle/codegen/x64/lower.isle line 340.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 336.
+                    // Rule at isle/codegen/x64/lower.isle line 341.
                     return v5;
                 }
                 _ => {}
@@ -1079,12 +1612,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 337.
+                    // Rule at isle/codegen/x64/lower.isle line 342.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 338.
+                    // Rule at isle/codegen/x64/lower.isle line 343.
                     return v9;
                 }
                 _ => {}
@@ -1106,12 +1639,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 340.
+                    // Rule at isle/codegen/x64/lower.isle line 345.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 341.
+                    // Rule at isle/codegen/x64/lower.isle line 346.
                     return v5;
                 }
                 _ => {}
@@ -1121,12 +1654,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 342.
+                    // Rule at isle/codegen/x64/lower.isle line 347.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 343.
+                    // Rule at isle/codegen/x64/lower.isle line 348.
                     return v9;
                 }
                 _ => {}
@@ -1135,7 +1668,7 @@ pub fn constructor_sload_ext<C: Context>(
         &Opcode::Sload32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 344.
+                // Rule at isle/codegen/x64/lower.isle line 349.
                 return v11;
             }
         }
@@ -1149,25 +1682,494 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
     match arg0 {
         &Opcode::Store => {
             let v5 = &constructor_operand_size(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 372.
+            // Rule at isle/codegen/x64/lower.isle line 377.
             return v5.clone();
         }
         &Opcode::Istore8 => {
-            // Rule at isle/codegen/x64/lower.isle line 369.
+            // Rule at isle/codegen/x64/lower.isle line 374.
             return OperandSize::S8;
         }
         &Opcode::Istore16 => {
-            // Rule at isle/codegen/x64/lower.isle line 370.
+            // Rule at isle/codegen/x64/lower.isle line 375.
             return OperandSize::S16;
         }
         &Opcode::Istore32 => {
-            // Rule at isle/codegen/x64/lower.isle line 371.
+            // Rule at isle/codegen/x64/lower.isle line 376.
             return OperandSize::S32;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "store_size", "isle/codegen/x64/lower.isle line 368"
+        "store_size", "isle/codegen/x64/lower.isle line 373"
+    )
+}
+
+// Generated as internal constructor for term int_size_of_float.
+pub fn constructor_int_size_of_float<C: Context>(ctx: &mut C, arg0: &FloatSize) -> OperandSize {
+    match arg0 {
+        &FloatSize::F32 => {
+            // Rule at isle/codegen/x64/lower.isle line 404.
+            return OperandSize::S32;
+        }
+        &FloatSize::F64 => {
+            // Rule at isle/codegen/x64/lower.isle line 405.
+            return OperandSize::S64;
+        }
+        _ => {}
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "int_size_of_float", "isle/codegen/x64/lower.isle line 403"
+    )
+}
+
+// Generated as internal constructor for term sse_rr.
+pub fn constructor_sse_rr<C: Context>(
+    ctx: &mut C,
+    arg0: &SseOp,
+    arg1: XmmReg,
+    arg2: XmmReg,
+) -> XmmReg {
+    let v3 = C::temp_writable_xmm(ctx);
+    let v4 = C::xmm_to_xmm_mem(ctx, arg2);
+    let v5 = MInst::XmmRmR {
+        op: arg0.clone(),
+        src1: arg1,
+        src2: v4,
+        dst: v3,
+    };
+    let v6 = C::emit(ctx, &v5);
+    let v7 = C::writable_xmm_to_xmm(ctx, v3);
+    // Rule at isle/codegen/x64/lower.isle line 408.
+    return v7;
+}
+
+// Generated as internal constructor for term gpr_to_xmm.
+pub fn constructor_gpr_to_xmm<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1: GprReg) -> XmmReg {
+    let v2 = C::temp_writable_xmm(ctx);
+    let v3 = C::gpr_to_gpr_mem(ctx, arg1);
+    let v4 = MInst::GprToXmm {
+        size: arg0.clone(),
+        src: v3,
+        dst: v2,
+    };
+    let v5 = C::emit(ctx, &v4);
+    let v6 = C::writable_xmm_to_xmm(ctx, v2);
+    // Rule at isle/codegen/x64/lower.isle line 414.
+    return v6;
+}
+
+// Generated as internal constructor for term xmm_to_gpr.
+pub fn constructor_xmm_to_gpr<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1: XmmReg) -> GprReg {
+    let v2 = C::temp_writable_gpr(ctx);
+    let v3 = MInst::XmmToGpr {
+        size: arg0.clone(),
+        src: arg1,
+        dst: v2,
+    };
+    let v4 = C::emit(ctx, &v3);
+    let v5 = C::writable_gpr_to_gpr(ctx, v2);
+    // Rule at isle/codegen/x64/lower.isle line 420.
+    return v5;
+}
+
+// Generated as internal constructor for term sse_op.
+pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSize) -> SseOp {
+    match arg0 {
+        &Opcode::Fadd => {
+            match arg1 {
+                &FloatSize::F32 => {
+                    // Rule at isle/codegen/x64/lower.isle line 437.
+                    return SseOp::Addss;
+                }
+                &FloatSize::F64 => {
+                    // Rule at isle/codegen/x64/lower.isle line 438.
+                    return SseOp::Addsd;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::Fsub => {
+            match arg1 {
+                &FloatSize::F32 => {
+                    // Rule at isle/codegen/x64/lower.isle line 439.
+                    return SseOp::Subss;
+                }
+                &FloatSize::F64 => {
+                    // Rule at isle/codegen/x64/lower.isle line 440.
+                    return SseOp::Subsd;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::Fmul => {
+            match arg1 {
+                &FloatSize::F32 => {
+                    // Rule at isle/codegen/x64/lower.isle line 441.
+                    return SseOp::Mulss;
+                }
+                &FloatSize::F64 => {
+                    // Rule at isle/codegen/x64/lower.isle line 442.
+                    return SseOp::Mulsd;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::Fdiv => {
+            match arg1 {
+                &FloatSize::F32 => {
+                    // Rule at isle/codegen/x64/lower.isle line 443.
+                    return SseOp::Divss;
+                }
+                &FloatSize::F64 => {
+                    // Rule at isle/codegen/x64/lower.isle line 444.
+                    return SseOp::Divsd;
+                }
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "sse_op", "isle/codegen/x64/lower.isle line 436"
+    )
+}
+
+// Generated as internal constructor for term min_max.
+pub fn constructor_min_max<C: Context>(
+    ctx: &mut C,
+    arg0: &FloatSize,
+    arg1: bool,
+    arg2: Value,
+    arg3: Value,
+) -> XmmReg {
+    let v4 = C::temp_writable_xmm(ctx);
+    let v5 = C::put_in_xmm(ctx, arg2);
+    let v6 = C::put_in_xmm(ctx, arg3);
+    let v7 = MInst::XmmMinMaxSeq {
+        size: arg0.clone(),
+        is_min: arg1,
+        lhs: v5,
+        rhs: v6,
+        dst: v4,
+    };
+    let v8 = C::emit(ctx, &v7);
+    let v9 = C::writable_xmm_to_xmm(ctx, v4);
+    // Rule at isle/codegen/x64/lower.isle line 456.
+    return v9;
+}
+
+// Generated as internal constructor for term sign_mask.
+pub fn constructor_sign_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg {
+    match arg0 {
+        &FloatSize::F32 => {
+            let v4 = C::imm(ctx, &Type::I32, 2147483648_i64);
+            let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
+            // Rule at isle/codegen/x64/lower.isle line 470.
+            return v5;
+        }
+        &FloatSize::F64 => {
+            let v9 = C::imm(ctx, &Type::I64, -9223372036854775808_i64);
+            let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
+            // Rule at isle/codegen/x64/lower.isle line 471.
+            return v10;
+        }
+        _ => {}
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "sign_mask", "isle/codegen/x64/lower.isle line 469"
+    )
+}
+
+// Generated as internal constructor for term abs_mask.
+pub fn constructor_abs_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg {
+    match arg0 {
+        &FloatSize::F32 => {
+            let v4 = C::imm(ctx, &Type::I32, 2147483647_i64);
+            let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
+            // Rule at isle/codegen/x64/lower.isle line 473.
+            return v5;
+        }
+        &FloatSize::F64 => {
+            let v9 = C::imm(ctx, &Type::I64, 9223372036854775807_i64);
+            let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
+            // Rule at isle/codegen/x64/lower.isle line 474.
+            return v10;
+        }
+        _ => {}
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "abs_mask", "isle/codegen/x64/lower.isle line 472"
+    )
+}
+
+// Generated as internal constructor for term round.
+pub fn constructor_round<C: Context>(
+    ctx: &mut C,
+    arg0: &FloatSize,
+    arg1: &RoundMode,
+    arg2: Value,
+) -> XmmReg {
+    let v3 = C::put_in_xmm(ctx, arg2);
+    let v4 = C::temp_writable_xmm(ctx);
+    let v5 = C::xmm_to_xmm_mem(ctx, v3);
+    let v6 = MInst::XmmRound {
+        size: arg0.clone(),
+        mode: arg1.clone(),
+        src1: v3,
+        src2: v5,
+        dst: v4,
+    };
+    let v7 = C::emit(ctx, &v6);
+    let v8 = C::writable_xmm_to_xmm(ctx, v4);
+    // Rule at isle/codegen/x64/lower.isle line 486.
+    return v8;
+}
+
+// Generated as internal constructor for term ucomis.
+pub fn constructor_ucomis<C: Context>(ctx: &mut C, arg0: Value, arg1: Value) -> Unit {
+    let v2 = &C::value_type(ctx, arg0);
+    let v3 = &C::float_size(ctx, v2);
+    if let Some(v4) = v3 {
+        let v5 = C::put_in_xmm(ctx, arg0);
+        let v6 = C::put_in_xmm(ctx, arg1);
+        let v7 = C::xmm_to_xmm_mem(ctx, v6);
+        let v8 = MInst::XmmCmp {
+            size: v4.clone(),
+            lhs: v5,
+            rhs: v7,
+        };
+        let v9 = C::emit(ctx, &v8);
+        // Rule at isle/codegen/x64/lower.isle line 513.
+        return v9;
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "ucomis", "isle/codegen/x64/lower.isle line 512"
+    )
+}
+
+// Generated as internal constructor for term setcc_byte.
+pub fn constructor_setcc_byte<C: Context>(ctx: &mut C, arg0: &CC) -> GprReg {
+    let v1 = C::temp_writable_gpr(ctx);
+    let v2 = MInst::Setcc {
+        cc: arg0.clone(),
+        dst: v1,
+    };
+    let v3 = C::emit(ctx, &v2);
+    let v4 = C::temp_writable_gpr(ctx);
+    let v6 = C::writable_gpr_to_gpr(ctx, v1);
+    let v7 = C::gpr_to_gpr_mem(ctx, v6);
+    let v8 = MInst::Movzx {
+        mode: ExtMode::BL,
+        src: v7,
+        dst: v4,
+    };
+    let v9 = C::emit(ctx, &v8);
+    let v10 = C::writable_gpr_to_gpr(ctx, v4);
+    // Rule at isle/codegen/x64/lower.isle line 518.
+    return v10;
+}
+
+// Generated as internal constructor for term float_flag.
+pub fn constructor_float_flag<C: Context>(
+    ctx: &mut C,
+    arg0: &FloatCC,
+    arg1: Value,
+    arg2: Value,
+) -> GprReg {
+    match arg0 {
+        &FloatCC::Equal => {
+            let v3 = constructor_ucomis(ctx, arg1, arg2);
+            let v14 = constructor_setcc_byte(ctx, &CC::Z);
+            let v15 = constructor_setcc_byte(ctx, &CC::NP);
+            let v18 = C::gpr_to_gpr_mem_imm(ctx, v15);
+            let v19 = constructor_alu(ctx, &AluOp::And, &Type::I32, v14, v18);
+            // Rule at isle/codegen/x64/lower.isle line 532.
+            return v19;
+        }
+        &FloatCC::NotEqual => {
+            let v3 = constructor_ucomis(ctx, arg1, arg2);
+            let v21 = constructor_setcc_byte(ctx, &CC::NZ);
+            let v22 = constructor_setcc_byte(ctx, &CC::P);
+            let v24 = C::gpr_to_gpr_mem_imm(ctx, v22);
+            let v25 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v21, v24);
+            // Rule at isle/codegen/x64/lower.isle line 537.
+            return v25;
+        }
+        &FloatCC::LessThan => {
+            let v8 = constructor_ucomis(ctx, arg2, arg1);
+            let v5 = constructor_setcc_byte(ctx, &CC::A);
+            // Rule at isle/codegen/x64/lower.isle line 528.
+            return v5;
+        }
+        &FloatCC::LessThanOrEqual => {
+            let v8 = constructor_ucomis(ctx, arg2, arg1);
+            let v7 = constructor_setcc_byte(ctx, &CC::AE);
+            // Rule at isle/codegen/x64/lower.isle line 529.
+            return v7;
+        }
+        &FloatCC::GreaterThan => {
+            let v3 = constructor_ucomis(ctx, arg1, arg2);
+            let v5 = constructor_setcc_byte(ctx, &CC::A);
+            // Rule at isle/codegen/x64/lower.isle line 526.
+            return v5;
+        }
+        &FloatCC::GreaterThanOrEqual => {
+            let v3 = constructor_ucomis(ctx, arg1, arg2);
+            let v7 = constructor_setcc_byte(ctx, &CC::AE);
+            // Rule at isle/codegen/x64/lower.isle line 527.
+            return v7;
+        }
+        &FloatCC::Ordered => {
+            let v3 = constructor_ucomis(ctx, arg1, arg2);
+            let v10 = constructor_setcc_byte(ctx, &CC::NP);
+            // Rule at isle/codegen/x64/lower.isle line 530.
+            return v10;
+        }
+        &FloatCC::Unordered => {
+            let v3 = constructor_ucomis(ctx, arg1, arg2);
+            let v12 = constructor_setcc_byte(ctx, &CC::P);
+            // Rule at isle/codegen/x64/lower.isle line 531.
+            return v12;
+        }
+        _ => {}
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "float_flag", "isle/codegen/x64/lower.isle line 525"
+    )
+}
+
+// Generated as internal constructor for term zero_xmm.
+pub fn constructor_zero_xmm<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg {
+    let v1 = &constructor_int_size_of_float(ctx, arg0);
+    let v4 = C::imm(ctx, &Type::I64, 0_i64);
+    let v5 = constructor_gpr_to_xmm(ctx, v1, v4);
+    // Rule at isle/codegen/x64/lower.isle line 547.
+    return v5;
+}
+
+// Generated as internal constructor for term int_to_float.
+pub fn constructor_int_to_float<C: Context>(
+    ctx: &mut C,
+    arg0: &FloatSize,
+    arg1: &OperandSize,
+    arg2: GprReg,
+) -> XmmReg {
+    let v3 = C::temp_writable_xmm(ctx);
+    let v4 = constructor_zero_xmm(ctx, arg0);
+    let v5 = C::gpr_to_gpr_mem(ctx, arg2);
+    let v6 = MInst::CvtIntToFloat {
+        float_size: arg0.clone(),
+        int_size: arg1.clone(),
+        src1: v4,
+        src2: v5,
+        dst: v3,
+    };
+    let v7 = C::emit(ctx, &v6);
+    let v8 = C::writable_xmm_to_xmm(ctx, v3);
+    // Rule at isle/codegen/x64/lower.isle line 550.
+    return v8;
+}
+
+// Generated as internal constructor for term float_to_sint.
+pub fn constructor_float_to_sint<C: Context>(
+    ctx: &mut C,
+    arg0: bool,
+    arg1: &Type,
+    arg2: Value,
+) -> GprReg {
+    let v3 = &C::value_type(ctx, arg2);
+    let v4 = &C::float_size(ctx, v3);
+    if let Some(v5) = v4 {
+        let v6 = C::temp_writable_gpr(ctx);
+        let v7 = C::temp_writable_xmm(ctx);
+        let v8 = &constructor_operand_size(ctx, arg1);
+        let v9 = C::put_in_xmm(ctx, arg2);
+        let v10 = C::conversion_nan_trap(ctx);
+        let v11 = C::conversion_overflow_trap(ctx);
+        let v12 = MInst::CvtFloatToSintSeq {
+            float_size: v5.clone(),
+            int_size: v8.clone(),
+            saturating: arg0,
+            src: v9,
+            dst: v6,
+            tmp_xmm: v7,
+            trap_nan: v10,
+            trap_overflow: v11,
+        };
+        let v13 = C::emit(ctx, &v12);
+        let v14 = C::writable_gpr_to_gpr(ctx, v6);
+        // Rule at isle/codegen/x64/lower.isle line 578.
+        return v14;
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "float_to_sint", "isle/codegen/x64/lower.isle line 577"
+    )
+}
+
+// Generated as internal constructor for term float_to_uint.
+pub fn constructor_float_to_uint<C: Context>(
+    ctx: &mut C,
+    arg0: bool,
+    arg1: &Type,
+    arg2: Value,
+) -> GprReg {
+    let v3 = &C::value_type(ctx, arg2);
+    let v4 = &C::float_size(ctx, v3);
+    if let Some(v5) = v4 {
+        let v6 = C::temp_writable_gpr(ctx);
+        let v7 = C::temp_writable_gpr(ctx);
+        let v8 = C::temp_writable_xmm(ctx);
+        let v9 = C::temp_writable_xmm(ctx);
+        let v10 = &constructor_operand_size(ctx, arg1);
+        let v11 = C::put_in_xmm(ctx, arg2);
+        let v12 = C::conversion_nan_trap(ctx);
+        let v13 = C::conversion_overflow_trap(ctx);
+        let v14 = MInst::CvtFloatToUintSeq {
+            float_size: v5.clone(),
+            int_size: v10.clone(),
+            saturating: arg0,
+            src: v11,
+            dst: v6,
+            tmp_gpr: v7,
+            tmp_xmm: v8,
+            tmp_xmm2: v9,
+            trap_nan: v12,
+            trap_overflow: v13,
+        };
+        let v15 = C::emit(ctx, &v14);
+        let v16 = C::writable_gpr_to_gpr(ctx, v6);
+        // Rule at isle/codegen/x64/lower.isle line 586.
+        return v16;
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "float_to_uint", "isle/codegen/x64/lower.isle line 585"
+    )
+}
+
+// Generated as internal constructor for term sse_mov.
+pub fn constructor_sse_mov<C: Context>(ctx: &mut C, arg0: &FloatSize) -> SseMovOp {
+    match arg0 {
+        &FloatSize::F32 => {
+            // Rule at isle/codegen/x64/lower.isle line 603.
+            return SseMovOp::Movss;
+        }
+        &FloatSize::F64 => {
+            // Rule at isle/codegen/x64/lower.isle line 604.
+            return SseMovOp::Movsd;
+        }
+        _ => {}
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "sse_mov", "isle/codegen/x64/lower.isle line 602"
     )
 }
