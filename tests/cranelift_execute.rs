@@ -339,6 +339,11 @@ impl Compiled {
     }
 }
 
+/// A float operation's Rust counterpart.
+type BinaryF64 = fn(f64, f64) -> f64;
+/// A float comparison's Rust counterpart.
+type CompareF64 = fn(f64, f64) -> bool;
+
 /// WebAssembly's `min` and `max` on `f64`.
 fn wasm_min_max(a: f64, b: f64, min: bool) -> f64 {
     if a.is_nan() || b.is_nan() {
@@ -353,7 +358,7 @@ fn wasm_min_max(a: f64, b: f64, min: bool) -> f64 {
 
 #[test]
 fn float_operations_match_rust() {
-    let ops: [(&str, fn(f64, f64) -> f64); 12] = [
+    let ops: [(&str, BinaryF64); 12] = [
         ("fadd v1, v2", |a, b| a + b),
         ("fsub v1, v2", |a, b| a - b),
         ("fmul v1, v2", |a, b| a * b),
@@ -401,7 +406,7 @@ block0(v0: i64, v1: f64, v2: f64):
 
 #[test]
 fn float_comparisons_conversions_and_constants() {
-    let conds: [(&str, fn(f64, f64) -> bool); 8] = [
+    let conds: [(&str, CompareF64); 8] = [
         ("eq", |a, b| a == b),
         ("ne", |a, b| a != b),
         ("lt", |a, b| a < b),
