@@ -30,10 +30,9 @@ struct Compiled {
     vmctx: Vec<u64>,
 }
 
-fn compile(text: &str) -> Compiled {
-    let func = parse_function_text(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    verify_function(&func).unwrap_or_else(|e| panic!("{e}\n{func}"));
-    let options = CompileOptions {
+/// The options wasm functions are compiled with.
+fn options() -> CompileOptions {
+    CompileOptions {
         features: cranelift_asm::x64::CpuFeatures::host(),
         stack_limit: Some(StackLimit {
             vmctx: cranelift_asm::x64::Gpr::RDI,
@@ -41,8 +40,13 @@ fn compile(text: &str) -> Compiled {
             trap: Trap::StackOverflow.code(),
         }),
         traps: traps(),
-    };
-    let finished = compile_function(&func, &options).unwrap_or_else(|e| panic!("{e}\n{func}"));
+    }
+}
+
+fn compile(text: &str) -> Compiled {
+    let func = parse_function_text(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    verify_function(&func).unwrap_or_else(|e| panic!("{e}\n{func}"));
+    let finished = compile_function(&func, &options()).unwrap_or_else(|e| panic!("{e}\n{func}"));
     let code = CodeMemory::new([&finished], |_| None).expect("the code maps");
     Compiled {
         code,
@@ -459,6 +463,101 @@ block0(v0: i64, v1: f64, v2: f64):
             let u = b as u64 as f64;
             let want = ((i + u) as f32) as f64;
             assert_eq!(f.call_f64(a, b).to_bits(), want.to_bits(), "f({a}, {b})");
+        }
+    }
+}
+
+#[test]
+fn branch_tables_conditional_traps_and_bit_counts() {
+    let text = "function %f(i64, i32, i32) -> i32 wasm {
+block0(v0: i64, v1: i32, v2: i32):
+    br_table v1, block4, [block1, block2, block3, block1]
+
+block1:
+    v3 = clz v2
+    jump block5(v3)
+
+block2:
+    v4 = ctz v2
+    jump block5(v4)
+
+block3:
+    v5 = popcnt v2
+    jump block5(v5)
+
+block4:
+    v6 = iconst.i32 -1000
+    v7 = uadd_overflow_trap v2, v6, trap9
+    jump block5(v7)
+
+block5(v8: i32):
+    v9 = iconst.i32 32
+    v10 = icmp eq v8, v9
+    trapnz v10, trap10
+    return v8
+}";
+    let mut f = compile(text);
+    let run = |f: &mut Compiled, a: i64, b: i32| f.call_checked(text, a, b);
+    for b in [0i32, 1, -1, 0x1000, 12345, 0x7fff_0000] {
+        let want = [
+            Ok(b.leading_zeros() as i32),
+            Ok(b.trailing_zeros() as i32),
+            Ok(b.count_ones() as i32),
+            Ok(b.leading_zeros() as i32),
+        ];
+        for (index, want) in want.into_iter().enumerate() {
+            // A result of 32 traps with the other code.
+            let want = if want == Ok(32) { Err(10) } else { want };
+            assert_eq!(run(&mut f, index as i64, b), want, "index {index}, b {b}");
+        }
+        // Past the end: the default, whose addition traps on a carry.
+        for index in [4i64, 5, 0xffff_ffff, -1] {
+            let sum = (b as u32).checked_add(-1000i32 as u32);
+            let want = match sum {
+                Some(_) => Ok(b.wrapping_sub(1000)),
+                None => Err(9),
+            };
+            assert_eq!(run(&mut f, index, b), want, "index {index}, b {b}");
+        }
+    }
+    assert_eq!(run(&mut f, 0, 0), Err(10), "clz 0 = 32 traps");
+}
+
+impl Compiled {
+    /// Calls the `(vmctx, i32, i32) -> i32` function through an entry
+    /// trampoline with traps caught: `Err(code)` for a trap.
+    fn call_checked(&mut self, text: &str, a: i64, b: i32) -> Result<i32, u8> {
+        use duet::traps::{RegisteredCode, call_wasm};
+        let func = parse_function_text(text).unwrap();
+        let finished = compile_function(&func, &options()).unwrap();
+        let code =
+            RegisteredCode::new(CodeMemory::new([&finished], |_| None).unwrap(), [&finished]);
+        let ty = wasmparser::FuncType::new(
+            [wasmparser::ValType::I32, wasmparser::ValType::I32],
+            [wasmparser::ValType::I32],
+        );
+        let trampoline =
+            winch_codegen::compile_entry_trampoline(&ty, cranelift_asm::x64::CpuFeatures::host())
+                .unwrap();
+        let trampoline_code = CodeMemory::new([&trampoline], |_| None).unwrap();
+        let trampolines = RegisteredCode::new(trampoline_code, [&trampoline]);
+        let mut values = [[0u8; 16]; 2];
+        values[0][..8].copy_from_slice(&a.to_le_bytes());
+        values[1][..4].copy_from_slice(&b.to_le_bytes());
+        // SAFETY: the trampoline is for the function's wasm type, the
+        // function takes this fake VMContext (stack limit 0), and both are
+        // registered.
+        let result = unsafe {
+            call_wasm(
+                trampolines.code().function(0).unwrap(),
+                self.vmctx.as_mut_ptr() as *mut u8,
+                code.code().function(0).unwrap(),
+                values.as_mut_ptr(),
+            )
+        };
+        match result {
+            Ok(()) => Ok(i32::from_le_bytes(values[0][..4].try_into().unwrap())),
+            Err(info) => Err(info.trap.code().as_u8()),
         }
     }
 }

@@ -34,7 +34,7 @@ use crate::ir::{self, Function, InstructionData, Opcode, ValueDef};
 use crate::machinst::{VCode, VInst};
 use cranelift_asm::reg::{PReg, PRegSet, Reg, RegClass, Writable};
 use cranelift_asm::x64::inst::{CallDest, CallInfo, GprMem, GprMemImm, WritableGpr};
-use cranelift_asm::x64::{Assembler, CC, Gpr, GprReg, MInst, OperandSize, Xmm};
+use cranelift_asm::x64::{Assembler, CC, Gpr, GprReg, JumpTableTargets, MInst, OperandSize, Xmm};
 
 // The names the generated code refers to (`use super::*`).
 pub use cranelift_asm::x64::inst::{
@@ -739,6 +739,44 @@ impl Lower<'_> {
             }
             InstructionData::Trap { code, .. } => {
                 self.vcode.push(VInst::Machine(MInst::Ud2 { trap: code }));
+            }
+            InstructionData::BranchTable { arg, table, .. } => {
+                let data = &func.dfg.jump_tables[table];
+                if data.targets.is_empty() {
+                    self.jump_to(plan, data.default);
+                    return Ok(());
+                }
+                let edges: Vec<regalloc2::Block> = (0..=data.targets.len())
+                    .map(|i| plan.edges[&(block, i)])
+                    .collect();
+                // The sequence indexes with the whole register: clear the
+                // upper half an i32 may carry.
+                let index = generated::Context::temp_writable_gpr(self);
+                let src = self.gpr(arg);
+                self.vcode.push(VInst::Machine(MInst::MovRR {
+                    size: OperandSize::S32,
+                    src,
+                    dst: index,
+                }));
+                let (tmp1, tmp2) = (
+                    generated::Context::temp_writable_gpr(self),
+                    generated::Context::temp_writable_gpr(self),
+                );
+                let targets = JumpTableTargets {
+                    default: self.vcode.label(edges[0]),
+                    targets: edges[1..].iter().map(|&e| self.vcode.label(e)).collect(),
+                };
+                let succs: Vec<(regalloc2::Block, Vec<Reg>)> =
+                    edges.iter().map(|&e| (e, Vec::new())).collect();
+                self.vcode.branch(
+                    MInst::JmpTableSeq {
+                        index: index.to_reg(),
+                        tmp1,
+                        tmp2,
+                        table: Box::new(targets),
+                    },
+                    &succs,
+                );
             }
             ref other => {
                 return Err(CodegenError::Unsupported(format!(

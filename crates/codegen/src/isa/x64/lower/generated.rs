@@ -148,10 +148,10 @@ impl<L: Length, C> Length for ContextIterWrapper<L, C> {
 // Generated as internal constructor for term operand_size.
 pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 118.
+        // Rule at isle/codegen/x64/lower.isle line 120.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 119.
+    // Rule at isle/codegen/x64/lower.isle line 121.
     return OperandSize::S32;
 }
 
@@ -159,50 +159,50 @@ pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> Operand
 pub fn constructor_cc_of<C: Context>(ctx: &mut C, arg0: &IntCC) -> CC {
     match arg0 {
         &IntCC::Equal => {
-            // Rule at isle/codegen/x64/lower.isle line 122.
+            // Rule at isle/codegen/x64/lower.isle line 124.
             return CC::Z;
         }
         &IntCC::NotEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 123.
+            // Rule at isle/codegen/x64/lower.isle line 125.
             return CC::NZ;
         }
         &IntCC::SignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 124.
+            // Rule at isle/codegen/x64/lower.isle line 126.
             return CC::L;
         }
         &IntCC::SignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 125.
+            // Rule at isle/codegen/x64/lower.isle line 127.
             return CC::GE;
         }
         &IntCC::SignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 126.
+            // Rule at isle/codegen/x64/lower.isle line 128.
             return CC::G;
         }
         &IntCC::SignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 127.
+            // Rule at isle/codegen/x64/lower.isle line 129.
             return CC::LE;
         }
         &IntCC::UnsignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 128.
+            // Rule at isle/codegen/x64/lower.isle line 130.
             return CC::B;
         }
         &IntCC::UnsignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 129.
+            // Rule at isle/codegen/x64/lower.isle line 131.
             return CC::AE;
         }
         &IntCC::UnsignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 130.
+            // Rule at isle/codegen/x64/lower.isle line 132.
             return CC::A;
         }
         &IntCC::UnsignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 131.
+            // Rule at isle/codegen/x64/lower.isle line 133.
             return CC::BE;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "cc_of", "isle/codegen/x64/lower.isle line 121"
+        "cc_of", "isle/codegen/x64/lower.isle line 123"
     )
 }
 
@@ -210,12 +210,12 @@ pub fn constructor_cc_of<C: Context>(ctx: &mut C, arg0: &IntCC) -> CC {
 pub fn constructor_put_in_gpr_mem_imm<C: Context>(ctx: &mut C, arg0: Value) -> GprMemImm {
     let v1 = C::simm32_operand(ctx, arg0);
     if let Some(v2) = v1 {
-        // Rule at isle/codegen/x64/lower.isle line 135.
+        // Rule at isle/codegen/x64/lower.isle line 137.
         return v2;
     }
     let v3 = C::put_in_gpr(ctx, arg0);
     let v4 = C::gpr_to_gpr_mem_imm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 136.
+    // Rule at isle/codegen/x64/lower.isle line 138.
     return v4;
 }
 
@@ -238,7 +238,7 @@ pub fn constructor_alu<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 141.
+    // Rule at isle/codegen/x64/lower.isle line 143.
     return v8;
 }
 
@@ -274,7 +274,7 @@ pub fn constructor_compare<C: Context>(
     };
     let v16 = C::emit(ctx, &v15);
     let v17 = C::writable_gpr_to_gpr(ctx, v11);
-    // Rule at isle/codegen/x64/lower.isle line 151.
+    // Rule at isle/codegen/x64/lower.isle line 153.
     return v17;
 }
 
@@ -294,7 +294,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v8 = C::imm(ctx, v4, v7);
                         let v9 = C::output_gpr(ctx, v8);
                         let v10 = Some(v9);
-                        // Rule at isle/codegen/x64/lower.isle line 163.
+                        // Rule at isle/codegen/x64/lower.isle line 165.
                         return v10;
                     }
                 }
@@ -313,7 +313,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v109 = constructor_unary_op(ctx, &UnaryOp::Not, v4, v69);
                             let v110 = C::output_gpr(ctx, v109);
                             let v111 = Some(v110);
-                            // Rule at isle/codegen/x64/lower.isle line 244.
+                            // Rule at isle/codegen/x64/lower.isle line 246.
                             return v111;
                         }
                     }
@@ -326,8 +326,47 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v113 = constructor_unary_op(ctx, &UnaryOp::Neg, v4, v69);
                             let v114 = C::output_gpr(ctx, v113);
                             let v115 = Some(v114);
-                            // Rule at isle/codegen/x64/lower.isle line 245.
+                            // Rule at isle/codegen/x64/lower.isle line 247.
                             return v115;
+                        }
+                    }
+                }
+                &Opcode::Clz => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v423 = constructor_bit_count(ctx, &BitOp::Lzcnt, v4, v69);
+                            let v424 = C::output_gpr(ctx, v423);
+                            let v425 = Some(v424);
+                            // Rule at isle/codegen/x64/lower.isle line 661.
+                            return v425;
+                        }
+                    }
+                }
+                &Opcode::Ctz => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v427 = constructor_bit_count(ctx, &BitOp::Tzcnt, v4, v69);
+                            let v428 = C::output_gpr(ctx, v427);
+                            let v429 = Some(v428);
+                            // Rule at isle/codegen/x64/lower.isle line 662.
+                            return v429;
+                        }
+                    }
+                }
+                &Opcode::Popcnt => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v431 = constructor_bit_count(ctx, &BitOp::Popcnt, v4, v69);
+                            let v432 = C::output_gpr(ctx, v431);
+                            let v433 = Some(v432);
+                            // Rule at isle/codegen/x64/lower.isle line 663.
+                            return v433;
                         }
                     }
                 }
@@ -348,7 +387,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v75 = C::writable_gpr_to_gpr(ctx, v44);
                                 let v76 = C::output_gpr(ctx, v75);
                                 let v77 = Some(v76);
-                                // Rule at isle/codegen/x64/lower.isle line 203.
+                                // Rule at isle/codegen/x64/lower.isle line 205.
                                 return v77;
                             }
                         }
@@ -369,7 +408,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v83 = C::writable_gpr_to_gpr(ctx, v44);
                                 let v84 = C::output_gpr(ctx, v83);
                                 let v85 = Some(v84);
-                                // Rule at isle/codegen/x64/lower.isle line 208.
+                                // Rule at isle/codegen/x64/lower.isle line 210.
                                 return v85;
                             }
                         }
@@ -395,7 +434,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v83 = C::writable_gpr_to_gpr(ctx, v44);
                                 let v84 = C::output_gpr(ctx, v83);
                                 let v85 = Some(v84);
-                                // Rule at isle/codegen/x64/lower.isle line 213.
+                                // Rule at isle/codegen/x64/lower.isle line 215.
                                 return v85;
                             }
                         }
@@ -408,7 +447,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v116 = C::put_in_gpr(ctx, v69);
                             let v117 = C::output_gpr(ctx, v116);
                             let v118 = Some(v117);
-                            // Rule at isle/codegen/x64/lower.isle line 248.
+                            // Rule at isle/codegen/x64/lower.isle line 250.
                             return v118;
                         }
                     }
@@ -422,7 +461,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v323 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v265);
                                 let v324 = C::output_gpr(ctx, v323);
                                 let v325 = Some(v324);
-                                // Rule at isle/codegen/x64/lower.isle line 504.
+                                // Rule at isle/codegen/x64/lower.isle line 506.
                                 return v325;
                             }
                             &Type::I64 => {
@@ -430,7 +469,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v326 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v265);
                                 let v327 = C::output_gpr(ctx, v326);
                                 let v328 = Some(v327);
-                                // Rule at isle/codegen/x64/lower.isle line 505.
+                                // Rule at isle/codegen/x64/lower.isle line 507.
                                 return v328;
                             }
                             &Type::F32 => {
@@ -438,7 +477,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v317 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v116);
                                 let v318 = C::output_xmm(ctx, v317);
                                 let v319 = Some(v318);
-                                // Rule at isle/codegen/x64/lower.isle line 502.
+                                // Rule at isle/codegen/x64/lower.isle line 504.
                                 return v319;
                             }
                             &Type::F64 => {
@@ -446,7 +485,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v320 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v116);
                                 let v321 = C::output_xmm(ctx, v320);
                                 let v322 = Some(v321);
-                                // Rule at isle/codegen/x64/lower.isle line 503.
+                                // Rule at isle/codegen/x64/lower.isle line 505.
                                 return v322;
                             }
                             _ => {}
@@ -463,7 +502,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v276 = constructor_sse_rr(ctx, &SseOp::Xorps, v265, v275);
                             let v277 = C::output_xmm(ctx, v276);
                             let v278 = Some(v277);
-                            // Rule at isle/codegen/x64/lower.isle line 476.
+                            // Rule at isle/codegen/x64/lower.isle line 478.
                             return v278;
                         }
                     }
@@ -478,7 +517,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v281 = constructor_sse_rr(ctx, &SseOp::Andps, v265, v280);
                             let v282 = C::output_xmm(ctx, v281);
                             let v283 = Some(v282);
-                            // Rule at isle/codegen/x64/lower.isle line 478.
+                            // Rule at isle/codegen/x64/lower.isle line 480.
                             return v283;
                         }
                     }
@@ -492,7 +531,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v267 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v265, v265);
                                 let v268 = C::output_xmm(ctx, v267);
                                 let v269 = Some(v268);
-                                // Rule at isle/codegen/x64/lower.isle line 463.
+                                // Rule at isle/codegen/x64/lower.isle line 465.
                                 return v269;
                             }
                             &Type::F64 => {
@@ -500,7 +539,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v271 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v265, v265);
                                 let v272 = C::output_xmm(ctx, v271);
                                 let v273 = Some(v272);
-                                // Rule at isle/codegen/x64/lower.isle line 465.
+                                // Rule at isle/codegen/x64/lower.isle line 467.
                                 return v273;
                             }
                             _ => {}
@@ -515,7 +554,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v294 = constructor_round(ctx, v236, &RoundMode::Up, v69);
                             let v295 = C::output_xmm(ctx, v294);
                             let v296 = Some(v295);
-                            // Rule at isle/codegen/x64/lower.isle line 491.
+                            // Rule at isle/codegen/x64/lower.isle line 493.
                             return v296;
                         }
                     }
@@ -528,7 +567,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v298 = constructor_round(ctx, v236, &RoundMode::Down, v69);
                             let v299 = C::output_xmm(ctx, v298);
                             let v300 = Some(v299);
-                            // Rule at isle/codegen/x64/lower.isle line 492.
+                            // Rule at isle/codegen/x64/lower.isle line 494.
                             return v300;
                         }
                     }
@@ -541,7 +580,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v302 = constructor_round(ctx, v236, &RoundMode::Zero, v69);
                             let v303 = C::output_xmm(ctx, v302);
                             let v304 = Some(v303);
-                            // Rule at isle/codegen/x64/lower.isle line 493.
+                            // Rule at isle/codegen/x64/lower.isle line 495.
                             return v304;
                         }
                     }
@@ -554,7 +593,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v306 = constructor_round(ctx, v236, &RoundMode::Nearest, v69);
                             let v307 = C::output_xmm(ctx, v306);
                             let v308 = Some(v307);
-                            // Rule at isle/codegen/x64/lower.isle line 494.
+                            // Rule at isle/codegen/x64/lower.isle line 496.
                             return v308;
                         }
                     }
@@ -567,7 +606,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v310 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v265, v265);
                             let v311 = C::output_xmm(ctx, v310);
                             let v312 = Some(v311);
-                            // Rule at isle/codegen/x64/lower.isle line 496.
+                            // Rule at isle/codegen/x64/lower.isle line 498.
                             return v312;
                         }
                     }
@@ -580,7 +619,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v314 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v265, v265);
                             let v315 = C::output_xmm(ctx, v314);
                             let v316 = Some(v315);
-                            // Rule at isle/codegen/x64/lower.isle line 498.
+                            // Rule at isle/codegen/x64/lower.isle line 500.
                             return v316;
                         }
                     }
@@ -593,7 +632,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v355 = constructor_float_to_sint(ctx, false, v4, v69);
                             let v356 = C::output_gpr(ctx, v355);
                             let v357 = Some(v356);
-                            // Rule at isle/codegen/x64/lower.isle line 596.
+                            // Rule at isle/codegen/x64/lower.isle line 598.
                             return v357;
                         }
                     }
@@ -606,7 +645,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v361 = constructor_float_to_uint(ctx, false, v4, v69);
                             let v362 = C::output_gpr(ctx, v361);
                             let v363 = Some(v362);
-                            // Rule at isle/codegen/x64/lower.isle line 598.
+                            // Rule at isle/codegen/x64/lower.isle line 600.
                             return v363;
                         }
                     }
@@ -619,7 +658,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v358 = constructor_float_to_sint(ctx, true, v4, v69);
                             let v359 = C::output_gpr(ctx, v358);
                             let v360 = Some(v359);
-                            // Rule at isle/codegen/x64/lower.isle line 597.
+                            // Rule at isle/codegen/x64/lower.isle line 599.
                             return v360;
                         }
                     }
@@ -632,7 +671,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v364 = constructor_float_to_uint(ctx, true, v4, v69);
                             let v365 = C::output_gpr(ctx, v364);
                             let v366 = Some(v365);
-                            // Rule at isle/codegen/x64/lower.isle line 599.
+                            // Rule at isle/codegen/x64/lower.isle line 601.
                             return v366;
                         }
                     }
@@ -650,7 +689,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v341 = constructor_int_to_float(ctx, v236, v340, v72);
                                 let v342 = C::output_xmm(ctx, v341);
                                 let v343 = Some(v342);
-                                // Rule at isle/codegen/x64/lower.isle line 555.
+                                // Rule at isle/codegen/x64/lower.isle line 557.
                                 return v343;
                             }
                         }
@@ -677,7 +716,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                         constructor_int_to_float(ctx, v236, &OperandSize::S64, v75);
                                     let v345 = C::output_xmm(ctx, v344);
                                     let v346 = Some(v345);
-                                    // Rule at isle/codegen/x64/lower.isle line 559.
+                                    // Rule at isle/codegen/x64/lower.isle line 561.
                                     return v346;
                                 }
                             }
@@ -699,7 +738,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v352 = C::writable_xmm_to_xmm(ctx, v347);
                                     let v353 = C::output_xmm(ctx, v352);
                                     let v354 = Some(v353);
-                                    // Rule at isle/codegen/x64/lower.isle line 564.
+                                    // Rule at isle/codegen/x64/lower.isle line 566.
                                     return v354;
                                 }
                             }
@@ -727,7 +766,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v25 = constructor_alu(ctx, &AluOp::Add, v4, v24, v23);
                                 let v26 = C::output_gpr(ctx, v25);
                                 let v27 = Some(v26);
-                                // Rule at isle/codegen/x64/lower.isle line 169.
+                                // Rule at isle/codegen/x64/lower.isle line 171.
                                 return v27;
                             }
                             let v17 = C::put_in_gpr(ctx, v13.0);
@@ -735,7 +774,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v19 = constructor_alu(ctx, &AluOp::Add, v4, v17, v18);
                             let v20 = C::output_gpr(ctx, v19);
                             let v21 = Some(v20);
-                            // Rule at isle/codegen/x64/lower.isle line 166.
+                            // Rule at isle/codegen/x64/lower.isle line 168.
                             return v21;
                         }
                     }
@@ -751,7 +790,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v29 = constructor_alu(ctx, &AluOp::Sub, v4, v17, v18);
                             let v30 = C::output_gpr(ctx, v29);
                             let v31 = Some(v30);
-                            // Rule at isle/codegen/x64/lower.isle line 171.
+                            // Rule at isle/codegen/x64/lower.isle line 173.
                             return v31;
                         }
                     }
@@ -777,7 +816,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v51 = C::writable_gpr_to_gpr(ctx, v44);
                             let v52 = C::output_gpr(ctx, v51);
                             let v53 = Some(v52);
-                            // Rule at isle/codegen/x64/lower.isle line 180.
+                            // Rule at isle/codegen/x64/lower.isle line 182.
                             return v53;
                         }
                     }
@@ -792,7 +831,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v126 = C::pair_first(ctx, v125);
                             let v127 = C::output_gpr(ctx, v126);
                             let v128 = Some(v127);
-                            // Rule at isle/codegen/x64/lower.isle line 286.
+                            // Rule at isle/codegen/x64/lower.isle line 288.
                             return v128;
                         }
                     }
@@ -807,7 +846,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v121 = C::pair_first(ctx, v120);
                             let v122 = C::output_gpr(ctx, v121);
                             let v123 = Some(v122);
-                            // Rule at isle/codegen/x64/lower.isle line 285.
+                            // Rule at isle/codegen/x64/lower.isle line 287.
                             return v123;
                         }
                     }
@@ -838,7 +877,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v140 = C::writable_gpr_to_gpr(ctx, v134);
                             let v141 = C::output_gpr(ctx, v140);
                             let v142 = Some(v141);
-                            // Rule at isle/codegen/x64/lower.isle line 289.
+                            // Rule at isle/codegen/x64/lower.isle line 291.
                             return v142;
                         }
                     }
@@ -853,7 +892,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v129 = C::pair_second(ctx, v120);
                             let v130 = C::output_gpr(ctx, v129);
                             let v131 = Some(v130);
-                            // Rule at isle/codegen/x64/lower.isle line 287.
+                            // Rule at isle/codegen/x64/lower.isle line 289.
                             return v131;
                         }
                     }
@@ -869,7 +908,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v33 = constructor_alu(ctx, &AluOp::And, v4, v17, v18);
                             let v34 = C::output_gpr(ctx, v33);
                             let v35 = Some(v34);
-                            // Rule at isle/codegen/x64/lower.isle line 173.
+                            // Rule at isle/codegen/x64/lower.isle line 175.
                             return v35;
                         }
                     }
@@ -885,7 +924,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v37 = constructor_alu(ctx, &AluOp::Or, v4, v17, v18);
                             let v38 = C::output_gpr(ctx, v37);
                             let v39 = Some(v38);
-                            // Rule at isle/codegen/x64/lower.isle line 175.
+                            // Rule at isle/codegen/x64/lower.isle line 177.
                             return v39;
                         }
                     }
@@ -901,7 +940,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v41 = constructor_alu(ctx, &AluOp::Xor, v4, v17, v18);
                             let v42 = C::output_gpr(ctx, v41);
                             let v43 = Some(v42);
-                            // Rule at isle/codegen/x64/lower.isle line 177.
+                            // Rule at isle/codegen/x64/lower.isle line 179.
                             return v43;
                         }
                     }
@@ -915,7 +954,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v89 = constructor_shift(ctx, &ShiftOp::Shl, v4, v13.0, v13.1);
                             let v90 = C::output_gpr(ctx, v89);
                             let v91 = Some(v90);
-                            // Rule at isle/codegen/x64/lower.isle line 232.
+                            // Rule at isle/codegen/x64/lower.isle line 234.
                             return v91;
                         }
                     }
@@ -929,7 +968,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v93 = constructor_shift(ctx, &ShiftOp::Shr, v4, v13.0, v13.1);
                             let v94 = C::output_gpr(ctx, v93);
                             let v95 = Some(v94);
-                            // Rule at isle/codegen/x64/lower.isle line 233.
+                            // Rule at isle/codegen/x64/lower.isle line 235.
                             return v95;
                         }
                     }
@@ -943,7 +982,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v97 = constructor_shift(ctx, &ShiftOp::Sar, v4, v13.0, v13.1);
                             let v98 = C::output_gpr(ctx, v97);
                             let v99 = Some(v98);
-                            // Rule at isle/codegen/x64/lower.isle line 234.
+                            // Rule at isle/codegen/x64/lower.isle line 236.
                             return v99;
                         }
                     }
@@ -957,7 +996,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v101 = constructor_shift(ctx, &ShiftOp::Rol, v4, v13.0, v13.1);
                             let v102 = C::output_gpr(ctx, v101);
                             let v103 = Some(v102);
-                            // Rule at isle/codegen/x64/lower.isle line 235.
+                            // Rule at isle/codegen/x64/lower.isle line 237.
                             return v103;
                         }
                     }
@@ -971,7 +1010,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v105 = constructor_shift(ctx, &ShiftOp::Ror, v4, v13.0, v13.1);
                             let v106 = C::output_gpr(ctx, v105);
                             let v107 = Some(v106);
-                            // Rule at isle/codegen/x64/lower.isle line 236.
+                            // Rule at isle/codegen/x64/lower.isle line 238.
                             return v107;
                         }
                     }
@@ -988,7 +1027,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v241 = constructor_sse_rr(ctx, v238, v239, v240);
                             let v242 = C::output_xmm(ctx, v241);
                             let v243 = Some(v242);
-                            // Rule at isle/codegen/x64/lower.isle line 446.
+                            // Rule at isle/codegen/x64/lower.isle line 448.
                             return v243;
                         }
                     }
@@ -1005,7 +1044,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v246 = constructor_sse_rr(ctx, v245, v239, v240);
                             let v247 = C::output_xmm(ctx, v246);
                             let v248 = Some(v247);
-                            // Rule at isle/codegen/x64/lower.isle line 448.
+                            // Rule at isle/codegen/x64/lower.isle line 450.
                             return v248;
                         }
                     }
@@ -1022,7 +1061,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v251 = constructor_sse_rr(ctx, v250, v239, v240);
                             let v252 = C::output_xmm(ctx, v251);
                             let v253 = Some(v252);
-                            // Rule at isle/codegen/x64/lower.isle line 450.
+                            // Rule at isle/codegen/x64/lower.isle line 452.
                             return v253;
                         }
                     }
@@ -1039,7 +1078,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v256 = constructor_sse_rr(ctx, v255, v239, v240);
                             let v257 = C::output_xmm(ctx, v256);
                             let v258 = Some(v257);
-                            // Rule at isle/codegen/x64/lower.isle line 452.
+                            // Rule at isle/codegen/x64/lower.isle line 454.
                             return v258;
                         }
                     }
@@ -1053,7 +1092,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v259 = constructor_min_max(ctx, v236, true, v13.0, v13.1);
                             let v260 = C::output_xmm(ctx, v259);
                             let v261 = Some(v260);
-                            // Rule at isle/codegen/x64/lower.isle line 460.
+                            // Rule at isle/codegen/x64/lower.isle line 462.
                             return v261;
                         }
                     }
@@ -1067,7 +1106,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v262 = constructor_min_max(ctx, v236, false, v13.0, v13.1);
                             let v263 = C::output_xmm(ctx, v262);
                             let v264 = Some(v263);
-                            // Rule at isle/codegen/x64/lower.isle line 461.
+                            // Rule at isle/codegen/x64/lower.isle line 463.
                             return v264;
                         }
                     }
@@ -1087,7 +1126,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v290 = constructor_sse_rr(ctx, &SseOp::Orps, v286, v289);
                             let v291 = C::output_xmm(ctx, v290);
                             let v292 = Some(v291);
-                            // Rule at isle/codegen/x64/lower.isle line 480.
+                            // Rule at isle/codegen/x64/lower.isle line 482.
                             return v292;
                         }
                     }
@@ -1133,7 +1172,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v394 = constructor_gpr_to_xmm(ctx, v379, v393);
                         let v395 = C::output_xmm(ctx, v394);
                         let v396 = Some(v395);
-                        // Rule at isle/codegen/x64/lower.isle line 616.
+                        // Rule at isle/codegen/x64/lower.isle line 618.
                         return v396;
                     }
                     let v3 = &C::int_ty(ctx, v2);
@@ -1166,7 +1205,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v180 = C::writable_gpr_to_gpr(ctx, v173);
                             let v181 = C::output_gpr(ctx, v180);
                             let v182 = Some(v181);
-                            // Rule at isle/codegen/x64/lower.isle line 313.
+                            // Rule at isle/codegen/x64/lower.isle line 315.
                             return v182;
                         }
                         let v150 = &C::int_ty(ctx, v149);
@@ -1197,7 +1236,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v166 = C::writable_gpr_to_gpr(ctx, v158);
                             let v167 = C::output_gpr(ctx, v166);
                             let v168 = Some(v167);
-                            // Rule at isle/codegen/x64/lower.isle line 306.
+                            // Rule at isle/codegen/x64/lower.isle line 308.
                             return v168;
                         }
                     }
@@ -1214,7 +1253,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v223 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v222);
                 let v224 = C::output_xmm(ctx, v223);
                 let v225 = Some(v224);
-                // Rule at isle/codegen/x64/lower.isle line 426.
+                // Rule at isle/codegen/x64/lower.isle line 428.
                 return v225;
             }
         }
@@ -1228,7 +1267,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v232 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v231);
                 let v233 = C::output_xmm(ctx, v232);
                 let v234 = Some(v233);
-                // Rule at isle/codegen/x64/lower.isle line 428.
+                // Rule at isle/codegen/x64/lower.isle line 430.
                 return v234;
             }
         }
@@ -1247,7 +1286,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v65 = constructor_compare(ctx, v55, v62, v63, v64);
                     let v66 = C::output_gpr(ctx, v65);
                     let v67 = Some(v66);
-                    // Rule at isle/codegen/x64/lower.isle line 185.
+                    // Rule at isle/codegen/x64/lower.isle line 187.
                     return v67;
                 }
             }
@@ -1262,7 +1301,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v335 = constructor_float_flag(ctx, v330, v332.0, v332.1);
                 let v336 = C::output_gpr(ctx, v335);
                 let v337 = Some(v336);
-                // Rule at isle/codegen/x64/lower.isle line 543.
+                // Rule at isle/codegen/x64/lower.isle line 545.
                 return v337;
             }
         }
@@ -1290,7 +1329,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v370 = C::writable_xmm_to_xmm(ctx, v347);
                             let v371 = C::output_xmm(ctx, v370);
                             let v372 = Some(v371);
-                            // Rule at isle/codegen/x64/lower.isle line 606.
+                            // Rule at isle/codegen/x64/lower.isle line 608.
                             return v372;
                         }
                         let v3 = &C::int_ty(ctx, v2);
@@ -1307,7 +1346,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v83 = C::writable_gpr_to_gpr(ctx, v44);
                             let v84 = C::output_gpr(ctx, v83);
                             let v85 = Some(v84);
-                            // Rule at isle/codegen/x64/lower.isle line 334.
+                            // Rule at isle/codegen/x64/lower.isle line 336.
                             return v85;
                         }
                     }
@@ -1324,7 +1363,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v75 = C::writable_gpr_to_gpr(ctx, v44);
                             let v76 = C::output_gpr(ctx, v75);
                             let v77 = Some(v76);
-                            // Rule at isle/codegen/x64/lower.isle line 362.
+                            // Rule at isle/codegen/x64/lower.isle line 364.
                             return v77;
                         }
                     }
@@ -1346,7 +1385,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v83 = C::writable_gpr_to_gpr(ctx, v44);
                         let v84 = C::output_gpr(ctx, v83);
                         let v85 = Some(v84);
-                        // Rule at isle/codegen/x64/lower.isle line 351.
+                        // Rule at isle/codegen/x64/lower.isle line 353.
                         return v85;
                     }
                     let v196 = &constructor_sload_ext(ctx, v183, v4);
@@ -1363,7 +1402,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v83 = C::writable_gpr_to_gpr(ctx, v44);
                         let v84 = C::output_gpr(ctx, v83);
                         let v85 = Some(v84);
-                        // Rule at isle/codegen/x64/lower.isle line 356.
+                        // Rule at isle/codegen/x64/lower.isle line 358.
                         return v85;
                     }
                 }
@@ -1391,7 +1430,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v378 = C::emit(ctx, &v377);
                     let v216 = C::output_none(ctx);
                     let v217 = Some(v216);
-                    // Rule at isle/codegen/x64/lower.isle line 610.
+                    // Rule at isle/codegen/x64/lower.isle line 612.
                     return v217;
                 }
             }
@@ -1410,8 +1449,68 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v215 = C::emit(ctx, &v214);
                 let v216 = C::output_none(ctx);
                 let v217 = Some(v216);
-                // Rule at isle/codegen/x64/lower.isle line 379.
+                // Rule at isle/codegen/x64/lower.isle line 381.
                 return v217;
+            }
+        }
+        &InstructionData::CondTrap {
+            opcode: ref v397,
+            arg: v398,
+            code: v399,
+        } => {
+            match v397 {
+                &Opcode::Trapz => {
+                    let v400 = constructor_test_self(ctx, v398);
+                    let v402 = MInst::TrapIf {
+                        cc: CC::Z,
+                        trap: v399,
+                    };
+                    let v403 = C::emit(ctx, &v402);
+                    let v404 = C::output_none(ctx);
+                    let v405 = Some(v404);
+                    // Rule at isle/codegen/x64/lower.isle line 641.
+                    return v405;
+                }
+                &Opcode::Trapnz => {
+                    let v400 = constructor_test_self(ctx, v398);
+                    let v406 = MInst::TrapIf {
+                        cc: CC::NZ,
+                        trap: v399,
+                    };
+                    let v407 = C::emit(ctx, &v406);
+                    let v404 = C::output_none(ctx);
+                    let v405 = Some(v404);
+                    // Rule at isle/codegen/x64/lower.isle line 645.
+                    return v405;
+                }
+                _ => {}
+            }
+        }
+        &InstructionData::BinaryTrap {
+            opcode: ref v408,
+            args: v409,
+            code: v410,
+        } => {
+            if let &Opcode::UaddOverflowTrap = v408 {
+                let v1 = &C::result_type(ctx, arg0);
+                if let Some(v2) = v1 {
+                    let v3 = &C::int_ty(ctx, v2);
+                    if let Some(v4) = v3 {
+                        let v411 = C::unpack_value_array_2(ctx, v409);
+                        let v414 = C::put_in_gpr(ctx, v411.0);
+                        let v415 = constructor_put_in_gpr_mem_imm(ctx, v411.1);
+                        let v416 = constructor_alu(ctx, &AluOp::Add, v4, v414, v415);
+                        let v418 = MInst::TrapIf {
+                            cc: CC::B,
+                            trap: v410,
+                        };
+                        let v419 = C::emit(ctx, &v418);
+                        let v420 = C::output_gpr(ctx, v416);
+                        let v421 = Some(v420);
+                        // Rule at isle/codegen/x64/lower.isle line 651.
+                        return v421;
+                    }
+                }
             }
         }
         _ => {}
@@ -1426,12 +1525,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 196.
+                    // Rule at isle/codegen/x64/lower.isle line 198.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 197.
+                    // Rule at isle/codegen/x64/lower.isle line 199.
                     return v5;
                 }
                 _ => {}
@@ -1441,12 +1540,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 198.
+                    // Rule at isle/codegen/x64/lower.isle line 200.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 199.
+                    // Rule at isle/codegen/x64/lower.isle line 201.
                     return v9;
                 }
                 _ => {}
@@ -1455,7 +1554,7 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
         &Type::I32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 200.
+                // Rule at isle/codegen/x64/lower.isle line 202.
                 return v11;
             }
         }
@@ -1485,7 +1584,7 @@ pub fn constructor_shift<C: Context>(
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 227.
+    // Rule at isle/codegen/x64/lower.isle line 229.
     return v10;
 }
 
@@ -1507,14 +1606,14 @@ pub fn constructor_unary_op<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 239.
+    // Rule at isle/codegen/x64/lower.isle line 241.
     return v8;
 }
 
 // Generated as internal constructor for term zero_gpr.
 pub fn constructor_zero_gpr<C: Context>(ctx: &mut C, arg0: &Type) -> GprReg {
     let v2 = C::imm(ctx, arg0, 0_i64);
-    // Rule at isle/codegen/x64/lower.isle line 256.
+    // Rule at isle/codegen/x64/lower.isle line 258.
     return v2;
 }
 
@@ -1548,7 +1647,7 @@ pub fn constructor_divide<C: Context>(
     let v14 = C::writable_gpr_to_gpr(ctx, v6);
     let v15 = C::writable_gpr_to_gpr(ctx, v7);
     let v16 = C::gpr_pair(ctx, v14, v15);
-    // Rule at isle/codegen/x64/lower.isle line 260.
+    // Rule at isle/codegen/x64/lower.isle line 262.
     return v16;
 }
 
@@ -1570,19 +1669,19 @@ pub fn constructor_dividend_high<C: Context>(
             };
             let v7 = C::emit(ctx, &v6);
             let v8 = C::writable_gpr_to_gpr(ctx, v4);
-            // Rule at isle/codegen/x64/lower.isle line 270.
+            // Rule at isle/codegen/x64/lower.isle line 272.
             return v8;
         }
         false => {
             let v3 = constructor_zero_gpr(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 269.
+            // Rule at isle/codegen/x64/lower.isle line 271.
             return v3;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "dividend_high", "isle/codegen/x64/lower.isle line 268"
+        "dividend_high", "isle/codegen/x64/lower.isle line 270"
     )
 }
 
@@ -1597,12 +1696,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 340.
+                    // Rule at isle/codegen/x64/lower.isle line 342.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 341.
+                    // Rule at isle/codegen/x64/lower.isle line 343.
                     return v5;
                 }
                 _ => {}
@@ -1612,12 +1711,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 342.
+                    // Rule at isle/codegen/x64/lower.isle line 344.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 343.
+                    // Rule at isle/codegen/x64/lower.isle line 345.
                     return v9;
                 }
                 _ => {}
@@ -1639,12 +1738,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 345.
+                    // Rule at isle/codegen/x64/lower.isle line 347.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 346.
+                    // Rule at isle/codegen/x64/lower.isle line 348.
                     return v5;
                 }
                 _ => {}
@@ -1654,12 +1753,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 347.
+                    // Rule at isle/codegen/x64/lower.isle line 349.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 348.
+                    // Rule at isle/codegen/x64/lower.isle line 350.
                     return v9;
                 }
                 _ => {}
@@ -1668,7 +1767,7 @@ pub fn constructor_sload_ext<C: Context>(
         &Opcode::Sload32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 349.
+                // Rule at isle/codegen/x64/lower.isle line 351.
                 return v11;
             }
         }
@@ -1682,26 +1781,26 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
     match arg0 {
         &Opcode::Store => {
             let v5 = &constructor_operand_size(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 377.
+            // Rule at isle/codegen/x64/lower.isle line 379.
             return v5.clone();
         }
         &Opcode::Istore8 => {
-            // Rule at isle/codegen/x64/lower.isle line 374.
+            // Rule at isle/codegen/x64/lower.isle line 376.
             return OperandSize::S8;
         }
         &Opcode::Istore16 => {
-            // Rule at isle/codegen/x64/lower.isle line 375.
+            // Rule at isle/codegen/x64/lower.isle line 377.
             return OperandSize::S16;
         }
         &Opcode::Istore32 => {
-            // Rule at isle/codegen/x64/lower.isle line 376.
+            // Rule at isle/codegen/x64/lower.isle line 378.
             return OperandSize::S32;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "store_size", "isle/codegen/x64/lower.isle line 373"
+        "store_size", "isle/codegen/x64/lower.isle line 375"
     )
 }
 
@@ -1709,18 +1808,18 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
 pub fn constructor_int_size_of_float<C: Context>(ctx: &mut C, arg0: &FloatSize) -> OperandSize {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 404.
+            // Rule at isle/codegen/x64/lower.isle line 406.
             return OperandSize::S32;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 405.
+            // Rule at isle/codegen/x64/lower.isle line 407.
             return OperandSize::S64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "int_size_of_float", "isle/codegen/x64/lower.isle line 403"
+        "int_size_of_float", "isle/codegen/x64/lower.isle line 405"
     )
 }
 
@@ -1741,7 +1840,7 @@ pub fn constructor_sse_rr<C: Context>(
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 408.
+    // Rule at isle/codegen/x64/lower.isle line 410.
     return v7;
 }
 
@@ -1756,7 +1855,7 @@ pub fn constructor_gpr_to_xmm<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 414.
+    // Rule at isle/codegen/x64/lower.isle line 416.
     return v6;
 }
 
@@ -1770,7 +1869,7 @@ pub fn constructor_xmm_to_gpr<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v4 = C::emit(ctx, &v3);
     let v5 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 420.
+    // Rule at isle/codegen/x64/lower.isle line 422.
     return v5;
 }
 
@@ -1780,11 +1879,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fadd => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 437.
+                    // Rule at isle/codegen/x64/lower.isle line 439.
                     return SseOp::Addss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 438.
+                    // Rule at isle/codegen/x64/lower.isle line 440.
                     return SseOp::Addsd;
                 }
                 _ => {}
@@ -1793,11 +1892,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fsub => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 439.
+                    // Rule at isle/codegen/x64/lower.isle line 441.
                     return SseOp::Subss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 440.
+                    // Rule at isle/codegen/x64/lower.isle line 442.
                     return SseOp::Subsd;
                 }
                 _ => {}
@@ -1806,11 +1905,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fmul => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 441.
+                    // Rule at isle/codegen/x64/lower.isle line 443.
                     return SseOp::Mulss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 442.
+                    // Rule at isle/codegen/x64/lower.isle line 444.
                     return SseOp::Mulsd;
                 }
                 _ => {}
@@ -1819,11 +1918,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fdiv => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 443.
+                    // Rule at isle/codegen/x64/lower.isle line 445.
                     return SseOp::Divss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 444.
+                    // Rule at isle/codegen/x64/lower.isle line 446.
                     return SseOp::Divsd;
                 }
                 _ => {}
@@ -1833,7 +1932,7 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_op", "isle/codegen/x64/lower.isle line 436"
+        "sse_op", "isle/codegen/x64/lower.isle line 438"
     )
 }
 
@@ -1857,7 +1956,7 @@ pub fn constructor_min_max<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 456.
+    // Rule at isle/codegen/x64/lower.isle line 458.
     return v9;
 }
 
@@ -1867,20 +1966,20 @@ pub fn constructor_sign_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmRe
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483648_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 470.
+            // Rule at isle/codegen/x64/lower.isle line 472.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, -9223372036854775808_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 471.
+            // Rule at isle/codegen/x64/lower.isle line 473.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sign_mask", "isle/codegen/x64/lower.isle line 469"
+        "sign_mask", "isle/codegen/x64/lower.isle line 471"
     )
 }
 
@@ -1890,20 +1989,20 @@ pub fn constructor_abs_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483647_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 473.
+            // Rule at isle/codegen/x64/lower.isle line 475.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, 9223372036854775807_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 474.
+            // Rule at isle/codegen/x64/lower.isle line 476.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "abs_mask", "isle/codegen/x64/lower.isle line 472"
+        "abs_mask", "isle/codegen/x64/lower.isle line 474"
     )
 }
 
@@ -1926,7 +2025,7 @@ pub fn constructor_round<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 486.
+    // Rule at isle/codegen/x64/lower.isle line 488.
     return v8;
 }
 
@@ -1944,12 +2043,12 @@ pub fn constructor_ucomis<C: Context>(ctx: &mut C, arg0: Value, arg1: Value) -> 
             rhs: v7,
         };
         let v9 = C::emit(ctx, &v8);
-        // Rule at isle/codegen/x64/lower.isle line 513.
+        // Rule at isle/codegen/x64/lower.isle line 515.
         return v9;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "ucomis", "isle/codegen/x64/lower.isle line 512"
+        "ucomis", "isle/codegen/x64/lower.isle line 514"
     )
 }
 
@@ -1971,7 +2070,7 @@ pub fn constructor_setcc_byte<C: Context>(ctx: &mut C, arg0: &CC) -> GprReg {
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 518.
+    // Rule at isle/codegen/x64/lower.isle line 520.
     return v10;
 }
 
@@ -1989,7 +2088,7 @@ pub fn constructor_float_flag<C: Context>(
             let v15 = constructor_setcc_byte(ctx, &CC::NP);
             let v18 = C::gpr_to_gpr_mem_imm(ctx, v15);
             let v19 = constructor_alu(ctx, &AluOp::And, &Type::I32, v14, v18);
-            // Rule at isle/codegen/x64/lower.isle line 532.
+            // Rule at isle/codegen/x64/lower.isle line 534.
             return v19;
         }
         &FloatCC::NotEqual => {
@@ -1998,50 +2097,50 @@ pub fn constructor_float_flag<C: Context>(
             let v22 = constructor_setcc_byte(ctx, &CC::P);
             let v24 = C::gpr_to_gpr_mem_imm(ctx, v22);
             let v25 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v21, v24);
-            // Rule at isle/codegen/x64/lower.isle line 537.
+            // Rule at isle/codegen/x64/lower.isle line 539.
             return v25;
         }
         &FloatCC::LessThan => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 528.
+            // Rule at isle/codegen/x64/lower.isle line 530.
             return v5;
         }
         &FloatCC::LessThanOrEqual => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 529.
+            // Rule at isle/codegen/x64/lower.isle line 531.
             return v7;
         }
         &FloatCC::GreaterThan => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 526.
+            // Rule at isle/codegen/x64/lower.isle line 528.
             return v5;
         }
         &FloatCC::GreaterThanOrEqual => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 527.
+            // Rule at isle/codegen/x64/lower.isle line 529.
             return v7;
         }
         &FloatCC::Ordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v10 = constructor_setcc_byte(ctx, &CC::NP);
-            // Rule at isle/codegen/x64/lower.isle line 530.
+            // Rule at isle/codegen/x64/lower.isle line 532.
             return v10;
         }
         &FloatCC::Unordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v12 = constructor_setcc_byte(ctx, &CC::P);
-            // Rule at isle/codegen/x64/lower.isle line 531.
+            // Rule at isle/codegen/x64/lower.isle line 533.
             return v12;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_flag", "isle/codegen/x64/lower.isle line 525"
+        "float_flag", "isle/codegen/x64/lower.isle line 527"
     )
 }
 
@@ -2050,7 +2149,7 @@ pub fn constructor_zero_xmm<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
     let v1 = &constructor_int_size_of_float(ctx, arg0);
     let v4 = C::imm(ctx, &Type::I64, 0_i64);
     let v5 = constructor_gpr_to_xmm(ctx, v1, v4);
-    // Rule at isle/codegen/x64/lower.isle line 547.
+    // Rule at isle/codegen/x64/lower.isle line 549.
     return v5;
 }
 
@@ -2073,7 +2172,7 @@ pub fn constructor_int_to_float<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 550.
+    // Rule at isle/codegen/x64/lower.isle line 552.
     return v8;
 }
 
@@ -2105,12 +2204,12 @@ pub fn constructor_float_to_sint<C: Context>(
         };
         let v13 = C::emit(ctx, &v12);
         let v14 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 578.
+        // Rule at isle/codegen/x64/lower.isle line 580.
         return v14;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_sint", "isle/codegen/x64/lower.isle line 577"
+        "float_to_sint", "isle/codegen/x64/lower.isle line 579"
     )
 }
 
@@ -2146,12 +2245,12 @@ pub fn constructor_float_to_uint<C: Context>(
         };
         let v15 = C::emit(ctx, &v14);
         let v16 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 586.
+        // Rule at isle/codegen/x64/lower.isle line 588.
         return v16;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_uint", "isle/codegen/x64/lower.isle line 585"
+        "float_to_uint", "isle/codegen/x64/lower.isle line 587"
     )
 }
 
@@ -2159,17 +2258,67 @@ pub fn constructor_float_to_uint<C: Context>(
 pub fn constructor_sse_mov<C: Context>(ctx: &mut C, arg0: &FloatSize) -> SseMovOp {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 603.
+            // Rule at isle/codegen/x64/lower.isle line 605.
             return SseMovOp::Movss;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 604.
+            // Rule at isle/codegen/x64/lower.isle line 606.
             return SseMovOp::Movsd;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_mov", "isle/codegen/x64/lower.isle line 602"
+        "sse_mov", "isle/codegen/x64/lower.isle line 604"
     )
+}
+
+// Generated as internal constructor for term test_self.
+pub fn constructor_test_self<C: Context>(ctx: &mut C, arg0: Value) -> Unit {
+    let v2 = C::put_in_gpr(ctx, arg0);
+    let v1 = &C::value_type(ctx, arg0);
+    let v3 = &constructor_test_size(ctx, v1);
+    let v4 = C::gpr_to_gpr_mem(ctx, v2);
+    let v5 = C::gpr_to_gpr_imm(ctx, v2);
+    let v6 = MInst::Test {
+        size: v3.clone(),
+        lhs: v4,
+        rhs: v5,
+    };
+    let v7 = C::emit(ctx, &v6);
+    // Rule at isle/codegen/x64/lower.isle line 630.
+    return v7;
+}
+
+// Generated as internal constructor for term test_size.
+pub fn constructor_test_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
+    if let &Type::I64 = arg0 {
+        // Rule at isle/codegen/x64/lower.isle line 638.
+        return OperandSize::S64;
+    }
+    // Rule at isle/codegen/x64/lower.isle line 639.
+    return OperandSize::S32;
+}
+
+// Generated as internal constructor for term bit_count.
+pub fn constructor_bit_count<C: Context>(
+    ctx: &mut C,
+    arg0: &BitOp,
+    arg1: &Type,
+    arg2: Value,
+) -> GprReg {
+    let v3 = C::temp_writable_gpr(ctx);
+    let v4 = &constructor_operand_size(ctx, arg1);
+    let v5 = C::put_in_gpr(ctx, arg2);
+    let v6 = C::gpr_to_gpr_mem(ctx, v5);
+    let v7 = MInst::BitCount {
+        op: arg0.clone(),
+        size: v4.clone(),
+        src: v6,
+        dst: v3,
+    };
+    let v8 = C::emit(ctx, &v7);
+    let v9 = C::writable_gpr_to_gpr(ctx, v3);
+    // Rule at isle/codegen/x64/lower.isle line 657.
+    return v9;
 }
