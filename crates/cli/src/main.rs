@@ -11,9 +11,9 @@
 //! it prints nothing on success unless asked to (`--emit asm` for the
 //! disassembly, `--stats` for sizes and compile time). Compile time is
 //! measured on this command, so it does nothing it is not asked to do.
-//! The optimizing compiler (`--compiler cranelift`) has no backend yet: it
-//! only translates to IR, which `--emit ir` prints
-//! ([`duet_cli::print_ir`]); anything else asked of it is refused.
+//! The optimizing compiler (`--compiler cranelift`) does not compile whole
+//! modules yet: `compile` only translates them to IR, which `--emit ir`
+//! prints ([`duet_cli::print_ir`]); anything else asked of it is refused.
 //!
 //! `run` instantiates a module and calls one of its functions. A module
 //! that imports `wasi_snapshot_preview1` is a WASI program: it gets WASI
