@@ -13,7 +13,10 @@
 //!   else      jump destination(results); switch to else; params back
 //!   end       jump destination(results) if reachable; an if without else
 //!             adds else: jump destination(params); switch to the
-//!             destination and seal it (every branch to it is behind us)
+//!             destination and seal it (every branch to it is behind us).
+//!             With no destination (nothing branched there): go on in
+//!             place, or in the else block of an if without else whose
+//!             then arm does not fall through
 //!   br        jump target(args)                 ─┐ then unreachable
 //!   br_table  br_table index, default, [targets] ├ until else/end
 //!   return    return results                    ─┘
@@ -559,6 +562,17 @@ impl Translator<'_, '_> {
             // Without `else`, a false condition goes straight to the end
             // with the parameters as the results (the validator checked
             // that they have the same types).
+            if !self.state.reachable && self.state.control[index].destination.is_none() {
+                // Nothing else gets there (the `then` arm trapped, returned
+                // or branched elsewhere): the code goes on in the else
+                // block itself.
+                self.state.control.pop();
+                self.state.stack.truncate(base);
+                self.state.stack.extend_from_slice(&params);
+                self.builder.switch_to_block(else_block);
+                self.state.reachable = true;
+                return;
+            }
             let destination = self.destination(index);
             self.builder.switch_to_block(else_block);
             self.builder.ins().jump(destination, &params);
