@@ -259,3 +259,27 @@ fn one_function_can_be_translated_on_its_own() {
     assert_eq!(func.name, "f1");
     assert_eq!(opcodes(&func), [Opcode::Popcnt, Opcode::Return]);
 }
+
+/// 20,000 `if`s in a row, then a read of a local set before them: SSA
+/// construction looks through every merge. It must not recurse once per
+/// merge (that overflowed the test thread's stack).
+#[test]
+fn a_read_after_thousands_of_merges_does_not_overflow_the_stack() {
+    let mut wat = String::from("(module (func (param i32) (result i32) (local i32)\n");
+    wat.push_str("i32.const 5 local.set 1\n");
+    for _ in 0..20_000 {
+        wat.push_str("local.get 0 if nop else nop end\n");
+    }
+    wat.push_str("local.get 1))");
+    let func = &ir(&wat).unwrap()[0];
+    let text = func.to_string();
+    assert!(text.contains("return v"), "{text}");
+    // The local's value is the constant: every merge's parameter for it was
+    // trivial and removed.
+    let params: usize = func
+        .layout
+        .blocks()
+        .map(|b| func.dfg.block_params(b).len())
+        .sum();
+    assert_eq!(params, 2, "only the entry's parameters are left");
+}
