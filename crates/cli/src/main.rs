@@ -1,7 +1,7 @@
 //! The `duet` command.
 //!
 //! ```text
-//! duet compile [--compiler winch] [--spec 2.0|3.0] [--emit asm] [--stats] FILE
+//! duet compile [--compiler winch|cranelift] [--spec 2.0|3.0] [--emit asm|ir] [--stats] FILE
 //! duet run [--compiler winch] [--spec 2.0|3.0] FILE [--dir HOST[::GUEST]]... [--env KEY=VALUE]...
 //!          [--invoke NAME] [[--] ARGS...]
 //! duet wast [--compiler winch] [--spec 2.0|3.0] FILE.wast...
@@ -11,6 +11,9 @@
 //! it prints nothing on success unless asked to (`--emit asm` for the
 //! disassembly, `--stats` for sizes and compile time). Compile time is
 //! measured on this command, so it does nothing it is not asked to do.
+//! The optimizing compiler (`--compiler cranelift`) does not compile whole
+//! modules yet: `compile` only translates them to IR, which `--emit ir`
+//! prints ([`duet_cli::print_ir`]); anything else asked of it is refused.
 //!
 //! `run` instantiates a module and calls one of its functions. A module
 //! that imports `wasi_snapshot_preview1` is a WASI program: it gets WASI
@@ -41,6 +44,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use cranelift_asm::x64::CpuFeatures;
+use cranelift_wasm::WasmError;
 use duet_environ::module::{TranslationError, translate};
 use duet_environ::tunables::Tunables;
 use std::fmt;
@@ -137,7 +141,8 @@ struct CompileArgs {
     /// (default: wasmparser's default features).
     #[arg(long, value_enum)]
     spec: Option<Spec>,
-    /// Print the compiled code.
+    /// Print the compiled code (`asm`) or, with `--compiler cranelift`,
+    /// the IR (`ir`).
     #[arg(long, value_enum)]
     emit: Option<Emit>,
     /// Print the number of functions, the module's and the code's size in
@@ -156,7 +161,7 @@ struct CompileArgs {
 enum Compiler {
     /// The single-pass baseline compiler (winch-codegen).
     Winch,
-    /// The optimizing compiler (not built yet).
+    /// The optimizing compiler (only its translation to IR is built yet).
     Cranelift,
 }
 
@@ -185,13 +190,18 @@ enum Emit {
     /// Each function's disassembly, annotated with wasm offsets, with its
     /// trap table and relocations.
     Asm,
+    /// Each function's IR in cranelift-codegen's text format, as the
+    /// optimizing compiler's frontend makes it (`--compiler cranelift`).
+    Ir,
 }
 
 /// Why `compile` failed. Each displays as one line.
 #[derive(Debug)]
 enum Failure {
-    /// `--compiler cranelift`.
+    /// `--compiler cranelift` asked for more than its IR.
     CompilerNotBuilt,
+    /// `--emit ir` with the baseline compiler, which makes no IR.
+    NoIr,
     /// The file could not be read.
     Read(io::Error),
     /// The file is not WebAssembly text or binary.
@@ -200,6 +210,9 @@ enum Failure {
     Translate(TranslationError),
     /// A function body is invalid or uses an unsupported operator.
     Compile(CompileError),
+    /// A function body is invalid or uses an operator the optimizing
+    /// compiler's frontend does not translate.
+    TranslateIr(WasmError),
     /// The runtime refused the module (invalid, unsupported, or no memory
     /// for its code).
     Runtime(duet::Error),
@@ -209,12 +222,17 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::CompilerNotBuilt => f.write_str(
-                "the optimizing compiler (cranelift) is not built yet; use `--compiler winch`",
+                "the optimizing compiler (cranelift) is not built yet beyond its IR \
+                 (`--emit ir`); use `--compiler winch`",
+            ),
+            Failure::NoIr => f.write_str(
+                "`--emit ir` needs `--compiler cranelift`: the baseline compiler makes no IR",
             ),
             Failure::Read(error) => write!(f, "cannot read the file: {error}"),
             Failure::Parse(error) => f.write_str(&wat_error_line(error)),
             Failure::Translate(error) => write!(f, "{error}"),
             Failure::Compile(error) => write!(f, "{error}"),
+            Failure::TranslateIr(error) => write!(f, "{error}"),
             Failure::Runtime(error) => write!(f, "{error}"),
         }
     }
@@ -244,13 +262,19 @@ fn wat_error_line(error: &wat::Error) -> String {
 
 /// Runs `duet compile`; returns what to print on stdout.
 fn compile(args: &CompileArgs) -> Result<String, Failure> {
-    if args.compiler == Compiler::Cranelift {
-        return Err(Failure::CompilerNotBuilt);
+    match (args.compiler, args.emit) {
+        (Compiler::Cranelift, Some(Emit::Ir)) => {}
+        (Compiler::Cranelift, _) => return Err(Failure::CompilerNotBuilt),
+        (Compiler::Winch, Some(Emit::Ir)) => return Err(Failure::NoIr),
+        (Compiler::Winch, _) => {}
     }
     let bytes = std::fs::read(&args.file).map_err(Failure::Read)?;
     // Binary input (`\0asm`) is passed through without a copy.
     let wasm = wat::parse_bytes(&bytes).map_err(Failure::Parse)?;
     let features = args.spec.map_or_else(WasmFeatures::default, Spec::features);
+    if args.compiler == Compiler::Cranelift {
+        return translate_to_ir(args, &wasm, features);
+    }
 
     if args.emit.is_none() {
         return compile_module(args, &wasm, features);
@@ -286,9 +310,40 @@ fn compile(args: &CompileArgs) -> Result<String, Failure> {
         out.push_str(&stats(
             functions.len(),
             wasm.len(),
-            code_bytes,
+            ("code bytes", code_bytes),
             elapsed,
             "translate and compile",
+        ));
+    }
+    Ok(out)
+}
+
+/// `duet compile --compiler cranelift --emit ir`: every function's IR as
+/// the optimizing compiler's frontend makes it.
+fn translate_to_ir(
+    args: &CompileArgs,
+    wasm: &[u8],
+    features: WasmFeatures,
+) -> Result<String, Failure> {
+    let start = Instant::now();
+    let translation = translate(wasm, features).map_err(Failure::Translate)?;
+    let module = translation.module.clone();
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let functions = cranelift_wasm::translate_module(translation, Tunables::default(), threads)
+        .map_err(Failure::TranslateIr)?;
+    let elapsed = start.elapsed();
+    let mut out = duet_cli::print_ir(&module, &functions);
+    if args.stats {
+        out.push('\n');
+        let instructions: usize = functions.iter().map(|f| f.dfg.num_insts()).sum();
+        out.push_str(&stats(
+            functions.len(),
+            wasm.len(),
+            ("IR instructions", instructions),
+            elapsed,
+            "translate to IR",
         ));
     }
     Ok(out)
@@ -317,7 +372,7 @@ fn compile_module(
         stats(
             module.num_defined_functions(),
             wasm.len(),
-            module.code_size(),
+            ("code bytes", module.code_size()),
             elapsed,
             "translate, compile and load",
         )
@@ -326,20 +381,22 @@ fn compile_module(
     })
 }
 
-/// The `--stats` report.
+/// The `--stats` report; `output` is what was made and how much (code
+/// bytes, IR instructions).
 fn stats(
     functions: usize,
     wasm_bytes: usize,
-    code_bytes: usize,
+    output: (&str, usize),
     elapsed: Duration,
     timed: &str,
 ) -> String {
     let ms = elapsed.as_secs_f64() * 1e3;
     let mb_per_s = wasm_bytes as f64 / 1e6 / elapsed.as_secs_f64().max(1e-9);
+    let (what, amount) = output;
     format!(
         "functions:  {functions}\n\
          wasm bytes: {wasm_bytes}\n\
-         code bytes: {code_bytes}\n\
+         {what}: {amount}\n\
          time:       {ms:.3} ms ({timed}, {mb_per_s:.1} MB/s of wasm)\n"
     )
 }

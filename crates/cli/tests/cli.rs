@@ -140,9 +140,94 @@ fn an_unsupported_operator_is_one_error_naming_it() {
 #[test]
 fn the_optimizing_compiler_is_refused_clearly() {
     let path = file("add_cranelift.wat", ADD);
-    let output = duet(&["compile", "--compiler", "cranelift", path.to_str().unwrap()]);
-    let err = one_error_line(&output, "add_cranelift.wat");
-    assert!(err.contains("not built yet"), "{err}");
+    for emit in [None, Some("asm")] {
+        let mut args = vec!["compile", "--compiler", "cranelift"];
+        if let Some(emit) = emit {
+            args.extend(["--emit", emit]);
+        }
+        args.push(path.to_str().unwrap());
+        let output = duet(&args);
+        let err = one_error_line(&output, "add_cranelift.wat");
+        assert!(err.contains("not built yet"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn emit_ir_prints_each_functions_ir_which_parses_back() {
+    let path = file("add_ir.wat", ADD);
+    let output = duet(&[
+        "compile",
+        "--compiler",
+        "cranelift",
+        "--emit",
+        "ir",
+        path.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert_eq!(
+        out,
+        "; function 0 (add)\n\
+         function %f0(i64, i32, i32) -> i32 wasm {\n\
+         block0(v0: i64, v1: i32, v2: i32):\n    \
+             @0027 v3 = iadd v1, v2\n    \
+             @0028 return v3\n\
+         }\n"
+    );
+    let functions = cranelift_codegen::parser::parse_functions(&out).unwrap();
+    assert_eq!(functions.len(), 1);
+    assert_eq!(format!("; function 0 (add)\n{}", functions[0]), out);
+}
+
+#[test]
+fn emit_ir_with_stats_counts_instructions() {
+    let path = file("add_ir_stats.wat", ADD);
+    let output = duet(&[
+        "compile",
+        "--compiler",
+        "cranelift",
+        "--emit",
+        "ir",
+        "--stats",
+        path.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    for key in ["function %f0", "functions:  1", "IR instructions: 2", " ms"] {
+        assert!(out.contains(key), "no {key:?} in {out}");
+    }
+}
+
+#[test]
+fn emit_ir_errors_are_one_line() {
+    let simd = file(
+        "simd_ir.wat",
+        "(module (func (result i32) v128.const i64x2 0 0 drop i32.const 0))",
+    );
+    let invalid = file("invalid_ir.wat", "(module (func (result i32) i64.const 0))");
+    let ir = |path: &PathBuf| {
+        duet(&[
+            "compile",
+            "--compiler",
+            "cranelift",
+            "--emit",
+            "ir",
+            path.to_str().unwrap(),
+        ])
+    };
+    let err = one_error_line(&ir(&simd), "simd_ir.wat");
+    assert!(err.contains("unsupported operator `v128_const`"), "{err}");
+    let err = one_error_line(&ir(&invalid), "invalid_ir.wat");
+    assert!(err.contains("type mismatch"), "{err}");
+    assert!(err.contains("offset 0x"), "{err}");
+}
+
+#[test]
+fn emit_ir_needs_the_optimizing_compiler() {
+    let path = file("add_winch_ir.wat", ADD);
+    let output = duet(&["compile", "--emit", "ir", path.to_str().unwrap()]);
+    let err = one_error_line(&output, "add_winch_ir.wat");
+    assert!(err.contains("needs `--compiler cranelift`"), "{err}");
 }
 
 #[test]

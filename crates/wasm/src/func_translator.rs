@@ -1,0 +1,326 @@
+//! The driver: one function body in, one IR [`Function`] out, validated
+//! and translated in the same pass; and a module's functions on several
+//! threads.
+//!
+//! ```text
+//!   FunctionBodyData ──► locals ──────► Variables (parameters: entry block
+//!   (body, validator)    define_locals   parameters; locals: zero)
+//!                    └─► operators ───► validator.op(op) ─► Translator::operator
+//!                        (OperatorsReader)                  (code_translator.rs)
+//! ```
+//!
+//! Each operator is validated *before* it is translated, so the translator
+//! only ever sees valid code: operand types and stack heights, branch
+//! depths, indices into the module's spaces are all checked already. A
+//! panic in the translator is therefore a bug in it, never a reaction to
+//! input.
+
+use crate::environ::{ModuleEnvironment, ir_type_of, wasm_signature};
+use crate::error::WasmError;
+use crate::state::{ControlFrame, FrameKind, TranslationState};
+use cranelift_asm::SourceLoc;
+use cranelift_codegen::builder::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_codegen::entity::EntityRef;
+use cranelift_codegen::ir::{FuncRef, Function, SigRef, Type, Value};
+use duet_environ::builtins::Builtin;
+use duet_environ::module::{DefinedFuncIndex, FunctionBodyData, ModuleTranslation};
+use duet_environ::tunables::Tunables;
+use std::collections::HashMap;
+use wasmparser::{
+    FuncValidator, FuncValidatorAllocations, FunctionBody, Operator, OperatorsReader,
+    OperatorsReaderAllocations, WasmModuleResources,
+};
+
+/// Translates function bodies to IR, keeping its allocations (the
+/// builder's, the validator's, the operator reader's, the value and
+/// control stacks) from one function to the next. One per thread.
+#[derive(Default)]
+pub struct FuncTranslator {
+    builder_context: FunctionBuilderContext,
+    validator_allocations: FuncValidatorAllocations,
+    reader_allocations: OperatorsReaderAllocations,
+    state: TranslationState,
+}
+
+impl FuncTranslator {
+    /// A translator with nothing allocated yet.
+    pub fn new() -> Self {
+        FuncTranslator::default()
+    }
+
+    /// Validates and translates defined function `index`, whose body and
+    /// validator are `body` (as [`duet_environ::module::translate`] hands
+    /// them out).
+    pub fn translate(
+        &mut self,
+        env: &ModuleEnvironment<'_>,
+        index: DefinedFuncIndex,
+        body: FunctionBodyData<'_>,
+    ) -> Result<Function, WasmError> {
+        let allocations = core::mem::take(&mut self.validator_allocations);
+        let mut validator = body.validator.into_validator(allocations);
+        let result = self.translate_body(env, index, &body.body, &mut validator);
+        self.validator_allocations = validator.into_allocations();
+        result
+    }
+
+    /// Like [`translate`](Self::translate), with a validator the caller
+    /// made (the body's locals and operators are fed to it).
+    pub fn translate_body<T: WasmModuleResources>(
+        &mut self,
+        env: &ModuleEnvironment<'_>,
+        index: DefinedFuncIndex,
+        body: &FunctionBody<'_>,
+        validator: &mut FuncValidator<T>,
+    ) -> Result<Function, WasmError> {
+        let func_index = env.module().func_index(index).as_u32();
+        let ty = env.func_type(func_index);
+        let body_offset = body.range().start;
+        let signature = wasm_signature(ty).map_err(|t| WasmError::UnsupportedType {
+            ty: t.to_string(),
+            offset: body_offset,
+        })?;
+        let results = signature.returns.clone();
+        let mut func = Function::new(format!("f{func_index}"), signature);
+        let mut builder = FunctionBuilder::new(&mut func, &mut self.builder_context);
+        let entry = builder.create_block();
+        let params = builder.append_block_params_for_function_params(entry);
+        builder.switch_to_block(entry);
+        builder.seal_block(entry);
+        self.state.clear();
+
+        let mut translator = Translator {
+            builder,
+            env,
+            state: &mut self.state,
+            vmctx: params[0],
+            offset: body_offset,
+            local_types: Vec::new(),
+            wasm_signatures: HashMap::new(),
+            direct_functions: HashMap::new(),
+            builtin_signatures: [None; Builtin::ALL.len()],
+        };
+        translator.declare_locals(&params[1..], body, validator)?;
+        translator.state.control.push(ControlFrame {
+            kind: FrameKind::Function,
+            destination: None,
+            base: 0,
+            num_params: 0,
+            results,
+        });
+
+        let mut reader = body.get_binary_reader_for_operators()?;
+        reader.set_features(*validator.features());
+        let allocations = core::mem::take(&mut self.reader_allocations);
+        let mut reader = OperatorsReader::new_with_allocs(reader, allocations);
+        let outcome = translator.operators(&mut reader, validator);
+        let outcome = outcome.and_then(|()| Ok(reader.finish()?));
+        self.reader_allocations = reader.into_allocations();
+        outcome?;
+
+        translator.builder.finalize();
+        if cfg!(debug_assertions)
+            && let Err(errors) = cranelift_codegen::verifier::verify_function(&func)
+        {
+            panic!("the translation of function {func_index} does not verify:\n{errors}\n{func}");
+        }
+        Ok(func)
+    }
+}
+
+/// Validates and translates defined function `index` of the module `env`
+/// describes, with fresh allocations (see [`FuncTranslator`] to reuse
+/// them).
+pub fn translate_function(
+    env: &ModuleEnvironment<'_>,
+    index: DefinedFuncIndex,
+    body: FunctionBodyData<'_>,
+) -> Result<Function, WasmError> {
+    FuncTranslator::new().translate(env, index, body)
+}
+
+/// Translates every function a module defines on up to `threads` threads
+/// (1: on this thread), each with its own [`FuncTranslator`]. The IR of
+/// defined function `i` is at position `i`; on failure the error is the
+/// one of the lowest failing function, so it does not depend on
+/// scheduling.
+pub fn translate_module(
+    translation: ModuleTranslation<'_>,
+    tunables: Tunables,
+    threads: usize,
+) -> Result<Vec<Function>, WasmError> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let env = ModuleEnvironment::new(&translation.module, tunables);
+    let count = translation.function_bodies.len();
+    let bodies: Vec<Mutex<Option<FunctionBodyData<'_>>>> = translation
+        .function_bodies
+        .into_iter()
+        .map(|data| Mutex::new(Some(data)))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let translate_some = || {
+        let mut translator = FuncTranslator::new();
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(slot) = bodies.get(i) else {
+                return done;
+            };
+            let body = slot
+                .lock()
+                .expect("no translation panics while holding a body")
+                .take()
+                .expect("each body is taken once");
+            let index = DefinedFuncIndex::from_u32(i as u32);
+            done.push((i, translator.translate(&env, index, body)));
+        }
+    };
+    let threads = threads.clamp(1, count.max(1));
+    let mut results = if threads == 1 {
+        translate_some()
+    } else {
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads).map(|_| scope.spawn(translate_some)).collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("a translation thread panicked"))
+                .collect()
+        })
+    };
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, result)| result).collect()
+}
+
+/// Whether an operator opens, divides or closes a construct: these are
+/// translated even in unreachable code, to keep the frames matched.
+fn is_structure(op: &Operator<'_>) -> bool {
+    matches!(
+        op,
+        Operator::Block { .. }
+            | Operator::Loop { .. }
+            | Operator::If { .. }
+            | Operator::Else
+            | Operator::End
+    )
+}
+
+/// The translation of one function in progress: the builder, the module's
+/// facts, the value and control stacks, and the entities declared so far.
+pub(crate) struct Translator<'a, 'f> {
+    /// Builds the IR (SSA construction for the locals).
+    pub builder: FunctionBuilder<'f>,
+    /// The module around the function.
+    pub env: &'a ModuleEnvironment<'a>,
+    /// Value stack and control frames.
+    pub state: &'a mut TranslationState,
+    /// The VMContext: the entry block's first parameter.
+    pub vmctx: Value,
+    /// The byte offset of the operator being translated (for errors).
+    pub offset: u64,
+    /// The type of each local (parameters first); local `i` is
+    /// `Variable::new(i)`.
+    local_types: Vec<Type>,
+    /// The signature declared for each wasm function type called.
+    pub wasm_signatures: HashMap<u32, SigRef>,
+    /// The external function declared for each function called directly.
+    pub direct_functions: HashMap<u32, FuncRef>,
+    /// The signature declared for each builtin called.
+    pub builtin_signatures: [Option<SigRef>; Builtin::ALL.len()],
+}
+
+impl Translator<'_, '_> {
+    /// An error for a valid operator the translator does not handle.
+    pub fn unsupported(&self, op: &Operator<'_>) -> WasmError {
+        WasmError::UnsupportedOperator {
+            operator: crate::error::operator_name(op),
+            offset: self.offset,
+        }
+    }
+
+    /// The IR type of a wasm type named by the body (locals, block types,
+    /// typed `select`), or the error refusing it.
+    pub fn ir_type(&self, ty: wasmparser::ValType) -> Result<Type, WasmError> {
+        ir_type_of(ty).ok_or_else(|| WasmError::UnsupportedType {
+            ty: ty.to_string(),
+            offset: self.offset,
+        })
+    }
+
+    /// Declares a variable per parameter (defined as the entry block's
+    /// parameter) and per local (defined as zero), validating the local
+    /// declarations.
+    fn declare_locals<T: WasmModuleResources>(
+        &mut self,
+        params: &[Value],
+        body: &FunctionBody<'_>,
+        validator: &mut FuncValidator<T>,
+    ) -> Result<(), WasmError> {
+        for &param in params {
+            let ty = self.builder.func.dfg.value_type(param);
+            let var = self.builder.declare_var(ty);
+            self.builder.def_var(var, param);
+            self.local_types.push(ty);
+        }
+        // One zero per type, shared by every local of that type.
+        let mut zeros: Vec<(Type, Value)> = Vec::new();
+        let mut locals = body.get_locals_reader()?;
+        for _ in 0..locals.get_count() {
+            let offset = locals.original_position();
+            let (count, ty) = locals.read()?;
+            // The validator bounds the number of locals before any is made.
+            validator.define_locals(offset, count, ty)?;
+            self.offset = offset;
+            let ty = self.ir_type(ty)?;
+            let zero = match zeros.iter().find(|(t, _)| *t == ty) {
+                Some(&(_, zero)) => zero,
+                None => {
+                    let zero = self.zero(ty);
+                    zeros.push((ty, zero));
+                    zero
+                }
+            };
+            for _ in 0..count {
+                let var = self.builder.declare_var(ty);
+                self.builder.def_var(var, zero);
+                self.local_types.push(ty);
+            }
+        }
+        Ok(())
+    }
+
+    /// A zero of type `ty` (a null reference for `i64`).
+    pub fn zero(&mut self, ty: Type) -> Value {
+        match ty {
+            Type::F32 => self.builder.ins().f32const(0),
+            Type::F64 => self.builder.ins().f64const(0),
+            _ => self.builder.ins().iconst(ty, 0),
+        }
+    }
+
+    /// Local `index`'s variable (the validator checked the index).
+    pub fn local(&self, index: u32) -> Variable {
+        debug_assert!((index as usize) < self.local_types.len());
+        Variable::new(index as usize)
+    }
+
+    /// Reads, validates and translates every operator of the body.
+    fn operators<T: WasmModuleResources>(
+        &mut self,
+        reader: &mut OperatorsReader<'_>,
+        validator: &mut FuncValidator<T>,
+    ) -> Result<(), WasmError> {
+        while !reader.eof() {
+            let (op, offset) = reader.read_with_offset()?;
+            validator.op(offset, &op)?;
+            self.offset = offset;
+            self.builder
+                .set_srcloc(u32::try_from(offset).ok().map(SourceLoc));
+            if self.state.reachable || is_structure(&op) {
+                self.operator(&op)?;
+            }
+        }
+        Ok(())
+    }
+}
