@@ -18,7 +18,10 @@ pub enum Compiler {
     /// The single-pass baseline compiler (`winch-codegen`).
     #[default]
     Winch,
-    /// The optimizing compiler (not built yet: [`Engine::new`] refuses it).
+    /// The optimizing compiler (`cranelift-wasm` to IR, `cranelift-codegen`
+    /// to machine code). Its backend does not lower every instruction yet:
+    /// a module using one it does not is refused with
+    /// [`Error::Unsupported`](crate::Error::Unsupported).
     Cranelift,
 }
 
@@ -158,7 +161,7 @@ impl Default for Engine {
 
 impl Engine {
     /// An engine with `config`; refuses a target other than the host, a
-    /// host other than x86-64, and the optimizing compiler (not built yet).
+    /// host other than x86-64.
     pub fn new(config: &Config) -> Result<Engine, Error> {
         let host = target_lexicon::Triple::host();
         if let Some(target) = &config.target {
@@ -175,11 +178,6 @@ impl Engine {
             return Err(Error::Config(format!(
                 "duet generates x86-64 code; this host is `{host}`"
             )));
-        }
-        if config.compiler == Compiler::Cranelift {
-            return Err(Error::Config(
-                "the optimizing compiler (cranelift) is not built yet; use winch".to_string(),
-            ));
         }
         Ok(Engine {
             inner: Arc::new(EngineInner {

@@ -87,7 +87,7 @@ impl Module {
                     winch_codegen::CompileError::Assembler(_) => Error::Compile(e.to_string()),
                 })?
             }
-            Compiler::Cranelift => unreachable!("Engine::new refuses it"),
+            Compiler::Cranelift => compile_with_cranelift(engine, translation)?,
         };
         let unlinked = UnlinkedCode::new(&functions)
             .map_err(|e| Error::Resource(format!("code memory: {e}")))?;
@@ -161,4 +161,73 @@ impl Module {
             EntityIndex::Global(g) => ExternType::Global(info.globals[g.index()]),
         }
     }
+}
+
+/// Translates every function to IR (cranelift-wasm) and compiles it
+/// (cranelift-codegen), on the engine's compilation threads.
+fn compile_with_cranelift(
+    engine: &Engine,
+    translation: duet_environ::module::ModuleTranslation<'_>,
+) -> Result<Vec<cranelift_asm::FinishedCode>, Error> {
+    use cranelift_codegen::isa::x64::{CompileOptions, ImplicitTraps, compile_function};
+    use cranelift_codegen::machinst::StackLimit;
+    use duet_environ::trap::Trap;
+    use duet_environ::vmoffsets::VMContext;
+
+    let threads = engine.compilation_threads();
+    let functions = cranelift_wasm::translate_module(translation, engine.tunables(), threads)
+        .map_err(|e| match e {
+            cranelift_wasm::WasmError::Invalid { .. } => Error::Invalid(e.to_string()),
+            _ => Error::Unsupported(e.to_string()),
+        })?;
+    let options = CompileOptions {
+        features: engine.inner.cpu,
+        stack_limit: Some(StackLimit {
+            vmctx: duet_environ::abi::VMCTX,
+            offset: VMContext::STACK_LIMIT as i32,
+            trap: Trap::StackOverflow.code(),
+        }),
+        traps: ImplicitTraps {
+            memory_out_of_bounds: Trap::MemoryOutOfBounds.code(),
+            integer_division_by_zero: Trap::IntegerDivisionByZero.code(),
+            integer_overflow: Trap::IntegerOverflow.code(),
+            bad_conversion_to_integer: Trap::BadConversionToInteger.code(),
+        },
+    };
+    let compile = |func: &cranelift_codegen::ir::Function| {
+        compile_function(func, &options).map_err(|e| match e {
+            cranelift_codegen::CodegenError::Unsupported(_) => {
+                Error::Unsupported(format!("function {}: {e}", func.name))
+            }
+            _ => Error::Compile(format!("function {}: {e}", func.name)),
+        })
+    };
+    if threads <= 1 {
+        return functions.iter().map(compile).collect();
+    }
+    // Each thread takes the next function; results keep their order.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, Result<cranelift_asm::FinishedCode, Error>)> =
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads.min(functions.len().max(1)))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(func) = functions.get(i) else {
+                                return done;
+                            };
+                            done.push((i, compile(func)));
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("a compilation thread panicked"))
+                .collect()
+        });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
 }

@@ -194,6 +194,10 @@ impl generated::Context for Lower<'_> {
         matches!(ty, Type::I32 | Type::I64).then_some(*ty)
     }
 
+    fn narrow_ty(&mut self, ty: &Type) -> Option<Type> {
+        matches!(ty, Type::I8 | Type::I16).then_some(*ty)
+    }
+
     fn put_in_gpr(&mut self, v: Value) -> GprReg {
         self.gpr(v)
     }

@@ -54,6 +54,7 @@ pub trait Context {
     fn u64_to_i64(&mut self, arg0: u64) -> i64;
     fn conversion_nan_trap(&mut self) -> TrapCode;
     fn conversion_overflow_trap(&mut self) -> TrapCode;
+    fn narrow_ty(&mut self, arg0: &Type) -> Option<Type>;
 }
 
 pub trait ContextIter {
@@ -443,12 +444,47 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 &Opcode::Ireduce => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        if let &Type::I32 = v2 {
-                            let v116 = C::put_in_gpr(ctx, v69);
-                            let v117 = C::output_gpr(ctx, v116);
-                            let v118 = Some(v117);
-                            // Rule at isle/codegen/x64/lower.isle line 250.
-                            return v118;
+                        match v2 {
+                            &Type::I8 => {
+                                let v44 = C::temp_writable_gpr(ctx);
+                                let v72 = C::put_in_gpr(ctx, v69);
+                                let v80 = C::gpr_to_gpr_mem(ctx, v72);
+                                let v446 = MInst::Movzx {
+                                    mode: ExtMode::BL,
+                                    src: v80,
+                                    dst: v44,
+                                };
+                                let v447 = C::emit(ctx, &v446);
+                                let v83 = C::writable_gpr_to_gpr(ctx, v44);
+                                let v84 = C::output_gpr(ctx, v83);
+                                let v85 = Some(v84);
+                                // Rule at isle/codegen/x64/lower.isle line 680.
+                                return v85;
+                            }
+                            &Type::I16 => {
+                                let v44 = C::temp_writable_gpr(ctx);
+                                let v72 = C::put_in_gpr(ctx, v69);
+                                let v80 = C::gpr_to_gpr_mem(ctx, v72);
+                                let v449 = MInst::Movzx {
+                                    mode: ExtMode::WL,
+                                    src: v80,
+                                    dst: v44,
+                                };
+                                let v450 = C::emit(ctx, &v449);
+                                let v83 = C::writable_gpr_to_gpr(ctx, v44);
+                                let v84 = C::output_gpr(ctx, v83);
+                                let v85 = Some(v84);
+                                // Rule at isle/codegen/x64/lower.isle line 684.
+                                return v85;
+                            }
+                            &Type::I32 => {
+                                let v116 = C::put_in_gpr(ctx, v69);
+                                let v117 = C::output_gpr(ctx, v116);
+                                let v118 = Some(v117);
+                                // Rule at isle/codegen/x64/lower.isle line 250.
+                                return v118;
+                            }
+                            _ => {}
                         }
                     }
                 }
@@ -911,6 +947,17 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             // Rule at isle/codegen/x64/lower.isle line 175.
                             return v35;
                         }
+                        let v434 = &C::narrow_ty(ctx, v2);
+                        if let Some(v435) = v434 {
+                            let v13 = C::unpack_value_array_2(ctx, v12);
+                            let v17 = C::put_in_gpr(ctx, v13.0);
+                            let v18 = constructor_put_in_gpr_mem_imm(ctx, v13.1);
+                            let v436 = constructor_alu(ctx, &AluOp::And, &Type::I32, v17, v18);
+                            let v437 = C::output_gpr(ctx, v436);
+                            let v438 = Some(v437);
+                            // Rule at isle/codegen/x64/lower.isle line 673.
+                            return v438;
+                        }
                     }
                 }
                 &Opcode::Bor => {
@@ -927,6 +974,17 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             // Rule at isle/codegen/x64/lower.isle line 177.
                             return v39;
                         }
+                        let v434 = &C::narrow_ty(ctx, v2);
+                        if let Some(v435) = v434 {
+                            let v13 = C::unpack_value_array_2(ctx, v12);
+                            let v17 = C::put_in_gpr(ctx, v13.0);
+                            let v18 = constructor_put_in_gpr_mem_imm(ctx, v13.1);
+                            let v439 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v17, v18);
+                            let v440 = C::output_gpr(ctx, v439);
+                            let v441 = Some(v440);
+                            // Rule at isle/codegen/x64/lower.isle line 675.
+                            return v441;
+                        }
                     }
                 }
                 &Opcode::Bxor => {
@@ -942,6 +1000,17 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v43 = Some(v42);
                             // Rule at isle/codegen/x64/lower.isle line 179.
                             return v43;
+                        }
+                        let v434 = &C::narrow_ty(ctx, v2);
+                        if let Some(v435) = v434 {
+                            let v13 = C::unpack_value_array_2(ctx, v12);
+                            let v17 = C::put_in_gpr(ctx, v13.0);
+                            let v18 = constructor_put_in_gpr_mem_imm(ctx, v13.1);
+                            let v442 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v17, v18);
+                            let v443 = C::output_gpr(ctx, v442);
+                            let v444 = Some(v443);
+                            // Rule at isle/codegen/x64/lower.isle line 677.
+                            return v444;
                         }
                     }
                 }
