@@ -22,8 +22,7 @@
 //!   `_start` returns (or the program calls `proc_exit(0)`); any other exit
 //!   code or a trap fails the case.
 //!
-//! Every program runs under every compiler of [`COMPILERS`] (the baseline
-//! compiler only, until the optimizing one exists). `blake3-simd` needs
+//! Every program runs under every compiler of [`COMPILERS`] (both tiers). `blake3-simd` needs
 //! SIMD, which no compiler supports yet: it is listed as an ignored case.
 //!
 //! When the programs are missing the test binary fails: benchmarks that
@@ -41,7 +40,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// The compilers every program runs under.
-const COMPILERS: &[Compiler] = &[Compiler::Winch];
+const COMPILERS: &[Compiler] = &[Compiler::Winch, Compiler::Cranelift];
 
 /// Programs that need what no compiler supports yet, and why.
 const NOT_YET: &[(&str, &str)] = &[("blake3-simd", "needs SIMD")];

@@ -1,9 +1,10 @@
-//! The WebAssembly 2.0 spec suite under the baseline compiler.
+//! The WebAssembly 2.0 spec suite under both compilers.
 //!
 //! Every top-level `*.wast` file of the suite (not `simd/`: SIMD is not
-//! supported yet) is its own test case, run by `duet_cli::wast` (the runner
-//! behind `duet wast`) on an engine with `Compiler::Winch` and exactly
-//! WebAssembly 2.0's feature set, so modules that 3.0 accepts but 2.0 calls
+//! supported yet) is a test case per compiler (`[winch] i32`,
+//! `[cranelift] i32`), run by `duet_cli::wast` (the runner behind
+//! `duet wast`) on an engine with that compiler and exactly WebAssembly
+//! 2.0's feature set, so modules that 3.0 accepts but 2.0 calls
 //! invalid are rejected as the suite expects. A case fails with the list of
 //! the script's failures, one `file:line:column: directive: what went wrong`
 //! per line.
@@ -39,28 +40,32 @@ fn main() -> ExitCode {
         Ok(_) => return missing(&dir, "it holds no .wast files"),
         Err(error) => return missing(&dir, &error.to_string()),
     };
-    let mut config = Config::new();
-    config
-        .compiler(Compiler::Winch)
-        .wasm_features(WasmFeatures::WASM2);
-    let engine = match Engine::new(&config) {
-        Ok(engine) => engine,
-        Err(error) => {
-            eprintln!("error: cannot make the engine: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let trials = files
-        .into_iter()
-        .map(|path| {
+    let mut trials = Vec::new();
+    for (label, compiler) in [
+        ("winch", Compiler::Winch),
+        ("cranelift", Compiler::Cranelift),
+    ] {
+        let mut config = Config::new();
+        config.compiler(compiler).wasm_features(WasmFeatures::WASM2);
+        let engine = match Engine::new(&config) {
+            Ok(engine) => engine,
+            Err(error) => {
+                eprintln!("error: cannot make the {label} engine: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        for path in &files {
             let name = path.file_stem().map_or_else(
                 || path.display().to_string(),
                 |s| s.to_string_lossy().into(),
             );
             let runner = WastRunner::new(engine.clone());
-            Trial::test(name, move || run(&runner, &path))
-        })
-        .collect();
+            let path = path.clone();
+            trials.push(Trial::test(format!("[{label}] {name}"), move || {
+                run(&runner, &path)
+            }));
+        }
+    }
     libtest_mimic::run(&args, trials).exit_code()
 }
 

@@ -222,8 +222,8 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::CompilerNotBuilt => f.write_str(
-                "the optimizing compiler (cranelift) is not built yet beyond its IR \
-                 (`--emit ir`); use `--compiler winch`",
+                "`--emit asm` with the optimizing compiler (cranelift) is not built yet; \
+                 use `--emit ir`, or `--compiler winch`",
             ),
             Failure::NoIr => f.write_str(
                 "`--emit ir` needs `--compiler cranelift`: the baseline compiler makes no IR",
@@ -263,8 +263,8 @@ fn wat_error_line(error: &wat::Error) -> String {
 /// Runs `duet compile`; returns what to print on stdout.
 fn compile(args: &CompileArgs) -> Result<String, Failure> {
     match (args.compiler, args.emit) {
-        (Compiler::Cranelift, Some(Emit::Ir)) => {}
-        (Compiler::Cranelift, _) => return Err(Failure::CompilerNotBuilt),
+        (Compiler::Cranelift, Some(Emit::Ir) | None) => {}
+        (Compiler::Cranelift, Some(Emit::Asm)) => return Err(Failure::CompilerNotBuilt),
         (Compiler::Winch, Some(Emit::Ir)) => return Err(Failure::NoIr),
         (Compiler::Winch, _) => {}
     }
@@ -272,7 +272,7 @@ fn compile(args: &CompileArgs) -> Result<String, Failure> {
     // Binary input (`\0asm`) is passed through without a copy.
     let wasm = wat::parse_bytes(&bytes).map_err(Failure::Parse)?;
     let features = args.spec.map_or_else(WasmFeatures::default, Spec::features);
-    if args.compiler == Compiler::Cranelift {
+    if args.compiler == Compiler::Cranelift && args.emit == Some(Emit::Ir) {
         return translate_to_ir(args, &wasm, features);
     }
 
@@ -358,7 +358,12 @@ fn compile_module(
     features: WasmFeatures,
 ) -> Result<String, Failure> {
     let mut config = duet::Config::new();
-    config.wasm_features(features);
+    config
+        .wasm_features(features)
+        .compiler(match args.compiler {
+            Compiler::Winch => duet::Compiler::Winch,
+            Compiler::Cranelift => duet::Compiler::Cranelift,
+        });
     if let Some(threads) = args.threads {
         config
             .parallel_compilation(threads > 1)

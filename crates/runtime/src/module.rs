@@ -163,23 +163,23 @@ impl Module {
     }
 }
 
-/// Translates every function to IR (cranelift-wasm) and compiles it
-/// (cranelift-codegen), on the engine's compilation threads.
+/// Translates each function to IR (cranelift-wasm) and compiles it
+/// (cranelift-codegen) right away, on the engine's compilation threads, so
+/// that only one function's IR per thread is alive at a time. The result
+/// keeps the functions' order, and an error is the lowest-numbered failing
+/// function's, whatever the scheduling.
 fn compile_with_cranelift(
     engine: &Engine,
     translation: duet_environ::module::ModuleTranslation<'_>,
 ) -> Result<Vec<cranelift_asm::FinishedCode>, Error> {
     use cranelift_codegen::isa::x64::{CompileOptions, ImplicitTraps, compile_function};
     use cranelift_codegen::machinst::StackLimit;
+    use duet_environ::module::DefinedFuncIndex;
     use duet_environ::trap::Trap;
     use duet_environ::vmoffsets::VMContext;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    let threads = engine.compilation_threads();
-    let functions = cranelift_wasm::translate_module(translation, engine.tunables(), threads)
-        .map_err(|e| match e {
-            cranelift_wasm::WasmError::Invalid { .. } => Error::Invalid(e.to_string()),
-            _ => Error::Unsupported(e.to_string()),
-        })?;
     let options = CompileOptions {
         features: engine.inner.cpu,
         stack_limit: Some(StackLimit {
@@ -194,40 +194,56 @@ fn compile_with_cranelift(
             bad_conversion_to_integer: Trap::BadConversionToInteger.code(),
         },
     };
-    let compile = |func: &cranelift_codegen::ir::Function| {
-        compile_function(func, &options).map_err(|e| match e {
-            cranelift_codegen::CodegenError::Unsupported(_) => {
-                Error::Unsupported(format!("function {}: {e}", func.name))
-            }
-            _ => Error::Compile(format!("function {}: {e}", func.name)),
-        })
-    };
-    if threads <= 1 {
-        return functions.iter().map(compile).collect();
-    }
-    // Each thread takes the next function; results keep their order.
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<(usize, Result<cranelift_asm::FinishedCode, Error>)> =
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads.min(functions.len().max(1)))
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut done = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(func) = functions.get(i) else {
-                                return done;
-                            };
-                            done.push((i, compile(func)));
-                        }
-                    })
+    let env = cranelift_wasm::ModuleEnvironment::new(&translation.module, engine.tunables());
+    let bodies: Vec<Mutex<Option<_>>> = translation
+        .function_bodies
+        .into_iter()
+        .map(|body| Mutex::new(Some(body)))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut translator = cranelift_wasm::FuncTranslator::new();
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(slot) = bodies.get(i) else {
+                return done;
+            };
+            let body = slot
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .expect("each body is taken once");
+            let index = DefinedFuncIndex::from_u32(i as u32);
+            let result = translator
+                .translate(&env, index, body)
+                .map_err(|e| match e {
+                    cranelift_wasm::WasmError::Invalid { .. } => Error::Invalid(e.to_string()),
+                    _ => Error::Unsupported(e.to_string()),
                 })
-                .collect();
+                .and_then(|func| {
+                    compile_function(&func, &options).map_err(|e| match e {
+                        cranelift_codegen::CodegenError::Unsupported(_) => {
+                            Error::Unsupported(format!("defined function {i}: {e}"))
+                        }
+                        _ => Error::Compile(format!("defined function {i}: {e}")),
+                    })
+                });
+            done.push((i, result));
+        }
+    };
+    let threads = engine.compilation_threads().clamp(1, bodies.len().max(1));
+    let mut results = if threads == 1 {
+        work()
+    } else {
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
             workers
                 .into_iter()
                 .flat_map(|w| w.join().expect("a compilation thread panicked"))
                 .collect()
-        });
+        })
+    };
     results.sort_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, r)| r).collect()
 }
