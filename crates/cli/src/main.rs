@@ -11,9 +11,9 @@
 //! it prints nothing on success unless asked to (`--emit asm` for the
 //! disassembly, `--stats` for sizes and compile time). Compile time is
 //! measured on this command, so it does nothing it is not asked to do.
-//! The optimizing compiler (`--compiler cranelift`) does not compile whole
-//! modules yet: `compile` only translates them to IR, which `--emit ir`
-//! prints ([`duet_cli::print_ir`]); anything else asked of it is refused.
+//! With the optimizing compiler (`--compiler cranelift`), `--emit ir`
+//! prints each function's IR before code generation
+//! ([`duet_cli::print_ir`]); `--emit asm` its machine code.
 //!
 //! `run` instantiates a module and calls one of its functions. A module
 //! that imports `wasi_snapshot_preview1` is a WASI program: it gets WASI
@@ -198,8 +198,6 @@ enum Emit {
 /// Why `compile` failed. Each displays as one line.
 #[derive(Debug)]
 enum Failure {
-    /// `--compiler cranelift` asked for more than its IR.
-    CompilerNotBuilt,
     /// `--emit ir` with the baseline compiler, which makes no IR.
     NoIr,
     /// The file could not be read.
@@ -213,6 +211,8 @@ enum Failure {
     /// A function body is invalid or uses an operator the optimizing
     /// compiler's frontend does not translate.
     TranslateIr(WasmError),
+    /// The optimizing compiler refused a function.
+    Cranelift(cranelift_wasm::CompileError),
     /// The runtime refused the module (invalid, unsupported, or no memory
     /// for its code).
     Runtime(duet::Error),
@@ -221,10 +221,6 @@ enum Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::CompilerNotBuilt => f.write_str(
-                "`--emit asm` with the optimizing compiler (cranelift) is not built yet; \
-                 use `--emit ir`, or `--compiler winch`",
-            ),
             Failure::NoIr => f.write_str(
                 "`--emit ir` needs `--compiler cranelift`: the baseline compiler makes no IR",
             ),
@@ -234,6 +230,7 @@ impl fmt::Display for Failure {
             Failure::Compile(error) => write!(f, "{error}"),
             Failure::TranslateIr(error) => write!(f, "{error}"),
             Failure::Runtime(error) => write!(f, "{error}"),
+            Failure::Cranelift(error) => write!(f, "{error}"),
         }
     }
 }
@@ -263,8 +260,7 @@ fn wat_error_line(error: &wat::Error) -> String {
 /// Runs `duet compile`; returns what to print on stdout.
 fn compile(args: &CompileArgs) -> Result<String, Failure> {
     match (args.compiler, args.emit) {
-        (Compiler::Cranelift, Some(Emit::Ir) | None) => {}
-        (Compiler::Cranelift, Some(Emit::Asm)) => return Err(Failure::CompilerNotBuilt),
+        (Compiler::Cranelift, _) => {}
         (Compiler::Winch, Some(Emit::Ir)) => return Err(Failure::NoIr),
         (Compiler::Winch, _) => {}
     }
@@ -289,13 +285,22 @@ fn compile(args: &CompileArgs) -> Result<String, Failure> {
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
-    let functions = winch_codegen::compile_module_on_threads(
-        translation,
-        Tunables::default(),
-        CpuFeatures::host(),
-        threads,
-    )
-    .map_err(Failure::Compile)?;
+    let functions = match args.compiler {
+        Compiler::Winch => winch_codegen::compile_module_on_threads(
+            translation,
+            Tunables::default(),
+            CpuFeatures::host(),
+            threads,
+        )
+        .map_err(Failure::Compile)?,
+        Compiler::Cranelift => cranelift_wasm::compile_module(
+            translation,
+            Tunables::default(),
+            CpuFeatures::host(),
+            threads,
+        )
+        .map_err(Failure::Cranelift)?,
+    };
     elapsed += start.elapsed();
 
     let mut out = String::new();

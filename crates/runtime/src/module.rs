@@ -163,87 +163,25 @@ impl Module {
     }
 }
 
-/// Translates each function to IR (cranelift-wasm) and compiles it
-/// (cranelift-codegen) right away, on the engine's compilation threads, so
-/// that only one function's IR per thread is alive at a time. The result
-/// keeps the functions' order, and an error is the lowest-numbered failing
-/// function's, whatever the scheduling.
+/// Compiles with the optimizing tier (`cranelift_wasm::compile_module`).
 fn compile_with_cranelift(
     engine: &Engine,
     translation: duet_environ::module::ModuleTranslation<'_>,
 ) -> Result<Vec<cranelift_asm::FinishedCode>, Error> {
-    use cranelift_codegen::isa::x64::{CompileOptions, ImplicitTraps, compile_function};
-    use cranelift_codegen::machinst::StackLimit;
-    use duet_environ::module::DefinedFuncIndex;
-    use duet_environ::trap::Trap;
-    use duet_environ::vmoffsets::VMContext;
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    let options = CompileOptions {
-        features: engine.inner.cpu,
-        stack_limit: Some(StackLimit {
-            vmctx: duet_environ::abi::VMCTX,
-            offset: VMContext::STACK_LIMIT as i32,
-            trap: Trap::StackOverflow.code(),
-        }),
-        traps: ImplicitTraps {
-            memory_out_of_bounds: Trap::MemoryOutOfBounds.code(),
-            integer_division_by_zero: Trap::IntegerDivisionByZero.code(),
-            integer_overflow: Trap::IntegerOverflow.code(),
-            bad_conversion_to_integer: Trap::BadConversionToInteger.code(),
-        },
-    };
-    let env = cranelift_wasm::ModuleEnvironment::new(&translation.module, engine.tunables());
-    let bodies: Vec<Mutex<Option<_>>> = translation
-        .function_bodies
-        .into_iter()
-        .map(|body| Mutex::new(Some(body)))
-        .collect();
-    let next = AtomicUsize::new(0);
-    let work = || {
-        let mut translator = cranelift_wasm::FuncTranslator::new();
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(slot) = bodies.get(i) else {
-                return done;
-            };
-            let body = slot
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take()
-                .expect("each body is taken once");
-            let index = DefinedFuncIndex::from_u32(i as u32);
-            let result = translator
-                .translate(&env, index, body)
-                .map_err(|e| match e {
-                    cranelift_wasm::WasmError::Invalid { .. } => Error::Invalid(e.to_string()),
-                    _ => Error::Unsupported(e.to_string()),
-                })
-                .and_then(|func| {
-                    compile_function(&func, &options).map_err(|e| match e {
-                        cranelift_codegen::CodegenError::Unsupported(_) => {
-                            Error::Unsupported(format!("defined function {i}: {e}"))
-                        }
-                        _ => Error::Compile(format!("defined function {i}: {e}")),
-                    })
-                });
-            done.push((i, result));
-        }
-    };
-    let threads = engine.compilation_threads().clamp(1, bodies.len().max(1));
-    let mut results = if threads == 1 {
-        work()
-    } else {
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().expect("a compilation thread panicked"))
-                .collect()
-        })
-    };
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+    use cranelift_wasm::{CompileError, WasmError};
+    cranelift_wasm::compile_module(
+        translation,
+        engine.tunables(),
+        engine.inner.cpu,
+        engine.compilation_threads(),
+    )
+    .map_err(|e| match &e {
+        CompileError::Wasm(WasmError::Invalid { .. }) => Error::Invalid(e.to_string()),
+        CompileError::Wasm(_)
+        | CompileError::Codegen {
+            error: cranelift_codegen::CodegenError::Unsupported(_),
+            ..
+        } => Error::Unsupported(e.to_string()),
+        CompileError::Codegen { .. } => Error::Compile(e.to_string()),
+    })
 }

@@ -64,6 +64,7 @@
 //! returned.
 
 mod code_translator;
+mod compile;
 mod environ;
 mod error;
 mod func_translator;
@@ -71,6 +72,7 @@ mod memory;
 mod state;
 mod tables;
 
+pub use compile::{CompileError, compile_module, compile_options};
 pub use environ::ModuleEnvironment;
 pub use error::WasmError;
 pub use func_translator::{FuncTranslator, translate_function, translate_module};
