@@ -81,7 +81,14 @@ pub const ASM_X64: GenerationUnit = GenerationUnit {
 };
 
 /// Every generation unit, in the order they are generated and checked.
-pub const UNITS: &[GenerationUnit] = &[ASM_X64, CODEGEN_X64];
+pub const UNITS: &[GenerationUnit] = &[ASM_X64, CODEGEN_X64, CODEGEN_OPTS];
+
+/// The optimizing compiler's mid-end rewrite rules (IR to IR).
+pub const CODEGEN_OPTS: GenerationUnit = GenerationUnit {
+    declarations_from: &[],
+    input_dir: "isle/codegen/opts",
+    output: "crates/codegen/src/opts/generated.rs",
+};
 
 /// The optimizing compiler's x64 lowering rules, over the assembler's
 /// declarations.

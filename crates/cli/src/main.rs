@@ -336,8 +336,12 @@ fn translate_to_ir(
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
-    let functions = cranelift_wasm::translate_module(translation, Tunables::default(), threads)
+    let mut functions = cranelift_wasm::translate_module(translation, Tunables::default(), threads)
         .map_err(Failure::TranslateIr)?;
+    // The IR as the backend receives it: after the mid-end.
+    for func in &mut functions {
+        cranelift_codegen::opts::optimize(func);
+    }
     let elapsed = start.elapsed();
     let mut out = duet_cli::print_ir(&module, &functions);
     if args.stats {
@@ -348,7 +352,7 @@ fn translate_to_ir(
             wasm.len(),
             ("IR instructions", instructions),
             elapsed,
-            "translate to IR",
+            "translate to IR and optimize",
         ));
     }
     Ok(out)

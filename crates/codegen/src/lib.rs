@@ -29,6 +29,7 @@ pub mod flowgraph;
 pub mod ir;
 pub mod isa;
 pub mod machinst;
+pub mod opts;
 pub mod parser;
 pub mod verifier;
 

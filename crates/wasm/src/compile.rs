@@ -48,7 +48,8 @@ pub fn compile_options(features: CpuFeatures) -> CompileOptions {
     }
 }
 
-/// Translates and compiles every function a module defines, on up to
+/// Translates, optimizes (the mid-end, `cranelift_codegen::opts`) and
+/// compiles every function a module defines, on up to
 /// `threads` threads. Each function's IR is compiled as soon as it is
 /// made, so only one function's IR per thread is alive at a time. The code
 /// of defined function `i` is at position `i`; on failure the error is the
@@ -87,7 +88,8 @@ pub fn compile_module(
             let result = translator
                 .translate(&env, index, body)
                 .map_err(CompileError::from)
-                .and_then(|func| {
+                .and_then(|mut func| {
+                    cranelift_codegen::opts::optimize(&mut func);
                     compile_function(&func, &options).map_err(|error| CompileError::Codegen {
                         index: i as u32,
                         error,
