@@ -470,16 +470,37 @@ impl Lower<'_> {
         if Some(block) == func.layout.entry_block() {
             self.lower_args(block)?;
         }
-        // Fold an `icmp` used only by the block's `brif` into it.
+        // Fold an `icmp` used only by the block's `brif` into it, through
+        // `uextend`s used only there (wasm's `i32.eqz; br_if`).
         if let Some(last) = func.layout.last_inst(block)
             && let InstructionData::Brif { arg, .. } = *func.dfg.inst(last)
-            && let ValueDef::Result(def, _) = func.dfg.value_def(arg)
-            && let InstructionData::IntCompare { args, .. } = *func.dfg.inst(def)
-            && self.uses[func.dfg.resolve_aliases(arg)] == 1
-            && func.layout.inst_block(def) == Some(block)
-            && matches!(func.dfg.value_type(args[0]), Type::I32 | Type::I64)
         {
-            self.sunk[def] = true;
+            let mut chain = Vec::new();
+            let mut cond = func.dfg.resolve_aliases(arg);
+            while let ValueDef::Result(def, _) = func.dfg.value_def(cond)
+                && self.uses[cond] == 1
+                && func.layout.inst_block(def) == Some(block)
+            {
+                match *func.dfg.inst(def) {
+                    InstructionData::Unary {
+                        opcode: Opcode::Uextend,
+                        arg,
+                    } => {
+                        chain.push(def);
+                        cond = func.dfg.resolve_aliases(arg);
+                    }
+                    InstructionData::IntCompare { args, .. }
+                        if matches!(func.dfg.value_type(args[0]), Type::I32 | Type::I64) =>
+                    {
+                        chain.push(def);
+                        for inst in chain.drain(..) {
+                            self.sunk[inst] = true;
+                        }
+                        break;
+                    }
+                    _ => break,
+                }
+            }
         }
         for inst in func.layout.block_insts(block) {
             let data = *func.dfg.inst(inst);
@@ -677,6 +698,14 @@ impl Lower<'_> {
             InstructionData::Jump { dest, .. } => self.jump_to(plan, dest),
             InstructionData::Brif { arg, .. } => {
                 let (then_edge, else_edge) = (plan.edges[&(block, 0)], plan.edges[&(block, 1)]);
+                // Skip the sunk extensions to the sunk comparison.
+                let mut arg = func.dfg.resolve_aliases(arg);
+                while let ValueDef::Result(def, _) = func.dfg.value_def(arg)
+                    && self.sunk[def]
+                    && let InstructionData::Unary { arg: inner, .. } = *func.dfg.inst(def)
+                {
+                    arg = func.dfg.resolve_aliases(inner);
+                }
                 let cc = match func.dfg.value_def(arg) {
                     ValueDef::Result(def, _) if self.sunk[def] => {
                         let InstructionData::IntCompare { cond, args, .. } = *func.dfg.inst(def)
