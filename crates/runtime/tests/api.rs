@@ -209,7 +209,7 @@ fn typed_calls_check_the_type_once() {
 }
 
 #[test]
-fn engines_refuse_other_targets_and_the_missing_compiler() {
+fn engines_refuse_other_targets_and_both_compilers_agree() {
     let mut config = duet::Config::new();
     config.target("aarch64-unknown-linux-gnu");
     let error = Engine::new(&config).unwrap_err();
@@ -220,14 +220,22 @@ fn engines_refuse_other_targets_and_the_missing_compiler() {
     let mut config = duet::Config::new();
     config.target("not a triple");
     assert!(Engine::new(&config).is_err());
-    let mut config = duet::Config::new();
-    config.compiler(duet::Compiler::Cranelift);
-    assert!(
-        Engine::new(&config)
-            .unwrap_err()
-            .to_string()
-            .contains("cranelift")
-    );
+    // Both compilers give the same results.
+    for compiler in [duet::Compiler::Winch, duet::Compiler::Cranelift] {
+        let mut config = duet::Config::new();
+        config.compiler(compiler);
+        let engine = Engine::new(&config).unwrap();
+        let module = Module::new(
+            &engine,
+            r#"(module (func (export "f") (param i64) (result i64)
+                (i64.mul (local.get 0) (i64.add (local.get 0) (i64.const 3)))))"#,
+        )
+        .unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let results = call(&mut store, instance, "f", &[Val::I64(-7)]).unwrap();
+        assert_eq!(results[0].i64(), Some(28), "{compiler:?}");
+    }
     let mut config = duet::Config::new();
     config
         .target(&target_lexicon::Triple::host().to_string())
