@@ -34,7 +34,8 @@
 //! with a comment saying what broke.
 
 use duet_tests::differential::{
-    Columns, Tally, check_module, check_wat, check_wat_bytes, module_for_seed, on_comparison_stack,
+    Columns, Skip, Tally, check_module, check_wat, check_wat_bytes, module_for_seed,
+    on_comparison_stack,
 };
 use std::time::Instant;
 
@@ -176,9 +177,11 @@ fn reduce() {
 /// `f32.convert_i32_u` converts 64 bits, a load or store indexes memory
 /// with all 64 bits (with guard pages and with explicit checks alike: an
 /// address of `0xffffffff` plus offset 1 wraps to 0 and reads in bounds
-/// instead of trapping). Found as seeds 1253, 1395, 4210, 14563 and 16158
-/// (a wrong trap kind, a missing trap, a wrong global); every function
-/// here diverges.
+/// instead of trapping). Seeds 1395, 4210, 7152, 7889, 10658, 14563,
+/// 15191 and 17654 (of the first 20,000) diverge by it: missing traps,
+/// wrong trap kinds, a `memory.grow` that failed in winch alone, wrong
+/// globals. With `reinterpret` always clearing the
+/// upper half, all of them, and every function here, agree.
 #[test]
 #[ignore = "winch-codegen bug, reported: remove this line once fixed"]
 fn reinterpret_f32_keeps_the_lane_upper_half() {
@@ -256,4 +259,46 @@ fn wasmi_2_select_of_eqz() {
             select
             i32.div_u))"#,
     );
+}
+
+/// A harness bug, not an engine's: wasmi 1.1.0 reports `table.copy` out
+/// of bounds as a table error that `Error::as_trap_code` does not map
+/// (unlike `table.init` and `table.fill`), so it was compared as an
+/// unknown trap against duet's `TableOutOfBounds`. Found as seeds 9573,
+/// 21480, 25924, 36763, 46581, 50379, 58446 and 58887.
+#[test]
+fn table_copy_out_of_bounds_is_a_table_trap() {
+    check_wat(
+        r#"(module
+          (table 2 2 funcref)
+          (func (export "copy") (table.copy (i32.const 1) (i32.const 0) (i32.const 2))))"#,
+    );
+}
+
+/// A stack overflow agrees with any trap, but the engines' limits differ,
+/// so each got a different distance: here wasmi stops after 4,000 frames
+/// (twice the fuel) and duet after many more, with the global counting
+/// them. The comparison must end at the overflow, as a skip, not report
+/// the global.
+#[test]
+fn a_stack_overflow_ends_the_comparison() {
+    let wasm = wat::parse_str(
+        r#"(module
+          (global (export "depth") (mut i32) (i32.const 0))
+          (func $deep (export "deep")
+            global.get 0
+            i32.const 1
+            i32.add
+            global.set 0
+            call $deep))"#,
+    )
+    .unwrap();
+    let verdict = on_comparison_stack(|| {
+        check_module(&Columns::new(), &wasm, None, 0, false).unwrap_or_else(|d| panic!("{d}"))
+    });
+    assert!(
+        matches!(&verdict.skipped, Some(Skip::StackOverflowed { func, .. }) if func == "deep"),
+        "{verdict:?}"
+    );
+    assert_eq!(verdict.calls, 1);
 }

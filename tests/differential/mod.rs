@@ -28,9 +28,10 @@
 //! * **Calls**: every exported function, [`ROUNDS`] times, with arguments
 //!   drawn from the seed (edge values mostly). Results compare by bits,
 //!   except that a NaN agrees with any NaN; traps compare by kind. A
-//!   stack overflow agrees with any trap (the engines' limits differ); a
-//!   stack overflow in one engine where the other finished ends the
-//!   module's comparison as a skip, since the states now differ.
+//!   stack overflow agrees with any trap (the engines' limits differ), but
+//!   each engine got a different distance before it, so the module's
+//!   comparison ends there, as a skip; so does a stack overflow in one
+//!   engine where the other finished.
 //! * **State** after every call: each exported global (the fuel left
 //!   included: the same number of loop iterations and calls ran), the
 //!   bytes of each exported memory (its size with them), and each exported
@@ -210,6 +211,15 @@ impl Columns {
 pub enum Skip {
     /// wasmi does not take the module (one of its limits).
     ReferenceRefused(String),
+    /// A call or the start function trapped everywhere, and by a stack
+    /// overflow somewhere: the states are no longer comparable.
+    StackOverflowed {
+        /// A column that overflowed, or whose trap met the reference's
+        /// overflow.
+        tier: String,
+        /// The function called.
+        func: String,
+    },
     /// One engine overflowed its stack where the other finished.
     StackLimitsDiffer {
         /// The column that disagreed with the reference.
@@ -224,6 +234,7 @@ impl Skip {
     pub fn category(&self) -> &'static str {
         match self {
             Skip::ReferenceRefused(_) => "wasmi refused the module",
+            Skip::StackOverflowed { .. } => "a stack overflow (the rest not compared)",
             Skip::StackLimitsDiffer { .. } => "stack overflow on one side only",
         }
     }
@@ -388,6 +399,14 @@ pub fn check_module(
         };
         match agreement(&expected, &actual) {
             Agreement::Agree => instances.extend(instance),
+            Agreement::StackOverflowed => {
+                verdict.instantiation_trapped = true;
+                verdict.skipped = Some(Skip::StackOverflowed {
+                    tier: tier.name().to_string(),
+                    func: "(start)".to_string(),
+                });
+                return Ok(verdict);
+            }
             Agreement::StackLimitsDiffer => {
                 verdict.skipped = Some(Skip::StackLimitsDiffer {
                     tier: tier.name().to_string(),
@@ -440,9 +459,11 @@ pub fn check_module(
                 .map(|instance| instance.call(&func.name, &args))
                 .collect();
             let mut disagreeing = Vec::new();
+            let mut overflowed = None;
             for (tier, actual) in columns.tiers.iter().zip(&actual) {
                 match agreement(&expected, actual) {
                     Agreement::Agree => {}
+                    Agreement::StackOverflowed => overflowed = Some(tier.name()),
                     Agreement::StackLimitsDiffer => {
                         verdict.skipped = Some(Skip::StackLimitsDiffer {
                             tier: tier.name().to_string(),
@@ -466,23 +487,35 @@ pub fn check_module(
                 let tiers: Vec<&str> = disagreeing.iter().map(|(tier, _)| *tier).collect();
                 return Err(divergence(&tiers, signature, what, &history));
             }
-            let expected_state = reference.state(&exports);
-            let mut differences = Vec::new();
-            for (tier, instance) in columns.tiers.iter().zip(&mut instances) {
-                if let Some(difference) = expected_state.difference(&instance.state(&exports)) {
-                    differences.push((tier.name(), difference));
-                }
+            if let Some(tier) = overflowed {
+                verdict.calls += 1;
+                verdict.skipped = Some(Skip::StackOverflowed {
+                    tier: tier.to_string(),
+                    func: func.name.clone(),
+                });
+                return Ok(verdict);
             }
-            if !differences.is_empty() {
+            let expected_state = reference.state(&exports);
+            let differences: Vec<Option<String>> = instances
+                .iter_mut()
+                .map(|instance| expected_state.difference(&instance.state(&exports)))
+                .collect();
+            if let Some(first) = differences.iter().flatten().next() {
                 let mut what = format!(
-                    "after call {call}, which {} in every column:",
+                    "state after call {call}:\n  wasmi: {}",
                     show_outcome(&expected)
                 );
-                for (tier, difference) in &differences {
-                    what.push_str(&format!("\n  {tier}: {difference}"));
+                let mut tiers = Vec::new();
+                for ((tier, actual), difference) in
+                    columns.tiers.iter().zip(&actual).zip(&differences)
+                {
+                    what.push_str(&format!("\n  {}: {}", tier.name(), show_outcome(actual)));
+                    if let Some(difference) = difference {
+                        what.push_str(&format!("; {difference}"));
+                        tiers.push(tier.name());
+                    }
                 }
-                let tiers: Vec<&str> = differences.iter().map(|(tier, _)| *tier).collect();
-                let kind = differences[0].1.split(' ').next().unwrap_or_default();
+                let kind = first.split(' ').next().unwrap_or_default();
                 return Err(divergence(&tiers, format!("state: {kind}"), what, &history));
             }
             verdict.calls += 1;
@@ -584,7 +617,8 @@ impl fmt::Display for Tally {
 }
 
 /// The fuzz target's check: a module from the input's bytes, arguments
-/// from its hash; a divergence panics with the full report.
+/// from its hash; a divergence panics with the full report, a skip is
+/// said on stderr.
 pub fn fuzz_one(data: &[u8]) {
     let Some((&first, rest)) = data.split_first() else {
         return;
@@ -595,8 +629,13 @@ pub fn fuzz_one(data: &[u8]) {
     };
     on_comparison_stack(|| {
         let columns = Columns::new();
-        if let Err(divergence) = check_module(&columns, &wasm, None, fnv1a(data), false) {
-            panic!("{divergence}");
+        match check_module(&columns, &wasm, None, fnv1a(data), false) {
+            Ok(Verdict {
+                skipped: Some(skip),
+                ..
+            }) => eprintln!("differential: skipped: {skip:?}"),
+            Ok(_) => {}
+            Err(divergence) => panic!("{divergence}"),
         }
     });
 }

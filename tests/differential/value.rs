@@ -83,7 +83,7 @@ pub enum TrapKind {
     /// A float-to-integer conversion of NaN.
     BadConversionToInteger,
     /// The engine's stack limit. Limits differ between engines, so this
-    /// agrees with any trap (see [`Outcome::agreement`]).
+    /// agrees with any trap (see [`agreement`]).
     StackOverflow,
     /// Anything else, by the engine's own name.
     Other(String),
@@ -104,12 +104,16 @@ pub type Outcome = Result<Vec<Value>, TrapKind>;
 /// How two outcomes (of a call, or of an instantiation) relate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Agreement {
-    /// The same results (NaN for NaN), or traps of the same kind, or two
-    /// traps of which one is a stack overflow.
+    /// The same results (NaN for NaN), or traps of the same kind.
     Agree,
+    /// Both trapped, and at least one by overflowing its stack: the
+    /// outcomes agree, but the engines' limits differ, so each got a
+    /// different distance before trapping and their states are no longer
+    /// comparable.
+    StackOverflowed,
     /// One side overflowed its stack and the other finished: the engines'
     /// limits differ, not their semantics. Nothing after this can be
-    /// compared (the states have diverged).
+    /// compared either.
     StackLimitsDiffer,
     /// A divergence.
     Disagree,
@@ -117,6 +121,7 @@ pub enum Agreement {
 
 /// Compares the reference's `expected` with a tier's `actual`.
 pub fn agreement(expected: &Outcome, actual: &Outcome) -> Agreement {
+    let overflow = Err(TrapKind::StackOverflow);
     match (expected, actual) {
         (Ok(e), Ok(a)) => {
             if e.len() == a.len() && e.iter().zip(a).all(|(e, a)| e.agrees_with(a)) {
@@ -125,14 +130,11 @@ pub fn agreement(expected: &Outcome, actual: &Outcome) -> Agreement {
                 Agreement::Disagree
             }
         }
-        (Err(e), Err(a)) => {
-            if e == a || *e == TrapKind::StackOverflow || *a == TrapKind::StackOverflow {
-                Agreement::Agree
-            } else {
-                Agreement::Disagree
-            }
+        (Err(_), Err(_)) if *expected == overflow || *actual == overflow => {
+            Agreement::StackOverflowed
         }
-        (Err(TrapKind::StackOverflow), Ok(_)) | (Ok(_), Err(TrapKind::StackOverflow)) => {
+        (Err(e), Err(a)) if e == a => Agreement::Agree,
+        (Ok(_), Err(TrapKind::StackOverflow)) | (Err(TrapKind::StackOverflow), Ok(_)) => {
             Agreement::StackLimitsDiffer
         }
         _ => Agreement::Disagree,
@@ -237,8 +239,15 @@ mod tests {
         let overflow: Outcome = Err(TrapKind::StackOverflow);
         let unreachable: Outcome = Err(TrapKind::Unreachable);
         let returned: Outcome = Ok(vec![]);
-        assert_eq!(agreement(&overflow, &unreachable), Agreement::Agree);
-        assert_eq!(agreement(&unreachable, &overflow), Agreement::Agree);
+        assert_eq!(
+            agreement(&overflow, &unreachable),
+            Agreement::StackOverflowed
+        );
+        assert_eq!(
+            agreement(&unreachable, &overflow),
+            Agreement::StackOverflowed
+        );
+        assert_eq!(agreement(&overflow, &overflow), Agreement::StackOverflowed);
         assert_eq!(
             agreement(&overflow, &returned),
             Agreement::StackLimitsDiffer

@@ -5,7 +5,7 @@
 
 use super::value::{Outcome, State, TrapKind, Value};
 use super::{Exports, Instantiation, Tier, TierInstance};
-use wasmi::errors::{ErrorKind, InstantiationError};
+use wasmi::errors::{ErrorKind, InstantiationError, TableError};
 use wasmi::{Engine, ExternRef, Func, Instance, Module, Ref, Store, TrapCode, Val};
 
 /// wasmi, with WebAssembly 2.0's features and room for the recursion the
@@ -73,10 +73,15 @@ impl Tier for WasmiTier {
 
 /// The trap an error of wasmi's stands for, if it is one.
 fn trap_kind(error: &wasmi::Error) -> Option<TrapKind> {
-    if let ErrorKind::Instantiation(InstantiationError::ElementSegmentDoesNotFit { .. }) =
-        error.kind()
-    {
-        return Some(TrapKind::TableOutOfBounds);
+    // Table errors `as_trap_code` leaves out: an active element segment out
+    // of bounds, and `table.copy` out of bounds (its siblings `table.init`,
+    // `table.fill`, ... are mapped).
+    match error.kind() {
+        ErrorKind::Instantiation(InstantiationError::ElementSegmentDoesNotFit { .. })
+        | ErrorKind::Table(TableError::CopyOutOfBounds) => {
+            return Some(TrapKind::TableOutOfBounds);
+        }
+        _ => {}
     }
     Some(match error.as_trap_code()? {
         TrapCode::UnreachableCodeReached => TrapKind::Unreachable,
