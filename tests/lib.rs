@@ -8,6 +8,10 @@
 //!   the file when `BLESS=1` is set.
 //! * [`shared_dir`] finds the shared test material (the spec suite,
 //!   benchmark programs).
+//! * [`differential`] runs wasm-smith modules in duet and in the wasmi
+//!   interpreter and compares everything observable (`tests/differential.rs`
+//!   and the fuzz target in `tests/fuzz` use it).
+//! * [`rng`] is the randomized tests' seedable generator.
 
 use core::fmt::Write as _;
 use core::ops::Range;
@@ -82,3 +86,7 @@ pub fn check_golden(path: &Path, header: &str, actual: &str) -> Result<(), Strin
     }
     Err(message)
 }
+
+#[path = "differential/mod.rs"]
+pub mod differential;
+pub mod rng;

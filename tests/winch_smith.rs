@@ -1,8 +1,8 @@
 //! The baseline compiler against arbitrary input: no module may make
 //! `winch-codegen` panic.
 //!
-//! Three passes, each over a fixed sequence of seeds (a xorshift PRNG feeds
-//! wasm-smith's `Unstructured`, so a seed names a module for good):
+//! Three passes, each over a fixed sequence of seeds (`duet_tests::rng`'s
+//! xorshift PRNG feeds wasm-smith's `Unstructured`, so a seed names a module for good):
 //!
 //! 1. **WebAssembly 2.0 without SIMD** (multi-value, bulk memory, reference
 //!    types, sign extension, saturating conversions; one memory): every
@@ -34,6 +34,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use cranelift_asm::x64::CpuFeatures;
 use duet_environ::module::translate;
 use duet_environ::tunables::Tunables;
+use duet_tests::rng::XorShift;
 use wasmparser::WasmFeatures;
 use winch_codegen::CompileError;
 
@@ -46,29 +47,6 @@ fn iterations() -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(DEFAULT_ITERS)
-}
-
-/// A small xorshift64* generator: deterministic, seedable, no dependency.
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> Self {
-        // Never zero (xorshift's fixed point); spread nearby seeds apart.
-        XorShift(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
 }
 
 /// wasm-smith's configuration for WebAssembly 2.0, with or without SIMD.

@@ -328,11 +328,11 @@ impl<E: FuncEnv> CodeGen<'_, E> {
                 self.push_xmm(reg, to);
             }
             _ => {
-                let from_xmm = matches!(val, Val::Xmm { .. });
                 let reg = self.val_to_gpr(val);
-                // An f32 slot's upper half is undefined, an i32's must be
-                // clear (MOVD from an XMM register already clears it).
-                if to == ValType::I32 && !from_xmm {
+                // An f32's upper half is undefined, in a slot and in an XMM
+                // register (whose move to a GPR is 64 bits wide); an i32's
+                // must be clear (invariant 2).
+                if to == ValType::I32 {
                     self.asm.mov_rr(OperandSize::S32, reg, reg);
                 }
                 self.push_gpr(reg, to);

@@ -70,7 +70,8 @@ pub enum Loc {
 /// System V's for what System V can express): integers in `rdi, rsi, rdx,
 /// rcx, r8, r9` (a wasm callee's VMContext is its first integer argument),
 /// floats in `xmm0`-`xmm7`, the rest in 8-byte stack slots in order.
-/// Also returns the stack area's size.
+/// Also returns the stack area's size, rounded up to 16 bytes (where the
+/// return area begins).
 pub fn arg_locations(types: &[Type]) -> (Vec<Loc>, u32) {
     let mut ints = [Gpr::RDI, Gpr::RSI, Gpr::RDX, Gpr::RCX, Gpr::R8, Gpr::R9].into_iter();
     let mut floats = Xmm::ALL[..8].iter().copied();
@@ -88,7 +89,9 @@ pub fn arg_locations(types: &[Type]) -> (Vec<Loc>, u32) {
             })
         })
         .collect();
-    (locs, stack)
+    // The return area starts 16-aligned after the stack arguments
+    // (`duet_environ::abi::CallSignature`).
+    (locs, stack.next_multiple_of(16))
 }
 
 /// The locations of results of `types`: the first in `rax` or `xmm0`, every

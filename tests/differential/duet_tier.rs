@@ -1,0 +1,209 @@
+//! duet as a column of the comparison: an engine with one compiler and one
+//! way of checking memory bounds.
+
+use super::value::{Outcome, State, TrapKind, Value};
+use super::{Exports, Instantiation, Tier, TierInstance};
+use duet::{
+    Compiler, Config, Engine, Error, ExternRef, Func, Instance, Module, Store, TrapCode, Tunables,
+    Val, WasmFeatures,
+};
+
+/// How duet checks memory bounds in a column.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Bounds {
+    /// A 4 GiB reservation with guard pages: most checks are the MMU's.
+    GuardPages,
+    /// No reservation: every access compares against the memory's length.
+    Explicit,
+}
+
+/// duet with one compiler and one bounds-checking strategy.
+pub struct DuetTier {
+    engine: Engine,
+    name: String,
+}
+
+impl DuetTier {
+    /// The column for `compiler` and `bounds`, or the engine's refusal
+    /// (the optimizing compiler is refused until it is built). Modules are
+    /// validated as exactly WebAssembly 2.0 and compiled on the calling
+    /// thread; wasm may use `stack_bytes` of its thread's stack.
+    pub fn new(compiler: Compiler, bounds: Bounds, stack_bytes: usize) -> Result<DuetTier, String> {
+        let mut config = Config::new();
+        config
+            .compiler(compiler)
+            .wasm_features(WasmFeatures::WASM2)
+            .parallel_compilation(false)
+            .max_wasm_stack(stack_bytes);
+        if bounds == Bounds::Explicit {
+            config.tunables(Tunables {
+                memory_reservation: 0,
+                memory_guard_size: 0,
+            });
+        }
+        let engine = Engine::new(&config).map_err(|e| e.to_string())?;
+        let compiler = match compiler {
+            Compiler::Winch => "winch",
+            Compiler::Cranelift => "cranelift",
+        };
+        let name = match bounds {
+            Bounds::GuardPages => compiler.to_string(),
+            Bounds::Explicit => format!("{compiler} (explicit bounds checks)"),
+        };
+        Ok(DuetTier { engine, name })
+    }
+}
+
+impl Tier for DuetTier {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn instantiate(&self, wasm: &[u8]) -> Result<Box<dyn TierInstance>, Instantiation> {
+        let module = Module::from_binary(&self.engine, wasm)
+            .map_err(|e| Instantiation::Refused(e.to_string()))?;
+        let mut store = Store::new(&self.engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).map_err(|e| match e {
+            Error::Trap(trap) => Instantiation::Trapped(trap_kind(trap.code())),
+            other => Instantiation::Refused(other.to_string()),
+        })?;
+        let funcs = instance
+            .exports(&store)
+            .into_iter()
+            .filter_map(|(name, item)| Some((name, item.into_func()?)))
+            .collect();
+        Ok(Box::new(DuetInstance {
+            store,
+            instance,
+            funcs,
+        }))
+    }
+}
+
+/// The name of a duet trap code in the comparison.
+fn trap_kind(code: TrapCode) -> TrapKind {
+    match code {
+        TrapCode::UnreachableCodeReached => TrapKind::Unreachable,
+        TrapCode::MemoryOutOfBounds => TrapKind::MemoryOutOfBounds,
+        TrapCode::TableOutOfBounds => TrapKind::TableOutOfBounds,
+        TrapCode::IndirectCallToNull => TrapKind::IndirectCallToNull,
+        TrapCode::BadSignature => TrapKind::BadSignature,
+        TrapCode::IntegerDivisionByZero => TrapKind::IntegerDivisionByZero,
+        TrapCode::IntegerOverflow => TrapKind::IntegerOverflow,
+        TrapCode::BadConversionToInteger => TrapKind::BadConversionToInteger,
+        TrapCode::StackOverflow => TrapKind::StackOverflow,
+        other => TrapKind::Other(format!("duet {other:?}")),
+    }
+}
+
+struct DuetInstance {
+    store: Store<()>,
+    instance: Instance,
+    /// The exported functions, to name a `funcref` by its export.
+    funcs: Vec<(String, Func)>,
+}
+
+impl DuetInstance {
+    fn engine_value(&mut self, value: &Value) -> Val {
+        match value {
+            Value::I32(v) => Val::I32(*v),
+            Value::I64(v) => Val::I64(*v),
+            Value::F32(bits) => Val::F32(*bits),
+            Value::F64(bits) => Val::F64(*bits),
+            Value::FuncRef(None) => Val::FuncRef(None),
+            Value::FuncRef(Some(name)) => {
+                let name = name.as_deref().expect("arguments name exported functions");
+                Val::FuncRef(Some(
+                    self.instance
+                        .get_func(&self.store, name)
+                        .expect("arguments name exported functions"),
+                ))
+            }
+            Value::ExternRef(None) => Val::ExternRef(None),
+            Value::ExternRef(Some(n)) => Val::ExternRef(Some(ExternRef::new(&mut self.store, *n))),
+        }
+    }
+
+    fn portable_value(&self, val: &Val) -> Value {
+        match val {
+            Val::I32(v) => Value::I32(*v),
+            Val::I64(v) => Value::I64(*v),
+            Val::F32(bits) => Value::F32(*bits),
+            Val::F64(bits) => Value::F64(*bits),
+            Val::V128(_) => unreachable!("SIMD is disabled in the generator"),
+            Val::FuncRef(f) => Value::FuncRef(f.map(|f| {
+                self.funcs
+                    .iter()
+                    .find(|(_, g)| *g == f)
+                    .map(|(name, _)| name.clone())
+            })),
+            Val::ExternRef(r) => Value::ExternRef(r.map(|r| {
+                *r.data(&self.store)
+                    .downcast_ref::<u32>()
+                    .expect("the harness makes every extern reference")
+            })),
+        }
+    }
+}
+
+impl TierInstance for DuetInstance {
+    fn call(&mut self, name: &str, args: &[Value]) -> Outcome {
+        let func = self
+            .instance
+            .get_func(&self.store, name)
+            .expect("the harness calls exported functions");
+        let params: Vec<Val> = args.iter().map(|a| self.engine_value(a)).collect();
+        let ty = func.ty(&self.store);
+        let mut results: Vec<Val> = ty.results.iter().map(|&t| Val::default_for(t)).collect();
+        match func.call(&mut self.store, &params, &mut results) {
+            Ok(()) => Ok(results.iter().map(|r| self.portable_value(r)).collect()),
+            Err(Error::Trap(trap)) => Err(trap_kind(trap.code())),
+            Err(other) => Err(TrapKind::Other(format!("duet error: {other}"))),
+        }
+    }
+
+    fn set_global(&mut self, name: &str, value: &Value) {
+        let val = self.engine_value(value);
+        self.instance
+            .get_global(&self.store, name)
+            .expect("an exported global")
+            .set(&mut self.store, val)
+            .expect("the harness sets mutable globals with values of their type");
+    }
+
+    fn state(&mut self, exports: &Exports) -> State {
+        let store = &self.store;
+        let globals = exports
+            .globals
+            .iter()
+            .map(|name| {
+                let global = self.instance.get_global(store, name).expect("exported");
+                (name.clone(), self.portable_value(&global.get(store)))
+            })
+            .collect();
+        let memories = exports
+            .memories
+            .iter()
+            .map(|name| {
+                let memory = self.instance.get_memory(store, name).expect("exported");
+                (name.clone(), memory.data(store).to_vec())
+            })
+            .collect();
+        let tables = exports
+            .tables
+            .iter()
+            .map(|name| {
+                let table = self.instance.get_table(store, name).expect("exported");
+                let elements = (0..table.size(store))
+                    .map(|i| self.portable_value(&table.get(store, i).expect("in bounds")))
+                    .collect();
+                (name.clone(), elements)
+            })
+            .collect();
+        State {
+            globals,
+            memories,
+            tables,
+        }
+    }
+}
