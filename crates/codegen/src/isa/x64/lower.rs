@@ -831,8 +831,7 @@ mod tests {
 
     /// The words of the `(type NAME extern (enum ...))` declaration in the
     /// lowering rules (variant names only).
-    fn isle_enum(name: &str) -> Vec<String> {
-        let text = include_str!("../../../../../isle/codegen/x64/lower.isle");
+    fn isle_enum(text: &str, name: &str) -> Vec<String> {
         let start = text
             .find(&format!("(type {name} extern (enum"))
             .unwrap_or_else(|| panic!("{name} is declared"));
@@ -845,13 +844,21 @@ mod tests {
             .collect()
     }
 
+    /// The lowering rules and the mid-end rules both declare the IR's
+    /// enums; both lists must match the Rust ones.
     #[test]
     fn the_isle_declarations_list_the_ir_enums_exactly() {
+        let lower = include_str!("../../../../../isle/codegen/x64/lower.isle");
+        let opts = include_str!("../../../../../isle/codegen/opts/opts.isle");
         let opcodes: Vec<String> = Opcode::ALL.iter().map(|op| format!("{op:?}")).collect();
-        assert_eq!(isle_enum("Opcode"), opcodes);
         let types: Vec<String> = Type::ALL.iter().map(|t| format!("{t:?}")).collect();
-        assert_eq!(isle_enum("Type"), types);
+        for text in [lower, opts] {
+            assert_eq!(isle_enum(text, "Opcode"), opcodes);
+            assert_eq!(isle_enum(text, "Type"), types);
+        }
         let conds: Vec<String> = IntCC::ALL.iter().map(|c| format!("{c:?}")).collect();
-        assert_eq!(isle_enum("IntCC"), conds);
+        assert_eq!(isle_enum(lower, "IntCC"), conds);
+        let fconds: Vec<String> = FloatCC::ALL.iter().map(|c| format!("{c:?}")).collect();
+        assert_eq!(isle_enum(lower, "FloatCC"), fconds);
     }
 }
