@@ -96,11 +96,7 @@ fn seeds() {
                 }
                 Err(panic) => {
                     tally.modules += 1;
-                    let message = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
+                    let message = duet_tests::smith::panic_message(&*panic);
                     divergences.push(format!("seed {seed}: panicked: {message}"));
                 }
             }
@@ -134,6 +130,7 @@ fn wat_file_module() -> (String, Vec<u8>, u64) {
 /// Compares the columns on the module in the file `$DUET_DIFF_WAT`,
 /// with arguments from `$DUET_DIFF_ARGS`, printing every call: for
 /// reducing a divergence by hand, and for replaying the fuzz target's.
+// A tool run on demand, not a check: ignored unless asked for by name.
 #[test]
 #[ignore = "reads the module named by DUET_DIFF_WAT"]
 fn wat_file() {
@@ -146,6 +143,7 @@ fn wat_file() {
 /// that seed's arguments), or the one in the file `$DUET_DIFF_WAT` (with
 /// arguments from `$DUET_DIFF_ARGS`, or seed 0). Writes `<module>.reduced.wat` beside the
 /// module's bytes under the system temp dir and prints it.
+// A tool run on demand, not a check: ignored unless asked for by name.
 #[test]
 #[ignore = "reduces the module named by DUET_DIFF_SEED or DUET_DIFF_WAT"]
 fn reduce() {

@@ -90,3 +90,4 @@ pub fn check_golden(path: &Path, header: &str, actual: &str) -> Result<(), Strin
 #[path = "differential/mod.rs"]
 pub mod differential;
 pub mod rng;
+pub mod smith;

@@ -28,6 +28,8 @@
 //! DUET_SMITH_ITERS=50000 cargo test --release -p duet-tests --test wasm_smith_ir
 //! ```
 
+use duet_tests::rng::XorShift;
+use duet_tests::smith::{panic_message, save_module, smith_module};
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -46,29 +48,6 @@ fn iterations() -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(DEFAULT_ITERS)
-}
-
-/// A small xorshift64* generator: deterministic, seedable, no dependency.
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> Self {
-        // Never zero (xorshift's fixed point); spread nearby seeds apart.
-        XorShift(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
 }
 
 /// Which modules a pass generates, and the features they validate under.
@@ -174,33 +153,12 @@ fn translate_all(
             Err(e) => Outcome::Failed(e.to_string()),
         }
     }))
-    .map_err(|payload| {
-        payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "(non-string panic)".to_string())
-    })
+    .map_err(|payload| panic_message(&*payload))
 }
 
 /// Writes a failing module where it can be looked at, and returns the path.
 fn save(pass: &str, seed: u64, wasm: &[u8]) -> String {
-    let path = std::env::temp_dir().join(format!("wasm-smith-ir-{pass}-{seed}.wasm"));
-    match std::fs::write(&path, wasm) {
-        Ok(()) => path.display().to_string(),
-        Err(e) => format!("(could not write {}: {e})", path.display()),
-    }
-}
-
-/// A wasm-smith module from `seed`.
-fn smith_module(seed: u64, config: &wasm_smith::Config) -> Option<Vec<u8>> {
-    let mut rng = XorShift::new(seed);
-    let len = 1024 + (rng.next() % 16384) as usize;
-    let data = rng.bytes(len);
-    let mut u = arbitrary::Unstructured::new(&data);
-    wasm_smith::Module::new(config.clone(), &mut u)
-        .ok()
-        .map(|m| m.to_bytes())
+    save_module(&format!("wasm-smith-ir-{pass}-{seed}"), wasm)
 }
 
 /// Runs one wasm-smith pass; `Unsupported` is allowed only for SIMD.
@@ -211,7 +169,7 @@ fn smith_pass(name: &str, flavor: Flavor) {
     let mut unsupported: BTreeMap<String, u32> = BTreeMap::new();
     let (mut modules, mut functions) = (0, 0);
     for seed in 0..iters {
-        let Some(wasm) = smith_module(seed, &config) else {
+        let Some(wasm) = smith_module(seed, &config, 1024, 16384) else {
             continue;
         };
         let fail =
@@ -263,7 +221,7 @@ fn mutated_modules() {
     let mut failures = Vec::new();
     let mut errors = 0;
     for seed in 0..iters {
-        let Some(mut wasm) = smith_module(seed, &config) else {
+        let Some(mut wasm) = smith_module(seed, &config, 1024, 16384) else {
             continue;
         };
         let mut rng = XorShift::new(seed ^ 0xdead_beef);

@@ -35,6 +35,7 @@ use cranelift_asm::x64::CpuFeatures;
 use duet_environ::module::translate;
 use duet_environ::tunables::Tunables;
 use duet_tests::rng::XorShift;
+use duet_tests::smith::{panic_message, save_module, smith_module};
 use wasmparser::WasmFeatures;
 use winch_codegen::CompileError;
 
@@ -115,33 +116,12 @@ fn compile(wasm: &[u8], tunables: Tunables) -> Result<Outcome, String> {
             Err(e) => Outcome::Other(e.to_string()),
         }
     }))
-    .map_err(|payload| {
-        payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "(non-string panic)".to_string())
-    })
+    .map_err(|payload| panic_message(&*payload))
 }
 
 /// Writes a failing module where it can be looked at, and returns the path.
 fn save(pass: &str, seed: u64, wasm: &[u8]) -> String {
-    let path = std::env::temp_dir().join(format!("winch-smith-{pass}-{seed}.wasm"));
-    match std::fs::write(&path, wasm) {
-        Ok(()) => path.display().to_string(),
-        Err(e) => format!("(could not write {}: {e})", path.display()),
-    }
-}
-
-/// A wasm-smith module from `seed`.
-fn smith_module(seed: u64, config: &wasm_smith::Config) -> Option<Vec<u8>> {
-    let mut rng = XorShift::new(seed);
-    let len = 256 + (rng.next() % 8192) as usize;
-    let data = rng.bytes(len);
-    let mut u = arbitrary::Unstructured::new(&data);
-    wasm_smith::Module::new(config.clone(), &mut u)
-        .ok()
-        .map(|m| m.to_bytes())
+    save_module(&format!("winch-smith-{pass}-{seed}"), wasm)
 }
 
 /// Runs one wasm-smith pass: anything but compiled or `Unsupported` fails it.
@@ -152,7 +132,7 @@ fn smith_pass(name: &str, simd: bool) {
     let mut unsupported: BTreeMap<&'static str, u32> = BTreeMap::new();
     let (mut compiled, mut refused) = (0, 0);
     for seed in 0..iters {
-        let Some(wasm) = smith_module(seed, &config) else {
+        let Some(wasm) = smith_module(seed, &config, 256, 8192) else {
             continue;
         };
         match compile(&wasm, tunables(seed)) {
@@ -202,7 +182,7 @@ fn mutated_modules() {
     let mut failures = Vec::new();
     let mut errors = 0;
     for seed in 0..iters {
-        let Some(mut wasm) = smith_module(seed, &config) else {
+        let Some(mut wasm) = smith_module(seed, &config, 256, 8192) else {
             continue;
         };
         let mut rng = XorShift::new(seed ^ 0xdead_beef);
