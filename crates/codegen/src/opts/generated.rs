@@ -21,8 +21,18 @@ pub trait Context {
     fn unpack_value_array_2(&mut self, arg0: ValueArray2) -> (Value, Value);
     fn value_type(&mut self, arg0: Value) -> Type;
     fn iconst_new(&mut self, arg0: &Type, arg1: i64) -> Value;
+    fn binary_new(&mut self, arg0: &Opcode, arg1: &Type, arg2: Value, arg3: Value) -> Value;
+    fn unary_new(&mut self, arg0: &Opcode, arg1: &Type, arg2: Value) -> Value;
+    fn fold_unary(&mut self, arg0: &Opcode, arg1: &Type, arg2: &Type, arg3: i64) -> Option<i64>;
+    fn fold_icmp(&mut self, arg0: &IntCC, arg1: &Type, arg2: i64, arg3: i64) -> i64;
+    fn icmp_self(&mut self, arg0: &IntCC) -> i64;
+    fn log2(&mut self, arg0: &Type, arg1: i64) -> Option<i64>;
+    fn commutative(&mut self, arg0: &Opcode) -> Option<Opcode>;
+    fn reassociates(&mut self, arg0: &Opcode) -> Option<Opcode>;
     fn fold_binary(&mut self, arg0: &Opcode, arg1: &Type, arg2: i64, arg3: i64) -> Option<i64>;
     fn same_value(&mut self, arg0: Value, arg1: Value) -> bool;
+    fn same_opcode(&mut self, arg0: &Opcode, arg1: &Opcode) -> bool;
+    fn same_type(&mut self, arg0: Value, arg1: Value) -> bool;
 }
 
 pub trait ContextIter {
@@ -118,177 +128,451 @@ impl<L: Length, C> Length for ContextIterWrapper<L, C> {
 pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Value> {
     let v1 = &C::def_data(ctx, arg0);
     if let Some(v2) = v1 {
-        if let &InstructionData::Binary {
-            opcode: ref v3,
-            args: v4,
-        } = v2
-        {
-            let v5 = C::unpack_value_array_2(ctx, v4);
-            let v12 = &C::def_data(ctx, v5.1);
-            if let Some(v13) = v12 {
-                if let &InstructionData::UnaryImm {
-                    opcode: ref v14,
-                    imm: v15,
-                } = v13
-                {
-                    if let &Opcode::Iconst = v14 {
-                        let v8 = &C::def_data(ctx, v5.0);
-                        if let Some(v9) = v8 {
-                            if let &InstructionData::UnaryImm {
-                                opcode: ref v10,
-                                imm: v11,
-                            } = v9
-                            {
-                                if let &Opcode::Iconst = v10 {
-                                    let v16 = &C::value_type(ctx, arg0);
-                                    let v17 = C::fold_binary(ctx, v3, v16, v11, v15);
-                                    if let Some(v18) = v17 {
-                                        let v19 = C::iconst_new(ctx, v16, v18);
-                                        let v20 = Some(v19);
-                                        // Rule at isle/codegen/opts/opts.isle line 60.
-                                        return v20;
-                                    }
+        match v2 {
+            &InstructionData::Unary {
+                opcode: ref v77,
+                arg: v78,
+            } => {
+                let v79 = &C::def_data(ctx, v78);
+                if let Some(v80) = v79 {
+                    match v80 {
+                        &InstructionData::UnaryImm {
+                            opcode: ref v84,
+                            imm: v85,
+                        } => {
+                            if let &Opcode::Iconst = v84 {
+                                let v86 = &C::value_type(ctx, v78);
+                                let v16 = &C::value_type(ctx, arg0);
+                                let v87 = C::fold_unary(ctx, v77, v86, v16, v85);
+                                if let Some(v88) = v87 {
+                                    let v89 = C::iconst_new(ctx, v16, v88);
+                                    let v90 = Some(v89);
+                                    // Rule at isle/codegen/opts/opts.isle line 184.
+                                    return v90;
                                 }
                             }
                         }
-                        match v3 {
-                            &Opcode::Iadd => {
-                                if v15 == 0_i64 {
-                                    let v21 = Some(v5.0);
-                                    // Rule at isle/codegen/opts/opts.isle line 66.
-                                    return v21;
-                                }
-                            }
-                            &Opcode::Isub => {
-                                if v15 == 0_i64 {
-                                    let v21 = Some(v5.0);
-                                    // Rule at isle/codegen/opts/opts.isle line 68.
-                                    return v21;
-                                }
-                            }
-                            &Opcode::Imul => {
-                                match v15 {
-                                    0_i64 => {
-                                        let v16 = &C::value_type(ctx, arg0);
-                                        let v24 = C::iconst_new(ctx, v16, 0_i64);
-                                        let v25 = Some(v24);
-                                        // Rule at isle/codegen/opts/opts.isle line 77.
-                                        return v25;
+                        &InstructionData::Unary {
+                            opcode: ref v81,
+                            arg: v82,
+                        } => {
+                            match v77 {
+                                &Opcode::Bnot => {
+                                    if let &Opcode::Bnot = v81 {
+                                        let v83 = Some(v82);
+                                        // Rule at isle/codegen/opts/opts.isle line 179.
+                                        return v83;
                                     }
-                                    1_i64 => {
+                                }
+                                &Opcode::Ineg => {
+                                    if let &Opcode::Ineg = v81 {
+                                        let v83 = Some(v82);
+                                        // Rule at isle/codegen/opts/opts.isle line 178.
+                                        return v83;
+                                    }
+                                }
+                                &Opcode::Uextend => {
+                                    if let &Opcode::Uextend = v81 {
+                                        let v16 = &C::value_type(ctx, arg0);
+                                        let v93 = C::unary_new(ctx, &Opcode::Uextend, v16, v82);
+                                        let v94 = Some(v93);
+                                        // Rule at isle/codegen/opts/opts.isle line 193.
+                                        return v94;
+                                    }
+                                }
+                                &Opcode::Sextend => {
+                                    if let &Opcode::Sextend = v81 {
+                                        let v16 = &C::value_type(ctx, arg0);
+                                        let v96 = C::unary_new(ctx, &Opcode::Sextend, v16, v82);
+                                        let v97 = Some(v96);
+                                        // Rule at isle/codegen/opts/opts.isle line 195.
+                                        return v97;
+                                    }
+                                }
+                                &Opcode::Ireduce => {
+                                    match v81 {
+                                        &Opcode::Uextend => {
+                                            let v91 = C::same_type(ctx, arg0, v82);
+                                            if v91 == true {
+                                                let v83 = Some(v82);
+                                                // Rule at isle/codegen/opts/opts.isle line 187.
+                                                return v83;
+                                            }
+                                        }
+                                        &Opcode::Sextend => {
+                                            let v91 = C::same_type(ctx, arg0, v82);
+                                            if v91 == true {
+                                                let v83 = Some(v82);
+                                                // Rule at isle/codegen/opts/opts.isle line 190.
+                                                return v83;
+                                            }
+                                        }
+                                        _ => {}
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            &InstructionData::Binary {
+                opcode: ref v3,
+                args: v4,
+            } => {
+                let v5 = C::unpack_value_array_2(ctx, v4);
+                let v12 = &C::def_data(ctx, v5.1);
+                if let Some(v13) = v12 {
+                    if let &InstructionData::UnaryImm {
+                        opcode: ref v14,
+                        imm: v15,
+                    } = v13
+                    {
+                        if let &Opcode::Iconst = v14 {
+                            let v8 = &C::def_data(ctx, v5.0);
+                            if let Some(v9) = v8 {
+                                if let &InstructionData::UnaryImm {
+                                    opcode: ref v10,
+                                    imm: v11,
+                                } = v9
+                                {
+                                    if let &Opcode::Iconst = v10 {
+                                        let v16 = &C::value_type(ctx, arg0);
+                                        let v17 = C::fold_binary(ctx, v3, v16, v11, v15);
+                                        if let Some(v18) = v17 {
+                                            let v19 = C::iconst_new(ctx, v16, v18);
+                                            let v20 = Some(v19);
+                                            // Rule at isle/codegen/opts/opts.isle line 98.
+                                            return v20;
+                                        }
+                                    }
+                                }
+                            }
+                            match v3 {
+                                &Opcode::Iadd => {
+                                    if v15 == 0_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 71.
+                                        // Rule at isle/codegen/opts/opts.isle line 104.
                                         return v21;
                                     }
-                                    _ => {}
+                                }
+                                &Opcode::Isub => {
+                                    if v15 == 0_i64 {
+                                        let v21 = Some(v5.0);
+                                        // Rule at isle/codegen/opts/opts.isle line 105.
+                                        return v21;
+                                    }
+                                }
+                                &Opcode::Imul => {
+                                    match v15 {
+                                        0_i64 => {
+                                            let v16 = &C::value_type(ctx, arg0);
+                                            let v23 = C::iconst_new(ctx, v16, 0_i64);
+                                            let v24 = Some(v23);
+                                            // Rule at isle/codegen/opts/opts.isle line 114.
+                                            return v24;
+                                        }
+                                        1_i64 => {
+                                            let v21 = Some(v5.0);
+                                            // Rule at isle/codegen/opts/opts.isle line 108.
+                                            return v21;
+                                        }
+                                        _ => {}
+                                    }
+                                }
+                                &Opcode::Sdiv => {
+                                    if v15 == 1_i64 {
+                                        let v21 = Some(v5.0);
+                                        // Rule at isle/codegen/opts/opts.isle line 175.
+                                        return v21;
+                                    }
+                                }
+                                &Opcode::Udiv => {
+                                    if v15 == 1_i64 {
+                                        let v21 = Some(v5.0);
+                                        // Rule at isle/codegen/opts/opts.isle line 174.
+                                        return v21;
+                                    }
+                                }
+                                &Opcode::Band => {
+                                    if v15 == 0_i64 {
+                                        let v16 = &C::value_type(ctx, arg0);
+                                        let v23 = C::iconst_new(ctx, v16, 0_i64);
+                                        let v24 = Some(v23);
+                                        // Rule at isle/codegen/opts/opts.isle line 115.
+                                        return v24;
+                                    }
+                                }
+                                &Opcode::Bor => {
+                                    if v15 == 0_i64 {
+                                        let v21 = Some(v5.0);
+                                        // Rule at isle/codegen/opts/opts.isle line 106.
+                                        return v21;
+                                    }
+                                }
+                                &Opcode::Bxor => {
+                                    if v15 == 0_i64 {
+                                        let v21 = Some(v5.0);
+                                        // Rule at isle/codegen/opts/opts.isle line 107.
+                                        return v21;
+                                    }
+                                }
+                                &Opcode::Ishl => {
+                                    if v15 == 0_i64 {
+                                        let v21 = Some(v5.0);
+                                        // Rule at isle/codegen/opts/opts.isle line 109.
+                                        return v21;
+                                    }
+                                }
+                                &Opcode::Ushr => {
+                                    if v15 == 0_i64 {
+                                        let v21 = Some(v5.0);
+                                        // Rule at isle/codegen/opts/opts.isle line 110.
+                                        return v21;
+                                    }
+                                }
+                                &Opcode::Sshr => {
+                                    if v15 == 0_i64 {
+                                        let v21 = Some(v5.0);
+                                        // Rule at isle/codegen/opts/opts.isle line 111.
+                                        return v21;
+                                    }
+                                }
+                                _ => {}
+                            }
+                            if let Some(v9) = v8 {
+                                if let &InstructionData::Binary {
+                                    opcode: ref v31,
+                                    args: v32,
+                                } = v9
+                                {
+                                    let v33 = C::unpack_value_array_2(ctx, v32);
+                                    let v36 = &C::def_data(ctx, v33.1);
+                                    if let Some(v37) = v36 {
+                                        if let &InstructionData::UnaryImm {
+                                            opcode: ref v38,
+                                            imm: v39,
+                                        } = v37
+                                        {
+                                            if let &Opcode::Iconst = v38 {
+                                                let v40 = &C::reassociates(ctx, v3);
+                                                if let Some(v41) = v40 {
+                                                    if v3 == v41 {
+                                                        let v42 = C::same_opcode(ctx, v3, v31);
+                                                        if v42 == true {
+                                                            let v16 = &C::value_type(ctx, arg0);
+                                                            let v43 = C::fold_binary(
+                                                                ctx, v3, v16, v39, v15,
+                                                            );
+                                                            if let Some(v44) = v43 {
+                                                                let v45 =
+                                                                    C::iconst_new(ctx, v16, v44);
+                                                                let v46 = C::binary_new(
+                                                                    ctx, v3, v16, v33.0, v45,
+                                                                );
+                                                                let v47 = Some(v46);
+                                                                // Rule at isle/codegen/opts/opts.isle line 137.
+                                                                return v47;
+                                                            }
+                                                        }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
                                 }
                             }
-                            &Opcode::Band => {
-                                if v15 == 0_i64 {
+                            match v3 {
+                                &Opcode::Isub => {
                                     let v16 = &C::value_type(ctx, arg0);
-                                    let v24 = C::iconst_new(ctx, v16, 0_i64);
-                                    let v25 = Some(v24);
-                                    // Rule at isle/codegen/opts/opts.isle line 78.
-                                    return v25;
+                                    let v49 = C::fold_binary(ctx, &Opcode::Isub, v16, 0_i64, v15);
+                                    if let Some(v50) = v49 {
+                                        let v52 = C::iconst_new(ctx, v16, v50);
+                                        let v53 = C::binary_new(ctx, &Opcode::Iadd, v16, v5.0, v52);
+                                        let v54 = Some(v53);
+                                        // Rule at isle/codegen/opts/opts.isle line 145.
+                                        return v54;
+                                    }
+                                }
+                                &Opcode::Imul => {
+                                    let v16 = &C::value_type(ctx, arg0);
+                                    let v61 = C::log2(ctx, v16, v15);
+                                    if let Some(v62) = v61 {
+                                        let v64 = C::iconst_new(ctx, v16, v62);
+                                        let v65 = C::binary_new(ctx, &Opcode::Ishl, v16, v5.0, v64);
+                                        let v66 = Some(v65);
+                                        // Rule at isle/codegen/opts/opts.isle line 157.
+                                        return v66;
+                                    }
+                                }
+                                &Opcode::Udiv => {
+                                    let v16 = &C::value_type(ctx, arg0);
+                                    let v61 = C::log2(ctx, v16, v15);
+                                    if let Some(v62) = v61 {
+                                        let v64 = C::iconst_new(ctx, v16, v62);
+                                        let v68 = C::binary_new(ctx, &Opcode::Ushr, v16, v5.0, v64);
+                                        let v69 = Some(v68);
+                                        // Rule at isle/codegen/opts/opts.isle line 164.
+                                        return v69;
+                                    }
+                                }
+                                &Opcode::Urem => {
+                                    let v16 = &C::value_type(ctx, arg0);
+                                    let v61 = C::log2(ctx, v16, v15);
+                                    if let Some(v62) = v61 {
+                                        let v71 =
+                                            C::fold_binary(ctx, &Opcode::Isub, v16, v15, 1_i64);
+                                        if let Some(v72) = v71 {
+                                            let v74 = C::iconst_new(ctx, v16, v72);
+                                            let v75 =
+                                                C::binary_new(ctx, &Opcode::Band, v16, v5.0, v74);
+                                            let v76 = Some(v75);
+                                            // Rule at isle/codegen/opts/opts.isle line 168.
+                                            return v76;
+                                        }
+                                    }
+                                }
+                                &Opcode::Band => {
+                                    if v15 == -1_i64 {
+                                        let v21 = Some(v5.0);
+                                        // Rule at isle/codegen/opts/opts.isle line 151.
+                                        return v21;
+                                    }
+                                }
+                                &Opcode::Bor => {
+                                    if v15 == -1_i64 {
+                                        let v16 = &C::value_type(ctx, arg0);
+                                        let v56 = C::iconst_new(ctx, v16, -1_i64);
+                                        let v57 = Some(v56);
+                                        // Rule at isle/codegen/opts/opts.isle line 152.
+                                        return v57;
+                                    }
+                                }
+                                &Opcode::Bxor => {
+                                    if v15 == -1_i64 {
+                                        let v16 = &C::value_type(ctx, arg0);
+                                        let v59 = C::unary_new(ctx, &Opcode::Bnot, v16, v5.0);
+                                        let v60 = Some(v59);
+                                        // Rule at isle/codegen/opts/opts.isle line 153.
+                                        return v60;
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+                match v3 {
+                    &Opcode::Isub => {
+                        let v25 = C::same_value(ctx, v5.0, v5.1);
+                        if v25 == true {
+                            let v16 = &C::value_type(ctx, arg0);
+                            let v23 = C::iconst_new(ctx, v16, 0_i64);
+                            let v24 = Some(v23);
+                            // Rule at isle/codegen/opts/opts.isle line 116.
+                            return v24;
+                        }
+                    }
+                    &Opcode::Band => {
+                        let v25 = C::same_value(ctx, v5.0, v5.1);
+                        if v25 == true {
+                            let v21 = Some(v5.0);
+                            // Rule at isle/codegen/opts/opts.isle line 123.
+                            return v21;
+                        }
+                    }
+                    &Opcode::Bor => {
+                        let v25 = C::same_value(ctx, v5.0, v5.1);
+                        if v25 == true {
+                            let v21 = Some(v5.0);
+                            // Rule at isle/codegen/opts/opts.isle line 124.
+                            return v21;
+                        }
+                    }
+                    &Opcode::Bxor => {
+                        let v25 = C::same_value(ctx, v5.0, v5.1);
+                        if v25 == true {
+                            let v16 = &C::value_type(ctx, arg0);
+                            let v23 = C::iconst_new(ctx, v16, 0_i64);
+                            let v24 = Some(v23);
+                            // Rule at isle/codegen/opts/opts.isle line 119.
+                            return v24;
+                        }
+                    }
+                    _ => {}
+                }
+                let v8 = &C::def_data(ctx, v5.0);
+                if let Some(v9) = v8 {
+                    if let &InstructionData::UnaryImm {
+                        opcode: ref v10,
+                        imm: v11,
+                    } = v9
+                    {
+                        if let &Opcode::Iconst = v10 {
+                            let v26 = &C::commutative(ctx, v3);
+                            if let Some(v27) = v26 {
+                                if v3 == v27 {
+                                    let v16 = &C::value_type(ctx, arg0);
+                                    let v28 = C::iconst_new(ctx, v16, v11);
+                                    let v29 = C::binary_new(ctx, v3, v16, v5.1, v28);
+                                    let v30 = Some(v29);
+                                    // Rule at isle/codegen/opts/opts.isle line 132.
+                                    return v30;
                                 }
                             }
-                            &Opcode::Bor => {
-                                if v15 == 0_i64 {
-                                    let v21 = Some(v5.0);
-                                    // Rule at isle/codegen/opts/opts.isle line 69.
-                                    return v21;
-                                }
-                            }
-                            &Opcode::Bxor => {
-                                if v15 == 0_i64 {
-                                    let v21 = Some(v5.0);
-                                    // Rule at isle/codegen/opts/opts.isle line 70.
-                                    return v21;
-                                }
-                            }
-                            &Opcode::Ishl => {
-                                if v15 == 0_i64 {
-                                    let v21 = Some(v5.0);
-                                    // Rule at isle/codegen/opts/opts.isle line 72.
-                                    return v21;
-                                }
-                            }
-                            &Opcode::Ushr => {
-                                if v15 == 0_i64 {
-                                    let v21 = Some(v5.0);
-                                    // Rule at isle/codegen/opts/opts.isle line 73.
-                                    return v21;
-                                }
-                            }
-                            &Opcode::Sshr => {
-                                if v15 == 0_i64 {
-                                    let v21 = Some(v5.0);
-                                    // Rule at isle/codegen/opts/opts.isle line 74.
-                                    return v21;
-                                }
-                            }
-                            _ => {}
                         }
                     }
                 }
             }
-            match v3 {
-                &Opcode::Iadd => {
-                    let v8 = &C::def_data(ctx, v5.0);
-                    if let Some(v9) = v8 {
+            &InstructionData::IntCompare {
+                opcode: ref v98,
+                cond: ref v99,
+                args: v100,
+            } => {
+                if let &Opcode::Icmp = v98 {
+                    let v101 = C::unpack_value_array_2(ctx, v100);
+                    let v104 = &C::def_data(ctx, v101.0);
+                    if let Some(v105) = v104 {
                         if let &InstructionData::UnaryImm {
-                            opcode: ref v10,
-                            imm: v11,
-                        } = v9
+                            opcode: ref v106,
+                            imm: v107,
+                        } = v105
                         {
-                            if let &Opcode::Iconst = v10 {
-                                if v11 == 0_i64 {
-                                    let v22 = Some(v5.1);
-                                    // Rule at isle/codegen/opts/opts.isle line 67.
-                                    return v22;
+                            if let &Opcode::Iconst = v106 {
+                                let v108 = &C::def_data(ctx, v101.1);
+                                if let Some(v109) = v108 {
+                                    if let &InstructionData::UnaryImm {
+                                        opcode: ref v110,
+                                        imm: v111,
+                                    } = v109
+                                    {
+                                        if let &Opcode::Iconst = v110 {
+                                            let v16 = &C::value_type(ctx, arg0);
+                                            let v112 = &C::value_type(ctx, v101.0);
+                                            let v113 = C::fold_icmp(ctx, v99, v112, v107, v111);
+                                            let v114 = C::iconst_new(ctx, v16, v113);
+                                            let v115 = Some(v114);
+                                            // Rule at isle/codegen/opts/opts.isle line 199.
+                                            return v115;
+                                        }
+                                    }
                                 }
                             }
                         }
                     }
-                }
-                &Opcode::Isub => {
-                    let v26 = C::same_value(ctx, v5.0, v5.1);
-                    if v26 == true {
+                    let v116 = C::same_value(ctx, v101.0, v101.1);
+                    if v116 == true {
                         let v16 = &C::value_type(ctx, arg0);
-                        let v24 = C::iconst_new(ctx, v16, 0_i64);
-                        let v25 = Some(v24);
-                        // Rule at isle/codegen/opts/opts.isle line 79.
-                        return v25;
+                        let v117 = C::icmp_self(ctx, v99);
+                        let v118 = C::iconst_new(ctx, v16, v117);
+                        let v119 = Some(v118);
+                        // Rule at isle/codegen/opts/opts.isle line 201.
+                        return v119;
                     }
                 }
-                &Opcode::Band => {
-                    let v26 = C::same_value(ctx, v5.0, v5.1);
-                    if v26 == true {
-                        let v21 = Some(v5.0);
-                        // Rule at isle/codegen/opts/opts.isle line 86.
-                        return v21;
-                    }
-                }
-                &Opcode::Bor => {
-                    let v26 = C::same_value(ctx, v5.0, v5.1);
-                    if v26 == true {
-                        let v21 = Some(v5.0);
-                        // Rule at isle/codegen/opts/opts.isle line 87.
-                        return v21;
-                    }
-                }
-                &Opcode::Bxor => {
-                    let v26 = C::same_value(ctx, v5.0, v5.1);
-                    if v26 == true {
-                        let v16 = &C::value_type(ctx, arg0);
-                        let v24 = C::iconst_new(ctx, v16, 0_i64);
-                        let v25 = Some(v24);
-                        // Rule at isle/codegen/opts/opts.isle line 82.
-                        return v25;
-                    }
-                }
-                _ => {}
             }
+            _ => {}
         }
     }
     None

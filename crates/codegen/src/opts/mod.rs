@@ -3,13 +3,27 @@
 //! ```text
 //!   simplify   ISLE rules (isle/codegen/opts/), applied to every result of
 //!              a pure instruction in reverse postorder: constant folding,
-//!              algebraic identities; a match makes the value an alias of
-//!              the rule's result
+//!              canonical operand order, reassociation, algebraic
+//!              identities, strength reduction, extension clean-up; a
+//!              match makes the value an alias of the rule's result, and
+//!              a rule's new instruction is simplified on the spot
 //!   GVN        pure instructions with equal opcode, operands and type are
-//!              merged when the first dominates the second
+//!              merged when the first dominates the second; a conditional
+//!              trap on the same condition as a dominating one is removed
+//!   RLE        redundant loads and loads of just-stored values become the
+//!              known value ([`rle`])
 //!   DCE        pure instructions whose results are unused are removed,
 //!              to a fixpoint
+//!   LICM       loop-invariant pure instructions move to the loop's
+//!              preheader ([`licm`])
 //! ```
+//!
+//! *Pure* ([`is_pure`]) means: computes its results and does nothing
+//! else. Besides arithmetic that cannot trap, that covers `readonly
+//! notrap` loads (VMContext fields fixed for the instance's life, such as
+//! a heap base that never moves: merging, removing and hoisting them is
+//! what makes wasm's repeated heap-base loads cheap) and divisions by a
+//! constant that cannot trap.
 //!
 //! # Why a fixpoint rewriter rather than an e-graph
 //!
@@ -20,22 +34,26 @@
 //! visits dominators first), so one pass reaches what a rule set without
 //! cycles can reach, and a second pass confirms nothing changed. What an
 //! e-graph adds (choosing among several equivalent forms by cost) matters
-//! once rules can rewrite in both directions; duet's rules only simplify,
-//! so the simpler machinery reaches the same result at a fraction of the
-//! compile time and memory.
+//! once rules can rewrite in both directions; duet's rules only simplify
+//! or canonicalize, so the simpler machinery reaches the same result at a
+//! fraction of the compile time and memory. Cranelift's elaboration also
+//! hoists loop invariants and rematerializes constants; here LICM is its
+//! own pass and the backend materializes constants in each block that
+//! uses them.
 //!
-//! Instructions that may trap, touch memory or have other effects are never
-//! simplified, merged or removed; loads are left alone (redundant-load
-//! elimination needs memory-state tracking, which comes later, as does
-//! loop-invariant code motion).
+//! Instructions that may trap or write memory are never simplified,
+//! merged or removed, except loads that RLE proves redundant and repeated
+//! conditional traps.
 
 #[allow(missing_docs, clippy::all)]
 mod generated;
+mod licm;
+mod rle;
 
 use crate::dominator_tree::DominatorTree;
 use crate::entity::SecondaryMap;
 use crate::flowgraph::ControlFlowGraph;
-use crate::ir::{Function, Inst, InstructionData, Opcode, Type, Value, ValueDef};
+use crate::ir::{Function, Inst, InstructionData, IntCC, Opcode, Type, Value, ValueDef};
 use std::collections::HashMap;
 
 // The names the generated code refers to (`use super::*`).
@@ -65,15 +83,11 @@ impl generated::Context for Rewriter<'_> {
     }
 
     fn iconst_new(&mut self, ty: &Type, imm: i64) -> Value {
-        let ty = *ty;
-        let inst = self.func.dfg.make_inst(InstructionData::UnaryImm {
+        let data = InstructionData::UnaryImm {
             opcode: Opcode::Iconst,
             imm: ty.sign_extend(imm),
-        });
-        self.func.dfg.make_inst_results(inst, ty);
-        self.func.layout.insert_inst_before(inst, self.at);
-        self.func.srclocs[inst] = self.func.srclocs[self.at];
-        self.func.dfg.first_result(inst)
+        };
+        self.insert(data, *ty)
     }
 
     fn fold_binary(&mut self, op: &Opcode, ty: &Type, a: i64, b: i64) -> Option<i64> {
@@ -82,6 +96,100 @@ impl generated::Context for Rewriter<'_> {
 
     fn same_value(&mut self, x: Value, y: Value) -> bool {
         self.func.dfg.resolve_aliases(x) == self.func.dfg.resolve_aliases(y)
+    }
+
+    fn same_type(&mut self, x: Value, y: Value) -> bool {
+        self.func.dfg.value_type(x) == self.func.dfg.value_type(y)
+    }
+
+    fn same_opcode(&mut self, a: &Opcode, b: &Opcode) -> bool {
+        a == b
+    }
+
+    fn binary_new(&mut self, op: &Opcode, ty: &Type, x: Value, y: Value) -> Value {
+        self.insert(
+            InstructionData::Binary {
+                opcode: *op,
+                args: [x, y],
+            },
+            *ty,
+        )
+    }
+
+    fn unary_new(&mut self, op: &Opcode, ty: &Type, x: Value) -> Value {
+        self.insert(
+            InstructionData::Unary {
+                opcode: *op,
+                arg: x,
+            },
+            *ty,
+        )
+    }
+
+    fn fold_unary(&mut self, op: &Opcode, from: &Type, to: &Type, a: i64) -> Option<i64> {
+        if !from.is_int() || !to.is_int() {
+            return None;
+        }
+        let value = match op {
+            Opcode::Uextend => from.zero_extend(a) as i64,
+            Opcode::Sextend => from.sign_extend(a),
+            Opcode::Ireduce => a,
+            Opcode::Bnot => !a,
+            Opcode::Ineg => a.wrapping_neg(),
+            _ => return None,
+        };
+        Some(to.sign_extend(value))
+    }
+
+    fn fold_icmp(&mut self, cc: &IntCC, ty: &Type, a: i64, b: i64) -> i64 {
+        let (sa, sb) = (ty.sign_extend(a), ty.sign_extend(b));
+        let (ua, ub) = (ty.zero_extend(a), ty.zero_extend(b));
+        let holds = match cc {
+            IntCC::Equal => ua == ub,
+            IntCC::NotEqual => ua != ub,
+            IntCC::SignedLessThan => sa < sb,
+            IntCC::SignedGreaterThanOrEqual => sa >= sb,
+            IntCC::SignedGreaterThan => sa > sb,
+            IntCC::SignedLessThanOrEqual => sa <= sb,
+            IntCC::UnsignedLessThan => ua < ub,
+            IntCC::UnsignedGreaterThanOrEqual => ua >= ub,
+            IntCC::UnsignedGreaterThan => ua > ub,
+            IntCC::UnsignedLessThanOrEqual => ua <= ub,
+        };
+        i64::from(holds)
+    }
+
+    fn icmp_self(&mut self, cc: &IntCC) -> i64 {
+        self.fold_icmp(cc, &Type::I64, 0, 0)
+    }
+
+    fn log2(&mut self, ty: &Type, n: i64) -> Option<i64> {
+        let n = ty.zero_extend(n);
+        (n.is_power_of_two() && n > 1).then(|| i64::from(n.trailing_zeros()))
+    }
+
+    fn commutative(&mut self, op: &Opcode) -> Option<Opcode> {
+        matches!(
+            op,
+            Opcode::Iadd | Opcode::Imul | Opcode::Band | Opcode::Bor | Opcode::Bxor
+        )
+        .then_some(*op)
+    }
+
+    fn reassociates(&mut self, op: &Opcode) -> Option<Opcode> {
+        self.commutative(op)
+    }
+}
+
+impl Rewriter<'_> {
+    /// Inserts `data` (of controlling type `ty`) before the instruction
+    /// being simplified and returns its result.
+    fn insert(&mut self, data: InstructionData, ty: Type) -> Value {
+        let inst = self.func.dfg.make_inst(data);
+        self.func.dfg.make_inst_results(inst, ty);
+        self.func.layout.insert_inst_before(inst, self.at);
+        self.func.srclocs[inst] = self.func.srclocs[self.at];
+        self.func.dfg.first_result(inst)
     }
 }
 
@@ -125,9 +233,43 @@ fn fold_binary(op: Opcode, ty: Type, a: i64, b: i64) -> Option<i64> {
 /// Whether `inst` may be simplified, merged with an equal one, or removed
 /// when unused: it computes its results and does nothing else.
 fn is_pure(func: &Function, inst: Inst) -> bool {
-    let opcode = func.dfg.inst(inst).opcode();
-    !opcode.has_side_effects() && !opcode.can_load() && !func.dfg.inst_results(inst).is_empty()
+    let data = func.dfg.inst(inst);
+    if func.dfg.inst_results(inst).is_empty() {
+        return false;
+    }
+    match *data {
+        // Memory nothing writes, at an address that cannot fault: the
+        // VMContext's fields fixed for an instance's life (a heap base that
+        // cannot move, a table's base, function references).
+        InstructionData::Load { flags, .. } => flags.readonly() && flags.notrap(),
+        // A division by a constant that cannot trap: not by 0, and for a
+        // signed one not by -1 (`MIN / -1` overflows).
+        InstructionData::Binary {
+            opcode: opcode @ (Opcode::Udiv | Opcode::Urem | Opcode::Sdiv | Opcode::Srem),
+            args,
+        } => {
+            let ty = func.dfg.value_type(args[1]);
+            match func.dfg.value_def(func.dfg.resolve_aliases(args[1])) {
+                ValueDef::Result(def, _) => match *func.dfg.inst(def) {
+                    InstructionData::UnaryImm {
+                        opcode: Opcode::Iconst,
+                        imm,
+                    } => {
+                        let n = ty.sign_extend(imm);
+                        n != 0 && (n != -1 || matches!(opcode, Opcode::Udiv | Opcode::Urem))
+                    }
+                    _ => false,
+                },
+                _ => false,
+            }
+        }
+        _ => !data.opcode().has_side_effects() && !data.opcode().can_load(),
+    }
 }
+
+/// How many rules may rewrite one value in a row (each one simplifies, so
+/// a chain is short; the bound keeps a faulty rule set from looping).
+const MAX_REWRITES: usize = 8;
 
 /// Optimizes `func` in place (see the [module docs](self)). The result
 /// verifies if the input did.
@@ -150,30 +292,71 @@ pub fn optimize(func: &mut Function) {
             if func.dfg.resolve_aliases(result) != result {
                 continue;
             }
-            let mut rewriter = Rewriter {
-                func: &mut *func,
-                at: inst,
-            };
-            if let Some(new) = generated::constructor_simplify(&mut rewriter, result) {
-                let new = func.dfg.resolve_aliases(new);
-                if new != result {
-                    func.dfg.change_to_alias(result, new);
-                    changed = true;
+            // A rule's result may be a new instruction another rule
+            // simplifies further (canonicalized, then an identity).
+            let mut value = result;
+            for _ in 0..MAX_REWRITES {
+                let mut rewriter = Rewriter {
+                    func: &mut *func,
+                    at: inst,
+                };
+                match generated::constructor_simplify(&mut rewriter, value) {
+                    Some(new) if func.dfg.resolve_aliases(new) != value => {
+                        value = func.dfg.resolve_aliases(new);
+                    }
+                    _ => break,
                 }
+            }
+            if value != result {
+                func.dfg.change_to_alias(result, value);
+                changed = true;
             }
         }
         if !changed {
             break;
         }
     }
-    // Global value numbering over the dominator tree.
+    // GVN, then RLE (its keys need equal addresses merged), then GVN
+    // again (loads RLE merged make more equal instructions).
+    value_numbering(func, &domtree);
+    rle::eliminate_redundant_loads(func, &cfg, &domtree);
+    value_numbering(func, &domtree);
+    let all: Vec<Inst> = func
+        .layout
+        .blocks()
+        .flat_map(|b| func.layout.block_insts(b).collect::<Vec<_>>())
+        .collect();
+    func.dfg.resolve_all_aliases(all.iter().copied());
+    eliminate_dead_code(func, &all);
+    licm::hoist_loop_invariants(func, &cfg, &domtree);
+}
+
+/// Global value numbering over the dominator tree, and the removal of
+/// conditional traps a dominating equal one makes redundant.
+fn value_numbering(func: &mut Function, domtree: &DominatorTree) {
     let order: Vec<Inst> = domtree
         .rpo()
         .iter()
         .flat_map(|&b| func.layout.block_insts(b).collect::<Vec<_>>())
         .collect();
     let mut seen: HashMap<(InstructionData, Type), Inst> = HashMap::new();
+    // A conditional trap on the same condition as one that dominates it
+    // cannot trap (the first did not): the frontend's repeated checks.
+    let mut checks: HashMap<InstructionData, Inst> = HashMap::new();
     for &inst in &order {
+        if let InstructionData::CondTrap { .. } = func.dfg.inst(inst) {
+            func.dfg.resolve_all_aliases([inst]);
+            let key = *func.dfg.inst(inst);
+            match checks.get(&key) {
+                Some(&earlier) if domtree.inst_dominates(func, earlier, inst) => {
+                    func.layout.remove_inst(inst);
+                }
+                _ => {
+                    checks.insert(key, inst);
+                }
+            }
+            continue;
+        }
         if !is_pure(func, inst) || func.dfg.inst_results(inst).len() != 1 {
             continue;
         }
@@ -193,13 +376,6 @@ pub fn optimize(func: &mut Function) {
             }
         }
     }
-    let all: Vec<Inst> = func
-        .layout
-        .blocks()
-        .flat_map(|b| func.layout.block_insts(b).collect::<Vec<_>>())
-        .collect();
-    func.dfg.resolve_all_aliases(all.iter().copied());
-    eliminate_dead_code(func, &all);
 }
 
 /// Removes pure instructions whose results nothing uses, to a fixpoint.

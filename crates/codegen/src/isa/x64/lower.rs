@@ -34,7 +34,9 @@ use crate::ir::{self, Function, InstructionData, Opcode, ValueDef};
 use crate::machinst::{VCode, VInst};
 use cranelift_asm::reg::{PReg, PRegSet, Reg, RegClass, Writable};
 use cranelift_asm::x64::inst::{CallDest, CallInfo, GprMem, GprMemImm, WritableGpr};
-use cranelift_asm::x64::{Assembler, CC, Gpr, GprReg, JumpTableTargets, MInst, OperandSize, Xmm};
+use cranelift_asm::x64::{
+    Assembler, CC, Gpr, GprReg, JumpTableTargets, MInst, OperandSize, Scale, Xmm,
+};
 
 // The names the generated code refers to (`use super::*`).
 pub use cranelift_asm::x64::inst::{
@@ -144,8 +146,27 @@ struct Lower<'f> {
     regs: SecondaryMap<Value, Option<Reg>>,
     /// How many instructions use each value.
     uses: SecondaryMap<Value, u32>,
+    /// The one instruction using each value, when [`Lower::uses`] is 1.
+    user: SecondaryMap<Value, Option<Inst>>,
+    /// Values used in a block other than their definition's.
+    escapes: SecondaryMap<Value, bool>,
+    /// Each instruction's place in the layout, counting from 0 over all
+    /// blocks in RPO.
+    position: SecondaryMap<Inst, u32>,
     /// `icmp`s folded into the `brif` that uses them.
     sunk: SecondaryMap<Inst, bool>,
+    /// Instructions whose lowering waits for a use (see the module docs).
+    deferred: SecondaryMap<Inst, bool>,
+    /// The deferred loads of the current block, in order.
+    pending_loads: Vec<Inst>,
+    /// Constants materialized in a VCode block: `(block serial, register)`.
+    constants: SecondaryMap<Value, Option<(u32, Reg)>>,
+    /// Counts the VCode blocks started, naming the current one.
+    serial: u32,
+    /// The instruction being lowered.
+    current: Option<Inst>,
+    /// The first instruction found unlowerable while materializing a value.
+    error: Option<CodegenError>,
     traps: ImplicitTraps,
 }
 
@@ -158,16 +179,228 @@ fn class_of(ty: Type) -> RegClass {
     }
 }
 
+/// Whether `opcode` makes a constant, which is materialized afresh in
+/// every block that needs it in a register.
+fn is_constant(opcode: Opcode) -> bool {
+    matches!(opcode, Opcode::Iconst | Opcode::F32const | Opcode::F64const)
+}
+
 impl Lower<'_> {
-    fn reg(&self, v: Value) -> Reg {
+    /// The register holding `v`, lowering its deferred definition (or
+    /// materializing its constant in this block) on the first demand.
+    fn reg(&mut self, v: Value) -> Reg {
         let v = self.func.dfg.resolve_aliases(v);
-        self.regs[v].unwrap_or_else(|| panic!("{v} used before it was lowered"))
+        if let Some(reg) = self.regs[v] {
+            return reg;
+        }
+        let ValueDef::Result(inst, _) = self.func.dfg.value_def(v) else {
+            panic!("{v} used before it was lowered")
+        };
+        if is_constant(self.func.dfg.inst(inst).opcode()) {
+            if let Some((serial, reg)) = self.constants[v]
+                && serial == self.serial
+            {
+                return reg;
+            }
+            let reg = self.lower_inst(inst)[0];
+            self.constants[v] = Some((self.serial, reg));
+            return reg;
+        }
+        assert!(self.deferred[inst], "{v} used before it was lowered");
+        self.materialize(inst);
+        self.regs[v].expect("a materialized value has a register")
     }
 
-    fn gpr(&self, v: Value) -> GprReg {
+    fn gpr(&mut self, v: Value) -> GprReg {
         GprReg::new(self.reg(v)).expect("an integer value in a GPR")
     }
+
+    /// Lowers `inst` through the ISLE rules and returns its results'
+    /// registers. A failure is kept in [`Lower::error`] (materializing has
+    /// no way to return it) and answered with fresh registers.
+    fn lower_inst(&mut self, inst: Inst) -> Vec<Reg> {
+        let outer = self.current.replace(inst);
+        let output = generated::constructor_lower(self, inst);
+        self.current = outer;
+        output.unwrap_or_else(|| {
+            let func = self.func;
+            let results = func.dfg.inst_results(inst);
+            if self.error.is_none() {
+                self.error = Some(CodegenError::Unsupported(format!(
+                    "lowering `{}` of {:?}",
+                    func.dfg.inst(inst).opcode().name(),
+                    results.first().map(|&v| func.dfg.value_type(v))
+                )));
+            }
+            results
+                .iter()
+                .map(|&v| self.vcode.vreg(class_of(func.dfg.value_type(v))))
+                .collect()
+        })
+    }
+
+    /// Lowers the deferred `inst` here: its operands first, then itself.
+    fn materialize(&mut self, inst: Inst) {
+        self.deferred[inst] = false;
+        self.prepare_operands(inst);
+        let output = self.lower_inst(inst);
+        for (&v, reg) in self.func.dfg.inst_results(inst).iter().zip(output) {
+            self.regs[v] = Some(reg);
+        }
+    }
+
+    /// Materializes `inst`'s deferred operands before its rule runs, so
+    /// that nothing but constants (a flag-preserving `mov`) is emitted in
+    /// the middle of the rule's sequence. Left deferred: constants (a rule
+    /// may fold them as immediates), the address of a load or store and
+    /// the address parts of a deferred load (folded into address modes;
+    /// their leaves are materialized here instead), a deferred load the
+    /// rule may fold into a memory operand, and the sum or shift an `iadd`
+    /// may fold into an `lea`.
+    fn prepare_operands(&mut self, inst: Inst) {
+        let func = self.func;
+        let data = *func.dfg.inst(inst);
+        let address = match data {
+            InstructionData::Load { arg, .. } => Some(arg),
+            InstructionData::Store { args, .. } => Some(args[1]),
+            _ => None,
+        };
+        let mut args = Vec::new();
+        func.dfg
+            .for_each_inst_arg(inst, |v| args.push(func.dfg.resolve_aliases(v)));
+        for v in args {
+            let ValueDef::Result(def, _) = func.dfg.value_def(v) else {
+                continue;
+            };
+            let def_opcode = func.dfg.inst(def).opcode();
+            if self.regs[v].is_some() || !self.deferred[def] || is_constant(def_opcode) {
+                continue;
+            }
+            if data.opcode() == Opcode::Iadd && matches!(def_opcode, Opcode::Iadd | Opcode::Ishl) {
+                // The rules may fold it into an `lea` (they emit nothing
+                // before asking).
+                continue;
+            }
+            if Some(v) == address {
+                self.address(v, 0);
+            } else if let InstructionData::Load { arg, offset, .. } = *func.dfg.inst(def) {
+                self.address(arg, offset);
+            } else {
+                self.materialize(def);
+            }
+        }
+    }
+
+    /// Lowers the deferred loads still pending that may not move past
+    /// `before`, an instruction with effects: all of them before a store,
+    /// a call or a terminator, and the ones that may trap before another
+    /// instruction that may. A load `before` itself uses stays pending
+    /// (it may fold into it); so do `readonly` loads that cannot trap, and
+    /// loads nothing uses that cannot trap (dropped).
+    fn flush_loads(&mut self, before: Inst) {
+        let opcode = self.func.dfg.inst(before).opcode();
+        let barrier = opcode.can_store() || opcode.is_call() || opcode.is_terminator();
+        for load in std::mem::take(&mut self.pending_loads) {
+            if !self.deferred[load] {
+                continue;
+            }
+            let result = self.func.dfg.first_result(load);
+            let traps = self.has_effects(load);
+            if self.uses[result] == 0 && !traps {
+                continue;
+            }
+            if let InstructionData::Load { flags, .. } = self.func.dfg.inst(load)
+                && flags.readonly()
+                && !traps
+            {
+                // Nothing writes what it reads: it may move anywhere.
+                self.pending_loads.push(load);
+                continue;
+            }
+            let user = self.user[result];
+            let used_here = user == Some(before) && !opcode.is_terminator();
+            if used_here || !(barrier || traps) {
+                self.pending_loads.push(load);
+            } else if let Some(user) = user
+                && self.deferred[user]
+                && self.position[user] < self.position[before]
+            {
+                // Lower its deferred user now, which may fold it.
+                self.materialize(user);
+                if self.deferred[load] {
+                    self.materialize(load);
+                }
+            } else {
+                self.materialize(load);
+            }
+        }
+    }
+
+    /// The definition of `v` if it is still deferred and has `opcode`.
+    fn deferred_def(&self, v: Value, opcode: Opcode) -> Option<InstructionData> {
+        let v = self.func.dfg.resolve_aliases(v);
+        let ValueDef::Result(inst, _) = self.func.dfg.value_def(v) else {
+            return None;
+        };
+        let data = *self.func.dfg.inst(inst);
+        (self.deferred[inst] && data.opcode() == opcode).then_some(data)
+    }
+
+    /// The constant `v` if it is an `iconst`.
+    fn iconst_value(&self, v: Value) -> Option<i64> {
+        let v = self.func.dfg.resolve_aliases(v);
+        let ValueDef::Result(inst, _) = self.func.dfg.value_def(v) else {
+            return None;
+        };
+        match *self.func.dfg.inst(inst) {
+            InstructionData::UnaryImm {
+                opcode: Opcode::Iconst,
+                imm,
+            } => Some(self.func.dfg.value_type(v).sign_extend(imm)),
+            _ => None,
+        }
+    }
+
+    /// `x + y + disp` as an address mode's parts: a constant folds into
+    /// the displacement, a deferred `ishl` by 1 to 3 into the index's
+    /// scale.
+    fn address_sum(&mut self, x: Value, y: Value, disp: i32) -> AddressParts {
+        for (a, b) in [(x, y), (y, x)] {
+            if let Some(c) = self.iconst_value(b)
+                && let Some(disp) = i32::try_from(c).ok().and_then(|c| c.checked_add(disp))
+            {
+                return self.address(a, disp);
+            }
+        }
+        for (a, b) in [(x, y), (y, x)] {
+            if let Some(InstructionData::Binary { args, .. }) = self.deferred_def(b, Opcode::Ishl)
+                && let Some(shift @ 1..=3) = self.iconst_value(args[1])
+            {
+                let scale = Scale::new(1 << shift).expect("1 to 3 make a scale");
+                let index = self.gpr(args[0]);
+                return (Some(self.gpr(a)), Some((index, scale)), disp);
+            }
+        }
+        // The index first: in wasm it is the `uextend` of an address
+        // computed before the heap base is loaded.
+        let index = self.gpr(y);
+        (Some(self.gpr(x)), Some((index, Scale::One)), disp)
+    }
+
+    /// The address `v + disp` as an address mode's parts, folding a
+    /// deferred 64-bit `iadd` (the sum of a heap base and an index).
+    fn address(&mut self, v: Value, disp: i32) -> AddressParts {
+        if self.func.dfg.value_type(v) == Type::I64
+            && let Some(InstructionData::Binary { args, .. }) = self.deferred_def(v, Opcode::Iadd)
+        {
+            return self.address_sum(args[0], args[1], disp);
+        }
+        (Some(self.gpr(v)), None, disp)
+    }
 }
+
+/// An address mode's base, index and displacement.
+type AddressParts = (Option<GprReg>, Option<(GprReg, Scale)>, i32);
 
 impl generated::Context for Lower<'_> {
     fn inst_data(&mut self, inst: Inst) -> InstructionData {
@@ -315,12 +548,72 @@ impl generated::Context for Lower<'_> {
             _ => unreachable!("amode of a load or store"),
         };
         let trap = (!flags.notrap()).then_some(self.traps.memory_out_of_bounds);
+        let (base, index, disp) = self.address(addr, offset);
         Amode::Reg {
-            base: Some(self.gpr(addr)),
-            index: None,
-            disp: offset,
+            base,
+            index,
+            disp,
             trap,
         }
+    }
+
+    fn sinkable_load(&mut self, v: Value) -> Option<Inst> {
+        let v = self.func.dfg.resolve_aliases(v);
+        let ValueDef::Result(load, _) = self.func.dfg.value_def(v) else {
+            return None;
+        };
+        let sinkable = self.deferred[load]
+            && self.uses[v] == 1
+            && self.user[v] == self.current
+            && matches!(
+                self.func.dfg.inst(load),
+                InstructionData::Load {
+                    opcode: Opcode::Load,
+                    ..
+                }
+            )
+            && matches!(
+                self.func.dfg.value_type(v),
+                Type::I32 | Type::I64 | Type::F32 | Type::F64
+            );
+        sinkable.then_some(load)
+    }
+
+    fn sink_load(&mut self, load: Inst) -> Amode {
+        self.deferred[load] = false;
+        self.amode(load)
+    }
+
+    fn amode_to_gpr_mem_imm(&mut self, a: Amode) -> GprMemImm {
+        GprMemImm::Mem(a)
+    }
+
+    fn amode_to_xmm_mem(&mut self, a: Amode) -> XmmMem {
+        XmmMem::Mem(a)
+    }
+
+    fn lea_amode(&mut self, x: Value, y: Value) -> Option<Amode> {
+        // Worth an `lea` over an `add`: a scaled index, or a sum of three.
+        let scaled = |this: &Self, v: Value| {
+            this.deferred_def(v, Opcode::Ishl)
+                .is_some_and(|d| matches!(d, InstructionData::Binary { args, .. } if matches!(this.iconst_value(args[1]), Some(1..=3))))
+        };
+        let three = |this: &Self, a: Value, b: Value| {
+            this.iconst_value(b)
+                .is_some_and(|c| i32::try_from(c).is_ok())
+                && this.deferred_def(a, Opcode::Iadd).is_some()
+                && this.func.dfg.value_type(a) == Type::I64
+        };
+        if !(scaled(self, x) || scaled(self, y) || three(self, x, y) || three(self, y, x)) {
+            return None;
+        }
+        let (base, index, disp) = self.address_sum(x, y, 0);
+        Some(Amode::Reg {
+            base,
+            index,
+            disp,
+            trap: None,
+        })
     }
 
     fn amode_to_gpr_mem(&mut self, a: Amode) -> GprMem {
@@ -407,12 +700,35 @@ pub fn lower_function(func: &Function, options: &CompileOptions) -> Result<VCode
         traps: options.traps,
         regs: SecondaryMap::with_default(None),
         uses: SecondaryMap::default(),
+        user: SecondaryMap::with_default(None),
+        escapes: SecondaryMap::default(),
+        position: SecondaryMap::default(),
         sunk: SecondaryMap::default(),
+        deferred: SecondaryMap::default(),
+        pending_loads: Vec::new(),
+        constants: SecondaryMap::with_default(None),
+        serial: 0,
+        current: None,
+        error: None,
     };
+    let mut position = 0;
     for &block in domtree.rpo() {
         for inst in func.layout.block_insts(block) {
-            func.dfg
-                .for_each_inst_arg(inst, |v| lower.uses[func.dfg.resolve_aliases(v)] += 1);
+            lower.position[inst] = position;
+            position += 1;
+            func.dfg.for_each_inst_arg(inst, |v| {
+                let v = func.dfg.resolve_aliases(v);
+                lower.uses[v] += 1;
+                lower.user[v] = Some(inst);
+                let def_block = match func.dfg.value_def(v) {
+                    ValueDef::Result(def, _) => func.layout.inst_block(def),
+                    ValueDef::Param(b, _) => Some(b),
+                    ValueDef::Alias(_) => None,
+                };
+                if def_block != Some(block) {
+                    lower.escapes[v] = true;
+                }
+            });
         }
     }
     // Plan the VCode blocks: each IR block in RPO, followed by its edge
@@ -457,6 +773,7 @@ pub fn lower_function(func: &Function, options: &CompileOptions) -> Result<VCode
             Some(i) => {
                 let vblock = plan.edges[&(block, i)];
                 lower.vcode.start_block(vblock);
+                lower.serial += 1;
                 let last = func.layout.last_inst(block).expect("not empty");
                 let call = func.dfg.branch_destinations(last)[i];
                 lower.jump_to(&plan, call);
@@ -470,6 +787,7 @@ impl Lower<'_> {
     fn lower_block(&mut self, block: ir::Block, plan: &BlockPlan) -> Result<(), CodegenError> {
         let func = self.func;
         self.vcode.start_block(plan.main[block].expect("planned"));
+        self.serial += 1;
         if Some(block) == func.layout.entry_block() {
             self.lower_args(block)?;
         }
@@ -506,13 +824,39 @@ impl Lower<'_> {
             }
         }
         for inst in func.layout.block_insts(block) {
-            let data = *func.dfg.inst(inst);
-            let opcode = data.opcode();
-            if opcode.is_terminator() {
-                self.lower_terminator(inst, plan)?;
+            if self.sunk[inst] {
                 continue;
             }
-            if self.sunk[inst] {
+            let data = *func.dfg.inst(inst);
+            let opcode = data.opcode();
+            let results = func.dfg.inst_results(inst);
+            if is_constant(opcode) {
+                // Materialized where it is needed (`Lower::reg`).
+                continue;
+            }
+            let effects = self.has_effects(inst);
+            let local = !results.is_empty() && results.iter().all(|&v| !self.escapes[v]);
+            if local && matches!(data, InstructionData::Load { .. }) {
+                // Kept in order with effects by `flush_loads`.
+                self.deferred[inst] = true;
+                self.pending_loads.push(inst);
+                continue;
+            }
+            if local && !effects && !opcode.can_load() {
+                self.deferred[inst] = true;
+                continue;
+            }
+            let used = results.iter().any(|&v| self.uses[v] > 0);
+            if !used && !effects {
+                continue;
+            }
+            if effects {
+                self.flush_loads(inst);
+            }
+            self.prepare_operands(inst);
+            self.current = Some(inst);
+            if opcode.is_terminator() {
+                self.lower_terminator(inst, plan)?;
                 continue;
             }
             match data {
@@ -520,38 +864,44 @@ impl Lower<'_> {
                     let ext = func.dfg.ext_funcs[func_ref];
                     let sig = func.dfg.signatures[ext.signature].clone();
                     let args = args.as_slice(&func.dfg.value_lists).to_vec();
-                    let results = func.dfg.inst_results(inst).to_vec();
+                    let results = results.to_vec();
                     self.lower_call(CallDest::External(ext.name), None, &sig, &args, &results)?;
-                    continue;
                 }
                 InstructionData::CallIndirect { sig_ref, args, .. } => {
                     let sig = func.dfg.signatures[sig_ref].clone();
                     let all = args.as_slice(&func.dfg.value_lists).to_vec();
-                    let results = func.dfg.inst_results(inst).to_vec();
+                    let results = results.to_vec();
                     // `CallIndirect` ignores `dest`; its target is the operand.
                     let dest = CallDest::External(cranelift_asm::ExternalName::new(u32::MAX, 0));
                     self.lower_call(dest, Some(all[0]), &sig, &all[1..], &results)?;
-                    continue;
                 }
-                _ => {}
+                _ => {
+                    let output = self.lower_inst(inst);
+                    for (&v, reg) in results.iter().zip(output) {
+                        self.regs[v] = Some(reg);
+                    }
+                }
             }
-            let results = func.dfg.inst_results(inst);
-            let used = results.iter().any(|&v| self.uses[v] > 0);
-            if !used && !opcode.has_side_effects() {
-                continue;
-            }
-            let Some(output) = generated::constructor_lower(self, inst) else {
-                return Err(CodegenError::Unsupported(format!(
-                    "lowering `{}` of {:?}",
-                    opcode.name(),
-                    results.first().map(|&v| func.dfg.value_type(v))
-                )));
-            };
-            for (&v, reg) in results.iter().zip(output) {
-                self.regs[v] = Some(reg);
+            if let Some(error) = self.error.take() {
+                return Err(error);
             }
         }
-        Ok(())
+        debug_assert!(self.pending_loads.is_empty(), "the terminator flushes");
+        self.error.take().map_or(Ok(()), Err)
+    }
+
+    /// Whether `inst` must stay where it is: it writes memory, calls,
+    /// branches, or may trap (a load or store flagged `notrap` cannot).
+    fn has_effects(&self, inst: Inst) -> bool {
+        let data = self.func.dfg.inst(inst);
+        let opcode = data.opcode();
+        let trap = match data {
+            InstructionData::Load { flags, .. } | InstructionData::Store { flags, .. } => {
+                !flags.notrap()
+            }
+            _ => opcode.can_trap(),
+        };
+        trap || opcode.can_store() || opcode.is_call() || opcode.is_terminator()
     }
 
     /// The entry's arguments where the convention puts them: registers
@@ -858,6 +1208,7 @@ mod tests {
         }
         let conds: Vec<String> = IntCC::ALL.iter().map(|c| format!("{c:?}")).collect();
         assert_eq!(isle_enum(lower, "IntCC"), conds);
+        assert_eq!(isle_enum(opts, "IntCC"), conds);
         let fconds: Vec<String> = FloatCC::ALL.iter().map(|c| format!("{c:?}")).collect();
         assert_eq!(isle_enum(lower, "FloatCC"), fconds);
     }

@@ -32,7 +32,11 @@ pub trait Context {
     fn simm32_operand(&mut self, arg0: Value) -> Option<GprMemImm>;
     fn output_gpr(&mut self, arg0: GprReg) -> InstOutput;
     fn emit(&mut self, arg0: &MInst) -> Unit;
+    fn sinkable_load(&mut self, arg0: Value) -> Option<Inst>;
+    fn sink_load(&mut self, arg0: Inst) -> Amode;
+    fn amode_to_gpr_mem_imm(&mut self, arg0: Amode) -> GprMemImm;
     fn imm(&mut self, arg0: &Type, arg1: i64) -> GprReg;
+    fn lea_amode(&mut self, arg0: Value, arg1: Value) -> Option<Amode>;
     fn value_type(&mut self, arg0: Value) -> Type;
     fn shift_amount(&mut self, arg0: Value) -> ShiftAmount;
     fn div_trap(&mut self) -> TrapCode;
@@ -52,6 +56,7 @@ pub trait Context {
     fn float_size(&mut self, arg0: &Type) -> Option<FloatSize>;
     fn u32_to_i64(&mut self, arg0: u32) -> i64;
     fn u64_to_i64(&mut self, arg0: u64) -> i64;
+    fn amode_to_xmm_mem(&mut self, arg0: Amode) -> XmmMem;
     fn conversion_nan_trap(&mut self) -> TrapCode;
     fn conversion_overflow_trap(&mut self) -> TrapCode;
     fn narrow_ty(&mut self, arg0: &Type) -> Option<Type>;
@@ -209,15 +214,22 @@ pub fn constructor_cc_of<C: Context>(ctx: &mut C, arg0: &IntCC) -> CC {
 
 // Generated as internal constructor for term put_in_gpr_mem_imm.
 pub fn constructor_put_in_gpr_mem_imm<C: Context>(ctx: &mut C, arg0: Value) -> GprMemImm {
-    let v1 = C::simm32_operand(ctx, arg0);
+    let v1 = C::sinkable_load(ctx, arg0);
     if let Some(v2) = v1 {
-        // Rule at isle/codegen/x64/lower.isle line 137.
-        return v2;
+        let v3 = C::sink_load(ctx, v2);
+        let v4 = C::amode_to_gpr_mem_imm(ctx, v3);
+        // Rule at isle/codegen/x64/lower.isle line 148.
+        return v4;
     }
-    let v3 = C::put_in_gpr(ctx, arg0);
-    let v4 = C::gpr_to_gpr_mem_imm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 138.
-    return v4;
+    let v5 = C::simm32_operand(ctx, arg0);
+    if let Some(v6) = v5 {
+        // Rule at isle/codegen/x64/lower.isle line 151.
+        return v6;
+    }
+    let v7 = C::put_in_gpr(ctx, arg0);
+    let v8 = C::gpr_to_gpr_mem_imm(ctx, v7);
+    // Rule at isle/codegen/x64/lower.isle line 152.
+    return v8;
 }
 
 // Generated as internal constructor for term alu.
@@ -239,7 +251,7 @@ pub fn constructor_alu<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 143.
+    // Rule at isle/codegen/x64/lower.isle line 157.
     return v8;
 }
 
@@ -275,7 +287,7 @@ pub fn constructor_compare<C: Context>(
     };
     let v16 = C::emit(ctx, &v15);
     let v17 = C::writable_gpr_to_gpr(ctx, v11);
-    // Rule at isle/codegen/x64/lower.isle line 153.
+    // Rule at isle/codegen/x64/lower.isle line 167.
     return v17;
 }
 
@@ -295,27 +307,35 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v8 = C::imm(ctx, v4, v7);
                         let v9 = C::output_gpr(ctx, v8);
                         let v10 = Some(v9);
-                        // Rule at isle/codegen/x64/lower.isle line 165.
+                        // Rule at isle/codegen/x64/lower.isle line 179.
                         return v10;
+                    }
+                    let v11 = &C::narrow_ty(ctx, v2);
+                    if let Some(v12) = v11 {
+                        let v13 = C::imm(ctx, v12, v7);
+                        let v14 = C::output_gpr(ctx, v13);
+                        let v15 = Some(v14);
+                        // Rule at isle/codegen/x64/lower.isle line 182.
+                        return v15;
                     }
                 }
             }
         }
         &InstructionData::Unary {
-            opcode: ref v68,
-            arg: v69,
+            opcode: ref v80,
+            arg: v81,
         } => {
-            match v68 {
+            match v80 {
                 &Opcode::Bnot => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v109 = constructor_unary_op(ctx, &UnaryOp::Not, v4, v69);
-                            let v110 = C::output_gpr(ctx, v109);
-                            let v111 = Some(v110);
-                            // Rule at isle/codegen/x64/lower.isle line 246.
-                            return v111;
+                            let v118 = constructor_unary_op(ctx, &UnaryOp::Not, v4, v81);
+                            let v119 = C::output_gpr(ctx, v118);
+                            let v120 = Some(v119);
+                            // Rule at isle/codegen/x64/lower.isle line 271.
+                            return v120;
                         }
                     }
                 }
@@ -324,11 +344,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v113 = constructor_unary_op(ctx, &UnaryOp::Neg, v4, v69);
-                            let v114 = C::output_gpr(ctx, v113);
-                            let v115 = Some(v114);
-                            // Rule at isle/codegen/x64/lower.isle line 247.
-                            return v115;
+                            let v122 = constructor_unary_op(ctx, &UnaryOp::Neg, v4, v81);
+                            let v123 = C::output_gpr(ctx, v122);
+                            let v124 = Some(v123);
+                            // Rule at isle/codegen/x64/lower.isle line 272.
+                            return v124;
                         }
                     }
                 }
@@ -337,11 +357,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v423 = constructor_bit_count(ctx, &BitOp::Lzcnt, v4, v69);
-                            let v424 = C::output_gpr(ctx, v423);
-                            let v425 = Some(v424);
-                            // Rule at isle/codegen/x64/lower.isle line 661.
-                            return v425;
+                            let v432 = constructor_bit_count(ctx, &BitOp::Lzcnt, v4, v81);
+                            let v433 = C::output_gpr(ctx, v432);
+                            let v434 = Some(v433);
+                            // Rule at isle/codegen/x64/lower.isle line 698.
+                            return v434;
                         }
                     }
                 }
@@ -350,11 +370,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v427 = constructor_bit_count(ctx, &BitOp::Tzcnt, v4, v69);
-                            let v428 = C::output_gpr(ctx, v427);
-                            let v429 = Some(v428);
-                            // Rule at isle/codegen/x64/lower.isle line 662.
-                            return v429;
+                            let v436 = constructor_bit_count(ctx, &BitOp::Tzcnt, v4, v81);
+                            let v437 = C::output_gpr(ctx, v436);
+                            let v438 = Some(v437);
+                            // Rule at isle/codegen/x64/lower.isle line 699.
+                            return v438;
                         }
                     }
                 }
@@ -363,11 +383,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v431 = constructor_bit_count(ctx, &BitOp::Popcnt, v4, v69);
-                            let v432 = C::output_gpr(ctx, v431);
-                            let v433 = Some(v432);
-                            // Rule at isle/codegen/x64/lower.isle line 663.
-                            return v433;
+                            let v440 = constructor_bit_count(ctx, &BitOp::Popcnt, v4, v81);
+                            let v441 = C::output_gpr(ctx, v440);
+                            let v442 = Some(v441);
+                            // Rule at isle/codegen/x64/lower.isle line 700.
+                            return v442;
                         }
                     }
                 }
@@ -375,42 +395,42 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
                         if let &Type::I64 = v2 {
-                            let v70 = &C::value_type(ctx, v69);
-                            if let &Type::I32 = v70 {
-                                let v44 = C::temp_writable_gpr(ctx);
-                                let v72 = C::put_in_gpr(ctx, v69);
-                                let v73 = MInst::MovRR {
+                            let v82 = &C::value_type(ctx, v81);
+                            if let &Type::I32 = v82 {
+                                let v35 = C::temp_writable_gpr(ctx);
+                                let v84 = C::put_in_gpr(ctx, v81);
+                                let v85 = MInst::MovRR {
                                     size: OperandSize::S32,
-                                    src: v72,
-                                    dst: v44,
+                                    src: v84,
+                                    dst: v35,
                                 };
-                                let v74 = C::emit(ctx, &v73);
-                                let v75 = C::writable_gpr_to_gpr(ctx, v44);
-                                let v76 = C::output_gpr(ctx, v75);
-                                let v77 = Some(v76);
-                                // Rule at isle/codegen/x64/lower.isle line 205.
-                                return v77;
+                                let v86 = C::emit(ctx, &v85);
+                                let v39 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v40 = C::output_gpr(ctx, v39);
+                                let v41 = Some(v40);
+                                // Rule at isle/codegen/x64/lower.isle line 230.
+                                return v41;
                             }
                         }
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v70 = &C::value_type(ctx, v69);
-                            let v78 = &constructor_ext_mode(ctx, v70, v4);
-                            if let Some(v79) = v78 {
-                                let v44 = C::temp_writable_gpr(ctx);
-                                let v72 = C::put_in_gpr(ctx, v69);
-                                let v80 = C::gpr_to_gpr_mem(ctx, v72);
-                                let v81 = MInst::Movzx {
-                                    mode: v79.clone(),
-                                    src: v80,
-                                    dst: v44,
+                            let v82 = &C::value_type(ctx, v81);
+                            let v87 = &constructor_ext_mode(ctx, v82, v4);
+                            if let Some(v88) = v87 {
+                                let v35 = C::temp_writable_gpr(ctx);
+                                let v84 = C::put_in_gpr(ctx, v81);
+                                let v89 = C::gpr_to_gpr_mem(ctx, v84);
+                                let v90 = MInst::Movzx {
+                                    mode: v88.clone(),
+                                    src: v89,
+                                    dst: v35,
                                 };
-                                let v82 = C::emit(ctx, &v81);
-                                let v83 = C::writable_gpr_to_gpr(ctx, v44);
-                                let v84 = C::output_gpr(ctx, v83);
-                                let v85 = Some(v84);
-                                // Rule at isle/codegen/x64/lower.isle line 210.
-                                return v85;
+                                let v91 = C::emit(ctx, &v90);
+                                let v92 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v93 = C::output_gpr(ctx, v92);
+                                let v94 = Some(v93);
+                                // Rule at isle/codegen/x64/lower.isle line 235.
+                                return v94;
                             }
                         }
                     }
@@ -420,23 +440,23 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v70 = &C::value_type(ctx, v69);
-                            let v78 = &constructor_ext_mode(ctx, v70, v4);
-                            if let Some(v79) = v78 {
-                                let v44 = C::temp_writable_gpr(ctx);
-                                let v72 = C::put_in_gpr(ctx, v69);
-                                let v80 = C::gpr_to_gpr_mem(ctx, v72);
-                                let v86 = MInst::Movsx {
-                                    mode: v79.clone(),
-                                    src: v80,
-                                    dst: v44,
+                            let v82 = &C::value_type(ctx, v81);
+                            let v87 = &constructor_ext_mode(ctx, v82, v4);
+                            if let Some(v88) = v87 {
+                                let v35 = C::temp_writable_gpr(ctx);
+                                let v84 = C::put_in_gpr(ctx, v81);
+                                let v89 = C::gpr_to_gpr_mem(ctx, v84);
+                                let v95 = MInst::Movsx {
+                                    mode: v88.clone(),
+                                    src: v89,
+                                    dst: v35,
                                 };
-                                let v87 = C::emit(ctx, &v86);
-                                let v83 = C::writable_gpr_to_gpr(ctx, v44);
-                                let v84 = C::output_gpr(ctx, v83);
-                                let v85 = Some(v84);
-                                // Rule at isle/codegen/x64/lower.isle line 215.
-                                return v85;
+                                let v96 = C::emit(ctx, &v95);
+                                let v92 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v93 = C::output_gpr(ctx, v92);
+                                let v94 = Some(v93);
+                                // Rule at isle/codegen/x64/lower.isle line 240.
+                                return v94;
                             }
                         }
                     }
@@ -446,43 +466,43 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         match v2 {
                             &Type::I8 => {
-                                let v44 = C::temp_writable_gpr(ctx);
-                                let v72 = C::put_in_gpr(ctx, v69);
-                                let v80 = C::gpr_to_gpr_mem(ctx, v72);
-                                let v446 = MInst::Movzx {
+                                let v35 = C::temp_writable_gpr(ctx);
+                                let v84 = C::put_in_gpr(ctx, v81);
+                                let v89 = C::gpr_to_gpr_mem(ctx, v84);
+                                let v453 = MInst::Movzx {
                                     mode: ExtMode::BL,
-                                    src: v80,
-                                    dst: v44,
+                                    src: v89,
+                                    dst: v35,
                                 };
-                                let v447 = C::emit(ctx, &v446);
-                                let v83 = C::writable_gpr_to_gpr(ctx, v44);
-                                let v84 = C::output_gpr(ctx, v83);
-                                let v85 = Some(v84);
-                                // Rule at isle/codegen/x64/lower.isle line 680.
-                                return v85;
+                                let v454 = C::emit(ctx, &v453);
+                                let v92 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v93 = C::output_gpr(ctx, v92);
+                                let v94 = Some(v93);
+                                // Rule at isle/codegen/x64/lower.isle line 717.
+                                return v94;
                             }
                             &Type::I16 => {
-                                let v44 = C::temp_writable_gpr(ctx);
-                                let v72 = C::put_in_gpr(ctx, v69);
-                                let v80 = C::gpr_to_gpr_mem(ctx, v72);
-                                let v449 = MInst::Movzx {
+                                let v35 = C::temp_writable_gpr(ctx);
+                                let v84 = C::put_in_gpr(ctx, v81);
+                                let v89 = C::gpr_to_gpr_mem(ctx, v84);
+                                let v456 = MInst::Movzx {
                                     mode: ExtMode::WL,
-                                    src: v80,
-                                    dst: v44,
+                                    src: v89,
+                                    dst: v35,
                                 };
-                                let v450 = C::emit(ctx, &v449);
-                                let v83 = C::writable_gpr_to_gpr(ctx, v44);
-                                let v84 = C::output_gpr(ctx, v83);
-                                let v85 = Some(v84);
-                                // Rule at isle/codegen/x64/lower.isle line 684.
-                                return v85;
+                                let v457 = C::emit(ctx, &v456);
+                                let v92 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v93 = C::output_gpr(ctx, v92);
+                                let v94 = Some(v93);
+                                // Rule at isle/codegen/x64/lower.isle line 721.
+                                return v94;
                             }
                             &Type::I32 => {
-                                let v116 = C::put_in_gpr(ctx, v69);
-                                let v117 = C::output_gpr(ctx, v116);
-                                let v118 = Some(v117);
-                                // Rule at isle/codegen/x64/lower.isle line 250.
-                                return v118;
+                                let v125 = C::put_in_gpr(ctx, v81);
+                                let v126 = C::output_gpr(ctx, v125);
+                                let v127 = Some(v126);
+                                // Rule at isle/codegen/x64/lower.isle line 275.
+                                return v127;
                             }
                             _ => {}
                         }
@@ -493,36 +513,36 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         match v2 {
                             &Type::I32 => {
-                                let v265 = C::put_in_xmm(ctx, v69);
-                                let v323 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v265);
-                                let v324 = C::output_gpr(ctx, v323);
-                                let v325 = Some(v324);
-                                // Rule at isle/codegen/x64/lower.isle line 506.
-                                return v325;
+                                let v274 = C::put_in_xmm(ctx, v81);
+                                let v332 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v274);
+                                let v333 = C::output_gpr(ctx, v332);
+                                let v334 = Some(v333);
+                                // Rule at isle/codegen/x64/lower.isle line 543.
+                                return v334;
                             }
                             &Type::I64 => {
-                                let v265 = C::put_in_xmm(ctx, v69);
-                                let v326 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v265);
-                                let v327 = C::output_gpr(ctx, v326);
-                                let v328 = Some(v327);
-                                // Rule at isle/codegen/x64/lower.isle line 507.
-                                return v328;
+                                let v274 = C::put_in_xmm(ctx, v81);
+                                let v335 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v274);
+                                let v336 = C::output_gpr(ctx, v335);
+                                let v337 = Some(v336);
+                                // Rule at isle/codegen/x64/lower.isle line 544.
+                                return v337;
                             }
                             &Type::F32 => {
-                                let v116 = C::put_in_gpr(ctx, v69);
-                                let v317 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v116);
-                                let v318 = C::output_xmm(ctx, v317);
-                                let v319 = Some(v318);
-                                // Rule at isle/codegen/x64/lower.isle line 504.
-                                return v319;
+                                let v125 = C::put_in_gpr(ctx, v81);
+                                let v326 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v125);
+                                let v327 = C::output_xmm(ctx, v326);
+                                let v328 = Some(v327);
+                                // Rule at isle/codegen/x64/lower.isle line 541.
+                                return v328;
                             }
                             &Type::F64 => {
-                                let v116 = C::put_in_gpr(ctx, v69);
-                                let v320 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v116);
-                                let v321 = C::output_xmm(ctx, v320);
-                                let v322 = Some(v321);
-                                // Rule at isle/codegen/x64/lower.isle line 505.
-                                return v322;
+                                let v125 = C::put_in_gpr(ctx, v81);
+                                let v329 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v125);
+                                let v330 = C::output_xmm(ctx, v329);
+                                let v331 = Some(v330);
+                                // Rule at isle/codegen/x64/lower.isle line 542.
+                                return v331;
                             }
                             _ => {}
                         }
@@ -531,30 +551,30 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 &Opcode::Fneg => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v235 = &C::float_size(ctx, v2);
-                        if let Some(v236) = v235 {
-                            let v265 = C::put_in_xmm(ctx, v69);
-                            let v275 = constructor_sign_mask(ctx, v236);
-                            let v276 = constructor_sse_rr(ctx, &SseOp::Xorps, v265, v275);
-                            let v277 = C::output_xmm(ctx, v276);
-                            let v278 = Some(v277);
-                            // Rule at isle/codegen/x64/lower.isle line 478.
-                            return v278;
+                        let v244 = &C::float_size(ctx, v2);
+                        if let Some(v245) = v244 {
+                            let v274 = C::put_in_xmm(ctx, v81);
+                            let v284 = constructor_sign_mask(ctx, v245);
+                            let v285 = constructor_sse_rr(ctx, &SseOp::Xorps, v274, v284);
+                            let v286 = C::output_xmm(ctx, v285);
+                            let v287 = Some(v286);
+                            // Rule at isle/codegen/x64/lower.isle line 515.
+                            return v287;
                         }
                     }
                 }
                 &Opcode::Fabs => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v235 = &C::float_size(ctx, v2);
-                        if let Some(v236) = v235 {
-                            let v265 = C::put_in_xmm(ctx, v69);
-                            let v280 = constructor_abs_mask(ctx, v236);
-                            let v281 = constructor_sse_rr(ctx, &SseOp::Andps, v265, v280);
-                            let v282 = C::output_xmm(ctx, v281);
-                            let v283 = Some(v282);
-                            // Rule at isle/codegen/x64/lower.isle line 480.
-                            return v283;
+                        let v244 = &C::float_size(ctx, v2);
+                        if let Some(v245) = v244 {
+                            let v274 = C::put_in_xmm(ctx, v81);
+                            let v289 = constructor_abs_mask(ctx, v245);
+                            let v290 = constructor_sse_rr(ctx, &SseOp::Andps, v274, v289);
+                            let v291 = C::output_xmm(ctx, v290);
+                            let v292 = Some(v291);
+                            // Rule at isle/codegen/x64/lower.isle line 517.
+                            return v292;
                         }
                     }
                 }
@@ -563,20 +583,20 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         match v2 {
                             &Type::F32 => {
-                                let v265 = C::put_in_xmm(ctx, v69);
-                                let v267 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v265, v265);
-                                let v268 = C::output_xmm(ctx, v267);
-                                let v269 = Some(v268);
-                                // Rule at isle/codegen/x64/lower.isle line 465.
-                                return v269;
+                                let v274 = C::put_in_xmm(ctx, v81);
+                                let v276 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v274, v274);
+                                let v277 = C::output_xmm(ctx, v276);
+                                let v278 = Some(v277);
+                                // Rule at isle/codegen/x64/lower.isle line 502.
+                                return v278;
                             }
                             &Type::F64 => {
-                                let v265 = C::put_in_xmm(ctx, v69);
-                                let v271 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v265, v265);
-                                let v272 = C::output_xmm(ctx, v271);
-                                let v273 = Some(v272);
-                                // Rule at isle/codegen/x64/lower.isle line 467.
-                                return v273;
+                                let v274 = C::put_in_xmm(ctx, v81);
+                                let v280 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v274, v274);
+                                let v281 = C::output_xmm(ctx, v280);
+                                let v282 = Some(v281);
+                                // Rule at isle/codegen/x64/lower.isle line 504.
+                                return v282;
                             }
                             _ => {}
                         }
@@ -585,52 +605,52 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 &Opcode::Ceil => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v235 = &C::float_size(ctx, v2);
-                        if let Some(v236) = v235 {
-                            let v294 = constructor_round(ctx, v236, &RoundMode::Up, v69);
-                            let v295 = C::output_xmm(ctx, v294);
-                            let v296 = Some(v295);
-                            // Rule at isle/codegen/x64/lower.isle line 493.
-                            return v296;
+                        let v244 = &C::float_size(ctx, v2);
+                        if let Some(v245) = v244 {
+                            let v303 = constructor_round(ctx, v245, &RoundMode::Up, v81);
+                            let v304 = C::output_xmm(ctx, v303);
+                            let v305 = Some(v304);
+                            // Rule at isle/codegen/x64/lower.isle line 530.
+                            return v305;
                         }
                     }
                 }
                 &Opcode::Floor => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v235 = &C::float_size(ctx, v2);
-                        if let Some(v236) = v235 {
-                            let v298 = constructor_round(ctx, v236, &RoundMode::Down, v69);
-                            let v299 = C::output_xmm(ctx, v298);
-                            let v300 = Some(v299);
-                            // Rule at isle/codegen/x64/lower.isle line 494.
-                            return v300;
+                        let v244 = &C::float_size(ctx, v2);
+                        if let Some(v245) = v244 {
+                            let v307 = constructor_round(ctx, v245, &RoundMode::Down, v81);
+                            let v308 = C::output_xmm(ctx, v307);
+                            let v309 = Some(v308);
+                            // Rule at isle/codegen/x64/lower.isle line 531.
+                            return v309;
                         }
                     }
                 }
                 &Opcode::Trunc => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v235 = &C::float_size(ctx, v2);
-                        if let Some(v236) = v235 {
-                            let v302 = constructor_round(ctx, v236, &RoundMode::Zero, v69);
-                            let v303 = C::output_xmm(ctx, v302);
-                            let v304 = Some(v303);
-                            // Rule at isle/codegen/x64/lower.isle line 495.
-                            return v304;
+                        let v244 = &C::float_size(ctx, v2);
+                        if let Some(v245) = v244 {
+                            let v311 = constructor_round(ctx, v245, &RoundMode::Zero, v81);
+                            let v312 = C::output_xmm(ctx, v311);
+                            let v313 = Some(v312);
+                            // Rule at isle/codegen/x64/lower.isle line 532.
+                            return v313;
                         }
                     }
                 }
                 &Opcode::Nearest => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v235 = &C::float_size(ctx, v2);
-                        if let Some(v236) = v235 {
-                            let v306 = constructor_round(ctx, v236, &RoundMode::Nearest, v69);
-                            let v307 = C::output_xmm(ctx, v306);
-                            let v308 = Some(v307);
-                            // Rule at isle/codegen/x64/lower.isle line 496.
-                            return v308;
+                        let v244 = &C::float_size(ctx, v2);
+                        if let Some(v245) = v244 {
+                            let v315 = constructor_round(ctx, v245, &RoundMode::Nearest, v81);
+                            let v316 = C::output_xmm(ctx, v315);
+                            let v317 = Some(v316);
+                            // Rule at isle/codegen/x64/lower.isle line 533.
+                            return v317;
                         }
                     }
                 }
@@ -638,12 +658,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
                         if let &Type::F64 = v2 {
-                            let v265 = C::put_in_xmm(ctx, v69);
-                            let v310 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v265, v265);
-                            let v311 = C::output_xmm(ctx, v310);
-                            let v312 = Some(v311);
-                            // Rule at isle/codegen/x64/lower.isle line 498.
-                            return v312;
+                            let v274 = C::put_in_xmm(ctx, v81);
+                            let v319 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v274, v274);
+                            let v320 = C::output_xmm(ctx, v319);
+                            let v321 = Some(v320);
+                            // Rule at isle/codegen/x64/lower.isle line 535.
+                            return v321;
                         }
                     }
                 }
@@ -651,12 +671,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
                         if let &Type::F32 = v2 {
-                            let v265 = C::put_in_xmm(ctx, v69);
-                            let v314 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v265, v265);
-                            let v315 = C::output_xmm(ctx, v314);
-                            let v316 = Some(v315);
-                            // Rule at isle/codegen/x64/lower.isle line 500.
-                            return v316;
+                            let v274 = C::put_in_xmm(ctx, v81);
+                            let v323 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v274, v274);
+                            let v324 = C::output_xmm(ctx, v323);
+                            let v325 = Some(v324);
+                            // Rule at isle/codegen/x64/lower.isle line 537.
+                            return v325;
                         }
                     }
                 }
@@ -665,11 +685,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v355 = constructor_float_to_sint(ctx, false, v4, v69);
-                            let v356 = C::output_gpr(ctx, v355);
-                            let v357 = Some(v356);
-                            // Rule at isle/codegen/x64/lower.isle line 598.
-                            return v357;
+                            let v364 = constructor_float_to_sint(ctx, false, v4, v81);
+                            let v365 = C::output_gpr(ctx, v364);
+                            let v366 = Some(v365);
+                            // Rule at isle/codegen/x64/lower.isle line 635.
+                            return v366;
                         }
                     }
                 }
@@ -678,11 +698,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v361 = constructor_float_to_uint(ctx, false, v4, v69);
-                            let v362 = C::output_gpr(ctx, v361);
-                            let v363 = Some(v362);
-                            // Rule at isle/codegen/x64/lower.isle line 600.
-                            return v363;
+                            let v370 = constructor_float_to_uint(ctx, false, v4, v81);
+                            let v371 = C::output_gpr(ctx, v370);
+                            let v372 = Some(v371);
+                            // Rule at isle/codegen/x64/lower.isle line 637.
+                            return v372;
                         }
                     }
                 }
@@ -691,11 +711,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v358 = constructor_float_to_sint(ctx, true, v4, v69);
-                            let v359 = C::output_gpr(ctx, v358);
-                            let v360 = Some(v359);
-                            // Rule at isle/codegen/x64/lower.isle line 599.
-                            return v360;
+                            let v367 = constructor_float_to_sint(ctx, true, v4, v81);
+                            let v368 = C::output_gpr(ctx, v367);
+                            let v369 = Some(v368);
+                            // Rule at isle/codegen/x64/lower.isle line 636.
+                            return v369;
                         }
                     }
                 }
@@ -704,29 +724,29 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v364 = constructor_float_to_uint(ctx, true, v4, v69);
-                            let v365 = C::output_gpr(ctx, v364);
-                            let v366 = Some(v365);
-                            // Rule at isle/codegen/x64/lower.isle line 601.
-                            return v366;
+                            let v373 = constructor_float_to_uint(ctx, true, v4, v81);
+                            let v374 = C::output_gpr(ctx, v373);
+                            let v375 = Some(v374);
+                            // Rule at isle/codegen/x64/lower.isle line 638.
+                            return v375;
                         }
                     }
                 }
                 &Opcode::FcvtFromSint => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v235 = &C::float_size(ctx, v2);
-                        if let Some(v236) = v235 {
-                            let v70 = &C::value_type(ctx, v69);
-                            let v338 = &C::int_ty(ctx, v70);
-                            if let Some(v339) = v338 {
-                                let v340 = &constructor_operand_size(ctx, v339);
-                                let v72 = C::put_in_gpr(ctx, v69);
-                                let v341 = constructor_int_to_float(ctx, v236, v340, v72);
-                                let v342 = C::output_xmm(ctx, v341);
-                                let v343 = Some(v342);
-                                // Rule at isle/codegen/x64/lower.isle line 557.
-                                return v343;
+                        let v244 = &C::float_size(ctx, v2);
+                        if let Some(v245) = v244 {
+                            let v82 = &C::value_type(ctx, v81);
+                            let v347 = &C::int_ty(ctx, v82);
+                            if let Some(v348) = v347 {
+                                let v349 = &constructor_operand_size(ctx, v348);
+                                let v84 = C::put_in_gpr(ctx, v81);
+                                let v350 = constructor_int_to_float(ctx, v245, v349, v84);
+                                let v351 = C::output_xmm(ctx, v350);
+                                let v352 = Some(v351);
+                                // Rule at isle/codegen/x64/lower.isle line 594.
+                                return v352;
                             }
                         }
                     }
@@ -734,48 +754,48 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 &Opcode::FcvtFromUint => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v70 = &C::value_type(ctx, v69);
-                        match v70 {
+                        let v82 = &C::value_type(ctx, v81);
+                        match v82 {
                             &Type::I32 => {
-                                let v235 = &C::float_size(ctx, v2);
-                                if let Some(v236) = v235 {
-                                    let v44 = C::temp_writable_gpr(ctx);
-                                    let v72 = C::put_in_gpr(ctx, v69);
-                                    let v73 = MInst::MovRR {
+                                let v244 = &C::float_size(ctx, v2);
+                                if let Some(v245) = v244 {
+                                    let v35 = C::temp_writable_gpr(ctx);
+                                    let v84 = C::put_in_gpr(ctx, v81);
+                                    let v85 = MInst::MovRR {
                                         size: OperandSize::S32,
-                                        src: v72,
-                                        dst: v44,
+                                        src: v84,
+                                        dst: v35,
                                     };
-                                    let v74 = C::emit(ctx, &v73);
-                                    let v75 = C::writable_gpr_to_gpr(ctx, v44);
-                                    let v344 =
-                                        constructor_int_to_float(ctx, v236, &OperandSize::S64, v75);
-                                    let v345 = C::output_xmm(ctx, v344);
-                                    let v346 = Some(v345);
-                                    // Rule at isle/codegen/x64/lower.isle line 561.
-                                    return v346;
+                                    let v86 = C::emit(ctx, &v85);
+                                    let v39 = C::writable_gpr_to_gpr(ctx, v35);
+                                    let v353 =
+                                        constructor_int_to_float(ctx, v245, &OperandSize::S64, v39);
+                                    let v354 = C::output_xmm(ctx, v353);
+                                    let v355 = Some(v354);
+                                    // Rule at isle/codegen/x64/lower.isle line 598.
+                                    return v355;
                                 }
                             }
                             &Type::I64 => {
-                                let v235 = &C::float_size(ctx, v2);
-                                if let Some(v236) = v235 {
-                                    let v347 = C::temp_writable_xmm(ctx);
-                                    let v348 = C::temp_writable_gpr(ctx);
-                                    let v133 = C::temp_writable_gpr(ctx);
-                                    let v349 = C::put_in_gpr(ctx, v69);
-                                    let v350 = MInst::CvtUint64ToFloatSeq {
-                                        float_size: v236.clone(),
-                                        src: v349,
-                                        dst: v347,
-                                        tmp1: v348,
-                                        tmp2: v133,
+                                let v244 = &C::float_size(ctx, v2);
+                                if let Some(v245) = v244 {
+                                    let v356 = C::temp_writable_xmm(ctx);
+                                    let v357 = C::temp_writable_gpr(ctx);
+                                    let v142 = C::temp_writable_gpr(ctx);
+                                    let v358 = C::put_in_gpr(ctx, v81);
+                                    let v359 = MInst::CvtUint64ToFloatSeq {
+                                        float_size: v245.clone(),
+                                        src: v358,
+                                        dst: v356,
+                                        tmp1: v357,
+                                        tmp2: v142,
                                     };
-                                    let v351 = C::emit(ctx, &v350);
-                                    let v352 = C::writable_xmm_to_xmm(ctx, v347);
-                                    let v353 = C::output_xmm(ctx, v352);
-                                    let v354 = Some(v353);
-                                    // Rule at isle/codegen/x64/lower.isle line 566.
-                                    return v354;
+                                    let v360 = C::emit(ctx, &v359);
+                                    let v361 = C::writable_xmm_to_xmm(ctx, v356);
+                                    let v362 = C::output_xmm(ctx, v361);
+                                    let v363 = Some(v362);
+                                    // Rule at isle/codegen/x64/lower.isle line 603.
+                                    return v363;
                                 }
                             }
                             _ => {}
@@ -786,32 +806,48 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             }
         }
         &InstructionData::Binary {
-            opcode: ref v11,
-            args: v12,
+            opcode: ref v16,
+            args: v17,
         } => {
-            match v11 {
+            match v16 {
                 &Opcode::Iadd => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v22 = C::simm32_operand(ctx, v13.0);
-                            if let Some(v23) = v22 {
-                                let v24 = C::put_in_gpr(ctx, v13.1);
-                                let v25 = constructor_alu(ctx, &AluOp::Add, v4, v24, v23);
-                                let v26 = C::output_gpr(ctx, v25);
-                                let v27 = Some(v26);
-                                // Rule at isle/codegen/x64/lower.isle line 171.
-                                return v27;
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v33 = C::lea_amode(ctx, v18.0, v18.1);
+                            if let Some(v34) = v33 {
+                                let v35 = C::temp_writable_gpr(ctx);
+                                let v36 = &constructor_operand_size(ctx, v4);
+                                let v37 = MInst::Lea {
+                                    size: v36.clone(),
+                                    addr: v34,
+                                    dst: v35,
+                                };
+                                let v38 = C::emit(ctx, &v37);
+                                let v39 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v40 = C::output_gpr(ctx, v39);
+                                let v41 = Some(v40);
+                                // Rule at isle/codegen/x64/lower.isle line 193.
+                                return v41;
                             }
-                            let v17 = C::put_in_gpr(ctx, v13.0);
-                            let v18 = constructor_put_in_gpr_mem_imm(ctx, v13.1);
-                            let v19 = constructor_alu(ctx, &AluOp::Add, v4, v17, v18);
-                            let v20 = C::output_gpr(ctx, v19);
-                            let v21 = Some(v20);
-                            // Rule at isle/codegen/x64/lower.isle line 168.
-                            return v21;
+                            let v27 = C::simm32_operand(ctx, v18.0);
+                            if let Some(v28) = v27 {
+                                let v29 = C::put_in_gpr(ctx, v18.1);
+                                let v30 = constructor_alu(ctx, &AluOp::Add, v4, v29, v28);
+                                let v31 = C::output_gpr(ctx, v30);
+                                let v32 = Some(v31);
+                                // Rule at isle/codegen/x64/lower.isle line 188.
+                                return v32;
+                            }
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
+                            let v24 = constructor_alu(ctx, &AluOp::Add, v4, v22, v23);
+                            let v25 = C::output_gpr(ctx, v24);
+                            let v26 = Some(v25);
+                            // Rule at isle/codegen/x64/lower.isle line 185.
+                            return v26;
                         }
                     }
                 }
@@ -820,14 +856,14 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v17 = C::put_in_gpr(ctx, v13.0);
-                            let v18 = constructor_put_in_gpr_mem_imm(ctx, v13.1);
-                            let v29 = constructor_alu(ctx, &AluOp::Sub, v4, v17, v18);
-                            let v30 = C::output_gpr(ctx, v29);
-                            let v31 = Some(v30);
-                            // Rule at isle/codegen/x64/lower.isle line 173.
-                            return v31;
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
+                            let v43 = constructor_alu(ctx, &AluOp::Sub, v4, v22, v23);
+                            let v44 = C::output_gpr(ctx, v43);
+                            let v45 = Some(v44);
+                            // Rule at isle/codegen/x64/lower.isle line 198.
+                            return v45;
                         }
                     }
                 }
@@ -836,24 +872,24 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v44 = C::temp_writable_gpr(ctx);
-                            let v45 = &constructor_operand_size(ctx, v4);
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v46 = C::put_in_gpr(ctx, v13.0);
-                            let v47 = C::put_in_gpr(ctx, v13.1);
-                            let v48 = C::gpr_to_gpr_mem(ctx, v47);
-                            let v49 = MInst::IMul {
-                                size: v45.clone(),
-                                src1: v46,
-                                src2: v48,
-                                dst: v44,
+                            let v35 = C::temp_writable_gpr(ctx);
+                            let v36 = &constructor_operand_size(ctx, v4);
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v58 = C::put_in_gpr(ctx, v18.0);
+                            let v59 = C::put_in_gpr(ctx, v18.1);
+                            let v60 = C::gpr_to_gpr_mem(ctx, v59);
+                            let v61 = MInst::IMul {
+                                size: v36.clone(),
+                                src1: v58,
+                                src2: v60,
+                                dst: v35,
                             };
-                            let v50 = C::emit(ctx, &v49);
-                            let v51 = C::writable_gpr_to_gpr(ctx, v44);
-                            let v52 = C::output_gpr(ctx, v51);
-                            let v53 = Some(v52);
-                            // Rule at isle/codegen/x64/lower.isle line 182.
-                            return v53;
+                            let v62 = C::emit(ctx, &v61);
+                            let v63 = C::writable_gpr_to_gpr(ctx, v35);
+                            let v64 = C::output_gpr(ctx, v63);
+                            let v65 = Some(v64);
+                            // Rule at isle/codegen/x64/lower.isle line 207.
+                            return v65;
                         }
                     }
                 }
@@ -862,13 +898,13 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v125 = constructor_divide(ctx, true, v4, v13.0, v13.1);
-                            let v126 = C::pair_first(ctx, v125);
-                            let v127 = C::output_gpr(ctx, v126);
-                            let v128 = Some(v127);
-                            // Rule at isle/codegen/x64/lower.isle line 288.
-                            return v128;
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v134 = constructor_divide(ctx, true, v4, v18.0, v18.1);
+                            let v135 = C::pair_first(ctx, v134);
+                            let v136 = C::output_gpr(ctx, v135);
+                            let v137 = Some(v136);
+                            // Rule at isle/codegen/x64/lower.isle line 313.
+                            return v137;
                         }
                     }
                 }
@@ -877,13 +913,13 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v120 = constructor_divide(ctx, false, v4, v13.0, v13.1);
-                            let v121 = C::pair_first(ctx, v120);
-                            let v122 = C::output_gpr(ctx, v121);
-                            let v123 = Some(v122);
-                            // Rule at isle/codegen/x64/lower.isle line 287.
-                            return v123;
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v129 = constructor_divide(ctx, false, v4, v18.0, v18.1);
+                            let v130 = C::pair_first(ctx, v129);
+                            let v131 = C::output_gpr(ctx, v130);
+                            let v132 = Some(v131);
+                            // Rule at isle/codegen/x64/lower.isle line 312.
+                            return v132;
                         }
                     }
                 }
@@ -892,29 +928,29 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v17 = C::put_in_gpr(ctx, v13.0);
-                            let v132 = constructor_dividend_high(ctx, true, v4, v17);
-                            let v133 = C::temp_writable_gpr(ctx);
-                            let v134 = C::temp_writable_gpr(ctx);
-                            let v135 = &constructor_operand_size(ctx, v4);
-                            let v136 = C::put_in_gpr(ctx, v13.1);
-                            let v137 = C::div_trap(ctx);
-                            let v138 = MInst::CheckedSRemSeq {
-                                size: v135.clone(),
-                                dividend_lo: v17,
-                                dividend_hi: v132,
-                                divisor: v136,
-                                dst_quotient: v133,
-                                dst_remainder: v134,
-                                trap: v137,
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v141 = constructor_dividend_high(ctx, true, v4, v22);
+                            let v142 = C::temp_writable_gpr(ctx);
+                            let v143 = C::temp_writable_gpr(ctx);
+                            let v144 = &constructor_operand_size(ctx, v4);
+                            let v145 = C::put_in_gpr(ctx, v18.1);
+                            let v146 = C::div_trap(ctx);
+                            let v147 = MInst::CheckedSRemSeq {
+                                size: v144.clone(),
+                                dividend_lo: v22,
+                                dividend_hi: v141,
+                                divisor: v145,
+                                dst_quotient: v142,
+                                dst_remainder: v143,
+                                trap: v146,
                             };
-                            let v139 = C::emit(ctx, &v138);
-                            let v140 = C::writable_gpr_to_gpr(ctx, v134);
-                            let v141 = C::output_gpr(ctx, v140);
-                            let v142 = Some(v141);
-                            // Rule at isle/codegen/x64/lower.isle line 291.
-                            return v142;
+                            let v148 = C::emit(ctx, &v147);
+                            let v149 = C::writable_gpr_to_gpr(ctx, v143);
+                            let v150 = C::output_gpr(ctx, v149);
+                            let v151 = Some(v150);
+                            // Rule at isle/codegen/x64/lower.isle line 316.
+                            return v151;
                         }
                     }
                 }
@@ -923,13 +959,13 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v120 = constructor_divide(ctx, false, v4, v13.0, v13.1);
-                            let v129 = C::pair_second(ctx, v120);
-                            let v130 = C::output_gpr(ctx, v129);
-                            let v131 = Some(v130);
-                            // Rule at isle/codegen/x64/lower.isle line 289.
-                            return v131;
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v129 = constructor_divide(ctx, false, v4, v18.0, v18.1);
+                            let v138 = C::pair_second(ctx, v129);
+                            let v139 = C::output_gpr(ctx, v138);
+                            let v140 = Some(v139);
+                            // Rule at isle/codegen/x64/lower.isle line 314.
+                            return v140;
                         }
                     }
                 }
@@ -938,25 +974,25 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v17 = C::put_in_gpr(ctx, v13.0);
-                            let v18 = constructor_put_in_gpr_mem_imm(ctx, v13.1);
-                            let v33 = constructor_alu(ctx, &AluOp::And, v4, v17, v18);
-                            let v34 = C::output_gpr(ctx, v33);
-                            let v35 = Some(v34);
-                            // Rule at isle/codegen/x64/lower.isle line 175.
-                            return v35;
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
+                            let v47 = constructor_alu(ctx, &AluOp::And, v4, v22, v23);
+                            let v48 = C::output_gpr(ctx, v47);
+                            let v49 = Some(v48);
+                            // Rule at isle/codegen/x64/lower.isle line 200.
+                            return v49;
                         }
-                        let v434 = &C::narrow_ty(ctx, v2);
-                        if let Some(v435) = v434 {
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v17 = C::put_in_gpr(ctx, v13.0);
-                            let v18 = constructor_put_in_gpr_mem_imm(ctx, v13.1);
-                            let v436 = constructor_alu(ctx, &AluOp::And, &Type::I32, v17, v18);
-                            let v437 = C::output_gpr(ctx, v436);
-                            let v438 = Some(v437);
-                            // Rule at isle/codegen/x64/lower.isle line 673.
-                            return v438;
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
+                            let v443 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
+                            let v444 = C::output_gpr(ctx, v443);
+                            let v445 = Some(v444);
+                            // Rule at isle/codegen/x64/lower.isle line 710.
+                            return v445;
                         }
                     }
                 }
@@ -965,25 +1001,25 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v17 = C::put_in_gpr(ctx, v13.0);
-                            let v18 = constructor_put_in_gpr_mem_imm(ctx, v13.1);
-                            let v37 = constructor_alu(ctx, &AluOp::Or, v4, v17, v18);
-                            let v38 = C::output_gpr(ctx, v37);
-                            let v39 = Some(v38);
-                            // Rule at isle/codegen/x64/lower.isle line 177.
-                            return v39;
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
+                            let v51 = constructor_alu(ctx, &AluOp::Or, v4, v22, v23);
+                            let v52 = C::output_gpr(ctx, v51);
+                            let v53 = Some(v52);
+                            // Rule at isle/codegen/x64/lower.isle line 202.
+                            return v53;
                         }
-                        let v434 = &C::narrow_ty(ctx, v2);
-                        if let Some(v435) = v434 {
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v17 = C::put_in_gpr(ctx, v13.0);
-                            let v18 = constructor_put_in_gpr_mem_imm(ctx, v13.1);
-                            let v439 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v17, v18);
-                            let v440 = C::output_gpr(ctx, v439);
-                            let v441 = Some(v440);
-                            // Rule at isle/codegen/x64/lower.isle line 675.
-                            return v441;
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
+                            let v446 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
+                            let v447 = C::output_gpr(ctx, v446);
+                            let v448 = Some(v447);
+                            // Rule at isle/codegen/x64/lower.isle line 712.
+                            return v448;
                         }
                     }
                 }
@@ -992,25 +1028,25 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v17 = C::put_in_gpr(ctx, v13.0);
-                            let v18 = constructor_put_in_gpr_mem_imm(ctx, v13.1);
-                            let v41 = constructor_alu(ctx, &AluOp::Xor, v4, v17, v18);
-                            let v42 = C::output_gpr(ctx, v41);
-                            let v43 = Some(v42);
-                            // Rule at isle/codegen/x64/lower.isle line 179.
-                            return v43;
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
+                            let v55 = constructor_alu(ctx, &AluOp::Xor, v4, v22, v23);
+                            let v56 = C::output_gpr(ctx, v55);
+                            let v57 = Some(v56);
+                            // Rule at isle/codegen/x64/lower.isle line 204.
+                            return v57;
                         }
-                        let v434 = &C::narrow_ty(ctx, v2);
-                        if let Some(v435) = v434 {
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v17 = C::put_in_gpr(ctx, v13.0);
-                            let v18 = constructor_put_in_gpr_mem_imm(ctx, v13.1);
-                            let v442 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v17, v18);
-                            let v443 = C::output_gpr(ctx, v442);
-                            let v444 = Some(v443);
-                            // Rule at isle/codegen/x64/lower.isle line 677.
-                            return v444;
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
+                            let v449 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
+                            let v450 = C::output_gpr(ctx, v449);
+                            let v451 = Some(v450);
+                            // Rule at isle/codegen/x64/lower.isle line 714.
+                            return v451;
                         }
                     }
                 }
@@ -1019,12 +1055,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v89 = constructor_shift(ctx, &ShiftOp::Shl, v4, v13.0, v13.1);
-                            let v90 = C::output_gpr(ctx, v89);
-                            let v91 = Some(v90);
-                            // Rule at isle/codegen/x64/lower.isle line 234.
-                            return v91;
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v98 = constructor_shift(ctx, &ShiftOp::Shl, v4, v18.0, v18.1);
+                            let v99 = C::output_gpr(ctx, v98);
+                            let v100 = Some(v99);
+                            // Rule at isle/codegen/x64/lower.isle line 259.
+                            return v100;
                         }
                     }
                 }
@@ -1033,12 +1069,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v93 = constructor_shift(ctx, &ShiftOp::Shr, v4, v13.0, v13.1);
-                            let v94 = C::output_gpr(ctx, v93);
-                            let v95 = Some(v94);
-                            // Rule at isle/codegen/x64/lower.isle line 235.
-                            return v95;
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v102 = constructor_shift(ctx, &ShiftOp::Shr, v4, v18.0, v18.1);
+                            let v103 = C::output_gpr(ctx, v102);
+                            let v104 = Some(v103);
+                            // Rule at isle/codegen/x64/lower.isle line 260.
+                            return v104;
                         }
                     }
                 }
@@ -1047,12 +1083,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v97 = constructor_shift(ctx, &ShiftOp::Sar, v4, v13.0, v13.1);
-                            let v98 = C::output_gpr(ctx, v97);
-                            let v99 = Some(v98);
-                            // Rule at isle/codegen/x64/lower.isle line 236.
-                            return v99;
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v106 = constructor_shift(ctx, &ShiftOp::Sar, v4, v18.0, v18.1);
+                            let v107 = C::output_gpr(ctx, v106);
+                            let v108 = Some(v107);
+                            // Rule at isle/codegen/x64/lower.isle line 261.
+                            return v108;
                         }
                     }
                 }
@@ -1061,12 +1097,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v101 = constructor_shift(ctx, &ShiftOp::Rol, v4, v13.0, v13.1);
-                            let v102 = C::output_gpr(ctx, v101);
-                            let v103 = Some(v102);
-                            // Rule at isle/codegen/x64/lower.isle line 237.
-                            return v103;
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v110 = constructor_shift(ctx, &ShiftOp::Rol, v4, v18.0, v18.1);
+                            let v111 = C::output_gpr(ctx, v110);
+                            let v112 = Some(v111);
+                            // Rule at isle/codegen/x64/lower.isle line 262.
+                            return v112;
                         }
                     }
                 }
@@ -1075,128 +1111,128 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v105 = constructor_shift(ctx, &ShiftOp::Ror, v4, v13.0, v13.1);
-                            let v106 = C::output_gpr(ctx, v105);
-                            let v107 = Some(v106);
-                            // Rule at isle/codegen/x64/lower.isle line 238.
-                            return v107;
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v114 = constructor_shift(ctx, &ShiftOp::Ror, v4, v18.0, v18.1);
+                            let v115 = C::output_gpr(ctx, v114);
+                            let v116 = Some(v115);
+                            // Rule at isle/codegen/x64/lower.isle line 263.
+                            return v116;
                         }
                     }
                 }
                 &Opcode::Fadd => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v235 = &C::float_size(ctx, v2);
-                        if let Some(v236) = v235 {
-                            let v238 = &constructor_sse_op(ctx, &Opcode::Fadd, v236);
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v239 = C::put_in_xmm(ctx, v13.0);
-                            let v240 = C::put_in_xmm(ctx, v13.1);
-                            let v241 = constructor_sse_rr(ctx, v238, v239, v240);
-                            let v242 = C::output_xmm(ctx, v241);
-                            let v243 = Some(v242);
-                            // Rule at isle/codegen/x64/lower.isle line 448.
-                            return v243;
+                        let v244 = &C::float_size(ctx, v2);
+                        if let Some(v245) = v244 {
+                            let v247 = &constructor_sse_op(ctx, &Opcode::Fadd, v245);
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v248 = C::put_in_xmm(ctx, v18.0);
+                            let v249 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v250 = constructor_sse_rm(ctx, v247, v248, v249);
+                            let v251 = C::output_xmm(ctx, v250);
+                            let v252 = Some(v251);
+                            // Rule at isle/codegen/x64/lower.isle line 485.
+                            return v252;
                         }
                     }
                 }
                 &Opcode::Fsub => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v235 = &C::float_size(ctx, v2);
-                        if let Some(v236) = v235 {
-                            let v245 = &constructor_sse_op(ctx, &Opcode::Fsub, v236);
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v239 = C::put_in_xmm(ctx, v13.0);
-                            let v240 = C::put_in_xmm(ctx, v13.1);
-                            let v246 = constructor_sse_rr(ctx, v245, v239, v240);
-                            let v247 = C::output_xmm(ctx, v246);
-                            let v248 = Some(v247);
-                            // Rule at isle/codegen/x64/lower.isle line 450.
-                            return v248;
+                        let v244 = &C::float_size(ctx, v2);
+                        if let Some(v245) = v244 {
+                            let v254 = &constructor_sse_op(ctx, &Opcode::Fsub, v245);
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v248 = C::put_in_xmm(ctx, v18.0);
+                            let v249 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v255 = constructor_sse_rm(ctx, v254, v248, v249);
+                            let v256 = C::output_xmm(ctx, v255);
+                            let v257 = Some(v256);
+                            // Rule at isle/codegen/x64/lower.isle line 487.
+                            return v257;
                         }
                     }
                 }
                 &Opcode::Fmul => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v235 = &C::float_size(ctx, v2);
-                        if let Some(v236) = v235 {
-                            let v250 = &constructor_sse_op(ctx, &Opcode::Fmul, v236);
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v239 = C::put_in_xmm(ctx, v13.0);
-                            let v240 = C::put_in_xmm(ctx, v13.1);
-                            let v251 = constructor_sse_rr(ctx, v250, v239, v240);
-                            let v252 = C::output_xmm(ctx, v251);
-                            let v253 = Some(v252);
-                            // Rule at isle/codegen/x64/lower.isle line 452.
-                            return v253;
+                        let v244 = &C::float_size(ctx, v2);
+                        if let Some(v245) = v244 {
+                            let v259 = &constructor_sse_op(ctx, &Opcode::Fmul, v245);
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v248 = C::put_in_xmm(ctx, v18.0);
+                            let v249 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v260 = constructor_sse_rm(ctx, v259, v248, v249);
+                            let v261 = C::output_xmm(ctx, v260);
+                            let v262 = Some(v261);
+                            // Rule at isle/codegen/x64/lower.isle line 489.
+                            return v262;
                         }
                     }
                 }
                 &Opcode::Fdiv => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v235 = &C::float_size(ctx, v2);
-                        if let Some(v236) = v235 {
-                            let v255 = &constructor_sse_op(ctx, &Opcode::Fdiv, v236);
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v239 = C::put_in_xmm(ctx, v13.0);
-                            let v240 = C::put_in_xmm(ctx, v13.1);
-                            let v256 = constructor_sse_rr(ctx, v255, v239, v240);
-                            let v257 = C::output_xmm(ctx, v256);
-                            let v258 = Some(v257);
-                            // Rule at isle/codegen/x64/lower.isle line 454.
-                            return v258;
+                        let v244 = &C::float_size(ctx, v2);
+                        if let Some(v245) = v244 {
+                            let v264 = &constructor_sse_op(ctx, &Opcode::Fdiv, v245);
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v248 = C::put_in_xmm(ctx, v18.0);
+                            let v249 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v265 = constructor_sse_rm(ctx, v264, v248, v249);
+                            let v266 = C::output_xmm(ctx, v265);
+                            let v267 = Some(v266);
+                            // Rule at isle/codegen/x64/lower.isle line 491.
+                            return v267;
                         }
                     }
                 }
                 &Opcode::Fmin => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v235 = &C::float_size(ctx, v2);
-                        if let Some(v236) = v235 {
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v259 = constructor_min_max(ctx, v236, true, v13.0, v13.1);
-                            let v260 = C::output_xmm(ctx, v259);
-                            let v261 = Some(v260);
-                            // Rule at isle/codegen/x64/lower.isle line 462.
-                            return v261;
+                        let v244 = &C::float_size(ctx, v2);
+                        if let Some(v245) = v244 {
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v268 = constructor_min_max(ctx, v245, true, v18.0, v18.1);
+                            let v269 = C::output_xmm(ctx, v268);
+                            let v270 = Some(v269);
+                            // Rule at isle/codegen/x64/lower.isle line 499.
+                            return v270;
                         }
                     }
                 }
                 &Opcode::Fmax => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v235 = &C::float_size(ctx, v2);
-                        if let Some(v236) = v235 {
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v262 = constructor_min_max(ctx, v236, false, v13.0, v13.1);
-                            let v263 = C::output_xmm(ctx, v262);
-                            let v264 = Some(v263);
-                            // Rule at isle/codegen/x64/lower.isle line 463.
-                            return v264;
+                        let v244 = &C::float_size(ctx, v2);
+                        if let Some(v245) = v244 {
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v271 = constructor_min_max(ctx, v245, false, v18.0, v18.1);
+                            let v272 = C::output_xmm(ctx, v271);
+                            let v273 = Some(v272);
+                            // Rule at isle/codegen/x64/lower.isle line 500.
+                            return v273;
                         }
                     }
                 }
                 &Opcode::Fcopysign => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v235 = &C::float_size(ctx, v2);
-                        if let Some(v236) = v235 {
-                            let v13 = C::unpack_value_array_2(ctx, v12);
-                            let v285 = C::put_in_xmm(ctx, v13.0);
-                            let v280 = constructor_abs_mask(ctx, v236);
-                            let v286 = constructor_sse_rr(ctx, &SseOp::Andps, v285, v280);
-                            let v287 = C::put_in_xmm(ctx, v13.1);
-                            let v288 = constructor_sign_mask(ctx, v236);
-                            let v289 = constructor_sse_rr(ctx, &SseOp::Andps, v287, v288);
-                            let v290 = constructor_sse_rr(ctx, &SseOp::Orps, v286, v289);
-                            let v291 = C::output_xmm(ctx, v290);
-                            let v292 = Some(v291);
-                            // Rule at isle/codegen/x64/lower.isle line 482.
-                            return v292;
+                        let v244 = &C::float_size(ctx, v2);
+                        if let Some(v245) = v244 {
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v294 = C::put_in_xmm(ctx, v18.0);
+                            let v289 = constructor_abs_mask(ctx, v245);
+                            let v295 = constructor_sse_rr(ctx, &SseOp::Andps, v294, v289);
+                            let v296 = C::put_in_xmm(ctx, v18.1);
+                            let v297 = constructor_sign_mask(ctx, v245);
+                            let v298 = constructor_sse_rr(ctx, &SseOp::Andps, v296, v297);
+                            let v299 = constructor_sse_rr(ctx, &SseOp::Orps, v295, v298);
+                            let v300 = C::output_xmm(ctx, v299);
+                            let v301 = Some(v300);
+                            // Rule at isle/codegen/x64/lower.isle line 519.
+                            return v301;
                         }
                     }
                 }
@@ -1204,380 +1240,380 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             }
         }
         &InstructionData::Ternary {
-            opcode: ref v143,
-            args: v144,
+            opcode: ref v152,
+            args: v153,
         } => {
-            if let &Opcode::Select = v143 {
+            if let &Opcode::Select = v152 {
                 let v1 = &C::result_type(ctx, arg0);
                 if let Some(v2) = v1 {
-                    let v235 = &C::float_size(ctx, v2);
-                    if let Some(v236) = v235 {
-                        let v379 = &constructor_int_size_of_float(ctx, v236);
-                        let v145 = C::unpack_value_array_3(ctx, v144);
-                        let v380 = C::put_in_xmm(ctx, v145.1);
-                        let v381 = constructor_xmm_to_gpr(ctx, v379, v380);
-                        let v382 = C::put_in_xmm(ctx, v145.2);
-                        let v383 = constructor_xmm_to_gpr(ctx, v379, v382);
-                        let v384 = C::put_in_gpr(ctx, v145.0);
-                        let v385 = C::gpr_to_gpr_mem(ctx, v384);
-                        let v386 = C::gpr_to_gpr_imm(ctx, v384);
-                        let v387 = MInst::Test {
+                    let v244 = &C::float_size(ctx, v2);
+                    if let Some(v245) = v244 {
+                        let v388 = &constructor_int_size_of_float(ctx, v245);
+                        let v154 = C::unpack_value_array_3(ctx, v153);
+                        let v389 = C::put_in_xmm(ctx, v154.1);
+                        let v390 = constructor_xmm_to_gpr(ctx, v388, v389);
+                        let v391 = C::put_in_xmm(ctx, v154.2);
+                        let v392 = constructor_xmm_to_gpr(ctx, v388, v391);
+                        let v393 = C::put_in_gpr(ctx, v154.0);
+                        let v394 = C::gpr_to_gpr_mem(ctx, v393);
+                        let v395 = C::gpr_to_gpr_imm(ctx, v393);
+                        let v396 = MInst::Test {
                             size: OperandSize::S32,
-                            lhs: v385,
-                            rhs: v386,
+                            lhs: v394,
+                            rhs: v395,
                         };
-                        let v388 = C::emit(ctx, &v387);
-                        let v389 = C::temp_writable_gpr(ctx);
-                        let v390 = C::gpr_to_gpr_mem(ctx, v381);
-                        let v391 = MInst::Cmov {
+                        let v397 = C::emit(ctx, &v396);
+                        let v398 = C::temp_writable_gpr(ctx);
+                        let v399 = C::gpr_to_gpr_mem(ctx, v390);
+                        let v400 = MInst::Cmov {
                             cc: CC::NZ,
-                            size: v379.clone(),
-                            consequent: v390,
-                            alternative: v383,
-                            dst: v389,
+                            size: v388.clone(),
+                            consequent: v399,
+                            alternative: v392,
+                            dst: v398,
                         };
-                        let v392 = C::emit(ctx, &v391);
-                        let v393 = C::writable_gpr_to_gpr(ctx, v389);
-                        let v394 = constructor_gpr_to_xmm(ctx, v379, v393);
-                        let v395 = C::output_xmm(ctx, v394);
-                        let v396 = Some(v395);
-                        // Rule at isle/codegen/x64/lower.isle line 618.
-                        return v396;
+                        let v401 = C::emit(ctx, &v400);
+                        let v402 = C::writable_gpr_to_gpr(ctx, v398);
+                        let v403 = constructor_gpr_to_xmm(ctx, v388, v402);
+                        let v404 = C::output_xmm(ctx, v403);
+                        let v405 = Some(v404);
+                        // Rule at isle/codegen/x64/lower.isle line 655.
+                        return v405;
                     }
                     let v3 = &C::int_ty(ctx, v2);
                     if let Some(v4) = v3 {
-                        let v145 = C::unpack_value_array_3(ctx, v144);
-                        let v149 = &C::value_type(ctx, v145.0);
-                        if let &Type::I8 = v149 {
-                            let v152 = C::put_in_gpr(ctx, v145.0);
-                            let v169 = C::gpr_to_gpr_mem(ctx, v152);
-                            let v170 = C::gpr_to_gpr_imm(ctx, v152);
-                            let v171 = MInst::Test {
+                        let v154 = C::unpack_value_array_3(ctx, v153);
+                        let v158 = &C::value_type(ctx, v154.0);
+                        if let &Type::I8 = v158 {
+                            let v161 = C::put_in_gpr(ctx, v154.0);
+                            let v178 = C::gpr_to_gpr_mem(ctx, v161);
+                            let v179 = C::gpr_to_gpr_imm(ctx, v161);
+                            let v180 = MInst::Test {
                                 size: OperandSize::S32,
-                                lhs: v169,
-                                rhs: v170,
+                                lhs: v178,
+                                rhs: v179,
                             };
-                            let v172 = C::emit(ctx, &v171);
-                            let v173 = C::temp_writable_gpr(ctx);
-                            let v174 = &constructor_operand_size(ctx, v4);
-                            let v175 = C::put_in_gpr(ctx, v145.1);
-                            let v176 = C::gpr_to_gpr_mem(ctx, v175);
-                            let v177 = C::put_in_gpr(ctx, v145.2);
-                            let v178 = MInst::Cmov {
+                            let v181 = C::emit(ctx, &v180);
+                            let v182 = C::temp_writable_gpr(ctx);
+                            let v183 = &constructor_operand_size(ctx, v4);
+                            let v184 = C::put_in_gpr(ctx, v154.1);
+                            let v185 = C::gpr_to_gpr_mem(ctx, v184);
+                            let v186 = C::put_in_gpr(ctx, v154.2);
+                            let v187 = MInst::Cmov {
                                 cc: CC::NZ,
-                                size: v174.clone(),
-                                consequent: v176,
-                                alternative: v177,
-                                dst: v173,
+                                size: v183.clone(),
+                                consequent: v185,
+                                alternative: v186,
+                                dst: v182,
                             };
-                            let v179 = C::emit(ctx, &v178);
-                            let v180 = C::writable_gpr_to_gpr(ctx, v173);
-                            let v181 = C::output_gpr(ctx, v180);
-                            let v182 = Some(v181);
-                            // Rule at isle/codegen/x64/lower.isle line 315.
-                            return v182;
+                            let v188 = C::emit(ctx, &v187);
+                            let v189 = C::writable_gpr_to_gpr(ctx, v182);
+                            let v190 = C::output_gpr(ctx, v189);
+                            let v191 = Some(v190);
+                            // Rule at isle/codegen/x64/lower.isle line 340.
+                            return v191;
                         }
-                        let v150 = &C::int_ty(ctx, v149);
-                        if let Some(v151) = v150 {
-                            let v152 = C::put_in_gpr(ctx, v145.0);
-                            let v153 = &constructor_operand_size(ctx, v151);
-                            let v154 = C::gpr_to_gpr_mem(ctx, v152);
-                            let v155 = C::gpr_to_gpr_imm(ctx, v152);
-                            let v156 = MInst::Test {
-                                size: v153.clone(),
-                                lhs: v154,
-                                rhs: v155,
+                        let v159 = &C::int_ty(ctx, v158);
+                        if let Some(v160) = v159 {
+                            let v161 = C::put_in_gpr(ctx, v154.0);
+                            let v162 = &constructor_operand_size(ctx, v160);
+                            let v163 = C::gpr_to_gpr_mem(ctx, v161);
+                            let v164 = C::gpr_to_gpr_imm(ctx, v161);
+                            let v165 = MInst::Test {
+                                size: v162.clone(),
+                                lhs: v163,
+                                rhs: v164,
                             };
-                            let v157 = C::emit(ctx, &v156);
-                            let v158 = C::temp_writable_gpr(ctx);
-                            let v160 = &constructor_operand_size(ctx, v4);
-                            let v161 = C::put_in_gpr(ctx, v145.1);
-                            let v162 = C::gpr_to_gpr_mem(ctx, v161);
-                            let v163 = C::put_in_gpr(ctx, v145.2);
-                            let v164 = MInst::Cmov {
+                            let v166 = C::emit(ctx, &v165);
+                            let v167 = C::temp_writable_gpr(ctx);
+                            let v169 = &constructor_operand_size(ctx, v4);
+                            let v170 = C::put_in_gpr(ctx, v154.1);
+                            let v171 = C::gpr_to_gpr_mem(ctx, v170);
+                            let v172 = C::put_in_gpr(ctx, v154.2);
+                            let v173 = MInst::Cmov {
                                 cc: CC::NZ,
-                                size: v160.clone(),
-                                consequent: v162,
-                                alternative: v163,
-                                dst: v158,
+                                size: v169.clone(),
+                                consequent: v171,
+                                alternative: v172,
+                                dst: v167,
                             };
-                            let v165 = C::emit(ctx, &v164);
-                            let v166 = C::writable_gpr_to_gpr(ctx, v158);
-                            let v167 = C::output_gpr(ctx, v166);
-                            let v168 = Some(v167);
-                            // Rule at isle/codegen/x64/lower.isle line 308.
-                            return v168;
+                            let v174 = C::emit(ctx, &v173);
+                            let v175 = C::writable_gpr_to_gpr(ctx, v167);
+                            let v176 = C::output_gpr(ctx, v175);
+                            let v177 = Some(v176);
+                            // Rule at isle/codegen/x64/lower.isle line 333.
+                            return v177;
                         }
                     }
                 }
             }
         }
         &InstructionData::UnaryIeee32 {
-            opcode: ref v218,
-            imm: v219,
+            opcode: ref v227,
+            imm: v228,
         } => {
-            if let &Opcode::F32const = v218 {
-                let v221 = C::u32_to_i64(ctx, v219);
-                let v222 = C::imm(ctx, &Type::I32, v221);
-                let v223 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v222);
-                let v224 = C::output_xmm(ctx, v223);
-                let v225 = Some(v224);
-                // Rule at isle/codegen/x64/lower.isle line 428.
-                return v225;
-            }
-        }
-        &InstructionData::UnaryIeee64 {
-            opcode: ref v226,
-            imm: v227,
-        } => {
-            if let &Opcode::F64const = v226 {
-                let v230 = C::u64_to_i64(ctx, v227);
-                let v231 = C::imm(ctx, &Type::I64, v230);
-                let v232 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v231);
+            if let &Opcode::F32const = v227 {
+                let v230 = C::u32_to_i64(ctx, v228);
+                let v231 = C::imm(ctx, &Type::I32, v230);
+                let v232 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v231);
                 let v233 = C::output_xmm(ctx, v232);
                 let v234 = Some(v233);
-                // Rule at isle/codegen/x64/lower.isle line 430.
+                // Rule at isle/codegen/x64/lower.isle line 450.
                 return v234;
             }
         }
-        &InstructionData::IntCompare {
-            opcode: ref v54,
-            cond: ref v55,
-            args: v56,
+        &InstructionData::UnaryIeee64 {
+            opcode: ref v235,
+            imm: v236,
         } => {
-            if let &Opcode::Icmp = v54 {
-                let v57 = C::unpack_value_array_2(ctx, v56);
-                let v60 = &C::value_type(ctx, v57.0);
-                let v61 = &C::int_ty(ctx, v60);
-                if let Some(v62) = v61 {
-                    let v63 = C::put_in_gpr(ctx, v57.0);
-                    let v64 = constructor_put_in_gpr_mem_imm(ctx, v57.1);
-                    let v65 = constructor_compare(ctx, v55, v62, v63, v64);
-                    let v66 = C::output_gpr(ctx, v65);
-                    let v67 = Some(v66);
-                    // Rule at isle/codegen/x64/lower.isle line 187.
-                    return v67;
+            if let &Opcode::F64const = v235 {
+                let v239 = C::u64_to_i64(ctx, v236);
+                let v240 = C::imm(ctx, &Type::I64, v239);
+                let v241 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v240);
+                let v242 = C::output_xmm(ctx, v241);
+                let v243 = Some(v242);
+                // Rule at isle/codegen/x64/lower.isle line 452.
+                return v243;
+            }
+        }
+        &InstructionData::IntCompare {
+            opcode: ref v66,
+            cond: ref v67,
+            args: v68,
+        } => {
+            if let &Opcode::Icmp = v66 {
+                let v69 = C::unpack_value_array_2(ctx, v68);
+                let v72 = &C::value_type(ctx, v69.0);
+                let v73 = &C::int_ty(ctx, v72);
+                if let Some(v74) = v73 {
+                    let v75 = C::put_in_gpr(ctx, v69.0);
+                    let v76 = constructor_put_in_gpr_mem_imm(ctx, v69.1);
+                    let v77 = constructor_compare(ctx, v67, v74, v75, v76);
+                    let v78 = C::output_gpr(ctx, v77);
+                    let v79 = Some(v78);
+                    // Rule at isle/codegen/x64/lower.isle line 212.
+                    return v79;
                 }
             }
         }
         &InstructionData::FloatCompare {
-            opcode: ref v329,
-            cond: ref v330,
-            args: v331,
+            opcode: ref v338,
+            cond: ref v339,
+            args: v340,
         } => {
-            if let &Opcode::Fcmp = v329 {
-                let v332 = C::unpack_value_array_2(ctx, v331);
-                let v335 = constructor_float_flag(ctx, v330, v332.0, v332.1);
-                let v336 = C::output_gpr(ctx, v335);
-                let v337 = Some(v336);
-                // Rule at isle/codegen/x64/lower.isle line 545.
-                return v337;
+            if let &Opcode::Fcmp = v338 {
+                let v341 = C::unpack_value_array_2(ctx, v340);
+                let v344 = constructor_float_flag(ctx, v339, v341.0, v341.1);
+                let v345 = C::output_gpr(ctx, v344);
+                let v346 = Some(v345);
+                // Rule at isle/codegen/x64/lower.isle line 582.
+                return v346;
             }
         }
         &InstructionData::Load {
-            opcode: ref v183,
-            flags: v184,
-            arg: v185,
-            offset: v186,
+            opcode: ref v192,
+            flags: v193,
+            arg: v194,
+            offset: v195,
         } => {
             let v1 = &C::result_type(ctx, arg0);
             if let Some(v2) = v1 {
-                match v183 {
+                match v192 {
                     &Opcode::Load => {
-                        let v235 = &C::float_size(ctx, v2);
-                        if let Some(v236) = v235 {
-                            let v347 = C::temp_writable_xmm(ctx);
-                            let v367 = &constructor_sse_mov(ctx, v236);
-                            let v187 = C::amode(ctx, arg0);
-                            let v368 = MInst::XmmLoad {
-                                op: v367.clone(),
-                                src: v187,
-                                dst: v347,
+                        let v244 = &C::float_size(ctx, v2);
+                        if let Some(v245) = v244 {
+                            let v356 = C::temp_writable_xmm(ctx);
+                            let v376 = &constructor_sse_mov(ctx, v245);
+                            let v196 = C::amode(ctx, arg0);
+                            let v377 = MInst::XmmLoad {
+                                op: v376.clone(),
+                                src: v196,
+                                dst: v356,
                             };
-                            let v369 = C::emit(ctx, &v368);
-                            let v370 = C::writable_xmm_to_xmm(ctx, v347);
-                            let v371 = C::output_xmm(ctx, v370);
-                            let v372 = Some(v371);
-                            // Rule at isle/codegen/x64/lower.isle line 608.
-                            return v372;
+                            let v378 = C::emit(ctx, &v377);
+                            let v379 = C::writable_xmm_to_xmm(ctx, v356);
+                            let v380 = C::output_xmm(ctx, v379);
+                            let v381 = Some(v380);
+                            // Rule at isle/codegen/x64/lower.isle line 645.
+                            return v381;
                         }
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v44 = C::temp_writable_gpr(ctx);
-                            let v45 = &constructor_operand_size(ctx, v4);
-                            let v187 = C::amode(ctx, arg0);
-                            let v188 = MInst::MovRM {
-                                size: v45.clone(),
-                                src: v187,
-                                dst: v44,
+                            let v35 = C::temp_writable_gpr(ctx);
+                            let v36 = &constructor_operand_size(ctx, v4);
+                            let v196 = C::amode(ctx, arg0);
+                            let v197 = MInst::MovRM {
+                                size: v36.clone(),
+                                src: v196,
+                                dst: v35,
                             };
-                            let v189 = C::emit(ctx, &v188);
-                            let v83 = C::writable_gpr_to_gpr(ctx, v44);
-                            let v84 = C::output_gpr(ctx, v83);
-                            let v85 = Some(v84);
-                            // Rule at isle/codegen/x64/lower.isle line 336.
-                            return v85;
+                            let v198 = C::emit(ctx, &v197);
+                            let v92 = C::writable_gpr_to_gpr(ctx, v35);
+                            let v93 = C::output_gpr(ctx, v92);
+                            let v94 = Some(v93);
+                            // Rule at isle/codegen/x64/lower.isle line 361.
+                            return v94;
                         }
                     }
                     &Opcode::Uload32 => {
                         if let &Type::I64 = v2 {
-                            let v44 = C::temp_writable_gpr(ctx);
-                            let v192 = C::amode(ctx, arg0);
-                            let v200 = MInst::MovRM {
+                            let v35 = C::temp_writable_gpr(ctx);
+                            let v201 = C::amode(ctx, arg0);
+                            let v209 = MInst::MovRM {
                                 size: OperandSize::S32,
-                                src: v192,
-                                dst: v44,
+                                src: v201,
+                                dst: v35,
                             };
-                            let v201 = C::emit(ctx, &v200);
-                            let v75 = C::writable_gpr_to_gpr(ctx, v44);
-                            let v76 = C::output_gpr(ctx, v75);
-                            let v77 = Some(v76);
-                            // Rule at isle/codegen/x64/lower.isle line 364.
-                            return v77;
+                            let v210 = C::emit(ctx, &v209);
+                            let v39 = C::writable_gpr_to_gpr(ctx, v35);
+                            let v40 = C::output_gpr(ctx, v39);
+                            let v41 = Some(v40);
+                            // Rule at isle/codegen/x64/lower.isle line 389.
+                            return v41;
                         }
                     }
                     _ => {}
                 }
                 let v3 = &C::int_ty(ctx, v2);
                 if let Some(v4) = v3 {
-                    let v190 = &constructor_load_ext(ctx, v183, v4);
-                    if let Some(v191) = v190 {
-                        let v44 = C::temp_writable_gpr(ctx);
-                        let v192 = C::amode(ctx, arg0);
-                        let v193 = C::amode_to_gpr_mem(ctx, v192);
-                        let v194 = MInst::Movzx {
-                            mode: v191.clone(),
-                            src: v193,
-                            dst: v44,
+                    let v199 = &constructor_load_ext(ctx, v192, v4);
+                    if let Some(v200) = v199 {
+                        let v35 = C::temp_writable_gpr(ctx);
+                        let v201 = C::amode(ctx, arg0);
+                        let v202 = C::amode_to_gpr_mem(ctx, v201);
+                        let v203 = MInst::Movzx {
+                            mode: v200.clone(),
+                            src: v202,
+                            dst: v35,
                         };
-                        let v195 = C::emit(ctx, &v194);
-                        let v83 = C::writable_gpr_to_gpr(ctx, v44);
-                        let v84 = C::output_gpr(ctx, v83);
-                        let v85 = Some(v84);
-                        // Rule at isle/codegen/x64/lower.isle line 353.
-                        return v85;
+                        let v204 = C::emit(ctx, &v203);
+                        let v92 = C::writable_gpr_to_gpr(ctx, v35);
+                        let v93 = C::output_gpr(ctx, v92);
+                        let v94 = Some(v93);
+                        // Rule at isle/codegen/x64/lower.isle line 378.
+                        return v94;
                     }
-                    let v196 = &constructor_sload_ext(ctx, v183, v4);
-                    if let Some(v197) = v196 {
-                        let v44 = C::temp_writable_gpr(ctx);
-                        let v192 = C::amode(ctx, arg0);
-                        let v193 = C::amode_to_gpr_mem(ctx, v192);
-                        let v198 = MInst::Movsx {
-                            mode: v197.clone(),
-                            src: v193,
-                            dst: v44,
+                    let v205 = &constructor_sload_ext(ctx, v192, v4);
+                    if let Some(v206) = v205 {
+                        let v35 = C::temp_writable_gpr(ctx);
+                        let v201 = C::amode(ctx, arg0);
+                        let v202 = C::amode_to_gpr_mem(ctx, v201);
+                        let v207 = MInst::Movsx {
+                            mode: v206.clone(),
+                            src: v202,
+                            dst: v35,
                         };
-                        let v199 = C::emit(ctx, &v198);
-                        let v83 = C::writable_gpr_to_gpr(ctx, v44);
-                        let v84 = C::output_gpr(ctx, v83);
-                        let v85 = Some(v84);
-                        // Rule at isle/codegen/x64/lower.isle line 358.
-                        return v85;
+                        let v208 = C::emit(ctx, &v207);
+                        let v92 = C::writable_gpr_to_gpr(ctx, v35);
+                        let v93 = C::output_gpr(ctx, v92);
+                        let v94 = Some(v93);
+                        // Rule at isle/codegen/x64/lower.isle line 383.
+                        return v94;
                     }
                 }
             }
         }
         &InstructionData::Store {
-            opcode: ref v202,
-            flags: v203,
-            args: v204,
-            offset: v205,
+            opcode: ref v211,
+            flags: v212,
+            args: v213,
+            offset: v214,
         } => {
-            if let &Opcode::Store = v202 {
-                let v206 = C::unpack_value_array_2(ctx, v204);
-                let v209 = &C::value_type(ctx, v206.0);
-                let v373 = &C::float_size(ctx, v209);
-                if let Some(v374) = v373 {
-                    let v375 = &constructor_sse_mov(ctx, v374);
-                    let v376 = C::put_in_xmm(ctx, v206.0);
-                    let v187 = C::amode(ctx, arg0);
-                    let v377 = MInst::XmmStore {
-                        op: v375.clone(),
-                        src: v376,
-                        dst: v187,
+            if let &Opcode::Store = v211 {
+                let v215 = C::unpack_value_array_2(ctx, v213);
+                let v218 = &C::value_type(ctx, v215.0);
+                let v382 = &C::float_size(ctx, v218);
+                if let Some(v383) = v382 {
+                    let v384 = &constructor_sse_mov(ctx, v383);
+                    let v385 = C::put_in_xmm(ctx, v215.0);
+                    let v196 = C::amode(ctx, arg0);
+                    let v386 = MInst::XmmStore {
+                        op: v384.clone(),
+                        src: v385,
+                        dst: v196,
                     };
-                    let v378 = C::emit(ctx, &v377);
-                    let v216 = C::output_none(ctx);
-                    let v217 = Some(v216);
-                    // Rule at isle/codegen/x64/lower.isle line 612.
-                    return v217;
+                    let v387 = C::emit(ctx, &v386);
+                    let v225 = C::output_none(ctx);
+                    let v226 = Some(v225);
+                    // Rule at isle/codegen/x64/lower.isle line 649.
+                    return v226;
                 }
             }
-            let v206 = C::unpack_value_array_2(ctx, v204);
-            let v209 = &C::value_type(ctx, v206.0);
-            let v210 = &C::int_ty(ctx, v209);
-            if let Some(v211) = v210 {
-                let v212 = &constructor_store_size(ctx, v202, v211);
-                let v213 = C::put_in_gpr(ctx, v206.0);
-                let v187 = C::amode(ctx, arg0);
-                let v214 = MInst::MovMR {
-                    size: v212.clone(),
-                    src: v213,
-                    dst: v187,
+            let v215 = C::unpack_value_array_2(ctx, v213);
+            let v218 = &C::value_type(ctx, v215.0);
+            let v219 = &C::int_ty(ctx, v218);
+            if let Some(v220) = v219 {
+                let v221 = &constructor_store_size(ctx, v211, v220);
+                let v222 = C::put_in_gpr(ctx, v215.0);
+                let v196 = C::amode(ctx, arg0);
+                let v223 = MInst::MovMR {
+                    size: v221.clone(),
+                    src: v222,
+                    dst: v196,
                 };
-                let v215 = C::emit(ctx, &v214);
-                let v216 = C::output_none(ctx);
-                let v217 = Some(v216);
-                // Rule at isle/codegen/x64/lower.isle line 381.
-                return v217;
+                let v224 = C::emit(ctx, &v223);
+                let v225 = C::output_none(ctx);
+                let v226 = Some(v225);
+                // Rule at isle/codegen/x64/lower.isle line 406.
+                return v226;
             }
         }
         &InstructionData::CondTrap {
-            opcode: ref v397,
-            arg: v398,
-            code: v399,
+            opcode: ref v406,
+            arg: v407,
+            code: v408,
         } => {
-            match v397 {
+            match v406 {
                 &Opcode::Trapz => {
-                    let v400 = constructor_test_self(ctx, v398);
-                    let v402 = MInst::TrapIf {
+                    let v409 = constructor_test_self(ctx, v407);
+                    let v411 = MInst::TrapIf {
                         cc: CC::Z,
-                        trap: v399,
+                        trap: v408,
                     };
-                    let v403 = C::emit(ctx, &v402);
-                    let v404 = C::output_none(ctx);
-                    let v405 = Some(v404);
-                    // Rule at isle/codegen/x64/lower.isle line 641.
-                    return v405;
+                    let v412 = C::emit(ctx, &v411);
+                    let v413 = C::output_none(ctx);
+                    let v414 = Some(v413);
+                    // Rule at isle/codegen/x64/lower.isle line 678.
+                    return v414;
                 }
                 &Opcode::Trapnz => {
-                    let v400 = constructor_test_self(ctx, v398);
-                    let v406 = MInst::TrapIf {
+                    let v409 = constructor_test_self(ctx, v407);
+                    let v415 = MInst::TrapIf {
                         cc: CC::NZ,
-                        trap: v399,
+                        trap: v408,
                     };
-                    let v407 = C::emit(ctx, &v406);
-                    let v404 = C::output_none(ctx);
-                    let v405 = Some(v404);
-                    // Rule at isle/codegen/x64/lower.isle line 645.
-                    return v405;
+                    let v416 = C::emit(ctx, &v415);
+                    let v413 = C::output_none(ctx);
+                    let v414 = Some(v413);
+                    // Rule at isle/codegen/x64/lower.isle line 682.
+                    return v414;
                 }
                 _ => {}
             }
         }
         &InstructionData::BinaryTrap {
-            opcode: ref v408,
-            args: v409,
-            code: v410,
+            opcode: ref v417,
+            args: v418,
+            code: v419,
         } => {
-            if let &Opcode::UaddOverflowTrap = v408 {
+            if let &Opcode::UaddOverflowTrap = v417 {
                 let v1 = &C::result_type(ctx, arg0);
                 if let Some(v2) = v1 {
                     let v3 = &C::int_ty(ctx, v2);
                     if let Some(v4) = v3 {
-                        let v411 = C::unpack_value_array_2(ctx, v409);
-                        let v414 = C::put_in_gpr(ctx, v411.0);
-                        let v415 = constructor_put_in_gpr_mem_imm(ctx, v411.1);
-                        let v416 = constructor_alu(ctx, &AluOp::Add, v4, v414, v415);
-                        let v418 = MInst::TrapIf {
+                        let v420 = C::unpack_value_array_2(ctx, v418);
+                        let v423 = C::put_in_gpr(ctx, v420.0);
+                        let v424 = constructor_put_in_gpr_mem_imm(ctx, v420.1);
+                        let v425 = constructor_alu(ctx, &AluOp::Add, v4, v423, v424);
+                        let v427 = MInst::TrapIf {
                             cc: CC::B,
-                            trap: v410,
+                            trap: v419,
                         };
-                        let v419 = C::emit(ctx, &v418);
-                        let v420 = C::output_gpr(ctx, v416);
-                        let v421 = Some(v420);
-                        // Rule at isle/codegen/x64/lower.isle line 651.
-                        return v421;
+                        let v428 = C::emit(ctx, &v427);
+                        let v429 = C::output_gpr(ctx, v425);
+                        let v430 = Some(v429);
+                        // Rule at isle/codegen/x64/lower.isle line 688.
+                        return v430;
                     }
                 }
             }
@@ -1594,12 +1630,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 198.
+                    // Rule at isle/codegen/x64/lower.isle line 223.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 199.
+                    // Rule at isle/codegen/x64/lower.isle line 224.
                     return v5;
                 }
                 _ => {}
@@ -1609,12 +1645,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 200.
+                    // Rule at isle/codegen/x64/lower.isle line 225.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 201.
+                    // Rule at isle/codegen/x64/lower.isle line 226.
                     return v9;
                 }
                 _ => {}
@@ -1623,7 +1659,7 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
         &Type::I32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 202.
+                // Rule at isle/codegen/x64/lower.isle line 227.
                 return v11;
             }
         }
@@ -1653,7 +1689,7 @@ pub fn constructor_shift<C: Context>(
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 229.
+    // Rule at isle/codegen/x64/lower.isle line 254.
     return v10;
 }
 
@@ -1675,14 +1711,14 @@ pub fn constructor_unary_op<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 241.
+    // Rule at isle/codegen/x64/lower.isle line 266.
     return v8;
 }
 
 // Generated as internal constructor for term zero_gpr.
 pub fn constructor_zero_gpr<C: Context>(ctx: &mut C, arg0: &Type) -> GprReg {
     let v2 = C::imm(ctx, arg0, 0_i64);
-    // Rule at isle/codegen/x64/lower.isle line 258.
+    // Rule at isle/codegen/x64/lower.isle line 283.
     return v2;
 }
 
@@ -1716,7 +1752,7 @@ pub fn constructor_divide<C: Context>(
     let v14 = C::writable_gpr_to_gpr(ctx, v6);
     let v15 = C::writable_gpr_to_gpr(ctx, v7);
     let v16 = C::gpr_pair(ctx, v14, v15);
-    // Rule at isle/codegen/x64/lower.isle line 262.
+    // Rule at isle/codegen/x64/lower.isle line 287.
     return v16;
 }
 
@@ -1738,19 +1774,19 @@ pub fn constructor_dividend_high<C: Context>(
             };
             let v7 = C::emit(ctx, &v6);
             let v8 = C::writable_gpr_to_gpr(ctx, v4);
-            // Rule at isle/codegen/x64/lower.isle line 272.
+            // Rule at isle/codegen/x64/lower.isle line 297.
             return v8;
         }
         false => {
             let v3 = constructor_zero_gpr(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 271.
+            // Rule at isle/codegen/x64/lower.isle line 296.
             return v3;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "dividend_high", "isle/codegen/x64/lower.isle line 270"
+        "dividend_high", "isle/codegen/x64/lower.isle line 295"
     )
 }
 
@@ -1765,12 +1801,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 342.
+                    // Rule at isle/codegen/x64/lower.isle line 367.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 343.
+                    // Rule at isle/codegen/x64/lower.isle line 368.
                     return v5;
                 }
                 _ => {}
@@ -1780,12 +1816,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 344.
+                    // Rule at isle/codegen/x64/lower.isle line 369.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 345.
+                    // Rule at isle/codegen/x64/lower.isle line 370.
                     return v9;
                 }
                 _ => {}
@@ -1807,12 +1843,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 347.
+                    // Rule at isle/codegen/x64/lower.isle line 372.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 348.
+                    // Rule at isle/codegen/x64/lower.isle line 373.
                     return v5;
                 }
                 _ => {}
@@ -1822,12 +1858,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 349.
+                    // Rule at isle/codegen/x64/lower.isle line 374.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 350.
+                    // Rule at isle/codegen/x64/lower.isle line 375.
                     return v9;
                 }
                 _ => {}
@@ -1836,7 +1872,7 @@ pub fn constructor_sload_ext<C: Context>(
         &Opcode::Sload32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 351.
+                // Rule at isle/codegen/x64/lower.isle line 376.
                 return v11;
             }
         }
@@ -1850,26 +1886,26 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
     match arg0 {
         &Opcode::Store => {
             let v5 = &constructor_operand_size(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 379.
+            // Rule at isle/codegen/x64/lower.isle line 404.
             return v5.clone();
         }
         &Opcode::Istore8 => {
-            // Rule at isle/codegen/x64/lower.isle line 376.
+            // Rule at isle/codegen/x64/lower.isle line 401.
             return OperandSize::S8;
         }
         &Opcode::Istore16 => {
-            // Rule at isle/codegen/x64/lower.isle line 377.
+            // Rule at isle/codegen/x64/lower.isle line 402.
             return OperandSize::S16;
         }
         &Opcode::Istore32 => {
-            // Rule at isle/codegen/x64/lower.isle line 378.
+            // Rule at isle/codegen/x64/lower.isle line 403.
             return OperandSize::S32;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "store_size", "isle/codegen/x64/lower.isle line 375"
+        "store_size", "isle/codegen/x64/lower.isle line 400"
     )
 }
 
@@ -1877,18 +1913,18 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
 pub fn constructor_int_size_of_float<C: Context>(ctx: &mut C, arg0: &FloatSize) -> OperandSize {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 406.
+            // Rule at isle/codegen/x64/lower.isle line 431.
             return OperandSize::S32;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 407.
+            // Rule at isle/codegen/x64/lower.isle line 432.
             return OperandSize::S64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "int_size_of_float", "isle/codegen/x64/lower.isle line 405"
+        "int_size_of_float", "isle/codegen/x64/lower.isle line 430"
     )
 }
 
@@ -1899,18 +1935,10 @@ pub fn constructor_sse_rr<C: Context>(
     arg1: XmmReg,
     arg2: XmmReg,
 ) -> XmmReg {
-    let v3 = C::temp_writable_xmm(ctx);
-    let v4 = C::xmm_to_xmm_mem(ctx, arg2);
-    let v5 = MInst::XmmRmR {
-        op: arg0.clone(),
-        src1: arg1,
-        src2: v4,
-        dst: v3,
-    };
-    let v6 = C::emit(ctx, &v5);
-    let v7 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 410.
-    return v7;
+    let v3 = C::xmm_to_xmm_mem(ctx, arg2);
+    let v4 = constructor_sse_rm(ctx, arg0, arg1, v3);
+    // Rule at isle/codegen/x64/lower.isle line 435.
+    return v4;
 }
 
 // Generated as internal constructor for term gpr_to_xmm.
@@ -1924,7 +1952,7 @@ pub fn constructor_gpr_to_xmm<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 416.
+    // Rule at isle/codegen/x64/lower.isle line 438.
     return v6;
 }
 
@@ -1938,7 +1966,7 @@ pub fn constructor_xmm_to_gpr<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v4 = C::emit(ctx, &v3);
     let v5 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 422.
+    // Rule at isle/codegen/x64/lower.isle line 444.
     return v5;
 }
 
@@ -1948,11 +1976,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fadd => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 439.
+                    // Rule at isle/codegen/x64/lower.isle line 461.
                     return SseOp::Addss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 440.
+                    // Rule at isle/codegen/x64/lower.isle line 462.
                     return SseOp::Addsd;
                 }
                 _ => {}
@@ -1961,11 +1989,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fsub => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 441.
+                    // Rule at isle/codegen/x64/lower.isle line 463.
                     return SseOp::Subss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 442.
+                    // Rule at isle/codegen/x64/lower.isle line 464.
                     return SseOp::Subsd;
                 }
                 _ => {}
@@ -1974,11 +2002,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fmul => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 443.
+                    // Rule at isle/codegen/x64/lower.isle line 465.
                     return SseOp::Mulss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 444.
+                    // Rule at isle/codegen/x64/lower.isle line 466.
                     return SseOp::Mulsd;
                 }
                 _ => {}
@@ -1987,11 +2015,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fdiv => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 445.
+                    // Rule at isle/codegen/x64/lower.isle line 467.
                     return SseOp::Divss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 446.
+                    // Rule at isle/codegen/x64/lower.isle line 468.
                     return SseOp::Divsd;
                 }
                 _ => {}
@@ -2001,8 +2029,43 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_op", "isle/codegen/x64/lower.isle line 438"
+        "sse_op", "isle/codegen/x64/lower.isle line 460"
     )
+}
+
+// Generated as internal constructor for term put_in_xmm_mem.
+pub fn constructor_put_in_xmm_mem<C: Context>(ctx: &mut C, arg0: Value) -> XmmMem {
+    let v1 = C::sinkable_load(ctx, arg0);
+    if let Some(v2) = v1 {
+        let v3 = C::sink_load(ctx, v2);
+        let v4 = C::amode_to_xmm_mem(ctx, v3);
+        // Rule at isle/codegen/x64/lower.isle line 474.
+        return v4;
+    }
+    let v5 = C::put_in_xmm(ctx, arg0);
+    let v6 = C::xmm_to_xmm_mem(ctx, v5);
+    // Rule at isle/codegen/x64/lower.isle line 477.
+    return v6;
+}
+
+// Generated as internal constructor for term sse_rm.
+pub fn constructor_sse_rm<C: Context>(
+    ctx: &mut C,
+    arg0: &SseOp,
+    arg1: XmmReg,
+    arg2: XmmMem,
+) -> XmmReg {
+    let v3 = C::temp_writable_xmm(ctx);
+    let v4 = MInst::XmmRmR {
+        op: arg0.clone(),
+        src1: arg1,
+        src2: arg2,
+        dst: v3,
+    };
+    let v5 = C::emit(ctx, &v4);
+    let v6 = C::writable_xmm_to_xmm(ctx, v3);
+    // Rule at isle/codegen/x64/lower.isle line 480.
+    return v6;
 }
 
 // Generated as internal constructor for term min_max.
@@ -2025,7 +2088,7 @@ pub fn constructor_min_max<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 458.
+    // Rule at isle/codegen/x64/lower.isle line 495.
     return v9;
 }
 
@@ -2035,20 +2098,20 @@ pub fn constructor_sign_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmRe
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483648_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 472.
+            // Rule at isle/codegen/x64/lower.isle line 509.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, -9223372036854775808_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 473.
+            // Rule at isle/codegen/x64/lower.isle line 510.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sign_mask", "isle/codegen/x64/lower.isle line 471"
+        "sign_mask", "isle/codegen/x64/lower.isle line 508"
     )
 }
 
@@ -2058,20 +2121,20 @@ pub fn constructor_abs_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483647_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 475.
+            // Rule at isle/codegen/x64/lower.isle line 512.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, 9223372036854775807_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 476.
+            // Rule at isle/codegen/x64/lower.isle line 513.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "abs_mask", "isle/codegen/x64/lower.isle line 474"
+        "abs_mask", "isle/codegen/x64/lower.isle line 511"
     )
 }
 
@@ -2094,7 +2157,7 @@ pub fn constructor_round<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 488.
+    // Rule at isle/codegen/x64/lower.isle line 525.
     return v8;
 }
 
@@ -2112,12 +2175,12 @@ pub fn constructor_ucomis<C: Context>(ctx: &mut C, arg0: Value, arg1: Value) -> 
             rhs: v7,
         };
         let v9 = C::emit(ctx, &v8);
-        // Rule at isle/codegen/x64/lower.isle line 515.
+        // Rule at isle/codegen/x64/lower.isle line 552.
         return v9;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "ucomis", "isle/codegen/x64/lower.isle line 514"
+        "ucomis", "isle/codegen/x64/lower.isle line 551"
     )
 }
 
@@ -2139,7 +2202,7 @@ pub fn constructor_setcc_byte<C: Context>(ctx: &mut C, arg0: &CC) -> GprReg {
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 520.
+    // Rule at isle/codegen/x64/lower.isle line 557.
     return v10;
 }
 
@@ -2157,7 +2220,7 @@ pub fn constructor_float_flag<C: Context>(
             let v15 = constructor_setcc_byte(ctx, &CC::NP);
             let v18 = C::gpr_to_gpr_mem_imm(ctx, v15);
             let v19 = constructor_alu(ctx, &AluOp::And, &Type::I32, v14, v18);
-            // Rule at isle/codegen/x64/lower.isle line 534.
+            // Rule at isle/codegen/x64/lower.isle line 571.
             return v19;
         }
         &FloatCC::NotEqual => {
@@ -2166,50 +2229,50 @@ pub fn constructor_float_flag<C: Context>(
             let v22 = constructor_setcc_byte(ctx, &CC::P);
             let v24 = C::gpr_to_gpr_mem_imm(ctx, v22);
             let v25 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v21, v24);
-            // Rule at isle/codegen/x64/lower.isle line 539.
+            // Rule at isle/codegen/x64/lower.isle line 576.
             return v25;
         }
         &FloatCC::LessThan => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 530.
+            // Rule at isle/codegen/x64/lower.isle line 567.
             return v5;
         }
         &FloatCC::LessThanOrEqual => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 531.
+            // Rule at isle/codegen/x64/lower.isle line 568.
             return v7;
         }
         &FloatCC::GreaterThan => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 528.
+            // Rule at isle/codegen/x64/lower.isle line 565.
             return v5;
         }
         &FloatCC::GreaterThanOrEqual => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 529.
+            // Rule at isle/codegen/x64/lower.isle line 566.
             return v7;
         }
         &FloatCC::Ordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v10 = constructor_setcc_byte(ctx, &CC::NP);
-            // Rule at isle/codegen/x64/lower.isle line 532.
+            // Rule at isle/codegen/x64/lower.isle line 569.
             return v10;
         }
         &FloatCC::Unordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v12 = constructor_setcc_byte(ctx, &CC::P);
-            // Rule at isle/codegen/x64/lower.isle line 533.
+            // Rule at isle/codegen/x64/lower.isle line 570.
             return v12;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_flag", "isle/codegen/x64/lower.isle line 527"
+        "float_flag", "isle/codegen/x64/lower.isle line 564"
     )
 }
 
@@ -2218,7 +2281,7 @@ pub fn constructor_zero_xmm<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
     let v1 = &constructor_int_size_of_float(ctx, arg0);
     let v4 = C::imm(ctx, &Type::I64, 0_i64);
     let v5 = constructor_gpr_to_xmm(ctx, v1, v4);
-    // Rule at isle/codegen/x64/lower.isle line 549.
+    // Rule at isle/codegen/x64/lower.isle line 586.
     return v5;
 }
 
@@ -2241,7 +2304,7 @@ pub fn constructor_int_to_float<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 552.
+    // Rule at isle/codegen/x64/lower.isle line 589.
     return v8;
 }
 
@@ -2273,12 +2336,12 @@ pub fn constructor_float_to_sint<C: Context>(
         };
         let v13 = C::emit(ctx, &v12);
         let v14 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 580.
+        // Rule at isle/codegen/x64/lower.isle line 617.
         return v14;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_sint", "isle/codegen/x64/lower.isle line 579"
+        "float_to_sint", "isle/codegen/x64/lower.isle line 616"
     )
 }
 
@@ -2314,12 +2377,12 @@ pub fn constructor_float_to_uint<C: Context>(
         };
         let v15 = C::emit(ctx, &v14);
         let v16 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 588.
+        // Rule at isle/codegen/x64/lower.isle line 625.
         return v16;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_uint", "isle/codegen/x64/lower.isle line 587"
+        "float_to_uint", "isle/codegen/x64/lower.isle line 624"
     )
 }
 
@@ -2327,18 +2390,18 @@ pub fn constructor_float_to_uint<C: Context>(
 pub fn constructor_sse_mov<C: Context>(ctx: &mut C, arg0: &FloatSize) -> SseMovOp {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 605.
+            // Rule at isle/codegen/x64/lower.isle line 642.
             return SseMovOp::Movss;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 606.
+            // Rule at isle/codegen/x64/lower.isle line 643.
             return SseMovOp::Movsd;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_mov", "isle/codegen/x64/lower.isle line 604"
+        "sse_mov", "isle/codegen/x64/lower.isle line 641"
     )
 }
 
@@ -2355,17 +2418,17 @@ pub fn constructor_test_self<C: Context>(ctx: &mut C, arg0: Value) -> Unit {
         rhs: v5,
     };
     let v7 = C::emit(ctx, &v6);
-    // Rule at isle/codegen/x64/lower.isle line 630.
+    // Rule at isle/codegen/x64/lower.isle line 667.
     return v7;
 }
 
 // Generated as internal constructor for term test_size.
 pub fn constructor_test_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 638.
+        // Rule at isle/codegen/x64/lower.isle line 675.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 639.
+    // Rule at isle/codegen/x64/lower.isle line 676.
     return OperandSize::S32;
 }
 
@@ -2388,6 +2451,6 @@ pub fn constructor_bit_count<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 657.
+    // Rule at isle/codegen/x64/lower.isle line 694.
     return v9;
 }
