@@ -68,6 +68,46 @@ struct VBlock {
     params: Vec<VReg>,
 }
 
+impl core::fmt::Display for VCode {
+    /// The blocks with their parameters, instructions (`Debug` form, over
+    /// virtual registers) and successors with arguments: what lowering
+    /// handed the register allocator, for filetests and review.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for (i, block) in self.blocks.iter().enumerate() {
+            let params: Vec<String> = block.params.iter().map(|v| format!("{v}")).collect();
+            writeln!(f, "block{i}({}):", params.join(", "))?;
+            for inst in &self.insts[block.first..block.end] {
+                match inst {
+                    VInst::Args(defs) => {
+                        let defs: Vec<String> =
+                            defs.iter().map(|(r, p)| format!("{r:?}={p}")).collect();
+                        writeln!(f, "    args {}", defs.join(", "))?;
+                    }
+                    VInst::Ret(uses) => {
+                        let uses: Vec<String> =
+                            uses.iter().map(|(r, p)| format!("{r:?}={p}")).collect();
+                        writeln!(f, "    ret {}", uses.join(", "))?;
+                    }
+                    VInst::Machine(inst) => writeln!(f, "    {inst:?}")?,
+                }
+            }
+            if !block.succs.is_empty() {
+                let succs: Vec<String> = block
+                    .succs
+                    .iter()
+                    .zip(&block.succ_args)
+                    .map(|(b, args)| {
+                        let args: Vec<String> = args.iter().map(|v| format!("{v}")).collect();
+                        format!("block{}({})", b.index(), args.join(", "))
+                    })
+                    .collect();
+                writeln!(f, "    ; successors: {}", succs.join(", "))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The stack-limit check a wasm function's prologue makes.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct StackLimit {

@@ -38,6 +38,15 @@ pub struct ImplicitTraps {
     pub bad_conversion_to_integer: TrapCode,
 }
 
+/// Lowers `func` to VCode over virtual registers (before register
+/// allocation), as [`compile_function`] does first.
+pub fn lower_to_vcode(
+    func: &Function,
+    options: &CompileOptions,
+) -> Result<crate::machinst::VCode, CodegenError> {
+    lower::lower_function(func, options)
+}
+
 /// Compiles `func` to machine code.
 pub fn compile_function(
     func: &Function,
