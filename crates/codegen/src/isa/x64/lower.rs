@@ -557,6 +557,42 @@ impl generated::Context for Lower<'_> {
         }
     }
 
+    fn upper_half_zero(&mut self, v: Value) -> bool {
+        // The instructions whose `i32` lowering always ends in a 32-bit
+        // write (ALU, shift, `lea`, `imul`, bit counts, loads, `mov`
+        // immediates, `movzx`/`movsx` to 32 bits, `setcc; movzx`, 32-bit
+        // `cmov`). Not: block parameters, arguments and call results
+        // (whatever the sender left), `ireduce` (the same register), nor
+        // anything else, to stay on the safe side.
+        let v = self.func.dfg.resolve_aliases(v);
+        let ValueDef::Result(inst, _) = self.func.dfg.value_def(v) else {
+            return false;
+        };
+        if self.func.dfg.value_type(v) != Type::I32 {
+            return false;
+        }
+        matches!(
+            self.func.dfg.inst(inst).opcode(),
+            Opcode::Iconst
+                | Opcode::Iadd
+                | Opcode::Isub
+                | Opcode::Imul
+                | Opcode::Band
+                | Opcode::Bor
+                | Opcode::Bxor
+                | Opcode::Ishl
+                | Opcode::Ushr
+                | Opcode::Sshr
+                | Opcode::Load
+                | Opcode::Uload8
+                | Opcode::Uload16
+                | Opcode::Sload8
+                | Opcode::Sload16
+                | Opcode::Uextend
+                | Opcode::Sextend
+        )
+    }
+
     fn sinkable_load(&mut self, v: Value) -> Option<Inst> {
         let v = self.func.dfg.resolve_aliases(v);
         let ValueDef::Result(load, _) = self.func.dfg.value_def(v) else {

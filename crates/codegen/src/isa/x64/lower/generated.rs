@@ -38,6 +38,7 @@ pub trait Context {
     fn imm(&mut self, arg0: &Type, arg1: i64) -> GprReg;
     fn lea_amode(&mut self, arg0: Value, arg1: Value) -> Option<Amode>;
     fn value_type(&mut self, arg0: Value) -> Type;
+    fn upper_half_zero(&mut self, arg0: Value) -> bool;
     fn shift_amount(&mut self, arg0: Value) -> ShiftAmount;
     fn div_trap(&mut self) -> TrapCode;
     fn gpr_pair(&mut self, arg0: GprReg, arg1: GprReg) -> ValueRegsPair;
@@ -331,11 +332,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v118 = constructor_unary_op(ctx, &UnaryOp::Not, v4, v81);
-                            let v119 = C::output_gpr(ctx, v118);
-                            let v120 = Some(v119);
-                            // Rule at isle/codegen/x64/lower.isle line 271.
-                            return v120;
+                            let v122 = constructor_unary_op(ctx, &UnaryOp::Not, v4, v81);
+                            let v123 = C::output_gpr(ctx, v122);
+                            let v124 = Some(v123);
+                            // Rule at isle/codegen/x64/lower.isle line 278.
+                            return v124;
                         }
                     }
                 }
@@ -344,11 +345,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v122 = constructor_unary_op(ctx, &UnaryOp::Neg, v4, v81);
-                            let v123 = C::output_gpr(ctx, v122);
-                            let v124 = Some(v123);
-                            // Rule at isle/codegen/x64/lower.isle line 272.
-                            return v124;
+                            let v126 = constructor_unary_op(ctx, &UnaryOp::Neg, v4, v81);
+                            let v127 = C::output_gpr(ctx, v126);
+                            let v128 = Some(v127);
+                            // Rule at isle/codegen/x64/lower.isle line 279.
+                            return v128;
                         }
                     }
                 }
@@ -357,11 +358,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v432 = constructor_bit_count(ctx, &BitOp::Lzcnt, v4, v81);
-                            let v433 = C::output_gpr(ctx, v432);
-                            let v434 = Some(v433);
-                            // Rule at isle/codegen/x64/lower.isle line 698.
-                            return v434;
+                            let v433 = constructor_bit_count(ctx, &BitOp::Lzcnt, v4, v81);
+                            let v434 = C::output_gpr(ctx, v433);
+                            let v435 = Some(v434);
+                            // Rule at isle/codegen/x64/lower.isle line 705.
+                            return v435;
                         }
                     }
                 }
@@ -370,11 +371,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v436 = constructor_bit_count(ctx, &BitOp::Tzcnt, v4, v81);
-                            let v437 = C::output_gpr(ctx, v436);
-                            let v438 = Some(v437);
-                            // Rule at isle/codegen/x64/lower.isle line 699.
-                            return v438;
+                            let v437 = constructor_bit_count(ctx, &BitOp::Tzcnt, v4, v81);
+                            let v438 = C::output_gpr(ctx, v437);
+                            let v439 = Some(v438);
+                            // Rule at isle/codegen/x64/lower.isle line 706.
+                            return v439;
                         }
                     }
                 }
@@ -383,11 +384,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v440 = constructor_bit_count(ctx, &BitOp::Popcnt, v4, v81);
-                            let v441 = C::output_gpr(ctx, v440);
-                            let v442 = Some(v441);
-                            // Rule at isle/codegen/x64/lower.isle line 700.
-                            return v442;
+                            let v441 = constructor_bit_count(ctx, &BitOp::Popcnt, v4, v81);
+                            let v442 = C::output_gpr(ctx, v441);
+                            let v443 = Some(v442);
+                            // Rule at isle/codegen/x64/lower.isle line 707.
+                            return v443;
                         }
                     }
                 }
@@ -395,42 +396,50 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
                         if let &Type::I64 = v2 {
-                            let v82 = &C::value_type(ctx, v81);
-                            if let &Type::I32 = v82 {
+                            let v82 = C::upper_half_zero(ctx, v81);
+                            if v82 == true {
+                                let v83 = C::put_in_gpr(ctx, v81);
+                                let v84 = C::output_gpr(ctx, v83);
+                                let v85 = Some(v84);
+                                // Rule at isle/codegen/x64/lower.isle line 233.
+                                return v85;
+                            }
+                            let v86 = &C::value_type(ctx, v81);
+                            if let &Type::I32 = v86 {
                                 let v35 = C::temp_writable_gpr(ctx);
-                                let v84 = C::put_in_gpr(ctx, v81);
-                                let v85 = MInst::MovRR {
+                                let v88 = C::put_in_gpr(ctx, v81);
+                                let v89 = MInst::MovRR {
                                     size: OperandSize::S32,
-                                    src: v84,
+                                    src: v88,
                                     dst: v35,
                                 };
-                                let v86 = C::emit(ctx, &v85);
+                                let v90 = C::emit(ctx, &v89);
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 230.
+                                // Rule at isle/codegen/x64/lower.isle line 237.
                                 return v41;
                             }
                         }
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v82 = &C::value_type(ctx, v81);
-                            let v87 = &constructor_ext_mode(ctx, v82, v4);
-                            if let Some(v88) = v87 {
+                            let v86 = &C::value_type(ctx, v81);
+                            let v91 = &constructor_ext_mode(ctx, v86, v4);
+                            if let Some(v92) = v91 {
                                 let v35 = C::temp_writable_gpr(ctx);
-                                let v84 = C::put_in_gpr(ctx, v81);
-                                let v89 = C::gpr_to_gpr_mem(ctx, v84);
-                                let v90 = MInst::Movzx {
-                                    mode: v88.clone(),
-                                    src: v89,
+                                let v88 = C::put_in_gpr(ctx, v81);
+                                let v93 = C::gpr_to_gpr_mem(ctx, v88);
+                                let v94 = MInst::Movzx {
+                                    mode: v92.clone(),
+                                    src: v93,
                                     dst: v35,
                                 };
-                                let v91 = C::emit(ctx, &v90);
-                                let v92 = C::writable_gpr_to_gpr(ctx, v35);
-                                let v93 = C::output_gpr(ctx, v92);
-                                let v94 = Some(v93);
-                                // Rule at isle/codegen/x64/lower.isle line 235.
-                                return v94;
+                                let v95 = C::emit(ctx, &v94);
+                                let v96 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v97 = C::output_gpr(ctx, v96);
+                                let v98 = Some(v97);
+                                // Rule at isle/codegen/x64/lower.isle line 242.
+                                return v98;
                             }
                         }
                     }
@@ -440,23 +449,23 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v82 = &C::value_type(ctx, v81);
-                            let v87 = &constructor_ext_mode(ctx, v82, v4);
-                            if let Some(v88) = v87 {
+                            let v86 = &C::value_type(ctx, v81);
+                            let v91 = &constructor_ext_mode(ctx, v86, v4);
+                            if let Some(v92) = v91 {
                                 let v35 = C::temp_writable_gpr(ctx);
-                                let v84 = C::put_in_gpr(ctx, v81);
-                                let v89 = C::gpr_to_gpr_mem(ctx, v84);
-                                let v95 = MInst::Movsx {
-                                    mode: v88.clone(),
-                                    src: v89,
+                                let v88 = C::put_in_gpr(ctx, v81);
+                                let v93 = C::gpr_to_gpr_mem(ctx, v88);
+                                let v99 = MInst::Movsx {
+                                    mode: v92.clone(),
+                                    src: v93,
                                     dst: v35,
                                 };
-                                let v96 = C::emit(ctx, &v95);
-                                let v92 = C::writable_gpr_to_gpr(ctx, v35);
-                                let v93 = C::output_gpr(ctx, v92);
-                                let v94 = Some(v93);
-                                // Rule at isle/codegen/x64/lower.isle line 240.
-                                return v94;
+                                let v100 = C::emit(ctx, &v99);
+                                let v96 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v97 = C::output_gpr(ctx, v96);
+                                let v98 = Some(v97);
+                                // Rule at isle/codegen/x64/lower.isle line 247.
+                                return v98;
                             }
                         }
                     }
@@ -467,42 +476,42 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         match v2 {
                             &Type::I8 => {
                                 let v35 = C::temp_writable_gpr(ctx);
-                                let v84 = C::put_in_gpr(ctx, v81);
-                                let v89 = C::gpr_to_gpr_mem(ctx, v84);
-                                let v453 = MInst::Movzx {
+                                let v88 = C::put_in_gpr(ctx, v81);
+                                let v93 = C::gpr_to_gpr_mem(ctx, v88);
+                                let v454 = MInst::Movzx {
                                     mode: ExtMode::BL,
-                                    src: v89,
+                                    src: v93,
                                     dst: v35,
                                 };
-                                let v454 = C::emit(ctx, &v453);
-                                let v92 = C::writable_gpr_to_gpr(ctx, v35);
-                                let v93 = C::output_gpr(ctx, v92);
-                                let v94 = Some(v93);
-                                // Rule at isle/codegen/x64/lower.isle line 717.
-                                return v94;
+                                let v455 = C::emit(ctx, &v454);
+                                let v96 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v97 = C::output_gpr(ctx, v96);
+                                let v98 = Some(v97);
+                                // Rule at isle/codegen/x64/lower.isle line 724.
+                                return v98;
                             }
                             &Type::I16 => {
                                 let v35 = C::temp_writable_gpr(ctx);
-                                let v84 = C::put_in_gpr(ctx, v81);
-                                let v89 = C::gpr_to_gpr_mem(ctx, v84);
-                                let v456 = MInst::Movzx {
+                                let v88 = C::put_in_gpr(ctx, v81);
+                                let v93 = C::gpr_to_gpr_mem(ctx, v88);
+                                let v457 = MInst::Movzx {
                                     mode: ExtMode::WL,
-                                    src: v89,
+                                    src: v93,
                                     dst: v35,
                                 };
-                                let v457 = C::emit(ctx, &v456);
-                                let v92 = C::writable_gpr_to_gpr(ctx, v35);
-                                let v93 = C::output_gpr(ctx, v92);
-                                let v94 = Some(v93);
-                                // Rule at isle/codegen/x64/lower.isle line 721.
-                                return v94;
+                                let v458 = C::emit(ctx, &v457);
+                                let v96 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v97 = C::output_gpr(ctx, v96);
+                                let v98 = Some(v97);
+                                // Rule at isle/codegen/x64/lower.isle line 728.
+                                return v98;
                             }
                             &Type::I32 => {
-                                let v125 = C::put_in_gpr(ctx, v81);
-                                let v126 = C::output_gpr(ctx, v125);
-                                let v127 = Some(v126);
-                                // Rule at isle/codegen/x64/lower.isle line 275.
-                                return v127;
+                                let v83 = C::put_in_gpr(ctx, v81);
+                                let v84 = C::output_gpr(ctx, v83);
+                                let v85 = Some(v84);
+                                // Rule at isle/codegen/x64/lower.isle line 282.
+                                return v85;
                             }
                             _ => {}
                         }
@@ -513,36 +522,36 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         match v2 {
                             &Type::I32 => {
-                                let v274 = C::put_in_xmm(ctx, v81);
-                                let v332 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v274);
-                                let v333 = C::output_gpr(ctx, v332);
-                                let v334 = Some(v333);
-                                // Rule at isle/codegen/x64/lower.isle line 543.
-                                return v334;
+                                let v275 = C::put_in_xmm(ctx, v81);
+                                let v333 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v275);
+                                let v334 = C::output_gpr(ctx, v333);
+                                let v335 = Some(v334);
+                                // Rule at isle/codegen/x64/lower.isle line 550.
+                                return v335;
                             }
                             &Type::I64 => {
-                                let v274 = C::put_in_xmm(ctx, v81);
-                                let v335 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v274);
-                                let v336 = C::output_gpr(ctx, v335);
-                                let v337 = Some(v336);
-                                // Rule at isle/codegen/x64/lower.isle line 544.
-                                return v337;
+                                let v275 = C::put_in_xmm(ctx, v81);
+                                let v336 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v275);
+                                let v337 = C::output_gpr(ctx, v336);
+                                let v338 = Some(v337);
+                                // Rule at isle/codegen/x64/lower.isle line 551.
+                                return v338;
                             }
                             &Type::F32 => {
-                                let v125 = C::put_in_gpr(ctx, v81);
-                                let v326 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v125);
-                                let v327 = C::output_xmm(ctx, v326);
-                                let v328 = Some(v327);
-                                // Rule at isle/codegen/x64/lower.isle line 541.
-                                return v328;
+                                let v83 = C::put_in_gpr(ctx, v81);
+                                let v327 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v83);
+                                let v328 = C::output_xmm(ctx, v327);
+                                let v329 = Some(v328);
+                                // Rule at isle/codegen/x64/lower.isle line 548.
+                                return v329;
                             }
                             &Type::F64 => {
-                                let v125 = C::put_in_gpr(ctx, v81);
-                                let v329 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v125);
-                                let v330 = C::output_xmm(ctx, v329);
-                                let v331 = Some(v330);
-                                // Rule at isle/codegen/x64/lower.isle line 542.
-                                return v331;
+                                let v83 = C::put_in_gpr(ctx, v81);
+                                let v330 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v83);
+                                let v331 = C::output_xmm(ctx, v330);
+                                let v332 = Some(v331);
+                                // Rule at isle/codegen/x64/lower.isle line 549.
+                                return v332;
                             }
                             _ => {}
                         }
@@ -551,30 +560,30 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 &Opcode::Fneg => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v244 = &C::float_size(ctx, v2);
-                        if let Some(v245) = v244 {
-                            let v274 = C::put_in_xmm(ctx, v81);
-                            let v284 = constructor_sign_mask(ctx, v245);
-                            let v285 = constructor_sse_rr(ctx, &SseOp::Xorps, v274, v284);
-                            let v286 = C::output_xmm(ctx, v285);
-                            let v287 = Some(v286);
-                            // Rule at isle/codegen/x64/lower.isle line 515.
-                            return v287;
+                        let v245 = &C::float_size(ctx, v2);
+                        if let Some(v246) = v245 {
+                            let v275 = C::put_in_xmm(ctx, v81);
+                            let v285 = constructor_sign_mask(ctx, v246);
+                            let v286 = constructor_sse_rr(ctx, &SseOp::Xorps, v275, v285);
+                            let v287 = C::output_xmm(ctx, v286);
+                            let v288 = Some(v287);
+                            // Rule at isle/codegen/x64/lower.isle line 522.
+                            return v288;
                         }
                     }
                 }
                 &Opcode::Fabs => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v244 = &C::float_size(ctx, v2);
-                        if let Some(v245) = v244 {
-                            let v274 = C::put_in_xmm(ctx, v81);
-                            let v289 = constructor_abs_mask(ctx, v245);
-                            let v290 = constructor_sse_rr(ctx, &SseOp::Andps, v274, v289);
-                            let v291 = C::output_xmm(ctx, v290);
-                            let v292 = Some(v291);
-                            // Rule at isle/codegen/x64/lower.isle line 517.
-                            return v292;
+                        let v245 = &C::float_size(ctx, v2);
+                        if let Some(v246) = v245 {
+                            let v275 = C::put_in_xmm(ctx, v81);
+                            let v290 = constructor_abs_mask(ctx, v246);
+                            let v291 = constructor_sse_rr(ctx, &SseOp::Andps, v275, v290);
+                            let v292 = C::output_xmm(ctx, v291);
+                            let v293 = Some(v292);
+                            // Rule at isle/codegen/x64/lower.isle line 524.
+                            return v293;
                         }
                     }
                 }
@@ -583,20 +592,20 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         match v2 {
                             &Type::F32 => {
-                                let v274 = C::put_in_xmm(ctx, v81);
-                                let v276 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v274, v274);
-                                let v277 = C::output_xmm(ctx, v276);
-                                let v278 = Some(v277);
-                                // Rule at isle/codegen/x64/lower.isle line 502.
-                                return v278;
+                                let v275 = C::put_in_xmm(ctx, v81);
+                                let v277 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v275, v275);
+                                let v278 = C::output_xmm(ctx, v277);
+                                let v279 = Some(v278);
+                                // Rule at isle/codegen/x64/lower.isle line 509.
+                                return v279;
                             }
                             &Type::F64 => {
-                                let v274 = C::put_in_xmm(ctx, v81);
-                                let v280 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v274, v274);
-                                let v281 = C::output_xmm(ctx, v280);
-                                let v282 = Some(v281);
-                                // Rule at isle/codegen/x64/lower.isle line 504.
-                                return v282;
+                                let v275 = C::put_in_xmm(ctx, v81);
+                                let v281 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v275, v275);
+                                let v282 = C::output_xmm(ctx, v281);
+                                let v283 = Some(v282);
+                                // Rule at isle/codegen/x64/lower.isle line 511.
+                                return v283;
                             }
                             _ => {}
                         }
@@ -605,52 +614,52 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 &Opcode::Ceil => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v244 = &C::float_size(ctx, v2);
-                        if let Some(v245) = v244 {
-                            let v303 = constructor_round(ctx, v245, &RoundMode::Up, v81);
-                            let v304 = C::output_xmm(ctx, v303);
-                            let v305 = Some(v304);
-                            // Rule at isle/codegen/x64/lower.isle line 530.
-                            return v305;
+                        let v245 = &C::float_size(ctx, v2);
+                        if let Some(v246) = v245 {
+                            let v304 = constructor_round(ctx, v246, &RoundMode::Up, v81);
+                            let v305 = C::output_xmm(ctx, v304);
+                            let v306 = Some(v305);
+                            // Rule at isle/codegen/x64/lower.isle line 537.
+                            return v306;
                         }
                     }
                 }
                 &Opcode::Floor => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v244 = &C::float_size(ctx, v2);
-                        if let Some(v245) = v244 {
-                            let v307 = constructor_round(ctx, v245, &RoundMode::Down, v81);
-                            let v308 = C::output_xmm(ctx, v307);
-                            let v309 = Some(v308);
-                            // Rule at isle/codegen/x64/lower.isle line 531.
-                            return v309;
+                        let v245 = &C::float_size(ctx, v2);
+                        if let Some(v246) = v245 {
+                            let v308 = constructor_round(ctx, v246, &RoundMode::Down, v81);
+                            let v309 = C::output_xmm(ctx, v308);
+                            let v310 = Some(v309);
+                            // Rule at isle/codegen/x64/lower.isle line 538.
+                            return v310;
                         }
                     }
                 }
                 &Opcode::Trunc => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v244 = &C::float_size(ctx, v2);
-                        if let Some(v245) = v244 {
-                            let v311 = constructor_round(ctx, v245, &RoundMode::Zero, v81);
-                            let v312 = C::output_xmm(ctx, v311);
-                            let v313 = Some(v312);
-                            // Rule at isle/codegen/x64/lower.isle line 532.
-                            return v313;
+                        let v245 = &C::float_size(ctx, v2);
+                        if let Some(v246) = v245 {
+                            let v312 = constructor_round(ctx, v246, &RoundMode::Zero, v81);
+                            let v313 = C::output_xmm(ctx, v312);
+                            let v314 = Some(v313);
+                            // Rule at isle/codegen/x64/lower.isle line 539.
+                            return v314;
                         }
                     }
                 }
                 &Opcode::Nearest => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v244 = &C::float_size(ctx, v2);
-                        if let Some(v245) = v244 {
-                            let v315 = constructor_round(ctx, v245, &RoundMode::Nearest, v81);
-                            let v316 = C::output_xmm(ctx, v315);
-                            let v317 = Some(v316);
-                            // Rule at isle/codegen/x64/lower.isle line 533.
-                            return v317;
+                        let v245 = &C::float_size(ctx, v2);
+                        if let Some(v246) = v245 {
+                            let v316 = constructor_round(ctx, v246, &RoundMode::Nearest, v81);
+                            let v317 = C::output_xmm(ctx, v316);
+                            let v318 = Some(v317);
+                            // Rule at isle/codegen/x64/lower.isle line 540.
+                            return v318;
                         }
                     }
                 }
@@ -658,12 +667,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
                         if let &Type::F64 = v2 {
-                            let v274 = C::put_in_xmm(ctx, v81);
-                            let v319 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v274, v274);
-                            let v320 = C::output_xmm(ctx, v319);
-                            let v321 = Some(v320);
-                            // Rule at isle/codegen/x64/lower.isle line 535.
-                            return v321;
+                            let v275 = C::put_in_xmm(ctx, v81);
+                            let v320 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v275, v275);
+                            let v321 = C::output_xmm(ctx, v320);
+                            let v322 = Some(v321);
+                            // Rule at isle/codegen/x64/lower.isle line 542.
+                            return v322;
                         }
                     }
                 }
@@ -671,12 +680,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
                         if let &Type::F32 = v2 {
-                            let v274 = C::put_in_xmm(ctx, v81);
-                            let v323 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v274, v274);
-                            let v324 = C::output_xmm(ctx, v323);
-                            let v325 = Some(v324);
-                            // Rule at isle/codegen/x64/lower.isle line 537.
-                            return v325;
+                            let v275 = C::put_in_xmm(ctx, v81);
+                            let v324 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v275, v275);
+                            let v325 = C::output_xmm(ctx, v324);
+                            let v326 = Some(v325);
+                            // Rule at isle/codegen/x64/lower.isle line 544.
+                            return v326;
                         }
                     }
                 }
@@ -685,11 +694,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v364 = constructor_float_to_sint(ctx, false, v4, v81);
-                            let v365 = C::output_gpr(ctx, v364);
-                            let v366 = Some(v365);
-                            // Rule at isle/codegen/x64/lower.isle line 635.
-                            return v366;
+                            let v365 = constructor_float_to_sint(ctx, false, v4, v81);
+                            let v366 = C::output_gpr(ctx, v365);
+                            let v367 = Some(v366);
+                            // Rule at isle/codegen/x64/lower.isle line 642.
+                            return v367;
                         }
                     }
                 }
@@ -698,11 +707,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v370 = constructor_float_to_uint(ctx, false, v4, v81);
-                            let v371 = C::output_gpr(ctx, v370);
-                            let v372 = Some(v371);
-                            // Rule at isle/codegen/x64/lower.isle line 637.
-                            return v372;
+                            let v371 = constructor_float_to_uint(ctx, false, v4, v81);
+                            let v372 = C::output_gpr(ctx, v371);
+                            let v373 = Some(v372);
+                            // Rule at isle/codegen/x64/lower.isle line 644.
+                            return v373;
                         }
                     }
                 }
@@ -711,11 +720,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v367 = constructor_float_to_sint(ctx, true, v4, v81);
-                            let v368 = C::output_gpr(ctx, v367);
-                            let v369 = Some(v368);
-                            // Rule at isle/codegen/x64/lower.isle line 636.
-                            return v369;
+                            let v368 = constructor_float_to_sint(ctx, true, v4, v81);
+                            let v369 = C::output_gpr(ctx, v368);
+                            let v370 = Some(v369);
+                            // Rule at isle/codegen/x64/lower.isle line 643.
+                            return v370;
                         }
                     }
                 }
@@ -724,29 +733,29 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v373 = constructor_float_to_uint(ctx, true, v4, v81);
-                            let v374 = C::output_gpr(ctx, v373);
-                            let v375 = Some(v374);
-                            // Rule at isle/codegen/x64/lower.isle line 638.
-                            return v375;
+                            let v374 = constructor_float_to_uint(ctx, true, v4, v81);
+                            let v375 = C::output_gpr(ctx, v374);
+                            let v376 = Some(v375);
+                            // Rule at isle/codegen/x64/lower.isle line 645.
+                            return v376;
                         }
                     }
                 }
                 &Opcode::FcvtFromSint => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v244 = &C::float_size(ctx, v2);
-                        if let Some(v245) = v244 {
-                            let v82 = &C::value_type(ctx, v81);
-                            let v347 = &C::int_ty(ctx, v82);
-                            if let Some(v348) = v347 {
-                                let v349 = &constructor_operand_size(ctx, v348);
-                                let v84 = C::put_in_gpr(ctx, v81);
-                                let v350 = constructor_int_to_float(ctx, v245, v349, v84);
-                                let v351 = C::output_xmm(ctx, v350);
-                                let v352 = Some(v351);
-                                // Rule at isle/codegen/x64/lower.isle line 594.
-                                return v352;
+                        let v245 = &C::float_size(ctx, v2);
+                        if let Some(v246) = v245 {
+                            let v86 = &C::value_type(ctx, v81);
+                            let v348 = &C::int_ty(ctx, v86);
+                            if let Some(v349) = v348 {
+                                let v350 = &constructor_operand_size(ctx, v349);
+                                let v88 = C::put_in_gpr(ctx, v81);
+                                let v351 = constructor_int_to_float(ctx, v246, v350, v88);
+                                let v352 = C::output_xmm(ctx, v351);
+                                let v353 = Some(v352);
+                                // Rule at isle/codegen/x64/lower.isle line 601.
+                                return v353;
                             }
                         }
                     }
@@ -754,48 +763,48 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 &Opcode::FcvtFromUint => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v82 = &C::value_type(ctx, v81);
-                        match v82 {
+                        let v86 = &C::value_type(ctx, v81);
+                        match v86 {
                             &Type::I32 => {
-                                let v244 = &C::float_size(ctx, v2);
-                                if let Some(v245) = v244 {
+                                let v245 = &C::float_size(ctx, v2);
+                                if let Some(v246) = v245 {
                                     let v35 = C::temp_writable_gpr(ctx);
-                                    let v84 = C::put_in_gpr(ctx, v81);
-                                    let v85 = MInst::MovRR {
+                                    let v88 = C::put_in_gpr(ctx, v81);
+                                    let v89 = MInst::MovRR {
                                         size: OperandSize::S32,
-                                        src: v84,
+                                        src: v88,
                                         dst: v35,
                                     };
-                                    let v86 = C::emit(ctx, &v85);
+                                    let v90 = C::emit(ctx, &v89);
                                     let v39 = C::writable_gpr_to_gpr(ctx, v35);
-                                    let v353 =
-                                        constructor_int_to_float(ctx, v245, &OperandSize::S64, v39);
-                                    let v354 = C::output_xmm(ctx, v353);
-                                    let v355 = Some(v354);
-                                    // Rule at isle/codegen/x64/lower.isle line 598.
-                                    return v355;
+                                    let v354 =
+                                        constructor_int_to_float(ctx, v246, &OperandSize::S64, v39);
+                                    let v355 = C::output_xmm(ctx, v354);
+                                    let v356 = Some(v355);
+                                    // Rule at isle/codegen/x64/lower.isle line 605.
+                                    return v356;
                                 }
                             }
                             &Type::I64 => {
-                                let v244 = &C::float_size(ctx, v2);
-                                if let Some(v245) = v244 {
-                                    let v356 = C::temp_writable_xmm(ctx);
-                                    let v357 = C::temp_writable_gpr(ctx);
-                                    let v142 = C::temp_writable_gpr(ctx);
-                                    let v358 = C::put_in_gpr(ctx, v81);
-                                    let v359 = MInst::CvtUint64ToFloatSeq {
-                                        float_size: v245.clone(),
-                                        src: v358,
-                                        dst: v356,
-                                        tmp1: v357,
-                                        tmp2: v142,
+                                let v245 = &C::float_size(ctx, v2);
+                                if let Some(v246) = v245 {
+                                    let v357 = C::temp_writable_xmm(ctx);
+                                    let v358 = C::temp_writable_gpr(ctx);
+                                    let v143 = C::temp_writable_gpr(ctx);
+                                    let v359 = C::put_in_gpr(ctx, v81);
+                                    let v360 = MInst::CvtUint64ToFloatSeq {
+                                        float_size: v246.clone(),
+                                        src: v359,
+                                        dst: v357,
+                                        tmp1: v358,
+                                        tmp2: v143,
                                     };
-                                    let v360 = C::emit(ctx, &v359);
-                                    let v361 = C::writable_xmm_to_xmm(ctx, v356);
-                                    let v362 = C::output_xmm(ctx, v361);
-                                    let v363 = Some(v362);
-                                    // Rule at isle/codegen/x64/lower.isle line 603.
-                                    return v363;
+                                    let v361 = C::emit(ctx, &v360);
+                                    let v362 = C::writable_xmm_to_xmm(ctx, v357);
+                                    let v363 = C::output_xmm(ctx, v362);
+                                    let v364 = Some(v363);
+                                    // Rule at isle/codegen/x64/lower.isle line 610.
+                                    return v364;
                                 }
                             }
                             _ => {}
@@ -899,12 +908,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v134 = constructor_divide(ctx, true, v4, v18.0, v18.1);
-                            let v135 = C::pair_first(ctx, v134);
-                            let v136 = C::output_gpr(ctx, v135);
-                            let v137 = Some(v136);
-                            // Rule at isle/codegen/x64/lower.isle line 313.
-                            return v137;
+                            let v135 = constructor_divide(ctx, true, v4, v18.0, v18.1);
+                            let v136 = C::pair_first(ctx, v135);
+                            let v137 = C::output_gpr(ctx, v136);
+                            let v138 = Some(v137);
+                            // Rule at isle/codegen/x64/lower.isle line 320.
+                            return v138;
                         }
                     }
                 }
@@ -914,12 +923,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v129 = constructor_divide(ctx, false, v4, v18.0, v18.1);
-                            let v130 = C::pair_first(ctx, v129);
-                            let v131 = C::output_gpr(ctx, v130);
-                            let v132 = Some(v131);
-                            // Rule at isle/codegen/x64/lower.isle line 312.
-                            return v132;
+                            let v130 = constructor_divide(ctx, false, v4, v18.0, v18.1);
+                            let v131 = C::pair_first(ctx, v130);
+                            let v132 = C::output_gpr(ctx, v131);
+                            let v133 = Some(v132);
+                            // Rule at isle/codegen/x64/lower.isle line 319.
+                            return v133;
                         }
                     }
                 }
@@ -930,27 +939,27 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v141 = constructor_dividend_high(ctx, true, v4, v22);
-                            let v142 = C::temp_writable_gpr(ctx);
+                            let v142 = constructor_dividend_high(ctx, true, v4, v22);
                             let v143 = C::temp_writable_gpr(ctx);
-                            let v144 = &constructor_operand_size(ctx, v4);
-                            let v145 = C::put_in_gpr(ctx, v18.1);
-                            let v146 = C::div_trap(ctx);
-                            let v147 = MInst::CheckedSRemSeq {
-                                size: v144.clone(),
+                            let v144 = C::temp_writable_gpr(ctx);
+                            let v145 = &constructor_operand_size(ctx, v4);
+                            let v146 = C::put_in_gpr(ctx, v18.1);
+                            let v147 = C::div_trap(ctx);
+                            let v148 = MInst::CheckedSRemSeq {
+                                size: v145.clone(),
                                 dividend_lo: v22,
-                                dividend_hi: v141,
-                                divisor: v145,
-                                dst_quotient: v142,
-                                dst_remainder: v143,
-                                trap: v146,
+                                dividend_hi: v142,
+                                divisor: v146,
+                                dst_quotient: v143,
+                                dst_remainder: v144,
+                                trap: v147,
                             };
-                            let v148 = C::emit(ctx, &v147);
-                            let v149 = C::writable_gpr_to_gpr(ctx, v143);
-                            let v150 = C::output_gpr(ctx, v149);
-                            let v151 = Some(v150);
-                            // Rule at isle/codegen/x64/lower.isle line 316.
-                            return v151;
+                            let v149 = C::emit(ctx, &v148);
+                            let v150 = C::writable_gpr_to_gpr(ctx, v144);
+                            let v151 = C::output_gpr(ctx, v150);
+                            let v152 = Some(v151);
+                            // Rule at isle/codegen/x64/lower.isle line 323.
+                            return v152;
                         }
                     }
                 }
@@ -960,12 +969,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v129 = constructor_divide(ctx, false, v4, v18.0, v18.1);
-                            let v138 = C::pair_second(ctx, v129);
-                            let v139 = C::output_gpr(ctx, v138);
-                            let v140 = Some(v139);
-                            // Rule at isle/codegen/x64/lower.isle line 314.
-                            return v140;
+                            let v130 = constructor_divide(ctx, false, v4, v18.0, v18.1);
+                            let v139 = C::pair_second(ctx, v130);
+                            let v140 = C::output_gpr(ctx, v139);
+                            let v141 = Some(v140);
+                            // Rule at isle/codegen/x64/lower.isle line 321.
+                            return v141;
                         }
                     }
                 }
@@ -988,11 +997,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v443 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
-                            let v444 = C::output_gpr(ctx, v443);
-                            let v445 = Some(v444);
-                            // Rule at isle/codegen/x64/lower.isle line 710.
-                            return v445;
+                            let v444 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
+                            let v445 = C::output_gpr(ctx, v444);
+                            let v446 = Some(v445);
+                            // Rule at isle/codegen/x64/lower.isle line 717.
+                            return v446;
                         }
                     }
                 }
@@ -1015,11 +1024,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v446 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
-                            let v447 = C::output_gpr(ctx, v446);
-                            let v448 = Some(v447);
-                            // Rule at isle/codegen/x64/lower.isle line 712.
-                            return v448;
+                            let v447 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
+                            let v448 = C::output_gpr(ctx, v447);
+                            let v449 = Some(v448);
+                            // Rule at isle/codegen/x64/lower.isle line 719.
+                            return v449;
                         }
                     }
                 }
@@ -1042,11 +1051,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v449 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
-                            let v450 = C::output_gpr(ctx, v449);
-                            let v451 = Some(v450);
-                            // Rule at isle/codegen/x64/lower.isle line 714.
-                            return v451;
+                            let v450 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
+                            let v451 = C::output_gpr(ctx, v450);
+                            let v452 = Some(v451);
+                            // Rule at isle/codegen/x64/lower.isle line 721.
+                            return v452;
                         }
                     }
                 }
@@ -1056,11 +1065,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v98 = constructor_shift(ctx, &ShiftOp::Shl, v4, v18.0, v18.1);
-                            let v99 = C::output_gpr(ctx, v98);
-                            let v100 = Some(v99);
-                            // Rule at isle/codegen/x64/lower.isle line 259.
-                            return v100;
+                            let v102 = constructor_shift(ctx, &ShiftOp::Shl, v4, v18.0, v18.1);
+                            let v103 = C::output_gpr(ctx, v102);
+                            let v104 = Some(v103);
+                            // Rule at isle/codegen/x64/lower.isle line 266.
+                            return v104;
                         }
                     }
                 }
@@ -1070,11 +1079,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v102 = constructor_shift(ctx, &ShiftOp::Shr, v4, v18.0, v18.1);
-                            let v103 = C::output_gpr(ctx, v102);
-                            let v104 = Some(v103);
-                            // Rule at isle/codegen/x64/lower.isle line 260.
-                            return v104;
+                            let v106 = constructor_shift(ctx, &ShiftOp::Shr, v4, v18.0, v18.1);
+                            let v107 = C::output_gpr(ctx, v106);
+                            let v108 = Some(v107);
+                            // Rule at isle/codegen/x64/lower.isle line 267.
+                            return v108;
                         }
                     }
                 }
@@ -1084,11 +1093,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v106 = constructor_shift(ctx, &ShiftOp::Sar, v4, v18.0, v18.1);
-                            let v107 = C::output_gpr(ctx, v106);
-                            let v108 = Some(v107);
-                            // Rule at isle/codegen/x64/lower.isle line 261.
-                            return v108;
+                            let v110 = constructor_shift(ctx, &ShiftOp::Sar, v4, v18.0, v18.1);
+                            let v111 = C::output_gpr(ctx, v110);
+                            let v112 = Some(v111);
+                            // Rule at isle/codegen/x64/lower.isle line 268.
+                            return v112;
                         }
                     }
                 }
@@ -1098,11 +1107,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v110 = constructor_shift(ctx, &ShiftOp::Rol, v4, v18.0, v18.1);
-                            let v111 = C::output_gpr(ctx, v110);
-                            let v112 = Some(v111);
-                            // Rule at isle/codegen/x64/lower.isle line 262.
-                            return v112;
+                            let v114 = constructor_shift(ctx, &ShiftOp::Rol, v4, v18.0, v18.1);
+                            let v115 = C::output_gpr(ctx, v114);
+                            let v116 = Some(v115);
+                            // Rule at isle/codegen/x64/lower.isle line 269.
+                            return v116;
                         }
                     }
                 }
@@ -1112,127 +1121,127 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v114 = constructor_shift(ctx, &ShiftOp::Ror, v4, v18.0, v18.1);
-                            let v115 = C::output_gpr(ctx, v114);
-                            let v116 = Some(v115);
-                            // Rule at isle/codegen/x64/lower.isle line 263.
-                            return v116;
+                            let v118 = constructor_shift(ctx, &ShiftOp::Ror, v4, v18.0, v18.1);
+                            let v119 = C::output_gpr(ctx, v118);
+                            let v120 = Some(v119);
+                            // Rule at isle/codegen/x64/lower.isle line 270.
+                            return v120;
                         }
                     }
                 }
                 &Opcode::Fadd => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v244 = &C::float_size(ctx, v2);
-                        if let Some(v245) = v244 {
-                            let v247 = &constructor_sse_op(ctx, &Opcode::Fadd, v245);
+                        let v245 = &C::float_size(ctx, v2);
+                        if let Some(v246) = v245 {
+                            let v248 = &constructor_sse_op(ctx, &Opcode::Fadd, v246);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v248 = C::put_in_xmm(ctx, v18.0);
-                            let v249 = constructor_put_in_xmm_mem(ctx, v18.1);
-                            let v250 = constructor_sse_rm(ctx, v247, v248, v249);
-                            let v251 = C::output_xmm(ctx, v250);
-                            let v252 = Some(v251);
-                            // Rule at isle/codegen/x64/lower.isle line 485.
-                            return v252;
+                            let v249 = C::put_in_xmm(ctx, v18.0);
+                            let v250 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v251 = constructor_sse_rm(ctx, v248, v249, v250);
+                            let v252 = C::output_xmm(ctx, v251);
+                            let v253 = Some(v252);
+                            // Rule at isle/codegen/x64/lower.isle line 492.
+                            return v253;
                         }
                     }
                 }
                 &Opcode::Fsub => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v244 = &C::float_size(ctx, v2);
-                        if let Some(v245) = v244 {
-                            let v254 = &constructor_sse_op(ctx, &Opcode::Fsub, v245);
+                        let v245 = &C::float_size(ctx, v2);
+                        if let Some(v246) = v245 {
+                            let v255 = &constructor_sse_op(ctx, &Opcode::Fsub, v246);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v248 = C::put_in_xmm(ctx, v18.0);
-                            let v249 = constructor_put_in_xmm_mem(ctx, v18.1);
-                            let v255 = constructor_sse_rm(ctx, v254, v248, v249);
-                            let v256 = C::output_xmm(ctx, v255);
-                            let v257 = Some(v256);
-                            // Rule at isle/codegen/x64/lower.isle line 487.
-                            return v257;
+                            let v249 = C::put_in_xmm(ctx, v18.0);
+                            let v250 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v256 = constructor_sse_rm(ctx, v255, v249, v250);
+                            let v257 = C::output_xmm(ctx, v256);
+                            let v258 = Some(v257);
+                            // Rule at isle/codegen/x64/lower.isle line 494.
+                            return v258;
                         }
                     }
                 }
                 &Opcode::Fmul => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v244 = &C::float_size(ctx, v2);
-                        if let Some(v245) = v244 {
-                            let v259 = &constructor_sse_op(ctx, &Opcode::Fmul, v245);
+                        let v245 = &C::float_size(ctx, v2);
+                        if let Some(v246) = v245 {
+                            let v260 = &constructor_sse_op(ctx, &Opcode::Fmul, v246);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v248 = C::put_in_xmm(ctx, v18.0);
-                            let v249 = constructor_put_in_xmm_mem(ctx, v18.1);
-                            let v260 = constructor_sse_rm(ctx, v259, v248, v249);
-                            let v261 = C::output_xmm(ctx, v260);
-                            let v262 = Some(v261);
-                            // Rule at isle/codegen/x64/lower.isle line 489.
-                            return v262;
+                            let v249 = C::put_in_xmm(ctx, v18.0);
+                            let v250 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v261 = constructor_sse_rm(ctx, v260, v249, v250);
+                            let v262 = C::output_xmm(ctx, v261);
+                            let v263 = Some(v262);
+                            // Rule at isle/codegen/x64/lower.isle line 496.
+                            return v263;
                         }
                     }
                 }
                 &Opcode::Fdiv => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v244 = &C::float_size(ctx, v2);
-                        if let Some(v245) = v244 {
-                            let v264 = &constructor_sse_op(ctx, &Opcode::Fdiv, v245);
+                        let v245 = &C::float_size(ctx, v2);
+                        if let Some(v246) = v245 {
+                            let v265 = &constructor_sse_op(ctx, &Opcode::Fdiv, v246);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v248 = C::put_in_xmm(ctx, v18.0);
-                            let v249 = constructor_put_in_xmm_mem(ctx, v18.1);
-                            let v265 = constructor_sse_rm(ctx, v264, v248, v249);
-                            let v266 = C::output_xmm(ctx, v265);
-                            let v267 = Some(v266);
-                            // Rule at isle/codegen/x64/lower.isle line 491.
-                            return v267;
+                            let v249 = C::put_in_xmm(ctx, v18.0);
+                            let v250 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v266 = constructor_sse_rm(ctx, v265, v249, v250);
+                            let v267 = C::output_xmm(ctx, v266);
+                            let v268 = Some(v267);
+                            // Rule at isle/codegen/x64/lower.isle line 498.
+                            return v268;
                         }
                     }
                 }
                 &Opcode::Fmin => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v244 = &C::float_size(ctx, v2);
-                        if let Some(v245) = v244 {
+                        let v245 = &C::float_size(ctx, v2);
+                        if let Some(v246) = v245 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v268 = constructor_min_max(ctx, v245, true, v18.0, v18.1);
-                            let v269 = C::output_xmm(ctx, v268);
-                            let v270 = Some(v269);
-                            // Rule at isle/codegen/x64/lower.isle line 499.
-                            return v270;
+                            let v269 = constructor_min_max(ctx, v246, true, v18.0, v18.1);
+                            let v270 = C::output_xmm(ctx, v269);
+                            let v271 = Some(v270);
+                            // Rule at isle/codegen/x64/lower.isle line 506.
+                            return v271;
                         }
                     }
                 }
                 &Opcode::Fmax => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v244 = &C::float_size(ctx, v2);
-                        if let Some(v245) = v244 {
+                        let v245 = &C::float_size(ctx, v2);
+                        if let Some(v246) = v245 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v271 = constructor_min_max(ctx, v245, false, v18.0, v18.1);
-                            let v272 = C::output_xmm(ctx, v271);
-                            let v273 = Some(v272);
-                            // Rule at isle/codegen/x64/lower.isle line 500.
-                            return v273;
+                            let v272 = constructor_min_max(ctx, v246, false, v18.0, v18.1);
+                            let v273 = C::output_xmm(ctx, v272);
+                            let v274 = Some(v273);
+                            // Rule at isle/codegen/x64/lower.isle line 507.
+                            return v274;
                         }
                     }
                 }
                 &Opcode::Fcopysign => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v244 = &C::float_size(ctx, v2);
-                        if let Some(v245) = v244 {
+                        let v245 = &C::float_size(ctx, v2);
+                        if let Some(v246) = v245 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v294 = C::put_in_xmm(ctx, v18.0);
-                            let v289 = constructor_abs_mask(ctx, v245);
-                            let v295 = constructor_sse_rr(ctx, &SseOp::Andps, v294, v289);
-                            let v296 = C::put_in_xmm(ctx, v18.1);
-                            let v297 = constructor_sign_mask(ctx, v245);
-                            let v298 = constructor_sse_rr(ctx, &SseOp::Andps, v296, v297);
-                            let v299 = constructor_sse_rr(ctx, &SseOp::Orps, v295, v298);
-                            let v300 = C::output_xmm(ctx, v299);
-                            let v301 = Some(v300);
-                            // Rule at isle/codegen/x64/lower.isle line 519.
-                            return v301;
+                            let v295 = C::put_in_xmm(ctx, v18.0);
+                            let v290 = constructor_abs_mask(ctx, v246);
+                            let v296 = constructor_sse_rr(ctx, &SseOp::Andps, v295, v290);
+                            let v297 = C::put_in_xmm(ctx, v18.1);
+                            let v298 = constructor_sign_mask(ctx, v246);
+                            let v299 = constructor_sse_rr(ctx, &SseOp::Andps, v297, v298);
+                            let v300 = constructor_sse_rr(ctx, &SseOp::Orps, v296, v299);
+                            let v301 = C::output_xmm(ctx, v300);
+                            let v302 = Some(v301);
+                            // Rule at isle/codegen/x64/lower.isle line 526.
+                            return v302;
                         }
                     }
                 }
@@ -1240,140 +1249,140 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             }
         }
         &InstructionData::Ternary {
-            opcode: ref v152,
-            args: v153,
+            opcode: ref v153,
+            args: v154,
         } => {
-            if let &Opcode::Select = v152 {
+            if let &Opcode::Select = v153 {
                 let v1 = &C::result_type(ctx, arg0);
                 if let Some(v2) = v1 {
-                    let v244 = &C::float_size(ctx, v2);
-                    if let Some(v245) = v244 {
-                        let v388 = &constructor_int_size_of_float(ctx, v245);
-                        let v154 = C::unpack_value_array_3(ctx, v153);
-                        let v389 = C::put_in_xmm(ctx, v154.1);
-                        let v390 = constructor_xmm_to_gpr(ctx, v388, v389);
-                        let v391 = C::put_in_xmm(ctx, v154.2);
-                        let v392 = constructor_xmm_to_gpr(ctx, v388, v391);
-                        let v393 = C::put_in_gpr(ctx, v154.0);
-                        let v394 = C::gpr_to_gpr_mem(ctx, v393);
-                        let v395 = C::gpr_to_gpr_imm(ctx, v393);
-                        let v396 = MInst::Test {
+                    let v245 = &C::float_size(ctx, v2);
+                    if let Some(v246) = v245 {
+                        let v389 = &constructor_int_size_of_float(ctx, v246);
+                        let v155 = C::unpack_value_array_3(ctx, v154);
+                        let v390 = C::put_in_xmm(ctx, v155.1);
+                        let v391 = constructor_xmm_to_gpr(ctx, v389, v390);
+                        let v392 = C::put_in_xmm(ctx, v155.2);
+                        let v393 = constructor_xmm_to_gpr(ctx, v389, v392);
+                        let v394 = C::put_in_gpr(ctx, v155.0);
+                        let v395 = C::gpr_to_gpr_mem(ctx, v394);
+                        let v396 = C::gpr_to_gpr_imm(ctx, v394);
+                        let v397 = MInst::Test {
                             size: OperandSize::S32,
-                            lhs: v394,
-                            rhs: v395,
+                            lhs: v395,
+                            rhs: v396,
                         };
-                        let v397 = C::emit(ctx, &v396);
-                        let v398 = C::temp_writable_gpr(ctx);
-                        let v399 = C::gpr_to_gpr_mem(ctx, v390);
-                        let v400 = MInst::Cmov {
+                        let v398 = C::emit(ctx, &v397);
+                        let v399 = C::temp_writable_gpr(ctx);
+                        let v400 = C::gpr_to_gpr_mem(ctx, v391);
+                        let v401 = MInst::Cmov {
                             cc: CC::NZ,
-                            size: v388.clone(),
-                            consequent: v399,
-                            alternative: v392,
-                            dst: v398,
+                            size: v389.clone(),
+                            consequent: v400,
+                            alternative: v393,
+                            dst: v399,
                         };
-                        let v401 = C::emit(ctx, &v400);
-                        let v402 = C::writable_gpr_to_gpr(ctx, v398);
-                        let v403 = constructor_gpr_to_xmm(ctx, v388, v402);
-                        let v404 = C::output_xmm(ctx, v403);
-                        let v405 = Some(v404);
-                        // Rule at isle/codegen/x64/lower.isle line 655.
-                        return v405;
+                        let v402 = C::emit(ctx, &v401);
+                        let v403 = C::writable_gpr_to_gpr(ctx, v399);
+                        let v404 = constructor_gpr_to_xmm(ctx, v389, v403);
+                        let v405 = C::output_xmm(ctx, v404);
+                        let v406 = Some(v405);
+                        // Rule at isle/codegen/x64/lower.isle line 662.
+                        return v406;
                     }
                     let v3 = &C::int_ty(ctx, v2);
                     if let Some(v4) = v3 {
-                        let v154 = C::unpack_value_array_3(ctx, v153);
-                        let v158 = &C::value_type(ctx, v154.0);
-                        if let &Type::I8 = v158 {
-                            let v161 = C::put_in_gpr(ctx, v154.0);
-                            let v178 = C::gpr_to_gpr_mem(ctx, v161);
-                            let v179 = C::gpr_to_gpr_imm(ctx, v161);
-                            let v180 = MInst::Test {
+                        let v155 = C::unpack_value_array_3(ctx, v154);
+                        let v159 = &C::value_type(ctx, v155.0);
+                        if let &Type::I8 = v159 {
+                            let v162 = C::put_in_gpr(ctx, v155.0);
+                            let v179 = C::gpr_to_gpr_mem(ctx, v162);
+                            let v180 = C::gpr_to_gpr_imm(ctx, v162);
+                            let v181 = MInst::Test {
                                 size: OperandSize::S32,
-                                lhs: v178,
-                                rhs: v179,
+                                lhs: v179,
+                                rhs: v180,
                             };
-                            let v181 = C::emit(ctx, &v180);
-                            let v182 = C::temp_writable_gpr(ctx);
-                            let v183 = &constructor_operand_size(ctx, v4);
-                            let v184 = C::put_in_gpr(ctx, v154.1);
-                            let v185 = C::gpr_to_gpr_mem(ctx, v184);
-                            let v186 = C::put_in_gpr(ctx, v154.2);
-                            let v187 = MInst::Cmov {
+                            let v182 = C::emit(ctx, &v181);
+                            let v183 = C::temp_writable_gpr(ctx);
+                            let v184 = &constructor_operand_size(ctx, v4);
+                            let v185 = C::put_in_gpr(ctx, v155.1);
+                            let v186 = C::gpr_to_gpr_mem(ctx, v185);
+                            let v187 = C::put_in_gpr(ctx, v155.2);
+                            let v188 = MInst::Cmov {
                                 cc: CC::NZ,
-                                size: v183.clone(),
-                                consequent: v185,
-                                alternative: v186,
-                                dst: v182,
+                                size: v184.clone(),
+                                consequent: v186,
+                                alternative: v187,
+                                dst: v183,
                             };
-                            let v188 = C::emit(ctx, &v187);
-                            let v189 = C::writable_gpr_to_gpr(ctx, v182);
-                            let v190 = C::output_gpr(ctx, v189);
-                            let v191 = Some(v190);
-                            // Rule at isle/codegen/x64/lower.isle line 340.
-                            return v191;
+                            let v189 = C::emit(ctx, &v188);
+                            let v190 = C::writable_gpr_to_gpr(ctx, v183);
+                            let v191 = C::output_gpr(ctx, v190);
+                            let v192 = Some(v191);
+                            // Rule at isle/codegen/x64/lower.isle line 347.
+                            return v192;
                         }
-                        let v159 = &C::int_ty(ctx, v158);
-                        if let Some(v160) = v159 {
-                            let v161 = C::put_in_gpr(ctx, v154.0);
-                            let v162 = &constructor_operand_size(ctx, v160);
-                            let v163 = C::gpr_to_gpr_mem(ctx, v161);
-                            let v164 = C::gpr_to_gpr_imm(ctx, v161);
-                            let v165 = MInst::Test {
-                                size: v162.clone(),
-                                lhs: v163,
-                                rhs: v164,
+                        let v160 = &C::int_ty(ctx, v159);
+                        if let Some(v161) = v160 {
+                            let v162 = C::put_in_gpr(ctx, v155.0);
+                            let v163 = &constructor_operand_size(ctx, v161);
+                            let v164 = C::gpr_to_gpr_mem(ctx, v162);
+                            let v165 = C::gpr_to_gpr_imm(ctx, v162);
+                            let v166 = MInst::Test {
+                                size: v163.clone(),
+                                lhs: v164,
+                                rhs: v165,
                             };
-                            let v166 = C::emit(ctx, &v165);
-                            let v167 = C::temp_writable_gpr(ctx);
-                            let v169 = &constructor_operand_size(ctx, v4);
-                            let v170 = C::put_in_gpr(ctx, v154.1);
-                            let v171 = C::gpr_to_gpr_mem(ctx, v170);
-                            let v172 = C::put_in_gpr(ctx, v154.2);
-                            let v173 = MInst::Cmov {
+                            let v167 = C::emit(ctx, &v166);
+                            let v168 = C::temp_writable_gpr(ctx);
+                            let v170 = &constructor_operand_size(ctx, v4);
+                            let v171 = C::put_in_gpr(ctx, v155.1);
+                            let v172 = C::gpr_to_gpr_mem(ctx, v171);
+                            let v173 = C::put_in_gpr(ctx, v155.2);
+                            let v174 = MInst::Cmov {
                                 cc: CC::NZ,
-                                size: v169.clone(),
-                                consequent: v171,
-                                alternative: v172,
-                                dst: v167,
+                                size: v170.clone(),
+                                consequent: v172,
+                                alternative: v173,
+                                dst: v168,
                             };
-                            let v174 = C::emit(ctx, &v173);
-                            let v175 = C::writable_gpr_to_gpr(ctx, v167);
-                            let v176 = C::output_gpr(ctx, v175);
-                            let v177 = Some(v176);
-                            // Rule at isle/codegen/x64/lower.isle line 333.
-                            return v177;
+                            let v175 = C::emit(ctx, &v174);
+                            let v176 = C::writable_gpr_to_gpr(ctx, v168);
+                            let v177 = C::output_gpr(ctx, v176);
+                            let v178 = Some(v177);
+                            // Rule at isle/codegen/x64/lower.isle line 340.
+                            return v178;
                         }
                     }
                 }
             }
         }
         &InstructionData::UnaryIeee32 {
-            opcode: ref v227,
-            imm: v228,
+            opcode: ref v228,
+            imm: v229,
         } => {
-            if let &Opcode::F32const = v227 {
-                let v230 = C::u32_to_i64(ctx, v228);
-                let v231 = C::imm(ctx, &Type::I32, v230);
-                let v232 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v231);
-                let v233 = C::output_xmm(ctx, v232);
-                let v234 = Some(v233);
-                // Rule at isle/codegen/x64/lower.isle line 450.
-                return v234;
+            if let &Opcode::F32const = v228 {
+                let v231 = C::u32_to_i64(ctx, v229);
+                let v232 = C::imm(ctx, &Type::I32, v231);
+                let v233 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v232);
+                let v234 = C::output_xmm(ctx, v233);
+                let v235 = Some(v234);
+                // Rule at isle/codegen/x64/lower.isle line 457.
+                return v235;
             }
         }
         &InstructionData::UnaryIeee64 {
-            opcode: ref v235,
-            imm: v236,
+            opcode: ref v236,
+            imm: v237,
         } => {
-            if let &Opcode::F64const = v235 {
-                let v239 = C::u64_to_i64(ctx, v236);
-                let v240 = C::imm(ctx, &Type::I64, v239);
-                let v241 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v240);
-                let v242 = C::output_xmm(ctx, v241);
-                let v243 = Some(v242);
-                // Rule at isle/codegen/x64/lower.isle line 452.
-                return v243;
+            if let &Opcode::F64const = v236 {
+                let v240 = C::u64_to_i64(ctx, v237);
+                let v241 = C::imm(ctx, &Type::I64, v240);
+                let v242 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v241);
+                let v243 = C::output_xmm(ctx, v242);
+                let v244 = Some(v243);
+                // Rule at isle/codegen/x64/lower.isle line 459.
+                return v244;
             }
         }
         &InstructionData::IntCompare {
@@ -1397,78 +1406,78 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             }
         }
         &InstructionData::FloatCompare {
-            opcode: ref v338,
-            cond: ref v339,
-            args: v340,
+            opcode: ref v339,
+            cond: ref v340,
+            args: v341,
         } => {
-            if let &Opcode::Fcmp = v338 {
-                let v341 = C::unpack_value_array_2(ctx, v340);
-                let v344 = constructor_float_flag(ctx, v339, v341.0, v341.1);
-                let v345 = C::output_gpr(ctx, v344);
-                let v346 = Some(v345);
-                // Rule at isle/codegen/x64/lower.isle line 582.
-                return v346;
+            if let &Opcode::Fcmp = v339 {
+                let v342 = C::unpack_value_array_2(ctx, v341);
+                let v345 = constructor_float_flag(ctx, v340, v342.0, v342.1);
+                let v346 = C::output_gpr(ctx, v345);
+                let v347 = Some(v346);
+                // Rule at isle/codegen/x64/lower.isle line 589.
+                return v347;
             }
         }
         &InstructionData::Load {
-            opcode: ref v192,
-            flags: v193,
-            arg: v194,
-            offset: v195,
+            opcode: ref v193,
+            flags: v194,
+            arg: v195,
+            offset: v196,
         } => {
             let v1 = &C::result_type(ctx, arg0);
             if let Some(v2) = v1 {
-                match v192 {
+                match v193 {
                     &Opcode::Load => {
-                        let v244 = &C::float_size(ctx, v2);
-                        if let Some(v245) = v244 {
-                            let v356 = C::temp_writable_xmm(ctx);
-                            let v376 = &constructor_sse_mov(ctx, v245);
-                            let v196 = C::amode(ctx, arg0);
-                            let v377 = MInst::XmmLoad {
-                                op: v376.clone(),
-                                src: v196,
-                                dst: v356,
+                        let v245 = &C::float_size(ctx, v2);
+                        if let Some(v246) = v245 {
+                            let v357 = C::temp_writable_xmm(ctx);
+                            let v377 = &constructor_sse_mov(ctx, v246);
+                            let v197 = C::amode(ctx, arg0);
+                            let v378 = MInst::XmmLoad {
+                                op: v377.clone(),
+                                src: v197,
+                                dst: v357,
                             };
-                            let v378 = C::emit(ctx, &v377);
-                            let v379 = C::writable_xmm_to_xmm(ctx, v356);
-                            let v380 = C::output_xmm(ctx, v379);
-                            let v381 = Some(v380);
-                            // Rule at isle/codegen/x64/lower.isle line 645.
-                            return v381;
+                            let v379 = C::emit(ctx, &v378);
+                            let v380 = C::writable_xmm_to_xmm(ctx, v357);
+                            let v381 = C::output_xmm(ctx, v380);
+                            let v382 = Some(v381);
+                            // Rule at isle/codegen/x64/lower.isle line 652.
+                            return v382;
                         }
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v35 = C::temp_writable_gpr(ctx);
                             let v36 = &constructor_operand_size(ctx, v4);
-                            let v196 = C::amode(ctx, arg0);
-                            let v197 = MInst::MovRM {
+                            let v197 = C::amode(ctx, arg0);
+                            let v198 = MInst::MovRM {
                                 size: v36.clone(),
-                                src: v196,
+                                src: v197,
                                 dst: v35,
                             };
-                            let v198 = C::emit(ctx, &v197);
-                            let v92 = C::writable_gpr_to_gpr(ctx, v35);
-                            let v93 = C::output_gpr(ctx, v92);
-                            let v94 = Some(v93);
-                            // Rule at isle/codegen/x64/lower.isle line 361.
-                            return v94;
+                            let v199 = C::emit(ctx, &v198);
+                            let v96 = C::writable_gpr_to_gpr(ctx, v35);
+                            let v97 = C::output_gpr(ctx, v96);
+                            let v98 = Some(v97);
+                            // Rule at isle/codegen/x64/lower.isle line 368.
+                            return v98;
                         }
                     }
                     &Opcode::Uload32 => {
                         if let &Type::I64 = v2 {
                             let v35 = C::temp_writable_gpr(ctx);
-                            let v201 = C::amode(ctx, arg0);
-                            let v209 = MInst::MovRM {
+                            let v202 = C::amode(ctx, arg0);
+                            let v210 = MInst::MovRM {
                                 size: OperandSize::S32,
-                                src: v201,
+                                src: v202,
                                 dst: v35,
                             };
-                            let v210 = C::emit(ctx, &v209);
+                            let v211 = C::emit(ctx, &v210);
                             let v39 = C::writable_gpr_to_gpr(ctx, v35);
                             let v40 = C::output_gpr(ctx, v39);
                             let v41 = Some(v40);
-                            // Rule at isle/codegen/x64/lower.isle line 389.
+                            // Rule at isle/codegen/x64/lower.isle line 396.
                             return v41;
                         }
                     }
@@ -1476,144 +1485,144 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 }
                 let v3 = &C::int_ty(ctx, v2);
                 if let Some(v4) = v3 {
-                    let v199 = &constructor_load_ext(ctx, v192, v4);
-                    if let Some(v200) = v199 {
+                    let v200 = &constructor_load_ext(ctx, v193, v4);
+                    if let Some(v201) = v200 {
                         let v35 = C::temp_writable_gpr(ctx);
-                        let v201 = C::amode(ctx, arg0);
-                        let v202 = C::amode_to_gpr_mem(ctx, v201);
-                        let v203 = MInst::Movzx {
-                            mode: v200.clone(),
-                            src: v202,
+                        let v202 = C::amode(ctx, arg0);
+                        let v203 = C::amode_to_gpr_mem(ctx, v202);
+                        let v204 = MInst::Movzx {
+                            mode: v201.clone(),
+                            src: v203,
                             dst: v35,
                         };
-                        let v204 = C::emit(ctx, &v203);
-                        let v92 = C::writable_gpr_to_gpr(ctx, v35);
-                        let v93 = C::output_gpr(ctx, v92);
-                        let v94 = Some(v93);
-                        // Rule at isle/codegen/x64/lower.isle line 378.
-                        return v94;
+                        let v205 = C::emit(ctx, &v204);
+                        let v96 = C::writable_gpr_to_gpr(ctx, v35);
+                        let v97 = C::output_gpr(ctx, v96);
+                        let v98 = Some(v97);
+                        // Rule at isle/codegen/x64/lower.isle line 385.
+                        return v98;
                     }
-                    let v205 = &constructor_sload_ext(ctx, v192, v4);
-                    if let Some(v206) = v205 {
+                    let v206 = &constructor_sload_ext(ctx, v193, v4);
+                    if let Some(v207) = v206 {
                         let v35 = C::temp_writable_gpr(ctx);
-                        let v201 = C::amode(ctx, arg0);
-                        let v202 = C::amode_to_gpr_mem(ctx, v201);
-                        let v207 = MInst::Movsx {
-                            mode: v206.clone(),
-                            src: v202,
+                        let v202 = C::amode(ctx, arg0);
+                        let v203 = C::amode_to_gpr_mem(ctx, v202);
+                        let v208 = MInst::Movsx {
+                            mode: v207.clone(),
+                            src: v203,
                             dst: v35,
                         };
-                        let v208 = C::emit(ctx, &v207);
-                        let v92 = C::writable_gpr_to_gpr(ctx, v35);
-                        let v93 = C::output_gpr(ctx, v92);
-                        let v94 = Some(v93);
-                        // Rule at isle/codegen/x64/lower.isle line 383.
-                        return v94;
+                        let v209 = C::emit(ctx, &v208);
+                        let v96 = C::writable_gpr_to_gpr(ctx, v35);
+                        let v97 = C::output_gpr(ctx, v96);
+                        let v98 = Some(v97);
+                        // Rule at isle/codegen/x64/lower.isle line 390.
+                        return v98;
                     }
                 }
             }
         }
         &InstructionData::Store {
-            opcode: ref v211,
-            flags: v212,
-            args: v213,
-            offset: v214,
+            opcode: ref v212,
+            flags: v213,
+            args: v214,
+            offset: v215,
         } => {
-            if let &Opcode::Store = v211 {
-                let v215 = C::unpack_value_array_2(ctx, v213);
-                let v218 = &C::value_type(ctx, v215.0);
-                let v382 = &C::float_size(ctx, v218);
-                if let Some(v383) = v382 {
-                    let v384 = &constructor_sse_mov(ctx, v383);
-                    let v385 = C::put_in_xmm(ctx, v215.0);
-                    let v196 = C::amode(ctx, arg0);
-                    let v386 = MInst::XmmStore {
-                        op: v384.clone(),
-                        src: v385,
-                        dst: v196,
+            if let &Opcode::Store = v212 {
+                let v216 = C::unpack_value_array_2(ctx, v214);
+                let v219 = &C::value_type(ctx, v216.0);
+                let v383 = &C::float_size(ctx, v219);
+                if let Some(v384) = v383 {
+                    let v385 = &constructor_sse_mov(ctx, v384);
+                    let v386 = C::put_in_xmm(ctx, v216.0);
+                    let v197 = C::amode(ctx, arg0);
+                    let v387 = MInst::XmmStore {
+                        op: v385.clone(),
+                        src: v386,
+                        dst: v197,
                     };
-                    let v387 = C::emit(ctx, &v386);
-                    let v225 = C::output_none(ctx);
-                    let v226 = Some(v225);
-                    // Rule at isle/codegen/x64/lower.isle line 649.
-                    return v226;
+                    let v388 = C::emit(ctx, &v387);
+                    let v226 = C::output_none(ctx);
+                    let v227 = Some(v226);
+                    // Rule at isle/codegen/x64/lower.isle line 656.
+                    return v227;
                 }
             }
-            let v215 = C::unpack_value_array_2(ctx, v213);
-            let v218 = &C::value_type(ctx, v215.0);
-            let v219 = &C::int_ty(ctx, v218);
-            if let Some(v220) = v219 {
-                let v221 = &constructor_store_size(ctx, v211, v220);
-                let v222 = C::put_in_gpr(ctx, v215.0);
-                let v196 = C::amode(ctx, arg0);
-                let v223 = MInst::MovMR {
-                    size: v221.clone(),
-                    src: v222,
-                    dst: v196,
+            let v216 = C::unpack_value_array_2(ctx, v214);
+            let v219 = &C::value_type(ctx, v216.0);
+            let v220 = &C::int_ty(ctx, v219);
+            if let Some(v221) = v220 {
+                let v222 = &constructor_store_size(ctx, v212, v221);
+                let v223 = C::put_in_gpr(ctx, v216.0);
+                let v197 = C::amode(ctx, arg0);
+                let v224 = MInst::MovMR {
+                    size: v222.clone(),
+                    src: v223,
+                    dst: v197,
                 };
-                let v224 = C::emit(ctx, &v223);
-                let v225 = C::output_none(ctx);
-                let v226 = Some(v225);
-                // Rule at isle/codegen/x64/lower.isle line 406.
-                return v226;
+                let v225 = C::emit(ctx, &v224);
+                let v226 = C::output_none(ctx);
+                let v227 = Some(v226);
+                // Rule at isle/codegen/x64/lower.isle line 413.
+                return v227;
             }
         }
         &InstructionData::CondTrap {
-            opcode: ref v406,
-            arg: v407,
-            code: v408,
+            opcode: ref v407,
+            arg: v408,
+            code: v409,
         } => {
-            match v406 {
+            match v407 {
                 &Opcode::Trapz => {
-                    let v409 = constructor_test_self(ctx, v407);
-                    let v411 = MInst::TrapIf {
+                    let v410 = constructor_test_self(ctx, v408);
+                    let v412 = MInst::TrapIf {
                         cc: CC::Z,
-                        trap: v408,
+                        trap: v409,
                     };
-                    let v412 = C::emit(ctx, &v411);
-                    let v413 = C::output_none(ctx);
-                    let v414 = Some(v413);
-                    // Rule at isle/codegen/x64/lower.isle line 678.
-                    return v414;
+                    let v413 = C::emit(ctx, &v412);
+                    let v414 = C::output_none(ctx);
+                    let v415 = Some(v414);
+                    // Rule at isle/codegen/x64/lower.isle line 685.
+                    return v415;
                 }
                 &Opcode::Trapnz => {
-                    let v409 = constructor_test_self(ctx, v407);
-                    let v415 = MInst::TrapIf {
+                    let v410 = constructor_test_self(ctx, v408);
+                    let v416 = MInst::TrapIf {
                         cc: CC::NZ,
-                        trap: v408,
+                        trap: v409,
                     };
-                    let v416 = C::emit(ctx, &v415);
-                    let v413 = C::output_none(ctx);
-                    let v414 = Some(v413);
-                    // Rule at isle/codegen/x64/lower.isle line 682.
-                    return v414;
+                    let v417 = C::emit(ctx, &v416);
+                    let v414 = C::output_none(ctx);
+                    let v415 = Some(v414);
+                    // Rule at isle/codegen/x64/lower.isle line 689.
+                    return v415;
                 }
                 _ => {}
             }
         }
         &InstructionData::BinaryTrap {
-            opcode: ref v417,
-            args: v418,
-            code: v419,
+            opcode: ref v418,
+            args: v419,
+            code: v420,
         } => {
-            if let &Opcode::UaddOverflowTrap = v417 {
+            if let &Opcode::UaddOverflowTrap = v418 {
                 let v1 = &C::result_type(ctx, arg0);
                 if let Some(v2) = v1 {
                     let v3 = &C::int_ty(ctx, v2);
                     if let Some(v4) = v3 {
-                        let v420 = C::unpack_value_array_2(ctx, v418);
-                        let v423 = C::put_in_gpr(ctx, v420.0);
-                        let v424 = constructor_put_in_gpr_mem_imm(ctx, v420.1);
-                        let v425 = constructor_alu(ctx, &AluOp::Add, v4, v423, v424);
-                        let v427 = MInst::TrapIf {
+                        let v421 = C::unpack_value_array_2(ctx, v419);
+                        let v424 = C::put_in_gpr(ctx, v421.0);
+                        let v425 = constructor_put_in_gpr_mem_imm(ctx, v421.1);
+                        let v426 = constructor_alu(ctx, &AluOp::Add, v4, v424, v425);
+                        let v428 = MInst::TrapIf {
                             cc: CC::B,
-                            trap: v419,
+                            trap: v420,
                         };
-                        let v428 = C::emit(ctx, &v427);
-                        let v429 = C::output_gpr(ctx, v425);
-                        let v430 = Some(v429);
-                        // Rule at isle/codegen/x64/lower.isle line 688.
-                        return v430;
+                        let v429 = C::emit(ctx, &v428);
+                        let v430 = C::output_gpr(ctx, v426);
+                        let v431 = Some(v430);
+                        // Rule at isle/codegen/x64/lower.isle line 695.
+                        return v431;
                     }
                 }
             }
@@ -1689,7 +1698,7 @@ pub fn constructor_shift<C: Context>(
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 254.
+    // Rule at isle/codegen/x64/lower.isle line 261.
     return v10;
 }
 
@@ -1711,14 +1720,14 @@ pub fn constructor_unary_op<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 266.
+    // Rule at isle/codegen/x64/lower.isle line 273.
     return v8;
 }
 
 // Generated as internal constructor for term zero_gpr.
 pub fn constructor_zero_gpr<C: Context>(ctx: &mut C, arg0: &Type) -> GprReg {
     let v2 = C::imm(ctx, arg0, 0_i64);
-    // Rule at isle/codegen/x64/lower.isle line 283.
+    // Rule at isle/codegen/x64/lower.isle line 290.
     return v2;
 }
 
@@ -1752,7 +1761,7 @@ pub fn constructor_divide<C: Context>(
     let v14 = C::writable_gpr_to_gpr(ctx, v6);
     let v15 = C::writable_gpr_to_gpr(ctx, v7);
     let v16 = C::gpr_pair(ctx, v14, v15);
-    // Rule at isle/codegen/x64/lower.isle line 287.
+    // Rule at isle/codegen/x64/lower.isle line 294.
     return v16;
 }
 
@@ -1774,19 +1783,19 @@ pub fn constructor_dividend_high<C: Context>(
             };
             let v7 = C::emit(ctx, &v6);
             let v8 = C::writable_gpr_to_gpr(ctx, v4);
-            // Rule at isle/codegen/x64/lower.isle line 297.
+            // Rule at isle/codegen/x64/lower.isle line 304.
             return v8;
         }
         false => {
             let v3 = constructor_zero_gpr(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 296.
+            // Rule at isle/codegen/x64/lower.isle line 303.
             return v3;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "dividend_high", "isle/codegen/x64/lower.isle line 295"
+        "dividend_high", "isle/codegen/x64/lower.isle line 302"
     )
 }
 
@@ -1801,12 +1810,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 367.
+                    // Rule at isle/codegen/x64/lower.isle line 374.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 368.
+                    // Rule at isle/codegen/x64/lower.isle line 375.
                     return v5;
                 }
                 _ => {}
@@ -1816,12 +1825,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 369.
+                    // Rule at isle/codegen/x64/lower.isle line 376.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 370.
+                    // Rule at isle/codegen/x64/lower.isle line 377.
                     return v9;
                 }
                 _ => {}
@@ -1843,12 +1852,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 372.
+                    // Rule at isle/codegen/x64/lower.isle line 379.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 373.
+                    // Rule at isle/codegen/x64/lower.isle line 380.
                     return v5;
                 }
                 _ => {}
@@ -1858,12 +1867,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 374.
+                    // Rule at isle/codegen/x64/lower.isle line 381.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 375.
+                    // Rule at isle/codegen/x64/lower.isle line 382.
                     return v9;
                 }
                 _ => {}
@@ -1872,7 +1881,7 @@ pub fn constructor_sload_ext<C: Context>(
         &Opcode::Sload32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 376.
+                // Rule at isle/codegen/x64/lower.isle line 383.
                 return v11;
             }
         }
@@ -1886,26 +1895,26 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
     match arg0 {
         &Opcode::Store => {
             let v5 = &constructor_operand_size(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 404.
+            // Rule at isle/codegen/x64/lower.isle line 411.
             return v5.clone();
         }
         &Opcode::Istore8 => {
-            // Rule at isle/codegen/x64/lower.isle line 401.
+            // Rule at isle/codegen/x64/lower.isle line 408.
             return OperandSize::S8;
         }
         &Opcode::Istore16 => {
-            // Rule at isle/codegen/x64/lower.isle line 402.
+            // Rule at isle/codegen/x64/lower.isle line 409.
             return OperandSize::S16;
         }
         &Opcode::Istore32 => {
-            // Rule at isle/codegen/x64/lower.isle line 403.
+            // Rule at isle/codegen/x64/lower.isle line 410.
             return OperandSize::S32;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "store_size", "isle/codegen/x64/lower.isle line 400"
+        "store_size", "isle/codegen/x64/lower.isle line 407"
     )
 }
 
@@ -1913,18 +1922,18 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
 pub fn constructor_int_size_of_float<C: Context>(ctx: &mut C, arg0: &FloatSize) -> OperandSize {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 431.
+            // Rule at isle/codegen/x64/lower.isle line 438.
             return OperandSize::S32;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 432.
+            // Rule at isle/codegen/x64/lower.isle line 439.
             return OperandSize::S64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "int_size_of_float", "isle/codegen/x64/lower.isle line 430"
+        "int_size_of_float", "isle/codegen/x64/lower.isle line 437"
     )
 }
 
@@ -1937,7 +1946,7 @@ pub fn constructor_sse_rr<C: Context>(
 ) -> XmmReg {
     let v3 = C::xmm_to_xmm_mem(ctx, arg2);
     let v4 = constructor_sse_rm(ctx, arg0, arg1, v3);
-    // Rule at isle/codegen/x64/lower.isle line 435.
+    // Rule at isle/codegen/x64/lower.isle line 442.
     return v4;
 }
 
@@ -1952,7 +1961,7 @@ pub fn constructor_gpr_to_xmm<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 438.
+    // Rule at isle/codegen/x64/lower.isle line 445.
     return v6;
 }
 
@@ -1966,7 +1975,7 @@ pub fn constructor_xmm_to_gpr<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v4 = C::emit(ctx, &v3);
     let v5 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 444.
+    // Rule at isle/codegen/x64/lower.isle line 451.
     return v5;
 }
 
@@ -1976,11 +1985,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fadd => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 461.
+                    // Rule at isle/codegen/x64/lower.isle line 468.
                     return SseOp::Addss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 462.
+                    // Rule at isle/codegen/x64/lower.isle line 469.
                     return SseOp::Addsd;
                 }
                 _ => {}
@@ -1989,11 +1998,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fsub => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 463.
+                    // Rule at isle/codegen/x64/lower.isle line 470.
                     return SseOp::Subss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 464.
+                    // Rule at isle/codegen/x64/lower.isle line 471.
                     return SseOp::Subsd;
                 }
                 _ => {}
@@ -2002,11 +2011,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fmul => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 465.
+                    // Rule at isle/codegen/x64/lower.isle line 472.
                     return SseOp::Mulss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 466.
+                    // Rule at isle/codegen/x64/lower.isle line 473.
                     return SseOp::Mulsd;
                 }
                 _ => {}
@@ -2015,11 +2024,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fdiv => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 467.
+                    // Rule at isle/codegen/x64/lower.isle line 474.
                     return SseOp::Divss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 468.
+                    // Rule at isle/codegen/x64/lower.isle line 475.
                     return SseOp::Divsd;
                 }
                 _ => {}
@@ -2029,7 +2038,7 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_op", "isle/codegen/x64/lower.isle line 460"
+        "sse_op", "isle/codegen/x64/lower.isle line 467"
     )
 }
 
@@ -2039,12 +2048,12 @@ pub fn constructor_put_in_xmm_mem<C: Context>(ctx: &mut C, arg0: Value) -> XmmMe
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_xmm_mem(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 474.
+        // Rule at isle/codegen/x64/lower.isle line 481.
         return v4;
     }
     let v5 = C::put_in_xmm(ctx, arg0);
     let v6 = C::xmm_to_xmm_mem(ctx, v5);
-    // Rule at isle/codegen/x64/lower.isle line 477.
+    // Rule at isle/codegen/x64/lower.isle line 484.
     return v6;
 }
 
@@ -2064,7 +2073,7 @@ pub fn constructor_sse_rm<C: Context>(
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 480.
+    // Rule at isle/codegen/x64/lower.isle line 487.
     return v6;
 }
 
@@ -2088,7 +2097,7 @@ pub fn constructor_min_max<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 495.
+    // Rule at isle/codegen/x64/lower.isle line 502.
     return v9;
 }
 
@@ -2098,20 +2107,20 @@ pub fn constructor_sign_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmRe
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483648_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 509.
+            // Rule at isle/codegen/x64/lower.isle line 516.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, -9223372036854775808_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 510.
+            // Rule at isle/codegen/x64/lower.isle line 517.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sign_mask", "isle/codegen/x64/lower.isle line 508"
+        "sign_mask", "isle/codegen/x64/lower.isle line 515"
     )
 }
 
@@ -2121,20 +2130,20 @@ pub fn constructor_abs_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483647_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 512.
+            // Rule at isle/codegen/x64/lower.isle line 519.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, 9223372036854775807_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 513.
+            // Rule at isle/codegen/x64/lower.isle line 520.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "abs_mask", "isle/codegen/x64/lower.isle line 511"
+        "abs_mask", "isle/codegen/x64/lower.isle line 518"
     )
 }
 
@@ -2157,7 +2166,7 @@ pub fn constructor_round<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 525.
+    // Rule at isle/codegen/x64/lower.isle line 532.
     return v8;
 }
 
@@ -2175,12 +2184,12 @@ pub fn constructor_ucomis<C: Context>(ctx: &mut C, arg0: Value, arg1: Value) -> 
             rhs: v7,
         };
         let v9 = C::emit(ctx, &v8);
-        // Rule at isle/codegen/x64/lower.isle line 552.
+        // Rule at isle/codegen/x64/lower.isle line 559.
         return v9;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "ucomis", "isle/codegen/x64/lower.isle line 551"
+        "ucomis", "isle/codegen/x64/lower.isle line 558"
     )
 }
 
@@ -2202,7 +2211,7 @@ pub fn constructor_setcc_byte<C: Context>(ctx: &mut C, arg0: &CC) -> GprReg {
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 557.
+    // Rule at isle/codegen/x64/lower.isle line 564.
     return v10;
 }
 
@@ -2220,7 +2229,7 @@ pub fn constructor_float_flag<C: Context>(
             let v15 = constructor_setcc_byte(ctx, &CC::NP);
             let v18 = C::gpr_to_gpr_mem_imm(ctx, v15);
             let v19 = constructor_alu(ctx, &AluOp::And, &Type::I32, v14, v18);
-            // Rule at isle/codegen/x64/lower.isle line 571.
+            // Rule at isle/codegen/x64/lower.isle line 578.
             return v19;
         }
         &FloatCC::NotEqual => {
@@ -2229,50 +2238,50 @@ pub fn constructor_float_flag<C: Context>(
             let v22 = constructor_setcc_byte(ctx, &CC::P);
             let v24 = C::gpr_to_gpr_mem_imm(ctx, v22);
             let v25 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v21, v24);
-            // Rule at isle/codegen/x64/lower.isle line 576.
+            // Rule at isle/codegen/x64/lower.isle line 583.
             return v25;
         }
         &FloatCC::LessThan => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 567.
+            // Rule at isle/codegen/x64/lower.isle line 574.
             return v5;
         }
         &FloatCC::LessThanOrEqual => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 568.
+            // Rule at isle/codegen/x64/lower.isle line 575.
             return v7;
         }
         &FloatCC::GreaterThan => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 565.
+            // Rule at isle/codegen/x64/lower.isle line 572.
             return v5;
         }
         &FloatCC::GreaterThanOrEqual => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 566.
+            // Rule at isle/codegen/x64/lower.isle line 573.
             return v7;
         }
         &FloatCC::Ordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v10 = constructor_setcc_byte(ctx, &CC::NP);
-            // Rule at isle/codegen/x64/lower.isle line 569.
+            // Rule at isle/codegen/x64/lower.isle line 576.
             return v10;
         }
         &FloatCC::Unordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v12 = constructor_setcc_byte(ctx, &CC::P);
-            // Rule at isle/codegen/x64/lower.isle line 570.
+            // Rule at isle/codegen/x64/lower.isle line 577.
             return v12;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_flag", "isle/codegen/x64/lower.isle line 564"
+        "float_flag", "isle/codegen/x64/lower.isle line 571"
     )
 }
 
@@ -2281,7 +2290,7 @@ pub fn constructor_zero_xmm<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
     let v1 = &constructor_int_size_of_float(ctx, arg0);
     let v4 = C::imm(ctx, &Type::I64, 0_i64);
     let v5 = constructor_gpr_to_xmm(ctx, v1, v4);
-    // Rule at isle/codegen/x64/lower.isle line 586.
+    // Rule at isle/codegen/x64/lower.isle line 593.
     return v5;
 }
 
@@ -2304,7 +2313,7 @@ pub fn constructor_int_to_float<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 589.
+    // Rule at isle/codegen/x64/lower.isle line 596.
     return v8;
 }
 
@@ -2336,12 +2345,12 @@ pub fn constructor_float_to_sint<C: Context>(
         };
         let v13 = C::emit(ctx, &v12);
         let v14 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 617.
+        // Rule at isle/codegen/x64/lower.isle line 624.
         return v14;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_sint", "isle/codegen/x64/lower.isle line 616"
+        "float_to_sint", "isle/codegen/x64/lower.isle line 623"
     )
 }
 
@@ -2377,12 +2386,12 @@ pub fn constructor_float_to_uint<C: Context>(
         };
         let v15 = C::emit(ctx, &v14);
         let v16 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 625.
+        // Rule at isle/codegen/x64/lower.isle line 632.
         return v16;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_uint", "isle/codegen/x64/lower.isle line 624"
+        "float_to_uint", "isle/codegen/x64/lower.isle line 631"
     )
 }
 
@@ -2390,18 +2399,18 @@ pub fn constructor_float_to_uint<C: Context>(
 pub fn constructor_sse_mov<C: Context>(ctx: &mut C, arg0: &FloatSize) -> SseMovOp {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 642.
+            // Rule at isle/codegen/x64/lower.isle line 649.
             return SseMovOp::Movss;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 643.
+            // Rule at isle/codegen/x64/lower.isle line 650.
             return SseMovOp::Movsd;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_mov", "isle/codegen/x64/lower.isle line 641"
+        "sse_mov", "isle/codegen/x64/lower.isle line 648"
     )
 }
 
@@ -2418,17 +2427,17 @@ pub fn constructor_test_self<C: Context>(ctx: &mut C, arg0: Value) -> Unit {
         rhs: v5,
     };
     let v7 = C::emit(ctx, &v6);
-    // Rule at isle/codegen/x64/lower.isle line 667.
+    // Rule at isle/codegen/x64/lower.isle line 674.
     return v7;
 }
 
 // Generated as internal constructor for term test_size.
 pub fn constructor_test_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 675.
+        // Rule at isle/codegen/x64/lower.isle line 682.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 676.
+    // Rule at isle/codegen/x64/lower.isle line 683.
     return OperandSize::S32;
 }
 
@@ -2451,6 +2460,6 @@ pub fn constructor_bit_count<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 694.
+    // Rule at isle/codegen/x64/lower.isle line 701.
     return v9;
 }
