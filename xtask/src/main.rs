@@ -48,7 +48,12 @@ fn parse_task(args: &[String]) -> Option<Task> {
 /// The workspace root: the parent of this crate's directory. Every path that
 /// xtask reads, writes or prints is relative to it.
 fn workspace_root() -> PathBuf {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // `cargo run` sets the variable for the process too: prefer it, so a
+    // binary built from another checkout sharing the target directory
+    // (its path baked in at compile time) still works on this one.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     manifest_dir
         .parent()
         .expect("invariant: the xtask crate lives one directory below the workspace root")

@@ -434,6 +434,26 @@ impl generated::Context for Lower<'_> {
         matches!(ty, Type::I8 | Type::I16).then_some(*ty)
     }
 
+    fn any_int_ty(&mut self, ty: &Type) -> Option<Type> {
+        ty.is_int().then_some(*ty)
+    }
+
+    fn i64_sub(&mut self, a: i64, b: i64) -> i64 {
+        a - b
+    }
+
+    fn i64_shl(&mut self, a: i64, b: i64) -> i64 {
+        a << b
+    }
+
+    fn shift_count_reg(&mut self, count: GprReg) -> ShiftAmount {
+        ShiftAmount::Cl(count)
+    }
+
+    fn imm_operand(&mut self, n: i64) -> GprMemImm {
+        GprMemImm::Imm(i32::try_from(n).expect("a small immediate"))
+    }
+
     fn put_in_gpr(&mut self, v: Value) -> GprReg {
         self.gpr(v)
     }
@@ -467,7 +487,11 @@ impl generated::Context for Lower<'_> {
             return None;
         };
         let ty = self.func.dfg.value_type(v);
-        let imm = if ty.bits() <= 32 {
+        let imm = if ty.bits() < 32 {
+            // Narrow values are kept zero-extended, and so are their
+            // immediates (the 32-bit instruction must not set high bits).
+            ty.zero_extend(imm) as i32
+        } else if ty.bits() == 32 {
             ty.sign_extend(imm) as i32
         } else {
             i32::try_from(imm).ok()?

@@ -61,6 +61,11 @@ pub trait Context {
     fn conversion_nan_trap(&mut self) -> TrapCode;
     fn conversion_overflow_trap(&mut self) -> TrapCode;
     fn narrow_ty(&mut self, arg0: &Type) -> Option<Type>;
+    fn any_int_ty(&mut self, arg0: &Type) -> Option<Type>;
+    fn i64_sub(&mut self, arg0: i64, arg1: i64) -> i64;
+    fn imm_operand(&mut self, arg0: i64) -> GprMemImm;
+    fn shift_count_reg(&mut self, arg0: GprReg) -> ShiftAmount;
+    fn i64_shl(&mut self, arg0: i64, arg1: i64) -> i64;
 }
 
 pub trait ContextIter {
@@ -323,20 +328,29 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             }
         }
         &InstructionData::Unary {
-            opcode: ref v80,
-            arg: v81,
+            opcode: ref v94,
+            arg: v95,
         } => {
-            match v80 {
+            match v94 {
                 &Opcode::Bnot => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v122 = constructor_unary_op(ctx, &UnaryOp::Not, v4, v81);
-                            let v123 = C::output_gpr(ctx, v122);
-                            let v124 = Some(v123);
-                            // Rule at isle/codegen/x64/lower.isle line 278.
-                            return v124;
+                            let v136 = constructor_unary_op(ctx, &UnaryOp::Not, v4, v95);
+                            let v137 = C::output_gpr(ctx, v136);
+                            let v138 = Some(v137);
+                            // Rule at isle/codegen/x64/lower.isle line 295.
+                            return v138;
+                        }
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v487 = constructor_unary_op(ctx, &UnaryOp::Not, &Type::I32, v95);
+                            let v488 = constructor_narrow_zext(ctx, v12, v487);
+                            let v489 = C::output_gpr(ctx, v488);
+                            let v490 = Some(v489);
+                            // Rule at isle/codegen/x64/lower.isle line 787.
+                            return v490;
                         }
                     }
                 }
@@ -345,11 +359,20 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v126 = constructor_unary_op(ctx, &UnaryOp::Neg, v4, v81);
-                            let v127 = C::output_gpr(ctx, v126);
-                            let v128 = Some(v127);
-                            // Rule at isle/codegen/x64/lower.isle line 279.
-                            return v128;
+                            let v140 = constructor_unary_op(ctx, &UnaryOp::Neg, v4, v95);
+                            let v141 = C::output_gpr(ctx, v140);
+                            let v142 = Some(v141);
+                            // Rule at isle/codegen/x64/lower.isle line 296.
+                            return v142;
+                        }
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v491 = constructor_unary_op(ctx, &UnaryOp::Neg, &Type::I32, v95);
+                            let v492 = constructor_narrow_zext(ctx, v12, v491);
+                            let v493 = C::output_gpr(ctx, v492);
+                            let v494 = Some(v493);
+                            // Rule at isle/codegen/x64/lower.isle line 789.
+                            return v494;
                         }
                     }
                 }
@@ -358,11 +381,23 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v433 = constructor_bit_count(ctx, &BitOp::Lzcnt, v4, v81);
-                            let v434 = C::output_gpr(ctx, v433);
-                            let v435 = Some(v434);
-                            // Rule at isle/codegen/x64/lower.isle line 705.
-                            return v435;
+                            let v444 = constructor_bit_count(ctx, &BitOp::Lzcnt, v4, v95);
+                            let v445 = C::output_gpr(ctx, v444);
+                            let v446 = Some(v445);
+                            // Rule at isle/codegen/x64/lower.isle line 726.
+                            return v446;
+                        }
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v545 = constructor_bit_count(ctx, &BitOp::Lzcnt, &Type::I32, v95);
+                            let v547 = constructor_narrow_bits(ctx, v12);
+                            let v548 = C::i64_sub(ctx, 32_i64, v547);
+                            let v549 = C::imm_operand(ctx, v548);
+                            let v550 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v545, v549);
+                            let v551 = C::output_gpr(ctx, v550);
+                            let v552 = Some(v551);
+                            // Rule at isle/codegen/x64/lower.isle line 848.
+                            return v552;
                         }
                     }
                 }
@@ -371,11 +406,33 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v437 = constructor_bit_count(ctx, &BitOp::Tzcnt, v4, v81);
-                            let v438 = C::output_gpr(ctx, v437);
-                            let v439 = Some(v438);
-                            // Rule at isle/codegen/x64/lower.isle line 706.
-                            return v439;
+                            let v448 = constructor_bit_count(ctx, &BitOp::Tzcnt, v4, v95);
+                            let v449 = C::output_gpr(ctx, v448);
+                            let v450 = Some(v449);
+                            // Rule at isle/codegen/x64/lower.isle line 727.
+                            return v450;
+                        }
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v97 = C::put_in_gpr(ctx, v95);
+                            let v547 = constructor_narrow_bits(ctx, v12);
+                            let v553 = C::i64_shl(ctx, 1_i64, v547);
+                            let v554 = C::imm_operand(ctx, v553);
+                            let v555 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v97, v554);
+                            let v194 = C::temp_writable_gpr(ctx);
+                            let v556 = C::gpr_to_gpr_mem(ctx, v555);
+                            let v557 = MInst::BitCount {
+                                op: BitOp::Tzcnt,
+                                size: OperandSize::S32,
+                                src: v556,
+                                dst: v194,
+                            };
+                            let v558 = C::emit(ctx, &v557);
+                            let v559 = C::writable_gpr_to_gpr(ctx, v194);
+                            let v560 = C::output_gpr(ctx, v559);
+                            let v561 = Some(v560);
+                            // Rule at isle/codegen/x64/lower.isle line 851.
+                            return v561;
                         }
                     }
                 }
@@ -384,11 +441,19 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v441 = constructor_bit_count(ctx, &BitOp::Popcnt, v4, v81);
-                            let v442 = C::output_gpr(ctx, v441);
-                            let v443 = Some(v442);
-                            // Rule at isle/codegen/x64/lower.isle line 707.
-                            return v443;
+                            let v452 = constructor_bit_count(ctx, &BitOp::Popcnt, v4, v95);
+                            let v453 = C::output_gpr(ctx, v452);
+                            let v454 = Some(v453);
+                            // Rule at isle/codegen/x64/lower.isle line 728.
+                            return v454;
+                        }
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v542 = constructor_bit_count(ctx, &BitOp::Popcnt, &Type::I32, v95);
+                            let v543 = C::output_gpr(ctx, v542);
+                            let v544 = Some(v543);
+                            // Rule at isle/codegen/x64/lower.isle line 846.
+                            return v544;
                         }
                     }
                 }
@@ -396,50 +461,50 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
                         if let &Type::I64 = v2 {
-                            let v82 = C::upper_half_zero(ctx, v81);
-                            if v82 == true {
-                                let v83 = C::put_in_gpr(ctx, v81);
-                                let v84 = C::output_gpr(ctx, v83);
-                                let v85 = Some(v84);
-                                // Rule at isle/codegen/x64/lower.isle line 233.
-                                return v85;
+                            let v96 = C::upper_half_zero(ctx, v95);
+                            if v96 == true {
+                                let v97 = C::put_in_gpr(ctx, v95);
+                                let v98 = C::output_gpr(ctx, v97);
+                                let v99 = Some(v98);
+                                // Rule at isle/codegen/x64/lower.isle line 250.
+                                return v99;
                             }
-                            let v86 = &C::value_type(ctx, v81);
-                            if let &Type::I32 = v86 {
+                            let v100 = &C::value_type(ctx, v95);
+                            if let &Type::I32 = v100 {
                                 let v35 = C::temp_writable_gpr(ctx);
-                                let v88 = C::put_in_gpr(ctx, v81);
-                                let v89 = MInst::MovRR {
+                                let v102 = C::put_in_gpr(ctx, v95);
+                                let v103 = MInst::MovRR {
                                     size: OperandSize::S32,
-                                    src: v88,
+                                    src: v102,
                                     dst: v35,
                                 };
-                                let v90 = C::emit(ctx, &v89);
+                                let v104 = C::emit(ctx, &v103);
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 237.
+                                // Rule at isle/codegen/x64/lower.isle line 254.
                                 return v41;
                             }
                         }
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v86 = &C::value_type(ctx, v81);
-                            let v91 = &constructor_ext_mode(ctx, v86, v4);
-                            if let Some(v92) = v91 {
+                            let v100 = &C::value_type(ctx, v95);
+                            let v105 = &constructor_ext_mode(ctx, v100, v4);
+                            if let Some(v106) = v105 {
                                 let v35 = C::temp_writable_gpr(ctx);
-                                let v88 = C::put_in_gpr(ctx, v81);
-                                let v93 = C::gpr_to_gpr_mem(ctx, v88);
-                                let v94 = MInst::Movzx {
-                                    mode: v92.clone(),
-                                    src: v93,
+                                let v102 = C::put_in_gpr(ctx, v95);
+                                let v107 = C::gpr_to_gpr_mem(ctx, v102);
+                                let v108 = MInst::Movzx {
+                                    mode: v106.clone(),
+                                    src: v107,
                                     dst: v35,
                                 };
-                                let v95 = C::emit(ctx, &v94);
-                                let v96 = C::writable_gpr_to_gpr(ctx, v35);
-                                let v97 = C::output_gpr(ctx, v96);
-                                let v98 = Some(v97);
-                                // Rule at isle/codegen/x64/lower.isle line 242.
-                                return v98;
+                                let v109 = C::emit(ctx, &v108);
+                                let v110 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v111 = C::output_gpr(ctx, v110);
+                                let v112 = Some(v111);
+                                // Rule at isle/codegen/x64/lower.isle line 259.
+                                return v112;
                             }
                         }
                     }
@@ -449,23 +514,23 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v86 = &C::value_type(ctx, v81);
-                            let v91 = &constructor_ext_mode(ctx, v86, v4);
-                            if let Some(v92) = v91 {
+                            let v100 = &C::value_type(ctx, v95);
+                            let v105 = &constructor_ext_mode(ctx, v100, v4);
+                            if let Some(v106) = v105 {
                                 let v35 = C::temp_writable_gpr(ctx);
-                                let v88 = C::put_in_gpr(ctx, v81);
-                                let v93 = C::gpr_to_gpr_mem(ctx, v88);
-                                let v99 = MInst::Movsx {
-                                    mode: v92.clone(),
-                                    src: v93,
+                                let v102 = C::put_in_gpr(ctx, v95);
+                                let v107 = C::gpr_to_gpr_mem(ctx, v102);
+                                let v113 = MInst::Movsx {
+                                    mode: v106.clone(),
+                                    src: v107,
                                     dst: v35,
                                 };
-                                let v100 = C::emit(ctx, &v99);
-                                let v96 = C::writable_gpr_to_gpr(ctx, v35);
-                                let v97 = C::output_gpr(ctx, v96);
-                                let v98 = Some(v97);
-                                // Rule at isle/codegen/x64/lower.isle line 247.
-                                return v98;
+                                let v114 = C::emit(ctx, &v113);
+                                let v110 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v111 = C::output_gpr(ctx, v110);
+                                let v112 = Some(v111);
+                                // Rule at isle/codegen/x64/lower.isle line 264.
+                                return v112;
                             }
                         }
                     }
@@ -476,42 +541,42 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         match v2 {
                             &Type::I8 => {
                                 let v35 = C::temp_writable_gpr(ctx);
-                                let v88 = C::put_in_gpr(ctx, v81);
-                                let v93 = C::gpr_to_gpr_mem(ctx, v88);
-                                let v454 = MInst::Movzx {
+                                let v102 = C::put_in_gpr(ctx, v95);
+                                let v107 = C::gpr_to_gpr_mem(ctx, v102);
+                                let v465 = MInst::Movzx {
                                     mode: ExtMode::BL,
-                                    src: v93,
+                                    src: v107,
                                     dst: v35,
                                 };
-                                let v455 = C::emit(ctx, &v454);
-                                let v96 = C::writable_gpr_to_gpr(ctx, v35);
-                                let v97 = C::output_gpr(ctx, v96);
-                                let v98 = Some(v97);
-                                // Rule at isle/codegen/x64/lower.isle line 724.
-                                return v98;
+                                let v466 = C::emit(ctx, &v465);
+                                let v110 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v111 = C::output_gpr(ctx, v110);
+                                let v112 = Some(v111);
+                                // Rule at isle/codegen/x64/lower.isle line 745.
+                                return v112;
                             }
                             &Type::I16 => {
                                 let v35 = C::temp_writable_gpr(ctx);
-                                let v88 = C::put_in_gpr(ctx, v81);
-                                let v93 = C::gpr_to_gpr_mem(ctx, v88);
-                                let v457 = MInst::Movzx {
+                                let v102 = C::put_in_gpr(ctx, v95);
+                                let v107 = C::gpr_to_gpr_mem(ctx, v102);
+                                let v468 = MInst::Movzx {
                                     mode: ExtMode::WL,
-                                    src: v93,
+                                    src: v107,
                                     dst: v35,
                                 };
-                                let v458 = C::emit(ctx, &v457);
-                                let v96 = C::writable_gpr_to_gpr(ctx, v35);
-                                let v97 = C::output_gpr(ctx, v96);
-                                let v98 = Some(v97);
-                                // Rule at isle/codegen/x64/lower.isle line 728.
-                                return v98;
+                                let v469 = C::emit(ctx, &v468);
+                                let v110 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v111 = C::output_gpr(ctx, v110);
+                                let v112 = Some(v111);
+                                // Rule at isle/codegen/x64/lower.isle line 749.
+                                return v112;
                             }
                             &Type::I32 => {
-                                let v83 = C::put_in_gpr(ctx, v81);
-                                let v84 = C::output_gpr(ctx, v83);
-                                let v85 = Some(v84);
-                                // Rule at isle/codegen/x64/lower.isle line 282.
-                                return v85;
+                                let v97 = C::put_in_gpr(ctx, v95);
+                                let v98 = C::output_gpr(ctx, v97);
+                                let v99 = Some(v98);
+                                // Rule at isle/codegen/x64/lower.isle line 299.
+                                return v99;
                             }
                             _ => {}
                         }
@@ -522,36 +587,36 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         match v2 {
                             &Type::I32 => {
-                                let v275 = C::put_in_xmm(ctx, v81);
-                                let v333 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v275);
-                                let v334 = C::output_gpr(ctx, v333);
-                                let v335 = Some(v334);
-                                // Rule at isle/codegen/x64/lower.isle line 550.
-                                return v335;
+                                let v285 = C::put_in_xmm(ctx, v95);
+                                let v343 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v285);
+                                let v344 = C::output_gpr(ctx, v343);
+                                let v345 = Some(v344);
+                                // Rule at isle/codegen/x64/lower.isle line 571.
+                                return v345;
                             }
                             &Type::I64 => {
-                                let v275 = C::put_in_xmm(ctx, v81);
-                                let v336 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v275);
-                                let v337 = C::output_gpr(ctx, v336);
-                                let v338 = Some(v337);
-                                // Rule at isle/codegen/x64/lower.isle line 551.
-                                return v338;
+                                let v285 = C::put_in_xmm(ctx, v95);
+                                let v346 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v285);
+                                let v347 = C::output_gpr(ctx, v346);
+                                let v348 = Some(v347);
+                                // Rule at isle/codegen/x64/lower.isle line 572.
+                                return v348;
                             }
                             &Type::F32 => {
-                                let v83 = C::put_in_gpr(ctx, v81);
-                                let v327 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v83);
-                                let v328 = C::output_xmm(ctx, v327);
-                                let v329 = Some(v328);
-                                // Rule at isle/codegen/x64/lower.isle line 548.
-                                return v329;
+                                let v97 = C::put_in_gpr(ctx, v95);
+                                let v337 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v97);
+                                let v338 = C::output_xmm(ctx, v337);
+                                let v339 = Some(v338);
+                                // Rule at isle/codegen/x64/lower.isle line 569.
+                                return v339;
                             }
                             &Type::F64 => {
-                                let v83 = C::put_in_gpr(ctx, v81);
-                                let v330 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v83);
-                                let v331 = C::output_xmm(ctx, v330);
-                                let v332 = Some(v331);
-                                // Rule at isle/codegen/x64/lower.isle line 549.
-                                return v332;
+                                let v97 = C::put_in_gpr(ctx, v95);
+                                let v340 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v97);
+                                let v341 = C::output_xmm(ctx, v340);
+                                let v342 = Some(v341);
+                                // Rule at isle/codegen/x64/lower.isle line 570.
+                                return v342;
                             }
                             _ => {}
                         }
@@ -560,30 +625,30 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 &Opcode::Fneg => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v245 = &C::float_size(ctx, v2);
-                        if let Some(v246) = v245 {
-                            let v275 = C::put_in_xmm(ctx, v81);
-                            let v285 = constructor_sign_mask(ctx, v246);
-                            let v286 = constructor_sse_rr(ctx, &SseOp::Xorps, v275, v285);
-                            let v287 = C::output_xmm(ctx, v286);
-                            let v288 = Some(v287);
-                            // Rule at isle/codegen/x64/lower.isle line 522.
-                            return v288;
+                        let v255 = &C::float_size(ctx, v2);
+                        if let Some(v256) = v255 {
+                            let v285 = C::put_in_xmm(ctx, v95);
+                            let v295 = constructor_sign_mask(ctx, v256);
+                            let v296 = constructor_sse_rr(ctx, &SseOp::Xorps, v285, v295);
+                            let v297 = C::output_xmm(ctx, v296);
+                            let v298 = Some(v297);
+                            // Rule at isle/codegen/x64/lower.isle line 543.
+                            return v298;
                         }
                     }
                 }
                 &Opcode::Fabs => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v245 = &C::float_size(ctx, v2);
-                        if let Some(v246) = v245 {
-                            let v275 = C::put_in_xmm(ctx, v81);
-                            let v290 = constructor_abs_mask(ctx, v246);
-                            let v291 = constructor_sse_rr(ctx, &SseOp::Andps, v275, v290);
-                            let v292 = C::output_xmm(ctx, v291);
-                            let v293 = Some(v292);
-                            // Rule at isle/codegen/x64/lower.isle line 524.
-                            return v293;
+                        let v255 = &C::float_size(ctx, v2);
+                        if let Some(v256) = v255 {
+                            let v285 = C::put_in_xmm(ctx, v95);
+                            let v300 = constructor_abs_mask(ctx, v256);
+                            let v301 = constructor_sse_rr(ctx, &SseOp::Andps, v285, v300);
+                            let v302 = C::output_xmm(ctx, v301);
+                            let v303 = Some(v302);
+                            // Rule at isle/codegen/x64/lower.isle line 545.
+                            return v303;
                         }
                     }
                 }
@@ -592,20 +657,20 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         match v2 {
                             &Type::F32 => {
-                                let v275 = C::put_in_xmm(ctx, v81);
-                                let v277 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v275, v275);
-                                let v278 = C::output_xmm(ctx, v277);
-                                let v279 = Some(v278);
-                                // Rule at isle/codegen/x64/lower.isle line 509.
-                                return v279;
+                                let v285 = C::put_in_xmm(ctx, v95);
+                                let v287 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v285, v285);
+                                let v288 = C::output_xmm(ctx, v287);
+                                let v289 = Some(v288);
+                                // Rule at isle/codegen/x64/lower.isle line 530.
+                                return v289;
                             }
                             &Type::F64 => {
-                                let v275 = C::put_in_xmm(ctx, v81);
-                                let v281 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v275, v275);
-                                let v282 = C::output_xmm(ctx, v281);
-                                let v283 = Some(v282);
-                                // Rule at isle/codegen/x64/lower.isle line 511.
-                                return v283;
+                                let v285 = C::put_in_xmm(ctx, v95);
+                                let v291 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v285, v285);
+                                let v292 = C::output_xmm(ctx, v291);
+                                let v293 = Some(v292);
+                                // Rule at isle/codegen/x64/lower.isle line 532.
+                                return v293;
                             }
                             _ => {}
                         }
@@ -614,52 +679,52 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 &Opcode::Ceil => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v245 = &C::float_size(ctx, v2);
-                        if let Some(v246) = v245 {
-                            let v304 = constructor_round(ctx, v246, &RoundMode::Up, v81);
-                            let v305 = C::output_xmm(ctx, v304);
-                            let v306 = Some(v305);
-                            // Rule at isle/codegen/x64/lower.isle line 537.
-                            return v306;
+                        let v255 = &C::float_size(ctx, v2);
+                        if let Some(v256) = v255 {
+                            let v314 = constructor_round(ctx, v256, &RoundMode::Up, v95);
+                            let v315 = C::output_xmm(ctx, v314);
+                            let v316 = Some(v315);
+                            // Rule at isle/codegen/x64/lower.isle line 558.
+                            return v316;
                         }
                     }
                 }
                 &Opcode::Floor => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v245 = &C::float_size(ctx, v2);
-                        if let Some(v246) = v245 {
-                            let v308 = constructor_round(ctx, v246, &RoundMode::Down, v81);
-                            let v309 = C::output_xmm(ctx, v308);
-                            let v310 = Some(v309);
-                            // Rule at isle/codegen/x64/lower.isle line 538.
-                            return v310;
+                        let v255 = &C::float_size(ctx, v2);
+                        if let Some(v256) = v255 {
+                            let v318 = constructor_round(ctx, v256, &RoundMode::Down, v95);
+                            let v319 = C::output_xmm(ctx, v318);
+                            let v320 = Some(v319);
+                            // Rule at isle/codegen/x64/lower.isle line 559.
+                            return v320;
                         }
                     }
                 }
                 &Opcode::Trunc => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v245 = &C::float_size(ctx, v2);
-                        if let Some(v246) = v245 {
-                            let v312 = constructor_round(ctx, v246, &RoundMode::Zero, v81);
-                            let v313 = C::output_xmm(ctx, v312);
-                            let v314 = Some(v313);
-                            // Rule at isle/codegen/x64/lower.isle line 539.
-                            return v314;
+                        let v255 = &C::float_size(ctx, v2);
+                        if let Some(v256) = v255 {
+                            let v322 = constructor_round(ctx, v256, &RoundMode::Zero, v95);
+                            let v323 = C::output_xmm(ctx, v322);
+                            let v324 = Some(v323);
+                            // Rule at isle/codegen/x64/lower.isle line 560.
+                            return v324;
                         }
                     }
                 }
                 &Opcode::Nearest => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v245 = &C::float_size(ctx, v2);
-                        if let Some(v246) = v245 {
-                            let v316 = constructor_round(ctx, v246, &RoundMode::Nearest, v81);
-                            let v317 = C::output_xmm(ctx, v316);
-                            let v318 = Some(v317);
-                            // Rule at isle/codegen/x64/lower.isle line 540.
-                            return v318;
+                        let v255 = &C::float_size(ctx, v2);
+                        if let Some(v256) = v255 {
+                            let v326 = constructor_round(ctx, v256, &RoundMode::Nearest, v95);
+                            let v327 = C::output_xmm(ctx, v326);
+                            let v328 = Some(v327);
+                            // Rule at isle/codegen/x64/lower.isle line 561.
+                            return v328;
                         }
                     }
                 }
@@ -667,12 +732,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
                         if let &Type::F64 = v2 {
-                            let v275 = C::put_in_xmm(ctx, v81);
-                            let v320 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v275, v275);
-                            let v321 = C::output_xmm(ctx, v320);
-                            let v322 = Some(v321);
-                            // Rule at isle/codegen/x64/lower.isle line 542.
-                            return v322;
+                            let v285 = C::put_in_xmm(ctx, v95);
+                            let v330 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v285, v285);
+                            let v331 = C::output_xmm(ctx, v330);
+                            let v332 = Some(v331);
+                            // Rule at isle/codegen/x64/lower.isle line 563.
+                            return v332;
                         }
                     }
                 }
@@ -680,12 +745,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
                         if let &Type::F32 = v2 {
-                            let v275 = C::put_in_xmm(ctx, v81);
-                            let v324 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v275, v275);
-                            let v325 = C::output_xmm(ctx, v324);
-                            let v326 = Some(v325);
-                            // Rule at isle/codegen/x64/lower.isle line 544.
-                            return v326;
+                            let v285 = C::put_in_xmm(ctx, v95);
+                            let v334 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v285, v285);
+                            let v335 = C::output_xmm(ctx, v334);
+                            let v336 = Some(v335);
+                            // Rule at isle/codegen/x64/lower.isle line 565.
+                            return v336;
                         }
                     }
                 }
@@ -694,11 +759,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v365 = constructor_float_to_sint(ctx, false, v4, v81);
-                            let v366 = C::output_gpr(ctx, v365);
-                            let v367 = Some(v366);
-                            // Rule at isle/codegen/x64/lower.isle line 642.
-                            return v367;
+                            let v376 = constructor_float_to_sint(ctx, false, v4, v95);
+                            let v377 = C::output_gpr(ctx, v376);
+                            let v378 = Some(v377);
+                            // Rule at isle/codegen/x64/lower.isle line 663.
+                            return v378;
                         }
                     }
                 }
@@ -707,11 +772,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v371 = constructor_float_to_uint(ctx, false, v4, v81);
-                            let v372 = C::output_gpr(ctx, v371);
-                            let v373 = Some(v372);
-                            // Rule at isle/codegen/x64/lower.isle line 644.
-                            return v373;
+                            let v382 = constructor_float_to_uint(ctx, false, v4, v95);
+                            let v383 = C::output_gpr(ctx, v382);
+                            let v384 = Some(v383);
+                            // Rule at isle/codegen/x64/lower.isle line 665.
+                            return v384;
                         }
                     }
                 }
@@ -720,11 +785,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v368 = constructor_float_to_sint(ctx, true, v4, v81);
-                            let v369 = C::output_gpr(ctx, v368);
-                            let v370 = Some(v369);
-                            // Rule at isle/codegen/x64/lower.isle line 643.
-                            return v370;
+                            let v379 = constructor_float_to_sint(ctx, true, v4, v95);
+                            let v380 = C::output_gpr(ctx, v379);
+                            let v381 = Some(v380);
+                            // Rule at isle/codegen/x64/lower.isle line 664.
+                            return v381;
                         }
                     }
                 }
@@ -733,29 +798,29 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v374 = constructor_float_to_uint(ctx, true, v4, v81);
-                            let v375 = C::output_gpr(ctx, v374);
-                            let v376 = Some(v375);
-                            // Rule at isle/codegen/x64/lower.isle line 645.
-                            return v376;
+                            let v385 = constructor_float_to_uint(ctx, true, v4, v95);
+                            let v386 = C::output_gpr(ctx, v385);
+                            let v387 = Some(v386);
+                            // Rule at isle/codegen/x64/lower.isle line 666.
+                            return v387;
                         }
                     }
                 }
                 &Opcode::FcvtFromSint => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v245 = &C::float_size(ctx, v2);
-                        if let Some(v246) = v245 {
-                            let v86 = &C::value_type(ctx, v81);
-                            let v348 = &C::int_ty(ctx, v86);
-                            if let Some(v349) = v348 {
-                                let v350 = &constructor_operand_size(ctx, v349);
-                                let v88 = C::put_in_gpr(ctx, v81);
-                                let v351 = constructor_int_to_float(ctx, v246, v350, v88);
-                                let v352 = C::output_xmm(ctx, v351);
-                                let v353 = Some(v352);
-                                // Rule at isle/codegen/x64/lower.isle line 601.
-                                return v353;
+                        let v255 = &C::float_size(ctx, v2);
+                        if let Some(v256) = v255 {
+                            let v100 = &C::value_type(ctx, v95);
+                            let v358 = &C::int_ty(ctx, v100);
+                            if let Some(v359) = v358 {
+                                let v360 = &constructor_operand_size(ctx, v359);
+                                let v102 = C::put_in_gpr(ctx, v95);
+                                let v361 = constructor_int_to_float(ctx, v256, v360, v102);
+                                let v362 = C::output_xmm(ctx, v361);
+                                let v363 = Some(v362);
+                                // Rule at isle/codegen/x64/lower.isle line 622.
+                                return v363;
                             }
                         }
                     }
@@ -763,48 +828,48 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 &Opcode::FcvtFromUint => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v86 = &C::value_type(ctx, v81);
-                        match v86 {
+                        let v100 = &C::value_type(ctx, v95);
+                        match v100 {
                             &Type::I32 => {
-                                let v245 = &C::float_size(ctx, v2);
-                                if let Some(v246) = v245 {
+                                let v255 = &C::float_size(ctx, v2);
+                                if let Some(v256) = v255 {
                                     let v35 = C::temp_writable_gpr(ctx);
-                                    let v88 = C::put_in_gpr(ctx, v81);
-                                    let v89 = MInst::MovRR {
+                                    let v102 = C::put_in_gpr(ctx, v95);
+                                    let v103 = MInst::MovRR {
                                         size: OperandSize::S32,
-                                        src: v88,
+                                        src: v102,
                                         dst: v35,
                                     };
-                                    let v90 = C::emit(ctx, &v89);
+                                    let v104 = C::emit(ctx, &v103);
                                     let v39 = C::writable_gpr_to_gpr(ctx, v35);
-                                    let v354 =
-                                        constructor_int_to_float(ctx, v246, &OperandSize::S64, v39);
-                                    let v355 = C::output_xmm(ctx, v354);
-                                    let v356 = Some(v355);
-                                    // Rule at isle/codegen/x64/lower.isle line 605.
-                                    return v356;
+                                    let v364 =
+                                        constructor_int_to_float(ctx, v256, &OperandSize::S64, v39);
+                                    let v365 = C::output_xmm(ctx, v364);
+                                    let v366 = Some(v365);
+                                    // Rule at isle/codegen/x64/lower.isle line 626.
+                                    return v366;
                                 }
                             }
                             &Type::I64 => {
-                                let v245 = &C::float_size(ctx, v2);
-                                if let Some(v246) = v245 {
-                                    let v357 = C::temp_writable_xmm(ctx);
-                                    let v358 = C::temp_writable_gpr(ctx);
-                                    let v143 = C::temp_writable_gpr(ctx);
-                                    let v359 = C::put_in_gpr(ctx, v81);
-                                    let v360 = MInst::CvtUint64ToFloatSeq {
-                                        float_size: v246.clone(),
-                                        src: v359,
-                                        dst: v357,
-                                        tmp1: v358,
-                                        tmp2: v143,
+                                let v255 = &C::float_size(ctx, v2);
+                                if let Some(v256) = v255 {
+                                    let v367 = C::temp_writable_xmm(ctx);
+                                    let v368 = C::temp_writable_gpr(ctx);
+                                    let v369 = C::temp_writable_gpr(ctx);
+                                    let v370 = C::put_in_gpr(ctx, v95);
+                                    let v371 = MInst::CvtUint64ToFloatSeq {
+                                        float_size: v256.clone(),
+                                        src: v370,
+                                        dst: v367,
+                                        tmp1: v368,
+                                        tmp2: v369,
                                     };
-                                    let v361 = C::emit(ctx, &v360);
-                                    let v362 = C::writable_xmm_to_xmm(ctx, v357);
-                                    let v363 = C::output_xmm(ctx, v362);
-                                    let v364 = Some(v363);
-                                    // Rule at isle/codegen/x64/lower.isle line 610.
-                                    return v364;
+                                    let v372 = C::emit(ctx, &v371);
+                                    let v373 = C::writable_xmm_to_xmm(ctx, v367);
+                                    let v374 = C::output_xmm(ctx, v373);
+                                    let v375 = Some(v374);
+                                    // Rule at isle/codegen/x64/lower.isle line 631.
+                                    return v375;
                                 }
                             }
                             _ => {}
@@ -858,6 +923,18 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             // Rule at isle/codegen/x64/lower.isle line 185.
                             return v26;
                         }
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
+                            let v470 = constructor_alu(ctx, &AluOp::Add, &Type::I32, v22, v23);
+                            let v471 = constructor_narrow_zext(ctx, v12, v470);
+                            let v472 = C::output_gpr(ctx, v471);
+                            let v473 = Some(v472);
+                            // Rule at isle/codegen/x64/lower.isle line 779.
+                            return v473;
+                        }
                     }
                 }
                 &Opcode::Isub => {
@@ -873,6 +950,18 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v45 = Some(v44);
                             // Rule at isle/codegen/x64/lower.isle line 198.
                             return v45;
+                        }
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
+                            let v474 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v22, v23);
+                            let v475 = constructor_narrow_zext(ctx, v12, v474);
+                            let v476 = C::output_gpr(ctx, v475);
+                            let v477 = Some(v476);
+                            // Rule at isle/codegen/x64/lower.isle line 781.
+                            return v477;
                         }
                     }
                 }
@@ -900,6 +989,27 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             // Rule at isle/codegen/x64/lower.isle line 207.
                             return v65;
                         }
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v35 = C::temp_writable_gpr(ctx);
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v478 = C::put_in_gpr(ctx, v18.0);
+                            let v479 = C::put_in_gpr(ctx, v18.1);
+                            let v480 = C::gpr_to_gpr_mem(ctx, v479);
+                            let v481 = MInst::IMul {
+                                size: OperandSize::S32,
+                                src1: v478,
+                                src2: v480,
+                                dst: v35,
+                            };
+                            let v482 = C::emit(ctx, &v481);
+                            let v483 = C::writable_gpr_to_gpr(ctx, v35);
+                            let v484 = constructor_narrow_zext(ctx, v12, v483);
+                            let v485 = C::output_gpr(ctx, v484);
+                            let v486 = Some(v485);
+                            // Rule at isle/codegen/x64/lower.isle line 783.
+                            return v486;
+                        }
                     }
                 }
                 &Opcode::Sdiv => {
@@ -908,12 +1018,45 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v135 = constructor_divide(ctx, true, v4, v18.0, v18.1);
-                            let v136 = C::pair_first(ctx, v135);
-                            let v137 = C::output_gpr(ctx, v136);
-                            let v138 = Some(v137);
-                            // Rule at isle/codegen/x64/lower.isle line 320.
-                            return v138;
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v144 = C::put_in_gpr(ctx, v18.1);
+                            let v150 = constructor_divide(ctx, true, v4, v22, v144);
+                            let v151 = C::pair_first(ctx, v150);
+                            let v152 = C::output_gpr(ctx, v151);
+                            let v153 = Some(v152);
+                            // Rule at isle/codegen/x64/lower.isle line 337.
+                            return v153;
+                        }
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v503 = constructor_narrow_sext(ctx, v12, v22);
+                            let v479 = C::put_in_gpr(ctx, v18.1);
+                            let v522 = constructor_narrow_sext(ctx, v12, v479);
+                            let v527 = constructor_divide(ctx, true, &Type::I32, v503, v522);
+                            let v528 = C::pair_first(ctx, v527);
+                            let v530 = constructor_narrow_bits(ctx, v12);
+                            let v531 = C::i64_sub(ctx, v530, 1_i64);
+                            let v532 = C::i64_shl(ctx, 1_i64, v531);
+                            let v533 = C::imm_operand(ctx, v532);
+                            let v534 = MInst::Cmp {
+                                size: OperandSize::S32,
+                                lhs: v528,
+                                rhs: v533,
+                            };
+                            let v535 = C::emit(ctx, &v534);
+                            let v536 = C::conversion_overflow_trap(ctx);
+                            let v537 = MInst::TrapIf {
+                                cc: CC::Z,
+                                trap: v536,
+                            };
+                            let v538 = C::emit(ctx, &v537);
+                            let v539 = constructor_narrow_zext(ctx, v12, v528);
+                            let v540 = C::output_gpr(ctx, v539);
+                            let v541 = Some(v540);
+                            // Rule at isle/codegen/x64/lower.isle line 836.
+                            return v541;
                         }
                     }
                 }
@@ -923,12 +1066,26 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v130 = constructor_divide(ctx, false, v4, v18.0, v18.1);
-                            let v131 = C::pair_first(ctx, v130);
-                            let v132 = C::output_gpr(ctx, v131);
-                            let v133 = Some(v132);
-                            // Rule at isle/codegen/x64/lower.isle line 319.
-                            return v133;
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v144 = C::put_in_gpr(ctx, v18.1);
+                            let v145 = constructor_divide(ctx, false, v4, v22, v144);
+                            let v146 = C::pair_first(ctx, v145);
+                            let v147 = C::output_gpr(ctx, v146);
+                            let v148 = Some(v147);
+                            // Rule at isle/codegen/x64/lower.isle line 335.
+                            return v148;
+                        }
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v144 = C::put_in_gpr(ctx, v18.1);
+                            let v515 = constructor_divide(ctx, false, &Type::I32, v22, v144);
+                            let v516 = C::pair_first(ctx, v515);
+                            let v517 = C::output_gpr(ctx, v516);
+                            let v518 = Some(v517);
+                            // Rule at isle/codegen/x64/lower.isle line 830.
+                            return v518;
                         }
                     }
                 }
@@ -939,27 +1096,26 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v142 = constructor_dividend_high(ctx, true, v4, v22);
-                            let v143 = C::temp_writable_gpr(ctx);
-                            let v144 = C::temp_writable_gpr(ctx);
-                            let v145 = &constructor_operand_size(ctx, v4);
-                            let v146 = C::put_in_gpr(ctx, v18.1);
-                            let v147 = C::div_trap(ctx);
-                            let v148 = MInst::CheckedSRemSeq {
-                                size: v145.clone(),
-                                dividend_lo: v22,
-                                dividend_hi: v142,
-                                divisor: v146,
-                                dst_quotient: v143,
-                                dst_remainder: v144,
-                                trap: v147,
-                            };
-                            let v149 = C::emit(ctx, &v148);
-                            let v150 = C::writable_gpr_to_gpr(ctx, v144);
-                            let v151 = C::output_gpr(ctx, v150);
-                            let v152 = Some(v151);
-                            // Rule at isle/codegen/x64/lower.isle line 323.
-                            return v152;
+                            let v144 = C::put_in_gpr(ctx, v18.1);
+                            let v157 = constructor_checked_srem(ctx, v4, v22, v144);
+                            let v158 = C::output_gpr(ctx, v157);
+                            let v159 = Some(v158);
+                            // Rule at isle/codegen/x64/lower.isle line 342.
+                            return v159;
+                        }
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v503 = constructor_narrow_sext(ctx, v12, v22);
+                            let v479 = C::put_in_gpr(ctx, v18.1);
+                            let v522 = constructor_narrow_sext(ctx, v12, v479);
+                            let v523 = constructor_checked_srem(ctx, &Type::I32, v503, v522);
+                            let v524 = constructor_narrow_zext(ctx, v12, v523);
+                            let v525 = C::output_gpr(ctx, v524);
+                            let v526 = Some(v525);
+                            // Rule at isle/codegen/x64/lower.isle line 834.
+                            return v526;
                         }
                     }
                 }
@@ -969,12 +1125,26 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v130 = constructor_divide(ctx, false, v4, v18.0, v18.1);
-                            let v139 = C::pair_second(ctx, v130);
-                            let v140 = C::output_gpr(ctx, v139);
-                            let v141 = Some(v140);
-                            // Rule at isle/codegen/x64/lower.isle line 321.
-                            return v141;
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v144 = C::put_in_gpr(ctx, v18.1);
+                            let v145 = constructor_divide(ctx, false, v4, v22, v144);
+                            let v154 = C::pair_second(ctx, v145);
+                            let v155 = C::output_gpr(ctx, v154);
+                            let v156 = Some(v155);
+                            // Rule at isle/codegen/x64/lower.isle line 339.
+                            return v156;
+                        }
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v144 = C::put_in_gpr(ctx, v18.1);
+                            let v515 = constructor_divide(ctx, false, &Type::I32, v22, v144);
+                            let v519 = C::pair_second(ctx, v515);
+                            let v520 = C::output_gpr(ctx, v519);
+                            let v521 = Some(v520);
+                            // Rule at isle/codegen/x64/lower.isle line 832.
+                            return v521;
                         }
                     }
                 }
@@ -997,11 +1167,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v444 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
-                            let v445 = C::output_gpr(ctx, v444);
-                            let v446 = Some(v445);
-                            // Rule at isle/codegen/x64/lower.isle line 717.
-                            return v446;
+                            let v455 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
+                            let v456 = C::output_gpr(ctx, v455);
+                            let v457 = Some(v456);
+                            // Rule at isle/codegen/x64/lower.isle line 738.
+                            return v457;
                         }
                     }
                 }
@@ -1024,11 +1194,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v447 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
-                            let v448 = C::output_gpr(ctx, v447);
-                            let v449 = Some(v448);
-                            // Rule at isle/codegen/x64/lower.isle line 719.
-                            return v449;
+                            let v458 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
+                            let v459 = C::output_gpr(ctx, v458);
+                            let v460 = Some(v459);
+                            // Rule at isle/codegen/x64/lower.isle line 740.
+                            return v460;
                         }
                     }
                 }
@@ -1051,11 +1221,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v450 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
-                            let v451 = C::output_gpr(ctx, v450);
-                            let v452 = Some(v451);
-                            // Rule at isle/codegen/x64/lower.isle line 721.
-                            return v452;
+                            let v461 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
+                            let v462 = C::output_gpr(ctx, v461);
+                            let v463 = Some(v462);
+                            // Rule at isle/codegen/x64/lower.isle line 742.
+                            return v463;
                         }
                     }
                 }
@@ -1065,11 +1235,23 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v102 = constructor_shift(ctx, &ShiftOp::Shl, v4, v18.0, v18.1);
-                            let v103 = C::output_gpr(ctx, v102);
-                            let v104 = Some(v103);
-                            // Rule at isle/codegen/x64/lower.isle line 266.
-                            return v104;
+                            let v116 = constructor_shift(ctx, &ShiftOp::Shl, v4, v18.0, v18.1);
+                            let v117 = C::output_gpr(ctx, v116);
+                            let v118 = Some(v117);
+                            // Rule at isle/codegen/x64/lower.isle line 283.
+                            return v118;
+                        }
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v495 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v496 = constructor_shift_by(ctx, &ShiftOp::Shl, v22, v495);
+                            let v497 = constructor_narrow_zext(ctx, v12, v496);
+                            let v498 = C::output_gpr(ctx, v497);
+                            let v499 = Some(v498);
+                            // Rule at isle/codegen/x64/lower.isle line 808.
+                            return v499;
                         }
                     }
                 }
@@ -1079,11 +1261,22 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v106 = constructor_shift(ctx, &ShiftOp::Shr, v4, v18.0, v18.1);
-                            let v107 = C::output_gpr(ctx, v106);
-                            let v108 = Some(v107);
-                            // Rule at isle/codegen/x64/lower.isle line 267.
-                            return v108;
+                            let v120 = constructor_shift(ctx, &ShiftOp::Shr, v4, v18.0, v18.1);
+                            let v121 = C::output_gpr(ctx, v120);
+                            let v122 = Some(v121);
+                            // Rule at isle/codegen/x64/lower.isle line 284.
+                            return v122;
+                        }
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v495 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v500 = constructor_shift_by(ctx, &ShiftOp::Shr, v22, v495);
+                            let v501 = C::output_gpr(ctx, v500);
+                            let v502 = Some(v501);
+                            // Rule at isle/codegen/x64/lower.isle line 810.
+                            return v502;
                         }
                     }
                 }
@@ -1093,11 +1286,24 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v110 = constructor_shift(ctx, &ShiftOp::Sar, v4, v18.0, v18.1);
-                            let v111 = C::output_gpr(ctx, v110);
-                            let v112 = Some(v111);
-                            // Rule at isle/codegen/x64/lower.isle line 268.
-                            return v112;
+                            let v124 = constructor_shift(ctx, &ShiftOp::Sar, v4, v18.0, v18.1);
+                            let v125 = C::output_gpr(ctx, v124);
+                            let v126 = Some(v125);
+                            // Rule at isle/codegen/x64/lower.isle line 285.
+                            return v126;
+                        }
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v503 = constructor_narrow_sext(ctx, v12, v22);
+                            let v504 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v505 = constructor_shift_by(ctx, &ShiftOp::Sar, v503, v504);
+                            let v506 = constructor_narrow_zext(ctx, v12, v505);
+                            let v507 = C::output_gpr(ctx, v506);
+                            let v508 = Some(v507);
+                            // Rule at isle/codegen/x64/lower.isle line 812.
+                            return v508;
                         }
                     }
                 }
@@ -1107,11 +1313,29 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v114 = constructor_shift(ctx, &ShiftOp::Rol, v4, v18.0, v18.1);
-                            let v115 = C::output_gpr(ctx, v114);
-                            let v116 = Some(v115);
-                            // Rule at isle/codegen/x64/lower.isle line 269.
-                            return v116;
+                            let v128 = constructor_shift(ctx, &ShiftOp::Rol, v4, v18.0, v18.1);
+                            let v129 = C::output_gpr(ctx, v128);
+                            let v130 = Some(v129);
+                            // Rule at isle/codegen/x64/lower.isle line 286.
+                            return v130;
+                        }
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v495 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v509 = constructor_narrow_rotate(
+                                ctx,
+                                v12,
+                                &ShiftOp::Shl,
+                                &ShiftOp::Shr,
+                                v22,
+                                v495,
+                            );
+                            let v510 = C::output_gpr(ctx, v509);
+                            let v511 = Some(v510);
+                            // Rule at isle/codegen/x64/lower.isle line 816.
+                            return v511;
                         }
                     }
                 }
@@ -1121,127 +1345,145 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v118 = constructor_shift(ctx, &ShiftOp::Ror, v4, v18.0, v18.1);
-                            let v119 = C::output_gpr(ctx, v118);
-                            let v120 = Some(v119);
-                            // Rule at isle/codegen/x64/lower.isle line 270.
-                            return v120;
+                            let v132 = constructor_shift(ctx, &ShiftOp::Ror, v4, v18.0, v18.1);
+                            let v133 = C::output_gpr(ctx, v132);
+                            let v134 = Some(v133);
+                            // Rule at isle/codegen/x64/lower.isle line 287.
+                            return v134;
+                        }
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v22 = C::put_in_gpr(ctx, v18.0);
+                            let v495 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v512 = constructor_narrow_rotate(
+                                ctx,
+                                v12,
+                                &ShiftOp::Shr,
+                                &ShiftOp::Shl,
+                                v22,
+                                v495,
+                            );
+                            let v513 = C::output_gpr(ctx, v512);
+                            let v514 = Some(v513);
+                            // Rule at isle/codegen/x64/lower.isle line 818.
+                            return v514;
                         }
                     }
                 }
                 &Opcode::Fadd => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v245 = &C::float_size(ctx, v2);
-                        if let Some(v246) = v245 {
-                            let v248 = &constructor_sse_op(ctx, &Opcode::Fadd, v246);
+                        let v255 = &C::float_size(ctx, v2);
+                        if let Some(v256) = v255 {
+                            let v258 = &constructor_sse_op(ctx, &Opcode::Fadd, v256);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v249 = C::put_in_xmm(ctx, v18.0);
-                            let v250 = constructor_put_in_xmm_mem(ctx, v18.1);
-                            let v251 = constructor_sse_rm(ctx, v248, v249, v250);
-                            let v252 = C::output_xmm(ctx, v251);
-                            let v253 = Some(v252);
-                            // Rule at isle/codegen/x64/lower.isle line 492.
-                            return v253;
+                            let v259 = C::put_in_xmm(ctx, v18.0);
+                            let v260 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v261 = constructor_sse_rm(ctx, v258, v259, v260);
+                            let v262 = C::output_xmm(ctx, v261);
+                            let v263 = Some(v262);
+                            // Rule at isle/codegen/x64/lower.isle line 513.
+                            return v263;
                         }
                     }
                 }
                 &Opcode::Fsub => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v245 = &C::float_size(ctx, v2);
-                        if let Some(v246) = v245 {
-                            let v255 = &constructor_sse_op(ctx, &Opcode::Fsub, v246);
+                        let v255 = &C::float_size(ctx, v2);
+                        if let Some(v256) = v255 {
+                            let v265 = &constructor_sse_op(ctx, &Opcode::Fsub, v256);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v249 = C::put_in_xmm(ctx, v18.0);
-                            let v250 = constructor_put_in_xmm_mem(ctx, v18.1);
-                            let v256 = constructor_sse_rm(ctx, v255, v249, v250);
-                            let v257 = C::output_xmm(ctx, v256);
-                            let v258 = Some(v257);
-                            // Rule at isle/codegen/x64/lower.isle line 494.
-                            return v258;
+                            let v259 = C::put_in_xmm(ctx, v18.0);
+                            let v260 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v266 = constructor_sse_rm(ctx, v265, v259, v260);
+                            let v267 = C::output_xmm(ctx, v266);
+                            let v268 = Some(v267);
+                            // Rule at isle/codegen/x64/lower.isle line 515.
+                            return v268;
                         }
                     }
                 }
                 &Opcode::Fmul => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v245 = &C::float_size(ctx, v2);
-                        if let Some(v246) = v245 {
-                            let v260 = &constructor_sse_op(ctx, &Opcode::Fmul, v246);
+                        let v255 = &C::float_size(ctx, v2);
+                        if let Some(v256) = v255 {
+                            let v270 = &constructor_sse_op(ctx, &Opcode::Fmul, v256);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v249 = C::put_in_xmm(ctx, v18.0);
-                            let v250 = constructor_put_in_xmm_mem(ctx, v18.1);
-                            let v261 = constructor_sse_rm(ctx, v260, v249, v250);
-                            let v262 = C::output_xmm(ctx, v261);
-                            let v263 = Some(v262);
-                            // Rule at isle/codegen/x64/lower.isle line 496.
-                            return v263;
+                            let v259 = C::put_in_xmm(ctx, v18.0);
+                            let v260 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v271 = constructor_sse_rm(ctx, v270, v259, v260);
+                            let v272 = C::output_xmm(ctx, v271);
+                            let v273 = Some(v272);
+                            // Rule at isle/codegen/x64/lower.isle line 517.
+                            return v273;
                         }
                     }
                 }
                 &Opcode::Fdiv => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v245 = &C::float_size(ctx, v2);
-                        if let Some(v246) = v245 {
-                            let v265 = &constructor_sse_op(ctx, &Opcode::Fdiv, v246);
+                        let v255 = &C::float_size(ctx, v2);
+                        if let Some(v256) = v255 {
+                            let v275 = &constructor_sse_op(ctx, &Opcode::Fdiv, v256);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v249 = C::put_in_xmm(ctx, v18.0);
-                            let v250 = constructor_put_in_xmm_mem(ctx, v18.1);
-                            let v266 = constructor_sse_rm(ctx, v265, v249, v250);
-                            let v267 = C::output_xmm(ctx, v266);
-                            let v268 = Some(v267);
-                            // Rule at isle/codegen/x64/lower.isle line 498.
-                            return v268;
+                            let v259 = C::put_in_xmm(ctx, v18.0);
+                            let v260 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v276 = constructor_sse_rm(ctx, v275, v259, v260);
+                            let v277 = C::output_xmm(ctx, v276);
+                            let v278 = Some(v277);
+                            // Rule at isle/codegen/x64/lower.isle line 519.
+                            return v278;
                         }
                     }
                 }
                 &Opcode::Fmin => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v245 = &C::float_size(ctx, v2);
-                        if let Some(v246) = v245 {
+                        let v255 = &C::float_size(ctx, v2);
+                        if let Some(v256) = v255 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v269 = constructor_min_max(ctx, v246, true, v18.0, v18.1);
-                            let v270 = C::output_xmm(ctx, v269);
-                            let v271 = Some(v270);
-                            // Rule at isle/codegen/x64/lower.isle line 506.
-                            return v271;
+                            let v279 = constructor_min_max(ctx, v256, true, v18.0, v18.1);
+                            let v280 = C::output_xmm(ctx, v279);
+                            let v281 = Some(v280);
+                            // Rule at isle/codegen/x64/lower.isle line 527.
+                            return v281;
                         }
                     }
                 }
                 &Opcode::Fmax => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v245 = &C::float_size(ctx, v2);
-                        if let Some(v246) = v245 {
+                        let v255 = &C::float_size(ctx, v2);
+                        if let Some(v256) = v255 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v272 = constructor_min_max(ctx, v246, false, v18.0, v18.1);
-                            let v273 = C::output_xmm(ctx, v272);
-                            let v274 = Some(v273);
-                            // Rule at isle/codegen/x64/lower.isle line 507.
-                            return v274;
+                            let v282 = constructor_min_max(ctx, v256, false, v18.0, v18.1);
+                            let v283 = C::output_xmm(ctx, v282);
+                            let v284 = Some(v283);
+                            // Rule at isle/codegen/x64/lower.isle line 528.
+                            return v284;
                         }
                     }
                 }
                 &Opcode::Fcopysign => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v245 = &C::float_size(ctx, v2);
-                        if let Some(v246) = v245 {
+                        let v255 = &C::float_size(ctx, v2);
+                        if let Some(v256) = v255 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v295 = C::put_in_xmm(ctx, v18.0);
-                            let v290 = constructor_abs_mask(ctx, v246);
-                            let v296 = constructor_sse_rr(ctx, &SseOp::Andps, v295, v290);
-                            let v297 = C::put_in_xmm(ctx, v18.1);
-                            let v298 = constructor_sign_mask(ctx, v246);
-                            let v299 = constructor_sse_rr(ctx, &SseOp::Andps, v297, v298);
-                            let v300 = constructor_sse_rr(ctx, &SseOp::Orps, v296, v299);
-                            let v301 = C::output_xmm(ctx, v300);
-                            let v302 = Some(v301);
-                            // Rule at isle/codegen/x64/lower.isle line 526.
-                            return v302;
+                            let v305 = C::put_in_xmm(ctx, v18.0);
+                            let v300 = constructor_abs_mask(ctx, v256);
+                            let v306 = constructor_sse_rr(ctx, &SseOp::Andps, v305, v300);
+                            let v307 = C::put_in_xmm(ctx, v18.1);
+                            let v308 = constructor_sign_mask(ctx, v256);
+                            let v309 = constructor_sse_rr(ctx, &SseOp::Andps, v307, v308);
+                            let v310 = constructor_sse_rr(ctx, &SseOp::Orps, v306, v309);
+                            let v311 = C::output_xmm(ctx, v310);
+                            let v312 = Some(v311);
+                            // Rule at isle/codegen/x64/lower.isle line 547.
+                            return v312;
                         }
                     }
                 }
@@ -1249,140 +1491,141 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             }
         }
         &InstructionData::Ternary {
-            opcode: ref v153,
-            args: v154,
+            opcode: ref v162,
+            args: v163,
         } => {
-            if let &Opcode::Select = v153 {
+            if let &Opcode::Select = v162 {
                 let v1 = &C::result_type(ctx, arg0);
                 if let Some(v2) = v1 {
-                    let v245 = &C::float_size(ctx, v2);
-                    if let Some(v246) = v245 {
-                        let v389 = &constructor_int_size_of_float(ctx, v246);
-                        let v155 = C::unpack_value_array_3(ctx, v154);
-                        let v390 = C::put_in_xmm(ctx, v155.1);
-                        let v391 = constructor_xmm_to_gpr(ctx, v389, v390);
-                        let v392 = C::put_in_xmm(ctx, v155.2);
-                        let v393 = constructor_xmm_to_gpr(ctx, v389, v392);
-                        let v394 = C::put_in_gpr(ctx, v155.0);
-                        let v395 = C::gpr_to_gpr_mem(ctx, v394);
-                        let v396 = C::gpr_to_gpr_imm(ctx, v394);
-                        let v397 = MInst::Test {
+                    let v255 = &C::float_size(ctx, v2);
+                    if let Some(v256) = v255 {
+                        let v400 = &constructor_int_size_of_float(ctx, v256);
+                        let v164 = C::unpack_value_array_3(ctx, v163);
+                        let v401 = C::put_in_xmm(ctx, v164.1);
+                        let v402 = constructor_xmm_to_gpr(ctx, v400, v401);
+                        let v403 = C::put_in_xmm(ctx, v164.2);
+                        let v404 = constructor_xmm_to_gpr(ctx, v400, v403);
+                        let v405 = C::put_in_gpr(ctx, v164.0);
+                        let v406 = C::gpr_to_gpr_mem(ctx, v405);
+                        let v407 = C::gpr_to_gpr_imm(ctx, v405);
+                        let v408 = MInst::Test {
                             size: OperandSize::S32,
-                            lhs: v395,
-                            rhs: v396,
+                            lhs: v406,
+                            rhs: v407,
                         };
-                        let v398 = C::emit(ctx, &v397);
-                        let v399 = C::temp_writable_gpr(ctx);
-                        let v400 = C::gpr_to_gpr_mem(ctx, v391);
-                        let v401 = MInst::Cmov {
+                        let v409 = C::emit(ctx, &v408);
+                        let v410 = C::temp_writable_gpr(ctx);
+                        let v411 = C::gpr_to_gpr_mem(ctx, v402);
+                        let v412 = MInst::Cmov {
                             cc: CC::NZ,
-                            size: v389.clone(),
-                            consequent: v400,
-                            alternative: v393,
-                            dst: v399,
+                            size: v400.clone(),
+                            consequent: v411,
+                            alternative: v404,
+                            dst: v410,
                         };
-                        let v402 = C::emit(ctx, &v401);
-                        let v403 = C::writable_gpr_to_gpr(ctx, v399);
-                        let v404 = constructor_gpr_to_xmm(ctx, v389, v403);
-                        let v405 = C::output_xmm(ctx, v404);
-                        let v406 = Some(v405);
-                        // Rule at isle/codegen/x64/lower.isle line 662.
-                        return v406;
+                        let v413 = C::emit(ctx, &v412);
+                        let v414 = C::writable_gpr_to_gpr(ctx, v410);
+                        let v415 = constructor_gpr_to_xmm(ctx, v400, v414);
+                        let v416 = C::output_xmm(ctx, v415);
+                        let v417 = Some(v416);
+                        // Rule at isle/codegen/x64/lower.isle line 683.
+                        return v417;
                     }
-                    let v3 = &C::int_ty(ctx, v2);
-                    if let Some(v4) = v3 {
-                        let v155 = C::unpack_value_array_3(ctx, v154);
-                        let v159 = &C::value_type(ctx, v155.0);
-                        if let &Type::I8 = v159 {
-                            let v162 = C::put_in_gpr(ctx, v155.0);
-                            let v179 = C::gpr_to_gpr_mem(ctx, v162);
-                            let v180 = C::gpr_to_gpr_imm(ctx, v162);
-                            let v181 = MInst::Test {
+                    let v160 = &C::any_int_ty(ctx, v2);
+                    if let Some(v161) = v160 {
+                        let v164 = C::unpack_value_array_3(ctx, v163);
+                        let v168 = &C::value_type(ctx, v164.0);
+                        let v188 = &C::narrow_ty(ctx, v168);
+                        if let Some(v189) = v188 {
+                            let v171 = C::put_in_gpr(ctx, v164.0);
+                            let v190 = C::gpr_to_gpr_mem(ctx, v171);
+                            let v191 = C::gpr_to_gpr_imm(ctx, v171);
+                            let v192 = MInst::Test {
                                 size: OperandSize::S32,
-                                lhs: v179,
-                                rhs: v180,
+                                lhs: v190,
+                                rhs: v191,
                             };
-                            let v182 = C::emit(ctx, &v181);
-                            let v183 = C::temp_writable_gpr(ctx);
-                            let v184 = &constructor_operand_size(ctx, v4);
-                            let v185 = C::put_in_gpr(ctx, v155.1);
-                            let v186 = C::gpr_to_gpr_mem(ctx, v185);
-                            let v187 = C::put_in_gpr(ctx, v155.2);
-                            let v188 = MInst::Cmov {
+                            let v193 = C::emit(ctx, &v192);
+                            let v194 = C::temp_writable_gpr(ctx);
+                            let v195 = &constructor_operand_size(ctx, v161);
+                            let v196 = C::put_in_gpr(ctx, v164.1);
+                            let v197 = C::gpr_to_gpr_mem(ctx, v196);
+                            let v198 = C::put_in_gpr(ctx, v164.2);
+                            let v199 = MInst::Cmov {
                                 cc: CC::NZ,
-                                size: v184.clone(),
-                                consequent: v186,
-                                alternative: v187,
-                                dst: v183,
+                                size: v195.clone(),
+                                consequent: v197,
+                                alternative: v198,
+                                dst: v194,
                             };
-                            let v189 = C::emit(ctx, &v188);
-                            let v190 = C::writable_gpr_to_gpr(ctx, v183);
-                            let v191 = C::output_gpr(ctx, v190);
-                            let v192 = Some(v191);
-                            // Rule at isle/codegen/x64/lower.isle line 347.
-                            return v192;
+                            let v200 = C::emit(ctx, &v199);
+                            let v201 = C::writable_gpr_to_gpr(ctx, v194);
+                            let v202 = C::output_gpr(ctx, v201);
+                            let v203 = Some(v202);
+                            // Rule at isle/codegen/x64/lower.isle line 368.
+                            return v203;
                         }
-                        let v160 = &C::int_ty(ctx, v159);
-                        if let Some(v161) = v160 {
-                            let v162 = C::put_in_gpr(ctx, v155.0);
-                            let v163 = &constructor_operand_size(ctx, v161);
-                            let v164 = C::gpr_to_gpr_mem(ctx, v162);
-                            let v165 = C::gpr_to_gpr_imm(ctx, v162);
-                            let v166 = MInst::Test {
-                                size: v163.clone(),
-                                lhs: v164,
-                                rhs: v165,
+                        let v169 = &C::int_ty(ctx, v168);
+                        if let Some(v170) = v169 {
+                            let v171 = C::put_in_gpr(ctx, v164.0);
+                            let v172 = &constructor_operand_size(ctx, v170);
+                            let v173 = C::gpr_to_gpr_mem(ctx, v171);
+                            let v174 = C::gpr_to_gpr_imm(ctx, v171);
+                            let v175 = MInst::Test {
+                                size: v172.clone(),
+                                lhs: v173,
+                                rhs: v174,
                             };
-                            let v167 = C::emit(ctx, &v166);
-                            let v168 = C::temp_writable_gpr(ctx);
-                            let v170 = &constructor_operand_size(ctx, v4);
-                            let v171 = C::put_in_gpr(ctx, v155.1);
-                            let v172 = C::gpr_to_gpr_mem(ctx, v171);
-                            let v173 = C::put_in_gpr(ctx, v155.2);
-                            let v174 = MInst::Cmov {
+                            let v176 = C::emit(ctx, &v175);
+                            let v177 = C::temp_writable_gpr(ctx);
+                            let v179 = &constructor_operand_size(ctx, v161);
+                            let v180 = C::put_in_gpr(ctx, v164.1);
+                            let v181 = C::gpr_to_gpr_mem(ctx, v180);
+                            let v182 = C::put_in_gpr(ctx, v164.2);
+                            let v183 = MInst::Cmov {
                                 cc: CC::NZ,
-                                size: v170.clone(),
-                                consequent: v172,
-                                alternative: v173,
-                                dst: v168,
+                                size: v179.clone(),
+                                consequent: v181,
+                                alternative: v182,
+                                dst: v177,
                             };
-                            let v175 = C::emit(ctx, &v174);
-                            let v176 = C::writable_gpr_to_gpr(ctx, v168);
-                            let v177 = C::output_gpr(ctx, v176);
-                            let v178 = Some(v177);
-                            // Rule at isle/codegen/x64/lower.isle line 340.
-                            return v178;
+                            let v184 = C::emit(ctx, &v183);
+                            let v185 = C::writable_gpr_to_gpr(ctx, v177);
+                            let v186 = C::output_gpr(ctx, v185);
+                            let v187 = Some(v186);
+                            // Rule at isle/codegen/x64/lower.isle line 361.
+                            return v187;
                         }
                     }
                 }
             }
         }
         &InstructionData::UnaryIeee32 {
-            opcode: ref v228,
-            imm: v229,
+            opcode: ref v239,
+            imm: v240,
         } => {
-            if let &Opcode::F32const = v228 {
-                let v231 = C::u32_to_i64(ctx, v229);
-                let v232 = C::imm(ctx, &Type::I32, v231);
-                let v233 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v232);
-                let v234 = C::output_xmm(ctx, v233);
-                let v235 = Some(v234);
-                // Rule at isle/codegen/x64/lower.isle line 457.
-                return v235;
+            if let &Opcode::F32const = v239 {
+                let v241 = C::u32_to_i64(ctx, v240);
+                let v242 = C::imm(ctx, &Type::I32, v241);
+                let v243 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v242);
+                let v244 = C::output_xmm(ctx, v243);
+                let v245 = Some(v244);
+                // Rule at isle/codegen/x64/lower.isle line 478.
+                return v245;
             }
         }
         &InstructionData::UnaryIeee64 {
-            opcode: ref v236,
-            imm: v237,
+            opcode: ref v246,
+            imm: v247,
         } => {
-            if let &Opcode::F64const = v236 {
-                let v240 = C::u64_to_i64(ctx, v237);
-                let v241 = C::imm(ctx, &Type::I64, v240);
-                let v242 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v241);
-                let v243 = C::output_xmm(ctx, v242);
-                let v244 = Some(v243);
-                // Rule at isle/codegen/x64/lower.isle line 459.
-                return v244;
+            if let &Opcode::F64const = v246 {
+                let v250 = C::u64_to_i64(ctx, v247);
+                let v251 = C::imm(ctx, &Type::I64, v250);
+                let v252 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v251);
+                let v253 = C::output_xmm(ctx, v252);
+                let v254 = Some(v253);
+                // Rule at isle/codegen/x64/lower.isle line 480.
+                return v254;
             }
         }
         &InstructionData::IntCompare {
@@ -1393,6 +1636,34 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             if let &Opcode::Icmp = v66 {
                 let v69 = C::unpack_value_array_2(ctx, v68);
                 let v72 = &C::value_type(ctx, v69.0);
+                let v80 = &C::narrow_ty(ctx, v72);
+                if let Some(v81) = v80 {
+                    let v82 = constructor_signed_cc(ctx, v67);
+                    match v82 {
+                        true => {
+                            let v75 = C::put_in_gpr(ctx, v69.0);
+                            let v87 = constructor_narrow_sext(ctx, v81, v75);
+                            let v88 = C::put_in_gpr(ctx, v69.1);
+                            let v89 = constructor_narrow_sext(ctx, v81, v88);
+                            let v90 = C::gpr_to_gpr_mem_imm(ctx, v89);
+                            let v91 = constructor_compare(ctx, v67, &Type::I32, v87, v90);
+                            let v92 = C::output_gpr(ctx, v91);
+                            let v93 = Some(v92);
+                            // Rule at isle/codegen/x64/lower.isle line 221.
+                            return v93;
+                        }
+                        false => {
+                            let v75 = C::put_in_gpr(ctx, v69.0);
+                            let v76 = constructor_put_in_gpr_mem_imm(ctx, v69.1);
+                            let v84 = constructor_compare(ctx, v67, &Type::I32, v75, v76);
+                            let v85 = C::output_gpr(ctx, v84);
+                            let v86 = Some(v85);
+                            // Rule at isle/codegen/x64/lower.isle line 217.
+                            return v86;
+                        }
+                        _ => {}
+                    }
+                }
                 let v73 = &C::int_ty(ctx, v72);
                 if let Some(v74) = v73 {
                     let v75 = C::put_in_gpr(ctx, v69.0);
@@ -1406,78 +1677,78 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             }
         }
         &InstructionData::FloatCompare {
-            opcode: ref v339,
-            cond: ref v340,
-            args: v341,
+            opcode: ref v349,
+            cond: ref v350,
+            args: v351,
         } => {
-            if let &Opcode::Fcmp = v339 {
-                let v342 = C::unpack_value_array_2(ctx, v341);
-                let v345 = constructor_float_flag(ctx, v340, v342.0, v342.1);
-                let v346 = C::output_gpr(ctx, v345);
-                let v347 = Some(v346);
-                // Rule at isle/codegen/x64/lower.isle line 589.
-                return v347;
+            if let &Opcode::Fcmp = v349 {
+                let v352 = C::unpack_value_array_2(ctx, v351);
+                let v355 = constructor_float_flag(ctx, v350, v352.0, v352.1);
+                let v356 = C::output_gpr(ctx, v355);
+                let v357 = Some(v356);
+                // Rule at isle/codegen/x64/lower.isle line 610.
+                return v357;
             }
         }
         &InstructionData::Load {
-            opcode: ref v193,
-            flags: v194,
-            arg: v195,
-            offset: v196,
+            opcode: ref v204,
+            flags: v205,
+            arg: v206,
+            offset: v207,
         } => {
             let v1 = &C::result_type(ctx, arg0);
             if let Some(v2) = v1 {
-                match v193 {
+                match v204 {
                     &Opcode::Load => {
-                        let v245 = &C::float_size(ctx, v2);
-                        if let Some(v246) = v245 {
-                            let v357 = C::temp_writable_xmm(ctx);
-                            let v377 = &constructor_sse_mov(ctx, v246);
-                            let v197 = C::amode(ctx, arg0);
-                            let v378 = MInst::XmmLoad {
-                                op: v377.clone(),
-                                src: v197,
-                                dst: v357,
+                        let v255 = &C::float_size(ctx, v2);
+                        if let Some(v256) = v255 {
+                            let v367 = C::temp_writable_xmm(ctx);
+                            let v388 = &constructor_sse_mov(ctx, v256);
+                            let v208 = C::amode(ctx, arg0);
+                            let v389 = MInst::XmmLoad {
+                                op: v388.clone(),
+                                src: v208,
+                                dst: v367,
                             };
-                            let v379 = C::emit(ctx, &v378);
-                            let v380 = C::writable_xmm_to_xmm(ctx, v357);
-                            let v381 = C::output_xmm(ctx, v380);
-                            let v382 = Some(v381);
-                            // Rule at isle/codegen/x64/lower.isle line 652.
-                            return v382;
+                            let v390 = C::emit(ctx, &v389);
+                            let v391 = C::writable_xmm_to_xmm(ctx, v367);
+                            let v392 = C::output_xmm(ctx, v391);
+                            let v393 = Some(v392);
+                            // Rule at isle/codegen/x64/lower.isle line 673.
+                            return v393;
                         }
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v35 = C::temp_writable_gpr(ctx);
                             let v36 = &constructor_operand_size(ctx, v4);
-                            let v197 = C::amode(ctx, arg0);
-                            let v198 = MInst::MovRM {
+                            let v208 = C::amode(ctx, arg0);
+                            let v209 = MInst::MovRM {
                                 size: v36.clone(),
-                                src: v197,
+                                src: v208,
                                 dst: v35,
                             };
-                            let v199 = C::emit(ctx, &v198);
-                            let v96 = C::writable_gpr_to_gpr(ctx, v35);
-                            let v97 = C::output_gpr(ctx, v96);
-                            let v98 = Some(v97);
-                            // Rule at isle/codegen/x64/lower.isle line 368.
-                            return v98;
+                            let v210 = C::emit(ctx, &v209);
+                            let v110 = C::writable_gpr_to_gpr(ctx, v35);
+                            let v111 = C::output_gpr(ctx, v110);
+                            let v112 = Some(v111);
+                            // Rule at isle/codegen/x64/lower.isle line 389.
+                            return v112;
                         }
                     }
                     &Opcode::Uload32 => {
                         if let &Type::I64 = v2 {
                             let v35 = C::temp_writable_gpr(ctx);
-                            let v202 = C::amode(ctx, arg0);
-                            let v210 = MInst::MovRM {
+                            let v213 = C::amode(ctx, arg0);
+                            let v221 = MInst::MovRM {
                                 size: OperandSize::S32,
-                                src: v202,
+                                src: v213,
                                 dst: v35,
                             };
-                            let v211 = C::emit(ctx, &v210);
+                            let v222 = C::emit(ctx, &v221);
                             let v39 = C::writable_gpr_to_gpr(ctx, v35);
                             let v40 = C::output_gpr(ctx, v39);
                             let v41 = Some(v40);
-                            // Rule at isle/codegen/x64/lower.isle line 396.
+                            // Rule at isle/codegen/x64/lower.isle line 417.
                             return v41;
                         }
                     }
@@ -1485,144 +1756,182 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 }
                 let v3 = &C::int_ty(ctx, v2);
                 if let Some(v4) = v3 {
-                    let v200 = &constructor_load_ext(ctx, v193, v4);
-                    if let Some(v201) = v200 {
+                    let v211 = &constructor_load_ext(ctx, v204, v4);
+                    if let Some(v212) = v211 {
                         let v35 = C::temp_writable_gpr(ctx);
-                        let v202 = C::amode(ctx, arg0);
-                        let v203 = C::amode_to_gpr_mem(ctx, v202);
-                        let v204 = MInst::Movzx {
-                            mode: v201.clone(),
-                            src: v203,
+                        let v213 = C::amode(ctx, arg0);
+                        let v214 = C::amode_to_gpr_mem(ctx, v213);
+                        let v215 = MInst::Movzx {
+                            mode: v212.clone(),
+                            src: v214,
                             dst: v35,
                         };
-                        let v205 = C::emit(ctx, &v204);
-                        let v96 = C::writable_gpr_to_gpr(ctx, v35);
-                        let v97 = C::output_gpr(ctx, v96);
-                        let v98 = Some(v97);
-                        // Rule at isle/codegen/x64/lower.isle line 385.
-                        return v98;
+                        let v216 = C::emit(ctx, &v215);
+                        let v110 = C::writable_gpr_to_gpr(ctx, v35);
+                        let v111 = C::output_gpr(ctx, v110);
+                        let v112 = Some(v111);
+                        // Rule at isle/codegen/x64/lower.isle line 406.
+                        return v112;
                     }
-                    let v206 = &constructor_sload_ext(ctx, v193, v4);
-                    if let Some(v207) = v206 {
+                    let v217 = &constructor_sload_ext(ctx, v204, v4);
+                    if let Some(v218) = v217 {
                         let v35 = C::temp_writable_gpr(ctx);
-                        let v202 = C::amode(ctx, arg0);
-                        let v203 = C::amode_to_gpr_mem(ctx, v202);
-                        let v208 = MInst::Movsx {
-                            mode: v207.clone(),
-                            src: v203,
+                        let v213 = C::amode(ctx, arg0);
+                        let v214 = C::amode_to_gpr_mem(ctx, v213);
+                        let v219 = MInst::Movsx {
+                            mode: v218.clone(),
+                            src: v214,
                             dst: v35,
                         };
-                        let v209 = C::emit(ctx, &v208);
-                        let v96 = C::writable_gpr_to_gpr(ctx, v35);
-                        let v97 = C::output_gpr(ctx, v96);
-                        let v98 = Some(v97);
-                        // Rule at isle/codegen/x64/lower.isle line 390.
-                        return v98;
+                        let v220 = C::emit(ctx, &v219);
+                        let v110 = C::writable_gpr_to_gpr(ctx, v35);
+                        let v111 = C::output_gpr(ctx, v110);
+                        let v112 = Some(v111);
+                        // Rule at isle/codegen/x64/lower.isle line 411.
+                        return v112;
+                    }
+                }
+                if let &Opcode::Load = v204 {
+                    let v11 = &C::narrow_ty(ctx, v2);
+                    if let Some(v12) = v11 {
+                        let v35 = C::temp_writable_gpr(ctx);
+                        let v562 = &constructor_narrow_ext_mode(ctx, v12);
+                        let v208 = C::amode(ctx, arg0);
+                        let v563 = C::amode_to_gpr_mem(ctx, v208);
+                        let v564 = MInst::Movzx {
+                            mode: v562.clone(),
+                            src: v563,
+                            dst: v35,
+                        };
+                        let v565 = C::emit(ctx, &v564);
+                        let v483 = C::writable_gpr_to_gpr(ctx, v35);
+                        let v566 = C::output_gpr(ctx, v483);
+                        let v567 = Some(v566);
+                        // Rule at isle/codegen/x64/lower.isle line 858.
+                        return v567;
                     }
                 }
             }
         }
         &InstructionData::Store {
-            opcode: ref v212,
-            flags: v213,
-            args: v214,
-            offset: v215,
+            opcode: ref v223,
+            flags: v224,
+            args: v225,
+            offset: v226,
         } => {
-            if let &Opcode::Store = v212 {
-                let v216 = C::unpack_value_array_2(ctx, v214);
-                let v219 = &C::value_type(ctx, v216.0);
-                let v383 = &C::float_size(ctx, v219);
-                if let Some(v384) = v383 {
-                    let v385 = &constructor_sse_mov(ctx, v384);
-                    let v386 = C::put_in_xmm(ctx, v216.0);
-                    let v197 = C::amode(ctx, arg0);
-                    let v387 = MInst::XmmStore {
-                        op: v385.clone(),
-                        src: v386,
-                        dst: v197,
+            if let &Opcode::Store = v223 {
+                let v227 = C::unpack_value_array_2(ctx, v225);
+                let v230 = &C::value_type(ctx, v227.0);
+                let v394 = &C::float_size(ctx, v230);
+                if let Some(v395) = v394 {
+                    let v396 = &constructor_sse_mov(ctx, v395);
+                    let v397 = C::put_in_xmm(ctx, v227.0);
+                    let v208 = C::amode(ctx, arg0);
+                    let v398 = MInst::XmmStore {
+                        op: v396.clone(),
+                        src: v397,
+                        dst: v208,
                     };
-                    let v388 = C::emit(ctx, &v387);
-                    let v226 = C::output_none(ctx);
-                    let v227 = Some(v226);
-                    // Rule at isle/codegen/x64/lower.isle line 656.
-                    return v227;
+                    let v399 = C::emit(ctx, &v398);
+                    let v237 = C::output_none(ctx);
+                    let v238 = Some(v237);
+                    // Rule at isle/codegen/x64/lower.isle line 677.
+                    return v238;
                 }
             }
-            let v216 = C::unpack_value_array_2(ctx, v214);
-            let v219 = &C::value_type(ctx, v216.0);
-            let v220 = &C::int_ty(ctx, v219);
-            if let Some(v221) = v220 {
-                let v222 = &constructor_store_size(ctx, v212, v221);
-                let v223 = C::put_in_gpr(ctx, v216.0);
-                let v197 = C::amode(ctx, arg0);
-                let v224 = MInst::MovMR {
-                    size: v222.clone(),
-                    src: v223,
-                    dst: v197,
+            let v227 = C::unpack_value_array_2(ctx, v225);
+            let v230 = &C::value_type(ctx, v227.0);
+            let v231 = &C::int_ty(ctx, v230);
+            if let Some(v232) = v231 {
+                let v233 = &constructor_store_size(ctx, v223, v232);
+                let v234 = C::put_in_gpr(ctx, v227.0);
+                let v208 = C::amode(ctx, arg0);
+                let v235 = MInst::MovMR {
+                    size: v233.clone(),
+                    src: v234,
+                    dst: v208,
                 };
-                let v225 = C::emit(ctx, &v224);
-                let v226 = C::output_none(ctx);
-                let v227 = Some(v226);
-                // Rule at isle/codegen/x64/lower.isle line 413.
-                return v227;
+                let v236 = C::emit(ctx, &v235);
+                let v237 = C::output_none(ctx);
+                let v238 = Some(v237);
+                // Rule at isle/codegen/x64/lower.isle line 434.
+                return v238;
+            }
+            if let &Opcode::Store = v223 {
+                let v568 = &C::narrow_ty(ctx, v230);
+                if let Some(v569) = v568 {
+                    let v570 = &constructor_narrow_store_size(ctx, v569);
+                    let v234 = C::put_in_gpr(ctx, v227.0);
+                    let v208 = C::amode(ctx, arg0);
+                    let v571 = MInst::MovMR {
+                        size: v570.clone(),
+                        src: v234,
+                        dst: v208,
+                    };
+                    let v572 = C::emit(ctx, &v571);
+                    let v237 = C::output_none(ctx);
+                    let v238 = Some(v237);
+                    // Rule at isle/codegen/x64/lower.isle line 862.
+                    return v238;
+                }
             }
         }
         &InstructionData::CondTrap {
-            opcode: ref v407,
-            arg: v408,
-            code: v409,
+            opcode: ref v418,
+            arg: v419,
+            code: v420,
         } => {
-            match v407 {
+            match v418 {
                 &Opcode::Trapz => {
-                    let v410 = constructor_test_self(ctx, v408);
-                    let v412 = MInst::TrapIf {
+                    let v421 = constructor_test_self(ctx, v419);
+                    let v423 = MInst::TrapIf {
                         cc: CC::Z,
-                        trap: v409,
+                        trap: v420,
                     };
-                    let v413 = C::emit(ctx, &v412);
-                    let v414 = C::output_none(ctx);
-                    let v415 = Some(v414);
-                    // Rule at isle/codegen/x64/lower.isle line 685.
-                    return v415;
+                    let v424 = C::emit(ctx, &v423);
+                    let v425 = C::output_none(ctx);
+                    let v426 = Some(v425);
+                    // Rule at isle/codegen/x64/lower.isle line 706.
+                    return v426;
                 }
                 &Opcode::Trapnz => {
-                    let v410 = constructor_test_self(ctx, v408);
-                    let v416 = MInst::TrapIf {
+                    let v421 = constructor_test_self(ctx, v419);
+                    let v427 = MInst::TrapIf {
                         cc: CC::NZ,
-                        trap: v409,
+                        trap: v420,
                     };
-                    let v417 = C::emit(ctx, &v416);
-                    let v414 = C::output_none(ctx);
-                    let v415 = Some(v414);
-                    // Rule at isle/codegen/x64/lower.isle line 689.
-                    return v415;
+                    let v428 = C::emit(ctx, &v427);
+                    let v425 = C::output_none(ctx);
+                    let v426 = Some(v425);
+                    // Rule at isle/codegen/x64/lower.isle line 710.
+                    return v426;
                 }
                 _ => {}
             }
         }
         &InstructionData::BinaryTrap {
-            opcode: ref v418,
-            args: v419,
-            code: v420,
+            opcode: ref v429,
+            args: v430,
+            code: v431,
         } => {
-            if let &Opcode::UaddOverflowTrap = v418 {
+            if let &Opcode::UaddOverflowTrap = v429 {
                 let v1 = &C::result_type(ctx, arg0);
                 if let Some(v2) = v1 {
                     let v3 = &C::int_ty(ctx, v2);
                     if let Some(v4) = v3 {
-                        let v421 = C::unpack_value_array_2(ctx, v419);
-                        let v424 = C::put_in_gpr(ctx, v421.0);
-                        let v425 = constructor_put_in_gpr_mem_imm(ctx, v421.1);
-                        let v426 = constructor_alu(ctx, &AluOp::Add, v4, v424, v425);
-                        let v428 = MInst::TrapIf {
+                        let v432 = C::unpack_value_array_2(ctx, v430);
+                        let v435 = C::put_in_gpr(ctx, v432.0);
+                        let v436 = constructor_put_in_gpr_mem_imm(ctx, v432.1);
+                        let v437 = constructor_alu(ctx, &AluOp::Add, v4, v435, v436);
+                        let v439 = MInst::TrapIf {
                             cc: CC::B,
-                            trap: v420,
+                            trap: v431,
                         };
-                        let v429 = C::emit(ctx, &v428);
-                        let v430 = C::output_gpr(ctx, v426);
-                        let v431 = Some(v430);
-                        // Rule at isle/codegen/x64/lower.isle line 695.
-                        return v431;
+                        let v440 = C::emit(ctx, &v439);
+                        let v441 = C::output_gpr(ctx, v437);
+                        let v442 = Some(v441);
+                        // Rule at isle/codegen/x64/lower.isle line 716.
+                        return v442;
                     }
                 }
             }
@@ -1632,6 +1941,31 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
     None
 }
 
+// Generated as internal constructor for term signed_cc.
+pub fn constructor_signed_cc<C: Context>(ctx: &mut C, arg0: &IntCC) -> bool {
+    match arg0 {
+        &IntCC::SignedLessThan => {
+            // Rule at isle/codegen/x64/lower.isle line 227.
+            return true;
+        }
+        &IntCC::SignedGreaterThanOrEqual => {
+            // Rule at isle/codegen/x64/lower.isle line 228.
+            return true;
+        }
+        &IntCC::SignedGreaterThan => {
+            // Rule at isle/codegen/x64/lower.isle line 229.
+            return true;
+        }
+        &IntCC::SignedLessThanOrEqual => {
+            // Rule at isle/codegen/x64/lower.isle line 230.
+            return true;
+        }
+        _ => {}
+    }
+    // Rule at isle/codegen/x64/lower.isle line 231.
+    return false;
+}
+
 // Generated as internal constructor for term ext_mode.
 pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -> Option<ExtMode> {
     match arg0 {
@@ -1639,12 +1973,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 223.
+                    // Rule at isle/codegen/x64/lower.isle line 240.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 224.
+                    // Rule at isle/codegen/x64/lower.isle line 241.
                     return v5;
                 }
                 _ => {}
@@ -1654,12 +1988,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 225.
+                    // Rule at isle/codegen/x64/lower.isle line 242.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 226.
+                    // Rule at isle/codegen/x64/lower.isle line 243.
                     return v9;
                 }
                 _ => {}
@@ -1668,7 +2002,7 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
         &Type::I32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 227.
+                // Rule at isle/codegen/x64/lower.isle line 244.
                 return v11;
             }
         }
@@ -1698,7 +2032,7 @@ pub fn constructor_shift<C: Context>(
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 261.
+    // Rule at isle/codegen/x64/lower.isle line 278.
     return v10;
 }
 
@@ -1720,14 +2054,14 @@ pub fn constructor_unary_op<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 273.
+    // Rule at isle/codegen/x64/lower.isle line 290.
     return v8;
 }
 
 // Generated as internal constructor for term zero_gpr.
 pub fn constructor_zero_gpr<C: Context>(ctx: &mut C, arg0: &Type) -> GprReg {
     let v2 = C::imm(ctx, arg0, 0_i64);
-    // Rule at isle/codegen/x64/lower.isle line 290.
+    // Rule at isle/codegen/x64/lower.isle line 307.
     return v2;
 }
 
@@ -1736,33 +2070,31 @@ pub fn constructor_divide<C: Context>(
     ctx: &mut C,
     arg0: bool,
     arg1: &Type,
-    arg2: Value,
-    arg3: Value,
+    arg2: GprReg,
+    arg3: GprReg,
 ) -> ValueRegsPair {
-    let v4 = C::put_in_gpr(ctx, arg2);
-    let v5 = constructor_dividend_high(ctx, arg0, arg1, v4);
+    let v4 = constructor_dividend_high(ctx, arg0, arg1, arg2);
+    let v5 = C::temp_writable_gpr(ctx);
     let v6 = C::temp_writable_gpr(ctx);
-    let v7 = C::temp_writable_gpr(ctx);
-    let v8 = &constructor_operand_size(ctx, arg1);
-    let v9 = C::put_in_gpr(ctx, arg3);
-    let v10 = C::gpr_to_gpr_mem(ctx, v9);
-    let v11 = C::div_trap(ctx);
-    let v12 = MInst::Div {
+    let v7 = &constructor_operand_size(ctx, arg1);
+    let v8 = C::gpr_to_gpr_mem(ctx, arg3);
+    let v9 = C::div_trap(ctx);
+    let v10 = MInst::Div {
         signed: arg0,
-        size: v8.clone(),
-        dividend_lo: v4,
-        dividend_hi: v5,
-        divisor: v10,
-        dst_quotient: v6,
-        dst_remainder: v7,
-        trap: v11,
+        size: v7.clone(),
+        dividend_lo: arg2,
+        dividend_hi: v4,
+        divisor: v8,
+        dst_quotient: v5,
+        dst_remainder: v6,
+        trap: v9,
     };
-    let v13 = C::emit(ctx, &v12);
-    let v14 = C::writable_gpr_to_gpr(ctx, v6);
-    let v15 = C::writable_gpr_to_gpr(ctx, v7);
-    let v16 = C::gpr_pair(ctx, v14, v15);
-    // Rule at isle/codegen/x64/lower.isle line 294.
-    return v16;
+    let v11 = C::emit(ctx, &v10);
+    let v12 = C::writable_gpr_to_gpr(ctx, v5);
+    let v13 = C::writable_gpr_to_gpr(ctx, v6);
+    let v14 = C::gpr_pair(ctx, v12, v13);
+    // Rule at isle/codegen/x64/lower.isle line 311.
+    return v14;
 }
 
 // Generated as internal constructor for term dividend_high.
@@ -1783,20 +2115,47 @@ pub fn constructor_dividend_high<C: Context>(
             };
             let v7 = C::emit(ctx, &v6);
             let v8 = C::writable_gpr_to_gpr(ctx, v4);
-            // Rule at isle/codegen/x64/lower.isle line 304.
+            // Rule at isle/codegen/x64/lower.isle line 320.
             return v8;
         }
         false => {
             let v3 = constructor_zero_gpr(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 303.
+            // Rule at isle/codegen/x64/lower.isle line 319.
             return v3;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "dividend_high", "isle/codegen/x64/lower.isle line 302"
+        "dividend_high", "isle/codegen/x64/lower.isle line 318"
     )
+}
+
+// Generated as internal constructor for term checked_srem.
+pub fn constructor_checked_srem<C: Context>(
+    ctx: &mut C,
+    arg0: &Type,
+    arg1: GprReg,
+    arg2: GprReg,
+) -> GprReg {
+    let v4 = constructor_dividend_high(ctx, true, arg0, arg1);
+    let v5 = C::temp_writable_gpr(ctx);
+    let v6 = C::temp_writable_gpr(ctx);
+    let v7 = &constructor_operand_size(ctx, arg0);
+    let v8 = C::div_trap(ctx);
+    let v9 = MInst::CheckedSRemSeq {
+        size: v7.clone(),
+        dividend_lo: arg1,
+        dividend_hi: v4,
+        divisor: arg2,
+        dst_quotient: v5,
+        dst_remainder: v6,
+        trap: v8,
+    };
+    let v10 = C::emit(ctx, &v9);
+    let v11 = C::writable_gpr_to_gpr(ctx, v6);
+    // Rule at isle/codegen/x64/lower.isle line 345.
+    return v11;
 }
 
 // Generated as internal constructor for term load_ext.
@@ -1810,12 +2169,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 374.
+                    // Rule at isle/codegen/x64/lower.isle line 395.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 375.
+                    // Rule at isle/codegen/x64/lower.isle line 396.
                     return v5;
                 }
                 _ => {}
@@ -1825,12 +2184,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 376.
+                    // Rule at isle/codegen/x64/lower.isle line 397.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 377.
+                    // Rule at isle/codegen/x64/lower.isle line 398.
                     return v9;
                 }
                 _ => {}
@@ -1852,12 +2211,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 379.
+                    // Rule at isle/codegen/x64/lower.isle line 400.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 380.
+                    // Rule at isle/codegen/x64/lower.isle line 401.
                     return v5;
                 }
                 _ => {}
@@ -1867,12 +2226,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 381.
+                    // Rule at isle/codegen/x64/lower.isle line 402.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 382.
+                    // Rule at isle/codegen/x64/lower.isle line 403.
                     return v9;
                 }
                 _ => {}
@@ -1881,7 +2240,7 @@ pub fn constructor_sload_ext<C: Context>(
         &Opcode::Sload32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 383.
+                // Rule at isle/codegen/x64/lower.isle line 404.
                 return v11;
             }
         }
@@ -1895,26 +2254,26 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
     match arg0 {
         &Opcode::Store => {
             let v5 = &constructor_operand_size(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 411.
+            // Rule at isle/codegen/x64/lower.isle line 432.
             return v5.clone();
         }
         &Opcode::Istore8 => {
-            // Rule at isle/codegen/x64/lower.isle line 408.
+            // Rule at isle/codegen/x64/lower.isle line 429.
             return OperandSize::S8;
         }
         &Opcode::Istore16 => {
-            // Rule at isle/codegen/x64/lower.isle line 409.
+            // Rule at isle/codegen/x64/lower.isle line 430.
             return OperandSize::S16;
         }
         &Opcode::Istore32 => {
-            // Rule at isle/codegen/x64/lower.isle line 410.
+            // Rule at isle/codegen/x64/lower.isle line 431.
             return OperandSize::S32;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "store_size", "isle/codegen/x64/lower.isle line 407"
+        "store_size", "isle/codegen/x64/lower.isle line 428"
     )
 }
 
@@ -1922,18 +2281,18 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
 pub fn constructor_int_size_of_float<C: Context>(ctx: &mut C, arg0: &FloatSize) -> OperandSize {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 438.
+            // Rule at isle/codegen/x64/lower.isle line 459.
             return OperandSize::S32;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 439.
+            // Rule at isle/codegen/x64/lower.isle line 460.
             return OperandSize::S64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "int_size_of_float", "isle/codegen/x64/lower.isle line 437"
+        "int_size_of_float", "isle/codegen/x64/lower.isle line 458"
     )
 }
 
@@ -1946,7 +2305,7 @@ pub fn constructor_sse_rr<C: Context>(
 ) -> XmmReg {
     let v3 = C::xmm_to_xmm_mem(ctx, arg2);
     let v4 = constructor_sse_rm(ctx, arg0, arg1, v3);
-    // Rule at isle/codegen/x64/lower.isle line 442.
+    // Rule at isle/codegen/x64/lower.isle line 463.
     return v4;
 }
 
@@ -1961,7 +2320,7 @@ pub fn constructor_gpr_to_xmm<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 445.
+    // Rule at isle/codegen/x64/lower.isle line 466.
     return v6;
 }
 
@@ -1975,7 +2334,7 @@ pub fn constructor_xmm_to_gpr<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v4 = C::emit(ctx, &v3);
     let v5 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 451.
+    // Rule at isle/codegen/x64/lower.isle line 472.
     return v5;
 }
 
@@ -1985,11 +2344,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fadd => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 468.
+                    // Rule at isle/codegen/x64/lower.isle line 489.
                     return SseOp::Addss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 469.
+                    // Rule at isle/codegen/x64/lower.isle line 490.
                     return SseOp::Addsd;
                 }
                 _ => {}
@@ -1998,11 +2357,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fsub => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 470.
+                    // Rule at isle/codegen/x64/lower.isle line 491.
                     return SseOp::Subss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 471.
+                    // Rule at isle/codegen/x64/lower.isle line 492.
                     return SseOp::Subsd;
                 }
                 _ => {}
@@ -2011,11 +2370,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fmul => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 472.
+                    // Rule at isle/codegen/x64/lower.isle line 493.
                     return SseOp::Mulss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 473.
+                    // Rule at isle/codegen/x64/lower.isle line 494.
                     return SseOp::Mulsd;
                 }
                 _ => {}
@@ -2024,11 +2383,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fdiv => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 474.
+                    // Rule at isle/codegen/x64/lower.isle line 495.
                     return SseOp::Divss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 475.
+                    // Rule at isle/codegen/x64/lower.isle line 496.
                     return SseOp::Divsd;
                 }
                 _ => {}
@@ -2038,7 +2397,7 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_op", "isle/codegen/x64/lower.isle line 467"
+        "sse_op", "isle/codegen/x64/lower.isle line 488"
     )
 }
 
@@ -2048,12 +2407,12 @@ pub fn constructor_put_in_xmm_mem<C: Context>(ctx: &mut C, arg0: Value) -> XmmMe
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_xmm_mem(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 481.
+        // Rule at isle/codegen/x64/lower.isle line 502.
         return v4;
     }
     let v5 = C::put_in_xmm(ctx, arg0);
     let v6 = C::xmm_to_xmm_mem(ctx, v5);
-    // Rule at isle/codegen/x64/lower.isle line 484.
+    // Rule at isle/codegen/x64/lower.isle line 505.
     return v6;
 }
 
@@ -2073,7 +2432,7 @@ pub fn constructor_sse_rm<C: Context>(
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 487.
+    // Rule at isle/codegen/x64/lower.isle line 508.
     return v6;
 }
 
@@ -2097,7 +2456,7 @@ pub fn constructor_min_max<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 502.
+    // Rule at isle/codegen/x64/lower.isle line 523.
     return v9;
 }
 
@@ -2107,20 +2466,20 @@ pub fn constructor_sign_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmRe
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483648_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 516.
+            // Rule at isle/codegen/x64/lower.isle line 537.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, -9223372036854775808_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 517.
+            // Rule at isle/codegen/x64/lower.isle line 538.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sign_mask", "isle/codegen/x64/lower.isle line 515"
+        "sign_mask", "isle/codegen/x64/lower.isle line 536"
     )
 }
 
@@ -2130,20 +2489,20 @@ pub fn constructor_abs_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483647_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 519.
+            // Rule at isle/codegen/x64/lower.isle line 540.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, 9223372036854775807_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 520.
+            // Rule at isle/codegen/x64/lower.isle line 541.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "abs_mask", "isle/codegen/x64/lower.isle line 518"
+        "abs_mask", "isle/codegen/x64/lower.isle line 539"
     )
 }
 
@@ -2166,7 +2525,7 @@ pub fn constructor_round<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 532.
+    // Rule at isle/codegen/x64/lower.isle line 553.
     return v8;
 }
 
@@ -2184,12 +2543,12 @@ pub fn constructor_ucomis<C: Context>(ctx: &mut C, arg0: Value, arg1: Value) -> 
             rhs: v7,
         };
         let v9 = C::emit(ctx, &v8);
-        // Rule at isle/codegen/x64/lower.isle line 559.
+        // Rule at isle/codegen/x64/lower.isle line 580.
         return v9;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "ucomis", "isle/codegen/x64/lower.isle line 558"
+        "ucomis", "isle/codegen/x64/lower.isle line 579"
     )
 }
 
@@ -2211,7 +2570,7 @@ pub fn constructor_setcc_byte<C: Context>(ctx: &mut C, arg0: &CC) -> GprReg {
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 564.
+    // Rule at isle/codegen/x64/lower.isle line 585.
     return v10;
 }
 
@@ -2229,7 +2588,7 @@ pub fn constructor_float_flag<C: Context>(
             let v15 = constructor_setcc_byte(ctx, &CC::NP);
             let v18 = C::gpr_to_gpr_mem_imm(ctx, v15);
             let v19 = constructor_alu(ctx, &AluOp::And, &Type::I32, v14, v18);
-            // Rule at isle/codegen/x64/lower.isle line 578.
+            // Rule at isle/codegen/x64/lower.isle line 599.
             return v19;
         }
         &FloatCC::NotEqual => {
@@ -2238,50 +2597,50 @@ pub fn constructor_float_flag<C: Context>(
             let v22 = constructor_setcc_byte(ctx, &CC::P);
             let v24 = C::gpr_to_gpr_mem_imm(ctx, v22);
             let v25 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v21, v24);
-            // Rule at isle/codegen/x64/lower.isle line 583.
+            // Rule at isle/codegen/x64/lower.isle line 604.
             return v25;
         }
         &FloatCC::LessThan => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 574.
+            // Rule at isle/codegen/x64/lower.isle line 595.
             return v5;
         }
         &FloatCC::LessThanOrEqual => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 575.
+            // Rule at isle/codegen/x64/lower.isle line 596.
             return v7;
         }
         &FloatCC::GreaterThan => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 572.
+            // Rule at isle/codegen/x64/lower.isle line 593.
             return v5;
         }
         &FloatCC::GreaterThanOrEqual => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 573.
+            // Rule at isle/codegen/x64/lower.isle line 594.
             return v7;
         }
         &FloatCC::Ordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v10 = constructor_setcc_byte(ctx, &CC::NP);
-            // Rule at isle/codegen/x64/lower.isle line 576.
+            // Rule at isle/codegen/x64/lower.isle line 597.
             return v10;
         }
         &FloatCC::Unordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v12 = constructor_setcc_byte(ctx, &CC::P);
-            // Rule at isle/codegen/x64/lower.isle line 577.
+            // Rule at isle/codegen/x64/lower.isle line 598.
             return v12;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_flag", "isle/codegen/x64/lower.isle line 571"
+        "float_flag", "isle/codegen/x64/lower.isle line 592"
     )
 }
 
@@ -2290,7 +2649,7 @@ pub fn constructor_zero_xmm<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
     let v1 = &constructor_int_size_of_float(ctx, arg0);
     let v4 = C::imm(ctx, &Type::I64, 0_i64);
     let v5 = constructor_gpr_to_xmm(ctx, v1, v4);
-    // Rule at isle/codegen/x64/lower.isle line 593.
+    // Rule at isle/codegen/x64/lower.isle line 614.
     return v5;
 }
 
@@ -2313,7 +2672,7 @@ pub fn constructor_int_to_float<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 596.
+    // Rule at isle/codegen/x64/lower.isle line 617.
     return v8;
 }
 
@@ -2345,12 +2704,12 @@ pub fn constructor_float_to_sint<C: Context>(
         };
         let v13 = C::emit(ctx, &v12);
         let v14 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 624.
+        // Rule at isle/codegen/x64/lower.isle line 645.
         return v14;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_sint", "isle/codegen/x64/lower.isle line 623"
+        "float_to_sint", "isle/codegen/x64/lower.isle line 644"
     )
 }
 
@@ -2386,12 +2745,12 @@ pub fn constructor_float_to_uint<C: Context>(
         };
         let v15 = C::emit(ctx, &v14);
         let v16 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 632.
+        // Rule at isle/codegen/x64/lower.isle line 653.
         return v16;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_uint", "isle/codegen/x64/lower.isle line 631"
+        "float_to_uint", "isle/codegen/x64/lower.isle line 652"
     )
 }
 
@@ -2399,18 +2758,18 @@ pub fn constructor_float_to_uint<C: Context>(
 pub fn constructor_sse_mov<C: Context>(ctx: &mut C, arg0: &FloatSize) -> SseMovOp {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 649.
+            // Rule at isle/codegen/x64/lower.isle line 670.
             return SseMovOp::Movss;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 650.
+            // Rule at isle/codegen/x64/lower.isle line 671.
             return SseMovOp::Movsd;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_mov", "isle/codegen/x64/lower.isle line 648"
+        "sse_mov", "isle/codegen/x64/lower.isle line 669"
     )
 }
 
@@ -2427,17 +2786,17 @@ pub fn constructor_test_self<C: Context>(ctx: &mut C, arg0: Value) -> Unit {
         rhs: v5,
     };
     let v7 = C::emit(ctx, &v6);
-    // Rule at isle/codegen/x64/lower.isle line 674.
+    // Rule at isle/codegen/x64/lower.isle line 695.
     return v7;
 }
 
 // Generated as internal constructor for term test_size.
 pub fn constructor_test_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 682.
+        // Rule at isle/codegen/x64/lower.isle line 703.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 683.
+    // Rule at isle/codegen/x64/lower.isle line 704.
     return OperandSize::S32;
 }
 
@@ -2460,6 +2819,150 @@ pub fn constructor_bit_count<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 701.
+    // Rule at isle/codegen/x64/lower.isle line 722.
     return v9;
+}
+
+// Generated as internal constructor for term narrow_ext_mode.
+pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtMode {
+    match arg0 {
+        &Type::I8 => {
+            // Rule at isle/codegen/x64/lower.isle line 760.
+            return ExtMode::BL;
+        }
+        &Type::I16 => {
+            // Rule at isle/codegen/x64/lower.isle line 761.
+            return ExtMode::WL;
+        }
+        _ => {}
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 759"
+    )
+}
+
+// Generated as internal constructor for term narrow_bits.
+pub fn constructor_narrow_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
+    match arg0 {
+        &Type::I8 => {
+            // Rule at isle/codegen/x64/lower.isle line 763.
+            return 8_i64;
+        }
+        &Type::I16 => {
+            // Rule at isle/codegen/x64/lower.isle line 764.
+            return 16_i64;
+        }
+        _ => {}
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "narrow_bits", "isle/codegen/x64/lower.isle line 762"
+    )
+}
+
+// Generated as internal constructor for term narrow_zext.
+pub fn constructor_narrow_zext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprReg) -> GprReg {
+    let v2 = C::temp_writable_gpr(ctx);
+    let v3 = &constructor_narrow_ext_mode(ctx, arg0);
+    let v4 = C::gpr_to_gpr_mem(ctx, arg1);
+    let v5 = MInst::Movzx {
+        mode: v3.clone(),
+        src: v4,
+        dst: v2,
+    };
+    let v6 = C::emit(ctx, &v5);
+    let v7 = C::writable_gpr_to_gpr(ctx, v2);
+    // Rule at isle/codegen/x64/lower.isle line 768.
+    return v7;
+}
+
+// Generated as internal constructor for term narrow_sext.
+pub fn constructor_narrow_sext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprReg) -> GprReg {
+    let v2 = C::temp_writable_gpr(ctx);
+    let v3 = &constructor_narrow_ext_mode(ctx, arg0);
+    let v4 = C::gpr_to_gpr_mem(ctx, arg1);
+    let v5 = MInst::Movsx {
+        mode: v3.clone(),
+        src: v4,
+        dst: v2,
+    };
+    let v6 = C::emit(ctx, &v5);
+    let v7 = C::writable_gpr_to_gpr(ctx, v2);
+    // Rule at isle/codegen/x64/lower.isle line 774.
+    return v7;
+}
+
+// Generated as internal constructor for term narrow_count.
+pub fn constructor_narrow_count<C: Context>(ctx: &mut C, arg0: &Type, arg1: Value) -> GprReg {
+    let v4 = C::put_in_gpr(ctx, arg1);
+    let v5 = constructor_narrow_bits(ctx, arg0);
+    let v7 = C::i64_sub(ctx, v5, 1_i64);
+    let v8 = C::imm_operand(ctx, v7);
+    let v9 = constructor_alu(ctx, &AluOp::And, &Type::I32, v4, v8);
+    // Rule at isle/codegen/x64/lower.isle line 794.
+    return v9;
+}
+
+// Generated as internal constructor for term shift_by.
+pub fn constructor_shift_by<C: Context>(
+    ctx: &mut C,
+    arg0: &ShiftOp,
+    arg1: GprReg,
+    arg2: GprReg,
+) -> GprReg {
+    let v3 = C::temp_writable_gpr(ctx);
+    let v5 = C::shift_count_reg(ctx, arg2);
+    let v6 = MInst::Shift {
+        op: arg0.clone(),
+        size: OperandSize::S32,
+        src: arg1,
+        amount: v5,
+        dst: v3,
+    };
+    let v7 = C::emit(ctx, &v6);
+    let v8 = C::writable_gpr_to_gpr(ctx, v3);
+    // Rule at isle/codegen/x64/lower.isle line 803.
+    return v8;
+}
+
+// Generated as internal constructor for term narrow_rotate.
+pub fn constructor_narrow_rotate<C: Context>(
+    ctx: &mut C,
+    arg0: &Type,
+    arg1: &ShiftOp,
+    arg2: &ShiftOp,
+    arg3: GprReg,
+    arg4: GprReg,
+) -> GprReg {
+    let v7 = constructor_narrow_bits(ctx, arg0);
+    let v8 = C::imm(ctx, &Type::I32, v7);
+    let v9 = C::gpr_to_gpr_mem_imm(ctx, arg4);
+    let v10 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v8, v9);
+    let v11 = constructor_shift_by(ctx, arg1, arg3, arg4);
+    let v12 = constructor_shift_by(ctx, arg2, arg3, v10);
+    let v14 = C::gpr_to_gpr_mem_imm(ctx, v12);
+    let v15 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v11, v14);
+    let v16 = constructor_narrow_zext(ctx, arg0, v15);
+    // Rule at isle/codegen/x64/lower.isle line 821.
+    return v16;
+}
+
+// Generated as internal constructor for term narrow_store_size.
+pub fn constructor_narrow_store_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
+    match arg0 {
+        &Type::I8 => {
+            // Rule at isle/codegen/x64/lower.isle line 867.
+            return OperandSize::S8;
+        }
+        &Type::I16 => {
+            // Rule at isle/codegen/x64/lower.isle line 868.
+            return OperandSize::S16;
+        }
+        _ => {}
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "narrow_store_size", "isle/codegen/x64/lower.isle line 866"
+    )
 }
