@@ -508,6 +508,7 @@ impl Lower<'_> {
         for inst in func.layout.block_insts(block) {
             let data = *func.dfg.inst(inst);
             let opcode = data.opcode();
+            self.vcode.set_srcloc(func.srclocs[inst]);
             if opcode.is_terminator() {
                 self.lower_terminator(inst, plan)?;
                 continue;
