@@ -87,23 +87,27 @@
 mod builtins;
 #[doc(hidden)]
 pub mod code;
+mod debug;
 mod engine;
 mod error;
 mod externals;
 mod func;
 mod instance;
 mod linker;
+mod loaded;
 #[doc(hidden)]
 pub mod memory;
 #[doc(hidden)]
 pub mod mmap;
 mod module;
+pub mod profiling;
 mod store;
 #[doc(hidden)]
 pub mod table;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub mod traps;
 mod typed;
+mod unwind;
 #[doc(hidden)]
 pub mod vm;
 pub mod wasi;
@@ -111,7 +115,7 @@ pub mod wasi;
 pub use duet_environ::module::{FuncType, GlobalType, MemoryType, RefType, TableType, ValType};
 pub use duet_environ::trap::Trap as TrapCode;
 pub use duet_environ::tunables::Tunables;
-pub use engine::{Compiler, Config, Engine};
+pub use engine::{Compiler, Config, Engine, ProfilingStrategy};
 pub use error::{Error, FrameInfo, Trap};
 pub use externals::{Extern, ExternType, Global, Memory, Table};
 pub use func::{Caller, Func};
