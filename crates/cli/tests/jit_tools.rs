@@ -89,7 +89,7 @@ fn operator_offsets(wasm: &[u8], index: usize) -> Vec<u64> {
     let mut reader = bodies[index].get_operators_reader().unwrap();
     let mut offsets = Vec::new();
     while !reader.eof() {
-        offsets.push(reader.original_position() as u64);
+        offsets.push(reader.original_position());
         reader.read().unwrap();
     }
     offsets
@@ -159,7 +159,10 @@ fn gdb_breaks_on_a_wasm_function_by_name() {
         // into the runtime (GDB unwinds with the image's .debug_frame).
         assert!(out.contains("#0  fibonacci () at "), "{transcript}");
         assert!(out.contains(" in main () at "), "{transcript}");
-        assert!(out.contains(" in entry_trampoline(i32)->(i32) ()"), "{transcript}");
+        assert!(
+            out.contains(" in entry_trampoline(i32)->(i32) ()"),
+            "{transcript}"
+        );
         assert!(out.contains("duet::traps::call_wasm"), "{transcript}");
     }
 }

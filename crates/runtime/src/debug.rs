@@ -66,13 +66,13 @@ use core::ptr;
 use std::sync::Mutex;
 
 use gimli::write::{
-    Address, AttributeValue, DebugFrame, DwarfUnit, EndianVec, FrameTable, LineProgram,
-    LineString, Sections,
+    Address, AttributeValue, DebugFrame, DwarfUnit, EndianVec, FrameTable, LineProgram, LineString,
+    Sections,
 };
 use gimli::{Encoding, Format, LineEncoding, LittleEndian};
 use object::elf;
-use object::write::elf::{FileHeader, SectionHeader, SectionIndex, Sym, Writer};
 use object::write::StringId;
+use object::write::elf::{FileHeader, SectionHeader, SectionIndex, Sym, Writer};
 
 use crate::loaded::JitFunction;
 
@@ -131,7 +131,10 @@ fn dwarf_sections(
     unit.set(DW_AT_name, AttributeValue::String(file_name));
     unit.set(DW_AT_comp_dir, AttributeValue::String(b".".to_vec()));
     unit.set(DW_AT_language, AttributeValue::Language(DW_LANG_C99));
-    unit.set(DW_AT_low_pc, AttributeValue::Address(Address::Constant(low as u64)));
+    unit.set(
+        DW_AT_low_pc,
+        AttributeValue::Address(Address::Constant(low as u64)),
+    );
     unit.set(DW_AT_high_pc, AttributeValue::Udata((high - low) as u64));
 
     for function in functions {
@@ -139,9 +142,15 @@ fn dwarf_sections(
         let len = function.range.len() as u64;
         let id = dwarf.unit.add(root, DW_TAG_subprogram);
         let entry = dwarf.unit.get_mut(id);
-        entry.set(DW_AT_name, AttributeValue::String(function.name.as_bytes().to_vec()));
+        entry.set(
+            DW_AT_name,
+            AttributeValue::String(function.name.as_bytes().to_vec()),
+        );
         entry.set(DW_AT_external, AttributeValue::Flag(true));
-        entry.set(DW_AT_low_pc, AttributeValue::Address(Address::Constant(start)));
+        entry.set(
+            DW_AT_low_pc,
+            AttributeValue::Address(Address::Constant(start)),
+        );
         entry.set(DW_AT_high_pc, AttributeValue::Udata(len));
 
         let srclocs = function.code.srclocs();
@@ -349,7 +358,10 @@ pub(crate) struct GdbJitRegistration {
     entry: *mut JitCodeEntry,
     /// The image the entry points to (read by the debugger, through the
     /// entry).
-    #[allow(dead_code, reason = "owned for the debugger, which reads it through `entry`")]
+    #[allow(
+        dead_code,
+        reason = "owned for the debugger, which reads it through `entry`"
+    )]
     image: Box<[u8]>,
 }
 
@@ -484,7 +496,12 @@ mod tests {
                 ("second".to_string(), 0x5000_0010, len)
             ]
         );
-        for name in [".debug_info", ".debug_abbrev", ".debug_line", ".debug_frame"] {
+        for name in [
+            ".debug_info",
+            ".debug_abbrev",
+            ".debug_line",
+            ".debug_frame",
+        ] {
             assert!(file.section_by_name(name).is_some(), "{name}");
         }
 
@@ -535,7 +552,8 @@ mod tests {
             let mut n = 0;
             // SAFETY: read under the lock.
             unsafe {
-                let mut entry = (*(&raw const __jit_debug_descriptor)).first_entry;
+                let descriptor = &raw const __jit_debug_descriptor;
+                let mut entry = (*descriptor).first_entry;
                 while !entry.is_null() {
                     n += 1;
                     entry = (*entry).next_entry;

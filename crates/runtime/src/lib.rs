@@ -30,7 +30,8 @@
 //!            wasm stack size, tunables); canonical function type ids and
 //!            per-type entry/host trampolines, shared by its modules
 //!   Module   translate + validate + compile every function + link into
-//!            W^X code, registered for trap handling
+//!            W^X code, registered for trap handling, with the system
+//!            unwinder, and (as configured) for perf and debuggers
 //!   Store<T> owns instances, memories, tables, globals, functions, extern
 //!            refs and the embedder's T; handles index into it (store.rs
 //!            says where the records compiled code reads live)
@@ -69,6 +70,14 @@
 //!           get a fault back as Err(TrapInfo { trap, pc, backtrace }),
 //!           through a SIGSEGV/SIGBUS/SIGILL/SIGFPE handler that resumes at
 //!           the trampoline (duet_environ::entry) and chains anything else
+//!   loaded  LoadedCode: RegisteredCode plus the registrations below, for
+//!           modules and trampolines alike, withdrawn before the code is freed
+//!    ├── unwind     .eh_frame (gimli) from the compilers' unwind records,
+//!    │              registered with __register_frame (libgcc / libunwind)
+//!    ├── debug      an ELF image with symbols and DWARF (subprograms, a line
+//!    │              table of wasm offsets, .debug_frame) for the GDB JIT
+//!    │              interface (__jit_debug_descriptor, defined here only)
+//!    └── profiling  /tmp/perf-<pid>.map lines for perf
 //! ```
 //!
 //! # What comes next

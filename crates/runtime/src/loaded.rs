@@ -137,11 +137,4 @@ impl LoadedCode {
     pub(crate) fn id(&self) -> CodeId {
         self.code.id()
     }
-
-    /// Whether unwind tables were registered (some function recorded its
-    /// frame, and the configuration asked for them).
-    #[cfg(test)]
-    pub(crate) fn has_unwind_tables(&self) -> bool {
-        self.unwind.is_some()
-    }
 }

@@ -95,7 +95,11 @@ impl Module {
     }
 
     /// Validates and compiles a binary module, with a fallback name.
-    fn from_binary_named(engine: &Engine, wasm: &[u8], name: Option<&str>) -> Result<Module, Error> {
+    fn from_binary_named(
+        engine: &Engine,
+        wasm: &[u8],
+        name: Option<&str>,
+    ) -> Result<Module, Error> {
         let translation = translate(wasm, engine.features()).map_err(translation_error)?;
         let info = translation.module.clone();
         let functions = match engine.compiler() {
@@ -131,12 +135,7 @@ impl Module {
                     .copied()
             })
             .map_err(|e| Error::Compile(format!("linking: {e}")))?;
-        let name = info
-            .name
-            .as_deref()
-            .or(name)
-            .unwrap_or("wasm")
-            .to_string();
+        let name = info.name.as_deref().or(name).unwrap_or("wasm").to_string();
         let names = || CodeNames {
             module: name.clone(),
             functions: (0..functions.len())

@@ -60,10 +60,7 @@ fn perf_map_lines(module: &str, functions: &[JitFunction<'_>]) -> String {
 }
 
 /// Appends the lines of `functions` to this process's perf map.
-pub(crate) fn write_perf_map(
-    module: &str,
-    functions: &[JitFunction<'_>],
-) -> std::io::Result<()> {
+pub(crate) fn write_perf_map(module: &str, functions: &[JitFunction<'_>]) -> std::io::Result<()> {
     let lines = perf_map_lines(&module.replace('\n', " "), functions);
     let mut file = PERF_MAP.lock().unwrap_or_else(|e| e.into_inner());
     if file.is_none() {

@@ -108,7 +108,8 @@ pub(crate) fn frame_table(
         }
         let len = u32::try_from(function.range.len())
             .expect("a function's code is smaller than the assembler's limit");
-        let mut fde = FrameDescriptionEntry::new(Address::Constant(function.range.start as u64), len);
+        let mut fde =
+            FrameDescriptionEntry::new(Address::Constant(function.range.start as u64), len);
         for record in records {
             fde.add_instruction(record.offset, call_frame_instruction(record.inst));
         }
@@ -182,7 +183,10 @@ fn fde_offsets(section: &[u8]) -> Vec<usize> {
 #[derive(Debug)]
 pub(crate) struct UnwindRegistration {
     /// The section, at the address the unwinder was given.
-    #[allow(dead_code, reason = "owned for the unwinder, which reads it through `registered`")]
+    #[allow(
+        dead_code,
+        reason = "owned for the unwinder, which reads it through `registered`"
+    )]
     section: Box<[u8]>,
     /// What was passed to `__register_frame`: the section's start
     /// (libgcc) or each FDE (libunwind).
@@ -203,7 +207,10 @@ impl UnwindRegistration {
         let section = section.into_boxed_slice();
         let base = section.as_ptr() as usize;
         let registered: Vec<usize> = if using_libunwind() {
-            fde_offsets(&section).into_iter().map(|o| base + o).collect()
+            fde_offsets(&section)
+                .into_iter()
+                .map(|o| base + o)
+                .collect()
         } else {
             vec![base]
         };
@@ -309,12 +316,19 @@ mod tests {
         assert_eq!(cfa(&body), (rbp, 16));
         assert_eq!(body.register(rbp), Some(gimli::RegisterRule::Offset(-16)));
         assert_eq!(body.register(rbx), Some(gimli::RegisterRule::Offset(-24)));
-        assert_eq!(body.register(Register(16)), Some(gimli::RegisterRule::Offset(-8)));
+        assert_eq!(
+            body.register(Register(16)),
+            Some(gimli::RegisterRule::Offset(-8))
+        );
         // push rbp; mov rbp, rsp; push rbx; nop; pop rbx; pop rbp (at 7);
         // ret: after `pop rbp`, CFA = rsp + 8 again and rbp is the caller's.
         let before_ret = row_at(&mut context, 8);
         assert_eq!(cfa(&before_ret), (rsp, 8));
-        assert_eq!(before_ret.register(rbp), None, "the CIE's rule: the caller's value");
+        assert_eq!(
+            before_ret.register(rbp),
+            None,
+            "the CIE's rule: the caller's value"
+        );
     }
 
     #[test]

@@ -67,15 +67,22 @@ fn the_perf_map_lists_every_compiled_function_with_its_address_range() {
             let listed = map.get(&symbol).unwrap_or_else(|| {
                 panic!("{compiler:?}: function {index} ({symbol}) is not in the perf map")
             });
-            assert_eq!(*listed, (range.start, range.len()), "{compiler:?}: {symbol}");
-            assert!(range.len() > 0);
+            assert_eq!(
+                *listed,
+                (range.start, range.len()),
+                "{compiler:?}: {symbol}"
+            );
+            assert!(!range.is_empty());
         }
         let (_, _, only) = named.function_code().next().unwrap();
         assert_eq!(
             map.get(&format!("{module_name}_named!only")),
             Some(&(only.start, only.len()))
         );
-        for trampoline in ["entry_trampoline(i32)->(i32)", "host_trampoline(i32)->(i32)"] {
+        for trampoline in [
+            "entry_trampoline(i32)->(i32)",
+            "host_trampoline(i32)->(i32)",
+        ] {
             let (start, size) = map
                 .get(&format!("duet!{trampoline}"))
                 .unwrap_or_else(|| panic!("{trampoline} is not in the perf map"));

@@ -48,11 +48,11 @@
 
 use crate::CodegenError;
 use cranelift_asm::FinishedCode;
-use cranelift_asm::{SourceLoc, TrapCode};
 use cranelift_asm::buffer::Label;
 use cranelift_asm::operands::{AllocationRewriter, OperandCollector};
 use cranelift_asm::reg::{PReg, PRegSet, Reg, RegClass, VReg, Writable};
 use cranelift_asm::x64::{Amode, Assembler, Gpr, MInst, OperandSize, SseMovOp, Xmm};
+use cranelift_asm::{SourceLoc, TrapCode};
 use regalloc2::{
     Allocation, Block, Edit, Function, Inst, InstOrEdit, InstRange, MachineEnv, Operand,
     RegallocOptions,
