@@ -72,7 +72,7 @@ use gimli::write::{
 use gimli::{Encoding, Format, LineEncoding, LittleEndian};
 use object::elf;
 use object::write::StringId;
-use object::write::elf::{FileHeader, SectionHeader, SectionIndex, Sym, Writer};
+use object::write::elf::{FileHeader, SectionHeader, Sym, Writer};
 
 use crate::loaded::JitFunction;
 
@@ -195,10 +195,10 @@ pub(crate) fn debug_image(
         frames.write_debug_frame(&mut debug_frame)?;
         sections.debug_frame = debug_frame;
     }
-    let mut debug_sections: Vec<(&'static str, Vec<u8>)> = Vec::new();
+    let mut debug_sections: Vec<(&'static str, &[u8])> = Vec::new();
     sections.for_each(|id, data| {
         if !data.slice().is_empty() {
-            debug_sections.push((id.name(), data.slice().to_vec()));
+            debug_sections.push((id.name(), data.slice()));
         }
         Ok::<(), gimli::write::Error>(())
     })?;
@@ -212,12 +212,12 @@ pub(crate) fn debug_image(
     writer.reserve_file_header();
     let text_name = writer.add_section_name(b".text");
     let text_index = writer.reserve_section_index();
-    let debug: Vec<(StringId, u64, &[u8])> = debug_sections
+    let debug_names: Vec<StringId> = debug_sections
         .iter()
-        .map(|(name, data)| {
+        .map(|(name, _)| {
             let name = writer.add_section_name(name.as_bytes());
             writer.reserve_section_index();
-            (name, 0, data.as_slice())
+            name
         })
         .collect();
     writer.reserve_null_symbol_index();
@@ -232,9 +232,11 @@ pub(crate) fn debug_image(
     writer.reserve_symtab_section_index();
     writer.reserve_strtab_section_index();
     writer.reserve_shstrtab_section_index();
-    let debug: Vec<(StringId, u64, &[u8])> = debug
+    // Each DWARF section: its name, file offset and contents.
+    let debug: Vec<(StringId, u64, &[u8])> = debug_names
         .into_iter()
-        .map(|(name, _, data)| (name, writer.reserve(data.len() as u64, 1), data))
+        .zip(&debug_sections)
+        .map(|(name, &(_, data))| (name, writer.reserve(data.len() as u64, 1), data))
         .collect();
     writer.reserve_symtab();
     writer.reserve_strtab()?;
@@ -300,7 +302,6 @@ pub(crate) fn debug_image(
     writer.write_strtab_section_header();
     writer.write_shstrtab_section_header();
     debug_assert_eq!(writer.reserved_len(), writer.len());
-    let _: SectionIndex = text_index;
     Ok(buffer)
 }
 

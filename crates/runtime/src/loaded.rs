@@ -80,8 +80,9 @@ impl LoadedCode {
         names: impl FnOnce() -> CodeNames,
     ) -> Result<LoadedCode, Error> {
         let code = RegisteredCode::new(code, functions);
-        let debug_info = config.debug_info;
-        let perf_map = config.profiling == ProfilingStrategy::PerfMap;
+        // Code without functions has no addresses to describe.
+        let debug_info = config.debug_info && !functions.is_empty();
+        let perf_map = config.profiling == ProfilingStrategy::PerfMap && !functions.is_empty();
         let names = (debug_info || perf_map).then(names);
         let placeholder = String::new();
         let jit: Vec<JitFunction<'_>> = functions
