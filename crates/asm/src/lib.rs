@@ -13,7 +13,8 @@
 //!                                         │       simplification, constants, traps
 //!                                         ▼
 //!                                    FinishedCode bytes + relocations, trap table,
-//!                                                 call sites, source locations
+//!                                                 call sites, source locations,
+//!                                                 unwind records
 //! ```
 //!
 //! * [`buffer`] is ISA-independent: the [`MachBuffer`]
@@ -24,6 +25,10 @@
 //!   [`x64::Assembler`] (one method per instruction form, emitting straight
 //!   into the buffer) and [`x64::MInst`], the machine-instruction enum
 //!   declared in ISLE (`isle/asm/x64/`) for the optimizing compiler.
+//! * [`unwind`] describes each function's frame at every offset (where the
+//!   caller's frame and the saved registers are) in DWARF's call-frame
+//!   model, with registers as DWARF numbers, for the runtime's unwind
+//!   tables and debuggers.
 //! * [`reg`] and [`operands`] are what the register allocator sees: registers
 //!   that are virtual or physical, and the operand visitor that reports each
 //!   instruction's uses, defs, constraints and clobbers.
@@ -63,6 +68,7 @@ pub mod buffer;
 pub mod metadata;
 pub mod operands;
 pub mod reg;
+pub mod unwind;
 pub mod x64;
 
 pub use buffer::{CodeOffset, FinishedCode, Label, MachBuffer};

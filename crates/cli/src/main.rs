@@ -2,9 +2,9 @@
 //!
 //! ```text
 //! duet compile [--compiler winch|cranelift] [--spec 2.0|3.0] [--emit asm|ir] [--stats] FILE
-//! duet run [--compiler winch] [--spec 2.0|3.0] FILE [--dir HOST[::GUEST]]... [--env KEY=VALUE]...
-//!          [--invoke NAME] [[--] ARGS...]
-//! duet wast [--compiler winch] [--spec 2.0|3.0] FILE.wast...
+//! duet run [--compiler winch|cranelift] [--spec 2.0|3.0] [--profile perfmap] [--debug-info]
+//!          FILE [--dir HOST[::GUEST]]... [--env KEY=VALUE]... [--invoke NAME] [[--] ARGS...]
+//! duet wast [--compiler winch|cranelift] [--spec 2.0|3.0] FILE.wast...
 //! ```
 //!
 //! `compile` translates and compiles every function of a module and exits;
@@ -31,6 +31,15 @@
 //! calls `NAME` (by default `_start`) with `ARGS` parsed by the function's
 //! parameter types and prints each result on its own line (a WASI program
 //! still sees `FILE ARGS...` as its arguments).
+//!
+//! For profilers and debuggers (`run` and `wast`): `--profile perfmap`
+//! appends every compiled function to `/tmp/perf-<pid>.map` as `START
+//! SIZE module!function`, so `perf record duet run --profile perfmap ...`
+//! then `perf report` names wasm functions; `--debug-info` announces DWARF
+//! for the code through the GDB JIT interface, so `gdb --args duet run
+//! --debug-info FILE ...` can `break` on a wasm function by name and maps
+//! its code to wasm bytecode offsets (the line numbers). The module is
+//! named after the file (its stem) unless its name section names it.
 //!
 //! `wast` runs spec scripts ([`duet_cli::wast`]), prints one line per
 //! failure and ends with `N passed, M failed`; it exits with 1 when anything
@@ -83,6 +92,21 @@ struct EngineArgs {
     /// (default: everything the engine supports).
     #[arg(long, value_enum)]
     spec: Option<Spec>,
+    /// Describe the compiled code for a profiler: `perfmap` writes
+    /// `/tmp/perf-<pid>.map` for `perf report`.
+    #[arg(long, value_enum, value_name = "PROFILER")]
+    profile: Option<Profile>,
+    /// Give debuggers DWARF for the compiled code (GDB JIT interface):
+    /// function names and wasm offsets as line numbers.
+    #[arg(long)]
+    debug_info: bool,
+}
+
+/// The profilers `--profile` knows.
+#[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
+enum Profile {
+    /// `/tmp/perf-<pid>.map`, for `perf report`.
+    Perfmap,
 }
 
 impl EngineArgs {
@@ -96,6 +120,10 @@ impl EngineArgs {
         if let Some(spec) = self.spec {
             config.wasm_features(spec.features());
         }
+        if let Some(Profile::Perfmap) = self.profile {
+            config.profiling_strategy(duet::ProfilingStrategy::PerfMap);
+        }
+        config.debug_info(self.debug_info);
         duet::Engine::new(&config)
     }
 }
@@ -505,7 +533,11 @@ fn run(args: &RunArgs) -> Result<Ran, RunFailure> {
     let engine = args.engine.engine()?;
     let bytes = std::fs::read(&args.file).map_err(|e| format!("cannot read the file: {e}"))?;
     let wasm = wat::parse_bytes(&bytes).map_err(|e| wat_error_line(&e))?;
-    let module = duet::Module::new(&engine, &*wasm)?;
+    let name = args
+        .file
+        .file_stem()
+        .map_or_else(|| "wasm".into(), |stem| stem.to_string_lossy());
+    let module = duet::Module::new_named(&engine, &*wasm, &name)?;
     let is_wasi_program = module
         .imports()
         .any(|(module_name, _, _)| module_name == duet::wasi::WASI_MODULE);

@@ -104,6 +104,8 @@ pub struct Module {
     /// The data count section's count, if the module has one (required
     /// for `memory.init` and `data.drop`).
     pub data_count: Option<u32>,
+    /// The module's name from the `name` section, if it has one.
+    pub name: Option<String>,
 
     /// The exports, in order.
     exports: Vec<(String, EntityIndex)>,

@@ -468,6 +468,7 @@ fn function_names_come_from_the_name_section() {
     assert_eq!(module.function_name(func(2)), None);
     assert_eq!(module.function_name(func(3)), Some("third"));
     assert_eq!(module.function_names().len(), 3);
+    assert_eq!(module.name, None);
 
     let nameless = translate(
         &wat::parse_str("(module (func))").unwrap(),
@@ -476,6 +477,9 @@ fn function_names_come_from_the_name_section() {
     .unwrap()
     .module;
     assert!(nameless.function_names().is_empty());
+
+    let named = translate_ok("(module $calculator (func $add))");
+    assert_eq!(named.module.name.as_deref(), Some("calculator"));
 }
 
 #[test]

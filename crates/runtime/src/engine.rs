@@ -4,7 +4,7 @@
 
 use crate::code::CodeMemory;
 use crate::error::Error;
-use crate::traps::RegisteredCode;
+use crate::loaded::{CodeNames, LoadedCode};
 use cranelift_asm::x64::CpuFeatures;
 use duet_environ::module::FuncType;
 use duet_environ::tunables::Tunables;
@@ -25,6 +25,18 @@ pub enum Compiler {
     Cranelift,
 }
 
+/// Which profiler the engine describes its code for.
+#[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
+pub enum ProfilingStrategy {
+    /// None (the default).
+    #[default]
+    None,
+    /// `perf`: every function the engine loads (modules' functions and
+    /// trampolines) is appended to `/tmp/perf-<pid>.map` as `START SIZE
+    /// module!name`, so `perf report` names wasm functions.
+    PerfMap,
+}
+
 /// How an [`Engine`] compiles and runs modules.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -35,6 +47,9 @@ pub struct Config {
     target: Option<String>,
     max_wasm_stack: usize,
     tunables: Tunables,
+    pub(crate) native_unwind_info: bool,
+    pub(crate) profiling: ProfilingStrategy,
+    pub(crate) debug_info: bool,
 }
 
 impl Default for Config {
@@ -46,7 +61,8 @@ impl Default for Config {
 impl Config {
     /// The defaults: the baseline compiler, every feature the engine
     /// supports, parallel compilation, the host as the target, 512 KiB of
-    /// wasm stack, 32-bit memories in 4 GiB reservations with guard pages.
+    /// wasm stack, 32-bit memories in 4 GiB reservations with guard pages;
+    /// unwind tables registered, no profiler, no debug information.
     pub fn new() -> Config {
         Config {
             compiler: Compiler::Winch,
@@ -56,6 +72,9 @@ impl Config {
             target: None,
             max_wasm_stack: 512 << 10,
             tunables: Tunables::default(),
+            native_unwind_info: true,
+            profiling: ProfilingStrategy::None,
+            debug_info: false,
         }
     }
 
@@ -104,12 +123,38 @@ impl Config {
         self.tunables = tunables;
         self
     }
+
+    /// Whether the engine registers unwind tables (`.eh_frame`) for its
+    /// code with the system unwinder (on by default), so that native stack
+    /// walks (a panic's backtrace in a host function, `backtrace::trace`,
+    /// a C++ exception) pass through wasm frames into the host code that
+    /// called wasm. Traps and their backtraces do not need them.
+    pub fn native_unwind_info(&mut self, on: bool) -> &mut Self {
+        self.native_unwind_info = on;
+        self
+    }
+
+    /// Which profiler to describe the code for (none by default).
+    pub fn profiling_strategy(&mut self, strategy: ProfilingStrategy) -> &mut Self {
+        self.profiling = strategy;
+        self
+    }
+
+    /// Whether to give debuggers DWARF for the code (off by default):
+    /// every module and trampoline is announced through the GDB JIT
+    /// interface as an ELF image with a symbol and a subprogram per
+    /// function and a line table mapping machine code to wasm bytecode
+    /// offsets, so `break NAME` in GDB stops in a wasm function.
+    pub fn debug_info(&mut self, on: bool) -> &mut Self {
+        self.debug_info = on;
+        self
+    }
 }
 
 /// The code an engine made for one function type: an entry trampoline
 /// (host calls wasm) and a host trampoline (wasm calls the host).
 pub(crate) struct TypeTrampolines {
-    code: RegisteredCode,
+    code: LoadedCode,
 }
 
 impl TypeTrampolines {
@@ -258,8 +303,25 @@ impl Engine {
         let functions = [entry, host];
         let code = CodeMemory::new(&functions, |_| None)
             .map_err(|e| Error::Resource(format!("trampoline code: {e}")))?;
+        let names = || {
+            let list = |types: &[duet_environ::module::ValType]| {
+                types
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            let signature = format!("({})->({})", list(&ty.params), list(&ty.results));
+            CodeNames {
+                module: "duet".to_string(),
+                functions: vec![
+                    format!("entry_trampoline{signature}"),
+                    format!("host_trampoline{signature}"),
+                ],
+            }
+        };
         let trampolines = Arc::new(TypeTrampolines {
-            code: RegisteredCode::new(code, &functions),
+            code: LoadedCode::new(&self.inner.config, code, &functions, names)?,
         });
         cache.insert(id, trampolines.clone());
         Ok(trampolines)

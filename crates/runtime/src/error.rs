@@ -39,7 +39,7 @@ pub enum Error {
     /// The engine's configuration cannot be honoured.
     #[error("configuration: {0}")]
     Config(String),
-    /// Reading a file failed.
+    /// Reading a file (a module) or writing one (the perf map) failed.
     #[error("{path}: {source}")]
     Io {
         /// The file.

@@ -30,7 +30,8 @@
 //!            wasm stack size, tunables); canonical function type ids and
 //!            per-type entry/host trampolines, shared by its modules
 //!   Module   translate + validate + compile every function + link into
-//!            W^X code, registered for trap handling
+//!            W^X code, registered for trap handling, with the system
+//!            unwinder, and (as configured) for perf and debuggers
 //!   Store<T> owns instances, memories, tables, globals, functions, extern
 //!            refs and the embedder's T; handles index into it (store.rs
 //!            says where the records compiled code reads live)
@@ -69,6 +70,14 @@
 //!           get a fault back as Err(TrapInfo { trap, pc, backtrace }),
 //!           through a SIGSEGV/SIGBUS/SIGILL/SIGFPE handler that resumes at
 //!           the trampoline (duet_environ::entry) and chains anything else
+//!   loaded  LoadedCode: RegisteredCode plus the registrations below, for
+//!           modules and trampolines alike, withdrawn before the code is freed
+//!    ├── unwind     .eh_frame (gimli) from the compilers' unwind records,
+//!    │              registered with __register_frame (libgcc / libunwind)
+//!    ├── debug      an ELF image with symbols and DWARF (subprograms, a line
+//!    │              table of wasm offsets, .debug_frame) for the GDB JIT
+//!    │              interface (__jit_debug_descriptor, defined here only)
+//!    └── profiling  /tmp/perf-<pid>.map lines for perf
 //! ```
 //!
 //! # What comes next
@@ -87,23 +96,27 @@
 mod builtins;
 #[doc(hidden)]
 pub mod code;
+mod debug;
 mod engine;
 mod error;
 mod externals;
 mod func;
 mod instance;
 mod linker;
+mod loaded;
 #[doc(hidden)]
 pub mod memory;
 #[doc(hidden)]
 pub mod mmap;
 mod module;
+pub mod profiling;
 mod store;
 #[doc(hidden)]
 pub mod table;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub mod traps;
 mod typed;
+mod unwind;
 #[doc(hidden)]
 pub mod vm;
 pub mod wasi;
@@ -111,7 +124,7 @@ pub mod wasi;
 pub use duet_environ::module::{FuncType, GlobalType, MemoryType, RefType, TableType, ValType};
 pub use duet_environ::trap::Trap as TrapCode;
 pub use duet_environ::tunables::Tunables;
-pub use engine::{Compiler, Config, Engine};
+pub use engine::{Compiler, Config, Engine, ProfilingStrategy};
 pub use error::{Error, FrameInfo, Trap};
 pub use externals::{Extern, ExternType, Global, Memory, Table};
 pub use func::{Caller, Func};

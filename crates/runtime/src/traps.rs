@@ -64,6 +64,11 @@
 //! offset in it, and the wasm bytecode offset from the function's source
 //! locations (for a return address, that of the call before it).
 //!
+//! The walk reads frame pointers only, never the unwind tables the runtime
+//! registers with the system unwinder (`crate::unwind`): trap backtraces
+//! work the same with `Config::native_unwind_info(false)`, and nothing the
+//! system unwinder does runs in the signal handler.
+//!
 //! A trap raised before the faulting function has set up its frame (a
 //! prologue stack check, which runs before `push rbp`) leaves `rbp` at the
 //! caller's frame, so the caller is missing from the backtrace: frame 0 is

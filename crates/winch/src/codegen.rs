@@ -255,12 +255,12 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
     // ---- Prologue and epilogue -----------------------------------------
 
     /// The prologue: frame pointer, VMContext, stack-limit check, locals.
-    /// `locals` are every local after the parameters.
+    /// `locals` are every local after the parameters. The frame's unwind
+    /// records come with the pushes (`Assembler::push_frame`).
     pub(crate) fn emit_prologue(&mut self, params: &[ValType], locals: &[ValType]) {
         use OperandSize::S64;
-        self.asm.push_r(Gpr::RBP);
-        self.asm.mov_rr(S64, Gpr::RBP, Gpr::RSP);
-        self.asm.push_r(VMCTX);
+        self.asm.push_frame();
+        self.asm.push_saved(VMCTX, SAVED_REGS_SIZE);
         self.asm.mov_rr(S64, VMCTX, abi::VMCTX);
 
         // r11 = rsp - (frame size); the size is patched at the end, so it
@@ -333,16 +333,18 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
     }
 
     /// Restores the caller's registers and returns (results are already in
-    /// their return locations).
+    /// their return locations). Trap stubs and constants follow it, with
+    /// the body's frame as far as unwinding is concerned.
     pub(crate) fn emit_epilogue(&mut self) {
+        self.asm.begin_epilogue();
         self.asm.lea(
             OperandSize::S64,
             Gpr::RSP,
             &Amode::base(Gpr::RBP, -(SAVED_REGS_SIZE as i32)),
         );
-        self.asm.pop_r(VMCTX);
-        self.asm.pop_r(Gpr::RBP);
-        self.asm.ret();
+        self.asm.pop_saved(VMCTX);
+        self.asm.pop_frame();
+        self.asm.ret_from_frame();
     }
 
     // ---- Registers and materialization ---------------------------------

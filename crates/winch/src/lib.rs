@@ -60,6 +60,9 @@
 //!    agrees, so code after the join may assume it.
 //! 4. *The frame pointer chain is intact.* Every function keeps `rbp` as its
 //!    frame pointer (`duet_environ::abi`), so traps can walk wasm frames.
+//!    The frame is built and left only through the assembler's frame
+//!    methods (`push_frame`, `push_saved`, ..., `ret_from_frame`), which
+//!    record its unwind information with it, exact at every instruction.
 //! 5. *Materializing and spilling leave the flags alone.* A value is popped
 //!    with `pop` or a load and `lea rsp, [rsp + 8]`, spilled with `push` or
 //!    `lea rsp, [rsp - 8]` and a store, and constants are loaded with `mov`

@@ -19,6 +19,11 @@
 //!     pop r15; pop r14; pop r13; pop r12; pop rbx; pop rbp
 //!     ret
 //! ```
+//!
+//! Both trampolines record their frames' unwind information (through the
+//! assembler's frame methods), so the system unwinder can walk from a host
+//! function, through the host trampoline and the wasm frames, through the
+//! entry trampoline, into the host code that called wasm.
 
 use crate::codegen::abi_type;
 use crate::error::CompileError;
@@ -61,10 +66,9 @@ pub fn compile_entry_trampoline(
     let (state, values, callee) = (Gpr::RCX, Gpr::RDX, Gpr::RSI);
 
     let mut asm = Assembler::new(features);
-    asm.push_r(Gpr::RBP);
-    asm.mov_rr(S64, Gpr::RBP, Gpr::RSP);
-    for reg in SAVED {
-        asm.push_r(reg);
+    asm.push_frame();
+    for (i, reg) in SAVED.into_iter().enumerate() {
+        asm.push_saved(reg, 8 * (i as u32 + 1));
     }
     asm.sub_ri(S64, Gpr::RSP, 8);
     asm.mov_mr(
@@ -117,13 +121,17 @@ pub fn compile_entry_trampoline(
         asm.add_ri(S64, Gpr::RSP, area as i32);
     }
     asm.xor_rr(OperandSize::S32, Gpr::RAX, Gpr::RAX);
+    // Both ways in (the fall-through, and a trap's landing with `rsp =
+    // resume_sp`) arrive with the body's frame, which the unwind records
+    // describe up to here.
     asm.bind_label(resume)?;
+    asm.begin_epilogue();
     asm.add_ri(S64, Gpr::RSP, 8);
     for reg in SAVED.into_iter().rev() {
-        asm.pop_r(reg);
+        asm.pop_saved(reg);
     }
-    asm.pop_r(Gpr::RBP);
-    asm.ret();
+    asm.pop_frame();
+    asm.ret_from_frame();
     Ok(asm.finish()?)
 }
 
@@ -155,8 +163,7 @@ pub fn compile_host_trampoline(
     let incoming = |offset: u32| Amode::base(Gpr::RBP, 16 + offset as i32);
 
     let mut asm = Assembler::new(features);
-    asm.push_r(Gpr::RBP);
-    asm.mov_rr(S64, Gpr::RBP, Gpr::RSP);
+    asm.push_frame();
     let frame = (slots * VALUE_SLOT_SIZE).next_multiple_of(16);
     if frame > 0 {
         asm.sub_ri(S64, Gpr::RSP, frame as i32);
@@ -180,9 +187,11 @@ pub fn compile_host_trampoline(
             ArgLocation::Stack { offset } => copy_slot(&mut asm, ty, &slot(i), &incoming(offset)),
         }
     }
+    asm.begin_epilogue();
     asm.mov_rr(S64, Gpr::RSP, Gpr::RBP);
-    asm.pop_r(Gpr::RBP);
-    asm.ret();
+    asm.pop_frame();
+    // The `HostError` stub follows, inside the frame.
+    asm.ret_from_frame();
     Ok(asm.finish()?)
 }
 

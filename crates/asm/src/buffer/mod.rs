@@ -16,8 +16,9 @@
 //!   next island or at the end;
 //! * places *islands* in the middle of the code when a short-range use would
 //!   otherwise go out of reach, with *veneers* that extend it;
-//! * records the trap table, relocations, call sites and source-location
-//!   ranges that [`FinishedCode`] hands to the runtime.
+//! * records the trap table, relocations, call sites, source-location
+//!   ranges and unwind records ([`crate::unwind`]) that [`FinishedCode`]
+//!   hands to the runtime.
 //!
 //! ```text
 //!   ISA assembler ──put_bytes / put_uncond_branch / put_cond_branch──►  data
@@ -26,7 +27,8 @@
 //!        │        ──island_needed? / emit_island──► traps, constants, veneers, patches
 //!        ▼
 //!     finish() ──► FinishedCode { bytes, alignment, traps, relocations,
-//!                                 call sites, source locations, label offsets }
+//!                                 call sites, source locations, unwind records,
+//!                                 label offsets }
 //! ```
 //!
 //! # State
@@ -47,7 +49,8 @@
 //! * `labels_at_tail` / `labels_at_tail_offset`: the labels bound at the
 //!   current end of the code.
 //! * the constant pool, pending deferred traps, the trap table, relocations,
-//!   call sites, source-location ranges and the open source location;
+//!   call sites, source-location ranges and the open source location, unwind
+//!   records;
 //! * `island_deadline` and a conservative worst-case island size;
 //! * a sticky [`BufferError`] that [`MachBuffer::finish`] reports.
 //!
@@ -116,8 +119,8 @@
 //! displacement itself.
 //!
 //! *Removing* a branch (rewrites 1, 3, 4) truncates the code to its start,
-//! drops its fix-up (the last one) and trims source-location ranges to its
-//! start; the labels at the tail and at the branch move to its start and
+//! drops its fix-up (the last one), trims source-location ranges to its
+//! start and moves unwind records made after it to its start; the labels at the tail and at the branch move to its start and
 //! become the labels at the tail. A branch is only removed when nothing
 //! else (a trap, a relocation, a call site, another fix-up) has been
 //! recorded since it was emitted.
@@ -226,6 +229,7 @@
 //!   use.
 
 use crate::metadata::{ExternalName, RelocKind, SourceLoc, TrapCode};
+use crate::unwind::{UnwindInst, UnwindRecord};
 use core::fmt;
 use core::marker::PhantomData;
 use std::collections::HashMap;
@@ -381,6 +385,7 @@ pub struct FinishedCode {
     traps: Vec<TrapRecord>,
     call_sites: Vec<CallSite>,
     srclocs: Vec<SrcLocRange>,
+    unwind: Vec<UnwindRecord>,
     label_offsets: Vec<CodeOffset>,
 }
 
@@ -408,6 +413,11 @@ impl FinishedCode {
     /// Source-location ranges, by offset.
     pub fn srclocs(&self) -> &[SrcLocRange] {
         &self.srclocs
+    }
+    /// The unwind records, in code order ([`crate::unwind`]); empty for
+    /// code that recorded no frame.
+    pub fn unwind(&self) -> &[UnwindRecord] {
+        &self.unwind
     }
     /// The final offset of `label` (after aliases), if it was bound.
     pub fn label_offset(&self, label: Label) -> Option<CodeOffset> {
@@ -458,6 +468,8 @@ pub struct MachBuffer<T: MachTarget> {
     srclocs: Vec<SrcLocRange>,
     /// The source location being tagged and where it started.
     open_srcloc: Option<(CodeOffset, SourceLoc)>,
+    /// In code order (every record is made at the tail).
+    unwind: Vec<UnwindRecord>,
     /// The earliest offset by which some pending use must be resolved or
     /// given a veneer.
     island_deadline: CodeOffset,
@@ -618,6 +630,7 @@ impl<T: MachTarget> MachBuffer<T> {
             call_sites: Vec::new(),
             srclocs: Vec::new(),
             open_srcloc: None,
+            unwind: Vec::new(),
             island_deadline: CodeOffset::MAX,
             island_veneers_worst_case: 0,
             island_data_worst_case: 0,
@@ -915,6 +928,14 @@ impl<T: MachTarget> MachBuffer<T> {
         }
     }
 
+    /// Records that the frame changes as `inst` says from the current
+    /// offset on (after the instruction just emitted; see
+    /// [`crate::unwind`]). Emits nothing.
+    pub fn add_unwind(&mut self, inst: UnwindInst) {
+        let offset = self.cur_offset();
+        self.unwind.push(UnwindRecord { offset, inst });
+    }
+
     /// Whether an island must be emitted before `distance` more bytes: after
     /// them, the worst-case island would no longer fit before the earliest
     /// deadline of a pending label use.
@@ -1053,6 +1074,7 @@ impl<T: MachTarget> MachBuffer<T> {
             traps: self.traps,
             call_sites: self.call_sites,
             srclocs: self.srclocs,
+            unwind: self.unwind,
             label_offsets,
         })
     }
@@ -1405,6 +1427,14 @@ impl<T: MachTarget> MachBuffer<T> {
         }
         if let Some((start, _)) = &mut self.open_srcloc {
             *start = (*start).min(b.start);
+        }
+        // Records made after the branch (at its end, the tail) now describe
+        // the instruction at its start, which is the same next instruction.
+        for record in self.unwind.iter_mut().rev() {
+            if record.offset <= b.start {
+                break;
+            }
+            record.offset = b.start;
         }
 
         let mut labels = b.labels_at_this_branch;

@@ -1023,6 +1023,32 @@ fn srcloc_ranges_are_trimmed_by_truncation() {
 }
 
 #[test]
+fn unwind_records_after_a_removed_branch_move_to_its_start() {
+    use crate::unwind::{UnwindInst, UnwindRecord};
+    let mut buf = Buffer::new();
+    let next = buf.new_label();
+    nop(&mut buf);
+    buf.add_unwind(UnwindInst::RememberState);
+    jmp(&mut buf, next);
+    // Made at the jump's end; the jump goes, so they describe offset 1.
+    buf.add_unwind(UnwindInst::CfaOffset { offset: 16 });
+    bind(&mut buf, next);
+    buf.add_unwind(UnwindInst::RestoreState);
+    buf.put_bytes(&[RET]);
+    let code = finish(buf);
+    assert_eq!(code.code(), &[NOP, RET], "recording emits nothing");
+    let record = |offset, inst| UnwindRecord { offset, inst };
+    assert_eq!(
+        code.unwind(),
+        &[
+            record(1, UnwindInst::RememberState),
+            record(1, UnwindInst::CfaOffset { offset: 16 }),
+            record(1, UnwindInst::RestoreState),
+        ]
+    );
+}
+
+#[test]
 fn branch_with_a_trap_record_is_never_removed() {
     let mut buf = Buffer::new();
     let next = buf.new_label();

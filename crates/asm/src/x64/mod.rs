@@ -9,7 +9,10 @@
 //!   buffer (what the baseline compiler uses);
 //! * [`MInst`]: the same instructions as values over virtual registers, with
 //!   a register-operand visitor and `emit` (what the optimizing compiler
-//!   uses), declared in `isle/asm/x64/inst.isle`.
+//!   uses), declared in `isle/asm/x64/inst.isle`;
+//! * [`UNWIND_CONVENTION`] and the assembler's frame methods
+//!   ([`Assembler::push_frame`] and its siblings), which emit the frame
+//!   set-up and tear-down together with their unwind records.
 //!
 //! Label references on x86-64 are all 32-bit PC-relative ([`LabelUse::Rel32`]):
 //! they reach any offset in a function (functions are limited to
@@ -34,6 +37,29 @@ pub use inst::{
 pub use regs::{Gpr, GprReg, WritableGpr, WritableXmm, Xmm, XmmReg};
 
 use crate::buffer::{CodeOffset, MachTarget};
+use crate::unwind::{UnwindConvention, UnwindInst, UnwindReg};
+
+/// The frame at every x86-64 function's first instruction: the call
+/// pushed the return address, so the CFA is `rsp + 8` and the return
+/// address (DWARF column 16) is at `CFA - 8`.
+pub const UNWIND_CONVENTION: UnwindConvention = UnwindConvention {
+    return_address: RETURN_ADDRESS,
+    entry: &[
+        UnwindInst::DefineCfa {
+            reg: Gpr::RSP.dwarf(),
+            offset: 8,
+        },
+        UnwindInst::SavedAt {
+            reg: RETURN_ADDRESS,
+            below_cfa: 8,
+        },
+    ],
+    code_alignment: 1,
+    data_alignment: -8,
+};
+
+/// The return address's DWARF column on x86-64.
+const RETURN_ADDRESS: UnwindReg = UnwindReg(16);
 
 /// The largest function the x86-64 assembler accepts (1 GiB), so that every
 /// 32-bit PC-relative reference, with its addend, reaches every offset.

@@ -15,6 +15,7 @@
 
 use super::OperandSize;
 use crate::reg::{PReg, Reg, RegClass, Writable};
+use crate::unwind::UnwindReg;
 use core::fmt;
 
 /// A physical general-purpose register.
@@ -74,6 +75,13 @@ impl Gpr {
     /// The hardware encoding (0 to 15).
     pub const fn enc(self) -> u8 {
         self.0
+    }
+
+    /// The register's DWARF number (the x86-64 psABI's mapping, which
+    /// unwind tables and debug information use; not the encoding order).
+    pub const fn dwarf(self) -> UnwindReg {
+        const DWARF: [u16; 16] = [0, 2, 1, 3, 7, 6, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15];
+        UnwindReg(DWARF[self.0 as usize])
     }
 
     /// The register as regalloc2 names it.
@@ -191,6 +199,11 @@ impl Xmm {
     /// The hardware encoding (0 to 15).
     pub const fn enc(self) -> u8 {
         self.0
+    }
+
+    /// The register's DWARF number (17 to 32).
+    pub const fn dwarf(self) -> UnwindReg {
+        UnwindReg(17 + self.0 as u16)
     }
 
     /// The register as regalloc2 names it.

@@ -14,6 +14,19 @@
 //!         ─► Ret: epilogue
 //! ```
 //!
+//! **Source locations.** Lowering tags each instruction with the source
+//! location of the IR instruction it came from ([`VCode::set_srcloc`]);
+//! emission opens a source-location range in the buffer wherever the tag
+//! changes, so the finished code maps machine code back to wasm offsets
+//! (trap backtraces, the debugger's line table). The allocator's moves
+//! take the location open before them; the prologue has none.
+//!
+//! **Unwind information.** The prologue and every epilogue are emitted
+//! through the assembler's frame methods (`push_frame`, `push_saved`,
+//! `begin_epilogue`, `pop_saved`, `pop_frame`, `ret_from_frame`), which
+//! record the frame at every instruction; an epilogue in the middle of
+//! the code is bracketed so the blocks after it keep the body's frame.
+//!
 //! Pseudo-instructions carry what regalloc2 must know but the machine does
 //! not execute: [`VInst::Args`] defines the incoming arguments in their ABI
 //! registers (fixed defs at the entry, so the allocator knows those registers
@@ -35,11 +48,11 @@
 
 use crate::CodegenError;
 use cranelift_asm::FinishedCode;
-use cranelift_asm::TrapCode;
 use cranelift_asm::buffer::Label;
 use cranelift_asm::operands::{AllocationRewriter, OperandCollector};
 use cranelift_asm::reg::{PReg, PRegSet, Reg, RegClass, VReg, Writable};
 use cranelift_asm::x64::{Amode, Assembler, Gpr, MInst, OperandSize, SseMovOp, Xmm};
+use cranelift_asm::{SourceLoc, TrapCode};
 use regalloc2::{
     Allocation, Block, Edit, Function, Inst, InstOrEdit, InstRange, MachineEnv, Operand,
     RegallocOptions,
@@ -126,6 +139,10 @@ pub struct VCode {
     insts: Vec<VInst>,
     operands: Vec<Vec<Operand>>,
     clobbers: Vec<PRegSet>,
+    /// Per instruction: the source location it came from.
+    srclocs: Vec<Option<SourceLoc>>,
+    /// What [`VCode::push`] tags instructions with.
+    current_srcloc: Option<SourceLoc>,
     blocks: Vec<VBlock>,
     current: Option<usize>,
     next_vreg: usize,
@@ -143,11 +160,24 @@ impl VCode {
             insts: Vec::new(),
             operands: Vec::new(),
             clobbers: Vec::new(),
+            srclocs: Vec::new(),
+            current_srcloc: None,
             blocks: Vec::new(),
             current: None,
             next_vreg: 0,
             outgoing_bytes: 0,
         }
+    }
+
+    /// Tags the instructions pushed from now on with `loc` (the source
+    /// location of the IR instruction being lowered).
+    pub fn set_srcloc(&mut self, loc: Option<SourceLoc>) {
+        self.current_srcloc = loc;
+    }
+
+    /// The source location instructions pushed now are tagged with.
+    pub fn srcloc(&self) -> Option<SourceLoc> {
+        self.current_srcloc
     }
 
     /// A new virtual register of `class`.
@@ -214,6 +244,7 @@ impl VCode {
         }
         let block = self.current.expect("an instruction outside a block");
         self.insts.push(inst);
+        self.srclocs.push(self.current_srcloc);
         self.operands.push(collector.operands);
         self.clobbers.push(collector.clobbers);
         self.blocks[block].end = self.insts.len();
@@ -278,10 +309,9 @@ impl VCode {
             asm.cmp_rm(S64, Gpr::R11, &Amode::base(limit.vmctx, limit.offset));
             asm.trap_if(cranelift_asm::x64::CC::B, limit.trap);
         }
-        asm.push_r(Gpr::RBP);
-        asm.mov_rr(S64, Gpr::RBP, Gpr::RSP);
-        for &r in &used {
-            asm.push_r(r);
+        asm.push_frame();
+        for (i, &r) in used.iter().enumerate() {
+            asm.push_saved(r, 8 * (i as u32 + 1));
         }
         let frame_i32 = i32::try_from(frame).map_err(|_| CodegenError::FrameTooLarge)?;
         if frame > 0 {
@@ -291,11 +321,23 @@ impl VCode {
             let index = a.as_stack().expect("a spill slot").index() as u32;
             Amode::base(Gpr::RSP, (spill_base + index * 8) as i32)
         };
+        // The location of the open source-location range.
+        let mut open_srcloc = None;
         for b in 0..self.blocks.len() {
             let block = Block::new(b);
             asm.bind_label(self.blocks[b].label)
                 .map_err(|e| CodegenError::Assembler(e.to_string()))?;
             for item in output.block_insts_and_edits(&self, block) {
+                if let InstOrEdit::Inst(inst) = item {
+                    let loc = self.srclocs[inst.index()];
+                    if loc != open_srcloc {
+                        match loc {
+                            Some(loc) => asm.start_srcloc(loc),
+                            None => asm.end_srcloc(),
+                        }
+                        open_srcloc = loc;
+                    }
+                }
                 match item {
                     InstOrEdit::Edit(Edit::Move { from, to }) => {
                         emit_move(&mut asm, *from, *to, &slot)
@@ -303,14 +345,15 @@ impl VCode {
                     InstOrEdit::Inst(inst) => match &self.insts[inst.index()] {
                         VInst::Args(_) => {}
                         VInst::Ret(_) => {
+                            asm.begin_epilogue();
                             if frame > 0 {
                                 asm.add_ri(S64, Gpr::RSP, frame_i32);
                             }
                             for &r in used.iter().rev() {
-                                asm.pop_r(r);
+                                asm.pop_saved(r);
                             }
-                            asm.pop_r(Gpr::RBP);
-                            asm.ret();
+                            asm.pop_frame();
+                            asm.ret_from_frame();
                         }
                         VInst::Machine(minst) => {
                             let mut minst = minst.clone();
@@ -322,6 +365,7 @@ impl VCode {
                 }
             }
         }
+        asm.end_srcloc();
         asm.finish()
             .map_err(|e| CodegenError::Assembler(e.to_string()))
     }

@@ -497,13 +497,20 @@ impl Translator {
     fn name_section(&mut self, names: wasmparser::NameSectionReader<'_>) {
         for subsection in names {
             let Ok(subsection) = subsection else { break };
-            if let Name::Function(map) = subsection {
-                for naming in map {
-                    let Ok(naming) = naming else { break };
-                    self.module
-                        .function_names
-                        .push((FuncIndex::from_u32(naming.index), naming.name.to_string()));
+            match subsection {
+                Name::Module { name, .. } => {
+                    // The first name section's name wins, as for functions.
+                    self.module.name.get_or_insert_with(|| name.to_string());
                 }
+                Name::Function(map) => {
+                    for naming in map {
+                        let Ok(naming) = naming else { break };
+                        self.module
+                            .function_names
+                            .push((FuncIndex::from_u32(naming.index), naming.name.to_string()));
+                    }
+                }
+                _ => {}
             }
         }
     }

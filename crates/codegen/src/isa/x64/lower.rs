@@ -220,7 +220,12 @@ impl Lower<'_> {
     /// no way to return it) and answered with fresh registers.
     fn lower_inst(&mut self, inst: Inst) -> Vec<Reg> {
         let outer = self.current.replace(inst);
+        // A deferred instruction lowered at its use keeps its own wasm
+        // offset.
+        let outer_srcloc = self.vcode.srcloc();
+        self.vcode.set_srcloc(self.func.srclocs[inst]);
         let output = generated::constructor_lower(self, inst);
+        self.vcode.set_srcloc(outer_srcloc);
         self.current = outer;
         output.unwrap_or_else(|| {
             let func = self.func;
@@ -887,6 +892,7 @@ impl Lower<'_> {
             if self.sunk[inst] {
                 continue;
             }
+            self.vcode.set_srcloc(func.srclocs[inst]);
             let data = *func.dfg.inst(inst);
             let opcode = data.opcode();
             let results = func.dfg.inst_results(inst);

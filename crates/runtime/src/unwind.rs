@@ -1,0 +1,353 @@
+//! Unwind tables for loaded code, registered with the system unwinder, so
+//! that a native stack walk (a panic's backtrace, `backtrace::trace`,
+//! `_Unwind_Backtrace`, a C++ exception, a profiler using the unwinder)
+//! passes through wasm frames and trampolines into the host code below.
+//!
+//! ```text
+//!   FinishedCode::unwind()      records at code offsets (cranelift_asm::unwind),
+//!         │                      DWARF register numbers
+//!         ▼  eh_frame()
+//!   .eh_frame bytes             one CIE (x64::UNWIND_CONVENTION: CFA = rsp + 8,
+//!   (gimli::write)              return address at CFA - 8), one FDE per function
+//!         │                      that recorded its frame, absolute addresses,
+//!         │                      a zero-length terminator
+//!         ▼  UnwindRegistration::new
+//!   __register_frame            the system unwinder finds the FDEs from now on;
+//!   __deregister_frame          Drop, before the code is unmapped
+//! ```
+//!
+//! **Records to CFI.** Each record becomes one call-frame instruction at
+//! its offset: `DefineCfa` is `DW_CFA_def_cfa`, `CfaRegister`
+//! `DW_CFA_def_cfa_register`, `CfaOffset` `DW_CFA_def_cfa_offset`,
+//! `SavedAt` `DW_CFA_offset` (with the negative, factored offset),
+//! `Restored` `DW_CFA_restore` (back to the CIE's rule: the register is
+//! the caller's), `RememberState`/`RestoreState` their namesakes. A
+//! function that recorded nothing gets no FDE: an unwinder stops there
+//! instead of guessing. The compilers describe every instruction exactly
+//! (`cranelift_asm::x64`'s frame methods), so a walk from any pc is right,
+//! not only from call sites.
+//!
+//! **Which `__register_frame`.** The two unwinders on ELF systems disagree
+//! on its argument:
+//!
+//! * libgcc (`libgcc_s`, what Rust programs on Linux with glibc use, and
+//!   this machine): the start of a whole `.eh_frame` section, CIEs and
+//!   FDEs, ending with a zero-length entry; `__deregister_frame` takes the
+//!   same pointer. The section must stay at its address until then
+//!   (libgcc parses it lazily, at the first lookup).
+//! * LLVM's libunwind (macOS, some musl and BSD systems): one FDE per
+//!   call; the CIE is found through the FDE's pointer.
+//!
+//! libunwind is recognised by its `__unw_add_dynamic_fde` symbol, and then
+//! each FDE is registered on its own; otherwise the section is registered
+//! whole. Both deregister exactly what they registered.
+//!
+//! Traps do not use these tables: the signal handler walks frame pointers
+//! (`traps`), so trap backtraces work with `Config::native_unwind_info`
+//! off, and unwinding bugs cannot break them.
+
+use cranelift_asm::unwind::{UnwindConvention, UnwindInst};
+use gimli::write::{
+    Address, CallFrameInstruction, CommonInformationEntry, EhFrame, EndianVec,
+    FrameDescriptionEntry, FrameTable, Writer,
+};
+use gimli::{Encoding, Format, LittleEndian, Register};
+
+use crate::loaded::JitFunction;
+
+/// The CFI encoding of `.eh_frame` (CIE version 1) and `.debug_frame`.
+fn cfi_encoding() -> Encoding {
+    Encoding {
+        format: Format::Dwarf32,
+        version: 1,
+        address_size: 8,
+    }
+}
+
+/// The call-frame instruction a record stands for.
+fn call_frame_instruction(inst: UnwindInst) -> CallFrameInstruction {
+    let register = |reg: cranelift_asm::unwind::UnwindReg| Register(reg.0);
+    match inst {
+        UnwindInst::DefineCfa { reg, offset } => {
+            CallFrameInstruction::Cfa(register(reg), offset as i32)
+        }
+        UnwindInst::CfaRegister { reg } => CallFrameInstruction::CfaRegister(register(reg)),
+        UnwindInst::CfaOffset { offset } => CallFrameInstruction::CfaOffset(offset as i32),
+        UnwindInst::SavedAt { reg, below_cfa } => {
+            CallFrameInstruction::Offset(register(reg), -(below_cfa as i32))
+        }
+        UnwindInst::Restored { reg } => CallFrameInstruction::Restore(register(reg)),
+        UnwindInst::RememberState => CallFrameInstruction::RememberState,
+        UnwindInst::RestoreState => CallFrameInstruction::RestoreState,
+    }
+}
+
+/// The frame table of `functions`: the ISA's CIE and an FDE for each
+/// function that recorded its frame, at its absolute address. `None` when
+/// no function did.
+pub(crate) fn frame_table(
+    convention: &UnwindConvention,
+    functions: &[JitFunction<'_>],
+) -> Option<FrameTable> {
+    let mut cie = CommonInformationEntry::new(
+        cfi_encoding(),
+        convention.code_alignment,
+        convention.data_alignment,
+        Register(convention.return_address.0),
+    );
+    for &inst in convention.entry {
+        cie.add_instruction(call_frame_instruction(inst));
+    }
+    let mut table = FrameTable::default();
+    let cie = table.add_cie(cie);
+    let mut any = false;
+    for function in functions {
+        let records = function.code.unwind();
+        if records.is_empty() {
+            continue;
+        }
+        let len = u32::try_from(function.range.len())
+            .expect("a function's code is smaller than the assembler's limit");
+        let mut fde =
+            FrameDescriptionEntry::new(Address::Constant(function.range.start as u64), len);
+        for record in records {
+            fde.add_instruction(record.offset, call_frame_instruction(record.inst));
+        }
+        table.add_fde(cie, fde);
+        any = true;
+    }
+    any.then_some(table)
+}
+
+/// A whole `.eh_frame` section for `functions`, terminated by a
+/// zero-length entry; `None` when no function recorded its frame.
+pub(crate) fn eh_frame(
+    convention: &UnwindConvention,
+    functions: &[JitFunction<'_>],
+) -> Result<Option<Vec<u8>>, gimli::write::Error> {
+    let Some(table) = frame_table(convention, functions) else {
+        return Ok(None);
+    };
+    let mut eh_frame = EhFrame(EndianVec::new(LittleEndian));
+    table.write_eh_frame(&mut eh_frame)?;
+    // The terminator libgcc's walk over the section stops at.
+    eh_frame.0.write_u32(0)?;
+    Ok(Some(eh_frame.0.into_vec()))
+}
+
+/// The unwinder's registration functions (libgcc's and LLVM libunwind's
+/// share these names; see the module docs for their arguments).
+mod sys {
+    unsafe extern "C" {
+        pub fn __register_frame(begin: *const u8);
+        pub fn __deregister_frame(begin: *const u8);
+    }
+}
+
+/// Whether the process unwinds with LLVM's libunwind (one FDE per
+/// `__register_frame`) rather than libgcc (a whole section).
+fn using_libunwind() -> bool {
+    static LIBUNWIND: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *LIBUNWIND.get_or_init(|| {
+        // SAFETY: `dlsym` with RTLD_DEFAULT and a NUL-terminated name only
+        // looks the symbol up.
+        let symbol = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__unw_add_dynamic_fde".as_ptr()) };
+        !symbol.is_null()
+    })
+}
+
+/// The offsets of the FDEs (not the CIEs) of an `.eh_frame` section.
+fn fde_offsets(section: &[u8]) -> Vec<usize> {
+    let word = |at: usize| u32::from_le_bytes(section[at..at + 4].try_into().expect("4 bytes"));
+    let mut offsets = Vec::new();
+    let mut at = 0;
+    // Each entry: length (u32, not counting itself), CIE id or pointer
+    // (0 for a CIE), contents. gimli writes 32-bit DWARF, never the
+    // 0xffff_ffff escape.
+    while at + 4 <= section.len() {
+        let len = word(at) as usize;
+        if len == 0 {
+            break;
+        }
+        if word(at + 4) != 0 {
+            offsets.push(at);
+        }
+        at += 4 + len;
+    }
+    offsets
+}
+
+/// An `.eh_frame` section registered with the system unwinder; dropping
+/// it deregisters it (before the code it describes may be unmapped: the
+/// owner drops this first).
+#[derive(Debug)]
+pub(crate) struct UnwindRegistration {
+    /// The section, at the address the unwinder was given.
+    #[allow(
+        dead_code,
+        reason = "owned for the unwinder, which reads it through `registered`"
+    )]
+    section: Box<[u8]>,
+    /// What was passed to `__register_frame`: the section's start
+    /// (libgcc) or each FDE (libunwind).
+    registered: Vec<usize>,
+}
+
+impl UnwindRegistration {
+    /// Registers unwind tables for `functions` (whose code must stay
+    /// mapped until the registration is dropped); `None` when none of them
+    /// recorded a frame.
+    pub(crate) fn new(
+        convention: &UnwindConvention,
+        functions: &[JitFunction<'_>],
+    ) -> Result<Option<UnwindRegistration>, gimli::write::Error> {
+        let Some(section) = eh_frame(convention, functions)? else {
+            return Ok(None);
+        };
+        let section = section.into_boxed_slice();
+        let base = section.as_ptr() as usize;
+        let registered: Vec<usize> = if using_libunwind() {
+            fde_offsets(&section)
+                .into_iter()
+                .map(|o| base + o)
+                .collect()
+        } else {
+            vec![base]
+        };
+        for &entry in &registered {
+            // SAFETY: `entry` is the section's start (libgcc) or one of its
+            // FDEs (libunwind), which lives in `section` until `drop`
+            // deregisters it; the FDEs describe code the caller keeps
+            // mapped until then.
+            unsafe { sys::__register_frame(entry as *const u8) };
+        }
+        Ok(Some(UnwindRegistration {
+            section,
+            registered,
+        }))
+    }
+
+    /// The registered `.eh_frame` section.
+    #[cfg(test)]
+    pub(crate) fn section(&self) -> &[u8] {
+        &self.section
+    }
+}
+
+impl Drop for UnwindRegistration {
+    fn drop(&mut self) {
+        for &entry in self.registered.iter().rev() {
+            // SAFETY: registered in `new` with this very pointer, and not
+            // deregistered since; `section` is still alive.
+            unsafe { sys::__deregister_frame(entry as *const u8) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cranelift_asm::FinishedCode;
+    use cranelift_asm::x64::{Assembler, CpuFeatures, Gpr, UNWIND_CONVENTION};
+    use gimli::{BaseAddresses, CieOrFde, UnwindSection};
+
+    fn framed_function() -> FinishedCode {
+        let mut asm = Assembler::new(CpuFeatures::baseline());
+        asm.push_frame();
+        asm.push_saved(Gpr::RBX, 8);
+        asm.nop(1);
+        asm.begin_epilogue();
+        asm.pop_saved(Gpr::RBX);
+        asm.pop_frame();
+        asm.ret_from_frame();
+        asm.finish().unwrap()
+    }
+
+    #[test]
+    fn the_section_holds_one_cie_and_an_fde_per_framed_function() {
+        let framed = framed_function();
+        let mut asm = Assembler::new(CpuFeatures::baseline());
+        asm.ret();
+        let frameless = asm.finish().unwrap();
+        let functions = [
+            JitFunction {
+                name: "framed",
+                range: 0x10000..0x10000 + framed.code().len(),
+                code: &framed,
+            },
+            JitFunction {
+                name: "frameless",
+                range: 0x10010..0x10011,
+                code: &frameless,
+            },
+        ];
+        let section = eh_frame(&UNWIND_CONVENTION, &functions).unwrap().unwrap();
+        assert_eq!(section[section.len() - 4..], [0, 0, 0, 0], "terminator");
+        assert_eq!(fde_offsets(&section).len(), 1);
+
+        // Read it back with gimli's parser and ask for the rows.
+        let eh_frame = gimli::EhFrame::new(&section, LittleEndian);
+        let bases = BaseAddresses::default().set_eh_frame(0);
+        let mut entries = eh_frame.entries(&bases);
+        let mut fdes = Vec::new();
+        while let Some(entry) = entries.next().unwrap() {
+            if let CieOrFde::Fde(partial) = entry {
+                fdes.push(partial.parse(gimli::EhFrame::cie_from_offset).unwrap());
+            }
+        }
+        assert_eq!(fdes.len(), 1);
+        let fde = &fdes[0];
+        assert_eq!(fde.initial_address(), 0x10000);
+        let mut context = gimli::UnwindContext::new();
+        let row_at = |context: &mut gimli::UnwindContext<usize>, offset: u64| {
+            fde.unwind_info_for_address(&eh_frame, &bases, context, 0x10000 + offset)
+                .unwrap_or_else(|e| panic!("offset {offset}: {e:?} (fde {fde:?})"))
+                .clone()
+        };
+        let (rsp, rbp, rbx) = (Register(7), Register(6), Register(3));
+        let cfa = |row: &gimli::UnwindTableRow<usize>| match *row.cfa() {
+            gimli::CfaRule::RegisterAndOffset { register, offset } => (register, offset),
+            _ => panic!("an expression"),
+        };
+        // Entry: CFA = rsp + 8; after push rbp: rsp + 16; after mov: rbp + 16.
+        assert_eq!(cfa(&row_at(&mut context, 0)), (rsp, 8));
+        assert_eq!(cfa(&row_at(&mut context, 1)), (rsp, 16));
+        let body = row_at(&mut context, 5);
+        assert_eq!(cfa(&body), (rbp, 16));
+        assert_eq!(body.register(rbp), Some(gimli::RegisterRule::Offset(-16)));
+        assert_eq!(body.register(rbx), Some(gimli::RegisterRule::Offset(-24)));
+        assert_eq!(
+            body.register(Register(16)),
+            Some(gimli::RegisterRule::Offset(-8))
+        );
+        // push rbp; mov rbp, rsp; push rbx; nop; pop rbx; pop rbp (at 7);
+        // ret: after `pop rbp`, CFA = rsp + 8 again and rbp is the caller's.
+        let before_ret = row_at(&mut context, 8);
+        assert_eq!(cfa(&before_ret), (rsp, 8));
+        assert_eq!(
+            before_ret.register(rbp),
+            None,
+            "the CIE's rule: the caller's value"
+        );
+    }
+
+    #[test]
+    fn registering_and_deregistering_round_trips() {
+        let framed = framed_function();
+        let functions = [JitFunction {
+            name: "framed",
+            range: 0x20000..0x20000 + framed.code().len(),
+            code: &framed,
+        }];
+        let registration = UnwindRegistration::new(&UNWIND_CONVENTION, &functions)
+            .unwrap()
+            .expect("a framed function");
+        assert!(!registration.section().is_empty());
+        drop(registration); // deregisters; libgcc aborts on an unknown one
+        assert!(
+            UnwindRegistration::new(&UNWIND_CONVENTION, &[])
+                .unwrap()
+                .is_none()
+        );
+    }
+}
