@@ -168,7 +168,7 @@ def run_anchor(anchor, directory, file, tier, cpu):
     return sample
 
 
-def machine():
+def machine(duet_given):
     model = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -185,7 +185,8 @@ def machine():
             return "unknown"
 
     commit = output(["git", "rev-parse", "--short", "HEAD"])
-    if output(["git", "status", "--porcelain", "--untracked-files=no"]):
+    # Changes under docs/ (this script's own output) do not change duet.
+    if output(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs"]):
         commit += " (with uncommitted changes)"
     wasmtime = "unknown"
     lock = shared_dir() / "tools" / "anchor-bench" / "Cargo.lock"
@@ -198,6 +199,8 @@ def machine():
         "os": f"{platform.system()} {platform.release()}",
         "rustc": output(["rustc", "--version"]),
         "duet_commit": commit,
+        # A --duet executable may not be built from this commit.
+        "duet_binary": duet_given or "built by the script from the commit",
         "wasmtime": wasmtime,
         "load_average_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }
@@ -222,7 +225,7 @@ def measure(args):
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "runs": args.runs,
         "pinned_cpu": cpu,
-        "machine": machine(),
+        "machine": machine(args.duet),
         "skipped": SKIPPED,
         "programs": {
             name: {tier: {"duet": [], "wasmtime": [], "errors": []} for tier in TIERS}
