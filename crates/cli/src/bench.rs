@@ -61,7 +61,7 @@
 //! with a code other than 0, is reported on stderr as `error: FILE
 //! (COMPILER): what went wrong`; the remaining runs of that file under that
 //! compiler are skipped, everything else is still measured, and
-//! [`bench`] returns `false` at the end (the command exits with 1).
+//! [`bench()`] returns `false` at the end (the command exits with 1).
 
 use std::fmt::Write as _;
 use std::io::{self, IsTerminal as _, Write as _};

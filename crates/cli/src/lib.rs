@@ -25,9 +25,9 @@
 //! command shows; [`ir`], the IR listing of `duet compile --compiler
 //! cranelift --emit ir` and of the golden files in `tests/ir/`; and
 //! [`wast`], the spec-script runner behind `duet wast`, which the
-//! workspace's spec-suite test runs file by file. [`bench`] is `duet
-//! bench`: it runs each measurement in a child process, which is this
-//! same executable re-run with a hidden subcommand.
+//! workspace's spec-suite test runs file by file. [`bench`](mod@bench) is
+//! `duet bench`: it runs each measurement in a child process, which is
+//! this same executable re-run with a hidden subcommand.
 
 pub mod bench;
 pub mod disas;
