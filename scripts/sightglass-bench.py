@@ -50,6 +50,7 @@ either engine (the others are still measured and written).
 """
 
 import argparse
+import atexit
 import json
 import math
 import os
@@ -110,6 +111,7 @@ def build_duet():
     if not target.is_absolute():
         target = REPO / target
     private = Path(tempfile.mkdtemp(prefix="sightglass-bench-"))
+    atexit.register(shutil.rmtree, private, ignore_errors=True)
     shutil.copy2(target / "release" / "duet", private / "duet")
     return private / "duet"
 
@@ -506,9 +508,7 @@ def write_docs(results):
 
 def main():
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="See the module docstring of this script for what is measured and how.",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=5, help="rounds; figures are medians (default 5)")
     parser.add_argument("--duet", help="the duet executable (default: build it, release)")
