@@ -25,11 +25,36 @@
 //! command shows; [`ir`], the IR listing of `duet compile --compiler
 //! cranelift --emit ir` and of the golden files in `tests/ir/`; and
 //! [`wast`], the spec-script runner behind `duet wast`, which the
-//! workspace's spec-suite test runs file by file.
+//! workspace's spec-suite test runs file by file. [`bench`](mod@bench) is
+//! `duet bench`: it runs each measurement in a child process, which is
+//! this same executable re-run with a hidden subcommand.
 
+pub mod bench;
 pub mod disas;
 pub mod ir;
 pub mod wast;
 
 pub use disas::disassemble;
 pub use ir::print_ir;
+
+/// A `wat` error on one line, `LINE:COLUMN: message`. `wat` renders an
+/// error in the text format as the message, then `--> FILE:LINE:COLUMN`
+/// and the offending source line under it; other errors are one line
+/// already.
+pub fn wat_error_line(error: &wat::Error) -> String {
+    let rendered = error.to_string();
+    let mut lines = rendered.lines();
+    let message = lines.next().unwrap_or_default().trim();
+    let location = lines.find_map(|line| line.trim_start().strip_prefix("--> "));
+    // The file name is printed in front of every error; keep LINE:COLUMN.
+    let line_column = location.and_then(|location| {
+        let mut parts = location.rsplitn(3, ':');
+        let column = parts.next()?;
+        let line = parts.next()?;
+        Some(format!("{line}:{column}"))
+    });
+    match line_column {
+        Some(line_column) => format!("{line_column}: {message}"),
+        None => message.to_string(),
+    }
+}

@@ -5,6 +5,7 @@
 //! duet run [--compiler winch|cranelift] [--spec 2.0|3.0] [--profile perfmap] [--debug-info]
 //!          FILE [--dir HOST[::GUEST]]... [--env KEY=VALUE]... [--invoke NAME] [[--] ARGS...]
 //! duet wast [--compiler winch|cranelift] [--spec 2.0|3.0] FILE.wast...
+//! duet bench [--compiler winch|cranelift|both] [--runs N] [--json] [--show-output] FILE...
 //! ```
 //!
 //! `compile` translates and compiles every function of a module and exits;
@@ -45,6 +46,13 @@
 //! failure and ends with `N passed, M failed`; it exits with 1 when anything
 //! failed or a script could not be read or parsed.
 //!
+//! `bench` measures WASI programs under each compiler: compile time (on
+//! one thread and in parallel), peak memory and the run time between the
+//! program's `bench.start` and `bench.end` calls, each a median of
+//! `--runs` runs in fresh processes, printed as a table with the compilers
+//! side by side or as JSON lines ([`duet_cli::bench`], which says how
+//! each figure is taken).
+//!
 //! Every failure (an unreadable file, a text-format syntax error, an invalid
 //! module, an operator or feature the compiler does not support, a bad
 //! argument) is one line on stderr, `error: FILE: what went wrong` naming the
@@ -80,6 +88,34 @@ enum Command {
     Run(RunArgs),
     /// Run WebAssembly spec scripts (`.wast`) and report what failed.
     Wast(WastArgs),
+    /// Measure WASI programs: compile time, peak memory and run time.
+    ///
+    /// Each program runs as sightglass runs it: in its own directory,
+    /// which is pre-opened as `.`, with its file name as its only
+    /// argument. Its stdout and stderr are discarded (see
+    /// `--show-output`), so that stdout holds only the results. Every run
+    /// is a fresh process, so peak memory is that run's alone.
+    ///
+    /// Prints a table with one row per program and the compilers side by
+    /// side: compile time on one thread and in parallel (ms), run time
+    /// between the program's calls to `bench.start` and `bench.end` (ms;
+    /// the whole `_start` call, marked `*`, if it makes none) and peak
+    /// resident memory (MiB), each the median of the runs. With `--json`,
+    /// one JSON object per line per program and compiler instead:
+    /// `file`, `compiler`, `compile_ms` (one thread), `compile_parallel_ms`,
+    /// `compile_threads`, `run_ms`, `run_measured`
+    /// (`bench.start..bench.end` or `_start`), `peak_rss_kb` and `runs`.
+    ///
+    /// A file that cannot be read or compiled, or a program that traps or
+    /// exits with a non-zero code, is an error on stderr naming the file
+    /// and compiler; the other programs are still measured and the command
+    /// exits with 1 at the end. A progress line is drawn on stderr when it
+    /// is a terminal.
+    Bench(BenchArgs),
+    /// One measurement of `duet bench`, in a fresh process; prints one
+    /// report line (not for direct use).
+    #[command(name = "bench-child", hide = true)]
+    BenchChild(BenchChildArgs),
 }
 
 /// The engine's configuration, shared by `run` and `wast`.
@@ -113,10 +149,7 @@ impl EngineArgs {
     /// The engine these options describe.
     fn engine(&self) -> Result<duet::Engine, duet::Error> {
         let mut config = duet::Config::new();
-        config.compiler(match self.compiler {
-            Compiler::Winch => duet::Compiler::Winch,
-            Compiler::Cranelift => duet::Compiler::Cranelift,
-        });
+        config.compiler(self.compiler.runtime());
         if let Some(spec) = self.spec {
             config.wasm_features(spec.features());
         }
@@ -158,6 +191,67 @@ struct WastArgs {
     /// The scripts.
     #[arg(required = true)]
     files: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Which compiler, or both side by side.
+    #[arg(long, value_enum, default_value_t = BenchCompilers::Both)]
+    compiler: BenchCompilers,
+    /// Runs per program and compiler; every figure is the median.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    runs: u32,
+    /// One JSON object per line per program and compiler instead of the
+    /// table.
+    #[arg(long)]
+    json: bool,
+    /// Write each program's stdout and stderr to stderr after each run
+    /// (they are kept in memory meanwhile, which counts in peak memory).
+    #[arg(long)]
+    show_output: bool,
+    /// The programs: WASI modules (binary or text) exporting `_start`.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct BenchChildArgs {
+    #[arg(long, value_enum)]
+    compiler: Compiler,
+    #[arg(long)]
+    show_output: bool,
+    /// A file name in the working directory.
+    file: PathBuf,
+}
+
+#[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
+enum BenchCompilers {
+    /// The baseline compiler.
+    Winch,
+    /// The optimizing compiler.
+    Cranelift,
+    /// Both, side by side.
+    Both,
+}
+
+impl BenchCompilers {
+    fn compilers(self) -> Vec<duet::Compiler> {
+        match self {
+            BenchCompilers::Winch => vec![duet::Compiler::Winch],
+            BenchCompilers::Cranelift => vec![duet::Compiler::Cranelift],
+            BenchCompilers::Both => vec![duet::Compiler::Winch, duet::Compiler::Cranelift],
+        }
+    }
+}
+
+impl Compiler {
+    /// The runtime's name for this compiler.
+    fn runtime(self) -> duet::Compiler {
+        match self {
+            Compiler::Winch => duet::Compiler::Winch,
+            Compiler::Cranelift => duet::Compiler::Cranelift,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -253,35 +347,13 @@ impl fmt::Display for Failure {
                 "`--emit ir` needs `--compiler cranelift`: the baseline compiler makes no IR",
             ),
             Failure::Read(error) => write!(f, "cannot read the file: {error}"),
-            Failure::Parse(error) => f.write_str(&wat_error_line(error)),
+            Failure::Parse(error) => f.write_str(&duet_cli::wat_error_line(error)),
             Failure::Translate(error) => write!(f, "{error}"),
             Failure::Compile(error) => write!(f, "{error}"),
             Failure::TranslateIr(error) => write!(f, "{error}"),
             Failure::Runtime(error) => write!(f, "{error}"),
             Failure::Cranelift(error) => write!(f, "{error}"),
         }
-    }
-}
-
-/// A `wat` error on one line, `LINE:COLUMN: message`. `wat` renders an
-/// error in the text format as the message, then `--> FILE:LINE:COLUMN`
-/// and the offending source line under it; other errors are one line
-/// already.
-fn wat_error_line(error: &wat::Error) -> String {
-    let rendered = error.to_string();
-    let mut lines = rendered.lines();
-    let message = lines.next().unwrap_or_default().trim();
-    let location = lines.find_map(|line| line.trim_start().strip_prefix("--> "));
-    // The file name is printed in front of every error; keep LINE:COLUMN.
-    let line_column = location.and_then(|location| {
-        let mut parts = location.rsplitn(3, ':');
-        let column = parts.next()?;
-        let line = parts.next()?;
-        Some(format!("{line}:{column}"))
-    });
-    match line_column {
-        Some(line_column) => format!("{line_column}: {message}"),
-        None => message.to_string(),
     }
 }
 
@@ -397,10 +469,7 @@ fn compile_module(
     let mut config = duet::Config::new();
     config
         .wasm_features(features)
-        .compiler(match args.compiler {
-            Compiler::Winch => duet::Compiler::Winch,
-            Compiler::Cranelift => duet::Compiler::Cranelift,
-        });
+        .compiler(args.compiler.runtime());
     if let Some(threads) = args.threads {
         config
             .parallel_compilation(threads > 1)
@@ -532,7 +601,7 @@ fn run_linker(
 fn run(args: &RunArgs) -> Result<Ran, RunFailure> {
     let engine = args.engine.engine()?;
     let bytes = std::fs::read(&args.file).map_err(|e| format!("cannot read the file: {e}"))?;
-    let wasm = wat::parse_bytes(&bytes).map_err(|e| wat_error_line(&e))?;
+    let wasm = wat::parse_bytes(&bytes).map_err(|e| duet_cli::wat_error_line(&e))?;
     let name = args
         .file
         .file_stem()
@@ -754,6 +823,37 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Bench(args) => {
+            let options = duet_cli::bench::Options {
+                compilers: args.compiler.compilers(),
+                runs: args.runs as usize,
+                json: args.json,
+                show_output: args.show_output,
+            };
+            let exe = match std::env::current_exe() {
+                Ok(exe) => exe,
+                Err(error) => {
+                    eprintln!("error: cannot find the duet executable to measure in: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match duet_cli::bench::bench(&exe, &args.files, &options, &mut io::stdout().lock()) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(error) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::FAILURE,
+                Err(error) => {
+                    eprintln!("error: writing the output: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::BenchChild(args) => {
+            if duet_cli::bench::child_main(&args.file, args.compiler.runtime(), args.show_output) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Command::Compile(args) => match compile(&args) {
             Ok(out) => write_stdout(&out),
             Err(failure) => {

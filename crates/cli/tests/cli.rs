@@ -602,3 +602,351 @@ fn wast_refuses_a_script_that_does_not_parse() {
     assert!(err.contains("syntax.wast:"), "{err}");
     assert_eq!(stdout(&output), "0 passed, 0 failed\n");
 }
+
+// ---- duet bench -------------------------------------------------------
+
+/// The sightglass benchmark programs: `$DUET_SHARED/bench/sightglass`, else
+/// `../shared/bench/sightglass` beside the workspace. Missing programs fail
+/// the test: a benchmark test that silently did not run would read as one
+/// that passed.
+fn sightglass() -> PathBuf {
+    let shared = match std::env::var_os("DUET_SHARED") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")),
+    };
+    let dir = shared.join("bench/sightglass");
+    assert!(
+        dir.join("noop/benchmark.wasm").is_file(),
+        "the sightglass benchmark programs are missing at {}: put the shared test \
+         material beside the workspace as ../shared, or set DUET_SHARED",
+        dir.display()
+    );
+    dir
+}
+
+/// The noop program and a small real one that reads its input files from
+/// its own directory (`shootout-ackermann.{m,n}.input`).
+fn noop_and_ackermann() -> [String; 2] {
+    let dir = sightglass();
+    ["noop/benchmark.wasm", "shootout/shootout-ackermann.wasm"]
+        .map(|program| dir.join(program).to_str().unwrap().to_string())
+}
+
+/// A JSON value of the kinds `duet bench --json` writes.
+#[derive(Debug, PartialEq)]
+enum Json {
+    String(String),
+    Number(f64),
+    Bool(bool),
+}
+
+/// Parses one flat JSON object (string, number and boolean values), as
+/// any JSON reader would; `None` if `line` is not one.
+fn parse_json_object(line: &str) -> Option<Vec<(String, Json)>> {
+    fn string(chars: &mut std::iter::Peekable<std::str::Chars>) -> Option<String> {
+        (chars.next()? == '"').then_some(())?;
+        let mut out = String::new();
+        loop {
+            match chars.next()? {
+                '"' => return Some(out),
+                '\\' => match chars.next()? {
+                    'n' => out.push('\n'),
+                    't' => out.push('\t'),
+                    'r' => out.push('\r'),
+                    'u' => {
+                        let hex: String = (0..4).map(|_| chars.next()).collect::<Option<_>>()?;
+                        out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                    }
+                    c @ ('"' | '\\' | '/') => out.push(c),
+                    _ => return None,
+                },
+                c if (c as u32) < 0x20 => return None,
+                c => out.push(c),
+            }
+        }
+    }
+    let mut chars = line.chars().peekable();
+    (chars.next()? == '{').then_some(())?;
+    let mut fields = Vec::new();
+    loop {
+        let key = string(&mut chars)?;
+        (chars.next()? == ':').then_some(())?;
+        let value = match *chars.peek()? {
+            '"' => Json::String(string(&mut chars)?),
+            _ => {
+                let mut token = String::new();
+                while let Some(&c) = chars.peek() {
+                    if c == ',' || c == '}' {
+                        break;
+                    }
+                    token.push(c);
+                    chars.next();
+                }
+                match token.as_str() {
+                    "true" => Json::Bool(true),
+                    "false" => Json::Bool(false),
+                    number => Json::Number(number.parse().ok()?),
+                }
+            }
+        };
+        fields.push((key, value));
+        match chars.next()? {
+            ',' => continue,
+            '}' => return chars.next().is_none().then_some(fields),
+            _ => return None,
+        }
+    }
+}
+
+/// `duet bench --json`'s lines, each parsed, as maps from key to value.
+fn bench_json(args: &[&str]) -> Vec<std::collections::HashMap<String, Json>> {
+    let mut all = vec!["bench", "--json"];
+    all.extend(args);
+    let output = duet(&all);
+    assert!(output.status.success(), "{all:?}: {}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        "",
+        "stderr is not a terminal: no progress line"
+    );
+    stdout(&output)
+        .lines()
+        .map(|line| {
+            let fields =
+                parse_json_object(line).unwrap_or_else(|| panic!("not a JSON object: {line}"));
+            fields.into_iter().collect()
+        })
+        .collect()
+}
+
+fn number(object: &std::collections::HashMap<String, Json>, key: &str) -> f64 {
+    match object.get(key) {
+        Some(Json::Number(n)) => *n,
+        other => panic!("`{key}` is not a number but {other:?} in {object:?}"),
+    }
+}
+
+fn text<'a>(object: &'a std::collections::HashMap<String, Json>, key: &str) -> &'a str {
+    match object.get(key) {
+        Some(Json::String(s)) => s,
+        other => panic!("`{key}` is not a string but {other:?} in {object:?}"),
+    }
+}
+
+#[test]
+fn bench_json_is_one_object_per_program_and_compiler() {
+    let [noop, ackermann] = noop_and_ackermann();
+    let lines = bench_json(&["--runs", "1", "--compiler", "both", &noop, &ackermann]);
+    let expected = [
+        (&noop, "winch"),
+        (&noop, "cranelift"),
+        (&ackermann, "winch"),
+        (&ackermann, "cranelift"),
+    ];
+    assert_eq!(lines.len(), expected.len(), "{lines:?}");
+    for (object, (file, compiler)) in lines.iter().zip(expected) {
+        assert_eq!(text(object, "file"), file.as_str());
+        assert_eq!(text(object, "compiler"), compiler);
+        assert_eq!(text(object, "run_measured"), "bench.start..bench.end");
+        assert!(number(object, "compile_ms") > 0.0, "{object:?}");
+        assert!(number(object, "compile_parallel_ms") > 0.0, "{object:?}");
+        assert!(number(object, "compile_threads") >= 1.0, "{object:?}");
+        assert!(number(object, "run_ms") >= 0.0, "{object:?}");
+        // More than the executable's own pages, less than 1 GiB.
+        let rss = number(object, "peak_rss_kb");
+        assert!(rss > 1024.0 && rss < 1024.0 * 1024.0, "{object:?}");
+        assert_eq!(number(object, "runs"), 1.0);
+        assert_eq!(object.len(), 9, "unexpected fields: {object:?}");
+    }
+    // Ackermann does some work between its markers; noop none.
+    assert!(number(&lines[2], "run_ms") > number(&lines[0], "run_ms"));
+
+    let lines = bench_json(&["--runs", "2", "--compiler", "cranelift", &noop]);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(text(&lines[0], "compiler"), "cranelift");
+    assert_eq!(number(&lines[0], "runs"), 2.0);
+}
+
+/// Touches 48 MiB of memory before its markers, then makes a short run
+/// between them and a long loop after them.
+const BENCH_MEMORY_AND_MARKERS: &str = r#"
+    (module
+      (import "bench" "start" (func $start))
+      (import "bench" "end" (func $end))
+      (memory 768)
+      (func (export "_start") (local i32)
+        (memory.fill (i32.const 0) (i32.const 1) (i32.const 0x3000000))
+        (call $start)
+        (call $end)
+        (loop
+          (local.set 0 (i32.add (local.get 0) (i32.const 1)))
+          (br_if 0 (i32.ne (local.get 0) (i32.const 50000000))))))
+"#;
+
+/// The same loop with no markers.
+const BENCH_NO_MARKERS: &str = r#"
+    (module
+      (func (export "_start") (local i32)
+        (loop
+          (local.set 0 (i32.add (local.get 0) (i32.const 1)))
+          (br_if 0 (i32.ne (local.get 0) (i32.const 50000000))))))
+"#;
+
+#[test]
+fn bench_times_between_the_markers_and_measures_each_run_alone() {
+    let big = file("bench_big.wat", BENCH_MEMORY_AND_MARKERS);
+    let plain = file("bench_plain.wat", BENCH_NO_MARKERS);
+    let (big, plain) = (big.to_str().unwrap(), plain.to_str().unwrap());
+    // The small program runs after the big one: its peak is its own.
+    let lines = bench_json(&["--runs", "1", "--compiler", "winch", big, plain]);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let (big, plain) = (&lines[0], &lines[1]);
+    assert!(number(big, "peak_rss_kb") > 48.0 * 1024.0, "{big:?}");
+    assert!(number(plain, "peak_rss_kb") < 40.0 * 1024.0, "{plain:?}");
+    // Nothing happens between the markers; the loop after them is not
+    // timed. Without markers the whole `_start` is.
+    assert_eq!(text(big, "run_measured"), "bench.start..bench.end");
+    assert_eq!(text(plain, "run_measured"), "_start");
+    assert!(
+        number(big, "run_ms") * 10.0 < number(plain, "run_ms"),
+        "{big:?} {plain:?}"
+    );
+}
+
+#[test]
+fn bench_prints_a_table_with_both_compilers_side_by_side() {
+    let [noop, ackermann] = noop_and_ackermann();
+    let output = duet(&["bench", "--runs", "1", &noop, &ackermann]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    let mut lines = out.lines();
+    let groups = lines.next().unwrap();
+    let winch = groups.find(" winch ").expect("a winch column group");
+    let cranelift = groups
+        .find(" cranelift ")
+        .expect("a cranelift column group");
+    assert!(winch < cranelift, "{out}");
+    let header = lines.next().unwrap();
+    for (column, count) in [
+        ("compile ms", 2),
+        ("parallel ms", 2),
+        ("run ms", 2),
+        ("peak MB", 2),
+    ] {
+        assert_eq!(header.matches(column).count(), count, "{out}");
+    }
+    for program in [&noop, &ackermann] {
+        let row = lines.next().unwrap();
+        let mut cells = row.split_whitespace();
+        assert_eq!(cells.next(), Some(program.as_str()), "{out}");
+        let numbers: Vec<f64> = cells.map(|cell| cell.parse().unwrap()).collect();
+        assert_eq!(numbers.len(), 8, "four figures per compiler: {row}");
+        // Compile time and memory are never zero.
+        for at in [0, 1, 3, 4, 5, 7] {
+            assert!(numbers[at] > 0.0, "{row}");
+        }
+    }
+    assert!(out.contains("medians of 1 run(s)"), "{out}");
+}
+
+#[test]
+fn bench_reports_files_it_cannot_measure_and_measures_the_rest() {
+    let [noop, _] = noop_and_ackermann();
+    let missing = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-missing.wasm");
+    let missing = missing.to_str().unwrap();
+    let text_file = file("bench-not-wasm.txt", "hello\n");
+    let text_file = text_file.to_str().unwrap();
+    let output = duet(&["bench", "--runs", "1", "--json", missing, text_file, &noop]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let err = stderr(&output);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "error: {missing}: cannot read the file: No such file or directory (os error 2)"
+            ),
+            format!(
+                "error: {text_file} (winch): not a WebAssembly module: no `\\0asm` header, \
+                 and not valid text: 1:1: expected `(`"
+            ),
+            format!(
+                "error: {text_file} (cranelift): not a WebAssembly module: no `\\0asm` header, \
+                 and not valid text: 1:1: expected `(`"
+            ),
+        ],
+        "{err}"
+    );
+    // The program that could be measured was.
+    let out = stdout(&output);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.lines().all(|line| line.contains(&*noop)), "{out}");
+}
+
+#[test]
+fn bench_reports_a_trap_or_an_exit_code_naming_file_and_compiler() {
+    let trap = file(
+        "bench-trap.wat",
+        r#"(module (func (export "_start") unreachable))"#,
+    );
+    let exit = file("bench-exit.wat", EXIT);
+    let (trap, exit) = (trap.to_str().unwrap(), exit.to_str().unwrap());
+    let output = duet(&[
+        "bench",
+        "--runs",
+        "2",
+        "--compiler",
+        "cranelift",
+        trap,
+        exit,
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "", "nothing measured, no table");
+    let err = stderr(&output);
+    assert!(
+        err.starts_with(&format!("error: {trap} (cranelift): unreachable\n")),
+        "{err}"
+    );
+    // One error per file and compiler, not one per run.
+    assert_eq!(err.matches("error: ").count(), 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "error: {exit} (cranelift): the program exited with code 3\n"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn bench_keeps_the_programs_output_off_stdout() {
+    // ECHO prints its arguments and environment on stdout.
+    let echo = file("bench-echo.wat", ECHO);
+    let echo = echo.to_str().unwrap();
+    let lines = bench_json(&["--runs", "1", echo]);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(text(&lines[0], "run_measured"), "_start");
+    // With --show-output it goes to stderr; its only argument is its file
+    // name.
+    let output = duet(&[
+        "bench",
+        "--json",
+        "--runs",
+        "1",
+        "--compiler",
+        "winch",
+        "--show-output",
+        echo,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "bench-echo.wat\n");
+    assert!(parse_json_object(stdout(&output).trim_end()).is_some());
+}
+
+#[test]
+fn bench_refuses_zero_runs_and_no_files() {
+    let [noop, _] = noop_and_ackermann();
+    let output = duet(&["bench", "--runs", "0", &noop]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let output = duet(&["bench"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+}
