@@ -671,6 +671,19 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
 
     /// Pops the top value into local `index`.
     pub(crate) fn set_local(&mut self, index: u32) {
+        self.store_local(index, false);
+    }
+
+    /// `local.tee`: stores the top value into the local and leaves it on
+    /// the stack as it was (a constant stays a constant, a register stays
+    /// in its register), so the next use does not reload the local.
+    pub(crate) fn tee_local(&mut self, index: u32) {
+        self.store_local(index, true);
+    }
+
+    /// Pops the top value into local `index`; with `keep`, pushes it back
+    /// as a constant or in the register it was stored from.
+    fn store_local(&mut self, index: u32, keep: bool) {
         // Entries that still stand for the local's old value must be
         // loaded before it changes.
         if self
@@ -696,19 +709,33 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
                 _ => {
                     let reg = self.val_to_xmm(val);
                     self.asm.xmm_store(xmm_mov_op(ty), &slot, reg);
-                    self.free_xmm(reg);
+                    if keep {
+                        self.push_xmm(reg, ty);
+                    } else {
+                        self.free_xmm(reg);
+                    }
+                    return;
                 }
             }
-            return;
-        }
-        match val.as_imm32() {
-            // A 32-bit store leaves an i32 slot's (zero) upper half alone.
-            Some(imm) => self.asm.mov_mi(int_size(ty), &slot, imm),
-            None => {
-                let reg = self.val_to_gpr(val);
-                self.asm.mov_mr(int_size(ty), &slot, reg);
-                self.free_gpr(reg);
+        } else {
+            match val.as_imm32() {
+                // A 32-bit store leaves an i32 slot's (zero) upper half alone.
+                Some(imm) => self.asm.mov_mi(int_size(ty), &slot, imm),
+                None => {
+                    let reg = self.val_to_gpr(val);
+                    self.asm.mov_mr(int_size(ty), &slot, reg);
+                    if keep {
+                        self.push_gpr(reg, ty);
+                    } else {
+                        self.free_gpr(reg);
+                    }
+                    return;
+                }
             }
+        }
+        if keep {
+            // A constant, stored as an immediate.
+            self.stack.push(val);
         }
     }
 

@@ -925,9 +925,7 @@ impl<'a, E: FuncEnv> Ops<'a> for CodeGen<'_, E> {
     }
 
     fn visit_local_tee(&mut self, index: u32) -> Result<(), CompileError> {
-        self.set_local(index);
-        let ty = self.local_type(index);
-        self.stack.push(Val::Local { index, ty });
+        self.tee_local(index);
         Ok(())
     }
 
