@@ -451,6 +451,30 @@ impl generated::Context for Lower<'_> {
         a << b
     }
 
+    fn store_width(&mut self, op: &Opcode, ty: &Type) -> OperandSize {
+        match (op, ty.bits()) {
+            (Opcode::Istore8, _) | (Opcode::Store, 8) => OperandSize::S8,
+            (Opcode::Istore16, _) | (Opcode::Store, 16) => OperandSize::S16,
+            (Opcode::Istore32, _) | (Opcode::Store, 32) => OperandSize::S32,
+            _ => OperandSize::S64,
+        }
+    }
+
+    fn store_imm(&mut self, op: &Opcode, v: Value) -> Option<i32> {
+        let ty = self.func.dfg.value_type(v);
+        if !ty.is_int() {
+            return None;
+        }
+        let n = self.iconst_value(v)?;
+        // The immediate the instruction sign-extends to its width.
+        match self.store_width(op, &ty) {
+            OperandSize::S8 => Some(i32::from(n as i8)),
+            OperandSize::S16 => Some(i32::from(n as i16)),
+            OperandSize::S32 => Some(n as i32),
+            OperandSize::S64 => i32::try_from(n).ok(),
+        }
+    }
+
     fn shift_count_reg(&mut self, count: GprReg) -> ShiftAmount {
         ShiftAmount::Cl(count)
     }
@@ -669,7 +693,16 @@ impl generated::Context for Lower<'_> {
                 && this.deferred_def(a, Opcode::Iadd).is_some()
                 && this.func.dfg.value_type(a) == Type::I64
         };
-        if !(scaled(self, x) || scaled(self, y) || three(self, x, y) || three(self, y, x)) {
+        // Or a sum whose operands both stay live (used elsewhere too):
+        // `add` would need a copy first, `lea` writes a third register.
+        let live = |this: &Self, v: Value| this.uses[this.func.dfg.resolve_aliases(v)] > 1;
+        let keeps_operands = live(self, x) && (live(self, y) || self.iconst_value(y).is_some());
+        if !(scaled(self, x)
+            || scaled(self, y)
+            || three(self, x, y)
+            || three(self, y, x)
+            || keeps_operands)
+        {
             return None;
         }
         let (base, index, disp) = self.address_sum(x, y, 0);

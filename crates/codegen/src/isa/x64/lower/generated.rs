@@ -48,6 +48,8 @@ pub trait Context {
     fn gpr_to_gpr_imm(&mut self, arg0: GprReg) -> GprImm;
     fn amode(&mut self, arg0: Inst) -> Amode;
     fn amode_to_gpr_mem(&mut self, arg0: Amode) -> GprMem;
+    fn store_imm(&mut self, arg0: &Opcode, arg1: Value) -> Option<i32>;
+    fn store_width(&mut self, arg0: &Opcode, arg1: &Type) -> OperandSize;
     fn output_none(&mut self) -> InstOutput;
     fn put_in_xmm(&mut self, arg0: Value) -> XmmReg;
     fn temp_writable_xmm(&mut self) -> WritableXmm;
@@ -345,12 +347,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
-                            let v487 = constructor_unary_op(ctx, &UnaryOp::Not, &Type::I32, v95);
-                            let v488 = constructor_narrow_zext(ctx, v12, v487);
-                            let v489 = C::output_gpr(ctx, v488);
-                            let v490 = Some(v489);
-                            // Rule at isle/codegen/x64/lower.isle line 787.
-                            return v490;
+                            let v493 = constructor_unary_op(ctx, &UnaryOp::Not, &Type::I32, v95);
+                            let v494 = constructor_narrow_zext(ctx, v12, v493);
+                            let v495 = C::output_gpr(ctx, v494);
+                            let v496 = Some(v495);
+                            // Rule at isle/codegen/x64/lower.isle line 797.
+                            return v496;
                         }
                     }
                 }
@@ -367,12 +369,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
-                            let v491 = constructor_unary_op(ctx, &UnaryOp::Neg, &Type::I32, v95);
-                            let v492 = constructor_narrow_zext(ctx, v12, v491);
-                            let v493 = C::output_gpr(ctx, v492);
-                            let v494 = Some(v493);
-                            // Rule at isle/codegen/x64/lower.isle line 789.
-                            return v494;
+                            let v497 = constructor_unary_op(ctx, &UnaryOp::Neg, &Type::I32, v95);
+                            let v498 = constructor_narrow_zext(ctx, v12, v497);
+                            let v499 = C::output_gpr(ctx, v498);
+                            let v500 = Some(v499);
+                            // Rule at isle/codegen/x64/lower.isle line 799.
+                            return v500;
                         }
                     }
                 }
@@ -381,23 +383,23 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v444 = constructor_bit_count(ctx, &BitOp::Lzcnt, v4, v95);
-                            let v445 = C::output_gpr(ctx, v444);
-                            let v446 = Some(v445);
-                            // Rule at isle/codegen/x64/lower.isle line 726.
-                            return v446;
+                            let v450 = constructor_bit_count(ctx, &BitOp::Lzcnt, v4, v95);
+                            let v451 = C::output_gpr(ctx, v450);
+                            let v452 = Some(v451);
+                            // Rule at isle/codegen/x64/lower.isle line 736.
+                            return v452;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
-                            let v545 = constructor_bit_count(ctx, &BitOp::Lzcnt, &Type::I32, v95);
-                            let v547 = constructor_narrow_bits(ctx, v12);
-                            let v548 = C::i64_sub(ctx, 32_i64, v547);
-                            let v549 = C::imm_operand(ctx, v548);
-                            let v550 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v545, v549);
-                            let v551 = C::output_gpr(ctx, v550);
-                            let v552 = Some(v551);
-                            // Rule at isle/codegen/x64/lower.isle line 848.
-                            return v552;
+                            let v551 = constructor_bit_count(ctx, &BitOp::Lzcnt, &Type::I32, v95);
+                            let v553 = constructor_narrow_bits(ctx, v12);
+                            let v554 = C::i64_sub(ctx, 32_i64, v553);
+                            let v555 = C::imm_operand(ctx, v554);
+                            let v556 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v551, v555);
+                            let v557 = C::output_gpr(ctx, v556);
+                            let v558 = Some(v557);
+                            // Rule at isle/codegen/x64/lower.isle line 858.
+                            return v558;
                         }
                     }
                 }
@@ -406,33 +408,33 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v448 = constructor_bit_count(ctx, &BitOp::Tzcnt, v4, v95);
-                            let v449 = C::output_gpr(ctx, v448);
-                            let v450 = Some(v449);
-                            // Rule at isle/codegen/x64/lower.isle line 727.
-                            return v450;
+                            let v454 = constructor_bit_count(ctx, &BitOp::Tzcnt, v4, v95);
+                            let v455 = C::output_gpr(ctx, v454);
+                            let v456 = Some(v455);
+                            // Rule at isle/codegen/x64/lower.isle line 737.
+                            return v456;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
                             let v97 = C::put_in_gpr(ctx, v95);
-                            let v547 = constructor_narrow_bits(ctx, v12);
-                            let v553 = C::i64_shl(ctx, 1_i64, v547);
-                            let v554 = C::imm_operand(ctx, v553);
-                            let v555 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v97, v554);
+                            let v553 = constructor_narrow_bits(ctx, v12);
+                            let v559 = C::i64_shl(ctx, 1_i64, v553);
+                            let v560 = C::imm_operand(ctx, v559);
+                            let v561 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v97, v560);
                             let v194 = C::temp_writable_gpr(ctx);
-                            let v556 = C::gpr_to_gpr_mem(ctx, v555);
-                            let v557 = MInst::BitCount {
+                            let v562 = C::gpr_to_gpr_mem(ctx, v561);
+                            let v563 = MInst::BitCount {
                                 op: BitOp::Tzcnt,
                                 size: OperandSize::S32,
-                                src: v556,
+                                src: v562,
                                 dst: v194,
                             };
-                            let v558 = C::emit(ctx, &v557);
-                            let v559 = C::writable_gpr_to_gpr(ctx, v194);
-                            let v560 = C::output_gpr(ctx, v559);
-                            let v561 = Some(v560);
-                            // Rule at isle/codegen/x64/lower.isle line 851.
-                            return v561;
+                            let v564 = C::emit(ctx, &v563);
+                            let v565 = C::writable_gpr_to_gpr(ctx, v194);
+                            let v566 = C::output_gpr(ctx, v565);
+                            let v567 = Some(v566);
+                            // Rule at isle/codegen/x64/lower.isle line 861.
+                            return v567;
                         }
                     }
                 }
@@ -441,19 +443,19 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v452 = constructor_bit_count(ctx, &BitOp::Popcnt, v4, v95);
-                            let v453 = C::output_gpr(ctx, v452);
-                            let v454 = Some(v453);
-                            // Rule at isle/codegen/x64/lower.isle line 728.
-                            return v454;
+                            let v458 = constructor_bit_count(ctx, &BitOp::Popcnt, v4, v95);
+                            let v459 = C::output_gpr(ctx, v458);
+                            let v460 = Some(v459);
+                            // Rule at isle/codegen/x64/lower.isle line 738.
+                            return v460;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
-                            let v542 = constructor_bit_count(ctx, &BitOp::Popcnt, &Type::I32, v95);
-                            let v543 = C::output_gpr(ctx, v542);
-                            let v544 = Some(v543);
-                            // Rule at isle/codegen/x64/lower.isle line 846.
-                            return v544;
+                            let v548 = constructor_bit_count(ctx, &BitOp::Popcnt, &Type::I32, v95);
+                            let v549 = C::output_gpr(ctx, v548);
+                            let v550 = Some(v549);
+                            // Rule at isle/codegen/x64/lower.isle line 856.
+                            return v550;
                         }
                     }
                 }
@@ -543,32 +545,32 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v35 = C::temp_writable_gpr(ctx);
                                 let v102 = C::put_in_gpr(ctx, v95);
                                 let v107 = C::gpr_to_gpr_mem(ctx, v102);
-                                let v465 = MInst::Movzx {
+                                let v471 = MInst::Movzx {
                                     mode: ExtMode::BL,
                                     src: v107,
                                     dst: v35,
                                 };
-                                let v466 = C::emit(ctx, &v465);
+                                let v472 = C::emit(ctx, &v471);
                                 let v110 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v111 = C::output_gpr(ctx, v110);
                                 let v112 = Some(v111);
-                                // Rule at isle/codegen/x64/lower.isle line 745.
+                                // Rule at isle/codegen/x64/lower.isle line 755.
                                 return v112;
                             }
                             &Type::I16 => {
                                 let v35 = C::temp_writable_gpr(ctx);
                                 let v102 = C::put_in_gpr(ctx, v95);
                                 let v107 = C::gpr_to_gpr_mem(ctx, v102);
-                                let v468 = MInst::Movzx {
+                                let v474 = MInst::Movzx {
                                     mode: ExtMode::WL,
                                     src: v107,
                                     dst: v35,
                                 };
-                                let v469 = C::emit(ctx, &v468);
+                                let v475 = C::emit(ctx, &v474);
                                 let v110 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v111 = C::output_gpr(ctx, v110);
                                 let v112 = Some(v111);
-                                // Rule at isle/codegen/x64/lower.isle line 749.
+                                // Rule at isle/codegen/x64/lower.isle line 759.
                                 return v112;
                             }
                             &Type::I32 => {
@@ -587,36 +589,36 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         match v2 {
                             &Type::I32 => {
-                                let v285 = C::put_in_xmm(ctx, v95);
-                                let v343 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v285);
-                                let v344 = C::output_gpr(ctx, v343);
-                                let v345 = Some(v344);
-                                // Rule at isle/codegen/x64/lower.isle line 571.
-                                return v345;
+                                let v293 = C::put_in_xmm(ctx, v95);
+                                let v351 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v293);
+                                let v352 = C::output_gpr(ctx, v351);
+                                let v353 = Some(v352);
+                                // Rule at isle/codegen/x64/lower.isle line 581.
+                                return v353;
                             }
                             &Type::I64 => {
-                                let v285 = C::put_in_xmm(ctx, v95);
-                                let v346 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v285);
-                                let v347 = C::output_gpr(ctx, v346);
-                                let v348 = Some(v347);
-                                // Rule at isle/codegen/x64/lower.isle line 572.
-                                return v348;
+                                let v293 = C::put_in_xmm(ctx, v95);
+                                let v354 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v293);
+                                let v355 = C::output_gpr(ctx, v354);
+                                let v356 = Some(v355);
+                                // Rule at isle/codegen/x64/lower.isle line 582.
+                                return v356;
                             }
                             &Type::F32 => {
                                 let v97 = C::put_in_gpr(ctx, v95);
-                                let v337 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v97);
-                                let v338 = C::output_xmm(ctx, v337);
-                                let v339 = Some(v338);
-                                // Rule at isle/codegen/x64/lower.isle line 569.
-                                return v339;
+                                let v345 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v97);
+                                let v346 = C::output_xmm(ctx, v345);
+                                let v347 = Some(v346);
+                                // Rule at isle/codegen/x64/lower.isle line 579.
+                                return v347;
                             }
                             &Type::F64 => {
                                 let v97 = C::put_in_gpr(ctx, v95);
-                                let v340 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v97);
-                                let v341 = C::output_xmm(ctx, v340);
-                                let v342 = Some(v341);
-                                // Rule at isle/codegen/x64/lower.isle line 570.
-                                return v342;
+                                let v348 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v97);
+                                let v349 = C::output_xmm(ctx, v348);
+                                let v350 = Some(v349);
+                                // Rule at isle/codegen/x64/lower.isle line 580.
+                                return v350;
                             }
                             _ => {}
                         }
@@ -625,30 +627,30 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 &Opcode::Fneg => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v255 = &C::float_size(ctx, v2);
-                        if let Some(v256) = v255 {
-                            let v285 = C::put_in_xmm(ctx, v95);
-                            let v295 = constructor_sign_mask(ctx, v256);
-                            let v296 = constructor_sse_rr(ctx, &SseOp::Xorps, v285, v295);
-                            let v297 = C::output_xmm(ctx, v296);
-                            let v298 = Some(v297);
-                            // Rule at isle/codegen/x64/lower.isle line 543.
-                            return v298;
+                        let v263 = &C::float_size(ctx, v2);
+                        if let Some(v264) = v263 {
+                            let v293 = C::put_in_xmm(ctx, v95);
+                            let v303 = constructor_sign_mask(ctx, v264);
+                            let v304 = constructor_sse_rr(ctx, &SseOp::Xorps, v293, v303);
+                            let v305 = C::output_xmm(ctx, v304);
+                            let v306 = Some(v305);
+                            // Rule at isle/codegen/x64/lower.isle line 553.
+                            return v306;
                         }
                     }
                 }
                 &Opcode::Fabs => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v255 = &C::float_size(ctx, v2);
-                        if let Some(v256) = v255 {
-                            let v285 = C::put_in_xmm(ctx, v95);
-                            let v300 = constructor_abs_mask(ctx, v256);
-                            let v301 = constructor_sse_rr(ctx, &SseOp::Andps, v285, v300);
-                            let v302 = C::output_xmm(ctx, v301);
-                            let v303 = Some(v302);
-                            // Rule at isle/codegen/x64/lower.isle line 545.
-                            return v303;
+                        let v263 = &C::float_size(ctx, v2);
+                        if let Some(v264) = v263 {
+                            let v293 = C::put_in_xmm(ctx, v95);
+                            let v308 = constructor_abs_mask(ctx, v264);
+                            let v309 = constructor_sse_rr(ctx, &SseOp::Andps, v293, v308);
+                            let v310 = C::output_xmm(ctx, v309);
+                            let v311 = Some(v310);
+                            // Rule at isle/codegen/x64/lower.isle line 555.
+                            return v311;
                         }
                     }
                 }
@@ -657,20 +659,20 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         match v2 {
                             &Type::F32 => {
-                                let v285 = C::put_in_xmm(ctx, v95);
-                                let v287 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v285, v285);
-                                let v288 = C::output_xmm(ctx, v287);
-                                let v289 = Some(v288);
-                                // Rule at isle/codegen/x64/lower.isle line 530.
-                                return v289;
+                                let v293 = C::put_in_xmm(ctx, v95);
+                                let v295 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v293, v293);
+                                let v296 = C::output_xmm(ctx, v295);
+                                let v297 = Some(v296);
+                                // Rule at isle/codegen/x64/lower.isle line 540.
+                                return v297;
                             }
                             &Type::F64 => {
-                                let v285 = C::put_in_xmm(ctx, v95);
-                                let v291 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v285, v285);
-                                let v292 = C::output_xmm(ctx, v291);
-                                let v293 = Some(v292);
-                                // Rule at isle/codegen/x64/lower.isle line 532.
-                                return v293;
+                                let v293 = C::put_in_xmm(ctx, v95);
+                                let v299 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v293, v293);
+                                let v300 = C::output_xmm(ctx, v299);
+                                let v301 = Some(v300);
+                                // Rule at isle/codegen/x64/lower.isle line 542.
+                                return v301;
                             }
                             _ => {}
                         }
@@ -679,52 +681,52 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 &Opcode::Ceil => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v255 = &C::float_size(ctx, v2);
-                        if let Some(v256) = v255 {
-                            let v314 = constructor_round(ctx, v256, &RoundMode::Up, v95);
-                            let v315 = C::output_xmm(ctx, v314);
-                            let v316 = Some(v315);
-                            // Rule at isle/codegen/x64/lower.isle line 558.
-                            return v316;
+                        let v263 = &C::float_size(ctx, v2);
+                        if let Some(v264) = v263 {
+                            let v322 = constructor_round(ctx, v264, &RoundMode::Up, v95);
+                            let v323 = C::output_xmm(ctx, v322);
+                            let v324 = Some(v323);
+                            // Rule at isle/codegen/x64/lower.isle line 568.
+                            return v324;
                         }
                     }
                 }
                 &Opcode::Floor => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v255 = &C::float_size(ctx, v2);
-                        if let Some(v256) = v255 {
-                            let v318 = constructor_round(ctx, v256, &RoundMode::Down, v95);
-                            let v319 = C::output_xmm(ctx, v318);
-                            let v320 = Some(v319);
-                            // Rule at isle/codegen/x64/lower.isle line 559.
-                            return v320;
+                        let v263 = &C::float_size(ctx, v2);
+                        if let Some(v264) = v263 {
+                            let v326 = constructor_round(ctx, v264, &RoundMode::Down, v95);
+                            let v327 = C::output_xmm(ctx, v326);
+                            let v328 = Some(v327);
+                            // Rule at isle/codegen/x64/lower.isle line 569.
+                            return v328;
                         }
                     }
                 }
                 &Opcode::Trunc => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v255 = &C::float_size(ctx, v2);
-                        if let Some(v256) = v255 {
-                            let v322 = constructor_round(ctx, v256, &RoundMode::Zero, v95);
-                            let v323 = C::output_xmm(ctx, v322);
-                            let v324 = Some(v323);
-                            // Rule at isle/codegen/x64/lower.isle line 560.
-                            return v324;
+                        let v263 = &C::float_size(ctx, v2);
+                        if let Some(v264) = v263 {
+                            let v330 = constructor_round(ctx, v264, &RoundMode::Zero, v95);
+                            let v331 = C::output_xmm(ctx, v330);
+                            let v332 = Some(v331);
+                            // Rule at isle/codegen/x64/lower.isle line 570.
+                            return v332;
                         }
                     }
                 }
                 &Opcode::Nearest => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v255 = &C::float_size(ctx, v2);
-                        if let Some(v256) = v255 {
-                            let v326 = constructor_round(ctx, v256, &RoundMode::Nearest, v95);
-                            let v327 = C::output_xmm(ctx, v326);
-                            let v328 = Some(v327);
-                            // Rule at isle/codegen/x64/lower.isle line 561.
-                            return v328;
+                        let v263 = &C::float_size(ctx, v2);
+                        if let Some(v264) = v263 {
+                            let v334 = constructor_round(ctx, v264, &RoundMode::Nearest, v95);
+                            let v335 = C::output_xmm(ctx, v334);
+                            let v336 = Some(v335);
+                            // Rule at isle/codegen/x64/lower.isle line 571.
+                            return v336;
                         }
                     }
                 }
@@ -732,12 +734,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
                         if let &Type::F64 = v2 {
-                            let v285 = C::put_in_xmm(ctx, v95);
-                            let v330 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v285, v285);
-                            let v331 = C::output_xmm(ctx, v330);
-                            let v332 = Some(v331);
-                            // Rule at isle/codegen/x64/lower.isle line 563.
-                            return v332;
+                            let v293 = C::put_in_xmm(ctx, v95);
+                            let v338 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v293, v293);
+                            let v339 = C::output_xmm(ctx, v338);
+                            let v340 = Some(v339);
+                            // Rule at isle/codegen/x64/lower.isle line 573.
+                            return v340;
                         }
                     }
                 }
@@ -745,12 +747,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
                         if let &Type::F32 = v2 {
-                            let v285 = C::put_in_xmm(ctx, v95);
-                            let v334 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v285, v285);
-                            let v335 = C::output_xmm(ctx, v334);
-                            let v336 = Some(v335);
-                            // Rule at isle/codegen/x64/lower.isle line 565.
-                            return v336;
+                            let v293 = C::put_in_xmm(ctx, v95);
+                            let v342 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v293, v293);
+                            let v343 = C::output_xmm(ctx, v342);
+                            let v344 = Some(v343);
+                            // Rule at isle/codegen/x64/lower.isle line 575.
+                            return v344;
                         }
                     }
                 }
@@ -759,11 +761,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v376 = constructor_float_to_sint(ctx, false, v4, v95);
-                            let v377 = C::output_gpr(ctx, v376);
-                            let v378 = Some(v377);
-                            // Rule at isle/codegen/x64/lower.isle line 663.
-                            return v378;
+                            let v384 = constructor_float_to_sint(ctx, false, v4, v95);
+                            let v385 = C::output_gpr(ctx, v384);
+                            let v386 = Some(v385);
+                            // Rule at isle/codegen/x64/lower.isle line 673.
+                            return v386;
                         }
                     }
                 }
@@ -772,11 +774,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v382 = constructor_float_to_uint(ctx, false, v4, v95);
-                            let v383 = C::output_gpr(ctx, v382);
-                            let v384 = Some(v383);
-                            // Rule at isle/codegen/x64/lower.isle line 665.
-                            return v384;
+                            let v390 = constructor_float_to_uint(ctx, false, v4, v95);
+                            let v391 = C::output_gpr(ctx, v390);
+                            let v392 = Some(v391);
+                            // Rule at isle/codegen/x64/lower.isle line 675.
+                            return v392;
                         }
                     }
                 }
@@ -785,11 +787,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v379 = constructor_float_to_sint(ctx, true, v4, v95);
-                            let v380 = C::output_gpr(ctx, v379);
-                            let v381 = Some(v380);
-                            // Rule at isle/codegen/x64/lower.isle line 664.
-                            return v381;
+                            let v387 = constructor_float_to_sint(ctx, true, v4, v95);
+                            let v388 = C::output_gpr(ctx, v387);
+                            let v389 = Some(v388);
+                            // Rule at isle/codegen/x64/lower.isle line 674.
+                            return v389;
                         }
                     }
                 }
@@ -798,29 +800,29 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v385 = constructor_float_to_uint(ctx, true, v4, v95);
-                            let v386 = C::output_gpr(ctx, v385);
-                            let v387 = Some(v386);
-                            // Rule at isle/codegen/x64/lower.isle line 666.
-                            return v387;
+                            let v393 = constructor_float_to_uint(ctx, true, v4, v95);
+                            let v394 = C::output_gpr(ctx, v393);
+                            let v395 = Some(v394);
+                            // Rule at isle/codegen/x64/lower.isle line 676.
+                            return v395;
                         }
                     }
                 }
                 &Opcode::FcvtFromSint => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v255 = &C::float_size(ctx, v2);
-                        if let Some(v256) = v255 {
+                        let v263 = &C::float_size(ctx, v2);
+                        if let Some(v264) = v263 {
                             let v100 = &C::value_type(ctx, v95);
-                            let v358 = &C::int_ty(ctx, v100);
-                            if let Some(v359) = v358 {
-                                let v360 = &constructor_operand_size(ctx, v359);
+                            let v366 = &C::int_ty(ctx, v100);
+                            if let Some(v367) = v366 {
+                                let v368 = &constructor_operand_size(ctx, v367);
                                 let v102 = C::put_in_gpr(ctx, v95);
-                                let v361 = constructor_int_to_float(ctx, v256, v360, v102);
-                                let v362 = C::output_xmm(ctx, v361);
-                                let v363 = Some(v362);
-                                // Rule at isle/codegen/x64/lower.isle line 622.
-                                return v363;
+                                let v369 = constructor_int_to_float(ctx, v264, v368, v102);
+                                let v370 = C::output_xmm(ctx, v369);
+                                let v371 = Some(v370);
+                                // Rule at isle/codegen/x64/lower.isle line 632.
+                                return v371;
                             }
                         }
                     }
@@ -831,8 +833,8 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v100 = &C::value_type(ctx, v95);
                         match v100 {
                             &Type::I32 => {
-                                let v255 = &C::float_size(ctx, v2);
-                                if let Some(v256) = v255 {
+                                let v263 = &C::float_size(ctx, v2);
+                                if let Some(v264) = v263 {
                                     let v35 = C::temp_writable_gpr(ctx);
                                     let v102 = C::put_in_gpr(ctx, v95);
                                     let v103 = MInst::MovRR {
@@ -842,34 +844,34 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     };
                                     let v104 = C::emit(ctx, &v103);
                                     let v39 = C::writable_gpr_to_gpr(ctx, v35);
-                                    let v364 =
-                                        constructor_int_to_float(ctx, v256, &OperandSize::S64, v39);
-                                    let v365 = C::output_xmm(ctx, v364);
-                                    let v366 = Some(v365);
-                                    // Rule at isle/codegen/x64/lower.isle line 626.
-                                    return v366;
+                                    let v372 =
+                                        constructor_int_to_float(ctx, v264, &OperandSize::S64, v39);
+                                    let v373 = C::output_xmm(ctx, v372);
+                                    let v374 = Some(v373);
+                                    // Rule at isle/codegen/x64/lower.isle line 636.
+                                    return v374;
                                 }
                             }
                             &Type::I64 => {
-                                let v255 = &C::float_size(ctx, v2);
-                                if let Some(v256) = v255 {
-                                    let v367 = C::temp_writable_xmm(ctx);
-                                    let v368 = C::temp_writable_gpr(ctx);
-                                    let v369 = C::temp_writable_gpr(ctx);
-                                    let v370 = C::put_in_gpr(ctx, v95);
-                                    let v371 = MInst::CvtUint64ToFloatSeq {
-                                        float_size: v256.clone(),
-                                        src: v370,
-                                        dst: v367,
-                                        tmp1: v368,
-                                        tmp2: v369,
+                                let v263 = &C::float_size(ctx, v2);
+                                if let Some(v264) = v263 {
+                                    let v375 = C::temp_writable_xmm(ctx);
+                                    let v376 = C::temp_writable_gpr(ctx);
+                                    let v377 = C::temp_writable_gpr(ctx);
+                                    let v378 = C::put_in_gpr(ctx, v95);
+                                    let v379 = MInst::CvtUint64ToFloatSeq {
+                                        float_size: v264.clone(),
+                                        src: v378,
+                                        dst: v375,
+                                        tmp1: v376,
+                                        tmp2: v377,
                                     };
-                                    let v372 = C::emit(ctx, &v371);
-                                    let v373 = C::writable_xmm_to_xmm(ctx, v367);
-                                    let v374 = C::output_xmm(ctx, v373);
-                                    let v375 = Some(v374);
-                                    // Rule at isle/codegen/x64/lower.isle line 631.
-                                    return v375;
+                                    let v380 = C::emit(ctx, &v379);
+                                    let v381 = C::writable_xmm_to_xmm(ctx, v375);
+                                    let v382 = C::output_xmm(ctx, v381);
+                                    let v383 = Some(v382);
+                                    // Rule at isle/codegen/x64/lower.isle line 641.
+                                    return v383;
                                 }
                             }
                             _ => {}
@@ -928,12 +930,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v470 = constructor_alu(ctx, &AluOp::Add, &Type::I32, v22, v23);
-                            let v471 = constructor_narrow_zext(ctx, v12, v470);
-                            let v472 = C::output_gpr(ctx, v471);
-                            let v473 = Some(v472);
-                            // Rule at isle/codegen/x64/lower.isle line 779.
-                            return v473;
+                            let v476 = constructor_alu(ctx, &AluOp::Add, &Type::I32, v22, v23);
+                            let v477 = constructor_narrow_zext(ctx, v12, v476);
+                            let v478 = C::output_gpr(ctx, v477);
+                            let v479 = Some(v478);
+                            // Rule at isle/codegen/x64/lower.isle line 789.
+                            return v479;
                         }
                     }
                 }
@@ -956,12 +958,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v474 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v22, v23);
-                            let v475 = constructor_narrow_zext(ctx, v12, v474);
-                            let v476 = C::output_gpr(ctx, v475);
-                            let v477 = Some(v476);
-                            // Rule at isle/codegen/x64/lower.isle line 781.
-                            return v477;
+                            let v480 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v22, v23);
+                            let v481 = constructor_narrow_zext(ctx, v12, v480);
+                            let v482 = C::output_gpr(ctx, v481);
+                            let v483 = Some(v482);
+                            // Rule at isle/codegen/x64/lower.isle line 791.
+                            return v483;
                         }
                     }
                 }
@@ -993,22 +995,22 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v35 = C::temp_writable_gpr(ctx);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v478 = C::put_in_gpr(ctx, v18.0);
-                            let v479 = C::put_in_gpr(ctx, v18.1);
-                            let v480 = C::gpr_to_gpr_mem(ctx, v479);
-                            let v481 = MInst::IMul {
+                            let v484 = C::put_in_gpr(ctx, v18.0);
+                            let v485 = C::put_in_gpr(ctx, v18.1);
+                            let v486 = C::gpr_to_gpr_mem(ctx, v485);
+                            let v487 = MInst::IMul {
                                 size: OperandSize::S32,
-                                src1: v478,
-                                src2: v480,
+                                src1: v484,
+                                src2: v486,
                                 dst: v35,
                             };
-                            let v482 = C::emit(ctx, &v481);
-                            let v483 = C::writable_gpr_to_gpr(ctx, v35);
-                            let v484 = constructor_narrow_zext(ctx, v12, v483);
-                            let v485 = C::output_gpr(ctx, v484);
-                            let v486 = Some(v485);
-                            // Rule at isle/codegen/x64/lower.isle line 783.
-                            return v486;
+                            let v488 = C::emit(ctx, &v487);
+                            let v489 = C::writable_gpr_to_gpr(ctx, v35);
+                            let v490 = constructor_narrow_zext(ctx, v12, v489);
+                            let v491 = C::output_gpr(ctx, v490);
+                            let v492 = Some(v491);
+                            // Rule at isle/codegen/x64/lower.isle line 793.
+                            return v492;
                         }
                     }
                 }
@@ -1031,32 +1033,32 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v503 = constructor_narrow_sext(ctx, v12, v22);
-                            let v479 = C::put_in_gpr(ctx, v18.1);
-                            let v522 = constructor_narrow_sext(ctx, v12, v479);
-                            let v527 = constructor_divide(ctx, true, &Type::I32, v503, v522);
-                            let v528 = C::pair_first(ctx, v527);
-                            let v530 = constructor_narrow_bits(ctx, v12);
-                            let v531 = C::i64_sub(ctx, v530, 1_i64);
-                            let v532 = C::i64_shl(ctx, 1_i64, v531);
-                            let v533 = C::imm_operand(ctx, v532);
-                            let v534 = MInst::Cmp {
+                            let v509 = constructor_narrow_sext(ctx, v12, v22);
+                            let v485 = C::put_in_gpr(ctx, v18.1);
+                            let v528 = constructor_narrow_sext(ctx, v12, v485);
+                            let v533 = constructor_divide(ctx, true, &Type::I32, v509, v528);
+                            let v534 = C::pair_first(ctx, v533);
+                            let v536 = constructor_narrow_bits(ctx, v12);
+                            let v537 = C::i64_sub(ctx, v536, 1_i64);
+                            let v538 = C::i64_shl(ctx, 1_i64, v537);
+                            let v539 = C::imm_operand(ctx, v538);
+                            let v540 = MInst::Cmp {
                                 size: OperandSize::S32,
-                                lhs: v528,
-                                rhs: v533,
+                                lhs: v534,
+                                rhs: v539,
                             };
-                            let v535 = C::emit(ctx, &v534);
-                            let v536 = C::conversion_overflow_trap(ctx);
-                            let v537 = MInst::TrapIf {
+                            let v541 = C::emit(ctx, &v540);
+                            let v542 = C::conversion_overflow_trap(ctx);
+                            let v543 = MInst::TrapIf {
                                 cc: CC::Z,
-                                trap: v536,
+                                trap: v542,
                             };
-                            let v538 = C::emit(ctx, &v537);
-                            let v539 = constructor_narrow_zext(ctx, v12, v528);
-                            let v540 = C::output_gpr(ctx, v539);
-                            let v541 = Some(v540);
-                            // Rule at isle/codegen/x64/lower.isle line 836.
-                            return v541;
+                            let v544 = C::emit(ctx, &v543);
+                            let v545 = constructor_narrow_zext(ctx, v12, v534);
+                            let v546 = C::output_gpr(ctx, v545);
+                            let v547 = Some(v546);
+                            // Rule at isle/codegen/x64/lower.isle line 846.
+                            return v547;
                         }
                     }
                 }
@@ -1080,12 +1082,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v144 = C::put_in_gpr(ctx, v18.1);
-                            let v515 = constructor_divide(ctx, false, &Type::I32, v22, v144);
-                            let v516 = C::pair_first(ctx, v515);
-                            let v517 = C::output_gpr(ctx, v516);
-                            let v518 = Some(v517);
-                            // Rule at isle/codegen/x64/lower.isle line 830.
-                            return v518;
+                            let v521 = constructor_divide(ctx, false, &Type::I32, v22, v144);
+                            let v522 = C::pair_first(ctx, v521);
+                            let v523 = C::output_gpr(ctx, v522);
+                            let v524 = Some(v523);
+                            // Rule at isle/codegen/x64/lower.isle line 840.
+                            return v524;
                         }
                     }
                 }
@@ -1107,15 +1109,15 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v503 = constructor_narrow_sext(ctx, v12, v22);
-                            let v479 = C::put_in_gpr(ctx, v18.1);
-                            let v522 = constructor_narrow_sext(ctx, v12, v479);
-                            let v523 = constructor_checked_srem(ctx, &Type::I32, v503, v522);
-                            let v524 = constructor_narrow_zext(ctx, v12, v523);
-                            let v525 = C::output_gpr(ctx, v524);
-                            let v526 = Some(v525);
-                            // Rule at isle/codegen/x64/lower.isle line 834.
-                            return v526;
+                            let v509 = constructor_narrow_sext(ctx, v12, v22);
+                            let v485 = C::put_in_gpr(ctx, v18.1);
+                            let v528 = constructor_narrow_sext(ctx, v12, v485);
+                            let v529 = constructor_checked_srem(ctx, &Type::I32, v509, v528);
+                            let v530 = constructor_narrow_zext(ctx, v12, v529);
+                            let v531 = C::output_gpr(ctx, v530);
+                            let v532 = Some(v531);
+                            // Rule at isle/codegen/x64/lower.isle line 844.
+                            return v532;
                         }
                     }
                 }
@@ -1139,12 +1141,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v144 = C::put_in_gpr(ctx, v18.1);
-                            let v515 = constructor_divide(ctx, false, &Type::I32, v22, v144);
-                            let v519 = C::pair_second(ctx, v515);
-                            let v520 = C::output_gpr(ctx, v519);
-                            let v521 = Some(v520);
-                            // Rule at isle/codegen/x64/lower.isle line 832.
-                            return v521;
+                            let v521 = constructor_divide(ctx, false, &Type::I32, v22, v144);
+                            let v525 = C::pair_second(ctx, v521);
+                            let v526 = C::output_gpr(ctx, v525);
+                            let v527 = Some(v526);
+                            // Rule at isle/codegen/x64/lower.isle line 842.
+                            return v527;
                         }
                     }
                 }
@@ -1167,11 +1169,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v455 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
-                            let v456 = C::output_gpr(ctx, v455);
-                            let v457 = Some(v456);
-                            // Rule at isle/codegen/x64/lower.isle line 738.
-                            return v457;
+                            let v461 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
+                            let v462 = C::output_gpr(ctx, v461);
+                            let v463 = Some(v462);
+                            // Rule at isle/codegen/x64/lower.isle line 748.
+                            return v463;
                         }
                     }
                 }
@@ -1194,11 +1196,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v458 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
-                            let v459 = C::output_gpr(ctx, v458);
-                            let v460 = Some(v459);
-                            // Rule at isle/codegen/x64/lower.isle line 740.
-                            return v460;
+                            let v464 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
+                            let v465 = C::output_gpr(ctx, v464);
+                            let v466 = Some(v465);
+                            // Rule at isle/codegen/x64/lower.isle line 750.
+                            return v466;
                         }
                     }
                 }
@@ -1221,11 +1223,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v461 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
-                            let v462 = C::output_gpr(ctx, v461);
-                            let v463 = Some(v462);
-                            // Rule at isle/codegen/x64/lower.isle line 742.
-                            return v463;
+                            let v467 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
+                            let v468 = C::output_gpr(ctx, v467);
+                            let v469 = Some(v468);
+                            // Rule at isle/codegen/x64/lower.isle line 752.
+                            return v469;
                         }
                     }
                 }
@@ -1245,13 +1247,13 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v495 = constructor_narrow_count(ctx, v12, v18.1);
-                            let v496 = constructor_shift_by(ctx, &ShiftOp::Shl, v22, v495);
-                            let v497 = constructor_narrow_zext(ctx, v12, v496);
-                            let v498 = C::output_gpr(ctx, v497);
-                            let v499 = Some(v498);
-                            // Rule at isle/codegen/x64/lower.isle line 808.
-                            return v499;
+                            let v501 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v502 = constructor_shift_by(ctx, &ShiftOp::Shl, v22, v501);
+                            let v503 = constructor_narrow_zext(ctx, v12, v502);
+                            let v504 = C::output_gpr(ctx, v503);
+                            let v505 = Some(v504);
+                            // Rule at isle/codegen/x64/lower.isle line 818.
+                            return v505;
                         }
                     }
                 }
@@ -1271,12 +1273,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v495 = constructor_narrow_count(ctx, v12, v18.1);
-                            let v500 = constructor_shift_by(ctx, &ShiftOp::Shr, v22, v495);
-                            let v501 = C::output_gpr(ctx, v500);
-                            let v502 = Some(v501);
-                            // Rule at isle/codegen/x64/lower.isle line 810.
-                            return v502;
+                            let v501 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v506 = constructor_shift_by(ctx, &ShiftOp::Shr, v22, v501);
+                            let v507 = C::output_gpr(ctx, v506);
+                            let v508 = Some(v507);
+                            // Rule at isle/codegen/x64/lower.isle line 820.
+                            return v508;
                         }
                     }
                 }
@@ -1296,14 +1298,14 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v503 = constructor_narrow_sext(ctx, v12, v22);
-                            let v504 = constructor_narrow_count(ctx, v12, v18.1);
-                            let v505 = constructor_shift_by(ctx, &ShiftOp::Sar, v503, v504);
-                            let v506 = constructor_narrow_zext(ctx, v12, v505);
-                            let v507 = C::output_gpr(ctx, v506);
-                            let v508 = Some(v507);
-                            // Rule at isle/codegen/x64/lower.isle line 812.
-                            return v508;
+                            let v509 = constructor_narrow_sext(ctx, v12, v22);
+                            let v510 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v511 = constructor_shift_by(ctx, &ShiftOp::Sar, v509, v510);
+                            let v512 = constructor_narrow_zext(ctx, v12, v511);
+                            let v513 = C::output_gpr(ctx, v512);
+                            let v514 = Some(v513);
+                            // Rule at isle/codegen/x64/lower.isle line 822.
+                            return v514;
                         }
                     }
                 }
@@ -1323,19 +1325,19 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v495 = constructor_narrow_count(ctx, v12, v18.1);
-                            let v509 = constructor_narrow_rotate(
+                            let v501 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v515 = constructor_narrow_rotate(
                                 ctx,
                                 v12,
                                 &ShiftOp::Shl,
                                 &ShiftOp::Shr,
                                 v22,
-                                v495,
+                                v501,
                             );
-                            let v510 = C::output_gpr(ctx, v509);
-                            let v511 = Some(v510);
-                            // Rule at isle/codegen/x64/lower.isle line 816.
-                            return v511;
+                            let v516 = C::output_gpr(ctx, v515);
+                            let v517 = Some(v516);
+                            // Rule at isle/codegen/x64/lower.isle line 826.
+                            return v517;
                         }
                     }
                 }
@@ -1355,97 +1357,66 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v495 = constructor_narrow_count(ctx, v12, v18.1);
-                            let v512 = constructor_narrow_rotate(
+                            let v501 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v518 = constructor_narrow_rotate(
                                 ctx,
                                 v12,
                                 &ShiftOp::Shr,
                                 &ShiftOp::Shl,
                                 v22,
-                                v495,
+                                v501,
                             );
-                            let v513 = C::output_gpr(ctx, v512);
-                            let v514 = Some(v513);
-                            // Rule at isle/codegen/x64/lower.isle line 818.
-                            return v514;
+                            let v519 = C::output_gpr(ctx, v518);
+                            let v520 = Some(v519);
+                            // Rule at isle/codegen/x64/lower.isle line 828.
+                            return v520;
                         }
                     }
                 }
                 &Opcode::Fadd => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v255 = &C::float_size(ctx, v2);
-                        if let Some(v256) = v255 {
-                            let v258 = &constructor_sse_op(ctx, &Opcode::Fadd, v256);
+                        let v263 = &C::float_size(ctx, v2);
+                        if let Some(v264) = v263 {
+                            let v266 = &constructor_sse_op(ctx, &Opcode::Fadd, v264);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v259 = C::put_in_xmm(ctx, v18.0);
-                            let v260 = constructor_put_in_xmm_mem(ctx, v18.1);
-                            let v261 = constructor_sse_rm(ctx, v258, v259, v260);
-                            let v262 = C::output_xmm(ctx, v261);
-                            let v263 = Some(v262);
-                            // Rule at isle/codegen/x64/lower.isle line 513.
-                            return v263;
+                            let v267 = C::put_in_xmm(ctx, v18.0);
+                            let v268 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v269 = constructor_sse_rm(ctx, v266, v267, v268);
+                            let v270 = C::output_xmm(ctx, v269);
+                            let v271 = Some(v270);
+                            // Rule at isle/codegen/x64/lower.isle line 523.
+                            return v271;
                         }
                     }
                 }
                 &Opcode::Fsub => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v255 = &C::float_size(ctx, v2);
-                        if let Some(v256) = v255 {
-                            let v265 = &constructor_sse_op(ctx, &Opcode::Fsub, v256);
+                        let v263 = &C::float_size(ctx, v2);
+                        if let Some(v264) = v263 {
+                            let v273 = &constructor_sse_op(ctx, &Opcode::Fsub, v264);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v259 = C::put_in_xmm(ctx, v18.0);
-                            let v260 = constructor_put_in_xmm_mem(ctx, v18.1);
-                            let v266 = constructor_sse_rm(ctx, v265, v259, v260);
-                            let v267 = C::output_xmm(ctx, v266);
-                            let v268 = Some(v267);
-                            // Rule at isle/codegen/x64/lower.isle line 515.
-                            return v268;
+                            let v267 = C::put_in_xmm(ctx, v18.0);
+                            let v268 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v274 = constructor_sse_rm(ctx, v273, v267, v268);
+                            let v275 = C::output_xmm(ctx, v274);
+                            let v276 = Some(v275);
+                            // Rule at isle/codegen/x64/lower.isle line 525.
+                            return v276;
                         }
                     }
                 }
                 &Opcode::Fmul => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v255 = &C::float_size(ctx, v2);
-                        if let Some(v256) = v255 {
-                            let v270 = &constructor_sse_op(ctx, &Opcode::Fmul, v256);
+                        let v263 = &C::float_size(ctx, v2);
+                        if let Some(v264) = v263 {
+                            let v278 = &constructor_sse_op(ctx, &Opcode::Fmul, v264);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v259 = C::put_in_xmm(ctx, v18.0);
-                            let v260 = constructor_put_in_xmm_mem(ctx, v18.1);
-                            let v271 = constructor_sse_rm(ctx, v270, v259, v260);
-                            let v272 = C::output_xmm(ctx, v271);
-                            let v273 = Some(v272);
-                            // Rule at isle/codegen/x64/lower.isle line 517.
-                            return v273;
-                        }
-                    }
-                }
-                &Opcode::Fdiv => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
-                        let v255 = &C::float_size(ctx, v2);
-                        if let Some(v256) = v255 {
-                            let v275 = &constructor_sse_op(ctx, &Opcode::Fdiv, v256);
-                            let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v259 = C::put_in_xmm(ctx, v18.0);
-                            let v260 = constructor_put_in_xmm_mem(ctx, v18.1);
-                            let v276 = constructor_sse_rm(ctx, v275, v259, v260);
-                            let v277 = C::output_xmm(ctx, v276);
-                            let v278 = Some(v277);
-                            // Rule at isle/codegen/x64/lower.isle line 519.
-                            return v278;
-                        }
-                    }
-                }
-                &Opcode::Fmin => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
-                        let v255 = &C::float_size(ctx, v2);
-                        if let Some(v256) = v255 {
-                            let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v279 = constructor_min_max(ctx, v256, true, v18.0, v18.1);
+                            let v267 = C::put_in_xmm(ctx, v18.0);
+                            let v268 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v279 = constructor_sse_rm(ctx, v278, v267, v268);
                             let v280 = C::output_xmm(ctx, v279);
                             let v281 = Some(v280);
                             // Rule at isle/codegen/x64/lower.isle line 527.
@@ -1453,37 +1424,68 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         }
                     }
                 }
+                &Opcode::Fdiv => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v263 = &C::float_size(ctx, v2);
+                        if let Some(v264) = v263 {
+                            let v283 = &constructor_sse_op(ctx, &Opcode::Fdiv, v264);
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v267 = C::put_in_xmm(ctx, v18.0);
+                            let v268 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v284 = constructor_sse_rm(ctx, v283, v267, v268);
+                            let v285 = C::output_xmm(ctx, v284);
+                            let v286 = Some(v285);
+                            // Rule at isle/codegen/x64/lower.isle line 529.
+                            return v286;
+                        }
+                    }
+                }
+                &Opcode::Fmin => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v263 = &C::float_size(ctx, v2);
+                        if let Some(v264) = v263 {
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v287 = constructor_min_max(ctx, v264, true, v18.0, v18.1);
+                            let v288 = C::output_xmm(ctx, v287);
+                            let v289 = Some(v288);
+                            // Rule at isle/codegen/x64/lower.isle line 537.
+                            return v289;
+                        }
+                    }
+                }
                 &Opcode::Fmax => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v255 = &C::float_size(ctx, v2);
-                        if let Some(v256) = v255 {
+                        let v263 = &C::float_size(ctx, v2);
+                        if let Some(v264) = v263 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v282 = constructor_min_max(ctx, v256, false, v18.0, v18.1);
-                            let v283 = C::output_xmm(ctx, v282);
-                            let v284 = Some(v283);
-                            // Rule at isle/codegen/x64/lower.isle line 528.
-                            return v284;
+                            let v290 = constructor_min_max(ctx, v264, false, v18.0, v18.1);
+                            let v291 = C::output_xmm(ctx, v290);
+                            let v292 = Some(v291);
+                            // Rule at isle/codegen/x64/lower.isle line 538.
+                            return v292;
                         }
                     }
                 }
                 &Opcode::Fcopysign => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v255 = &C::float_size(ctx, v2);
-                        if let Some(v256) = v255 {
+                        let v263 = &C::float_size(ctx, v2);
+                        if let Some(v264) = v263 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v305 = C::put_in_xmm(ctx, v18.0);
-                            let v300 = constructor_abs_mask(ctx, v256);
-                            let v306 = constructor_sse_rr(ctx, &SseOp::Andps, v305, v300);
-                            let v307 = C::put_in_xmm(ctx, v18.1);
-                            let v308 = constructor_sign_mask(ctx, v256);
-                            let v309 = constructor_sse_rr(ctx, &SseOp::Andps, v307, v308);
-                            let v310 = constructor_sse_rr(ctx, &SseOp::Orps, v306, v309);
-                            let v311 = C::output_xmm(ctx, v310);
-                            let v312 = Some(v311);
-                            // Rule at isle/codegen/x64/lower.isle line 547.
-                            return v312;
+                            let v313 = C::put_in_xmm(ctx, v18.0);
+                            let v308 = constructor_abs_mask(ctx, v264);
+                            let v314 = constructor_sse_rr(ctx, &SseOp::Andps, v313, v308);
+                            let v315 = C::put_in_xmm(ctx, v18.1);
+                            let v316 = constructor_sign_mask(ctx, v264);
+                            let v317 = constructor_sse_rr(ctx, &SseOp::Andps, v315, v316);
+                            let v318 = constructor_sse_rr(ctx, &SseOp::Orps, v314, v317);
+                            let v319 = C::output_xmm(ctx, v318);
+                            let v320 = Some(v319);
+                            // Rule at isle/codegen/x64/lower.isle line 557.
+                            return v320;
                         }
                     }
                 }
@@ -1497,39 +1499,39 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             if let &Opcode::Select = v162 {
                 let v1 = &C::result_type(ctx, arg0);
                 if let Some(v2) = v1 {
-                    let v255 = &C::float_size(ctx, v2);
-                    if let Some(v256) = v255 {
-                        let v400 = &constructor_int_size_of_float(ctx, v256);
+                    let v263 = &C::float_size(ctx, v2);
+                    if let Some(v264) = v263 {
+                        let v408 = &constructor_int_size_of_float(ctx, v264);
                         let v164 = C::unpack_value_array_3(ctx, v163);
-                        let v401 = C::put_in_xmm(ctx, v164.1);
-                        let v402 = constructor_xmm_to_gpr(ctx, v400, v401);
-                        let v403 = C::put_in_xmm(ctx, v164.2);
-                        let v404 = constructor_xmm_to_gpr(ctx, v400, v403);
-                        let v405 = C::put_in_gpr(ctx, v164.0);
-                        let v406 = C::gpr_to_gpr_mem(ctx, v405);
-                        let v407 = C::gpr_to_gpr_imm(ctx, v405);
-                        let v408 = MInst::Test {
+                        let v409 = C::put_in_xmm(ctx, v164.1);
+                        let v410 = constructor_xmm_to_gpr(ctx, v408, v409);
+                        let v411 = C::put_in_xmm(ctx, v164.2);
+                        let v412 = constructor_xmm_to_gpr(ctx, v408, v411);
+                        let v413 = C::put_in_gpr(ctx, v164.0);
+                        let v414 = C::gpr_to_gpr_mem(ctx, v413);
+                        let v415 = C::gpr_to_gpr_imm(ctx, v413);
+                        let v416 = MInst::Test {
                             size: OperandSize::S32,
-                            lhs: v406,
-                            rhs: v407,
+                            lhs: v414,
+                            rhs: v415,
                         };
-                        let v409 = C::emit(ctx, &v408);
-                        let v410 = C::temp_writable_gpr(ctx);
-                        let v411 = C::gpr_to_gpr_mem(ctx, v402);
-                        let v412 = MInst::Cmov {
+                        let v417 = C::emit(ctx, &v416);
+                        let v418 = C::temp_writable_gpr(ctx);
+                        let v419 = C::gpr_to_gpr_mem(ctx, v410);
+                        let v420 = MInst::Cmov {
                             cc: CC::NZ,
-                            size: v400.clone(),
-                            consequent: v411,
-                            alternative: v404,
-                            dst: v410,
+                            size: v408.clone(),
+                            consequent: v419,
+                            alternative: v412,
+                            dst: v418,
                         };
-                        let v413 = C::emit(ctx, &v412);
-                        let v414 = C::writable_gpr_to_gpr(ctx, v410);
-                        let v415 = constructor_gpr_to_xmm(ctx, v400, v414);
-                        let v416 = C::output_xmm(ctx, v415);
-                        let v417 = Some(v416);
-                        // Rule at isle/codegen/x64/lower.isle line 683.
-                        return v417;
+                        let v421 = C::emit(ctx, &v420);
+                        let v422 = C::writable_gpr_to_gpr(ctx, v418);
+                        let v423 = constructor_gpr_to_xmm(ctx, v408, v422);
+                        let v424 = C::output_xmm(ctx, v423);
+                        let v425 = Some(v424);
+                        // Rule at isle/codegen/x64/lower.isle line 693.
+                        return v425;
                     }
                     let v160 = &C::any_int_ty(ctx, v2);
                     if let Some(v161) = v160 {
@@ -1601,31 +1603,31 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             }
         }
         &InstructionData::UnaryIeee32 {
-            opcode: ref v239,
-            imm: v240,
+            opcode: ref v247,
+            imm: v248,
         } => {
-            if let &Opcode::F32const = v239 {
-                let v241 = C::u32_to_i64(ctx, v240);
-                let v242 = C::imm(ctx, &Type::I32, v241);
-                let v243 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v242);
-                let v244 = C::output_xmm(ctx, v243);
-                let v245 = Some(v244);
-                // Rule at isle/codegen/x64/lower.isle line 478.
-                return v245;
+            if let &Opcode::F32const = v247 {
+                let v249 = C::u32_to_i64(ctx, v248);
+                let v250 = C::imm(ctx, &Type::I32, v249);
+                let v251 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v250);
+                let v252 = C::output_xmm(ctx, v251);
+                let v253 = Some(v252);
+                // Rule at isle/codegen/x64/lower.isle line 488.
+                return v253;
             }
         }
         &InstructionData::UnaryIeee64 {
-            opcode: ref v246,
-            imm: v247,
+            opcode: ref v254,
+            imm: v255,
         } => {
-            if let &Opcode::F64const = v246 {
-                let v250 = C::u64_to_i64(ctx, v247);
-                let v251 = C::imm(ctx, &Type::I64, v250);
-                let v252 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v251);
-                let v253 = C::output_xmm(ctx, v252);
-                let v254 = Some(v253);
-                // Rule at isle/codegen/x64/lower.isle line 480.
-                return v254;
+            if let &Opcode::F64const = v254 {
+                let v258 = C::u64_to_i64(ctx, v255);
+                let v259 = C::imm(ctx, &Type::I64, v258);
+                let v260 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v259);
+                let v261 = C::output_xmm(ctx, v260);
+                let v262 = Some(v261);
+                // Rule at isle/codegen/x64/lower.isle line 490.
+                return v262;
             }
         }
         &InstructionData::IntCompare {
@@ -1677,17 +1679,17 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             }
         }
         &InstructionData::FloatCompare {
-            opcode: ref v349,
-            cond: ref v350,
-            args: v351,
+            opcode: ref v357,
+            cond: ref v358,
+            args: v359,
         } => {
-            if let &Opcode::Fcmp = v349 {
-                let v352 = C::unpack_value_array_2(ctx, v351);
-                let v355 = constructor_float_flag(ctx, v350, v352.0, v352.1);
-                let v356 = C::output_gpr(ctx, v355);
-                let v357 = Some(v356);
-                // Rule at isle/codegen/x64/lower.isle line 610.
-                return v357;
+            if let &Opcode::Fcmp = v357 {
+                let v360 = C::unpack_value_array_2(ctx, v359);
+                let v363 = constructor_float_flag(ctx, v358, v360.0, v360.1);
+                let v364 = C::output_gpr(ctx, v363);
+                let v365 = Some(v364);
+                // Rule at isle/codegen/x64/lower.isle line 620.
+                return v365;
             }
         }
         &InstructionData::Load {
@@ -1700,22 +1702,22 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             if let Some(v2) = v1 {
                 match v204 {
                     &Opcode::Load => {
-                        let v255 = &C::float_size(ctx, v2);
-                        if let Some(v256) = v255 {
-                            let v367 = C::temp_writable_xmm(ctx);
-                            let v388 = &constructor_sse_mov(ctx, v256);
+                        let v263 = &C::float_size(ctx, v2);
+                        if let Some(v264) = v263 {
+                            let v375 = C::temp_writable_xmm(ctx);
+                            let v396 = &constructor_sse_mov(ctx, v264);
                             let v208 = C::amode(ctx, arg0);
-                            let v389 = MInst::XmmLoad {
-                                op: v388.clone(),
+                            let v397 = MInst::XmmLoad {
+                                op: v396.clone(),
                                 src: v208,
-                                dst: v367,
+                                dst: v375,
                             };
-                            let v390 = C::emit(ctx, &v389);
-                            let v391 = C::writable_xmm_to_xmm(ctx, v367);
-                            let v392 = C::output_xmm(ctx, v391);
-                            let v393 = Some(v392);
-                            // Rule at isle/codegen/x64/lower.isle line 673.
-                            return v393;
+                            let v398 = C::emit(ctx, &v397);
+                            let v399 = C::writable_xmm_to_xmm(ctx, v375);
+                            let v400 = C::output_xmm(ctx, v399);
+                            let v401 = Some(v400);
+                            // Rule at isle/codegen/x64/lower.isle line 683.
+                            return v401;
                         }
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
@@ -1795,20 +1797,20 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v11 = &C::narrow_ty(ctx, v2);
                     if let Some(v12) = v11 {
                         let v35 = C::temp_writable_gpr(ctx);
-                        let v562 = &constructor_narrow_ext_mode(ctx, v12);
+                        let v568 = &constructor_narrow_ext_mode(ctx, v12);
                         let v208 = C::amode(ctx, arg0);
-                        let v563 = C::amode_to_gpr_mem(ctx, v208);
-                        let v564 = MInst::Movzx {
-                            mode: v562.clone(),
-                            src: v563,
+                        let v569 = C::amode_to_gpr_mem(ctx, v208);
+                        let v570 = MInst::Movzx {
+                            mode: v568.clone(),
+                            src: v569,
                             dst: v35,
                         };
-                        let v565 = C::emit(ctx, &v564);
-                        let v483 = C::writable_gpr_to_gpr(ctx, v35);
-                        let v566 = C::output_gpr(ctx, v483);
-                        let v567 = Some(v566);
-                        // Rule at isle/codegen/x64/lower.isle line 858.
-                        return v567;
+                        let v571 = C::emit(ctx, &v570);
+                        let v489 = C::writable_gpr_to_gpr(ctx, v35);
+                        let v572 = C::output_gpr(ctx, v489);
+                        let v573 = Some(v572);
+                        // Rule at isle/codegen/x64/lower.isle line 868.
+                        return v573;
                     }
                 }
             }
@@ -1819,119 +1821,134 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             args: v225,
             offset: v226,
         } => {
-            if let &Opcode::Store = v223 {
-                let v227 = C::unpack_value_array_2(ctx, v225);
-                let v230 = &C::value_type(ctx, v227.0);
-                let v394 = &C::float_size(ctx, v230);
-                if let Some(v395) = v394 {
-                    let v396 = &constructor_sse_mov(ctx, v395);
-                    let v397 = C::put_in_xmm(ctx, v227.0);
-                    let v208 = C::amode(ctx, arg0);
-                    let v398 = MInst::XmmStore {
-                        op: v396.clone(),
-                        src: v397,
-                        dst: v208,
-                    };
-                    let v399 = C::emit(ctx, &v398);
-                    let v237 = C::output_none(ctx);
-                    let v238 = Some(v237);
-                    // Rule at isle/codegen/x64/lower.isle line 677.
-                    return v238;
-                }
-            }
             let v227 = C::unpack_value_array_2(ctx, v225);
-            let v230 = &C::value_type(ctx, v227.0);
-            let v231 = &C::int_ty(ctx, v230);
-            if let Some(v232) = v231 {
-                let v233 = &constructor_store_size(ctx, v223, v232);
-                let v234 = C::put_in_gpr(ctx, v227.0);
-                let v208 = C::amode(ctx, arg0);
-                let v235 = MInst::MovMR {
+            let v230 = C::store_imm(ctx, v223, v227.0);
+            if let Some(v231) = v230 {
+                let v234 = C::amode(ctx, arg0);
+                let v232 = &C::value_type(ctx, v227.0);
+                let v233 = &C::store_width(ctx, v223, v232);
+                let v235 = MInst::MovMI {
                     size: v233.clone(),
-                    src: v234,
-                    dst: v208,
+                    imm: v231,
+                    dst: v234,
                 };
                 let v236 = C::emit(ctx, &v235);
                 let v237 = C::output_none(ctx);
                 let v238 = Some(v237);
-                // Rule at isle/codegen/x64/lower.isle line 434.
+                // Rule at isle/codegen/x64/lower.isle line 439.
                 return v238;
             }
             if let &Opcode::Store = v223 {
-                let v568 = &C::narrow_ty(ctx, v230);
-                if let Some(v569) = v568 {
-                    let v570 = &constructor_narrow_store_size(ctx, v569);
-                    let v234 = C::put_in_gpr(ctx, v227.0);
+                let v232 = &C::value_type(ctx, v227.0);
+                let v402 = &C::float_size(ctx, v232);
+                if let Some(v403) = v402 {
+                    let v404 = &constructor_sse_mov(ctx, v403);
+                    let v405 = C::put_in_xmm(ctx, v227.0);
                     let v208 = C::amode(ctx, arg0);
-                    let v571 = MInst::MovMR {
-                        size: v570.clone(),
-                        src: v234,
+                    let v406 = MInst::XmmStore {
+                        op: v404.clone(),
+                        src: v405,
                         dst: v208,
                     };
-                    let v572 = C::emit(ctx, &v571);
-                    let v237 = C::output_none(ctx);
-                    let v238 = Some(v237);
-                    // Rule at isle/codegen/x64/lower.isle line 862.
-                    return v238;
+                    let v407 = C::emit(ctx, &v406);
+                    let v245 = C::output_none(ctx);
+                    let v246 = Some(v245);
+                    // Rule at isle/codegen/x64/lower.isle line 687.
+                    return v246;
+                }
+            }
+            let v232 = &C::value_type(ctx, v227.0);
+            let v239 = &C::int_ty(ctx, v232);
+            if let Some(v240) = v239 {
+                let v241 = &constructor_store_size(ctx, v223, v240);
+                let v242 = C::put_in_gpr(ctx, v227.0);
+                let v208 = C::amode(ctx, arg0);
+                let v243 = MInst::MovMR {
+                    size: v241.clone(),
+                    src: v242,
+                    dst: v208,
+                };
+                let v244 = C::emit(ctx, &v243);
+                let v245 = C::output_none(ctx);
+                let v246 = Some(v245);
+                // Rule at isle/codegen/x64/lower.isle line 444.
+                return v246;
+            }
+            if let &Opcode::Store = v223 {
+                let v574 = &C::narrow_ty(ctx, v232);
+                if let Some(v575) = v574 {
+                    let v576 = &constructor_narrow_store_size(ctx, v575);
+                    let v242 = C::put_in_gpr(ctx, v227.0);
+                    let v208 = C::amode(ctx, arg0);
+                    let v577 = MInst::MovMR {
+                        size: v576.clone(),
+                        src: v242,
+                        dst: v208,
+                    };
+                    let v578 = C::emit(ctx, &v577);
+                    let v245 = C::output_none(ctx);
+                    let v246 = Some(v245);
+                    // Rule at isle/codegen/x64/lower.isle line 872.
+                    return v246;
                 }
             }
         }
         &InstructionData::CondTrap {
-            opcode: ref v418,
-            arg: v419,
-            code: v420,
+            opcode: ref v426,
+            arg: v427,
+            code: v428,
         } => {
-            match v418 {
+            match v426 {
                 &Opcode::Trapz => {
-                    let v421 = constructor_test_self(ctx, v419);
-                    let v423 = MInst::TrapIf {
+                    let v429 = constructor_test_self(ctx, v427);
+                    let v431 = MInst::TrapIf {
                         cc: CC::Z,
-                        trap: v420,
+                        trap: v428,
                     };
-                    let v424 = C::emit(ctx, &v423);
-                    let v425 = C::output_none(ctx);
-                    let v426 = Some(v425);
-                    // Rule at isle/codegen/x64/lower.isle line 706.
-                    return v426;
+                    let v432 = C::emit(ctx, &v431);
+                    let v237 = C::output_none(ctx);
+                    let v238 = Some(v237);
+                    // Rule at isle/codegen/x64/lower.isle line 716.
+                    return v238;
                 }
                 &Opcode::Trapnz => {
-                    let v421 = constructor_test_self(ctx, v419);
-                    let v427 = MInst::TrapIf {
+                    let v429 = constructor_test_self(ctx, v427);
+                    let v433 = MInst::TrapIf {
                         cc: CC::NZ,
-                        trap: v420,
+                        trap: v428,
                     };
-                    let v428 = C::emit(ctx, &v427);
-                    let v425 = C::output_none(ctx);
-                    let v426 = Some(v425);
-                    // Rule at isle/codegen/x64/lower.isle line 710.
-                    return v426;
+                    let v434 = C::emit(ctx, &v433);
+                    let v237 = C::output_none(ctx);
+                    let v238 = Some(v237);
+                    // Rule at isle/codegen/x64/lower.isle line 720.
+                    return v238;
                 }
                 _ => {}
             }
         }
         &InstructionData::BinaryTrap {
-            opcode: ref v429,
-            args: v430,
-            code: v431,
+            opcode: ref v435,
+            args: v436,
+            code: v437,
         } => {
-            if let &Opcode::UaddOverflowTrap = v429 {
+            if let &Opcode::UaddOverflowTrap = v435 {
                 let v1 = &C::result_type(ctx, arg0);
                 if let Some(v2) = v1 {
                     let v3 = &C::int_ty(ctx, v2);
                     if let Some(v4) = v3 {
-                        let v432 = C::unpack_value_array_2(ctx, v430);
-                        let v435 = C::put_in_gpr(ctx, v432.0);
-                        let v436 = constructor_put_in_gpr_mem_imm(ctx, v432.1);
-                        let v437 = constructor_alu(ctx, &AluOp::Add, v4, v435, v436);
-                        let v439 = MInst::TrapIf {
+                        let v438 = C::unpack_value_array_2(ctx, v436);
+                        let v441 = C::put_in_gpr(ctx, v438.0);
+                        let v442 = constructor_put_in_gpr_mem_imm(ctx, v438.1);
+                        let v443 = constructor_alu(ctx, &AluOp::Add, v4, v441, v442);
+                        let v445 = MInst::TrapIf {
                             cc: CC::B,
-                            trap: v431,
+                            trap: v437,
                         };
-                        let v440 = C::emit(ctx, &v439);
-                        let v441 = C::output_gpr(ctx, v437);
-                        let v442 = Some(v441);
-                        // Rule at isle/codegen/x64/lower.isle line 716.
-                        return v442;
+                        let v446 = C::emit(ctx, &v445);
+                        let v447 = C::output_gpr(ctx, v443);
+                        let v448 = Some(v447);
+                        // Rule at isle/codegen/x64/lower.isle line 726.
+                        return v448;
                     }
                 }
             }
@@ -2281,18 +2298,18 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
 pub fn constructor_int_size_of_float<C: Context>(ctx: &mut C, arg0: &FloatSize) -> OperandSize {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 459.
+            // Rule at isle/codegen/x64/lower.isle line 469.
             return OperandSize::S32;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 460.
+            // Rule at isle/codegen/x64/lower.isle line 470.
             return OperandSize::S64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "int_size_of_float", "isle/codegen/x64/lower.isle line 458"
+        "int_size_of_float", "isle/codegen/x64/lower.isle line 468"
     )
 }
 
@@ -2305,7 +2322,7 @@ pub fn constructor_sse_rr<C: Context>(
 ) -> XmmReg {
     let v3 = C::xmm_to_xmm_mem(ctx, arg2);
     let v4 = constructor_sse_rm(ctx, arg0, arg1, v3);
-    // Rule at isle/codegen/x64/lower.isle line 463.
+    // Rule at isle/codegen/x64/lower.isle line 473.
     return v4;
 }
 
@@ -2320,7 +2337,7 @@ pub fn constructor_gpr_to_xmm<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 466.
+    // Rule at isle/codegen/x64/lower.isle line 476.
     return v6;
 }
 
@@ -2334,7 +2351,7 @@ pub fn constructor_xmm_to_gpr<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v4 = C::emit(ctx, &v3);
     let v5 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 472.
+    // Rule at isle/codegen/x64/lower.isle line 482.
     return v5;
 }
 
@@ -2344,11 +2361,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fadd => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 489.
+                    // Rule at isle/codegen/x64/lower.isle line 499.
                     return SseOp::Addss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 490.
+                    // Rule at isle/codegen/x64/lower.isle line 500.
                     return SseOp::Addsd;
                 }
                 _ => {}
@@ -2357,11 +2374,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fsub => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 491.
+                    // Rule at isle/codegen/x64/lower.isle line 501.
                     return SseOp::Subss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 492.
+                    // Rule at isle/codegen/x64/lower.isle line 502.
                     return SseOp::Subsd;
                 }
                 _ => {}
@@ -2370,11 +2387,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fmul => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 493.
+                    // Rule at isle/codegen/x64/lower.isle line 503.
                     return SseOp::Mulss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 494.
+                    // Rule at isle/codegen/x64/lower.isle line 504.
                     return SseOp::Mulsd;
                 }
                 _ => {}
@@ -2383,11 +2400,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fdiv => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 495.
+                    // Rule at isle/codegen/x64/lower.isle line 505.
                     return SseOp::Divss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 496.
+                    // Rule at isle/codegen/x64/lower.isle line 506.
                     return SseOp::Divsd;
                 }
                 _ => {}
@@ -2397,7 +2414,7 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_op", "isle/codegen/x64/lower.isle line 488"
+        "sse_op", "isle/codegen/x64/lower.isle line 498"
     )
 }
 
@@ -2407,12 +2424,12 @@ pub fn constructor_put_in_xmm_mem<C: Context>(ctx: &mut C, arg0: Value) -> XmmMe
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_xmm_mem(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 502.
+        // Rule at isle/codegen/x64/lower.isle line 512.
         return v4;
     }
     let v5 = C::put_in_xmm(ctx, arg0);
     let v6 = C::xmm_to_xmm_mem(ctx, v5);
-    // Rule at isle/codegen/x64/lower.isle line 505.
+    // Rule at isle/codegen/x64/lower.isle line 515.
     return v6;
 }
 
@@ -2432,7 +2449,7 @@ pub fn constructor_sse_rm<C: Context>(
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 508.
+    // Rule at isle/codegen/x64/lower.isle line 518.
     return v6;
 }
 
@@ -2456,7 +2473,7 @@ pub fn constructor_min_max<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 523.
+    // Rule at isle/codegen/x64/lower.isle line 533.
     return v9;
 }
 
@@ -2466,20 +2483,20 @@ pub fn constructor_sign_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmRe
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483648_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 537.
+            // Rule at isle/codegen/x64/lower.isle line 547.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, -9223372036854775808_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 538.
+            // Rule at isle/codegen/x64/lower.isle line 548.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sign_mask", "isle/codegen/x64/lower.isle line 536"
+        "sign_mask", "isle/codegen/x64/lower.isle line 546"
     )
 }
 
@@ -2489,20 +2506,20 @@ pub fn constructor_abs_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483647_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 540.
+            // Rule at isle/codegen/x64/lower.isle line 550.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, 9223372036854775807_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 541.
+            // Rule at isle/codegen/x64/lower.isle line 551.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "abs_mask", "isle/codegen/x64/lower.isle line 539"
+        "abs_mask", "isle/codegen/x64/lower.isle line 549"
     )
 }
 
@@ -2525,7 +2542,7 @@ pub fn constructor_round<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 553.
+    // Rule at isle/codegen/x64/lower.isle line 563.
     return v8;
 }
 
@@ -2543,12 +2560,12 @@ pub fn constructor_ucomis<C: Context>(ctx: &mut C, arg0: Value, arg1: Value) -> 
             rhs: v7,
         };
         let v9 = C::emit(ctx, &v8);
-        // Rule at isle/codegen/x64/lower.isle line 580.
+        // Rule at isle/codegen/x64/lower.isle line 590.
         return v9;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "ucomis", "isle/codegen/x64/lower.isle line 579"
+        "ucomis", "isle/codegen/x64/lower.isle line 589"
     )
 }
 
@@ -2570,7 +2587,7 @@ pub fn constructor_setcc_byte<C: Context>(ctx: &mut C, arg0: &CC) -> GprReg {
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 585.
+    // Rule at isle/codegen/x64/lower.isle line 595.
     return v10;
 }
 
@@ -2588,7 +2605,7 @@ pub fn constructor_float_flag<C: Context>(
             let v15 = constructor_setcc_byte(ctx, &CC::NP);
             let v18 = C::gpr_to_gpr_mem_imm(ctx, v15);
             let v19 = constructor_alu(ctx, &AluOp::And, &Type::I32, v14, v18);
-            // Rule at isle/codegen/x64/lower.isle line 599.
+            // Rule at isle/codegen/x64/lower.isle line 609.
             return v19;
         }
         &FloatCC::NotEqual => {
@@ -2597,50 +2614,50 @@ pub fn constructor_float_flag<C: Context>(
             let v22 = constructor_setcc_byte(ctx, &CC::P);
             let v24 = C::gpr_to_gpr_mem_imm(ctx, v22);
             let v25 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v21, v24);
-            // Rule at isle/codegen/x64/lower.isle line 604.
+            // Rule at isle/codegen/x64/lower.isle line 614.
             return v25;
         }
         &FloatCC::LessThan => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 595.
+            // Rule at isle/codegen/x64/lower.isle line 605.
             return v5;
         }
         &FloatCC::LessThanOrEqual => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 596.
+            // Rule at isle/codegen/x64/lower.isle line 606.
             return v7;
         }
         &FloatCC::GreaterThan => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 593.
+            // Rule at isle/codegen/x64/lower.isle line 603.
             return v5;
         }
         &FloatCC::GreaterThanOrEqual => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 594.
+            // Rule at isle/codegen/x64/lower.isle line 604.
             return v7;
         }
         &FloatCC::Ordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v10 = constructor_setcc_byte(ctx, &CC::NP);
-            // Rule at isle/codegen/x64/lower.isle line 597.
+            // Rule at isle/codegen/x64/lower.isle line 607.
             return v10;
         }
         &FloatCC::Unordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v12 = constructor_setcc_byte(ctx, &CC::P);
-            // Rule at isle/codegen/x64/lower.isle line 598.
+            // Rule at isle/codegen/x64/lower.isle line 608.
             return v12;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_flag", "isle/codegen/x64/lower.isle line 592"
+        "float_flag", "isle/codegen/x64/lower.isle line 602"
     )
 }
 
@@ -2649,7 +2666,7 @@ pub fn constructor_zero_xmm<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
     let v1 = &constructor_int_size_of_float(ctx, arg0);
     let v4 = C::imm(ctx, &Type::I64, 0_i64);
     let v5 = constructor_gpr_to_xmm(ctx, v1, v4);
-    // Rule at isle/codegen/x64/lower.isle line 614.
+    // Rule at isle/codegen/x64/lower.isle line 624.
     return v5;
 }
 
@@ -2672,7 +2689,7 @@ pub fn constructor_int_to_float<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 617.
+    // Rule at isle/codegen/x64/lower.isle line 627.
     return v8;
 }
 
@@ -2704,12 +2721,12 @@ pub fn constructor_float_to_sint<C: Context>(
         };
         let v13 = C::emit(ctx, &v12);
         let v14 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 645.
+        // Rule at isle/codegen/x64/lower.isle line 655.
         return v14;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_sint", "isle/codegen/x64/lower.isle line 644"
+        "float_to_sint", "isle/codegen/x64/lower.isle line 654"
     )
 }
 
@@ -2745,12 +2762,12 @@ pub fn constructor_float_to_uint<C: Context>(
         };
         let v15 = C::emit(ctx, &v14);
         let v16 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 653.
+        // Rule at isle/codegen/x64/lower.isle line 663.
         return v16;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_uint", "isle/codegen/x64/lower.isle line 652"
+        "float_to_uint", "isle/codegen/x64/lower.isle line 662"
     )
 }
 
@@ -2758,18 +2775,18 @@ pub fn constructor_float_to_uint<C: Context>(
 pub fn constructor_sse_mov<C: Context>(ctx: &mut C, arg0: &FloatSize) -> SseMovOp {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 670.
+            // Rule at isle/codegen/x64/lower.isle line 680.
             return SseMovOp::Movss;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 671.
+            // Rule at isle/codegen/x64/lower.isle line 681.
             return SseMovOp::Movsd;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_mov", "isle/codegen/x64/lower.isle line 669"
+        "sse_mov", "isle/codegen/x64/lower.isle line 679"
     )
 }
 
@@ -2786,17 +2803,17 @@ pub fn constructor_test_self<C: Context>(ctx: &mut C, arg0: Value) -> Unit {
         rhs: v5,
     };
     let v7 = C::emit(ctx, &v6);
-    // Rule at isle/codegen/x64/lower.isle line 695.
+    // Rule at isle/codegen/x64/lower.isle line 705.
     return v7;
 }
 
 // Generated as internal constructor for term test_size.
 pub fn constructor_test_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 703.
+        // Rule at isle/codegen/x64/lower.isle line 713.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 704.
+    // Rule at isle/codegen/x64/lower.isle line 714.
     return OperandSize::S32;
 }
 
@@ -2819,7 +2836,7 @@ pub fn constructor_bit_count<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 722.
+    // Rule at isle/codegen/x64/lower.isle line 732.
     return v9;
 }
 
@@ -2827,18 +2844,18 @@ pub fn constructor_bit_count<C: Context>(
 pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtMode {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 760.
+            // Rule at isle/codegen/x64/lower.isle line 770.
             return ExtMode::BL;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 761.
+            // Rule at isle/codegen/x64/lower.isle line 771.
             return ExtMode::WL;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 759"
+        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 769"
     )
 }
 
@@ -2846,18 +2863,18 @@ pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtM
 pub fn constructor_narrow_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 763.
+            // Rule at isle/codegen/x64/lower.isle line 773.
             return 8_i64;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 764.
+            // Rule at isle/codegen/x64/lower.isle line 774.
             return 16_i64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_bits", "isle/codegen/x64/lower.isle line 762"
+        "narrow_bits", "isle/codegen/x64/lower.isle line 772"
     )
 }
 
@@ -2873,7 +2890,7 @@ pub fn constructor_narrow_zext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 768.
+    // Rule at isle/codegen/x64/lower.isle line 778.
     return v7;
 }
 
@@ -2889,7 +2906,7 @@ pub fn constructor_narrow_sext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 774.
+    // Rule at isle/codegen/x64/lower.isle line 784.
     return v7;
 }
 
@@ -2900,7 +2917,7 @@ pub fn constructor_narrow_count<C: Context>(ctx: &mut C, arg0: &Type, arg1: Valu
     let v7 = C::i64_sub(ctx, v5, 1_i64);
     let v8 = C::imm_operand(ctx, v7);
     let v9 = constructor_alu(ctx, &AluOp::And, &Type::I32, v4, v8);
-    // Rule at isle/codegen/x64/lower.isle line 794.
+    // Rule at isle/codegen/x64/lower.isle line 804.
     return v9;
 }
 
@@ -2922,7 +2939,7 @@ pub fn constructor_shift_by<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 803.
+    // Rule at isle/codegen/x64/lower.isle line 813.
     return v8;
 }
 
@@ -2944,7 +2961,7 @@ pub fn constructor_narrow_rotate<C: Context>(
     let v14 = C::gpr_to_gpr_mem_imm(ctx, v12);
     let v15 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v11, v14);
     let v16 = constructor_narrow_zext(ctx, arg0, v15);
-    // Rule at isle/codegen/x64/lower.isle line 821.
+    // Rule at isle/codegen/x64/lower.isle line 831.
     return v16;
 }
 
@@ -2952,17 +2969,17 @@ pub fn constructor_narrow_rotate<C: Context>(
 pub fn constructor_narrow_store_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 867.
+            // Rule at isle/codegen/x64/lower.isle line 877.
             return OperandSize::S8;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 868.
+            // Rule at isle/codegen/x64/lower.isle line 878.
             return OperandSize::S16;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_store_size", "isle/codegen/x64/lower.isle line 866"
+        "narrow_store_size", "isle/codegen/x64/lower.isle line 876"
     )
 }
