@@ -34,11 +34,13 @@
 //! theirs and becomes the epilogue.
 //!
 //! Frame layout (`rbp`-based chain as `docs/abi.md` requires; spill slots
-//! and stack slots addressed from `rsp`, which does not move in the body):
+//! addressed from `rsp`, which does not move in the body, and the IR's
+//! stack slots from `rbp`, since their place is known before allocation):
 //!
 //! ```text
 //!   return address
 //!   saved rbp            ◄── rbp
+//!   stack slots          the IR's explicit slots, [rbp - area, rbp)
 //!   saved callee-saved GPRs the allocation uses
 //!   (padding to 16)
 //!   spill slots          8 bytes each
@@ -149,6 +151,9 @@ pub struct VCode {
     /// Bytes at the bottom of the frame for calls' stack arguments and
     /// return areas.
     outgoing_bytes: u32,
+    /// Bytes right below the saved `rbp` for the function's stack slots (a
+    /// multiple of 16).
+    stack_slot_bytes: u32,
 }
 
 impl VCode {
@@ -166,6 +171,7 @@ impl VCode {
             current: None,
             next_vreg: 0,
             outgoing_bytes: 0,
+            stack_slot_bytes: 0,
         }
     }
 
@@ -190,6 +196,14 @@ impl VCode {
     /// arguments and return area, addressed from `rsp`).
     pub fn reserve_outgoing(&mut self, bytes: u32) {
         self.outgoing_bytes = self.outgoing_bytes.max(bytes.next_multiple_of(16));
+    }
+
+    /// Reserves `bytes` (a multiple of 16) right below the saved `rbp` for
+    /// stack slots: they are at `[rbp - bytes, rbp)`, placed before the
+    /// callee-saved registers' slots.
+    pub fn reserve_stack_slots(&mut self, bytes: u32) {
+        debug_assert_eq!(bytes % 16, 0, "the area keeps rsp 16-aligned");
+        self.stack_slot_bytes = bytes;
     }
 
     /// A new block (not started) with parameters of the given registers.
@@ -299,19 +313,24 @@ impl VCode {
         let body = self.outgoing_bytes + output.num_spillslots as u32 * 8;
         let frame = (saves + body).next_multiple_of(16) - saves;
         let spill_base = self.outgoing_bytes;
+        let slots = self.stack_slot_bytes;
+        let slots_i32 = i32::try_from(slots).map_err(|_| CodegenError::FrameTooLarge)?;
         let mut asm = self.asm.take().expect("emitted once");
         use OperandSize::S64;
         if let Some(limit) = stack_limit {
-            // lea r11, [rsp - (saves + frame + 16)]; cmp r11, [vmctx + off]; jb trap
-            let needed =
-                i32::try_from(saves + frame + 16).map_err(|_| CodegenError::FrameTooLarge)?;
+            // lea r11, [rsp - (slots + saves + frame + 16)]; cmp r11, [vmctx + off]; jb trap
+            let needed = i32::try_from(u64::from(slots) + u64::from(saves + frame) + 16)
+                .map_err(|_| CodegenError::FrameTooLarge)?;
             asm.lea(S64, Gpr::R11, &Amode::base(Gpr::RSP, -needed));
             asm.cmp_rm(S64, Gpr::R11, &Amode::base(limit.vmctx, limit.offset));
             asm.trap_if(cranelift_asm::x64::CC::B, limit.trap);
         }
         asm.push_frame();
+        if slots > 0 {
+            asm.sub_ri(S64, Gpr::RSP, slots_i32);
+        }
         for (i, &r) in used.iter().enumerate() {
-            asm.push_saved(r, 8 * (i as u32 + 1));
+            asm.push_saved(r, slots + 8 * (i as u32 + 1));
         }
         let frame_i32 = i32::try_from(frame).map_err(|_| CodegenError::FrameTooLarge)?;
         if frame > 0 {
@@ -351,6 +370,9 @@ impl VCode {
                             }
                             for &r in used.iter().rev() {
                                 asm.pop_saved(r);
+                            }
+                            if slots > 0 {
+                                asm.add_ri(S64, Gpr::RSP, slots_i32);
                             }
                             asm.pop_frame();
                             asm.ret_from_frame();

@@ -167,6 +167,8 @@ struct Lower<'f> {
     current: Option<Inst>,
     /// The first instruction found unlowerable while materializing a value.
     error: Option<CodegenError>,
+    /// Each stack slot's displacement from `rbp`.
+    slot_disp: SecondaryMap<ir::StackSlot, i32>,
     traps: ImplicitTraps,
 }
 
@@ -224,7 +226,14 @@ impl Lower<'_> {
         // offset.
         let outer_srcloc = self.vcode.srcloc();
         self.vcode.set_srcloc(self.func.srclocs[inst]);
-        let output = generated::constructor_lower(self, inst);
+        let output = match self.lower_stack_access(inst) {
+            Ok(Some(output)) => Some(output),
+            Ok(None) => generated::constructor_lower(self, inst),
+            Err(error) => {
+                self.error.get_or_insert(error);
+                None
+            }
+        };
         self.vcode.set_srcloc(outer_srcloc);
         self.current = outer;
         output.unwrap_or_else(|| {
@@ -808,7 +817,28 @@ pub fn lower_function(func: &Function, options: &CompileOptions) -> Result<VCode
         serial: 0,
         current: None,
         error: None,
+        slot_disp: SecondaryMap::default(),
     };
+    // Stack slots right below the saved rbp (16-aligned), each at its
+    // alignment (at most 16).
+    let mut end = 0u32;
+    let mut placed = Vec::new();
+    for (slot, data) in func.stack_slots.iter() {
+        let align = 1u32 << data.align_shift.min(4);
+        let offset = end.next_multiple_of(align);
+        end = offset
+            .checked_add(data.size)
+            .ok_or(CodegenError::FrameTooLarge)?;
+        placed.push((slot, offset));
+    }
+    let area = end.next_multiple_of(16);
+    if area > i32::MAX as u32 / 2 {
+        return Err(CodegenError::FrameTooLarge);
+    }
+    for (slot, offset) in placed {
+        lower.slot_disp[slot] = offset as i32 - area as i32;
+    }
+    lower.vcode.reserve_stack_slots(area);
     let mut position = 0;
     for &block in domtree.rpo() {
         for inst in func.layout.block_insts(block) {
@@ -1029,13 +1059,70 @@ impl Lower<'_> {
         Ok(())
     }
 
-    /// `reg = [addr]`, a whole value of type `ty`.
+    /// `stack_load`, `stack_store` and `stack_addr` (their slots' places
+    /// are the lowering's, not the rules'); `None` for anything else.
+    fn lower_stack_access(&mut self, inst: Inst) -> Result<Option<Vec<Reg>>, CodegenError> {
+        let func = self.func;
+        match *func.dfg.inst(inst) {
+            InstructionData::StackLoad {
+                opcode,
+                slot,
+                offset,
+            } => {
+                let addr = self.stack_amode(slot, offset)?;
+                let ty = func.dfg.value_type(func.dfg.first_result(inst));
+                let reg = self.vcode.vreg(class_of(ty));
+                if opcode == Opcode::StackAddr {
+                    let dst = Writable::from_reg(GprReg::new(reg).expect("an integer vreg"));
+                    self.vcode.push(VInst::Machine(MInst::Lea {
+                        size: OperandSize::S64,
+                        addr,
+                        dst,
+                    }));
+                } else {
+                    self.load(reg, ty, addr);
+                }
+                Ok(Some(vec![reg]))
+            }
+            InstructionData::StackStore {
+                arg, slot, offset, ..
+            } => {
+                let addr = self.stack_amode(slot, offset)?;
+                let ty = func.dfg.value_type(arg);
+                let reg = self.reg(arg);
+                self.store(reg, ty, addr);
+                Ok(Some(Vec::new()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// `[rbp + slot's displacement + offset]`.
+    fn stack_amode(&self, slot: ir::StackSlot, offset: i32) -> Result<Amode, CodegenError> {
+        let disp = self.slot_disp[slot]
+            .checked_add(offset)
+            .ok_or(CodegenError::FrameTooLarge)?;
+        Ok(Amode::base(GprReg::from(Gpr::RBP), disp))
+    }
+
+    /// `reg = [addr]`, a whole value of type `ty` (a narrow one
+    /// zero-extended).
     fn load(&mut self, reg: Reg, ty: Type, addr: Amode) {
+        let dst = |reg: Reg| Writable::from_reg(GprReg::new(reg).expect("an integer vreg"));
         let inst = match class_of(ty) {
+            RegClass::Int if ty.bits() < 32 => MInst::Movzx {
+                mode: if ty.bits() == 8 {
+                    ExtMode::BL
+                } else {
+                    ExtMode::WL
+                },
+                src: GprMem::Mem(addr),
+                dst: dst(reg),
+            },
             RegClass::Int => MInst::MovRM {
                 size: size_of_type(ty),
                 src: addr,
-                dst: Writable::from_reg(GprReg::new(reg).expect("an integer vreg")),
+                dst: dst(reg),
             },
             _ => MInst::XmmLoad {
                 op: if ty == Type::F32 {
@@ -1050,11 +1137,15 @@ impl Lower<'_> {
         self.vcode.push(VInst::Machine(inst));
     }
 
-    /// `[addr] = reg`, a whole value of type `ty`.
+    /// `[addr] = reg`, a whole value of type `ty` (a narrow one its width).
     fn store(&mut self, reg: Reg, ty: Type, addr: Amode) {
         let inst = match class_of(ty) {
             RegClass::Int => MInst::MovMR {
-                size: size_of_type(ty),
+                size: match ty.bits() {
+                    8 => OperandSize::S8,
+                    16 => OperandSize::S16,
+                    _ => size_of_type(ty),
+                },
                 src: GprReg::new(reg).expect("an integer vreg"),
                 dst: addr,
             },
