@@ -48,4 +48,13 @@ pub enum CodegenError {
     /// The stack frame does not fit in 2 GiB.
     #[error("the stack frame is too large")]
     FrameTooLarge,
+    /// The IR does not verify (checked in debug builds: a bug in whatever
+    /// made or transformed it).
+    #[error("the IR does not verify ({stage}): {message}")]
+    Verifier {
+        /// Where it was checked.
+        stage: &'static str,
+        /// The verifier's complaint.
+        message: String,
+    },
 }

@@ -49,7 +49,8 @@ pub fn compile_options(features: CpuFeatures) -> CompileOptions {
 }
 
 /// Translates, optimizes (the mid-end, `cranelift_codegen::opts`) and
-/// compiles every function a module defines, on up to
+/// compiles every function a module defines (verifying the IR after each
+/// step in debug builds), on up to
 /// `threads` threads. Each function's IR is compiled as soon as it is
 /// made, so only one function's IR per thread is alive at a time. The code
 /// of defined function `i` is at position `i`; on failure the error is the
@@ -89,6 +90,19 @@ pub fn compile_module(
                 .translate(&env, index, body)
                 .map_err(CompileError::from)
                 .and_then(|mut func| {
+                    // In debug builds: the translation's output verifies
+                    // (and `compile_function` verifies the optimized IR).
+                    if cfg!(debug_assertions) {
+                        cranelift_codegen::verifier::verify_function(&func).map_err(|e| {
+                            CompileError::Codegen {
+                                index: i as u32,
+                                error: CodegenError::Verifier {
+                                    stage: "after translation",
+                                    message: e.to_string(),
+                                },
+                            }
+                        })?;
+                    }
                     cranelift_codegen::opts::optimize(&mut func);
                     compile_function(&func, &options).map_err(|error| CompileError::Codegen {
                         index: i as u32,

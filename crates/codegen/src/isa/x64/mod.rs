@@ -47,11 +47,18 @@ pub fn lower_to_vcode(
     lower::lower_function(func, options)
 }
 
-/// Compiles `func` to machine code.
+/// Compiles `func` to machine code. In debug builds the IR is verified
+/// first.
 pub fn compile_function(
     func: &Function,
     options: &CompileOptions,
 ) -> Result<FinishedCode, CodegenError> {
+    if cfg!(debug_assertions) {
+        crate::verifier::verify_function(func).map_err(|e| CodegenError::Verifier {
+            stage: "before lowering",
+            message: e.to_string(),
+        })?;
+    }
     let vcode = lower::lower_function(func, options)?;
     vcode.emit(&machine_env(), options.stack_limit)
 }
