@@ -269,8 +269,8 @@ impl Lower<'_> {
     /// may fold them as immediates), the address of a load or store and
     /// the address parts of a deferred load (folded into address modes;
     /// their leaves are materialized here instead), a deferred load the
-    /// rule may fold into a memory operand, and the sum or shift an `iadd`
-    /// may fold into an `lea`.
+    /// rule may fold into a memory operand, the sum or shift an `iadd`
+    /// may fold into an `lea`, and the `icmp` a `select` may fuse.
     fn prepare_operands(&mut self, inst: Inst) {
         let func = self.func;
         let data = *func.dfg.inst(inst);
@@ -293,6 +293,16 @@ impl Lower<'_> {
             if data.opcode() == Opcode::Iadd && matches!(def_opcode, Opcode::Iadd | Opcode::Ishl) {
                 // The rules may fold it into an `lea` (they emit nothing
                 // before asking).
+                continue;
+            }
+            if let InstructionData::Ternary {
+                opcode: Opcode::Select,
+                args,
+            } = data
+                && def_opcode == Opcode::Icmp
+                && func.dfg.resolve_aliases(args[0]) == v
+            {
+                // The rules may fuse it (`cmp; cmov`), and ask first.
                 continue;
             }
             if Some(v) == address {
@@ -616,6 +626,22 @@ impl generated::Context for Lower<'_> {
             index,
             disp,
             trap,
+        }
+    }
+
+    fn fusable_icmp(&mut self, v: Value) -> Option<(IntCC, Value, Value)> {
+        let v = self.func.dfg.resolve_aliases(v);
+        let ValueDef::Result(inst, _) = self.func.dfg.value_def(v) else {
+            return None;
+        };
+        match *self.func.dfg.inst(inst) {
+            InstructionData::IntCompare { cond, args, .. }
+                if self.deferred[inst]
+                    && matches!(self.func.dfg.value_type(args[0]), Type::I32 | Type::I64) =>
+            {
+                Some((cond, args[0], args[1]))
+            }
+            _ => None,
         }
     }
 

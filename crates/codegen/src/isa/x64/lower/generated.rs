@@ -45,6 +45,7 @@ pub trait Context {
     fn pair_first(&mut self, arg0: ValueRegsPair) -> GprReg;
     fn pair_second(&mut self, arg0: ValueRegsPair) -> GprReg;
     fn unpack_value_array_3(&mut self, arg0: ValueArray3) -> (Value, Value, Value);
+    fn fusable_icmp(&mut self, arg0: Value) -> Option<(IntCC, Value, Value)>;
     fn gpr_to_gpr_imm(&mut self, arg0: GprReg) -> GprImm;
     fn amode(&mut self, arg0: Inst) -> Amode;
     fn amode_to_gpr_mem(&mut self, arg0: Amode) -> GprMem;
@@ -347,12 +348,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
-                            let v493 = constructor_unary_op(ctx, &UnaryOp::Not, &Type::I32, v95);
-                            let v494 = constructor_narrow_zext(ctx, v12, v493);
-                            let v495 = C::output_gpr(ctx, v494);
-                            let v496 = Some(v495);
-                            // Rule at isle/codegen/x64/lower.isle line 797.
-                            return v496;
+                            let v510 = constructor_unary_op(ctx, &UnaryOp::Not, &Type::I32, v95);
+                            let v511 = constructor_narrow_zext(ctx, v12, v510);
+                            let v512 = C::output_gpr(ctx, v511);
+                            let v513 = Some(v512);
+                            // Rule at isle/codegen/x64/lower.isle line 809.
+                            return v513;
                         }
                     }
                 }
@@ -369,12 +370,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
-                            let v497 = constructor_unary_op(ctx, &UnaryOp::Neg, &Type::I32, v95);
-                            let v498 = constructor_narrow_zext(ctx, v12, v497);
-                            let v499 = C::output_gpr(ctx, v498);
-                            let v500 = Some(v499);
-                            // Rule at isle/codegen/x64/lower.isle line 799.
-                            return v500;
+                            let v514 = constructor_unary_op(ctx, &UnaryOp::Neg, &Type::I32, v95);
+                            let v515 = constructor_narrow_zext(ctx, v12, v514);
+                            let v516 = C::output_gpr(ctx, v515);
+                            let v517 = Some(v516);
+                            // Rule at isle/codegen/x64/lower.isle line 811.
+                            return v517;
                         }
                     }
                 }
@@ -383,23 +384,23 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v450 = constructor_bit_count(ctx, &BitOp::Lzcnt, v4, v95);
-                            let v451 = C::output_gpr(ctx, v450);
-                            let v452 = Some(v451);
-                            // Rule at isle/codegen/x64/lower.isle line 736.
-                            return v452;
+                            let v467 = constructor_bit_count(ctx, &BitOp::Lzcnt, v4, v95);
+                            let v468 = C::output_gpr(ctx, v467);
+                            let v469 = Some(v468);
+                            // Rule at isle/codegen/x64/lower.isle line 748.
+                            return v469;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
-                            let v551 = constructor_bit_count(ctx, &BitOp::Lzcnt, &Type::I32, v95);
-                            let v553 = constructor_narrow_bits(ctx, v12);
-                            let v554 = C::i64_sub(ctx, 32_i64, v553);
-                            let v555 = C::imm_operand(ctx, v554);
-                            let v556 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v551, v555);
-                            let v557 = C::output_gpr(ctx, v556);
-                            let v558 = Some(v557);
-                            // Rule at isle/codegen/x64/lower.isle line 858.
-                            return v558;
+                            let v568 = constructor_bit_count(ctx, &BitOp::Lzcnt, &Type::I32, v95);
+                            let v570 = constructor_narrow_bits(ctx, v12);
+                            let v571 = C::i64_sub(ctx, 32_i64, v570);
+                            let v572 = C::imm_operand(ctx, v571);
+                            let v573 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v568, v572);
+                            let v574 = C::output_gpr(ctx, v573);
+                            let v575 = Some(v574);
+                            // Rule at isle/codegen/x64/lower.isle line 870.
+                            return v575;
                         }
                     }
                 }
@@ -408,33 +409,33 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v454 = constructor_bit_count(ctx, &BitOp::Tzcnt, v4, v95);
-                            let v455 = C::output_gpr(ctx, v454);
-                            let v456 = Some(v455);
-                            // Rule at isle/codegen/x64/lower.isle line 737.
-                            return v456;
+                            let v471 = constructor_bit_count(ctx, &BitOp::Tzcnt, v4, v95);
+                            let v472 = C::output_gpr(ctx, v471);
+                            let v473 = Some(v472);
+                            // Rule at isle/codegen/x64/lower.isle line 749.
+                            return v473;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
                             let v97 = C::put_in_gpr(ctx, v95);
-                            let v553 = constructor_narrow_bits(ctx, v12);
-                            let v559 = C::i64_shl(ctx, 1_i64, v553);
-                            let v560 = C::imm_operand(ctx, v559);
-                            let v561 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v97, v560);
-                            let v194 = C::temp_writable_gpr(ctx);
-                            let v562 = C::gpr_to_gpr_mem(ctx, v561);
-                            let v563 = MInst::BitCount {
+                            let v570 = constructor_narrow_bits(ctx, v12);
+                            let v576 = C::i64_shl(ctx, 1_i64, v570);
+                            let v577 = C::imm_operand(ctx, v576);
+                            let v578 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v97, v577);
+                            let v179 = C::temp_writable_gpr(ctx);
+                            let v579 = C::gpr_to_gpr_mem(ctx, v578);
+                            let v580 = MInst::BitCount {
                                 op: BitOp::Tzcnt,
                                 size: OperandSize::S32,
-                                src: v562,
-                                dst: v194,
+                                src: v579,
+                                dst: v179,
                             };
-                            let v564 = C::emit(ctx, &v563);
-                            let v565 = C::writable_gpr_to_gpr(ctx, v194);
-                            let v566 = C::output_gpr(ctx, v565);
-                            let v567 = Some(v566);
-                            // Rule at isle/codegen/x64/lower.isle line 861.
-                            return v567;
+                            let v581 = C::emit(ctx, &v580);
+                            let v582 = C::writable_gpr_to_gpr(ctx, v179);
+                            let v583 = C::output_gpr(ctx, v582);
+                            let v584 = Some(v583);
+                            // Rule at isle/codegen/x64/lower.isle line 873.
+                            return v584;
                         }
                     }
                 }
@@ -443,19 +444,19 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v458 = constructor_bit_count(ctx, &BitOp::Popcnt, v4, v95);
-                            let v459 = C::output_gpr(ctx, v458);
-                            let v460 = Some(v459);
-                            // Rule at isle/codegen/x64/lower.isle line 738.
-                            return v460;
+                            let v475 = constructor_bit_count(ctx, &BitOp::Popcnt, v4, v95);
+                            let v476 = C::output_gpr(ctx, v475);
+                            let v477 = Some(v476);
+                            // Rule at isle/codegen/x64/lower.isle line 750.
+                            return v477;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
-                            let v548 = constructor_bit_count(ctx, &BitOp::Popcnt, &Type::I32, v95);
-                            let v549 = C::output_gpr(ctx, v548);
-                            let v550 = Some(v549);
-                            // Rule at isle/codegen/x64/lower.isle line 856.
-                            return v550;
+                            let v565 = constructor_bit_count(ctx, &BitOp::Popcnt, &Type::I32, v95);
+                            let v566 = C::output_gpr(ctx, v565);
+                            let v567 = Some(v566);
+                            // Rule at isle/codegen/x64/lower.isle line 868.
+                            return v567;
                         }
                     }
                 }
@@ -545,32 +546,32 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v35 = C::temp_writable_gpr(ctx);
                                 let v102 = C::put_in_gpr(ctx, v95);
                                 let v107 = C::gpr_to_gpr_mem(ctx, v102);
-                                let v471 = MInst::Movzx {
+                                let v488 = MInst::Movzx {
                                     mode: ExtMode::BL,
                                     src: v107,
                                     dst: v35,
                                 };
-                                let v472 = C::emit(ctx, &v471);
+                                let v489 = C::emit(ctx, &v488);
                                 let v110 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v111 = C::output_gpr(ctx, v110);
                                 let v112 = Some(v111);
-                                // Rule at isle/codegen/x64/lower.isle line 755.
+                                // Rule at isle/codegen/x64/lower.isle line 767.
                                 return v112;
                             }
                             &Type::I16 => {
                                 let v35 = C::temp_writable_gpr(ctx);
                                 let v102 = C::put_in_gpr(ctx, v95);
                                 let v107 = C::gpr_to_gpr_mem(ctx, v102);
-                                let v474 = MInst::Movzx {
+                                let v491 = MInst::Movzx {
                                     mode: ExtMode::WL,
                                     src: v107,
                                     dst: v35,
                                 };
-                                let v475 = C::emit(ctx, &v474);
+                                let v492 = C::emit(ctx, &v491);
                                 let v110 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v111 = C::output_gpr(ctx, v110);
                                 let v112 = Some(v111);
-                                // Rule at isle/codegen/x64/lower.isle line 759.
+                                // Rule at isle/codegen/x64/lower.isle line 771.
                                 return v112;
                             }
                             &Type::I32 => {
@@ -589,36 +590,36 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         match v2 {
                             &Type::I32 => {
-                                let v293 = C::put_in_xmm(ctx, v95);
-                                let v351 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v293);
-                                let v352 = C::output_gpr(ctx, v351);
-                                let v353 = Some(v352);
-                                // Rule at isle/codegen/x64/lower.isle line 581.
-                                return v353;
+                                let v310 = C::put_in_xmm(ctx, v95);
+                                let v368 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v310);
+                                let v369 = C::output_gpr(ctx, v368);
+                                let v370 = Some(v369);
+                                // Rule at isle/codegen/x64/lower.isle line 593.
+                                return v370;
                             }
                             &Type::I64 => {
-                                let v293 = C::put_in_xmm(ctx, v95);
-                                let v354 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v293);
-                                let v355 = C::output_gpr(ctx, v354);
-                                let v356 = Some(v355);
-                                // Rule at isle/codegen/x64/lower.isle line 582.
-                                return v356;
+                                let v310 = C::put_in_xmm(ctx, v95);
+                                let v371 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v310);
+                                let v372 = C::output_gpr(ctx, v371);
+                                let v373 = Some(v372);
+                                // Rule at isle/codegen/x64/lower.isle line 594.
+                                return v373;
                             }
                             &Type::F32 => {
                                 let v97 = C::put_in_gpr(ctx, v95);
-                                let v345 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v97);
-                                let v346 = C::output_xmm(ctx, v345);
-                                let v347 = Some(v346);
-                                // Rule at isle/codegen/x64/lower.isle line 579.
-                                return v347;
+                                let v362 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v97);
+                                let v363 = C::output_xmm(ctx, v362);
+                                let v364 = Some(v363);
+                                // Rule at isle/codegen/x64/lower.isle line 591.
+                                return v364;
                             }
                             &Type::F64 => {
                                 let v97 = C::put_in_gpr(ctx, v95);
-                                let v348 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v97);
-                                let v349 = C::output_xmm(ctx, v348);
-                                let v350 = Some(v349);
-                                // Rule at isle/codegen/x64/lower.isle line 580.
-                                return v350;
+                                let v365 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v97);
+                                let v366 = C::output_xmm(ctx, v365);
+                                let v367 = Some(v366);
+                                // Rule at isle/codegen/x64/lower.isle line 592.
+                                return v367;
                             }
                             _ => {}
                         }
@@ -627,30 +628,30 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 &Opcode::Fneg => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v263 = &C::float_size(ctx, v2);
-                        if let Some(v264) = v263 {
-                            let v293 = C::put_in_xmm(ctx, v95);
-                            let v303 = constructor_sign_mask(ctx, v264);
-                            let v304 = constructor_sse_rr(ctx, &SseOp::Xorps, v293, v303);
-                            let v305 = C::output_xmm(ctx, v304);
-                            let v306 = Some(v305);
-                            // Rule at isle/codegen/x64/lower.isle line 553.
-                            return v306;
+                        let v280 = &C::float_size(ctx, v2);
+                        if let Some(v281) = v280 {
+                            let v310 = C::put_in_xmm(ctx, v95);
+                            let v320 = constructor_sign_mask(ctx, v281);
+                            let v321 = constructor_sse_rr(ctx, &SseOp::Xorps, v310, v320);
+                            let v322 = C::output_xmm(ctx, v321);
+                            let v323 = Some(v322);
+                            // Rule at isle/codegen/x64/lower.isle line 565.
+                            return v323;
                         }
                     }
                 }
                 &Opcode::Fabs => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v263 = &C::float_size(ctx, v2);
-                        if let Some(v264) = v263 {
-                            let v293 = C::put_in_xmm(ctx, v95);
-                            let v308 = constructor_abs_mask(ctx, v264);
-                            let v309 = constructor_sse_rr(ctx, &SseOp::Andps, v293, v308);
-                            let v310 = C::output_xmm(ctx, v309);
-                            let v311 = Some(v310);
-                            // Rule at isle/codegen/x64/lower.isle line 555.
-                            return v311;
+                        let v280 = &C::float_size(ctx, v2);
+                        if let Some(v281) = v280 {
+                            let v310 = C::put_in_xmm(ctx, v95);
+                            let v325 = constructor_abs_mask(ctx, v281);
+                            let v326 = constructor_sse_rr(ctx, &SseOp::Andps, v310, v325);
+                            let v327 = C::output_xmm(ctx, v326);
+                            let v328 = Some(v327);
+                            // Rule at isle/codegen/x64/lower.isle line 567.
+                            return v328;
                         }
                     }
                 }
@@ -659,20 +660,20 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         match v2 {
                             &Type::F32 => {
-                                let v293 = C::put_in_xmm(ctx, v95);
-                                let v295 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v293, v293);
-                                let v296 = C::output_xmm(ctx, v295);
-                                let v297 = Some(v296);
-                                // Rule at isle/codegen/x64/lower.isle line 540.
-                                return v297;
+                                let v310 = C::put_in_xmm(ctx, v95);
+                                let v312 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v310, v310);
+                                let v313 = C::output_xmm(ctx, v312);
+                                let v314 = Some(v313);
+                                // Rule at isle/codegen/x64/lower.isle line 552.
+                                return v314;
                             }
                             &Type::F64 => {
-                                let v293 = C::put_in_xmm(ctx, v95);
-                                let v299 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v293, v293);
-                                let v300 = C::output_xmm(ctx, v299);
-                                let v301 = Some(v300);
-                                // Rule at isle/codegen/x64/lower.isle line 542.
-                                return v301;
+                                let v310 = C::put_in_xmm(ctx, v95);
+                                let v316 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v310, v310);
+                                let v317 = C::output_xmm(ctx, v316);
+                                let v318 = Some(v317);
+                                // Rule at isle/codegen/x64/lower.isle line 554.
+                                return v318;
                             }
                             _ => {}
                         }
@@ -681,52 +682,52 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 &Opcode::Ceil => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v263 = &C::float_size(ctx, v2);
-                        if let Some(v264) = v263 {
-                            let v322 = constructor_round(ctx, v264, &RoundMode::Up, v95);
-                            let v323 = C::output_xmm(ctx, v322);
-                            let v324 = Some(v323);
-                            // Rule at isle/codegen/x64/lower.isle line 568.
-                            return v324;
+                        let v280 = &C::float_size(ctx, v2);
+                        if let Some(v281) = v280 {
+                            let v339 = constructor_round(ctx, v281, &RoundMode::Up, v95);
+                            let v340 = C::output_xmm(ctx, v339);
+                            let v341 = Some(v340);
+                            // Rule at isle/codegen/x64/lower.isle line 580.
+                            return v341;
                         }
                     }
                 }
                 &Opcode::Floor => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v263 = &C::float_size(ctx, v2);
-                        if let Some(v264) = v263 {
-                            let v326 = constructor_round(ctx, v264, &RoundMode::Down, v95);
-                            let v327 = C::output_xmm(ctx, v326);
-                            let v328 = Some(v327);
-                            // Rule at isle/codegen/x64/lower.isle line 569.
-                            return v328;
+                        let v280 = &C::float_size(ctx, v2);
+                        if let Some(v281) = v280 {
+                            let v343 = constructor_round(ctx, v281, &RoundMode::Down, v95);
+                            let v344 = C::output_xmm(ctx, v343);
+                            let v345 = Some(v344);
+                            // Rule at isle/codegen/x64/lower.isle line 581.
+                            return v345;
                         }
                     }
                 }
                 &Opcode::Trunc => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v263 = &C::float_size(ctx, v2);
-                        if let Some(v264) = v263 {
-                            let v330 = constructor_round(ctx, v264, &RoundMode::Zero, v95);
-                            let v331 = C::output_xmm(ctx, v330);
-                            let v332 = Some(v331);
-                            // Rule at isle/codegen/x64/lower.isle line 570.
-                            return v332;
+                        let v280 = &C::float_size(ctx, v2);
+                        if let Some(v281) = v280 {
+                            let v347 = constructor_round(ctx, v281, &RoundMode::Zero, v95);
+                            let v348 = C::output_xmm(ctx, v347);
+                            let v349 = Some(v348);
+                            // Rule at isle/codegen/x64/lower.isle line 582.
+                            return v349;
                         }
                     }
                 }
                 &Opcode::Nearest => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v263 = &C::float_size(ctx, v2);
-                        if let Some(v264) = v263 {
-                            let v334 = constructor_round(ctx, v264, &RoundMode::Nearest, v95);
-                            let v335 = C::output_xmm(ctx, v334);
-                            let v336 = Some(v335);
-                            // Rule at isle/codegen/x64/lower.isle line 571.
-                            return v336;
+                        let v280 = &C::float_size(ctx, v2);
+                        if let Some(v281) = v280 {
+                            let v351 = constructor_round(ctx, v281, &RoundMode::Nearest, v95);
+                            let v352 = C::output_xmm(ctx, v351);
+                            let v353 = Some(v352);
+                            // Rule at isle/codegen/x64/lower.isle line 583.
+                            return v353;
                         }
                     }
                 }
@@ -734,12 +735,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
                         if let &Type::F64 = v2 {
-                            let v293 = C::put_in_xmm(ctx, v95);
-                            let v338 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v293, v293);
-                            let v339 = C::output_xmm(ctx, v338);
-                            let v340 = Some(v339);
-                            // Rule at isle/codegen/x64/lower.isle line 573.
-                            return v340;
+                            let v310 = C::put_in_xmm(ctx, v95);
+                            let v355 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v310, v310);
+                            let v356 = C::output_xmm(ctx, v355);
+                            let v357 = Some(v356);
+                            // Rule at isle/codegen/x64/lower.isle line 585.
+                            return v357;
                         }
                     }
                 }
@@ -747,12 +748,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
                         if let &Type::F32 = v2 {
-                            let v293 = C::put_in_xmm(ctx, v95);
-                            let v342 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v293, v293);
-                            let v343 = C::output_xmm(ctx, v342);
-                            let v344 = Some(v343);
-                            // Rule at isle/codegen/x64/lower.isle line 575.
-                            return v344;
+                            let v310 = C::put_in_xmm(ctx, v95);
+                            let v359 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v310, v310);
+                            let v360 = C::output_xmm(ctx, v359);
+                            let v361 = Some(v360);
+                            // Rule at isle/codegen/x64/lower.isle line 587.
+                            return v361;
                         }
                     }
                 }
@@ -761,11 +762,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v384 = constructor_float_to_sint(ctx, false, v4, v95);
-                            let v385 = C::output_gpr(ctx, v384);
-                            let v386 = Some(v385);
-                            // Rule at isle/codegen/x64/lower.isle line 673.
-                            return v386;
+                            let v401 = constructor_float_to_sint(ctx, false, v4, v95);
+                            let v402 = C::output_gpr(ctx, v401);
+                            let v403 = Some(v402);
+                            // Rule at isle/codegen/x64/lower.isle line 685.
+                            return v403;
                         }
                     }
                 }
@@ -774,11 +775,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v390 = constructor_float_to_uint(ctx, false, v4, v95);
-                            let v391 = C::output_gpr(ctx, v390);
-                            let v392 = Some(v391);
-                            // Rule at isle/codegen/x64/lower.isle line 675.
-                            return v392;
+                            let v407 = constructor_float_to_uint(ctx, false, v4, v95);
+                            let v408 = C::output_gpr(ctx, v407);
+                            let v409 = Some(v408);
+                            // Rule at isle/codegen/x64/lower.isle line 687.
+                            return v409;
                         }
                     }
                 }
@@ -787,11 +788,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v387 = constructor_float_to_sint(ctx, true, v4, v95);
-                            let v388 = C::output_gpr(ctx, v387);
-                            let v389 = Some(v388);
-                            // Rule at isle/codegen/x64/lower.isle line 674.
-                            return v389;
+                            let v404 = constructor_float_to_sint(ctx, true, v4, v95);
+                            let v405 = C::output_gpr(ctx, v404);
+                            let v406 = Some(v405);
+                            // Rule at isle/codegen/x64/lower.isle line 686.
+                            return v406;
                         }
                     }
                 }
@@ -800,29 +801,29 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v393 = constructor_float_to_uint(ctx, true, v4, v95);
-                            let v394 = C::output_gpr(ctx, v393);
-                            let v395 = Some(v394);
-                            // Rule at isle/codegen/x64/lower.isle line 676.
-                            return v395;
+                            let v410 = constructor_float_to_uint(ctx, true, v4, v95);
+                            let v411 = C::output_gpr(ctx, v410);
+                            let v412 = Some(v411);
+                            // Rule at isle/codegen/x64/lower.isle line 688.
+                            return v412;
                         }
                     }
                 }
                 &Opcode::FcvtFromSint => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v263 = &C::float_size(ctx, v2);
-                        if let Some(v264) = v263 {
+                        let v280 = &C::float_size(ctx, v2);
+                        if let Some(v281) = v280 {
                             let v100 = &C::value_type(ctx, v95);
-                            let v366 = &C::int_ty(ctx, v100);
-                            if let Some(v367) = v366 {
-                                let v368 = &constructor_operand_size(ctx, v367);
+                            let v383 = &C::int_ty(ctx, v100);
+                            if let Some(v384) = v383 {
+                                let v385 = &constructor_operand_size(ctx, v384);
                                 let v102 = C::put_in_gpr(ctx, v95);
-                                let v369 = constructor_int_to_float(ctx, v264, v368, v102);
-                                let v370 = C::output_xmm(ctx, v369);
-                                let v371 = Some(v370);
-                                // Rule at isle/codegen/x64/lower.isle line 632.
-                                return v371;
+                                let v386 = constructor_int_to_float(ctx, v281, v385, v102);
+                                let v387 = C::output_xmm(ctx, v386);
+                                let v388 = Some(v387);
+                                // Rule at isle/codegen/x64/lower.isle line 644.
+                                return v388;
                             }
                         }
                     }
@@ -833,8 +834,8 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v100 = &C::value_type(ctx, v95);
                         match v100 {
                             &Type::I32 => {
-                                let v263 = &C::float_size(ctx, v2);
-                                if let Some(v264) = v263 {
+                                let v280 = &C::float_size(ctx, v2);
+                                if let Some(v281) = v280 {
                                     let v35 = C::temp_writable_gpr(ctx);
                                     let v102 = C::put_in_gpr(ctx, v95);
                                     let v103 = MInst::MovRR {
@@ -844,34 +845,34 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     };
                                     let v104 = C::emit(ctx, &v103);
                                     let v39 = C::writable_gpr_to_gpr(ctx, v35);
-                                    let v372 =
-                                        constructor_int_to_float(ctx, v264, &OperandSize::S64, v39);
-                                    let v373 = C::output_xmm(ctx, v372);
-                                    let v374 = Some(v373);
-                                    // Rule at isle/codegen/x64/lower.isle line 636.
-                                    return v374;
+                                    let v389 =
+                                        constructor_int_to_float(ctx, v281, &OperandSize::S64, v39);
+                                    let v390 = C::output_xmm(ctx, v389);
+                                    let v391 = Some(v390);
+                                    // Rule at isle/codegen/x64/lower.isle line 648.
+                                    return v391;
                                 }
                             }
                             &Type::I64 => {
-                                let v263 = &C::float_size(ctx, v2);
-                                if let Some(v264) = v263 {
-                                    let v375 = C::temp_writable_xmm(ctx);
-                                    let v376 = C::temp_writable_gpr(ctx);
-                                    let v377 = C::temp_writable_gpr(ctx);
-                                    let v378 = C::put_in_gpr(ctx, v95);
-                                    let v379 = MInst::CvtUint64ToFloatSeq {
-                                        float_size: v264.clone(),
-                                        src: v378,
-                                        dst: v375,
-                                        tmp1: v376,
-                                        tmp2: v377,
+                                let v280 = &C::float_size(ctx, v2);
+                                if let Some(v281) = v280 {
+                                    let v392 = C::temp_writable_xmm(ctx);
+                                    let v393 = C::temp_writable_gpr(ctx);
+                                    let v394 = C::temp_writable_gpr(ctx);
+                                    let v395 = C::put_in_gpr(ctx, v95);
+                                    let v396 = MInst::CvtUint64ToFloatSeq {
+                                        float_size: v281.clone(),
+                                        src: v395,
+                                        dst: v392,
+                                        tmp1: v393,
+                                        tmp2: v394,
                                     };
-                                    let v380 = C::emit(ctx, &v379);
-                                    let v381 = C::writable_xmm_to_xmm(ctx, v375);
-                                    let v382 = C::output_xmm(ctx, v381);
-                                    let v383 = Some(v382);
-                                    // Rule at isle/codegen/x64/lower.isle line 641.
-                                    return v383;
+                                    let v397 = C::emit(ctx, &v396);
+                                    let v398 = C::writable_xmm_to_xmm(ctx, v392);
+                                    let v399 = C::output_xmm(ctx, v398);
+                                    let v400 = Some(v399);
+                                    // Rule at isle/codegen/x64/lower.isle line 653.
+                                    return v400;
                                 }
                             }
                             _ => {}
@@ -930,12 +931,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v476 = constructor_alu(ctx, &AluOp::Add, &Type::I32, v22, v23);
-                            let v477 = constructor_narrow_zext(ctx, v12, v476);
-                            let v478 = C::output_gpr(ctx, v477);
-                            let v479 = Some(v478);
-                            // Rule at isle/codegen/x64/lower.isle line 789.
-                            return v479;
+                            let v493 = constructor_alu(ctx, &AluOp::Add, &Type::I32, v22, v23);
+                            let v494 = constructor_narrow_zext(ctx, v12, v493);
+                            let v495 = C::output_gpr(ctx, v494);
+                            let v496 = Some(v495);
+                            // Rule at isle/codegen/x64/lower.isle line 801.
+                            return v496;
                         }
                     }
                 }
@@ -958,12 +959,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v480 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v22, v23);
-                            let v481 = constructor_narrow_zext(ctx, v12, v480);
-                            let v482 = C::output_gpr(ctx, v481);
-                            let v483 = Some(v482);
-                            // Rule at isle/codegen/x64/lower.isle line 791.
-                            return v483;
+                            let v497 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v22, v23);
+                            let v498 = constructor_narrow_zext(ctx, v12, v497);
+                            let v499 = C::output_gpr(ctx, v498);
+                            let v500 = Some(v499);
+                            // Rule at isle/codegen/x64/lower.isle line 803.
+                            return v500;
                         }
                     }
                 }
@@ -995,22 +996,22 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v35 = C::temp_writable_gpr(ctx);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v484 = C::put_in_gpr(ctx, v18.0);
-                            let v485 = C::put_in_gpr(ctx, v18.1);
-                            let v486 = C::gpr_to_gpr_mem(ctx, v485);
-                            let v487 = MInst::IMul {
+                            let v501 = C::put_in_gpr(ctx, v18.0);
+                            let v502 = C::put_in_gpr(ctx, v18.1);
+                            let v503 = C::gpr_to_gpr_mem(ctx, v502);
+                            let v504 = MInst::IMul {
                                 size: OperandSize::S32,
-                                src1: v484,
-                                src2: v486,
+                                src1: v501,
+                                src2: v503,
                                 dst: v35,
                             };
-                            let v488 = C::emit(ctx, &v487);
-                            let v489 = C::writable_gpr_to_gpr(ctx, v35);
-                            let v490 = constructor_narrow_zext(ctx, v12, v489);
-                            let v491 = C::output_gpr(ctx, v490);
-                            let v492 = Some(v491);
-                            // Rule at isle/codegen/x64/lower.isle line 793.
-                            return v492;
+                            let v505 = C::emit(ctx, &v504);
+                            let v506 = C::writable_gpr_to_gpr(ctx, v35);
+                            let v507 = constructor_narrow_zext(ctx, v12, v506);
+                            let v508 = C::output_gpr(ctx, v507);
+                            let v509 = Some(v508);
+                            // Rule at isle/codegen/x64/lower.isle line 805.
+                            return v509;
                         }
                     }
                 }
@@ -1033,32 +1034,32 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v509 = constructor_narrow_sext(ctx, v12, v22);
-                            let v485 = C::put_in_gpr(ctx, v18.1);
-                            let v528 = constructor_narrow_sext(ctx, v12, v485);
-                            let v533 = constructor_divide(ctx, true, &Type::I32, v509, v528);
-                            let v534 = C::pair_first(ctx, v533);
-                            let v536 = constructor_narrow_bits(ctx, v12);
-                            let v537 = C::i64_sub(ctx, v536, 1_i64);
-                            let v538 = C::i64_shl(ctx, 1_i64, v537);
-                            let v539 = C::imm_operand(ctx, v538);
-                            let v540 = MInst::Cmp {
+                            let v526 = constructor_narrow_sext(ctx, v12, v22);
+                            let v502 = C::put_in_gpr(ctx, v18.1);
+                            let v545 = constructor_narrow_sext(ctx, v12, v502);
+                            let v550 = constructor_divide(ctx, true, &Type::I32, v526, v545);
+                            let v551 = C::pair_first(ctx, v550);
+                            let v553 = constructor_narrow_bits(ctx, v12);
+                            let v554 = C::i64_sub(ctx, v553, 1_i64);
+                            let v555 = C::i64_shl(ctx, 1_i64, v554);
+                            let v556 = C::imm_operand(ctx, v555);
+                            let v557 = MInst::Cmp {
                                 size: OperandSize::S32,
-                                lhs: v534,
-                                rhs: v539,
+                                lhs: v551,
+                                rhs: v556,
                             };
-                            let v541 = C::emit(ctx, &v540);
-                            let v542 = C::conversion_overflow_trap(ctx);
-                            let v543 = MInst::TrapIf {
+                            let v558 = C::emit(ctx, &v557);
+                            let v559 = C::conversion_overflow_trap(ctx);
+                            let v560 = MInst::TrapIf {
                                 cc: CC::Z,
-                                trap: v542,
+                                trap: v559,
                             };
-                            let v544 = C::emit(ctx, &v543);
-                            let v545 = constructor_narrow_zext(ctx, v12, v534);
-                            let v546 = C::output_gpr(ctx, v545);
-                            let v547 = Some(v546);
-                            // Rule at isle/codegen/x64/lower.isle line 846.
-                            return v547;
+                            let v561 = C::emit(ctx, &v560);
+                            let v562 = constructor_narrow_zext(ctx, v12, v551);
+                            let v563 = C::output_gpr(ctx, v562);
+                            let v564 = Some(v563);
+                            // Rule at isle/codegen/x64/lower.isle line 858.
+                            return v564;
                         }
                     }
                 }
@@ -1082,12 +1083,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v144 = C::put_in_gpr(ctx, v18.1);
-                            let v521 = constructor_divide(ctx, false, &Type::I32, v22, v144);
-                            let v522 = C::pair_first(ctx, v521);
-                            let v523 = C::output_gpr(ctx, v522);
-                            let v524 = Some(v523);
-                            // Rule at isle/codegen/x64/lower.isle line 840.
-                            return v524;
+                            let v538 = constructor_divide(ctx, false, &Type::I32, v22, v144);
+                            let v539 = C::pair_first(ctx, v538);
+                            let v540 = C::output_gpr(ctx, v539);
+                            let v541 = Some(v540);
+                            // Rule at isle/codegen/x64/lower.isle line 852.
+                            return v541;
                         }
                     }
                 }
@@ -1109,15 +1110,15 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v509 = constructor_narrow_sext(ctx, v12, v22);
-                            let v485 = C::put_in_gpr(ctx, v18.1);
-                            let v528 = constructor_narrow_sext(ctx, v12, v485);
-                            let v529 = constructor_checked_srem(ctx, &Type::I32, v509, v528);
-                            let v530 = constructor_narrow_zext(ctx, v12, v529);
-                            let v531 = C::output_gpr(ctx, v530);
-                            let v532 = Some(v531);
-                            // Rule at isle/codegen/x64/lower.isle line 844.
-                            return v532;
+                            let v526 = constructor_narrow_sext(ctx, v12, v22);
+                            let v502 = C::put_in_gpr(ctx, v18.1);
+                            let v545 = constructor_narrow_sext(ctx, v12, v502);
+                            let v546 = constructor_checked_srem(ctx, &Type::I32, v526, v545);
+                            let v547 = constructor_narrow_zext(ctx, v12, v546);
+                            let v548 = C::output_gpr(ctx, v547);
+                            let v549 = Some(v548);
+                            // Rule at isle/codegen/x64/lower.isle line 856.
+                            return v549;
                         }
                     }
                 }
@@ -1141,12 +1142,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v144 = C::put_in_gpr(ctx, v18.1);
-                            let v521 = constructor_divide(ctx, false, &Type::I32, v22, v144);
-                            let v525 = C::pair_second(ctx, v521);
-                            let v526 = C::output_gpr(ctx, v525);
-                            let v527 = Some(v526);
-                            // Rule at isle/codegen/x64/lower.isle line 842.
-                            return v527;
+                            let v538 = constructor_divide(ctx, false, &Type::I32, v22, v144);
+                            let v542 = C::pair_second(ctx, v538);
+                            let v543 = C::output_gpr(ctx, v542);
+                            let v544 = Some(v543);
+                            // Rule at isle/codegen/x64/lower.isle line 854.
+                            return v544;
                         }
                     }
                 }
@@ -1169,11 +1170,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v461 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
-                            let v462 = C::output_gpr(ctx, v461);
-                            let v463 = Some(v462);
-                            // Rule at isle/codegen/x64/lower.isle line 748.
-                            return v463;
+                            let v478 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
+                            let v479 = C::output_gpr(ctx, v478);
+                            let v480 = Some(v479);
+                            // Rule at isle/codegen/x64/lower.isle line 760.
+                            return v480;
                         }
                     }
                 }
@@ -1196,11 +1197,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v464 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
-                            let v465 = C::output_gpr(ctx, v464);
-                            let v466 = Some(v465);
-                            // Rule at isle/codegen/x64/lower.isle line 750.
-                            return v466;
+                            let v481 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
+                            let v482 = C::output_gpr(ctx, v481);
+                            let v483 = Some(v482);
+                            // Rule at isle/codegen/x64/lower.isle line 762.
+                            return v483;
                         }
                     }
                 }
@@ -1223,11 +1224,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v467 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
-                            let v468 = C::output_gpr(ctx, v467);
-                            let v469 = Some(v468);
-                            // Rule at isle/codegen/x64/lower.isle line 752.
-                            return v469;
+                            let v484 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
+                            let v485 = C::output_gpr(ctx, v484);
+                            let v486 = Some(v485);
+                            // Rule at isle/codegen/x64/lower.isle line 764.
+                            return v486;
                         }
                     }
                 }
@@ -1247,13 +1248,13 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v501 = constructor_narrow_count(ctx, v12, v18.1);
-                            let v502 = constructor_shift_by(ctx, &ShiftOp::Shl, v22, v501);
-                            let v503 = constructor_narrow_zext(ctx, v12, v502);
-                            let v504 = C::output_gpr(ctx, v503);
-                            let v505 = Some(v504);
-                            // Rule at isle/codegen/x64/lower.isle line 818.
-                            return v505;
+                            let v518 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v519 = constructor_shift_by(ctx, &ShiftOp::Shl, v22, v518);
+                            let v520 = constructor_narrow_zext(ctx, v12, v519);
+                            let v521 = C::output_gpr(ctx, v520);
+                            let v522 = Some(v521);
+                            // Rule at isle/codegen/x64/lower.isle line 830.
+                            return v522;
                         }
                     }
                 }
@@ -1273,12 +1274,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v501 = constructor_narrow_count(ctx, v12, v18.1);
-                            let v506 = constructor_shift_by(ctx, &ShiftOp::Shr, v22, v501);
-                            let v507 = C::output_gpr(ctx, v506);
-                            let v508 = Some(v507);
-                            // Rule at isle/codegen/x64/lower.isle line 820.
-                            return v508;
+                            let v518 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v523 = constructor_shift_by(ctx, &ShiftOp::Shr, v22, v518);
+                            let v524 = C::output_gpr(ctx, v523);
+                            let v525 = Some(v524);
+                            // Rule at isle/codegen/x64/lower.isle line 832.
+                            return v525;
                         }
                     }
                 }
@@ -1298,14 +1299,14 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v509 = constructor_narrow_sext(ctx, v12, v22);
-                            let v510 = constructor_narrow_count(ctx, v12, v18.1);
-                            let v511 = constructor_shift_by(ctx, &ShiftOp::Sar, v509, v510);
-                            let v512 = constructor_narrow_zext(ctx, v12, v511);
-                            let v513 = C::output_gpr(ctx, v512);
-                            let v514 = Some(v513);
-                            // Rule at isle/codegen/x64/lower.isle line 822.
-                            return v514;
+                            let v526 = constructor_narrow_sext(ctx, v12, v22);
+                            let v527 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v528 = constructor_shift_by(ctx, &ShiftOp::Sar, v526, v527);
+                            let v529 = constructor_narrow_zext(ctx, v12, v528);
+                            let v530 = C::output_gpr(ctx, v529);
+                            let v531 = Some(v530);
+                            // Rule at isle/codegen/x64/lower.isle line 834.
+                            return v531;
                         }
                     }
                 }
@@ -1325,19 +1326,19 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v501 = constructor_narrow_count(ctx, v12, v18.1);
-                            let v515 = constructor_narrow_rotate(
+                            let v518 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v532 = constructor_narrow_rotate(
                                 ctx,
                                 v12,
                                 &ShiftOp::Shl,
                                 &ShiftOp::Shr,
                                 v22,
-                                v501,
+                                v518,
                             );
-                            let v516 = C::output_gpr(ctx, v515);
-                            let v517 = Some(v516);
-                            // Rule at isle/codegen/x64/lower.isle line 826.
-                            return v517;
+                            let v533 = C::output_gpr(ctx, v532);
+                            let v534 = Some(v533);
+                            // Rule at isle/codegen/x64/lower.isle line 838.
+                            return v534;
                         }
                     }
                 }
@@ -1357,135 +1358,135 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v501 = constructor_narrow_count(ctx, v12, v18.1);
-                            let v518 = constructor_narrow_rotate(
+                            let v518 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v535 = constructor_narrow_rotate(
                                 ctx,
                                 v12,
                                 &ShiftOp::Shr,
                                 &ShiftOp::Shl,
                                 v22,
-                                v501,
+                                v518,
                             );
-                            let v519 = C::output_gpr(ctx, v518);
-                            let v520 = Some(v519);
-                            // Rule at isle/codegen/x64/lower.isle line 828.
-                            return v520;
+                            let v536 = C::output_gpr(ctx, v535);
+                            let v537 = Some(v536);
+                            // Rule at isle/codegen/x64/lower.isle line 840.
+                            return v537;
                         }
                     }
                 }
                 &Opcode::Fadd => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v263 = &C::float_size(ctx, v2);
-                        if let Some(v264) = v263 {
-                            let v266 = &constructor_sse_op(ctx, &Opcode::Fadd, v264);
+                        let v280 = &C::float_size(ctx, v2);
+                        if let Some(v281) = v280 {
+                            let v283 = &constructor_sse_op(ctx, &Opcode::Fadd, v281);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v267 = C::put_in_xmm(ctx, v18.0);
-                            let v268 = constructor_put_in_xmm_mem(ctx, v18.1);
-                            let v269 = constructor_sse_rm(ctx, v266, v267, v268);
-                            let v270 = C::output_xmm(ctx, v269);
-                            let v271 = Some(v270);
-                            // Rule at isle/codegen/x64/lower.isle line 523.
-                            return v271;
+                            let v284 = C::put_in_xmm(ctx, v18.0);
+                            let v285 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v286 = constructor_sse_rm(ctx, v283, v284, v285);
+                            let v287 = C::output_xmm(ctx, v286);
+                            let v288 = Some(v287);
+                            // Rule at isle/codegen/x64/lower.isle line 535.
+                            return v288;
                         }
                     }
                 }
                 &Opcode::Fsub => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v263 = &C::float_size(ctx, v2);
-                        if let Some(v264) = v263 {
-                            let v273 = &constructor_sse_op(ctx, &Opcode::Fsub, v264);
+                        let v280 = &C::float_size(ctx, v2);
+                        if let Some(v281) = v280 {
+                            let v290 = &constructor_sse_op(ctx, &Opcode::Fsub, v281);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v267 = C::put_in_xmm(ctx, v18.0);
-                            let v268 = constructor_put_in_xmm_mem(ctx, v18.1);
-                            let v274 = constructor_sse_rm(ctx, v273, v267, v268);
-                            let v275 = C::output_xmm(ctx, v274);
-                            let v276 = Some(v275);
-                            // Rule at isle/codegen/x64/lower.isle line 525.
-                            return v276;
+                            let v284 = C::put_in_xmm(ctx, v18.0);
+                            let v285 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v291 = constructor_sse_rm(ctx, v290, v284, v285);
+                            let v292 = C::output_xmm(ctx, v291);
+                            let v293 = Some(v292);
+                            // Rule at isle/codegen/x64/lower.isle line 537.
+                            return v293;
                         }
                     }
                 }
                 &Opcode::Fmul => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v263 = &C::float_size(ctx, v2);
-                        if let Some(v264) = v263 {
-                            let v278 = &constructor_sse_op(ctx, &Opcode::Fmul, v264);
+                        let v280 = &C::float_size(ctx, v2);
+                        if let Some(v281) = v280 {
+                            let v295 = &constructor_sse_op(ctx, &Opcode::Fmul, v281);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v267 = C::put_in_xmm(ctx, v18.0);
-                            let v268 = constructor_put_in_xmm_mem(ctx, v18.1);
-                            let v279 = constructor_sse_rm(ctx, v278, v267, v268);
-                            let v280 = C::output_xmm(ctx, v279);
-                            let v281 = Some(v280);
-                            // Rule at isle/codegen/x64/lower.isle line 527.
-                            return v281;
+                            let v284 = C::put_in_xmm(ctx, v18.0);
+                            let v285 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v296 = constructor_sse_rm(ctx, v295, v284, v285);
+                            let v297 = C::output_xmm(ctx, v296);
+                            let v298 = Some(v297);
+                            // Rule at isle/codegen/x64/lower.isle line 539.
+                            return v298;
                         }
                     }
                 }
                 &Opcode::Fdiv => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v263 = &C::float_size(ctx, v2);
-                        if let Some(v264) = v263 {
-                            let v283 = &constructor_sse_op(ctx, &Opcode::Fdiv, v264);
+                        let v280 = &C::float_size(ctx, v2);
+                        if let Some(v281) = v280 {
+                            let v300 = &constructor_sse_op(ctx, &Opcode::Fdiv, v281);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v267 = C::put_in_xmm(ctx, v18.0);
-                            let v268 = constructor_put_in_xmm_mem(ctx, v18.1);
-                            let v284 = constructor_sse_rm(ctx, v283, v267, v268);
-                            let v285 = C::output_xmm(ctx, v284);
-                            let v286 = Some(v285);
-                            // Rule at isle/codegen/x64/lower.isle line 529.
-                            return v286;
+                            let v284 = C::put_in_xmm(ctx, v18.0);
+                            let v285 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v301 = constructor_sse_rm(ctx, v300, v284, v285);
+                            let v302 = C::output_xmm(ctx, v301);
+                            let v303 = Some(v302);
+                            // Rule at isle/codegen/x64/lower.isle line 541.
+                            return v303;
                         }
                     }
                 }
                 &Opcode::Fmin => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v263 = &C::float_size(ctx, v2);
-                        if let Some(v264) = v263 {
+                        let v280 = &C::float_size(ctx, v2);
+                        if let Some(v281) = v280 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v287 = constructor_min_max(ctx, v264, true, v18.0, v18.1);
-                            let v288 = C::output_xmm(ctx, v287);
-                            let v289 = Some(v288);
-                            // Rule at isle/codegen/x64/lower.isle line 537.
-                            return v289;
+                            let v304 = constructor_min_max(ctx, v281, true, v18.0, v18.1);
+                            let v305 = C::output_xmm(ctx, v304);
+                            let v306 = Some(v305);
+                            // Rule at isle/codegen/x64/lower.isle line 549.
+                            return v306;
                         }
                     }
                 }
                 &Opcode::Fmax => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v263 = &C::float_size(ctx, v2);
-                        if let Some(v264) = v263 {
+                        let v280 = &C::float_size(ctx, v2);
+                        if let Some(v281) = v280 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v290 = constructor_min_max(ctx, v264, false, v18.0, v18.1);
-                            let v291 = C::output_xmm(ctx, v290);
-                            let v292 = Some(v291);
-                            // Rule at isle/codegen/x64/lower.isle line 538.
-                            return v292;
+                            let v307 = constructor_min_max(ctx, v281, false, v18.0, v18.1);
+                            let v308 = C::output_xmm(ctx, v307);
+                            let v309 = Some(v308);
+                            // Rule at isle/codegen/x64/lower.isle line 550.
+                            return v309;
                         }
                     }
                 }
                 &Opcode::Fcopysign => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v263 = &C::float_size(ctx, v2);
-                        if let Some(v264) = v263 {
+                        let v280 = &C::float_size(ctx, v2);
+                        if let Some(v281) = v280 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v313 = C::put_in_xmm(ctx, v18.0);
-                            let v308 = constructor_abs_mask(ctx, v264);
-                            let v314 = constructor_sse_rr(ctx, &SseOp::Andps, v313, v308);
-                            let v315 = C::put_in_xmm(ctx, v18.1);
-                            let v316 = constructor_sign_mask(ctx, v264);
-                            let v317 = constructor_sse_rr(ctx, &SseOp::Andps, v315, v316);
-                            let v318 = constructor_sse_rr(ctx, &SseOp::Orps, v314, v317);
-                            let v319 = C::output_xmm(ctx, v318);
-                            let v320 = Some(v319);
-                            // Rule at isle/codegen/x64/lower.isle line 557.
-                            return v320;
+                            let v330 = C::put_in_xmm(ctx, v18.0);
+                            let v325 = constructor_abs_mask(ctx, v281);
+                            let v331 = constructor_sse_rr(ctx, &SseOp::Andps, v330, v325);
+                            let v332 = C::put_in_xmm(ctx, v18.1);
+                            let v333 = constructor_sign_mask(ctx, v281);
+                            let v334 = constructor_sse_rr(ctx, &SseOp::Andps, v332, v333);
+                            let v335 = constructor_sse_rr(ctx, &SseOp::Orps, v331, v334);
+                            let v336 = C::output_xmm(ctx, v335);
+                            let v337 = Some(v336);
+                            // Rule at isle/codegen/x64/lower.isle line 569.
+                            return v337;
                         }
                     }
                 }
@@ -1499,135 +1500,170 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             if let &Opcode::Select = v162 {
                 let v1 = &C::result_type(ctx, arg0);
                 if let Some(v2) = v1 {
-                    let v263 = &C::float_size(ctx, v2);
-                    if let Some(v264) = v263 {
-                        let v408 = &constructor_int_size_of_float(ctx, v264);
-                        let v164 = C::unpack_value_array_3(ctx, v163);
-                        let v409 = C::put_in_xmm(ctx, v164.1);
-                        let v410 = constructor_xmm_to_gpr(ctx, v408, v409);
-                        let v411 = C::put_in_xmm(ctx, v164.2);
-                        let v412 = constructor_xmm_to_gpr(ctx, v408, v411);
-                        let v413 = C::put_in_gpr(ctx, v164.0);
-                        let v414 = C::gpr_to_gpr_mem(ctx, v413);
-                        let v415 = C::gpr_to_gpr_imm(ctx, v413);
-                        let v416 = MInst::Test {
-                            size: OperandSize::S32,
-                            lhs: v414,
-                            rhs: v415,
-                        };
-                        let v417 = C::emit(ctx, &v416);
-                        let v418 = C::temp_writable_gpr(ctx);
-                        let v419 = C::gpr_to_gpr_mem(ctx, v410);
-                        let v420 = MInst::Cmov {
-                            cc: CC::NZ,
-                            size: v408.clone(),
-                            consequent: v419,
-                            alternative: v412,
-                            dst: v418,
-                        };
-                        let v421 = C::emit(ctx, &v420);
-                        let v422 = C::writable_gpr_to_gpr(ctx, v418);
-                        let v423 = constructor_gpr_to_xmm(ctx, v408, v422);
-                        let v424 = C::output_xmm(ctx, v423);
-                        let v425 = Some(v424);
-                        // Rule at isle/codegen/x64/lower.isle line 693.
-                        return v425;
-                    }
                     let v160 = &C::any_int_ty(ctx, v2);
                     if let Some(v161) = v160 {
                         let v164 = C::unpack_value_array_3(ctx, v163);
-                        let v168 = &C::value_type(ctx, v164.0);
-                        let v188 = &C::narrow_ty(ctx, v168);
-                        if let Some(v189) = v188 {
-                            let v171 = C::put_in_gpr(ctx, v164.0);
-                            let v190 = C::gpr_to_gpr_mem(ctx, v171);
-                            let v191 = C::gpr_to_gpr_imm(ctx, v171);
-                            let v192 = MInst::Test {
-                                size: OperandSize::S32,
-                                lhs: v190,
-                                rhs: v191,
+                        let v168 = C::fusable_icmp(ctx, v164.0);
+                        if let Some(v169) = v168 {
+                            let v173 = &C::value_type(ctx, v169.1);
+                            let v174 = &constructor_operand_size(ctx, v173);
+                            let v175 = C::put_in_gpr(ctx, v169.1);
+                            let v176 = constructor_put_in_gpr_mem_imm(ctx, v169.2);
+                            let v177 = MInst::Cmp {
+                                size: v174.clone(),
+                                lhs: v175,
+                                rhs: v176,
                             };
-                            let v193 = C::emit(ctx, &v192);
-                            let v194 = C::temp_writable_gpr(ctx);
-                            let v195 = &constructor_operand_size(ctx, v161);
-                            let v196 = C::put_in_gpr(ctx, v164.1);
-                            let v197 = C::gpr_to_gpr_mem(ctx, v196);
-                            let v198 = C::put_in_gpr(ctx, v164.2);
-                            let v199 = MInst::Cmov {
-                                cc: CC::NZ,
-                                size: v195.clone(),
-                                consequent: v197,
-                                alternative: v198,
-                                dst: v194,
+                            let v178 = C::emit(ctx, &v177);
+                            let v179 = C::temp_writable_gpr(ctx);
+                            let v180 = &constructor_cc_of(ctx, &v169.0);
+                            let v181 = &constructor_operand_size(ctx, v161);
+                            let v182 = C::put_in_gpr(ctx, v164.1);
+                            let v183 = C::gpr_to_gpr_mem(ctx, v182);
+                            let v184 = C::put_in_gpr(ctx, v164.2);
+                            let v185 = MInst::Cmov {
+                                cc: v180.clone(),
+                                size: v181.clone(),
+                                consequent: v183,
+                                alternative: v184,
+                                dst: v179,
                             };
-                            let v200 = C::emit(ctx, &v199);
-                            let v201 = C::writable_gpr_to_gpr(ctx, v194);
-                            let v202 = C::output_gpr(ctx, v201);
-                            let v203 = Some(v202);
-                            // Rule at isle/codegen/x64/lower.isle line 368.
-                            return v203;
+                            let v186 = C::emit(ctx, &v185);
+                            let v187 = C::writable_gpr_to_gpr(ctx, v179);
+                            let v188 = C::output_gpr(ctx, v187);
+                            let v189 = Some(v188);
+                            // Rule at isle/codegen/x64/lower.isle line 366.
+                            return v189;
                         }
-                        let v169 = &C::int_ty(ctx, v168);
-                        if let Some(v170) = v169 {
-                            let v171 = C::put_in_gpr(ctx, v164.0);
-                            let v172 = &constructor_operand_size(ctx, v170);
-                            let v173 = C::gpr_to_gpr_mem(ctx, v171);
-                            let v174 = C::gpr_to_gpr_imm(ctx, v171);
-                            let v175 = MInst::Test {
-                                size: v172.clone(),
-                                lhs: v173,
-                                rhs: v174,
+                    }
+                    let v280 = &C::float_size(ctx, v2);
+                    if let Some(v281) = v280 {
+                        let v425 = &constructor_int_size_of_float(ctx, v281);
+                        let v164 = C::unpack_value_array_3(ctx, v163);
+                        let v426 = C::put_in_xmm(ctx, v164.1);
+                        let v427 = constructor_xmm_to_gpr(ctx, v425, v426);
+                        let v428 = C::put_in_xmm(ctx, v164.2);
+                        let v429 = constructor_xmm_to_gpr(ctx, v425, v428);
+                        let v430 = C::put_in_gpr(ctx, v164.0);
+                        let v431 = C::gpr_to_gpr_mem(ctx, v430);
+                        let v432 = C::gpr_to_gpr_imm(ctx, v430);
+                        let v433 = MInst::Test {
+                            size: OperandSize::S32,
+                            lhs: v431,
+                            rhs: v432,
+                        };
+                        let v434 = C::emit(ctx, &v433);
+                        let v435 = C::temp_writable_gpr(ctx);
+                        let v436 = C::gpr_to_gpr_mem(ctx, v427);
+                        let v437 = MInst::Cmov {
+                            cc: CC::NZ,
+                            size: v425.clone(),
+                            consequent: v436,
+                            alternative: v429,
+                            dst: v435,
+                        };
+                        let v438 = C::emit(ctx, &v437);
+                        let v439 = C::writable_gpr_to_gpr(ctx, v435);
+                        let v440 = constructor_gpr_to_xmm(ctx, v425, v439);
+                        let v441 = C::output_xmm(ctx, v440);
+                        let v442 = Some(v441);
+                        // Rule at isle/codegen/x64/lower.isle line 705.
+                        return v442;
+                    }
+                    if let Some(v161) = v160 {
+                        let v164 = C::unpack_value_array_3(ctx, v163);
+                        let v190 = &C::value_type(ctx, v164.0);
+                        let v206 = &C::narrow_ty(ctx, v190);
+                        if let Some(v207) = v206 {
+                            let v193 = C::put_in_gpr(ctx, v164.0);
+                            let v208 = C::gpr_to_gpr_mem(ctx, v193);
+                            let v209 = C::gpr_to_gpr_imm(ctx, v193);
+                            let v210 = MInst::Test {
+                                size: OperandSize::S32,
+                                lhs: v208,
+                                rhs: v209,
                             };
-                            let v176 = C::emit(ctx, &v175);
-                            let v177 = C::temp_writable_gpr(ctx);
-                            let v179 = &constructor_operand_size(ctx, v161);
-                            let v180 = C::put_in_gpr(ctx, v164.1);
-                            let v181 = C::gpr_to_gpr_mem(ctx, v180);
-                            let v182 = C::put_in_gpr(ctx, v164.2);
-                            let v183 = MInst::Cmov {
+                            let v211 = C::emit(ctx, &v210);
+                            let v179 = C::temp_writable_gpr(ctx);
+                            let v212 = &constructor_operand_size(ctx, v161);
+                            let v213 = C::put_in_gpr(ctx, v164.1);
+                            let v214 = C::gpr_to_gpr_mem(ctx, v213);
+                            let v215 = C::put_in_gpr(ctx, v164.2);
+                            let v216 = MInst::Cmov {
                                 cc: CC::NZ,
-                                size: v179.clone(),
-                                consequent: v181,
-                                alternative: v182,
-                                dst: v177,
+                                size: v212.clone(),
+                                consequent: v214,
+                                alternative: v215,
+                                dst: v179,
                             };
-                            let v184 = C::emit(ctx, &v183);
-                            let v185 = C::writable_gpr_to_gpr(ctx, v177);
-                            let v186 = C::output_gpr(ctx, v185);
-                            let v187 = Some(v186);
-                            // Rule at isle/codegen/x64/lower.isle line 361.
-                            return v187;
+                            let v217 = C::emit(ctx, &v216);
+                            let v218 = C::writable_gpr_to_gpr(ctx, v179);
+                            let v219 = C::output_gpr(ctx, v218);
+                            let v220 = Some(v219);
+                            // Rule at isle/codegen/x64/lower.isle line 380.
+                            return v220;
+                        }
+                        let v191 = &C::int_ty(ctx, v190);
+                        if let Some(v192) = v191 {
+                            let v193 = C::put_in_gpr(ctx, v164.0);
+                            let v194 = &constructor_operand_size(ctx, v192);
+                            let v195 = C::gpr_to_gpr_mem(ctx, v193);
+                            let v196 = C::gpr_to_gpr_imm(ctx, v193);
+                            let v197 = MInst::Test {
+                                size: v194.clone(),
+                                lhs: v195,
+                                rhs: v196,
+                            };
+                            let v198 = C::emit(ctx, &v197);
+                            let v199 = C::temp_writable_gpr(ctx);
+                            let v181 = &constructor_operand_size(ctx, v161);
+                            let v182 = C::put_in_gpr(ctx, v164.1);
+                            let v183 = C::gpr_to_gpr_mem(ctx, v182);
+                            let v184 = C::put_in_gpr(ctx, v164.2);
+                            let v201 = MInst::Cmov {
+                                cc: CC::NZ,
+                                size: v181.clone(),
+                                consequent: v183,
+                                alternative: v184,
+                                dst: v199,
+                            };
+                            let v202 = C::emit(ctx, &v201);
+                            let v203 = C::writable_gpr_to_gpr(ctx, v199);
+                            let v204 = C::output_gpr(ctx, v203);
+                            let v205 = Some(v204);
+                            // Rule at isle/codegen/x64/lower.isle line 373.
+                            return v205;
                         }
                     }
                 }
             }
         }
         &InstructionData::UnaryIeee32 {
-            opcode: ref v247,
-            imm: v248,
+            opcode: ref v264,
+            imm: v265,
         } => {
-            if let &Opcode::F32const = v247 {
-                let v249 = C::u32_to_i64(ctx, v248);
-                let v250 = C::imm(ctx, &Type::I32, v249);
-                let v251 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v250);
-                let v252 = C::output_xmm(ctx, v251);
-                let v253 = Some(v252);
-                // Rule at isle/codegen/x64/lower.isle line 488.
-                return v253;
+            if let &Opcode::F32const = v264 {
+                let v266 = C::u32_to_i64(ctx, v265);
+                let v267 = C::imm(ctx, &Type::I32, v266);
+                let v268 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v267);
+                let v269 = C::output_xmm(ctx, v268);
+                let v270 = Some(v269);
+                // Rule at isle/codegen/x64/lower.isle line 500.
+                return v270;
             }
         }
         &InstructionData::UnaryIeee64 {
-            opcode: ref v254,
-            imm: v255,
+            opcode: ref v271,
+            imm: v272,
         } => {
-            if let &Opcode::F64const = v254 {
-                let v258 = C::u64_to_i64(ctx, v255);
-                let v259 = C::imm(ctx, &Type::I64, v258);
-                let v260 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v259);
-                let v261 = C::output_xmm(ctx, v260);
-                let v262 = Some(v261);
-                // Rule at isle/codegen/x64/lower.isle line 490.
-                return v262;
+            if let &Opcode::F64const = v271 {
+                let v275 = C::u64_to_i64(ctx, v272);
+                let v276 = C::imm(ctx, &Type::I64, v275);
+                let v277 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v276);
+                let v278 = C::output_xmm(ctx, v277);
+                let v279 = Some(v278);
+                // Rule at isle/codegen/x64/lower.isle line 502.
+                return v279;
             }
         }
         &InstructionData::IntCompare {
@@ -1679,78 +1715,78 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             }
         }
         &InstructionData::FloatCompare {
-            opcode: ref v357,
-            cond: ref v358,
-            args: v359,
+            opcode: ref v374,
+            cond: ref v375,
+            args: v376,
         } => {
-            if let &Opcode::Fcmp = v357 {
-                let v360 = C::unpack_value_array_2(ctx, v359);
-                let v363 = constructor_float_flag(ctx, v358, v360.0, v360.1);
-                let v364 = C::output_gpr(ctx, v363);
-                let v365 = Some(v364);
-                // Rule at isle/codegen/x64/lower.isle line 620.
-                return v365;
+            if let &Opcode::Fcmp = v374 {
+                let v377 = C::unpack_value_array_2(ctx, v376);
+                let v380 = constructor_float_flag(ctx, v375, v377.0, v377.1);
+                let v381 = C::output_gpr(ctx, v380);
+                let v382 = Some(v381);
+                // Rule at isle/codegen/x64/lower.isle line 632.
+                return v382;
             }
         }
         &InstructionData::Load {
-            opcode: ref v204,
-            flags: v205,
-            arg: v206,
-            offset: v207,
+            opcode: ref v221,
+            flags: v222,
+            arg: v223,
+            offset: v224,
         } => {
             let v1 = &C::result_type(ctx, arg0);
             if let Some(v2) = v1 {
-                match v204 {
+                match v221 {
                     &Opcode::Load => {
-                        let v263 = &C::float_size(ctx, v2);
-                        if let Some(v264) = v263 {
-                            let v375 = C::temp_writable_xmm(ctx);
-                            let v396 = &constructor_sse_mov(ctx, v264);
-                            let v208 = C::amode(ctx, arg0);
-                            let v397 = MInst::XmmLoad {
-                                op: v396.clone(),
-                                src: v208,
-                                dst: v375,
+                        let v280 = &C::float_size(ctx, v2);
+                        if let Some(v281) = v280 {
+                            let v392 = C::temp_writable_xmm(ctx);
+                            let v413 = &constructor_sse_mov(ctx, v281);
+                            let v225 = C::amode(ctx, arg0);
+                            let v414 = MInst::XmmLoad {
+                                op: v413.clone(),
+                                src: v225,
+                                dst: v392,
                             };
-                            let v398 = C::emit(ctx, &v397);
-                            let v399 = C::writable_xmm_to_xmm(ctx, v375);
-                            let v400 = C::output_xmm(ctx, v399);
-                            let v401 = Some(v400);
-                            // Rule at isle/codegen/x64/lower.isle line 683.
-                            return v401;
+                            let v415 = C::emit(ctx, &v414);
+                            let v416 = C::writable_xmm_to_xmm(ctx, v392);
+                            let v417 = C::output_xmm(ctx, v416);
+                            let v418 = Some(v417);
+                            // Rule at isle/codegen/x64/lower.isle line 695.
+                            return v418;
                         }
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v35 = C::temp_writable_gpr(ctx);
                             let v36 = &constructor_operand_size(ctx, v4);
-                            let v208 = C::amode(ctx, arg0);
-                            let v209 = MInst::MovRM {
+                            let v225 = C::amode(ctx, arg0);
+                            let v226 = MInst::MovRM {
                                 size: v36.clone(),
-                                src: v208,
+                                src: v225,
                                 dst: v35,
                             };
-                            let v210 = C::emit(ctx, &v209);
+                            let v227 = C::emit(ctx, &v226);
                             let v110 = C::writable_gpr_to_gpr(ctx, v35);
                             let v111 = C::output_gpr(ctx, v110);
                             let v112 = Some(v111);
-                            // Rule at isle/codegen/x64/lower.isle line 389.
+                            // Rule at isle/codegen/x64/lower.isle line 401.
                             return v112;
                         }
                     }
                     &Opcode::Uload32 => {
                         if let &Type::I64 = v2 {
                             let v35 = C::temp_writable_gpr(ctx);
-                            let v213 = C::amode(ctx, arg0);
-                            let v221 = MInst::MovRM {
+                            let v230 = C::amode(ctx, arg0);
+                            let v238 = MInst::MovRM {
                                 size: OperandSize::S32,
-                                src: v213,
+                                src: v230,
                                 dst: v35,
                             };
-                            let v222 = C::emit(ctx, &v221);
+                            let v239 = C::emit(ctx, &v238);
                             let v39 = C::writable_gpr_to_gpr(ctx, v35);
                             let v40 = C::output_gpr(ctx, v39);
                             let v41 = Some(v40);
-                            // Rule at isle/codegen/x64/lower.isle line 417.
+                            // Rule at isle/codegen/x64/lower.isle line 429.
                             return v41;
                         }
                     }
@@ -1758,197 +1794,197 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 }
                 let v3 = &C::int_ty(ctx, v2);
                 if let Some(v4) = v3 {
-                    let v211 = &constructor_load_ext(ctx, v204, v4);
-                    if let Some(v212) = v211 {
+                    let v228 = &constructor_load_ext(ctx, v221, v4);
+                    if let Some(v229) = v228 {
                         let v35 = C::temp_writable_gpr(ctx);
-                        let v213 = C::amode(ctx, arg0);
-                        let v214 = C::amode_to_gpr_mem(ctx, v213);
-                        let v215 = MInst::Movzx {
-                            mode: v212.clone(),
-                            src: v214,
+                        let v230 = C::amode(ctx, arg0);
+                        let v231 = C::amode_to_gpr_mem(ctx, v230);
+                        let v232 = MInst::Movzx {
+                            mode: v229.clone(),
+                            src: v231,
                             dst: v35,
                         };
-                        let v216 = C::emit(ctx, &v215);
+                        let v233 = C::emit(ctx, &v232);
                         let v110 = C::writable_gpr_to_gpr(ctx, v35);
                         let v111 = C::output_gpr(ctx, v110);
                         let v112 = Some(v111);
-                        // Rule at isle/codegen/x64/lower.isle line 406.
+                        // Rule at isle/codegen/x64/lower.isle line 418.
                         return v112;
                     }
-                    let v217 = &constructor_sload_ext(ctx, v204, v4);
-                    if let Some(v218) = v217 {
+                    let v234 = &constructor_sload_ext(ctx, v221, v4);
+                    if let Some(v235) = v234 {
                         let v35 = C::temp_writable_gpr(ctx);
-                        let v213 = C::amode(ctx, arg0);
-                        let v214 = C::amode_to_gpr_mem(ctx, v213);
-                        let v219 = MInst::Movsx {
-                            mode: v218.clone(),
-                            src: v214,
+                        let v230 = C::amode(ctx, arg0);
+                        let v231 = C::amode_to_gpr_mem(ctx, v230);
+                        let v236 = MInst::Movsx {
+                            mode: v235.clone(),
+                            src: v231,
                             dst: v35,
                         };
-                        let v220 = C::emit(ctx, &v219);
+                        let v237 = C::emit(ctx, &v236);
                         let v110 = C::writable_gpr_to_gpr(ctx, v35);
                         let v111 = C::output_gpr(ctx, v110);
                         let v112 = Some(v111);
-                        // Rule at isle/codegen/x64/lower.isle line 411.
+                        // Rule at isle/codegen/x64/lower.isle line 423.
                         return v112;
                     }
                 }
-                if let &Opcode::Load = v204 {
+                if let &Opcode::Load = v221 {
                     let v11 = &C::narrow_ty(ctx, v2);
                     if let Some(v12) = v11 {
                         let v35 = C::temp_writable_gpr(ctx);
-                        let v568 = &constructor_narrow_ext_mode(ctx, v12);
-                        let v208 = C::amode(ctx, arg0);
-                        let v569 = C::amode_to_gpr_mem(ctx, v208);
-                        let v570 = MInst::Movzx {
-                            mode: v568.clone(),
-                            src: v569,
+                        let v585 = &constructor_narrow_ext_mode(ctx, v12);
+                        let v225 = C::amode(ctx, arg0);
+                        let v586 = C::amode_to_gpr_mem(ctx, v225);
+                        let v587 = MInst::Movzx {
+                            mode: v585.clone(),
+                            src: v586,
                             dst: v35,
                         };
-                        let v571 = C::emit(ctx, &v570);
-                        let v489 = C::writable_gpr_to_gpr(ctx, v35);
-                        let v572 = C::output_gpr(ctx, v489);
-                        let v573 = Some(v572);
-                        // Rule at isle/codegen/x64/lower.isle line 868.
-                        return v573;
+                        let v588 = C::emit(ctx, &v587);
+                        let v506 = C::writable_gpr_to_gpr(ctx, v35);
+                        let v589 = C::output_gpr(ctx, v506);
+                        let v590 = Some(v589);
+                        // Rule at isle/codegen/x64/lower.isle line 880.
+                        return v590;
                     }
                 }
             }
         }
         &InstructionData::Store {
-            opcode: ref v223,
-            flags: v224,
-            args: v225,
-            offset: v226,
+            opcode: ref v240,
+            flags: v241,
+            args: v242,
+            offset: v243,
         } => {
-            let v227 = C::unpack_value_array_2(ctx, v225);
-            let v230 = C::store_imm(ctx, v223, v227.0);
-            if let Some(v231) = v230 {
-                let v234 = C::amode(ctx, arg0);
-                let v232 = &C::value_type(ctx, v227.0);
-                let v233 = &C::store_width(ctx, v223, v232);
-                let v235 = MInst::MovMI {
-                    size: v233.clone(),
-                    imm: v231,
-                    dst: v234,
+            let v244 = C::unpack_value_array_2(ctx, v242);
+            let v247 = C::store_imm(ctx, v240, v244.0);
+            if let Some(v248) = v247 {
+                let v251 = C::amode(ctx, arg0);
+                let v249 = &C::value_type(ctx, v244.0);
+                let v250 = &C::store_width(ctx, v240, v249);
+                let v252 = MInst::MovMI {
+                    size: v250.clone(),
+                    imm: v248,
+                    dst: v251,
                 };
-                let v236 = C::emit(ctx, &v235);
-                let v237 = C::output_none(ctx);
-                let v238 = Some(v237);
-                // Rule at isle/codegen/x64/lower.isle line 439.
-                return v238;
+                let v253 = C::emit(ctx, &v252);
+                let v254 = C::output_none(ctx);
+                let v255 = Some(v254);
+                // Rule at isle/codegen/x64/lower.isle line 451.
+                return v255;
             }
-            if let &Opcode::Store = v223 {
-                let v232 = &C::value_type(ctx, v227.0);
-                let v402 = &C::float_size(ctx, v232);
-                if let Some(v403) = v402 {
-                    let v404 = &constructor_sse_mov(ctx, v403);
-                    let v405 = C::put_in_xmm(ctx, v227.0);
-                    let v208 = C::amode(ctx, arg0);
-                    let v406 = MInst::XmmStore {
-                        op: v404.clone(),
-                        src: v405,
-                        dst: v208,
+            if let &Opcode::Store = v240 {
+                let v249 = &C::value_type(ctx, v244.0);
+                let v419 = &C::float_size(ctx, v249);
+                if let Some(v420) = v419 {
+                    let v421 = &constructor_sse_mov(ctx, v420);
+                    let v422 = C::put_in_xmm(ctx, v244.0);
+                    let v225 = C::amode(ctx, arg0);
+                    let v423 = MInst::XmmStore {
+                        op: v421.clone(),
+                        src: v422,
+                        dst: v225,
                     };
-                    let v407 = C::emit(ctx, &v406);
-                    let v245 = C::output_none(ctx);
-                    let v246 = Some(v245);
-                    // Rule at isle/codegen/x64/lower.isle line 687.
-                    return v246;
+                    let v424 = C::emit(ctx, &v423);
+                    let v262 = C::output_none(ctx);
+                    let v263 = Some(v262);
+                    // Rule at isle/codegen/x64/lower.isle line 699.
+                    return v263;
                 }
             }
-            let v232 = &C::value_type(ctx, v227.0);
-            let v239 = &C::int_ty(ctx, v232);
-            if let Some(v240) = v239 {
-                let v241 = &constructor_store_size(ctx, v223, v240);
-                let v242 = C::put_in_gpr(ctx, v227.0);
-                let v208 = C::amode(ctx, arg0);
-                let v243 = MInst::MovMR {
-                    size: v241.clone(),
-                    src: v242,
-                    dst: v208,
+            let v249 = &C::value_type(ctx, v244.0);
+            let v256 = &C::int_ty(ctx, v249);
+            if let Some(v257) = v256 {
+                let v258 = &constructor_store_size(ctx, v240, v257);
+                let v259 = C::put_in_gpr(ctx, v244.0);
+                let v225 = C::amode(ctx, arg0);
+                let v260 = MInst::MovMR {
+                    size: v258.clone(),
+                    src: v259,
+                    dst: v225,
                 };
-                let v244 = C::emit(ctx, &v243);
-                let v245 = C::output_none(ctx);
-                let v246 = Some(v245);
-                // Rule at isle/codegen/x64/lower.isle line 444.
-                return v246;
+                let v261 = C::emit(ctx, &v260);
+                let v262 = C::output_none(ctx);
+                let v263 = Some(v262);
+                // Rule at isle/codegen/x64/lower.isle line 456.
+                return v263;
             }
-            if let &Opcode::Store = v223 {
-                let v574 = &C::narrow_ty(ctx, v232);
-                if let Some(v575) = v574 {
-                    let v576 = &constructor_narrow_store_size(ctx, v575);
-                    let v242 = C::put_in_gpr(ctx, v227.0);
-                    let v208 = C::amode(ctx, arg0);
-                    let v577 = MInst::MovMR {
-                        size: v576.clone(),
-                        src: v242,
-                        dst: v208,
+            if let &Opcode::Store = v240 {
+                let v591 = &C::narrow_ty(ctx, v249);
+                if let Some(v592) = v591 {
+                    let v593 = &constructor_narrow_store_size(ctx, v592);
+                    let v259 = C::put_in_gpr(ctx, v244.0);
+                    let v225 = C::amode(ctx, arg0);
+                    let v594 = MInst::MovMR {
+                        size: v593.clone(),
+                        src: v259,
+                        dst: v225,
                     };
-                    let v578 = C::emit(ctx, &v577);
-                    let v245 = C::output_none(ctx);
-                    let v246 = Some(v245);
-                    // Rule at isle/codegen/x64/lower.isle line 872.
-                    return v246;
+                    let v595 = C::emit(ctx, &v594);
+                    let v262 = C::output_none(ctx);
+                    let v263 = Some(v262);
+                    // Rule at isle/codegen/x64/lower.isle line 884.
+                    return v263;
                 }
             }
         }
         &InstructionData::CondTrap {
-            opcode: ref v426,
-            arg: v427,
-            code: v428,
+            opcode: ref v443,
+            arg: v444,
+            code: v445,
         } => {
-            match v426 {
+            match v443 {
                 &Opcode::Trapz => {
-                    let v429 = constructor_test_self(ctx, v427);
-                    let v431 = MInst::TrapIf {
+                    let v446 = constructor_test_self(ctx, v444);
+                    let v448 = MInst::TrapIf {
                         cc: CC::Z,
-                        trap: v428,
+                        trap: v445,
                     };
-                    let v432 = C::emit(ctx, &v431);
-                    let v237 = C::output_none(ctx);
-                    let v238 = Some(v237);
-                    // Rule at isle/codegen/x64/lower.isle line 716.
-                    return v238;
+                    let v449 = C::emit(ctx, &v448);
+                    let v254 = C::output_none(ctx);
+                    let v255 = Some(v254);
+                    // Rule at isle/codegen/x64/lower.isle line 728.
+                    return v255;
                 }
                 &Opcode::Trapnz => {
-                    let v429 = constructor_test_self(ctx, v427);
-                    let v433 = MInst::TrapIf {
+                    let v446 = constructor_test_self(ctx, v444);
+                    let v450 = MInst::TrapIf {
                         cc: CC::NZ,
-                        trap: v428,
+                        trap: v445,
                     };
-                    let v434 = C::emit(ctx, &v433);
-                    let v237 = C::output_none(ctx);
-                    let v238 = Some(v237);
-                    // Rule at isle/codegen/x64/lower.isle line 720.
-                    return v238;
+                    let v451 = C::emit(ctx, &v450);
+                    let v254 = C::output_none(ctx);
+                    let v255 = Some(v254);
+                    // Rule at isle/codegen/x64/lower.isle line 732.
+                    return v255;
                 }
                 _ => {}
             }
         }
         &InstructionData::BinaryTrap {
-            opcode: ref v435,
-            args: v436,
-            code: v437,
+            opcode: ref v452,
+            args: v453,
+            code: v454,
         } => {
-            if let &Opcode::UaddOverflowTrap = v435 {
+            if let &Opcode::UaddOverflowTrap = v452 {
                 let v1 = &C::result_type(ctx, arg0);
                 if let Some(v2) = v1 {
                     let v3 = &C::int_ty(ctx, v2);
                     if let Some(v4) = v3 {
-                        let v438 = C::unpack_value_array_2(ctx, v436);
-                        let v441 = C::put_in_gpr(ctx, v438.0);
-                        let v442 = constructor_put_in_gpr_mem_imm(ctx, v438.1);
-                        let v443 = constructor_alu(ctx, &AluOp::Add, v4, v441, v442);
-                        let v445 = MInst::TrapIf {
+                        let v455 = C::unpack_value_array_2(ctx, v453);
+                        let v458 = C::put_in_gpr(ctx, v455.0);
+                        let v459 = constructor_put_in_gpr_mem_imm(ctx, v455.1);
+                        let v460 = constructor_alu(ctx, &AluOp::Add, v4, v458, v459);
+                        let v462 = MInst::TrapIf {
                             cc: CC::B,
-                            trap: v437,
+                            trap: v454,
                         };
-                        let v446 = C::emit(ctx, &v445);
-                        let v447 = C::output_gpr(ctx, v443);
-                        let v448 = Some(v447);
-                        // Rule at isle/codegen/x64/lower.isle line 726.
-                        return v448;
+                        let v463 = C::emit(ctx, &v462);
+                        let v464 = C::output_gpr(ctx, v460);
+                        let v465 = Some(v464);
+                        // Rule at isle/codegen/x64/lower.isle line 738.
+                        return v465;
                     }
                 }
             }
@@ -2186,12 +2222,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 395.
+                    // Rule at isle/codegen/x64/lower.isle line 407.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 396.
+                    // Rule at isle/codegen/x64/lower.isle line 408.
                     return v5;
                 }
                 _ => {}
@@ -2201,12 +2237,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 397.
+                    // Rule at isle/codegen/x64/lower.isle line 409.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 398.
+                    // Rule at isle/codegen/x64/lower.isle line 410.
                     return v9;
                 }
                 _ => {}
@@ -2228,12 +2264,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 400.
+                    // Rule at isle/codegen/x64/lower.isle line 412.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 401.
+                    // Rule at isle/codegen/x64/lower.isle line 413.
                     return v5;
                 }
                 _ => {}
@@ -2243,12 +2279,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 402.
+                    // Rule at isle/codegen/x64/lower.isle line 414.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 403.
+                    // Rule at isle/codegen/x64/lower.isle line 415.
                     return v9;
                 }
                 _ => {}
@@ -2257,7 +2293,7 @@ pub fn constructor_sload_ext<C: Context>(
         &Opcode::Sload32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 404.
+                // Rule at isle/codegen/x64/lower.isle line 416.
                 return v11;
             }
         }
@@ -2271,26 +2307,26 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
     match arg0 {
         &Opcode::Store => {
             let v5 = &constructor_operand_size(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 432.
+            // Rule at isle/codegen/x64/lower.isle line 444.
             return v5.clone();
         }
         &Opcode::Istore8 => {
-            // Rule at isle/codegen/x64/lower.isle line 429.
+            // Rule at isle/codegen/x64/lower.isle line 441.
             return OperandSize::S8;
         }
         &Opcode::Istore16 => {
-            // Rule at isle/codegen/x64/lower.isle line 430.
+            // Rule at isle/codegen/x64/lower.isle line 442.
             return OperandSize::S16;
         }
         &Opcode::Istore32 => {
-            // Rule at isle/codegen/x64/lower.isle line 431.
+            // Rule at isle/codegen/x64/lower.isle line 443.
             return OperandSize::S32;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "store_size", "isle/codegen/x64/lower.isle line 428"
+        "store_size", "isle/codegen/x64/lower.isle line 440"
     )
 }
 
@@ -2298,18 +2334,18 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
 pub fn constructor_int_size_of_float<C: Context>(ctx: &mut C, arg0: &FloatSize) -> OperandSize {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 469.
+            // Rule at isle/codegen/x64/lower.isle line 481.
             return OperandSize::S32;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 470.
+            // Rule at isle/codegen/x64/lower.isle line 482.
             return OperandSize::S64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "int_size_of_float", "isle/codegen/x64/lower.isle line 468"
+        "int_size_of_float", "isle/codegen/x64/lower.isle line 480"
     )
 }
 
@@ -2322,7 +2358,7 @@ pub fn constructor_sse_rr<C: Context>(
 ) -> XmmReg {
     let v3 = C::xmm_to_xmm_mem(ctx, arg2);
     let v4 = constructor_sse_rm(ctx, arg0, arg1, v3);
-    // Rule at isle/codegen/x64/lower.isle line 473.
+    // Rule at isle/codegen/x64/lower.isle line 485.
     return v4;
 }
 
@@ -2337,7 +2373,7 @@ pub fn constructor_gpr_to_xmm<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 476.
+    // Rule at isle/codegen/x64/lower.isle line 488.
     return v6;
 }
 
@@ -2351,7 +2387,7 @@ pub fn constructor_xmm_to_gpr<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v4 = C::emit(ctx, &v3);
     let v5 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 482.
+    // Rule at isle/codegen/x64/lower.isle line 494.
     return v5;
 }
 
@@ -2361,11 +2397,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fadd => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 499.
+                    // Rule at isle/codegen/x64/lower.isle line 511.
                     return SseOp::Addss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 500.
+                    // Rule at isle/codegen/x64/lower.isle line 512.
                     return SseOp::Addsd;
                 }
                 _ => {}
@@ -2374,11 +2410,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fsub => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 501.
+                    // Rule at isle/codegen/x64/lower.isle line 513.
                     return SseOp::Subss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 502.
+                    // Rule at isle/codegen/x64/lower.isle line 514.
                     return SseOp::Subsd;
                 }
                 _ => {}
@@ -2387,11 +2423,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fmul => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 503.
+                    // Rule at isle/codegen/x64/lower.isle line 515.
                     return SseOp::Mulss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 504.
+                    // Rule at isle/codegen/x64/lower.isle line 516.
                     return SseOp::Mulsd;
                 }
                 _ => {}
@@ -2400,11 +2436,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fdiv => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 505.
+                    // Rule at isle/codegen/x64/lower.isle line 517.
                     return SseOp::Divss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 506.
+                    // Rule at isle/codegen/x64/lower.isle line 518.
                     return SseOp::Divsd;
                 }
                 _ => {}
@@ -2414,7 +2450,7 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_op", "isle/codegen/x64/lower.isle line 498"
+        "sse_op", "isle/codegen/x64/lower.isle line 510"
     )
 }
 
@@ -2424,12 +2460,12 @@ pub fn constructor_put_in_xmm_mem<C: Context>(ctx: &mut C, arg0: Value) -> XmmMe
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_xmm_mem(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 512.
+        // Rule at isle/codegen/x64/lower.isle line 524.
         return v4;
     }
     let v5 = C::put_in_xmm(ctx, arg0);
     let v6 = C::xmm_to_xmm_mem(ctx, v5);
-    // Rule at isle/codegen/x64/lower.isle line 515.
+    // Rule at isle/codegen/x64/lower.isle line 527.
     return v6;
 }
 
@@ -2449,7 +2485,7 @@ pub fn constructor_sse_rm<C: Context>(
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 518.
+    // Rule at isle/codegen/x64/lower.isle line 530.
     return v6;
 }
 
@@ -2473,7 +2509,7 @@ pub fn constructor_min_max<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 533.
+    // Rule at isle/codegen/x64/lower.isle line 545.
     return v9;
 }
 
@@ -2483,20 +2519,20 @@ pub fn constructor_sign_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmRe
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483648_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 547.
+            // Rule at isle/codegen/x64/lower.isle line 559.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, -9223372036854775808_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 548.
+            // Rule at isle/codegen/x64/lower.isle line 560.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sign_mask", "isle/codegen/x64/lower.isle line 546"
+        "sign_mask", "isle/codegen/x64/lower.isle line 558"
     )
 }
 
@@ -2506,20 +2542,20 @@ pub fn constructor_abs_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483647_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 550.
+            // Rule at isle/codegen/x64/lower.isle line 562.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, 9223372036854775807_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 551.
+            // Rule at isle/codegen/x64/lower.isle line 563.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "abs_mask", "isle/codegen/x64/lower.isle line 549"
+        "abs_mask", "isle/codegen/x64/lower.isle line 561"
     )
 }
 
@@ -2542,7 +2578,7 @@ pub fn constructor_round<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 563.
+    // Rule at isle/codegen/x64/lower.isle line 575.
     return v8;
 }
 
@@ -2560,12 +2596,12 @@ pub fn constructor_ucomis<C: Context>(ctx: &mut C, arg0: Value, arg1: Value) -> 
             rhs: v7,
         };
         let v9 = C::emit(ctx, &v8);
-        // Rule at isle/codegen/x64/lower.isle line 590.
+        // Rule at isle/codegen/x64/lower.isle line 602.
         return v9;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "ucomis", "isle/codegen/x64/lower.isle line 589"
+        "ucomis", "isle/codegen/x64/lower.isle line 601"
     )
 }
 
@@ -2587,7 +2623,7 @@ pub fn constructor_setcc_byte<C: Context>(ctx: &mut C, arg0: &CC) -> GprReg {
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 595.
+    // Rule at isle/codegen/x64/lower.isle line 607.
     return v10;
 }
 
@@ -2605,7 +2641,7 @@ pub fn constructor_float_flag<C: Context>(
             let v15 = constructor_setcc_byte(ctx, &CC::NP);
             let v18 = C::gpr_to_gpr_mem_imm(ctx, v15);
             let v19 = constructor_alu(ctx, &AluOp::And, &Type::I32, v14, v18);
-            // Rule at isle/codegen/x64/lower.isle line 609.
+            // Rule at isle/codegen/x64/lower.isle line 621.
             return v19;
         }
         &FloatCC::NotEqual => {
@@ -2614,50 +2650,50 @@ pub fn constructor_float_flag<C: Context>(
             let v22 = constructor_setcc_byte(ctx, &CC::P);
             let v24 = C::gpr_to_gpr_mem_imm(ctx, v22);
             let v25 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v21, v24);
-            // Rule at isle/codegen/x64/lower.isle line 614.
+            // Rule at isle/codegen/x64/lower.isle line 626.
             return v25;
         }
         &FloatCC::LessThan => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 605.
+            // Rule at isle/codegen/x64/lower.isle line 617.
             return v5;
         }
         &FloatCC::LessThanOrEqual => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 606.
+            // Rule at isle/codegen/x64/lower.isle line 618.
             return v7;
         }
         &FloatCC::GreaterThan => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 603.
+            // Rule at isle/codegen/x64/lower.isle line 615.
             return v5;
         }
         &FloatCC::GreaterThanOrEqual => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 604.
+            // Rule at isle/codegen/x64/lower.isle line 616.
             return v7;
         }
         &FloatCC::Ordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v10 = constructor_setcc_byte(ctx, &CC::NP);
-            // Rule at isle/codegen/x64/lower.isle line 607.
+            // Rule at isle/codegen/x64/lower.isle line 619.
             return v10;
         }
         &FloatCC::Unordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v12 = constructor_setcc_byte(ctx, &CC::P);
-            // Rule at isle/codegen/x64/lower.isle line 608.
+            // Rule at isle/codegen/x64/lower.isle line 620.
             return v12;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_flag", "isle/codegen/x64/lower.isle line 602"
+        "float_flag", "isle/codegen/x64/lower.isle line 614"
     )
 }
 
@@ -2666,7 +2702,7 @@ pub fn constructor_zero_xmm<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
     let v1 = &constructor_int_size_of_float(ctx, arg0);
     let v4 = C::imm(ctx, &Type::I64, 0_i64);
     let v5 = constructor_gpr_to_xmm(ctx, v1, v4);
-    // Rule at isle/codegen/x64/lower.isle line 624.
+    // Rule at isle/codegen/x64/lower.isle line 636.
     return v5;
 }
 
@@ -2689,7 +2725,7 @@ pub fn constructor_int_to_float<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 627.
+    // Rule at isle/codegen/x64/lower.isle line 639.
     return v8;
 }
 
@@ -2721,12 +2757,12 @@ pub fn constructor_float_to_sint<C: Context>(
         };
         let v13 = C::emit(ctx, &v12);
         let v14 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 655.
+        // Rule at isle/codegen/x64/lower.isle line 667.
         return v14;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_sint", "isle/codegen/x64/lower.isle line 654"
+        "float_to_sint", "isle/codegen/x64/lower.isle line 666"
     )
 }
 
@@ -2762,12 +2798,12 @@ pub fn constructor_float_to_uint<C: Context>(
         };
         let v15 = C::emit(ctx, &v14);
         let v16 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 663.
+        // Rule at isle/codegen/x64/lower.isle line 675.
         return v16;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_uint", "isle/codegen/x64/lower.isle line 662"
+        "float_to_uint", "isle/codegen/x64/lower.isle line 674"
     )
 }
 
@@ -2775,18 +2811,18 @@ pub fn constructor_float_to_uint<C: Context>(
 pub fn constructor_sse_mov<C: Context>(ctx: &mut C, arg0: &FloatSize) -> SseMovOp {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 680.
+            // Rule at isle/codegen/x64/lower.isle line 692.
             return SseMovOp::Movss;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 681.
+            // Rule at isle/codegen/x64/lower.isle line 693.
             return SseMovOp::Movsd;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_mov", "isle/codegen/x64/lower.isle line 679"
+        "sse_mov", "isle/codegen/x64/lower.isle line 691"
     )
 }
 
@@ -2803,17 +2839,17 @@ pub fn constructor_test_self<C: Context>(ctx: &mut C, arg0: Value) -> Unit {
         rhs: v5,
     };
     let v7 = C::emit(ctx, &v6);
-    // Rule at isle/codegen/x64/lower.isle line 705.
+    // Rule at isle/codegen/x64/lower.isle line 717.
     return v7;
 }
 
 // Generated as internal constructor for term test_size.
 pub fn constructor_test_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 713.
+        // Rule at isle/codegen/x64/lower.isle line 725.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 714.
+    // Rule at isle/codegen/x64/lower.isle line 726.
     return OperandSize::S32;
 }
 
@@ -2836,7 +2872,7 @@ pub fn constructor_bit_count<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 732.
+    // Rule at isle/codegen/x64/lower.isle line 744.
     return v9;
 }
 
@@ -2844,18 +2880,18 @@ pub fn constructor_bit_count<C: Context>(
 pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtMode {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 770.
+            // Rule at isle/codegen/x64/lower.isle line 782.
             return ExtMode::BL;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 771.
+            // Rule at isle/codegen/x64/lower.isle line 783.
             return ExtMode::WL;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 769"
+        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 781"
     )
 }
 
@@ -2863,18 +2899,18 @@ pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtM
 pub fn constructor_narrow_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 773.
+            // Rule at isle/codegen/x64/lower.isle line 785.
             return 8_i64;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 774.
+            // Rule at isle/codegen/x64/lower.isle line 786.
             return 16_i64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_bits", "isle/codegen/x64/lower.isle line 772"
+        "narrow_bits", "isle/codegen/x64/lower.isle line 784"
     )
 }
 
@@ -2890,7 +2926,7 @@ pub fn constructor_narrow_zext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 778.
+    // Rule at isle/codegen/x64/lower.isle line 790.
     return v7;
 }
 
@@ -2906,7 +2942,7 @@ pub fn constructor_narrow_sext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 784.
+    // Rule at isle/codegen/x64/lower.isle line 796.
     return v7;
 }
 
@@ -2917,7 +2953,7 @@ pub fn constructor_narrow_count<C: Context>(ctx: &mut C, arg0: &Type, arg1: Valu
     let v7 = C::i64_sub(ctx, v5, 1_i64);
     let v8 = C::imm_operand(ctx, v7);
     let v9 = constructor_alu(ctx, &AluOp::And, &Type::I32, v4, v8);
-    // Rule at isle/codegen/x64/lower.isle line 804.
+    // Rule at isle/codegen/x64/lower.isle line 816.
     return v9;
 }
 
@@ -2939,7 +2975,7 @@ pub fn constructor_shift_by<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 813.
+    // Rule at isle/codegen/x64/lower.isle line 825.
     return v8;
 }
 
@@ -2961,7 +2997,7 @@ pub fn constructor_narrow_rotate<C: Context>(
     let v14 = C::gpr_to_gpr_mem_imm(ctx, v12);
     let v15 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v11, v14);
     let v16 = constructor_narrow_zext(ctx, arg0, v15);
-    // Rule at isle/codegen/x64/lower.isle line 831.
+    // Rule at isle/codegen/x64/lower.isle line 843.
     return v16;
 }
 
@@ -2969,17 +3005,17 @@ pub fn constructor_narrow_rotate<C: Context>(
 pub fn constructor_narrow_store_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 877.
+            // Rule at isle/codegen/x64/lower.isle line 889.
             return OperandSize::S8;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 878.
+            // Rule at isle/codegen/x64/lower.isle line 890.
             return OperandSize::S16;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_store_size", "isle/codegen/x64/lower.isle line 876"
+        "narrow_store_size", "isle/codegen/x64/lower.isle line 888"
     )
 }
