@@ -736,6 +736,28 @@ impl<T: MachTarget> MachBuffer<T> {
         Ok(())
     }
 
+    /// Before padding after which `label` will be bound: removes the
+    /// branches at the tail that jump to `label` (branch simplification's
+    /// first rule, applied before the padding hides them), so execution
+    /// falls through the padding instead. Does nothing with branch
+    /// simplification off.
+    pub fn elide_branches_to(&mut self, label: Label) {
+        self.check_label(label);
+        if !self.simplify_branches {
+            return;
+        }
+        let label = self.resolve_label(label);
+        while let Some(b) = self.branches.last() {
+            if b.end != self.cur_offset()
+                || self.resolve_label(b.target) != label
+                || !self.can_remove_last_branch()
+            {
+                return;
+            }
+            self.remove_last_branch();
+        }
+    }
+
     /// The offset `label` is bound at (following aliases), if bound.
     pub fn label_offset(&self, label: Label) -> Option<CodeOffset> {
         let offset = self.label_offsets[self.resolve_label(label).index()];

@@ -238,6 +238,38 @@ fn rule1_removes_jump_to_next_instruction() {
 }
 
 #[test]
+fn branches_to_a_padded_label_are_removed_before_the_padding() {
+    // A loop header aligned with padding: the jump into it from just above
+    // goes, and execution falls through the padding; a jump elsewhere and
+    // a label at the branch stay right.
+    let mut buf = Buffer::new();
+    let [other, header] = labels(&mut buf, 2)[..] else {
+        unreachable!()
+    };
+    mark(&mut buf, 1);
+    jcc(&mut buf, true, other);
+    jmp(&mut buf, header);
+    buf.elide_branches_to(header);
+    nop(&mut buf);
+    nop(&mut buf);
+    bind(&mut buf, header);
+    mark(&mut buf, 2);
+    buf.put_bytes(&[RET]);
+    bind(&mut buf, other);
+    mark(&mut buf, 3);
+    buf.put_bytes(&[RET]);
+    let code = finish(buf);
+    assert_eq!(
+        code.code()[..6],
+        [MARK, 1, JF8, 5, NOP, NOP],
+        "the jump to the header is gone: {:x?}",
+        code.code()
+    );
+    assert_eq!(run(&code, |_| false).0, [1, 2]);
+    assert_eq!(run(&code, |_| true).0, [1, 3]);
+}
+
+#[test]
 fn rule1_removes_conditional_branch_to_next_instruction() {
     let mut buf = Buffer::new();
     let next = buf.new_label();

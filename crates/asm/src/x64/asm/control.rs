@@ -179,6 +179,15 @@ impl Assembler {
         }
     }
 
+    /// Aligns the place `label` is bound next (a loop header) to `align`:
+    /// branches to `label` just before are removed first, so code arriving
+    /// from above falls through the NOPs rather than jumping over them.
+    /// The caller binds `label` next.
+    pub fn align_label(&mut self, label: Label, align: u32) {
+        self.buffer.elide_branches_to(label);
+        self.align_code(align);
+    }
+
     /// NOPs up to the next multiple of `align` (a power of two; loop headers,
     /// for instance). The function itself starts at least 16-byte aligned.
     pub fn align_code(&mut self, align: u32) {
