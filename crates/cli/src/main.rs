@@ -793,6 +793,21 @@ fn write_stdout(out: &str) -> ExitCode {
     }
 }
 
+/// The exit code of a command that reports its own failures as it goes:
+/// success when everything passed; a write error on stdout is reported
+/// (unless the reader went away: a closed pipe ends the command quietly).
+fn report_outcome(outcome: io::Result<bool>) -> ExitCode {
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("error: writing the output: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -814,15 +829,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Wast(args) => match wast(&args, &mut io::stdout().lock()) {
-            Ok(true) => ExitCode::SUCCESS,
-            Ok(false) => ExitCode::FAILURE,
-            Err(error) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::FAILURE,
-            Err(error) => {
-                eprintln!("error: writing the output: {error}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Wast(args) => report_outcome(wast(&args, &mut io::stdout().lock())),
         Command::Bench(args) => {
             let options = duet_cli::bench::Options {
                 compilers: args.compiler.compilers(),
@@ -837,15 +844,12 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match duet_cli::bench::bench(&exe, &args.files, &options, &mut io::stdout().lock()) {
-                Ok(true) => ExitCode::SUCCESS,
-                Ok(false) => ExitCode::FAILURE,
-                Err(error) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::FAILURE,
-                Err(error) => {
-                    eprintln!("error: writing the output: {error}");
-                    ExitCode::FAILURE
-                }
-            }
+            report_outcome(duet_cli::bench::bench(
+                &exe,
+                &args.files,
+                &options,
+                &mut io::stdout().lock(),
+            ))
         }
         Command::BenchChild(args) => {
             if duet_cli::bench::child_main(&args.file, args.compiler.runtime(), args.show_output) {
