@@ -11,14 +11,14 @@
 //!              merged when the first dominates the second; a conditional
 //!              trap on the same condition as a dominating one is removed
 //!   RLE        redundant loads and loads of just-stored values become the
-//!              known value ([`rle`])
+//!              known value (`rle.rs`)
 //!   DCE        pure instructions whose results are unused are removed,
 //!              to a fixpoint
 //!   LICM       loop-invariant pure instructions move to the loop's
-//!              preheader ([`licm`])
+//!              preheader (`licm.rs`)
 //! ```
 //!
-//! *Pure* ([`is_pure`]) means: computes its results and does nothing
+//! *Pure* (`is_pure`) means: computes its results and does nothing
 //! else. Besides arithmetic that cannot trap, that covers `readonly
 //! notrap` loads (VMContext fields fixed for the instance's life, such as
 //! a heap base that never moves: merging, removing and hoisting them is
