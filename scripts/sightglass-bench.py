@@ -210,8 +210,9 @@ def machine(duet_given):
 
 def measure(args):
     shared = shared_dir()
-    duet = Path(args.duet) if args.duet else build_duet()
-    anchor = Path(args.anchor) if args.anchor else DEFAULT_ANCHOR
+    # Resolved now: each program runs with its own directory as the working one.
+    duet = Path(args.duet).resolve() if args.duet else build_duet()
+    anchor = Path(args.anchor).resolve() if args.anchor else DEFAULT_ANCHOR
     if not anchor.exists():
         anchor = build_anchor(shared)
     cpu = None if args.no_pin else args.cpu
