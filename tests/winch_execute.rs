@@ -720,6 +720,118 @@ fn calls_pass_many_arguments_and_multiple_results() {
     }
 }
 
+/// `weigh` below: every argument weighed differently, so a swapped or
+/// misplaced argument changes the result.
+fn weigh(i: [i64; 8], f: [f64; 3]) -> i64 {
+    let ints = [3, 5, 7, 11, 13, 17, 19, 23]
+        .iter()
+        .zip(i)
+        .fold(0i64, |acc, (&w, x)| acc.wrapping_add(x.wrapping_mul(w)));
+    let floats = f[0] * 29.0 + f[1] * 31.0 + f[2] * 37.0;
+    ints.wrapping_add(floats as i64)
+}
+
+#[test]
+fn call_arguments_move_from_wherever_they_are() {
+    // The arguments of a call go from registers, locals, constants and
+    // spilled slots straight to the argument registers and stack slots.
+    // `in_registers` leaves six integer arguments in rax, rcx, rdx, rsi,
+    // rdi and r8, whose argument registers are rsi, rdx, rcx, r8, r9 and a
+    // stack slot: rcx and rdx swap (a cycle through the scratch register)
+    // and rsi must be read before it is written; the three floats are in
+    // xmm1-xmm3 above a spilled float, so they shift down one register.
+    // `spilled` computes more values than there are registers, so the
+    // arguments are in memory.
+    let weigh_wat = r#"
+      (func $weigh (param i64 i64 i64 i64 i64 i64 i64 i64 f64 f64 f64) (result i64)
+        local.get 0 i64.const 3 i64.mul
+        local.get 1 i64.const 5 i64.mul i64.add
+        local.get 2 i64.const 7 i64.mul i64.add
+        local.get 3 i64.const 11 i64.mul i64.add
+        local.get 4 i64.const 13 i64.mul i64.add
+        local.get 5 i64.const 17 i64.mul i64.add
+        local.get 6 i64.const 19 i64.mul i64.add
+        local.get 7 i64.const 23 i64.mul i64.add
+        local.get 8 f64.const 29 f64.mul
+        local.get 9 f64.const 31 f64.mul f64.add
+        local.get 10 f64.const 37 f64.mul f64.add
+        i64.trunc_sat_f64_s i64.add)"#;
+    let wat = format!(
+        r#"(module {weigh_wat}
+          (func (export "in_registers") (param i64 i64) (result i64) (local i64)
+            local.get 0 f64.convert_i64_s
+            local.get 0 i64.const 1 i64.add
+            local.get 1 i64.const 2 i64.add
+            local.get 0 i64.const 3 i64.xor
+            local.get 1 i64.const 4 i64.sub
+            local.get 0 i64.const 5 i64.or
+            local.get 1 i64.const 6 i64.mul
+            local.get 0
+            i64.const -9
+            local.get 1 f64.convert_i64_s
+            local.get 0 f64.convert_i64_s
+            local.get 1 f64.convert_i64_s
+            f64.const 0.5 f64.const 0.25 local.get 0 i32.wrap_i64 select
+            f64.sub
+            call $weigh
+            local.set 2
+            i64.trunc_sat_f64_s local.get 2 i64.add)
+          (func (export "spilled") (param i64 i64) (result i64)
+            local.get 0 i64.const 1 i64.add
+            local.get 1 i64.const 2 i64.add
+            local.get 0 i64.const 3 i64.xor
+            local.get 1 i64.const 4 i64.sub
+            local.get 0 i64.const 5 i64.or
+            local.get 1 i64.const 6 i64.mul
+            local.get 0 i64.const 7 i64.add
+            local.get 1 i64.const 8 i64.add
+            local.get 0 f64.convert_i64_s
+            local.get 1 f64.convert_i64_s f64.const 0.5 f64.add
+            local.get 0 f64.convert_i64_s
+            call $weigh))"#
+    );
+    let mut m = compile(&wat).expect("compiles");
+    for &a in &inputs() {
+        for &b in &inputs()[..12] {
+            let (fa, fb) = (a as f64, b as f64);
+            let half = if a as i32 != 0 { 0.5 } else { 0.25 };
+            let want = weigh(
+                [
+                    a.wrapping_add(1),
+                    b.wrapping_add(2),
+                    a ^ 3,
+                    b.wrapping_sub(4),
+                    a | 5,
+                    b.wrapping_mul(6),
+                    a,
+                    -9,
+                ],
+                [fb, fa, fb - half],
+            )
+            .wrapping_add(fa as i64);
+            assert_eq!(
+                m.call("in_registers", &[a, b]),
+                want,
+                "in_registers({a}, {b})"
+            );
+            let want = weigh(
+                [
+                    a.wrapping_add(1),
+                    b.wrapping_add(2),
+                    a ^ 3,
+                    b.wrapping_sub(4),
+                    a | 5,
+                    b.wrapping_mul(6),
+                    a.wrapping_add(7),
+                    b.wrapping_add(8),
+                ],
+                [fa, fb + 0.5, fa],
+            );
+            assert_eq!(m.call("spilled", &[a, b]), want, "spilled({a}, {b})");
+        }
+    }
+}
+
 #[test]
 fn unsupported_operators_are_errors_naming_them() {
     let error = compile(r#"(module (func v128.const i64x2 0 0 drop))"#)

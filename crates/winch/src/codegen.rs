@@ -99,6 +99,9 @@ struct LocalSlot {
     ty: ValType,
     /// Bytes below `rbp`.
     offset: u32,
+    /// The straight-line region ([`CodeGen::region`]) that last stored the
+    /// local's slot.
+    stored_in: u32,
 }
 
 /// The code generator of one function.
@@ -127,12 +130,29 @@ pub(crate) struct CodeGen<'e, E: FuncEnv> {
     /// Sound because nothing between the comparison and its consumer writes
     /// the flags (invariant 5).
     pending_condition: Option<(CC, Gpr)>,
+    /// Numbers the straight-line regions of the code: it grows at every
+    /// bound label. A local stored in the current region is read into a
+    /// register rather than folded into an ALU instruction as a memory
+    /// operand (see [`CodeGen::pop_operands`]).
+    region: u32,
 }
 
 /// The operand size of an integer value type.
 pub(crate) fn int_size(ty: ValType) -> OperandSize {
     match ty {
         ValType::I32 => OperandSize::S32,
+        _ => OperandSize::S64,
+    }
+}
+
+/// The width to read a value of type `ty` from its 8-byte slot with into a
+/// GPR: 32 bits for `i32` and `f32`, whose stores may be 32 bits wide (a
+/// wider load of a narrower store still in flight cannot be forwarded and
+/// waits for the store to retire), 64 otherwise. A 32-bit load clears the
+/// upper half, as invariant 2 wants.
+pub(crate) fn slot_load_size(ty: ValType) -> OperandSize {
+    match ty {
+        ValType::I32 | ValType::F32 => OperandSize::S32,
         _ => OperandSize::S64,
     }
 }
@@ -197,6 +217,7 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
             frame_size_field: 0,
             offset: 0,
             pending_condition: None,
+            region: 0,
         }
     }
 
@@ -278,9 +299,12 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         // Locals: one slot each below the saved registers.
         for &ty in params.iter().chain(locals) {
             self.grow_stack(SLOT_SIZE);
+            // The prologue stores every slot (parameters, and zeros) in
+            // the first region.
             self.locals.push(LocalSlot {
                 ty,
                 offset: self.sp_offset,
+                stored_in: 0,
             });
         }
         let locals_size = self.sp_offset - SAVED_REGS_SIZE;
@@ -430,14 +454,16 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
             Val::Xmm { reg, ty } => self.asm.movd_from_xmm(int_size(ty), dst, reg),
             Val::Local { index, ty } => {
                 let offset = self.locals[index as usize].offset;
-                self.asm.mov_rm(int_size(ty), dst, &frame_slot(offset));
+                self.asm
+                    .mov_rm(slot_load_size(ty), dst, &frame_slot(offset));
             }
-            Val::Memory { offset, .. } => {
+            Val::Memory { offset, ty } => {
                 if offset == self.sp_offset {
                     self.asm.pop_r(dst);
                     self.sp_offset -= SLOT_SIZE;
                 } else {
-                    self.asm.mov_rm(OperandSize::S64, dst, &frame_slot(offset));
+                    self.asm
+                        .mov_rm(slot_load_size(ty), dst, &frame_slot(offset));
                     self.release_down_to(offset);
                 }
             }
@@ -619,7 +645,8 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
             }
             Val::Local { index, ty } => {
                 let offset = self.locals[index as usize].offset;
-                self.asm.mov_rm(int_size(ty), SCRATCH, &frame_slot(offset));
+                self.asm
+                    .mov_rm(slot_load_size(ty), SCRATCH, &frame_slot(offset));
                 self.asm.push_r(SCRATCH);
             }
             Val::I32(_) | Val::I64(_) | Val::F32(_) | Val::F64(_) if force => {
@@ -697,6 +724,7 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         }
         let slot = frame_slot(self.locals[index as usize].offset);
         let ty = self.locals[index as usize].ty;
+        self.locals[index as usize].stored_in = self.region;
         let val = self.stack.pop().expect("validated");
         if is_float(ty) {
             match val {
@@ -785,16 +813,16 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
                 }
                 Val::Gpr { reg, .. } => self.asm.mov_mr(OperandSize::S64, &dest, reg),
                 Val::Xmm { reg, ty } => self.asm.xmm_store(xmm_mov_op(ty), &dest, reg),
-                Val::Local { index, .. } => {
+                Val::Local { index, ty } => {
                     let offset = self.locals[index as usize].offset;
                     self.asm
-                        .mov_rm(OperandSize::S64, SCRATCH, &frame_slot(offset));
+                        .mov_rm(slot_load_size(ty), SCRATCH, &frame_slot(offset));
                     self.asm.mov_mr(OperandSize::S64, &dest, SCRATCH);
                 }
-                Val::Memory { offset, .. } => {
+                Val::Memory { offset, ty } => {
                     if dest != frame_slot(offset) {
                         self.asm
-                            .mov_rm(OperandSize::S64, SCRATCH, &frame_slot(offset));
+                            .mov_rm(slot_load_size(ty), SCRATCH, &frame_slot(offset));
                         self.asm.mov_mr(OperandSize::S64, &dest, SCRATCH);
                     }
                 }
@@ -879,12 +907,13 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
             }
             Val::Local { index, ty } => {
                 let offset = self.locals[index as usize].offset;
-                self.asm.mov_rm(int_size(ty), SCRATCH, &frame_slot(offset));
+                self.asm
+                    .mov_rm(slot_load_size(ty), SCRATCH, &frame_slot(offset));
                 SCRATCH
             }
-            Val::Memory { offset, .. } => {
+            Val::Memory { offset, ty } => {
                 self.asm
-                    .mov_rm(OperandSize::S64, SCRATCH, &frame_slot(offset));
+                    .mov_rm(slot_load_size(ty), SCRATCH, &frame_slot(offset));
                 SCRATCH
             }
         }
@@ -950,18 +979,24 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         let results: Vec<_> = ty.results().iter().map(|&t| abi_type(t)).collect();
         let sig = CallSignature::new(&params, &results);
 
-        // Every live value goes to memory (the call clobbers every
-        // allocatable register); the arguments end up on top.
-        self.spill_everything();
-        let arg_count = params.len();
-        let args_base = self.stack.len() - arg_count;
+        // Every live value below the arguments goes to memory (the call
+        // clobbers every allocatable register; constants stay constants).
+        // The arguments go straight from where they are to where the
+        // calling convention wants them.
+        let args_base = self.stack.len() - params.len();
+        for i in 0..args_base {
+            self.spill_entry(i, false);
+        }
         let args: Vec<Val> = self.stack.drain(args_base..).collect();
-        // Everything from the first argument's slot up is the arguments or
-        // dead (invariant 1; `spill_everything` may leave dead slots between
-        // them): after the call the stack is released down to it.
-        let released_sp = match args.first() {
-            Some(Val::Memory { offset, .. }) => offset - SLOT_SIZE,
-            Some(_) => unreachable!("arguments were spilled"),
+        // After the call the machine stack is released down to the first
+        // argument in memory, or to here. By invariant 1, everything above
+        // that slot is an argument or dead, and if an argument is in
+        // memory, nothing below it was just spilled.
+        let released_sp = match args.iter().find_map(|v| match v {
+            Val::Memory { offset, .. } => Some(*offset),
+            _ => None,
+        }) {
+            Some(offset) => offset - SLOT_SIZE,
             None => self.sp_offset,
         };
 
@@ -973,23 +1008,9 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
             self.asm.sub_ri(OperandSize::S64, Gpr::RSP, below as i32);
         }
         self.grow_stack(below);
-        for (val, location) in args.iter().zip(&sig.params) {
-            let Val::Memory { offset, .. } = *val else {
-                unreachable!("arguments were spilled")
-            };
-            let src = frame_slot(offset);
-            match *location {
-                ArgLocation::Gpr(reg) => self.asm.mov_rm(OperandSize::S64, reg, &src),
-                ArgLocation::Stack { offset } => {
-                    self.asm.mov_rm(OperandSize::S64, SCRATCH, &src);
-                    self.asm.mov_mr(
-                        OperandSize::S64,
-                        &Amode::base(Gpr::RSP, offset as i32),
-                        SCRATCH,
-                    );
-                }
-                ArgLocation::Xmm(reg) => self.asm.xmm_load(xmm_mov_op(val.ty()), reg, &src),
-            }
+        self.place_arguments(&args, &sig.params);
+        for &val in &args {
+            self.free_val(val);
         }
         match callee {
             Callee::Defined(func_index) => {
@@ -1072,22 +1093,119 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         Ok(())
     }
 
-    /// An operand for the right-hand side of an ALU instruction: an
-    /// immediate, a local's slot, or a register.
-    pub(crate) fn pop_rmi(&mut self) -> GprMemImm {
-        let val = self.stack.pop().expect("validated");
-        if let Some(imm) = val.as_imm32() {
-            return GprMemImm::Imm(imm);
+    /// Moves call arguments from their value-stack entries to their
+    /// locations: stack arguments first (their sources are all still
+    /// intact), then the register-to-register moves as one parallel move,
+    /// then the loads and constants (whose destinations no remaining move
+    /// reads any more). Uses only `SCRATCH` and `XMM_SCRATCH` besides the
+    /// destinations; memory entries are read in place, not popped.
+    fn place_arguments(&mut self, args: &[Val], locations: &[ArgLocation]) {
+        let mut gpr_moves = Vec::new();
+        let mut xmm_moves = Vec::new();
+        for (&val, &location) in args.iter().zip(locations) {
+            match (location, val) {
+                (ArgLocation::Stack { offset }, _) => {
+                    let dst = Amode::base(Gpr::RSP, offset as i32);
+                    match val {
+                        Val::Gpr { reg, .. } => self.asm.mov_mr(OperandSize::S64, &dst, reg),
+                        Val::Xmm { reg, ty } => self.asm.xmm_store(xmm_mov_op(ty), &dst, reg),
+                        // A constant whose 64 bits an imm32 sign-extends to.
+                        _ if val
+                            .constant_bits()
+                            .is_some_and(|bits| i32::try_from(bits as i64).is_ok()) =>
+                        {
+                            let bits = val.constant_bits().expect("a constant");
+                            self.asm.mov_mi(OperandSize::S64, &dst, bits as i64 as i32);
+                        }
+                        _ => {
+                            self.load_argument(val, SCRATCH);
+                            self.asm.mov_mr(OperandSize::S64, &dst, SCRATCH);
+                        }
+                    }
+                }
+                (ArgLocation::Gpr(dst), Val::Gpr { reg, .. }) => gpr_moves.push((dst, reg)),
+                (ArgLocation::Xmm(dst), Val::Xmm { reg, .. }) => xmm_moves.push((dst, reg)),
+                _ => {}
+            }
         }
-        if let Val::Local { index, .. } = val {
-            return GprMemImm::Mem(frame_slot(self.locals[index as usize].offset));
+        parallel_move(&mut gpr_moves, SCRATCH, |dst, src| {
+            self.asm.mov_rr(OperandSize::S64, dst, src)
+        });
+        parallel_move(&mut xmm_moves, XMM_SCRATCH, |dst, src| {
+            self.asm.movaps_rr(dst, src)
+        });
+        for (&val, &location) in args.iter().zip(locations) {
+            match (location, val) {
+                (ArgLocation::Gpr(_) | ArgLocation::Xmm(_), Val::Gpr { .. } | Val::Xmm { .. }) => {}
+                (ArgLocation::Gpr(dst), _) => self.load_argument(val, dst),
+                (ArgLocation::Xmm(dst), _) => match val {
+                    Val::Memory { offset, ty } => {
+                        self.asm.xmm_load(xmm_mov_op(ty), dst, &frame_slot(offset))
+                    }
+                    _ => self.materialize_xmm(val, dst),
+                },
+                (ArgLocation::Stack { .. }, _) => {}
+            }
         }
-        GprMemImm::Gpr(self.val_to_gpr(val))
     }
 
-    /// Frees the register of an operand popped with [`Self::pop_rmi`].
+    /// Loads an argument that is not in a register (a constant, a local or
+    /// a memory entry, left in place) into `dst`.
+    fn load_argument(&mut self, val: Val, dst: Gpr) {
+        match val {
+            Val::Memory { offset, ty } => {
+                self.asm
+                    .mov_rm(slot_load_size(ty), dst, &frame_slot(offset))
+            }
+            Val::Local { index, ty } => {
+                let offset = self.locals[index as usize].offset;
+                self.asm
+                    .mov_rm(slot_load_size(ty), dst, &frame_slot(offset));
+            }
+            _ => self.materialize(val, dst),
+        }
+    }
+
+    /// The two operands of an integer ALU instruction (or comparison): the
+    /// left one in a register, which is also the destination, and the right
+    /// one as an immediate, a local's slot, or a register.
+    ///
+    /// A local stored earlier in the same straight-line region is not used
+    /// in place but loaded into `SCRATCH` with a plain `mov`, after the left
+    /// operand is in its register. Its store is likely still in flight, and
+    /// on AMD's Zen cores a plain load from the same `[rbp + disp]` takes
+    /// the stored value much sooner than a load folded into an ALU
+    /// instruction does (memory renaming, as far as we can tell): on the
+    /// SipHash rounds of sightglass `ratelimit`, which keep their state in
+    /// locals, folding those reloads made the loop 1.4x slower. A local
+    /// not stored in the region (a loop-invariant bound, say) is still used
+    /// in place, which saves an instruction.
+    pub(crate) fn pop_operands(&mut self) -> (Gpr, GprMemImm) {
+        let val = self.stack.pop().expect("validated");
+        if let Some(imm) = val.as_imm32() {
+            return (self.pop_gpr(), GprMemImm::Imm(imm));
+        }
+        if let Val::Local { index, ty } = val {
+            let local = self.locals[index as usize];
+            if local.stored_in != self.region {
+                return (self.pop_gpr(), GprMemImm::Mem(frame_slot(local.offset)));
+            }
+            // Popping the left operand may use the scratch register (or
+            // spill, which does not touch locals), so load after it.
+            let lhs = self.pop_gpr();
+            self.asm
+                .mov_rm(int_size(ty), SCRATCH, &frame_slot(local.offset));
+            return (lhs, GprMemImm::Gpr(SCRATCH));
+        }
+        let rhs = self.val_to_gpr(val);
+        (self.pop_gpr(), GprMemImm::Gpr(rhs))
+    }
+
+    /// Frees the register of a right operand from [`Self::pop_operands`].
     pub(crate) fn free_rmi(&mut self, operand: GprMemImm) {
-        if let GprMemImm::Gpr(reg) = operand {
+        if let GprMemImm::Gpr(reg) = operand
+            && reg != SCRATCH
+        {
             self.free_gpr(reg);
         }
     }
@@ -1183,6 +1301,41 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
     /// Binds `label` here.
     pub(crate) fn bind(&mut self, label: Label) -> Result<(), CompileError> {
         self.asm.bind_label(label)?;
+        self.region += 1;
         Ok(())
+    }
+}
+
+/// Emits the register moves `moves` (destination, source) as if they all
+/// happened at once: a move goes once no other pending move still reads
+/// its destination, and a cycle is broken by copying one register to
+/// `scratch`. Destinations must be distinct.
+fn parallel_move<R: Copy + PartialEq>(
+    moves: &mut Vec<(R, R)>,
+    scratch: R,
+    mut emit: impl FnMut(R, R),
+) {
+    moves.retain(|&(dst, src)| dst != src);
+    while !moves.is_empty() {
+        let ready = moves
+            .iter()
+            .position(|&(dst, _)| moves.iter().all(|&(_, src)| src != dst));
+        match ready {
+            Some(i) => {
+                let (dst, src) = moves.swap_remove(i);
+                emit(dst, src);
+            }
+            None => {
+                // Every destination is still read: the moves are cycles.
+                // Save one destination's value and read it from there.
+                let saved = moves[0].0;
+                emit(scratch, saved);
+                for (_, src) in moves.iter_mut() {
+                    if *src == saved {
+                        *src = scratch;
+                    }
+                }
+            }
+        }
     }
 }

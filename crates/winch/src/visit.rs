@@ -311,8 +311,7 @@ impl<E: FuncEnv> CodeGen<'_, E> {
     }
 
     fn int_binop(&mut self, ty: ValType, op: AluOp) -> Result<(), CompileError> {
-        let rhs = self.pop_rmi();
-        let lhs = self.pop_gpr();
+        let (lhs, rhs) = self.pop_operands();
         self.asm.alu_rmi(op, int_size(ty), lhs, &rhs);
         self.free_rmi(rhs);
         self.push_gpr(lhs, ty);
@@ -321,8 +320,7 @@ impl<E: FuncEnv> CodeGen<'_, E> {
 
     fn int_mul(&mut self, ty: ValType) -> Result<(), CompileError> {
         let size = int_size(ty);
-        let rhs = self.pop_rmi();
-        let lhs = self.pop_gpr();
+        let (lhs, rhs) = self.pop_operands();
         match rhs {
             GprMemImm::Imm(imm) => self.asm.imul_rmi(size, lhs, &GprMem::Gpr(lhs), imm),
             GprMemImm::Gpr(r) => self.asm.imul_rr(size, lhs, r),
@@ -336,8 +334,7 @@ impl<E: FuncEnv> CodeGen<'_, E> {
     /// A comparison: its result stays pending in the flags (see
     /// `CodeGen::pending_condition`), in the register of its left operand.
     fn int_compare(&mut self, ty: ValType, cc: CC) -> Result<(), CompileError> {
-        let rhs = self.pop_rmi();
-        let lhs = self.pop_gpr();
+        let (lhs, rhs) = self.pop_operands();
         self.asm.cmp_rmi(int_size(ty), lhs, &rhs);
         self.free_rmi(rhs);
         self.set_pending_condition(cc, lhs);
