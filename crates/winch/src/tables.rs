@@ -51,16 +51,19 @@ impl<E: FuncEnv> CodeGen<'_, E> {
     ) -> Result<(), CompileError> {
         let ty = self.env.type_at(type_index).clone();
         let index = self.pop_gpr();
-        // The call clobbers every register: everything else (the arguments
-        // among it) goes to memory now, so only the index is in a register.
-        self.spill_everything();
         // The function reference must survive the arguments' moves: not an
-        // argument register, and not the index.
-        let func_ref = if index == Gpr::RAX {
-            Gpr::R10
-        } else {
-            Gpr::RAX
-        };
+        // argument register, not rdi (the callee's VMContext), and not the
+        // index; so rax or r10. The arguments stay where they are (the
+        // call moves them) unless neither is free, and then the value
+        // stack is spilled to free one.
+        let func_ref = [Gpr::RAX, Gpr::R10]
+            .into_iter()
+            .find(|&reg| reg != index && self.regs.is_free(reg))
+            .unwrap_or(if index == Gpr::RAX {
+                Gpr::R10
+            } else {
+                Gpr::RAX
+            });
         self.alloc_specific(func_ref);
         let element = self.table_element(table, index, func_ref);
         self.asm.mov_rm(OperandSize::S64, func_ref, &element);
