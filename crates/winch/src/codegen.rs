@@ -979,26 +979,10 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         let results: Vec<_> = ty.results().iter().map(|&t| abi_type(t)).collect();
         let sig = CallSignature::new(&params, &results);
 
-        // Every live value below the arguments goes to memory (the call
-        // clobbers every allocatable register; constants stay constants).
         // The arguments go straight from where they are to where the
         // calling convention wants them.
-        let args_base = self.stack.len() - params.len();
-        for i in 0..args_base {
-            self.spill_entry(i, false);
-        }
-        let args: Vec<Val> = self.stack.drain(args_base..).collect();
-        // After the call the machine stack is released down to the first
-        // argument in memory, or to here. By invariant 1, everything above
-        // that slot is an argument or dead, and if an argument is in
-        // memory, nothing below it was just spilled.
-        let released_sp = match args.iter().find_map(|v| match v {
-            Val::Memory { offset, .. } => Some(*offset),
-            _ => None,
-        }) {
-            Some(offset) => offset - SLOT_SIZE,
-            None => self.sp_offset,
-        };
+        let args = self.take_call_operands(params.len());
+        let released_sp = self.release_point(&args);
 
         // Outgoing area below the arguments, with rsp 16-aligned at the call
         // (rbp is 16-aligned, so rsp's alignment is sp_offset's).
@@ -1093,13 +1077,41 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         Ok(())
     }
 
+    /// Pops the top `count` entries, the operands of a call, after
+    /// spilling every live value below them (the call clobbers every
+    /// allocatable register; constants stay constants). The operands stay
+    /// where they are, for [`Self::place_arguments`].
+    pub(crate) fn take_call_operands(&mut self, count: usize) -> Vec<Val> {
+        let base = self.stack.len() - count;
+        for i in 0..base {
+            self.spill_entry(i, false);
+        }
+        self.stack.drain(base..).collect()
+    }
+
+    /// What `sp_offset` goes back to once a call whose operands were
+    /// `operands` returns: the slot below the first operand in memory, or
+    /// the current `sp_offset`. By invariant 1, everything above that slot
+    /// is an operand or dead, and if an operand is in memory, nothing below
+    /// it was just spilled.
+    pub(crate) fn release_point(&self, operands: &[Val]) -> u32 {
+        let first_in_memory = operands.iter().find_map(|v| match v {
+            Val::Memory { offset, .. } => Some(*offset),
+            _ => None,
+        });
+        match first_in_memory {
+            Some(offset) => offset - SLOT_SIZE,
+            None => self.sp_offset,
+        }
+    }
+
     /// Moves call arguments from their value-stack entries to their
     /// locations: stack arguments first (their sources are all still
     /// intact), then the register-to-register moves as one parallel move,
     /// then the loads and constants (whose destinations no remaining move
     /// reads any more). Uses only `SCRATCH` and `XMM_SCRATCH` besides the
     /// destinations; memory entries are read in place, not popped.
-    fn place_arguments(&mut self, args: &[Val], locations: &[ArgLocation]) {
+    pub(crate) fn place_arguments(&mut self, args: &[Val], locations: &[ArgLocation]) {
         let mut gpr_moves = Vec::new();
         let mut xmm_moves = Vec::new();
         for (&val, &location) in args.iter().zip(locations) {
@@ -1136,7 +1148,8 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         });
         for (&val, &location) in args.iter().zip(locations) {
             match (location, val) {
-                (ArgLocation::Gpr(_) | ArgLocation::Xmm(_), Val::Gpr { .. } | Val::Xmm { .. }) => {}
+                (ArgLocation::Gpr(_), Val::Gpr { .. }) | (ArgLocation::Xmm(_), Val::Xmm { .. }) => {
+                }
                 (ArgLocation::Gpr(dst), _) => self.load_argument(val, dst),
                 (ArgLocation::Xmm(dst), _) => match val {
                     Val::Memory { offset, ty } => {

@@ -22,8 +22,9 @@ use crate::codegen::{CodeGen, int_size, is_float, xmm_mov_op};
 use crate::env::{FuncEnv, Location};
 use crate::error::CompileError;
 use crate::regs::{SCRATCH, VMCTX};
-use crate::stack::{SLOT_SIZE, Val};
+use crate::stack::Val;
 use cranelift_asm::x64::{Amode, CC, ExtMode, Gpr, GprMem, OperandSize, Scale};
+use duet_environ::abi::ArgLocation;
 use duet_environ::builtins::Builtin;
 use duet_environ::trap::Trap;
 use duet_environ::tunables::BoundsCheck;
@@ -292,41 +293,35 @@ impl<E: FuncEnv> CodeGen<'_, E> {
     /// in rax, which the caller takes.
     pub(crate) fn call_builtin(&mut self, builtin: Builtin, args: &[BuiltinArg]) {
         debug_assert_eq!(args.len() + 1, builtin.params().len(), "{}", builtin.name());
-        self.spill_everything();
         let operands = args
             .iter()
             .filter(|a| matches!(a, BuiltinArg::Operand(_)))
             .count();
-        let first = self.stack.len() - operands;
-        let values: Vec<Val> = self.stack.drain(first..).collect();
-        // From the first operand's slot up, everything is operands or dead
-        // (invariant 1): released after the call.
-        let released_sp = match values.first() {
-            Some(Val::Memory { offset, .. }) => offset - SLOT_SIZE,
-            Some(_) => unreachable!("the operands were spilled"),
-            None => self.sp_offset,
-        };
+        let values = self.take_call_operands(operands);
+        let released_sp = self.release_point(&values);
         let padding = self.sp_offset.next_multiple_of(16) - self.sp_offset;
         if padding > 0 {
             self.asm.sub_ri(OperandSize::S64, Gpr::RSP, padding as i32);
         }
         self.grow_stack(padding);
-        self.asm.mov_rr(OperandSize::S64, SYSV_ARGS[0], VMCTX);
-        for (arg, &reg) in args.iter().zip(&SYSV_ARGS[1..]) {
-            match arg {
-                BuiltinArg::Imm(value) => self.asm.mov_ri(OperandSize::S64, reg, *value),
-                BuiltinArg::Operand(k) => {
-                    let Val::Memory { offset, .. } = &values[*k] else {
-                        unreachable!("the operands were spilled")
-                    };
-                    self.asm.mov_rm(
-                        OperandSize::S64,
-                        reg,
-                        &Amode::base(Gpr::RBP, -(*offset as i32)),
-                    );
-                }
-            }
+        // The VMContext goes to rdi last: an operand may be there.
+        let moved: Vec<Val> = args
+            .iter()
+            .map(|arg| match *arg {
+                BuiltinArg::Imm(value) => Val::I64(value as i64),
+                BuiltinArg::Operand(k) => values[k],
+            })
+            .collect();
+        let locations: Vec<ArgLocation> = SYSV_ARGS[1..]
+            .iter()
+            .take(args.len())
+            .map(|&reg| ArgLocation::Gpr(reg))
+            .collect();
+        self.place_arguments(&moved, &locations);
+        for &value in &values {
+            self.free_val(value);
         }
+        self.asm.mov_rr(OperandSize::S64, SYSV_ARGS[0], VMCTX);
         self.asm.mov_rm(
             OperandSize::S64,
             SCRATCH,
