@@ -9,6 +9,7 @@
 
 use crate::instance::InstanceData;
 use crate::store::StoreOpaque;
+use crate::vm::VMMemoryDefinition;
 use duet_environ::builtins::Builtin;
 use duet_environ::vmoffsets::VMContext;
 
@@ -91,12 +92,11 @@ unsafe extern "sysv64" fn memory_fill(
     len: u64,
 ) -> u32 {
     // SAFETY: called by compiled code with its VMContext.
-    let (store, i) = unsafe { context(vmctx) };
-    let m = store.instances[i].memories[memory as usize] as usize;
-    let bytes = store.memories[m].memory.data_mut();
-    match range(dst, len, bytes.len()) {
+    let to = unsafe { memory_definition(vmctx, memory) };
+    match range(dst, len, to.current_length as usize) {
         Some(r) => {
-            bytes[r].fill(byte as u8);
+            // SAFETY: the range is inside the memory (checked).
+            unsafe { core::ptr::write_bytes(to.base.add(r.start), byte as u8, r.len()) };
             0
         }
         None => 1,
@@ -112,28 +112,48 @@ unsafe extern "sysv64" fn memory_copy(
     len: u64,
 ) -> u32 {
     // SAFETY: called by compiled code with its VMContext.
-    let (store, i) = unsafe { context(vmctx) };
-    let instance = &store.instances[i];
-    let (d, s) = (
-        instance.memories[dst_memory as usize] as usize,
-        instance.memories[src_memory as usize] as usize,
-    );
-    let (dst_base, dst_len) = {
-        let m = &mut store.memories[d].memory;
-        (m.data_mut().as_mut_ptr(), m.byte_len())
+    let (to, from) = unsafe {
+        (
+            memory_definition(vmctx, dst_memory),
+            memory_definition(vmctx, src_memory),
+        )
     };
-    let (src_base, src_len) = {
-        let m = &store.memories[s].memory;
-        (m.data().as_ptr(), m.byte_len())
-    };
-    match (range(dst, len, dst_len), range(src, len, src_len)) {
-        (Some(to), Some(from)) => {
+    let (to_len, from_len) = (to.current_length as usize, from.current_length as usize);
+    match (range(dst, len, to_len), range(src, len, from_len)) {
+        (Some(t), Some(f)) => {
             // SAFETY: both ranges are inside their memories (checked); they
             // may overlap (one memory), which `copy` allows.
-            unsafe { core::ptr::copy(src_base.add(from.start), dst_base.add(to.start), to.len()) };
+            unsafe { core::ptr::copy(from.base.add(f.start), to.base.add(t.start), t.len()) };
             0
         }
         _ => 1,
+    }
+}
+
+/// The base and length of the calling instance's memory `index`, read
+/// where compiled code reads them: from the VMContext for a defined memory,
+/// through its pointer for an imported one. Three dependent loads, against
+/// the seven of going through the store's tables, which matters to
+/// `memory.copy` right after a large copy has pushed those tables out of
+/// the L1 cache (sightglass `memmove`: 3.5 % of its run time).
+///
+/// # Safety
+///
+/// As for [`context`]; `index` is a memory of the instance.
+unsafe fn memory_definition(vmctx: *mut u8, index: u32) -> VMMemoryDefinition {
+    // SAFETY: the caller's contract; instantiation wrote the fields read.
+    unsafe {
+        let instance = &**(vmctx.add(VMContext::STORE as usize) as *const *const InstanceData);
+        let imported = instance.offsets.counts().num_imported_memories;
+        let definition = match index.checked_sub(imported) {
+            Some(defined) => vmctx.add(instance.offsets.defined_memory(defined) as usize)
+                as *const VMMemoryDefinition,
+            None => {
+                *(vmctx.add(instance.offsets.imported_memory(index) as usize)
+                    as *const *const VMMemoryDefinition)
+            }
+        };
+        *definition
     }
 }
 

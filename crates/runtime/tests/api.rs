@@ -186,6 +186,85 @@ fn instances_share_memories_globals_and_functions() {
 }
 
 #[test]
+fn bulk_memory_operations_see_every_growth() {
+    // `memory.fill` and `memory.copy` run in the runtime, which finds the
+    // memory's base and length where compiled code does: in the VMContext
+    // for a defined memory, through a pointer for an imported one. Growth
+    // from the host must be visible to both, under both compilers.
+    let bulk = r#"
+        (func (export "fill") (param i32 i32 i32)
+          (memory.fill (local.get 0) (local.get 1) (local.get 2)))
+        (func (export "copy") (param i32 i32 i32)
+          (memory.copy (local.get 0) (local.get 1) (local.get 2)))"#;
+    let page = 65536;
+    for compiler in [duet::Compiler::Winch, duet::Compiler::Cranelift] {
+        let mut config = duet::Config::new();
+        config.compiler(compiler);
+        let engine = Engine::new(&config).unwrap();
+        let mut store = Store::new(&engine, ());
+        let defined = Module::new(
+            &engine,
+            format!(r#"(module (memory (export "mem") 1 4) {bulk})"#),
+        )
+        .unwrap();
+        let imported = Module::new(
+            &engine,
+            format!(r#"(module (import "env" "mem" (memory 1)) {bulk})"#),
+        )
+        .unwrap();
+        let host = Memory::new(
+            &mut store,
+            MemoryType {
+                minimum_pages: 1,
+                maximum_pages: Some(4),
+                memory64: false,
+                shared: false,
+                page_size_log2: 16,
+            },
+        )
+        .unwrap();
+        let mut linker = Linker::new(&engine);
+        linker.define("env", "mem", host).unwrap();
+        let a = Instance::new(&mut store, &defined, &[]).unwrap();
+        let a_memory = a.get_memory(&store, "mem").unwrap();
+        let b = linker.instantiate(&mut store, &imported).unwrap();
+        for (instance, memory) in [(a, a_memory), (b, host)] {
+            let run = |store: &mut Store<()>, name: &str, args: [i32; 3]| {
+                call(store, instance, name, &args.map(Val::I32))
+            };
+            let oob = |result: Result<Vec<Val>, Error>| {
+                result.unwrap_err().as_trap().map(|t| t.code()) == Some(TrapCode::MemoryOutOfBounds)
+            };
+            assert!(
+                oob(run(&mut store, "fill", [page - 2, 7, 4])),
+                "{compiler:?}"
+            );
+            assert!(
+                oob(run(&mut store, "copy", [page - 2, 0, 4])),
+                "{compiler:?}"
+            );
+            assert_eq!(memory.grow(&mut store, 1).unwrap(), 1);
+            run(&mut store, "fill", [page - 2, 7, 4]).unwrap();
+            run(&mut store, "copy", [2 * page - 3, page - 1, 3]).unwrap();
+            let data = memory.data(&store);
+            assert_eq!(
+                &data[page as usize - 3..page as usize + 3],
+                &[0, 7, 7, 7, 7, 0]
+            );
+            assert_eq!(&data[2 * page as usize - 3..], &[7, 7, 7], "{compiler:?}");
+            assert!(
+                oob(run(&mut store, "fill", [2 * page - 1, 7, 2])),
+                "{compiler:?}"
+            );
+            assert!(
+                oob(run(&mut store, "copy", [0, 2 * page - 1, 2])),
+                "{compiler:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn typed_calls_check_the_type_once() {
     let engine = Engine::default();
     let module = Module::new(
