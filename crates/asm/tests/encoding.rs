@@ -1173,6 +1173,20 @@ fn align_code_pads_with_nops() {
 }
 
 #[test]
+fn aligned_code_raises_the_function_alignment() {
+    // An offset aligned to 32 is only an address aligned to 32 if the
+    // function is placed at one.
+    for align in [16, 32, 64] {
+        let mut asm = Assembler::new(CpuFeatures::all());
+        asm.nop(3);
+        asm.align_code(align);
+        asm.int3();
+        let code = asm.finish().unwrap();
+        assert!(code.alignment() >= align, "{align}: {}", code.alignment());
+    }
+}
+
+#[test]
 fn ret_push_and_sign_extension_forms() {
     let mut asm = Assembler::new(CpuFeatures::all());
     asm.ret_imm(0);

@@ -193,6 +193,8 @@
 //! aligned (padded with [`MachTarget::PADDING_BYTE`]). The finished code's
 //! alignment is the larger of [`MachTarget::FUNCTION_ALIGNMENT`] and the
 //! largest constant alignment, so an aligned offset is an aligned address.
+//! Code aligned to more than the function alignment (a loop header, say)
+//! raises it the same way with [`MachBuffer::require_alignment`].
 //!
 //! # Deferred traps
 //!
@@ -459,7 +461,9 @@ pub struct MachBuffer<T: MachTarget> {
     constants_by_content: HashMap<Vec<u8>, Constant>,
     /// Constants whose label was asked for and that are not yet emitted.
     pending_constants: Vec<Constant>,
-    largest_constant_alignment: u32,
+    /// The largest alignment asked of an offset in the code: a constant's
+    /// or [`MachBuffer::require_alignment`]'s.
+    largest_alignment: u32,
     /// Trap stubs to emit at the next island or at the end.
     pending_traps: Vec<DeferredTrap>,
     traps: Vec<TrapRecord>,
@@ -623,7 +627,7 @@ impl<T: MachTarget> MachBuffer<T> {
             constants: Vec::new(),
             constants_by_content: HashMap::new(),
             pending_constants: Vec::new(),
-            largest_constant_alignment: 1,
+            largest_alignment: 1,
             pending_traps: Vec::new(),
             traps: Vec::new(),
             relocations: Vec::new(),
@@ -645,6 +649,13 @@ impl<T: MachTarget> MachBuffer<T> {
     pub fn set_branch_simplification(&mut self, on: bool) {
         self.simplify_branches = on;
         self.branches.clear();
+    }
+
+    /// Makes the finished code's alignment at least `align` (a power of
+    /// two), so that offsets aligned to it here are aligned in memory.
+    pub fn require_alignment(&mut self, align: u32) {
+        debug_assert!(align.is_power_of_two());
+        self.largest_alignment = self.largest_alignment.max(align);
     }
 
     /// The offset the next byte will have.
@@ -1091,7 +1102,7 @@ impl<T: MachTarget> MachBuffer<T> {
         sort_by_offset(&mut self.srclocs, |s| s.start);
         Ok(FinishedCode {
             code: self.data,
-            alignment: T::FUNCTION_ALIGNMENT.max(self.largest_constant_alignment),
+            alignment: T::FUNCTION_ALIGNMENT.max(self.largest_alignment),
             relocations: self.relocations,
             traps: self.traps,
             call_sites: self.call_sites,
@@ -1256,7 +1267,7 @@ impl<T: MachTarget> MachBuffer<T> {
             self.put_bytes(&data);
             self.constants[index].data = data;
             self.constants[index].placement = ConstantPlacement::Emitted;
-            self.largest_constant_alignment = self.largest_constant_alignment.max(align);
+            self.largest_alignment = self.largest_alignment.max(align);
         }
         self.island_data_worst_case = 0;
     }

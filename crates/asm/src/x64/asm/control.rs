@@ -189,7 +189,9 @@ impl Assembler {
     }
 
     /// NOPs up to the next multiple of `align` (a power of two; loop headers,
-    /// for instance). The function itself starts at least 16-byte aligned.
+    /// for instance). The function's code is then placed at an address
+    /// aligned to at least `align` too, so the offset's alignment is the
+    /// address's.
     pub fn align_code(&mut self, align: u32) {
         if !align.is_power_of_two() {
             self.fail(AsmError::InvalidOperand {
@@ -198,6 +200,7 @@ impl Assembler {
             });
             return;
         }
+        self.buffer.require_alignment(align);
         let misalignment = self.buffer.cur_offset() & (align - 1);
         if misalignment != 0 {
             self.nop((align - misalignment) as usize);
