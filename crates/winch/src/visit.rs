@@ -311,6 +311,15 @@ impl<E: FuncEnv> CodeGen<'_, E> {
     }
 
     fn int_binop(&mut self, ty: ValType, op: AluOp) -> Result<(), CompileError> {
+        // `x & 0xffffffff` on 64 bits: a 32-bit move zero-extends, and the
+        // mask (no imm32) needs no register.
+        if op == AluOp::And && self.stack.last() == Some(&Val::I64(0xffff_ffff)) {
+            self.stack.pop();
+            let lhs = self.pop_gpr();
+            self.asm.mov_rr(OperandSize::S32, lhs, lhs);
+            self.push_gpr(lhs, ty);
+            return Ok(());
+        }
         let (lhs, rhs) = self.pop_operands();
         self.asm.alu_rmi(op, int_size(ty), lhs, &rhs);
         self.free_rmi(rhs);
