@@ -110,6 +110,40 @@ block0(v0: i64, v1: i64, v2: i64):
 }
 
 #[test]
+fn masking_the_low_half_clears_the_high_half() {
+    // `x & 0xffffffff` is lowered as a 32-bit move; `mul128` is sightglass
+    // ed25519's `__multi3` (the product of the low halves, its carries).
+    let mut f = compile(
+        "function %f(i64, i64, i64) -> i64 wasm {
+block0(v0: i64, v1: i64, v2: i64):
+    v3 = iconst.i64 0xffffffff
+    v4 = band v1, v3
+    v5 = band v2, v3
+    v6 = imul v4, v5
+    v7 = iconst.i64 32
+    v8 = ushr v6, v7
+    v9 = ushr v1, v7
+    v10 = imul v9, v5
+    v11 = iadd v8, v10
+    v12 = band v11, v3
+    v13 = ishl v11, v7
+    v14 = bxor v13, v12
+    v15 = bor v14, v4
+    return v15
+}",
+    );
+    for a in INPUTS {
+        for b in INPUTS {
+            let mask = 0xffff_ffff_i64;
+            let low = ((a & mask).wrapping_mul(b & mask) as u64 >> 32) as i64;
+            let sum = low.wrapping_add(((a as u64 >> 32) as i64).wrapping_mul(b & mask));
+            let want = (sum << 32 ^ sum & mask) | a & mask;
+            assert_eq!(f.call(a, b), want, "f({a}, {b})");
+        }
+    }
+}
+
+#[test]
 fn i32_operations_wrap_at_32_bits() {
     let mut f = compile(
         "function %f(i64, i32, i32) -> i32 wasm {
@@ -677,6 +711,44 @@ block0(v0: i64, v1: i32, v2: i32):
 /// Stack slots: stores and loads at offsets, an address taken with
 /// `stack_addr` and used by a plain load, a narrow store that must not
 /// touch the next slot, and the slots' alignment.
+#[test]
+fn only_frameless_leaves_skip_the_stack_limit_check() {
+    // A leaf with nothing in its frame but saved registers cannot recurse
+    // and stays within `LEAF_UNCHECKED_BYTES` of its caller's checked
+    // stack pointer; a stack slot or a call brings the check back.
+    let checked = |text: &str| {
+        let func = parse_function_text(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let finished = compile_function(&func, &options()).unwrap();
+        finished
+            .traps()
+            .iter()
+            .any(|t| t.code == Trap::StackOverflow.code())
+    };
+    let leaf = "function %f(i64, i64, i64) -> i64 wasm {
+block0(v0: i64, v1: i64, v2: i64):
+    v3 = imul v1, v2
+    return v3
+}";
+    let with_slot = "function %f(i64, i64, i64) -> i64 wasm {
+    ss0 = explicit_slot 8, align 3
+block0(v0: i64, v1: i64, v2: i64):
+    stack_store v1, ss0
+    v3 = stack_load.i64 ss0
+    return v3
+}";
+    let with_call = "function %f(i64, i64, i64) -> i64 wasm {
+    sig0 = (i64, i64) -> i64 wasm
+    fn0 = u0:1 sig0
+
+block0(v0: i64, v1: i64, v2: i64):
+    v3 = call fn0(v0, v1)
+    return v3
+}";
+    assert!(!checked(leaf));
+    assert!(checked(with_slot));
+    assert!(checked(with_call));
+}
+
 #[test]
 fn stack_slots_hold_their_values() {
     let mut f = compile(

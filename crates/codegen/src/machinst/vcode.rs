@@ -123,10 +123,20 @@ impl core::fmt::Display for VCode {
     }
 }
 
+/// The most a leaf function without a stack-limit check pushes: `rbp`,
+/// five callee-saved registers and 8 bytes of alignment.
+pub const LEAF_UNCHECKED_BYTES: u32 = 56;
+
 /// The alignment of loop headers, in bytes.
 const LOOP_ALIGNMENT: u32 = 32;
 
 /// The stack-limit check a wasm function's prologue makes.
+///
+/// A leaf function (no calls) whose frame holds nothing but the saved
+/// `rbp` and callee-saved registers makes none, as Cranelift's leaves do:
+/// it cannot recurse, and it goes at most [`LEAF_UNCHECKED_BYTES`] below
+/// the stack pointer its caller checked, which the embedder's stack must
+/// have room for below the limit.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct StackLimit {
     /// The register holding the VMContext on entry.
@@ -320,7 +330,15 @@ impl VCode {
         let slots_i32 = i32::try_from(slots).map_err(|_| CodegenError::FrameTooLarge)?;
         let mut asm = self.asm.take().expect("emitted once");
         use OperandSize::S64;
-        if let Some(limit) = stack_limit {
+        let leaf = !self.insts.iter().any(|inst| {
+            matches!(
+                inst,
+                VInst::Machine(MInst::Call { .. } | MInst::CallIndirect { .. })
+            )
+        });
+        let unchecked = leaf && slots == 0 && body == 0;
+        debug_assert!(!unchecked || 8 + saves + frame <= LEAF_UNCHECKED_BYTES);
+        if let Some(limit) = stack_limit.filter(|_| !unchecked) {
             // lea r11, [rsp - (slots + saves + frame + 16)]; cmp r11, [vmctx + off]; jb trap
             let needed = i32::try_from(u64::from(slots) + u64::from(saves + frame) + 16)
                 .map_err(|_| CodegenError::FrameTooLarge)?;

@@ -150,6 +150,14 @@ struct Lower<'f> {
     user: SecondaryMap<Value, Option<Inst>>,
     /// Values used in a block other than their definition's.
     escapes: SecondaryMap<Value, bool>,
+    /// Values with a use no rule can fold them into: anything but a load's
+    /// or store's address, an operand of an `iadd` with a constant (an
+    /// address mode's displacement, or a three-operand `lea`) and a
+    /// `select`'s condition.
+    unfoldable_use: SecondaryMap<Value, bool>,
+    /// Values with a use that is not an `iadd` operand (where a shift by 1
+    /// to 3 folds as a scaled index).
+    non_sum_use: SecondaryMap<Value, bool>,
     /// Each instruction's place in the layout, counting from 0 over all
     /// blocks in RPO.
     position: SecondaryMap<Inst, u32>,
@@ -523,6 +531,11 @@ impl generated::Context for Lower<'_> {
         GprMem::Gpr(g)
     }
 
+    fn low32_mask(&mut self, v: Value) -> Option<()> {
+        (self.func.dfg.value_type(v) == Type::I64 && self.iconst_value(v) == Some(0xffff_ffff))
+            .then_some(())
+    }
+
     fn simm32_operand(&mut self, v: Value) -> Option<GprMemImm> {
         let ValueDef::Result(inst, _) = self.func.dfg.value_def(v) else {
             return None;
@@ -835,6 +848,8 @@ pub fn lower_function(func: &Function, options: &CompileOptions) -> Result<VCode
         uses: SecondaryMap::default(),
         user: SecondaryMap::with_default(None),
         escapes: SecondaryMap::default(),
+        unfoldable_use: SecondaryMap::default(),
+        non_sum_use: SecondaryMap::default(),
         position: SecondaryMap::default(),
         sunk: SecondaryMap::default(),
         deferred: SecondaryMap::default(),
@@ -870,10 +885,16 @@ pub fn lower_function(func: &Function, options: &CompileOptions) -> Result<VCode
         for inst in func.layout.block_insts(block) {
             lower.position[inst] = position;
             position += 1;
+            let foldable = lower.foldable_operands(inst);
+            let sum = func.dfg.inst(inst).opcode() == Opcode::Iadd;
+            let mut operand = 0;
             func.dfg.for_each_inst_arg(inst, |v| {
                 let v = func.dfg.resolve_aliases(v);
                 lower.uses[v] += 1;
                 lower.user[v] = Some(inst);
+                lower.unfoldable_use[v] |= !foldable.contains(&operand);
+                lower.non_sum_use[v] |= !sum;
+                operand += 1;
                 let def_block = match func.dfg.value_def(v) {
                     ValueDef::Result(def, _) => func.layout.inst_block(def),
                     ValueDef::Param(b, _) => Some(b),
@@ -997,7 +1018,7 @@ impl Lower<'_> {
                 self.pending_loads.push(inst);
                 continue;
             }
-            if local && !effects && !opcode.can_load() {
+            if local && !effects && !opcode.can_load() && self.worth_deferring(inst) {
                 self.deferred[inst] = true;
                 continue;
             }
@@ -1046,6 +1067,56 @@ impl Lower<'_> {
         // them already.
         self.pending_loads.clear();
         self.error.take().map_or(Ok(()), Err)
+    }
+
+    /// The operands of `inst`, by position in `for_each_inst_arg`'s order,
+    /// a rule may fold: a load's or store's address, the non-constant
+    /// operand of an `iadd` with a constant, a `select`'s condition.
+    fn foldable_operands(&self, inst: Inst) -> &'static [usize] {
+        match *self.func.dfg.inst(inst) {
+            InstructionData::Load { .. } => &[0],
+            InstructionData::Store { .. } => &[1],
+            InstructionData::Binary {
+                opcode: Opcode::Iadd,
+                args,
+            } => match (self.iconst_value(args[0]), self.iconst_value(args[1])) {
+                (None, Some(_)) => &[0],
+                (Some(_), None) => &[1],
+                _ => &[],
+            },
+            InstructionData::Ternary {
+                opcode: Opcode::Select,
+                ..
+            } => &[0],
+            _ => &[],
+        }
+    }
+
+    /// Whether pure `inst` should wait for its uses instead of being
+    /// lowered where it stands: only what a rule can fold into every one of
+    /// its users. That is a 64-bit `iadd` (an address's sum, or part of a
+    /// three-operand `lea`), an `ishl` by 1 to 3 (a scaled index) and an
+    /// `icmp` (a `select`'s condition). Everything else is lowered in
+    /// program order, which keeps the order the mid-end left, and with it
+    /// the register pressure: lowering an `imul` at its first use instead
+    /// would keep its operands live until then.
+    fn worth_deferring(&self, inst: Inst) -> bool {
+        let dfg = &self.func.dfg;
+        let &[v] = dfg.inst_results(inst) else {
+            return false;
+        };
+        match *dfg.inst(inst) {
+            InstructionData::Binary {
+                opcode: Opcode::Iadd,
+                ..
+            } => !self.unfoldable_use[v] && dfg.value_type(v) == Type::I64,
+            InstructionData::Binary {
+                opcode: Opcode::Ishl,
+                args,
+            } => !self.non_sum_use[v] && matches!(self.iconst_value(args[1]), Some(1..=3)),
+            InstructionData::IntCompare { .. } => !self.unfoldable_use[v],
+            _ => false,
+        }
     }
 
     /// Whether `inst` must stay where it is: it writes memory, calls,

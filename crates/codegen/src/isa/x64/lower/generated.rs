@@ -37,6 +37,7 @@ pub trait Context {
     fn amode_to_gpr_mem_imm(&mut self, arg0: Amode) -> GprMemImm;
     fn imm(&mut self, arg0: &Type, arg1: i64) -> GprReg;
     fn lea_amode(&mut self, arg0: Value, arg1: Value) -> Option<Amode>;
+    fn low32_mask(&mut self, arg0: Value) -> Option<()>;
     fn value_type(&mut self, arg0: Value) -> Type;
     fn upper_half_zero(&mut self, arg0: Value) -> bool;
     fn shift_amount(&mut self, arg0: Value) -> ShiftAmount;
@@ -331,29 +332,29 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             }
         }
         &InstructionData::Unary {
-            opcode: ref v94,
-            arg: v95,
+            opcode: ref v100,
+            arg: v101,
         } => {
-            match v94 {
+            match v100 {
                 &Opcode::Bnot => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v136 = constructor_unary_op(ctx, &UnaryOp::Not, v4, v95);
-                            let v137 = C::output_gpr(ctx, v136);
-                            let v138 = Some(v137);
-                            // Rule at isle/codegen/x64/lower.isle line 295.
-                            return v138;
+                            let v141 = constructor_unary_op(ctx, &UnaryOp::Not, v4, v101);
+                            let v142 = C::output_gpr(ctx, v141);
+                            let v143 = Some(v142);
+                            // Rule at isle/codegen/x64/lower.isle line 303.
+                            return v143;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
-                            let v510 = constructor_unary_op(ctx, &UnaryOp::Not, &Type::I32, v95);
-                            let v511 = constructor_narrow_zext(ctx, v12, v510);
-                            let v512 = C::output_gpr(ctx, v511);
-                            let v513 = Some(v512);
-                            // Rule at isle/codegen/x64/lower.isle line 809.
-                            return v513;
+                            let v514 = constructor_unary_op(ctx, &UnaryOp::Not, &Type::I32, v101);
+                            let v515 = constructor_narrow_zext(ctx, v12, v514);
+                            let v516 = C::output_gpr(ctx, v515);
+                            let v517 = Some(v516);
+                            // Rule at isle/codegen/x64/lower.isle line 817.
+                            return v517;
                         }
                     }
                 }
@@ -362,20 +363,20 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v140 = constructor_unary_op(ctx, &UnaryOp::Neg, v4, v95);
-                            let v141 = C::output_gpr(ctx, v140);
-                            let v142 = Some(v141);
-                            // Rule at isle/codegen/x64/lower.isle line 296.
-                            return v142;
+                            let v145 = constructor_unary_op(ctx, &UnaryOp::Neg, v4, v101);
+                            let v146 = C::output_gpr(ctx, v145);
+                            let v147 = Some(v146);
+                            // Rule at isle/codegen/x64/lower.isle line 304.
+                            return v147;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
-                            let v514 = constructor_unary_op(ctx, &UnaryOp::Neg, &Type::I32, v95);
-                            let v515 = constructor_narrow_zext(ctx, v12, v514);
-                            let v516 = C::output_gpr(ctx, v515);
-                            let v517 = Some(v516);
-                            // Rule at isle/codegen/x64/lower.isle line 811.
-                            return v517;
+                            let v518 = constructor_unary_op(ctx, &UnaryOp::Neg, &Type::I32, v101);
+                            let v519 = constructor_narrow_zext(ctx, v12, v518);
+                            let v520 = C::output_gpr(ctx, v519);
+                            let v521 = Some(v520);
+                            // Rule at isle/codegen/x64/lower.isle line 819.
+                            return v521;
                         }
                     }
                 }
@@ -384,23 +385,23 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v467 = constructor_bit_count(ctx, &BitOp::Lzcnt, v4, v95);
-                            let v468 = C::output_gpr(ctx, v467);
-                            let v469 = Some(v468);
-                            // Rule at isle/codegen/x64/lower.isle line 748.
-                            return v469;
+                            let v472 = constructor_bit_count(ctx, &BitOp::Lzcnt, v4, v101);
+                            let v473 = C::output_gpr(ctx, v472);
+                            let v474 = Some(v473);
+                            // Rule at isle/codegen/x64/lower.isle line 756.
+                            return v474;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
-                            let v568 = constructor_bit_count(ctx, &BitOp::Lzcnt, &Type::I32, v95);
-                            let v570 = constructor_narrow_bits(ctx, v12);
-                            let v571 = C::i64_sub(ctx, 32_i64, v570);
-                            let v572 = C::imm_operand(ctx, v571);
-                            let v573 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v568, v572);
-                            let v574 = C::output_gpr(ctx, v573);
-                            let v575 = Some(v574);
-                            // Rule at isle/codegen/x64/lower.isle line 870.
-                            return v575;
+                            let v572 = constructor_bit_count(ctx, &BitOp::Lzcnt, &Type::I32, v101);
+                            let v574 = constructor_narrow_bits(ctx, v12);
+                            let v575 = C::i64_sub(ctx, 32_i64, v574);
+                            let v576 = C::imm_operand(ctx, v575);
+                            let v577 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v572, v576);
+                            let v578 = C::output_gpr(ctx, v577);
+                            let v579 = Some(v578);
+                            // Rule at isle/codegen/x64/lower.isle line 878.
+                            return v579;
                         }
                     }
                 }
@@ -409,33 +410,33 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v471 = constructor_bit_count(ctx, &BitOp::Tzcnt, v4, v95);
-                            let v472 = C::output_gpr(ctx, v471);
-                            let v473 = Some(v472);
-                            // Rule at isle/codegen/x64/lower.isle line 749.
-                            return v473;
+                            let v476 = constructor_bit_count(ctx, &BitOp::Tzcnt, v4, v101);
+                            let v477 = C::output_gpr(ctx, v476);
+                            let v478 = Some(v477);
+                            // Rule at isle/codegen/x64/lower.isle line 757.
+                            return v478;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
-                            let v97 = C::put_in_gpr(ctx, v95);
-                            let v570 = constructor_narrow_bits(ctx, v12);
-                            let v576 = C::i64_shl(ctx, 1_i64, v570);
-                            let v577 = C::imm_operand(ctx, v576);
-                            let v578 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v97, v577);
-                            let v179 = C::temp_writable_gpr(ctx);
-                            let v579 = C::gpr_to_gpr_mem(ctx, v578);
-                            let v580 = MInst::BitCount {
+                            let v103 = C::put_in_gpr(ctx, v101);
+                            let v574 = constructor_narrow_bits(ctx, v12);
+                            let v580 = C::i64_shl(ctx, 1_i64, v574);
+                            let v581 = C::imm_operand(ctx, v580);
+                            let v582 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v103, v581);
+                            let v184 = C::temp_writable_gpr(ctx);
+                            let v583 = C::gpr_to_gpr_mem(ctx, v582);
+                            let v584 = MInst::BitCount {
                                 op: BitOp::Tzcnt,
                                 size: OperandSize::S32,
-                                src: v579,
-                                dst: v179,
+                                src: v583,
+                                dst: v184,
                             };
-                            let v581 = C::emit(ctx, &v580);
-                            let v582 = C::writable_gpr_to_gpr(ctx, v179);
-                            let v583 = C::output_gpr(ctx, v582);
-                            let v584 = Some(v583);
-                            // Rule at isle/codegen/x64/lower.isle line 873.
-                            return v584;
+                            let v585 = C::emit(ctx, &v584);
+                            let v586 = C::writable_gpr_to_gpr(ctx, v184);
+                            let v587 = C::output_gpr(ctx, v586);
+                            let v588 = Some(v587);
+                            // Rule at isle/codegen/x64/lower.isle line 881.
+                            return v588;
                         }
                     }
                 }
@@ -444,19 +445,19 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v475 = constructor_bit_count(ctx, &BitOp::Popcnt, v4, v95);
-                            let v476 = C::output_gpr(ctx, v475);
-                            let v477 = Some(v476);
-                            // Rule at isle/codegen/x64/lower.isle line 750.
-                            return v477;
+                            let v480 = constructor_bit_count(ctx, &BitOp::Popcnt, v4, v101);
+                            let v481 = C::output_gpr(ctx, v480);
+                            let v482 = Some(v481);
+                            // Rule at isle/codegen/x64/lower.isle line 758.
+                            return v482;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
-                            let v565 = constructor_bit_count(ctx, &BitOp::Popcnt, &Type::I32, v95);
-                            let v566 = C::output_gpr(ctx, v565);
-                            let v567 = Some(v566);
-                            // Rule at isle/codegen/x64/lower.isle line 868.
-                            return v567;
+                            let v569 = constructor_bit_count(ctx, &BitOp::Popcnt, &Type::I32, v101);
+                            let v570 = C::output_gpr(ctx, v569);
+                            let v571 = Some(v570);
+                            // Rule at isle/codegen/x64/lower.isle line 876.
+                            return v571;
                         }
                     }
                 }
@@ -464,50 +465,50 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
                         if let &Type::I64 = v2 {
-                            let v96 = C::upper_half_zero(ctx, v95);
-                            if v96 == true {
-                                let v97 = C::put_in_gpr(ctx, v95);
-                                let v98 = C::output_gpr(ctx, v97);
-                                let v99 = Some(v98);
-                                // Rule at isle/codegen/x64/lower.isle line 250.
-                                return v99;
+                            let v102 = C::upper_half_zero(ctx, v101);
+                            if v102 == true {
+                                let v103 = C::put_in_gpr(ctx, v101);
+                                let v104 = C::output_gpr(ctx, v103);
+                                let v105 = Some(v104);
+                                // Rule at isle/codegen/x64/lower.isle line 258.
+                                return v105;
                             }
-                            let v100 = &C::value_type(ctx, v95);
-                            if let &Type::I32 = v100 {
+                            let v106 = &C::value_type(ctx, v101);
+                            if let &Type::I32 = v106 {
                                 let v35 = C::temp_writable_gpr(ctx);
-                                let v102 = C::put_in_gpr(ctx, v95);
-                                let v103 = MInst::MovRR {
+                                let v107 = C::put_in_gpr(ctx, v101);
+                                let v108 = MInst::MovRR {
                                     size: OperandSize::S32,
-                                    src: v102,
+                                    src: v107,
                                     dst: v35,
                                 };
-                                let v104 = C::emit(ctx, &v103);
+                                let v109 = C::emit(ctx, &v108);
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 254.
+                                // Rule at isle/codegen/x64/lower.isle line 262.
                                 return v41;
                             }
                         }
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v100 = &C::value_type(ctx, v95);
-                            let v105 = &constructor_ext_mode(ctx, v100, v4);
-                            if let Some(v106) = v105 {
+                            let v106 = &C::value_type(ctx, v101);
+                            let v110 = &constructor_ext_mode(ctx, v106, v4);
+                            if let Some(v111) = v110 {
                                 let v35 = C::temp_writable_gpr(ctx);
-                                let v102 = C::put_in_gpr(ctx, v95);
-                                let v107 = C::gpr_to_gpr_mem(ctx, v102);
-                                let v108 = MInst::Movzx {
-                                    mode: v106.clone(),
-                                    src: v107,
+                                let v107 = C::put_in_gpr(ctx, v101);
+                                let v112 = C::gpr_to_gpr_mem(ctx, v107);
+                                let v113 = MInst::Movzx {
+                                    mode: v111.clone(),
+                                    src: v112,
                                     dst: v35,
                                 };
-                                let v109 = C::emit(ctx, &v108);
-                                let v110 = C::writable_gpr_to_gpr(ctx, v35);
-                                let v111 = C::output_gpr(ctx, v110);
-                                let v112 = Some(v111);
-                                // Rule at isle/codegen/x64/lower.isle line 259.
-                                return v112;
+                                let v114 = C::emit(ctx, &v113);
+                                let v115 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v116 = C::output_gpr(ctx, v115);
+                                let v117 = Some(v116);
+                                // Rule at isle/codegen/x64/lower.isle line 267.
+                                return v117;
                             }
                         }
                     }
@@ -517,23 +518,23 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v100 = &C::value_type(ctx, v95);
-                            let v105 = &constructor_ext_mode(ctx, v100, v4);
-                            if let Some(v106) = v105 {
+                            let v106 = &C::value_type(ctx, v101);
+                            let v110 = &constructor_ext_mode(ctx, v106, v4);
+                            if let Some(v111) = v110 {
                                 let v35 = C::temp_writable_gpr(ctx);
-                                let v102 = C::put_in_gpr(ctx, v95);
-                                let v107 = C::gpr_to_gpr_mem(ctx, v102);
-                                let v113 = MInst::Movsx {
-                                    mode: v106.clone(),
-                                    src: v107,
+                                let v107 = C::put_in_gpr(ctx, v101);
+                                let v112 = C::gpr_to_gpr_mem(ctx, v107);
+                                let v118 = MInst::Movsx {
+                                    mode: v111.clone(),
+                                    src: v112,
                                     dst: v35,
                                 };
-                                let v114 = C::emit(ctx, &v113);
-                                let v110 = C::writable_gpr_to_gpr(ctx, v35);
-                                let v111 = C::output_gpr(ctx, v110);
-                                let v112 = Some(v111);
-                                // Rule at isle/codegen/x64/lower.isle line 264.
-                                return v112;
+                                let v119 = C::emit(ctx, &v118);
+                                let v115 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v116 = C::output_gpr(ctx, v115);
+                                let v117 = Some(v116);
+                                // Rule at isle/codegen/x64/lower.isle line 272.
+                                return v117;
                             }
                         }
                     }
@@ -544,42 +545,42 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         match v2 {
                             &Type::I8 => {
                                 let v35 = C::temp_writable_gpr(ctx);
-                                let v102 = C::put_in_gpr(ctx, v95);
-                                let v107 = C::gpr_to_gpr_mem(ctx, v102);
-                                let v488 = MInst::Movzx {
+                                let v107 = C::put_in_gpr(ctx, v101);
+                                let v112 = C::gpr_to_gpr_mem(ctx, v107);
+                                let v493 = MInst::Movzx {
                                     mode: ExtMode::BL,
-                                    src: v107,
+                                    src: v112,
                                     dst: v35,
                                 };
-                                let v489 = C::emit(ctx, &v488);
-                                let v110 = C::writable_gpr_to_gpr(ctx, v35);
-                                let v111 = C::output_gpr(ctx, v110);
-                                let v112 = Some(v111);
-                                // Rule at isle/codegen/x64/lower.isle line 767.
-                                return v112;
+                                let v494 = C::emit(ctx, &v493);
+                                let v115 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v116 = C::output_gpr(ctx, v115);
+                                let v117 = Some(v116);
+                                // Rule at isle/codegen/x64/lower.isle line 775.
+                                return v117;
                             }
                             &Type::I16 => {
                                 let v35 = C::temp_writable_gpr(ctx);
-                                let v102 = C::put_in_gpr(ctx, v95);
-                                let v107 = C::gpr_to_gpr_mem(ctx, v102);
-                                let v491 = MInst::Movzx {
+                                let v107 = C::put_in_gpr(ctx, v101);
+                                let v112 = C::gpr_to_gpr_mem(ctx, v107);
+                                let v496 = MInst::Movzx {
                                     mode: ExtMode::WL,
-                                    src: v107,
+                                    src: v112,
                                     dst: v35,
                                 };
-                                let v492 = C::emit(ctx, &v491);
-                                let v110 = C::writable_gpr_to_gpr(ctx, v35);
-                                let v111 = C::output_gpr(ctx, v110);
-                                let v112 = Some(v111);
-                                // Rule at isle/codegen/x64/lower.isle line 771.
-                                return v112;
+                                let v497 = C::emit(ctx, &v496);
+                                let v115 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v116 = C::output_gpr(ctx, v115);
+                                let v117 = Some(v116);
+                                // Rule at isle/codegen/x64/lower.isle line 779.
+                                return v117;
                             }
                             &Type::I32 => {
-                                let v97 = C::put_in_gpr(ctx, v95);
-                                let v98 = C::output_gpr(ctx, v97);
-                                let v99 = Some(v98);
-                                // Rule at isle/codegen/x64/lower.isle line 299.
-                                return v99;
+                                let v103 = C::put_in_gpr(ctx, v101);
+                                let v104 = C::output_gpr(ctx, v103);
+                                let v105 = Some(v104);
+                                // Rule at isle/codegen/x64/lower.isle line 307.
+                                return v105;
                             }
                             _ => {}
                         }
@@ -590,36 +591,36 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         match v2 {
                             &Type::I32 => {
-                                let v310 = C::put_in_xmm(ctx, v95);
-                                let v368 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v310);
-                                let v369 = C::output_gpr(ctx, v368);
-                                let v370 = Some(v369);
-                                // Rule at isle/codegen/x64/lower.isle line 593.
-                                return v370;
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v373 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v315);
+                                let v374 = C::output_gpr(ctx, v373);
+                                let v375 = Some(v374);
+                                // Rule at isle/codegen/x64/lower.isle line 601.
+                                return v375;
                             }
                             &Type::I64 => {
-                                let v310 = C::put_in_xmm(ctx, v95);
-                                let v371 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v310);
-                                let v372 = C::output_gpr(ctx, v371);
-                                let v373 = Some(v372);
-                                // Rule at isle/codegen/x64/lower.isle line 594.
-                                return v373;
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v376 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v315);
+                                let v377 = C::output_gpr(ctx, v376);
+                                let v378 = Some(v377);
+                                // Rule at isle/codegen/x64/lower.isle line 602.
+                                return v378;
                             }
                             &Type::F32 => {
-                                let v97 = C::put_in_gpr(ctx, v95);
-                                let v362 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v97);
-                                let v363 = C::output_xmm(ctx, v362);
-                                let v364 = Some(v363);
-                                // Rule at isle/codegen/x64/lower.isle line 591.
-                                return v364;
+                                let v103 = C::put_in_gpr(ctx, v101);
+                                let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
+                                let v368 = C::output_xmm(ctx, v367);
+                                let v369 = Some(v368);
+                                // Rule at isle/codegen/x64/lower.isle line 599.
+                                return v369;
                             }
                             &Type::F64 => {
-                                let v97 = C::put_in_gpr(ctx, v95);
-                                let v365 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v97);
-                                let v366 = C::output_xmm(ctx, v365);
-                                let v367 = Some(v366);
-                                // Rule at isle/codegen/x64/lower.isle line 592.
-                                return v367;
+                                let v103 = C::put_in_gpr(ctx, v101);
+                                let v370 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v103);
+                                let v371 = C::output_xmm(ctx, v370);
+                                let v372 = Some(v371);
+                                // Rule at isle/codegen/x64/lower.isle line 600.
+                                return v372;
                             }
                             _ => {}
                         }
@@ -628,30 +629,30 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 &Opcode::Fneg => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v280 = &C::float_size(ctx, v2);
-                        if let Some(v281) = v280 {
-                            let v310 = C::put_in_xmm(ctx, v95);
-                            let v320 = constructor_sign_mask(ctx, v281);
-                            let v321 = constructor_sse_rr(ctx, &SseOp::Xorps, v310, v320);
-                            let v322 = C::output_xmm(ctx, v321);
-                            let v323 = Some(v322);
-                            // Rule at isle/codegen/x64/lower.isle line 565.
-                            return v323;
+                        let v285 = &C::float_size(ctx, v2);
+                        if let Some(v286) = v285 {
+                            let v315 = C::put_in_xmm(ctx, v101);
+                            let v325 = constructor_sign_mask(ctx, v286);
+                            let v326 = constructor_sse_rr(ctx, &SseOp::Xorps, v315, v325);
+                            let v327 = C::output_xmm(ctx, v326);
+                            let v328 = Some(v327);
+                            // Rule at isle/codegen/x64/lower.isle line 573.
+                            return v328;
                         }
                     }
                 }
                 &Opcode::Fabs => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v280 = &C::float_size(ctx, v2);
-                        if let Some(v281) = v280 {
-                            let v310 = C::put_in_xmm(ctx, v95);
-                            let v325 = constructor_abs_mask(ctx, v281);
-                            let v326 = constructor_sse_rr(ctx, &SseOp::Andps, v310, v325);
-                            let v327 = C::output_xmm(ctx, v326);
-                            let v328 = Some(v327);
-                            // Rule at isle/codegen/x64/lower.isle line 567.
-                            return v328;
+                        let v285 = &C::float_size(ctx, v2);
+                        if let Some(v286) = v285 {
+                            let v315 = C::put_in_xmm(ctx, v101);
+                            let v330 = constructor_abs_mask(ctx, v286);
+                            let v331 = constructor_sse_rr(ctx, &SseOp::Andps, v315, v330);
+                            let v332 = C::output_xmm(ctx, v331);
+                            let v333 = Some(v332);
+                            // Rule at isle/codegen/x64/lower.isle line 575.
+                            return v333;
                         }
                     }
                 }
@@ -660,20 +661,20 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         match v2 {
                             &Type::F32 => {
-                                let v310 = C::put_in_xmm(ctx, v95);
-                                let v312 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v310, v310);
-                                let v313 = C::output_xmm(ctx, v312);
-                                let v314 = Some(v313);
-                                // Rule at isle/codegen/x64/lower.isle line 552.
-                                return v314;
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v317 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v315, v315);
+                                let v318 = C::output_xmm(ctx, v317);
+                                let v319 = Some(v318);
+                                // Rule at isle/codegen/x64/lower.isle line 560.
+                                return v319;
                             }
                             &Type::F64 => {
-                                let v310 = C::put_in_xmm(ctx, v95);
-                                let v316 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v310, v310);
-                                let v317 = C::output_xmm(ctx, v316);
-                                let v318 = Some(v317);
-                                // Rule at isle/codegen/x64/lower.isle line 554.
-                                return v318;
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v321 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v315, v315);
+                                let v322 = C::output_xmm(ctx, v321);
+                                let v323 = Some(v322);
+                                // Rule at isle/codegen/x64/lower.isle line 562.
+                                return v323;
                             }
                             _ => {}
                         }
@@ -682,52 +683,52 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 &Opcode::Ceil => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v280 = &C::float_size(ctx, v2);
-                        if let Some(v281) = v280 {
-                            let v339 = constructor_round(ctx, v281, &RoundMode::Up, v95);
-                            let v340 = C::output_xmm(ctx, v339);
-                            let v341 = Some(v340);
-                            // Rule at isle/codegen/x64/lower.isle line 580.
-                            return v341;
+                        let v285 = &C::float_size(ctx, v2);
+                        if let Some(v286) = v285 {
+                            let v344 = constructor_round(ctx, v286, &RoundMode::Up, v101);
+                            let v345 = C::output_xmm(ctx, v344);
+                            let v346 = Some(v345);
+                            // Rule at isle/codegen/x64/lower.isle line 588.
+                            return v346;
                         }
                     }
                 }
                 &Opcode::Floor => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v280 = &C::float_size(ctx, v2);
-                        if let Some(v281) = v280 {
-                            let v343 = constructor_round(ctx, v281, &RoundMode::Down, v95);
-                            let v344 = C::output_xmm(ctx, v343);
-                            let v345 = Some(v344);
-                            // Rule at isle/codegen/x64/lower.isle line 581.
-                            return v345;
+                        let v285 = &C::float_size(ctx, v2);
+                        if let Some(v286) = v285 {
+                            let v348 = constructor_round(ctx, v286, &RoundMode::Down, v101);
+                            let v349 = C::output_xmm(ctx, v348);
+                            let v350 = Some(v349);
+                            // Rule at isle/codegen/x64/lower.isle line 589.
+                            return v350;
                         }
                     }
                 }
                 &Opcode::Trunc => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v280 = &C::float_size(ctx, v2);
-                        if let Some(v281) = v280 {
-                            let v347 = constructor_round(ctx, v281, &RoundMode::Zero, v95);
-                            let v348 = C::output_xmm(ctx, v347);
-                            let v349 = Some(v348);
-                            // Rule at isle/codegen/x64/lower.isle line 582.
-                            return v349;
+                        let v285 = &C::float_size(ctx, v2);
+                        if let Some(v286) = v285 {
+                            let v352 = constructor_round(ctx, v286, &RoundMode::Zero, v101);
+                            let v353 = C::output_xmm(ctx, v352);
+                            let v354 = Some(v353);
+                            // Rule at isle/codegen/x64/lower.isle line 590.
+                            return v354;
                         }
                     }
                 }
                 &Opcode::Nearest => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v280 = &C::float_size(ctx, v2);
-                        if let Some(v281) = v280 {
-                            let v351 = constructor_round(ctx, v281, &RoundMode::Nearest, v95);
-                            let v352 = C::output_xmm(ctx, v351);
-                            let v353 = Some(v352);
-                            // Rule at isle/codegen/x64/lower.isle line 583.
-                            return v353;
+                        let v285 = &C::float_size(ctx, v2);
+                        if let Some(v286) = v285 {
+                            let v356 = constructor_round(ctx, v286, &RoundMode::Nearest, v101);
+                            let v357 = C::output_xmm(ctx, v356);
+                            let v358 = Some(v357);
+                            // Rule at isle/codegen/x64/lower.isle line 591.
+                            return v358;
                         }
                     }
                 }
@@ -735,12 +736,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
                         if let &Type::F64 = v2 {
-                            let v310 = C::put_in_xmm(ctx, v95);
-                            let v355 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v310, v310);
-                            let v356 = C::output_xmm(ctx, v355);
-                            let v357 = Some(v356);
-                            // Rule at isle/codegen/x64/lower.isle line 585.
-                            return v357;
+                            let v315 = C::put_in_xmm(ctx, v101);
+                            let v360 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v315, v315);
+                            let v361 = C::output_xmm(ctx, v360);
+                            let v362 = Some(v361);
+                            // Rule at isle/codegen/x64/lower.isle line 593.
+                            return v362;
                         }
                     }
                 }
@@ -748,12 +749,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
                         if let &Type::F32 = v2 {
-                            let v310 = C::put_in_xmm(ctx, v95);
-                            let v359 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v310, v310);
-                            let v360 = C::output_xmm(ctx, v359);
-                            let v361 = Some(v360);
-                            // Rule at isle/codegen/x64/lower.isle line 587.
-                            return v361;
+                            let v315 = C::put_in_xmm(ctx, v101);
+                            let v364 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v315, v315);
+                            let v365 = C::output_xmm(ctx, v364);
+                            let v366 = Some(v365);
+                            // Rule at isle/codegen/x64/lower.isle line 595.
+                            return v366;
                         }
                     }
                 }
@@ -762,11 +763,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v401 = constructor_float_to_sint(ctx, false, v4, v95);
-                            let v402 = C::output_gpr(ctx, v401);
-                            let v403 = Some(v402);
-                            // Rule at isle/codegen/x64/lower.isle line 685.
-                            return v403;
+                            let v406 = constructor_float_to_sint(ctx, false, v4, v101);
+                            let v407 = C::output_gpr(ctx, v406);
+                            let v408 = Some(v407);
+                            // Rule at isle/codegen/x64/lower.isle line 693.
+                            return v408;
                         }
                     }
                 }
@@ -775,11 +776,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v407 = constructor_float_to_uint(ctx, false, v4, v95);
-                            let v408 = C::output_gpr(ctx, v407);
-                            let v409 = Some(v408);
-                            // Rule at isle/codegen/x64/lower.isle line 687.
-                            return v409;
+                            let v412 = constructor_float_to_uint(ctx, false, v4, v101);
+                            let v413 = C::output_gpr(ctx, v412);
+                            let v414 = Some(v413);
+                            // Rule at isle/codegen/x64/lower.isle line 695.
+                            return v414;
                         }
                     }
                 }
@@ -788,11 +789,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v404 = constructor_float_to_sint(ctx, true, v4, v95);
-                            let v405 = C::output_gpr(ctx, v404);
-                            let v406 = Some(v405);
-                            // Rule at isle/codegen/x64/lower.isle line 686.
-                            return v406;
+                            let v409 = constructor_float_to_sint(ctx, true, v4, v101);
+                            let v410 = C::output_gpr(ctx, v409);
+                            let v411 = Some(v410);
+                            // Rule at isle/codegen/x64/lower.isle line 694.
+                            return v411;
                         }
                     }
                 }
@@ -801,29 +802,29 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v410 = constructor_float_to_uint(ctx, true, v4, v95);
-                            let v411 = C::output_gpr(ctx, v410);
-                            let v412 = Some(v411);
-                            // Rule at isle/codegen/x64/lower.isle line 688.
-                            return v412;
+                            let v415 = constructor_float_to_uint(ctx, true, v4, v101);
+                            let v416 = C::output_gpr(ctx, v415);
+                            let v417 = Some(v416);
+                            // Rule at isle/codegen/x64/lower.isle line 696.
+                            return v417;
                         }
                     }
                 }
                 &Opcode::FcvtFromSint => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v280 = &C::float_size(ctx, v2);
-                        if let Some(v281) = v280 {
-                            let v100 = &C::value_type(ctx, v95);
-                            let v383 = &C::int_ty(ctx, v100);
-                            if let Some(v384) = v383 {
-                                let v385 = &constructor_operand_size(ctx, v384);
-                                let v102 = C::put_in_gpr(ctx, v95);
-                                let v386 = constructor_int_to_float(ctx, v281, v385, v102);
-                                let v387 = C::output_xmm(ctx, v386);
-                                let v388 = Some(v387);
-                                // Rule at isle/codegen/x64/lower.isle line 644.
-                                return v388;
+                        let v285 = &C::float_size(ctx, v2);
+                        if let Some(v286) = v285 {
+                            let v106 = &C::value_type(ctx, v101);
+                            let v388 = &C::int_ty(ctx, v106);
+                            if let Some(v389) = v388 {
+                                let v390 = &constructor_operand_size(ctx, v389);
+                                let v107 = C::put_in_gpr(ctx, v101);
+                                let v391 = constructor_int_to_float(ctx, v286, v390, v107);
+                                let v392 = C::output_xmm(ctx, v391);
+                                let v393 = Some(v392);
+                                // Rule at isle/codegen/x64/lower.isle line 652.
+                                return v393;
                             }
                         }
                     }
@@ -831,48 +832,48 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 &Opcode::FcvtFromUint => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v100 = &C::value_type(ctx, v95);
-                        match v100 {
+                        let v106 = &C::value_type(ctx, v101);
+                        match v106 {
                             &Type::I32 => {
-                                let v280 = &C::float_size(ctx, v2);
-                                if let Some(v281) = v280 {
+                                let v285 = &C::float_size(ctx, v2);
+                                if let Some(v286) = v285 {
                                     let v35 = C::temp_writable_gpr(ctx);
-                                    let v102 = C::put_in_gpr(ctx, v95);
-                                    let v103 = MInst::MovRR {
+                                    let v107 = C::put_in_gpr(ctx, v101);
+                                    let v108 = MInst::MovRR {
                                         size: OperandSize::S32,
-                                        src: v102,
+                                        src: v107,
                                         dst: v35,
                                     };
-                                    let v104 = C::emit(ctx, &v103);
+                                    let v109 = C::emit(ctx, &v108);
                                     let v39 = C::writable_gpr_to_gpr(ctx, v35);
-                                    let v389 =
-                                        constructor_int_to_float(ctx, v281, &OperandSize::S64, v39);
-                                    let v390 = C::output_xmm(ctx, v389);
-                                    let v391 = Some(v390);
-                                    // Rule at isle/codegen/x64/lower.isle line 648.
-                                    return v391;
+                                    let v394 =
+                                        constructor_int_to_float(ctx, v286, &OperandSize::S64, v39);
+                                    let v395 = C::output_xmm(ctx, v394);
+                                    let v396 = Some(v395);
+                                    // Rule at isle/codegen/x64/lower.isle line 656.
+                                    return v396;
                                 }
                             }
                             &Type::I64 => {
-                                let v280 = &C::float_size(ctx, v2);
-                                if let Some(v281) = v280 {
-                                    let v392 = C::temp_writable_xmm(ctx);
-                                    let v393 = C::temp_writable_gpr(ctx);
-                                    let v394 = C::temp_writable_gpr(ctx);
-                                    let v395 = C::put_in_gpr(ctx, v95);
-                                    let v396 = MInst::CvtUint64ToFloatSeq {
-                                        float_size: v281.clone(),
-                                        src: v395,
-                                        dst: v392,
-                                        tmp1: v393,
-                                        tmp2: v394,
+                                let v285 = &C::float_size(ctx, v2);
+                                if let Some(v286) = v285 {
+                                    let v397 = C::temp_writable_xmm(ctx);
+                                    let v398 = C::temp_writable_gpr(ctx);
+                                    let v399 = C::temp_writable_gpr(ctx);
+                                    let v400 = C::put_in_gpr(ctx, v101);
+                                    let v401 = MInst::CvtUint64ToFloatSeq {
+                                        float_size: v286.clone(),
+                                        src: v400,
+                                        dst: v397,
+                                        tmp1: v398,
+                                        tmp2: v399,
                                     };
-                                    let v397 = C::emit(ctx, &v396);
-                                    let v398 = C::writable_xmm_to_xmm(ctx, v392);
-                                    let v399 = C::output_xmm(ctx, v398);
-                                    let v400 = Some(v399);
-                                    // Rule at isle/codegen/x64/lower.isle line 653.
-                                    return v400;
+                                    let v402 = C::emit(ctx, &v401);
+                                    let v403 = C::writable_xmm_to_xmm(ctx, v397);
+                                    let v404 = C::output_xmm(ctx, v403);
+                                    let v405 = Some(v404);
+                                    // Rule at isle/codegen/x64/lower.isle line 661.
+                                    return v405;
                                 }
                             }
                             _ => {}
@@ -931,12 +932,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v493 = constructor_alu(ctx, &AluOp::Add, &Type::I32, v22, v23);
-                            let v494 = constructor_narrow_zext(ctx, v12, v493);
-                            let v495 = C::output_gpr(ctx, v494);
-                            let v496 = Some(v495);
-                            // Rule at isle/codegen/x64/lower.isle line 801.
-                            return v496;
+                            let v498 = constructor_alu(ctx, &AluOp::Add, &Type::I32, v22, v23);
+                            let v499 = constructor_narrow_zext(ctx, v12, v498);
+                            let v500 = C::output_gpr(ctx, v499);
+                            let v501 = Some(v500);
+                            // Rule at isle/codegen/x64/lower.isle line 809.
+                            return v501;
                         }
                     }
                 }
@@ -959,12 +960,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v497 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v22, v23);
-                            let v498 = constructor_narrow_zext(ctx, v12, v497);
-                            let v499 = C::output_gpr(ctx, v498);
-                            let v500 = Some(v499);
-                            // Rule at isle/codegen/x64/lower.isle line 803.
-                            return v500;
+                            let v502 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v22, v23);
+                            let v503 = constructor_narrow_zext(ctx, v12, v502);
+                            let v504 = C::output_gpr(ctx, v503);
+                            let v505 = Some(v504);
+                            // Rule at isle/codegen/x64/lower.isle line 811.
+                            return v505;
                         }
                     }
                 }
@@ -976,42 +977,42 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v35 = C::temp_writable_gpr(ctx);
                             let v36 = &constructor_operand_size(ctx, v4);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v58 = C::put_in_gpr(ctx, v18.0);
-                            let v59 = C::put_in_gpr(ctx, v18.1);
-                            let v60 = C::gpr_to_gpr_mem(ctx, v59);
-                            let v61 = MInst::IMul {
+                            let v64 = C::put_in_gpr(ctx, v18.0);
+                            let v65 = C::put_in_gpr(ctx, v18.1);
+                            let v66 = C::gpr_to_gpr_mem(ctx, v65);
+                            let v67 = MInst::IMul {
                                 size: v36.clone(),
-                                src1: v58,
-                                src2: v60,
+                                src1: v64,
+                                src2: v66,
                                 dst: v35,
                             };
-                            let v62 = C::emit(ctx, &v61);
-                            let v63 = C::writable_gpr_to_gpr(ctx, v35);
-                            let v64 = C::output_gpr(ctx, v63);
-                            let v65 = Some(v64);
-                            // Rule at isle/codegen/x64/lower.isle line 207.
-                            return v65;
+                            let v68 = C::emit(ctx, &v67);
+                            let v69 = C::writable_gpr_to_gpr(ctx, v35);
+                            let v70 = C::output_gpr(ctx, v69);
+                            let v71 = Some(v70);
+                            // Rule at isle/codegen/x64/lower.isle line 215.
+                            return v71;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
                             let v35 = C::temp_writable_gpr(ctx);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v501 = C::put_in_gpr(ctx, v18.0);
-                            let v502 = C::put_in_gpr(ctx, v18.1);
-                            let v503 = C::gpr_to_gpr_mem(ctx, v502);
-                            let v504 = MInst::IMul {
+                            let v53 = C::put_in_gpr(ctx, v18.0);
+                            let v506 = C::put_in_gpr(ctx, v18.1);
+                            let v507 = C::gpr_to_gpr_mem(ctx, v506);
+                            let v508 = MInst::IMul {
                                 size: OperandSize::S32,
-                                src1: v501,
-                                src2: v503,
+                                src1: v53,
+                                src2: v507,
                                 dst: v35,
                             };
-                            let v505 = C::emit(ctx, &v504);
-                            let v506 = C::writable_gpr_to_gpr(ctx, v35);
-                            let v507 = constructor_narrow_zext(ctx, v12, v506);
-                            let v508 = C::output_gpr(ctx, v507);
-                            let v509 = Some(v508);
-                            // Rule at isle/codegen/x64/lower.isle line 805.
-                            return v509;
+                            let v509 = C::emit(ctx, &v508);
+                            let v510 = C::writable_gpr_to_gpr(ctx, v35);
+                            let v511 = constructor_narrow_zext(ctx, v12, v510);
+                            let v512 = C::output_gpr(ctx, v511);
+                            let v513 = Some(v512);
+                            // Rule at isle/codegen/x64/lower.isle line 813.
+                            return v513;
                         }
                     }
                 }
@@ -1022,44 +1023,44 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v144 = C::put_in_gpr(ctx, v18.1);
-                            let v150 = constructor_divide(ctx, true, v4, v22, v144);
-                            let v151 = C::pair_first(ctx, v150);
-                            let v152 = C::output_gpr(ctx, v151);
-                            let v153 = Some(v152);
-                            // Rule at isle/codegen/x64/lower.isle line 337.
-                            return v153;
+                            let v149 = C::put_in_gpr(ctx, v18.1);
+                            let v155 = constructor_divide(ctx, true, v4, v22, v149);
+                            let v156 = C::pair_first(ctx, v155);
+                            let v157 = C::output_gpr(ctx, v156);
+                            let v158 = Some(v157);
+                            // Rule at isle/codegen/x64/lower.isle line 345.
+                            return v158;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v526 = constructor_narrow_sext(ctx, v12, v22);
-                            let v502 = C::put_in_gpr(ctx, v18.1);
-                            let v545 = constructor_narrow_sext(ctx, v12, v502);
-                            let v550 = constructor_divide(ctx, true, &Type::I32, v526, v545);
-                            let v551 = C::pair_first(ctx, v550);
-                            let v553 = constructor_narrow_bits(ctx, v12);
-                            let v554 = C::i64_sub(ctx, v553, 1_i64);
-                            let v555 = C::i64_shl(ctx, 1_i64, v554);
-                            let v556 = C::imm_operand(ctx, v555);
-                            let v557 = MInst::Cmp {
+                            let v530 = constructor_narrow_sext(ctx, v12, v22);
+                            let v506 = C::put_in_gpr(ctx, v18.1);
+                            let v549 = constructor_narrow_sext(ctx, v12, v506);
+                            let v554 = constructor_divide(ctx, true, &Type::I32, v530, v549);
+                            let v555 = C::pair_first(ctx, v554);
+                            let v557 = constructor_narrow_bits(ctx, v12);
+                            let v558 = C::i64_sub(ctx, v557, 1_i64);
+                            let v559 = C::i64_shl(ctx, 1_i64, v558);
+                            let v560 = C::imm_operand(ctx, v559);
+                            let v561 = MInst::Cmp {
                                 size: OperandSize::S32,
-                                lhs: v551,
-                                rhs: v556,
+                                lhs: v555,
+                                rhs: v560,
                             };
-                            let v558 = C::emit(ctx, &v557);
-                            let v559 = C::conversion_overflow_trap(ctx);
-                            let v560 = MInst::TrapIf {
+                            let v562 = C::emit(ctx, &v561);
+                            let v563 = C::conversion_overflow_trap(ctx);
+                            let v564 = MInst::TrapIf {
                                 cc: CC::Z,
-                                trap: v559,
+                                trap: v563,
                             };
-                            let v561 = C::emit(ctx, &v560);
-                            let v562 = constructor_narrow_zext(ctx, v12, v551);
-                            let v563 = C::output_gpr(ctx, v562);
-                            let v564 = Some(v563);
-                            // Rule at isle/codegen/x64/lower.isle line 858.
-                            return v564;
+                            let v565 = C::emit(ctx, &v564);
+                            let v566 = constructor_narrow_zext(ctx, v12, v555);
+                            let v567 = C::output_gpr(ctx, v566);
+                            let v568 = Some(v567);
+                            // Rule at isle/codegen/x64/lower.isle line 866.
+                            return v568;
                         }
                     }
                 }
@@ -1070,25 +1071,25 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v144 = C::put_in_gpr(ctx, v18.1);
-                            let v145 = constructor_divide(ctx, false, v4, v22, v144);
-                            let v146 = C::pair_first(ctx, v145);
-                            let v147 = C::output_gpr(ctx, v146);
-                            let v148 = Some(v147);
-                            // Rule at isle/codegen/x64/lower.isle line 335.
-                            return v148;
+                            let v149 = C::put_in_gpr(ctx, v18.1);
+                            let v150 = constructor_divide(ctx, false, v4, v22, v149);
+                            let v151 = C::pair_first(ctx, v150);
+                            let v152 = C::output_gpr(ctx, v151);
+                            let v153 = Some(v152);
+                            // Rule at isle/codegen/x64/lower.isle line 343.
+                            return v153;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v144 = C::put_in_gpr(ctx, v18.1);
-                            let v538 = constructor_divide(ctx, false, &Type::I32, v22, v144);
-                            let v539 = C::pair_first(ctx, v538);
-                            let v540 = C::output_gpr(ctx, v539);
-                            let v541 = Some(v540);
-                            // Rule at isle/codegen/x64/lower.isle line 852.
-                            return v541;
+                            let v149 = C::put_in_gpr(ctx, v18.1);
+                            let v542 = constructor_divide(ctx, false, &Type::I32, v22, v149);
+                            let v543 = C::pair_first(ctx, v542);
+                            let v544 = C::output_gpr(ctx, v543);
+                            let v545 = Some(v544);
+                            // Rule at isle/codegen/x64/lower.isle line 860.
+                            return v545;
                         }
                     }
                 }
@@ -1099,26 +1100,26 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v144 = C::put_in_gpr(ctx, v18.1);
-                            let v157 = constructor_checked_srem(ctx, v4, v22, v144);
-                            let v158 = C::output_gpr(ctx, v157);
-                            let v159 = Some(v158);
-                            // Rule at isle/codegen/x64/lower.isle line 342.
-                            return v159;
+                            let v149 = C::put_in_gpr(ctx, v18.1);
+                            let v162 = constructor_checked_srem(ctx, v4, v22, v149);
+                            let v163 = C::output_gpr(ctx, v162);
+                            let v164 = Some(v163);
+                            // Rule at isle/codegen/x64/lower.isle line 350.
+                            return v164;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v526 = constructor_narrow_sext(ctx, v12, v22);
-                            let v502 = C::put_in_gpr(ctx, v18.1);
-                            let v545 = constructor_narrow_sext(ctx, v12, v502);
-                            let v546 = constructor_checked_srem(ctx, &Type::I32, v526, v545);
-                            let v547 = constructor_narrow_zext(ctx, v12, v546);
-                            let v548 = C::output_gpr(ctx, v547);
-                            let v549 = Some(v548);
-                            // Rule at isle/codegen/x64/lower.isle line 856.
-                            return v549;
+                            let v530 = constructor_narrow_sext(ctx, v12, v22);
+                            let v506 = C::put_in_gpr(ctx, v18.1);
+                            let v549 = constructor_narrow_sext(ctx, v12, v506);
+                            let v550 = constructor_checked_srem(ctx, &Type::I32, v530, v549);
+                            let v551 = constructor_narrow_zext(ctx, v12, v550);
+                            let v552 = C::output_gpr(ctx, v551);
+                            let v553 = Some(v552);
+                            // Rule at isle/codegen/x64/lower.isle line 864.
+                            return v553;
                         }
                     }
                 }
@@ -1129,31 +1130,50 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v144 = C::put_in_gpr(ctx, v18.1);
-                            let v145 = constructor_divide(ctx, false, v4, v22, v144);
-                            let v154 = C::pair_second(ctx, v145);
-                            let v155 = C::output_gpr(ctx, v154);
-                            let v156 = Some(v155);
-                            // Rule at isle/codegen/x64/lower.isle line 339.
-                            return v156;
+                            let v149 = C::put_in_gpr(ctx, v18.1);
+                            let v150 = constructor_divide(ctx, false, v4, v22, v149);
+                            let v159 = C::pair_second(ctx, v150);
+                            let v160 = C::output_gpr(ctx, v159);
+                            let v161 = Some(v160);
+                            // Rule at isle/codegen/x64/lower.isle line 347.
+                            return v161;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v144 = C::put_in_gpr(ctx, v18.1);
-                            let v538 = constructor_divide(ctx, false, &Type::I32, v22, v144);
-                            let v542 = C::pair_second(ctx, v538);
-                            let v543 = C::output_gpr(ctx, v542);
-                            let v544 = Some(v543);
-                            // Rule at isle/codegen/x64/lower.isle line 854.
-                            return v544;
+                            let v149 = C::put_in_gpr(ctx, v18.1);
+                            let v542 = constructor_divide(ctx, false, &Type::I32, v22, v149);
+                            let v546 = C::pair_second(ctx, v542);
+                            let v547 = C::output_gpr(ctx, v546);
+                            let v548 = Some(v547);
+                            // Rule at isle/codegen/x64/lower.isle line 862.
+                            return v548;
                         }
                     }
                 }
                 &Opcode::Band => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
+                        if let &Type::I64 = v2 {
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v50 = C::low32_mask(ctx, v18.1);
+                            if let Some(v51) = v50 {
+                                let v35 = C::temp_writable_gpr(ctx);
+                                let v53 = C::put_in_gpr(ctx, v18.0);
+                                let v54 = MInst::MovRR {
+                                    size: OperandSize::S32,
+                                    src: v53,
+                                    dst: v35,
+                                };
+                                let v55 = C::emit(ctx, &v54);
+                                let v39 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v40 = C::output_gpr(ctx, v39);
+                                let v41 = Some(v40);
+                                // Rule at isle/codegen/x64/lower.isle line 206.
+                                return v41;
+                            }
+                        }
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
@@ -1170,11 +1190,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v478 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
-                            let v479 = C::output_gpr(ctx, v478);
-                            let v480 = Some(v479);
-                            // Rule at isle/codegen/x64/lower.isle line 760.
-                            return v480;
+                            let v483 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
+                            let v484 = C::output_gpr(ctx, v483);
+                            let v485 = Some(v484);
+                            // Rule at isle/codegen/x64/lower.isle line 768.
+                            return v485;
                         }
                     }
                 }
@@ -1186,22 +1206,22 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v51 = constructor_alu(ctx, &AluOp::Or, v4, v22, v23);
-                            let v52 = C::output_gpr(ctx, v51);
-                            let v53 = Some(v52);
-                            // Rule at isle/codegen/x64/lower.isle line 202.
-                            return v53;
+                            let v57 = constructor_alu(ctx, &AluOp::Or, v4, v22, v23);
+                            let v58 = C::output_gpr(ctx, v57);
+                            let v59 = Some(v58);
+                            // Rule at isle/codegen/x64/lower.isle line 210.
+                            return v59;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v481 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
-                            let v482 = C::output_gpr(ctx, v481);
-                            let v483 = Some(v482);
-                            // Rule at isle/codegen/x64/lower.isle line 762.
-                            return v483;
+                            let v486 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
+                            let v487 = C::output_gpr(ctx, v486);
+                            let v488 = Some(v487);
+                            // Rule at isle/codegen/x64/lower.isle line 770.
+                            return v488;
                         }
                     }
                 }
@@ -1213,22 +1233,22 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v55 = constructor_alu(ctx, &AluOp::Xor, v4, v22, v23);
-                            let v56 = C::output_gpr(ctx, v55);
-                            let v57 = Some(v56);
-                            // Rule at isle/codegen/x64/lower.isle line 204.
-                            return v57;
+                            let v61 = constructor_alu(ctx, &AluOp::Xor, v4, v22, v23);
+                            let v62 = C::output_gpr(ctx, v61);
+                            let v63 = Some(v62);
+                            // Rule at isle/codegen/x64/lower.isle line 212.
+                            return v63;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v484 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
-                            let v485 = C::output_gpr(ctx, v484);
-                            let v486 = Some(v485);
-                            // Rule at isle/codegen/x64/lower.isle line 764.
-                            return v486;
+                            let v489 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
+                            let v490 = C::output_gpr(ctx, v489);
+                            let v491 = Some(v490);
+                            // Rule at isle/codegen/x64/lower.isle line 772.
+                            return v491;
                         }
                     }
                 }
@@ -1238,23 +1258,23 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v116 = constructor_shift(ctx, &ShiftOp::Shl, v4, v18.0, v18.1);
-                            let v117 = C::output_gpr(ctx, v116);
-                            let v118 = Some(v117);
-                            // Rule at isle/codegen/x64/lower.isle line 283.
-                            return v118;
+                            let v121 = constructor_shift(ctx, &ShiftOp::Shl, v4, v18.0, v18.1);
+                            let v122 = C::output_gpr(ctx, v121);
+                            let v123 = Some(v122);
+                            // Rule at isle/codegen/x64/lower.isle line 291.
+                            return v123;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v518 = constructor_narrow_count(ctx, v12, v18.1);
-                            let v519 = constructor_shift_by(ctx, &ShiftOp::Shl, v22, v518);
-                            let v520 = constructor_narrow_zext(ctx, v12, v519);
-                            let v521 = C::output_gpr(ctx, v520);
-                            let v522 = Some(v521);
-                            // Rule at isle/codegen/x64/lower.isle line 830.
-                            return v522;
+                            let v522 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v523 = constructor_shift_by(ctx, &ShiftOp::Shl, v22, v522);
+                            let v524 = constructor_narrow_zext(ctx, v12, v523);
+                            let v525 = C::output_gpr(ctx, v524);
+                            let v526 = Some(v525);
+                            // Rule at isle/codegen/x64/lower.isle line 838.
+                            return v526;
                         }
                     }
                 }
@@ -1264,22 +1284,22 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v120 = constructor_shift(ctx, &ShiftOp::Shr, v4, v18.0, v18.1);
-                            let v121 = C::output_gpr(ctx, v120);
-                            let v122 = Some(v121);
-                            // Rule at isle/codegen/x64/lower.isle line 284.
-                            return v122;
+                            let v125 = constructor_shift(ctx, &ShiftOp::Shr, v4, v18.0, v18.1);
+                            let v126 = C::output_gpr(ctx, v125);
+                            let v127 = Some(v126);
+                            // Rule at isle/codegen/x64/lower.isle line 292.
+                            return v127;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v518 = constructor_narrow_count(ctx, v12, v18.1);
-                            let v523 = constructor_shift_by(ctx, &ShiftOp::Shr, v22, v518);
-                            let v524 = C::output_gpr(ctx, v523);
-                            let v525 = Some(v524);
-                            // Rule at isle/codegen/x64/lower.isle line 832.
-                            return v525;
+                            let v522 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v527 = constructor_shift_by(ctx, &ShiftOp::Shr, v22, v522);
+                            let v528 = C::output_gpr(ctx, v527);
+                            let v529 = Some(v528);
+                            // Rule at isle/codegen/x64/lower.isle line 840.
+                            return v529;
                         }
                     }
                 }
@@ -1289,24 +1309,24 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v124 = constructor_shift(ctx, &ShiftOp::Sar, v4, v18.0, v18.1);
-                            let v125 = C::output_gpr(ctx, v124);
-                            let v126 = Some(v125);
-                            // Rule at isle/codegen/x64/lower.isle line 285.
-                            return v126;
+                            let v129 = constructor_shift(ctx, &ShiftOp::Sar, v4, v18.0, v18.1);
+                            let v130 = C::output_gpr(ctx, v129);
+                            let v131 = Some(v130);
+                            // Rule at isle/codegen/x64/lower.isle line 293.
+                            return v131;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v526 = constructor_narrow_sext(ctx, v12, v22);
-                            let v527 = constructor_narrow_count(ctx, v12, v18.1);
-                            let v528 = constructor_shift_by(ctx, &ShiftOp::Sar, v526, v527);
-                            let v529 = constructor_narrow_zext(ctx, v12, v528);
-                            let v530 = C::output_gpr(ctx, v529);
-                            let v531 = Some(v530);
-                            // Rule at isle/codegen/x64/lower.isle line 834.
-                            return v531;
+                            let v530 = constructor_narrow_sext(ctx, v12, v22);
+                            let v531 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v532 = constructor_shift_by(ctx, &ShiftOp::Sar, v530, v531);
+                            let v533 = constructor_narrow_zext(ctx, v12, v532);
+                            let v534 = C::output_gpr(ctx, v533);
+                            let v535 = Some(v534);
+                            // Rule at isle/codegen/x64/lower.isle line 842.
+                            return v535;
                         }
                     }
                 }
@@ -1316,29 +1336,29 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v128 = constructor_shift(ctx, &ShiftOp::Rol, v4, v18.0, v18.1);
-                            let v129 = C::output_gpr(ctx, v128);
-                            let v130 = Some(v129);
-                            // Rule at isle/codegen/x64/lower.isle line 286.
-                            return v130;
+                            let v133 = constructor_shift(ctx, &ShiftOp::Rol, v4, v18.0, v18.1);
+                            let v134 = C::output_gpr(ctx, v133);
+                            let v135 = Some(v134);
+                            // Rule at isle/codegen/x64/lower.isle line 294.
+                            return v135;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v518 = constructor_narrow_count(ctx, v12, v18.1);
-                            let v532 = constructor_narrow_rotate(
+                            let v522 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v536 = constructor_narrow_rotate(
                                 ctx,
                                 v12,
                                 &ShiftOp::Shl,
                                 &ShiftOp::Shr,
                                 v22,
-                                v518,
+                                v522,
                             );
-                            let v533 = C::output_gpr(ctx, v532);
-                            let v534 = Some(v533);
-                            // Rule at isle/codegen/x64/lower.isle line 838.
-                            return v534;
+                            let v537 = C::output_gpr(ctx, v536);
+                            let v538 = Some(v537);
+                            // Rule at isle/codegen/x64/lower.isle line 846.
+                            return v538;
                         }
                     }
                 }
@@ -1348,145 +1368,145 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v132 = constructor_shift(ctx, &ShiftOp::Ror, v4, v18.0, v18.1);
-                            let v133 = C::output_gpr(ctx, v132);
-                            let v134 = Some(v133);
-                            // Rule at isle/codegen/x64/lower.isle line 287.
-                            return v134;
+                            let v137 = constructor_shift(ctx, &ShiftOp::Ror, v4, v18.0, v18.1);
+                            let v138 = C::output_gpr(ctx, v137);
+                            let v139 = Some(v138);
+                            // Rule at isle/codegen/x64/lower.isle line 295.
+                            return v139;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v518 = constructor_narrow_count(ctx, v12, v18.1);
-                            let v535 = constructor_narrow_rotate(
+                            let v522 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v539 = constructor_narrow_rotate(
                                 ctx,
                                 v12,
                                 &ShiftOp::Shr,
                                 &ShiftOp::Shl,
                                 v22,
-                                v518,
+                                v522,
                             );
-                            let v536 = C::output_gpr(ctx, v535);
-                            let v537 = Some(v536);
-                            // Rule at isle/codegen/x64/lower.isle line 840.
-                            return v537;
+                            let v540 = C::output_gpr(ctx, v539);
+                            let v541 = Some(v540);
+                            // Rule at isle/codegen/x64/lower.isle line 848.
+                            return v541;
                         }
                     }
                 }
                 &Opcode::Fadd => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v280 = &C::float_size(ctx, v2);
-                        if let Some(v281) = v280 {
-                            let v283 = &constructor_sse_op(ctx, &Opcode::Fadd, v281);
+                        let v285 = &C::float_size(ctx, v2);
+                        if let Some(v286) = v285 {
+                            let v288 = &constructor_sse_op(ctx, &Opcode::Fadd, v286);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v284 = C::put_in_xmm(ctx, v18.0);
-                            let v285 = constructor_put_in_xmm_mem(ctx, v18.1);
-                            let v286 = constructor_sse_rm(ctx, v283, v284, v285);
-                            let v287 = C::output_xmm(ctx, v286);
-                            let v288 = Some(v287);
-                            // Rule at isle/codegen/x64/lower.isle line 535.
-                            return v288;
+                            let v289 = C::put_in_xmm(ctx, v18.0);
+                            let v290 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v291 = constructor_sse_rm(ctx, v288, v289, v290);
+                            let v292 = C::output_xmm(ctx, v291);
+                            let v293 = Some(v292);
+                            // Rule at isle/codegen/x64/lower.isle line 543.
+                            return v293;
                         }
                     }
                 }
                 &Opcode::Fsub => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v280 = &C::float_size(ctx, v2);
-                        if let Some(v281) = v280 {
-                            let v290 = &constructor_sse_op(ctx, &Opcode::Fsub, v281);
+                        let v285 = &C::float_size(ctx, v2);
+                        if let Some(v286) = v285 {
+                            let v295 = &constructor_sse_op(ctx, &Opcode::Fsub, v286);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v284 = C::put_in_xmm(ctx, v18.0);
-                            let v285 = constructor_put_in_xmm_mem(ctx, v18.1);
-                            let v291 = constructor_sse_rm(ctx, v290, v284, v285);
-                            let v292 = C::output_xmm(ctx, v291);
-                            let v293 = Some(v292);
-                            // Rule at isle/codegen/x64/lower.isle line 537.
-                            return v293;
+                            let v289 = C::put_in_xmm(ctx, v18.0);
+                            let v290 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v296 = constructor_sse_rm(ctx, v295, v289, v290);
+                            let v297 = C::output_xmm(ctx, v296);
+                            let v298 = Some(v297);
+                            // Rule at isle/codegen/x64/lower.isle line 545.
+                            return v298;
                         }
                     }
                 }
                 &Opcode::Fmul => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v280 = &C::float_size(ctx, v2);
-                        if let Some(v281) = v280 {
-                            let v295 = &constructor_sse_op(ctx, &Opcode::Fmul, v281);
+                        let v285 = &C::float_size(ctx, v2);
+                        if let Some(v286) = v285 {
+                            let v300 = &constructor_sse_op(ctx, &Opcode::Fmul, v286);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v284 = C::put_in_xmm(ctx, v18.0);
-                            let v285 = constructor_put_in_xmm_mem(ctx, v18.1);
-                            let v296 = constructor_sse_rm(ctx, v295, v284, v285);
-                            let v297 = C::output_xmm(ctx, v296);
-                            let v298 = Some(v297);
-                            // Rule at isle/codegen/x64/lower.isle line 539.
-                            return v298;
+                            let v289 = C::put_in_xmm(ctx, v18.0);
+                            let v290 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v301 = constructor_sse_rm(ctx, v300, v289, v290);
+                            let v302 = C::output_xmm(ctx, v301);
+                            let v303 = Some(v302);
+                            // Rule at isle/codegen/x64/lower.isle line 547.
+                            return v303;
                         }
                     }
                 }
                 &Opcode::Fdiv => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v280 = &C::float_size(ctx, v2);
-                        if let Some(v281) = v280 {
-                            let v300 = &constructor_sse_op(ctx, &Opcode::Fdiv, v281);
+                        let v285 = &C::float_size(ctx, v2);
+                        if let Some(v286) = v285 {
+                            let v305 = &constructor_sse_op(ctx, &Opcode::Fdiv, v286);
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v284 = C::put_in_xmm(ctx, v18.0);
-                            let v285 = constructor_put_in_xmm_mem(ctx, v18.1);
-                            let v301 = constructor_sse_rm(ctx, v300, v284, v285);
-                            let v302 = C::output_xmm(ctx, v301);
-                            let v303 = Some(v302);
-                            // Rule at isle/codegen/x64/lower.isle line 541.
-                            return v303;
+                            let v289 = C::put_in_xmm(ctx, v18.0);
+                            let v290 = constructor_put_in_xmm_mem(ctx, v18.1);
+                            let v306 = constructor_sse_rm(ctx, v305, v289, v290);
+                            let v307 = C::output_xmm(ctx, v306);
+                            let v308 = Some(v307);
+                            // Rule at isle/codegen/x64/lower.isle line 549.
+                            return v308;
                         }
                     }
                 }
                 &Opcode::Fmin => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v280 = &C::float_size(ctx, v2);
-                        if let Some(v281) = v280 {
+                        let v285 = &C::float_size(ctx, v2);
+                        if let Some(v286) = v285 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v304 = constructor_min_max(ctx, v281, true, v18.0, v18.1);
-                            let v305 = C::output_xmm(ctx, v304);
-                            let v306 = Some(v305);
-                            // Rule at isle/codegen/x64/lower.isle line 549.
-                            return v306;
+                            let v309 = constructor_min_max(ctx, v286, true, v18.0, v18.1);
+                            let v310 = C::output_xmm(ctx, v309);
+                            let v311 = Some(v310);
+                            // Rule at isle/codegen/x64/lower.isle line 557.
+                            return v311;
                         }
                     }
                 }
                 &Opcode::Fmax => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v280 = &C::float_size(ctx, v2);
-                        if let Some(v281) = v280 {
+                        let v285 = &C::float_size(ctx, v2);
+                        if let Some(v286) = v285 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v307 = constructor_min_max(ctx, v281, false, v18.0, v18.1);
-                            let v308 = C::output_xmm(ctx, v307);
-                            let v309 = Some(v308);
-                            // Rule at isle/codegen/x64/lower.isle line 550.
-                            return v309;
+                            let v312 = constructor_min_max(ctx, v286, false, v18.0, v18.1);
+                            let v313 = C::output_xmm(ctx, v312);
+                            let v314 = Some(v313);
+                            // Rule at isle/codegen/x64/lower.isle line 558.
+                            return v314;
                         }
                     }
                 }
                 &Opcode::Fcopysign => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
-                        let v280 = &C::float_size(ctx, v2);
-                        if let Some(v281) = v280 {
+                        let v285 = &C::float_size(ctx, v2);
+                        if let Some(v286) = v285 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v330 = C::put_in_xmm(ctx, v18.0);
-                            let v325 = constructor_abs_mask(ctx, v281);
-                            let v331 = constructor_sse_rr(ctx, &SseOp::Andps, v330, v325);
-                            let v332 = C::put_in_xmm(ctx, v18.1);
-                            let v333 = constructor_sign_mask(ctx, v281);
-                            let v334 = constructor_sse_rr(ctx, &SseOp::Andps, v332, v333);
-                            let v335 = constructor_sse_rr(ctx, &SseOp::Orps, v331, v334);
-                            let v336 = C::output_xmm(ctx, v335);
-                            let v337 = Some(v336);
-                            // Rule at isle/codegen/x64/lower.isle line 569.
-                            return v337;
+                            let v335 = C::put_in_xmm(ctx, v18.0);
+                            let v330 = constructor_abs_mask(ctx, v286);
+                            let v336 = constructor_sse_rr(ctx, &SseOp::Andps, v335, v330);
+                            let v337 = C::put_in_xmm(ctx, v18.1);
+                            let v338 = constructor_sign_mask(ctx, v286);
+                            let v339 = constructor_sse_rr(ctx, &SseOp::Andps, v337, v338);
+                            let v340 = constructor_sse_rr(ctx, &SseOp::Orps, v336, v339);
+                            let v341 = C::output_xmm(ctx, v340);
+                            let v342 = Some(v341);
+                            // Rule at isle/codegen/x64/lower.isle line 577.
+                            return v342;
                         }
                     }
                 }
@@ -1494,299 +1514,299 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             }
         }
         &InstructionData::Ternary {
-            opcode: ref v162,
-            args: v163,
+            opcode: ref v167,
+            args: v168,
         } => {
-            if let &Opcode::Select = v162 {
+            if let &Opcode::Select = v167 {
                 let v1 = &C::result_type(ctx, arg0);
                 if let Some(v2) = v1 {
-                    let v160 = &C::any_int_ty(ctx, v2);
-                    if let Some(v161) = v160 {
-                        let v164 = C::unpack_value_array_3(ctx, v163);
-                        let v168 = C::fusable_icmp(ctx, v164.0);
-                        if let Some(v169) = v168 {
-                            let v173 = &C::value_type(ctx, v169.1);
-                            let v174 = &constructor_operand_size(ctx, v173);
-                            let v175 = C::put_in_gpr(ctx, v169.1);
-                            let v176 = constructor_put_in_gpr_mem_imm(ctx, v169.2);
-                            let v177 = MInst::Cmp {
-                                size: v174.clone(),
-                                lhs: v175,
-                                rhs: v176,
+                    let v165 = &C::any_int_ty(ctx, v2);
+                    if let Some(v166) = v165 {
+                        let v169 = C::unpack_value_array_3(ctx, v168);
+                        let v173 = C::fusable_icmp(ctx, v169.0);
+                        if let Some(v174) = v173 {
+                            let v178 = &C::value_type(ctx, v174.1);
+                            let v179 = &constructor_operand_size(ctx, v178);
+                            let v180 = C::put_in_gpr(ctx, v174.1);
+                            let v181 = constructor_put_in_gpr_mem_imm(ctx, v174.2);
+                            let v182 = MInst::Cmp {
+                                size: v179.clone(),
+                                lhs: v180,
+                                rhs: v181,
                             };
-                            let v178 = C::emit(ctx, &v177);
-                            let v179 = C::temp_writable_gpr(ctx);
-                            let v180 = &constructor_cc_of(ctx, &v169.0);
-                            let v181 = &constructor_operand_size(ctx, v161);
-                            let v182 = C::put_in_gpr(ctx, v164.1);
-                            let v183 = C::gpr_to_gpr_mem(ctx, v182);
-                            let v184 = C::put_in_gpr(ctx, v164.2);
-                            let v185 = MInst::Cmov {
-                                cc: v180.clone(),
-                                size: v181.clone(),
-                                consequent: v183,
-                                alternative: v184,
-                                dst: v179,
+                            let v183 = C::emit(ctx, &v182);
+                            let v184 = C::temp_writable_gpr(ctx);
+                            let v185 = &constructor_cc_of(ctx, &v174.0);
+                            let v186 = &constructor_operand_size(ctx, v166);
+                            let v187 = C::put_in_gpr(ctx, v169.1);
+                            let v188 = C::gpr_to_gpr_mem(ctx, v187);
+                            let v189 = C::put_in_gpr(ctx, v169.2);
+                            let v190 = MInst::Cmov {
+                                cc: v185.clone(),
+                                size: v186.clone(),
+                                consequent: v188,
+                                alternative: v189,
+                                dst: v184,
                             };
-                            let v186 = C::emit(ctx, &v185);
-                            let v187 = C::writable_gpr_to_gpr(ctx, v179);
-                            let v188 = C::output_gpr(ctx, v187);
-                            let v189 = Some(v188);
-                            // Rule at isle/codegen/x64/lower.isle line 366.
-                            return v189;
+                            let v191 = C::emit(ctx, &v190);
+                            let v192 = C::writable_gpr_to_gpr(ctx, v184);
+                            let v193 = C::output_gpr(ctx, v192);
+                            let v194 = Some(v193);
+                            // Rule at isle/codegen/x64/lower.isle line 374.
+                            return v194;
                         }
                     }
-                    let v280 = &C::float_size(ctx, v2);
-                    if let Some(v281) = v280 {
-                        let v425 = &constructor_int_size_of_float(ctx, v281);
-                        let v164 = C::unpack_value_array_3(ctx, v163);
-                        let v426 = C::put_in_xmm(ctx, v164.1);
-                        let v427 = constructor_xmm_to_gpr(ctx, v425, v426);
-                        let v428 = C::put_in_xmm(ctx, v164.2);
-                        let v429 = constructor_xmm_to_gpr(ctx, v425, v428);
-                        let v430 = C::put_in_gpr(ctx, v164.0);
-                        let v431 = C::gpr_to_gpr_mem(ctx, v430);
-                        let v432 = C::gpr_to_gpr_imm(ctx, v430);
-                        let v433 = MInst::Test {
+                    let v285 = &C::float_size(ctx, v2);
+                    if let Some(v286) = v285 {
+                        let v430 = &constructor_int_size_of_float(ctx, v286);
+                        let v169 = C::unpack_value_array_3(ctx, v168);
+                        let v431 = C::put_in_xmm(ctx, v169.1);
+                        let v432 = constructor_xmm_to_gpr(ctx, v430, v431);
+                        let v433 = C::put_in_xmm(ctx, v169.2);
+                        let v434 = constructor_xmm_to_gpr(ctx, v430, v433);
+                        let v435 = C::put_in_gpr(ctx, v169.0);
+                        let v436 = C::gpr_to_gpr_mem(ctx, v435);
+                        let v437 = C::gpr_to_gpr_imm(ctx, v435);
+                        let v438 = MInst::Test {
                             size: OperandSize::S32,
-                            lhs: v431,
-                            rhs: v432,
+                            lhs: v436,
+                            rhs: v437,
                         };
-                        let v434 = C::emit(ctx, &v433);
-                        let v435 = C::temp_writable_gpr(ctx);
-                        let v436 = C::gpr_to_gpr_mem(ctx, v427);
-                        let v437 = MInst::Cmov {
+                        let v439 = C::emit(ctx, &v438);
+                        let v440 = C::temp_writable_gpr(ctx);
+                        let v441 = C::gpr_to_gpr_mem(ctx, v432);
+                        let v442 = MInst::Cmov {
                             cc: CC::NZ,
-                            size: v425.clone(),
-                            consequent: v436,
-                            alternative: v429,
-                            dst: v435,
+                            size: v430.clone(),
+                            consequent: v441,
+                            alternative: v434,
+                            dst: v440,
                         };
-                        let v438 = C::emit(ctx, &v437);
-                        let v439 = C::writable_gpr_to_gpr(ctx, v435);
-                        let v440 = constructor_gpr_to_xmm(ctx, v425, v439);
-                        let v441 = C::output_xmm(ctx, v440);
-                        let v442 = Some(v441);
-                        // Rule at isle/codegen/x64/lower.isle line 705.
-                        return v442;
+                        let v443 = C::emit(ctx, &v442);
+                        let v444 = C::writable_gpr_to_gpr(ctx, v440);
+                        let v445 = constructor_gpr_to_xmm(ctx, v430, v444);
+                        let v446 = C::output_xmm(ctx, v445);
+                        let v447 = Some(v446);
+                        // Rule at isle/codegen/x64/lower.isle line 713.
+                        return v447;
                     }
-                    if let Some(v161) = v160 {
-                        let v164 = C::unpack_value_array_3(ctx, v163);
-                        let v190 = &C::value_type(ctx, v164.0);
-                        let v206 = &C::narrow_ty(ctx, v190);
-                        if let Some(v207) = v206 {
-                            let v193 = C::put_in_gpr(ctx, v164.0);
-                            let v208 = C::gpr_to_gpr_mem(ctx, v193);
-                            let v209 = C::gpr_to_gpr_imm(ctx, v193);
-                            let v210 = MInst::Test {
+                    if let Some(v166) = v165 {
+                        let v169 = C::unpack_value_array_3(ctx, v168);
+                        let v195 = &C::value_type(ctx, v169.0);
+                        let v211 = &C::narrow_ty(ctx, v195);
+                        if let Some(v212) = v211 {
+                            let v198 = C::put_in_gpr(ctx, v169.0);
+                            let v213 = C::gpr_to_gpr_mem(ctx, v198);
+                            let v214 = C::gpr_to_gpr_imm(ctx, v198);
+                            let v215 = MInst::Test {
                                 size: OperandSize::S32,
-                                lhs: v208,
-                                rhs: v209,
+                                lhs: v213,
+                                rhs: v214,
                             };
-                            let v211 = C::emit(ctx, &v210);
-                            let v179 = C::temp_writable_gpr(ctx);
-                            let v212 = &constructor_operand_size(ctx, v161);
-                            let v213 = C::put_in_gpr(ctx, v164.1);
-                            let v214 = C::gpr_to_gpr_mem(ctx, v213);
-                            let v215 = C::put_in_gpr(ctx, v164.2);
-                            let v216 = MInst::Cmov {
+                            let v216 = C::emit(ctx, &v215);
+                            let v184 = C::temp_writable_gpr(ctx);
+                            let v217 = &constructor_operand_size(ctx, v166);
+                            let v218 = C::put_in_gpr(ctx, v169.1);
+                            let v219 = C::gpr_to_gpr_mem(ctx, v218);
+                            let v220 = C::put_in_gpr(ctx, v169.2);
+                            let v221 = MInst::Cmov {
                                 cc: CC::NZ,
-                                size: v212.clone(),
-                                consequent: v214,
-                                alternative: v215,
-                                dst: v179,
+                                size: v217.clone(),
+                                consequent: v219,
+                                alternative: v220,
+                                dst: v184,
                             };
-                            let v217 = C::emit(ctx, &v216);
-                            let v218 = C::writable_gpr_to_gpr(ctx, v179);
-                            let v219 = C::output_gpr(ctx, v218);
-                            let v220 = Some(v219);
-                            // Rule at isle/codegen/x64/lower.isle line 380.
-                            return v220;
+                            let v222 = C::emit(ctx, &v221);
+                            let v223 = C::writable_gpr_to_gpr(ctx, v184);
+                            let v224 = C::output_gpr(ctx, v223);
+                            let v225 = Some(v224);
+                            // Rule at isle/codegen/x64/lower.isle line 388.
+                            return v225;
                         }
-                        let v191 = &C::int_ty(ctx, v190);
-                        if let Some(v192) = v191 {
-                            let v193 = C::put_in_gpr(ctx, v164.0);
-                            let v194 = &constructor_operand_size(ctx, v192);
-                            let v195 = C::gpr_to_gpr_mem(ctx, v193);
-                            let v196 = C::gpr_to_gpr_imm(ctx, v193);
-                            let v197 = MInst::Test {
-                                size: v194.clone(),
-                                lhs: v195,
-                                rhs: v196,
+                        let v196 = &C::int_ty(ctx, v195);
+                        if let Some(v197) = v196 {
+                            let v198 = C::put_in_gpr(ctx, v169.0);
+                            let v199 = &constructor_operand_size(ctx, v197);
+                            let v200 = C::gpr_to_gpr_mem(ctx, v198);
+                            let v201 = C::gpr_to_gpr_imm(ctx, v198);
+                            let v202 = MInst::Test {
+                                size: v199.clone(),
+                                lhs: v200,
+                                rhs: v201,
                             };
-                            let v198 = C::emit(ctx, &v197);
-                            let v199 = C::temp_writable_gpr(ctx);
-                            let v181 = &constructor_operand_size(ctx, v161);
-                            let v182 = C::put_in_gpr(ctx, v164.1);
-                            let v183 = C::gpr_to_gpr_mem(ctx, v182);
-                            let v184 = C::put_in_gpr(ctx, v164.2);
-                            let v201 = MInst::Cmov {
+                            let v203 = C::emit(ctx, &v202);
+                            let v204 = C::temp_writable_gpr(ctx);
+                            let v186 = &constructor_operand_size(ctx, v166);
+                            let v187 = C::put_in_gpr(ctx, v169.1);
+                            let v188 = C::gpr_to_gpr_mem(ctx, v187);
+                            let v189 = C::put_in_gpr(ctx, v169.2);
+                            let v206 = MInst::Cmov {
                                 cc: CC::NZ,
-                                size: v181.clone(),
-                                consequent: v183,
-                                alternative: v184,
-                                dst: v199,
+                                size: v186.clone(),
+                                consequent: v188,
+                                alternative: v189,
+                                dst: v204,
                             };
-                            let v202 = C::emit(ctx, &v201);
-                            let v203 = C::writable_gpr_to_gpr(ctx, v199);
-                            let v204 = C::output_gpr(ctx, v203);
-                            let v205 = Some(v204);
-                            // Rule at isle/codegen/x64/lower.isle line 373.
-                            return v205;
+                            let v207 = C::emit(ctx, &v206);
+                            let v208 = C::writable_gpr_to_gpr(ctx, v204);
+                            let v209 = C::output_gpr(ctx, v208);
+                            let v210 = Some(v209);
+                            // Rule at isle/codegen/x64/lower.isle line 381.
+                            return v210;
                         }
                     }
                 }
             }
         }
         &InstructionData::UnaryIeee32 {
-            opcode: ref v264,
-            imm: v265,
+            opcode: ref v269,
+            imm: v270,
         } => {
-            if let &Opcode::F32const = v264 {
-                let v266 = C::u32_to_i64(ctx, v265);
-                let v267 = C::imm(ctx, &Type::I32, v266);
-                let v268 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v267);
-                let v269 = C::output_xmm(ctx, v268);
-                let v270 = Some(v269);
-                // Rule at isle/codegen/x64/lower.isle line 500.
-                return v270;
+            if let &Opcode::F32const = v269 {
+                let v271 = C::u32_to_i64(ctx, v270);
+                let v272 = C::imm(ctx, &Type::I32, v271);
+                let v273 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v272);
+                let v274 = C::output_xmm(ctx, v273);
+                let v275 = Some(v274);
+                // Rule at isle/codegen/x64/lower.isle line 508.
+                return v275;
             }
         }
         &InstructionData::UnaryIeee64 {
-            opcode: ref v271,
-            imm: v272,
+            opcode: ref v276,
+            imm: v277,
         } => {
-            if let &Opcode::F64const = v271 {
-                let v275 = C::u64_to_i64(ctx, v272);
-                let v276 = C::imm(ctx, &Type::I64, v275);
-                let v277 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v276);
-                let v278 = C::output_xmm(ctx, v277);
-                let v279 = Some(v278);
-                // Rule at isle/codegen/x64/lower.isle line 502.
-                return v279;
+            if let &Opcode::F64const = v276 {
+                let v280 = C::u64_to_i64(ctx, v277);
+                let v281 = C::imm(ctx, &Type::I64, v280);
+                let v282 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v281);
+                let v283 = C::output_xmm(ctx, v282);
+                let v284 = Some(v283);
+                // Rule at isle/codegen/x64/lower.isle line 510.
+                return v284;
             }
         }
         &InstructionData::IntCompare {
-            opcode: ref v66,
-            cond: ref v67,
-            args: v68,
+            opcode: ref v72,
+            cond: ref v73,
+            args: v74,
         } => {
-            if let &Opcode::Icmp = v66 {
-                let v69 = C::unpack_value_array_2(ctx, v68);
-                let v72 = &C::value_type(ctx, v69.0);
-                let v80 = &C::narrow_ty(ctx, v72);
-                if let Some(v81) = v80 {
-                    let v82 = constructor_signed_cc(ctx, v67);
-                    match v82 {
+            if let &Opcode::Icmp = v72 {
+                let v75 = C::unpack_value_array_2(ctx, v74);
+                let v78 = &C::value_type(ctx, v75.0);
+                let v86 = &C::narrow_ty(ctx, v78);
+                if let Some(v87) = v86 {
+                    let v88 = constructor_signed_cc(ctx, v73);
+                    match v88 {
                         true => {
-                            let v75 = C::put_in_gpr(ctx, v69.0);
-                            let v87 = constructor_narrow_sext(ctx, v81, v75);
-                            let v88 = C::put_in_gpr(ctx, v69.1);
-                            let v89 = constructor_narrow_sext(ctx, v81, v88);
-                            let v90 = C::gpr_to_gpr_mem_imm(ctx, v89);
-                            let v91 = constructor_compare(ctx, v67, &Type::I32, v87, v90);
-                            let v92 = C::output_gpr(ctx, v91);
-                            let v93 = Some(v92);
-                            // Rule at isle/codegen/x64/lower.isle line 221.
-                            return v93;
+                            let v81 = C::put_in_gpr(ctx, v75.0);
+                            let v93 = constructor_narrow_sext(ctx, v87, v81);
+                            let v94 = C::put_in_gpr(ctx, v75.1);
+                            let v95 = constructor_narrow_sext(ctx, v87, v94);
+                            let v96 = C::gpr_to_gpr_mem_imm(ctx, v95);
+                            let v97 = constructor_compare(ctx, v73, &Type::I32, v93, v96);
+                            let v98 = C::output_gpr(ctx, v97);
+                            let v99 = Some(v98);
+                            // Rule at isle/codegen/x64/lower.isle line 229.
+                            return v99;
                         }
                         false => {
-                            let v75 = C::put_in_gpr(ctx, v69.0);
-                            let v76 = constructor_put_in_gpr_mem_imm(ctx, v69.1);
-                            let v84 = constructor_compare(ctx, v67, &Type::I32, v75, v76);
-                            let v85 = C::output_gpr(ctx, v84);
-                            let v86 = Some(v85);
-                            // Rule at isle/codegen/x64/lower.isle line 217.
-                            return v86;
+                            let v81 = C::put_in_gpr(ctx, v75.0);
+                            let v82 = constructor_put_in_gpr_mem_imm(ctx, v75.1);
+                            let v90 = constructor_compare(ctx, v73, &Type::I32, v81, v82);
+                            let v91 = C::output_gpr(ctx, v90);
+                            let v92 = Some(v91);
+                            // Rule at isle/codegen/x64/lower.isle line 225.
+                            return v92;
                         }
                         _ => {}
                     }
                 }
-                let v73 = &C::int_ty(ctx, v72);
-                if let Some(v74) = v73 {
-                    let v75 = C::put_in_gpr(ctx, v69.0);
-                    let v76 = constructor_put_in_gpr_mem_imm(ctx, v69.1);
-                    let v77 = constructor_compare(ctx, v67, v74, v75, v76);
-                    let v78 = C::output_gpr(ctx, v77);
-                    let v79 = Some(v78);
-                    // Rule at isle/codegen/x64/lower.isle line 212.
-                    return v79;
+                let v79 = &C::int_ty(ctx, v78);
+                if let Some(v80) = v79 {
+                    let v81 = C::put_in_gpr(ctx, v75.0);
+                    let v82 = constructor_put_in_gpr_mem_imm(ctx, v75.1);
+                    let v83 = constructor_compare(ctx, v73, v80, v81, v82);
+                    let v84 = C::output_gpr(ctx, v83);
+                    let v85 = Some(v84);
+                    // Rule at isle/codegen/x64/lower.isle line 220.
+                    return v85;
                 }
             }
         }
         &InstructionData::FloatCompare {
-            opcode: ref v374,
-            cond: ref v375,
-            args: v376,
+            opcode: ref v379,
+            cond: ref v380,
+            args: v381,
         } => {
-            if let &Opcode::Fcmp = v374 {
-                let v377 = C::unpack_value_array_2(ctx, v376);
-                let v380 = constructor_float_flag(ctx, v375, v377.0, v377.1);
-                let v381 = C::output_gpr(ctx, v380);
-                let v382 = Some(v381);
-                // Rule at isle/codegen/x64/lower.isle line 632.
-                return v382;
+            if let &Opcode::Fcmp = v379 {
+                let v382 = C::unpack_value_array_2(ctx, v381);
+                let v385 = constructor_float_flag(ctx, v380, v382.0, v382.1);
+                let v386 = C::output_gpr(ctx, v385);
+                let v387 = Some(v386);
+                // Rule at isle/codegen/x64/lower.isle line 640.
+                return v387;
             }
         }
         &InstructionData::Load {
-            opcode: ref v221,
-            flags: v222,
-            arg: v223,
-            offset: v224,
+            opcode: ref v226,
+            flags: v227,
+            arg: v228,
+            offset: v229,
         } => {
             let v1 = &C::result_type(ctx, arg0);
             if let Some(v2) = v1 {
-                match v221 {
+                match v226 {
                     &Opcode::Load => {
-                        let v280 = &C::float_size(ctx, v2);
-                        if let Some(v281) = v280 {
-                            let v392 = C::temp_writable_xmm(ctx);
-                            let v413 = &constructor_sse_mov(ctx, v281);
-                            let v225 = C::amode(ctx, arg0);
-                            let v414 = MInst::XmmLoad {
-                                op: v413.clone(),
-                                src: v225,
-                                dst: v392,
+                        let v285 = &C::float_size(ctx, v2);
+                        if let Some(v286) = v285 {
+                            let v397 = C::temp_writable_xmm(ctx);
+                            let v418 = &constructor_sse_mov(ctx, v286);
+                            let v230 = C::amode(ctx, arg0);
+                            let v419 = MInst::XmmLoad {
+                                op: v418.clone(),
+                                src: v230,
+                                dst: v397,
                             };
-                            let v415 = C::emit(ctx, &v414);
-                            let v416 = C::writable_xmm_to_xmm(ctx, v392);
-                            let v417 = C::output_xmm(ctx, v416);
-                            let v418 = Some(v417);
-                            // Rule at isle/codegen/x64/lower.isle line 695.
-                            return v418;
+                            let v420 = C::emit(ctx, &v419);
+                            let v421 = C::writable_xmm_to_xmm(ctx, v397);
+                            let v422 = C::output_xmm(ctx, v421);
+                            let v423 = Some(v422);
+                            // Rule at isle/codegen/x64/lower.isle line 703.
+                            return v423;
                         }
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v35 = C::temp_writable_gpr(ctx);
                             let v36 = &constructor_operand_size(ctx, v4);
-                            let v225 = C::amode(ctx, arg0);
-                            let v226 = MInst::MovRM {
+                            let v230 = C::amode(ctx, arg0);
+                            let v231 = MInst::MovRM {
                                 size: v36.clone(),
-                                src: v225,
+                                src: v230,
                                 dst: v35,
                             };
-                            let v227 = C::emit(ctx, &v226);
-                            let v110 = C::writable_gpr_to_gpr(ctx, v35);
-                            let v111 = C::output_gpr(ctx, v110);
-                            let v112 = Some(v111);
-                            // Rule at isle/codegen/x64/lower.isle line 401.
-                            return v112;
+                            let v232 = C::emit(ctx, &v231);
+                            let v115 = C::writable_gpr_to_gpr(ctx, v35);
+                            let v116 = C::output_gpr(ctx, v115);
+                            let v117 = Some(v116);
+                            // Rule at isle/codegen/x64/lower.isle line 409.
+                            return v117;
                         }
                     }
                     &Opcode::Uload32 => {
                         if let &Type::I64 = v2 {
                             let v35 = C::temp_writable_gpr(ctx);
-                            let v230 = C::amode(ctx, arg0);
-                            let v238 = MInst::MovRM {
+                            let v235 = C::amode(ctx, arg0);
+                            let v243 = MInst::MovRM {
                                 size: OperandSize::S32,
-                                src: v230,
+                                src: v235,
                                 dst: v35,
                             };
-                            let v239 = C::emit(ctx, &v238);
+                            let v244 = C::emit(ctx, &v243);
                             let v39 = C::writable_gpr_to_gpr(ctx, v35);
                             let v40 = C::output_gpr(ctx, v39);
                             let v41 = Some(v40);
-                            // Rule at isle/codegen/x64/lower.isle line 429.
+                            // Rule at isle/codegen/x64/lower.isle line 437.
                             return v41;
                         }
                     }
@@ -1794,197 +1814,197 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 }
                 let v3 = &C::int_ty(ctx, v2);
                 if let Some(v4) = v3 {
-                    let v228 = &constructor_load_ext(ctx, v221, v4);
-                    if let Some(v229) = v228 {
+                    let v233 = &constructor_load_ext(ctx, v226, v4);
+                    if let Some(v234) = v233 {
                         let v35 = C::temp_writable_gpr(ctx);
-                        let v230 = C::amode(ctx, arg0);
-                        let v231 = C::amode_to_gpr_mem(ctx, v230);
-                        let v232 = MInst::Movzx {
-                            mode: v229.clone(),
-                            src: v231,
+                        let v235 = C::amode(ctx, arg0);
+                        let v236 = C::amode_to_gpr_mem(ctx, v235);
+                        let v237 = MInst::Movzx {
+                            mode: v234.clone(),
+                            src: v236,
                             dst: v35,
                         };
-                        let v233 = C::emit(ctx, &v232);
-                        let v110 = C::writable_gpr_to_gpr(ctx, v35);
-                        let v111 = C::output_gpr(ctx, v110);
-                        let v112 = Some(v111);
-                        // Rule at isle/codegen/x64/lower.isle line 418.
-                        return v112;
+                        let v238 = C::emit(ctx, &v237);
+                        let v115 = C::writable_gpr_to_gpr(ctx, v35);
+                        let v116 = C::output_gpr(ctx, v115);
+                        let v117 = Some(v116);
+                        // Rule at isle/codegen/x64/lower.isle line 426.
+                        return v117;
                     }
-                    let v234 = &constructor_sload_ext(ctx, v221, v4);
-                    if let Some(v235) = v234 {
+                    let v239 = &constructor_sload_ext(ctx, v226, v4);
+                    if let Some(v240) = v239 {
                         let v35 = C::temp_writable_gpr(ctx);
-                        let v230 = C::amode(ctx, arg0);
-                        let v231 = C::amode_to_gpr_mem(ctx, v230);
-                        let v236 = MInst::Movsx {
-                            mode: v235.clone(),
-                            src: v231,
+                        let v235 = C::amode(ctx, arg0);
+                        let v236 = C::amode_to_gpr_mem(ctx, v235);
+                        let v241 = MInst::Movsx {
+                            mode: v240.clone(),
+                            src: v236,
                             dst: v35,
                         };
-                        let v237 = C::emit(ctx, &v236);
-                        let v110 = C::writable_gpr_to_gpr(ctx, v35);
-                        let v111 = C::output_gpr(ctx, v110);
-                        let v112 = Some(v111);
-                        // Rule at isle/codegen/x64/lower.isle line 423.
-                        return v112;
+                        let v242 = C::emit(ctx, &v241);
+                        let v115 = C::writable_gpr_to_gpr(ctx, v35);
+                        let v116 = C::output_gpr(ctx, v115);
+                        let v117 = Some(v116);
+                        // Rule at isle/codegen/x64/lower.isle line 431.
+                        return v117;
                     }
                 }
-                if let &Opcode::Load = v221 {
+                if let &Opcode::Load = v226 {
                     let v11 = &C::narrow_ty(ctx, v2);
                     if let Some(v12) = v11 {
                         let v35 = C::temp_writable_gpr(ctx);
-                        let v585 = &constructor_narrow_ext_mode(ctx, v12);
-                        let v225 = C::amode(ctx, arg0);
-                        let v586 = C::amode_to_gpr_mem(ctx, v225);
-                        let v587 = MInst::Movzx {
-                            mode: v585.clone(),
-                            src: v586,
+                        let v589 = &constructor_narrow_ext_mode(ctx, v12);
+                        let v230 = C::amode(ctx, arg0);
+                        let v590 = C::amode_to_gpr_mem(ctx, v230);
+                        let v591 = MInst::Movzx {
+                            mode: v589.clone(),
+                            src: v590,
                             dst: v35,
                         };
-                        let v588 = C::emit(ctx, &v587);
-                        let v506 = C::writable_gpr_to_gpr(ctx, v35);
-                        let v589 = C::output_gpr(ctx, v506);
-                        let v590 = Some(v589);
-                        // Rule at isle/codegen/x64/lower.isle line 880.
-                        return v590;
+                        let v592 = C::emit(ctx, &v591);
+                        let v510 = C::writable_gpr_to_gpr(ctx, v35);
+                        let v593 = C::output_gpr(ctx, v510);
+                        let v594 = Some(v593);
+                        // Rule at isle/codegen/x64/lower.isle line 888.
+                        return v594;
                     }
                 }
             }
         }
         &InstructionData::Store {
-            opcode: ref v240,
-            flags: v241,
-            args: v242,
-            offset: v243,
+            opcode: ref v245,
+            flags: v246,
+            args: v247,
+            offset: v248,
         } => {
-            let v244 = C::unpack_value_array_2(ctx, v242);
-            let v247 = C::store_imm(ctx, v240, v244.0);
-            if let Some(v248) = v247 {
-                let v251 = C::amode(ctx, arg0);
-                let v249 = &C::value_type(ctx, v244.0);
-                let v250 = &C::store_width(ctx, v240, v249);
-                let v252 = MInst::MovMI {
-                    size: v250.clone(),
-                    imm: v248,
-                    dst: v251,
+            let v249 = C::unpack_value_array_2(ctx, v247);
+            let v252 = C::store_imm(ctx, v245, v249.0);
+            if let Some(v253) = v252 {
+                let v256 = C::amode(ctx, arg0);
+                let v254 = &C::value_type(ctx, v249.0);
+                let v255 = &C::store_width(ctx, v245, v254);
+                let v257 = MInst::MovMI {
+                    size: v255.clone(),
+                    imm: v253,
+                    dst: v256,
                 };
-                let v253 = C::emit(ctx, &v252);
-                let v254 = C::output_none(ctx);
-                let v255 = Some(v254);
-                // Rule at isle/codegen/x64/lower.isle line 451.
-                return v255;
+                let v258 = C::emit(ctx, &v257);
+                let v259 = C::output_none(ctx);
+                let v260 = Some(v259);
+                // Rule at isle/codegen/x64/lower.isle line 459.
+                return v260;
             }
-            if let &Opcode::Store = v240 {
-                let v249 = &C::value_type(ctx, v244.0);
-                let v419 = &C::float_size(ctx, v249);
-                if let Some(v420) = v419 {
-                    let v421 = &constructor_sse_mov(ctx, v420);
-                    let v422 = C::put_in_xmm(ctx, v244.0);
-                    let v225 = C::amode(ctx, arg0);
-                    let v423 = MInst::XmmStore {
-                        op: v421.clone(),
-                        src: v422,
-                        dst: v225,
+            if let &Opcode::Store = v245 {
+                let v254 = &C::value_type(ctx, v249.0);
+                let v424 = &C::float_size(ctx, v254);
+                if let Some(v425) = v424 {
+                    let v426 = &constructor_sse_mov(ctx, v425);
+                    let v427 = C::put_in_xmm(ctx, v249.0);
+                    let v230 = C::amode(ctx, arg0);
+                    let v428 = MInst::XmmStore {
+                        op: v426.clone(),
+                        src: v427,
+                        dst: v230,
                     };
-                    let v424 = C::emit(ctx, &v423);
-                    let v262 = C::output_none(ctx);
-                    let v263 = Some(v262);
-                    // Rule at isle/codegen/x64/lower.isle line 699.
-                    return v263;
+                    let v429 = C::emit(ctx, &v428);
+                    let v267 = C::output_none(ctx);
+                    let v268 = Some(v267);
+                    // Rule at isle/codegen/x64/lower.isle line 707.
+                    return v268;
                 }
             }
-            let v249 = &C::value_type(ctx, v244.0);
-            let v256 = &C::int_ty(ctx, v249);
-            if let Some(v257) = v256 {
-                let v258 = &constructor_store_size(ctx, v240, v257);
-                let v259 = C::put_in_gpr(ctx, v244.0);
-                let v225 = C::amode(ctx, arg0);
-                let v260 = MInst::MovMR {
-                    size: v258.clone(),
-                    src: v259,
-                    dst: v225,
+            let v254 = &C::value_type(ctx, v249.0);
+            let v261 = &C::int_ty(ctx, v254);
+            if let Some(v262) = v261 {
+                let v263 = &constructor_store_size(ctx, v245, v262);
+                let v264 = C::put_in_gpr(ctx, v249.0);
+                let v230 = C::amode(ctx, arg0);
+                let v265 = MInst::MovMR {
+                    size: v263.clone(),
+                    src: v264,
+                    dst: v230,
                 };
-                let v261 = C::emit(ctx, &v260);
-                let v262 = C::output_none(ctx);
-                let v263 = Some(v262);
-                // Rule at isle/codegen/x64/lower.isle line 456.
-                return v263;
+                let v266 = C::emit(ctx, &v265);
+                let v267 = C::output_none(ctx);
+                let v268 = Some(v267);
+                // Rule at isle/codegen/x64/lower.isle line 464.
+                return v268;
             }
-            if let &Opcode::Store = v240 {
-                let v591 = &C::narrow_ty(ctx, v249);
-                if let Some(v592) = v591 {
-                    let v593 = &constructor_narrow_store_size(ctx, v592);
-                    let v259 = C::put_in_gpr(ctx, v244.0);
-                    let v225 = C::amode(ctx, arg0);
-                    let v594 = MInst::MovMR {
-                        size: v593.clone(),
-                        src: v259,
-                        dst: v225,
+            if let &Opcode::Store = v245 {
+                let v595 = &C::narrow_ty(ctx, v254);
+                if let Some(v596) = v595 {
+                    let v597 = &constructor_narrow_store_size(ctx, v596);
+                    let v264 = C::put_in_gpr(ctx, v249.0);
+                    let v230 = C::amode(ctx, arg0);
+                    let v598 = MInst::MovMR {
+                        size: v597.clone(),
+                        src: v264,
+                        dst: v230,
                     };
-                    let v595 = C::emit(ctx, &v594);
-                    let v262 = C::output_none(ctx);
-                    let v263 = Some(v262);
-                    // Rule at isle/codegen/x64/lower.isle line 884.
-                    return v263;
+                    let v599 = C::emit(ctx, &v598);
+                    let v267 = C::output_none(ctx);
+                    let v268 = Some(v267);
+                    // Rule at isle/codegen/x64/lower.isle line 892.
+                    return v268;
                 }
             }
         }
         &InstructionData::CondTrap {
-            opcode: ref v443,
-            arg: v444,
-            code: v445,
+            opcode: ref v448,
+            arg: v449,
+            code: v450,
         } => {
-            match v443 {
+            match v448 {
                 &Opcode::Trapz => {
-                    let v446 = constructor_test_self(ctx, v444);
-                    let v448 = MInst::TrapIf {
+                    let v451 = constructor_test_self(ctx, v449);
+                    let v453 = MInst::TrapIf {
                         cc: CC::Z,
-                        trap: v445,
+                        trap: v450,
                     };
-                    let v449 = C::emit(ctx, &v448);
-                    let v254 = C::output_none(ctx);
-                    let v255 = Some(v254);
-                    // Rule at isle/codegen/x64/lower.isle line 728.
-                    return v255;
+                    let v454 = C::emit(ctx, &v453);
+                    let v259 = C::output_none(ctx);
+                    let v260 = Some(v259);
+                    // Rule at isle/codegen/x64/lower.isle line 736.
+                    return v260;
                 }
                 &Opcode::Trapnz => {
-                    let v446 = constructor_test_self(ctx, v444);
-                    let v450 = MInst::TrapIf {
+                    let v451 = constructor_test_self(ctx, v449);
+                    let v455 = MInst::TrapIf {
                         cc: CC::NZ,
-                        trap: v445,
+                        trap: v450,
                     };
-                    let v451 = C::emit(ctx, &v450);
-                    let v254 = C::output_none(ctx);
-                    let v255 = Some(v254);
-                    // Rule at isle/codegen/x64/lower.isle line 732.
-                    return v255;
+                    let v456 = C::emit(ctx, &v455);
+                    let v259 = C::output_none(ctx);
+                    let v260 = Some(v259);
+                    // Rule at isle/codegen/x64/lower.isle line 740.
+                    return v260;
                 }
                 _ => {}
             }
         }
         &InstructionData::BinaryTrap {
-            opcode: ref v452,
-            args: v453,
-            code: v454,
+            opcode: ref v457,
+            args: v458,
+            code: v459,
         } => {
-            if let &Opcode::UaddOverflowTrap = v452 {
+            if let &Opcode::UaddOverflowTrap = v457 {
                 let v1 = &C::result_type(ctx, arg0);
                 if let Some(v2) = v1 {
                     let v3 = &C::int_ty(ctx, v2);
                     if let Some(v4) = v3 {
-                        let v455 = C::unpack_value_array_2(ctx, v453);
-                        let v458 = C::put_in_gpr(ctx, v455.0);
-                        let v459 = constructor_put_in_gpr_mem_imm(ctx, v455.1);
-                        let v460 = constructor_alu(ctx, &AluOp::Add, v4, v458, v459);
-                        let v462 = MInst::TrapIf {
+                        let v460 = C::unpack_value_array_2(ctx, v458);
+                        let v463 = C::put_in_gpr(ctx, v460.0);
+                        let v464 = constructor_put_in_gpr_mem_imm(ctx, v460.1);
+                        let v465 = constructor_alu(ctx, &AluOp::Add, v4, v463, v464);
+                        let v467 = MInst::TrapIf {
                             cc: CC::B,
-                            trap: v454,
+                            trap: v459,
                         };
-                        let v463 = C::emit(ctx, &v462);
-                        let v464 = C::output_gpr(ctx, v460);
-                        let v465 = Some(v464);
-                        // Rule at isle/codegen/x64/lower.isle line 738.
-                        return v465;
+                        let v468 = C::emit(ctx, &v467);
+                        let v469 = C::output_gpr(ctx, v465);
+                        let v470 = Some(v469);
+                        // Rule at isle/codegen/x64/lower.isle line 746.
+                        return v470;
                     }
                 }
             }
@@ -1998,24 +2018,24 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
 pub fn constructor_signed_cc<C: Context>(ctx: &mut C, arg0: &IntCC) -> bool {
     match arg0 {
         &IntCC::SignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 227.
+            // Rule at isle/codegen/x64/lower.isle line 235.
             return true;
         }
         &IntCC::SignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 228.
+            // Rule at isle/codegen/x64/lower.isle line 236.
             return true;
         }
         &IntCC::SignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 229.
+            // Rule at isle/codegen/x64/lower.isle line 237.
             return true;
         }
         &IntCC::SignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 230.
+            // Rule at isle/codegen/x64/lower.isle line 238.
             return true;
         }
         _ => {}
     }
-    // Rule at isle/codegen/x64/lower.isle line 231.
+    // Rule at isle/codegen/x64/lower.isle line 239.
     return false;
 }
 
@@ -2026,12 +2046,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 240.
+                    // Rule at isle/codegen/x64/lower.isle line 248.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 241.
+                    // Rule at isle/codegen/x64/lower.isle line 249.
                     return v5;
                 }
                 _ => {}
@@ -2041,12 +2061,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 242.
+                    // Rule at isle/codegen/x64/lower.isle line 250.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 243.
+                    // Rule at isle/codegen/x64/lower.isle line 251.
                     return v9;
                 }
                 _ => {}
@@ -2055,7 +2075,7 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
         &Type::I32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 244.
+                // Rule at isle/codegen/x64/lower.isle line 252.
                 return v11;
             }
         }
@@ -2085,7 +2105,7 @@ pub fn constructor_shift<C: Context>(
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 278.
+    // Rule at isle/codegen/x64/lower.isle line 286.
     return v10;
 }
 
@@ -2107,14 +2127,14 @@ pub fn constructor_unary_op<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 290.
+    // Rule at isle/codegen/x64/lower.isle line 298.
     return v8;
 }
 
 // Generated as internal constructor for term zero_gpr.
 pub fn constructor_zero_gpr<C: Context>(ctx: &mut C, arg0: &Type) -> GprReg {
     let v2 = C::imm(ctx, arg0, 0_i64);
-    // Rule at isle/codegen/x64/lower.isle line 307.
+    // Rule at isle/codegen/x64/lower.isle line 315.
     return v2;
 }
 
@@ -2146,7 +2166,7 @@ pub fn constructor_divide<C: Context>(
     let v12 = C::writable_gpr_to_gpr(ctx, v5);
     let v13 = C::writable_gpr_to_gpr(ctx, v6);
     let v14 = C::gpr_pair(ctx, v12, v13);
-    // Rule at isle/codegen/x64/lower.isle line 311.
+    // Rule at isle/codegen/x64/lower.isle line 319.
     return v14;
 }
 
@@ -2168,19 +2188,19 @@ pub fn constructor_dividend_high<C: Context>(
             };
             let v7 = C::emit(ctx, &v6);
             let v8 = C::writable_gpr_to_gpr(ctx, v4);
-            // Rule at isle/codegen/x64/lower.isle line 320.
+            // Rule at isle/codegen/x64/lower.isle line 328.
             return v8;
         }
         false => {
             let v3 = constructor_zero_gpr(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 319.
+            // Rule at isle/codegen/x64/lower.isle line 327.
             return v3;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "dividend_high", "isle/codegen/x64/lower.isle line 318"
+        "dividend_high", "isle/codegen/x64/lower.isle line 326"
     )
 }
 
@@ -2207,7 +2227,7 @@ pub fn constructor_checked_srem<C: Context>(
     };
     let v10 = C::emit(ctx, &v9);
     let v11 = C::writable_gpr_to_gpr(ctx, v6);
-    // Rule at isle/codegen/x64/lower.isle line 345.
+    // Rule at isle/codegen/x64/lower.isle line 353.
     return v11;
 }
 
@@ -2222,12 +2242,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 407.
+                    // Rule at isle/codegen/x64/lower.isle line 415.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 408.
+                    // Rule at isle/codegen/x64/lower.isle line 416.
                     return v5;
                 }
                 _ => {}
@@ -2237,12 +2257,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 409.
+                    // Rule at isle/codegen/x64/lower.isle line 417.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 410.
+                    // Rule at isle/codegen/x64/lower.isle line 418.
                     return v9;
                 }
                 _ => {}
@@ -2264,12 +2284,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 412.
+                    // Rule at isle/codegen/x64/lower.isle line 420.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 413.
+                    // Rule at isle/codegen/x64/lower.isle line 421.
                     return v5;
                 }
                 _ => {}
@@ -2279,12 +2299,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 414.
+                    // Rule at isle/codegen/x64/lower.isle line 422.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 415.
+                    // Rule at isle/codegen/x64/lower.isle line 423.
                     return v9;
                 }
                 _ => {}
@@ -2293,7 +2313,7 @@ pub fn constructor_sload_ext<C: Context>(
         &Opcode::Sload32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 416.
+                // Rule at isle/codegen/x64/lower.isle line 424.
                 return v11;
             }
         }
@@ -2307,26 +2327,26 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
     match arg0 {
         &Opcode::Store => {
             let v5 = &constructor_operand_size(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 444.
+            // Rule at isle/codegen/x64/lower.isle line 452.
             return v5.clone();
         }
         &Opcode::Istore8 => {
-            // Rule at isle/codegen/x64/lower.isle line 441.
+            // Rule at isle/codegen/x64/lower.isle line 449.
             return OperandSize::S8;
         }
         &Opcode::Istore16 => {
-            // Rule at isle/codegen/x64/lower.isle line 442.
+            // Rule at isle/codegen/x64/lower.isle line 450.
             return OperandSize::S16;
         }
         &Opcode::Istore32 => {
-            // Rule at isle/codegen/x64/lower.isle line 443.
+            // Rule at isle/codegen/x64/lower.isle line 451.
             return OperandSize::S32;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "store_size", "isle/codegen/x64/lower.isle line 440"
+        "store_size", "isle/codegen/x64/lower.isle line 448"
     )
 }
 
@@ -2334,18 +2354,18 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
 pub fn constructor_int_size_of_float<C: Context>(ctx: &mut C, arg0: &FloatSize) -> OperandSize {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 481.
+            // Rule at isle/codegen/x64/lower.isle line 489.
             return OperandSize::S32;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 482.
+            // Rule at isle/codegen/x64/lower.isle line 490.
             return OperandSize::S64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "int_size_of_float", "isle/codegen/x64/lower.isle line 480"
+        "int_size_of_float", "isle/codegen/x64/lower.isle line 488"
     )
 }
 
@@ -2358,7 +2378,7 @@ pub fn constructor_sse_rr<C: Context>(
 ) -> XmmReg {
     let v3 = C::xmm_to_xmm_mem(ctx, arg2);
     let v4 = constructor_sse_rm(ctx, arg0, arg1, v3);
-    // Rule at isle/codegen/x64/lower.isle line 485.
+    // Rule at isle/codegen/x64/lower.isle line 493.
     return v4;
 }
 
@@ -2373,7 +2393,7 @@ pub fn constructor_gpr_to_xmm<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 488.
+    // Rule at isle/codegen/x64/lower.isle line 496.
     return v6;
 }
 
@@ -2387,7 +2407,7 @@ pub fn constructor_xmm_to_gpr<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v4 = C::emit(ctx, &v3);
     let v5 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 494.
+    // Rule at isle/codegen/x64/lower.isle line 502.
     return v5;
 }
 
@@ -2397,11 +2417,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fadd => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 511.
+                    // Rule at isle/codegen/x64/lower.isle line 519.
                     return SseOp::Addss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 512.
+                    // Rule at isle/codegen/x64/lower.isle line 520.
                     return SseOp::Addsd;
                 }
                 _ => {}
@@ -2410,11 +2430,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fsub => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 513.
+                    // Rule at isle/codegen/x64/lower.isle line 521.
                     return SseOp::Subss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 514.
+                    // Rule at isle/codegen/x64/lower.isle line 522.
                     return SseOp::Subsd;
                 }
                 _ => {}
@@ -2423,11 +2443,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fmul => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 515.
+                    // Rule at isle/codegen/x64/lower.isle line 523.
                     return SseOp::Mulss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 516.
+                    // Rule at isle/codegen/x64/lower.isle line 524.
                     return SseOp::Mulsd;
                 }
                 _ => {}
@@ -2436,11 +2456,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fdiv => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 517.
+                    // Rule at isle/codegen/x64/lower.isle line 525.
                     return SseOp::Divss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 518.
+                    // Rule at isle/codegen/x64/lower.isle line 526.
                     return SseOp::Divsd;
                 }
                 _ => {}
@@ -2450,7 +2470,7 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_op", "isle/codegen/x64/lower.isle line 510"
+        "sse_op", "isle/codegen/x64/lower.isle line 518"
     )
 }
 
@@ -2460,12 +2480,12 @@ pub fn constructor_put_in_xmm_mem<C: Context>(ctx: &mut C, arg0: Value) -> XmmMe
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_xmm_mem(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 524.
+        // Rule at isle/codegen/x64/lower.isle line 532.
         return v4;
     }
     let v5 = C::put_in_xmm(ctx, arg0);
     let v6 = C::xmm_to_xmm_mem(ctx, v5);
-    // Rule at isle/codegen/x64/lower.isle line 527.
+    // Rule at isle/codegen/x64/lower.isle line 535.
     return v6;
 }
 
@@ -2485,7 +2505,7 @@ pub fn constructor_sse_rm<C: Context>(
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 530.
+    // Rule at isle/codegen/x64/lower.isle line 538.
     return v6;
 }
 
@@ -2509,7 +2529,7 @@ pub fn constructor_min_max<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 545.
+    // Rule at isle/codegen/x64/lower.isle line 553.
     return v9;
 }
 
@@ -2519,20 +2539,20 @@ pub fn constructor_sign_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmRe
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483648_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 559.
+            // Rule at isle/codegen/x64/lower.isle line 567.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, -9223372036854775808_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 560.
+            // Rule at isle/codegen/x64/lower.isle line 568.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sign_mask", "isle/codegen/x64/lower.isle line 558"
+        "sign_mask", "isle/codegen/x64/lower.isle line 566"
     )
 }
 
@@ -2542,20 +2562,20 @@ pub fn constructor_abs_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483647_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 562.
+            // Rule at isle/codegen/x64/lower.isle line 570.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, 9223372036854775807_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 563.
+            // Rule at isle/codegen/x64/lower.isle line 571.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "abs_mask", "isle/codegen/x64/lower.isle line 561"
+        "abs_mask", "isle/codegen/x64/lower.isle line 569"
     )
 }
 
@@ -2578,7 +2598,7 @@ pub fn constructor_round<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 575.
+    // Rule at isle/codegen/x64/lower.isle line 583.
     return v8;
 }
 
@@ -2596,12 +2616,12 @@ pub fn constructor_ucomis<C: Context>(ctx: &mut C, arg0: Value, arg1: Value) -> 
             rhs: v7,
         };
         let v9 = C::emit(ctx, &v8);
-        // Rule at isle/codegen/x64/lower.isle line 602.
+        // Rule at isle/codegen/x64/lower.isle line 610.
         return v9;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "ucomis", "isle/codegen/x64/lower.isle line 601"
+        "ucomis", "isle/codegen/x64/lower.isle line 609"
     )
 }
 
@@ -2623,7 +2643,7 @@ pub fn constructor_setcc_byte<C: Context>(ctx: &mut C, arg0: &CC) -> GprReg {
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 607.
+    // Rule at isle/codegen/x64/lower.isle line 615.
     return v10;
 }
 
@@ -2641,7 +2661,7 @@ pub fn constructor_float_flag<C: Context>(
             let v15 = constructor_setcc_byte(ctx, &CC::NP);
             let v18 = C::gpr_to_gpr_mem_imm(ctx, v15);
             let v19 = constructor_alu(ctx, &AluOp::And, &Type::I32, v14, v18);
-            // Rule at isle/codegen/x64/lower.isle line 621.
+            // Rule at isle/codegen/x64/lower.isle line 629.
             return v19;
         }
         &FloatCC::NotEqual => {
@@ -2650,50 +2670,50 @@ pub fn constructor_float_flag<C: Context>(
             let v22 = constructor_setcc_byte(ctx, &CC::P);
             let v24 = C::gpr_to_gpr_mem_imm(ctx, v22);
             let v25 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v21, v24);
-            // Rule at isle/codegen/x64/lower.isle line 626.
+            // Rule at isle/codegen/x64/lower.isle line 634.
             return v25;
         }
         &FloatCC::LessThan => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 617.
+            // Rule at isle/codegen/x64/lower.isle line 625.
             return v5;
         }
         &FloatCC::LessThanOrEqual => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 618.
+            // Rule at isle/codegen/x64/lower.isle line 626.
             return v7;
         }
         &FloatCC::GreaterThan => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 615.
+            // Rule at isle/codegen/x64/lower.isle line 623.
             return v5;
         }
         &FloatCC::GreaterThanOrEqual => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 616.
+            // Rule at isle/codegen/x64/lower.isle line 624.
             return v7;
         }
         &FloatCC::Ordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v10 = constructor_setcc_byte(ctx, &CC::NP);
-            // Rule at isle/codegen/x64/lower.isle line 619.
+            // Rule at isle/codegen/x64/lower.isle line 627.
             return v10;
         }
         &FloatCC::Unordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v12 = constructor_setcc_byte(ctx, &CC::P);
-            // Rule at isle/codegen/x64/lower.isle line 620.
+            // Rule at isle/codegen/x64/lower.isle line 628.
             return v12;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_flag", "isle/codegen/x64/lower.isle line 614"
+        "float_flag", "isle/codegen/x64/lower.isle line 622"
     )
 }
 
@@ -2702,7 +2722,7 @@ pub fn constructor_zero_xmm<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
     let v1 = &constructor_int_size_of_float(ctx, arg0);
     let v4 = C::imm(ctx, &Type::I64, 0_i64);
     let v5 = constructor_gpr_to_xmm(ctx, v1, v4);
-    // Rule at isle/codegen/x64/lower.isle line 636.
+    // Rule at isle/codegen/x64/lower.isle line 644.
     return v5;
 }
 
@@ -2725,7 +2745,7 @@ pub fn constructor_int_to_float<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 639.
+    // Rule at isle/codegen/x64/lower.isle line 647.
     return v8;
 }
 
@@ -2757,12 +2777,12 @@ pub fn constructor_float_to_sint<C: Context>(
         };
         let v13 = C::emit(ctx, &v12);
         let v14 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 667.
+        // Rule at isle/codegen/x64/lower.isle line 675.
         return v14;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_sint", "isle/codegen/x64/lower.isle line 666"
+        "float_to_sint", "isle/codegen/x64/lower.isle line 674"
     )
 }
 
@@ -2798,12 +2818,12 @@ pub fn constructor_float_to_uint<C: Context>(
         };
         let v15 = C::emit(ctx, &v14);
         let v16 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 675.
+        // Rule at isle/codegen/x64/lower.isle line 683.
         return v16;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_uint", "isle/codegen/x64/lower.isle line 674"
+        "float_to_uint", "isle/codegen/x64/lower.isle line 682"
     )
 }
 
@@ -2811,18 +2831,18 @@ pub fn constructor_float_to_uint<C: Context>(
 pub fn constructor_sse_mov<C: Context>(ctx: &mut C, arg0: &FloatSize) -> SseMovOp {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 692.
+            // Rule at isle/codegen/x64/lower.isle line 700.
             return SseMovOp::Movss;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 693.
+            // Rule at isle/codegen/x64/lower.isle line 701.
             return SseMovOp::Movsd;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_mov", "isle/codegen/x64/lower.isle line 691"
+        "sse_mov", "isle/codegen/x64/lower.isle line 699"
     )
 }
 
@@ -2839,17 +2859,17 @@ pub fn constructor_test_self<C: Context>(ctx: &mut C, arg0: Value) -> Unit {
         rhs: v5,
     };
     let v7 = C::emit(ctx, &v6);
-    // Rule at isle/codegen/x64/lower.isle line 717.
+    // Rule at isle/codegen/x64/lower.isle line 725.
     return v7;
 }
 
 // Generated as internal constructor for term test_size.
 pub fn constructor_test_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 725.
+        // Rule at isle/codegen/x64/lower.isle line 733.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 726.
+    // Rule at isle/codegen/x64/lower.isle line 734.
     return OperandSize::S32;
 }
 
@@ -2872,7 +2892,7 @@ pub fn constructor_bit_count<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 744.
+    // Rule at isle/codegen/x64/lower.isle line 752.
     return v9;
 }
 
@@ -2880,18 +2900,18 @@ pub fn constructor_bit_count<C: Context>(
 pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtMode {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 782.
+            // Rule at isle/codegen/x64/lower.isle line 790.
             return ExtMode::BL;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 783.
+            // Rule at isle/codegen/x64/lower.isle line 791.
             return ExtMode::WL;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 781"
+        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 789"
     )
 }
 
@@ -2899,18 +2919,18 @@ pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtM
 pub fn constructor_narrow_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 785.
+            // Rule at isle/codegen/x64/lower.isle line 793.
             return 8_i64;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 786.
+            // Rule at isle/codegen/x64/lower.isle line 794.
             return 16_i64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_bits", "isle/codegen/x64/lower.isle line 784"
+        "narrow_bits", "isle/codegen/x64/lower.isle line 792"
     )
 }
 
@@ -2926,7 +2946,7 @@ pub fn constructor_narrow_zext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 790.
+    // Rule at isle/codegen/x64/lower.isle line 798.
     return v7;
 }
 
@@ -2942,7 +2962,7 @@ pub fn constructor_narrow_sext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 796.
+    // Rule at isle/codegen/x64/lower.isle line 804.
     return v7;
 }
 
@@ -2953,7 +2973,7 @@ pub fn constructor_narrow_count<C: Context>(ctx: &mut C, arg0: &Type, arg1: Valu
     let v7 = C::i64_sub(ctx, v5, 1_i64);
     let v8 = C::imm_operand(ctx, v7);
     let v9 = constructor_alu(ctx, &AluOp::And, &Type::I32, v4, v8);
-    // Rule at isle/codegen/x64/lower.isle line 816.
+    // Rule at isle/codegen/x64/lower.isle line 824.
     return v9;
 }
 
@@ -2975,7 +2995,7 @@ pub fn constructor_shift_by<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 825.
+    // Rule at isle/codegen/x64/lower.isle line 833.
     return v8;
 }
 
@@ -2997,7 +3017,7 @@ pub fn constructor_narrow_rotate<C: Context>(
     let v14 = C::gpr_to_gpr_mem_imm(ctx, v12);
     let v15 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v11, v14);
     let v16 = constructor_narrow_zext(ctx, arg0, v15);
-    // Rule at isle/codegen/x64/lower.isle line 843.
+    // Rule at isle/codegen/x64/lower.isle line 851.
     return v16;
 }
 
@@ -3005,17 +3025,17 @@ pub fn constructor_narrow_rotate<C: Context>(
 pub fn constructor_narrow_store_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 889.
+            // Rule at isle/codegen/x64/lower.isle line 897.
             return OperandSize::S8;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 890.
+            // Rule at isle/codegen/x64/lower.isle line 898.
             return OperandSize::S16;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_store_size", "isle/codegen/x64/lower.isle line 888"
+        "narrow_store_size", "isle/codegen/x64/lower.isle line 896"
     )
 }
