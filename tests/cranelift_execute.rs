@@ -44,8 +44,21 @@ fn options() -> CompileOptions {
 }
 
 fn compile(text: &str) -> Compiled {
-    let func = parse_function_text(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    compile_with(text, false)
+}
+
+/// As [`compile`], after the mid-end's optimizations when `optimize`.
+fn compile_with(text: &str, optimize: bool) -> Compiled {
+    let mut func = parse_function_text(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     verify_function(&func).unwrap_or_else(|e| panic!("{e}\n{func}"));
+    if optimize {
+        cranelift_codegen::opts::optimize(&mut func);
+        verify_function(&func).unwrap_or_else(|e| panic!("{e}\n{func}"));
+        assert!(
+            !func.to_string().contains("udiv") && !func.to_string().contains("urem"),
+            "the divisions became reciprocals:\n{func}"
+        );
+    }
     let finished = compile_function(&func, &options()).unwrap_or_else(|e| panic!("{e}\n{func}"));
     let code = CodeMemory::new([&finished], |_| None).expect("the code maps");
     Compiled {
@@ -139,6 +152,45 @@ block0(v0: i64, v1: i64, v2: i64):
             let sum = low.wrapping_add(((a as u64 >> 32) as i64).wrapping_mul(b & mask));
             let want = (sum << 32 ^ sum & mask) | a & mask;
             assert_eq!(f.call(a, b), want, "f({a}, {b})");
+        }
+    }
+}
+
+#[test]
+fn division_by_constants_matches_rust() {
+    // Unsigned 32-bit division and remainder by constants go through
+    // reciprocals (rounded up for 10, down for 7 and 641).
+    for d in [3u32, 7, 10, 641, 139_968, 0x8000_0001, u32::MAX] {
+        let mut f = compile_with(
+            &format!(
+                "function %f(i64, i32, i32) -> i64 wasm {{
+block0(v0: i64, v1: i32, v2: i32):
+    v3 = iconst.i32 {d}
+    v4 = udiv v1, v3
+    v5 = urem v2, v3
+    v6 = uextend.i64 v4
+    v7 = uextend.i64 v5
+    v8 = iconst.i64 32
+    v9 = ishl v6, v8
+    v10 = bor v9, v7
+    return v10
+}}"
+            ),
+            true,
+        );
+        let top = u32::MAX / d * d;
+        let mut values: Vec<u32> = vec![0, 1, d - 1, d, d.wrapping_add(1), top - 1, top];
+        values.extend(INPUTS.iter().map(|&v| v as u32));
+        values.extend((1..64).map(|i| (u32::MAX / 64).wrapping_mul(i)));
+        for &a in &values {
+            for &b in &values {
+                let want = (u64::from(a / d) << 32) | u64::from(b % d);
+                assert_eq!(
+                    f.call(a as i64, b as i64) as u64,
+                    want,
+                    "{a} / {d}, {b} % {d}"
+                );
+            }
         }
     }
 }

@@ -31,6 +31,7 @@ pub trait Context {
     fn reassociates(&mut self, arg0: &Opcode) -> Option<Opcode>;
     fn fold_binary(&mut self, arg0: &Opcode, arg1: &Type, arg2: i64, arg3: i64) -> Option<i64>;
     fn same_value(&mut self, arg0: Value, arg1: Value) -> bool;
+    fn udiv32_reciprocal(&mut self, arg0: i64) -> Option<U32Reciprocal>;
     fn same_opcode(&mut self, arg0: &Opcode, arg1: &Opcode) -> bool;
     fn same_type(&mut self, arg0: Value, arg1: Value) -> bool;
 }
@@ -124,87 +125,94 @@ impl<L: Length, C> Length for ContextIterWrapper<L, C> {
     }
 }
 
+/// Internal type U32Reciprocal: defined at isle/codegen/opts/opts.isle line 179.
+#[derive(Clone, Debug)]
+pub enum U32Reciprocal {
+    RoundUp { m: i64, k: i64 },
+    RoundDown { m: i64, k: i64 },
+}
+
 // Generated as internal constructor for term simplify.
 pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Value> {
     let v1 = &C::def_data(ctx, arg0);
     if let Some(v2) = v1 {
         match v2 {
             &InstructionData::Unary {
-                opcode: ref v77,
-                arg: v78,
+                opcode: ref v86,
+                arg: v87,
             } => {
-                let v79 = &C::def_data(ctx, v78);
-                if let Some(v80) = v79 {
-                    match v80 {
+                let v88 = &C::def_data(ctx, v87);
+                if let Some(v89) = v88 {
+                    match v89 {
                         &InstructionData::UnaryImm {
-                            opcode: ref v84,
-                            imm: v85,
+                            opcode: ref v93,
+                            imm: v94,
                         } => {
-                            if let &Opcode::Iconst = v84 {
-                                let v86 = &C::value_type(ctx, v78);
+                            if let &Opcode::Iconst = v93 {
+                                let v95 = &C::value_type(ctx, v87);
                                 let v16 = &C::value_type(ctx, arg0);
-                                let v87 = C::fold_unary(ctx, v77, v86, v16, v85);
-                                if let Some(v88) = v87 {
-                                    let v89 = C::iconst_new(ctx, v16, v88);
-                                    let v90 = Some(v89);
-                                    // Rule at isle/codegen/opts/opts.isle line 184.
-                                    return v90;
+                                let v96 = C::fold_unary(ctx, v86, v95, v16, v94);
+                                if let Some(v97) = v96 {
+                                    let v98 = C::iconst_new(ctx, v16, v97);
+                                    let v99 = Some(v98);
+                                    // Rule at isle/codegen/opts/opts.isle line 218.
+                                    return v99;
                                 }
                             }
                         }
                         &InstructionData::Unary {
-                            opcode: ref v81,
-                            arg: v82,
+                            opcode: ref v90,
+                            arg: v91,
                         } => {
-                            match v77 {
+                            match v86 {
                                 &Opcode::Bnot => {
-                                    if let &Opcode::Bnot = v81 {
-                                        let v83 = Some(v82);
-                                        // Rule at isle/codegen/opts/opts.isle line 179.
-                                        return v83;
+                                    if let &Opcode::Bnot = v90 {
+                                        let v92 = Some(v91);
+                                        // Rule at isle/codegen/opts/opts.isle line 213.
+                                        return v92;
                                     }
                                 }
                                 &Opcode::Ineg => {
-                                    if let &Opcode::Ineg = v81 {
-                                        let v83 = Some(v82);
-                                        // Rule at isle/codegen/opts/opts.isle line 178.
-                                        return v83;
+                                    if let &Opcode::Ineg = v90 {
+                                        let v92 = Some(v91);
+                                        // Rule at isle/codegen/opts/opts.isle line 212.
+                                        return v92;
                                     }
                                 }
                                 &Opcode::Uextend => {
-                                    if let &Opcode::Uextend = v81 {
+                                    if let &Opcode::Uextend = v90 {
                                         let v16 = &C::value_type(ctx, arg0);
-                                        let v93 = C::unary_new(ctx, &Opcode::Uextend, v16, v82);
-                                        let v94 = Some(v93);
-                                        // Rule at isle/codegen/opts/opts.isle line 193.
-                                        return v94;
+                                        let v102 = C::unary_new(ctx, &Opcode::Uextend, v16, v91);
+                                        let v103 = Some(v102);
+                                        // Rule at isle/codegen/opts/opts.isle line 227.
+                                        return v103;
                                     }
                                 }
                                 &Opcode::Sextend => {
-                                    if let &Opcode::Sextend = v81 {
+                                    if let &Opcode::Sextend = v90 {
                                         let v16 = &C::value_type(ctx, arg0);
-                                        let v96 = C::unary_new(ctx, &Opcode::Sextend, v16, v82);
-                                        let v97 = Some(v96);
-                                        // Rule at isle/codegen/opts/opts.isle line 195.
-                                        return v97;
+                                        let v105 = C::unary_new(ctx, &Opcode::Sextend, v16, v91);
+                                        let v106 = Some(v105);
+                                        // Rule at isle/codegen/opts/opts.isle line 229.
+                                        return v106;
                                     }
                                 }
                                 &Opcode::Ireduce => {
-                                    match v81 {
+                                    match v90 {
                                         &Opcode::Uextend => {
-                                            let v91 = C::same_type(ctx, arg0, v82);
-                                            if v91 == true {
-                                                let v83 = Some(v82);
-                                                // Rule at isle/codegen/opts/opts.isle line 187.
-                                                return v83;
+                                            let v100 = C::same_type(ctx, arg0, v91);
+                                            if v100 == true {
+                                                let v92 = Some(v91);
+                                                // Rule at isle/codegen/opts/opts.isle line 221.
+                                                return v92;
                                             }
                                         }
                                         &Opcode::Sextend => {
-                                            let v91 = C::same_type(ctx, arg0, v82);
-                                            if v91 == true {
-                                                let v83 = Some(v82);
-                                                // Rule at isle/codegen/opts/opts.isle line 190.
-                                                return v83;
+                                            let v100 = C::same_type(ctx, arg0, v91);
+                                            if v100 == true {
+                                                let v92 = Some(v91);
+                                                // Rule at isle/codegen/opts/opts.isle line 224.
+                                                return v92;
                                             }
                                         }
                                         _ => {}
@@ -284,14 +292,14 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                 &Opcode::Sdiv => {
                                     if v15 == 1_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 175.
+                                        // Rule at isle/codegen/opts/opts.isle line 209.
                                         return v21;
                                     }
                                 }
                                 &Opcode::Udiv => {
                                     if v15 == 1_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 174.
+                                        // Rule at isle/codegen/opts/opts.isle line 208.
                                         return v21;
                                     }
                                 }
@@ -416,6 +424,16 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         // Rule at isle/codegen/opts/opts.isle line 164.
                                         return v69;
                                     }
+                                    if let &Type::I32 = v16 {
+                                        let v77 = &C::udiv32_reciprocal(ctx, v15);
+                                        if let Some(v78) = v77 {
+                                            let v79 =
+                                                constructor_udiv32_by_reciprocal(ctx, v5.0, v78);
+                                            let v80 = Some(v79);
+                                            // Rule at isle/codegen/opts/opts.isle line 198.
+                                            return v80;
+                                        }
+                                    }
                                 }
                                 &Opcode::Urem => {
                                     let v16 = &C::value_type(ctx, arg0);
@@ -430,6 +448,30 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v76 = Some(v75);
                                             // Rule at isle/codegen/opts/opts.isle line 168.
                                             return v76;
+                                        }
+                                    }
+                                    if let &Type::I32 = v16 {
+                                        let v77 = &C::udiv32_reciprocal(ctx, v15);
+                                        if let Some(v78) = v77 {
+                                            let v79 =
+                                                constructor_udiv32_by_reciprocal(ctx, v5.0, v78);
+                                            let v83 = C::binary_new(
+                                                ctx,
+                                                &Opcode::Imul,
+                                                &Type::I32,
+                                                v79,
+                                                v5.1,
+                                            );
+                                            let v84 = C::binary_new(
+                                                ctx,
+                                                &Opcode::Isub,
+                                                &Type::I32,
+                                                v5.0,
+                                                v83,
+                                            );
+                                            let v85 = Some(v84);
+                                            // Rule at isle/codegen/opts/opts.isle line 202.
+                                            return v85;
                                         }
                                     }
                                 }
@@ -526,49 +568,49 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                 }
             }
             &InstructionData::IntCompare {
-                opcode: ref v98,
-                cond: ref v99,
-                args: v100,
+                opcode: ref v107,
+                cond: ref v108,
+                args: v109,
             } => {
-                if let &Opcode::Icmp = v98 {
-                    let v101 = C::unpack_value_array_2(ctx, v100);
-                    let v104 = &C::def_data(ctx, v101.0);
-                    if let Some(v105) = v104 {
+                if let &Opcode::Icmp = v107 {
+                    let v110 = C::unpack_value_array_2(ctx, v109);
+                    let v113 = &C::def_data(ctx, v110.0);
+                    if let Some(v114) = v113 {
                         if let &InstructionData::UnaryImm {
-                            opcode: ref v106,
-                            imm: v107,
-                        } = v105
+                            opcode: ref v115,
+                            imm: v116,
+                        } = v114
                         {
-                            if let &Opcode::Iconst = v106 {
-                                let v108 = &C::def_data(ctx, v101.1);
-                                if let Some(v109) = v108 {
+                            if let &Opcode::Iconst = v115 {
+                                let v117 = &C::def_data(ctx, v110.1);
+                                if let Some(v118) = v117 {
                                     if let &InstructionData::UnaryImm {
-                                        opcode: ref v110,
-                                        imm: v111,
-                                    } = v109
+                                        opcode: ref v119,
+                                        imm: v120,
+                                    } = v118
                                     {
-                                        if let &Opcode::Iconst = v110 {
+                                        if let &Opcode::Iconst = v119 {
                                             let v16 = &C::value_type(ctx, arg0);
-                                            let v112 = &C::value_type(ctx, v101.0);
-                                            let v113 = C::fold_icmp(ctx, v99, v112, v107, v111);
-                                            let v114 = C::iconst_new(ctx, v16, v113);
-                                            let v115 = Some(v114);
-                                            // Rule at isle/codegen/opts/opts.isle line 199.
-                                            return v115;
+                                            let v121 = &C::value_type(ctx, v110.0);
+                                            let v122 = C::fold_icmp(ctx, v108, v121, v116, v120);
+                                            let v123 = C::iconst_new(ctx, v16, v122);
+                                            let v124 = Some(v123);
+                                            // Rule at isle/codegen/opts/opts.isle line 233.
+                                            return v124;
                                         }
                                     }
                                 }
                             }
                         }
                     }
-                    let v116 = C::same_value(ctx, v101.0, v101.1);
-                    if v116 == true {
+                    let v125 = C::same_value(ctx, v110.0, v110.1);
+                    if v125 == true {
                         let v16 = &C::value_type(ctx, arg0);
-                        let v117 = C::icmp_self(ctx, v99);
-                        let v118 = C::iconst_new(ctx, v16, v117);
-                        let v119 = Some(v118);
-                        // Rule at isle/codegen/opts/opts.isle line 201.
-                        return v119;
+                        let v126 = C::icmp_self(ctx, v108);
+                        let v127 = C::iconst_new(ctx, v16, v126);
+                        let v128 = Some(v127);
+                        // Rule at isle/codegen/opts/opts.isle line 235.
+                        return v128;
                     }
                 }
             }
@@ -576,4 +618,49 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
         }
     }
     None
+}
+
+// Generated as internal constructor for term udiv32_by_reciprocal.
+pub fn constructor_udiv32_by_reciprocal<C: Context>(
+    ctx: &mut C,
+    arg0: Value,
+    arg1: &U32Reciprocal,
+) -> Value {
+    match arg1 {
+        &U32Reciprocal::RoundUp { m: v2, k: v3 } => {
+            let v6 = C::unary_new(ctx, &Opcode::Uextend, &Type::I64, arg0);
+            let v7 = constructor_reciprocal_product(ctx, v6, v2, v3);
+            // Rule at isle/codegen/opts/opts.isle line 185.
+            return v7;
+        }
+        &U32Reciprocal::RoundDown { m: v8, k: v9 } => {
+            let v6 = C::unary_new(ctx, &Opcode::Uextend, &Type::I64, arg0);
+            let v12 = C::iconst_new(ctx, &Type::I64, 1_i64);
+            let v13 = C::binary_new(ctx, &Opcode::Iadd, &Type::I64, v6, v12);
+            let v14 = constructor_reciprocal_product(ctx, v13, v8, v9);
+            // Rule at isle/codegen/opts/opts.isle line 187.
+            return v14;
+        }
+        _ => {}
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "udiv32_by_reciprocal", "isle/codegen/opts/opts.isle line 184"
+    )
+}
+
+// Generated as internal constructor for term reciprocal_product.
+pub fn constructor_reciprocal_product<C: Context>(
+    ctx: &mut C,
+    arg0: Value,
+    arg1: i64,
+    arg2: i64,
+) -> Value {
+    let v8 = C::iconst_new(ctx, &Type::I64, arg1);
+    let v9 = C::binary_new(ctx, &Opcode::Imul, &Type::I64, arg0, v8);
+    let v10 = C::iconst_new(ctx, &Type::I64, arg2);
+    let v11 = C::binary_new(ctx, &Opcode::Ushr, &Type::I64, v9, v10);
+    let v12 = C::unary_new(ctx, &Opcode::Ireduce, &Type::I32, v11);
+    // Rule at isle/codegen/opts/opts.isle line 193.
+    return v12;
 }
