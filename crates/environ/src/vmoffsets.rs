@@ -226,6 +226,7 @@ impl VMOffsets {
     }
 
     /// The counts the layout was made for.
+    #[inline]
     pub fn counts(&self) -> &VMCounts {
         &self.counts
     }
@@ -236,6 +237,9 @@ impl VMOffsets {
         self.size
     }
 
+    // Inlined across crates: the runtime's bulk-memory builtins look
+    // memories up on every call.
+    #[inline]
     fn element(base: u32, index: u32, count: u32, size: u32, what: &str) -> u32 {
         assert!(
             index < count,
@@ -273,6 +277,7 @@ impl VMOffsets {
     }
 
     /// The pointer to imported memory `index`'s [`VMMemoryDefinition`].
+    #[inline]
     pub fn imported_memory(&self, index: u32) -> u32 {
         Self::element(
             self.imported_memories,
@@ -307,6 +312,7 @@ impl VMOffsets {
     }
 
     /// The [`VMMemoryDefinition`] of defined memory `index`.
+    #[inline]
     pub fn defined_memory(&self, index: u32) -> u32 {
         let count = self.counts.num_defined_memories;
         Self::element(
