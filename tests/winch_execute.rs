@@ -759,16 +759,15 @@ fn call_arguments_move_from_wherever_they_are() {
         local.get 9 f64.const 31 f64.mul f64.add
         local.get 10 f64.const 37 f64.mul f64.add
         i64.trunc_sat_f64_s i64.add)"#;
+    // The six integers both callers compute first.
+    let six = "local.get 0 i64.const 1 i64.add local.get 1 i64.const 2 i64.add
+        local.get 0 i64.const 3 i64.xor local.get 1 i64.const 4 i64.sub
+        local.get 0 i64.const 5 i64.or local.get 1 i64.const 6 i64.mul";
     let wat = format!(
         r#"(module {weigh_wat}
           (func (export "in_registers") (param i64 i64) (result i64) (local i64)
             local.get 0 f64.convert_i64_s
-            local.get 0 i64.const 1 i64.add
-            local.get 1 i64.const 2 i64.add
-            local.get 0 i64.const 3 i64.xor
-            local.get 1 i64.const 4 i64.sub
-            local.get 0 i64.const 5 i64.or
-            local.get 1 i64.const 6 i64.mul
+            {six}
             local.get 0
             i64.const -9
             local.get 1 f64.convert_i64_s
@@ -780,12 +779,7 @@ fn call_arguments_move_from_wherever_they_are() {
             local.set 2
             i64.trunc_sat_f64_s local.get 2 i64.add)
           (func (export "spilled") (param i64 i64) (result i64)
-            local.get 0 i64.const 1 i64.add
-            local.get 1 i64.const 2 i64.add
-            local.get 0 i64.const 3 i64.xor
-            local.get 1 i64.const 4 i64.sub
-            local.get 0 i64.const 5 i64.or
-            local.get 1 i64.const 6 i64.mul
+            {six}
             local.get 0 i64.const 7 i64.add
             local.get 1 i64.const 8 i64.add
             local.get 0 f64.convert_i64_s
@@ -798,7 +792,8 @@ fn call_arguments_move_from_wherever_they_are() {
         for &b in &inputs()[..12] {
             let (fa, fb) = (a as f64, b as f64);
             let half = if a as i32 != 0 { 0.5 } else { 0.25 };
-            let want = weigh(
+            // The six integers both callers compute, then two more.
+            let ints = |seventh: i64, eighth: i64| {
                 [
                     a.wrapping_add(1),
                     b.wrapping_add(2),
@@ -806,28 +801,18 @@ fn call_arguments_move_from_wherever_they_are() {
                     b.wrapping_sub(4),
                     a | 5,
                     b.wrapping_mul(6),
-                    a,
-                    -9,
-                ],
-                [fb, fa, fb - half],
-            )
-            .wrapping_add(fa as i64);
+                    seventh,
+                    eighth,
+                ]
+            };
+            let want = weigh(ints(a, -9), [fb, fa, fb - half]).wrapping_add(fa as i64);
             assert_eq!(
                 m.call("in_registers", &[a, b]),
                 want,
                 "in_registers({a}, {b})"
             );
             let want = weigh(
-                [
-                    a.wrapping_add(1),
-                    b.wrapping_add(2),
-                    a ^ 3,
-                    b.wrapping_sub(4),
-                    a | 5,
-                    b.wrapping_mul(6),
-                    a.wrapping_add(7),
-                    b.wrapping_add(8),
-                ],
+                ints(a.wrapping_add(7), b.wrapping_add(8)),
                 [fa, fb + 0.5, fa],
             );
             assert_eq!(m.call("spilled", &[a, b]), want, "spilled({a}, {b})");
