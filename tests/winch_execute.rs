@@ -569,6 +569,35 @@ fn integer_arithmetic_matches_rust() {
 }
 
 #[test]
+fn division_by_constants_matches_rust() {
+    // `i32.div_u` and `i32.rem_u` by a constant go through its reciprocal
+    // (rounded up for 10, down for 7 and 641); powers of two and signed
+    // division keep their own code.
+    for d in [3u32, 7, 10, 641, 139_968, 0x8000_0001, u32::MAX, 16] {
+        let mut m = compile(&format!(
+            r#"(module (func (export "f") (param i32 i32) (result i64)
+                local.get 0 i32.const {d} i32.div_u i64.extend_i32_u i64.const 32 i64.shl
+                local.get 1 i32.const {d} i32.rem_u i64.extend_i32_u i64.or))"#,
+            d = d as i32
+        ))
+        .expect("compiles");
+        let top = u32::MAX / d * d;
+        let mut values: Vec<u32> = vec![0, 1, d - 1, d, d.wrapping_add(1), top - 1, top];
+        values.extend(inputs().iter().map(|&v| v as u32));
+        for &a in &values {
+            for &b in &values[..20] {
+                let want = (u64::from(a / d) << 32) | u64::from(b % d);
+                assert_eq!(
+                    m.call("f", &[i64::from(a), i64::from(b)]) as u64,
+                    want,
+                    "{a} / {d}, {b} % {d}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn control_flow_matches_rust() {
     let mut m = compile(
         r#"(module

@@ -29,6 +29,8 @@
 //!   caller's frame and the saved registers are) in DWARF's call-frame
 //!   model, with registers as DWARF numbers, for the runtime's unwind
 //!   tables and debuggers.
+//! * [`arith`] is integer arithmetic both compilers' instruction selection
+//!   share (reciprocals for division by a constant).
 //! * [`reg`] and [`operands`] are what the register allocator sees: registers
 //!   that are virtual or physical, and the operand visitor that reports each
 //!   instruction's uses, defs, constraints and clobbers.
@@ -64,6 +66,7 @@
 
 extern crate alloc;
 
+pub mod arith;
 pub mod buffer;
 pub mod metadata;
 pub mod operands;

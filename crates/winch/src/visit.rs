@@ -14,14 +14,16 @@ use crate::env::FuncEnv;
 use crate::error::CompileError;
 use crate::float::{FloatCompare, SignOp};
 use crate::memory::{BuiltinArg, LoadKind};
+use crate::regs::SCRATCH;
 use crate::stack::Val;
 use cranelift_asm::FinishedCode;
+use cranelift_asm::arith::{Reciprocal32, udiv32_reciprocal};
 use cranelift_asm::metadata::SourceLoc;
 use cranelift_asm::x64::{
     AluOp, Assembler, CC, CpuFeatures, ExtMode, Feature, GprMem, GprMemImm, OperandSize, RoundMode,
     ShiftOp, SseOp,
 };
-use cranelift_asm::x64::{BitOp, Gpr};
+use cranelift_asm::x64::{Amode, BitOp, Gpr};
 use duet_environ::builtins::Builtin;
 use duet_environ::trap::Trap;
 use wasmparser::{
@@ -413,7 +415,43 @@ impl<E: FuncEnv> CodeGen<'_, E> {
         Ok(())
     }
 
+    /// `i32.div_u` or `i32.rem_u` of the top of the stack by the constant
+    /// `d`, through its reciprocal (`cranelift_asm::arith`): a 64-bit
+    /// `imul` and a shift, several times faster than `div`. The dividend
+    /// is zero-extended in its register (invariant 2), so 64-bit
+    /// arithmetic on it is exact, and the quotient is below 2^32.
+    fn udiv32_by_reciprocal(&mut self, d: i32, reciprocal: Reciprocal32, remainder: bool) {
+        let x = self.pop_gpr();
+        let q = self.alloc_gpr();
+        let increment = i32::from(reciprocal.increment);
+        self.asm
+            .lea(OperandSize::S64, q, &Amode::base(x, increment));
+        self.asm
+            .mov_ri(OperandSize::S32, SCRATCH, u64::from(reciprocal.multiplier));
+        self.asm.imul_rr(OperandSize::S64, q, SCRATCH);
+        self.asm.shr_ri(OperandSize::S64, q, reciprocal.shift as u8);
+        if remainder {
+            // x - q * d, in 32 bits (the low half of q * d is exact).
+            self.asm.imul_rmi(OperandSize::S32, q, &GprMem::Gpr(q), d);
+            self.asm
+                .alu_rmi(AluOp::Sub, OperandSize::S32, x, &GprMemImm::Gpr(q));
+            self.free_gpr(q);
+            self.push_gpr(x, ValType::I32);
+        } else {
+            self.free_gpr(x);
+            self.push_gpr(q, ValType::I32);
+        }
+    }
+
     fn int_div(&mut self, ty: ValType, signed: bool, remainder: bool) -> Result<(), CompileError> {
+        if !signed
+            && let Some(&Val::I32(d)) = self.stack.last()
+            && let Some(reciprocal) = udiv32_reciprocal(d as u32)
+        {
+            self.stack.pop();
+            self.udiv32_by_reciprocal(d, reciprocal, remainder);
+            return Ok(());
+        }
         let size = int_size(ty);
         // A constant divisor rules checks out: zero only for 0, signed
         // overflow only for -1.

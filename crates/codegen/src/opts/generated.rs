@@ -125,7 +125,7 @@ impl<L: Length, C> Length for ContextIterWrapper<L, C> {
     }
 }
 
-/// Internal type U32Reciprocal: defined at isle/codegen/opts/opts.isle line 179.
+/// Internal type U32Reciprocal: defined at isle/codegen/opts/opts.isle line 180.
 #[derive(Clone, Debug)]
 pub enum U32Reciprocal {
     RoundUp { m: i64, k: i64 },
@@ -155,7 +155,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                 if let Some(v97) = v96 {
                                     let v98 = C::iconst_new(ctx, v16, v97);
                                     let v99 = Some(v98);
-                                    // Rule at isle/codegen/opts/opts.isle line 218.
+                                    // Rule at isle/codegen/opts/opts.isle line 219.
                                     return v99;
                                 }
                             }
@@ -168,14 +168,14 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                 &Opcode::Bnot => {
                                     if let &Opcode::Bnot = v90 {
                                         let v92 = Some(v91);
-                                        // Rule at isle/codegen/opts/opts.isle line 213.
+                                        // Rule at isle/codegen/opts/opts.isle line 214.
                                         return v92;
                                     }
                                 }
                                 &Opcode::Ineg => {
                                     if let &Opcode::Ineg = v90 {
                                         let v92 = Some(v91);
-                                        // Rule at isle/codegen/opts/opts.isle line 212.
+                                        // Rule at isle/codegen/opts/opts.isle line 213.
                                         return v92;
                                     }
                                 }
@@ -184,7 +184,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         let v16 = &C::value_type(ctx, arg0);
                                         let v102 = C::unary_new(ctx, &Opcode::Uextend, v16, v91);
                                         let v103 = Some(v102);
-                                        // Rule at isle/codegen/opts/opts.isle line 227.
+                                        // Rule at isle/codegen/opts/opts.isle line 228.
                                         return v103;
                                     }
                                 }
@@ -193,7 +193,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         let v16 = &C::value_type(ctx, arg0);
                                         let v105 = C::unary_new(ctx, &Opcode::Sextend, v16, v91);
                                         let v106 = Some(v105);
-                                        // Rule at isle/codegen/opts/opts.isle line 229.
+                                        // Rule at isle/codegen/opts/opts.isle line 230.
                                         return v106;
                                     }
                                 }
@@ -203,7 +203,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v100 = C::same_type(ctx, arg0, v91);
                                             if v100 == true {
                                                 let v92 = Some(v91);
-                                                // Rule at isle/codegen/opts/opts.isle line 221.
+                                                // Rule at isle/codegen/opts/opts.isle line 222.
                                                 return v92;
                                             }
                                         }
@@ -211,7 +211,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v100 = C::same_type(ctx, arg0, v91);
                                             if v100 == true {
                                                 let v92 = Some(v91);
-                                                // Rule at isle/codegen/opts/opts.isle line 224.
+                                                // Rule at isle/codegen/opts/opts.isle line 225.
                                                 return v92;
                                             }
                                         }
@@ -292,14 +292,14 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                 &Opcode::Sdiv => {
                                     if v15 == 1_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 209.
+                                        // Rule at isle/codegen/opts/opts.isle line 210.
                                         return v21;
                                     }
                                 }
                                 &Opcode::Udiv => {
                                     if v15 == 1_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 208.
+                                        // Rule at isle/codegen/opts/opts.isle line 209.
                                         return v21;
                                     }
                                 }
@@ -430,7 +430,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v79 =
                                                 constructor_udiv32_by_reciprocal(ctx, v5.0, v78);
                                             let v80 = Some(v79);
-                                            // Rule at isle/codegen/opts/opts.isle line 198.
+                                            // Rule at isle/codegen/opts/opts.isle line 199.
                                             return v80;
                                         }
                                     }
@@ -470,7 +470,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                                 v83,
                                             );
                                             let v85 = Some(v84);
-                                            // Rule at isle/codegen/opts/opts.isle line 202.
+                                            // Rule at isle/codegen/opts/opts.isle line 203.
                                             return v85;
                                         }
                                     }
@@ -595,7 +595,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v122 = C::fold_icmp(ctx, v108, v121, v116, v120);
                                             let v123 = C::iconst_new(ctx, v16, v122);
                                             let v124 = Some(v123);
-                                            // Rule at isle/codegen/opts/opts.isle line 233.
+                                            // Rule at isle/codegen/opts/opts.isle line 234.
                                             return v124;
                                         }
                                     }
@@ -609,7 +609,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                         let v126 = C::icmp_self(ctx, v108);
                         let v127 = C::iconst_new(ctx, v16, v126);
                         let v128 = Some(v127);
-                        // Rule at isle/codegen/opts/opts.isle line 235.
+                        // Rule at isle/codegen/opts/opts.isle line 236.
                         return v128;
                     }
                 }
@@ -630,7 +630,7 @@ pub fn constructor_udiv32_by_reciprocal<C: Context>(
         &U32Reciprocal::RoundUp { m: v2, k: v3 } => {
             let v6 = C::unary_new(ctx, &Opcode::Uextend, &Type::I64, arg0);
             let v7 = constructor_reciprocal_product(ctx, v6, v2, v3);
-            // Rule at isle/codegen/opts/opts.isle line 185.
+            // Rule at isle/codegen/opts/opts.isle line 186.
             return v7;
         }
         &U32Reciprocal::RoundDown { m: v8, k: v9 } => {
@@ -638,14 +638,14 @@ pub fn constructor_udiv32_by_reciprocal<C: Context>(
             let v12 = C::iconst_new(ctx, &Type::I64, 1_i64);
             let v13 = C::binary_new(ctx, &Opcode::Iadd, &Type::I64, v6, v12);
             let v14 = constructor_reciprocal_product(ctx, v13, v8, v9);
-            // Rule at isle/codegen/opts/opts.isle line 187.
+            // Rule at isle/codegen/opts/opts.isle line 188.
             return v14;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "udiv32_by_reciprocal", "isle/codegen/opts/opts.isle line 184"
+        "udiv32_by_reciprocal", "isle/codegen/opts/opts.isle line 185"
     )
 }
 
@@ -661,6 +661,6 @@ pub fn constructor_reciprocal_product<C: Context>(
     let v10 = C::iconst_new(ctx, &Type::I64, arg2);
     let v11 = C::binary_new(ctx, &Opcode::Ushr, &Type::I64, v9, v10);
     let v12 = C::unary_new(ctx, &Opcode::Ireduce, &Type::I32, v11);
-    // Rule at isle/codegen/opts/opts.isle line 193.
+    // Rule at isle/codegen/opts/opts.isle line 194.
     return v12;
 }

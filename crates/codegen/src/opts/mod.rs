@@ -169,7 +169,13 @@ impl generated::Context for Rewriter<'_> {
     }
 
     fn udiv32_reciprocal(&mut self, n: i64) -> Option<generated::U32Reciprocal> {
-        udiv32_reciprocal(Type::I32.zero_extend(n) as u32)
+        let r = cranelift_asm::arith::udiv32_reciprocal(Type::I32.zero_extend(n) as u32)?;
+        let (m, k) = (i64::from(r.multiplier), i64::from(r.shift));
+        Some(if r.increment {
+            generated::U32Reciprocal::RoundDown { m, k }
+        } else {
+            generated::U32Reciprocal::RoundUp { m, k }
+        })
     }
 
     fn commutative(&mut self, op: &Opcode) -> Option<Opcode> {
@@ -232,32 +238,6 @@ fn fold_binary(op: Opcode, ty: Type, a: i64, b: i64) -> Option<i64> {
         _ => return None,
     };
     Some(ty.sign_extend(value))
-}
-
-/// The reciprocal that divides every 32-bit `x` by `d` (not 0, 1 or a
-/// power of two) with a 64-bit multiplication, after Granlund and
-/// Montgomery and Robison ("N-bit unsigned division via N-bit
-/// multiply-add", 2005). With l = floor(log2 d) and k = 32 + l, both
-/// m_up = ceil(2^k / d) and m_down = floor(2^k / d) are below 2^32.
-/// If m_up * d - 2^k <= 2^l then floor(x * m_up / 2^k) = floor(x / d)
-/// for every x < 2^32; otherwise 2^k - m_down * d <= 2^l (the two errors
-/// add up to d < 2^(l+1)), and then floor((x + 1) * m_down / 2^k) =
-/// floor(x / d). Either product is below 2^64.
-fn udiv32_reciprocal(d: u32) -> Option<generated::U32Reciprocal> {
-    if d < 3 || d.is_power_of_two() {
-        return None;
-    }
-    let l = 31 - d.leading_zeros();
-    let k = 32 + l;
-    let (d64, two_k) = (u64::from(d), 1u64 << k);
-    let m_down = two_k / d64;
-    let m_up = m_down + 1;
-    let (k, m) = (i64::from(k), |m: u64| m as i64);
-    if m_up * d64 - two_k <= 1 << l {
-        Some(generated::U32Reciprocal::RoundUp { m: m(m_up), k })
-    } else {
-        Some(generated::U32Reciprocal::RoundDown { m: m(m_down), k })
-    }
 }
 
 /// Whether `inst` may be simplified, merged with an equal one, or removed
@@ -439,64 +419,6 @@ fn eliminate_dead_code(func: &mut Function, insts: &[Inst]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reciprocals_divide_every_32_bit_value() {
-        // Against `/` for every divisor up to 70,000 and a spread of large
-        // ones, at the dividends where an error would show first: around
-        // multiples of d, and the top of the range.
-        let mut divisors: Vec<u32> = (3..70_000).collect();
-        let mut x: u32 = 0x9E37_79B9;
-        for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            divisors.push(x | 3);
-        }
-        divisors.extend([
-            u32::MAX,
-            u32::MAX - 1,
-            0x8000_0001,
-            0x7fff_ffff,
-            641,
-            6_700_417,
-        ]);
-        for d in divisors.into_iter().filter(|d| !d.is_power_of_two()) {
-            let divide = |x: u32| -> u32 {
-                match udiv32_reciprocal(d).expect("a reciprocal") {
-                    generated::U32Reciprocal::RoundUp { m, k } => {
-                        ((u64::from(x) * m as u64) >> k) as u32
-                    }
-                    generated::U32Reciprocal::RoundDown { m, k } => {
-                        ((u64::from(x) + 1)
-                            .checked_mul(m as u64)
-                            .expect("below 2^64")
-                            >> k) as u32
-                    }
-                }
-            };
-            let top = u32::MAX / d * d;
-            let twice = d.wrapping_mul(2).wrapping_sub(1);
-            for x in [
-                0,
-                1,
-                d - 1,
-                d,
-                d.wrapping_add(1),
-                twice,
-                top - 1,
-                top,
-                u32::MAX - 1,
-                u32::MAX,
-            ]
-            .into_iter()
-            .chain((1..64).map(|i| (u32::MAX / 64).wrapping_mul(i)))
-            {
-                assert_eq!(divide(x), x / d, "{x} / {d}");
-            }
-        }
-        assert!(udiv32_reciprocal(8).is_none() && udiv32_reciprocal(1).is_none());
-    }
 
     #[test]
     fn folding_follows_each_types_width() {
