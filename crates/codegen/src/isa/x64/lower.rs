@@ -1362,8 +1362,17 @@ impl Lower<'_> {
                         let rhs = generated::Context::simm32_operand(self, args[1])
                             .unwrap_or_else(|| GprMemImm::Gpr(self.gpr(args[1])));
                         let lhs = self.gpr(args[0]);
-                        self.vcode
-                            .push(VInst::Machine(MInst::Cmp { size, lhs, rhs }));
+                        // `test x, x` sets the flags `cmp x, 0` does (CF
+                        // and OF clear), one byte shorter.
+                        let inst = match rhs {
+                            GprMemImm::Imm(0) => MInst::Test {
+                                size,
+                                lhs: GprMem::Gpr(lhs),
+                                rhs: GprImm::Gpr(lhs),
+                            },
+                            rhs => MInst::Cmp { size, lhs, rhs },
+                        };
+                        self.vcode.push(VInst::Machine(inst));
                         generated::constructor_cc_of(self, &cond)
                     }
                     _ => {
