@@ -298,6 +298,14 @@ impl Lower<'_> {
             if self.regs[v].is_some() || !self.deferred[def] || is_constant(def_opcode) {
                 continue;
             }
+            if data.opcode().is_terminator() {
+                // A branch argument is passed in an edge block after this
+                // one (`brif`, `br_table`): lowered there, a deferred
+                // value would be defined in one edge and used in another.
+                // Nothing folds into a branch argument: lower it whole.
+                self.materialize(def);
+                continue;
+            }
             if data.opcode() == Opcode::Iadd && matches!(def_opcode, Opcode::Iadd | Opcode::Ishl) {
                 // The rules may fold it into an `lea` (they emit nothing
                 // before asking).
