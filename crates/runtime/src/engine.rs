@@ -112,7 +112,11 @@ impl Config {
 
     /// How many bytes of native stack wasm may use below the host frame
     /// that calls it; deeper recursion traps with
-    /// [`TrapCode::StackOverflow`](crate::TrapCode::StackOverflow).
+    /// [`TrapCode::StackOverflow`](crate::TrapCode::StackOverflow). The
+    /// thread's stack must extend a little further: the optimizing tier's
+    /// leaf functions without a frame skip the check and may go
+    /// `cranelift_codegen::machinst::vcode::LEAF_UNCHECKED_BYTES` (56)
+    /// bytes past the limit.
     pub fn max_wasm_stack(&mut self, bytes: usize) -> &mut Self {
         self.max_wasm_stack = bytes;
         self
