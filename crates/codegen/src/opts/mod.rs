@@ -142,21 +142,7 @@ impl generated::Context for Rewriter<'_> {
     }
 
     fn fold_icmp(&mut self, cc: &IntCC, ty: &Type, a: i64, b: i64) -> i64 {
-        let (sa, sb) = (ty.sign_extend(a), ty.sign_extend(b));
-        let (ua, ub) = (ty.zero_extend(a), ty.zero_extend(b));
-        let holds = match cc {
-            IntCC::Equal => ua == ub,
-            IntCC::NotEqual => ua != ub,
-            IntCC::SignedLessThan => sa < sb,
-            IntCC::SignedGreaterThanOrEqual => sa >= sb,
-            IntCC::SignedGreaterThan => sa > sb,
-            IntCC::SignedLessThanOrEqual => sa <= sb,
-            IntCC::UnsignedLessThan => ua < ub,
-            IntCC::UnsignedGreaterThanOrEqual => ua >= ub,
-            IntCC::UnsignedGreaterThan => ua > ub,
-            IntCC::UnsignedLessThanOrEqual => ua <= ub,
-        };
-        i64::from(holds)
+        i64::from(cc.eval(ty.sign_extend(a), ty.sign_extend(b), ty.bits()))
     }
 
     fn icmp_self(&mut self, cc: &IntCC) -> i64 {
