@@ -40,6 +40,7 @@ fn options() -> CompileOptions {
             trap: Trap::StackOverflow.code(),
         }),
         traps: traps(),
+        allocator: Default::default(),
     }
 }
 
@@ -288,6 +289,7 @@ block0(v0: i64, v1: i64, v2: i64):
         features: cranelift_asm::x64::CpuFeatures::host(),
         stack_limit: None,
         traps: traps(),
+        allocator: Default::default(),
     };
     let functions: Vec<_> = [caller, callee]
         .iter()

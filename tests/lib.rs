@@ -12,6 +12,8 @@
 //!   interpreter and compares everything observable (`tests/differential.rs`
 //!   and the fuzz target in `tests/fuzz` use it).
 //! * [`rng`] is the randomized tests' seedable generator.
+//! * [`shapes`] makes modules of pathological shape for the compile-time
+//!   scaling test.
 
 use core::fmt::Write as _;
 use core::ops::Range;
@@ -90,4 +92,5 @@ pub fn check_golden(path: &Path, header: &str, actual: &str) -> Result<(), Strin
 #[path = "differential/mod.rs"]
 pub mod differential;
 pub mod rng;
+pub mod shapes;
 pub mod smith;

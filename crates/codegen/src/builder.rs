@@ -418,10 +418,7 @@ impl<'a> FunctionBuilder<'a> {
             }
             InstructionData::BranchTable { table, .. } => {
                 let table = &mut dfg.jump_tables[*table];
-                for call in core::iter::once(&mut table.default)
-                    .chain(table.targets.iter_mut())
-                    .filter(|c| c.block == block)
-                {
+                for call in table.all_mut().iter_mut().filter(|c| c.block == block) {
                     f(&mut call.args, &mut dfg.value_lists);
                 }
             }
@@ -479,8 +476,12 @@ impl<'a> FunctionBuilder<'a> {
                     "a branch to the sealed {}",
                     call.block
                 );
+                // One entry per branch and destination block: only this
+                // branch has added entries since it was made, so a
+                // repeat is the last entry (no search: O(1) for a
+                // `br_table` of any size).
                 let preds = &mut self.ctx.preds[call.block];
-                if !preds.contains(&(block, inst)) {
+                if preds.last() != Some(&(block, inst)) {
                     preds.push((block, inst));
                 }
             }
@@ -756,11 +757,11 @@ impl InstBuilder<'_, '_> {
     ) -> Inst {
         let dfg = &mut self.builder.func.dfg;
         let default = dfg.block_call(default.0, default.1);
-        let targets = targets
+        let targets: Vec<_> = targets
             .iter()
             .map(|&(b, args)| dfg.block_call(b, args))
             .collect();
-        let table: JumpTable = dfg.jump_tables.push(JumpTableData { default, targets });
+        let table: JumpTable = dfg.jump_tables.push(JumpTableData::new(default, targets));
         self.builder.insert(
             InstructionData::BranchTable {
                 opcode: Opcode::BrTable,

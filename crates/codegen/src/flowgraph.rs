@@ -23,10 +23,15 @@ impl ControlFlowGraph {
     pub fn compute(&mut self, func: &Function) {
         self.preds.clear();
         self.succs.clear();
+        // `added[b]`: the block whose successors last took `b`, so that a
+        // `br_table` with many targets lists each successor once in
+        // O(targets), not O(targets * successors).
+        let mut added: SecondaryMap<Block, Option<Block>> = SecondaryMap::default();
         for block in func.layout.blocks() {
             for inst in func.layout.block_insts(block) {
                 for call in func.dfg.branch_destinations(inst) {
-                    if !self.succs[block].contains(&call.block) {
+                    if added[call.block] != Some(block) {
+                        added[call.block] = Some(block);
                         self.succs[block].push(call.block);
                     }
                     self.preds[call.block].push((block, inst));

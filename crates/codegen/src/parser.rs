@@ -893,11 +893,11 @@ fn build_data(
             let targets = targets
                 .iter()
                 .map(|t| block_call(func, t))
-                .collect::<Result<_, _>>()?;
+                .collect::<Result<Vec<_>, _>>()?;
             let table: JumpTable = func
                 .dfg
                 .jump_tables
-                .push(JumpTableData { default, targets });
+                .push(JumpTableData::new(default, targets));
             InstructionData::BranchTable {
                 opcode,
                 arg: value(*i)?,

@@ -399,7 +399,7 @@ impl Verifier<'_> {
                 require(t(arg) == Type::I32, "an i32 index");
                 match dfg.jump_tables.get(table) {
                     Some(table) => {
-                        for call in core::iter::once(&table.default).chain(&table.targets) {
+                        for call in table.all() {
                             self.block_call(inst, call, entry);
                         }
                     }

@@ -6,7 +6,7 @@ use cranelift_asm::FinishedCode;
 use cranelift_asm::x64::CpuFeatures;
 use cranelift_codegen::CodegenError;
 use cranelift_codegen::isa::x64::{CompileOptions, ImplicitTraps, compile_function};
-use cranelift_codegen::machinst::StackLimit;
+use cranelift_codegen::machinst::{Allocator, StackLimit};
 use duet_environ::module::{DefinedFuncIndex, ModuleTranslation};
 use duet_environ::trap::Trap;
 use duet_environ::tunables::Tunables;
@@ -45,6 +45,7 @@ pub fn compile_options(features: CpuFeatures) -> CompileOptions {
             integer_overflow: Trap::IntegerOverflow.code(),
             bad_conversion_to_integer: Trap::BadConversionToInteger.code(),
         },
+        allocator: Allocator::BySize,
     }
 }
 

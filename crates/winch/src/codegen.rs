@@ -19,7 +19,7 @@
 use crate::env::FuncEnv;
 use crate::error::CompileError;
 use crate::regs::{RegSet, SCRATCH, VMCTX, XMM_SCRATCH};
-use crate::stack::{SLOT_SIZE, Val};
+use crate::stack::{SLOT_SIZE, Val, ValueStack};
 use cranelift_asm::buffer::Label;
 use cranelift_asm::x64::{
     Amode, Assembler, CC, FloatSize, Gpr, GprMem, GprMemImm, OperandSize, SseMovOp, Xmm, XmmMem,
@@ -108,7 +108,7 @@ struct LocalSlot {
 pub(crate) struct CodeGen<'e, E: FuncEnv> {
     pub(crate) env: &'e E,
     pub(crate) asm: Assembler,
-    pub(crate) stack: Vec<Val>,
+    pub(crate) stack: ValueStack,
     pub(crate) regs: RegSet,
     locals: Vec<LocalSlot>,
     pub(crate) sp_offset: u32,
@@ -205,7 +205,7 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         CodeGen {
             env,
             asm,
-            stack: Vec::new(),
+            stack: ValueStack::default(),
             regs: RegSet::new(),
             locals: Vec::new(),
             sp_offset: SAVED_REGS_SIZE,
@@ -660,19 +660,23 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
             Val::I32(_) | Val::I64(_) | Val::F32(_) | Val::F64(_) | Val::Memory { .. } => return,
         }
         self.grow_stack(SLOT_SIZE);
-        self.stack[i] = Val::Memory {
-            offset: self.sp_offset,
-            ty: val.ty(),
-        };
+        self.stack.spill(
+            i,
+            Val::Memory {
+                offset: self.sp_offset,
+                ty: val.ty(),
+            },
+        );
     }
 
     /// Spills every register and local entry of the value stack to the
     /// machine stack, bottom up. Keeps invariant 1 (crate docs): existing
     /// memory entries stay below everything spilled now.
     pub(crate) fn spill_all(&mut self) {
-        for i in 0..self.stack.len() {
+        for i in self.stack.no_registers()..self.stack.len() {
             self.spill_entry(i, false);
         }
+        self.stack.no_registers_left();
     }
 
     /// Puts the whole value stack in memory, constants included (the
@@ -682,11 +686,15 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
     /// there leave a dead slot behind, reclaimed when the enclosing block
     /// resets `rsp`).
     pub(crate) fn spill_everything(&mut self) {
-        let first_constant = self.stack.iter().position(Val::is_constant);
-        let first_constant = first_constant.unwrap_or(self.stack.len());
-        for i in 0..self.stack.len() {
+        // Entries below `in_memory` are memory: neither constants nor
+        // anything to spill.
+        let start = self.stack.in_memory();
+        let first_constant = self.stack[start..].iter().position(Val::is_constant);
+        let first_constant = first_constant.map_or(self.stack.len(), |p| start + p);
+        for i in start..self.stack.len() {
             self.spill_entry(i, i >= first_constant);
         }
+        self.stack.all_in_memory();
     }
 
     // ---- Locals ----------------------------------------------------------
@@ -713,8 +721,7 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
     fn store_local(&mut self, index: u32, keep: bool) {
         // Entries that still stand for the local's old value must be
         // loaded before it changes.
-        if self
-            .stack
+        if self.stack[self.stack.no_registers()..]
             .iter()
             .any(|v| matches!(v, Val::Local { index: i, .. } if *i == index))
         {
@@ -780,7 +787,7 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
     /// later value reads.
     pub(crate) fn move_to_frame_slots(&mut self, count: usize, base_sp_offset: u32) {
         let first = self.stack.len() - count;
-        let values: Vec<Val> = self.stack.drain(first..).collect();
+        let values: Vec<Val> = self.stack.drain_from(first);
         // Destinations deeper than rsp (operands that were constants or
         // registers take no slot yet): lower rsp first, so nothing is ever
         // written below the stack pointer. The sources all lie above it.
@@ -844,7 +851,7 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
     pub(crate) fn move_to_return_locations(&mut self) {
         let count = self.results.len();
         let first = self.stack.len() - count;
-        let values: Vec<Val> = self.stack.drain(first..).collect();
+        let values: Vec<Val> = self.stack.drain_from(first);
         // Return-area results first (they may need rax as a scratch-free
         // path), the register result last.
         for (i, val) in values.iter().enumerate().skip(1) {
@@ -1086,7 +1093,7 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         for i in 0..base {
             self.spill_entry(i, false);
         }
-        self.stack.drain(base..).collect()
+        self.stack.drain_from(base)
     }
 
     /// What `sp_offset` goes back to once a call whose operands were

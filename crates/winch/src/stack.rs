@@ -89,3 +89,104 @@ impl Val {
 
 /// The size of every value-stack slot on the machine stack.
 pub(crate) const SLOT_SIZE: u32 = 8;
+
+/// The value stack: [`Val`]s, bottom first, read as a slice, changed only
+/// at the top (plus [`ValueStack::spill`]), so that it can keep two facts
+/// that save a walk over the whole stack at every control-flow construct
+/// and `local.set`:
+///
+/// ```text
+///   [ Memory ... Memory | Memory or constant ... | anything ... ]
+///   0                in_memory               no_registers     len
+/// ```
+///
+/// Without them, each `block`, `if` and `local.set` walked the whole
+/// stack (to spill it, or to find entries standing for a local), and a
+/// function holding thousands of values on the stack across thousands of
+/// constructs compiled in quadratic time. With them, each walk starts at
+/// a mark, and the walk leaves everything it visited below the mark
+/// until the stack shrinks under it: each entry is visited once per push,
+/// so the walks cost amortized O(1) per entry.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ValueStack {
+    vals: Vec<Val>,
+    /// `vals[..in_memory]` are all [`Val::Memory`].
+    in_memory: usize,
+    /// `vals[..no_registers]` are all [`Val::Memory`] or constants: no
+    /// register, no local.
+    no_registers: usize,
+}
+
+impl ValueStack {
+    /// Pushes `val` on top.
+    pub(crate) fn push(&mut self, val: Val) {
+        self.vals.push(val);
+    }
+
+    /// Pops the top entry.
+    pub(crate) fn pop(&mut self) -> Option<Val> {
+        let val = self.vals.pop();
+        self.lower_marks(self.vals.len());
+        val
+    }
+
+    /// Removes the entries from `first` up, returning them bottom first.
+    pub(crate) fn drain_from(&mut self, first: usize) -> Vec<Val> {
+        self.lower_marks(first);
+        self.vals.drain(first..).collect()
+    }
+
+    fn lower_marks(&mut self, len: usize) {
+        self.in_memory = self.in_memory.min(len);
+        self.no_registers = self.no_registers.min(len);
+    }
+
+    /// Replaces entry `i` by the memory slot it was spilled to.
+    pub(crate) fn spill(&mut self, i: usize, memory: Val) {
+        debug_assert!(matches!(memory, Val::Memory { .. }));
+        self.vals[i] = memory;
+    }
+
+    /// Where a walk looking for entries in memory or constants must
+    /// start: every entry below is in memory.
+    pub(crate) fn in_memory(&self) -> usize {
+        self.in_memory
+    }
+
+    /// Where a walk looking for registers or locals must start: no entry
+    /// below is one.
+    pub(crate) fn no_registers(&self) -> usize {
+        self.no_registers
+    }
+
+    /// Records that every entry is now in memory.
+    pub(crate) fn all_in_memory(&mut self) {
+        // Checked from the old mark only: checking everything would make
+        // debug builds quadratic again.
+        debug_assert!(
+            self.vals[self.in_memory..]
+                .iter()
+                .all(|v| matches!(v, Val::Memory { .. }))
+        );
+        self.in_memory = self.vals.len();
+        self.no_registers = self.vals.len();
+    }
+
+    /// Records that no entry is now a register or a local.
+    pub(crate) fn no_registers_left(&mut self) {
+        debug_assert!(
+            self.vals[self.no_registers..]
+                .iter()
+                .all(|v| matches!(v, Val::Memory { .. }) || v.is_constant())
+        );
+        self.no_registers = self.vals.len();
+    }
+}
+
+impl core::ops::Deref for ValueStack {
+    type Target = [Val];
+
+    fn deref(&self) -> &[Val] {
+        &self.vals
+    }
+}

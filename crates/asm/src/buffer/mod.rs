@@ -232,6 +232,7 @@
 
 use crate::metadata::{ExternalName, RelocKind, SourceLoc, TrapCode};
 use crate::unwind::{UnwindInst, UnwindRecord};
+use core::cell::Cell;
 use core::fmt;
 use core::marker::PhantomData;
 use std::collections::HashMap;
@@ -444,7 +445,9 @@ pub struct MachBuffer<T: MachTarget> {
     /// Per label: its offset, or [`UNBOUND`] (never bound, or aliased).
     label_offsets: Vec<CodeOffset>,
     /// Per label: the label it was redirected to by rewrite 2.
-    label_aliases: Vec<Option<Label>>,
+    /// Resolving compresses paths (see [`MachBuffer::resolve_label`]),
+    /// hence the cells.
+    label_aliases: Vec<Cell<Option<Label>>>,
     /// Label uses not yet patched, in emission order.
     fixups: Vec<Fixup<T::LabelUse>>,
     /// The most recent branches: contiguous, the last one ending at the tail
@@ -719,7 +722,7 @@ impl<T: MachTarget> MachBuffer<T> {
     pub fn new_label(&mut self) -> Label {
         let label = Label(u32::try_from(self.label_offsets.len()).expect("more than 2^32 labels"));
         self.label_offsets.push(UNBOUND);
-        self.label_aliases.push(None);
+        self.label_aliases.push(Cell::new(None));
         label
     }
 
@@ -1122,20 +1125,35 @@ impl<T: MachTarget> MachBuffer<T> {
     }
 
     fn is_bound_or_aliased(&self, label: Label) -> bool {
-        self.label_offsets[label.index()] != UNBOUND || self.label_aliases[label.index()].is_some()
+        self.label_offsets[label.index()] != UNBOUND
+            || self.label_aliases[label.index()].get().is_some()
     }
 
-    /// Follows aliases to a label that is not aliased.
+    /// Follows aliases to a label that is not aliased, then points every
+    /// label on the way straight at it (path compression: nested
+    /// constructs make chains as long as the nesting is deep, and every
+    /// use of a label deep in one walked it all, quadratic in the nesting
+    /// depth). Compressing changes no resolution: aliases are only ever
+    /// added, and only from a label that is not aliased, so a label's
+    /// resolution later is its resolution now, resolved further.
     fn resolve_label(&self, label: Label) -> Label {
-        let mut label = label;
+        let mut root = label;
         // Invariant 4 (no alias cycles) bounds the chain by the label count.
-        for _ in 0..=self.label_aliases.len() {
-            match self.label_aliases[label.index()] {
-                Some(alias) => label = alias,
-                None => return label,
-            }
+        let mut steps = 0;
+        while let Some(alias) = self.label_aliases[root.index()].get() {
+            root = alias;
+            steps += 1;
+            assert!(
+                steps <= self.label_aliases.len(),
+                "label aliases form a cycle through {label} (invariant 4 broken)"
+            );
         }
-        panic!("label aliases form a cycle through {label} (invariant 4 broken)");
+        let mut cursor = label;
+        while let Some(alias) = self.label_aliases[cursor.index()].get() {
+            self.label_aliases[cursor.index()].set(Some(root));
+            cursor = alias;
+        }
+        root
     }
 
     /// Binds a label the buffer itself places (constants, trap stubs).
@@ -1391,7 +1409,7 @@ impl<T: MachTarget> MachBuffer<T> {
                     for label in aliased {
                         debug_assert_eq!(self.label_offsets[label.index()], b_start);
                         self.label_offsets[label.index()] = UNBOUND;
-                        self.label_aliases[label.index()] = Some(target);
+                        self.label_aliases[label.index()].set(Some(target));
                     }
                 }
 

@@ -100,13 +100,42 @@ pub struct ExtFuncData {
     pub signature: SigRef,
 }
 
-/// A `br_table`'s targets.
+/// A `br_table`'s targets: the default first, then one per index, in one
+/// vector, so that a branch's destinations are one slice
+/// ([`DataFlowGraph::branch_destinations`]).
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct JumpTableData {
+    calls: Vec<BlockCall>,
+}
+
+impl JumpTableData {
+    /// A table going to `targets[i]` for index `i`, to `default` past the
+    /// end.
+    pub fn new(default: BlockCall, targets: impl IntoIterator<Item = BlockCall>) -> Self {
+        JumpTableData {
+            calls: core::iter::once(default).chain(targets).collect(),
+        }
+    }
+
     /// Where indices past the end go.
-    pub default: BlockCall,
+    pub fn default(&self) -> BlockCall {
+        self.calls[0]
+    }
+
     /// Where each index goes.
-    pub targets: Vec<BlockCall>,
+    pub fn targets(&self) -> &[BlockCall] {
+        &self.calls[1..]
+    }
+
+    /// The default, then the targets.
+    pub fn all(&self) -> &[BlockCall] {
+        &self.calls
+    }
+
+    /// The default, then the targets, to change.
+    pub fn all_mut(&mut self) -> &mut [BlockCall] {
+        &mut self.calls
+    }
 }
 
 /// What a function's instructions compute: instructions, results, blocks, values (see the module documentation in `ir/dfg.rs`).
@@ -279,8 +308,7 @@ impl DataFlowGraph {
             }
             InstructionData::BranchTable { arg, table, .. } => {
                 f(*arg);
-                let table = &self.jump_tables[*table];
-                for call in core::iter::once(&table.default).chain(&table.targets) {
+                for call in self.jump_tables[*table].all() {
                     call.args.as_slice(pool).iter().copied().for_each(&mut f);
                 }
             }
@@ -335,8 +363,7 @@ impl DataFlowGraph {
             }
             InstructionData::BranchTable { arg, table, .. } => {
                 *arg = f(*arg);
-                let table = &self.jump_tables[*table];
-                for call in core::iter::once(&table.default).chain(&table.targets) {
+                for call in self.jump_tables[*table].all() {
                     map_list(call.args, pool, &mut f);
                 }
             }
@@ -348,17 +375,12 @@ impl DataFlowGraph {
 
     /// The block calls of a branch, in order (`brif`: then, else;
     /// `br_table`: default, then the targets).
-    pub fn branch_destinations(&self, inst: Inst) -> Vec<BlockCall> {
+    pub fn branch_destinations(&self, inst: Inst) -> &[BlockCall] {
         match &self.insts[inst] {
-            InstructionData::Jump { dest, .. } => vec![*dest],
-            InstructionData::Brif { blocks, .. } => blocks.to_vec(),
-            InstructionData::BranchTable { table, .. } => {
-                let table = &self.jump_tables[*table];
-                core::iter::once(table.default)
-                    .chain(table.targets.iter().copied())
-                    .collect()
-            }
-            _ => Vec::new(),
+            InstructionData::Jump { dest, .. } => core::slice::from_ref(dest),
+            InstructionData::Brif { blocks, .. } => blocks,
+            InstructionData::BranchTable { table, .. } => self.jump_tables[*table].all(),
+            _ => &[],
         }
     }
 

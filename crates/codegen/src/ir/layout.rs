@@ -1,6 +1,20 @@
 //! The layout: the order of blocks in the function and of instructions in
 //! each block, as doubly linked lists threaded through secondary maps, so
 //! that inserting and removing are O(1) and entities keep their numbers.
+//!
+//! Each laid-out instruction also has a *sequence number*, increasing along
+//! its block, so that "does `a` come before `b`" is one comparison
+//! ([`Layout::inst_precedes`]) rather than a walk along the list (which
+//! made value numbering quadratic in the length of a block). Appending
+//! numbers an instruction [`SEQ_STRIDE`] past its predecessor; inserting
+//! takes the midpoint of its neighbours' numbers and, when they are
+//! adjacent, renumbers the instructions after it until the numbers make
+//! room again ([`Layout::renumber_from`]). A renumbering that runs longer
+//! than [`LOCAL_RENUMBER_LIMIT`] instructions renumbers the whole block
+//! with the full stride instead, so that repeated insertions at one place
+//! cost amortized O(1) each: after a whole-block renumbering, the next
+//! `log2(SEQ_STRIDE)` insertions at one place find room, and a local
+//! renumbering then stops at the first gap.
 
 use super::entities::{Block, Inst};
 use crate::entity::SecondaryMap;
@@ -19,7 +33,16 @@ struct InstNode {
     block: Option<Block>,
     prev: Option<Inst>,
     next: Option<Inst>,
+    /// Increasing along the block (see the module docs).
+    seq: u32,
 }
+
+/// The distance between the sequence numbers of appended instructions.
+const SEQ_STRIDE: u32 = 16;
+
+/// How many instructions an insertion renumbers locally before it
+/// renumbers the whole block instead.
+const LOCAL_RENUMBER_LIMIT: usize = 64;
 
 /// The layout of a function (see the module documentation in `ir/layout.rs`).
 #[derive(Clone, Debug, Default)]
@@ -124,16 +147,21 @@ impl Layout {
             "{inst} is already laid out"
         );
         let last = self.blocks[block].last_inst;
+        let last_seq = last.map_or(0, |l| self.insts[l].seq);
         self.insts[inst] = InstNode {
             block: Some(block),
             prev: last,
             next: None,
+            seq: last_seq.saturating_add(SEQ_STRIDE),
         };
         match last {
             Some(l) => self.insts[l].next = Some(inst),
             None => self.blocks[block].first_inst = Some(inst),
         }
         self.blocks[block].last_inst = Some(inst);
+        if last_seq > u32::MAX - SEQ_STRIDE {
+            self.renumber_block(block);
+        }
     }
 
     /// Inserts `inst` right before `before`.
@@ -144,16 +172,70 @@ impl Layout {
         );
         let block = self.insts[before].block.expect("the anchor is laid out");
         let prev = self.insts[before].prev;
+        let low = prev.map_or(0, |p| self.insts[p].seq);
+        let high = self.insts[before].seq;
         self.insts[inst] = InstNode {
             block: Some(block),
             prev,
             next: Some(before),
+            seq: low + (high - low) / 2,
         };
         self.insts[before].prev = Some(inst);
         match prev {
             Some(p) => self.insts[p].next = Some(inst),
             None => self.blocks[block].first_inst = Some(inst),
         }
+        if high - low < 2 {
+            self.renumber_from(inst, low);
+        }
+    }
+
+    /// Gives `inst` and the instructions after it numbers above `low`,
+    /// each at least one above the one before, stopping at the first that
+    /// already is; the whole block if that takes too long.
+    fn renumber_from(&mut self, inst: Inst, low: u32) {
+        let mut seq = low;
+        let mut cursor = Some(inst);
+        for _ in 0..LOCAL_RENUMBER_LIMIT {
+            let Some(i) = cursor else {
+                return;
+            };
+            if self.insts[i].seq > seq && i != inst {
+                return;
+            }
+            let Some(next_seq) = seq.checked_add(2) else {
+                break;
+            };
+            seq = next_seq;
+            self.insts[i].seq = seq;
+            cursor = self.insts[i].next;
+        }
+        if cursor.is_some() {
+            let block = self.insts[inst].block.expect("laid out");
+            self.renumber_block(block);
+        }
+    }
+
+    /// Numbers `block`'s instructions [`SEQ_STRIDE`] apart (tighter if
+    /// the block is too long for that stride).
+    fn renumber_block(&mut self, block: Block) {
+        let count = self.block_insts(block).count() as u64;
+        let stride = (u64::from(u32::MAX) / (count + 1)).clamp(1, SEQ_STRIDE.into()) as u32;
+        let mut seq = 0u32;
+        let mut cursor = self.blocks[block].first_inst;
+        while let Some(i) = cursor {
+            seq += stride;
+            self.insts[i].seq = seq;
+            cursor = self.insts[i].next;
+        }
+    }
+
+    /// Whether `a` comes before `b`; both must be laid out in the same
+    /// block. O(1), by sequence number.
+    pub fn inst_precedes(&self, a: Inst, b: Inst) -> bool {
+        debug_assert_eq!(self.insts[a].block, self.insts[b].block);
+        debug_assert!(self.insts[a].block.is_some());
+        self.insts[a].seq < self.insts[b].seq
     }
 
     /// Removes `inst` from the layout.
@@ -271,5 +353,37 @@ mod tests {
         assert_eq!(layout.inst_block(i(1)), None);
         layout.remove_block(b2);
         assert_eq!(layout.blocks().collect::<Vec<_>>(), [b0, b1]);
+    }
+
+    /// Insertions at one place exhaust the gaps between sequence numbers
+    /// again and again; the order stays the list's order.
+    #[test]
+    fn sequence_numbers_follow_the_order_through_repeated_insertions() {
+        let mut layout = Layout::new();
+        let b0 = Block::new(0);
+        layout.append_block(b0);
+        let i = |n| Inst::new(n);
+        for n in 0..200 {
+            layout.append_inst(i(n), b0);
+        }
+        // 1000 insertions right after i(10), each before the last one
+        // inserted, and 1000 at the front.
+        let mut anchor = i(11);
+        for n in 200..1200 {
+            layout.insert_inst_before(i(n), anchor);
+            anchor = i(n);
+        }
+        let mut first = i(0);
+        for n in 1200..2200 {
+            layout.insert_inst_before(i(n), first);
+            first = i(n);
+        }
+        let order: Vec<Inst> = layout.block_insts(b0).collect();
+        assert_eq!(order.len(), 2200);
+        for pair in order.windows(2) {
+            assert!(layout.inst_precedes(pair[0], pair[1]), "{pair:?}");
+            assert!(!layout.inst_precedes(pair[1], pair[0]), "{pair:?}");
+        }
+        assert!(layout.inst_precedes(order[0], order[2199]));
     }
 }

@@ -193,9 +193,9 @@ fn write_inst(w: &mut dyn Write, func: &Function, inst: Inst) -> fmt::Result {
         InstructionData::BranchTable { arg, table, .. } => {
             let table = &dfg.jump_tables[table];
             write!(w, " {}, ", r(arg))?;
-            write_block_call(w, dfg, &table.default)?;
+            write_block_call(w, dfg, &table.default())?;
             w.write_str(", [")?;
-            for (i, call) in table.targets.iter().enumerate() {
+            for (i, call) in table.targets().iter().enumerate() {
                 if i > 0 {
                     w.write_str(", ")?;
                 }

@@ -49,6 +49,7 @@
 //! ```
 
 use crate::CodegenError;
+use crate::machinst::Allocator;
 use cranelift_asm::FinishedCode;
 use cranelift_asm::buffer::Label;
 use cranelift_asm::operands::{AllocationRewriter, OperandCollector};
@@ -293,15 +294,25 @@ impl VCode {
         }
     }
 
-    /// Allocates registers among `env`'s, then emits the function with its
+    /// Allocates registers among `env`'s (with the allocator `allocator`
+    /// picks for the function's size), then emits the function with its
     /// prologue (and `stack_limit` check) and epilogues.
     pub fn emit(
         mut self,
         env: &MachineEnv,
         stack_limit: Option<StackLimit>,
+        allocator: Allocator,
     ) -> Result<FinishedCode, CodegenError> {
+        let fast = allocator.single_pass(self.blocks.len(), self.insts.len());
         let options = RegallocOptions {
-            validate_ssa: cfg!(debug_assertions),
+            // The SSA check computes dominators with regalloc2's own
+            // algorithm, quadratic on some shapes: only where Ion runs.
+            validate_ssa: cfg!(debug_assertions) && !fast,
+            algorithm: if fast {
+                regalloc2::Algorithm::Fastalloc
+            } else {
+                regalloc2::Algorithm::Ion
+            },
             ..RegallocOptions::default()
         };
         let output = regalloc2::run(&self, env, &options)

@@ -12,11 +12,28 @@
 //! end of the loop's *preheader*: the header's one predecessor outside the
 //! loop, when that predecessor ends in a `jump` to the header alone (every
 //! wasm `loop` has one: the block holding the `loop` instruction jumps to
-//! the header). A loop without such a block is left alone.
+//! the header). A loop without such a block keeps its invariant
+//! instructions unless an enclosing loop with a preheader takes them.
 //!
-//! Inner loops are processed first (smaller bodies first; a loop nested in
-//! another has fewer blocks), so an instruction hoisted into an inner
-//! loop's preheader, which lies in the outer loop, can move on out.
+//! Loops are found in near-linear time, innermost first, by walking
+//! backwards from each header's latches over a union-find forest that
+//! collapses every loop already found into its header (Havlak's scheme):
+//! each block is visited once per loop it is the entry of, not once per
+//! enclosing loop, so deep nests cost O(blocks + edges), not
+//! O(blocks * depth). Each block gets its innermost loop; the loops form a
+//! tree, numbered in preorder, so "is this block inside loop L" is two
+//! comparisons.
+//!
+//! Instructions are visited once, in reverse postorder (operands before
+//! users), and each invariant one moves out as far as it can at once: out
+//! of its innermost loop into that loop's preheader (which lies in the
+//! enclosing loop), then on out of the enclosing loop while it is
+//! invariant there too. The steps outward are counted against a budget
+//! proportional to the function's size ([`STEPS_PER_INST`] per
+//! instruction), so a hostile nest of thousands of loops costs linear
+//! time; real code, nested a few loops deep, never reaches it. Stopping
+//! early leaves an instruction in a loop it could have left: slower, never
+//! wrong.
 //!
 //! Moving a pure instruction to a block that dominates its old place keeps
 //! every use dominated, and a pure instruction computes the same value
@@ -29,108 +46,203 @@ use crate::entity::SecondaryMap;
 use crate::flowgraph::ControlFlowGraph;
 use crate::ir::{Block, Function, Inst, InstructionData, ValueDef};
 
-/// One natural loop.
-struct Loop {
-    header: Block,
-    /// Its blocks, in reverse postorder.
-    body: Vec<Block>,
+/// How many loop levels per instruction of the function the hoisting
+/// may move instructions through, in total (see the module docs).
+const STEPS_PER_INST: usize = 4;
+
+/// The function's natural loops.
+struct Loops {
+    /// Each loop's header, by loop number.
+    headers: Vec<Block>,
+    /// Each loop's enclosing loop.
+    parents: Vec<Option<u32>>,
+    /// The innermost loop of each block in a loop.
+    innermost: SecondaryMap<Block, Option<u32>>,
+    /// Each loop's preorder number in the loop tree, and the highest
+    /// number in its subtree.
+    pre: Vec<u32>,
+    last: Vec<u32>,
 }
 
-/// The function's natural loops, innermost first.
-fn find_loops(cfg: &ControlFlowGraph, domtree: &DominatorTree) -> Vec<Loop> {
-    let mut loops = Vec::new();
-    let mut mark: SecondaryMap<Block, u32> = SecondaryMap::default();
-    for (number, &header) in domtree.rpo().iter().enumerate() {
-        let latches: Vec<Block> = cfg
-            .preds(header)
-            .iter()
-            .map(|&(pred, _)| pred)
-            .filter(|&pred| domtree.is_reachable(pred) && domtree.block_dominates(header, pred))
-            .collect();
-        if latches.is_empty() {
-            continue;
-        }
-        // Mark the body with the header's RPO number + 1.
-        let tag = number as u32 + 1;
-        mark[header] = tag;
-        let mut stack = latches;
-        while let Some(block) = stack.pop() {
-            if mark[block] == tag {
-                continue;
+impl Loops {
+    /// Finds the loops (see the module docs).
+    fn find(cfg: &ControlFlowGraph, domtree: &DominatorTree) -> Loops {
+        let mut loops = Loops {
+            headers: Vec::new(),
+            parents: Vec::new(),
+            innermost: SecondaryMap::default(),
+            pre: Vec::new(),
+            last: Vec::new(),
+        };
+        // The union-find forest: a block's representative is the header
+        // of the outermost loop found so far that contains it.
+        let mut up: SecondaryMap<Block, Option<Block>> = SecondaryMap::default();
+        let find = |up: &mut SecondaryMap<Block, Option<Block>>, mut b: Block| {
+            while let Some(parent) = up[b] {
+                // Path halving.
+                if let Some(grand) = up[parent] {
+                    up[b] = Some(grand);
+                }
+                b = parent;
             }
-            mark[block] = tag;
+            b
+        };
+        let mut stack = Vec::new();
+        // Later headers first: a loop nested in another has its header
+        // after the outer one's in reverse postorder.
+        for &header in domtree.rpo().iter().rev() {
+            stack.clear();
             stack.extend(
-                cfg.preds(block)
+                cfg.preds(header)
                     .iter()
                     .map(|&(pred, _)| pred)
-                    .filter(|&pred| domtree.is_reachable(pred)),
+                    .filter(|&pred| domtree.block_dominates(header, pred)),
             );
+            if stack.is_empty() {
+                continue;
+            }
+            let number = loops.headers.len() as u32;
+            loops.headers.push(header);
+            loops.parents.push(None);
+            loops.innermost[header] = Some(number);
+            while let Some(block) = stack.pop() {
+                let rep = find(&mut up, block);
+                if rep == header {
+                    continue;
+                }
+                match loops.innermost[rep] {
+                    // The header of an inner loop: this loop encloses it.
+                    Some(inner) if loops.headers[inner as usize] == rep => {
+                        loops.parents[inner as usize] = Some(number);
+                    }
+                    _ => loops.innermost[rep] = Some(number),
+                }
+                up[rep] = Some(header);
+                stack.extend(
+                    cfg.preds(rep)
+                        .iter()
+                        .map(|&(pred, _)| pred)
+                        .filter(|&pred| domtree.is_reachable(pred)),
+                );
+            }
         }
-        let body = domtree
-            .rpo()
-            .iter()
-            .copied()
-            .filter(|&b| mark[b] == tag)
-            .collect();
-        loops.push(Loop { header, body });
+        // Number the loop tree in preorder (children as linked lists).
+        let count = loops.headers.len();
+        let mut first_child = vec![u32::MAX; count];
+        let mut next_sibling = vec![u32::MAX; count];
+        let mut roots = Vec::new();
+        for l in (0..count).rev() {
+            match loops.parents[l] {
+                Some(p) => {
+                    next_sibling[l] = first_child[p as usize];
+                    first_child[p as usize] = l as u32;
+                }
+                None => roots.push(l as u32),
+            }
+        }
+        loops.pre = vec![0; count];
+        loops.last = vec![0; count];
+        let mut counter = 0;
+        let mut walk: Vec<(u32, bool)> = roots.into_iter().map(|r| (r, false)).collect();
+        while let Some((l, done)) = walk.pop() {
+            if done {
+                loops.last[l as usize] = counter;
+                continue;
+            }
+            counter += 1;
+            loops.pre[l as usize] = counter;
+            walk.push((l, true));
+            let mut child = first_child[l as usize];
+            while child != u32::MAX {
+                walk.push((child, false));
+                child = next_sibling[child as usize];
+            }
+        }
+        loops
     }
-    // A nested loop's body is a strict subset of its parent's.
-    loops.sort_by_key(|l| l.body.len());
-    loops
-}
 
-/// The block ending in a `jump` to `header` alone from outside `body`, if
-/// it is the header's only predecessor outside the loop.
-fn preheader(func: &Function, cfg: &ControlFlowGraph, l: &Loop) -> Option<Block> {
-    let mut outside = cfg
-        .preds(l.header)
-        .iter()
-        .filter(|(pred, _)| !l.body.contains(pred));
-    let &(pred, branch) = outside.next()?;
-    if outside.next().is_some() {
-        return None;
+    /// Whether `block` lies in loop `l` (or a loop inside it).
+    fn contains(&self, l: u32, block: Block) -> bool {
+        self.innermost[block].is_some_and(|inner| {
+            let (l, inner) = (l as usize, inner as usize);
+            self.pre[l] <= self.pre[inner] && self.pre[inner] <= self.last[l]
+        })
     }
-    matches!(func.dfg.inst(branch), InstructionData::Jump { .. }).then_some(pred)
+
+    /// The block ending in a `jump` to loop `l`'s header alone, if it is
+    /// the header's only predecessor outside the loop.
+    fn preheader(&self, func: &Function, cfg: &ControlFlowGraph, l: u32) -> Option<Block> {
+        let header = self.headers[l as usize];
+        let mut outside = cfg
+            .preds(header)
+            .iter()
+            .filter(|&&(pred, _)| !self.contains(l, pred));
+        let &(pred, branch) = outside.next()?;
+        if outside.next().is_some() {
+            return None;
+        }
+        matches!(func.dfg.inst(branch), InstructionData::Jump { .. }).then_some(pred)
+    }
 }
 
 /// Hoists loop-invariant instructions (see the [module docs](self)).
 pub fn hoist_loop_invariants(func: &mut Function, cfg: &ControlFlowGraph, domtree: &DominatorTree) {
-    let loops = find_loops(cfg, domtree);
-    // `inside[block]` is the loop being processed's tag.
-    let mut inside: SecondaryMap<Block, u32> = SecondaryMap::default();
-    for (n, l) in loops.iter().enumerate() {
-        let Some(preheader) = preheader(func, cfg, l) else {
+    let loops = Loops::find(cfg, domtree);
+    if loops.headers.is_empty() {
+        return;
+    }
+    let preheaders: Vec<Option<Block>> = (0..loops.headers.len() as u32)
+        .map(|l| loops.preheader(func, cfg, l))
+        .collect();
+    let mut budget = STEPS_PER_INST * func.dfg.num_insts();
+    let mut operands = Vec::new();
+    for &block in domtree.rpo() {
+        let Some(innermost) = loops.innermost[block] else {
             continue;
         };
-        let tag = n as u32 + 1;
-        for &block in &l.body {
-            inside[block] = tag;
-        }
-        let destination = func
-            .layout
-            .last_inst(preheader)
-            .expect("a block with a successor has a terminator");
-        for &block in &l.body {
-            let insts: Vec<Inst> = func.layout.block_insts(block).collect();
-            for inst in insts {
-                if !is_pure(func, inst) {
-                    continue;
+        let insts: Vec<Inst> = func.layout.block_insts(block).collect();
+        for inst in insts {
+            if !is_pure(func, inst) {
+                continue;
+            }
+            operands.clear();
+            func.dfg.for_each_inst_arg(inst, |v| {
+                operands.push(match func.dfg.value_def(func.dfg.resolve_aliases(v)) {
+                    ValueDef::Result(def, _) => func.layout.inst_block(def),
+                    ValueDef::Param(block, _) => Some(block),
+                    ValueDef::Alias(_) => None,
+                })
+            });
+            // Out of loop after loop while invariant there.
+            let mut target = None;
+            let mut l = Some(innermost);
+            while let Some(current) = l {
+                if budget == 0
+                    || operands
+                        .iter()
+                        .flatten()
+                        .any(|&d| loops.contains(current, d))
+                {
+                    break;
                 }
-                let mut invariant = true;
-                func.dfg.for_each_inst_arg(inst, |v| {
-                    let def_block = match func.dfg.value_def(func.dfg.resolve_aliases(v)) {
-                        ValueDef::Result(def, _) => func.layout.inst_block(def),
-                        ValueDef::Param(block, _) => Some(block),
-                        ValueDef::Alias(_) => None,
-                    };
-                    if def_block.is_some_and(|b| inside[b] == tag) {
-                        invariant = false;
+                budget -= 1;
+                // A loop without a preheader is left for the one around
+                // it, if that has one.
+                l = match preheaders[current as usize] {
+                    Some(preheader) => {
+                        target = Some(preheader);
+                        loops.innermost[preheader]
                     }
-                });
-                if invariant {
-                    func.layout.remove_inst(inst);
-                    func.layout.insert_inst_before(inst, destination);
-                }
+                    None => loops.parents[current as usize],
+                };
+            }
+            if let Some(preheader) = target {
+                let destination = func
+                    .layout
+                    .last_inst(preheader)
+                    .expect("a block with a successor has a terminator");
+                func.layout.remove_inst(inst);
+                func.layout.insert_inst_before(inst, destination);
             }
         }
     }

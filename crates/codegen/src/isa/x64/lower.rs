@@ -1435,11 +1435,11 @@ impl Lower<'_> {
             }
             InstructionData::BranchTable { arg, table, .. } => {
                 let data = &func.dfg.jump_tables[table];
-                if data.targets.is_empty() {
-                    self.jump_to(plan, data.default);
+                if data.targets().is_empty() {
+                    self.jump_to(plan, data.default());
                     return Ok(());
                 }
-                let edges: Vec<regalloc2::Block> = (0..=data.targets.len())
+                let edges: Vec<regalloc2::Block> = (0..=data.targets().len())
                     .map(|i| plan.edges[&(block, i)])
                     .collect();
                 // The sequence indexes with the whole register: clear the

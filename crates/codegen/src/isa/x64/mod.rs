@@ -6,7 +6,7 @@ pub mod lower;
 
 use crate::CodegenError;
 use crate::ir::Function;
-use crate::machinst::StackLimit;
+use crate::machinst::{Allocator, StackLimit};
 use cranelift_asm::reg::PRegSet;
 use cranelift_asm::x64::{CpuFeatures, Gpr, Xmm};
 use cranelift_asm::{FinishedCode, TrapCode};
@@ -21,6 +21,8 @@ pub struct CompileOptions {
     pub stack_limit: Option<StackLimit>,
     /// The trap codes of faults the IR implies without naming a code.
     pub traps: ImplicitTraps,
+    /// The register allocator (by default, chosen by the function's size).
+    pub allocator: Allocator,
 }
 
 /// The trap codes the embedder assigns to faults that IR instructions
@@ -60,7 +62,7 @@ pub fn compile_function(
         })?;
     }
     let vcode = lower::lower_function(func, options)?;
-    vcode.emit(&machine_env(), options.stack_limit)
+    vcode.emit(&machine_env(), options.stack_limit, options.allocator)
 }
 
 /// The registers the allocator may use: caller-saved ones first (no save
