@@ -138,8 +138,12 @@ pub(crate) fn new_memory(store: &StoreOpaque, ty: &MemoryType) -> Result<StoreMe
         maximum: ty.maximum_pages,
         memory64: ty.memory64,
     };
-    let memory = LinearMemory::new(&rt, &store.engine.tunables())
-        .map_err(|e| Error::Resource(format!("cannot create memory: {e}")))?;
+    let memory = LinearMemory::with_memory64_reservation(
+        &rt,
+        &store.engine.tunables(),
+        store.engine.memory64_reservation(),
+    )
+    .map_err(|e| Error::Resource(format!("cannot create memory: {e}")))?;
     Ok(StoreMemory {
         memory,
         ty: *ty,

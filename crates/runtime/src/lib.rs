@@ -27,8 +27,9 @@
 //!
 //! ```text
 //!   Engine   Config (compiler, features, parallelism, target = host only,
-//!            wasm stack size, tunables); canonical function type ids and
-//!            per-type entry/host trampolines, shared by its modules
+//!            wasm stack size, tunables, memory64 reservation); canonical
+//!            function type ids and per-type entry/host trampolines, shared
+//!            by its modules
 //!   Module   translate + validate + compile every function + link into
 //!            W^X code, registered for trap handling, with the system
 //!            unwinder, and (as configured) for perf and debuggers
@@ -55,9 +56,11 @@
 //!
 //! ```text
 //!   mmap    Mmap: owned anonymous mappings; reserve, protect (never W+X), unmap
-//!    ├── memory  LinearMemory: a 4 GiB reservation + guard that grows in place
-//!    │           (32-bit), or current + guard that moves on growth (memory64,
-//!    │           no reservation); keeps a VMMemoryDefinition at a stable address
+//!    ├── memory  LinearMemory: a reservation + guard that grows in place (4 GiB
+//!    │           for 32-bit memories; memory64: its maximum, capped by a
+//!    │           configured bound), or current + guard that moves on growth
+//!    │           (32-bit, no reservation); keeps a VMMemoryDefinition at a
+//!    │           stable address
 //!    └── code    UnlinkedCode -> CodeMemory: lay functions out, apply
 //!                relocations, make executable; map a pc to (function, offset)
 //!   table   Table: pointer-sized elements with a VMTableDefinition; bounds-

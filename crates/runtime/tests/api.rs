@@ -369,3 +369,102 @@ fn every_kind_of_trap_comes_back_with_its_code() {
         "{trap}"
     );
 }
+
+#[test]
+fn memory64_grows_in_place_up_to_the_configured_reservation() {
+    // 2,048 one-page growths of a 64-bit memory, under both compilers, for
+    // a memory the module defines and one it imports: each growth keeps
+    // what was written before it, compiled code sees every new page (the
+    // VMContext's base and length follow), the bytes never move, and
+    // growth past the engine's bound fails with -1 rather than aborting.
+    const GROWTHS: u64 = 2048;
+    let page = 65536u64;
+    let code = r#"
+        (func (export "grow") (param i64) (result i64) (memory.grow (local.get 0)))
+        (func (export "size") (result i64) (memory.size))
+        (func (export "store") (param i64 i64) (i64.store (local.get 0) (local.get 1)))
+        (func (export "load") (param i64) (result i64) (i64.load (local.get 0)))"#;
+    for compiler in [duet::Compiler::Winch, duet::Compiler::Cranelift] {
+        let mut config = duet::Config::new();
+        config
+            .compiler(compiler)
+            .memory64_reservation((GROWTHS + 1) * page);
+        let engine = Engine::new(&config).unwrap();
+        let mut store = Store::new(&engine, ());
+        let defined = Module::new(
+            &engine,
+            format!(r#"(module (memory (export "mem") i64 1) {code})"#),
+        )
+        .unwrap();
+        let imported = Module::new(
+            &engine,
+            format!(r#"(module (import "env" "mem" (memory i64 1)) {code})"#),
+        )
+        .unwrap();
+        let host = Memory::new(
+            &mut store,
+            MemoryType {
+                minimum_pages: 1,
+                maximum_pages: None,
+                memory64: true,
+                shared: false,
+                page_size_log2: 16,
+            },
+        )
+        .unwrap();
+        let a = Instance::new(&mut store, &defined, &[]).unwrap();
+        let a_memory = a.get_memory(&store, "mem").unwrap();
+        let b = Instance::new(&mut store, &imported, &[host.into()]).unwrap();
+        for (instance, memory) in [(a, a_memory), (b, host)] {
+            let run = |store: &mut Store<()>, name: &str, args: &[i64]| {
+                let args: Vec<Val> = args.iter().map(|&v| Val::I64(v)).collect();
+                call(store, instance, name, &args).map(|r| r.first().and_then(Val::i64))
+            };
+            run(&mut store, "store", &[8, 0x1122_3344]).unwrap();
+            let base = memory.data(&store).as_ptr();
+            for old in 1..=GROWTHS {
+                let grown = run(&mut store, "grow", &[1]).unwrap();
+                assert_eq!(grown, Some(old as i64), "{compiler:?}");
+                // The last word of the new page, written by compiled code.
+                let last = ((old + 1) * page - 8) as i64;
+                run(&mut store, "store", &[last, old as i64]).unwrap();
+            }
+            assert_eq!(memory.data(&store).as_ptr(), base, "grown in place");
+            assert_eq!(memory.size(&store), GROWTHS + 1);
+            assert_eq!(
+                run(&mut store, "size", &[]).unwrap(),
+                Some(GROWTHS as i64 + 1)
+            );
+            assert_eq!(run(&mut store, "load", &[8]).unwrap(), Some(0x1122_3344));
+            for old in [1, 2, GROWTHS / 2, GROWTHS] {
+                let last = ((old + 1) * page - 8) as i64;
+                assert_eq!(run(&mut store, "load", &[last]).unwrap(), Some(old as i64));
+            }
+            // The bound is the maximum: one more page, or a terabyte, is -1.
+            assert_eq!(
+                run(&mut store, "grow", &[1]).unwrap(),
+                Some(-1),
+                "{compiler:?}"
+            );
+            assert_eq!(run(&mut store, "grow", &[1 << 24]).unwrap(), Some(-1));
+            assert!(memory.grow(&mut store, 1).is_err());
+            assert_eq!(memory.size(&store), GROWTHS + 1);
+            let past_the_end = ((GROWTHS + 1) * page - 7) as i64;
+            let trap = run(&mut store, "load", &[past_the_end]).unwrap_err();
+            assert_eq!(
+                trap.as_trap().map(|t| t.code()),
+                Some(TrapCode::MemoryOutOfBounds)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_memory64_reservation_above_one_tebibyte_is_refused() {
+    let mut config = duet::Config::new();
+    config.memory64_reservation((1 << 40) + 65536);
+    let error = Engine::new(&config).unwrap_err();
+    assert!(matches!(error, Error::Config(_)), "{error}");
+    config.memory64_reservation(1 << 40);
+    Engine::new(&config).unwrap();
+}
