@@ -197,14 +197,22 @@ impl Func {
     }
 
     /// The function's type.
+    ///
+    /// # Panics
+    ///
+    /// If the function belongs to another store (see "Handles from another
+    /// store" in the docs of [`Store`](crate::Store)).
     pub fn ty(&self, store: impl AsStore) -> FuncType {
         let store = store.as_store();
-        assert_eq!(self.store, store.id, "a function used with another store");
+        store.assert_owns(self.store, "Func::ty");
         store.funcs[self.index as usize].ty.clone()
     }
 
     /// Calls the function with `params`, writing its results into
     /// `results` (which must have one slot per result).
+    ///
+    /// A function, or an argument's reference value, of another store is
+    /// an [`Error::Type`], and nothing runs.
     pub fn call(
         &self,
         mut store: impl AsStoreMut,

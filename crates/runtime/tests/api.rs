@@ -1,8 +1,8 @@
 //! The embedding API end to end: compile, instantiate, call, link, trap.
 
 use duet::{
-    Engine, Error, Extern, Func, FuncType, Global, GlobalType, Instance, Linker, Memory,
-    MemoryType, Module, Store, TrapCode, Val, ValType,
+    Engine, Error, Extern, ExternRef, Func, FuncType, Global, GlobalType, Instance, Linker, Memory,
+    MemoryType, Module, Store, Table, TrapCode, Val, ValType,
 };
 
 fn func_type(params: &[ValType], results: &[ValType]) -> FuncType {
@@ -467,4 +467,290 @@ fn a_memory64_reservation_above_one_tebibyte_is_refused() {
     assert!(matches!(error, Error::Config(_)), "{error}");
     config.memory64_reservation(1 << 40);
     Engine::new(&config).unwrap();
+}
+
+/// A module with one entity of each kind, for the cross-store tests.
+const ENTITIES: &str = r#"(module
+    (memory (export "mem") 1)
+    (table (export "table") 2 funcref)
+    (global (export "global") (mut i32) (i32.const 7))
+    (global (export "ref") (mut funcref) (ref.null func))
+    (func (export "func") (result i32) (i32.const 42))
+    (func (export "takes_func") (param funcref))
+    (func (export "takes_extern") (param externref)))"#;
+
+/// Asserts that `result` is the error a handle from another store gets.
+#[track_caller]
+fn assert_from_another_store<T: std::fmt::Debug>(result: Result<T, Error>, what: &str) {
+    match result {
+        Err(Error::Type(message)) => {
+            assert!(message.contains("another store"), "{what}: {message}")
+        }
+        other => panic!("{what}: expected a type error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_handle_from_another_store_is_an_error_wherever_a_result_is_returned() {
+    let engine = Engine::default();
+    let module = Module::new(&engine, ENTITIES).unwrap();
+    let importer = Module::new(&engine, r#"(module (import "env" "mem" (memory 1)))"#).unwrap();
+    let mut a = Store::new(&engine, ());
+    let instance = Instance::new(&mut a, &module, &[]).unwrap();
+    let memory = instance.get_memory(&a, "mem").unwrap();
+    let table = instance.get_table(&a, "table").unwrap();
+    let global = instance.get_global(&a, "global").unwrap();
+    let func = instance.get_func(&a, "func").unwrap();
+    let reference = ExternRef::new(&mut a, 5u32);
+
+    let mut b = Store::new(&engine, ());
+    let b_instance = Instance::new(&mut b, &module, &[]).unwrap();
+    let b_table = b_instance.get_table(&b, "table").unwrap();
+    let b_ref = b_instance.get_global(&b, "ref").unwrap();
+    let takes_func = b_instance.get_func(&b, "takes_func").unwrap();
+    let takes_extern = b_instance.get_func(&b, "takes_extern").unwrap();
+    let a_func = Val::FuncRef(Some(func));
+
+    // A's memory, table, global, function and instance with B.
+    assert_from_another_store(memory.grow(&mut b, 1), "Memory::grow");
+    assert_from_another_store(table.set(&mut b, 0, Val::FuncRef(None)), "Table::set");
+    assert_from_another_store(table.grow(&mut b, 1, Val::FuncRef(None)), "Table::grow");
+    assert_from_another_store(global.set(&mut b, Val::I32(1)), "Global::set");
+    let mut results = [Val::I32(0)];
+    assert_from_another_store(func.call(&mut b, &[], &mut results), "Func::call");
+    assert_from_another_store(func.typed::<(), i32>(&b), "Func::typed");
+    let typed = func.typed::<(), i32>(&a).unwrap();
+    assert_from_another_store(typed.call(&mut b, ()), "TypedFunc::call");
+    assert_from_another_store(
+        Instance::new(&mut b, &importer, &[memory.into()]),
+        "Instance::new",
+    );
+    let mut linker: Linker<()> = Linker::new(&engine);
+    assert_from_another_store(
+        linker.instance(&mut b, "a", instance).map(|_| ()),
+        "Linker::instance",
+    );
+    linker.define("env", "mem", memory).unwrap();
+    assert_from_another_store(linker.instantiate(&mut b, &importer), "Linker::instantiate");
+
+    // A's function and extern reference as values in B.
+    let funcref_table = duet::TableType {
+        element: duet::RefType::FuncRef,
+        minimum: 1,
+        maximum: None,
+        table64: false,
+        init: None,
+    };
+    assert_from_another_store(Table::new(&mut b, funcref_table, a_func), "Table::new");
+    let funcref_global = GlobalType {
+        ty: ValType::FuncRef,
+        mutable: true,
+    };
+    assert_from_another_store(Global::new(&mut b, funcref_global, a_func), "Global::new");
+    assert_from_another_store(b_table.set(&mut b, 0, a_func), "Table::set (value)");
+    assert_from_another_store(b_table.grow(&mut b, 1, a_func), "Table::grow (value)");
+    assert_from_another_store(b_ref.set(&mut b, a_func), "Global::set (value)");
+    assert_from_another_store(takes_func.call(&mut b, &[a_func], &mut []), "argument");
+    assert_from_another_store(
+        takes_extern.call(&mut b, &[Val::ExternRef(Some(reference))], &mut []),
+        "extern reference argument",
+    );
+    // A host function of B returning A's function: its result is refused,
+    // and the error comes back as the host function's.
+    let returns_a_func = Func::new(
+        &mut b,
+        func_type(&[], &[ValType::FuncRef]),
+        move |_, _, results| {
+            results[0] = a_func;
+            Ok(())
+        },
+    );
+    let mut result = [Val::FuncRef(None)];
+    let error = returns_a_func.call(&mut b, &[], &mut result).unwrap_err();
+    let trap = error
+        .as_trap()
+        .expect("a host function's failure is a trap");
+    assert_from_another_store(
+        Err::<(), _>(match trap.host_error() {
+            Some(Error::Type(message)) => Error::Type(message.clone()),
+            other => panic!("{other:?}"),
+        }),
+        "host function result",
+    );
+
+    // Nothing of either store changed, and both still work.
+    assert_eq!(memory.size(&a), 1);
+    assert_eq!(table.size(&a), 2);
+    assert_eq!(global.get(&a).i32(), Some(7));
+    assert_eq!(b_table.size(&b), 2);
+    assert_eq!(typed.call(&mut a, ()).unwrap(), 42);
+    takes_func
+        .call(&mut b, &[Val::FuncRef(None)], &mut [])
+        .unwrap();
+    // And an embedder can ask first.
+    for item in [
+        Extern::from(memory),
+        table.into(),
+        global.into(),
+        func.into(),
+    ] {
+        assert!(item.comes_from_same_store(&a));
+        assert!(!item.comes_from_same_store(&b));
+    }
+    assert!(instance.comes_from_same_store(&a) && !instance.comes_from_same_store(&b));
+    assert!(reference.comes_from_same_store(&a) && !reference.comes_from_same_store(&b));
+}
+
+#[test]
+fn accessors_given_a_handle_from_another_store_panic_naming_the_method() {
+    // The accessors that return no `Result` keep Wasmtime's contract (see
+    // "Handles from another store" in `Store`'s docs): a clear panic before
+    // the handle is used, never an index into the wrong store's records.
+    let engine = Engine::default();
+    let module = Module::new(&engine, ENTITIES).unwrap();
+    let mut a = Store::new(&engine, ());
+    let instance = Instance::new(&mut a, &module, &[]).unwrap();
+    let memory = instance.get_memory(&a, "mem").unwrap();
+    let table = instance.get_table(&a, "table").unwrap();
+    let global = instance.get_global(&a, "global").unwrap();
+    let func = instance.get_func(&a, "func").unwrap();
+    let reference = ExternRef::new(&mut a, 5u32);
+    let mut b = Store::new(&engine, 0u8);
+    type Check = Box<dyn Fn(&mut Store<u8>)>;
+    let checks: Vec<(&str, Check)> = vec![
+        (
+            "Memory::ty",
+            Box::new(move |b| {
+                let _ = memory.ty(&*b);
+            }),
+        ),
+        (
+            "Memory::size",
+            Box::new(move |b| {
+                let _ = memory.size(&*b);
+            }),
+        ),
+        (
+            "Memory::data",
+            Box::new(move |b| {
+                let _ = memory.data(b).len();
+            }),
+        ),
+        (
+            "Memory::data_mut",
+            Box::new(move |b| {
+                let _ = memory.data_mut(b).len();
+            }),
+        ),
+        (
+            "Memory::data_and_store_mut",
+            Box::new(move |b| {
+                let _ = memory.data_and_store_mut(b).0.len();
+            }),
+        ),
+        (
+            "Table::ty",
+            Box::new(move |b| {
+                let _ = table.ty(&*b);
+            }),
+        ),
+        (
+            "Table::size",
+            Box::new(move |b| {
+                let _ = table.size(&*b);
+            }),
+        ),
+        (
+            "Table::get",
+            Box::new(move |b| {
+                let _ = table.get(&*b, 0);
+            }),
+        ),
+        (
+            "Global::ty",
+            Box::new(move |b| {
+                let _ = global.ty(&*b);
+            }),
+        ),
+        (
+            "Global::get",
+            Box::new(move |b| {
+                let _ = global.get(&*b);
+            }),
+        ),
+        (
+            "Func::ty",
+            Box::new(move |b| {
+                let _ = func.ty(&*b);
+            }),
+        ),
+        (
+            "Instance::module",
+            Box::new(move |b| {
+                let _ = instance.module(&*b);
+            }),
+        ),
+        (
+            "Instance::get_export",
+            Box::new(move |b| {
+                let _ = instance.get_export(&*b, "mem");
+            }),
+        ),
+        (
+            "Instance::get_func",
+            Box::new(move |b| {
+                let _ = instance.get_func(&*b, "func");
+            }),
+        ),
+        (
+            "Instance::get_memory",
+            Box::new(move |b| {
+                let _ = instance.get_memory(&*b, "mem");
+            }),
+        ),
+        (
+            "Instance::get_table",
+            Box::new(move |b| {
+                let _ = instance.get_table(&*b, "table");
+            }),
+        ),
+        (
+            "Instance::get_global",
+            Box::new(move |b| {
+                let _ = instance.get_global(&*b, "global");
+            }),
+        ),
+        (
+            "Instance::exports",
+            Box::new(move |b| {
+                let _ = instance.exports(&*b);
+            }),
+        ),
+        (
+            "Memory::ty",
+            Box::new(move |b| {
+                let _ = Extern::from(memory).ty(&*b);
+            }),
+        ),
+        (
+            "ExternRef::data",
+            Box::new(move |b| {
+                let _ = reference.data(b).type_id();
+            }),
+        ),
+    ];
+    for (method, check) in checks {
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&mut b)))
+            .expect_err(method);
+        let message = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or_default();
+        assert!(
+            message.starts_with(&format!("{method}: ")) && message.contains("another store"),
+            "{method}: {message}"
+        );
+    }
+    // Store A is untouched.
+    assert_eq!(memory.size(&a), 1);
 }
