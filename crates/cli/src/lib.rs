@@ -4,7 +4,7 @@
 //! pipeline:
 //!
 //! ```text
-//!   FILE ──► wat::parse_bytes ──► duet_environ::module::translate ──► winch_codegen::compile_module
+//!   FILE ──► module_binary ──────► duet_environ::module::translate ──► winch_codegen::compile_module
 //!            (text or binary,      (sections validated under           (each body validated
 //!             detected by content)  --spec's features)                  while it is compiled)
 //!                                                                             │
@@ -36,6 +36,45 @@ pub mod wast;
 
 pub use disas::disassemble;
 pub use ir::print_ir;
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// Why a file's bytes are not a module: neither WebAssembly format (said
+/// by [`duet::NotAModule`]: empty, a bad magic number or version, not
+/// UTF-8), or text that does not parse. Displays as one line.
+#[derive(Debug)]
+pub enum ModuleFileError {
+    /// Neither a binary nor text.
+    NotAModule(duet::NotAModule),
+    /// Text, but not a valid module in the text format.
+    Text(wat::Error),
+}
+
+impl fmt::Display for ModuleFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModuleFileError::NotAModule(error) => write!(f, "{error}"),
+            ModuleFileError::Text(error) => f.write_str(&wat_error_line(error)),
+        }
+    }
+}
+
+impl std::error::Error for ModuleFileError {}
+
+/// The binary module in a file's `bytes`, told apart from text by content
+/// as the runtime does ([`duet::ModuleSource::detect`]): a binary is passed
+/// through without a copy, text is parsed. Every command that reads a
+/// module file goes through here, so each says the same of a file that is
+/// neither.
+pub fn module_binary(bytes: &[u8]) -> Result<Cow<'_, [u8]>, ModuleFileError> {
+    match duet::ModuleSource::detect(bytes).map_err(ModuleFileError::NotAModule)? {
+        duet::ModuleSource::Binary(binary) => Ok(Cow::Borrowed(binary)),
+        duet::ModuleSource::Text(text) => wat::parse_str(text)
+            .map(Cow::Owned)
+            .map_err(ModuleFileError::Text),
+    }
+}
 
 /// A `wat` error on one line, `LINE:COLUMN: message`. `wat` renders an
 /// error in the text format as the message, then `--> FILE:LINE:COLUMN`

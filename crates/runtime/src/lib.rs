@@ -133,7 +133,7 @@ pub use externals::{Extern, ExternType, Global, Memory, Table};
 pub use func::{Caller, Func};
 pub use instance::Instance;
 pub use linker::Linker;
-pub use module::Module;
+pub use module::{Module, ModuleSource, NotAModule, NotText};
 pub use store::{AsStore, AsStoreDataMut, AsStoreMut, ExternRef, Store, Val};
 pub use typed::{TypedFunc, WasmList, WasmTy};
 pub use wasmparser::WasmFeatures;

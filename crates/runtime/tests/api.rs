@@ -754,3 +754,34 @@ fn accessors_given_a_handle_from_another_store_panic_naming_the_method() {
     // Store A is untouched.
     assert_eq!(memory.size(&a), 1);
 }
+
+#[test]
+fn bytes_that_are_neither_binary_nor_text_are_reported_as_such() {
+    let engine = Engine::default();
+    for (bytes, expected) in [
+        (&b""[..], "invalid module: the input is empty (0 bytes)"),
+        (
+            &b"\0\0\0\x01"[..],
+            "invalid module: neither a WebAssembly binary (bad magic number: found 00 00 00 01",
+        ),
+        (
+            &b"\0asm\x02\0\0\0"[..],
+            "invalid module: neither a WebAssembly binary (unsupported version: found 02 00 00 00",
+        ),
+        (
+            &b"\xfe\xff(module)"[..],
+            "invalid module: neither a WebAssembly binary (bad magic number: found fe ff 28 6d",
+        ),
+    ] {
+        let error = Module::new(&engine, bytes).unwrap_err();
+        assert!(matches!(error, Error::Invalid(_)), "{error:?}");
+        assert!(
+            error.to_string().starts_with(expected),
+            "{bytes:?}: {error}"
+        );
+    }
+    // Text and binaries are still both accepted.
+    let text = "(module (func (export \"f\")))";
+    Module::new(&engine, text).unwrap();
+    Module::new(&engine, wat::parse_str(text).unwrap()).unwrap();
+}
