@@ -618,7 +618,7 @@ fn run_program(
         match duet::wasi::I32Exit::from_error(&error) {
             Some(0) => {}
             Some(code) => return Err(format!("the program exited with code {code}")),
-            None => return Err(error.to_string()),
+            None => return Err(crate::error_report(&error)),
         }
     }
     let state = store.data();

@@ -63,8 +63,11 @@
 //! text-format syntax error, an invalid module, an operator or feature the
 //! compiler does not support, a bad argument) is one line on stderr,
 //! `error: FILE: what went wrong` naming the offset or the line and column,
-//! and exit code 1; a trap adds its wasm backtrace below that line. Usage
-//! errors are clap's (exit code 2).
+//! and exit code 1; a trap adds its wasm backtrace below that line, and
+//! for a host function's failure a `  caused by: ...` line per error in the
+//! chain behind it (each saying its own part once, however deeply host
+//! functions and wasm called each other). Usage errors are clap's (exit
+//! code 2).
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use cranelift_asm::x64::CpuFeatures;
@@ -525,8 +528,9 @@ fn stats(
 enum RunFailure {
     /// Anything but a trap: one line.
     Message(String),
-    /// A trap at instantiation (the start function) or in the call; its
-    /// display is the message, then one line per wasm frame.
+    /// A trap at instantiation (the start function) or in the call; printed
+    /// as the message, one line per wasm frame, then a `caused by:` line
+    /// per error behind it ([`duet_cli::error_report`]).
     Trap(duet::Trap),
 }
 
@@ -832,7 +836,9 @@ fn main() -> ExitCode {
                 let file = args.file.display();
                 match failure {
                     RunFailure::Message(message) => eprintln!("error: {file}: {message}"),
-                    RunFailure::Trap(trap) => eprintln!("error: {file}: {trap}"),
+                    RunFailure::Trap(trap) => {
+                        eprintln!("error: {file}: {}", duet_cli::error_report(&trap))
+                    }
                 }
                 ExitCode::FAILURE
             }

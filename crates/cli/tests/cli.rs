@@ -357,6 +357,37 @@ fn run_reports_a_trap_with_its_backtrace() {
 }
 
 #[test]
+fn run_reports_a_host_functions_failure_as_a_trap_caused_by_it() {
+    // A WASI program without a `memory` export calling `fd_write`: the
+    // host function fails, the trap names it on a line of its own.
+    let path = file(
+        "no_memory.wat",
+        r#"(module
+            (import "wasi_snapshot_preview1" "fd_write"
+              (func $fd_write (param i32 i32 i32 i32) (result i32)))
+            (func $write (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0))))
+            (func (export "_start") (call $write)))"#,
+    );
+    let path = path.to_str().unwrap();
+    let output = duet(&["run", path]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "stderr: {err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 4, "{err}");
+    assert_eq!(lines[0], format!("error: {path}: host function error"));
+    assert!(
+        lines[1].starts_with("  0: write (func 1) at offset "),
+        "{err}"
+    );
+    assert!(lines[2].starts_with("  1: func 2 at offset "), "{err}");
+    assert_eq!(
+        lines[3],
+        "  caused by: `wasi_snapshot_preview1`.`fd_write` needs the caller to export its \
+         memory as `memory`"
+    );
+}
+
+#[test]
 fn run_calls_start_by_default_and_refuses_imports() {
     let path = file(
         "run_start.wat",

@@ -47,7 +47,10 @@
 //!
 //! A trap is an [`Error::Trap`] carrying a [`Trap`]: its [`TrapCode`], the
 //! wasm frames (function index, name, bytecode offset) and, for a host
-//! function's failure, the host's error.
+//! function's failure, the host's error as its
+//! [`source`](std::error::Error::source): errors form a chain in which each
+//! says only its own part. A trap that a host function passes on from its
+//! own call into wasm keeps its code, with the frames of both activations.
 //!
 //! # The layers below
 //!
