@@ -494,15 +494,11 @@ pub fn measure_once(
 ) -> Result<Sample, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read the file: {e}"))?;
     // Text is accepted too; its parsing is not compile time.
-    let wasm = wat::parse_bytes(&bytes).map_err(|e| {
-        if std::str::from_utf8(&bytes).is_ok() {
-            format!(
-                "not a WebAssembly module: no `\\0asm` header, and not valid text: {}",
-                crate::wat_error_line(&e)
-            )
-        } else {
-            "not a WebAssembly module: no `\\0asm` header, and not UTF-8 text".to_string()
+    let wasm = crate::module_binary(&bytes).map_err(|e| match e {
+        crate::ModuleFileError::Text(_) => {
+            format!("not a WebAssembly module: no `\\0asm` header, and not valid text: {e}")
         }
+        crate::ModuleFileError::NotAModule(_) => e.to_string(),
     })?;
     let engine = |parallel: bool| {
         let mut config = duet::Config::new();
@@ -622,7 +618,7 @@ fn run_program(
         match duet::wasi::I32Exit::from_error(&error) {
             Some(0) => {}
             Some(code) => return Err(format!("the program exited with code {code}")),
-            None => return Err(error.to_string()),
+            None => return Err(crate::error_report(&error)),
         }
     }
     let state = store.data();

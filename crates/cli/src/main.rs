@@ -53,11 +53,21 @@
 //! side by side or as JSON lines ([`duet_cli::bench`], which says how
 //! each figure is taken).
 //!
-//! Every failure (an unreadable file, a text-format syntax error, an invalid
-//! module, an operator or feature the compiler does not support, a bad
-//! argument) is one line on stderr, `error: FILE: what went wrong` naming the
-//! offset or the line and column, and exit code 1; a trap adds its wasm
-//! backtrace below that line. Usage errors are clap's (exit code 2).
+//! Every command reads a module file the same way
+//! ([`duet_cli::module_binary`]): a binary (`\0asm`, version 1) is taken as
+//! is, UTF-8 text is parsed, and anything else (an empty file, a NUL first
+//! byte, a damaged magic number or an unknown version, bytes that are not
+//! UTF-8) is refused as neither, naming the bytes found.
+//!
+//! Every failure (an unreadable file, a file that is no module, a
+//! text-format syntax error, an invalid module, an operator or feature the
+//! compiler does not support, a bad argument) is one line on stderr,
+//! `error: FILE: what went wrong` naming the offset or the line and column,
+//! and exit code 1; a trap adds its wasm backtrace below that line, and
+//! for a host function's failure a `  caused by: ...` line per error in the
+//! chain behind it (each saying its own part once, however deeply host
+//! functions and wasm called each other). Usage errors are clap's (exit
+//! code 2).
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use cranelift_asm::x64::CpuFeatures;
@@ -324,8 +334,9 @@ enum Failure {
     NoIr,
     /// The file could not be read.
     Read(io::Error),
-    /// The file is not WebAssembly text or binary.
-    Parse(wat::Error),
+    /// The file is neither WebAssembly format, or text that does not
+    /// parse.
+    Parse(duet_cli::ModuleFileError),
     /// The module is malformed, invalid or uses an unsupported feature.
     Translate(TranslationError),
     /// A function body is invalid or uses an unsupported operator.
@@ -347,7 +358,7 @@ impl fmt::Display for Failure {
                 "`--emit ir` needs `--compiler cranelift`: the baseline compiler makes no IR",
             ),
             Failure::Read(error) => write!(f, "cannot read the file: {error}"),
-            Failure::Parse(error) => f.write_str(&duet_cli::wat_error_line(error)),
+            Failure::Parse(error) => write!(f, "{error}"),
             Failure::Translate(error) => write!(f, "{error}"),
             Failure::Compile(error) => write!(f, "{error}"),
             Failure::TranslateIr(error) => write!(f, "{error}"),
@@ -366,7 +377,7 @@ fn compile(args: &CompileArgs) -> Result<String, Failure> {
     }
     let bytes = std::fs::read(&args.file).map_err(Failure::Read)?;
     // Binary input (`\0asm`) is passed through without a copy.
-    let wasm = wat::parse_bytes(&bytes).map_err(Failure::Parse)?;
+    let wasm = duet_cli::module_binary(&bytes).map_err(Failure::Parse)?;
     let features = args.spec.map_or_else(WasmFeatures::default, Spec::features);
     if args.compiler == Compiler::Cranelift && args.emit == Some(Emit::Ir) {
         return translate_to_ir(args, &wasm, features);
@@ -517,8 +528,9 @@ fn stats(
 enum RunFailure {
     /// Anything but a trap: one line.
     Message(String),
-    /// A trap at instantiation (the start function) or in the call; its
-    /// display is the message, then one line per wasm frame.
+    /// A trap at instantiation (the start function) or in the call; printed
+    /// as the message, one line per wasm frame, then a `caused by:` line
+    /// per error behind it ([`duet_cli::error_report`]).
     Trap(duet::Trap),
 }
 
@@ -601,7 +613,7 @@ fn run_linker(
 fn run(args: &RunArgs) -> Result<Ran, RunFailure> {
     let engine = args.engine.engine()?;
     let bytes = std::fs::read(&args.file).map_err(|e| format!("cannot read the file: {e}"))?;
-    let wasm = wat::parse_bytes(&bytes).map_err(|e| duet_cli::wat_error_line(&e))?;
+    let wasm = duet_cli::module_binary(&bytes).map_err(|e| e.to_string())?;
     let name = args
         .file
         .file_stem()
@@ -824,7 +836,9 @@ fn main() -> ExitCode {
                 let file = args.file.display();
                 match failure {
                     RunFailure::Message(message) => eprintln!("error: {file}: {message}"),
-                    RunFailure::Trap(trap) => eprintln!("error: {file}: {trap}"),
+                    RunFailure::Trap(trap) => {
+                        eprintln!("error: {file}: {}", duet_cli::error_report(&trap))
+                    }
                 }
                 ExitCode::FAILURE
             }

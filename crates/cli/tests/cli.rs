@@ -116,6 +116,50 @@ fn a_malformed_binary_is_one_error_naming_the_offset() {
 }
 
 #[test]
+fn a_file_that_is_neither_binary_nor_text_is_one_error_saying_so() {
+    let cases: [(&str, &[u8], &str); 5] = [
+        (
+            "empty.wasm",
+            b"",
+            "the input is empty (0 bytes): neither a WebAssembly binary nor text",
+        ),
+        (
+            "nuls.wasm",
+            b"\0\0\0\x01\x02",
+            "neither a WebAssembly binary (bad magic number: found 00 00 00 01, \
+             expected 00 61 73 6d) nor text (it starts with a NUL byte)",
+        ),
+        (
+            "magic.wasm",
+            b"\0ASM\x01\0\0\0",
+            "neither a WebAssembly binary (bad magic number: found 00 41 53 4d, \
+             expected 00 61 73 6d) nor text (it starts with a NUL byte)",
+        ),
+        (
+            "version.wasm",
+            b"\0asm\x02\0\0\0",
+            "neither a WebAssembly binary (unsupported version: found 02 00 00 00, \
+             expected 01 00 00 00) nor text",
+        ),
+        (
+            "latin1.wat",
+            b"(module \xe9)",
+            "neither a WebAssembly binary (bad magic number: found 28 6d 6f 64, \
+             expected 00 61 73 6d) nor text (invalid UTF-8 at byte 8)",
+        ),
+    ];
+    for (name, bytes, message) in cases {
+        let path = file(name, bytes);
+        let path = path.to_str().unwrap();
+        let compiled = duet(&["compile", path]);
+        let err = one_error_line(&compiled, name);
+        assert_eq!(err, format!("error: {path}: {message}\n"));
+        let ran = duet(&["run", path]);
+        assert_eq!(one_error_line(&ran, name), err);
+    }
+}
+
+#[test]
 fn a_text_syntax_error_is_one_error_naming_line_and_column() {
     let path = file(
         "syntax.wat",
@@ -310,6 +354,37 @@ fn run_reports_a_trap_with_its_backtrace() {
     assert!(first.starts_with("error: "), "{err}");
     assert!(first.contains("run_trap.wat"), "{err}");
     assert!(first.contains("integer divide by zero"), "{err}");
+}
+
+#[test]
+fn run_reports_a_host_functions_failure_as_a_trap_caused_by_it() {
+    // A WASI program without a `memory` export calling `fd_write`: the
+    // host function fails, the trap names it on a line of its own.
+    let path = file(
+        "no_memory.wat",
+        r#"(module
+            (import "wasi_snapshot_preview1" "fd_write"
+              (func $fd_write (param i32 i32 i32 i32) (result i32)))
+            (func $write (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0))))
+            (func (export "_start") (call $write)))"#,
+    );
+    let path = path.to_str().unwrap();
+    let output = duet(&["run", path]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "stderr: {err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 4, "{err}");
+    assert_eq!(lines[0], format!("error: {path}: host function error"));
+    assert!(
+        lines[1].starts_with("  0: write (func 1) at offset "),
+        "{err}"
+    );
+    assert!(lines[2].starts_with("  1: func 2 at offset "), "{err}");
+    assert_eq!(
+        lines[3],
+        "  caused by: `wasi_snapshot_preview1`.`fd_write` needs the caller to export its \
+         memory as `memory`"
+    );
 }
 
 #[test]

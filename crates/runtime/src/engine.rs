@@ -5,6 +5,7 @@
 use crate::code::CodeMemory;
 use crate::error::Error;
 use crate::loaded::{CodeNames, LoadedCode};
+use crate::memory::{DEFAULT_MEMORY64_RESERVATION, MAX_MEMORY64_RESERVATION};
 use cranelift_asm::x64::CpuFeatures;
 use duet_environ::module::FuncType;
 use duet_environ::tunables::Tunables;
@@ -47,6 +48,7 @@ pub struct Config {
     target: Option<String>,
     max_wasm_stack: usize,
     tunables: Tunables,
+    memory64_reservation: u64,
     pub(crate) native_unwind_info: bool,
     pub(crate) profiling: ProfilingStrategy,
     pub(crate) debug_info: bool,
@@ -61,8 +63,9 @@ impl Default for Config {
 impl Config {
     /// The defaults: the baseline compiler, every feature the engine
     /// supports, parallel compilation, the host as the target, 512 KiB of
-    /// wasm stack, 32-bit memories in 4 GiB reservations with guard pages;
-    /// unwind tables registered, no profiler, no debug information.
+    /// wasm stack, 32-bit memories in 4 GiB reservations with guard pages,
+    /// 64-bit memories in reservations of up to 8 GiB; unwind tables
+    /// registered, no profiler, no debug information.
     pub fn new() -> Config {
         Config {
             compiler: Compiler::Winch,
@@ -72,6 +75,7 @@ impl Config {
             target: None,
             max_wasm_stack: 512 << 10,
             tunables: Tunables::default(),
+            memory64_reservation: DEFAULT_MEMORY64_RESERVATION,
             native_unwind_info: true,
             profiling: ProfilingStrategy::None,
             debug_info: false,
@@ -125,6 +129,24 @@ impl Config {
     /// How linear memories are reserved, and so how bounds are checked.
     pub fn tunables(&mut self, tunables: Tunables) -> &mut Self {
         self.tunables = tunables;
+        self
+    }
+
+    /// How much address space each 64-bit memory (memory64) reserves, in
+    /// bytes (rounded down to whole 64 KiB pages): its declared maximum, but
+    /// never more than this. That bound is also the most the memory can
+    /// grow to, whatever its declared maximum: `memory.grow` past it
+    /// returns -1 and [`Memory::grow`](crate::Memory::grow) an error, and a
+    /// module whose memory64 minimum is larger cannot be instantiated.
+    ///
+    /// Growth within the reservation is in place: the new pages are made
+    /// accessible and nothing is copied; the kernel commits a page when
+    /// the guest first touches it. The default is 8 GiB; at most 1 TiB is
+    /// accepted ([`Engine::new`] refuses more). A guard region of
+    /// [`Tunables::memory_guard_size`] bytes follows each reservation.
+    /// 32-bit memories are placed by [`tunables`](Self::tunables) instead.
+    pub fn memory64_reservation(&mut self, bytes: u64) -> &mut Self {
+        self.memory64_reservation = bytes;
         self
     }
 
@@ -210,8 +232,15 @@ impl Default for Engine {
 
 impl Engine {
     /// An engine with `config`; refuses a target other than the host, a
-    /// host other than x86-64.
+    /// host other than x86-64, and a 64-bit memory reservation above
+    /// 1 TiB ([`Config::memory64_reservation`]).
     pub fn new(config: &Config) -> Result<Engine, Error> {
+        if config.memory64_reservation > MAX_MEMORY64_RESERVATION {
+            return Err(Error::Config(format!(
+                "a 64-bit memory reservation of {} bytes is more than the {} bytes (1 TiB) allowed",
+                config.memory64_reservation, MAX_MEMORY64_RESERVATION
+            )));
+        }
         let host = target_lexicon::Triple::host();
         if let Some(target) = &config.target {
             let triple: target_lexicon::Triple = target
@@ -253,6 +282,11 @@ impl Engine {
 
     pub(crate) fn tunables(&self) -> Tunables {
         self.inner.config.tunables
+    }
+
+    /// The most bytes a 64-bit memory reserves and grows to.
+    pub(crate) fn memory64_reservation(&self) -> u64 {
+        self.inner.config.memory64_reservation
     }
 
     /// How many threads compile a module's functions.

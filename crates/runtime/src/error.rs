@@ -1,4 +1,21 @@
 //! The embedding API's errors, and traps as values.
+//!
+//! # Errors are chains
+//!
+//! Each error displays its own part only and names what caused it through
+//! [`std::error::Error::source`]: a [`Trap`] says what trapped and where
+//! (its code's message, then one line per wasm frame), and a
+//! [`TrapCode::HostError`] trap's source is the host function's error, whose
+//! own source may be another trap from a call the host function made, and
+//! so on. Printing the whole story is the reader's walk down the chain (the
+//! `duet` command prints each cause on a `caused by:` line); nothing is
+//! repeated, however deep host functions and wasm call each other.
+//!
+//! A host function that fails with the very trap its own call into wasm
+//! returned (`Err(Error::Trap(..))`, typically passed on with `?`) does not
+//! add a level: the trap unwinds on as itself, keeping its code, its
+//! source, and its frames followed by those of the wasm that called the
+//! host function (`func.rs` says how).
 
 use core::fmt;
 use duet_environ::trap::Trap as TrapCode;
@@ -26,8 +43,11 @@ pub enum Error {
     Trap(#[from] Trap),
     /// A host function's own error. When it unwinds through wasm it comes
     /// back as the source of a [`Trap`] with code
-    /// [`TrapCode::HostError`].
-    #[error("{0}")]
+    /// [`TrapCode::HostError`]. Transparent: it displays as the error it
+    /// holds, and its [`source`](std::error::Error::source) is that
+    /// error's, so a chain of errors reads the same with or without this
+    /// wrapper.
+    #[error(transparent)]
     Host(Box<dyn std::error::Error + Send + Sync>),
     /// A value or entity of the wrong type, from another store, or a write
     /// to an immutable global: the embedder's mistake.
@@ -149,12 +169,36 @@ impl Trap {
     }
 }
 
+impl Trap {
+    /// This trap, continuing to unwind through an outer activation whose
+    /// wasm frames (innermost first) are `outer`, with `outer_truncated`
+    /// saying whether that backtrace was cut off: `outer` is appended, up
+    /// to [`MAX_BACKTRACE_FRAMES`](crate::traps::MAX_BACKTRACE_FRAMES) in
+    /// all. A backtrace already cut off gets nothing appended (its
+    /// outermost frames are missing, and frames after a gap would mislead).
+    pub(crate) fn unwound_through(
+        mut self,
+        mut outer: Vec<FrameInfo>,
+        outer_truncated: bool,
+    ) -> Trap {
+        if self.truncated {
+            return self;
+        }
+        let room = crate::traps::MAX_BACKTRACE_FRAMES.saturating_sub(self.frames.len());
+        let cut = outer.len() > room;
+        outer.truncate(room);
+        self.frames.append(&mut outer);
+        self.truncated = cut || outer_truncated;
+        self
+    }
+}
+
+/// The code's message and the frames; the host error, if any, is the
+/// [`source`](std::error::Error::source), not part of this text (see the
+/// module docs).
 impl fmt::Display for Trap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.source {
-            Some(source) => write!(f, "{}: {source}", self.code.message())?,
-            None => f.write_str(self.code.message())?,
-        }
+        f.write_str(self.code.message())?;
         for (i, frame) in self.frames.iter().enumerate() {
             write!(f, "\n  {i}: {frame}")?;
         }

@@ -96,6 +96,11 @@ impl Extern {
     }
 
     /// The entity's type.
+    ///
+    /// # Panics
+    ///
+    /// If the entity belongs to another store (see "Handles from another
+    /// store" in the docs of [`Store`](crate::Store)).
     pub fn ty(&self, store: impl AsStore) -> ExternType {
         match self {
             Extern::Func(f) => ExternType::Func(f.ty(&store)),
@@ -103,6 +108,14 @@ impl Extern {
             Extern::Memory(m) => ExternType::Memory(m.ty(&store)),
             Extern::Global(g) => ExternType::Global(g.ty(&store)),
         }
+    }
+
+    /// Whether the entity belongs to `store`: when it does not, the
+    /// methods that return a `Result` return an error and the others panic
+    /// (see "Handles from another store" in the docs of
+    /// [`Store`](crate::Store)).
+    pub fn comes_from_same_store(&self, store: impl AsStore) -> bool {
+        self.store_id() == store.as_store().id
     }
 
     pub(crate) fn store_id(&self) -> u64 {
@@ -138,8 +151,12 @@ pub(crate) fn new_memory(store: &StoreOpaque, ty: &MemoryType) -> Result<StoreMe
         maximum: ty.maximum_pages,
         memory64: ty.memory64,
     };
-    let memory = LinearMemory::new(&rt, &store.engine.tunables())
-        .map_err(|e| Error::Resource(format!("cannot create memory: {e}")))?;
+    let memory = LinearMemory::with_memory64_reservation(
+        &rt,
+        &store.engine.tunables(),
+        store.engine.memory64_reservation(),
+    )
+    .map_err(|e| Error::Resource(format!("cannot create memory: {e}")))?;
     Ok(StoreMemory {
         memory,
         ty: *ty,
@@ -159,14 +176,21 @@ impl Memory {
         })
     }
 
-    fn get<'a>(&self, store: &'a StoreOpaque) -> &'a StoreMemory {
-        assert_eq!(self.store, store.id, "a memory used with another store");
+    /// The memory's record; panics naming `method` if the memory belongs
+    /// to another store.
+    fn get<'a>(&self, store: &'a StoreOpaque, method: &str) -> &'a StoreMemory {
+        store.assert_owns(self.store, method);
         &store.memories[self.index as usize]
     }
 
     /// The type, with the current size as the minimum.
+    ///
+    /// # Panics
+    ///
+    /// If the memory belongs to another store (see "Handles from another
+    /// store" in the docs of [`Store`](crate::Store)).
     pub fn ty(&self, store: impl AsStore) -> MemoryType {
-        let memory = self.get(store.as_store());
+        let memory = self.get(store.as_store(), "Memory::ty");
         MemoryType {
             minimum_pages: memory.memory.pages(),
             ..memory.ty
@@ -174,28 +198,47 @@ impl Memory {
     }
 
     /// The size in pages.
+    ///
+    /// # Panics
+    ///
+    /// If the memory belongs to another store (see "Handles from another
+    /// store" in the docs of [`Store`](crate::Store)).
     pub fn size(&self, store: impl AsStore) -> u64 {
-        self.get(store.as_store()).memory.pages()
+        self.get(store.as_store(), "Memory::size").memory.pages()
     }
 
     /// Grows the memory by `delta` pages; returns the old size.
+    ///
+    /// A memory of another store is an [`Error::Type`]; growth past the
+    /// maximum (for a 64-bit memory, its reservation) an
+    /// [`Error::Resource`], the memory unchanged.
     pub fn grow(&self, mut store: impl AsStoreMut, delta: u64) -> Result<u64, Error> {
         let store = store.as_store_mut();
-        assert_eq!(self.store, store.id, "a memory used with another store");
+        store.check(self.store, "the memory")?;
         store.memories[self.index as usize]
             .grow(delta)
             .ok_or_else(|| Error::Resource(format!("cannot grow memory by {delta} pages")))
     }
 
     /// The memory's bytes.
+    ///
+    /// # Panics
+    ///
+    /// If the memory belongs to another store (see "Handles from another
+    /// store" in the docs of [`Store`](crate::Store)).
     pub fn data<'a, S: AsStore>(&self, store: &'a S) -> &'a [u8] {
-        self.get(store.as_store()).memory.data()
+        self.get(store.as_store(), "Memory::data").memory.data()
     }
 
     /// The memory's bytes, for writing.
+    ///
+    /// # Panics
+    ///
+    /// If the memory belongs to another store (see "Handles from another
+    /// store" in the docs of [`Store`](crate::Store)).
     pub fn data_mut<'a, S: AsStoreMut>(&self, store: &'a mut S) -> &'a mut [u8] {
         let store = store.as_store_mut();
-        assert_eq!(self.store, store.id, "a memory used with another store");
+        store.assert_owns(self.store, "Memory::data_mut");
         store.memories[self.index as usize].memory.data_mut()
     }
 
@@ -203,12 +246,17 @@ impl Memory {
     /// host function needs to read and write guest memory while it updates
     /// its own state (WASI's file table, say). The two do not overlap: the
     /// bytes belong to the store's memory, the data is the embedder's `T`.
+    ///
+    /// # Panics
+    ///
+    /// If the memory belongs to another store (see "Handles from another
+    /// store" in the docs of [`Store`](crate::Store)).
     pub fn data_and_store_mut<'a, S: AsStoreDataMut>(
         &self,
         store: &'a mut S,
     ) -> (&'a mut [u8], &'a mut S::Data) {
         let (store, data) = store.store_and_data_mut();
-        assert_eq!(self.store, store.id, "a memory used with another store");
+        store.assert_owns(self.store, "Memory::data_and_store_mut");
         let bytes = store.memories[self.index as usize].memory.data_mut();
         (bytes, data)
     }
@@ -240,14 +288,21 @@ impl Table {
         })
     }
 
-    fn get_table<'a>(&self, store: &'a StoreOpaque) -> &'a StoreTable {
-        assert_eq!(self.store, store.id, "a table used with another store");
+    /// The table's record; panics naming `method` if the table belongs to
+    /// another store.
+    fn get_table<'a>(&self, store: &'a StoreOpaque, method: &str) -> &'a StoreTable {
+        store.assert_owns(self.store, method);
         &store.tables[self.index as usize]
     }
 
     /// The type, with the current size as the minimum.
+    ///
+    /// # Panics
+    ///
+    /// If the table belongs to another store (see "Handles from another
+    /// store" in the docs of [`Store`](crate::Store)).
     pub fn ty(&self, store: impl AsStore) -> TableType {
-        let table = self.get_table(store.as_store());
+        let table = self.get_table(store.as_store(), "Table::ty");
         TableType {
             minimum: table.table.size(),
             ..table.ty.clone()
@@ -255,22 +310,36 @@ impl Table {
     }
 
     /// The number of elements.
+    ///
+    /// # Panics
+    ///
+    /// If the table belongs to another store (see "Handles from another
+    /// store" in the docs of [`Store`](crate::Store)).
     pub fn size(&self, store: impl AsStore) -> u64 {
-        self.get_table(store.as_store()).table.size()
+        self.get_table(store.as_store(), "Table::size").table.size()
     }
 
     /// Element `index`, or `None` out of bounds.
+    ///
+    /// # Panics
+    ///
+    /// If the table belongs to another store (see "Handles from another
+    /// store" in the docs of [`Store`](crate::Store)).
     pub fn get(&self, store: impl AsStore, index: u64) -> Option<Val> {
         let store = store.as_store();
-        let table = self.get_table(store);
+        let table = self.get_table(store, "Table::get");
         let raw = table.table.get(index).ok()?;
         Some(store.ref_from_raw(table.ty.element, raw))
     }
 
     /// Sets element `index`.
+    ///
+    /// A table, or a reference value, of another store is an
+    /// [`Error::Type`].
     pub fn set(&self, mut store: impl AsStoreMut, index: u64, value: Val) -> Result<(), Error> {
         let store = store.as_store_mut();
-        let element = self.get_table(store).ty.element;
+        store.check(self.store, "the table")?;
+        let element = store.tables[self.index as usize].ty.element;
         store.check_type(&value, element.into(), "a table element")?;
         let raw = store.ref_to_raw(&value)?;
         store.tables[self.index as usize]
@@ -281,9 +350,13 @@ impl Table {
 
     /// Grows the table by `delta` elements, each `init`; returns the old
     /// size.
+    ///
+    /// A table, or a reference value, of another store is an
+    /// [`Error::Type`].
     pub fn grow(&self, mut store: impl AsStoreMut, delta: u64, init: Val) -> Result<u64, Error> {
         let store = store.as_store_mut();
-        let element = self.get_table(store).ty.element;
+        store.check(self.store, "the table")?;
+        let element = store.tables[self.index as usize].ty.element;
         store.check_type(&init, element.into(), "a table's new elements")?;
         let raw = store.ref_to_raw(&init)?;
         store.tables[self.index as usize]
@@ -318,20 +391,32 @@ impl Global {
         })
     }
 
-    fn get_global<'a>(&self, store: &'a StoreOpaque) -> &'a StoreGlobal {
-        assert_eq!(self.store, store.id, "a global used with another store");
+    /// The global's record; panics naming `method` if the global belongs
+    /// to another store.
+    fn get_global<'a>(&self, store: &'a StoreOpaque, method: &str) -> &'a StoreGlobal {
+        store.assert_owns(self.store, method);
         &store.globals[self.index as usize]
     }
 
     /// The type.
+    ///
+    /// # Panics
+    ///
+    /// If the global belongs to another store (see "Handles from another
+    /// store" in the docs of [`Store`](crate::Store)).
     pub fn ty(&self, store: impl AsStore) -> GlobalType {
-        self.get_global(store.as_store()).ty
+        self.get_global(store.as_store(), "Global::ty").ty
     }
 
     /// The value.
+    ///
+    /// # Panics
+    ///
+    /// If the global belongs to another store (see "Handles from another
+    /// store" in the docs of [`Store`](crate::Store)).
     pub fn get(&self, store: impl AsStore) -> Val {
         let store = store.as_store();
-        let global = self.get_global(store);
+        let global = self.get_global(store, "Global::get");
         // SAFETY: the definition lives as long as the store, and wasm is
         // not running while the store is borrowed here.
         let slot = unsafe { (*global.definition).0 };
@@ -339,9 +424,13 @@ impl Global {
     }
 
     /// Sets the value of a mutable global.
+    ///
+    /// A global, or a reference value, of another store is an
+    /// [`Error::Type`].
     pub fn set(&self, mut store: impl AsStoreMut, value: Val) -> Result<(), Error> {
         let store = store.as_store_mut();
-        let global = self.get_global(store);
+        store.check(self.store, "the global")?;
+        let global = &store.globals[self.index as usize];
         if !global.ty.mutable {
             return Err(Error::Type("cannot set an immutable global".to_string()));
         }

@@ -18,9 +18,32 @@
 //! writes the results back. A closure's error is parked in the store and
 //! the shim returns 1, which makes the trampoline trap with
 //! `Trap::HostError`; the trap unwinds the wasm frames to the entry
-//! trampoline and [`Func::call`] hands the error back inside the trap. A
-//! panic is caught the same way and resumed once the wasm frames are gone
-//! (unwinding through generated code is not possible).
+//! trampoline and [`Func::call`] hands the error back inside the trap, as
+//! its [`source`](std::error::Error::source). A panic is caught the same
+//! way and resumed once the wasm frames are gone (unwinding through
+//! generated code is not possible).
+//!
+//! # Host functions that call wasm
+//!
+//! A host function may call wasm again through its [`Caller`]; that call
+//! is an activation of its own (`traps::call_wasm` nests), and a trap in it
+//! comes back to the host function as an `Error::Trap`. If the host
+//! function fails with that error unchanged, the outer activation's
+//! `HostError` trap is not reported as a host error wrapping a trap: the
+//! inner trap goes on unwinding as itself, with its own code (an
+//! `unreachable` stays `UnreachableCodeReached`) and source, and the outer
+//! activation's frames appended to its backtrace, as if the host frames in
+//! between were transparent:
+//!
+//! ```text
+//!   host ─call─► wasm f ─► host fn h ─Caller─► wasm g: unreachable
+//!                                   ◄─ Err(Trap { Unreachable, [g] })
+//!        ◄─ Err(Trap { Unreachable, [g, f] })      (h returned it with `?`)
+//! ```
+//!
+//! A host function that wraps the inner error in its own adds one level to
+//! the error chain instead: `HostError` with the host's error as source,
+//! whose source is the inner trap.
 //!
 //! [`Config::max_wasm_stack`]: crate::Config::max_wasm_stack
 
@@ -197,14 +220,22 @@ impl Func {
     }
 
     /// The function's type.
+    ///
+    /// # Panics
+    ///
+    /// If the function belongs to another store (see "Handles from another
+    /// store" in the docs of [`Store`](crate::Store)).
     pub fn ty(&self, store: impl AsStore) -> FuncType {
         let store = store.as_store();
-        assert_eq!(self.store, store.id, "a function used with another store");
+        store.assert_owns(self.store, "Func::ty");
         store.funcs[self.index as usize].ty.clone()
     }
 
     /// Calls the function with `params`, writing its results into
     /// `results` (which must have one slot per result).
+    ///
+    /// A function, or an argument's reference value, of another store is
+    /// an [`Error::Type`], and nothing runs.
     pub fn call(
         &self,
         mut store: impl AsStoreMut,
@@ -299,22 +330,22 @@ pub(crate) unsafe fn invoke(
     if let Some(panic) = store.host_panic.take() {
         resume_unwind(panic);
     }
-    match outcome {
-        Ok(()) => Ok(()),
-        Err(info) => {
-            let mut trap = Trap::with_frames(
-                info.trap,
-                frames(store, &info),
-                info.backtrace.is_truncated(),
-            );
-            if info.trap == TrapCode::HostError
-                && let Some(error) = store.host_error.take()
-            {
-                trap = trap.with_source(error);
-            }
-            Err(Error::Trap(trap))
-        }
-    }
+    let Err(info) = outcome else {
+        return Ok(());
+    };
+    let frames = frames(store, &info);
+    let truncated = info.backtrace.is_truncated();
+    let host_error = match info.trap {
+        TrapCode::HostError => store.host_error.take(),
+        _ => None,
+    };
+    Err(Error::Trap(match host_error {
+        // The host function passed on the trap of a call it made into wasm:
+        // that trap goes on unwinding as itself, through these frames too.
+        Some(Error::Trap(inner)) => inner.unwound_through(frames, truncated),
+        Some(error) => Trap::with_frames(info.trap, frames, truncated).with_source(error),
+        None => Trap::with_frames(info.trap, frames, truncated),
+    }))
 }
 
 /// The trap's frames, as function indices and module offsets.

@@ -187,7 +187,8 @@ fn limits_match(actual: (u64, Option<u64>), wanted: (u64, Option<u64>)) -> bool 
 
 impl Instance {
     /// Instantiates `module` in `store` with `imports`, one per import of
-    /// the module, in order.
+    /// the module, in order. An import from another store is an
+    /// [`Error::Type`], found before anything is created.
     pub fn new(
         mut store: impl AsStoreMut,
         module: &Module,
@@ -196,48 +197,103 @@ impl Instance {
         instantiate(store.as_store_mut(), module, imports)
     }
 
-    fn data<'a>(&self, store: &'a StoreOpaque) -> &'a InstanceData {
-        assert_eq!(self.store, store.id, "an instance used with another store");
+    /// The instance's record; panics naming `method` if the instance
+    /// belongs to another store.
+    fn data<'a>(&self, store: &'a StoreOpaque, method: &str) -> &'a InstanceData {
+        store.assert_owns(self.store, method);
         &store.instances[self.index as usize]
     }
 
+    /// Whether the instance belongs to `store`: when it does not,
+    /// [`Linker::instance`](crate::Linker::instance) returns an error and
+    /// the other methods panic (see "Handles from another store" in the
+    /// docs of [`Store`](crate::Store)).
+    pub fn comes_from_same_store(&self, store: impl AsStore) -> bool {
+        self.store == store.as_store().id
+    }
+
     /// The module this is an instance of.
+    ///
+    /// # Panics
+    ///
+    /// If the instance belongs to another store (see "Handles from another
+    /// store" in the docs of [`Store`](crate::Store)).
     pub fn module(&self, store: impl AsStore) -> Module {
-        self.data(store.as_store()).module.clone()
+        self.data(store.as_store(), "Instance::module")
+            .module
+            .clone()
     }
 
     /// The export `name`.
+    ///
+    /// # Panics
+    ///
+    /// If the instance belongs to another store (see "Handles from another
+    /// store" in the docs of [`Store`](crate::Store)).
     pub fn get_export(&self, store: impl AsStore, name: &str) -> Option<Extern> {
-        let store = store.as_store();
-        let data = self.data(store);
+        self.lookup(store.as_store(), name, "Instance::get_export")
+    }
+
+    /// The export `name`, for the method `method` (named if it panics).
+    fn lookup(&self, store: &StoreOpaque, name: &str, method: &str) -> Option<Extern> {
+        let data = self.data(store, method);
         let entity = data.module.inner.info.export(name)?;
         Some(export(store, data, entity))
     }
 
     /// The exported function `name`.
+    ///
+    /// # Panics
+    ///
+    /// If the instance belongs to another store (see "Handles from another
+    /// store" in the docs of [`Store`](crate::Store)).
     pub fn get_func(&self, store: impl AsStore, name: &str) -> Option<Func> {
-        self.get_export(store, name)?.into_func()
+        self.lookup(store.as_store(), name, "Instance::get_func")?
+            .into_func()
     }
 
     /// The exported memory `name`.
+    ///
+    /// # Panics
+    ///
+    /// If the instance belongs to another store (see "Handles from another
+    /// store" in the docs of [`Store`](crate::Store)).
     pub fn get_memory(&self, store: impl AsStore, name: &str) -> Option<Memory> {
-        self.get_export(store, name)?.into_memory()
+        self.lookup(store.as_store(), name, "Instance::get_memory")?
+            .into_memory()
     }
 
     /// The exported table `name`.
+    ///
+    /// # Panics
+    ///
+    /// If the instance belongs to another store (see "Handles from another
+    /// store" in the docs of [`Store`](crate::Store)).
     pub fn get_table(&self, store: impl AsStore, name: &str) -> Option<Table> {
-        self.get_export(store, name)?.into_table()
+        self.lookup(store.as_store(), name, "Instance::get_table")?
+            .into_table()
     }
 
     /// The exported global `name`.
+    ///
+    /// # Panics
+    ///
+    /// If the instance belongs to another store (see "Handles from another
+    /// store" in the docs of [`Store`](crate::Store)).
     pub fn get_global(&self, store: impl AsStore, name: &str) -> Option<Global> {
-        self.get_export(store, name)?.into_global()
+        self.lookup(store.as_store(), name, "Instance::get_global")?
+            .into_global()
     }
 
     /// Every export, in order.
+    ///
+    /// # Panics
+    ///
+    /// If the instance belongs to another store (see "Handles from another
+    /// store" in the docs of [`Store`](crate::Store)).
     pub fn exports(&self, store: impl AsStore) -> Vec<(String, Extern)> {
         let store = store.as_store();
-        let data = self.data(store);
+        let data = self.data(store, "Instance::exports");
         data.module
             .inner
             .info

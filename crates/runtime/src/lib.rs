@@ -27,8 +27,9 @@
 //!
 //! ```text
 //!   Engine   Config (compiler, features, parallelism, target = host only,
-//!            wasm stack size, tunables); canonical function type ids and
-//!            per-type entry/host trampolines, shared by its modules
+//!            wasm stack size, tunables, memory64 reservation); canonical
+//!            function type ids and per-type entry/host trampolines, shared
+//!            by its modules
 //!   Module   translate + validate + compile every function + link into
 //!            W^X code, registered for trap handling, with the system
 //!            unwinder, and (as configured) for perf and debuggers
@@ -46,7 +47,10 @@
 //!
 //! A trap is an [`Error::Trap`] carrying a [`Trap`]: its [`TrapCode`], the
 //! wasm frames (function index, name, bytecode offset) and, for a host
-//! function's failure, the host's error.
+//! function's failure, the host's error as its
+//! [`source`](std::error::Error::source): errors form a chain in which each
+//! says only its own part. A trap that a host function passes on from its
+//! own call into wasm keeps its code, with the frames of both activations.
 //!
 //! # The layers below
 //!
@@ -55,9 +59,11 @@
 //!
 //! ```text
 //!   mmap    Mmap: owned anonymous mappings; reserve, protect (never W+X), unmap
-//!    ├── memory  LinearMemory: a 4 GiB reservation + guard that grows in place
-//!    │           (32-bit), or current + guard that moves on growth (memory64,
-//!    │           no reservation); keeps a VMMemoryDefinition at a stable address
+//!    ├── memory  LinearMemory: a reservation + guard that grows in place (4 GiB
+//!    │           for 32-bit memories; memory64: its maximum, capped by a
+//!    │           configured bound), or current + guard that moves on growth
+//!    │           (32-bit, no reservation); keeps a VMMemoryDefinition at a
+//!    │           stable address
 //!    └── code    UnlinkedCode -> CodeMemory: lay functions out, apply
 //!                relocations, make executable; map a pc to (function, offset)
 //!   table   Table: pointer-sized elements with a VMTableDefinition; bounds-
@@ -130,7 +136,7 @@ pub use externals::{Extern, ExternType, Global, Memory, Table};
 pub use func::{Caller, Func};
 pub use instance::Instance;
 pub use linker::Linker;
-pub use module::Module;
+pub use module::{Module, ModuleSource, NotAModule, NotText};
 pub use store::{AsStore, AsStoreDataMut, AsStoreMut, ExternRef, Store, Val};
 pub use typed::{TypedFunc, WasmList, WasmTy};
 pub use wasmparser::WasmFeatures;

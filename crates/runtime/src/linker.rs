@@ -61,13 +61,17 @@ impl<T: 'static> Linker<T> {
 
     /// Defines every export of `instance` under `module_name`, replacing
     /// earlier definitions of the same names (as the spec's `register`
-    /// does).
+    /// does). An instance of another store than `store` is an
+    /// [`Error::Type`].
     pub fn instance(
         &mut self,
         store: &mut Store<T>,
         module_name: &str,
         instance: Instance,
     ) -> Result<&mut Self, Error> {
+        if !instance.comes_from_same_store(&*store) {
+            return Err(Error::Type("the instance belongs to another store".into()));
+        }
         for (name, item) in instance.exports(&*store) {
             self.definitions
                 .insert((module_name.to_string(), name), Definition::Extern(item));
@@ -104,7 +108,9 @@ impl<T: 'static> Linker<T> {
         }
     }
 
-    /// Instantiates `module` with its imports resolved by name.
+    /// Instantiates `module` with its imports resolved by name. A
+    /// definition from another store than `store` is an [`Error::Type`]
+    /// ([`Instance::new`]).
     pub fn instantiate(&self, store: &mut Store<T>, module: &Module) -> Result<Instance, Error> {
         if !Engine::same(&self.engine, module.engine()) {
             return Err(Error::Type(

@@ -1,24 +1,28 @@
 //! WebAssembly linear memories, laid out as `duet_environ::tunables`
 //! promises compiled code.
 //!
-//! Two layouts, chosen by [`Tunables::is_reserved`]:
+//! Two layouts:
 //!
 //! ```text
-//!  Reserved (32-bit memory, memory_reservation >= 4 GiB): never moves
+//!  Reserved: never moves
+//!    a 32-bit memory when memory_reservation >= 4 GiB: reservation = memory_reservation
+//!    a 64-bit memory: reservation = min(its maximum, the engine's memory64 reservation)
 //!
 //!  base                base + current_length
 //!  ├── read-write ─────┼── no access ─────────────────┼── guard, no access ──┤
 //!  │ current pages     │ rest of the reservation      │ memory_guard_size    │
 //!  └───────────────────┴──────────────────────────────┴──────────────────────┘
-//!  ◄──────────────── memory_reservation ─────────────►
-//!  grow: mprotect the next pages read-write, in place
+//!  ◄──────────────── reservation ────────────────────►
+//!  grow: mprotect the next pages read-write, in place; never past the reservation
 //!
-//!  Moving (64-bit memory, or memory_reservation == 0)
+//!  Moving (a 32-bit memory when memory_reservation < 4 GiB, e.g. 0)
 //!
 //!  base                base + current_length
 //!  ├── read-write ─────┼── guard, no access ──┤
 //!  grow: map current + delta + guard elsewhere, copy, unmap the old mapping
 //! ```
+//!
+//! # 32-bit memories
 //!
 //! With the reservation, every address `base + index + offset` a 32-bit
 //! access can form is below `base + 4 GiB + offset + size`, inside
@@ -30,11 +34,37 @@
 //! compiled code bounds-checks every access against `current_length` and
 //! reloads `base` after anything that may have grown the memory (a call).
 //!
+//! # 64-bit memories
+//!
+//! A 64-bit memory could in principle grow to 2^64 bytes, more than any
+//! address space, so it reserves what it may actually use: its declared
+//! maximum, capped by a bound the embedder chooses
+//! ([`Config::memory64_reservation`](crate::Config::memory64_reservation),
+//! [`DEFAULT_MEMORY64_RESERVATION`] unless set, at most
+//! [`MAX_MEMORY64_RESERVATION`]). The bound is the memory's effective
+//! maximum: growth past it fails (`memory.grow` returns -1), exactly as
+//! growth past a declared maximum does. In exchange growth is an
+//! `mprotect` of the new pages and nothing else: no copy, no new mapping,
+//! and no memory committed until the guest touches a page (the
+//! reservation is `MAP_NORESERVE`), so growing one page at a time costs
+//! the same per page however large the memory already is.
+//!
+//! Compiled code does not rely on any of this: both tiers bounds-check
+//! every 64-bit access against `current_length` explicitly
+//! (`Tunables::bounds_check` answers `Explicit` for memory64) and treat
+//! the base as one that may move (they reload it after calls). That the
+//! base now stays put only makes those reloads redundant; the guard region
+//! after the reservation is defence in depth, not something a bounds check
+//! was left out for.
+//!
+//! # The definition record
+//!
 //! Either way the [`VMMemoryDefinition`] compiled code reads lives in its
 //! own heap allocation whose address never changes (imports point at it),
 //! and is updated on every growth. Growth that fails, for any reason
-//! (beyond the maximum, or the kernel refusing memory), returns `None` and
-//! leaves the memory unchanged, as `memory.grow` returning -1 requires.
+//! (beyond the maximum or the reservation, or the kernel refusing memory),
+//! returns `None` and leaves the memory and its definition unchanged, as
+//! `memory.grow` returning -1 requires.
 
 use core::ptr::NonNull;
 
@@ -51,6 +81,19 @@ pub const MAX_PAGES_32: u64 = 1 << 16;
 
 /// The most pages a 64-bit memory can have (2^64 bytes).
 pub const MAX_PAGES_64: u64 = 1 << 48;
+
+/// The address space a 64-bit memory reserves unless the engine's
+/// [`Config::memory64_reservation`](crate::Config::memory64_reservation)
+/// says otherwise: 8 GiB, twice what a 32-bit memory can address, and
+/// with the guard region about what a 32-bit memory's reservation costs.
+/// It is also the most such a memory can grow to.
+pub const DEFAULT_MEMORY64_RESERVATION: u64 = 8 << 30;
+
+/// The largest 64-bit memory reservation a configuration may ask for:
+/// 1 TiB, 1/128 of x86-64's 47-bit user address space, so that a process
+/// can still hold a good number of such memories. (Reserving costs address
+/// space only; memory is committed page by page as the guest touches it.)
+pub const MAX_MEMORY64_RESERVATION: u64 = 1 << 40;
 
 /// A memory's declared limits, in wasm pages.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
@@ -91,7 +134,9 @@ pub enum MemoryError {
 /// How the memory's pages are placed. See the [module docs](self).
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 enum Layout {
-    /// One reservation of `memory_reservation + guard` bytes; grows in place.
+    /// One reservation of `reservation + guard` bytes (the reservation is
+    /// `memory_reservation` for a 32-bit memory, the capped maximum for a
+    /// 64-bit one); grows in place, never past the reservation.
     Reserved,
     /// `current + guard` bytes; grows by moving.
     Moving,
@@ -106,7 +151,8 @@ pub struct LinearMemory {
     /// The current size in wasm pages.
     pages: u64,
     /// The most pages growth may reach: the declared maximum, capped by the
-    /// index type and (reserved layout) the reservation.
+    /// index type and (reserved layout) the reservation, which for a 64-bit
+    /// memory is the configured bound.
     maximum: u64,
     /// Inaccessible bytes kept after the accessible (moving) or reserved
     /// (reserved) region.
@@ -132,22 +178,43 @@ fn pages_to_bytes(pages: u64) -> Option<usize> {
 
 impl LinearMemory {
     /// Creates a memory of `ty.minimum` zeroed pages, laid out as `tunables`
-    /// say.
+    /// say; a 64-bit memory reserves [`DEFAULT_MEMORY64_RESERVATION`] at
+    /// most (see [`with_memory64_reservation`](Self::with_memory64_reservation)).
     pub fn new(ty: &MemoryType, tunables: &Tunables) -> Result<LinearMemory, MemoryError> {
-        let layout = if tunables.is_reserved(ty.memory64) {
-            Layout::Reserved
-        } else {
-            Layout::Moving
-        };
+        Self::with_memory64_reservation(ty, tunables, DEFAULT_MEMORY64_RESERVATION)
+    }
+
+    /// Creates a memory of `ty.minimum` zeroed pages, laid out as `tunables`
+    /// say; a 64-bit memory reserves its maximum, but no more than
+    /// `memory64_reservation` bytes (rounded down to whole wasm pages),
+    /// which is then also the most it can grow to. See the
+    /// [module docs](self).
+    pub fn with_memory64_reservation(
+        ty: &MemoryType,
+        tunables: &Tunables,
+        memory64_reservation: u64,
+    ) -> Result<LinearMemory, MemoryError> {
         let index_limit = if ty.memory64 {
             MAX_PAGES_64
         } else {
             MAX_PAGES_32
         };
-        let mut maximum = ty.maximum.unwrap_or(index_limit).min(index_limit);
-        if layout == Layout::Reserved {
-            maximum = maximum.min(tunables.memory_reservation / WASM_PAGE_SIZE);
-        }
+        let declared = ty.maximum.unwrap_or(index_limit).min(index_limit);
+        // The bytes reserved for the memory itself (the guard comes after)
+        // and the most pages it may reach inside them.
+        let (layout, reservation, maximum) = if ty.memory64 {
+            let maximum = declared.min(memory64_reservation / WASM_PAGE_SIZE);
+            (Layout::Reserved, maximum * WASM_PAGE_SIZE, maximum)
+        } else if tunables.is_reserved(false) {
+            let reservation = tunables.memory_reservation;
+            (
+                Layout::Reserved,
+                reservation,
+                declared.min(reservation / WASM_PAGE_SIZE),
+            )
+        } else {
+            (Layout::Moving, 0, declared)
+        };
         if ty.minimum > maximum {
             return Err(MemoryError::MinimumExceedsMaximum {
                 minimum: ty.minimum,
@@ -164,7 +231,7 @@ impl LinearMemory {
             .ok_or_else(too_large)?;
         let accessible = pages_to_bytes(ty.minimum).ok_or_else(too_large)?;
         let mapped = match layout {
-            Layout::Reserved => usize::try_from(tunables.memory_reservation)
+            Layout::Reserved => usize::try_from(reservation)
                 .ok()
                 .and_then(Mmap::round_up_to_page),
             Layout::Moving => Some(accessible),
@@ -250,7 +317,8 @@ impl LinearMemory {
 
     /// Grows the memory by `delta` pages of zeroes. Returns the old size in
     /// pages, or `None` (memory unchanged) if the new size would exceed the
-    /// maximum or the kernel refuses the memory.
+    /// maximum (for a 64-bit memory: its reservation) or the kernel refuses
+    /// the memory.
     pub fn grow(&mut self, delta: u64) -> Option<u64> {
         let old_pages = self.pages;
         let new_pages = old_pages.checked_add(delta)?;
@@ -265,7 +333,9 @@ impl LinearMemory {
         match self.layout {
             Layout::Reserved => {
                 // `new_pages <= maximum <= reservation / 64 KiB`, so the
-                // range is inside the reservation, never in the guard.
+                // range is inside the reservation, never in the guard. Only
+                // the new pages' protection changes: nothing is copied, and
+                // the kernel commits a page when the guest first touches it.
                 self.mmap.make_accessible(old_bytes..new_bytes).ok()?;
             }
             Layout::Moving => {
@@ -423,14 +493,31 @@ mod tests {
         assert_eq!(m.maximum_pages(), MAX_PAGES_32);
     }
 
-    #[test]
-    fn a_memory64_too_large_for_the_address_space_is_an_error() {
-        let ty = MemoryType {
-            minimum: 1 << 40,
-            maximum: None,
+    fn memory64(minimum: u64, maximum: Option<u64>) -> MemoryType {
+        MemoryType {
+            minimum,
+            maximum,
             memory64: true,
-        };
-        let e = LinearMemory::new(&ty, &reserved()).unwrap_err();
+        }
+    }
+
+    #[test]
+    fn a_memory64_beyond_its_reservation_or_the_address_space_is_an_error() {
+        // 2^40 pages are 2^56 bytes: far beyond the default reservation...
+        let e = LinearMemory::new(&memory64(1 << 40, None), &reserved()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                MemoryError::MinimumExceedsMaximum {
+                    minimum: 0x100_0000_0000,
+                    maximum: 0x2_0000,
+                }
+            ),
+            "{e}"
+        );
+        // ... and, with a bound of 2^58 bytes, beyond the address space.
+        let ty = memory64(1 << 40, None);
+        let e = LinearMemory::with_memory64_reservation(&ty, &reserved(), 1 << 58).unwrap_err();
         assert!(matches!(e, MemoryError::Mmap(_)), "{e}");
         assert!(e.to_string().contains("reserving address space"), "{e}");
     }
@@ -465,23 +552,51 @@ mod tests {
     }
 
     #[test]
-    fn memory64_moves_and_may_exceed_4_gib_in_bookkeeping() {
-        let ty = MemoryType {
-            minimum: 0,
-            maximum: None,
-            memory64: true,
-        };
-        let mut m = LinearMemory::new(&ty, &reserved()).unwrap();
-        assert!(m.may_move());
-        assert_eq!(m.maximum_pages(), MAX_PAGES_64);
-        assert_eq!(m.byte_len(), 0);
-        assert_eq!(m.grow(1), Some(0));
+    fn memory64_grows_in_place_up_to_its_reservation() {
+        let bound = 5 * WASM_PAGE_SIZE + 123;
+        let mut m = LinearMemory::with_memory64_reservation(&memory64(1, None), &reserved(), bound)
+            .unwrap();
+        assert!(!m.may_move());
+        assert_eq!(m.maximum_pages(), 5, "the bound, in whole pages");
+        let definition = m.vmmemory_definition();
+        let base = m.base();
         m.data_mut()[42] = 42;
-        assert_eq!(m.grow(1), Some(1));
+        for old in 1..5 {
+            assert_eq!(m.grow(1), Some(old));
+            assert_eq!(m.base(), base, "grown in place");
+            assert_eq!(current_length(&m), (old + 1) * WASM_PAGE_SIZE);
+            let end = base as usize + m.byte_len();
+            assert_eq!(protection_at(end - 1).as_deref(), Some("rw-p"));
+            assert_eq!(protection_at(end).as_deref(), Some("---p"));
+        }
         assert_eq!(m.data()[42], 42);
-        // More than the address space: refused, memory unchanged.
-        assert_eq!(m.grow(MAX_PAGES_64 - 2), None);
-        assert_eq!(m.pages(), 2);
+        assert!(m.data()[WASM_PAGE_SIZE as usize..].iter().all(|&b| b == 0));
+        // Past the bound, and far past anything: refused, nothing changed.
+        assert_eq!(m.grow(1), None);
+        assert_eq!(m.grow(1 << 24), None);
+        assert_eq!(m.grow(u64::MAX), None);
+        assert_eq!(m.pages(), 5);
+        assert_eq!(m.vmmemory_definition(), definition);
+        assert_eq!(current_length(&m), 5 * WASM_PAGE_SIZE);
+        // The guard region follows the reservation.
+        let guard_end = base as usize + 5 * WASM_PAGE_SIZE as usize + (2 * GIB) as usize;
+        assert_eq!(protection_at(guard_end - 1).as_deref(), Some("---p"));
+    }
+
+    #[test]
+    fn memory64_reserves_only_its_declared_maximum() {
+        let m = LinearMemory::new(&memory64(1, Some(3)), &reserved()).unwrap();
+        assert_eq!(m.maximum_pages(), 3);
+        assert_eq!(m.mmap.len(), (3 * WASM_PAGE_SIZE + 2 * GIB) as usize);
+        let m = LinearMemory::new(&memory64(0, None), &reserved()).unwrap();
+        assert_eq!(
+            m.maximum_pages(),
+            DEFAULT_MEMORY64_RESERVATION / WASM_PAGE_SIZE
+        );
+        assert_eq!(
+            m.mmap.len(),
+            (DEFAULT_MEMORY64_RESERVATION + 2 * GIB) as usize
+        );
     }
 
     #[test]

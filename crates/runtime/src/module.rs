@@ -39,6 +39,131 @@ impl core::fmt::Debug for Module {
     }
 }
 
+/// The bytes of a module in one of WebAssembly's two formats, told apart
+/// by content ([`ModuleSource::detect`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ModuleSource<'a> {
+    /// The binary format: starts with the magic number `\0asm` and version
+    /// 1 (or ends within the version, which the binary parser reports).
+    Binary(&'a [u8]),
+    /// The text format: UTF-8 that does not start with a NUL byte.
+    Text(&'a str),
+}
+
+/// The magic number every WebAssembly binary starts with.
+const WASM_MAGIC: [u8; 4] = *b"\0asm";
+
+/// The version of the core binary format (a component's is `0d 00 01 00`).
+const WASM_VERSION: [u8; 4] = [1, 0, 0, 0];
+
+/// Bytes that are not a module in either format, told apart before any
+/// parser sees them so that the message says what the bytes are instead of
+/// where a text parser stumbled (`1:1: unexpected character '\u{0}'`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotAModule {
+    /// No bytes at all.
+    #[error("the input is empty (0 bytes): neither a WebAssembly binary nor text")]
+    Empty,
+    /// Binary-looking bytes (a NUL first byte, a damaged `\0asm`, or not
+    /// UTF-8) without the magic number.
+    #[error(
+        "neither a WebAssembly binary (bad magic number: found {}, expected {}) nor text ({why})",
+        hex(found),
+        hex(&WASM_MAGIC)
+    )]
+    BadMagic {
+        /// The first bytes (up to four).
+        found: Vec<u8>,
+        /// Why the bytes are not text either.
+        why: NotText,
+    },
+    /// The magic number, followed by a version other than 1.
+    #[error(
+        "neither a WebAssembly binary (unsupported version: found {}, expected {}{}) nor text",
+        hex(found),
+        hex(&WASM_VERSION),
+        if *found == [0x0d, 0, 1, 0] { "; this is a component, not a core module" } else { "" }
+    )]
+    BadVersion {
+        /// The four version bytes.
+        found: [u8; 4],
+    },
+}
+
+/// Why bytes without the binary magic number are not text either.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotText {
+    /// The first byte is NUL, which no text module starts with.
+    #[error("it starts with a NUL byte")]
+    StartsWithNul,
+    /// A binary header whose magic number is damaged (`?asm` and version 1).
+    #[error("it has a binary module's header")]
+    BinaryHeader,
+    /// The bytes are not UTF-8.
+    #[error("invalid UTF-8 at byte {offset}")]
+    InvalidUtf8 {
+        /// The offset of the first byte that is not UTF-8.
+        offset: usize,
+    },
+}
+
+/// `bytes` as `00 61 73 6d`.
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl<'a> ModuleSource<'a> {
+    /// Tells the binary format from the text format:
+    ///
+    /// * empty bytes are [`NotAModule::Empty`];
+    /// * `\0asm` then version 1 (or a header cut short after the magic
+    ///   number) is [`Binary`](Self::Binary); `\0asm` then another version
+    ///   is [`NotAModule::BadVersion`];
+    /// * a NUL first byte, or `?asm` then version 1 (a damaged magic
+    ///   number), is [`NotAModule::BadMagic`]: no text starts that way;
+    /// * UTF-8 is [`Text`](Self::Text), left to the text parser; anything
+    ///   else is [`NotAModule::BadMagic`] with the offset of the first byte
+    ///   that is not UTF-8.
+    pub fn detect(bytes: &'a [u8]) -> Result<ModuleSource<'a>, NotAModule> {
+        let Some(&first) = bytes.first() else {
+            return Err(NotAModule::Empty);
+        };
+        let magic = &bytes[..bytes.len().min(4)];
+        let bad_magic = |why| NotAModule::BadMagic {
+            found: magic.to_vec(),
+            why,
+        };
+        let version = bytes.get(4..8);
+        if magic == WASM_MAGIC {
+            return match version {
+                Some(version) if version != WASM_VERSION => Err(NotAModule::BadVersion {
+                    found: version.try_into().expect("4 bytes"),
+                }),
+                // Version 1, or a header cut short, which the binary parser
+                // reports with its offset.
+                _ => Ok(ModuleSource::Binary(bytes)),
+            };
+        }
+        if first == 0 {
+            return Err(bad_magic(NotText::StartsWithNul));
+        }
+        if magic.get(1..) == Some(&WASM_MAGIC[1..]) && version == Some(&WASM_VERSION[..]) {
+            return Err(bad_magic(NotText::BinaryHeader));
+        }
+        core::str::from_utf8(bytes)
+            .map(ModuleSource::Text)
+            .map_err(|e| {
+                bad_magic(NotText::InvalidUtf8 {
+                    offset: e.valid_up_to(),
+                })
+            })
+    }
+}
+
 /// A translation error as the API reports it.
 fn translation_error(error: TranslationError) -> Error {
     match error {
@@ -48,8 +173,11 @@ fn translation_error(error: TranslationError) -> Error {
 }
 
 impl Module {
-    /// Validates and compiles `bytes`: a binary module, or (if it does not
-    /// start with the binary magic) the text format.
+    /// Validates and compiles `bytes`: a binary module, or the text format,
+    /// told apart by content ([`ModuleSource::detect`]). Bytes that are
+    /// neither (empty, starting with a NUL byte or a damaged binary header,
+    /// not UTF-8) are an [`Error::Invalid`] saying so, not a text parser's
+    /// complaint about the first character.
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module, Error> {
         Module::from_bytes(engine, bytes.as_ref(), None)
     }
@@ -64,15 +192,15 @@ impl Module {
         Module::from_bytes(engine, bytes.as_ref(), Some(name))
     }
 
-    /// Binary or text, with a fallback name.
+    /// Binary or text ([`ModuleSource::detect`]), with a fallback name.
     fn from_bytes(engine: &Engine, bytes: &[u8], name: Option<&str>) -> Result<Module, Error> {
-        if bytes.starts_with(b"\0asm") {
-            return Module::from_binary_named(engine, bytes, name);
+        match ModuleSource::detect(bytes).map_err(|e| Error::Invalid(e.to_string()))? {
+            ModuleSource::Binary(binary) => Module::from_binary_named(engine, binary, name),
+            ModuleSource::Text(text) => {
+                let binary = wat::parse_str(text).map_err(|e| Error::Invalid(e.to_string()))?;
+                Module::from_binary_named(engine, &binary, name)
+            }
         }
-        let text = core::str::from_utf8(bytes)
-            .map_err(|e| Error::Invalid(format!("neither a binary module nor UTF-8 text: {e}")))?;
-        let binary = wat::parse_str(text).map_err(|e| Error::Invalid(e.to_string()))?;
-        Module::from_binary_named(engine, &binary, name)
     }
 
     /// Reads and compiles the module in `path` (binary or text), named
@@ -253,4 +381,72 @@ fn compile_with_cranelift(
 fn function_name(info: &ModuleInfo, index: u32) -> String {
     info.function_name(FuncIndex::from_u32(index))
         .map_or_else(|| format!("wasm-function[{index}]"), str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn not_a_module(bytes: &[u8]) -> String {
+        ModuleSource::detect(bytes).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn binaries_and_text_are_told_apart_by_content() {
+        let binary = b"\0asm\x01\0\0\0";
+        assert_eq!(
+            ModuleSource::detect(binary),
+            Ok(ModuleSource::Binary(binary))
+        );
+        // Cut short after the magic number: the binary parser's to report.
+        assert_eq!(
+            ModuleSource::detect(b"\0asm\x01"),
+            Ok(ModuleSource::Binary(b"\0asm\x01"))
+        );
+        assert_eq!(
+            ModuleSource::detect(b"(module)"),
+            Ok(ModuleSource::Text("(module)"))
+        );
+        // Text the text parser will refuse is still text.
+        assert_eq!(ModuleSource::detect(b"x"), Ok(ModuleSource::Text("x")));
+    }
+
+    #[test]
+    fn bytes_that_are_neither_say_so() {
+        assert_eq!(ModuleSource::detect(b""), Err(NotAModule::Empty));
+        assert_eq!(
+            not_a_module(b""),
+            "the input is empty (0 bytes): neither a WebAssembly binary nor text"
+        );
+        assert_eq!(
+            not_a_module(b"\0\0\0\x01rest"),
+            "neither a WebAssembly binary (bad magic number: found 00 00 00 01, \
+             expected 00 61 73 6d) nor text (it starts with a NUL byte)"
+        );
+        assert_eq!(
+            not_a_module(b"\0a"),
+            "neither a WebAssembly binary (bad magic number: found 00 61, \
+             expected 00 61 73 6d) nor text (it starts with a NUL byte)"
+        );
+        assert_eq!(
+            not_a_module(b"\x01asm\x01\0\0\0"),
+            "neither a WebAssembly binary (bad magic number: found 01 61 73 6d, \
+             expected 00 61 73 6d) nor text (it has a binary module's header)"
+        );
+        assert_eq!(
+            not_a_module(b"(mod\xffule)"),
+            "neither a WebAssembly binary (bad magic number: found 28 6d 6f 64, \
+             expected 00 61 73 6d) nor text (invalid UTF-8 at byte 4)"
+        );
+        assert_eq!(
+            not_a_module(b"\0asm\x02\0\0\0"),
+            "neither a WebAssembly binary (unsupported version: found 02 00 00 00, \
+             expected 01 00 00 00) nor text"
+        );
+        assert!(
+            not_a_module(b"\0asm\x0d\0\x01\0").contains("this is a component"),
+            "{}",
+            not_a_module(b"\0asm\x0d\0\x01\0")
+        );
+    }
 }

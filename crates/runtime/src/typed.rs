@@ -138,12 +138,16 @@ impl<Params, Results> core::fmt::Debug for TypedFunc<Params, Results> {
 }
 
 impl Func {
-    /// This function as a [`TypedFunc`], if its type is `Params -> Results`.
+    /// This function as a [`TypedFunc`], if its type is `Params -> Results`
+    /// (an [`Error::Type`] if not, or if the function belongs to another
+    /// store).
     pub fn typed<Params: WasmList, Results: WasmList>(
         &self,
         store: impl AsStore,
     ) -> Result<TypedFunc<Params, Results>, Error> {
-        let ty = self.ty(store);
+        let store = store.as_store();
+        store.check(self.store, "the function")?;
+        let ty = &store.funcs[self.index as usize].ty;
         if *ty.params != *Params::types() || *ty.results != *Results::types() {
             return Err(Error::Type(format!(
                 "the function has type {ty}, not the requested {}",
@@ -161,7 +165,8 @@ impl Func {
 }
 
 impl<Params: WasmList, Results: WasmList> TypedFunc<Params, Results> {
-    /// Calls the function.
+    /// Calls the function ([`Func::call`]: a store other than the
+    /// function's is an [`Error::Type`]).
     pub fn call(&self, store: impl AsStoreMut, params: Params) -> Result<Results, Error> {
         let mut results = vec![Val::I32(0); Results::types().len()];
         self.func.call(store, &params.into_vals(), &mut results)?;

@@ -1,8 +1,8 @@
 //! The embedding API end to end: compile, instantiate, call, link, trap.
 
 use duet::{
-    Engine, Error, Extern, Func, FuncType, Global, GlobalType, Instance, Linker, Memory,
-    MemoryType, Module, Store, TrapCode, Val, ValType,
+    Engine, Error, Extern, ExternRef, Func, FuncType, Global, GlobalType, Instance, Linker, Memory,
+    MemoryType, Module, Store, Table, TrapCode, Val, ValType,
 };
 
 fn func_type(params: &[ValType], results: &[ValType]) -> FuncType {
@@ -368,4 +368,420 @@ fn every_kind_of_trap_comes_back_with_its_code() {
         trap.to_string().ends_with("(outer frames left out)"),
         "{trap}"
     );
+}
+
+#[test]
+fn memory64_grows_in_place_up_to_the_configured_reservation() {
+    // 2,048 one-page growths of a 64-bit memory, under both compilers, for
+    // a memory the module defines and one it imports: each growth keeps
+    // what was written before it, compiled code sees every new page (the
+    // VMContext's base and length follow), the bytes never move, and
+    // growth past the engine's bound fails with -1 rather than aborting.
+    const GROWTHS: u64 = 2048;
+    let page = 65536u64;
+    let code = r#"
+        (func (export "grow") (param i64) (result i64) (memory.grow (local.get 0)))
+        (func (export "size") (result i64) (memory.size))
+        (func (export "store") (param i64 i64) (i64.store (local.get 0) (local.get 1)))
+        (func (export "load") (param i64) (result i64) (i64.load (local.get 0)))"#;
+    for compiler in [duet::Compiler::Winch, duet::Compiler::Cranelift] {
+        let mut config = duet::Config::new();
+        config
+            .compiler(compiler)
+            .memory64_reservation((GROWTHS + 1) * page);
+        let engine = Engine::new(&config).unwrap();
+        let mut store = Store::new(&engine, ());
+        let defined = Module::new(
+            &engine,
+            format!(r#"(module (memory (export "mem") i64 1) {code})"#),
+        )
+        .unwrap();
+        let imported = Module::new(
+            &engine,
+            format!(r#"(module (import "env" "mem" (memory i64 1)) {code})"#),
+        )
+        .unwrap();
+        let host = Memory::new(
+            &mut store,
+            MemoryType {
+                minimum_pages: 1,
+                maximum_pages: None,
+                memory64: true,
+                shared: false,
+                page_size_log2: 16,
+            },
+        )
+        .unwrap();
+        let a = Instance::new(&mut store, &defined, &[]).unwrap();
+        let a_memory = a.get_memory(&store, "mem").unwrap();
+        let b = Instance::new(&mut store, &imported, &[host.into()]).unwrap();
+        for (instance, memory) in [(a, a_memory), (b, host)] {
+            let run = |store: &mut Store<()>, name: &str, args: &[i64]| {
+                let args: Vec<Val> = args.iter().map(|&v| Val::I64(v)).collect();
+                call(store, instance, name, &args).map(|r| r.first().and_then(Val::i64))
+            };
+            run(&mut store, "store", &[8, 0x1122_3344]).unwrap();
+            let base = memory.data(&store).as_ptr();
+            for old in 1..=GROWTHS {
+                let grown = run(&mut store, "grow", &[1]).unwrap();
+                assert_eq!(grown, Some(old as i64), "{compiler:?}");
+                // The last word of the new page, written by compiled code.
+                let last = ((old + 1) * page - 8) as i64;
+                run(&mut store, "store", &[last, old as i64]).unwrap();
+            }
+            assert_eq!(memory.data(&store).as_ptr(), base, "grown in place");
+            assert_eq!(memory.size(&store), GROWTHS + 1);
+            assert_eq!(
+                run(&mut store, "size", &[]).unwrap(),
+                Some(GROWTHS as i64 + 1)
+            );
+            assert_eq!(run(&mut store, "load", &[8]).unwrap(), Some(0x1122_3344));
+            for old in [1, 2, GROWTHS / 2, GROWTHS] {
+                let last = ((old + 1) * page - 8) as i64;
+                assert_eq!(run(&mut store, "load", &[last]).unwrap(), Some(old as i64));
+            }
+            // The bound is the maximum: one more page, or a terabyte, is -1.
+            assert_eq!(
+                run(&mut store, "grow", &[1]).unwrap(),
+                Some(-1),
+                "{compiler:?}"
+            );
+            assert_eq!(run(&mut store, "grow", &[1 << 24]).unwrap(), Some(-1));
+            assert!(memory.grow(&mut store, 1).is_err());
+            assert_eq!(memory.size(&store), GROWTHS + 1);
+            let past_the_end = ((GROWTHS + 1) * page - 7) as i64;
+            let trap = run(&mut store, "load", &[past_the_end]).unwrap_err();
+            assert_eq!(
+                trap.as_trap().map(|t| t.code()),
+                Some(TrapCode::MemoryOutOfBounds)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_memory64_reservation_above_one_tebibyte_is_refused() {
+    let mut config = duet::Config::new();
+    config.memory64_reservation((1 << 40) + 65536);
+    let error = Engine::new(&config).unwrap_err();
+    assert!(matches!(error, Error::Config(_)), "{error}");
+    config.memory64_reservation(1 << 40);
+    Engine::new(&config).unwrap();
+}
+
+/// A module with one entity of each kind, for the cross-store tests.
+const ENTITIES: &str = r#"(module
+    (memory (export "mem") 1)
+    (table (export "table") 2 funcref)
+    (global (export "global") (mut i32) (i32.const 7))
+    (global (export "ref") (mut funcref) (ref.null func))
+    (func (export "func") (result i32) (i32.const 42))
+    (func (export "takes_func") (param funcref))
+    (func (export "takes_extern") (param externref)))"#;
+
+/// Asserts that `result` is the error a handle from another store gets.
+#[track_caller]
+fn assert_from_another_store<T: std::fmt::Debug>(result: Result<T, Error>, what: &str) {
+    match result {
+        Err(Error::Type(message)) => {
+            assert!(message.contains("another store"), "{what}: {message}")
+        }
+        other => panic!("{what}: expected a type error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_handle_from_another_store_is_an_error_wherever_a_result_is_returned() {
+    let engine = Engine::default();
+    let module = Module::new(&engine, ENTITIES).unwrap();
+    let importer = Module::new(&engine, r#"(module (import "env" "mem" (memory 1)))"#).unwrap();
+    let mut a = Store::new(&engine, ());
+    let instance = Instance::new(&mut a, &module, &[]).unwrap();
+    let memory = instance.get_memory(&a, "mem").unwrap();
+    let table = instance.get_table(&a, "table").unwrap();
+    let global = instance.get_global(&a, "global").unwrap();
+    let func = instance.get_func(&a, "func").unwrap();
+    let reference = ExternRef::new(&mut a, 5u32);
+
+    let mut b = Store::new(&engine, ());
+    let b_instance = Instance::new(&mut b, &module, &[]).unwrap();
+    let b_table = b_instance.get_table(&b, "table").unwrap();
+    let b_ref = b_instance.get_global(&b, "ref").unwrap();
+    let takes_func = b_instance.get_func(&b, "takes_func").unwrap();
+    let takes_extern = b_instance.get_func(&b, "takes_extern").unwrap();
+    let a_func = Val::FuncRef(Some(func));
+
+    // A's memory, table, global, function and instance with B.
+    assert_from_another_store(memory.grow(&mut b, 1), "Memory::grow");
+    assert_from_another_store(table.set(&mut b, 0, Val::FuncRef(None)), "Table::set");
+    assert_from_another_store(table.grow(&mut b, 1, Val::FuncRef(None)), "Table::grow");
+    assert_from_another_store(global.set(&mut b, Val::I32(1)), "Global::set");
+    let mut results = [Val::I32(0)];
+    assert_from_another_store(func.call(&mut b, &[], &mut results), "Func::call");
+    assert_from_another_store(func.typed::<(), i32>(&b), "Func::typed");
+    let typed = func.typed::<(), i32>(&a).unwrap();
+    assert_from_another_store(typed.call(&mut b, ()), "TypedFunc::call");
+    assert_from_another_store(
+        Instance::new(&mut b, &importer, &[memory.into()]),
+        "Instance::new",
+    );
+    let mut linker: Linker<()> = Linker::new(&engine);
+    assert_from_another_store(
+        linker.instance(&mut b, "a", instance).map(|_| ()),
+        "Linker::instance",
+    );
+    linker.define("env", "mem", memory).unwrap();
+    assert_from_another_store(linker.instantiate(&mut b, &importer), "Linker::instantiate");
+
+    // A's function and extern reference as values in B.
+    let funcref_table = duet::TableType {
+        element: duet::RefType::FuncRef,
+        minimum: 1,
+        maximum: None,
+        table64: false,
+        init: None,
+    };
+    assert_from_another_store(Table::new(&mut b, funcref_table, a_func), "Table::new");
+    let funcref_global = GlobalType {
+        ty: ValType::FuncRef,
+        mutable: true,
+    };
+    assert_from_another_store(Global::new(&mut b, funcref_global, a_func), "Global::new");
+    assert_from_another_store(b_table.set(&mut b, 0, a_func), "Table::set (value)");
+    assert_from_another_store(b_table.grow(&mut b, 1, a_func), "Table::grow (value)");
+    assert_from_another_store(b_ref.set(&mut b, a_func), "Global::set (value)");
+    assert_from_another_store(takes_func.call(&mut b, &[a_func], &mut []), "argument");
+    assert_from_another_store(
+        takes_extern.call(&mut b, &[Val::ExternRef(Some(reference))], &mut []),
+        "extern reference argument",
+    );
+    // A host function of B returning A's function: its result is refused,
+    // and the error comes back as the host function's.
+    let returns_a_func = Func::new(
+        &mut b,
+        func_type(&[], &[ValType::FuncRef]),
+        move |_, _, results| {
+            results[0] = a_func;
+            Ok(())
+        },
+    );
+    let mut result = [Val::FuncRef(None)];
+    let error = returns_a_func.call(&mut b, &[], &mut result).unwrap_err();
+    let trap = error
+        .as_trap()
+        .expect("a host function's failure is a trap");
+    assert_from_another_store(
+        Err::<(), _>(match trap.host_error() {
+            Some(Error::Type(message)) => Error::Type(message.clone()),
+            other => panic!("{other:?}"),
+        }),
+        "host function result",
+    );
+
+    // Nothing of either store changed, and both still work.
+    assert_eq!(memory.size(&a), 1);
+    assert_eq!(table.size(&a), 2);
+    assert_eq!(global.get(&a).i32(), Some(7));
+    assert_eq!(b_table.size(&b), 2);
+    assert_eq!(typed.call(&mut a, ()).unwrap(), 42);
+    takes_func
+        .call(&mut b, &[Val::FuncRef(None)], &mut [])
+        .unwrap();
+    // And an embedder can ask first.
+    for item in [
+        Extern::from(memory),
+        table.into(),
+        global.into(),
+        func.into(),
+    ] {
+        assert!(item.comes_from_same_store(&a));
+        assert!(!item.comes_from_same_store(&b));
+    }
+    assert!(instance.comes_from_same_store(&a) && !instance.comes_from_same_store(&b));
+    assert!(reference.comes_from_same_store(&a) && !reference.comes_from_same_store(&b));
+}
+
+#[test]
+fn accessors_given_a_handle_from_another_store_panic_naming_the_method() {
+    // The accessors that return no `Result` keep Wasmtime's contract (see
+    // "Handles from another store" in `Store`'s docs): a clear panic before
+    // the handle is used, never an index into the wrong store's records.
+    let engine = Engine::default();
+    let module = Module::new(&engine, ENTITIES).unwrap();
+    let mut a = Store::new(&engine, ());
+    let instance = Instance::new(&mut a, &module, &[]).unwrap();
+    let memory = instance.get_memory(&a, "mem").unwrap();
+    let table = instance.get_table(&a, "table").unwrap();
+    let global = instance.get_global(&a, "global").unwrap();
+    let func = instance.get_func(&a, "func").unwrap();
+    let reference = ExternRef::new(&mut a, 5u32);
+    let mut b = Store::new(&engine, 0u8);
+    type Check = Box<dyn Fn(&mut Store<u8>)>;
+    let checks: Vec<(&str, Check)> = vec![
+        (
+            "Memory::ty",
+            Box::new(move |b| {
+                let _ = memory.ty(&*b);
+            }),
+        ),
+        (
+            "Memory::size",
+            Box::new(move |b| {
+                let _ = memory.size(&*b);
+            }),
+        ),
+        (
+            "Memory::data",
+            Box::new(move |b| {
+                let _ = memory.data(b).len();
+            }),
+        ),
+        (
+            "Memory::data_mut",
+            Box::new(move |b| {
+                let _ = memory.data_mut(b).len();
+            }),
+        ),
+        (
+            "Memory::data_and_store_mut",
+            Box::new(move |b| {
+                let _ = memory.data_and_store_mut(b).0.len();
+            }),
+        ),
+        (
+            "Table::ty",
+            Box::new(move |b| {
+                let _ = table.ty(&*b);
+            }),
+        ),
+        (
+            "Table::size",
+            Box::new(move |b| {
+                let _ = table.size(&*b);
+            }),
+        ),
+        (
+            "Table::get",
+            Box::new(move |b| {
+                let _ = table.get(&*b, 0);
+            }),
+        ),
+        (
+            "Global::ty",
+            Box::new(move |b| {
+                let _ = global.ty(&*b);
+            }),
+        ),
+        (
+            "Global::get",
+            Box::new(move |b| {
+                let _ = global.get(&*b);
+            }),
+        ),
+        (
+            "Func::ty",
+            Box::new(move |b| {
+                let _ = func.ty(&*b);
+            }),
+        ),
+        (
+            "Instance::module",
+            Box::new(move |b| {
+                let _ = instance.module(&*b);
+            }),
+        ),
+        (
+            "Instance::get_export",
+            Box::new(move |b| {
+                let _ = instance.get_export(&*b, "mem");
+            }),
+        ),
+        (
+            "Instance::get_func",
+            Box::new(move |b| {
+                let _ = instance.get_func(&*b, "func");
+            }),
+        ),
+        (
+            "Instance::get_memory",
+            Box::new(move |b| {
+                let _ = instance.get_memory(&*b, "mem");
+            }),
+        ),
+        (
+            "Instance::get_table",
+            Box::new(move |b| {
+                let _ = instance.get_table(&*b, "table");
+            }),
+        ),
+        (
+            "Instance::get_global",
+            Box::new(move |b| {
+                let _ = instance.get_global(&*b, "global");
+            }),
+        ),
+        (
+            "Instance::exports",
+            Box::new(move |b| {
+                let _ = instance.exports(&*b);
+            }),
+        ),
+        (
+            "Memory::ty",
+            Box::new(move |b| {
+                let _ = Extern::from(memory).ty(&*b);
+            }),
+        ),
+        (
+            "ExternRef::data",
+            Box::new(move |b| {
+                let _ = reference.data(b).type_id();
+            }),
+        ),
+    ];
+    for (method, check) in checks {
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&mut b)))
+            .expect_err(method);
+        let message = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or_default();
+        assert!(
+            message.starts_with(&format!("{method}: ")) && message.contains("another store"),
+            "{method}: {message}"
+        );
+    }
+    // Store A is untouched.
+    assert_eq!(memory.size(&a), 1);
+}
+
+#[test]
+fn bytes_that_are_neither_binary_nor_text_are_reported_as_such() {
+    let engine = Engine::default();
+    for (bytes, expected) in [
+        (&b""[..], "invalid module: the input is empty (0 bytes)"),
+        (
+            &b"\0\0\0\x01"[..],
+            "invalid module: neither a WebAssembly binary (bad magic number: found 00 00 00 01",
+        ),
+        (
+            &b"\0asm\x02\0\0\0"[..],
+            "invalid module: neither a WebAssembly binary (unsupported version: found 02 00 00 00",
+        ),
+        (
+            &b"\xfe\xff(module)"[..],
+            "invalid module: neither a WebAssembly binary (bad magic number: found fe ff 28 6d",
+        ),
+    ] {
+        let error = Module::new(&engine, bytes).unwrap_err();
+        assert!(matches!(error, Error::Invalid(_)), "{error:?}");
+        assert!(
+            error.to_string().starts_with(expected),
+            "{bytes:?}: {error}"
+        );
+    }
+    // Text and binaries are still both accepted.
+    let text = "(module (func (export \"f\")))";
+    Module::new(&engine, text).unwrap();
+    Module::new(&engine, wat::parse_str(text).unwrap()).unwrap();
 }

@@ -7,6 +7,11 @@
 //! would; backtraces must still stop at it. Faults that are not wasm traps
 //! must kill the process with their signal: those tests re-run this binary
 //! for one test in a child process and check how it died.
+//!
+//! The last tests go through the embedding API under each compiler: a trap
+//! in wasm that a host function called keeps its code and both
+//! activations' frames when the host function passes it on, and recursion
+//! through the host reports each level once, as an error chain.
 
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
@@ -670,4 +675,182 @@ fn division_by_zero_outside_call_wasm_kills_the_process_with_sigfpe() {
             call_outside_wasm(&Fixture::new(), F::Divide, 1, 0);
         },
     );
+}
+
+// ---- Traps through host functions, through the embedding API ----
+
+/// `f` under each compiler.
+fn for_each_compiler(f: impl Fn(duet::Compiler, &duet::Engine)) {
+    for compiler in [duet::Compiler::Winch, duet::Compiler::Cranelift] {
+        let mut config = duet::Config::new();
+        config.compiler(compiler);
+        f(compiler, &duet::Engine::new(&config).unwrap());
+    }
+}
+
+/// The function names of `trap`'s frames, innermost first.
+fn frame_names(trap: &duet::Trap) -> Vec<&str> {
+    trap.frames()
+        .iter()
+        .map(|frame| frame.func_name.as_deref().unwrap_or("?"))
+        .collect()
+}
+
+#[test]
+fn a_trap_in_wasm_that_a_host_function_called_keeps_its_code_and_frames() {
+    use duet::{Error, FuncType, Linker, Module, Store, TrapCode, Val, ValType};
+    // `outer` calls the host, which calls back into `unreachable` or `div`
+    // and fails with what that call returned.
+    let wat = r#"(module
+        (import "host" "call_back" (func $call_back (param i32)))
+        (func $outer (export "outer") (param i32) (call $call_back (local.get 0)))
+        (func $unreachable (export "unreachable") unreachable)
+        (func $div (export "div") (param i32) (result i32)
+          (i32.div_s (i32.const 1) (local.get 0))))"#;
+    for_each_compiler(|compiler, engine| {
+        let mut linker: Linker<()> = Linker::new(engine);
+        let ty = FuncType {
+            params: [ValType::I32].into(),
+            results: [].into(),
+        };
+        linker
+            .func_new("host", "call_back", ty, |mut caller, params, _| {
+                if params[0].i32() == Some(0) {
+                    let f = caller
+                        .get_export("unreachable")
+                        .unwrap()
+                        .into_func()
+                        .unwrap();
+                    f.call(&mut caller, &[], &mut [])?;
+                } else {
+                    let f = caller.get_export("div").unwrap().into_func().unwrap();
+                    f.call(&mut caller, &[Val::I32(0)], &mut [Val::I32(0)])?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let module = Module::new(engine, wat).unwrap();
+        let mut store = Store::new(engine, ());
+        let instance = linker.instantiate(&mut store, &module).unwrap();
+        let outer = instance.get_func(&store, "outer").unwrap();
+        for (which, code, inner) in [
+            (0, TrapCode::UnreachableCodeReached, "unreachable"),
+            (1, TrapCode::IntegerDivisionByZero, "div"),
+        ] {
+            let error = outer
+                .call(&mut store, &[Val::I32(which)], &mut [])
+                .unwrap_err();
+            let Error::Trap(trap) = &error else {
+                panic!("{compiler:?}: not a trap: {error}");
+            };
+            assert_eq!(trap.code(), code, "{compiler:?}: {trap}");
+            assert!(trap.host_error().is_none(), "{compiler:?}: {trap}");
+            // Both activations' frames, the inner one's first.
+            assert_eq!(frame_names(trap), [inner, "outer"], "{compiler:?}: {trap}");
+            assert!(!trap.is_truncated());
+            assert!(
+                trap.to_string()
+                    .starts_with(&format!("{}\n  0: {inner} (func ", code.message())),
+                "{compiler:?}: {trap}"
+            );
+        }
+    });
+}
+
+/// A host function's error that wraps the error of its own call into
+/// wasm: "level N" and the inner error as its source.
+#[derive(Debug)]
+struct Level {
+    depth: i32,
+    inner: duet::Error,
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "level {} could not call back into wasm", self.depth)
+    }
+}
+
+impl std::error::Error for Level {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.inner)
+    }
+}
+
+/// Each error of the chain starting at `error`, as displayed.
+fn chain(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    std::iter::successors(Some(error), |e| e.source())
+        .map(|e| e.to_string())
+        .collect()
+}
+
+#[test]
+fn recursion_through_the_host_reports_each_level_once_as_a_chain() {
+    use duet::{Error, FuncType, Linker, Module, Store, TrapCode, Val, ValType};
+    // wasm `down(n)` calls the host, which calls `down(n - 1)` back, down
+    // to 0, where the host fails with "boom". With `wrap`, each level wraps
+    // the inner error in a `Level`; without, it passes it on unchanged.
+    let wat = r#"(module
+        (import "host" "recurse" (func $recurse (param i32)))
+        (func $down (export "down") (param i32) (call $recurse (local.get 0))))"#;
+    for_each_compiler(|compiler, engine| {
+        let mut linker: Linker<bool> = Linker::new(engine);
+        let ty = FuncType {
+            params: [ValType::I32].into(),
+            results: [].into(),
+        };
+        linker
+            .func_new("host", "recurse", ty, |mut caller, params, _| {
+                let depth = params[0].i32().unwrap();
+                if depth == 0 {
+                    return Err(Error::msg("boom"));
+                }
+                let down = caller.get_export("down").unwrap().into_func().unwrap();
+                match down.call(&mut caller, &[Val::I32(depth - 1)], &mut []) {
+                    Err(inner) if *caller.data() => {
+                        Err(Error::Host(Box::new(Level { depth, inner })))
+                    }
+                    other => other,
+                }
+            })
+            .unwrap();
+        let module = Module::new(engine, wat).unwrap();
+        for wrap in [false, true] {
+            let mut store = Store::new(engine, wrap);
+            let instance = linker.instantiate(&mut store, &module).unwrap();
+            let down = instance.get_func(&store, "down").unwrap();
+            let error = down.call(&mut store, &[Val::I32(3)], &mut []).unwrap_err();
+            let trap = error.as_trap().expect("a trap");
+            assert_eq!(trap.code(), TrapCode::HostError, "{compiler:?}");
+            let chain = chain(&error);
+            // Every error says its own part, once: a trap its code and
+            // frames, a level its own sentence, the innermost "boom".
+            for (i, text) in chain.iter().enumerate() {
+                assert_eq!(
+                    text.matches("host function error").count(),
+                    usize::from(i % 2 == 0 && i + 1 < chain.len()),
+                    "{compiler:?}, wrap {wrap}: {chain:#?}"
+                );
+                assert_eq!(text.contains("boom"), i + 1 == chain.len(), "{chain:#?}");
+            }
+            if wrap {
+                // trap, level 3, trap, level 2, trap, level 1, trap, boom.
+                assert_eq!(chain.len(), 8, "{compiler:?}: {chain:#?}");
+                for (i, depth) in [(1, 3), (3, 2), (5, 1)] {
+                    assert_eq!(
+                        chain[i],
+                        format!("level {depth} could not call back into wasm")
+                    );
+                }
+                assert_eq!(frame_names(trap), ["down"], "{compiler:?}");
+            } else {
+                // Passed on unchanged: one trap, whose frames are every
+                // activation's `down`, innermost first, and "boom".
+                assert_eq!(chain.len(), 2, "{compiler:?}: {chain:#?}");
+                assert_eq!(trap.host_error().unwrap().to_string(), "boom");
+                assert_eq!(frame_names(trap), ["down"; 4], "{compiler:?}");
+            }
+            assert_eq!(chain.last().map(String::as_str), Some("boom"));
+        }
+    });
 }

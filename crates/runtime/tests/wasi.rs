@@ -11,8 +11,63 @@
 
 use duet::wasi::{I32Exit, OutputBuffer, WasiCtx};
 use duet::{Engine, Error, Instance, Linker, Memory, Module, Store, Val};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The system allocator, counting the bytes each thread asks for, so that
+/// a test can see that a WASI call allocated nothing in proportion to a
+/// count the guest chose ([`allocated_during`]).
+struct CountingAllocator;
+
+thread_local! {
+    /// Bytes this thread has asked the allocator for (growths counted at
+    /// their new size), never decreasing. `const`-initialised and without
+    /// a destructor: safe to touch from inside the allocator.
+    static ALLOCATED: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count_allocation(bytes: usize) {
+    let _ = ALLOCATED.try_with(|total| total.set(total.get().saturating_add(bytes)));
+}
+
+// SAFETY: every call is forwarded to the system allocator unchanged; the
+// counting touches only a thread-local `Cell`.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_allocation(layout.size());
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_allocation(layout.size());
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_allocation(new_size);
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// What `f` returns, and how many bytes this thread allocated while it ran.
+fn allocated_during<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let before = ALLOCATED.with(Cell::get);
+    let result = f();
+    (result, ALLOCATED.with(Cell::get) - before)
+}
 
 /// Every function of `wasi_snapshot_preview1` (witx), with its wasm
 /// parameter types; all return an `i32` errno but `proc_exit`.
@@ -158,8 +213,13 @@ struct Guest {
 
 impl Guest {
     fn new(ctx: WasiCtx) -> Guest {
+        Guest::of_module(ctx, &guest_wat())
+    }
+
+    /// An instance of `wat`, a module exporting its memory as `memory`.
+    fn of_module(ctx: WasiCtx, wat: &str) -> Guest {
         let engine = Engine::default();
-        let module = Module::new(&engine, guest_wat()).expect("the guest compiles");
+        let module = Module::new(&engine, wat).expect("the guest compiles");
         let mut linker = Linker::new(&engine);
         duet::wasi::add_to_linker(&mut linker, |wasi| wasi).expect("WASI links");
         let mut store = Store::new(&engine, ctx);
@@ -569,6 +629,133 @@ fn stdout_and_stderr_are_captured_and_stdin_read() {
         guest.call("fd_prestat_get", &[Val::I32(3), Val::I32(SCRATCH as i32)]),
         EBADF
     );
+}
+
+/// A guest with 257 pages (16 MiB and one page) of memory and wrappers of
+/// `fd_read`, `fd_write` and `poll_oneoff`.
+fn large_guest(ctx: WasiCtx) -> Guest {
+    let (mut imports, mut wrappers) = (String::new(), String::new());
+    for name in ["fd_read", "fd_write", "poll_oneoff"] {
+        let ty = "(param i32 i32 i32 i32) (result i32)";
+        imports +=
+            &format!("  (import \"wasi_snapshot_preview1\" \"{name}\" (func ${name} {ty}))\n");
+        wrappers += &format!(
+            "  (func (export \"{name}\") {ty}\n\
+             \x20   (call ${name} (local.get 0) (local.get 1) (local.get 2) (local.get 3)))\n"
+        );
+    }
+    let mut wat = format!("(module\n{imports}{wrappers}");
+    wat += "  (memory (export \"memory\") 257))\n";
+    Guest::of_module(ctx, &wat)
+}
+
+#[test]
+fn guest_counts_never_size_host_allocations() {
+    let stdout = OutputBuffer::new();
+    let ctx = || {
+        WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stdin_bytes(&b"stdin"[..])
+            .build()
+            .unwrap()
+    };
+    let args = |fd: i32, array: u32, count: u32, out: u32| {
+        [fd, array as i32, count as i32, out as i32].map(Val::I32)
+    };
+
+    // 2^27 iovecs (a 1 GiB array) against one page of memory: EFAULT after
+    // one comparison, for writes and reads alike.
+    let mut small = Guest::new(ctx());
+    for name in ["fd_write", "fd_read"] {
+        let fd = if name == "fd_write" { 1 } else { 0 };
+        let (errno, allocated) =
+            allocated_during(|| small.call(name, &args(fd, 0, 1 << 27, SCRATCH)));
+        assert_eq!(errno, EFAULT, "{name}");
+        assert!(allocated < 64 << 10, "{name}: {allocated} bytes allocated");
+    }
+
+    // An array the memory does hold: 2^21 zero-length iovecs, 16 MiB of
+    // guest memory, are walked (and checked) in place; the host allocates
+    // nothing like 16 MiB.
+    let mut large = large_guest(ctx());
+    let count = 1u32 << 21;
+    let nwritten = count * 8;
+    for (name, fd) in [("fd_write", 1), ("fd_read", 0)] {
+        let (errno, allocated) =
+            allocated_during(|| large.call(name, &args(fd, 0, count, nwritten)));
+        assert_eq!(errno, SUCCESS, "{name}");
+        assert_eq!(large.u32_at(nwritten), 0, "{name}: nothing transferred");
+        assert!(allocated < 1 << 20, "{name}: {allocated} bytes allocated");
+    }
+    // One bad buffer at the very end is still found before anything is
+    // written or read.
+    large.write(nwritten - 8, &u32::MAX.to_le_bytes());
+    large.write(nwritten - 4, &1u32.to_le_bytes());
+    assert_eq!(large.call("fd_read", &args(0, 0, count, nwritten)), EFAULT);
+    assert_eq!(large.call("fd_write", &args(1, 0, count, nwritten)), EFAULT);
+    assert_eq!(stdout.contents(), b"");
+
+    // 2^16 subscriptions (3 MiB) on stdout's writability, each answered
+    // with an event (2 MiB), written straight into the guest's array.
+    let subscriptions = 0u32;
+    let n = 1u32 << 16;
+    let events = n * 48;
+    let nevents = events + n * 32;
+    for i in 0..n {
+        let mut record = [0u8; 48];
+        record[0..8].copy_from_slice(&u64::from(i).to_le_bytes());
+        record[8] = 2; // fd_write
+        record[16..20].copy_from_slice(&1u32.to_le_bytes());
+        large.write(subscriptions + i * 48, &record);
+    }
+    let (errno, allocated) = allocated_during(|| {
+        large.call(
+            "poll_oneoff",
+            &args(subscriptions as i32, events, n, nevents),
+        )
+    });
+    assert_eq!(errno, SUCCESS);
+    assert!(
+        allocated < 1 << 20,
+        "poll_oneoff: {allocated} bytes allocated"
+    );
+    assert_eq!(large.u32_at(nevents), n);
+    for i in [0, 1, n - 1] {
+        let event = events + i * 32;
+        assert_eq!(large.u64_at(event), u64::from(i), "userdata, in order");
+        assert_eq!(large.read(event + 8, 3), [0, 0, 2], "no error, fd_write");
+    }
+    // A count whose arrays run past the memory: EFAULT, nothing written.
+    large.write(nevents, &[0xAA; 4]);
+    assert_eq!(
+        large.call("poll_oneoff", &args(0, events, u32::MAX / 48, nevents)),
+        EFAULT
+    );
+    assert_eq!(large.read(nevents, 4), [0xAA; 4]);
+}
+
+#[test]
+fn iovecs_are_read_as_they_are_when_used() {
+    // The first buffer of an fd_read overlaps the second iovec: the read
+    // rewrites that entry before it is used, and the rewritten entry (a
+    // 2-byte buffer at SCRATCH + 4096) is the one followed.
+    let mut replacement = (SCRATCH + 4096).to_le_bytes().to_vec();
+    replacement.extend_from_slice(&2u32.to_le_bytes());
+    replacement.extend_from_slice(b"xyz");
+    let mut guest = Guest::new(WasiCtx::builder().stdin_bytes(replacement).build().unwrap());
+    let iovecs = SCRATCH;
+    guest.write(iovecs, &(iovecs + 8).to_le_bytes());
+    guest.write(iovecs + 4, &8u32.to_le_bytes());
+    guest.write(iovecs + 8, &(SCRATCH + 2048).to_le_bytes());
+    guest.write(iovecs + 12, &3u32.to_le_bytes());
+    let errno = guest.call(
+        "fd_read",
+        &[0, iovecs as i32, 2, (SCRATCH + 16) as i32].map(Val::I32),
+    );
+    assert_eq!(errno, SUCCESS);
+    assert_eq!(guest.u32_at(SCRATCH + 16), 10);
+    assert_eq!(guest.read(SCRATCH + 4096, 2), b"xy");
+    assert_eq!(guest.read(SCRATCH + 2048, 3), [0, 0, 0]);
 }
 
 #[test]

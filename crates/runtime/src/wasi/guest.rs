@@ -11,6 +11,25 @@
 //! The memory is borrowed for one WASI call only: a call may not keep a
 //! slice across anything that could grow the memory, and nothing can while
 //! the host function runs (the guest is suspended in it).
+//!
+//! # Guest counts never size host allocations
+//!
+//! A guest chooses the counts WASI functions receive (how many `iovec`s,
+//! how many subscriptions, how long a buffer), up to 2^32 - 1 each. The
+//! host never allocates in proportion to one: an array of records is
+//! checked against the memory as a whole ([`GuestMemory::iovecs`] returns
+//! an [`IoVecArray`], a checked pointer and count) and its records are
+//! read from guest memory one at a time when they are used, never copied
+//! out. A count whose array runs past the memory is therefore `EFAULT`
+//! after one comparison, and one that fits costs host time in proportion
+//! to the records the call actually visits, and no host memory.
+//!
+//! Reading lazily means a record is read as it is when it is used: if a
+//! call writes into guest memory that holds its own array (an `fd_read`
+//! whose buffer overlaps its `iovec`s), the records after that write are
+//! read as written. That is the guest's doing; every record is still
+//! bounds-checked when it is used, so the host stays safe and data already
+//! transferred is still reported.
 
 use super::types::{Errno, layout};
 
@@ -75,18 +94,47 @@ impl<'a> GuestMemory<'a> {
         core::str::from_utf8(self.slice(pointer, length)?).map_err(|_| Errno::Ilseq)
     }
 
-    /// The array of `count` `iovec`s at `pointer`. The buffers themselves
-    /// are checked when they are used.
-    pub(crate) fn iovecs(&self, pointer: u32, count: u32) -> Result<Vec<IoVec>, Errno> {
+    /// The array of `count` `iovec`s at `pointer`, checked to lie inside
+    /// the memory (`EFAULT` otherwise), without reading it. The buffers
+    /// themselves are checked when they are used.
+    pub(crate) fn iovecs(&self, pointer: u32, count: u32) -> Result<IoVecArray, Errno> {
         let size = count.checked_mul(layout::IOVEC_SIZE).ok_or(Errno::Fault)?;
-        let bytes = self.slice(pointer, size)?;
-        Ok(bytes
-            .chunks_exact(layout::IOVEC_SIZE as usize)
-            .map(|record| IoVec {
-                pointer: u32::from_le_bytes(record[0..4].try_into().expect("4 bytes")),
-                length: u32::from_le_bytes(record[4..8].try_into().expect("4 bytes")),
-            })
-            .collect())
+        self.range(pointer, size)?;
+        Ok(IoVecArray { pointer, count })
+    }
+
+    /// Entry `index` of `array`, read from the memory now. `EFAULT` only if
+    /// `index` is out of the array or the array is not in this memory,
+    /// neither of which a checked array and an index below its count can
+    /// be.
+    pub(crate) fn iovec(&self, array: IoVecArray, index: u32) -> Result<IoVec, Errno> {
+        if index >= array.count {
+            return Err(Errno::Fault);
+        }
+        // `index * IOVEC_SIZE < count * IOVEC_SIZE`, which `iovecs` checked
+        // fits in a `u32` and lies inside the memory.
+        let at = array.pointer + index * layout::IOVEC_SIZE;
+        let record = self.slice(at, layout::IOVEC_SIZE)?;
+        Ok(IoVec {
+            pointer: u32::from_le_bytes(record[0..4].try_into().expect("4 bytes")),
+            length: u32::from_le_bytes(record[4..8].try_into().expect("4 bytes")),
+        })
+    }
+}
+
+/// An array of `iovec`s in guest memory, checked by
+/// [`GuestMemory::iovecs`] to lie inside it; the entries are read one at a
+/// time with [`GuestMemory::iovec`].
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct IoVecArray {
+    pointer: u32,
+    count: u32,
+}
+
+impl IoVecArray {
+    /// How many entries the array has.
+    pub(crate) fn len(&self) -> u32 {
+        self.count
     }
 }
 
@@ -105,9 +153,29 @@ mod tests {
         assert_eq!(memory.write_u32(13, 1).err(), Some(Errno::Fault));
         assert_eq!(memory.iovecs(0, u32::MAX).err(), Some(Errno::Fault));
         assert_eq!(memory.iovecs(8, 2).err(), Some(Errno::Fault));
+        assert_eq!(memory.iovecs(0, 1 << 27).err(), Some(Errno::Fault));
+        let array = memory.iovecs(8, 1).unwrap();
+        assert_eq!(array.len(), 1);
+        assert_eq!(memory.iovec(array, 1).err(), Some(Errno::Fault));
         memory.write_u64(8, 0x0102_0304_0506_0708).unwrap();
         assert_eq!(memory.slice(8, 8).unwrap(), [8, 7, 6, 5, 4, 3, 2, 1]);
         assert_eq!(memory.write_u64(9, 0).err(), Some(Errno::Fault));
+    }
+
+    #[test]
+    fn iovecs_are_read_from_the_memory_when_asked_for() {
+        let mut bytes = vec![0u8; 24];
+        let mut memory = GuestMemory::new(&mut bytes);
+        memory.write_u32(8, 16).unwrap();
+        memory.write_u32(12, 3).unwrap();
+        let array = memory.iovecs(8, 2).unwrap();
+        let first = memory.iovec(array, 0).unwrap();
+        assert_eq!((first.pointer, first.length), (16, 3));
+        // Not a copy: a write to the array is seen by the next read.
+        memory.write_u32(12, 5).unwrap();
+        assert_eq!(memory.iovec(array, 0).unwrap().length, 5);
+        let second = memory.iovec(array, 1).unwrap();
+        assert_eq!((second.pointer, second.length), (0, 0));
     }
 
     #[test]

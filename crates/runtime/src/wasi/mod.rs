@@ -49,6 +49,12 @@
 //!   ([`Errno::from_io`]). The two exceptions unwind the guest as a trap
 //!   with a host error: `proc_exit` ([`I32Exit`]), and a module without a
 //!   `memory` export calling a function that needs one.
+//! * **Guest counts never size host allocations.** An `iovec` or
+//!   subscription array is checked against the memory and its records are
+//!   read in place one at a time; `fd_readdir` fills the guest's buffer
+//!   directly. A huge count costs one comparison (`EFAULT`) when its array
+//!   does not fit, and no host memory when it does (`guest.rs` says how,
+//!   and what a guest that overwrites its own array gets).
 //! * **Files are capabilities.** Every file and directory is reached
 //!   through a [`cap_std::fs::Dir`] that was pre-opened by the embedder
 //!   ([`WasiCtxBuilder::preopened_dir`]), or opened below one. cap-std

@@ -12,7 +12,7 @@
 //! it where the act cannot be undone (a read that consumed input, a
 //! write), so a bad pointer does not lose data.
 
-use super::guest::{GuestMemory, IoVec};
+use super::guest::{GuestMemory, IoVecArray};
 use super::table::{Descriptor, Input, OpenDir, OpenFile};
 use super::types::{
     Errno, PREOPENTYPE_DIR, SUBSCRIPTION_CLOCK_ABSTIME, clockid, eventtype, fdflags, filetype,
@@ -145,9 +145,11 @@ fn offset(pointer: u32, offset: u64) -> Result<u32, Errno> {
 
 /// Checks that every buffer of `iovecs` is inside the memory, so that an
 /// I/O operation is not started (and its data lost) before a bad buffer
-/// is found.
-fn check_iovecs(memory: &GuestMemory<'_>, iovecs: &[IoVec]) -> Outcome {
-    for iovec in iovecs {
+/// is found. Reads the entries from guest memory one by one (see
+/// `guest.rs`: nothing is copied out).
+fn check_iovecs(memory: &GuestMemory<'_>, iovecs: IoVecArray) -> Outcome {
+    for index in 0..iovecs.len() {
+        let iovec = memory.iovec(iovecs, index)?;
         memory.slice(iovec.pointer, iovec.length)?;
     }
     Ok(())
@@ -157,19 +159,32 @@ fn check_iovecs(memory: &GuestMemory<'_>, iovecs: &[IoVec]) -> Outcome {
 /// buffer and how many bytes the call read before it) until one is not
 /// filled; returns the total. An error after some bytes were read ends the
 /// call with those bytes, as a short read: the bytes are the guest's now.
+///
+/// Each entry is read from guest memory just before its buffer is used, so
+/// a read that overwrote later entries (the guest's buffers overlapping
+/// its array) is followed with the entries as they now are; one that has
+/// become out of bounds ends the call like an I/O error.
 fn read_iovecs(
     memory: &mut GuestMemory<'_>,
-    iovecs: &[IoVec],
+    iovecs: IoVecArray,
     mut read: impl FnMut(&mut [u8], u64) -> Result<usize, Errno>,
 ) -> Result<u32, Errno> {
     check_iovecs(memory, iovecs)?;
     let mut total: u32 = 0;
-    for iovec in iovecs.iter().filter(|iovec| iovec.length > 0) {
-        let buffer = memory.slice_mut(iovec.pointer, iovec.length)?;
-        match read(buffer, u64::from(total)) {
-            Ok(n) => {
+    for index in 0..iovecs.len() {
+        let step = memory.iovec(iovecs, index).and_then(|iovec| {
+            let buffer = memory.slice_mut(iovec.pointer, iovec.length)?;
+            if buffer.is_empty() {
+                return Ok(None);
+            }
+            let wanted = buffer.len();
+            read(buffer, u64::from(total)).map(|n| Some((n, wanted)))
+        });
+        match step {
+            Ok(None) => {}
+            Ok(Some((n, wanted))) => {
                 total = total.saturating_add(n as u32);
-                if n < buffer.len() {
+                if n < wanted {
                     break;
                 }
             }
@@ -183,17 +198,24 @@ fn read_iovecs(
 /// As [`read_iovecs`], writing the buffers out with `write`.
 fn write_iovecs(
     memory: &GuestMemory<'_>,
-    iovecs: &[IoVec],
+    iovecs: IoVecArray,
     mut write: impl FnMut(&[u8], u64) -> Result<usize, Errno>,
 ) -> Result<u32, Errno> {
     check_iovecs(memory, iovecs)?;
     let mut total: u32 = 0;
-    for iovec in iovecs.iter().filter(|iovec| iovec.length > 0) {
-        let buffer = memory.slice(iovec.pointer, iovec.length)?;
-        match write(buffer, u64::from(total)) {
-            Ok(n) => {
+    for index in 0..iovecs.len() {
+        let step = memory.iovec(iovecs, index).and_then(|iovec| {
+            let buffer = memory.slice(iovec.pointer, iovec.length)?;
+            if buffer.is_empty() {
+                return Ok(None);
+            }
+            write(buffer, u64::from(total)).map(|n| Some((n, buffer.len())))
+        });
+        match step {
+            Ok(None) => {}
+            Ok(Some((n, wanted))) => {
                 total = total.saturating_add(n as u32);
-                if n < buffer.len() {
+                if n < wanted {
                     break;
                 }
             }
@@ -239,23 +261,79 @@ impl Event {
     }
 }
 
-/// When a clock subscription fires, as a host instant (`None`: never, a
-/// timeout too far to represent). Relative timeouts count from now on
-/// any clock; absolute ones are converted from the realtime or monotonic
-/// clock's reading. The CPU-time clocks cannot be waited on (`ENOTSUP`).
-fn clock_deadline(id: u32, timeout: u64, flags: u16) -> Result<Option<Instant>, Errno> {
-    let clock = host_clock(id)?;
-    if !matches!(id, clockid::REALTIME | clockid::MONOTONIC) {
-        return Err(Errno::Notsup);
+/// The clocks as one `poll_oneoff` call read them, once, on entry: every
+/// deadline of the call is computed from these readings, so computing a
+/// subscription's deadline again (each pass over the subscriptions does)
+/// gives the same instant.
+struct PollStart {
+    /// The host instant relative timeouts count from.
+    instant: Instant,
+    /// The realtime clock's reading, in nanoseconds.
+    realtime: u64,
+    /// The monotonic clock's reading, in nanoseconds.
+    monotonic: u64,
+}
+
+impl PollStart {
+    fn now() -> PollStart {
+        use rustix::time::{ClockId, clock_gettime};
+        PollStart {
+            instant: Instant::now(),
+            realtime: timespec_nanos(clock_gettime(ClockId::Realtime)),
+            monotonic: timespec_nanos(clock_gettime(ClockId::Monotonic)),
+        }
     }
-    let start = Instant::now();
-    let wait = if flags & SUBSCRIPTION_CLOCK_ABSTIME != 0 {
-        let now = timespec_nanos(rustix::time::clock_gettime(clock));
-        timeout.saturating_sub(now)
-    } else {
-        timeout
-    };
-    Ok(start.checked_add(Duration::from_nanos(wait)))
+
+    /// When a clock subscription fires, as a host instant (`None`: never,
+    /// a timeout too far to represent). Relative timeouts count from the
+    /// call's start on any clock; absolute ones are converted with the
+    /// realtime or monotonic clock's reading. The CPU-time clocks cannot be
+    /// waited on (`ENOTSUP`), an unknown clock is `EINVAL`.
+    fn deadline(&self, id: u32, timeout: u64, flags: u16) -> Result<Option<Instant>, Errno> {
+        host_clock(id)?;
+        let now = match id {
+            clockid::REALTIME => self.realtime,
+            clockid::MONOTONIC => self.monotonic,
+            _ => return Err(Errno::Notsup),
+        };
+        let wait = if flags & SUBSCRIPTION_CLOCK_ABSTIME != 0 {
+            timeout.saturating_sub(now)
+        } else {
+            timeout
+        };
+        Ok(self.instant.checked_add(Duration::from_nanos(wait)))
+    }
+}
+
+/// One subscription record of `poll_oneoff`, as read from guest memory.
+struct Subscription {
+    userdata: u64,
+    ty: u8,
+    /// The clock id, or the descriptor.
+    clock_or_fd: u32,
+    /// A clock subscription's timeout.
+    timeout: u64,
+    /// A clock subscription's flags.
+    flags: u16,
+}
+
+impl Subscription {
+    fn parse(record: &[u8]) -> Subscription {
+        let u64_at = |at: usize| u64::from_le_bytes(record[at..at + 8].try_into().expect("8"));
+        let u32_at = |at: usize| u32::from_le_bytes(record[at..at + 4].try_into().expect("4"));
+        Subscription {
+            userdata: u64_at(0),
+            ty: record[8],
+            clock_or_fd: u32_at(16),
+            timeout: u64_at(24),
+            flags: u16::from_le_bytes([record[40], record[41]]),
+        }
+    }
+
+    /// A clock subscription's deadline (see [`PollStart::deadline`]).
+    fn deadline(&self, start: &PollStart) -> Result<Option<Instant>, Errno> {
+        start.deadline(self.clock_or_fd, self.timeout, self.flags)
+    }
 }
 
 impl Call<'_> {
@@ -338,6 +416,20 @@ impl Call<'_> {
 
     /// Waits for the first of the subscriptions' events; see the module
     /// docs of `wasi` for what descriptors report.
+    ///
+    /// The subscriptions are never copied to the host: after the arrays
+    /// are checked against the memory, three passes read the records from
+    /// guest memory one at a time. The first validates every record's type
+    /// (`EINVAL` before anything is written) and finds the earliest clock
+    /// deadline and whether any event is ready at once (a descriptor's, or
+    /// a clock subscription's error); the call sleeps only if none is. The
+    /// second writes the immediate events, the third the clocks that have
+    /// fired by then, each in subscription order, straight into the
+    /// guest's events array. Deadlines come from one reading of the clocks
+    /// ([`PollStart`]), so every pass computes the same ones. (A guest
+    /// whose events array overlaps its subscriptions gets later records
+    /// read as the events overwrote them: its own doing, checked and safe
+    /// like any other record.)
     fn poll_oneoff(
         &mut self,
         subscriptions: u32,
@@ -351,52 +443,40 @@ impl Call<'_> {
         let size = nsubscriptions
             .checked_mul(layout::SUBSCRIPTION_SIZE)
             .ok_or(Errno::Fault)?;
-        let records = self.memory.slice(subscriptions, size)?.to_vec();
+        self.memory.slice(subscriptions, size)?;
         let events_size = nsubscriptions
             .checked_mul(layout::EVENT_SIZE)
             .ok_or(Errno::Fault)?;
         self.memory.slice(events, events_size)?;
         self.memory.slice(nevents, 4)?;
+        let start = PollStart::now();
+        // Record `i`; inside the memory (checked above), so never a fault.
+        let subscription = |memory: &GuestMemory<'_>, i: u32| {
+            let at = subscriptions + i * layout::SUBSCRIPTION_SIZE;
+            memory
+                .slice(at, layout::SUBSCRIPTION_SIZE)
+                .map(Subscription::parse)
+        };
 
-        let mut ready = Vec::new();
-        let mut clocks = Vec::new();
-        for record in records.chunks_exact(layout::SUBSCRIPTION_SIZE as usize) {
-            let u64_at = |at: usize| u64::from_le_bytes(record[at..at + 8].try_into().expect("8"));
-            let u32_at = |at: usize| u32::from_le_bytes(record[at..at + 4].try_into().expect("4"));
-            let userdata = u64_at(0);
-            let ty = record[8];
-            match ty {
-                eventtype::CLOCK => {
-                    let flags = u16::from_le_bytes([record[40], record[41]]);
-                    match clock_deadline(u32_at(16), u64_at(24), flags) {
-                        Ok(deadline) => clocks.push((userdata, deadline)),
-                        Err(error) => ready.push(Event {
-                            userdata,
-                            error,
-                            ty,
-                            nbytes: 0,
-                        }),
+        let mut any_ready = false;
+        let mut earliest: Option<Instant> = None;
+        for i in 0..nsubscriptions {
+            let subscription = subscription(&self.memory, i)?;
+            match subscription.ty {
+                eventtype::CLOCK => match subscription.deadline(&start) {
+                    Ok(Some(deadline)) => {
+                        earliest = Some(earliest.map_or(deadline, |e| e.min(deadline)));
                     }
-                }
-                eventtype::FD_READ | eventtype::FD_WRITE => {
-                    let (error, nbytes) = match self.fd_readiness(u32_at(16), ty) {
-                        Ok(nbytes) => (Errno::Success, nbytes),
-                        Err(error) => (error, 0),
-                    };
-                    ready.push(Event {
-                        userdata,
-                        error,
-                        ty,
-                        nbytes,
-                    });
-                }
+                    Ok(None) => {}
+                    Err(_) => any_ready = true,
+                },
+                eventtype::FD_READ | eventtype::FD_WRITE => any_ready = true,
                 _ => return Err(Errno::Inval),
             }
         }
-        if ready.is_empty() {
+        if !any_ready {
             // Only clocks: sleep until the earliest (forever if none can
             // fire, as asked).
-            let earliest = clocks.iter().filter_map(|&(_, deadline)| deadline).min();
             loop {
                 let now = Instant::now();
                 match earliest {
@@ -407,21 +487,67 @@ impl Call<'_> {
             }
         }
         let now = Instant::now();
-        for (userdata, deadline) in clocks {
-            if deadline.is_some_and(|deadline| deadline <= now) {
-                ready.push(Event {
-                    userdata,
+
+        let mut written: u32 = 0;
+        let mut emit = |memory: &mut GuestMemory<'_>, event: Event| {
+            // At most one event per subscription, which the array has room
+            // for. (Only records the events themselves rewrote could ask
+            // for more; those are dropped.)
+            if written == nsubscriptions {
+                return Ok(());
+            }
+            let at = offset(events, u64::from(written) * u64::from(layout::EVENT_SIZE))?;
+            memory.write(at, &event.record())?;
+            written += 1;
+            Ok::<(), Errno>(())
+        };
+        for i in 0..nsubscriptions {
+            let subscription = subscription(&self.memory, i)?;
+            let Subscription { userdata, ty, .. } = subscription;
+            let event = match ty {
+                eventtype::CLOCK => match subscription.deadline(&start) {
+                    Ok(_) => continue,
+                    Err(error) => Event {
+                        userdata,
+                        error,
+                        ty,
+                        nbytes: 0,
+                    },
+                },
+                eventtype::FD_READ | eventtype::FD_WRITE => {
+                    let (error, nbytes) = match self.fd_readiness(subscription.clock_or_fd, ty) {
+                        Ok(nbytes) => (Errno::Success, nbytes),
+                        Err(error) => (error, 0),
+                    };
+                    Event {
+                        userdata,
+                        error,
+                        ty,
+                        nbytes,
+                    }
+                }
+                _ => continue,
+            };
+            emit(&mut self.memory, event)?;
+        }
+        for i in 0..nsubscriptions {
+            let subscription = subscription(&self.memory, i)?;
+            if subscription.ty != eventtype::CLOCK {
+                continue;
+            }
+            if let Ok(Some(deadline)) = subscription.deadline(&start)
+                && deadline <= now
+            {
+                let event = Event {
+                    userdata: subscription.userdata,
                     error: Errno::Success,
                     ty: eventtype::CLOCK,
                     nbytes: 0,
-                });
+                };
+                emit(&mut self.memory, event)?;
             }
         }
-        for (i, event) in ready.iter().enumerate() {
-            let at = offset(events, i as u64 * u64::from(layout::EVENT_SIZE))?;
-            self.memory.write(at, &event.record())?;
-        }
-        self.memory.write_u32(nevents, ready.len() as u32)
+        self.memory.write_u32(nevents, written)
     }
 
     /// Whether `fd` is ready for `ty` (read or write) at once, with the
@@ -451,12 +577,16 @@ impl Call<'_> {
         let iovecs = self.memory.iovecs(iovs, iovs_len)?;
         self.memory.slice(nread, 4)?;
         let total = match self.ctx.table.get_mut(fd)? {
-            Descriptor::Stdin(input) => read_iovecs(&mut self.memory, &iovecs, |buffer, _| {
-                Ok(input.read(buffer)?)
-            })?,
+            Descriptor::Stdin(input) => {
+                read_iovecs(
+                    &mut self.memory,
+                    iovecs,
+                    |buffer, _| Ok(input.read(buffer)?),
+                )?
+            }
             Descriptor::File(file) if file.readable => {
                 let mut handle = &file.file;
-                read_iovecs(&mut self.memory, &iovecs, |buffer, _| {
+                read_iovecs(&mut self.memory, iovecs, |buffer, _| {
                     Ok(handle.read(buffer)?)
                 })?
             }
@@ -474,7 +604,7 @@ impl Call<'_> {
         if !file.readable {
             return Err(Errno::Badf);
         }
-        let total = read_iovecs(&mut self.memory, &iovecs, |buffer, before| {
+        let total = read_iovecs(&mut self.memory, iovecs, |buffer, before| {
             let position = at.checked_add(before).ok_or(Errno::Inval)?;
             Ok(file.file.read_at(buffer, position)?)
         })?;
@@ -485,7 +615,7 @@ impl Call<'_> {
         let iovecs = self.memory.iovecs(iovs, iovs_len)?;
         self.memory.slice(nwritten, 4)?;
         let total = match self.ctx.table.get_mut(fd)? {
-            Descriptor::Output(output) => write_iovecs(&self.memory, &iovecs, |buffer, _| {
+            Descriptor::Output(output) => write_iovecs(&self.memory, iovecs, |buffer, _| {
                 output.write(buffer)?;
                 Ok(buffer.len())
             })?,
@@ -494,7 +624,7 @@ impl Call<'_> {
                 if file.flags & fdflags::APPEND != 0 {
                     handle.seek(SeekFrom::End(0))?;
                 }
-                write_iovecs(&self.memory, &iovecs, |buffer, _| Ok(handle.write(buffer)?))?
+                write_iovecs(&self.memory, iovecs, |buffer, _| Ok(handle.write(buffer)?))?
             }
             Descriptor::File(_) | Descriptor::Stdin(_) | Descriptor::Dir(_) => {
                 return Err(Errno::Badf);
@@ -510,7 +640,7 @@ impl Call<'_> {
         if !file.writable {
             return Err(Errno::Badf);
         }
-        let total = write_iovecs(&self.memory, &iovecs, |buffer, before| {
+        let total = write_iovecs(&self.memory, iovecs, |buffer, before| {
             let position = at.checked_add(before).ok_or(Errno::Inval)?;
             Ok(file.file.write_at(buffer, position)?)
         })?;
@@ -665,11 +795,28 @@ impl Call<'_> {
             let ty = filetype_of(entry.file_type()?);
             entries.push((entry.file_name().as_bytes().to_vec(), entry.ino(), ty));
         }
+        // What fits of the entries from `cookie` on: whole entries, and
+        // the start of the one that does not fit. Measured first, so that
+        // the buffer is checked (`EFAULT`, nothing written) for the bytes
+        // actually written, then filled in place: nothing the size of the
+        // guest's buffer is allocated on the host.
         let capacity = buf_len as usize;
-        let mut out = Vec::new();
         let first = usize::try_from(cookie).unwrap_or(usize::MAX);
-        for (i, (name, ino, ty)) in entries.iter().enumerate().skip(first) {
-            if out.len() >= capacity {
+        let listed = || entries.iter().enumerate().skip(first);
+        let mut used = 0usize;
+        for (_, (name, _, _)) in listed() {
+            if used >= capacity {
+                break;
+            }
+            used += layout::DIRENT_SIZE as usize + name.len();
+        }
+        let used = used.min(capacity);
+        let buffer = self
+            .memory
+            .slice_mut(buf, u32::try_from(used).expect("at most buf_len"))?;
+        let mut filled = 0;
+        for (i, (name, ino, ty)) in listed() {
+            if filled >= used {
                 break;
             }
             let mut header = [0u8; layout::DIRENT_SIZE as usize];
@@ -677,11 +824,12 @@ impl Call<'_> {
             header[8..16].copy_from_slice(&ino.to_le_bytes());
             header[16..20].copy_from_slice(&(name.len() as u32).to_le_bytes());
             header[20] = *ty;
-            out.extend_from_slice(&header);
-            out.extend_from_slice(name);
+            for part in [&header[..], name] {
+                let n = part.len().min(used - filled);
+                buffer[filled..filled + n].copy_from_slice(&part[..n]);
+                filled += n;
+            }
         }
-        let used = out.len().min(capacity);
-        self.memory.write(buf, &out[..used])?;
         self.memory.write_u32(bufused, used as u32)
     }
 
