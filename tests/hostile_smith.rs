@@ -664,6 +664,17 @@ fn operator_offset(wat: &str, n: usize) -> u64 {
     panic!("no function body")
 }
 
+/// The byte offset where the first function body of `wat` starts.
+fn body_offset(wat: &str) -> u64 {
+    let wasm = wat::parse_str(wat).unwrap();
+    for payload in wasmparser::Parser::new(0).parse_all(&wasm) {
+        if let wasmparser::Payload::CodeSectionEntry(body) = payload.unwrap() {
+            return body.range().start;
+        }
+    }
+    panic!("no function body")
+}
+
 /// The issue's first module (and 689 of 200,000 random ones): a
 /// `try_table` in unreachable code. Only `block`, `loop`, `if`, `else` and
 /// `end` were followed there, so its frame was never opened and its `end`
@@ -786,4 +797,28 @@ fn exception_operators_in_reachable_code_are_unsupported_by_name() {
         "try",
         operator_offset(legacy_try, 1),
     );
+}
+
+/// A `v128` in a function's signature: the baseline tier checked the
+/// signature before setting any offset and reported "offset 0x0"; both
+/// tiers now name the body's start.
+#[test]
+fn v128_in_a_signature_is_unsupported_at_the_body() {
+    let param = r#"(module (func (param v128)))"#;
+    let offset = body_offset(param);
+    assert_ne!(offset, 0);
+    for (tier, outcome) in outcomes(param, Features::Default) {
+        let Outcome::Unsupported(m) = outcome else {
+            panic!("{tier}: not unsupported");
+        };
+        assert!(m.contains(&format!("at offset {offset:#x}")), "{tier}: {m}");
+    }
+    let result = r#"(module (func (result v128) unreachable))"#;
+    let offset = body_offset(result);
+    for (tier, outcome) in outcomes(result, Features::Default) {
+        let Outcome::Unsupported(m) = outcome else {
+            panic!("{tier}: not unsupported");
+        };
+        assert!(m.contains(&format!("at offset {offset:#x}")), "{tier}: {m}");
+    }
 }

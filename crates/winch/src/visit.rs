@@ -56,6 +56,9 @@ pub fn compile_function<E: FuncEnv, T: WasmModuleResources>(
     let ty = env.func_type(func_index).clone();
     let (params, results) = (ty.params().to_vec(), ty.results().to_vec());
     let mut codegen = CodeGen::new(env, Assembler::new(features), &params, &results);
+    // A type the code generator refuses in the signature is reported at the
+    // body's start, as the optimizing tier does.
+    codegen.offset = body.range().start;
     for &t in params.iter().chain(&results) {
         codegen.check_type(t)?;
     }
