@@ -822,3 +822,19 @@ fn v128_in_a_signature_is_unsupported_at_the_body() {
         assert!(m.contains(&format!("at offset {offset:#x}")), "{tier}: {m}");
     }
 }
+
+/// `ref.null exn` (exceptions, no tag needed): the optimizing tier named
+/// the type by wasmparser's `Debug` spelling of its heap type, "`(ref null
+/// Abstract { shared: false, ty: Exn })`"; it is `exnref` now.
+#[test]
+fn unsupported_reference_types_are_named_as_the_text_format_spells_them() {
+    let wat = r#"(module (func ref.null exn drop))"#;
+    for (tier, outcome) in outcomes(wat, Features::Default) {
+        let Outcome::Unsupported(m) = outcome else {
+            panic!("{tier}: not unsupported");
+        };
+        if tier == "cranelift" {
+            assert_eq!(reason(&m), "exnref", "{m}");
+        }
+    }
+}
