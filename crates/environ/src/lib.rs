@@ -10,6 +10,9 @@
 //!   returns to the host;
 //! * [`builtins`]: the runtime functions compiled code calls (memory.grow,
 //!   table and bulk-memory operations), with their signatures;
+//! * [`control`]: what an operator did to the validator's control stack,
+//!   which is how both compilers keep their frames matched in unreachable
+//!   code;
 //! * [`module`]: a module's metadata (types, imports, functions, tables,
 //!   memories, globals, exports, elements, data), translated from the binary
 //!   with wasmparser and validated with a configurable feature set;
@@ -20,6 +23,7 @@
 
 pub mod abi;
 pub mod builtins;
+pub mod control;
 pub mod entry;
 pub mod module;
 pub mod trap;

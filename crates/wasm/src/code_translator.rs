@@ -355,8 +355,9 @@ impl Translator<'_, '_> {
         }
     }
 
-    /// A frame opened in unreachable code.
-    fn push_dead_frame(&mut self) {
+    /// A frame opened in unreachable code (by whatever operator: see
+    /// `Translator::unreachable_operator`).
+    pub(crate) fn push_dead_frame(&mut self) {
         self.state.control.push(ControlFrame {
             kind: FrameKind::Dead,
             destination: None,
@@ -367,10 +368,6 @@ impl Translator<'_, '_> {
     }
 
     fn translate_block(&mut self, blockty: BlockType) -> Result<(), WasmError> {
-        if !self.state.reachable {
-            self.push_dead_frame();
-            return Ok(());
-        }
         let (params, results) = self.block_signature(blockty)?;
         self.state.control.push(ControlFrame {
             kind: FrameKind::Block,
@@ -383,10 +380,6 @@ impl Translator<'_, '_> {
     }
 
     fn translate_loop(&mut self, blockty: BlockType) -> Result<(), WasmError> {
-        if !self.state.reachable {
-            self.push_dead_frame();
-            return Ok(());
-        }
         let (params, results) = self.block_signature(blockty)?;
         let header = self.builder.create_block();
         for &ty in &params {
@@ -411,10 +404,6 @@ impl Translator<'_, '_> {
     }
 
     fn translate_if(&mut self, blockty: BlockType) -> Result<(), WasmError> {
-        if !self.state.reachable {
-            self.push_dead_frame();
-            return Ok(());
-        }
         let condition = self.state.pop1();
         let (params, results) = self.block_signature(blockty)?;
         let (then_block, else_block) = (self.builder.create_block(), self.builder.create_block());
@@ -482,7 +471,9 @@ impl Translator<'_, '_> {
         self.set_unreachable();
     }
 
-    fn translate_else(&mut self) {
+    /// The `else` of the innermost frame, a live `if` (the validator
+    /// checked that it is an `if`; a dead one's `else` never gets here).
+    pub(crate) fn translate_else(&mut self) {
         let index = self.state.control.len() - 1;
         let FrameKind::If {
             else_block,
@@ -490,8 +481,7 @@ impl Translator<'_, '_> {
             ..
         } = self.state.control[index].kind
         else {
-            // A dead `if`: its else arm is as unreachable as its then arm.
-            return;
+            panic!("`else` reached a live frame that is not an `if`");
         };
         let params = params.clone();
         if self.state.reachable {
@@ -511,17 +501,16 @@ impl Translator<'_, '_> {
         self.state.reachable = true;
     }
 
-    fn translate_end(&mut self) {
+    /// The `end` of the innermost frame, a live one (a dead frame's `end`
+    /// never gets here).
+    pub(crate) fn translate_end(&mut self) {
         let index = self.state.control.len() - 1;
         let (base, arity) = {
             let frame = &self.state.control[index];
             (frame.base, frame.results.len())
         };
         match self.state.control[index].kind {
-            FrameKind::Dead => {
-                self.state.control.pop();
-                return;
-            }
+            FrameKind::Dead => panic!("`end` of a dead frame reached the translator"),
             FrameKind::Loop { header } => {
                 // Branches to the header come only from inside the loop.
                 self.builder.seal_block(header);

@@ -13,7 +13,19 @@
 //! only ever sees valid code: operand types and stack heights, branch
 //! depths, indices into the module's spaces are all checked already. A
 //! panic in the translator is therefore a bug in it, never a reaction to
-//! input.
+//! input. A valid operator the translator does not handle is a
+//! [`WasmError::UnsupportedOperator`] naming it at its offset.
+//!
+//! Unreachable code (after a branch, `return` or `unreachable`, until the
+//! enclosing frame's `else` or `end`) is validated and not translated.
+//! There the translator does not look at which operator it has, only at
+//! what the validator did with it ([`duet_environ::control`]): a frame
+//! opened is a dead frame, closing a dead frame drops it, and the `else`
+//! and `end` of a live frame are translated. So every operator the
+//! validator accepts, of whatever proposal, keeps the frames matched in
+//! unreachable code, including ones (`try_table`, legacy `try` with its
+//! `catch`, `catch_all` and `delegate`) that are unsupported in reachable
+//! code.
 
 use crate::environ::{ModuleEnvironment, ir_type_of, wasm_signature};
 use crate::error::WasmError;
@@ -23,6 +35,7 @@ use cranelift_codegen::builder::{FunctionBuilder, FunctionBuilderContext, Variab
 use cranelift_codegen::entity::EntityRef;
 use cranelift_codegen::ir::{FuncRef, Function, SigRef, Type, Value};
 use duet_environ::builtins::Builtin;
+use duet_environ::control::{ControlSnapshot, FrameChange};
 use duet_environ::module::{DefinedFuncIndex, FunctionBodyData, ModuleTranslation};
 use duet_environ::tunables::Tunables;
 use std::collections::HashMap;
@@ -193,19 +206,6 @@ pub fn translate_module(
     results.into_iter().map(|(_, result)| result).collect()
 }
 
-/// Whether an operator opens, divides or closes a construct: these are
-/// translated even in unreachable code, to keep the frames matched.
-fn is_structure(op: &Operator<'_>) -> bool {
-    matches!(
-        op,
-        Operator::Block { .. }
-            | Operator::Loop { .. }
-            | Operator::If { .. }
-            | Operator::Else
-            | Operator::End
-    )
-}
-
 /// The translation of one function in progress: the builder, the module's
 /// facts, the value and control stacks, and the entities declared so far.
 pub(crate) struct Translator<'a, 'f> {
@@ -313,13 +313,56 @@ impl Translator<'_, '_> {
     ) -> Result<(), WasmError> {
         while !reader.eof() {
             let (op, offset) = reader.read_with_offset()?;
-            validator.op(offset, &op)?;
-            self.offset = offset;
-            self.builder
-                .set_srcloc(u32::try_from(offset).ok().map(SourceLoc));
-            if self.state.reachable || is_structure(&op) {
+            if self.state.reachable {
+                validator.op(offset, &op)?;
+                self.set_offset(offset);
                 self.operator(&op)?;
+            } else {
+                let before = ControlSnapshot::of(validator);
+                validator.op(offset, &op)?;
+                self.set_offset(offset);
+                let change = before.change(ControlSnapshot::of(validator));
+                self.unreachable_operator(&op, change)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Makes `offset` the operator's offset, for errors and as the source
+    /// location of the instructions it becomes.
+    fn set_offset(&mut self, offset: u64) {
+        self.offset = offset;
+        self.builder
+            .set_srcloc(u32::try_from(offset).ok().map(SourceLoc));
+    }
+
+    /// An operator in unreachable code, already validated: only what it did
+    /// to the validator's control stack matters (see
+    /// [`duet_environ::control`]). A frame it opens is dead; a dead frame
+    /// is closed without a trace; the `else` and `end` of a live frame are
+    /// translated, since the code after them may be reachable again.
+    fn unreachable_operator(
+        &mut self,
+        op: &Operator<'_>,
+        change: FrameChange,
+    ) -> Result<(), WasmError> {
+        let live = |kind: &FrameKind| !matches!(kind, FrameKind::Dead);
+        let top = &self.state.control.last().expect("inside the function").kind;
+        match change {
+            FrameChange::Unchanged => {}
+            FrameChange::Opened => self.push_dead_frame(),
+            FrameChange::Replaced { .. } if !live(top) => {}
+            FrameChange::Replaced {
+                to: wasmparser::FrameKind::Else,
+                ..
+            } if matches!(top, FrameKind::If { .. }) => self.translate_else(),
+            // Only an `if` is a live frame with a divider; a `catch` ends a
+            // `try`, which is always dead (never translated).
+            FrameChange::Replaced { .. } => return Err(self.unsupported(op)),
+            FrameChange::Closed if !live(top) => {
+                self.state.control.pop();
+            }
+            FrameChange::Closed => self.translate_end(),
         }
         Ok(())
     }

@@ -29,9 +29,13 @@
 //!
 //! Code after `br`, `br_table`, `return` or `unreachable` is unreachable
 //! until the end of the frame (or an `else`). The translator then only
-//! validates operators; a `block`, `loop` or `if` met there opens a
-//! [`FrameKind::Dead`] frame, so that its `else` and `end` are matched
-//! without creating anything.
+//! validates operators, and follows what each did to the validator's
+//! control stack ([`duet_environ::control`]): any operator that opens a
+//! frame there (`block`, `loop`, `if`, `try_table`, `try`, ... even one
+//! the translator refuses in reachable code) opens a [`FrameKind::Dead`]
+//! frame, whose dividers and `end` (or `delegate`) are matched without
+//! creating anything. Only a live frame's `else` and `end` are
+//! translated there, since the code after them may be reachable.
 
 use cranelift_codegen::ir::{Block, Type, Value};
 
@@ -57,7 +61,8 @@ pub(crate) enum FrameKind {
         /// Whether `else` was met.
         has_else: bool,
     },
-    /// A construct opened in unreachable code: nothing inside runs.
+    /// A construct opened in unreachable code (of any kind, `try_table`
+    /// and `try` included): nothing inside runs.
     Dead,
 }
 

@@ -308,8 +308,10 @@ impl Translator<'_, '_> {
                 self.state.stack.push(v);
                 Ok(())
             }
+            // Named as the text format spells it: `exnref`, `(ref null 3)`.
             other => Err(WasmError::UnsupportedType {
-                ty: format!("(ref null {other:?})"),
+                ty: wasmparser::RefType::new(true, other)
+                    .map_or_else(|| format!("(ref null {other:?})"), |ty| ty.to_string()),
                 offset: self.offset,
             }),
         }

@@ -61,9 +61,13 @@ pub(crate) enum FrameKind {
     If { else_label: Label },
     /// The `else` arm of an `if`.
     Else,
+    /// A construct opened in unreachable code, of any kind (see
+    /// [`CodeGen::push_dead_frame`]).
+    Dead,
 }
 
-/// A block, loop, if or the function body being compiled.
+/// A block, loop, if or the function body being compiled, or a construct
+/// in unreachable code (a dead frame).
 #[derive(Clone, Debug)]
 pub(crate) struct ControlFrame {
     pub(crate) kind: FrameKind,
@@ -76,8 +80,6 @@ pub(crate) struct ControlFrame {
     pub(crate) base_sp_offset: u32,
     /// Where branches to the frame go (its end, or a loop's start).
     pub(crate) label: Label,
-    /// Whether the code before the frame was reachable (so its end is).
-    pub(crate) reachable_at_entry: bool,
     /// Whether anything branches to the frame's end (so its end is
     /// reachable even if its body's end is not).
     pub(crate) branched_to: bool,
@@ -1232,7 +1234,8 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
 
     /// Creates the control frame of a block, loop or if whose parameters are
     /// on top of the value stack, spilling the value stack to make the
-    /// state canonical (invariant 3).
+    /// state canonical (invariant 3). Only in reachable code: a construct
+    /// met in unreachable code gets a [dead frame](Self::push_dead_frame).
     pub(crate) fn push_frame(
         &mut self,
         kind: FrameKind,
@@ -1240,35 +1243,48 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         results: Vec<ValType>,
         label: Label,
     ) {
-        let (base_height, base_sp_offset) = if self.reachable {
-            self.spill_everything();
-            (
-                self.stack.len() - params.len(),
-                self.sp_offset - SLOT_SIZE * params.len() as u32,
-            )
-        } else {
-            // In unreachable code the parameters are not on the value stack
-            // (nothing is pushed there; the validator's stack is polymorphic),
-            // so the frame's base is the stack as it is. Taking `params`
-            // off it would reach into the enclosing frame's values, which
-            // this frame's end (`reset_to_frame_end`) would then truncate or
-            // overwrite with slots of its own, corrupting the enclosing
-            // frame's state once its end is reached by a branch. A frame
-            // entered unreachable never becomes reachable itself (no branch
-            // to it is compiled), so its base only has to keep the stack
-            // below it intact.
-            (self.stack.len(), self.sp_offset)
-        };
+        debug_assert!(self.reachable, "a live frame opened in unreachable code");
+        self.spill_everything();
         self.control.push(ControlFrame {
             kind,
+            base_height: self.stack.len() - params.len(),
+            base_sp_offset: self.sp_offset - SLOT_SIZE * params.len() as u32,
             params,
             results,
-            base_height,
-            base_sp_offset,
             label,
-            reachable_at_entry: self.reachable,
             branched_to: false,
         });
+    }
+
+    /// Opens a dead frame: a construct of any kind (`block`, `try_table`,
+    /// ...) met in unreachable code. Nothing in it is compiled, nothing
+    /// branches to it, and it never becomes reachable. Its base is the value
+    /// stack as it is: in unreachable code nothing is pushed there (the
+    /// validator's stack is polymorphic), so a construct's parameters are
+    /// not on it, and taking them off would reach into the enclosing frame's
+    /// values (wasm-smith seeds 14268, 10162, 13802 in `tests/winch_smith.rs`).
+    pub(crate) fn push_dead_frame(&mut self) {
+        let label = self.asm.new_label();
+        self.control.push(ControlFrame {
+            kind: FrameKind::Dead,
+            params: Vec::new(),
+            results: Vec::new(),
+            base_height: self.stack.len(),
+            base_sp_offset: self.sp_offset,
+            label,
+            branched_to: false,
+        });
+    }
+
+    /// Closes the innermost frame, a dead one. Nothing was compiled since
+    /// it opened, so the value stack and `sp_offset` are as it found them.
+    pub(crate) fn pop_dead_frame(&mut self) {
+        let frame = self.control.pop().expect("a frame to close");
+        debug_assert_eq!(frame.kind, FrameKind::Dead);
+        debug_assert_eq!(
+            (self.stack.len(), self.sp_offset),
+            (frame.base_height, frame.base_sp_offset)
+        );
     }
 
     /// Makes the value stack what it is at the end of `frame` (its results

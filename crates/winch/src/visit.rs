@@ -5,9 +5,21 @@
 //! code generator) and then the code generator's method for it, from the
 //! [`Ops`] trait. `Ops` has a default method per operator that refuses it
 //! with an error naming it; the code generator overrides the ones it
-//! supports. Code is not generated for operators in unreachable code
-//! (after `br`, `return`, `unreachable`) except the structured control
-//! operators, which keep the frames balanced.
+//! supports (any other valid operator is [`CompileError::Unsupported`],
+//! named, at its offset).
+//!
+//! Code is not generated for operators in unreachable code (after `br`,
+//! `br_table`, `return`, `unreachable`, until the enclosing frame's `else`
+//! or `end`). There the visitor does not look at which operator it has,
+//! only at what the validator did with it ([`duet_environ::control`]): an
+//! operator that opens a frame (`block`, `loop`, `if`, `try_table`, legacy
+//! `try`, ...) opens a dead frame in the code generator, closing one
+//! (`end`, `delegate`) drops it, and only a live frame's `else` and `end`
+//! are compiled. So every operator the validator accepts keeps the frames
+//! matched, whether or not the code generator supports it. The decoder's
+//! question of which construct it is in (to decode `else`, `catch`,
+//! `delegate`) is answered by the validator's frames too (the
+//! `wasmparser::FrameStack` impl below).
 
 use crate::codegen::{CodeGen, FrameKind, int_size};
 use crate::env::FuncEnv;
@@ -25,6 +37,7 @@ use cranelift_asm::x64::{
 };
 use cranelift_asm::x64::{Amode, BitOp, Gpr};
 use duet_environ::builtins::Builtin;
+use duet_environ::control::{ControlSnapshot, FrameChange};
 use duet_environ::trap::Trap;
 use wasmparser::{
     BlockType, FuncValidator, FunctionBody, MemArg, ValType, VisitOperator, WasmModuleResources,
@@ -43,6 +56,9 @@ pub fn compile_function<E: FuncEnv, T: WasmModuleResources>(
     let ty = env.func_type(func_index).clone();
     let (params, results) = (ty.params().to_vec(), ty.results().to_vec());
     let mut codegen = CodeGen::new(env, Assembler::new(features), &params, &results);
+    // A type the code generator refuses in the signature is reported at the
+    // body's start, as the optimizing tier does.
+    codegen.offset = body.range().start;
     for &t in params.iter().chain(&results) {
         codegen.check_type(t)?;
     }
@@ -168,16 +184,61 @@ struct Validated<'v, 'c, 'e, E: FuncEnv, T: WasmModuleResources> {
     offset: u64,
 }
 
-/// The decoder asks which construct it is inside (to decode `end` and
-/// `else`); the code generator's control frames say.
+/// The decoder asks which construct it is inside (to decode `else`,
+/// `catch`, `delegate`, and to refuse operators after the function's
+/// `end`); the validator's control frames say. They hold every construct
+/// the body opened, of every proposal, while the code generator's hold
+/// only the ones it compiled and dead frames.
 impl<E: FuncEnv, T: WasmModuleResources> wasmparser::FrameStack for Validated<'_, '_, '_, E, T> {
     fn current_frame(&self) -> Option<wasmparser::FrameKind> {
-        self.codegen.control.last().map(|frame| match frame.kind {
-            FrameKind::Function | FrameKind::Block => wasmparser::FrameKind::Block,
-            FrameKind::Loop => wasmparser::FrameKind::Loop,
-            FrameKind::If { .. } => wasmparser::FrameKind::If,
-            FrameKind::Else => wasmparser::FrameKind::Else,
-        })
+        self.validator.get_control_frame(0).map(|frame| frame.kind)
+    }
+}
+
+impl<E: FuncEnv, T: WasmModuleResources> Validated<'_, '_, '_, E, T> {
+    /// Validates an operator in unreachable code and keeps the code
+    /// generator's frames matched with the validator's, from what the
+    /// operator did to the validator's control stack
+    /// ([`duet_environ::control`]): a frame opened is a dead frame, a dead
+    /// frame closed is dropped, and only the `else` and `end` of a live
+    /// frame are compiled (the code after them may be reachable).
+    /// `operator` names it for an error.
+    fn unreachable_operator(
+        &mut self,
+        operator: &'static str,
+        validate: impl FnOnce(&mut FuncValidator<T>) -> Result<(), CompileError>,
+    ) -> Result<(), CompileError> {
+        let before = ControlSnapshot::of(self.validator);
+        validate(self.validator)?;
+        let change = before.change(ControlSnapshot::of(self.validator));
+        let codegen = &mut *self.codegen;
+        let top = codegen.control.last().expect("inside the function").kind;
+        match change {
+            FrameChange::Unchanged => Ok(()),
+            FrameChange::Opened => {
+                codegen.push_dead_frame();
+                Ok(())
+            }
+            FrameChange::Replaced { .. } if top == FrameKind::Dead => Ok(()),
+            FrameChange::Replaced {
+                to: wasmparser::FrameKind::Else,
+                ..
+            } if matches!(top, FrameKind::If { .. }) => {
+                codegen.materialize_condition();
+                Ops::visit_else(codegen)
+            }
+            // Only an `if` is a live frame with a divider; a `catch` ends a
+            // `try`, which is always dead (never compiled).
+            FrameChange::Replaced { .. } => Err(codegen.unsupported(operator)),
+            FrameChange::Closed if top == FrameKind::Dead => {
+                codegen.pop_dead_frame();
+                Ok(())
+            }
+            FrameChange::Closed => {
+                codegen.materialize_condition();
+                Ops::visit_end(codegen)
+            }
+        }
     }
 }
 
@@ -191,28 +252,21 @@ const fn consumes_condition(visit: &str) -> bool {
     )
 }
 
-/// Whether an operator is a structured-control operator, compiled even in
-/// unreachable code to keep the control frames balanced.
-const fn is_structure(visit: &str) -> bool {
-    matches!(
-        visit.as_bytes(),
-        b"visit_block" | b"visit_loop" | b"visit_if" | b"visit_else" | b"visit_end"
-    )
-}
-
 macro_rules! define_validated {
     ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
         $(
             fn $visit(&mut self $($(,$arg: $argty)*)?) -> Self::Output {
-                self.validator.visitor(self.offset).$visit($($($arg.clone()),*)?)?;
-                if self.codegen.reachable || is_structure(stringify!($visit)) {
-                    if !consumes_condition(stringify!($visit)) {
-                        self.codegen.materialize_condition();
-                    }
-                    Ops::$visit(&mut *self.codegen $($(,$arg)*)?)
-                } else {
-                    Ok(())
+                if !self.codegen.reachable {
+                    let offset = self.offset;
+                    return self.unreachable_operator(&stringify!($visit)[6..], |validator| {
+                        Ok(validator.visitor(offset).$visit($($($arg),*)?)?)
+                    });
                 }
+                self.validator.visitor(self.offset).$visit($($($arg.clone()),*)?)?;
+                if !consumes_condition(stringify!($visit)) {
+                    self.codegen.materialize_condition();
+                }
+                Ops::$visit(&mut *self.codegen $($(,$arg)*)?)
             }
         )*
     };
@@ -234,11 +288,14 @@ macro_rules! define_validated_simd {
     ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
         $(
             fn $visit(&mut self $($(,$arg: $argty)*)?) -> Self::Output {
+                if !self.codegen.reachable {
+                    let offset = self.offset;
+                    return self.unreachable_operator(&stringify!($visit)[6..], |validator| {
+                        Ok(validator.simd_visitor(offset).$visit($($($arg),*)?)?)
+                    });
+                }
                 let mut validator = self.validator.simd_visitor(self.offset);
                 validator.$visit($($($arg),*)?)?;
-                if !self.codegen.reachable {
-                    return Ok(());
-                }
                 Err(CompileError::Unsupported { operator: &stringify!($visit)[6..], offset: self.offset })
             }
         )*
@@ -607,22 +664,16 @@ impl<'a, E: FuncEnv> Ops<'a> for CodeGen<'_, E> {
         let (params, results) = self.block_types(ty)?;
         let label = self.asm.new_label();
         self.push_frame(FrameKind::Loop, params, results, label);
-        if self.reachable {
-            // Loop headers start at 16 bytes (the optimizing tier uses 32;
-            // winch's loops are longer, and 32 measured no better).
-            self.asm.align_label(label, 16);
-            self.bind(label)?;
-        }
+        // Loop headers start at 16 bytes (the optimizing tier uses 32;
+        // winch's loops are longer, and 32 measured no better).
+        self.asm.align_label(label, 16);
+        self.bind(label)?;
         Ok(())
     }
 
     fn visit_if(&mut self, ty: BlockType) -> Result<(), CompileError> {
         let (params, results) = self.block_types(ty)?;
         let (end, else_label) = (self.asm.new_label(), self.asm.new_label());
-        if !self.reachable {
-            self.push_frame(FrameKind::If { else_label }, params, results, end);
-            return Ok(());
-        }
         // The flags survive push_frame's spilling (invariant 5).
         let cc = self.take_condition();
         self.push_frame(FrameKind::If { else_label }, params, results, end);
@@ -640,11 +691,10 @@ impl<'a, E: FuncEnv> Ops<'a> for CodeGen<'_, E> {
             self.asm.jmp(frame.label);
             self.control.last_mut().expect("validated").branched_to = true;
         }
-        if frame.reachable_at_entry {
-            self.bind(else_label)?;
-        }
+        // The `if` was reachable (it is live), so its else arm is.
+        self.bind(else_label)?;
         self.reset_to_frame_entry(&frame);
-        self.reachable = frame.reachable_at_entry;
+        self.reachable = true;
         self.control.last_mut().expect("validated").kind = FrameKind::Else;
         Ok(())
     }
@@ -670,13 +720,15 @@ impl<'a, E: FuncEnv> Ops<'a> for CodeGen<'_, E> {
                 return Ok(());
             }
             FrameKind::Block | FrameKind::If { .. } | FrameKind::Else => {}
+            FrameKind::Dead => unreachable!("a dead frame is closed by `pop_dead_frame`"),
         }
         if self.reachable {
             self.move_to_frame_slots(frame.results.len(), frame.base_sp_offset);
         }
-        // An `if` without `else` falls to its end when the condition is false.
+        // An `if` without `else` falls to its end when the condition is false
+        // (the `if` was reachable: it is live).
         let else_path = match frame.kind {
-            FrameKind::If { else_label } if frame.reachable_at_entry => {
+            FrameKind::If { else_label } => {
                 self.bind(else_label)?;
                 true
             }
