@@ -293,7 +293,7 @@ struct CompileArgs {
 enum Compiler {
     /// The single-pass baseline compiler (winch-codegen).
     Winch,
-    /// The optimizing compiler (only its translation to IR is built yet).
+    /// The optimizing compiler (cranelift-wasm, cranelift-codegen).
     Cranelift,
 }
 

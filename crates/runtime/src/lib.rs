@@ -86,11 +86,6 @@
 //!    └── profiling  /tmp/perf-<pid>.map lines for perf
 //! ```
 //!
-//! # What comes next
-//!
-//! Backtraces through host frames (from the
-//! VMContext's `last_wasm_exit_fp`/`pc`), fuel and epochs.
-//!
 //! # Unsafe code
 //!
 //! Mapping memory, changing its protection, calling generated code and

@@ -125,11 +125,24 @@ pub(crate) fn eh_frame(
     convention: &UnwindConvention,
     functions: &[JitFunction<'_>],
 ) -> Result<Option<Vec<u8>>, gimli::write::Error> {
-    let Some(table) = frame_table(convention, functions) else {
-        return Ok(None);
-    };
+    // gimli's table holds every FDE's instructions as values, several
+    // times the size of the bytes written: built for a whole module of a
+    // million small functions it was most of the module's peak memory
+    // (700 MB). A table per chunk of functions, each written after the
+    // one before with its own copy of the CIE (FDEs name their CIE by
+    // offset, so a section may hold several), keeps that transient small.
+    const FUNCTIONS_PER_TABLE: usize = 4096;
     let mut eh_frame = EhFrame(EndianVec::new(LittleEndian));
-    table.write_eh_frame(&mut eh_frame)?;
+    let mut any = false;
+    for chunk in functions.chunks(FUNCTIONS_PER_TABLE) {
+        if let Some(table) = frame_table(convention, chunk) {
+            table.write_eh_frame(&mut eh_frame)?;
+            any = true;
+        }
+    }
+    if !any {
+        return Ok(None);
+    }
     // The terminator libgcc's walk over the section stops at.
     eh_frame.0.write_u32(0)?;
     Ok(Some(eh_frame.0.into_vec()))
@@ -349,5 +362,41 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    /// A module with more functions than one gimli table takes is
+    /// written as several tables, each with its CIE: every FDE still
+    /// parses, against a CIE, and covers its own function.
+    #[test]
+    fn many_functions_are_written_in_tables_of_their_own() {
+        let framed = framed_function();
+        let len = framed.code().len();
+        let count = 10_000;
+        let functions: Vec<JitFunction<'_>> = (0..count)
+            .map(|i| JitFunction {
+                name: "framed",
+                range: 0x100000 + i * 64..0x100000 + i * 64 + len,
+                code: &framed,
+            })
+            .collect();
+        let section = eh_frame(&UNWIND_CONVENTION, &functions).unwrap().unwrap();
+        assert_eq!(fde_offsets(&section).len(), count);
+        let eh_frame = gimli::EhFrame::new(&section, LittleEndian);
+        let bases = BaseAddresses::default().set_eh_frame(0);
+        let mut entries = eh_frame.entries(&bases);
+        let (mut cies, mut starts) = (0, Vec::new());
+        while let Some(entry) = entries.next().unwrap() {
+            match entry {
+                CieOrFde::Cie(_) => cies += 1,
+                CieOrFde::Fde(partial) => {
+                    let fde = partial.parse(gimli::EhFrame::cie_from_offset).unwrap();
+                    assert_eq!(fde.len(), len as u64);
+                    starts.push(fde.initial_address());
+                }
+            }
+        }
+        assert_eq!(cies, count.div_ceil(4096), "a CIE per table");
+        let expected: Vec<u64> = (0..count).map(|i| 0x100000 + i as u64 * 64).collect();
+        assert_eq!(starts, expected);
     }
 }
