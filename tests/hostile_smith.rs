@@ -616,7 +616,7 @@ fn calls(wat: &str, features: Features, arg: i32, expected: Option<i32>) {
             let module = Module::new(&engine, wat).unwrap_or_else(|e| panic!("{tier}: {e}"));
             let mut store = Store::new(&engine, ());
             let instance = Instance::new(&mut store, &module, &[]).expect("instantiates");
-            let f = instance.get_func(&store, "f").expect("exports f");
+            let f = instance.get_func(&store, "f").unwrap().expect("exports f");
             let mut results = [Val::I32(0)];
             match (f.call(&mut store, &[Val::I32(arg)], &mut results), expected) {
                 (Ok(()), Some(expected)) => {

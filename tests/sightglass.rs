@@ -178,7 +178,7 @@ fn run(engine: &Engine, program: &Program) -> Result<(), Failed> {
     let mut store = Store::new(engine, wasi);
     let instance = linker.instantiate(&mut store, &module)?;
     let start = instance
-        .get_func(&store, "_start")
+        .get_func(&store, "_start")?
         .ok_or("the program exports no `_start`")?;
     let exit_code = match start.call(&mut store, &[], &mut []) {
         Ok(()) => 0,

@@ -69,6 +69,7 @@ impl Tier for DuetTier {
         })?;
         let funcs = instance
             .exports(&store)
+            .expect("the instance is the store's")
             .into_iter()
             .filter_map(|(name, item)| Some((name, item.into_func()?)))
             .collect();
@@ -116,6 +117,7 @@ impl DuetInstance {
                 Val::FuncRef(Some(
                     self.instance
                         .get_func(&self.store, name)
+                        .unwrap()
                         .expect("arguments name exported functions"),
                 ))
             }
@@ -139,6 +141,7 @@ impl DuetInstance {
             })),
             Val::ExternRef(r) => Value::ExternRef(r.map(|r| {
                 *r.data(&self.store)
+                    .unwrap()
                     .downcast_ref::<u32>()
                     .expect("the harness makes every extern reference")
             })),
@@ -151,9 +154,10 @@ impl TierInstance for DuetInstance {
         let func = self
             .instance
             .get_func(&self.store, name)
+            .unwrap()
             .expect("the harness calls exported functions");
         let params: Vec<Val> = args.iter().map(|a| self.engine_value(a)).collect();
-        let ty = func.ty(&self.store);
+        let ty = func.ty(&self.store).unwrap();
         let mut results: Vec<Val> = ty.results.iter().map(|&t| Val::default_for(t)).collect();
         match func.call(&mut self.store, &params, &mut results) {
             Ok(()) => Ok(results.iter().map(|r| self.portable_value(r)).collect()),
@@ -166,6 +170,7 @@ impl TierInstance for DuetInstance {
         let val = self.engine_value(value);
         self.instance
             .get_global(&self.store, name)
+            .unwrap()
             .expect("an exported global")
             .set(&mut self.store, val)
             .expect("the harness sets mutable globals with values of their type");
@@ -177,25 +182,31 @@ impl TierInstance for DuetInstance {
             .globals
             .iter()
             .map(|name| {
-                let global = self.instance.get_global(store, name).expect("exported");
-                (name.clone(), self.portable_value(&global.get(store)))
+                let global = self.instance.get_global(store, name).unwrap();
+                let global = global.expect("exported");
+                (
+                    name.clone(),
+                    self.portable_value(&global.get(store).unwrap()),
+                )
             })
             .collect();
         let memories = exports
             .memories
             .iter()
             .map(|name| {
-                let memory = self.instance.get_memory(store, name).expect("exported");
-                (name.clone(), memory.data(store).to_vec())
+                let memory = self.instance.get_memory(store, name).unwrap();
+                let memory = memory.expect("exported");
+                (name.clone(), memory.data(store).unwrap().to_vec())
             })
             .collect();
         let tables = exports
             .tables
             .iter()
             .map(|name| {
-                let table = self.instance.get_table(store, name).expect("exported");
-                let elements = (0..table.size(store))
-                    .map(|i| self.portable_value(&table.get(store, i).expect("in bounds")))
+                let table = self.instance.get_table(store, name).unwrap();
+                let table = table.expect("exported");
+                let elements = (0..table.size(store).unwrap())
+                    .map(|i| self.portable_value(&table.get(store, i).unwrap().expect("in bounds")))
                     .collect();
                 (name.clone(), elements)
             })

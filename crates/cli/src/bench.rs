@@ -610,6 +610,7 @@ fn run_program(
     let instance = linker.instantiate(&mut store, module).map_err(error)?;
     let start = instance
         .get_func(&store, "_start")
+        .map_err(error)?
         .ok_or("the program exports no `_start`")?;
     let started = Instant::now();
     let called = start.call(&mut store, &[], &mut []);

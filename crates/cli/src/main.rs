@@ -642,12 +642,12 @@ fn run(args: &RunArgs) -> Result<Ran, RunFailure> {
     };
     let name = args.invoke.as_deref().unwrap_or("_start");
     let func = instance
-        .get_func(&store, name)
+        .get_func(&store, name)?
         .ok_or_else(|| match &args.invoke {
             Some(_) => format!("no exported function `{name}`"),
             None => "no `_start` export; choose a function with `--invoke NAME`".to_string(),
         })?;
-    let ty = func.ty(&store);
+    let ty = func.ty(&store)?;
     // A WASI program's `_start` takes its arguments from WASI.
     let call_args: &[String] = if is_wasi_program && args.invoke.is_none() {
         &[]

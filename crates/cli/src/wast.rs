@@ -491,19 +491,26 @@ impl<'a> FileRun<'a> {
     /// inner one is the engine's.
     fn invoke(&mut self, invoke: &WastInvoke<'_>) -> Result<Outcome, String> {
         let instance = self.instance(invoke.module)?;
-        let func = instance.get_func(&self.store, invoke.name).ok_or_else(|| {
-            format!(
-                "{}: no exported function of that name",
-                describe_invoke(invoke)
-            )
-        })?;
+        let func = instance
+            .get_func(&self.store, invoke.name)
+            .map_err(|e| format!("{}: {}", describe_invoke(invoke), one_line(&e)))?
+            .ok_or_else(|| {
+                format!(
+                    "{}: no exported function of that name",
+                    describe_invoke(invoke)
+                )
+            })?;
         let args = invoke
             .args
             .iter()
             .map(|arg| self.argument(arg))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("{}: {e}", describe_invoke(invoke)))?;
-        let result_count = func.ty(&self.store).results.len();
+        let result_count = func
+            .ty(&self.store)
+            .map_err(|e| format!("{}: {}", describe_invoke(invoke), one_line(&e)))?
+            .results
+            .len();
         let mut results = vec![Val::I32(0); result_count];
         Ok(func
             .call(&mut self.store, &args, &mut results)
@@ -545,10 +552,14 @@ impl<'a> FileRun<'a> {
             WastExecute::Invoke(invoke) => self.invoke(&invoke),
             WastExecute::Get { module, global, .. } => {
                 let instance = self.instance(module)?;
-                let global = instance
+                let exported = instance
                     .get_global(&self.store, global)
+                    .map_err(|e| format!("get \"{global}\": {}", one_line(&e)))?
                     .ok_or_else(|| format!("get \"{global}\": no exported global of that name"))?;
-                Ok(Ok(vec![global.get(&self.store)]))
+                let value = exported
+                    .get(&self.store)
+                    .map_err(|e| format!("get \"{global}\": {}", one_line(&e)))?;
+                Ok(Ok(vec![value]))
             }
             WastExecute::Wat(mut wat) => {
                 let module = self.compile_wat(&mut wat)?;
@@ -635,7 +646,10 @@ impl<'a> FileRun<'a> {
             }
             (WastRetCore::RefExtern(e), Val::ExternRef(Some(a))) => match e {
                 None => true,
-                Some(n) => a.data(&self.store).downcast_ref::<u32>() == Some(n),
+                Some(n) => {
+                    let data = a.data(&self.store).map_err(|e| one_line(&e))?;
+                    data.downcast_ref::<u32>() == Some(n)
+                }
             },
             (WastRetCore::RefFunc(None), Val::FuncRef(Some(_))) => true,
             (WastRetCore::RefFunc(Some(_)), _) => {
@@ -756,9 +770,12 @@ impl<'a> FileRun<'a> {
             Val::FuncRef(None) => "ref.null func".into(),
             Val::FuncRef(Some(_)) => "ref.func".into(),
             Val::ExternRef(None) => "ref.null extern".into(),
-            Val::ExternRef(Some(r)) => match r.data(&self.store).downcast_ref::<u32>() {
-                Some(n) => format!("ref.extern {n}"),
-                None => "ref.extern (a host value)".into(),
+            Val::ExternRef(Some(r)) => match r.data(&self.store) {
+                Ok(data) => match data.downcast_ref::<u32>() {
+                    Some(n) => format!("ref.extern {n}"),
+                    None => "ref.extern (a host value)".into(),
+                },
+                Err(error) => format!("ref.extern ({})", one_line(&error)),
             },
         }
     }

@@ -97,22 +97,20 @@ impl Extern {
 
     /// The entity's type.
     ///
-    /// # Panics
-    ///
-    /// If the entity belongs to another store (see "Handles from another
-    /// store" in the docs of [`Store`](crate::Store)).
-    pub fn ty(&self, store: impl AsStore) -> ExternType {
-        match self {
-            Extern::Func(f) => ExternType::Func(f.ty(&store)),
-            Extern::Table(t) => ExternType::Table(t.ty(&store)),
-            Extern::Memory(m) => ExternType::Memory(m.ty(&store)),
-            Extern::Global(g) => ExternType::Global(g.ty(&store)),
-        }
+    /// An entity of another store is an [`Error::Type`] (see "Handles from
+    /// another store" in the docs of [`Store`](crate::Store)).
+    pub fn ty(&self, store: impl AsStore) -> Result<ExternType, Error> {
+        Ok(match self {
+            Extern::Func(f) => ExternType::Func(f.ty(&store)?),
+            Extern::Table(t) => ExternType::Table(t.ty(&store)?),
+            Extern::Memory(m) => ExternType::Memory(m.ty(&store)?),
+            Extern::Global(g) => ExternType::Global(g.ty(&store)?),
+        })
     }
 
-    /// Whether the entity belongs to `store`: when it does not, the
-    /// methods that return a `Result` return an error and the others panic
-    /// (see "Handles from another store" in the docs of
+    /// Whether the entity belongs to `store`: when it does not, every
+    /// method given `store` and the entity returns an [`Error::Type`] (see
+    /// "Handles from another store" in the docs of
     /// [`Store`](crate::Store)).
     pub fn comes_from_same_store(&self, store: impl AsStore) -> bool {
         self.store_id() == store.as_store().id
@@ -176,35 +174,38 @@ impl Memory {
         })
     }
 
-    /// The memory's record; panics naming `method` if the memory belongs
+    /// The memory's record, or an [`Error::Type`] if the memory belongs
     /// to another store.
-    fn get<'a>(&self, store: &'a StoreOpaque, method: &str) -> &'a StoreMemory {
-        store.assert_owns(self.store, method);
-        &store.memories[self.index as usize]
+    fn get<'a>(&self, store: &'a StoreOpaque) -> Result<&'a StoreMemory, Error> {
+        store.check(self.store, "the memory")?;
+        Ok(&store.memories[self.index as usize])
+    }
+
+    /// The memory's record, for writing, or an [`Error::Type`] if the
+    /// memory belongs to another store.
+    fn get_mut<'a>(&self, store: &'a mut StoreOpaque) -> Result<&'a mut StoreMemory, Error> {
+        store.check(self.store, "the memory")?;
+        Ok(&mut store.memories[self.index as usize])
     }
 
     /// The type, with the current size as the minimum.
     ///
-    /// # Panics
-    ///
-    /// If the memory belongs to another store (see "Handles from another
-    /// store" in the docs of [`Store`](crate::Store)).
-    pub fn ty(&self, store: impl AsStore) -> MemoryType {
-        let memory = self.get(store.as_store(), "Memory::ty");
-        MemoryType {
+    /// A memory of another store is an [`Error::Type`] (see "Handles from
+    /// another store" in the docs of [`Store`](crate::Store)).
+    pub fn ty(&self, store: impl AsStore) -> Result<MemoryType, Error> {
+        let memory = self.get(store.as_store())?;
+        Ok(MemoryType {
             minimum_pages: memory.memory.pages(),
             ..memory.ty
-        }
+        })
     }
 
     /// The size in pages.
     ///
-    /// # Panics
-    ///
-    /// If the memory belongs to another store (see "Handles from another
-    /// store" in the docs of [`Store`](crate::Store)).
-    pub fn size(&self, store: impl AsStore) -> u64 {
-        self.get(store.as_store(), "Memory::size").memory.pages()
+    /// A memory of another store is an [`Error::Type`] (see "Handles from
+    /// another store" in the docs of [`Store`](crate::Store)).
+    pub fn size(&self, store: impl AsStore) -> Result<u64, Error> {
+        Ok(self.get(store.as_store())?.memory.pages())
     }
 
     /// Grows the memory by `delta` pages; returns the old size.
@@ -213,33 +214,25 @@ impl Memory {
     /// maximum (for a 64-bit memory, its reservation) an
     /// [`Error::Resource`], the memory unchanged.
     pub fn grow(&self, mut store: impl AsStoreMut, delta: u64) -> Result<u64, Error> {
-        let store = store.as_store_mut();
-        store.check(self.store, "the memory")?;
-        store.memories[self.index as usize]
+        self.get_mut(store.as_store_mut())?
             .grow(delta)
             .ok_or_else(|| Error::Resource(format!("cannot grow memory by {delta} pages")))
     }
 
     /// The memory's bytes.
     ///
-    /// # Panics
-    ///
-    /// If the memory belongs to another store (see "Handles from another
-    /// store" in the docs of [`Store`](crate::Store)).
-    pub fn data<'a, S: AsStore>(&self, store: &'a S) -> &'a [u8] {
-        self.get(store.as_store(), "Memory::data").memory.data()
+    /// A memory of another store is an [`Error::Type`] (see "Handles from
+    /// another store" in the docs of [`Store`](crate::Store)).
+    pub fn data<'a, S: AsStore>(&self, store: &'a S) -> Result<&'a [u8], Error> {
+        Ok(self.get(store.as_store())?.memory.data())
     }
 
     /// The memory's bytes, for writing.
     ///
-    /// # Panics
-    ///
-    /// If the memory belongs to another store (see "Handles from another
-    /// store" in the docs of [`Store`](crate::Store)).
-    pub fn data_mut<'a, S: AsStoreMut>(&self, store: &'a mut S) -> &'a mut [u8] {
-        let store = store.as_store_mut();
-        store.assert_owns(self.store, "Memory::data_mut");
-        store.memories[self.index as usize].memory.data_mut()
+    /// A memory of another store is an [`Error::Type`] (see "Handles from
+    /// another store" in the docs of [`Store`](crate::Store)).
+    pub fn data_mut<'a, S: AsStoreMut>(&self, store: &'a mut S) -> Result<&'a mut [u8], Error> {
+        Ok(self.get_mut(store.as_store_mut())?.memory.data_mut())
     }
 
     /// The memory's bytes and the store's data, both for writing: what a
@@ -247,18 +240,15 @@ impl Memory {
     /// its own state (WASI's file table, say). The two do not overlap: the
     /// bytes belong to the store's memory, the data is the embedder's `T`.
     ///
-    /// # Panics
-    ///
-    /// If the memory belongs to another store (see "Handles from another
-    /// store" in the docs of [`Store`](crate::Store)).
+    /// A memory of another store is an [`Error::Type`] (see "Handles from
+    /// another store" in the docs of [`Store`](crate::Store)).
     pub fn data_and_store_mut<'a, S: AsStoreDataMut>(
         &self,
         store: &'a mut S,
-    ) -> (&'a mut [u8], &'a mut S::Data) {
+    ) -> Result<(&'a mut [u8], &'a mut S::Data), Error> {
         let (store, data) = store.store_and_data_mut();
-        store.assert_owns(self.store, "Memory::data_and_store_mut");
-        let bytes = store.memories[self.index as usize].memory.data_mut();
-        (bytes, data)
+        let bytes = self.get_mut(store)?.memory.data_mut();
+        Ok((bytes, data))
     }
 }
 
@@ -288,48 +278,45 @@ impl Table {
         })
     }
 
-    /// The table's record; panics naming `method` if the table belongs to
+    /// The table's record, or an [`Error::Type`] if the table belongs to
     /// another store.
-    fn get_table<'a>(&self, store: &'a StoreOpaque, method: &str) -> &'a StoreTable {
-        store.assert_owns(self.store, method);
-        &store.tables[self.index as usize]
+    fn get_table<'a>(&self, store: &'a StoreOpaque) -> Result<&'a StoreTable, Error> {
+        store.check(self.store, "the table")?;
+        Ok(&store.tables[self.index as usize])
     }
 
     /// The type, with the current size as the minimum.
     ///
-    /// # Panics
-    ///
-    /// If the table belongs to another store (see "Handles from another
-    /// store" in the docs of [`Store`](crate::Store)).
-    pub fn ty(&self, store: impl AsStore) -> TableType {
-        let table = self.get_table(store.as_store(), "Table::ty");
-        TableType {
+    /// A table of another store is an [`Error::Type`] (see "Handles from
+    /// another store" in the docs of [`Store`](crate::Store)).
+    pub fn ty(&self, store: impl AsStore) -> Result<TableType, Error> {
+        let table = self.get_table(store.as_store())?;
+        Ok(TableType {
             minimum: table.table.size(),
             ..table.ty.clone()
-        }
+        })
     }
 
     /// The number of elements.
     ///
-    /// # Panics
-    ///
-    /// If the table belongs to another store (see "Handles from another
-    /// store" in the docs of [`Store`](crate::Store)).
-    pub fn size(&self, store: impl AsStore) -> u64 {
-        self.get_table(store.as_store(), "Table::size").table.size()
+    /// A table of another store is an [`Error::Type`] (see "Handles from
+    /// another store" in the docs of [`Store`](crate::Store)).
+    pub fn size(&self, store: impl AsStore) -> Result<u64, Error> {
+        Ok(self.get_table(store.as_store())?.table.size())
     }
 
     /// Element `index`, or `None` out of bounds.
     ///
-    /// # Panics
-    ///
-    /// If the table belongs to another store (see "Handles from another
-    /// store" in the docs of [`Store`](crate::Store)).
-    pub fn get(&self, store: impl AsStore, index: u64) -> Option<Val> {
+    /// A table of another store is an [`Error::Type`] (see "Handles from
+    /// another store" in the docs of [`Store`](crate::Store)).
+    pub fn get(&self, store: impl AsStore, index: u64) -> Result<Option<Val>, Error> {
         let store = store.as_store();
-        let table = self.get_table(store, "Table::get");
-        let raw = table.table.get(index).ok()?;
-        Some(store.ref_from_raw(table.ty.element, raw))
+        let table = self.get_table(store)?;
+        Ok(table
+            .table
+            .get(index)
+            .ok()
+            .map(|raw| store.ref_from_raw(table.ty.element, raw)))
     }
 
     /// Sets element `index`.
@@ -391,36 +378,32 @@ impl Global {
         })
     }
 
-    /// The global's record; panics naming `method` if the global belongs
+    /// The global's record, or an [`Error::Type`] if the global belongs
     /// to another store.
-    fn get_global<'a>(&self, store: &'a StoreOpaque, method: &str) -> &'a StoreGlobal {
-        store.assert_owns(self.store, method);
-        &store.globals[self.index as usize]
+    fn get_global<'a>(&self, store: &'a StoreOpaque) -> Result<&'a StoreGlobal, Error> {
+        store.check(self.store, "the global")?;
+        Ok(&store.globals[self.index as usize])
     }
 
     /// The type.
     ///
-    /// # Panics
-    ///
-    /// If the global belongs to another store (see "Handles from another
-    /// store" in the docs of [`Store`](crate::Store)).
-    pub fn ty(&self, store: impl AsStore) -> GlobalType {
-        self.get_global(store.as_store(), "Global::ty").ty
+    /// A global of another store is an [`Error::Type`] (see "Handles from
+    /// another store" in the docs of [`Store`](crate::Store)).
+    pub fn ty(&self, store: impl AsStore) -> Result<GlobalType, Error> {
+        Ok(self.get_global(store.as_store())?.ty)
     }
 
     /// The value.
     ///
-    /// # Panics
-    ///
-    /// If the global belongs to another store (see "Handles from another
-    /// store" in the docs of [`Store`](crate::Store)).
-    pub fn get(&self, store: impl AsStore) -> Val {
+    /// A global of another store is an [`Error::Type`] (see "Handles from
+    /// another store" in the docs of [`Store`](crate::Store)).
+    pub fn get(&self, store: impl AsStore) -> Result<Val, Error> {
         let store = store.as_store();
-        let global = self.get_global(store, "Global::get");
+        let global = self.get_global(store)?;
         // SAFETY: the definition lives as long as the store, and wasm is
         // not running while the store is borrowed here.
         let slot = unsafe { (*global.definition).0 };
-        store.read_slot(global.ty.ty, &slot)
+        Ok(store.read_slot(global.ty.ty, &slot))
     }
 
     /// Sets the value of a mutable global.
@@ -429,8 +412,7 @@ impl Global {
     /// [`Error::Type`].
     pub fn set(&self, mut store: impl AsStoreMut, value: Val) -> Result<(), Error> {
         let store = store.as_store_mut();
-        store.check(self.store, "the global")?;
-        let global = &store.globals[self.index as usize];
+        let global = self.get_global(store)?;
         if !global.ty.mutable {
             return Err(Error::Type("cannot set an immutable global".to_string()));
         }

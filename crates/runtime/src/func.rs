@@ -177,7 +177,9 @@ impl<T> Caller<'_, T> {
     /// An export of the calling instance (its memory, typically).
     pub fn get_export(&mut self, name: &str) -> Option<Extern> {
         let instance = self.caller?;
-        instance.get_export(&*self, name)
+        instance
+            .get_export(&*self, name)
+            .expect("a caller's instance belongs to the store it runs in")
     }
 }
 
@@ -221,14 +223,12 @@ impl Func {
 
     /// The function's type.
     ///
-    /// # Panics
-    ///
-    /// If the function belongs to another store (see "Handles from another
-    /// store" in the docs of [`Store`](crate::Store)).
-    pub fn ty(&self, store: impl AsStore) -> FuncType {
+    /// A function of another store is an [`Error::Type`] (see "Handles
+    /// from another store" in the docs of [`Store`](crate::Store)).
+    pub fn ty(&self, store: impl AsStore) -> Result<FuncType, Error> {
         let store = store.as_store();
-        store.assert_owns(self.store, "Func::ty");
-        store.funcs[self.index as usize].ty.clone()
+        store.check(self.store, "the function")?;
+        Ok(store.funcs[self.index as usize].ty.clone())
     }
 
     /// Calls the function with `params`, writing its results into

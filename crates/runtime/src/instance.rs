@@ -197,110 +197,95 @@ impl Instance {
         instantiate(store.as_store_mut(), module, imports)
     }
 
-    /// The instance's record; panics naming `method` if the instance
+    /// The instance's record, or an [`Error::Type`] if the instance
     /// belongs to another store.
-    fn data<'a>(&self, store: &'a StoreOpaque, method: &str) -> &'a InstanceData {
-        store.assert_owns(self.store, method);
-        &store.instances[self.index as usize]
+    fn data<'a>(&self, store: &'a StoreOpaque) -> Result<&'a InstanceData, Error> {
+        store.check(self.store, "the instance")?;
+        Ok(&store.instances[self.index as usize])
     }
 
-    /// Whether the instance belongs to `store`: when it does not,
-    /// [`Linker::instance`](crate::Linker::instance) returns an error and
-    /// the other methods panic (see "Handles from another store" in the
-    /// docs of [`Store`](crate::Store)).
+    /// Whether the instance belongs to `store`: when it does not, every
+    /// method given `store` and the instance returns an [`Error::Type`]
+    /// (see "Handles from another store" in the docs of
+    /// [`Store`](crate::Store)).
     pub fn comes_from_same_store(&self, store: impl AsStore) -> bool {
         self.store == store.as_store().id
     }
 
     /// The module this is an instance of.
     ///
-    /// # Panics
+    /// An instance of another store is an [`Error::Type`] (see "Handles
+    /// from another store" in the docs of [`Store`](crate::Store)).
+    pub fn module(&self, store: impl AsStore) -> Result<Module, Error> {
+        Ok(self.data(store.as_store())?.module.clone())
+    }
+
+    /// The export `name`, or `None` if there is none.
     ///
-    /// If the instance belongs to another store (see "Handles from another
-    /// store" in the docs of [`Store`](crate::Store)).
-    pub fn module(&self, store: impl AsStore) -> Module {
-        self.data(store.as_store(), "Instance::module")
+    /// An instance of another store is an [`Error::Type`] (see "Handles
+    /// from another store" in the docs of [`Store`](crate::Store)).
+    pub fn get_export(&self, store: impl AsStore, name: &str) -> Result<Option<Extern>, Error> {
+        let store = store.as_store();
+        let data = self.data(store)?;
+        Ok(data
             .module
-            .clone()
+            .inner
+            .info
+            .export(name)
+            .map(|entity| export(store, data, entity)))
     }
 
-    /// The export `name`.
+    /// The exported function `name`, or `None` if there is no export of
+    /// that name or it is not a function.
     ///
-    /// # Panics
-    ///
-    /// If the instance belongs to another store (see "Handles from another
-    /// store" in the docs of [`Store`](crate::Store)).
-    pub fn get_export(&self, store: impl AsStore, name: &str) -> Option<Extern> {
-        self.lookup(store.as_store(), name, "Instance::get_export")
+    /// An instance of another store is an [`Error::Type`] (see "Handles
+    /// from another store" in the docs of [`Store`](crate::Store)).
+    pub fn get_func(&self, store: impl AsStore, name: &str) -> Result<Option<Func>, Error> {
+        Ok(self.get_export(store, name)?.and_then(Extern::into_func))
     }
 
-    /// The export `name`, for the method `method` (named if it panics).
-    fn lookup(&self, store: &StoreOpaque, name: &str, method: &str) -> Option<Extern> {
-        let data = self.data(store, method);
-        let entity = data.module.inner.info.export(name)?;
-        Some(export(store, data, entity))
+    /// The exported memory `name`, or `None` if there is no export of
+    /// that name or it is not a memory.
+    ///
+    /// An instance of another store is an [`Error::Type`] (see "Handles
+    /// from another store" in the docs of [`Store`](crate::Store)).
+    pub fn get_memory(&self, store: impl AsStore, name: &str) -> Result<Option<Memory>, Error> {
+        Ok(self.get_export(store, name)?.and_then(Extern::into_memory))
     }
 
-    /// The exported function `name`.
+    /// The exported table `name`, or `None` if there is no export of that
+    /// name or it is not a table.
     ///
-    /// # Panics
-    ///
-    /// If the instance belongs to another store (see "Handles from another
-    /// store" in the docs of [`Store`](crate::Store)).
-    pub fn get_func(&self, store: impl AsStore, name: &str) -> Option<Func> {
-        self.lookup(store.as_store(), name, "Instance::get_func")?
-            .into_func()
+    /// An instance of another store is an [`Error::Type`] (see "Handles
+    /// from another store" in the docs of [`Store`](crate::Store)).
+    pub fn get_table(&self, store: impl AsStore, name: &str) -> Result<Option<Table>, Error> {
+        Ok(self.get_export(store, name)?.and_then(Extern::into_table))
     }
 
-    /// The exported memory `name`.
+    /// The exported global `name`, or `None` if there is no export of
+    /// that name or it is not a global.
     ///
-    /// # Panics
-    ///
-    /// If the instance belongs to another store (see "Handles from another
-    /// store" in the docs of [`Store`](crate::Store)).
-    pub fn get_memory(&self, store: impl AsStore, name: &str) -> Option<Memory> {
-        self.lookup(store.as_store(), name, "Instance::get_memory")?
-            .into_memory()
-    }
-
-    /// The exported table `name`.
-    ///
-    /// # Panics
-    ///
-    /// If the instance belongs to another store (see "Handles from another
-    /// store" in the docs of [`Store`](crate::Store)).
-    pub fn get_table(&self, store: impl AsStore, name: &str) -> Option<Table> {
-        self.lookup(store.as_store(), name, "Instance::get_table")?
-            .into_table()
-    }
-
-    /// The exported global `name`.
-    ///
-    /// # Panics
-    ///
-    /// If the instance belongs to another store (see "Handles from another
-    /// store" in the docs of [`Store`](crate::Store)).
-    pub fn get_global(&self, store: impl AsStore, name: &str) -> Option<Global> {
-        self.lookup(store.as_store(), name, "Instance::get_global")?
-            .into_global()
+    /// An instance of another store is an [`Error::Type`] (see "Handles
+    /// from another store" in the docs of [`Store`](crate::Store)).
+    pub fn get_global(&self, store: impl AsStore, name: &str) -> Result<Option<Global>, Error> {
+        Ok(self.get_export(store, name)?.and_then(Extern::into_global))
     }
 
     /// Every export, in order.
     ///
-    /// # Panics
-    ///
-    /// If the instance belongs to another store (see "Handles from another
-    /// store" in the docs of [`Store`](crate::Store)).
-    pub fn exports(&self, store: impl AsStore) -> Vec<(String, Extern)> {
+    /// An instance of another store is an [`Error::Type`] (see "Handles
+    /// from another store" in the docs of [`Store`](crate::Store)).
+    pub fn exports(&self, store: impl AsStore) -> Result<Vec<(String, Extern)>, Error> {
         let store = store.as_store();
-        let data = self.data(store, "Instance::exports");
-        data.module
+        let data = self.data(store)?;
+        Ok(data
+            .module
             .inner
             .info
             .exports()
             .iter()
             .map(|(name, entity)| (name.clone(), export(store, data, *entity)))
-            .collect()
+            .collect())
     }
 }
 

@@ -18,7 +18,7 @@
 //!       (i32.add (local.get 0) (local.get 1))))"#)?;
 //! let mut store = Store::new(&engine, ());
 //! let instance = Instance::new(&mut store, &module, &[])?;
-//! let add = instance.get_func(&store, "add").expect("exported");
+//! let add = instance.get_func(&store, "add")?.expect("exported");
 //! let mut results = [Val::I32(0)];
 //! add.call(&mut store, &[Val::I32(40), Val::I32(2)], &mut results)?;
 //! assert_eq!(results[0].i32(), Some(42));

@@ -69,10 +69,7 @@ impl<T: 'static> Linker<T> {
         module_name: &str,
         instance: Instance,
     ) -> Result<&mut Self, Error> {
-        if !instance.comes_from_same_store(&*store) {
-            return Err(Error::Type("the instance belongs to another store".into()));
-        }
-        for (name, item) in instance.exports(&*store) {
+        for (name, item) in instance.exports(&*store)? {
             self.definitions
                 .insert((module_name.to_string(), name), Definition::Extern(item));
         }

@@ -153,25 +153,29 @@ pub(crate) struct StoreInner<T> {
 ///
 /// A handle ([`Func`], [`Memory`](crate::Memory), [`Table`](crate::Table),
 /// [`Global`](crate::Global), [`Instance`](crate::Instance),
-/// [`ExternRef`]) belongs to the store that made it; using it with another
-/// store is a mistake the API catches before it touches anything:
+/// [`ExternRef`]) belongs to the store that made it. Every method that
+/// takes a store returns [`Error::Type`] ("the memory belongs to another
+/// store", and so on) when given a handle from another one, or a reference
+/// value ([`Val::FuncRef`], [`Val::ExternRef`]) from another one, and
+/// touches nothing: the accessors (`ty`, `size`, `data`, `data_mut`,
+/// `data_and_store_mut`, `Table::get`, `Global::get`, `Extern::ty`,
+/// `ExternRef::data`, `Instance::module`, `Instance::get_export` and its
+/// typed forms, `Instance::exports`) as much as the methods that change or
+/// run something (`Memory::grow`, `Table::set`, `Table::grow`,
+/// `Global::set`, `Func::call`, `Func::typed`, `TypedFunc::call`,
+/// `Instance::new` and `Linker::instantiate` for their imports,
+/// `Linker::instance`, `Table::new` and `Global::new` for their initial
+/// values). No method panics on a foreign handle.
 ///
-/// * every method that returns a `Result` returns [`Error::Type`] ("... belongs
-///   to another store"): `Memory::grow`, `Table::set`, `Table::grow`,
-///   `Global::set`, `Func::call`, `Func::typed`, `TypedFunc::call`,
-///   `Instance::new` and `Linker::instantiate` (for their imports),
-///   `Linker::instance`, and `Table::new`, `Global::new` or any call given a
-///   reference value ([`Val::FuncRef`], [`Val::ExternRef`]) from another
-///   store;
-/// * the accessors that cannot otherwise fail and return a plain value or
-///   an `Option` (`size`, `ty`, `data`, `data_mut`, `data_and_store_mut`,
-///   `Table::get`, `Global::get`, `Instance::get_export` and its typed
-///   forms, `Instance::exports`, `Instance::module`, `Extern::ty`,
-///   `ExternRef::data`) panic, naming the method, as Wasmtime's do.
-///   Giving each a `Result` would make every caller handle an error that
-///   only a wrong handle can cause; an embedder that juggles several stores
-///   asks first with `comes_from_same_store` ([`crate::Extern`],
-///   [`crate::Instance`], [`ExternRef`]).
+/// This differs from Wasmtime, whose accessors that cannot otherwise fail
+/// (`Memory::size`, `Global::get`, `Instance::get_export`, ...) panic when
+/// given a handle from another store. Here a wrong store is the
+/// embedder's mistake like a value of the wrong type, and is reported the
+/// same way by every method, so that no method panics on what an embedder
+/// passes it; the price is a `?` (or an `unwrap`) after each accessor. An
+/// embedder that juggles several stores can also ask first with
+/// `comes_from_same_store` ([`crate::Extern`], [`crate::Instance`],
+/// [`ExternRef`]).
 pub struct Store<T> {
     pub(crate) inner: Box<StoreInner<T>>,
 }
@@ -340,17 +344,17 @@ impl ExternRef {
 
     /// The value referenced.
     ///
-    /// # Panics
-    ///
-    /// If the reference was made in another store (see "Handles from
-    /// another store" in the docs of [`Store`]).
-    pub fn data<'a>(&self, store: &'a impl AsStore) -> &'a (dyn Any + Send + Sync) {
+    /// A reference made in another store is an [`Error::Type`] (see
+    /// "Handles from another store" in the docs of [`Store`]).
+    pub fn data<'a>(&self, store: &'a impl AsStore) -> Result<&'a (dyn Any + Send + Sync), Error> {
         let store = store.as_store();
-        store.assert_owns(self.store, "ExternRef::data");
-        &*store.externrefs[self.index as usize]
+        store.check(self.store, "the extern reference")?;
+        Ok(&*store.externrefs[self.index as usize])
     }
 
-    /// Whether the reference was made in `store`.
+    /// Whether the reference was made in `store`: when it was not,
+    /// [`ExternRef::data`] and every method given it as a value return an
+    /// [`Error::Type`].
     pub fn comes_from_same_store(&self, store: impl AsStore) -> bool {
         self.store == store.as_store().id
     }
@@ -470,27 +474,14 @@ impl From<f64> for Val {
 impl StoreOpaque {
     /// Checks that a handle with store id `id` belongs here: an
     /// [`Error::Type`] saying `what` belongs to another store if not. Every
-    /// API method that returns a `Result` checks this before it looks the
-    /// handle up.
+    /// API method given a store and a handle checks this before it uses the
+    /// handle's index (which means nothing in another store).
     pub(crate) fn check(&self, id: u64, what: &str) -> Result<(), Error> {
         if id == self.id {
             Ok(())
         } else {
             Err(Error::Type(format!("{what} belongs to another store")))
         }
-    }
-
-    /// The same check for the accessors that return no `Result` (sizes,
-    /// types, contents, exports): a handle from another store is the
-    /// embedder's mistake, reported by a panic naming `method`, before the
-    /// handle's index is used. See "Handles from another store" in the
-    /// docs of [`Store`].
-    pub(crate) fn assert_owns(&self, id: u64, method: &str) {
-        assert!(
-            id == self.id,
-            "{method}: the handle belongs to another store (check with \
-             `comes_from_same_store`, or use a method that returns a `Result`)"
-        );
     }
 
     /// The raw form compiled code uses of a reference value: a

@@ -53,7 +53,10 @@ fn the_perf_map_lists_every_compiled_function_with_its_address_range() {
         let instance = Linker::new(&engine)
             .instantiate(&mut store, &module)
             .unwrap();
-        let f = instance.get_func(&store, "twice_plus_one").unwrap();
+        let f = instance
+            .get_func(&store, "twice_plus_one")
+            .unwrap()
+            .unwrap();
         let mut results = [Val::I32(0)];
         f.call(&mut store, &[Val::I32(5)], &mut results).unwrap();
         assert_eq!(results[0].i32(), Some(16));

@@ -732,7 +732,7 @@ fn a_trap_in_wasm_that_a_host_function_called_keeps_its_code_and_frames() {
         let module = Module::new(engine, wat).unwrap();
         let mut store = Store::new(engine, ());
         let instance = linker.instantiate(&mut store, &module).unwrap();
-        let outer = instance.get_func(&store, "outer").unwrap();
+        let outer = instance.get_func(&store, "outer").unwrap().unwrap();
         for (which, code, inner) in [
             (0, TrapCode::UnreachableCodeReached, "unreachable"),
             (1, TrapCode::IntegerDivisionByZero, "div"),
@@ -818,7 +818,7 @@ fn recursion_through_the_host_reports_each_level_once_as_a_chain() {
         for wrap in [false, true] {
             let mut store = Store::new(engine, wrap);
             let instance = linker.instantiate(&mut store, &module).unwrap();
-            let down = instance.get_func(&store, "down").unwrap();
+            let down = instance.get_func(&store, "down").unwrap().unwrap();
             let error = down.call(&mut store, &[Val::I32(3)], &mut []).unwrap_err();
             let trap = error.as_trap().expect("a trap");
             assert_eq!(trap.code(), TrapCode::HostError, "{compiler:?}");

@@ -67,7 +67,7 @@ fn walk_from_host_function(config: &Config) -> (Module, Vec<backtrace::Frame>) {
         .unwrap();
     let mut store = Store::new(&engine, Walk { frames: Vec::new() });
     let instance = linker.instantiate(&mut store, &module).unwrap();
-    let f1 = instance.get_func(&store, "f1").unwrap();
+    let f1 = instance.get_func(&store, "f1").unwrap().unwrap();
     assert_eq!(call_into_wasm(&mut store, f1), 10 * 2 + 3 + 2 + 1);
     let frames = std::mem::take(&mut store.data_mut().frames);
     (module, frames)
@@ -198,7 +198,7 @@ fn trap_backtraces_do_not_need_unwind_tables() {
         let instance = Linker::new(&engine)
             .instantiate(&mut store, &module)
             .unwrap();
-        let outer = instance.get_func(&store, "outer").unwrap();
+        let outer = instance.get_func(&store, "outer").unwrap().unwrap();
         let mut results = [Val::I32(0)];
         let error = outer
             .call(&mut store, &[Val::I32(0)], &mut results)

@@ -226,7 +226,10 @@ impl Guest {
         let instance = linker
             .instantiate(&mut store, &module)
             .expect("every import is defined");
-        let memory = instance.get_memory(&store, "memory").expect("exported");
+        let memory = instance
+            .get_memory(&store, "memory")
+            .unwrap()
+            .expect("exported");
         Guest {
             store,
             instance,
@@ -236,7 +239,11 @@ impl Guest {
 
     /// Calls `name` with `args`; its errno.
     fn call(&mut self, name: &str, args: &[Val]) -> i32 {
-        let func = self.instance.get_func(&self.store, name).expect("exported");
+        let func = self
+            .instance
+            .get_func(&self.store, name)
+            .unwrap()
+            .expect("exported");
         let mut results = [Val::I32(-1)];
         func.call(&mut self.store, args, &mut results)
             .unwrap_or_else(|e| panic!("{name} failed: {e}"));
@@ -245,11 +252,11 @@ impl Guest {
 
     fn write(&mut self, at: u32, bytes: &[u8]) {
         let at = at as usize;
-        self.memory.data_mut(&mut self.store)[at..at + bytes.len()].copy_from_slice(bytes);
+        self.memory.data_mut(&mut self.store).unwrap()[at..at + bytes.len()].copy_from_slice(bytes);
     }
 
     fn read(&self, at: u32, len: u32) -> Vec<u8> {
-        self.memory.data(&self.store)[at as usize..(at + len) as usize].to_vec()
+        self.memory.data(&self.store).unwrap()[at as usize..(at + len) as usize].to_vec()
     }
 
     fn u32_at(&self, at: u32) -> u32 {
@@ -761,7 +768,11 @@ fn iovecs_are_read_as_they_are_when_used() {
 #[test]
 fn proc_exit_unwinds_with_the_exit_code() {
     let mut guest = Guest::new(WasiCtx::builder().build().unwrap());
-    let func = guest.instance.get_func(&guest.store, "proc_exit").unwrap();
+    let func = guest
+        .instance
+        .get_func(&guest.store, "proc_exit")
+        .unwrap()
+        .unwrap();
     let error = func
         .call(&mut guest.store, &[Val::I32(42)], &mut [])
         .unwrap_err();
@@ -783,7 +794,7 @@ fn a_module_without_memory_gets_an_error_not_a_crash() {
     duet::wasi::add_to_linker(&mut linker, |wasi| wasi).unwrap();
     let mut store = Store::new(&engine, WasiCtx::builder().build().unwrap());
     let instance = linker.instantiate(&mut store, &module).unwrap();
-    let start = instance.get_func(&store, "_start").unwrap();
+    let start = instance.get_func(&store, "_start").unwrap().unwrap();
     let error = start.call(&mut store, &[], &mut []).unwrap_err();
     let trap = error.as_trap().expect("a trap");
     assert!(

@@ -22,7 +22,7 @@
 //! let mut linker = Linker::new(&engine);
 //! duet::wasi::add_to_linker(&mut linker, |wasi| wasi)?;
 //! let instance = linker.instantiate(&mut store, &module)?;
-//! let start = instance.get_func(&store, "_start").expect("exported");
+//! let start = instance.get_func(&store, "_start")?.expect("exported");
 //! start.call(&mut store, &[], &mut [])?;
 //! assert_eq!(stdout.contents(), b"hello\n");
 //! # Ok::<(), duet::Error>(())

@@ -1109,7 +1109,7 @@ pub fn add_to_linker<T: 'static>(
         linker.func_new(WASI_MODULE, name, ty, move |mut caller, params, results| {
             let args = raw_args(params)?;
             let memory = guest_memory(&mut caller, name)?;
-            let (bytes, data) = memory.data_and_store_mut(&mut caller);
+            let (bytes, data) = memory.data_and_store_mut(&mut caller)?;
             let mut context = Call {
                 memory: GuestMemory::new(bytes),
                 ctx: get(data),
