@@ -6,7 +6,7 @@
 //! Results are compared with the same computation in Rust.
 
 use cranelift_codegen::isa::x64::{CompileOptions, ImplicitTraps, compile_function};
-use cranelift_codegen::machinst::StackLimit;
+use cranelift_codegen::machinst::{Allocator, StackLimit};
 use cranelift_codegen::parser::parse_function_text;
 use cranelift_codegen::verifier::verify_function;
 use duet::code::CodeMemory;
@@ -24,9 +24,13 @@ fn traps() -> ImplicitTraps {
 }
 
 /// A compiled function of type `(vmctx, i64, i64) -> i64`, with a fake
-/// VMContext whose stack limit is 0.
+/// VMContext whose stack limit is 0; where `fast` is there, the same
+/// function with registers allocated by regalloc2's single-pass
+/// allocator (which `Allocator::BySize` takes for huge functions), and
+/// every call runs both and requires the same result.
 struct Compiled {
     code: CodeMemory,
+    fast: Option<CodeMemory>,
     vmctx: Vec<u64>,
 }
 
@@ -62,23 +66,44 @@ fn compile_with(text: &str, optimize: bool) -> Compiled {
     }
     let finished = compile_function(&func, &options()).unwrap_or_else(|e| panic!("{e}\n{func}"));
     let code = CodeMemory::new([&finished], |_| None).expect("the code maps");
+    let fast_options = CompileOptions {
+        allocator: Allocator::Fast,
+        ..options()
+    };
+    let fast = compile_function(&func, &fast_options).unwrap_or_else(|e| panic!("{e}\n{func}"));
+    let fast = CodeMemory::new([&fast], |_| None).expect("the code maps");
     Compiled {
         code,
+        fast: Some(fast),
         vmctx: vec![0; 16],
     }
 }
 
 impl Compiled {
     fn call(&mut self, a: i64, b: i64) -> i64 {
-        let entry = self.code.function(0).unwrap();
-        // SAFETY: the function was compiled for the wasm convention with
-        // parameters (i64 vmctx, i64/i32, i64/i32) and an integer result,
-        // which is System V's for these types; the fake VMContext has the
-        // stack-limit field the prologue reads.
-        unsafe {
-            let f: extern "sysv64" fn(*mut u64, i64, i64) -> i64 = std::mem::transmute(entry);
-            f(self.vmctx.as_mut_ptr(), a, b)
+        let call = |code: &CodeMemory, vmctx: &mut Vec<u64>| {
+            let entry = code.function(0).unwrap();
+            // SAFETY: the function was compiled for the wasm convention
+            // with parameters (i64 vmctx, i64/i32, i64/i32) and an integer
+            // result, which is System V's for these types; the fake
+            // VMContext has the stack-limit field the prologue reads.
+            unsafe {
+                let f: extern "sysv64" fn(*mut u64, i64, i64) -> i64 = std::mem::transmute(entry);
+                f(vmctx.as_mut_ptr(), a, b)
+            }
+        };
+        let result = call(&self.code, &mut self.vmctx);
+        if let Some(fast) = &self.fast {
+            // Functions that store through the VMContext see the same
+            // memory the first call left; none here depends on it.
+            let mut vmctx = self.vmctx.clone();
+            assert_eq!(
+                call(fast, &mut vmctx),
+                result,
+                "fastalloc's code, f({a}, {b})"
+            );
         }
+        result
     }
 }
 
@@ -306,6 +331,7 @@ block0(v0: i64, v1: i64, v2: i64):
         .unwrap();
     let mut compiled = Compiled {
         code,
+        fast: None,
         vmctx: vec![0; 16],
     };
     for a in INPUTS {
@@ -421,13 +447,27 @@ block0(v0: i64, v1: i64, v2: i64):
 impl Compiled {
     /// Calls a `(vmctx, f64, f64) -> f64` function.
     fn call_f64(&mut self, a: f64, b: f64) -> f64 {
-        let entry = self.code.function(0).unwrap();
-        // SAFETY: as in `call`, with two float arguments in xmm0 and xmm1
-        // and a float result in xmm0, which is System V's convention too.
-        unsafe {
-            let f: extern "sysv64" fn(*mut u64, f64, f64) -> f64 = std::mem::transmute(entry);
-            f(self.vmctx.as_mut_ptr(), a, b)
+        let call = |code: &CodeMemory, vmctx: &mut Vec<u64>| {
+            let entry = code.function(0).unwrap();
+            // SAFETY: as in `call`, with two float arguments in xmm0 and
+            // xmm1 and a float result in xmm0, which is System V's
+            // convention too.
+            unsafe {
+                let f: extern "sysv64" fn(*mut u64, f64, f64) -> f64 = std::mem::transmute(entry);
+                f(vmctx.as_mut_ptr(), a, b)
+            }
+        };
+        let result = call(&self.code, &mut self.vmctx);
+        if let Some(fast) = &self.fast {
+            let mut vmctx = self.vmctx.clone();
+            let again = call(fast, &mut vmctx);
+            assert_eq!(
+                again.to_bits(),
+                result.to_bits(),
+                "fastalloc's code, f({a}, {b})"
+            );
         }
+        result
     }
 }
 
