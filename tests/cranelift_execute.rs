@@ -81,26 +81,39 @@ fn compile_with(text: &str, optimize: bool) -> Compiled {
 
 impl Compiled {
     fn call(&mut self, a: i64, b: i64) -> i64 {
-        let call = |code: &CodeMemory, vmctx: &mut Vec<u64>| {
-            let entry = code.function(0).unwrap();
-            // SAFETY: the function was compiled for the wasm convention
-            // with parameters (i64 vmctx, i64/i32, i64/i32) and an integer
-            // result, which is System V's for these types; the fake
-            // VMContext has the stack-limit field the prologue reads.
-            unsafe {
-                let f: extern "sysv64" fn(*mut u64, i64, i64) -> i64 = std::mem::transmute(entry);
-                f(vmctx.as_mut_ptr(), a, b)
-            }
-        };
-        let result = call(&self.code, &mut self.vmctx);
+        self.run_both(
+            |entry, vmctx| {
+                // SAFETY: the function was compiled for the wasm
+                // convention with parameters (i64 vmctx, i64/i32, i64/i32)
+                // and an integer result, which is System V's for these
+                // types; the fake VMContext has the stack-limit field the
+                // prologue reads.
+                unsafe {
+                    let f: extern "sysv64" fn(*mut u64, i64, i64) -> i64 =
+                        std::mem::transmute(entry);
+                    f(vmctx, a, b)
+                }
+            },
+            |x| *x as u64,
+        )
+    }
+
+    /// Calls the function's entry with `call`, then the single-pass
+    /// allocator's (with a copy of the VMContext), and requires the same
+    /// result, compared as `bits` of it.
+    fn run_both<R: core::fmt::Debug>(
+        &mut self,
+        call: impl Fn(*const u8, *mut u64) -> R,
+        bits: impl Fn(&R) -> u64,
+    ) -> R {
+        let result = call(self.code.function(0).unwrap(), self.vmctx.as_mut_ptr());
         if let Some(fast) = &self.fast {
-            // Functions that store through the VMContext see the same
-            // memory the first call left; none here depends on it.
             let mut vmctx = self.vmctx.clone();
+            let again = call(fast.function(0).unwrap(), vmctx.as_mut_ptr());
             assert_eq!(
-                call(fast, &mut vmctx),
-                result,
-                "fastalloc's code, f({a}, {b})"
+                bits(&again),
+                bits(&result),
+                "fastalloc's code: {again:?}, Ion's: {result:?}"
             );
         }
         result
@@ -447,27 +460,19 @@ block0(v0: i64, v1: i64, v2: i64):
 impl Compiled {
     /// Calls a `(vmctx, f64, f64) -> f64` function.
     fn call_f64(&mut self, a: f64, b: f64) -> f64 {
-        let call = |code: &CodeMemory, vmctx: &mut Vec<u64>| {
-            let entry = code.function(0).unwrap();
-            // SAFETY: as in `call`, with two float arguments in xmm0 and
-            // xmm1 and a float result in xmm0, which is System V's
-            // convention too.
-            unsafe {
-                let f: extern "sysv64" fn(*mut u64, f64, f64) -> f64 = std::mem::transmute(entry);
-                f(vmctx.as_mut_ptr(), a, b)
-            }
-        };
-        let result = call(&self.code, &mut self.vmctx);
-        if let Some(fast) = &self.fast {
-            let mut vmctx = self.vmctx.clone();
-            let again = call(fast, &mut vmctx);
-            assert_eq!(
-                again.to_bits(),
-                result.to_bits(),
-                "fastalloc's code, f({a}, {b})"
-            );
-        }
-        result
+        self.run_both(
+            |entry, vmctx| {
+                // SAFETY: as in `call`, with two float arguments in xmm0
+                // and xmm1 and a float result in xmm0, which is System V's
+                // convention too.
+                unsafe {
+                    let f: extern "sysv64" fn(*mut u64, f64, f64) -> f64 =
+                        std::mem::transmute(entry);
+                    f(vmctx, a, b)
+                }
+            },
+            |x| x.to_bits(),
+        )
     }
 }
 
