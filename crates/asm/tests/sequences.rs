@@ -904,3 +904,40 @@ fn divisor_number(divisor: Gpr, size: OperandSize) -> usize {
     };
     base as usize + usize::from(divisor.enc())
 }
+
+/// A patchable `sub` decodes, once patched, as `sub reg, value` for every
+/// value and register, small values included (which `sub_ri` would encode
+/// as imm8), and is as long whatever the value; the instruction after it
+/// is untouched.
+#[test]
+fn a_patched_immediate_decodes_as_the_value_given() {
+    use cranelift_asm::x64::CpuFeatures;
+    use iced_x86::{Decoder, DecoderOptions, Mnemonic, Register};
+    for reg in [Gpr::RAX, Gpr::RSP, Gpr::R11, Gpr::R15] {
+        for size in [OperandSize::S32, OperandSize::S64] {
+            for value in [0, 5, -1, 0x7f, 0x80, 0x1234_5678, i32::MIN, i32::MAX] {
+                let mut asm = Assembler::new(CpuFeatures::baseline());
+                let imm = asm.sub_ri_patchable(size, reg);
+                asm.ret();
+                asm.patch_imm32(imm, value);
+                let finished = asm.finish().unwrap();
+                let mut decoder = Decoder::new(64, finished.code(), DecoderOptions::NONE);
+                let sub = decoder.decode();
+                let what = format!("{size:?} {reg:?} {value}");
+                assert_eq!(sub.mnemonic(), Mnemonic::Sub, "{what}");
+                let base = if size == OperandSize::S64 {
+                    Register::RAX
+                } else {
+                    Register::EAX
+                };
+                assert_eq!(
+                    sub.op0_register() as usize,
+                    base as usize + usize::from(reg.enc()),
+                    "{what}"
+                );
+                assert_eq!(sub.immediate32() as i32, value, "{what}");
+                assert_eq!(decoder.decode().mnemonic(), Mnemonic::Ret, "{what}");
+            }
+        }
+    }
+}

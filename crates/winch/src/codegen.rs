@@ -20,11 +20,12 @@ use crate::env::FuncEnv;
 use crate::error::CompileError;
 use crate::regs::{RegSet, SCRATCH, VMCTX, XMM_SCRATCH};
 use crate::stack::{SLOT_SIZE, Val, ValueStack};
+use cranelift_asm::ExternalName;
 use cranelift_asm::buffer::Label;
 use cranelift_asm::x64::{
-    Amode, Assembler, CC, FloatSize, Gpr, GprMem, GprMemImm, OperandSize, SseMovOp, Xmm, XmmMem,
+    Amode, Assembler, CC, FloatSize, Gpr, GprMem, GprMemImm, OperandSize, PatchableImm32, SseMovOp,
+    Xmm, XmmMem,
 };
-use cranelift_asm::{CodeOffset, ExternalName};
 use duet_environ::abi::{self, AbiType, ArgLocation, CallSignature};
 use duet_environ::trap::Trap;
 use duet_environ::vmoffsets::{VMContext, VMFuncRef, VMFunctionImport};
@@ -121,8 +122,8 @@ pub(crate) struct CodeGen<'e, E: FuncEnv> {
     pub(crate) reachable: bool,
     results: Vec<ValType>,
     signature: CallSignature,
-    /// Where the prologue's frame-size immediate is, for patching.
-    frame_size_field: CodeOffset,
+    /// The prologue's frame-size immediate, given at the end.
+    frame_size: Option<PatchableImm32>,
     /// The operator being compiled (its offset in the module).
     pub(crate) offset: u64,
     /// A comparison whose result is still only in the flags: the value on
@@ -216,7 +217,7 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
             reachable: true,
             results: results.to_vec(),
             signature: CallSignature::new(&abi_params, &abi_results),
-            frame_size_field: 0,
+            frame_size: None,
             offset: 0,
             pending_condition: None,
             region: 0,
@@ -286,11 +287,9 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         self.asm.push_saved(VMCTX, SAVED_REGS_SIZE);
         self.asm.mov_rr(S64, VMCTX, abi::VMCTX);
 
-        // r11 = rsp - (frame size); the size is patched at the end, so it
-        // starts as a value that takes the imm32 form.
+        // r11 = rsp - (frame size); the size is known at the end.
         self.asm.mov_rr(S64, SCRATCH, Gpr::RSP);
-        self.asm.sub_ri(S64, SCRATCH, 0x7fff_0000);
-        self.frame_size_field = self.asm.cur_offset() - 4;
+        self.frame_size = Some(self.asm.sub_ri_patchable(S64, SCRATCH));
         self.asm.cmp_rm(
             S64,
             SCRATCH,
@@ -348,14 +347,17 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         }
     }
 
-    /// Patches the frame size into the prologue's stack check.
+    /// Gives the prologue's stack check the frame size.
     pub(crate) fn patch_frame_size(&mut self) {
         // The deepest the function goes, plus the pushes before the check
         // already made (rbp, r14) are covered by the runtime's margin.
         let size = self.max_sp_offset - SAVED_REGS_SIZE;
+        let field = self.frame_size.take().expect("the prologue was emitted");
+        // A frame beyond i32::MAX bytes cannot be checked with an imm32;
+        // the biggest wasm frame is far smaller (locals and the value
+        // stack are bounded by the validator's limits).
         self.asm
-            .buffer_mut()
-            .patch_bytes(self.frame_size_field, &size.to_le_bytes());
+            .patch_imm32(field, i32::try_from(size).unwrap_or(i32::MAX));
     }
 
     /// Restores the caller's registers and returns (results are already in

@@ -28,7 +28,7 @@ pub mod regs;
 pub use args::{
     Amode, GprImm, GprMem, GprMemImm, Physical, RegFamily, Scale, ShiftCount, Virtual, XmmMem,
 };
-pub use asm::{AsmError, Assembler, JumpTableTargets};
+pub use asm::{AsmError, Assembler, JumpTableTargets, PatchableImm32};
 pub use features::{CpuFeatures, Feature};
 pub use inst::{
     AluOp, BitOp, CC, ExtMode, FloatSize, MInst, OperandSize, RoundMode, ShiftOp, SseMovOp, SseOp,

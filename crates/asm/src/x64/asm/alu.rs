@@ -22,6 +22,7 @@
 //! they save one byte only for `al`/`eax` and complicate nothing else.
 
 use super::{AsmError, Assembler, Imm, Map, Prefixes, Rm};
+use crate::buffer::CodeOffset;
 use crate::x64::args::{Amode, GprImm, GprMem, GprMemImm};
 use crate::x64::regs::Gpr;
 use crate::x64::{AluOp, OperandSize, UnaryOp};
@@ -92,6 +93,15 @@ impl UnaryOp {
     }
 }
 
+/// The imm32 field of an instruction whose immediate is written later
+/// ([`Assembler::sub_ri_patchable`], [`Assembler::patch_imm32`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[must_use = "the immediate is a placeholder until patched"]
+pub struct PatchableImm32 {
+    /// The field's offset; `None` when the instruction was refused.
+    field: Option<CodeOffset>,
+}
+
 /// Generates the per-mnemonic methods of one two-operand operation.
 macro_rules! alu_methods {
     ($($op:ident: $rr:ident $rm:ident $ri:ident $mr:ident $mi:ident;)*) => {$(
@@ -133,6 +143,33 @@ impl Assembler {
     /// source.
     pub fn alu_rmi(&mut self, op: AluOp, size: OperandSize, dst: Gpr, src: &GprMemImm) {
         self.alu_or_cmp_rmi(Some(op), op.mnemonic(), size, dst, src);
+    }
+
+    /// `sub dst, imm32` whose immediate is given later, with
+    /// [`Assembler::patch_imm32`]: for a value known only once the code
+    /// after it is emitted (a frame's size, in a prologue's stack check).
+    /// The instruction always takes the imm32 form (`81 /5 id`), so its
+    /// length does not depend on the value; the placeholder is
+    /// `i32::MAX`. Only the assembler knows where the field is, so no
+    /// compiler writes instruction bytes.
+    pub fn sub_ri_patchable(&mut self, size: OperandSize, dst: Gpr) -> PatchableImm32 {
+        let before = self.cur_offset();
+        self.alu_rmi(AluOp::Sub, size, dst, &GprMemImm::Imm(i32::MAX));
+        let after = self.cur_offset();
+        // Refused (an error `finish` returns): nothing to patch.
+        PatchableImm32 {
+            field: (after >= before + 4).then(|| after - 4),
+        }
+    }
+
+    /// Writes `value` into the immediate of an instruction emitted by a
+    /// `*_patchable` method. The value must not have been given before
+    /// any branch simplification that moved the code (the field is an
+    /// offset into the code so far).
+    pub fn patch_imm32(&mut self, imm: PatchableImm32, value: i32) {
+        if let Some(field) = imm.field {
+            self.buffer_mut().patch_bytes(field, &value.to_le_bytes());
+        }
     }
 
     /// `op [dst], src`: a read-modify-write of memory.

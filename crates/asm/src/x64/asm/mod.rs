@@ -46,6 +46,7 @@ mod shift;
 mod sse;
 mod stack;
 
+pub use alu::PatchableImm32;
 pub use seq::JumpTableTargets;
 
 use super::args::{Amode, GprMem, XmmMem};
