@@ -2,7 +2,7 @@
 //! and then made executable.
 //!
 //! ```text
-//!  UnlinkedCode::new(functions)      map read-write, fill with int3 (0xCC),
+//!  UnlinkedCode::new(functions)      map read-write, fill with the ISA's padding (int3),
 //!        │                           copy each function at its alignment
 //!        │  function_address(i)      final addresses are known from here on
 //!        ▼
@@ -39,6 +39,8 @@
 
 use core::ops::Range;
 
+use cranelift_asm::buffer::MachTarget;
+use cranelift_asm::x64::X64;
 use cranelift_asm::{ExternalName, FinishedCode, RelocKind};
 
 use crate::mmap::{Mmap, MmapError};
@@ -143,8 +145,9 @@ impl UnlinkedCode {
 
         let mut mmap = Mmap::accessible(end)?;
         let mapping = mmap_bytes(&mut mmap);
-        // Padding and the tail of the last page trap if ever executed.
-        mapping.fill(0xCC);
+        // Padding and the tail of the last page trap if ever executed: the
+        // assembler's padding byte (x86-64's `int3`).
+        mapping.fill(<X64 as MachTarget>::PADDING_BYTE);
         for (function, range) in functions.iter().zip(&ranges) {
             mapping[range.clone()].copy_from_slice(function.code());
         }
