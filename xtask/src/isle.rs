@@ -276,27 +276,7 @@ pub enum Freshness {
 }
 
 fn freshness(root: &Path, unit: &GenerationUnit, expected: &str) -> Result<Freshness, String> {
-    let actual = match std::fs::read_to_string(root.join(unit.output)) {
-        Ok(actual) => actual,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(Freshness::Missing);
-        }
-        Err(error) => return Err(format!("cannot read {}: {error}", unit.output)),
-    };
-    if actual == expected {
-        return Ok(Freshness::UpToDate);
-    }
-    // Lines compared past the end of the shorter file are `None`, so a file
-    // that is a prefix of the other still reports a difference.
-    let mut actual_lines = actual.lines();
-    let mut expected_lines = expected.lines();
-    let mut line = 1;
-    while actual_lines.next() == expected_lines.next() {
-        line += 1;
-    }
-    Ok(Freshness::Stale {
-        first_different_line: line,
-    })
+    file_freshness(root, unit.output, expected)
 }
 
 /// Regenerates `unit.output`, writing it only if its contents change.
@@ -322,8 +302,58 @@ pub fn check(root: &Path, unit: &GenerationUnit) -> Result<Freshness, String> {
     freshness(root, unit, &expected)
 }
 
+/// The files generated from the x86-64 instruction table
+/// (`xtask/src/x64/table.rs`): each path and its complete contents. They
+/// come first: the ISLE units read the declarations they write.
+pub fn table_outputs(root: &Path) -> Result<Vec<(&'static str, String)>, String> {
+    Ok(vec![
+        (crate::x64::ISLE_OUTPUT, crate::x64::render_isle()?),
+        (
+            crate::x64::RUST_OUTPUT,
+            rustfmt(root, crate::x64::render_rust()?)?,
+        ),
+        (
+            crate::x64::TEST_OUTPUT,
+            rustfmt(root, crate::x64::render_test_forms()?)?,
+        ),
+    ])
+}
+
+fn file_freshness(root: &Path, path: &str, expected: &str) -> Result<Freshness, String> {
+    let actual = match std::fs::read_to_string(root.join(path)) {
+        Ok(actual) => actual,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Freshness::Missing);
+        }
+        Err(error) => return Err(format!("cannot read {path}: {error}")),
+    };
+    if actual == expected {
+        return Ok(Freshness::UpToDate);
+    }
+    // Lines compared past the end of the shorter file are `None`, so a file
+    // that is a prefix of the other still reports a difference.
+    let mut actual_lines = actual.lines();
+    let mut expected_lines = expected.lines();
+    let mut line = 1;
+    while actual_lines.next() == expected_lines.next() {
+        line += 1;
+    }
+    Ok(Freshness::Stale {
+        first_different_line: line,
+    })
+}
+
 /// `cargo xtask isle`.
 pub fn generate_all(root: &Path) -> Result<(), String> {
+    for (path, expected) in table_outputs(root)? {
+        if file_freshness(root, path, &expected)? == Freshness::UpToDate {
+            println!("unchanged {path}");
+        } else {
+            std::fs::write(root.join(path), &expected)
+                .map_err(|error| format!("cannot write {path}: {error}"))?;
+            println!("wrote {path} (from the x86-64 instruction table)");
+        }
+    }
     for unit in UNITS {
         if generate(root, unit)? {
             println!("wrote {} (from {}/*.isle)", unit.output, unit.input_dir);
@@ -337,6 +367,17 @@ pub fn generate_all(root: &Path) -> Result<(), String> {
 /// `cargo xtask isle --check`: reports every stale unit, not just the first.
 pub fn check_all(root: &Path) -> Result<(), String> {
     let mut problems = Vec::new();
+    for (path, expected) in table_outputs(root)? {
+        match file_freshness(root, path, &expected)? {
+            Freshness::UpToDate => println!("up to date {path}"),
+            Freshness::Missing => problems.push(format!("{path} is missing")),
+            Freshness::Stale {
+                first_different_line,
+            } => problems.push(format!(
+                "{path} is stale: line {first_different_line} differs from what the x86-64 instruction table generates"
+            )),
+        }
+    }
     for unit in UNITS {
         match check(root, unit)? {
             Freshness::UpToDate => println!("up to date {}", unit.output),

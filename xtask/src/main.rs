@@ -14,6 +14,7 @@
 //! `isle.rs` for the generation units and `docs/isle.md` for the workflow.
 
 mod isle;
+mod x64;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

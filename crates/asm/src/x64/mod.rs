@@ -126,26 +126,6 @@ impl crate::buffer::LabelUse for LabelUse {
 }
 
 impl CC {
-    /// Every condition code, in encoding order.
-    pub const ALL: [CC; 16] = [
-        CC::O,
-        CC::NO,
-        CC::B,
-        CC::AE,
-        CC::Z,
-        CC::NZ,
-        CC::BE,
-        CC::A,
-        CC::S,
-        CC::NS,
-        CC::P,
-        CC::NP,
-        CC::L,
-        CC::GE,
-        CC::LE,
-        CC::G,
-    ];
-
     /// The condition's number: the low nibble of Jcc (70+cc, 0F 80+cc),
     /// SETcc (0F 90+cc) and CMOVcc (0F 40+cc).
     pub const fn enc(self) -> u8 {
@@ -159,14 +139,6 @@ impl CC {
 }
 
 impl OperandSize {
-    /// Every size.
-    pub const ALL: [OperandSize; 4] = [
-        OperandSize::S8,
-        OperandSize::S16,
-        OperandSize::S32,
-        OperandSize::S64,
-    ];
-
     /// The width in bits.
     pub const fn bits(self) -> u32 {
         match self {
@@ -181,11 +153,6 @@ impl OperandSize {
     pub const fn bytes(self) -> u32 {
         self.bits() / 8
     }
-}
-
-impl FloatSize {
-    /// Both sizes.
-    pub const ALL: [FloatSize; 2] = [FloatSize::F32, FloatSize::F64];
 }
 
 #[cfg(test)]

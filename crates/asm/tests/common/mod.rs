@@ -25,11 +25,15 @@
 //!   targets on instruction boundaries, trap stubs, jump-table entries).
 //! * [`generate`] builds an arbitrary post-allocation `MInst` from an
 //!   `arbitrary::Unstructured` (for the randomized test and the fuzz target).
+//! * [`forms`] (generated from the instruction table by `cargo xtask isle`)
+//!   lists every declared instruction form in every shape that takes it, over
+//!   the operands of a [`Samples`].
 //!
 //! This module is compiled into several test binaries and into the fuzz
 //! target, each using part of it.
 #![allow(dead_code)]
 
+pub mod forms;
 pub mod generate;
 
 use cranelift_asm::buffer::Constant;
@@ -1592,5 +1596,68 @@ pub fn amode_reg(
         index: index.map(|(i, s)| (g(i), s)),
         disp,
         trap: None,
+    }
+}
+
+/// One operand of each kind, for building the generated [`forms`]. Every GPR
+/// field gets one register (so a tied destination and its source agree),
+/// likewise every XMM field.
+pub struct Samples {
+    pub size: OperandSize,
+    pub float_size: cranelift_asm::x64::FloatSize,
+    pub gpr: GprReg,
+    pub writable_gpr: Writable<GprReg>,
+    pub xmm: XmmReg,
+    pub writable_xmm: Writable<XmmReg>,
+    pub amode: vi::Amode,
+    pub gpr_mem: vi::GprMem,
+    pub gpr_mem_imm: vi::GprMemImm,
+    pub gpr_imm: vi::GprImm,
+    pub xmm_mem: vi::XmmMem,
+    pub shift_amount: ShiftAmount,
+}
+
+impl Samples {
+    /// Samples over `gpr` and `xmm`, register operands where a form takes a
+    /// register or memory when `memory` is false, `[base + disp]` otherwise.
+    pub fn new(size: OperandSize, gpr: Gpr, xmm: Xmm, base: Gpr, memory: bool) -> Samples {
+        let amode = amode_reg(Some(base), None, 0x44);
+        Samples {
+            size,
+            float_size: match size {
+                OperandSize::S64 => cranelift_asm::x64::FloatSize::F64,
+                _ => cranelift_asm::x64::FloatSize::F32,
+            },
+            gpr: g(gpr),
+            writable_gpr: gw(gpr),
+            xmm: xr(xmm),
+            writable_xmm: xwr(xmm),
+            amode,
+            gpr_mem: if memory {
+                vi::GprMem::Mem(amode)
+            } else {
+                vi::GprMem::Gpr(g(gpr))
+            },
+            gpr_mem_imm: if memory {
+                vi::GprMemImm::Mem(amode)
+            } else {
+                vi::GprMemImm::Imm(-3)
+            },
+            gpr_imm: if memory {
+                vi::GprImm::Imm(100)
+            } else {
+                vi::GprImm::Gpr(g(gpr))
+            },
+            xmm_mem: if memory {
+                vi::XmmMem::Mem(amode)
+            } else {
+                vi::XmmMem::Xmm(xr(xmm))
+            },
+            shift_amount: if memory {
+                ShiftAmount::Imm(5)
+            } else {
+                ShiftAmount::Cl(g(Gpr::RCX))
+            },
+        }
     }
 }

@@ -27,70 +27,22 @@ use crate::x64::args::{Amode, GprImm, GprMem, GprMemImm};
 use crate::x64::regs::Gpr;
 use crate::x64::{AluOp, OperandSize, UnaryOp};
 
-/// The opcode row (`/digit` of the immediate forms) of each operation.
+/// The opcode row (`/digit` of the immediate forms) of each operation: the
+/// instruction table's declared `81 /digit id` form, or 7 for CMP.
 const fn alu_row(op: Option<AluOp>) -> u8 {
     match op {
-        Some(AluOp::Add) => 0,
-        Some(AluOp::Or) => 1,
-        Some(AluOp::Adc) => 2,
-        Some(AluOp::Sbb) => 3,
-        Some(AluOp::And) => 4,
-        Some(AluOp::Sub) => 5,
-        Some(AluOp::Xor) => 6,
-        None => 7, // CMP
-    }
-}
-
-impl AluOp {
-    /// Every operation.
-    pub const ALL: [AluOp; 7] = [
-        AluOp::Add,
-        AluOp::Adc,
-        AluOp::Sub,
-        AluOp::Sbb,
-        AluOp::And,
-        AluOp::Or,
-        AluOp::Xor,
-    ];
-
-    /// The manual's mnemonic.
-    pub const fn mnemonic(self) -> &'static str {
-        match self {
-            AluOp::Add => "add",
-            AluOp::Adc => "adc",
-            AluOp::Sub => "sub",
-            AluOp::Sbb => "sbb",
-            AluOp::And => "and",
-            AluOp::Or => "or",
-            AluOp::Xor => "xor",
-        }
+        Some(op) => op.opcode().extension(),
+        None => 7,
     }
 }
 
 /// `NOT`/`NEG` are `F6/F7` with `/2` and `/3`; `INC`/`DEC` are `FE/FF` with `/0`
-/// and `/1` (8-bit opcode, other sizes' opcode, extension).
+/// and `/1`: the instruction table declares the wide opcode and the
+/// extension; the 8-bit opcode is the one below (8-bit opcode, other sizes'
+/// opcode, extension).
 const fn unary_encoding(op: UnaryOp) -> (u8, u8, u8) {
-    match op {
-        UnaryOp::Not => (0xF6, 0xF7, 2),
-        UnaryOp::Neg => (0xF6, 0xF7, 3),
-        UnaryOp::Inc => (0xFE, 0xFF, 0),
-        UnaryOp::Dec => (0xFE, 0xFF, 1),
-    }
-}
-
-impl UnaryOp {
-    /// Every operation.
-    pub const ALL: [UnaryOp; 4] = [UnaryOp::Not, UnaryOp::Neg, UnaryOp::Inc, UnaryOp::Dec];
-
-    /// The manual's mnemonic.
-    pub const fn mnemonic(self) -> &'static str {
-        match self {
-            UnaryOp::Not => "not",
-            UnaryOp::Neg => "neg",
-            UnaryOp::Inc => "inc",
-            UnaryOp::Dec => "dec",
-        }
-    }
+    let opcode = op.opcode();
+    (opcode.byte - 1, opcode.byte, opcode.extension())
 }
 
 /// The imm32 field of an instruction whose immediate is written later

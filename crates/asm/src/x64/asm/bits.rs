@@ -16,53 +16,14 @@
 
 use super::{AsmError, Assembler, Imm, Map, Prefixes, Rm};
 use crate::x64::args::GprMem;
-use crate::x64::features::Feature;
 use crate::x64::regs::Gpr;
 use crate::x64::{BitOp, OperandSize};
-
-impl BitOp {
-    /// Every operation.
-    pub const ALL: [BitOp; 5] = [
-        BitOp::Lzcnt,
-        BitOp::Tzcnt,
-        BitOp::Popcnt,
-        BitOp::Bsr,
-        BitOp::Bsf,
-    ];
-
-    /// Mandatory prefix, opcode (in the 0F map) and CPU feature.
-    const fn encoding(self) -> (u8, u8, Feature) {
-        match self {
-            BitOp::Lzcnt => (0xF3, 0xBD, Feature::Lzcnt),
-            BitOp::Tzcnt => (0xF3, 0xBC, Feature::Bmi1),
-            BitOp::Popcnt => (0xF3, 0xB8, Feature::Popcnt),
-            BitOp::Bsr => (0, 0xBD, Feature::Base),
-            BitOp::Bsf => (0, 0xBC, Feature::Base),
-        }
-    }
-
-    /// The CPU feature the form needs.
-    pub const fn feature(self) -> Feature {
-        self.encoding().2
-    }
-
-    /// The manual's mnemonic.
-    pub const fn mnemonic(self) -> &'static str {
-        match self {
-            BitOp::Lzcnt => "lzcnt",
-            BitOp::Tzcnt => "tzcnt",
-            BitOp::Popcnt => "popcnt",
-            BitOp::Bsr => "bsr",
-            BitOp::Bsf => "bsf",
-        }
-    }
-}
 
 impl Assembler {
     /// `op dst, src` for LZCNT, TZCNT, POPCNT, BSR and BSF.
     pub fn bit_count(&mut self, op: BitOp, size: OperandSize, dst: Gpr, src: &GprMem) {
-        let (rep, opcode, feature) = op.encoding();
-        if !self.require(feature, op.mnemonic()) {
+        let opcode = op.opcode();
+        if !self.require(op.feature(), op.mnemonic()) {
             return;
         }
         if size == OperandSize::S8 {
@@ -73,14 +34,14 @@ impl Assembler {
             return;
         }
         let p = Prefixes {
-            rep,
+            rep: opcode.prefix,
             ..Prefixes::for_size(size)
         };
         self.emit_modrm(
             op.mnemonic(),
             p,
-            Map::M0F,
-            opcode,
+            opcode.map,
+            opcode.byte,
             dst.enc(),
             Rm::from(src),
             Imm::None,

@@ -168,6 +168,41 @@ impl Prefixes {
     }
 }
 
+/// An encoding as the instruction table declares it (`xtask/src/x64/table.rs`,
+/// in the manual's notation, e.g. `F3 0F 58 /r`): what an operation enum's
+/// `opcode()` returns and its shape's encoder reads.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Opcode {
+    /// The mandatory prefix (0x66, 0xF2, 0xF3), or 0.
+    pub prefix: u8,
+    /// REX.W.
+    pub w: bool,
+    /// The opcode map.
+    pub map: Map,
+    /// The opcode byte.
+    pub byte: u8,
+    /// The ModRM `reg` field's opcode extension (`/digit`), or `None` for
+    /// `/r` (a register there).
+    pub digit: Option<u8>,
+}
+
+impl Opcode {
+    /// The prefixes the encoding itself names (its mandatory prefix and
+    /// REX.W).
+    pub const fn prefixes(self) -> Prefixes {
+        let p = Prefixes::sse(self.prefix);
+        if self.w { p.w() } else { p }
+    }
+
+    /// The `/digit` of a form that has one.
+    pub const fn extension(self) -> u8 {
+        match self.digit {
+            Some(digit) => digit,
+            None => panic!("the form has no opcode extension"),
+        }
+    }
+}
+
 /// The opcode map (the escape bytes before the opcode). VEX encodings will
 /// carry the same map in their `mmmmm` field.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]

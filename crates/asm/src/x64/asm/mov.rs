@@ -27,16 +27,6 @@ use crate::x64::regs::Gpr;
 use crate::x64::{CC, ExtMode, OperandSize};
 
 impl ExtMode {
-    /// Every mode.
-    pub const ALL: [ExtMode; 6] = [
-        ExtMode::BW,
-        ExtMode::BL,
-        ExtMode::BQ,
-        ExtMode::WL,
-        ExtMode::WQ,
-        ExtMode::LQ,
-    ];
-
     /// The size of the source.
     pub const fn from_size(self) -> OperandSize {
         match self {

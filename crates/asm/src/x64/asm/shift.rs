@@ -15,39 +15,6 @@ use crate::x64::args::{Amode, GprMem, ShiftCount};
 use crate::x64::regs::Gpr;
 use crate::x64::{OperandSize, ShiftOp};
 
-impl ShiftOp {
-    /// Every operation.
-    pub const ALL: [ShiftOp; 5] = [
-        ShiftOp::Rol,
-        ShiftOp::Ror,
-        ShiftOp::Shl,
-        ShiftOp::Shr,
-        ShiftOp::Sar,
-    ];
-
-    /// The manual's mnemonic.
-    pub const fn mnemonic(self) -> &'static str {
-        match self {
-            ShiftOp::Rol => "rol",
-            ShiftOp::Ror => "ror",
-            ShiftOp::Shl => "shl",
-            ShiftOp::Shr => "shr",
-            ShiftOp::Sar => "sar",
-        }
-    }
-
-    /// The ModRM opcode extension.
-    const fn extension(self) -> u8 {
-        match self {
-            ShiftOp::Rol => 0,
-            ShiftOp::Ror => 1,
-            ShiftOp::Shl => 4,
-            ShiftOp::Shr => 5,
-            ShiftOp::Sar => 7,
-        }
-    }
-}
-
 impl Assembler {
     /// `op dst, count` on a register or memory.
     pub fn shift(&mut self, op: ShiftOp, size: OperandSize, dst: &GprMem, count: ShiftCount) {
@@ -66,7 +33,7 @@ impl Assembler {
             p,
             Map::Primary,
             opcode,
-            op.extension(),
+            op.opcode().extension(),
             Rm::from(dst),
             imm,
         );

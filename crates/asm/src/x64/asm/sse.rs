@@ -34,125 +34,7 @@ use crate::x64::features::Feature;
 use crate::x64::regs::{Gpr, Xmm};
 use crate::x64::{FloatSize, OperandSize, RoundMode, SseMovOp, SseOp};
 
-impl SseOp {
-    /// Every operation.
-    pub const ALL: [SseOp; 26] = [
-        SseOp::Addss,
-        SseOp::Addsd,
-        SseOp::Subss,
-        SseOp::Subsd,
-        SseOp::Mulss,
-        SseOp::Mulsd,
-        SseOp::Divss,
-        SseOp::Divsd,
-        SseOp::Minss,
-        SseOp::Minsd,
-        SseOp::Maxss,
-        SseOp::Maxsd,
-        SseOp::Sqrtss,
-        SseOp::Sqrtsd,
-        SseOp::Cvtss2sd,
-        SseOp::Cvtsd2ss,
-        SseOp::Movss,
-        SseOp::Movsd,
-        SseOp::Andps,
-        SseOp::Andpd,
-        SseOp::Andnps,
-        SseOp::Andnpd,
-        SseOp::Orps,
-        SseOp::Orpd,
-        SseOp::Xorps,
-        SseOp::Xorpd,
-    ];
-
-    /// Mandatory prefix, opcode (0F map), feature and mnemonic: the table.
-    const fn encoding(self) -> (u8, u8, Feature, &'static str) {
-        use Feature::{Sse, Sse2};
-        match self {
-            SseOp::Addss => (0xF3, 0x58, Sse, "addss"),
-            SseOp::Addsd => (0xF2, 0x58, Sse2, "addsd"),
-            SseOp::Subss => (0xF3, 0x5C, Sse, "subss"),
-            SseOp::Subsd => (0xF2, 0x5C, Sse2, "subsd"),
-            SseOp::Mulss => (0xF3, 0x59, Sse, "mulss"),
-            SseOp::Mulsd => (0xF2, 0x59, Sse2, "mulsd"),
-            SseOp::Divss => (0xF3, 0x5E, Sse, "divss"),
-            SseOp::Divsd => (0xF2, 0x5E, Sse2, "divsd"),
-            SseOp::Minss => (0xF3, 0x5D, Sse, "minss"),
-            SseOp::Minsd => (0xF2, 0x5D, Sse2, "minsd"),
-            SseOp::Maxss => (0xF3, 0x5F, Sse, "maxss"),
-            SseOp::Maxsd => (0xF2, 0x5F, Sse2, "maxsd"),
-            SseOp::Sqrtss => (0xF3, 0x51, Sse, "sqrtss"),
-            SseOp::Sqrtsd => (0xF2, 0x51, Sse2, "sqrtsd"),
-            SseOp::Cvtss2sd => (0xF3, 0x5A, Sse2, "cvtss2sd"),
-            SseOp::Cvtsd2ss => (0xF2, 0x5A, Sse2, "cvtsd2ss"),
-            SseOp::Movss => (0xF3, 0x10, Sse, "movss"),
-            SseOp::Movsd => (0xF2, 0x10, Sse2, "movsd"),
-            SseOp::Andps => (0x00, 0x54, Sse, "andps"),
-            SseOp::Andpd => (0x66, 0x54, Sse2, "andpd"),
-            SseOp::Andnps => (0x00, 0x55, Sse, "andnps"),
-            SseOp::Andnpd => (0x66, 0x55, Sse2, "andnpd"),
-            SseOp::Orps => (0x00, 0x56, Sse, "orps"),
-            SseOp::Orpd => (0x66, 0x56, Sse2, "orpd"),
-            SseOp::Xorps => (0x00, 0x57, Sse, "xorps"),
-            SseOp::Xorpd => (0x66, 0x57, Sse2, "xorpd"),
-        }
-    }
-
-    /// The CPU feature the form needs.
-    pub const fn feature(self) -> Feature {
-        self.encoding().2
-    }
-
-    /// The manual's mnemonic.
-    pub const fn mnemonic(self) -> &'static str {
-        self.encoding().3
-    }
-}
-
-impl SseMovOp {
-    /// Every operation.
-    pub const ALL: [SseMovOp; 6] = [
-        SseMovOp::Movss,
-        SseMovOp::Movsd,
-        SseMovOp::Movaps,
-        SseMovOp::Movapd,
-        SseMovOp::Movups,
-        SseMovOp::Movupd,
-    ];
-
-    /// Mandatory prefix, load opcode (the store is the next one), feature and
-    /// mnemonic.
-    const fn encoding(self) -> (u8, u8, Feature, &'static str) {
-        match self {
-            SseMovOp::Movss => (0xF3, 0x10, Feature::Sse, "movss"),
-            SseMovOp::Movsd => (0xF2, 0x10, Feature::Sse2, "movsd"),
-            SseMovOp::Movaps => (0x00, 0x28, Feature::Sse, "movaps"),
-            SseMovOp::Movapd => (0x66, 0x28, Feature::Sse2, "movapd"),
-            SseMovOp::Movups => (0x00, 0x10, Feature::Sse, "movups"),
-            SseMovOp::Movupd => (0x66, 0x10, Feature::Sse2, "movupd"),
-        }
-    }
-
-    /// The CPU feature the form needs.
-    pub const fn feature(self) -> Feature {
-        self.encoding().2
-    }
-
-    /// The manual's mnemonic.
-    pub const fn mnemonic(self) -> &'static str {
-        self.encoding().3
-    }
-}
-
 impl RoundMode {
-    /// Every mode.
-    pub const ALL: [RoundMode; 4] = [
-        RoundMode::Nearest,
-        RoundMode::Down,
-        RoundMode::Up,
-        RoundMode::Zero,
-    ];
-
     /// The ROUNDSS/ROUNDSD immediate: the rounding in bits 0-1, bit 2 clear
     /// (use the immediate, not MXCSR), bit 3 set (suppress the precision
     /// exception).
@@ -211,13 +93,13 @@ impl Assembler {
     /// `op dst, src` for the scalar arithmetic, conversion, merge-move and
     /// logical forms.
     pub fn xmm_rmr(&mut self, op: SseOp, dst: Xmm, src: &XmmMem) {
-        let (prefix, opcode, feature, mnemonic) = op.encoding();
+        let opcode = op.opcode();
         self.sse(
-            mnemonic,
-            feature,
-            Prefixes::sse(prefix),
-            Map::M0F,
-            opcode,
+            op.mnemonic(),
+            op.feature(),
+            opcode.prefixes(),
+            opcode.map,
+            opcode.byte,
             dst.enc(),
             Rm::from(src),
             Imm::None,
@@ -226,13 +108,13 @@ impl Assembler {
 
     /// A load: `movss/movsd/movaps/movapd/movups/movupd dst, [src]`.
     pub fn xmm_load(&mut self, op: SseMovOp, dst: Xmm, src: &Amode) {
-        let (prefix, opcode, feature, mnemonic) = op.encoding();
+        let opcode = op.opcode();
         self.sse(
-            mnemonic,
-            feature,
-            Prefixes::sse(prefix),
-            Map::M0F,
-            opcode,
+            op.mnemonic(),
+            op.feature(),
+            opcode.prefixes(),
+            opcode.map,
+            opcode.byte,
             dst.enc(),
             Rm::Mem(src),
             Imm::None,
@@ -241,13 +123,13 @@ impl Assembler {
 
     /// A store: `movss/movsd/movaps/movapd/movups/movupd [dst], src`.
     pub fn xmm_store(&mut self, op: SseMovOp, dst: &Amode, src: Xmm) {
-        let (prefix, opcode, feature, mnemonic) = op.encoding();
+        let opcode = op.opcode();
         self.sse(
-            mnemonic,
-            feature,
-            Prefixes::sse(prefix),
-            Map::M0F,
-            opcode + 1,
+            op.mnemonic(),
+            op.feature(),
+            opcode.prefixes(),
+            opcode.map,
+            opcode.byte + 1,
             src.enc(),
             Rm::Mem(dst),
             Imm::None,

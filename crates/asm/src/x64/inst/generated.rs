@@ -107,7 +107,7 @@ impl<L: Length, C> Length for ContextIterWrapper<L, C> {
     }
 }
 
-/// Internal type OperandSize: defined at isle/asm/x64/inst.isle line 44.
+/// Internal type OperandSize: defined at isle/asm/x64/inst.isle line 41.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum OperandSize {
     S8,
@@ -116,14 +116,14 @@ pub enum OperandSize {
     S64,
 }
 
-/// Internal type FloatSize: defined at isle/asm/x64/inst.isle line 47.
+/// Internal type FloatSize: defined at isle/asm/x64/inst.isle line 44.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum FloatSize {
     F32,
     F64,
 }
 
-/// Internal type CC: defined at isle/asm/x64/inst.isle line 50.
+/// Internal type CC: defined at isle/asm/x64/inst.isle line 47.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum CC {
     O,
@@ -144,7 +144,7 @@ pub enum CC {
     G,
 }
 
-/// Internal type AluOp: defined at isle/asm/x64/inst.isle line 53.
+/// Internal type AluOp: defined at isle/asm/x64/inst.isle line 52.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum AluOp {
     Add,
@@ -165,7 +165,7 @@ pub enum UnaryOp {
     Dec,
 }
 
-/// Internal type ShiftOp: defined at isle/asm/x64/inst.isle line 59.
+/// Internal type ShiftOp: defined at isle/asm/x64/inst.isle line 60.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum ShiftOp {
     Rol,
@@ -175,7 +175,7 @@ pub enum ShiftOp {
     Sar,
 }
 
-/// Internal type BitOp: defined at isle/asm/x64/inst.isle line 62.
+/// Internal type BitOp: defined at isle/asm/x64/inst.isle line 63.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum BitOp {
     Lzcnt,
@@ -185,7 +185,7 @@ pub enum BitOp {
     Bsf,
 }
 
-/// Internal type ExtMode: defined at isle/asm/x64/inst.isle line 65.
+/// Internal type ExtMode: defined at isle/asm/x64/inst.isle line 66.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum ExtMode {
     BW,
@@ -196,7 +196,7 @@ pub enum ExtMode {
     LQ,
 }
 
-/// Internal type SseOp: defined at isle/asm/x64/inst.isle line 69.
+/// Internal type SseOp: defined at isle/asm/x64/inst.isle line 70.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum SseOp {
     Addss,
@@ -227,7 +227,7 @@ pub enum SseOp {
     Xorpd,
 }
 
-/// Internal type SseMovOp: defined at isle/asm/x64/inst.isle line 76.
+/// Internal type SseMovOp: defined at isle/asm/x64/inst.isle line 74.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum SseMovOp {
     Movss,
@@ -238,7 +238,7 @@ pub enum SseMovOp {
     Movupd,
 }
 
-/// Internal type RoundMode: defined at isle/asm/x64/inst.isle line 79.
+/// Internal type RoundMode: defined at isle/asm/x64/inst.isle line 77.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum RoundMode {
     Nearest,
@@ -247,7 +247,7 @@ pub enum RoundMode {
     Zero,
 }
 
-/// Internal type MInst: defined at isle/asm/x64/inst.isle line 83.
+/// Internal type MInst: defined at isle/asm/x64/inst.isle line 81.
 #[derive(Clone, Debug)]
 pub enum MInst {
     AluRmi {

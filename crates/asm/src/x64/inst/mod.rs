@@ -1,16 +1,24 @@
 //! [`MInst`]: x86-64 instructions as values, for the optimizing compiler.
 //!
-//! The enum and its operand enums are declared in ISLE
-//! (`isle/asm/x64/inst.isle`) and generated into [`generated`] by `cargo
-//! xtask isle`; this module defines the Rust types the declarations name
-//! (the operand types over [`Virtual`] registers), and implements:
+//! Every shape (variant) and every operation enum is declared once, in the
+//! x86-64 instruction table (`xtask/src/x64/table.rs`; `docs/assembler.md`
+//! shows how to add a form). `cargo xtask isle` generates from it the ISLE
+//! declarations (`isle/asm/x64/inst.isle`, compiled into [`generated`]) and
+//! `table.rs` here, which implements:
 //!
-//! * [`MInst::get_operands`] (in `operands.rs`): the register-operand walk
-//!   that feeds regalloc2 and rewrites registers after allocation;
-//! * [`MInst::emit`] (in `emit.rs`): encoding, by calling the
-//!   [`Assembler`](super::Assembler) method of each form, so the optimizing
-//!   compiler's bytes come from the same encoder as the baseline compiler's;
-//! * [`MInst::required_features`]: the CPU features an instruction needs.
+//! * [`MInst::get_operands`]: the register-operand walk that feeds regalloc2
+//!   and rewrites registers after allocation (per operand kind in
+//!   `operands.rs`);
+//! * [`MInst::emit`]: encoding, by calling the
+//!   [`Assembler`](super::Assembler) method of each shape (conversions and
+//!   the few hand-written shapes in `emit.rs`), so the optimizing compiler's
+//!   bytes come from the same encoder as the baseline compiler's;
+//! * [`MInst::required_features`]: the CPU features an instruction needs;
+//! * each operation enum's `ALL`, and for the enums of forms (`SseOp`,
+//!   `AluOp`, ...) `mnemonic`, `feature` and the declared encoding.
+//!
+//! This module defines the Rust types the declarations name (the operand
+//! types over [`Virtual`] registers).
 //!
 //! An `MInst` holds virtual registers until allocation; `emit` needs every
 //! register physical and every tied pair (a destructive form's `dst` and
@@ -19,6 +27,7 @@
 
 mod emit;
 mod operands;
+mod table;
 
 #[allow(missing_docs, clippy::all)]
 pub mod generated;

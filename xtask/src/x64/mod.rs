@@ -1,0 +1,747 @@
+//! Generation from the x86-64 instruction table ([`table`]): the ISLE
+//! declarations of `MInst` and its operand enums, the Rust that walks,
+//! encodes and feature-checks every `MInst`, and the instruction forms the
+//! iced-x86 encoding test iterates over. `cargo xtask isle` writes them
+//! (before compiling the ISLE units, which read the declarations) and
+//! `--check` compares them, like every generated file.
+
+pub mod table;
+
+use std::fmt::Write as _;
+
+use table::{ENUMS, Emit, EnumKind, Features, INSTS, InstDecl};
+
+/// The ISLE declarations.
+pub const ISLE_OUTPUT: &str = "isle/asm/x64/inst.isle";
+/// The walk, the encoder dispatch, the feature table and the operation
+/// enums' `ALL`, `mnemonic`, `feature` and `opcode`.
+pub const RUST_OUTPUT: &str = "crates/asm/src/x64/inst/table.rs";
+/// The forms of the encoding test.
+pub const TEST_OUTPUT: &str = "crates/asm/tests/common/forms.rs";
+
+const SOURCE: &str = "xtask/src/x64/table.rs";
+
+/// A field of a shape, parsed from `name:Type[=tied|@fixed|!]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    pub name: String,
+    pub ty: String,
+    pub role: Role,
+}
+
+/// How a register field takes part in allocation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Read (a register type) or no register at all.
+    Plain,
+    /// Written into the register of this read field.
+    Tied(String),
+    /// In this fixed register (`rax`, `rcx`, `rdx`).
+    Fixed(String),
+    /// Written before every input has been read.
+    Early,
+}
+
+/// Parses a shape's field list, checking each role makes sense.
+pub fn parse_fields(decl: &InstDecl) -> Result<Vec<Field>, String> {
+    let mut fields: Vec<Field> = Vec::new();
+    for token in decl.fields.split_whitespace() {
+        let (name, rest) = token
+            .split_once(':')
+            .ok_or_else(|| format!("{}: field `{token}` is not `name:Type`", decl.name))?;
+        let (ty, role) = if let Some((ty, tied)) = rest.split_once('=') {
+            (ty, Role::Tied(tied.to_string()))
+        } else if let Some((ty, reg)) = rest.split_once('@') {
+            if !["rax", "rcx", "rdx"].contains(&reg) {
+                return Err(format!("{}: `{reg}` is no fixed register", decl.name));
+            }
+            (ty, Role::Fixed(reg.to_string()))
+        } else if let Some(ty) = rest.strip_suffix('!') {
+            (ty, Role::Early)
+        } else {
+            (rest, Role::Plain)
+        };
+        let writable = ty.starts_with("Writable");
+        match &role {
+            Role::Tied(src) => {
+                let source = fields.iter().find(|f| &f.name == src).ok_or_else(|| {
+                    format!(
+                        "{}: `{name}` is tied to `{src}`, an earlier field it lacks",
+                        decl.name
+                    )
+                })?;
+                if !writable || format!("Writable{}", source.ty) != ty {
+                    return Err(format!(
+                        "{}: `{name}:{ty}` cannot be tied to `{src}:{}`",
+                        decl.name, source.ty
+                    ));
+                }
+            }
+            Role::Early if !writable => {
+                return Err(format!(
+                    "{}: only a written register can be early",
+                    decl.name
+                ));
+            }
+            Role::Fixed(_) if !matches!(ty, "Gpr" | "WritableGpr") => {
+                return Err(format!("{}: only a GPR can be fixed", decl.name));
+            }
+            _ => {}
+        }
+        if fields.iter().any(|f| f.name == name) {
+            return Err(format!("{}: two fields named `{name}`", decl.name));
+        }
+        fields.push(Field {
+            name: name.to_string(),
+            ty: ty.to_string(),
+            role,
+        });
+    }
+    if fields
+        .iter()
+        .filter(|f| matches!(f.role, Role::Tied(_)))
+        .count()
+        > 1
+    {
+        return Err(format!("{}: at most one tied destination", decl.name));
+    }
+    Ok(fields)
+}
+
+/// The fields in the order the register allocator sees them: a tied source
+/// first (its destination's `reuse_def(0)` refers to it), then the rest.
+fn walk_order(fields: &[Field]) -> Vec<&Field> {
+    let tied = fields.iter().find_map(|f| match &f.role {
+        Role::Tied(src) => Some(src.as_str()),
+        _ => None,
+    });
+    let first = fields.iter().filter(|f| Some(f.name.as_str()) == tied);
+    first
+        .chain(fields.iter().filter(|f| Some(f.name.as_str()) != tied))
+        .collect()
+}
+
+/// An encoding in the manual's notation, parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Encoding {
+    /// The mandatory prefix (0x66, 0xF2, 0xF3), or 0.
+    pub prefix: u8,
+    /// REX.W.
+    pub w: bool,
+    /// `Primary`, `M0F`, `M0F38` or `M0F3A`.
+    pub map: &'static str,
+    /// The opcode byte.
+    pub opcode: u8,
+    /// `/digit`, or `None` for `/r`.
+    pub digit: Option<u8>,
+}
+
+/// Parses `[66|F2|F3] [REX.W] [0F [38|3A]] opcode (/r|/digit) [ib|iw|id]`.
+pub fn parse_encoding(text: &str) -> Result<Encoding, String> {
+    let bad = |why: &str| format!("encoding `{text}`: {why}");
+    let mut tokens: Vec<&str> = text.split_whitespace().collect();
+    if matches!(tokens.last(), Some(&("ib" | "iw" | "id"))) {
+        tokens.pop();
+    }
+    let digit = match tokens.pop() {
+        Some("/r") => None,
+        Some(d) if d.len() == 2 && d.starts_with('/') => {
+            let digit = d[1..].parse::<u8>().map_err(|_| bad("bad /digit"))?;
+            if digit > 7 {
+                return Err(bad("/digit above 7"));
+            }
+            Some(digit)
+        }
+        _ => return Err(bad("does not end in /r or /digit (then ib, iw or id)")),
+    };
+    let byte = |t: &str| u8::from_str_radix(t, 16).map_err(|_| bad("not a hex byte"));
+    let mut rest = tokens.as_slice();
+    let mut prefix = 0;
+    if let [p @ ("66" | "F2" | "F3"), tail @ ..] = rest
+        && !tail.is_empty()
+    {
+        prefix = byte(p)?;
+        rest = tail;
+    }
+    let mut w = false;
+    if let ["REX.W", tail @ ..] = rest {
+        w = true;
+        rest = tail;
+    }
+    let (map, opcode) = match rest {
+        ["0F", "38", op] => ("M0F38", byte(op)?),
+        ["0F", "3A", op] => ("M0F3A", byte(op)?),
+        ["0F", op] => ("M0F", byte(op)?),
+        [op] => ("Primary", byte(op)?),
+        _ => return Err(bad("expected one opcode byte after the prefixes and map")),
+    };
+    Ok(Encoding {
+        prefix,
+        w,
+        map,
+        opcode,
+        digit,
+    })
+}
+
+const FEATURES: &[&str] = &[
+    "Base", "Sse", "Sse2", "Sse3", "Ssse3", "Sse41", "Sse42", "Popcnt", "Lzcnt", "Bmi1", "Bmi2",
+    "Avx", "Avx2", "Fma",
+];
+
+fn check_feature(feature: &str) -> Result<(), String> {
+    if FEATURES.contains(&feature) {
+        Ok(())
+    } else {
+        Err(format!("unknown CPU feature `{feature}`"))
+    }
+}
+
+/// Wraps `text` into `;; ` comment lines indented by `indent`.
+fn isle_comment(out: &mut String, indent: &str, text: &str) {
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && indent.len() + 3 + line.len() + 1 + word.len() > 80 {
+            writeln!(out, "{indent};; {line}").unwrap();
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        writeln!(out, "{indent};; {line}").unwrap();
+    }
+}
+
+const ISLE_PRELUDE: &str = "\
+;; x86-64 machine instructions: the `MInst` enum and the enums its operands use.
+;;
+;; The optimizing compiler's lowering rules take this file as an input, with
+;; these types turned into `extern` types (defined in cranelift-asm, not
+;; generated again); `cargo xtask isle` compiles it into
+;; `crates/asm/src/x64/inst/generated.rs`. See docs/assembler.md.
+;;
+;; One variant per instruction shape. Each variant says which operands are
+;; read (`Gpr`, `Xmm`, `Amode`, ...) and which are written (`Writable...`).
+;; x86's destructive two-operand forms appear with a separate `src1` and
+;; `dst`: the operand walk ties `dst` to `src1`, so after allocation they are
+;; the same register, as the ISA requires.
+
+;;;; Operand types defined in Rust (crates/asm/src/x64/inst/mod.rs) ;;;;;;;;;;;
+
+;; A general-purpose register operand: virtual before allocation, physical after.
+(type Gpr (primitive GprReg))
+(type WritableGpr (primitive WritableGpr))
+;; An XMM register operand.
+(type Xmm (primitive XmmReg))
+(type WritableXmm (primitive WritableXmm))
+;; A memory operand: [base + index*scale + disp], [rip + label], [rip + constant];
+;; it may carry the trap code a fault at this access reports.
+(type Amode (primitive Amode))
+(type GprMem (primitive GprMem))
+(type GprMemImm (primitive GprMemImm))
+(type GprImm (primitive GprImm))
+(type XmmMem (primitive XmmMem))
+;; A shift count: an 8-bit immediate, or a register that must be allocated to rcx.
+(type ShiftAmount (primitive ShiftAmount))
+(type Label (primitive Label))
+(type TrapCode (primitive TrapCode))
+(type BoxCallInfo (primitive BoxCallInfo))
+(type BoxJumpTable (primitive BoxJumpTable))
+";
+
+/// The ISLE declarations.
+pub fn render_isle() -> Result<String, String> {
+    let mut out = format!(
+        ";; @generated by `cargo xtask isle` from {SOURCE}, the x86-64 instruction table.\n\
+         ;; Do not edit: change the table and run `cargo xtask isle`.\n\n"
+    );
+    out.push_str(ISLE_PRELUDE);
+    out.push_str(
+        "\n;;;; Operand enums ;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;\n",
+    );
+    for e in ENUMS {
+        out.push('\n');
+        isle_comment(&mut out, "", e.doc);
+        let names: Vec<&str> = match &e.kind {
+            EnumKind::Values(values) => values.to_vec(),
+            EnumKind::Forms(forms) => {
+                for (name, mnemonic, encoding, feature) in forms.iter() {
+                    parse_encoding(encoding)
+                        .map_err(|error| format!("{}::{name}: {error}", e.name))?;
+                    check_feature(feature)
+                        .map_err(|error| format!("{}::{name}: {error}", e.name))?;
+                    let _ = mnemonic;
+                }
+                forms.iter().map(|f| f.0).collect()
+            }
+        };
+        writeln!(out, "(type {} (enum {}))", e.name, names.join(" ")).unwrap();
+    }
+    out.push_str("\n;;;; The machine instruction ;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;\n\n(type MInst (enum\n");
+    for (i, decl) in INSTS.iter().enumerate() {
+        let fields = parse_fields(decl)?;
+        if let Some(section) = decl.section {
+            if i > 0 {
+                out.push('\n');
+            }
+            writeln!(out, "  ;; --- {section} ---").unwrap();
+        }
+        isle_comment(&mut out, "  ", decl.doc);
+        let fields: String = fields
+            .iter()
+            .map(|f| format!(" ({} {})", f.name, f.ty))
+            .collect();
+        writeln!(out, "  ({}{fields})", decl.name).unwrap();
+    }
+    out.push_str("))\n");
+    Ok(out)
+}
+
+/// The register-operand walk of one field, if it has registers.
+fn walk_call(field: &Field) -> Option<String> {
+    let f = &field.name;
+    let fixed = |reg: &str| format!("Gpr::{}", reg.to_uppercase());
+    Some(match (field.ty.as_str(), &field.role) {
+        ("Gpr", Role::Fixed(reg)) => format!("fixed_use(v, {f}, {})", fixed(reg)),
+        ("Gpr", _) => format!("use_gpr(v, {f})"),
+        ("Xmm", _) => format!("use_xmm(v, {f})"),
+        ("WritableGpr", Role::Fixed(reg)) => format!("fixed_def(v, {f}, {})", fixed(reg)),
+        ("WritableGpr", Role::Tied(_)) => format!("reuse_gpr(v, {f})"),
+        ("WritableGpr", Role::Early) => format!("early_def_gpr(v, {f})"),
+        ("WritableGpr", _) => format!("def_gpr(v, {f})"),
+        ("WritableXmm", Role::Tied(_)) => format!("reuse_xmm(v, {f})"),
+        ("WritableXmm", Role::Early) => format!("early_def_xmm(v, {f})"),
+        ("WritableXmm", _) => format!("def_xmm(v, {f})"),
+        ("Amode", _) => format!("amode(v, {f})"),
+        ("GprMem", _) => format!("gpr_mem(v, {f})"),
+        ("GprMemImm", _) => format!("gpr_mem_imm(v, {f})"),
+        ("GprImm", _) => format!("gpr_imm(v, {f})"),
+        ("XmmMem", _) => format!("xmm_mem(v, {f})"),
+        ("ShiftAmount", _) => format!("shift_amount(v, {f})"),
+        ("BoxCallInfo", _) => format!("call(v, {f})"),
+        _ => return None,
+    })
+}
+
+fn pattern(name: &str, fields: &[Field], used: &[&str]) -> String {
+    if fields.is_empty() {
+        return format!("MInst::{name}");
+    }
+    let bound: Vec<&str> = fields
+        .iter()
+        .map(|f| f.name.as_str())
+        .filter(|n| used.contains(n))
+        .collect();
+    let rest = if bound.len() < fields.len() { ".." } else { "" };
+    let sep = if !bound.is_empty() && !rest.is_empty() {
+        ", "
+    } else {
+        ""
+    };
+    format!("MInst::{name} {{ {}{sep}{rest} }}", bound.join(", "))
+}
+
+/// The argument expression of a field passed to an `Assembler` method.
+fn emit_arg(field: &Field, fields: &[Field]) -> String {
+    let f = &field.name;
+    match (field.ty.as_str(), &field.role) {
+        ("WritableGpr", Role::Tied(src)) => format!("tied_gpr(*{f}, *{src})"),
+        ("WritableXmm", Role::Tied(src)) => format!("tied_xmm(*{f}, *{src})"),
+        ("WritableGpr", _) => format!("def(*{f})"),
+        ("WritableXmm", _) => format!("def_xmm(*{f})"),
+        ("Gpr" | "Xmm", _) => format!("{f}.to_physical()"),
+        ("Amode" | "GprMem" | "GprMemImm" | "GprImm" | "XmmMem", _) => {
+            format!("&{f}.to_physical()")
+        }
+        ("ShiftAmount", _) => format!("shift_count(*{f})"),
+        ("BoxJumpTable" | "BoxCallInfo", _) => f.to_string(),
+        _ => {
+            let _ = fields;
+            format!("*{f}")
+        }
+    }
+}
+
+fn feature_expr(features: &Features) -> String {
+    match features {
+        Features::Base => "CpuFeatures::base_only()".to_string(),
+        Features::One(f) => format!("CpuFeatures::base_only().with(Feature::{f})"),
+        Features::Op(field) => format!("CpuFeatures::base_only().with({field}.feature())"),
+        Features::Float(field) => format!(
+            "CpuFeatures::base_only().with(match {field} {{ FloatSize::F32 => Feature::Sse, FloatSize::F64 => Feature::Sse2 }})"
+        ),
+    }
+}
+
+fn rust_header() -> String {
+    format!(
+        "// @generated by `cargo xtask isle` from {SOURCE}, the x86-64 instruction table.\n\
+         // Do not edit: change the table and run `cargo xtask isle`; CI runs\n\
+         // `cargo xtask isle --check`, which fails when this file is stale.\n"
+    )
+}
+
+/// The Rust half of the instruction table, in cranelift-asm.
+pub fn render_rust() -> Result<String, String> {
+    let mut out = rust_header();
+    out.push_str(
+        "//! What the instruction table says of each `MInst` shape and each form:\n\
+         //! the operand walk, the encoder each shape calls, the CPU features, and\n\
+         //! the operation enums' `ALL`, `mnemonic`, `feature` and `opcode`.\n\n\
+         use super::emit::{self as custom, *};\n\
+         use super::operands as walk;\n\
+         use super::*;\n\
+         use crate::operands::OperandVisitor;\n\
+         use crate::x64::asm::Opcode;\n\
+         use crate::x64::asm::Map;\n\
+         use crate::x64::features::{CpuFeatures, Feature};\n\
+         use crate::x64::regs::Gpr;\n\
+         use crate::x64::Assembler;\n\n",
+    );
+    let mut walk = String::new();
+    let mut emit = String::new();
+    let mut features = String::new();
+    for decl in INSTS {
+        let fields = parse_fields(decl)?;
+        // The walk.
+        let calls: Vec<(String, String)> = walk_order(&fields)
+            .into_iter()
+            .filter_map(|f| walk_call(f).map(|c| (f.name.clone(), c)))
+            .collect();
+        let used: Vec<&str> = calls.iter().map(|(n, _)| n.as_str()).collect();
+        let body = if calls.is_empty() {
+            "{}".to_string()
+        } else {
+            format!(
+                "{{ {} }}",
+                calls
+                    .iter()
+                    .map(|(_, c)| format!("walk::{c};"))
+                    .collect::<String>()
+            )
+        };
+        writeln!(walk, "{} => {body}", pattern(decl.name, &fields, &used)).unwrap();
+
+        // The encoder.
+        let mut checks = String::new();
+        let mut used: Vec<&str> = Vec::new();
+        for f in &fields {
+            if let Role::Fixed(reg) = &f.role {
+                let reg_expr = if f.ty == "Gpr" {
+                    format!("*{}", f.name)
+                } else {
+                    format!("{}.to_reg()", f.name)
+                };
+                writeln!(checks, "fixed({reg_expr}, Gpr::{});", reg.to_uppercase()).unwrap();
+                used.push(&f.name);
+            }
+        }
+        let call = match &decl.emit {
+            Emit::Call(method, args) => {
+                let mut exprs = Vec::new();
+                for arg in args.split_whitespace() {
+                    let field = fields.iter().find(|f| f.name == arg).ok_or_else(|| {
+                        format!("{}: `emit` names `{arg}`, which is no field", decl.name)
+                    })?;
+                    if matches!(field.role, Role::Fixed(_)) {
+                        return Err(format!(
+                            "{}: a fixed register (`{arg}`) is checked, not passed",
+                            decl.name
+                        ));
+                    }
+                    exprs.push(emit_arg(field, &fields));
+                    used.push(&field.name);
+                    if let Role::Tied(src) = &field.role {
+                        used.push(src);
+                    }
+                }
+                format!("asm.{method}({})", exprs.join(", "))
+            }
+            Emit::Custom(function) => {
+                let exprs: Vec<String> = fields
+                    .iter()
+                    .map(|f| match f.ty.as_str() {
+                        "BoxCallInfo" | "BoxJumpTable" => f.name.clone(),
+                        _ => format!("*{}", f.name),
+                    })
+                    .collect();
+                used = fields.iter().map(|f| f.name.as_str()).collect();
+                format!("custom::{function}(asm, {})", exprs.join(", "))
+            }
+        };
+        writeln!(
+            emit,
+            "{} => {{ {checks}{call} }}",
+            pattern(decl.name, &fields, &used)
+        )
+        .unwrap();
+
+        // The features.
+        let used: Vec<&str> = match &decl.features {
+            Features::Op(f) | Features::Float(f) => {
+                if !fields.iter().any(|x| &x.name == f) {
+                    return Err(format!(
+                        "{}: features name `{f}`, which is no field",
+                        decl.name
+                    ));
+                }
+                vec![f]
+            }
+            Features::One(f) => {
+                check_feature(f).map_err(|e| format!("{}: {e}", decl.name))?;
+                vec![]
+            }
+            Features::Base => vec![],
+        };
+        writeln!(
+            features,
+            "{} => {},",
+            pattern(decl.name, &fields, &used),
+            feature_expr(&decl.features)
+        )
+        .unwrap();
+    }
+    write!(
+        out,
+        "impl MInst {{\n\
+         /// Reports every register operand to `visitor`, in the table's order\n\
+         /// (fields in declaration order, a tied source first); the visitor may\n\
+         /// rewrite them.\n\
+         pub fn get_operands(&mut self, visitor: &mut impl OperandVisitor) {{\n\
+         let v = visitor;\n\
+         match self {{\n{walk}}}\n}}\n\n\
+         /// Encodes the instruction (after register allocation) by calling its\n\
+         /// shape's `Assembler` method with the physical registers.\n\
+         ///\n\
+         /// # Panics\n\
+         ///\n\
+         /// If a register is still virtual, or a tied or fixed operand is not\n\
+         /// where its constraint put it: the allocator's output breaks its\n\
+         /// contract.\n\
+         pub fn emit(&self, asm: &mut Assembler) {{\n\
+         match self {{\n{emit}}}\n}}\n\n\
+         /// The CPU features the instruction needs.\n\
+         pub fn required_features(&self) -> CpuFeatures {{\n\
+         match self {{\n{features}}}\n}}\n}}\n"
+    )
+    .unwrap();
+
+    for e in ENUMS {
+        let names: Vec<&str> = match &e.kind {
+            EnumKind::Values(values) => values.to_vec(),
+            EnumKind::Forms(forms) => forms.iter().map(|f| f.0).collect(),
+        };
+        let ty = e.name;
+        write!(
+            out,
+            "\nimpl {ty} {{\n/// Every value, in declaration order.\npub const ALL: [{ty}; {}] = [{}];\n",
+            names.len(),
+            names
+                .iter()
+                .map(|n| format!("{ty}::{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+        .unwrap();
+        if let EnumKind::Forms(forms) = &e.kind {
+            let arms = |f: &dyn Fn(&table::Form) -> String| -> String {
+                forms
+                    .iter()
+                    .map(|form| format!("{ty}::{} => {},\n", form.0, f(form)))
+                    .collect()
+            };
+            let mut opcode_arms = String::new();
+            for (name, _, encoding, _) in forms.iter() {
+                let enc = parse_encoding(encoding)?;
+                let digit = match enc.digit {
+                    Some(d) => format!("Some({d})"),
+                    None => "None".to_string(),
+                };
+                writeln!(
+                    opcode_arms,
+                    "{ty}::{name} => Opcode {{ prefix: {:#04X}, w: {}, map: Map::{}, byte: {:#04X}, digit: {digit} }},",
+                    enc.prefix, enc.w, enc.map, enc.opcode
+                )
+                .unwrap();
+            }
+            write!(
+                out,
+                "\n/// The manual's mnemonic.\npub const fn mnemonic(self) -> &'static str {{\nmatch self {{\n{}}}\n}}\n\
+                 \n/// The CPU feature the form needs.\npub const fn feature(self) -> Feature {{\nmatch self {{\n{}}}\n}}\n\
+                 \n/// The declared encoding (see the enum's declaration for the family it stands for).\n\
+                 pub(crate) const fn opcode(self) -> Opcode {{\nmatch self {{\n{opcode_arms}}}\n}}\n",
+                arms(&|f| format!("{:?}", f.1)),
+                arms(&|f| format!("Feature::{}", f.3)),
+            )
+            .unwrap();
+        }
+        out.push_str("}\n");
+    }
+    Ok(out)
+}
+
+/// The sample value of a field in a generated test form.
+fn sample(field: &Field) -> Result<String, String> {
+    Ok(match field.ty.as_str() {
+        "OperandSize" => "s.size".into(),
+        "FloatSize" => "s.float_size".into(),
+        "Gpr" => "s.gpr".into(),
+        "WritableGpr" => "s.writable_gpr".into(),
+        "Xmm" => "s.xmm".into(),
+        "WritableXmm" => "s.writable_xmm".into(),
+        "Amode" => "s.amode".into(),
+        "GprMem" => "s.gpr_mem".into(),
+        "GprMemImm" => "s.gpr_mem_imm".into(),
+        "GprImm" => "s.gpr_imm".into(),
+        "XmmMem" => "s.xmm_mem".into(),
+        "ShiftAmount" => "s.shift_amount".into(),
+        other => return Err(format!("no sample for a `{other}` field")),
+    })
+}
+
+/// Every form of every operation enum, in every shape that takes it, built
+/// over the test's samples.
+pub fn render_test_forms() -> Result<String, String> {
+    let mut out = rust_header();
+    out.push_str(
+        "//! Every instruction form the table declares, in every shape that takes\n\
+         //! its operation, built over one set of sample operands: the entries\n\
+         //! the iced-x86 encoding test iterates over (`tests/encoding.rs`).\n\n\
+         use super::Samples;\n\
+         use cranelift_asm::x64::inst::MInst;\n\
+         use cranelift_asm::x64::{AluOp, BitOp, Feature, ShiftOp, SseMovOp, SseOp, UnaryOp};\n\n\
+         /// A declared form in one shape.\n\
+         pub struct Form {\n\
+         /// The `MInst` variant.\n\
+         pub shape: &'static str,\n\
+         /// The manual's mnemonic, as declared.\n\
+         pub mnemonic: &'static str,\n\
+         /// The CPU feature, as declared.\n\
+         pub feature: Feature,\n\
+         /// The instruction over the samples.\n\
+         pub inst: MInst,\n\
+         }\n\n\
+         /// Every declared form over `s`.\n\
+         pub fn forms(s: &Samples) -> Vec<Form> {\n\
+         vec![\n",
+    );
+    let mut enums_used = Vec::new();
+    for e in ENUMS {
+        let EnumKind::Forms(forms) = &e.kind else {
+            continue;
+        };
+        enums_used.push(e.name);
+        for decl in INSTS {
+            let fields = parse_fields(decl)?;
+            if !fields.iter().any(|f| f.name == "op" && f.ty == e.name) {
+                continue;
+            }
+            for (name, mnemonic, _, feature) in forms.iter() {
+                let mut inits = Vec::new();
+                for f in &fields {
+                    let value = if f.name == "op" {
+                        format!("{}::{name}", e.name)
+                    } else {
+                        sample(f).map_err(|error| format!("{}: {error}", decl.name))?
+                    };
+                    inits.push(format!("{}: {value}", f.name));
+                }
+                writeln!(
+                    out,
+                    "Form {{ shape: {:?}, mnemonic: {mnemonic:?}, feature: Feature::{feature}, inst: MInst::{} {{ {} }} }},",
+                    decl.name,
+                    decl.name,
+                    inits.join(", ")
+                )
+                .unwrap();
+            }
+        }
+    }
+    out.push_str("]\n}\n");
+    let expected = ["AluOp", "UnaryOp", "ShiftOp", "BitOp", "SseOp", "SseMovOp"];
+    if enums_used != expected {
+        return Err(format!(
+            "the form enums are {enums_used:?}; update the imports of {TEST_OUTPUT} (in xtask/src/x64/mod.rs)"
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_parse_as_the_manual_writes_them() {
+        let e = parse_encoding("F3 0F 58 /r").unwrap();
+        assert_eq!(
+            (e.prefix, e.map, e.opcode, e.digit, e.w),
+            (0xF3, "M0F", 0x58, None, false)
+        );
+        let e = parse_encoding("66 REX.W 0F 3A 0B /r ib").unwrap();
+        assert_eq!(
+            (e.prefix, e.map, e.opcode, e.w),
+            (0x66, "M0F3A", 0x0B, true)
+        );
+        // A lone byte is the opcode, even when it looks like a prefix.
+        let e = parse_encoding("F7 /3").unwrap();
+        assert_eq!(
+            (e.prefix, e.map, e.opcode, e.digit),
+            (0, "Primary", 0xF7, Some(3))
+        );
+        for bad in ["0F 58", "0F 58 /8", "0F 58 59 /r", "zz /r", "/r"] {
+            assert!(parse_encoding(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn roles_are_checked() {
+        let decl = |fields| InstDecl {
+            section: None,
+            name: "X",
+            doc: "",
+            fields,
+            features: Features::Base,
+            emit: Emit::Custom("x"),
+        };
+        assert!(parse_fields(&decl("a:Gpr b:WritableGpr=a")).is_ok());
+        for bad in [
+            "b:WritableGpr=a a:Gpr", // the source comes later
+            "a:Xmm b:WritableGpr=a", // another class
+            "a:Gpr b:Gpr!",          // an early read
+            "a:Xmm@rax",             // a fixed XMM
+            "a:Gpr@rbx",             // not an implicit register
+            "a:Gpr a:Gpr",           // twice
+        ] {
+            assert!(parse_fields(&decl(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_table_generates() {
+        render_isle().unwrap();
+        render_rust().unwrap();
+        render_test_forms().unwrap();
+    }
+
+    #[test]
+    fn a_tied_source_is_walked_first() {
+        let decl = InstDecl {
+            section: None,
+            name: "X",
+            doc: "",
+            fields: "a:GprMem b:Gpr c:WritableGpr=b",
+            features: Features::Base,
+            emit: Emit::Custom("x"),
+        };
+        let fields = parse_fields(&decl).unwrap();
+        let order: Vec<&str> = walk_order(&fields)
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(order, ["b", "a", "c"]);
+    }
+}

@@ -1,0 +1,689 @@
+//! The x86-64 instruction table: every machine-instruction shape (`MInst`
+//! variant) and every instruction form of the operation enums, declared once.
+//!
+//! `cargo xtask isle` turns this table into the ISLE declarations
+//! (`isle/asm/x64/inst.isle`), the Rust that walks, encodes and
+//! feature-checks each `MInst` (`crates/asm/src/x64/inst/table.rs`), and the
+//! forms the iced-x86 encoding test iterates over
+//! (`crates/asm/tests/common/forms.rs`). See `docs/assembler.md` for how to
+//! add an instruction, with a worked example.
+//!
+//! # Operation enums ([`ENUMS`])
+//!
+//! An enum either lists plain values (`CC`, `OperandSize`, ...) or
+//! *forms*: one line per instruction form, naming the variant, the manual's
+//! mnemonic, the encoding in the manual's notation and the CPU feature the
+//! form needs. Encodings are parsed and checked here: `[66|F2|F3] [REX.W]
+//! [0F [38|3A]] opcode (/r | /digit) [ib|iw|id]`. The encoder of the shape
+//! that uses the enum reads the parsed opcode (`Opcode` in cranelift-asm);
+//! where one line stands for a family (the 8-bit opcode is one below the
+//! declared one, a store is one above its load) the encoder's module docs
+//! state the rule.
+//!
+//! # Shapes ([`INSTS`])
+//!
+//! A shape is one `MInst` variant. Its fields are written `name:Type`, in the
+//! order ISLE constructors take them, with the operand's role as a suffix:
+//!
+//! * a register type (`Gpr`, `Xmm`) is read; a `Writable…` type is written;
+//! * `=src` ties a written register to the read register `src` (x86's
+//!   destructive two-operand forms: the allocator gives both one register);
+//! * `@rax` fixes the register (implicit operands of MUL, DIV, CMPXCHG);
+//! * `!` makes a write *early*: it happens before every read is done (the
+//!   sequences with internal control flow), so no input may share it;
+//! * memory and mixed operands (`Amode`, `GprMem`, `GprMemImm`, `GprImm`,
+//!   `XmmMem`) and `ShiftAmount` are read through their registers.
+//!
+//! The register allocator sees the operands in field order, except that a
+//! tied source comes first. `emit` names the `Assembler` method and the
+//! fields it takes, in the method's parameter order; fixed registers are
+//! checked, not passed. A shape the table cannot express (a conditional
+//! sequence, a call) names a hand-written function in
+//! `crates/asm/src/x64/inst/emit.rs` instead.
+
+/// A feature: the CPU feature named as in `cranelift_asm::x64::Feature`.
+pub type FeatureName = &'static str;
+
+/// One operation enum.
+pub struct EnumDecl {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub kind: EnumKind,
+}
+
+pub enum EnumKind {
+    /// Plain values, in declaration order.
+    Values(&'static [&'static str]),
+    /// Instruction forms.
+    Forms(&'static [Form]),
+}
+
+/// One instruction form: (variant, the manual's mnemonic, its encoding in
+/// the manual's notation, the CPU feature it needs).
+pub type Form = (&'static str, &'static str, &'static str, FeatureName);
+
+/// What a shape needs of the CPU.
+pub enum Features {
+    /// The base instruction set.
+    Base,
+    /// One feature.
+    One(FeatureName),
+    /// The feature of the form in field `op`.
+    Op(&'static str),
+    /// SSE for `F32`, SSE2 for `F64`, by the `FloatSize` in this field.
+    Float(&'static str),
+}
+
+/// How a shape is encoded.
+pub enum Emit {
+    /// `asm.method(fields...)`.
+    Call(&'static str, &'static str),
+    /// A hand-written function in emit.rs taking the instruction and the
+    /// assembler.
+    Custom(&'static str),
+}
+
+/// One `MInst` variant.
+pub struct InstDecl {
+    /// The section this variant opens (a heading), if any.
+    pub section: Option<&'static str>,
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub fields: &'static str,
+    pub features: Features,
+    pub emit: Emit,
+}
+
+const fn inst(
+    name: &'static str,
+    doc: &'static str,
+    fields: &'static str,
+    features: Features,
+    emit: Emit,
+) -> InstDecl {
+    InstDecl {
+        section: None,
+        name,
+        doc,
+        fields,
+        features,
+        emit,
+    }
+}
+
+const fn section(heading: &'static str, decl: InstDecl) -> InstDecl {
+    InstDecl {
+        section: Some(heading),
+        ..decl
+    }
+}
+
+use Emit::{Call, Custom};
+use Features::{Base, Float, One, Op};
+
+pub const ENUMS: &[EnumDecl] = &[
+    EnumDecl {
+        name: "OperandSize",
+        doc: "The width an integer instruction operates on.",
+        kind: EnumKind::Values(&["S8", "S16", "S32", "S64"]),
+    },
+    EnumDecl {
+        name: "FloatSize",
+        doc: "The width of a scalar float.",
+        kind: EnumKind::Values(&["F32", "F64"]),
+    },
+    EnumDecl {
+        name: "CC",
+        doc: "Condition codes, in encoding order (the low nibble of Jcc/SETcc/CMOVcc).",
+        kind: EnumKind::Values(&[
+            "O", "NO", "B", "AE", "Z", "NZ", "BE", "A", "S", "NS", "P", "NP", "L", "GE", "LE", "G",
+        ]),
+    },
+    EnumDecl {
+        name: "AluOp",
+        doc: "Two-operand integer arithmetic and logic (CMP has its own shapes). The \
+              declared form is `op r/m, imm32`; its /digit is the operation's row of the \
+              ALU opcode table (asm/alu.rs), from which the other forms follow.",
+        kind: EnumKind::Forms(&[
+            ("Add", "add", "81 /0 id", "Base"),
+            ("Adc", "adc", "81 /2 id", "Base"),
+            ("Sub", "sub", "81 /5 id", "Base"),
+            ("Sbb", "sbb", "81 /3 id", "Base"),
+            ("And", "and", "81 /4 id", "Base"),
+            ("Or", "or", "81 /1 id", "Base"),
+            ("Xor", "xor", "81 /6 id", "Base"),
+        ]),
+    },
+    EnumDecl {
+        name: "UnaryOp",
+        doc: "One-operand integer arithmetic. The declared form is the 16/32/64-bit \
+              one; the 8-bit opcode is one below it.",
+        kind: EnumKind::Forms(&[
+            ("Not", "not", "F7 /2", "Base"),
+            ("Neg", "neg", "F7 /3", "Base"),
+            ("Inc", "inc", "FF /0", "Base"),
+            ("Dec", "dec", "FF /1", "Base"),
+        ]),
+    },
+    EnumDecl {
+        name: "ShiftOp",
+        doc: "Shifts and rotates. The declared form is `op r/m, cl`; the count-1 and \
+              imm8 forms share its /digit (asm/shift.rs).",
+        kind: EnumKind::Forms(&[
+            ("Rol", "rol", "D3 /0", "Base"),
+            ("Ror", "ror", "D3 /1", "Base"),
+            ("Shl", "shl", "D3 /4", "Base"),
+            ("Shr", "shr", "D3 /5", "Base"),
+            ("Sar", "sar", "D3 /7", "Base"),
+        ]),
+    },
+    EnumDecl {
+        name: "BitOp",
+        doc: "Bit counting and scanning: `op r, r/m` (16, 32 and 64 bits).",
+        kind: EnumKind::Forms(&[
+            ("Lzcnt", "lzcnt", "F3 0F BD /r", "Lzcnt"),
+            ("Tzcnt", "tzcnt", "F3 0F BC /r", "Bmi1"),
+            ("Popcnt", "popcnt", "F3 0F B8 /r", "Popcnt"),
+            ("Bsr", "bsr", "0F BD /r", "Base"),
+            ("Bsf", "bsf", "0F BC /r", "Base"),
+        ]),
+    },
+    EnumDecl {
+        name: "ExtMode",
+        doc: "Widening moves: from (B)yte, (W)ord, (L)ong to (W)ord, (L)ong, (Q)uad.",
+        kind: EnumKind::Values(&["BW", "BL", "BQ", "WL", "WQ", "LQ"]),
+    },
+    EnumDecl {
+        name: "SseOp",
+        doc: "Scalar SSE operations of the form `op xmm1, xmm2/m`, writing xmm1's low \
+              lane (or the whole register for the logical ps/pd forms).",
+        kind: EnumKind::Forms(&[
+            ("Addss", "addss", "F3 0F 58 /r", "Sse"),
+            ("Addsd", "addsd", "F2 0F 58 /r", "Sse2"),
+            ("Subss", "subss", "F3 0F 5C /r", "Sse"),
+            ("Subsd", "subsd", "F2 0F 5C /r", "Sse2"),
+            ("Mulss", "mulss", "F3 0F 59 /r", "Sse"),
+            ("Mulsd", "mulsd", "F2 0F 59 /r", "Sse2"),
+            ("Divss", "divss", "F3 0F 5E /r", "Sse"),
+            ("Divsd", "divsd", "F2 0F 5E /r", "Sse2"),
+            ("Minss", "minss", "F3 0F 5D /r", "Sse"),
+            ("Minsd", "minsd", "F2 0F 5D /r", "Sse2"),
+            ("Maxss", "maxss", "F3 0F 5F /r", "Sse"),
+            ("Maxsd", "maxsd", "F2 0F 5F /r", "Sse2"),
+            ("Sqrtss", "sqrtss", "F3 0F 51 /r", "Sse"),
+            ("Sqrtsd", "sqrtsd", "F2 0F 51 /r", "Sse2"),
+            ("Cvtss2sd", "cvtss2sd", "F3 0F 5A /r", "Sse2"),
+            ("Cvtsd2ss", "cvtsd2ss", "F2 0F 5A /r", "Sse2"),
+            ("Movss", "movss", "F3 0F 10 /r", "Sse"),
+            ("Movsd", "movsd", "F2 0F 10 /r", "Sse2"),
+            ("Andps", "andps", "0F 54 /r", "Sse"),
+            ("Andpd", "andpd", "66 0F 54 /r", "Sse2"),
+            ("Andnps", "andnps", "0F 55 /r", "Sse"),
+            ("Andnpd", "andnpd", "66 0F 55 /r", "Sse2"),
+            ("Orps", "orps", "0F 56 /r", "Sse"),
+            ("Orpd", "orpd", "66 0F 56 /r", "Sse2"),
+            ("Xorps", "xorps", "0F 57 /r", "Sse"),
+            ("Xorpd", "xorpd", "66 0F 57 /r", "Sse2"),
+        ]),
+    },
+    EnumDecl {
+        name: "SseMovOp",
+        doc: "SSE loads and stores. The declared form is the load `op xmm, m`; the \
+              store `op m, xmm` is the next opcode.",
+        kind: EnumKind::Forms(&[
+            ("Movss", "movss", "F3 0F 10 /r", "Sse"),
+            ("Movsd", "movsd", "F2 0F 10 /r", "Sse2"),
+            ("Movaps", "movaps", "0F 28 /r", "Sse"),
+            ("Movapd", "movapd", "66 0F 28 /r", "Sse2"),
+            ("Movups", "movups", "0F 10 /r", "Sse"),
+            ("Movupd", "movupd", "66 0F 10 /r", "Sse2"),
+        ]),
+    },
+    EnumDecl {
+        name: "RoundMode",
+        doc: "The rounding of ROUNDSS/ROUNDSD.",
+        kind: EnumKind::Values(&["Nearest", "Down", "Up", "Zero"]),
+    },
+];
+
+pub const INSTS: &[InstDecl] = &[
+    section(
+        "Integer arithmetic and logic (asm/alu.rs)",
+        inst(
+            "AluRmi",
+            "op dst, src2 (dst = src1): ADD/ADC/SUB/SBB/AND/OR/XOR r, r/m | imm.",
+            "op:AluOp size:OperandSize src1:Gpr src2:GprMemImm dst:WritableGpr=src1",
+            Op("op"),
+            Call("alu_rmi", "op size dst src2"),
+        ),
+    ),
+    inst(
+        "AluMem",
+        "op [dst], src: read-modify-write memory.",
+        "op:AluOp size:OperandSize dst:Amode src:GprImm",
+        Op("op"),
+        Call("alu_mem", "op size dst src"),
+    ),
+    inst(
+        "Cmp",
+        "cmp lhs, rhs: flags of lhs - rhs.",
+        "size:OperandSize lhs:Gpr rhs:GprMemImm",
+        Base,
+        Call("cmp_rmi", "size lhs rhs"),
+    ),
+    inst(
+        "CmpMem",
+        "cmp [lhs], rhs.",
+        "size:OperandSize lhs:Amode rhs:GprImm",
+        Base,
+        Call("cmp_mem", "size lhs rhs"),
+    ),
+    inst(
+        "Test",
+        "test lhs, rhs: flags of lhs & rhs.",
+        "size:OperandSize lhs:GprMem rhs:GprImm",
+        Base,
+        Call("test", "size lhs rhs"),
+    ),
+    inst(
+        "Unary",
+        "NOT/NEG/INC/DEC dst (dst = src).",
+        "op:UnaryOp size:OperandSize src:Gpr dst:WritableGpr=src",
+        Op("op"),
+        Custom("unary"),
+    ),
+    inst(
+        "UnaryMem",
+        "NOT/NEG/INC/DEC [dst].",
+        "op:UnaryOp size:OperandSize dst:Amode",
+        Op("op"),
+        Custom("unary_mem"),
+    ),
+    section(
+        "Shifts and rotates (asm/shift.rs)",
+        inst(
+            "Shift",
+            "op dst, imm8 | cl (dst = src).",
+            "op:ShiftOp size:OperandSize src:Gpr amount:ShiftAmount dst:WritableGpr=src",
+            Op("op"),
+            Custom("shift"),
+        ),
+    ),
+    inst(
+        "ShiftMem",
+        "op [dst], imm8 | cl.",
+        "op:ShiftOp size:OperandSize dst:Amode amount:ShiftAmount",
+        Op("op"),
+        Custom("shift_mem"),
+    ),
+    section(
+        "Multiplication and division (asm/muldiv.rs)",
+        inst(
+            "IMul",
+            "imul dst, src2 (dst = src1).",
+            "size:OperandSize src1:Gpr src2:GprMem dst:WritableGpr=src1",
+            Base,
+            Call("imul_rm", "size dst src2"),
+        ),
+    ),
+    inst(
+        "IMulImm",
+        "imul dst, src, imm.",
+        "size:OperandSize src:GprMem imm:i32 dst:WritableGpr",
+        Base,
+        Call("imul_rmi", "size dst src imm"),
+    ),
+    inst(
+        "MulWide",
+        "mul/imul src2: rdx:rax = rax * src2 (src1 and dst_lo in rax, dst_hi in rdx).",
+        "signed:bool size:OperandSize src1:Gpr@rax src2:GprMem dst_lo:WritableGpr@rax \
+         dst_hi:WritableGpr@rdx",
+        Base,
+        Call("mul_wide", "signed size src2"),
+    ),
+    inst(
+        "Div",
+        "div/idiv divisor: rax = rdx:rax / divisor, rdx = remainder; a fault \
+         (division by zero, quotient overflow) reports `trap`.",
+        "signed:bool size:OperandSize dividend_lo:Gpr@rax dividend_hi:Gpr@rdx divisor:GprMem \
+         dst_quotient:WritableGpr@rax dst_remainder:WritableGpr@rdx trap:TrapCode",
+        Base,
+        Custom("div"),
+    ),
+    inst(
+        "SignExtendRaxRdx",
+        "cwd/cdq/cqo: rdx = sign of rax.",
+        "size:OperandSize src:Gpr@rax dst:WritableGpr@rdx",
+        Base,
+        Call("sign_extend_rax_into_rdx", "size"),
+    ),
+    inst(
+        "CheckedSRemSeq",
+        "Signed remainder that yields 0 for INT_MIN % -1 instead of faulting.",
+        "size:OperandSize dividend_lo:Gpr@rax dividend_hi:Gpr@rdx divisor:Gpr \
+         dst_quotient:WritableGpr@rax dst_remainder:WritableGpr@rdx trap:TrapCode",
+        Base,
+        Call("checked_srem", "size divisor trap"),
+    ),
+    section(
+        "Bit counting and byte order (asm/bits.rs)",
+        inst(
+            "BitCount",
+            "LZCNT/TZCNT/POPCNT/BSR/BSF dst, src.",
+            "op:BitOp size:OperandSize src:GprMem dst:WritableGpr",
+            Op("op"),
+            Call("bit_count", "op size dst src"),
+        ),
+    ),
+    inst(
+        "Bswap",
+        "bswap dst (dst = src).",
+        "size:OperandSize src:Gpr dst:WritableGpr=src",
+        Base,
+        Call("bswap", "size dst"),
+    ),
+    section(
+        "Moves (asm/mov.rs)",
+        inst(
+            "MovRR",
+            "mov dst, src (8- and 16-bit forms leave dst's upper bits unspecified).",
+            "size:OperandSize src:Gpr dst:WritableGpr",
+            Base,
+            Call("mov_rr", "size dst src"),
+        ),
+    ),
+    inst(
+        "MovImm",
+        "mov dst, imm (the shortest encoding of the value).",
+        "size:OperandSize imm:u64 dst:WritableGpr",
+        Base,
+        Call("mov_ri", "size dst imm"),
+    ),
+    inst(
+        "MovRM",
+        "mov dst, [src] (a load).",
+        "size:OperandSize src:Amode dst:WritableGpr",
+        Base,
+        Call("mov_rm", "size dst src"),
+    ),
+    inst(
+        "MovMR",
+        "mov [dst], src (a store).",
+        "size:OperandSize src:Gpr dst:Amode",
+        Base,
+        Call("mov_mr", "size dst src"),
+    ),
+    inst(
+        "MovMI",
+        "mov [dst], imm.",
+        "size:OperandSize imm:i32 dst:Amode",
+        Base,
+        Call("mov_mi", "size dst imm"),
+    ),
+    inst(
+        "Movzx",
+        "movzx dst, src (LQ is `mov r32, r/m32`, which zero-extends).",
+        "mode:ExtMode src:GprMem dst:WritableGpr",
+        Base,
+        Call("movzx", "mode dst src"),
+    ),
+    inst(
+        "Movsx",
+        "movsx/movsxd dst, src.",
+        "mode:ExtMode src:GprMem dst:WritableGpr",
+        Base,
+        Call("movsx", "mode dst src"),
+    ),
+    inst(
+        "Lea",
+        "lea dst, [addr].",
+        "size:OperandSize addr:Amode dst:WritableGpr",
+        Base,
+        Call("lea", "size dst addr"),
+    ),
+    inst(
+        "Setcc",
+        "setcc dst (writes the low byte only).",
+        "cc:CC dst:WritableGpr",
+        Base,
+        Call("setcc", "cc dst"),
+    ),
+    inst(
+        "Cmov",
+        "cmovcc dst, consequent (dst = alternative when cc does not hold).",
+        "cc:CC size:OperandSize consequent:GprMem alternative:Gpr dst:WritableGpr=alternative",
+        Base,
+        Call("cmov", "cc size dst consequent"),
+    ),
+    section(
+        "Stack (asm/stack.rs)",
+        inst(
+            "Push",
+            "push src.",
+            "src:GprMemImm",
+            Base,
+            Call("push", "src"),
+        ),
+    ),
+    inst(
+        "Pop",
+        "pop dst.",
+        "dst:WritableGpr",
+        Base,
+        Call("pop_r", "dst"),
+    ),
+    section(
+        "Control flow (asm/control.rs)",
+        inst(
+            "Jmp",
+            "jmp target.",
+            "target:Label",
+            Base,
+            Call("jmp", "target"),
+        ),
+    ),
+    inst(
+        "JmpIf",
+        "jcc taken; falls through otherwise.",
+        "cc:CC taken:Label",
+        Base,
+        Call("jcc", "cc taken"),
+    ),
+    inst(
+        "JmpCond",
+        "jcc taken; jmp not_taken (the buffer drops the jmp when not_taken follows).",
+        "cc:CC taken:Label not_taken:Label",
+        Base,
+        Custom("jmp_cond"),
+    ),
+    inst(
+        "JmpIndirect",
+        "jmp target (an indirect jump).",
+        "target:GprMem",
+        Base,
+        Call("jmp_indirect", "target"),
+    ),
+    inst(
+        "JmpTableSeq",
+        "Bounds-checked jump through a table of label offsets.",
+        "index:Gpr tmp1:WritableGpr! tmp2:WritableGpr! table:BoxJumpTable",
+        Base,
+        Call("jmp_table", "index tmp1 tmp2 table"),
+    ),
+    inst(
+        "TrapIf",
+        "jcc to a deferred trap stub.",
+        "cc:CC trap:TrapCode",
+        Base,
+        Call("trap_if", "cc trap"),
+    ),
+    inst(
+        "Call",
+        "call (a label or a relocated symbol).",
+        "info:BoxCallInfo",
+        Base,
+        Custom("call"),
+    ),
+    inst(
+        "CallIndirect",
+        "call target (an indirect call).",
+        "target:GprMem info:BoxCallInfo",
+        Base,
+        Call("call_indirect", "target"),
+    ),
+    inst(
+        "Ret",
+        "ret [imm16].",
+        "stack_bytes_to_pop:u16",
+        Base,
+        Call("ret_imm", "stack_bytes_to_pop"),
+    ),
+    inst(
+        "Ud2",
+        "ud2, trapping with `trap`.",
+        "trap:TrapCode",
+        Base,
+        Call("ud2", "trap"),
+    ),
+    inst("Int3", "int3.", "", Base, Call("int3", "")),
+    inst(
+        "Nop",
+        "A nop of `len` bytes.",
+        "len:u8",
+        Base,
+        Custom("nop"),
+    ),
+    section(
+        "Atomics (asm/atomic.rs)",
+        inst(
+            "Xchg",
+            "xchg [mem], src (implicitly locked): dst = old value (dst = src).",
+            "size:OperandSize mem:Amode src:Gpr dst:WritableGpr=src",
+            Base,
+            Call("xchg_mr", "size mem dst"),
+        ),
+    ),
+    inst(
+        "LockCmpxchg",
+        "lock cmpxchg [mem], replacement: compares with rax (expected) and leaves \
+         the old value in rax (dst_old).",
+        "size:OperandSize mem:Amode expected:Gpr@rax replacement:Gpr dst_old:WritableGpr@rax",
+        Base,
+        Call("lock_cmpxchg", "size mem replacement"),
+    ),
+    inst(
+        "LockXadd",
+        "lock xadd [mem], src: dst = old value (dst = src).",
+        "size:OperandSize mem:Amode src:Gpr dst:WritableGpr=src",
+        Base,
+        Call("lock_xadd", "size mem dst"),
+    ),
+    inst("Mfence", "mfence.", "", One("Sse2"), Call("mfence", "")),
+    section(
+        "Scalar SSE (asm/sse.rs)",
+        inst(
+            "XmmLoad",
+            "op dst, [src].",
+            "op:SseMovOp src:Amode dst:WritableXmm",
+            Op("op"),
+            Call("xmm_load", "op dst src"),
+        ),
+    ),
+    inst(
+        "XmmStore",
+        "op [dst], src.",
+        "op:SseMovOp src:Xmm dst:Amode",
+        Op("op"),
+        Call("xmm_store", "op dst src"),
+    ),
+    inst(
+        "XmmMovRR",
+        "movaps dst, src: a whole-register copy.",
+        "src:Xmm dst:WritableXmm",
+        One("Sse"),
+        Call("movaps_rr", "dst src"),
+    ),
+    inst(
+        "XmmRmR",
+        "op dst, src2 (dst = src1).",
+        "op:SseOp src1:Xmm src2:XmmMem dst:WritableXmm=src1",
+        Op("op"),
+        Call("xmm_rmr", "op dst src2"),
+    ),
+    inst(
+        "XmmRound",
+        "roundss/roundsd dst, src2, mode (dst = src1).",
+        "size:FloatSize mode:RoundMode src1:Xmm src2:XmmMem dst:WritableXmm=src1",
+        One("Sse41"),
+        Call("round", "size mode dst src2"),
+    ),
+    inst(
+        "XmmCmp",
+        "ucomiss/ucomisd lhs, rhs.",
+        "size:FloatSize lhs:Xmm rhs:XmmMem",
+        Float("size"),
+        Call("ucomis", "size lhs rhs"),
+    ),
+    inst(
+        "GprToXmm",
+        "movd/movq dst, src.",
+        "size:OperandSize src:GprMem dst:WritableXmm",
+        One("Sse2"),
+        Call("movd_to_xmm", "size dst src"),
+    ),
+    inst(
+        "XmmToGpr",
+        "movd/movq dst, src.",
+        "size:OperandSize src:Xmm dst:WritableGpr",
+        One("Sse2"),
+        Call("movd_from_xmm", "size dst src"),
+    ),
+    inst(
+        "CvtIntToFloat",
+        "cvtsi2ss/cvtsi2sd dst, src2 (dst = src1: only the low lane is written).",
+        "float_size:FloatSize int_size:OperandSize src1:Xmm src2:GprMem dst:WritableXmm=src1",
+        Float("float_size"),
+        Call("cvtsi2f", "float_size int_size dst src2"),
+    ),
+    inst(
+        "CvtFloatToInt",
+        "cvttss2si/cvttsd2si dst, src.",
+        "float_size:FloatSize int_size:OperandSize src:XmmMem dst:WritableGpr",
+        Float("float_size"),
+        Call("cvttf2si", "float_size int_size dst src"),
+    ),
+    section(
+        "Sequences with internal control flow (asm/seq.rs)",
+        inst(
+            "CvtFloatToSintSeq",
+            "Float to signed integer: trapping (wasm trunc) or saturating (trunc_sat).",
+            "float_size:FloatSize int_size:OperandSize saturating:bool src:Xmm dst:WritableGpr! \
+             tmp_xmm:WritableXmm! trap_nan:TrapCode trap_overflow:TrapCode",
+            Float("float_size"),
+            Custom("cvt_float_to_sint_seq"),
+        ),
+    ),
+    inst(
+        "CvtFloatToUintSeq",
+        "Float to unsigned integer: trapping or saturating.",
+        "float_size:FloatSize int_size:OperandSize saturating:bool src:Xmm dst:WritableGpr! \
+         tmp_gpr:WritableGpr! tmp_xmm:WritableXmm! tmp_xmm2:WritableXmm! trap_nan:TrapCode \
+         trap_overflow:TrapCode",
+        Float("float_size"),
+        Custom("cvt_float_to_uint_seq"),
+    ),
+    inst(
+        "CvtUint64ToFloatSeq",
+        "Unsigned 64-bit integer to float.",
+        "float_size:FloatSize src:Gpr dst:WritableXmm! tmp1:WritableGpr! tmp2:WritableGpr!",
+        Float("float_size"),
+        Call("cvt_uint64_to_float", "float_size dst src tmp1 tmp2"),
+    ),
+    inst(
+        "XmmMinMaxSeq",
+        "WebAssembly's min/max: NaN in, NaN out; -0 < +0 (dst = rhs).",
+        "size:FloatSize is_min:bool lhs:Xmm rhs:Xmm dst:WritableXmm=rhs",
+        Float("size"),
+        Call("xmm_min_max", "size is_min dst lhs"),
+    ),
+];
