@@ -195,8 +195,9 @@ pub const ENUMS: &[EnumDecl] = &[
     },
     EnumDecl {
         name: "SseOp",
-        doc: "Scalar SSE operations of the form `op xmm1, xmm2/m`, writing xmm1's low \
-              lane (or the whole register for the logical ps/pd forms).",
+        doc: "SSE operations of the form `op xmm1, xmm2/m`: the scalar forms write \
+              xmm1's low lane, the packed ones (logical and arithmetic ps/pd) the \
+              whole register and need a memory operand 16-byte aligned.",
         kind: EnumKind::Forms(&[
             ("Addss", "addss", "F3 0F 58 /r", "Sse"),
             ("Addsd", "addsd", "F2 0F 58 /r", "Sse2"),
@@ -224,6 +225,8 @@ pub const ENUMS: &[EnumDecl] = &[
             ("Orpd", "orpd", "66 0F 56 /r", "Sse2"),
             ("Xorps", "xorps", "0F 57 /r", "Sse"),
             ("Xorpd", "xorpd", "66 0F 57 /r", "Sse2"),
+            ("Addps", "addps", "0F 58 /r", "Sse"),
+            ("Addpd", "addpd", "66 0F 58 /r", "Sse2"),
         ]),
     },
     EnumDecl {

@@ -726,6 +726,28 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             },
         },
         Form {
+            shape: "XmmRmR",
+            mnemonic: "addps",
+            feature: Feature::Sse,
+            inst: MInst::XmmRmR {
+                op: SseOp::Addps,
+                src1: s.xmm,
+                src2: s.xmm_mem,
+                dst: s.writable_xmm,
+            },
+        },
+        Form {
+            shape: "XmmRmR",
+            mnemonic: "addpd",
+            feature: Feature::Sse2,
+            inst: MInst::XmmRmR {
+                op: SseOp::Addpd,
+                src1: s.xmm,
+                src2: s.xmm_mem,
+                dst: s.writable_xmm,
+            },
+        },
+        Form {
             shape: "XmmLoad",
             mnemonic: "movss",
             feature: Feature::Sse,

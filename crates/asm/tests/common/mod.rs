@@ -14,8 +14,11 @@
 //!   iced [`Register`]s computed from our register number and the operand
 //!   size, memory operands by base/index/scale/displacement and width,
 //!   immediates by value at the operation's width, branch targets by label.
-//!   The mapping tables (`alu_mnemonic`, `cc_*`, `sse_mnemonic`, ...) are
-//!   typed in from the manual, not derived from the encoder's tables.
+//!   The mapping tables (`cc_*`, `round_imm`, ...) are typed in from the
+//!   manual, not derived from the encoder's tables; an operation form's
+//!   mnemonic is the one the instruction table declares beside its encoding
+//!   (so a new form needs no line here), and the decoder must read that
+//!   mnemonic out of the encoded bytes.
 //! * [`emit`] encodes one instruction in a fixed surrounding (see
 //!   [`Targets`]) with branch simplification off, so the bytes are exactly
 //!   what the instruction emitted.
@@ -333,44 +336,19 @@ fn float_bytes(size: FloatSize) -> u32 {
 // ---- Mnemonic tables, from the manual --------------------------------------
 
 fn alu_mnemonic(op: AluOp) -> Mnemonic {
-    match op {
-        AluOp::Add => Mnemonic::Add,
-        AluOp::Adc => Mnemonic::Adc,
-        AluOp::Sub => Mnemonic::Sub,
-        AluOp::Sbb => Mnemonic::Sbb,
-        AluOp::And => Mnemonic::And,
-        AluOp::Or => Mnemonic::Or,
-        AluOp::Xor => Mnemonic::Xor,
-    }
+    declared(op.mnemonic())
 }
 
 fn unary_mnemonic(op: UnaryOp) -> Mnemonic {
-    match op {
-        UnaryOp::Not => Mnemonic::Not,
-        UnaryOp::Neg => Mnemonic::Neg,
-        UnaryOp::Inc => Mnemonic::Inc,
-        UnaryOp::Dec => Mnemonic::Dec,
-    }
+    declared(op.mnemonic())
 }
 
 fn shift_mnemonic(op: ShiftOp) -> Mnemonic {
-    match op {
-        ShiftOp::Rol => Mnemonic::Rol,
-        ShiftOp::Ror => Mnemonic::Ror,
-        ShiftOp::Shl => Mnemonic::Shl,
-        ShiftOp::Shr => Mnemonic::Shr,
-        ShiftOp::Sar => Mnemonic::Sar,
-    }
+    declared(op.mnemonic())
 }
 
 fn bit_mnemonic(op: BitOp) -> Mnemonic {
-    match op {
-        BitOp::Lzcnt => Mnemonic::Lzcnt,
-        BitOp::Tzcnt => Mnemonic::Tzcnt,
-        BitOp::Popcnt => Mnemonic::Popcnt,
-        BitOp::Bsr => Mnemonic::Bsr,
-        BitOp::Bsf => Mnemonic::Bsf,
-    }
+    declared(op.mnemonic())
 }
 
 /// Jcc, by the condition's meaning (iced names the canonical alias).
@@ -439,44 +417,35 @@ fn cmov_mnemonic(cc: CC) -> Mnemonic {
 
 /// The mnemonic and the width (bytes) of the memory form's source.
 fn sse_mnemonic(op: SseOp) -> (Mnemonic, u32) {
-    match op {
-        SseOp::Addss => (Mnemonic::Addss, 4),
-        SseOp::Addsd => (Mnemonic::Addsd, 8),
-        SseOp::Subss => (Mnemonic::Subss, 4),
-        SseOp::Subsd => (Mnemonic::Subsd, 8),
-        SseOp::Mulss => (Mnemonic::Mulss, 4),
-        SseOp::Mulsd => (Mnemonic::Mulsd, 8),
-        SseOp::Divss => (Mnemonic::Divss, 4),
-        SseOp::Divsd => (Mnemonic::Divsd, 8),
-        SseOp::Minss => (Mnemonic::Minss, 4),
-        SseOp::Minsd => (Mnemonic::Minsd, 8),
-        SseOp::Maxss => (Mnemonic::Maxss, 4),
-        SseOp::Maxsd => (Mnemonic::Maxsd, 8),
-        SseOp::Sqrtss => (Mnemonic::Sqrtss, 4),
-        SseOp::Sqrtsd => (Mnemonic::Sqrtsd, 8),
-        SseOp::Cvtss2sd => (Mnemonic::Cvtss2sd, 4),
-        SseOp::Cvtsd2ss => (Mnemonic::Cvtsd2ss, 8),
-        SseOp::Movss => (Mnemonic::Movss, 4),
-        SseOp::Movsd => (Mnemonic::Movsd, 8),
-        SseOp::Andps => (Mnemonic::Andps, 16),
-        SseOp::Andpd => (Mnemonic::Andpd, 16),
-        SseOp::Andnps => (Mnemonic::Andnps, 16),
-        SseOp::Andnpd => (Mnemonic::Andnpd, 16),
-        SseOp::Orps => (Mnemonic::Orps, 16),
-        SseOp::Orpd => (Mnemonic::Orpd, 16),
-        SseOp::Xorps => (Mnemonic::Xorps, 16),
-        SseOp::Xorpd => (Mnemonic::Xorpd, 16),
-    }
+    (declared(op.mnemonic()), sse_memory_bytes(op.mnemonic()))
 }
 
 fn sse_mov_mnemonic(op: SseMovOp) -> (Mnemonic, u32) {
-    match op {
-        SseMovOp::Movss => (Mnemonic::Movss, 4),
-        SseMovOp::Movsd => (Mnemonic::Movsd, 8),
-        SseMovOp::Movaps => (Mnemonic::Movaps, 16),
-        SseMovOp::Movapd => (Mnemonic::Movapd, 16),
-        SseMovOp::Movups => (Mnemonic::Movups, 16),
-        SseMovOp::Movupd => (Mnemonic::Movupd, 16),
+    (declared(op.mnemonic()), sse_memory_bytes(op.mnemonic()))
+}
+
+/// iced-x86's mnemonic of the name an instruction form declares (the
+/// instruction table, `xtask/src/x64/table.rs`). The declared name is the
+/// table's; that the bytes decode to it is the check.
+fn declared(name: &str) -> Mnemonic {
+    Mnemonic::values()
+        .find(|m| format!("{m:?}").eq_ignore_ascii_case(name))
+        .unwrap_or_else(|| panic!("iced-x86 knows no mnemonic `{name}`"))
+}
+
+/// The width of an SSE form's memory operand, by the manual's naming
+/// convention: the (source) type suffix `ss` is a 32-bit scalar, `sd` a
+/// 64-bit one, and packed forms (`ps`, `pd`, and the integer `p...` forms)
+/// read all 128 bits.
+fn sse_memory_bytes(name: &str) -> u32 {
+    let suffix = match name.strip_prefix("cvt") {
+        Some(conversion) => &conversion[..2],
+        None => &name[name.len() - 2..],
+    };
+    match suffix {
+        "ss" => 4,
+        "sd" => 8,
+        _ => 16,
     }
 }
 

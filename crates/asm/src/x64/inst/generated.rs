@@ -196,7 +196,7 @@ pub enum ExtMode {
     LQ,
 }
 
-/// Internal type SseOp: defined at isle/asm/x64/inst.isle line 70.
+/// Internal type SseOp: defined at isle/asm/x64/inst.isle line 71.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum SseOp {
     Addss,
@@ -225,9 +225,11 @@ pub enum SseOp {
     Orpd,
     Xorps,
     Xorpd,
+    Addps,
+    Addpd,
 }
 
-/// Internal type SseMovOp: defined at isle/asm/x64/inst.isle line 74.
+/// Internal type SseMovOp: defined at isle/asm/x64/inst.isle line 75.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum SseMovOp {
     Movss,
@@ -238,7 +240,7 @@ pub enum SseMovOp {
     Movupd,
 }
 
-/// Internal type RoundMode: defined at isle/asm/x64/inst.isle line 77.
+/// Internal type RoundMode: defined at isle/asm/x64/inst.isle line 78.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum RoundMode {
     Nearest,
@@ -247,7 +249,7 @@ pub enum RoundMode {
     Zero,
 }
 
-/// Internal type MInst: defined at isle/asm/x64/inst.isle line 81.
+/// Internal type MInst: defined at isle/asm/x64/inst.isle line 82.
 #[derive(Clone, Debug)]
 pub enum MInst {
     AluRmi {

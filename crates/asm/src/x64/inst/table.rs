@@ -1063,7 +1063,7 @@ impl ExtMode {
 
 impl SseOp {
     /// Every value, in declaration order.
-    pub const ALL: [SseOp; 26] = [
+    pub const ALL: [SseOp; 28] = [
         SseOp::Addss,
         SseOp::Addsd,
         SseOp::Subss,
@@ -1090,6 +1090,8 @@ impl SseOp {
         SseOp::Orpd,
         SseOp::Xorps,
         SseOp::Xorpd,
+        SseOp::Addps,
+        SseOp::Addpd,
     ];
 
     /// The manual's mnemonic.
@@ -1121,6 +1123,8 @@ impl SseOp {
             SseOp::Orpd => "orpd",
             SseOp::Xorps => "xorps",
             SseOp::Xorpd => "xorpd",
+            SseOp::Addps => "addps",
+            SseOp::Addpd => "addpd",
         }
     }
 
@@ -1153,6 +1157,8 @@ impl SseOp {
             SseOp::Orpd => Feature::Sse2,
             SseOp::Xorps => Feature::Sse,
             SseOp::Xorpd => Feature::Sse2,
+            SseOp::Addps => Feature::Sse,
+            SseOp::Addpd => Feature::Sse2,
         }
     }
 
@@ -1339,6 +1345,20 @@ impl SseOp {
                 w: false,
                 map: Map::M0F,
                 byte: 0x57,
+                digit: None,
+            },
+            SseOp::Addps => Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x58,
+                digit: None,
+            },
+            SseOp::Addpd => Opcode {
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x58,
                 digit: None,
             },
         }
