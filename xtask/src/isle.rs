@@ -313,6 +313,10 @@ pub fn table_outputs(root: &Path) -> Result<Vec<(&'static str, String)>, String>
             rustfmt(root, crate::x64::render_rust()?)?,
         ),
         (
+            crate::x64::METHODS_OUTPUT,
+            rustfmt(root, crate::x64::render_methods()?)?,
+        ),
+        (
             crate::x64::TEST_OUTPUT,
             rustfmt(root, crate::x64::render_test_forms()?)?,
         ),

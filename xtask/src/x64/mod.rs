@@ -16,6 +16,8 @@ pub const ISLE_OUTPUT: &str = "isle/asm/x64/inst.isle";
 /// The walk, the encoder dispatch, the feature table and the operation
 /// enums' `ALL`, `mnemonic`, `feature` and `opcode`.
 pub const RUST_OUTPUT: &str = "crates/asm/src/x64/inst/table.rs";
+/// The per-form `Assembler` methods.
+pub const METHODS_OUTPUT: &str = "crates/asm/src/x64/asm/forms.rs";
 /// The forms of the encoding test.
 pub const TEST_OUTPUT: &str = "crates/asm/tests/common/forms.rs";
 
@@ -583,6 +585,49 @@ pub fn render_rust() -> Result<String, String> {
     Ok(out)
 }
 
+/// The per-form `Assembler` methods (`add_rr`, `addss`, `lzcnt`, ...): for
+/// every form of an enum, each of the enum's method templates.
+pub fn render_methods() -> Result<String, String> {
+    let mut out = rust_header();
+    out.push_str(
+        "//! The `Assembler` method of each instruction form (`add_rr`, `addss`,\n\
+         //! `lzcnt`, ...), generated from the instruction table: each calls the\n\
+         //! encoder of its shape with the form's operation.\n\n\
+         use super::Assembler;\n\
+         use crate::x64::args::{Amode, GprImm, GprMem, GprMemImm, XmmMem};\n\
+         use crate::x64::regs::{Gpr, Xmm};\n\
+         use crate::x64::{AluOp, BitOp, OperandSize, SseOp};\n\n\
+         impl Assembler {\n",
+    );
+    for e in ENUMS {
+        let EnumKind::Forms(forms) = &e.kind else {
+            if !e.methods.is_empty() {
+                return Err(format!("{}: only enums of forms have methods", e.name));
+            }
+            continue;
+        };
+        for (name, mnemonic, _, _) in forms.iter() {
+            for m in e.methods {
+                let fill = |text: &str| {
+                    text.replace("{m}", mnemonic)
+                        .replace("{op}", &format!("{}::{name}", e.name))
+                };
+                writeln!(
+                    out,
+                    "/// {}\npub fn {}(&mut self, {}) {{\n{}\n}}\n",
+                    fill(m.doc),
+                    fill(m.name),
+                    m.params,
+                    fill(m.body)
+                )
+                .unwrap();
+            }
+        }
+    }
+    out.push_str("}\n");
+    Ok(out)
+}
+
 /// The sample value of a field in a generated test form.
 fn sample(field: &Field) -> Result<String, String> {
     Ok(match field.ty.as_str() {
@@ -725,6 +770,7 @@ mod tests {
         render_isle().unwrap();
         render_rust().unwrap();
         render_test_forms().unwrap();
+        render_methods().unwrap();
     }
 
     #[test]

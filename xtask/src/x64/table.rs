@@ -3,7 +3,8 @@
 //!
 //! `cargo xtask isle` turns this table into the ISLE declarations
 //! (`isle/asm/x64/inst.isle`), the Rust that walks, encodes and
-//! feature-checks each `MInst` (`crates/asm/src/x64/inst/table.rs`), and the
+//! feature-checks each `MInst` (`crates/asm/src/x64/inst/table.rs`), the
+//! per-form `Assembler` methods (`crates/asm/src/x64/asm/forms.rs`), and the
 //! forms the iced-x86 encoding test iterates over
 //! (`crates/asm/tests/common/forms.rs`). See `docs/assembler.md` for how to
 //! add an instruction, with a worked example.
@@ -49,6 +50,36 @@ pub struct EnumDecl {
     pub name: &'static str,
     pub doc: &'static str,
     pub kind: EnumKind,
+    /// The `Assembler` methods each form gets (only for forms).
+    pub methods: &'static [Method],
+}
+
+/// A per-form `Assembler` method, generated for every form of an enum.
+/// In each string `{m}` stands for the form's mnemonic and `{op}` for its
+/// enum value (`SseOp::Addss`).
+pub struct Method {
+    /// The method's name (`{m}_rr`).
+    pub name: &'static str,
+    /// Its parameters after `&mut self`.
+    pub params: &'static str,
+    /// Its body: a call of the shape's encoder.
+    pub body: &'static str,
+    /// Its documentation.
+    pub doc: &'static str,
+}
+
+const fn method(
+    name: &'static str,
+    params: &'static str,
+    body: &'static str,
+    doc: &'static str,
+) -> Method {
+    Method {
+        name,
+        params,
+        body,
+        doc,
+    }
 }
 
 pub enum EnumKind {
@@ -126,11 +157,13 @@ pub const ENUMS: &[EnumDecl] = &[
         name: "OperandSize",
         doc: "The width an integer instruction operates on.",
         kind: EnumKind::Values(&["S8", "S16", "S32", "S64"]),
+        methods: &[],
     },
     EnumDecl {
         name: "FloatSize",
         doc: "The width of a scalar float.",
         kind: EnumKind::Values(&["F32", "F64"]),
+        methods: &[],
     },
     EnumDecl {
         name: "CC",
@@ -138,6 +171,7 @@ pub const ENUMS: &[EnumDecl] = &[
         kind: EnumKind::Values(&[
             "O", "NO", "B", "AE", "Z", "NZ", "BE", "A", "S", "NS", "P", "NP", "L", "GE", "LE", "G",
         ]),
+        methods: &[],
     },
     EnumDecl {
         name: "AluOp",
@@ -153,6 +187,38 @@ pub const ENUMS: &[EnumDecl] = &[
             ("Or", "or", "81 /1 id", "Base"),
             ("Xor", "xor", "81 /6 id", "Base"),
         ]),
+        methods: &[
+            method(
+                "{m}_rr",
+                "size: OperandSize, dst: Gpr, src: Gpr",
+                "self.alu_rmi({op}, size, dst, &GprMemImm::Gpr(src))",
+                "`{m} dst, src` (register, register).",
+            ),
+            method(
+                "{m}_rm",
+                "size: OperandSize, dst: Gpr, src: &Amode",
+                "self.alu_rmi({op}, size, dst, &GprMemImm::Mem(*src))",
+                "`{m} dst, [src]` (register, memory).",
+            ),
+            method(
+                "{m}_ri",
+                "size: OperandSize, dst: Gpr, imm: i32",
+                "self.alu_rmi({op}, size, dst, &GprMemImm::Imm(imm))",
+                "`{m} dst, imm` (register, immediate).",
+            ),
+            method(
+                "{m}_mr",
+                "size: OperandSize, dst: &Amode, src: Gpr",
+                "self.alu_mem({op}, size, dst, &GprImm::Gpr(src))",
+                "`{m} [dst], src` (memory, register).",
+            ),
+            method(
+                "{m}_mi",
+                "size: OperandSize, dst: &Amode, imm: i32",
+                "self.alu_mem({op}, size, dst, &GprImm::Imm(imm))",
+                "`{m} [dst], imm` (memory, immediate).",
+            ),
+        ],
     },
     EnumDecl {
         name: "UnaryOp",
@@ -164,6 +230,7 @@ pub const ENUMS: &[EnumDecl] = &[
             ("Inc", "inc", "FF /0", "Base"),
             ("Dec", "dec", "FF /1", "Base"),
         ]),
+        methods: &[],
     },
     EnumDecl {
         name: "ShiftOp",
@@ -176,6 +243,7 @@ pub const ENUMS: &[EnumDecl] = &[
             ("Shr", "shr", "D3 /5", "Base"),
             ("Sar", "sar", "D3 /7", "Base"),
         ]),
+        methods: &[],
     },
     EnumDecl {
         name: "BitOp",
@@ -187,11 +255,18 @@ pub const ENUMS: &[EnumDecl] = &[
             ("Bsr", "bsr", "0F BD /r", "Base"),
             ("Bsf", "bsf", "0F BC /r", "Base"),
         ]),
+        methods: &[method(
+            "{m}",
+            "size: OperandSize, dst: Gpr, src: &GprMem",
+            "self.bit_count({op}, size, dst, src)",
+            "`{m} dst, src`.",
+        )],
     },
     EnumDecl {
         name: "ExtMode",
         doc: "Widening moves: from (B)yte, (W)ord, (L)ong to (W)ord, (L)ong, (Q)uad.",
         kind: EnumKind::Values(&["BW", "BL", "BQ", "WL", "WQ", "LQ"]),
+        methods: &[],
     },
     EnumDecl {
         name: "SseOp",
@@ -228,6 +303,12 @@ pub const ENUMS: &[EnumDecl] = &[
             ("Addps", "addps", "0F 58 /r", "Sse"),
             ("Addpd", "addpd", "66 0F 58 /r", "Sse2"),
         ]),
+        methods: &[method(
+            "{m}",
+            "dst: Xmm, src: impl Into<XmmMem>",
+            "self.xmm_rmr({op}, dst, &src.into())",
+            "`{m} dst, src`.",
+        )],
     },
     EnumDecl {
         name: "SseMovOp",
@@ -241,11 +322,13 @@ pub const ENUMS: &[EnumDecl] = &[
             ("Movups", "movups", "0F 10 /r", "Sse"),
             ("Movupd", "movupd", "66 0F 10 /r", "Sse2"),
         ]),
+        methods: &[],
     },
     EnumDecl {
         name: "RoundMode",
         doc: "The rounding of ROUNDSS/ROUNDSD.",
         kind: EnumKind::Values(&["Nearest", "Down", "Up", "Zero"]),
+        methods: &[],
     },
 ];
 

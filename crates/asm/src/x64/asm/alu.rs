@@ -54,43 +54,7 @@ pub struct PatchableImm32 {
     field: Option<CodeOffset>,
 }
 
-/// Generates the per-mnemonic methods of one two-operand operation.
-macro_rules! alu_methods {
-    ($($op:ident: $rr:ident $rm:ident $ri:ident $mr:ident $mi:ident;)*) => {$(
-        #[doc = concat!("`", stringify!($op), " dst, src` (register, register).")]
-        pub fn $rr(&mut self, size: OperandSize, dst: Gpr, src: Gpr) {
-            self.alu_rmi(AluOp::$op, size, dst, &GprMemImm::Gpr(src));
-        }
-        #[doc = concat!("`", stringify!($op), " dst, [src]` (register, memory).")]
-        pub fn $rm(&mut self, size: OperandSize, dst: Gpr, src: &Amode) {
-            self.alu_rmi(AluOp::$op, size, dst, &GprMemImm::Mem(*src));
-        }
-        #[doc = concat!("`", stringify!($op), " dst, imm` (register, immediate).")]
-        pub fn $ri(&mut self, size: OperandSize, dst: Gpr, imm: i32) {
-            self.alu_rmi(AluOp::$op, size, dst, &GprMemImm::Imm(imm));
-        }
-        #[doc = concat!("`", stringify!($op), " [dst], src` (memory, register).")]
-        pub fn $mr(&mut self, size: OperandSize, dst: &Amode, src: Gpr) {
-            self.alu_mem(AluOp::$op, size, dst, &GprImm::Gpr(src));
-        }
-        #[doc = concat!("`", stringify!($op), " [dst], imm` (memory, immediate).")]
-        pub fn $mi(&mut self, size: OperandSize, dst: &Amode, imm: i32) {
-            self.alu_mem(AluOp::$op, size, dst, &GprImm::Imm(imm));
-        }
-    )*};
-}
-
 impl Assembler {
-    alu_methods! {
-        Add: add_rr add_rm add_ri add_mr add_mi;
-        Adc: adc_rr adc_rm adc_ri adc_mr adc_mi;
-        Sub: sub_rr sub_rm sub_ri sub_mr sub_mi;
-        Sbb: sbb_rr sbb_rm sbb_ri sbb_mr sbb_mi;
-        And: and_rr and_rm and_ri and_mr and_mi;
-        Or: or_rr or_rm or_ri or_mr or_mi;
-        Xor: xor_rr xor_rm xor_ri xor_mr xor_mi;
-    }
-
     /// `op dst, src`: dst = dst op src, for a register, memory or immediate
     /// source.
     pub fn alu_rmi(&mut self, op: AluOp, size: OperandSize, dst: Gpr, src: &GprMemImm) {

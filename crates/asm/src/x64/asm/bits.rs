@@ -48,21 +48,6 @@ impl Assembler {
         );
     }
 
-    /// `lzcnt dst, src`.
-    pub fn lzcnt(&mut self, size: OperandSize, dst: Gpr, src: &GprMem) {
-        self.bit_count(BitOp::Lzcnt, size, dst, src);
-    }
-
-    /// `tzcnt dst, src`.
-    pub fn tzcnt(&mut self, size: OperandSize, dst: Gpr, src: &GprMem) {
-        self.bit_count(BitOp::Tzcnt, size, dst, src);
-    }
-
-    /// `popcnt dst, src`.
-    pub fn popcnt(&mut self, size: OperandSize, dst: Gpr, src: &GprMem) {
-        self.bit_count(BitOp::Popcnt, size, dst, src);
-    }
-
     /// `bswap dst` (32 or 64 bits).
     pub fn bswap(&mut self, size: OperandSize, dst: Gpr) {
         if matches!(size, OperandSize::S8 | OperandSize::S16) {

@@ -38,6 +38,7 @@ mod alu;
 mod atomic;
 mod bits;
 mod control;
+mod forms;
 mod frame;
 mod mov;
 mod muldiv;

@@ -49,26 +49,7 @@ impl RoundMode {
     }
 }
 
-/// Generates the per-mnemonic methods of the scalar operations.
-macro_rules! sse_methods {
-    ($($op:ident: $name:ident;)*) => {$(
-        #[doc = concat!("`", stringify!($name), " dst, src`.")]
-        pub fn $name(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
-            self.xmm_rmr(SseOp::$op, dst, &src.into());
-        }
-    )*};
-}
-
 impl Assembler {
-    sse_methods! {
-        Addss: addss; Addsd: addsd; Subss: subss; Subsd: subsd;
-        Mulss: mulss; Mulsd: mulsd; Divss: divss; Divsd: divsd;
-        Minss: minss; Minsd: minsd; Maxss: maxss; Maxsd: maxsd;
-        Sqrtss: sqrtss; Sqrtsd: sqrtsd; Cvtss2sd: cvtss2sd; Cvtsd2ss: cvtsd2ss;
-        Andps: andps; Andpd: andpd; Andnps: andnps; Andnpd: andnpd;
-        Orps: orps; Orpd: orpd; Xorps: xorps; Xorpd: xorpd;
-    }
-
     /// Emits an SSE form `prefix 0F opcode /r` with an XMM register in `reg`.
     #[allow(
         clippy::too_many_arguments,
