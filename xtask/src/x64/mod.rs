@@ -302,6 +302,83 @@ pub fn render_isle() -> Result<String, String> {
     Ok(out)
 }
 
+/// `XmmCmp` → `xmm_cmp`: the name of a shape's form function.
+pub fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    let mut previous_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && previous_lower {
+            out.push('_');
+        }
+        previous_lower = c.is_ascii_lowercase();
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+/// The form function of a shape with its own forms, and the type of its
+/// selecting field (`None` for a single form).
+fn form_function(
+    decl: &InstDecl,
+    fields: &[Field],
+) -> Result<Option<(String, Option<String>)>, String> {
+    let Some((key, forms)) = decl.forms else {
+        if matches!(decl.features, Features::Form) {
+            return Err(format!("{}: features `Form` without forms", decl.name));
+        }
+        return Ok(None);
+    };
+    let name = format!("form_{}", snake_case(decl.name));
+    if key.is_empty() {
+        if forms.len() != 1 || !forms[0].0.is_empty() {
+            return Err(format!(
+                "{}: a shape without a selecting field has one form",
+                decl.name
+            ));
+        }
+        return Ok(Some((name, None)));
+    }
+    let field = fields.iter().find(|f| f.name == key).ok_or_else(|| {
+        format!(
+            "{}: forms selected by `{key}`, which is no field",
+            decl.name
+        )
+    })?;
+    let values = ENUMS
+        .iter()
+        .find_map(|e| match (&e.kind, e.name == field.ty) {
+            (EnumKind::Values(values), true) => Some(*values),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            format!(
+                "{}: forms selected by a `{}`, which is no value enum",
+                decl.name, field.ty
+            )
+        })?;
+    for form in forms.iter() {
+        if !values.contains(&form.0) {
+            return Err(format!("{}: `{}` is no {}", decl.name, form.0, field.ty));
+        }
+    }
+    Ok(Some((name, Some(field.ty.clone()))))
+}
+
+/// The Rust `Form` literal of a declared form.
+fn form_literal(owner: &str, form: &table::Form) -> Result<String, String> {
+    let (_, mnemonic, encoding, feature) = form;
+    check_feature(feature).map_err(|e| format!("{owner}: {e}"))?;
+    let enc = parse_encoding(encoding).map_err(|e| format!("{owner}: {e}"))?;
+    let digit = match enc.digit {
+        Some(d) => format!("Some({d})"),
+        None => "None".to_string(),
+    };
+    Ok(format!(
+        "Form {{ mnemonic: {mnemonic:?}, feature: Feature::{feature}, opcode: Opcode {{ prefix: {:#04X}, w: {}, map: Map::{}, byte: {:#04X}, digit: {digit} }} }}",
+        enc.prefix, enc.w, enc.map, enc.opcode
+    ))
+}
+
 /// The register-operand walk of one field, if it has registers.
 fn walk_call(field: &Field) -> Option<String> {
     let f = &field.name;
@@ -367,8 +444,18 @@ fn emit_arg(field: &Field, fields: &[Field]) -> String {
     }
 }
 
-fn feature_expr(features: &Features) -> String {
+fn feature_expr(features: &Features, form: Option<&(String, Option<String>)>) -> String {
     match features {
+        Features::Form => match form {
+            Some((function, None)) => {
+                format!("CpuFeatures::base_only().with(forms::{function}().feature)")
+            }
+            Some((function, Some(_))) => format!(
+                "match forms::{function}(*{key}) {{ Some(form) => CpuFeatures::base_only().with(form.feature), None => CpuFeatures::base_only() }}",
+                key = "KEY"
+            ),
+            None => unreachable!("checked by form_function"),
+        },
         Features::Base => "CpuFeatures::base_only()".to_string(),
         Features::One(f) => format!("CpuFeatures::base_only().with(Feature::{f})"),
         Features::Op(field) => format!("CpuFeatures::base_only().with({field}.feature())"),
@@ -397,8 +484,7 @@ pub fn render_rust() -> Result<String, String> {
          use super::operands as walk;\n\
          use super::*;\n\
          use crate::operands::OperandVisitor;\n\
-         use crate::x64::asm::Opcode;\n\
-         use crate::x64::asm::Map;\n\
+         use crate::x64::asm::{forms, Map, Opcode};\n\
          use crate::x64::features::{CpuFeatures, Feature};\n\
          use crate::x64::regs::Gpr;\n\
          use crate::x64::Assembler;\n\n",
@@ -482,7 +568,12 @@ pub fn render_rust() -> Result<String, String> {
         .unwrap();
 
         // The features.
+        let form = form_function(decl, &fields)?;
         let used: Vec<&str> = match &decl.features {
+            Features::Form => match decl.forms {
+                Some((key, _)) if !key.is_empty() => vec![key],
+                _ => vec![],
+            },
             Features::Op(f) | Features::Float(f) => {
                 if !fields.iter().any(|x| &x.name == f) {
                     return Err(format!(
@@ -498,11 +589,15 @@ pub fn render_rust() -> Result<String, String> {
             }
             Features::Base => vec![],
         };
+        let expr = feature_expr(&decl.features, form.as_ref());
+        let expr = match decl.forms {
+            Some((key, _)) => expr.replace("KEY", key),
+            None => expr,
+        };
         writeln!(
             features,
-            "{} => {},",
-            pattern(decl.name, &fields, &used),
-            feature_expr(&decl.features)
+            "{} => {expr},",
+            pattern(decl.name, &fields, &used)
         )
         .unwrap();
     }
@@ -593,12 +688,44 @@ pub fn render_methods() -> Result<String, String> {
         "//! The `Assembler` method of each instruction form (`add_rr`, `addss`,\n\
          //! `lzcnt`, ...), generated from the instruction table: each calls the\n\
          //! encoder of its shape with the form's operation.\n\n\
-         use super::Assembler;\n\
+         use super::{Assembler, Form, Map, Opcode};\n\
          use crate::x64::args::{Amode, GprImm, GprMem, GprMemImm, XmmMem};\n\
+         use crate::x64::features::Feature;\n\
          use crate::x64::regs::{Gpr, Xmm};\n\
-         use crate::x64::{AluOp, BitOp, OperandSize, SseOp};\n\n\
-         impl Assembler {\n",
+         use crate::x64::{AluOp, BitOp, FloatSize, OperandSize, SseOp};\n\n",
     );
+    for decl in INSTS {
+        let fields = parse_fields(decl)?;
+        let Some((function, key_ty)) = form_function(decl, &fields)? else {
+            continue;
+        };
+        let (_, forms) = decl.forms.expect("a form function has forms");
+        match key_ty {
+            None => writeln!(
+                out,
+                "/// The form of `MInst::{}`.\npub(crate) const fn {function}() -> Form {{\n{}\n}}\n",
+                decl.name,
+                form_literal(decl.name, &forms[0])?
+            )
+            .unwrap(),
+            Some(ty) => {
+                let mut arms = String::new();
+                for form in forms.iter() {
+                    writeln!(arms, "{ty}::{} => Some({}),", form.0, form_literal(decl.name, form)?).unwrap();
+                }
+                writeln!(
+                    out,
+                    "/// The form of `MInst::{}` for each `{key}`; `None` where there is none.\n\
+                     #[allow(unreachable_patterns, reason = \"a form for every value makes the last arm unreachable\")]\n\
+                     pub(crate) const fn {function}({key}: {ty}) -> Option<Form> {{\nmatch {key} {{\n{arms}_ => None,\n}}\n}}\n",
+                    decl.name,
+                    key = decl.forms.unwrap().0,
+                )
+                .unwrap();
+            }
+        }
+    }
+    out.push_str("impl Assembler {\n");
     for e in ENUMS {
         let EnumKind::Forms(forms) = &e.kind else {
             if !e.methods.is_empty() {
@@ -643,6 +770,7 @@ fn sample(field: &Field) -> Result<String, String> {
         "GprImm" => "s.gpr_imm".into(),
         "XmmMem" => "s.xmm_mem".into(),
         "ShiftAmount" => "s.shift_amount".into(),
+        "RoundMode" => "RoundMode::Zero".into(),
         other => return Err(format!("no sample for a `{other}` field")),
     })
 }
@@ -653,11 +781,13 @@ pub fn render_test_forms() -> Result<String, String> {
     let mut out = rust_header();
     out.push_str(
         "//! Every instruction form the table declares, in every shape that takes\n\
-         //! its operation, built over one set of sample operands: the entries\n\
+         //! its operation, and every shape's own forms, built over one set of sample operands: the entries\n\
          //! the iced-x86 encoding test iterates over (`tests/encoding.rs`).\n\n\
          use super::Samples;\n\
          use cranelift_asm::x64::inst::MInst;\n\
-         use cranelift_asm::x64::{AluOp, BitOp, Feature, ShiftOp, SseMovOp, SseOp, UnaryOp};\n\n\
+         use cranelift_asm::x64::{\n\
+         AluOp, BitOp, Feature, FloatSize, OperandSize, RoundMode, ShiftOp, SseMovOp, SseOp, UnaryOp,\n\
+         };\n\n\
          /// A declared form in one shape.\n\
          pub struct Form {\n\
          /// The `MInst` variant.\n\
@@ -703,6 +833,31 @@ pub fn render_test_forms() -> Result<String, String> {
                 )
                 .unwrap();
             }
+        }
+    }
+    for decl in INSTS {
+        let fields = parse_fields(decl)?;
+        let Some((key, forms)) = decl.forms else {
+            continue;
+        };
+        let key_ty = fields.iter().find(|f| f.name == key).map(|f| f.ty.clone());
+        for (value, mnemonic, _, feature) in forms.iter() {
+            let mut inits = Vec::new();
+            for f in &fields {
+                let value = match &key_ty {
+                    Some(ty) if f.name == key => format!("{ty}::{value}"),
+                    _ => sample(f).map_err(|error| format!("{}: {error}", decl.name))?,
+                };
+                inits.push(format!("{}: {value}", f.name));
+            }
+            writeln!(
+                out,
+                "Form {{ shape: {:?}, mnemonic: {mnemonic:?}, feature: Feature::{feature}, inst: MInst::{} {{ {} }} }},",
+                decl.name,
+                decl.name,
+                inits.join(", ")
+            )
+            .unwrap();
         }
     }
     out.push_str("]\n}\n");
@@ -751,6 +906,7 @@ mod tests {
             fields,
             features: Features::Base,
             emit: Emit::Custom("x"),
+            forms: None,
         };
         assert!(parse_fields(&decl("a:Gpr b:WritableGpr=a")).is_ok());
         for bad in [
@@ -774,6 +930,14 @@ mod tests {
     }
 
     #[test]
+    fn shape_names_become_function_names() {
+        assert_eq!(snake_case("XmmCmp"), "xmm_cmp");
+        assert_eq!(snake_case("IMul"), "imul");
+        assert_eq!(snake_case("CvtIntToFloat"), "cvt_int_to_float");
+        assert_eq!(snake_case("XmmMovRR"), "xmm_mov_rr");
+    }
+
+    #[test]
     fn a_tied_source_is_walked_first() {
         let decl = InstDecl {
             section: None,
@@ -782,6 +946,7 @@ mod tests {
             fields: "a:GprMem b:Gpr c:WritableGpr=b",
             features: Features::Base,
             emit: Emit::Custom("x"),
+            forms: None,
         };
         let fields = parse_fields(&decl).unwrap();
         let order: Vec<&str> = walk_order(&fields)

@@ -90,7 +90,8 @@ pub enum EnumKind {
 }
 
 /// One instruction form: (variant, the manual's mnemonic, its encoding in
-/// the manual's notation, the CPU feature it needs).
+/// the manual's notation, the CPU feature it needs). In a shape's own forms
+/// the first element is the value of the selecting field (`""` if none).
 pub type Form = (&'static str, &'static str, &'static str, FeatureName);
 
 /// What a shape needs of the CPU.
@@ -103,6 +104,8 @@ pub enum Features {
     Op(&'static str),
     /// SSE for `F32`, SSE2 for `F64`, by the `FloatSize` in this field.
     Float(&'static str),
+    /// The feature of the shape's form (see [`InstDecl::forms`]).
+    Form,
 }
 
 /// How a shape is encoded.
@@ -123,6 +126,11 @@ pub struct InstDecl {
     pub fields: &'static str,
     pub features: Features,
     pub emit: Emit,
+    /// The shape's own forms, when it has no operation enum: the field that
+    /// selects one (`""` for a single form) and, per value of that field,
+    /// the form. Values without a form have no encoding (the encoder
+    /// refuses them).
+    pub forms: Option<(&'static str, &'static [Form])>,
 }
 
 const fn inst(
@@ -139,6 +147,17 @@ const fn inst(
         fields,
         features,
         emit,
+        forms: None,
+    }
+}
+
+/// A shape with its own forms, selected by field `key` (see
+/// [`InstDecl::forms`]); its features are its form's.
+const fn keyed(key: &'static str, forms: &'static [Form], decl: InstDecl) -> InstDecl {
+    InstDecl {
+        forms: Some((key, forms)),
+        features: Features::Form,
+        ..decl
     }
 }
 
@@ -151,6 +170,9 @@ const fn section(heading: &'static str, decl: InstDecl) -> InstDecl {
 
 use Emit::{Call, Custom};
 use Features::{Base, Float, One, Op};
+
+/// The placeholder of a keyed shape's features: [`keyed`] sets them.
+const FORM: Features = Features::Form;
 
 pub const ENUMS: &[EnumDecl] = &[
     EnumDecl {
@@ -404,12 +426,16 @@ pub const INSTS: &[InstDecl] = &[
     ),
     section(
         "Multiplication and division (asm/muldiv.rs)",
-        inst(
-            "IMul",
-            "imul dst, src2 (dst = src1).",
-            "size:OperandSize src1:Gpr src2:GprMem dst:WritableGpr=src1",
-            Base,
-            Call("imul_rm", "size dst src2"),
+        keyed(
+            "",
+            &[("", "imul", "0F AF /r", "Base")],
+            inst(
+                "IMul",
+                "imul dst, src2 (dst = src1); 16, 32 and 64 bits.",
+                "size:OperandSize src1:Gpr src2:GprMem dst:WritableGpr=src1",
+                FORM,
+                Call("imul_rm", "size dst src2"),
+            ),
         ),
     ),
     inst(
@@ -520,12 +546,16 @@ pub const INSTS: &[InstDecl] = &[
         Base,
         Call("movsx", "mode dst src"),
     ),
-    inst(
-        "Lea",
-        "lea dst, [addr].",
-        "size:OperandSize addr:Amode dst:WritableGpr",
-        Base,
-        Call("lea", "size dst addr"),
+    keyed(
+        "",
+        &[("", "lea", "8D /r", "Base")],
+        inst(
+            "Lea",
+            "lea dst, [addr]; 16, 32 and 64 bits.",
+            "size:OperandSize addr:Amode dst:WritableGpr",
+            FORM,
+            Call("lea", "size dst addr"),
+        ),
     ),
     inst(
         "Setcc",
@@ -682,12 +712,16 @@ pub const INSTS: &[InstDecl] = &[
         Op("op"),
         Call("xmm_store", "op dst src"),
     ),
-    inst(
-        "XmmMovRR",
-        "movaps dst, src: a whole-register copy.",
-        "src:Xmm dst:WritableXmm",
-        One("Sse"),
-        Call("movaps_rr", "dst src"),
+    keyed(
+        "",
+        &[("", "movaps", "0F 28 /r", "Sse")],
+        inst(
+            "XmmMovRR",
+            "movaps dst, src: a whole-register copy.",
+            "src:Xmm dst:WritableXmm",
+            FORM,
+            Call("movaps_rr", "dst src"),
+        ),
     ),
     inst(
         "XmmRmR",
@@ -696,47 +730,90 @@ pub const INSTS: &[InstDecl] = &[
         Op("op"),
         Call("xmm_rmr", "op dst src2"),
     ),
-    inst(
-        "XmmRound",
-        "roundss/roundsd dst, src2, mode (dst = src1).",
-        "size:FloatSize mode:RoundMode src1:Xmm src2:XmmMem dst:WritableXmm=src1",
-        One("Sse41"),
-        Call("round", "size mode dst src2"),
+    keyed(
+        "size",
+        &[
+            ("F32", "roundss", "66 0F 3A 0A /r ib", "Sse41"),
+            ("F64", "roundsd", "66 0F 3A 0B /r ib", "Sse41"),
+        ],
+        inst(
+            "XmmRound",
+            "roundss/roundsd dst, src2, mode (dst = src1).",
+            "size:FloatSize mode:RoundMode src1:Xmm src2:XmmMem dst:WritableXmm=src1",
+            FORM,
+            Call("round", "size mode dst src2"),
+        ),
     ),
-    inst(
-        "XmmCmp",
-        "ucomiss/ucomisd lhs, rhs.",
-        "size:FloatSize lhs:Xmm rhs:XmmMem",
-        Float("size"),
-        Call("ucomis", "size lhs rhs"),
+    keyed(
+        "size",
+        &[
+            ("F32", "ucomiss", "0F 2E /r", "Sse"),
+            ("F64", "ucomisd", "66 0F 2E /r", "Sse2"),
+        ],
+        inst(
+            "XmmCmp",
+            "ucomiss/ucomisd lhs, rhs.",
+            "size:FloatSize lhs:Xmm rhs:XmmMem",
+            FORM,
+            Call("ucomis", "size lhs rhs"),
+        ),
     ),
-    inst(
-        "GprToXmm",
-        "movd/movq dst, src.",
-        "size:OperandSize src:GprMem dst:WritableXmm",
-        One("Sse2"),
-        Call("movd_to_xmm", "size dst src"),
+    keyed(
+        "size",
+        &[
+            ("S32", "movd", "66 0F 6E /r", "Sse2"),
+            ("S64", "movq", "66 REX.W 0F 6E /r", "Sse2"),
+        ],
+        inst(
+            "GprToXmm",
+            "movd/movq dst, src: into the low lane, clearing the rest.",
+            "size:OperandSize src:GprMem dst:WritableXmm",
+            FORM,
+            Call("movd_to_xmm", "size dst src"),
+        ),
     ),
-    inst(
-        "XmmToGpr",
-        "movd/movq dst, src.",
-        "size:OperandSize src:Xmm dst:WritableGpr",
-        One("Sse2"),
-        Call("movd_from_xmm", "size dst src"),
+    keyed(
+        "size",
+        &[
+            ("S32", "movd", "66 0F 7E /r", "Sse2"),
+            ("S64", "movq", "66 REX.W 0F 7E /r", "Sse2"),
+        ],
+        inst(
+            "XmmToGpr",
+            "movd/movq dst, src: the low lane.",
+            "size:OperandSize src:Xmm dst:WritableGpr",
+            FORM,
+            Call("movd_from_xmm", "size dst src"),
+        ),
     ),
-    inst(
-        "CvtIntToFloat",
-        "cvtsi2ss/cvtsi2sd dst, src2 (dst = src1: only the low lane is written).",
-        "float_size:FloatSize int_size:OperandSize src1:Xmm src2:GprMem dst:WritableXmm=src1",
-        Float("float_size"),
-        Call("cvtsi2f", "float_size int_size dst src2"),
+    keyed(
+        "float_size",
+        &[
+            ("F32", "cvtsi2ss", "F3 0F 2A /r", "Sse"),
+            ("F64", "cvtsi2sd", "F2 0F 2A /r", "Sse2"),
+        ],
+        inst(
+            "CvtIntToFloat",
+            "cvtsi2ss/cvtsi2sd dst, src2 (dst = src1: only the low lane is written); \
+             REX.W for a 64-bit integer.",
+            "float_size:FloatSize int_size:OperandSize src1:Xmm src2:GprMem dst:WritableXmm=src1",
+            FORM,
+            Call("cvtsi2f", "float_size int_size dst src2"),
+        ),
     ),
-    inst(
-        "CvtFloatToInt",
-        "cvttss2si/cvttsd2si dst, src.",
-        "float_size:FloatSize int_size:OperandSize src:XmmMem dst:WritableGpr",
-        Float("float_size"),
-        Call("cvttf2si", "float_size int_size dst src"),
+    keyed(
+        "float_size",
+        &[
+            ("F32", "cvttss2si", "F3 0F 2C /r", "Sse"),
+            ("F64", "cvttsd2si", "F2 0F 2C /r", "Sse2"),
+        ],
+        inst(
+            "CvtFloatToInt",
+            "cvttss2si/cvttsd2si dst, src; REX.W for a 64-bit integer.",
+            "float_size:FloatSize int_size:OperandSize src:XmmMem dst:WritableGpr",
+            FORM,
+            Call("cvttf2si", "float_size int_size dst src"),
+        ),
     ),
     section(
         "Sequences with internal control flow (asm/seq.rs)",

@@ -2,12 +2,14 @@
 // Do not edit: change the table and run `cargo xtask isle`; CI runs
 // `cargo xtask isle --check`, which fails when this file is stale.
 //! Every instruction form the table declares, in every shape that takes
-//! its operation, built over one set of sample operands: the entries
+//! its operation, and every shape's own forms, built over one set of sample operands: the entries
 //! the iced-x86 encoding test iterates over (`tests/encoding.rs`).
 
 use super::Samples;
 use cranelift_asm::x64::inst::MInst;
-use cranelift_asm::x64::{AluOp, BitOp, Feature, ShiftOp, SseMovOp, SseOp, UnaryOp};
+use cranelift_asm::x64::{
+    AluOp, BitOp, Feature, FloatSize, OperandSize, RoundMode, ShiftOp, SseMovOp, SseOp, UnaryOp,
+};
 
 /// A declared form in one shape.
 pub struct Form {
@@ -865,6 +867,166 @@ pub fn forms(s: &Samples) -> Vec<Form> {
                 op: SseMovOp::Movupd,
                 src: s.xmm,
                 dst: s.amode,
+            },
+        },
+        Form {
+            shape: "IMul",
+            mnemonic: "imul",
+            feature: Feature::Base,
+            inst: MInst::IMul {
+                size: s.size,
+                src1: s.gpr,
+                src2: s.gpr_mem,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "Lea",
+            mnemonic: "lea",
+            feature: Feature::Base,
+            inst: MInst::Lea {
+                size: s.size,
+                addr: s.amode,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "XmmMovRR",
+            mnemonic: "movaps",
+            feature: Feature::Sse,
+            inst: MInst::XmmMovRR {
+                src: s.xmm,
+                dst: s.writable_xmm,
+            },
+        },
+        Form {
+            shape: "XmmRound",
+            mnemonic: "roundss",
+            feature: Feature::Sse41,
+            inst: MInst::XmmRound {
+                size: FloatSize::F32,
+                mode: RoundMode::Zero,
+                src1: s.xmm,
+                src2: s.xmm_mem,
+                dst: s.writable_xmm,
+            },
+        },
+        Form {
+            shape: "XmmRound",
+            mnemonic: "roundsd",
+            feature: Feature::Sse41,
+            inst: MInst::XmmRound {
+                size: FloatSize::F64,
+                mode: RoundMode::Zero,
+                src1: s.xmm,
+                src2: s.xmm_mem,
+                dst: s.writable_xmm,
+            },
+        },
+        Form {
+            shape: "XmmCmp",
+            mnemonic: "ucomiss",
+            feature: Feature::Sse,
+            inst: MInst::XmmCmp {
+                size: FloatSize::F32,
+                lhs: s.xmm,
+                rhs: s.xmm_mem,
+            },
+        },
+        Form {
+            shape: "XmmCmp",
+            mnemonic: "ucomisd",
+            feature: Feature::Sse2,
+            inst: MInst::XmmCmp {
+                size: FloatSize::F64,
+                lhs: s.xmm,
+                rhs: s.xmm_mem,
+            },
+        },
+        Form {
+            shape: "GprToXmm",
+            mnemonic: "movd",
+            feature: Feature::Sse2,
+            inst: MInst::GprToXmm {
+                size: OperandSize::S32,
+                src: s.gpr_mem,
+                dst: s.writable_xmm,
+            },
+        },
+        Form {
+            shape: "GprToXmm",
+            mnemonic: "movq",
+            feature: Feature::Sse2,
+            inst: MInst::GprToXmm {
+                size: OperandSize::S64,
+                src: s.gpr_mem,
+                dst: s.writable_xmm,
+            },
+        },
+        Form {
+            shape: "XmmToGpr",
+            mnemonic: "movd",
+            feature: Feature::Sse2,
+            inst: MInst::XmmToGpr {
+                size: OperandSize::S32,
+                src: s.xmm,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "XmmToGpr",
+            mnemonic: "movq",
+            feature: Feature::Sse2,
+            inst: MInst::XmmToGpr {
+                size: OperandSize::S64,
+                src: s.xmm,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "CvtIntToFloat",
+            mnemonic: "cvtsi2ss",
+            feature: Feature::Sse,
+            inst: MInst::CvtIntToFloat {
+                float_size: FloatSize::F32,
+                int_size: s.size,
+                src1: s.xmm,
+                src2: s.gpr_mem,
+                dst: s.writable_xmm,
+            },
+        },
+        Form {
+            shape: "CvtIntToFloat",
+            mnemonic: "cvtsi2sd",
+            feature: Feature::Sse2,
+            inst: MInst::CvtIntToFloat {
+                float_size: FloatSize::F64,
+                int_size: s.size,
+                src1: s.xmm,
+                src2: s.gpr_mem,
+                dst: s.writable_xmm,
+            },
+        },
+        Form {
+            shape: "CvtFloatToInt",
+            mnemonic: "cvttss2si",
+            feature: Feature::Sse,
+            inst: MInst::CvtFloatToInt {
+                float_size: FloatSize::F32,
+                int_size: s.size,
+                src: s.xmm_mem,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "CvtFloatToInt",
+            mnemonic: "cvttsd2si",
+            feature: Feature::Sse2,
+            inst: MInst::CvtFloatToInt {
+                float_size: FloatSize::F64,
+                int_size: s.size,
+                src: s.xmm_mem,
+                dst: s.writable_gpr,
             },
         },
     ]

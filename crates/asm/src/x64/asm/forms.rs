@@ -5,10 +5,254 @@
 //! `lzcnt`, ...), generated from the instruction table: each calls the
 //! encoder of its shape with the form's operation.
 
-use super::Assembler;
+use super::{Assembler, Form, Map, Opcode};
 use crate::x64::args::{Amode, GprImm, GprMem, GprMemImm, XmmMem};
+use crate::x64::features::Feature;
 use crate::x64::regs::{Gpr, Xmm};
-use crate::x64::{AluOp, BitOp, OperandSize, SseOp};
+use crate::x64::{AluOp, BitOp, FloatSize, OperandSize, SseOp};
+
+/// The form of `MInst::IMul`.
+pub(crate) const fn form_imul() -> Form {
+    Form {
+        mnemonic: "imul",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::M0F,
+            byte: 0xAF,
+            digit: None,
+        },
+    }
+}
+
+/// The form of `MInst::Lea`.
+pub(crate) const fn form_lea() -> Form {
+    Form {
+        mnemonic: "lea",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::Primary,
+            byte: 0x8D,
+            digit: None,
+        },
+    }
+}
+
+/// The form of `MInst::XmmMovRR`.
+pub(crate) const fn form_xmm_mov_rr() -> Form {
+    Form {
+        mnemonic: "movaps",
+        feature: Feature::Sse,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::M0F,
+            byte: 0x28,
+            digit: None,
+        },
+    }
+}
+
+/// The form of `MInst::XmmRound` for each `size`; `None` where there is none.
+#[allow(
+    unreachable_patterns,
+    reason = "a form for every value makes the last arm unreachable"
+)]
+pub(crate) const fn form_xmm_round(size: FloatSize) -> Option<Form> {
+    match size {
+        FloatSize::F32 => Some(Form {
+            mnemonic: "roundss",
+            feature: Feature::Sse41,
+            opcode: Opcode {
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x0A,
+                digit: None,
+            },
+        }),
+        FloatSize::F64 => Some(Form {
+            mnemonic: "roundsd",
+            feature: Feature::Sse41,
+            opcode: Opcode {
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x0B,
+                digit: None,
+            },
+        }),
+        _ => None,
+    }
+}
+
+/// The form of `MInst::XmmCmp` for each `size`; `None` where there is none.
+#[allow(
+    unreachable_patterns,
+    reason = "a form for every value makes the last arm unreachable"
+)]
+pub(crate) const fn form_xmm_cmp(size: FloatSize) -> Option<Form> {
+    match size {
+        FloatSize::F32 => Some(Form {
+            mnemonic: "ucomiss",
+            feature: Feature::Sse,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x2E,
+                digit: None,
+            },
+        }),
+        FloatSize::F64 => Some(Form {
+            mnemonic: "ucomisd",
+            feature: Feature::Sse2,
+            opcode: Opcode {
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x2E,
+                digit: None,
+            },
+        }),
+        _ => None,
+    }
+}
+
+/// The form of `MInst::GprToXmm` for each `size`; `None` where there is none.
+#[allow(
+    unreachable_patterns,
+    reason = "a form for every value makes the last arm unreachable"
+)]
+pub(crate) const fn form_gpr_to_xmm(size: OperandSize) -> Option<Form> {
+    match size {
+        OperandSize::S32 => Some(Form {
+            mnemonic: "movd",
+            feature: Feature::Sse2,
+            opcode: Opcode {
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x6E,
+                digit: None,
+            },
+        }),
+        OperandSize::S64 => Some(Form {
+            mnemonic: "movq",
+            feature: Feature::Sse2,
+            opcode: Opcode {
+                prefix: 0x66,
+                w: true,
+                map: Map::M0F,
+                byte: 0x6E,
+                digit: None,
+            },
+        }),
+        _ => None,
+    }
+}
+
+/// The form of `MInst::XmmToGpr` for each `size`; `None` where there is none.
+#[allow(
+    unreachable_patterns,
+    reason = "a form for every value makes the last arm unreachable"
+)]
+pub(crate) const fn form_xmm_to_gpr(size: OperandSize) -> Option<Form> {
+    match size {
+        OperandSize::S32 => Some(Form {
+            mnemonic: "movd",
+            feature: Feature::Sse2,
+            opcode: Opcode {
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x7E,
+                digit: None,
+            },
+        }),
+        OperandSize::S64 => Some(Form {
+            mnemonic: "movq",
+            feature: Feature::Sse2,
+            opcode: Opcode {
+                prefix: 0x66,
+                w: true,
+                map: Map::M0F,
+                byte: 0x7E,
+                digit: None,
+            },
+        }),
+        _ => None,
+    }
+}
+
+/// The form of `MInst::CvtIntToFloat` for each `float_size`; `None` where there is none.
+#[allow(
+    unreachable_patterns,
+    reason = "a form for every value makes the last arm unreachable"
+)]
+pub(crate) const fn form_cvt_int_to_float(float_size: FloatSize) -> Option<Form> {
+    match float_size {
+        FloatSize::F32 => Some(Form {
+            mnemonic: "cvtsi2ss",
+            feature: Feature::Sse,
+            opcode: Opcode {
+                prefix: 0xF3,
+                w: false,
+                map: Map::M0F,
+                byte: 0x2A,
+                digit: None,
+            },
+        }),
+        FloatSize::F64 => Some(Form {
+            mnemonic: "cvtsi2sd",
+            feature: Feature::Sse2,
+            opcode: Opcode {
+                prefix: 0xF2,
+                w: false,
+                map: Map::M0F,
+                byte: 0x2A,
+                digit: None,
+            },
+        }),
+        _ => None,
+    }
+}
+
+/// The form of `MInst::CvtFloatToInt` for each `float_size`; `None` where there is none.
+#[allow(
+    unreachable_patterns,
+    reason = "a form for every value makes the last arm unreachable"
+)]
+pub(crate) const fn form_cvt_float_to_int(float_size: FloatSize) -> Option<Form> {
+    match float_size {
+        FloatSize::F32 => Some(Form {
+            mnemonic: "cvttss2si",
+            feature: Feature::Sse,
+            opcode: Opcode {
+                prefix: 0xF3,
+                w: false,
+                map: Map::M0F,
+                byte: 0x2C,
+                digit: None,
+            },
+        }),
+        FloatSize::F64 => Some(Form {
+            mnemonic: "cvttsd2si",
+            feature: Feature::Sse2,
+            opcode: Opcode {
+                prefix: 0xF2,
+                w: false,
+                map: Map::M0F,
+                byte: 0x2C,
+                digit: None,
+            },
+        }),
+        _ => None,
+    }
+}
 
 impl Assembler {
     /// `add dst, src` (register, register).

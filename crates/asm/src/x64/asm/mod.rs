@@ -38,7 +38,7 @@ mod alu;
 mod atomic;
 mod bits;
 mod control;
-mod forms;
+pub(crate) mod forms;
 mod frame;
 mod mov;
 mod muldiv;
@@ -202,6 +202,18 @@ impl Opcode {
             None => panic!("the form has no opcode extension"),
         }
     }
+}
+
+/// A shape's own form, as the instruction table declares it: what the
+/// generated `forms::form_*` functions return and the shape's encoder reads.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Form {
+    /// The manual's mnemonic.
+    pub mnemonic: &'static str,
+    /// The CPU feature it needs.
+    pub feature: Feature,
+    /// Its encoding.
+    pub opcode: Opcode,
 }
 
 /// The opcode map (the escape bytes before the opcode). VEX encodings will
@@ -429,6 +441,35 @@ impl Assembler {
     }
 
     // ---- The encoder --------------------------------------------------------
+
+    /// Emits a declared form with a ModRM byte: the form's own prefixes
+    /// (mandatory prefix, REX.W) joined with `size` (66 or REX.W of the
+    /// operand size, when the form is sized by it), after checking the CPU
+    /// has the form's feature.
+    pub(crate) fn emit_form(&mut self, form: Form, size: Prefixes, reg: u8, rm: Rm<'_>, imm: Imm) {
+        if !self.require(form.feature, form.mnemonic) {
+            return;
+        }
+        let own = form.opcode.prefixes();
+        let p = Prefixes {
+            opsize: own.opsize || size.opsize,
+            w: own.w || size.w,
+            ..own
+        };
+        let reg = match form.opcode.digit {
+            Some(digit) => digit,
+            None => reg,
+        };
+        self.emit_modrm(
+            form.mnemonic,
+            p,
+            form.opcode.map,
+            form.opcode.byte,
+            reg,
+            rm,
+            imm,
+        );
+    }
 
     /// Emits `prefixes map opcode ModRM(reg, rm) [SIB] [disp] [imm]`. `reg` is
     /// a register encoding (0-15) or an opcode extension (`/digit`, 0-7).

@@ -21,7 +21,7 @@
 //! byte shorter, and `mov eax, ecx` is the zero-extension from 32 bits.
 //! `SETcc m8` is left out (nothing stores a flag straight to memory).
 
-use super::{AsmError, Assembler, Imm, Map, Prefixes, Rm};
+use super::{AsmError, Assembler, Imm, Map, Prefixes, Rm, forms};
 use crate::x64::args::{Amode, GprMem};
 use crate::x64::regs::Gpr;
 use crate::x64::{CC, ExtMode, OperandSize};
@@ -250,12 +250,10 @@ impl Assembler {
                 *trap = None
             }
         }
-        let p = Prefixes::for_size(size);
-        self.emit_modrm(
-            "lea",
-            p,
-            Map::Primary,
-            0x8D,
+        let form = forms::form_lea();
+        self.emit_form(
+            form,
+            Prefixes::for_size(size),
             dst.enc(),
             Rm::Mem(&addr),
             Imm::None,

@@ -14,7 +14,7 @@
 //! The 8-bit forms (`F6 /4..7`, which use `ax` rather than `rdx:rax`) are
 //! left out: WebAssembly has no 8-bit arithmetic.
 
-use super::{AsmError, Assembler, Imm, Map, Prefixes, Rm};
+use super::{AsmError, Assembler, Imm, Map, Prefixes, Rm, forms};
 use crate::metadata::TrapCode;
 use crate::x64::OperandSize;
 use crate::x64::args::GprMem;
@@ -36,11 +36,10 @@ impl Assembler {
     /// `imul dst, src`: dst = dst * src (truncated).
     pub fn imul_rm(&mut self, size: OperandSize, dst: Gpr, src: &GprMem) {
         if self.no_byte_form(size, "imul") {
-            self.emit_modrm(
-                "imul",
+            let form = forms::form_imul();
+            self.emit_form(
+                form,
                 Prefixes::for_size(size),
-                Map::M0F,
-                0xAF,
                 dst.enc(),
                 Rm::from(src),
                 Imm::None,

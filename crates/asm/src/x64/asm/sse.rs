@@ -28,7 +28,7 @@
 //! COMISS/COMISD, MOVQ xmm, xmm/m64 (F3 0F 7E), CVTSS2SI (rounding by MXCSR),
 //! and every packed arithmetic form (they come with SIMD).
 
-use super::{Assembler, Imm, Map, Prefixes, Rm};
+use super::{Assembler, Form, Imm, Map, Prefixes, Rm, forms};
 use crate::x64::args::{Amode, GprMem, XmmMem};
 use crate::x64::features::Feature;
 use crate::x64::regs::{Gpr, Xmm};
@@ -119,12 +119,10 @@ impl Assembler {
 
     /// `movaps dst, src`: copies the whole register.
     pub fn movaps_rr(&mut self, dst: Xmm, src: Xmm) {
-        self.sse(
-            "movaps",
-            Feature::Sse,
+        let form = forms::form_xmm_mov_rr();
+        self.emit_form(
+            form,
             Prefixes::NONE,
-            Map::M0F,
-            0x28,
             dst.enc(),
             Rm::Reg(src.enc()),
             Imm::None,
@@ -143,90 +141,49 @@ impl Assembler {
 
     /// `roundss`/`roundsd dst, src, mode` (SSE4.1).
     pub fn round(&mut self, size: FloatSize, mode: RoundMode, dst: Xmm, src: &XmmMem) {
-        let (opcode, mnemonic) = match size {
-            FloatSize::F32 => (0x0A, "roundss"),
-            FloatSize::F64 => (0x0B, "roundsd"),
-        };
+        let form = forms::form_xmm_round(size).expect("both sizes have a form");
         let imm = Imm::I8(mode.imm() as i8);
-        self.sse(
-            mnemonic,
-            Feature::Sse41,
-            Prefixes::sse(0x66),
-            Map::M0F3A,
-            opcode,
-            dst.enc(),
-            Rm::from(src),
-            imm,
-        );
+        self.emit_form(form, Prefixes::NONE, dst.enc(), Rm::from(src), imm);
     }
 
     /// `ucomiss`/`ucomisd lhs, rhs`: ZF, PF, CF = (equal, unordered, less);
     /// all three are set when either operand is NaN.
     pub fn ucomis(&mut self, size: FloatSize, lhs: Xmm, rhs: &XmmMem) {
-        let (p, feature, mnemonic) = match size {
-            FloatSize::F32 => (Prefixes::NONE, Feature::Sse, "ucomiss"),
-            FloatSize::F64 => (Prefixes::sse(0x66), Feature::Sse2, "ucomisd"),
-        };
-        self.sse(
-            mnemonic,
-            feature,
-            p,
-            Map::M0F,
-            0x2E,
-            lhs.enc(),
-            Rm::from(rhs),
-            Imm::None,
-        );
+        let form = forms::form_xmm_cmp(size).expect("both sizes have a form");
+        self.emit_form(form, Prefixes::NONE, lhs.enc(), Rm::from(rhs), Imm::None);
     }
 
     /// `movd`/`movq dst, src`: a GPR (or memory) into the low lane of an XMM
     /// register, clearing the rest.
     pub fn movd_to_xmm(&mut self, size: OperandSize, dst: Xmm, src: &GprMem) {
-        let Some((p, mnemonic)) = self.movd_prefixes(size) else {
-            return;
-        };
-        self.sse(
-            mnemonic,
-            Feature::Sse2,
-            p,
-            Map::M0F,
-            0x6E,
-            dst.enc(),
-            Rm::from(src),
-            Imm::None,
-        );
+        if let Some(form) = self.movd_form(forms::form_gpr_to_xmm(size)) {
+            self.emit_form(form, Prefixes::NONE, dst.enc(), Rm::from(src), Imm::None);
+        }
     }
 
     /// `movd`/`movq dst, src`: the low 32 or 64 bits of an XMM register into
     /// a GPR.
     pub fn movd_from_xmm(&mut self, size: OperandSize, dst: Gpr, src: Xmm) {
-        let Some((p, mnemonic)) = self.movd_prefixes(size) else {
-            return;
-        };
-        self.sse(
-            mnemonic,
-            Feature::Sse2,
-            p,
-            Map::M0F,
-            0x7E,
-            src.enc(),
-            Rm::Reg(dst.enc()),
-            Imm::None,
-        );
+        if let Some(form) = self.movd_form(forms::form_xmm_to_gpr(size)) {
+            self.emit_form(
+                form,
+                Prefixes::NONE,
+                src.enc(),
+                Rm::Reg(dst.enc()),
+                Imm::None,
+            );
+        }
     }
 
-    fn movd_prefixes(&mut self, size: OperandSize) -> Option<(Prefixes, &'static str)> {
-        match size {
-            OperandSize::S32 => Some((Prefixes::sse(0x66), "movd")),
-            OperandSize::S64 => Some((Prefixes::sse(0x66).w(), "movq")),
-            _ => {
-                self.fail(super::AsmError::InvalidOperand {
-                    mnemonic: "movd",
-                    reason: "only 32- and 64-bit forms exist",
-                });
-                None
-            }
+    /// The MOVD/MOVQ form of a size, or an error for 8 and 16 bits.
+    fn movd_form(&mut self, form: Option<Form>) -> Option<Form> {
+        if form.is_none() {
+            self.fail(super::AsmError::InvalidOperand {
+                mnemonic: "movd",
+                reason: "only 32- and 64-bit forms exist",
+            });
         }
+        form
     }
 
     /// `cvtsi2ss`/`cvtsi2sd dst, src`: a signed 32- or 64-bit integer to
@@ -239,27 +196,10 @@ impl Assembler {
         dst: Xmm,
         src: &GprMem,
     ) {
-        let (prefix, feature, mnemonic) = match float_size {
-            FloatSize::F32 => (0xF3, Feature::Sse, "cvtsi2ss"),
-            FloatSize::F64 => (0xF2, Feature::Sse2, "cvtsi2sd"),
-        };
-        let Some(w) = self.conversion_width(int_size, mnemonic) else {
-            return;
-        };
-        let p = Prefixes {
-            w,
-            ..Prefixes::sse(prefix)
-        };
-        self.sse(
-            mnemonic,
-            feature,
-            p,
-            Map::M0F,
-            0x2A,
-            dst.enc(),
-            Rm::from(src),
-            Imm::None,
-        );
+        let form = forms::form_cvt_int_to_float(float_size).expect("both sizes have a form");
+        if let Some(w) = self.conversion_width(int_size, form.mnemonic) {
+            self.emit_form(form, w, dst.enc(), Rm::from(src), Imm::None);
+        }
     }
 
     /// `cvttss2si`/`cvttsd2si dst, src`: float to signed 32- or 64-bit
@@ -272,34 +212,21 @@ impl Assembler {
         dst: Gpr,
         src: &XmmMem,
     ) {
-        let (prefix, feature, mnemonic) = match float_size {
-            FloatSize::F32 => (0xF3, Feature::Sse, "cvttss2si"),
-            FloatSize::F64 => (0xF2, Feature::Sse2, "cvttsd2si"),
-        };
-        let Some(w) = self.conversion_width(int_size, mnemonic) else {
-            return;
-        };
-        let p = Prefixes {
-            w,
-            ..Prefixes::sse(prefix)
-        };
-        self.sse(
-            mnemonic,
-            feature,
-            p,
-            Map::M0F,
-            0x2C,
-            dst.enc(),
-            Rm::from(src),
-            Imm::None,
-        );
+        let form = forms::form_cvt_float_to_int(float_size).expect("both sizes have a form");
+        if let Some(w) = self.conversion_width(int_size, form.mnemonic) {
+            self.emit_form(form, w, dst.enc(), Rm::from(src), Imm::None);
+        }
     }
 
     /// REX.W for a 64-bit integer side; an error for 8 and 16 bits.
-    fn conversion_width(&mut self, int_size: OperandSize, mnemonic: &'static str) -> Option<bool> {
+    fn conversion_width(
+        &mut self,
+        int_size: OperandSize,
+        mnemonic: &'static str,
+    ) -> Option<Prefixes> {
         match int_size {
-            OperandSize::S32 => Some(false),
-            OperandSize::S64 => Some(true),
+            OperandSize::S32 => Some(Prefixes::NONE),
+            OperandSize::S64 => Some(Prefixes::NONE.w()),
             _ => {
                 self.fail(super::AsmError::InvalidOperand {
                     mnemonic,

@@ -10,8 +10,7 @@ use super::operands as walk;
 use super::*;
 use crate::operands::OperandVisitor;
 use crate::x64::Assembler;
-use crate::x64::asm::Map;
-use crate::x64::asm::Opcode;
+use crate::x64::asm::{Map, Opcode, forms};
 use crate::x64::features::{CpuFeatures, Feature};
 use crate::x64::regs::Gpr;
 
@@ -626,7 +625,7 @@ impl MInst {
             MInst::UnaryMem { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::Shift { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::ShiftMem { op, .. } => CpuFeatures::base_only().with(op.feature()),
-            MInst::IMul { .. } => CpuFeatures::base_only(),
+            MInst::IMul { .. } => CpuFeatures::base_only().with(forms::form_imul().feature),
             MInst::IMulImm { .. } => CpuFeatures::base_only(),
             MInst::MulWide { .. } => CpuFeatures::base_only(),
             MInst::Div { .. } => CpuFeatures::base_only(),
@@ -641,7 +640,7 @@ impl MInst {
             MInst::MovMI { .. } => CpuFeatures::base_only(),
             MInst::Movzx { .. } => CpuFeatures::base_only(),
             MInst::Movsx { .. } => CpuFeatures::base_only(),
-            MInst::Lea { .. } => CpuFeatures::base_only(),
+            MInst::Lea { .. } => CpuFeatures::base_only().with(forms::form_lea().feature),
             MInst::Setcc { .. } => CpuFeatures::base_only(),
             MInst::Cmov { .. } => CpuFeatures::base_only(),
             MInst::Push { .. } => CpuFeatures::base_only(),
@@ -664,26 +663,37 @@ impl MInst {
             MInst::Mfence => CpuFeatures::base_only().with(Feature::Sse2),
             MInst::XmmLoad { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::XmmStore { op, .. } => CpuFeatures::base_only().with(op.feature()),
-            MInst::XmmMovRR { .. } => CpuFeatures::base_only().with(Feature::Sse),
+            MInst::XmmMovRR { .. } => {
+                CpuFeatures::base_only().with(forms::form_xmm_mov_rr().feature)
+            }
             MInst::XmmRmR { op, .. } => CpuFeatures::base_only().with(op.feature()),
-            MInst::XmmRound { .. } => CpuFeatures::base_only().with(Feature::Sse41),
-            MInst::XmmCmp { size, .. } => CpuFeatures::base_only().with(match size {
-                FloatSize::F32 => Feature::Sse,
-                FloatSize::F64 => Feature::Sse2,
-            }),
-            MInst::GprToXmm { .. } => CpuFeatures::base_only().with(Feature::Sse2),
-            MInst::XmmToGpr { .. } => CpuFeatures::base_only().with(Feature::Sse2),
+            MInst::XmmRound { size, .. } => match forms::form_xmm_round(*size) {
+                Some(form) => CpuFeatures::base_only().with(form.feature),
+                None => CpuFeatures::base_only(),
+            },
+            MInst::XmmCmp { size, .. } => match forms::form_xmm_cmp(*size) {
+                Some(form) => CpuFeatures::base_only().with(form.feature),
+                None => CpuFeatures::base_only(),
+            },
+            MInst::GprToXmm { size, .. } => match forms::form_gpr_to_xmm(*size) {
+                Some(form) => CpuFeatures::base_only().with(form.feature),
+                None => CpuFeatures::base_only(),
+            },
+            MInst::XmmToGpr { size, .. } => match forms::form_xmm_to_gpr(*size) {
+                Some(form) => CpuFeatures::base_only().with(form.feature),
+                None => CpuFeatures::base_only(),
+            },
             MInst::CvtIntToFloat { float_size, .. } => {
-                CpuFeatures::base_only().with(match float_size {
-                    FloatSize::F32 => Feature::Sse,
-                    FloatSize::F64 => Feature::Sse2,
-                })
+                match forms::form_cvt_int_to_float(*float_size) {
+                    Some(form) => CpuFeatures::base_only().with(form.feature),
+                    None => CpuFeatures::base_only(),
+                }
             }
             MInst::CvtFloatToInt { float_size, .. } => {
-                CpuFeatures::base_only().with(match float_size {
-                    FloatSize::F32 => Feature::Sse,
-                    FloatSize::F64 => Feature::Sse2,
-                })
+                match forms::form_cvt_float_to_int(*float_size) {
+                    Some(form) => CpuFeatures::base_only().with(form.feature),
+                    None => CpuFeatures::base_only(),
+                }
             }
             MInst::CvtFloatToSintSeq { float_size, .. } => {
                 CpuFeatures::base_only().with(match float_size {
