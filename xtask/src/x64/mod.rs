@@ -356,10 +356,15 @@ fn form_function(
                 decl.name, field.ty
             )
         })?;
-    for form in forms.iter() {
-        if !values.contains(&form.0) {
-            return Err(format!("{}: `{}` is no {}", decl.name, form.0, field.ty));
+    let mut seen = Vec::new();
+    for value in forms.iter().flat_map(|form| form.0.split('|')) {
+        if !values.contains(&value) {
+            return Err(format!("{}: `{value}` is no {}", decl.name, field.ty));
         }
+        if seen.contains(&value) {
+            return Err(format!("{}: two forms for `{value}`", decl.name));
+        }
+        seen.push(value);
     }
     Ok(Some((name, Some(field.ty.clone()))))
 }
@@ -692,7 +697,7 @@ pub fn render_methods() -> Result<String, String> {
          use crate::x64::args::{Amode, GprImm, GprMem, GprMemImm, XmmMem};\n\
          use crate::x64::features::Feature;\n\
          use crate::x64::regs::{Gpr, Xmm};\n\
-         use crate::x64::{AluOp, BitOp, FloatSize, OperandSize, SseOp};\n\n",
+         use crate::x64::{AluOp, BitOp, ExtMode, FloatSize, OperandSize, SseOp};\n\n",
     );
     for decl in INSTS {
         let fields = parse_fields(decl)?;
@@ -711,7 +716,10 @@ pub fn render_methods() -> Result<String, String> {
             Some(ty) => {
                 let mut arms = String::new();
                 for form in forms.iter() {
-                    writeln!(arms, "{ty}::{} => Some({}),", form.0, form_literal(decl.name, form)?).unwrap();
+                    let values: Vec<String> =
+                        form.0.split('|').map(|value| format!("{ty}::{value}")).collect();
+                    writeln!(arms, "{} => Some({}),", values.join(" | "), form_literal(decl.name, form)?)
+                        .unwrap();
                 }
                 writeln!(
                     out,
@@ -771,6 +779,7 @@ fn sample(field: &Field) -> Result<String, String> {
         "XmmMem" => "s.xmm_mem".into(),
         "ShiftAmount" => "s.shift_amount".into(),
         "RoundMode" => "RoundMode::Zero".into(),
+        "i32" => "-7".into(),
         other => return Err(format!("no sample for a `{other}` field")),
     })
 }
@@ -786,7 +795,8 @@ pub fn render_test_forms() -> Result<String, String> {
          use super::Samples;\n\
          use cranelift_asm::x64::inst::MInst;\n\
          use cranelift_asm::x64::{\n\
-         AluOp, BitOp, Feature, FloatSize, OperandSize, RoundMode, ShiftOp, SseMovOp, SseOp, UnaryOp,\n\
+         AluOp, BitOp, ExtMode, Feature, FloatSize, OperandSize, RoundMode, ShiftOp, SseMovOp, SseOp,\n\
+         UnaryOp,\n\
          };\n\n\
          /// A declared form in one shape.\n\
          pub struct Form {\n\
@@ -841,7 +851,10 @@ pub fn render_test_forms() -> Result<String, String> {
             continue;
         };
         let key_ty = fields.iter().find(|f| f.name == key).map(|f| f.ty.clone());
-        for (value, mnemonic, _, feature) in forms.iter() {
+        let selected = forms.iter().flat_map(|(values, mnemonic, _, feature)| {
+            values.split('|').map(move |v| (v, mnemonic, feature))
+        });
+        for (value, mnemonic, feature) in selected {
             let mut inits = Vec::new();
             for f in &fields {
                 let value = match &key_ty {

@@ -91,7 +91,8 @@ pub enum EnumKind {
 
 /// One instruction form: (variant, the manual's mnemonic, its encoding in
 /// the manual's notation, the CPU feature it needs). In a shape's own forms
-/// the first element is the value of the selecting field (`""` if none).
+/// the first element is the values of the selecting field that take the
+/// form, separated by `|` (`""` if none).
 pub type Form = (&'static str, &'static str, &'static str, FeatureName);
 
 /// What a shape needs of the CPU.
@@ -496,12 +497,19 @@ pub const INSTS: &[InstDecl] = &[
     ),
     section(
         "Moves (asm/mov.rs)",
-        inst(
-            "MovRR",
-            "mov dst, src (8- and 16-bit forms leave dst's upper bits unspecified).",
-            "size:OperandSize src:Gpr dst:WritableGpr",
-            Base,
-            Call("mov_rr", "size dst src"),
+        keyed(
+            "size",
+            &[
+                ("S8", "mov", "88 /r", "Base"),
+                ("S16|S32|S64", "mov", "89 /r", "Base"),
+            ],
+            inst(
+                "MovRR",
+                "mov dst, src (8- and 16-bit forms leave dst's upper bits unspecified).",
+                "size:OperandSize src:Gpr dst:WritableGpr",
+                FORM,
+                Call("mov_rr", "size dst src"),
+            ),
         ),
     ),
     inst(
@@ -511,40 +519,83 @@ pub const INSTS: &[InstDecl] = &[
         Base,
         Call("mov_ri", "size dst imm"),
     ),
-    inst(
-        "MovRM",
-        "mov dst, [src] (a load).",
-        "size:OperandSize src:Amode dst:WritableGpr",
-        Base,
-        Call("mov_rm", "size dst src"),
+    keyed(
+        "size",
+        &[
+            ("S8", "mov", "8A /r", "Base"),
+            ("S16|S32|S64", "mov", "8B /r", "Base"),
+        ],
+        inst(
+            "MovRM",
+            "mov dst, [src] (a load).",
+            "size:OperandSize src:Amode dst:WritableGpr",
+            FORM,
+            Call("mov_rm", "size dst src"),
+        ),
     ),
-    inst(
-        "MovMR",
-        "mov [dst], src (a store).",
-        "size:OperandSize src:Gpr dst:Amode",
-        Base,
-        Call("mov_mr", "size dst src"),
+    keyed(
+        "size",
+        &[
+            ("S8", "mov", "88 /r", "Base"),
+            ("S16|S32|S64", "mov", "89 /r", "Base"),
+        ],
+        inst(
+            "MovMR",
+            "mov [dst], src (a store).",
+            "size:OperandSize src:Gpr dst:Amode",
+            FORM,
+            Call("mov_mr", "size dst src"),
+        ),
     ),
-    inst(
-        "MovMI",
-        "mov [dst], imm.",
-        "size:OperandSize imm:i32 dst:Amode",
-        Base,
-        Call("mov_mi", "size dst imm"),
+    keyed(
+        "size",
+        &[
+            ("S8", "mov", "C6 /0 ib", "Base"),
+            ("S16", "mov", "C7 /0 iw", "Base"),
+            ("S32|S64", "mov", "C7 /0 id", "Base"),
+        ],
+        inst(
+            "MovMI",
+            "mov [dst], imm (sign-extended at 64 bits).",
+            "size:OperandSize imm:i32 dst:Amode",
+            FORM,
+            Call("mov_mi", "size dst imm"),
+        ),
     ),
-    inst(
-        "Movzx",
-        "movzx dst, src (LQ is `mov r32, r/m32`, which zero-extends).",
-        "mode:ExtMode src:GprMem dst:WritableGpr",
-        Base,
-        Call("movzx", "mode dst src"),
+    keyed(
+        "mode",
+        &[
+            ("BW", "movzx", "66 0F B6 /r", "Base"),
+            ("BL|BQ", "movzx", "0F B6 /r", "Base"),
+            ("WL|WQ", "movzx", "0F B7 /r", "Base"),
+            ("LQ", "mov", "8B /r", "Base"),
+        ],
+        inst(
+            "Movzx",
+            "movzx dst, src; BQ and WQ use the 32-bit form (whose write zero-extends), \
+             LQ is `mov r32, r/m32`.",
+            "mode:ExtMode src:GprMem dst:WritableGpr",
+            FORM,
+            Call("movzx", "mode dst src"),
+        ),
     ),
-    inst(
-        "Movsx",
-        "movsx/movsxd dst, src.",
-        "mode:ExtMode src:GprMem dst:WritableGpr",
-        Base,
-        Call("movsx", "mode dst src"),
+    keyed(
+        "mode",
+        &[
+            ("BW", "movsx", "66 0F BE /r", "Base"),
+            ("BL", "movsx", "0F BE /r", "Base"),
+            ("BQ", "movsx", "REX.W 0F BE /r", "Base"),
+            ("WL", "movsx", "0F BF /r", "Base"),
+            ("WQ", "movsx", "REX.W 0F BF /r", "Base"),
+            ("LQ", "movsxd", "REX.W 63 /r", "Base"),
+        ],
+        inst(
+            "Movsx",
+            "movsx/movsxd dst, src.",
+            "mode:ExtMode src:GprMem dst:WritableGpr",
+            FORM,
+            Call("movsx", "mode dst src"),
+        ),
     ),
     keyed(
         "",

@@ -8,7 +8,8 @@
 use super::Samples;
 use cranelift_asm::x64::inst::MInst;
 use cranelift_asm::x64::{
-    AluOp, BitOp, Feature, FloatSize, OperandSize, RoundMode, ShiftOp, SseMovOp, SseOp, UnaryOp,
+    AluOp, BitOp, ExtMode, Feature, FloatSize, OperandSize, RoundMode, ShiftOp, SseMovOp, SseOp,
+    UnaryOp,
 };
 
 /// A declared form in one shape.
@@ -877,6 +878,286 @@ pub fn forms(s: &Samples) -> Vec<Form> {
                 size: s.size,
                 src1: s.gpr,
                 src2: s.gpr_mem,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "MovRR",
+            mnemonic: "mov",
+            feature: Feature::Base,
+            inst: MInst::MovRR {
+                size: OperandSize::S8,
+                src: s.gpr,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "MovRR",
+            mnemonic: "mov",
+            feature: Feature::Base,
+            inst: MInst::MovRR {
+                size: OperandSize::S16,
+                src: s.gpr,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "MovRR",
+            mnemonic: "mov",
+            feature: Feature::Base,
+            inst: MInst::MovRR {
+                size: OperandSize::S32,
+                src: s.gpr,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "MovRR",
+            mnemonic: "mov",
+            feature: Feature::Base,
+            inst: MInst::MovRR {
+                size: OperandSize::S64,
+                src: s.gpr,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "MovRM",
+            mnemonic: "mov",
+            feature: Feature::Base,
+            inst: MInst::MovRM {
+                size: OperandSize::S8,
+                src: s.amode,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "MovRM",
+            mnemonic: "mov",
+            feature: Feature::Base,
+            inst: MInst::MovRM {
+                size: OperandSize::S16,
+                src: s.amode,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "MovRM",
+            mnemonic: "mov",
+            feature: Feature::Base,
+            inst: MInst::MovRM {
+                size: OperandSize::S32,
+                src: s.amode,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "MovRM",
+            mnemonic: "mov",
+            feature: Feature::Base,
+            inst: MInst::MovRM {
+                size: OperandSize::S64,
+                src: s.amode,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "MovMR",
+            mnemonic: "mov",
+            feature: Feature::Base,
+            inst: MInst::MovMR {
+                size: OperandSize::S8,
+                src: s.gpr,
+                dst: s.amode,
+            },
+        },
+        Form {
+            shape: "MovMR",
+            mnemonic: "mov",
+            feature: Feature::Base,
+            inst: MInst::MovMR {
+                size: OperandSize::S16,
+                src: s.gpr,
+                dst: s.amode,
+            },
+        },
+        Form {
+            shape: "MovMR",
+            mnemonic: "mov",
+            feature: Feature::Base,
+            inst: MInst::MovMR {
+                size: OperandSize::S32,
+                src: s.gpr,
+                dst: s.amode,
+            },
+        },
+        Form {
+            shape: "MovMR",
+            mnemonic: "mov",
+            feature: Feature::Base,
+            inst: MInst::MovMR {
+                size: OperandSize::S64,
+                src: s.gpr,
+                dst: s.amode,
+            },
+        },
+        Form {
+            shape: "MovMI",
+            mnemonic: "mov",
+            feature: Feature::Base,
+            inst: MInst::MovMI {
+                size: OperandSize::S8,
+                imm: -7,
+                dst: s.amode,
+            },
+        },
+        Form {
+            shape: "MovMI",
+            mnemonic: "mov",
+            feature: Feature::Base,
+            inst: MInst::MovMI {
+                size: OperandSize::S16,
+                imm: -7,
+                dst: s.amode,
+            },
+        },
+        Form {
+            shape: "MovMI",
+            mnemonic: "mov",
+            feature: Feature::Base,
+            inst: MInst::MovMI {
+                size: OperandSize::S32,
+                imm: -7,
+                dst: s.amode,
+            },
+        },
+        Form {
+            shape: "MovMI",
+            mnemonic: "mov",
+            feature: Feature::Base,
+            inst: MInst::MovMI {
+                size: OperandSize::S64,
+                imm: -7,
+                dst: s.amode,
+            },
+        },
+        Form {
+            shape: "Movzx",
+            mnemonic: "movzx",
+            feature: Feature::Base,
+            inst: MInst::Movzx {
+                mode: ExtMode::BW,
+                src: s.gpr_mem,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "Movzx",
+            mnemonic: "movzx",
+            feature: Feature::Base,
+            inst: MInst::Movzx {
+                mode: ExtMode::BL,
+                src: s.gpr_mem,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "Movzx",
+            mnemonic: "movzx",
+            feature: Feature::Base,
+            inst: MInst::Movzx {
+                mode: ExtMode::BQ,
+                src: s.gpr_mem,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "Movzx",
+            mnemonic: "movzx",
+            feature: Feature::Base,
+            inst: MInst::Movzx {
+                mode: ExtMode::WL,
+                src: s.gpr_mem,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "Movzx",
+            mnemonic: "movzx",
+            feature: Feature::Base,
+            inst: MInst::Movzx {
+                mode: ExtMode::WQ,
+                src: s.gpr_mem,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "Movzx",
+            mnemonic: "mov",
+            feature: Feature::Base,
+            inst: MInst::Movzx {
+                mode: ExtMode::LQ,
+                src: s.gpr_mem,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "Movsx",
+            mnemonic: "movsx",
+            feature: Feature::Base,
+            inst: MInst::Movsx {
+                mode: ExtMode::BW,
+                src: s.gpr_mem,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "Movsx",
+            mnemonic: "movsx",
+            feature: Feature::Base,
+            inst: MInst::Movsx {
+                mode: ExtMode::BL,
+                src: s.gpr_mem,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "Movsx",
+            mnemonic: "movsx",
+            feature: Feature::Base,
+            inst: MInst::Movsx {
+                mode: ExtMode::BQ,
+                src: s.gpr_mem,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "Movsx",
+            mnemonic: "movsx",
+            feature: Feature::Base,
+            inst: MInst::Movsx {
+                mode: ExtMode::WL,
+                src: s.gpr_mem,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "Movsx",
+            mnemonic: "movsx",
+            feature: Feature::Base,
+            inst: MInst::Movsx {
+                mode: ExtMode::WQ,
+                src: s.gpr_mem,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "Movsx",
+            mnemonic: "movsxd",
+            feature: Feature::Base,
+            inst: MInst::Movsx {
+                mode: ExtMode::LQ,
+                src: s.gpr_mem,
                 dst: s.writable_gpr,
             },
         },

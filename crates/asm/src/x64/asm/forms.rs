@@ -9,7 +9,7 @@ use super::{Assembler, Form, Map, Opcode};
 use crate::x64::args::{Amode, GprImm, GprMem, GprMemImm, XmmMem};
 use crate::x64::features::Feature;
 use crate::x64::regs::{Gpr, Xmm};
-use crate::x64::{AluOp, BitOp, FloatSize, OperandSize, SseOp};
+use crate::x64::{AluOp, BitOp, ExtMode, FloatSize, OperandSize, SseOp};
 
 /// The form of `MInst::IMul`.
 pub(crate) const fn form_imul() -> Form {
@@ -23,6 +23,281 @@ pub(crate) const fn form_imul() -> Form {
             byte: 0xAF,
             digit: None,
         },
+    }
+}
+
+/// The form of `MInst::MovRR` for each `size`; `None` where there is none.
+#[allow(
+    unreachable_patterns,
+    reason = "a form for every value makes the last arm unreachable"
+)]
+pub(crate) const fn form_mov_rr(size: OperandSize) -> Option<Form> {
+    match size {
+        OperandSize::S8 => Some(Form {
+            mnemonic: "mov",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::Primary,
+                byte: 0x88,
+                digit: None,
+            },
+        }),
+        OperandSize::S16 | OperandSize::S32 | OperandSize::S64 => Some(Form {
+            mnemonic: "mov",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::Primary,
+                byte: 0x89,
+                digit: None,
+            },
+        }),
+        _ => None,
+    }
+}
+
+/// The form of `MInst::MovRM` for each `size`; `None` where there is none.
+#[allow(
+    unreachable_patterns,
+    reason = "a form for every value makes the last arm unreachable"
+)]
+pub(crate) const fn form_mov_rm(size: OperandSize) -> Option<Form> {
+    match size {
+        OperandSize::S8 => Some(Form {
+            mnemonic: "mov",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::Primary,
+                byte: 0x8A,
+                digit: None,
+            },
+        }),
+        OperandSize::S16 | OperandSize::S32 | OperandSize::S64 => Some(Form {
+            mnemonic: "mov",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::Primary,
+                byte: 0x8B,
+                digit: None,
+            },
+        }),
+        _ => None,
+    }
+}
+
+/// The form of `MInst::MovMR` for each `size`; `None` where there is none.
+#[allow(
+    unreachable_patterns,
+    reason = "a form for every value makes the last arm unreachable"
+)]
+pub(crate) const fn form_mov_mr(size: OperandSize) -> Option<Form> {
+    match size {
+        OperandSize::S8 => Some(Form {
+            mnemonic: "mov",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::Primary,
+                byte: 0x88,
+                digit: None,
+            },
+        }),
+        OperandSize::S16 | OperandSize::S32 | OperandSize::S64 => Some(Form {
+            mnemonic: "mov",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::Primary,
+                byte: 0x89,
+                digit: None,
+            },
+        }),
+        _ => None,
+    }
+}
+
+/// The form of `MInst::MovMI` for each `size`; `None` where there is none.
+#[allow(
+    unreachable_patterns,
+    reason = "a form for every value makes the last arm unreachable"
+)]
+pub(crate) const fn form_mov_mi(size: OperandSize) -> Option<Form> {
+    match size {
+        OperandSize::S8 => Some(Form {
+            mnemonic: "mov",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::Primary,
+                byte: 0xC6,
+                digit: Some(0),
+            },
+        }),
+        OperandSize::S16 => Some(Form {
+            mnemonic: "mov",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::Primary,
+                byte: 0xC7,
+                digit: Some(0),
+            },
+        }),
+        OperandSize::S32 | OperandSize::S64 => Some(Form {
+            mnemonic: "mov",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::Primary,
+                byte: 0xC7,
+                digit: Some(0),
+            },
+        }),
+        _ => None,
+    }
+}
+
+/// The form of `MInst::Movzx` for each `mode`; `None` where there is none.
+#[allow(
+    unreachable_patterns,
+    reason = "a form for every value makes the last arm unreachable"
+)]
+pub(crate) const fn form_movzx(mode: ExtMode) -> Option<Form> {
+    match mode {
+        ExtMode::BW => Some(Form {
+            mnemonic: "movzx",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xB6,
+                digit: None,
+            },
+        }),
+        ExtMode::BL | ExtMode::BQ => Some(Form {
+            mnemonic: "movzx",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0xB6,
+                digit: None,
+            },
+        }),
+        ExtMode::WL | ExtMode::WQ => Some(Form {
+            mnemonic: "movzx",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0xB7,
+                digit: None,
+            },
+        }),
+        ExtMode::LQ => Some(Form {
+            mnemonic: "mov",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::Primary,
+                byte: 0x8B,
+                digit: None,
+            },
+        }),
+        _ => None,
+    }
+}
+
+/// The form of `MInst::Movsx` for each `mode`; `None` where there is none.
+#[allow(
+    unreachable_patterns,
+    reason = "a form for every value makes the last arm unreachable"
+)]
+pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
+    match mode {
+        ExtMode::BW => Some(Form {
+            mnemonic: "movsx",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xBE,
+                digit: None,
+            },
+        }),
+        ExtMode::BL => Some(Form {
+            mnemonic: "movsx",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0xBE,
+                digit: None,
+            },
+        }),
+        ExtMode::BQ => Some(Form {
+            mnemonic: "movsx",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: true,
+                map: Map::M0F,
+                byte: 0xBE,
+                digit: None,
+            },
+        }),
+        ExtMode::WL => Some(Form {
+            mnemonic: "movsx",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0xBF,
+                digit: None,
+            },
+        }),
+        ExtMode::WQ => Some(Form {
+            mnemonic: "movsx",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: true,
+                map: Map::M0F,
+                byte: 0xBF,
+                digit: None,
+            },
+        }),
+        ExtMode::LQ => Some(Form {
+            mnemonic: "movsxd",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: true,
+                map: Map::Primary,
+                byte: 0x63,
+                digit: None,
+            },
+        }),
+        _ => None,
     }
 }
 

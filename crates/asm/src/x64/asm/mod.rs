@@ -443,18 +443,20 @@ impl Assembler {
     // ---- The encoder --------------------------------------------------------
 
     /// Emits a declared form with a ModRM byte: the form's own prefixes
-    /// (mandatory prefix, REX.W) joined with `size` (66 or REX.W of the
-    /// operand size, when the form is sized by it), after checking the CPU
-    /// has the form's feature.
-    pub(crate) fn emit_form(&mut self, form: Form, size: Prefixes, reg: u8, rm: Rm<'_>, imm: Imm) {
+    /// (mandatory prefix, REX.W) joined with `extra` (66 or REX.W of the
+    /// operand size when the form is sized by it, a REX for spl..dil, lock),
+    /// after checking the CPU has the form's feature.
+    pub(crate) fn emit_form(&mut self, form: Form, extra: Prefixes, reg: u8, rm: Rm<'_>, imm: Imm) {
         if !self.require(form.feature, form.mnemonic) {
             return;
         }
         let own = form.opcode.prefixes();
         let p = Prefixes {
-            opsize: own.opsize || size.opsize,
-            w: own.w || size.w,
-            ..own
+            lock: own.lock || extra.lock,
+            opsize: own.opsize || extra.opsize,
+            w: own.w || extra.w,
+            force_rex: own.force_rex || extra.force_rex,
+            rep: own.rep,
         };
         let reg = match form.opcode.digit {
             Some(digit) => digit,

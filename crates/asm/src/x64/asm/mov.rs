@@ -59,46 +59,22 @@ impl Assembler {
         let p = Prefixes::for_size(size)
             .byte_reg(size, dst.enc())
             .byte_reg(size, src.enc());
-        let opcode = if size == OperandSize::S8 { 0x88 } else { 0x89 };
-        self.emit_modrm(
-            "mov",
-            p,
-            Map::Primary,
-            opcode,
-            src.enc(),
-            Rm::Reg(dst.enc()),
-            Imm::None,
-        );
+        let form = forms::form_mov_rr(size).expect("every size has a form");
+        self.emit_form(form, p, src.enc(), Rm::Reg(dst.enc()), Imm::None);
     }
 
     /// `mov dst, [src]`: a load.
     pub fn mov_rm(&mut self, size: OperandSize, dst: Gpr, src: &Amode) {
         let p = Prefixes::for_size(size).byte_reg(size, dst.enc());
-        let opcode = if size == OperandSize::S8 { 0x8A } else { 0x8B };
-        self.emit_modrm(
-            "mov",
-            p,
-            Map::Primary,
-            opcode,
-            dst.enc(),
-            Rm::Mem(src),
-            Imm::None,
-        );
+        let form = forms::form_mov_rm(size).expect("every size has a form");
+        self.emit_form(form, p, dst.enc(), Rm::Mem(src), Imm::None);
     }
 
     /// `mov [dst], src`: a store.
     pub fn mov_mr(&mut self, size: OperandSize, dst: &Amode, src: Gpr) {
         let p = Prefixes::for_size(size).byte_reg(size, src.enc());
-        let opcode = if size == OperandSize::S8 { 0x88 } else { 0x89 };
-        self.emit_modrm(
-            "mov",
-            p,
-            Map::Primary,
-            opcode,
-            src.enc(),
-            Rm::Mem(dst),
-            Imm::None,
-        );
+        let form = forms::form_mov_mr(size).expect("every size has a form");
+        self.emit_form(form, p, src.enc(), Rm::Mem(dst), Imm::None);
     }
 
     /// `mov [dst], imm`: a store of an immediate (sign-extended at 64 bits).
@@ -106,16 +82,8 @@ impl Assembler {
         let Some(imm) = self.sized_imm(size, imm, "mov") else {
             return;
         };
-        let opcode = if size == OperandSize::S8 { 0xC6 } else { 0xC7 };
-        self.emit_modrm(
-            "mov",
-            Prefixes::for_size(size),
-            Map::Primary,
-            opcode,
-            0,
-            Rm::Mem(dst),
-            imm,
-        );
+        let form = forms::form_mov_mi(size).expect("every size has a form");
+        self.emit_form(form, Prefixes::for_size(size), 0, Rm::Mem(dst), imm);
     }
 
     /// `mov dst, imm` in the shortest encoding: at 64 bits, `mov r32, imm32`
@@ -181,47 +149,16 @@ impl Assembler {
     /// `movzx dst, src`: zero-extends `src` (`mode` names the widths). `LQ`
     /// is `mov r32, r/m32`; the `BQ` and `WQ` modes use the 32-bit form.
     pub fn movzx(&mut self, mode: ExtMode, dst: Gpr, src: &GprMem) {
-        let (p, opcode) = match mode {
-            ExtMode::BW => (Prefixes::for_size(OperandSize::S16), 0xB6),
-            ExtMode::BL | ExtMode::BQ => (Prefixes::NONE, 0xB6),
-            ExtMode::WL | ExtMode::WQ => (Prefixes::NONE, 0xB7),
-            ExtMode::LQ => {
-                self.emit_modrm(
-                    "mov",
-                    Prefixes::NONE,
-                    Map::Primary,
-                    0x8B,
-                    dst.enc(),
-                    Rm::from(src),
-                    Imm::None,
-                );
-                return;
-            }
-        };
-        let p = self.extension_source_prefix(p, mode, src);
-        self.emit_modrm(
-            "movzx",
-            p,
-            Map::M0F,
-            opcode,
-            dst.enc(),
-            Rm::from(src),
-            Imm::None,
-        );
+        let form = forms::form_movzx(mode).expect("every mode has a form");
+        let p = self.extension_source_prefix(Prefixes::NONE, mode, src);
+        self.emit_form(form, p, dst.enc(), Rm::from(src), Imm::None);
     }
 
     /// `movsx dst, src` (`movsxd` for `LQ`): sign-extends `src`.
     pub fn movsx(&mut self, mode: ExtMode, dst: Gpr, src: &GprMem) {
-        let (p, map, opcode) = match mode {
-            ExtMode::BW => (Prefixes::for_size(OperandSize::S16), Map::M0F, 0xBE),
-            ExtMode::BL => (Prefixes::NONE, Map::M0F, 0xBE),
-            ExtMode::BQ => (Prefixes::NONE.w(), Map::M0F, 0xBE),
-            ExtMode::WL => (Prefixes::NONE, Map::M0F, 0xBF),
-            ExtMode::WQ => (Prefixes::NONE.w(), Map::M0F, 0xBF),
-            ExtMode::LQ => (Prefixes::NONE.w(), Map::Primary, 0x63),
-        };
-        let p = self.extension_source_prefix(p, mode, src);
-        self.emit_modrm("movsx", p, map, opcode, dst.enc(), Rm::from(src), Imm::None);
+        let form = forms::form_movsx(mode).expect("every mode has a form");
+        let p = self.extension_source_prefix(Prefixes::NONE, mode, src);
+        self.emit_form(form, p, dst.enc(), Rm::from(src), Imm::None);
     }
 
     /// An 8-bit source register spl..dil needs a REX prefix.

@@ -633,13 +633,31 @@ impl MInst {
             MInst::CheckedSRemSeq { .. } => CpuFeatures::base_only(),
             MInst::BitCount { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::Bswap { .. } => CpuFeatures::base_only(),
-            MInst::MovRR { .. } => CpuFeatures::base_only(),
+            MInst::MovRR { size, .. } => match forms::form_mov_rr(*size) {
+                Some(form) => CpuFeatures::base_only().with(form.feature),
+                None => CpuFeatures::base_only(),
+            },
             MInst::MovImm { .. } => CpuFeatures::base_only(),
-            MInst::MovRM { .. } => CpuFeatures::base_only(),
-            MInst::MovMR { .. } => CpuFeatures::base_only(),
-            MInst::MovMI { .. } => CpuFeatures::base_only(),
-            MInst::Movzx { .. } => CpuFeatures::base_only(),
-            MInst::Movsx { .. } => CpuFeatures::base_only(),
+            MInst::MovRM { size, .. } => match forms::form_mov_rm(*size) {
+                Some(form) => CpuFeatures::base_only().with(form.feature),
+                None => CpuFeatures::base_only(),
+            },
+            MInst::MovMR { size, .. } => match forms::form_mov_mr(*size) {
+                Some(form) => CpuFeatures::base_only().with(form.feature),
+                None => CpuFeatures::base_only(),
+            },
+            MInst::MovMI { size, .. } => match forms::form_mov_mi(*size) {
+                Some(form) => CpuFeatures::base_only().with(form.feature),
+                None => CpuFeatures::base_only(),
+            },
+            MInst::Movzx { mode, .. } => match forms::form_movzx(*mode) {
+                Some(form) => CpuFeatures::base_only().with(form.feature),
+                None => CpuFeatures::base_only(),
+            },
+            MInst::Movsx { mode, .. } => match forms::form_movsx(*mode) {
+                Some(form) => CpuFeatures::base_only().with(form.feature),
+                None => CpuFeatures::base_only(),
+            },
             MInst::Lea { .. } => CpuFeatures::base_only().with(forms::form_lea().feature),
             MInst::Setcc { .. } => CpuFeatures::base_only(),
             MInst::Cmov { .. } => CpuFeatures::base_only(),
