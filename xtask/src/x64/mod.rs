@@ -429,7 +429,7 @@ fn pattern(name: &str, fields: &[Field], used: &[&str]) -> String {
 }
 
 /// The argument expression of a field passed to an `Assembler` method.
-fn emit_arg(field: &Field, fields: &[Field]) -> String {
+fn emit_arg(field: &Field) -> String {
     let f = &field.name;
     match (field.ty.as_str(), &field.role) {
         ("WritableGpr", Role::Tied(src)) => format!("tied_gpr(*{f}, *{src})"),
@@ -442,10 +442,7 @@ fn emit_arg(field: &Field, fields: &[Field]) -> String {
         }
         ("ShiftAmount", _) => format!("shift_count(*{f})"),
         ("BoxJumpTable" | "BoxCallInfo", _) => f.to_string(),
-        _ => {
-            let _ = fields;
-            format!("*{f}")
-        }
+        _ => format!("*{f}"),
     }
 }
 
@@ -545,7 +542,7 @@ pub fn render_rust() -> Result<String, String> {
                             decl.name
                         ));
                     }
-                    exprs.push(emit_arg(field, &fields));
+                    exprs.push(emit_arg(field));
                     used.push(&field.name);
                     if let Role::Tied(src) = &field.role {
                         used.push(src);
