@@ -781,6 +781,37 @@ fn sample(field: &Field) -> Result<String, String> {
     })
 }
 
+/// One entry of the test's forms: the shape over the samples, but for the
+/// field that selects the form (`selector`: its name and value; an empty
+/// name for a shape with a single form).
+fn write_form_entry(
+    out: &mut String,
+    decl: &InstDecl,
+    fields: &[Field],
+    selector: (&str, &str),
+    mnemonic: &str,
+    feature: &str,
+) -> Result<(), String> {
+    let mut inits = Vec::new();
+    for f in fields {
+        let value = if f.name == selector.0 {
+            selector.1.to_string()
+        } else {
+            sample(f).map_err(|error| format!("{}: {error}", decl.name))?
+        };
+        inits.push(format!("{}: {value}", f.name));
+    }
+    writeln!(
+        out,
+        "Form {{ shape: {:?}, mnemonic: {mnemonic:?}, feature: Feature::{feature}, inst: MInst::{} {{ {} }} }},",
+        decl.name,
+        decl.name,
+        inits.join(", ")
+    )
+    .unwrap();
+    Ok(())
+}
+
 /// Every form of every operation enum, in every shape that takes it, built
 /// over the test's samples.
 pub fn render_test_forms() -> Result<String, String> {
@@ -822,23 +853,8 @@ pub fn render_test_forms() -> Result<String, String> {
                 continue;
             }
             for (name, mnemonic, _, feature) in forms.iter() {
-                let mut inits = Vec::new();
-                for f in &fields {
-                    let value = if f.name == "op" {
-                        format!("{}::{name}", e.name)
-                    } else {
-                        sample(f).map_err(|error| format!("{}: {error}", decl.name))?
-                    };
-                    inits.push(format!("{}: {value}", f.name));
-                }
-                writeln!(
-                    out,
-                    "Form {{ shape: {:?}, mnemonic: {mnemonic:?}, feature: Feature::{feature}, inst: MInst::{} {{ {} }} }},",
-                    decl.name,
-                    decl.name,
-                    inits.join(", ")
-                )
-                .unwrap();
+                let op = format!("{}::{name}", e.name);
+                write_form_entry(&mut out, decl, &fields, ("op", &op), mnemonic, feature)?;
             }
         }
     }
@@ -852,22 +868,11 @@ pub fn render_test_forms() -> Result<String, String> {
             values.split('|').map(move |v| (v, mnemonic, feature))
         });
         for (value, mnemonic, feature) in selected {
-            let mut inits = Vec::new();
-            for f in &fields {
-                let value = match &key_ty {
-                    Some(ty) if f.name == key => format!("{ty}::{value}"),
-                    _ => sample(f).map_err(|error| format!("{}: {error}", decl.name))?,
-                };
-                inits.push(format!("{}: {value}", f.name));
-            }
-            writeln!(
-                out,
-                "Form {{ shape: {:?}, mnemonic: {mnemonic:?}, feature: Feature::{feature}, inst: MInst::{} {{ {} }} }},",
-                decl.name,
-                decl.name,
-                inits.join(", ")
-            )
-            .unwrap();
+            let value = key_ty
+                .as_ref()
+                .map(|ty| format!("{ty}::{value}"))
+                .unwrap_or_default();
+            write_form_entry(&mut out, decl, &fields, (key, &value), mnemonic, feature)?;
         }
     }
     out.push_str("]\n}\n");
