@@ -152,12 +152,14 @@ impl<E: FuncEnv> CodeGen<'_, E> {
     /// A builtin with a status or size result, pushed as `ty` (a 32-bit
     /// result keeps its low half: -1 for a refused growth).
     fn call_builtin_with_result(&mut self, builtin: Builtin, args: &[BuiltinArg], ty: ValType) {
-        self.call_builtin(builtin, args);
+        let result = self
+            .call_builtin(builtin, args)
+            .expect("the builtin has a result");
         if ty == ValType::I32 {
-            self.asm.mov_rr(OperandSize::S32, Gpr::RAX, Gpr::RAX);
+            self.asm.mov_rr(OperandSize::S32, result, result);
         }
-        self.alloc_specific(Gpr::RAX);
-        self.push_gpr(Gpr::RAX, ty);
+        self.alloc_specific(result);
+        self.push_gpr(result, ty);
     }
 
     /// `table.grow`: operands `init, delta`.
