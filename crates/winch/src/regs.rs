@@ -33,28 +33,26 @@ pub(crate) const XMM_SCRATCH: Xmm = Xmm::XMM15;
 /// hardware encoding.
 const ALLOCATABLE_XMMS: u16 = 0x7fff;
 
-/// The allocatable GPRs, in the order they are handed out.
-const ALLOCATABLE: [Gpr; 8] = [
-    Gpr::RAX,
-    Gpr::RCX,
-    Gpr::RDX,
-    Gpr::RSI,
-    Gpr::RDI,
-    Gpr::R8,
-    Gpr::R9,
-    Gpr::R10,
-];
-
-// The roles above, checked against the calling convention.
-const _: () = {
-    let mut i = 0;
-    while i < ALLOCATABLE.len() {
-        assert!(contains_gpr(&CALLER_SAVED_GPRS, ALLOCATABLE[i]));
+/// The allocatable GPRs, in the order they are handed out: every
+/// caller-saved one but the scratch register, in `abi`'s order.
+const ALLOCATABLE: [Gpr; CALLER_SAVED_GPRS.len() - 1] = {
+    let mut allocatable = [SCRATCH; CALLER_SAVED_GPRS.len() - 1];
+    let (mut i, mut n) = (0, 0);
+    while i < CALLER_SAVED_GPRS.len() {
+        if CALLER_SAVED_GPRS[i].enc() != SCRATCH.enc() {
+            allocatable[n] = CALLER_SAVED_GPRS[i];
+            n += 1;
+        }
         i += 1;
     }
+    assert!(n == allocatable.len(), "the scratch register is caller-saved");
+    allocatable
+};
+
+// The roles above, checked against the calling convention (the
+// allocatable GPRs are caller-saved by construction).
+const _: () = {
     assert!(contains_gpr(&CALLEE_SAVED_GPRS, VMCTX));
-    assert!(contains_gpr(&CALLER_SAVED_GPRS, SCRATCH));
-    assert!(!contains_gpr(&ALLOCATABLE, SCRATCH));
     assert!(!contains_gpr(&abi::SYSTEM_V_ARGUMENT_GPRS, SCRATCH));
     // Every XMM register is caller-saved; the scratch one is no argument
     // register and not allocatable.
