@@ -45,7 +45,10 @@ const ALLOCATABLE: [Gpr; CALLER_SAVED_GPRS.len() - 1] = {
         }
         i += 1;
     }
-    assert!(n == allocatable.len(), "the scratch register is caller-saved");
+    assert!(
+        n == allocatable.len(),
+        "the scratch register is caller-saved"
+    );
     allocatable
 };
 
