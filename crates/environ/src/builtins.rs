@@ -5,9 +5,8 @@
 //! VMContext ([`VMContext::BUILTINS`](crate::vmoffsets::VMContext::BUILTINS)),
 //! at `8 * Builtin::index()`, and calls them with the System V convention
 //! (`extern "sysv64"`, [`Builtin::signature`]), the caller's VMContext
-//! first. So a builtin is an
-//! ordinary Rust function of the runtime, and compiled code needs no
-//! relocation to reach it.
+//! first. So a builtin is an ordinary Rust function of the runtime, and
+//! compiled code needs no relocation to reach it.
 //!
 //! A builtin that can trap returns `u32`: 0 when it succeeded, otherwise it
 //! did nothing and the caller traps with [`Builtin::trap`] (the operation

@@ -100,11 +100,11 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The defaults: the baseline compiler ([`Compiler::default`]), every feature the engine
-    /// supports, parallel compilation, the host as the target, 512 KiB of
-    /// wasm stack, 32-bit memories in 4 GiB reservations with guard pages,
-    /// 64-bit memories in reservations of up to 8 GiB; unwind tables
-    /// registered, no profiler, no debug information.
+    /// The defaults: the baseline compiler ([`Compiler::default`]), every
+    /// feature the engine supports, parallel compilation, the host as the
+    /// target, 512 KiB of wasm stack, 32-bit memories in 4 GiB reservations
+    /// with guard pages, 64-bit memories in reservations of up to 8 GiB;
+    /// unwind tables registered, no profiler, no debug information.
     pub fn new() -> Config {
         Config {
             compiler: Compiler::default(),

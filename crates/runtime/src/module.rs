@@ -416,6 +416,30 @@ fn function_name(info: &ModuleInfo, index: u32) -> String {
 mod tests {
     use super::*;
 
+    /// A compiler compiles when built in and is a configuration error
+    /// when not (the second case runs in a build with one compiler, e.g.
+    /// `cargo test -p duet --lib --no-default-features --features winch`).
+    #[test]
+    fn a_compiler_not_built_in_is_a_configuration_error() {
+        let engine = Engine::default();
+        for compiler in [Compiler::Winch, Compiler::Cranelift] {
+            let module = Module::new_with_compiler(&engine, "(module (func))", compiler);
+            let mut config = crate::Config::new();
+            config.compiler(compiler);
+            let configured = Engine::new(&config);
+            if compiler.is_built_in() {
+                assert!(module.is_ok() && configured.is_ok(), "{compiler:?}");
+            } else {
+                for result in [module.map(drop), configured.map(drop)] {
+                    assert!(
+                        matches!(&result, Err(Error::Config(m)) if m.contains("feature")),
+                        "{compiler:?}: {result:?}"
+                    );
+                }
+            }
+        }
+    }
+
     fn not_a_module(bytes: &[u8]) -> String {
         ModuleSource::detect(bytes).unwrap_err().to_string()
     }

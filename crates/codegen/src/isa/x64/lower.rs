@@ -71,11 +71,11 @@ pub enum Loc {
 /// `i32`s).
 fn abi_type(ty: Type) -> AbiType {
     match ty {
+        Type::I8 | Type::I16 | Type::I32 => AbiType::I32,
         Type::I64 => AbiType::I64,
         Type::F32 => AbiType::F32,
         Type::F64 => AbiType::F64,
         Type::V128 => AbiType::V128,
-        _ => AbiType::I32,
     }
 }
 
