@@ -297,8 +297,8 @@ enum Callee {
 
 /// Runs every signature through callers of each tier calling `callee`,
 /// directly and indirectly, from the host through the entry trampoline,
-/// and checks the results against [`expected`]; also calls the callees
-/// from the host directly. Returns the failures, one line each.
+/// and checks the results against [`expected_of_caller`]; also calls the
+/// callees from the host directly, against [`expected`]. Returns the failures, one line each.
 fn run(callee: Callee) -> Vec<String> {
     let sigs = signatures();
     let engine = Engine::default();
@@ -318,14 +318,14 @@ fn run(callee: Callee) -> Vec<String> {
         }
         Callee::Host => {
             for (s, sig) in sigs.iter().enumerate() {
-                let sig_ = sig.clone();
+                let signature = sig.clone();
                 linker
                     .func_new(
                         &callee_name,
                         &format!("callee{s}"),
                         func_type(sig),
                         move |_, params, results| {
-                            results.clone_from_slice(&expected(&sig_, params));
+                            results.clone_from_slice(&expected(&signature, params));
                             Ok(())
                         },
                     )
