@@ -669,9 +669,11 @@ impl Compiled {
             [wasmparser::ValType::I32, wasmparser::ValType::I32],
             [wasmparser::ValType::I32],
         );
-        let trampoline =
-            winch_codegen::compile_entry_trampoline(&ty, cranelift_asm::x64::CpuFeatures::host())
-                .unwrap();
+        let trampoline = duet_environ::trampoline::compile_entry_trampoline(
+            &ty,
+            cranelift_asm::x64::CpuFeatures::host(),
+        )
+        .unwrap();
         let trampoline_code = CodeMemory::new([&trampoline], |_| None).unwrap();
         let trampolines = RegisteredCode::new(trampoline_code, [&trampoline]);
         let mut values = [[0u8; 16]; 2];

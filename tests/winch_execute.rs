@@ -172,7 +172,7 @@ fn compile_with(wat: &str, tunables: Tunables) -> Result<Compiled, CompileError>
     let trampolines: Vec<_> = (0..module.functions.len() as u32)
         .map(|f| {
             let ty = winch_codegen::FuncEnv::func_type(&trampoline_env, f);
-            winch_codegen::compile_entry_trampoline(ty, features).expect("compiles")
+            duet_environ::trampoline::compile_entry_trampoline(ty, features).expect("compiles")
         })
         .collect();
     let trampoline_code = CodeMemory::new(&trampolines, |_| None).expect("loads");
@@ -257,7 +257,7 @@ fn compile_with(wat: &str, tunables: Tunables) -> Result<Compiled, CompileError>
         let (wasm_call, context) = if import.name.starts_with("array_") {
             let ty = winch_codegen::FuncEnv::func_type(&env, i as u32);
             let trampoline =
-                winch_codegen::compile_host_trampoline(ty, features).expect("compiles");
+                duet_environ::trampoline::compile_host_trampoline(ty, features).expect("compiles");
             let trampoline = CodeMemory::new([&trampoline], |_| None).expect("loads");
             let context = Box::new([host_function(&import.name)]);
             let pointers = (
@@ -1086,7 +1086,7 @@ fn entry_trampolines_pass_arguments_and_results_through_the_values_array() {
     let trampolines: Vec<_> = (0..2)
         .map(|f| {
             let ty = winch_codegen::FuncEnv::func_type(&env, f);
-            winch_codegen::compile_entry_trampoline(ty, features).expect("compiles")
+            duet_environ::trampoline::compile_entry_trampoline(ty, features).expect("compiles")
         })
         .collect();
     let trampolines = CodeMemory::new(&trampolines, |_| None).expect("loads");

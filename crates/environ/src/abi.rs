@@ -1,23 +1,42 @@
-//! The wasm calling convention on x86-64: how a call passes the callee's
-//! VMContext, the arguments and the results. Both compilers use it for every
-//! wasm-to-wasm call (direct, imported, indirect), so a function compiled by
-//! one tier can call one compiled by the other; the runtime's entry and
-//! exit trampolines use it too.
+//! The calling conventions on x86-64, the only place that says where a
+//! call's VMContext, arguments and results are and which registers a call
+//! preserves. Both compilers, the trampolines ([`crate::trampoline`]) and
+//! the runtime read it, so a change here changes every side of every call
+//! boundary at once.
 //!
-//! It is the System V convention where System V has an answer, extended for
-//! multiple results:
+//! # Two conventions, one algorithm
 //!
-//! * `rdi` holds the callee's VMContext;
-//! * integer and reference arguments take `rsi, rdx, rcx, r8, r9` in order,
-//!   float (and later vector) arguments `xmm0`-`xmm7`; the rest go on the
-//!   stack, one 8-byte slot each (16 for `v128`, 16-aligned), in argument
-//!   order, starting at `rsp` at the call instruction;
-//! * the first result comes back in `rax` (integer, reference) or `xmm0`
-//!   (float, vector); every further result is written by the callee into
-//!   the caller's *return area*, which directly follows the stack arguments;
-//! * `rsp` is 16-byte aligned at the call instruction;
-//! * `rbx, rbp, r12-r15` are preserved by the callee; every other GPR and
-//!   every XMM register may be clobbered.
+//! * The **native** convention is System V's: what a builtin, a host
+//!   function or a trampoline called from Rust (`extern "sysv64"`) expects.
+//!   Integer and pointer arguments take [`SYSTEM_V_ARGUMENT_GPRS`] (`rdi,
+//!   rsi, rdx, rcx, r8, r9`), float arguments [`ARGUMENT_XMMS`]
+//!   (`xmm0`-`xmm7`), the rest go on the stack; one result comes back in
+//!   `rax` or `xmm0`.
+//! * The **wasm** convention, for every wasm-to-wasm call (direct,
+//!   imported, indirect) of either tier, is the native one applied to the
+//!   callee's VMContext followed by the wasm parameters: the VMContext is
+//!   the first integer argument, so it is in `rdi` ([`VMCTX`]) and the
+//!   wasm integer arguments take the rest ([`ARGUMENT_GPRS`]). System V has
+//!   no answer for several results: the first comes back in `rax` or
+//!   `xmm0`, every further one is written by the callee into the caller's
+//!   *return area*, which directly follows the stack arguments.
+//!
+//! Both are computed by one function: [`CallSignature::system_v`] takes
+//! every parameter explicitly (the optimizing tier's IR functions take the
+//! VMContext as their first integer parameter, so it reads their
+//! signatures this way); [`CallSignature::new`] is the wasm view, with the
+//! VMContext implicit in [`VMCTX`].
+//!
+//! The rest is common to both:
+//!
+//! * stack arguments take one 8-byte slot each (16 for `v128`, 16-aligned),
+//!   in argument order, starting at `rsp` at the call instruction;
+//! * `rsp` is [`STACK_ALIGNMENT`]-aligned at the call instruction;
+//! * the callee preserves [`CALLEE_SAVED_GPRS`] and the frame pointer
+//!   [`FRAME_POINTER`] (`rbx, rbp, r12-r15`); a call may clobber every other
+//!   GPR ([`CALLER_SAVED_GPRS`]) and every XMM register
+//!   ([`CALLER_SAVED_XMMS`]). Together with `rsp` these partition the
+//!   sixteen GPRs (a test checks it).
 //!
 //! ```text
 //!   caller's frame          higher addresses
@@ -34,18 +53,29 @@
 //! ```
 //!
 //! In the callee, stack argument `k` (offset `o` in [`ArgLocation::Stack`])
-//! is at `rsp_on_entry + 8 + o`, and so at `rbp + 16 + o` once the frame
-//! pointer is set up; the return-area slot of result `i` likewise.
+//! is at `rsp_on_entry + 8 + o`, and so at [`incoming_slot`]`(o)`, `rbp +
+//! 16 + o`, once the frame pointer is set up; the return-area slot of
+//! result `i` likewise.
 
-use cranelift_asm::x64::{Gpr, Xmm};
+use cranelift_asm::x64::{Amode, Gpr, Xmm};
 
-/// The register holding the callee's VMContext at a call.
-pub const VMCTX: Gpr = Gpr::RDI;
+/// System V's integer and pointer argument registers, in order.
+pub const SYSTEM_V_ARGUMENT_GPRS: [Gpr; 6] =
+    [Gpr::RDI, Gpr::RSI, Gpr::RDX, Gpr::RCX, Gpr::R8, Gpr::R9];
 
-/// The registers of integer and reference arguments, in order.
-pub const ARGUMENT_GPRS: [Gpr; 5] = [Gpr::RSI, Gpr::RDX, Gpr::RCX, Gpr::R8, Gpr::R9];
+/// The register holding the callee's VMContext at a wasm call: the first
+/// native integer argument.
+pub const VMCTX: Gpr = SYSTEM_V_ARGUMENT_GPRS[0];
 
-/// The registers of float and vector arguments, in order.
+/// The registers of a wasm call's integer and reference arguments, in
+/// order: the native ones after the VMContext's.
+pub const ARGUMENT_GPRS: [Gpr; 5] = {
+    let [_vmctx, rest @ ..] = SYSTEM_V_ARGUMENT_GPRS;
+    rest
+};
+
+/// The registers of float and vector arguments, in order (both
+/// conventions).
 pub const ARGUMENT_XMMS: [Xmm; 8] = [
     Xmm::XMM0,
     Xmm::XMM1,
@@ -63,9 +93,53 @@ pub const RESULT_GPR: Gpr = Gpr::RAX;
 /// The register of the first result, if it is a float or vector.
 pub const RESULT_XMM: Xmm = Xmm::XMM0;
 
-/// The registers a callee preserves.
-pub const CALLEE_SAVED_GPRS: [Gpr; 6] =
-    [Gpr::RBX, Gpr::RBP, Gpr::R12, Gpr::R13, Gpr::R14, Gpr::R15];
+/// The frame pointer. Every function and trampoline saves the caller's on
+/// entry and points it at that saved value, which chains the frames for
+/// trap backtraces and unwinding.
+pub const FRAME_POINTER: Gpr = Gpr::RBP;
+
+/// The GPRs a callee preserves, besides [`FRAME_POINTER`]: a function that
+/// uses one saves and restores it.
+pub const CALLEE_SAVED_GPRS: [Gpr; 5] = [Gpr::RBX, Gpr::R12, Gpr::R13, Gpr::R14, Gpr::R15];
+
+/// The GPRs a call may change: every one but `rsp`, the frame pointer and
+/// the callee-saved ones. The argument and result registers are among them.
+pub const CALLER_SAVED_GPRS: [Gpr; 9] = [
+    Gpr::RAX,
+    Gpr::RCX,
+    Gpr::RDX,
+    Gpr::RSI,
+    Gpr::RDI,
+    Gpr::R8,
+    Gpr::R9,
+    Gpr::R10,
+    Gpr::R11,
+];
+
+/// The XMM registers a call may change: all of them (System V preserves
+/// none).
+pub const CALLER_SAVED_XMMS: [Xmm; 16] = Xmm::ALL;
+
+/// Whether `set` holds `reg`: `const`, for compile-time assertions about
+/// a compiler's or a trampoline's own register choices (for example that
+/// a scratch register is caller-saved and no argument register).
+pub const fn contains_gpr(set: &[Gpr], reg: Gpr) -> bool {
+    let mut i = 0;
+    while i < set.len() {
+        if set[i].enc() == reg.enc() {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Where the callee finds the stack argument or return-area slot at
+/// `offset` ([`ArgLocation::Stack`]) once its frame pointer is set up:
+/// above the saved `rbp` and the return address.
+pub fn incoming_slot(offset: u32) -> Amode {
+    Amode::base(FRAME_POINTER, 16 + offset as i32)
+}
 
 /// The [`ExternalName`](cranelift_asm::ExternalName) namespace of the
 /// module's functions: a direct call to function `f` is a call relocation
@@ -81,7 +155,7 @@ pub const STACK_ALIGNMENT: u32 = 16;
 pub enum AbiType {
     /// `i32`.
     I32,
-    /// `i64`.
+    /// `i64`, or a pointer (the VMContext).
     I64,
     /// `f32`.
     F32,
@@ -104,6 +178,20 @@ impl AbiType {
         match self {
             AbiType::V128 => 16,
             _ => 8,
+        }
+    }
+}
+
+impl From<wasmparser::ValType> for AbiType {
+    fn from(ty: wasmparser::ValType) -> AbiType {
+        use wasmparser::ValType;
+        match ty {
+            ValType::I32 => AbiType::I32,
+            ValType::I64 => AbiType::I64,
+            ValType::F32 => AbiType::F32,
+            ValType::F64 => AbiType::F64,
+            ValType::V128 => AbiType::V128,
+            ValType::Ref(_) => AbiType::Ref,
         }
     }
 }
@@ -131,16 +219,38 @@ pub struct CallSignature {
     /// others in the return area (their `offset`s count from `rsp` at the
     /// call, past the stack arguments).
     pub results: Vec<ArgLocation>,
-    /// Bytes of stack arguments.
+    /// Bytes of stack arguments (a multiple of 16: the return area starts
+    /// 16-aligned).
     pub stack_args_size: u32,
-    /// Bytes of the return area.
+    /// Bytes of the return area (a multiple of 16).
     pub return_area_size: u32,
 }
 
 impl CallSignature {
-    /// The locations for a function with `params` and `results`.
+    /// The locations of a wasm call to a function with `params` and
+    /// `results`; the callee's VMContext, in [`VMCTX`], is not among
+    /// `params`. This is [`CallSignature::system_v`] of the VMContext
+    /// followed by `params`, without the VMContext's location.
     pub fn new(params: &[AbiType], results: &[AbiType]) -> CallSignature {
-        let (mut gprs, mut xmms) = (ARGUMENT_GPRS.iter(), ARGUMENT_XMMS.iter());
+        let with_vmctx: Vec<AbiType> = std::iter::once(AbiType::I64)
+            .chain(params.iter().copied())
+            .collect();
+        let mut sig = CallSignature::system_v(&with_vmctx, results);
+        let vmctx = sig.params.remove(0);
+        debug_assert_eq!(vmctx, ArgLocation::Gpr(VMCTX));
+        sig
+    }
+
+    /// The locations of a call with every parameter explicit, by System
+    /// V's rules: integers and pointers in [`SYSTEM_V_ARGUMENT_GPRS`],
+    /// floats and vectors in [`ARGUMENT_XMMS`], the rest on the stack in
+    /// order; the first result in [`RESULT_GPR`] or [`RESULT_XMM`], further
+    /// results (which System V cannot return) in the return area after the
+    /// stack arguments. A native callee (a builtin, a host function, a
+    /// trampoline) has at most one result, and then this is exactly System
+    /// V.
+    pub fn system_v(params: &[AbiType], results: &[AbiType]) -> CallSignature {
+        let (mut gprs, mut xmms) = (SYSTEM_V_ARGUMENT_GPRS.iter(), ARGUMENT_XMMS.iter());
         let mut stack = 0u32;
         let mut on_stack = |ty: AbiType| {
             let offset = stack.next_multiple_of(ty.slot_size());
@@ -157,7 +267,7 @@ impl CallSignature {
                 .unwrap_or_else(|| on_stack(ty))
             })
             .collect();
-        let stack_args_size = stack.next_multiple_of(16);
+        let stack_args_size = stack.next_multiple_of(STACK_ALIGNMENT);
 
         let mut area = stack_args_size;
         let results = results
@@ -173,13 +283,20 @@ impl CallSignature {
                 }
             })
             .collect();
-        let return_area_size = (area - stack_args_size).next_multiple_of(16);
+        let return_area_size = (area - stack_args_size).next_multiple_of(STACK_ALIGNMENT);
         CallSignature {
             params,
             results,
             stack_args_size,
             return_area_size,
         }
+    }
+
+    /// The locations of a wasm call to a function of type `ty`.
+    pub fn of_func_type(ty: &wasmparser::FuncType) -> CallSignature {
+        let params: Vec<AbiType> = ty.params().iter().map(|&t| t.into()).collect();
+        let results: Vec<AbiType> = ty.results().iter().map(|&t| t.into()).collect();
+        CallSignature::new(&params, &results)
     }
 
     /// The stack bytes a caller reserves below its frame for the call:
@@ -243,8 +360,62 @@ mod tests {
     }
 
     #[test]
-    fn the_vmctx_register_is_no_argument_register() {
+    fn system_v_is_the_native_convention() {
+        // memory.copy's builtin: (vmctx, u32, u64, u32, u64, u64) -> u32,
+        // one argument past the six registers, and a float in between.
+        let sig = CallSignature::system_v(&[I64, I32, I64, F64, I32, I64, I64, I64], &[I32]);
+        use ArgLocation as L;
+        assert_eq!(
+            sig.params,
+            [
+                L::Gpr(Gpr::RDI),
+                L::Gpr(Gpr::RSI),
+                L::Gpr(Gpr::RDX),
+                L::Xmm(Xmm::XMM0),
+                L::Gpr(Gpr::RCX),
+                L::Gpr(Gpr::R8),
+                L::Gpr(Gpr::R9),
+                L::Stack { offset: 0 },
+            ]
+        );
+        assert_eq!(sig.results, [L::Gpr(Gpr::RAX)]);
+        assert_eq!(sig.outgoing_area_size(), 16);
+    }
+
+    #[test]
+    fn a_wasm_call_is_a_native_call_with_the_vmctx_first() {
+        let types = [I32, F64, I64, Ref, F32, V128, I32, I64, I64, F64];
+        for n in 0..=types.len() {
+            let params = &types[..n];
+            let results = &types[types.len() - n..];
+            let wasm = CallSignature::new(params, results);
+            let native: Vec<AbiType> = [I64].iter().chain(params).copied().collect();
+            let mut native = CallSignature::system_v(&native, results);
+            assert_eq!(native.params.remove(0), ArgLocation::Gpr(VMCTX));
+            assert_eq!(wasm, native);
+        }
+    }
+
+    #[test]
+    fn the_registers_partition_the_gprs() {
+        let mut all: Vec<Gpr> = CALLER_SAVED_GPRS
+            .iter()
+            .chain(&CALLEE_SAVED_GPRS)
+            .copied()
+            .chain([FRAME_POINTER, Gpr::RSP])
+            .collect();
+        all.sort();
+        assert_eq!(all, Gpr::ALL);
+        for reg in SYSTEM_V_ARGUMENT_GPRS.into_iter().chain([RESULT_GPR]) {
+            assert!(contains_gpr(&CALLER_SAVED_GPRS, reg), "{reg:?}");
+        }
+        assert!(!contains_gpr(&CALLER_SAVED_GPRS, FRAME_POINTER));
+        assert!(contains_gpr(&CALLEE_SAVED_GPRS, Gpr::R14));
+    }
+
+    #[test]
+    fn the_vmctx_register_is_no_wasm_argument_register() {
         assert!(!ARGUMENT_GPRS.contains(&VMCTX));
-        assert!(!CALLEE_SAVED_GPRS.contains(&VMCTX));
+        assert_eq!(ARGUMENT_GPRS, SYSTEM_V_ARGUMENT_GPRS[1..]);
     }
 }

@@ -4,15 +4,16 @@
 //! Compiled code finds them in a table of addresses whose pointer is in the
 //! VMContext ([`VMContext::BUILTINS`](crate::vmoffsets::VMContext::BUILTINS)),
 //! at `8 * Builtin::index()`, and calls them with the System V convention
-//! (`extern "sysv64"`), the caller's VMContext first. So a builtin is an
-//! ordinary Rust function of the runtime, and compiled code needs no
-//! relocation to reach it.
+//! (`extern "sysv64"`, [`Builtin::signature`]), the caller's VMContext
+//! first. So a builtin is an ordinary Rust function of the runtime, and
+//! compiled code needs no relocation to reach it.
 //!
 //! A builtin that can trap returns `u32`: 0 when it succeeded, otherwise it
 //! did nothing and the caller traps with [`Builtin::trap`] (the operation
 //! was out of bounds). Growing returns the old size, or `u64::MAX` when the
 //! request is refused (which is not a trap).
 
+use crate::abi::{AbiType, CallSignature};
 use crate::trap::Trap;
 
 /// A builtin's parameter or result type, as System V passes it.
@@ -26,6 +27,16 @@ pub enum BuiltinType {
     U64,
     /// A pointer-sized reference (`*const VMFuncRef` or an `externref`).
     Ref,
+}
+
+impl BuiltinType {
+    /// The type a call passes it as.
+    pub const fn abi_type(self) -> AbiType {
+        match self {
+            BuiltinType::U32 => AbiType::I32,
+            BuiltinType::VMContext | BuiltinType::U64 | BuiltinType::Ref => AbiType::I64,
+        }
+    }
 }
 
 /// A runtime builtin.
@@ -90,6 +101,14 @@ impl Builtin {
             Builtin::TableInit => &[VMContext, U32, U32, U64, U32, U32],
             Builtin::ElemDrop => &[VMContext, U32],
         }
+    }
+
+    /// Where a call passes the arguments and finds the result: the native
+    /// convention ([`CallSignature::system_v`]), the VMContext first.
+    pub fn signature(self) -> CallSignature {
+        let params: Vec<AbiType> = self.params().iter().map(|t| t.abi_type()).collect();
+        let result: Vec<AbiType> = self.result().iter().map(|t| t.abi_type()).collect();
+        CallSignature::system_v(&params, &result)
     }
 
     /// The result, if any.

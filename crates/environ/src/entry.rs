@@ -1,7 +1,7 @@
 //! Entering WebAssembly from the host, and leaving it when it traps.
 //!
 //! The host calls a wasm function through an *entry trampoline*, generated
-//! per function type by a compiler, with the System V convention:
+//! per function type by [`crate::trampoline`], with the System V convention:
 //!
 //! ```text
 //! extern "sysv64" fn(callee_vmctx: *mut VMContext,

@@ -5,9 +5,14 @@
 //! * [`vmoffsets`]: the layout of an instance's VMContext, computed per
 //!   module;
 //! * [`abi`]: the wasm calling convention both tiers use, so a function
-//!   compiled by one can call a function compiled by the other;
+//!   compiled by one can call a function compiled by the other, and the
+//!   native (System V) one of builtins and host functions: every register
+//!   fact about a call boundary;
 //! * [`entry`]: how the host enters wasm (entry trampolines) and how a trap
 //!   returns to the host;
+//! * [`trampoline`]: the entry and host trampolines themselves, built from
+//!   [`abi`] through `cranelift-asm`, so the runtime needs neither compiler
+//!   for them;
 //! * [`builtins`]: the runtime functions compiled code calls (memory.grow,
 //!   table and bulk-memory operations), with their signatures;
 //! * [`control`]: what an operator did to the validator's control stack,
@@ -26,6 +31,7 @@ pub mod builtins;
 pub mod control;
 pub mod entry;
 pub mod module;
+pub mod trampoline;
 pub mod trap;
 pub mod tunables;
 pub mod vmoffsets;

@@ -8,22 +8,61 @@ use crate::loaded::{CodeNames, LoadedCode};
 use crate::memory::{DEFAULT_MEMORY64_RESERVATION, MAX_MEMORY64_RESERVATION};
 use cranelift_asm::x64::CpuFeatures;
 use duet_environ::module::FuncType;
+use duet_environ::trampoline;
 use duet_environ::tunables::Tunables;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use wasmparser::WasmFeatures;
 
-/// Which compiler turns function bodies into machine code.
-#[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
+/// Which compiler turns function bodies into machine code. Each is built
+/// in with the cargo feature of its name (both by default);
+/// [`Engine::new`] refuses one that is not.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum Compiler {
     /// The single-pass baseline compiler (`winch-codegen`).
-    #[default]
     Winch,
     /// The optimizing compiler (`cranelift-wasm` to IR, `cranelift-codegen`
     /// to machine code). Its backend does not lower every instruction yet:
     /// a module using one it does not is refused with
     /// [`Error::Unsupported`](crate::Error::Unsupported).
     Cranelift,
+}
+
+impl Compiler {
+    /// Whether this build includes the compiler (its cargo feature).
+    pub const fn is_built_in(self) -> bool {
+        match self {
+            Compiler::Winch => cfg!(feature = "winch"),
+            Compiler::Cranelift => cfg!(feature = "cranelift"),
+        }
+    }
+
+    /// An [`Error::Config`] naming the cargo feature if this build does not
+    /// include the compiler.
+    pub(crate) fn check_built_in(self) -> Result<(), Error> {
+        if self.is_built_in() {
+            return Ok(());
+        }
+        let feature = match self {
+            Compiler::Winch => "winch",
+            Compiler::Cranelift => "cranelift",
+        };
+        Err(Error::Config(format!(
+            "the {self:?} compiler is not built in (the `duet` crate's cargo feature `{feature}` is off)"
+        )))
+    }
+}
+
+impl Default for Compiler {
+    /// The baseline compiler, or the optimizing one in a build without
+    /// the baseline one.
+    fn default() -> Compiler {
+        if Compiler::Winch.is_built_in() {
+            Compiler::Winch
+        } else {
+            Compiler::Cranelift
+        }
+    }
 }
 
 /// Which profiler the engine describes its code for.
@@ -61,14 +100,14 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The defaults: the baseline compiler, every feature the engine
-    /// supports, parallel compilation, the host as the target, 512 KiB of
-    /// wasm stack, 32-bit memories in 4 GiB reservations with guard pages,
-    /// 64-bit memories in reservations of up to 8 GiB; unwind tables
-    /// registered, no profiler, no debug information.
+    /// The defaults: the baseline compiler ([`Compiler::default`]), every
+    /// feature the engine supports, parallel compilation, the host as the
+    /// target, 512 KiB of wasm stack, 32-bit memories in 4 GiB reservations
+    /// with guard pages, 64-bit memories in reservations of up to 8 GiB;
+    /// unwind tables registered, no profiler, no debug information.
     pub fn new() -> Config {
         Config {
-            compiler: Compiler::Winch,
+            compiler: Compiler::default(),
             features: WasmFeatures::default(),
             parallel: true,
             max_threads: None,
@@ -231,10 +270,12 @@ impl Default for Engine {
 }
 
 impl Engine {
-    /// An engine with `config`; refuses a target other than the host, a
+    /// An engine with `config`; refuses a compiler this build does not
+    /// include ([`Compiler::is_built_in`]), a target other than the host, a
     /// host other than x86-64, and a 64-bit memory reservation above
     /// 1 TiB ([`Config::memory64_reservation`]).
     pub fn new(config: &Config) -> Result<Engine, Error> {
+        config.compiler.check_built_in()?;
         if config.memory64_reservation > MAX_MEMORY64_RESERVATION {
             return Err(Error::Config(format!(
                 "a 64-bit memory reservation of {} bytes is more than the {} bytes (1 TiB) allowed",
@@ -327,14 +368,14 @@ impl Engine {
             return Ok(found.clone());
         }
         let wasm_ty = wasmparser::FuncType::from(ty);
-        let compile = |r: Result<_, winch_codegen::CompileError>| {
+        let compile = |r: Result<_, cranelift_asm::x64::AsmError>| {
             r.map_err(|e| Error::Compile(format!("trampoline for {ty}: {e}")))
         };
-        let entry = compile(winch_codegen::compile_entry_trampoline(
+        let entry = compile(trampoline::compile_entry_trampoline(
             &wasm_ty,
             self.inner.cpu,
         ))?;
-        let host = compile(winch_codegen::compile_host_trampoline(
+        let host = compile(trampoline::compile_host_trampoline(
             &wasm_ty,
             self.inner.cpu,
         ))?;

@@ -30,9 +30,11 @@
 //!            wasm stack size, tunables, memory64 reservation); canonical
 //!            function type ids and per-type entry/host trampolines, shared
 //!            by its modules
-//!   Module   translate + validate + compile every function + link into
-//!            W^X code, registered for trap handling, with the system
-//!            unwinder, and (as configured) for perf and debuggers
+//!   Module   translate + validate + compile every function (by the
+//!            engine's compiler, or one chosen per module, so modules of
+//!            both tiers can call each other) + link into W^X code,
+//!            registered for trap handling, with the system unwinder, and
+//!            (as configured) for perf and debuggers
 //!   Store<T> owns instances, memories, tables, globals, functions, extern
 //!            refs and the embedder's T; handles index into it (store.rs
 //!            says where the records compiled code reads live)
@@ -44,6 +46,11 @@
 //!   wasi     WASI preview 1 for command programs: WasiCtx (args, env, stdio,
 //!            pre-opened directories through cap-std), add_to_linker
 //! ```
+//!
+//! The compilers are cargo features, `winch` and `cranelift`, both on by
+//! default; a build with either alone works (the trampolines come from
+//! `duet_environ::trampoline`), and choosing a compiler the build lacks is
+//! an [`Error::Config`].
 //!
 //! A trap is an [`Error::Trap`] carrying a [`Trap`]: its [`TrapCode`], the
 //! wasm frames (function index, name, bytecode offset) and, for a host

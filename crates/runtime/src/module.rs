@@ -179,7 +179,21 @@ impl Module {
     /// not UTF-8) are an [`Error::Invalid`] saying so, not a text parser's
     /// complaint about the first character.
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module, Error> {
-        Module::from_bytes(engine, bytes.as_ref(), None)
+        Module::from_bytes(engine, bytes.as_ref(), None, engine.compiler())
+    }
+
+    /// Like [`Module::new`], compiled by `compiler` rather than the
+    /// engine's [`Config::compiler`](crate::Config::compiler). Modules of
+    /// one engine compiled by different compilers link and call each other
+    /// directly: both follow `duet_environ::abi` (`tests/cross_tier.rs`
+    /// checks it). A compiler this build does not include is an
+    /// [`Error::Config`].
+    pub fn new_with_compiler(
+        engine: &Engine,
+        bytes: impl AsRef<[u8]>,
+        compiler: Compiler,
+    ) -> Result<Module, Error> {
+        Module::from_bytes(engine, bytes.as_ref(), None, compiler)
     }
 
     /// Like [`Module::new`], naming the module `name` in profiles and
@@ -189,16 +203,23 @@ impl Module {
         bytes: impl AsRef<[u8]>,
         name: &str,
     ) -> Result<Module, Error> {
-        Module::from_bytes(engine, bytes.as_ref(), Some(name))
+        Module::from_bytes(engine, bytes.as_ref(), Some(name), engine.compiler())
     }
 
     /// Binary or text ([`ModuleSource::detect`]), with a fallback name.
-    fn from_bytes(engine: &Engine, bytes: &[u8], name: Option<&str>) -> Result<Module, Error> {
+    fn from_bytes(
+        engine: &Engine,
+        bytes: &[u8],
+        name: Option<&str>,
+        compiler: Compiler,
+    ) -> Result<Module, Error> {
         match ModuleSource::detect(bytes).map_err(|e| Error::Invalid(e.to_string()))? {
-            ModuleSource::Binary(binary) => Module::from_binary_named(engine, binary, name),
+            ModuleSource::Binary(binary) => {
+                Module::from_binary_named(engine, binary, name, compiler)
+            }
             ModuleSource::Text(text) => {
                 let binary = wat::parse_str(text).map_err(|e| Error::Invalid(e.to_string()))?;
-                Module::from_binary_named(engine, &binary, name)
+                Module::from_binary_named(engine, &binary, name, compiler)
             }
         }
     }
@@ -219,18 +240,22 @@ impl Module {
 
     /// Validates and compiles a binary module.
     pub fn from_binary(engine: &Engine, wasm: &[u8]) -> Result<Module, Error> {
-        Module::from_binary_named(engine, wasm, None)
+        Module::from_binary_named(engine, wasm, None, engine.compiler())
     }
 
-    /// Validates and compiles a binary module, with a fallback name.
+    /// Validates and compiles a binary module with `compiler`, with a
+    /// fallback name.
     fn from_binary_named(
         engine: &Engine,
         wasm: &[u8],
         name: Option<&str>,
+        compiler: Compiler,
     ) -> Result<Module, Error> {
+        compiler.check_built_in()?;
         let translation = translate(wasm, engine.features()).map_err(translation_error)?;
         let info = translation.module.clone();
-        let functions = match engine.compiler() {
+        let functions: Vec<cranelift_asm::FinishedCode> = match compiler {
+            #[cfg(feature = "winch")]
             Compiler::Winch => {
                 let threads = engine.compilation_threads();
                 winch_codegen::compile_module_on_threads(
@@ -247,7 +272,10 @@ impl Module {
                     winch_codegen::CompileError::Assembler(_) => Error::Compile(e.to_string()),
                 })?
             }
+            #[cfg(feature = "cranelift")]
             Compiler::Cranelift => compile_with_cranelift(engine, translation)?,
+            #[cfg(not(all(feature = "winch", feature = "cranelift")))]
+            absent => unreachable!("check_built_in refused {absent:?}, which is not built in"),
         };
         let unlinked = UnlinkedCode::new(&functions)
             .map_err(|e| Error::Resource(format!("code memory: {e}")))?;
@@ -354,6 +382,7 @@ impl Module {
 }
 
 /// Compiles with the optimizing tier (`cranelift_wasm::compile_module`).
+#[cfg(feature = "cranelift")]
 fn compile_with_cranelift(
     engine: &Engine,
     translation: duet_environ::module::ModuleTranslation<'_>,
@@ -386,6 +415,30 @@ fn function_name(info: &ModuleInfo, index: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A compiler compiles when built in and is a configuration error
+    /// when not (the second case runs in a build with one compiler, e.g.
+    /// `cargo test -p duet --lib --no-default-features --features winch`).
+    #[test]
+    fn a_compiler_not_built_in_is_a_configuration_error() {
+        let engine = Engine::default();
+        for compiler in [Compiler::Winch, Compiler::Cranelift] {
+            let module = Module::new_with_compiler(&engine, "(module (func))", compiler);
+            let mut config = crate::Config::new();
+            config.compiler(compiler);
+            let configured = Engine::new(&config);
+            if compiler.is_built_in() {
+                assert!(module.is_ok() && configured.is_ok(), "{compiler:?}");
+            } else {
+                for result in [module.map(drop), configured.map(drop)] {
+                    assert!(
+                        matches!(&result, Err(Error::Config(m)) if m.contains("feature")),
+                        "{compiler:?}: {result:?}"
+                    );
+                }
+            }
+        }
+    }
 
     fn not_a_module(bytes: &[u8]) -> String {
         ModuleSource::detect(bytes).unwrap_err().to_string()

@@ -89,7 +89,7 @@ impl F {
 
 use Gpr as R;
 
-const CALLEE_SAVED: [Gpr; 5] = [R::RBX, R::R12, R::R13, R::R14, R::R15];
+const CALLEE_SAVED: [Gpr; 5] = duet_environ::abi::CALLEE_SAVED_GPRS;
 
 fn assemble(body: impl FnOnce(&mut Assembler)) -> FinishedCode {
     let mut asm = Assembler::new(CpuFeatures::baseline());

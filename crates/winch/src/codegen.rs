@@ -183,18 +183,6 @@ pub(crate) fn is_float(ty: ValType) -> bool {
     matches!(ty, ValType::F32 | ValType::F64)
 }
 
-/// The calling-convention type of a value type.
-pub(crate) fn abi_type(ty: ValType) -> AbiType {
-    match ty {
-        ValType::I32 => AbiType::I32,
-        ValType::I64 => AbiType::I64,
-        ValType::F32 => AbiType::F32,
-        ValType::F64 => AbiType::F64,
-        ValType::V128 => AbiType::V128,
-        ValType::Ref(_) => AbiType::Ref,
-    }
-}
-
 /// `[rbp - offset]`.
 fn frame_slot(offset: u32) -> Amode {
     Amode::base(Gpr::RBP, -(offset as i32))
@@ -203,8 +191,8 @@ fn frame_slot(offset: u32) -> Amode {
 impl<'e, E: FuncEnv> CodeGen<'e, E> {
     /// A code generator for a function of type `params -> results`.
     pub(crate) fn new(env: &'e E, asm: Assembler, params: &[ValType], results: &[ValType]) -> Self {
-        let abi_params: Vec<_> = params.iter().map(|&t| abi_type(t)).collect();
-        let abi_results: Vec<_> = results.iter().map(|&t| abi_type(t)).collect();
+        let abi_params: Vec<AbiType> = params.iter().map(|&t| t.into()).collect();
+        let abi_results: Vec<AbiType> = results.iter().map(|&t| t.into()).collect();
         CodeGen {
             env,
             asm,
@@ -329,8 +317,7 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
                     self.asm.mov_mr(S64, &slot, reg)
                 }
                 ArgLocation::Stack { offset } => {
-                    self.asm
-                        .mov_rm(size, SCRATCH, &Amode::base(Gpr::RBP, 16 + offset as i32));
+                    self.asm.mov_rm(size, SCRATCH, &abi::incoming_slot(offset));
                     self.asm.mov_mr(S64, &slot, SCRATCH);
                 }
                 ArgLocation::Xmm(reg) => {
@@ -862,7 +849,7 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
             let ArgLocation::Stack { offset } = self.signature.results[i] else {
                 unreachable!("results after the first are in the return area")
             };
-            let dest = Amode::base(Gpr::RBP, 16 + offset as i32);
+            let dest = abi::incoming_slot(offset);
             if let Val::Xmm { reg, ty } = *val {
                 self.asm.xmm_store(xmm_mov_op(ty), &dest, reg);
                 continue;
@@ -986,13 +973,11 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         for &t in ty.params().iter().chain(ty.results()) {
             self.check_type(t)?;
         }
-        let params: Vec<_> = ty.params().iter().map(|&t| abi_type(t)).collect();
-        let results: Vec<_> = ty.results().iter().map(|&t| abi_type(t)).collect();
-        let sig = CallSignature::new(&params, &results);
+        let sig = CallSignature::of_func_type(ty);
 
         // The arguments go straight from where they are to where the
         // calling convention wants them.
-        let args = self.take_call_operands(params.len());
+        let args = self.take_call_operands(sig.params.len());
         let released_sp = self.release_point(&args);
 
         // Outgoing area below the arguments, with rsp 16-aligned at the call
@@ -1036,23 +1021,27 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         // The arguments' slots and the outgoing area are now dead: with at
         // most one result, release them and take the result from rax.
         let freed = self.sp_offset - released_sp;
-        if results.len() <= 1 {
+        if sig.results.len() <= 1 {
             if freed > 0 {
                 self.asm.add_ri(OperandSize::S64, Gpr::RSP, freed as i32);
             }
             self.sp_offset -= freed;
             if let Some(&ty) = ty.results().first() {
-                if is_float(ty) {
-                    self.alloc_specific_xmm(abi::RESULT_XMM);
-                    self.push_xmm(abi::RESULT_XMM, ty);
-                    return Ok(());
+                match sig.results[0] {
+                    ArgLocation::Xmm(reg) => {
+                        self.alloc_specific_xmm(reg);
+                        self.push_xmm(reg, ty);
+                    }
+                    ArgLocation::Gpr(reg) => {
+                        self.alloc_specific(reg);
+                        if ty == ValType::I32 {
+                            // Whoever the callee is, keep invariant 2.
+                            self.asm.mov_rr(OperandSize::S32, reg, reg);
+                        }
+                        self.push_gpr(reg, ty);
+                    }
+                    ArgLocation::Stack { .. } => unreachable!("the first result is in a register"),
                 }
-                self.alloc_specific(Gpr::RAX);
-                if ty == ValType::I32 {
-                    // Whoever the callee is, keep invariant 2.
-                    self.asm.mov_rr(OperandSize::S32, Gpr::RAX, Gpr::RAX);
-                }
-                self.push_gpr(Gpr::RAX, ty);
             }
             return Ok(());
         }

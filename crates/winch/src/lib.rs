@@ -96,10 +96,8 @@ mod memory;
 mod regs;
 mod stack;
 mod tables;
-mod trampoline;
 mod visit;
 
 pub use env::{FuncEnv, GlobalPlan, Location, MemoryPlan, ModuleEnv, TablePlan};
 pub use error::CompileError;
-pub use trampoline::{compile_entry_trampoline, compile_host_trampoline};
 pub use visit::{compile_function, compile_module, compile_module_on_threads};

@@ -69,9 +69,6 @@ fn store_immediate(value: Val, size: OperandSize) -> Option<i32> {
     }
 }
 
-/// System V's integer argument registers.
-const SYSV_ARGS: [Gpr; 6] = [Gpr::RDI, Gpr::RSI, Gpr::RDX, Gpr::RCX, Gpr::R8, Gpr::R9];
-
 impl<E: FuncEnv> CodeGen<'_, E> {
     /// The address of a definition record. An imported one is reached
     /// through its pointer, loaded into the scratch register (so nothing may
@@ -199,10 +196,12 @@ impl<E: FuncEnv> CodeGen<'_, E> {
     /// `memory.grow`: the old size in pages, or -1.
     pub(crate) fn emit_memory_grow(&mut self, memory: u32) {
         let plan = self.env.memory(memory);
-        self.call_builtin(
-            Builtin::MemoryGrow,
-            &[BuiltinArg::Imm(memory.into()), BuiltinArg::Operand(0)],
-        );
+        let result = self
+            .call_builtin(
+                Builtin::MemoryGrow,
+                &[BuiltinArg::Imm(memory.into()), BuiltinArg::Operand(0)],
+            )
+            .expect("memory.grow returns the old size");
         // The builtin returns a u64 (u64::MAX on failure); a 32-bit memory's
         // result is its low half (-1 on failure).
         let ty = if plan.memory64 {
@@ -211,10 +210,10 @@ impl<E: FuncEnv> CodeGen<'_, E> {
             ValType::I32
         };
         if ty == ValType::I32 {
-            self.asm.mov_rr(OperandSize::S32, Gpr::RAX, Gpr::RAX);
+            self.asm.mov_rr(OperandSize::S32, result, result);
         }
-        self.alloc_specific(Gpr::RAX);
-        self.push_gpr(Gpr::RAX, ty);
+        self.alloc_specific(result);
+        self.push_gpr(result, ty);
     }
 
     /// A float load (`f32.load`, `f64.load`).
@@ -287,12 +286,17 @@ impl<E: FuncEnv> CodeGen<'_, E> {
         Ok(())
     }
 
-    /// Calls `builtin` (System V, the VMContext first, then `args`), taking
-    /// its `Operand` arguments from the top of the value stack; a builtin
-    /// that can fail is followed by its trap. The result, if any, is left
-    /// in rax, which the caller takes.
-    pub(crate) fn call_builtin(&mut self, builtin: Builtin, args: &[BuiltinArg]) {
+    /// Calls `builtin` ([`Builtin::signature`]: the VMContext first, then
+    /// `args`), taking its `Operand` arguments from the top of the value
+    /// stack; a builtin that can fail is followed by its trap. Returns the
+    /// register the result is in, if any, which the caller takes.
+    pub(crate) fn call_builtin(&mut self, builtin: Builtin, args: &[BuiltinArg]) -> Option<Gpr> {
         debug_assert_eq!(args.len() + 1, builtin.params().len(), "{}", builtin.name());
+        let sig = builtin.signature();
+        let gpr = |location: ArgLocation| match location {
+            ArgLocation::Gpr(reg) => reg,
+            _ => unreachable!("a builtin takes and returns integers in registers"),
+        };
         let operands = args
             .iter()
             .filter(|a| matches!(a, BuiltinArg::Operand(_)))
@@ -304,7 +308,7 @@ impl<E: FuncEnv> CodeGen<'_, E> {
             self.asm.sub_ri(OperandSize::S64, Gpr::RSP, padding as i32);
         }
         self.grow_stack(padding);
-        // The VMContext goes to rdi last: an operand may be there.
+        // The VMContext goes to its register last: an operand may be there.
         let moved: Vec<Val> = args
             .iter()
             .map(|arg| match *arg {
@@ -312,16 +316,11 @@ impl<E: FuncEnv> CodeGen<'_, E> {
                 BuiltinArg::Operand(k) => values[k],
             })
             .collect();
-        let locations: Vec<ArgLocation> = SYSV_ARGS[1..]
-            .iter()
-            .take(args.len())
-            .map(|&reg| ArgLocation::Gpr(reg))
-            .collect();
-        self.place_arguments(&moved, &locations);
+        self.place_arguments(&moved, &sig.params[1..]);
         for &value in &values {
             self.free_val(value);
         }
-        self.asm.mov_rr(OperandSize::S64, SYSV_ARGS[0], VMCTX);
+        self.asm.mov_rr(OperandSize::S64, gpr(sig.params[0]), VMCTX);
         self.asm.mov_rm(
             OperandSize::S64,
             SCRATCH,
@@ -334,9 +333,12 @@ impl<E: FuncEnv> CodeGen<'_, E> {
             self.asm.add_ri(OperandSize::S64, Gpr::RSP, freed as i32);
         }
         self.sp_offset -= freed;
+        let result = sig.results.first().map(|&location| gpr(location));
         if let Some(trap) = builtin.trap() {
-            self.asm.test_rr(OperandSize::S32, Gpr::RAX, Gpr::RAX);
+            let status = result.expect("a builtin that can fail returns its status");
+            self.asm.test_rr(OperandSize::S32, status, status);
             self.asm.trap_if(CC::NZ, trap.code());
         }
+        result
     }
 }

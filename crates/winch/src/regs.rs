@@ -1,5 +1,8 @@
 //! The registers the compiler hands out, and which are free.
 //!
+//! These are winch's own choices; what a call boundary demands of them
+//! comes from `duet_environ::abi` and is asserted at compile time below.
+//!
 //! Only caller-saved registers are allocated, so a function saves nothing
 //! for them and a call clobbers nothing the caller has not spilled. Every
 //! XMM register is caller-saved, so `xmm0`-`xmm14` are all handed out (for
@@ -9,11 +12,13 @@
 //!   survives calls; the prologue saves the caller's);
 //! * `rbp` is the frame pointer, `rsp` the stack pointer;
 //! * `r11` and `xmm15` are scratch registers, used within one operation
-//!   and never holding a value-stack entry;
+//!   and never holding a value-stack entry (caller-saved, and no argument
+//!   register, so they stay free while a call's arguments are placed);
 //! * `rbx`, `r12`, `r13`, `r15` are not used yet (using them would mean
 //!   saving them in every prologue).
 
 use cranelift_asm::x64::{Gpr, Xmm};
+use duet_environ::abi::{self, CALLEE_SAVED_GPRS, CALLER_SAVED_GPRS, contains_gpr};
 
 /// The register that holds the VMContext in compiled code.
 pub(crate) const VMCTX: Gpr = Gpr::R14;
@@ -28,17 +33,36 @@ pub(crate) const XMM_SCRATCH: Xmm = Xmm::XMM15;
 /// hardware encoding.
 const ALLOCATABLE_XMMS: u16 = 0x7fff;
 
-/// The allocatable GPRs, in the order they are handed out.
-const ALLOCATABLE: [Gpr; 8] = [
-    Gpr::RAX,
-    Gpr::RCX,
-    Gpr::RDX,
-    Gpr::RSI,
-    Gpr::RDI,
-    Gpr::R8,
-    Gpr::R9,
-    Gpr::R10,
-];
+/// The allocatable GPRs, in the order they are handed out: every
+/// caller-saved one but the scratch register, in `abi`'s order.
+const ALLOCATABLE: [Gpr; CALLER_SAVED_GPRS.len() - 1] = {
+    let mut allocatable = [SCRATCH; CALLER_SAVED_GPRS.len() - 1];
+    let (mut i, mut n) = (0, 0);
+    while i < CALLER_SAVED_GPRS.len() {
+        if CALLER_SAVED_GPRS[i].enc() != SCRATCH.enc() {
+            allocatable[n] = CALLER_SAVED_GPRS[i];
+            n += 1;
+        }
+        i += 1;
+    }
+    assert!(
+        n == allocatable.len(),
+        "the scratch register is caller-saved"
+    );
+    allocatable
+};
+
+// The roles above, checked against the calling convention (the
+// allocatable GPRs are caller-saved by construction).
+const _: () = {
+    assert!(contains_gpr(&CALLEE_SAVED_GPRS, VMCTX));
+    assert!(!contains_gpr(&abi::SYSTEM_V_ARGUMENT_GPRS, SCRATCH));
+    // Every XMM register is caller-saved; the scratch one is no argument
+    // register and not allocatable.
+    assert!(abi::CALLER_SAVED_XMMS.len() == Xmm::ALL.len());
+    assert!(XMM_SCRATCH.enc() as usize >= abi::ARGUMENT_XMMS.len());
+    assert!(ALLOCATABLE_XMMS & (1 << XMM_SCRATCH.enc()) == 0);
+};
 
 /// The free allocatable GPRs and XMM registers (a bit per hardware
 /// encoding, one mask per class).

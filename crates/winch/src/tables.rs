@@ -20,10 +20,26 @@ use crate::error::CompileError;
 use crate::memory::BuiltinArg;
 use crate::regs::{SCRATCH, VMCTX};
 use cranelift_asm::x64::{Amode, CC, ExtMode, Gpr, GprMem, JumpTableTargets, OperandSize, Scale};
+use duet_environ::abi::{CALLER_SAVED_GPRS, SYSTEM_V_ARGUMENT_GPRS, contains_gpr};
 use duet_environ::builtins::Builtin;
 use duet_environ::trap::Trap;
 use duet_environ::vmoffsets::{VMFuncRef, VMTableDefinition};
 use wasmparser::{BrTable, HeapType, RefType, ValType};
+
+/// The registers that can hold a `call_indirect`'s function reference
+/// while the arguments are placed: allocatable, and no native argument
+/// register, so neither a wasm argument's nor the callee VMContext's.
+const FUNC_REF_REGS: [Gpr; 2] = [Gpr::RAX, Gpr::R10];
+
+const _: () = {
+    let mut i = 0;
+    while i < FUNC_REF_REGS.len() {
+        assert!(!contains_gpr(&SYSTEM_V_ARGUMENT_GPRS, FUNC_REF_REGS[i]));
+        assert!(contains_gpr(&CALLER_SAVED_GPRS, FUNC_REF_REGS[i]));
+        assert!(FUNC_REF_REGS[i].enc() != SCRATCH.enc());
+        i += 1;
+    }
+};
 
 impl<E: FuncEnv> CodeGen<'_, E> {
     /// Checks `index` against table `table`'s size (trapping with
@@ -51,18 +67,17 @@ impl<E: FuncEnv> CodeGen<'_, E> {
     ) -> Result<(), CompileError> {
         let ty = self.env.type_at(type_index).clone();
         let index = self.pop_gpr();
-        // The function reference must survive the arguments' moves: not an
-        // argument register, not rdi (the callee's VMContext), and not the
-        // index; so rax or r10. The arguments stay where they are (the
-        // call moves them) unless neither is free, and then the value
-        // stack is spilled to free one.
-        let func_ref = [Gpr::RAX, Gpr::R10]
+        // The function reference must survive the arguments' moves: one of
+        // FUNC_REF_REGS, and not the index. The arguments stay where they
+        // are (the call moves them) unless neither is free, and then the
+        // value stack is spilled to free one.
+        let func_ref = FUNC_REF_REGS
             .into_iter()
             .find(|&reg| reg != index && self.regs.is_free(reg))
-            .unwrap_or(if index == Gpr::RAX {
-                Gpr::R10
+            .unwrap_or(if index == FUNC_REF_REGS[0] {
+                FUNC_REF_REGS[1]
             } else {
-                Gpr::RAX
+                FUNC_REF_REGS[0]
             });
         self.alloc_specific(func_ref);
         let element = self.table_element(table, index, func_ref);
@@ -152,12 +167,14 @@ impl<E: FuncEnv> CodeGen<'_, E> {
     /// A builtin with a status or size result, pushed as `ty` (a 32-bit
     /// result keeps its low half: -1 for a refused growth).
     fn call_builtin_with_result(&mut self, builtin: Builtin, args: &[BuiltinArg], ty: ValType) {
-        self.call_builtin(builtin, args);
+        let result = self
+            .call_builtin(builtin, args)
+            .expect("the builtin has a result");
         if ty == ValType::I32 {
-            self.asm.mov_rr(OperandSize::S32, Gpr::RAX, Gpr::RAX);
+            self.asm.mov_rr(OperandSize::S32, result, result);
         }
-        self.alloc_specific(Gpr::RAX);
-        self.push_gpr(Gpr::RAX, ty);
+        self.alloc_specific(result);
+        self.push_gpr(result, ty);
     }
 
     /// `table.grow`: operands `init, delta`.

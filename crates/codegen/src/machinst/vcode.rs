@@ -318,8 +318,7 @@ impl VCode {
         let output = regalloc2::run(&self, env, &options)
             .map_err(|e| CodegenError::Regalloc(format!("{e:?}")))?;
         // Callee-saved registers the allocation uses.
-        let callee_saved = [Gpr::RBX, Gpr::R12, Gpr::R13, Gpr::R14, Gpr::R15];
-        let used: Vec<Gpr> = callee_saved
+        let used: Vec<Gpr> = duet_environ::abi::CALLEE_SAVED_GPRS
             .into_iter()
             .filter(|r| {
                 output

@@ -34,9 +34,8 @@ use crate::ir::{self, Function, InstructionData, Opcode, ValueDef};
 use crate::machinst::{VCode, VInst};
 use cranelift_asm::reg::{PReg, PRegSet, Reg, RegClass, Writable};
 use cranelift_asm::x64::inst::{CallDest, CallInfo, GprMem, GprMemImm, WritableGpr};
-use cranelift_asm::x64::{
-    Assembler, CC, Gpr, GprReg, JumpTableTargets, MInst, OperandSize, Scale, Xmm,
-};
+use cranelift_asm::x64::{Assembler, CC, Gpr, GprReg, JumpTableTargets, MInst, OperandSize, Scale};
+use duet_environ::abi::{self, AbiType, ArgLocation, CallSignature};
 
 // The names the generated code refers to (`use super::*`).
 pub use cranelift_asm::x64::inst::{
@@ -68,71 +67,63 @@ pub enum Loc {
     Stack(u32),
 }
 
-/// The locations of arguments of `types` (the wasm convention, which is
-/// System V's for what System V can express): integers in `rdi, rsi, rdx,
-/// rcx, r8, r9` (a wasm callee's VMContext is its first integer argument),
-/// floats in `xmm0`-`xmm7`, the rest in 8-byte stack slots in order.
-/// Also returns the stack area's size, rounded up to 16 bytes (where the
-/// return area begins).
+/// The calling-convention type of an IR type (narrow integers travel as
+/// `i32`s).
+fn abi_type(ty: Type) -> AbiType {
+    match ty {
+        Type::I8 | Type::I16 | Type::I32 => AbiType::I32,
+        Type::I64 => AbiType::I64,
+        Type::F32 => AbiType::F32,
+        Type::F64 => AbiType::F64,
+        Type::V128 => AbiType::V128,
+    }
+}
+
+/// Where `duet_environ::abi` puts a value.
+fn loc(location: ArgLocation) -> Loc {
+    match location {
+        ArgLocation::Gpr(reg) => Loc::Reg(reg.to_preg()),
+        ArgLocation::Xmm(reg) => Loc::Reg(reg.to_preg()),
+        ArgLocation::Stack { offset } => Loc::Stack(offset),
+    }
+}
+
+/// The locations of arguments of `types`: `duet_environ::abi`'s
+/// [`CallSignature::system_v`], every parameter explicit. A wasm
+/// function's IR takes its VMContext as the first integer parameter, which
+/// so lands in `abi::VMCTX`, and the rest where the wasm convention wants
+/// them. Also returns the stack area's size (where the return area
+/// begins).
 pub fn arg_locations(types: &[Type]) -> (Vec<Loc>, u32) {
-    let mut ints = [Gpr::RDI, Gpr::RSI, Gpr::RDX, Gpr::RCX, Gpr::R8, Gpr::R9].into_iter();
-    let mut floats = Xmm::ALL[..8].iter().copied();
-    let mut stack = 0;
-    let locs = types
-        .iter()
-        .map(|&ty| {
-            let reg = match class_of(ty) {
-                RegClass::Int => ints.next().map(|r| r.to_preg()),
-                _ => floats.next().map(|r| r.to_preg()),
-            };
-            reg.map(Loc::Reg).unwrap_or_else(|| {
-                stack += 8;
-                Loc::Stack(stack - 8)
-            })
-        })
-        .collect();
-    // The return area starts 16-aligned after the stack arguments
-    // (`duet_environ::abi::CallSignature`).
-    (locs, stack.next_multiple_of(16))
+    let params: Vec<AbiType> = types.iter().map(|&ty| abi_type(ty)).collect();
+    let sig = CallSignature::system_v(&params, &[]);
+    (
+        sig.params.into_iter().map(loc).collect(),
+        sig.stack_args_size,
+    )
 }
 
-/// The locations of results of `types`: the first in `rax` or `xmm0`, every
-/// further one in the return area, 8 bytes each. Also returns the area's
-/// size.
+/// The locations of results of `types`, as `duet_environ::abi` puts them:
+/// the first in a register, every further one in the return area (offsets
+/// from the area's start, which does not depend on the arguments). Also
+/// returns the area's size.
 pub fn ret_locations(types: &[Type]) -> (Vec<Loc>, u32) {
-    let mut area = 0;
-    let locs = types
-        .iter()
-        .enumerate()
-        .map(|(i, &ty)| match (i, class_of(ty)) {
-            (0, RegClass::Int) => Loc::Reg(Gpr::RAX.to_preg()),
-            (0, _) => Loc::Reg(Xmm::XMM0.to_preg()),
-            _ => {
-                area += 8;
-                Loc::Stack(area - 8)
-            }
-        })
-        .collect();
-    (locs, area)
+    let results: Vec<AbiType> = types.iter().map(|&ty| abi_type(ty)).collect();
+    let sig = CallSignature::system_v(&[], &results);
+    (
+        sig.results.into_iter().map(loc).collect(),
+        sig.return_area_size,
+    )
 }
 
-/// The registers a call may change: every caller-saved register.
+/// The registers a call may change: every caller-saved register
+/// (`duet_environ::abi`).
 fn call_clobbers() -> PRegSet {
     let mut set = PRegSet::empty();
-    for r in [
-        Gpr::RAX,
-        Gpr::RCX,
-        Gpr::RDX,
-        Gpr::RSI,
-        Gpr::RDI,
-        Gpr::R8,
-        Gpr::R9,
-        Gpr::R10,
-        Gpr::R11,
-    ] {
+    for r in abi::CALLER_SAVED_GPRS {
         set.add(r.to_preg());
     }
-    for r in Xmm::ALL {
+    for r in abi::CALLER_SAVED_XMMS {
         set.add(r.to_preg());
     }
     set

@@ -8,8 +8,9 @@ use crate::CodegenError;
 use crate::ir::Function;
 use crate::machinst::{Allocator, StackLimit};
 use cranelift_asm::reg::PRegSet;
-use cranelift_asm::x64::{CpuFeatures, Gpr, Xmm};
+use cranelift_asm::x64::CpuFeatures;
 use cranelift_asm::{FinishedCode, TrapCode};
+use duet_environ::abi;
 use regalloc2::MachineEnv;
 
 /// What compiling a function needs besides the function.
@@ -65,30 +66,21 @@ pub fn compile_function(
     vcode.emit(&machine_env(), options.stack_limit, options.allocator)
 }
 
-/// The registers the allocator may use: caller-saved ones first (no save
-/// needed), then the callee-saved ones (saved in the prologue if used).
-/// `rsp` and `rbp` are the stack and frame pointers.
+/// The registers the allocator may use: the caller-saved ones first (no
+/// save needed), then the callee-saved ones (saved in the prologue if used),
+/// as `duet_environ::abi` lists them. `rsp` and the frame pointer are
+/// never allocated.
 pub fn machine_env() -> MachineEnv {
     let mut preferred = PRegSet::empty();
-    for r in [
-        Gpr::RAX,
-        Gpr::RCX,
-        Gpr::RDX,
-        Gpr::RSI,
-        Gpr::RDI,
-        Gpr::R8,
-        Gpr::R9,
-        Gpr::R10,
-        Gpr::R11,
-    ] {
+    for r in abi::CALLER_SAVED_GPRS {
         preferred.add(r.to_preg());
     }
     let mut non_preferred = PRegSet::empty();
-    for r in [Gpr::RBX, Gpr::R12, Gpr::R13, Gpr::R14, Gpr::R15] {
+    for r in abi::CALLEE_SAVED_GPRS {
         non_preferred.add(r.to_preg());
     }
     let mut floats = PRegSet::empty();
-    for r in Xmm::ALL {
+    for r in abi::CALLER_SAVED_XMMS {
         floats.add(r.to_preg());
     }
     MachineEnv {
