@@ -96,11 +96,20 @@ pub(super) enum Operand {
     /// The operand at this index, in `DataFlowGraph::for_each_inst_arg`
     /// order.
     At(usize),
-    /// Either operand of a binary instruction whose other operand is an
-    /// `iconst` that fits a displacement (a signed 32-bit one).
-    BesideDisplacement,
     /// Any operand.
     Any,
+}
+
+/// What the other operand of a binary user must be.
+#[derive(Copy, Clone, Debug)]
+pub(super) enum Beside {
+    /// Anything.
+    Anything,
+    /// An `iconst` that fits a displacement (a signed 32-bit one), which is
+    /// also what fits an instruction's 32-bit immediate.
+    Displacement,
+    /// Anything but such a constant.
+    NoDisplacement,
 }
 
 /// The results a [`Site`]'s user must have.
@@ -121,6 +130,8 @@ pub(super) struct Site {
     pub results: Results,
     /// Which of its operands.
     pub operand: Operand,
+    /// What its other operand must be.
+    pub beside: Beside,
     /// What may fold there.
     pub fold: Fold,
 }
@@ -130,6 +141,7 @@ const fn site(user: Opcode, operand: Operand, fold: Fold) -> Site {
         user,
         results: Results::Any,
         operand,
+        beside: Beside::Anything,
         fold,
     }
 }
@@ -138,9 +150,13 @@ const fn site(user: Opcode, operand: Operand, fold: Fold) -> Site {
 /// `isle/codegen/x64/lower.isle` are named beside each group.
 pub(super) const SITES: &[Site] = &[
     // `put_in_gpr_mem_imm`: `alu r, [m]`, `cmp r, [m]`; the second
-    // operand only (`add` commutes, but its rules fold an immediate there
-    // and nothing else).
-    site(Opcode::Iadd, Operand::At(1), Fold::Load),
+    // operand only. An `iadd` with a constant first takes the constant as
+    // the immediate and the second operand in a register (there is no
+    // `alu r, [m], imm`).
+    Site {
+        beside: Beside::NoDisplacement,
+        ..site(Opcode::Iadd, Operand::At(1), Fold::Load)
+    },
     site(Opcode::Isub, Operand::At(1), Fold::Load),
     site(Opcode::Band, Operand::At(1), Fold::Load),
     site(Opcode::Bor, Operand::At(1), Fold::Load),
@@ -164,17 +180,17 @@ pub(super) const SITES: &[Site] = &[
     site(Opcode::Istore8, Operand::At(1), Fold::Sum),
     site(Opcode::Istore16, Operand::At(1), Fold::Sum),
     site(Opcode::Istore32, Operand::At(1), Fold::Sum),
-    // `lea_amode`: `lea` of three parts, or with a scaled index. (Beside
-    // a constant, the rule takes the constant as the displacement and
-    // lowers the shift itself: `address_sum`.)
-    site(Opcode::Iadd, Operand::BesideDisplacement, Fold::Sum),
+    // `lea_amode`: `lea` of three parts (a sum and a displacement), or
+    // with a scaled index (beside a register or a displacement).
+    Site {
+        beside: Beside::Displacement,
+        ..site(Opcode::Iadd, Operand::Any, Fold::Sum)
+    },
     site(Opcode::Iadd, Operand::Any, Fold::ScaledIndex),
     // `fusable_icmp`: `cmp; cmovcc` (`cmov` has no XMM form).
     Site {
-        user: Opcode::Select,
         results: Results::Integer,
-        operand: Operand::At(0),
-        fold: Fold::Compare,
+        ..site(Opcode::Select, Operand::At(0), Fold::Compare)
     },
 ];
 
@@ -220,6 +236,17 @@ pub(super) fn folds_into(dfg: &DataFlowGraph, user: Inst, operand: usize, fold: 
             .first()
             .is_some_and(|&v| dfg.value_type(v).is_int()),
     };
+    let beside_ok = |beside: Beside| {
+        let other = match *data {
+            InstructionData::Binary { args, .. } if operand < 2 => args[1 - operand],
+            _ => return matches!(beside, Beside::Anything),
+        };
+        match beside {
+            Beside::Anything => true,
+            Beside::Displacement => displacement(dfg, other).is_some(),
+            Beside::NoDisplacement => displacement(dfg, other).is_none(),
+        }
+    };
     SITES.iter().any(|site| {
         site.fold == fold
             && site.user == data.opcode()
@@ -227,13 +254,8 @@ pub(super) fn folds_into(dfg: &DataFlowGraph, user: Inst, operand: usize, fold: 
             && match site.operand {
                 Operand::At(i) => i == operand,
                 Operand::Any => true,
-                Operand::BesideDisplacement => match *data {
-                    InstructionData::Binary { args, .. } if operand < 2 => {
-                        displacement(dfg, args[1 - operand]).is_some()
-                    }
-                    _ => false,
-                },
             }
+            && beside_ok(site.beside)
     })
 }
 
@@ -366,12 +388,20 @@ impl Lower<'_> {
     }
 
     /// The address `v + disp` as an address mode's parts, folding a
-    /// deferred [`Fold::Sum`] (the sum of a heap base and an index).
+    /// deferred [`Fold::Sum`] (the sum of a heap base and an index) or
+    /// [`Fold::ScaledIndex`] (an index without a base: `address_sum`
+    /// of a shift and a constant).
     pub(super) fn address(&mut self, v: Value, disp: i32) -> AddressParts {
-        if let Some((Fold::Sum, InstructionData::Binary { args, .. })) = self.deferred_fold(v) {
-            return self.address_sum(args[0], args[1], disp);
+        match self.deferred_fold(v) {
+            Some((Fold::Sum, InstructionData::Binary { args, .. })) => {
+                self.address_sum(args[0], args[1], disp)
+            }
+            Some((Fold::ScaledIndex, InstructionData::Binary { args, .. })) => {
+                let scale = index_scale(&self.func.dfg, args[1]).expect("a scaled index");
+                (None, Some((self.gpr(args[0]), scale)), disp)
+            }
+            _ => (Some(self.gpr(v)), None, disp),
         }
-        (Some(self.gpr(v)), None, disp)
     }
 
     /// Marks [`Lower::sunk`] the `icmp` of `i32`s or `i64`s that `block`'s
@@ -411,6 +441,244 @@ impl Lower<'_> {
                 }
                 _ => break,
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The rules fold exactly where the table says: every foldable
+    //! definition under every operand of many instruction shapes, lowered,
+    //! and the VCode searched for the definition's own instruction.
+
+    use super::{Fold, folds_into};
+    use crate::ir::{Function, Inst};
+    use crate::isa::x64::lower::lower_function;
+    use crate::isa::x64::{CompileOptions, ImplicitTraps};
+    use crate::machinst::Allocator;
+    use crate::parser::parse_function_text;
+    use cranelift_asm::TrapCode;
+    use cranelift_asm::x64::CpuFeatures;
+
+    const FOLDS: [Fold; 4] = [Fold::Load, Fold::Sum, Fold::ScaledIndex, Fold::Compare];
+
+    /// The instruction shapes: text with `{0}`, `{1}`, `{2}` for operands,
+    /// operand types, result type. `return {0}` stands for the function's
+    /// `return`.
+    fn users() -> Vec<(String, Vec<&'static str>, Option<&'static str>)> {
+        let mut users = Vec::new();
+        for t in ["i32", "i64"] {
+            for op in [
+                "iadd", "isub", "imul", "band", "bor", "bxor", "ishl", "ushr", "sshr", "rotl",
+                "rotr", "udiv", "sdiv", "urem", "srem",
+            ] {
+                users.push((format!("{op} {{0}}, {{1}}"), vec![t, t], Some(t)));
+            }
+            users.push(("icmp slt {0}, {1}".into(), vec![t, t], Some("i8")));
+            users.push((
+                "uadd_overflow_trap {0}, {1}, trap3".into(),
+                vec![t, t],
+                Some(t),
+            ));
+            for cond in ["i8", t] {
+                users.push(("select {0}, {1}, {2}".into(), vec![cond, t, t], Some(t)));
+            }
+            for op in ["bnot", "ineg", "clz", "popcnt"] {
+                users.push((format!("{op} {{0}}"), vec![t], Some(t)));
+            }
+            for op in ["load", "uload8", "sload16"] {
+                let text = format!("{op}.{t} notrap aligned {{0}}+8");
+                users.push((text, vec!["i64"], Some(t)));
+            }
+            for op in ["store", "istore8"] {
+                let text = format!("{op} notrap aligned {{0}}, {{1}}+8");
+                users.push((text, vec![t, "i64"], None));
+            }
+            users.push(("return {0}".into(), vec![t], Some(t)));
+        }
+        users.push(("uextend.i64 {0}".into(), vec!["i32"], Some("i64")));
+        users.push(("uextend.i32 {0}".into(), vec!["i8"], Some("i32")));
+        users.push(("return {0}".into(), vec!["i8"], Some("i8")));
+        for f in ["f32", "f64"] {
+            for op in ["fadd", "fsub", "fmul", "fdiv", "fmin", "fmax", "fcopysign"] {
+                users.push((format!("{op} {{0}}, {{1}}"), vec![f, f], Some(f)));
+            }
+            users.push(("fcmp lt {0}, {1}".into(), vec![f, f], Some("i8")));
+            users.push(("sqrt {0}".into(), vec![f], Some(f)));
+            users.push(("select {0}, {1}, {2}".into(), vec!["i8", f, f], Some(f)));
+            let load = format!("load.{f} notrap aligned {{0}}+8");
+            users.push((load, vec!["i64"], Some(f)));
+            let store = "store notrap aligned {0}, {1}+8".to_string();
+            users.push((store, vec![f, "i64"], None));
+            users.push(("return {0}".into(), vec![f], Some(f)));
+        }
+        users
+    }
+
+    /// The definition of `fold` as an operand of type `ty`, as lines
+    /// defining `v{first}` onwards, the last one the operand (`None` if it
+    /// cannot have that type). Operands come from the parameters `v0` to
+    /// `v4`.
+    fn definition(fold: Fold, ty: &str, first: usize) -> Option<Vec<String>> {
+        let v = |i: usize| format!("v{}", first + i);
+        Some(match (fold, ty) {
+            (Fold::Load, "i32" | "i64" | "f32" | "f64") => {
+                vec![format!("{} = load.{ty} notrap aligned v0+64", v(0))]
+            }
+            (Fold::Sum, "i64") => vec![format!("{} = iadd v1, v2", v(0))],
+            (Fold::ScaledIndex, "i32" | "i64") => vec![
+                format!("{} = iconst.{ty} 3", v(0)),
+                format!(
+                    "{} = ishl {}, {}",
+                    v(1),
+                    if ty == "i64" { "v1" } else { "v3" },
+                    v(0)
+                ),
+            ],
+            (Fold::Compare, "i8") => vec![format!("{} = icmp slt v3, v4", v(0))],
+            _ => return None,
+        })
+    }
+
+    /// Whether the VCode shows `fold`'s definition folded: none of the
+    /// instructions that lower it on its own is there.
+    fn folded(fold: Fold, vcode: &str) -> bool {
+        let mut lines = vcode.lines().map(str::trim);
+        match fold {
+            // The load of `[v0 + 64]` is nowhere a `mov` of its own.
+            Fold::Load => !lines.any(|l| {
+                (l.starts_with("MovRM {") || l.starts_with("XmmLoad {")) && l.contains("disp: 64")
+            }),
+            // An address mode adds two registers: the sum's.
+            Fold::Sum => vcode.contains("index: Some("),
+            // No shift by 3.
+            Fold::ScaledIndex => !lines.any(|l| l.starts_with("Shift {") && l.contains("Imm(3)")),
+            // The comparison's result is never set from the flags.
+            Fold::Compare => !vcode.contains("Setcc"),
+        }
+    }
+
+    /// A function computing `user` over `operands` with `fold`'s
+    /// definition as operand `at` (of type `types[at]`), the others
+    /// parameters or, if `constants`, integer constants where they can be.
+    fn shape(
+        user: &str,
+        types: &[&str],
+        result: Option<&str>,
+        at: usize,
+        fold: Fold,
+        constants: bool,
+    ) -> Option<(String, String)> {
+        const FIXED: [&str; 5] = ["i64", "i64", "i64", "i32", "i32"];
+        let params: Vec<String> = FIXED
+            .iter()
+            .chain(types)
+            .enumerate()
+            .map(|(i, ty)| format!("v{i}: {ty}"))
+            .collect();
+        let mut next = params.len();
+        let mut lines = definition(fold, types[at], next)?;
+        next += lines.len();
+        let def = format!("v{}", next - 1);
+        let mut operands = Vec::new();
+        for (i, &ty) in types.iter().enumerate() {
+            if i == at {
+                operands.push(def.clone());
+            } else if constants && matches!(ty, "i32" | "i64") {
+                lines.push(format!("v{next} = iconst.{ty} 100"));
+                operands.push(format!("v{next}"));
+                next += 1;
+            } else {
+                operands.push(format!("v{}", FIXED.len() + i));
+            }
+        }
+        let mut text = user.to_string();
+        for (i, operand) in operands.iter().enumerate() {
+            text = text.replace(&format!("{{{i}}}"), operand);
+        }
+        let user_line = match text.strip_prefix("return ") {
+            Some(value) => format!("return {value}"),
+            None if result.is_some() => format!("v{next} = {text}\n    return v{next}"),
+            None => format!("{text}\n    return"),
+        };
+        let sig: Vec<&str> = FIXED.iter().chain(types).copied().collect();
+        let func = format!(
+            "function %shape({}){} wasm {{\nblock0({}):\n    {}\n    {user_line}\n}}\n",
+            sig.join(", "),
+            result.map(|r| format!(" -> {r}")).unwrap_or_default(),
+            params.join(", "),
+            lines.join("\n    "),
+        );
+        Some((func, text))
+    }
+
+    /// The instruction using the folded definition: the `return`, or the
+    /// one before it.
+    fn user_inst(func: &Function, is_return: bool) -> Inst {
+        let block = func.layout.entry_block().expect("a block");
+        let insts: Vec<Inst> = func.layout.block_insts(block).collect();
+        insts[insts.len() - if is_return { 1 } else { 2 }]
+    }
+
+    #[test]
+    fn the_rules_fold_exactly_where_the_policy_says() {
+        let trap = |n| TrapCode::from_u8(n).unwrap();
+        let options = CompileOptions {
+            features: CpuFeatures::all(),
+            stack_limit: None,
+            traps: ImplicitTraps {
+                memory_out_of_bounds: trap(1),
+                integer_division_by_zero: trap(2),
+                integer_overflow: trap(3),
+                bad_conversion_to_integer: trap(4),
+            },
+            allocator: Allocator::default(),
+        };
+        let mut checked = [0usize; 4];
+        let mut sites = [0usize; 4];
+        let mut failures = Vec::new();
+        for (user, types, result) in users() {
+            for at in 0..types.len() {
+                for (k, fold) in FOLDS.into_iter().enumerate() {
+                    for constants in [false, true] {
+                        let Some((text, user_text)) =
+                            shape(&user, &types, result, at, fold, constants)
+                        else {
+                            continue;
+                        };
+                        let func =
+                            parse_function_text(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+                        crate::verifier::verify_function(&func)
+                            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+                        let user_inst = user_inst(&func, user.starts_with("return"));
+                        let allowed = folds_into(&func.dfg, user_inst, at, fold);
+                        let vcode = lower_function(&func, &options)
+                            .unwrap_or_else(|e| panic!("{e}\n{text}"))
+                            .to_string();
+                        checked[k] += 1;
+                        sites[k] += usize::from(allowed);
+                        if folded(fold, &vcode) != allowed {
+                            failures.push(format!(
+                                "{fold:?} as operand {at} of `{user_text}`: the policy says {}, \
+                                 the rules {}\n{text}{vcode}",
+                                if allowed { "fold" } else { "no fold" },
+                                if allowed { "do not fold" } else { "fold" },
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        // Every fold was seen at sites and elsewhere.
+        for k in 0..4 {
+            assert!(
+                sites[k] > 0 && sites[k] < checked[k],
+                "{:?}: {} of {}",
+                FOLDS[k],
+                sites[k],
+                checked[k]
+            );
         }
     }
 }
