@@ -20,12 +20,13 @@
 //!            (deferral), what keeps a load in place; address modes
 //! ```
 //!
-//! `fold` is the one statement of what folds into what. The driver defers
-//! exactly the definitions it names (and no other), and the rules fold
-//! through extractors that accept only what it allows: see its module
-//! docs for how each side obeys it and the test that checks they agree.
+//! `fold` is the one statement of what folds into what (`fold::SITES`).
+//! The driver holds back a definition for a rule to fold exactly where it
+//! allows, and the rules fold through extractors that accept only what it
+//! allows: see its module docs for how each side obeys it, and the test
+//! there that checks they agree.
 //!
-//! [`Lower`] is the state of one function's lowering, shared by all four
+//! `Lower` is the state of one function's lowering, shared by all four
 //! (its fields are private to this module and its submodules).
 
 mod abi;
