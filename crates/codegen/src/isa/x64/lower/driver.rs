@@ -18,9 +18,12 @@
 //!
 //! Value instructions go through the ISLE `lower` term. Terminators are
 //! lowered here: `jump`, `brif` (fused with an `icmp` that has no other use:
-//! `cmp; jcc`), `return` (results in the ABI registers), `trap` (`ud2`).
-//! An instruction no rule covers yet is [`CodegenError::Unsupported`],
-//! naming it.
+//! `cmp; jcc`, `Lower::sink_brif_compare`), `br_table`, `return` (results
+//! where `abi` puts them), `trap` (`ud2`). Calls and the entry's arguments
+//! are `abi`'s; `stack_load`, `stack_store` and `stack_addr` are lowered
+//! here, where the stack slots are placed (below the saved `rbp`). An
+//! instruction no rule covers yet is [`CodegenError::Unsupported`], naming
+//! it.
 //!
 //! # Deferral
 //!

@@ -14,6 +14,7 @@
 //!   Load          `load` of an i32, i64, f32 or f64   the memory operand   add eax, [rdi+8]
 //!   Sum           64-bit `iadd`                       address base+index   mov eax, [rdi+rsi+8]
 //!   ScaledIndex   i32/i64 `ishl` by 1, 2 or 3         index*scale          lea rax, [rdi+rsi*4]
+//!                                                                        lea eax, [rsi*4+16]
 //!   Compare       `icmp` of i32s or i64s              the flags            cmp edi, esi; cmovl
 //! ```
 //!
@@ -47,7 +48,8 @@
 //! extractors in `context`: `sinkable_load` (a load at a `Load` site of
 //! the instruction being lowered: it asks [`folds_into`]), and
 //! `fusable_icmp`, `lea_amode` and `amode` (the latter two through
-//! [`Lower::address`]), which take nothing but deferred definitions
+//! [`Lower::address_sum`] and [`Lower::address`]), which take nothing but
+//! deferred definitions
 //! ([`Lower::deferred_fold`]). A deferred definition has only uses at
 //! sites, so these fold at sites only.
 //!
