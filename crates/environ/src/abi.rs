@@ -138,8 +138,15 @@ pub const fn contains_gpr(set: &[Gpr], reg: Gpr) -> bool {
 /// `offset` ([`ArgLocation::Stack`]) once its frame pointer is set up:
 /// above the saved `rbp` and the return address.
 pub fn incoming_slot(offset: u32) -> Amode {
-    Amode::base(FRAME_POINTER, 16 + offset as i32)
+    Amode::base(
+        FRAME_POINTER,
+        INCOMING_SLOTS_FROM_FRAME_POINTER + offset as i32,
+    )
 }
+
+/// Bytes from the frame pointer to the first incoming stack slot: the saved
+/// `rbp` and the return address.
+pub const INCOMING_SLOTS_FROM_FRAME_POINTER: i32 = 16;
 
 /// The [`ExternalName`](cranelift_asm::ExternalName) namespace of the
 /// module's functions: a direct call to function `f` is a call relocation

@@ -164,10 +164,10 @@ impl<L: Length, C> Length for ContextIterWrapper<L, C> {
 // Generated as internal constructor for term operand_size.
 pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 120.
+        // Rule at isle/codegen/x64/lower.isle line 126.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 121.
+    // Rule at isle/codegen/x64/lower.isle line 127.
     return OperandSize::S32;
 }
 
@@ -175,50 +175,50 @@ pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> Operand
 pub fn constructor_cc_of<C: Context>(ctx: &mut C, arg0: &IntCC) -> CC {
     match arg0 {
         &IntCC::Equal => {
-            // Rule at isle/codegen/x64/lower.isle line 124.
+            // Rule at isle/codegen/x64/lower.isle line 130.
             return CC::Z;
         }
         &IntCC::NotEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 125.
+            // Rule at isle/codegen/x64/lower.isle line 131.
             return CC::NZ;
         }
         &IntCC::SignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 126.
+            // Rule at isle/codegen/x64/lower.isle line 132.
             return CC::L;
         }
         &IntCC::SignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 127.
+            // Rule at isle/codegen/x64/lower.isle line 133.
             return CC::GE;
         }
         &IntCC::SignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 128.
+            // Rule at isle/codegen/x64/lower.isle line 134.
             return CC::G;
         }
         &IntCC::SignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 129.
+            // Rule at isle/codegen/x64/lower.isle line 135.
             return CC::LE;
         }
         &IntCC::UnsignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 130.
+            // Rule at isle/codegen/x64/lower.isle line 136.
             return CC::B;
         }
         &IntCC::UnsignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 131.
+            // Rule at isle/codegen/x64/lower.isle line 137.
             return CC::AE;
         }
         &IntCC::UnsignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 132.
+            // Rule at isle/codegen/x64/lower.isle line 138.
             return CC::A;
         }
         &IntCC::UnsignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 133.
+            // Rule at isle/codegen/x64/lower.isle line 139.
             return CC::BE;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "cc_of", "isle/codegen/x64/lower.isle line 123"
+        "cc_of", "isle/codegen/x64/lower.isle line 129"
     )
 }
 
@@ -228,17 +228,17 @@ pub fn constructor_put_in_gpr_mem_imm<C: Context>(ctx: &mut C, arg0: Value) -> G
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_gpr_mem_imm(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 148.
+        // Rule at isle/codegen/x64/lower.isle line 155.
         return v4;
     }
     let v5 = C::simm32_operand(ctx, arg0);
     if let Some(v6) = v5 {
-        // Rule at isle/codegen/x64/lower.isle line 151.
+        // Rule at isle/codegen/x64/lower.isle line 158.
         return v6;
     }
     let v7 = C::put_in_gpr(ctx, arg0);
     let v8 = C::gpr_to_gpr_mem_imm(ctx, v7);
-    // Rule at isle/codegen/x64/lower.isle line 152.
+    // Rule at isle/codegen/x64/lower.isle line 159.
     return v8;
 }
 
@@ -261,7 +261,7 @@ pub fn constructor_alu<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 157.
+    // Rule at isle/codegen/x64/lower.isle line 164.
     return v8;
 }
 
@@ -297,7 +297,7 @@ pub fn constructor_compare<C: Context>(
     };
     let v16 = C::emit(ctx, &v15);
     let v17 = C::writable_gpr_to_gpr(ctx, v11);
-    // Rule at isle/codegen/x64/lower.isle line 167.
+    // Rule at isle/codegen/x64/lower.isle line 174.
     return v17;
 }
 
@@ -317,7 +317,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v8 = C::imm(ctx, v4, v7);
                         let v9 = C::output_gpr(ctx, v8);
                         let v10 = Some(v9);
-                        // Rule at isle/codegen/x64/lower.isle line 179.
+                        // Rule at isle/codegen/x64/lower.isle line 186.
                         return v10;
                     }
                     let v11 = &C::narrow_ty(ctx, v2);
@@ -325,7 +325,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v13 = C::imm(ctx, v12, v7);
                         let v14 = C::output_gpr(ctx, v13);
                         let v15 = Some(v14);
-                        // Rule at isle/codegen/x64/lower.isle line 182.
+                        // Rule at isle/codegen/x64/lower.isle line 189.
                         return v15;
                     }
                 }
@@ -344,7 +344,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v141 = constructor_unary_op(ctx, &UnaryOp::Not, v4, v101);
                             let v142 = C::output_gpr(ctx, v141);
                             let v143 = Some(v142);
-                            // Rule at isle/codegen/x64/lower.isle line 303.
+                            // Rule at isle/codegen/x64/lower.isle line 311.
                             return v143;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -353,7 +353,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v515 = constructor_narrow_zext(ctx, v12, v514);
                             let v516 = C::output_gpr(ctx, v515);
                             let v517 = Some(v516);
-                            // Rule at isle/codegen/x64/lower.isle line 817.
+                            // Rule at isle/codegen/x64/lower.isle line 825.
                             return v517;
                         }
                     }
@@ -366,7 +366,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v145 = constructor_unary_op(ctx, &UnaryOp::Neg, v4, v101);
                             let v146 = C::output_gpr(ctx, v145);
                             let v147 = Some(v146);
-                            // Rule at isle/codegen/x64/lower.isle line 304.
+                            // Rule at isle/codegen/x64/lower.isle line 312.
                             return v147;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -375,7 +375,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v519 = constructor_narrow_zext(ctx, v12, v518);
                             let v520 = C::output_gpr(ctx, v519);
                             let v521 = Some(v520);
-                            // Rule at isle/codegen/x64/lower.isle line 819.
+                            // Rule at isle/codegen/x64/lower.isle line 827.
                             return v521;
                         }
                     }
@@ -388,7 +388,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v472 = constructor_bit_count(ctx, &BitOp::Lzcnt, v4, v101);
                             let v473 = C::output_gpr(ctx, v472);
                             let v474 = Some(v473);
-                            // Rule at isle/codegen/x64/lower.isle line 756.
+                            // Rule at isle/codegen/x64/lower.isle line 764.
                             return v474;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -400,7 +400,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v577 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v572, v576);
                             let v578 = C::output_gpr(ctx, v577);
                             let v579 = Some(v578);
-                            // Rule at isle/codegen/x64/lower.isle line 878.
+                            // Rule at isle/codegen/x64/lower.isle line 886.
                             return v579;
                         }
                     }
@@ -413,7 +413,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v476 = constructor_bit_count(ctx, &BitOp::Tzcnt, v4, v101);
                             let v477 = C::output_gpr(ctx, v476);
                             let v478 = Some(v477);
-                            // Rule at isle/codegen/x64/lower.isle line 757.
+                            // Rule at isle/codegen/x64/lower.isle line 765.
                             return v478;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -435,7 +435,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v586 = C::writable_gpr_to_gpr(ctx, v184);
                             let v587 = C::output_gpr(ctx, v586);
                             let v588 = Some(v587);
-                            // Rule at isle/codegen/x64/lower.isle line 881.
+                            // Rule at isle/codegen/x64/lower.isle line 889.
                             return v588;
                         }
                     }
@@ -448,7 +448,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v480 = constructor_bit_count(ctx, &BitOp::Popcnt, v4, v101);
                             let v481 = C::output_gpr(ctx, v480);
                             let v482 = Some(v481);
-                            // Rule at isle/codegen/x64/lower.isle line 758.
+                            // Rule at isle/codegen/x64/lower.isle line 766.
                             return v482;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -456,7 +456,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v569 = constructor_bit_count(ctx, &BitOp::Popcnt, &Type::I32, v101);
                             let v570 = C::output_gpr(ctx, v569);
                             let v571 = Some(v570);
-                            // Rule at isle/codegen/x64/lower.isle line 876.
+                            // Rule at isle/codegen/x64/lower.isle line 884.
                             return v571;
                         }
                     }
@@ -470,7 +470,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v103 = C::put_in_gpr(ctx, v101);
                                 let v104 = C::output_gpr(ctx, v103);
                                 let v105 = Some(v104);
-                                // Rule at isle/codegen/x64/lower.isle line 258.
+                                // Rule at isle/codegen/x64/lower.isle line 266.
                                 return v105;
                             }
                             let v106 = &C::value_type(ctx, v101);
@@ -486,7 +486,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 262.
+                                // Rule at isle/codegen/x64/lower.isle line 270.
                                 return v41;
                             }
                         }
@@ -507,7 +507,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 267.
+                                // Rule at isle/codegen/x64/lower.isle line 275.
                                 return v117;
                             }
                         }
@@ -533,7 +533,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 272.
+                                // Rule at isle/codegen/x64/lower.isle line 280.
                                 return v117;
                             }
                         }
@@ -556,7 +556,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 775.
+                                // Rule at isle/codegen/x64/lower.isle line 783.
                                 return v117;
                             }
                             &Type::I16 => {
@@ -572,14 +572,14 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 779.
+                                // Rule at isle/codegen/x64/lower.isle line 787.
                                 return v117;
                             }
                             &Type::I32 => {
                                 let v103 = C::put_in_gpr(ctx, v101);
                                 let v104 = C::output_gpr(ctx, v103);
                                 let v105 = Some(v104);
-                                // Rule at isle/codegen/x64/lower.isle line 307.
+                                // Rule at isle/codegen/x64/lower.isle line 315.
                                 return v105;
                             }
                             _ => {}
@@ -595,7 +595,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v373 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v315);
                                 let v374 = C::output_gpr(ctx, v373);
                                 let v375 = Some(v374);
-                                // Rule at isle/codegen/x64/lower.isle line 601.
+                                // Rule at isle/codegen/x64/lower.isle line 609.
                                 return v375;
                             }
                             &Type::I64 => {
@@ -603,7 +603,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v376 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v315);
                                 let v377 = C::output_gpr(ctx, v376);
                                 let v378 = Some(v377);
-                                // Rule at isle/codegen/x64/lower.isle line 602.
+                                // Rule at isle/codegen/x64/lower.isle line 610.
                                 return v378;
                             }
                             &Type::F32 => {
@@ -611,7 +611,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
                                 let v368 = C::output_xmm(ctx, v367);
                                 let v369 = Some(v368);
-                                // Rule at isle/codegen/x64/lower.isle line 599.
+                                // Rule at isle/codegen/x64/lower.isle line 607.
                                 return v369;
                             }
                             &Type::F64 => {
@@ -619,7 +619,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v370 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v103);
                                 let v371 = C::output_xmm(ctx, v370);
                                 let v372 = Some(v371);
-                                // Rule at isle/codegen/x64/lower.isle line 600.
+                                // Rule at isle/codegen/x64/lower.isle line 608.
                                 return v372;
                             }
                             _ => {}
@@ -636,7 +636,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v326 = constructor_sse_rr(ctx, &SseOp::Xorps, v315, v325);
                             let v327 = C::output_xmm(ctx, v326);
                             let v328 = Some(v327);
-                            // Rule at isle/codegen/x64/lower.isle line 573.
+                            // Rule at isle/codegen/x64/lower.isle line 581.
                             return v328;
                         }
                     }
@@ -651,7 +651,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v331 = constructor_sse_rr(ctx, &SseOp::Andps, v315, v330);
                             let v332 = C::output_xmm(ctx, v331);
                             let v333 = Some(v332);
-                            // Rule at isle/codegen/x64/lower.isle line 575.
+                            // Rule at isle/codegen/x64/lower.isle line 583.
                             return v333;
                         }
                     }
@@ -665,7 +665,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v317 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v315, v315);
                                 let v318 = C::output_xmm(ctx, v317);
                                 let v319 = Some(v318);
-                                // Rule at isle/codegen/x64/lower.isle line 560.
+                                // Rule at isle/codegen/x64/lower.isle line 568.
                                 return v319;
                             }
                             &Type::F64 => {
@@ -673,7 +673,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v321 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v315, v315);
                                 let v322 = C::output_xmm(ctx, v321);
                                 let v323 = Some(v322);
-                                // Rule at isle/codegen/x64/lower.isle line 562.
+                                // Rule at isle/codegen/x64/lower.isle line 570.
                                 return v323;
                             }
                             _ => {}
@@ -688,7 +688,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v344 = constructor_round(ctx, v286, &RoundMode::Up, v101);
                             let v345 = C::output_xmm(ctx, v344);
                             let v346 = Some(v345);
-                            // Rule at isle/codegen/x64/lower.isle line 588.
+                            // Rule at isle/codegen/x64/lower.isle line 596.
                             return v346;
                         }
                     }
@@ -701,7 +701,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v348 = constructor_round(ctx, v286, &RoundMode::Down, v101);
                             let v349 = C::output_xmm(ctx, v348);
                             let v350 = Some(v349);
-                            // Rule at isle/codegen/x64/lower.isle line 589.
+                            // Rule at isle/codegen/x64/lower.isle line 597.
                             return v350;
                         }
                     }
@@ -714,7 +714,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v352 = constructor_round(ctx, v286, &RoundMode::Zero, v101);
                             let v353 = C::output_xmm(ctx, v352);
                             let v354 = Some(v353);
-                            // Rule at isle/codegen/x64/lower.isle line 590.
+                            // Rule at isle/codegen/x64/lower.isle line 598.
                             return v354;
                         }
                     }
@@ -727,7 +727,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v356 = constructor_round(ctx, v286, &RoundMode::Nearest, v101);
                             let v357 = C::output_xmm(ctx, v356);
                             let v358 = Some(v357);
-                            // Rule at isle/codegen/x64/lower.isle line 591.
+                            // Rule at isle/codegen/x64/lower.isle line 599.
                             return v358;
                         }
                     }
@@ -740,7 +740,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v360 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v315, v315);
                             let v361 = C::output_xmm(ctx, v360);
                             let v362 = Some(v361);
-                            // Rule at isle/codegen/x64/lower.isle line 593.
+                            // Rule at isle/codegen/x64/lower.isle line 601.
                             return v362;
                         }
                     }
@@ -753,7 +753,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v364 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v315, v315);
                             let v365 = C::output_xmm(ctx, v364);
                             let v366 = Some(v365);
-                            // Rule at isle/codegen/x64/lower.isle line 595.
+                            // Rule at isle/codegen/x64/lower.isle line 603.
                             return v366;
                         }
                     }
@@ -766,7 +766,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v406 = constructor_float_to_sint(ctx, false, v4, v101);
                             let v407 = C::output_gpr(ctx, v406);
                             let v408 = Some(v407);
-                            // Rule at isle/codegen/x64/lower.isle line 693.
+                            // Rule at isle/codegen/x64/lower.isle line 701.
                             return v408;
                         }
                     }
@@ -779,7 +779,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v412 = constructor_float_to_uint(ctx, false, v4, v101);
                             let v413 = C::output_gpr(ctx, v412);
                             let v414 = Some(v413);
-                            // Rule at isle/codegen/x64/lower.isle line 695.
+                            // Rule at isle/codegen/x64/lower.isle line 703.
                             return v414;
                         }
                     }
@@ -792,7 +792,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v409 = constructor_float_to_sint(ctx, true, v4, v101);
                             let v410 = C::output_gpr(ctx, v409);
                             let v411 = Some(v410);
-                            // Rule at isle/codegen/x64/lower.isle line 694.
+                            // Rule at isle/codegen/x64/lower.isle line 702.
                             return v411;
                         }
                     }
@@ -805,7 +805,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v415 = constructor_float_to_uint(ctx, true, v4, v101);
                             let v416 = C::output_gpr(ctx, v415);
                             let v417 = Some(v416);
-                            // Rule at isle/codegen/x64/lower.isle line 696.
+                            // Rule at isle/codegen/x64/lower.isle line 704.
                             return v417;
                         }
                     }
@@ -823,7 +823,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v391 = constructor_int_to_float(ctx, v286, v390, v107);
                                 let v392 = C::output_xmm(ctx, v391);
                                 let v393 = Some(v392);
-                                // Rule at isle/codegen/x64/lower.isle line 652.
+                                // Rule at isle/codegen/x64/lower.isle line 660.
                                 return v393;
                             }
                         }
@@ -850,7 +850,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                         constructor_int_to_float(ctx, v286, &OperandSize::S64, v39);
                                     let v395 = C::output_xmm(ctx, v394);
                                     let v396 = Some(v395);
-                                    // Rule at isle/codegen/x64/lower.isle line 656.
+                                    // Rule at isle/codegen/x64/lower.isle line 664.
                                     return v396;
                                 }
                             }
@@ -872,7 +872,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v403 = C::writable_xmm_to_xmm(ctx, v397);
                                     let v404 = C::output_xmm(ctx, v403);
                                     let v405 = Some(v404);
-                                    // Rule at isle/codegen/x64/lower.isle line 661.
+                                    // Rule at isle/codegen/x64/lower.isle line 669.
                                     return v405;
                                 }
                             }
@@ -907,7 +907,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 193.
+                                // Rule at isle/codegen/x64/lower.isle line 201.
                                 return v41;
                             }
                             let v27 = C::simm32_operand(ctx, v18.0);
@@ -916,7 +916,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v30 = constructor_alu(ctx, &AluOp::Add, v4, v29, v28);
                                 let v31 = C::output_gpr(ctx, v30);
                                 let v32 = Some(v31);
-                                // Rule at isle/codegen/x64/lower.isle line 188.
+                                // Rule at isle/codegen/x64/lower.isle line 195.
                                 return v32;
                             }
                             let v22 = C::put_in_gpr(ctx, v18.0);
@@ -924,7 +924,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v24 = constructor_alu(ctx, &AluOp::Add, v4, v22, v23);
                             let v25 = C::output_gpr(ctx, v24);
                             let v26 = Some(v25);
-                            // Rule at isle/codegen/x64/lower.isle line 185.
+                            // Rule at isle/codegen/x64/lower.isle line 192.
                             return v26;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -936,7 +936,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v499 = constructor_narrow_zext(ctx, v12, v498);
                             let v500 = C::output_gpr(ctx, v499);
                             let v501 = Some(v500);
-                            // Rule at isle/codegen/x64/lower.isle line 809.
+                            // Rule at isle/codegen/x64/lower.isle line 817.
                             return v501;
                         }
                     }
@@ -952,7 +952,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v43 = constructor_alu(ctx, &AluOp::Sub, v4, v22, v23);
                             let v44 = C::output_gpr(ctx, v43);
                             let v45 = Some(v44);
-                            // Rule at isle/codegen/x64/lower.isle line 198.
+                            // Rule at isle/codegen/x64/lower.isle line 206.
                             return v45;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -964,7 +964,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v503 = constructor_narrow_zext(ctx, v12, v502);
                             let v504 = C::output_gpr(ctx, v503);
                             let v505 = Some(v504);
-                            // Rule at isle/codegen/x64/lower.isle line 811.
+                            // Rule at isle/codegen/x64/lower.isle line 819.
                             return v505;
                         }
                     }
@@ -990,7 +990,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v69 = C::writable_gpr_to_gpr(ctx, v35);
                             let v70 = C::output_gpr(ctx, v69);
                             let v71 = Some(v70);
-                            // Rule at isle/codegen/x64/lower.isle line 215.
+                            // Rule at isle/codegen/x64/lower.isle line 223.
                             return v71;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1011,7 +1011,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v511 = constructor_narrow_zext(ctx, v12, v510);
                             let v512 = C::output_gpr(ctx, v511);
                             let v513 = Some(v512);
-                            // Rule at isle/codegen/x64/lower.isle line 813.
+                            // Rule at isle/codegen/x64/lower.isle line 821.
                             return v513;
                         }
                     }
@@ -1028,7 +1028,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v156 = C::pair_first(ctx, v155);
                             let v157 = C::output_gpr(ctx, v156);
                             let v158 = Some(v157);
-                            // Rule at isle/codegen/x64/lower.isle line 345.
+                            // Rule at isle/codegen/x64/lower.isle line 353.
                             return v158;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1059,7 +1059,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v566 = constructor_narrow_zext(ctx, v12, v555);
                             let v567 = C::output_gpr(ctx, v566);
                             let v568 = Some(v567);
-                            // Rule at isle/codegen/x64/lower.isle line 866.
+                            // Rule at isle/codegen/x64/lower.isle line 874.
                             return v568;
                         }
                     }
@@ -1076,7 +1076,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v151 = C::pair_first(ctx, v150);
                             let v152 = C::output_gpr(ctx, v151);
                             let v153 = Some(v152);
-                            // Rule at isle/codegen/x64/lower.isle line 343.
+                            // Rule at isle/codegen/x64/lower.isle line 351.
                             return v153;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1088,7 +1088,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v543 = C::pair_first(ctx, v542);
                             let v544 = C::output_gpr(ctx, v543);
                             let v545 = Some(v544);
-                            // Rule at isle/codegen/x64/lower.isle line 860.
+                            // Rule at isle/codegen/x64/lower.isle line 868.
                             return v545;
                         }
                     }
@@ -1104,7 +1104,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v162 = constructor_checked_srem(ctx, v4, v22, v149);
                             let v163 = C::output_gpr(ctx, v162);
                             let v164 = Some(v163);
-                            // Rule at isle/codegen/x64/lower.isle line 350.
+                            // Rule at isle/codegen/x64/lower.isle line 358.
                             return v164;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1118,7 +1118,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v551 = constructor_narrow_zext(ctx, v12, v550);
                             let v552 = C::output_gpr(ctx, v551);
                             let v553 = Some(v552);
-                            // Rule at isle/codegen/x64/lower.isle line 864.
+                            // Rule at isle/codegen/x64/lower.isle line 872.
                             return v553;
                         }
                     }
@@ -1135,7 +1135,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v159 = C::pair_second(ctx, v150);
                             let v160 = C::output_gpr(ctx, v159);
                             let v161 = Some(v160);
-                            // Rule at isle/codegen/x64/lower.isle line 347.
+                            // Rule at isle/codegen/x64/lower.isle line 355.
                             return v161;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1147,7 +1147,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v546 = C::pair_second(ctx, v542);
                             let v547 = C::output_gpr(ctx, v546);
                             let v548 = Some(v547);
-                            // Rule at isle/codegen/x64/lower.isle line 862.
+                            // Rule at isle/codegen/x64/lower.isle line 870.
                             return v548;
                         }
                     }
@@ -1170,7 +1170,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 206.
+                                // Rule at isle/codegen/x64/lower.isle line 214.
                                 return v41;
                             }
                         }
@@ -1182,7 +1182,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v47 = constructor_alu(ctx, &AluOp::And, v4, v22, v23);
                             let v48 = C::output_gpr(ctx, v47);
                             let v49 = Some(v48);
-                            // Rule at isle/codegen/x64/lower.isle line 200.
+                            // Rule at isle/codegen/x64/lower.isle line 208.
                             return v49;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1193,7 +1193,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v483 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
                             let v484 = C::output_gpr(ctx, v483);
                             let v485 = Some(v484);
-                            // Rule at isle/codegen/x64/lower.isle line 768.
+                            // Rule at isle/codegen/x64/lower.isle line 776.
                             return v485;
                         }
                     }
@@ -1209,7 +1209,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v57 = constructor_alu(ctx, &AluOp::Or, v4, v22, v23);
                             let v58 = C::output_gpr(ctx, v57);
                             let v59 = Some(v58);
-                            // Rule at isle/codegen/x64/lower.isle line 210.
+                            // Rule at isle/codegen/x64/lower.isle line 218.
                             return v59;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1220,7 +1220,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v486 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
                             let v487 = C::output_gpr(ctx, v486);
                             let v488 = Some(v487);
-                            // Rule at isle/codegen/x64/lower.isle line 770.
+                            // Rule at isle/codegen/x64/lower.isle line 778.
                             return v488;
                         }
                     }
@@ -1236,7 +1236,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v61 = constructor_alu(ctx, &AluOp::Xor, v4, v22, v23);
                             let v62 = C::output_gpr(ctx, v61);
                             let v63 = Some(v62);
-                            // Rule at isle/codegen/x64/lower.isle line 212.
+                            // Rule at isle/codegen/x64/lower.isle line 220.
                             return v63;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1247,7 +1247,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v489 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
                             let v490 = C::output_gpr(ctx, v489);
                             let v491 = Some(v490);
-                            // Rule at isle/codegen/x64/lower.isle line 772.
+                            // Rule at isle/codegen/x64/lower.isle line 780.
                             return v491;
                         }
                     }
@@ -1261,7 +1261,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v121 = constructor_shift(ctx, &ShiftOp::Shl, v4, v18.0, v18.1);
                             let v122 = C::output_gpr(ctx, v121);
                             let v123 = Some(v122);
-                            // Rule at isle/codegen/x64/lower.isle line 291.
+                            // Rule at isle/codegen/x64/lower.isle line 299.
                             return v123;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1273,7 +1273,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v524 = constructor_narrow_zext(ctx, v12, v523);
                             let v525 = C::output_gpr(ctx, v524);
                             let v526 = Some(v525);
-                            // Rule at isle/codegen/x64/lower.isle line 838.
+                            // Rule at isle/codegen/x64/lower.isle line 846.
                             return v526;
                         }
                     }
@@ -1287,7 +1287,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v125 = constructor_shift(ctx, &ShiftOp::Shr, v4, v18.0, v18.1);
                             let v126 = C::output_gpr(ctx, v125);
                             let v127 = Some(v126);
-                            // Rule at isle/codegen/x64/lower.isle line 292.
+                            // Rule at isle/codegen/x64/lower.isle line 300.
                             return v127;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1298,7 +1298,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v527 = constructor_shift_by(ctx, &ShiftOp::Shr, v22, v522);
                             let v528 = C::output_gpr(ctx, v527);
                             let v529 = Some(v528);
-                            // Rule at isle/codegen/x64/lower.isle line 840.
+                            // Rule at isle/codegen/x64/lower.isle line 848.
                             return v529;
                         }
                     }
@@ -1312,7 +1312,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v129 = constructor_shift(ctx, &ShiftOp::Sar, v4, v18.0, v18.1);
                             let v130 = C::output_gpr(ctx, v129);
                             let v131 = Some(v130);
-                            // Rule at isle/codegen/x64/lower.isle line 293.
+                            // Rule at isle/codegen/x64/lower.isle line 301.
                             return v131;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1325,7 +1325,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v533 = constructor_narrow_zext(ctx, v12, v532);
                             let v534 = C::output_gpr(ctx, v533);
                             let v535 = Some(v534);
-                            // Rule at isle/codegen/x64/lower.isle line 842.
+                            // Rule at isle/codegen/x64/lower.isle line 850.
                             return v535;
                         }
                     }
@@ -1339,7 +1339,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v133 = constructor_shift(ctx, &ShiftOp::Rol, v4, v18.0, v18.1);
                             let v134 = C::output_gpr(ctx, v133);
                             let v135 = Some(v134);
-                            // Rule at isle/codegen/x64/lower.isle line 294.
+                            // Rule at isle/codegen/x64/lower.isle line 302.
                             return v135;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1357,7 +1357,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v537 = C::output_gpr(ctx, v536);
                             let v538 = Some(v537);
-                            // Rule at isle/codegen/x64/lower.isle line 846.
+                            // Rule at isle/codegen/x64/lower.isle line 854.
                             return v538;
                         }
                     }
@@ -1371,7 +1371,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v137 = constructor_shift(ctx, &ShiftOp::Ror, v4, v18.0, v18.1);
                             let v138 = C::output_gpr(ctx, v137);
                             let v139 = Some(v138);
-                            // Rule at isle/codegen/x64/lower.isle line 295.
+                            // Rule at isle/codegen/x64/lower.isle line 303.
                             return v139;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1389,7 +1389,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v540 = C::output_gpr(ctx, v539);
                             let v541 = Some(v540);
-                            // Rule at isle/codegen/x64/lower.isle line 848.
+                            // Rule at isle/codegen/x64/lower.isle line 856.
                             return v541;
                         }
                     }
@@ -1406,7 +1406,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v291 = constructor_sse_rm(ctx, v288, v289, v290);
                             let v292 = C::output_xmm(ctx, v291);
                             let v293 = Some(v292);
-                            // Rule at isle/codegen/x64/lower.isle line 543.
+                            // Rule at isle/codegen/x64/lower.isle line 551.
                             return v293;
                         }
                     }
@@ -1423,7 +1423,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v296 = constructor_sse_rm(ctx, v295, v289, v290);
                             let v297 = C::output_xmm(ctx, v296);
                             let v298 = Some(v297);
-                            // Rule at isle/codegen/x64/lower.isle line 545.
+                            // Rule at isle/codegen/x64/lower.isle line 553.
                             return v298;
                         }
                     }
@@ -1440,7 +1440,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v301 = constructor_sse_rm(ctx, v300, v289, v290);
                             let v302 = C::output_xmm(ctx, v301);
                             let v303 = Some(v302);
-                            // Rule at isle/codegen/x64/lower.isle line 547.
+                            // Rule at isle/codegen/x64/lower.isle line 555.
                             return v303;
                         }
                     }
@@ -1457,7 +1457,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v306 = constructor_sse_rm(ctx, v305, v289, v290);
                             let v307 = C::output_xmm(ctx, v306);
                             let v308 = Some(v307);
-                            // Rule at isle/codegen/x64/lower.isle line 549.
+                            // Rule at isle/codegen/x64/lower.isle line 557.
                             return v308;
                         }
                     }
@@ -1471,7 +1471,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v309 = constructor_min_max(ctx, v286, true, v18.0, v18.1);
                             let v310 = C::output_xmm(ctx, v309);
                             let v311 = Some(v310);
-                            // Rule at isle/codegen/x64/lower.isle line 557.
+                            // Rule at isle/codegen/x64/lower.isle line 565.
                             return v311;
                         }
                     }
@@ -1485,7 +1485,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v312 = constructor_min_max(ctx, v286, false, v18.0, v18.1);
                             let v313 = C::output_xmm(ctx, v312);
                             let v314 = Some(v313);
-                            // Rule at isle/codegen/x64/lower.isle line 558.
+                            // Rule at isle/codegen/x64/lower.isle line 566.
                             return v314;
                         }
                     }
@@ -1505,7 +1505,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v340 = constructor_sse_rr(ctx, &SseOp::Orps, v336, v339);
                             let v341 = C::output_xmm(ctx, v340);
                             let v342 = Some(v341);
-                            // Rule at isle/codegen/x64/lower.isle line 577.
+                            // Rule at isle/codegen/x64/lower.isle line 585.
                             return v342;
                         }
                     }
@@ -1552,7 +1552,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v192 = C::writable_gpr_to_gpr(ctx, v184);
                             let v193 = C::output_gpr(ctx, v192);
                             let v194 = Some(v193);
-                            // Rule at isle/codegen/x64/lower.isle line 374.
+                            // Rule at isle/codegen/x64/lower.isle line 382.
                             return v194;
                         }
                     }
@@ -1587,7 +1587,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v445 = constructor_gpr_to_xmm(ctx, v430, v444);
                         let v446 = C::output_xmm(ctx, v445);
                         let v447 = Some(v446);
-                        // Rule at isle/codegen/x64/lower.isle line 713.
+                        // Rule at isle/codegen/x64/lower.isle line 721.
                         return v447;
                     }
                     if let Some(v166) = v165 {
@@ -1620,7 +1620,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v223 = C::writable_gpr_to_gpr(ctx, v184);
                             let v224 = C::output_gpr(ctx, v223);
                             let v225 = Some(v224);
-                            // Rule at isle/codegen/x64/lower.isle line 388.
+                            // Rule at isle/codegen/x64/lower.isle line 396.
                             return v225;
                         }
                         let v196 = &C::int_ty(ctx, v195);
@@ -1651,7 +1651,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v208 = C::writable_gpr_to_gpr(ctx, v204);
                             let v209 = C::output_gpr(ctx, v208);
                             let v210 = Some(v209);
-                            // Rule at isle/codegen/x64/lower.isle line 381.
+                            // Rule at isle/codegen/x64/lower.isle line 389.
                             return v210;
                         }
                     }
@@ -1668,7 +1668,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v273 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v272);
                 let v274 = C::output_xmm(ctx, v273);
                 let v275 = Some(v274);
-                // Rule at isle/codegen/x64/lower.isle line 508.
+                // Rule at isle/codegen/x64/lower.isle line 516.
                 return v275;
             }
         }
@@ -1682,7 +1682,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v282 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v281);
                 let v283 = C::output_xmm(ctx, v282);
                 let v284 = Some(v283);
-                // Rule at isle/codegen/x64/lower.isle line 510.
+                // Rule at isle/codegen/x64/lower.isle line 518.
                 return v284;
             }
         }
@@ -1707,7 +1707,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v97 = constructor_compare(ctx, v73, &Type::I32, v93, v96);
                             let v98 = C::output_gpr(ctx, v97);
                             let v99 = Some(v98);
-                            // Rule at isle/codegen/x64/lower.isle line 229.
+                            // Rule at isle/codegen/x64/lower.isle line 237.
                             return v99;
                         }
                         false => {
@@ -1716,7 +1716,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v90 = constructor_compare(ctx, v73, &Type::I32, v81, v82);
                             let v91 = C::output_gpr(ctx, v90);
                             let v92 = Some(v91);
-                            // Rule at isle/codegen/x64/lower.isle line 225.
+                            // Rule at isle/codegen/x64/lower.isle line 233.
                             return v92;
                         }
                         _ => {}
@@ -1729,7 +1729,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v83 = constructor_compare(ctx, v73, v80, v81, v82);
                     let v84 = C::output_gpr(ctx, v83);
                     let v85 = Some(v84);
-                    // Rule at isle/codegen/x64/lower.isle line 220.
+                    // Rule at isle/codegen/x64/lower.isle line 228.
                     return v85;
                 }
             }
@@ -1744,7 +1744,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v385 = constructor_float_flag(ctx, v380, v382.0, v382.1);
                 let v386 = C::output_gpr(ctx, v385);
                 let v387 = Some(v386);
-                // Rule at isle/codegen/x64/lower.isle line 640.
+                // Rule at isle/codegen/x64/lower.isle line 648.
                 return v387;
             }
         }
@@ -1772,7 +1772,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v421 = C::writable_xmm_to_xmm(ctx, v397);
                             let v422 = C::output_xmm(ctx, v421);
                             let v423 = Some(v422);
-                            // Rule at isle/codegen/x64/lower.isle line 703.
+                            // Rule at isle/codegen/x64/lower.isle line 711.
                             return v423;
                         }
                         let v3 = &C::int_ty(ctx, v2);
@@ -1789,7 +1789,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v115 = C::writable_gpr_to_gpr(ctx, v35);
                             let v116 = C::output_gpr(ctx, v115);
                             let v117 = Some(v116);
-                            // Rule at isle/codegen/x64/lower.isle line 409.
+                            // Rule at isle/codegen/x64/lower.isle line 417.
                             return v117;
                         }
                     }
@@ -1806,7 +1806,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v39 = C::writable_gpr_to_gpr(ctx, v35);
                             let v40 = C::output_gpr(ctx, v39);
                             let v41 = Some(v40);
-                            // Rule at isle/codegen/x64/lower.isle line 437.
+                            // Rule at isle/codegen/x64/lower.isle line 445.
                             return v41;
                         }
                     }
@@ -1828,7 +1828,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v115 = C::writable_gpr_to_gpr(ctx, v35);
                         let v116 = C::output_gpr(ctx, v115);
                         let v117 = Some(v116);
-                        // Rule at isle/codegen/x64/lower.isle line 426.
+                        // Rule at isle/codegen/x64/lower.isle line 434.
                         return v117;
                     }
                     let v239 = &constructor_sload_ext(ctx, v226, v4);
@@ -1845,7 +1845,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v115 = C::writable_gpr_to_gpr(ctx, v35);
                         let v116 = C::output_gpr(ctx, v115);
                         let v117 = Some(v116);
-                        // Rule at isle/codegen/x64/lower.isle line 431.
+                        // Rule at isle/codegen/x64/lower.isle line 439.
                         return v117;
                     }
                 }
@@ -1865,7 +1865,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v510 = C::writable_gpr_to_gpr(ctx, v35);
                         let v593 = C::output_gpr(ctx, v510);
                         let v594 = Some(v593);
-                        // Rule at isle/codegen/x64/lower.isle line 888.
+                        // Rule at isle/codegen/x64/lower.isle line 896.
                         return v594;
                     }
                 }
@@ -1891,7 +1891,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v258 = C::emit(ctx, &v257);
                 let v259 = C::output_none(ctx);
                 let v260 = Some(v259);
-                // Rule at isle/codegen/x64/lower.isle line 459.
+                // Rule at isle/codegen/x64/lower.isle line 467.
                 return v260;
             }
             if let &Opcode::Store = v245 {
@@ -1909,7 +1909,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v429 = C::emit(ctx, &v428);
                     let v267 = C::output_none(ctx);
                     let v268 = Some(v267);
-                    // Rule at isle/codegen/x64/lower.isle line 707.
+                    // Rule at isle/codegen/x64/lower.isle line 715.
                     return v268;
                 }
             }
@@ -1927,7 +1927,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v266 = C::emit(ctx, &v265);
                 let v267 = C::output_none(ctx);
                 let v268 = Some(v267);
-                // Rule at isle/codegen/x64/lower.isle line 464.
+                // Rule at isle/codegen/x64/lower.isle line 472.
                 return v268;
             }
             if let &Opcode::Store = v245 {
@@ -1944,7 +1944,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v599 = C::emit(ctx, &v598);
                     let v267 = C::output_none(ctx);
                     let v268 = Some(v267);
-                    // Rule at isle/codegen/x64/lower.isle line 892.
+                    // Rule at isle/codegen/x64/lower.isle line 900.
                     return v268;
                 }
             }
@@ -1964,7 +1964,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v454 = C::emit(ctx, &v453);
                     let v259 = C::output_none(ctx);
                     let v260 = Some(v259);
-                    // Rule at isle/codegen/x64/lower.isle line 736.
+                    // Rule at isle/codegen/x64/lower.isle line 744.
                     return v260;
                 }
                 &Opcode::Trapnz => {
@@ -1976,7 +1976,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v456 = C::emit(ctx, &v455);
                     let v259 = C::output_none(ctx);
                     let v260 = Some(v259);
-                    // Rule at isle/codegen/x64/lower.isle line 740.
+                    // Rule at isle/codegen/x64/lower.isle line 748.
                     return v260;
                 }
                 _ => {}
@@ -2003,7 +2003,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v468 = C::emit(ctx, &v467);
                         let v469 = C::output_gpr(ctx, v465);
                         let v470 = Some(v469);
-                        // Rule at isle/codegen/x64/lower.isle line 746.
+                        // Rule at isle/codegen/x64/lower.isle line 754.
                         return v470;
                     }
                 }
@@ -2018,24 +2018,24 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
 pub fn constructor_signed_cc<C: Context>(ctx: &mut C, arg0: &IntCC) -> bool {
     match arg0 {
         &IntCC::SignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 235.
+            // Rule at isle/codegen/x64/lower.isle line 243.
             return true;
         }
         &IntCC::SignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 236.
+            // Rule at isle/codegen/x64/lower.isle line 244.
             return true;
         }
         &IntCC::SignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 237.
+            // Rule at isle/codegen/x64/lower.isle line 245.
             return true;
         }
         &IntCC::SignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 238.
+            // Rule at isle/codegen/x64/lower.isle line 246.
             return true;
         }
         _ => {}
     }
-    // Rule at isle/codegen/x64/lower.isle line 239.
+    // Rule at isle/codegen/x64/lower.isle line 247.
     return false;
 }
 
@@ -2046,12 +2046,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 248.
+                    // Rule at isle/codegen/x64/lower.isle line 256.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 249.
+                    // Rule at isle/codegen/x64/lower.isle line 257.
                     return v5;
                 }
                 _ => {}
@@ -2061,12 +2061,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 250.
+                    // Rule at isle/codegen/x64/lower.isle line 258.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 251.
+                    // Rule at isle/codegen/x64/lower.isle line 259.
                     return v9;
                 }
                 _ => {}
@@ -2075,7 +2075,7 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
         &Type::I32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 252.
+                // Rule at isle/codegen/x64/lower.isle line 260.
                 return v11;
             }
         }
@@ -2105,7 +2105,7 @@ pub fn constructor_shift<C: Context>(
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 286.
+    // Rule at isle/codegen/x64/lower.isle line 294.
     return v10;
 }
 
@@ -2127,14 +2127,14 @@ pub fn constructor_unary_op<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 298.
+    // Rule at isle/codegen/x64/lower.isle line 306.
     return v8;
 }
 
 // Generated as internal constructor for term zero_gpr.
 pub fn constructor_zero_gpr<C: Context>(ctx: &mut C, arg0: &Type) -> GprReg {
     let v2 = C::imm(ctx, arg0, 0_i64);
-    // Rule at isle/codegen/x64/lower.isle line 315.
+    // Rule at isle/codegen/x64/lower.isle line 323.
     return v2;
 }
 
@@ -2166,7 +2166,7 @@ pub fn constructor_divide<C: Context>(
     let v12 = C::writable_gpr_to_gpr(ctx, v5);
     let v13 = C::writable_gpr_to_gpr(ctx, v6);
     let v14 = C::gpr_pair(ctx, v12, v13);
-    // Rule at isle/codegen/x64/lower.isle line 319.
+    // Rule at isle/codegen/x64/lower.isle line 327.
     return v14;
 }
 
@@ -2188,19 +2188,19 @@ pub fn constructor_dividend_high<C: Context>(
             };
             let v7 = C::emit(ctx, &v6);
             let v8 = C::writable_gpr_to_gpr(ctx, v4);
-            // Rule at isle/codegen/x64/lower.isle line 328.
+            // Rule at isle/codegen/x64/lower.isle line 336.
             return v8;
         }
         false => {
             let v3 = constructor_zero_gpr(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 327.
+            // Rule at isle/codegen/x64/lower.isle line 335.
             return v3;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "dividend_high", "isle/codegen/x64/lower.isle line 326"
+        "dividend_high", "isle/codegen/x64/lower.isle line 334"
     )
 }
 
@@ -2227,7 +2227,7 @@ pub fn constructor_checked_srem<C: Context>(
     };
     let v10 = C::emit(ctx, &v9);
     let v11 = C::writable_gpr_to_gpr(ctx, v6);
-    // Rule at isle/codegen/x64/lower.isle line 353.
+    // Rule at isle/codegen/x64/lower.isle line 361.
     return v11;
 }
 
@@ -2242,12 +2242,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 415.
+                    // Rule at isle/codegen/x64/lower.isle line 423.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 416.
+                    // Rule at isle/codegen/x64/lower.isle line 424.
                     return v5;
                 }
                 _ => {}
@@ -2257,12 +2257,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 417.
+                    // Rule at isle/codegen/x64/lower.isle line 425.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 418.
+                    // Rule at isle/codegen/x64/lower.isle line 426.
                     return v9;
                 }
                 _ => {}
@@ -2284,12 +2284,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 420.
+                    // Rule at isle/codegen/x64/lower.isle line 428.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 421.
+                    // Rule at isle/codegen/x64/lower.isle line 429.
                     return v5;
                 }
                 _ => {}
@@ -2299,12 +2299,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 422.
+                    // Rule at isle/codegen/x64/lower.isle line 430.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 423.
+                    // Rule at isle/codegen/x64/lower.isle line 431.
                     return v9;
                 }
                 _ => {}
@@ -2313,7 +2313,7 @@ pub fn constructor_sload_ext<C: Context>(
         &Opcode::Sload32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 424.
+                // Rule at isle/codegen/x64/lower.isle line 432.
                 return v11;
             }
         }
@@ -2327,26 +2327,26 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
     match arg0 {
         &Opcode::Store => {
             let v5 = &constructor_operand_size(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 452.
+            // Rule at isle/codegen/x64/lower.isle line 460.
             return v5.clone();
         }
         &Opcode::Istore8 => {
-            // Rule at isle/codegen/x64/lower.isle line 449.
+            // Rule at isle/codegen/x64/lower.isle line 457.
             return OperandSize::S8;
         }
         &Opcode::Istore16 => {
-            // Rule at isle/codegen/x64/lower.isle line 450.
+            // Rule at isle/codegen/x64/lower.isle line 458.
             return OperandSize::S16;
         }
         &Opcode::Istore32 => {
-            // Rule at isle/codegen/x64/lower.isle line 451.
+            // Rule at isle/codegen/x64/lower.isle line 459.
             return OperandSize::S32;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "store_size", "isle/codegen/x64/lower.isle line 448"
+        "store_size", "isle/codegen/x64/lower.isle line 456"
     )
 }
 
@@ -2354,18 +2354,18 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
 pub fn constructor_int_size_of_float<C: Context>(ctx: &mut C, arg0: &FloatSize) -> OperandSize {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 489.
+            // Rule at isle/codegen/x64/lower.isle line 497.
             return OperandSize::S32;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 490.
+            // Rule at isle/codegen/x64/lower.isle line 498.
             return OperandSize::S64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "int_size_of_float", "isle/codegen/x64/lower.isle line 488"
+        "int_size_of_float", "isle/codegen/x64/lower.isle line 496"
     )
 }
 
@@ -2378,7 +2378,7 @@ pub fn constructor_sse_rr<C: Context>(
 ) -> XmmReg {
     let v3 = C::xmm_to_xmm_mem(ctx, arg2);
     let v4 = constructor_sse_rm(ctx, arg0, arg1, v3);
-    // Rule at isle/codegen/x64/lower.isle line 493.
+    // Rule at isle/codegen/x64/lower.isle line 501.
     return v4;
 }
 
@@ -2393,7 +2393,7 @@ pub fn constructor_gpr_to_xmm<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 496.
+    // Rule at isle/codegen/x64/lower.isle line 504.
     return v6;
 }
 
@@ -2407,7 +2407,7 @@ pub fn constructor_xmm_to_gpr<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v4 = C::emit(ctx, &v3);
     let v5 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 502.
+    // Rule at isle/codegen/x64/lower.isle line 510.
     return v5;
 }
 
@@ -2417,11 +2417,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fadd => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 519.
+                    // Rule at isle/codegen/x64/lower.isle line 527.
                     return SseOp::Addss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 520.
+                    // Rule at isle/codegen/x64/lower.isle line 528.
                     return SseOp::Addsd;
                 }
                 _ => {}
@@ -2430,11 +2430,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fsub => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 521.
+                    // Rule at isle/codegen/x64/lower.isle line 529.
                     return SseOp::Subss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 522.
+                    // Rule at isle/codegen/x64/lower.isle line 530.
                     return SseOp::Subsd;
                 }
                 _ => {}
@@ -2443,11 +2443,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fmul => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 523.
+                    // Rule at isle/codegen/x64/lower.isle line 531.
                     return SseOp::Mulss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 524.
+                    // Rule at isle/codegen/x64/lower.isle line 532.
                     return SseOp::Mulsd;
                 }
                 _ => {}
@@ -2456,11 +2456,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fdiv => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 525.
+                    // Rule at isle/codegen/x64/lower.isle line 533.
                     return SseOp::Divss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 526.
+                    // Rule at isle/codegen/x64/lower.isle line 534.
                     return SseOp::Divsd;
                 }
                 _ => {}
@@ -2470,7 +2470,7 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_op", "isle/codegen/x64/lower.isle line 518"
+        "sse_op", "isle/codegen/x64/lower.isle line 526"
     )
 }
 
@@ -2480,12 +2480,12 @@ pub fn constructor_put_in_xmm_mem<C: Context>(ctx: &mut C, arg0: Value) -> XmmMe
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_xmm_mem(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 532.
+        // Rule at isle/codegen/x64/lower.isle line 540.
         return v4;
     }
     let v5 = C::put_in_xmm(ctx, arg0);
     let v6 = C::xmm_to_xmm_mem(ctx, v5);
-    // Rule at isle/codegen/x64/lower.isle line 535.
+    // Rule at isle/codegen/x64/lower.isle line 543.
     return v6;
 }
 
@@ -2505,7 +2505,7 @@ pub fn constructor_sse_rm<C: Context>(
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 538.
+    // Rule at isle/codegen/x64/lower.isle line 546.
     return v6;
 }
 
@@ -2529,7 +2529,7 @@ pub fn constructor_min_max<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 553.
+    // Rule at isle/codegen/x64/lower.isle line 561.
     return v9;
 }
 
@@ -2539,20 +2539,20 @@ pub fn constructor_sign_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmRe
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483648_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 567.
+            // Rule at isle/codegen/x64/lower.isle line 575.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, -9223372036854775808_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 568.
+            // Rule at isle/codegen/x64/lower.isle line 576.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sign_mask", "isle/codegen/x64/lower.isle line 566"
+        "sign_mask", "isle/codegen/x64/lower.isle line 574"
     )
 }
 
@@ -2562,20 +2562,20 @@ pub fn constructor_abs_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483647_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 570.
+            // Rule at isle/codegen/x64/lower.isle line 578.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, 9223372036854775807_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 571.
+            // Rule at isle/codegen/x64/lower.isle line 579.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "abs_mask", "isle/codegen/x64/lower.isle line 569"
+        "abs_mask", "isle/codegen/x64/lower.isle line 577"
     )
 }
 
@@ -2598,7 +2598,7 @@ pub fn constructor_round<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 583.
+    // Rule at isle/codegen/x64/lower.isle line 591.
     return v8;
 }
 
@@ -2616,12 +2616,12 @@ pub fn constructor_ucomis<C: Context>(ctx: &mut C, arg0: Value, arg1: Value) -> 
             rhs: v7,
         };
         let v9 = C::emit(ctx, &v8);
-        // Rule at isle/codegen/x64/lower.isle line 610.
+        // Rule at isle/codegen/x64/lower.isle line 618.
         return v9;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "ucomis", "isle/codegen/x64/lower.isle line 609"
+        "ucomis", "isle/codegen/x64/lower.isle line 617"
     )
 }
 
@@ -2643,7 +2643,7 @@ pub fn constructor_setcc_byte<C: Context>(ctx: &mut C, arg0: &CC) -> GprReg {
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 615.
+    // Rule at isle/codegen/x64/lower.isle line 623.
     return v10;
 }
 
@@ -2661,7 +2661,7 @@ pub fn constructor_float_flag<C: Context>(
             let v15 = constructor_setcc_byte(ctx, &CC::NP);
             let v18 = C::gpr_to_gpr_mem_imm(ctx, v15);
             let v19 = constructor_alu(ctx, &AluOp::And, &Type::I32, v14, v18);
-            // Rule at isle/codegen/x64/lower.isle line 629.
+            // Rule at isle/codegen/x64/lower.isle line 637.
             return v19;
         }
         &FloatCC::NotEqual => {
@@ -2670,50 +2670,50 @@ pub fn constructor_float_flag<C: Context>(
             let v22 = constructor_setcc_byte(ctx, &CC::P);
             let v24 = C::gpr_to_gpr_mem_imm(ctx, v22);
             let v25 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v21, v24);
-            // Rule at isle/codegen/x64/lower.isle line 634.
+            // Rule at isle/codegen/x64/lower.isle line 642.
             return v25;
         }
         &FloatCC::LessThan => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 625.
+            // Rule at isle/codegen/x64/lower.isle line 633.
             return v5;
         }
         &FloatCC::LessThanOrEqual => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 626.
+            // Rule at isle/codegen/x64/lower.isle line 634.
             return v7;
         }
         &FloatCC::GreaterThan => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 623.
+            // Rule at isle/codegen/x64/lower.isle line 631.
             return v5;
         }
         &FloatCC::GreaterThanOrEqual => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 624.
+            // Rule at isle/codegen/x64/lower.isle line 632.
             return v7;
         }
         &FloatCC::Ordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v10 = constructor_setcc_byte(ctx, &CC::NP);
-            // Rule at isle/codegen/x64/lower.isle line 627.
+            // Rule at isle/codegen/x64/lower.isle line 635.
             return v10;
         }
         &FloatCC::Unordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v12 = constructor_setcc_byte(ctx, &CC::P);
-            // Rule at isle/codegen/x64/lower.isle line 628.
+            // Rule at isle/codegen/x64/lower.isle line 636.
             return v12;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_flag", "isle/codegen/x64/lower.isle line 622"
+        "float_flag", "isle/codegen/x64/lower.isle line 630"
     )
 }
 
@@ -2722,7 +2722,7 @@ pub fn constructor_zero_xmm<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
     let v1 = &constructor_int_size_of_float(ctx, arg0);
     let v4 = C::imm(ctx, &Type::I64, 0_i64);
     let v5 = constructor_gpr_to_xmm(ctx, v1, v4);
-    // Rule at isle/codegen/x64/lower.isle line 644.
+    // Rule at isle/codegen/x64/lower.isle line 652.
     return v5;
 }
 
@@ -2745,7 +2745,7 @@ pub fn constructor_int_to_float<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 647.
+    // Rule at isle/codegen/x64/lower.isle line 655.
     return v8;
 }
 
@@ -2777,12 +2777,12 @@ pub fn constructor_float_to_sint<C: Context>(
         };
         let v13 = C::emit(ctx, &v12);
         let v14 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 675.
+        // Rule at isle/codegen/x64/lower.isle line 683.
         return v14;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_sint", "isle/codegen/x64/lower.isle line 674"
+        "float_to_sint", "isle/codegen/x64/lower.isle line 682"
     )
 }
 
@@ -2818,12 +2818,12 @@ pub fn constructor_float_to_uint<C: Context>(
         };
         let v15 = C::emit(ctx, &v14);
         let v16 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 683.
+        // Rule at isle/codegen/x64/lower.isle line 691.
         return v16;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_uint", "isle/codegen/x64/lower.isle line 682"
+        "float_to_uint", "isle/codegen/x64/lower.isle line 690"
     )
 }
 
@@ -2831,18 +2831,18 @@ pub fn constructor_float_to_uint<C: Context>(
 pub fn constructor_sse_mov<C: Context>(ctx: &mut C, arg0: &FloatSize) -> SseMovOp {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 700.
+            // Rule at isle/codegen/x64/lower.isle line 708.
             return SseMovOp::Movss;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 701.
+            // Rule at isle/codegen/x64/lower.isle line 709.
             return SseMovOp::Movsd;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_mov", "isle/codegen/x64/lower.isle line 699"
+        "sse_mov", "isle/codegen/x64/lower.isle line 707"
     )
 }
 
@@ -2859,17 +2859,17 @@ pub fn constructor_test_self<C: Context>(ctx: &mut C, arg0: Value) -> Unit {
         rhs: v5,
     };
     let v7 = C::emit(ctx, &v6);
-    // Rule at isle/codegen/x64/lower.isle line 725.
+    // Rule at isle/codegen/x64/lower.isle line 733.
     return v7;
 }
 
 // Generated as internal constructor for term test_size.
 pub fn constructor_test_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 733.
+        // Rule at isle/codegen/x64/lower.isle line 741.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 734.
+    // Rule at isle/codegen/x64/lower.isle line 742.
     return OperandSize::S32;
 }
 
@@ -2892,7 +2892,7 @@ pub fn constructor_bit_count<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 752.
+    // Rule at isle/codegen/x64/lower.isle line 760.
     return v9;
 }
 
@@ -2900,18 +2900,18 @@ pub fn constructor_bit_count<C: Context>(
 pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtMode {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 790.
+            // Rule at isle/codegen/x64/lower.isle line 798.
             return ExtMode::BL;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 791.
+            // Rule at isle/codegen/x64/lower.isle line 799.
             return ExtMode::WL;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 789"
+        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 797"
     )
 }
 
@@ -2919,18 +2919,18 @@ pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtM
 pub fn constructor_narrow_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 793.
+            // Rule at isle/codegen/x64/lower.isle line 801.
             return 8_i64;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 794.
+            // Rule at isle/codegen/x64/lower.isle line 802.
             return 16_i64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_bits", "isle/codegen/x64/lower.isle line 792"
+        "narrow_bits", "isle/codegen/x64/lower.isle line 800"
     )
 }
 
@@ -2946,7 +2946,7 @@ pub fn constructor_narrow_zext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 798.
+    // Rule at isle/codegen/x64/lower.isle line 806.
     return v7;
 }
 
@@ -2962,7 +2962,7 @@ pub fn constructor_narrow_sext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 804.
+    // Rule at isle/codegen/x64/lower.isle line 812.
     return v7;
 }
 
@@ -2973,7 +2973,7 @@ pub fn constructor_narrow_count<C: Context>(ctx: &mut C, arg0: &Type, arg1: Valu
     let v7 = C::i64_sub(ctx, v5, 1_i64);
     let v8 = C::imm_operand(ctx, v7);
     let v9 = constructor_alu(ctx, &AluOp::And, &Type::I32, v4, v8);
-    // Rule at isle/codegen/x64/lower.isle line 824.
+    // Rule at isle/codegen/x64/lower.isle line 832.
     return v9;
 }
 
@@ -2995,7 +2995,7 @@ pub fn constructor_shift_by<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 833.
+    // Rule at isle/codegen/x64/lower.isle line 841.
     return v8;
 }
 
@@ -3017,7 +3017,7 @@ pub fn constructor_narrow_rotate<C: Context>(
     let v14 = C::gpr_to_gpr_mem_imm(ctx, v12);
     let v15 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v11, v14);
     let v16 = constructor_narrow_zext(ctx, arg0, v15);
-    // Rule at isle/codegen/x64/lower.isle line 851.
+    // Rule at isle/codegen/x64/lower.isle line 859.
     return v16;
 }
 
@@ -3025,17 +3025,17 @@ pub fn constructor_narrow_rotate<C: Context>(
 pub fn constructor_narrow_store_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 897.
+            // Rule at isle/codegen/x64/lower.isle line 905.
             return OperandSize::S8;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 898.
+            // Rule at isle/codegen/x64/lower.isle line 906.
             return OperandSize::S16;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_store_size", "isle/codegen/x64/lower.isle line 896"
+        "narrow_store_size", "isle/codegen/x64/lower.isle line 904"
     )
 }
