@@ -168,11 +168,10 @@ fn compile_with(wat: &str, tunables: Tunables) -> Result<Compiled, CompileError>
     // Registered, so that a fault in this code comes back as a trap.
     let code = RegisteredCode::new(linked, &functions);
     // An entry trampoline for each function type the module defines.
-    let trampoline_env = winch_codegen::ModuleEnv::new(&module, tunables);
     let trampolines: Vec<_> = (0..module.functions.len() as u32)
         .map(|f| {
-            let ty = winch_codegen::FuncEnv::func_type(&trampoline_env, f);
-            winch_codegen::compile_entry_trampoline(ty, features).expect("compiles")
+            let ty = wasmparser::FuncType::from(module.func_type(FuncIndex::from_u32(f)));
+            winch_codegen::compile_entry_trampoline(&ty, features).expect("compiles")
         })
         .collect();
     let trampoline_code = CodeMemory::new(&trampolines, |_| None).expect("loads");
@@ -246,7 +245,6 @@ fn compile_with(wat: &str, tunables: Tunables) -> Result<Compiled, CompileError>
     // VMContext.
     // Imports named `array_*` go through a host trampoline and a host
     // context (duet_environ::entry::VMHostContext), as the runtime's will.
-    let env = winch_codegen::ModuleEnv::new(&module, tunables);
     let mut host_contexts: Vec<Box<[usize; 1]>> = Vec::new();
     let mut host_trampolines = Vec::new();
     for (i, import) in module.imports.iter().enumerate() {
@@ -255,9 +253,9 @@ fn compile_with(wat: &str, tunables: Tunables) -> Result<Compiled, CompileError>
         };
         let record = offsets.imported_function(i as u32) as usize;
         let (wasm_call, context) = if import.name.starts_with("array_") {
-            let ty = winch_codegen::FuncEnv::func_type(&env, i as u32);
+            let ty = wasmparser::FuncType::from(module.func_type(FuncIndex::from_u32(i as u32)));
             let trampoline =
-                winch_codegen::compile_host_trampoline(ty, features).expect("compiles");
+                winch_codegen::compile_host_trampoline(&ty, features).expect("compiles");
             let trampoline = CodeMemory::new([&trampoline], |_| None).expect("loads");
             let context = Box::new([host_function(&import.name)]);
             let pointers = (
@@ -1081,12 +1079,11 @@ fn entry_trampolines_pass_arguments_and_results_through_the_values_array() {
     let module = translate(&wasm, wasmparser::WasmFeatures::default())
         .unwrap()
         .module;
-    let env = winch_codegen::ModuleEnv::new(&module, Tunables::default());
     let features = cranelift_asm::x64::CpuFeatures::host();
     let trampolines: Vec<_> = (0..2)
         .map(|f| {
-            let ty = winch_codegen::FuncEnv::func_type(&env, f);
-            winch_codegen::compile_entry_trampoline(ty, features).expect("compiles")
+            let ty = wasmparser::FuncType::from(module.func_type(FuncIndex::from_u32(f)));
+            winch_codegen::compile_entry_trampoline(&ty, features).expect("compiles")
         })
         .collect();
     let trampolines = CodeMemory::new(&trampolines, |_| None).expect("loads");

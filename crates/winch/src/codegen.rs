@@ -16,7 +16,6 @@
 //! its maximum, which the prologue's stack-limit check needs and which is
 //! known only at the end, so the check's immediate is patched then.
 
-use crate::env::FuncEnv;
 use crate::error::CompileError;
 use crate::regs::{RegSet, SCRATCH, VMCTX, XMM_SCRATCH};
 use crate::stack::{SLOT_SIZE, Val, ValueStack};
@@ -27,6 +26,7 @@ use cranelift_asm::x64::{
     Xmm, XmmMem,
 };
 use duet_environ::abi::{self, AbiType, ArgLocation, CallSignature};
+use duet_environ::module_env::ModuleEnvironment;
 use duet_environ::trap::Trap;
 use duet_environ::vmoffsets::{VMContext, VMFuncRef, VMFunctionImport};
 use wasmparser::ValType;
@@ -108,8 +108,8 @@ struct LocalSlot {
 }
 
 /// The code generator of one function.
-pub(crate) struct CodeGen<'e, E: FuncEnv> {
-    pub(crate) env: &'e E,
+pub(crate) struct CodeGen<'e> {
+    pub(crate) env: &'e ModuleEnvironment<'e>,
     pub(crate) asm: Assembler,
     pub(crate) stack: ValueStack,
     pub(crate) regs: RegSet,
@@ -200,9 +200,14 @@ fn frame_slot(offset: u32) -> Amode {
     Amode::base(Gpr::RBP, -(offset as i32))
 }
 
-impl<'e, E: FuncEnv> CodeGen<'e, E> {
+impl<'e> CodeGen<'e> {
     /// A code generator for a function of type `params -> results`.
-    pub(crate) fn new(env: &'e E, asm: Assembler, params: &[ValType], results: &[ValType]) -> Self {
+    pub(crate) fn new(
+        env: &'e ModuleEnvironment<'e>,
+        asm: Assembler,
+        params: &[ValType],
+        results: &[ValType],
+    ) -> Self {
         let abi_params: Vec<_> = params.iter().map(|&t| abi_type(t)).collect();
         let abi_results: Vec<_> = results.iter().map(|&t| abi_type(t)).collect();
         CodeGen {
@@ -966,11 +971,11 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
     /// A call of function `func_index`: defined (a relocation) or imported
     /// (through its `VMFunctionImport`).
     pub(crate) fn emit_call(&mut self, func_index: u32) -> Result<(), CompileError> {
-        let ty = self.env.func_type(func_index).clone();
-        let callee = match func_index.checked_sub(self.env.num_imported_functions()) {
+        let ty = wasmparser::FuncType::from(self.env.func_type(func_index));
+        let callee = match func_index.checked_sub(self.env.module().num_imported_functions) {
             Some(_) => Callee::Defined(func_index),
             None => Callee::Imported {
-                offset: self.env.vmoffsets().imported_function(func_index),
+                offset: self.env.offsets().imported_function(func_index),
             },
         };
         self.emit_call_to(&ty, callee)
