@@ -289,8 +289,10 @@ impl Engine {
         self.inner.config.memory64_reservation
     }
 
-    /// How many threads compile a module's functions.
-    pub(crate) fn compilation_threads(&self) -> usize {
+    /// How many threads compile a module's functions: 1 without
+    /// [`Config::parallel_compilation`], else
+    /// [`Config::compilation_threads`] or, by default, one per core.
+    pub fn compilation_threads(&self) -> usize {
         let config = &self.inner.config;
         if !config.parallel {
             return 1;
