@@ -71,7 +71,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use cranelift_wasm::WasmError;
-use duet_environ::module::{TranslationError, translate};
+use duet_environ::module::{ModuleTranslation, TranslationError, translate};
 use duet_environ::tunables::Tunables;
 use std::fmt;
 use std::io::{self, Write as _};
@@ -381,24 +381,34 @@ fn compile(args: &CompileArgs) -> Result<String, Failure> {
             .compilation_threads(threads);
     }
     let engine = duet::Engine::new(&config).map_err(Failure::Runtime)?;
-    match args.emit {
-        None => compile_module(args, &engine, &wasm),
-        Some(Emit::Asm) => compile_and_list(args, &engine, &wasm, features),
-        Some(Emit::Ir) => translate_to_ir(args, &engine, &wasm, features),
+    let Some(emit) = args.emit else {
+        return compile_module(args, &engine, &wasm);
+    };
+    let start = Instant::now();
+    let translation = translate(&wasm, features).map_err(Failure::Translate)?;
+    let translated = start.elapsed();
+    match emit {
+        Emit::Asm => list_code(args, &engine, wasm.len(), translation, translated),
+        Emit::Ir => list_ir(
+            args,
+            wasm.len(),
+            translation,
+            engine.compilation_threads(),
+            translated,
+        ),
     }
 }
 
 /// `duet compile --emit asm`: every function's code, compiled as the
 /// runtime compiles it ([`duet::Engine::compile_functions`]) and listed.
-fn compile_and_list(
+/// `translated` is how long the translation took.
+fn list_code(
     args: &CompileArgs,
     engine: &duet::Engine,
-    wasm: &[u8],
-    features: WasmFeatures,
+    wasm_bytes: usize,
+    translation: ModuleTranslation<'_>,
+    translated: Duration,
 ) -> Result<String, Failure> {
-    let start = Instant::now();
-    let translation = translate(wasm, features).map_err(Failure::Translate)?;
-    let mut elapsed = start.elapsed();
     // The listing needs the module's metadata after compilation consumes
     // the translation; the copy is left out of the time.
     let module = translation.module.clone();
@@ -406,7 +416,7 @@ fn compile_and_list(
     let functions = engine
         .compile_functions(translation)
         .map_err(Failure::Runtime)?;
-    elapsed += start.elapsed();
+    let elapsed = translated + start.elapsed();
 
     let mut out = duet_cli::disassemble(&module, &functions);
     if args.stats {
@@ -416,7 +426,7 @@ fn compile_and_list(
         let code_bytes: usize = functions.iter().map(|f| f.code().len()).sum();
         out.push_str(&stats(
             functions.len(),
-            wasm.len(),
+            wasm_bytes,
             ("code bytes", code_bytes),
             elapsed,
             "translate and compile",
@@ -426,34 +436,32 @@ fn compile_and_list(
 }
 
 /// `duet compile --compiler cranelift --emit ir`: every function's IR as
-/// the optimizing compiler's frontend makes it, on the engine's threads.
-fn translate_to_ir(
+/// the optimizing compiler's frontend makes it, translated on `threads`
+/// threads (the engine's). `translated` is how long the module's
+/// translation took.
+fn list_ir(
     args: &CompileArgs,
-    engine: &duet::Engine,
-    wasm: &[u8],
-    features: WasmFeatures,
+    wasm_bytes: usize,
+    translation: ModuleTranslation<'_>,
+    threads: usize,
+    translated: Duration,
 ) -> Result<String, Failure> {
-    let start = Instant::now();
-    let translation = translate(wasm, features).map_err(Failure::Translate)?;
     let module = translation.module.clone();
-    let mut functions = cranelift_wasm::translate_module(
-        translation,
-        Tunables::default(),
-        engine.compilation_threads(),
-    )
-    .map_err(Failure::TranslateIr)?;
+    let start = Instant::now();
+    let mut functions = cranelift_wasm::translate_module(translation, Tunables::default(), threads)
+        .map_err(Failure::TranslateIr)?;
     // The IR as the backend receives it: after the mid-end.
     for func in &mut functions {
         cranelift_codegen::opts::optimize(func);
     }
-    let elapsed = start.elapsed();
+    let elapsed = translated + start.elapsed();
     let mut out = duet_cli::print_ir(&module, &functions);
     if args.stats {
         out.push('\n');
         let instructions: usize = functions.iter().map(|f| f.dfg.num_insts()).sum();
         out.push_str(&stats(
             functions.len(),
-            wasm.len(),
+            wasm_bytes,
             ("IR instructions", instructions),
             elapsed,
             "translate to IR and optimize",

@@ -130,18 +130,23 @@ impl<'m> ModuleEnvironment<'m> {
         &self.module.types[type_index as usize]
     }
 
-    /// Where the definition of a memory, table or global is: inline from
-    /// `num_imported` on, behind a pointer before.
+    /// Where the definition of entity `index` of a kind (memories, tables
+    /// or globals) with `num_imported` imports is: behind the pointer at
+    /// `imported(offsets, index)` for an import, inline at
+    /// `defined(offsets, index - num_imported)` for a definition.
     fn location(
+        &self,
         index: u32,
         num_imported: u32,
-        defined: impl FnOnce(u32) -> u32,
-        imported: impl FnOnce(u32) -> u32,
+        imported: fn(&VMOffsets, u32) -> u32,
+        defined: fn(&VMOffsets, u32) -> u32,
     ) -> Location {
         match index.checked_sub(num_imported) {
-            Some(d) => Location::Defined { offset: defined(d) },
+            Some(d) => Location::Defined {
+                offset: defined(&self.offsets, d),
+            },
             None => Location::Imported {
-                pointer: imported(index),
+                pointer: imported(&self.offsets, index),
             },
         }
     }
@@ -149,14 +154,9 @@ impl<'m> ModuleEnvironment<'m> {
     /// Linear memory `index`.
     pub fn memory(&self, index: u32) -> MemoryPlan {
         let ty = &self.module.memories[index as usize];
-        let o = &self.offsets;
+        let (imported, defined) = (VMOffsets::imported_memory, VMOffsets::defined_memory);
         MemoryPlan {
-            location: Self::location(
-                index,
-                self.module.num_imported_memories,
-                |d| o.defined_memory(d),
-                |i| o.imported_memory(i),
-            ),
+            location: self.location(index, self.module.num_imported_memories, imported, defined),
             memory64: ty.memory64,
             page_size_log2: ty.page_size_log2,
             never_moves: self.tunables.is_reserved(ty.memory64),
@@ -166,14 +166,9 @@ impl<'m> ModuleEnvironment<'m> {
     /// Table `index`.
     pub fn table(&self, index: u32) -> TablePlan {
         let ty = &self.module.tables[index as usize];
-        let o = &self.offsets;
+        let (imported, defined) = (VMOffsets::imported_table, VMOffsets::defined_table);
         TablePlan {
-            location: Self::location(
-                index,
-                self.module.num_imported_tables,
-                |d| o.defined_table(d),
-                |i| o.imported_table(i),
-            ),
+            location: self.location(index, self.module.num_imported_tables, imported, defined),
             table64: ty.table64,
             element: ty.element,
         }
@@ -182,14 +177,9 @@ impl<'m> ModuleEnvironment<'m> {
     /// Global `index`.
     pub fn global(&self, index: u32) -> GlobalPlan {
         let ty = self.module.globals[index as usize];
-        let o = &self.offsets;
+        let (imported, defined) = (VMOffsets::imported_global, VMOffsets::defined_global);
         GlobalPlan {
-            location: Self::location(
-                index,
-                self.module.num_imported_globals,
-                |d| o.defined_global(d),
-                |i| o.imported_global(i),
-            ),
+            location: self.location(index, self.module.num_imported_globals, imported, defined),
             ty: ty.ty,
             mutable: ty.mutable,
         }
