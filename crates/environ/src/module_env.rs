@@ -105,27 +105,32 @@ impl<'m> ModuleEnvironment<'m> {
     }
 
     /// The module.
+    #[inline]
     pub fn module(&self) -> &'m Module {
         self.module
     }
 
     /// The VMContext layout.
+    #[inline]
     pub fn offsets(&self) -> &VMOffsets {
         &self.offsets
     }
 
     /// How memories are reserved (which bounds checks guard pages replace).
+    #[inline]
     pub fn tunables(&self) -> &Tunables {
         &self.tunables
     }
 
     /// The type of function `func` (imports first, as in the index space).
+    #[inline]
     pub fn func_type(&self, func: u32) -> &'m FuncType {
         self.module.func_type(FuncIndex::from_u32(func))
     }
 
     /// The function type at `type_index` (for block types and
     /// `call_indirect`).
+    #[inline]
     pub fn type_at(&self, type_index: u32) -> &'m FuncType {
         &self.module.types[type_index as usize]
     }
@@ -134,12 +139,13 @@ impl<'m> ModuleEnvironment<'m> {
     /// or globals) with `num_imported` imports is: behind the pointer at
     /// `imported(offsets, index)` for an import, inline at
     /// `defined(offsets, index - num_imported)` for a definition.
+    #[inline]
     fn location(
         &self,
         index: u32,
         num_imported: u32,
-        imported: fn(&VMOffsets, u32) -> u32,
-        defined: fn(&VMOffsets, u32) -> u32,
+        imported: impl FnOnce(&VMOffsets, u32) -> u32,
+        defined: impl FnOnce(&VMOffsets, u32) -> u32,
     ) -> Location {
         match index.checked_sub(num_imported) {
             Some(d) => Location::Defined {
@@ -152,6 +158,7 @@ impl<'m> ModuleEnvironment<'m> {
     }
 
     /// Linear memory `index`.
+    #[inline]
     pub fn memory(&self, index: u32) -> MemoryPlan {
         let ty = &self.module.memories[index as usize];
         let (imported, defined) = (VMOffsets::imported_memory, VMOffsets::defined_memory);
@@ -164,6 +171,7 @@ impl<'m> ModuleEnvironment<'m> {
     }
 
     /// Table `index`.
+    #[inline]
     pub fn table(&self, index: u32) -> TablePlan {
         let ty = &self.module.tables[index as usize];
         let (imported, defined) = (VMOffsets::imported_table, VMOffsets::defined_table);
@@ -175,6 +183,7 @@ impl<'m> ModuleEnvironment<'m> {
     }
 
     /// Global `index`.
+    #[inline]
     pub fn global(&self, index: u32) -> GlobalPlan {
         let ty = self.module.globals[index as usize];
         let (imported, defined) = (VMOffsets::imported_global, VMOffsets::defined_global);
@@ -188,6 +197,7 @@ impl<'m> ModuleEnvironment<'m> {
     /// The VMContext offset of function `func`'s `VMFuncRef`, if its
     /// reference escapes (the validator lets `ref.func` name only such
     /// functions).
+    #[inline]
     pub fn func_ref_offset(&self, func: u32) -> Option<u32> {
         let index = self.module.func_ref_index(FuncIndex::from_u32(func))?;
         Some(self.offsets.func_ref(index.as_u32()))

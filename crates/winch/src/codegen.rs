@@ -26,6 +26,7 @@ use cranelift_asm::x64::{
     Xmm, XmmMem,
 };
 use duet_environ::abi::{self, AbiType, ArgLocation, CallSignature};
+use duet_environ::module::FuncType;
 use duet_environ::module_env::ModuleEnvironment;
 use duet_environ::trap::Trap;
 use duet_environ::vmoffsets::{VMContext, VMFuncRef, VMFunctionImport};
@@ -971,28 +972,29 @@ impl<'e> CodeGen<'e> {
     /// A call of function `func_index`: defined (a relocation) or imported
     /// (through its `VMFunctionImport`).
     pub(crate) fn emit_call(&mut self, func_index: u32) -> Result<(), CompileError> {
-        let ty = wasmparser::FuncType::from(self.env.func_type(func_index));
+        let ty = self.env.func_type(func_index);
         let callee = match func_index.checked_sub(self.env.module().num_imported_functions) {
             Some(_) => Callee::Defined(func_index),
             None => Callee::Imported {
                 offset: self.env.offsets().imported_function(func_index),
             },
         };
-        self.emit_call_to(&ty, callee)
+        self.emit_call_to(ty, callee)
     }
 
-    /// A call of `callee`, whose type is `ty`, with its arguments on top of
-    /// the value stack.
+    /// A call of `callee`, whose type is `ty` (as the module environment
+    /// holds it: converted to wasmparser's types one value at a time, with
+    /// no allocation), with its arguments on top of the value stack.
     pub(crate) fn emit_call_to(
         &mut self,
-        ty: &wasmparser::FuncType,
+        ty: &FuncType,
         callee: Callee,
     ) -> Result<(), CompileError> {
-        for &t in ty.params().iter().chain(ty.results()) {
-            self.check_type(t)?;
+        for &t in ty.params.iter().chain(&ty.results) {
+            self.check_type(t.into())?;
         }
-        let params: Vec<_> = ty.params().iter().map(|&t| abi_type(t)).collect();
-        let results: Vec<_> = ty.results().iter().map(|&t| abi_type(t)).collect();
+        let params: Vec<_> = ty.params.iter().map(|&t| abi_type(t.into())).collect();
+        let results: Vec<_> = ty.results.iter().map(|&t| abi_type(t.into())).collect();
         let sig = CallSignature::new(&params, &results);
 
         // The arguments go straight from where they are to where the
@@ -1046,7 +1048,8 @@ impl<'e> CodeGen<'e> {
                 self.asm.add_ri(OperandSize::S64, Gpr::RSP, freed as i32);
             }
             self.sp_offset -= freed;
-            if let Some(&ty) = ty.results().first() {
+            if let Some(&ty) = ty.results.first() {
+                let ty = ValType::from(ty);
                 if is_float(ty) {
                     self.alloc_specific_xmm(abi::RESULT_XMM);
                     self.push_xmm(abi::RESULT_XMM, ty);
@@ -1065,7 +1068,8 @@ impl<'e> CodeGen<'e> {
         // still holds the return area), as memory entries; the dead area is
         // reclaimed when the enclosing block resets rsp.
         let sp_at_call = self.sp_offset;
-        for (i, (&rty, location)) in ty.results().iter().zip(&sig.results).enumerate() {
+        for (i, (&rty, location)) in ty.results.iter().zip(&sig.results).enumerate() {
+            let rty = ValType::from(rty);
             match *location {
                 ArgLocation::Gpr(reg) if i == 0 => self.asm.push_r(reg),
                 ArgLocation::Xmm(reg) if i == 0 => {

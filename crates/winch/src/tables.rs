@@ -48,7 +48,7 @@ impl CodeGen<'_> {
         type_index: u32,
         table: u32,
     ) -> Result<(), CompileError> {
-        let ty = wasmparser::FuncType::from(self.env.type_at(type_index));
+        let ty = self.env.type_at(type_index);
         let index = self.pop_gpr();
         // The function reference must survive the arguments' moves: not an
         // argument register, not rdi (the callee's VMContext), and not the
@@ -77,7 +77,7 @@ impl CodeGen<'_> {
         );
         self.asm.cmp_rm(OperandSize::S32, SCRATCH, &expected);
         self.asm.trap_if(CC::NZ, Trap::BadSignature.code());
-        self.emit_call_to(&ty, Callee::FuncRef(func_ref))
+        self.emit_call_to(ty, Callee::FuncRef(func_ref))
     }
 
     /// `table.get`.
