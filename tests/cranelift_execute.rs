@@ -665,10 +665,11 @@ impl Compiled {
         let finished = compile_function(&func, &options()).unwrap();
         let code =
             RegisteredCode::new(CodeMemory::new([&finished], |_| None).unwrap(), [&finished]);
-        let ty = wasmparser::FuncType::new(
-            [wasmparser::ValType::I32, wasmparser::ValType::I32],
-            [wasmparser::ValType::I32],
-        );
+        use duet_environ::module::{FuncType, ValType};
+        let ty = FuncType {
+            params: [ValType::I32, ValType::I32].into(),
+            results: [ValType::I32].into(),
+        };
         let trampoline = duet_environ::trampoline::compile_entry_trampoline(
             &ty,
             cranelift_asm::x64::CpuFeatures::host(),

@@ -423,10 +423,10 @@ fn the_signatures_use_the_stack_and_the_return_area() {
     use duet_environ::abi::{ArgLocation, CallSignature};
     let (mut gpr_stack, mut xmm_stack, mut return_area) = (false, false, false);
     for sig in signatures() {
-        let ty = wasmparser::FuncType::new(
-            sig.params.iter().map(|&t| t.into()),
-            sig.results.iter().map(|&t| t.into()),
-        );
+        let ty = FuncType {
+            params: sig.params.clone().into(),
+            results: sig.results.clone().into(),
+        };
         let locations = CallSignature::of_func_type(&ty);
         for (&param, location) in sig.params.iter().zip(&locations.params) {
             if let ArgLocation::Stack { .. } = location {

@@ -168,10 +168,9 @@ fn compile_with(wat: &str, tunables: Tunables) -> Result<Compiled, CompileError>
     // Registered, so that a fault in this code comes back as a trap.
     let code = RegisteredCode::new(linked, &functions);
     // An entry trampoline for each function type the module defines.
-    let trampoline_env = winch_codegen::ModuleEnv::new(&module, tunables);
     let trampolines: Vec<_> = (0..module.functions.len() as u32)
         .map(|f| {
-            let ty = winch_codegen::FuncEnv::func_type(&trampoline_env, f);
+            let ty = module.func_type(FuncIndex::from_u32(f));
             duet_environ::trampoline::compile_entry_trampoline(ty, features).expect("compiles")
         })
         .collect();
@@ -246,7 +245,6 @@ fn compile_with(wat: &str, tunables: Tunables) -> Result<Compiled, CompileError>
     // VMContext.
     // Imports named `array_*` go through a host trampoline and a host
     // context (duet_environ::entry::VMHostContext), as the runtime's will.
-    let env = winch_codegen::ModuleEnv::new(&module, tunables);
     let mut host_contexts: Vec<Box<[usize; 1]>> = Vec::new();
     let mut host_trampolines = Vec::new();
     for (i, import) in module.imports.iter().enumerate() {
@@ -255,7 +253,7 @@ fn compile_with(wat: &str, tunables: Tunables) -> Result<Compiled, CompileError>
         };
         let record = offsets.imported_function(i as u32) as usize;
         let (wasm_call, context) = if import.name.starts_with("array_") {
-            let ty = winch_codegen::FuncEnv::func_type(&env, i as u32);
+            let ty = module.func_type(FuncIndex::from_u32(i as u32));
             let trampoline =
                 duet_environ::trampoline::compile_host_trampoline(ty, features).expect("compiles");
             let trampoline = CodeMemory::new([&trampoline], |_| None).expect("loads");
@@ -1081,11 +1079,10 @@ fn entry_trampolines_pass_arguments_and_results_through_the_values_array() {
     let module = translate(&wasm, wasmparser::WasmFeatures::default())
         .unwrap()
         .module;
-    let env = winch_codegen::ModuleEnv::new(&module, Tunables::default());
     let features = cranelift_asm::x64::CpuFeatures::host();
     let trampolines: Vec<_> = (0..2)
         .map(|f| {
-            let ty = winch_codegen::FuncEnv::func_type(&env, f);
+            let ty = module.func_type(FuncIndex::from_u32(f));
             duet_environ::trampoline::compile_entry_trampoline(ty, features).expect("compiles")
         })
         .collect();

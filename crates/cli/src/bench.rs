@@ -514,7 +514,7 @@ pub fn measure_once(
     let (module, compile_single) = compile(&single)?;
     drop((module, single));
     let engine = engine(true)?;
-    let compile_threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let compile_threads = engine.compilation_threads();
     let (module, compile_parallel) = compile(&engine)?;
 
     let (stdout, stderr) = (

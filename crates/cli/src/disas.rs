@@ -326,7 +326,7 @@ fn line(out: &mut String, offset: u32, bytes: &[u8], text: &str) {
 /// The listing of every function `module` defines, in index order, each
 /// under a header `function N (name):` (the name from the module's `name`
 /// section, when it has one). `functions[i]` is defined function `i`'s
-/// code, as `winch_codegen::compile_module` returns it.
+/// code, as `duet::Engine::compile_functions` returns it.
 pub fn disassemble(module: &Module, functions: &[FinishedCode]) -> String {
     let mut out = String::new();
     for (i, code) in functions.iter().enumerate() {

@@ -4,9 +4,10 @@
 //! pipeline:
 //!
 //! ```text
-//!   FILE ──► module_binary ──────► duet_environ::module::translate ──► winch_codegen::compile_module
-//!            (text or binary,      (sections validated under           (each body validated
-//!             detected by content)  --spec's features)                  while it is compiled)
+//!   FILE ──► module_binary ──────► duet_environ::module::translate ──► duet::Engine::compile_functions
+//!            (text or binary,      (sections validated under           (the engine's compiler and
+//!             detected by content)  --spec's features)                  threads; each body validated
+//!                                                                       while it is compiled)
 //!                                                                             │
 //!                                       --emit asm: disassemble() ◄───────────┘
 //!
@@ -15,9 +16,12 @@
 //!                                                   translated to IR)
 //! ```
 //!
-//! `duet run` and `duet wast` go through the runtime's embedding API
-//! ([`duet`]): an `Engine` configured by `--compiler` and `--spec`, a
-//! `Store`, a `Linker`, instances and calls.
+//! Every command asks the runtime ([`duet`]) which compiler compiles and on
+//! how many threads: an `Engine` configured by `--compiler`, `--spec` and
+//! (for `compile`) `--threads`. `duet compile` without `--emit` loads the
+//! module as `duet run` does; with `--emit asm` it lists what the engine's
+//! compiler made. `duet run` and `duet wast` go through the embedding API:
+//! a `Store`, a `Linker`, instances and calls.
 //!
 //! The library holds what is worth sharing: [`disas`], the disassembly
 //! listing that `duet compile --emit asm` prints and that the golden files

@@ -70,9 +70,8 @@
 //! code 2).
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use cranelift_asm::x64::CpuFeatures;
 use cranelift_wasm::WasmError;
-use duet_environ::module::{TranslationError, translate};
+use duet_environ::module::{ModuleTranslation, TranslationError, translate};
 use duet_environ::tunables::Tunables;
 use std::fmt;
 use std::io::{self, Write as _};
@@ -80,7 +79,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use wasmparser::WasmFeatures;
-use winch_codegen::CompileError;
 
 /// duet: a WebAssembly compiler toolkit.
 #[derive(Parser)]
@@ -339,15 +337,11 @@ enum Failure {
     Parse(duet_cli::ModuleFileError),
     /// The module is malformed, invalid or uses an unsupported feature.
     Translate(TranslationError),
-    /// A function body is invalid or uses an unsupported operator.
-    Compile(CompileError),
     /// A function body is invalid or uses an operator the optimizing
     /// compiler's frontend does not translate.
     TranslateIr(WasmError),
-    /// The optimizing compiler refused a function.
-    Cranelift(cranelift_wasm::CompileError),
-    /// The runtime refused the module (invalid, unsupported, or no memory
-    /// for its code).
+    /// The runtime refused the module or one of its functions (invalid,
+    /// unsupported, or no memory for its code).
     Runtime(duet::Error),
 }
 
@@ -360,64 +354,71 @@ impl fmt::Display for Failure {
             Failure::Read(error) => write!(f, "cannot read the file: {error}"),
             Failure::Parse(error) => write!(f, "{error}"),
             Failure::Translate(error) => write!(f, "{error}"),
-            Failure::Compile(error) => write!(f, "{error}"),
             Failure::TranslateIr(error) => write!(f, "{error}"),
             Failure::Runtime(error) => write!(f, "{error}"),
-            Failure::Cranelift(error) => write!(f, "{error}"),
         }
     }
 }
 
 /// Runs `duet compile`; returns what to print on stdout.
 fn compile(args: &CompileArgs) -> Result<String, Failure> {
-    match (args.compiler, args.emit) {
-        (Compiler::Cranelift, _) => {}
-        (Compiler::Winch, Some(Emit::Ir)) => return Err(Failure::NoIr),
-        (Compiler::Winch, _) => {}
+    if args.compiler == Compiler::Winch && args.emit == Some(Emit::Ir) {
+        return Err(Failure::NoIr);
     }
     let bytes = std::fs::read(&args.file).map_err(Failure::Read)?;
     // Binary input (`\0asm`) is passed through without a copy.
     let wasm = duet_cli::module_binary(&bytes).map_err(Failure::Parse)?;
     let features = args.spec.map_or_else(WasmFeatures::default, Spec::features);
-    if args.compiler == Compiler::Cranelift && args.emit == Some(Emit::Ir) {
-        return translate_to_ir(args, &wasm, features);
+    // The runtime's engine decides the compiler, its options and the
+    // thread count, for every kind of output.
+    let mut config = duet::Config::new();
+    config
+        .wasm_features(features)
+        .compiler(args.compiler.runtime());
+    if let Some(threads) = args.threads {
+        config
+            .parallel_compilation(threads > 1)
+            .compilation_threads(threads);
     }
-
-    if args.emit.is_none() {
-        return compile_module(args, &wasm, features);
-    }
+    let engine = duet::Engine::new(&config).map_err(Failure::Runtime)?;
+    let Some(emit) = args.emit else {
+        return compile_module(args, &engine, &wasm);
+    };
     let start = Instant::now();
     let translation = translate(&wasm, features).map_err(Failure::Translate)?;
-    let mut elapsed = start.elapsed();
+    let translated = start.elapsed();
+    match emit {
+        Emit::Asm => list_code(args, &engine, wasm.len(), translation, translated),
+        Emit::Ir => list_ir(
+            args,
+            wasm.len(),
+            translation,
+            engine.compilation_threads(),
+            translated,
+        ),
+    }
+}
+
+/// `duet compile --emit asm`: every function's code, compiled as the
+/// runtime compiles it ([`duet::Engine::compile_functions`]) and listed.
+/// `translated` is how long the translation took.
+fn list_code(
+    args: &CompileArgs,
+    engine: &duet::Engine,
+    wasm_bytes: usize,
+    translation: ModuleTranslation<'_>,
+    translated: Duration,
+) -> Result<String, Failure> {
     // The listing needs the module's metadata after compilation consumes
     // the translation; the copy is left out of the time.
-    let module = (args.emit == Some(Emit::Asm)).then(|| translation.module.clone());
+    let module = translation.module.clone();
     let start = Instant::now();
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
-    let functions = match args.compiler {
-        Compiler::Winch => winch_codegen::compile_module_on_threads(
-            translation,
-            Tunables::default(),
-            CpuFeatures::host(),
-            threads,
-        )
-        .map_err(Failure::Compile)?,
-        Compiler::Cranelift => cranelift_wasm::compile_module(
-            translation,
-            Tunables::default(),
-            CpuFeatures::host(),
-            threads,
-        )
-        .map_err(Failure::Cranelift)?,
-    };
-    elapsed += start.elapsed();
+    let functions = engine
+        .compile_functions(translation)
+        .map_err(Failure::Runtime)?;
+    let elapsed = translated + start.elapsed();
 
-    let mut out = String::new();
-    if let Some(module) = module {
-        out = duet_cli::disassemble(&module, &functions);
-    }
+    let mut out = duet_cli::disassemble(&module, &functions);
     if args.stats {
         if !out.is_empty() {
             out.push('\n');
@@ -425,7 +426,7 @@ fn compile(args: &CompileArgs) -> Result<String, Failure> {
         let code_bytes: usize = functions.iter().map(|f| f.code().len()).sum();
         out.push_str(&stats(
             functions.len(),
-            wasm.len(),
+            wasm_bytes,
             ("code bytes", code_bytes),
             elapsed,
             "translate and compile",
@@ -435,32 +436,32 @@ fn compile(args: &CompileArgs) -> Result<String, Failure> {
 }
 
 /// `duet compile --compiler cranelift --emit ir`: every function's IR as
-/// the optimizing compiler's frontend makes it.
-fn translate_to_ir(
+/// the optimizing compiler's frontend makes it, translated on `threads`
+/// threads (the engine's). `translated` is how long the module's
+/// translation took.
+fn list_ir(
     args: &CompileArgs,
-    wasm: &[u8],
-    features: WasmFeatures,
+    wasm_bytes: usize,
+    translation: ModuleTranslation<'_>,
+    threads: usize,
+    translated: Duration,
 ) -> Result<String, Failure> {
-    let start = Instant::now();
-    let translation = translate(wasm, features).map_err(Failure::Translate)?;
     let module = translation.module.clone();
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
+    let start = Instant::now();
     let mut functions = cranelift_wasm::translate_module(translation, Tunables::default(), threads)
         .map_err(Failure::TranslateIr)?;
     // The IR as the backend receives it: after the mid-end.
     for func in &mut functions {
         cranelift_codegen::opts::optimize(func);
     }
-    let elapsed = start.elapsed();
+    let elapsed = translated + start.elapsed();
     let mut out = duet_cli::print_ir(&module, &functions);
     if args.stats {
         out.push('\n');
         let instructions: usize = functions.iter().map(|f| f.dfg.num_insts()).sum();
         out.push_str(&stats(
             functions.len(),
-            wasm.len(),
+            wasm_bytes,
             ("IR instructions", instructions),
             elapsed,
             "translate to IR and optimize",
@@ -474,21 +475,11 @@ fn translate_to_ir(
 /// into executable memory and register its trap tables), timed whole.
 fn compile_module(
     args: &CompileArgs,
+    engine: &duet::Engine,
     wasm: &[u8],
-    features: WasmFeatures,
 ) -> Result<String, Failure> {
-    let mut config = duet::Config::new();
-    config
-        .wasm_features(features)
-        .compiler(args.compiler.runtime());
-    if let Some(threads) = args.threads {
-        config
-            .parallel_compilation(threads > 1)
-            .compilation_threads(threads);
-    }
-    let engine = duet::Engine::new(&config).map_err(Failure::Runtime)?;
     let start = Instant::now();
-    let module = duet::Module::from_binary(&engine, wasm).map_err(Failure::Runtime)?;
+    let module = duet::Module::from_binary(engine, wasm).map_err(Failure::Runtime)?;
     let elapsed = start.elapsed();
     Ok(if args.stats {
         stats(

@@ -170,6 +170,57 @@ fn a_text_syntax_error_is_one_error_naming_line_and_column() {
     assert!(err.contains("syntax.wat: 3:"), "{err}");
 }
 
+/// Six functions, the fourth and the sixth invalid (a type mismatch at
+/// different offsets), after a few valid ones of different sizes.
+const SIX_FUNCTIONS: &str = r#"
+    (module
+      (func (param i32) (result i32) local.get 0 i32.const 1 i32.add)
+      (func (param i64 i64) (result i64) local.get 0 local.get 1 i64.mul)
+      (func (result f64) f64.const 1.5 f64.const 2 f64.div)
+      (func (result i32) i64.const 4)
+      (func (param i32) (result i32) local.get 0 local.get 0 i32.mul)
+      (func (result i64) f32.const 6))
+"#;
+
+#[test]
+fn the_listing_and_the_first_error_do_not_depend_on_the_thread_count() {
+    let valid_text = SIX_FUNCTIONS
+        .replace("(result i32) i64.const 4", "(result i32) i32.const 4")
+        .replace("(result i64) f32.const 6", "(result i64) i64.const 6");
+    let valid = file("six.wat", valid_text);
+    let invalid = file("six_invalid.wat", SIX_FUNCTIONS);
+    for compiler in ["winch", "cranelift"] {
+        let compile = |path: &PathBuf, threads: &str, emit: bool| {
+            let mut args = vec!["compile", "--compiler", compiler, "--threads", threads];
+            if emit {
+                args.extend(["--emit", "asm"]);
+            }
+            args.push(path.to_str().unwrap());
+            duet(&args)
+        };
+        // The oracle: the listing made on one thread.
+        let one = compile(&valid, "1", true);
+        assert!(one.status.success(), "{}", stderr(&one));
+        assert_eq!(stdout(&one).matches("\nfunction ").count(), 5, "{compiler}");
+        // The error of the lowest failing function (the fourth, function 3),
+        // the same with and without a listing.
+        let first_error = one_error_line(&compile(&invalid, "1", false), "six_invalid.wat");
+        assert!(first_error.contains("type mismatch"), "{first_error}");
+        for threads in ["2", "3", "8"] {
+            let many = compile(&valid, threads, true);
+            assert_eq!(stdout(&many), stdout(&one), "{compiler}, {threads} threads");
+            for emit in [false, true] {
+                let failed = compile(&invalid, threads, emit);
+                let err = one_error_line(&failed, "six_invalid.wat");
+                assert_eq!(
+                    err, first_error,
+                    "{compiler}, {threads} threads, listing: {emit}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn an_unsupported_operator_is_one_error_naming_it() {
     let path = file(

@@ -203,6 +203,20 @@ impl From<wasmparser::ValType> for AbiType {
     }
 }
 
+impl From<crate::module::ValType> for AbiType {
+    fn from(ty: crate::module::ValType) -> AbiType {
+        use crate::module::ValType;
+        match ty {
+            ValType::I32 => AbiType::I32,
+            ValType::I64 => AbiType::I64,
+            ValType::F32 => AbiType::F32,
+            ValType::F64 => AbiType::F64,
+            ValType::V128 => AbiType::V128,
+            ValType::FuncRef | ValType::ExternRef => AbiType::Ref,
+        }
+    }
+}
+
 /// Where an argument or result is.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum ArgLocation {
@@ -300,9 +314,9 @@ impl CallSignature {
     }
 
     /// The locations of a wasm call to a function of type `ty`.
-    pub fn of_func_type(ty: &wasmparser::FuncType) -> CallSignature {
-        let params: Vec<AbiType> = ty.params().iter().map(|&t| t.into()).collect();
-        let results: Vec<AbiType> = ty.results().iter().map(|&t| t.into()).collect();
+    pub fn of_func_type(ty: &crate::module::FuncType) -> CallSignature {
+        let params: Vec<AbiType> = ty.params.iter().map(|&t| t.into()).collect();
+        let results: Vec<AbiType> = ty.results.iter().map(|&t| t.into()).collect();
         CallSignature::new(&params, &results)
     }
 

@@ -21,6 +21,11 @@
 //! * [`module`]: a module's metadata (types, imports, functions, tables,
 //!   memories, globals, exports, elements, data), translated from the binary
 //!   with wasmparser and validated with a configurable feature set;
+//! * [`module_env`]: what compiling one function reads about the module
+//!   around it (the memory, table and global plans, function types,
+//!   `VMFuncRef` offsets), the same for both tiers;
+//! * [`parallel`]: the driver that compiles a module's functions on
+//!   several threads, with results independent of the scheduling;
 //! * [`tunables`]: how linear memories are reserved (guard pages), which
 //!   decides where a compiler may leave out bounds checks.
 //!
@@ -31,6 +36,8 @@ pub mod builtins;
 pub mod control;
 pub mod entry;
 pub mod module;
+pub mod module_env;
+pub mod parallel;
 pub mod trampoline;
 pub mod trap;
 pub mod tunables;

@@ -177,6 +177,7 @@ impl Module {
 
     /// The signature of function `func`. Panics if `func` is out of range
     /// (indices come from this module, so it is a caller's bug).
+    #[inline]
     pub fn func_type(&self, func: FuncIndex) -> &FuncType {
         &self.types[self.functions[func.index()].index()]
     }

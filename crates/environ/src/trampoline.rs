@@ -54,12 +54,12 @@ use crate::abi::{
     SYSTEM_V_ARGUMENT_GPRS, contains_gpr, incoming_slot,
 };
 use crate::entry::{EntryState, VALUE_SLOT_SIZE, VMHostContext};
+use crate::module::FuncType;
 use crate::trap::Trap;
 use cranelift_asm::FinishedCode;
 use cranelift_asm::x64::{
     Amode, AsmError, Assembler, CC, CpuFeatures, Gpr, GprMem, OperandSize, SseMovOp, Xmm,
 };
-use wasmparser::FuncType;
 
 /// Holds the `values` pointer across the entry trampoline's call.
 const VALUES: Gpr = Gpr::R12;
@@ -99,8 +99,8 @@ fn xmm_move(ty: AbiType) -> SseMovOp {
 
 /// The calling-convention types of `ty`'s parameters and results.
 fn abi_types(ty: &FuncType) -> (Vec<AbiType>, Vec<AbiType>) {
-    let params = ty.params().iter().map(|&t| t.into()).collect();
-    let results = ty.results().iter().map(|&t| t.into()).collect();
+    let params = ty.params.iter().map(|&t| t.into()).collect();
+    let results = ty.results.iter().map(|&t| t.into()).collect();
     (params, results)
 }
 

@@ -330,8 +330,10 @@ impl Engine {
         self.inner.config.memory64_reservation
     }
 
-    /// How many threads compile a module's functions.
-    pub(crate) fn compilation_threads(&self) -> usize {
+    /// How many threads compile a module's functions: 1 without
+    /// [`Config::parallel_compilation`], else
+    /// [`Config::compilation_threads`] or, by default, one per core.
+    pub fn compilation_threads(&self) -> usize {
         let config = &self.inner.config;
         if !config.parallel {
             return 1;
@@ -367,18 +369,11 @@ impl Engine {
         if let Some(found) = cache.get(&id) {
             return Ok(found.clone());
         }
-        let wasm_ty = wasmparser::FuncType::from(ty);
         let compile = |r: Result<_, cranelift_asm::x64::AsmError>| {
             r.map_err(|e| Error::Compile(format!("trampoline for {ty}: {e}")))
         };
-        let entry = compile(trampoline::compile_entry_trampoline(
-            &wasm_ty,
-            self.inner.cpu,
-        ))?;
-        let host = compile(trampoline::compile_host_trampoline(
-            &wasm_ty,
-            self.inner.cpu,
-        ))?;
+        let entry = compile(trampoline::compile_entry_trampoline(ty, self.inner.cpu))?;
+        let host = compile(trampoline::compile_host_trampoline(ty, self.inner.cpu))?;
         let functions = [entry, host];
         let code = CodeMemory::new(&functions, |_| None)
             .map_err(|e| Error::Resource(format!("trampoline code: {e}")))?;

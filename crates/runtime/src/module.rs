@@ -254,29 +254,7 @@ impl Module {
         compiler.check_built_in()?;
         let translation = translate(wasm, engine.features()).map_err(translation_error)?;
         let info = translation.module.clone();
-        let functions: Vec<cranelift_asm::FinishedCode> = match compiler {
-            #[cfg(feature = "winch")]
-            Compiler::Winch => {
-                let threads = engine.compilation_threads();
-                winch_codegen::compile_module_on_threads(
-                    translation,
-                    engine.tunables(),
-                    engine.inner.cpu,
-                    threads,
-                )
-                .map_err(|e| match e {
-                    winch_codegen::CompileError::Invalid { .. } => Error::Invalid(e.to_string()),
-                    winch_codegen::CompileError::Unsupported { .. } => {
-                        Error::Unsupported(e.to_string())
-                    }
-                    winch_codegen::CompileError::Assembler(_) => Error::Compile(e.to_string()),
-                })?
-            }
-            #[cfg(feature = "cranelift")]
-            Compiler::Cranelift => compile_with_cranelift(engine, translation)?,
-            #[cfg(not(all(feature = "winch", feature = "cranelift")))]
-            absent => unreachable!("check_built_in refused {absent:?}, which is not built in"),
-        };
+        let functions = engine.compile_functions_with(compiler, translation)?;
         let unlinked = UnlinkedCode::new(&functions)
             .map_err(|e| Error::Resource(format!("code memory: {e}")))?;
         let addresses: Vec<usize> = unlinked.function_addresses().collect();
@@ -377,6 +355,52 @@ impl Module {
             EntityIndex::Table(t) => ExternType::Table(info.tables[t.index()].clone()),
             EntityIndex::Memory(m) => ExternType::Memory(info.memories[m.index()]),
             EntityIndex::Global(g) => ExternType::Global(info.globals[g.index()]),
+        }
+    }
+}
+
+impl Engine {
+    /// Compiles every function a module defines with the engine's
+    /// [`Compiler`], tunables, CPU features and
+    /// [`compilation_threads`](Engine::compilation_threads): the code of
+    /// defined function `i` at position `i`, not yet loaded or linked.
+    /// This is the one place that picks a compiler; [`Module::new`] loads
+    /// what it returns, and tools that show the code (`duet compile
+    /// --emit asm`) print it.
+    pub fn compile_functions(
+        &self,
+        translation: duet_environ::module::ModuleTranslation<'_>,
+    ) -> Result<Vec<cranelift_asm::FinishedCode>, Error> {
+        self.compile_functions_with(self.compiler(), translation)
+    }
+
+    /// [`compile_functions`](Engine::compile_functions) with `compiler`
+    /// instead of the engine's ([`Module::new_with_compiler`]).
+    pub(crate) fn compile_functions_with(
+        &self,
+        compiler: Compiler,
+        translation: duet_environ::module::ModuleTranslation<'_>,
+    ) -> Result<Vec<cranelift_asm::FinishedCode>, Error> {
+        compiler.check_built_in()?;
+        match compiler {
+            #[cfg(feature = "winch")]
+            Compiler::Winch => winch_codegen::compile_module_on_threads(
+                translation,
+                self.tunables(),
+                self.inner.cpu,
+                self.compilation_threads(),
+            )
+            .map_err(|e| match e {
+                winch_codegen::CompileError::Invalid { .. } => Error::Invalid(e.to_string()),
+                winch_codegen::CompileError::Unsupported { .. } => {
+                    Error::Unsupported(e.to_string())
+                }
+                winch_codegen::CompileError::Assembler(_) => Error::Compile(e.to_string()),
+            }),
+            #[cfg(feature = "cranelift")]
+            Compiler::Cranelift => compile_with_cranelift(self, translation),
+            #[cfg(not(all(feature = "winch", feature = "cranelift")))]
+            absent => unreachable!("check_built_in refused {absent:?}, which is not built in"),
         }
     }
 }

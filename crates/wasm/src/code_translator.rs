@@ -343,7 +343,7 @@ impl Translator<'_, '_> {
                     types
                         .iter()
                         .map(|&t| {
-                            crate::environ::ir_type(t).ok_or_else(|| WasmError::UnsupportedType {
+                            crate::ir_types::ir_type(t).ok_or_else(|| WasmError::UnsupportedType {
                                 ty: t.to_string(),
                                 offset: self.offset,
                             })

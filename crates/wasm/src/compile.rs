@@ -1,13 +1,15 @@
 //! Whole modules through the optimizing tier: translate each function to IR
 //! and compile it to machine code in one step.
 
-use crate::{FuncTranslator, ModuleEnvironment, WasmError};
+use crate::{FuncTranslator, WasmError};
 use cranelift_asm::FinishedCode;
 use cranelift_asm::x64::CpuFeatures;
 use cranelift_codegen::CodegenError;
 use cranelift_codegen::isa::x64::{CompileOptions, ImplicitTraps, compile_function};
 use cranelift_codegen::machinst::{Allocator, StackLimit};
 use duet_environ::module::{DefinedFuncIndex, ModuleTranslation};
+use duet_environ::module_env::ModuleEnvironment;
+use duet_environ::parallel::compile_functions;
 use duet_environ::trap::Trap;
 use duet_environ::tunables::Tunables;
 use duet_environ::vmoffsets::VMContext;
@@ -51,8 +53,9 @@ pub fn compile_options(features: CpuFeatures) -> CompileOptions {
 
 /// Translates, optimizes (the mid-end, `cranelift_codegen::opts`) and
 /// compiles every function a module defines (verifying the IR after each
-/// step in debug builds), on up to
-/// `threads` threads. Each function's IR is compiled as soon as it is
+/// step in debug builds), on up to `threads` threads through
+/// [`duet_environ::parallel::compile_functions`], each thread with its own
+/// [`FuncTranslator`]. Each function's IR is compiled as soon as it is
 /// made, so only one function's IR per thread is alive at a time. The code
 /// of defined function `i` is at position `i`; on failure the error is the
 /// lowest-numbered failing function's, whatever the scheduling.
@@ -62,69 +65,32 @@ pub fn compile_module(
     features: CpuFeatures,
     threads: usize,
 ) -> Result<Vec<FinishedCode>, CompileError> {
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
     let options = compile_options(features);
     let env = ModuleEnvironment::new(&translation.module, tunables);
-    let bodies: Vec<Mutex<Option<_>>> = translation
-        .function_bodies
-        .into_iter()
-        .map(|body| Mutex::new(Some(body)))
-        .collect();
-    let next = AtomicUsize::new(0);
-    let work = || {
-        let mut translator = FuncTranslator::new();
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(slot) = bodies.get(i) else {
-                return done;
-            };
-            let body = slot
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take()
-                .expect("each body is taken once");
-            let index = DefinedFuncIndex::from_u32(i as u32);
-            let result = translator
-                .translate(&env, index, body)
-                .map_err(CompileError::from)
-                .and_then(|mut func| {
-                    // In debug builds: the translation's output verifies
-                    // (and `compile_function` verifies the optimized IR).
-                    if cfg!(debug_assertions) {
-                        cranelift_codegen::verifier::verify_function(&func).map_err(|e| {
-                            CompileError::Codegen {
-                                index: i as u32,
-                                error: CodegenError::Verifier {
-                                    stage: "after translation",
-                                    message: e.to_string(),
-                                },
-                            }
-                        })?;
-                    }
-                    cranelift_codegen::opts::optimize(&mut func);
-                    compile_function(&func, &options).map_err(|error| CompileError::Codegen {
-                        index: i as u32,
-                        error,
-                    })
-                });
-            done.push((i, result));
+    let codegen_error = |index: DefinedFuncIndex| {
+        move |error| CompileError::Codegen {
+            index: index.as_u32(),
+            error,
         }
     };
-    let threads = threads.clamp(1, bodies.len().max(1));
-    let mut results = if threads == 1 {
-        work()
-    } else {
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().expect("a compilation thread panicked"))
-                .collect()
-        })
-    };
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+    compile_functions(
+        translation.function_bodies,
+        threads,
+        FuncTranslator::new,
+        |translator, index, body| {
+            let mut func = translator.translate(&env, index, body)?;
+            // In debug builds: the translation's output verifies (and
+            // `compile_function` verifies the optimized IR).
+            if cfg!(debug_assertions) {
+                cranelift_codegen::verifier::verify_function(&func).map_err(|e| {
+                    codegen_error(index)(CodegenError::Verifier {
+                        stage: "after translation",
+                        message: e.to_string(),
+                    })
+                })?;
+            }
+            cranelift_codegen::opts::optimize(&mut func);
+            compile_function(&func, &options).map_err(codegen_error(index))
+        },
+    )
 }

@@ -27,8 +27,8 @@
 //! `catch`, `catch_all` and `delegate`) that are unsupported in reachable
 //! code.
 
-use crate::environ::{ModuleEnvironment, ir_type_of, wasm_signature};
 use crate::error::WasmError;
+use crate::ir_types::{ir_type_of, wasm_signature};
 use crate::state::{ControlFrame, FrameKind, TranslationState};
 use cranelift_asm::SourceLoc;
 use cranelift_codegen::builder::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -37,6 +37,8 @@ use cranelift_codegen::ir::{FuncRef, Function, SigRef, Type, Value};
 use duet_environ::builtins::Builtin;
 use duet_environ::control::{ControlSnapshot, FrameChange};
 use duet_environ::module::{DefinedFuncIndex, FunctionBodyData, ModuleTranslation};
+use duet_environ::module_env::ModuleEnvironment;
+use duet_environ::parallel::compile_functions;
 use duet_environ::tunables::Tunables;
 use std::collections::HashMap;
 use wasmparser::{
@@ -153,57 +155,23 @@ pub fn translate_function(
 }
 
 /// Translates every function a module defines on up to `threads` threads
-/// (1: on this thread), each with its own [`FuncTranslator`]. The IR of
-/// defined function `i` is at position `i`; on failure the error is the
-/// one of the lowest failing function, so it does not depend on
-/// scheduling.
+/// (1: on this thread) through
+/// [`duet_environ::parallel::compile_functions`], each thread with its own
+/// [`FuncTranslator`]. The IR of defined function `i` is at position `i`;
+/// on failure the error is the one of the lowest failing function, so it
+/// does not depend on scheduling.
 pub fn translate_module(
     translation: ModuleTranslation<'_>,
     tunables: Tunables,
     threads: usize,
 ) -> Result<Vec<Function>, WasmError> {
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
     let env = ModuleEnvironment::new(&translation.module, tunables);
-    let count = translation.function_bodies.len();
-    let bodies: Vec<Mutex<Option<FunctionBodyData<'_>>>> = translation
-        .function_bodies
-        .into_iter()
-        .map(|data| Mutex::new(Some(data)))
-        .collect();
-    let next = AtomicUsize::new(0);
-    let translate_some = || {
-        let mut translator = FuncTranslator::new();
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(slot) = bodies.get(i) else {
-                return done;
-            };
-            let body = slot
-                .lock()
-                .expect("no translation panics while holding a body")
-                .take()
-                .expect("each body is taken once");
-            let index = DefinedFuncIndex::from_u32(i as u32);
-            done.push((i, translator.translate(&env, index, body)));
-        }
-    };
-    let threads = threads.clamp(1, count.max(1));
-    let mut results = if threads == 1 {
-        translate_some()
-    } else {
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads).map(|_| scope.spawn(translate_some)).collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().expect("a translation thread panicked"))
-                .collect()
-        })
-    };
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, result)| result).collect()
+    compile_functions(
+        translation.function_bodies,
+        threads,
+        FuncTranslator::new,
+        |translator, index, body| translator.translate(&env, index, body),
+    )
 }
 
 /// The translation of one function in progress: the builder, the module's

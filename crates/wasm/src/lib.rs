@@ -65,14 +65,14 @@
 
 mod code_translator;
 mod compile;
-mod environ;
 mod error;
 mod func_translator;
+mod ir_types;
 mod memory;
 mod state;
 mod tables;
 
 pub use compile::{CompileError, compile_module, compile_options};
-pub use environ::ModuleEnvironment;
+pub use duet_environ::module_env::ModuleEnvironment;
 pub use error::WasmError;
 pub use func_translator::{FuncTranslator, translate_function, translate_module};

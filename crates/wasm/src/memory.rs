@@ -45,13 +45,14 @@
 //! `system_v` signature, the VMContext first. A builtin that can fail
 //! returns a status, non-zero on failure: `trapnz status, Builtin::trap()`.
 
-use crate::environ::{Location, ir_type};
 use crate::error::WasmError;
 use crate::func_translator::Translator;
+use crate::ir_types::ir_type;
 use cranelift_codegen::ir::{
     CallConv, InstructionData, IntCC, MemFlags, Opcode, Signature, Type, Value,
 };
 use duet_environ::builtins::{Builtin, BuiltinType};
+use duet_environ::module_env::Location;
 use duet_environ::trap::Trap;
 use duet_environ::tunables::BoundsCheck;
 use duet_environ::vmoffsets::{VMContext, VMMemoryDefinition};
@@ -84,8 +85,8 @@ impl Translator<'_, '_> {
     /// the loaded import pointer and 0 for an imported one.
     pub(crate) fn definition(&mut self, location: Location) -> (Value, u64) {
         match location {
-            Location::Defined(offset) => (self.vmctx, u64::from(offset)),
-            Location::Imported(pointer) => {
+            Location::Defined { offset } => (self.vmctx, u64::from(offset)),
+            Location::Imported { pointer } => {
                 let flags = MemFlags::trusted().with_readonly();
                 let def = self.load_at(Type::I64, flags, self.vmctx, u64::from(pointer));
                 (def, 0)

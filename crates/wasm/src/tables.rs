@@ -38,9 +38,9 @@
 //! handle, both `i64` in the IR with null as 0; `ref.func f` is the address
 //! of `f`'s `VMFuncRef` inside the VMContext.
 
-use crate::environ::wasm_signature;
 use crate::error::WasmError;
 use crate::func_translator::Translator;
+use crate::ir_types::wasm_signature;
 use cranelift_asm::ExternalName;
 use cranelift_codegen::ir::{ExtFuncData, IntCC, MemFlags, SigRef, Type, Value};
 use duet_environ::abi::FUNCTION_NAMESPACE;

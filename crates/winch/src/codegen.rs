@@ -16,7 +16,6 @@
 //! its maximum, which the prologue's stack-limit check needs and which is
 //! known only at the end, so the check's immediate is patched then.
 
-use crate::env::FuncEnv;
 use crate::error::CompileError;
 use crate::regs::{RegSet, SCRATCH, VMCTX, XMM_SCRATCH};
 use crate::stack::{SLOT_SIZE, Val, ValueStack};
@@ -27,6 +26,8 @@ use cranelift_asm::x64::{
     Xmm, XmmMem,
 };
 use duet_environ::abi::{self, AbiType, ArgLocation, CallSignature};
+use duet_environ::module::FuncType;
+use duet_environ::module_env::ModuleEnvironment;
 use duet_environ::trap::Trap;
 use duet_environ::vmoffsets::{VMContext, VMFuncRef, VMFunctionImport};
 use wasmparser::ValType;
@@ -108,8 +109,8 @@ struct LocalSlot {
 }
 
 /// The code generator of one function.
-pub(crate) struct CodeGen<'e, E: FuncEnv> {
-    pub(crate) env: &'e E,
+pub(crate) struct CodeGen<'e> {
+    pub(crate) env: &'e ModuleEnvironment<'e>,
     pub(crate) asm: Assembler,
     pub(crate) stack: ValueStack,
     pub(crate) regs: RegSet,
@@ -188,9 +189,14 @@ fn frame_slot(offset: u32) -> Amode {
     Amode::base(Gpr::RBP, -(offset as i32))
 }
 
-impl<'e, E: FuncEnv> CodeGen<'e, E> {
+impl<'e> CodeGen<'e> {
     /// A code generator for a function of type `params -> results`.
-    pub(crate) fn new(env: &'e E, asm: Assembler, params: &[ValType], results: &[ValType]) -> Self {
+    pub(crate) fn new(
+        env: &'e ModuleEnvironment<'e>,
+        asm: Assembler,
+        params: &[ValType],
+        results: &[ValType],
+    ) -> Self {
         let abi_params: Vec<AbiType> = params.iter().map(|&t| t.into()).collect();
         let abi_results: Vec<AbiType> = results.iter().map(|&t| t.into()).collect();
         CodeGen {
@@ -953,25 +959,26 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
     /// A call of function `func_index`: defined (a relocation) or imported
     /// (through its `VMFunctionImport`).
     pub(crate) fn emit_call(&mut self, func_index: u32) -> Result<(), CompileError> {
-        let ty = self.env.func_type(func_index).clone();
-        let callee = match func_index.checked_sub(self.env.num_imported_functions()) {
+        let ty = self.env.func_type(func_index);
+        let callee = match func_index.checked_sub(self.env.module().num_imported_functions) {
             Some(_) => Callee::Defined(func_index),
             None => Callee::Imported {
-                offset: self.env.vmoffsets().imported_function(func_index),
+                offset: self.env.offsets().imported_function(func_index),
             },
         };
-        self.emit_call_to(&ty, callee)
+        self.emit_call_to(ty, callee)
     }
 
-    /// A call of `callee`, whose type is `ty`, with its arguments on top of
-    /// the value stack.
+    /// A call of `callee`, whose type is `ty` (as the module environment
+    /// holds it: converted to wasmparser's types one value at a time, with
+    /// no allocation), with its arguments on top of the value stack.
     pub(crate) fn emit_call_to(
         &mut self,
-        ty: &wasmparser::FuncType,
+        ty: &FuncType,
         callee: Callee,
     ) -> Result<(), CompileError> {
-        for &t in ty.params().iter().chain(ty.results()) {
-            self.check_type(t)?;
+        for &t in ty.params.iter().chain(&ty.results) {
+            self.check_type(t.into())?;
         }
         let sig = CallSignature::of_func_type(ty);
 
@@ -1026,7 +1033,8 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
                 self.asm.add_ri(OperandSize::S64, Gpr::RSP, freed as i32);
             }
             self.sp_offset -= freed;
-            if let Some(&ty) = ty.results().first() {
+            if let Some(&ty) = ty.results.first() {
+                let ty = ValType::from(ty);
                 match sig.results[0] {
                     ArgLocation::Xmm(reg) => {
                         self.alloc_specific_xmm(reg);
@@ -1049,7 +1057,8 @@ impl<'e, E: FuncEnv> CodeGen<'e, E> {
         // still holds the return area), as memory entries; the dead area is
         // reclaimed when the enclosing block resets rsp.
         let sp_at_call = self.sp_offset;
-        for (i, (&rty, location)) in ty.results().iter().zip(&sig.results).enumerate() {
+        for (i, (&rty, location)) in ty.results.iter().zip(&sig.results).enumerate() {
+            let rty = ValType::from(rty);
             match *location {
                 ArgLocation::Gpr(reg) if i == 0 => self.asm.push_r(reg),
                 ArgLocation::Xmm(reg) if i == 0 => {

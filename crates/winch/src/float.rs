@@ -29,7 +29,6 @@
 //!   they are refused for now.
 
 use crate::codegen::{CodeGen, float_size};
-use crate::env::FuncEnv;
 use crate::error::CompileError;
 use crate::regs::{SCRATCH, XMM_SCRATCH};
 use crate::stack::Val;
@@ -86,7 +85,7 @@ fn lane_mask(ty: ValType, sign_bit_only: bool) -> [u8; 16] {
     bytes
 }
 
-impl<E: FuncEnv> CodeGen<'_, E> {
+impl CodeGen<'_> {
     /// A constant-pool operand holding the sign-bit mask of `ty` (or its
     /// complement), 16-byte aligned for the packed logical forms.
     fn sign_mask(&mut self, ty: ValType, sign_bit_only: bool) -> XmmMem {

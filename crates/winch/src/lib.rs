@@ -72,6 +72,12 @@
 //!    flags until `br_if`, `if` or `i32.eqz` consumes it (the code
 //!    generator's pending condition), fusing the comparison with the branch.
 //!
+//! What a function reads about the module around it (the memory, table
+//! and global plans, function types, `VMFuncRef` offsets) is
+//! [`duet_environ::module_env::ModuleEnvironment`], the environment the
+//! optimizing tier reads too; [`compile_module_on_threads`] runs a module's
+//! functions through the shared driver, [`duet_environ::parallel`].
+//!
 //! Memory accesses and globals are in `memory.rs`: loads and stores of every
 //! width with bounds checks left to guard pages where the tunables allow and
 //! explicit otherwise, `memory.size`, `memory.grow` through a runtime
@@ -89,7 +95,6 @@
 //! proposals (tail calls, exceptions, GC, atomics).
 
 mod codegen;
-pub mod env;
 pub mod error;
 mod float;
 mod memory;
@@ -98,6 +103,5 @@ mod stack;
 mod tables;
 mod visit;
 
-pub use env::{FuncEnv, GlobalPlan, Location, MemoryPlan, ModuleEnv, TablePlan};
 pub use error::CompileError;
 pub use visit::{compile_function, compile_module, compile_module_on_threads};

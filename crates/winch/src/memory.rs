@@ -19,13 +19,13 @@
 //! used as a 64-bit one directly (invariant 2 of the crate docs).
 
 use crate::codegen::{CodeGen, int_size, is_float, xmm_mov_op};
-use crate::env::{FuncEnv, Location};
 use crate::error::CompileError;
 use crate::regs::{SCRATCH, VMCTX};
 use crate::stack::Val;
 use cranelift_asm::x64::{Amode, CC, ExtMode, Gpr, GprMem, OperandSize, Scale};
 use duet_environ::abi::ArgLocation;
 use duet_environ::builtins::Builtin;
+use duet_environ::module_env::Location;
 use duet_environ::trap::Trap;
 use duet_environ::tunables::BoundsCheck;
 use duet_environ::vmoffsets::{VMContext, VMMemoryDefinition};
@@ -69,7 +69,7 @@ fn store_immediate(value: Val, size: OperandSize) -> Option<i32> {
     }
 }
 
-impl<E: FuncEnv> CodeGen<'_, E> {
+impl CodeGen<'_> {
     /// The address of a definition record. An imported one is reached
     /// through its pointer, loaded into the scratch register (so nothing may
     /// use the scratch register until the record has been read).
@@ -240,36 +240,35 @@ impl<E: FuncEnv> CodeGen<'_, E> {
     /// `global.get`.
     pub(crate) fn emit_global_get(&mut self, global: u32) -> Result<(), CompileError> {
         let plan = self.env.global(global);
-        self.check_type(plan.ty)?;
-        if is_float(plan.ty) {
+        let ty = wasmparser::ValType::from(plan.ty);
+        self.check_type(ty)?;
+        if is_float(ty) {
             let dst = self.alloc_xmm();
             let def = self.definition(plan.location);
-            self.asm.xmm_load(xmm_mov_op(plan.ty), dst, &def);
-            self.stack.push(Val::Xmm {
-                reg: dst,
-                ty: plan.ty,
-            });
+            self.asm.xmm_load(xmm_mov_op(ty), dst, &def);
+            self.stack.push(Val::Xmm { reg: dst, ty });
             return Ok(());
         }
         let dst = self.alloc_gpr();
         let def = self.definition(plan.location);
-        self.asm.mov_rm(int_size(plan.ty), dst, &def);
-        self.push_gpr(dst, plan.ty);
+        self.asm.mov_rm(int_size(ty), dst, &def);
+        self.push_gpr(dst, ty);
         Ok(())
     }
 
     /// `global.set`.
     pub(crate) fn emit_global_set(&mut self, global: u32) -> Result<(), CompileError> {
         let plan = self.env.global(global);
-        self.check_type(plan.ty)?;
-        if is_float(plan.ty) {
+        let ty = wasmparser::ValType::from(plan.ty);
+        self.check_type(ty)?;
+        if is_float(ty) {
             let value = self.pop_xmm();
             let def = self.definition(plan.location);
-            self.asm.xmm_store(xmm_mov_op(plan.ty), &def, value);
+            self.asm.xmm_store(xmm_mov_op(ty), &def, value);
             self.free_xmm(value);
             return Ok(());
         }
-        let size = int_size(plan.ty);
+        let size = int_size(ty);
         let value = self.stack.pop().expect("validated");
         match value.as_imm32() {
             Some(imm) => {

@@ -15,7 +15,6 @@
 //! structural type equality, as the spec requires across modules.
 
 use crate::codegen::{Callee, CodeGen};
-use crate::env::FuncEnv;
 use crate::error::CompileError;
 use crate::memory::BuiltinArg;
 use crate::regs::{SCRATCH, VMCTX};
@@ -41,7 +40,7 @@ const _: () = {
     }
 };
 
-impl<E: FuncEnv> CodeGen<'_, E> {
+impl CodeGen<'_> {
     /// Checks `index` against table `table`'s size (trapping with
     /// `TableOutOfBounds`) and returns the address of its element. The
     /// element address is based on `base`, a register the caller took.
@@ -65,7 +64,7 @@ impl<E: FuncEnv> CodeGen<'_, E> {
         type_index: u32,
         table: u32,
     ) -> Result<(), CompileError> {
-        let ty = self.env.type_at(type_index).clone();
+        let ty = self.env.type_at(type_index);
         let index = self.pop_gpr();
         // The function reference must survive the arguments' moves: one of
         // FUNC_REF_REGS, and not the index. The arguments stay where they
@@ -85,7 +84,7 @@ impl<E: FuncEnv> CodeGen<'_, E> {
         self.free_gpr(index);
         self.asm.test_rr(OperandSize::S64, func_ref, func_ref);
         self.asm.trap_if(CC::Z, Trap::IndirectCallToNull.code());
-        let expected = Amode::base(VMCTX, self.env.vmoffsets().type_id(type_index) as i32);
+        let expected = Amode::base(VMCTX, self.env.offsets().type_id(type_index) as i32);
         self.asm.mov_rm(
             OperandSize::S32,
             SCRATCH,
@@ -93,12 +92,13 @@ impl<E: FuncEnv> CodeGen<'_, E> {
         );
         self.asm.cmp_rm(OperandSize::S32, SCRATCH, &expected);
         self.asm.trap_if(CC::NZ, Trap::BadSignature.code());
-        self.emit_call_to(&ty, Callee::FuncRef(func_ref))
+        self.emit_call_to(ty, Callee::FuncRef(func_ref))
     }
 
     /// `table.get`.
     pub(crate) fn emit_table_get(&mut self, table: u32) {
-        let element_type = self.env.table(table).element;
+        let element_type =
+            duet_environ::module::ValType::from(self.env.table(table).element).into();
         let index = self.pop_gpr();
         let dst = self.alloc_gpr();
         let element = self.table_element(table, index, dst);
@@ -158,7 +158,10 @@ impl<E: FuncEnv> CodeGen<'_, E> {
     /// `ref.func`: the address of the function's `VMFuncRef`.
     pub(crate) fn emit_ref_func(&mut self, func_index: u32) {
         let dst = self.alloc_gpr();
-        let offset = self.env.func_ref(func_index);
+        let offset = self
+            .env
+            .func_ref_offset(func_index)
+            .expect("ref.func validated: the function escapes");
         self.asm
             .lea(OperandSize::S64, dst, &Amode::base(VMCTX, offset as i32));
         self.push_gpr(dst, ValType::FUNCREF);

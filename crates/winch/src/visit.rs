@@ -22,7 +22,6 @@
 //! `wasmparser::FrameStack` impl below).
 
 use crate::codegen::{CodeGen, FrameKind, int_size};
-use crate::env::FuncEnv;
 use crate::error::CompileError;
 use crate::float::{FloatCompare, SignOp};
 use crate::memory::{BuiltinArg, LoadKind};
@@ -38,6 +37,7 @@ use cranelift_asm::x64::{
 use cranelift_asm::x64::{Amode, BitOp, Gpr};
 use duet_environ::builtins::Builtin;
 use duet_environ::control::{ControlSnapshot, FrameChange};
+use duet_environ::module_env::ModuleEnvironment;
 use duet_environ::trap::Trap;
 use wasmparser::{
     BlockType, FuncValidator, FunctionBody, MemArg, ValType, VisitOperator, WasmModuleResources,
@@ -46,15 +46,16 @@ use wasmparser::{
 /// Compiles function `func_index` (a defined function; its body and
 /// validator as the module's translation hands them out) for a CPU with
 /// `features`.
-pub fn compile_function<E: FuncEnv, T: WasmModuleResources>(
-    env: &E,
+pub fn compile_function<T: WasmModuleResources>(
+    env: &ModuleEnvironment<'_>,
     func_index: u32,
     body: &FunctionBody<'_>,
     validator: &mut FuncValidator<T>,
     features: CpuFeatures,
 ) -> Result<FinishedCode, CompileError> {
-    let ty = env.func_type(func_index).clone();
-    let (params, results) = (ty.params().to_vec(), ty.results().to_vec());
+    let ty = env.func_type(func_index);
+    let params: Vec<ValType> = ty.params.iter().map(|&t| t.into()).collect();
+    let results: Vec<ValType> = ty.results.iter().map(|&t| t.into()).collect();
     let mut codegen = CodeGen::new(env, Assembler::new(features), &params, &results);
     // A type the code generator refuses in the signature is reported at the
     // body's start, as the optimizing tier does.
@@ -114,8 +115,9 @@ pub fn compile_module(
 }
 
 /// Compiles every function a module defines on up to `threads` threads
-/// (1: on this thread). Each thread takes the next uncompiled function in
-/// turn, with its own validator allocations; the result is the same as
+/// (1: on this thread) through
+/// [`duet_environ::parallel::compile_functions`], each thread reusing its
+/// own validator allocations. The result is the same as
 /// [`compile_module`]'s, and on failure the error is the one of the lowest
 /// failing function index, so it does not depend on scheduling.
 pub fn compile_module_on_threads(
@@ -124,63 +126,25 @@ pub fn compile_module_on_threads(
     features: CpuFeatures,
     threads: usize,
 ) -> Result<Vec<FinishedCode>, CompileError> {
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    let env = crate::env::ModuleEnv::new(&translation.module, tunables);
-    let imported = translation.module.num_imported_functions;
-    let count = translation.function_bodies.len();
-    let bodies: Vec<Mutex<Option<_>>> = translation
-        .function_bodies
-        .into_iter()
-        .map(|data| Mutex::new(Some(data)))
-        .collect();
-    let next = AtomicUsize::new(0);
-    let compile_some = || {
-        let mut allocations = wasmparser::FuncValidatorAllocations::default();
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(slot) = bodies.get(i) else {
-                return done;
-            };
-            let data = slot
-                .lock()
-                .expect("no compilation panics")
-                .take()
-                .expect("taken once");
-            let mut validator = data.validator.into_validator(allocations);
-            let result = compile_function(
-                &env,
-                imported + i as u32,
-                &data.body,
-                &mut validator,
-                features,
-            );
-            allocations = validator.into_allocations();
-            done.push((i, result));
-        }
-    };
-    let threads = threads.clamp(1, count.max(1));
-    let mut results: Vec<(usize, Result<FinishedCode, CompileError>)> = if threads == 1 {
-        compile_some()
-    } else {
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads).map(|_| scope.spawn(compile_some)).collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().expect("a compiler thread panicked"))
-                .collect()
-        })
-    };
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, result)| result).collect()
+    let env = ModuleEnvironment::new(&translation.module, tunables);
+    duet_environ::parallel::compile_functions(
+        translation.function_bodies,
+        threads,
+        wasmparser::FuncValidatorAllocations::default,
+        |allocations, index, data| {
+            let mut validator = data.validator.into_validator(std::mem::take(allocations));
+            let func_index = translation.module.func_index(index).as_u32();
+            let result = compile_function(&env, func_index, &data.body, &mut validator, features);
+            *allocations = validator.into_allocations();
+            result
+        },
+    )
 }
 
 /// Validates each operator, then compiles it (see the module docs).
-struct Validated<'v, 'c, 'e, E: FuncEnv, T: WasmModuleResources> {
+struct Validated<'v, 'c, 'e, T: WasmModuleResources> {
     validator: &'v mut FuncValidator<T>,
-    codegen: &'c mut CodeGen<'e, E>,
+    codegen: &'c mut CodeGen<'e>,
     offset: u64,
 }
 
@@ -189,13 +153,13 @@ struct Validated<'v, 'c, 'e, E: FuncEnv, T: WasmModuleResources> {
 /// `end`); the validator's control frames say. They hold every construct
 /// the body opened, of every proposal, while the code generator's hold
 /// only the ones it compiled and dead frames.
-impl<E: FuncEnv, T: WasmModuleResources> wasmparser::FrameStack for Validated<'_, '_, '_, E, T> {
+impl<T: WasmModuleResources> wasmparser::FrameStack for Validated<'_, '_, '_, T> {
     fn current_frame(&self) -> Option<wasmparser::FrameKind> {
         self.validator.get_control_frame(0).map(|frame| frame.kind)
     }
 }
 
-impl<E: FuncEnv, T: WasmModuleResources> Validated<'_, '_, '_, E, T> {
+impl<T: WasmModuleResources> Validated<'_, '_, '_, T> {
     /// Validates an operator in unreachable code and keeps the code
     /// generator's frames matched with the validator's, from what the
     /// operator did to the validator's control stack
@@ -272,7 +236,7 @@ macro_rules! define_validated {
     };
 }
 
-impl<'a, E: FuncEnv, T: WasmModuleResources> VisitOperator<'a> for Validated<'_, '_, '_, E, T> {
+impl<'a, T: WasmModuleResources> VisitOperator<'a> for Validated<'_, '_, '_, T> {
     type Output = Result<(), CompileError>;
 
     fn simd_visitor(
@@ -302,9 +266,7 @@ macro_rules! define_validated_simd {
     };
 }
 
-impl<'a, E: FuncEnv, T: WasmModuleResources> wasmparser::VisitSimdOperator<'a>
-    for Validated<'_, '_, '_, E, T>
-{
+impl<'a, T: WasmModuleResources> wasmparser::VisitSimdOperator<'a> for Validated<'_, '_, '_, T> {
     wasmparser::for_each_visit_simd_operator!(define_validated_simd);
 }
 
@@ -338,18 +300,21 @@ fn indices_then_operands(indices: &[u32], operands: usize) -> Vec<BuiltinArg> {
 }
 
 /// The parameter and result types of a block type.
-fn block_signature<E: FuncEnv>(env: &E, ty: BlockType) -> (Vec<ValType>, Vec<ValType>) {
+fn block_signature(env: &ModuleEnvironment<'_>, ty: BlockType) -> (Vec<ValType>, Vec<ValType>) {
     match ty {
         BlockType::Empty => (Vec::new(), Vec::new()),
         BlockType::Type(t) => (Vec::new(), vec![t]),
         BlockType::FuncType(index) => {
             let ty = env.type_at(index);
-            (ty.params().to_vec(), ty.results().to_vec())
+            let wasm = |types: &[duet_environ::module::ValType]| -> Vec<ValType> {
+                types.iter().map(|&t| t.into()).collect()
+            };
+            (wasm(&ty.params), wasm(&ty.results))
         }
     }
 }
 
-impl<E: FuncEnv> CodeGen<'_, E> {
+impl CodeGen<'_> {
     fn block_types(&self, ty: BlockType) -> Result<(Vec<ValType>, Vec<ValType>), CompileError> {
         let (params, results) = block_signature(self.env, ty);
         for &t in params.iter().chain(&results) {
@@ -636,7 +601,7 @@ impl<E: FuncEnv> CodeGen<'_, E> {
     }
 }
 
-impl<'a, E: FuncEnv> Ops<'a> for CodeGen<'_, E> {
+impl<'a> Ops<'a> for CodeGen<'_> {
     fn unsupported_operator(&self, name: &'static str) -> CompileError {
         self.unsupported(name)
     }
