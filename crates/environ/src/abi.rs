@@ -253,10 +253,15 @@ impl CallSignature {
     /// `params`. This is [`CallSignature::system_v`] of the VMContext
     /// followed by `params`, without the VMContext's location.
     pub fn new(params: &[AbiType], results: &[AbiType]) -> CallSignature {
-        let with_vmctx: Vec<AbiType> = std::iter::once(AbiType::I64)
-            .chain(params.iter().copied())
-            .collect();
-        let mut sig = CallSignature::system_v(&with_vmctx, results);
+        CallSignature::wasm(params.iter().copied(), results.iter().copied())
+    }
+
+    /// [`CallSignature::new`] over iterators (no list is built on the way).
+    fn wasm(
+        params: impl IntoIterator<Item = AbiType>,
+        results: impl IntoIterator<Item = AbiType>,
+    ) -> CallSignature {
+        let mut sig = CallSignature::locate(std::iter::once(AbiType::I64).chain(params), results);
         let vmctx = sig.params.remove(0);
         debug_assert_eq!(vmctx, ArgLocation::Gpr(VMCTX));
         sig
@@ -271,6 +276,14 @@ impl CallSignature {
     /// trampoline) has at most one result, and then this is exactly System
     /// V.
     pub fn system_v(params: &[AbiType], results: &[AbiType]) -> CallSignature {
+        CallSignature::locate(params.iter().copied(), results.iter().copied())
+    }
+
+    /// The one location algorithm ([`CallSignature::system_v`]).
+    fn locate(
+        params: impl IntoIterator<Item = AbiType>,
+        results: impl IntoIterator<Item = AbiType>,
+    ) -> CallSignature {
         let (mut gprs, mut xmms) = (SYSTEM_V_ARGUMENT_GPRS.iter(), ARGUMENT_XMMS.iter());
         let mut stack = 0u32;
         let mut on_stack = |ty: AbiType| {
@@ -279,8 +292,8 @@ impl CallSignature {
             ArgLocation::Stack { offset }
         };
         let params = params
-            .iter()
-            .map(|&ty| {
+            .into_iter()
+            .map(|ty| {
                 match ty.is_float() {
                     false => gprs.next().map(|&r| ArgLocation::Gpr(r)),
                     true => xmms.next().map(|&r| ArgLocation::Xmm(r)),
@@ -292,9 +305,9 @@ impl CallSignature {
 
         let mut area = stack_args_size;
         let results = results
-            .iter()
+            .into_iter()
             .enumerate()
-            .map(|(i, &ty)| match (i, ty.is_float()) {
+            .map(|(i, ty)| match (i, ty.is_float()) {
                 (0, false) => ArgLocation::Gpr(RESULT_GPR),
                 (0, true) => ArgLocation::Xmm(RESULT_XMM),
                 _ => {
@@ -315,9 +328,10 @@ impl CallSignature {
 
     /// The locations of a wasm call to a function of type `ty`.
     pub fn of_func_type(ty: &crate::module::FuncType) -> CallSignature {
-        let params: Vec<AbiType> = ty.params.iter().map(|&t| t.into()).collect();
-        let results: Vec<AbiType> = ty.results.iter().map(|&t| t.into()).collect();
-        CallSignature::new(&params, &results)
+        CallSignature::wasm(
+            ty.params.iter().map(|&t| t.into()),
+            ty.results.iter().map(|&t| t.into()),
+        )
     }
 
     /// The stack bytes a caller reserves below its frame for the call:

@@ -446,6 +446,7 @@ impl Assembler {
     /// (mandatory prefix, REX.W) joined with `extra` (66 or REX.W of the
     /// operand size when the form is sized by it, a REX for spl..dil, lock),
     /// after checking the CPU has the form's feature.
+    #[inline]
     pub(crate) fn emit_form(&mut self, form: Form, extra: Prefixes, reg: u8, rm: Rm<'_>, imm: Imm) {
         if !self.require(form.feature, form.mnemonic) {
             return;
