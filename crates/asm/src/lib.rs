@@ -23,8 +23,12 @@
 //!   instruction).
 //! * [`x64`] is the x86-64 ISA: registers, operands, CPU features, the
 //!   [`x64::Assembler`] (one method per instruction form, emitting straight
-//!   into the buffer) and [`x64::MInst`], the machine-instruction enum
-//!   declared in ISLE (`isle/asm/x64/`) for the optimizing compiler.
+//!   into the buffer) and [`x64::MInst`], the machine-instruction enum of
+//!   the optimizing compiler. Every shape and form is declared once, in the
+//!   instruction table (`xtask/src/x64/table.rs`, `docs/assembler.md`),
+//!   from which `cargo xtask isle` generates the ISLE declarations, the
+//!   operand walk, the encoder dispatch, the forms' encodings and
+//!   features, and the per-form `Assembler` methods.
 //! * [`unwind`] describes each function's frame at every offset (where the
 //!   caller's frame and the saved registers are) in DWARF's call-frame
 //!   model, with registers as DWARF numbers, for the runtime's unwind

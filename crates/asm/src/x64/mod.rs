@@ -9,7 +9,9 @@
 //!   buffer (what the baseline compiler uses);
 //! * [`MInst`]: the same instructions as values over virtual registers, with
 //!   a register-operand visitor and `emit` (what the optimizing compiler
-//!   uses), declared in `isle/asm/x64/inst.isle`;
+//!   uses), declared with every instruction form in the instruction table
+//!   (`xtask/src/x64/table.rs`), which generates `isle/asm/x64/inst.isle`
+//!   and the Rust that walks, encodes and feature-checks each `MInst`;
 //! * [`UNWIND_CONVENTION`] and the assembler's frame methods
 //!   ([`Assembler::push_frame`] and its siblings), which emit the frame
 //!   set-up and tear-down together with their unwind records.
