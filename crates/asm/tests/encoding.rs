@@ -1322,9 +1322,15 @@ fn every_declared_form_decodes_as_its_mnemonic() {
                 common::listing(code.code(), 0)
             );
             let mnemonic = format!("{:?}", decoded[0].mnemonic()).to_lowercase();
+            // A `+cc` form is declared as `setcc`, `cmovcc`: the decoder
+            // names the condition (`setne`).
+            let declared = match form.mnemonic.strip_suffix("cc") {
+                Some(stem) if mnemonic.starts_with(stem) => &mnemonic,
+                _ => form.mnemonic,
+            };
             assert_eq!(
                 mnemonic,
-                form.mnemonic,
+                declared,
                 "{} in {}: {}",
                 form.mnemonic,
                 form.shape,

@@ -134,28 +134,49 @@ pub struct Encoding {
     pub map: &'static str,
     /// The opcode byte.
     pub opcode: u8,
-    /// `/digit`, or `None` for `/r`.
+    /// `/digit`, or `None` for `/r` or no ModRM byte.
     pub digit: Option<u8>,
+    /// Whether a ModRM byte follows the opcode (`/r` or `/digit`).
+    pub modrm: bool,
+    /// What the opcode's low bits carry: `"cc"` (a condition, `40+cc`),
+    /// `"r"` (a register, `C8+rd`), or nothing.
+    pub plus: &'static str,
 }
 
-/// Parses `[66|F2|F3] [REX.W] [0F [38|3A]] opcode (/r|/digit) [ib|iw|id]`.
+/// Parses `[66|F2|F3] [REX.W] [0F [38|3A]] opcode[+cc|+rb|+rw|+rd]
+/// [/r|/digit] [ib|iw|id]`.
 pub fn parse_encoding(text: &str) -> Result<Encoding, String> {
     let bad = |why: &str| format!("encoding `{text}`: {why}");
     let mut tokens: Vec<&str> = text.split_whitespace().collect();
     if matches!(tokens.last(), Some(&("ib" | "iw" | "id"))) {
         tokens.pop();
     }
-    let digit = match tokens.pop() {
-        Some("/r") => None,
+    let (digit, modrm) = match tokens.last().copied() {
+        Some("/r") => (None, true),
         Some(d) if d.len() == 2 && d.starts_with('/') => {
             let digit = d[1..].parse::<u8>().map_err(|_| bad("bad /digit"))?;
             if digit > 7 {
                 return Err(bad("/digit above 7"));
             }
-            Some(digit)
+            (Some(digit), true)
         }
-        _ => return Err(bad("does not end in /r or /digit (then ib, iw or id)")),
+        Some(d) if d.starts_with('/') => return Err(bad("bad /digit")),
+        _ => (None, false),
     };
+    if modrm {
+        tokens.pop();
+    }
+    let mut plus = "";
+    if let Some(last) = tokens.last_mut()
+        && let Some((opcode, suffix)) = last.split_once('+')
+    {
+        plus = match suffix {
+            "cc" => "cc",
+            "rb" | "rw" | "rd" | "ro" if !modrm => "r",
+            _ => return Err(bad("`+` takes cc, or rb/rw/rd/ro without a ModRM byte")),
+        };
+        *last = opcode;
+    }
     let byte = |t: &str| u8::from_str_radix(t, 16).map_err(|_| bad("not a hex byte"));
     let mut rest = tokens.as_slice();
     let mut prefix = 0;
@@ -177,12 +198,22 @@ pub fn parse_encoding(text: &str) -> Result<Encoding, String> {
         [op] => ("Primary", byte(op)?),
         _ => return Err(bad("expected one opcode byte after the prefixes and map")),
     };
+    let low_bits = match plus {
+        "cc" => 0x0F,
+        "r" => 0x07,
+        _ => 0,
+    };
+    if opcode & low_bits != 0 {
+        return Err(bad("a `+` opcode has the low bits it adds to clear"));
+    }
     Ok(Encoding {
         prefix,
         w,
         map,
         opcode,
         digit,
+        modrm,
+        plus,
     })
 }
 
@@ -350,6 +381,7 @@ fn form_function(
             (EnumKind::Values(values), true) => Some(*values),
             _ => None,
         })
+        .or((field.ty == "bool").then_some(&["false", "true"][..]))
         .ok_or_else(|| {
             format!(
                 "{}: forms selected by a `{}`, which is no value enum",
@@ -369,18 +401,31 @@ fn form_function(
     Ok(Some((name, Some(field.ty.clone()))))
 }
 
+/// The Rust `Opcode` literal of a parsed encoding.
+fn opcode_literal(enc: &Encoding) -> String {
+    let digit = match enc.digit {
+        Some(d) => format!("Some({d})"),
+        None => "None".to_string(),
+    };
+    let plus = match enc.plus {
+        "cc" => "Plus::Cc",
+        "r" => "Plus::Reg",
+        _ => "Plus::None",
+    };
+    format!(
+        "Opcode {{ prefix: {:#04X}, w: {}, map: Map::{}, byte: {:#04X}, modrm: {}, digit: {digit}, plus: {plus} }}",
+        enc.prefix, enc.w, enc.map, enc.opcode, enc.modrm
+    )
+}
+
 /// The Rust `Form` literal of a declared form.
 fn form_literal(owner: &str, form: &table::Form) -> Result<String, String> {
     let (_, mnemonic, encoding, feature) = form;
     check_feature(feature).map_err(|e| format!("{owner}: {e}"))?;
     let enc = parse_encoding(encoding).map_err(|e| format!("{owner}: {e}"))?;
-    let digit = match enc.digit {
-        Some(d) => format!("Some({d})"),
-        None => "None".to_string(),
-    };
     Ok(format!(
-        "Form {{ mnemonic: {mnemonic:?}, feature: Feature::{feature}, opcode: Opcode {{ prefix: {:#04X}, w: {}, map: Map::{}, byte: {:#04X}, digit: {digit} }} }}",
-        enc.prefix, enc.w, enc.map, enc.opcode
+        "Form {{ mnemonic: {mnemonic:?}, feature: Feature::{feature}, opcode: {} }}",
+        opcode_literal(&enc)
     ))
 }
 
@@ -459,7 +504,6 @@ fn feature_expr(features: &Features, form: Option<&(String, Option<String>)>) ->
             None => unreachable!("checked by form_function"),
         },
         Features::Base => "CpuFeatures::base_only()".to_string(),
-        Features::One(f) => format!("CpuFeatures::base_only().with(Feature::{f})"),
         Features::Op(field) => format!("CpuFeatures::base_only().with({field}.feature())"),
         Features::Float(field) => format!(
             "CpuFeatures::base_only().with(match {field} {{ FloatSize::F32 => Feature::Sse, FloatSize::F64 => Feature::Sse2 }})"
@@ -486,7 +530,7 @@ pub fn render_rust() -> Result<String, String> {
          use super::operands as walk;\n\
          use super::*;\n\
          use crate::operands::OperandVisitor;\n\
-         use crate::x64::asm::{forms, Map, Opcode};\n\
+         use crate::x64::asm::{forms, Map, Opcode, Plus};\n\
          use crate::x64::features::{CpuFeatures, Feature};\n\
          use crate::x64::regs::Gpr;\n\
          use crate::x64::Assembler;\n\n",
@@ -585,10 +629,6 @@ pub fn render_rust() -> Result<String, String> {
                 }
                 vec![f]
             }
-            Features::One(f) => {
-                check_feature(f).map_err(|e| format!("{}: {e}", decl.name))?;
-                vec![]
-            }
             Features::Base => vec![],
         };
         let expr = feature_expr(&decl.features, form.as_ref());
@@ -655,16 +695,7 @@ pub fn render_rust() -> Result<String, String> {
             let mut opcode_arms = String::new();
             for (name, _, encoding, _) in forms.iter() {
                 let enc = parse_encoding(encoding)?;
-                let digit = match enc.digit {
-                    Some(d) => format!("Some({d})"),
-                    None => "None".to_string(),
-                };
-                writeln!(
-                    opcode_arms,
-                    "{ty}::{name} => Opcode {{ prefix: {:#04X}, w: {}, map: Map::{}, byte: {:#04X}, digit: {digit} }},",
-                    enc.prefix, enc.w, enc.map, enc.opcode
-                )
-                .unwrap();
+                writeln!(opcode_arms, "{ty}::{name} => {},", opcode_literal(&enc)).unwrap();
             }
             write!(
                 out,
@@ -690,7 +721,7 @@ pub fn render_methods() -> Result<String, String> {
         "//! The `Assembler` method of each instruction form (`add_rr`, `addss`,\n\
          //! `lzcnt`, ...), generated from the instruction table: each calls the\n\
          //! encoder of its shape with the form's operation.\n\n\
-         use super::{Assembler, Form, Map, Opcode};\n\
+         use super::{Assembler, Form, Map, Opcode, Plus};\n\
          use crate::x64::args::{Amode, GprImm, GprMem, GprMemImm, XmmMem};\n\
          use crate::x64::features::Feature;\n\
          use crate::x64::regs::{Gpr, Xmm};\n\
@@ -713,8 +744,14 @@ pub fn render_methods() -> Result<String, String> {
             Some(ty) => {
                 let mut arms = String::new();
                 for form in forms.iter() {
-                    let values: Vec<String> =
-                        form.0.split('|').map(|value| format!("{ty}::{value}")).collect();
+                    let values: Vec<String> = form
+                        .0
+                        .split('|')
+                        .map(|value| match ty.as_str() {
+                            "bool" => value.to_string(),
+                            _ => format!("{ty}::{value}"),
+                        })
+                        .collect();
                     writeln!(arms, "{} => Some({}),", values.join(" | "), form_literal(decl.name, form)?)
                         .unwrap();
                 }
@@ -777,6 +814,8 @@ fn sample(field: &Field) -> Result<String, String> {
         "ShiftAmount" => "s.shift_amount".into(),
         "RoundMode" => "RoundMode::Zero".into(),
         "i32" => "-7".into(),
+        "CC" => "CC::NZ".into(),
+        "TrapCode" => "s.trap".into(),
         other => return Err(format!("no sample for a `{other}` field")),
     })
 }
@@ -794,10 +833,12 @@ fn write_form_entry(
 ) -> Result<(), String> {
     let mut inits = Vec::new();
     for f in fields {
-        let value = if f.name == selector.0 {
-            selector.1.to_string()
-        } else {
-            sample(f).map_err(|error| format!("{}: {error}", decl.name))?
+        let value = match &f.role {
+            _ if f.name == selector.0 => selector.1.to_string(),
+            Role::Fixed(reg) => {
+                format!("s.fixed_{}(Gpr::{})", snake_case(&f.ty), reg.to_uppercase())
+            }
+            _ => sample(f).map_err(|error| format!("{}: {error}", decl.name))?,
         };
         inits.push(format!("{}: {value}", f.name));
     }
@@ -823,7 +864,8 @@ pub fn render_test_forms() -> Result<String, String> {
          use super::Samples;\n\
          use cranelift_asm::x64::inst::MInst;\n\
          use cranelift_asm::x64::{\n\
-         AluOp, BitOp, ExtMode, Feature, FloatSize, OperandSize, RoundMode, ShiftOp, SseMovOp, SseOp,\n\
+         AluOp, BitOp, CC, ExtMode, Feature, FloatSize, Gpr, OperandSize, RoundMode, ShiftOp, SseMovOp,\n\
+         SseOp,\n\
          UnaryOp,\n\
          };\n\n\
          /// A declared form in one shape.\n\
@@ -868,10 +910,11 @@ pub fn render_test_forms() -> Result<String, String> {
             values.split('|').map(move |v| (v, mnemonic, feature))
         });
         for (value, mnemonic, feature) in selected {
-            let value = key_ty
-                .as_ref()
-                .map(|ty| format!("{ty}::{value}"))
-                .unwrap_or_default();
+            let value = match key_ty.as_deref() {
+                Some("bool") => value.to_string(),
+                Some(ty) => format!("{ty}::{value}"),
+                None => String::new(),
+            };
             write_form_entry(&mut out, decl, &fields, (key, &value), mnemonic, feature)?;
         }
     }
@@ -907,7 +950,22 @@ mod tests {
             (e.prefix, e.map, e.opcode, e.digit),
             (0, "Primary", 0xF7, Some(3))
         );
-        for bad in ["0F 58", "0F 58 /8", "0F 58 59 /r", "zz /r", "/r"] {
+        let e = parse_encoding("0F 40+cc /r").unwrap();
+        assert_eq!((e.opcode, e.plus, e.modrm), (0x40, "cc", true));
+        let e = parse_encoding("REX.W 99").unwrap();
+        assert_eq!((e.opcode, e.modrm, e.w, e.prefix), (0x99, false, true, 0));
+        let e = parse_encoding("0F C8+rd").unwrap();
+        assert_eq!((e.map, e.opcode, e.plus), ("M0F", 0xC8, "r"));
+        for bad in [
+            "0F 58 /8",
+            "0F 58 59 /r",
+            "zz /r",
+            "/r",
+            "0F 41+cc /r",
+            "C8+rd /r",
+            "40+xx",
+            "C9+rd",
+        ] {
             assert!(parse_encoding(bad).is_err(), "{bad}");
         }
     }

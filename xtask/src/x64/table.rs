@@ -99,8 +99,6 @@ pub type Form = (&'static str, &'static str, &'static str, FeatureName);
 pub enum Features {
     /// The base instruction set.
     Base,
-    /// One feature.
-    One(FeatureName),
     /// The feature of the form in field `op`.
     Op(&'static str),
     /// SSE for `F32`, SSE2 for `F64`, by the `FloatSize` in this field.
@@ -170,7 +168,7 @@ const fn section(heading: &'static str, decl: InstDecl) -> InstDecl {
 }
 
 use Emit::{Call, Custom};
-use Features::{Base, Float, One, Op};
+use Features::{Base, Float, Op};
 
 /// The placeholder of a keyed shape's features: [`keyed`] sets them.
 const FORM: Features = Features::Form;
@@ -373,12 +371,17 @@ pub const INSTS: &[InstDecl] = &[
         Op("op"),
         Call("alu_mem", "op size dst src"),
     ),
-    inst(
-        "Cmp",
-        "cmp lhs, rhs: flags of lhs - rhs.",
-        "size:OperandSize lhs:Gpr rhs:GprMemImm",
-        Base,
-        Call("cmp_rmi", "size lhs rhs"),
+    keyed(
+        "",
+        &[("", "cmp", "81 /7 id", "Base")],
+        inst(
+            "Cmp",
+            "cmp lhs, rhs: flags of lhs - rhs. Its form is the row of the ALU opcode \
+             table (asm/alu.rs) that `CmpMem` shares.",
+            "size:OperandSize lhs:Gpr rhs:GprMemImm",
+            FORM,
+            Call("cmp_rmi", "size lhs rhs"),
+        ),
     ),
     inst(
         "CmpMem",
@@ -446,29 +449,53 @@ pub const INSTS: &[InstDecl] = &[
         Base,
         Call("imul_rmi", "size dst src imm"),
     ),
-    inst(
-        "MulWide",
-        "mul/imul src2: rdx:rax = rax * src2 (src1 and dst_lo in rax, dst_hi in rdx).",
-        "signed:bool size:OperandSize src1:Gpr@rax src2:GprMem dst_lo:WritableGpr@rax \
-         dst_hi:WritableGpr@rdx",
-        Base,
-        Call("mul_wide", "signed size src2"),
+    keyed(
+        "signed",
+        &[
+            ("false", "mul", "F7 /4", "Base"),
+            ("true", "imul", "F7 /5", "Base"),
+        ],
+        inst(
+            "MulWide",
+            "mul/imul src2: rdx:rax = rax * src2 (src1 and dst_lo in rax, dst_hi in rdx); \
+             16, 32 and 64 bits.",
+            "signed:bool size:OperandSize src1:Gpr@rax src2:GprMem dst_lo:WritableGpr@rax \
+             dst_hi:WritableGpr@rdx",
+            FORM,
+            Call("mul_wide", "signed size src2"),
+        ),
     ),
-    inst(
-        "Div",
-        "div/idiv divisor: rax = rdx:rax / divisor, rdx = remainder; a fault \
-         (division by zero, quotient overflow) reports `trap`.",
-        "signed:bool size:OperandSize dividend_lo:Gpr@rax dividend_hi:Gpr@rdx divisor:GprMem \
-         dst_quotient:WritableGpr@rax dst_remainder:WritableGpr@rdx trap:TrapCode",
-        Base,
-        Custom("div"),
+    keyed(
+        "signed",
+        &[
+            ("false", "div", "F7 /6", "Base"),
+            ("true", "idiv", "F7 /7", "Base"),
+        ],
+        inst(
+            "Div",
+            "div/idiv divisor: rax = rdx:rax / divisor, rdx = remainder; a fault \
+             (division by zero, quotient overflow) reports `trap`; 16, 32 and 64 bits.",
+            "signed:bool size:OperandSize dividend_lo:Gpr@rax dividend_hi:Gpr@rdx \
+             divisor:GprMem dst_quotient:WritableGpr@rax dst_remainder:WritableGpr@rdx \
+             trap:TrapCode",
+            FORM,
+            Custom("div"),
+        ),
     ),
-    inst(
-        "SignExtendRaxRdx",
-        "cwd/cdq/cqo: rdx = sign of rax.",
-        "size:OperandSize src:Gpr@rax dst:WritableGpr@rdx",
-        Base,
-        Call("sign_extend_rax_into_rdx", "size"),
+    keyed(
+        "size",
+        &[
+            ("S16", "cwd", "66 99", "Base"),
+            ("S32", "cdq", "99", "Base"),
+            ("S64", "cqo", "REX.W 99", "Base"),
+        ],
+        inst(
+            "SignExtendRaxRdx",
+            "cwd/cdq/cqo: rdx = sign of rax.",
+            "size:OperandSize src:Gpr@rax dst:WritableGpr@rdx",
+            FORM,
+            Call("sign_extend_rax_into_rdx", "size"),
+        ),
     ),
     inst(
         "CheckedSRemSeq",
@@ -488,12 +515,16 @@ pub const INSTS: &[InstDecl] = &[
             Call("bit_count", "op size dst src"),
         ),
     ),
-    inst(
-        "Bswap",
-        "bswap dst (dst = src).",
-        "size:OperandSize src:Gpr dst:WritableGpr=src",
-        Base,
-        Call("bswap", "size dst"),
+    keyed(
+        "size",
+        &[("S32|S64", "bswap", "0F C8+rd", "Base")],
+        inst(
+            "Bswap",
+            "bswap dst (dst = src).",
+            "size:OperandSize src:Gpr dst:WritableGpr=src",
+            FORM,
+            Call("bswap", "size dst"),
+        ),
     ),
     section(
         "Moves (asm/mov.rs)",
@@ -608,19 +639,28 @@ pub const INSTS: &[InstDecl] = &[
             Call("lea", "size dst addr"),
         ),
     ),
-    inst(
-        "Setcc",
-        "setcc dst (writes the low byte only).",
-        "cc:CC dst:WritableGpr",
-        Base,
-        Call("setcc", "cc dst"),
+    keyed(
+        "",
+        &[("", "setcc", "0F 90+cc /0", "Base")],
+        inst(
+            "Setcc",
+            "setcc dst (writes the low byte only).",
+            "cc:CC dst:WritableGpr",
+            FORM,
+            Call("setcc", "cc dst"),
+        ),
     ),
-    inst(
-        "Cmov",
-        "cmovcc dst, consequent (dst = alternative when cc does not hold).",
-        "cc:CC size:OperandSize consequent:GprMem alternative:Gpr dst:WritableGpr=alternative",
-        Base,
-        Call("cmov", "cc size dst consequent"),
+    keyed(
+        "size",
+        &[("S16|S32|S64", "cmovcc", "0F 40+cc /r", "Base")],
+        inst(
+            "Cmov",
+            "cmovcc dst, consequent (dst = alternative when cc does not hold).",
+            "cc:CC size:OperandSize consequent:GprMem alternative:Gpr \
+             dst:WritableGpr=alternative",
+            FORM,
+            Call("cmov", "cc size dst consequent"),
+        ),
     ),
     section(
         "Stack (asm/stack.rs)",
@@ -705,14 +745,22 @@ pub const INSTS: &[InstDecl] = &[
         Base,
         Call("ret_imm", "stack_bytes_to_pop"),
     ),
-    inst(
-        "Ud2",
-        "ud2, trapping with `trap`.",
-        "trap:TrapCode",
-        Base,
-        Call("ud2", "trap"),
+    keyed(
+        "",
+        &[("", "ud2", "0F 0B", "Base")],
+        inst(
+            "Ud2",
+            "ud2, trapping with `trap`.",
+            "trap:TrapCode",
+            FORM,
+            Call("ud2", "trap"),
+        ),
     ),
-    inst("Int3", "int3.", "", Base, Call("int3", "")),
+    keyed(
+        "",
+        &[("", "int3", "CC", "Base")],
+        inst("Int3", "int3.", "", FORM, Call("int3", "")),
+    ),
     inst(
         "Nop",
         "A nop of `len` bytes.",
@@ -722,30 +770,62 @@ pub const INSTS: &[InstDecl] = &[
     ),
     section(
         "Atomics (asm/atomic.rs)",
-        inst(
-            "Xchg",
-            "xchg [mem], src (implicitly locked): dst = old value (dst = src).",
-            "size:OperandSize mem:Amode src:Gpr dst:WritableGpr=src",
-            Base,
-            Call("xchg_mr", "size mem dst"),
+        keyed(
+            "size",
+            &[
+                ("S8", "xchg", "86 /r", "Base"),
+                ("S16|S32|S64", "xchg", "87 /r", "Base"),
+            ],
+            inst(
+                "Xchg",
+                "xchg [mem], src (implicitly locked): dst = old value (dst = src).",
+                "size:OperandSize mem:Amode src:Gpr dst:WritableGpr=src",
+                FORM,
+                Call("xchg_mr", "size mem dst"),
+            ),
         ),
     ),
-    inst(
-        "LockCmpxchg",
-        "lock cmpxchg [mem], replacement: compares with rax (expected) and leaves \
-         the old value in rax (dst_old).",
-        "size:OperandSize mem:Amode expected:Gpr@rax replacement:Gpr dst_old:WritableGpr@rax",
-        Base,
-        Call("lock_cmpxchg", "size mem replacement"),
+    keyed(
+        "size",
+        &[
+            ("S8", "cmpxchg", "0F B0 /r", "Base"),
+            ("S16|S32|S64", "cmpxchg", "0F B1 /r", "Base"),
+        ],
+        inst(
+            "LockCmpxchg",
+            "lock cmpxchg [mem], replacement: compares with rax (expected) and leaves \
+             the old value in rax (dst_old).",
+            "size:OperandSize mem:Amode expected:Gpr@rax replacement:Gpr \
+             dst_old:WritableGpr@rax",
+            FORM,
+            Call("lock_cmpxchg", "size mem replacement"),
+        ),
     ),
-    inst(
-        "LockXadd",
-        "lock xadd [mem], src: dst = old value (dst = src).",
-        "size:OperandSize mem:Amode src:Gpr dst:WritableGpr=src",
-        Base,
-        Call("lock_xadd", "size mem dst"),
+    keyed(
+        "size",
+        &[
+            ("S8", "xadd", "0F C0 /r", "Base"),
+            ("S16|S32|S64", "xadd", "0F C1 /r", "Base"),
+        ],
+        inst(
+            "LockXadd",
+            "lock xadd [mem], src: dst = old value (dst = src).",
+            "size:OperandSize mem:Amode src:Gpr dst:WritableGpr=src",
+            FORM,
+            Call("lock_xadd", "size mem dst"),
+        ),
     ),
-    inst("Mfence", "mfence.", "", One("Sse2"), Call("mfence", "")),
+    keyed(
+        "",
+        &[("", "mfence", "0F AE /6", "Sse2")],
+        inst(
+            "Mfence",
+            "mfence (its ModRM byte is F0: /6 over register 0).",
+            "",
+            FORM,
+            Call("mfence", ""),
+        ),
+    ),
     section(
         "Scalar SSE (asm/sse.rs)",
         inst(

@@ -1584,9 +1584,20 @@ pub struct Samples {
     pub gpr_imm: vi::GprImm,
     pub xmm_mem: vi::XmmMem,
     pub shift_amount: ShiftAmount,
+    pub trap: TrapCode,
 }
 
 impl Samples {
+    /// A GPR operand the form fixes to `reg` (rax, rdx, rcx).
+    pub fn fixed_gpr(&self, reg: Gpr) -> GprReg {
+        g(reg)
+    }
+
+    /// A written GPR operand the form fixes to `reg`.
+    pub fn fixed_writable_gpr(&self, reg: Gpr) -> Writable<GprReg> {
+        gw(reg)
+    }
+
     /// Samples over `gpr` and `xmm`, register operands where a form takes a
     /// register or memory when `memory` is false, `[base + disp]` otherwise.
     pub fn new(size: OperandSize, gpr: Gpr, xmm: Xmm, base: Gpr, memory: bool) -> Samples {
@@ -1627,6 +1638,7 @@ impl Samples {
             } else {
                 ShiftAmount::Cl(g(Gpr::RCX))
             },
+            trap: trap(3),
         }
     }
 }

@@ -21,18 +21,18 @@
 //! `83` form. The accumulator short forms (`04`, `05`, ...) are left out:
 //! they save one byte only for `al`/`eax` and complicate nothing else.
 
-use super::{AsmError, Assembler, Imm, Map, Prefixes, Rm};
+use super::{AsmError, Assembler, Imm, Map, Prefixes, Rm, forms};
 use crate::buffer::CodeOffset;
 use crate::x64::args::{Amode, GprImm, GprMem, GprMemImm};
 use crate::x64::regs::Gpr;
 use crate::x64::{AluOp, OperandSize, UnaryOp};
 
 /// The opcode row (`/digit` of the immediate forms) of each operation: the
-/// instruction table's declared `81 /digit id` form, or 7 for CMP.
+/// instruction table's declared `81 /digit id` form (CMP's is `Cmp`'s).
 const fn alu_row(op: Option<AluOp>) -> u8 {
     match op {
         Some(op) => op.opcode().extension(),
-        None => 7,
+        None => forms::form_cmp().opcode.extension(),
     }
 }
 

@@ -11,26 +11,17 @@
 //! CMPXCHG16B and the LOCK-prefixed forms of the ALU instructions are left
 //! out until the threads work needs them.
 
-use super::{Assembler, Imm, Map, Prefixes, Rm};
+use super::{Assembler, Imm, Prefixes, Rm, forms};
 use crate::x64::OperandSize;
 use crate::x64::args::Amode;
-use crate::x64::features::Feature;
 use crate::x64::regs::Gpr;
 
 impl Assembler {
     /// `xchg [mem], src`: swaps atomically; `src` receives the old value.
     pub fn xchg_mr(&mut self, size: OperandSize, mem: &Amode, src: Gpr) {
         let p = Prefixes::for_size(size).byte_reg(size, src.enc());
-        let opcode = if size == OperandSize::S8 { 0x86 } else { 0x87 };
-        self.emit_modrm(
-            "xchg",
-            p,
-            Map::Primary,
-            opcode,
-            src.enc(),
-            Rm::Mem(mem),
-            Imm::None,
-        );
+        let form = forms::form_xchg(size).expect("every size has a form");
+        self.emit_form(form, p, src.enc(), Rm::Mem(mem), Imm::None);
     }
 
     /// `lock cmpxchg [mem], replacement`: if `[mem]` equals rax, stores
@@ -39,37 +30,26 @@ impl Assembler {
         let p = Prefixes::for_size(size)
             .lock()
             .byte_reg(size, replacement.enc());
-        let opcode = if size == OperandSize::S8 { 0xB0 } else { 0xB1 };
-        self.emit_modrm(
-            "cmpxchg",
-            p,
-            Map::M0F,
-            opcode,
-            replacement.enc(),
-            Rm::Mem(mem),
-            Imm::None,
-        );
+        let form = forms::form_lock_cmpxchg(size).expect("every size has a form");
+        self.emit_form(form, p, replacement.enc(), Rm::Mem(mem), Imm::None);
     }
 
     /// `lock xadd [mem], src`: adds atomically; `src` receives the old value.
     pub fn lock_xadd(&mut self, size: OperandSize, mem: &Amode, src: Gpr) {
         let p = Prefixes::for_size(size).lock().byte_reg(size, src.enc());
-        let opcode = if size == OperandSize::S8 { 0xC0 } else { 0xC1 };
-        self.emit_modrm(
-            "xadd",
-            p,
-            Map::M0F,
-            opcode,
-            src.enc(),
-            Rm::Mem(mem),
-            Imm::None,
-        );
+        let form = forms::form_lock_xadd(size).expect("every size has a form");
+        self.emit_form(form, p, src.enc(), Rm::Mem(mem), Imm::None);
     }
 
     /// `mfence`: orders all earlier loads and stores before later ones.
     pub fn mfence(&mut self) {
-        if self.require(Feature::Sse2, "mfence") {
-            self.emit_bytes(&[0x0F, 0xAE, 0xF0]);
-        }
+        // ModRM F0: mod 11, reg /6, rm 0.
+        self.emit_form(
+            forms::form_mfence(),
+            Prefixes::NONE,
+            0,
+            Rm::Reg(0),
+            Imm::None,
+        );
     }
 }

@@ -14,7 +14,7 @@
 //! without LZCNT (TZCNT) the F3-prefixed encoding silently runs as BSR
 //! (BSF), with different results, which is why the feature check matters.
 
-use super::{AsmError, Assembler, Imm, Map, Prefixes, Rm};
+use super::{AsmError, Assembler, Imm, Prefixes, Rm, forms};
 use crate::x64::args::GprMem;
 use crate::x64::regs::Gpr;
 use crate::x64::{BitOp, OperandSize};
@@ -58,12 +58,7 @@ impl Assembler {
             });
             return;
         }
-        self.emit_opcode_reg(
-            Prefixes::for_size(size),
-            Map::M0F,
-            0xC8,
-            dst.enc(),
-            Imm::None,
-        );
+        let form = forms::form_bswap(size).expect("32 and 64 bits have a form");
+        self.emit_form_opcode(form, Prefixes::for_size(size), dst.enc(), Imm::None);
     }
 }

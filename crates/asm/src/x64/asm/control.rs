@@ -17,7 +17,7 @@
 //! everything after it is truncated, so an encoded backward displacement
 //! never goes stale.)
 
-use super::{AsmError, Assembler, Imm, Map, Prefixes, Rm};
+use super::{AsmError, Assembler, Imm, Map, Prefixes, Rm, forms};
 use crate::buffer::Label;
 use crate::metadata::{ExternalName, RelocKind, TrapCode};
 use crate::x64::args::GprMem;
@@ -162,12 +162,12 @@ impl Assembler {
     /// `ud2`, in the trap table with `code`.
     pub fn ud2(&mut self, code: TrapCode) {
         self.buffer.add_trap(code);
-        self.emit_bytes(&[0x0F, 0x0B]);
+        self.emit_form_opcode(forms::form_ud2(), Prefixes::NONE, 0, Imm::None);
     }
 
     /// `int3` (a breakpoint).
     pub fn int3(&mut self) {
-        self.emit_bytes(&[0xCC]);
+        self.emit_form_opcode(forms::form_int3(), Prefixes::NONE, 0, Imm::None);
     }
 
     /// NOPs totalling `len` bytes, in as few instructions as possible.

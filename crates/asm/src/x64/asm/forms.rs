@@ -5,11 +5,28 @@
 //! `lzcnt`, ...), generated from the instruction table: each calls the
 //! encoder of its shape with the form's operation.
 
-use super::{Assembler, Form, Map, Opcode};
+use super::{Assembler, Form, Map, Opcode, Plus};
 use crate::x64::args::{Amode, GprImm, GprMem, GprMemImm, XmmMem};
 use crate::x64::features::Feature;
 use crate::x64::regs::{Gpr, Xmm};
 use crate::x64::{AluOp, BitOp, ExtMode, FloatSize, OperandSize, SseOp};
+
+/// The form of `MInst::Cmp`.
+pub(crate) const fn form_cmp() -> Form {
+    Form {
+        mnemonic: "cmp",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::Primary,
+            byte: 0x81,
+            modrm: true,
+            digit: Some(7),
+            plus: Plus::None,
+        },
+    }
+}
 
 /// The form of `MInst::IMul`.
 pub(crate) const fn form_imul() -> Form {
@@ -21,8 +38,158 @@ pub(crate) const fn form_imul() -> Form {
             w: false,
             map: Map::M0F,
             byte: 0xAF,
+            modrm: true,
             digit: None,
+            plus: Plus::None,
         },
+    }
+}
+
+/// The form of `MInst::MulWide` for each `signed`; `None` where there is none.
+#[allow(
+    unreachable_patterns,
+    reason = "a form for every value makes the last arm unreachable"
+)]
+pub(crate) const fn form_mul_wide(signed: bool) -> Option<Form> {
+    match signed {
+        false => Some(Form {
+            mnemonic: "mul",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::Primary,
+                byte: 0xF7,
+                modrm: true,
+                digit: Some(4),
+                plus: Plus::None,
+            },
+        }),
+        true => Some(Form {
+            mnemonic: "imul",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::Primary,
+                byte: 0xF7,
+                modrm: true,
+                digit: Some(5),
+                plus: Plus::None,
+            },
+        }),
+        _ => None,
+    }
+}
+
+/// The form of `MInst::Div` for each `signed`; `None` where there is none.
+#[allow(
+    unreachable_patterns,
+    reason = "a form for every value makes the last arm unreachable"
+)]
+pub(crate) const fn form_div(signed: bool) -> Option<Form> {
+    match signed {
+        false => Some(Form {
+            mnemonic: "div",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::Primary,
+                byte: 0xF7,
+                modrm: true,
+                digit: Some(6),
+                plus: Plus::None,
+            },
+        }),
+        true => Some(Form {
+            mnemonic: "idiv",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::Primary,
+                byte: 0xF7,
+                modrm: true,
+                digit: Some(7),
+                plus: Plus::None,
+            },
+        }),
+        _ => None,
+    }
+}
+
+/// The form of `MInst::SignExtendRaxRdx` for each `size`; `None` where there is none.
+#[allow(
+    unreachable_patterns,
+    reason = "a form for every value makes the last arm unreachable"
+)]
+pub(crate) const fn form_sign_extend_rax_rdx(size: OperandSize) -> Option<Form> {
+    match size {
+        OperandSize::S16 => Some(Form {
+            mnemonic: "cwd",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x66,
+                w: false,
+                map: Map::Primary,
+                byte: 0x99,
+                modrm: false,
+                digit: None,
+                plus: Plus::None,
+            },
+        }),
+        OperandSize::S32 => Some(Form {
+            mnemonic: "cdq",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::Primary,
+                byte: 0x99,
+                modrm: false,
+                digit: None,
+                plus: Plus::None,
+            },
+        }),
+        OperandSize::S64 => Some(Form {
+            mnemonic: "cqo",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: true,
+                map: Map::Primary,
+                byte: 0x99,
+                modrm: false,
+                digit: None,
+                plus: Plus::None,
+            },
+        }),
+        _ => None,
+    }
+}
+
+/// The form of `MInst::Bswap` for each `size`; `None` where there is none.
+#[allow(
+    unreachable_patterns,
+    reason = "a form for every value makes the last arm unreachable"
+)]
+pub(crate) const fn form_bswap(size: OperandSize) -> Option<Form> {
+    match size {
+        OperandSize::S32 | OperandSize::S64 => Some(Form {
+            mnemonic: "bswap",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0xC8,
+                modrm: false,
+                digit: None,
+                plus: Plus::Reg,
+            },
+        }),
+        _ => None,
     }
 }
 
@@ -41,7 +208,9 @@ pub(crate) const fn form_mov_rr(size: OperandSize) -> Option<Form> {
                 w: false,
                 map: Map::Primary,
                 byte: 0x88,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         OperandSize::S16 | OperandSize::S32 | OperandSize::S64 => Some(Form {
@@ -52,7 +221,9 @@ pub(crate) const fn form_mov_rr(size: OperandSize) -> Option<Form> {
                 w: false,
                 map: Map::Primary,
                 byte: 0x89,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         _ => None,
@@ -74,7 +245,9 @@ pub(crate) const fn form_mov_rm(size: OperandSize) -> Option<Form> {
                 w: false,
                 map: Map::Primary,
                 byte: 0x8A,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         OperandSize::S16 | OperandSize::S32 | OperandSize::S64 => Some(Form {
@@ -85,7 +258,9 @@ pub(crate) const fn form_mov_rm(size: OperandSize) -> Option<Form> {
                 w: false,
                 map: Map::Primary,
                 byte: 0x8B,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         _ => None,
@@ -107,7 +282,9 @@ pub(crate) const fn form_mov_mr(size: OperandSize) -> Option<Form> {
                 w: false,
                 map: Map::Primary,
                 byte: 0x88,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         OperandSize::S16 | OperandSize::S32 | OperandSize::S64 => Some(Form {
@@ -118,7 +295,9 @@ pub(crate) const fn form_mov_mr(size: OperandSize) -> Option<Form> {
                 w: false,
                 map: Map::Primary,
                 byte: 0x89,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         _ => None,
@@ -140,7 +319,9 @@ pub(crate) const fn form_mov_mi(size: OperandSize) -> Option<Form> {
                 w: false,
                 map: Map::Primary,
                 byte: 0xC6,
+                modrm: true,
                 digit: Some(0),
+                plus: Plus::None,
             },
         }),
         OperandSize::S16 => Some(Form {
@@ -151,7 +332,9 @@ pub(crate) const fn form_mov_mi(size: OperandSize) -> Option<Form> {
                 w: false,
                 map: Map::Primary,
                 byte: 0xC7,
+                modrm: true,
                 digit: Some(0),
+                plus: Plus::None,
             },
         }),
         OperandSize::S32 | OperandSize::S64 => Some(Form {
@@ -162,7 +345,9 @@ pub(crate) const fn form_mov_mi(size: OperandSize) -> Option<Form> {
                 w: false,
                 map: Map::Primary,
                 byte: 0xC7,
+                modrm: true,
                 digit: Some(0),
+                plus: Plus::None,
             },
         }),
         _ => None,
@@ -184,7 +369,9 @@ pub(crate) const fn form_movzx(mode: ExtMode) -> Option<Form> {
                 w: false,
                 map: Map::M0F,
                 byte: 0xB6,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         ExtMode::BL | ExtMode::BQ => Some(Form {
@@ -195,7 +382,9 @@ pub(crate) const fn form_movzx(mode: ExtMode) -> Option<Form> {
                 w: false,
                 map: Map::M0F,
                 byte: 0xB6,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         ExtMode::WL | ExtMode::WQ => Some(Form {
@@ -206,7 +395,9 @@ pub(crate) const fn form_movzx(mode: ExtMode) -> Option<Form> {
                 w: false,
                 map: Map::M0F,
                 byte: 0xB7,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         ExtMode::LQ => Some(Form {
@@ -217,7 +408,9 @@ pub(crate) const fn form_movzx(mode: ExtMode) -> Option<Form> {
                 w: false,
                 map: Map::Primary,
                 byte: 0x8B,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         _ => None,
@@ -239,7 +432,9 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
                 w: false,
                 map: Map::M0F,
                 byte: 0xBE,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         ExtMode::BL => Some(Form {
@@ -250,7 +445,9 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
                 w: false,
                 map: Map::M0F,
                 byte: 0xBE,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         ExtMode::BQ => Some(Form {
@@ -261,7 +458,9 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
                 w: true,
                 map: Map::M0F,
                 byte: 0xBE,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         ExtMode::WL => Some(Form {
@@ -272,7 +471,9 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
                 w: false,
                 map: Map::M0F,
                 byte: 0xBF,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         ExtMode::WQ => Some(Form {
@@ -283,7 +484,9 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
                 w: true,
                 map: Map::M0F,
                 byte: 0xBF,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         ExtMode::LQ => Some(Form {
@@ -294,7 +497,9 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
                 w: true,
                 map: Map::Primary,
                 byte: 0x63,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         _ => None,
@@ -311,7 +516,212 @@ pub(crate) const fn form_lea() -> Form {
             w: false,
             map: Map::Primary,
             byte: 0x8D,
+            modrm: true,
             digit: None,
+            plus: Plus::None,
+        },
+    }
+}
+
+/// The form of `MInst::Setcc`.
+pub(crate) const fn form_setcc() -> Form {
+    Form {
+        mnemonic: "setcc",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::M0F,
+            byte: 0x90,
+            modrm: true,
+            digit: Some(0),
+            plus: Plus::Cc,
+        },
+    }
+}
+
+/// The form of `MInst::Cmov` for each `size`; `None` where there is none.
+#[allow(
+    unreachable_patterns,
+    reason = "a form for every value makes the last arm unreachable"
+)]
+pub(crate) const fn form_cmov(size: OperandSize) -> Option<Form> {
+    match size {
+        OperandSize::S16 | OperandSize::S32 | OperandSize::S64 => Some(Form {
+            mnemonic: "cmovcc",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x40,
+                modrm: true,
+                digit: None,
+                plus: Plus::Cc,
+            },
+        }),
+        _ => None,
+    }
+}
+
+/// The form of `MInst::Ud2`.
+pub(crate) const fn form_ud2() -> Form {
+    Form {
+        mnemonic: "ud2",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::M0F,
+            byte: 0x0B,
+            modrm: false,
+            digit: None,
+            plus: Plus::None,
+        },
+    }
+}
+
+/// The form of `MInst::Int3`.
+pub(crate) const fn form_int3() -> Form {
+    Form {
+        mnemonic: "int3",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::Primary,
+            byte: 0xCC,
+            modrm: false,
+            digit: None,
+            plus: Plus::None,
+        },
+    }
+}
+
+/// The form of `MInst::Xchg` for each `size`; `None` where there is none.
+#[allow(
+    unreachable_patterns,
+    reason = "a form for every value makes the last arm unreachable"
+)]
+pub(crate) const fn form_xchg(size: OperandSize) -> Option<Form> {
+    match size {
+        OperandSize::S8 => Some(Form {
+            mnemonic: "xchg",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::Primary,
+                byte: 0x86,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }),
+        OperandSize::S16 | OperandSize::S32 | OperandSize::S64 => Some(Form {
+            mnemonic: "xchg",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::Primary,
+                byte: 0x87,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }),
+        _ => None,
+    }
+}
+
+/// The form of `MInst::LockCmpxchg` for each `size`; `None` where there is none.
+#[allow(
+    unreachable_patterns,
+    reason = "a form for every value makes the last arm unreachable"
+)]
+pub(crate) const fn form_lock_cmpxchg(size: OperandSize) -> Option<Form> {
+    match size {
+        OperandSize::S8 => Some(Form {
+            mnemonic: "cmpxchg",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0xB0,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }),
+        OperandSize::S16 | OperandSize::S32 | OperandSize::S64 => Some(Form {
+            mnemonic: "cmpxchg",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0xB1,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }),
+        _ => None,
+    }
+}
+
+/// The form of `MInst::LockXadd` for each `size`; `None` where there is none.
+#[allow(
+    unreachable_patterns,
+    reason = "a form for every value makes the last arm unreachable"
+)]
+pub(crate) const fn form_lock_xadd(size: OperandSize) -> Option<Form> {
+    match size {
+        OperandSize::S8 => Some(Form {
+            mnemonic: "xadd",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0xC0,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }),
+        OperandSize::S16 | OperandSize::S32 | OperandSize::S64 => Some(Form {
+            mnemonic: "xadd",
+            feature: Feature::Base,
+            opcode: Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0xC1,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }),
+        _ => None,
+    }
+}
+
+/// The form of `MInst::Mfence`.
+pub(crate) const fn form_mfence() -> Form {
+    Form {
+        mnemonic: "mfence",
+        feature: Feature::Sse2,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::M0F,
+            byte: 0xAE,
+            modrm: true,
+            digit: Some(6),
+            plus: Plus::None,
         },
     }
 }
@@ -326,7 +736,9 @@ pub(crate) const fn form_xmm_mov_rr() -> Form {
             w: false,
             map: Map::M0F,
             byte: 0x28,
+            modrm: true,
             digit: None,
+            plus: Plus::None,
         },
     }
 }
@@ -346,7 +758,9 @@ pub(crate) const fn form_xmm_round(size: FloatSize) -> Option<Form> {
                 w: false,
                 map: Map::M0F3A,
                 byte: 0x0A,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         FloatSize::F64 => Some(Form {
@@ -357,7 +771,9 @@ pub(crate) const fn form_xmm_round(size: FloatSize) -> Option<Form> {
                 w: false,
                 map: Map::M0F3A,
                 byte: 0x0B,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         _ => None,
@@ -379,7 +795,9 @@ pub(crate) const fn form_xmm_cmp(size: FloatSize) -> Option<Form> {
                 w: false,
                 map: Map::M0F,
                 byte: 0x2E,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         FloatSize::F64 => Some(Form {
@@ -390,7 +808,9 @@ pub(crate) const fn form_xmm_cmp(size: FloatSize) -> Option<Form> {
                 w: false,
                 map: Map::M0F,
                 byte: 0x2E,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         _ => None,
@@ -412,7 +832,9 @@ pub(crate) const fn form_gpr_to_xmm(size: OperandSize) -> Option<Form> {
                 w: false,
                 map: Map::M0F,
                 byte: 0x6E,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         OperandSize::S64 => Some(Form {
@@ -423,7 +845,9 @@ pub(crate) const fn form_gpr_to_xmm(size: OperandSize) -> Option<Form> {
                 w: true,
                 map: Map::M0F,
                 byte: 0x6E,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         _ => None,
@@ -445,7 +869,9 @@ pub(crate) const fn form_xmm_to_gpr(size: OperandSize) -> Option<Form> {
                 w: false,
                 map: Map::M0F,
                 byte: 0x7E,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         OperandSize::S64 => Some(Form {
@@ -456,7 +882,9 @@ pub(crate) const fn form_xmm_to_gpr(size: OperandSize) -> Option<Form> {
                 w: true,
                 map: Map::M0F,
                 byte: 0x7E,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         _ => None,
@@ -478,7 +906,9 @@ pub(crate) const fn form_cvt_int_to_float(float_size: FloatSize) -> Option<Form>
                 w: false,
                 map: Map::M0F,
                 byte: 0x2A,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         FloatSize::F64 => Some(Form {
@@ -489,7 +919,9 @@ pub(crate) const fn form_cvt_int_to_float(float_size: FloatSize) -> Option<Form>
                 w: false,
                 map: Map::M0F,
                 byte: 0x2A,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         _ => None,
@@ -511,7 +943,9 @@ pub(crate) const fn form_cvt_float_to_int(float_size: FloatSize) -> Option<Form>
                 w: false,
                 map: Map::M0F,
                 byte: 0x2C,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         FloatSize::F64 => Some(Form {
@@ -522,7 +956,9 @@ pub(crate) const fn form_cvt_float_to_int(float_size: FloatSize) -> Option<Form>
                 w: false,
                 map: Map::M0F,
                 byte: 0x2C,
+                modrm: true,
                 digit: None,
+                plus: Plus::None,
             },
         }),
         _ => None,

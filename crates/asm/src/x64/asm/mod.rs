@@ -53,7 +53,7 @@ pub use seq::JumpTableTargets;
 use super::args::{Amode, GprMem, XmmMem};
 use super::features::{CpuFeatures, Feature};
 use super::regs::Gpr;
-use super::{LabelUse, OperandSize, X64};
+use super::{CC, LabelUse, OperandSize, X64};
 use crate::buffer::{BufferError, CodeOffset, Constant, FinishedCode, Label, MachBuffer};
 use crate::metadata::{SourceLoc, TrapCode};
 
@@ -148,6 +148,18 @@ impl Prefixes {
         }
     }
 
+    /// A form's own prefixes (its mandatory prefix) joined with `extra`'s
+    /// (operand size, lock, a REX for spl..dil).
+    pub const fn join(self, extra: Prefixes) -> Prefixes {
+        Prefixes {
+            lock: self.lock || extra.lock,
+            opsize: self.opsize || extra.opsize,
+            w: self.w || extra.w,
+            force_rex: self.force_rex || extra.force_rex,
+            rep: self.rep,
+        }
+    }
+
     /// With REX.W set.
     pub const fn w(self) -> Prefixes {
         Prefixes { w: true, ..self }
@@ -182,9 +194,24 @@ pub(crate) struct Opcode {
     pub map: Map,
     /// The opcode byte.
     pub byte: u8,
+    /// Whether a ModRM byte follows.
+    pub modrm: bool,
     /// The ModRM `reg` field's opcode extension (`/digit`), or `None` for
-    /// `/r` (a register there).
+    /// `/r` (a register there) or no ModRM byte.
     pub digit: Option<u8>,
+    /// What the opcode byte's low bits carry.
+    pub plus: Plus,
+}
+
+/// What an opcode's low bits carry (`+cc`, `+rd` in the manual).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Plus {
+    /// Nothing: the opcode is the byte.
+    None,
+    /// A condition code (`0F 40+cc`: CMOVcc, SETcc).
+    Cc,
+    /// A register's low three bits, its fourth in REX.B (`C8+rd`: BSWAP).
+    Reg,
 }
 
 impl Opcode {
@@ -214,6 +241,21 @@ pub(crate) struct Form {
     pub feature: Feature,
     /// Its encoding.
     pub opcode: Opcode,
+}
+
+impl Form {
+    /// The form for condition `cc` of a `+cc` form.
+    pub(crate) const fn with_cc(self, cc: CC) -> Form {
+        assert!(matches!(self.opcode.plus, Plus::Cc));
+        Form {
+            opcode: Opcode {
+                byte: self.opcode.byte | cc.enc(),
+                plus: Plus::None,
+                ..self.opcode
+            },
+            ..self
+        }
+    }
 }
 
 /// The opcode map (the escape bytes before the opcode). VEX encodings will
@@ -451,14 +493,8 @@ impl Assembler {
         if !self.require(form.feature, form.mnemonic) {
             return;
         }
-        let own = form.opcode.prefixes();
-        let p = Prefixes {
-            lock: own.lock || extra.lock,
-            opsize: own.opsize || extra.opsize,
-            w: own.w || extra.w,
-            force_rex: own.force_rex || extra.force_rex,
-            rep: own.rep,
-        };
+        debug_assert!(form.opcode.modrm && matches!(form.opcode.plus, Plus::None));
+        let p = form.opcode.prefixes().join(extra);
         let reg = match form.opcode.digit {
             Some(digit) => digit,
             None => reg,
@@ -472,6 +508,18 @@ impl Assembler {
             rm,
             imm,
         );
+    }
+
+    /// Emits a declared form without a ModRM byte: its opcode, with `reg`
+    /// in the low bits of a `+rd` form (0 otherwise), and `imm`.
+    pub(crate) fn emit_form_opcode(&mut self, form: Form, extra: Prefixes, reg: u8, imm: Imm) {
+        if !self.require(form.feature, form.mnemonic) {
+            return;
+        }
+        debug_assert!(!form.opcode.modrm && !matches!(form.opcode.plus, Plus::Cc));
+        debug_assert!(reg == 0 || matches!(form.opcode.plus, Plus::Reg));
+        let p = form.opcode.prefixes().join(extra);
+        self.emit_opcode_reg(p, form.opcode.map, form.opcode.byte, reg, imm);
     }
 
     /// Emits `prefixes map opcode ModRM(reg, rm) [SIB] [disp] [imm]`. `reg` is

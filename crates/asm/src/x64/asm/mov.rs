@@ -201,32 +201,24 @@ impl Assembler {
     /// of `dst` is unchanged.
     pub fn setcc(&mut self, cc: CC, dst: Gpr) {
         let p = Prefixes::NONE.byte_reg(OperandSize::S8, dst.enc());
-        self.emit_modrm(
-            "setcc",
-            p,
-            Map::M0F,
-            0x90 | cc.enc(),
-            0,
-            Rm::Reg(dst.enc()),
-            Imm::None,
-        );
+        let form = forms::form_setcc().with_cc(cc);
+        self.emit_form(form, p, 0, Rm::Reg(dst.enc()), Imm::None);
     }
 
     /// `cmovcc dst, src`: dst = src if `cc` holds (16, 32 or 64 bits; at 32
     /// bits the upper half is cleared either way).
     pub fn cmov(&mut self, cc: CC, size: OperandSize, dst: Gpr, src: &GprMem) {
-        if size == OperandSize::S8 {
+        let Some(form) = forms::form_cmov(size) else {
             self.fail(AsmError::InvalidOperand {
                 mnemonic: "cmovcc",
                 reason: "there is no 8-bit form",
             });
             return;
-        }
-        self.emit_modrm(
-            "cmovcc",
+        };
+        let form = form.with_cc(cc);
+        self.emit_form(
+            form,
             Prefixes::for_size(size),
-            Map::M0F,
-            0x40 | cc.enc(),
             dst.enc(),
             Rm::from(src),
             Imm::None,

@@ -78,18 +78,9 @@ impl Assembler {
 
     /// `mul src` (unsigned) or `imul src` (signed): rdx:rax = rax * src.
     pub fn mul_wide(&mut self, signed: bool, size: OperandSize, src: &GprMem) {
-        let mnemonic = if signed { "imul" } else { "mul" };
-        if self.no_byte_form(size, mnemonic) {
-            let ext = if signed { 5 } else { 4 };
-            self.emit_modrm(
-                mnemonic,
-                Prefixes::for_size(size),
-                Map::Primary,
-                0xF7,
-                ext,
-                Rm::from(src),
-                Imm::None,
-            );
+        let form = forms::form_mul_wide(signed).expect("both have a form");
+        if self.no_byte_form(size, form.mnemonic) {
+            self.emit_form(form, Prefixes::for_size(size), 0, Rm::from(src), Imm::None);
         }
     }
 
@@ -105,7 +96,8 @@ impl Assembler {
         divisor: &GprMem,
         trap: Option<TrapCode>,
     ) {
-        let mnemonic = if signed { "idiv" } else { "div" };
+        let form = forms::form_div(signed).expect("both have a form");
+        let mnemonic = form.mnemonic;
         if !self.no_byte_form(size, mnemonic) {
             return;
         }
@@ -123,13 +115,10 @@ impl Assembler {
             }
             self.buffer.add_trap(code);
         }
-        let ext = if signed { 7 } else { 6 };
-        self.emit_modrm(
-            mnemonic,
+        self.emit_form(
+            form,
             Prefixes::for_size(size),
-            Map::Primary,
-            0xF7,
-            ext,
+            0,
             Rm::from(divisor),
             Imm::None,
         );
@@ -138,7 +127,8 @@ impl Assembler {
     /// `cwd`, `cdq` or `cqo`: fills rdx (dx, edx) with the sign of rax.
     pub fn sign_extend_rax_into_rdx(&mut self, size: OperandSize) {
         if self.no_byte_form(size, "cdq") {
-            self.emit_opcode_reg(Prefixes::for_size(size), Map::Primary, 0x99, 0, Imm::None);
+            let form = forms::form_sign_extend_rax_rdx(size).expect("16, 32 and 64 bits have one");
+            self.emit_form_opcode(form, Prefixes::NONE, 0, Imm::None);
         }
     }
 
