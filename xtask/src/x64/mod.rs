@@ -148,7 +148,7 @@ pub struct Encoding {
 pub fn parse_encoding(text: &str) -> Result<Encoding, String> {
     let bad = |why: &str| format!("encoding `{text}`: {why}");
     let mut tokens: Vec<&str> = text.split_whitespace().collect();
-    if matches!(tokens.last(), Some(&("ib" | "iw" | "id"))) {
+    if matches!(tokens.last(), Some(&("ib" | "iw" | "id" | "io"))) {
         tokens.pop();
     }
     let (digit, modrm) = match tokens.last().copied() {
@@ -360,6 +360,19 @@ fn form_function(
         return Ok(None);
     };
     let name = format!("form_{}", snake_case(decl.name));
+    if key == NAMED {
+        let mut seen = Vec::new();
+        for form in forms.iter() {
+            if form.0.is_empty() || seen.contains(&form.0) {
+                return Err(format!("{}: named forms need distinct names", decl.name));
+            }
+            if form.3 != forms[0].3 {
+                return Err(format!("{}: named forms need one CPU feature", decl.name));
+            }
+            seen.push(form.0);
+        }
+        return Ok(Some((name, Some(NAMED.to_string()))));
+    }
     if key.is_empty() {
         if forms.len() != 1 || !forms[0].0.is_empty() {
             return Err(format!(
@@ -400,6 +413,10 @@ fn form_function(
     }
     Ok(Some((name, Some(field.ty.clone()))))
 }
+
+/// The selecting "field" of a shape whose forms have names and whose encoder
+/// chooses among them (by an operand's kind or an immediate's value).
+pub const NAMED: &str = "*";
 
 /// The Rust `Opcode` literal of a parsed encoding.
 fn opcode_literal(enc: &Encoding) -> String {
@@ -631,7 +648,13 @@ pub fn render_rust() -> Result<String, String> {
             }
             Features::Base => vec![],
         };
-        let expr = feature_expr(&decl.features, form.as_ref());
+        let expr = match (decl.forms, &form) {
+            (Some((NAMED, forms)), Some((function, _))) => format!(
+                "CpuFeatures::base_only().with(forms::{function}_{}().feature)",
+                forms[0].0
+            ),
+            _ => feature_expr(&decl.features, form.as_ref()),
+        };
         let expr = match decl.forms {
             Some((key, _)) => expr.replace("KEY", key),
             None => expr,
@@ -741,6 +764,19 @@ pub fn render_methods() -> Result<String, String> {
                 form_literal(decl.name, &forms[0])?
             )
             .unwrap(),
+            Some(ty) if ty == NAMED => {
+                for form in forms.iter() {
+                    writeln!(
+                        out,
+                        "/// The `{}` form of `MInst::{}`.\npub(crate) const fn {function}_{}() -> Form {{\n{}\n}}\n",
+                        form.0,
+                        decl.name,
+                        form.0,
+                        form_literal(decl.name, form)?
+                    )
+                    .unwrap();
+                }
+            }
             Some(ty) => {
                 let mut arms = String::new();
                 for form in forms.iter() {
@@ -814,6 +850,7 @@ fn sample(field: &Field) -> Result<String, String> {
         "ShiftAmount" => "s.shift_amount".into(),
         "RoundMode" => "RoundMode::Zero".into(),
         "i32" => "-7".into(),
+        "u64" => "0x7f".into(),
         "CC" => "CC::NZ".into(),
         "TrapCode" => "s.trap".into(),
         other => return Err(format!("no sample for a `{other}` field")),

@@ -151,7 +151,9 @@ const fn inst(
 }
 
 /// A shape with its own forms, selected by field `key` (see
-/// [`InstDecl::forms`]); its features are its form's.
+/// [`InstDecl::forms`]), or named and chosen by the encoder when `key` is
+/// `"*"` (by an operand's kind or an immediate's value); its features are
+/// its form's.
 const fn keyed(key: &'static str, forms: &'static [Form], decl: InstDecl) -> InstDecl {
     InstDecl {
         forms: Some((key, forms)),
@@ -390,12 +392,20 @@ pub const INSTS: &[InstDecl] = &[
         Base,
         Call("cmp_mem", "size lhs rhs"),
     ),
-    inst(
-        "Test",
-        "test lhs, rhs: flags of lhs & rhs.",
-        "size:OperandSize lhs:GprMem rhs:GprImm",
-        Base,
-        Call("test", "size lhs rhs"),
+    keyed(
+        "*",
+        &[
+            ("mr", "test", "85 /r", "Base"),
+            ("mi", "test", "F7 /0 id", "Base"),
+        ],
+        inst(
+            "Test",
+            "test lhs, rhs: flags of lhs & rhs. The forms are the 16/32/64-bit ones; the \
+             8-bit opcodes are one below.",
+            "size:OperandSize lhs:GprMem rhs:GprImm",
+            FORM,
+            Call("test", "size lhs rhs"),
+        ),
     ),
     inst(
         "Unary",
@@ -442,12 +452,19 @@ pub const INSTS: &[InstDecl] = &[
             ),
         ),
     ),
-    inst(
-        "IMulImm",
-        "imul dst, src, imm.",
-        "size:OperandSize src:GprMem imm:i32 dst:WritableGpr",
-        Base,
-        Call("imul_rmi", "size dst src imm"),
+    keyed(
+        "*",
+        &[
+            ("ib", "imul", "6B /r ib", "Base"),
+            ("id", "imul", "69 /r id", "Base"),
+        ],
+        inst(
+            "IMulImm",
+            "imul dst, src, imm (the imm8 form when the value fits).",
+            "size:OperandSize src:GprMem imm:i32 dst:WritableGpr",
+            FORM,
+            Call("imul_rmi", "size dst src imm"),
+        ),
     ),
     keyed(
         "signed",
@@ -543,12 +560,22 @@ pub const INSTS: &[InstDecl] = &[
             ),
         ),
     ),
-    inst(
-        "MovImm",
-        "mov dst, imm (the shortest encoding of the value).",
-        "size:OperandSize imm:u64 dst:WritableGpr",
-        Base,
-        Call("mov_ri", "size dst imm"),
+    keyed(
+        "*",
+        &[
+            ("r8", "mov", "B0+rb ib", "Base"),
+            ("r", "mov", "B8+rd id", "Base"),
+            ("sext", "mov", "REX.W C7 /0 id", "Base"),
+            ("r64", "mov", "REX.W B8+rd io", "Base"),
+        ],
+        inst(
+            "MovImm",
+            "mov dst, imm: the shortest encoding of the value (`r` at 16 bits takes \
+             66 and an iw; at 64 bits it serves values of 32 unsigned bits).",
+            "size:OperandSize imm:u64 dst:WritableGpr",
+            FORM,
+            Call("mov_ri", "size dst imm"),
+        ),
     ),
     keyed(
         "size",
@@ -664,20 +691,33 @@ pub const INSTS: &[InstDecl] = &[
     ),
     section(
         "Stack (asm/stack.rs)",
-        inst(
-            "Push",
-            "push src.",
-            "src:GprMemImm",
-            Base,
-            Call("push", "src"),
+        keyed(
+            "*",
+            &[
+                ("r", "push", "50+rd", "Base"),
+                ("m", "push", "FF /6", "Base"),
+                ("ib", "push", "6A ib", "Base"),
+                ("id", "push", "68 id", "Base"),
+            ],
+            inst(
+                "Push",
+                "push src (8 bytes).",
+                "src:GprMemImm",
+                FORM,
+                Call("push", "src"),
+            ),
         ),
     ),
-    inst(
-        "Pop",
-        "pop dst.",
-        "dst:WritableGpr",
-        Base,
-        Call("pop_r", "dst"),
+    keyed(
+        "",
+        &[("", "pop", "58+rd", "Base")],
+        inst(
+            "Pop",
+            "pop dst (8 bytes).",
+            "dst:WritableGpr",
+            FORM,
+            Call("pop_r", "dst"),
+        ),
     ),
     section(
         "Control flow (asm/control.rs)",

@@ -881,6 +881,26 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             },
         },
         Form {
+            shape: "Test",
+            mnemonic: "test",
+            feature: Feature::Base,
+            inst: MInst::Test {
+                size: s.size,
+                lhs: s.gpr_mem,
+                rhs: s.gpr_imm,
+            },
+        },
+        Form {
+            shape: "Test",
+            mnemonic: "test",
+            feature: Feature::Base,
+            inst: MInst::Test {
+                size: s.size,
+                lhs: s.gpr_mem,
+                rhs: s.gpr_imm,
+            },
+        },
+        Form {
             shape: "IMul",
             mnemonic: "imul",
             feature: Feature::Base,
@@ -888,6 +908,28 @@ pub fn forms(s: &Samples) -> Vec<Form> {
                 size: s.size,
                 src1: s.gpr,
                 src2: s.gpr_mem,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "IMulImm",
+            mnemonic: "imul",
+            feature: Feature::Base,
+            inst: MInst::IMulImm {
+                size: s.size,
+                src: s.gpr_mem,
+                imm: -7,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "IMulImm",
+            mnemonic: "imul",
+            feature: Feature::Base,
+            inst: MInst::IMulImm {
+                size: s.size,
+                src: s.gpr_mem,
+                imm: -7,
                 dst: s.writable_gpr,
             },
         },
@@ -1034,6 +1076,46 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::MovRR {
                 size: OperandSize::S64,
                 src: s.gpr,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "MovImm",
+            mnemonic: "mov",
+            feature: Feature::Base,
+            inst: MInst::MovImm {
+                size: s.size,
+                imm: 0x7f,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "MovImm",
+            mnemonic: "mov",
+            feature: Feature::Base,
+            inst: MInst::MovImm {
+                size: s.size,
+                imm: 0x7f,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "MovImm",
+            mnemonic: "mov",
+            feature: Feature::Base,
+            inst: MInst::MovImm {
+                size: s.size,
+                imm: 0x7f,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "MovImm",
+            mnemonic: "mov",
+            feature: Feature::Base,
+            inst: MInst::MovImm {
+                size: s.size,
+                imm: 0x7f,
                 dst: s.writable_gpr,
             },
         },
@@ -1329,6 +1411,38 @@ pub fn forms(s: &Samples) -> Vec<Form> {
                 size: OperandSize::S64,
                 consequent: s.gpr_mem,
                 alternative: s.gpr,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "Push",
+            mnemonic: "push",
+            feature: Feature::Base,
+            inst: MInst::Push { src: s.gpr_mem_imm },
+        },
+        Form {
+            shape: "Push",
+            mnemonic: "push",
+            feature: Feature::Base,
+            inst: MInst::Push { src: s.gpr_mem_imm },
+        },
+        Form {
+            shape: "Push",
+            mnemonic: "push",
+            feature: Feature::Base,
+            inst: MInst::Push { src: s.gpr_mem_imm },
+        },
+        Form {
+            shape: "Push",
+            mnemonic: "push",
+            feature: Feature::Base,
+            inst: MInst::Push { src: s.gpr_mem_imm },
+        },
+        Form {
+            shape: "Pop",
+            mnemonic: "pop",
+            feature: Feature::Base,
+            inst: MInst::Pop {
                 dst: s.writable_gpr,
             },
         },

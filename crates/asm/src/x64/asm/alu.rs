@@ -166,25 +166,18 @@ impl Assembler {
         if let GprMem::Gpr(r) = lhs {
             p = p.byte_reg(size, r.enc());
         }
-        let wide = size != OperandSize::S8;
         match *rhs {
             GprImm::Gpr(r) => {
                 let p = p.byte_reg(size, r.enc());
-                self.emit_modrm(
-                    "test",
-                    p,
-                    Map::Primary,
-                    0x84 | wide as u8,
-                    r.enc(),
-                    lhs_rm,
-                    Imm::None,
-                );
+                let form = forms::form_test_mr().at_size(size);
+                self.emit_form(form, p, r.enc(), lhs_rm, Imm::None);
             }
             GprImm::Imm(value) => {
                 let Some(imm) = self.sized_imm(size, value, "test") else {
                     return;
                 };
-                self.emit_modrm("test", p, Map::Primary, 0xF6 | wide as u8, 0, lhs_rm, imm);
+                let form = forms::form_test_mi().at_size(size);
+                self.emit_form(form, p, 0, lhs_rm, imm);
             }
         }
     }

@@ -28,6 +28,40 @@ pub(crate) const fn form_cmp() -> Form {
     }
 }
 
+/// The `mr` form of `MInst::Test`.
+pub(crate) const fn form_test_mr() -> Form {
+    Form {
+        mnemonic: "test",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::Primary,
+            byte: 0x85,
+            modrm: true,
+            digit: None,
+            plus: Plus::None,
+        },
+    }
+}
+
+/// The `mi` form of `MInst::Test`.
+pub(crate) const fn form_test_mi() -> Form {
+    Form {
+        mnemonic: "test",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::Primary,
+            byte: 0xF7,
+            modrm: true,
+            digit: Some(0),
+            plus: Plus::None,
+        },
+    }
+}
+
 /// The form of `MInst::IMul`.
 pub(crate) const fn form_imul() -> Form {
     Form {
@@ -38,6 +72,40 @@ pub(crate) const fn form_imul() -> Form {
             w: false,
             map: Map::M0F,
             byte: 0xAF,
+            modrm: true,
+            digit: None,
+            plus: Plus::None,
+        },
+    }
+}
+
+/// The `ib` form of `MInst::IMulImm`.
+pub(crate) const fn form_imul_imm_ib() -> Form {
+    Form {
+        mnemonic: "imul",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::Primary,
+            byte: 0x6B,
+            modrm: true,
+            digit: None,
+            plus: Plus::None,
+        },
+    }
+}
+
+/// The `id` form of `MInst::IMulImm`.
+pub(crate) const fn form_imul_imm_id() -> Form {
+    Form {
+        mnemonic: "imul",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::Primary,
+            byte: 0x69,
             modrm: true,
             digit: None,
             plus: Plus::None,
@@ -227,6 +295,74 @@ pub(crate) const fn form_mov_rr(size: OperandSize) -> Option<Form> {
             },
         }),
         _ => None,
+    }
+}
+
+/// The `r8` form of `MInst::MovImm`.
+pub(crate) const fn form_mov_imm_r8() -> Form {
+    Form {
+        mnemonic: "mov",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::Primary,
+            byte: 0xB0,
+            modrm: false,
+            digit: None,
+            plus: Plus::Reg,
+        },
+    }
+}
+
+/// The `r` form of `MInst::MovImm`.
+pub(crate) const fn form_mov_imm_r() -> Form {
+    Form {
+        mnemonic: "mov",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::Primary,
+            byte: 0xB8,
+            modrm: false,
+            digit: None,
+            plus: Plus::Reg,
+        },
+    }
+}
+
+/// The `sext` form of `MInst::MovImm`.
+pub(crate) const fn form_mov_imm_sext() -> Form {
+    Form {
+        mnemonic: "mov",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: true,
+            map: Map::Primary,
+            byte: 0xC7,
+            modrm: true,
+            digit: Some(0),
+            plus: Plus::None,
+        },
+    }
+}
+
+/// The `r64` form of `MInst::MovImm`.
+pub(crate) const fn form_mov_imm_r64() -> Form {
+    Form {
+        mnemonic: "mov",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: true,
+            map: Map::Primary,
+            byte: 0xB8,
+            modrm: false,
+            digit: None,
+            plus: Plus::Reg,
+        },
     }
 }
 
@@ -561,6 +697,91 @@ pub(crate) const fn form_cmov(size: OperandSize) -> Option<Form> {
             },
         }),
         _ => None,
+    }
+}
+
+/// The `r` form of `MInst::Push`.
+pub(crate) const fn form_push_r() -> Form {
+    Form {
+        mnemonic: "push",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::Primary,
+            byte: 0x50,
+            modrm: false,
+            digit: None,
+            plus: Plus::Reg,
+        },
+    }
+}
+
+/// The `m` form of `MInst::Push`.
+pub(crate) const fn form_push_m() -> Form {
+    Form {
+        mnemonic: "push",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::Primary,
+            byte: 0xFF,
+            modrm: true,
+            digit: Some(6),
+            plus: Plus::None,
+        },
+    }
+}
+
+/// The `ib` form of `MInst::Push`.
+pub(crate) const fn form_push_ib() -> Form {
+    Form {
+        mnemonic: "push",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::Primary,
+            byte: 0x6A,
+            modrm: false,
+            digit: None,
+            plus: Plus::None,
+        },
+    }
+}
+
+/// The `id` form of `MInst::Push`.
+pub(crate) const fn form_push_id() -> Form {
+    Form {
+        mnemonic: "push",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::Primary,
+            byte: 0x68,
+            modrm: false,
+            digit: None,
+            plus: Plus::None,
+        },
+    }
+}
+
+/// The form of `MInst::Pop`.
+pub(crate) const fn form_pop() -> Form {
+    Form {
+        mnemonic: "pop",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::Primary,
+            byte: 0x58,
+            modrm: false,
+            digit: None,
+            plus: Plus::Reg,
+        },
     }
 }
 

@@ -244,6 +244,22 @@ pub(crate) struct Form {
 }
 
 impl Form {
+    /// The 8-bit form of a 16/32/64-bit form whose family puts the 8-bit
+    /// opcode one below (TEST, and the ALU and unary families); other
+    /// sizes take the form as it is.
+    pub(crate) const fn at_size(self, size: OperandSize) -> Form {
+        match size {
+            OperandSize::S8 => Form {
+                opcode: Opcode {
+                    byte: self.opcode.byte - 1,
+                    ..self.opcode
+                },
+                ..self
+            },
+            _ => self,
+        }
+    }
+
     /// The form for condition `cc` of a `+cc` form.
     pub(crate) const fn with_cc(self, cc: CC) -> Form {
         assert!(matches!(self.opcode.plus, Plus::Cc));

@@ -21,7 +21,7 @@
 //! byte shorter, and `mov eax, ecx` is the zero-extension from 32 bits.
 //! `SETcc m8` is left out (nothing stores a flag straight to memory).
 
-use super::{AsmError, Assembler, Imm, Map, Prefixes, Rm, forms};
+use super::{AsmError, Assembler, Imm, Prefixes, Rm, forms};
 use crate::x64::args::{Amode, GprMem};
 use crate::x64::regs::Gpr;
 use crate::x64::{CC, ExtMode, OperandSize};
@@ -104,42 +104,38 @@ impl Assembler {
         match size {
             OperandSize::S8 => {
                 let p = Prefixes::NONE.byte_reg(size, reg);
-                self.emit_opcode_reg(p, Map::Primary, 0xB0, reg, Imm::I8(imm as i8));
+                self.emit_form_opcode(forms::form_mov_imm_r8(), p, reg, Imm::I8(imm as i8));
             }
-            OperandSize::S16 => self.emit_opcode_reg(
+            OperandSize::S16 => self.emit_form_opcode(
+                forms::form_mov_imm_r(),
                 Prefixes::for_size(size),
-                Map::Primary,
-                0xB8,
                 reg,
                 Imm::I16(imm as i16),
             ),
-            OperandSize::S32 => self.emit_opcode_reg(
+            // A 32-bit write zero-extends: the form serves 64-bit values of
+            // 32 unsigned bits too.
+            OperandSize::S32 => self.emit_form_opcode(
+                forms::form_mov_imm_r(),
                 Prefixes::NONE,
-                Map::Primary,
-                0xB8,
                 reg,
                 Imm::I32(imm as i32),
             ),
-            OperandSize::S64 if imm <= u64::from(u32::MAX) => self.emit_opcode_reg(
+            OperandSize::S64 if imm <= u64::from(u32::MAX) => self.emit_form_opcode(
+                forms::form_mov_imm_r(),
                 Prefixes::NONE,
-                Map::Primary,
-                0xB8,
                 reg,
                 Imm::I32(imm as i32),
             ),
-            OperandSize::S64 if i32::try_from(imm as i64).is_ok() => self.emit_modrm(
-                "mov",
-                Prefixes::NONE.w(),
-                Map::Primary,
-                0xC7,
+            OperandSize::S64 if i32::try_from(imm as i64).is_ok() => self.emit_form(
+                forms::form_mov_imm_sext(),
+                Prefixes::NONE,
                 0,
                 Rm::Reg(reg),
                 Imm::I32(imm as i32),
             ),
-            OperandSize::S64 => self.emit_opcode_reg(
-                Prefixes::NONE.w(),
-                Map::Primary,
-                0xB8,
+            OperandSize::S64 => self.emit_form_opcode(
+                forms::form_mov_imm_r64(),
+                Prefixes::NONE,
                 reg,
                 Imm::I64(imm as i64),
             ),

@@ -14,7 +14,7 @@
 //! The 8-bit forms (`F6 /4..7`, which use `ax` rather than `rdx:rax`) are
 //! left out: WebAssembly has no 8-bit arithmetic.
 
-use super::{AsmError, Assembler, Imm, Map, Prefixes, Rm, forms};
+use super::{AsmError, Assembler, Imm, Prefixes, Rm, forms};
 use crate::metadata::TrapCode;
 use crate::x64::OperandSize;
 use crate::x64::args::GprMem;
@@ -57,19 +57,17 @@ impl Assembler {
         if !self.no_byte_form(size, "imul") {
             return;
         }
-        let (opcode, imm) = if i8::try_from(imm).is_ok() {
-            (0x6B, Imm::I8(imm as i8))
+        let (form, imm) = if i8::try_from(imm).is_ok() {
+            (forms::form_imul_imm_ib(), Imm::I8(imm as i8))
         } else {
             match self.sized_imm(size, imm, "imul") {
-                Some(imm) => (0x69, imm),
+                Some(imm) => (forms::form_imul_imm_id(), imm),
                 None => return,
             }
         };
-        self.emit_modrm(
-            "imul",
+        self.emit_form(
+            form,
             Prefixes::for_size(size),
-            Map::Primary,
-            opcode,
             dst.enc(),
             Rm::from(src),
             imm,

@@ -8,31 +8,25 @@
 //!
 //! `POP r/m64` (8F /0) is left out: nothing pops straight into memory.
 
-use super::{Assembler, Imm, Map, Prefixes, Rm};
+use super::{Assembler, Imm, Prefixes, Rm, forms};
 use crate::x64::args::GprMemImm;
 use crate::x64::regs::Gpr;
 
 impl Assembler {
     /// `push src`: `rsp -= 8; [rsp] = src`.
     pub fn push(&mut self, src: &GprMemImm) {
+        let none = Prefixes::NONE;
         match *src {
             GprMemImm::Gpr(r) => {
-                self.emit_opcode_reg(Prefixes::NONE, Map::Primary, 0x50, r.enc(), Imm::None)
+                self.emit_form_opcode(forms::form_push_r(), none, r.enc(), Imm::None)
             }
-            GprMemImm::Mem(ref m) => self.emit_modrm(
-                "push",
-                Prefixes::NONE,
-                Map::Primary,
-                0xFF,
-                6,
-                Rm::Mem(m),
-                Imm::None,
-            ),
-            GprMemImm::Imm(v) if i8::try_from(v).is_ok() => self.emit_bytes(&[0x6A, v as u8]),
-            GprMemImm::Imm(v) => {
-                let [a, b, c, d] = v.to_le_bytes();
-                self.emit_bytes(&[0x68, a, b, c, d]);
+            GprMemImm::Mem(ref m) => {
+                self.emit_form(forms::form_push_m(), none, 0, Rm::Mem(m), Imm::None)
             }
+            GprMemImm::Imm(v) if i8::try_from(v).is_ok() => {
+                self.emit_form_opcode(forms::form_push_ib(), none, 0, Imm::I8(v as i8))
+            }
+            GprMemImm::Imm(v) => self.emit_form_opcode(forms::form_push_id(), none, 0, Imm::I32(v)),
         }
     }
 
@@ -43,6 +37,6 @@ impl Assembler {
 
     /// `pop dst`: `dst = [rsp]; rsp += 8`.
     pub fn pop_r(&mut self, dst: Gpr) {
-        self.emit_opcode_reg(Prefixes::NONE, Map::Primary, 0x58, dst.enc(), Imm::None);
+        self.emit_form_opcode(forms::form_pop(), Prefixes::NONE, dst.enc(), Imm::None);
     }
 }

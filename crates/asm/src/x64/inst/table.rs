@@ -620,13 +620,15 @@ impl MInst {
             MInst::AluMem { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::Cmp { .. } => CpuFeatures::base_only().with(forms::form_cmp().feature),
             MInst::CmpMem { .. } => CpuFeatures::base_only(),
-            MInst::Test { .. } => CpuFeatures::base_only(),
+            MInst::Test { .. } => CpuFeatures::base_only().with(forms::form_test_mr().feature),
             MInst::Unary { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::UnaryMem { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::Shift { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::ShiftMem { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::IMul { .. } => CpuFeatures::base_only().with(forms::form_imul().feature),
-            MInst::IMulImm { .. } => CpuFeatures::base_only(),
+            MInst::IMulImm { .. } => {
+                CpuFeatures::base_only().with(forms::form_imul_imm_ib().feature)
+            }
             MInst::MulWide { signed, .. } => match forms::form_mul_wide(*signed) {
                 Some(form) => CpuFeatures::base_only().with(form.feature),
                 None => CpuFeatures::base_only(),
@@ -649,7 +651,7 @@ impl MInst {
                 Some(form) => CpuFeatures::base_only().with(form.feature),
                 None => CpuFeatures::base_only(),
             },
-            MInst::MovImm { .. } => CpuFeatures::base_only(),
+            MInst::MovImm { .. } => CpuFeatures::base_only().with(forms::form_mov_imm_r8().feature),
             MInst::MovRM { size, .. } => match forms::form_mov_rm(*size) {
                 Some(form) => CpuFeatures::base_only().with(form.feature),
                 None => CpuFeatures::base_only(),
@@ -676,8 +678,8 @@ impl MInst {
                 Some(form) => CpuFeatures::base_only().with(form.feature),
                 None => CpuFeatures::base_only(),
             },
-            MInst::Push { .. } => CpuFeatures::base_only(),
-            MInst::Pop { .. } => CpuFeatures::base_only(),
+            MInst::Push { .. } => CpuFeatures::base_only().with(forms::form_push_r().feature),
+            MInst::Pop { .. } => CpuFeatures::base_only().with(forms::form_pop().feature),
             MInst::Jmp { .. } => CpuFeatures::base_only(),
             MInst::JmpIf { .. } => CpuFeatures::base_only(),
             MInst::JmpCond { .. } => CpuFeatures::base_only(),
