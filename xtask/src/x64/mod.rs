@@ -547,7 +547,7 @@ pub fn render_rust() -> Result<String, String> {
          use super::operands as walk;\n\
          use super::*;\n\
          use crate::operands::OperandVisitor;\n\
-         use crate::x64::asm::{forms, Map, Opcode, Plus};\n\
+         use crate::x64::asm::{forms, Form, Map, Opcode, Plus};\n\
          use crate::x64::features::{CpuFeatures, Feature};\n\
          use crate::x64::regs::Gpr;\n\
          use crate::x64::Assembler;\n\n",
@@ -725,7 +725,9 @@ pub fn render_rust() -> Result<String, String> {
                 "\n/// The manual's mnemonic.\npub const fn mnemonic(self) -> &'static str {{\nmatch self {{\n{}}}\n}}\n\
                  \n/// The CPU feature the form needs.\npub const fn feature(self) -> Feature {{\nmatch self {{\n{}}}\n}}\n\
                  \n/// The declared encoding (see the enum's declaration for the family it stands for).\n\
-                 pub(crate) const fn opcode(self) -> Opcode {{\nmatch self {{\n{opcode_arms}}}\n}}\n",
+                 pub(crate) const fn opcode(self) -> Opcode {{\nmatch self {{\n{opcode_arms}}}\n}}\n\
+                 \n/// The declared form: mnemonic, feature and encoding.\n\
+                 pub(crate) const fn form(self) -> Form {{\nForm {{ mnemonic: self.mnemonic(), feature: self.feature(), opcode: self.opcode() }}\n}}\n",
                 arms(&|f| format!("{:?}", f.1)),
                 arms(&|f| format!("Feature::{}", f.3)),
             )

@@ -31,18 +31,9 @@ use crate::x64::{AluOp, OperandSize, UnaryOp};
 /// instruction table's declared `81 /digit id` form (CMP's is `Cmp`'s).
 const fn alu_row(op: Option<AluOp>) -> u8 {
     match op {
-        Some(op) => op.opcode().extension(),
+        Some(op) => op.form().opcode.extension(),
         None => forms::form_cmp().opcode.extension(),
     }
-}
-
-/// `NOT`/`NEG` are `F6/F7` with `/2` and `/3`; `INC`/`DEC` are `FE/FF` with `/0`
-/// and `/1`: the instruction table declares the wide opcode and the
-/// extension; the 8-bit opcode is the one below (8-bit opcode, other sizes'
-/// opcode, extension).
-const fn unary_encoding(op: UnaryOp) -> (u8, u8, u8) {
-    let opcode = op.opcode();
-    (opcode.byte - 1, opcode.byte, opcode.extension())
 }
 
 /// The imm32 field of an instruction whose immediate is written later
@@ -204,25 +195,11 @@ impl Assembler {
 
     /// `op dst` (NOT, NEG, INC, DEC) on a register or memory.
     pub fn unary(&mut self, op: UnaryOp, size: OperandSize, dst: &GprMem) {
-        let (op8, op_wide, ext) = unary_encoding(op);
         let mut p = Prefixes::for_size(size);
         if let GprMem::Gpr(r) = dst {
             p = p.byte_reg(size, r.enc());
         }
-        let opcode = if size == OperandSize::S8 {
-            op8
-        } else {
-            op_wide
-        };
-        self.emit_modrm(
-            op.mnemonic(),
-            p,
-            Map::Primary,
-            opcode,
-            ext,
-            Rm::from(dst),
-            Imm::None,
-        );
+        self.emit_form(op.form().at_size(size), p, 0, Rm::from(dst), Imm::None);
     }
 
     /// `not dst`.

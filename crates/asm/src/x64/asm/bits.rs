@@ -22,7 +22,6 @@ use crate::x64::{BitOp, OperandSize};
 impl Assembler {
     /// `op dst, src` for LZCNT, TZCNT, POPCNT, BSR and BSF.
     pub fn bit_count(&mut self, op: BitOp, size: OperandSize, dst: Gpr, src: &GprMem) {
-        let opcode = op.opcode();
         if !self.require(op.feature(), op.mnemonic()) {
             return;
         }
@@ -33,15 +32,9 @@ impl Assembler {
             });
             return;
         }
-        let p = Prefixes {
-            rep: opcode.prefix,
-            ..Prefixes::for_size(size)
-        };
-        self.emit_modrm(
-            op.mnemonic(),
-            p,
-            opcode.map,
-            opcode.byte,
+        self.emit_form(
+            op.form(),
+            Prefixes::for_size(size),
             dst.enc(),
             Rm::from(src),
             Imm::None,

@@ -10,7 +10,7 @@
 //! A count of 1 takes the shorter `D0/D1` form. RCL/RCR (/2, /3) and SAL (an
 //! alias of SHL) are left out.
 
-use super::{Assembler, Imm, Map, Prefixes, Rm};
+use super::{Assembler, Imm, Prefixes, Rm};
 use crate::x64::args::{Amode, GprMem, ShiftCount};
 use crate::x64::regs::Gpr;
 use crate::x64::{OperandSize, ShiftOp};
@@ -22,6 +22,9 @@ impl Assembler {
         if let GprMem::Gpr(r) = dst {
             p = p.byte_reg(size, r.enc());
         }
+        // The declared form is `op r/m, cl` (`D3 /n`); the family's other
+        // opcodes share its /n.
+        let form = op.form();
         let wide = (size != OperandSize::S8) as u8;
         let (opcode, imm) = match count {
             ShiftCount::Imm(1) => (0xD0 | wide, Imm::None),
@@ -29,11 +32,11 @@ impl Assembler {
             ShiftCount::Cl => (0xD2 | wide, Imm::None),
         };
         self.emit_modrm(
-            op.mnemonic(),
+            form.mnemonic,
             p,
-            Map::Primary,
+            form.opcode.map,
             opcode,
-            op.opcode().extension(),
+            form.opcode.extension(),
             Rm::from(dst),
             imm,
         );

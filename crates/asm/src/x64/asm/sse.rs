@@ -28,9 +28,8 @@
 //! COMISS/COMISD, MOVQ xmm, xmm/m64 (F3 0F 7E), CVTSS2SI (rounding by MXCSR),
 //! and every packed arithmetic form (they come with SIMD).
 
-use super::{Assembler, Form, Imm, Map, Prefixes, Rm, forms};
+use super::{Assembler, Form, Imm, Opcode, Prefixes, Rm, forms};
 use crate::x64::args::{Amode, GprMem, XmmMem};
-use crate::x64::features::Feature;
 use crate::x64::regs::{Gpr, Xmm};
 use crate::x64::{FloatSize, OperandSize, RoundMode, SseMovOp, SseOp};
 
@@ -50,37 +49,12 @@ impl RoundMode {
 }
 
 impl Assembler {
-    /// Emits an SSE form `prefix 0F opcode /r` with an XMM register in `reg`.
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "one argument per field of the encoding, as the manual lists them"
-    )]
-    fn sse(
-        &mut self,
-        mnemonic: &'static str,
-        feature: Feature,
-        prefixes: Prefixes,
-        map: Map,
-        opcode: u8,
-        reg: u8,
-        rm: Rm<'_>,
-        imm: Imm,
-    ) {
-        if self.require(feature, mnemonic) {
-            self.emit_modrm(mnemonic, prefixes, map, opcode, reg, rm, imm);
-        }
-    }
-
     /// `op dst, src` for the scalar arithmetic, conversion, merge-move and
-    /// logical forms.
+    /// logical forms, and the packed ones.
     pub fn xmm_rmr(&mut self, op: SseOp, dst: Xmm, src: &XmmMem) {
-        let opcode = op.opcode();
-        self.sse(
-            op.mnemonic(),
-            op.feature(),
-            opcode.prefixes(),
-            opcode.map,
-            opcode.byte,
+        self.emit_form(
+            op.form(),
+            Prefixes::NONE,
             dst.enc(),
             Rm::from(src),
             Imm::None,
@@ -89,32 +63,27 @@ impl Assembler {
 
     /// A load: `movss/movsd/movaps/movapd/movups/movupd dst, [src]`.
     pub fn xmm_load(&mut self, op: SseMovOp, dst: Xmm, src: &Amode) {
-        let opcode = op.opcode();
-        self.sse(
-            op.mnemonic(),
-            op.feature(),
-            opcode.prefixes(),
-            opcode.map,
-            opcode.byte,
+        self.emit_form(
+            op.form(),
+            Prefixes::NONE,
             dst.enc(),
             Rm::Mem(src),
             Imm::None,
         );
     }
 
-    /// A store: `movss/movsd/movaps/movapd/movups/movupd [dst], src`.
+    /// A store: `movss/movsd/movaps/movapd/movups/movupd [dst], src`, whose
+    /// opcode is the one after its load's (`0F 10`/`0F 11`, `0F 28`/`0F 29`).
     pub fn xmm_store(&mut self, op: SseMovOp, dst: &Amode, src: Xmm) {
-        let opcode = op.opcode();
-        self.sse(
-            op.mnemonic(),
-            op.feature(),
-            opcode.prefixes(),
-            opcode.map,
-            opcode.byte + 1,
-            src.enc(),
-            Rm::Mem(dst),
-            Imm::None,
-        );
+        let load = op.form();
+        let store = Form {
+            opcode: Opcode {
+                byte: load.opcode.byte + 1,
+                ..load.opcode
+            },
+            ..load
+        };
+        self.emit_form(store, Prefixes::NONE, src.enc(), Rm::Mem(dst), Imm::None);
     }
 
     /// `movaps dst, src`: copies the whole register.

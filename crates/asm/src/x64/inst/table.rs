@@ -10,7 +10,7 @@ use super::operands as walk;
 use super::*;
 use crate::operands::OperandVisitor;
 use crate::x64::Assembler;
-use crate::x64::asm::{Map, Opcode, Plus, forms};
+use crate::x64::asm::{Form, Map, Opcode, Plus, forms};
 use crate::x64::features::{CpuFeatures, Feature};
 use crate::x64::regs::Gpr;
 
@@ -908,6 +908,15 @@ impl AluOp {
             },
         }
     }
+
+    /// The declared form: mnemonic, feature and encoding.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+        }
+    }
 }
 
 impl UnaryOp {
@@ -973,6 +982,15 @@ impl UnaryOp {
                 digit: Some(1),
                 plus: Plus::None,
             },
+        }
+    }
+
+    /// The declared form: mnemonic, feature and encoding.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
         }
     }
 }
@@ -1059,6 +1077,15 @@ impl ShiftOp {
             },
         }
     }
+
+    /// The declared form: mnemonic, feature and encoding.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+        }
+    }
 }
 
 impl BitOp {
@@ -1141,6 +1168,15 @@ impl BitOp {
                 digit: None,
                 plus: Plus::None,
             },
+        }
+    }
+
+    /// The declared form: mnemonic, feature and encoding.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
         }
     }
 }
@@ -1515,6 +1551,15 @@ impl SseOp {
             },
         }
     }
+
+    /// The declared form: mnemonic, feature and encoding.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+        }
+    }
 }
 
 impl SseMovOp {
@@ -1609,6 +1654,15 @@ impl SseMovOp {
                 digit: None,
                 plus: Plus::None,
             },
+        }
+    }
+
+    /// The declared form: mnemonic, feature and encoding.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
         }
     }
 }
