@@ -721,20 +721,35 @@ pub const INSTS: &[InstDecl] = &[
     ),
     section(
         "Control flow (asm/control.rs)",
-        inst(
-            "Jmp",
-            "jmp target.",
-            "target:Label",
-            Base,
-            Call("jmp", "target"),
+        keyed(
+            "*",
+            &[
+                ("rel8", "jmp", "EB cb", "Base"),
+                ("rel32", "jmp", "E9 cd", "Base"),
+            ],
+            inst(
+                "Jmp",
+                "jmp target (rel8 to a bound label within reach, rel32 otherwise and to \
+                 an external symbol).",
+                "target:Label",
+                FORM,
+                Call("jmp", "target"),
+            ),
         ),
     ),
-    inst(
-        "JmpIf",
-        "jcc taken; falls through otherwise.",
-        "cc:CC taken:Label",
-        Base,
-        Call("jcc", "cc taken"),
+    keyed(
+        "*",
+        &[
+            ("rel8", "jcc", "70+cc cb", "Base"),
+            ("rel32", "jcc", "0F 80+cc cd", "Base"),
+        ],
+        inst(
+            "JmpIf",
+            "jcc taken; falls through otherwise.",
+            "cc:CC taken:Label",
+            FORM,
+            Call("jcc", "cc taken"),
+        ),
     ),
     inst(
         "JmpCond",
@@ -743,12 +758,16 @@ pub const INSTS: &[InstDecl] = &[
         Base,
         Custom("jmp_cond"),
     ),
-    inst(
-        "JmpIndirect",
-        "jmp target (an indirect jump).",
-        "target:GprMem",
-        Base,
-        Call("jmp_indirect", "target"),
+    keyed(
+        "",
+        &[("", "jmp", "FF /4", "Base")],
+        inst(
+            "JmpIndirect",
+            "jmp target (an indirect jump).",
+            "target:GprMem",
+            FORM,
+            Call("jmp_indirect", "target"),
+        ),
     ),
     inst(
         "JmpTableSeq",
@@ -764,26 +783,41 @@ pub const INSTS: &[InstDecl] = &[
         Base,
         Call("trap_if", "cc trap"),
     ),
-    inst(
-        "Call",
-        "call (a label or a relocated symbol).",
-        "info:BoxCallInfo",
-        Base,
-        Custom("call"),
+    keyed(
+        "",
+        &[("", "call", "E8 cd", "Base")],
+        inst(
+            "Call",
+            "call (a label or a relocated symbol).",
+            "info:BoxCallInfo",
+            FORM,
+            Custom("call"),
+        ),
     ),
-    inst(
-        "CallIndirect",
-        "call target (an indirect call).",
-        "target:GprMem info:BoxCallInfo",
-        Base,
-        Call("call_indirect", "target"),
+    keyed(
+        "",
+        &[("", "call", "FF /2", "Base")],
+        inst(
+            "CallIndirect",
+            "call target (an indirect call).",
+            "target:GprMem info:BoxCallInfo",
+            FORM,
+            Call("call_indirect", "target"),
+        ),
     ),
-    inst(
-        "Ret",
-        "ret [imm16].",
-        "stack_bytes_to_pop:u16",
-        Base,
-        Call("ret_imm", "stack_bytes_to_pop"),
+    keyed(
+        "*",
+        &[
+            ("near", "ret", "C3", "Base"),
+            ("iw", "ret", "C2 iw", "Base"),
+        ],
+        inst(
+            "Ret",
+            "ret [imm16].",
+            "stack_bytes_to_pop:u16",
+            FORM,
+            Call("ret_imm", "stack_bytes_to_pop"),
+        ),
     ),
     keyed(
         "",

@@ -1447,6 +1447,28 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             },
         },
         Form {
+            shape: "JmpIndirect",
+            mnemonic: "jmp",
+            feature: Feature::Base,
+            inst: MInst::JmpIndirect { target: s.gpr_mem },
+        },
+        Form {
+            shape: "Ret",
+            mnemonic: "ret",
+            feature: Feature::Base,
+            inst: MInst::Ret {
+                stack_bytes_to_pop: 16,
+            },
+        },
+        Form {
+            shape: "Ret",
+            mnemonic: "ret",
+            feature: Feature::Base,
+            inst: MInst::Ret {
+                stack_bytes_to_pop: 16,
+            },
+        },
+        Form {
             shape: "Ud2",
             mnemonic: "ud2",
             feature: Feature::Base,

@@ -17,7 +17,7 @@
 //! everything after it is truncated, so an encoded backward displacement
 //! never goes stale.)
 
-use super::{AsmError, Assembler, Imm, Map, Prefixes, Rm, forms};
+use super::{AsmError, Assembler, Form, Imm, Prefixes, Rm, forms};
 use crate::buffer::Label;
 use crate::metadata::{ExternalName, RelocKind, TrapCode};
 use crate::x64::args::GprMem;
@@ -26,6 +26,34 @@ use crate::x64::{CC, LabelUse};
 /// The initial contents of a rel32 field: the `Rel32` addend that makes the
 /// displacement relative to the end of the field.
 const REL32_ADDEND: [u8; 4] = (-4i32).to_le_bytes();
+
+/// A branch or call whose bytes the buffer places whole: a declared form's
+/// opcode and its code offset (`cb`, `cd`).
+struct Branch {
+    bytes: [u8; 7],
+    len: usize,
+    /// Where the code offset starts.
+    field: u32,
+}
+
+impl Branch {
+    fn bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// `form`'s opcode followed by `offset` (the code offset's initial bytes).
+fn with_code_offset(form: Form, offset: &[u8]) -> Branch {
+    let (opcode, len) = form.opcode.bytes();
+    let mut bytes = [0; 7];
+    bytes[..len].copy_from_slice(&opcode[..len]);
+    bytes[len..len + offset.len()].copy_from_slice(offset);
+    Branch {
+        bytes,
+        len: len + offset.len(),
+        field: len as u32,
+    }
+}
 
 /// The recommended multi-byte NOPs, by length (SDM Vol. 2B, "NOP").
 const NOPS: [&[u8]; 9] = [
@@ -52,30 +80,29 @@ impl Assembler {
     /// `jmp target`.
     pub fn jmp(&mut self, target: Label) {
         if let Some(disp) = self.short_displacement(target) {
-            self.buffer
-                .put_uncond_branch(&[0xEB, disp as u8], target, None);
+            let branch = with_code_offset(forms::form_jmp_rel8(), &[disp as u8]);
+            self.buffer.put_uncond_branch(branch.bytes(), target, None);
         } else {
-            let [a, b, c, d] = REL32_ADDEND;
-            self.buffer
-                .put_uncond_branch(&[0xE9, a, b, c, d], target, Some((1, LabelUse::Rel32)));
+            let branch = with_code_offset(forms::form_jmp_rel32(), &REL32_ADDEND);
+            let field = Some((branch.field, LabelUse::Rel32));
+            self.buffer.put_uncond_branch(branch.bytes(), target, field);
         }
     }
 
     /// `jcc target`: jumps if `cc` holds, falls through otherwise.
     pub fn jcc(&mut self, cc: CC, target: Label) {
         if let Some(disp) = self.short_displacement(target) {
+            let form = forms::form_jmp_if_rel8().with_cc(cc);
+            let branch = with_code_offset(form, &[disp as u8]);
             self.buffer
-                .put_cond_branch(&[0x70 | cc.enc(), disp as u8], None, target, None);
+                .put_cond_branch(branch.bytes(), None, target, None);
         } else {
-            let [a, b, c, d] = REL32_ADDEND;
-            let taken = [0x0F, 0x80 | cc.enc(), a, b, c, d];
-            let inverted = [0x0F, 0x80 | cc.invert().enc(), a, b, c, d];
-            self.buffer.put_cond_branch(
-                &taken,
-                Some(&inverted),
-                target,
-                Some((2, LabelUse::Rel32)),
-            );
+            let form = forms::form_jmp_if_rel32();
+            let taken = with_code_offset(form.with_cc(cc), &REL32_ADDEND);
+            let inverted = with_code_offset(form.with_cc(cc.invert()), &REL32_ADDEND);
+            let field = Some((taken.field, LabelUse::Rel32));
+            self.buffer
+                .put_cond_branch(taken.bytes(), Some(inverted.bytes()), target, field);
         }
     }
 
@@ -88,58 +115,46 @@ impl Assembler {
 
     /// `jmp target`: an indirect jump through a register or memory.
     pub fn jmp_indirect(&mut self, target: &GprMem) {
-        self.emit_modrm(
-            "jmp",
-            Prefixes::NONE,
-            Map::Primary,
-            0xFF,
-            4,
-            Rm::from(target),
-            Imm::None,
-        );
+        let form = forms::form_jmp_indirect();
+        self.emit_form(form, Prefixes::NONE, 0, Rm::from(target), Imm::None);
     }
 
     /// `jmp name`: a tail jump to an external symbol (a `CallPcRel32`
     /// relocation).
     pub fn jmp_external(&mut self, name: ExternalName) {
-        self.external_branch(0xE9, name);
+        self.external_branch(forms::form_jmp_rel32(), name);
     }
 
     /// `call target` (a label in this function's code); records a call site.
     pub fn call(&mut self, target: Label) {
         let start = self.buffer.cur_offset();
-        let [a, b, c, d] = REL32_ADDEND;
-        self.emit_bytes(&[0xE8, a, b, c, d]);
+        let call = with_code_offset(forms::form_call(), &REL32_ADDEND);
+        self.emit_bytes(call.bytes());
         self.buffer
-            .use_label_at_offset(start + 1, target, LabelUse::Rel32);
+            .use_label_at_offset(start + call.field, target, LabelUse::Rel32);
         self.buffer.add_call_site();
     }
 
     /// `call name` (an external symbol, through a `CallPcRel32`
     /// relocation); records a call site.
     pub fn call_external(&mut self, name: ExternalName) {
-        self.external_branch(0xE8, name);
+        self.external_branch(forms::form_call(), name);
         self.buffer.add_call_site();
     }
 
     /// `call target`: an indirect call through a register or memory; records
     /// a call site.
     pub fn call_indirect(&mut self, target: &GprMem) {
-        self.emit_modrm(
-            "call",
-            Prefixes::NONE,
-            Map::Primary,
-            0xFF,
-            2,
-            Rm::from(target),
-            Imm::None,
-        );
+        let form = forms::form_call_indirect();
+        self.emit_form(form, Prefixes::NONE, 0, Rm::from(target), Imm::None);
         self.buffer.add_call_site();
     }
 
-    fn external_branch(&mut self, opcode: u8, name: ExternalName) {
-        let field = self.buffer.cur_offset() + 1;
-        self.emit_bytes(&[opcode, 0, 0, 0, 0]);
+    /// A rel32 branch or call (`form`) to an external symbol.
+    fn external_branch(&mut self, form: Form, name: ExternalName) {
+        let branch = with_code_offset(form, &[0; 4]);
+        let field = self.buffer.cur_offset() + branch.field;
+        self.emit_bytes(branch.bytes());
         // S + A - P with P the field: A = -4 makes it relative to the end.
         self.buffer
             .add_reloc_at_offset(field, RelocKind::CallPcRel32, name, -4);
@@ -147,7 +162,7 @@ impl Assembler {
 
     /// `ret`.
     pub fn ret(&mut self) {
-        self.emit_bytes(&[0xC3]);
+        self.emit_form_opcode(forms::form_ret_near(), Prefixes::NONE, 0, Imm::None);
     }
 
     /// `ret imm16`: returns and pops `bytes` more bytes of arguments.
@@ -155,8 +170,8 @@ impl Assembler {
         if bytes == 0 {
             return self.ret();
         }
-        let [a, b] = bytes.to_le_bytes();
-        self.emit_bytes(&[0xC2, a, b]);
+        let imm = Imm::I16(bytes as i16);
+        self.emit_form_opcode(forms::form_ret_iw(), Prefixes::NONE, 0, imm);
     }
 
     /// `ud2`, in the trap table with `code`.

@@ -785,6 +785,159 @@ pub(crate) const fn form_pop() -> Form {
     }
 }
 
+/// The `rel8` form of `MInst::Jmp`.
+pub(crate) const fn form_jmp_rel8() -> Form {
+    Form {
+        mnemonic: "jmp",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::Primary,
+            byte: 0xEB,
+            modrm: false,
+            digit: None,
+            plus: Plus::None,
+        },
+    }
+}
+
+/// The `rel32` form of `MInst::Jmp`.
+pub(crate) const fn form_jmp_rel32() -> Form {
+    Form {
+        mnemonic: "jmp",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::Primary,
+            byte: 0xE9,
+            modrm: false,
+            digit: None,
+            plus: Plus::None,
+        },
+    }
+}
+
+/// The `rel8` form of `MInst::JmpIf`.
+pub(crate) const fn form_jmp_if_rel8() -> Form {
+    Form {
+        mnemonic: "jcc",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::Primary,
+            byte: 0x70,
+            modrm: false,
+            digit: None,
+            plus: Plus::Cc,
+        },
+    }
+}
+
+/// The `rel32` form of `MInst::JmpIf`.
+pub(crate) const fn form_jmp_if_rel32() -> Form {
+    Form {
+        mnemonic: "jcc",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::M0F,
+            byte: 0x80,
+            modrm: false,
+            digit: None,
+            plus: Plus::Cc,
+        },
+    }
+}
+
+/// The form of `MInst::JmpIndirect`.
+pub(crate) const fn form_jmp_indirect() -> Form {
+    Form {
+        mnemonic: "jmp",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::Primary,
+            byte: 0xFF,
+            modrm: true,
+            digit: Some(4),
+            plus: Plus::None,
+        },
+    }
+}
+
+/// The form of `MInst::Call`.
+pub(crate) const fn form_call() -> Form {
+    Form {
+        mnemonic: "call",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::Primary,
+            byte: 0xE8,
+            modrm: false,
+            digit: None,
+            plus: Plus::None,
+        },
+    }
+}
+
+/// The form of `MInst::CallIndirect`.
+pub(crate) const fn form_call_indirect() -> Form {
+    Form {
+        mnemonic: "call",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::Primary,
+            byte: 0xFF,
+            modrm: true,
+            digit: Some(2),
+            plus: Plus::None,
+        },
+    }
+}
+
+/// The `near` form of `MInst::Ret`.
+pub(crate) const fn form_ret_near() -> Form {
+    Form {
+        mnemonic: "ret",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::Primary,
+            byte: 0xC3,
+            modrm: false,
+            digit: None,
+            plus: Plus::None,
+        },
+    }
+}
+
+/// The `iw` form of `MInst::Ret`.
+pub(crate) const fn form_ret_iw() -> Form {
+    Form {
+        mnemonic: "ret",
+        feature: Feature::Base,
+        opcode: Opcode {
+            prefix: 0x00,
+            w: false,
+            map: Map::Primary,
+            byte: 0xC2,
+            modrm: false,
+            digit: None,
+            plus: Plus::None,
+        },
+    }
+}
+
 /// The form of `MInst::Ud2`.
 pub(crate) const fn form_ud2() -> Form {
     Form {

@@ -222,6 +222,19 @@ impl Opcode {
         if self.w { p.w() } else { p }
     }
 
+    /// The escape bytes of the map and the opcode byte, in `bytes[..len]`:
+    /// what a branch or call the buffer places whole starts with (its forms
+    /// have no prefix).
+    pub const fn bytes(self) -> ([u8; 4], usize) {
+        assert!(self.prefix == 0 && !self.w && !self.modrm);
+        match self.map {
+            Map::Primary => ([self.byte, 0, 0, 0], 1),
+            Map::M0F => ([0x0F, self.byte, 0, 0], 2),
+            Map::M0F38 => ([0x0F, 0x38, self.byte, 0], 3),
+            Map::M0F3A => ([0x0F, 0x3A, self.byte, 0], 3),
+        }
+    }
+
     /// The `/digit` of a form that has one.
     pub const fn extension(self) -> u8 {
         match self.digit {

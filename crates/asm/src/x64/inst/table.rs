@@ -680,15 +680,19 @@ impl MInst {
             },
             MInst::Push { .. } => CpuFeatures::base_only().with(forms::form_push_r().feature),
             MInst::Pop { .. } => CpuFeatures::base_only().with(forms::form_pop().feature),
-            MInst::Jmp { .. } => CpuFeatures::base_only(),
-            MInst::JmpIf { .. } => CpuFeatures::base_only(),
+            MInst::Jmp { .. } => CpuFeatures::base_only().with(forms::form_jmp_rel8().feature),
+            MInst::JmpIf { .. } => CpuFeatures::base_only().with(forms::form_jmp_if_rel8().feature),
             MInst::JmpCond { .. } => CpuFeatures::base_only(),
-            MInst::JmpIndirect { .. } => CpuFeatures::base_only(),
+            MInst::JmpIndirect { .. } => {
+                CpuFeatures::base_only().with(forms::form_jmp_indirect().feature)
+            }
             MInst::JmpTableSeq { .. } => CpuFeatures::base_only(),
             MInst::TrapIf { .. } => CpuFeatures::base_only(),
-            MInst::Call { .. } => CpuFeatures::base_only(),
-            MInst::CallIndirect { .. } => CpuFeatures::base_only(),
-            MInst::Ret { .. } => CpuFeatures::base_only(),
+            MInst::Call { .. } => CpuFeatures::base_only().with(forms::form_call().feature),
+            MInst::CallIndirect { .. } => {
+                CpuFeatures::base_only().with(forms::form_call_indirect().feature)
+            }
+            MInst::Ret { .. } => CpuFeatures::base_only().with(forms::form_ret_near().feature),
             MInst::Ud2 { .. } => CpuFeatures::base_only().with(forms::form_ud2().feature),
             MInst::Int3 => CpuFeatures::base_only().with(forms::form_int3().feature),
             MInst::Nop { .. } => CpuFeatures::base_only(),
