@@ -1,11 +1,8 @@
 //! Atomic read-modify-write instructions, for the threads proposal.
 //!
-//! ```text
-//!  XCHG r/m8, r8          86 /r          XCHG r/m, r          87 /r
-//!  LOCK CMPXCHG r/m8, r8  F0 0F B0 /r    LOCK CMPXCHG r/m, r  F0 0F B1 /r
-//!  LOCK XADD r/m8, r8     F0 0F C0 /r    LOCK XADD r/m, r     F0 0F C1 /r
-//!  MFENCE                 0F AE F0       (sse2; the others need only the base set)
-//! ```
+//! The forms (the manual's mnemonic and encoding, the CPU feature) are
+//! declared in the instruction table (`xtask/src/x64/table.rs`, see
+//! `docs/assembler.md`); the encoders here emit the declared forms.
 //!
 //! XCHG with a memory operand is locked by the CPU without a prefix.
 //! CMPXCHG16B and the LOCK-prefixed forms of the ALU instructions are left

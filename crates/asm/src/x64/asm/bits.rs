@@ -1,14 +1,8 @@
 //! Bit counting, bit scanning and byte swapping.
 //!
-//! ```text
-//!  form                 encoding          feature
-//!  LZCNT r, r/m         F3 0F BD /r       lzcnt
-//!  TZCNT r, r/m         F3 0F BC /r       bmi1
-//!  POPCNT r, r/m        F3 0F B8 /r       popcnt
-//!  BSR r, r/m           0F BD /r          base
-//!  BSF r, r/m           0F BC /r          base
-//!  BSWAP r32/r64        0F C8+rd          base
-//! ```
+//! The forms (the manual's mnemonic and encoding, the CPU feature) are
+//! declared in the instruction table (`xtask/src/x64/table.rs`, see
+//! `docs/assembler.md`); the encoders here emit the declared forms.
 //!
 //! All have 16-, 32- and 64-bit forms (BSWAP 32 and 64 only). On a CPU
 //! without LZCNT (TZCNT) the F3-prefixed encoding silently runs as BSR

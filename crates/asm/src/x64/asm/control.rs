@@ -1,13 +1,9 @@
 //! Control flow: JMP, Jcc, CALL, RET, UD2, INT3, NOP (base instruction set).
 //!
-//! ```text
-//!  JMP rel8        EB cb         JMP rel32       E9 cd        JMP r/m64   FF /4
-//!  Jcc rel8        70+cc cb      Jcc rel32       0F 80+cc cd
-//!  CALL rel32      E8 cd         CALL r/m64      FF /2
-//!  RET             C3            RET imm16       C2 iw
-//!  UD2             0F 0B         INT3            CC
-//!  NOP             90, 66 90, 0F 1F /0 (3 to 9 bytes with prefixes and displacements)
-//! ```
+//! The forms (the manual's mnemonic and encoding, the CPU feature) are
+//! declared in the instruction table (`xtask/src/x64/table.rs`, see
+//! `docs/assembler.md`); the encoders here emit the declared forms.
+//! NOP is the manual's recommended sequences of 1 to 9 bytes (`NOPS`).
 //!
 //! Branches to a label go through the buffer's branch API so that branch
 //! simplification sees them. A branch whose target is already bound within

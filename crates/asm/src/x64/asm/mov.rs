@@ -1,20 +1,9 @@
 //! Moves: MOV of every width, MOVZX/MOVSX/MOVSXD, LEA, SETcc, CMOVcc (base
 //! instruction set).
 //!
-//! ```text
-//!  MOV r/m8, r8        88 /r          MOV r/m, r          89 /r
-//!  MOV r8, r/m8        8A /r          MOV r, r/m          8B /r
-//!  MOV r/m8, imm8      C6 /0 ib       MOV r/m, imm        C7 /0 iw/id (64: sign-extended)
-//!  MOV r8, imm8        B0+rb ib       MOV r, imm          B8+rw/rd iw/id
-//!  MOV r64, imm64      REX.W B8+rd io
-//!  MOVZX r16/32, r/m8  [66] 0F B6 /r  MOVZX r32, r/m16    0F B7 /r
-//!  MOVSX r16/32/64, r/m8  [66|REX.W] 0F BE /r
-//!  MOVSX r32/64, r/m16    [REX.W] 0F BF /r
-//!  MOVSXD r64, r/m32   REX.W 63 /r
-//!  LEA r, m            8D /r          16/32/64
-//!  SETcc r/m8          0F 90+cc /0
-//!  CMOVcc r, r/m       0F 40+cc /r    16/32/64
-//! ```
+//! The forms (the manual's mnemonic and encoding, the CPU feature) are
+//! declared in the instruction table (`xtask/src/x64/table.rs`, see
+//! `docs/assembler.md`); the encoders here emit the declared forms.
 //!
 //! Zero-extension to 64 bits uses the 32-bit form: every write of a 32-bit
 //! register clears bits 32-63, so `movzx eax, al` is `movzx rax, al` one

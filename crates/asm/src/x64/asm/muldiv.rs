@@ -1,15 +1,8 @@
 //! Multiplication and division (base instruction set).
 //!
-//! ```text
-//!  IMUL r, r/m            0F AF /r       16/32/64
-//!  IMUL r, r/m, imm8      6B /r ib       16/32/64
-//!  IMUL r, r/m, imm32     69 /r iw/id    16/32/64
-//!  MUL r/m                F7 /4          rdx:rax = rax * r/m (unsigned)
-//!  IMUL r/m               F7 /5          rdx:rax = rax * r/m (signed)
-//!  DIV r/m                F7 /6          rax, rdx = rdx:rax / r/m, % r/m
-//!  IDIV r/m               F7 /7
-//!  CWD / CDQ / CQO        66 99 / 99 / REX.W 99   rdx = sign of rax
-//! ```
+//! The forms (the manual's mnemonic and encoding, the CPU feature) are
+//! declared in the instruction table (`xtask/src/x64/table.rs`, see
+//! `docs/assembler.md`); the encoders here emit the declared forms.
 //!
 //! The 8-bit forms (`F6 /4..7`, which use `ax` rather than `rdx:rax`) are
 //! left out: WebAssembly has no 8-bit arithmetic.

@@ -1,32 +1,16 @@
 //! Scalar SSE, SSE2 and SSE4.1: float arithmetic, comparisons, conversions,
 //! moves between XMM registers, memory and GPRs.
 //!
-//! ```text
-//!  form                          encoding             feature
-//!  ADDSS/SUBSS/MULSS/DIVSS       F3 0F 58/5C/59/5E    sse
-//!  ADDSD/SUBSD/MULSD/DIVSD       F2 0F 58/5C/59/5E    sse2
-//!  MINSS/MAXSS/SQRTSS            F3 0F 5D/5F/51       sse
-//!  MINSD/MAXSD/SQRTSD            F2 0F 5D/5F/51       sse2
-//!  CVTSS2SD / CVTSD2SS           F3 0F 5A / F2 0F 5A  sse2
-//!  MOVSS xmm, xmm/m32            F3 0F 10 /r          sse   (store: F3 0F 11)
-//!  MOVSD xmm, xmm/m64            F2 0F 10 /r          sse2  (store: F2 0F 11)
-//!  MOVAPS / MOVUPS               0F 28 / 0F 10        sse   (stores: 29 / 11)
-//!  MOVAPD / MOVUPD               66 0F 28 / 66 0F 10  sse2  (stores: 29 / 11)
-//!  ANDPS/ANDNPS/ORPS/XORPS       0F 54/55/56/57       sse
-//!  ANDPD/ANDNPD/ORPD/XORPD       66 0F 54/55/56/57    sse2
-//!  UCOMISS / UCOMISD             0F 2E / 66 0F 2E     sse / sse2
-//!  ROUNDSS / ROUNDSD             66 0F 3A 0A/0B ib    sse4.1
-//!  MOVD/MOVQ xmm, r/m32/64       66 [W] 0F 6E /r      sse2
-//!  MOVD/MOVQ r/m32/64, xmm       66 [W] 0F 7E /r      sse2
-//!  CVTSI2SS/SD xmm, r/m32/64     F3/F2 [W] 0F 2A /r   sse / sse2
-//!  CVTTSS2SI/SD2SI r32/64, xmm/m F3/F2 [W] 0F 2C /r   sse / sse2
-//! ```
+//! The forms (the manual's mnemonic and encoding, the CPU feature) are
+//! declared in the instruction table (`xtask/src/x64/table.rs`, see
+//! `docs/assembler.md`); the encoders here emit the declared forms.
 //!
 //! The scalar forms write only the low lane of the destination and keep the
-//! rest (a memory-source MOVSS/MOVSD clears it instead). The packed logical
-//! forms with a memory operand need it 16-byte aligned. Left out for now:
-//! COMISS/COMISD, MOVQ xmm, xmm/m64 (F3 0F 7E), CVTSS2SI (rounding by MXCSR),
-//! and every packed arithmetic form (they come with SIMD).
+//! rest (a memory-source MOVSS/MOVSD clears it instead). The packed forms
+//! with a memory operand need it 16-byte aligned; a store is the opcode
+//! after its load's. Left out for now: COMISS/COMISD, MOVQ xmm, xmm/m64
+//! (F3 0F 7E), CVTSS2SI (rounding by MXCSR), and the packed forms beyond
+//! the logical ones and ADDPS/ADDPD (they come with SIMD).
 
 use super::{Assembler, Form, Imm, Opcode, Prefixes, Rm, forms};
 use crate::x64::args::{Amode, GprMem, XmmMem};

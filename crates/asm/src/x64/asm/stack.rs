@@ -1,10 +1,8 @@
 //! PUSH and POP (base instruction set; 64-bit operands only).
 //!
-//! ```text
-//!  PUSH r64      50+rd        POP r64      58+rd
-//!  PUSH r/m64    FF /6
-//!  PUSH imm8     6A ib        PUSH imm32   68 id      (sign-extended to 64 bits)
-//! ```
+//! The forms (the manual's mnemonic and encoding, the CPU feature) are
+//! declared in the instruction table (`xtask/src/x64/table.rs`, see
+//! `docs/assembler.md`); the encoders here emit the declared forms.
 //!
 //! `POP r/m64` (8F /0) is left out: nothing pops straight into memory.
 
