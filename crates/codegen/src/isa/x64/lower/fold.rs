@@ -196,6 +196,20 @@ pub(super) const SITES: &[Site] = &[
     },
 ];
 
+/// For each opcode (by its index in [`Opcode::ALL`]), a bit per [`Fold`]
+/// that has a [`SITES`] line with it as the user: derived from the table at
+/// compile time, so that [`folds_into`] answers the common "never" without
+/// reading the table.
+const USER_FOLDS: [u8; Opcode::ALL.len()] = {
+    let mut bits = [0u8; Opcode::ALL.len()];
+    let mut i = 0;
+    while i < SITES.len() {
+        bits[SITES[i].user as usize] |= 1 << SITES[i].fold as u8;
+        i += 1;
+    }
+    bits
+};
+
 impl Fold {
     /// How `inst` may fold into its users, if it may.
     pub(super) fn of(dfg: &DataFlowGraph, inst: Inst) -> Option<Fold> {
@@ -231,6 +245,9 @@ impl Fold {
 /// Whether `fold` may fold into operand `operand` of `user` ([`SITES`]).
 pub(super) fn folds_into(dfg: &DataFlowGraph, user: Inst, operand: usize, fold: Fold) -> bool {
     let data = dfg.inst(user);
+    if USER_FOLDS[data.opcode() as usize] & (1 << fold as u8) == 0 {
+        return false;
+    }
     let results_ok = |results: Results| match results {
         Results::Any => true,
         Results::Integer => dfg
@@ -620,6 +637,23 @@ mod tests {
         let block = func.layout.entry_block().expect("a block");
         let insts: Vec<Inst> = func.layout.block_insts(block).collect();
         insts[insts.len() - if is_return { 1 } else { 2 }]
+    }
+
+    #[test]
+    fn the_quick_reject_agrees_with_the_table() {
+        use super::{SITES, USER_FOLDS};
+        use crate::ir::Opcode;
+        for (i, &opcode) in Opcode::ALL.iter().enumerate() {
+            assert_eq!(opcode as usize, i, "USER_FOLDS indexes by discriminant");
+            for fold in [Fold::Load, Fold::Sum, Fold::ScaledIndex, Fold::Compare] {
+                let listed = SITES.iter().any(|s| s.user == opcode && s.fold == fold);
+                assert_eq!(
+                    USER_FOLDS[i] & (1 << fold as u8) != 0,
+                    listed,
+                    "{opcode:?} {fold:?}"
+                );
+            }
+        }
     }
 
     #[test]
