@@ -1,12 +1,19 @@
 //! The `duet` command.
 //!
 //! ```text
-//! duet compile [--compiler winch|cranelift] [--spec 2.0|3.0] [--emit asm|ir] [--stats] FILE
-//! duet run [--compiler winch|cranelift] [--spec 2.0|3.0] [--profile perfmap] [--debug-info]
-//!          FILE [--dir HOST[::GUEST]]... [--env KEY=VALUE]... [--invoke NAME] [[--] ARGS...]
-//! duet wast [--compiler winch|cranelift] [--spec 2.0|3.0] FILE.wast...
-//! duet bench [--compiler winch|cranelift|both] [--runs N] [--json] [--show-output] FILE...
+//! duet compile [--compiler winch|cranelift] [--cpu PRESET] [--spec 2.0|3.0] [--emit asm|ir]
+//!              [--stats] FILE
+//! duet run [--compiler winch|cranelift] [--cpu PRESET] [--spec 2.0|3.0] [--profile perfmap]
+//!          [--debug-info] FILE [--dir HOST[::GUEST]]... [--env KEY=VALUE]... [--invoke NAME]
+//!          [[--] ARGS...]
+//! duet wast [--compiler winch|cranelift] [--cpu PRESET] [--spec 2.0|3.0] FILE.wast...
+//! duet bench [--compiler winch|cranelift|both] [--cpu PRESET] [--runs N] [--json]
+//!            [--show-output] FILE...
 //! ```
+//!
+//! `--cpu` picks the CPU features the compiled code may use
+//! ([`duet::CpuPreset`]): `host` (the default), `baseline` (SSE2),
+//! `sse4.1` or `avx2`; a preset with a feature this CPU lacks is refused.
 //!
 //! `compile` translates and compiles every function of a module and exits;
 //! it prints nothing on success unless asked to (`--emit asm` for the
@@ -132,6 +139,9 @@ struct EngineArgs {
     /// Which compiler.
     #[arg(long, value_enum, default_value_t = Compiler::Winch)]
     compiler: Compiler,
+    /// The CPU features the compiled code may use.
+    #[arg(long, value_name = "PRESET", default_value = "host", value_parser = cpu_preset())]
+    cpu: duet::CpuPreset,
     /// Validate against this WebAssembly specification's feature set
     /// (default: everything the engine supports).
     #[arg(long, value_enum)]
@@ -146,6 +156,13 @@ struct EngineArgs {
     debug_info: bool,
 }
 
+/// `--cpu`'s parser: the runtime's preset names ([`duet::CpuPreset::name`]).
+fn cpu_preset() -> impl clap::builder::TypedValueParser<Value = duet::CpuPreset> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(duet::CpuPreset::ALL.map(duet::CpuPreset::name))
+        .map(|name: String| duet::CpuPreset::from_name(&name).expect("one of the possible values"))
+}
+
 /// The profilers `--profile` knows.
 #[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
 enum Profile {
@@ -157,7 +174,9 @@ impl EngineArgs {
     /// The engine these options describe.
     fn engine(&self) -> Result<duet::Engine, duet::Error> {
         let mut config = duet::Config::new();
-        config.compiler(self.compiler.runtime());
+        config
+            .compiler(self.compiler.runtime())
+            .cpu_features(self.cpu);
         if let Some(spec) = self.spec {
             config.wasm_features(spec.features());
         }
@@ -206,6 +225,9 @@ struct BenchArgs {
     /// Which compiler, or both side by side.
     #[arg(long, value_enum, default_value_t = BenchCompilers::Both)]
     compiler: BenchCompilers,
+    /// The CPU features the compiled code may use.
+    #[arg(long, value_name = "PRESET", default_value = "host", value_parser = cpu_preset())]
+    cpu: duet::CpuPreset,
     /// Runs per program and compiler; every figure is the median.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     runs: u32,
@@ -226,6 +248,8 @@ struct BenchArgs {
 struct BenchChildArgs {
     #[arg(long, value_enum)]
     compiler: Compiler,
+    #[arg(long, value_parser = cpu_preset())]
+    cpu: duet::CpuPreset,
     #[arg(long)]
     show_output: bool,
     /// A file name in the working directory.
@@ -267,6 +291,9 @@ struct CompileArgs {
     /// Which compiler.
     #[arg(long, value_enum, default_value_t = Compiler::Winch)]
     compiler: Compiler,
+    /// The CPU features the compiled code may use.
+    #[arg(long, value_name = "PRESET", default_value = "host", value_parser = cpu_preset())]
+    cpu: duet::CpuPreset,
     /// Validate against this WebAssembly specification's feature set
     /// (default: wasmparser's default features).
     #[arg(long, value_enum)]
@@ -374,7 +401,8 @@ fn compile(args: &CompileArgs) -> Result<String, Failure> {
     let mut config = duet::Config::new();
     config
         .wasm_features(features)
-        .compiler(args.compiler.runtime());
+        .compiler(args.compiler.runtime())
+        .cpu_features(args.cpu);
     if let Some(threads) = args.threads {
         config
             .parallel_compilation(threads > 1)
@@ -838,6 +866,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => {
             let options = duet_cli::bench::Options {
                 compilers: args.compiler.compilers(),
+                cpu: args.cpu,
                 runs: args.runs as usize,
                 json: args.json,
                 show_output: args.show_output,
@@ -857,7 +886,12 @@ fn main() -> ExitCode {
             ))
         }
         Command::BenchChild(args) => {
-            if duet_cli::bench::child_main(&args.file, args.compiler.runtime(), args.show_output) {
+            if duet_cli::bench::child_main(
+                &args.file,
+                args.compiler.runtime(),
+                args.cpu,
+                args.show_output,
+            ) {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

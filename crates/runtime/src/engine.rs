@@ -6,7 +6,7 @@ use crate::code::CodeMemory;
 use crate::error::Error;
 use crate::loaded::{CodeNames, LoadedCode};
 use crate::memory::{DEFAULT_MEMORY64_RESERVATION, MAX_MEMORY64_RESERVATION};
-use cranelift_asm::x64::CpuFeatures;
+use cranelift_asm::x64::{CpuFeatures, Feature};
 use duet_environ::module::FuncType;
 use duet_environ::trampoline;
 use duet_environ::tunables::Tunables;
@@ -77,10 +77,91 @@ pub enum ProfilingStrategy {
     PerfMap,
 }
 
+/// Which x86-64 CPU the compilers generate code for: the host's features
+/// (the default) or a fixed preset, so that the code paths for an older
+/// CPU (SSE4.1 without AVX, or the bare x86-64 baseline) run and are tested
+/// on a newer one.
+///
+/// A preset only ever removes features: [`Engine::new`] refuses one that
+/// asks for a feature the host lacks, since code using it could not run
+/// here. Both compilers and the engine's trampolines get the preset's
+/// [`CpuFeatures`], and every instruction form they emit is checked against
+/// it by the assembler; a module that needs a feature the preset lacks is
+/// refused with an [`Error::Unsupported`] naming the feature, never
+/// compiled to code that would fault.
+#[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
+pub enum CpuPreset {
+    /// Every feature the host has (`host`).
+    #[default]
+    Host,
+    /// The x86-64 baseline every x86-64 CPU has: SSE and SSE2 only
+    /// (`baseline`).
+    Baseline,
+    /// The baseline plus SSE3, SSSE3 and SSE4.1; no SSE4.2, POPCNT, LZCNT,
+    /// BMI or AVX (`sse4.1`): the least a CPU needs for the baseline tier's
+    /// SIMD.
+    Sse41,
+    /// x86-64-v3 as far as the assembler knows its features: SSE4.2,
+    /// POPCNT, LZCNT, BMI1, BMI2, AVX, AVX2 and FMA (`avx2`).
+    Avx2,
+}
+
+impl CpuPreset {
+    /// Every preset, in the order of [`CpuPreset::name`]'s documentation.
+    pub const ALL: [CpuPreset; 4] = [
+        CpuPreset::Host,
+        CpuPreset::Baseline,
+        CpuPreset::Sse41,
+        CpuPreset::Avx2,
+    ];
+
+    /// The preset's name: `host`, `baseline`, `sse4.1` or `avx2`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            CpuPreset::Host => "host",
+            CpuPreset::Baseline => "baseline",
+            CpuPreset::Sse41 => "sse4.1",
+            CpuPreset::Avx2 => "avx2",
+        }
+    }
+
+    /// The preset called `name` ([`CpuPreset::name`]).
+    pub fn from_name(name: &str) -> Option<CpuPreset> {
+        CpuPreset::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// The features code compiled for this preset may use.
+    pub fn features(self) -> CpuFeatures {
+        let baseline = CpuFeatures::baseline();
+        match self {
+            CpuPreset::Host => CpuFeatures::host(),
+            CpuPreset::Baseline => baseline,
+            CpuPreset::Sse41 => baseline.with(Feature::Sse41),
+            CpuPreset::Avx2 => [
+                Feature::Popcnt,
+                Feature::Lzcnt,
+                Feature::Bmi1,
+                Feature::Bmi2,
+                Feature::Avx2,
+                Feature::Fma,
+            ]
+            .into_iter()
+            .fold(baseline, CpuFeatures::with),
+        }
+    }
+}
+
+impl core::fmt::Display for CpuPreset {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// How an [`Engine`] compiles and runs modules.
 #[derive(Clone, Debug)]
 pub struct Config {
     compiler: Compiler,
+    cpu: CpuPreset,
     features: WasmFeatures,
     parallel: bool,
     max_threads: Option<usize>,
@@ -100,7 +181,8 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The defaults: the baseline compiler ([`Compiler::default`]), every
+    /// The defaults: the baseline compiler ([`Compiler::default`]), code
+    /// for the host's CPU features ([`CpuPreset::Host`]), every wasm
     /// feature the engine supports, parallel compilation, the host as the
     /// target, 512 KiB of wasm stack, 32-bit memories in 4 GiB reservations
     /// with guard pages, 64-bit memories in reservations of up to 8 GiB;
@@ -108,6 +190,7 @@ impl Config {
     pub fn new() -> Config {
         Config {
             compiler: Compiler::default(),
+            cpu: CpuPreset::Host,
             features: WasmFeatures::default(),
             parallel: true,
             max_threads: None,
@@ -125,6 +208,19 @@ impl Config {
     pub fn compiler(&mut self, compiler: Compiler) -> &mut Self {
         self.compiler = compiler;
         self
+    }
+
+    /// Which CPU features the compiled code may use (the host's by
+    /// default); [`Engine::new`] refuses a preset with a feature the host
+    /// lacks.
+    pub fn cpu_features(&mut self, preset: CpuPreset) -> &mut Self {
+        self.cpu = preset;
+        self
+    }
+
+    /// The CPU preset ([`Config::cpu_features`]).
+    pub fn cpu_preset(&self) -> CpuPreset {
+        self.cpu
     }
 
     /// The WebAssembly features modules are validated against
@@ -272,7 +368,8 @@ impl Default for Engine {
 impl Engine {
     /// An engine with `config`; refuses a compiler this build does not
     /// include ([`Compiler::is_built_in`]), a target other than the host, a
-    /// host other than x86-64, and a 64-bit memory reservation above
+    /// host other than x86-64, a CPU preset with a feature the host lacks
+    /// ([`Config::cpu_features`]), and a 64-bit memory reservation above
     /// 1 TiB ([`Config::memory64_reservation`]).
     pub fn new(config: &Config) -> Result<Engine, Error> {
         config.compiler.check_built_in()?;
@@ -298,10 +395,24 @@ impl Engine {
                 "duet generates x86-64 code; this host is `{host}`"
             )));
         }
+        let cpu = config.cpu.features();
+        let host_cpu = CpuFeatures::host();
+        let missing: Vec<&str> = cpu
+            .iter()
+            .filter(|feature| !host_cpu.has(*feature))
+            .map(Feature::name)
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::Config(format!(
+                "the CPU preset `{}` needs {}, which this host's CPU lacks (code using it could not run here)",
+                config.cpu,
+                missing.join(", ")
+            )));
+        }
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
-                cpu: CpuFeatures::host(),
+                cpu,
                 types: Mutex::new(HashMap::new()),
                 trampolines: Mutex::new(HashMap::new()),
             }),
@@ -311,6 +422,12 @@ impl Engine {
     /// The configuration the engine was made with.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The CPU features the engine's code may use (its
+    /// [`Config::cpu_features`] preset's).
+    pub fn cpu_features(&self) -> CpuFeatures {
+        self.inner.cpu
     }
 
     pub(crate) fn compiler(&self) -> Compiler {
