@@ -38,7 +38,11 @@
 //! With `--invoke NAME`, or for a module that is not a WASI program, `run`
 //! calls `NAME` (by default `_start`) with `ARGS` parsed by the function's
 //! parameter types and prints each result on its own line (a WASI program
-//! still sees `FILE ARGS...` as its arguments).
+//! still sees `FILE ARGS...` as its arguments). A `v128` is written as
+//! `0x` and up to 32 hex digits (the vector as a little-endian integer:
+//! lane 0 in the lowest bits) or lane by lane as `SHAPE:LANE,...`
+//! (`i32x4:1,2,3,-1`, `f64x2:0.5,-inf`), and printed as `0x` and 32 hex
+//! digits ([`duet_cli::v128`]).
 //!
 //! For profilers and debuggers (`run` and `wast`): `--profile perfmap`
 //! appends every compiled function to `/tmp/perf-<pid>.map` as `START
@@ -206,7 +210,8 @@ struct RunArgs {
     file: PathBuf,
     /// A WASI program's arguments (after FILE); the function's arguments
     /// with `--invoke` or for other modules: integers in decimal or 0x
-    /// hex, floats in decimal (also `nan`, `inf`, `-inf`).
+    /// hex, floats in decimal (also `nan`, `inf`, `-inf`), v128 as 0x and
+    /// up to 32 hex digits or SHAPE:LANE,... (`i32x4:1,2,3,4`).
     #[arg(allow_hyphen_values = true)]
     args: Vec<String>,
 }
@@ -712,44 +717,49 @@ fn run(args: &RunArgs) -> Result<Ran, RunFailure> {
 
 /// Parses a command-line argument as a value of type `ty`: integers in
 /// decimal (signed or unsigned range) or `0x` hex, optionally negated;
-/// floats as Rust reads them (`1.5`, `-2e10`, `nan`, `inf`, `-inf`).
-/// Vectors and references cannot be written on a command line.
+/// floats as Rust reads them (`1.5`, `-2e10`, `nan`, `inf`, `-inf`);
+/// vectors as `0x` and up to 32 hex digits or `SHAPE:LANE,...`
+/// ([`duet_cli::v128::parse_v128`]). References cannot be written on a
+/// command line.
 fn parse_argument(text: &str, ty: duet::ValType) -> Option<duet::Val> {
     use duet::{Val, ValType};
-    /// `text` as the bits of an integer of `bits` bits.
-    fn integer(text: &str, bits: u32) -> Option<u64> {
-        let (negative, digits) = match text.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, text),
-        };
-        let magnitude = match digits
-            .strip_prefix("0x")
-            .or_else(|| digits.strip_prefix("0X"))
-        {
-            Some(hex) => u64::from_str_radix(hex, 16).ok()?,
-            None => digits.parse::<u64>().ok()?,
-        };
-        // Signed range when negative, signed or unsigned otherwise.
-        let limit = if negative {
-            1u64 << (bits - 1)
-        } else {
-            u64::MAX >> (64 - bits)
-        };
-        if magnitude > limit || digits.starts_with(['+', '-']) {
-            return None;
-        }
-        Some(if negative {
-            magnitude.wrapping_neg()
-        } else {
-            magnitude
-        })
-    }
     Some(match ty {
-        ValType::I32 => Val::I32(integer(text, 32)? as u32 as i32),
-        ValType::I64 => Val::I64(integer(text, 64)? as i64),
+        ValType::I32 => Val::I32(parse_integer(text, 32)? as u32 as i32),
+        ValType::I64 => Val::I64(parse_integer(text, 64)? as i64),
         ValType::F32 => Val::F32(text.parse::<f32>().ok()?.to_bits()),
         ValType::F64 => Val::F64(text.parse::<f64>().ok()?.to_bits()),
-        ValType::V128 | ValType::FuncRef | ValType::ExternRef => return None,
+        ValType::V128 => Val::V128(duet_cli::v128::parse_v128(text, parse_integer)?),
+        ValType::FuncRef | ValType::ExternRef => return None,
+    })
+}
+
+/// `text` as the bits of an integer of `bits` bits (at most 64): decimal
+/// in the signed or unsigned range, or `0x` hex, optionally negated.
+fn parse_integer(text: &str, bits: u32) -> Option<u64> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let magnitude = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(hex) => u64::from_str_radix(hex, 16).ok()?,
+        None => digits.parse::<u64>().ok()?,
+    };
+    // Signed range when negative, signed or unsigned otherwise.
+    let limit = if negative {
+        1u64 << (bits - 1)
+    } else {
+        u64::MAX >> (64 - bits)
+    };
+    if magnitude > limit || digits.starts_with(['+', '-']) {
+        return None;
+    }
+    Some(if negative {
+        magnitude.wrapping_neg() & (u64::MAX >> (64 - bits))
+    } else {
+        magnitude
     })
 }
 

@@ -252,14 +252,24 @@ fn code_for_a_cpu_preset_needs_no_feature_it_lacks() {
     let popcnt = popcnt.to_str().unwrap();
     let listing = |compiler: &str, cpu: &str, path: &str| {
         let output = duet(&[
-            "compile", "--compiler", compiler, "--cpu", cpu, "--emit", "asm", path,
+            "compile",
+            "--compiler",
+            compiler,
+            "--cpu",
+            cpu,
+            "--emit",
+            "asm",
+            path,
         ]);
         assert!(output.status.success(), "{}", stderr(&output));
         stdout(&output)
     };
     for cpu in ["baseline", "sse4.1"] {
         let code = listing("winch", cpu, clz);
-        assert!(code.contains("bsr") && !code.contains("lzcnt"), "{cpu}: {code}");
+        assert!(
+            code.contains("bsr") && !code.contains("lzcnt"),
+            "{cpu}: {code}"
+        );
         for (argument, leading_zeros) in [("0", "64\n"), ("1", "63\n"), ("-1", "0\n")] {
             let output = duet(&["run", "--cpu", cpu, clz, "--invoke", "clz", argument]);
             assert_eq!(stdout(&output), leading_zeros, "{}", stderr(&output));
@@ -279,8 +289,14 @@ fn code_for_a_cpu_preset_needs_no_feature_it_lacks() {
             && std::is_x86_feature_detected!("bmi2");
         for compiler in ["winch", "cranelift"] {
             for cpu in if v3 { &["host", "avx2"][..] } else { &["host"] } {
-                assert!(listing(compiler, cpu, clz).contains("lzcnt"), "{compiler} {cpu}");
-                assert!(listing(compiler, cpu, popcnt).contains("popcnt"), "{compiler} {cpu}");
+                assert!(
+                    listing(compiler, cpu, clz).contains("lzcnt"),
+                    "{compiler} {cpu}"
+                );
+                assert!(
+                    listing(compiler, cpu, popcnt).contains("popcnt"),
+                    "{compiler} {cpu}"
+                );
             }
         }
     }

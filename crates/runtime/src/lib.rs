@@ -129,10 +129,10 @@ mod unwind;
 pub mod vm;
 pub mod wasi;
 
+pub use cranelift_asm::x64::{CpuFeatures, Feature as CpuFeature};
 pub use duet_environ::module::{FuncType, GlobalType, MemoryType, RefType, TableType, ValType};
 pub use duet_environ::trap::Trap as TrapCode;
 pub use duet_environ::tunables::Tunables;
-pub use cranelift_asm::x64::{CpuFeatures, Feature as CpuFeature};
 pub use engine::{Compiler, Config, CpuPreset, Engine, ProfilingStrategy};
 pub use error::{Error, FrameInfo, Trap};
 pub use externals::{Extern, ExternType, Global, Memory, Table};

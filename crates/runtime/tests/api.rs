@@ -788,7 +788,10 @@ fn v128_values_pass_through_host_functions_and_globals() {
     let typed = swap.typed::<(u128, i32), u128>(&store).unwrap();
     assert_eq!(typed.call(&mut store, (input, 1)).unwrap(), swapped + 1);
     let wrong = swap.typed::<(i64, i32), u128>(&store).unwrap_err();
-    assert!(wrong.to_string().contains("(param v128 i32) (result v128)"), "{wrong}");
+    assert!(
+        wrong.to_string().contains("(param v128 i32) (result v128)"),
+        "{wrong}"
+    );
 
     let module = Module::new(
         &engine,
@@ -829,7 +832,10 @@ fn v128_values_pass_through_host_functions_and_globals() {
     let mismatch = lanes.set(&mut store, Val::I64(0)).unwrap_err();
     assert!(matches!(mismatch, Error::Type(_)), "{mismatch}");
     let floats: u128 = 0x7f80_0000_7fc0_0000_8000_0000_3f80_0000;
-    assert_eq!(global(&store, "floats").get(&store).unwrap().v128(), Some(floats));
+    assert_eq!(
+        global(&store, "floats").get(&store).unwrap().v128(),
+        Some(floats)
+    );
     let imported = global(&store, "imported");
     imported.set(&mut store, Val::V128(u128::MAX)).unwrap();
     assert_eq!(host_global.get(&store).unwrap().v128(), Some(u128::MAX));
