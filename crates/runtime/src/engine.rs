@@ -312,6 +312,27 @@ impl Config {
     }
 }
 
+/// An [`Error::Config`] naming every feature of `preset` (whose features
+/// are `wanted`) that `host` lacks: code using them could not run here.
+fn check_cpu_preset(
+    preset: CpuPreset,
+    wanted: CpuFeatures,
+    host: CpuFeatures,
+) -> Result<(), Error> {
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|feature| !host.has(*feature))
+        .map(Feature::name)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "the CPU preset `{preset}` needs {}, which this host's CPU lacks (code using it could not run here)",
+        missing.join(", ")
+    )))
+}
+
 /// The code an engine made for one function type: an entry trampoline
 /// (host calls wasm) and a host trampoline (wasm calls the host).
 pub(crate) struct TypeTrampolines {
@@ -396,19 +417,7 @@ impl Engine {
             )));
         }
         let cpu = config.cpu.features();
-        let host_cpu = CpuFeatures::host();
-        let missing: Vec<&str> = cpu
-            .iter()
-            .filter(|feature| !host_cpu.has(*feature))
-            .map(Feature::name)
-            .collect();
-        if !missing.is_empty() {
-            return Err(Error::Config(format!(
-                "the CPU preset `{}` needs {}, which this host's CPU lacks (code using it could not run here)",
-                config.cpu,
-                missing.join(", ")
-            )));
-        }
+        check_cpu_preset(config.cpu, cpu, CpuFeatures::host())?;
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
@@ -516,5 +525,33 @@ impl Engine {
         });
         cache.insert(id, trampolines.clone());
         Ok(trampolines)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On a host with only the x86-64 baseline (not this one), every
+    /// preset but `baseline` is refused, naming exactly what it lacks.
+    #[test]
+    fn a_preset_beyond_the_host_names_the_missing_features() {
+        let host = CpuFeatures::baseline();
+        let check = |preset: CpuPreset| check_cpu_preset(preset, preset.features(), host);
+        assert!(check(CpuPreset::Baseline).is_ok());
+        assert_eq!(
+            check(CpuPreset::Sse41).unwrap_err().to_string(),
+            "configuration: the CPU preset `sse4.1` needs sse3, ssse3, sse4.1, which this \
+             host's CPU lacks (code using it could not run here)"
+        );
+        let avx2 = check(CpuPreset::Avx2).unwrap_err().to_string();
+        assert!(
+            avx2.contains(
+                "needs sse3, ssse3, sse4.1, sse4.2, popcnt, lzcnt, bmi1, bmi2, avx, avx2, fma,"
+            ),
+            "{avx2}"
+        );
+        let sse41_host = CpuPreset::Sse41.features();
+        assert!(check_cpu_preset(CpuPreset::Sse41, sse41_host, sse41_host).is_ok());
     }
 }
