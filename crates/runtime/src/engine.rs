@@ -85,10 +85,14 @@ pub enum ProfilingStrategy {
 /// A preset only ever removes features: [`Engine::new`] refuses one that
 /// asks for a feature the host lacks, since code using it could not run
 /// here. Both compilers and the engine's trampolines get the preset's
-/// [`CpuFeatures`], and every instruction form they emit is checked against
-/// it by the assembler; a module that needs a feature the preset lacks is
-/// refused with an [`Error::Unsupported`] naming the feature, never
-/// compiled to code that would fault.
+/// [`CpuFeatures`]: they choose instructions by them (the baseline tier
+/// counts leading zeros with BSR without LZCNT), and the assembler checks
+/// every form they emit against them. A module that needs a feature the
+/// preset lacks is refused naming the feature, never compiled to code
+/// that would fault: by the baseline tier with an [`Error::Unsupported`]
+/// (`popcnt` without POPCNT), by the optimizing tier, whose lowering does
+/// not consult the features yet, with the assembler's refusal as an
+/// [`Error::Compile`] (`clz` without LZCNT).
 #[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
 pub enum CpuPreset {
     /// Every feature the host has (`host`).
@@ -98,8 +102,7 @@ pub enum CpuPreset {
     /// (`baseline`).
     Baseline,
     /// The baseline plus SSE3, SSSE3 and SSE4.1; no SSE4.2, POPCNT, LZCNT,
-    /// BMI or AVX (`sse4.1`): the least a CPU needs for the baseline tier's
-    /// SIMD.
+    /// BMI or AVX (`sse4.1`).
     Sse41,
     /// x86-64-v3 as far as the assembler knows its features: SSE4.2,
     /// POPCNT, LZCNT, BMI1, BMI2, AVX, AVX2 and FMA (`avx2`).
