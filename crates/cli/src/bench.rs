@@ -4,10 +4,10 @@
 //! # Design
 //!
 //! ```text
-//!   duet bench [--compiler winch|cranelift|both] [--runs N] [--json] FILES...
+//!   duet bench [--compiler winch|cranelift|both] [--cpu PRESET] [--runs N] [--json] FILES...
 //!     │  for each file, each compiler, each run i of N (progress on stderr):
 //!     │
-//!     ├─► duet bench-child --compiler C NAME.wasm     cwd = the file's directory
+//!     ├─► duet bench-child --compiler C --cpu P NAME.wasm   cwd = the file's directory
 //!     │     1. Module::from_binary, one thread           ─► compile_ms
 //!     │     2. Module::from_binary, parallel (new engine) ─► compile_parallel_ms
 //!     │     3. instantiate with WASI ("." pre-opened), call _start;
@@ -299,6 +299,8 @@ pub fn table(files: &[String], compilers: &[duet::Compiler], summaries: &[Summar
 pub struct Options {
     /// The compilers, in the order of the table's column groups.
     pub compilers: Vec<duet::Compiler>,
+    /// The CPU features the code may use.
+    pub cpu: duet::CpuPreset,
     /// Runs per file and compiler (at least 1).
     pub runs: usize,
     /// One JSON line per file and compiler instead of the table.
@@ -338,7 +340,7 @@ pub fn bench(
                     "{name} {} run {run}/{runs}",
                     compiler_name(compiler)
                 ));
-                match run_child(exe, file, compiler, options.show_output) {
+                match run_child(exe, file, compiler, options.cpu, options.show_output) {
                     Ok(sample) => samples.push(sample),
                     Err(message) => {
                         progress.clear();
@@ -374,12 +376,13 @@ pub fn bench(
     Ok(all_succeeded)
 }
 
-/// Runs one measurement of `file` under `compiler` in a child process (see
+/// Runs one measurement of `file` under `compiler` and `cpu` in a child process (see
 /// the module docs) and reads its report.
 fn run_child(
     exe: &Path,
     file: &Path,
     compiler: duet::Compiler,
+    cpu: duet::CpuPreset,
     show_output: bool,
 ) -> Result<Sample, String> {
     let dir = match file.parent() {
@@ -393,7 +396,9 @@ fn run_child(
     command
         .arg(CHILD_SUBCOMMAND)
         .arg("--compiler")
-        .arg(compiler_name(compiler));
+        .arg(compiler_name(compiler))
+        .arg("--cpu")
+        .arg(cpu.name());
     if show_output {
         command.arg("--show-output");
     }
@@ -484,12 +489,13 @@ impl Progress {
 }
 
 /// The child's side: measures `file` (a file name in the working
-/// directory) under `compiler` once and returns the sample, or what went
+/// directory) under `compiler` and `cpu` once and returns the sample, or what went
 /// wrong. With `show_output` the program's stdout and stderr are written
 /// to this process's stderr afterwards (also when it fails).
 pub fn measure_once(
     file: &Path,
     compiler: duet::Compiler,
+    cpu: duet::CpuPreset,
     show_output: bool,
 ) -> Result<Sample, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read the file: {e}"))?;
@@ -502,7 +508,10 @@ pub fn measure_once(
     })?;
     let engine = |parallel: bool| {
         let mut config = duet::Config::new();
-        config.compiler(compiler).parallel_compilation(parallel);
+        config
+            .compiler(compiler)
+            .cpu_features(cpu)
+            .parallel_compilation(parallel);
         duet::Engine::new(&config).map_err(|e| e.to_string())
     };
     let compile = |engine: &duet::Engine| {
@@ -644,8 +653,13 @@ fn peak_rss_kb() -> Result<u64, String> {
 
 /// Runs the child's side and prints its report on stdout (see the module
 /// docs); returns whether it measured.
-pub fn child_main(file: &Path, compiler: duet::Compiler, show_output: bool) -> bool {
-    let (report, ok) = match measure_once(file, compiler, show_output) {
+pub fn child_main(
+    file: &Path,
+    compiler: duet::Compiler,
+    cpu: duet::CpuPreset,
+    show_output: bool,
+) -> bool {
+    let (report, ok) = match measure_once(file, compiler, cpu, show_output) {
         Ok(sample) => (sample.to_report(), true),
         Err(message) => (format!("error\n{message}"), false),
     };

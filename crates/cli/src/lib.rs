@@ -31,11 +31,14 @@
 //! [`wast`], the spec-script runner behind `duet wast`, which the
 //! workspace's spec-suite test runs file by file. [`bench`](mod@bench) is
 //! `duet bench`: it runs each measurement in a child process, which is
-//! this same executable re-run with a hidden subcommand.
+//! this same executable re-run with a hidden subcommand. [`v128`] cuts
+//! `v128` values into lanes, for `duet run`'s arguments and `duet wast`'s
+//! lane-by-lane comparison.
 
 pub mod bench;
 pub mod disas;
 pub mod ir;
+pub mod v128;
 pub mod wast;
 
 pub use disas::disassemble;

@@ -1,12 +1,19 @@
 //! The `duet` command.
 //!
 //! ```text
-//! duet compile [--compiler winch|cranelift] [--spec 2.0|3.0] [--emit asm|ir] [--stats] FILE
-//! duet run [--compiler winch|cranelift] [--spec 2.0|3.0] [--profile perfmap] [--debug-info]
-//!          FILE [--dir HOST[::GUEST]]... [--env KEY=VALUE]... [--invoke NAME] [[--] ARGS...]
-//! duet wast [--compiler winch|cranelift] [--spec 2.0|3.0] FILE.wast...
-//! duet bench [--compiler winch|cranelift|both] [--runs N] [--json] [--show-output] FILE...
+//! duet compile [--compiler winch|cranelift] [--cpu PRESET] [--spec 2.0|3.0] [--emit asm|ir]
+//!              [--stats] FILE
+//! duet run [--compiler winch|cranelift] [--cpu PRESET] [--spec 2.0|3.0] [--profile perfmap]
+//!          [--debug-info] FILE [--dir HOST[::GUEST]]... [--env KEY=VALUE]... [--invoke NAME]
+//!          [[--] ARGS...]
+//! duet wast [--compiler winch|cranelift] [--cpu PRESET] [--spec 2.0|3.0] FILE.wast...
+//! duet bench [--compiler winch|cranelift|both] [--cpu PRESET] [--runs N] [--json]
+//!            [--show-output] FILE...
 //! ```
+//!
+//! `--cpu` picks the CPU features the compiled code may use
+//! ([`duet::CpuPreset`]): `host` (the default), `baseline` (SSE2),
+//! `sse4.1` or `avx2`; a preset with a feature this CPU lacks is refused.
 //!
 //! `compile` translates and compiles every function of a module and exits;
 //! it prints nothing on success unless asked to (`--emit asm` for the
@@ -31,7 +38,11 @@
 //! With `--invoke NAME`, or for a module that is not a WASI program, `run`
 //! calls `NAME` (by default `_start`) with `ARGS` parsed by the function's
 //! parameter types and prints each result on its own line (a WASI program
-//! still sees `FILE ARGS...` as its arguments).
+//! still sees `FILE ARGS...` as its arguments). A `v128` is written as
+//! `0x` and up to 32 hex digits (the vector as a little-endian integer:
+//! lane 0 in the lowest bits) or lane by lane as `SHAPE:LANE,...`
+//! (`i32x4:1,2,3,-1`, `f64x2:0.5,-inf`), and printed as `0x` and 32 hex
+//! digits ([`duet_cli::v128`]).
 //!
 //! For profilers and debuggers (`run` and `wast`): `--profile perfmap`
 //! appends every compiled function to `/tmp/perf-<pid>.map` as `START
@@ -132,6 +143,9 @@ struct EngineArgs {
     /// Which compiler.
     #[arg(long, value_enum, default_value_t = Compiler::Winch)]
     compiler: Compiler,
+    /// The CPU features the compiled code may use.
+    #[arg(long, value_name = "PRESET", default_value = "host", value_parser = cpu_preset())]
+    cpu: duet::CpuPreset,
     /// Validate against this WebAssembly specification's feature set
     /// (default: everything the engine supports).
     #[arg(long, value_enum)]
@@ -146,6 +160,13 @@ struct EngineArgs {
     debug_info: bool,
 }
 
+/// `--cpu`'s parser: the runtime's preset names ([`duet::CpuPreset::name`]).
+fn cpu_preset() -> impl clap::builder::TypedValueParser<Value = duet::CpuPreset> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(duet::CpuPreset::ALL.map(duet::CpuPreset::name))
+        .map(|name: String| duet::CpuPreset::from_name(&name).expect("one of the possible values"))
+}
+
 /// The profilers `--profile` knows.
 #[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
 enum Profile {
@@ -157,7 +178,9 @@ impl EngineArgs {
     /// The engine these options describe.
     fn engine(&self) -> Result<duet::Engine, duet::Error> {
         let mut config = duet::Config::new();
-        config.compiler(self.compiler.runtime());
+        config
+            .compiler(self.compiler.runtime())
+            .cpu_features(self.cpu);
         if let Some(spec) = self.spec {
             config.wasm_features(spec.features());
         }
@@ -187,7 +210,8 @@ struct RunArgs {
     file: PathBuf,
     /// A WASI program's arguments (after FILE); the function's arguments
     /// with `--invoke` or for other modules: integers in decimal or 0x
-    /// hex, floats in decimal (also `nan`, `inf`, `-inf`).
+    /// hex, floats in decimal (also `nan`, `inf`, `-inf`), v128 as 0x and
+    /// up to 32 hex digits or SHAPE:LANE,... (`i32x4:1,2,3,4`).
     #[arg(allow_hyphen_values = true)]
     args: Vec<String>,
 }
@@ -206,6 +230,9 @@ struct BenchArgs {
     /// Which compiler, or both side by side.
     #[arg(long, value_enum, default_value_t = BenchCompilers::Both)]
     compiler: BenchCompilers,
+    /// The CPU features the compiled code may use.
+    #[arg(long, value_name = "PRESET", default_value = "host", value_parser = cpu_preset())]
+    cpu: duet::CpuPreset,
     /// Runs per program and compiler; every figure is the median.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     runs: u32,
@@ -226,6 +253,8 @@ struct BenchArgs {
 struct BenchChildArgs {
     #[arg(long, value_enum)]
     compiler: Compiler,
+    #[arg(long, value_parser = cpu_preset())]
+    cpu: duet::CpuPreset,
     #[arg(long)]
     show_output: bool,
     /// A file name in the working directory.
@@ -267,6 +296,9 @@ struct CompileArgs {
     /// Which compiler.
     #[arg(long, value_enum, default_value_t = Compiler::Winch)]
     compiler: Compiler,
+    /// The CPU features the compiled code may use.
+    #[arg(long, value_name = "PRESET", default_value = "host", value_parser = cpu_preset())]
+    cpu: duet::CpuPreset,
     /// Validate against this WebAssembly specification's feature set
     /// (default: wasmparser's default features).
     #[arg(long, value_enum)]
@@ -374,7 +406,8 @@ fn compile(args: &CompileArgs) -> Result<String, Failure> {
     let mut config = duet::Config::new();
     config
         .wasm_features(features)
-        .compiler(args.compiler.runtime());
+        .compiler(args.compiler.runtime())
+        .cpu_features(args.cpu);
     if let Some(threads) = args.threads {
         config
             .parallel_compilation(threads > 1)
@@ -684,44 +717,49 @@ fn run(args: &RunArgs) -> Result<Ran, RunFailure> {
 
 /// Parses a command-line argument as a value of type `ty`: integers in
 /// decimal (signed or unsigned range) or `0x` hex, optionally negated;
-/// floats as Rust reads them (`1.5`, `-2e10`, `nan`, `inf`, `-inf`).
-/// Vectors and references cannot be written on a command line.
+/// floats as Rust reads them (`1.5`, `-2e10`, `nan`, `inf`, `-inf`);
+/// vectors as `0x` and up to 32 hex digits or `SHAPE:LANE,...`
+/// ([`duet_cli::v128::parse_v128`]). References cannot be written on a
+/// command line.
 fn parse_argument(text: &str, ty: duet::ValType) -> Option<duet::Val> {
     use duet::{Val, ValType};
-    /// `text` as the bits of an integer of `bits` bits.
-    fn integer(text: &str, bits: u32) -> Option<u64> {
-        let (negative, digits) = match text.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, text),
-        };
-        let magnitude = match digits
-            .strip_prefix("0x")
-            .or_else(|| digits.strip_prefix("0X"))
-        {
-            Some(hex) => u64::from_str_radix(hex, 16).ok()?,
-            None => digits.parse::<u64>().ok()?,
-        };
-        // Signed range when negative, signed or unsigned otherwise.
-        let limit = if negative {
-            1u64 << (bits - 1)
-        } else {
-            u64::MAX >> (64 - bits)
-        };
-        if magnitude > limit || digits.starts_with(['+', '-']) {
-            return None;
-        }
-        Some(if negative {
-            magnitude.wrapping_neg()
-        } else {
-            magnitude
-        })
-    }
     Some(match ty {
-        ValType::I32 => Val::I32(integer(text, 32)? as u32 as i32),
-        ValType::I64 => Val::I64(integer(text, 64)? as i64),
+        ValType::I32 => Val::I32(parse_integer(text, 32)? as u32 as i32),
+        ValType::I64 => Val::I64(parse_integer(text, 64)? as i64),
         ValType::F32 => Val::F32(text.parse::<f32>().ok()?.to_bits()),
         ValType::F64 => Val::F64(text.parse::<f64>().ok()?.to_bits()),
-        ValType::V128 | ValType::FuncRef | ValType::ExternRef => return None,
+        ValType::V128 => Val::V128(duet_cli::v128::parse_v128(text, parse_integer)?),
+        ValType::FuncRef | ValType::ExternRef => return None,
+    })
+}
+
+/// `text` as the bits of an integer of `bits` bits (at most 64): decimal
+/// in the signed or unsigned range, or `0x` hex, optionally negated.
+fn parse_integer(text: &str, bits: u32) -> Option<u64> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let magnitude = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(hex) => u64::from_str_radix(hex, 16).ok()?,
+        None => digits.parse::<u64>().ok()?,
+    };
+    // Signed range when negative, signed or unsigned otherwise.
+    let limit = if negative {
+        1u64 << (bits - 1)
+    } else {
+        u64::MAX >> (64 - bits)
+    };
+    if magnitude > limit || digits.starts_with(['+', '-']) {
+        return None;
+    }
+    Some(if negative {
+        magnitude.wrapping_neg() & (u64::MAX >> (64 - bits))
+    } else {
+        magnitude
     })
 }
 
@@ -838,6 +876,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => {
             let options = duet_cli::bench::Options {
                 compilers: args.compiler.compilers(),
+                cpu: args.cpu,
                 runs: args.runs as usize,
                 json: args.json,
                 show_output: args.show_output,
@@ -857,7 +896,12 @@ fn main() -> ExitCode {
             ))
         }
         Command::BenchChild(args) => {
-            if duet_cli::bench::child_main(&args.file, args.compiler.runtime(), args.show_output) {
+            if duet_cli::bench::child_main(
+                &args.file,
+                args.compiler.runtime(),
+                args.cpu,
+                args.show_output,
+            ) {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

@@ -30,9 +30,8 @@
 //! their own and are not counted when they succeed; when one fails (an
 //! unknown module, a trap) it is counted as a failure, because a script
 //! whose set-up went wrong cannot be called passing. Directives the runner
-//! cannot execute — threads, exceptions, suspensions, v128 values (SIMD is
-//! not supported yet), GC references — fail with a message saying so:
-//! nothing is skipped silently.
+//! cannot execute — threads, exceptions, suspensions, GC references — fail
+//! with a message saying so: nothing is skipped silently.
 //!
 //! # How each directive is judged
 //!
@@ -42,9 +41,15 @@
 //!   with "no module" instead of calling an older module by mistake.
 //! * `assert_return`: the results must match exactly, by bits for floats,
 //!   except the NaN patterns (`nan:canonical`: sign-free quiet NaN with an
-//!   empty payload; `nan:arithmetic`: any quiet NaN); `ref.null` matches a
-//!   null of the right kind, `ref.extern N` the reference the script made
-//!   for `N`, `ref.func` any non-null function reference.
+//!   empty payload; `nan:arithmetic`: any quiet NaN); a `v128.const` is
+//!   cut into the lanes of its shape (`i8x16` ... `f64x2`,
+//!   [`crate::v128::LaneShape`]) and each lane matched as a scalar of its
+//!   type, so each float lane may be a NaN pattern of its own; `either`
+//!   (relaxed SIMD's results) matches when any alternative does;
+//!   `ref.null` matches a null of the right kind, `ref.extern N` the
+//!   reference the script made for `N`, `ref.func` any non-null function
+//!   reference. A mismatched `v128` is shown in the expected lane shape.
+//!   `v128.const` arguments are passed as [`Val::V128`].
 //! * `assert_trap`, `assert_exhaustion`: the call (or, for a module, its
 //!   instantiation: the spec's `assert_uninstantiable` cases) must fail with
 //!   a trap whose message contains the expected text
@@ -66,10 +71,11 @@
 //! wasm limit plus the runner's own frames, so the limit always fires
 //! first.
 
-use ::wast::core::{AbstractHeapType, HeapType, NanPattern, WastArgCore, WastRetCore};
+use crate::v128::{self, LaneShape};
+use ::wast::core::{AbstractHeapType, HeapType, NanPattern, V128Pattern, WastArgCore, WastRetCore};
 use ::wast::lexer::Lexer;
 use ::wast::parser::{self, ParseBuffer};
-use ::wast::token::Id;
+use ::wast::token::{F32, F64, Id};
 use ::wast::{
     QuoteWat, QuoteWatTest, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat,
 };
@@ -527,7 +533,7 @@ impl<'a> FileRun<'a> {
             WastArgCore::I64(v) => Val::I64(*v),
             WastArgCore::F32(v) => Val::F32(v.bits),
             WastArgCore::F64(v) => Val::F64(v.bits),
-            WastArgCore::V128(_) => return Err("v128 values are not supported (no SIMD)".into()),
+            WastArgCore::V128(v) => Val::V128(u128::from_le_bytes(v.to_le_bytes())),
             WastArgCore::RefNull(heap) => Val::null(null_ref_type(heap)?),
             WastArgCore::RefExtern(n) => Val::ExternRef(Some(self.extern_ref(*n))),
             WastArgCore::RefHost(_) => {
@@ -604,10 +610,14 @@ impl<'a> FileRun<'a> {
                 return Err(format!("{what}: component-model results are not supported"));
             };
             if !self.result_matches(actual, expected)? {
+                // A vector reads best in the lane shape it was expected in.
+                let got = match (expected_shape(expected), actual) {
+                    (Some(shape), Val::V128(bits)) => format!("v128 {}", shape.describe(*bits)),
+                    _ => self.describe_value(actual),
+                };
                 return Err(format!(
-                    "{what}: result {index}: expected {}, got {}",
-                    describe_expected(expected),
-                    self.describe_value(actual)
+                    "{what}: result {index}: expected {}, got {got}",
+                    describe_expected(expected)
                 ));
             }
         }
@@ -620,19 +630,9 @@ impl<'a> FileRun<'a> {
         Ok(match (expected, actual) {
             (WastRetCore::I32(e), Val::I32(a)) => e == a,
             (WastRetCore::I64(e), Val::I64(a)) => e == a,
-            (WastRetCore::F32(e), Val::F32(a)) => match e {
-                NanPattern::CanonicalNan => a & 0x7fff_ffff == 0x7fc0_0000,
-                NanPattern::ArithmeticNan => a & 0x7fc0_0000 == 0x7fc0_0000,
-                NanPattern::Value(e) => e.bits == *a,
-            },
-            (WastRetCore::F64(e), Val::F64(a)) => match e {
-                NanPattern::CanonicalNan => a & 0x7fff_ffff_ffff_ffff == 0x7ff8_0000_0000_0000,
-                NanPattern::ArithmeticNan => a & 0x7ff8_0000_0000_0000 == 0x7ff8_0000_0000_0000,
-                NanPattern::Value(e) => e.bits == *a,
-            },
-            (WastRetCore::V128(_), _) => {
-                return Err("v128 results are not supported (no SIMD)".into());
-            }
+            (WastRetCore::F32(e), Val::F32(a)) => f32_matches(e, *a),
+            (WastRetCore::F64(e), Val::F64(a)) => f64_matches(e, *a),
+            (WastRetCore::V128(e), Val::V128(a)) => v128_matches(e, *a),
             (WastRetCore::RefNull(heap), actual) => {
                 let kind = match heap {
                     None => None,
@@ -764,8 +764,8 @@ impl<'a> FileRun<'a> {
         match val {
             Val::I32(v) => format!("i32 {v}"),
             Val::I64(v) => format!("i64 {v}"),
-            Val::F32(bits) => format!("f32 {} (0x{bits:08x})", f32::from_bits(*bits)),
-            Val::F64(bits) => format!("f64 {} (0x{bits:016x})", f64::from_bits(*bits)),
+            Val::F32(bits) => format!("f32 {}", v128::describe_f32(*bits)),
+            Val::F64(bits) => format!("f64 {}", v128::describe_f64(*bits)),
             Val::V128(v) => format!("v128 0x{v:032x}"),
             Val::FuncRef(None) => "ref.null func".into(),
             Val::FuncRef(Some(_)) => "ref.func".into(),
@@ -885,20 +885,114 @@ fn null_ref_type(heap: &HeapType<'_>) -> Result<RefType, String> {
     }
 }
 
+/// Whether the `f32` with bits `actual` matches `expected`: the same bits,
+/// or for `nan:canonical` a quiet NaN of either sign with an empty payload,
+/// for `nan:arithmetic` any quiet NaN (the spec's patterns).
+fn f32_matches(expected: &NanPattern<F32>, actual: u32) -> bool {
+    match expected {
+        NanPattern::CanonicalNan => actual & 0x7fff_ffff == 0x7fc0_0000,
+        NanPattern::ArithmeticNan => actual & 0x7fc0_0000 == 0x7fc0_0000,
+        NanPattern::Value(e) => e.bits == actual,
+    }
+}
+
+/// [`f32_matches`] for `f64`.
+fn f64_matches(expected: &NanPattern<F64>, actual: u64) -> bool {
+    match expected {
+        NanPattern::CanonicalNan => actual & 0x7fff_ffff_ffff_ffff == 0x7ff8_0000_0000_0000,
+        NanPattern::ArithmeticNan => actual & 0x7ff8_0000_0000_0000 == 0x7ff8_0000_0000_0000,
+        NanPattern::Value(e) => e.bits == actual,
+    }
+}
+
+/// The lane shape of a `v128.const` pattern.
+fn pattern_shape(pattern: &V128Pattern) -> LaneShape {
+    match pattern {
+        V128Pattern::I8x16(_) => LaneShape::I8x16,
+        V128Pattern::I16x8(_) => LaneShape::I16x8,
+        V128Pattern::I32x4(_) => LaneShape::I32x4,
+        V128Pattern::I64x2(_) => LaneShape::I64x2,
+        V128Pattern::F32x4(_) => LaneShape::F32x4,
+        V128Pattern::F64x2(_) => LaneShape::F64x2,
+    }
+}
+
+/// The lane shape of the first `v128.const` in `expected` (itself or, for
+/// `either`, its first alternative that is one).
+fn expected_shape(expected: &WastRetCore<'_>) -> Option<LaneShape> {
+    match expected {
+        WastRetCore::V128(pattern) => Some(pattern_shape(pattern)),
+        WastRetCore::Either(choices) => choices.iter().find_map(expected_shape),
+        _ => None,
+    }
+}
+
+/// Whether the `v128` `actual` matches `expected` lane by lane, cut into
+/// the pattern's lane shape: integer lanes by their bits, float lanes as
+/// [`f32_matches`] and [`f64_matches`] match scalars, so each lane may be
+/// a NaN pattern of its own.
+fn v128_matches(expected: &V128Pattern, actual: u128) -> bool {
+    let shape = pattern_shape(expected);
+    let lane = |index| shape.lane(actual, index);
+    let all_bits = |lanes: &mut dyn Iterator<Item = u64>| {
+        lanes.enumerate().all(|(index, bits)| lane(index) == bits)
+    };
+    match expected {
+        V128Pattern::I8x16(lanes) => all_bits(&mut lanes.iter().map(|&v| u64::from(v as u8))),
+        V128Pattern::I16x8(lanes) => all_bits(&mut lanes.iter().map(|&v| u64::from(v as u16))),
+        V128Pattern::I32x4(lanes) => all_bits(&mut lanes.iter().map(|&v| u64::from(v as u32))),
+        V128Pattern::I64x2(lanes) => all_bits(&mut lanes.iter().map(|&v| v as u64)),
+        V128Pattern::F32x4(lanes) => (lanes.iter().enumerate())
+            .all(|(index, pattern)| f32_matches(pattern, lane(index) as u32)),
+        V128Pattern::F64x2(lanes) => {
+            (lanes.iter().enumerate()).all(|(index, pattern)| f64_matches(pattern, lane(index)))
+        }
+    }
+}
+
+/// A float pattern: its value as `value` describes it, or the NaN
+/// pattern's name.
+fn describe_float<T>(pattern: &NanPattern<T>, value: impl Fn(&T) -> String) -> String {
+    match pattern {
+        NanPattern::CanonicalNan => "nan:canonical".into(),
+        NanPattern::ArithmeticNan => "nan:arithmetic".into(),
+        NanPattern::Value(v) => value(v),
+    }
+}
+
+/// A `v128.const` pattern as the script writes it: its shape, then each
+/// lane (integers signed, floats with their bits, NaN patterns by name).
+fn describe_v128_pattern(pattern: &V128Pattern) -> String {
+    let f32_lane = |lane| describe_float(lane, |v: &F32| v128::describe_f32(v.bits));
+    let f64_lane = |lane| describe_float(lane, |v: &F64| v128::describe_f64(v.bits));
+    let lanes: Vec<String> = match pattern {
+        V128Pattern::I8x16(lanes) => lanes.iter().map(i8::to_string).collect(),
+        V128Pattern::I16x8(lanes) => lanes.iter().map(i16::to_string).collect(),
+        V128Pattern::I32x4(lanes) => lanes.iter().map(i32::to_string).collect(),
+        V128Pattern::I64x2(lanes) => lanes.iter().map(i64::to_string).collect(),
+        V128Pattern::F32x4(lanes) => lanes.iter().map(f32_lane).collect(),
+        V128Pattern::F64x2(lanes) => lanes.iter().map(f64_lane).collect(),
+    };
+    format!("v128 {} {}", pattern_shape(pattern).name(), lanes.join(" "))
+}
+
 fn describe_expected(expected: &WastRetCore<'_>) -> String {
     match expected {
         WastRetCore::I32(v) => format!("i32 {v}"),
         WastRetCore::I64(v) => format!("i64 {v}"),
-        WastRetCore::F32(NanPattern::Value(v)) => {
-            format!("f32 {} (0x{:08x})", f32::from_bits(v.bits), v.bits)
+        WastRetCore::F32(pattern) => {
+            format!(
+                "f32 {}",
+                describe_float(pattern, |v| v128::describe_f32(v.bits))
+            )
         }
-        WastRetCore::F64(NanPattern::Value(v)) => {
-            format!("f64 {} (0x{:016x})", f64::from_bits(v.bits), v.bits)
+        WastRetCore::F64(pattern) => {
+            format!(
+                "f64 {}",
+                describe_float(pattern, |v| v128::describe_f64(v.bits))
+            )
         }
-        WastRetCore::F32(NanPattern::CanonicalNan) => "f32 nan:canonical".into(),
-        WastRetCore::F32(NanPattern::ArithmeticNan) => "f32 nan:arithmetic".into(),
-        WastRetCore::F64(NanPattern::CanonicalNan) => "f64 nan:canonical".into(),
-        WastRetCore::F64(NanPattern::ArithmeticNan) => "f64 nan:arithmetic".into(),
+        WastRetCore::V128(pattern) => describe_v128_pattern(pattern),
         WastRetCore::RefNull(None) => "ref.null".into(),
         WastRetCore::RefNull(Some(heap)) => match null_ref_type(heap) {
             Ok(RefType::FuncRef) => "ref.null func".into(),
@@ -1084,10 +1178,168 @@ mod tests {
             "{:#?}",
             summary.failures
         );
-        assert!(summary.failures[0].contains("v128 results are not supported"));
-        assert!(summary.failures[1].contains("v128 values are not supported"));
+        // A v128 is now checked and passed like any value: an i32 result
+        // does not match a v128 pattern, and a v128 argument is one too
+        // many for a function without parameters.
+        assert!(
+            summary.failures[0].contains("expected v128 i32x4 0 0 0 0, got i32 0"),
+            "{}",
+            summary.failures[0]
+        );
+        assert!(
+            summary.failures[1].contains("takes 0 arguments, given 1"),
+            "{}",
+            summary.failures[1]
+        );
         assert!(summary.failures[2].contains("cannot be checked"));
         assert!(summary.failures[3].contains("threads are not supported"));
+    }
+
+    /// A `v128.const` result pattern, parsed as a script writes it.
+    fn v128_pattern(text: &str) -> V128Pattern {
+        let buffer = ParseBuffer::new(text).unwrap();
+        parser::parse::<V128Pattern>(&buffer).unwrap()
+    }
+
+    /// `v128_matches` for the pattern `text` and each of `actual`.
+    fn matches(text: &str, actual: &[u128]) -> Vec<bool> {
+        let pattern = v128_pattern(text);
+        actual.iter().map(|&a| v128_matches(&pattern, a)).collect()
+    }
+
+    #[test]
+    fn v128_integer_lanes_match_by_bits_in_their_shape() {
+        // The same 128 bits in every integer shape (lane 0 lowest).
+        let value: u128 = 0xffff_ffff_ffff_fffe_8000_0000_0000_0001;
+        for pattern in [
+            "i8x16 1 0 0 0 0 0 0 0x80 -2 -1 -1 -1 -1 -1 -1 -1",
+            "i16x8 1 0 0 0x8000 -2 -1 -1 -1",
+            "i32x4 1 0x80000000 -2 -1",
+            "i64x2 0x8000000000000001 -2",
+        ] {
+            assert_eq!(matches(pattern, &[value]), [true], "{pattern}");
+            // Each lane on its own: flipping any bit of the value fails.
+            for bit in [0, 7, 8, 63, 64, 127] {
+                assert_eq!(
+                    matches(pattern, &[value ^ (1 << bit)]),
+                    [false],
+                    "{pattern} bit {bit}"
+                );
+            }
+        }
+        // Unsigned and signed spellings of a lane are the same bits.
+        assert_eq!(
+            matches(
+                "i8x16 255 -1 128 -128 0 0 0 0 0 0 0 0 0 0 0 0",
+                &[0x8080_ffff]
+            ),
+            [true]
+        );
+        assert_eq!(
+            matches("i16x8 65535 0 0 0 0 0 0 -32768", &[0x8000 << 112 | 0xffff]),
+            [true]
+        );
+    }
+
+    #[test]
+    fn v128_float_lanes_match_with_a_nan_pattern_per_lane() {
+        let f32x4 = |lanes: [u32; 4]| LaneShape::F32x4.from_lanes(&lanes.map(u64::from));
+        // Lane 0 canonical, lane 1 arithmetic, lanes 2 and 3 exact.
+        let pattern = "f32x4 nan:canonical nan:arithmetic 1.0 -0.0";
+        let exact = [0x3f80_0000, 0x8000_0000];
+        let with = |nan0: u32, nan1: u32, rest: [u32; 2]| f32x4([nan0, nan1, rest[0], rest[1]]);
+        assert_eq!(
+            matches(
+                pattern,
+                &[
+                    with(0x7fc0_0000, 0x7fc0_0000, exact),
+                    with(0xffc0_0000, 0xffc0_0001, exact), // either sign; any quiet payload
+                    with(0x7fc0_0001, 0x7fc0_0000, exact), // canonical: no payload
+                    with(0x7fa0_0000, 0x7fc0_0000, exact), // canonical: quiet only
+                    with(0x7fc0_0000, 0x7f80_0001, exact), // arithmetic: quiet only
+                    with(0x7fc0_0000, 0x3f80_0000, exact), // arithmetic: a number is no NaN
+                    with(0x7fc0_0000, 0x7fc0_0000, [0x3f80_0000, 0]), // -0 is not +0
+                    with(0x7fc0_0000, 0x7fc0_0000, [0x3f80_0001, 0x8000_0000]),
+                ]
+            ),
+            [true, true, false, false, false, false, false, false]
+        );
+        // A lane given as a NaN value (not a pattern) matches its bits only.
+        assert_eq!(
+            matches("f32x4 nan:0x200000 0 0 0", &[0x7fa0_0000, 0x7fc0_0000]),
+            [true, false]
+        );
+        let f64x2 = |lanes: [u64; 2]| LaneShape::F64x2.from_lanes(&lanes);
+        assert_eq!(
+            matches(
+                "f64x2 nan:arithmetic -0x1p-1074",
+                &[
+                    f64x2([0xfff8_0000_0000_0001, 0x8000_0000_0000_0001]),
+                    f64x2([0x7ff8_0000_0000_0000, 0x0000_0000_0000_0001]), // sign of lane 1
+                    f64x2([0x7ff0_0000_0000_0001, 0x8000_0000_0000_0001]), // signalling lane 0
+                ]
+            ),
+            [true, false, false]
+        );
+        assert_eq!(
+            matches(
+                "f64x2 0.0 nan:canonical",
+                &[
+                    f64x2([0, 0xfff8_0000_0000_0000]),
+                    f64x2([0, 0x7ff8_0000_0000_0001]),
+                    f64x2([0x8000_0000_0000_0000, 0x7ff8_0000_0000_0000]),
+                ]
+            ),
+            [true, false, false]
+        );
+    }
+
+    #[test]
+    fn v128_results_and_either_in_scripts() {
+        // v128 globals are made by constant expressions, which need no
+        // SIMD code: `get` reads them, as `invoke` will read functions'
+        // results once the compilers compile SIMD.
+        let summary = run(concat!(
+            "(module\n",
+            "  (global (export \"ints\") v128 (v128.const i32x4 1 -2 3 0x80000000))\n",
+            "  (global (export \"nans\") v128 (v128.const f32x4 nan -nan nan:0x400001 -0)))\n",
+            "(assert_return (get \"ints\") (v128.const i32x4 1 -2 3 0x80000000))\n",
+            "(assert_return (get \"ints\") (v128.const i64x2 0xfffffffe00000001 0x8000000000000003))\n",
+            "(assert_return (get \"nans\") (v128.const f32x4 nan:canonical nan:canonical nan:arithmetic -0))\n",
+            "(assert_return (get \"ints\") (either (v128.const i32x4 0 0 0 0) (v128.const i16x8 1 0 -2 -1 3 0 0 -32768)))\n",
+            "(assert_return (get \"ints\") (v128.const i32x4 1 -2 3 0))\n",
+            "(assert_return (get \"nans\") (v128.const f32x4 nan:canonical nan:canonical nan:canonical 0))\n",
+            "(assert_return (get \"ints\") (either (v128.const i32x4 0 0 0 0) (v128.const i8x16 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0)))\n",
+        ));
+        assert_eq!(
+            (summary.passed, summary.failed),
+            (5, 3),
+            "{:#?}",
+            summary.failures
+        );
+        // Failures name the lanes in the expected shape.
+        assert!(
+            summary.failures[0]
+                .ends_with("expected v128 i32x4 1 -2 3 0, got v128 i32x4 1 -2 3 -2147483648"),
+            "{}",
+            summary.failures[0]
+        );
+        assert!(
+            summary.failures[1].ends_with(
+                "expected v128 f32x4 nan:canonical nan:canonical nan:canonical 0 (0x00000000), \
+                 got v128 f32x4 NaN (0x7fc00000) NaN (0xffc00000) NaN (0x7fc00001) -0 (0x80000000)"
+            ),
+            "{}",
+            summary.failures[1]
+        );
+        assert!(
+            summary.failures[2].ends_with(
+                "expected v128 i32x4 0 0 0 0 or v128 i8x16 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0, \
+                 got v128 i32x4 1 -2 3 -2147483648"
+            ),
+            "{}",
+            summary.failures[2]
+        );
     }
 
     #[test]

@@ -232,6 +232,79 @@ fn an_unsupported_operator_is_one_error_naming_it() {
     assert!(err.contains("unsupported operator `v128_const`"), "{err}");
 }
 
+/// `--cpu`: code for a preset uses no instruction of a feature the preset
+/// lacks. `clz` and `popcnt` need LZCNT and POPCNT, which the `baseline`
+/// and `sse4.1` presets leave out: the baseline tier then counts leading
+/// zeros with BSR (and still computes `clz` right), and a `popcnt` it
+/// cannot emit, like the optimizing tier's LZCNT, is refused naming the
+/// feature instead of becoming code this CPU preset cannot run.
+#[test]
+fn code_for_a_cpu_preset_needs_no_feature_it_lacks() {
+    let clz = file(
+        "cpu_clz.wat",
+        r#"(module (func (export "clz") (param i64) (result i64) local.get 0 i64.clz))"#,
+    );
+    let clz = clz.to_str().unwrap();
+    let popcnt = file(
+        "cpu_popcnt.wat",
+        r#"(module (func (export "popcnt") (param i32) (result i32) local.get 0 i32.popcnt))"#,
+    );
+    let popcnt = popcnt.to_str().unwrap();
+    let listing = |compiler: &str, cpu: &str, path: &str| {
+        let output = duet(&[
+            "compile",
+            "--compiler",
+            compiler,
+            "--cpu",
+            cpu,
+            "--emit",
+            "asm",
+            path,
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+    };
+    for cpu in ["baseline", "sse4.1"] {
+        let code = listing("winch", cpu, clz);
+        assert!(
+            code.contains("bsr") && !code.contains("lzcnt"),
+            "{cpu}: {code}"
+        );
+        for (argument, leading_zeros) in [("0", "64\n"), ("1", "63\n"), ("-1", "0\n")] {
+            let output = duet(&["run", "--cpu", cpu, clz, "--invoke", "clz", argument]);
+            assert_eq!(stdout(&output), leading_zeros, "{}", stderr(&output));
+        }
+        let output = duet(&["compile", "--cpu", cpu, popcnt]);
+        let err = one_error_line(&output, "cpu_popcnt.wat");
+        assert!(err.contains("popcnt CPU feature"), "{err}");
+        let output = duet(&["compile", "--compiler", "cranelift", "--cpu", cpu, clz]);
+        let err = one_error_line(&output, "cpu_clz.wat");
+        assert!(err.contains("needs the CPU feature lzcnt"), "{err}");
+    }
+    // The `avx2` preset is x86-64-v3 (these and BMI, AVX2, FMA), which
+    // the machines that run the tests have.
+    if std::is_x86_feature_detected!("lzcnt") && std::is_x86_feature_detected!("popcnt") {
+        let v3 = std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+            && std::is_x86_feature_detected!("bmi2");
+        for compiler in ["winch", "cranelift"] {
+            for cpu in if v3 { &["host", "avx2"][..] } else { &["host"] } {
+                assert!(
+                    listing(compiler, cpu, clz).contains("lzcnt"),
+                    "{compiler} {cpu}"
+                );
+                assert!(
+                    listing(compiler, cpu, popcnt).contains("popcnt"),
+                    "{compiler} {cpu}"
+                );
+            }
+        }
+    }
+    let output = duet(&["compile", "--cpu", "sse4", clz]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("possible values: host, baseline, sse4.1, avx2"));
+}
+
 #[test]
 fn the_optimizing_compiler_compiles_and_lists_its_code() {
     let path = file("add_cranelift.wat", ADD);

@@ -6,7 +6,7 @@ use crate::code::CodeMemory;
 use crate::error::Error;
 use crate::loaded::{CodeNames, LoadedCode};
 use crate::memory::{DEFAULT_MEMORY64_RESERVATION, MAX_MEMORY64_RESERVATION};
-use cranelift_asm::x64::CpuFeatures;
+use cranelift_asm::x64::{CpuFeatures, Feature};
 use duet_environ::module::FuncType;
 use duet_environ::trampoline;
 use duet_environ::tunables::Tunables;
@@ -77,10 +77,94 @@ pub enum ProfilingStrategy {
     PerfMap,
 }
 
+/// Which x86-64 CPU the compilers generate code for: the host's features
+/// (the default) or a fixed preset, so that the code paths for an older
+/// CPU (SSE4.1 without AVX, or the bare x86-64 baseline) run and are tested
+/// on a newer one.
+///
+/// A preset only ever removes features: [`Engine::new`] refuses one that
+/// asks for a feature the host lacks, since code using it could not run
+/// here. Both compilers and the engine's trampolines get the preset's
+/// [`CpuFeatures`]: they choose instructions by them (the baseline tier
+/// counts leading zeros with BSR without LZCNT), and the assembler checks
+/// every form they emit against them. A module that needs a feature the
+/// preset lacks is refused naming the feature, never compiled to code
+/// that would fault: by the baseline tier with an [`Error::Unsupported`]
+/// (`popcnt` without POPCNT), by the optimizing tier, whose lowering does
+/// not consult the features yet, with the assembler's refusal as an
+/// [`Error::Compile`] (`clz` without LZCNT).
+#[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
+pub enum CpuPreset {
+    /// Every feature the host has (`host`).
+    #[default]
+    Host,
+    /// The x86-64 baseline every x86-64 CPU has: SSE and SSE2 only
+    /// (`baseline`).
+    Baseline,
+    /// The baseline plus SSE3, SSSE3 and SSE4.1; no SSE4.2, POPCNT, LZCNT,
+    /// BMI or AVX (`sse4.1`).
+    Sse41,
+    /// x86-64-v3 as far as the assembler knows its features: SSE4.2,
+    /// POPCNT, LZCNT, BMI1, BMI2, AVX, AVX2 and FMA (`avx2`).
+    Avx2,
+}
+
+impl CpuPreset {
+    /// Every preset, in the order of [`CpuPreset::name`]'s documentation.
+    pub const ALL: [CpuPreset; 4] = [
+        CpuPreset::Host,
+        CpuPreset::Baseline,
+        CpuPreset::Sse41,
+        CpuPreset::Avx2,
+    ];
+
+    /// The preset's name: `host`, `baseline`, `sse4.1` or `avx2`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            CpuPreset::Host => "host",
+            CpuPreset::Baseline => "baseline",
+            CpuPreset::Sse41 => "sse4.1",
+            CpuPreset::Avx2 => "avx2",
+        }
+    }
+
+    /// The preset called `name` ([`CpuPreset::name`]).
+    pub fn from_name(name: &str) -> Option<CpuPreset> {
+        CpuPreset::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// The features code compiled for this preset may use.
+    pub fn features(self) -> CpuFeatures {
+        let baseline = CpuFeatures::baseline();
+        match self {
+            CpuPreset::Host => CpuFeatures::host(),
+            CpuPreset::Baseline => baseline,
+            CpuPreset::Sse41 => baseline.with(Feature::Sse41),
+            CpuPreset::Avx2 => [
+                Feature::Popcnt,
+                Feature::Lzcnt,
+                Feature::Bmi1,
+                Feature::Bmi2,
+                Feature::Avx2,
+                Feature::Fma,
+            ]
+            .into_iter()
+            .fold(baseline, CpuFeatures::with),
+        }
+    }
+}
+
+impl core::fmt::Display for CpuPreset {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// How an [`Engine`] compiles and runs modules.
 #[derive(Clone, Debug)]
 pub struct Config {
     compiler: Compiler,
+    cpu: CpuPreset,
     features: WasmFeatures,
     parallel: bool,
     max_threads: Option<usize>,
@@ -100,7 +184,8 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The defaults: the baseline compiler ([`Compiler::default`]), every
+    /// The defaults: the baseline compiler ([`Compiler::default`]), code
+    /// for the host's CPU features ([`CpuPreset::Host`]), every wasm
     /// feature the engine supports, parallel compilation, the host as the
     /// target, 512 KiB of wasm stack, 32-bit memories in 4 GiB reservations
     /// with guard pages, 64-bit memories in reservations of up to 8 GiB;
@@ -108,6 +193,7 @@ impl Config {
     pub fn new() -> Config {
         Config {
             compiler: Compiler::default(),
+            cpu: CpuPreset::Host,
             features: WasmFeatures::default(),
             parallel: true,
             max_threads: None,
@@ -125,6 +211,19 @@ impl Config {
     pub fn compiler(&mut self, compiler: Compiler) -> &mut Self {
         self.compiler = compiler;
         self
+    }
+
+    /// Which CPU features the compiled code may use (the host's by
+    /// default); [`Engine::new`] refuses a preset with a feature the host
+    /// lacks.
+    pub fn cpu_features(&mut self, preset: CpuPreset) -> &mut Self {
+        self.cpu = preset;
+        self
+    }
+
+    /// The CPU preset ([`Config::cpu_features`]).
+    pub fn cpu_preset(&self) -> CpuPreset {
+        self.cpu
     }
 
     /// The WebAssembly features modules are validated against
@@ -216,6 +315,27 @@ impl Config {
     }
 }
 
+/// An [`Error::Config`] naming every feature of `preset` (whose features
+/// are `wanted`) that `host` lacks: code using them could not run here.
+fn check_cpu_preset(
+    preset: CpuPreset,
+    wanted: CpuFeatures,
+    host: CpuFeatures,
+) -> Result<(), Error> {
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|feature| !host.has(*feature))
+        .map(Feature::name)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "the CPU preset `{preset}` needs {}, which this host's CPU lacks (code using it could not run here)",
+        missing.join(", ")
+    )))
+}
+
 /// The code an engine made for one function type: an entry trampoline
 /// (host calls wasm) and a host trampoline (wasm calls the host).
 pub(crate) struct TypeTrampolines {
@@ -272,7 +392,8 @@ impl Default for Engine {
 impl Engine {
     /// An engine with `config`; refuses a compiler this build does not
     /// include ([`Compiler::is_built_in`]), a target other than the host, a
-    /// host other than x86-64, and a 64-bit memory reservation above
+    /// host other than x86-64, a CPU preset with a feature the host lacks
+    /// ([`Config::cpu_features`]), and a 64-bit memory reservation above
     /// 1 TiB ([`Config::memory64_reservation`]).
     pub fn new(config: &Config) -> Result<Engine, Error> {
         config.compiler.check_built_in()?;
@@ -298,10 +419,12 @@ impl Engine {
                 "duet generates x86-64 code; this host is `{host}`"
             )));
         }
+        let cpu = config.cpu.features();
+        check_cpu_preset(config.cpu, cpu, CpuFeatures::host())?;
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
-                cpu: CpuFeatures::host(),
+                cpu,
                 types: Mutex::new(HashMap::new()),
                 trampolines: Mutex::new(HashMap::new()),
             }),
@@ -311,6 +434,12 @@ impl Engine {
     /// The configuration the engine was made with.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The CPU features the engine's code may use (its
+    /// [`Config::cpu_features`] preset's).
+    pub fn cpu_features(&self) -> CpuFeatures {
+        self.inner.cpu
     }
 
     pub(crate) fn compiler(&self) -> Compiler {
@@ -399,5 +528,33 @@ impl Engine {
         });
         cache.insert(id, trampolines.clone());
         Ok(trampolines)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On a host with only the x86-64 baseline (not this one), every
+    /// preset but `baseline` is refused, naming exactly what it lacks.
+    #[test]
+    fn a_preset_beyond_the_host_names_the_missing_features() {
+        let host = CpuFeatures::baseline();
+        let check = |preset: CpuPreset| check_cpu_preset(preset, preset.features(), host);
+        assert!(check(CpuPreset::Baseline).is_ok());
+        assert_eq!(
+            check(CpuPreset::Sse41).unwrap_err().to_string(),
+            "configuration: the CPU preset `sse4.1` needs sse3, ssse3, sse4.1, which this \
+             host's CPU lacks (code using it could not run here)"
+        );
+        let avx2 = check(CpuPreset::Avx2).unwrap_err().to_string();
+        assert!(
+            avx2.contains(
+                "needs sse3, ssse3, sse4.1, sse4.2, popcnt, lzcnt, bmi1, bmi2, avx, avx2, fma,"
+            ),
+            "{avx2}"
+        );
+        let sse41_host = CpuPreset::Sse41.features();
+        assert!(check_cpu_preset(CpuPreset::Sse41, sse41_host, sse41_host).is_ok());
     }
 }

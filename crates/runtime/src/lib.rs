@@ -26,7 +26,7 @@
 //! ```
 //!
 //! ```text
-//!   Engine   Config (compiler, features, parallelism, target = host only,
+//!   Engine   Config (compiler, CPU preset, features, parallelism, target = host only,
 //!            wasm stack size, tunables, memory64 reservation); canonical
 //!            function type ids and per-type entry/host trampolines, shared
 //!            by its modules
@@ -129,10 +129,11 @@ mod unwind;
 pub mod vm;
 pub mod wasi;
 
+pub use cranelift_asm::x64::{CpuFeatures, Feature as CpuFeature};
 pub use duet_environ::module::{FuncType, GlobalType, MemoryType, RefType, TableType, ValType};
 pub use duet_environ::trap::Trap as TrapCode;
 pub use duet_environ::tunables::Tunables;
-pub use engine::{Compiler, Config, Engine, ProfilingStrategy};
+pub use engine::{Compiler, Config, CpuPreset, Engine, ProfilingStrategy};
 pub use error::{Error, FrameInfo, Trap};
 pub use externals::{Extern, ExternType, Global, Memory, Table};
 pub use func::{Caller, Func};

@@ -371,7 +371,9 @@ pub enum Val {
     F32(u32),
     /// An `f64`, as its bits.
     F64(u64),
-    /// A `v128`.
+    /// A `v128`, as a little-endian integer: byte `i` of the vector is
+    /// bits `8 * i ..= 8 * i + 7`, so lane 0 of every shape is the lowest
+    /// (`v128.const i32x4 1 2 3 4` is `0x00000004_00000003_00000002_00000001`).
     V128(u128),
     /// A `funcref`; `None` is null.
     FuncRef(Option<Func>),
@@ -445,6 +447,15 @@ impl Val {
             _ => None,
         }
     }
+
+    /// The `v128`, if this is one: its 16 bytes as a little-endian
+    /// integer, so lane 0 of any shape is the lowest bits.
+    pub fn v128(&self) -> Option<u128> {
+        match *self {
+            Val::V128(v) => Some(v),
+            _ => None,
+        }
+    }
 }
 
 impl From<i32> for Val {
@@ -468,6 +479,12 @@ impl From<f32> for Val {
 impl From<f64> for Val {
     fn from(v: f64) -> Val {
         Val::F64(v.to_bits())
+    }
+}
+
+impl From<u128> for Val {
+    fn from(v: u128) -> Val {
+        Val::V128(v)
     }
 }
 

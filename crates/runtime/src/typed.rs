@@ -6,7 +6,9 @@ use crate::func::Func;
 use crate::store::{AsStore, AsStoreMut, ExternRef, Val};
 use duet_environ::module::ValType;
 
-/// A Rust type that is a wasm value type.
+/// A Rust type that is a wasm value type: `i32`, `i64`, `f32`, `f64`,
+/// `u128` (a `v128`, little-endian as in [`Val::V128`]), `Option<Func>`
+/// (`funcref`) and `Option<ExternRef>` (`externref`).
 pub trait WasmTy: Sized {
     /// The wasm type.
     const TYPE: ValType;
@@ -36,6 +38,7 @@ wasm_ty! {
     i64 => I64, Val::i64;
     f32 => F32, Val::f32;
     f64 => F64, Val::f64;
+    u128 => V128, Val::v128;
 }
 
 impl WasmTy for Option<Func> {
