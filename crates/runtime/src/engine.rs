@@ -85,14 +85,12 @@ pub enum ProfilingStrategy {
 /// A preset only ever removes features: [`Engine::new`] refuses one that
 /// asks for a feature the host lacks, since code using it could not run
 /// here. Both compilers and the engine's trampolines get the preset's
-/// [`CpuFeatures`]: they choose instructions by them (the baseline tier
-/// counts leading zeros with BSR without LZCNT), and the assembler checks
-/// every form they emit against them. A module that needs a feature the
-/// preset lacks is refused naming the feature, never compiled to code
-/// that would fault: by the baseline tier with an [`Error::Unsupported`]
-/// (`popcnt` without POPCNT), by the optimizing tier, whose lowering does
-/// not consult the features yet, with the assembler's refusal as an
-/// [`Error::Compile`] (`clz` without LZCNT).
+/// [`CpuFeatures`]: they choose instructions by them (both tiers count
+/// leading and trailing zeros with BSR and BSF without LZCNT and BMI1), and
+/// the assembler checks every form they emit against them. A module that
+/// needs a feature the preset lacks is refused naming the feature, never
+/// compiled to code that would fault: an [`Error::Unsupported`] from either
+/// tier (`popcnt` without POPCNT).
 #[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
 pub enum CpuPreset {
     /// Every feature the host has (`host`).

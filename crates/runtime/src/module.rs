@@ -480,10 +480,10 @@ mod tests {
         }
     }
 
-    /// The plumbing for a module needing a CPU feature the preset lacks:
-    /// no operator needs one today (both tiers fall back to what the CPU
-    /// has, e.g. BSR for `clz` without LZCNT), so the assembler's refusal
-    /// is made by hand here, as SIMD operators needing SSE4.1 will make it.
+    /// The plumbing for a module needing a CPU feature the preset lacks,
+    /// with the assembler's refusal made by hand, as SIMD operators needing
+    /// SSE4.1 will make it (`popcnt` without POPCNT reaches it through the
+    /// CLI test).
     #[cfg(feature = "winch")]
     #[test]
     fn a_missing_cpu_feature_is_unsupported_and_named() {

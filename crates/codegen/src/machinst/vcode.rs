@@ -54,7 +54,7 @@ use cranelift_asm::FinishedCode;
 use cranelift_asm::buffer::Label;
 use cranelift_asm::operands::{AllocationRewriter, OperandCollector};
 use cranelift_asm::reg::{PReg, PRegSet, Reg, RegClass, VReg, Writable};
-use cranelift_asm::x64::{Amode, Assembler, Gpr, MInst, OperandSize, SseMovOp, Xmm};
+use cranelift_asm::x64::{Amode, AsmError, Assembler, Gpr, MInst, OperandSize, SseMovOp, Xmm};
 use cranelift_asm::{SourceLoc, TrapCode};
 use regalloc2::{
     Allocation, Block, Edit, Function, Inst, InstOrEdit, InstRange, MachineEnv, Operand,
@@ -171,6 +171,14 @@ pub struct VCode {
 }
 
 impl VCode {
+    /// The CPU features the code may use (the assembler's).
+    pub fn features(&self) -> cranelift_asm::x64::CpuFeatures {
+        self.asm
+            .as_ref()
+            .expect("the assembler is there until emission")
+            .features()
+    }
+
     /// Empty VCode emitting with `asm`. Virtual registers are numbered from
     /// the first after the pinned (physical) range up.
     pub fn new(asm: Assembler) -> VCode {
@@ -426,8 +434,13 @@ impl VCode {
             }
         }
         asm.end_srcloc();
-        asm.finish()
-            .map_err(|e| CodegenError::Assembler(e.to_string()))
+        asm.finish().map_err(|e| match e {
+            // An operation the target CPU cannot do and the lowering has no
+            // other way for (`popcnt` without POPCNT): the module needs a
+            // CPU it is not compiled for, no bug.
+            AsmError::UnavailableFeature { .. } => CodegenError::Unsupported(e.to_string()),
+            _ => CodegenError::Assembler(e.to_string()),
+        })
     }
 }
 

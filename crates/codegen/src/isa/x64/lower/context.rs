@@ -42,6 +42,10 @@ impl generated::Context for Lower<'_> {
         }
     }
 
+    fn has_bit_op(&mut self, op: &cranelift_asm::x64::BitOp) -> bool {
+        self.vcode.features().has(op.feature())
+    }
+
     fn int_ty(&mut self, ty: &Type) -> Option<Type> {
         matches!(ty, Type::I32 | Type::I64).then_some(*ty)
     }

@@ -64,6 +64,7 @@ pub trait Context {
     fn amode_to_xmm_mem(&mut self, arg0: Amode) -> XmmMem;
     fn conversion_nan_trap(&mut self) -> TrapCode;
     fn conversion_overflow_trap(&mut self) -> TrapCode;
+    fn has_bit_op(&mut self, arg0: &BitOp) -> bool;
     fn narrow_ty(&mut self, arg0: &Type) -> Option<Type>;
     fn any_int_ty(&mut self, arg0: &Type) -> Option<Type>;
     fn i64_sub(&mut self, arg0: i64, arg1: i64) -> i64;
@@ -353,7 +354,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v515 = constructor_narrow_zext(ctx, v12, v514);
                             let v516 = C::output_gpr(ctx, v515);
                             let v517 = Some(v516);
-                            // Rule at isle/codegen/x64/lower.isle line 825.
+                            // Rule at isle/codegen/x64/lower.isle line 865.
                             return v517;
                         }
                     }
@@ -375,7 +376,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v519 = constructor_narrow_zext(ctx, v12, v518);
                             let v520 = C::output_gpr(ctx, v519);
                             let v521 = Some(v520);
-                            // Rule at isle/codegen/x64/lower.isle line 827.
+                            // Rule at isle/codegen/x64/lower.isle line 867.
                             return v521;
                         }
                     }
@@ -385,7 +386,8 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v472 = constructor_bit_count(ctx, &BitOp::Lzcnt, v4, v101);
+                            let v103 = C::put_in_gpr(ctx, v101);
+                            let v472 = constructor_count_zeros(ctx, &BitOp::Lzcnt, v4, v103);
                             let v473 = C::output_gpr(ctx, v472);
                             let v474 = Some(v473);
                             // Rule at isle/codegen/x64/lower.isle line 764.
@@ -393,14 +395,16 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
-                            let v572 = constructor_bit_count(ctx, &BitOp::Lzcnt, &Type::I32, v101);
+                            let v103 = C::put_in_gpr(ctx, v101);
+                            let v572 =
+                                constructor_count_zeros(ctx, &BitOp::Lzcnt, &Type::I32, v103);
                             let v574 = constructor_narrow_bits(ctx, v12);
                             let v575 = C::i64_sub(ctx, 32_i64, v574);
                             let v576 = C::imm_operand(ctx, v575);
                             let v577 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v572, v576);
                             let v578 = C::output_gpr(ctx, v577);
                             let v579 = Some(v578);
-                            // Rule at isle/codegen/x64/lower.isle line 886.
+                            // Rule at isle/codegen/x64/lower.isle line 926.
                             return v579;
                         }
                     }
@@ -410,33 +414,26 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v476 = constructor_bit_count(ctx, &BitOp::Tzcnt, v4, v101);
+                            let v103 = C::put_in_gpr(ctx, v101);
+                            let v476 = constructor_count_zeros(ctx, &BitOp::Tzcnt, v4, v103);
                             let v477 = C::output_gpr(ctx, v476);
                             let v478 = Some(v477);
-                            // Rule at isle/codegen/x64/lower.isle line 765.
+                            // Rule at isle/codegen/x64/lower.isle line 766.
                             return v478;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
                             let v103 = C::put_in_gpr(ctx, v101);
-                            let v574 = constructor_narrow_bits(ctx, v12);
-                            let v580 = C::i64_shl(ctx, 1_i64, v574);
-                            let v581 = C::imm_operand(ctx, v580);
-                            let v582 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v103, v581);
-                            let v184 = C::temp_writable_gpr(ctx);
-                            let v583 = C::gpr_to_gpr_mem(ctx, v582);
-                            let v584 = MInst::BitCount {
-                                op: BitOp::Tzcnt,
-                                size: OperandSize::S32,
-                                src: v583,
-                                dst: v184,
-                            };
-                            let v585 = C::emit(ctx, &v584);
-                            let v586 = C::writable_gpr_to_gpr(ctx, v184);
-                            let v587 = C::output_gpr(ctx, v586);
-                            let v588 = Some(v587);
-                            // Rule at isle/codegen/x64/lower.isle line 889.
-                            return v588;
+                            let v580 = constructor_narrow_bits(ctx, v12);
+                            let v581 = C::i64_shl(ctx, 1_i64, v580);
+                            let v582 = C::imm_operand(ctx, v581);
+                            let v583 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v103, v582);
+                            let v584 =
+                                constructor_count_zeros(ctx, &BitOp::Tzcnt, &Type::I32, v583);
+                            let v585 = C::output_gpr(ctx, v584);
+                            let v586 = Some(v585);
+                            // Rule at isle/codegen/x64/lower.isle line 929.
+                            return v586;
                         }
                     }
                 }
@@ -448,7 +445,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v480 = constructor_bit_count(ctx, &BitOp::Popcnt, v4, v101);
                             let v481 = C::output_gpr(ctx, v480);
                             let v482 = Some(v481);
-                            // Rule at isle/codegen/x64/lower.isle line 766.
+                            // Rule at isle/codegen/x64/lower.isle line 806.
                             return v482;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -456,7 +453,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v569 = constructor_bit_count(ctx, &BitOp::Popcnt, &Type::I32, v101);
                             let v570 = C::output_gpr(ctx, v569);
                             let v571 = Some(v570);
-                            // Rule at isle/codegen/x64/lower.isle line 884.
+                            // Rule at isle/codegen/x64/lower.isle line 924.
                             return v571;
                         }
                     }
@@ -556,7 +553,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 783.
+                                // Rule at isle/codegen/x64/lower.isle line 823.
                                 return v117;
                             }
                             &Type::I16 => {
@@ -572,7 +569,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 787.
+                                // Rule at isle/codegen/x64/lower.isle line 827.
                                 return v117;
                             }
                             &Type::I32 => {
@@ -936,7 +933,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v499 = constructor_narrow_zext(ctx, v12, v498);
                             let v500 = C::output_gpr(ctx, v499);
                             let v501 = Some(v500);
-                            // Rule at isle/codegen/x64/lower.isle line 817.
+                            // Rule at isle/codegen/x64/lower.isle line 857.
                             return v501;
                         }
                     }
@@ -964,7 +961,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v503 = constructor_narrow_zext(ctx, v12, v502);
                             let v504 = C::output_gpr(ctx, v503);
                             let v505 = Some(v504);
-                            // Rule at isle/codegen/x64/lower.isle line 819.
+                            // Rule at isle/codegen/x64/lower.isle line 859.
                             return v505;
                         }
                     }
@@ -1011,7 +1008,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v511 = constructor_narrow_zext(ctx, v12, v510);
                             let v512 = C::output_gpr(ctx, v511);
                             let v513 = Some(v512);
-                            // Rule at isle/codegen/x64/lower.isle line 821.
+                            // Rule at isle/codegen/x64/lower.isle line 861.
                             return v513;
                         }
                     }
@@ -1059,7 +1056,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v566 = constructor_narrow_zext(ctx, v12, v555);
                             let v567 = C::output_gpr(ctx, v566);
                             let v568 = Some(v567);
-                            // Rule at isle/codegen/x64/lower.isle line 874.
+                            // Rule at isle/codegen/x64/lower.isle line 914.
                             return v568;
                         }
                     }
@@ -1088,7 +1085,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v543 = C::pair_first(ctx, v542);
                             let v544 = C::output_gpr(ctx, v543);
                             let v545 = Some(v544);
-                            // Rule at isle/codegen/x64/lower.isle line 868.
+                            // Rule at isle/codegen/x64/lower.isle line 908.
                             return v545;
                         }
                     }
@@ -1118,7 +1115,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v551 = constructor_narrow_zext(ctx, v12, v550);
                             let v552 = C::output_gpr(ctx, v551);
                             let v553 = Some(v552);
-                            // Rule at isle/codegen/x64/lower.isle line 872.
+                            // Rule at isle/codegen/x64/lower.isle line 912.
                             return v553;
                         }
                     }
@@ -1147,7 +1144,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v546 = C::pair_second(ctx, v542);
                             let v547 = C::output_gpr(ctx, v546);
                             let v548 = Some(v547);
-                            // Rule at isle/codegen/x64/lower.isle line 870.
+                            // Rule at isle/codegen/x64/lower.isle line 910.
                             return v548;
                         }
                     }
@@ -1193,7 +1190,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v483 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
                             let v484 = C::output_gpr(ctx, v483);
                             let v485 = Some(v484);
-                            // Rule at isle/codegen/x64/lower.isle line 776.
+                            // Rule at isle/codegen/x64/lower.isle line 816.
                             return v485;
                         }
                     }
@@ -1220,7 +1217,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v486 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
                             let v487 = C::output_gpr(ctx, v486);
                             let v488 = Some(v487);
-                            // Rule at isle/codegen/x64/lower.isle line 778.
+                            // Rule at isle/codegen/x64/lower.isle line 818.
                             return v488;
                         }
                     }
@@ -1247,7 +1244,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v489 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
                             let v490 = C::output_gpr(ctx, v489);
                             let v491 = Some(v490);
-                            // Rule at isle/codegen/x64/lower.isle line 780.
+                            // Rule at isle/codegen/x64/lower.isle line 820.
                             return v491;
                         }
                     }
@@ -1273,7 +1270,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v524 = constructor_narrow_zext(ctx, v12, v523);
                             let v525 = C::output_gpr(ctx, v524);
                             let v526 = Some(v525);
-                            // Rule at isle/codegen/x64/lower.isle line 846.
+                            // Rule at isle/codegen/x64/lower.isle line 886.
                             return v526;
                         }
                     }
@@ -1298,7 +1295,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v527 = constructor_shift_by(ctx, &ShiftOp::Shr, v22, v522);
                             let v528 = C::output_gpr(ctx, v527);
                             let v529 = Some(v528);
-                            // Rule at isle/codegen/x64/lower.isle line 848.
+                            // Rule at isle/codegen/x64/lower.isle line 888.
                             return v529;
                         }
                     }
@@ -1325,7 +1322,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v533 = constructor_narrow_zext(ctx, v12, v532);
                             let v534 = C::output_gpr(ctx, v533);
                             let v535 = Some(v534);
-                            // Rule at isle/codegen/x64/lower.isle line 850.
+                            // Rule at isle/codegen/x64/lower.isle line 890.
                             return v535;
                         }
                     }
@@ -1357,7 +1354,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v537 = C::output_gpr(ctx, v536);
                             let v538 = Some(v537);
-                            // Rule at isle/codegen/x64/lower.isle line 854.
+                            // Rule at isle/codegen/x64/lower.isle line 894.
                             return v538;
                         }
                     }
@@ -1389,7 +1386,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v540 = C::output_gpr(ctx, v539);
                             let v541 = Some(v540);
-                            // Rule at isle/codegen/x64/lower.isle line 856.
+                            // Rule at isle/codegen/x64/lower.isle line 896.
                             return v541;
                         }
                     }
@@ -1853,20 +1850,20 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v11 = &C::narrow_ty(ctx, v2);
                     if let Some(v12) = v11 {
                         let v35 = C::temp_writable_gpr(ctx);
-                        let v589 = &constructor_narrow_ext_mode(ctx, v12);
+                        let v587 = &constructor_narrow_ext_mode(ctx, v12);
                         let v230 = C::amode(ctx, arg0);
-                        let v590 = C::amode_to_gpr_mem(ctx, v230);
-                        let v591 = MInst::Movzx {
-                            mode: v589.clone(),
-                            src: v590,
+                        let v588 = C::amode_to_gpr_mem(ctx, v230);
+                        let v589 = MInst::Movzx {
+                            mode: v587.clone(),
+                            src: v588,
                             dst: v35,
                         };
-                        let v592 = C::emit(ctx, &v591);
+                        let v590 = C::emit(ctx, &v589);
                         let v510 = C::writable_gpr_to_gpr(ctx, v35);
-                        let v593 = C::output_gpr(ctx, v510);
-                        let v594 = Some(v593);
-                        // Rule at isle/codegen/x64/lower.isle line 896.
-                        return v594;
+                        let v591 = C::output_gpr(ctx, v510);
+                        let v592 = Some(v591);
+                        // Rule at isle/codegen/x64/lower.isle line 934.
+                        return v592;
                     }
                 }
             }
@@ -1931,20 +1928,20 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 return v268;
             }
             if let &Opcode::Store = v245 {
-                let v595 = &C::narrow_ty(ctx, v254);
-                if let Some(v596) = v595 {
-                    let v597 = &constructor_narrow_store_size(ctx, v596);
+                let v593 = &C::narrow_ty(ctx, v254);
+                if let Some(v594) = v593 {
+                    let v595 = &constructor_narrow_store_size(ctx, v594);
                     let v264 = C::put_in_gpr(ctx, v249.0);
                     let v230 = C::amode(ctx, arg0);
-                    let v598 = MInst::MovMR {
-                        size: v597.clone(),
+                    let v596 = MInst::MovMR {
+                        size: v595.clone(),
                         src: v264,
                         dst: v230,
                     };
-                    let v599 = C::emit(ctx, &v598);
+                    let v597 = C::emit(ctx, &v596);
                     let v267 = C::output_none(ctx);
                     let v268 = Some(v267);
-                    // Rule at isle/codegen/x64/lower.isle line 900.
+                    // Rule at isle/codegen/x64/lower.isle line 938.
                     return v268;
                 }
             }
@@ -2896,22 +2893,127 @@ pub fn constructor_bit_count<C: Context>(
     return v9;
 }
 
+// Generated as internal constructor for term type_bits.
+pub fn constructor_type_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
+    match arg0 {
+        &Type::I32 => {
+            // Rule at isle/codegen/x64/lower.isle line 776.
+            return 32_i64;
+        }
+        &Type::I64 => {
+            // Rule at isle/codegen/x64/lower.isle line 777.
+            return 64_i64;
+        }
+        _ => {}
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "type_bits", "isle/codegen/x64/lower.isle line 775"
+    )
+}
+
+// Generated as internal constructor for term count_zeros.
+pub fn constructor_count_zeros<C: Context>(
+    ctx: &mut C,
+    arg0: &BitOp,
+    arg1: &Type,
+    arg2: GprReg,
+) -> GprReg {
+    let v3 = C::has_bit_op(ctx, arg0);
+    if v3 == true {
+        let v4 = constructor_bit_count_gpr(ctx, arg0, arg1, arg2);
+        // Rule at isle/codegen/x64/lower.isle line 786.
+        return v4;
+    }
+    match arg0 {
+        &BitOp::Lzcnt => {
+            let v6 = constructor_bit_count_gpr(ctx, &BitOp::Bsr, arg1, arg2);
+            let v7 = C::temp_writable_gpr(ctx);
+            let v9 = &constructor_operand_size(ctx, arg1);
+            let v11 = C::imm(ctx, arg1, -1_i64);
+            let v12 = C::gpr_to_gpr_mem(ctx, v11);
+            let v13 = MInst::Cmov {
+                cc: CC::Z,
+                size: v9.clone(),
+                consequent: v12,
+                alternative: v6,
+                dst: v7,
+            };
+            let v14 = C::emit(ctx, &v13);
+            let v16 = constructor_type_bits(ctx, arg1);
+            let v18 = C::i64_sub(ctx, v16, 1_i64);
+            let v19 = C::imm(ctx, arg1, v18);
+            let v20 = C::writable_gpr_to_gpr(ctx, v7);
+            let v21 = C::gpr_to_gpr_mem_imm(ctx, v20);
+            let v22 = constructor_alu(ctx, &AluOp::Sub, arg1, v19, v21);
+            // Rule at isle/codegen/x64/lower.isle line 789.
+            return v22;
+        }
+        &BitOp::Tzcnt => {
+            let v24 = constructor_bit_count_gpr(ctx, &BitOp::Bsf, arg1, arg2);
+            let v7 = C::temp_writable_gpr(ctx);
+            let v9 = &constructor_operand_size(ctx, arg1);
+            let v25 = constructor_type_bits(ctx, arg1);
+            let v26 = C::imm(ctx, arg1, v25);
+            let v27 = C::gpr_to_gpr_mem(ctx, v26);
+            let v28 = MInst::Cmov {
+                cc: CC::Z,
+                size: v9.clone(),
+                consequent: v27,
+                alternative: v24,
+                dst: v7,
+            };
+            let v29 = C::emit(ctx, &v28);
+            let v30 = C::writable_gpr_to_gpr(ctx, v7);
+            // Rule at isle/codegen/x64/lower.isle line 795.
+            return v30;
+        }
+        _ => {}
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "count_zeros", "isle/codegen/x64/lower.isle line 785"
+    )
+}
+
+// Generated as internal constructor for term bit_count_gpr.
+pub fn constructor_bit_count_gpr<C: Context>(
+    ctx: &mut C,
+    arg0: &BitOp,
+    arg1: &Type,
+    arg2: GprReg,
+) -> GprReg {
+    let v3 = C::temp_writable_gpr(ctx);
+    let v4 = &constructor_operand_size(ctx, arg1);
+    let v5 = C::gpr_to_gpr_mem(ctx, arg2);
+    let v6 = MInst::BitCount {
+        op: arg0.clone(),
+        size: v4.clone(),
+        src: v5,
+        dst: v3,
+    };
+    let v7 = C::emit(ctx, &v6);
+    let v8 = C::writable_gpr_to_gpr(ctx, v3);
+    // Rule at isle/codegen/x64/lower.isle line 802.
+    return v8;
+}
+
 // Generated as internal constructor for term narrow_ext_mode.
 pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtMode {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 798.
+            // Rule at isle/codegen/x64/lower.isle line 838.
             return ExtMode::BL;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 799.
+            // Rule at isle/codegen/x64/lower.isle line 839.
             return ExtMode::WL;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 797"
+        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 837"
     )
 }
 
@@ -2919,18 +3021,18 @@ pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtM
 pub fn constructor_narrow_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 801.
+            // Rule at isle/codegen/x64/lower.isle line 841.
             return 8_i64;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 802.
+            // Rule at isle/codegen/x64/lower.isle line 842.
             return 16_i64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_bits", "isle/codegen/x64/lower.isle line 800"
+        "narrow_bits", "isle/codegen/x64/lower.isle line 840"
     )
 }
 
@@ -2946,7 +3048,7 @@ pub fn constructor_narrow_zext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 806.
+    // Rule at isle/codegen/x64/lower.isle line 846.
     return v7;
 }
 
@@ -2962,7 +3064,7 @@ pub fn constructor_narrow_sext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 812.
+    // Rule at isle/codegen/x64/lower.isle line 852.
     return v7;
 }
 
@@ -2973,7 +3075,7 @@ pub fn constructor_narrow_count<C: Context>(ctx: &mut C, arg0: &Type, arg1: Valu
     let v7 = C::i64_sub(ctx, v5, 1_i64);
     let v8 = C::imm_operand(ctx, v7);
     let v9 = constructor_alu(ctx, &AluOp::And, &Type::I32, v4, v8);
-    // Rule at isle/codegen/x64/lower.isle line 832.
+    // Rule at isle/codegen/x64/lower.isle line 872.
     return v9;
 }
 
@@ -2995,7 +3097,7 @@ pub fn constructor_shift_by<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 841.
+    // Rule at isle/codegen/x64/lower.isle line 881.
     return v8;
 }
 
@@ -3017,7 +3119,7 @@ pub fn constructor_narrow_rotate<C: Context>(
     let v14 = C::gpr_to_gpr_mem_imm(ctx, v12);
     let v15 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v11, v14);
     let v16 = constructor_narrow_zext(ctx, arg0, v15);
-    // Rule at isle/codegen/x64/lower.isle line 859.
+    // Rule at isle/codegen/x64/lower.isle line 899.
     return v16;
 }
 
@@ -3025,17 +3127,17 @@ pub fn constructor_narrow_rotate<C: Context>(
 pub fn constructor_narrow_store_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 905.
+            // Rule at isle/codegen/x64/lower.isle line 943.
             return OperandSize::S8;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 906.
+            // Rule at isle/codegen/x64/lower.isle line 944.
             return OperandSize::S16;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_store_size", "isle/codegen/x64/lower.isle line 904"
+        "narrow_store_size", "isle/codegen/x64/lower.isle line 942"
     )
 }
