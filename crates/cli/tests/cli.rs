@@ -242,7 +242,9 @@ fn an_unsupported_operator_is_one_error_naming_it() {
 fn code_for_a_cpu_preset_needs_no_feature_it_lacks() {
     let clz = file(
         "cpu_clz.wat",
-        r#"(module (func (export "clz") (param i64) (result i64) local.get 0 i64.clz))"#,
+        r#"(module
+             (func (export "clz") (param i64) (result i64) local.get 0 i64.clz)
+             (func (export "ctz") (param i32) (result i32) local.get 0 i32.ctz))"#,
     );
     let clz = clz.to_str().unwrap();
     let popcnt = file(
@@ -271,7 +273,15 @@ fn code_for_a_cpu_preset_needs_no_feature_it_lacks() {
                 code.contains("bsr") && !code.contains("lzcnt"),
                 "{compiler} {cpu}: {code}"
             );
-            for (argument, leading_zeros) in [("0", "64\n"), ("1", "63\n"), ("-1", "0\n")] {
+            let cases = [
+                ("clz", "0", "64\n"),
+                ("clz", "1", "63\n"),
+                ("clz", "-1", "0\n"),
+                ("ctz", "0", "32\n"),
+                ("ctz", "8", "3\n"),
+                ("ctz", "-2147483648", "31\n"),
+            ];
+            for (function, argument, zeros) in cases {
                 let output = duet(&[
                     "run",
                     "--compiler",
@@ -280,10 +290,15 @@ fn code_for_a_cpu_preset_needs_no_feature_it_lacks() {
                     cpu,
                     clz,
                     "--invoke",
-                    "clz",
+                    function,
                     argument,
                 ]);
-                assert_eq!(stdout(&output), leading_zeros, "{}", stderr(&output));
+                assert_eq!(
+                    stdout(&output),
+                    zeros,
+                    "{function}({argument}): {}",
+                    stderr(&output)
+                );
             }
             let output = duet(&["compile", "--compiler", compiler, "--cpu", cpu, popcnt]);
             let err = one_error_line(&output, "cpu_popcnt.wat");
