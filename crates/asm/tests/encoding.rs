@@ -23,12 +23,14 @@ use cranelift_asm::metadata::{RelocKind, TrapCode};
 use cranelift_asm::x64::inst::{self as vi, CallDest, ShiftAmount};
 use cranelift_asm::x64::{
     AluOp, Amode, AsmError, Assembler, BitOp, CC, CpuFeatures, ExtMode, FloatSize, Gpr, GprMem,
-    JumpTableTargets, MInst, OperandSize, RoundMode, Scale, ShiftOp, SseMovOp, SseOp, UnaryOp,
-    Virtual, Xmm, XmmMem,
+    JumpTableTargets, MInst, OperandSize, RoundMode, Scale, ShiftOp, SseImmOp, SseMovOp, SseOp,
+    SseShiftImmOp, SseUnaryImmOp, SseUnaryOp, UnaryOp, Virtual, Xmm, XmmMem,
 };
 use iced_x86::Mnemonic;
 use std::collections::BTreeSet;
 
+/// 8-bit immediates on their boundaries (and the sign bit).
+const IMM8S: [u8; 5] = [0, 1, 0x7f, 0x80, 0xff];
 const SCALES: [Scale; 4] = [Scale::One, Scale::Two, Scale::Four, Scale::Eight];
 const WIDE: [OperandSize; 3] = [OperandSize::S16, OperandSize::S32, OperandSize::S64];
 const INT: [OperandSize; 2] = [OperandSize::S32, OperandSize::S64];
@@ -820,6 +822,74 @@ fn table(t: &Targets) -> Vec<(MInst, usize)> {
             });
         }
     }
+    // The packed shapes: each operation over every source operand and every
+    // destination, the immediates over their 8-bit boundaries.
+    for op in SseUnaryOp::ALL {
+        for src in xmm_mems.iter() {
+            all.push(MInst::XmmUnaryRmR {
+                op,
+                src: *src,
+                dst: xwr(xd),
+            });
+        }
+        for dst in Xmm::ALL {
+            all.push(MInst::XmmUnaryRmR {
+                op,
+                src: default_xm,
+                dst: xwr(dst),
+            });
+        }
+    }
+    for op in SseImmOp::ALL {
+        for src2 in xmm_mems.iter() {
+            all.push(MInst::XmmRmRImm {
+                op,
+                imm: 0x4e,
+                src1: xr(xd),
+                src2: *src2,
+                dst: xwr(xd),
+            });
+        }
+        for (dst, imm) in Xmm::ALL.into_iter().zip(IMM8S.into_iter().cycle()) {
+            all.push(MInst::XmmRmRImm {
+                op,
+                imm,
+                src1: xr(dst),
+                src2: default_xm,
+                dst: xwr(dst),
+            });
+        }
+    }
+    for op in SseUnaryImmOp::ALL {
+        for src in xmm_mems.iter() {
+            all.push(MInst::XmmUnaryRmRImm {
+                op,
+                imm: 0xb1,
+                src: *src,
+                dst: xwr(xd),
+            });
+        }
+        for (dst, imm) in Xmm::ALL.into_iter().zip(IMM8S.into_iter().cycle()) {
+            all.push(MInst::XmmUnaryRmRImm {
+                op,
+                imm,
+                src: default_xm,
+                dst: xwr(dst),
+            });
+        }
+    }
+    for op in SseShiftImmOp::ALL {
+        for dst in Xmm::ALL {
+            for imm in IMM8S {
+                all.push(MInst::XmmShiftImm {
+                    op,
+                    imm,
+                    src: xr(dst),
+                    dst: xwr(dst),
+                });
+            }
+        }
+    }
     for size in FloatSize::ALL {
         for mode in RoundMode::ALL {
             for src2 in xmm_mems.iter() {
@@ -1360,6 +1430,10 @@ fn every_declared_form_decodes_as_its_mnemonic() {
         .chain(ShiftOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(BitOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(SseOp::ALL.iter().map(|op| op.mnemonic()))
+        .chain(SseUnaryOp::ALL.iter().map(|op| op.mnemonic()))
+        .chain(SseImmOp::ALL.iter().map(|op| op.mnemonic()))
+        .chain(SseUnaryImmOp::ALL.iter().map(|op| op.mnemonic()))
+        .chain(SseShiftImmOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(SseMovOp::ALL.iter().map(|op| op.mnemonic()));
     for mnemonic in op_forms.chain(["ucomiss", "ucomisd", "cvtsi2sd", "movq", "roundss", "lea"]) {
         assert!(

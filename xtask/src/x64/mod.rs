@@ -754,7 +754,10 @@ pub fn render_methods() -> Result<String, String> {
          use crate::x64::args::{Amode, GprImm, GprMem, GprMemImm, XmmMem};\n\
          use crate::x64::features::Feature;\n\
          use crate::x64::regs::{Gpr, Xmm};\n\
-         use crate::x64::{AluOp, BitOp, ExtMode, FloatSize, OperandSize, SseOp};\n\n",
+         use crate::x64::{\n\
+         AluOp, BitOp, ExtMode, FloatSize, OperandSize, SseImmOp, SseOp, SseShiftImmOp, SseUnaryImmOp,\n\
+         SseUnaryOp,\n\
+         };\n\n",
     );
     for decl in INSTS {
         let fields = parse_fields(decl)?;
@@ -858,6 +861,7 @@ fn sample(field: &Field) -> Result<String, String> {
         "i32" => "-7".into(),
         "u64" => "0x7f".into(),
         "u16" => "16".into(),
+        "u8" => "0x1b".into(),
         "CC" => "CC::NZ".into(),
         "TrapCode" => "s.trap".into(),
         other => return Err(format!("no sample for a `{other}` field")),
@@ -909,7 +913,7 @@ pub fn render_test_forms() -> Result<String, String> {
          use cranelift_asm::x64::inst::MInst;\n\
          use cranelift_asm::x64::{\n\
          AluOp, BitOp, CC, ExtMode, Feature, FloatSize, Gpr, OperandSize, RoundMode, ShiftOp, SseMovOp,\n\
-         SseOp,\n\
+         SseImmOp, SseOp, SseShiftImmOp, SseUnaryImmOp, SseUnaryOp,\n\
          UnaryOp,\n\
          };\n\n\
          /// A declared form in one shape.\n\
@@ -972,7 +976,18 @@ pub fn render_test_forms() -> Result<String, String> {
         }
     }
     out.push_str("]\n}\n");
-    let expected = ["AluOp", "UnaryOp", "ShiftOp", "BitOp", "SseOp", "SseMovOp"];
+    let expected = [
+        "AluOp",
+        "UnaryOp",
+        "ShiftOp",
+        "BitOp",
+        "SseOp",
+        "SseUnaryOp",
+        "SseImmOp",
+        "SseUnaryImmOp",
+        "SseShiftImmOp",
+        "SseMovOp",
+    ];
     if enums_used != expected {
         return Err(format!(
             "the form enums are {enums_used:?}; update the imports of {TEST_OUTPUT} (in xtask/src/x64/mod.rs)"

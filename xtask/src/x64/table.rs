@@ -293,9 +293,11 @@ pub const ENUMS: &[EnumDecl] = &[
     },
     EnumDecl {
         name: "SseOp",
-        doc: "SSE operations of the form `op xmm1, xmm2/m`: the scalar forms write \
-              xmm1's low lane, the packed ones (logical and arithmetic ps/pd) the \
-              whole register and need a memory operand 16-byte aligned.",
+        doc: "SSE operations of the form `op xmm1, xmm2/m` (xmm1 is read and written): \
+              the scalar forms (ss, sd) write xmm1's low lane, the packed ones (ps, pd \
+              and the integer p... forms) the whole register and need a memory operand \
+              16-byte aligned. The shifts by a register (psllw .. psrad) take the count \
+              from the low 64 bits of xmm2/m128.",
         kind: EnumKind::Forms(&[
             ("Addss", "addss", "F3 0F 58 /r", "Sse"),
             ("Addsd", "addsd", "F2 0F 58 /r", "Sse2"),
@@ -325,12 +327,210 @@ pub const ENUMS: &[EnumDecl] = &[
             ("Xorpd", "xorpd", "66 0F 57 /r", "Sse2"),
             ("Addps", "addps", "0F 58 /r", "Sse"),
             ("Addpd", "addpd", "66 0F 58 /r", "Sse2"),
+            // Packed float arithmetic and interleaving.
+            ("Subps", "subps", "0F 5C /r", "Sse"),
+            ("Subpd", "subpd", "66 0F 5C /r", "Sse2"),
+            ("Mulps", "mulps", "0F 59 /r", "Sse"),
+            ("Mulpd", "mulpd", "66 0F 59 /r", "Sse2"),
+            ("Divps", "divps", "0F 5E /r", "Sse"),
+            ("Divpd", "divpd", "66 0F 5E /r", "Sse2"),
+            ("Minps", "minps", "0F 5D /r", "Sse"),
+            ("Minpd", "minpd", "66 0F 5D /r", "Sse2"),
+            ("Maxps", "maxps", "0F 5F /r", "Sse"),
+            ("Maxpd", "maxpd", "66 0F 5F /r", "Sse2"),
+            ("Unpcklps", "unpcklps", "0F 14 /r", "Sse"),
+            ("Unpckhps", "unpckhps", "0F 15 /r", "Sse"),
+            ("Unpcklpd", "unpcklpd", "66 0F 14 /r", "Sse2"),
+            ("Unpckhpd", "unpckhpd", "66 0F 15 /r", "Sse2"),
+            // Packed integer addition and subtraction (wrapping, signed- and
+            // unsigned-saturating).
+            ("Paddb", "paddb", "66 0F FC /r", "Sse2"),
+            ("Paddw", "paddw", "66 0F FD /r", "Sse2"),
+            ("Paddd", "paddd", "66 0F FE /r", "Sse2"),
+            ("Paddq", "paddq", "66 0F D4 /r", "Sse2"),
+            ("Psubb", "psubb", "66 0F F8 /r", "Sse2"),
+            ("Psubw", "psubw", "66 0F F9 /r", "Sse2"),
+            ("Psubd", "psubd", "66 0F FA /r", "Sse2"),
+            ("Psubq", "psubq", "66 0F FB /r", "Sse2"),
+            ("Paddsb", "paddsb", "66 0F EC /r", "Sse2"),
+            ("Paddsw", "paddsw", "66 0F ED /r", "Sse2"),
+            ("Paddusb", "paddusb", "66 0F DC /r", "Sse2"),
+            ("Paddusw", "paddusw", "66 0F DD /r", "Sse2"),
+            ("Psubsb", "psubsb", "66 0F E8 /r", "Sse2"),
+            ("Psubsw", "psubsw", "66 0F E9 /r", "Sse2"),
+            ("Psubusb", "psubusb", "66 0F D8 /r", "Sse2"),
+            ("Psubusw", "psubusw", "66 0F D9 /r", "Sse2"),
+            // Packed integer multiplication, averages and horizontal adds.
+            ("Pmullw", "pmullw", "66 0F D5 /r", "Sse2"),
+            ("Pmulld", "pmulld", "66 0F 38 40 /r", "Sse41"),
+            ("Pmuludq", "pmuludq", "66 0F F4 /r", "Sse2"),
+            ("Pmuldq", "pmuldq", "66 0F 38 28 /r", "Sse41"),
+            ("Pmaddwd", "pmaddwd", "66 0F F5 /r", "Sse2"),
+            ("Pmaddubsw", "pmaddubsw", "66 0F 38 04 /r", "Ssse3"),
+            ("Pmulhrsw", "pmulhrsw", "66 0F 38 0B /r", "Ssse3"),
+            ("Pmulhw", "pmulhw", "66 0F E5 /r", "Sse2"),
+            ("Pmulhuw", "pmulhuw", "66 0F E4 /r", "Sse2"),
+            ("Pavgb", "pavgb", "66 0F E0 /r", "Sse2"),
+            ("Pavgw", "pavgw", "66 0F E3 /r", "Sse2"),
+            ("Phaddw", "phaddw", "66 0F 38 01 /r", "Ssse3"),
+            ("Phaddd", "phaddd", "66 0F 38 02 /r", "Ssse3"),
+            // Packed integer minimum and maximum.
+            ("Pminsb", "pminsb", "66 0F 38 38 /r", "Sse41"),
+            ("Pminsw", "pminsw", "66 0F EA /r", "Sse2"),
+            ("Pminsd", "pminsd", "66 0F 38 39 /r", "Sse41"),
+            ("Pminub", "pminub", "66 0F DA /r", "Sse2"),
+            ("Pminuw", "pminuw", "66 0F 38 3A /r", "Sse41"),
+            ("Pminud", "pminud", "66 0F 38 3B /r", "Sse41"),
+            ("Pmaxsb", "pmaxsb", "66 0F 38 3C /r", "Sse41"),
+            ("Pmaxsw", "pmaxsw", "66 0F EE /r", "Sse2"),
+            ("Pmaxsd", "pmaxsd", "66 0F 38 3D /r", "Sse41"),
+            ("Pmaxub", "pmaxub", "66 0F DE /r", "Sse2"),
+            ("Pmaxuw", "pmaxuw", "66 0F 38 3E /r", "Sse41"),
+            ("Pmaxud", "pmaxud", "66 0F 38 3F /r", "Sse41"),
+            // Packed integer comparisons (all-ones lanes where true).
+            ("Pcmpeqb", "pcmpeqb", "66 0F 74 /r", "Sse2"),
+            ("Pcmpeqw", "pcmpeqw", "66 0F 75 /r", "Sse2"),
+            ("Pcmpeqd", "pcmpeqd", "66 0F 76 /r", "Sse2"),
+            ("Pcmpeqq", "pcmpeqq", "66 0F 38 29 /r", "Sse41"),
+            ("Pcmpgtb", "pcmpgtb", "66 0F 64 /r", "Sse2"),
+            ("Pcmpgtw", "pcmpgtw", "66 0F 65 /r", "Sse2"),
+            ("Pcmpgtd", "pcmpgtd", "66 0F 66 /r", "Sse2"),
+            ("Pcmpgtq", "pcmpgtq", "66 0F 38 37 /r", "Sse42"),
+            // Packed integer logic.
+            ("Pand", "pand", "66 0F DB /r", "Sse2"),
+            ("Pandn", "pandn", "66 0F DF /r", "Sse2"),
+            ("Por", "por", "66 0F EB /r", "Sse2"),
+            ("Pxor", "pxor", "66 0F EF /r", "Sse2"),
+            // Narrowing with saturation, interleaving and the byte shuffle.
+            ("Packsswb", "packsswb", "66 0F 63 /r", "Sse2"),
+            ("Packssdw", "packssdw", "66 0F 6B /r", "Sse2"),
+            ("Packuswb", "packuswb", "66 0F 67 /r", "Sse2"),
+            ("Packusdw", "packusdw", "66 0F 38 2B /r", "Sse41"),
+            ("Punpcklbw", "punpcklbw", "66 0F 60 /r", "Sse2"),
+            ("Punpcklwd", "punpcklwd", "66 0F 61 /r", "Sse2"),
+            ("Punpckldq", "punpckldq", "66 0F 62 /r", "Sse2"),
+            ("Punpcklqdq", "punpcklqdq", "66 0F 6C /r", "Sse2"),
+            ("Punpckhbw", "punpckhbw", "66 0F 68 /r", "Sse2"),
+            ("Punpckhwd", "punpckhwd", "66 0F 69 /r", "Sse2"),
+            ("Punpckhdq", "punpckhdq", "66 0F 6A /r", "Sse2"),
+            ("Punpckhqdq", "punpckhqdq", "66 0F 6D /r", "Sse2"),
+            ("Pshufb", "pshufb", "66 0F 38 00 /r", "Ssse3"),
+            // Shifts of every lane by the count in xmm2/m128's low 64 bits.
+            ("Psllw", "psllw", "66 0F F1 /r", "Sse2"),
+            ("Pslld", "pslld", "66 0F F2 /r", "Sse2"),
+            ("Psllq", "psllq", "66 0F F3 /r", "Sse2"),
+            ("Psrlw", "psrlw", "66 0F D1 /r", "Sse2"),
+            ("Psrld", "psrld", "66 0F D2 /r", "Sse2"),
+            ("Psrlq", "psrlq", "66 0F D3 /r", "Sse2"),
+            ("Psraw", "psraw", "66 0F E1 /r", "Sse2"),
+            ("Psrad", "psrad", "66 0F E2 /r", "Sse2"),
         ]),
         methods: &[method(
             "{m}",
             "dst: Xmm, src: impl Into<XmmMem>",
             "self.xmm_rmr({op}, dst, &src.into())",
             "`{m} dst, src`.",
+        )],
+    },
+    EnumDecl {
+        name: "SseUnaryOp",
+        doc: "Packed SSE operations of the form `op xmm1, xmm2/m` that write xmm1 \
+              without reading it: sign and zero extension (of the source's low 64 \
+              bits), absolute values, square roots and conversions. The memory operand \
+              is 128 bits, 16-byte aligned, except for the forms that read 64 (pmovsx, \
+              pmovzx, cvtps2pd, cvtdq2pd), which need no alignment.",
+        kind: EnumKind::Forms(&[
+            ("Pmovsxbw", "pmovsxbw", "66 0F 38 20 /r", "Sse41"),
+            ("Pmovsxwd", "pmovsxwd", "66 0F 38 23 /r", "Sse41"),
+            ("Pmovsxdq", "pmovsxdq", "66 0F 38 25 /r", "Sse41"),
+            ("Pmovzxbw", "pmovzxbw", "66 0F 38 30 /r", "Sse41"),
+            ("Pmovzxwd", "pmovzxwd", "66 0F 38 33 /r", "Sse41"),
+            ("Pmovzxdq", "pmovzxdq", "66 0F 38 35 /r", "Sse41"),
+            ("Pabsb", "pabsb", "66 0F 38 1C /r", "Ssse3"),
+            ("Pabsw", "pabsw", "66 0F 38 1D /r", "Ssse3"),
+            ("Pabsd", "pabsd", "66 0F 38 1E /r", "Ssse3"),
+            ("Sqrtps", "sqrtps", "0F 51 /r", "Sse"),
+            ("Sqrtpd", "sqrtpd", "66 0F 51 /r", "Sse2"),
+            ("Cvtdq2ps", "cvtdq2ps", "0F 5B /r", "Sse2"),
+            ("Cvttps2dq", "cvttps2dq", "F3 0F 5B /r", "Sse2"),
+            ("Cvtps2pd", "cvtps2pd", "0F 5A /r", "Sse2"),
+            ("Cvtpd2ps", "cvtpd2ps", "66 0F 5A /r", "Sse2"),
+            ("Cvtdq2pd", "cvtdq2pd", "F3 0F E6 /r", "Sse2"),
+            ("Cvttpd2dq", "cvttpd2dq", "66 0F E6 /r", "Sse2"),
+        ]),
+        methods: &[method(
+            "{m}",
+            "dst: Xmm, src: impl Into<XmmMem>",
+            "self.xmm_unary({op}, dst, &src.into())",
+            "`{m} dst, src`.",
+        )],
+    },
+    EnumDecl {
+        name: "SseImmOp",
+        doc: "Packed SSE operations of the form `op xmm1, xmm2/m, imm8` (xmm1 is read \
+              and written): shuffles, blends, byte alignment, insertion and compares, \
+              whose immediate selects the lanes or the predicate. The memory operand is \
+              128 bits, 16-byte aligned, but for insertps's 32.",
+        kind: EnumKind::Forms(&[
+            ("Shufps", "shufps", "0F C6 /r ib", "Sse"),
+            ("Shufpd", "shufpd", "66 0F C6 /r ib", "Sse2"),
+            ("Cmpps", "cmpps", "0F C2 /r ib", "Sse"),
+            ("Cmppd", "cmppd", "66 0F C2 /r ib", "Sse2"),
+            ("Palignr", "palignr", "66 0F 3A 0F /r ib", "Ssse3"),
+            ("Pblendw", "pblendw", "66 0F 3A 0E /r ib", "Sse41"),
+            ("Blendps", "blendps", "66 0F 3A 0C /r ib", "Sse41"),
+            ("Blendpd", "blendpd", "66 0F 3A 0D /r ib", "Sse41"),
+            ("Insertps", "insertps", "66 0F 3A 21 /r ib", "Sse41"),
+        ]),
+        methods: &[method(
+            "{m}",
+            "dst: Xmm, src: impl Into<XmmMem>, imm: u8",
+            "self.xmm_rmr_imm({op}, dst, &src.into(), imm)",
+            "`{m} dst, src, imm`.",
+        )],
+    },
+    EnumDecl {
+        name: "SseUnaryImmOp",
+        doc: "Packed SSE operations of the form `op xmm1, xmm2/m128, imm8` that write \
+              xmm1 without reading it: the shuffles of 32- and 16-bit lanes and the \
+              packed roundings (the immediate as ROUNDSS's). The memory operand is \
+              16-byte aligned.",
+        kind: EnumKind::Forms(&[
+            ("Pshufd", "pshufd", "66 0F 70 /r ib", "Sse2"),
+            ("Pshuflw", "pshuflw", "F2 0F 70 /r ib", "Sse2"),
+            ("Pshufhw", "pshufhw", "F3 0F 70 /r ib", "Sse2"),
+            ("Roundps", "roundps", "66 0F 3A 08 /r ib", "Sse41"),
+            ("Roundpd", "roundpd", "66 0F 3A 09 /r ib", "Sse41"),
+        ]),
+        methods: &[method(
+            "{m}",
+            "dst: Xmm, src: impl Into<XmmMem>, imm: u8",
+            "self.xmm_unary_imm({op}, dst, &src.into(), imm)",
+            "`{m} dst, src, imm`.",
+        )],
+    },
+    EnumDecl {
+        name: "SseShiftImmOp",
+        doc: "Packed shifts by an immediate, `op xmm1, imm8` (xmm1 is read and \
+              written): of each lane, or for pslldq/psrldq of the whole register by \
+              bytes. The /digit selects the shift within its opcode's group.",
+        kind: EnumKind::Forms(&[
+            ("Psllw", "psllw", "66 0F 71 /6 ib", "Sse2"),
+            ("Psrlw", "psrlw", "66 0F 71 /2 ib", "Sse2"),
+            ("Psraw", "psraw", "66 0F 71 /4 ib", "Sse2"),
+            ("Pslld", "pslld", "66 0F 72 /6 ib", "Sse2"),
+            ("Psrld", "psrld", "66 0F 72 /2 ib", "Sse2"),
+            ("Psrad", "psrad", "66 0F 72 /4 ib", "Sse2"),
+            ("Psllq", "psllq", "66 0F 73 /6 ib", "Sse2"),
+            ("Psrlq", "psrlq", "66 0F 73 /2 ib", "Sse2"),
+            ("Pslldq", "pslldq", "66 0F 73 /7 ib", "Sse2"),
+            ("Psrldq", "psrldq", "66 0F 73 /3 ib", "Sse2"),
+        ]),
+        methods: &[method(
+            "{m}_imm",
+            "dst: Xmm, imm: u8",
+            "self.xmm_shift_imm({op}, dst, imm)",
+            "`{m} dst, imm`.",
         )],
     },
     EnumDecl {
@@ -901,7 +1101,7 @@ pub const INSTS: &[InstDecl] = &[
         ),
     ),
     section(
-        "Scalar SSE (asm/sse.rs)",
+        "SSE: scalar and packed (asm/sse.rs)",
         inst(
             "XmmLoad",
             "op dst, [src].",
@@ -934,6 +1134,34 @@ pub const INSTS: &[InstDecl] = &[
         "op:SseOp src1:Xmm src2:XmmMem dst:WritableXmm=src1",
         Op("op"),
         Call("xmm_rmr", "op dst src2"),
+    ),
+    inst(
+        "XmmUnaryRmR",
+        "op dst, src: a packed operation writing dst without reading it.",
+        "op:SseUnaryOp src:XmmMem dst:WritableXmm",
+        Op("op"),
+        Call("xmm_unary", "op dst src"),
+    ),
+    inst(
+        "XmmRmRImm",
+        "op dst, src2, imm (dst = src1): a packed shuffle, blend or compare.",
+        "op:SseImmOp imm:u8 src1:Xmm src2:XmmMem dst:WritableXmm=src1",
+        Op("op"),
+        Call("xmm_rmr_imm", "op dst src2 imm"),
+    ),
+    inst(
+        "XmmUnaryRmRImm",
+        "op dst, src, imm: a packed shuffle or rounding writing dst without reading it.",
+        "op:SseUnaryImmOp imm:u8 src:XmmMem dst:WritableXmm",
+        Op("op"),
+        Call("xmm_unary_imm", "op dst src imm"),
+    ),
+    inst(
+        "XmmShiftImm",
+        "op dst, imm (dst = src): a packed shift by an immediate.",
+        "op:SseShiftImmOp imm:u8 src:Xmm dst:WritableXmm=src",
+        Op("op"),
+        Call("xmm_shift_imm", "op dst imm"),
     ),
     keyed(
         "size",

@@ -10,7 +10,7 @@ use cranelift_asm::x64::JumpTableTargets;
 use cranelift_asm::x64::inst::{self as vi, CallDest, ShiftAmount};
 use cranelift_asm::x64::{
     AluOp, BitOp, CC, ExtMode, FloatSize, Gpr, MInst, OperandSize, RoundMode, Scale, ShiftOp,
-    SseMovOp, SseOp, UnaryOp, Virtual, Xmm,
+    SseImmOp, SseMovOp, SseOp, SseShiftImmOp, SseUnaryImmOp, SseUnaryOp, UnaryOp, Virtual, Xmm,
 };
 
 /// Displacements on the disp8/disp32 boundaries.
@@ -252,7 +252,7 @@ fn mov_immediate(u: &mut Unstructured, size: OperandSize) -> Result<u64> {
 /// An arbitrary post-allocation instruction.
 pub fn inst(u: &mut Unstructured, t: &Targets) -> Result<MInst> {
     let (rax, rdx) = (Gpr::RAX, Gpr::RDX);
-    Ok(match u.int_in_range(0..=59)? {
+    Ok(match u.int_in_range(0..=63)? {
         0 => {
             let (size, dst) = (size(u)?, gpr(u)?);
             MInst::AluRmi {
@@ -661,6 +661,36 @@ pub fn inst(u: &mut Unstructured, t: &Targets) -> Result<MInst> {
                 is_min: u.arbitrary()?,
                 lhs: xr(xmm(u)?),
                 rhs: xr(dst),
+                dst: xwr(dst),
+            }
+        }
+        59 => MInst::XmmUnaryRmR {
+            op: *u.choose(&SseUnaryOp::ALL)?,
+            src: xmm_mem(u, t)?,
+            dst: xwr(xmm(u)?),
+        },
+        60 => {
+            let dst = xmm(u)?;
+            MInst::XmmRmRImm {
+                op: *u.choose(&SseImmOp::ALL)?,
+                imm: u.arbitrary()?,
+                src1: xr(dst),
+                src2: xmm_mem(u, t)?,
+                dst: xwr(dst),
+            }
+        }
+        61 => MInst::XmmUnaryRmRImm {
+            op: *u.choose(&SseUnaryImmOp::ALL)?,
+            imm: u.arbitrary()?,
+            src: xmm_mem(u, t)?,
+            dst: xwr(xmm(u)?),
+        },
+        62 => {
+            let dst = xmm(u)?;
+            MInst::XmmShiftImm {
+                op: *u.choose(&SseShiftImmOp::ALL)?,
+                imm: u.arbitrary()?,
+                src: xr(dst),
                 dst: xwr(dst),
             }
         }

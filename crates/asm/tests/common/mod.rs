@@ -47,7 +47,7 @@ use cranelift_asm::x64::inst::{
 };
 use cranelift_asm::x64::{
     AluOp, AsmError, Assembler, BitOp, CC, CpuFeatures, ExtMode, FloatSize, Gpr, MInst,
-    OperandSize, RoundMode, ShiftOp, SseMovOp, SseOp, UnaryOp, Virtual, Xmm,
+    OperandSize, RoundMode, ShiftOp, SseImmOp, SseMovOp, SseOp, SseUnaryOp, UnaryOp, Virtual, Xmm,
 };
 use cranelift_asm::{ExternalName, FinishedCode, Label, TrapCode};
 use iced_x86::{
@@ -435,9 +435,12 @@ fn declared(name: &str) -> Mnemonic {
 
 /// The width of an SSE form's memory operand, by the manual's naming
 /// convention: the (source) type suffix `ss` is a 32-bit scalar, `sd` a
-/// 64-bit one, and packed forms (`ps`, `pd`, and the integer `p...` forms)
-/// read all 128 bits.
+/// 64-bit one, and packed forms (`ps`, `pd`, and the integer `p...` forms,
+/// whatever their suffix: `pminsd` is packed doublewords) read all 128 bits.
 fn sse_memory_bytes(name: &str) -> u32 {
+    if name.starts_with('p') {
+        return 16;
+    }
     let suffix = match name.strip_prefix("cvt") {
         Some(conversion) => &conversion[..2],
         None => &name[name.len() - 2..],
@@ -446,6 +449,38 @@ fn sse_memory_bytes(name: &str) -> u32 {
         "ss" => 4,
         "sd" => 8,
         _ => 16,
+    }
+}
+
+/// The width of a packed unary form's memory operand (SDM, each form's
+/// "Instruction" column): the widening forms read the low half, 64 bits
+/// (PMOVSXBW xmm1, xmm2/m64; CVTPS2PD xmm1, xmm2/m64; CVTDQ2PD xmm1,
+/// xmm2/m64); the others a whole m128.
+fn sse_unary_memory_bytes(op: SseUnaryOp) -> u32 {
+    use SseUnaryOp as O;
+    match op {
+        O::Pmovsxbw | O::Pmovsxwd | O::Pmovsxdq => 8,
+        O::Pmovzxbw | O::Pmovzxwd | O::Pmovzxdq => 8,
+        O::Cvtps2pd | O::Cvtdq2pd => 8,
+        O::Pabsb | O::Pabsw | O::Pabsd | O::Sqrtps | O::Sqrtpd => 16,
+        O::Cvtdq2ps | O::Cvttps2dq | O::Cvtpd2ps | O::Cvttpd2dq => 16,
+    }
+}
+
+/// The width of an immediate form's memory operand: INSERTPS xmm1,
+/// xmm2/m32, imm8 reads one float; the others an m128.
+fn sse_imm_memory_bytes(op: SseImmOp) -> u32 {
+    match op {
+        SseImmOp::Insertps => 4,
+        _ => 16,
+    }
+}
+
+/// An 8-bit immediate operand.
+fn imm8(value: u8) -> Op {
+    Op::Imm {
+        value: u64::from(value),
+        bits: 8,
     }
 }
 
@@ -515,7 +550,10 @@ pub fn expected_trap(inst: &MInst) -> Option<TrapCode> {
         }
         MInst::XmmLoad { src, .. } => amode_trap(src),
         MInst::XmmStore { dst, .. } => amode_trap(dst),
-        MInst::XmmRmR { src2, .. } | MInst::XmmRound { src2, .. } => xm_trap(src2),
+        MInst::XmmRmR { src2, .. }
+        | MInst::XmmRmRImm { src2, .. }
+        | MInst::XmmRound { src2, .. } => xm_trap(src2),
+        MInst::XmmUnaryRmR { src, .. } | MInst::XmmUnaryRmRImm { src, .. } => xm_trap(src),
         MInst::XmmCmp { rhs, .. } => xm_trap(rhs),
         MInst::GprToXmm { src, .. } | MInst::CvtIntToFloat { src2: src, .. } => gm_trap(src),
         MInst::CvtFloatToInt { src, .. } => xm_trap(src),
@@ -775,6 +813,23 @@ pub fn expected(inst: &MInst) -> Vec<Expected> {
             let (mnemonic, bytes) = sse_mnemonic(*op);
             one(inst_(mnemonic, vec![xw(*dst), xm(src2, bytes)]))
         }
+        MInst::XmmUnaryRmR { op, src, dst } => one(inst_(
+            declared(op.mnemonic()),
+            vec![xw(*dst), xm(src, sse_unary_memory_bytes(*op))],
+        )),
+        MInst::XmmRmRImm {
+            op, imm, src2, dst, ..
+        } => one(inst_(
+            declared(op.mnemonic()),
+            vec![xw(*dst), xm(src2, sse_imm_memory_bytes(*op)), imm8(*imm)],
+        )),
+        MInst::XmmUnaryRmRImm { op, imm, src, dst } => one(inst_(
+            declared(op.mnemonic()),
+            vec![xw(*dst), xm(src, 16), imm8(*imm)],
+        )),
+        MInst::XmmShiftImm { op, imm, dst, .. } => {
+            one(inst_(declared(op.mnemonic()), vec![xw(*dst), imm8(*imm)]))
+        }
         MInst::XmmRound {
             size,
             mode,
@@ -974,6 +1029,10 @@ pub fn variant_name(inst: &MInst) -> &'static str {
         MInst::XmmStore { .. } => "XmmStore",
         MInst::XmmMovRR { .. } => "XmmMovRR",
         MInst::XmmRmR { .. } => "XmmRmR",
+        MInst::XmmUnaryRmR { .. } => "XmmUnaryRmR",
+        MInst::XmmRmRImm { .. } => "XmmRmRImm",
+        MInst::XmmUnaryRmRImm { .. } => "XmmUnaryRmRImm",
+        MInst::XmmShiftImm { .. } => "XmmShiftImm",
         MInst::XmmRound { .. } => "XmmRound",
         MInst::XmmCmp { .. } => "XmmCmp",
         MInst::GprToXmm { .. } => "GprToXmm",
@@ -1123,7 +1182,24 @@ fn memory_bytes(size: MemorySize) -> Option<u32> {
         S::UInt16 | S::Int16 | S::WordOffset => 2,
         S::UInt32 | S::Int32 | S::Float32 | S::DwordOffset => 4,
         S::UInt64 | S::Int64 | S::Float64 | S::QwordOffset => 8,
-        S::UInt128 | S::Packed128_Float32 | S::Packed128_Float64 => 16,
+        S::Packed64_Int8
+        | S::Packed64_UInt8
+        | S::Packed64_Int16
+        | S::Packed64_UInt16
+        | S::Packed64_Int32
+        | S::Packed64_UInt32
+        | S::Packed64_Float32 => 8,
+        S::UInt128
+        | S::Packed128_Float32
+        | S::Packed128_Float64
+        | S::Packed128_Int8
+        | S::Packed128_UInt8
+        | S::Packed128_Int16
+        | S::Packed128_UInt16
+        | S::Packed128_Int32
+        | S::Packed128_UInt32
+        | S::Packed128_Int64
+        | S::Packed128_UInt64 => 16,
         _ => return None,
     })
 }

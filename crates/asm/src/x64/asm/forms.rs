@@ -9,7 +9,10 @@ use super::{Assembler, Form, Map, Opcode, Plus};
 use crate::x64::args::{Amode, GprImm, GprMem, GprMemImm, XmmMem};
 use crate::x64::features::Feature;
 use crate::x64::regs::{Gpr, Xmm};
-use crate::x64::{AluOp, BitOp, ExtMode, FloatSize, OperandSize, SseOp};
+use crate::x64::{
+    AluOp, BitOp, ExtMode, FloatSize, OperandSize, SseImmOp, SseOp, SseShiftImmOp, SseUnaryImmOp,
+    SseUnaryOp,
+};
 
 /// The form of `MInst::Cmp`.
 pub(crate) const fn form_cmp() -> Form {
@@ -1678,5 +1681,650 @@ impl Assembler {
     /// `addpd dst, src`.
     pub fn addpd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
         self.xmm_rmr(SseOp::Addpd, dst, &src.into())
+    }
+
+    /// `subps dst, src`.
+    pub fn subps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Subps, dst, &src.into())
+    }
+
+    /// `subpd dst, src`.
+    pub fn subpd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Subpd, dst, &src.into())
+    }
+
+    /// `mulps dst, src`.
+    pub fn mulps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Mulps, dst, &src.into())
+    }
+
+    /// `mulpd dst, src`.
+    pub fn mulpd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Mulpd, dst, &src.into())
+    }
+
+    /// `divps dst, src`.
+    pub fn divps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Divps, dst, &src.into())
+    }
+
+    /// `divpd dst, src`.
+    pub fn divpd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Divpd, dst, &src.into())
+    }
+
+    /// `minps dst, src`.
+    pub fn minps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Minps, dst, &src.into())
+    }
+
+    /// `minpd dst, src`.
+    pub fn minpd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Minpd, dst, &src.into())
+    }
+
+    /// `maxps dst, src`.
+    pub fn maxps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Maxps, dst, &src.into())
+    }
+
+    /// `maxpd dst, src`.
+    pub fn maxpd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Maxpd, dst, &src.into())
+    }
+
+    /// `unpcklps dst, src`.
+    pub fn unpcklps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Unpcklps, dst, &src.into())
+    }
+
+    /// `unpckhps dst, src`.
+    pub fn unpckhps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Unpckhps, dst, &src.into())
+    }
+
+    /// `unpcklpd dst, src`.
+    pub fn unpcklpd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Unpcklpd, dst, &src.into())
+    }
+
+    /// `unpckhpd dst, src`.
+    pub fn unpckhpd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Unpckhpd, dst, &src.into())
+    }
+
+    /// `paddb dst, src`.
+    pub fn paddb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Paddb, dst, &src.into())
+    }
+
+    /// `paddw dst, src`.
+    pub fn paddw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Paddw, dst, &src.into())
+    }
+
+    /// `paddd dst, src`.
+    pub fn paddd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Paddd, dst, &src.into())
+    }
+
+    /// `paddq dst, src`.
+    pub fn paddq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Paddq, dst, &src.into())
+    }
+
+    /// `psubb dst, src`.
+    pub fn psubb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psubb, dst, &src.into())
+    }
+
+    /// `psubw dst, src`.
+    pub fn psubw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psubw, dst, &src.into())
+    }
+
+    /// `psubd dst, src`.
+    pub fn psubd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psubd, dst, &src.into())
+    }
+
+    /// `psubq dst, src`.
+    pub fn psubq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psubq, dst, &src.into())
+    }
+
+    /// `paddsb dst, src`.
+    pub fn paddsb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Paddsb, dst, &src.into())
+    }
+
+    /// `paddsw dst, src`.
+    pub fn paddsw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Paddsw, dst, &src.into())
+    }
+
+    /// `paddusb dst, src`.
+    pub fn paddusb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Paddusb, dst, &src.into())
+    }
+
+    /// `paddusw dst, src`.
+    pub fn paddusw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Paddusw, dst, &src.into())
+    }
+
+    /// `psubsb dst, src`.
+    pub fn psubsb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psubsb, dst, &src.into())
+    }
+
+    /// `psubsw dst, src`.
+    pub fn psubsw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psubsw, dst, &src.into())
+    }
+
+    /// `psubusb dst, src`.
+    pub fn psubusb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psubusb, dst, &src.into())
+    }
+
+    /// `psubusw dst, src`.
+    pub fn psubusw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psubusw, dst, &src.into())
+    }
+
+    /// `pmullw dst, src`.
+    pub fn pmullw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmullw, dst, &src.into())
+    }
+
+    /// `pmulld dst, src`.
+    pub fn pmulld(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmulld, dst, &src.into())
+    }
+
+    /// `pmuludq dst, src`.
+    pub fn pmuludq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmuludq, dst, &src.into())
+    }
+
+    /// `pmuldq dst, src`.
+    pub fn pmuldq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmuldq, dst, &src.into())
+    }
+
+    /// `pmaddwd dst, src`.
+    pub fn pmaddwd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmaddwd, dst, &src.into())
+    }
+
+    /// `pmaddubsw dst, src`.
+    pub fn pmaddubsw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmaddubsw, dst, &src.into())
+    }
+
+    /// `pmulhrsw dst, src`.
+    pub fn pmulhrsw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmulhrsw, dst, &src.into())
+    }
+
+    /// `pmulhw dst, src`.
+    pub fn pmulhw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmulhw, dst, &src.into())
+    }
+
+    /// `pmulhuw dst, src`.
+    pub fn pmulhuw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmulhuw, dst, &src.into())
+    }
+
+    /// `pavgb dst, src`.
+    pub fn pavgb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pavgb, dst, &src.into())
+    }
+
+    /// `pavgw dst, src`.
+    pub fn pavgw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pavgw, dst, &src.into())
+    }
+
+    /// `phaddw dst, src`.
+    pub fn phaddw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Phaddw, dst, &src.into())
+    }
+
+    /// `phaddd dst, src`.
+    pub fn phaddd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Phaddd, dst, &src.into())
+    }
+
+    /// `pminsb dst, src`.
+    pub fn pminsb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pminsb, dst, &src.into())
+    }
+
+    /// `pminsw dst, src`.
+    pub fn pminsw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pminsw, dst, &src.into())
+    }
+
+    /// `pminsd dst, src`.
+    pub fn pminsd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pminsd, dst, &src.into())
+    }
+
+    /// `pminub dst, src`.
+    pub fn pminub(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pminub, dst, &src.into())
+    }
+
+    /// `pminuw dst, src`.
+    pub fn pminuw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pminuw, dst, &src.into())
+    }
+
+    /// `pminud dst, src`.
+    pub fn pminud(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pminud, dst, &src.into())
+    }
+
+    /// `pmaxsb dst, src`.
+    pub fn pmaxsb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmaxsb, dst, &src.into())
+    }
+
+    /// `pmaxsw dst, src`.
+    pub fn pmaxsw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmaxsw, dst, &src.into())
+    }
+
+    /// `pmaxsd dst, src`.
+    pub fn pmaxsd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmaxsd, dst, &src.into())
+    }
+
+    /// `pmaxub dst, src`.
+    pub fn pmaxub(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmaxub, dst, &src.into())
+    }
+
+    /// `pmaxuw dst, src`.
+    pub fn pmaxuw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmaxuw, dst, &src.into())
+    }
+
+    /// `pmaxud dst, src`.
+    pub fn pmaxud(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmaxud, dst, &src.into())
+    }
+
+    /// `pcmpeqb dst, src`.
+    pub fn pcmpeqb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pcmpeqb, dst, &src.into())
+    }
+
+    /// `pcmpeqw dst, src`.
+    pub fn pcmpeqw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pcmpeqw, dst, &src.into())
+    }
+
+    /// `pcmpeqd dst, src`.
+    pub fn pcmpeqd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pcmpeqd, dst, &src.into())
+    }
+
+    /// `pcmpeqq dst, src`.
+    pub fn pcmpeqq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pcmpeqq, dst, &src.into())
+    }
+
+    /// `pcmpgtb dst, src`.
+    pub fn pcmpgtb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pcmpgtb, dst, &src.into())
+    }
+
+    /// `pcmpgtw dst, src`.
+    pub fn pcmpgtw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pcmpgtw, dst, &src.into())
+    }
+
+    /// `pcmpgtd dst, src`.
+    pub fn pcmpgtd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pcmpgtd, dst, &src.into())
+    }
+
+    /// `pcmpgtq dst, src`.
+    pub fn pcmpgtq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pcmpgtq, dst, &src.into())
+    }
+
+    /// `pand dst, src`.
+    pub fn pand(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pand, dst, &src.into())
+    }
+
+    /// `pandn dst, src`.
+    pub fn pandn(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pandn, dst, &src.into())
+    }
+
+    /// `por dst, src`.
+    pub fn por(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Por, dst, &src.into())
+    }
+
+    /// `pxor dst, src`.
+    pub fn pxor(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pxor, dst, &src.into())
+    }
+
+    /// `packsswb dst, src`.
+    pub fn packsswb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Packsswb, dst, &src.into())
+    }
+
+    /// `packssdw dst, src`.
+    pub fn packssdw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Packssdw, dst, &src.into())
+    }
+
+    /// `packuswb dst, src`.
+    pub fn packuswb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Packuswb, dst, &src.into())
+    }
+
+    /// `packusdw dst, src`.
+    pub fn packusdw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Packusdw, dst, &src.into())
+    }
+
+    /// `punpcklbw dst, src`.
+    pub fn punpcklbw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Punpcklbw, dst, &src.into())
+    }
+
+    /// `punpcklwd dst, src`.
+    pub fn punpcklwd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Punpcklwd, dst, &src.into())
+    }
+
+    /// `punpckldq dst, src`.
+    pub fn punpckldq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Punpckldq, dst, &src.into())
+    }
+
+    /// `punpcklqdq dst, src`.
+    pub fn punpcklqdq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Punpcklqdq, dst, &src.into())
+    }
+
+    /// `punpckhbw dst, src`.
+    pub fn punpckhbw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Punpckhbw, dst, &src.into())
+    }
+
+    /// `punpckhwd dst, src`.
+    pub fn punpckhwd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Punpckhwd, dst, &src.into())
+    }
+
+    /// `punpckhdq dst, src`.
+    pub fn punpckhdq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Punpckhdq, dst, &src.into())
+    }
+
+    /// `punpckhqdq dst, src`.
+    pub fn punpckhqdq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Punpckhqdq, dst, &src.into())
+    }
+
+    /// `pshufb dst, src`.
+    pub fn pshufb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pshufb, dst, &src.into())
+    }
+
+    /// `psllw dst, src`.
+    pub fn psllw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psllw, dst, &src.into())
+    }
+
+    /// `pslld dst, src`.
+    pub fn pslld(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pslld, dst, &src.into())
+    }
+
+    /// `psllq dst, src`.
+    pub fn psllq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psllq, dst, &src.into())
+    }
+
+    /// `psrlw dst, src`.
+    pub fn psrlw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psrlw, dst, &src.into())
+    }
+
+    /// `psrld dst, src`.
+    pub fn psrld(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psrld, dst, &src.into())
+    }
+
+    /// `psrlq dst, src`.
+    pub fn psrlq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psrlq, dst, &src.into())
+    }
+
+    /// `psraw dst, src`.
+    pub fn psraw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psraw, dst, &src.into())
+    }
+
+    /// `psrad dst, src`.
+    pub fn psrad(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psrad, dst, &src.into())
+    }
+
+    /// `pmovsxbw dst, src`.
+    pub fn pmovsxbw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Pmovsxbw, dst, &src.into())
+    }
+
+    /// `pmovsxwd dst, src`.
+    pub fn pmovsxwd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Pmovsxwd, dst, &src.into())
+    }
+
+    /// `pmovsxdq dst, src`.
+    pub fn pmovsxdq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Pmovsxdq, dst, &src.into())
+    }
+
+    /// `pmovzxbw dst, src`.
+    pub fn pmovzxbw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Pmovzxbw, dst, &src.into())
+    }
+
+    /// `pmovzxwd dst, src`.
+    pub fn pmovzxwd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Pmovzxwd, dst, &src.into())
+    }
+
+    /// `pmovzxdq dst, src`.
+    pub fn pmovzxdq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Pmovzxdq, dst, &src.into())
+    }
+
+    /// `pabsb dst, src`.
+    pub fn pabsb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Pabsb, dst, &src.into())
+    }
+
+    /// `pabsw dst, src`.
+    pub fn pabsw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Pabsw, dst, &src.into())
+    }
+
+    /// `pabsd dst, src`.
+    pub fn pabsd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Pabsd, dst, &src.into())
+    }
+
+    /// `sqrtps dst, src`.
+    pub fn sqrtps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Sqrtps, dst, &src.into())
+    }
+
+    /// `sqrtpd dst, src`.
+    pub fn sqrtpd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Sqrtpd, dst, &src.into())
+    }
+
+    /// `cvtdq2ps dst, src`.
+    pub fn cvtdq2ps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Cvtdq2ps, dst, &src.into())
+    }
+
+    /// `cvttps2dq dst, src`.
+    pub fn cvttps2dq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Cvttps2dq, dst, &src.into())
+    }
+
+    /// `cvtps2pd dst, src`.
+    pub fn cvtps2pd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Cvtps2pd, dst, &src.into())
+    }
+
+    /// `cvtpd2ps dst, src`.
+    pub fn cvtpd2ps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Cvtpd2ps, dst, &src.into())
+    }
+
+    /// `cvtdq2pd dst, src`.
+    pub fn cvtdq2pd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Cvtdq2pd, dst, &src.into())
+    }
+
+    /// `cvttpd2dq dst, src`.
+    pub fn cvttpd2dq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Cvttpd2dq, dst, &src.into())
+    }
+
+    /// `shufps dst, src, imm`.
+    pub fn shufps(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm(SseImmOp::Shufps, dst, &src.into(), imm)
+    }
+
+    /// `shufpd dst, src, imm`.
+    pub fn shufpd(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm(SseImmOp::Shufpd, dst, &src.into(), imm)
+    }
+
+    /// `cmpps dst, src, imm`.
+    pub fn cmpps(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm(SseImmOp::Cmpps, dst, &src.into(), imm)
+    }
+
+    /// `cmppd dst, src, imm`.
+    pub fn cmppd(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm(SseImmOp::Cmppd, dst, &src.into(), imm)
+    }
+
+    /// `palignr dst, src, imm`.
+    pub fn palignr(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm(SseImmOp::Palignr, dst, &src.into(), imm)
+    }
+
+    /// `pblendw dst, src, imm`.
+    pub fn pblendw(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm(SseImmOp::Pblendw, dst, &src.into(), imm)
+    }
+
+    /// `blendps dst, src, imm`.
+    pub fn blendps(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm(SseImmOp::Blendps, dst, &src.into(), imm)
+    }
+
+    /// `blendpd dst, src, imm`.
+    pub fn blendpd(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm(SseImmOp::Blendpd, dst, &src.into(), imm)
+    }
+
+    /// `insertps dst, src, imm`.
+    pub fn insertps(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm(SseImmOp::Insertps, dst, &src.into(), imm)
+    }
+
+    /// `pshufd dst, src, imm`.
+    pub fn pshufd(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_unary_imm(SseUnaryImmOp::Pshufd, dst, &src.into(), imm)
+    }
+
+    /// `pshuflw dst, src, imm`.
+    pub fn pshuflw(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_unary_imm(SseUnaryImmOp::Pshuflw, dst, &src.into(), imm)
+    }
+
+    /// `pshufhw dst, src, imm`.
+    pub fn pshufhw(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_unary_imm(SseUnaryImmOp::Pshufhw, dst, &src.into(), imm)
+    }
+
+    /// `roundps dst, src, imm`.
+    pub fn roundps(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_unary_imm(SseUnaryImmOp::Roundps, dst, &src.into(), imm)
+    }
+
+    /// `roundpd dst, src, imm`.
+    pub fn roundpd(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_unary_imm(SseUnaryImmOp::Roundpd, dst, &src.into(), imm)
+    }
+
+    /// `psllw dst, imm`.
+    pub fn psllw_imm(&mut self, dst: Xmm, imm: u8) {
+        self.xmm_shift_imm(SseShiftImmOp::Psllw, dst, imm)
+    }
+
+    /// `psrlw dst, imm`.
+    pub fn psrlw_imm(&mut self, dst: Xmm, imm: u8) {
+        self.xmm_shift_imm(SseShiftImmOp::Psrlw, dst, imm)
+    }
+
+    /// `psraw dst, imm`.
+    pub fn psraw_imm(&mut self, dst: Xmm, imm: u8) {
+        self.xmm_shift_imm(SseShiftImmOp::Psraw, dst, imm)
+    }
+
+    /// `pslld dst, imm`.
+    pub fn pslld_imm(&mut self, dst: Xmm, imm: u8) {
+        self.xmm_shift_imm(SseShiftImmOp::Pslld, dst, imm)
+    }
+
+    /// `psrld dst, imm`.
+    pub fn psrld_imm(&mut self, dst: Xmm, imm: u8) {
+        self.xmm_shift_imm(SseShiftImmOp::Psrld, dst, imm)
+    }
+
+    /// `psrad dst, imm`.
+    pub fn psrad_imm(&mut self, dst: Xmm, imm: u8) {
+        self.xmm_shift_imm(SseShiftImmOp::Psrad, dst, imm)
+    }
+
+    /// `psllq dst, imm`.
+    pub fn psllq_imm(&mut self, dst: Xmm, imm: u8) {
+        self.xmm_shift_imm(SseShiftImmOp::Psllq, dst, imm)
+    }
+
+    /// `psrlq dst, imm`.
+    pub fn psrlq_imm(&mut self, dst: Xmm, imm: u8) {
+        self.xmm_shift_imm(SseShiftImmOp::Psrlq, dst, imm)
+    }
+
+    /// `pslldq dst, imm`.
+    pub fn pslldq_imm(&mut self, dst: Xmm, imm: u8) {
+        self.xmm_shift_imm(SseShiftImmOp::Pslldq, dst, imm)
+    }
+
+    /// `psrldq dst, imm`.
+    pub fn psrldq_imm(&mut self, dst: Xmm, imm: u8) {
+        self.xmm_shift_imm(SseShiftImmOp::Psrldq, dst, imm)
     }
 }

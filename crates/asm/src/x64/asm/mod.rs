@@ -295,11 +295,7 @@ pub(crate) enum Map {
     Primary,
     /// 0F xx.
     M0F,
-    /// 0F 38 xx (SSSE3/SSE4.1 packed forms; used once SIMD lands).
-    #[allow(
-        dead_code,
-        reason = "the SIMD forms (pshufb, pmovzx, ...) live in this map"
-    )]
+    /// 0F 38 xx (SSSE3/SSE4.1/SSE4.2 packed forms: pshufb, pmovzx, ...).
     M0F38,
     /// 0F 3A xx.
     M0F3A,

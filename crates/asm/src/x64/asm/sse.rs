@@ -1,21 +1,39 @@
-//! Scalar SSE, SSE2 and SSE4.1: float arithmetic, comparisons, conversions,
-//! moves between XMM registers, memory and GPRs.
+//! SSE, SSE2, SSSE3, SSE4.1 and SSE4.2 in their legacy (non-VEX) encodings:
+//! scalar float arithmetic, comparisons, conversions, moves between XMM
+//! registers, memory and GPRs, and the packed (128-bit) integer and float
+//! forms.
 //!
 //! The forms (the manual's mnemonic and encoding, the CPU feature) are
 //! declared in the instruction table (`xtask/src/x64/table.rs`, see
-//! `docs/assembler.md`); the encoders here emit the declared forms.
+//! `docs/assembler.md`); the encoders here emit the declared forms, one
+//! encoder per shape:
+//!
+//! ```text
+//!  shape            operands                  operation enum
+//!  XmmRmR           op xmm1, xmm2/m           SseOp          xmm1 read and written
+//!  XmmUnaryRmR      op xmm1, xmm2/m           SseUnaryOp     xmm1 written only
+//!  XmmRmRImm        op xmm1, xmm2/m, imm8     SseImmOp       xmm1 read and written
+//!  XmmUnaryRmRImm   op xmm1, xmm2/m, imm8     SseUnaryImmOp  xmm1 written only
+//!  XmmShiftImm      op xmm1, imm8             SseShiftImmOp  /digit in ModRM.reg
+//! ```
 //!
 //! The scalar forms write only the low lane of the destination and keep the
 //! rest (a memory-source MOVSS/MOVSD clears it instead). The packed forms
-//! with a memory operand need it 16-byte aligned; a store is the opcode
-//! after its load's. Left out for now: COMISS/COMISD, MOVQ xmm, xmm/m64
-//! (F3 0F 7E), CVTSS2SI (rounding by MXCSR), and the packed forms beyond
-//! the logical ones and ADDPS/ADDPD (they come with SIMD).
+//! with a 128-bit memory operand need it 16-byte aligned (a misaligned one
+//! faults); a store is the opcode after its load's. Left out for now:
+//! COMISS/COMISD, MOVQ xmm, xmm/m64 (F3 0F 7E), CVTSS2SI (rounding by
+//! MXCSR), MOVDQA/MOVDQU, the lane insertions and extractions
+//! (PINSR*/PEXTR*, EXTRACTPS), the blends by XMM0 (PBLENDVB, BLENDVPS,
+//! BLENDVPD), PTEST, the mask moves (PMOVMSKB, MOVMSKPS, MOVMSKPD) and the
+//! register-only MOVLHPS/MOVHLPS.
 
 use super::{Assembler, Form, Imm, Opcode, Prefixes, Rm, forms};
 use crate::x64::args::{Amode, GprMem, XmmMem};
 use crate::x64::regs::{Gpr, Xmm};
-use crate::x64::{FloatSize, OperandSize, RoundMode, SseMovOp, SseOp};
+use crate::x64::{
+    FloatSize, OperandSize, RoundMode, SseImmOp, SseMovOp, SseOp, SseShiftImmOp, SseUnaryImmOp,
+    SseUnaryOp,
+};
 
 impl RoundMode {
     /// The ROUNDSS/ROUNDSD immediate: the rounding in bits 0-1, bit 2 clear
@@ -43,6 +61,40 @@ impl Assembler {
             Rm::from(src),
             Imm::None,
         );
+    }
+
+    /// `op dst, src` for the packed forms that write `dst` without reading
+    /// it (sign and zero extension, absolute values, square roots,
+    /// conversions).
+    pub fn xmm_unary(&mut self, op: SseUnaryOp, dst: Xmm, src: &XmmMem) {
+        self.emit_form(
+            op.form(),
+            Prefixes::NONE,
+            dst.enc(),
+            Rm::from(src),
+            Imm::None,
+        );
+    }
+
+    /// `op dst, src, imm` for the packed shuffles, blends and compares that
+    /// read and write `dst`.
+    pub fn xmm_rmr_imm(&mut self, op: SseImmOp, dst: Xmm, src: &XmmMem, imm: u8) {
+        let imm = Imm::I8(imm as i8);
+        self.emit_form(op.form(), Prefixes::NONE, dst.enc(), Rm::from(src), imm);
+    }
+
+    /// `op dst, src, imm` for the packed shuffles and roundings that write
+    /// `dst` without reading it.
+    pub fn xmm_unary_imm(&mut self, op: SseUnaryImmOp, dst: Xmm, src: &XmmMem, imm: u8) {
+        let imm = Imm::I8(imm as i8);
+        self.emit_form(op.form(), Prefixes::NONE, dst.enc(), Rm::from(src), imm);
+    }
+
+    /// `op dst, imm`: a packed shift by an immediate; the form's `/digit`
+    /// takes ModRM.reg and `dst` is the r/m register.
+    pub fn xmm_shift_imm(&mut self, op: SseShiftImmOp, dst: Xmm, imm: u8) {
+        let imm = Imm::I8(imm as i8);
+        self.emit_form(op.form(), Prefixes::NONE, 0, Rm::Reg(dst.enc()), imm);
     }
 
     /// A load: `movss/movsd/movaps/movapd/movups/movupd dst, [src]`.

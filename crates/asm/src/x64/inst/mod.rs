@@ -33,8 +33,8 @@ mod table;
 pub mod generated;
 
 pub use generated::{
-    AluOp, BitOp, CC, ExtMode, FloatSize, MInst, OperandSize, RoundMode, ShiftOp, SseMovOp, SseOp,
-    UnaryOp,
+    AluOp, BitOp, CC, ExtMode, FloatSize, MInst, OperandSize, RoundMode, ShiftOp, SseImmOp,
+    SseMovOp, SseOp, SseShiftImmOp, SseUnaryImmOp, SseUnaryOp, UnaryOp,
 };
 
 use super::args::{self, Virtual};
