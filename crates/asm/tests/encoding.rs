@@ -23,8 +23,9 @@ use cranelift_asm::metadata::{RelocKind, TrapCode};
 use cranelift_asm::x64::inst::{self as vi, CallDest, ShiftAmount};
 use cranelift_asm::x64::{
     AluOp, Amode, AsmError, Assembler, BitOp, CC, CpuFeatures, ExtMode, FloatSize, Gpr, GprMem,
-    JumpTableTargets, MInst, OperandSize, RoundMode, Scale, ShiftOp, SseImmOp, SseMovOp, SseOp,
-    SseShiftImmOp, SseUnaryImmOp, SseUnaryOp, UnaryOp, Virtual, Xmm, XmmMem,
+    JumpTableTargets, MInst, OperandSize, RoundMode, Scale, ShiftOp, SseExtractOp, SseImmOp,
+    SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseShiftImmOp, SseUnaryImmOp, SseUnaryOp, UnaryOp,
+    Virtual, Xmm, XmmMem,
 };
 use iced_x86::Mnemonic;
 use std::collections::BTreeSet;
@@ -890,6 +891,88 @@ fn table(t: &Targets) -> Vec<(MInst, usize)> {
             }
         }
     }
+    // Lanes to and from GPRs and memory, the mask moves and PTEST: every
+    // GPR, XMM register and address in each slot.
+    for op in SseInsertOp::ALL {
+        for src2 in gpr_mems.iter() {
+            all.push(MInst::XmmInsert {
+                op,
+                lane: 3,
+                src1: xr(xd),
+                src2: *src2,
+                dst: xwr(xd),
+            });
+        }
+        for (dst, lane) in Xmm::ALL.into_iter().zip(IMM8S.into_iter().cycle()) {
+            all.push(MInst::XmmInsert {
+                op,
+                lane,
+                src1: xr(dst),
+                src2: default_gm,
+                dst: xwr(dst),
+            });
+        }
+    }
+    for op in SseExtractOp::ALL {
+        for dst in Gpr::ALL {
+            all.push(MInst::XmmExtract {
+                op,
+                lane: 1,
+                src: xr(xs),
+                dst: gw(dst),
+            });
+        }
+        for (src, lane) in Xmm::ALL.into_iter().zip(IMM8S.into_iter().cycle()) {
+            all.push(MInst::XmmExtract {
+                op,
+                lane,
+                src: xr(src),
+                dst: gw(d2),
+            });
+            all.push(MInst::XmmExtractMem {
+                op,
+                lane,
+                src: xr(src),
+                dst: default_amode,
+            });
+        }
+        for m in amodes.iter() {
+            all.push(MInst::XmmExtractMem {
+                op,
+                lane: 2,
+                src: xr(xs),
+                dst: *m,
+            });
+        }
+    }
+    for op in SseMoveMaskOp::ALL {
+        for dst in Gpr::ALL {
+            all.push(MInst::XmmMoveMask {
+                op,
+                src: xr(xs),
+                dst: gw(dst),
+            });
+        }
+        for src in Xmm::ALL {
+            all.push(MInst::XmmMoveMask {
+                op,
+                src: xr(src),
+                dst: gw(d),
+            });
+        }
+    }
+    for rhs in xmm_mems.iter() {
+        all.push(MInst::XmmTest {
+            lhs: xr(xd),
+            rhs: *rhs,
+        });
+    }
+    for lhs in Xmm::ALL {
+        all.push(MInst::XmmTest {
+            lhs: xr(lhs),
+            rhs: default_xm,
+        });
+    }
     for size in FloatSize::ALL {
         for mode in RoundMode::ALL {
             for src2 in xmm_mems.iter() {
@@ -1434,8 +1517,14 @@ fn every_declared_form_decodes_as_its_mnemonic() {
         .chain(SseImmOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(SseUnaryImmOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(SseShiftImmOp::ALL.iter().map(|op| op.mnemonic()))
+        .chain(SseInsertOp::ALL.iter().map(|op| op.mnemonic()))
+        .chain(SseExtractOp::ALL.iter().map(|op| op.mnemonic()))
+        .chain(SseMoveMaskOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(SseMovOp::ALL.iter().map(|op| op.mnemonic()));
-    for mnemonic in op_forms.chain(["ucomiss", "ucomisd", "cvtsi2sd", "movq", "roundss", "lea"]) {
+    let own_forms = [
+        "ucomiss", "ucomisd", "cvtsi2sd", "movq", "roundss", "lea", "ptest",
+    ];
+    for mnemonic in op_forms.chain(own_forms) {
         assert!(
             listed.contains(mnemonic),
             "{mnemonic} is not in the generated forms"

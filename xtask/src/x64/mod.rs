@@ -755,8 +755,8 @@ pub fn render_methods() -> Result<String, String> {
          use crate::x64::features::Feature;\n\
          use crate::x64::regs::{Gpr, Xmm};\n\
          use crate::x64::{\n\
-         AluOp, BitOp, ExtMode, FloatSize, OperandSize, SseImmOp, SseOp, SseShiftImmOp, SseUnaryImmOp,\n\
-         SseUnaryOp,\n\
+         AluOp, BitOp, ExtMode, FloatSize, OperandSize, SseExtractOp, SseImmOp, SseInsertOp,\n\
+         SseMoveMaskOp, SseOp, SseShiftImmOp, SseUnaryImmOp, SseUnaryOp,\n\
          };\n\n",
     );
     for decl in INSTS {
@@ -913,8 +913,8 @@ pub fn render_test_forms() -> Result<String, String> {
          use cranelift_asm::x64::inst::MInst;\n\
          use cranelift_asm::x64::{\n\
          AluOp, BitOp, CC, ExtMode, Feature, FloatSize, Gpr, OperandSize, RoundMode, ShiftOp, SseMovOp,\n\
-         SseImmOp, SseOp, SseShiftImmOp, SseUnaryImmOp, SseUnaryOp,\n\
-         UnaryOp,\n\
+         SseExtractOp, SseImmOp, SseInsertOp, SseMoveMaskOp, SseOp, SseShiftImmOp, SseUnaryImmOp,\n\
+         SseUnaryOp, UnaryOp,\n\
          };\n\n\
          /// A declared form in one shape.\n\
          pub struct Form {\n\
@@ -986,6 +986,9 @@ pub fn render_test_forms() -> Result<String, String> {
         "SseImmOp",
         "SseUnaryImmOp",
         "SseShiftImmOp",
+        "SseInsertOp",
+        "SseExtractOp",
+        "SseMoveMaskOp",
         "SseMovOp",
     ];
     if enums_used != expected {

@@ -438,7 +438,7 @@ pub const ENUMS: &[EnumDecl] = &[
               without reading it: sign and zero extension (of the source's low 64 \
               bits), absolute values, square roots and conversions. The memory operand \
               is 128 bits, 16-byte aligned, except for the forms that read 64 (pmovsx, \
-              pmovzx, cvtps2pd, cvtdq2pd), which need no alignment.",
+              pmovzx, cvtps2pd, cvtdq2pd, movq) and movdqu, which need no alignment.",
         kind: EnumKind::Forms(&[
             ("Pmovsxbw", "pmovsxbw", "66 0F 38 20 /r", "Sse41"),
             ("Pmovsxwd", "pmovsxwd", "66 0F 38 23 /r", "Sse41"),
@@ -457,6 +457,11 @@ pub const ENUMS: &[EnumDecl] = &[
             ("Cvtpd2ps", "cvtpd2ps", "66 0F 5A /r", "Sse2"),
             ("Cvtdq2pd", "cvtdq2pd", "F3 0F E6 /r", "Sse2"),
             ("Cvttpd2dq", "cvttpd2dq", "66 0F E6 /r", "Sse2"),
+            // Moves: the low 64 bits, clearing the high ones, and the
+            // unaligned and aligned 128-bit loads.
+            ("Movq", "movq", "F3 0F 7E /r", "Sse2"),
+            ("Movdqu", "movdqu", "F3 0F 6F /r", "Sse2"),
+            ("Movdqa", "movdqa", "66 0F 6F /r", "Sse2"),
         ]),
         methods: &[method(
             "{m}",
@@ -531,6 +536,69 @@ pub const ENUMS: &[EnumDecl] = &[
             "dst: Xmm, imm: u8",
             "self.xmm_shift_imm({op}, dst, imm)",
             "`{m} dst, imm`.",
+        )],
+    },
+    EnumDecl {
+        name: "SseInsertOp",
+        doc: "Lane insertion from a GPR or memory, `op xmm1, r32/m, imm8` (xmm1 is \
+              read and written; the immediate is the lane): pinsrb/pinsrw/pinsrd read \
+              the low 8/16/32 bits of a 32-bit register or that many bytes of memory, \
+              pinsrq a 64-bit register or 8 bytes.",
+        kind: EnumKind::Forms(&[
+            ("Pinsrb", "pinsrb", "66 0F 3A 20 /r ib", "Sse41"),
+            ("Pinsrw", "pinsrw", "66 0F C4 /r ib", "Sse2"),
+            ("Pinsrd", "pinsrd", "66 0F 3A 22 /r ib", "Sse41"),
+            ("Pinsrq", "pinsrq", "66 REX.W 0F 3A 22 /r ib", "Sse41"),
+        ]),
+        methods: &[method(
+            "{m}",
+            "dst: Xmm, src: &GprMem, lane: u8",
+            "self.xmm_insert({op}, dst, src, lane)",
+            "`{m} dst, src, lane`.",
+        )],
+    },
+    EnumDecl {
+        name: "SseExtractOp",
+        doc: "Lane extraction to a GPR or memory, `op r32/m, xmm, imm8` (the immediate \
+              is the lane): pextrb/pextrw zero-extend into a 32-bit register (whose \
+              write clears the upper half) or store 1/2 bytes, pextrd a 32-bit lane, \
+              pextrq a 64-bit one. PEXTRW's SSE4.1 form (0F 3A 15) is the one that \
+              stores; its SSE2 form (0F C5) is left out.",
+        kind: EnumKind::Forms(&[
+            ("Pextrb", "pextrb", "66 0F 3A 14 /r ib", "Sse41"),
+            ("Pextrw", "pextrw", "66 0F 3A 15 /r ib", "Sse41"),
+            ("Pextrd", "pextrd", "66 0F 3A 16 /r ib", "Sse41"),
+            ("Pextrq", "pextrq", "66 REX.W 0F 3A 16 /r ib", "Sse41"),
+        ]),
+        methods: &[
+            method(
+                "{m}",
+                "dst: Gpr, src: Xmm, lane: u8",
+                "self.xmm_extract({op}, dst, src, lane)",
+                "`{m} dst, src, lane` (to a GPR).",
+            ),
+            method(
+                "{m}_mem",
+                "dst: &Amode, src: Xmm, lane: u8",
+                "self.xmm_extract_mem({op}, dst, src, lane)",
+                "`{m} [dst], src, lane` (a store).",
+            ),
+        ],
+    },
+    EnumDecl {
+        name: "SseMoveMaskOp",
+        doc: "The sign bits of each lane into the low bits of a 32-bit GPR (the rest \
+              cleared), `op r32, xmm`.",
+        kind: EnumKind::Forms(&[
+            ("Pmovmskb", "pmovmskb", "66 0F D7 /r", "Sse2"),
+            ("Movmskps", "movmskps", "0F 50 /r", "Sse"),
+            ("Movmskpd", "movmskpd", "66 0F 50 /r", "Sse2"),
+        ]),
+        methods: &[method(
+            "{m}",
+            "dst: Gpr, src: Xmm",
+            "self.xmm_move_mask({op}, dst, src)",
+            "`{m} dst, src`.",
         )],
     },
     EnumDecl {
@@ -1162,6 +1230,45 @@ pub const INSTS: &[InstDecl] = &[
         "op:SseShiftImmOp imm:u8 src:Xmm dst:WritableXmm=src",
         Op("op"),
         Call("xmm_shift_imm", "op dst imm"),
+    ),
+    inst(
+        "XmmInsert",
+        "op dst, src2, lane (dst = src1): a GPR or memory into one lane.",
+        "op:SseInsertOp lane:u8 src1:Xmm src2:GprMem dst:WritableXmm=src1",
+        Op("op"),
+        Call("xmm_insert", "op dst src2 lane"),
+    ),
+    inst(
+        "XmmExtract",
+        "op dst, src, lane: one lane into a GPR.",
+        "op:SseExtractOp lane:u8 src:Xmm dst:WritableGpr",
+        Op("op"),
+        Call("xmm_extract", "op dst src lane"),
+    ),
+    inst(
+        "XmmExtractMem",
+        "op [dst], src, lane: one lane stored.",
+        "op:SseExtractOp lane:u8 src:Xmm dst:Amode",
+        Op("op"),
+        Call("xmm_extract_mem", "op dst src lane"),
+    ),
+    inst(
+        "XmmMoveMask",
+        "op dst, src: the lanes' sign bits into a GPR.",
+        "op:SseMoveMaskOp src:Xmm dst:WritableGpr",
+        Op("op"),
+        Call("xmm_move_mask", "op dst src"),
+    ),
+    keyed(
+        "",
+        &[("", "ptest", "66 0F 38 17 /r", "Sse41")],
+        inst(
+            "XmmTest",
+            "ptest lhs, rhs: ZF = (lhs & rhs) == 0, CF = (!lhs & rhs) == 0.",
+            "lhs:Xmm rhs:XmmMem",
+            FORM,
+            Call("ptest", "lhs rhs"),
+        ),
     ),
     keyed(
         "size",

@@ -8,8 +8,9 @@
 use super::Samples;
 use cranelift_asm::x64::inst::MInst;
 use cranelift_asm::x64::{
-    AluOp, BitOp, CC, ExtMode, Feature, FloatSize, Gpr, OperandSize, RoundMode, ShiftOp, SseImmOp,
-    SseMovOp, SseOp, SseShiftImmOp, SseUnaryImmOp, SseUnaryOp, UnaryOp,
+    AluOp, BitOp, CC, ExtMode, Feature, FloatSize, Gpr, OperandSize, RoundMode, ShiftOp,
+    SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseShiftImmOp,
+    SseUnaryImmOp, SseUnaryOp, UnaryOp,
 };
 
 /// A declared form in one shape.
@@ -1889,6 +1890,36 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             },
         },
         Form {
+            shape: "XmmUnaryRmR",
+            mnemonic: "movq",
+            feature: Feature::Sse2,
+            inst: MInst::XmmUnaryRmR {
+                op: SseUnaryOp::Movq,
+                src: s.xmm_mem,
+                dst: s.writable_xmm,
+            },
+        },
+        Form {
+            shape: "XmmUnaryRmR",
+            mnemonic: "movdqu",
+            feature: Feature::Sse2,
+            inst: MInst::XmmUnaryRmR {
+                op: SseUnaryOp::Movdqu,
+                src: s.xmm_mem,
+                dst: s.writable_xmm,
+            },
+        },
+        Form {
+            shape: "XmmUnaryRmR",
+            mnemonic: "movdqa",
+            feature: Feature::Sse2,
+            inst: MInst::XmmUnaryRmR {
+                op: SseUnaryOp::Movdqa,
+                src: s.xmm_mem,
+                dst: s.writable_xmm,
+            },
+        },
+        Form {
             shape: "XmmRmRImm",
             mnemonic: "shufps",
             feature: Feature::Sse,
@@ -2159,6 +2190,172 @@ pub fn forms(s: &Samples) -> Vec<Form> {
                 imm: 0x1b,
                 src: s.xmm,
                 dst: s.writable_xmm,
+            },
+        },
+        Form {
+            shape: "XmmInsert",
+            mnemonic: "pinsrb",
+            feature: Feature::Sse41,
+            inst: MInst::XmmInsert {
+                op: SseInsertOp::Pinsrb,
+                lane: 0x1b,
+                src1: s.xmm,
+                src2: s.gpr_mem,
+                dst: s.writable_xmm,
+            },
+        },
+        Form {
+            shape: "XmmInsert",
+            mnemonic: "pinsrw",
+            feature: Feature::Sse2,
+            inst: MInst::XmmInsert {
+                op: SseInsertOp::Pinsrw,
+                lane: 0x1b,
+                src1: s.xmm,
+                src2: s.gpr_mem,
+                dst: s.writable_xmm,
+            },
+        },
+        Form {
+            shape: "XmmInsert",
+            mnemonic: "pinsrd",
+            feature: Feature::Sse41,
+            inst: MInst::XmmInsert {
+                op: SseInsertOp::Pinsrd,
+                lane: 0x1b,
+                src1: s.xmm,
+                src2: s.gpr_mem,
+                dst: s.writable_xmm,
+            },
+        },
+        Form {
+            shape: "XmmInsert",
+            mnemonic: "pinsrq",
+            feature: Feature::Sse41,
+            inst: MInst::XmmInsert {
+                op: SseInsertOp::Pinsrq,
+                lane: 0x1b,
+                src1: s.xmm,
+                src2: s.gpr_mem,
+                dst: s.writable_xmm,
+            },
+        },
+        Form {
+            shape: "XmmExtract",
+            mnemonic: "pextrb",
+            feature: Feature::Sse41,
+            inst: MInst::XmmExtract {
+                op: SseExtractOp::Pextrb,
+                lane: 0x1b,
+                src: s.xmm,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "XmmExtract",
+            mnemonic: "pextrw",
+            feature: Feature::Sse41,
+            inst: MInst::XmmExtract {
+                op: SseExtractOp::Pextrw,
+                lane: 0x1b,
+                src: s.xmm,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "XmmExtract",
+            mnemonic: "pextrd",
+            feature: Feature::Sse41,
+            inst: MInst::XmmExtract {
+                op: SseExtractOp::Pextrd,
+                lane: 0x1b,
+                src: s.xmm,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "XmmExtract",
+            mnemonic: "pextrq",
+            feature: Feature::Sse41,
+            inst: MInst::XmmExtract {
+                op: SseExtractOp::Pextrq,
+                lane: 0x1b,
+                src: s.xmm,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "XmmExtractMem",
+            mnemonic: "pextrb",
+            feature: Feature::Sse41,
+            inst: MInst::XmmExtractMem {
+                op: SseExtractOp::Pextrb,
+                lane: 0x1b,
+                src: s.xmm,
+                dst: s.amode,
+            },
+        },
+        Form {
+            shape: "XmmExtractMem",
+            mnemonic: "pextrw",
+            feature: Feature::Sse41,
+            inst: MInst::XmmExtractMem {
+                op: SseExtractOp::Pextrw,
+                lane: 0x1b,
+                src: s.xmm,
+                dst: s.amode,
+            },
+        },
+        Form {
+            shape: "XmmExtractMem",
+            mnemonic: "pextrd",
+            feature: Feature::Sse41,
+            inst: MInst::XmmExtractMem {
+                op: SseExtractOp::Pextrd,
+                lane: 0x1b,
+                src: s.xmm,
+                dst: s.amode,
+            },
+        },
+        Form {
+            shape: "XmmExtractMem",
+            mnemonic: "pextrq",
+            feature: Feature::Sse41,
+            inst: MInst::XmmExtractMem {
+                op: SseExtractOp::Pextrq,
+                lane: 0x1b,
+                src: s.xmm,
+                dst: s.amode,
+            },
+        },
+        Form {
+            shape: "XmmMoveMask",
+            mnemonic: "pmovmskb",
+            feature: Feature::Sse2,
+            inst: MInst::XmmMoveMask {
+                op: SseMoveMaskOp::Pmovmskb,
+                src: s.xmm,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "XmmMoveMask",
+            mnemonic: "movmskps",
+            feature: Feature::Sse,
+            inst: MInst::XmmMoveMask {
+                op: SseMoveMaskOp::Movmskps,
+                src: s.xmm,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "XmmMoveMask",
+            mnemonic: "movmskpd",
+            feature: Feature::Sse2,
+            inst: MInst::XmmMoveMask {
+                op: SseMoveMaskOp::Movmskpd,
+                src: s.xmm,
+                dst: s.writable_gpr,
             },
         },
         Form {
@@ -3040,6 +3237,15 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmMovRR {
                 src: s.xmm,
                 dst: s.writable_xmm,
+            },
+        },
+        Form {
+            shape: "XmmTest",
+            mnemonic: "ptest",
+            feature: Feature::Sse41,
+            inst: MInst::XmmTest {
+                lhs: s.xmm,
+                rhs: s.xmm_mem,
             },
         },
         Form {

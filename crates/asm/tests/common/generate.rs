@@ -10,7 +10,8 @@ use cranelift_asm::x64::JumpTableTargets;
 use cranelift_asm::x64::inst::{self as vi, CallDest, ShiftAmount};
 use cranelift_asm::x64::{
     AluOp, BitOp, CC, ExtMode, FloatSize, Gpr, MInst, OperandSize, RoundMode, Scale, ShiftOp,
-    SseImmOp, SseMovOp, SseOp, SseShiftImmOp, SseUnaryImmOp, SseUnaryOp, UnaryOp, Virtual, Xmm,
+    SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseShiftImmOp,
+    SseUnaryImmOp, SseUnaryOp, UnaryOp, Virtual, Xmm,
 };
 
 /// Displacements on the disp8/disp32 boundaries.
@@ -252,7 +253,7 @@ fn mov_immediate(u: &mut Unstructured, size: OperandSize) -> Result<u64> {
 /// An arbitrary post-allocation instruction.
 pub fn inst(u: &mut Unstructured, t: &Targets) -> Result<MInst> {
     let (rax, rdx) = (Gpr::RAX, Gpr::RDX);
-    Ok(match u.int_in_range(0..=63)? {
+    Ok(match u.int_in_range(0..=68)? {
         0 => {
             let (size, dst) = (size(u)?, gpr(u)?);
             MInst::AluRmi {
@@ -694,6 +695,37 @@ pub fn inst(u: &mut Unstructured, t: &Targets) -> Result<MInst> {
                 dst: xwr(dst),
             }
         }
+        63 => {
+            let dst = xmm(u)?;
+            MInst::XmmInsert {
+                op: *u.choose(&SseInsertOp::ALL)?,
+                lane: u.arbitrary()?,
+                src1: xr(dst),
+                src2: gpr_mem(u, t)?,
+                dst: xwr(dst),
+            }
+        }
+        64 => MInst::XmmExtract {
+            op: *u.choose(&SseExtractOp::ALL)?,
+            lane: u.arbitrary()?,
+            src: xr(xmm(u)?),
+            dst: gw(gpr(u)?),
+        },
+        65 => MInst::XmmExtractMem {
+            op: *u.choose(&SseExtractOp::ALL)?,
+            lane: u.arbitrary()?,
+            src: xr(xmm(u)?),
+            dst: amode(u, t)?,
+        },
+        66 => MInst::XmmMoveMask {
+            op: *u.choose(&SseMoveMaskOp::ALL)?,
+            src: xr(xmm(u)?),
+            dst: gw(gpr(u)?),
+        },
+        67 => MInst::XmmTest {
+            lhs: xr(xmm(u)?),
+            rhs: xmm_mem(u, t)?,
+        },
         _ => {
             // Sequences are rarer in the choice above; give the plain
             // register moves an extra share.

@@ -47,7 +47,8 @@ use cranelift_asm::x64::inst::{
 };
 use cranelift_asm::x64::{
     AluOp, AsmError, Assembler, BitOp, CC, CpuFeatures, ExtMode, FloatSize, Gpr, MInst,
-    OperandSize, RoundMode, ShiftOp, SseImmOp, SseMovOp, SseOp, SseUnaryOp, UnaryOp, Virtual, Xmm,
+    OperandSize, RoundMode, ShiftOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseOp,
+    SseUnaryOp, UnaryOp, Virtual, Xmm,
 };
 use cranelift_asm::{ExternalName, FinishedCode, Label, TrapCode};
 use iced_x86::{
@@ -453,15 +454,16 @@ fn sse_memory_bytes(name: &str) -> u32 {
 }
 
 /// The width of a packed unary form's memory operand (SDM, each form's
-/// "Instruction" column): the widening forms read the low half, 64 bits
-/// (PMOVSXBW xmm1, xmm2/m64; CVTPS2PD xmm1, xmm2/m64; CVTDQ2PD xmm1,
-/// xmm2/m64); the others a whole m128.
+/// "Instruction" column): the widening forms and MOVQ read the low half, 64
+/// bits (PMOVSXBW xmm1, xmm2/m64; CVTPS2PD xmm1, xmm2/m64; CVTDQ2PD xmm1,
+/// xmm2/m64; MOVQ xmm1, xmm2/m64); the others a whole m128.
 fn sse_unary_memory_bytes(op: SseUnaryOp) -> u32 {
     use SseUnaryOp as O;
     match op {
         O::Pmovsxbw | O::Pmovsxwd | O::Pmovsxdq => 8,
         O::Pmovzxbw | O::Pmovzxwd | O::Pmovzxdq => 8,
-        O::Cvtps2pd | O::Cvtdq2pd => 8,
+        O::Cvtps2pd | O::Cvtdq2pd | O::Movq => 8,
+        O::Movdqu | O::Movdqa => 16,
         O::Pabsb | O::Pabsw | O::Pabsd | O::Sqrtps | O::Sqrtpd => 16,
         O::Cvtdq2ps | O::Cvttps2dq | O::Cvtpd2ps | O::Cvttpd2dq => 16,
     }
@@ -473,6 +475,28 @@ fn sse_imm_memory_bytes(op: SseImmOp) -> u32 {
     match op {
         SseImmOp::Insertps => 4,
         _ => 16,
+    }
+}
+
+/// The register width and memory width of a lane insertion's source
+/// (PINSRB xmm1, r32/m8, imm8 .. PINSRQ xmm1, r/m64, imm8).
+fn insert_widths(op: SseInsertOp) -> (OperandSize, u32) {
+    match op {
+        SseInsertOp::Pinsrb => (OperandSize::S32, 1),
+        SseInsertOp::Pinsrw => (OperandSize::S32, 2),
+        SseInsertOp::Pinsrd => (OperandSize::S32, 4),
+        SseInsertOp::Pinsrq => (OperandSize::S64, 8),
+    }
+}
+
+/// The register width and memory width of a lane extraction's destination
+/// (PEXTRB r32/m8, xmm2, imm8 .. PEXTRQ r/m64, xmm2, imm8).
+fn extract_widths(op: SseExtractOp) -> (OperandSize, u32) {
+    match op {
+        SseExtractOp::Pextrb => (OperandSize::S32, 1),
+        SseExtractOp::Pextrw => (OperandSize::S32, 2),
+        SseExtractOp::Pextrd => (OperandSize::S32, 4),
+        SseExtractOp::Pextrq => (OperandSize::S64, 8),
     }
 }
 
@@ -554,6 +578,9 @@ pub fn expected_trap(inst: &MInst) -> Option<TrapCode> {
         | MInst::XmmRmRImm { src2, .. }
         | MInst::XmmRound { src2, .. } => xm_trap(src2),
         MInst::XmmUnaryRmR { src, .. } | MInst::XmmUnaryRmRImm { src, .. } => xm_trap(src),
+        MInst::XmmInsert { src2, .. } => gm_trap(src2),
+        MInst::XmmExtractMem { dst, .. } => amode_trap(dst),
+        MInst::XmmTest { rhs, .. } => xm_trap(rhs),
         MInst::XmmCmp { rhs, .. } => xm_trap(rhs),
         MInst::GprToXmm { src, .. } | MInst::CvtIntToFloat { src2: src, .. } => gm_trap(src),
         MInst::CvtFloatToInt { src, .. } => xm_trap(src),
@@ -827,6 +854,36 @@ pub fn expected(inst: &MInst) -> Vec<Expected> {
             declared(op.mnemonic()),
             vec![xw(*dst), xm(src, 16), imm8(*imm)],
         )),
+        MInst::XmmInsert {
+            op,
+            lane,
+            src2,
+            dst,
+            ..
+        } => {
+            let (size, bytes) = insert_widths(*op);
+            let src = match src2 {
+                vi::GprMem::Gpr(reg) => r(*reg, size),
+                vi::GprMem::Mem(amode) => mem(amode, bytes),
+            };
+            one(inst_(
+                declared(op.mnemonic()),
+                vec![xw(*dst), src, imm8(*lane)],
+            ))
+        }
+        MInst::XmmExtract { op, lane, src, dst } => one(inst_(
+            declared(op.mnemonic()),
+            vec![rw(*dst, extract_widths(*op).0), x(*src), imm8(*lane)],
+        )),
+        MInst::XmmExtractMem { op, lane, src, dst } => one(inst_(
+            declared(op.mnemonic()),
+            vec![mem(dst, extract_widths(*op).1), x(*src), imm8(*lane)],
+        )),
+        MInst::XmmMoveMask { op, src, dst } => one(inst_(
+            declared(op.mnemonic()),
+            vec![rw(*dst, OperandSize::S32), x(*src)],
+        )),
+        MInst::XmmTest { lhs, rhs } => one(inst_(M::Ptest, vec![x(*lhs), xm(rhs, 16)])),
         MInst::XmmShiftImm { op, imm, dst, .. } => {
             one(inst_(declared(op.mnemonic()), vec![xw(*dst), imm8(*imm)]))
         }
@@ -1033,6 +1090,11 @@ pub fn variant_name(inst: &MInst) -> &'static str {
         MInst::XmmRmRImm { .. } => "XmmRmRImm",
         MInst::XmmUnaryRmRImm { .. } => "XmmUnaryRmRImm",
         MInst::XmmShiftImm { .. } => "XmmShiftImm",
+        MInst::XmmInsert { .. } => "XmmInsert",
+        MInst::XmmExtract { .. } => "XmmExtract",
+        MInst::XmmExtractMem { .. } => "XmmExtractMem",
+        MInst::XmmMoveMask { .. } => "XmmMoveMask",
+        MInst::XmmTest { .. } => "XmmTest",
         MInst::XmmRound { .. } => "XmmRound",
         MInst::XmmCmp { .. } => "XmmCmp",
         MInst::GprToXmm { .. } => "GprToXmm",

@@ -10,8 +10,8 @@ use crate::x64::args::{Amode, GprImm, GprMem, GprMemImm, XmmMem};
 use crate::x64::features::Feature;
 use crate::x64::regs::{Gpr, Xmm};
 use crate::x64::{
-    AluOp, BitOp, ExtMode, FloatSize, OperandSize, SseImmOp, SseOp, SseShiftImmOp, SseUnaryImmOp,
-    SseUnaryOp,
+    AluOp, BitOp, ExtMode, FloatSize, OperandSize, SseExtractOp, SseImmOp, SseInsertOp,
+    SseMoveMaskOp, SseOp, SseShiftImmOp, SseUnaryImmOp, SseUnaryOp,
 };
 
 /// The form of `MInst::Cmp`.
@@ -1120,6 +1120,23 @@ pub(crate) const fn form_xmm_mov_rr() -> Form {
     }
 }
 
+/// The form of `MInst::XmmTest`.
+pub(crate) const fn form_xmm_test() -> Form {
+    Form {
+        mnemonic: "ptest",
+        feature: Feature::Sse41,
+        opcode: Opcode {
+            prefix: 0x66,
+            w: false,
+            map: Map::M0F38,
+            byte: 0x17,
+            modrm: true,
+            digit: None,
+            plus: Plus::None,
+        },
+    }
+}
+
 /// The form of `MInst::XmmRound` for each `size`; `None` where there is none.
 #[allow(
     unreachable_patterns,
@@ -2208,6 +2225,21 @@ impl Assembler {
         self.xmm_unary(SseUnaryOp::Cvttpd2dq, dst, &src.into())
     }
 
+    /// `movq dst, src`.
+    pub fn movq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Movq, dst, &src.into())
+    }
+
+    /// `movdqu dst, src`.
+    pub fn movdqu(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Movdqu, dst, &src.into())
+    }
+
+    /// `movdqa dst, src`.
+    pub fn movdqa(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Movdqa, dst, &src.into())
+    }
+
     /// `shufps dst, src, imm`.
     pub fn shufps(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
         self.xmm_rmr_imm(SseImmOp::Shufps, dst, &src.into(), imm)
@@ -2326,5 +2358,80 @@ impl Assembler {
     /// `psrldq dst, imm`.
     pub fn psrldq_imm(&mut self, dst: Xmm, imm: u8) {
         self.xmm_shift_imm(SseShiftImmOp::Psrldq, dst, imm)
+    }
+
+    /// `pinsrb dst, src, lane`.
+    pub fn pinsrb(&mut self, dst: Xmm, src: &GprMem, lane: u8) {
+        self.xmm_insert(SseInsertOp::Pinsrb, dst, src, lane)
+    }
+
+    /// `pinsrw dst, src, lane`.
+    pub fn pinsrw(&mut self, dst: Xmm, src: &GprMem, lane: u8) {
+        self.xmm_insert(SseInsertOp::Pinsrw, dst, src, lane)
+    }
+
+    /// `pinsrd dst, src, lane`.
+    pub fn pinsrd(&mut self, dst: Xmm, src: &GprMem, lane: u8) {
+        self.xmm_insert(SseInsertOp::Pinsrd, dst, src, lane)
+    }
+
+    /// `pinsrq dst, src, lane`.
+    pub fn pinsrq(&mut self, dst: Xmm, src: &GprMem, lane: u8) {
+        self.xmm_insert(SseInsertOp::Pinsrq, dst, src, lane)
+    }
+
+    /// `pextrb dst, src, lane` (to a GPR).
+    pub fn pextrb(&mut self, dst: Gpr, src: Xmm, lane: u8) {
+        self.xmm_extract(SseExtractOp::Pextrb, dst, src, lane)
+    }
+
+    /// `pextrb [dst], src, lane` (a store).
+    pub fn pextrb_mem(&mut self, dst: &Amode, src: Xmm, lane: u8) {
+        self.xmm_extract_mem(SseExtractOp::Pextrb, dst, src, lane)
+    }
+
+    /// `pextrw dst, src, lane` (to a GPR).
+    pub fn pextrw(&mut self, dst: Gpr, src: Xmm, lane: u8) {
+        self.xmm_extract(SseExtractOp::Pextrw, dst, src, lane)
+    }
+
+    /// `pextrw [dst], src, lane` (a store).
+    pub fn pextrw_mem(&mut self, dst: &Amode, src: Xmm, lane: u8) {
+        self.xmm_extract_mem(SseExtractOp::Pextrw, dst, src, lane)
+    }
+
+    /// `pextrd dst, src, lane` (to a GPR).
+    pub fn pextrd(&mut self, dst: Gpr, src: Xmm, lane: u8) {
+        self.xmm_extract(SseExtractOp::Pextrd, dst, src, lane)
+    }
+
+    /// `pextrd [dst], src, lane` (a store).
+    pub fn pextrd_mem(&mut self, dst: &Amode, src: Xmm, lane: u8) {
+        self.xmm_extract_mem(SseExtractOp::Pextrd, dst, src, lane)
+    }
+
+    /// `pextrq dst, src, lane` (to a GPR).
+    pub fn pextrq(&mut self, dst: Gpr, src: Xmm, lane: u8) {
+        self.xmm_extract(SseExtractOp::Pextrq, dst, src, lane)
+    }
+
+    /// `pextrq [dst], src, lane` (a store).
+    pub fn pextrq_mem(&mut self, dst: &Amode, src: Xmm, lane: u8) {
+        self.xmm_extract_mem(SseExtractOp::Pextrq, dst, src, lane)
+    }
+
+    /// `pmovmskb dst, src`.
+    pub fn pmovmskb(&mut self, dst: Gpr, src: Xmm) {
+        self.xmm_move_mask(SseMoveMaskOp::Pmovmskb, dst, src)
+    }
+
+    /// `movmskps dst, src`.
+    pub fn movmskps(&mut self, dst: Gpr, src: Xmm) {
+        self.xmm_move_mask(SseMoveMaskOp::Movmskps, dst, src)
+    }
+
+    /// `movmskpd dst, src`.
+    pub fn movmskpd(&mut self, dst: Gpr, src: Xmm) {
+        self.xmm_move_mask(SseMoveMaskOp::Movmskpd, dst, src)
     }
 }

@@ -15,24 +15,27 @@
 //!  XmmRmRImm        op xmm1, xmm2/m, imm8     SseImmOp       xmm1 read and written
 //!  XmmUnaryRmRImm   op xmm1, xmm2/m, imm8     SseUnaryImmOp  xmm1 written only
 //!  XmmShiftImm      op xmm1, imm8             SseShiftImmOp  /digit in ModRM.reg
+//!  XmmInsert        op xmm1, r/m, imm8        SseInsertOp    xmm1 read and written
+//!  XmmExtract       op r, xmm1, imm8          SseExtractOp   xmm1 in ModRM.reg
+//!  XmmExtractMem    op m, xmm1, imm8          SseExtractOp   (a store)
+//!  XmmMoveMask      op r32, xmm1              SseMoveMaskOp  r32 in ModRM.reg
+//!  XmmTest          ptest xmm1, xmm2/m128     (its own form) flags only
 //! ```
 //!
 //! The scalar forms write only the low lane of the destination and keep the
 //! rest (a memory-source MOVSS/MOVSD clears it instead). The packed forms
 //! with a 128-bit memory operand need it 16-byte aligned (a misaligned one
 //! faults); a store is the opcode after its load's. Left out for now:
-//! COMISS/COMISD, MOVQ xmm, xmm/m64 (F3 0F 7E), CVTSS2SI (rounding by
-//! MXCSR), MOVDQA/MOVDQU, the lane insertions and extractions
-//! (PINSR*/PEXTR*, EXTRACTPS), the blends by XMM0 (PBLENDVB, BLENDVPS,
-//! BLENDVPD), PTEST, the mask moves (PMOVMSKB, MOVMSKPS, MOVMSKPD) and the
-//! register-only MOVLHPS/MOVHLPS.
+//! COMISS/COMISD, CVTSS2SI (rounding by MXCSR), the MOVDQA/MOVDQU stores
+//! (MOVUPS/MOVAPS store the same bits), EXTRACTPS, the blends by XMM0
+//! (PBLENDVB, BLENDVPS, BLENDVPD) and the register-only MOVLHPS/MOVHLPS.
 
 use super::{Assembler, Form, Imm, Opcode, Prefixes, Rm, forms};
 use crate::x64::args::{Amode, GprMem, XmmMem};
 use crate::x64::regs::{Gpr, Xmm};
 use crate::x64::{
-    FloatSize, OperandSize, RoundMode, SseImmOp, SseMovOp, SseOp, SseShiftImmOp, SseUnaryImmOp,
-    SseUnaryOp,
+    FloatSize, OperandSize, RoundMode, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp,
+    SseMoveMaskOp, SseOp, SseShiftImmOp, SseUnaryImmOp, SseUnaryOp,
 };
 
 impl RoundMode {
@@ -95,6 +98,50 @@ impl Assembler {
     pub fn xmm_shift_imm(&mut self, op: SseShiftImmOp, dst: Xmm, imm: u8) {
         let imm = Imm::I8(imm as i8);
         self.emit_form(op.form(), Prefixes::NONE, 0, Rm::Reg(dst.enc()), imm);
+    }
+
+    /// `op dst, src, lane`: a GPR's low bits (or memory) into lane `lane` of
+    /// `dst`, the other lanes kept.
+    pub fn xmm_insert(&mut self, op: SseInsertOp, dst: Xmm, src: &GprMem, lane: u8) {
+        let imm = Imm::I8(lane as i8);
+        self.emit_form(op.form(), Prefixes::NONE, dst.enc(), Rm::from(src), imm);
+    }
+
+    /// `op dst, src, lane`: lane `lane` of `src` into a GPR, zero-extended.
+    pub fn xmm_extract(&mut self, op: SseExtractOp, dst: Gpr, src: Xmm, lane: u8) {
+        let imm = Imm::I8(lane as i8);
+        self.emit_form(
+            op.form(),
+            Prefixes::NONE,
+            src.enc(),
+            Rm::Reg(dst.enc()),
+            imm,
+        );
+    }
+
+    /// `op [dst], src, lane`: lane `lane` of `src` stored.
+    pub fn xmm_extract_mem(&mut self, op: SseExtractOp, dst: &Amode, src: Xmm, lane: u8) {
+        let imm = Imm::I8(lane as i8);
+        self.emit_form(op.form(), Prefixes::NONE, src.enc(), Rm::Mem(dst), imm);
+    }
+
+    /// `op dst, src`: the sign bit of each lane of `src` into the low bits
+    /// of `dst`, the rest cleared.
+    pub fn xmm_move_mask(&mut self, op: SseMoveMaskOp, dst: Gpr, src: Xmm) {
+        self.emit_form(
+            op.form(),
+            Prefixes::NONE,
+            dst.enc(),
+            Rm::Reg(src.enc()),
+            Imm::None,
+        );
+    }
+
+    /// `ptest lhs, rhs`: ZF set when `lhs & rhs` is zero, CF when
+    /// `!lhs & rhs` is.
+    pub fn ptest(&mut self, lhs: Xmm, rhs: &XmmMem) {
+        let form = forms::form_xmm_test();
+        self.emit_form(form, Prefixes::NONE, lhs.enc(), Rm::from(rhs), Imm::None);
     }
 
     /// A load: `movss/movsd/movaps/movapd/movups/movupd dst, [src]`.

@@ -337,6 +337,9 @@ pub enum SseUnaryOp {
     Cvtpd2ps,
     Cvtdq2pd,
     Cvttpd2dq,
+    Movq,
+    Movdqu,
+    Movdqa,
 }
 
 /// Internal type SseImmOp: defined at isle/asm/x64/inst.isle line 86.
@@ -378,7 +381,33 @@ pub enum SseShiftImmOp {
     Psrldq,
 }
 
-/// Internal type SseMovOp: defined at isle/asm/x64/inst.isle line 101.
+/// Internal type SseInsertOp: defined at isle/asm/x64/inst.isle line 103.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum SseInsertOp {
+    Pinsrb,
+    Pinsrw,
+    Pinsrd,
+    Pinsrq,
+}
+
+/// Internal type SseExtractOp: defined at isle/asm/x64/inst.isle line 110.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum SseExtractOp {
+    Pextrb,
+    Pextrw,
+    Pextrd,
+    Pextrq,
+}
+
+/// Internal type SseMoveMaskOp: defined at isle/asm/x64/inst.isle line 114.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum SseMoveMaskOp {
+    Pmovmskb,
+    Movmskps,
+    Movmskpd,
+}
+
+/// Internal type SseMovOp: defined at isle/asm/x64/inst.isle line 118.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum SseMovOp {
     Movss,
@@ -389,7 +418,7 @@ pub enum SseMovOp {
     Movupd,
 }
 
-/// Internal type RoundMode: defined at isle/asm/x64/inst.isle line 104.
+/// Internal type RoundMode: defined at isle/asm/x64/inst.isle line 121.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum RoundMode {
     Nearest,
@@ -398,7 +427,7 @@ pub enum RoundMode {
     Zero,
 }
 
-/// Internal type MInst: defined at isle/asm/x64/inst.isle line 108.
+/// Internal type MInst: defined at isle/asm/x64/inst.isle line 125.
 #[derive(Clone, Debug)]
 pub enum MInst {
     AluRmi {
@@ -670,6 +699,34 @@ pub enum MInst {
         imm: u8,
         src: XmmReg,
         dst: WritableXmm,
+    },
+    XmmInsert {
+        op: SseInsertOp,
+        lane: u8,
+        src1: XmmReg,
+        src2: GprMem,
+        dst: WritableXmm,
+    },
+    XmmExtract {
+        op: SseExtractOp,
+        lane: u8,
+        src: XmmReg,
+        dst: WritableGpr,
+    },
+    XmmExtractMem {
+        op: SseExtractOp,
+        lane: u8,
+        src: XmmReg,
+        dst: Amode,
+    },
+    XmmMoveMask {
+        op: SseMoveMaskOp,
+        src: XmmReg,
+        dst: WritableGpr,
+    },
+    XmmTest {
+        lhs: XmmReg,
+        rhs: XmmMem,
     },
     XmmRound {
         size: FloatSize,

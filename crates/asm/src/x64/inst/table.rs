@@ -260,6 +260,29 @@ impl MInst {
                 walk::use_xmm(v, src);
                 walk::reuse_xmm(v, dst);
             }
+            MInst::XmmInsert {
+                src1, src2, dst, ..
+            } => {
+                walk::use_xmm(v, src1);
+                walk::gpr_mem(v, src2);
+                walk::reuse_xmm(v, dst);
+            }
+            MInst::XmmExtract { src, dst, .. } => {
+                walk::use_xmm(v, src);
+                walk::def_gpr(v, dst);
+            }
+            MInst::XmmExtractMem { src, dst, .. } => {
+                walk::use_xmm(v, src);
+                walk::amode(v, dst);
+            }
+            MInst::XmmMoveMask { src, dst, .. } => {
+                walk::use_xmm(v, src);
+                walk::def_gpr(v, dst);
+            }
+            MInst::XmmTest { lhs, rhs } => {
+                walk::use_xmm(v, lhs);
+                walk::xmm_mem(v, rhs);
+            }
             MInst::XmmRound {
                 src1, src2, dst, ..
             } => {
@@ -547,6 +570,23 @@ impl MInst {
             MInst::XmmShiftImm { op, imm, src, dst } => {
                 asm.xmm_shift_imm(*op, tied_xmm(*dst, *src), *imm)
             }
+            MInst::XmmInsert {
+                op,
+                lane,
+                src1,
+                src2,
+                dst,
+            } => asm.xmm_insert(*op, tied_xmm(*dst, *src1), &src2.to_physical(), *lane),
+            MInst::XmmExtract { op, lane, src, dst } => {
+                asm.xmm_extract(*op, def(*dst), src.to_physical(), *lane)
+            }
+            MInst::XmmExtractMem { op, lane, src, dst } => {
+                asm.xmm_extract_mem(*op, &dst.to_physical(), src.to_physical(), *lane)
+            }
+            MInst::XmmMoveMask { op, src, dst } => {
+                asm.xmm_move_mask(*op, def(*dst), src.to_physical())
+            }
+            MInst::XmmTest { lhs, rhs } => asm.ptest(lhs.to_physical(), &rhs.to_physical()),
             MInst::XmmRound {
                 size,
                 mode,
@@ -754,6 +794,11 @@ impl MInst {
             MInst::XmmRmRImm { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::XmmUnaryRmRImm { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::XmmShiftImm { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmInsert { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmExtract { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmExtractMem { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmMoveMask { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmTest { .. } => CpuFeatures::base_only().with(forms::form_xmm_test().feature),
             MInst::XmmRound { size, .. } => match forms::form_xmm_round(*size) {
                 Some(form) => CpuFeatures::base_only().with(form.feature),
                 None => CpuFeatures::base_only(),
@@ -2663,7 +2708,7 @@ impl SseOp {
 
 impl SseUnaryOp {
     /// Every value, in declaration order.
-    pub const ALL: [SseUnaryOp; 17] = [
+    pub const ALL: [SseUnaryOp; 20] = [
         SseUnaryOp::Pmovsxbw,
         SseUnaryOp::Pmovsxwd,
         SseUnaryOp::Pmovsxdq,
@@ -2681,6 +2726,9 @@ impl SseUnaryOp {
         SseUnaryOp::Cvtpd2ps,
         SseUnaryOp::Cvtdq2pd,
         SseUnaryOp::Cvttpd2dq,
+        SseUnaryOp::Movq,
+        SseUnaryOp::Movdqu,
+        SseUnaryOp::Movdqa,
     ];
 
     /// The manual's mnemonic.
@@ -2703,6 +2751,9 @@ impl SseUnaryOp {
             SseUnaryOp::Cvtpd2ps => "cvtpd2ps",
             SseUnaryOp::Cvtdq2pd => "cvtdq2pd",
             SseUnaryOp::Cvttpd2dq => "cvttpd2dq",
+            SseUnaryOp::Movq => "movq",
+            SseUnaryOp::Movdqu => "movdqu",
+            SseUnaryOp::Movdqa => "movdqa",
         }
     }
 
@@ -2726,6 +2777,9 @@ impl SseUnaryOp {
             SseUnaryOp::Cvtpd2ps => Feature::Sse2,
             SseUnaryOp::Cvtdq2pd => Feature::Sse2,
             SseUnaryOp::Cvttpd2dq => Feature::Sse2,
+            SseUnaryOp::Movq => Feature::Sse2,
+            SseUnaryOp::Movdqu => Feature::Sse2,
+            SseUnaryOp::Movdqa => Feature::Sse2,
         }
     }
 
@@ -2881,6 +2935,33 @@ impl SseUnaryOp {
                 w: false,
                 map: Map::M0F,
                 byte: 0xE6,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryOp::Movq => Opcode {
+                prefix: 0xF3,
+                w: false,
+                map: Map::M0F,
+                byte: 0x7E,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryOp::Movdqu => Opcode {
+                prefix: 0xF3,
+                w: false,
+                map: Map::M0F,
+                byte: 0x6F,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryOp::Movdqa => Opcode {
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x6F,
                 modrm: true,
                 digit: None,
                 plus: Plus::None,
@@ -3270,6 +3351,237 @@ impl SseShiftImmOp {
                 byte: 0x73,
                 modrm: true,
                 digit: Some(3),
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// The declared form: mnemonic, feature and encoding.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+        }
+    }
+}
+
+impl SseInsertOp {
+    /// Every value, in declaration order.
+    pub const ALL: [SseInsertOp; 4] = [
+        SseInsertOp::Pinsrb,
+        SseInsertOp::Pinsrw,
+        SseInsertOp::Pinsrd,
+        SseInsertOp::Pinsrq,
+    ];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            SseInsertOp::Pinsrb => "pinsrb",
+            SseInsertOp::Pinsrw => "pinsrw",
+            SseInsertOp::Pinsrd => "pinsrd",
+            SseInsertOp::Pinsrq => "pinsrq",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            SseInsertOp::Pinsrb => Feature::Sse41,
+            SseInsertOp::Pinsrw => Feature::Sse2,
+            SseInsertOp::Pinsrd => Feature::Sse41,
+            SseInsertOp::Pinsrq => Feature::Sse41,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            SseInsertOp::Pinsrb => Opcode {
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x20,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseInsertOp::Pinsrw => Opcode {
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xC4,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseInsertOp::Pinsrd => Opcode {
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x22,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseInsertOp::Pinsrq => Opcode {
+                prefix: 0x66,
+                w: true,
+                map: Map::M0F3A,
+                byte: 0x22,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// The declared form: mnemonic, feature and encoding.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+        }
+    }
+}
+
+impl SseExtractOp {
+    /// Every value, in declaration order.
+    pub const ALL: [SseExtractOp; 4] = [
+        SseExtractOp::Pextrb,
+        SseExtractOp::Pextrw,
+        SseExtractOp::Pextrd,
+        SseExtractOp::Pextrq,
+    ];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            SseExtractOp::Pextrb => "pextrb",
+            SseExtractOp::Pextrw => "pextrw",
+            SseExtractOp::Pextrd => "pextrd",
+            SseExtractOp::Pextrq => "pextrq",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            SseExtractOp::Pextrb => Feature::Sse41,
+            SseExtractOp::Pextrw => Feature::Sse41,
+            SseExtractOp::Pextrd => Feature::Sse41,
+            SseExtractOp::Pextrq => Feature::Sse41,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            SseExtractOp::Pextrb => Opcode {
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x14,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseExtractOp::Pextrw => Opcode {
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x15,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseExtractOp::Pextrd => Opcode {
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x16,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseExtractOp::Pextrq => Opcode {
+                prefix: 0x66,
+                w: true,
+                map: Map::M0F3A,
+                byte: 0x16,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// The declared form: mnemonic, feature and encoding.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+        }
+    }
+}
+
+impl SseMoveMaskOp {
+    /// Every value, in declaration order.
+    pub const ALL: [SseMoveMaskOp; 3] = [
+        SseMoveMaskOp::Pmovmskb,
+        SseMoveMaskOp::Movmskps,
+        SseMoveMaskOp::Movmskpd,
+    ];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            SseMoveMaskOp::Pmovmskb => "pmovmskb",
+            SseMoveMaskOp::Movmskps => "movmskps",
+            SseMoveMaskOp::Movmskpd => "movmskpd",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            SseMoveMaskOp::Pmovmskb => Feature::Sse2,
+            SseMoveMaskOp::Movmskps => Feature::Sse,
+            SseMoveMaskOp::Movmskpd => Feature::Sse2,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            SseMoveMaskOp::Pmovmskb => Opcode {
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xD7,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseMoveMaskOp::Movmskps => Opcode {
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x50,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseMoveMaskOp::Movmskpd => Opcode {
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x50,
+                modrm: true,
+                digit: None,
                 plus: Plus::None,
             },
         }
