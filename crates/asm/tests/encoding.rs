@@ -23,9 +23,9 @@ use cranelift_asm::metadata::{RelocKind, TrapCode};
 use cranelift_asm::x64::inst::{self as vi, CallDest, ShiftAmount};
 use cranelift_asm::x64::{
     AluOp, Amode, AsmError, Assembler, BitOp, CC, CpuFeatures, ExtMode, FloatSize, Gpr, GprMem,
-    JumpTableTargets, MInst, OperandSize, RoundMode, Scale, ShiftOp, SseExtractOp, SseImmOp,
-    SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseShiftImmOp, SseUnaryImmOp, SseUnaryOp, UnaryOp,
-    Virtual, Xmm, XmmMem,
+    JumpTableTargets, MInst, OperandSize, RoundMode, Scale, ShiftOp, SseBlendvOp, SseExtractOp,
+    SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseShiftImmOp, SseUnaryImmOp,
+    SseUnaryOp, UnaryOp, Virtual, Xmm, XmmMem,
 };
 use iced_x86::Mnemonic;
 use std::collections::BTreeSet;
@@ -961,6 +961,26 @@ fn table(t: &Targets) -> Vec<(MInst, usize)> {
             });
         }
     }
+    for op in SseBlendvOp::ALL {
+        for src2 in xmm_mems.iter() {
+            all.push(MInst::XmmBlendv {
+                op,
+                mask: xr(Xmm::XMM0),
+                src1: xr(xd),
+                src2: *src2,
+                dst: xwr(xd),
+            });
+        }
+        for dst in Xmm::ALL {
+            all.push(MInst::XmmBlendv {
+                op,
+                mask: xr(Xmm::XMM0),
+                src1: xr(dst),
+                src2: default_xm,
+                dst: xwr(dst),
+            });
+        }
+    }
     for rhs in xmm_mems.iter() {
         all.push(MInst::XmmTest {
             lhs: xr(xd),
@@ -1520,6 +1540,7 @@ fn every_declared_form_decodes_as_its_mnemonic() {
         .chain(SseInsertOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(SseExtractOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(SseMoveMaskOp::ALL.iter().map(|op| op.mnemonic()))
+        .chain(SseBlendvOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(SseMovOp::ALL.iter().map(|op| op.mnemonic()));
     let own_forms = [
         "ucomiss", "ucomisd", "cvtsi2sd", "movq", "roundss", "lea", "ptest",

@@ -38,7 +38,7 @@ pub enum Role {
     Plain,
     /// Written into the register of this read field.
     Tied(String),
-    /// In this fixed register (`rax`, `rcx`, `rdx`).
+    /// In this fixed register (`rax`, `rcx`, `rdx`; `xmm0`, read only).
     Fixed(String),
     /// Written before every input has been read.
     Early,
@@ -54,7 +54,7 @@ pub fn parse_fields(decl: &InstDecl) -> Result<Vec<Field>, String> {
         let (ty, role) = if let Some((ty, tied)) = rest.split_once('=') {
             (ty, Role::Tied(tied.to_string()))
         } else if let Some((ty, reg)) = rest.split_once('@') {
-            if !["rax", "rcx", "rdx"].contains(&reg) {
+            if fixed_class(reg).is_none() {
                 return Err(format!("{}: `{reg}` is no fixed register", decl.name));
             }
             (ty, Role::Fixed(reg.to_string()))
@@ -85,9 +85,15 @@ pub fn parse_fields(decl: &InstDecl) -> Result<Vec<Field>, String> {
                     decl.name
                 ));
             }
-            Role::Fixed(_) if !matches!(ty, "Gpr" | "WritableGpr") => {
-                return Err(format!("{}: only a GPR can be fixed", decl.name));
-            }
+            Role::Fixed(reg) => match (fixed_class(reg), ty) {
+                (Some("Gpr"), "Gpr" | "WritableGpr") | (Some("Xmm"), "Xmm") => {}
+                _ => {
+                    return Err(format!(
+                        "{}: `{name}:{ty}` cannot be fixed to `{reg}`",
+                        decl.name
+                    ));
+                }
+            },
             _ => {}
         }
         if fields.iter().any(|f| f.name == name) {
@@ -108,6 +114,23 @@ pub fn parse_fields(decl: &InstDecl) -> Result<Vec<Field>, String> {
         return Err(format!("{}: at most one tied destination", decl.name));
     }
     Ok(fields)
+}
+
+/// The register class of a fixed register, by name: the implicit GPR
+/// operands (`rax`, `rcx`, `rdx`: MUL, DIV, CMPXCHG, shifts by CL) and the
+/// implicit mask register of the SSE4.1 variable blends (`xmm0`, read only).
+fn fixed_class(reg: &str) -> Option<&'static str> {
+    match reg {
+        "rax" | "rcx" | "rdx" => Some("Gpr"),
+        "xmm0" => Some("Xmm"),
+        _ => None,
+    }
+}
+
+/// The Rust path of a fixed register (`Gpr::RAX`, `Xmm::XMM0`).
+fn fixed_path(reg: &str) -> String {
+    let class = fixed_class(reg).expect("checked by parse_fields");
+    format!("{class}::{}", reg.to_uppercase())
 }
 
 /// The fields in the order the register allocator sees them: a tied source
@@ -453,10 +476,11 @@ fn form_literal(owner: &str, form: &table::Form) -> Result<String, String> {
 /// The register-operand walk of one field, if it has registers.
 fn walk_call(field: &Field) -> Option<String> {
     let f = &field.name;
-    let fixed = |reg: &str| format!("Gpr::{}", reg.to_uppercase());
+    let fixed = |reg: &str| fixed_path(reg);
     Some(match (field.ty.as_str(), &field.role) {
         ("Gpr", Role::Fixed(reg)) => format!("fixed_use(v, {f}, {})", fixed(reg)),
         ("Gpr", _) => format!("use_gpr(v, {f})"),
+        ("Xmm", Role::Fixed(reg)) => format!("fixed_use_xmm(v, {f}, {})", fixed(reg)),
         ("Xmm", _) => format!("use_xmm(v, {f})"),
         ("WritableGpr", Role::Fixed(reg)) => format!("fixed_def(v, {f}, {})", fixed(reg)),
         ("WritableGpr", Role::Tied(_)) => format!("reuse_gpr(v, {f})"),
@@ -553,7 +577,7 @@ pub fn render_rust() -> Result<String, String> {
          use crate::operands::OperandVisitor;\n\
          use crate::x64::asm::{forms, Form, Map, Opcode, Plus};\n\
          use crate::x64::features::{CpuFeatures, Feature};\n\
-         use crate::x64::regs::Gpr;\n\
+         use crate::x64::regs::{Gpr, Xmm};\n\
          use crate::x64::Assembler;\n\n",
     );
     let mut walk = String::new();
@@ -585,12 +609,12 @@ pub fn render_rust() -> Result<String, String> {
         let mut used: Vec<&str> = Vec::new();
         for f in &fields {
             if let Role::Fixed(reg) = &f.role {
-                let reg_expr = if f.ty == "Gpr" {
-                    format!("*{}", f.name)
-                } else {
-                    format!("{}.to_reg()", f.name)
+                let check = match f.ty.as_str() {
+                    "Gpr" => format!("fixed(*{}, {});", f.name, fixed_path(reg)),
+                    "Xmm" => format!("fixed_xmm(*{}, {});", f.name, fixed_path(reg)),
+                    _ => format!("fixed({}.to_reg(), {});", f.name, fixed_path(reg)),
                 };
-                writeln!(checks, "fixed({reg_expr}, Gpr::{});", reg.to_uppercase()).unwrap();
+                writeln!(checks, "{check}").unwrap();
                 used.push(&f.name);
             }
         }
@@ -755,7 +779,7 @@ pub fn render_methods() -> Result<String, String> {
          use crate::x64::features::Feature;\n\
          use crate::x64::regs::{Gpr, Xmm};\n\
          use crate::x64::{\n\
-         AluOp, BitOp, ExtMode, FloatSize, OperandSize, SseExtractOp, SseImmOp, SseInsertOp,\n\
+         AluOp, BitOp, ExtMode, FloatSize, OperandSize, SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp,\n\
          SseMoveMaskOp, SseOp, SseShiftImmOp, SseUnaryImmOp, SseUnaryOp,\n\
          };\n\n",
     );
@@ -884,7 +908,7 @@ fn write_form_entry(
         let value = match &f.role {
             _ if f.name == selector.0 => selector.1.to_string(),
             Role::Fixed(reg) => {
-                format!("s.fixed_{}(Gpr::{})", snake_case(&f.ty), reg.to_uppercase())
+                format!("s.fixed_{}({})", snake_case(&f.ty), fixed_path(reg))
             }
             _ => sample(f).map_err(|error| format!("{}: {error}", decl.name))?,
         };
@@ -913,8 +937,9 @@ pub fn render_test_forms() -> Result<String, String> {
          use cranelift_asm::x64::inst::MInst;\n\
          use cranelift_asm::x64::{\n\
          AluOp, BitOp, CC, ExtMode, Feature, FloatSize, Gpr, OperandSize, RoundMode, ShiftOp, SseMovOp,\n\
-         SseExtractOp, SseImmOp, SseInsertOp, SseMoveMaskOp, SseOp, SseShiftImmOp, SseUnaryImmOp,\n\
-         SseUnaryOp, UnaryOp,\n\
+         Xmm,\n\
+         SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMoveMaskOp, SseOp, SseShiftImmOp,\n\
+         SseUnaryImmOp, SseUnaryOp, UnaryOp,\n\
          };\n\n\
          /// A declared form in one shape.\n\
          pub struct Form {\n\
@@ -989,6 +1014,7 @@ pub fn render_test_forms() -> Result<String, String> {
         "SseInsertOp",
         "SseExtractOp",
         "SseMoveMaskOp",
+        "SseBlendvOp",
         "SseMovOp",
     ];
     if enums_used != expected {
@@ -1053,11 +1079,14 @@ mod tests {
             forms: None,
         };
         assert!(parse_fields(&decl("a:Gpr b:WritableGpr=a")).is_ok());
+        assert!(parse_fields(&decl("m:Xmm@xmm0 a:Xmm b:WritableXmm=a")).is_ok());
         for bad in [
             "b:WritableGpr=a a:Gpr", // the source comes later
             "a:Xmm b:WritableGpr=a", // another class
             "a:Gpr b:Gpr!",          // an early read
-            "a:Xmm@rax",             // a fixed XMM
+            "a:Xmm@rax",             // an XMM fixed to a GPR
+            "a:Gpr@xmm0",            // a GPR fixed to an XMM register
+            "a:WritableXmm@xmm0",    // a written fixed XMM
             "a:Gpr@rbx",             // not an implicit register
             "a:Gpr a:Gpr",           // twice
         ] {

@@ -29,7 +29,8 @@
 //! * a register type (`Gpr`, `Xmm`) is read; a `Writable…` type is written;
 //! * `=src` ties a written register to the read register `src` (x86's
 //!   destructive two-operand forms: the allocator gives both one register);
-//! * `@rax` fixes the register (implicit operands of MUL, DIV, CMPXCHG);
+//! * `@rax` fixes the register (implicit operands of MUL, DIV, CMPXCHG;
+//!   `@xmm0` the mask of the variable blends);
 //! * `!` makes a write *early*: it happens before every read is done (the
 //!   sequences with internal control flow), so no input may share it;
 //! * memory and mixed operands (`Amode`, `GprMem`, `GprMemImm`, `GprImm`,
@@ -599,6 +600,24 @@ pub const ENUMS: &[EnumDecl] = &[
             "dst: Gpr, src: Xmm",
             "self.xmm_move_mask({op}, dst, src)",
             "`{m} dst, src`.",
+        )],
+    },
+    EnumDecl {
+        name: "SseBlendvOp",
+        doc: "The variable blends, `op xmm1, xmm2/m128, <XMM0>` (xmm1 is read and \
+              written): each lane (byte, float, double) from xmm2 where the same lane \
+              of the implicit XMM0 has its top bit set, from xmm1 otherwise. The memory \
+              operand is 16-byte aligned.",
+        kind: EnumKind::Forms(&[
+            ("Pblendvb", "pblendvb", "66 0F 38 10 /r", "Sse41"),
+            ("Blendvps", "blendvps", "66 0F 38 14 /r", "Sse41"),
+            ("Blendvpd", "blendvpd", "66 0F 38 15 /r", "Sse41"),
+        ]),
+        methods: &[method(
+            "{m}",
+            "dst: Xmm, src: impl Into<XmmMem>",
+            "self.xmm_blendv({op}, dst, &src.into())",
+            "`{m} dst, src, xmm0` (the mask must be in xmm0).",
         )],
     },
     EnumDecl {
@@ -1258,6 +1277,14 @@ pub const INSTS: &[InstDecl] = &[
         "op:SseMoveMaskOp src:Xmm dst:WritableGpr",
         Op("op"),
         Call("xmm_move_mask", "op dst src"),
+    ),
+    inst(
+        "XmmBlendv",
+        "op dst, src2, mask (dst = src1): a blend selected by mask's lanes' top bits; \
+         the mask is the implicit xmm0.",
+        "op:SseBlendvOp mask:Xmm@xmm0 src1:Xmm src2:XmmMem dst:WritableXmm=src1",
+        Op("op"),
+        Call("xmm_blendv", "op dst src2"),
     ),
     keyed(
         "",

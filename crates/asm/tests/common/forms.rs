@@ -9,8 +9,8 @@ use super::Samples;
 use cranelift_asm::x64::inst::MInst;
 use cranelift_asm::x64::{
     AluOp, BitOp, CC, ExtMode, Feature, FloatSize, Gpr, OperandSize, RoundMode, ShiftOp,
-    SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseShiftImmOp,
-    SseUnaryImmOp, SseUnaryOp, UnaryOp,
+    SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp,
+    SseShiftImmOp, SseUnaryImmOp, SseUnaryOp, UnaryOp, Xmm,
 };
 
 /// A declared form in one shape.
@@ -2356,6 +2356,42 @@ pub fn forms(s: &Samples) -> Vec<Form> {
                 op: SseMoveMaskOp::Movmskpd,
                 src: s.xmm,
                 dst: s.writable_gpr,
+            },
+        },
+        Form {
+            shape: "XmmBlendv",
+            mnemonic: "pblendvb",
+            feature: Feature::Sse41,
+            inst: MInst::XmmBlendv {
+                op: SseBlendvOp::Pblendvb,
+                mask: s.fixed_xmm(Xmm::XMM0),
+                src1: s.xmm,
+                src2: s.xmm_mem,
+                dst: s.writable_xmm,
+            },
+        },
+        Form {
+            shape: "XmmBlendv",
+            mnemonic: "blendvps",
+            feature: Feature::Sse41,
+            inst: MInst::XmmBlendv {
+                op: SseBlendvOp::Blendvps,
+                mask: s.fixed_xmm(Xmm::XMM0),
+                src1: s.xmm,
+                src2: s.xmm_mem,
+                dst: s.writable_xmm,
+            },
+        },
+        Form {
+            shape: "XmmBlendv",
+            mnemonic: "blendvpd",
+            feature: Feature::Sse41,
+            inst: MInst::XmmBlendv {
+                op: SseBlendvOp::Blendvpd,
+                mask: s.fixed_xmm(Xmm::XMM0),
+                src1: s.xmm,
+                src2: s.xmm_mem,
+                dst: s.writable_xmm,
             },
         },
         Form {

@@ -10,8 +10,8 @@ use cranelift_asm::x64::JumpTableTargets;
 use cranelift_asm::x64::inst::{self as vi, CallDest, ShiftAmount};
 use cranelift_asm::x64::{
     AluOp, BitOp, CC, ExtMode, FloatSize, Gpr, MInst, OperandSize, RoundMode, Scale, ShiftOp,
-    SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseShiftImmOp,
-    SseUnaryImmOp, SseUnaryOp, UnaryOp, Virtual, Xmm,
+    SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp,
+    SseShiftImmOp, SseUnaryImmOp, SseUnaryOp, UnaryOp, Virtual, Xmm,
 };
 
 /// Displacements on the disp8/disp32 boundaries.
@@ -253,7 +253,7 @@ fn mov_immediate(u: &mut Unstructured, size: OperandSize) -> Result<u64> {
 /// An arbitrary post-allocation instruction.
 pub fn inst(u: &mut Unstructured, t: &Targets) -> Result<MInst> {
     let (rax, rdx) = (Gpr::RAX, Gpr::RDX);
-    Ok(match u.int_in_range(0..=68)? {
+    Ok(match u.int_in_range(0..=69)? {
         0 => {
             let (size, dst) = (size(u)?, gpr(u)?);
             MInst::AluRmi {
@@ -726,6 +726,16 @@ pub fn inst(u: &mut Unstructured, t: &Targets) -> Result<MInst> {
             lhs: xr(xmm(u)?),
             rhs: xmm_mem(u, t)?,
         },
+        68 => {
+            let dst = xmm(u)?;
+            MInst::XmmBlendv {
+                op: *u.choose(&SseBlendvOp::ALL)?,
+                mask: xr(Xmm::XMM0),
+                src1: xr(dst),
+                src2: xmm_mem(u, t)?,
+                dst: xwr(dst),
+            }
+        }
         _ => {
             // Sequences are rarer in the choice above; give the plain
             // register moves an extra share.

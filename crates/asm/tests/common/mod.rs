@@ -581,6 +581,7 @@ pub fn expected_trap(inst: &MInst) -> Option<TrapCode> {
         MInst::XmmInsert { src2, .. } => gm_trap(src2),
         MInst::XmmExtractMem { dst, .. } => amode_trap(dst),
         MInst::XmmTest { rhs, .. } => xm_trap(rhs),
+        MInst::XmmBlendv { src2, .. } => xm_trap(src2),
         MInst::XmmCmp { rhs, .. } => xm_trap(rhs),
         MInst::GprToXmm { src, .. } | MInst::CvtIntToFloat { src2: src, .. } => gm_trap(src),
         MInst::CvtFloatToInt { src, .. } => xm_trap(src),
@@ -884,6 +885,11 @@ pub fn expected(inst: &MInst) -> Vec<Expected> {
             vec![rw(*dst, OperandSize::S32), x(*src)],
         )),
         MInst::XmmTest { lhs, rhs } => one(inst_(M::Ptest, vec![x(*lhs), xm(rhs, 16)])),
+        // The manual's third operand, <XMM0>, is implicit: no bits encode
+        // it, and the decoder lists the two explicit ones.
+        MInst::XmmBlendv { op, src2, dst, .. } => {
+            one(inst_(declared(op.mnemonic()), vec![xw(*dst), xm(src2, 16)]))
+        }
         MInst::XmmShiftImm { op, imm, dst, .. } => {
             one(inst_(declared(op.mnemonic()), vec![xw(*dst), imm8(*imm)]))
         }
@@ -1095,6 +1101,7 @@ pub fn variant_name(inst: &MInst) -> &'static str {
         MInst::XmmExtractMem { .. } => "XmmExtractMem",
         MInst::XmmMoveMask { .. } => "XmmMoveMask",
         MInst::XmmTest { .. } => "XmmTest",
+        MInst::XmmBlendv { .. } => "XmmBlendv",
         MInst::XmmRound { .. } => "XmmRound",
         MInst::XmmCmp { .. } => "XmmCmp",
         MInst::GprToXmm { .. } => "GprToXmm",
@@ -1729,6 +1736,11 @@ impl Samples {
     /// A GPR operand the form fixes to `reg` (rax, rdx, rcx).
     pub fn fixed_gpr(&self, reg: Gpr) -> GprReg {
         g(reg)
+    }
+
+    /// An XMM operand the form fixes to `reg` (xmm0).
+    pub fn fixed_xmm(&self, reg: Xmm) -> XmmReg {
+        xr(reg)
     }
 
     /// A written GPR operand the form fixes to `reg`.

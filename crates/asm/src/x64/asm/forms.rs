@@ -10,8 +10,8 @@ use crate::x64::args::{Amode, GprImm, GprMem, GprMemImm, XmmMem};
 use crate::x64::features::Feature;
 use crate::x64::regs::{Gpr, Xmm};
 use crate::x64::{
-    AluOp, BitOp, ExtMode, FloatSize, OperandSize, SseExtractOp, SseImmOp, SseInsertOp,
-    SseMoveMaskOp, SseOp, SseShiftImmOp, SseUnaryImmOp, SseUnaryOp,
+    AluOp, BitOp, ExtMode, FloatSize, OperandSize, SseBlendvOp, SseExtractOp, SseImmOp,
+    SseInsertOp, SseMoveMaskOp, SseOp, SseShiftImmOp, SseUnaryImmOp, SseUnaryOp,
 };
 
 /// The form of `MInst::Cmp`.
@@ -2433,5 +2433,20 @@ impl Assembler {
     /// `movmskpd dst, src`.
     pub fn movmskpd(&mut self, dst: Gpr, src: Xmm) {
         self.xmm_move_mask(SseMoveMaskOp::Movmskpd, dst, src)
+    }
+
+    /// `pblendvb dst, src, xmm0` (the mask must be in xmm0).
+    pub fn pblendvb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_blendv(SseBlendvOp::Pblendvb, dst, &src.into())
+    }
+
+    /// `blendvps dst, src, xmm0` (the mask must be in xmm0).
+    pub fn blendvps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_blendv(SseBlendvOp::Blendvps, dst, &src.into())
+    }
+
+    /// `blendvpd dst, src, xmm0` (the mask must be in xmm0).
+    pub fn blendvpd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_blendv(SseBlendvOp::Blendvpd, dst, &src.into())
     }
 }

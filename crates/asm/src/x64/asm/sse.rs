@@ -19,6 +19,7 @@
 //!  XmmExtract       op r, xmm1, imm8          SseExtractOp   xmm1 in ModRM.reg
 //!  XmmExtractMem    op m, xmm1, imm8          SseExtractOp   (a store)
 //!  XmmMoveMask      op r32, xmm1              SseMoveMaskOp  r32 in ModRM.reg
+//!  XmmBlendv        op xmm1, xmm2/m, <xmm0>   SseBlendvOp    xmm0 fixed, read
 //!  XmmTest          ptest xmm1, xmm2/m128     (its own form) flags only
 //! ```
 //!
@@ -27,14 +28,14 @@
 //! with a 128-bit memory operand need it 16-byte aligned (a misaligned one
 //! faults); a store is the opcode after its load's. Left out for now:
 //! COMISS/COMISD, CVTSS2SI (rounding by MXCSR), the MOVDQA/MOVDQU stores
-//! (MOVUPS/MOVAPS store the same bits), EXTRACTPS, the blends by XMM0
-//! (PBLENDVB, BLENDVPS, BLENDVPD) and the register-only MOVLHPS/MOVHLPS.
+//! (MOVUPS/MOVAPS store the same bits), EXTRACTPS and the register-only
+//! MOVLHPS/MOVHLPS.
 
 use super::{Assembler, Form, Imm, Opcode, Prefixes, Rm, forms};
 use crate::x64::args::{Amode, GprMem, XmmMem};
 use crate::x64::regs::{Gpr, Xmm};
 use crate::x64::{
-    FloatSize, OperandSize, RoundMode, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp,
+    FloatSize, OperandSize, RoundMode, SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp,
     SseMoveMaskOp, SseOp, SseShiftImmOp, SseUnaryImmOp, SseUnaryOp,
 };
 
@@ -133,6 +134,19 @@ impl Assembler {
             Prefixes::NONE,
             dst.enc(),
             Rm::Reg(src.enc()),
+            Imm::None,
+        );
+    }
+
+    /// `op dst, src, xmm0`: each lane from `src` where xmm0's lane has its
+    /// top bit set; the caller (or the allocator, by `MInst::XmmBlendv`'s
+    /// fixed mask) puts the mask in xmm0.
+    pub fn xmm_blendv(&mut self, op: SseBlendvOp, dst: Xmm, src: &XmmMem) {
+        self.emit_form(
+            op.form(),
+            Prefixes::NONE,
+            dst.enc(),
+            Rm::from(src),
             Imm::None,
         );
     }

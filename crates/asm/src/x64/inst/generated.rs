@@ -407,7 +407,15 @@ pub enum SseMoveMaskOp {
     Movmskpd,
 }
 
-/// Internal type SseMovOp: defined at isle/asm/x64/inst.isle line 118.
+/// Internal type SseBlendvOp: defined at isle/asm/x64/inst.isle line 120.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum SseBlendvOp {
+    Pblendvb,
+    Blendvps,
+    Blendvpd,
+}
+
+/// Internal type SseMovOp: defined at isle/asm/x64/inst.isle line 124.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum SseMovOp {
     Movss,
@@ -418,7 +426,7 @@ pub enum SseMovOp {
     Movupd,
 }
 
-/// Internal type RoundMode: defined at isle/asm/x64/inst.isle line 121.
+/// Internal type RoundMode: defined at isle/asm/x64/inst.isle line 127.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum RoundMode {
     Nearest,
@@ -427,7 +435,7 @@ pub enum RoundMode {
     Zero,
 }
 
-/// Internal type MInst: defined at isle/asm/x64/inst.isle line 125.
+/// Internal type MInst: defined at isle/asm/x64/inst.isle line 131.
 #[derive(Clone, Debug)]
 pub enum MInst {
     AluRmi {
@@ -723,6 +731,13 @@ pub enum MInst {
         op: SseMoveMaskOp,
         src: XmmReg,
         dst: WritableGpr,
+    },
+    XmmBlendv {
+        op: SseBlendvOp,
+        mask: XmmReg,
+        src1: XmmReg,
+        src2: XmmMem,
+        dst: WritableXmm,
     },
     XmmTest {
         lhs: XmmReg,

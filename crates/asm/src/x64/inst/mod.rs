@@ -33,9 +33,9 @@ mod table;
 pub mod generated;
 
 pub use generated::{
-    AluOp, BitOp, CC, ExtMode, FloatSize, MInst, OperandSize, RoundMode, ShiftOp, SseExtractOp,
-    SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseShiftImmOp, SseUnaryImmOp,
-    SseUnaryOp, UnaryOp,
+    AluOp, BitOp, CC, ExtMode, FloatSize, MInst, OperandSize, RoundMode, ShiftOp, SseBlendvOp,
+    SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseShiftImmOp,
+    SseUnaryImmOp, SseUnaryOp, UnaryOp,
 };
 
 use super::args::{self, Virtual};

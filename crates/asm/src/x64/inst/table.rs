@@ -12,7 +12,7 @@ use crate::operands::OperandVisitor;
 use crate::x64::Assembler;
 use crate::x64::asm::{Form, Map, Opcode, Plus, forms};
 use crate::x64::features::{CpuFeatures, Feature};
-use crate::x64::regs::Gpr;
+use crate::x64::regs::{Gpr, Xmm};
 
 impl MInst {
     /// Reports every register operand to `visitor`, in the table's order
@@ -278,6 +278,18 @@ impl MInst {
             MInst::XmmMoveMask { src, dst, .. } => {
                 walk::use_xmm(v, src);
                 walk::def_gpr(v, dst);
+            }
+            MInst::XmmBlendv {
+                mask,
+                src1,
+                src2,
+                dst,
+                ..
+            } => {
+                walk::use_xmm(v, src1);
+                walk::fixed_use_xmm(v, mask, Xmm::XMM0);
+                walk::xmm_mem(v, src2);
+                walk::reuse_xmm(v, dst);
             }
             MInst::XmmTest { lhs, rhs } => {
                 walk::use_xmm(v, lhs);
@@ -586,6 +598,16 @@ impl MInst {
             MInst::XmmMoveMask { op, src, dst } => {
                 asm.xmm_move_mask(*op, def(*dst), src.to_physical())
             }
+            MInst::XmmBlendv {
+                op,
+                mask,
+                src1,
+                src2,
+                dst,
+            } => {
+                fixed_xmm(*mask, Xmm::XMM0);
+                asm.xmm_blendv(*op, tied_xmm(*dst, *src1), &src2.to_physical())
+            }
             MInst::XmmTest { lhs, rhs } => asm.ptest(lhs.to_physical(), &rhs.to_physical()),
             MInst::XmmRound {
                 size,
@@ -798,6 +820,7 @@ impl MInst {
             MInst::XmmExtract { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::XmmExtractMem { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::XmmMoveMask { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmBlendv { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::XmmTest { .. } => CpuFeatures::base_only().with(forms::form_xmm_test().feature),
             MInst::XmmRound { size, .. } => match forms::form_xmm_round(*size) {
                 Some(form) => CpuFeatures::base_only().with(form.feature),
@@ -3580,6 +3603,75 @@ impl SseMoveMaskOp {
                 w: false,
                 map: Map::M0F,
                 byte: 0x50,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// The declared form: mnemonic, feature and encoding.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+        }
+    }
+}
+
+impl SseBlendvOp {
+    /// Every value, in declaration order.
+    pub const ALL: [SseBlendvOp; 3] = [
+        SseBlendvOp::Pblendvb,
+        SseBlendvOp::Blendvps,
+        SseBlendvOp::Blendvpd,
+    ];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            SseBlendvOp::Pblendvb => "pblendvb",
+            SseBlendvOp::Blendvps => "blendvps",
+            SseBlendvOp::Blendvpd => "blendvpd",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            SseBlendvOp::Pblendvb => Feature::Sse41,
+            SseBlendvOp::Blendvps => Feature::Sse41,
+            SseBlendvOp::Blendvpd => Feature::Sse41,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            SseBlendvOp::Pblendvb => Opcode {
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x10,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseBlendvOp::Blendvps => Opcode {
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x14,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseBlendvOp::Blendvpd => Opcode {
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x15,
                 modrm: true,
                 digit: None,
                 plus: Plus::None,
