@@ -24,7 +24,7 @@ use cranelift_asm::x64::inst::{self as vi, CallDest, ShiftAmount};
 use cranelift_asm::x64::{
     AluOp, Amode, AsmError, Assembler, BitOp, CC, CpuFeatures, ExtMode, FloatSize, Gpr, GprMem,
     JumpTableTargets, MInst, OperandSize, RoundMode, Scale, ShiftOp, SseBlendvOp, SseExtractOp,
-    SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseShiftImmOp, SseUnaryImmOp,
+    SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp,
     SseUnaryOp, UnaryOp, Virtual, Xmm, XmmMem,
 };
 use iced_x86::Mnemonic;
@@ -101,9 +101,16 @@ fn gpr_mems(t: &Targets) -> Vec<vi::GprMem> {
     all
 }
 
-fn xmm_mems(t: &Targets) -> Vec<vi::XmmMem> {
+/// Every XMM register and address; the addresses stated 16-byte aligned
+/// when `aligned` (what a form that needs it takes).
+fn xmm_mems(t: &Targets, aligned: bool) -> Vec<vi::XmmMem> {
     let mut all: Vec<vi::XmmMem> = Xmm::ALL.iter().map(|&r| vi::XmmMem::Xmm(xr(r))).collect();
-    all.extend(amodes(t).into_iter().map(vi::XmmMem::Mem));
+    let memory = if aligned {
+        vi::XmmMem::Aligned
+    } else {
+        vi::XmmMem::Mem
+    };
+    all.extend(amodes(t).into_iter().map(memory));
     all
 }
 
@@ -160,7 +167,15 @@ fn table(t: &Targets) -> Vec<(MInst, usize)> {
     let mut far_back: Vec<MInst> = Vec::new();
     let amodes = amodes(t);
     let gpr_mems = gpr_mems(t);
-    let xmm_mems = xmm_mems(t);
+    let aligned_xmm_mems = xmm_mems(t, true);
+    let xmm_mems = xmm_mems(t, false);
+    let xmm_mems_of = |aligned: bool| {
+        if aligned {
+            &aligned_xmm_mems
+        } else {
+            &xmm_mems
+        }
+    };
     let (rax, rcx, rdx) = (Gpr::RAX, Gpr::RCX, Gpr::RDX);
     let (d, d2) = (Gpr::RBX, Gpr::R9);
     let default_amode = amode_reg(Some(Gpr::RSI), None, 8);
@@ -806,7 +821,7 @@ fn table(t: &Targets) -> Vec<(MInst, usize)> {
         }
     }
     for op in SseOp::ALL {
-        for src2 in xmm_mems.iter() {
+        for src2 in xmm_mems_of(op.aligned_memory()).iter() {
             all.push(MInst::XmmRmR {
                 op,
                 src1: xr(xd),
@@ -826,7 +841,7 @@ fn table(t: &Targets) -> Vec<(MInst, usize)> {
     // The packed shapes: each operation over every source operand and every
     // destination, the immediates over their 8-bit boundaries.
     for op in SseUnaryOp::ALL {
-        for src in xmm_mems.iter() {
+        for src in xmm_mems_of(op.aligned_memory()).iter() {
             all.push(MInst::XmmUnaryRmR {
                 op,
                 src: *src,
@@ -842,7 +857,7 @@ fn table(t: &Targets) -> Vec<(MInst, usize)> {
         }
     }
     for op in SseImmOp::ALL {
-        for src2 in xmm_mems.iter() {
+        for src2 in xmm_mems_of(op.aligned_memory()).iter() {
             all.push(MInst::XmmRmRImm {
                 op,
                 imm: 0x4e,
@@ -862,7 +877,7 @@ fn table(t: &Targets) -> Vec<(MInst, usize)> {
         }
     }
     for op in SseUnaryImmOp::ALL {
-        for src in xmm_mems.iter() {
+        for src in xmm_mems_of(op.aligned_memory()).iter() {
             all.push(MInst::XmmUnaryRmRImm {
                 op,
                 imm: 0xb1,
@@ -962,7 +977,7 @@ fn table(t: &Targets) -> Vec<(MInst, usize)> {
         }
     }
     for op in SseBlendvOp::ALL {
-        for src2 in xmm_mems.iter() {
+        for src2 in xmm_mems_of(op.aligned_memory()).iter() {
             all.push(MInst::XmmBlendv {
                 op,
                 mask: xr(Xmm::XMM0),
@@ -981,17 +996,21 @@ fn table(t: &Targets) -> Vec<(MInst, usize)> {
             });
         }
     }
-    for rhs in xmm_mems.iter() {
-        all.push(MInst::XmmTest {
-            lhs: xr(xd),
-            rhs: *rhs,
-        });
-    }
-    for lhs in Xmm::ALL {
-        all.push(MInst::XmmTest {
-            lhs: xr(lhs),
-            rhs: default_xm,
-        });
+    for op in SseTestOp::ALL {
+        for rhs in xmm_mems_of(op.aligned_memory()).iter() {
+            all.push(MInst::XmmTest {
+                op,
+                lhs: xr(xd),
+                rhs: *rhs,
+            });
+        }
+        for lhs in Xmm::ALL {
+            all.push(MInst::XmmTest {
+                op,
+                lhs: xr(lhs),
+                rhs: default_xm,
+            });
+        }
     }
     for size in FloatSize::ALL {
         for mode in RoundMode::ALL {
@@ -1178,6 +1197,69 @@ fn missing_features_are_refused() {
     asm.bit_count(BitOp::Bsr, OperandSize::S32, Gpr::RAX, &src);
     asm.addsd(Xmm::XMM0, Xmm::XMM1);
     asm.finish().expect("baseline forms");
+}
+
+/// A legacy SSE form that reads 128 bits of memory faults on an unaligned
+/// address (SDM Vol. 1, 14.9), so the assembler takes its memory operand
+/// only when stated aligned or known aligned (a 16-byte-aligned constant);
+/// the scalar forms, the m64/m32 forms and MOVDQU take any address.
+#[test]
+fn unaligned_packed_memory_operands_are_refused() {
+    let all = CpuFeatures::all();
+    let unaligned = |e: &AsmError| matches!(e, AsmError::InvalidOperand { .. });
+    let addresses = [
+        Amode::base(Gpr::RSP, 16),
+        Amode::base_index(Gpr::RAX, Gpr::RCX, Scale::Eight, 0),
+        Amode::absolute(0x1000),
+    ];
+    for m in addresses {
+        let m = XmmMem::Mem(m);
+        refuses(all, |a| a.paddd(Xmm::XMM0, m), unaligned);
+        refuses(all, |a| a.andps(Xmm::XMM0, m), unaligned);
+        refuses(all, |a| a.pmaxud(Xmm::XMM0, m), unaligned);
+        refuses(all, |a| a.sqrtps(Xmm::XMM0, m), unaligned);
+        refuses(all, |a| a.movdqa(Xmm::XMM0, m), unaligned);
+        refuses(all, |a| a.pshufd(Xmm::XMM0, m, 0x1b), unaligned);
+        refuses(all, |a| a.shufps(Xmm::XMM0, m, 0x1b), unaligned);
+        refuses(all, |a| a.pblendvb(Xmm::XMM1, m), unaligned);
+        refuses(all, |a| a.ptest(Xmm::XMM1, m), unaligned);
+        // Stated aligned, and the forms that read less or need no alignment.
+        let mut asm = Assembler::new(all);
+        let XmmMem::Mem(amode) = m else {
+            unreachable!()
+        };
+        asm.paddd(Xmm::XMM0, XmmMem::Aligned(amode));
+        asm.pshufd(Xmm::XMM0, XmmMem::Aligned(amode), 0x1b);
+        asm.addss(Xmm::XMM0, m);
+        asm.pmovzxbw(Xmm::XMM0, m);
+        asm.cvtdq2pd(Xmm::XMM0, m);
+        asm.insertps(Xmm::XMM0, m, 0x10);
+        asm.movdqu(Xmm::XMM0, m);
+        let code = asm.finish().expect("aligned or scalar operands");
+        assert_eq!(common::decode(code.code(), 0).len(), 7);
+    }
+    // A constant is known aligned at 16 or more, at a multiple of 16 into it.
+    let mut asm = Assembler::new(all);
+    let wide = asm.add_constant(&[0xff; 32], 16);
+    asm.pand(Xmm::XMM0, XmmMem::Mem(Amode::constant(wide)));
+    asm.pand(Xmm::XMM0, XmmMem::Mem(Amode::constant(wide).offset(16)));
+    asm.finish().expect("aligned constants");
+    refuses(
+        all,
+        |a| {
+            let wide = a.add_constant(&[0xff; 32], 16);
+            a.pand(Xmm::XMM0, XmmMem::Mem(Amode::constant(wide).offset(8)))
+        },
+        unaligned,
+    );
+    refuses(
+        all,
+        |a| {
+            let narrow = a.add_constant(&[0xff; 16], 8);
+            a.pand(Xmm::XMM0, XmmMem::Mem(Amode::constant(narrow)))
+        },
+        unaligned,
+    );
 }
 
 #[test]
@@ -1541,10 +1623,9 @@ fn every_declared_form_decodes_as_its_mnemonic() {
         .chain(SseExtractOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(SseMoveMaskOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(SseBlendvOp::ALL.iter().map(|op| op.mnemonic()))
+        .chain(SseTestOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(SseMovOp::ALL.iter().map(|op| op.mnemonic()));
-    let own_forms = [
-        "ucomiss", "ucomisd", "cvtsi2sd", "movq", "roundss", "lea", "ptest",
-    ];
+    let own_forms = ["ucomiss", "ucomisd", "cvtsi2sd", "movq", "roundss", "lea"];
     for mnemonic in op_forms.chain(own_forms) {
         assert!(
             listed.contains(mnemonic),

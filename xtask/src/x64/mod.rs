@@ -9,7 +9,7 @@ pub mod table;
 
 use std::fmt::Write as _;
 
-use table::{ENUMS, Emit, EnumKind, Features, INSTS, InstDecl};
+use table::{Alignment, ENUMS, Emit, EnumDecl, EnumKind, Features, INSTS, InstDecl};
 
 /// The ISLE declarations.
 pub const ISLE_OUTPUT: &str = "isle/asm/x64/inst.isle";
@@ -445,6 +445,24 @@ fn form_function(
 /// chooses among them (by an operand's kind or an immediate's value).
 pub const NAMED: &str = "*";
 
+/// Whether form `variant` of `e` needs its memory operand 16-byte aligned,
+/// after checking the enum's [`Alignment`] names only its forms.
+pub fn aligned_memory(e: &EnumDecl, variant: &str) -> Result<bool, String> {
+    let forms = match &e.kind {
+        EnumKind::Forms(forms) => forms,
+        EnumKind::Values(_) => return Err(format!("{}: only forms have an alignment", e.name)),
+    };
+    Ok(match e.alignment {
+        Alignment::Any => false,
+        Alignment::AllBut(except) => {
+            if let Some(unknown) = except.iter().find(|x| !forms.iter().any(|f| f.0 == **x)) {
+                return Err(format!("{}: `{unknown}` is no form of the enum", e.name));
+            }
+            !except.contains(&variant)
+        }
+    })
+}
+
 /// The Rust `Opcode` literal of a parsed encoding.
 fn opcode_literal(enc: &Encoding) -> String {
     let digit = match enc.digit {
@@ -468,7 +486,7 @@ fn form_literal(owner: &str, form: &table::Form) -> Result<String, String> {
     check_feature(feature).map_err(|e| format!("{owner}: {e}"))?;
     let enc = parse_encoding(encoding).map_err(|e| format!("{owner}: {e}"))?;
     Ok(format!(
-        "Form {{ mnemonic: {mnemonic:?}, feature: Feature::{feature}, opcode: {} }}",
+        "Form {{ mnemonic: {mnemonic:?}, feature: Feature::{feature}, opcode: {}, aligned: false }}",
         opcode_literal(&enc)
     ))
 }
@@ -744,9 +762,16 @@ pub fn render_rust() -> Result<String, String> {
                     .collect()
             };
             let mut opcode_arms = String::new();
+            let mut aligned_arms = String::new();
             for (name, _, encoding, _) in forms.iter() {
                 let enc = parse_encoding(encoding)?;
                 writeln!(opcode_arms, "{ty}::{name} => {},", opcode_literal(&enc)).unwrap();
+                writeln!(
+                    aligned_arms,
+                    "{ty}::{name} => {},",
+                    aligned_memory(e, name)?
+                )
+                .unwrap();
             }
             write!(
                 out,
@@ -754,8 +779,11 @@ pub fn render_rust() -> Result<String, String> {
                  \n/// The CPU feature the form needs.\npub const fn feature(self) -> Feature {{\nmatch self {{\n{}}}\n}}\n\
                  \n/// The declared encoding (see the enum's declaration for the family it stands for).\n\
                  pub(crate) const fn opcode(self) -> Opcode {{\nmatch self {{\n{opcode_arms}}}\n}}\n\
-                 \n/// The declared form: mnemonic, feature and encoding.\n\
-                 pub(crate) const fn form(self) -> Form {{\nForm {{ mnemonic: self.mnemonic(), feature: self.feature(), opcode: self.opcode() }}\n}}\n",
+                 \n/// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or\n\
+                 /// writing 128 bits of memory); the assembler refuses one it does not know aligned.\n\
+                 pub const fn aligned_memory(self) -> bool {{\nmatch self {{\n{aligned_arms}}}\n}}\n\
+                 \n/// The declared form: mnemonic, feature, encoding and alignment.\n\
+                 pub(crate) const fn form(self) -> Form {{\nForm {{ mnemonic: self.mnemonic(), feature: self.feature(), opcode: self.opcode(), aligned: self.aligned_memory() }}\n}}\n",
                 arms(&|f| format!("{:?}", f.1)),
                 arms(&|f| format!("Feature::{}", f.3)),
             )
@@ -780,7 +808,7 @@ pub fn render_methods() -> Result<String, String> {
          use crate::x64::regs::{Gpr, Xmm};\n\
          use crate::x64::{\n\
          AluOp, BitOp, ExtMode, FloatSize, OperandSize, SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp,\n\
-         SseMoveMaskOp, SseOp, SseShiftImmOp, SseUnaryImmOp, SseUnaryOp,\n\
+         SseMoveMaskOp, SseOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp,\n\
          };\n\n",
     );
     for decl in INSTS {
@@ -894,7 +922,8 @@ fn sample(field: &Field) -> Result<String, String> {
 
 /// One entry of the test's forms: the shape over the samples, but for the
 /// field that selects the form (`selector`: its name and value; an empty
-/// name for a shape with a single form).
+/// name for a shape with a single form), and a memory operand known
+/// 16-byte aligned for a form that needs one (`aligned`).
 fn write_form_entry(
     out: &mut String,
     decl: &InstDecl,
@@ -902,11 +931,13 @@ fn write_form_entry(
     selector: (&str, &str),
     mnemonic: &str,
     feature: &str,
+    aligned: bool,
 ) -> Result<(), String> {
     let mut inits = Vec::new();
     for f in fields {
         let value = match &f.role {
             _ if f.name == selector.0 => selector.1.to_string(),
+            _ if aligned && f.ty == "XmmMem" => "s.aligned_xmm_mem".to_string(),
             Role::Fixed(reg) => {
                 format!("s.fixed_{}({})", snake_case(&f.ty), fixed_path(reg))
             }
@@ -939,7 +970,7 @@ pub fn render_test_forms() -> Result<String, String> {
          AluOp, BitOp, CC, ExtMode, Feature, FloatSize, Gpr, OperandSize, RoundMode, ShiftOp, SseMovOp,\n\
          Xmm,\n\
          SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMoveMaskOp, SseOp, SseShiftImmOp,\n\
-         SseUnaryImmOp, SseUnaryOp, UnaryOp,\n\
+         SseTestOp, SseUnaryImmOp, SseUnaryOp, UnaryOp,\n\
          };\n\n\
          /// A declared form in one shape.\n\
          pub struct Form {\n\
@@ -969,7 +1000,16 @@ pub fn render_test_forms() -> Result<String, String> {
             }
             for (name, mnemonic, _, feature) in forms.iter() {
                 let op = format!("{}::{name}", e.name);
-                write_form_entry(&mut out, decl, &fields, ("op", &op), mnemonic, feature)?;
+                let aligned = aligned_memory(e, name)?;
+                write_form_entry(
+                    &mut out,
+                    decl,
+                    &fields,
+                    ("op", &op),
+                    mnemonic,
+                    feature,
+                    aligned,
+                )?;
             }
         }
     }
@@ -997,7 +1037,15 @@ pub fn render_test_forms() -> Result<String, String> {
                 Some(ty) => format!("{ty}::{value}"),
                 None => String::new(),
             };
-            write_form_entry(&mut out, decl, &fields, (key, &value), mnemonic, feature)?;
+            write_form_entry(
+                &mut out,
+                decl,
+                &fields,
+                (key, &value),
+                mnemonic,
+                feature,
+                false,
+            )?;
         }
     }
     out.push_str("]\n}\n");
@@ -1015,6 +1063,7 @@ pub fn render_test_forms() -> Result<String, String> {
         "SseExtractOp",
         "SseMoveMaskOp",
         "SseBlendvOp",
+        "SseTestOp",
         "SseMovOp",
     ];
     if enums_used != expected {
@@ -1100,6 +1149,27 @@ mod tests {
         render_rust().unwrap();
         render_test_forms().unwrap();
         render_methods().unwrap();
+    }
+
+    #[test]
+    fn alignment_names_forms_of_its_enum() {
+        let sse = ENUMS.iter().find(|e| e.name == "SseOp").unwrap();
+        assert!(aligned_memory(sse, "Paddd").unwrap());
+        assert!(!aligned_memory(sse, "Addss").unwrap());
+        let decl = EnumDecl {
+            name: "X",
+            alignment: Alignment::AllBut(&["Nope"]),
+            doc: "",
+            kind: EnumKind::Forms(&[("A", "a", "0F 58 /r", "Sse")]),
+            methods: &[],
+        };
+        assert!(aligned_memory(&decl, "A").is_err());
+        let values = EnumDecl {
+            kind: EnumKind::Values(&["A"]),
+            alignment: Alignment::Any,
+            ..decl
+        };
+        assert!(aligned_memory(&values, "A").is_err());
     }
 
     #[test]

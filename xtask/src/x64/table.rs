@@ -49,6 +49,8 @@ pub type FeatureName = &'static str;
 /// One operation enum.
 pub struct EnumDecl {
     pub name: &'static str,
+    /// Which forms need their memory operand 16-byte aligned.
+    pub alignment: Alignment,
     pub doc: &'static str,
     pub kind: EnumKind,
     /// The `Assembler` methods each form gets (only for forms).
@@ -81,6 +83,21 @@ const fn method(
         body,
         doc,
     }
+}
+
+/// Which forms of an enum need their memory operand 16-byte aligned: the
+/// legacy SSE forms that read or write 128 bits of memory fault on an
+/// unaligned address (SDM Vol. 1, 14.9: only the VEX forms and the
+/// unaligned moves accept one). The assembler refuses such a form's memory
+/// operand unless it is known aligned (`docs/assembler.md`, "Alignment").
+pub enum Alignment {
+    /// None: no form has a 128-bit memory operand, or the caller names the
+    /// alignment by the form it picks (MOVAPS versus MOVUPS in `SseMovOp`).
+    Any,
+    /// Every form but the listed ones, whose memory operand is narrower (a
+    /// scalar, the m64 of a widening form, INSERTPS's m32) or unaligned
+    /// by definition (MOVDQU).
+    AllBut(&'static [&'static str]),
 }
 
 pub enum EnumKind {
@@ -170,6 +187,7 @@ const fn section(heading: &'static str, decl: InstDecl) -> InstDecl {
     }
 }
 
+use Alignment::{AllBut, Any};
 use Emit::{Call, Custom};
 use Features::{Base, Float, Op};
 
@@ -179,18 +197,21 @@ const FORM: Features = Features::Form;
 pub const ENUMS: &[EnumDecl] = &[
     EnumDecl {
         name: "OperandSize",
+        alignment: Any,
         doc: "The width an integer instruction operates on.",
         kind: EnumKind::Values(&["S8", "S16", "S32", "S64"]),
         methods: &[],
     },
     EnumDecl {
         name: "FloatSize",
+        alignment: Any,
         doc: "The width of a scalar float.",
         kind: EnumKind::Values(&["F32", "F64"]),
         methods: &[],
     },
     EnumDecl {
         name: "CC",
+        alignment: Any,
         doc: "Condition codes, in encoding order (the low nibble of Jcc/SETcc/CMOVcc).",
         kind: EnumKind::Values(&[
             "O", "NO", "B", "AE", "Z", "NZ", "BE", "A", "S", "NS", "P", "NP", "L", "GE", "LE", "G",
@@ -199,6 +220,7 @@ pub const ENUMS: &[EnumDecl] = &[
     },
     EnumDecl {
         name: "AluOp",
+        alignment: Any,
         doc: "Two-operand integer arithmetic and logic (CMP has its own shapes). The \
               declared form is `op r/m, imm32`; its /digit is the operation's row of the \
               ALU opcode table (asm/alu.rs), from which the other forms follow.",
@@ -246,6 +268,7 @@ pub const ENUMS: &[EnumDecl] = &[
     },
     EnumDecl {
         name: "UnaryOp",
+        alignment: Any,
         doc: "One-operand integer arithmetic. The declared form is the 16/32/64-bit \
               one; the 8-bit opcode is one below it.",
         kind: EnumKind::Forms(&[
@@ -258,6 +281,7 @@ pub const ENUMS: &[EnumDecl] = &[
     },
     EnumDecl {
         name: "ShiftOp",
+        alignment: Any,
         doc: "Shifts and rotates. The declared form is `op r/m, cl`; the count-1 and \
               imm8 forms share its /digit (asm/shift.rs).",
         kind: EnumKind::Forms(&[
@@ -271,6 +295,7 @@ pub const ENUMS: &[EnumDecl] = &[
     },
     EnumDecl {
         name: "BitOp",
+        alignment: Any,
         doc: "Bit counting and scanning: `op r, r/m` (16, 32 and 64 bits).",
         kind: EnumKind::Forms(&[
             ("Lzcnt", "lzcnt", "F3 0F BD /r", "Lzcnt"),
@@ -288,16 +313,22 @@ pub const ENUMS: &[EnumDecl] = &[
     },
     EnumDecl {
         name: "ExtMode",
+        alignment: Any,
         doc: "Widening moves: from (B)yte, (W)ord, (L)ong to (W)ord, (L)ong, (Q)uad.",
         kind: EnumKind::Values(&["BW", "BL", "BQ", "WL", "WQ", "LQ"]),
         methods: &[],
     },
     EnumDecl {
         name: "SseOp",
+        alignment: AllBut(&[
+            "Addss", "Addsd", "Subss", "Subsd", "Mulss", "Mulsd", "Divss", "Divsd", "Minss",
+            "Minsd", "Maxss", "Maxsd", "Sqrtss", "Sqrtsd", "Cvtss2sd", "Cvtsd2ss", "Movss",
+            "Movsd",
+        ]),
         doc: "SSE operations of the form `op xmm1, xmm2/m` (xmm1 is read and written): \
               the scalar forms (ss, sd) write xmm1's low lane, the packed ones (ps, pd \
               and the integer p... forms) the whole register and need a memory operand \
-              16-byte aligned. The shifts by a register (psllw .. psrad) take the count \
+              16-byte aligned (all but the scalar forms). The shifts by a register (psllw .. psrad) take the count \
               from the low 64 bits of xmm2/m128.",
         kind: EnumKind::Forms(&[
             ("Addss", "addss", "F3 0F 58 /r", "Sse"),
@@ -435,6 +466,10 @@ pub const ENUMS: &[EnumDecl] = &[
     },
     EnumDecl {
         name: "SseUnaryOp",
+        alignment: AllBut(&[
+            "Pmovsxbw", "Pmovsxwd", "Pmovsxdq", "Pmovzxbw", "Pmovzxwd", "Pmovzxdq", "Cvtps2pd",
+            "Cvtdq2pd", "Movq", "Movdqu",
+        ]),
         doc: "Packed SSE operations of the form `op xmm1, xmm2/m` that write xmm1 \
               without reading it: sign and zero extension (of the source's low 64 \
               bits), absolute values, square roots and conversions. The memory operand \
@@ -473,6 +508,7 @@ pub const ENUMS: &[EnumDecl] = &[
     },
     EnumDecl {
         name: "SseImmOp",
+        alignment: AllBut(&["Insertps"]),
         doc: "Packed SSE operations of the form `op xmm1, xmm2/m, imm8` (xmm1 is read \
               and written): shuffles, blends, byte alignment, insertion and compares, \
               whose immediate selects the lanes or the predicate. The memory operand is \
@@ -497,6 +533,7 @@ pub const ENUMS: &[EnumDecl] = &[
     },
     EnumDecl {
         name: "SseUnaryImmOp",
+        alignment: AllBut(&[]),
         doc: "Packed SSE operations of the form `op xmm1, xmm2/m128, imm8` that write \
               xmm1 without reading it: the shuffles of 32- and 16-bit lanes and the \
               packed roundings (the immediate as ROUNDSS's). The memory operand is \
@@ -517,6 +554,7 @@ pub const ENUMS: &[EnumDecl] = &[
     },
     EnumDecl {
         name: "SseShiftImmOp",
+        alignment: Any,
         doc: "Packed shifts by an immediate, `op xmm1, imm8` (xmm1 is read and \
               written): of each lane, or for pslldq/psrldq of the whole register by \
               bytes. The /digit selects the shift within its opcode's group.",
@@ -541,6 +579,7 @@ pub const ENUMS: &[EnumDecl] = &[
     },
     EnumDecl {
         name: "SseInsertOp",
+        alignment: Any,
         doc: "Lane insertion from a GPR or memory, `op xmm1, r32/m, imm8` (xmm1 is \
               read and written; the immediate is the lane): pinsrb/pinsrw/pinsrd read \
               the low 8/16/32 bits of a 32-bit register or that many bytes of memory, \
@@ -560,6 +599,7 @@ pub const ENUMS: &[EnumDecl] = &[
     },
     EnumDecl {
         name: "SseExtractOp",
+        alignment: Any,
         doc: "Lane extraction to a GPR or memory, `op r32/m, xmm, imm8` (the immediate \
               is the lane): pextrb/pextrw zero-extend into a 32-bit register (whose \
               write clears the upper half) or store 1/2 bytes, pextrd a 32-bit lane, \
@@ -588,6 +628,7 @@ pub const ENUMS: &[EnumDecl] = &[
     },
     EnumDecl {
         name: "SseMoveMaskOp",
+        alignment: Any,
         doc: "The sign bits of each lane into the low bits of a 32-bit GPR (the rest \
               cleared), `op r32, xmm`.",
         kind: EnumKind::Forms(&[
@@ -604,6 +645,7 @@ pub const ENUMS: &[EnumDecl] = &[
     },
     EnumDecl {
         name: "SseBlendvOp",
+        alignment: AllBut(&[]),
         doc: "The variable blends, `op xmm1, xmm2/m128, <XMM0>` (xmm1 is read and \
               written): each lane (byte, float, double) from xmm2 where the same lane \
               of the implicit XMM0 has its top bit set, from xmm1 otherwise. The memory \
@@ -621,7 +663,20 @@ pub const ENUMS: &[EnumDecl] = &[
         )],
     },
     EnumDecl {
+        name: "SseTestOp",
+        alignment: AllBut(&[]),
+        doc: "The flag-setting packed test, `op xmm1, xmm2/m128`.",
+        kind: EnumKind::Forms(&[("Ptest", "ptest", "66 0F 38 17 /r", "Sse41")]),
+        methods: &[method(
+            "{m}",
+            "lhs: Xmm, rhs: impl Into<XmmMem>",
+            "self.xmm_test({op}, lhs, &rhs.into())",
+            "`{m} lhs, rhs`: ZF = (lhs & rhs) == 0, CF = (!lhs & rhs) == 0.",
+        )],
+    },
+    EnumDecl {
         name: "SseMovOp",
+        alignment: Any,
         doc: "SSE loads and stores. The declared form is the load `op xmm, m`; the \
               store `op m, xmm` is the next opcode.",
         kind: EnumKind::Forms(&[
@@ -636,6 +691,7 @@ pub const ENUMS: &[EnumDecl] = &[
     },
     EnumDecl {
         name: "RoundMode",
+        alignment: Any,
         doc: "The rounding of ROUNDSS/ROUNDSD.",
         kind: EnumKind::Values(&["Nearest", "Down", "Up", "Zero"]),
         methods: &[],
@@ -1286,16 +1342,12 @@ pub const INSTS: &[InstDecl] = &[
         Op("op"),
         Call("xmm_blendv", "op dst src2"),
     ),
-    keyed(
-        "",
-        &[("", "ptest", "66 0F 38 17 /r", "Sse41")],
-        inst(
-            "XmmTest",
-            "ptest lhs, rhs: ZF = (lhs & rhs) == 0, CF = (!lhs & rhs) == 0.",
-            "lhs:Xmm rhs:XmmMem",
-            FORM,
-            Call("ptest", "lhs rhs"),
-        ),
+    inst(
+        "XmmTest",
+        "op lhs, rhs: flags only (ptest: ZF = (lhs & rhs) == 0, CF = (!lhs & rhs) == 0).",
+        "op:SseTestOp lhs:Xmm rhs:XmmMem",
+        Op("op"),
+        Call("xmm_test", "op lhs rhs"),
     ),
     keyed(
         "size",

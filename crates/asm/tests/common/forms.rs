@@ -10,7 +10,7 @@ use cranelift_asm::x64::inst::MInst;
 use cranelift_asm::x64::{
     AluOp, BitOp, CC, ExtMode, Feature, FloatSize, Gpr, OperandSize, RoundMode, ShiftOp,
     SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp,
-    SseShiftImmOp, SseUnaryImmOp, SseUnaryOp, UnaryOp, Xmm,
+    SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp, UnaryOp, Xmm,
 };
 
 /// A declared form in one shape.
@@ -648,7 +648,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Andps,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -659,7 +659,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Andpd,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -670,7 +670,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Andnps,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -681,7 +681,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Andnpd,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -692,7 +692,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Orps,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -703,7 +703,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Orpd,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -714,7 +714,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Xorps,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -725,7 +725,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Xorpd,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -736,7 +736,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Addps,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -747,7 +747,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Addpd,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -758,7 +758,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Subps,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -769,7 +769,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Subpd,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -780,7 +780,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Mulps,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -791,7 +791,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Mulpd,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -802,7 +802,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Divps,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -813,7 +813,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Divpd,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -824,7 +824,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Minps,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -835,7 +835,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Minpd,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -846,7 +846,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Maxps,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -857,7 +857,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Maxpd,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -868,7 +868,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Unpcklps,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -879,7 +879,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Unpckhps,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -890,7 +890,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Unpcklpd,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -901,7 +901,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Unpckhpd,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -912,7 +912,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Paddb,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -923,7 +923,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Paddw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -934,7 +934,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Paddd,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -945,7 +945,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Paddq,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -956,7 +956,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Psubb,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -967,7 +967,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Psubw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -978,7 +978,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Psubd,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -989,7 +989,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Psubq,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1000,7 +1000,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Paddsb,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1011,7 +1011,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Paddsw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1022,7 +1022,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Paddusb,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1033,7 +1033,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Paddusw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1044,7 +1044,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Psubsb,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1055,7 +1055,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Psubsw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1066,7 +1066,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Psubusb,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1077,7 +1077,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Psubusw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1088,7 +1088,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pmullw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1099,7 +1099,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pmulld,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1110,7 +1110,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pmuludq,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1121,7 +1121,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pmuldq,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1132,7 +1132,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pmaddwd,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1143,7 +1143,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pmaddubsw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1154,7 +1154,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pmulhrsw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1165,7 +1165,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pmulhw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1176,7 +1176,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pmulhuw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1187,7 +1187,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pavgb,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1198,7 +1198,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pavgw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1209,7 +1209,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Phaddw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1220,7 +1220,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Phaddd,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1231,7 +1231,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pminsb,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1242,7 +1242,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pminsw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1253,7 +1253,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pminsd,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1264,7 +1264,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pminub,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1275,7 +1275,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pminuw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1286,7 +1286,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pminud,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1297,7 +1297,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pmaxsb,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1308,7 +1308,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pmaxsw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1319,7 +1319,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pmaxsd,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1330,7 +1330,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pmaxub,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1341,7 +1341,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pmaxuw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1352,7 +1352,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pmaxud,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1363,7 +1363,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pcmpeqb,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1374,7 +1374,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pcmpeqw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1385,7 +1385,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pcmpeqd,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1396,7 +1396,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pcmpeqq,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1407,7 +1407,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pcmpgtb,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1418,7 +1418,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pcmpgtw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1429,7 +1429,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pcmpgtd,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1440,7 +1440,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pcmpgtq,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1451,7 +1451,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pand,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1462,7 +1462,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pandn,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1473,7 +1473,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Por,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1484,7 +1484,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pxor,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1495,7 +1495,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Packsswb,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1506,7 +1506,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Packssdw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1517,7 +1517,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Packuswb,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1528,7 +1528,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Packusdw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1539,7 +1539,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Punpcklbw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1550,7 +1550,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Punpcklwd,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1561,7 +1561,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Punpckldq,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1572,7 +1572,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Punpcklqdq,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1583,7 +1583,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Punpckhbw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1594,7 +1594,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Punpckhwd,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1605,7 +1605,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Punpckhdq,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1616,7 +1616,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Punpckhqdq,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1627,7 +1627,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pshufb,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1638,7 +1638,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Psllw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1649,7 +1649,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Pslld,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1660,7 +1660,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Psllq,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1671,7 +1671,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Psrlw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1682,7 +1682,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Psrld,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1693,7 +1693,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Psrlq,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1704,7 +1704,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Psraw,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1715,7 +1715,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmRmR {
                 op: SseOp::Psrad,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1785,7 +1785,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             feature: Feature::Ssse3,
             inst: MInst::XmmUnaryRmR {
                 op: SseUnaryOp::Pabsb,
-                src: s.xmm_mem,
+                src: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1795,7 +1795,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             feature: Feature::Ssse3,
             inst: MInst::XmmUnaryRmR {
                 op: SseUnaryOp::Pabsw,
-                src: s.xmm_mem,
+                src: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1805,7 +1805,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             feature: Feature::Ssse3,
             inst: MInst::XmmUnaryRmR {
                 op: SseUnaryOp::Pabsd,
-                src: s.xmm_mem,
+                src: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1815,7 +1815,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             feature: Feature::Sse,
             inst: MInst::XmmUnaryRmR {
                 op: SseUnaryOp::Sqrtps,
-                src: s.xmm_mem,
+                src: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1825,7 +1825,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             feature: Feature::Sse2,
             inst: MInst::XmmUnaryRmR {
                 op: SseUnaryOp::Sqrtpd,
-                src: s.xmm_mem,
+                src: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1835,7 +1835,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             feature: Feature::Sse2,
             inst: MInst::XmmUnaryRmR {
                 op: SseUnaryOp::Cvtdq2ps,
-                src: s.xmm_mem,
+                src: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1845,7 +1845,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             feature: Feature::Sse2,
             inst: MInst::XmmUnaryRmR {
                 op: SseUnaryOp::Cvttps2dq,
-                src: s.xmm_mem,
+                src: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1865,7 +1865,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             feature: Feature::Sse2,
             inst: MInst::XmmUnaryRmR {
                 op: SseUnaryOp::Cvtpd2ps,
-                src: s.xmm_mem,
+                src: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1885,7 +1885,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             feature: Feature::Sse2,
             inst: MInst::XmmUnaryRmR {
                 op: SseUnaryOp::Cvttpd2dq,
-                src: s.xmm_mem,
+                src: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1915,7 +1915,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             feature: Feature::Sse2,
             inst: MInst::XmmUnaryRmR {
                 op: SseUnaryOp::Movdqa,
-                src: s.xmm_mem,
+                src: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1927,7 +1927,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
                 op: SseImmOp::Shufps,
                 imm: 0x1b,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1939,7 +1939,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
                 op: SseImmOp::Shufpd,
                 imm: 0x1b,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1951,7 +1951,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
                 op: SseImmOp::Cmpps,
                 imm: 0x1b,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1963,7 +1963,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
                 op: SseImmOp::Cmppd,
                 imm: 0x1b,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1975,7 +1975,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
                 op: SseImmOp::Palignr,
                 imm: 0x1b,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1987,7 +1987,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
                 op: SseImmOp::Pblendw,
                 imm: 0x1b,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -1999,7 +1999,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
                 op: SseImmOp::Blendps,
                 imm: 0x1b,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -2011,7 +2011,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
                 op: SseImmOp::Blendpd,
                 imm: 0x1b,
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -2034,7 +2034,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmUnaryRmRImm {
                 op: SseUnaryImmOp::Pshufd,
                 imm: 0x1b,
-                src: s.xmm_mem,
+                src: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -2045,7 +2045,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmUnaryRmRImm {
                 op: SseUnaryImmOp::Pshuflw,
                 imm: 0x1b,
-                src: s.xmm_mem,
+                src: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -2056,7 +2056,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmUnaryRmRImm {
                 op: SseUnaryImmOp::Pshufhw,
                 imm: 0x1b,
-                src: s.xmm_mem,
+                src: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -2067,7 +2067,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmUnaryRmRImm {
                 op: SseUnaryImmOp::Roundps,
                 imm: 0x1b,
-                src: s.xmm_mem,
+                src: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -2078,7 +2078,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmUnaryRmRImm {
                 op: SseUnaryImmOp::Roundpd,
                 imm: 0x1b,
-                src: s.xmm_mem,
+                src: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -2366,7 +2366,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
                 op: SseBlendvOp::Pblendvb,
                 mask: s.fixed_xmm(Xmm::XMM0),
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -2378,7 +2378,7 @@ pub fn forms(s: &Samples) -> Vec<Form> {
                 op: SseBlendvOp::Blendvps,
                 mask: s.fixed_xmm(Xmm::XMM0),
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
             },
         },
@@ -2390,8 +2390,18 @@ pub fn forms(s: &Samples) -> Vec<Form> {
                 op: SseBlendvOp::Blendvpd,
                 mask: s.fixed_xmm(Xmm::XMM0),
                 src1: s.xmm,
-                src2: s.xmm_mem,
+                src2: s.aligned_xmm_mem,
                 dst: s.writable_xmm,
+            },
+        },
+        Form {
+            shape: "XmmTest",
+            mnemonic: "ptest",
+            feature: Feature::Sse41,
+            inst: MInst::XmmTest {
+                op: SseTestOp::Ptest,
+                lhs: s.xmm,
+                rhs: s.aligned_xmm_mem,
             },
         },
         Form {
@@ -3273,15 +3283,6 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             inst: MInst::XmmMovRR {
                 src: s.xmm,
                 dst: s.writable_xmm,
-            },
-        },
-        Form {
-            shape: "XmmTest",
-            mnemonic: "ptest",
-            feature: Feature::Sse41,
-            inst: MInst::XmmTest {
-                lhs: s.xmm,
-                rhs: s.xmm_mem,
             },
         },
         Form {

@@ -11,7 +11,7 @@ use cranelift_asm::x64::inst::{self as vi, CallDest, ShiftAmount};
 use cranelift_asm::x64::{
     AluOp, BitOp, CC, ExtMode, FloatSize, Gpr, MInst, OperandSize, RoundMode, Scale, ShiftOp,
     SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp,
-    SseShiftImmOp, SseUnaryImmOp, SseUnaryOp, UnaryOp, Virtual, Xmm,
+    SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp, UnaryOp, Virtual, Xmm,
 };
 
 /// Displacements on the disp8/disp32 boundaries.
@@ -185,11 +185,13 @@ fn gpr_mem(u: &mut Unstructured, t: &Targets) -> Result<vi::GprMem> {
     })
 }
 
-fn xmm_mem(u: &mut Unstructured, t: &Targets) -> Result<vi::XmmMem> {
-    Ok(if u.ratio(1, 2)? {
-        vi::XmmMem::Xmm(xr(xmm(u)?))
-    } else {
-        vi::XmmMem::Mem(amode(u, t)?)
+/// A register or memory; memory stated aligned or not, but always stated
+/// aligned for a form that needs it (`aligned`), which refuses the other.
+fn xmm_mem(u: &mut Unstructured, t: &Targets, aligned: bool) -> Result<vi::XmmMem> {
+    Ok(match u.int_in_range(0..=3)? {
+        0 | 1 => vi::XmmMem::Xmm(xr(xmm(u)?)),
+        2 if !aligned => vi::XmmMem::Mem(amode(u, t)?),
+        _ => vi::XmmMem::Aligned(amode(u, t)?),
     })
 }
 
@@ -566,10 +568,11 @@ pub fn inst(u: &mut Unstructured, t: &Targets) -> Result<MInst> {
         },
         48 => {
             let dst = xmm(u)?;
+            let op = *u.choose(&SseOp::ALL)?;
             MInst::XmmRmR {
-                op: *u.choose(&SseOp::ALL)?,
+                op,
                 src1: xr(dst),
-                src2: xmm_mem(u, t)?,
+                src2: xmm_mem(u, t, op.aligned_memory())?,
                 dst: xwr(dst),
             }
         }
@@ -579,14 +582,14 @@ pub fn inst(u: &mut Unstructured, t: &Targets) -> Result<MInst> {
                 size: float_size(u)?,
                 mode: *u.choose(&RoundMode::ALL)?,
                 src1: xr(dst),
-                src2: xmm_mem(u, t)?,
+                src2: xmm_mem(u, t, false)?,
                 dst: xwr(dst),
             }
         }
         50 => MInst::XmmCmp {
             size: float_size(u)?,
             lhs: xr(xmm(u)?),
-            rhs: xmm_mem(u, t)?,
+            rhs: xmm_mem(u, t, false)?,
         },
         51 => MInst::GprToXmm {
             size: int_size(u)?,
@@ -611,7 +614,7 @@ pub fn inst(u: &mut Unstructured, t: &Targets) -> Result<MInst> {
         54 => MInst::CvtFloatToInt {
             float_size: float_size(u)?,
             int_size: int_size(u)?,
-            src: xmm_mem(u, t)?,
+            src: xmm_mem(u, t, false)?,
             dst: gw(gpr(u)?),
         },
         55 => {
@@ -665,27 +668,34 @@ pub fn inst(u: &mut Unstructured, t: &Targets) -> Result<MInst> {
                 dst: xwr(dst),
             }
         }
-        59 => MInst::XmmUnaryRmR {
-            op: *u.choose(&SseUnaryOp::ALL)?,
-            src: xmm_mem(u, t)?,
-            dst: xwr(xmm(u)?),
-        },
+        59 => {
+            let op = *u.choose(&SseUnaryOp::ALL)?;
+            MInst::XmmUnaryRmR {
+                op,
+                src: xmm_mem(u, t, op.aligned_memory())?,
+                dst: xwr(xmm(u)?),
+            }
+        }
         60 => {
             let dst = xmm(u)?;
+            let op = *u.choose(&SseImmOp::ALL)?;
             MInst::XmmRmRImm {
-                op: *u.choose(&SseImmOp::ALL)?,
+                op,
                 imm: u.arbitrary()?,
                 src1: xr(dst),
-                src2: xmm_mem(u, t)?,
+                src2: xmm_mem(u, t, op.aligned_memory())?,
                 dst: xwr(dst),
             }
         }
-        61 => MInst::XmmUnaryRmRImm {
-            op: *u.choose(&SseUnaryImmOp::ALL)?,
-            imm: u.arbitrary()?,
-            src: xmm_mem(u, t)?,
-            dst: xwr(xmm(u)?),
-        },
+        61 => {
+            let op = *u.choose(&SseUnaryImmOp::ALL)?;
+            MInst::XmmUnaryRmRImm {
+                op,
+                imm: u.arbitrary()?,
+                src: xmm_mem(u, t, op.aligned_memory())?,
+                dst: xwr(xmm(u)?),
+            }
+        }
         62 => {
             let dst = xmm(u)?;
             MInst::XmmShiftImm {
@@ -722,17 +732,22 @@ pub fn inst(u: &mut Unstructured, t: &Targets) -> Result<MInst> {
             src: xr(xmm(u)?),
             dst: gw(gpr(u)?),
         },
-        67 => MInst::XmmTest {
-            lhs: xr(xmm(u)?),
-            rhs: xmm_mem(u, t)?,
-        },
+        67 => {
+            let op = *u.choose(&SseTestOp::ALL)?;
+            MInst::XmmTest {
+                op,
+                lhs: xr(xmm(u)?),
+                rhs: xmm_mem(u, t, op.aligned_memory())?,
+            }
+        }
         68 => {
             let dst = xmm(u)?;
+            let op = *u.choose(&SseBlendvOp::ALL)?;
             MInst::XmmBlendv {
-                op: *u.choose(&SseBlendvOp::ALL)?,
+                op,
                 mask: xr(Xmm::XMM0),
                 src1: xr(dst),
-                src2: xmm_mem(u, t)?,
+                src2: xmm_mem(u, t, op.aligned_memory())?,
                 dst: xwr(dst),
             }
         }

@@ -300,7 +300,7 @@ fn gm(operand: &vi::GprMem, size: OperandSize) -> Op {
 fn xm(operand: &vi::XmmMem, bytes: u32) -> Op {
     match operand {
         vi::XmmMem::Xmm(reg) => x(*reg),
-        vi::XmmMem::Mem(amode) => mem(amode, bytes),
+        vi::XmmMem::Mem(amode) | vi::XmmMem::Aligned(amode) => mem(amode, bytes),
     }
 }
 
@@ -547,7 +547,7 @@ pub fn expected_trap(inst: &MInst) -> Option<TrapCode> {
         _ => None,
     };
     let xm_trap = |g: &vi::XmmMem| match g {
-        vi::XmmMem::Mem(a) => a.trap(),
+        vi::XmmMem::Mem(a) | vi::XmmMem::Aligned(a) => a.trap(),
         vi::XmmMem::Xmm(_) => None,
     };
     match inst {
@@ -884,7 +884,9 @@ pub fn expected(inst: &MInst) -> Vec<Expected> {
             declared(op.mnemonic()),
             vec![rw(*dst, OperandSize::S32), x(*src)],
         )),
-        MInst::XmmTest { lhs, rhs } => one(inst_(M::Ptest, vec![x(*lhs), xm(rhs, 16)])),
+        MInst::XmmTest { op, lhs, rhs } => {
+            one(inst_(declared(op.mnemonic()), vec![x(*lhs), xm(rhs, 16)]))
+        }
         // The manual's third operand, <XMM0>, is implicit: no bits encode
         // it, and the decoder lists the two explicit ones.
         MInst::XmmBlendv { op, src2, dst, .. } => {
@@ -1728,6 +1730,9 @@ pub struct Samples {
     pub gpr_mem_imm: vi::GprMemImm,
     pub gpr_imm: vi::GprImm,
     pub xmm_mem: vi::XmmMem,
+    /// `xmm_mem`, its memory stated 16-byte aligned (for the forms that
+    /// need it).
+    pub aligned_xmm_mem: vi::XmmMem,
     pub shift_amount: ShiftAmount,
     pub trap: TrapCode,
 }
@@ -1780,6 +1785,11 @@ impl Samples {
             },
             xmm_mem: if memory {
                 vi::XmmMem::Mem(amode)
+            } else {
+                vi::XmmMem::Xmm(xr(xmm))
+            },
+            aligned_xmm_mem: if memory {
+                vi::XmmMem::Aligned(amode)
             } else {
                 vi::XmmMem::Xmm(xr(xmm))
             },

@@ -11,7 +11,7 @@ use crate::x64::features::Feature;
 use crate::x64::regs::{Gpr, Xmm};
 use crate::x64::{
     AluOp, BitOp, ExtMode, FloatSize, OperandSize, SseBlendvOp, SseExtractOp, SseImmOp,
-    SseInsertOp, SseMoveMaskOp, SseOp, SseShiftImmOp, SseUnaryImmOp, SseUnaryOp,
+    SseInsertOp, SseMoveMaskOp, SseOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp,
 };
 
 /// The form of `MInst::Cmp`.
@@ -28,6 +28,7 @@ pub(crate) const fn form_cmp() -> Form {
             digit: Some(7),
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -45,6 +46,7 @@ pub(crate) const fn form_test_mr() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -62,6 +64,7 @@ pub(crate) const fn form_test_mi() -> Form {
             digit: Some(0),
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -79,6 +82,7 @@ pub(crate) const fn form_imul() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -96,6 +100,7 @@ pub(crate) const fn form_imul_imm_ib() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -113,6 +118,7 @@ pub(crate) const fn form_imul_imm_id() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -135,6 +141,7 @@ pub(crate) const fn form_mul_wide(signed: bool) -> Option<Form> {
                 digit: Some(4),
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         true => Some(Form {
             mnemonic: "imul",
@@ -148,6 +155,7 @@ pub(crate) const fn form_mul_wide(signed: bool) -> Option<Form> {
                 digit: Some(5),
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -172,6 +180,7 @@ pub(crate) const fn form_div(signed: bool) -> Option<Form> {
                 digit: Some(6),
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         true => Some(Form {
             mnemonic: "idiv",
@@ -185,6 +194,7 @@ pub(crate) const fn form_div(signed: bool) -> Option<Form> {
                 digit: Some(7),
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -209,6 +219,7 @@ pub(crate) const fn form_sign_extend_rax_rdx(size: OperandSize) -> Option<Form> 
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S32 => Some(Form {
             mnemonic: "cdq",
@@ -222,6 +233,7 @@ pub(crate) const fn form_sign_extend_rax_rdx(size: OperandSize) -> Option<Form> 
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S64 => Some(Form {
             mnemonic: "cqo",
@@ -235,6 +247,7 @@ pub(crate) const fn form_sign_extend_rax_rdx(size: OperandSize) -> Option<Form> 
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -259,6 +272,7 @@ pub(crate) const fn form_bswap(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::Reg,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -283,6 +297,7 @@ pub(crate) const fn form_mov_rr(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S16 | OperandSize::S32 | OperandSize::S64 => Some(Form {
             mnemonic: "mov",
@@ -296,6 +311,7 @@ pub(crate) const fn form_mov_rr(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -315,6 +331,7 @@ pub(crate) const fn form_mov_imm_r8() -> Form {
             digit: None,
             plus: Plus::Reg,
         },
+        aligned: false,
     }
 }
 
@@ -332,6 +349,7 @@ pub(crate) const fn form_mov_imm_r() -> Form {
             digit: None,
             plus: Plus::Reg,
         },
+        aligned: false,
     }
 }
 
@@ -349,6 +367,7 @@ pub(crate) const fn form_mov_imm_sext() -> Form {
             digit: Some(0),
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -366,6 +385,7 @@ pub(crate) const fn form_mov_imm_r64() -> Form {
             digit: None,
             plus: Plus::Reg,
         },
+        aligned: false,
     }
 }
 
@@ -388,6 +408,7 @@ pub(crate) const fn form_mov_rm(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S16 | OperandSize::S32 | OperandSize::S64 => Some(Form {
             mnemonic: "mov",
@@ -401,6 +422,7 @@ pub(crate) const fn form_mov_rm(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -425,6 +447,7 @@ pub(crate) const fn form_mov_mr(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S16 | OperandSize::S32 | OperandSize::S64 => Some(Form {
             mnemonic: "mov",
@@ -438,6 +461,7 @@ pub(crate) const fn form_mov_mr(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -462,6 +486,7 @@ pub(crate) const fn form_mov_mi(size: OperandSize) -> Option<Form> {
                 digit: Some(0),
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S16 => Some(Form {
             mnemonic: "mov",
@@ -475,6 +500,7 @@ pub(crate) const fn form_mov_mi(size: OperandSize) -> Option<Form> {
                 digit: Some(0),
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S32 | OperandSize::S64 => Some(Form {
             mnemonic: "mov",
@@ -488,6 +514,7 @@ pub(crate) const fn form_mov_mi(size: OperandSize) -> Option<Form> {
                 digit: Some(0),
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -512,6 +539,7 @@ pub(crate) const fn form_movzx(mode: ExtMode) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         ExtMode::BL | ExtMode::BQ => Some(Form {
             mnemonic: "movzx",
@@ -525,6 +553,7 @@ pub(crate) const fn form_movzx(mode: ExtMode) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         ExtMode::WL | ExtMode::WQ => Some(Form {
             mnemonic: "movzx",
@@ -538,6 +567,7 @@ pub(crate) const fn form_movzx(mode: ExtMode) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         ExtMode::LQ => Some(Form {
             mnemonic: "mov",
@@ -551,6 +581,7 @@ pub(crate) const fn form_movzx(mode: ExtMode) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -575,6 +606,7 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         ExtMode::BL => Some(Form {
             mnemonic: "movsx",
@@ -588,6 +620,7 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         ExtMode::BQ => Some(Form {
             mnemonic: "movsx",
@@ -601,6 +634,7 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         ExtMode::WL => Some(Form {
             mnemonic: "movsx",
@@ -614,6 +648,7 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         ExtMode::WQ => Some(Form {
             mnemonic: "movsx",
@@ -627,6 +662,7 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         ExtMode::LQ => Some(Form {
             mnemonic: "movsxd",
@@ -640,6 +676,7 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -659,6 +696,7 @@ pub(crate) const fn form_lea() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -676,6 +714,7 @@ pub(crate) const fn form_setcc() -> Form {
             digit: Some(0),
             plus: Plus::Cc,
         },
+        aligned: false,
     }
 }
 
@@ -698,6 +737,7 @@ pub(crate) const fn form_cmov(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::Cc,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -717,6 +757,7 @@ pub(crate) const fn form_push_r() -> Form {
             digit: None,
             plus: Plus::Reg,
         },
+        aligned: false,
     }
 }
 
@@ -734,6 +775,7 @@ pub(crate) const fn form_push_m() -> Form {
             digit: Some(6),
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -751,6 +793,7 @@ pub(crate) const fn form_push_ib() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -768,6 +811,7 @@ pub(crate) const fn form_push_id() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -785,6 +829,7 @@ pub(crate) const fn form_pop() -> Form {
             digit: None,
             plus: Plus::Reg,
         },
+        aligned: false,
     }
 }
 
@@ -802,6 +847,7 @@ pub(crate) const fn form_jmp_rel8() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -819,6 +865,7 @@ pub(crate) const fn form_jmp_rel32() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -836,6 +883,7 @@ pub(crate) const fn form_jmp_if_rel8() -> Form {
             digit: None,
             plus: Plus::Cc,
         },
+        aligned: false,
     }
 }
 
@@ -853,6 +901,7 @@ pub(crate) const fn form_jmp_if_rel32() -> Form {
             digit: None,
             plus: Plus::Cc,
         },
+        aligned: false,
     }
 }
 
@@ -870,6 +919,7 @@ pub(crate) const fn form_jmp_indirect() -> Form {
             digit: Some(4),
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -887,6 +937,7 @@ pub(crate) const fn form_call() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -904,6 +955,7 @@ pub(crate) const fn form_call_indirect() -> Form {
             digit: Some(2),
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -921,6 +973,7 @@ pub(crate) const fn form_ret_near() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -938,6 +991,7 @@ pub(crate) const fn form_ret_iw() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -955,6 +1009,7 @@ pub(crate) const fn form_ud2() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -972,6 +1027,7 @@ pub(crate) const fn form_int3() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -994,6 +1050,7 @@ pub(crate) const fn form_xchg(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S16 | OperandSize::S32 | OperandSize::S64 => Some(Form {
             mnemonic: "xchg",
@@ -1007,6 +1064,7 @@ pub(crate) const fn form_xchg(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -1031,6 +1089,7 @@ pub(crate) const fn form_lock_cmpxchg(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S16 | OperandSize::S32 | OperandSize::S64 => Some(Form {
             mnemonic: "cmpxchg",
@@ -1044,6 +1103,7 @@ pub(crate) const fn form_lock_cmpxchg(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -1068,6 +1128,7 @@ pub(crate) const fn form_lock_xadd(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S16 | OperandSize::S32 | OperandSize::S64 => Some(Form {
             mnemonic: "xadd",
@@ -1081,6 +1142,7 @@ pub(crate) const fn form_lock_xadd(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -1100,6 +1162,7 @@ pub(crate) const fn form_mfence() -> Form {
             digit: Some(6),
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -1117,23 +1180,7 @@ pub(crate) const fn form_xmm_mov_rr() -> Form {
             digit: None,
             plus: Plus::None,
         },
-    }
-}
-
-/// The form of `MInst::XmmTest`.
-pub(crate) const fn form_xmm_test() -> Form {
-    Form {
-        mnemonic: "ptest",
-        feature: Feature::Sse41,
-        opcode: Opcode {
-            prefix: 0x66,
-            w: false,
-            map: Map::M0F38,
-            byte: 0x17,
-            modrm: true,
-            digit: None,
-            plus: Plus::None,
-        },
+        aligned: false,
     }
 }
 
@@ -1156,6 +1203,7 @@ pub(crate) const fn form_xmm_round(size: FloatSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         FloatSize::F64 => Some(Form {
             mnemonic: "roundsd",
@@ -1169,6 +1217,7 @@ pub(crate) const fn form_xmm_round(size: FloatSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -1193,6 +1242,7 @@ pub(crate) const fn form_xmm_cmp(size: FloatSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         FloatSize::F64 => Some(Form {
             mnemonic: "ucomisd",
@@ -1206,6 +1256,7 @@ pub(crate) const fn form_xmm_cmp(size: FloatSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -1230,6 +1281,7 @@ pub(crate) const fn form_gpr_to_xmm(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S64 => Some(Form {
             mnemonic: "movq",
@@ -1243,6 +1295,7 @@ pub(crate) const fn form_gpr_to_xmm(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -1267,6 +1320,7 @@ pub(crate) const fn form_xmm_to_gpr(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S64 => Some(Form {
             mnemonic: "movq",
@@ -1280,6 +1334,7 @@ pub(crate) const fn form_xmm_to_gpr(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -1304,6 +1359,7 @@ pub(crate) const fn form_cvt_int_to_float(float_size: FloatSize) -> Option<Form>
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         FloatSize::F64 => Some(Form {
             mnemonic: "cvtsi2sd",
@@ -1317,6 +1373,7 @@ pub(crate) const fn form_cvt_int_to_float(float_size: FloatSize) -> Option<Form>
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -1341,6 +1398,7 @@ pub(crate) const fn form_cvt_float_to_int(float_size: FloatSize) -> Option<Form>
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         FloatSize::F64 => Some(Form {
             mnemonic: "cvttsd2si",
@@ -1354,6 +1412,7 @@ pub(crate) const fn form_cvt_float_to_int(float_size: FloatSize) -> Option<Form>
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -2448,5 +2507,10 @@ impl Assembler {
     /// `blendvpd dst, src, xmm0` (the mask must be in xmm0).
     pub fn blendvpd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
         self.xmm_blendv(SseBlendvOp::Blendvpd, dst, &src.into())
+    }
+
+    /// `ptest lhs, rhs`: ZF = (lhs & rhs) == 0, CF = (!lhs & rhs) == 0.
+    pub fn ptest(&mut self, lhs: Xmm, rhs: impl Into<XmmMem>) {
+        self.xmm_test(SseTestOp::Ptest, lhs, &rhs.into())
     }
 }

@@ -254,6 +254,9 @@ pub(crate) struct Form {
     pub feature: Feature,
     /// Its encoding.
     pub opcode: Opcode,
+    /// Whether its memory operand must be 16-byte aligned (a legacy SSE
+    /// form reading or writing 128 bits of memory).
+    pub aligned: bool,
 }
 
 impl Form {
@@ -308,6 +311,8 @@ pub(crate) enum Rm<'a> {
     Reg(u8),
     /// Memory.
     Mem(&'a Amode),
+    /// Memory the caller states 16-byte aligned ([`XmmMem::Aligned`]).
+    Aligned(&'a Amode),
 }
 
 impl<'a> From<&'a GprMem> for Rm<'a> {
@@ -324,6 +329,7 @@ impl<'a> From<&'a XmmMem> for Rm<'a> {
         match operand {
             XmmMem::Xmm(r) => Rm::Reg(r.enc()),
             XmmMem::Mem(m) => Rm::Mem(m),
+            XmmMem::Aligned(m) => Rm::Aligned(m),
         }
     }
 }
@@ -518,6 +524,17 @@ impl Assembler {
         if !self.require(form.feature, form.mnemonic) {
             return;
         }
+        if form.aligned
+            && let Rm::Mem(amode) = rm
+            && !self.known_aligned(amode)
+        {
+            self.fail(AsmError::InvalidOperand {
+                mnemonic: form.mnemonic,
+                reason: "the memory operand must be 16-byte aligned: pass it as \
+                         XmmMem::Aligned, or load it first with movups",
+            });
+            return;
+        }
         debug_assert!(form.opcode.modrm && matches!(form.opcode.plus, Plus::None));
         let p = form.opcode.prefixes().join(extra);
         let reg = match form.opcode.digit {
@@ -533,6 +550,19 @@ impl Assembler {
             rm,
             imm,
         );
+    }
+
+    /// Whether `amode` is known 16-byte aligned without the caller's word:
+    /// a constant-pool entry emitted at 16 or more, at a multiple of 16
+    /// into it (the finished code is placed at the largest constant
+    /// alignment, so its offset's alignment is its address's).
+    fn known_aligned(&self, amode: &Amode) -> bool {
+        match *amode {
+            Amode::Constant {
+                constant, offset, ..
+            } => offset % 16 == 0 && self.buffer.constant_alignment(constant) >= 16,
+            Amode::Reg { .. } | Amode::Label { .. } => false,
+        }
     }
 
     /// Emits a declared form without a ModRM byte: its opcode, with `reg`
@@ -563,10 +593,13 @@ impl Assembler {
         rm: Rm<'_>,
         imm: Imm,
     ) {
+        // An aligned operand's alignment was checked by `emit_form`; its
+        // encoding is that of any memory operand.
         let mut bytes = InstBytes::new();
         let (rex_x, rex_b) = match rm {
             Rm::Reg(r) => (0, r >> 3),
-            Rm::Mem(Amode::Reg { base, index, .. }) => {
+            Rm::Mem(Amode::Reg { base, index, .. })
+            | Rm::Aligned(Amode::Reg { base, index, .. }) => {
                 if let Some((index, _)) = index
                     && *index == Gpr::RSP
                 {
@@ -581,7 +614,7 @@ impl Assembler {
                     base.map_or(0, |b| b.enc() >> 3),
                 )
             }
-            Rm::Mem(_) => (0, 0),
+            Rm::Mem(_) | Rm::Aligned(_) => (0, 0),
         };
         Self::put_prefixes(&mut bytes, prefixes, (reg >> 3) & 1, rex_x, rex_b, map);
         bytes.push(opcode);
@@ -590,13 +623,13 @@ impl Assembler {
                 bytes.push(0b11_000_000 | (reg & 7) << 3 | (r & 7));
                 None
             }
-            Rm::Mem(amode) => Self::put_memory(&mut bytes, reg, amode, imm),
+            Rm::Mem(amode) | Rm::Aligned(amode) => Self::put_memory(&mut bytes, reg, amode, imm),
         };
         Self::put_imm(&mut bytes, imm);
 
         let start = self.buffer.cur_offset();
         self.buffer.put_inst_bytes(&bytes.bytes, bytes.len);
-        if let Rm::Mem(amode) = rm
+        if let Rm::Mem(amode) | Rm::Aligned(amode) = rm
             && let Some(code) = amode.trap()
         {
             self.buffer.add_trap_at(start, code);

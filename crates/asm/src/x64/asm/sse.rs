@@ -20,13 +20,15 @@
 //!  XmmExtractMem    op m, xmm1, imm8          SseExtractOp   (a store)
 //!  XmmMoveMask      op r32, xmm1              SseMoveMaskOp  r32 in ModRM.reg
 //!  XmmBlendv        op xmm1, xmm2/m, <xmm0>   SseBlendvOp    xmm0 fixed, read
-//!  XmmTest          ptest xmm1, xmm2/m128     (its own form) flags only
+//!  XmmTest          op xmm1, xmm2/m128        SseTestOp      flags only
 //! ```
 //!
 //! The scalar forms write only the low lane of the destination and keep the
 //! rest (a memory-source MOVSS/MOVSD clears it instead). The packed forms
 //! with a 128-bit memory operand need it 16-byte aligned (a misaligned one
-//! faults); a store is the opcode after its load's. Left out for now:
+//! faults): `emit_form` refuses a memory operand of a form declared so
+//! unless it is `XmmMem::Aligned` or a constant known aligned. A store is
+//! the opcode after its load's. Left out for now:
 //! COMISS/COMISD, CVTSS2SI (rounding by MXCSR), the MOVDQA/MOVDQU stores
 //! (MOVUPS/MOVAPS store the same bits), EXTRACTPS and the register-only
 //! MOVLHPS/MOVHLPS.
@@ -36,7 +38,7 @@ use crate::x64::args::{Amode, GprMem, XmmMem};
 use crate::x64::regs::{Gpr, Xmm};
 use crate::x64::{
     FloatSize, OperandSize, RoundMode, SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp,
-    SseMoveMaskOp, SseOp, SseShiftImmOp, SseUnaryImmOp, SseUnaryOp,
+    SseMoveMaskOp, SseOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp,
 };
 
 impl RoundMode {
@@ -151,11 +153,16 @@ impl Assembler {
         );
     }
 
-    /// `ptest lhs, rhs`: ZF set when `lhs & rhs` is zero, CF when
-    /// `!lhs & rhs` is.
-    pub fn ptest(&mut self, lhs: Xmm, rhs: &XmmMem) {
-        let form = forms::form_xmm_test();
-        self.emit_form(form, Prefixes::NONE, lhs.enc(), Rm::from(rhs), Imm::None);
+    /// `op lhs, rhs`: flags only (`ptest`: ZF set when `lhs & rhs` is zero,
+    /// CF when `!lhs & rhs` is).
+    pub fn xmm_test(&mut self, op: SseTestOp, lhs: Xmm, rhs: &XmmMem) {
+        self.emit_form(
+            op.form(),
+            Prefixes::NONE,
+            lhs.enc(),
+            Rm::from(rhs),
+            Imm::None,
+        );
     }
 
     /// A load: `movss/movsd/movaps/movapd/movups/movupd dst, [src]`.

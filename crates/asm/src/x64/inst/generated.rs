@@ -415,7 +415,13 @@ pub enum SseBlendvOp {
     Blendvpd,
 }
 
-/// Internal type SseMovOp: defined at isle/asm/x64/inst.isle line 124.
+/// Internal type SseTestOp: defined at isle/asm/x64/inst.isle line 123.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum SseTestOp {
+    Ptest,
+}
+
+/// Internal type SseMovOp: defined at isle/asm/x64/inst.isle line 127.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum SseMovOp {
     Movss,
@@ -426,7 +432,7 @@ pub enum SseMovOp {
     Movupd,
 }
 
-/// Internal type RoundMode: defined at isle/asm/x64/inst.isle line 127.
+/// Internal type RoundMode: defined at isle/asm/x64/inst.isle line 130.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum RoundMode {
     Nearest,
@@ -435,7 +441,7 @@ pub enum RoundMode {
     Zero,
 }
 
-/// Internal type MInst: defined at isle/asm/x64/inst.isle line 131.
+/// Internal type MInst: defined at isle/asm/x64/inst.isle line 134.
 #[derive(Clone, Debug)]
 pub enum MInst {
     AluRmi {
@@ -740,6 +746,7 @@ pub enum MInst {
         dst: WritableXmm,
     },
     XmmTest {
+        op: SseTestOp,
         lhs: XmmReg,
         rhs: XmmMem,
     },

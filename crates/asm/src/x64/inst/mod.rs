@@ -34,7 +34,7 @@ pub mod generated;
 
 pub use generated::{
     AluOp, BitOp, CC, ExtMode, FloatSize, MInst, OperandSize, RoundMode, ShiftOp, SseBlendvOp,
-    SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseShiftImmOp,
+    SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseShiftImmOp, SseTestOp,
     SseUnaryImmOp, SseUnaryOp, UnaryOp,
 };
 

@@ -48,7 +48,7 @@ pub(super) fn gpr_imm(v: &mut impl OperandVisitor, operand: &mut GprImm<crate::x
 pub(super) fn xmm_mem(v: &mut impl OperandVisitor, operand: &mut XmmMem) {
     match operand {
         XmmMem::Xmm(reg) => v.reg_use(reg.reg_mut()),
-        XmmMem::Mem(mem) => amode(v, mem),
+        XmmMem::Mem(mem) | XmmMem::Aligned(mem) => amode(v, mem),
     }
 }
 

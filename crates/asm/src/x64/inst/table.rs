@@ -291,7 +291,7 @@ impl MInst {
                 walk::xmm_mem(v, src2);
                 walk::reuse_xmm(v, dst);
             }
-            MInst::XmmTest { lhs, rhs } => {
+            MInst::XmmTest { lhs, rhs, .. } => {
                 walk::use_xmm(v, lhs);
                 walk::xmm_mem(v, rhs);
             }
@@ -608,7 +608,9 @@ impl MInst {
                 fixed_xmm(*mask, Xmm::XMM0);
                 asm.xmm_blendv(*op, tied_xmm(*dst, *src1), &src2.to_physical())
             }
-            MInst::XmmTest { lhs, rhs } => asm.ptest(lhs.to_physical(), &rhs.to_physical()),
+            MInst::XmmTest { op, lhs, rhs } => {
+                asm.xmm_test(*op, lhs.to_physical(), &rhs.to_physical())
+            }
             MInst::XmmRound {
                 size,
                 mode,
@@ -821,7 +823,7 @@ impl MInst {
             MInst::XmmExtractMem { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::XmmMoveMask { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::XmmBlendv { op, .. } => CpuFeatures::base_only().with(op.feature()),
-            MInst::XmmTest { .. } => CpuFeatures::base_only().with(forms::form_xmm_test().feature),
+            MInst::XmmTest { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::XmmRound { size, .. } => match forms::form_xmm_round(*size) {
                 Some(form) => CpuFeatures::base_only().with(form.feature),
                 None => CpuFeatures::base_only(),
@@ -1020,12 +1022,27 @@ impl AluOp {
         }
     }
 
-    /// The declared form: mnemonic, feature and encoding.
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            AluOp::Add => false,
+            AluOp::Adc => false,
+            AluOp::Sub => false,
+            AluOp::Sbb => false,
+            AluOp::And => false,
+            AluOp::Or => false,
+            AluOp::Xor => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
     pub(crate) const fn form(self) -> Form {
         Form {
             mnemonic: self.mnemonic(),
             feature: self.feature(),
             opcode: self.opcode(),
+            aligned: self.aligned_memory(),
         }
     }
 }
@@ -1096,12 +1113,24 @@ impl UnaryOp {
         }
     }
 
-    /// The declared form: mnemonic, feature and encoding.
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            UnaryOp::Not => false,
+            UnaryOp::Neg => false,
+            UnaryOp::Inc => false,
+            UnaryOp::Dec => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
     pub(crate) const fn form(self) -> Form {
         Form {
             mnemonic: self.mnemonic(),
             feature: self.feature(),
             opcode: self.opcode(),
+            aligned: self.aligned_memory(),
         }
     }
 }
@@ -1189,12 +1218,25 @@ impl ShiftOp {
         }
     }
 
-    /// The declared form: mnemonic, feature and encoding.
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            ShiftOp::Rol => false,
+            ShiftOp::Ror => false,
+            ShiftOp::Shl => false,
+            ShiftOp::Shr => false,
+            ShiftOp::Sar => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
     pub(crate) const fn form(self) -> Form {
         Form {
             mnemonic: self.mnemonic(),
             feature: self.feature(),
             opcode: self.opcode(),
+            aligned: self.aligned_memory(),
         }
     }
 }
@@ -1282,12 +1324,25 @@ impl BitOp {
         }
     }
 
-    /// The declared form: mnemonic, feature and encoding.
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            BitOp::Lzcnt => false,
+            BitOp::Tzcnt => false,
+            BitOp::Popcnt => false,
+            BitOp::Bsr => false,
+            BitOp::Bsf => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
     pub(crate) const fn form(self) -> Form {
         Form {
             mnemonic: self.mnemonic(),
             feature: self.feature(),
             opcode: self.opcode(),
+            aligned: self.aligned_memory(),
         }
     }
 }
@@ -2719,12 +2774,136 @@ impl SseOp {
         }
     }
 
-    /// The declared form: mnemonic, feature and encoding.
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseOp::Addss => false,
+            SseOp::Addsd => false,
+            SseOp::Subss => false,
+            SseOp::Subsd => false,
+            SseOp::Mulss => false,
+            SseOp::Mulsd => false,
+            SseOp::Divss => false,
+            SseOp::Divsd => false,
+            SseOp::Minss => false,
+            SseOp::Minsd => false,
+            SseOp::Maxss => false,
+            SseOp::Maxsd => false,
+            SseOp::Sqrtss => false,
+            SseOp::Sqrtsd => false,
+            SseOp::Cvtss2sd => false,
+            SseOp::Cvtsd2ss => false,
+            SseOp::Movss => false,
+            SseOp::Movsd => false,
+            SseOp::Andps => true,
+            SseOp::Andpd => true,
+            SseOp::Andnps => true,
+            SseOp::Andnpd => true,
+            SseOp::Orps => true,
+            SseOp::Orpd => true,
+            SseOp::Xorps => true,
+            SseOp::Xorpd => true,
+            SseOp::Addps => true,
+            SseOp::Addpd => true,
+            SseOp::Subps => true,
+            SseOp::Subpd => true,
+            SseOp::Mulps => true,
+            SseOp::Mulpd => true,
+            SseOp::Divps => true,
+            SseOp::Divpd => true,
+            SseOp::Minps => true,
+            SseOp::Minpd => true,
+            SseOp::Maxps => true,
+            SseOp::Maxpd => true,
+            SseOp::Unpcklps => true,
+            SseOp::Unpckhps => true,
+            SseOp::Unpcklpd => true,
+            SseOp::Unpckhpd => true,
+            SseOp::Paddb => true,
+            SseOp::Paddw => true,
+            SseOp::Paddd => true,
+            SseOp::Paddq => true,
+            SseOp::Psubb => true,
+            SseOp::Psubw => true,
+            SseOp::Psubd => true,
+            SseOp::Psubq => true,
+            SseOp::Paddsb => true,
+            SseOp::Paddsw => true,
+            SseOp::Paddusb => true,
+            SseOp::Paddusw => true,
+            SseOp::Psubsb => true,
+            SseOp::Psubsw => true,
+            SseOp::Psubusb => true,
+            SseOp::Psubusw => true,
+            SseOp::Pmullw => true,
+            SseOp::Pmulld => true,
+            SseOp::Pmuludq => true,
+            SseOp::Pmuldq => true,
+            SseOp::Pmaddwd => true,
+            SseOp::Pmaddubsw => true,
+            SseOp::Pmulhrsw => true,
+            SseOp::Pmulhw => true,
+            SseOp::Pmulhuw => true,
+            SseOp::Pavgb => true,
+            SseOp::Pavgw => true,
+            SseOp::Phaddw => true,
+            SseOp::Phaddd => true,
+            SseOp::Pminsb => true,
+            SseOp::Pminsw => true,
+            SseOp::Pminsd => true,
+            SseOp::Pminub => true,
+            SseOp::Pminuw => true,
+            SseOp::Pminud => true,
+            SseOp::Pmaxsb => true,
+            SseOp::Pmaxsw => true,
+            SseOp::Pmaxsd => true,
+            SseOp::Pmaxub => true,
+            SseOp::Pmaxuw => true,
+            SseOp::Pmaxud => true,
+            SseOp::Pcmpeqb => true,
+            SseOp::Pcmpeqw => true,
+            SseOp::Pcmpeqd => true,
+            SseOp::Pcmpeqq => true,
+            SseOp::Pcmpgtb => true,
+            SseOp::Pcmpgtw => true,
+            SseOp::Pcmpgtd => true,
+            SseOp::Pcmpgtq => true,
+            SseOp::Pand => true,
+            SseOp::Pandn => true,
+            SseOp::Por => true,
+            SseOp::Pxor => true,
+            SseOp::Packsswb => true,
+            SseOp::Packssdw => true,
+            SseOp::Packuswb => true,
+            SseOp::Packusdw => true,
+            SseOp::Punpcklbw => true,
+            SseOp::Punpcklwd => true,
+            SseOp::Punpckldq => true,
+            SseOp::Punpcklqdq => true,
+            SseOp::Punpckhbw => true,
+            SseOp::Punpckhwd => true,
+            SseOp::Punpckhdq => true,
+            SseOp::Punpckhqdq => true,
+            SseOp::Pshufb => true,
+            SseOp::Psllw => true,
+            SseOp::Pslld => true,
+            SseOp::Psllq => true,
+            SseOp::Psrlw => true,
+            SseOp::Psrld => true,
+            SseOp::Psrlq => true,
+            SseOp::Psraw => true,
+            SseOp::Psrad => true,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
     pub(crate) const fn form(self) -> Form {
         Form {
             mnemonic: self.mnemonic(),
             feature: self.feature(),
             opcode: self.opcode(),
+            aligned: self.aligned_memory(),
         }
     }
 }
@@ -2992,12 +3171,40 @@ impl SseUnaryOp {
         }
     }
 
-    /// The declared form: mnemonic, feature and encoding.
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseUnaryOp::Pmovsxbw => false,
+            SseUnaryOp::Pmovsxwd => false,
+            SseUnaryOp::Pmovsxdq => false,
+            SseUnaryOp::Pmovzxbw => false,
+            SseUnaryOp::Pmovzxwd => false,
+            SseUnaryOp::Pmovzxdq => false,
+            SseUnaryOp::Pabsb => true,
+            SseUnaryOp::Pabsw => true,
+            SseUnaryOp::Pabsd => true,
+            SseUnaryOp::Sqrtps => true,
+            SseUnaryOp::Sqrtpd => true,
+            SseUnaryOp::Cvtdq2ps => true,
+            SseUnaryOp::Cvttps2dq => true,
+            SseUnaryOp::Cvtps2pd => false,
+            SseUnaryOp::Cvtpd2ps => true,
+            SseUnaryOp::Cvtdq2pd => false,
+            SseUnaryOp::Cvttpd2dq => true,
+            SseUnaryOp::Movq => false,
+            SseUnaryOp::Movdqu => false,
+            SseUnaryOp::Movdqa => true,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
     pub(crate) const fn form(self) -> Form {
         Form {
             mnemonic: self.mnemonic(),
             feature: self.feature(),
             opcode: self.opcode(),
+            aligned: self.aligned_memory(),
         }
     }
 }
@@ -3133,12 +3340,29 @@ impl SseImmOp {
         }
     }
 
-    /// The declared form: mnemonic, feature and encoding.
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseImmOp::Shufps => true,
+            SseImmOp::Shufpd => true,
+            SseImmOp::Cmpps => true,
+            SseImmOp::Cmppd => true,
+            SseImmOp::Palignr => true,
+            SseImmOp::Pblendw => true,
+            SseImmOp::Blendps => true,
+            SseImmOp::Blendpd => true,
+            SseImmOp::Insertps => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
     pub(crate) const fn form(self) -> Form {
         Form {
             mnemonic: self.mnemonic(),
             feature: self.feature(),
             opcode: self.opcode(),
+            aligned: self.aligned_memory(),
         }
     }
 }
@@ -3226,12 +3450,25 @@ impl SseUnaryImmOp {
         }
     }
 
-    /// The declared form: mnemonic, feature and encoding.
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseUnaryImmOp::Pshufd => true,
+            SseUnaryImmOp::Pshuflw => true,
+            SseUnaryImmOp::Pshufhw => true,
+            SseUnaryImmOp::Roundps => true,
+            SseUnaryImmOp::Roundpd => true,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
     pub(crate) const fn form(self) -> Form {
         Form {
             mnemonic: self.mnemonic(),
             feature: self.feature(),
             opcode: self.opcode(),
+            aligned: self.aligned_memory(),
         }
     }
 }
@@ -3379,12 +3616,30 @@ impl SseShiftImmOp {
         }
     }
 
-    /// The declared form: mnemonic, feature and encoding.
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseShiftImmOp::Psllw => false,
+            SseShiftImmOp::Psrlw => false,
+            SseShiftImmOp::Psraw => false,
+            SseShiftImmOp::Pslld => false,
+            SseShiftImmOp::Psrld => false,
+            SseShiftImmOp::Psrad => false,
+            SseShiftImmOp::Psllq => false,
+            SseShiftImmOp::Psrlq => false,
+            SseShiftImmOp::Pslldq => false,
+            SseShiftImmOp::Psrldq => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
     pub(crate) const fn form(self) -> Form {
         Form {
             mnemonic: self.mnemonic(),
             feature: self.feature(),
             opcode: self.opcode(),
+            aligned: self.aligned_memory(),
         }
     }
 }
@@ -3460,12 +3715,24 @@ impl SseInsertOp {
         }
     }
 
-    /// The declared form: mnemonic, feature and encoding.
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseInsertOp::Pinsrb => false,
+            SseInsertOp::Pinsrw => false,
+            SseInsertOp::Pinsrd => false,
+            SseInsertOp::Pinsrq => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
     pub(crate) const fn form(self) -> Form {
         Form {
             mnemonic: self.mnemonic(),
             feature: self.feature(),
             opcode: self.opcode(),
+            aligned: self.aligned_memory(),
         }
     }
 }
@@ -3541,12 +3808,24 @@ impl SseExtractOp {
         }
     }
 
-    /// The declared form: mnemonic, feature and encoding.
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseExtractOp::Pextrb => false,
+            SseExtractOp::Pextrw => false,
+            SseExtractOp::Pextrd => false,
+            SseExtractOp::Pextrq => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
     pub(crate) const fn form(self) -> Form {
         Form {
             mnemonic: self.mnemonic(),
             feature: self.feature(),
             opcode: self.opcode(),
+            aligned: self.aligned_memory(),
         }
     }
 }
@@ -3610,12 +3889,23 @@ impl SseMoveMaskOp {
         }
     }
 
-    /// The declared form: mnemonic, feature and encoding.
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseMoveMaskOp::Pmovmskb => false,
+            SseMoveMaskOp::Movmskps => false,
+            SseMoveMaskOp::Movmskpd => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
     pub(crate) const fn form(self) -> Form {
         Form {
             mnemonic: self.mnemonic(),
             feature: self.feature(),
             opcode: self.opcode(),
+            aligned: self.aligned_memory(),
         }
     }
 }
@@ -3679,12 +3969,75 @@ impl SseBlendvOp {
         }
     }
 
-    /// The declared form: mnemonic, feature and encoding.
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseBlendvOp::Pblendvb => true,
+            SseBlendvOp::Blendvps => true,
+            SseBlendvOp::Blendvpd => true,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
     pub(crate) const fn form(self) -> Form {
         Form {
             mnemonic: self.mnemonic(),
             feature: self.feature(),
             opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl SseTestOp {
+    /// Every value, in declaration order.
+    pub const ALL: [SseTestOp; 1] = [SseTestOp::Ptest];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            SseTestOp::Ptest => "ptest",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            SseTestOp::Ptest => Feature::Sse41,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            SseTestOp::Ptest => Opcode {
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x17,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseTestOp::Ptest => true,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
         }
     }
 }
@@ -3784,12 +4137,26 @@ impl SseMovOp {
         }
     }
 
-    /// The declared form: mnemonic, feature and encoding.
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseMovOp::Movss => false,
+            SseMovOp::Movsd => false,
+            SseMovOp::Movaps => false,
+            SseMovOp::Movapd => false,
+            SseMovOp::Movups => false,
+            SseMovOp::Movupd => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
     pub(crate) const fn form(self) -> Form {
         Form {
             mnemonic: self.mnemonic(),
             feature: self.feature(),
             opcode: self.opcode(),
+            aligned: self.aligned_memory(),
         }
     }
 }
