@@ -57,43 +57,35 @@ impl RoundMode {
 }
 
 impl Assembler {
+    /// Emits `form` with `reg` in ModRM.reg and `src` in r/m: the encoding
+    /// of every `op xmm1, xmm2/m [, imm8]` form.
+    fn xmm_form(&mut self, form: Form, reg: Xmm, src: &XmmMem, imm: Imm) {
+        self.emit_form(form, Prefixes::NONE, reg.enc(), Rm::from(src), imm);
+    }
+
     /// `op dst, src` for the scalar arithmetic, conversion, merge-move and
     /// logical forms, and the packed ones.
     pub fn xmm_rmr(&mut self, op: SseOp, dst: Xmm, src: &XmmMem) {
-        self.emit_form(
-            op.form(),
-            Prefixes::NONE,
-            dst.enc(),
-            Rm::from(src),
-            Imm::None,
-        );
+        self.xmm_form(op.form(), dst, src, Imm::None);
     }
 
     /// `op dst, src` for the packed forms that write `dst` without reading
     /// it (sign and zero extension, absolute values, square roots,
     /// conversions).
     pub fn xmm_unary(&mut self, op: SseUnaryOp, dst: Xmm, src: &XmmMem) {
-        self.emit_form(
-            op.form(),
-            Prefixes::NONE,
-            dst.enc(),
-            Rm::from(src),
-            Imm::None,
-        );
+        self.xmm_form(op.form(), dst, src, Imm::None);
     }
 
     /// `op dst, src, imm` for the packed shuffles, blends and compares that
     /// read and write `dst`.
     pub fn xmm_rmr_imm(&mut self, op: SseImmOp, dst: Xmm, src: &XmmMem, imm: u8) {
-        let imm = Imm::I8(imm as i8);
-        self.emit_form(op.form(), Prefixes::NONE, dst.enc(), Rm::from(src), imm);
+        self.xmm_form(op.form(), dst, src, Imm::I8(imm as i8));
     }
 
     /// `op dst, src, imm` for the packed shuffles and roundings that write
     /// `dst` without reading it.
     pub fn xmm_unary_imm(&mut self, op: SseUnaryImmOp, dst: Xmm, src: &XmmMem, imm: u8) {
-        let imm = Imm::I8(imm as i8);
-        self.emit_form(op.form(), Prefixes::NONE, dst.enc(), Rm::from(src), imm);
+        self.xmm_form(op.form(), dst, src, Imm::I8(imm as i8));
     }
 
     /// `op dst, imm`: a packed shift by an immediate; the form's `/digit`
@@ -144,25 +136,13 @@ impl Assembler {
     /// top bit set; the caller (or the allocator, by `MInst::XmmBlendv`'s
     /// fixed mask) puts the mask in xmm0.
     pub fn xmm_blendv(&mut self, op: SseBlendvOp, dst: Xmm, src: &XmmMem) {
-        self.emit_form(
-            op.form(),
-            Prefixes::NONE,
-            dst.enc(),
-            Rm::from(src),
-            Imm::None,
-        );
+        self.xmm_form(op.form(), dst, src, Imm::None);
     }
 
     /// `op lhs, rhs`: flags only (`ptest`: ZF set when `lhs & rhs` is zero,
     /// CF when `!lhs & rhs` is).
     pub fn xmm_test(&mut self, op: SseTestOp, lhs: Xmm, rhs: &XmmMem) {
-        self.emit_form(
-            op.form(),
-            Prefixes::NONE,
-            lhs.enc(),
-            Rm::from(rhs),
-            Imm::None,
-        );
+        self.xmm_form(op.form(), lhs, rhs, Imm::None);
     }
 
     /// A load: `movss/movsd/movaps/movapd/movups/movupd dst, [src]`.
