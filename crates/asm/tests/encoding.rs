@@ -22,10 +22,10 @@ use common::{Targets, amode_reg, call_info, external, g, gw, trap, xr, xwr};
 use cranelift_asm::metadata::{RelocKind, TrapCode};
 use cranelift_asm::x64::inst::{self as vi, CallDest, ShiftAmount};
 use cranelift_asm::x64::{
-    AluOp, Amode, AsmError, Assembler, BitOp, CC, CpuFeatures, ExtMode, FloatSize, Gpr, GprMem,
-    JumpTableTargets, MInst, OperandSize, RoundMode, Scale, ShiftOp, SseBlendvOp, SseExtractOp,
-    SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp,
-    SseUnaryOp, UnaryOp, Virtual, Xmm, XmmMem,
+    AluOp, Amode, AsmError, Assembler, AvxOp, BitOp, CC, CpuFeatures, ExtMode, FloatSize, Gpr,
+    GprMem, JumpTableTargets, MInst, OperandSize, RoundMode, Scale, ShiftOp, SseBlendvOp,
+    SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseShiftImmOp, SseTestOp,
+    SseUnaryImmOp, SseUnaryOp, UnaryOp, Virtual, Xmm, XmmMem,
 };
 use iced_x86::Mnemonic;
 use std::collections::BTreeSet;
@@ -996,6 +996,32 @@ fn table(t: &Targets) -> Vec<(MInst, usize)> {
             });
         }
     }
+    // VEX.128: each register slot over every register (R, vvvv and B/X
+    // inverted in the prefix; C5 or C4), memory of any alignment.
+    for op in AvxOp::ALL {
+        for src2 in xmm_mems.iter() {
+            all.push(MInst::XmmRmRVex {
+                op,
+                src1: xr(xs),
+                src2: *src2,
+                dst: xwr(xd),
+            });
+        }
+        for reg in Xmm::ALL {
+            all.push(MInst::XmmRmRVex {
+                op,
+                src1: xr(reg),
+                src2: default_xm,
+                dst: xwr(xd),
+            });
+            all.push(MInst::XmmRmRVex {
+                op,
+                src1: xr(xs),
+                src2: default_xm,
+                dst: xwr(reg),
+            });
+        }
+    }
     for op in SseTestOp::ALL {
         for rhs in xmm_mems_of(op.aligned_memory()).iter() {
             all.push(MInst::XmmTest {
@@ -1624,6 +1650,7 @@ fn every_declared_form_decodes_as_its_mnemonic() {
         .chain(SseMoveMaskOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(SseBlendvOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(SseTestOp::ALL.iter().map(|op| op.mnemonic()))
+        .chain(AvxOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(SseMovOp::ALL.iter().map(|op| op.mnemonic()));
     let own_forms = ["ucomiss", "ucomisd", "cvtsi2sd", "movq", "roundss", "lea"];
     for mnemonic in op_forms.chain(own_forms) {

@@ -149,7 +149,10 @@ fn walk_order(fields: &[Field]) -> Vec<&Field> {
 /// An encoding in the manual's notation, parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Encoding {
-    /// The mandatory prefix (0x66, 0xF2, 0xF3), or 0.
+    /// A VEX encoding (`VEX.128.66.0F.WIG FE /r`): the prefix, map and W
+    /// travel in the VEX prefix, which also names a second source register.
+    pub vex: bool,
+    /// The mandatory prefix (0x66, 0xF2, 0xF3), or 0 (VEX: its `pp`).
     pub prefix: u8,
     /// REX.W.
     pub w: bool,
@@ -167,10 +170,14 @@ pub struct Encoding {
 }
 
 /// Parses `[66|F2|F3] [REX.W] [0F [38|3A]] opcode[+cc|+rb|+rw|+rd]
-/// [/r|/digit] [ib|iw|id]`.
+/// [/r|/digit] [ib|iw|id]`, or the VEX notation `VEX.128[.66|.F2|.F3].(0F|0F38|0F3A)[.W0|.W1|.WIG]
+/// opcode (/r|/digit) [ib]` (128-bit forms only).
 pub fn parse_encoding(text: &str) -> Result<Encoding, String> {
     let bad = |why: &str| format!("encoding `{text}`: {why}");
     let mut tokens: Vec<&str> = text.split_whitespace().collect();
+    if let Some(vex) = tokens.first().and_then(|t| t.strip_prefix("VEX.")) {
+        return parse_vex(vex, &tokens[1..]).map_err(|why| bad(&why));
+    }
     // An immediate, or a branch's code offset (cb, cd).
     if matches!(
         tokens.last(),
@@ -234,6 +241,7 @@ pub fn parse_encoding(text: &str) -> Result<Encoding, String> {
         return Err(bad("a `+` opcode has the low bits it adds to clear"));
     }
     Ok(Encoding {
+        vex: false,
         prefix,
         w,
         map,
@@ -241,6 +249,61 @@ pub fn parse_encoding(text: &str) -> Result<Encoding, String> {
         digit,
         modrm,
         plus,
+    })
+}
+
+/// The VEX notation after `VEX.` (`128.66.0F.WIG`) and the tokens after
+/// it (`FE /r`).
+fn parse_vex(fields: &str, rest: &[&str]) -> Result<Encoding, String> {
+    let mut fields = fields.split('.').peekable();
+    if fields.next() != Some("128") {
+        return Err("only VEX.128 forms are declared".into());
+    }
+    let prefix = match fields.peek() {
+        Some(&"66") => 0x66,
+        Some(&"F2") => 0xF2,
+        Some(&"F3") => 0xF3,
+        _ => 0,
+    };
+    if prefix != 0 {
+        fields.next();
+    }
+    let map = match fields.next() {
+        Some("0F") => "M0F",
+        Some("0F38") => "M0F38",
+        Some("0F3A") => "M0F3A",
+        _ => return Err("a VEX form names its map: 0F, 0F38 or 0F3A".into()),
+    };
+    let w = match fields.next() {
+        None | Some("W0" | "WIG") => false,
+        Some("W1") => true,
+        Some(other) => return Err(format!("`{other}` is no VEX.W")),
+    };
+    if fields.next().is_some() {
+        return Err("VEX.128.pp.map.W has nothing after W".into());
+    }
+    let rest: Vec<&str> = match rest {
+        [body @ .., "ib"] => body.to_vec(),
+        body => body.to_vec(),
+    };
+    let (opcode, digit) = match rest.as_slice() {
+        [op, "/r"] => (*op, None),
+        [op, d] if d.len() == 2 && d.starts_with('/') => {
+            let digit = d[1..].parse::<u8>().ok().filter(|d| *d <= 7);
+            (*op, Some(digit.ok_or("bad /digit")?))
+        }
+        _ => return Err("a VEX form is `opcode (/r|/digit) [ib]`".into()),
+    };
+    let opcode = u8::from_str_radix(opcode, 16).map_err(|_| "not a hex byte")?;
+    Ok(Encoding {
+        vex: true,
+        prefix,
+        w,
+        map,
+        opcode,
+        digit,
+        modrm: true,
+        plus: "",
     })
 }
 
@@ -475,8 +538,8 @@ fn opcode_literal(enc: &Encoding) -> String {
         _ => "Plus::None",
     };
     format!(
-        "Opcode {{ prefix: {:#04X}, w: {}, map: Map::{}, byte: {:#04X}, modrm: {}, digit: {digit}, plus: {plus} }}",
-        enc.prefix, enc.w, enc.map, enc.opcode, enc.modrm
+        "Opcode {{ vex: {}, prefix: {:#04X}, w: {}, map: Map::{}, byte: {:#04X}, modrm: {}, digit: {digit}, plus: {plus} }}",
+        enc.vex, enc.prefix, enc.w, enc.map, enc.opcode, enc.modrm
     )
 }
 
@@ -807,7 +870,7 @@ pub fn render_methods() -> Result<String, String> {
          use crate::x64::features::Feature;\n\
          use crate::x64::regs::{Gpr, Xmm};\n\
          use crate::x64::{\n\
-         AluOp, BitOp, ExtMode, FloatSize, OperandSize, SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp,\n\
+         AluOp, AvxOp, BitOp, ExtMode, FloatSize, OperandSize, SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp,\n\
          SseMoveMaskOp, SseOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp,\n\
          };\n\n",
     );
@@ -967,7 +1030,7 @@ pub fn render_test_forms() -> Result<String, String> {
          use super::Samples;\n\
          use cranelift_asm::x64::inst::MInst;\n\
          use cranelift_asm::x64::{\n\
-         AluOp, BitOp, CC, ExtMode, Feature, FloatSize, Gpr, OperandSize, RoundMode, ShiftOp, SseMovOp,\n\
+         AluOp, AvxOp, BitOp, CC, ExtMode, Feature, FloatSize, Gpr, OperandSize, RoundMode, ShiftOp, SseMovOp,\n\
          Xmm,\n\
          SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMoveMaskOp, SseOp, SseShiftImmOp,\n\
          SseTestOp, SseUnaryImmOp, SseUnaryOp, UnaryOp,\n\
@@ -1064,6 +1127,7 @@ pub fn render_test_forms() -> Result<String, String> {
         "SseMoveMaskOp",
         "SseBlendvOp",
         "SseTestOp",
+        "AvxOp",
         "SseMovOp",
     ];
     if enums_used != expected {
@@ -1102,6 +1166,15 @@ mod tests {
         assert_eq!((e.opcode, e.modrm, e.w, e.prefix), (0x99, false, true, 0));
         let e = parse_encoding("0F C8+rd").unwrap();
         assert_eq!((e.map, e.opcode, e.plus), ("M0F", 0xC8, "r"));
+        let e = parse_encoding("VEX.128.66.0F.WIG FE /r").unwrap();
+        assert_eq!(
+            (e.vex, e.prefix, e.map, e.opcode, e.w, e.digit),
+            (true, 0x66, "M0F", 0xFE, false, None)
+        );
+        let e = parse_encoding("VEX.128.0F38.W1 17 /r").unwrap();
+        assert_eq!((e.vex, e.prefix, e.map, e.w), (true, 0, "M0F38", true));
+        let e = parse_encoding("VEX.128.66.0F.WIG 72 /6 ib").unwrap();
+        assert_eq!((e.opcode, e.digit), (0x72, Some(6)));
         for bad in [
             "0F 58 /8",
             "0F 58 59 /r",
@@ -1111,6 +1184,11 @@ mod tests {
             "C8+rd /r",
             "40+xx",
             "C9+rd",
+            "VEX.256.66.0F.WIG FE /r",
+            "VEX.128.66.WIG FE /r",
+            "VEX.128.66.0F.W2 FE /r",
+            "VEX.128.66.0F.WIG FE",
+            "VEX.128.66.0F.WIG FE+rd",
         ] {
             assert!(parse_encoding(bad).is_err(), "{bad}");
         }

@@ -15,7 +15,8 @@
 //! *forms*: one line per instruction form, naming the variant, the manual's
 //! mnemonic, the encoding in the manual's notation and the CPU feature the
 //! form needs. Encodings are parsed and checked here: `[66|F2|F3] [REX.W]
-//! [0F [38|3A]] opcode (/r | /digit) [ib|iw|id]`. The encoder of the shape
+//! [0F [38|3A]] opcode (/r | /digit) [ib|iw|id]`, or for a VEX form
+//! `VEX.128[.66|.F2|.F3].(0F|0F38|0F3A)[.W0|.W1|.WIG] opcode (/r | /digit) [ib]`. The encoder of the shape
 //! that uses the enum reads the parsed opcode (`Opcode` in cranelift-asm);
 //! where one line stands for a family (the 8-bit opcode is one below the
 //! declared one, a store is one above its load) the encoder's module docs
@@ -672,6 +673,48 @@ pub const ENUMS: &[EnumDecl] = &[
             "lhs: Xmm, rhs: impl Into<XmmMem>",
             "self.xmm_test({op}, lhs, &rhs.into())",
             "`{m} lhs, rhs`: ZF = (lhs & rhs) == 0, CF = (!lhs & rhs) == 0.",
+        )],
+    },
+    EnumDecl {
+        name: "AvxOp",
+        alignment: Any,
+        doc: "VEX.128 forms of the packed operations, `op xmm1, xmm2, xmm3/m128`: \
+              three operands, none tied, and a memory operand of any alignment. The \
+              first group: packed integer add, subtract, logic, equality and \
+              multiplication, packed float arithmetic. A compiler chooses them over \
+              their legacy forms when the CPU has AVX.",
+        kind: EnumKind::Forms(&[
+            ("Vpaddb", "vpaddb", "VEX.128.66.0F.WIG FC /r", "Avx"),
+            ("Vpaddw", "vpaddw", "VEX.128.66.0F.WIG FD /r", "Avx"),
+            ("Vpaddd", "vpaddd", "VEX.128.66.0F.WIG FE /r", "Avx"),
+            ("Vpaddq", "vpaddq", "VEX.128.66.0F.WIG D4 /r", "Avx"),
+            ("Vpsubb", "vpsubb", "VEX.128.66.0F.WIG F8 /r", "Avx"),
+            ("Vpsubw", "vpsubw", "VEX.128.66.0F.WIG F9 /r", "Avx"),
+            ("Vpsubd", "vpsubd", "VEX.128.66.0F.WIG FA /r", "Avx"),
+            ("Vpsubq", "vpsubq", "VEX.128.66.0F.WIG FB /r", "Avx"),
+            ("Vpand", "vpand", "VEX.128.66.0F.WIG DB /r", "Avx"),
+            ("Vpandn", "vpandn", "VEX.128.66.0F.WIG DF /r", "Avx"),
+            ("Vpor", "vpor", "VEX.128.66.0F.WIG EB /r", "Avx"),
+            ("Vpxor", "vpxor", "VEX.128.66.0F.WIG EF /r", "Avx"),
+            ("Vpcmpeqb", "vpcmpeqb", "VEX.128.66.0F.WIG 74 /r", "Avx"),
+            ("Vpcmpeqw", "vpcmpeqw", "VEX.128.66.0F.WIG 75 /r", "Avx"),
+            ("Vpcmpeqd", "vpcmpeqd", "VEX.128.66.0F.WIG 76 /r", "Avx"),
+            ("Vpmullw", "vpmullw", "VEX.128.66.0F.WIG D5 /r", "Avx"),
+            ("Vpmulld", "vpmulld", "VEX.128.66.0F38.WIG 40 /r", "Avx"),
+            ("Vaddps", "vaddps", "VEX.128.0F.WIG 58 /r", "Avx"),
+            ("Vaddpd", "vaddpd", "VEX.128.66.0F.WIG 58 /r", "Avx"),
+            ("Vsubps", "vsubps", "VEX.128.0F.WIG 5C /r", "Avx"),
+            ("Vsubpd", "vsubpd", "VEX.128.66.0F.WIG 5C /r", "Avx"),
+            ("Vmulps", "vmulps", "VEX.128.0F.WIG 59 /r", "Avx"),
+            ("Vmulpd", "vmulpd", "VEX.128.66.0F.WIG 59 /r", "Avx"),
+            ("Vdivps", "vdivps", "VEX.128.0F.WIG 5E /r", "Avx"),
+            ("Vdivpd", "vdivpd", "VEX.128.66.0F.WIG 5E /r", "Avx"),
+        ]),
+        methods: &[method(
+            "{m}",
+            "dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>",
+            "self.xmm_rmr_vex({op}, dst, src1, &src2.into())",
+            "`{m} dst, src1, src2`.",
         )],
     },
     EnumDecl {
@@ -1348,6 +1391,13 @@ pub const INSTS: &[InstDecl] = &[
         "op:SseTestOp lhs:Xmm rhs:XmmMem",
         Op("op"),
         Call("xmm_test", "op lhs rhs"),
+    ),
+    inst(
+        "XmmRmRVex",
+        "op dst, src1, src2: a VEX.128 form (three operands, nothing tied).",
+        "op:AvxOp src1:Xmm src2:XmmMem dst:WritableXmm",
+        Op("op"),
+        Call("xmm_rmr_vex", "op dst src1 src2"),
     ),
     keyed(
         "size",

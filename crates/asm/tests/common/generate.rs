@@ -9,8 +9,8 @@ use arbitrary::{Result, Unstructured};
 use cranelift_asm::x64::JumpTableTargets;
 use cranelift_asm::x64::inst::{self as vi, CallDest, ShiftAmount};
 use cranelift_asm::x64::{
-    AluOp, BitOp, CC, ExtMode, FloatSize, Gpr, MInst, OperandSize, RoundMode, Scale, ShiftOp,
-    SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp,
+    AluOp, AvxOp, BitOp, CC, ExtMode, FloatSize, Gpr, MInst, OperandSize, RoundMode, Scale,
+    ShiftOp, SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp,
     SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp, UnaryOp, Virtual, Xmm,
 };
 
@@ -255,7 +255,7 @@ fn mov_immediate(u: &mut Unstructured, size: OperandSize) -> Result<u64> {
 /// An arbitrary post-allocation instruction.
 pub fn inst(u: &mut Unstructured, t: &Targets) -> Result<MInst> {
     let (rax, rdx) = (Gpr::RAX, Gpr::RDX);
-    Ok(match u.int_in_range(0..=69)? {
+    Ok(match u.int_in_range(0..=70)? {
         0 => {
             let (size, dst) = (size(u)?, gpr(u)?);
             MInst::AluRmi {
@@ -751,6 +751,12 @@ pub fn inst(u: &mut Unstructured, t: &Targets) -> Result<MInst> {
                 dst: xwr(dst),
             }
         }
+        69 => MInst::XmmRmRVex {
+            op: *u.choose(&AvxOp::ALL)?,
+            src1: xr(xmm(u)?),
+            src2: xmm_mem(u, t, false)?,
+            dst: xwr(xmm(u)?),
+        },
         _ => {
             // Sequences are rarer in the choice above; give the plain
             // register moves an extra share.

@@ -581,7 +581,7 @@ pub fn expected_trap(inst: &MInst) -> Option<TrapCode> {
         MInst::XmmInsert { src2, .. } => gm_trap(src2),
         MInst::XmmExtractMem { dst, .. } => amode_trap(dst),
         MInst::XmmTest { rhs, .. } => xm_trap(rhs),
-        MInst::XmmBlendv { src2, .. } => xm_trap(src2),
+        MInst::XmmBlendv { src2, .. } | MInst::XmmRmRVex { src2, .. } => xm_trap(src2),
         MInst::XmmCmp { rhs, .. } => xm_trap(rhs),
         MInst::GprToXmm { src, .. } | MInst::CvtIntToFloat { src2: src, .. } => gm_trap(src),
         MInst::CvtFloatToInt { src, .. } => xm_trap(src),
@@ -889,6 +889,15 @@ pub fn expected(inst: &MInst) -> Vec<Expected> {
         }
         // The manual's third operand, <XMM0>, is implicit: no bits encode
         // it, and the decoder lists the two explicit ones.
+        MInst::XmmRmRVex {
+            op,
+            src1,
+            src2,
+            dst,
+        } => one(inst_(
+            declared(op.mnemonic()),
+            vec![xw(*dst), x(*src1), xm(src2, 16)],
+        )),
         MInst::XmmBlendv { op, src2, dst, .. } => {
             one(inst_(declared(op.mnemonic()), vec![xw(*dst), xm(src2, 16)]))
         }
@@ -1104,6 +1113,7 @@ pub fn variant_name(inst: &MInst) -> &'static str {
         MInst::XmmMoveMask { .. } => "XmmMoveMask",
         MInst::XmmTest { .. } => "XmmTest",
         MInst::XmmBlendv { .. } => "XmmBlendv",
+        MInst::XmmRmRVex { .. } => "XmmRmRVex",
         MInst::XmmRound { .. } => "XmmRound",
         MInst::XmmCmp { .. } => "XmmCmp",
         MInst::GprToXmm { .. } => "GprToXmm",

@@ -10,7 +10,7 @@ use crate::x64::args::{Amode, GprImm, GprMem, GprMemImm, XmmMem};
 use crate::x64::features::Feature;
 use crate::x64::regs::{Gpr, Xmm};
 use crate::x64::{
-    AluOp, BitOp, ExtMode, FloatSize, OperandSize, SseBlendvOp, SseExtractOp, SseImmOp,
+    AluOp, AvxOp, BitOp, ExtMode, FloatSize, OperandSize, SseBlendvOp, SseExtractOp, SseImmOp,
     SseInsertOp, SseMoveMaskOp, SseOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp,
 };
 
@@ -20,6 +20,7 @@ pub(crate) const fn form_cmp() -> Form {
         mnemonic: "cmp",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -38,6 +39,7 @@ pub(crate) const fn form_test_mr() -> Form {
         mnemonic: "test",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -56,6 +58,7 @@ pub(crate) const fn form_test_mi() -> Form {
         mnemonic: "test",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -74,6 +77,7 @@ pub(crate) const fn form_imul() -> Form {
         mnemonic: "imul",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::M0F,
@@ -92,6 +96,7 @@ pub(crate) const fn form_imul_imm_ib() -> Form {
         mnemonic: "imul",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -110,6 +115,7 @@ pub(crate) const fn form_imul_imm_id() -> Form {
         mnemonic: "imul",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -133,6 +139,7 @@ pub(crate) const fn form_mul_wide(signed: bool) -> Option<Form> {
             mnemonic: "mul",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -147,6 +154,7 @@ pub(crate) const fn form_mul_wide(signed: bool) -> Option<Form> {
             mnemonic: "imul",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -172,6 +180,7 @@ pub(crate) const fn form_div(signed: bool) -> Option<Form> {
             mnemonic: "div",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -186,6 +195,7 @@ pub(crate) const fn form_div(signed: bool) -> Option<Form> {
             mnemonic: "idiv",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -211,6 +221,7 @@ pub(crate) const fn form_sign_extend_rax_rdx(size: OperandSize) -> Option<Form> 
             mnemonic: "cwd",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::Primary,
@@ -225,6 +236,7 @@ pub(crate) const fn form_sign_extend_rax_rdx(size: OperandSize) -> Option<Form> 
             mnemonic: "cdq",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -239,6 +251,7 @@ pub(crate) const fn form_sign_extend_rax_rdx(size: OperandSize) -> Option<Form> 
             mnemonic: "cqo",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: true,
                 map: Map::Primary,
@@ -264,6 +277,7 @@ pub(crate) const fn form_bswap(size: OperandSize) -> Option<Form> {
             mnemonic: "bswap",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -289,6 +303,7 @@ pub(crate) const fn form_mov_rr(size: OperandSize) -> Option<Form> {
             mnemonic: "mov",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -303,6 +318,7 @@ pub(crate) const fn form_mov_rr(size: OperandSize) -> Option<Form> {
             mnemonic: "mov",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -323,6 +339,7 @@ pub(crate) const fn form_mov_imm_r8() -> Form {
         mnemonic: "mov",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -341,6 +358,7 @@ pub(crate) const fn form_mov_imm_r() -> Form {
         mnemonic: "mov",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -359,6 +377,7 @@ pub(crate) const fn form_mov_imm_sext() -> Form {
         mnemonic: "mov",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: true,
             map: Map::Primary,
@@ -377,6 +396,7 @@ pub(crate) const fn form_mov_imm_r64() -> Form {
         mnemonic: "mov",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: true,
             map: Map::Primary,
@@ -400,6 +420,7 @@ pub(crate) const fn form_mov_rm(size: OperandSize) -> Option<Form> {
             mnemonic: "mov",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -414,6 +435,7 @@ pub(crate) const fn form_mov_rm(size: OperandSize) -> Option<Form> {
             mnemonic: "mov",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -439,6 +461,7 @@ pub(crate) const fn form_mov_mr(size: OperandSize) -> Option<Form> {
             mnemonic: "mov",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -453,6 +476,7 @@ pub(crate) const fn form_mov_mr(size: OperandSize) -> Option<Form> {
             mnemonic: "mov",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -478,6 +502,7 @@ pub(crate) const fn form_mov_mi(size: OperandSize) -> Option<Form> {
             mnemonic: "mov",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -492,6 +517,7 @@ pub(crate) const fn form_mov_mi(size: OperandSize) -> Option<Form> {
             mnemonic: "mov",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -506,6 +532,7 @@ pub(crate) const fn form_mov_mi(size: OperandSize) -> Option<Form> {
             mnemonic: "mov",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -531,6 +558,7 @@ pub(crate) const fn form_movzx(mode: ExtMode) -> Option<Form> {
             mnemonic: "movzx",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -545,6 +573,7 @@ pub(crate) const fn form_movzx(mode: ExtMode) -> Option<Form> {
             mnemonic: "movzx",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -559,6 +588,7 @@ pub(crate) const fn form_movzx(mode: ExtMode) -> Option<Form> {
             mnemonic: "movzx",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -573,6 +603,7 @@ pub(crate) const fn form_movzx(mode: ExtMode) -> Option<Form> {
             mnemonic: "mov",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -598,6 +629,7 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
             mnemonic: "movsx",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -612,6 +644,7 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
             mnemonic: "movsx",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -626,6 +659,7 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
             mnemonic: "movsx",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: true,
                 map: Map::M0F,
@@ -640,6 +674,7 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
             mnemonic: "movsx",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -654,6 +689,7 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
             mnemonic: "movsx",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: true,
                 map: Map::M0F,
@@ -668,6 +704,7 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
             mnemonic: "movsxd",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: true,
                 map: Map::Primary,
@@ -688,6 +725,7 @@ pub(crate) const fn form_lea() -> Form {
         mnemonic: "lea",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -706,6 +744,7 @@ pub(crate) const fn form_setcc() -> Form {
         mnemonic: "setcc",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::M0F,
@@ -729,6 +768,7 @@ pub(crate) const fn form_cmov(size: OperandSize) -> Option<Form> {
             mnemonic: "cmovcc",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -749,6 +789,7 @@ pub(crate) const fn form_push_r() -> Form {
         mnemonic: "push",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -767,6 +808,7 @@ pub(crate) const fn form_push_m() -> Form {
         mnemonic: "push",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -785,6 +827,7 @@ pub(crate) const fn form_push_ib() -> Form {
         mnemonic: "push",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -803,6 +846,7 @@ pub(crate) const fn form_push_id() -> Form {
         mnemonic: "push",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -821,6 +865,7 @@ pub(crate) const fn form_pop() -> Form {
         mnemonic: "pop",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -839,6 +884,7 @@ pub(crate) const fn form_jmp_rel8() -> Form {
         mnemonic: "jmp",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -857,6 +903,7 @@ pub(crate) const fn form_jmp_rel32() -> Form {
         mnemonic: "jmp",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -875,6 +922,7 @@ pub(crate) const fn form_jmp_if_rel8() -> Form {
         mnemonic: "jcc",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -893,6 +941,7 @@ pub(crate) const fn form_jmp_if_rel32() -> Form {
         mnemonic: "jcc",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::M0F,
@@ -911,6 +960,7 @@ pub(crate) const fn form_jmp_indirect() -> Form {
         mnemonic: "jmp",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -929,6 +979,7 @@ pub(crate) const fn form_call() -> Form {
         mnemonic: "call",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -947,6 +998,7 @@ pub(crate) const fn form_call_indirect() -> Form {
         mnemonic: "call",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -965,6 +1017,7 @@ pub(crate) const fn form_ret_near() -> Form {
         mnemonic: "ret",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -983,6 +1036,7 @@ pub(crate) const fn form_ret_iw() -> Form {
         mnemonic: "ret",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -1001,6 +1055,7 @@ pub(crate) const fn form_ud2() -> Form {
         mnemonic: "ud2",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::M0F,
@@ -1019,6 +1074,7 @@ pub(crate) const fn form_int3() -> Form {
         mnemonic: "int3",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -1042,6 +1098,7 @@ pub(crate) const fn form_xchg(size: OperandSize) -> Option<Form> {
             mnemonic: "xchg",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -1056,6 +1113,7 @@ pub(crate) const fn form_xchg(size: OperandSize) -> Option<Form> {
             mnemonic: "xchg",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -1081,6 +1139,7 @@ pub(crate) const fn form_lock_cmpxchg(size: OperandSize) -> Option<Form> {
             mnemonic: "cmpxchg",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1095,6 +1154,7 @@ pub(crate) const fn form_lock_cmpxchg(size: OperandSize) -> Option<Form> {
             mnemonic: "cmpxchg",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1120,6 +1180,7 @@ pub(crate) const fn form_lock_xadd(size: OperandSize) -> Option<Form> {
             mnemonic: "xadd",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1134,6 +1195,7 @@ pub(crate) const fn form_lock_xadd(size: OperandSize) -> Option<Form> {
             mnemonic: "xadd",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1154,6 +1216,7 @@ pub(crate) const fn form_mfence() -> Form {
         mnemonic: "mfence",
         feature: Feature::Sse2,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::M0F,
@@ -1172,6 +1235,7 @@ pub(crate) const fn form_xmm_mov_rr() -> Form {
         mnemonic: "movaps",
         feature: Feature::Sse,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::M0F,
@@ -1195,6 +1259,7 @@ pub(crate) const fn form_xmm_round(size: FloatSize) -> Option<Form> {
             mnemonic: "roundss",
             feature: Feature::Sse41,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F3A,
@@ -1209,6 +1274,7 @@ pub(crate) const fn form_xmm_round(size: FloatSize) -> Option<Form> {
             mnemonic: "roundsd",
             feature: Feature::Sse41,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F3A,
@@ -1234,6 +1300,7 @@ pub(crate) const fn form_xmm_cmp(size: FloatSize) -> Option<Form> {
             mnemonic: "ucomiss",
             feature: Feature::Sse,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1248,6 +1315,7 @@ pub(crate) const fn form_xmm_cmp(size: FloatSize) -> Option<Form> {
             mnemonic: "ucomisd",
             feature: Feature::Sse2,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -1273,6 +1341,7 @@ pub(crate) const fn form_gpr_to_xmm(size: OperandSize) -> Option<Form> {
             mnemonic: "movd",
             feature: Feature::Sse2,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -1287,6 +1356,7 @@ pub(crate) const fn form_gpr_to_xmm(size: OperandSize) -> Option<Form> {
             mnemonic: "movq",
             feature: Feature::Sse2,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: true,
                 map: Map::M0F,
@@ -1312,6 +1382,7 @@ pub(crate) const fn form_xmm_to_gpr(size: OperandSize) -> Option<Form> {
             mnemonic: "movd",
             feature: Feature::Sse2,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -1326,6 +1397,7 @@ pub(crate) const fn form_xmm_to_gpr(size: OperandSize) -> Option<Form> {
             mnemonic: "movq",
             feature: Feature::Sse2,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: true,
                 map: Map::M0F,
@@ -1351,6 +1423,7 @@ pub(crate) const fn form_cvt_int_to_float(float_size: FloatSize) -> Option<Form>
             mnemonic: "cvtsi2ss",
             feature: Feature::Sse,
             opcode: Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1365,6 +1438,7 @@ pub(crate) const fn form_cvt_int_to_float(float_size: FloatSize) -> Option<Form>
             mnemonic: "cvtsi2sd",
             feature: Feature::Sse2,
             opcode: Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -1390,6 +1464,7 @@ pub(crate) const fn form_cvt_float_to_int(float_size: FloatSize) -> Option<Form>
             mnemonic: "cvttss2si",
             feature: Feature::Sse,
             opcode: Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1404,6 +1479,7 @@ pub(crate) const fn form_cvt_float_to_int(float_size: FloatSize) -> Option<Form>
             mnemonic: "cvttsd2si",
             feature: Feature::Sse2,
             opcode: Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -2512,5 +2588,130 @@ impl Assembler {
     /// `ptest lhs, rhs`: ZF = (lhs & rhs) == 0, CF = (!lhs & rhs) == 0.
     pub fn ptest(&mut self, lhs: Xmm, rhs: impl Into<XmmMem>) {
         self.xmm_test(SseTestOp::Ptest, lhs, &rhs.into())
+    }
+
+    /// `vpaddb dst, src1, src2`.
+    pub fn vpaddb(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpaddb, dst, src1, &src2.into())
+    }
+
+    /// `vpaddw dst, src1, src2`.
+    pub fn vpaddw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpaddw, dst, src1, &src2.into())
+    }
+
+    /// `vpaddd dst, src1, src2`.
+    pub fn vpaddd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpaddd, dst, src1, &src2.into())
+    }
+
+    /// `vpaddq dst, src1, src2`.
+    pub fn vpaddq(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpaddq, dst, src1, &src2.into())
+    }
+
+    /// `vpsubb dst, src1, src2`.
+    pub fn vpsubb(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpsubb, dst, src1, &src2.into())
+    }
+
+    /// `vpsubw dst, src1, src2`.
+    pub fn vpsubw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpsubw, dst, src1, &src2.into())
+    }
+
+    /// `vpsubd dst, src1, src2`.
+    pub fn vpsubd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpsubd, dst, src1, &src2.into())
+    }
+
+    /// `vpsubq dst, src1, src2`.
+    pub fn vpsubq(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpsubq, dst, src1, &src2.into())
+    }
+
+    /// `vpand dst, src1, src2`.
+    pub fn vpand(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpand, dst, src1, &src2.into())
+    }
+
+    /// `vpandn dst, src1, src2`.
+    pub fn vpandn(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpandn, dst, src1, &src2.into())
+    }
+
+    /// `vpor dst, src1, src2`.
+    pub fn vpor(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpor, dst, src1, &src2.into())
+    }
+
+    /// `vpxor dst, src1, src2`.
+    pub fn vpxor(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpxor, dst, src1, &src2.into())
+    }
+
+    /// `vpcmpeqb dst, src1, src2`.
+    pub fn vpcmpeqb(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpcmpeqb, dst, src1, &src2.into())
+    }
+
+    /// `vpcmpeqw dst, src1, src2`.
+    pub fn vpcmpeqw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpcmpeqw, dst, src1, &src2.into())
+    }
+
+    /// `vpcmpeqd dst, src1, src2`.
+    pub fn vpcmpeqd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpcmpeqd, dst, src1, &src2.into())
+    }
+
+    /// `vpmullw dst, src1, src2`.
+    pub fn vpmullw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpmullw, dst, src1, &src2.into())
+    }
+
+    /// `vpmulld dst, src1, src2`.
+    pub fn vpmulld(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpmulld, dst, src1, &src2.into())
+    }
+
+    /// `vaddps dst, src1, src2`.
+    pub fn vaddps(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vaddps, dst, src1, &src2.into())
+    }
+
+    /// `vaddpd dst, src1, src2`.
+    pub fn vaddpd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vaddpd, dst, src1, &src2.into())
+    }
+
+    /// `vsubps dst, src1, src2`.
+    pub fn vsubps(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vsubps, dst, src1, &src2.into())
+    }
+
+    /// `vsubpd dst, src1, src2`.
+    pub fn vsubpd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vsubpd, dst, src1, &src2.into())
+    }
+
+    /// `vmulps dst, src1, src2`.
+    pub fn vmulps(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vmulps, dst, src1, &src2.into())
+    }
+
+    /// `vmulpd dst, src1, src2`.
+    pub fn vmulpd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vmulpd, dst, src1, &src2.into())
+    }
+
+    /// `vdivps dst, src1, src2`.
+    pub fn vdivps(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vdivps, dst, src1, &src2.into())
+    }
+
+    /// `vdivpd dst, src1, src2`.
+    pub fn vdivpd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vdivpd, dst, src1, &src2.into())
     }
 }

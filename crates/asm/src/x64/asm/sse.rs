@@ -1,7 +1,7 @@
 //! SSE, SSE2, SSSE3, SSE4.1 and SSE4.2 in their legacy (non-VEX) encodings:
 //! scalar float arithmetic, comparisons, conversions, moves between XMM
 //! registers, memory and GPRs, and the packed (128-bit) integer and float
-//! forms.
+//! forms; and a first group of their VEX.128 (AVX) forms.
 //!
 //! The forms (the manual's mnemonic and encoding, the CPU feature) are
 //! declared in the instruction table (`xtask/src/x64/table.rs`, see
@@ -21,6 +21,7 @@
 //!  XmmMoveMask      op r32, xmm1              SseMoveMaskOp  r32 in ModRM.reg
 //!  XmmBlendv        op xmm1, xmm2/m, <xmm0>   SseBlendvOp    xmm0 fixed, read
 //!  XmmTest          op xmm1, xmm2/m128        SseTestOp      flags only
+//!  XmmRmRVex        op xmm1, xmm2, xmm3/m     AvxOp          VEX.128, nothing tied
 //! ```
 //!
 //! The scalar forms write only the low lane of the destination and keep the
@@ -37,8 +38,8 @@ use super::{Assembler, Form, Imm, Opcode, Prefixes, Rm, forms};
 use crate::x64::args::{Amode, GprMem, XmmMem};
 use crate::x64::regs::{Gpr, Xmm};
 use crate::x64::{
-    FloatSize, OperandSize, RoundMode, SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp,
-    SseMoveMaskOp, SseOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp,
+    AvxOp, FloatSize, OperandSize, RoundMode, SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp,
+    SseMovOp, SseMoveMaskOp, SseOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp,
 };
 
 impl RoundMode {
@@ -86,6 +87,13 @@ impl Assembler {
     /// `dst` without reading it.
     pub fn xmm_unary_imm(&mut self, op: SseUnaryImmOp, dst: Xmm, src: &XmmMem, imm: u8) {
         self.xmm_form(op.form(), dst, src, Imm::I8(imm as i8));
+    }
+
+    /// `op dst, src1, src2`: a VEX.128 form, whose second source travels in
+    /// the VEX prefix; nothing is tied and memory may be unaligned.
+    pub fn xmm_rmr_vex(&mut self, op: AvxOp, dst: Xmm, src1: Xmm, src2: &XmmMem) {
+        let rm = Rm::from(src2);
+        self.emit_vex_form(op.form(), dst.enc(), src1.enc(), rm, Imm::None);
     }
 
     /// `op dst, imm`: a packed shift by an immediate; the form's `/digit`

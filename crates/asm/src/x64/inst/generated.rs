@@ -421,7 +421,37 @@ pub enum SseTestOp {
     Ptest,
 }
 
-/// Internal type SseMovOp: defined at isle/asm/x64/inst.isle line 127.
+/// Internal type AvxOp: defined at isle/asm/x64/inst.isle line 130.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum AvxOp {
+    Vpaddb,
+    Vpaddw,
+    Vpaddd,
+    Vpaddq,
+    Vpsubb,
+    Vpsubw,
+    Vpsubd,
+    Vpsubq,
+    Vpand,
+    Vpandn,
+    Vpor,
+    Vpxor,
+    Vpcmpeqb,
+    Vpcmpeqw,
+    Vpcmpeqd,
+    Vpmullw,
+    Vpmulld,
+    Vaddps,
+    Vaddpd,
+    Vsubps,
+    Vsubpd,
+    Vmulps,
+    Vmulpd,
+    Vdivps,
+    Vdivpd,
+}
+
+/// Internal type SseMovOp: defined at isle/asm/x64/inst.isle line 134.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum SseMovOp {
     Movss,
@@ -432,7 +462,7 @@ pub enum SseMovOp {
     Movupd,
 }
 
-/// Internal type RoundMode: defined at isle/asm/x64/inst.isle line 130.
+/// Internal type RoundMode: defined at isle/asm/x64/inst.isle line 137.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum RoundMode {
     Nearest,
@@ -441,7 +471,7 @@ pub enum RoundMode {
     Zero,
 }
 
-/// Internal type MInst: defined at isle/asm/x64/inst.isle line 134.
+/// Internal type MInst: defined at isle/asm/x64/inst.isle line 141.
 #[derive(Clone, Debug)]
 pub enum MInst {
     AluRmi {
@@ -749,6 +779,12 @@ pub enum MInst {
         op: SseTestOp,
         lhs: XmmReg,
         rhs: XmmMem,
+    },
+    XmmRmRVex {
+        op: AvxOp,
+        src1: XmmReg,
+        src2: XmmMem,
+        dst: WritableXmm,
     },
     XmmRound {
         size: FloatSize,

@@ -33,9 +33,9 @@ mod table;
 pub mod generated;
 
 pub use generated::{
-    AluOp, BitOp, CC, ExtMode, FloatSize, MInst, OperandSize, RoundMode, ShiftOp, SseBlendvOp,
-    SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseShiftImmOp, SseTestOp,
-    SseUnaryImmOp, SseUnaryOp, UnaryOp,
+    AluOp, AvxOp, BitOp, CC, ExtMode, FloatSize, MInst, OperandSize, RoundMode, ShiftOp,
+    SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp,
+    SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp, UnaryOp,
 };
 
 use super::args::{self, Virtual};

@@ -295,6 +295,13 @@ impl MInst {
                 walk::use_xmm(v, lhs);
                 walk::xmm_mem(v, rhs);
             }
+            MInst::XmmRmRVex {
+                src1, src2, dst, ..
+            } => {
+                walk::use_xmm(v, src1);
+                walk::xmm_mem(v, src2);
+                walk::def_xmm(v, dst);
+            }
             MInst::XmmRound {
                 src1, src2, dst, ..
             } => {
@@ -611,6 +618,12 @@ impl MInst {
             MInst::XmmTest { op, lhs, rhs } => {
                 asm.xmm_test(*op, lhs.to_physical(), &rhs.to_physical())
             }
+            MInst::XmmRmRVex {
+                op,
+                src1,
+                src2,
+                dst,
+            } => asm.xmm_rmr_vex(*op, def_xmm(*dst), src1.to_physical(), &src2.to_physical()),
             MInst::XmmRound {
                 size,
                 mode,
@@ -824,6 +837,7 @@ impl MInst {
             MInst::XmmMoveMask { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::XmmBlendv { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::XmmTest { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmRmRVex { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::XmmRound { size, .. } => match forms::form_xmm_round(*size) {
                 Some(form) => CpuFeatures::base_only().with(form.feature),
                 None => CpuFeatures::base_only(),
@@ -957,6 +971,7 @@ impl AluOp {
     pub(crate) const fn opcode(self) -> Opcode {
         match self {
             AluOp::Add => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -966,6 +981,7 @@ impl AluOp {
                 plus: Plus::None,
             },
             AluOp::Adc => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -975,6 +991,7 @@ impl AluOp {
                 plus: Plus::None,
             },
             AluOp::Sub => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -984,6 +1001,7 @@ impl AluOp {
                 plus: Plus::None,
             },
             AluOp::Sbb => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -993,6 +1011,7 @@ impl AluOp {
                 plus: Plus::None,
             },
             AluOp::And => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -1002,6 +1021,7 @@ impl AluOp {
                 plus: Plus::None,
             },
             AluOp::Or => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -1011,6 +1031,7 @@ impl AluOp {
                 plus: Plus::None,
             },
             AluOp::Xor => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -1075,6 +1096,7 @@ impl UnaryOp {
     pub(crate) const fn opcode(self) -> Opcode {
         match self {
             UnaryOp::Not => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -1084,6 +1106,7 @@ impl UnaryOp {
                 plus: Plus::None,
             },
             UnaryOp::Neg => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -1093,6 +1116,7 @@ impl UnaryOp {
                 plus: Plus::None,
             },
             UnaryOp::Inc => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -1102,6 +1126,7 @@ impl UnaryOp {
                 plus: Plus::None,
             },
             UnaryOp::Dec => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -1171,6 +1196,7 @@ impl ShiftOp {
     pub(crate) const fn opcode(self) -> Opcode {
         match self {
             ShiftOp::Rol => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -1180,6 +1206,7 @@ impl ShiftOp {
                 plus: Plus::None,
             },
             ShiftOp::Ror => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -1189,6 +1216,7 @@ impl ShiftOp {
                 plus: Plus::None,
             },
             ShiftOp::Shl => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -1198,6 +1226,7 @@ impl ShiftOp {
                 plus: Plus::None,
             },
             ShiftOp::Shr => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -1207,6 +1236,7 @@ impl ShiftOp {
                 plus: Plus::None,
             },
             ShiftOp::Sar => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -1277,6 +1307,7 @@ impl BitOp {
     pub(crate) const fn opcode(self) -> Opcode {
         match self {
             BitOp::Lzcnt => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1286,6 +1317,7 @@ impl BitOp {
                 plus: Plus::None,
             },
             BitOp::Tzcnt => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1295,6 +1327,7 @@ impl BitOp {
                 plus: Plus::None,
             },
             BitOp::Popcnt => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1304,6 +1337,7 @@ impl BitOp {
                 plus: Plus::None,
             },
             BitOp::Bsr => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1313,6 +1347,7 @@ impl BitOp {
                 plus: Plus::None,
             },
             BitOp::Bsf => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1728,6 +1763,7 @@ impl SseOp {
     pub(crate) const fn opcode(self) -> Opcode {
         match self {
             SseOp::Addss => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1737,6 +1773,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Addsd => Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -1746,6 +1783,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Subss => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1755,6 +1793,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Subsd => Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -1764,6 +1803,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Mulss => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1773,6 +1813,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Mulsd => Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -1782,6 +1823,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Divss => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1791,6 +1833,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Divsd => Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -1800,6 +1843,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Minss => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1809,6 +1853,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Minsd => Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -1818,6 +1863,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Maxss => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1827,6 +1873,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Maxsd => Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -1836,6 +1883,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Sqrtss => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1845,6 +1893,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Sqrtsd => Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -1854,6 +1903,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Cvtss2sd => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1863,6 +1913,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Cvtsd2ss => Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -1872,6 +1923,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Movss => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1881,6 +1933,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Movsd => Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -1890,6 +1943,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Andps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1899,6 +1953,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Andpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -1908,6 +1963,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Andnps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1917,6 +1973,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Andnpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -1926,6 +1983,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Orps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1935,6 +1993,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Orpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -1944,6 +2003,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Xorps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1953,6 +2013,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Xorpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -1962,6 +2023,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Addps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1971,6 +2033,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Addpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -1980,6 +2043,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Subps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1989,6 +2053,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Subpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -1998,6 +2063,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Mulps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -2007,6 +2073,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Mulpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2016,6 +2083,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Divps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -2025,6 +2093,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Divpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2034,6 +2103,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Minps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -2043,6 +2113,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Minpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2052,6 +2123,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Maxps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -2061,6 +2133,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Maxpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2070,6 +2143,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Unpcklps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -2079,6 +2153,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Unpckhps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -2088,6 +2163,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Unpcklpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2097,6 +2173,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Unpckhpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2106,6 +2183,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Paddb => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2115,6 +2193,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Paddw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2124,6 +2203,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Paddd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2133,6 +2213,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Paddq => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2142,6 +2223,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Psubb => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2151,6 +2233,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Psubw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2160,6 +2243,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Psubd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2169,6 +2253,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Psubq => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2178,6 +2263,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Paddsb => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2187,6 +2273,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Paddsw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2196,6 +2283,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Paddusb => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2205,6 +2293,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Paddusw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2214,6 +2303,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Psubsb => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2223,6 +2313,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Psubsw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2232,6 +2323,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Psubusb => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2241,6 +2333,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Psubusw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2250,6 +2343,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pmullw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2259,6 +2353,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pmulld => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -2268,6 +2363,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pmuludq => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2277,6 +2373,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pmuldq => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -2286,6 +2383,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pmaddwd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2295,6 +2393,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pmaddubsw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -2304,6 +2403,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pmulhrsw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -2313,6 +2413,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pmulhw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2322,6 +2423,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pmulhuw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2331,6 +2433,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pavgb => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2340,6 +2443,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pavgw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2349,6 +2453,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Phaddw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -2358,6 +2463,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Phaddd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -2367,6 +2473,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pminsb => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -2376,6 +2483,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pminsw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2385,6 +2493,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pminsd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -2394,6 +2503,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pminub => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2403,6 +2513,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pminuw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -2412,6 +2523,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pminud => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -2421,6 +2533,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pmaxsb => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -2430,6 +2543,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pmaxsw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2439,6 +2553,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pmaxsd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -2448,6 +2563,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pmaxub => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2457,6 +2573,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pmaxuw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -2466,6 +2583,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pmaxud => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -2475,6 +2593,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pcmpeqb => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2484,6 +2603,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pcmpeqw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2493,6 +2613,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pcmpeqd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2502,6 +2623,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pcmpeqq => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -2511,6 +2633,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pcmpgtb => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2520,6 +2643,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pcmpgtw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2529,6 +2653,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pcmpgtd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2538,6 +2663,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pcmpgtq => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -2547,6 +2673,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pand => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2556,6 +2683,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pandn => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2565,6 +2693,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Por => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2574,6 +2703,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pxor => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2583,6 +2713,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Packsswb => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2592,6 +2723,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Packssdw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2601,6 +2733,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Packuswb => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2610,6 +2743,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Packusdw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -2619,6 +2753,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Punpcklbw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2628,6 +2763,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Punpcklwd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2637,6 +2773,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Punpckldq => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2646,6 +2783,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Punpcklqdq => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2655,6 +2793,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Punpckhbw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2664,6 +2803,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Punpckhwd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2673,6 +2813,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Punpckhdq => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2682,6 +2823,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Punpckhqdq => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2691,6 +2833,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pshufb => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -2700,6 +2843,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Psllw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2709,6 +2853,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Pslld => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2718,6 +2863,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Psllq => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2727,6 +2873,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Psrlw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2736,6 +2883,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Psrld => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2745,6 +2893,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Psrlq => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2754,6 +2903,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Psraw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2763,6 +2913,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Psrad => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -2989,6 +3140,7 @@ impl SseUnaryOp {
     pub(crate) const fn opcode(self) -> Opcode {
         match self {
             SseUnaryOp::Pmovsxbw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -2998,6 +3150,7 @@ impl SseUnaryOp {
                 plus: Plus::None,
             },
             SseUnaryOp::Pmovsxwd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -3007,6 +3160,7 @@ impl SseUnaryOp {
                 plus: Plus::None,
             },
             SseUnaryOp::Pmovsxdq => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -3016,6 +3170,7 @@ impl SseUnaryOp {
                 plus: Plus::None,
             },
             SseUnaryOp::Pmovzxbw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -3025,6 +3180,7 @@ impl SseUnaryOp {
                 plus: Plus::None,
             },
             SseUnaryOp::Pmovzxwd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -3034,6 +3190,7 @@ impl SseUnaryOp {
                 plus: Plus::None,
             },
             SseUnaryOp::Pmovzxdq => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -3043,6 +3200,7 @@ impl SseUnaryOp {
                 plus: Plus::None,
             },
             SseUnaryOp::Pabsb => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -3052,6 +3210,7 @@ impl SseUnaryOp {
                 plus: Plus::None,
             },
             SseUnaryOp::Pabsw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -3061,6 +3220,7 @@ impl SseUnaryOp {
                 plus: Plus::None,
             },
             SseUnaryOp::Pabsd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -3070,6 +3230,7 @@ impl SseUnaryOp {
                 plus: Plus::None,
             },
             SseUnaryOp::Sqrtps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -3079,6 +3240,7 @@ impl SseUnaryOp {
                 plus: Plus::None,
             },
             SseUnaryOp::Sqrtpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -3088,6 +3250,7 @@ impl SseUnaryOp {
                 plus: Plus::None,
             },
             SseUnaryOp::Cvtdq2ps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -3097,6 +3260,7 @@ impl SseUnaryOp {
                 plus: Plus::None,
             },
             SseUnaryOp::Cvttps2dq => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -3106,6 +3270,7 @@ impl SseUnaryOp {
                 plus: Plus::None,
             },
             SseUnaryOp::Cvtps2pd => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -3115,6 +3280,7 @@ impl SseUnaryOp {
                 plus: Plus::None,
             },
             SseUnaryOp::Cvtpd2ps => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -3124,6 +3290,7 @@ impl SseUnaryOp {
                 plus: Plus::None,
             },
             SseUnaryOp::Cvtdq2pd => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -3133,6 +3300,7 @@ impl SseUnaryOp {
                 plus: Plus::None,
             },
             SseUnaryOp::Cvttpd2dq => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -3142,6 +3310,7 @@ impl SseUnaryOp {
                 plus: Plus::None,
             },
             SseUnaryOp::Movq => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -3151,6 +3320,7 @@ impl SseUnaryOp {
                 plus: Plus::None,
             },
             SseUnaryOp::Movdqu => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -3160,6 +3330,7 @@ impl SseUnaryOp {
                 plus: Plus::None,
             },
             SseUnaryOp::Movdqa => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -3257,6 +3428,7 @@ impl SseImmOp {
     pub(crate) const fn opcode(self) -> Opcode {
         match self {
             SseImmOp::Shufps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -3266,6 +3438,7 @@ impl SseImmOp {
                 plus: Plus::None,
             },
             SseImmOp::Shufpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -3275,6 +3448,7 @@ impl SseImmOp {
                 plus: Plus::None,
             },
             SseImmOp::Cmpps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -3284,6 +3458,7 @@ impl SseImmOp {
                 plus: Plus::None,
             },
             SseImmOp::Cmppd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -3293,6 +3468,7 @@ impl SseImmOp {
                 plus: Plus::None,
             },
             SseImmOp::Palignr => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F3A,
@@ -3302,6 +3478,7 @@ impl SseImmOp {
                 plus: Plus::None,
             },
             SseImmOp::Pblendw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F3A,
@@ -3311,6 +3488,7 @@ impl SseImmOp {
                 plus: Plus::None,
             },
             SseImmOp::Blendps => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F3A,
@@ -3320,6 +3498,7 @@ impl SseImmOp {
                 plus: Plus::None,
             },
             SseImmOp::Blendpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F3A,
@@ -3329,6 +3508,7 @@ impl SseImmOp {
                 plus: Plus::None,
             },
             SseImmOp::Insertps => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F3A,
@@ -3403,6 +3583,7 @@ impl SseUnaryImmOp {
     pub(crate) const fn opcode(self) -> Opcode {
         match self {
             SseUnaryImmOp::Pshufd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -3412,6 +3593,7 @@ impl SseUnaryImmOp {
                 plus: Plus::None,
             },
             SseUnaryImmOp::Pshuflw => Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -3421,6 +3603,7 @@ impl SseUnaryImmOp {
                 plus: Plus::None,
             },
             SseUnaryImmOp::Pshufhw => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -3430,6 +3613,7 @@ impl SseUnaryImmOp {
                 plus: Plus::None,
             },
             SseUnaryImmOp::Roundps => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F3A,
@@ -3439,6 +3623,7 @@ impl SseUnaryImmOp {
                 plus: Plus::None,
             },
             SseUnaryImmOp::Roundpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F3A,
@@ -3524,6 +3709,7 @@ impl SseShiftImmOp {
     pub(crate) const fn opcode(self) -> Opcode {
         match self {
             SseShiftImmOp::Psllw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -3533,6 +3719,7 @@ impl SseShiftImmOp {
                 plus: Plus::None,
             },
             SseShiftImmOp::Psrlw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -3542,6 +3729,7 @@ impl SseShiftImmOp {
                 plus: Plus::None,
             },
             SseShiftImmOp::Psraw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -3551,6 +3739,7 @@ impl SseShiftImmOp {
                 plus: Plus::None,
             },
             SseShiftImmOp::Pslld => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -3560,6 +3749,7 @@ impl SseShiftImmOp {
                 plus: Plus::None,
             },
             SseShiftImmOp::Psrld => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -3569,6 +3759,7 @@ impl SseShiftImmOp {
                 plus: Plus::None,
             },
             SseShiftImmOp::Psrad => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -3578,6 +3769,7 @@ impl SseShiftImmOp {
                 plus: Plus::None,
             },
             SseShiftImmOp::Psllq => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -3587,6 +3779,7 @@ impl SseShiftImmOp {
                 plus: Plus::None,
             },
             SseShiftImmOp::Psrlq => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -3596,6 +3789,7 @@ impl SseShiftImmOp {
                 plus: Plus::None,
             },
             SseShiftImmOp::Pslldq => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -3605,6 +3799,7 @@ impl SseShiftImmOp {
                 plus: Plus::None,
             },
             SseShiftImmOp::Psrldq => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -3677,6 +3872,7 @@ impl SseInsertOp {
     pub(crate) const fn opcode(self) -> Opcode {
         match self {
             SseInsertOp::Pinsrb => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F3A,
@@ -3686,6 +3882,7 @@ impl SseInsertOp {
                 plus: Plus::None,
             },
             SseInsertOp::Pinsrw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -3695,6 +3892,7 @@ impl SseInsertOp {
                 plus: Plus::None,
             },
             SseInsertOp::Pinsrd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F3A,
@@ -3704,6 +3902,7 @@ impl SseInsertOp {
                 plus: Plus::None,
             },
             SseInsertOp::Pinsrq => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: true,
                 map: Map::M0F3A,
@@ -3770,6 +3969,7 @@ impl SseExtractOp {
     pub(crate) const fn opcode(self) -> Opcode {
         match self {
             SseExtractOp::Pextrb => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F3A,
@@ -3779,6 +3979,7 @@ impl SseExtractOp {
                 plus: Plus::None,
             },
             SseExtractOp::Pextrw => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F3A,
@@ -3788,6 +3989,7 @@ impl SseExtractOp {
                 plus: Plus::None,
             },
             SseExtractOp::Pextrd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F3A,
@@ -3797,6 +3999,7 @@ impl SseExtractOp {
                 plus: Plus::None,
             },
             SseExtractOp::Pextrq => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: true,
                 map: Map::M0F3A,
@@ -3860,6 +4063,7 @@ impl SseMoveMaskOp {
     pub(crate) const fn opcode(self) -> Opcode {
         match self {
             SseMoveMaskOp::Pmovmskb => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -3869,6 +4073,7 @@ impl SseMoveMaskOp {
                 plus: Plus::None,
             },
             SseMoveMaskOp::Movmskps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -3878,6 +4083,7 @@ impl SseMoveMaskOp {
                 plus: Plus::None,
             },
             SseMoveMaskOp::Movmskpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -3940,6 +4146,7 @@ impl SseBlendvOp {
     pub(crate) const fn opcode(self) -> Opcode {
         match self {
             SseBlendvOp::Pblendvb => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -3949,6 +4156,7 @@ impl SseBlendvOp {
                 plus: Plus::None,
             },
             SseBlendvOp::Blendvps => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -3958,6 +4166,7 @@ impl SseBlendvOp {
                 plus: Plus::None,
             },
             SseBlendvOp::Blendvpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -4012,6 +4221,7 @@ impl SseTestOp {
     pub(crate) const fn opcode(self) -> Opcode {
         match self {
             SseTestOp::Ptest => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F38,
@@ -4028,6 +4238,397 @@ impl SseTestOp {
     pub const fn aligned_memory(self) -> bool {
         match self {
             SseTestOp::Ptest => true,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl AvxOp {
+    /// Every value, in declaration order.
+    pub const ALL: [AvxOp; 25] = [
+        AvxOp::Vpaddb,
+        AvxOp::Vpaddw,
+        AvxOp::Vpaddd,
+        AvxOp::Vpaddq,
+        AvxOp::Vpsubb,
+        AvxOp::Vpsubw,
+        AvxOp::Vpsubd,
+        AvxOp::Vpsubq,
+        AvxOp::Vpand,
+        AvxOp::Vpandn,
+        AvxOp::Vpor,
+        AvxOp::Vpxor,
+        AvxOp::Vpcmpeqb,
+        AvxOp::Vpcmpeqw,
+        AvxOp::Vpcmpeqd,
+        AvxOp::Vpmullw,
+        AvxOp::Vpmulld,
+        AvxOp::Vaddps,
+        AvxOp::Vaddpd,
+        AvxOp::Vsubps,
+        AvxOp::Vsubpd,
+        AvxOp::Vmulps,
+        AvxOp::Vmulpd,
+        AvxOp::Vdivps,
+        AvxOp::Vdivpd,
+    ];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            AvxOp::Vpaddb => "vpaddb",
+            AvxOp::Vpaddw => "vpaddw",
+            AvxOp::Vpaddd => "vpaddd",
+            AvxOp::Vpaddq => "vpaddq",
+            AvxOp::Vpsubb => "vpsubb",
+            AvxOp::Vpsubw => "vpsubw",
+            AvxOp::Vpsubd => "vpsubd",
+            AvxOp::Vpsubq => "vpsubq",
+            AvxOp::Vpand => "vpand",
+            AvxOp::Vpandn => "vpandn",
+            AvxOp::Vpor => "vpor",
+            AvxOp::Vpxor => "vpxor",
+            AvxOp::Vpcmpeqb => "vpcmpeqb",
+            AvxOp::Vpcmpeqw => "vpcmpeqw",
+            AvxOp::Vpcmpeqd => "vpcmpeqd",
+            AvxOp::Vpmullw => "vpmullw",
+            AvxOp::Vpmulld => "vpmulld",
+            AvxOp::Vaddps => "vaddps",
+            AvxOp::Vaddpd => "vaddpd",
+            AvxOp::Vsubps => "vsubps",
+            AvxOp::Vsubpd => "vsubpd",
+            AvxOp::Vmulps => "vmulps",
+            AvxOp::Vmulpd => "vmulpd",
+            AvxOp::Vdivps => "vdivps",
+            AvxOp::Vdivpd => "vdivpd",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            AvxOp::Vpaddb => Feature::Avx,
+            AvxOp::Vpaddw => Feature::Avx,
+            AvxOp::Vpaddd => Feature::Avx,
+            AvxOp::Vpaddq => Feature::Avx,
+            AvxOp::Vpsubb => Feature::Avx,
+            AvxOp::Vpsubw => Feature::Avx,
+            AvxOp::Vpsubd => Feature::Avx,
+            AvxOp::Vpsubq => Feature::Avx,
+            AvxOp::Vpand => Feature::Avx,
+            AvxOp::Vpandn => Feature::Avx,
+            AvxOp::Vpor => Feature::Avx,
+            AvxOp::Vpxor => Feature::Avx,
+            AvxOp::Vpcmpeqb => Feature::Avx,
+            AvxOp::Vpcmpeqw => Feature::Avx,
+            AvxOp::Vpcmpeqd => Feature::Avx,
+            AvxOp::Vpmullw => Feature::Avx,
+            AvxOp::Vpmulld => Feature::Avx,
+            AvxOp::Vaddps => Feature::Avx,
+            AvxOp::Vaddpd => Feature::Avx,
+            AvxOp::Vsubps => Feature::Avx,
+            AvxOp::Vsubpd => Feature::Avx,
+            AvxOp::Vmulps => Feature::Avx,
+            AvxOp::Vmulpd => Feature::Avx,
+            AvxOp::Vdivps => Feature::Avx,
+            AvxOp::Vdivpd => Feature::Avx,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            AvxOp::Vpaddb => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xFC,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpaddw => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xFD,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpaddd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xFE,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpaddq => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xD4,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpsubb => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xF8,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpsubw => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xF9,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpsubd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xFA,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpsubq => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xFB,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpand => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xDB,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpandn => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xDF,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpor => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xEB,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpxor => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xEF,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpcmpeqb => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x74,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpcmpeqw => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x75,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpcmpeqd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x76,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpmullw => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xD5,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpmulld => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x40,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vaddps => Opcode {
+                vex: true,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x58,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vaddpd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x58,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vsubps => Opcode {
+                vex: true,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5C,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vsubpd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5C,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vmulps => Opcode {
+                vex: true,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x59,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vmulpd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x59,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vdivps => Opcode {
+                vex: true,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5E,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vdivpd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5E,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            AvxOp::Vpaddb => false,
+            AvxOp::Vpaddw => false,
+            AvxOp::Vpaddd => false,
+            AvxOp::Vpaddq => false,
+            AvxOp::Vpsubb => false,
+            AvxOp::Vpsubw => false,
+            AvxOp::Vpsubd => false,
+            AvxOp::Vpsubq => false,
+            AvxOp::Vpand => false,
+            AvxOp::Vpandn => false,
+            AvxOp::Vpor => false,
+            AvxOp::Vpxor => false,
+            AvxOp::Vpcmpeqb => false,
+            AvxOp::Vpcmpeqw => false,
+            AvxOp::Vpcmpeqd => false,
+            AvxOp::Vpmullw => false,
+            AvxOp::Vpmulld => false,
+            AvxOp::Vaddps => false,
+            AvxOp::Vaddpd => false,
+            AvxOp::Vsubps => false,
+            AvxOp::Vsubpd => false,
+            AvxOp::Vmulps => false,
+            AvxOp::Vmulpd => false,
+            AvxOp::Vdivps => false,
+            AvxOp::Vdivpd => false,
         }
     }
 
@@ -4081,6 +4682,7 @@ impl SseMovOp {
     pub(crate) const fn opcode(self) -> Opcode {
         match self {
             SseMovOp::Movss => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -4090,6 +4692,7 @@ impl SseMovOp {
                 plus: Plus::None,
             },
             SseMovOp::Movsd => Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -4099,6 +4702,7 @@ impl SseMovOp {
                 plus: Plus::None,
             },
             SseMovOp::Movaps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -4108,6 +4712,7 @@ impl SseMovOp {
                 plus: Plus::None,
             },
             SseMovOp::Movapd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -4117,6 +4722,7 @@ impl SseMovOp {
                 plus: Plus::None,
             },
             SseMovOp::Movups => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -4126,6 +4732,7 @@ impl SseMovOp {
                 plus: Plus::None,
             },
             SseMovOp::Movupd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
