@@ -24,8 +24,8 @@ use cranelift_asm::x64::inst::{self as vi, CallDest, ShiftAmount};
 use cranelift_asm::x64::{
     AluOp, Amode, AsmError, Assembler, AvxOp, BitOp, CC, CpuFeatures, ExtMode, FloatSize, Gpr,
     GprMem, JumpTableTargets, MInst, OperandSize, RoundMode, Scale, ShiftOp, SseBlendvOp,
-    SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseShiftImmOp, SseTestOp,
-    SseUnaryImmOp, SseUnaryOp, UnaryOp, Virtual, Xmm, XmmMem,
+    SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseRegOp, SseShiftImmOp,
+    SseTestOp, SseUnaryImmOp, SseUnaryOp, UnaryOp, Virtual, Xmm, XmmMem,
 };
 use iced_x86::Mnemonic;
 use std::collections::BTreeSet;
@@ -908,6 +908,22 @@ fn table(t: &Targets) -> Vec<(MInst, usize)> {
     }
     // Lanes to and from GPRs and memory, the mask moves and PTEST: every
     // GPR, XMM register and address in each slot.
+    for op in SseRegOp::ALL {
+        for reg in Xmm::ALL {
+            all.push(MInst::XmmRR {
+                op,
+                src1: xr(reg),
+                src2: xr(xs),
+                dst: xwr(reg),
+            });
+            all.push(MInst::XmmRR {
+                op,
+                src1: xr(xd),
+                src2: xr(reg),
+                dst: xwr(xd),
+            });
+        }
+    }
     for op in SseInsertOp::ALL {
         for src2 in gpr_mems.iter() {
             all.push(MInst::XmmInsert {
@@ -1645,6 +1661,7 @@ fn every_declared_form_decodes_as_its_mnemonic() {
         .chain(SseImmOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(SseUnaryImmOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(SseShiftImmOp::ALL.iter().map(|op| op.mnemonic()))
+        .chain(SseRegOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(SseInsertOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(SseExtractOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(SseMoveMaskOp::ALL.iter().map(|op| op.mnemonic()))

@@ -871,7 +871,8 @@ pub fn render_methods() -> Result<String, String> {
          use crate::x64::regs::{Gpr, Xmm};\n\
          use crate::x64::{\n\
          AluOp, AvxOp, BitOp, ExtMode, FloatSize, OperandSize, SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp,\n\
-         SseMoveMaskOp, SseOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp,\n\
+         SseMoveMaskOp, SseOp, SseRegOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp,\n\
+         SseUnaryOp,\n\
          };\n\n",
     );
     for decl in INSTS {
@@ -1032,7 +1033,7 @@ pub fn render_test_forms() -> Result<String, String> {
          use cranelift_asm::x64::{\n\
          AluOp, AvxOp, BitOp, CC, ExtMode, Feature, FloatSize, Gpr, OperandSize, RoundMode, ShiftOp, SseMovOp,\n\
          Xmm,\n\
-         SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMoveMaskOp, SseOp, SseShiftImmOp,\n\
+         SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMoveMaskOp, SseOp, SseRegOp, SseShiftImmOp,\n\
          SseTestOp, SseUnaryImmOp, SseUnaryOp, UnaryOp,\n\
          };\n\n\
          /// A declared form in one shape.\n\
@@ -1122,6 +1123,7 @@ pub fn render_test_forms() -> Result<String, String> {
         "SseImmOp",
         "SseUnaryImmOp",
         "SseShiftImmOp",
+        "SseRegOp",
         "SseInsertOp",
         "SseExtractOp",
         "SseMoveMaskOp",

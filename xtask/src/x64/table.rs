@@ -579,6 +579,23 @@ pub const ENUMS: &[EnumDecl] = &[
         )],
     },
     EnumDecl {
+        name: "SseRegOp",
+        alignment: Any,
+        doc: "Register-only SSE forms, `op xmm1, xmm2` (xmm1 is read and written), \
+              whose memory encodings are other instructions (MOVLPS, MOVHPS): the \
+              moves of a register's low half into the other's high half and back.",
+        kind: EnumKind::Forms(&[
+            ("Movlhps", "movlhps", "0F 16 /r", "Sse"),
+            ("Movhlps", "movhlps", "0F 12 /r", "Sse"),
+        ]),
+        methods: &[method(
+            "{m}",
+            "dst: Xmm, src: Xmm",
+            "self.xmm_rr({op}, dst, src)",
+            "`{m} dst, src`.",
+        )],
+    },
+    EnumDecl {
         name: "SseInsertOp",
         alignment: Any,
         doc: "Lane insertion from a GPR or memory, `op xmm1, r32/m, imm8` (xmm1 is \
@@ -603,14 +620,15 @@ pub const ENUMS: &[EnumDecl] = &[
         alignment: Any,
         doc: "Lane extraction to a GPR or memory, `op r32/m, xmm, imm8` (the immediate \
               is the lane): pextrb/pextrw zero-extend into a 32-bit register (whose \
-              write clears the upper half) or store 1/2 bytes, pextrd a 32-bit lane, \
-              pextrq a 64-bit one. PEXTRW's SSE4.1 form (0F 3A 15) is the one that \
+              write clears the upper half) or store 1/2 bytes, pextrd and extractps \
+              a 32-bit lane, pextrq a 64-bit one. PEXTRW's SSE4.1 form (0F 3A 15) is the one that \
               stores; its SSE2 form (0F C5) is left out.",
         kind: EnumKind::Forms(&[
             ("Pextrb", "pextrb", "66 0F 3A 14 /r ib", "Sse41"),
             ("Pextrw", "pextrw", "66 0F 3A 15 /r ib", "Sse41"),
             ("Pextrd", "pextrd", "66 0F 3A 16 /r ib", "Sse41"),
             ("Pextrq", "pextrq", "66 REX.W 0F 3A 16 /r ib", "Sse41"),
+            ("Extractps", "extractps", "66 0F 3A 17 /r ib", "Sse41"),
         ]),
         methods: &[
             method(
@@ -1348,6 +1366,13 @@ pub const INSTS: &[InstDecl] = &[
         "op:SseShiftImmOp imm:u8 src:Xmm dst:WritableXmm=src",
         Op("op"),
         Call("xmm_shift_imm", "op dst imm"),
+    ),
+    inst(
+        "XmmRR",
+        "op dst, src2 (dst = src1): a register-only form.",
+        "op:SseRegOp src1:Xmm src2:Xmm dst:WritableXmm=src1",
+        Op("op"),
+        Call("xmm_rr", "op dst src2"),
     ),
     inst(
         "XmmInsert",

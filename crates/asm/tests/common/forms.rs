@@ -9,7 +9,7 @@ use super::Samples;
 use cranelift_asm::x64::inst::MInst;
 use cranelift_asm::x64::{
     AluOp, AvxOp, BitOp, CC, ExtMode, Feature, FloatSize, Gpr, OperandSize, RoundMode, ShiftOp,
-    SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp,
+    SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseRegOp,
     SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp, UnaryOp, Xmm,
 };
 
@@ -2193,6 +2193,28 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             },
         },
         Form {
+            shape: "XmmRR",
+            mnemonic: "movlhps",
+            feature: Feature::Sse,
+            inst: MInst::XmmRR {
+                op: SseRegOp::Movlhps,
+                src1: s.xmm,
+                src2: s.xmm,
+                dst: s.writable_xmm,
+            },
+        },
+        Form {
+            shape: "XmmRR",
+            mnemonic: "movhlps",
+            feature: Feature::Sse,
+            inst: MInst::XmmRR {
+                op: SseRegOp::Movhlps,
+                src1: s.xmm,
+                src2: s.xmm,
+                dst: s.writable_xmm,
+            },
+        },
+        Form {
             shape: "XmmInsert",
             mnemonic: "pinsrb",
             feature: Feature::Sse41,
@@ -2285,6 +2307,17 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             },
         },
         Form {
+            shape: "XmmExtract",
+            mnemonic: "extractps",
+            feature: Feature::Sse41,
+            inst: MInst::XmmExtract {
+                op: SseExtractOp::Extractps,
+                lane: 0x1b,
+                src: s.xmm,
+                dst: s.writable_gpr,
+            },
+        },
+        Form {
             shape: "XmmExtractMem",
             mnemonic: "pextrb",
             feature: Feature::Sse41,
@@ -2323,6 +2356,17 @@ pub fn forms(s: &Samples) -> Vec<Form> {
             feature: Feature::Sse41,
             inst: MInst::XmmExtractMem {
                 op: SseExtractOp::Pextrq,
+                lane: 0x1b,
+                src: s.xmm,
+                dst: s.amode,
+            },
+        },
+        Form {
+            shape: "XmmExtractMem",
+            mnemonic: "extractps",
+            feature: Feature::Sse41,
+            inst: MInst::XmmExtractMem {
+                op: SseExtractOp::Extractps,
                 lane: 0x1b,
                 src: s.xmm,
                 dst: s.amode,

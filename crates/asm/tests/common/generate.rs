@@ -11,7 +11,7 @@ use cranelift_asm::x64::inst::{self as vi, CallDest, ShiftAmount};
 use cranelift_asm::x64::{
     AluOp, AvxOp, BitOp, CC, ExtMode, FloatSize, Gpr, MInst, OperandSize, RoundMode, Scale,
     ShiftOp, SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp,
-    SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp, UnaryOp, Virtual, Xmm,
+    SseRegOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp, UnaryOp, Virtual, Xmm,
 };
 
 /// Displacements on the disp8/disp32 boundaries.
@@ -255,7 +255,7 @@ fn mov_immediate(u: &mut Unstructured, size: OperandSize) -> Result<u64> {
 /// An arbitrary post-allocation instruction.
 pub fn inst(u: &mut Unstructured, t: &Targets) -> Result<MInst> {
     let (rax, rdx) = (Gpr::RAX, Gpr::RDX);
-    Ok(match u.int_in_range(0..=70)? {
+    Ok(match u.int_in_range(0..=71)? {
         0 => {
             let (size, dst) = (size(u)?, gpr(u)?);
             MInst::AluRmi {
@@ -757,6 +757,15 @@ pub fn inst(u: &mut Unstructured, t: &Targets) -> Result<MInst> {
             src2: xmm_mem(u, t, false)?,
             dst: xwr(xmm(u)?),
         },
+        70 => {
+            let dst = xmm(u)?;
+            MInst::XmmRR {
+                op: *u.choose(&SseRegOp::ALL)?,
+                src1: xr(dst),
+                src2: xr(xmm(u)?),
+                dst: xwr(dst),
+            }
+        }
         _ => {
             // Sequences are rarer in the choice above; give the plain
             // register moves an extra share.

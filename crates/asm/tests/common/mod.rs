@@ -490,12 +490,13 @@ fn insert_widths(op: SseInsertOp) -> (OperandSize, u32) {
 }
 
 /// The register width and memory width of a lane extraction's destination
-/// (PEXTRB r32/m8, xmm2, imm8 .. PEXTRQ r/m64, xmm2, imm8).
+/// (PEXTRB r32/m8, xmm2, imm8 .. PEXTRQ r/m64, xmm2, imm8; EXTRACTPS
+/// r/m32, xmm1, imm8).
 fn extract_widths(op: SseExtractOp) -> (OperandSize, u32) {
     match op {
         SseExtractOp::Pextrb => (OperandSize::S32, 1),
         SseExtractOp::Pextrw => (OperandSize::S32, 2),
-        SseExtractOp::Pextrd => (OperandSize::S32, 4),
+        SseExtractOp::Pextrd | SseExtractOp::Extractps => (OperandSize::S32, 4),
         SseExtractOp::Pextrq => (OperandSize::S64, 8),
     }
 }
@@ -855,6 +856,9 @@ pub fn expected(inst: &MInst) -> Vec<Expected> {
             declared(op.mnemonic()),
             vec![xw(*dst), xm(src, 16), imm8(*imm)],
         )),
+        MInst::XmmRR { op, src2, dst, .. } => {
+            one(inst_(declared(op.mnemonic()), vec![xw(*dst), x(*src2)]))
+        }
         MInst::XmmInsert {
             op,
             lane,
@@ -1107,6 +1111,7 @@ pub fn variant_name(inst: &MInst) -> &'static str {
         MInst::XmmRmRImm { .. } => "XmmRmRImm",
         MInst::XmmUnaryRmRImm { .. } => "XmmUnaryRmRImm",
         MInst::XmmShiftImm { .. } => "XmmShiftImm",
+        MInst::XmmRR { .. } => "XmmRR",
         MInst::XmmInsert { .. } => "XmmInsert",
         MInst::XmmExtract { .. } => "XmmExtract",
         MInst::XmmExtractMem { .. } => "XmmExtractMem",

@@ -11,7 +11,8 @@ use crate::x64::features::Feature;
 use crate::x64::regs::{Gpr, Xmm};
 use crate::x64::{
     AluOp, AvxOp, BitOp, ExtMode, FloatSize, OperandSize, SseBlendvOp, SseExtractOp, SseImmOp,
-    SseInsertOp, SseMoveMaskOp, SseOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp,
+    SseInsertOp, SseMoveMaskOp, SseOp, SseRegOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp,
+    SseUnaryOp,
 };
 
 /// The form of `MInst::Cmp`.
@@ -2495,6 +2496,16 @@ impl Assembler {
         self.xmm_shift_imm(SseShiftImmOp::Psrldq, dst, imm)
     }
 
+    /// `movlhps dst, src`.
+    pub fn movlhps(&mut self, dst: Xmm, src: Xmm) {
+        self.xmm_rr(SseRegOp::Movlhps, dst, src)
+    }
+
+    /// `movhlps dst, src`.
+    pub fn movhlps(&mut self, dst: Xmm, src: Xmm) {
+        self.xmm_rr(SseRegOp::Movhlps, dst, src)
+    }
+
     /// `pinsrb dst, src, lane`.
     pub fn pinsrb(&mut self, dst: Xmm, src: &GprMem, lane: u8) {
         self.xmm_insert(SseInsertOp::Pinsrb, dst, src, lane)
@@ -2553,6 +2564,16 @@ impl Assembler {
     /// `pextrq [dst], src, lane` (a store).
     pub fn pextrq_mem(&mut self, dst: &Amode, src: Xmm, lane: u8) {
         self.xmm_extract_mem(SseExtractOp::Pextrq, dst, src, lane)
+    }
+
+    /// `extractps dst, src, lane` (to a GPR).
+    pub fn extractps(&mut self, dst: Gpr, src: Xmm, lane: u8) {
+        self.xmm_extract(SseExtractOp::Extractps, dst, src, lane)
+    }
+
+    /// `extractps [dst], src, lane` (a store).
+    pub fn extractps_mem(&mut self, dst: &Amode, src: Xmm, lane: u8) {
+        self.xmm_extract_mem(SseExtractOp::Extractps, dst, src, lane)
     }
 
     /// `pmovmskb dst, src`.

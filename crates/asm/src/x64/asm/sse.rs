@@ -15,6 +15,7 @@
 //!  XmmRmRImm        op xmm1, xmm2/m, imm8     SseImmOp       xmm1 read and written
 //!  XmmUnaryRmRImm   op xmm1, xmm2/m, imm8     SseUnaryImmOp  xmm1 written only
 //!  XmmShiftImm      op xmm1, imm8             SseShiftImmOp  /digit in ModRM.reg
+//!  XmmRR            op xmm1, xmm2             SseRegOp       register only
 //!  XmmInsert        op xmm1, r/m, imm8        SseInsertOp    xmm1 read and written
 //!  XmmExtract       op r, xmm1, imm8          SseExtractOp   xmm1 in ModRM.reg
 //!  XmmExtractMem    op m, xmm1, imm8          SseExtractOp   (a store)
@@ -31,15 +32,14 @@
 //! unless it is `XmmMem::Aligned` or a constant known aligned. A store is
 //! the opcode after its load's. Left out for now:
 //! COMISS/COMISD, CVTSS2SI (rounding by MXCSR), the MOVDQA/MOVDQU stores
-//! (MOVUPS/MOVAPS store the same bits), EXTRACTPS and the register-only
-//! MOVLHPS/MOVHLPS.
+//! (MOVUPS/MOVAPS store the same bits).
 
 use super::{Assembler, Form, Imm, Opcode, Prefixes, Rm, forms};
 use crate::x64::args::{Amode, GprMem, XmmMem};
 use crate::x64::regs::{Gpr, Xmm};
 use crate::x64::{
     AvxOp, FloatSize, OperandSize, RoundMode, SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp,
-    SseMovOp, SseMoveMaskOp, SseOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp,
+    SseMovOp, SseMoveMaskOp, SseOp, SseRegOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp,
 };
 
 impl RoundMode {
@@ -103,6 +103,12 @@ impl Assembler {
         self.emit_form(op.form(), Prefixes::NONE, 0, Rm::Reg(dst.enc()), imm);
     }
 
+    /// `op dst, src` for the register-only forms (MOVLHPS, MOVHLPS).
+    pub fn xmm_rr(&mut self, op: SseRegOp, dst: Xmm, src: Xmm) {
+        let rm = Rm::Reg(src.enc());
+        self.emit_form(op.form(), Prefixes::NONE, dst.enc(), rm, Imm::None);
+    }
+
     /// `op dst, src, lane`: a GPR's low bits (or memory) into lane `lane` of
     /// `dst`, the other lanes kept.
     pub fn xmm_insert(&mut self, op: SseInsertOp, dst: Xmm, src: &GprMem, lane: u8) {
@@ -131,13 +137,8 @@ impl Assembler {
     /// `op dst, src`: the sign bit of each lane of `src` into the low bits
     /// of `dst`, the rest cleared.
     pub fn xmm_move_mask(&mut self, op: SseMoveMaskOp, dst: Gpr, src: Xmm) {
-        self.emit_form(
-            op.form(),
-            Prefixes::NONE,
-            dst.enc(),
-            Rm::Reg(src.enc()),
-            Imm::None,
-        );
+        let rm = Rm::Reg(src.enc());
+        self.emit_form(op.form(), Prefixes::NONE, dst.enc(), rm, Imm::None);
     }
 
     /// `op dst, src, xmm0`: each lane from `src` where xmm0's lane has its

@@ -381,7 +381,14 @@ pub enum SseShiftImmOp {
     Psrldq,
 }
 
-/// Internal type SseInsertOp: defined at isle/asm/x64/inst.isle line 103.
+/// Internal type SseRegOp: defined at isle/asm/x64/inst.isle line 102.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum SseRegOp {
+    Movlhps,
+    Movhlps,
+}
+
+/// Internal type SseInsertOp: defined at isle/asm/x64/inst.isle line 108.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum SseInsertOp {
     Pinsrb,
@@ -390,16 +397,17 @@ pub enum SseInsertOp {
     Pinsrq,
 }
 
-/// Internal type SseExtractOp: defined at isle/asm/x64/inst.isle line 110.
+/// Internal type SseExtractOp: defined at isle/asm/x64/inst.isle line 115.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum SseExtractOp {
     Pextrb,
     Pextrw,
     Pextrd,
     Pextrq,
+    Extractps,
 }
 
-/// Internal type SseMoveMaskOp: defined at isle/asm/x64/inst.isle line 114.
+/// Internal type SseMoveMaskOp: defined at isle/asm/x64/inst.isle line 119.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum SseMoveMaskOp {
     Pmovmskb,
@@ -407,7 +415,7 @@ pub enum SseMoveMaskOp {
     Movmskpd,
 }
 
-/// Internal type SseBlendvOp: defined at isle/asm/x64/inst.isle line 120.
+/// Internal type SseBlendvOp: defined at isle/asm/x64/inst.isle line 125.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum SseBlendvOp {
     Pblendvb,
@@ -415,13 +423,13 @@ pub enum SseBlendvOp {
     Blendvpd,
 }
 
-/// Internal type SseTestOp: defined at isle/asm/x64/inst.isle line 123.
+/// Internal type SseTestOp: defined at isle/asm/x64/inst.isle line 128.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum SseTestOp {
     Ptest,
 }
 
-/// Internal type AvxOp: defined at isle/asm/x64/inst.isle line 130.
+/// Internal type AvxOp: defined at isle/asm/x64/inst.isle line 135.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum AvxOp {
     Vpaddb,
@@ -451,7 +459,7 @@ pub enum AvxOp {
     Vdivpd,
 }
 
-/// Internal type SseMovOp: defined at isle/asm/x64/inst.isle line 134.
+/// Internal type SseMovOp: defined at isle/asm/x64/inst.isle line 139.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum SseMovOp {
     Movss,
@@ -462,7 +470,7 @@ pub enum SseMovOp {
     Movupd,
 }
 
-/// Internal type RoundMode: defined at isle/asm/x64/inst.isle line 137.
+/// Internal type RoundMode: defined at isle/asm/x64/inst.isle line 142.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum RoundMode {
     Nearest,
@@ -471,7 +479,7 @@ pub enum RoundMode {
     Zero,
 }
 
-/// Internal type MInst: defined at isle/asm/x64/inst.isle line 141.
+/// Internal type MInst: defined at isle/asm/x64/inst.isle line 146.
 #[derive(Clone, Debug)]
 pub enum MInst {
     AluRmi {
@@ -742,6 +750,12 @@ pub enum MInst {
         op: SseShiftImmOp,
         imm: u8,
         src: XmmReg,
+        dst: WritableXmm,
+    },
+    XmmRR {
+        op: SseRegOp,
+        src1: XmmReg,
+        src2: XmmReg,
         dst: WritableXmm,
     },
     XmmInsert {

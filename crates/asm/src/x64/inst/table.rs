@@ -260,6 +260,13 @@ impl MInst {
                 walk::use_xmm(v, src);
                 walk::reuse_xmm(v, dst);
             }
+            MInst::XmmRR {
+                src1, src2, dst, ..
+            } => {
+                walk::use_xmm(v, src1);
+                walk::use_xmm(v, src2);
+                walk::reuse_xmm(v, dst);
+            }
             MInst::XmmInsert {
                 src1, src2, dst, ..
             } => {
@@ -589,6 +596,12 @@ impl MInst {
             MInst::XmmShiftImm { op, imm, src, dst } => {
                 asm.xmm_shift_imm(*op, tied_xmm(*dst, *src), *imm)
             }
+            MInst::XmmRR {
+                op,
+                src1,
+                src2,
+                dst,
+            } => asm.xmm_rr(*op, tied_xmm(*dst, *src1), src2.to_physical()),
             MInst::XmmInsert {
                 op,
                 lane,
@@ -831,6 +844,7 @@ impl MInst {
             MInst::XmmRmRImm { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::XmmUnaryRmRImm { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::XmmShiftImm { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmRR { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::XmmInsert { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::XmmExtract { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::XmmExtractMem { op, .. } => CpuFeatures::base_only().with(op.feature()),
@@ -3839,6 +3853,72 @@ impl SseShiftImmOp {
     }
 }
 
+impl SseRegOp {
+    /// Every value, in declaration order.
+    pub const ALL: [SseRegOp; 2] = [SseRegOp::Movlhps, SseRegOp::Movhlps];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            SseRegOp::Movlhps => "movlhps",
+            SseRegOp::Movhlps => "movhlps",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            SseRegOp::Movlhps => Feature::Sse,
+            SseRegOp::Movhlps => Feature::Sse,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            SseRegOp::Movlhps => Opcode {
+                vex: false,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x16,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseRegOp::Movhlps => Opcode {
+                vex: false,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x12,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseRegOp::Movlhps => false,
+            SseRegOp::Movhlps => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
 impl SseInsertOp {
     /// Every value, in declaration order.
     pub const ALL: [SseInsertOp; 4] = [
@@ -3938,11 +4018,12 @@ impl SseInsertOp {
 
 impl SseExtractOp {
     /// Every value, in declaration order.
-    pub const ALL: [SseExtractOp; 4] = [
+    pub const ALL: [SseExtractOp; 5] = [
         SseExtractOp::Pextrb,
         SseExtractOp::Pextrw,
         SseExtractOp::Pextrd,
         SseExtractOp::Pextrq,
+        SseExtractOp::Extractps,
     ];
 
     /// The manual's mnemonic.
@@ -3952,6 +4033,7 @@ impl SseExtractOp {
             SseExtractOp::Pextrw => "pextrw",
             SseExtractOp::Pextrd => "pextrd",
             SseExtractOp::Pextrq => "pextrq",
+            SseExtractOp::Extractps => "extractps",
         }
     }
 
@@ -3962,6 +4044,7 @@ impl SseExtractOp {
             SseExtractOp::Pextrw => Feature::Sse41,
             SseExtractOp::Pextrd => Feature::Sse41,
             SseExtractOp::Pextrq => Feature::Sse41,
+            SseExtractOp::Extractps => Feature::Sse41,
         }
     }
 
@@ -4008,6 +4091,16 @@ impl SseExtractOp {
                 digit: None,
                 plus: Plus::None,
             },
+            SseExtractOp::Extractps => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x17,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
         }
     }
 
@@ -4019,6 +4112,7 @@ impl SseExtractOp {
             SseExtractOp::Pextrw => false,
             SseExtractOp::Pextrd => false,
             SseExtractOp::Pextrq => false,
+            SseExtractOp::Extractps => false,
         }
     }
 
