@@ -1242,8 +1242,9 @@ fn missing_features_are_refused() {
 }
 
 /// A legacy SSE form that reads 128 bits of memory faults on an unaligned
-/// address (SDM Vol. 1, 14.9), so the assembler takes its memory operand
-/// only when stated aligned or known aligned (a 16-byte-aligned constant);
+/// address (Intel SDM Vol. 1, "Memory Alignment" in the AVX chapter), so
+/// the assembler takes its memory operand only when stated aligned or known
+/// aligned (a 16-byte-aligned constant);
 /// the scalar forms, the m64/m32 forms and MOVDQU take any address.
 #[test]
 fn unaligned_packed_memory_operands_are_refused() {

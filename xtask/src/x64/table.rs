@@ -88,8 +88,8 @@ const fn method(
 
 /// Which forms of an enum need their memory operand 16-byte aligned: the
 /// legacy SSE forms that read or write 128 bits of memory fault on an
-/// unaligned address (SDM Vol. 1, 14.9: only the VEX forms and the
-/// unaligned moves accept one). The assembler refuses such a form's memory
+/// unaligned address (Intel SDM Vol. 1, "Memory Alignment" in the AVX
+/// chapter: only the VEX forms and the unaligned moves accept one). The assembler refuses such a form's memory
 /// operand unless it is known aligned (`docs/assembler.md`, "Alignment").
 pub enum Alignment {
     /// None: no form has a 128-bit memory operand, or the caller names the
