@@ -9,7 +9,7 @@ pub mod table;
 
 use std::fmt::Write as _;
 
-use table::{ENUMS, Emit, EnumKind, Features, INSTS, InstDecl};
+use table::{Alignment, ENUMS, Emit, EnumDecl, EnumKind, Features, INSTS, InstDecl};
 
 /// The ISLE declarations.
 pub const ISLE_OUTPUT: &str = "isle/asm/x64/inst.isle";
@@ -38,7 +38,7 @@ pub enum Role {
     Plain,
     /// Written into the register of this read field.
     Tied(String),
-    /// In this fixed register (`rax`, `rcx`, `rdx`).
+    /// In this fixed register (`rax`, `rcx`, `rdx`; `xmm0`, read only).
     Fixed(String),
     /// Written before every input has been read.
     Early,
@@ -54,7 +54,7 @@ pub fn parse_fields(decl: &InstDecl) -> Result<Vec<Field>, String> {
         let (ty, role) = if let Some((ty, tied)) = rest.split_once('=') {
             (ty, Role::Tied(tied.to_string()))
         } else if let Some((ty, reg)) = rest.split_once('@') {
-            if !["rax", "rcx", "rdx"].contains(&reg) {
+            if fixed_class(reg).is_none() {
                 return Err(format!("{}: `{reg}` is no fixed register", decl.name));
             }
             (ty, Role::Fixed(reg.to_string()))
@@ -85,9 +85,15 @@ pub fn parse_fields(decl: &InstDecl) -> Result<Vec<Field>, String> {
                     decl.name
                 ));
             }
-            Role::Fixed(_) if !matches!(ty, "Gpr" | "WritableGpr") => {
-                return Err(format!("{}: only a GPR can be fixed", decl.name));
-            }
+            Role::Fixed(reg) => match (fixed_class(reg), ty) {
+                (Some("Gpr"), "Gpr" | "WritableGpr") | (Some("Xmm"), "Xmm") => {}
+                _ => {
+                    return Err(format!(
+                        "{}: `{name}:{ty}` cannot be fixed to `{reg}`",
+                        decl.name
+                    ));
+                }
+            },
             _ => {}
         }
         if fields.iter().any(|f| f.name == name) {
@@ -110,6 +116,23 @@ pub fn parse_fields(decl: &InstDecl) -> Result<Vec<Field>, String> {
     Ok(fields)
 }
 
+/// The register class of a fixed register, by name: the implicit GPR
+/// operands (`rax`, `rcx`, `rdx`: MUL, DIV, CMPXCHG, shifts by CL) and the
+/// implicit mask register of the SSE4.1 variable blends (`xmm0`, read only).
+fn fixed_class(reg: &str) -> Option<&'static str> {
+    match reg {
+        "rax" | "rcx" | "rdx" => Some("Gpr"),
+        "xmm0" => Some("Xmm"),
+        _ => None,
+    }
+}
+
+/// The Rust path of a fixed register (`Gpr::RAX`, `Xmm::XMM0`).
+fn fixed_path(reg: &str) -> String {
+    let class = fixed_class(reg).expect("checked by parse_fields");
+    format!("{class}::{}", reg.to_uppercase())
+}
+
 /// The fields in the order the register allocator sees them: a tied source
 /// first (its destination's `reuse_def(0)` refers to it), then the rest.
 fn walk_order(fields: &[Field]) -> Vec<&Field> {
@@ -126,7 +149,10 @@ fn walk_order(fields: &[Field]) -> Vec<&Field> {
 /// An encoding in the manual's notation, parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Encoding {
-    /// The mandatory prefix (0x66, 0xF2, 0xF3), or 0.
+    /// A VEX encoding (`VEX.128.66.0F.WIG FE /r`): the prefix, map and W
+    /// travel in the VEX prefix, which also names a second source register.
+    pub vex: bool,
+    /// The mandatory prefix (0x66, 0xF2, 0xF3), or 0 (VEX: its `pp`).
     pub prefix: u8,
     /// REX.W.
     pub w: bool,
@@ -144,10 +170,14 @@ pub struct Encoding {
 }
 
 /// Parses `[66|F2|F3] [REX.W] [0F [38|3A]] opcode[+cc|+rb|+rw|+rd]
-/// [/r|/digit] [ib|iw|id]`.
+/// [/r|/digit] [ib|iw|id]`, or the VEX notation `VEX.128[.66|.F2|.F3].(0F|0F38|0F3A)[.W0|.W1|.WIG]
+/// opcode (/r|/digit) [ib]` (128-bit forms only).
 pub fn parse_encoding(text: &str) -> Result<Encoding, String> {
     let bad = |why: &str| format!("encoding `{text}`: {why}");
     let mut tokens: Vec<&str> = text.split_whitespace().collect();
+    if let Some(vex) = tokens.first().and_then(|t| t.strip_prefix("VEX.")) {
+        return parse_vex(vex, &tokens[1..]).map_err(|why| bad(&why));
+    }
     // An immediate, or a branch's code offset (cb, cd).
     if matches!(
         tokens.last(),
@@ -211,6 +241,7 @@ pub fn parse_encoding(text: &str) -> Result<Encoding, String> {
         return Err(bad("a `+` opcode has the low bits it adds to clear"));
     }
     Ok(Encoding {
+        vex: false,
         prefix,
         w,
         map,
@@ -218,6 +249,61 @@ pub fn parse_encoding(text: &str) -> Result<Encoding, String> {
         digit,
         modrm,
         plus,
+    })
+}
+
+/// The VEX notation after `VEX.` (`128.66.0F.WIG`) and the tokens after
+/// it (`FE /r`).
+fn parse_vex(fields: &str, rest: &[&str]) -> Result<Encoding, String> {
+    let mut fields = fields.split('.').peekable();
+    if fields.next() != Some("128") {
+        return Err("only VEX.128 forms are declared".into());
+    }
+    let prefix = match fields.peek() {
+        Some(&"66") => 0x66,
+        Some(&"F2") => 0xF2,
+        Some(&"F3") => 0xF3,
+        _ => 0,
+    };
+    if prefix != 0 {
+        fields.next();
+    }
+    let map = match fields.next() {
+        Some("0F") => "M0F",
+        Some("0F38") => "M0F38",
+        Some("0F3A") => "M0F3A",
+        _ => return Err("a VEX form names its map: 0F, 0F38 or 0F3A".into()),
+    };
+    let w = match fields.next() {
+        None | Some("W0" | "WIG") => false,
+        Some("W1") => true,
+        Some(other) => return Err(format!("`{other}` is no VEX.W")),
+    };
+    if fields.next().is_some() {
+        return Err("VEX.128.pp.map.W has nothing after W".into());
+    }
+    let rest: Vec<&str> = match rest {
+        [body @ .., "ib"] => body.to_vec(),
+        body => body.to_vec(),
+    };
+    let (opcode, digit) = match rest.as_slice() {
+        [op, "/r"] => (*op, None),
+        [op, d] if d.len() == 2 && d.starts_with('/') => {
+            let digit = d[1..].parse::<u8>().ok().filter(|d| *d <= 7);
+            (*op, Some(digit.ok_or("bad /digit")?))
+        }
+        _ => return Err("a VEX form is `opcode (/r|/digit) [ib]`".into()),
+    };
+    let opcode = u8::from_str_radix(opcode, 16).map_err(|_| "not a hex byte")?;
+    Ok(Encoding {
+        vex: true,
+        prefix,
+        w,
+        map,
+        opcode,
+        digit,
+        modrm: true,
+        plus: "",
     })
 }
 
@@ -422,6 +508,24 @@ fn form_function(
 /// chooses among them (by an operand's kind or an immediate's value).
 pub const NAMED: &str = "*";
 
+/// Whether form `variant` of `e` needs its memory operand 16-byte aligned,
+/// after checking the enum's [`Alignment`] names only its forms.
+pub fn aligned_memory(e: &EnumDecl, variant: &str) -> Result<bool, String> {
+    let forms = match &e.kind {
+        EnumKind::Forms(forms) => forms,
+        EnumKind::Values(_) => return Err(format!("{}: only forms have an alignment", e.name)),
+    };
+    Ok(match e.alignment {
+        Alignment::Any => false,
+        Alignment::AllBut(except) => {
+            if let Some(unknown) = except.iter().find(|x| !forms.iter().any(|f| f.0 == **x)) {
+                return Err(format!("{}: `{unknown}` is no form of the enum", e.name));
+            }
+            !except.contains(&variant)
+        }
+    })
+}
+
 /// The Rust `Opcode` literal of a parsed encoding.
 fn opcode_literal(enc: &Encoding) -> String {
     let digit = match enc.digit {
@@ -434,8 +538,8 @@ fn opcode_literal(enc: &Encoding) -> String {
         _ => "Plus::None",
     };
     format!(
-        "Opcode {{ prefix: {:#04X}, w: {}, map: Map::{}, byte: {:#04X}, modrm: {}, digit: {digit}, plus: {plus} }}",
-        enc.prefix, enc.w, enc.map, enc.opcode, enc.modrm
+        "Opcode {{ vex: {}, prefix: {:#04X}, w: {}, map: Map::{}, byte: {:#04X}, modrm: {}, digit: {digit}, plus: {plus} }}",
+        enc.vex, enc.prefix, enc.w, enc.map, enc.opcode, enc.modrm
     )
 }
 
@@ -445,7 +549,7 @@ fn form_literal(owner: &str, form: &table::Form) -> Result<String, String> {
     check_feature(feature).map_err(|e| format!("{owner}: {e}"))?;
     let enc = parse_encoding(encoding).map_err(|e| format!("{owner}: {e}"))?;
     Ok(format!(
-        "Form {{ mnemonic: {mnemonic:?}, feature: Feature::{feature}, opcode: {} }}",
+        "Form {{ mnemonic: {mnemonic:?}, feature: Feature::{feature}, opcode: {}, aligned: false }}",
         opcode_literal(&enc)
     ))
 }
@@ -453,10 +557,11 @@ fn form_literal(owner: &str, form: &table::Form) -> Result<String, String> {
 /// The register-operand walk of one field, if it has registers.
 fn walk_call(field: &Field) -> Option<String> {
     let f = &field.name;
-    let fixed = |reg: &str| format!("Gpr::{}", reg.to_uppercase());
+    let fixed = |reg: &str| fixed_path(reg);
     Some(match (field.ty.as_str(), &field.role) {
         ("Gpr", Role::Fixed(reg)) => format!("fixed_use(v, {f}, {})", fixed(reg)),
         ("Gpr", _) => format!("use_gpr(v, {f})"),
+        ("Xmm", Role::Fixed(reg)) => format!("fixed_use_xmm(v, {f}, {})", fixed(reg)),
         ("Xmm", _) => format!("use_xmm(v, {f})"),
         ("WritableGpr", Role::Fixed(reg)) => format!("fixed_def(v, {f}, {})", fixed(reg)),
         ("WritableGpr", Role::Tied(_)) => format!("reuse_gpr(v, {f})"),
@@ -553,7 +658,7 @@ pub fn render_rust() -> Result<String, String> {
          use crate::operands::OperandVisitor;\n\
          use crate::x64::asm::{forms, Form, Map, Opcode, Plus};\n\
          use crate::x64::features::{CpuFeatures, Feature};\n\
-         use crate::x64::regs::Gpr;\n\
+         use crate::x64::regs::{Gpr, Xmm};\n\
          use crate::x64::Assembler;\n\n",
     );
     let mut walk = String::new();
@@ -585,12 +690,12 @@ pub fn render_rust() -> Result<String, String> {
         let mut used: Vec<&str> = Vec::new();
         for f in &fields {
             if let Role::Fixed(reg) = &f.role {
-                let reg_expr = if f.ty == "Gpr" {
-                    format!("*{}", f.name)
-                } else {
-                    format!("{}.to_reg()", f.name)
+                let check = match f.ty.as_str() {
+                    "Gpr" => format!("fixed(*{}, {});", f.name, fixed_path(reg)),
+                    "Xmm" => format!("fixed_xmm(*{}, {});", f.name, fixed_path(reg)),
+                    _ => format!("fixed({}.to_reg(), {});", f.name, fixed_path(reg)),
                 };
-                writeln!(checks, "fixed({reg_expr}, Gpr::{});", reg.to_uppercase()).unwrap();
+                writeln!(checks, "{check}").unwrap();
                 used.push(&f.name);
             }
         }
@@ -720,9 +825,16 @@ pub fn render_rust() -> Result<String, String> {
                     .collect()
             };
             let mut opcode_arms = String::new();
+            let mut aligned_arms = String::new();
             for (name, _, encoding, _) in forms.iter() {
                 let enc = parse_encoding(encoding)?;
                 writeln!(opcode_arms, "{ty}::{name} => {},", opcode_literal(&enc)).unwrap();
+                writeln!(
+                    aligned_arms,
+                    "{ty}::{name} => {},",
+                    aligned_memory(e, name)?
+                )
+                .unwrap();
             }
             write!(
                 out,
@@ -730,8 +842,11 @@ pub fn render_rust() -> Result<String, String> {
                  \n/// The CPU feature the form needs.\npub const fn feature(self) -> Feature {{\nmatch self {{\n{}}}\n}}\n\
                  \n/// The declared encoding (see the enum's declaration for the family it stands for).\n\
                  pub(crate) const fn opcode(self) -> Opcode {{\nmatch self {{\n{opcode_arms}}}\n}}\n\
-                 \n/// The declared form: mnemonic, feature and encoding.\n\
-                 pub(crate) const fn form(self) -> Form {{\nForm {{ mnemonic: self.mnemonic(), feature: self.feature(), opcode: self.opcode() }}\n}}\n",
+                 \n/// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or\n\
+                 /// writing 128 bits of memory); the assembler refuses one it does not know aligned.\n\
+                 pub const fn aligned_memory(self) -> bool {{\nmatch self {{\n{aligned_arms}}}\n}}\n\
+                 \n/// The declared form: mnemonic, feature, encoding and alignment.\n\
+                 pub(crate) const fn form(self) -> Form {{\nForm {{ mnemonic: self.mnemonic(), feature: self.feature(), opcode: self.opcode(), aligned: self.aligned_memory() }}\n}}\n",
                 arms(&|f| format!("{:?}", f.1)),
                 arms(&|f| format!("Feature::{}", f.3)),
             )
@@ -754,7 +869,11 @@ pub fn render_methods() -> Result<String, String> {
          use crate::x64::args::{Amode, GprImm, GprMem, GprMemImm, XmmMem};\n\
          use crate::x64::features::Feature;\n\
          use crate::x64::regs::{Gpr, Xmm};\n\
-         use crate::x64::{AluOp, BitOp, ExtMode, FloatSize, OperandSize, SseOp};\n\n",
+         use crate::x64::{\n\
+         AluOp, AvxOp, BitOp, ExtMode, FloatSize, OperandSize, SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp,\n\
+         SseMoveMaskOp, SseOp, SseRegOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp,\n\
+         SseUnaryOp,\n\
+         };\n\n",
     );
     for decl in INSTS {
         let fields = parse_fields(decl)?;
@@ -858,6 +977,7 @@ fn sample(field: &Field) -> Result<String, String> {
         "i32" => "-7".into(),
         "u64" => "0x7f".into(),
         "u16" => "16".into(),
+        "u8" => "0x1b".into(),
         "CC" => "CC::NZ".into(),
         "TrapCode" => "s.trap".into(),
         other => return Err(format!("no sample for a `{other}` field")),
@@ -866,7 +986,8 @@ fn sample(field: &Field) -> Result<String, String> {
 
 /// One entry of the test's forms: the shape over the samples, but for the
 /// field that selects the form (`selector`: its name and value; an empty
-/// name for a shape with a single form).
+/// name for a shape with a single form), and a memory operand known
+/// 16-byte aligned for a form that needs one (`aligned`).
 fn write_form_entry(
     out: &mut String,
     decl: &InstDecl,
@@ -874,13 +995,15 @@ fn write_form_entry(
     selector: (&str, &str),
     mnemonic: &str,
     feature: &str,
+    aligned: bool,
 ) -> Result<(), String> {
     let mut inits = Vec::new();
     for f in fields {
         let value = match &f.role {
             _ if f.name == selector.0 => selector.1.to_string(),
+            _ if aligned && f.ty == "XmmMem" => "s.aligned_xmm_mem".to_string(),
             Role::Fixed(reg) => {
-                format!("s.fixed_{}(Gpr::{})", snake_case(&f.ty), reg.to_uppercase())
+                format!("s.fixed_{}({})", snake_case(&f.ty), fixed_path(reg))
             }
             _ => sample(f).map_err(|error| format!("{}: {error}", decl.name))?,
         };
@@ -908,9 +1031,10 @@ pub fn render_test_forms() -> Result<String, String> {
          use super::Samples;\n\
          use cranelift_asm::x64::inst::MInst;\n\
          use cranelift_asm::x64::{\n\
-         AluOp, BitOp, CC, ExtMode, Feature, FloatSize, Gpr, OperandSize, RoundMode, ShiftOp, SseMovOp,\n\
-         SseOp,\n\
-         UnaryOp,\n\
+         AluOp, AvxOp, BitOp, CC, ExtMode, Feature, FloatSize, Gpr, OperandSize, RoundMode, ShiftOp, SseMovOp,\n\
+         Xmm,\n\
+         SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMoveMaskOp, SseOp, SseRegOp, SseShiftImmOp,\n\
+         SseTestOp, SseUnaryImmOp, SseUnaryOp, UnaryOp,\n\
          };\n\n\
          /// A declared form in one shape.\n\
          pub struct Form {\n\
@@ -940,7 +1064,16 @@ pub fn render_test_forms() -> Result<String, String> {
             }
             for (name, mnemonic, _, feature) in forms.iter() {
                 let op = format!("{}::{name}", e.name);
-                write_form_entry(&mut out, decl, &fields, ("op", &op), mnemonic, feature)?;
+                let aligned = aligned_memory(e, name)?;
+                write_form_entry(
+                    &mut out,
+                    decl,
+                    &fields,
+                    ("op", &op),
+                    mnemonic,
+                    feature,
+                    aligned,
+                )?;
             }
         }
     }
@@ -968,11 +1101,37 @@ pub fn render_test_forms() -> Result<String, String> {
                 Some(ty) => format!("{ty}::{value}"),
                 None => String::new(),
             };
-            write_form_entry(&mut out, decl, &fields, (key, &value), mnemonic, feature)?;
+            write_form_entry(
+                &mut out,
+                decl,
+                &fields,
+                (key, &value),
+                mnemonic,
+                feature,
+                false,
+            )?;
         }
     }
     out.push_str("]\n}\n");
-    let expected = ["AluOp", "UnaryOp", "ShiftOp", "BitOp", "SseOp", "SseMovOp"];
+    let expected = [
+        "AluOp",
+        "UnaryOp",
+        "ShiftOp",
+        "BitOp",
+        "SseOp",
+        "SseUnaryOp",
+        "SseImmOp",
+        "SseUnaryImmOp",
+        "SseShiftImmOp",
+        "SseRegOp",
+        "SseInsertOp",
+        "SseExtractOp",
+        "SseMoveMaskOp",
+        "SseBlendvOp",
+        "SseTestOp",
+        "AvxOp",
+        "SseMovOp",
+    ];
     if enums_used != expected {
         return Err(format!(
             "the form enums are {enums_used:?}; update the imports of {TEST_OUTPUT} (in xtask/src/x64/mod.rs)"
@@ -1009,6 +1168,15 @@ mod tests {
         assert_eq!((e.opcode, e.modrm, e.w, e.prefix), (0x99, false, true, 0));
         let e = parse_encoding("0F C8+rd").unwrap();
         assert_eq!((e.map, e.opcode, e.plus), ("M0F", 0xC8, "r"));
+        let e = parse_encoding("VEX.128.66.0F.WIG FE /r").unwrap();
+        assert_eq!(
+            (e.vex, e.prefix, e.map, e.opcode, e.w, e.digit),
+            (true, 0x66, "M0F", 0xFE, false, None)
+        );
+        let e = parse_encoding("VEX.128.0F38.W1 17 /r").unwrap();
+        assert_eq!((e.vex, e.prefix, e.map, e.w), (true, 0, "M0F38", true));
+        let e = parse_encoding("VEX.128.66.0F.WIG 72 /6 ib").unwrap();
+        assert_eq!((e.opcode, e.digit), (0x72, Some(6)));
         for bad in [
             "0F 58 /8",
             "0F 58 59 /r",
@@ -1018,6 +1186,11 @@ mod tests {
             "C8+rd /r",
             "40+xx",
             "C9+rd",
+            "VEX.256.66.0F.WIG FE /r",
+            "VEX.128.66.WIG FE /r",
+            "VEX.128.66.0F.W2 FE /r",
+            "VEX.128.66.0F.WIG FE",
+            "VEX.128.66.0F.WIG FE+rd",
         ] {
             assert!(parse_encoding(bad).is_err(), "{bad}");
         }
@@ -1035,11 +1208,14 @@ mod tests {
             forms: None,
         };
         assert!(parse_fields(&decl("a:Gpr b:WritableGpr=a")).is_ok());
+        assert!(parse_fields(&decl("m:Xmm@xmm0 a:Xmm b:WritableXmm=a")).is_ok());
         for bad in [
             "b:WritableGpr=a a:Gpr", // the source comes later
             "a:Xmm b:WritableGpr=a", // another class
             "a:Gpr b:Gpr!",          // an early read
-            "a:Xmm@rax",             // a fixed XMM
+            "a:Xmm@rax",             // an XMM fixed to a GPR
+            "a:Gpr@xmm0",            // a GPR fixed to an XMM register
+            "a:WritableXmm@xmm0",    // a written fixed XMM
             "a:Gpr@rbx",             // not an implicit register
             "a:Gpr a:Gpr",           // twice
         ] {
@@ -1053,6 +1229,27 @@ mod tests {
         render_rust().unwrap();
         render_test_forms().unwrap();
         render_methods().unwrap();
+    }
+
+    #[test]
+    fn alignment_names_forms_of_its_enum() {
+        let sse = ENUMS.iter().find(|e| e.name == "SseOp").unwrap();
+        assert!(aligned_memory(sse, "Paddd").unwrap());
+        assert!(!aligned_memory(sse, "Addss").unwrap());
+        let decl = EnumDecl {
+            name: "X",
+            alignment: Alignment::AllBut(&["Nope"]),
+            doc: "",
+            kind: EnumKind::Forms(&[("A", "a", "0F 58 /r", "Sse")]),
+            methods: &[],
+        };
+        assert!(aligned_memory(&decl, "A").is_err());
+        let values = EnumDecl {
+            kind: EnumKind::Values(&["A"]),
+            alignment: Alignment::Any,
+            ..decl
+        };
+        assert!(aligned_memory(&values, "A").is_err());
     }
 
     #[test]

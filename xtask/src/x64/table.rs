@@ -15,7 +15,8 @@
 //! *forms*: one line per instruction form, naming the variant, the manual's
 //! mnemonic, the encoding in the manual's notation and the CPU feature the
 //! form needs. Encodings are parsed and checked here: `[66|F2|F3] [REX.W]
-//! [0F [38|3A]] opcode (/r | /digit) [ib|iw|id]`. The encoder of the shape
+//! [0F [38|3A]] opcode (/r | /digit) [ib|iw|id]`, or for a VEX form
+//! `VEX.128[.66|.F2|.F3].(0F|0F38|0F3A)[.W0|.W1|.WIG] opcode (/r | /digit) [ib]`. The encoder of the shape
 //! that uses the enum reads the parsed opcode (`Opcode` in cranelift-asm);
 //! where one line stands for a family (the 8-bit opcode is one below the
 //! declared one, a store is one above its load) the encoder's module docs
@@ -29,7 +30,8 @@
 //! * a register type (`Gpr`, `Xmm`) is read; a `Writable…` type is written;
 //! * `=src` ties a written register to the read register `src` (x86's
 //!   destructive two-operand forms: the allocator gives both one register);
-//! * `@rax` fixes the register (implicit operands of MUL, DIV, CMPXCHG);
+//! * `@rax` fixes the register (implicit operands of MUL, DIV, CMPXCHG;
+//!   `@xmm0` the mask of the variable blends);
 //! * `!` makes a write *early*: it happens before every read is done (the
 //!   sequences with internal control flow), so no input may share it;
 //! * memory and mixed operands (`Amode`, `GprMem`, `GprMemImm`, `GprImm`,
@@ -48,6 +50,8 @@ pub type FeatureName = &'static str;
 /// One operation enum.
 pub struct EnumDecl {
     pub name: &'static str,
+    /// Which forms need their memory operand 16-byte aligned.
+    pub alignment: Alignment,
     pub doc: &'static str,
     pub kind: EnumKind,
     /// The `Assembler` methods each form gets (only for forms).
@@ -80,6 +84,21 @@ const fn method(
         body,
         doc,
     }
+}
+
+/// Which forms of an enum need their memory operand 16-byte aligned: the
+/// legacy SSE forms that read or write 128 bits of memory fault on an
+/// unaligned address (Intel SDM Vol. 1, "Memory Alignment" in the AVX
+/// chapter: only the VEX forms and the unaligned moves accept one). The assembler refuses such a form's memory
+/// operand unless it is known aligned (`docs/assembler.md`, "Alignment").
+pub enum Alignment {
+    /// None: no form has a 128-bit memory operand, or the caller names the
+    /// alignment by the form it picks (MOVAPS versus MOVUPS in `SseMovOp`).
+    Any,
+    /// Every form but the listed ones, whose memory operand is narrower (a
+    /// scalar, the m64 of a widening form, INSERTPS's m32) or unaligned
+    /// by definition (MOVDQU).
+    AllBut(&'static [&'static str]),
 }
 
 pub enum EnumKind {
@@ -169,6 +188,7 @@ const fn section(heading: &'static str, decl: InstDecl) -> InstDecl {
     }
 }
 
+use Alignment::{AllBut, Any};
 use Emit::{Call, Custom};
 use Features::{Base, Float, Op};
 
@@ -178,18 +198,21 @@ const FORM: Features = Features::Form;
 pub const ENUMS: &[EnumDecl] = &[
     EnumDecl {
         name: "OperandSize",
+        alignment: Any,
         doc: "The width an integer instruction operates on.",
         kind: EnumKind::Values(&["S8", "S16", "S32", "S64"]),
         methods: &[],
     },
     EnumDecl {
         name: "FloatSize",
+        alignment: Any,
         doc: "The width of a scalar float.",
         kind: EnumKind::Values(&["F32", "F64"]),
         methods: &[],
     },
     EnumDecl {
         name: "CC",
+        alignment: Any,
         doc: "Condition codes, in encoding order (the low nibble of Jcc/SETcc/CMOVcc).",
         kind: EnumKind::Values(&[
             "O", "NO", "B", "AE", "Z", "NZ", "BE", "A", "S", "NS", "P", "NP", "L", "GE", "LE", "G",
@@ -198,6 +221,7 @@ pub const ENUMS: &[EnumDecl] = &[
     },
     EnumDecl {
         name: "AluOp",
+        alignment: Any,
         doc: "Two-operand integer arithmetic and logic (CMP has its own shapes). The \
               declared form is `op r/m, imm32`; its /digit is the operation's row of the \
               ALU opcode table (asm/alu.rs), from which the other forms follow.",
@@ -245,6 +269,7 @@ pub const ENUMS: &[EnumDecl] = &[
     },
     EnumDecl {
         name: "UnaryOp",
+        alignment: Any,
         doc: "One-operand integer arithmetic. The declared form is the 16/32/64-bit \
               one; the 8-bit opcode is one below it.",
         kind: EnumKind::Forms(&[
@@ -257,6 +282,7 @@ pub const ENUMS: &[EnumDecl] = &[
     },
     EnumDecl {
         name: "ShiftOp",
+        alignment: Any,
         doc: "Shifts and rotates. The declared form is `op r/m, cl`; the count-1 and \
               imm8 forms share its /digit (asm/shift.rs).",
         kind: EnumKind::Forms(&[
@@ -270,6 +296,7 @@ pub const ENUMS: &[EnumDecl] = &[
     },
     EnumDecl {
         name: "BitOp",
+        alignment: Any,
         doc: "Bit counting and scanning: `op r, r/m` (16, 32 and 64 bits).",
         kind: EnumKind::Forms(&[
             ("Lzcnt", "lzcnt", "F3 0F BD /r", "Lzcnt"),
@@ -287,15 +314,23 @@ pub const ENUMS: &[EnumDecl] = &[
     },
     EnumDecl {
         name: "ExtMode",
+        alignment: Any,
         doc: "Widening moves: from (B)yte, (W)ord, (L)ong to (W)ord, (L)ong, (Q)uad.",
         kind: EnumKind::Values(&["BW", "BL", "BQ", "WL", "WQ", "LQ"]),
         methods: &[],
     },
     EnumDecl {
         name: "SseOp",
-        doc: "SSE operations of the form `op xmm1, xmm2/m`: the scalar forms write \
-              xmm1's low lane, the packed ones (logical and arithmetic ps/pd) the \
-              whole register and need a memory operand 16-byte aligned.",
+        alignment: AllBut(&[
+            "Addss", "Addsd", "Subss", "Subsd", "Mulss", "Mulsd", "Divss", "Divsd", "Minss",
+            "Minsd", "Maxss", "Maxsd", "Sqrtss", "Sqrtsd", "Cvtss2sd", "Cvtsd2ss", "Movss",
+            "Movsd",
+        ]),
+        doc: "SSE operations of the form `op xmm1, xmm2/m` (xmm1 is read and written): \
+              the scalar forms (ss, sd) write xmm1's low lane, the packed ones (ps, pd \
+              and the integer p... forms) the whole register and need a memory operand \
+              16-byte aligned (all but the scalar forms). The shifts by a register (psllw .. psrad) take the count \
+              from the low 64 bits of xmm2/m128.",
         kind: EnumKind::Forms(&[
             ("Addss", "addss", "F3 0F 58 /r", "Sse"),
             ("Addsd", "addsd", "F2 0F 58 /r", "Sse2"),
@@ -325,6 +360,103 @@ pub const ENUMS: &[EnumDecl] = &[
             ("Xorpd", "xorpd", "66 0F 57 /r", "Sse2"),
             ("Addps", "addps", "0F 58 /r", "Sse"),
             ("Addpd", "addpd", "66 0F 58 /r", "Sse2"),
+            // Packed float arithmetic and interleaving.
+            ("Subps", "subps", "0F 5C /r", "Sse"),
+            ("Subpd", "subpd", "66 0F 5C /r", "Sse2"),
+            ("Mulps", "mulps", "0F 59 /r", "Sse"),
+            ("Mulpd", "mulpd", "66 0F 59 /r", "Sse2"),
+            ("Divps", "divps", "0F 5E /r", "Sse"),
+            ("Divpd", "divpd", "66 0F 5E /r", "Sse2"),
+            ("Minps", "minps", "0F 5D /r", "Sse"),
+            ("Minpd", "minpd", "66 0F 5D /r", "Sse2"),
+            ("Maxps", "maxps", "0F 5F /r", "Sse"),
+            ("Maxpd", "maxpd", "66 0F 5F /r", "Sse2"),
+            ("Unpcklps", "unpcklps", "0F 14 /r", "Sse"),
+            ("Unpckhps", "unpckhps", "0F 15 /r", "Sse"),
+            ("Unpcklpd", "unpcklpd", "66 0F 14 /r", "Sse2"),
+            ("Unpckhpd", "unpckhpd", "66 0F 15 /r", "Sse2"),
+            // Packed integer addition and subtraction (wrapping, signed- and
+            // unsigned-saturating).
+            ("Paddb", "paddb", "66 0F FC /r", "Sse2"),
+            ("Paddw", "paddw", "66 0F FD /r", "Sse2"),
+            ("Paddd", "paddd", "66 0F FE /r", "Sse2"),
+            ("Paddq", "paddq", "66 0F D4 /r", "Sse2"),
+            ("Psubb", "psubb", "66 0F F8 /r", "Sse2"),
+            ("Psubw", "psubw", "66 0F F9 /r", "Sse2"),
+            ("Psubd", "psubd", "66 0F FA /r", "Sse2"),
+            ("Psubq", "psubq", "66 0F FB /r", "Sse2"),
+            ("Paddsb", "paddsb", "66 0F EC /r", "Sse2"),
+            ("Paddsw", "paddsw", "66 0F ED /r", "Sse2"),
+            ("Paddusb", "paddusb", "66 0F DC /r", "Sse2"),
+            ("Paddusw", "paddusw", "66 0F DD /r", "Sse2"),
+            ("Psubsb", "psubsb", "66 0F E8 /r", "Sse2"),
+            ("Psubsw", "psubsw", "66 0F E9 /r", "Sse2"),
+            ("Psubusb", "psubusb", "66 0F D8 /r", "Sse2"),
+            ("Psubusw", "psubusw", "66 0F D9 /r", "Sse2"),
+            // Packed integer multiplication, averages and horizontal adds.
+            ("Pmullw", "pmullw", "66 0F D5 /r", "Sse2"),
+            ("Pmulld", "pmulld", "66 0F 38 40 /r", "Sse41"),
+            ("Pmuludq", "pmuludq", "66 0F F4 /r", "Sse2"),
+            ("Pmuldq", "pmuldq", "66 0F 38 28 /r", "Sse41"),
+            ("Pmaddwd", "pmaddwd", "66 0F F5 /r", "Sse2"),
+            ("Pmaddubsw", "pmaddubsw", "66 0F 38 04 /r", "Ssse3"),
+            ("Pmulhrsw", "pmulhrsw", "66 0F 38 0B /r", "Ssse3"),
+            ("Pmulhw", "pmulhw", "66 0F E5 /r", "Sse2"),
+            ("Pmulhuw", "pmulhuw", "66 0F E4 /r", "Sse2"),
+            ("Pavgb", "pavgb", "66 0F E0 /r", "Sse2"),
+            ("Pavgw", "pavgw", "66 0F E3 /r", "Sse2"),
+            ("Phaddw", "phaddw", "66 0F 38 01 /r", "Ssse3"),
+            ("Phaddd", "phaddd", "66 0F 38 02 /r", "Ssse3"),
+            // Packed integer minimum and maximum.
+            ("Pminsb", "pminsb", "66 0F 38 38 /r", "Sse41"),
+            ("Pminsw", "pminsw", "66 0F EA /r", "Sse2"),
+            ("Pminsd", "pminsd", "66 0F 38 39 /r", "Sse41"),
+            ("Pminub", "pminub", "66 0F DA /r", "Sse2"),
+            ("Pminuw", "pminuw", "66 0F 38 3A /r", "Sse41"),
+            ("Pminud", "pminud", "66 0F 38 3B /r", "Sse41"),
+            ("Pmaxsb", "pmaxsb", "66 0F 38 3C /r", "Sse41"),
+            ("Pmaxsw", "pmaxsw", "66 0F EE /r", "Sse2"),
+            ("Pmaxsd", "pmaxsd", "66 0F 38 3D /r", "Sse41"),
+            ("Pmaxub", "pmaxub", "66 0F DE /r", "Sse2"),
+            ("Pmaxuw", "pmaxuw", "66 0F 38 3E /r", "Sse41"),
+            ("Pmaxud", "pmaxud", "66 0F 38 3F /r", "Sse41"),
+            // Packed integer comparisons (all-ones lanes where true).
+            ("Pcmpeqb", "pcmpeqb", "66 0F 74 /r", "Sse2"),
+            ("Pcmpeqw", "pcmpeqw", "66 0F 75 /r", "Sse2"),
+            ("Pcmpeqd", "pcmpeqd", "66 0F 76 /r", "Sse2"),
+            ("Pcmpeqq", "pcmpeqq", "66 0F 38 29 /r", "Sse41"),
+            ("Pcmpgtb", "pcmpgtb", "66 0F 64 /r", "Sse2"),
+            ("Pcmpgtw", "pcmpgtw", "66 0F 65 /r", "Sse2"),
+            ("Pcmpgtd", "pcmpgtd", "66 0F 66 /r", "Sse2"),
+            ("Pcmpgtq", "pcmpgtq", "66 0F 38 37 /r", "Sse42"),
+            // Packed integer logic.
+            ("Pand", "pand", "66 0F DB /r", "Sse2"),
+            ("Pandn", "pandn", "66 0F DF /r", "Sse2"),
+            ("Por", "por", "66 0F EB /r", "Sse2"),
+            ("Pxor", "pxor", "66 0F EF /r", "Sse2"),
+            // Narrowing with saturation, interleaving and the byte shuffle.
+            ("Packsswb", "packsswb", "66 0F 63 /r", "Sse2"),
+            ("Packssdw", "packssdw", "66 0F 6B /r", "Sse2"),
+            ("Packuswb", "packuswb", "66 0F 67 /r", "Sse2"),
+            ("Packusdw", "packusdw", "66 0F 38 2B /r", "Sse41"),
+            ("Punpcklbw", "punpcklbw", "66 0F 60 /r", "Sse2"),
+            ("Punpcklwd", "punpcklwd", "66 0F 61 /r", "Sse2"),
+            ("Punpckldq", "punpckldq", "66 0F 62 /r", "Sse2"),
+            ("Punpcklqdq", "punpcklqdq", "66 0F 6C /r", "Sse2"),
+            ("Punpckhbw", "punpckhbw", "66 0F 68 /r", "Sse2"),
+            ("Punpckhwd", "punpckhwd", "66 0F 69 /r", "Sse2"),
+            ("Punpckhdq", "punpckhdq", "66 0F 6A /r", "Sse2"),
+            ("Punpckhqdq", "punpckhqdq", "66 0F 6D /r", "Sse2"),
+            ("Pshufb", "pshufb", "66 0F 38 00 /r", "Ssse3"),
+            // Shifts of every lane by the count in xmm2/m128's low 64 bits.
+            ("Psllw", "psllw", "66 0F F1 /r", "Sse2"),
+            ("Pslld", "pslld", "66 0F F2 /r", "Sse2"),
+            ("Psllq", "psllq", "66 0F F3 /r", "Sse2"),
+            ("Psrlw", "psrlw", "66 0F D1 /r", "Sse2"),
+            ("Psrld", "psrld", "66 0F D2 /r", "Sse2"),
+            ("Psrlq", "psrlq", "66 0F D3 /r", "Sse2"),
+            ("Psraw", "psraw", "66 0F E1 /r", "Sse2"),
+            ("Psrad", "psrad", "66 0F E2 /r", "Sse2"),
         ]),
         methods: &[method(
             "{m}",
@@ -334,7 +466,278 @@ pub const ENUMS: &[EnumDecl] = &[
         )],
     },
     EnumDecl {
+        name: "SseUnaryOp",
+        alignment: AllBut(&[
+            "Pmovsxbw", "Pmovsxwd", "Pmovsxdq", "Pmovzxbw", "Pmovzxwd", "Pmovzxdq", "Cvtps2pd",
+            "Cvtdq2pd", "Movq", "Movdqu",
+        ]),
+        doc: "Packed SSE operations of the form `op xmm1, xmm2/m` that write xmm1 \
+              without reading it: sign and zero extension (of the source's low 64 \
+              bits), absolute values, square roots and conversions. The memory operand \
+              is 128 bits, 16-byte aligned, except for the forms that read 64 (pmovsx, \
+              pmovzx, cvtps2pd, cvtdq2pd, movq) and movdqu, which need no alignment.",
+        kind: EnumKind::Forms(&[
+            ("Pmovsxbw", "pmovsxbw", "66 0F 38 20 /r", "Sse41"),
+            ("Pmovsxwd", "pmovsxwd", "66 0F 38 23 /r", "Sse41"),
+            ("Pmovsxdq", "pmovsxdq", "66 0F 38 25 /r", "Sse41"),
+            ("Pmovzxbw", "pmovzxbw", "66 0F 38 30 /r", "Sse41"),
+            ("Pmovzxwd", "pmovzxwd", "66 0F 38 33 /r", "Sse41"),
+            ("Pmovzxdq", "pmovzxdq", "66 0F 38 35 /r", "Sse41"),
+            ("Pabsb", "pabsb", "66 0F 38 1C /r", "Ssse3"),
+            ("Pabsw", "pabsw", "66 0F 38 1D /r", "Ssse3"),
+            ("Pabsd", "pabsd", "66 0F 38 1E /r", "Ssse3"),
+            ("Sqrtps", "sqrtps", "0F 51 /r", "Sse"),
+            ("Sqrtpd", "sqrtpd", "66 0F 51 /r", "Sse2"),
+            ("Cvtdq2ps", "cvtdq2ps", "0F 5B /r", "Sse2"),
+            ("Cvttps2dq", "cvttps2dq", "F3 0F 5B /r", "Sse2"),
+            ("Cvtps2pd", "cvtps2pd", "0F 5A /r", "Sse2"),
+            ("Cvtpd2ps", "cvtpd2ps", "66 0F 5A /r", "Sse2"),
+            ("Cvtdq2pd", "cvtdq2pd", "F3 0F E6 /r", "Sse2"),
+            ("Cvttpd2dq", "cvttpd2dq", "66 0F E6 /r", "Sse2"),
+            // Moves: the low 64 bits, clearing the high ones, and the
+            // unaligned and aligned 128-bit loads.
+            ("Movq", "movq", "F3 0F 7E /r", "Sse2"),
+            ("Movdqu", "movdqu", "F3 0F 6F /r", "Sse2"),
+            ("Movdqa", "movdqa", "66 0F 6F /r", "Sse2"),
+        ]),
+        methods: &[method(
+            "{m}",
+            "dst: Xmm, src: impl Into<XmmMem>",
+            "self.xmm_unary({op}, dst, &src.into())",
+            "`{m} dst, src`.",
+        )],
+    },
+    EnumDecl {
+        name: "SseImmOp",
+        alignment: AllBut(&["Insertps"]),
+        doc: "Packed SSE operations of the form `op xmm1, xmm2/m, imm8` (xmm1 is read \
+              and written): shuffles, blends, byte alignment, insertion and compares, \
+              whose immediate selects the lanes or the predicate. The memory operand is \
+              128 bits, 16-byte aligned, but for insertps's 32.",
+        kind: EnumKind::Forms(&[
+            ("Shufps", "shufps", "0F C6 /r ib", "Sse"),
+            ("Shufpd", "shufpd", "66 0F C6 /r ib", "Sse2"),
+            ("Cmpps", "cmpps", "0F C2 /r ib", "Sse"),
+            ("Cmppd", "cmppd", "66 0F C2 /r ib", "Sse2"),
+            ("Palignr", "palignr", "66 0F 3A 0F /r ib", "Ssse3"),
+            ("Pblendw", "pblendw", "66 0F 3A 0E /r ib", "Sse41"),
+            ("Blendps", "blendps", "66 0F 3A 0C /r ib", "Sse41"),
+            ("Blendpd", "blendpd", "66 0F 3A 0D /r ib", "Sse41"),
+            ("Insertps", "insertps", "66 0F 3A 21 /r ib", "Sse41"),
+        ]),
+        methods: &[method(
+            "{m}",
+            "dst: Xmm, src: impl Into<XmmMem>, imm: u8",
+            "self.xmm_rmr_imm({op}, dst, &src.into(), imm)",
+            "`{m} dst, src, imm`.",
+        )],
+    },
+    EnumDecl {
+        name: "SseUnaryImmOp",
+        alignment: AllBut(&[]),
+        doc: "Packed SSE operations of the form `op xmm1, xmm2/m128, imm8` that write \
+              xmm1 without reading it: the shuffles of 32- and 16-bit lanes and the \
+              packed roundings (the immediate as ROUNDSS's). The memory operand is \
+              16-byte aligned.",
+        kind: EnumKind::Forms(&[
+            ("Pshufd", "pshufd", "66 0F 70 /r ib", "Sse2"),
+            ("Pshuflw", "pshuflw", "F2 0F 70 /r ib", "Sse2"),
+            ("Pshufhw", "pshufhw", "F3 0F 70 /r ib", "Sse2"),
+            ("Roundps", "roundps", "66 0F 3A 08 /r ib", "Sse41"),
+            ("Roundpd", "roundpd", "66 0F 3A 09 /r ib", "Sse41"),
+        ]),
+        methods: &[method(
+            "{m}",
+            "dst: Xmm, src: impl Into<XmmMem>, imm: u8",
+            "self.xmm_unary_imm({op}, dst, &src.into(), imm)",
+            "`{m} dst, src, imm`.",
+        )],
+    },
+    EnumDecl {
+        name: "SseShiftImmOp",
+        alignment: Any,
+        doc: "Packed shifts by an immediate, `op xmm1, imm8` (xmm1 is read and \
+              written): of each lane, or for pslldq/psrldq of the whole register by \
+              bytes. The /digit selects the shift within its opcode's group.",
+        kind: EnumKind::Forms(&[
+            ("Psllw", "psllw", "66 0F 71 /6 ib", "Sse2"),
+            ("Psrlw", "psrlw", "66 0F 71 /2 ib", "Sse2"),
+            ("Psraw", "psraw", "66 0F 71 /4 ib", "Sse2"),
+            ("Pslld", "pslld", "66 0F 72 /6 ib", "Sse2"),
+            ("Psrld", "psrld", "66 0F 72 /2 ib", "Sse2"),
+            ("Psrad", "psrad", "66 0F 72 /4 ib", "Sse2"),
+            ("Psllq", "psllq", "66 0F 73 /6 ib", "Sse2"),
+            ("Psrlq", "psrlq", "66 0F 73 /2 ib", "Sse2"),
+            ("Pslldq", "pslldq", "66 0F 73 /7 ib", "Sse2"),
+            ("Psrldq", "psrldq", "66 0F 73 /3 ib", "Sse2"),
+        ]),
+        methods: &[method(
+            "{m}_imm",
+            "dst: Xmm, imm: u8",
+            "self.xmm_shift_imm({op}, dst, imm)",
+            "`{m} dst, imm`.",
+        )],
+    },
+    EnumDecl {
+        name: "SseRegOp",
+        alignment: Any,
+        doc: "Register-only SSE forms, `op xmm1, xmm2` (xmm1 is read and written), \
+              whose memory encodings are other instructions (MOVLPS, MOVHPS): the \
+              moves of a register's low half into the other's high half and back.",
+        kind: EnumKind::Forms(&[
+            ("Movlhps", "movlhps", "0F 16 /r", "Sse"),
+            ("Movhlps", "movhlps", "0F 12 /r", "Sse"),
+        ]),
+        methods: &[method(
+            "{m}",
+            "dst: Xmm, src: Xmm",
+            "self.xmm_rr({op}, dst, src)",
+            "`{m} dst, src`.",
+        )],
+    },
+    EnumDecl {
+        name: "SseInsertOp",
+        alignment: Any,
+        doc: "Lane insertion from a GPR or memory, `op xmm1, r32/m, imm8` (xmm1 is \
+              read and written; the immediate is the lane): pinsrb/pinsrw/pinsrd read \
+              the low 8/16/32 bits of a 32-bit register or that many bytes of memory, \
+              pinsrq a 64-bit register or 8 bytes.",
+        kind: EnumKind::Forms(&[
+            ("Pinsrb", "pinsrb", "66 0F 3A 20 /r ib", "Sse41"),
+            ("Pinsrw", "pinsrw", "66 0F C4 /r ib", "Sse2"),
+            ("Pinsrd", "pinsrd", "66 0F 3A 22 /r ib", "Sse41"),
+            ("Pinsrq", "pinsrq", "66 REX.W 0F 3A 22 /r ib", "Sse41"),
+        ]),
+        methods: &[method(
+            "{m}",
+            "dst: Xmm, src: &GprMem, lane: u8",
+            "self.xmm_insert({op}, dst, src, lane)",
+            "`{m} dst, src, lane`.",
+        )],
+    },
+    EnumDecl {
+        name: "SseExtractOp",
+        alignment: Any,
+        doc: "Lane extraction to a GPR or memory, `op r32/m, xmm, imm8` (the immediate \
+              is the lane): pextrb/pextrw zero-extend into a 32-bit register (whose \
+              write clears the upper half) or store 1/2 bytes, pextrd and extractps \
+              a 32-bit lane, pextrq a 64-bit one. PEXTRW's SSE4.1 form (0F 3A 15) is the one that \
+              stores; its SSE2 form (0F C5) is left out.",
+        kind: EnumKind::Forms(&[
+            ("Pextrb", "pextrb", "66 0F 3A 14 /r ib", "Sse41"),
+            ("Pextrw", "pextrw", "66 0F 3A 15 /r ib", "Sse41"),
+            ("Pextrd", "pextrd", "66 0F 3A 16 /r ib", "Sse41"),
+            ("Pextrq", "pextrq", "66 REX.W 0F 3A 16 /r ib", "Sse41"),
+            ("Extractps", "extractps", "66 0F 3A 17 /r ib", "Sse41"),
+        ]),
+        methods: &[
+            method(
+                "{m}",
+                "dst: Gpr, src: Xmm, lane: u8",
+                "self.xmm_extract({op}, dst, src, lane)",
+                "`{m} dst, src, lane` (to a GPR).",
+            ),
+            method(
+                "{m}_mem",
+                "dst: &Amode, src: Xmm, lane: u8",
+                "self.xmm_extract_mem({op}, dst, src, lane)",
+                "`{m} [dst], src, lane` (a store).",
+            ),
+        ],
+    },
+    EnumDecl {
+        name: "SseMoveMaskOp",
+        alignment: Any,
+        doc: "The sign bits of each lane into the low bits of a 32-bit GPR (the rest \
+              cleared), `op r32, xmm`.",
+        kind: EnumKind::Forms(&[
+            ("Pmovmskb", "pmovmskb", "66 0F D7 /r", "Sse2"),
+            ("Movmskps", "movmskps", "0F 50 /r", "Sse"),
+            ("Movmskpd", "movmskpd", "66 0F 50 /r", "Sse2"),
+        ]),
+        methods: &[method(
+            "{m}",
+            "dst: Gpr, src: Xmm",
+            "self.xmm_move_mask({op}, dst, src)",
+            "`{m} dst, src`.",
+        )],
+    },
+    EnumDecl {
+        name: "SseBlendvOp",
+        alignment: AllBut(&[]),
+        doc: "The variable blends, `op xmm1, xmm2/m128, <XMM0>` (xmm1 is read and \
+              written): each lane (byte, float, double) from xmm2 where the same lane \
+              of the implicit XMM0 has its top bit set, from xmm1 otherwise. The memory \
+              operand is 16-byte aligned.",
+        kind: EnumKind::Forms(&[
+            ("Pblendvb", "pblendvb", "66 0F 38 10 /r", "Sse41"),
+            ("Blendvps", "blendvps", "66 0F 38 14 /r", "Sse41"),
+            ("Blendvpd", "blendvpd", "66 0F 38 15 /r", "Sse41"),
+        ]),
+        methods: &[method(
+            "{m}",
+            "dst: Xmm, src: impl Into<XmmMem>",
+            "self.xmm_blendv({op}, dst, &src.into())",
+            "`{m} dst, src, xmm0` (the mask must be in xmm0).",
+        )],
+    },
+    EnumDecl {
+        name: "SseTestOp",
+        alignment: AllBut(&[]),
+        doc: "The flag-setting packed test, `op xmm1, xmm2/m128`.",
+        kind: EnumKind::Forms(&[("Ptest", "ptest", "66 0F 38 17 /r", "Sse41")]),
+        methods: &[method(
+            "{m}",
+            "lhs: Xmm, rhs: impl Into<XmmMem>",
+            "self.xmm_test({op}, lhs, &rhs.into())",
+            "`{m} lhs, rhs`: ZF = (lhs & rhs) == 0, CF = (!lhs & rhs) == 0.",
+        )],
+    },
+    EnumDecl {
+        name: "AvxOp",
+        alignment: Any,
+        doc: "VEX.128 forms of the packed operations, `op xmm1, xmm2, xmm3/m128`: \
+              three operands, none tied, and a memory operand of any alignment. The \
+              first group: packed integer add, subtract, logic, equality and \
+              multiplication, packed float arithmetic. A compiler chooses them over \
+              their legacy forms when the CPU has AVX.",
+        kind: EnumKind::Forms(&[
+            ("Vpaddb", "vpaddb", "VEX.128.66.0F.WIG FC /r", "Avx"),
+            ("Vpaddw", "vpaddw", "VEX.128.66.0F.WIG FD /r", "Avx"),
+            ("Vpaddd", "vpaddd", "VEX.128.66.0F.WIG FE /r", "Avx"),
+            ("Vpaddq", "vpaddq", "VEX.128.66.0F.WIG D4 /r", "Avx"),
+            ("Vpsubb", "vpsubb", "VEX.128.66.0F.WIG F8 /r", "Avx"),
+            ("Vpsubw", "vpsubw", "VEX.128.66.0F.WIG F9 /r", "Avx"),
+            ("Vpsubd", "vpsubd", "VEX.128.66.0F.WIG FA /r", "Avx"),
+            ("Vpsubq", "vpsubq", "VEX.128.66.0F.WIG FB /r", "Avx"),
+            ("Vpand", "vpand", "VEX.128.66.0F.WIG DB /r", "Avx"),
+            ("Vpandn", "vpandn", "VEX.128.66.0F.WIG DF /r", "Avx"),
+            ("Vpor", "vpor", "VEX.128.66.0F.WIG EB /r", "Avx"),
+            ("Vpxor", "vpxor", "VEX.128.66.0F.WIG EF /r", "Avx"),
+            ("Vpcmpeqb", "vpcmpeqb", "VEX.128.66.0F.WIG 74 /r", "Avx"),
+            ("Vpcmpeqw", "vpcmpeqw", "VEX.128.66.0F.WIG 75 /r", "Avx"),
+            ("Vpcmpeqd", "vpcmpeqd", "VEX.128.66.0F.WIG 76 /r", "Avx"),
+            ("Vpmullw", "vpmullw", "VEX.128.66.0F.WIG D5 /r", "Avx"),
+            ("Vpmulld", "vpmulld", "VEX.128.66.0F38.WIG 40 /r", "Avx"),
+            ("Vaddps", "vaddps", "VEX.128.0F.WIG 58 /r", "Avx"),
+            ("Vaddpd", "vaddpd", "VEX.128.66.0F.WIG 58 /r", "Avx"),
+            ("Vsubps", "vsubps", "VEX.128.0F.WIG 5C /r", "Avx"),
+            ("Vsubpd", "vsubpd", "VEX.128.66.0F.WIG 5C /r", "Avx"),
+            ("Vmulps", "vmulps", "VEX.128.0F.WIG 59 /r", "Avx"),
+            ("Vmulpd", "vmulpd", "VEX.128.66.0F.WIG 59 /r", "Avx"),
+            ("Vdivps", "vdivps", "VEX.128.0F.WIG 5E /r", "Avx"),
+            ("Vdivpd", "vdivpd", "VEX.128.66.0F.WIG 5E /r", "Avx"),
+        ]),
+        methods: &[method(
+            "{m}",
+            "dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>",
+            "self.xmm_rmr_vex({op}, dst, src1, &src2.into())",
+            "`{m} dst, src1, src2`.",
+        )],
+    },
+    EnumDecl {
         name: "SseMovOp",
+        alignment: Any,
         doc: "SSE loads and stores. The declared form is the load `op xmm, m`; the \
               store `op m, xmm` is the next opcode.",
         kind: EnumKind::Forms(&[
@@ -349,6 +752,7 @@ pub const ENUMS: &[EnumDecl] = &[
     },
     EnumDecl {
         name: "RoundMode",
+        alignment: Any,
         doc: "The rounding of ROUNDSS/ROUNDSD.",
         kind: EnumKind::Values(&["Nearest", "Down", "Up", "Zero"]),
         methods: &[],
@@ -901,7 +1305,7 @@ pub const INSTS: &[InstDecl] = &[
         ),
     ),
     section(
-        "Scalar SSE (asm/sse.rs)",
+        "SSE: scalar and packed (asm/sse.rs)",
         inst(
             "XmmLoad",
             "op dst, [src].",
@@ -934,6 +1338,91 @@ pub const INSTS: &[InstDecl] = &[
         "op:SseOp src1:Xmm src2:XmmMem dst:WritableXmm=src1",
         Op("op"),
         Call("xmm_rmr", "op dst src2"),
+    ),
+    inst(
+        "XmmUnaryRmR",
+        "op dst, src: a packed operation writing dst without reading it.",
+        "op:SseUnaryOp src:XmmMem dst:WritableXmm",
+        Op("op"),
+        Call("xmm_unary", "op dst src"),
+    ),
+    inst(
+        "XmmRmRImm",
+        "op dst, src2, imm (dst = src1): a packed shuffle, blend or compare.",
+        "op:SseImmOp imm:u8 src1:Xmm src2:XmmMem dst:WritableXmm=src1",
+        Op("op"),
+        Call("xmm_rmr_imm", "op dst src2 imm"),
+    ),
+    inst(
+        "XmmUnaryRmRImm",
+        "op dst, src, imm: a packed shuffle or rounding writing dst without reading it.",
+        "op:SseUnaryImmOp imm:u8 src:XmmMem dst:WritableXmm",
+        Op("op"),
+        Call("xmm_unary_imm", "op dst src imm"),
+    ),
+    inst(
+        "XmmShiftImm",
+        "op dst, imm (dst = src): a packed shift by an immediate.",
+        "op:SseShiftImmOp imm:u8 src:Xmm dst:WritableXmm=src",
+        Op("op"),
+        Call("xmm_shift_imm", "op dst imm"),
+    ),
+    inst(
+        "XmmRR",
+        "op dst, src2 (dst = src1): a register-only form.",
+        "op:SseRegOp src1:Xmm src2:Xmm dst:WritableXmm=src1",
+        Op("op"),
+        Call("xmm_rr", "op dst src2"),
+    ),
+    inst(
+        "XmmInsert",
+        "op dst, src2, lane (dst = src1): a GPR or memory into one lane.",
+        "op:SseInsertOp lane:u8 src1:Xmm src2:GprMem dst:WritableXmm=src1",
+        Op("op"),
+        Call("xmm_insert", "op dst src2 lane"),
+    ),
+    inst(
+        "XmmExtract",
+        "op dst, src, lane: one lane into a GPR.",
+        "op:SseExtractOp lane:u8 src:Xmm dst:WritableGpr",
+        Op("op"),
+        Call("xmm_extract", "op dst src lane"),
+    ),
+    inst(
+        "XmmExtractMem",
+        "op [dst], src, lane: one lane stored.",
+        "op:SseExtractOp lane:u8 src:Xmm dst:Amode",
+        Op("op"),
+        Call("xmm_extract_mem", "op dst src lane"),
+    ),
+    inst(
+        "XmmMoveMask",
+        "op dst, src: the lanes' sign bits into a GPR.",
+        "op:SseMoveMaskOp src:Xmm dst:WritableGpr",
+        Op("op"),
+        Call("xmm_move_mask", "op dst src"),
+    ),
+    inst(
+        "XmmBlendv",
+        "op dst, src2, mask (dst = src1): a blend selected by mask's lanes' top bits; \
+         the mask is the implicit xmm0.",
+        "op:SseBlendvOp mask:Xmm@xmm0 src1:Xmm src2:XmmMem dst:WritableXmm=src1",
+        Op("op"),
+        Call("xmm_blendv", "op dst src2"),
+    ),
+    inst(
+        "XmmTest",
+        "op lhs, rhs: flags only (ptest: ZF = (lhs & rhs) == 0, CF = (!lhs & rhs) == 0).",
+        "op:SseTestOp lhs:Xmm rhs:XmmMem",
+        Op("op"),
+        Call("xmm_test", "op lhs rhs"),
+    ),
+    inst(
+        "XmmRmRVex",
+        "op dst, src1, src2: a VEX.128 form (three operands, nothing tied).",
+        "op:AvxOp src1:Xmm src2:XmmMem dst:WritableXmm",
+        Op("op"),
+        Call("xmm_rmr_vex", "op dst src1 src2"),
     ),
     keyed(
         "size",

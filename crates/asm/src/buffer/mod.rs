@@ -869,6 +869,16 @@ impl<T: MachTarget> MachBuffer<T> {
     /// The label of a constant; the constant is emitted at the next island or
     /// at the end.
     ///
+    /// The alignment `constant` is emitted at (it never decreases: asking
+    /// for more alignment gives a new constant once this one is emitted).
+    ///
+    /// # Panics
+    ///
+    /// When `constant` comes from another buffer.
+    pub fn constant_alignment(&self, constant: Constant) -> u32 {
+        self.constants[constant.0 as usize].align
+    }
+
     /// # Panics
     ///
     /// When `constant` comes from another buffer.

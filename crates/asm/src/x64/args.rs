@@ -287,12 +287,22 @@ pub enum GprImm<F: RegFamily = Physical> {
 }
 
 /// An XMM register or memory operand (`xmm/m`).
+///
+/// A legacy SSE form that reads 128 bits of memory (`paddd`, `andps`, ...:
+/// the forms whose `aligned_memory()` holds) faults on an address that is
+/// not a multiple of 16, so the assembler takes a memory operand for it
+/// only as [`XmmMem::Aligned`], or as a constant-pool entry it knows
+/// 16-byte aligned; any other [`XmmMem::Mem`] is refused (see
+/// `docs/assembler.md`, "Alignment").
 #[derive(Copy, Clone, PartialEq, Eq, Debug, Hash)]
 pub enum XmmMem<F: RegFamily = Physical> {
     /// A register.
     Xmm(F::Xmm),
-    /// Memory.
+    /// Memory, of any alignment.
     Mem(Amode<F>),
+    /// Memory the caller guarantees 16-byte aligned (an aligned slot of an
+    /// aligned frame, say): a statement the assembler cannot check.
+    Aligned(Amode<F>),
 }
 
 /// The count of a shift or rotate.
@@ -358,6 +368,7 @@ impl XmmMem<Virtual> {
         match self {
             XmmMem::Xmm(r) => XmmMem::Xmm(r.to_physical()),
             XmmMem::Mem(m) => XmmMem::Mem(m.to_physical()),
+            XmmMem::Aligned(m) => XmmMem::Aligned(m.to_physical()),
         }
     }
 }

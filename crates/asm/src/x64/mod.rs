@@ -33,8 +33,9 @@ pub use args::{
 pub use asm::{AsmError, Assembler, JumpTableTargets, PatchableImm32};
 pub use features::{CpuFeatures, Feature};
 pub use inst::{
-    AluOp, BitOp, CC, ExtMode, FloatSize, MInst, OperandSize, RoundMode, ShiftOp, SseMovOp, SseOp,
-    UnaryOp,
+    AluOp, AvxOp, BitOp, CC, ExtMode, FloatSize, MInst, OperandSize, RoundMode, ShiftOp,
+    SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseRegOp,
+    SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp, UnaryOp,
 };
 pub use regs::{Gpr, GprReg, WritableGpr, WritableXmm, Xmm, XmmReg};
 

@@ -9,8 +9,9 @@ use arbitrary::{Result, Unstructured};
 use cranelift_asm::x64::JumpTableTargets;
 use cranelift_asm::x64::inst::{self as vi, CallDest, ShiftAmount};
 use cranelift_asm::x64::{
-    AluOp, BitOp, CC, ExtMode, FloatSize, Gpr, MInst, OperandSize, RoundMode, Scale, ShiftOp,
-    SseMovOp, SseOp, UnaryOp, Virtual, Xmm,
+    AluOp, AvxOp, BitOp, CC, ExtMode, FloatSize, Gpr, MInst, OperandSize, RoundMode, Scale,
+    ShiftOp, SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp,
+    SseRegOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp, UnaryOp, Virtual, Xmm,
 };
 
 /// Displacements on the disp8/disp32 boundaries.
@@ -184,11 +185,13 @@ fn gpr_mem(u: &mut Unstructured, t: &Targets) -> Result<vi::GprMem> {
     })
 }
 
-fn xmm_mem(u: &mut Unstructured, t: &Targets) -> Result<vi::XmmMem> {
-    Ok(if u.ratio(1, 2)? {
-        vi::XmmMem::Xmm(xr(xmm(u)?))
-    } else {
-        vi::XmmMem::Mem(amode(u, t)?)
+/// A register or memory; memory stated aligned or not, but always stated
+/// aligned for a form that needs it (`aligned`), which refuses the other.
+fn xmm_mem(u: &mut Unstructured, t: &Targets, aligned: bool) -> Result<vi::XmmMem> {
+    Ok(match u.int_in_range(0..=3)? {
+        0 | 1 => vi::XmmMem::Xmm(xr(xmm(u)?)),
+        2 if !aligned => vi::XmmMem::Mem(amode(u, t)?),
+        _ => vi::XmmMem::Aligned(amode(u, t)?),
     })
 }
 
@@ -252,7 +255,7 @@ fn mov_immediate(u: &mut Unstructured, size: OperandSize) -> Result<u64> {
 /// An arbitrary post-allocation instruction.
 pub fn inst(u: &mut Unstructured, t: &Targets) -> Result<MInst> {
     let (rax, rdx) = (Gpr::RAX, Gpr::RDX);
-    Ok(match u.int_in_range(0..=59)? {
+    Ok(match u.int_in_range(0..=71)? {
         0 => {
             let (size, dst) = (size(u)?, gpr(u)?);
             MInst::AluRmi {
@@ -565,10 +568,11 @@ pub fn inst(u: &mut Unstructured, t: &Targets) -> Result<MInst> {
         },
         48 => {
             let dst = xmm(u)?;
+            let op = *u.choose(&SseOp::ALL)?;
             MInst::XmmRmR {
-                op: *u.choose(&SseOp::ALL)?,
+                op,
                 src1: xr(dst),
-                src2: xmm_mem(u, t)?,
+                src2: xmm_mem(u, t, op.aligned_memory())?,
                 dst: xwr(dst),
             }
         }
@@ -578,14 +582,14 @@ pub fn inst(u: &mut Unstructured, t: &Targets) -> Result<MInst> {
                 size: float_size(u)?,
                 mode: *u.choose(&RoundMode::ALL)?,
                 src1: xr(dst),
-                src2: xmm_mem(u, t)?,
+                src2: xmm_mem(u, t, false)?,
                 dst: xwr(dst),
             }
         }
         50 => MInst::XmmCmp {
             size: float_size(u)?,
             lhs: xr(xmm(u)?),
-            rhs: xmm_mem(u, t)?,
+            rhs: xmm_mem(u, t, false)?,
         },
         51 => MInst::GprToXmm {
             size: int_size(u)?,
@@ -610,7 +614,7 @@ pub fn inst(u: &mut Unstructured, t: &Targets) -> Result<MInst> {
         54 => MInst::CvtFloatToInt {
             float_size: float_size(u)?,
             int_size: int_size(u)?,
-            src: xmm_mem(u, t)?,
+            src: xmm_mem(u, t, false)?,
             dst: gw(gpr(u)?),
         },
         55 => {
@@ -661,6 +665,104 @@ pub fn inst(u: &mut Unstructured, t: &Targets) -> Result<MInst> {
                 is_min: u.arbitrary()?,
                 lhs: xr(xmm(u)?),
                 rhs: xr(dst),
+                dst: xwr(dst),
+            }
+        }
+        59 => {
+            let op = *u.choose(&SseUnaryOp::ALL)?;
+            MInst::XmmUnaryRmR {
+                op,
+                src: xmm_mem(u, t, op.aligned_memory())?,
+                dst: xwr(xmm(u)?),
+            }
+        }
+        60 => {
+            let dst = xmm(u)?;
+            let op = *u.choose(&SseImmOp::ALL)?;
+            MInst::XmmRmRImm {
+                op,
+                imm: u.arbitrary()?,
+                src1: xr(dst),
+                src2: xmm_mem(u, t, op.aligned_memory())?,
+                dst: xwr(dst),
+            }
+        }
+        61 => {
+            let op = *u.choose(&SseUnaryImmOp::ALL)?;
+            MInst::XmmUnaryRmRImm {
+                op,
+                imm: u.arbitrary()?,
+                src: xmm_mem(u, t, op.aligned_memory())?,
+                dst: xwr(xmm(u)?),
+            }
+        }
+        62 => {
+            let dst = xmm(u)?;
+            MInst::XmmShiftImm {
+                op: *u.choose(&SseShiftImmOp::ALL)?,
+                imm: u.arbitrary()?,
+                src: xr(dst),
+                dst: xwr(dst),
+            }
+        }
+        63 => {
+            let dst = xmm(u)?;
+            MInst::XmmInsert {
+                op: *u.choose(&SseInsertOp::ALL)?,
+                lane: u.arbitrary()?,
+                src1: xr(dst),
+                src2: gpr_mem(u, t)?,
+                dst: xwr(dst),
+            }
+        }
+        64 => MInst::XmmExtract {
+            op: *u.choose(&SseExtractOp::ALL)?,
+            lane: u.arbitrary()?,
+            src: xr(xmm(u)?),
+            dst: gw(gpr(u)?),
+        },
+        65 => MInst::XmmExtractMem {
+            op: *u.choose(&SseExtractOp::ALL)?,
+            lane: u.arbitrary()?,
+            src: xr(xmm(u)?),
+            dst: amode(u, t)?,
+        },
+        66 => MInst::XmmMoveMask {
+            op: *u.choose(&SseMoveMaskOp::ALL)?,
+            src: xr(xmm(u)?),
+            dst: gw(gpr(u)?),
+        },
+        67 => {
+            let op = *u.choose(&SseTestOp::ALL)?;
+            MInst::XmmTest {
+                op,
+                lhs: xr(xmm(u)?),
+                rhs: xmm_mem(u, t, op.aligned_memory())?,
+            }
+        }
+        68 => {
+            let dst = xmm(u)?;
+            let op = *u.choose(&SseBlendvOp::ALL)?;
+            MInst::XmmBlendv {
+                op,
+                mask: xr(Xmm::XMM0),
+                src1: xr(dst),
+                src2: xmm_mem(u, t, op.aligned_memory())?,
+                dst: xwr(dst),
+            }
+        }
+        69 => MInst::XmmRmRVex {
+            op: *u.choose(&AvxOp::ALL)?,
+            src1: xr(xmm(u)?),
+            src2: xmm_mem(u, t, false)?,
+            dst: xwr(xmm(u)?),
+        },
+        70 => {
+            let dst = xmm(u)?;
+            MInst::XmmRR {
+                op: *u.choose(&SseRegOp::ALL)?,
+                src1: xr(dst),
+                src2: xr(xmm(u)?),
                 dst: xwr(dst),
             }
         }

@@ -47,7 +47,8 @@ use cranelift_asm::x64::inst::{
 };
 use cranelift_asm::x64::{
     AluOp, AsmError, Assembler, BitOp, CC, CpuFeatures, ExtMode, FloatSize, Gpr, MInst,
-    OperandSize, RoundMode, ShiftOp, SseMovOp, SseOp, UnaryOp, Virtual, Xmm,
+    OperandSize, RoundMode, ShiftOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseOp,
+    SseUnaryOp, UnaryOp, Virtual, Xmm,
 };
 use cranelift_asm::{ExternalName, FinishedCode, Label, TrapCode};
 use iced_x86::{
@@ -299,7 +300,7 @@ fn gm(operand: &vi::GprMem, size: OperandSize) -> Op {
 fn xm(operand: &vi::XmmMem, bytes: u32) -> Op {
     match operand {
         vi::XmmMem::Xmm(reg) => x(*reg),
-        vi::XmmMem::Mem(amode) => mem(amode, bytes),
+        vi::XmmMem::Mem(amode) | vi::XmmMem::Aligned(amode) => mem(amode, bytes),
     }
 }
 
@@ -435,9 +436,12 @@ fn declared(name: &str) -> Mnemonic {
 
 /// The width of an SSE form's memory operand, by the manual's naming
 /// convention: the (source) type suffix `ss` is a 32-bit scalar, `sd` a
-/// 64-bit one, and packed forms (`ps`, `pd`, and the integer `p...` forms)
-/// read all 128 bits.
+/// 64-bit one, and packed forms (`ps`, `pd`, and the integer `p...` forms,
+/// whatever their suffix: `pminsd` is packed doublewords) read all 128 bits.
 fn sse_memory_bytes(name: &str) -> u32 {
+    if name.starts_with('p') {
+        return 16;
+    }
     let suffix = match name.strip_prefix("cvt") {
         Some(conversion) => &conversion[..2],
         None => &name[name.len() - 2..],
@@ -446,6 +450,62 @@ fn sse_memory_bytes(name: &str) -> u32 {
         "ss" => 4,
         "sd" => 8,
         _ => 16,
+    }
+}
+
+/// The width of a packed unary form's memory operand (SDM, each form's
+/// "Instruction" column): the widening forms and MOVQ read the low half, 64
+/// bits (PMOVSXBW xmm1, xmm2/m64; CVTPS2PD xmm1, xmm2/m64; CVTDQ2PD xmm1,
+/// xmm2/m64; MOVQ xmm1, xmm2/m64); the others a whole m128.
+fn sse_unary_memory_bytes(op: SseUnaryOp) -> u32 {
+    use SseUnaryOp as O;
+    match op {
+        O::Pmovsxbw | O::Pmovsxwd | O::Pmovsxdq => 8,
+        O::Pmovzxbw | O::Pmovzxwd | O::Pmovzxdq => 8,
+        O::Cvtps2pd | O::Cvtdq2pd | O::Movq => 8,
+        O::Movdqu | O::Movdqa => 16,
+        O::Pabsb | O::Pabsw | O::Pabsd | O::Sqrtps | O::Sqrtpd => 16,
+        O::Cvtdq2ps | O::Cvttps2dq | O::Cvtpd2ps | O::Cvttpd2dq => 16,
+    }
+}
+
+/// The width of an immediate form's memory operand: INSERTPS xmm1,
+/// xmm2/m32, imm8 reads one float; the others an m128.
+fn sse_imm_memory_bytes(op: SseImmOp) -> u32 {
+    match op {
+        SseImmOp::Insertps => 4,
+        _ => 16,
+    }
+}
+
+/// The register width and memory width of a lane insertion's source
+/// (PINSRB xmm1, r32/m8, imm8 .. PINSRQ xmm1, r/m64, imm8).
+fn insert_widths(op: SseInsertOp) -> (OperandSize, u32) {
+    match op {
+        SseInsertOp::Pinsrb => (OperandSize::S32, 1),
+        SseInsertOp::Pinsrw => (OperandSize::S32, 2),
+        SseInsertOp::Pinsrd => (OperandSize::S32, 4),
+        SseInsertOp::Pinsrq => (OperandSize::S64, 8),
+    }
+}
+
+/// The register width and memory width of a lane extraction's destination
+/// (PEXTRB r32/m8, xmm2, imm8 .. PEXTRQ r/m64, xmm2, imm8; EXTRACTPS
+/// r/m32, xmm1, imm8).
+fn extract_widths(op: SseExtractOp) -> (OperandSize, u32) {
+    match op {
+        SseExtractOp::Pextrb => (OperandSize::S32, 1),
+        SseExtractOp::Pextrw => (OperandSize::S32, 2),
+        SseExtractOp::Pextrd | SseExtractOp::Extractps => (OperandSize::S32, 4),
+        SseExtractOp::Pextrq => (OperandSize::S64, 8),
+    }
+}
+
+/// An 8-bit immediate operand.
+fn imm8(value: u8) -> Op {
+    Op::Imm {
+        value: u64::from(value),
+        bits: 8,
     }
 }
 
@@ -488,7 +548,7 @@ pub fn expected_trap(inst: &MInst) -> Option<TrapCode> {
         _ => None,
     };
     let xm_trap = |g: &vi::XmmMem| match g {
-        vi::XmmMem::Mem(a) => a.trap(),
+        vi::XmmMem::Mem(a) | vi::XmmMem::Aligned(a) => a.trap(),
         vi::XmmMem::Xmm(_) => None,
     };
     match inst {
@@ -515,7 +575,14 @@ pub fn expected_trap(inst: &MInst) -> Option<TrapCode> {
         }
         MInst::XmmLoad { src, .. } => amode_trap(src),
         MInst::XmmStore { dst, .. } => amode_trap(dst),
-        MInst::XmmRmR { src2, .. } | MInst::XmmRound { src2, .. } => xm_trap(src2),
+        MInst::XmmRmR { src2, .. }
+        | MInst::XmmRmRImm { src2, .. }
+        | MInst::XmmRound { src2, .. } => xm_trap(src2),
+        MInst::XmmUnaryRmR { src, .. } | MInst::XmmUnaryRmRImm { src, .. } => xm_trap(src),
+        MInst::XmmInsert { src2, .. } => gm_trap(src2),
+        MInst::XmmExtractMem { dst, .. } => amode_trap(dst),
+        MInst::XmmTest { rhs, .. } => xm_trap(rhs),
+        MInst::XmmBlendv { src2, .. } | MInst::XmmRmRVex { src2, .. } => xm_trap(src2),
         MInst::XmmCmp { rhs, .. } => xm_trap(rhs),
         MInst::GprToXmm { src, .. } | MInst::CvtIntToFloat { src2: src, .. } => gm_trap(src),
         MInst::CvtFloatToInt { src, .. } => xm_trap(src),
@@ -775,6 +842,72 @@ pub fn expected(inst: &MInst) -> Vec<Expected> {
             let (mnemonic, bytes) = sse_mnemonic(*op);
             one(inst_(mnemonic, vec![xw(*dst), xm(src2, bytes)]))
         }
+        MInst::XmmUnaryRmR { op, src, dst } => one(inst_(
+            declared(op.mnemonic()),
+            vec![xw(*dst), xm(src, sse_unary_memory_bytes(*op))],
+        )),
+        MInst::XmmRmRImm {
+            op, imm, src2, dst, ..
+        } => one(inst_(
+            declared(op.mnemonic()),
+            vec![xw(*dst), xm(src2, sse_imm_memory_bytes(*op)), imm8(*imm)],
+        )),
+        MInst::XmmUnaryRmRImm { op, imm, src, dst } => one(inst_(
+            declared(op.mnemonic()),
+            vec![xw(*dst), xm(src, 16), imm8(*imm)],
+        )),
+        MInst::XmmRR { op, src2, dst, .. } => {
+            one(inst_(declared(op.mnemonic()), vec![xw(*dst), x(*src2)]))
+        }
+        MInst::XmmInsert {
+            op,
+            lane,
+            src2,
+            dst,
+            ..
+        } => {
+            let (size, bytes) = insert_widths(*op);
+            let src = match src2 {
+                vi::GprMem::Gpr(reg) => r(*reg, size),
+                vi::GprMem::Mem(amode) => mem(amode, bytes),
+            };
+            one(inst_(
+                declared(op.mnemonic()),
+                vec![xw(*dst), src, imm8(*lane)],
+            ))
+        }
+        MInst::XmmExtract { op, lane, src, dst } => one(inst_(
+            declared(op.mnemonic()),
+            vec![rw(*dst, extract_widths(*op).0), x(*src), imm8(*lane)],
+        )),
+        MInst::XmmExtractMem { op, lane, src, dst } => one(inst_(
+            declared(op.mnemonic()),
+            vec![mem(dst, extract_widths(*op).1), x(*src), imm8(*lane)],
+        )),
+        MInst::XmmMoveMask { op, src, dst } => one(inst_(
+            declared(op.mnemonic()),
+            vec![rw(*dst, OperandSize::S32), x(*src)],
+        )),
+        MInst::XmmTest { op, lhs, rhs } => {
+            one(inst_(declared(op.mnemonic()), vec![x(*lhs), xm(rhs, 16)]))
+        }
+        // The manual's third operand, <XMM0>, is implicit: no bits encode
+        // it, and the decoder lists the two explicit ones.
+        MInst::XmmRmRVex {
+            op,
+            src1,
+            src2,
+            dst,
+        } => one(inst_(
+            declared(op.mnemonic()),
+            vec![xw(*dst), x(*src1), xm(src2, 16)],
+        )),
+        MInst::XmmBlendv { op, src2, dst, .. } => {
+            one(inst_(declared(op.mnemonic()), vec![xw(*dst), xm(src2, 16)]))
+        }
+        MInst::XmmShiftImm { op, imm, dst, .. } => {
+            one(inst_(declared(op.mnemonic()), vec![xw(*dst), imm8(*imm)]))
+        }
         MInst::XmmRound {
             size,
             mode,
@@ -974,6 +1107,18 @@ pub fn variant_name(inst: &MInst) -> &'static str {
         MInst::XmmStore { .. } => "XmmStore",
         MInst::XmmMovRR { .. } => "XmmMovRR",
         MInst::XmmRmR { .. } => "XmmRmR",
+        MInst::XmmUnaryRmR { .. } => "XmmUnaryRmR",
+        MInst::XmmRmRImm { .. } => "XmmRmRImm",
+        MInst::XmmUnaryRmRImm { .. } => "XmmUnaryRmRImm",
+        MInst::XmmShiftImm { .. } => "XmmShiftImm",
+        MInst::XmmRR { .. } => "XmmRR",
+        MInst::XmmInsert { .. } => "XmmInsert",
+        MInst::XmmExtract { .. } => "XmmExtract",
+        MInst::XmmExtractMem { .. } => "XmmExtractMem",
+        MInst::XmmMoveMask { .. } => "XmmMoveMask",
+        MInst::XmmTest { .. } => "XmmTest",
+        MInst::XmmBlendv { .. } => "XmmBlendv",
+        MInst::XmmRmRVex { .. } => "XmmRmRVex",
         MInst::XmmRound { .. } => "XmmRound",
         MInst::XmmCmp { .. } => "XmmCmp",
         MInst::GprToXmm { .. } => "GprToXmm",
@@ -1123,7 +1268,24 @@ fn memory_bytes(size: MemorySize) -> Option<u32> {
         S::UInt16 | S::Int16 | S::WordOffset => 2,
         S::UInt32 | S::Int32 | S::Float32 | S::DwordOffset => 4,
         S::UInt64 | S::Int64 | S::Float64 | S::QwordOffset => 8,
-        S::UInt128 | S::Packed128_Float32 | S::Packed128_Float64 => 16,
+        S::Packed64_Int8
+        | S::Packed64_UInt8
+        | S::Packed64_Int16
+        | S::Packed64_UInt16
+        | S::Packed64_Int32
+        | S::Packed64_UInt32
+        | S::Packed64_Float32 => 8,
+        S::UInt128
+        | S::Packed128_Float32
+        | S::Packed128_Float64
+        | S::Packed128_Int8
+        | S::Packed128_UInt8
+        | S::Packed128_Int16
+        | S::Packed128_UInt16
+        | S::Packed128_Int32
+        | S::Packed128_UInt32
+        | S::Packed128_Int64
+        | S::Packed128_UInt64 => 16,
         _ => return None,
     })
 }
@@ -1583,6 +1745,9 @@ pub struct Samples {
     pub gpr_mem_imm: vi::GprMemImm,
     pub gpr_imm: vi::GprImm,
     pub xmm_mem: vi::XmmMem,
+    /// `xmm_mem`, its memory stated 16-byte aligned (for the forms that
+    /// need it).
+    pub aligned_xmm_mem: vi::XmmMem,
     pub shift_amount: ShiftAmount,
     pub trap: TrapCode,
 }
@@ -1591,6 +1756,11 @@ impl Samples {
     /// A GPR operand the form fixes to `reg` (rax, rdx, rcx).
     pub fn fixed_gpr(&self, reg: Gpr) -> GprReg {
         g(reg)
+    }
+
+    /// An XMM operand the form fixes to `reg` (xmm0).
+    pub fn fixed_xmm(&self, reg: Xmm) -> XmmReg {
+        xr(reg)
     }
 
     /// A written GPR operand the form fixes to `reg`.
@@ -1630,6 +1800,11 @@ impl Samples {
             },
             xmm_mem: if memory {
                 vi::XmmMem::Mem(amode)
+            } else {
+                vi::XmmMem::Xmm(xr(xmm))
+            },
+            aligned_xmm_mem: if memory {
+                vi::XmmMem::Aligned(amode)
             } else {
                 vi::XmmMem::Xmm(xr(xmm))
             },

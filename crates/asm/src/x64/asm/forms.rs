@@ -9,7 +9,11 @@ use super::{Assembler, Form, Map, Opcode, Plus};
 use crate::x64::args::{Amode, GprImm, GprMem, GprMemImm, XmmMem};
 use crate::x64::features::Feature;
 use crate::x64::regs::{Gpr, Xmm};
-use crate::x64::{AluOp, BitOp, ExtMode, FloatSize, OperandSize, SseOp};
+use crate::x64::{
+    AluOp, AvxOp, BitOp, ExtMode, FloatSize, OperandSize, SseBlendvOp, SseExtractOp, SseImmOp,
+    SseInsertOp, SseMoveMaskOp, SseOp, SseRegOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp,
+    SseUnaryOp,
+};
 
 /// The form of `MInst::Cmp`.
 pub(crate) const fn form_cmp() -> Form {
@@ -17,6 +21,7 @@ pub(crate) const fn form_cmp() -> Form {
         mnemonic: "cmp",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -25,6 +30,7 @@ pub(crate) const fn form_cmp() -> Form {
             digit: Some(7),
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -34,6 +40,7 @@ pub(crate) const fn form_test_mr() -> Form {
         mnemonic: "test",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -42,6 +49,7 @@ pub(crate) const fn form_test_mr() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -51,6 +59,7 @@ pub(crate) const fn form_test_mi() -> Form {
         mnemonic: "test",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -59,6 +68,7 @@ pub(crate) const fn form_test_mi() -> Form {
             digit: Some(0),
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -68,6 +78,7 @@ pub(crate) const fn form_imul() -> Form {
         mnemonic: "imul",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::M0F,
@@ -76,6 +87,7 @@ pub(crate) const fn form_imul() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -85,6 +97,7 @@ pub(crate) const fn form_imul_imm_ib() -> Form {
         mnemonic: "imul",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -93,6 +106,7 @@ pub(crate) const fn form_imul_imm_ib() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -102,6 +116,7 @@ pub(crate) const fn form_imul_imm_id() -> Form {
         mnemonic: "imul",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -110,6 +125,7 @@ pub(crate) const fn form_imul_imm_id() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -124,6 +140,7 @@ pub(crate) const fn form_mul_wide(signed: bool) -> Option<Form> {
             mnemonic: "mul",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -132,11 +149,13 @@ pub(crate) const fn form_mul_wide(signed: bool) -> Option<Form> {
                 digit: Some(4),
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         true => Some(Form {
             mnemonic: "imul",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -145,6 +164,7 @@ pub(crate) const fn form_mul_wide(signed: bool) -> Option<Form> {
                 digit: Some(5),
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -161,6 +181,7 @@ pub(crate) const fn form_div(signed: bool) -> Option<Form> {
             mnemonic: "div",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -169,11 +190,13 @@ pub(crate) const fn form_div(signed: bool) -> Option<Form> {
                 digit: Some(6),
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         true => Some(Form {
             mnemonic: "idiv",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -182,6 +205,7 @@ pub(crate) const fn form_div(signed: bool) -> Option<Form> {
                 digit: Some(7),
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -198,6 +222,7 @@ pub(crate) const fn form_sign_extend_rax_rdx(size: OperandSize) -> Option<Form> 
             mnemonic: "cwd",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::Primary,
@@ -206,11 +231,13 @@ pub(crate) const fn form_sign_extend_rax_rdx(size: OperandSize) -> Option<Form> 
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S32 => Some(Form {
             mnemonic: "cdq",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -219,11 +246,13 @@ pub(crate) const fn form_sign_extend_rax_rdx(size: OperandSize) -> Option<Form> 
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S64 => Some(Form {
             mnemonic: "cqo",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: true,
                 map: Map::Primary,
@@ -232,6 +261,7 @@ pub(crate) const fn form_sign_extend_rax_rdx(size: OperandSize) -> Option<Form> 
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -248,6 +278,7 @@ pub(crate) const fn form_bswap(size: OperandSize) -> Option<Form> {
             mnemonic: "bswap",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -256,6 +287,7 @@ pub(crate) const fn form_bswap(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::Reg,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -272,6 +304,7 @@ pub(crate) const fn form_mov_rr(size: OperandSize) -> Option<Form> {
             mnemonic: "mov",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -280,11 +313,13 @@ pub(crate) const fn form_mov_rr(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S16 | OperandSize::S32 | OperandSize::S64 => Some(Form {
             mnemonic: "mov",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -293,6 +328,7 @@ pub(crate) const fn form_mov_rr(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -304,6 +340,7 @@ pub(crate) const fn form_mov_imm_r8() -> Form {
         mnemonic: "mov",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -312,6 +349,7 @@ pub(crate) const fn form_mov_imm_r8() -> Form {
             digit: None,
             plus: Plus::Reg,
         },
+        aligned: false,
     }
 }
 
@@ -321,6 +359,7 @@ pub(crate) const fn form_mov_imm_r() -> Form {
         mnemonic: "mov",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -329,6 +368,7 @@ pub(crate) const fn form_mov_imm_r() -> Form {
             digit: None,
             plus: Plus::Reg,
         },
+        aligned: false,
     }
 }
 
@@ -338,6 +378,7 @@ pub(crate) const fn form_mov_imm_sext() -> Form {
         mnemonic: "mov",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: true,
             map: Map::Primary,
@@ -346,6 +387,7 @@ pub(crate) const fn form_mov_imm_sext() -> Form {
             digit: Some(0),
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -355,6 +397,7 @@ pub(crate) const fn form_mov_imm_r64() -> Form {
         mnemonic: "mov",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: true,
             map: Map::Primary,
@@ -363,6 +406,7 @@ pub(crate) const fn form_mov_imm_r64() -> Form {
             digit: None,
             plus: Plus::Reg,
         },
+        aligned: false,
     }
 }
 
@@ -377,6 +421,7 @@ pub(crate) const fn form_mov_rm(size: OperandSize) -> Option<Form> {
             mnemonic: "mov",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -385,11 +430,13 @@ pub(crate) const fn form_mov_rm(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S16 | OperandSize::S32 | OperandSize::S64 => Some(Form {
             mnemonic: "mov",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -398,6 +445,7 @@ pub(crate) const fn form_mov_rm(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -414,6 +462,7 @@ pub(crate) const fn form_mov_mr(size: OperandSize) -> Option<Form> {
             mnemonic: "mov",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -422,11 +471,13 @@ pub(crate) const fn form_mov_mr(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S16 | OperandSize::S32 | OperandSize::S64 => Some(Form {
             mnemonic: "mov",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -435,6 +486,7 @@ pub(crate) const fn form_mov_mr(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -451,6 +503,7 @@ pub(crate) const fn form_mov_mi(size: OperandSize) -> Option<Form> {
             mnemonic: "mov",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -459,11 +512,13 @@ pub(crate) const fn form_mov_mi(size: OperandSize) -> Option<Form> {
                 digit: Some(0),
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S16 => Some(Form {
             mnemonic: "mov",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -472,11 +527,13 @@ pub(crate) const fn form_mov_mi(size: OperandSize) -> Option<Form> {
                 digit: Some(0),
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S32 | OperandSize::S64 => Some(Form {
             mnemonic: "mov",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -485,6 +542,7 @@ pub(crate) const fn form_mov_mi(size: OperandSize) -> Option<Form> {
                 digit: Some(0),
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -501,6 +559,7 @@ pub(crate) const fn form_movzx(mode: ExtMode) -> Option<Form> {
             mnemonic: "movzx",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -509,11 +568,13 @@ pub(crate) const fn form_movzx(mode: ExtMode) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         ExtMode::BL | ExtMode::BQ => Some(Form {
             mnemonic: "movzx",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -522,11 +583,13 @@ pub(crate) const fn form_movzx(mode: ExtMode) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         ExtMode::WL | ExtMode::WQ => Some(Form {
             mnemonic: "movzx",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -535,11 +598,13 @@ pub(crate) const fn form_movzx(mode: ExtMode) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         ExtMode::LQ => Some(Form {
             mnemonic: "mov",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -548,6 +613,7 @@ pub(crate) const fn form_movzx(mode: ExtMode) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -564,6 +630,7 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
             mnemonic: "movsx",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -572,11 +639,13 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         ExtMode::BL => Some(Form {
             mnemonic: "movsx",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -585,11 +654,13 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         ExtMode::BQ => Some(Form {
             mnemonic: "movsx",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: true,
                 map: Map::M0F,
@@ -598,11 +669,13 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         ExtMode::WL => Some(Form {
             mnemonic: "movsx",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -611,11 +684,13 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         ExtMode::WQ => Some(Form {
             mnemonic: "movsx",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: true,
                 map: Map::M0F,
@@ -624,11 +699,13 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         ExtMode::LQ => Some(Form {
             mnemonic: "movsxd",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: true,
                 map: Map::Primary,
@@ -637,6 +714,7 @@ pub(crate) const fn form_movsx(mode: ExtMode) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -648,6 +726,7 @@ pub(crate) const fn form_lea() -> Form {
         mnemonic: "lea",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -656,6 +735,7 @@ pub(crate) const fn form_lea() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -665,6 +745,7 @@ pub(crate) const fn form_setcc() -> Form {
         mnemonic: "setcc",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::M0F,
@@ -673,6 +754,7 @@ pub(crate) const fn form_setcc() -> Form {
             digit: Some(0),
             plus: Plus::Cc,
         },
+        aligned: false,
     }
 }
 
@@ -687,6 +769,7 @@ pub(crate) const fn form_cmov(size: OperandSize) -> Option<Form> {
             mnemonic: "cmovcc",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -695,6 +778,7 @@ pub(crate) const fn form_cmov(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::Cc,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -706,6 +790,7 @@ pub(crate) const fn form_push_r() -> Form {
         mnemonic: "push",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -714,6 +799,7 @@ pub(crate) const fn form_push_r() -> Form {
             digit: None,
             plus: Plus::Reg,
         },
+        aligned: false,
     }
 }
 
@@ -723,6 +809,7 @@ pub(crate) const fn form_push_m() -> Form {
         mnemonic: "push",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -731,6 +818,7 @@ pub(crate) const fn form_push_m() -> Form {
             digit: Some(6),
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -740,6 +828,7 @@ pub(crate) const fn form_push_ib() -> Form {
         mnemonic: "push",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -748,6 +837,7 @@ pub(crate) const fn form_push_ib() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -757,6 +847,7 @@ pub(crate) const fn form_push_id() -> Form {
         mnemonic: "push",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -765,6 +856,7 @@ pub(crate) const fn form_push_id() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -774,6 +866,7 @@ pub(crate) const fn form_pop() -> Form {
         mnemonic: "pop",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -782,6 +875,7 @@ pub(crate) const fn form_pop() -> Form {
             digit: None,
             plus: Plus::Reg,
         },
+        aligned: false,
     }
 }
 
@@ -791,6 +885,7 @@ pub(crate) const fn form_jmp_rel8() -> Form {
         mnemonic: "jmp",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -799,6 +894,7 @@ pub(crate) const fn form_jmp_rel8() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -808,6 +904,7 @@ pub(crate) const fn form_jmp_rel32() -> Form {
         mnemonic: "jmp",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -816,6 +913,7 @@ pub(crate) const fn form_jmp_rel32() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -825,6 +923,7 @@ pub(crate) const fn form_jmp_if_rel8() -> Form {
         mnemonic: "jcc",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -833,6 +932,7 @@ pub(crate) const fn form_jmp_if_rel8() -> Form {
             digit: None,
             plus: Plus::Cc,
         },
+        aligned: false,
     }
 }
 
@@ -842,6 +942,7 @@ pub(crate) const fn form_jmp_if_rel32() -> Form {
         mnemonic: "jcc",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::M0F,
@@ -850,6 +951,7 @@ pub(crate) const fn form_jmp_if_rel32() -> Form {
             digit: None,
             plus: Plus::Cc,
         },
+        aligned: false,
     }
 }
 
@@ -859,6 +961,7 @@ pub(crate) const fn form_jmp_indirect() -> Form {
         mnemonic: "jmp",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -867,6 +970,7 @@ pub(crate) const fn form_jmp_indirect() -> Form {
             digit: Some(4),
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -876,6 +980,7 @@ pub(crate) const fn form_call() -> Form {
         mnemonic: "call",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -884,6 +989,7 @@ pub(crate) const fn form_call() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -893,6 +999,7 @@ pub(crate) const fn form_call_indirect() -> Form {
         mnemonic: "call",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -901,6 +1008,7 @@ pub(crate) const fn form_call_indirect() -> Form {
             digit: Some(2),
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -910,6 +1018,7 @@ pub(crate) const fn form_ret_near() -> Form {
         mnemonic: "ret",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -918,6 +1027,7 @@ pub(crate) const fn form_ret_near() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -927,6 +1037,7 @@ pub(crate) const fn form_ret_iw() -> Form {
         mnemonic: "ret",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -935,6 +1046,7 @@ pub(crate) const fn form_ret_iw() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -944,6 +1056,7 @@ pub(crate) const fn form_ud2() -> Form {
         mnemonic: "ud2",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::M0F,
@@ -952,6 +1065,7 @@ pub(crate) const fn form_ud2() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -961,6 +1075,7 @@ pub(crate) const fn form_int3() -> Form {
         mnemonic: "int3",
         feature: Feature::Base,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::Primary,
@@ -969,6 +1084,7 @@ pub(crate) const fn form_int3() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -983,6 +1099,7 @@ pub(crate) const fn form_xchg(size: OperandSize) -> Option<Form> {
             mnemonic: "xchg",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -991,11 +1108,13 @@ pub(crate) const fn form_xchg(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S16 | OperandSize::S32 | OperandSize::S64 => Some(Form {
             mnemonic: "xchg",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -1004,6 +1123,7 @@ pub(crate) const fn form_xchg(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -1020,6 +1140,7 @@ pub(crate) const fn form_lock_cmpxchg(size: OperandSize) -> Option<Form> {
             mnemonic: "cmpxchg",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1028,11 +1149,13 @@ pub(crate) const fn form_lock_cmpxchg(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S16 | OperandSize::S32 | OperandSize::S64 => Some(Form {
             mnemonic: "cmpxchg",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1041,6 +1164,7 @@ pub(crate) const fn form_lock_cmpxchg(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -1057,6 +1181,7 @@ pub(crate) const fn form_lock_xadd(size: OperandSize) -> Option<Form> {
             mnemonic: "xadd",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1065,11 +1190,13 @@ pub(crate) const fn form_lock_xadd(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S16 | OperandSize::S32 | OperandSize::S64 => Some(Form {
             mnemonic: "xadd",
             feature: Feature::Base,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1078,6 +1205,7 @@ pub(crate) const fn form_lock_xadd(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -1089,6 +1217,7 @@ pub(crate) const fn form_mfence() -> Form {
         mnemonic: "mfence",
         feature: Feature::Sse2,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::M0F,
@@ -1097,6 +1226,7 @@ pub(crate) const fn form_mfence() -> Form {
             digit: Some(6),
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -1106,6 +1236,7 @@ pub(crate) const fn form_xmm_mov_rr() -> Form {
         mnemonic: "movaps",
         feature: Feature::Sse,
         opcode: Opcode {
+            vex: false,
             prefix: 0x00,
             w: false,
             map: Map::M0F,
@@ -1114,6 +1245,7 @@ pub(crate) const fn form_xmm_mov_rr() -> Form {
             digit: None,
             plus: Plus::None,
         },
+        aligned: false,
     }
 }
 
@@ -1128,6 +1260,7 @@ pub(crate) const fn form_xmm_round(size: FloatSize) -> Option<Form> {
             mnemonic: "roundss",
             feature: Feature::Sse41,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F3A,
@@ -1136,11 +1269,13 @@ pub(crate) const fn form_xmm_round(size: FloatSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         FloatSize::F64 => Some(Form {
             mnemonic: "roundsd",
             feature: Feature::Sse41,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F3A,
@@ -1149,6 +1284,7 @@ pub(crate) const fn form_xmm_round(size: FloatSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -1165,6 +1301,7 @@ pub(crate) const fn form_xmm_cmp(size: FloatSize) -> Option<Form> {
             mnemonic: "ucomiss",
             feature: Feature::Sse,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1173,11 +1310,13 @@ pub(crate) const fn form_xmm_cmp(size: FloatSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         FloatSize::F64 => Some(Form {
             mnemonic: "ucomisd",
             feature: Feature::Sse2,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -1186,6 +1325,7 @@ pub(crate) const fn form_xmm_cmp(size: FloatSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -1202,6 +1342,7 @@ pub(crate) const fn form_gpr_to_xmm(size: OperandSize) -> Option<Form> {
             mnemonic: "movd",
             feature: Feature::Sse2,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -1210,11 +1351,13 @@ pub(crate) const fn form_gpr_to_xmm(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S64 => Some(Form {
             mnemonic: "movq",
             feature: Feature::Sse2,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: true,
                 map: Map::M0F,
@@ -1223,6 +1366,7 @@ pub(crate) const fn form_gpr_to_xmm(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -1239,6 +1383,7 @@ pub(crate) const fn form_xmm_to_gpr(size: OperandSize) -> Option<Form> {
             mnemonic: "movd",
             feature: Feature::Sse2,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -1247,11 +1392,13 @@ pub(crate) const fn form_xmm_to_gpr(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         OperandSize::S64 => Some(Form {
             mnemonic: "movq",
             feature: Feature::Sse2,
             opcode: Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: true,
                 map: Map::M0F,
@@ -1260,6 +1407,7 @@ pub(crate) const fn form_xmm_to_gpr(size: OperandSize) -> Option<Form> {
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -1276,6 +1424,7 @@ pub(crate) const fn form_cvt_int_to_float(float_size: FloatSize) -> Option<Form>
             mnemonic: "cvtsi2ss",
             feature: Feature::Sse,
             opcode: Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1284,11 +1433,13 @@ pub(crate) const fn form_cvt_int_to_float(float_size: FloatSize) -> Option<Form>
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         FloatSize::F64 => Some(Form {
             mnemonic: "cvtsi2sd",
             feature: Feature::Sse2,
             opcode: Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -1297,6 +1448,7 @@ pub(crate) const fn form_cvt_int_to_float(float_size: FloatSize) -> Option<Form>
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -1313,6 +1465,7 @@ pub(crate) const fn form_cvt_float_to_int(float_size: FloatSize) -> Option<Form>
             mnemonic: "cvttss2si",
             feature: Feature::Sse,
             opcode: Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1321,11 +1474,13 @@ pub(crate) const fn form_cvt_float_to_int(float_size: FloatSize) -> Option<Form>
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         FloatSize::F64 => Some(Form {
             mnemonic: "cvttsd2si",
             feature: Feature::Sse2,
             opcode: Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -1334,6 +1489,7 @@ pub(crate) const fn form_cvt_float_to_int(float_size: FloatSize) -> Option<Form>
                 digit: None,
                 plus: Plus::None,
             },
+            aligned: false,
         }),
         _ => None,
     }
@@ -1678,5 +1834,905 @@ impl Assembler {
     /// `addpd dst, src`.
     pub fn addpd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
         self.xmm_rmr(SseOp::Addpd, dst, &src.into())
+    }
+
+    /// `subps dst, src`.
+    pub fn subps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Subps, dst, &src.into())
+    }
+
+    /// `subpd dst, src`.
+    pub fn subpd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Subpd, dst, &src.into())
+    }
+
+    /// `mulps dst, src`.
+    pub fn mulps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Mulps, dst, &src.into())
+    }
+
+    /// `mulpd dst, src`.
+    pub fn mulpd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Mulpd, dst, &src.into())
+    }
+
+    /// `divps dst, src`.
+    pub fn divps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Divps, dst, &src.into())
+    }
+
+    /// `divpd dst, src`.
+    pub fn divpd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Divpd, dst, &src.into())
+    }
+
+    /// `minps dst, src`.
+    pub fn minps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Minps, dst, &src.into())
+    }
+
+    /// `minpd dst, src`.
+    pub fn minpd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Minpd, dst, &src.into())
+    }
+
+    /// `maxps dst, src`.
+    pub fn maxps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Maxps, dst, &src.into())
+    }
+
+    /// `maxpd dst, src`.
+    pub fn maxpd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Maxpd, dst, &src.into())
+    }
+
+    /// `unpcklps dst, src`.
+    pub fn unpcklps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Unpcklps, dst, &src.into())
+    }
+
+    /// `unpckhps dst, src`.
+    pub fn unpckhps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Unpckhps, dst, &src.into())
+    }
+
+    /// `unpcklpd dst, src`.
+    pub fn unpcklpd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Unpcklpd, dst, &src.into())
+    }
+
+    /// `unpckhpd dst, src`.
+    pub fn unpckhpd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Unpckhpd, dst, &src.into())
+    }
+
+    /// `paddb dst, src`.
+    pub fn paddb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Paddb, dst, &src.into())
+    }
+
+    /// `paddw dst, src`.
+    pub fn paddw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Paddw, dst, &src.into())
+    }
+
+    /// `paddd dst, src`.
+    pub fn paddd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Paddd, dst, &src.into())
+    }
+
+    /// `paddq dst, src`.
+    pub fn paddq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Paddq, dst, &src.into())
+    }
+
+    /// `psubb dst, src`.
+    pub fn psubb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psubb, dst, &src.into())
+    }
+
+    /// `psubw dst, src`.
+    pub fn psubw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psubw, dst, &src.into())
+    }
+
+    /// `psubd dst, src`.
+    pub fn psubd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psubd, dst, &src.into())
+    }
+
+    /// `psubq dst, src`.
+    pub fn psubq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psubq, dst, &src.into())
+    }
+
+    /// `paddsb dst, src`.
+    pub fn paddsb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Paddsb, dst, &src.into())
+    }
+
+    /// `paddsw dst, src`.
+    pub fn paddsw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Paddsw, dst, &src.into())
+    }
+
+    /// `paddusb dst, src`.
+    pub fn paddusb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Paddusb, dst, &src.into())
+    }
+
+    /// `paddusw dst, src`.
+    pub fn paddusw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Paddusw, dst, &src.into())
+    }
+
+    /// `psubsb dst, src`.
+    pub fn psubsb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psubsb, dst, &src.into())
+    }
+
+    /// `psubsw dst, src`.
+    pub fn psubsw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psubsw, dst, &src.into())
+    }
+
+    /// `psubusb dst, src`.
+    pub fn psubusb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psubusb, dst, &src.into())
+    }
+
+    /// `psubusw dst, src`.
+    pub fn psubusw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psubusw, dst, &src.into())
+    }
+
+    /// `pmullw dst, src`.
+    pub fn pmullw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmullw, dst, &src.into())
+    }
+
+    /// `pmulld dst, src`.
+    pub fn pmulld(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmulld, dst, &src.into())
+    }
+
+    /// `pmuludq dst, src`.
+    pub fn pmuludq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmuludq, dst, &src.into())
+    }
+
+    /// `pmuldq dst, src`.
+    pub fn pmuldq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmuldq, dst, &src.into())
+    }
+
+    /// `pmaddwd dst, src`.
+    pub fn pmaddwd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmaddwd, dst, &src.into())
+    }
+
+    /// `pmaddubsw dst, src`.
+    pub fn pmaddubsw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmaddubsw, dst, &src.into())
+    }
+
+    /// `pmulhrsw dst, src`.
+    pub fn pmulhrsw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmulhrsw, dst, &src.into())
+    }
+
+    /// `pmulhw dst, src`.
+    pub fn pmulhw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmulhw, dst, &src.into())
+    }
+
+    /// `pmulhuw dst, src`.
+    pub fn pmulhuw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmulhuw, dst, &src.into())
+    }
+
+    /// `pavgb dst, src`.
+    pub fn pavgb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pavgb, dst, &src.into())
+    }
+
+    /// `pavgw dst, src`.
+    pub fn pavgw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pavgw, dst, &src.into())
+    }
+
+    /// `phaddw dst, src`.
+    pub fn phaddw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Phaddw, dst, &src.into())
+    }
+
+    /// `phaddd dst, src`.
+    pub fn phaddd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Phaddd, dst, &src.into())
+    }
+
+    /// `pminsb dst, src`.
+    pub fn pminsb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pminsb, dst, &src.into())
+    }
+
+    /// `pminsw dst, src`.
+    pub fn pminsw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pminsw, dst, &src.into())
+    }
+
+    /// `pminsd dst, src`.
+    pub fn pminsd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pminsd, dst, &src.into())
+    }
+
+    /// `pminub dst, src`.
+    pub fn pminub(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pminub, dst, &src.into())
+    }
+
+    /// `pminuw dst, src`.
+    pub fn pminuw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pminuw, dst, &src.into())
+    }
+
+    /// `pminud dst, src`.
+    pub fn pminud(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pminud, dst, &src.into())
+    }
+
+    /// `pmaxsb dst, src`.
+    pub fn pmaxsb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmaxsb, dst, &src.into())
+    }
+
+    /// `pmaxsw dst, src`.
+    pub fn pmaxsw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmaxsw, dst, &src.into())
+    }
+
+    /// `pmaxsd dst, src`.
+    pub fn pmaxsd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmaxsd, dst, &src.into())
+    }
+
+    /// `pmaxub dst, src`.
+    pub fn pmaxub(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmaxub, dst, &src.into())
+    }
+
+    /// `pmaxuw dst, src`.
+    pub fn pmaxuw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmaxuw, dst, &src.into())
+    }
+
+    /// `pmaxud dst, src`.
+    pub fn pmaxud(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pmaxud, dst, &src.into())
+    }
+
+    /// `pcmpeqb dst, src`.
+    pub fn pcmpeqb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pcmpeqb, dst, &src.into())
+    }
+
+    /// `pcmpeqw dst, src`.
+    pub fn pcmpeqw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pcmpeqw, dst, &src.into())
+    }
+
+    /// `pcmpeqd dst, src`.
+    pub fn pcmpeqd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pcmpeqd, dst, &src.into())
+    }
+
+    /// `pcmpeqq dst, src`.
+    pub fn pcmpeqq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pcmpeqq, dst, &src.into())
+    }
+
+    /// `pcmpgtb dst, src`.
+    pub fn pcmpgtb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pcmpgtb, dst, &src.into())
+    }
+
+    /// `pcmpgtw dst, src`.
+    pub fn pcmpgtw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pcmpgtw, dst, &src.into())
+    }
+
+    /// `pcmpgtd dst, src`.
+    pub fn pcmpgtd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pcmpgtd, dst, &src.into())
+    }
+
+    /// `pcmpgtq dst, src`.
+    pub fn pcmpgtq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pcmpgtq, dst, &src.into())
+    }
+
+    /// `pand dst, src`.
+    pub fn pand(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pand, dst, &src.into())
+    }
+
+    /// `pandn dst, src`.
+    pub fn pandn(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pandn, dst, &src.into())
+    }
+
+    /// `por dst, src`.
+    pub fn por(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Por, dst, &src.into())
+    }
+
+    /// `pxor dst, src`.
+    pub fn pxor(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pxor, dst, &src.into())
+    }
+
+    /// `packsswb dst, src`.
+    pub fn packsswb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Packsswb, dst, &src.into())
+    }
+
+    /// `packssdw dst, src`.
+    pub fn packssdw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Packssdw, dst, &src.into())
+    }
+
+    /// `packuswb dst, src`.
+    pub fn packuswb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Packuswb, dst, &src.into())
+    }
+
+    /// `packusdw dst, src`.
+    pub fn packusdw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Packusdw, dst, &src.into())
+    }
+
+    /// `punpcklbw dst, src`.
+    pub fn punpcklbw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Punpcklbw, dst, &src.into())
+    }
+
+    /// `punpcklwd dst, src`.
+    pub fn punpcklwd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Punpcklwd, dst, &src.into())
+    }
+
+    /// `punpckldq dst, src`.
+    pub fn punpckldq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Punpckldq, dst, &src.into())
+    }
+
+    /// `punpcklqdq dst, src`.
+    pub fn punpcklqdq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Punpcklqdq, dst, &src.into())
+    }
+
+    /// `punpckhbw dst, src`.
+    pub fn punpckhbw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Punpckhbw, dst, &src.into())
+    }
+
+    /// `punpckhwd dst, src`.
+    pub fn punpckhwd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Punpckhwd, dst, &src.into())
+    }
+
+    /// `punpckhdq dst, src`.
+    pub fn punpckhdq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Punpckhdq, dst, &src.into())
+    }
+
+    /// `punpckhqdq dst, src`.
+    pub fn punpckhqdq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Punpckhqdq, dst, &src.into())
+    }
+
+    /// `pshufb dst, src`.
+    pub fn pshufb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pshufb, dst, &src.into())
+    }
+
+    /// `psllw dst, src`.
+    pub fn psllw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psllw, dst, &src.into())
+    }
+
+    /// `pslld dst, src`.
+    pub fn pslld(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Pslld, dst, &src.into())
+    }
+
+    /// `psllq dst, src`.
+    pub fn psllq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psllq, dst, &src.into())
+    }
+
+    /// `psrlw dst, src`.
+    pub fn psrlw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psrlw, dst, &src.into())
+    }
+
+    /// `psrld dst, src`.
+    pub fn psrld(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psrld, dst, &src.into())
+    }
+
+    /// `psrlq dst, src`.
+    pub fn psrlq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psrlq, dst, &src.into())
+    }
+
+    /// `psraw dst, src`.
+    pub fn psraw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psraw, dst, &src.into())
+    }
+
+    /// `psrad dst, src`.
+    pub fn psrad(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_rmr(SseOp::Psrad, dst, &src.into())
+    }
+
+    /// `pmovsxbw dst, src`.
+    pub fn pmovsxbw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Pmovsxbw, dst, &src.into())
+    }
+
+    /// `pmovsxwd dst, src`.
+    pub fn pmovsxwd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Pmovsxwd, dst, &src.into())
+    }
+
+    /// `pmovsxdq dst, src`.
+    pub fn pmovsxdq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Pmovsxdq, dst, &src.into())
+    }
+
+    /// `pmovzxbw dst, src`.
+    pub fn pmovzxbw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Pmovzxbw, dst, &src.into())
+    }
+
+    /// `pmovzxwd dst, src`.
+    pub fn pmovzxwd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Pmovzxwd, dst, &src.into())
+    }
+
+    /// `pmovzxdq dst, src`.
+    pub fn pmovzxdq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Pmovzxdq, dst, &src.into())
+    }
+
+    /// `pabsb dst, src`.
+    pub fn pabsb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Pabsb, dst, &src.into())
+    }
+
+    /// `pabsw dst, src`.
+    pub fn pabsw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Pabsw, dst, &src.into())
+    }
+
+    /// `pabsd dst, src`.
+    pub fn pabsd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Pabsd, dst, &src.into())
+    }
+
+    /// `sqrtps dst, src`.
+    pub fn sqrtps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Sqrtps, dst, &src.into())
+    }
+
+    /// `sqrtpd dst, src`.
+    pub fn sqrtpd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Sqrtpd, dst, &src.into())
+    }
+
+    /// `cvtdq2ps dst, src`.
+    pub fn cvtdq2ps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Cvtdq2ps, dst, &src.into())
+    }
+
+    /// `cvttps2dq dst, src`.
+    pub fn cvttps2dq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Cvttps2dq, dst, &src.into())
+    }
+
+    /// `cvtps2pd dst, src`.
+    pub fn cvtps2pd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Cvtps2pd, dst, &src.into())
+    }
+
+    /// `cvtpd2ps dst, src`.
+    pub fn cvtpd2ps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Cvtpd2ps, dst, &src.into())
+    }
+
+    /// `cvtdq2pd dst, src`.
+    pub fn cvtdq2pd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Cvtdq2pd, dst, &src.into())
+    }
+
+    /// `cvttpd2dq dst, src`.
+    pub fn cvttpd2dq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Cvttpd2dq, dst, &src.into())
+    }
+
+    /// `movq dst, src`.
+    pub fn movq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Movq, dst, &src.into())
+    }
+
+    /// `movdqu dst, src`.
+    pub fn movdqu(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Movdqu, dst, &src.into())
+    }
+
+    /// `movdqa dst, src`.
+    pub fn movdqa(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary(SseUnaryOp::Movdqa, dst, &src.into())
+    }
+
+    /// `shufps dst, src, imm`.
+    pub fn shufps(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm(SseImmOp::Shufps, dst, &src.into(), imm)
+    }
+
+    /// `shufpd dst, src, imm`.
+    pub fn shufpd(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm(SseImmOp::Shufpd, dst, &src.into(), imm)
+    }
+
+    /// `cmpps dst, src, imm`.
+    pub fn cmpps(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm(SseImmOp::Cmpps, dst, &src.into(), imm)
+    }
+
+    /// `cmppd dst, src, imm`.
+    pub fn cmppd(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm(SseImmOp::Cmppd, dst, &src.into(), imm)
+    }
+
+    /// `palignr dst, src, imm`.
+    pub fn palignr(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm(SseImmOp::Palignr, dst, &src.into(), imm)
+    }
+
+    /// `pblendw dst, src, imm`.
+    pub fn pblendw(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm(SseImmOp::Pblendw, dst, &src.into(), imm)
+    }
+
+    /// `blendps dst, src, imm`.
+    pub fn blendps(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm(SseImmOp::Blendps, dst, &src.into(), imm)
+    }
+
+    /// `blendpd dst, src, imm`.
+    pub fn blendpd(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm(SseImmOp::Blendpd, dst, &src.into(), imm)
+    }
+
+    /// `insertps dst, src, imm`.
+    pub fn insertps(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm(SseImmOp::Insertps, dst, &src.into(), imm)
+    }
+
+    /// `pshufd dst, src, imm`.
+    pub fn pshufd(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_unary_imm(SseUnaryImmOp::Pshufd, dst, &src.into(), imm)
+    }
+
+    /// `pshuflw dst, src, imm`.
+    pub fn pshuflw(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_unary_imm(SseUnaryImmOp::Pshuflw, dst, &src.into(), imm)
+    }
+
+    /// `pshufhw dst, src, imm`.
+    pub fn pshufhw(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_unary_imm(SseUnaryImmOp::Pshufhw, dst, &src.into(), imm)
+    }
+
+    /// `roundps dst, src, imm`.
+    pub fn roundps(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_unary_imm(SseUnaryImmOp::Roundps, dst, &src.into(), imm)
+    }
+
+    /// `roundpd dst, src, imm`.
+    pub fn roundpd(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_unary_imm(SseUnaryImmOp::Roundpd, dst, &src.into(), imm)
+    }
+
+    /// `psllw dst, imm`.
+    pub fn psllw_imm(&mut self, dst: Xmm, imm: u8) {
+        self.xmm_shift_imm(SseShiftImmOp::Psllw, dst, imm)
+    }
+
+    /// `psrlw dst, imm`.
+    pub fn psrlw_imm(&mut self, dst: Xmm, imm: u8) {
+        self.xmm_shift_imm(SseShiftImmOp::Psrlw, dst, imm)
+    }
+
+    /// `psraw dst, imm`.
+    pub fn psraw_imm(&mut self, dst: Xmm, imm: u8) {
+        self.xmm_shift_imm(SseShiftImmOp::Psraw, dst, imm)
+    }
+
+    /// `pslld dst, imm`.
+    pub fn pslld_imm(&mut self, dst: Xmm, imm: u8) {
+        self.xmm_shift_imm(SseShiftImmOp::Pslld, dst, imm)
+    }
+
+    /// `psrld dst, imm`.
+    pub fn psrld_imm(&mut self, dst: Xmm, imm: u8) {
+        self.xmm_shift_imm(SseShiftImmOp::Psrld, dst, imm)
+    }
+
+    /// `psrad dst, imm`.
+    pub fn psrad_imm(&mut self, dst: Xmm, imm: u8) {
+        self.xmm_shift_imm(SseShiftImmOp::Psrad, dst, imm)
+    }
+
+    /// `psllq dst, imm`.
+    pub fn psllq_imm(&mut self, dst: Xmm, imm: u8) {
+        self.xmm_shift_imm(SseShiftImmOp::Psllq, dst, imm)
+    }
+
+    /// `psrlq dst, imm`.
+    pub fn psrlq_imm(&mut self, dst: Xmm, imm: u8) {
+        self.xmm_shift_imm(SseShiftImmOp::Psrlq, dst, imm)
+    }
+
+    /// `pslldq dst, imm`.
+    pub fn pslldq_imm(&mut self, dst: Xmm, imm: u8) {
+        self.xmm_shift_imm(SseShiftImmOp::Pslldq, dst, imm)
+    }
+
+    /// `psrldq dst, imm`.
+    pub fn psrldq_imm(&mut self, dst: Xmm, imm: u8) {
+        self.xmm_shift_imm(SseShiftImmOp::Psrldq, dst, imm)
+    }
+
+    /// `movlhps dst, src`.
+    pub fn movlhps(&mut self, dst: Xmm, src: Xmm) {
+        self.xmm_rr(SseRegOp::Movlhps, dst, src)
+    }
+
+    /// `movhlps dst, src`.
+    pub fn movhlps(&mut self, dst: Xmm, src: Xmm) {
+        self.xmm_rr(SseRegOp::Movhlps, dst, src)
+    }
+
+    /// `pinsrb dst, src, lane`.
+    pub fn pinsrb(&mut self, dst: Xmm, src: &GprMem, lane: u8) {
+        self.xmm_insert(SseInsertOp::Pinsrb, dst, src, lane)
+    }
+
+    /// `pinsrw dst, src, lane`.
+    pub fn pinsrw(&mut self, dst: Xmm, src: &GprMem, lane: u8) {
+        self.xmm_insert(SseInsertOp::Pinsrw, dst, src, lane)
+    }
+
+    /// `pinsrd dst, src, lane`.
+    pub fn pinsrd(&mut self, dst: Xmm, src: &GprMem, lane: u8) {
+        self.xmm_insert(SseInsertOp::Pinsrd, dst, src, lane)
+    }
+
+    /// `pinsrq dst, src, lane`.
+    pub fn pinsrq(&mut self, dst: Xmm, src: &GprMem, lane: u8) {
+        self.xmm_insert(SseInsertOp::Pinsrq, dst, src, lane)
+    }
+
+    /// `pextrb dst, src, lane` (to a GPR).
+    pub fn pextrb(&mut self, dst: Gpr, src: Xmm, lane: u8) {
+        self.xmm_extract(SseExtractOp::Pextrb, dst, src, lane)
+    }
+
+    /// `pextrb [dst], src, lane` (a store).
+    pub fn pextrb_mem(&mut self, dst: &Amode, src: Xmm, lane: u8) {
+        self.xmm_extract_mem(SseExtractOp::Pextrb, dst, src, lane)
+    }
+
+    /// `pextrw dst, src, lane` (to a GPR).
+    pub fn pextrw(&mut self, dst: Gpr, src: Xmm, lane: u8) {
+        self.xmm_extract(SseExtractOp::Pextrw, dst, src, lane)
+    }
+
+    /// `pextrw [dst], src, lane` (a store).
+    pub fn pextrw_mem(&mut self, dst: &Amode, src: Xmm, lane: u8) {
+        self.xmm_extract_mem(SseExtractOp::Pextrw, dst, src, lane)
+    }
+
+    /// `pextrd dst, src, lane` (to a GPR).
+    pub fn pextrd(&mut self, dst: Gpr, src: Xmm, lane: u8) {
+        self.xmm_extract(SseExtractOp::Pextrd, dst, src, lane)
+    }
+
+    /// `pextrd [dst], src, lane` (a store).
+    pub fn pextrd_mem(&mut self, dst: &Amode, src: Xmm, lane: u8) {
+        self.xmm_extract_mem(SseExtractOp::Pextrd, dst, src, lane)
+    }
+
+    /// `pextrq dst, src, lane` (to a GPR).
+    pub fn pextrq(&mut self, dst: Gpr, src: Xmm, lane: u8) {
+        self.xmm_extract(SseExtractOp::Pextrq, dst, src, lane)
+    }
+
+    /// `pextrq [dst], src, lane` (a store).
+    pub fn pextrq_mem(&mut self, dst: &Amode, src: Xmm, lane: u8) {
+        self.xmm_extract_mem(SseExtractOp::Pextrq, dst, src, lane)
+    }
+
+    /// `extractps dst, src, lane` (to a GPR).
+    pub fn extractps(&mut self, dst: Gpr, src: Xmm, lane: u8) {
+        self.xmm_extract(SseExtractOp::Extractps, dst, src, lane)
+    }
+
+    /// `extractps [dst], src, lane` (a store).
+    pub fn extractps_mem(&mut self, dst: &Amode, src: Xmm, lane: u8) {
+        self.xmm_extract_mem(SseExtractOp::Extractps, dst, src, lane)
+    }
+
+    /// `pmovmskb dst, src`.
+    pub fn pmovmskb(&mut self, dst: Gpr, src: Xmm) {
+        self.xmm_move_mask(SseMoveMaskOp::Pmovmskb, dst, src)
+    }
+
+    /// `movmskps dst, src`.
+    pub fn movmskps(&mut self, dst: Gpr, src: Xmm) {
+        self.xmm_move_mask(SseMoveMaskOp::Movmskps, dst, src)
+    }
+
+    /// `movmskpd dst, src`.
+    pub fn movmskpd(&mut self, dst: Gpr, src: Xmm) {
+        self.xmm_move_mask(SseMoveMaskOp::Movmskpd, dst, src)
+    }
+
+    /// `pblendvb dst, src, xmm0` (the mask must be in xmm0).
+    pub fn pblendvb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_blendv(SseBlendvOp::Pblendvb, dst, &src.into())
+    }
+
+    /// `blendvps dst, src, xmm0` (the mask must be in xmm0).
+    pub fn blendvps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_blendv(SseBlendvOp::Blendvps, dst, &src.into())
+    }
+
+    /// `blendvpd dst, src, xmm0` (the mask must be in xmm0).
+    pub fn blendvpd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_blendv(SseBlendvOp::Blendvpd, dst, &src.into())
+    }
+
+    /// `ptest lhs, rhs`: ZF = (lhs & rhs) == 0, CF = (!lhs & rhs) == 0.
+    pub fn ptest(&mut self, lhs: Xmm, rhs: impl Into<XmmMem>) {
+        self.xmm_test(SseTestOp::Ptest, lhs, &rhs.into())
+    }
+
+    /// `vpaddb dst, src1, src2`.
+    pub fn vpaddb(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpaddb, dst, src1, &src2.into())
+    }
+
+    /// `vpaddw dst, src1, src2`.
+    pub fn vpaddw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpaddw, dst, src1, &src2.into())
+    }
+
+    /// `vpaddd dst, src1, src2`.
+    pub fn vpaddd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpaddd, dst, src1, &src2.into())
+    }
+
+    /// `vpaddq dst, src1, src2`.
+    pub fn vpaddq(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpaddq, dst, src1, &src2.into())
+    }
+
+    /// `vpsubb dst, src1, src2`.
+    pub fn vpsubb(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpsubb, dst, src1, &src2.into())
+    }
+
+    /// `vpsubw dst, src1, src2`.
+    pub fn vpsubw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpsubw, dst, src1, &src2.into())
+    }
+
+    /// `vpsubd dst, src1, src2`.
+    pub fn vpsubd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpsubd, dst, src1, &src2.into())
+    }
+
+    /// `vpsubq dst, src1, src2`.
+    pub fn vpsubq(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpsubq, dst, src1, &src2.into())
+    }
+
+    /// `vpand dst, src1, src2`.
+    pub fn vpand(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpand, dst, src1, &src2.into())
+    }
+
+    /// `vpandn dst, src1, src2`.
+    pub fn vpandn(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpandn, dst, src1, &src2.into())
+    }
+
+    /// `vpor dst, src1, src2`.
+    pub fn vpor(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpor, dst, src1, &src2.into())
+    }
+
+    /// `vpxor dst, src1, src2`.
+    pub fn vpxor(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpxor, dst, src1, &src2.into())
+    }
+
+    /// `vpcmpeqb dst, src1, src2`.
+    pub fn vpcmpeqb(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpcmpeqb, dst, src1, &src2.into())
+    }
+
+    /// `vpcmpeqw dst, src1, src2`.
+    pub fn vpcmpeqw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpcmpeqw, dst, src1, &src2.into())
+    }
+
+    /// `vpcmpeqd dst, src1, src2`.
+    pub fn vpcmpeqd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpcmpeqd, dst, src1, &src2.into())
+    }
+
+    /// `vpmullw dst, src1, src2`.
+    pub fn vpmullw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpmullw, dst, src1, &src2.into())
+    }
+
+    /// `vpmulld dst, src1, src2`.
+    pub fn vpmulld(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpmulld, dst, src1, &src2.into())
+    }
+
+    /// `vaddps dst, src1, src2`.
+    pub fn vaddps(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vaddps, dst, src1, &src2.into())
+    }
+
+    /// `vaddpd dst, src1, src2`.
+    pub fn vaddpd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vaddpd, dst, src1, &src2.into())
+    }
+
+    /// `vsubps dst, src1, src2`.
+    pub fn vsubps(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vsubps, dst, src1, &src2.into())
+    }
+
+    /// `vsubpd dst, src1, src2`.
+    pub fn vsubpd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vsubpd, dst, src1, &src2.into())
+    }
+
+    /// `vmulps dst, src1, src2`.
+    pub fn vmulps(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vmulps, dst, src1, &src2.into())
+    }
+
+    /// `vmulpd dst, src1, src2`.
+    pub fn vmulpd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vmulpd, dst, src1, &src2.into())
+    }
+
+    /// `vdivps dst, src1, src2`.
+    pub fn vdivps(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vdivps, dst, src1, &src2.into())
+    }
+
+    /// `vdivpd dst, src1, src2`.
+    pub fn vdivpd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vdivpd, dst, src1, &src2.into())
     }
 }

@@ -20,6 +20,15 @@
 //!  [ModRM mod:2 reg:3 rm:3] [SIB scale:2 index:3 base:3] [disp8/32] [imm]
 //! ```
 //!
+//! A VEX form (AVX, `emit_vex_form`) replaces the legacy prefixes, REX and
+//! the escape bytes with one prefix, which also names a second source
+//! register (`vvvv`), all inverted but `pp`, L and W:
+//!
+//! ```text
+//!  C5 [R̄ v̄v̄v̄v̄ L pp]              (map 0F, W = X = B = 0)
+//!  C4 [R̄ X̄ B̄ mmmmm] [W v̄v̄v̄v̄ L pp]  otherwise;   then opcode ModRM ...
+//! ```
+//!
 //! REX is emitted when W (64-bit operand), R/X/B (r8-r15, xmm8-xmm15) is
 //! needed, or when an 8-bit operand is spl/bpl/sil/dil (without REX those
 //! encodings mean ah/ch/dh/bh, which this assembler never uses). Memory
@@ -186,7 +195,9 @@ impl Prefixes {
 /// `opcode()` returns and its shape's encoder reads.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Opcode {
-    /// The mandatory prefix (0x66, 0xF2, 0xF3), or 0.
+    /// A VEX encoding: the prefix, REX.W and map travel in the VEX prefix.
+    pub vex: bool,
+    /// The mandatory prefix (0x66, 0xF2, 0xF3), or 0 (a VEX form's `pp`).
     pub prefix: u8,
     /// REX.W.
     pub w: bool,
@@ -254,6 +265,9 @@ pub(crate) struct Form {
     pub feature: Feature,
     /// Its encoding.
     pub opcode: Opcode,
+    /// Whether its memory operand must be 16-byte aligned (a legacy SSE
+    /// form reading or writing 128 bits of memory).
+    pub aligned: bool,
 }
 
 impl Form {
@@ -287,7 +301,7 @@ impl Form {
     }
 }
 
-/// The opcode map (the escape bytes before the opcode). VEX encodings will
+/// The opcode map (the escape bytes before the opcode). VEX encodings
 /// carry the same map in their `mmmmm` field.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub(crate) enum Map {
@@ -295,14 +309,20 @@ pub(crate) enum Map {
     Primary,
     /// 0F xx.
     M0F,
-    /// 0F 38 xx (SSSE3/SSE4.1 packed forms; used once SIMD lands).
-    #[allow(
-        dead_code,
-        reason = "the SIMD forms (pshufb, pmovzx, ...) live in this map"
-    )]
+    /// 0F 38 xx (SSSE3/SSE4.1/SSE4.2 packed forms: pshufb, pmovzx, ...).
     M0F38,
     /// 0F 3A xx.
     M0F3A,
+}
+
+/// What precedes an encoding's opcode byte.
+#[derive(Copy, Clone, Debug)]
+enum Escape {
+    /// Legacy prefixes, REX and the map's escape bytes.
+    Legacy(Prefixes, Map),
+    /// A VEX prefix, carrying the mandatory prefix (`pp`), the map, W and a
+    /// second source register (`vvvv`).
+    Vex { pp: u8, map: Map, w: bool, vvvv: u8 },
 }
 
 /// The `r/m` operand of an encoding.
@@ -312,6 +332,8 @@ pub(crate) enum Rm<'a> {
     Reg(u8),
     /// Memory.
     Mem(&'a Amode),
+    /// Memory the caller states 16-byte aligned ([`XmmMem::Aligned`]).
+    Aligned(&'a Amode),
 }
 
 impl<'a> From<&'a GprMem> for Rm<'a> {
@@ -328,6 +350,7 @@ impl<'a> From<&'a XmmMem> for Rm<'a> {
         match operand {
             XmmMem::Xmm(r) => Rm::Reg(r.enc()),
             XmmMem::Mem(m) => Rm::Mem(m),
+            XmmMem::Aligned(m) => Rm::Aligned(m),
         }
     }
 }
@@ -522,7 +545,19 @@ impl Assembler {
         if !self.require(form.feature, form.mnemonic) {
             return;
         }
+        if form.aligned
+            && let Rm::Mem(amode) = rm
+            && !self.known_aligned(amode)
+        {
+            self.fail(AsmError::InvalidOperand {
+                mnemonic: form.mnemonic,
+                reason: "the memory operand must be 16-byte aligned: pass it as \
+                         XmmMem::Aligned, or load it first with movups",
+            });
+            return;
+        }
         debug_assert!(form.opcode.modrm && matches!(form.opcode.plus, Plus::None));
+        debug_assert!(!form.opcode.vex, "a VEX form goes through emit_vex_form");
         let p = form.opcode.prefixes().join(extra);
         let reg = match form.opcode.digit {
             Some(digit) => digit,
@@ -537,6 +572,39 @@ impl Assembler {
             rm,
             imm,
         );
+    }
+
+    /// Emits a declared VEX.128 form: `reg` in ModRM.reg, `vvvv` the second
+    /// source register (the VEX prefix's extra operand; 0 where the form has
+    /// none), `rm` the last operand. VEX forms take memory operands of any
+    /// alignment.
+    pub(crate) fn emit_vex_form(&mut self, form: Form, reg: u8, vvvv: u8, rm: Rm<'_>, imm: Imm) {
+        if !self.require(form.feature, form.mnemonic) {
+            return;
+        }
+        let opcode = form.opcode;
+        debug_assert!(opcode.vex && opcode.modrm && matches!(opcode.plus, Plus::None));
+        let escape = Escape::Vex {
+            pp: opcode.prefix,
+            map: opcode.map,
+            w: opcode.w,
+            vvvv,
+        };
+        let reg = opcode.digit.unwrap_or(reg);
+        self.emit_escaped(form.mnemonic, escape, opcode.byte, reg, rm, imm);
+    }
+
+    /// Whether `amode` is known 16-byte aligned without the caller's word:
+    /// a constant-pool entry emitted at 16 or more, at a multiple of 16
+    /// into it (the finished code is placed at the largest constant
+    /// alignment, so its offset's alignment is its address's).
+    fn known_aligned(&self, amode: &Amode) -> bool {
+        match *amode {
+            Amode::Constant {
+                constant, offset, ..
+            } => offset % 16 == 0 && self.buffer.constant_alignment(constant) >= 16,
+            Amode::Reg { .. } | Amode::Label { .. } => false,
+        }
     }
 
     /// Emits a declared form without a ModRM byte: its opcode, with `reg`
@@ -567,10 +635,28 @@ impl Assembler {
         rm: Rm<'_>,
         imm: Imm,
     ) {
+        let escape = Escape::Legacy(prefixes, map);
+        self.emit_escaped(mnemonic, escape, opcode, reg, rm, imm);
+    }
+
+    /// Emits `escape opcode ModRM(reg, rm) [SIB] [disp] [imm]`: the legacy
+    /// and the VEX encodings share everything after their prefixes.
+    fn emit_escaped(
+        &mut self,
+        mnemonic: &'static str,
+        escape: Escape,
+        opcode: u8,
+        reg: u8,
+        rm: Rm<'_>,
+        imm: Imm,
+    ) {
+        // An aligned operand's alignment was checked by `emit_form`; its
+        // encoding is that of any memory operand.
         let mut bytes = InstBytes::new();
         let (rex_x, rex_b) = match rm {
             Rm::Reg(r) => (0, r >> 3),
-            Rm::Mem(Amode::Reg { base, index, .. }) => {
+            Rm::Mem(Amode::Reg { base, index, .. })
+            | Rm::Aligned(Amode::Reg { base, index, .. }) => {
                 if let Some((index, _)) = index
                     && *index == Gpr::RSP
                 {
@@ -585,22 +671,30 @@ impl Assembler {
                     base.map_or(0, |b| b.enc() >> 3),
                 )
             }
-            Rm::Mem(_) => (0, 0),
+            Rm::Mem(_) | Rm::Aligned(_) => (0, 0),
         };
-        Self::put_prefixes(&mut bytes, prefixes, (reg >> 3) & 1, rex_x, rex_b, map);
+        let rex_r = (reg >> 3) & 1;
+        match escape {
+            Escape::Legacy(prefixes, map) => {
+                Self::put_prefixes(&mut bytes, prefixes, rex_r, rex_x, rex_b, map)
+            }
+            Escape::Vex { pp, map, w, vvvv } => {
+                Self::put_vex(&mut bytes, pp, map, w, vvvv, rex_r, rex_x, rex_b)
+            }
+        }
         bytes.push(opcode);
         let rip = match rm {
             Rm::Reg(r) => {
                 bytes.push(0b11_000_000 | (reg & 7) << 3 | (r & 7));
                 None
             }
-            Rm::Mem(amode) => Self::put_memory(&mut bytes, reg, amode, imm),
+            Rm::Mem(amode) | Rm::Aligned(amode) => Self::put_memory(&mut bytes, reg, amode, imm),
         };
         Self::put_imm(&mut bytes, imm);
 
         let start = self.buffer.cur_offset();
         self.buffer.put_inst_bytes(&bytes.bytes, bytes.len);
-        if let Rm::Mem(amode) = rm
+        if let Rm::Mem(amode) | Rm::Aligned(amode) = rm
             && let Some(code) = amode.trap()
         {
             self.buffer.add_trap_at(start, code);
@@ -658,6 +752,36 @@ impl Assembler {
             Map::M0F => bytes.push(0x0F),
             Map::M0F38 => bytes.extend(&[0x0F, 0x38]),
             Map::M0F3A => bytes.extend(&[0x0F, 0x3A]),
+        }
+    }
+
+    /// The VEX prefix of a 128-bit form (L = 0): the two-byte `C5` form when
+    /// the map is 0F and W, X and B are clear, the three-byte `C4` form
+    /// otherwise. R, X, B and vvvv are stored inverted; `pp` encodes the
+    /// mandatory prefix (none, 66, F3, F2).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one argument per field of the VEX prefix, as the manual lists them"
+    )]
+    fn put_vex(bytes: &mut InstBytes, pp: u8, map: Map, w: bool, vvvv: u8, r: u8, x: u8, b: u8) {
+        let pp = match pp {
+            0x66 => 0b01,
+            0xF3 => 0b10,
+            0xF2 => 0b11,
+            _ => 0b00,
+        };
+        let tail = (!vvvv & 0xF) << 3 | pp;
+        if map == Map::M0F && !w && x == 0 && b == 0 {
+            bytes.extend(&[0xC5, (r ^ 1) << 7 | tail]);
+        } else {
+            let mmmmm = match map {
+                Map::M0F => 0b00001,
+                Map::M0F38 => 0b00010,
+                Map::M0F3A => 0b00011,
+                Map::Primary => unreachable!("a VEX form has a 0F map"),
+            };
+            let byte1 = (r ^ 1) << 7 | (x ^ 1) << 6 | (b ^ 1) << 5 | mmmmm;
+            bytes.extend(&[0xC4, byte1, (w as u8) << 7 | tail]);
         }
     }
 

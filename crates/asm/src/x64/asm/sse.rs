@@ -1,21 +1,46 @@
-//! Scalar SSE, SSE2 and SSE4.1: float arithmetic, comparisons, conversions,
-//! moves between XMM registers, memory and GPRs.
+//! SSE, SSE2, SSSE3, SSE4.1 and SSE4.2 in their legacy (non-VEX) encodings:
+//! scalar float arithmetic, comparisons, conversions, moves between XMM
+//! registers, memory and GPRs, and the packed (128-bit) integer and float
+//! forms; and a first group of their VEX.128 (AVX) forms.
 //!
 //! The forms (the manual's mnemonic and encoding, the CPU feature) are
 //! declared in the instruction table (`xtask/src/x64/table.rs`, see
-//! `docs/assembler.md`); the encoders here emit the declared forms.
+//! `docs/assembler.md`); the encoders here emit the declared forms, one
+//! encoder per shape:
+//!
+//! ```text
+//!  shape            operands                  operation enum
+//!  XmmRmR           op xmm1, xmm2/m           SseOp          xmm1 read and written
+//!  XmmUnaryRmR      op xmm1, xmm2/m           SseUnaryOp     xmm1 written only
+//!  XmmRmRImm        op xmm1, xmm2/m, imm8     SseImmOp       xmm1 read and written
+//!  XmmUnaryRmRImm   op xmm1, xmm2/m, imm8     SseUnaryImmOp  xmm1 written only
+//!  XmmShiftImm      op xmm1, imm8             SseShiftImmOp  /digit in ModRM.reg
+//!  XmmRR            op xmm1, xmm2             SseRegOp       register only
+//!  XmmInsert        op xmm1, r/m, imm8        SseInsertOp    xmm1 read and written
+//!  XmmExtract       op r, xmm1, imm8          SseExtractOp   xmm1 in ModRM.reg
+//!  XmmExtractMem    op m, xmm1, imm8          SseExtractOp   (a store)
+//!  XmmMoveMask      op r32, xmm1              SseMoveMaskOp  r32 in ModRM.reg
+//!  XmmBlendv        op xmm1, xmm2/m, <xmm0>   SseBlendvOp    xmm0 fixed, read
+//!  XmmTest          op xmm1, xmm2/m128        SseTestOp      flags only
+//!  XmmRmRVex        op xmm1, xmm2, xmm3/m     AvxOp          VEX.128, nothing tied
+//! ```
 //!
 //! The scalar forms write only the low lane of the destination and keep the
 //! rest (a memory-source MOVSS/MOVSD clears it instead). The packed forms
-//! with a memory operand need it 16-byte aligned; a store is the opcode
-//! after its load's. Left out for now: COMISS/COMISD, MOVQ xmm, xmm/m64
-//! (F3 0F 7E), CVTSS2SI (rounding by MXCSR), and the packed forms beyond
-//! the logical ones and ADDPS/ADDPD (they come with SIMD).
+//! with a 128-bit memory operand need it 16-byte aligned (a misaligned one
+//! faults): `emit_form` refuses a memory operand of a form declared so
+//! unless it is `XmmMem::Aligned` or a constant known aligned. A store is
+//! the opcode after its load's. Left out for now:
+//! COMISS/COMISD, CVTSS2SI (rounding by MXCSR), the MOVDQA/MOVDQU stores
+//! (MOVUPS/MOVAPS store the same bits).
 
 use super::{Assembler, Form, Imm, Opcode, Prefixes, Rm, forms};
 use crate::x64::args::{Amode, GprMem, XmmMem};
 use crate::x64::regs::{Gpr, Xmm};
-use crate::x64::{FloatSize, OperandSize, RoundMode, SseMovOp, SseOp};
+use crate::x64::{
+    AvxOp, FloatSize, OperandSize, RoundMode, SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp,
+    SseMovOp, SseMoveMaskOp, SseOp, SseRegOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp,
+};
 
 impl RoundMode {
     /// The ROUNDSS/ROUNDSD immediate: the rounding in bits 0-1, bit 2 clear
@@ -33,16 +58,100 @@ impl RoundMode {
 }
 
 impl Assembler {
+    /// Emits `form` with `reg` in ModRM.reg and `src` in r/m: the encoding
+    /// of every `op xmm1, xmm2/m [, imm8]` form.
+    fn xmm_form(&mut self, form: Form, reg: Xmm, src: &XmmMem, imm: Imm) {
+        self.emit_form(form, Prefixes::NONE, reg.enc(), Rm::from(src), imm);
+    }
+
     /// `op dst, src` for the scalar arithmetic, conversion, merge-move and
     /// logical forms, and the packed ones.
     pub fn xmm_rmr(&mut self, op: SseOp, dst: Xmm, src: &XmmMem) {
+        self.xmm_form(op.form(), dst, src, Imm::None);
+    }
+
+    /// `op dst, src` for the packed forms that write `dst` without reading
+    /// it (sign and zero extension, absolute values, square roots,
+    /// conversions).
+    pub fn xmm_unary(&mut self, op: SseUnaryOp, dst: Xmm, src: &XmmMem) {
+        self.xmm_form(op.form(), dst, src, Imm::None);
+    }
+
+    /// `op dst, src, imm` for the packed shuffles, blends and compares that
+    /// read and write `dst`.
+    pub fn xmm_rmr_imm(&mut self, op: SseImmOp, dst: Xmm, src: &XmmMem, imm: u8) {
+        self.xmm_form(op.form(), dst, src, Imm::I8(imm as i8));
+    }
+
+    /// `op dst, src, imm` for the packed shuffles and roundings that write
+    /// `dst` without reading it.
+    pub fn xmm_unary_imm(&mut self, op: SseUnaryImmOp, dst: Xmm, src: &XmmMem, imm: u8) {
+        self.xmm_form(op.form(), dst, src, Imm::I8(imm as i8));
+    }
+
+    /// `op dst, src1, src2`: a VEX.128 form, whose second source travels in
+    /// the VEX prefix; nothing is tied and memory may be unaligned.
+    pub fn xmm_rmr_vex(&mut self, op: AvxOp, dst: Xmm, src1: Xmm, src2: &XmmMem) {
+        let rm = Rm::from(src2);
+        self.emit_vex_form(op.form(), dst.enc(), src1.enc(), rm, Imm::None);
+    }
+
+    /// `op dst, imm`: a packed shift by an immediate; the form's `/digit`
+    /// takes ModRM.reg and `dst` is the r/m register.
+    pub fn xmm_shift_imm(&mut self, op: SseShiftImmOp, dst: Xmm, imm: u8) {
+        let imm = Imm::I8(imm as i8);
+        self.emit_form(op.form(), Prefixes::NONE, 0, Rm::Reg(dst.enc()), imm);
+    }
+
+    /// `op dst, src` for the register-only forms (MOVLHPS, MOVHLPS).
+    pub fn xmm_rr(&mut self, op: SseRegOp, dst: Xmm, src: Xmm) {
+        let rm = Rm::Reg(src.enc());
+        self.emit_form(op.form(), Prefixes::NONE, dst.enc(), rm, Imm::None);
+    }
+
+    /// `op dst, src, lane`: a GPR's low bits (or memory) into lane `lane` of
+    /// `dst`, the other lanes kept.
+    pub fn xmm_insert(&mut self, op: SseInsertOp, dst: Xmm, src: &GprMem, lane: u8) {
+        let imm = Imm::I8(lane as i8);
+        self.emit_form(op.form(), Prefixes::NONE, dst.enc(), Rm::from(src), imm);
+    }
+
+    /// `op dst, src, lane`: lane `lane` of `src` into a GPR, zero-extended.
+    pub fn xmm_extract(&mut self, op: SseExtractOp, dst: Gpr, src: Xmm, lane: u8) {
+        let imm = Imm::I8(lane as i8);
         self.emit_form(
             op.form(),
             Prefixes::NONE,
-            dst.enc(),
-            Rm::from(src),
-            Imm::None,
+            src.enc(),
+            Rm::Reg(dst.enc()),
+            imm,
         );
+    }
+
+    /// `op [dst], src, lane`: lane `lane` of `src` stored.
+    pub fn xmm_extract_mem(&mut self, op: SseExtractOp, dst: &Amode, src: Xmm, lane: u8) {
+        let imm = Imm::I8(lane as i8);
+        self.emit_form(op.form(), Prefixes::NONE, src.enc(), Rm::Mem(dst), imm);
+    }
+
+    /// `op dst, src`: the sign bit of each lane of `src` into the low bits
+    /// of `dst`, the rest cleared.
+    pub fn xmm_move_mask(&mut self, op: SseMoveMaskOp, dst: Gpr, src: Xmm) {
+        let rm = Rm::Reg(src.enc());
+        self.emit_form(op.form(), Prefixes::NONE, dst.enc(), rm, Imm::None);
+    }
+
+    /// `op dst, src, xmm0`: each lane from `src` where xmm0's lane has its
+    /// top bit set; the caller (or the allocator, by `MInst::XmmBlendv`'s
+    /// fixed mask) puts the mask in xmm0.
+    pub fn xmm_blendv(&mut self, op: SseBlendvOp, dst: Xmm, src: &XmmMem) {
+        self.xmm_form(op.form(), dst, src, Imm::None);
+    }
+
+    /// `op lhs, rhs`: flags only (`ptest`: ZF set when `lhs & rhs` is zero,
+    /// CF when `!lhs & rhs` is).
+    pub fn xmm_test(&mut self, op: SseTestOp, lhs: Xmm, rhs: &XmmMem) {
+        self.xmm_form(op.form(), lhs, rhs, Imm::None);
     }
 
     /// A load: `movss/movsd/movaps/movapd/movups/movupd dst, [src]`.

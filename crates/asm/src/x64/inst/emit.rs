@@ -43,6 +43,15 @@ pub(super) fn fixed(reg: GprReg, fixed: Gpr) {
     );
 }
 
+/// An XMM register the instruction requires in `fixed` (xmm0).
+pub(super) fn fixed_xmm(reg: XmmReg, fixed: Xmm) {
+    assert_eq!(
+        reg.to_physical(),
+        fixed,
+        "an operand fixed to {fixed} was allocated elsewhere"
+    );
+}
+
 pub(super) fn def(dst: WritableGpr) -> Gpr {
     dst.to_reg().to_physical()
 }

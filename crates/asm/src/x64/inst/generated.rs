@@ -196,7 +196,7 @@ pub enum ExtMode {
     LQ,
 }
 
-/// Internal type SseOp: defined at isle/asm/x64/inst.isle line 71.
+/// Internal type SseOp: defined at isle/asm/x64/inst.isle line 73.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum SseOp {
     Addss,
@@ -227,9 +227,239 @@ pub enum SseOp {
     Xorpd,
     Addps,
     Addpd,
+    Subps,
+    Subpd,
+    Mulps,
+    Mulpd,
+    Divps,
+    Divpd,
+    Minps,
+    Minpd,
+    Maxps,
+    Maxpd,
+    Unpcklps,
+    Unpckhps,
+    Unpcklpd,
+    Unpckhpd,
+    Paddb,
+    Paddw,
+    Paddd,
+    Paddq,
+    Psubb,
+    Psubw,
+    Psubd,
+    Psubq,
+    Paddsb,
+    Paddsw,
+    Paddusb,
+    Paddusw,
+    Psubsb,
+    Psubsw,
+    Psubusb,
+    Psubusw,
+    Pmullw,
+    Pmulld,
+    Pmuludq,
+    Pmuldq,
+    Pmaddwd,
+    Pmaddubsw,
+    Pmulhrsw,
+    Pmulhw,
+    Pmulhuw,
+    Pavgb,
+    Pavgw,
+    Phaddw,
+    Phaddd,
+    Pminsb,
+    Pminsw,
+    Pminsd,
+    Pminub,
+    Pminuw,
+    Pminud,
+    Pmaxsb,
+    Pmaxsw,
+    Pmaxsd,
+    Pmaxub,
+    Pmaxuw,
+    Pmaxud,
+    Pcmpeqb,
+    Pcmpeqw,
+    Pcmpeqd,
+    Pcmpeqq,
+    Pcmpgtb,
+    Pcmpgtw,
+    Pcmpgtd,
+    Pcmpgtq,
+    Pand,
+    Pandn,
+    Por,
+    Pxor,
+    Packsswb,
+    Packssdw,
+    Packuswb,
+    Packusdw,
+    Punpcklbw,
+    Punpcklwd,
+    Punpckldq,
+    Punpcklqdq,
+    Punpckhbw,
+    Punpckhwd,
+    Punpckhdq,
+    Punpckhqdq,
+    Pshufb,
+    Psllw,
+    Pslld,
+    Psllq,
+    Psrlw,
+    Psrld,
+    Psrlq,
+    Psraw,
+    Psrad,
 }
 
-/// Internal type SseMovOp: defined at isle/asm/x64/inst.isle line 75.
+/// Internal type SseUnaryOp: defined at isle/asm/x64/inst.isle line 80.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum SseUnaryOp {
+    Pmovsxbw,
+    Pmovsxwd,
+    Pmovsxdq,
+    Pmovzxbw,
+    Pmovzxwd,
+    Pmovzxdq,
+    Pabsb,
+    Pabsw,
+    Pabsd,
+    Sqrtps,
+    Sqrtpd,
+    Cvtdq2ps,
+    Cvttps2dq,
+    Cvtps2pd,
+    Cvtpd2ps,
+    Cvtdq2pd,
+    Cvttpd2dq,
+    Movq,
+    Movdqu,
+    Movdqa,
+}
+
+/// Internal type SseImmOp: defined at isle/asm/x64/inst.isle line 86.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum SseImmOp {
+    Shufps,
+    Shufpd,
+    Cmpps,
+    Cmppd,
+    Palignr,
+    Pblendw,
+    Blendps,
+    Blendpd,
+    Insertps,
+}
+
+/// Internal type SseUnaryImmOp: defined at isle/asm/x64/inst.isle line 92.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum SseUnaryImmOp {
+    Pshufd,
+    Pshuflw,
+    Pshufhw,
+    Roundps,
+    Roundpd,
+}
+
+/// Internal type SseShiftImmOp: defined at isle/asm/x64/inst.isle line 97.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum SseShiftImmOp {
+    Psllw,
+    Psrlw,
+    Psraw,
+    Pslld,
+    Psrld,
+    Psrad,
+    Psllq,
+    Psrlq,
+    Pslldq,
+    Psrldq,
+}
+
+/// Internal type SseRegOp: defined at isle/asm/x64/inst.isle line 102.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum SseRegOp {
+    Movlhps,
+    Movhlps,
+}
+
+/// Internal type SseInsertOp: defined at isle/asm/x64/inst.isle line 108.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum SseInsertOp {
+    Pinsrb,
+    Pinsrw,
+    Pinsrd,
+    Pinsrq,
+}
+
+/// Internal type SseExtractOp: defined at isle/asm/x64/inst.isle line 115.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum SseExtractOp {
+    Pextrb,
+    Pextrw,
+    Pextrd,
+    Pextrq,
+    Extractps,
+}
+
+/// Internal type SseMoveMaskOp: defined at isle/asm/x64/inst.isle line 119.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum SseMoveMaskOp {
+    Pmovmskb,
+    Movmskps,
+    Movmskpd,
+}
+
+/// Internal type SseBlendvOp: defined at isle/asm/x64/inst.isle line 125.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum SseBlendvOp {
+    Pblendvb,
+    Blendvps,
+    Blendvpd,
+}
+
+/// Internal type SseTestOp: defined at isle/asm/x64/inst.isle line 128.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum SseTestOp {
+    Ptest,
+}
+
+/// Internal type AvxOp: defined at isle/asm/x64/inst.isle line 135.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum AvxOp {
+    Vpaddb,
+    Vpaddw,
+    Vpaddd,
+    Vpaddq,
+    Vpsubb,
+    Vpsubw,
+    Vpsubd,
+    Vpsubq,
+    Vpand,
+    Vpandn,
+    Vpor,
+    Vpxor,
+    Vpcmpeqb,
+    Vpcmpeqw,
+    Vpcmpeqd,
+    Vpmullw,
+    Vpmulld,
+    Vaddps,
+    Vaddpd,
+    Vsubps,
+    Vsubpd,
+    Vmulps,
+    Vmulpd,
+    Vdivps,
+    Vdivpd,
+}
+
+/// Internal type SseMovOp: defined at isle/asm/x64/inst.isle line 139.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum SseMovOp {
     Movss,
@@ -240,7 +470,7 @@ pub enum SseMovOp {
     Movupd,
 }
 
-/// Internal type RoundMode: defined at isle/asm/x64/inst.isle line 78.
+/// Internal type RoundMode: defined at isle/asm/x64/inst.isle line 142.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum RoundMode {
     Nearest,
@@ -249,7 +479,7 @@ pub enum RoundMode {
     Zero,
 }
 
-/// Internal type MInst: defined at isle/asm/x64/inst.isle line 82.
+/// Internal type MInst: defined at isle/asm/x64/inst.isle line 146.
 #[derive(Clone, Debug)]
 pub enum MInst {
     AluRmi {
@@ -494,6 +724,78 @@ pub enum MInst {
     },
     XmmRmR {
         op: SseOp,
+        src1: XmmReg,
+        src2: XmmMem,
+        dst: WritableXmm,
+    },
+    XmmUnaryRmR {
+        op: SseUnaryOp,
+        src: XmmMem,
+        dst: WritableXmm,
+    },
+    XmmRmRImm {
+        op: SseImmOp,
+        imm: u8,
+        src1: XmmReg,
+        src2: XmmMem,
+        dst: WritableXmm,
+    },
+    XmmUnaryRmRImm {
+        op: SseUnaryImmOp,
+        imm: u8,
+        src: XmmMem,
+        dst: WritableXmm,
+    },
+    XmmShiftImm {
+        op: SseShiftImmOp,
+        imm: u8,
+        src: XmmReg,
+        dst: WritableXmm,
+    },
+    XmmRR {
+        op: SseRegOp,
+        src1: XmmReg,
+        src2: XmmReg,
+        dst: WritableXmm,
+    },
+    XmmInsert {
+        op: SseInsertOp,
+        lane: u8,
+        src1: XmmReg,
+        src2: GprMem,
+        dst: WritableXmm,
+    },
+    XmmExtract {
+        op: SseExtractOp,
+        lane: u8,
+        src: XmmReg,
+        dst: WritableGpr,
+    },
+    XmmExtractMem {
+        op: SseExtractOp,
+        lane: u8,
+        src: XmmReg,
+        dst: Amode,
+    },
+    XmmMoveMask {
+        op: SseMoveMaskOp,
+        src: XmmReg,
+        dst: WritableGpr,
+    },
+    XmmBlendv {
+        op: SseBlendvOp,
+        mask: XmmReg,
+        src1: XmmReg,
+        src2: XmmMem,
+        dst: WritableXmm,
+    },
+    XmmTest {
+        op: SseTestOp,
+        lhs: XmmReg,
+        rhs: XmmMem,
+    },
+    XmmRmRVex {
+        op: AvxOp,
         src1: XmmReg,
         src2: XmmMem,
         dst: WritableXmm,

@@ -33,8 +33,9 @@ mod table;
 pub mod generated;
 
 pub use generated::{
-    AluOp, BitOp, CC, ExtMode, FloatSize, MInst, OperandSize, RoundMode, ShiftOp, SseMovOp, SseOp,
-    UnaryOp,
+    AluOp, AvxOp, BitOp, CC, ExtMode, FloatSize, MInst, OperandSize, RoundMode, ShiftOp,
+    SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseRegOp,
+    SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp, UnaryOp,
 };
 
 use super::args::{self, Virtual};

@@ -16,7 +16,7 @@ use super::{Amode, CallInfo, GprMem, GprMemImm, GprReg, ShiftAmount, XmmMem, Xmm
 use crate::operands::OperandVisitor;
 use crate::reg::Writable;
 use crate::x64::args::GprImm;
-use crate::x64::regs::Gpr;
+use crate::x64::regs::{Gpr, Xmm};
 
 pub(super) fn amode(v: &mut impl OperandVisitor, amode: &mut Amode) {
     for reg in amode.regs_mut() {
@@ -48,7 +48,7 @@ pub(super) fn gpr_imm(v: &mut impl OperandVisitor, operand: &mut GprImm<crate::x
 pub(super) fn xmm_mem(v: &mut impl OperandVisitor, operand: &mut XmmMem) {
     match operand {
         XmmMem::Xmm(reg) => v.reg_use(reg.reg_mut()),
-        XmmMem::Mem(mem) => amode(v, mem),
+        XmmMem::Mem(mem) | XmmMem::Aligned(mem) => amode(v, mem),
     }
 }
 
@@ -85,6 +85,10 @@ pub(super) fn reuse_xmm(v: &mut impl OperandVisitor, reg: &mut Writable<XmmReg>)
 }
 
 pub(super) fn fixed_use(v: &mut impl OperandVisitor, reg: &mut GprReg, fixed: Gpr) {
+    v.reg_fixed_use(reg.reg_mut(), fixed.to_preg());
+}
+
+pub(super) fn fixed_use_xmm(v: &mut impl OperandVisitor, reg: &mut XmmReg, fixed: Xmm) {
     v.reg_fixed_use(reg.reg_mut(), fixed.to_preg());
 }
 

@@ -12,7 +12,7 @@ use crate::operands::OperandVisitor;
 use crate::x64::Assembler;
 use crate::x64::asm::{Form, Map, Opcode, Plus, forms};
 use crate::x64::features::{CpuFeatures, Feature};
-use crate::x64::regs::Gpr;
+use crate::x64::regs::{Gpr, Xmm};
 
 impl MInst {
     /// Reports every register operand to `visitor`, in the table's order
@@ -240,6 +240,74 @@ impl MInst {
                 walk::use_xmm(v, src1);
                 walk::xmm_mem(v, src2);
                 walk::reuse_xmm(v, dst);
+            }
+            MInst::XmmUnaryRmR { src, dst, .. } => {
+                walk::xmm_mem(v, src);
+                walk::def_xmm(v, dst);
+            }
+            MInst::XmmRmRImm {
+                src1, src2, dst, ..
+            } => {
+                walk::use_xmm(v, src1);
+                walk::xmm_mem(v, src2);
+                walk::reuse_xmm(v, dst);
+            }
+            MInst::XmmUnaryRmRImm { src, dst, .. } => {
+                walk::xmm_mem(v, src);
+                walk::def_xmm(v, dst);
+            }
+            MInst::XmmShiftImm { src, dst, .. } => {
+                walk::use_xmm(v, src);
+                walk::reuse_xmm(v, dst);
+            }
+            MInst::XmmRR {
+                src1, src2, dst, ..
+            } => {
+                walk::use_xmm(v, src1);
+                walk::use_xmm(v, src2);
+                walk::reuse_xmm(v, dst);
+            }
+            MInst::XmmInsert {
+                src1, src2, dst, ..
+            } => {
+                walk::use_xmm(v, src1);
+                walk::gpr_mem(v, src2);
+                walk::reuse_xmm(v, dst);
+            }
+            MInst::XmmExtract { src, dst, .. } => {
+                walk::use_xmm(v, src);
+                walk::def_gpr(v, dst);
+            }
+            MInst::XmmExtractMem { src, dst, .. } => {
+                walk::use_xmm(v, src);
+                walk::amode(v, dst);
+            }
+            MInst::XmmMoveMask { src, dst, .. } => {
+                walk::use_xmm(v, src);
+                walk::def_gpr(v, dst);
+            }
+            MInst::XmmBlendv {
+                mask,
+                src1,
+                src2,
+                dst,
+                ..
+            } => {
+                walk::use_xmm(v, src1);
+                walk::fixed_use_xmm(v, mask, Xmm::XMM0);
+                walk::xmm_mem(v, src2);
+                walk::reuse_xmm(v, dst);
+            }
+            MInst::XmmTest { lhs, rhs, .. } => {
+                walk::use_xmm(v, lhs);
+                walk::xmm_mem(v, rhs);
+            }
+            MInst::XmmRmRVex {
+                src1, src2, dst, ..
+            } => {
+                walk::use_xmm(v, src1);
+                walk::xmm_mem(v, src2);
+                walk::def_xmm(v, dst);
             }
             MInst::XmmRound {
                 src1, src2, dst, ..
@@ -512,6 +580,63 @@ impl MInst {
                 src2,
                 dst,
             } => asm.xmm_rmr(*op, tied_xmm(*dst, *src1), &src2.to_physical()),
+            MInst::XmmUnaryRmR { op, src, dst } => {
+                asm.xmm_unary(*op, def_xmm(*dst), &src.to_physical())
+            }
+            MInst::XmmRmRImm {
+                op,
+                imm,
+                src1,
+                src2,
+                dst,
+            } => asm.xmm_rmr_imm(*op, tied_xmm(*dst, *src1), &src2.to_physical(), *imm),
+            MInst::XmmUnaryRmRImm { op, imm, src, dst } => {
+                asm.xmm_unary_imm(*op, def_xmm(*dst), &src.to_physical(), *imm)
+            }
+            MInst::XmmShiftImm { op, imm, src, dst } => {
+                asm.xmm_shift_imm(*op, tied_xmm(*dst, *src), *imm)
+            }
+            MInst::XmmRR {
+                op,
+                src1,
+                src2,
+                dst,
+            } => asm.xmm_rr(*op, tied_xmm(*dst, *src1), src2.to_physical()),
+            MInst::XmmInsert {
+                op,
+                lane,
+                src1,
+                src2,
+                dst,
+            } => asm.xmm_insert(*op, tied_xmm(*dst, *src1), &src2.to_physical(), *lane),
+            MInst::XmmExtract { op, lane, src, dst } => {
+                asm.xmm_extract(*op, def(*dst), src.to_physical(), *lane)
+            }
+            MInst::XmmExtractMem { op, lane, src, dst } => {
+                asm.xmm_extract_mem(*op, &dst.to_physical(), src.to_physical(), *lane)
+            }
+            MInst::XmmMoveMask { op, src, dst } => {
+                asm.xmm_move_mask(*op, def(*dst), src.to_physical())
+            }
+            MInst::XmmBlendv {
+                op,
+                mask,
+                src1,
+                src2,
+                dst,
+            } => {
+                fixed_xmm(*mask, Xmm::XMM0);
+                asm.xmm_blendv(*op, tied_xmm(*dst, *src1), &src2.to_physical())
+            }
+            MInst::XmmTest { op, lhs, rhs } => {
+                asm.xmm_test(*op, lhs.to_physical(), &rhs.to_physical())
+            }
+            MInst::XmmRmRVex {
+                op,
+                src1,
+                src2,
+                dst,
+            } => asm.xmm_rmr_vex(*op, def_xmm(*dst), src1.to_physical(), &src2.to_physical()),
             MInst::XmmRound {
                 size,
                 mode,
@@ -715,6 +840,18 @@ impl MInst {
                 CpuFeatures::base_only().with(forms::form_xmm_mov_rr().feature)
             }
             MInst::XmmRmR { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmUnaryRmR { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmRmRImm { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmUnaryRmRImm { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmShiftImm { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmRR { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmInsert { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmExtract { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmExtractMem { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmMoveMask { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmBlendv { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmTest { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmRmRVex { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::XmmRound { size, .. } => match forms::form_xmm_round(*size) {
                 Some(form) => CpuFeatures::base_only().with(form.feature),
                 None => CpuFeatures::base_only(),
@@ -848,6 +985,7 @@ impl AluOp {
     pub(crate) const fn opcode(self) -> Opcode {
         match self {
             AluOp::Add => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -857,6 +995,7 @@ impl AluOp {
                 plus: Plus::None,
             },
             AluOp::Adc => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -866,6 +1005,7 @@ impl AluOp {
                 plus: Plus::None,
             },
             AluOp::Sub => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -875,6 +1015,7 @@ impl AluOp {
                 plus: Plus::None,
             },
             AluOp::Sbb => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -884,6 +1025,7 @@ impl AluOp {
                 plus: Plus::None,
             },
             AluOp::And => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -893,6 +1035,7 @@ impl AluOp {
                 plus: Plus::None,
             },
             AluOp::Or => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -902,6 +1045,7 @@ impl AluOp {
                 plus: Plus::None,
             },
             AluOp::Xor => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -913,12 +1057,27 @@ impl AluOp {
         }
     }
 
-    /// The declared form: mnemonic, feature and encoding.
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            AluOp::Add => false,
+            AluOp::Adc => false,
+            AluOp::Sub => false,
+            AluOp::Sbb => false,
+            AluOp::And => false,
+            AluOp::Or => false,
+            AluOp::Xor => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
     pub(crate) const fn form(self) -> Form {
         Form {
             mnemonic: self.mnemonic(),
             feature: self.feature(),
             opcode: self.opcode(),
+            aligned: self.aligned_memory(),
         }
     }
 }
@@ -951,6 +1110,7 @@ impl UnaryOp {
     pub(crate) const fn opcode(self) -> Opcode {
         match self {
             UnaryOp::Not => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -960,6 +1120,7 @@ impl UnaryOp {
                 plus: Plus::None,
             },
             UnaryOp::Neg => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -969,6 +1130,7 @@ impl UnaryOp {
                 plus: Plus::None,
             },
             UnaryOp::Inc => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -978,6 +1140,7 @@ impl UnaryOp {
                 plus: Plus::None,
             },
             UnaryOp::Dec => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -989,12 +1152,24 @@ impl UnaryOp {
         }
     }
 
-    /// The declared form: mnemonic, feature and encoding.
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            UnaryOp::Not => false,
+            UnaryOp::Neg => false,
+            UnaryOp::Inc => false,
+            UnaryOp::Dec => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
     pub(crate) const fn form(self) -> Form {
         Form {
             mnemonic: self.mnemonic(),
             feature: self.feature(),
             opcode: self.opcode(),
+            aligned: self.aligned_memory(),
         }
     }
 }
@@ -1035,6 +1210,7 @@ impl ShiftOp {
     pub(crate) const fn opcode(self) -> Opcode {
         match self {
             ShiftOp::Rol => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -1044,6 +1220,7 @@ impl ShiftOp {
                 plus: Plus::None,
             },
             ShiftOp::Ror => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -1053,6 +1230,7 @@ impl ShiftOp {
                 plus: Plus::None,
             },
             ShiftOp::Shl => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -1062,6 +1240,7 @@ impl ShiftOp {
                 plus: Plus::None,
             },
             ShiftOp::Shr => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -1071,6 +1250,7 @@ impl ShiftOp {
                 plus: Plus::None,
             },
             ShiftOp::Sar => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::Primary,
@@ -1082,12 +1262,25 @@ impl ShiftOp {
         }
     }
 
-    /// The declared form: mnemonic, feature and encoding.
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            ShiftOp::Rol => false,
+            ShiftOp::Ror => false,
+            ShiftOp::Shl => false,
+            ShiftOp::Shr => false,
+            ShiftOp::Sar => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
     pub(crate) const fn form(self) -> Form {
         Form {
             mnemonic: self.mnemonic(),
             feature: self.feature(),
             opcode: self.opcode(),
+            aligned: self.aligned_memory(),
         }
     }
 }
@@ -1128,6 +1321,7 @@ impl BitOp {
     pub(crate) const fn opcode(self) -> Opcode {
         match self {
             BitOp::Lzcnt => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1137,6 +1331,7 @@ impl BitOp {
                 plus: Plus::None,
             },
             BitOp::Tzcnt => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1146,6 +1341,7 @@ impl BitOp {
                 plus: Plus::None,
             },
             BitOp::Popcnt => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1155,6 +1351,7 @@ impl BitOp {
                 plus: Plus::None,
             },
             BitOp::Bsr => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1164,6 +1361,7 @@ impl BitOp {
                 plus: Plus::None,
             },
             BitOp::Bsf => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1175,12 +1373,25 @@ impl BitOp {
         }
     }
 
-    /// The declared form: mnemonic, feature and encoding.
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            BitOp::Lzcnt => false,
+            BitOp::Tzcnt => false,
+            BitOp::Popcnt => false,
+            BitOp::Bsr => false,
+            BitOp::Bsf => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
     pub(crate) const fn form(self) -> Form {
         Form {
             mnemonic: self.mnemonic(),
             feature: self.feature(),
             opcode: self.opcode(),
+            aligned: self.aligned_memory(),
         }
     }
 }
@@ -1199,7 +1410,7 @@ impl ExtMode {
 
 impl SseOp {
     /// Every value, in declaration order.
-    pub const ALL: [SseOp; 28] = [
+    pub const ALL: [SseOp; 116] = [
         SseOp::Addss,
         SseOp::Addsd,
         SseOp::Subss,
@@ -1228,6 +1439,94 @@ impl SseOp {
         SseOp::Xorpd,
         SseOp::Addps,
         SseOp::Addpd,
+        SseOp::Subps,
+        SseOp::Subpd,
+        SseOp::Mulps,
+        SseOp::Mulpd,
+        SseOp::Divps,
+        SseOp::Divpd,
+        SseOp::Minps,
+        SseOp::Minpd,
+        SseOp::Maxps,
+        SseOp::Maxpd,
+        SseOp::Unpcklps,
+        SseOp::Unpckhps,
+        SseOp::Unpcklpd,
+        SseOp::Unpckhpd,
+        SseOp::Paddb,
+        SseOp::Paddw,
+        SseOp::Paddd,
+        SseOp::Paddq,
+        SseOp::Psubb,
+        SseOp::Psubw,
+        SseOp::Psubd,
+        SseOp::Psubq,
+        SseOp::Paddsb,
+        SseOp::Paddsw,
+        SseOp::Paddusb,
+        SseOp::Paddusw,
+        SseOp::Psubsb,
+        SseOp::Psubsw,
+        SseOp::Psubusb,
+        SseOp::Psubusw,
+        SseOp::Pmullw,
+        SseOp::Pmulld,
+        SseOp::Pmuludq,
+        SseOp::Pmuldq,
+        SseOp::Pmaddwd,
+        SseOp::Pmaddubsw,
+        SseOp::Pmulhrsw,
+        SseOp::Pmulhw,
+        SseOp::Pmulhuw,
+        SseOp::Pavgb,
+        SseOp::Pavgw,
+        SseOp::Phaddw,
+        SseOp::Phaddd,
+        SseOp::Pminsb,
+        SseOp::Pminsw,
+        SseOp::Pminsd,
+        SseOp::Pminub,
+        SseOp::Pminuw,
+        SseOp::Pminud,
+        SseOp::Pmaxsb,
+        SseOp::Pmaxsw,
+        SseOp::Pmaxsd,
+        SseOp::Pmaxub,
+        SseOp::Pmaxuw,
+        SseOp::Pmaxud,
+        SseOp::Pcmpeqb,
+        SseOp::Pcmpeqw,
+        SseOp::Pcmpeqd,
+        SseOp::Pcmpeqq,
+        SseOp::Pcmpgtb,
+        SseOp::Pcmpgtw,
+        SseOp::Pcmpgtd,
+        SseOp::Pcmpgtq,
+        SseOp::Pand,
+        SseOp::Pandn,
+        SseOp::Por,
+        SseOp::Pxor,
+        SseOp::Packsswb,
+        SseOp::Packssdw,
+        SseOp::Packuswb,
+        SseOp::Packusdw,
+        SseOp::Punpcklbw,
+        SseOp::Punpcklwd,
+        SseOp::Punpckldq,
+        SseOp::Punpcklqdq,
+        SseOp::Punpckhbw,
+        SseOp::Punpckhwd,
+        SseOp::Punpckhdq,
+        SseOp::Punpckhqdq,
+        SseOp::Pshufb,
+        SseOp::Psllw,
+        SseOp::Pslld,
+        SseOp::Psllq,
+        SseOp::Psrlw,
+        SseOp::Psrld,
+        SseOp::Psrlq,
+        SseOp::Psraw,
+        SseOp::Psrad,
     ];
 
     /// The manual's mnemonic.
@@ -1261,6 +1560,94 @@ impl SseOp {
             SseOp::Xorpd => "xorpd",
             SseOp::Addps => "addps",
             SseOp::Addpd => "addpd",
+            SseOp::Subps => "subps",
+            SseOp::Subpd => "subpd",
+            SseOp::Mulps => "mulps",
+            SseOp::Mulpd => "mulpd",
+            SseOp::Divps => "divps",
+            SseOp::Divpd => "divpd",
+            SseOp::Minps => "minps",
+            SseOp::Minpd => "minpd",
+            SseOp::Maxps => "maxps",
+            SseOp::Maxpd => "maxpd",
+            SseOp::Unpcklps => "unpcklps",
+            SseOp::Unpckhps => "unpckhps",
+            SseOp::Unpcklpd => "unpcklpd",
+            SseOp::Unpckhpd => "unpckhpd",
+            SseOp::Paddb => "paddb",
+            SseOp::Paddw => "paddw",
+            SseOp::Paddd => "paddd",
+            SseOp::Paddq => "paddq",
+            SseOp::Psubb => "psubb",
+            SseOp::Psubw => "psubw",
+            SseOp::Psubd => "psubd",
+            SseOp::Psubq => "psubq",
+            SseOp::Paddsb => "paddsb",
+            SseOp::Paddsw => "paddsw",
+            SseOp::Paddusb => "paddusb",
+            SseOp::Paddusw => "paddusw",
+            SseOp::Psubsb => "psubsb",
+            SseOp::Psubsw => "psubsw",
+            SseOp::Psubusb => "psubusb",
+            SseOp::Psubusw => "psubusw",
+            SseOp::Pmullw => "pmullw",
+            SseOp::Pmulld => "pmulld",
+            SseOp::Pmuludq => "pmuludq",
+            SseOp::Pmuldq => "pmuldq",
+            SseOp::Pmaddwd => "pmaddwd",
+            SseOp::Pmaddubsw => "pmaddubsw",
+            SseOp::Pmulhrsw => "pmulhrsw",
+            SseOp::Pmulhw => "pmulhw",
+            SseOp::Pmulhuw => "pmulhuw",
+            SseOp::Pavgb => "pavgb",
+            SseOp::Pavgw => "pavgw",
+            SseOp::Phaddw => "phaddw",
+            SseOp::Phaddd => "phaddd",
+            SseOp::Pminsb => "pminsb",
+            SseOp::Pminsw => "pminsw",
+            SseOp::Pminsd => "pminsd",
+            SseOp::Pminub => "pminub",
+            SseOp::Pminuw => "pminuw",
+            SseOp::Pminud => "pminud",
+            SseOp::Pmaxsb => "pmaxsb",
+            SseOp::Pmaxsw => "pmaxsw",
+            SseOp::Pmaxsd => "pmaxsd",
+            SseOp::Pmaxub => "pmaxub",
+            SseOp::Pmaxuw => "pmaxuw",
+            SseOp::Pmaxud => "pmaxud",
+            SseOp::Pcmpeqb => "pcmpeqb",
+            SseOp::Pcmpeqw => "pcmpeqw",
+            SseOp::Pcmpeqd => "pcmpeqd",
+            SseOp::Pcmpeqq => "pcmpeqq",
+            SseOp::Pcmpgtb => "pcmpgtb",
+            SseOp::Pcmpgtw => "pcmpgtw",
+            SseOp::Pcmpgtd => "pcmpgtd",
+            SseOp::Pcmpgtq => "pcmpgtq",
+            SseOp::Pand => "pand",
+            SseOp::Pandn => "pandn",
+            SseOp::Por => "por",
+            SseOp::Pxor => "pxor",
+            SseOp::Packsswb => "packsswb",
+            SseOp::Packssdw => "packssdw",
+            SseOp::Packuswb => "packuswb",
+            SseOp::Packusdw => "packusdw",
+            SseOp::Punpcklbw => "punpcklbw",
+            SseOp::Punpcklwd => "punpcklwd",
+            SseOp::Punpckldq => "punpckldq",
+            SseOp::Punpcklqdq => "punpcklqdq",
+            SseOp::Punpckhbw => "punpckhbw",
+            SseOp::Punpckhwd => "punpckhwd",
+            SseOp::Punpckhdq => "punpckhdq",
+            SseOp::Punpckhqdq => "punpckhqdq",
+            SseOp::Pshufb => "pshufb",
+            SseOp::Psllw => "psllw",
+            SseOp::Pslld => "pslld",
+            SseOp::Psllq => "psllq",
+            SseOp::Psrlw => "psrlw",
+            SseOp::Psrld => "psrld",
+            SseOp::Psrlq => "psrlq",
+            SseOp::Psraw => "psraw",
+            SseOp::Psrad => "psrad",
         }
     }
 
@@ -1295,6 +1682,94 @@ impl SseOp {
             SseOp::Xorpd => Feature::Sse2,
             SseOp::Addps => Feature::Sse,
             SseOp::Addpd => Feature::Sse2,
+            SseOp::Subps => Feature::Sse,
+            SseOp::Subpd => Feature::Sse2,
+            SseOp::Mulps => Feature::Sse,
+            SseOp::Mulpd => Feature::Sse2,
+            SseOp::Divps => Feature::Sse,
+            SseOp::Divpd => Feature::Sse2,
+            SseOp::Minps => Feature::Sse,
+            SseOp::Minpd => Feature::Sse2,
+            SseOp::Maxps => Feature::Sse,
+            SseOp::Maxpd => Feature::Sse2,
+            SseOp::Unpcklps => Feature::Sse,
+            SseOp::Unpckhps => Feature::Sse,
+            SseOp::Unpcklpd => Feature::Sse2,
+            SseOp::Unpckhpd => Feature::Sse2,
+            SseOp::Paddb => Feature::Sse2,
+            SseOp::Paddw => Feature::Sse2,
+            SseOp::Paddd => Feature::Sse2,
+            SseOp::Paddq => Feature::Sse2,
+            SseOp::Psubb => Feature::Sse2,
+            SseOp::Psubw => Feature::Sse2,
+            SseOp::Psubd => Feature::Sse2,
+            SseOp::Psubq => Feature::Sse2,
+            SseOp::Paddsb => Feature::Sse2,
+            SseOp::Paddsw => Feature::Sse2,
+            SseOp::Paddusb => Feature::Sse2,
+            SseOp::Paddusw => Feature::Sse2,
+            SseOp::Psubsb => Feature::Sse2,
+            SseOp::Psubsw => Feature::Sse2,
+            SseOp::Psubusb => Feature::Sse2,
+            SseOp::Psubusw => Feature::Sse2,
+            SseOp::Pmullw => Feature::Sse2,
+            SseOp::Pmulld => Feature::Sse41,
+            SseOp::Pmuludq => Feature::Sse2,
+            SseOp::Pmuldq => Feature::Sse41,
+            SseOp::Pmaddwd => Feature::Sse2,
+            SseOp::Pmaddubsw => Feature::Ssse3,
+            SseOp::Pmulhrsw => Feature::Ssse3,
+            SseOp::Pmulhw => Feature::Sse2,
+            SseOp::Pmulhuw => Feature::Sse2,
+            SseOp::Pavgb => Feature::Sse2,
+            SseOp::Pavgw => Feature::Sse2,
+            SseOp::Phaddw => Feature::Ssse3,
+            SseOp::Phaddd => Feature::Ssse3,
+            SseOp::Pminsb => Feature::Sse41,
+            SseOp::Pminsw => Feature::Sse2,
+            SseOp::Pminsd => Feature::Sse41,
+            SseOp::Pminub => Feature::Sse2,
+            SseOp::Pminuw => Feature::Sse41,
+            SseOp::Pminud => Feature::Sse41,
+            SseOp::Pmaxsb => Feature::Sse41,
+            SseOp::Pmaxsw => Feature::Sse2,
+            SseOp::Pmaxsd => Feature::Sse41,
+            SseOp::Pmaxub => Feature::Sse2,
+            SseOp::Pmaxuw => Feature::Sse41,
+            SseOp::Pmaxud => Feature::Sse41,
+            SseOp::Pcmpeqb => Feature::Sse2,
+            SseOp::Pcmpeqw => Feature::Sse2,
+            SseOp::Pcmpeqd => Feature::Sse2,
+            SseOp::Pcmpeqq => Feature::Sse41,
+            SseOp::Pcmpgtb => Feature::Sse2,
+            SseOp::Pcmpgtw => Feature::Sse2,
+            SseOp::Pcmpgtd => Feature::Sse2,
+            SseOp::Pcmpgtq => Feature::Sse42,
+            SseOp::Pand => Feature::Sse2,
+            SseOp::Pandn => Feature::Sse2,
+            SseOp::Por => Feature::Sse2,
+            SseOp::Pxor => Feature::Sse2,
+            SseOp::Packsswb => Feature::Sse2,
+            SseOp::Packssdw => Feature::Sse2,
+            SseOp::Packuswb => Feature::Sse2,
+            SseOp::Packusdw => Feature::Sse41,
+            SseOp::Punpcklbw => Feature::Sse2,
+            SseOp::Punpcklwd => Feature::Sse2,
+            SseOp::Punpckldq => Feature::Sse2,
+            SseOp::Punpcklqdq => Feature::Sse2,
+            SseOp::Punpckhbw => Feature::Sse2,
+            SseOp::Punpckhwd => Feature::Sse2,
+            SseOp::Punpckhdq => Feature::Sse2,
+            SseOp::Punpckhqdq => Feature::Sse2,
+            SseOp::Pshufb => Feature::Ssse3,
+            SseOp::Psllw => Feature::Sse2,
+            SseOp::Pslld => Feature::Sse2,
+            SseOp::Psllq => Feature::Sse2,
+            SseOp::Psrlw => Feature::Sse2,
+            SseOp::Psrld => Feature::Sse2,
+            SseOp::Psrlq => Feature::Sse2,
+            SseOp::Psraw => Feature::Sse2,
+            SseOp::Psrad => Feature::Sse2,
         }
     }
 
@@ -1302,6 +1777,7 @@ impl SseOp {
     pub(crate) const fn opcode(self) -> Opcode {
         match self {
             SseOp::Addss => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1311,6 +1787,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Addsd => Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -1320,6 +1797,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Subss => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1329,6 +1807,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Subsd => Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -1338,6 +1817,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Mulss => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1347,6 +1827,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Mulsd => Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -1356,6 +1837,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Divss => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1365,6 +1847,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Divsd => Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -1374,6 +1857,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Minss => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1383,6 +1867,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Minsd => Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -1392,6 +1877,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Maxss => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1401,6 +1887,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Maxsd => Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -1410,6 +1897,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Sqrtss => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1419,6 +1907,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Sqrtsd => Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -1428,6 +1917,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Cvtss2sd => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1437,6 +1927,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Cvtsd2ss => Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -1446,6 +1937,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Movss => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1455,6 +1947,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Movsd => Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -1464,6 +1957,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Andps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1473,6 +1967,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Andpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -1482,6 +1977,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Andnps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1491,6 +1987,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Andnpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -1500,6 +1997,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Orps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1509,6 +2007,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Orpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -1518,6 +2017,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Xorps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1527,6 +2027,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Xorpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -1536,6 +2037,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Addps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1545,6 +2047,7 @@ impl SseOp {
                 plus: Plus::None,
             },
             SseOp::Addpd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -1553,15 +2056,2683 @@ impl SseOp {
                 digit: None,
                 plus: Plus::None,
             },
+            SseOp::Subps => Opcode {
+                vex: false,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5C,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Subpd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5C,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Mulps => Opcode {
+                vex: false,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x59,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Mulpd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x59,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Divps => Opcode {
+                vex: false,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5E,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Divpd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5E,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Minps => Opcode {
+                vex: false,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5D,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Minpd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5D,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Maxps => Opcode {
+                vex: false,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5F,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Maxpd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5F,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Unpcklps => Opcode {
+                vex: false,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x14,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Unpckhps => Opcode {
+                vex: false,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x15,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Unpcklpd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x14,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Unpckhpd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x15,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Paddb => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xFC,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Paddw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xFD,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Paddd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xFE,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Paddq => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xD4,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Psubb => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xF8,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Psubw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xF9,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Psubd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xFA,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Psubq => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xFB,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Paddsb => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xEC,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Paddsw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xED,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Paddusb => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xDC,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Paddusw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xDD,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Psubsb => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xE8,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Psubsw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xE9,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Psubusb => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xD8,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Psubusw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xD9,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pmullw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xD5,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pmulld => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x40,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pmuludq => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xF4,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pmuldq => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x28,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pmaddwd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xF5,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pmaddubsw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x04,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pmulhrsw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x0B,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pmulhw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xE5,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pmulhuw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xE4,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pavgb => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xE0,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pavgw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xE3,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Phaddw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x01,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Phaddd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x02,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pminsb => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x38,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pminsw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xEA,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pminsd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x39,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pminub => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xDA,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pminuw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x3A,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pminud => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x3B,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pmaxsb => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x3C,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pmaxsw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xEE,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pmaxsd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x3D,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pmaxub => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xDE,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pmaxuw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x3E,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pmaxud => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x3F,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pcmpeqb => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x74,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pcmpeqw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x75,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pcmpeqd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x76,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pcmpeqq => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x29,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pcmpgtb => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x64,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pcmpgtw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x65,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pcmpgtd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x66,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pcmpgtq => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x37,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pand => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xDB,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pandn => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xDF,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Por => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xEB,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pxor => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xEF,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Packsswb => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x63,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Packssdw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x6B,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Packuswb => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x67,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Packusdw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x2B,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Punpcklbw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x60,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Punpcklwd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x61,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Punpckldq => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x62,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Punpcklqdq => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x6C,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Punpckhbw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x68,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Punpckhwd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x69,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Punpckhdq => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x6A,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Punpckhqdq => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x6D,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pshufb => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x00,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Psllw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xF1,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Pslld => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xF2,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Psllq => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xF3,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Psrlw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xD1,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Psrld => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xD2,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Psrlq => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xD3,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Psraw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xE1,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseOp::Psrad => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xE2,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
         }
     }
 
-    /// The declared form: mnemonic, feature and encoding.
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseOp::Addss => false,
+            SseOp::Addsd => false,
+            SseOp::Subss => false,
+            SseOp::Subsd => false,
+            SseOp::Mulss => false,
+            SseOp::Mulsd => false,
+            SseOp::Divss => false,
+            SseOp::Divsd => false,
+            SseOp::Minss => false,
+            SseOp::Minsd => false,
+            SseOp::Maxss => false,
+            SseOp::Maxsd => false,
+            SseOp::Sqrtss => false,
+            SseOp::Sqrtsd => false,
+            SseOp::Cvtss2sd => false,
+            SseOp::Cvtsd2ss => false,
+            SseOp::Movss => false,
+            SseOp::Movsd => false,
+            SseOp::Andps => true,
+            SseOp::Andpd => true,
+            SseOp::Andnps => true,
+            SseOp::Andnpd => true,
+            SseOp::Orps => true,
+            SseOp::Orpd => true,
+            SseOp::Xorps => true,
+            SseOp::Xorpd => true,
+            SseOp::Addps => true,
+            SseOp::Addpd => true,
+            SseOp::Subps => true,
+            SseOp::Subpd => true,
+            SseOp::Mulps => true,
+            SseOp::Mulpd => true,
+            SseOp::Divps => true,
+            SseOp::Divpd => true,
+            SseOp::Minps => true,
+            SseOp::Minpd => true,
+            SseOp::Maxps => true,
+            SseOp::Maxpd => true,
+            SseOp::Unpcklps => true,
+            SseOp::Unpckhps => true,
+            SseOp::Unpcklpd => true,
+            SseOp::Unpckhpd => true,
+            SseOp::Paddb => true,
+            SseOp::Paddw => true,
+            SseOp::Paddd => true,
+            SseOp::Paddq => true,
+            SseOp::Psubb => true,
+            SseOp::Psubw => true,
+            SseOp::Psubd => true,
+            SseOp::Psubq => true,
+            SseOp::Paddsb => true,
+            SseOp::Paddsw => true,
+            SseOp::Paddusb => true,
+            SseOp::Paddusw => true,
+            SseOp::Psubsb => true,
+            SseOp::Psubsw => true,
+            SseOp::Psubusb => true,
+            SseOp::Psubusw => true,
+            SseOp::Pmullw => true,
+            SseOp::Pmulld => true,
+            SseOp::Pmuludq => true,
+            SseOp::Pmuldq => true,
+            SseOp::Pmaddwd => true,
+            SseOp::Pmaddubsw => true,
+            SseOp::Pmulhrsw => true,
+            SseOp::Pmulhw => true,
+            SseOp::Pmulhuw => true,
+            SseOp::Pavgb => true,
+            SseOp::Pavgw => true,
+            SseOp::Phaddw => true,
+            SseOp::Phaddd => true,
+            SseOp::Pminsb => true,
+            SseOp::Pminsw => true,
+            SseOp::Pminsd => true,
+            SseOp::Pminub => true,
+            SseOp::Pminuw => true,
+            SseOp::Pminud => true,
+            SseOp::Pmaxsb => true,
+            SseOp::Pmaxsw => true,
+            SseOp::Pmaxsd => true,
+            SseOp::Pmaxub => true,
+            SseOp::Pmaxuw => true,
+            SseOp::Pmaxud => true,
+            SseOp::Pcmpeqb => true,
+            SseOp::Pcmpeqw => true,
+            SseOp::Pcmpeqd => true,
+            SseOp::Pcmpeqq => true,
+            SseOp::Pcmpgtb => true,
+            SseOp::Pcmpgtw => true,
+            SseOp::Pcmpgtd => true,
+            SseOp::Pcmpgtq => true,
+            SseOp::Pand => true,
+            SseOp::Pandn => true,
+            SseOp::Por => true,
+            SseOp::Pxor => true,
+            SseOp::Packsswb => true,
+            SseOp::Packssdw => true,
+            SseOp::Packuswb => true,
+            SseOp::Packusdw => true,
+            SseOp::Punpcklbw => true,
+            SseOp::Punpcklwd => true,
+            SseOp::Punpckldq => true,
+            SseOp::Punpcklqdq => true,
+            SseOp::Punpckhbw => true,
+            SseOp::Punpckhwd => true,
+            SseOp::Punpckhdq => true,
+            SseOp::Punpckhqdq => true,
+            SseOp::Pshufb => true,
+            SseOp::Psllw => true,
+            SseOp::Pslld => true,
+            SseOp::Psllq => true,
+            SseOp::Psrlw => true,
+            SseOp::Psrld => true,
+            SseOp::Psrlq => true,
+            SseOp::Psraw => true,
+            SseOp::Psrad => true,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
     pub(crate) const fn form(self) -> Form {
         Form {
             mnemonic: self.mnemonic(),
             feature: self.feature(),
             opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl SseUnaryOp {
+    /// Every value, in declaration order.
+    pub const ALL: [SseUnaryOp; 20] = [
+        SseUnaryOp::Pmovsxbw,
+        SseUnaryOp::Pmovsxwd,
+        SseUnaryOp::Pmovsxdq,
+        SseUnaryOp::Pmovzxbw,
+        SseUnaryOp::Pmovzxwd,
+        SseUnaryOp::Pmovzxdq,
+        SseUnaryOp::Pabsb,
+        SseUnaryOp::Pabsw,
+        SseUnaryOp::Pabsd,
+        SseUnaryOp::Sqrtps,
+        SseUnaryOp::Sqrtpd,
+        SseUnaryOp::Cvtdq2ps,
+        SseUnaryOp::Cvttps2dq,
+        SseUnaryOp::Cvtps2pd,
+        SseUnaryOp::Cvtpd2ps,
+        SseUnaryOp::Cvtdq2pd,
+        SseUnaryOp::Cvttpd2dq,
+        SseUnaryOp::Movq,
+        SseUnaryOp::Movdqu,
+        SseUnaryOp::Movdqa,
+    ];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            SseUnaryOp::Pmovsxbw => "pmovsxbw",
+            SseUnaryOp::Pmovsxwd => "pmovsxwd",
+            SseUnaryOp::Pmovsxdq => "pmovsxdq",
+            SseUnaryOp::Pmovzxbw => "pmovzxbw",
+            SseUnaryOp::Pmovzxwd => "pmovzxwd",
+            SseUnaryOp::Pmovzxdq => "pmovzxdq",
+            SseUnaryOp::Pabsb => "pabsb",
+            SseUnaryOp::Pabsw => "pabsw",
+            SseUnaryOp::Pabsd => "pabsd",
+            SseUnaryOp::Sqrtps => "sqrtps",
+            SseUnaryOp::Sqrtpd => "sqrtpd",
+            SseUnaryOp::Cvtdq2ps => "cvtdq2ps",
+            SseUnaryOp::Cvttps2dq => "cvttps2dq",
+            SseUnaryOp::Cvtps2pd => "cvtps2pd",
+            SseUnaryOp::Cvtpd2ps => "cvtpd2ps",
+            SseUnaryOp::Cvtdq2pd => "cvtdq2pd",
+            SseUnaryOp::Cvttpd2dq => "cvttpd2dq",
+            SseUnaryOp::Movq => "movq",
+            SseUnaryOp::Movdqu => "movdqu",
+            SseUnaryOp::Movdqa => "movdqa",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            SseUnaryOp::Pmovsxbw => Feature::Sse41,
+            SseUnaryOp::Pmovsxwd => Feature::Sse41,
+            SseUnaryOp::Pmovsxdq => Feature::Sse41,
+            SseUnaryOp::Pmovzxbw => Feature::Sse41,
+            SseUnaryOp::Pmovzxwd => Feature::Sse41,
+            SseUnaryOp::Pmovzxdq => Feature::Sse41,
+            SseUnaryOp::Pabsb => Feature::Ssse3,
+            SseUnaryOp::Pabsw => Feature::Ssse3,
+            SseUnaryOp::Pabsd => Feature::Ssse3,
+            SseUnaryOp::Sqrtps => Feature::Sse,
+            SseUnaryOp::Sqrtpd => Feature::Sse2,
+            SseUnaryOp::Cvtdq2ps => Feature::Sse2,
+            SseUnaryOp::Cvttps2dq => Feature::Sse2,
+            SseUnaryOp::Cvtps2pd => Feature::Sse2,
+            SseUnaryOp::Cvtpd2ps => Feature::Sse2,
+            SseUnaryOp::Cvtdq2pd => Feature::Sse2,
+            SseUnaryOp::Cvttpd2dq => Feature::Sse2,
+            SseUnaryOp::Movq => Feature::Sse2,
+            SseUnaryOp::Movdqu => Feature::Sse2,
+            SseUnaryOp::Movdqa => Feature::Sse2,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            SseUnaryOp::Pmovsxbw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x20,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryOp::Pmovsxwd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x23,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryOp::Pmovsxdq => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x25,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryOp::Pmovzxbw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x30,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryOp::Pmovzxwd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x33,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryOp::Pmovzxdq => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x35,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryOp::Pabsb => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x1C,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryOp::Pabsw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x1D,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryOp::Pabsd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x1E,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryOp::Sqrtps => Opcode {
+                vex: false,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x51,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryOp::Sqrtpd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x51,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryOp::Cvtdq2ps => Opcode {
+                vex: false,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5B,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryOp::Cvttps2dq => Opcode {
+                vex: false,
+                prefix: 0xF3,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5B,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryOp::Cvtps2pd => Opcode {
+                vex: false,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5A,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryOp::Cvtpd2ps => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5A,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryOp::Cvtdq2pd => Opcode {
+                vex: false,
+                prefix: 0xF3,
+                w: false,
+                map: Map::M0F,
+                byte: 0xE6,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryOp::Cvttpd2dq => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xE6,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryOp::Movq => Opcode {
+                vex: false,
+                prefix: 0xF3,
+                w: false,
+                map: Map::M0F,
+                byte: 0x7E,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryOp::Movdqu => Opcode {
+                vex: false,
+                prefix: 0xF3,
+                w: false,
+                map: Map::M0F,
+                byte: 0x6F,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryOp::Movdqa => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x6F,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseUnaryOp::Pmovsxbw => false,
+            SseUnaryOp::Pmovsxwd => false,
+            SseUnaryOp::Pmovsxdq => false,
+            SseUnaryOp::Pmovzxbw => false,
+            SseUnaryOp::Pmovzxwd => false,
+            SseUnaryOp::Pmovzxdq => false,
+            SseUnaryOp::Pabsb => true,
+            SseUnaryOp::Pabsw => true,
+            SseUnaryOp::Pabsd => true,
+            SseUnaryOp::Sqrtps => true,
+            SseUnaryOp::Sqrtpd => true,
+            SseUnaryOp::Cvtdq2ps => true,
+            SseUnaryOp::Cvttps2dq => true,
+            SseUnaryOp::Cvtps2pd => false,
+            SseUnaryOp::Cvtpd2ps => true,
+            SseUnaryOp::Cvtdq2pd => false,
+            SseUnaryOp::Cvttpd2dq => true,
+            SseUnaryOp::Movq => false,
+            SseUnaryOp::Movdqu => false,
+            SseUnaryOp::Movdqa => true,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl SseImmOp {
+    /// Every value, in declaration order.
+    pub const ALL: [SseImmOp; 9] = [
+        SseImmOp::Shufps,
+        SseImmOp::Shufpd,
+        SseImmOp::Cmpps,
+        SseImmOp::Cmppd,
+        SseImmOp::Palignr,
+        SseImmOp::Pblendw,
+        SseImmOp::Blendps,
+        SseImmOp::Blendpd,
+        SseImmOp::Insertps,
+    ];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            SseImmOp::Shufps => "shufps",
+            SseImmOp::Shufpd => "shufpd",
+            SseImmOp::Cmpps => "cmpps",
+            SseImmOp::Cmppd => "cmppd",
+            SseImmOp::Palignr => "palignr",
+            SseImmOp::Pblendw => "pblendw",
+            SseImmOp::Blendps => "blendps",
+            SseImmOp::Blendpd => "blendpd",
+            SseImmOp::Insertps => "insertps",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            SseImmOp::Shufps => Feature::Sse,
+            SseImmOp::Shufpd => Feature::Sse2,
+            SseImmOp::Cmpps => Feature::Sse,
+            SseImmOp::Cmppd => Feature::Sse2,
+            SseImmOp::Palignr => Feature::Ssse3,
+            SseImmOp::Pblendw => Feature::Sse41,
+            SseImmOp::Blendps => Feature::Sse41,
+            SseImmOp::Blendpd => Feature::Sse41,
+            SseImmOp::Insertps => Feature::Sse41,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            SseImmOp::Shufps => Opcode {
+                vex: false,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0xC6,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseImmOp::Shufpd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xC6,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseImmOp::Cmpps => Opcode {
+                vex: false,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0xC2,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseImmOp::Cmppd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xC2,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseImmOp::Palignr => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x0F,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseImmOp::Pblendw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x0E,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseImmOp::Blendps => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x0C,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseImmOp::Blendpd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x0D,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseImmOp::Insertps => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x21,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseImmOp::Shufps => true,
+            SseImmOp::Shufpd => true,
+            SseImmOp::Cmpps => true,
+            SseImmOp::Cmppd => true,
+            SseImmOp::Palignr => true,
+            SseImmOp::Pblendw => true,
+            SseImmOp::Blendps => true,
+            SseImmOp::Blendpd => true,
+            SseImmOp::Insertps => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl SseUnaryImmOp {
+    /// Every value, in declaration order.
+    pub const ALL: [SseUnaryImmOp; 5] = [
+        SseUnaryImmOp::Pshufd,
+        SseUnaryImmOp::Pshuflw,
+        SseUnaryImmOp::Pshufhw,
+        SseUnaryImmOp::Roundps,
+        SseUnaryImmOp::Roundpd,
+    ];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            SseUnaryImmOp::Pshufd => "pshufd",
+            SseUnaryImmOp::Pshuflw => "pshuflw",
+            SseUnaryImmOp::Pshufhw => "pshufhw",
+            SseUnaryImmOp::Roundps => "roundps",
+            SseUnaryImmOp::Roundpd => "roundpd",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            SseUnaryImmOp::Pshufd => Feature::Sse2,
+            SseUnaryImmOp::Pshuflw => Feature::Sse2,
+            SseUnaryImmOp::Pshufhw => Feature::Sse2,
+            SseUnaryImmOp::Roundps => Feature::Sse41,
+            SseUnaryImmOp::Roundpd => Feature::Sse41,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            SseUnaryImmOp::Pshufd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x70,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryImmOp::Pshuflw => Opcode {
+                vex: false,
+                prefix: 0xF2,
+                w: false,
+                map: Map::M0F,
+                byte: 0x70,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryImmOp::Pshufhw => Opcode {
+                vex: false,
+                prefix: 0xF3,
+                w: false,
+                map: Map::M0F,
+                byte: 0x70,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryImmOp::Roundps => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x08,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseUnaryImmOp::Roundpd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x09,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseUnaryImmOp::Pshufd => true,
+            SseUnaryImmOp::Pshuflw => true,
+            SseUnaryImmOp::Pshufhw => true,
+            SseUnaryImmOp::Roundps => true,
+            SseUnaryImmOp::Roundpd => true,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl SseShiftImmOp {
+    /// Every value, in declaration order.
+    pub const ALL: [SseShiftImmOp; 10] = [
+        SseShiftImmOp::Psllw,
+        SseShiftImmOp::Psrlw,
+        SseShiftImmOp::Psraw,
+        SseShiftImmOp::Pslld,
+        SseShiftImmOp::Psrld,
+        SseShiftImmOp::Psrad,
+        SseShiftImmOp::Psllq,
+        SseShiftImmOp::Psrlq,
+        SseShiftImmOp::Pslldq,
+        SseShiftImmOp::Psrldq,
+    ];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            SseShiftImmOp::Psllw => "psllw",
+            SseShiftImmOp::Psrlw => "psrlw",
+            SseShiftImmOp::Psraw => "psraw",
+            SseShiftImmOp::Pslld => "pslld",
+            SseShiftImmOp::Psrld => "psrld",
+            SseShiftImmOp::Psrad => "psrad",
+            SseShiftImmOp::Psllq => "psllq",
+            SseShiftImmOp::Psrlq => "psrlq",
+            SseShiftImmOp::Pslldq => "pslldq",
+            SseShiftImmOp::Psrldq => "psrldq",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            SseShiftImmOp::Psllw => Feature::Sse2,
+            SseShiftImmOp::Psrlw => Feature::Sse2,
+            SseShiftImmOp::Psraw => Feature::Sse2,
+            SseShiftImmOp::Pslld => Feature::Sse2,
+            SseShiftImmOp::Psrld => Feature::Sse2,
+            SseShiftImmOp::Psrad => Feature::Sse2,
+            SseShiftImmOp::Psllq => Feature::Sse2,
+            SseShiftImmOp::Psrlq => Feature::Sse2,
+            SseShiftImmOp::Pslldq => Feature::Sse2,
+            SseShiftImmOp::Psrldq => Feature::Sse2,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            SseShiftImmOp::Psllw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x71,
+                modrm: true,
+                digit: Some(6),
+                plus: Plus::None,
+            },
+            SseShiftImmOp::Psrlw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x71,
+                modrm: true,
+                digit: Some(2),
+                plus: Plus::None,
+            },
+            SseShiftImmOp::Psraw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x71,
+                modrm: true,
+                digit: Some(4),
+                plus: Plus::None,
+            },
+            SseShiftImmOp::Pslld => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x72,
+                modrm: true,
+                digit: Some(6),
+                plus: Plus::None,
+            },
+            SseShiftImmOp::Psrld => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x72,
+                modrm: true,
+                digit: Some(2),
+                plus: Plus::None,
+            },
+            SseShiftImmOp::Psrad => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x72,
+                modrm: true,
+                digit: Some(4),
+                plus: Plus::None,
+            },
+            SseShiftImmOp::Psllq => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x73,
+                modrm: true,
+                digit: Some(6),
+                plus: Plus::None,
+            },
+            SseShiftImmOp::Psrlq => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x73,
+                modrm: true,
+                digit: Some(2),
+                plus: Plus::None,
+            },
+            SseShiftImmOp::Pslldq => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x73,
+                modrm: true,
+                digit: Some(7),
+                plus: Plus::None,
+            },
+            SseShiftImmOp::Psrldq => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x73,
+                modrm: true,
+                digit: Some(3),
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseShiftImmOp::Psllw => false,
+            SseShiftImmOp::Psrlw => false,
+            SseShiftImmOp::Psraw => false,
+            SseShiftImmOp::Pslld => false,
+            SseShiftImmOp::Psrld => false,
+            SseShiftImmOp::Psrad => false,
+            SseShiftImmOp::Psllq => false,
+            SseShiftImmOp::Psrlq => false,
+            SseShiftImmOp::Pslldq => false,
+            SseShiftImmOp::Psrldq => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl SseRegOp {
+    /// Every value, in declaration order.
+    pub const ALL: [SseRegOp; 2] = [SseRegOp::Movlhps, SseRegOp::Movhlps];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            SseRegOp::Movlhps => "movlhps",
+            SseRegOp::Movhlps => "movhlps",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            SseRegOp::Movlhps => Feature::Sse,
+            SseRegOp::Movhlps => Feature::Sse,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            SseRegOp::Movlhps => Opcode {
+                vex: false,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x16,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseRegOp::Movhlps => Opcode {
+                vex: false,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x12,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseRegOp::Movlhps => false,
+            SseRegOp::Movhlps => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl SseInsertOp {
+    /// Every value, in declaration order.
+    pub const ALL: [SseInsertOp; 4] = [
+        SseInsertOp::Pinsrb,
+        SseInsertOp::Pinsrw,
+        SseInsertOp::Pinsrd,
+        SseInsertOp::Pinsrq,
+    ];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            SseInsertOp::Pinsrb => "pinsrb",
+            SseInsertOp::Pinsrw => "pinsrw",
+            SseInsertOp::Pinsrd => "pinsrd",
+            SseInsertOp::Pinsrq => "pinsrq",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            SseInsertOp::Pinsrb => Feature::Sse41,
+            SseInsertOp::Pinsrw => Feature::Sse2,
+            SseInsertOp::Pinsrd => Feature::Sse41,
+            SseInsertOp::Pinsrq => Feature::Sse41,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            SseInsertOp::Pinsrb => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x20,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseInsertOp::Pinsrw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xC4,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseInsertOp::Pinsrd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x22,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseInsertOp::Pinsrq => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: true,
+                map: Map::M0F3A,
+                byte: 0x22,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseInsertOp::Pinsrb => false,
+            SseInsertOp::Pinsrw => false,
+            SseInsertOp::Pinsrd => false,
+            SseInsertOp::Pinsrq => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl SseExtractOp {
+    /// Every value, in declaration order.
+    pub const ALL: [SseExtractOp; 5] = [
+        SseExtractOp::Pextrb,
+        SseExtractOp::Pextrw,
+        SseExtractOp::Pextrd,
+        SseExtractOp::Pextrq,
+        SseExtractOp::Extractps,
+    ];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            SseExtractOp::Pextrb => "pextrb",
+            SseExtractOp::Pextrw => "pextrw",
+            SseExtractOp::Pextrd => "pextrd",
+            SseExtractOp::Pextrq => "pextrq",
+            SseExtractOp::Extractps => "extractps",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            SseExtractOp::Pextrb => Feature::Sse41,
+            SseExtractOp::Pextrw => Feature::Sse41,
+            SseExtractOp::Pextrd => Feature::Sse41,
+            SseExtractOp::Pextrq => Feature::Sse41,
+            SseExtractOp::Extractps => Feature::Sse41,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            SseExtractOp::Pextrb => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x14,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseExtractOp::Pextrw => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x15,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseExtractOp::Pextrd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x16,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseExtractOp::Pextrq => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: true,
+                map: Map::M0F3A,
+                byte: 0x16,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseExtractOp::Extractps => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x17,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseExtractOp::Pextrb => false,
+            SseExtractOp::Pextrw => false,
+            SseExtractOp::Pextrd => false,
+            SseExtractOp::Pextrq => false,
+            SseExtractOp::Extractps => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl SseMoveMaskOp {
+    /// Every value, in declaration order.
+    pub const ALL: [SseMoveMaskOp; 3] = [
+        SseMoveMaskOp::Pmovmskb,
+        SseMoveMaskOp::Movmskps,
+        SseMoveMaskOp::Movmskpd,
+    ];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            SseMoveMaskOp::Pmovmskb => "pmovmskb",
+            SseMoveMaskOp::Movmskps => "movmskps",
+            SseMoveMaskOp::Movmskpd => "movmskpd",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            SseMoveMaskOp::Pmovmskb => Feature::Sse2,
+            SseMoveMaskOp::Movmskps => Feature::Sse,
+            SseMoveMaskOp::Movmskpd => Feature::Sse2,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            SseMoveMaskOp::Pmovmskb => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xD7,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseMoveMaskOp::Movmskps => Opcode {
+                vex: false,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x50,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseMoveMaskOp::Movmskpd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x50,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseMoveMaskOp::Pmovmskb => false,
+            SseMoveMaskOp::Movmskps => false,
+            SseMoveMaskOp::Movmskpd => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl SseBlendvOp {
+    /// Every value, in declaration order.
+    pub const ALL: [SseBlendvOp; 3] = [
+        SseBlendvOp::Pblendvb,
+        SseBlendvOp::Blendvps,
+        SseBlendvOp::Blendvpd,
+    ];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            SseBlendvOp::Pblendvb => "pblendvb",
+            SseBlendvOp::Blendvps => "blendvps",
+            SseBlendvOp::Blendvpd => "blendvpd",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            SseBlendvOp::Pblendvb => Feature::Sse41,
+            SseBlendvOp::Blendvps => Feature::Sse41,
+            SseBlendvOp::Blendvpd => Feature::Sse41,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            SseBlendvOp::Pblendvb => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x10,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseBlendvOp::Blendvps => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x14,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            SseBlendvOp::Blendvpd => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x15,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseBlendvOp::Pblendvb => true,
+            SseBlendvOp::Blendvps => true,
+            SseBlendvOp::Blendvpd => true,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl SseTestOp {
+    /// Every value, in declaration order.
+    pub const ALL: [SseTestOp; 1] = [SseTestOp::Ptest];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            SseTestOp::Ptest => "ptest",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            SseTestOp::Ptest => Feature::Sse41,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            SseTestOp::Ptest => Opcode {
+                vex: false,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x17,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseTestOp::Ptest => true,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl AvxOp {
+    /// Every value, in declaration order.
+    pub const ALL: [AvxOp; 25] = [
+        AvxOp::Vpaddb,
+        AvxOp::Vpaddw,
+        AvxOp::Vpaddd,
+        AvxOp::Vpaddq,
+        AvxOp::Vpsubb,
+        AvxOp::Vpsubw,
+        AvxOp::Vpsubd,
+        AvxOp::Vpsubq,
+        AvxOp::Vpand,
+        AvxOp::Vpandn,
+        AvxOp::Vpor,
+        AvxOp::Vpxor,
+        AvxOp::Vpcmpeqb,
+        AvxOp::Vpcmpeqw,
+        AvxOp::Vpcmpeqd,
+        AvxOp::Vpmullw,
+        AvxOp::Vpmulld,
+        AvxOp::Vaddps,
+        AvxOp::Vaddpd,
+        AvxOp::Vsubps,
+        AvxOp::Vsubpd,
+        AvxOp::Vmulps,
+        AvxOp::Vmulpd,
+        AvxOp::Vdivps,
+        AvxOp::Vdivpd,
+    ];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            AvxOp::Vpaddb => "vpaddb",
+            AvxOp::Vpaddw => "vpaddw",
+            AvxOp::Vpaddd => "vpaddd",
+            AvxOp::Vpaddq => "vpaddq",
+            AvxOp::Vpsubb => "vpsubb",
+            AvxOp::Vpsubw => "vpsubw",
+            AvxOp::Vpsubd => "vpsubd",
+            AvxOp::Vpsubq => "vpsubq",
+            AvxOp::Vpand => "vpand",
+            AvxOp::Vpandn => "vpandn",
+            AvxOp::Vpor => "vpor",
+            AvxOp::Vpxor => "vpxor",
+            AvxOp::Vpcmpeqb => "vpcmpeqb",
+            AvxOp::Vpcmpeqw => "vpcmpeqw",
+            AvxOp::Vpcmpeqd => "vpcmpeqd",
+            AvxOp::Vpmullw => "vpmullw",
+            AvxOp::Vpmulld => "vpmulld",
+            AvxOp::Vaddps => "vaddps",
+            AvxOp::Vaddpd => "vaddpd",
+            AvxOp::Vsubps => "vsubps",
+            AvxOp::Vsubpd => "vsubpd",
+            AvxOp::Vmulps => "vmulps",
+            AvxOp::Vmulpd => "vmulpd",
+            AvxOp::Vdivps => "vdivps",
+            AvxOp::Vdivpd => "vdivpd",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            AvxOp::Vpaddb => Feature::Avx,
+            AvxOp::Vpaddw => Feature::Avx,
+            AvxOp::Vpaddd => Feature::Avx,
+            AvxOp::Vpaddq => Feature::Avx,
+            AvxOp::Vpsubb => Feature::Avx,
+            AvxOp::Vpsubw => Feature::Avx,
+            AvxOp::Vpsubd => Feature::Avx,
+            AvxOp::Vpsubq => Feature::Avx,
+            AvxOp::Vpand => Feature::Avx,
+            AvxOp::Vpandn => Feature::Avx,
+            AvxOp::Vpor => Feature::Avx,
+            AvxOp::Vpxor => Feature::Avx,
+            AvxOp::Vpcmpeqb => Feature::Avx,
+            AvxOp::Vpcmpeqw => Feature::Avx,
+            AvxOp::Vpcmpeqd => Feature::Avx,
+            AvxOp::Vpmullw => Feature::Avx,
+            AvxOp::Vpmulld => Feature::Avx,
+            AvxOp::Vaddps => Feature::Avx,
+            AvxOp::Vaddpd => Feature::Avx,
+            AvxOp::Vsubps => Feature::Avx,
+            AvxOp::Vsubpd => Feature::Avx,
+            AvxOp::Vmulps => Feature::Avx,
+            AvxOp::Vmulpd => Feature::Avx,
+            AvxOp::Vdivps => Feature::Avx,
+            AvxOp::Vdivpd => Feature::Avx,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            AvxOp::Vpaddb => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xFC,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpaddw => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xFD,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpaddd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xFE,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpaddq => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xD4,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpsubb => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xF8,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpsubw => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xF9,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpsubd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xFA,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpsubq => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xFB,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpand => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xDB,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpandn => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xDF,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpor => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xEB,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpxor => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xEF,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpcmpeqb => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x74,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpcmpeqw => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x75,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpcmpeqd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x76,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpmullw => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xD5,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vpmulld => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x40,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vaddps => Opcode {
+                vex: true,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x58,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vaddpd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x58,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vsubps => Opcode {
+                vex: true,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5C,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vsubpd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5C,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vmulps => Opcode {
+                vex: true,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x59,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vmulpd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x59,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vdivps => Opcode {
+                vex: true,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5E,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxOp::Vdivpd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5E,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            AvxOp::Vpaddb => false,
+            AvxOp::Vpaddw => false,
+            AvxOp::Vpaddd => false,
+            AvxOp::Vpaddq => false,
+            AvxOp::Vpsubb => false,
+            AvxOp::Vpsubw => false,
+            AvxOp::Vpsubd => false,
+            AvxOp::Vpsubq => false,
+            AvxOp::Vpand => false,
+            AvxOp::Vpandn => false,
+            AvxOp::Vpor => false,
+            AvxOp::Vpxor => false,
+            AvxOp::Vpcmpeqb => false,
+            AvxOp::Vpcmpeqw => false,
+            AvxOp::Vpcmpeqd => false,
+            AvxOp::Vpmullw => false,
+            AvxOp::Vpmulld => false,
+            AvxOp::Vaddps => false,
+            AvxOp::Vaddpd => false,
+            AvxOp::Vsubps => false,
+            AvxOp::Vsubpd => false,
+            AvxOp::Vmulps => false,
+            AvxOp::Vmulpd => false,
+            AvxOp::Vdivps => false,
+            AvxOp::Vdivpd => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
         }
     }
 }
@@ -1605,6 +4776,7 @@ impl SseMovOp {
     pub(crate) const fn opcode(self) -> Opcode {
         match self {
             SseMovOp::Movss => Opcode {
+                vex: false,
                 prefix: 0xF3,
                 w: false,
                 map: Map::M0F,
@@ -1614,6 +4786,7 @@ impl SseMovOp {
                 plus: Plus::None,
             },
             SseMovOp::Movsd => Opcode {
+                vex: false,
                 prefix: 0xF2,
                 w: false,
                 map: Map::M0F,
@@ -1623,6 +4796,7 @@ impl SseMovOp {
                 plus: Plus::None,
             },
             SseMovOp::Movaps => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1632,6 +4806,7 @@ impl SseMovOp {
                 plus: Plus::None,
             },
             SseMovOp::Movapd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -1641,6 +4816,7 @@ impl SseMovOp {
                 plus: Plus::None,
             },
             SseMovOp::Movups => Opcode {
+                vex: false,
                 prefix: 0x00,
                 w: false,
                 map: Map::M0F,
@@ -1650,6 +4826,7 @@ impl SseMovOp {
                 plus: Plus::None,
             },
             SseMovOp::Movupd => Opcode {
+                vex: false,
                 prefix: 0x66,
                 w: false,
                 map: Map::M0F,
@@ -1661,12 +4838,26 @@ impl SseMovOp {
         }
     }
 
-    /// The declared form: mnemonic, feature and encoding.
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            SseMovOp::Movss => false,
+            SseMovOp::Movsd => false,
+            SseMovOp::Movaps => false,
+            SseMovOp::Movapd => false,
+            SseMovOp::Movups => false,
+            SseMovOp::Movupd => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
     pub(crate) const fn form(self) -> Form {
         Form {
             mnemonic: self.mnemonic(),
             feature: self.feature(),
             opcode: self.opcode(),
+            aligned: self.aligned_memory(),
         }
     }
 }
