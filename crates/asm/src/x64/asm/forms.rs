@@ -2735,4 +2735,359 @@ impl Assembler {
     pub fn vdivpd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
         self.xmm_rmr_vex(AvxOp::Vdivpd, dst, src1, &src2.into())
     }
+
+    /// `vpaddsb dst, src1, src2`.
+    pub fn vpaddsb(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpaddsb, dst, src1, &src2.into())
+    }
+
+    /// `vpaddsw dst, src1, src2`.
+    pub fn vpaddsw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpaddsw, dst, src1, &src2.into())
+    }
+
+    /// `vpaddusb dst, src1, src2`.
+    pub fn vpaddusb(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpaddusb, dst, src1, &src2.into())
+    }
+
+    /// `vpaddusw dst, src1, src2`.
+    pub fn vpaddusw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpaddusw, dst, src1, &src2.into())
+    }
+
+    /// `vpsubsb dst, src1, src2`.
+    pub fn vpsubsb(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpsubsb, dst, src1, &src2.into())
+    }
+
+    /// `vpsubsw dst, src1, src2`.
+    pub fn vpsubsw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpsubsw, dst, src1, &src2.into())
+    }
+
+    /// `vpsubusb dst, src1, src2`.
+    pub fn vpsubusb(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpsubusb, dst, src1, &src2.into())
+    }
+
+    /// `vpsubusw dst, src1, src2`.
+    pub fn vpsubusw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpsubusw, dst, src1, &src2.into())
+    }
+
+    /// `vpmuludq dst, src1, src2`.
+    pub fn vpmuludq(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpmuludq, dst, src1, &src2.into())
+    }
+
+    /// `vpmuldq dst, src1, src2`.
+    pub fn vpmuldq(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpmuldq, dst, src1, &src2.into())
+    }
+
+    /// `vpmaddwd dst, src1, src2`.
+    pub fn vpmaddwd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpmaddwd, dst, src1, &src2.into())
+    }
+
+    /// `vpmaddubsw dst, src1, src2`.
+    pub fn vpmaddubsw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpmaddubsw, dst, src1, &src2.into())
+    }
+
+    /// `vpmulhrsw dst, src1, src2`.
+    pub fn vpmulhrsw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpmulhrsw, dst, src1, &src2.into())
+    }
+
+    /// `vpmulhw dst, src1, src2`.
+    pub fn vpmulhw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpmulhw, dst, src1, &src2.into())
+    }
+
+    /// `vpmulhuw dst, src1, src2`.
+    pub fn vpmulhuw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpmulhuw, dst, src1, &src2.into())
+    }
+
+    /// `vpavgb dst, src1, src2`.
+    pub fn vpavgb(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpavgb, dst, src1, &src2.into())
+    }
+
+    /// `vpavgw dst, src1, src2`.
+    pub fn vpavgw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpavgw, dst, src1, &src2.into())
+    }
+
+    /// `vpminsb dst, src1, src2`.
+    pub fn vpminsb(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpminsb, dst, src1, &src2.into())
+    }
+
+    /// `vpminsw dst, src1, src2`.
+    pub fn vpminsw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpminsw, dst, src1, &src2.into())
+    }
+
+    /// `vpminsd dst, src1, src2`.
+    pub fn vpminsd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpminsd, dst, src1, &src2.into())
+    }
+
+    /// `vpminub dst, src1, src2`.
+    pub fn vpminub(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpminub, dst, src1, &src2.into())
+    }
+
+    /// `vpminuw dst, src1, src2`.
+    pub fn vpminuw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpminuw, dst, src1, &src2.into())
+    }
+
+    /// `vpminud dst, src1, src2`.
+    pub fn vpminud(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpminud, dst, src1, &src2.into())
+    }
+
+    /// `vpmaxsb dst, src1, src2`.
+    pub fn vpmaxsb(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpmaxsb, dst, src1, &src2.into())
+    }
+
+    /// `vpmaxsw dst, src1, src2`.
+    pub fn vpmaxsw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpmaxsw, dst, src1, &src2.into())
+    }
+
+    /// `vpmaxsd dst, src1, src2`.
+    pub fn vpmaxsd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpmaxsd, dst, src1, &src2.into())
+    }
+
+    /// `vpmaxub dst, src1, src2`.
+    pub fn vpmaxub(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpmaxub, dst, src1, &src2.into())
+    }
+
+    /// `vpmaxuw dst, src1, src2`.
+    pub fn vpmaxuw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpmaxuw, dst, src1, &src2.into())
+    }
+
+    /// `vpmaxud dst, src1, src2`.
+    pub fn vpmaxud(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpmaxud, dst, src1, &src2.into())
+    }
+
+    /// `vpcmpeqq dst, src1, src2`.
+    pub fn vpcmpeqq(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpcmpeqq, dst, src1, &src2.into())
+    }
+
+    /// `vpcmpgtb dst, src1, src2`.
+    pub fn vpcmpgtb(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpcmpgtb, dst, src1, &src2.into())
+    }
+
+    /// `vpcmpgtw dst, src1, src2`.
+    pub fn vpcmpgtw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpcmpgtw, dst, src1, &src2.into())
+    }
+
+    /// `vpcmpgtd dst, src1, src2`.
+    pub fn vpcmpgtd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpcmpgtd, dst, src1, &src2.into())
+    }
+
+    /// `vpcmpgtq dst, src1, src2`.
+    pub fn vpcmpgtq(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpcmpgtq, dst, src1, &src2.into())
+    }
+
+    /// `vpacksswb dst, src1, src2`.
+    pub fn vpacksswb(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpacksswb, dst, src1, &src2.into())
+    }
+
+    /// `vpackssdw dst, src1, src2`.
+    pub fn vpackssdw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpackssdw, dst, src1, &src2.into())
+    }
+
+    /// `vpackuswb dst, src1, src2`.
+    pub fn vpackuswb(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpackuswb, dst, src1, &src2.into())
+    }
+
+    /// `vpackusdw dst, src1, src2`.
+    pub fn vpackusdw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpackusdw, dst, src1, &src2.into())
+    }
+
+    /// `vpunpcklbw dst, src1, src2`.
+    pub fn vpunpcklbw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpunpcklbw, dst, src1, &src2.into())
+    }
+
+    /// `vpunpcklwd dst, src1, src2`.
+    pub fn vpunpcklwd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpunpcklwd, dst, src1, &src2.into())
+    }
+
+    /// `vpunpckldq dst, src1, src2`.
+    pub fn vpunpckldq(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpunpckldq, dst, src1, &src2.into())
+    }
+
+    /// `vpunpcklqdq dst, src1, src2`.
+    pub fn vpunpcklqdq(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpunpcklqdq, dst, src1, &src2.into())
+    }
+
+    /// `vpunpckhbw dst, src1, src2`.
+    pub fn vpunpckhbw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpunpckhbw, dst, src1, &src2.into())
+    }
+
+    /// `vpunpckhwd dst, src1, src2`.
+    pub fn vpunpckhwd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpunpckhwd, dst, src1, &src2.into())
+    }
+
+    /// `vpunpckhdq dst, src1, src2`.
+    pub fn vpunpckhdq(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpunpckhdq, dst, src1, &src2.into())
+    }
+
+    /// `vpunpckhqdq dst, src1, src2`.
+    pub fn vpunpckhqdq(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpunpckhqdq, dst, src1, &src2.into())
+    }
+
+    /// `vpshufb dst, src1, src2`.
+    pub fn vpshufb(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpshufb, dst, src1, &src2.into())
+    }
+
+    /// `vpsllw dst, src1, src2`.
+    pub fn vpsllw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpsllw, dst, src1, &src2.into())
+    }
+
+    /// `vpslld dst, src1, src2`.
+    pub fn vpslld(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpslld, dst, src1, &src2.into())
+    }
+
+    /// `vpsllq dst, src1, src2`.
+    pub fn vpsllq(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpsllq, dst, src1, &src2.into())
+    }
+
+    /// `vpsrlw dst, src1, src2`.
+    pub fn vpsrlw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpsrlw, dst, src1, &src2.into())
+    }
+
+    /// `vpsrld dst, src1, src2`.
+    pub fn vpsrld(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpsrld, dst, src1, &src2.into())
+    }
+
+    /// `vpsrlq dst, src1, src2`.
+    pub fn vpsrlq(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpsrlq, dst, src1, &src2.into())
+    }
+
+    /// `vpsraw dst, src1, src2`.
+    pub fn vpsraw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpsraw, dst, src1, &src2.into())
+    }
+
+    /// `vpsrad dst, src1, src2`.
+    pub fn vpsrad(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vpsrad, dst, src1, &src2.into())
+    }
+
+    /// `vminps dst, src1, src2`.
+    pub fn vminps(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vminps, dst, src1, &src2.into())
+    }
+
+    /// `vminpd dst, src1, src2`.
+    pub fn vminpd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vminpd, dst, src1, &src2.into())
+    }
+
+    /// `vmaxps dst, src1, src2`.
+    pub fn vmaxps(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vmaxps, dst, src1, &src2.into())
+    }
+
+    /// `vmaxpd dst, src1, src2`.
+    pub fn vmaxpd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vmaxpd, dst, src1, &src2.into())
+    }
+
+    /// `vandps dst, src1, src2`.
+    pub fn vandps(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vandps, dst, src1, &src2.into())
+    }
+
+    /// `vandpd dst, src1, src2`.
+    pub fn vandpd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vandpd, dst, src1, &src2.into())
+    }
+
+    /// `vandnps dst, src1, src2`.
+    pub fn vandnps(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vandnps, dst, src1, &src2.into())
+    }
+
+    /// `vandnpd dst, src1, src2`.
+    pub fn vandnpd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vandnpd, dst, src1, &src2.into())
+    }
+
+    /// `vorps dst, src1, src2`.
+    pub fn vorps(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vorps, dst, src1, &src2.into())
+    }
+
+    /// `vorpd dst, src1, src2`.
+    pub fn vorpd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vorpd, dst, src1, &src2.into())
+    }
+
+    /// `vxorps dst, src1, src2`.
+    pub fn vxorps(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vxorps, dst, src1, &src2.into())
+    }
+
+    /// `vxorpd dst, src1, src2`.
+    pub fn vxorpd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vxorpd, dst, src1, &src2.into())
+    }
+
+    /// `vunpcklps dst, src1, src2`.
+    pub fn vunpcklps(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vunpcklps, dst, src1, &src2.into())
+    }
+
+    /// `vunpckhps dst, src1, src2`.
+    pub fn vunpckhps(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vunpckhps, dst, src1, &src2.into())
+    }
+
+    /// `vunpcklpd dst, src1, src2`.
+    pub fn vunpcklpd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vunpcklpd, dst, src1, &src2.into())
+    }
+
+    /// `vunpckhpd dst, src1, src2`.
+    pub fn vunpckhpd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
+        self.xmm_rmr_vex(AvxOp::Vunpckhpd, dst, src1, &src2.into())
+    }
 }

@@ -429,7 +429,7 @@ pub enum SseTestOp {
     Ptest,
 }
 
-/// Internal type AvxOp: defined at isle/asm/x64/inst.isle line 135.
+/// Internal type AvxOp: defined at isle/asm/x64/inst.isle line 136.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum AvxOp {
     Vpaddb,
@@ -457,9 +457,80 @@ pub enum AvxOp {
     Vmulpd,
     Vdivps,
     Vdivpd,
+    Vpaddsb,
+    Vpaddsw,
+    Vpaddusb,
+    Vpaddusw,
+    Vpsubsb,
+    Vpsubsw,
+    Vpsubusb,
+    Vpsubusw,
+    Vpmuludq,
+    Vpmuldq,
+    Vpmaddwd,
+    Vpmaddubsw,
+    Vpmulhrsw,
+    Vpmulhw,
+    Vpmulhuw,
+    Vpavgb,
+    Vpavgw,
+    Vpminsb,
+    Vpminsw,
+    Vpminsd,
+    Vpminub,
+    Vpminuw,
+    Vpminud,
+    Vpmaxsb,
+    Vpmaxsw,
+    Vpmaxsd,
+    Vpmaxub,
+    Vpmaxuw,
+    Vpmaxud,
+    Vpcmpeqq,
+    Vpcmpgtb,
+    Vpcmpgtw,
+    Vpcmpgtd,
+    Vpcmpgtq,
+    Vpacksswb,
+    Vpackssdw,
+    Vpackuswb,
+    Vpackusdw,
+    Vpunpcklbw,
+    Vpunpcklwd,
+    Vpunpckldq,
+    Vpunpcklqdq,
+    Vpunpckhbw,
+    Vpunpckhwd,
+    Vpunpckhdq,
+    Vpunpckhqdq,
+    Vpshufb,
+    Vpsllw,
+    Vpslld,
+    Vpsllq,
+    Vpsrlw,
+    Vpsrld,
+    Vpsrlq,
+    Vpsraw,
+    Vpsrad,
+    Vminps,
+    Vminpd,
+    Vmaxps,
+    Vmaxpd,
+    Vandps,
+    Vandpd,
+    Vandnps,
+    Vandnpd,
+    Vorps,
+    Vorpd,
+    Vxorps,
+    Vxorpd,
+    Vunpcklps,
+    Vunpckhps,
+    Vunpcklpd,
+    Vunpckhpd,
 }
 
-/// Internal type SseMovOp: defined at isle/asm/x64/inst.isle line 139.
+/// Internal type SseMovOp: defined at isle/asm/x64/inst.isle line 140.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum SseMovOp {
     Movss,
@@ -470,7 +541,7 @@ pub enum SseMovOp {
     Movupd,
 }
 
-/// Internal type RoundMode: defined at isle/asm/x64/inst.isle line 142.
+/// Internal type RoundMode: defined at isle/asm/x64/inst.isle line 143.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum RoundMode {
     Nearest,
@@ -479,7 +550,7 @@ pub enum RoundMode {
     Zero,
 }
 
-/// Internal type MInst: defined at isle/asm/x64/inst.isle line 146.
+/// Internal type MInst: defined at isle/asm/x64/inst.isle line 147.
 #[derive(Clone, Debug)]
 pub enum MInst {
     AluRmi {
