@@ -88,10 +88,11 @@
 //!   only after the trampoline returns; nothing else touches it. (A fault
 //!   can only be ours while wasm runs, and then the host is not in the
 //!   middle of pushing or popping an activation.)
-//! * takes the registry's read lock with `try_read` only, a bounded number
-//!   of times: if a writer holds it throughout, the fault is treated as
-//!   not ours. It cannot wait forever, even when it interrupted the writer
-//!   itself. Lookups are binary searches over slices and a `BTreeMap` range
+//! * takes the registry's read lock with `try_read` only, retrying for at
+//!   most two seconds (a writer may be descheduled while it holds the lock
+//!   on a loaded machine), and not at all on a thread that holds the write
+//!   lock, where a fault cannot be a wasm trap: it cannot wait forever,
+//!   even when it interrupted the writer itself. Lookups are binary searches over slices and a `BTreeMap` range
 //!   query, which allocate nothing. Dropping the guard is an atomic
 //!   operation and possibly a futex wake, both async-signal-safe.
 //! * reads the wasm stack between the faulting `rsp` and `resume_sp` only

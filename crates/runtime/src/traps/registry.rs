@@ -16,12 +16,20 @@
 //! only for one `BTreeMap` insertion or removal.
 //!
 //! The signal handler never blocks on the lock: [`Registry::try_read`]
-//! retries a bounded number of times (a writer is done within
-//! microseconds, and it cannot be waiting for the faulting thread, which
-//! was running wasm) and then gives up, and the fault is treated as not
-//! ours. Lookups are binary searches over sorted boxed slices and a
-//! `BTreeMap` range query; none allocates.
+//! retries, yielding the CPU between attempts, until it gets it. A writer
+//! holds the lock for one insertion or removal, but on a loaded machine it
+//! may be descheduled meanwhile, and `RwLock` refuses new readers while a
+//! writer waits, so the retries are bounded by time (`READ_DEADLINE`, far
+//! beyond any scheduling delay), not by count: a wasm trap on one thread
+//! while another registers or drops code is a trap, however busy the
+//! machine. It cannot wait for itself: a thread that holds the write lock
+//! is running the registry's code, not wasm, so a fault there is never a
+//! trap, and the handler gives up at once on that thread (`WRITING`).
+//! Only after the deadline is the fault treated as not ours. Lookups are
+//! binary searches over sorted boxed slices and a `BTreeMap` range query;
+//! none allocates.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, TryLockError};
@@ -69,6 +77,13 @@ struct CodeInfo {
 }
 
 static REGISTRY: RwLock<BTreeMap<usize, CodeInfo>> = RwLock::new(BTreeMap::new());
+
+thread_local! {
+    /// Whether this thread holds (or is taking) the registry's write lock.
+    /// `const`-initialised and without a destructor, so the signal handler
+    /// may read it.
+    static WRITING: Cell<bool> = const { Cell::new(false) };
+}
 
 static NEXT_CODE_ID: AtomicU64 = AtomicU64::new(0);
 
@@ -128,7 +143,7 @@ impl RegisteredCode {
                     functions,
                 };
                 let key = info.start;
-                let previous = write_registry().insert(key, info);
+                let previous = update_registry(|map| map.insert(key, info));
                 // Two live mappings cannot share an address, and each
                 // `RegisteredCode` owns its mapping.
                 assert!(
@@ -157,7 +172,7 @@ impl Drop for RegisteredCode {
     fn drop(&mut self) {
         if let Some(key) = self.key {
             // Take the entry out under the lock, free it after.
-            let removed = write_registry().remove(&key);
+            let removed = update_registry(|map| map.remove(&key));
             debug_assert!(removed.is_some_and(|info| info.id == self.id));
         }
         // `self.code` is unmapped after this returns, when nothing can find
@@ -165,12 +180,35 @@ impl Drop for RegisteredCode {
     }
 }
 
-/// The write lock. Nothing panics while holding it, but a poisoned lock
-/// still guards a consistent map (every update is one insert or remove).
-fn write_registry() -> std::sync::RwLockWriteGuard<'static, BTreeMap<usize, CodeInfo>> {
-    REGISTRY
-        .write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Runs `update` under the write lock, with this thread marked as the
+/// writer (`WRITING`) while it takes and holds it. Nothing panics while
+/// holding it, but a poisoned lock still guards a consistent map (every
+/// update is one insert or remove).
+fn update_registry<R>(update: impl FnOnce(&mut BTreeMap<usize, CodeInfo>) -> R) -> R {
+    WRITING.set(true);
+    let result = {
+        let mut map = REGISTRY
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        update(&mut map)
+    };
+    WRITING.set(false);
+    result
+}
+
+/// The monotonic clock in nanoseconds (`clock_gettime` is
+/// async-signal-safe).
+fn monotonic_nanos() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid `timespec` to write; CLOCK_MONOTONIC always
+    // exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    (now.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(now.tv_nsec as u64)
 }
 
 /// Where a pc is: a function of registered code.
@@ -218,26 +256,36 @@ impl CodeLocation<'_> {
 pub(super) struct Registry(RwLockReadGuard<'static, BTreeMap<usize, CodeInfo>>);
 
 impl Registry {
-    /// How many times [`Registry::try_read`] asks for the lock.
-    const READ_ATTEMPTS: u32 = 100;
+    /// How long [`Registry::try_read`] retries before it gives up: far
+    /// beyond any writer's time under the lock, descheduled or not.
+    const READ_DEADLINE_NANOS: u64 = 2_000_000_000;
 
-    /// A read lock, or `None` if a writer kept it through every attempt.
-    /// Never blocks and never allocates: safe in a signal handler.
+    /// A read lock, or `None` on the thread that holds the write lock or
+    /// if writers kept it past the deadline. Never blocks on the lock and
+    /// never allocates: safe in a signal handler.
     pub fn try_read() -> Option<Registry> {
-        for _ in 0..Self::READ_ATTEMPTS {
+        if WRITING.get() {
+            return None;
+        }
+        let mut deadline = None;
+        loop {
             match REGISTRY.try_read() {
                 Ok(guard) => return Some(Registry(guard)),
                 Err(TryLockError::Poisoned(poisoned)) => {
                     return Some(Registry(poisoned.into_inner()));
                 }
                 Err(TryLockError::WouldBlock) => {
+                    let now = monotonic_nanos();
+                    let deadline = *deadline.get_or_insert(now + Self::READ_DEADLINE_NANOS);
+                    if now >= deadline {
+                        return None;
+                    }
                     // SAFETY: `sched_yield` takes no arguments, touches no
                     // memory of ours and is a plain system call.
                     unsafe { libc::sched_yield() };
                 }
             }
         }
-        None
     }
 
     /// The function of registered code containing `pc`, if any.
@@ -269,6 +317,33 @@ mod tests {
     use super::*;
     use cranelift_asm::SourceLoc;
     use cranelift_asm::x64::{Assembler, CpuFeatures, Gpr, OperandSize::*};
+
+    /// A writer that holds the lock for a long time (as one descheduled on a
+    /// loaded machine does) delays a reader but does not make it give up;
+    /// the writer's own thread gives up at once instead of waiting for
+    /// itself.
+    #[test]
+    fn a_slow_writer_delays_the_handler_but_its_own_thread_never_waits() {
+        let (held, release) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                update_registry(|_| {
+                    held.wait();
+                    assert!(Registry::try_read().is_none(), "the writer's thread waited");
+                    release.wait();
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                });
+            });
+            held.wait();
+            release.wait();
+            let start = std::time::Instant::now();
+            assert!(
+                Registry::try_read().is_some(),
+                "the reader gave up on a slow writer"
+            );
+            assert!(start.elapsed() >= std::time::Duration::from_millis(100));
+        });
+    }
 
     /// `nop; nop; [srcloc 7: ud2]; ret` and `ret`.
     fn functions() -> [FinishedCode; 2] {
