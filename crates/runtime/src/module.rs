@@ -394,7 +394,11 @@ impl Engine {
             #[cfg(feature = "cranelift")]
             Compiler::Cranelift => compile_with_cranelift(self, translation),
             #[cfg(not(all(feature = "winch", feature = "cranelift")))]
-            absent => unreachable!("check_built_in refused {absent:?}, which is not built in"),
+            absent => {
+                // A build without this compiler has nothing to give it.
+                drop(translation);
+                unreachable!("check_built_in refused {absent:?}, which is not built in")
+            }
         }
     }
 }
