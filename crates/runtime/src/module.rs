@@ -421,6 +421,10 @@ fn winch_error(engine: &Engine, error: winch_codegen::CompileError) -> Error {
                 engine.config().cpu_preset()
             ))
         }
+        CompileError::MissingFeature { .. } => Error::Unsupported(format!(
+            "{error} (the engine's CPU preset is `{}`)",
+            engine.config().cpu_preset()
+        )),
         CompileError::Assembler(_) => Error::Compile(error.to_string()),
     }
 }

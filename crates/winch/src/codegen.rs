@@ -8,7 +8,7 @@
 //!   rbp + 8        return address
 //!   rbp            saved rbp
 //!   rbp - 8        saved r14 (the caller's; ours holds the VMContext)
-//!   rbp - 16 ...   locals, one 8-byte slot each, index 0 highest
+//!   rbp - 16 ...   locals, one slot each (8 bytes, 16 for a v128), index 0 highest
 //!   ...            spilled values, pushed as they spill   ◄── rsp = rbp - sp_offset
 //! ```
 //!
@@ -18,12 +18,12 @@
 
 use crate::error::CompileError;
 use crate::regs::{RegSet, SCRATCH, VMCTX, XMM_SCRATCH};
-use crate::stack::{SLOT_SIZE, Val, ValueStack};
+use crate::stack::{Val, ValueStack, slot_size, slots_size};
 use cranelift_asm::ExternalName;
 use cranelift_asm::buffer::Label;
 use cranelift_asm::x64::{
-    Amode, Assembler, CC, FloatSize, Gpr, GprMem, GprMemImm, OperandSize, PatchableImm32, SseMovOp,
-    Xmm, XmmMem,
+    Amode, Assembler, CC, Feature, FloatSize, Gpr, GprMem, GprMemImm, OperandSize, PatchableImm32,
+    SseMovOp, Xmm, XmmMem,
 };
 use duet_environ::abi::{self, AbiType, ArgLocation, CallSignature};
 use duet_environ::module::FuncType;
@@ -169,19 +169,22 @@ pub(crate) fn float_size(ty: ValType) -> FloatSize {
     }
 }
 
-/// The scalar move (`movss` or `movsd`) that loads or stores a value of
-/// type `ty` in the low lane of an XMM register: 32 bits for `f32` (and
-/// `i32`), 64 otherwise.
+/// The move that loads or stores a value of type `ty` in an XMM register:
+/// the scalar `movss` (32 bits, for `f32` and `i32`) or `movsd` (64 bits,
+/// the low lane), or `movups` for a whole `v128` (unaligned: slots and
+/// wasm memory need not be 16-byte aligned).
 pub(crate) fn xmm_mov_op(ty: ValType) -> SseMovOp {
     match ty {
         ValType::F32 | ValType::I32 => SseMovOp::Movss,
+        ValType::V128 => SseMovOp::Movups,
         _ => SseMovOp::Movsd,
     }
 }
 
-/// Whether `ty` lives in XMM registers.
-pub(crate) fn is_float(ty: ValType) -> bool {
-    matches!(ty, ValType::F32 | ValType::F64)
+/// Whether values of type `ty` live in XMM registers (`f32`, `f64` and
+/// `v128`).
+pub(crate) fn in_xmm(ty: ValType) -> bool {
+    matches!(ty, ValType::F32 | ValType::F64 | ValType::V128)
 }
 
 /// `[rbp - offset]`.
@@ -230,10 +233,25 @@ impl<'e> CodeGen<'e> {
     pub(crate) fn check_type(&self, ty: ValType) -> Result<(), CompileError> {
         match ty {
             ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64 => Ok(()),
-            ValType::V128 => Err(self.unsupported("v128 values")),
+            ValType::V128 => self.check_simd(),
             ValType::Ref(r) if r.is_func_ref() || r.is_extern_ref() => Ok(()),
             ValType::Ref(_) => Err(self.unsupported("GC reference values")),
         }
+    }
+
+    /// Refuses SIMD on a CPU without SSE4.1, which the vector code assumes
+    /// throughout (`pshufb`, `pblendvb`, `ptest`, `pmovsx`, `pminsd`,
+    /// `roundps`, ...): an error naming the feature, never a fallback
+    /// that could differ.
+    pub(crate) fn check_simd(&self) -> Result<(), CompileError> {
+        if self.asm.features().has(Feature::Sse41) {
+            return Ok(());
+        }
+        Err(CompileError::MissingFeature {
+            what: "SIMD (v128)",
+            feature: Feature::Sse41,
+            offset: self.offset,
+        })
     }
 
     pub(crate) fn grow_stack(&mut self, bytes: u32) {
@@ -293,7 +311,7 @@ impl<'e> CodeGen<'e> {
 
         // Locals: one slot each below the saved registers.
         for &ty in params.iter().chain(locals) {
-            self.grow_stack(SLOT_SIZE);
+            self.grow_stack(slot_size(ty));
             // The prologue stores every slot (parameters, and zeros) in
             // the first region.
             self.locals.push(LocalSlot {
@@ -322,6 +340,12 @@ impl<'e> CodeGen<'e> {
                     }
                     self.asm.mov_mr(S64, &slot, reg)
                 }
+                ArgLocation::Stack { offset } if self.locals[i].ty == ValType::V128 => {
+                    let op = xmm_mov_op(ValType::V128);
+                    self.asm
+                        .xmm_load(op, XMM_SCRATCH, &abi::incoming_slot(offset));
+                    self.asm.xmm_store(op, &slot, XMM_SCRATCH);
+                }
                 ArgLocation::Stack { offset } => {
                     self.asm.mov_rm(size, SCRATCH, &abi::incoming_slot(offset));
                     self.asm.mov_mr(S64, &slot, SCRATCH);
@@ -335,7 +359,11 @@ impl<'e> CodeGen<'e> {
         if !locals.is_empty() {
             self.asm.xor_rr(OperandSize::S32, SCRATCH, SCRATCH);
             for local in &self.locals[params.len()..] {
-                self.asm.mov_mr(S64, &frame_slot(local.offset), SCRATCH);
+                // A v128 slot is two 8-byte halves.
+                for half in (0..slot_size(local.ty)).step_by(8) {
+                    let slot = frame_slot(local.offset - half);
+                    self.asm.mov_mr(S64, &slot, SCRATCH);
+                }
             }
         }
     }
@@ -457,11 +485,11 @@ impl<'e> CodeGen<'e> {
             Val::Memory { offset, ty } => {
                 if offset == self.sp_offset {
                     self.asm.pop_r(dst);
-                    self.sp_offset -= SLOT_SIZE;
+                    self.sp_offset -= slot_size(ty);
                 } else {
                     self.asm
                         .mov_rm(slot_load_size(ty), dst, &frame_slot(offset));
-                    self.release_down_to(offset);
+                    self.release_down_to(offset, ty);
                 }
             }
         }
@@ -498,22 +526,23 @@ impl<'e> CodeGen<'e> {
             }
             Val::Memory { offset, ty } => {
                 self.asm.xmm_load(xmm_mov_op(ty), dst, &frame_slot(offset));
-                self.release_down_to(offset);
+                self.release_down_to(offset, ty);
             }
         }
     }
 
     /// Releases the machine-stack slot at `offset` (the topmost live memory
-    /// entry, just read) and every slot above it. By invariant 1 nothing
-    /// above the topmost memory entry is live: slots there are dead copies
-    /// left by `spill_everything`. `lea` leaves the flags alone.
-    fn release_down_to(&mut self, offset: u32) {
+    /// entry, of type `ty`, just read) and every slot above it. By
+    /// invariant 1 nothing above the topmost memory entry is live: slots
+    /// there are dead copies left by `spill_everything`. `lea` leaves the
+    /// flags alone.
+    fn release_down_to(&mut self, offset: u32, ty: ValType) {
         assert!(
             offset <= self.sp_offset,
             "a memory value above the stack pointer (operator at {:#x})",
             self.offset
         );
-        let new_sp = offset - SLOT_SIZE;
+        let new_sp = offset - slot_size(ty);
         self.asm
             .lea(OperandSize::S64, Gpr::RSP, &frame_slot(new_sp));
         self.sp_offset = new_sp;
@@ -630,15 +659,25 @@ impl<'e> CodeGen<'e> {
                 self.regs.free(reg);
             }
             Val::Xmm { reg, ty } => {
-                // `lea`, like `push`, leaves the flags alone.
-                self.asm.lea(
-                    OperandSize::S64,
-                    Gpr::RSP,
-                    &Amode::base(Gpr::RSP, -(SLOT_SIZE as i32)),
-                );
-                self.asm
-                    .xmm_store(xmm_mov_op(ty), &Amode::base(Gpr::RSP, 0), reg);
+                self.push_xmm_slot(reg, ty);
                 self.regs.free_xmm(reg);
+            }
+            Val::Local {
+                index,
+                ty: ValType::V128,
+            } => {
+                let offset = self.locals[index as usize].offset;
+                self.asm
+                    .xmm_load(SseMovOp::Movups, XMM_SCRATCH, &frame_slot(offset));
+                self.push_xmm_slot(XMM_SCRATCH, ValType::V128);
+            }
+            Val::Memory {
+                offset,
+                ty: ValType::V128,
+            } if force => {
+                self.asm
+                    .xmm_load(SseMovOp::Movups, XMM_SCRATCH, &frame_slot(offset));
+                self.push_xmm_slot(XMM_SCRATCH, ValType::V128);
             }
             Val::Local { index, ty } => {
                 let offset = self.locals[index as usize].offset;
@@ -656,7 +695,7 @@ impl<'e> CodeGen<'e> {
             }
             Val::I32(_) | Val::I64(_) | Val::F32(_) | Val::F64(_) | Val::Memory { .. } => return,
         }
-        self.grow_stack(SLOT_SIZE);
+        self.grow_stack(slot_size(val.ty()));
         self.stack.spill(
             i,
             Val::Memory {
@@ -664,6 +703,17 @@ impl<'e> CodeGen<'e> {
                 ty: val.ty(),
             },
         );
+    }
+
+    /// Pushes XMM register `reg`'s value of type `ty` on the machine stack
+    /// in a new slot (the caller grows `sp_offset`). `lea`, like `push`,
+    /// leaves the flags alone.
+    fn push_xmm_slot(&mut self, reg: Xmm, ty: ValType) {
+        let size = slot_size(ty) as i32;
+        self.asm
+            .lea(OperandSize::S64, Gpr::RSP, &Amode::base(Gpr::RSP, -size));
+        self.asm
+            .xmm_store(xmm_mov_op(ty), &Amode::base(Gpr::RSP, 0), reg);
     }
 
     /// Spills every register and local entry of the value stack to the
@@ -730,7 +780,7 @@ impl<'e> CodeGen<'e> {
         let ty = self.locals[index as usize].ty;
         self.locals[index as usize].stored_in = self.region;
         let val = self.stack.pop().expect("validated");
-        if is_float(ty) {
+        if in_xmm(ty) {
             match val {
                 // An f32 constant is a 32-bit immediate; an f64 one when it
                 // sign-extends from one.
@@ -778,25 +828,31 @@ impl<'e> CodeGen<'e> {
     /// sets `rsp` below them; the values are popped.
     ///
     /// Why the moves cannot clobber a value still to be read: the `i`th
-    /// destination is `base + 8(i+1)` below `rbp`, and every source slot of a
-    /// later value is at least as deep (values only ever stack up above the
-    /// base), so moving in order from the first value writes only slots no
-    /// later value reads.
+    /// destination ends `D(i) = base + s(0) + ... + s(i)` below `rbp`
+    /// (`s` the slot sizes), and the source slot of a later value `k` in
+    /// memory ends at least `D(k)` below, since the values below it in
+    /// memory take their slots under it (values only ever stack up above
+    /// the base, and by invariant 1 no register or constant lies below a
+    /// memory entry); so it starts no higher than `D(k) - s(k) >= D(i)`,
+    /// past the `i`th destination, and moving in order from the first
+    /// value writes only slots no later value reads.
     pub(crate) fn move_to_frame_slots(&mut self, count: usize, base_sp_offset: u32) {
         let first = self.stack.len() - count;
         let values: Vec<Val> = self.stack.drain_from(first);
         // Destinations deeper than rsp (operands that were constants or
         // registers take no slot yet): lower rsp first, so nothing is ever
         // written below the stack pointer. The sources all lie above it.
-        let new_sp = base_sp_offset + SLOT_SIZE * count as u32;
+        let new_sp = base_sp_offset + values.iter().map(|v| slot_size(v.ty())).sum::<u32>();
         if new_sp > self.sp_offset {
             self.asm
                 .lea(OperandSize::S64, Gpr::RSP, &frame_slot(new_sp));
             self.sp_offset = new_sp;
             self.max_sp_offset = self.max_sp_offset.max(new_sp);
         }
-        for (i, val) in values.iter().enumerate() {
-            let dest = frame_slot(base_sp_offset + SLOT_SIZE * (i as u32 + 1));
+        let mut dest_offset = base_sp_offset;
+        for val in &values {
+            dest_offset += slot_size(val.ty());
+            let dest = frame_slot(dest_offset);
             match *val {
                 Val::I32(v) => {
                     // Zero-extended: the slot's upper half must be clear.
@@ -817,6 +873,21 @@ impl<'e> CodeGen<'e> {
                 }
                 Val::Gpr { reg, .. } => self.asm.mov_mr(OperandSize::S64, &dest, reg),
                 Val::Xmm { reg, ty } => self.asm.xmm_store(xmm_mov_op(ty), &dest, reg),
+                Val::Local {
+                    index,
+                    ty: ValType::V128,
+                } => {
+                    let offset = self.locals[index as usize].offset;
+                    self.copy_v128(&frame_slot(offset), &dest);
+                }
+                Val::Memory {
+                    offset,
+                    ty: ValType::V128,
+                } => {
+                    if dest != frame_slot(offset) {
+                        self.copy_v128(&frame_slot(offset), &dest);
+                    }
+                }
                 Val::Local { index, ty } => {
                     let offset = self.locals[index as usize].offset;
                     self.asm
@@ -843,6 +914,13 @@ impl<'e> CodeGen<'e> {
         self.max_sp_offset = self.max_sp_offset.max(new_sp);
     }
 
+    /// Copies the 16 bytes of a `v128` from `src` to `dest` through the
+    /// XMM scratch register.
+    fn copy_v128(&mut self, src: &Amode, dest: &Amode) {
+        self.asm.xmm_load(SseMovOp::Movups, XMM_SCRATCH, src);
+        self.asm.xmm_store(SseMovOp::Movups, dest, XMM_SCRATCH);
+    }
+
     /// Puts the top values (the function's results) into their return
     /// locations and pops them.
     pub(crate) fn move_to_return_locations(&mut self) {
@@ -858,6 +936,13 @@ impl<'e> CodeGen<'e> {
             let dest = abi::incoming_slot(offset);
             if let Val::Xmm { reg, ty } = *val {
                 self.asm.xmm_store(xmm_mov_op(ty), &dest, reg);
+                continue;
+            }
+            if val.ty() == ValType::V128 {
+                // Not a register: a local or a memory entry (constants
+                // are materialized at once).
+                let src = self.val_slot(*val);
+                self.copy_v128(&src, &dest);
                 continue;
             }
             let reg = self.val_ref_to_scratch(*val);
@@ -884,6 +969,15 @@ impl<'e> CodeGen<'e> {
         }
         for val in values {
             self.free_val(val);
+        }
+    }
+
+    /// The slot of a local or memory entry.
+    pub(crate) fn val_slot(&self, val: Val) -> Amode {
+        match val {
+            Val::Local { index, .. } => frame_slot(self.locals[index as usize].offset),
+            Val::Memory { offset, .. } => frame_slot(offset),
+            _ => unreachable!("{val:?} has no slot"),
         }
     }
 
@@ -1061,14 +1155,11 @@ impl<'e> CodeGen<'e> {
             let rty = ValType::from(rty);
             match *location {
                 ArgLocation::Gpr(reg) if i == 0 => self.asm.push_r(reg),
-                ArgLocation::Xmm(reg) if i == 0 => {
-                    self.asm.lea(
-                        OperandSize::S64,
-                        Gpr::RSP,
-                        &Amode::base(Gpr::RSP, -(SLOT_SIZE as i32)),
-                    );
-                    self.asm
-                        .xmm_store(xmm_mov_op(rty), &Amode::base(Gpr::RSP, 0), reg);
+                ArgLocation::Xmm(reg) if i == 0 => self.push_xmm_slot(reg, rty),
+                ArgLocation::Stack { offset } if rty == ValType::V128 => {
+                    let slot = frame_slot(sp_at_call - offset);
+                    self.asm.xmm_load(SseMovOp::Movups, XMM_SCRATCH, &slot);
+                    self.push_xmm_slot(XMM_SCRATCH, rty);
                 }
                 ArgLocation::Stack { offset } => {
                     // rsp at the call + offset = rbp - (sp_at_call - offset).
@@ -1077,7 +1168,7 @@ impl<'e> CodeGen<'e> {
                 }
                 _ => unreachable!("results after the first are in the return area"),
             }
-            self.grow_stack(SLOT_SIZE);
+            self.grow_stack(slot_size(rty));
             self.stack.push(Val::Memory {
                 offset: self.sp_offset,
                 ty: rty,
@@ -1105,11 +1196,11 @@ impl<'e> CodeGen<'e> {
     /// it was just spilled.
     pub(crate) fn release_point(&self, operands: &[Val]) -> u32 {
         let first_in_memory = operands.iter().find_map(|v| match v {
-            Val::Memory { offset, .. } => Some(*offset),
+            Val::Memory { offset, ty } => Some(*offset - slot_size(*ty)),
             _ => None,
         });
         match first_in_memory {
-            Some(offset) => offset - SLOT_SIZE,
+            Some(below) => below,
             None => self.sp_offset,
         }
     }
@@ -1130,6 +1221,10 @@ impl<'e> CodeGen<'e> {
                     match val {
                         Val::Gpr { reg, .. } => self.asm.mov_mr(OperandSize::S64, &dst, reg),
                         Val::Xmm { reg, ty } => self.asm.xmm_store(xmm_mov_op(ty), &dst, reg),
+                        Val::Local { .. } | Val::Memory { .. } if val.ty() == ValType::V128 => {
+                            let src = self.val_slot(val);
+                            self.copy_v128(&src, &dst);
+                        }
                         // A constant whose 64 bits an imm32 sign-extends to.
                         _ if val
                             .constant_bits()
@@ -1248,7 +1343,7 @@ impl<'e> CodeGen<'e> {
         self.control.push(ControlFrame {
             kind,
             base_height: self.stack.len() - params.len(),
-            base_sp_offset: self.sp_offset - SLOT_SIZE * params.len() as u32,
+            base_sp_offset: self.sp_offset - slots_size(&params),
             params,
             results,
             label,
@@ -1292,26 +1387,27 @@ impl<'e> CodeGen<'e> {
     /// moved them there.
     pub(crate) fn reset_to_frame_end(&mut self, frame: &ControlFrame) {
         self.truncate_stack(frame.base_height);
-        for (i, &ty) in frame.results.iter().enumerate() {
-            self.stack.push(Val::Memory {
-                offset: frame.base_sp_offset + SLOT_SIZE * (i as u32 + 1),
-                ty,
-            });
-        }
-        self.sp_offset = frame.base_sp_offset + SLOT_SIZE * frame.results.len() as u32;
+        self.push_frame_slots(frame.base_sp_offset, &frame.results);
     }
 
     /// Makes the value stack what it is on entry to `frame` (its parameters
     /// in their slots), for an `else` arm.
     pub(crate) fn reset_to_frame_entry(&mut self, frame: &ControlFrame) {
         self.truncate_stack(frame.base_height);
-        for (i, &ty) in frame.params.iter().enumerate() {
+        self.push_frame_slots(frame.base_sp_offset, &frame.params);
+    }
+
+    /// Pushes memory entries of `types` in the slots right above
+    /// `base_sp_offset`, which `sp_offset` then ends.
+    fn push_frame_slots(&mut self, base_sp_offset: u32, types: &[ValType]) {
+        self.sp_offset = base_sp_offset;
+        for &ty in types {
+            self.sp_offset += slot_size(ty);
             self.stack.push(Val::Memory {
-                offset: frame.base_sp_offset + SLOT_SIZE * (i as u32 + 1),
+                offset: self.sp_offset,
                 ty,
             });
         }
-        self.sp_offset = frame.base_sp_offset + SLOT_SIZE * frame.params.len() as u32;
     }
 
     /// Drops value-stack entries down to `height` (releasing registers; the
@@ -1329,7 +1425,7 @@ impl<'e> CodeGen<'e> {
         match self.stack.pop().expect("validated") {
             Val::Gpr { reg, .. } => self.free_gpr(reg),
             Val::Xmm { reg, .. } => self.free_xmm(reg),
-            Val::Memory { offset, .. } => self.release_down_to(offset),
+            Val::Memory { offset, ty } => self.release_down_to(offset, ty),
             _ => {}
         }
     }

@@ -1,6 +1,6 @@
 //! Why a function could not be compiled.
 
-use cranelift_asm::x64::AsmError;
+use cranelift_asm::x64::{AsmError, Feature};
 
 /// A function the compiler refused, with the byte offset in the module
 /// where the problem is.
@@ -19,6 +19,16 @@ pub enum CompileError {
     Unsupported {
         /// The operator's name.
         operator: &'static str,
+        /// Where in the module.
+        offset: u64,
+    },
+    /// The function needs a CPU feature the target lacks.
+    #[error("{what} at offset {offset:#x} needs {feature}, which the target CPU lacks")]
+    MissingFeature {
+        /// What needs it.
+        what: &'static str,
+        /// The feature.
+        feature: Feature,
         /// Where in the module.
         offset: u64,
     },

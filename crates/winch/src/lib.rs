@@ -99,6 +99,7 @@ pub mod error;
 mod float;
 mod memory;
 mod regs;
+mod simd;
 mod stack;
 mod tables;
 mod visit;

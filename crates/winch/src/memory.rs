@@ -18,7 +18,7 @@
 //! trap record turns the fault into `MemoryOutOfBounds`. A 32-bit index is
 //! used as a 64-bit one directly (invariant 2 of the crate docs).
 
-use crate::codegen::{CodeGen, int_size, is_float, xmm_mov_op};
+use crate::codegen::{CodeGen, in_xmm, int_size, xmm_mov_op};
 use crate::error::CompileError;
 use crate::regs::{SCRATCH, VMCTX};
 use crate::stack::Val;
@@ -90,7 +90,7 @@ impl CodeGen<'_> {
     /// Pops an address and returns the memory operand of an access of
     /// `size` bytes at `memarg`, after any bounds check it needs, and the
     /// register that held the address (free for the caller to reuse).
-    fn memory_operand(&mut self, memarg: &MemArg, size: u8) -> (Amode, Gpr) {
+    pub(crate) fn memory_operand(&mut self, memarg: &MemArg, size: u8) -> (Amode, Gpr) {
         let MemArgTarget::Memory(memory) = memarg.target else {
             unreachable!("GC array accesses are refused before code generation")
         };
@@ -242,7 +242,7 @@ impl CodeGen<'_> {
         let plan = self.env.global(global);
         let ty = wasmparser::ValType::from(plan.ty);
         self.check_type(ty)?;
-        if is_float(ty) {
+        if in_xmm(ty) {
             let dst = self.alloc_xmm();
             let def = self.definition(plan.location);
             self.asm.xmm_load(xmm_mov_op(ty), dst, &def);
@@ -261,7 +261,7 @@ impl CodeGen<'_> {
         let plan = self.env.global(global);
         let ty = wasmparser::ValType::from(plan.ty);
         self.check_type(ty)?;
-        if is_float(ty) {
+        if in_xmm(ty) {
             let value = self.pop_xmm();
             let def = self.definition(plan.location);
             self.asm.xmm_store(xmm_mov_op(ty), &def, value);

@@ -87,8 +87,24 @@ impl Val {
     }
 }
 
-/// The size of every value-stack slot on the machine stack.
-pub(crate) const SLOT_SIZE: u32 = 8;
+/// The size of a value's slot on the machine stack (a local's, a spilled
+/// value's, a block parameter's): 16 bytes for a `v128`, 8 for every other
+/// type. A slot at offset `o` (bytes below `rbp`) covers `rbp - o` up to
+/// `rbp - o + slot_size`, so the offset of a value pushed on the machine
+/// stack is the new `sp_offset`. Slots are read and written with
+/// unaligned moves (`movups`): `rbp` is 16-byte aligned but the 8-byte
+/// slots around a `v128` slot need not keep it so.
+pub(crate) const fn slot_size(ty: ValType) -> u32 {
+    match ty {
+        ValType::V128 => 16,
+        _ => 8,
+    }
+}
+
+/// The bytes the slots of values of `types` take, one after the other.
+pub(crate) fn slots_size(types: &[ValType]) -> u32 {
+    types.iter().map(|&ty| slot_size(ty)).sum()
+}
 
 /// The value stack: [`Val`]s, bottom first, read as a slice, changed only
 /// at the top (plus [`ValueStack::spill`]), so that it can keep two facts

@@ -259,8 +259,10 @@ macro_rules! define_validated_simd {
                     });
                 }
                 let mut validator = self.validator.simd_visitor(self.offset);
-                validator.$visit($($($arg),*)?)?;
-                Err(CompileError::Unsupported { operator: &stringify!($visit)[6..], offset: self.offset })
+                validator.$visit($($($arg.clone()),*)?)?;
+                self.codegen.materialize_condition();
+                let op = wasmparser::Operator::$op $({ $($arg),* })?;
+                self.codegen.simd_operator(&op, &stringify!($visit)[6..])
             }
         )*
     };
@@ -950,7 +952,7 @@ impl<'a> Ops<'a> for CodeGen<'_> {
 
     fn visit_select(&mut self) -> Result<(), CompileError> {
         let operand = self.stack[self.stack.len() - 2];
-        if crate::codegen::is_float(operand.ty()) {
+        if crate::codegen::in_xmm(operand.ty()) {
             return self.float_select();
         }
         let condition = self.pop_gpr();

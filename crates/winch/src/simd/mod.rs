@@ -1,0 +1,156 @@
+//! SIMD: `v128` values and every operator of WebAssembly 2.0's fixed-width
+//! SIMD and of relaxed SIMD, on SSE4.1 (AVX's VEX forms where the CPU has
+//! them).
+//!
+//! A `v128` lives where a float does: in an XMM register, a 16-byte slot
+//! of the frame (a local's, a spilled value's, a block parameter's; see
+//! `stack::slot_size`), or its callers' and callees' XMM argument
+//! registers and 16-byte stack slots (`duet_environ::abi`). Slots are
+//! read and written with `movups`, since a slot's alignment depends on the
+//! 8-byte slots around it. A `v128.const` is loaded at once from the
+//! function's constant pool (16-byte aligned, so a legacy SSE form may
+//! take it as a memory operand), or made with `pxor` (zero) or `pcmpeqd`
+//! (all ones).
+//!
+//! The visitor hands every SIMD operator here as a
+//! [`wasmparser::Operator`]; each group of operators has its module and
+//! returns `None` for operators not its own:
+//!
+//! * this module: constants, whole-vector loads and stores;
+//!
+//! Every SIMD operator needs SSE4.1 ([`CodeGen::check_simd`]): a module
+//! using one on a CPU without it is refused with an error naming the
+//! feature.
+
+use crate::codegen::CodeGen;
+use crate::error::CompileError;
+use crate::stack::Val;
+use cranelift_asm::x64::{Amode, SseMovOp, SseOp, Xmm, XmmMem};
+use wasmparser::{MemArg, Operator, ValType};
+
+/// The result of a group's compile function: `None` if the operator is not
+/// the group's.
+type Compiled = Option<Result<(), CompileError>>;
+
+impl CodeGen<'_> {
+    /// Compiles SIMD operator `op` (validated), which an error calls
+    /// `name`.
+    pub(crate) fn simd_operator(
+        &mut self,
+        op: &Operator<'_>,
+        name: &'static str,
+    ) -> Result<(), CompileError> {
+        self.check_simd()?;
+        let compiled = self.compile_simd_core(op);
+        compiled.unwrap_or_else(|| Err(self.unsupported(name)))
+    }
+
+    /// Constants, whole-vector loads and stores, bitwise operators.
+    fn compile_simd_core(&mut self, op: &Operator<'_>) -> Compiled {
+        match *op {
+            Operator::V128Const { value } => self.v128_const(value.i128() as u128),
+            Operator::V128Load { memarg } => self.v128_load(&memarg),
+            Operator::V128Store { memarg } => self.v128_store(&memarg),
+            Operator::V128And => self.v128_binop(SseOp::Pand),
+            Operator::V128Or => self.v128_binop(SseOp::Por),
+            Operator::V128Xor => self.v128_binop(SseOp::Pxor),
+            Operator::V128AndNot => {
+                // `pandn dst, src` is `!dst & src`: the right operand is
+                // the destination.
+                let rhs = self.pop_v128();
+                let lhs = self.pop_v128();
+                self.asm.pandn(rhs, lhs);
+                self.free_xmm(lhs);
+                self.push_v128(rhs);
+            }
+            Operator::V128Not => {
+                let src = self.pop_v128();
+                let ones = self.v128_const_operand(u128::MAX);
+                self.asm.pxor(src, ones);
+                self.push_v128(src);
+            }
+            _ => return None,
+        }
+        Some(Ok(()))
+    }
+
+    // ---- Helpers for every group ----------------------------------------
+
+    /// Pushes the constant `bits` in a new register.
+    pub(crate) fn v128_const(&mut self, bits: u128) {
+        let dst = self.alloc_xmm();
+        self.load_v128_const(dst, bits);
+        self.push_xmm(dst, ValType::V128);
+    }
+
+    /// Loads the constant `bits` into `dst`: `pxor` for zero, `pcmpeqd` for
+    /// all ones (neither reads `dst`'s old value, which the CPU knows), and
+    /// otherwise from the constant pool.
+    pub(crate) fn load_v128_const(&mut self, dst: Xmm, bits: u128) {
+        match bits {
+            0 => self.asm.pxor(dst, dst),
+            u128::MAX => self.asm.pcmpeqd(dst, dst),
+            _ => {
+                let src = self.v128_const_amode(bits);
+                self.asm.xmm_load(SseMovOp::Movaps, dst, &src);
+            }
+        }
+    }
+
+    /// The constant `bits` in the constant pool, 16-byte aligned.
+    pub(crate) fn v128_const_amode(&mut self, bits: u128) -> Amode {
+        let constant = self.asm.add_constant(&bits.to_le_bytes(), 16);
+        Amode::constant(constant)
+    }
+
+    /// The constant `bits` as the source operand of an SSE form (aligned,
+    /// so the legacy forms take it too).
+    pub(crate) fn v128_const_operand(&mut self, bits: u128) -> XmmMem {
+        XmmMem::Mem(self.v128_const_amode(bits))
+    }
+
+    /// Pops a `v128` into some XMM register, which the caller now owns.
+    pub(crate) fn pop_v128(&mut self) -> Xmm {
+        self.pop_xmm()
+    }
+
+    /// Pushes XMM register `reg` as a `v128`.
+    pub(crate) fn push_v128(&mut self, reg: Xmm) {
+        self.push_xmm(reg, ValType::V128);
+    }
+
+    /// `lhs op rhs` for a binary packed form that reads and writes its
+    /// destination: the result replaces the left operand in its register.
+    pub(crate) fn v128_binop(&mut self, op: SseOp) {
+        let rhs = self.pop_v128();
+        let lhs = self.pop_v128();
+        self.asm.xmm_rmr(op, lhs, &XmmMem::Xmm(rhs));
+        self.free_xmm(rhs);
+        self.push_v128(lhs);
+    }
+
+    // ---- Whole-vector memory accesses -------------------------------------
+
+    /// `v128.load`: 16 bytes, any alignment.
+    fn v128_load(&mut self, memarg: &MemArg) {
+        // The destination first: allocating may spill, which would clobber
+        // the memory base in the scratch register.
+        let dst = self.alloc_xmm();
+        let (amode, index) = self.memory_operand(memarg, 16);
+        self.asm.xmm_load(SseMovOp::Movups, dst, &amode);
+        self.free_gpr(index);
+        self.stack.push(Val::Xmm {
+            reg: dst,
+            ty: ValType::V128,
+        });
+    }
+
+    /// `v128.store`: 16 bytes, any alignment.
+    fn v128_store(&mut self, memarg: &MemArg) {
+        let value = self.pop_v128();
+        let (amode, index) = self.memory_operand(memarg, 16);
+        self.asm.xmm_store(SseMovOp::Movups, &amode, value);
+        self.free_gpr(index);
+        self.free_xmm(value);
+    }
+}
