@@ -25,12 +25,17 @@
 use crate::codegen::CodeGen;
 use crate::error::CompileError;
 use crate::stack::Val;
+
+mod float;
+mod int;
+mod lanes;
+mod relaxed;
 use cranelift_asm::x64::{Amode, SseMovOp, SseOp, Xmm, XmmMem};
 use wasmparser::{MemArg, Operator, ValType};
 
 /// The result of a group's compile function: `None` if the operator is not
 /// the group's.
-type Compiled = Option<Result<(), CompileError>>;
+pub(crate) type Compiled = Option<Result<(), CompileError>>;
 
 impl CodeGen<'_> {
     /// Compiles SIMD operator `op` (validated), which an error calls
@@ -41,7 +46,12 @@ impl CodeGen<'_> {
         name: &'static str,
     ) -> Result<(), CompileError> {
         self.check_simd()?;
-        let compiled = self.compile_simd_core(op);
+        let compiled = self
+            .compile_simd_core(op)
+            .or_else(|| self.compile_simd_int(op))
+            .or_else(|| self.compile_simd_float(op))
+            .or_else(|| self.compile_simd_lanes(op))
+            .or_else(|| self.compile_simd_relaxed(op));
         compiled.unwrap_or_else(|| Err(self.unsupported(name)))
     }
 
