@@ -2,7 +2,11 @@
 //! engine accepts, with guard pages and with explicit bounds checks) and in
 //! the wasmi interpreter must agree on every exported function's results
 //! and traps and on every exported global, memory and table after each
-//! call. The harness is `duet_tests::differential`, whose module docs
+//! call. Odd seeds make modules with SIMD (`v128` values compared bit for
+//! bit; relaxed SIMD left out), even seeds modules without; a compiler
+//! with no SIMD yet (the optimizing tier) is left out of a SIMD module it
+//! refuses, and the summary counts it, but the baseline tier never is.
+//! The harness is `duet_tests::differential`, whose module docs
 //! describe what is compared and why that is sound; the fuzz target in
 //! `tests/fuzz` runs the same check on libFuzzer's inputs.
 //!
@@ -36,7 +40,7 @@
 
 use duet_tests::differential::{
     Columns, Skip, Tally, check_module, check_wat, check_wat_bytes, module_for_seed,
-    on_comparison_stack,
+    on_comparison_stack, uses_simd,
 };
 use std::time::Instant;
 
@@ -88,6 +92,10 @@ fn seeds() {
             let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 check_module(&columns, &wasm, Some(seed), !seed, trace)
             }));
+            if !matches!(checked, Ok(Ok(_))) && uses_simd(&wasm) {
+                // `record` counts the others.
+                tally.simd_modules += 1;
+            }
             match checked {
                 Ok(Ok(verdict)) => tally.record(seed.to_string(), &verdict),
                 Ok(Err(divergence)) => {

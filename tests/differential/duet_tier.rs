@@ -21,6 +21,7 @@ pub enum Bounds {
 pub struct DuetTier {
     engine: Engine,
     name: String,
+    compiler: Compiler,
 }
 
 impl DuetTier {
@@ -42,15 +43,19 @@ impl DuetTier {
             });
         }
         let engine = Engine::new(&config).map_err(|e| e.to_string())?;
-        let compiler = match compiler {
+        let compiler_name = match compiler {
             Compiler::Winch => "winch",
             Compiler::Cranelift => "cranelift",
         };
         let name = match bounds {
-            Bounds::GuardPages => compiler.to_string(),
-            Bounds::Explicit => format!("{compiler} (explicit bounds checks)"),
+            Bounds::GuardPages => compiler_name.to_string(),
+            Bounds::Explicit => format!("{compiler_name} (explicit bounds checks)"),
         };
-        Ok(DuetTier { engine, name })
+        Ok(DuetTier {
+            engine,
+            name,
+            compiler,
+        })
     }
 }
 
@@ -59,13 +64,23 @@ impl Tier for DuetTier {
         &self.name
     }
 
+    /// The optimizing tier has no SIMD yet (it refuses a module with a
+    /// `v128` as [`Error::Unsupported`]); the baseline tier compiles all
+    /// of WebAssembly 2.0, SIMD included, and must never refuse.
+    fn may_lack_simd(&self) -> bool {
+        self.compiler == Compiler::Cranelift
+    }
+
     fn instantiate(&self, wasm: &[u8]) -> Result<Box<dyn TierInstance>, Instantiation> {
-        let module = Module::from_binary(&self.engine, wasm)
-            .map_err(|e| Instantiation::Refused(e.to_string()))?;
+        let refused = |e: Error| match e {
+            Error::Unsupported(why) => Instantiation::Unsupported(why),
+            other => Instantiation::Refused(other.to_string()),
+        };
+        let module = Module::from_binary(&self.engine, wasm).map_err(refused)?;
         let mut store = Store::new(&self.engine, ());
         let instance = Instance::new(&mut store, &module, &[]).map_err(|e| match e {
             Error::Trap(trap) => Instantiation::Trapped(trap_kind(trap.code())),
-            other => Instantiation::Refused(other.to_string()),
+            other => refused(other),
         })?;
         let funcs = instance
             .exports(&store)
@@ -111,6 +126,7 @@ impl DuetInstance {
             Value::I64(v) => Val::I64(*v),
             Value::F32(bits) => Val::F32(*bits),
             Value::F64(bits) => Val::F64(*bits),
+            Value::V128(bits) => Val::V128(*bits),
             Value::FuncRef(None) => Val::FuncRef(None),
             Value::FuncRef(Some(name)) => {
                 let name = name.as_deref().expect("arguments name exported functions");
@@ -132,7 +148,7 @@ impl DuetInstance {
             Val::I64(v) => Value::I64(*v),
             Val::F32(bits) => Value::F32(*bits),
             Val::F64(bits) => Value::F64(*bits),
-            Val::V128(_) => unreachable!("SIMD is disabled in the generator"),
+            Val::V128(bits) => Value::V128(*bits),
             Val::FuncRef(f) => Value::FuncRef(f.map(|f| {
                 self.funcs
                     .iter()

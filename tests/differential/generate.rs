@@ -1,7 +1,8 @@
 //! The modules and arguments the tiers are compared on.
 //!
-//! A module is wasm-smith's, from [`smith_config`] (WebAssembly 2.0 without
-//! SIMD, no imports, everything exported, bounded memories and tables, NaNs
+//! A module is wasm-smith's, from [`smith_config`] (WebAssembly 2.0, with
+//! SIMD for half of the seeds and without it for the other half; no
+//! imports, everything exported, bounded memories and tables, NaNs
 //! canonicalized), made to terminate with wasm-smith's `ensure_termination`:
 //! a fuel global, decremented at each function entry and loop head (and by
 //! the length of each bulk operation), that executes `unreachable` when it
@@ -14,7 +15,7 @@
 use super::value::Value;
 use crate::rng::XorShift;
 use arbitrary::Unstructured;
-use wasmparser::{ExternalKind, Parser, Payload, ValType};
+use wasmparser::{ExternalKind, Parser, Payload, ValType, Validator, WasmFeatures};
 
 /// The fuel every call starts with. It bounds the recursion depth too,
 /// which the engines' stacks must hold (see `StackBudget` in the parent
@@ -34,10 +35,11 @@ pub const MAX_MEMORY_BYTES: u64 = 16 << 16;
 /// elements.
 pub const MAX_TABLE_ELEMENTS: u64 = 64;
 
-/// wasm-smith's configuration: WebAssembly 2.0 without SIMD (multi-value,
-/// bulk memory, reference types with several tables, sign extension,
-/// saturating conversions; one memory), as `tests/winch_smith.rs` pass 1,
-/// plus what differential execution needs:
+/// wasm-smith's configuration: WebAssembly 2.0 (multi-value, bulk memory,
+/// reference types with several tables, sign extension, saturating
+/// conversions; one memory), with `simd` its 128-bit SIMD too, but never
+/// relaxed SIMD (whose results the spec lets differ between engines), as
+/// `tests/winch_smith.rs` pass 1, plus what differential execution needs:
 ///
 /// * no imports: nothing to provide, in either engine;
 /// * every function, global, memory and table exported: all of it is
@@ -47,15 +49,20 @@ pub const MAX_TABLE_ELEMENTS: u64 = 64;
 ///   arithmetic produce any NaN payload, and the two engines do differ
 ///   (x86's operand order decides which NaN propagates); a payload stored
 ///   to memory or reinterpreted as an integer would be a false divergence.
-///   Values compared directly still treat any NaN as any NaN.
+///   Scalar values compared directly still treat any NaN as any NaN.
+///   wasm-smith does the same for the vector arithmetic (`f32x4` and
+///   `f64x2` `add`, `sub`, `mul`, `div`, `sqrt`, `min`, `max`, `ceil`,
+///   `floor`, `trunc`, `nearest`): after each, `f32x4.eq`/`f64x2.eq` of the
+///   result with itself selects (`v128.bitselect`) the canonical NaN into
+///   every lane that is a NaN, so vectors compare bit for bit.
 ///
 /// With `avoid_traps`, wasm-smith guards the operations that could trap
 /// (an out-of-bounds load yields 0, a division by zero some value, ...):
 /// most calls then run to their end instead of stopping at the first
 /// trap, which exercises longer computations.
-pub fn smith_config(avoid_traps: bool) -> wasm_smith::Config {
+pub fn smith_config(avoid_traps: bool, simd: bool) -> wasm_smith::Config {
     wasm_smith::Config {
-        simd_enabled: false,
+        simd_enabled: simd,
         relaxed_simd_enabled: false,
         multi_value_enabled: true,
         bulk_memory_enabled: true,
@@ -90,25 +97,40 @@ pub fn smith_config(avoid_traps: bool) -> wasm_smith::Config {
     }
 }
 
-/// The module seed `seed` names: [`smith_config`] (avoiding traps for
-/// every third seed) fed from a xorshift stream of 256 to 16,640 bytes.
-/// `None` when wasm-smith gives up (it runs out of bytes, or
-/// `ensure_termination` refuses; a few percent of seeds).
+/// The module seed `seed` names: [`smith_config`] (with SIMD for odd
+/// seeds, so that even seeds keep the scalar operators' share of the
+/// instructions; avoiding traps for every third seed, independently) fed
+/// from a xorshift stream of 256 to 16,640 bytes. `None` when wasm-smith
+/// gives up (it runs out of bytes, or `ensure_termination` refuses; a few
+/// percent of seeds).
 pub fn module_for_seed(seed: u64) -> Option<Vec<u8>> {
     let mut rng = XorShift::new(seed);
     let len = 256 + rng.below(16_384) as usize;
     let data = rng.bytes(len);
-    module_from_bytes(&mut Unstructured::new(&data), seed % 3 == 2)
+    module_from_bytes(&mut Unstructured::new(&data), seed % 3 == 2, seed % 2 == 1)
 }
 
 /// A module from arbitrary bytes (the fuzz target's input), made to
 /// terminate and with its fuel exported; `None` if wasm-smith gives up.
-pub fn module_from_bytes(u: &mut Unstructured<'_>, avoid_traps: bool) -> Option<Vec<u8>> {
-    let mut module = wasm_smith::Module::new(smith_config(avoid_traps), u).ok()?;
+pub fn module_from_bytes(
+    u: &mut Unstructured<'_>,
+    avoid_traps: bool,
+    simd: bool,
+) -> Option<Vec<u8>> {
+    let mut module = wasm_smith::Module::new(smith_config(avoid_traps, simd), u).ok()?;
     let fuel = module.ensure_termination(FUEL).ok()?;
     let wasm = module.to_bytes();
     let name = unused_export_name(&wasm, FUEL_EXPORT)?;
     add_export(&wasm, &name, ExternalKind::Global, fuel)
+}
+
+/// Whether `wasm`, a valid WebAssembly 2.0 module, uses SIMD: a `v128`
+/// anywhere (a type, a local, a global) or a vector instruction. Exactly
+/// the modules that do not validate without the SIMD feature.
+pub fn uses_simd(wasm: &[u8]) -> bool {
+    Validator::new_with_features(WasmFeatures::WASM2.difference(WasmFeatures::SIMD))
+        .validate_all(wasm)
+        .is_err()
 }
 
 /// `base`, or `base` with `'`s appended, whichever the module does not
@@ -320,7 +342,7 @@ pub fn arguments(rng: &mut XorShift, params: &[ValType], funcs: &[ExportedFunc])
                     Value::ExternRef(Some(rng.below(100) as u32))
                 }
             }
-            ValType::V128 => unreachable!("SIMD is disabled in the generator"),
+            ValType::V128 => Value::V128(v128_bits(rng)),
         })
         .collect()
 }
@@ -418,6 +440,30 @@ fn f64_bits(rng: &mut XorShift) -> u64 {
     }
 }
 
+/// A `v128` argument's bits: its four 32-bit or two 64-bit lanes drawn as
+/// `i32`/`i64` or `f32`/`f64` arguments are (edge values of every lane
+/// reading: 0, -1, sign bits, infinities, NaNs with payloads), or
+/// sixteen bytes each a boundary of `i8` (0, 1, 0x7f, 0x80, 0xff), or
+/// random bits.
+fn v128_bits(rng: &mut XorShift) -> u128 {
+    let lanes32 = |rng: &mut XorShift, lane: fn(&mut XorShift) -> u32| {
+        (0..4).fold(0u128, |v, i| v | u128::from(lane(rng)) << (32 * i))
+    };
+    let lanes64 = |rng: &mut XorShift, lane: fn(&mut XorShift) -> u64| {
+        (0..2).fold(0u128, |v, i| v | u128::from(lane(rng)) << (64 * i))
+    };
+    match rng.below(6) {
+        0 => lanes32(rng, |rng| integer(rng) as u32),
+        1 => lanes64(rng, integer),
+        2 => lanes32(rng, f32_bits),
+        3 => lanes64(rng, f64_bits),
+        4 => (0..16).fold(0u128, |v, i| {
+            v | u128::from(rng.pick(&[0u8, 1, 0x7f, 0x80, 0xff])) << (8 * i)
+        }),
+        _ => u128::from(rng.next()) | u128::from(rng.next()) << 64,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -446,5 +492,18 @@ mod tests {
             }
         }
         assert!(with_fuel > 10);
+    }
+
+    #[test]
+    fn odd_seeds_make_simd_modules() {
+        let simd: Vec<u64> = (0..100)
+            .filter(|&seed| module_for_seed(seed).is_some_and(|wasm| uses_simd(&wasm)))
+            .collect();
+        assert!(simd.iter().all(|seed| seed % 2 == 1), "{simd:?}");
+        assert!(simd.len() > 15, "{simd:?}");
+        let scalar = wat::parse_str(r#"(module (func (result i32) i32.const 1))"#).unwrap();
+        let vector = wat::parse_str(r#"(module (func (local v128)))"#).unwrap();
+        assert!(!uses_simd(&scalar));
+        assert!(uses_simd(&vector));
     }
 }

@@ -8,9 +8,11 @@
 //!                                                          │
 //!          ┌────────────────────┬─────────────────────────┼────────────────────┐
 //!          ▼                    ▼                         ▼                    ▼
-//!   wasmi (reference)   duet: winch, guard pages   winch, explicit checks   cranelift
-//!          │                    │                         │              (once Engine::new
-//!          └──────── instantiate: all succeed, or all trap alike ───────  accepts it)
+//!   wasmi (reference)   duet: winch, guard pages   winch, explicit checks   cranelift, both
+//!   (`simd` feature)            │                         │               ways (left out of
+//!          │                    │                         │               a SIMD module it
+//!          │                    │                         │               refuses)
+//!          └──────── instantiate: all succeed, or all trap alike ───────────────┘
 //!                                   │
 //!        for each round, for each exported function, in export order:
 //!          refill the fuel global; call with the same arguments;
@@ -22,12 +24,19 @@
 //!
 //! * **Instantiation**: refused by the reference (wasmi's own limits):
 //!   the module is skipped, counted by reason. Refused by a duet column:
-//!   a divergence (duet must take every WebAssembly 2.0 module). A trap
-//!   in one (a segment out of bounds, a trapping start function) must be
-//!   a trap of the same kind in all.
+//!   a divergence (duet must take every WebAssembly 2.0 module), with one
+//!   exception: a column whose compiler has no SIMD yet
+//!   ([`Tier::may_lack_simd`]: the optimizing tier) may refuse a module
+//!   that uses SIMD ([`uses_simd`]) as unsupported, and is then left out
+//!   of that module's comparison, counted in the tally by column and
+//!   reason. The baseline tier never is: a SIMD module it refuses is a
+//!   divergence. A trap in one (a segment out of bounds, a trapping start
+//!   function) must be a trap of the same kind in all.
 //! * **Calls**: every exported function, [`ROUNDS`] times, with arguments
-//!   drawn from the seed (edge values mostly). Results compare by bits,
-//!   except that a NaN agrees with any NaN; traps compare by kind. A
+//!   drawn from the seed (edge values mostly; a `v128`'s lanes too).
+//!   Results compare by bits, except that an `f32` or `f64` NaN agrees
+//!   with any NaN (a `v128` compares bit for bit, NaN lanes included:
+//!   see below); traps compare by kind. A
 //!   stack overflow agrees with any trap (the engines' limits differ), but
 //!   each engine got a different distance before it, so the module's
 //!   comparison ends there, as a skip; so does a stack overflow in one
@@ -41,7 +50,8 @@
 //! # Why the comparison is sound
 //!
 //! Everything a generated module does is deterministic in WebAssembly
-//! 2.0 except NaN payloads, resource exhaustion and stack limits:
+//! 2.0 except NaN payloads, resource exhaustion and stack limits (relaxed
+//! SIMD, whose results may differ by design, is never generated):
 //! `generate.rs` canonicalizes NaNs in the module itself, memories and
 //! tables have small maxima (growth beyond them fails in every engine, and
 //! below them neither engine runs out), and stack overflows are compared
@@ -55,6 +65,33 @@
 //! with x86's CVTSD2SS and CVTSS2SD (wasmi through Rust's `as`), which
 //! keep the payload's top bits, so they agree; a third engine on another
 //! machine might not.
+//!
+//! ## SIMD
+//!
+//! A `v128` (a result, a global, sixteen bytes of memory) compares bit for
+//! bit. That is exact, not merely strict, because every vector operator
+//! whose NaN results the spec leaves open is either canonicalized or
+//! computed alike by both engines:
+//!
+//! * the arithmetic (`f32x4`/`f64x2` `add`, `sub`, `mul`, `div`, `sqrt`,
+//!   `min`, `max`, `ceil`, `floor`, `trunc`, `nearest`): wasm-smith
+//!   follows each with a `v128.bitselect` of the canonical NaN into the
+//!   lanes where `eq` of the result with itself is false, as it does for
+//!   the scalar operators;
+//! * `abs`, `neg`, `pmin`, `pmax`, `splat`, `extract_lane`,
+//!   `replace_lane`, shuffles, loads and stores move or select bits
+//!   without arithmetic, so a NaN lane (an argument's, with its payload)
+//!   comes out unchanged in every correct engine;
+//! * `f32x4.demote_f64x2_zero` and `f64x2.promote_low_f32x4` are not
+//!   canonicalized, as their scalar forms are not: both engines run x86's
+//!   conversions (CVTPD2PS/CVTPS2PD in duet, CVTSD2SS/CVTSS2SD lane by lane
+//!   in wasmi), which quiet a NaN and keep its payload's top bits alike;
+//! * comparisons, conversions to integers (saturating) and the integer
+//!   operators have one result for every input.
+//!
+//! Relaxed SIMD is left out (neither generated nor accepted by the
+//! reference): its results are implementation-defined, so no bitwise
+//! oracle exists for it.
 //!
 //! # The oracle
 //!
@@ -76,9 +113,10 @@
 //! # Adding a column
 //!
 //! A column is a [`Tier`]. [`Columns::new`] asks duet's engine for every
-//! [`Compiler`](duet::Compiler); the optimizing compiler joins by itself
-//! once `Engine::new` accepts it, and until then [`Columns::describe`]
-//! says it is absent.
+//! [`Compiler`](duet::Compiler); a compiler `Engine::new` refuses (one
+//! the build leaves out) is absent, and [`Columns::describe`] says so.
+//! The optimizing compiler's [`Tier::may_lack_simd`] goes once it
+//! compiles SIMD.
 
 mod duet_tier;
 mod generate;
@@ -89,7 +127,7 @@ mod wasmi_tier;
 pub use duet_tier::{Bounds, DuetTier};
 pub use generate::{
     Exports, FUEL, FUEL_EXPORT, MAX_MEMORY_BYTES, MAX_TABLE_ELEMENTS, add_export, arguments,
-    module_for_seed, module_from_bytes, smith_config,
+    module_for_seed, module_from_bytes, smith_config, uses_simd,
 };
 pub use reduce::reduce;
 pub use value::{Agreement, Outcome, State, TrapKind, Value, agreement};
@@ -117,6 +155,14 @@ pub trait Tier {
     /// The column's name in reports.
     fn name(&self) -> &str;
 
+    /// Whether the column may refuse a module that uses SIMD as
+    /// unsupported ([`Instantiation::Unsupported`]); it is then left out
+    /// of that module's comparison, and the tally counts it. A column
+    /// that does not (the default) must take every module.
+    fn may_lack_simd(&self) -> bool {
+        false
+    }
+
     /// Compiles and instantiates `wasm` (which has no imports), running its
     /// start function.
     fn instantiate(&self, wasm: &[u8]) -> Result<Box<dyn TierInstance>, Instantiation>;
@@ -138,9 +184,12 @@ pub trait TierInstance {
 /// Why a column has no instance.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Instantiation {
-    /// The engine does not take the module (invalid, unsupported, a limit
-    /// of its own), with its message.
+    /// The engine does not take the module (invalid, a limit of its own),
+    /// with its message.
     Refused(String),
+    /// The engine does not implement something the module uses (duet's
+    /// `Error::Unsupported`), with its message.
+    Unsupported(String),
     /// Instantiation trapped.
     Trapped(TrapKind),
 }
@@ -149,6 +198,7 @@ impl fmt::Display for Instantiation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Instantiation::Refused(why) => write!(f, "refused: {why}"),
+            Instantiation::Unsupported(why) => write!(f, "refused as unsupported: {why}"),
             Instantiation::Trapped(kind) => write!(f, "{kind} while instantiating"),
         }
     }
@@ -243,6 +293,11 @@ impl Skip {
 /// How a module's comparison ended without a divergence.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Verdict {
+    /// The module uses SIMD ([`uses_simd`]).
+    pub simd: bool,
+    /// The columns that refused the module as unsupported and were left
+    /// out of its comparison ([`Tier::may_lack_simd`]), with the reason.
+    pub left_out: Vec<(String, String)>,
     /// Calls compared (each against every column).
     pub calls: u64,
     /// How the compared calls ended: "returned", or the trap.
@@ -365,13 +420,16 @@ pub fn check_module(
             history: history.to_vec(),
         })
     };
-    let mut verdict = Verdict::default();
+    let mut verdict = Verdict {
+        simd: uses_simd(wasm),
+        ..Verdict::default()
+    };
 
     // Instantiation as an outcome: success is `Ok(vec![])`, so that the
     // rules for calls (stack overflows included) apply unchanged.
     let (mut reference, expected) = match columns.reference.instantiate(wasm) {
         Ok(instance) => (Some(instance), Ok(vec![])),
-        Err(Instantiation::Refused(why)) => {
+        Err(Instantiation::Refused(why) | Instantiation::Unsupported(why)) => {
             verdict.skipped = Some(Skip::ReferenceRefused(why));
             return Ok(verdict);
         }
@@ -380,12 +438,18 @@ pub fn check_module(
     if trace {
         println!("instantiation: {}", show_instantiation(&expected));
     }
-    let mut instances = Vec::new();
+    // The columns compared, each with its instance.
+    let mut instances: Vec<(&dyn Tier, Box<dyn TierInstance>)> = Vec::new();
     for tier in &columns.tiers {
+        let tier = &**tier;
         let (instance, actual) = match tier.instantiate(wasm) {
             Ok(instance) => (Some(instance), Ok(vec![])),
             Err(Instantiation::Trapped(kind)) => (None, Err(kind)),
-            Err(refused @ Instantiation::Refused(_)) => {
+            Err(Instantiation::Unsupported(why)) if verdict.simd && tier.may_lack_simd() => {
+                verdict.left_out.push((tier.name().to_string(), why));
+                continue;
+            }
+            Err(refused) => {
                 return Err(divergence(
                     &[tier.name()],
                     "instantiation refused".to_string(),
@@ -398,7 +462,7 @@ pub fn check_module(
             }
         };
         match agreement(&expected, &actual) {
-            Agreement::Agree => instances.extend(instance),
+            Agreement::Agree => instances.extend(instance.map(|instance| (tier, instance))),
             Agreement::StackOverflowed => {
                 verdict.instantiation_trapped = true;
                 verdict.skipped = Some(Skip::StackOverflowed {
@@ -445,7 +509,7 @@ pub fn check_module(
             let args = arguments(&mut rng, &func.params, &exports.funcs);
             if let Some(name) = &exports.fuel {
                 reference.set_global(name, &fuel);
-                for instance in &mut instances {
+                for (_, instance) in &mut instances {
                     instance.set_global(name, &fuel);
                 }
             }
@@ -456,11 +520,11 @@ pub fn check_module(
             }
             let actual: Vec<Outcome> = instances
                 .iter_mut()
-                .map(|instance| instance.call(&func.name, &args))
+                .map(|(_, instance)| instance.call(&func.name, &args))
                 .collect();
             let mut disagreeing = Vec::new();
             let mut overflowed = None;
-            for (tier, actual) in columns.tiers.iter().zip(&actual) {
+            for ((tier, _), actual) in instances.iter().zip(&actual) {
                 match agreement(&expected, actual) {
                     Agreement::Agree => {}
                     Agreement::StackOverflowed => overflowed = Some(tier.name()),
@@ -476,7 +540,7 @@ pub fn check_module(
             }
             if !disagreeing.is_empty() {
                 let mut what = format!("call {call}:\n  wasmi: {}", show_outcome(&expected));
-                for (tier, actual) in columns.tiers.iter().zip(&actual) {
+                for ((tier, _), actual) in instances.iter().zip(&actual) {
                     what.push_str(&format!("\n  {}: {}", tier.name(), show_outcome(actual)));
                 }
                 let signature = format!(
@@ -498,7 +562,7 @@ pub fn check_module(
             let expected_state = reference.state(&exports);
             let differences: Vec<Option<String>> = instances
                 .iter_mut()
-                .map(|instance| expected_state.difference(&instance.state(&exports)))
+                .map(|(_, instance)| expected_state.difference(&instance.state(&exports)))
                 .collect();
             if let Some(first) = differences.iter().flatten().next() {
                 let mut what = format!(
@@ -506,8 +570,8 @@ pub fn check_module(
                     show_outcome(&expected)
                 );
                 let mut tiers = Vec::new();
-                for ((tier, actual), difference) in
-                    columns.tiers.iter().zip(&actual).zip(&differences)
+                for (((tier, _), actual), difference) in
+                    instances.iter().zip(&actual).zip(&differences)
                 {
                     what.push_str(&format!("\n  {}: {}", tier.name(), show_outcome(actual)));
                     if let Some(difference) = difference {
@@ -551,6 +615,10 @@ fn show_instantiation(outcome: &Outcome) -> String {
 pub struct Tally {
     /// Modules compared (including those skipped).
     pub modules: u64,
+    /// Of those, the modules that use SIMD.
+    pub simd_modules: u64,
+    /// Calls compared in the modules that use SIMD.
+    pub simd_calls: u64,
     /// Seeds for which wasm-smith made no module.
     pub not_generated: u64,
     /// Modules whose instantiation trapped alike everywhere.
@@ -561,22 +629,40 @@ pub struct Tally {
     pub outcomes: BTreeMap<String, u64>,
     /// Skips by category, with the modules' labels (seeds).
     pub skipped: BTreeMap<&'static str, Vec<String>>,
+    /// Columns left out of a module's comparison, by column and reason
+    /// ([`left_out_reason`]), with the modules' labels.
+    pub left_out: BTreeMap<String, Vec<String>>,
+}
+
+/// A column's refusal without its specifics (the operator, the offset):
+/// `unsupported operator `i8x16_add` at offset 0x2f` counts as
+/// `unsupported operator`.
+pub fn left_out_reason(why: &str) -> &str {
+    why.split(['`', '\n']).next().unwrap_or_default().trim_end()
 }
 
 impl Tally {
     /// Adds one module's verdict; `label` names it in the skip lists.
     pub fn record(&mut self, label: impl Into<String>, verdict: &Verdict) {
+        let label = label.into();
         self.modules += 1;
         self.calls += verdict.calls;
+        if verdict.simd {
+            self.simd_modules += 1;
+            self.simd_calls += verdict.calls;
+        }
+        for (tier, why) in &verdict.left_out {
+            self.left_out
+                .entry(format!("{tier}, {}", left_out_reason(why)))
+                .or_default()
+                .push(label.clone());
+        }
         for (outcome, n) in &verdict.outcomes {
             *self.outcomes.entry(outcome.clone()).or_default() += n;
         }
         self.instantiation_traps += u64::from(verdict.instantiation_trapped);
         if let Some(skip) = &verdict.skipped {
-            self.skipped
-                .entry(skip.category())
-                .or_default()
-                .push(label.into());
+            self.skipped.entry(skip.category()).or_default().push(label);
         }
     }
 }
@@ -585,9 +671,14 @@ impl fmt::Display for Tally {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} modules ({} more seeds made none), {} instantiations trapped alike, {} calls \
-             compared",
-            self.modules, self.not_generated, self.instantiation_traps, self.calls
+            "{} modules ({} with SIMD; {} more seeds made none), {} instantiations trapped \
+             alike, {} calls compared ({} in modules with SIMD)",
+            self.modules,
+            self.simd_modules,
+            self.not_generated,
+            self.instantiation_traps,
+            self.calls,
+            self.simd_calls
         )?;
         let outcomes: Vec<String> = self
             .outcomes
@@ -595,28 +686,30 @@ impl fmt::Display for Tally {
             .map(|(outcome, n)| format!("{outcome} {n}"))
             .collect();
         write!(f, "\n  calls: {}", outcomes.join(", "))?;
-        if self.skipped.is_empty() {
-            return write!(f, "\n  none skipped");
-        }
-        for (category, labels) in &self.skipped {
+        let list = |labels: &[String]| {
             let shown: Vec<&str> = labels.iter().take(10).map(String::as_str).collect();
             let more = if labels.len() > shown.len() {
                 ", ..."
             } else {
                 ""
             };
-            write!(
-                f,
-                "\n  skipped, {category}: {} ({}{more})",
-                labels.len(),
-                shown.join(", ")
-            )?;
+            format!("{} ({}{more})", labels.len(), shown.join(", "))
+        };
+        for (column, labels) in &self.left_out {
+            write!(f, "\n  column left out, {column}: {}", list(labels))?;
+        }
+        if self.skipped.is_empty() {
+            return write!(f, "\n  none skipped");
+        }
+        for (category, labels) in &self.skipped {
+            write!(f, "\n  skipped, {category}: {}", list(labels))?;
         }
         Ok(())
     }
 }
 
-/// The fuzz target's check: a module from the input's bytes, arguments
+/// The fuzz target's check: a module from the input's bytes after the
+/// first (whose bit 0 asks for trap avoidance, bit 1 for SIMD), arguments
 /// from its hash; a divergence panics with the full report, a skip is
 /// said on stderr.
 pub fn fuzz_one(data: &[u8]) {
@@ -624,7 +717,7 @@ pub fn fuzz_one(data: &[u8]) {
         return;
     };
     let mut u = arbitrary::Unstructured::new(rest);
-    let Some(wasm) = module_from_bytes(&mut u, first & 1 == 1) else {
+    let Some(wasm) = module_from_bytes(&mut u, first & 1 == 1, first & 2 == 2) else {
         return;
     };
     on_comparison_stack(|| {

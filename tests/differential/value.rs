@@ -18,6 +18,8 @@ pub enum Value {
     F32(u32),
     /// An `f64`, as its bits.
     F64(u64),
+    /// A `v128`, as its bits (lane 0 in the low bits, as memory holds it).
+    V128(u128),
     /// A `funcref`: null, or the export name of the function. A function
     /// the module does not export is named `None` inside `Some` (the two
     /// engines could not be told apart on it).
@@ -28,9 +30,17 @@ pub enum Value {
 
 impl Value {
     /// Whether `self` (from the reference) and `other` (from a tier under
-    /// test) agree: equal bits, except that a NaN agrees with any NaN.
-    /// WebAssembly lets arithmetic produce any NaN payload (and sign), so
-    /// only "is NaN" is portable.
+    /// test) agree: equal bits, except that an `f32` or `f64` NaN agrees
+    /// with any NaN. WebAssembly lets arithmetic produce any NaN payload
+    /// (and sign), so only "is NaN" is portable.
+    ///
+    /// A `v128` agrees only bit for bit, its float lanes included. It has
+    /// no type of its own lanes (the same bits are `i8x16` or `f32x4` to
+    /// the next instruction), so "a NaN lane agrees with any NaN" would
+    /// also accept differing integers; and it need not: the generator
+    /// canonicalizes every vector operation that can make a NaN with an
+    /// unspecified payload, and the remaining ones are the same on both
+    /// sides (the parent module, "Why the comparison is sound").
     pub fn agrees_with(&self, other: &Value) -> bool {
         match (self, other) {
             (Value::F32(a), Value::F32(b)) => {
@@ -51,6 +61,15 @@ impl fmt::Display for Value {
             Value::I64(v) => write!(f, "i64:{v} ({:#x})", *v as u64),
             Value::F32(bits) => write!(f, "f32:{:?} ({bits:#010x})", f32::from_bits(*bits)),
             Value::F64(bits) => write!(f, "f64:{:?} ({bits:#018x})", f64::from_bits(*bits)),
+            // As `v128.const i32x4` writes it: lane 0 first.
+            Value::V128(bits) => write!(
+                f,
+                "v128:i32x4 {:#010x} {:#010x} {:#010x} {:#010x}",
+                *bits as u32,
+                (*bits >> 32) as u32,
+                (*bits >> 64) as u32,
+                (*bits >> 96) as u32
+            ),
             Value::FuncRef(None) => f.write_str("funcref:null"),
             Value::FuncRef(Some(Some(name))) => write!(f, "funcref:{name:?}"),
             Value::FuncRef(Some(None)) => f.write_str("funcref:(not exported)"),
@@ -232,6 +251,20 @@ mod tests {
         assert!(!Value::F32(0).agrees_with(&Value::F32(0x8000_0000)), "-0.0");
         assert!(Value::F64(0x7ff8_0000_0000_0000).agrees_with(&Value::F64(0xfff0_0000_0000_0001)));
         assert!(!Value::I32(1).agrees_with(&Value::I32(2)));
+    }
+
+    #[test]
+    fn a_v128_agrees_bit_for_bit_only() {
+        let canonical = 0x7fc0_0000_7fc0_0000_7fc0_0000_7fc0_0000u128;
+        assert!(Value::V128(canonical).agrees_with(&Value::V128(canonical)));
+        // Another NaN in one `f32x4` lane: the bits differ, so do the
+        // vectors (an `i32x4` reading of them would).
+        assert!(!Value::V128(canonical).agrees_with(&Value::V128(canonical | 1)));
+        assert!(!Value::V128(0).agrees_with(&Value::V128(1 << 127)), "-0.0");
+        assert_eq!(
+            Value::V128(1 | 2 << 32 | 3 << 64 | 0xffff_ffff << 96).to_string(),
+            "v128:i32x4 0x00000001 0x00000002 0x00000003 0xffffffff"
+        );
     }
 
     #[test]

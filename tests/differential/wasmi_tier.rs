@@ -6,10 +6,11 @@
 use super::value::{Outcome, State, TrapKind, Value};
 use super::{Exports, Instantiation, Tier, TierInstance};
 use wasmi::errors::{ErrorKind, InstantiationError, TableError};
-use wasmi::{Engine, ExternRef, Func, Instance, Module, Ref, Store, TrapCode, Val};
+use wasmi::{Engine, ExternRef, Func, Instance, Module, Ref, Store, TrapCode, V128, Val};
 
-/// wasmi, with WebAssembly 2.0's features and room for the recursion the
-/// generator's fuel allows.
+/// wasmi, with WebAssembly 2.0's features (SIMD included: the `simd`
+/// feature of the `wasmi` dependency; relaxed SIMD not) and room for the
+/// recursion the generator's fuel allows.
 pub struct WasmiTier {
     engine: Engine,
 }
@@ -27,6 +28,8 @@ impl WasmiTier {
             .wasm_multi_value(true)
             .wasm_bulk_memory(true)
             .wasm_reference_types(true)
+            .wasm_simd(true)
+            .wasm_relaxed_simd(false)
             .wasm_multi_memory(false)
             .wasm_tail_call(false)
             .wasm_extended_const(false)
@@ -120,6 +123,7 @@ impl WasmiInstance {
             Value::I64(v) => Val::I64(*v),
             Value::F32(bits) => Val::F32(wasmi::F32::from_bits(*bits)),
             Value::F64(bits) => Val::F64(wasmi::F64::from_bits(*bits)),
+            Value::V128(bits) => Val::V128(V128::from(*bits)),
             Value::FuncRef(None) => Val::FuncRef(Ref::Null),
             Value::FuncRef(Some(name)) => {
                 let name = name.as_deref().expect("arguments name exported functions");
@@ -160,7 +164,7 @@ impl WasmiInstance {
             Val::FuncRef(Ref::Val(f)) => Value::FuncRef(Some(self.func_name(f))),
             Val::ExternRef(Ref::Null) => Value::ExternRef(None),
             Val::ExternRef(Ref::Val(r)) => Value::ExternRef(Some(self.extern_number(r))),
-            Val::V128(_) => unreachable!("SIMD is disabled in the generator"),
+            Val::V128(v) => Value::V128(v.as_u128()),
         }
     }
 }
