@@ -2,10 +2,10 @@
 //! way of checking memory bounds.
 
 use super::value::{Outcome, State, TrapKind, Value};
-use super::{Exports, Instantiation, Tier, TierInstance};
+use super::{Exports, Instantiation, Tier, TierInstance, Uses};
 use duet::{
-    Compiler, Config, Engine, Error, ExternRef, Func, Instance, Module, Store, TrapCode, Tunables,
-    Val, WasmFeatures,
+    Compiler, Config, CpuFeature, CpuPreset, Engine, Error, ExternRef, Func, Instance, Module,
+    Store, TrapCode, Tunables, Val, WasmFeatures,
 };
 
 /// How duet checks memory bounds in a column.
@@ -17,7 +17,8 @@ pub enum Bounds {
     Explicit,
 }
 
-/// duet with one compiler and one bounds-checking strategy.
+/// duet with one compiler, one bounds-checking strategy and one CPU
+/// preset.
 pub struct DuetTier {
     engine: Engine,
     name: String,
@@ -25,14 +26,21 @@ pub struct DuetTier {
 }
 
 impl DuetTier {
-    /// The column for `compiler` and `bounds`, or the engine's refusal
-    /// (the optimizing compiler is refused until it is built). Modules are
-    /// validated as exactly WebAssembly 2.0 and compiled on the calling
-    /// thread; wasm may use `stack_bytes` of its thread's stack.
-    pub fn new(compiler: Compiler, bounds: Bounds, stack_bytes: usize) -> Result<DuetTier, String> {
+    /// The column for `compiler`, `bounds` and the CPU features of `cpu`,
+    /// or the engine's refusal (a compiler the build leaves out, a preset
+    /// the host lacks). Modules are validated as exactly WebAssembly 2.0
+    /// and compiled on the calling thread; wasm may use `stack_bytes` of
+    /// its thread's stack.
+    pub fn new(
+        compiler: Compiler,
+        bounds: Bounds,
+        cpu: CpuPreset,
+        stack_bytes: usize,
+    ) -> Result<DuetTier, String> {
         let mut config = Config::new();
         config
             .compiler(compiler)
+            .cpu_features(cpu)
             .wasm_features(WasmFeatures::WASM2)
             .parallel_compilation(false)
             .max_wasm_stack(stack_bytes);
@@ -47,10 +55,13 @@ impl DuetTier {
             Compiler::Winch => "winch",
             Compiler::Cranelift => "cranelift",
         };
-        let name = match bounds {
-            Bounds::GuardPages => compiler_name.to_string(),
-            Bounds::Explicit => format!("{compiler_name} (explicit bounds checks)"),
-        };
+        let mut name = compiler_name.to_string();
+        if bounds == Bounds::Explicit {
+            name.push_str(" (explicit bounds checks)");
+        }
+        if cpu != CpuPreset::Host {
+            name.push_str(&format!(" ({cpu})"));
+        }
         Ok(DuetTier {
             engine,
             name,
@@ -66,9 +77,12 @@ impl Tier for DuetTier {
 
     /// The optimizing tier has no SIMD yet (it refuses a module with a
     /// `v128` as [`Error::Unsupported`]); the baseline tier compiles all
-    /// of WebAssembly 2.0, SIMD included, and must never refuse.
-    fn may_lack_simd(&self) -> bool {
-        self.compiler == Compiler::Cranelift
+    /// of WebAssembly 2.0, SIMD included. Either refuses `popcnt` under a
+    /// CPU preset without POPCNT (`crates/cli/tests/cli.rs` checks it),
+    /// which the SSE4.1 column is.
+    fn may_refuse(&self, uses: Uses) -> bool {
+        let lacks_popcnt = !self.engine.cpu_features().has(CpuFeature::Popcnt);
+        (uses.simd && self.compiler == Compiler::Cranelift) || (uses.popcnt && lacks_popcnt)
     }
 
     fn instantiate(&self, wasm: &[u8]) -> Result<Box<dyn TierInstance>, Instantiation> {

@@ -5,14 +5,15 @@
 //!
 //! ```text
 //!   seed / fuzz bytes ──► wasm-smith (generate.rs) ──► module + fuel export
-//!                                                          │
-//!          ┌────────────────────┬─────────────────────────┼────────────────────┐
-//!          ▼                    ▼                         ▼                    ▼
-//!   wasmi (reference)   duet: winch, guard pages   winch, explicit checks   cranelift, both
-//!   (`simd` feature)            │                         │               ways (left out of
-//!          │                    │                         │               a SIMD module it
-//!          │                    │                         │               refuses)
-//!          └──────── instantiate: all succeed, or all trap alike ───────────────┘
+//!                                         │
+//!          ┌──────────────────────────────┴─────────────────────┐
+//!          ▼                                                    ▼
+//!   wasmi (reference,            duet, a column for each of:
+//!   `simd` feature on)             winch: guard pages; explicit bounds checks;
+//!          │                              guard pages on SSE4.1 only
+//!          │                       cranelift: guard pages; explicit checks
+//!          │                         (left out of a SIMD module it refuses)
+//!          └──── instantiate: all succeed, or all trap alike ───┘
 //!                                   │
 //!        for each round, for each exported function, in export order:
 //!          refill the fuel global; call with the same arguments;
@@ -24,14 +25,17 @@
 //!
 //! * **Instantiation**: refused by the reference (wasmi's own limits):
 //!   the module is skipped, counted by reason. Refused by a duet column:
-//!   a divergence (duet must take every WebAssembly 2.0 module), with one
-//!   exception: a column whose compiler has no SIMD yet
-//!   ([`Tier::may_lack_simd`]: the optimizing tier) may refuse a module
-//!   that uses SIMD ([`uses_simd`]) as unsupported, and is then left out
-//!   of that module's comparison, counted in the tally by column and
-//!   reason. The baseline tier never is: a SIMD module it refuses is a
-//!   divergence. A trap in one (a segment out of bounds, a trapping start
-//!   function) must be a trap of the same kind in all.
+//!   a divergence (duet must take every WebAssembly 2.0 module), with two
+//!   exceptions by design ([`Tier::may_refuse`], from what the module
+//!   [`Uses`]): the optimizing tier, which has no SIMD yet, may refuse a
+//!   module that uses SIMD ([`uses_simd`]), and a column whose CPU preset
+//!   lacks POPCNT (the SSE4.1 one) a module with `popcnt`, as
+//!   unsupported. Such a column is left out of that module's comparison,
+//!   counted in the tally by column and reason. The baseline tier never
+//!   is for SIMD: a SIMD module it refuses is a divergence, on the host's
+//!   features and on SSE4.1 alike. A trap in one (a segment out of
+//!   bounds, a trapping start function) must be a trap of the same kind
+//!   in all.
 //! * **Calls**: every exported function, [`ROUNDS`] times, with arguments
 //!   drawn from the seed (edge values mostly; a `v128`'s lanes too).
 //!   Results compare by bits, except that an `f32` or `f64` NaN agrees
@@ -115,8 +119,8 @@
 //! A column is a [`Tier`]. [`Columns::new`] asks duet's engine for every
 //! [`Compiler`](duet::Compiler); a compiler `Engine::new` refuses (one
 //! the build leaves out) is absent, and [`Columns::describe`] says so.
-//! The optimizing compiler's [`Tier::may_lack_simd`] goes once it
-//! compiles SIMD.
+//! The optimizing compiler's exception in [`Tier::may_refuse`] goes once
+//! it compiles SIMD.
 
 mod duet_tier;
 mod generate;
@@ -126,7 +130,7 @@ mod wasmi_tier;
 
 pub use duet_tier::{Bounds, DuetTier};
 pub use generate::{
-    Exports, FUEL, FUEL_EXPORT, MAX_MEMORY_BYTES, MAX_TABLE_ELEMENTS, add_export, arguments,
+    Exports, FUEL, FUEL_EXPORT, MAX_MEMORY_BYTES, MAX_TABLE_ELEMENTS, Uses, add_export, arguments,
     module_for_seed, module_from_bytes, smith_config, uses_simd,
 };
 pub use reduce::reduce;
@@ -155,11 +159,12 @@ pub trait Tier {
     /// The column's name in reports.
     fn name(&self) -> &str;
 
-    /// Whether the column may refuse a module that uses SIMD as
+    /// Whether the column may refuse a module that uses `uses` as
     /// unsupported ([`Instantiation::Unsupported`]); it is then left out
-    /// of that module's comparison, and the tally counts it. A column
-    /// that does not (the default) must take every module.
-    fn may_lack_simd(&self) -> bool {
+    /// of that module's comparison, and the tally counts it. Otherwise
+    /// (by default, always) the column must take the module.
+    fn may_refuse(&self, uses: Uses) -> bool {
+        let _ = uses;
         false
     }
 
@@ -219,19 +224,28 @@ impl Default for Columns {
 
 impl Columns {
     /// wasmi as the reference; duet with each compiler its engine accepts,
-    /// with guard pages and with explicit bounds checks.
+    /// with guard pages and with explicit bounds checks, on the host's CPU
+    /// features; and the baseline tier once more limited to SSE4.1 (the
+    /// least its SIMD needs), so that its SSE4.1 sequences are compared as
+    /// well as the AVX forms the host allows.
     pub fn new() -> Columns {
+        use duet::{Compiler, CpuPreset};
         let mut tiers: Vec<Box<dyn Tier>> = Vec::new();
         let mut absent = Vec::new();
-        for compiler in [duet::Compiler::Winch, duet::Compiler::Cranelift] {
-            for bounds in [Bounds::GuardPages, Bounds::Explicit] {
-                match DuetTier::new(compiler, bounds, STACK_BYTES) {
-                    Ok(tier) => tiers.push(Box::new(tier)),
-                    Err(why) if bounds == Bounds::GuardPages => {
-                        absent.push(format!("{compiler:?} ({why})"))
-                    }
-                    Err(_) => {}
+        let columns = [
+            (Compiler::Winch, Bounds::GuardPages, CpuPreset::Host),
+            (Compiler::Winch, Bounds::Explicit, CpuPreset::Host),
+            (Compiler::Winch, Bounds::GuardPages, CpuPreset::Sse41),
+            (Compiler::Cranelift, Bounds::GuardPages, CpuPreset::Host),
+            (Compiler::Cranelift, Bounds::Explicit, CpuPreset::Host),
+        ];
+        for (compiler, bounds, cpu) in columns {
+            match DuetTier::new(compiler, bounds, cpu, STACK_BYTES) {
+                Ok(tier) => tiers.push(Box::new(tier)),
+                Err(why) if bounds == Bounds::GuardPages => {
+                    absent.push(format!("{compiler:?} on {cpu} ({why})"))
                 }
+                Err(_) => {}
             }
         }
         Columns {
@@ -293,10 +307,10 @@ impl Skip {
 /// How a module's comparison ended without a divergence.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Verdict {
-    /// The module uses SIMD ([`uses_simd`]).
-    pub simd: bool,
+    /// What the module uses that some column may lack.
+    pub uses: Uses,
     /// The columns that refused the module as unsupported and were left
-    /// out of its comparison ([`Tier::may_lack_simd`]), with the reason.
+    /// out of its comparison ([`Tier::may_refuse`]), with the reason.
     pub left_out: Vec<(String, String)>,
     /// Calls compared (each against every column).
     pub calls: u64,
@@ -421,7 +435,7 @@ pub fn check_module(
         })
     };
     let mut verdict = Verdict {
-        simd: uses_simd(wasm),
+        uses: Uses::of(wasm),
         ..Verdict::default()
     };
 
@@ -445,7 +459,7 @@ pub fn check_module(
         let (instance, actual) = match tier.instantiate(wasm) {
             Ok(instance) => (Some(instance), Ok(vec![])),
             Err(Instantiation::Trapped(kind)) => (None, Err(kind)),
-            Err(Instantiation::Unsupported(why)) if verdict.simd && tier.may_lack_simd() => {
+            Err(Instantiation::Unsupported(why)) if tier.may_refuse(verdict.uses) => {
                 verdict.left_out.push((tier.name().to_string(), why));
                 continue;
             }
@@ -634,11 +648,23 @@ pub struct Tally {
     pub left_out: BTreeMap<String, Vec<String>>,
 }
 
-/// A column's refusal without its specifics (the operator, the offset):
-/// `unsupported operator `i8x16_add` at offset 0x2f` counts as
-/// `unsupported operator`.
-pub fn left_out_reason(why: &str) -> &str {
-    why.split(['`', '\n']).next().unwrap_or_default().trim_end()
+/// A column's refusal without its specifics, for counting: the first
+/// line, without the offset, and with a quoted name (an operator, a type)
+/// elided, so that `unsupported operator `i8x16_add` at offset 0x2f`
+/// counts as `unsupported operator`; a quoted phrase stays (`popcnt
+/// without the popcnt CPU feature`).
+pub fn left_out_reason(why: &str) -> String {
+    let line = why.lines().next().unwrap_or_default();
+    let line = line.split(" at offset ").next().unwrap_or_default();
+    let mut parts = line.split('`');
+    let mut reason = parts.next().unwrap_or_default().to_string();
+    while let Some(quoted) = parts.next() {
+        if quoted.contains(' ') {
+            reason.push_str(&format!("`{quoted}`"));
+        }
+        reason.push_str(parts.next().unwrap_or_default());
+    }
+    reason.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl Tally {
@@ -647,7 +673,7 @@ impl Tally {
         let label = label.into();
         self.modules += 1;
         self.calls += verdict.calls;
-        if verdict.simd {
+        if verdict.uses.simd {
             self.simd_modules += 1;
             self.simd_calls += verdict.calls;
         }
@@ -756,4 +782,27 @@ pub fn check_wat_bytes(wasm: &[u8], arguments_seed: u64) -> Verdict {
             Err(divergence) => panic!("{divergence}"),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_left_out_reason_drops_the_specifics() {
+        assert_eq!(
+            left_out_reason("unsupported operator `i8x16_add` at offset 0x2f"),
+            "unsupported operator"
+        );
+        assert_eq!(
+            left_out_reason("unsupported value type `v128` at offset 0x11"),
+            "unsupported value type"
+        );
+        assert_eq!(
+            left_out_reason(
+                "unsupported operator `popcnt without the popcnt CPU feature` at offset 0x9"
+            ),
+            "unsupported operator `popcnt without the popcnt CPU feature`"
+        );
+    }
 }
