@@ -129,12 +129,15 @@ impl CodeGen<'_> {
         self.push_xmm(reg, ValType::V128);
     }
 
-    /// `lhs op rhs` for a binary packed form that reads and writes its
-    /// destination: the result replaces the left operand in its register.
+    /// `lhs op rhs` for a binary packed operation: the result replaces the
+    /// left operand in its register. `Assembler::packed` emits the VEX twin
+    /// (`vpand lhs, lhs, rhs`) where the CPU has AVX and the legacy form
+    /// (`pand lhs, rhs`) otherwise; with the destination the first source,
+    /// neither needs a copy.
     pub(crate) fn v128_binop(&mut self, op: SseOp) {
         let rhs = self.pop_v128();
         let lhs = self.pop_v128();
-        self.asm.xmm_rmr(op, lhs, &XmmMem::Xmm(rhs));
+        self.asm.packed(op, lhs, lhs, &XmmMem::Xmm(rhs));
         self.free_xmm(rhs);
         self.push_v128(lhs);
     }
