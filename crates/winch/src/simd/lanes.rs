@@ -80,8 +80,7 @@
 //!
 //! ```text
 //!   load8x8_s/u ... load32x2_s/u   pmovsx*/pmovzx* x, m64   (no alignment needed)
-//!   load8_splat                    pinsrb x, m8, 0; then as i8x16.splat
-//!   load16_splat                   pinsrw x, m16, 0; then as i16x8.splat
+//!   load8_splat, load16_splat      movzx r, m8/m16; movd x, r; then as i8x16/i16x8.splat
 //!   load32_splat, load64_splat     movss/movsd x, m; pshufd
 //!   load32_zero, load64_zero       movss/movsd x, m         (clear the rest)
 //!   loadN_lane                     pinsrb/w/d/q x, mN, lane
@@ -536,8 +535,19 @@ impl CodeGen<'_> {
         let dst = self.alloc_xmm();
         let (amode, index) = self.memory_operand(memarg, shape.lane_bytes());
         match shape {
-            Shape::I8x16 => self.asm.pinsrb(dst, &GprMem::Mem(amode), 0),
-            Shape::I16x8 => self.asm.pinsrw(dst, &GprMem::Mem(amode), 0),
+            // Through the address register (free once the address is
+            // formed): `pinsrb`/`pinsrw` from memory would also read
+            // `dst`'s stale value, a dependency on whatever wrote it last.
+            Shape::I8x16 | Shape::I16x8 => {
+                let mode = if shape == Shape::I8x16 {
+                    ExtMode::BL
+                } else {
+                    ExtMode::WL
+                };
+                self.asm.movzx(mode, index, &GprMem::Mem(amode));
+                self.asm
+                    .movd_to_xmm(OperandSize::S32, dst, &GprMem::Gpr(index));
+            }
             Shape::I32x4 => self.asm.xmm_load(SseMovOp::Movss, dst, &amode),
             _ => self.asm.xmm_load(SseMovOp::Movsd, dst, &amode),
         }
