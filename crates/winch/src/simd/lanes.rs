@@ -65,10 +65,10 @@
 //! four bits. A saturating `paddusb` of `0x70` maps 0-15 to `0x70-0x7f`
 //! (top bit clear, low bits the index) and 16-255 to `0x80-0xff` (top bit
 //! set), so `pshufb` after it is exactly the swizzle.
-//! `i8x16.relaxed_swizzle` is compiled as exactly `i8x16.swizzle`: the
-//! proposal allows that behaviour, it is one `paddusb` more than the bare
-//! `pshufb` (which gives the other allowed result for indices from 128),
-//! and it keeps the result the same on every CPU and in both tiers.
+//! `i8x16.relaxed_swizzle` is compiled as exactly `i8x16.swizzle`. The
+//! proposal also allows byte `index % 16` for indices 16-127, which the
+//! bare `pshufb` would give, saving the `paddusb`; the exact result costs
+//! one instruction and is the same on every CPU preset.
 //!
 //! # Memory
 //!
