@@ -1175,7 +1175,7 @@ pub const VEX_TWINS: &[(&str, &str)] = &[
 
 /// The VEX forms whose opcode is not their legacy twin's (Intel SDM Vol. 2,
 /// "BLENDVPS", "BLENDVPD", "PBLENDVB": the VEX forms take a fourth register
-/// in imm8[7:4] and live in map 0F3A).
+/// in `imm8[7:4]` and live in map 0F3A).
 pub const VEX_MOVED_OPCODES: &[&str] = &["Vpblendvb", "Vblendvps", "Vblendvpd"];
 
 pub const INSTS: &[InstDecl] = &[

@@ -191,7 +191,7 @@ impl Assembler {
 
     /// `op dst, src1, src2, mask`: each lane from `src2` where `mask`'s lane
     /// has its top bit set, from `src1` otherwise; `mask` is named by
-    /// imm8[7:4] (`/is4`), the low nibble zero.
+    /// `imm8[7:4]` (`/is4`), the low nibble zero.
     pub fn xmm_blendv_vex(
         &mut self,
         op: AvxBlendvOp,
