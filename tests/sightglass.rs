@@ -22,8 +22,9 @@
 //!   `_start` returns (or the program calls `proc_exit(0)`); any other exit
 //!   code or a trap fails the case.
 //!
-//! Every program runs under every compiler of [`COMPILERS`] (both tiers). `blake3-simd` needs
-//! SIMD, which no compiler supports yet: it is listed as an ignored case.
+//! Every program runs under every compiler of [`COMPILERS`] (both tiers),
+//! but `blake3-simd` needs SIMD, which the optimizing tier does not
+//! compile yet (issue 14): there it is listed as an ignored case.
 //!
 //! When the programs are missing the test binary fails: benchmarks that
 //! silently did not run would read as benchmarks that passed.
@@ -42,8 +43,12 @@ use std::process::ExitCode;
 /// The compilers every program runs under.
 const COMPILERS: &[Compiler] = &[Compiler::Winch, Compiler::Cranelift];
 
-/// Programs that need what no compiler supports yet, and why.
-const NOT_YET: &[(&str, &str)] = &[("blake3-simd", "needs SIMD")];
+/// Programs a compiler does not support yet, and why.
+const NOT_YET: &[(&str, Compiler, &str)] = &[(
+    "blake3-simd",
+    Compiler::Cranelift,
+    "needs SIMD in the optimizing tier (issue 14)",
+)];
 
 /// One benchmark program.
 #[derive(Clone)]
@@ -80,7 +85,9 @@ fn main() -> ExitCode {
             }
         };
         for program in &programs {
-            let not_yet = NOT_YET.iter().any(|&(name, _)| name == program.name);
+            let not_yet = NOT_YET
+                .iter()
+                .any(|&(name, c, _)| name == program.name && c == compiler);
             let engine = engine.clone();
             let program = program.clone();
             let name = program.name.clone();

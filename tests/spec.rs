@@ -1,25 +1,35 @@
-//! The WebAssembly 2.0 spec suite under both compilers.
+//! The WebAssembly spec suites, and this repository's own scripts.
 //!
-//! Every top-level `*.wast` file of the suite (not `simd/`: SIMD is not
-//! supported yet) is a test case per compiler (`[winch] i32`,
-//! `[cranelift] i32`), run by `duet_cli::wast` (the runner behind
-//! `duet wast`) on an engine with that compiler and exactly WebAssembly
-//! 2.0's feature set, so modules that 3.0 accepts but 2.0 calls
-//! invalid are rejected as the suite expects. A case fails with the list of
-//! the script's failures, one `file:line:column: directive: what went wrong`
-//! per line.
+//! * Every top-level `*.wast` file of the 2.0 suite is a test case per
+//!   compiler (`[winch] i32`, `[cranelift] i32`), on an engine with that
+//!   compiler and exactly WebAssembly 2.0's feature set, so modules that
+//!   3.0 accepts but 2.0 calls invalid are rejected as the suite expects.
+//! * The SIMD files, `wasm-2.0/simd/` (2.0's features) and
+//!   `wasm-3.0/simd/` and `wasm-3.0/relaxed-simd/` (3.0's), run under the
+//!   baseline tier twice: with the host's CPU features and with the SSE4.1
+//!   preset, so the code paths for CPUs without AVX or SSE4.2 are tested
+//!   on a machine that has them (`[winch host] 2.0/simd/simd_lane`,
+//!   `[winch sse4.1] 3.0/relaxed-simd/relaxed_min_max`). The optimizing
+//!   tier has no SIMD yet (issue 14).
+//! * `tests/wast/*.wast`, scripts written here, run like the SIMD files.
 //!
-//! The suite is found at `$DUET_SPEC_DIR`, else at
-//! `$DUET_SHARED/spec/wasm-2.0`, else at `../shared/spec/wasm-2.0` beside
-//! the workspace. When it is missing the test binary fails: a suite that
-//! silently did not run would read as a suite that passed.
+//! Each case runs its script with `duet_cli::wast` (the runner behind
+//! `duet wast`) and fails with the list of the script's failures, one
+//! `file:line:column: directive: what went wrong` per line.
+//!
+//! The suites are found at `$DUET_SHARED/spec/wasm-2.0` and `.../wasm-3.0`,
+//! else at `../shared/spec/...` beside the workspace (`$DUET_SPEC_DIR`
+//! overrides the 2.0 suite's directory). When one is missing the test
+//! binary fails: a suite that silently did not run would read as a suite
+//! that passed.
 //!
 //! ```text
 //! cargo test -p duet-tests --test spec            # every file
 //! cargo test -p duet-tests --test spec -- i32     # files whose name contains i32
+//! cargo test -p duet-tests --test spec -- simd    # the SIMD files
 //! ```
 
-use duet::{Compiler, Config, Engine, WasmFeatures};
+use duet::{Compiler, Config, CpuPreset, Engine, WasmFeatures};
 use duet_cli::wast::WastRunner;
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::fmt::Write as _;
@@ -31,45 +41,105 @@ const MAX_FAILURE_LINES: usize = 30;
 
 fn main() -> ExitCode {
     let args = Arguments::from_args();
+    let spec = duet_tests::shared_dir().join("spec");
     let dir = match std::env::var_os("DUET_SPEC_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => duet_tests::shared_dir().join("spec/wasm-2.0"),
-    };
-    let files = match spec_files(&dir) {
-        Ok(files) if !files.is_empty() => files,
-        Ok(_) => return missing(&dir, "it holds no .wast files"),
-        Err(error) => return missing(&dir, &error.to_string()),
+        None => spec.join("wasm-2.0"),
     };
     let mut trials = Vec::new();
+    let files = match spec_files(&dir) {
+        Ok(files) => files,
+        Err(error) => return missing(&dir, &error.to_string()),
+    };
     for (label, compiler) in [
         ("winch", Compiler::Winch),
         ("cranelift", Compiler::Cranelift),
     ] {
-        let mut config = Config::new();
-        config.compiler(compiler).wasm_features(WasmFeatures::WASM2);
-        let engine = match Engine::new(&config) {
+        let engine = match engine(compiler, WasmFeatures::WASM2, CpuPreset::Host) {
             Ok(engine) => engine,
-            Err(error) => {
-                eprintln!("error: cannot make the {label} engine: {error}");
-                return ExitCode::FAILURE;
-            }
+            Err(error) => return cannot_make(label, &error),
         };
-        for path in &files {
-            let name = path.file_stem().map_or_else(
-                || path.display().to_string(),
-                |s| s.to_string_lossy().into(),
+        add_trials(&mut trials, &format!("[{label}]"), "", &engine, &files);
+    }
+
+    // The SIMD suites and the local scripts, under the baseline tier with
+    // two CPU presets.
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("wast");
+    let simd_suites = [
+        (dir.join("simd"), WasmFeatures::WASM2, "2.0/simd/"),
+        (spec.join("wasm-3.0/simd"), WasmFeatures::WASM3, "3.0/simd/"),
+        (
+            spec.join("wasm-3.0/relaxed-simd"),
+            WasmFeatures::WASM3,
+            "3.0/relaxed-simd/",
+        ),
+        (local, WasmFeatures::WASM3, "local/"),
+    ];
+    for (suite, features, prefix) in simd_suites {
+        let files = match spec_files(&suite) {
+            Ok(files) => files,
+            Err(error) => return missing(&suite, &error.to_string()),
+        };
+        for (label, preset) in [("host", CpuPreset::Host), ("sse4.1", CpuPreset::Sse41)] {
+            let engine = match engine(Compiler::Winch, features, preset) {
+                Ok(engine) => engine,
+                Err(error) => return cannot_make(label, &error),
+            };
+            add_trials(
+                &mut trials,
+                &format!("[winch {label}]"),
+                prefix,
+                &engine,
+                &files,
             );
-            let runner = WastRunner::new(engine.clone());
-            let path = path.clone();
-            trials.push(Trial::test(format!("[{label}] {name}"), move || {
-                run(&runner, &path)
-            }));
         }
     }
     libtest_mimic::run(&args, trials).exit_code()
 }
 
-/// The top-level `*.wast` files of `dir`, sorted by name.
+/// An engine with `compiler`, exactly the wasm `features`, and the CPU
+/// `preset`.
+fn engine(
+    compiler: Compiler,
+    features: WasmFeatures,
+    preset: CpuPreset,
+) -> Result<Engine, duet::Error> {
+    let mut config = Config::new();
+    config
+        .compiler(compiler)
+        .wasm_features(features)
+        .cpu_features(preset);
+    Engine::new(&config)
+}
+
+fn cannot_make(label: &str, error: &duet::Error) -> ExitCode {
+    eprintln!("error: cannot make the {label} engine: {error}");
+    ExitCode::FAILURE
+}
+
+/// A case `{label} {prefix}{name}` per file, run on `engine`.
+fn add_trials(
+    trials: &mut Vec<Trial>,
+    label: &str,
+    prefix: &str,
+    engine: &Engine,
+    files: &[PathBuf],
+) {
+    for path in files {
+        let name = path.file_stem().map_or_else(
+            || path.display().to_string(),
+            |s| s.to_string_lossy().into(),
+        );
+        let runner = WastRunner::new(engine.clone());
+        let path = path.clone();
+        trials.push(Trial::test(format!("{label} {prefix}{name}"), move || {
+            run(&runner, &path)
+        }));
+    }
+}
+
+/// The top-level `*.wast` files of `dir`, sorted by name; an error if
+/// there are none.
 fn spec_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
@@ -79,13 +149,16 @@ fn spec_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         }
     }
     files.sort();
+    if files.is_empty() {
+        return Err(std::io::Error::other("it holds no .wast files"));
+    }
     Ok(files)
 }
 
 /// Fails the binary: the suite is not where it should be.
 fn missing(dir: &Path, why: &str) -> ExitCode {
     eprintln!(
-        "error: the WebAssembly 2.0 spec suite is missing at {}: {why}\n       \
+        "error: a WebAssembly spec suite is missing at {}: {why}\n       \
          put the shared test material beside the workspace as ../shared, \
          or set DUET_SHARED (or DUET_SPEC_DIR to the suite's directory)",
         dir.display()

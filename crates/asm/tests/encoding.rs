@@ -22,10 +22,12 @@ use common::{Targets, amode_reg, call_info, external, g, gw, trap, xr, xwr};
 use cranelift_asm::metadata::{RelocKind, TrapCode};
 use cranelift_asm::x64::inst::{self as vi, CallDest, ShiftAmount};
 use cranelift_asm::x64::{
-    AluOp, Amode, AsmError, Assembler, AvxOp, BitOp, CC, CpuFeatures, ExtMode, FloatSize, Gpr,
-    GprMem, JumpTableTargets, MInst, OperandSize, RoundMode, Scale, ShiftOp, SseBlendvOp,
-    SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseRegOp, SseShiftImmOp,
-    SseTestOp, SseUnaryImmOp, SseUnaryOp, UnaryOp, Virtual, Xmm, XmmMem,
+    AluOp, Amode, AsmError, Assembler, AvxBlendvOp, AvxExtractOp, AvxImmOp, AvxInsertOp,
+    AvxMoveMaskOp, AvxOp, AvxShiftImmOp, AvxStoreOp, AvxTestOp, AvxUnaryImmOp, AvxUnaryOp, BitOp,
+    CC, CpuFeatures, ExtMode, FloatSize, Gpr, GprMem, JumpTableTargets, MInst, OperandSize,
+    RoundMode, Scale, ShiftOp, SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp,
+    SseMoveMaskOp, SseOp, SseRegOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp, UnaryOp,
+    Virtual, Xmm, XmmMem,
 };
 use iced_x86::Mnemonic;
 use std::collections::BTreeSet;
@@ -1038,6 +1040,217 @@ fn table(t: &Targets) -> Vec<(MInst, usize)> {
             });
         }
     }
+    // The other VEX.128 shapes: each register slot (ModRM.reg, VEX.vvvv,
+    // ModRM.rm, imm8[7:4]) over every register, memory of any alignment,
+    // the immediates over their 8-bit boundaries.
+    for op in AvxUnaryOp::ALL {
+        for src in xmm_mems.iter() {
+            all.push(MInst::XmmUnaryRmRVex {
+                op,
+                src: *src,
+                dst: xwr(xd),
+            });
+        }
+        for dst in Xmm::ALL {
+            all.push(MInst::XmmUnaryRmRVex {
+                op,
+                src: default_xm,
+                dst: xwr(dst),
+            });
+        }
+    }
+    for op in AvxImmOp::ALL {
+        for src2 in xmm_mems.iter() {
+            all.push(MInst::XmmRmRImmVex {
+                op,
+                imm: 0x4e,
+                src1: xr(xs),
+                src2: *src2,
+                dst: xwr(xd),
+            });
+        }
+        for (reg, imm) in Xmm::ALL.into_iter().zip(IMM8S.into_iter().cycle()) {
+            all.push(MInst::XmmRmRImmVex {
+                op,
+                imm,
+                src1: xr(reg),
+                src2: default_xm,
+                dst: xwr(xd),
+            });
+            all.push(MInst::XmmRmRImmVex {
+                op,
+                imm,
+                src1: xr(xs),
+                src2: default_xm,
+                dst: xwr(reg),
+            });
+        }
+    }
+    for op in AvxUnaryImmOp::ALL {
+        for src in xmm_mems.iter() {
+            all.push(MInst::XmmUnaryRmRImmVex {
+                op,
+                imm: 0xb1,
+                src: *src,
+                dst: xwr(xd),
+            });
+        }
+        for (dst, imm) in Xmm::ALL.into_iter().zip(IMM8S.into_iter().cycle()) {
+            all.push(MInst::XmmUnaryRmRImmVex {
+                op,
+                imm,
+                src: default_xm,
+                dst: xwr(dst),
+            });
+        }
+    }
+    for op in AvxShiftImmOp::ALL {
+        for reg in Xmm::ALL {
+            for imm in IMM8S {
+                all.push(MInst::XmmShiftImmVex {
+                    op,
+                    imm,
+                    src: xr(reg),
+                    dst: xwr(xd),
+                });
+            }
+            all.push(MInst::XmmShiftImmVex {
+                op,
+                imm: 3,
+                src: xr(xs),
+                dst: xwr(reg),
+            });
+        }
+    }
+    for op in AvxInsertOp::ALL {
+        for src2 in gpr_mems.iter() {
+            all.push(MInst::XmmInsertVex {
+                op,
+                lane: 3,
+                src1: xr(xs),
+                src2: *src2,
+                dst: xwr(xd),
+            });
+        }
+        for (reg, lane) in Xmm::ALL.into_iter().zip(IMM8S.into_iter().cycle()) {
+            all.push(MInst::XmmInsertVex {
+                op,
+                lane,
+                src1: xr(reg),
+                src2: default_gm,
+                dst: xwr(xd),
+            });
+            all.push(MInst::XmmInsertVex {
+                op,
+                lane,
+                src1: xr(xs),
+                src2: default_gm,
+                dst: xwr(reg),
+            });
+        }
+    }
+    for op in AvxExtractOp::ALL {
+        for dst in Gpr::ALL {
+            all.push(MInst::XmmExtractVex {
+                op,
+                lane: 1,
+                src: xr(xs),
+                dst: gw(dst),
+            });
+        }
+        for (src, lane) in Xmm::ALL.into_iter().zip(IMM8S.into_iter().cycle()) {
+            all.push(MInst::XmmExtractVex {
+                op,
+                lane,
+                src: xr(src),
+                dst: gw(d2),
+            });
+            all.push(MInst::XmmExtractMemVex {
+                op,
+                lane,
+                src: xr(src),
+                dst: default_amode,
+            });
+        }
+        for m in amodes.iter() {
+            all.push(MInst::XmmExtractMemVex {
+                op,
+                lane: 2,
+                src: xr(xs),
+                dst: *m,
+            });
+        }
+    }
+    for op in AvxMoveMaskOp::ALL {
+        for dst in Gpr::ALL {
+            all.push(MInst::XmmMoveMaskVex {
+                op,
+                src: xr(xs),
+                dst: gw(dst),
+            });
+        }
+        for src in Xmm::ALL {
+            all.push(MInst::XmmMoveMaskVex {
+                op,
+                src: xr(src),
+                dst: gw(d),
+            });
+        }
+    }
+    for op in AvxBlendvOp::ALL {
+        for src2 in xmm_mems.iter() {
+            all.push(MInst::XmmBlendvVex {
+                op,
+                src1: xr(xs),
+                src2: *src2,
+                mask: xr(Xmm::XMM9),
+                dst: xwr(xd),
+            });
+        }
+        for reg in Xmm::ALL {
+            for (src1, mask, dst) in [(reg, xs, xd), (xs, reg, xd), (xs, xd, reg)] {
+                all.push(MInst::XmmBlendvVex {
+                    op,
+                    src1: xr(src1),
+                    src2: default_xm,
+                    mask: xr(mask),
+                    dst: xwr(dst),
+                });
+            }
+        }
+    }
+    for op in AvxTestOp::ALL {
+        for rhs in xmm_mems.iter() {
+            all.push(MInst::XmmTestVex {
+                op,
+                lhs: xr(xd),
+                rhs: *rhs,
+            });
+        }
+        for lhs in Xmm::ALL {
+            all.push(MInst::XmmTestVex {
+                op,
+                lhs: xr(lhs),
+                rhs: default_xm,
+            });
+        }
+    }
+    for op in AvxStoreOp::ALL {
+        for m in amodes.iter() {
+            all.push(MInst::XmmStoreVex {
+                op,
+                src: xr(xs),
+                dst: *m,
+            });
+        }
+        for src in Xmm::ALL {
+            all.push(MInst::XmmStoreVex {
+                op,
+                src: xr(src),
+                dst: default_amode,
+            });
+        }
+    }
     for op in SseTestOp::ALL {
         for rhs in xmm_mems_of(op.aligned_memory()).iter() {
             all.push(MInst::XmmTest {
@@ -1669,6 +1882,16 @@ fn every_declared_form_decodes_as_its_mnemonic() {
         .chain(SseBlendvOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(SseTestOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(AvxOp::ALL.iter().map(|op| op.mnemonic()))
+        .chain(AvxUnaryOp::ALL.iter().map(|op| op.mnemonic()))
+        .chain(AvxImmOp::ALL.iter().map(|op| op.mnemonic()))
+        .chain(AvxUnaryImmOp::ALL.iter().map(|op| op.mnemonic()))
+        .chain(AvxShiftImmOp::ALL.iter().map(|op| op.mnemonic()))
+        .chain(AvxInsertOp::ALL.iter().map(|op| op.mnemonic()))
+        .chain(AvxExtractOp::ALL.iter().map(|op| op.mnemonic()))
+        .chain(AvxMoveMaskOp::ALL.iter().map(|op| op.mnemonic()))
+        .chain(AvxBlendvOp::ALL.iter().map(|op| op.mnemonic()))
+        .chain(AvxTestOp::ALL.iter().map(|op| op.mnemonic()))
+        .chain(AvxStoreOp::ALL.iter().map(|op| op.mnemonic()))
         .chain(SseMovOp::ALL.iter().map(|op| op.mnemonic()));
     let own_forms = ["ucomiss", "ucomisd", "cvtsi2sd", "movq", "roundss", "lea"];
     for mnemonic in op_forms.chain(own_forms) {

@@ -17,7 +17,8 @@
 //!   each value where it currently is: a constant (not yet materialized, so
 //!   it can fold into an immediate), a local (not yet loaded, so it can fold
 //!   into a memory operand), a register (a GPR for integers, an XMM register
-//!   for `f32` and `f64`), or a slot of the machine stack.
+//!   for `f32`, `f64` and `v128`), or a slot of the machine stack (8 bytes,
+//!   16 for a `v128`).
 //! * **Registers** (`regs.rs`) are handed out on the fly from the caller-saved
 //!   registers of each class; when none of the class is free, the whole
 //!   value stack is spilled.
@@ -37,7 +38,7 @@
 //!    and no register or local entry lies below a memory entry. Spilling goes
 //!    from the bottom up over every register and local entry, so it keeps
 //!    this; hence the topmost memory entry is the top of the machine stack,
-//!    and popping it is a `pop`.
+//!    and popping it is a `pop` (a `movups` and `lea` for a `v128`).
 //! 2. *An `i32` in a register, or in an 8-byte slot (a local's or a
 //!    spilled value's), has its upper 32 bits clear.* Every 32-bit
 //!    instruction writes its destination zero-extended; incoming `i32`
@@ -89,8 +90,12 @@
 //! builtins) are in `tables.rs`; calls of imported functions go through
 //! their `VMFunctionImport`.
 //!
-//! Left for later, with an error naming the operator until then: SIMD,
-//! `ceil`/`floor`/`trunc`/`nearest` on a CPU without
+//! SIMD and relaxed SIMD are in `simd/` (its module docs): every operator,
+//! on any CPU with SSE4.1, with AVX's forms where the CPU has them, and
+//! relaxed SIMD with one documented behaviour on every CPU.
+//!
+//! Left for later, with an error naming the operator (or the CPU feature)
+//! until then: SIMD, and `ceil`/`floor`/`trunc`/`nearest`, on a CPU without
 //! SSE4.1 (they need a library call or an SSE2 sequence), and the post-2.0
 //! proposals (tail calls, exceptions, GC, atomics).
 

@@ -9,7 +9,10 @@ pub mod table;
 
 use std::fmt::Write as _;
 
-use table::{Alignment, ENUMS, Emit, EnumDecl, EnumKind, Features, INSTS, InstDecl};
+use table::{
+    Alignment, ENUMS, Emit, EnumDecl, EnumKind, Features, INSTS, InstDecl, VEX_MOVED_OPCODES,
+    VEX_TWINS,
+};
 
 /// The ISLE declarations.
 pub const ISLE_OUTPUT: &str = "isle/asm/x64/inst.isle";
@@ -171,7 +174,7 @@ pub struct Encoding {
 
 /// Parses `[66|F2|F3] [REX.W] [0F [38|3A]] opcode[+cc|+rb|+rw|+rd]
 /// [/r|/digit] [ib|iw|id]`, or the VEX notation `VEX.128[.66|.F2|.F3].(0F|0F38|0F3A)[.W0|.W1|.WIG]
-/// opcode (/r|/digit) [ib]` (128-bit forms only).
+/// opcode (/r|/digit) [ib|/is4]` (128-bit forms only).
 pub fn parse_encoding(text: &str) -> Result<Encoding, String> {
     let bad = |why: &str| format!("encoding `{text}`: {why}");
     let mut tokens: Vec<&str> = text.split_whitespace().collect();
@@ -282,8 +285,11 @@ fn parse_vex(fields: &str, rest: &[&str]) -> Result<Encoding, String> {
     if fields.next().is_some() {
         return Err("VEX.128.pp.map.W has nothing after W".into());
     }
+    // `ib` an immediate; `/is4` an immediate whose high nibble names a
+    // fourth register (the variable blends): both are one byte the shape's
+    // encoder supplies.
     let rest: Vec<&str> = match rest {
-        [body @ .., "ib"] => body.to_vec(),
+        [body @ .., "ib" | "/is4"] => body.to_vec(),
         body => body.to_vec(),
     };
     let (opcode, digit) = match rest.as_slice() {
@@ -292,7 +298,7 @@ fn parse_vex(fields: &str, rest: &[&str]) -> Result<Encoding, String> {
             let digit = d[1..].parse::<u8>().ok().filter(|d| *d <= 7);
             (*op, Some(digit.ok_or("bad /digit")?))
         }
-        _ => return Err("a VEX form is `opcode (/r|/digit) [ib]`".into()),
+        _ => return Err("a VEX form is `opcode (/r|/digit) [ib|/is4]`".into()),
     };
     let opcode = u8::from_str_radix(opcode, 16).map_err(|_| "not a hex byte")?;
     Ok(Encoding {
@@ -851,10 +857,78 @@ pub fn render_rust() -> Result<String, String> {
                 arms(&|f| format!("Feature::{}", f.3)),
             )
             .unwrap();
+            if let Some(twins) = vex_twins(e)? {
+                out.push_str(&twins);
+            }
         }
         out.push_str("}\n");
     }
     Ok(out)
+}
+
+/// The forms of the enum called `name`.
+fn forms_of(name: &str) -> Result<&'static [table::Form], String> {
+    ENUMS
+        .iter()
+        .find_map(|e| match &e.kind {
+            EnumKind::Forms(forms) if e.name == name => Some(*forms),
+            _ => None,
+        })
+        .ok_or_else(|| format!("`{name}` is no enum of forms"))
+}
+
+/// `vex(self)` of a legacy enum that [`VEX_TWINS`] pairs with a VEX enum:
+/// each form's twin is the VEX form named `V` + its name, after checking
+/// that the twin's mnemonic is the legacy one with a `v` before it and its
+/// opcode the legacy one's (but for [`VEX_MOVED_OPCODES`]). `None` for an
+/// enum without a twin.
+fn vex_twins(e: &EnumDecl) -> Result<Option<String>, String> {
+    let Some((_, vex_enum)) = VEX_TWINS.iter().find(|(legacy, _)| *legacy == e.name) else {
+        return Ok(None);
+    };
+    let EnumKind::Forms(legacy_forms) = &e.kind else {
+        return Err(format!("{}: a VEX twin needs an enum of forms", e.name));
+    };
+    let vex_forms = forms_of(vex_enum)?;
+    let mut arms = String::new();
+    for (name, mnemonic, encoding, _) in legacy_forms.iter() {
+        let twin_name = format!("V{}", name.to_lowercase());
+        let twin = vex_forms
+            .iter()
+            .find(|f| f.0.eq_ignore_ascii_case(&twin_name));
+        let Some((twin_name, twin_mnemonic, twin_encoding, _)) = twin else {
+            writeln!(arms, "{}::{name} => None,", e.name).unwrap();
+            continue;
+        };
+        if *twin_mnemonic != format!("v{mnemonic}") {
+            return Err(format!(
+                "{vex_enum}::{twin_name} is `{twin_mnemonic}`, the twin of `{mnemonic}`"
+            ));
+        }
+        let legacy = parse_encoding(encoding)?;
+        let vex = parse_encoding(twin_encoding)?;
+        let same = (
+            legacy.prefix,
+            legacy.map,
+            legacy.opcode,
+            legacy.digit,
+            legacy.w,
+        ) == (vex.prefix, vex.map, vex.opcode, vex.digit, vex.w);
+        if !vex.vex || same == VEX_MOVED_OPCODES.contains(twin_name) {
+            return Err(format!(
+                "{vex_enum}::{twin_name} (`{twin_encoding}`) is not the VEX form of \
+                 `{encoding}`, or is and is declared moved"
+            ));
+        }
+        writeln!(arms, "{}::{name} => Some({vex_enum}::{twin_name}),", e.name).unwrap();
+    }
+    Ok(Some(format!(
+        "\n/// The VEX.128 twin of the form (`{vex_enum}`): the same operation under \
+         \n/// the mnemonic with a `v` before it, nondestructive (the legacy form's \
+         \n/// read destination is a separate source) and taking memory of any \
+         \n/// alignment; `None` where none is declared (`VEX_TWINS` in the table).\n\
+         pub const fn vex(self) -> Option<{vex_enum}> {{\nmatch self {{\n{arms}}}\n}}\n"
+    )))
 }
 
 /// The per-form `Assembler` methods (`add_rr`, `addss`, `lzcnt`, ...): for
@@ -870,7 +944,9 @@ pub fn render_methods() -> Result<String, String> {
          use crate::x64::features::Feature;\n\
          use crate::x64::regs::{Gpr, Xmm};\n\
          use crate::x64::{\n\
-         AluOp, AvxOp, BitOp, ExtMode, FloatSize, OperandSize, SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp,\n\
+         AluOp, AvxBlendvOp, AvxExtractOp, AvxImmOp, AvxInsertOp, AvxMoveMaskOp, AvxOp, AvxShiftImmOp,\n\
+         AvxStoreOp, AvxTestOp, AvxUnaryImmOp, AvxUnaryOp,\n\
+         BitOp, ExtMode, FloatSize, OperandSize, SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp,\n\
          SseMoveMaskOp, SseOp, SseRegOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp,\n\
          SseUnaryOp,\n\
          };\n\n",
@@ -1031,7 +1107,9 @@ pub fn render_test_forms() -> Result<String, String> {
          use super::Samples;\n\
          use cranelift_asm::x64::inst::MInst;\n\
          use cranelift_asm::x64::{\n\
-         AluOp, AvxOp, BitOp, CC, ExtMode, Feature, FloatSize, Gpr, OperandSize, RoundMode, ShiftOp, SseMovOp,\n\
+         AluOp, AvxBlendvOp, AvxExtractOp, AvxImmOp, AvxInsertOp, AvxMoveMaskOp, AvxOp, AvxShiftImmOp,\n\
+         AvxStoreOp, AvxTestOp, AvxUnaryImmOp, AvxUnaryOp,\n\
+         BitOp, CC, ExtMode, Feature, FloatSize, Gpr, OperandSize, RoundMode, ShiftOp, SseMovOp,\n\
          Xmm,\n\
          SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMoveMaskOp, SseOp, SseRegOp, SseShiftImmOp,\n\
          SseTestOp, SseUnaryImmOp, SseUnaryOp, UnaryOp,\n\
@@ -1130,6 +1208,16 @@ pub fn render_test_forms() -> Result<String, String> {
         "SseBlendvOp",
         "SseTestOp",
         "AvxOp",
+        "AvxUnaryOp",
+        "AvxImmOp",
+        "AvxUnaryImmOp",
+        "AvxShiftImmOp",
+        "AvxInsertOp",
+        "AvxExtractOp",
+        "AvxMoveMaskOp",
+        "AvxBlendvOp",
+        "AvxTestOp",
+        "AvxStoreOp",
         "SseMovOp",
     ];
     if enums_used != expected {
@@ -1177,6 +1265,11 @@ mod tests {
         assert_eq!((e.vex, e.prefix, e.map, e.w), (true, 0, "M0F38", true));
         let e = parse_encoding("VEX.128.66.0F.WIG 72 /6 ib").unwrap();
         assert_eq!((e.opcode, e.digit), (0x72, Some(6)));
+        let e = parse_encoding("VEX.128.66.0F3A.W0 4C /r /is4").unwrap();
+        assert_eq!(
+            (e.map, e.opcode, e.digit, e.w),
+            ("M0F3A", 0x4C, None, false)
+        );
         for bad in [
             "0F 58 /8",
             "0F 58 59 /r",
@@ -1191,6 +1284,7 @@ mod tests {
             "VEX.128.66.0F.W2 FE /r",
             "VEX.128.66.0F.WIG FE",
             "VEX.128.66.0F.WIG FE+rd",
+            "VEX.128.66.0F3A.W0 4C /is4",
         ] {
             assert!(parse_encoding(bad).is_err(), "{bad}");
         }
@@ -1250,6 +1344,22 @@ mod tests {
             ..decl
         };
         assert!(aligned_memory(&values, "A").is_err());
+    }
+
+    #[test]
+    fn legacy_forms_name_their_vex_twins() {
+        let find = |name| ENUMS.iter().find(|e| e.name == name).unwrap();
+        let sse = vex_twins(find("SseOp")).unwrap().unwrap();
+        assert!(sse.contains("SseOp::Paddd => Some(AvxOp::Vpaddd),"));
+        assert!(sse.contains("SseOp::Addss => None,"));
+        let blendv = vex_twins(find("SseBlendvOp")).unwrap().unwrap();
+        assert!(blendv.contains("SseBlendvOp::Pblendvb => Some(AvxBlendvOp::Vpblendvb),"));
+        let insert = vex_twins(find("SseInsertOp")).unwrap().unwrap();
+        assert!(insert.contains("SseInsertOp::Pinsrq => Some(AvxInsertOp::Vpinsrq),"));
+        assert!(vex_twins(find("SseRegOp")).unwrap().is_none());
+        for (legacy, vex) in VEX_TWINS {
+            assert!(forms_of(legacy).is_ok() && forms_of(vex).is_ok());
+        }
     }
 
     #[test]

@@ -16,11 +16,15 @@
 //! mnemonic, the encoding in the manual's notation and the CPU feature the
 //! form needs. Encodings are parsed and checked here: `[66|F2|F3] [REX.W]
 //! [0F [38|3A]] opcode (/r | /digit) [ib|iw|id]`, or for a VEX form
-//! `VEX.128[.66|.F2|.F3].(0F|0F38|0F3A)[.W0|.W1|.WIG] opcode (/r | /digit) [ib]`. The encoder of the shape
+//! `VEX.128[.66|.F2|.F3].(0F|0F38|0F3A)[.W0|.W1|.WIG] opcode (/r | /digit) [ib | /is4]`. The encoder of the shape
 //! that uses the enum reads the parsed opcode (`Opcode` in cranelift-asm);
 //! where one line stands for a family (the 8-bit opcode is one below the
 //! declared one, a store is one above its load) the encoder's module docs
 //! state the rule.
+//!
+//! [`VEX_TWINS`] pairs each legacy SSE enum with its VEX.128 enum, from
+//! which every legacy form's twin follows by name (`Pabsb`, `Vpabsb`); the
+//! generator checks each pair and emits `vex()` on the legacy enum.
 //!
 //! # Shapes ([`INSTS`])
 //!
@@ -823,6 +827,308 @@ pub const ENUMS: &[EnumDecl] = &[
         )],
     },
     EnumDecl {
+        name: "AvxUnaryOp",
+        alignment: Any,
+        doc: "VEX.128 forms of `op xmm1, xmm2/m` writing xmm1 without reading it \
+              (VEX.vvvv unused, 1111b): the twins of the legacy unary forms (sign and \
+              zero extension, absolute values, square roots, conversions, MOVQ, the \
+              MOVDQU load), the MOVUPS load, and AVX2's broadcasts of the low byte, \
+              word, doubleword or quadword of xmm2/m8..m64 to every lane. Memory of \
+              any alignment; VMOVDQA, which faults on an unaligned address like its \
+              legacy form, is left out (VMOVDQU serves).",
+        kind: EnumKind::Forms(&[
+            ("Vpmovsxbw", "vpmovsxbw", "VEX.128.66.0F38.WIG 20 /r", "Avx"),
+            ("Vpmovsxwd", "vpmovsxwd", "VEX.128.66.0F38.WIG 23 /r", "Avx"),
+            ("Vpmovsxdq", "vpmovsxdq", "VEX.128.66.0F38.WIG 25 /r", "Avx"),
+            ("Vpmovzxbw", "vpmovzxbw", "VEX.128.66.0F38.WIG 30 /r", "Avx"),
+            ("Vpmovzxwd", "vpmovzxwd", "VEX.128.66.0F38.WIG 33 /r", "Avx"),
+            ("Vpmovzxdq", "vpmovzxdq", "VEX.128.66.0F38.WIG 35 /r", "Avx"),
+            ("Vpabsb", "vpabsb", "VEX.128.66.0F38.WIG 1C /r", "Avx"),
+            ("Vpabsw", "vpabsw", "VEX.128.66.0F38.WIG 1D /r", "Avx"),
+            ("Vpabsd", "vpabsd", "VEX.128.66.0F38.WIG 1E /r", "Avx"),
+            ("Vsqrtps", "vsqrtps", "VEX.128.0F.WIG 51 /r", "Avx"),
+            ("Vsqrtpd", "vsqrtpd", "VEX.128.66.0F.WIG 51 /r", "Avx"),
+            ("Vcvtdq2ps", "vcvtdq2ps", "VEX.128.0F.WIG 5B /r", "Avx"),
+            ("Vcvttps2dq", "vcvttps2dq", "VEX.128.F3.0F.WIG 5B /r", "Avx"),
+            ("Vcvtps2pd", "vcvtps2pd", "VEX.128.0F.WIG 5A /r", "Avx"),
+            ("Vcvtpd2ps", "vcvtpd2ps", "VEX.128.66.0F.WIG 5A /r", "Avx"),
+            ("Vcvtdq2pd", "vcvtdq2pd", "VEX.128.F3.0F.WIG E6 /r", "Avx"),
+            ("Vcvttpd2dq", "vcvttpd2dq", "VEX.128.66.0F.WIG E6 /r", "Avx"),
+            // Moves: the low 64 bits (clearing the rest) and the unaligned
+            // 128-bit loads.
+            ("Vmovq", "vmovq", "VEX.128.F3.0F.WIG 7E /r", "Avx"),
+            ("Vmovdqu", "vmovdqu", "VEX.128.F3.0F.WIG 6F /r", "Avx"),
+            ("Vmovups", "vmovups", "VEX.128.0F.WIG 10 /r", "Avx"),
+            // Broadcasts (AVX2).
+            (
+                "Vpbroadcastb",
+                "vpbroadcastb",
+                "VEX.128.66.0F38.W0 78 /r",
+                "Avx2",
+            ),
+            (
+                "Vpbroadcastw",
+                "vpbroadcastw",
+                "VEX.128.66.0F38.W0 79 /r",
+                "Avx2",
+            ),
+            (
+                "Vpbroadcastd",
+                "vpbroadcastd",
+                "VEX.128.66.0F38.W0 58 /r",
+                "Avx2",
+            ),
+            (
+                "Vpbroadcastq",
+                "vpbroadcastq",
+                "VEX.128.66.0F38.W0 59 /r",
+                "Avx2",
+            ),
+        ]),
+        methods: &[method(
+            "{m}",
+            "dst: Xmm, src: impl Into<XmmMem>",
+            "self.xmm_unary_vex({op}, dst, &src.into())",
+            "`{m} dst, src`.",
+        )],
+    },
+    EnumDecl {
+        name: "AvxImmOp",
+        alignment: Any,
+        doc: "VEX.128 forms of `op xmm1, xmm2, xmm3/m, imm8` (nothing tied): the twins \
+              of the legacy shuffles, blends, byte alignment, insertion and compares \
+              (xmm2 is the legacy form's destination operand). The memory operand is \
+              128 bits of any alignment, but for vinsertps's 32.",
+        kind: EnumKind::Forms(&[
+            ("Vshufps", "vshufps", "VEX.128.0F.WIG C6 /r ib", "Avx"),
+            ("Vshufpd", "vshufpd", "VEX.128.66.0F.WIG C6 /r ib", "Avx"),
+            ("Vcmpps", "vcmpps", "VEX.128.0F.WIG C2 /r ib", "Avx"),
+            ("Vcmppd", "vcmppd", "VEX.128.66.0F.WIG C2 /r ib", "Avx"),
+            (
+                "Vpalignr",
+                "vpalignr",
+                "VEX.128.66.0F3A.WIG 0F /r ib",
+                "Avx",
+            ),
+            (
+                "Vpblendw",
+                "vpblendw",
+                "VEX.128.66.0F3A.WIG 0E /r ib",
+                "Avx",
+            ),
+            (
+                "Vblendps",
+                "vblendps",
+                "VEX.128.66.0F3A.WIG 0C /r ib",
+                "Avx",
+            ),
+            (
+                "Vblendpd",
+                "vblendpd",
+                "VEX.128.66.0F3A.WIG 0D /r ib",
+                "Avx",
+            ),
+            (
+                "Vinsertps",
+                "vinsertps",
+                "VEX.128.66.0F3A.WIG 21 /r ib",
+                "Avx",
+            ),
+        ]),
+        methods: &[method(
+            "{m}",
+            "dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>, imm: u8",
+            "self.xmm_rmr_imm_vex({op}, dst, src1, &src2.into(), imm)",
+            "`{m} dst, src1, src2, imm`.",
+        )],
+    },
+    EnumDecl {
+        name: "AvxUnaryImmOp",
+        alignment: Any,
+        doc: "VEX.128 forms of `op xmm1, xmm2/m128, imm8` writing xmm1 without reading \
+              it (VEX.vvvv unused): the twins of the legacy shuffles of 32- and 16-bit \
+              lanes and the packed roundings.",
+        kind: EnumKind::Forms(&[
+            ("Vpshufd", "vpshufd", "VEX.128.66.0F.WIG 70 /r ib", "Avx"),
+            ("Vpshuflw", "vpshuflw", "VEX.128.F2.0F.WIG 70 /r ib", "Avx"),
+            ("Vpshufhw", "vpshufhw", "VEX.128.F3.0F.WIG 70 /r ib", "Avx"),
+            (
+                "Vroundps",
+                "vroundps",
+                "VEX.128.66.0F3A.WIG 08 /r ib",
+                "Avx",
+            ),
+            (
+                "Vroundpd",
+                "vroundpd",
+                "VEX.128.66.0F3A.WIG 09 /r ib",
+                "Avx",
+            ),
+        ]),
+        methods: &[method(
+            "{m}",
+            "dst: Xmm, src: impl Into<XmmMem>, imm: u8",
+            "self.xmm_unary_imm_vex({op}, dst, &src.into(), imm)",
+            "`{m} dst, src, imm`.",
+        )],
+    },
+    EnumDecl {
+        name: "AvxShiftImmOp",
+        alignment: Any,
+        doc: "VEX.128 shifts by an immediate, `op xmm1, xmm2, imm8`: the destination \
+              travels in VEX.vvvv, the source in ModRM.rm, and the /digit in ModRM.reg \
+              selects the shift within its opcode's group, as in the legacy forms.",
+        kind: EnumKind::Forms(&[
+            ("Vpsllw", "vpsllw", "VEX.128.66.0F.WIG 71 /6 ib", "Avx"),
+            ("Vpsrlw", "vpsrlw", "VEX.128.66.0F.WIG 71 /2 ib", "Avx"),
+            ("Vpsraw", "vpsraw", "VEX.128.66.0F.WIG 71 /4 ib", "Avx"),
+            ("Vpslld", "vpslld", "VEX.128.66.0F.WIG 72 /6 ib", "Avx"),
+            ("Vpsrld", "vpsrld", "VEX.128.66.0F.WIG 72 /2 ib", "Avx"),
+            ("Vpsrad", "vpsrad", "VEX.128.66.0F.WIG 72 /4 ib", "Avx"),
+            ("Vpsllq", "vpsllq", "VEX.128.66.0F.WIG 73 /6 ib", "Avx"),
+            ("Vpsrlq", "vpsrlq", "VEX.128.66.0F.WIG 73 /2 ib", "Avx"),
+            ("Vpslldq", "vpslldq", "VEX.128.66.0F.WIG 73 /7 ib", "Avx"),
+            ("Vpsrldq", "vpsrldq", "VEX.128.66.0F.WIG 73 /3 ib", "Avx"),
+        ]),
+        methods: &[method(
+            "{m}_imm",
+            "dst: Xmm, src: Xmm, imm: u8",
+            "self.xmm_shift_imm_vex({op}, dst, src, imm)",
+            "`{m} dst, src, imm`.",
+        )],
+    },
+    EnumDecl {
+        name: "AvxInsertOp",
+        alignment: Any,
+        doc: "VEX.128 lane insertion, `op xmm1, xmm2, r32/m, imm8`: xmm2 with lane \
+              `imm8` replaced by the low bits of the GPR (or that many bytes of \
+              memory) into xmm1; vpinsrq (VEX.W1) reads a 64-bit register.",
+        kind: EnumKind::Forms(&[
+            ("Vpinsrb", "vpinsrb", "VEX.128.66.0F3A.W0 20 /r ib", "Avx"),
+            ("Vpinsrw", "vpinsrw", "VEX.128.66.0F.W0 C4 /r ib", "Avx"),
+            ("Vpinsrd", "vpinsrd", "VEX.128.66.0F3A.W0 22 /r ib", "Avx"),
+            ("Vpinsrq", "vpinsrq", "VEX.128.66.0F3A.W1 22 /r ib", "Avx"),
+        ]),
+        methods: &[method(
+            "{m}",
+            "dst: Xmm, src1: Xmm, src2: &GprMem, lane: u8",
+            "self.xmm_insert_vex({op}, dst, src1, src2, lane)",
+            "`{m} dst, src1, src2, lane`.",
+        )],
+    },
+    EnumDecl {
+        name: "AvxExtractOp",
+        alignment: Any,
+        doc: "VEX.128 lane extraction, `op r32/m, xmm, imm8`, as the legacy forms: \
+              vpextrb/vpextrw zero-extend into a 32-bit register or store 1/2 bytes, \
+              vpextrd and vextractps a 32-bit lane, vpextrq (VEX.W1) a 64-bit one.",
+        kind: EnumKind::Forms(&[
+            ("Vpextrb", "vpextrb", "VEX.128.66.0F3A.W0 14 /r ib", "Avx"),
+            ("Vpextrw", "vpextrw", "VEX.128.66.0F3A.W0 15 /r ib", "Avx"),
+            ("Vpextrd", "vpextrd", "VEX.128.66.0F3A.W0 16 /r ib", "Avx"),
+            ("Vpextrq", "vpextrq", "VEX.128.66.0F3A.W1 16 /r ib", "Avx"),
+            (
+                "Vextractps",
+                "vextractps",
+                "VEX.128.66.0F3A.WIG 17 /r ib",
+                "Avx",
+            ),
+        ]),
+        methods: &[
+            method(
+                "{m}",
+                "dst: Gpr, src: Xmm, lane: u8",
+                "self.xmm_extract_vex({op}, dst, src, lane)",
+                "`{m} dst, src, lane` (to a GPR).",
+            ),
+            method(
+                "{m}_mem",
+                "dst: &Amode, src: Xmm, lane: u8",
+                "self.xmm_extract_mem_vex({op}, dst, src, lane)",
+                "`{m} [dst], src, lane` (a store).",
+            ),
+        ],
+    },
+    EnumDecl {
+        name: "AvxMoveMaskOp",
+        alignment: Any,
+        doc: "VEX.128 sign-bit masks, `op r32, xmm` (the rest of the register cleared).",
+        kind: EnumKind::Forms(&[
+            ("Vpmovmskb", "vpmovmskb", "VEX.128.66.0F.WIG D7 /r", "Avx"),
+            ("Vmovmskps", "vmovmskps", "VEX.128.0F.WIG 50 /r", "Avx"),
+            ("Vmovmskpd", "vmovmskpd", "VEX.128.66.0F.WIG 50 /r", "Avx"),
+        ]),
+        methods: &[method(
+            "{m}",
+            "dst: Gpr, src: Xmm",
+            "self.xmm_move_mask_vex({op}, dst, src)",
+            "`{m} dst, src`.",
+        )],
+    },
+    EnumDecl {
+        name: "AvxBlendvOp",
+        alignment: Any,
+        doc: "VEX.128 variable blends, `op xmm1, xmm2, xmm3/m128, xmm4`: each lane from \
+              xmm3/m128 where xmm4's lane has its top bit set, from xmm2 otherwise. \
+              The mask register is any XMM register, named in imm8[7:4] (`/is4`); \
+              the manual puts these forms at 0F3A 4A-4C, not at their legacy \
+              opcodes.",
+        kind: EnumKind::Forms(&[
+            (
+                "Vpblendvb",
+                "vpblendvb",
+                "VEX.128.66.0F3A.W0 4C /r /is4",
+                "Avx",
+            ),
+            (
+                "Vblendvps",
+                "vblendvps",
+                "VEX.128.66.0F3A.W0 4A /r /is4",
+                "Avx",
+            ),
+            (
+                "Vblendvpd",
+                "vblendvpd",
+                "VEX.128.66.0F3A.W0 4B /r /is4",
+                "Avx",
+            ),
+        ]),
+        methods: &[method(
+            "{m}",
+            "dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>, mask: Xmm",
+            "self.xmm_blendv_vex({op}, dst, src1, &src2.into(), mask)",
+            "`{m} dst, src1, src2, mask`.",
+        )],
+    },
+    EnumDecl {
+        name: "AvxTestOp",
+        alignment: Any,
+        doc: "The VEX.128 flag-setting packed test, `op xmm1, xmm2/m128`.",
+        kind: EnumKind::Forms(&[("Vptest", "vptest", "VEX.128.66.0F38.WIG 17 /r", "Avx")]),
+        methods: &[method(
+            "{m}",
+            "lhs: Xmm, rhs: impl Into<XmmMem>",
+            "self.xmm_test_vex({op}, lhs, &rhs.into())",
+            "`{m} lhs, rhs`: ZF = (lhs & rhs) == 0, CF = (!lhs & rhs) == 0.",
+        )],
+    },
+    EnumDecl {
+        name: "AvxStoreOp",
+        alignment: Any,
+        doc: "VEX.128 unaligned stores, `op m128, xmm` (their loads are forms of \
+              `AvxUnaryOp`; VMOVDQU's store is 7F, not the load's 6F plus one).",
+        kind: EnumKind::Forms(&[
+            ("Vmovups", "vmovups", "VEX.128.0F.WIG 11 /r", "Avx"),
+            ("Vmovdqu", "vmovdqu", "VEX.128.F3.0F.WIG 7F /r", "Avx"),
+        ]),
+        methods: &[method(
+            "{m}_store",
+            "dst: &Amode, src: Xmm",
+            "self.xmm_store_vex({op}, dst, src)",
+            "`{m} [dst], src`.",
+        )],
+    },
+    EnumDecl {
         name: "SseMovOp",
         alignment: Any,
         doc: "SSE loads and stores. The declared form is the load `op xmm, m`; the \
@@ -845,6 +1151,32 @@ pub const ENUMS: &[EnumDecl] = &[
         methods: &[],
     },
 ];
+
+/// The VEX twin of each legacy SSE enum: `(legacy, VEX)`. A legacy form's
+/// twin is the VEX enum's form named `V` + its name (`SseUnaryOp::Pabsb`,
+/// `AvxUnaryOp::Vpabsb`), which must be its mnemonic with a `v` before it and
+/// the same opcode (prefix, map, byte, /digit, W) in VEX form, or, for the
+/// variable blends, which the manual moved to 0F3A 4A-4C, the declared
+/// exception. `cargo xtask isle` checks both and generates
+/// `SseUnaryOp::vex(self) -> Option<AvxUnaryOp>`; a form without a twin
+/// (the scalar forms, MOVLHPS/MOVHLPS, MOVDQA) maps to `None`.
+pub const VEX_TWINS: &[(&str, &str)] = &[
+    ("SseOp", "AvxOp"),
+    ("SseUnaryOp", "AvxUnaryOp"),
+    ("SseImmOp", "AvxImmOp"),
+    ("SseUnaryImmOp", "AvxUnaryImmOp"),
+    ("SseShiftImmOp", "AvxShiftImmOp"),
+    ("SseInsertOp", "AvxInsertOp"),
+    ("SseExtractOp", "AvxExtractOp"),
+    ("SseMoveMaskOp", "AvxMoveMaskOp"),
+    ("SseBlendvOp", "AvxBlendvOp"),
+    ("SseTestOp", "AvxTestOp"),
+];
+
+/// The VEX forms whose opcode is not their legacy twin's (Intel SDM Vol. 2,
+/// "BLENDVPS", "BLENDVPD", "PBLENDVB": the VEX forms take a fourth register
+/// in `imm8[7:4]` and live in map 0F3A).
+pub const VEX_MOVED_OPCODES: &[&str] = &["Vpblendvb", "Vblendvps", "Vblendvpd"];
 
 pub const INSTS: &[InstDecl] = &[
     section(
@@ -1510,6 +1842,84 @@ pub const INSTS: &[InstDecl] = &[
         "op:AvxOp src1:Xmm src2:XmmMem dst:WritableXmm",
         Op("op"),
         Call("xmm_rmr_vex", "op dst src1 src2"),
+    ),
+    inst(
+        "XmmUnaryRmRVex",
+        "op dst, src: a VEX.128 form writing dst without reading it (VEX.vvvv unused).",
+        "op:AvxUnaryOp src:XmmMem dst:WritableXmm",
+        Op("op"),
+        Call("xmm_unary_vex", "op dst src"),
+    ),
+    inst(
+        "XmmRmRImmVex",
+        "op dst, src1, src2, imm: a VEX.128 shuffle, blend or compare (nothing tied).",
+        "op:AvxImmOp imm:u8 src1:Xmm src2:XmmMem dst:WritableXmm",
+        Op("op"),
+        Call("xmm_rmr_imm_vex", "op dst src1 src2 imm"),
+    ),
+    inst(
+        "XmmUnaryRmRImmVex",
+        "op dst, src, imm: a VEX.128 shuffle or rounding writing dst without reading it.",
+        "op:AvxUnaryImmOp imm:u8 src:XmmMem dst:WritableXmm",
+        Op("op"),
+        Call("xmm_unary_imm_vex", "op dst src imm"),
+    ),
+    inst(
+        "XmmShiftImmVex",
+        "op dst, src, imm: a VEX.128 shift by an immediate (dst in VEX.vvvv, nothing tied).",
+        "op:AvxShiftImmOp imm:u8 src:Xmm dst:WritableXmm",
+        Op("op"),
+        Call("xmm_shift_imm_vex", "op dst src imm"),
+    ),
+    inst(
+        "XmmInsertVex",
+        "op dst, src1, src2, lane: src1 with a GPR's or memory's bits in one lane (VEX.128).",
+        "op:AvxInsertOp lane:u8 src1:Xmm src2:GprMem dst:WritableXmm",
+        Op("op"),
+        Call("xmm_insert_vex", "op dst src1 src2 lane"),
+    ),
+    inst(
+        "XmmExtractVex",
+        "op dst, src, lane: one lane into a GPR (VEX.128).",
+        "op:AvxExtractOp lane:u8 src:Xmm dst:WritableGpr",
+        Op("op"),
+        Call("xmm_extract_vex", "op dst src lane"),
+    ),
+    inst(
+        "XmmExtractMemVex",
+        "op [dst], src, lane: one lane stored (VEX.128).",
+        "op:AvxExtractOp lane:u8 src:Xmm dst:Amode",
+        Op("op"),
+        Call("xmm_extract_mem_vex", "op dst src lane"),
+    ),
+    inst(
+        "XmmMoveMaskVex",
+        "op dst, src: the lanes' sign bits into a GPR (VEX.128).",
+        "op:AvxMoveMaskOp src:Xmm dst:WritableGpr",
+        Op("op"),
+        Call("xmm_move_mask_vex", "op dst src"),
+    ),
+    inst(
+        "XmmBlendvVex",
+        "op dst, src1, src2, mask: a VEX.128 blend selected by mask's lanes' top bits; \
+         the mask is any register (imm8[7:4]).",
+        "op:AvxBlendvOp src1:Xmm src2:XmmMem mask:Xmm dst:WritableXmm",
+        Op("op"),
+        Call("xmm_blendv_vex", "op dst src1 src2 mask"),
+    ),
+    inst(
+        "XmmTestVex",
+        "op lhs, rhs: flags only (vptest, as ptest).",
+        "op:AvxTestOp lhs:Xmm rhs:XmmMem",
+        Op("op"),
+        Call("xmm_test_vex", "op lhs rhs"),
+    ),
+    inst(
+        "XmmStoreVex",
+        "op [dst], src: a VEX.128 unaligned store.",
+        "op:AvxStoreOp src:Xmm dst:Amode",
+        Op("op"),
+        Call("xmm_store_vex", "op dst src"),
     ),
     keyed(
         "size",

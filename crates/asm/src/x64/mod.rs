@@ -33,9 +33,10 @@ pub use args::{
 pub use asm::{AsmError, Assembler, JumpTableTargets, PatchableImm32};
 pub use features::{CpuFeatures, Feature};
 pub use inst::{
-    AluOp, AvxOp, BitOp, CC, ExtMode, FloatSize, MInst, OperandSize, RoundMode, ShiftOp,
-    SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseRegOp,
-    SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp, UnaryOp,
+    AluOp, AvxBlendvOp, AvxExtractOp, AvxImmOp, AvxInsertOp, AvxMoveMaskOp, AvxOp, AvxShiftImmOp,
+    AvxStoreOp, AvxTestOp, AvxUnaryImmOp, AvxUnaryOp, BitOp, CC, ExtMode, FloatSize, MInst,
+    OperandSize, RoundMode, ShiftOp, SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp,
+    SseMoveMaskOp, SseOp, SseRegOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp, UnaryOp,
 };
 pub use regs::{Gpr, GprReg, WritableGpr, WritableXmm, Xmm, XmmReg};
 

@@ -9,9 +9,11 @@ use arbitrary::{Result, Unstructured};
 use cranelift_asm::x64::JumpTableTargets;
 use cranelift_asm::x64::inst::{self as vi, CallDest, ShiftAmount};
 use cranelift_asm::x64::{
-    AluOp, AvxOp, BitOp, CC, ExtMode, FloatSize, Gpr, MInst, OperandSize, RoundMode, Scale,
-    ShiftOp, SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp,
-    SseRegOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp, UnaryOp, Virtual, Xmm,
+    AluOp, AvxBlendvOp, AvxExtractOp, AvxImmOp, AvxInsertOp, AvxMoveMaskOp, AvxOp, AvxShiftImmOp,
+    AvxStoreOp, AvxTestOp, AvxUnaryImmOp, AvxUnaryOp, BitOp, CC, ExtMode, FloatSize, Gpr, MInst,
+    OperandSize, RoundMode, Scale, ShiftOp, SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp,
+    SseMovOp, SseMoveMaskOp, SseOp, SseRegOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp,
+    UnaryOp, Virtual, Xmm,
 };
 
 /// Displacements on the disp8/disp32 boundaries.
@@ -255,7 +257,7 @@ fn mov_immediate(u: &mut Unstructured, size: OperandSize) -> Result<u64> {
 /// An arbitrary post-allocation instruction.
 pub fn inst(u: &mut Unstructured, t: &Targets) -> Result<MInst> {
     let (rax, rdx) = (Gpr::RAX, Gpr::RDX);
-    Ok(match u.int_in_range(0..=71)? {
+    Ok(match u.int_in_range(0..=82)? {
         0 => {
             let (size, dst) = (size(u)?, gpr(u)?);
             MInst::AluRmi {
@@ -766,6 +768,71 @@ pub fn inst(u: &mut Unstructured, t: &Targets) -> Result<MInst> {
                 dst: xwr(dst),
             }
         }
+        71 => MInst::XmmUnaryRmRVex {
+            op: *u.choose(&AvxUnaryOp::ALL)?,
+            src: xmm_mem(u, t, false)?,
+            dst: xwr(xmm(u)?),
+        },
+        72 => MInst::XmmRmRImmVex {
+            op: *u.choose(&AvxImmOp::ALL)?,
+            imm: u.arbitrary()?,
+            src1: xr(xmm(u)?),
+            src2: xmm_mem(u, t, false)?,
+            dst: xwr(xmm(u)?),
+        },
+        73 => MInst::XmmUnaryRmRImmVex {
+            op: *u.choose(&AvxUnaryImmOp::ALL)?,
+            imm: u.arbitrary()?,
+            src: xmm_mem(u, t, false)?,
+            dst: xwr(xmm(u)?),
+        },
+        74 => MInst::XmmShiftImmVex {
+            op: *u.choose(&AvxShiftImmOp::ALL)?,
+            imm: u.arbitrary()?,
+            src: xr(xmm(u)?),
+            dst: xwr(xmm(u)?),
+        },
+        75 => MInst::XmmInsertVex {
+            op: *u.choose(&AvxInsertOp::ALL)?,
+            lane: u.arbitrary()?,
+            src1: xr(xmm(u)?),
+            src2: gpr_mem(u, t)?,
+            dst: xwr(xmm(u)?),
+        },
+        76 => MInst::XmmExtractVex {
+            op: *u.choose(&AvxExtractOp::ALL)?,
+            lane: u.arbitrary()?,
+            src: xr(xmm(u)?),
+            dst: gw(gpr(u)?),
+        },
+        77 => MInst::XmmExtractMemVex {
+            op: *u.choose(&AvxExtractOp::ALL)?,
+            lane: u.arbitrary()?,
+            src: xr(xmm(u)?),
+            dst: amode(u, t)?,
+        },
+        78 => MInst::XmmMoveMaskVex {
+            op: *u.choose(&AvxMoveMaskOp::ALL)?,
+            src: xr(xmm(u)?),
+            dst: gw(gpr(u)?),
+        },
+        79 => MInst::XmmBlendvVex {
+            op: *u.choose(&AvxBlendvOp::ALL)?,
+            src1: xr(xmm(u)?),
+            src2: xmm_mem(u, t, false)?,
+            mask: xr(xmm(u)?),
+            dst: xwr(xmm(u)?),
+        },
+        80 => MInst::XmmTestVex {
+            op: *u.choose(&AvxTestOp::ALL)?,
+            lhs: xr(xmm(u)?),
+            rhs: xmm_mem(u, t, false)?,
+        },
+        81 => MInst::XmmStoreVex {
+            op: *u.choose(&AvxStoreOp::ALL)?,
+            src: xr(xmm(u)?),
+            dst: amode(u, t)?,
+        },
         _ => {
             // Sequences are rarer in the choice above; give the plain
             // register moves an extra share.

@@ -46,9 +46,9 @@ use cranelift_asm::x64::inst::{
     self as vi, BoxCallInfo, CallDest, CallInfo, GprReg, ShiftAmount, XmmReg,
 };
 use cranelift_asm::x64::{
-    AluOp, AsmError, Assembler, BitOp, CC, CpuFeatures, ExtMode, FloatSize, Gpr, MInst,
-    OperandSize, RoundMode, ShiftOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseOp,
-    SseUnaryOp, UnaryOp, Virtual, Xmm,
+    AluOp, AsmError, Assembler, AvxExtractOp, AvxImmOp, AvxInsertOp, AvxUnaryOp, BitOp, CC,
+    CpuFeatures, ExtMode, FloatSize, Gpr, MInst, OperandSize, RoundMode, ShiftOp, SseExtractOp,
+    SseImmOp, SseInsertOp, SseMovOp, SseOp, SseUnaryOp, UnaryOp, Virtual, Xmm,
 };
 use cranelift_asm::{ExternalName, FinishedCode, Label, TrapCode};
 use iced_x86::{
@@ -501,6 +501,57 @@ fn extract_widths(op: SseExtractOp) -> (OperandSize, u32) {
     }
 }
 
+/// The width of a VEX unary form's memory operand (SDM, each form's
+/// "Instruction" column): as the legacy forms (VPMOVSXBW xmm1, xmm2/m64;
+/// VCVTPS2PD xmm1, xmm2/m64; VMOVQ xmm1, xmm2/m64), the broadcasts their
+/// element (VPBROADCASTB xmm1, xmm2/m8 .. VPBROADCASTQ xmm1, xmm2/m64), the
+/// others an m128.
+fn avx_unary_memory_bytes(op: AvxUnaryOp) -> u32 {
+    use AvxUnaryOp as O;
+    match op {
+        O::Vpmovsxbw | O::Vpmovsxwd | O::Vpmovsxdq => 8,
+        O::Vpmovzxbw | O::Vpmovzxwd | O::Vpmovzxdq => 8,
+        O::Vcvtps2pd | O::Vcvtdq2pd | O::Vmovq => 8,
+        O::Vpbroadcastb => 1,
+        O::Vpbroadcastw => 2,
+        O::Vpbroadcastd => 4,
+        O::Vpbroadcastq => 8,
+        O::Vmovdqu | O::Vmovups => 16,
+        O::Vpabsb | O::Vpabsw | O::Vpabsd | O::Vsqrtps | O::Vsqrtpd => 16,
+        O::Vcvtdq2ps | O::Vcvttps2dq | O::Vcvtpd2ps | O::Vcvttpd2dq => 16,
+    }
+}
+
+/// VINSERTPS xmm1, xmm2, xmm3/m32, imm8 reads one float; the other VEX
+/// immediate forms an m128.
+fn avx_imm_memory_bytes(op: AvxImmOp) -> u32 {
+    match op {
+        AvxImmOp::Vinsertps => 4,
+        _ => 16,
+    }
+}
+
+/// VPINSRB xmm1, xmm2, r32/m8, imm8 .. VPINSRQ xmm1, xmm2, r/m64, imm8.
+fn avx_insert_widths(op: AvxInsertOp) -> (OperandSize, u32) {
+    match op {
+        AvxInsertOp::Vpinsrb => (OperandSize::S32, 1),
+        AvxInsertOp::Vpinsrw => (OperandSize::S32, 2),
+        AvxInsertOp::Vpinsrd => (OperandSize::S32, 4),
+        AvxInsertOp::Vpinsrq => (OperandSize::S64, 8),
+    }
+}
+
+/// VPEXTRB r32/m8, xmm2, imm8 .. VPEXTRQ r/m64, xmm2, imm8; VEXTRACTPS
+/// r/m32, xmm1, imm8.
+fn avx_extract_widths(op: AvxExtractOp) -> (OperandSize, u32) {
+    match op {
+        AvxExtractOp::Vpextrb => (OperandSize::S32, 1),
+        AvxExtractOp::Vpextrw => (OperandSize::S32, 2),
+        AvxExtractOp::Vpextrd | AvxExtractOp::Vextractps => (OperandSize::S32, 4),
+        AvxExtractOp::Vpextrq => (OperandSize::S64, 8),
+    }
+}
+
 /// An 8-bit immediate operand.
 fn imm8(value: u8) -> Op {
     Op::Imm {
@@ -583,6 +634,11 @@ pub fn expected_trap(inst: &MInst) -> Option<TrapCode> {
         MInst::XmmExtractMem { dst, .. } => amode_trap(dst),
         MInst::XmmTest { rhs, .. } => xm_trap(rhs),
         MInst::XmmBlendv { src2, .. } | MInst::XmmRmRVex { src2, .. } => xm_trap(src2),
+        MInst::XmmUnaryRmRVex { src, .. } | MInst::XmmUnaryRmRImmVex { src, .. } => xm_trap(src),
+        MInst::XmmRmRImmVex { src2, .. } | MInst::XmmBlendvVex { src2, .. } => xm_trap(src2),
+        MInst::XmmInsertVex { src2, .. } => gm_trap(src2),
+        MInst::XmmExtractMemVex { dst, .. } | MInst::XmmStoreVex { dst, .. } => amode_trap(dst),
+        MInst::XmmTestVex { rhs, .. } => xm_trap(rhs),
         MInst::XmmCmp { rhs, .. } => xm_trap(rhs),
         MInst::GprToXmm { src, .. } | MInst::CvtIntToFloat { src2: src, .. } => gm_trap(src),
         MInst::CvtFloatToInt { src, .. } => xm_trap(src),
@@ -902,6 +958,81 @@ pub fn expected(inst: &MInst) -> Vec<Expected> {
             declared(op.mnemonic()),
             vec![xw(*dst), x(*src1), xm(src2, 16)],
         )),
+        MInst::XmmUnaryRmRVex { op, src, dst } => one(inst_(
+            declared(op.mnemonic()),
+            vec![xw(*dst), xm(src, avx_unary_memory_bytes(*op))],
+        )),
+        MInst::XmmRmRImmVex {
+            op,
+            imm,
+            src1,
+            src2,
+            dst,
+        } => one(inst_(
+            declared(op.mnemonic()),
+            vec![
+                xw(*dst),
+                x(*src1),
+                xm(src2, avx_imm_memory_bytes(*op)),
+                imm8(*imm),
+            ],
+        )),
+        MInst::XmmUnaryRmRImmVex { op, imm, src, dst } => one(inst_(
+            declared(op.mnemonic()),
+            vec![xw(*dst), xm(src, 16), imm8(*imm)],
+        )),
+        // VEX.vvvv is the destination, ModRM.rm the source.
+        MInst::XmmShiftImmVex { op, imm, src, dst } => one(inst_(
+            declared(op.mnemonic()),
+            vec![xw(*dst), x(*src), imm8(*imm)],
+        )),
+        MInst::XmmInsertVex {
+            op,
+            lane,
+            src1,
+            src2,
+            dst,
+        } => {
+            let (size, bytes) = avx_insert_widths(*op);
+            let src = match src2 {
+                vi::GprMem::Gpr(reg) => r(*reg, size),
+                vi::GprMem::Mem(amode) => mem(amode, bytes),
+            };
+            one(inst_(
+                declared(op.mnemonic()),
+                vec![xw(*dst), x(*src1), src, imm8(*lane)],
+            ))
+        }
+        MInst::XmmExtractVex { op, lane, src, dst } => one(inst_(
+            declared(op.mnemonic()),
+            vec![rw(*dst, avx_extract_widths(*op).0), x(*src), imm8(*lane)],
+        )),
+        MInst::XmmExtractMemVex { op, lane, src, dst } => one(inst_(
+            declared(op.mnemonic()),
+            vec![mem(dst, avx_extract_widths(*op).1), x(*src), imm8(*lane)],
+        )),
+        MInst::XmmMoveMaskVex { op, src, dst } => one(inst_(
+            declared(op.mnemonic()),
+            vec![rw(*dst, OperandSize::S32), x(*src)],
+        )),
+        // The fourth register is named by imm8[7:4]; the decoder lists it
+        // as a register operand.
+        MInst::XmmBlendvVex {
+            op,
+            src1,
+            src2,
+            mask,
+            dst,
+        } => one(inst_(
+            declared(op.mnemonic()),
+            vec![xw(*dst), x(*src1), xm(src2, 16), x(*mask)],
+        )),
+        MInst::XmmTestVex { op, lhs, rhs } => {
+            one(inst_(declared(op.mnemonic()), vec![x(*lhs), xm(rhs, 16)]))
+        }
+        MInst::XmmStoreVex { op, src, dst } => {
+            one(inst_(declared(op.mnemonic()), vec![mem(dst, 16), x(*src)]))
+        }
         MInst::XmmBlendv { op, src2, dst, .. } => {
             one(inst_(declared(op.mnemonic()), vec![xw(*dst), xm(src2, 16)]))
         }
@@ -1119,6 +1250,17 @@ pub fn variant_name(inst: &MInst) -> &'static str {
         MInst::XmmTest { .. } => "XmmTest",
         MInst::XmmBlendv { .. } => "XmmBlendv",
         MInst::XmmRmRVex { .. } => "XmmRmRVex",
+        MInst::XmmUnaryRmRVex { .. } => "XmmUnaryRmRVex",
+        MInst::XmmRmRImmVex { .. } => "XmmRmRImmVex",
+        MInst::XmmUnaryRmRImmVex { .. } => "XmmUnaryRmRImmVex",
+        MInst::XmmShiftImmVex { .. } => "XmmShiftImmVex",
+        MInst::XmmInsertVex { .. } => "XmmInsertVex",
+        MInst::XmmExtractVex { .. } => "XmmExtractVex",
+        MInst::XmmExtractMemVex { .. } => "XmmExtractMemVex",
+        MInst::XmmMoveMaskVex { .. } => "XmmMoveMaskVex",
+        MInst::XmmBlendvVex { .. } => "XmmBlendvVex",
+        MInst::XmmTestVex { .. } => "XmmTestVex",
+        MInst::XmmStoreVex { .. } => "XmmStoreVex",
         MInst::XmmRound { .. } => "XmmRound",
         MInst::XmmCmp { .. } => "XmmCmp",
         MInst::GprToXmm { .. } => "GprToXmm",

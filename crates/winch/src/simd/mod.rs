@@ -16,22 +16,52 @@
 //! [`wasmparser::Operator`]; each group of operators has its module and
 //! returns `None` for operators not its own:
 //!
-//! * this module: constants, whole-vector loads and stores;
+//! * this module: constants, whole-vector loads and stores, the bitwise
+//!   operators, and the helpers every group uses;
+//! * `int.rs`: integer arithmetic, comparisons, shifts, `bitselect`,
+//!   `any_true`/`all_true`, `bitmask`, narrowing and extension;
+//! * `float.rs`: float arithmetic, `min`/`max`, roundings, comparisons and
+//!   the conversions;
+//! * `lanes.rs`: splats, lanes, shuffles, `swizzle`, and the loads and
+//!   stores of part of a vector.
 //!
 //! Every SIMD operator needs SSE4.1 ([`CodeGen::check_simd`]): a module
 //! using one on a CPU without it is refused with an error naming the
-//! feature.
+//! feature. The code for a CPU with exactly SSE4.1 (the `sse4.1` preset)
+//! is complete and exact: forms of later extensions (SSE4.2's `pcmpgtq`,
+//! AVX's three-operand VEX forms through [`Assembler::packed`]) are used
+//! where the CPU has them, with an SSE4.1 sequence otherwise, and the
+//! spec suites run under both in `tests/spec.rs`.
+//!
+//! # Relaxed SIMD
+//!
+//! Each relaxed operator has one behaviour, among those the proposal
+//! allows, on every CPU preset, so that a program's result depends neither
+//! on the machine nor (once the optimizing tier has SIMD, issue 14, which
+//! must make the same choices) on the tier:
+//!
+//! | operator | behaviour |
+//! |---|---|
+//! | `i8x16.relaxed_swizzle` | `i8x16.swizzle` (an index of 16 or more gives 0) |
+//! | `i32x4.relaxed_trunc_f32x4_s/u`, `..._f64x2_s/u_zero` | the `trunc_sat` operator (saturating, NaN to 0) |
+//! | `f32x4/f64x2.relaxed_madd`, `relaxed_nmadd` | `a * b + c` and `-(a * b) + c`, unfused (rounded after the multiply and after the add: FMA is not on every CPU) |
+//! | `i8x16/i16x8/i32x4/i64x2.relaxed_laneselect` | `v128.bitselect` |
+//! | `f32x4/f64x2.relaxed_min/max` | `min`/`max` (NaN-propagating, `-0 < +0`) |
+//! | `i16x8.relaxed_q15mulr_s` | `i16x8.q15mulr_sat_s` |
+//! | `i16x8.relaxed_dot_i8x16_i7x16_s` | `pmaddubsw b, a`: `b`'s bytes unsigned, `a`'s signed, the pair sums saturating to 16 bits |
+//! | `i32x4.relaxed_dot_i8x16_i7x16_add_s` | that, then the pairs of 16-bit sums added (sign-extended) to 32 bits, then `c` |
+//!
+//! [`Assembler::packed`]: cranelift_asm::x64::Assembler::packed
 
 use crate::codegen::CodeGen;
 use crate::error::CompileError;
 use crate::stack::Val;
+use cranelift_asm::x64::{Amode, SseMovOp, SseOp, Xmm, XmmMem};
+use wasmparser::{MemArg, Operator, ValType};
 
 mod float;
 mod int;
 mod lanes;
-mod relaxed;
-use cranelift_asm::x64::{Amode, SseMovOp, SseOp, Xmm, XmmMem};
-use wasmparser::{MemArg, Operator, ValType};
 
 /// The result of a group's compile function: `None` if the operator is not
 /// the group's.
@@ -50,8 +80,7 @@ impl CodeGen<'_> {
             .compile_simd_core(op)
             .or_else(|| self.compile_simd_int(op))
             .or_else(|| self.compile_simd_float(op))
-            .or_else(|| self.compile_simd_lanes(op))
-            .or_else(|| self.compile_simd_relaxed(op));
+            .or_else(|| self.compile_simd_lanes(op));
         compiled.unwrap_or_else(|| Err(self.unsupported(name)))
     }
 
@@ -129,12 +158,15 @@ impl CodeGen<'_> {
         self.push_xmm(reg, ValType::V128);
     }
 
-    /// `lhs op rhs` for a binary packed form that reads and writes its
-    /// destination: the result replaces the left operand in its register.
+    /// `lhs op rhs` for a binary packed operation: the result replaces the
+    /// left operand in its register. `Assembler::packed` emits the VEX twin
+    /// (`vpand lhs, lhs, rhs`) where the CPU has AVX and the legacy form
+    /// (`pand lhs, rhs`) otherwise; with the destination the first source,
+    /// neither needs a copy.
     pub(crate) fn v128_binop(&mut self, op: SseOp) {
         let rhs = self.pop_v128();
         let lhs = self.pop_v128();
-        self.asm.xmm_rmr(op, lhs, &XmmMem::Xmm(rhs));
+        self.asm.packed(op, lhs, lhs, &XmmMem::Xmm(rhs));
         self.free_xmm(rhs);
         self.push_v128(lhs);
     }

@@ -10,9 +10,10 @@ use crate::x64::args::{Amode, GprImm, GprMem, GprMemImm, XmmMem};
 use crate::x64::features::Feature;
 use crate::x64::regs::{Gpr, Xmm};
 use crate::x64::{
-    AluOp, AvxOp, BitOp, ExtMode, FloatSize, OperandSize, SseBlendvOp, SseExtractOp, SseImmOp,
-    SseInsertOp, SseMoveMaskOp, SseOp, SseRegOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp,
-    SseUnaryOp,
+    AluOp, AvxBlendvOp, AvxExtractOp, AvxImmOp, AvxInsertOp, AvxMoveMaskOp, AvxOp, AvxShiftImmOp,
+    AvxStoreOp, AvxTestOp, AvxUnaryImmOp, AvxUnaryOp, BitOp, ExtMode, FloatSize, OperandSize,
+    SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMoveMaskOp, SseOp, SseRegOp,
+    SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp,
 };
 
 /// The form of `MInst::Cmp`.
@@ -3089,5 +3090,360 @@ impl Assembler {
     /// `vunpckhpd dst, src1, src2`.
     pub fn vunpckhpd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>) {
         self.xmm_rmr_vex(AvxOp::Vunpckhpd, dst, src1, &src2.into())
+    }
+
+    /// `vpmovsxbw dst, src`.
+    pub fn vpmovsxbw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vpmovsxbw, dst, &src.into())
+    }
+
+    /// `vpmovsxwd dst, src`.
+    pub fn vpmovsxwd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vpmovsxwd, dst, &src.into())
+    }
+
+    /// `vpmovsxdq dst, src`.
+    pub fn vpmovsxdq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vpmovsxdq, dst, &src.into())
+    }
+
+    /// `vpmovzxbw dst, src`.
+    pub fn vpmovzxbw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vpmovzxbw, dst, &src.into())
+    }
+
+    /// `vpmovzxwd dst, src`.
+    pub fn vpmovzxwd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vpmovzxwd, dst, &src.into())
+    }
+
+    /// `vpmovzxdq dst, src`.
+    pub fn vpmovzxdq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vpmovzxdq, dst, &src.into())
+    }
+
+    /// `vpabsb dst, src`.
+    pub fn vpabsb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vpabsb, dst, &src.into())
+    }
+
+    /// `vpabsw dst, src`.
+    pub fn vpabsw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vpabsw, dst, &src.into())
+    }
+
+    /// `vpabsd dst, src`.
+    pub fn vpabsd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vpabsd, dst, &src.into())
+    }
+
+    /// `vsqrtps dst, src`.
+    pub fn vsqrtps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vsqrtps, dst, &src.into())
+    }
+
+    /// `vsqrtpd dst, src`.
+    pub fn vsqrtpd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vsqrtpd, dst, &src.into())
+    }
+
+    /// `vcvtdq2ps dst, src`.
+    pub fn vcvtdq2ps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vcvtdq2ps, dst, &src.into())
+    }
+
+    /// `vcvttps2dq dst, src`.
+    pub fn vcvttps2dq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vcvttps2dq, dst, &src.into())
+    }
+
+    /// `vcvtps2pd dst, src`.
+    pub fn vcvtps2pd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vcvtps2pd, dst, &src.into())
+    }
+
+    /// `vcvtpd2ps dst, src`.
+    pub fn vcvtpd2ps(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vcvtpd2ps, dst, &src.into())
+    }
+
+    /// `vcvtdq2pd dst, src`.
+    pub fn vcvtdq2pd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vcvtdq2pd, dst, &src.into())
+    }
+
+    /// `vcvttpd2dq dst, src`.
+    pub fn vcvttpd2dq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vcvttpd2dq, dst, &src.into())
+    }
+
+    /// `vmovq dst, src`.
+    pub fn vmovq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vmovq, dst, &src.into())
+    }
+
+    /// `vmovdqu dst, src`.
+    pub fn vmovdqu(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vmovdqu, dst, &src.into())
+    }
+
+    /// `vmovups dst, src`.
+    pub fn vmovups(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vmovups, dst, &src.into())
+    }
+
+    /// `vpbroadcastb dst, src`.
+    pub fn vpbroadcastb(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vpbroadcastb, dst, &src.into())
+    }
+
+    /// `vpbroadcastw dst, src`.
+    pub fn vpbroadcastw(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vpbroadcastw, dst, &src.into())
+    }
+
+    /// `vpbroadcastd dst, src`.
+    pub fn vpbroadcastd(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vpbroadcastd, dst, &src.into())
+    }
+
+    /// `vpbroadcastq dst, src`.
+    pub fn vpbroadcastq(&mut self, dst: Xmm, src: impl Into<XmmMem>) {
+        self.xmm_unary_vex(AvxUnaryOp::Vpbroadcastq, dst, &src.into())
+    }
+
+    /// `vshufps dst, src1, src2, imm`.
+    pub fn vshufps(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm_vex(AvxImmOp::Vshufps, dst, src1, &src2.into(), imm)
+    }
+
+    /// `vshufpd dst, src1, src2, imm`.
+    pub fn vshufpd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm_vex(AvxImmOp::Vshufpd, dst, src1, &src2.into(), imm)
+    }
+
+    /// `vcmpps dst, src1, src2, imm`.
+    pub fn vcmpps(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm_vex(AvxImmOp::Vcmpps, dst, src1, &src2.into(), imm)
+    }
+
+    /// `vcmppd dst, src1, src2, imm`.
+    pub fn vcmppd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm_vex(AvxImmOp::Vcmppd, dst, src1, &src2.into(), imm)
+    }
+
+    /// `vpalignr dst, src1, src2, imm`.
+    pub fn vpalignr(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm_vex(AvxImmOp::Vpalignr, dst, src1, &src2.into(), imm)
+    }
+
+    /// `vpblendw dst, src1, src2, imm`.
+    pub fn vpblendw(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm_vex(AvxImmOp::Vpblendw, dst, src1, &src2.into(), imm)
+    }
+
+    /// `vblendps dst, src1, src2, imm`.
+    pub fn vblendps(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm_vex(AvxImmOp::Vblendps, dst, src1, &src2.into(), imm)
+    }
+
+    /// `vblendpd dst, src1, src2, imm`.
+    pub fn vblendpd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm_vex(AvxImmOp::Vblendpd, dst, src1, &src2.into(), imm)
+    }
+
+    /// `vinsertps dst, src1, src2, imm`.
+    pub fn vinsertps(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>, imm: u8) {
+        self.xmm_rmr_imm_vex(AvxImmOp::Vinsertps, dst, src1, &src2.into(), imm)
+    }
+
+    /// `vpshufd dst, src, imm`.
+    pub fn vpshufd(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_unary_imm_vex(AvxUnaryImmOp::Vpshufd, dst, &src.into(), imm)
+    }
+
+    /// `vpshuflw dst, src, imm`.
+    pub fn vpshuflw(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_unary_imm_vex(AvxUnaryImmOp::Vpshuflw, dst, &src.into(), imm)
+    }
+
+    /// `vpshufhw dst, src, imm`.
+    pub fn vpshufhw(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_unary_imm_vex(AvxUnaryImmOp::Vpshufhw, dst, &src.into(), imm)
+    }
+
+    /// `vroundps dst, src, imm`.
+    pub fn vroundps(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_unary_imm_vex(AvxUnaryImmOp::Vroundps, dst, &src.into(), imm)
+    }
+
+    /// `vroundpd dst, src, imm`.
+    pub fn vroundpd(&mut self, dst: Xmm, src: impl Into<XmmMem>, imm: u8) {
+        self.xmm_unary_imm_vex(AvxUnaryImmOp::Vroundpd, dst, &src.into(), imm)
+    }
+
+    /// `vpsllw dst, src, imm`.
+    pub fn vpsllw_imm(&mut self, dst: Xmm, src: Xmm, imm: u8) {
+        self.xmm_shift_imm_vex(AvxShiftImmOp::Vpsllw, dst, src, imm)
+    }
+
+    /// `vpsrlw dst, src, imm`.
+    pub fn vpsrlw_imm(&mut self, dst: Xmm, src: Xmm, imm: u8) {
+        self.xmm_shift_imm_vex(AvxShiftImmOp::Vpsrlw, dst, src, imm)
+    }
+
+    /// `vpsraw dst, src, imm`.
+    pub fn vpsraw_imm(&mut self, dst: Xmm, src: Xmm, imm: u8) {
+        self.xmm_shift_imm_vex(AvxShiftImmOp::Vpsraw, dst, src, imm)
+    }
+
+    /// `vpslld dst, src, imm`.
+    pub fn vpslld_imm(&mut self, dst: Xmm, src: Xmm, imm: u8) {
+        self.xmm_shift_imm_vex(AvxShiftImmOp::Vpslld, dst, src, imm)
+    }
+
+    /// `vpsrld dst, src, imm`.
+    pub fn vpsrld_imm(&mut self, dst: Xmm, src: Xmm, imm: u8) {
+        self.xmm_shift_imm_vex(AvxShiftImmOp::Vpsrld, dst, src, imm)
+    }
+
+    /// `vpsrad dst, src, imm`.
+    pub fn vpsrad_imm(&mut self, dst: Xmm, src: Xmm, imm: u8) {
+        self.xmm_shift_imm_vex(AvxShiftImmOp::Vpsrad, dst, src, imm)
+    }
+
+    /// `vpsllq dst, src, imm`.
+    pub fn vpsllq_imm(&mut self, dst: Xmm, src: Xmm, imm: u8) {
+        self.xmm_shift_imm_vex(AvxShiftImmOp::Vpsllq, dst, src, imm)
+    }
+
+    /// `vpsrlq dst, src, imm`.
+    pub fn vpsrlq_imm(&mut self, dst: Xmm, src: Xmm, imm: u8) {
+        self.xmm_shift_imm_vex(AvxShiftImmOp::Vpsrlq, dst, src, imm)
+    }
+
+    /// `vpslldq dst, src, imm`.
+    pub fn vpslldq_imm(&mut self, dst: Xmm, src: Xmm, imm: u8) {
+        self.xmm_shift_imm_vex(AvxShiftImmOp::Vpslldq, dst, src, imm)
+    }
+
+    /// `vpsrldq dst, src, imm`.
+    pub fn vpsrldq_imm(&mut self, dst: Xmm, src: Xmm, imm: u8) {
+        self.xmm_shift_imm_vex(AvxShiftImmOp::Vpsrldq, dst, src, imm)
+    }
+
+    /// `vpinsrb dst, src1, src2, lane`.
+    pub fn vpinsrb(&mut self, dst: Xmm, src1: Xmm, src2: &GprMem, lane: u8) {
+        self.xmm_insert_vex(AvxInsertOp::Vpinsrb, dst, src1, src2, lane)
+    }
+
+    /// `vpinsrw dst, src1, src2, lane`.
+    pub fn vpinsrw(&mut self, dst: Xmm, src1: Xmm, src2: &GprMem, lane: u8) {
+        self.xmm_insert_vex(AvxInsertOp::Vpinsrw, dst, src1, src2, lane)
+    }
+
+    /// `vpinsrd dst, src1, src2, lane`.
+    pub fn vpinsrd(&mut self, dst: Xmm, src1: Xmm, src2: &GprMem, lane: u8) {
+        self.xmm_insert_vex(AvxInsertOp::Vpinsrd, dst, src1, src2, lane)
+    }
+
+    /// `vpinsrq dst, src1, src2, lane`.
+    pub fn vpinsrq(&mut self, dst: Xmm, src1: Xmm, src2: &GprMem, lane: u8) {
+        self.xmm_insert_vex(AvxInsertOp::Vpinsrq, dst, src1, src2, lane)
+    }
+
+    /// `vpextrb dst, src, lane` (to a GPR).
+    pub fn vpextrb(&mut self, dst: Gpr, src: Xmm, lane: u8) {
+        self.xmm_extract_vex(AvxExtractOp::Vpextrb, dst, src, lane)
+    }
+
+    /// `vpextrb [dst], src, lane` (a store).
+    pub fn vpextrb_mem(&mut self, dst: &Amode, src: Xmm, lane: u8) {
+        self.xmm_extract_mem_vex(AvxExtractOp::Vpextrb, dst, src, lane)
+    }
+
+    /// `vpextrw dst, src, lane` (to a GPR).
+    pub fn vpextrw(&mut self, dst: Gpr, src: Xmm, lane: u8) {
+        self.xmm_extract_vex(AvxExtractOp::Vpextrw, dst, src, lane)
+    }
+
+    /// `vpextrw [dst], src, lane` (a store).
+    pub fn vpextrw_mem(&mut self, dst: &Amode, src: Xmm, lane: u8) {
+        self.xmm_extract_mem_vex(AvxExtractOp::Vpextrw, dst, src, lane)
+    }
+
+    /// `vpextrd dst, src, lane` (to a GPR).
+    pub fn vpextrd(&mut self, dst: Gpr, src: Xmm, lane: u8) {
+        self.xmm_extract_vex(AvxExtractOp::Vpextrd, dst, src, lane)
+    }
+
+    /// `vpextrd [dst], src, lane` (a store).
+    pub fn vpextrd_mem(&mut self, dst: &Amode, src: Xmm, lane: u8) {
+        self.xmm_extract_mem_vex(AvxExtractOp::Vpextrd, dst, src, lane)
+    }
+
+    /// `vpextrq dst, src, lane` (to a GPR).
+    pub fn vpextrq(&mut self, dst: Gpr, src: Xmm, lane: u8) {
+        self.xmm_extract_vex(AvxExtractOp::Vpextrq, dst, src, lane)
+    }
+
+    /// `vpextrq [dst], src, lane` (a store).
+    pub fn vpextrq_mem(&mut self, dst: &Amode, src: Xmm, lane: u8) {
+        self.xmm_extract_mem_vex(AvxExtractOp::Vpextrq, dst, src, lane)
+    }
+
+    /// `vextractps dst, src, lane` (to a GPR).
+    pub fn vextractps(&mut self, dst: Gpr, src: Xmm, lane: u8) {
+        self.xmm_extract_vex(AvxExtractOp::Vextractps, dst, src, lane)
+    }
+
+    /// `vextractps [dst], src, lane` (a store).
+    pub fn vextractps_mem(&mut self, dst: &Amode, src: Xmm, lane: u8) {
+        self.xmm_extract_mem_vex(AvxExtractOp::Vextractps, dst, src, lane)
+    }
+
+    /// `vpmovmskb dst, src`.
+    pub fn vpmovmskb(&mut self, dst: Gpr, src: Xmm) {
+        self.xmm_move_mask_vex(AvxMoveMaskOp::Vpmovmskb, dst, src)
+    }
+
+    /// `vmovmskps dst, src`.
+    pub fn vmovmskps(&mut self, dst: Gpr, src: Xmm) {
+        self.xmm_move_mask_vex(AvxMoveMaskOp::Vmovmskps, dst, src)
+    }
+
+    /// `vmovmskpd dst, src`.
+    pub fn vmovmskpd(&mut self, dst: Gpr, src: Xmm) {
+        self.xmm_move_mask_vex(AvxMoveMaskOp::Vmovmskpd, dst, src)
+    }
+
+    /// `vpblendvb dst, src1, src2, mask`.
+    pub fn vpblendvb(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>, mask: Xmm) {
+        self.xmm_blendv_vex(AvxBlendvOp::Vpblendvb, dst, src1, &src2.into(), mask)
+    }
+
+    /// `vblendvps dst, src1, src2, mask`.
+    pub fn vblendvps(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>, mask: Xmm) {
+        self.xmm_blendv_vex(AvxBlendvOp::Vblendvps, dst, src1, &src2.into(), mask)
+    }
+
+    /// `vblendvpd dst, src1, src2, mask`.
+    pub fn vblendvpd(&mut self, dst: Xmm, src1: Xmm, src2: impl Into<XmmMem>, mask: Xmm) {
+        self.xmm_blendv_vex(AvxBlendvOp::Vblendvpd, dst, src1, &src2.into(), mask)
+    }
+
+    /// `vptest lhs, rhs`: ZF = (lhs & rhs) == 0, CF = (!lhs & rhs) == 0.
+    pub fn vptest(&mut self, lhs: Xmm, rhs: impl Into<XmmMem>) {
+        self.xmm_test_vex(AvxTestOp::Vptest, lhs, &rhs.into())
+    }
+
+    /// `vmovups [dst], src`.
+    pub fn vmovups_store(&mut self, dst: &Amode, src: Xmm) {
+        self.xmm_store_vex(AvxStoreOp::Vmovups, dst, src)
+    }
+
+    /// `vmovdqu [dst], src`.
+    pub fn vmovdqu_store(&mut self, dst: &Amode, src: Xmm) {
+        self.xmm_store_vex(AvxStoreOp::Vmovdqu, dst, src)
     }
 }

@@ -542,18 +542,7 @@ impl Assembler {
     /// after checking the CPU has the form's feature.
     #[inline]
     pub(crate) fn emit_form(&mut self, form: Form, extra: Prefixes, reg: u8, rm: Rm<'_>, imm: Imm) {
-        if !self.require(form.feature, form.mnemonic) {
-            return;
-        }
-        if form.aligned
-            && let Rm::Mem(amode) = rm
-            && !self.known_aligned(amode)
-        {
-            self.fail(AsmError::InvalidOperand {
-                mnemonic: form.mnemonic,
-                reason: "the memory operand must be 16-byte aligned: pass it as \
-                         XmmMem::Aligned, or load it first with movups",
-            });
+        if !self.require(form.feature, form.mnemonic) || !self.memory_allowed(form, rm) {
             return;
         }
         debug_assert!(form.opcode.modrm && matches!(form.opcode.plus, Plus::None));
@@ -592,6 +581,23 @@ impl Assembler {
         };
         let reg = opcode.digit.unwrap_or(reg);
         self.emit_escaped(form.mnemonic, escape, opcode.byte, reg, rm, imm);
+    }
+
+    /// Whether `form` may take `rm`: anything but memory not known 16-byte
+    /// aligned for a form that needs it, which records an error.
+    pub(crate) fn memory_allowed<'a>(&mut self, form: Form, rm: impl Into<Rm<'a>>) -> bool {
+        if form.aligned
+            && let Rm::Mem(amode) = rm.into()
+            && !self.known_aligned(amode)
+        {
+            self.fail(AsmError::InvalidOperand {
+                mnemonic: form.mnemonic,
+                reason: "the memory operand must be 16-byte aligned: pass it as \
+                         XmmMem::Aligned, or load it first with movups",
+            });
+            return false;
+        }
+        true
     }
 
     /// Whether `amode` is known 16-byte aligned without the caller's word:

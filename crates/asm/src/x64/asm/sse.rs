@@ -1,7 +1,9 @@
 //! SSE, SSE2, SSSE3, SSE4.1 and SSE4.2 in their legacy (non-VEX) encodings:
 //! scalar float arithmetic, comparisons, conversions, moves between XMM
 //! registers, memory and GPRs, and the packed (128-bit) integer and float
-//! forms; and a first group of their VEX.128 (AVX) forms.
+//! forms; the VEX.128 (AVX, AVX2) forms of the packed ones; and
+//! [`Assembler::packed`], which picks between a legacy form and its VEX
+//! twin by the CPU's features.
 //!
 //! The forms (the manual's mnemonic and encoding, the CPU feature) are
 //! declared in the instruction table (`xtask/src/x64/table.rs`, see
@@ -22,8 +24,38 @@
 //!  XmmMoveMask      op r32, xmm1              SseMoveMaskOp  r32 in ModRM.reg
 //!  XmmBlendv        op xmm1, xmm2/m, <xmm0>   SseBlendvOp    xmm0 fixed, read
 //!  XmmTest          op xmm1, xmm2/m128        SseTestOp      flags only
-//!  XmmRmRVex        op xmm1, xmm2, xmm3/m     AvxOp          VEX.128, nothing tied
+//!
+//!  VEX.128 (nothing tied; memory of any alignment):
+//!  XmmRmRVex          op xmm1, xmm2, xmm3/m         AvxOp          reg, vvvv, rm
+//!  XmmUnaryRmRVex     op xmm1, xmm2/m               AvxUnaryOp     reg, rm (vvvv 1111b)
+//!  XmmRmRImmVex       op xmm1, xmm2, xmm3/m, imm8   AvxImmOp       reg, vvvv, rm
+//!  XmmUnaryRmRImmVex  op xmm1, xmm2/m, imm8         AvxUnaryImmOp  reg, rm
+//!  XmmShiftImmVex     op xmm1, xmm2, imm8           AvxShiftImmOp  vvvv, rm; /digit in reg
+//!  XmmInsertVex       op xmm1, xmm2, r/m, imm8      AvxInsertOp    reg, vvvv, rm
+//!  XmmExtractVex      op r, xmm1, imm8              AvxExtractOp   xmm1 in reg
+//!  XmmExtractMemVex   op m, xmm1, imm8              AvxExtractOp   (a store)
+//!  XmmMoveMaskVex     op r32, xmm1                  AvxMoveMaskOp  r32 in reg
+//!  XmmBlendvVex       op xmm1, xmm2, xmm3/m, xmm4   AvxBlendvOp    xmm4 in imm8[7:4]
+//!  XmmTestVex         op xmm1, xmm2/m128            AvxTestOp      flags only
+//!  XmmStoreVex        op m128, xmm1                 AvxStoreOp     vmovups, vmovdqu
 //! ```
+//!
+//! Each legacy form's VEX twin, where the table declares one, is
+//! `op.vex()` (`SseOp::Paddd.vex() == Some(AvxOp::Vpaddd)`): the same
+//! operation, nondestructive and taking unaligned memory. A compiler takes
+//! the twin where the CPU has AVX; for a binary packed operation
+//! [`Assembler::packed`] does the choosing:
+//!
+//! ```text
+//!  AVX and a twin      vop dst, src1, src2
+//!  dst == src1         op dst, src2
+//!  otherwise           movaps dst, src1; op dst, src2
+//!  refused             dst == src2 != src1; unaligned memory; a missing feature
+//! ```
+//!
+//! VEX.128 forms clear bits 255:128 of their destination's YMM register, so
+//! mixing them with legacy forms never leaves the upper halves dirty (no
+//! SSE/AVX transition penalty).
 //!
 //! The scalar forms write only the low lane of the destination and keep the
 //! rest (a memory-source MOVSS/MOVSD clears it instead). The packed forms
@@ -34,12 +66,14 @@
 //! COMISS/COMISD, CVTSS2SI (rounding by MXCSR), the MOVDQA/MOVDQU stores
 //! (MOVUPS/MOVAPS store the same bits).
 
-use super::{Assembler, Form, Imm, Opcode, Prefixes, Rm, forms};
+use super::{AsmError, Assembler, Form, Imm, Opcode, Prefixes, Rm, forms};
 use crate::x64::args::{Amode, GprMem, XmmMem};
 use crate::x64::regs::{Gpr, Xmm};
 use crate::x64::{
-    AvxOp, FloatSize, OperandSize, RoundMode, SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp,
-    SseMovOp, SseMoveMaskOp, SseOp, SseRegOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp,
+    AvxBlendvOp, AvxExtractOp, AvxImmOp, AvxInsertOp, AvxMoveMaskOp, AvxOp, AvxShiftImmOp,
+    AvxStoreOp, AvxTestOp, AvxUnaryImmOp, AvxUnaryOp, FloatSize, OperandSize, RoundMode,
+    SseBlendvOp, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseRegOp,
+    SseShiftImmOp, SseTestOp, SseUnaryImmOp, SseUnaryOp,
 };
 
 impl RoundMode {
@@ -94,6 +128,128 @@ impl Assembler {
     pub fn xmm_rmr_vex(&mut self, op: AvxOp, dst: Xmm, src1: Xmm, src2: &XmmMem) {
         let rm = Rm::from(src2);
         self.emit_vex_form(op.form(), dst.enc(), src1.enc(), rm, Imm::None);
+    }
+
+    /// `op dst, src`: a VEX.128 form writing `dst` without reading it
+    /// (VEX.vvvv unused, encoded 1111b).
+    pub fn xmm_unary_vex(&mut self, op: AvxUnaryOp, dst: Xmm, src: &XmmMem) {
+        self.emit_vex_form(op.form(), dst.enc(), 0, Rm::from(src), Imm::None);
+    }
+
+    /// `op dst, src1, src2, imm`: a VEX.128 shuffle, blend or compare.
+    pub fn xmm_rmr_imm_vex(&mut self, op: AvxImmOp, dst: Xmm, src1: Xmm, src2: &XmmMem, imm: u8) {
+        let imm = Imm::I8(imm as i8);
+        self.emit_vex_form(op.form(), dst.enc(), src1.enc(), Rm::from(src2), imm);
+    }
+
+    /// `op dst, src, imm`: a VEX.128 shuffle or rounding writing `dst`
+    /// without reading it.
+    pub fn xmm_unary_imm_vex(&mut self, op: AvxUnaryImmOp, dst: Xmm, src: &XmmMem, imm: u8) {
+        let imm = Imm::I8(imm as i8);
+        self.emit_vex_form(op.form(), dst.enc(), 0, Rm::from(src), imm);
+    }
+
+    /// `op dst, src, imm`: a VEX.128 shift by an immediate; `dst` travels
+    /// in VEX.vvvv, `src` in ModRM.rm, the `/digit` in ModRM.reg.
+    pub fn xmm_shift_imm_vex(&mut self, op: AvxShiftImmOp, dst: Xmm, src: Xmm, imm: u8) {
+        let imm = Imm::I8(imm as i8);
+        self.emit_vex_form(op.form(), 0, dst.enc(), Rm::Reg(src.enc()), imm);
+    }
+
+    /// `op dst, src1, src2, lane`: `src1` with lane `lane` replaced by a
+    /// GPR's low bits (or memory).
+    pub fn xmm_insert_vex(
+        &mut self,
+        op: AvxInsertOp,
+        dst: Xmm,
+        src1: Xmm,
+        src2: &GprMem,
+        lane: u8,
+    ) {
+        let imm = Imm::I8(lane as i8);
+        self.emit_vex_form(op.form(), dst.enc(), src1.enc(), Rm::from(src2), imm);
+    }
+
+    /// `op dst, src, lane`: lane `lane` of `src` into a GPR, zero-extended.
+    pub fn xmm_extract_vex(&mut self, op: AvxExtractOp, dst: Gpr, src: Xmm, lane: u8) {
+        let imm = Imm::I8(lane as i8);
+        self.emit_vex_form(op.form(), src.enc(), 0, Rm::Reg(dst.enc()), imm);
+    }
+
+    /// `op [dst], src, lane`: lane `lane` of `src` stored.
+    pub fn xmm_extract_mem_vex(&mut self, op: AvxExtractOp, dst: &Amode, src: Xmm, lane: u8) {
+        let imm = Imm::I8(lane as i8);
+        self.emit_vex_form(op.form(), src.enc(), 0, Rm::Mem(dst), imm);
+    }
+
+    /// `op dst, src`: the sign bit of each lane of `src` into the low bits
+    /// of `dst`, the rest cleared.
+    pub fn xmm_move_mask_vex(&mut self, op: AvxMoveMaskOp, dst: Gpr, src: Xmm) {
+        let rm = Rm::Reg(src.enc());
+        self.emit_vex_form(op.form(), dst.enc(), 0, rm, Imm::None);
+    }
+
+    /// `op dst, src1, src2, mask`: each lane from `src2` where `mask`'s lane
+    /// has its top bit set, from `src1` otherwise; `mask` is named by
+    /// `imm8[7:4]` (`/is4`), the low nibble zero.
+    pub fn xmm_blendv_vex(
+        &mut self,
+        op: AvxBlendvOp,
+        dst: Xmm,
+        src1: Xmm,
+        src2: &XmmMem,
+        mask: Xmm,
+    ) {
+        let imm = Imm::I8((mask.enc() << 4) as i8);
+        self.emit_vex_form(op.form(), dst.enc(), src1.enc(), Rm::from(src2), imm);
+    }
+
+    /// `op lhs, rhs`: flags only (`vptest`, as `ptest`).
+    pub fn xmm_test_vex(&mut self, op: AvxTestOp, lhs: Xmm, rhs: &XmmMem) {
+        self.emit_vex_form(op.form(), lhs.enc(), 0, Rm::from(rhs), Imm::None);
+    }
+
+    /// `op [dst], src`: a VEX.128 unaligned store (`vmovups`, `vmovdqu`).
+    pub fn xmm_store_vex(&mut self, op: AvxStoreOp, dst: &Amode, src: Xmm) {
+        self.emit_vex_form(op.form(), src.enc(), 0, Rm::Mem(dst), Imm::None);
+    }
+
+    /// `dst = src1 op src2` for a packed operation, in the best encoding the
+    /// CPU has (the rule in `docs/assembler.md`, "VEX"):
+    ///
+    /// * with AVX and a declared VEX twin (`op.vex()`): `vop dst, src1,
+    ///   src2`, nondestructive, `src2` memory of any alignment;
+    /// * otherwise the legacy form, destructive: `movaps dst, src1` first
+    ///   when the registers differ, then `op dst, src2`.
+    ///
+    /// Refused with an `AsmError` (nothing emitted) where the legacy path
+    /// cannot be right: `dst` is `src2`'s register but not `src1` (the copy
+    /// would overwrite the second source), or `src2` is memory the form
+    /// needs aligned and is not known to be; and, as every form, where the
+    /// CPU lacks the form's feature.
+    pub fn packed(&mut self, op: SseOp, dst: Xmm, src1: Xmm, src2: &XmmMem) {
+        if let Some(twin) = op.vex()
+            && self.features().has(twin.feature())
+        {
+            self.xmm_rmr_vex(twin, dst, src1, src2);
+            return;
+        }
+        let form = op.form();
+        if !self.require(form.feature, form.mnemonic) || !self.memory_allowed(form, src2) {
+            return;
+        }
+        if dst != src1 {
+            if *src2 == XmmMem::Xmm(dst) {
+                self.fail(AsmError::InvalidOperand {
+                    mnemonic: form.mnemonic,
+                    reason: "the destination is the second source but not the first: \
+                             the copy of the first would overwrite it",
+                });
+                return;
+            }
+            self.movaps_rr(dst, src1);
+        }
+        self.xmm_rmr(op, dst, src2);
     }
 
     /// `op dst, imm`: a packed shift by an immediate; the form's `/digit`

@@ -530,7 +530,123 @@ pub enum AvxOp {
     Vunpckhpd,
 }
 
-/// Internal type SseMovOp: defined at isle/asm/x64/inst.isle line 140.
+/// Internal type AvxUnaryOp: defined at isle/asm/x64/inst.isle line 145.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum AvxUnaryOp {
+    Vpmovsxbw,
+    Vpmovsxwd,
+    Vpmovsxdq,
+    Vpmovzxbw,
+    Vpmovzxwd,
+    Vpmovzxdq,
+    Vpabsb,
+    Vpabsw,
+    Vpabsd,
+    Vsqrtps,
+    Vsqrtpd,
+    Vcvtdq2ps,
+    Vcvttps2dq,
+    Vcvtps2pd,
+    Vcvtpd2ps,
+    Vcvtdq2pd,
+    Vcvttpd2dq,
+    Vmovq,
+    Vmovdqu,
+    Vmovups,
+    Vpbroadcastb,
+    Vpbroadcastw,
+    Vpbroadcastd,
+    Vpbroadcastq,
+}
+
+/// Internal type AvxImmOp: defined at isle/asm/x64/inst.isle line 151.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum AvxImmOp {
+    Vshufps,
+    Vshufpd,
+    Vcmpps,
+    Vcmppd,
+    Vpalignr,
+    Vpblendw,
+    Vblendps,
+    Vblendpd,
+    Vinsertps,
+}
+
+/// Internal type AvxUnaryImmOp: defined at isle/asm/x64/inst.isle line 156.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum AvxUnaryImmOp {
+    Vpshufd,
+    Vpshuflw,
+    Vpshufhw,
+    Vroundps,
+    Vroundpd,
+}
+
+/// Internal type AvxShiftImmOp: defined at isle/asm/x64/inst.isle line 161.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum AvxShiftImmOp {
+    Vpsllw,
+    Vpsrlw,
+    Vpsraw,
+    Vpslld,
+    Vpsrld,
+    Vpsrad,
+    Vpsllq,
+    Vpsrlq,
+    Vpslldq,
+    Vpsrldq,
+}
+
+/// Internal type AvxInsertOp: defined at isle/asm/x64/inst.isle line 166.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum AvxInsertOp {
+    Vpinsrb,
+    Vpinsrw,
+    Vpinsrd,
+    Vpinsrq,
+}
+
+/// Internal type AvxExtractOp: defined at isle/asm/x64/inst.isle line 171.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum AvxExtractOp {
+    Vpextrb,
+    Vpextrw,
+    Vpextrd,
+    Vpextrq,
+    Vextractps,
+}
+
+/// Internal type AvxMoveMaskOp: defined at isle/asm/x64/inst.isle line 174.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum AvxMoveMaskOp {
+    Vpmovmskb,
+    Vmovmskps,
+    Vmovmskpd,
+}
+
+/// Internal type AvxBlendvOp: defined at isle/asm/x64/inst.isle line 180.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum AvxBlendvOp {
+    Vpblendvb,
+    Vblendvps,
+    Vblendvpd,
+}
+
+/// Internal type AvxTestOp: defined at isle/asm/x64/inst.isle line 183.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum AvxTestOp {
+    Vptest,
+}
+
+/// Internal type AvxStoreOp: defined at isle/asm/x64/inst.isle line 187.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum AvxStoreOp {
+    Vmovups,
+    Vmovdqu,
+}
+
+/// Internal type SseMovOp: defined at isle/asm/x64/inst.isle line 191.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum SseMovOp {
     Movss,
@@ -541,7 +657,7 @@ pub enum SseMovOp {
     Movupd,
 }
 
-/// Internal type RoundMode: defined at isle/asm/x64/inst.isle line 143.
+/// Internal type RoundMode: defined at isle/asm/x64/inst.isle line 194.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum RoundMode {
     Nearest,
@@ -550,7 +666,7 @@ pub enum RoundMode {
     Zero,
 }
 
-/// Internal type MInst: defined at isle/asm/x64/inst.isle line 147.
+/// Internal type MInst: defined at isle/asm/x64/inst.isle line 198.
 #[derive(Clone, Debug)]
 pub enum MInst {
     AluRmi {
@@ -870,6 +986,71 @@ pub enum MInst {
         src1: XmmReg,
         src2: XmmMem,
         dst: WritableXmm,
+    },
+    XmmUnaryRmRVex {
+        op: AvxUnaryOp,
+        src: XmmMem,
+        dst: WritableXmm,
+    },
+    XmmRmRImmVex {
+        op: AvxImmOp,
+        imm: u8,
+        src1: XmmReg,
+        src2: XmmMem,
+        dst: WritableXmm,
+    },
+    XmmUnaryRmRImmVex {
+        op: AvxUnaryImmOp,
+        imm: u8,
+        src: XmmMem,
+        dst: WritableXmm,
+    },
+    XmmShiftImmVex {
+        op: AvxShiftImmOp,
+        imm: u8,
+        src: XmmReg,
+        dst: WritableXmm,
+    },
+    XmmInsertVex {
+        op: AvxInsertOp,
+        lane: u8,
+        src1: XmmReg,
+        src2: GprMem,
+        dst: WritableXmm,
+    },
+    XmmExtractVex {
+        op: AvxExtractOp,
+        lane: u8,
+        src: XmmReg,
+        dst: WritableGpr,
+    },
+    XmmExtractMemVex {
+        op: AvxExtractOp,
+        lane: u8,
+        src: XmmReg,
+        dst: Amode,
+    },
+    XmmMoveMaskVex {
+        op: AvxMoveMaskOp,
+        src: XmmReg,
+        dst: WritableGpr,
+    },
+    XmmBlendvVex {
+        op: AvxBlendvOp,
+        src1: XmmReg,
+        src2: XmmMem,
+        mask: XmmReg,
+        dst: WritableXmm,
+    },
+    XmmTestVex {
+        op: AvxTestOp,
+        lhs: XmmReg,
+        rhs: XmmMem,
+    },
+    XmmStoreVex {
+        op: AvxStoreOp,
+        src: XmmReg,
+        dst: Amode,
     },
     XmmRound {
         size: FloatSize,

@@ -309,6 +309,64 @@ impl MInst {
                 walk::xmm_mem(v, src2);
                 walk::def_xmm(v, dst);
             }
+            MInst::XmmUnaryRmRVex { src, dst, .. } => {
+                walk::xmm_mem(v, src);
+                walk::def_xmm(v, dst);
+            }
+            MInst::XmmRmRImmVex {
+                src1, src2, dst, ..
+            } => {
+                walk::use_xmm(v, src1);
+                walk::xmm_mem(v, src2);
+                walk::def_xmm(v, dst);
+            }
+            MInst::XmmUnaryRmRImmVex { src, dst, .. } => {
+                walk::xmm_mem(v, src);
+                walk::def_xmm(v, dst);
+            }
+            MInst::XmmShiftImmVex { src, dst, .. } => {
+                walk::use_xmm(v, src);
+                walk::def_xmm(v, dst);
+            }
+            MInst::XmmInsertVex {
+                src1, src2, dst, ..
+            } => {
+                walk::use_xmm(v, src1);
+                walk::gpr_mem(v, src2);
+                walk::def_xmm(v, dst);
+            }
+            MInst::XmmExtractVex { src, dst, .. } => {
+                walk::use_xmm(v, src);
+                walk::def_gpr(v, dst);
+            }
+            MInst::XmmExtractMemVex { src, dst, .. } => {
+                walk::use_xmm(v, src);
+                walk::amode(v, dst);
+            }
+            MInst::XmmMoveMaskVex { src, dst, .. } => {
+                walk::use_xmm(v, src);
+                walk::def_gpr(v, dst);
+            }
+            MInst::XmmBlendvVex {
+                src1,
+                src2,
+                mask,
+                dst,
+                ..
+            } => {
+                walk::use_xmm(v, src1);
+                walk::xmm_mem(v, src2);
+                walk::use_xmm(v, mask);
+                walk::def_xmm(v, dst);
+            }
+            MInst::XmmTestVex { lhs, rhs, .. } => {
+                walk::use_xmm(v, lhs);
+                walk::xmm_mem(v, rhs);
+            }
+            MInst::XmmStoreVex { src, dst, .. } => {
+                walk::use_xmm(v, src);
+                walk::amode(v, dst);
+            }
             MInst::XmmRound {
                 src1, src2, dst, ..
             } => {
@@ -637,6 +695,69 @@ impl MInst {
                 src2,
                 dst,
             } => asm.xmm_rmr_vex(*op, def_xmm(*dst), src1.to_physical(), &src2.to_physical()),
+            MInst::XmmUnaryRmRVex { op, src, dst } => {
+                asm.xmm_unary_vex(*op, def_xmm(*dst), &src.to_physical())
+            }
+            MInst::XmmRmRImmVex {
+                op,
+                imm,
+                src1,
+                src2,
+                dst,
+            } => asm.xmm_rmr_imm_vex(
+                *op,
+                def_xmm(*dst),
+                src1.to_physical(),
+                &src2.to_physical(),
+                *imm,
+            ),
+            MInst::XmmUnaryRmRImmVex { op, imm, src, dst } => {
+                asm.xmm_unary_imm_vex(*op, def_xmm(*dst), &src.to_physical(), *imm)
+            }
+            MInst::XmmShiftImmVex { op, imm, src, dst } => {
+                asm.xmm_shift_imm_vex(*op, def_xmm(*dst), src.to_physical(), *imm)
+            }
+            MInst::XmmInsertVex {
+                op,
+                lane,
+                src1,
+                src2,
+                dst,
+            } => asm.xmm_insert_vex(
+                *op,
+                def_xmm(*dst),
+                src1.to_physical(),
+                &src2.to_physical(),
+                *lane,
+            ),
+            MInst::XmmExtractVex { op, lane, src, dst } => {
+                asm.xmm_extract_vex(*op, def(*dst), src.to_physical(), *lane)
+            }
+            MInst::XmmExtractMemVex { op, lane, src, dst } => {
+                asm.xmm_extract_mem_vex(*op, &dst.to_physical(), src.to_physical(), *lane)
+            }
+            MInst::XmmMoveMaskVex { op, src, dst } => {
+                asm.xmm_move_mask_vex(*op, def(*dst), src.to_physical())
+            }
+            MInst::XmmBlendvVex {
+                op,
+                src1,
+                src2,
+                mask,
+                dst,
+            } => asm.xmm_blendv_vex(
+                *op,
+                def_xmm(*dst),
+                src1.to_physical(),
+                &src2.to_physical(),
+                mask.to_physical(),
+            ),
+            MInst::XmmTestVex { op, lhs, rhs } => {
+                asm.xmm_test_vex(*op, lhs.to_physical(), &rhs.to_physical())
+            }
+            MInst::XmmStoreVex { op, src, dst } => {
+                asm.xmm_store_vex(*op, &dst.to_physical(), src.to_physical())
+            }
             MInst::XmmRound {
                 size,
                 mode,
@@ -852,6 +973,17 @@ impl MInst {
             MInst::XmmBlendv { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::XmmTest { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::XmmRmRVex { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmUnaryRmRVex { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmRmRImmVex { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmUnaryRmRImmVex { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmShiftImmVex { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmInsertVex { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmExtractVex { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmExtractMemVex { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmMoveMaskVex { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmBlendvVex { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmTestVex { op, .. } => CpuFeatures::base_only().with(op.feature()),
+            MInst::XmmStoreVex { op, .. } => CpuFeatures::base_only().with(op.feature()),
             MInst::XmmRound { size, .. } => match forms::form_xmm_round(*size) {
                 Some(form) => CpuFeatures::base_only().with(form.feature),
                 None => CpuFeatures::base_only(),
@@ -3071,6 +3203,131 @@ impl SseOp {
             aligned: self.aligned_memory(),
         }
     }
+
+    /// The VEX.128 twin of the form (`AvxOp`): the same operation under
+    /// the mnemonic with a `v` before it, nondestructive (the legacy form's
+    /// read destination is a separate source) and taking memory of any
+    /// alignment; `None` where none is declared (`VEX_TWINS` in the table).
+    pub const fn vex(self) -> Option<AvxOp> {
+        match self {
+            SseOp::Addss => None,
+            SseOp::Addsd => None,
+            SseOp::Subss => None,
+            SseOp::Subsd => None,
+            SseOp::Mulss => None,
+            SseOp::Mulsd => None,
+            SseOp::Divss => None,
+            SseOp::Divsd => None,
+            SseOp::Minss => None,
+            SseOp::Minsd => None,
+            SseOp::Maxss => None,
+            SseOp::Maxsd => None,
+            SseOp::Sqrtss => None,
+            SseOp::Sqrtsd => None,
+            SseOp::Cvtss2sd => None,
+            SseOp::Cvtsd2ss => None,
+            SseOp::Movss => None,
+            SseOp::Movsd => None,
+            SseOp::Andps => Some(AvxOp::Vandps),
+            SseOp::Andpd => Some(AvxOp::Vandpd),
+            SseOp::Andnps => Some(AvxOp::Vandnps),
+            SseOp::Andnpd => Some(AvxOp::Vandnpd),
+            SseOp::Orps => Some(AvxOp::Vorps),
+            SseOp::Orpd => Some(AvxOp::Vorpd),
+            SseOp::Xorps => Some(AvxOp::Vxorps),
+            SseOp::Xorpd => Some(AvxOp::Vxorpd),
+            SseOp::Addps => Some(AvxOp::Vaddps),
+            SseOp::Addpd => Some(AvxOp::Vaddpd),
+            SseOp::Subps => Some(AvxOp::Vsubps),
+            SseOp::Subpd => Some(AvxOp::Vsubpd),
+            SseOp::Mulps => Some(AvxOp::Vmulps),
+            SseOp::Mulpd => Some(AvxOp::Vmulpd),
+            SseOp::Divps => Some(AvxOp::Vdivps),
+            SseOp::Divpd => Some(AvxOp::Vdivpd),
+            SseOp::Minps => Some(AvxOp::Vminps),
+            SseOp::Minpd => Some(AvxOp::Vminpd),
+            SseOp::Maxps => Some(AvxOp::Vmaxps),
+            SseOp::Maxpd => Some(AvxOp::Vmaxpd),
+            SseOp::Unpcklps => Some(AvxOp::Vunpcklps),
+            SseOp::Unpckhps => Some(AvxOp::Vunpckhps),
+            SseOp::Unpcklpd => Some(AvxOp::Vunpcklpd),
+            SseOp::Unpckhpd => Some(AvxOp::Vunpckhpd),
+            SseOp::Paddb => Some(AvxOp::Vpaddb),
+            SseOp::Paddw => Some(AvxOp::Vpaddw),
+            SseOp::Paddd => Some(AvxOp::Vpaddd),
+            SseOp::Paddq => Some(AvxOp::Vpaddq),
+            SseOp::Psubb => Some(AvxOp::Vpsubb),
+            SseOp::Psubw => Some(AvxOp::Vpsubw),
+            SseOp::Psubd => Some(AvxOp::Vpsubd),
+            SseOp::Psubq => Some(AvxOp::Vpsubq),
+            SseOp::Paddsb => Some(AvxOp::Vpaddsb),
+            SseOp::Paddsw => Some(AvxOp::Vpaddsw),
+            SseOp::Paddusb => Some(AvxOp::Vpaddusb),
+            SseOp::Paddusw => Some(AvxOp::Vpaddusw),
+            SseOp::Psubsb => Some(AvxOp::Vpsubsb),
+            SseOp::Psubsw => Some(AvxOp::Vpsubsw),
+            SseOp::Psubusb => Some(AvxOp::Vpsubusb),
+            SseOp::Psubusw => Some(AvxOp::Vpsubusw),
+            SseOp::Pmullw => Some(AvxOp::Vpmullw),
+            SseOp::Pmulld => Some(AvxOp::Vpmulld),
+            SseOp::Pmuludq => Some(AvxOp::Vpmuludq),
+            SseOp::Pmuldq => Some(AvxOp::Vpmuldq),
+            SseOp::Pmaddwd => Some(AvxOp::Vpmaddwd),
+            SseOp::Pmaddubsw => Some(AvxOp::Vpmaddubsw),
+            SseOp::Pmulhrsw => Some(AvxOp::Vpmulhrsw),
+            SseOp::Pmulhw => Some(AvxOp::Vpmulhw),
+            SseOp::Pmulhuw => Some(AvxOp::Vpmulhuw),
+            SseOp::Pavgb => Some(AvxOp::Vpavgb),
+            SseOp::Pavgw => Some(AvxOp::Vpavgw),
+            SseOp::Phaddw => None,
+            SseOp::Phaddd => None,
+            SseOp::Pminsb => Some(AvxOp::Vpminsb),
+            SseOp::Pminsw => Some(AvxOp::Vpminsw),
+            SseOp::Pminsd => Some(AvxOp::Vpminsd),
+            SseOp::Pminub => Some(AvxOp::Vpminub),
+            SseOp::Pminuw => Some(AvxOp::Vpminuw),
+            SseOp::Pminud => Some(AvxOp::Vpminud),
+            SseOp::Pmaxsb => Some(AvxOp::Vpmaxsb),
+            SseOp::Pmaxsw => Some(AvxOp::Vpmaxsw),
+            SseOp::Pmaxsd => Some(AvxOp::Vpmaxsd),
+            SseOp::Pmaxub => Some(AvxOp::Vpmaxub),
+            SseOp::Pmaxuw => Some(AvxOp::Vpmaxuw),
+            SseOp::Pmaxud => Some(AvxOp::Vpmaxud),
+            SseOp::Pcmpeqb => Some(AvxOp::Vpcmpeqb),
+            SseOp::Pcmpeqw => Some(AvxOp::Vpcmpeqw),
+            SseOp::Pcmpeqd => Some(AvxOp::Vpcmpeqd),
+            SseOp::Pcmpeqq => Some(AvxOp::Vpcmpeqq),
+            SseOp::Pcmpgtb => Some(AvxOp::Vpcmpgtb),
+            SseOp::Pcmpgtw => Some(AvxOp::Vpcmpgtw),
+            SseOp::Pcmpgtd => Some(AvxOp::Vpcmpgtd),
+            SseOp::Pcmpgtq => Some(AvxOp::Vpcmpgtq),
+            SseOp::Pand => Some(AvxOp::Vpand),
+            SseOp::Pandn => Some(AvxOp::Vpandn),
+            SseOp::Por => Some(AvxOp::Vpor),
+            SseOp::Pxor => Some(AvxOp::Vpxor),
+            SseOp::Packsswb => Some(AvxOp::Vpacksswb),
+            SseOp::Packssdw => Some(AvxOp::Vpackssdw),
+            SseOp::Packuswb => Some(AvxOp::Vpackuswb),
+            SseOp::Packusdw => Some(AvxOp::Vpackusdw),
+            SseOp::Punpcklbw => Some(AvxOp::Vpunpcklbw),
+            SseOp::Punpcklwd => Some(AvxOp::Vpunpcklwd),
+            SseOp::Punpckldq => Some(AvxOp::Vpunpckldq),
+            SseOp::Punpcklqdq => Some(AvxOp::Vpunpcklqdq),
+            SseOp::Punpckhbw => Some(AvxOp::Vpunpckhbw),
+            SseOp::Punpckhwd => Some(AvxOp::Vpunpckhwd),
+            SseOp::Punpckhdq => Some(AvxOp::Vpunpckhdq),
+            SseOp::Punpckhqdq => Some(AvxOp::Vpunpckhqdq),
+            SseOp::Pshufb => Some(AvxOp::Vpshufb),
+            SseOp::Psllw => Some(AvxOp::Vpsllw),
+            SseOp::Pslld => Some(AvxOp::Vpslld),
+            SseOp::Psllq => Some(AvxOp::Vpsllq),
+            SseOp::Psrlw => Some(AvxOp::Vpsrlw),
+            SseOp::Psrld => Some(AvxOp::Vpsrld),
+            SseOp::Psrlq => Some(AvxOp::Vpsrlq),
+            SseOp::Psraw => Some(AvxOp::Vpsraw),
+            SseOp::Psrad => Some(AvxOp::Vpsrad),
+        }
+    }
 }
 
 impl SseUnaryOp {
@@ -3392,6 +3649,35 @@ impl SseUnaryOp {
             aligned: self.aligned_memory(),
         }
     }
+
+    /// The VEX.128 twin of the form (`AvxUnaryOp`): the same operation under
+    /// the mnemonic with a `v` before it, nondestructive (the legacy form's
+    /// read destination is a separate source) and taking memory of any
+    /// alignment; `None` where none is declared (`VEX_TWINS` in the table).
+    pub const fn vex(self) -> Option<AvxUnaryOp> {
+        match self {
+            SseUnaryOp::Pmovsxbw => Some(AvxUnaryOp::Vpmovsxbw),
+            SseUnaryOp::Pmovsxwd => Some(AvxUnaryOp::Vpmovsxwd),
+            SseUnaryOp::Pmovsxdq => Some(AvxUnaryOp::Vpmovsxdq),
+            SseUnaryOp::Pmovzxbw => Some(AvxUnaryOp::Vpmovzxbw),
+            SseUnaryOp::Pmovzxwd => Some(AvxUnaryOp::Vpmovzxwd),
+            SseUnaryOp::Pmovzxdq => Some(AvxUnaryOp::Vpmovzxdq),
+            SseUnaryOp::Pabsb => Some(AvxUnaryOp::Vpabsb),
+            SseUnaryOp::Pabsw => Some(AvxUnaryOp::Vpabsw),
+            SseUnaryOp::Pabsd => Some(AvxUnaryOp::Vpabsd),
+            SseUnaryOp::Sqrtps => Some(AvxUnaryOp::Vsqrtps),
+            SseUnaryOp::Sqrtpd => Some(AvxUnaryOp::Vsqrtpd),
+            SseUnaryOp::Cvtdq2ps => Some(AvxUnaryOp::Vcvtdq2ps),
+            SseUnaryOp::Cvttps2dq => Some(AvxUnaryOp::Vcvttps2dq),
+            SseUnaryOp::Cvtps2pd => Some(AvxUnaryOp::Vcvtps2pd),
+            SseUnaryOp::Cvtpd2ps => Some(AvxUnaryOp::Vcvtpd2ps),
+            SseUnaryOp::Cvtdq2pd => Some(AvxUnaryOp::Vcvtdq2pd),
+            SseUnaryOp::Cvttpd2dq => Some(AvxUnaryOp::Vcvttpd2dq),
+            SseUnaryOp::Movq => Some(AvxUnaryOp::Vmovq),
+            SseUnaryOp::Movdqu => Some(AvxUnaryOp::Vmovdqu),
+            SseUnaryOp::Movdqa => None,
+        }
+    }
 }
 
 impl SseImmOp {
@@ -3559,6 +3845,24 @@ impl SseImmOp {
             aligned: self.aligned_memory(),
         }
     }
+
+    /// The VEX.128 twin of the form (`AvxImmOp`): the same operation under
+    /// the mnemonic with a `v` before it, nondestructive (the legacy form's
+    /// read destination is a separate source) and taking memory of any
+    /// alignment; `None` where none is declared (`VEX_TWINS` in the table).
+    pub const fn vex(self) -> Option<AvxImmOp> {
+        match self {
+            SseImmOp::Shufps => Some(AvxImmOp::Vshufps),
+            SseImmOp::Shufpd => Some(AvxImmOp::Vshufpd),
+            SseImmOp::Cmpps => Some(AvxImmOp::Vcmpps),
+            SseImmOp::Cmppd => Some(AvxImmOp::Vcmppd),
+            SseImmOp::Palignr => Some(AvxImmOp::Vpalignr),
+            SseImmOp::Pblendw => Some(AvxImmOp::Vpblendw),
+            SseImmOp::Blendps => Some(AvxImmOp::Vblendps),
+            SseImmOp::Blendpd => Some(AvxImmOp::Vblendpd),
+            SseImmOp::Insertps => Some(AvxImmOp::Vinsertps),
+        }
+    }
 }
 
 impl SseUnaryImmOp {
@@ -3668,6 +3972,20 @@ impl SseUnaryImmOp {
             feature: self.feature(),
             opcode: self.opcode(),
             aligned: self.aligned_memory(),
+        }
+    }
+
+    /// The VEX.128 twin of the form (`AvxUnaryImmOp`): the same operation under
+    /// the mnemonic with a `v` before it, nondestructive (the legacy form's
+    /// read destination is a separate source) and taking memory of any
+    /// alignment; `None` where none is declared (`VEX_TWINS` in the table).
+    pub const fn vex(self) -> Option<AvxUnaryImmOp> {
+        match self {
+            SseUnaryImmOp::Pshufd => Some(AvxUnaryImmOp::Vpshufd),
+            SseUnaryImmOp::Pshuflw => Some(AvxUnaryImmOp::Vpshuflw),
+            SseUnaryImmOp::Pshufhw => Some(AvxUnaryImmOp::Vpshufhw),
+            SseUnaryImmOp::Roundps => Some(AvxUnaryImmOp::Vroundps),
+            SseUnaryImmOp::Roundpd => Some(AvxUnaryImmOp::Vroundpd),
         }
     }
 }
@@ -3851,6 +4169,25 @@ impl SseShiftImmOp {
             aligned: self.aligned_memory(),
         }
     }
+
+    /// The VEX.128 twin of the form (`AvxShiftImmOp`): the same operation under
+    /// the mnemonic with a `v` before it, nondestructive (the legacy form's
+    /// read destination is a separate source) and taking memory of any
+    /// alignment; `None` where none is declared (`VEX_TWINS` in the table).
+    pub const fn vex(self) -> Option<AvxShiftImmOp> {
+        match self {
+            SseShiftImmOp::Psllw => Some(AvxShiftImmOp::Vpsllw),
+            SseShiftImmOp::Psrlw => Some(AvxShiftImmOp::Vpsrlw),
+            SseShiftImmOp::Psraw => Some(AvxShiftImmOp::Vpsraw),
+            SseShiftImmOp::Pslld => Some(AvxShiftImmOp::Vpslld),
+            SseShiftImmOp::Psrld => Some(AvxShiftImmOp::Vpsrld),
+            SseShiftImmOp::Psrad => Some(AvxShiftImmOp::Vpsrad),
+            SseShiftImmOp::Psllq => Some(AvxShiftImmOp::Vpsllq),
+            SseShiftImmOp::Psrlq => Some(AvxShiftImmOp::Vpsrlq),
+            SseShiftImmOp::Pslldq => Some(AvxShiftImmOp::Vpslldq),
+            SseShiftImmOp::Psrldq => Some(AvxShiftImmOp::Vpsrldq),
+        }
+    }
 }
 
 impl SseRegOp {
@@ -4014,6 +4351,19 @@ impl SseInsertOp {
             aligned: self.aligned_memory(),
         }
     }
+
+    /// The VEX.128 twin of the form (`AvxInsertOp`): the same operation under
+    /// the mnemonic with a `v` before it, nondestructive (the legacy form's
+    /// read destination is a separate source) and taking memory of any
+    /// alignment; `None` where none is declared (`VEX_TWINS` in the table).
+    pub const fn vex(self) -> Option<AvxInsertOp> {
+        match self {
+            SseInsertOp::Pinsrb => Some(AvxInsertOp::Vpinsrb),
+            SseInsertOp::Pinsrw => Some(AvxInsertOp::Vpinsrw),
+            SseInsertOp::Pinsrd => Some(AvxInsertOp::Vpinsrd),
+            SseInsertOp::Pinsrq => Some(AvxInsertOp::Vpinsrq),
+        }
+    }
 }
 
 impl SseExtractOp {
@@ -4125,6 +4475,20 @@ impl SseExtractOp {
             aligned: self.aligned_memory(),
         }
     }
+
+    /// The VEX.128 twin of the form (`AvxExtractOp`): the same operation under
+    /// the mnemonic with a `v` before it, nondestructive (the legacy form's
+    /// read destination is a separate source) and taking memory of any
+    /// alignment; `None` where none is declared (`VEX_TWINS` in the table).
+    pub const fn vex(self) -> Option<AvxExtractOp> {
+        match self {
+            SseExtractOp::Pextrb => Some(AvxExtractOp::Vpextrb),
+            SseExtractOp::Pextrw => Some(AvxExtractOp::Vpextrw),
+            SseExtractOp::Pextrd => Some(AvxExtractOp::Vpextrd),
+            SseExtractOp::Pextrq => Some(AvxExtractOp::Vpextrq),
+            SseExtractOp::Extractps => Some(AvxExtractOp::Vextractps),
+        }
+    }
 }
 
 impl SseMoveMaskOp {
@@ -4206,6 +4570,18 @@ impl SseMoveMaskOp {
             feature: self.feature(),
             opcode: self.opcode(),
             aligned: self.aligned_memory(),
+        }
+    }
+
+    /// The VEX.128 twin of the form (`AvxMoveMaskOp`): the same operation under
+    /// the mnemonic with a `v` before it, nondestructive (the legacy form's
+    /// read destination is a separate source) and taking memory of any
+    /// alignment; `None` where none is declared (`VEX_TWINS` in the table).
+    pub const fn vex(self) -> Option<AvxMoveMaskOp> {
+        match self {
+            SseMoveMaskOp::Pmovmskb => Some(AvxMoveMaskOp::Vpmovmskb),
+            SseMoveMaskOp::Movmskps => Some(AvxMoveMaskOp::Vmovmskps),
+            SseMoveMaskOp::Movmskpd => Some(AvxMoveMaskOp::Vmovmskpd),
         }
     }
 }
@@ -4291,6 +4667,18 @@ impl SseBlendvOp {
             aligned: self.aligned_memory(),
         }
     }
+
+    /// The VEX.128 twin of the form (`AvxBlendvOp`): the same operation under
+    /// the mnemonic with a `v` before it, nondestructive (the legacy form's
+    /// read destination is a separate source) and taking memory of any
+    /// alignment; `None` where none is declared (`VEX_TWINS` in the table).
+    pub const fn vex(self) -> Option<AvxBlendvOp> {
+        match self {
+            SseBlendvOp::Pblendvb => Some(AvxBlendvOp::Vpblendvb),
+            SseBlendvOp::Blendvps => Some(AvxBlendvOp::Vblendvps),
+            SseBlendvOp::Blendvpd => Some(AvxBlendvOp::Vblendvpd),
+        }
+    }
 }
 
 impl SseTestOp {
@@ -4342,6 +4730,16 @@ impl SseTestOp {
             feature: self.feature(),
             opcode: self.opcode(),
             aligned: self.aligned_memory(),
+        }
+    }
+
+    /// The VEX.128 twin of the form (`AvxTestOp`): the same operation under
+    /// the mnemonic with a `v` before it, nondestructive (the legacy form's
+    /// read destination is a separate source) and taking memory of any
+    /// alignment; `None` where none is declared (`VEX_TWINS` in the table).
+    pub const fn vex(self) -> Option<AvxTestOp> {
+        match self {
+            SseTestOp::Ptest => Some(AvxTestOp::Vptest),
         }
     }
 }
@@ -5717,6 +6115,1335 @@ impl AvxOp {
             AvxOp::Vunpckhps => false,
             AvxOp::Vunpcklpd => false,
             AvxOp::Vunpckhpd => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl AvxUnaryOp {
+    /// Every value, in declaration order.
+    pub const ALL: [AvxUnaryOp; 24] = [
+        AvxUnaryOp::Vpmovsxbw,
+        AvxUnaryOp::Vpmovsxwd,
+        AvxUnaryOp::Vpmovsxdq,
+        AvxUnaryOp::Vpmovzxbw,
+        AvxUnaryOp::Vpmovzxwd,
+        AvxUnaryOp::Vpmovzxdq,
+        AvxUnaryOp::Vpabsb,
+        AvxUnaryOp::Vpabsw,
+        AvxUnaryOp::Vpabsd,
+        AvxUnaryOp::Vsqrtps,
+        AvxUnaryOp::Vsqrtpd,
+        AvxUnaryOp::Vcvtdq2ps,
+        AvxUnaryOp::Vcvttps2dq,
+        AvxUnaryOp::Vcvtps2pd,
+        AvxUnaryOp::Vcvtpd2ps,
+        AvxUnaryOp::Vcvtdq2pd,
+        AvxUnaryOp::Vcvttpd2dq,
+        AvxUnaryOp::Vmovq,
+        AvxUnaryOp::Vmovdqu,
+        AvxUnaryOp::Vmovups,
+        AvxUnaryOp::Vpbroadcastb,
+        AvxUnaryOp::Vpbroadcastw,
+        AvxUnaryOp::Vpbroadcastd,
+        AvxUnaryOp::Vpbroadcastq,
+    ];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            AvxUnaryOp::Vpmovsxbw => "vpmovsxbw",
+            AvxUnaryOp::Vpmovsxwd => "vpmovsxwd",
+            AvxUnaryOp::Vpmovsxdq => "vpmovsxdq",
+            AvxUnaryOp::Vpmovzxbw => "vpmovzxbw",
+            AvxUnaryOp::Vpmovzxwd => "vpmovzxwd",
+            AvxUnaryOp::Vpmovzxdq => "vpmovzxdq",
+            AvxUnaryOp::Vpabsb => "vpabsb",
+            AvxUnaryOp::Vpabsw => "vpabsw",
+            AvxUnaryOp::Vpabsd => "vpabsd",
+            AvxUnaryOp::Vsqrtps => "vsqrtps",
+            AvxUnaryOp::Vsqrtpd => "vsqrtpd",
+            AvxUnaryOp::Vcvtdq2ps => "vcvtdq2ps",
+            AvxUnaryOp::Vcvttps2dq => "vcvttps2dq",
+            AvxUnaryOp::Vcvtps2pd => "vcvtps2pd",
+            AvxUnaryOp::Vcvtpd2ps => "vcvtpd2ps",
+            AvxUnaryOp::Vcvtdq2pd => "vcvtdq2pd",
+            AvxUnaryOp::Vcvttpd2dq => "vcvttpd2dq",
+            AvxUnaryOp::Vmovq => "vmovq",
+            AvxUnaryOp::Vmovdqu => "vmovdqu",
+            AvxUnaryOp::Vmovups => "vmovups",
+            AvxUnaryOp::Vpbroadcastb => "vpbroadcastb",
+            AvxUnaryOp::Vpbroadcastw => "vpbroadcastw",
+            AvxUnaryOp::Vpbroadcastd => "vpbroadcastd",
+            AvxUnaryOp::Vpbroadcastq => "vpbroadcastq",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            AvxUnaryOp::Vpmovsxbw => Feature::Avx,
+            AvxUnaryOp::Vpmovsxwd => Feature::Avx,
+            AvxUnaryOp::Vpmovsxdq => Feature::Avx,
+            AvxUnaryOp::Vpmovzxbw => Feature::Avx,
+            AvxUnaryOp::Vpmovzxwd => Feature::Avx,
+            AvxUnaryOp::Vpmovzxdq => Feature::Avx,
+            AvxUnaryOp::Vpabsb => Feature::Avx,
+            AvxUnaryOp::Vpabsw => Feature::Avx,
+            AvxUnaryOp::Vpabsd => Feature::Avx,
+            AvxUnaryOp::Vsqrtps => Feature::Avx,
+            AvxUnaryOp::Vsqrtpd => Feature::Avx,
+            AvxUnaryOp::Vcvtdq2ps => Feature::Avx,
+            AvxUnaryOp::Vcvttps2dq => Feature::Avx,
+            AvxUnaryOp::Vcvtps2pd => Feature::Avx,
+            AvxUnaryOp::Vcvtpd2ps => Feature::Avx,
+            AvxUnaryOp::Vcvtdq2pd => Feature::Avx,
+            AvxUnaryOp::Vcvttpd2dq => Feature::Avx,
+            AvxUnaryOp::Vmovq => Feature::Avx,
+            AvxUnaryOp::Vmovdqu => Feature::Avx,
+            AvxUnaryOp::Vmovups => Feature::Avx,
+            AvxUnaryOp::Vpbroadcastb => Feature::Avx2,
+            AvxUnaryOp::Vpbroadcastw => Feature::Avx2,
+            AvxUnaryOp::Vpbroadcastd => Feature::Avx2,
+            AvxUnaryOp::Vpbroadcastq => Feature::Avx2,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            AvxUnaryOp::Vpmovsxbw => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x20,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vpmovsxwd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x23,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vpmovsxdq => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x25,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vpmovzxbw => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x30,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vpmovzxwd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x33,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vpmovzxdq => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x35,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vpabsb => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x1C,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vpabsw => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x1D,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vpabsd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x1E,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vsqrtps => Opcode {
+                vex: true,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x51,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vsqrtpd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x51,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vcvtdq2ps => Opcode {
+                vex: true,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5B,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vcvttps2dq => Opcode {
+                vex: true,
+                prefix: 0xF3,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5B,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vcvtps2pd => Opcode {
+                vex: true,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5A,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vcvtpd2ps => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x5A,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vcvtdq2pd => Opcode {
+                vex: true,
+                prefix: 0xF3,
+                w: false,
+                map: Map::M0F,
+                byte: 0xE6,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vcvttpd2dq => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xE6,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vmovq => Opcode {
+                vex: true,
+                prefix: 0xF3,
+                w: false,
+                map: Map::M0F,
+                byte: 0x7E,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vmovdqu => Opcode {
+                vex: true,
+                prefix: 0xF3,
+                w: false,
+                map: Map::M0F,
+                byte: 0x6F,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vmovups => Opcode {
+                vex: true,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x10,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vpbroadcastb => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x78,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vpbroadcastw => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x79,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vpbroadcastd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x58,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryOp::Vpbroadcastq => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x59,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            AvxUnaryOp::Vpmovsxbw => false,
+            AvxUnaryOp::Vpmovsxwd => false,
+            AvxUnaryOp::Vpmovsxdq => false,
+            AvxUnaryOp::Vpmovzxbw => false,
+            AvxUnaryOp::Vpmovzxwd => false,
+            AvxUnaryOp::Vpmovzxdq => false,
+            AvxUnaryOp::Vpabsb => false,
+            AvxUnaryOp::Vpabsw => false,
+            AvxUnaryOp::Vpabsd => false,
+            AvxUnaryOp::Vsqrtps => false,
+            AvxUnaryOp::Vsqrtpd => false,
+            AvxUnaryOp::Vcvtdq2ps => false,
+            AvxUnaryOp::Vcvttps2dq => false,
+            AvxUnaryOp::Vcvtps2pd => false,
+            AvxUnaryOp::Vcvtpd2ps => false,
+            AvxUnaryOp::Vcvtdq2pd => false,
+            AvxUnaryOp::Vcvttpd2dq => false,
+            AvxUnaryOp::Vmovq => false,
+            AvxUnaryOp::Vmovdqu => false,
+            AvxUnaryOp::Vmovups => false,
+            AvxUnaryOp::Vpbroadcastb => false,
+            AvxUnaryOp::Vpbroadcastw => false,
+            AvxUnaryOp::Vpbroadcastd => false,
+            AvxUnaryOp::Vpbroadcastq => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl AvxImmOp {
+    /// Every value, in declaration order.
+    pub const ALL: [AvxImmOp; 9] = [
+        AvxImmOp::Vshufps,
+        AvxImmOp::Vshufpd,
+        AvxImmOp::Vcmpps,
+        AvxImmOp::Vcmppd,
+        AvxImmOp::Vpalignr,
+        AvxImmOp::Vpblendw,
+        AvxImmOp::Vblendps,
+        AvxImmOp::Vblendpd,
+        AvxImmOp::Vinsertps,
+    ];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            AvxImmOp::Vshufps => "vshufps",
+            AvxImmOp::Vshufpd => "vshufpd",
+            AvxImmOp::Vcmpps => "vcmpps",
+            AvxImmOp::Vcmppd => "vcmppd",
+            AvxImmOp::Vpalignr => "vpalignr",
+            AvxImmOp::Vpblendw => "vpblendw",
+            AvxImmOp::Vblendps => "vblendps",
+            AvxImmOp::Vblendpd => "vblendpd",
+            AvxImmOp::Vinsertps => "vinsertps",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            AvxImmOp::Vshufps => Feature::Avx,
+            AvxImmOp::Vshufpd => Feature::Avx,
+            AvxImmOp::Vcmpps => Feature::Avx,
+            AvxImmOp::Vcmppd => Feature::Avx,
+            AvxImmOp::Vpalignr => Feature::Avx,
+            AvxImmOp::Vpblendw => Feature::Avx,
+            AvxImmOp::Vblendps => Feature::Avx,
+            AvxImmOp::Vblendpd => Feature::Avx,
+            AvxImmOp::Vinsertps => Feature::Avx,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            AvxImmOp::Vshufps => Opcode {
+                vex: true,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0xC6,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxImmOp::Vshufpd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xC6,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxImmOp::Vcmpps => Opcode {
+                vex: true,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0xC2,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxImmOp::Vcmppd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xC2,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxImmOp::Vpalignr => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x0F,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxImmOp::Vpblendw => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x0E,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxImmOp::Vblendps => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x0C,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxImmOp::Vblendpd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x0D,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxImmOp::Vinsertps => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x21,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            AvxImmOp::Vshufps => false,
+            AvxImmOp::Vshufpd => false,
+            AvxImmOp::Vcmpps => false,
+            AvxImmOp::Vcmppd => false,
+            AvxImmOp::Vpalignr => false,
+            AvxImmOp::Vpblendw => false,
+            AvxImmOp::Vblendps => false,
+            AvxImmOp::Vblendpd => false,
+            AvxImmOp::Vinsertps => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl AvxUnaryImmOp {
+    /// Every value, in declaration order.
+    pub const ALL: [AvxUnaryImmOp; 5] = [
+        AvxUnaryImmOp::Vpshufd,
+        AvxUnaryImmOp::Vpshuflw,
+        AvxUnaryImmOp::Vpshufhw,
+        AvxUnaryImmOp::Vroundps,
+        AvxUnaryImmOp::Vroundpd,
+    ];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            AvxUnaryImmOp::Vpshufd => "vpshufd",
+            AvxUnaryImmOp::Vpshuflw => "vpshuflw",
+            AvxUnaryImmOp::Vpshufhw => "vpshufhw",
+            AvxUnaryImmOp::Vroundps => "vroundps",
+            AvxUnaryImmOp::Vroundpd => "vroundpd",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            AvxUnaryImmOp::Vpshufd => Feature::Avx,
+            AvxUnaryImmOp::Vpshuflw => Feature::Avx,
+            AvxUnaryImmOp::Vpshufhw => Feature::Avx,
+            AvxUnaryImmOp::Vroundps => Feature::Avx,
+            AvxUnaryImmOp::Vroundpd => Feature::Avx,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            AvxUnaryImmOp::Vpshufd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x70,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryImmOp::Vpshuflw => Opcode {
+                vex: true,
+                prefix: 0xF2,
+                w: false,
+                map: Map::M0F,
+                byte: 0x70,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryImmOp::Vpshufhw => Opcode {
+                vex: true,
+                prefix: 0xF3,
+                w: false,
+                map: Map::M0F,
+                byte: 0x70,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryImmOp::Vroundps => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x08,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxUnaryImmOp::Vroundpd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x09,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            AvxUnaryImmOp::Vpshufd => false,
+            AvxUnaryImmOp::Vpshuflw => false,
+            AvxUnaryImmOp::Vpshufhw => false,
+            AvxUnaryImmOp::Vroundps => false,
+            AvxUnaryImmOp::Vroundpd => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl AvxShiftImmOp {
+    /// Every value, in declaration order.
+    pub const ALL: [AvxShiftImmOp; 10] = [
+        AvxShiftImmOp::Vpsllw,
+        AvxShiftImmOp::Vpsrlw,
+        AvxShiftImmOp::Vpsraw,
+        AvxShiftImmOp::Vpslld,
+        AvxShiftImmOp::Vpsrld,
+        AvxShiftImmOp::Vpsrad,
+        AvxShiftImmOp::Vpsllq,
+        AvxShiftImmOp::Vpsrlq,
+        AvxShiftImmOp::Vpslldq,
+        AvxShiftImmOp::Vpsrldq,
+    ];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            AvxShiftImmOp::Vpsllw => "vpsllw",
+            AvxShiftImmOp::Vpsrlw => "vpsrlw",
+            AvxShiftImmOp::Vpsraw => "vpsraw",
+            AvxShiftImmOp::Vpslld => "vpslld",
+            AvxShiftImmOp::Vpsrld => "vpsrld",
+            AvxShiftImmOp::Vpsrad => "vpsrad",
+            AvxShiftImmOp::Vpsllq => "vpsllq",
+            AvxShiftImmOp::Vpsrlq => "vpsrlq",
+            AvxShiftImmOp::Vpslldq => "vpslldq",
+            AvxShiftImmOp::Vpsrldq => "vpsrldq",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            AvxShiftImmOp::Vpsllw => Feature::Avx,
+            AvxShiftImmOp::Vpsrlw => Feature::Avx,
+            AvxShiftImmOp::Vpsraw => Feature::Avx,
+            AvxShiftImmOp::Vpslld => Feature::Avx,
+            AvxShiftImmOp::Vpsrld => Feature::Avx,
+            AvxShiftImmOp::Vpsrad => Feature::Avx,
+            AvxShiftImmOp::Vpsllq => Feature::Avx,
+            AvxShiftImmOp::Vpsrlq => Feature::Avx,
+            AvxShiftImmOp::Vpslldq => Feature::Avx,
+            AvxShiftImmOp::Vpsrldq => Feature::Avx,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            AvxShiftImmOp::Vpsllw => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x71,
+                modrm: true,
+                digit: Some(6),
+                plus: Plus::None,
+            },
+            AvxShiftImmOp::Vpsrlw => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x71,
+                modrm: true,
+                digit: Some(2),
+                plus: Plus::None,
+            },
+            AvxShiftImmOp::Vpsraw => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x71,
+                modrm: true,
+                digit: Some(4),
+                plus: Plus::None,
+            },
+            AvxShiftImmOp::Vpslld => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x72,
+                modrm: true,
+                digit: Some(6),
+                plus: Plus::None,
+            },
+            AvxShiftImmOp::Vpsrld => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x72,
+                modrm: true,
+                digit: Some(2),
+                plus: Plus::None,
+            },
+            AvxShiftImmOp::Vpsrad => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x72,
+                modrm: true,
+                digit: Some(4),
+                plus: Plus::None,
+            },
+            AvxShiftImmOp::Vpsllq => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x73,
+                modrm: true,
+                digit: Some(6),
+                plus: Plus::None,
+            },
+            AvxShiftImmOp::Vpsrlq => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x73,
+                modrm: true,
+                digit: Some(2),
+                plus: Plus::None,
+            },
+            AvxShiftImmOp::Vpslldq => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x73,
+                modrm: true,
+                digit: Some(7),
+                plus: Plus::None,
+            },
+            AvxShiftImmOp::Vpsrldq => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x73,
+                modrm: true,
+                digit: Some(3),
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            AvxShiftImmOp::Vpsllw => false,
+            AvxShiftImmOp::Vpsrlw => false,
+            AvxShiftImmOp::Vpsraw => false,
+            AvxShiftImmOp::Vpslld => false,
+            AvxShiftImmOp::Vpsrld => false,
+            AvxShiftImmOp::Vpsrad => false,
+            AvxShiftImmOp::Vpsllq => false,
+            AvxShiftImmOp::Vpsrlq => false,
+            AvxShiftImmOp::Vpslldq => false,
+            AvxShiftImmOp::Vpsrldq => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl AvxInsertOp {
+    /// Every value, in declaration order.
+    pub const ALL: [AvxInsertOp; 4] = [
+        AvxInsertOp::Vpinsrb,
+        AvxInsertOp::Vpinsrw,
+        AvxInsertOp::Vpinsrd,
+        AvxInsertOp::Vpinsrq,
+    ];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            AvxInsertOp::Vpinsrb => "vpinsrb",
+            AvxInsertOp::Vpinsrw => "vpinsrw",
+            AvxInsertOp::Vpinsrd => "vpinsrd",
+            AvxInsertOp::Vpinsrq => "vpinsrq",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            AvxInsertOp::Vpinsrb => Feature::Avx,
+            AvxInsertOp::Vpinsrw => Feature::Avx,
+            AvxInsertOp::Vpinsrd => Feature::Avx,
+            AvxInsertOp::Vpinsrq => Feature::Avx,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            AvxInsertOp::Vpinsrb => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x20,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxInsertOp::Vpinsrw => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xC4,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxInsertOp::Vpinsrd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x22,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxInsertOp::Vpinsrq => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: true,
+                map: Map::M0F3A,
+                byte: 0x22,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            AvxInsertOp::Vpinsrb => false,
+            AvxInsertOp::Vpinsrw => false,
+            AvxInsertOp::Vpinsrd => false,
+            AvxInsertOp::Vpinsrq => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl AvxExtractOp {
+    /// Every value, in declaration order.
+    pub const ALL: [AvxExtractOp; 5] = [
+        AvxExtractOp::Vpextrb,
+        AvxExtractOp::Vpextrw,
+        AvxExtractOp::Vpextrd,
+        AvxExtractOp::Vpextrq,
+        AvxExtractOp::Vextractps,
+    ];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            AvxExtractOp::Vpextrb => "vpextrb",
+            AvxExtractOp::Vpextrw => "vpextrw",
+            AvxExtractOp::Vpextrd => "vpextrd",
+            AvxExtractOp::Vpextrq => "vpextrq",
+            AvxExtractOp::Vextractps => "vextractps",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            AvxExtractOp::Vpextrb => Feature::Avx,
+            AvxExtractOp::Vpextrw => Feature::Avx,
+            AvxExtractOp::Vpextrd => Feature::Avx,
+            AvxExtractOp::Vpextrq => Feature::Avx,
+            AvxExtractOp::Vextractps => Feature::Avx,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            AvxExtractOp::Vpextrb => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x14,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxExtractOp::Vpextrw => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x15,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxExtractOp::Vpextrd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x16,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxExtractOp::Vpextrq => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: true,
+                map: Map::M0F3A,
+                byte: 0x16,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxExtractOp::Vextractps => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x17,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            AvxExtractOp::Vpextrb => false,
+            AvxExtractOp::Vpextrw => false,
+            AvxExtractOp::Vpextrd => false,
+            AvxExtractOp::Vpextrq => false,
+            AvxExtractOp::Vextractps => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl AvxMoveMaskOp {
+    /// Every value, in declaration order.
+    pub const ALL: [AvxMoveMaskOp; 3] = [
+        AvxMoveMaskOp::Vpmovmskb,
+        AvxMoveMaskOp::Vmovmskps,
+        AvxMoveMaskOp::Vmovmskpd,
+    ];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            AvxMoveMaskOp::Vpmovmskb => "vpmovmskb",
+            AvxMoveMaskOp::Vmovmskps => "vmovmskps",
+            AvxMoveMaskOp::Vmovmskpd => "vmovmskpd",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            AvxMoveMaskOp::Vpmovmskb => Feature::Avx,
+            AvxMoveMaskOp::Vmovmskps => Feature::Avx,
+            AvxMoveMaskOp::Vmovmskpd => Feature::Avx,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            AvxMoveMaskOp::Vpmovmskb => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0xD7,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxMoveMaskOp::Vmovmskps => Opcode {
+                vex: true,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x50,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxMoveMaskOp::Vmovmskpd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F,
+                byte: 0x50,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            AvxMoveMaskOp::Vpmovmskb => false,
+            AvxMoveMaskOp::Vmovmskps => false,
+            AvxMoveMaskOp::Vmovmskpd => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl AvxBlendvOp {
+    /// Every value, in declaration order.
+    pub const ALL: [AvxBlendvOp; 3] = [
+        AvxBlendvOp::Vpblendvb,
+        AvxBlendvOp::Vblendvps,
+        AvxBlendvOp::Vblendvpd,
+    ];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            AvxBlendvOp::Vpblendvb => "vpblendvb",
+            AvxBlendvOp::Vblendvps => "vblendvps",
+            AvxBlendvOp::Vblendvpd => "vblendvpd",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            AvxBlendvOp::Vpblendvb => Feature::Avx,
+            AvxBlendvOp::Vblendvps => Feature::Avx,
+            AvxBlendvOp::Vblendvpd => Feature::Avx,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            AvxBlendvOp::Vpblendvb => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x4C,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxBlendvOp::Vblendvps => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x4A,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxBlendvOp::Vblendvpd => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F3A,
+                byte: 0x4B,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            AvxBlendvOp::Vpblendvb => false,
+            AvxBlendvOp::Vblendvps => false,
+            AvxBlendvOp::Vblendvpd => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl AvxTestOp {
+    /// Every value, in declaration order.
+    pub const ALL: [AvxTestOp; 1] = [AvxTestOp::Vptest];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            AvxTestOp::Vptest => "vptest",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            AvxTestOp::Vptest => Feature::Avx,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            AvxTestOp::Vptest => Opcode {
+                vex: true,
+                prefix: 0x66,
+                w: false,
+                map: Map::M0F38,
+                byte: 0x17,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            AvxTestOp::Vptest => false,
+        }
+    }
+
+    /// The declared form: mnemonic, feature, encoding and alignment.
+    pub(crate) const fn form(self) -> Form {
+        Form {
+            mnemonic: self.mnemonic(),
+            feature: self.feature(),
+            opcode: self.opcode(),
+            aligned: self.aligned_memory(),
+        }
+    }
+}
+
+impl AvxStoreOp {
+    /// Every value, in declaration order.
+    pub const ALL: [AvxStoreOp; 2] = [AvxStoreOp::Vmovups, AvxStoreOp::Vmovdqu];
+
+    /// The manual's mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        match self {
+            AvxStoreOp::Vmovups => "vmovups",
+            AvxStoreOp::Vmovdqu => "vmovdqu",
+        }
+    }
+
+    /// The CPU feature the form needs.
+    pub const fn feature(self) -> Feature {
+        match self {
+            AvxStoreOp::Vmovups => Feature::Avx,
+            AvxStoreOp::Vmovdqu => Feature::Avx,
+        }
+    }
+
+    /// The declared encoding (see the enum's declaration for the family it stands for).
+    pub(crate) const fn opcode(self) -> Opcode {
+        match self {
+            AvxStoreOp::Vmovups => Opcode {
+                vex: true,
+                prefix: 0x00,
+                w: false,
+                map: Map::M0F,
+                byte: 0x11,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+            AvxStoreOp::Vmovdqu => Opcode {
+                vex: true,
+                prefix: 0xF3,
+                w: false,
+                map: Map::M0F,
+                byte: 0x7F,
+                modrm: true,
+                digit: None,
+                plus: Plus::None,
+            },
+        }
+    }
+
+    /// Whether a memory operand must be 16-byte aligned (a legacy SSE form reading or
+    /// writing 128 bits of memory); the assembler refuses one it does not know aligned.
+    pub const fn aligned_memory(self) -> bool {
+        match self {
+            AvxStoreOp::Vmovups => false,
+            AvxStoreOp::Vmovdqu => false,
         }
     }
 
