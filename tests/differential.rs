@@ -3,7 +3,8 @@
 //! the wasmi interpreter must agree on every exported function's results
 //! and traps and on every exported global, memory and table after each
 //! call. Odd seeds make modules with SIMD (`v128` values compared bit for
-//! bit; relaxed SIMD left out), even seeds modules without; a compiler
+//! bit; relaxed SIMD left out), half of them straight-line chains of
+//! vector instructions, even seeds modules without; a compiler
 //! with no SIMD yet (the optimizing tier) is left out of a SIMD module it
 //! refuses, and the summary counts it, but the baseline tier never is.
 //! The harness is `duet_tests::differential`, whose module docs

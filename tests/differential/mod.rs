@@ -130,8 +130,9 @@ mod wasmi_tier;
 
 pub use duet_tier::{Bounds, DuetTier};
 pub use generate::{
-    Exports, FUEL, FUEL_EXPORT, MAX_MEMORY_BYTES, MAX_TABLE_ELEMENTS, Uses, add_export, arguments,
-    module_for_seed, module_from_bytes, smith_config, uses_simd,
+    Exports, FUEL, FUEL_EXPORT, Instructions, MAX_MEMORY_BYTES, MAX_TABLE_ELEMENTS, Uses,
+    add_export, arguments, instructions_for_seed, module_for_seed, module_from_bytes, smith_config,
+    uses_simd,
 };
 pub use reduce::reduce;
 pub use value::{Agreement, Outcome, State, TrapKind, Value, agreement};
@@ -735,7 +736,8 @@ impl fmt::Display for Tally {
 }
 
 /// The fuzz target's check: a module from the input's bytes after the
-/// first (whose bit 0 asks for trap avoidance, bit 1 for SIMD), arguments
+/// first (whose bit 0 asks for trap avoidance, bits 1 and 2 for the
+/// [`Instructions`]: 1 SIMD, 3 mostly SIMD, else scalar), arguments
 /// from its hash; a divergence panics with the full report, a skip is
 /// said on stderr.
 pub fn fuzz_one(data: &[u8]) {
@@ -743,7 +745,12 @@ pub fn fuzz_one(data: &[u8]) {
         return;
     };
     let mut u = arbitrary::Unstructured::new(rest);
-    let Some(wasm) = module_from_bytes(&mut u, first & 1 == 1, first & 2 == 2) else {
+    let instructions = match first >> 1 & 3 {
+        1 => Instructions::Simd,
+        3 => Instructions::MostlySimd,
+        _ => Instructions::Scalar,
+    };
+    let Some(wasm) = module_from_bytes(&mut u, first & 1 == 1, instructions) else {
         return;
     };
     on_comparison_stack(|| {
