@@ -232,9 +232,8 @@ fn an_unsupported_operator_is_one_error_naming_it() {
 /// `--cpu`: code for a preset uses no instruction of a feature the preset
 /// lacks. `clz` and `popcnt` need LZCNT and POPCNT, which the `baseline`
 /// and `sse4.1` presets leave out: both tiers then count leading zeros with
-/// BSR (and still compute `clz` right), and a `popcnt` they cannot emit is
-/// refused naming the feature instead of becoming code this CPU preset
-/// cannot run.
+/// BSR and set bits with a shift-and-mask sequence, and still compute both
+/// right.
 #[test]
 fn code_for_a_cpu_preset_needs_no_feature_it_lacks() {
     let clz = file(
@@ -246,7 +245,9 @@ fn code_for_a_cpu_preset_needs_no_feature_it_lacks() {
     let clz = clz.to_str().unwrap();
     let popcnt = file(
         "cpu_popcnt.wat",
-        r#"(module (func (export "popcnt") (param i32) (result i32) local.get 0 i32.popcnt))"#,
+        r#"(module
+             (func (export "count") (param i32) (result i32) local.get 0 i32.popcnt)
+             (func (export "count64") (param i64) (result i64) local.get 0 i64.popcnt))"#,
     );
     let popcnt = popcnt.to_str().unwrap();
     let listing = |compiler: &str, cpu: &str, path: &str| {
@@ -297,10 +298,35 @@ fn code_for_a_cpu_preset_needs_no_feature_it_lacks() {
                     stderr(&output)
                 );
             }
-            let output = duet(&["compile", "--compiler", compiler, "--cpu", cpu, popcnt]);
-            let err = one_error_line(&output, "cpu_popcnt.wat");
-            assert!(err.contains("popcnt"), "{compiler}: {err}");
-            assert!(err.contains("unsupported"), "{compiler}: {err}");
+            let code = listing(compiler, cpu, popcnt);
+            assert!(!code.contains("popcnt"), "{compiler} {cpu}: {code}");
+            let cases = [
+                ("count", "0", "0\n"),
+                ("count", "-1", "32\n"),
+                ("count", "305419896", "13\n"),
+                ("count64", "-1", "64\n"),
+                ("count64", "1311768467463790320", "32\n"),
+                ("count64", "-9223372036854775807", "2\n"),
+            ];
+            for (function, argument, ones) in cases {
+                let output = duet(&[
+                    "run",
+                    "--compiler",
+                    compiler,
+                    "--cpu",
+                    cpu,
+                    popcnt,
+                    "--invoke",
+                    function,
+                    argument,
+                ]);
+                assert_eq!(
+                    stdout(&output),
+                    ones,
+                    "{function}({argument}): {}",
+                    stderr(&output)
+                );
+            }
         }
     }
     // The `avx2` preset is x86-64-v3 (these and BMI, AVX2, FMA), which

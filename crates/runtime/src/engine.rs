@@ -86,11 +86,12 @@ pub enum ProfilingStrategy {
 /// asks for a feature the host lacks, since code using it could not run
 /// here. Both compilers and the engine's trampolines get the preset's
 /// [`CpuFeatures`]: they choose instructions by them (both tiers count
-/// leading and trailing zeros with BSR and BSF without LZCNT and BMI1), and
-/// the assembler checks every form they emit against them. A module that
-/// needs a feature the preset lacks is refused naming the feature, never
-/// compiled to code that would fault: an [`Error::Unsupported`] from either
-/// tier (`popcnt` without POPCNT).
+/// leading and trailing zeros with BSR and BSF without LZCNT and BMI1, and
+/// set bits with a shift-and-mask sequence without POPCNT), and the
+/// assembler checks every form they emit against them. A module that needs
+/// a feature the preset lacks is refused naming the feature, never
+/// compiled to code that would fault: an [`Error::Unsupported`] (SIMD
+/// without SSE4.1).
 #[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
 pub enum CpuPreset {
     /// Every feature the host has (`host`).

@@ -488,10 +488,10 @@ mod tests {
         }
     }
 
-    /// The plumbing for a module needing a CPU feature the preset lacks,
-    /// with the assembler's refusal made by hand, as SIMD operators needing
-    /// SSE4.1 will make it (`popcnt` without POPCNT reaches it through the
-    /// CLI test).
+    /// The plumbing for a module needing a CPU feature the preset lacks:
+    /// the assembler's refusal of a form (made by hand here: the compilers
+    /// check features before they emit), and a SIMD module on a CPU without
+    /// SSE4.1, which the baseline tier refuses naming the feature.
     #[cfg(feature = "winch")]
     #[test]
     fn a_missing_cpu_feature_is_unsupported_and_named() {
@@ -510,6 +510,15 @@ mod tests {
              engine's CPU preset `baseline` does not include"
         );
         assert!(matches!(error, Error::Unsupported(_)));
+
+        let simd = wat::parse_str("(module (func (param v128)))").unwrap();
+        let error = Module::new(&engine, &simd).map(drop).unwrap_err();
+        let message = error.to_string();
+        assert!(matches!(error, Error::Unsupported(_)), "{message}");
+        assert!(
+            message.contains("sse4.1") && message.contains("`baseline`"),
+            "{message}"
+        );
     }
 
     fn not_a_module(bytes: &[u8]) -> String {

@@ -589,10 +589,46 @@ impl CodeGen<'_> {
                 self.asm.bit_count(BitOp::Bsf, size, src, &GprMem::Gpr(src));
                 self.asm.cmov(CC::Z, size, src, &GprMem::Gpr(scratch));
             }
-            _ => return Err(self.unsupported_operator("popcnt without the popcnt CPU feature")),
+            _ => self.popcount_swar(size, src),
         }
         self.push_gpr(src, ty);
         Ok(())
+    }
+
+    /// Population count of `x` in place on a CPU without POPCNT: the SWAR
+    /// sum (Hacker's Delight, figure 5-2). Bits are summed in pairs
+    /// (`x - ((x >> 1) & 0x55..)`, each 2-bit field then holds its count,
+    /// at most 2), pairs into nibbles (`(x & 0x33..) + ((x >> 2) & 0x33..)`,
+    /// at most 4), nibbles into bytes (`(x + (x >> 4)) & 0x0f..`, at most 8),
+    /// and the bytes into the top byte by a multiplication with `0x01..`
+    /// (the top byte of the product is the sum of every byte, at most 64,
+    /// so no carry crosses into it), shifted down. The masks are too wide
+    /// for an `i64` immediate, so they go through the scratch register.
+    fn popcount_swar(&mut self, size: OperandSize, x: Gpr) {
+        let bits = size.bits();
+        let repeated = |byte: u8| u64::from_le_bytes([byte; 8]) >> (64 - bits);
+        let (t, m) = (self.alloc_gpr(), crate::regs::SCRATCH);
+        let shifted = |cg: &mut Self, by: u8| {
+            cg.asm.mov_rr(size, t, x);
+            cg.asm.shift_ri(ShiftOp::Shr, size, t, by);
+        };
+        shifted(self, 1);
+        self.asm.mov_ri(size, m, repeated(0x55));
+        self.asm.alu_rmi(AluOp::And, size, t, &GprMemImm::Gpr(m));
+        self.asm.alu_rmi(AluOp::Sub, size, x, &GprMemImm::Gpr(t));
+        shifted(self, 2);
+        self.asm.mov_ri(size, m, repeated(0x33));
+        self.asm.alu_rmi(AluOp::And, size, t, &GprMemImm::Gpr(m));
+        self.asm.alu_rmi(AluOp::And, size, x, &GprMemImm::Gpr(m));
+        self.asm.alu_rmi(AluOp::Add, size, x, &GprMemImm::Gpr(t));
+        shifted(self, 4);
+        self.asm.alu_rmi(AluOp::Add, size, x, &GprMemImm::Gpr(t));
+        self.asm.mov_ri(size, m, repeated(0x0f));
+        self.asm.alu_rmi(AluOp::And, size, x, &GprMemImm::Gpr(m));
+        self.asm.mov_ri(size, m, repeated(0x01));
+        self.asm.imul_rr(size, x, m);
+        self.asm.shift_ri(ShiftOp::Shr, size, x, (bits - 8) as u8);
+        self.free_gpr(t);
     }
 
     fn extend(&mut self, mode: ExtMode, to: ValType) -> Result<(), CompileError> {

@@ -17,8 +17,9 @@
 //!   i64x2   pshufd x, x, 0x44                      dwords 0,1,0,1 (f64x2 alike)
 //! ```
 //!
-//! `movddup` and `vpbroadcast*` would each save an instruction somewhere,
-//! but the assembler's table has neither form.
+//! Where the CPU has AVX2, one `vpbroadcast{b,w,d,q}` replaces the
+//! shuffles, and a splatting load (`v128.loadN_splat`) broadcasts straight
+//! from memory.
 //!
 //! # Lanes
 //!
@@ -91,7 +92,9 @@ use super::Compiled;
 use crate::codegen::CodeGen;
 use crate::regs::XMM_SCRATCH;
 use crate::stack::Val;
-use cranelift_asm::x64::{ExtMode, GprMem, OperandSize, SseMovOp, SseOp, SseUnaryOp, Xmm, XmmMem};
+use cranelift_asm::x64::{
+    ExtMode, Feature, GprMem, OperandSize, SseMovOp, SseOp, SseUnaryOp, Xmm, XmmMem,
+};
 use wasmparser::{MemArg, Operator, ValType};
 
 /// The lane layout of a `v128`.
@@ -264,8 +267,13 @@ impl CodeGen<'_> {
         self.push_v128(reg);
     }
 
-    /// Copies lane 0 of `reg` (of `shape`) into every lane.
+    /// Copies lane 0 of `reg` (of `shape`) into every lane: one
+    /// `vpbroadcast*` where the CPU has AVX2, else one or two shuffles.
     fn broadcast_lane0(&mut self, reg: Xmm, shape: Shape) {
+        if self.asm.features().has(Feature::Avx2) {
+            self.vpbroadcast(shape, reg, XmmMem::Xmm(reg));
+            return;
+        }
         match shape {
             Shape::I8x16 => {
                 // An all-zero mask picks byte 0 for every byte.
@@ -530,10 +538,27 @@ impl CodeGen<'_> {
         self.push_v128(dst);
     }
 
-    /// `v128.loadN_splat`: one lane's bytes, in every lane.
+    /// `vpbroadcast{b,w,d,q} dst, src` for the lane size of `shape` (AVX2).
+    fn vpbroadcast(&mut self, shape: Shape, dst: Xmm, src: XmmMem) {
+        match shape.lane_bytes() {
+            1 => self.asm.vpbroadcastb(dst, src),
+            2 => self.asm.vpbroadcastw(dst, src),
+            4 => self.asm.vpbroadcastd(dst, src),
+            _ => self.asm.vpbroadcastq(dst, src),
+        }
+    }
+
+    /// `v128.loadN_splat`: one lane's bytes, in every lane (straight from
+    /// memory by `vpbroadcast*` where the CPU has AVX2).
     fn load_splat(&mut self, memarg: &MemArg, shape: Shape) {
         let dst = self.alloc_xmm();
         let (amode, index) = self.memory_operand(memarg, shape.lane_bytes());
+        if self.asm.features().has(Feature::Avx2) {
+            self.vpbroadcast(shape, dst, XmmMem::Mem(amode));
+            self.free_gpr(index);
+            self.push_v128(dst);
+            return;
+        }
         match shape {
             // Through the address register (free once the address is
             // formed): `pinsrb`/`pinsrw` from memory would also read

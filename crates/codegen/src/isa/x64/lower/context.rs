@@ -94,6 +94,14 @@ impl generated::Context for Lower<'_> {
         ShiftAmount::Cl(count)
     }
 
+    fn shift_amount_imm(&mut self, by: u8) -> ShiftAmount {
+        ShiftAmount::Imm(by)
+    }
+
+    fn u8_sub(&mut self, a: u8, b: u8) -> u8 {
+        a - b
+    }
+
     fn imm_operand(&mut self, n: i64) -> GprMemImm {
         GprMemImm::Imm(i32::try_from(n).expect("a small immediate"))
     }

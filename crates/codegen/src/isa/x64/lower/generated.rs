@@ -65,6 +65,8 @@ pub trait Context {
     fn conversion_nan_trap(&mut self) -> TrapCode;
     fn conversion_overflow_trap(&mut self) -> TrapCode;
     fn has_bit_op(&mut self, arg0: &BitOp) -> bool;
+    fn shift_amount_imm(&mut self, arg0: u8) -> ShiftAmount;
+    fn u8_sub(&mut self, arg0: u8, arg1: u8) -> u8;
     fn narrow_ty(&mut self, arg0: &Type) -> Option<Type>;
     fn any_int_ty(&mut self, arg0: &Type) -> Option<Type>;
     fn i64_sub(&mut self, arg0: i64, arg1: i64) -> i64;
@@ -350,12 +352,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
-                            let v514 = constructor_unary_op(ctx, &UnaryOp::Not, &Type::I32, v101);
-                            let v515 = constructor_narrow_zext(ctx, v12, v514);
-                            let v516 = C::output_gpr(ctx, v515);
-                            let v517 = Some(v516);
-                            // Rule at isle/codegen/x64/lower.isle line 865.
-                            return v517;
+                            let v513 = constructor_unary_op(ctx, &UnaryOp::Not, &Type::I32, v101);
+                            let v514 = constructor_narrow_zext(ctx, v12, v513);
+                            let v515 = C::output_gpr(ctx, v514);
+                            let v516 = Some(v515);
+                            // Rule at isle/codegen/x64/lower.isle line 910.
+                            return v516;
                         }
                     }
                 }
@@ -372,12 +374,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
-                            let v518 = constructor_unary_op(ctx, &UnaryOp::Neg, &Type::I32, v101);
-                            let v519 = constructor_narrow_zext(ctx, v12, v518);
-                            let v520 = C::output_gpr(ctx, v519);
-                            let v521 = Some(v520);
-                            // Rule at isle/codegen/x64/lower.isle line 867.
-                            return v521;
+                            let v517 = constructor_unary_op(ctx, &UnaryOp::Neg, &Type::I32, v101);
+                            let v518 = constructor_narrow_zext(ctx, v12, v517);
+                            let v519 = C::output_gpr(ctx, v518);
+                            let v520 = Some(v519);
+                            // Rule at isle/codegen/x64/lower.isle line 912.
+                            return v520;
                         }
                     }
                 }
@@ -396,16 +398,16 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
                             let v103 = C::put_in_gpr(ctx, v101);
-                            let v572 =
+                            let v571 =
                                 constructor_count_zeros(ctx, &BitOp::Lzcnt, &Type::I32, v103);
-                            let v574 = constructor_narrow_bits(ctx, v12);
-                            let v575 = C::i64_sub(ctx, 32_i64, v574);
-                            let v576 = C::imm_operand(ctx, v575);
-                            let v577 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v572, v576);
-                            let v578 = C::output_gpr(ctx, v577);
-                            let v579 = Some(v578);
-                            // Rule at isle/codegen/x64/lower.isle line 926.
-                            return v579;
+                            let v573 = constructor_narrow_bits(ctx, v12);
+                            let v574 = C::i64_sub(ctx, 32_i64, v573);
+                            let v575 = C::imm_operand(ctx, v574);
+                            let v576 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v571, v575);
+                            let v577 = C::output_gpr(ctx, v576);
+                            let v578 = Some(v577);
+                            // Rule at isle/codegen/x64/lower.isle line 971.
+                            return v578;
                         }
                     }
                 }
@@ -424,16 +426,16 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
                             let v103 = C::put_in_gpr(ctx, v101);
-                            let v580 = constructor_narrow_bits(ctx, v12);
-                            let v581 = C::i64_shl(ctx, 1_i64, v580);
-                            let v582 = C::imm_operand(ctx, v581);
-                            let v583 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v103, v582);
-                            let v584 =
-                                constructor_count_zeros(ctx, &BitOp::Tzcnt, &Type::I32, v583);
-                            let v585 = C::output_gpr(ctx, v584);
-                            let v586 = Some(v585);
-                            // Rule at isle/codegen/x64/lower.isle line 929.
-                            return v586;
+                            let v579 = constructor_narrow_bits(ctx, v12);
+                            let v580 = C::i64_shl(ctx, 1_i64, v579);
+                            let v581 = C::imm_operand(ctx, v580);
+                            let v582 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v103, v581);
+                            let v583 =
+                                constructor_count_zeros(ctx, &BitOp::Tzcnt, &Type::I32, v582);
+                            let v584 = C::output_gpr(ctx, v583);
+                            let v585 = Some(v584);
+                            // Rule at isle/codegen/x64/lower.isle line 974.
+                            return v585;
                         }
                     }
                 }
@@ -442,19 +444,21 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v2) = v1 {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
-                            let v480 = constructor_bit_count(ctx, &BitOp::Popcnt, v4, v101);
-                            let v481 = C::output_gpr(ctx, v480);
-                            let v482 = Some(v481);
-                            // Rule at isle/codegen/x64/lower.isle line 806.
-                            return v482;
+                            let v103 = C::put_in_gpr(ctx, v101);
+                            let v479 = constructor_popcount(ctx, v4, v103);
+                            let v480 = C::output_gpr(ctx, v479);
+                            let v481 = Some(v480);
+                            // Rule at isle/codegen/x64/lower.isle line 805.
+                            return v481;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
                         if let Some(v12) = v11 {
-                            let v569 = constructor_bit_count(ctx, &BitOp::Popcnt, &Type::I32, v101);
-                            let v570 = C::output_gpr(ctx, v569);
-                            let v571 = Some(v570);
-                            // Rule at isle/codegen/x64/lower.isle line 924.
-                            return v571;
+                            let v103 = C::put_in_gpr(ctx, v101);
+                            let v568 = constructor_popcount(ctx, &Type::I32, v103);
+                            let v569 = C::output_gpr(ctx, v568);
+                            let v570 = Some(v569);
+                            // Rule at isle/codegen/x64/lower.isle line 969.
+                            return v570;
                         }
                     }
                 }
@@ -544,32 +548,32 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v35 = C::temp_writable_gpr(ctx);
                                 let v107 = C::put_in_gpr(ctx, v101);
                                 let v112 = C::gpr_to_gpr_mem(ctx, v107);
-                                let v493 = MInst::Movzx {
+                                let v492 = MInst::Movzx {
                                     mode: ExtMode::BL,
                                     src: v112,
                                     dst: v35,
                                 };
-                                let v494 = C::emit(ctx, &v493);
+                                let v493 = C::emit(ctx, &v492);
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 823.
+                                // Rule at isle/codegen/x64/lower.isle line 868.
                                 return v117;
                             }
                             &Type::I16 => {
                                 let v35 = C::temp_writable_gpr(ctx);
                                 let v107 = C::put_in_gpr(ctx, v101);
                                 let v112 = C::gpr_to_gpr_mem(ctx, v107);
-                                let v496 = MInst::Movzx {
+                                let v495 = MInst::Movzx {
                                     mode: ExtMode::WL,
                                     src: v112,
                                     dst: v35,
                                 };
-                                let v497 = C::emit(ctx, &v496);
+                                let v496 = C::emit(ctx, &v495);
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 827.
+                                // Rule at isle/codegen/x64/lower.isle line 872.
                                 return v117;
                             }
                             &Type::I32 => {
@@ -929,12 +933,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v498 = constructor_alu(ctx, &AluOp::Add, &Type::I32, v22, v23);
-                            let v499 = constructor_narrow_zext(ctx, v12, v498);
-                            let v500 = C::output_gpr(ctx, v499);
-                            let v501 = Some(v500);
-                            // Rule at isle/codegen/x64/lower.isle line 857.
-                            return v501;
+                            let v497 = constructor_alu(ctx, &AluOp::Add, &Type::I32, v22, v23);
+                            let v498 = constructor_narrow_zext(ctx, v12, v497);
+                            let v499 = C::output_gpr(ctx, v498);
+                            let v500 = Some(v499);
+                            // Rule at isle/codegen/x64/lower.isle line 902.
+                            return v500;
                         }
                     }
                 }
@@ -957,12 +961,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v502 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v22, v23);
-                            let v503 = constructor_narrow_zext(ctx, v12, v502);
-                            let v504 = C::output_gpr(ctx, v503);
-                            let v505 = Some(v504);
-                            // Rule at isle/codegen/x64/lower.isle line 859.
-                            return v505;
+                            let v501 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v22, v23);
+                            let v502 = constructor_narrow_zext(ctx, v12, v501);
+                            let v503 = C::output_gpr(ctx, v502);
+                            let v504 = Some(v503);
+                            // Rule at isle/codegen/x64/lower.isle line 904.
+                            return v504;
                         }
                     }
                 }
@@ -995,21 +999,21 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v35 = C::temp_writable_gpr(ctx);
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v53 = C::put_in_gpr(ctx, v18.0);
-                            let v506 = C::put_in_gpr(ctx, v18.1);
-                            let v507 = C::gpr_to_gpr_mem(ctx, v506);
-                            let v508 = MInst::IMul {
+                            let v505 = C::put_in_gpr(ctx, v18.1);
+                            let v506 = C::gpr_to_gpr_mem(ctx, v505);
+                            let v507 = MInst::IMul {
                                 size: OperandSize::S32,
                                 src1: v53,
-                                src2: v507,
+                                src2: v506,
                                 dst: v35,
                             };
-                            let v509 = C::emit(ctx, &v508);
-                            let v510 = C::writable_gpr_to_gpr(ctx, v35);
-                            let v511 = constructor_narrow_zext(ctx, v12, v510);
-                            let v512 = C::output_gpr(ctx, v511);
-                            let v513 = Some(v512);
-                            // Rule at isle/codegen/x64/lower.isle line 861.
-                            return v513;
+                            let v508 = C::emit(ctx, &v507);
+                            let v509 = C::writable_gpr_to_gpr(ctx, v35);
+                            let v510 = constructor_narrow_zext(ctx, v12, v509);
+                            let v511 = C::output_gpr(ctx, v510);
+                            let v512 = Some(v511);
+                            // Rule at isle/codegen/x64/lower.isle line 906.
+                            return v512;
                         }
                     }
                 }
@@ -1032,32 +1036,32 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v530 = constructor_narrow_sext(ctx, v12, v22);
-                            let v506 = C::put_in_gpr(ctx, v18.1);
-                            let v549 = constructor_narrow_sext(ctx, v12, v506);
-                            let v554 = constructor_divide(ctx, true, &Type::I32, v530, v549);
-                            let v555 = C::pair_first(ctx, v554);
-                            let v557 = constructor_narrow_bits(ctx, v12);
-                            let v558 = C::i64_sub(ctx, v557, 1_i64);
-                            let v559 = C::i64_shl(ctx, 1_i64, v558);
-                            let v560 = C::imm_operand(ctx, v559);
-                            let v561 = MInst::Cmp {
+                            let v529 = constructor_narrow_sext(ctx, v12, v22);
+                            let v505 = C::put_in_gpr(ctx, v18.1);
+                            let v548 = constructor_narrow_sext(ctx, v12, v505);
+                            let v553 = constructor_divide(ctx, true, &Type::I32, v529, v548);
+                            let v554 = C::pair_first(ctx, v553);
+                            let v556 = constructor_narrow_bits(ctx, v12);
+                            let v557 = C::i64_sub(ctx, v556, 1_i64);
+                            let v558 = C::i64_shl(ctx, 1_i64, v557);
+                            let v559 = C::imm_operand(ctx, v558);
+                            let v560 = MInst::Cmp {
                                 size: OperandSize::S32,
-                                lhs: v555,
-                                rhs: v560,
+                                lhs: v554,
+                                rhs: v559,
                             };
-                            let v562 = C::emit(ctx, &v561);
-                            let v563 = C::conversion_overflow_trap(ctx);
-                            let v564 = MInst::TrapIf {
+                            let v561 = C::emit(ctx, &v560);
+                            let v562 = C::conversion_overflow_trap(ctx);
+                            let v563 = MInst::TrapIf {
                                 cc: CC::Z,
-                                trap: v563,
+                                trap: v562,
                             };
-                            let v565 = C::emit(ctx, &v564);
-                            let v566 = constructor_narrow_zext(ctx, v12, v555);
-                            let v567 = C::output_gpr(ctx, v566);
-                            let v568 = Some(v567);
-                            // Rule at isle/codegen/x64/lower.isle line 914.
-                            return v568;
+                            let v564 = C::emit(ctx, &v563);
+                            let v565 = constructor_narrow_zext(ctx, v12, v554);
+                            let v566 = C::output_gpr(ctx, v565);
+                            let v567 = Some(v566);
+                            // Rule at isle/codegen/x64/lower.isle line 959.
+                            return v567;
                         }
                     }
                 }
@@ -1081,12 +1085,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v149 = C::put_in_gpr(ctx, v18.1);
-                            let v542 = constructor_divide(ctx, false, &Type::I32, v22, v149);
-                            let v543 = C::pair_first(ctx, v542);
-                            let v544 = C::output_gpr(ctx, v543);
-                            let v545 = Some(v544);
-                            // Rule at isle/codegen/x64/lower.isle line 908.
-                            return v545;
+                            let v541 = constructor_divide(ctx, false, &Type::I32, v22, v149);
+                            let v542 = C::pair_first(ctx, v541);
+                            let v543 = C::output_gpr(ctx, v542);
+                            let v544 = Some(v543);
+                            // Rule at isle/codegen/x64/lower.isle line 953.
+                            return v544;
                         }
                     }
                 }
@@ -1108,15 +1112,15 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v530 = constructor_narrow_sext(ctx, v12, v22);
-                            let v506 = C::put_in_gpr(ctx, v18.1);
-                            let v549 = constructor_narrow_sext(ctx, v12, v506);
-                            let v550 = constructor_checked_srem(ctx, &Type::I32, v530, v549);
-                            let v551 = constructor_narrow_zext(ctx, v12, v550);
-                            let v552 = C::output_gpr(ctx, v551);
-                            let v553 = Some(v552);
-                            // Rule at isle/codegen/x64/lower.isle line 912.
-                            return v553;
+                            let v529 = constructor_narrow_sext(ctx, v12, v22);
+                            let v505 = C::put_in_gpr(ctx, v18.1);
+                            let v548 = constructor_narrow_sext(ctx, v12, v505);
+                            let v549 = constructor_checked_srem(ctx, &Type::I32, v529, v548);
+                            let v550 = constructor_narrow_zext(ctx, v12, v549);
+                            let v551 = C::output_gpr(ctx, v550);
+                            let v552 = Some(v551);
+                            // Rule at isle/codegen/x64/lower.isle line 957.
+                            return v552;
                         }
                     }
                 }
@@ -1140,12 +1144,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v149 = C::put_in_gpr(ctx, v18.1);
-                            let v542 = constructor_divide(ctx, false, &Type::I32, v22, v149);
-                            let v546 = C::pair_second(ctx, v542);
-                            let v547 = C::output_gpr(ctx, v546);
-                            let v548 = Some(v547);
-                            // Rule at isle/codegen/x64/lower.isle line 910.
-                            return v548;
+                            let v541 = constructor_divide(ctx, false, &Type::I32, v22, v149);
+                            let v545 = C::pair_second(ctx, v541);
+                            let v546 = C::output_gpr(ctx, v545);
+                            let v547 = Some(v546);
+                            // Rule at isle/codegen/x64/lower.isle line 955.
+                            return v547;
                         }
                     }
                 }
@@ -1187,11 +1191,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v483 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
-                            let v484 = C::output_gpr(ctx, v483);
-                            let v485 = Some(v484);
-                            // Rule at isle/codegen/x64/lower.isle line 816.
-                            return v485;
+                            let v482 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
+                            let v483 = C::output_gpr(ctx, v482);
+                            let v484 = Some(v483);
+                            // Rule at isle/codegen/x64/lower.isle line 861.
+                            return v484;
                         }
                     }
                 }
@@ -1214,11 +1218,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v486 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
-                            let v487 = C::output_gpr(ctx, v486);
-                            let v488 = Some(v487);
-                            // Rule at isle/codegen/x64/lower.isle line 818.
-                            return v488;
+                            let v485 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
+                            let v486 = C::output_gpr(ctx, v485);
+                            let v487 = Some(v486);
+                            // Rule at isle/codegen/x64/lower.isle line 863.
+                            return v487;
                         }
                     }
                 }
@@ -1241,11 +1245,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
                             let v23 = constructor_put_in_gpr_mem_imm(ctx, v18.1);
-                            let v489 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
-                            let v490 = C::output_gpr(ctx, v489);
-                            let v491 = Some(v490);
-                            // Rule at isle/codegen/x64/lower.isle line 820.
-                            return v491;
+                            let v488 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
+                            let v489 = C::output_gpr(ctx, v488);
+                            let v490 = Some(v489);
+                            // Rule at isle/codegen/x64/lower.isle line 865.
+                            return v490;
                         }
                     }
                 }
@@ -1265,13 +1269,13 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v522 = constructor_narrow_count(ctx, v12, v18.1);
-                            let v523 = constructor_shift_by(ctx, &ShiftOp::Shl, v22, v522);
-                            let v524 = constructor_narrow_zext(ctx, v12, v523);
-                            let v525 = C::output_gpr(ctx, v524);
-                            let v526 = Some(v525);
-                            // Rule at isle/codegen/x64/lower.isle line 886.
-                            return v526;
+                            let v521 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v522 = constructor_shift_by(ctx, &ShiftOp::Shl, v22, v521);
+                            let v523 = constructor_narrow_zext(ctx, v12, v522);
+                            let v524 = C::output_gpr(ctx, v523);
+                            let v525 = Some(v524);
+                            // Rule at isle/codegen/x64/lower.isle line 931.
+                            return v525;
                         }
                     }
                 }
@@ -1291,12 +1295,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v522 = constructor_narrow_count(ctx, v12, v18.1);
-                            let v527 = constructor_shift_by(ctx, &ShiftOp::Shr, v22, v522);
-                            let v528 = C::output_gpr(ctx, v527);
-                            let v529 = Some(v528);
-                            // Rule at isle/codegen/x64/lower.isle line 888.
-                            return v529;
+                            let v521 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v526 = constructor_shift_by(ctx, &ShiftOp::Shr, v22, v521);
+                            let v527 = C::output_gpr(ctx, v526);
+                            let v528 = Some(v527);
+                            // Rule at isle/codegen/x64/lower.isle line 933.
+                            return v528;
                         }
                     }
                 }
@@ -1316,14 +1320,14 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v530 = constructor_narrow_sext(ctx, v12, v22);
-                            let v531 = constructor_narrow_count(ctx, v12, v18.1);
-                            let v532 = constructor_shift_by(ctx, &ShiftOp::Sar, v530, v531);
-                            let v533 = constructor_narrow_zext(ctx, v12, v532);
-                            let v534 = C::output_gpr(ctx, v533);
-                            let v535 = Some(v534);
-                            // Rule at isle/codegen/x64/lower.isle line 890.
-                            return v535;
+                            let v529 = constructor_narrow_sext(ctx, v12, v22);
+                            let v530 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v531 = constructor_shift_by(ctx, &ShiftOp::Sar, v529, v530);
+                            let v532 = constructor_narrow_zext(ctx, v12, v531);
+                            let v533 = C::output_gpr(ctx, v532);
+                            let v534 = Some(v533);
+                            // Rule at isle/codegen/x64/lower.isle line 935.
+                            return v534;
                         }
                     }
                 }
@@ -1343,19 +1347,19 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v522 = constructor_narrow_count(ctx, v12, v18.1);
-                            let v536 = constructor_narrow_rotate(
+                            let v521 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v535 = constructor_narrow_rotate(
                                 ctx,
                                 v12,
                                 &ShiftOp::Shl,
                                 &ShiftOp::Shr,
                                 v22,
-                                v522,
+                                v521,
                             );
-                            let v537 = C::output_gpr(ctx, v536);
-                            let v538 = Some(v537);
-                            // Rule at isle/codegen/x64/lower.isle line 894.
-                            return v538;
+                            let v536 = C::output_gpr(ctx, v535);
+                            let v537 = Some(v536);
+                            // Rule at isle/codegen/x64/lower.isle line 939.
+                            return v537;
                         }
                     }
                 }
@@ -1375,19 +1379,19 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v12) = v11 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v22 = C::put_in_gpr(ctx, v18.0);
-                            let v522 = constructor_narrow_count(ctx, v12, v18.1);
-                            let v539 = constructor_narrow_rotate(
+                            let v521 = constructor_narrow_count(ctx, v12, v18.1);
+                            let v538 = constructor_narrow_rotate(
                                 ctx,
                                 v12,
                                 &ShiftOp::Shr,
                                 &ShiftOp::Shl,
                                 v22,
-                                v522,
+                                v521,
                             );
-                            let v540 = C::output_gpr(ctx, v539);
-                            let v541 = Some(v540);
-                            // Rule at isle/codegen/x64/lower.isle line 896.
-                            return v541;
+                            let v539 = C::output_gpr(ctx, v538);
+                            let v540 = Some(v539);
+                            // Rule at isle/codegen/x64/lower.isle line 941.
+                            return v540;
                         }
                     }
                 }
@@ -1850,20 +1854,20 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v11 = &C::narrow_ty(ctx, v2);
                     if let Some(v12) = v11 {
                         let v35 = C::temp_writable_gpr(ctx);
-                        let v587 = &constructor_narrow_ext_mode(ctx, v12);
+                        let v586 = &constructor_narrow_ext_mode(ctx, v12);
                         let v230 = C::amode(ctx, arg0);
-                        let v588 = C::amode_to_gpr_mem(ctx, v230);
-                        let v589 = MInst::Movzx {
-                            mode: v587.clone(),
-                            src: v588,
+                        let v587 = C::amode_to_gpr_mem(ctx, v230);
+                        let v588 = MInst::Movzx {
+                            mode: v586.clone(),
+                            src: v587,
                             dst: v35,
                         };
-                        let v590 = C::emit(ctx, &v589);
-                        let v510 = C::writable_gpr_to_gpr(ctx, v35);
-                        let v591 = C::output_gpr(ctx, v510);
-                        let v592 = Some(v591);
-                        // Rule at isle/codegen/x64/lower.isle line 934.
-                        return v592;
+                        let v589 = C::emit(ctx, &v588);
+                        let v509 = C::writable_gpr_to_gpr(ctx, v35);
+                        let v590 = C::output_gpr(ctx, v509);
+                        let v591 = Some(v590);
+                        // Rule at isle/codegen/x64/lower.isle line 979.
+                        return v591;
                     }
                 }
             }
@@ -1928,20 +1932,20 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 return v268;
             }
             if let &Opcode::Store = v245 {
-                let v593 = &C::narrow_ty(ctx, v254);
-                if let Some(v594) = v593 {
-                    let v595 = &constructor_narrow_store_size(ctx, v594);
+                let v592 = &C::narrow_ty(ctx, v254);
+                if let Some(v593) = v592 {
+                    let v594 = &constructor_narrow_store_size(ctx, v593);
                     let v264 = C::put_in_gpr(ctx, v249.0);
                     let v230 = C::amode(ctx, arg0);
-                    let v596 = MInst::MovMR {
-                        size: v595.clone(),
+                    let v595 = MInst::MovMR {
+                        size: v594.clone(),
                         src: v264,
                         dst: v230,
                     };
-                    let v597 = C::emit(ctx, &v596);
+                    let v596 = C::emit(ctx, &v595);
                     let v267 = C::output_none(ctx);
                     let v268 = Some(v267);
-                    // Rule at isle/codegen/x64/lower.isle line 938.
+                    // Rule at isle/codegen/x64/lower.isle line 983.
                     return v268;
                 }
             }
@@ -2922,7 +2926,7 @@ pub fn constructor_count_zeros<C: Context>(
     let v3 = C::has_bit_op(ctx, arg0);
     if v3 == true {
         let v4 = constructor_bit_count_gpr(ctx, arg0, arg1, arg2);
-        // Rule at isle/codegen/x64/lower.isle line 786.
+        // Rule at isle/codegen/x64/lower.isle line 785.
         return v4;
     }
     match arg0 {
@@ -2946,7 +2950,7 @@ pub fn constructor_count_zeros<C: Context>(
             let v20 = C::writable_gpr_to_gpr(ctx, v7);
             let v21 = C::gpr_to_gpr_mem_imm(ctx, v20);
             let v22 = constructor_alu(ctx, &AluOp::Sub, arg1, v19, v21);
-            // Rule at isle/codegen/x64/lower.isle line 789.
+            // Rule at isle/codegen/x64/lower.isle line 788.
             return v22;
         }
         &BitOp::Tzcnt => {
@@ -2965,14 +2969,14 @@ pub fn constructor_count_zeros<C: Context>(
             };
             let v29 = C::emit(ctx, &v28);
             let v30 = C::writable_gpr_to_gpr(ctx, v7);
-            // Rule at isle/codegen/x64/lower.isle line 795.
+            // Rule at isle/codegen/x64/lower.isle line 794.
             return v30;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "count_zeros", "isle/codegen/x64/lower.isle line 785"
+        "count_zeros", "isle/codegen/x64/lower.isle line 784"
     )
 }
 
@@ -2994,26 +2998,128 @@ pub fn constructor_bit_count_gpr<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 802.
+    // Rule at isle/codegen/x64/lower.isle line 801.
     return v8;
+}
+
+// Generated as internal constructor for term popcount.
+pub fn constructor_popcount<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprReg) -> GprReg {
+    let v3 = C::has_bit_op(ctx, &BitOp::Popcnt);
+    if v3 == true {
+        let v4 = constructor_bit_count_gpr(ctx, &BitOp::Popcnt, arg0, arg1);
+        // Rule at isle/codegen/x64/lower.isle line 813.
+        return v4;
+    }
+    let v9 = constructor_shift_imm(ctx, &ShiftOp::Shr, arg0, arg1, 0x1_u8);
+    let v11 = C::imm(ctx, arg0, 6148914691236517205_i64);
+    let v12 = C::gpr_to_gpr_mem_imm(ctx, v11);
+    let v13 = constructor_alu(ctx, &AluOp::And, arg0, v9, v12);
+    let v14 = C::gpr_to_gpr_mem_imm(ctx, v13);
+    let v15 = constructor_alu(ctx, &AluOp::Sub, arg0, arg1, v14);
+    let v17 = C::imm(ctx, arg0, 3689348814741910323_i64);
+    let v19 = C::gpr_to_gpr_mem_imm(ctx, v17);
+    let v20 = constructor_alu(ctx, &AluOp::And, arg0, v15, v19);
+    let v22 = constructor_shift_imm(ctx, &ShiftOp::Shr, arg0, v15, 0x2_u8);
+    let v23 = C::gpr_to_gpr_mem_imm(ctx, v17);
+    let v24 = constructor_alu(ctx, &AluOp::And, arg0, v22, v23);
+    let v25 = C::gpr_to_gpr_mem_imm(ctx, v24);
+    let v26 = constructor_alu(ctx, &AluOp::Add, arg0, v20, v25);
+    let v28 = constructor_shift_imm(ctx, &ShiftOp::Shr, arg0, v26, 0x4_u8);
+    let v29 = C::gpr_to_gpr_mem_imm(ctx, v28);
+    let v30 = constructor_alu(ctx, &AluOp::Add, arg0, v26, v29);
+    let v32 = C::imm(ctx, arg0, 1085102592571150095_i64);
+    let v33 = C::gpr_to_gpr_mem_imm(ctx, v32);
+    let v34 = constructor_alu(ctx, &AluOp::And, arg0, v30, v33);
+    let v36 = C::imm(ctx, arg0, 72340172838076673_i64);
+    let v37 = constructor_imul(ctx, arg0, v34, v36);
+    let v38 = constructor_type_bits_u8(ctx, arg0);
+    let v40 = C::u8_sub(ctx, v38, 0x8_u8);
+    let v41 = constructor_shift_imm(ctx, &ShiftOp::Shr, arg0, v37, v40);
+    // Rule at isle/codegen/x64/lower.isle line 816.
+    return v41;
+}
+
+// Generated as internal constructor for term shift_imm.
+pub fn constructor_shift_imm<C: Context>(
+    ctx: &mut C,
+    arg0: &ShiftOp,
+    arg1: &Type,
+    arg2: GprReg,
+    arg3: u8,
+) -> GprReg {
+    let v4 = C::temp_writable_gpr(ctx);
+    let v5 = &constructor_operand_size(ctx, arg1);
+    let v6 = C::shift_amount_imm(ctx, arg3);
+    let v7 = MInst::Shift {
+        op: arg0.clone(),
+        size: v5.clone(),
+        src: arg2,
+        amount: v6,
+        dst: v4,
+    };
+    let v8 = C::emit(ctx, &v7);
+    let v9 = C::writable_gpr_to_gpr(ctx, v4);
+    // Rule at isle/codegen/x64/lower.isle line 833.
+    return v9;
+}
+
+// Generated as internal constructor for term imul.
+pub fn constructor_imul<C: Context>(
+    ctx: &mut C,
+    arg0: &Type,
+    arg1: GprReg,
+    arg2: GprReg,
+) -> GprReg {
+    let v3 = C::temp_writable_gpr(ctx);
+    let v4 = &constructor_operand_size(ctx, arg0);
+    let v5 = C::gpr_to_gpr_mem(ctx, arg2);
+    let v6 = MInst::IMul {
+        size: v4.clone(),
+        src1: arg1,
+        src2: v5,
+        dst: v3,
+    };
+    let v7 = C::emit(ctx, &v6);
+    let v8 = C::writable_gpr_to_gpr(ctx, v3);
+    // Rule at isle/codegen/x64/lower.isle line 842.
+    return v8;
+}
+
+// Generated as internal constructor for term type_bits_u8.
+pub fn constructor_type_bits_u8<C: Context>(ctx: &mut C, arg0: &Type) -> u8 {
+    match arg0 {
+        &Type::I32 => {
+            // Rule at isle/codegen/x64/lower.isle line 848.
+            return 0x20_u8;
+        }
+        &Type::I64 => {
+            // Rule at isle/codegen/x64/lower.isle line 849.
+            return 0x40_u8;
+        }
+        _ => {}
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "type_bits_u8", "isle/codegen/x64/lower.isle line 847"
+    )
 }
 
 // Generated as internal constructor for term narrow_ext_mode.
 pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtMode {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 838.
+            // Rule at isle/codegen/x64/lower.isle line 883.
             return ExtMode::BL;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 839.
+            // Rule at isle/codegen/x64/lower.isle line 884.
             return ExtMode::WL;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 837"
+        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 882"
     )
 }
 
@@ -3021,18 +3127,18 @@ pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtM
 pub fn constructor_narrow_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 841.
+            // Rule at isle/codegen/x64/lower.isle line 886.
             return 8_i64;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 842.
+            // Rule at isle/codegen/x64/lower.isle line 887.
             return 16_i64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_bits", "isle/codegen/x64/lower.isle line 840"
+        "narrow_bits", "isle/codegen/x64/lower.isle line 885"
     )
 }
 
@@ -3048,7 +3154,7 @@ pub fn constructor_narrow_zext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 846.
+    // Rule at isle/codegen/x64/lower.isle line 891.
     return v7;
 }
 
@@ -3064,7 +3170,7 @@ pub fn constructor_narrow_sext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 852.
+    // Rule at isle/codegen/x64/lower.isle line 897.
     return v7;
 }
 
@@ -3075,7 +3181,7 @@ pub fn constructor_narrow_count<C: Context>(ctx: &mut C, arg0: &Type, arg1: Valu
     let v7 = C::i64_sub(ctx, v5, 1_i64);
     let v8 = C::imm_operand(ctx, v7);
     let v9 = constructor_alu(ctx, &AluOp::And, &Type::I32, v4, v8);
-    // Rule at isle/codegen/x64/lower.isle line 872.
+    // Rule at isle/codegen/x64/lower.isle line 917.
     return v9;
 }
 
@@ -3097,7 +3203,7 @@ pub fn constructor_shift_by<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 881.
+    // Rule at isle/codegen/x64/lower.isle line 926.
     return v8;
 }
 
@@ -3119,7 +3225,7 @@ pub fn constructor_narrow_rotate<C: Context>(
     let v14 = C::gpr_to_gpr_mem_imm(ctx, v12);
     let v15 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v11, v14);
     let v16 = constructor_narrow_zext(ctx, arg0, v15);
-    // Rule at isle/codegen/x64/lower.isle line 899.
+    // Rule at isle/codegen/x64/lower.isle line 944.
     return v16;
 }
 
@@ -3127,17 +3233,17 @@ pub fn constructor_narrow_rotate<C: Context>(
 pub fn constructor_narrow_store_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 943.
+            // Rule at isle/codegen/x64/lower.isle line 988.
             return OperandSize::S8;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 944.
+            // Rule at isle/codegen/x64/lower.isle line 989.
             return OperandSize::S16;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_store_size", "isle/codegen/x64/lower.isle line 942"
+        "narrow_store_size", "isle/codegen/x64/lower.isle line 987"
     )
 }
