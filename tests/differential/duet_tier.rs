@@ -4,8 +4,8 @@
 use super::value::{Outcome, State, TrapKind, Value};
 use super::{Exports, Instantiation, Tier, TierInstance, Uses};
 use duet::{
-    Compiler, Config, CpuFeature, CpuPreset, Engine, Error, ExternRef, Func, Instance, Module,
-    Store, TrapCode, Tunables, Val, WasmFeatures,
+    Compiler, Config, CpuPreset, Engine, Error, ExternRef, Func, Instance, Module, Store, TrapCode,
+    Tunables, Val, WasmFeatures,
 };
 
 /// How duet checks memory bounds in a column.
@@ -77,12 +77,10 @@ impl Tier for DuetTier {
 
     /// The optimizing tier has no SIMD yet (it refuses a module with a
     /// `v128` as [`Error::Unsupported`]); the baseline tier compiles all
-    /// of WebAssembly 2.0, SIMD included. Either refuses `popcnt` under a
-    /// CPU preset without POPCNT (`crates/cli/tests/cli.rs` checks it),
-    /// which the SSE4.1 column is.
+    /// of WebAssembly 2.0, SIMD included, under every CPU preset with
+    /// SSE4.1.
     fn may_refuse(&self, uses: Uses) -> bool {
-        let lacks_popcnt = !self.engine.cpu_features().has(CpuFeature::Popcnt);
-        (uses.simd && self.compiler == Compiler::Cranelift) || (uses.popcnt && lacks_popcnt)
+        uses.simd && self.compiler == Compiler::Cranelift
     }
 
     fn instantiate(&self, wasm: &[u8]) -> Result<Box<dyn TierInstance>, Instantiation> {

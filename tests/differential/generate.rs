@@ -16,7 +16,7 @@
 use super::value::Value;
 use crate::rng::XorShift;
 use arbitrary::Unstructured;
-use wasmparser::{ExternalKind, Operator, Parser, Payload, ValType, Validator, WasmFeatures};
+use wasmparser::{ExternalKind, Parser, Payload, ValType, Validator, WasmFeatures};
 
 /// The fuel every call starts with. It bounds the recursion depth too,
 /// which the engines' stacks must hold (see `StackBudget` in the parent
@@ -179,10 +179,6 @@ pub fn module_from_bytes(
 pub struct Uses {
     /// SIMD ([`uses_simd`]).
     pub simd: bool,
-    /// `i32.popcnt` or `i64.popcnt`, which duet compiles to x86's POPCNT
-    /// and refuses, naming the feature, under a CPU preset without it
-    /// (`sse4.1`, `baseline`).
-    pub popcnt: bool,
 }
 
 impl Uses {
@@ -190,7 +186,6 @@ impl Uses {
     pub fn of(wasm: &[u8]) -> Uses {
         Uses {
             simd: uses_simd(wasm),
-            popcnt: uses_popcnt(wasm),
         }
     }
 }
@@ -202,27 +197,6 @@ pub fn uses_simd(wasm: &[u8]) -> bool {
     Validator::new_with_features(WasmFeatures::WASM2.difference(WasmFeatures::SIMD))
         .validate_all(wasm)
         .is_err()
-}
-
-/// Whether a function body of `wasm` has an `i32.popcnt` or `i64.popcnt`
-/// (constant expressions cannot).
-fn uses_popcnt(wasm: &[u8]) -> bool {
-    Parser::new(0).parse_all(wasm).any(|payload| {
-        let Ok(Payload::CodeSectionEntry(body)) = payload else {
-            return false;
-        };
-        let Ok(mut operators) = body.get_operators_reader() else {
-            return false;
-        };
-        while !operators.eof() {
-            match operators.read() {
-                Ok(Operator::I32Popcnt | Operator::I64Popcnt) => return true,
-                Ok(_) => {}
-                Err(_) => return false,
-            }
-        }
-        false
-    })
 }
 
 /// `base`, or `base` with `'`s appended, whichever the module does not
@@ -597,23 +571,5 @@ mod tests {
         let vector = wat::parse_str(r#"(module (func (local v128)))"#).unwrap();
         assert!(!uses_simd(&scalar));
         assert!(uses_simd(&vector));
-    }
-
-    #[test]
-    fn popcnt_is_found_in_any_body() {
-        let uses = |wat: &str| Uses::of(&wat::parse_str(wat).unwrap());
-        let none = uses("(module (func (result i32) i32.const 1 i32.clz))");
-        assert_eq!(none, Uses::default());
-        let later = uses(
-            "(module (func) (func (param v128) (result i64) \
-               local.get 0 i64x2.extract_lane 1 i64.popcnt))",
-        );
-        assert_eq!(
-            later,
-            Uses {
-                simd: true,
-                popcnt: true
-            }
-        );
     }
 }

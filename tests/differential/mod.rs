@@ -28,9 +28,7 @@
 //!   a divergence (duet must take every WebAssembly 2.0 module), with two
 //!   exceptions by design ([`Tier::may_refuse`], from what the module
 //!   [`Uses`]): the optimizing tier, which has no SIMD yet, may refuse a
-//!   module that uses SIMD ([`uses_simd`]), and a column whose CPU preset
-//!   lacks POPCNT (the SSE4.1 one) a module with `popcnt`, as
-//!   unsupported. Such a column is left out of that module's comparison,
+//!   module that uses SIMD ([`uses_simd`]), as unsupported. Such a column is left out of that module's comparison,
 //!   counted in the tally by column and reason. The baseline tier never
 //!   is for SIMD: a SIMD module it refuses is a divergence, on the host's
 //!   features and on SSE4.1 alike. A trap in one (a segment out of
@@ -653,7 +651,7 @@ pub struct Tally {
 /// line, without the offset, and with a quoted name (an operator, a type)
 /// elided, so that `unsupported operator `i8x16_add` at offset 0x2f`
 /// counts as `unsupported operator`; a quoted phrase stays (`popcnt
-/// without the popcnt CPU feature`).
+/// without the popcnt CPU feature`, say).
 pub fn left_out_reason(why: &str) -> String {
     let line = why.lines().next().unwrap_or_default();
     let line = line.split(" at offset ").next().unwrap_or_default();
