@@ -490,6 +490,41 @@ fn run_prints_each_result_on_its_own_line() {
     assert_eq!(stdout(&output), "-7\n1.5\n-inf\n");
 }
 
+/// `v128` arguments in both spellings and results printed as 32 hex digits,
+/// through code the baseline tier compiled (under the host's features and
+/// the SSE4.1 preset).
+#[test]
+fn run_takes_and_prints_v128_values() {
+    let path = file(
+        "run_v128.wat",
+        r#"(module
+             (func (export "add") (param v128 v128) (result v128 i32)
+               (i32x4.add (local.get 0) (local.get 1))
+               (i32x4.bitmask (local.get 1))))"#,
+    );
+    let path = path.to_str().unwrap();
+    for cpu in ["host", "sse4.1"] {
+        let output = duet(&[
+            "run",
+            "--cpu",
+            cpu,
+            path,
+            "--invoke",
+            "add",
+            "i32x4:1,2,3,-1",
+            "0x0000000500000000fffffffe00000010",
+        ]);
+        assert!(output.status.success(), "{cpu}: {}", stderr(&output));
+        // Lanes (low first): 1+16, 2-2, 3+0, -1+5; the second's bitmask
+        // has lane 1 negative.
+        assert_eq!(
+            stdout(&output),
+            "0x00000004000000030000000000000011\n2\n",
+            "{cpu}"
+        );
+    }
+}
+
 #[test]
 fn run_refuses_bad_arguments_in_one_line() {
     let path = file("run_bad_args.wat", ARITH);

@@ -764,13 +764,11 @@ fn bytes_that_are_neither_binary_nor_text_are_reported_as_such() {
     Module::new(&engine, wat::parse_str(text).unwrap()).unwrap();
 }
 
-/// `v128` values through the API. The compilers do not compile function
-/// bodies that use `v128` yet (the baseline tier's SIMD comes with issue
-/// 13), so these cover what needs no such body: host functions of `v128`
-/// type called from the host (through the entry and host trampolines'
-/// 16-byte slots) and re-exported by a module, and `v128` globals made by
-/// a constant expression or by the host. Once the compilers take `v128`
-/// bodies, wasm passing a `v128` through belongs here too.
+/// `v128` values through the API without wasm code: host functions of
+/// `v128` type called from the host (through the entry and host
+/// trampolines' 16-byte slots) and re-exported by a module, and `v128`
+/// globals made by a constant expression or by the host. Wasm code passing
+/// them is the next test.
 #[test]
 fn v128_values_pass_through_host_functions_and_globals() {
     let engine = Engine::default();
@@ -839,6 +837,88 @@ fn v128_values_pass_through_host_functions_and_globals() {
     let imported = global(&store, "imported");
     imported.set(&mut store, Val::V128(u128::MAX)).unwrap();
     assert_eq!(host_global.get(&store).unwrap().v128(), Some(u128::MAX));
+}
+
+/// `v128` values through wasm code compiled by the baseline tier (the
+/// optimizing tier has no SIMD yet, issue 14): a `Val` call of a function
+/// with ten `v128` parameters (two travel on the stack) and several
+/// results, a typed (`u128`) call of one that calls a host function of
+/// `v128` type, and a `v128` global that wasm writes and the host reads.
+#[test]
+fn v128_values_pass_through_wasm_code() {
+    let mut config = duet::Config::new();
+    config.compiler(duet::Compiler::Winch);
+    let engine = Engine::new(&config).unwrap();
+    let mut store = Store::new(&engine, ());
+    let host_ty = func_type(&[ValType::V128], &[ValType::V128]);
+    // Adds 1 to each 32-bit lane.
+    let bump = Func::new(&mut store, host_ty, |_, params, results| {
+        let v = params[0].v128().expect("a v128");
+        let lanes: [u32; 4] = core::array::from_fn(|i| (v >> (32 * i)) as u32);
+        let sum = lanes.iter().enumerate().fold(0u128, |acc, (i, &l)| {
+            acc | u128::from(l.wrapping_add(1)) << (32 * i)
+        });
+        results[0] = Val::V128(sum);
+        Ok(())
+    });
+    let module = Module::new(
+        &engine,
+        r#"(module
+             (import "host" "bump" (func $bump (param v128) (result v128)))
+             (global $last (export "last") (mut v128) (v128.const i64x2 0 0))
+             ;; a + b + ... + j (i32x4 lanes), and a's lanes reversed, and
+             ;; the i32 lane 3 of j.
+             (func (export "sum") (param v128 v128 v128 v128 v128 v128 v128 v128 v128 v128)
+                                  (result v128 v128 i32)
+               (local $acc v128)
+               (local.set $acc (i32x4.add (local.get 0) (local.get 1)))
+               (local.set $acc (i32x4.add (local.get $acc) (local.get 2)))
+               (local.set $acc (i32x4.add (local.get $acc) (local.get 3)))
+               (local.set $acc (i32x4.add (local.get $acc) (local.get 4)))
+               (local.set $acc (i32x4.add (local.get $acc) (local.get 5)))
+               (local.set $acc (i32x4.add (local.get $acc) (local.get 6)))
+               (local.set $acc (i32x4.add (local.get $acc) (local.get 7)))
+               (local.set $acc (i32x4.add (local.get $acc) (local.get 8)))
+               (global.set $last (i32x4.add (local.get $acc) (local.get 9)))
+               (global.get $last)
+               (i8x16.shuffle 12 13 14 15 8 9 10 11 4 5 6 7 0 1 2 3
+                 (local.get 0) (local.get 0))
+               (i32x4.extract_lane 3 (local.get 9)))
+             (func (export "bump_twice") (param v128) (result v128)
+               (call $bump (call $bump (local.get 0)))))"#,
+    )
+    .unwrap();
+    let mut linker = Linker::new(&engine);
+    linker.define("host", "bump", bump).unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+
+    let lanes = |l: [u32; 4]| -> u128 {
+        l.iter()
+            .enumerate()
+            .fold(0, |acc, (i, &x)| acc | u128::from(x) << (32 * i))
+    };
+    let args: [u128; 10] =
+        core::array::from_fn(|k| lanes([k as u32, 10 * k as u32, u32::MAX, 1 << k]));
+    let want_sum = lanes([45, 450, 0u32.wrapping_sub(10), 1023]);
+    let want_reversed = lanes([1, u32::MAX, 0, 0]);
+    let sum = instance.get_func(&store, "sum").unwrap().unwrap();
+    let vals: Vec<Val> = args.iter().map(|&v| Val::V128(v)).collect();
+    let mut results = [Val::I32(0), Val::I32(0), Val::I32(0)];
+    sum.call(&mut store, &vals, &mut results).unwrap();
+    assert_eq!(results[0].v128(), Some(want_sum));
+    assert_eq!(results[1].v128(), Some(want_reversed));
+    assert_eq!(results[2].i32(), Some(512));
+    let last = instance.get_global(&store, "last").unwrap().unwrap();
+    assert_eq!(last.get(&store).unwrap().v128(), Some(want_sum));
+
+    let bump_twice = instance.get_func(&store, "bump_twice").unwrap().unwrap();
+    let bump_twice = bump_twice.typed::<u128, u128>(&store).unwrap();
+    assert_eq!(
+        bump_twice
+            .call(&mut store, lanes([1, u32::MAX, 7, u32::MAX - 1]))
+            .unwrap(),
+        lanes([3, 1, 9, 0])
+    );
 }
 
 /// The CPU presets: each is accepted exactly when the host has every
