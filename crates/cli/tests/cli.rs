@@ -229,6 +229,30 @@ fn an_unsupported_operator_is_one_error_naming_it() {
     assert!(err.contains("unsupported operator `return_call`"), "{err}");
 }
 
+/// Runs each `(function, argument, output)` of `cases` in the module at
+/// `path` with `compiler` under CPU preset `cpu` and checks its output.
+fn assert_runs(compiler: &str, cpu: &str, path: &str, cases: &[(&str, &str, &str)]) {
+    for &(function, argument, want) in cases {
+        let output = duet(&[
+            "run",
+            "--compiler",
+            compiler,
+            "--cpu",
+            cpu,
+            path,
+            "--invoke",
+            function,
+            argument,
+        ]);
+        assert_eq!(
+            stdout(&output),
+            want,
+            "{compiler} {cpu} {function}({argument}): {}",
+            stderr(&output)
+        );
+    }
+}
+
 /// `--cpu`: code for a preset uses no instruction of a feature the preset
 /// lacks. `clz` and `popcnt` need LZCNT and POPCNT, which the `baseline`
 /// and `sse4.1` presets leave out: both tiers then count leading zeros with
@@ -279,25 +303,7 @@ fn code_for_a_cpu_preset_needs_no_feature_it_lacks() {
                 ("ctz", "8", "3\n"),
                 ("ctz", "-2147483648", "31\n"),
             ];
-            for (function, argument, zeros) in cases {
-                let output = duet(&[
-                    "run",
-                    "--compiler",
-                    compiler,
-                    "--cpu",
-                    cpu,
-                    clz,
-                    "--invoke",
-                    function,
-                    argument,
-                ]);
-                assert_eq!(
-                    stdout(&output),
-                    zeros,
-                    "{function}({argument}): {}",
-                    stderr(&output)
-                );
-            }
+            assert_runs(compiler, cpu, clz, &cases);
             let code = listing(compiler, cpu, popcnt);
             assert!(!code.contains("popcnt"), "{compiler} {cpu}: {code}");
             let cases = [
@@ -308,25 +314,7 @@ fn code_for_a_cpu_preset_needs_no_feature_it_lacks() {
                 ("count64", "1311768467463790320", "32\n"),
                 ("count64", "-9223372036854775807", "2\n"),
             ];
-            for (function, argument, ones) in cases {
-                let output = duet(&[
-                    "run",
-                    "--compiler",
-                    compiler,
-                    "--cpu",
-                    cpu,
-                    popcnt,
-                    "--invoke",
-                    function,
-                    argument,
-                ]);
-                assert_eq!(
-                    stdout(&output),
-                    ones,
-                    "{function}({argument}): {}",
-                    stderr(&output)
-                );
-            }
+            assert_runs(compiler, cpu, popcnt, &cases);
         }
     }
     // The `avx2` preset is x86-64-v3 (these and BMI, AVX2, FMA), which
