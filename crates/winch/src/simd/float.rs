@@ -92,7 +92,9 @@
 use super::Compiled;
 use crate::codegen::CodeGen;
 use crate::regs::XMM_SCRATCH;
-use cranelift_asm::x64::{RoundMode, SseOp, Xmm, XmmMem};
+use cranelift_asm::x64::{
+    RoundMode, SseImmOp, SseOp, SseShiftImmOp, SseUnaryImmOp, SseUnaryOp, Xmm, XmmMem,
+};
 use wasmparser::Operator;
 
 /// The lane shape of a float vector.
@@ -213,24 +215,28 @@ impl CodeGen<'_> {
             }
             Operator::F32x4ConvertI32x4S => {
                 let reg = self.pop_v128();
-                self.asm.cvtdq2ps(reg, reg);
+                self.asm
+                    .packed_unary(SseUnaryOp::Cvtdq2ps, reg, &XmmMem::Xmm(reg));
                 self.push_v128(reg);
             }
             Operator::F32x4ConvertI32x4U => self.f32x4_convert_i32x4_u(),
             Operator::F64x2ConvertLowI32x4S => {
                 let reg = self.pop_v128();
-                self.asm.cvtdq2pd(reg, reg);
+                self.asm
+                    .packed_unary(SseUnaryOp::Cvtdq2pd, reg, &XmmMem::Xmm(reg));
                 self.push_v128(reg);
             }
             Operator::F64x2ConvertLowI32x4U => self.f64x2_convert_low_i32x4_u(),
             Operator::F32x4DemoteF64x2Zero => {
                 let reg = self.pop_v128();
-                self.asm.cvtpd2ps(reg, reg);
+                self.asm
+                    .packed_unary(SseUnaryOp::Cvtpd2ps, reg, &XmmMem::Xmm(reg));
                 self.push_v128(reg);
             }
             Operator::F64x2PromoteLowF32x4 => {
                 let reg = self.pop_v128();
-                self.asm.cvtps2pd(reg, reg);
+                self.asm
+                    .packed_unary(SseUnaryOp::Cvtps2pd, reg, &XmmMem::Xmm(reg));
                 self.push_v128(reg);
             }
             Operator::F32x4RelaxedMadd => self.simd_float_madd(F32x4, false),
@@ -244,23 +250,27 @@ impl CodeGen<'_> {
 
     /// `op dst, src` for a two-operand packed form, both registers.
     fn simd_rr(&mut self, op: SseOp, dst: Xmm, src: Xmm) {
-        self.asm.xmm_rmr(op, dst, &XmmMem::Xmm(src));
+        self.asm.packed(op, dst, dst, &XmmMem::Xmm(src));
     }
 
     /// CMPPS/CMPPD `dst, src` with predicate `predicate`: all ones in the
     /// lanes where `dst predicate src` holds, zeros elsewhere.
     fn simd_float_cmp(&mut self, shape: Shape, dst: Xmm, src: Xmm, predicate: u8) {
         match shape {
-            Shape::F32x4 => self.asm.cmpps(dst, src, predicate),
-            Shape::F64x2 => self.asm.cmppd(dst, src, predicate),
+            Shape::F32x4 => self
+                .asm
+                .packed_imm(SseImmOp::Cmpps, dst, &XmmMem::Xmm(src), predicate),
+            Shape::F64x2 => self
+                .asm
+                .packed_imm(SseImmOp::Cmppd, dst, &XmmMem::Xmm(src), predicate),
         }
     }
 
     /// Shifts every lane of `reg` right by `amount` bits, zeros in.
     fn simd_lane_shift_right(&mut self, shape: Shape, reg: Xmm, amount: u8) {
         match shape {
-            Shape::F32x4 => self.asm.psrld_imm(reg, amount),
-            Shape::F64x2 => self.asm.psrlq_imm(reg, amount),
+            Shape::F32x4 => self.asm.packed_shift_imm(SseShiftImmOp::Psrld, reg, amount),
+            Shape::F64x2 => self.asm.packed_shift_imm(SseShiftImmOp::Psrlq, reg, amount),
         }
     }
 
@@ -268,8 +278,12 @@ impl CodeGen<'_> {
     fn simd_float_sqrt(&mut self, shape: Shape) {
         let reg = self.pop_v128();
         match shape {
-            Shape::F32x4 => self.asm.sqrtps(reg, reg),
-            Shape::F64x2 => self.asm.sqrtpd(reg, reg),
+            Shape::F32x4 => self
+                .asm
+                .packed_unary(SseUnaryOp::Sqrtps, reg, &XmmMem::Xmm(reg)),
+            Shape::F64x2 => self
+                .asm
+                .packed_unary(SseUnaryOp::Sqrtpd, reg, &XmmMem::Xmm(reg)),
         }
         self.push_v128(reg);
     }
@@ -283,7 +297,7 @@ impl CodeGen<'_> {
             (shape.op(SseOp::Andps, SseOp::Andpd), !shape.sign_bits())
         };
         let mask = self.v128_const_operand(mask);
-        self.asm.xmm_rmr(op, reg, &mask);
+        self.asm.packed(op, reg, reg, &mask);
         self.push_v128(reg);
     }
 
@@ -360,8 +374,18 @@ impl CodeGen<'_> {
     fn simd_float_round(&mut self, shape: Shape, mode: RoundMode) {
         let reg = self.pop_v128();
         match shape {
-            Shape::F32x4 => self.asm.roundps(reg, reg, mode.imm()),
-            Shape::F64x2 => self.asm.roundpd(reg, reg, mode.imm()),
+            Shape::F32x4 => self.asm.packed_unary_imm(
+                SseUnaryImmOp::Roundps,
+                reg,
+                &XmmMem::Xmm(reg),
+                mode.imm(),
+            ),
+            Shape::F64x2 => self.asm.packed_unary_imm(
+                SseUnaryImmOp::Roundpd,
+                reg,
+                &XmmMem::Xmm(reg),
+                mode.imm(),
+            ),
         }
         self.push_v128(reg);
     }
@@ -383,17 +407,19 @@ impl CodeGen<'_> {
         let mask = XMM_SCRATCH;
         // mask = ordered lanes; NaN lanes of `reg` become +0.
         self.asm.movaps_rr(mask, reg);
-        self.asm.cmpps(mask, reg, CMP_EQ);
-        self.asm.andps(reg, mask);
+        self.asm
+            .packed_imm(SseImmOp::Cmpps, mask, &XmmMem::Xmm(reg), CMP_EQ);
+        self.asm.packed(SseOp::Andps, reg, reg, &XmmMem::Xmm(mask));
         // mask = !reg in ordered lanes (sign set where the input was
         // non-negative), 0 in NaN lanes.
-        self.asm.pxor(mask, reg);
-        self.asm.cvttps2dq(reg, reg);
+        self.asm.packed(SseOp::Pxor, mask, mask, &XmmMem::Xmm(reg));
+        self.asm
+            .packed_unary(SseUnaryOp::Cvttps2dq, reg, &XmmMem::Xmm(reg));
         // All ones where a non-negative input gave 0x80000000 (upward
         // overflow), which then becomes 0x7fffffff.
-        self.asm.pand(mask, reg);
-        self.asm.psrad_imm(mask, 31);
-        self.asm.pxor(reg, mask);
+        self.asm.packed(SseOp::Pand, mask, mask, &XmmMem::Xmm(reg));
+        self.asm.packed_shift_imm(SseShiftImmOp::Psrad, mask, 31);
+        self.asm.packed(SseOp::Pxor, reg, reg, &XmmMem::Xmm(mask));
         self.push_v128(reg);
     }
 
@@ -404,22 +430,30 @@ impl CodeGen<'_> {
         let bound = XMM_SCRATCH;
         // NaN and negative lanes to +0: MAXPS gives its second operand
         // for NaN.
-        self.asm.xorps(bound, bound);
-        self.asm.maxps(reg, bound);
+        self.asm
+            .packed(SseOp::Xorps, bound, bound, &XmmMem::Xmm(bound));
+        self.asm.packed(SseOp::Maxps, reg, reg, &XmmMem::Xmm(bound));
         self.load_v128_const(bound, splat32(0x4f00_0000)); // 2^31
         self.asm.movaps_rr(high, reg);
         // Exact below 2^31; 0x80000000 from 2^31 on.
-        self.asm.cvttps2dq(reg, reg);
+        self.asm
+            .packed_unary(SseUnaryOp::Cvttps2dq, reg, &XmmMem::Xmm(reg));
         // high = x - 2^31, exact; bound = all ones where x >= 2^32.
-        self.asm.subps(high, bound);
-        self.asm.cmpps(bound, high, CMP_LE);
+        self.asm
+            .packed(SseOp::Subps, high, high, &XmmMem::Xmm(bound));
+        self.asm
+            .packed_imm(SseImmOp::Cmpps, bound, &XmmMem::Xmm(high), CMP_LE);
         // Converted: negative below 2^31 (clamped to 0 next), the part
         // above 2^31 up to 2^32, and 0x80000000 ^ !0 = 0x7fffffff beyond.
-        self.asm.cvttps2dq(high, high);
-        self.asm.pxor(high, bound);
-        self.asm.pxor(bound, bound);
-        self.asm.pmaxsd(high, bound);
-        self.asm.paddd(reg, high);
+        self.asm
+            .packed_unary(SseUnaryOp::Cvttps2dq, high, &XmmMem::Xmm(high));
+        self.asm
+            .packed(SseOp::Pxor, high, high, &XmmMem::Xmm(bound));
+        self.asm
+            .packed(SseOp::Pxor, bound, bound, &XmmMem::Xmm(bound));
+        self.asm
+            .packed(SseOp::Pmaxsd, high, high, &XmmMem::Xmm(bound));
+        self.asm.packed(SseOp::Paddd, reg, reg, &XmmMem::Xmm(high));
         self.free_xmm(high);
         self.push_v128(reg);
     }
@@ -430,12 +464,14 @@ impl CodeGen<'_> {
         let bound = XMM_SCRATCH;
         // bound = 2147483647.0 in ordered lanes, +0 in NaN lanes.
         self.asm.movaps_rr(bound, reg);
-        self.asm.cmppd(bound, reg, CMP_EQ);
+        self.asm
+            .packed_imm(SseImmOp::Cmppd, bound, &XmmMem::Xmm(reg), CMP_EQ);
         let max = self.v128_const_operand(splat64(2_147_483_647f64.to_bits()));
-        self.asm.andpd(bound, max);
+        self.asm.packed(SseOp::Andpd, bound, bound, &max);
         // MINPD gives its second operand for NaN: 0 there.
-        self.asm.minpd(reg, bound);
-        self.asm.cvttpd2dq(reg, reg);
+        self.asm.packed(SseOp::Minpd, reg, reg, &XmmMem::Xmm(bound));
+        self.asm
+            .packed_unary(SseUnaryOp::Cvttpd2dq, reg, &XmmMem::Xmm(reg));
         self.push_v128(reg);
     }
 
@@ -443,17 +479,24 @@ impl CodeGen<'_> {
     fn i32x4_trunc_sat_f64x2_u_zero(&mut self) {
         let reg = self.pop_v128();
         let zero = XMM_SCRATCH;
-        self.asm.xorpd(zero, zero);
+        self.asm
+            .packed(SseOp::Xorpd, zero, zero, &XmmMem::Xmm(zero));
         // NaN (MAXPD gives its second operand) and negative lanes to +0.
-        self.asm.maxpd(reg, zero);
+        self.asm.packed(SseOp::Maxpd, reg, reg, &XmmMem::Xmm(zero));
         let max = self.v128_const_operand(splat64(4_294_967_295f64.to_bits()));
-        self.asm.minpd(reg, max);
-        self.asm.roundpd(reg, reg, RoundMode::Zero.imm());
+        self.asm.packed(SseOp::Minpd, reg, reg, &max);
+        self.asm.packed_unary_imm(
+            SseUnaryImmOp::Roundpd,
+            reg,
+            &XmmMem::Xmm(reg),
+            RoundMode::Zero.imm(),
+        );
         // 2^52 + u: u in the low 32 bits of each lane; gather the two low
         // dwords into lanes 0 and 1, zeros into 2 and 3.
         let two_pow_52 = self.v128_const_operand(splat64(TWO_POW_52));
-        self.asm.addpd(reg, two_pow_52);
-        self.asm.shufps(reg, zero, 0b10_00_10_00);
+        self.asm.packed(SseOp::Addpd, reg, reg, &two_pow_52);
+        self.asm
+            .packed_imm(SseImmOp::Shufps, reg, &XmmMem::Xmm(zero), 0b10_00_10_00);
         self.push_v128(reg);
     }
 
@@ -462,17 +505,19 @@ impl CodeGen<'_> {
         let reg = self.pop_v128();
         let low = XMM_SCRATCH;
         self.asm.movaps_rr(low, reg);
-        self.asm.pslld_imm(low, 16);
-        self.asm.psrld_imm(low, 16);
+        self.asm.packed_shift_imm(SseShiftImmOp::Pslld, low, 16);
+        self.asm.packed_shift_imm(SseShiftImmOp::Psrld, low, 16);
         // reg = the high 16 bits (low ones clear); both parts convert
         // exactly, the high one halved to fit an i32 and doubled after.
-        self.asm.psubd(reg, low);
-        self.asm.cvtdq2ps(low, low);
-        self.asm.psrld_imm(reg, 1);
-        self.asm.cvtdq2ps(reg, reg);
-        self.asm.addps(reg, reg);
+        self.asm.packed(SseOp::Psubd, reg, reg, &XmmMem::Xmm(low));
+        self.asm
+            .packed_unary(SseUnaryOp::Cvtdq2ps, low, &XmmMem::Xmm(low));
+        self.asm.packed_shift_imm(SseShiftImmOp::Psrld, reg, 1);
+        self.asm
+            .packed_unary(SseUnaryOp::Cvtdq2ps, reg, &XmmMem::Xmm(reg));
+        self.asm.packed(SseOp::Addps, reg, reg, &XmmMem::Xmm(reg));
         // The only rounding step.
-        self.asm.addps(reg, low);
+        self.asm.packed(SseOp::Addps, reg, reg, &XmmMem::Xmm(low));
         self.push_v128(reg);
     }
 
@@ -480,9 +525,9 @@ impl CodeGen<'_> {
     fn f64x2_convert_low_i32x4_u(&mut self) {
         let reg = self.pop_v128();
         let high_words = self.v128_const_operand(splat32(0x4330_0000));
-        self.asm.unpcklps(reg, high_words);
+        self.asm.packed(SseOp::Unpcklps, reg, reg, &high_words);
         let two_pow_52 = self.v128_const_operand(splat64(TWO_POW_52));
-        self.asm.subpd(reg, two_pow_52);
+        self.asm.packed(SseOp::Subpd, reg, reg, &two_pow_52);
         self.push_v128(reg);
     }
 

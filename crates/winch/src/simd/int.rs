@@ -109,7 +109,10 @@ use super::Compiled;
 use crate::codegen::CodeGen;
 use crate::regs::XMM_SCRATCH;
 use crate::stack::Val;
-use cranelift_asm::x64::{CC, Feature, GprMem, OperandSize, SseOp, SseUnaryOp, Xmm, XmmMem};
+use cranelift_asm::x64::{
+    CC, Feature, GprMem, OperandSize, SseMoveMaskOp, SseOp, SseShiftImmOp, SseTestOp,
+    SseUnaryImmOp, SseUnaryOp, Xmm, XmmMem,
+};
 use wasmparser::Operator;
 
 /// The lane width of an integer vector shape.
@@ -420,14 +423,20 @@ impl CodeGen<'_> {
     /// alone.
     fn simd_int_unary(&mut self, op: SseUnaryOp) {
         let src = self.pop_v128();
-        self.asm.xmm_unary(op, src, &XmmMem::Xmm(src));
+        self.asm.packed_unary(op, src, &XmmMem::Xmm(src));
         self.push_v128(src);
     }
 
     /// Complements `reg` (through `XMM_SCRATCH`).
     fn simd_int_complement(&mut self, reg: Xmm) {
-        self.asm.pcmpeqd(XMM_SCRATCH, XMM_SCRATCH);
-        self.asm.pxor(reg, XMM_SCRATCH);
+        self.asm.packed(
+            SseOp::Pcmpeqd,
+            XMM_SCRATCH,
+            XMM_SCRATCH,
+            &XmmMem::Xmm(XMM_SCRATCH),
+        );
+        self.asm
+            .packed(SseOp::Pxor, reg, reg, &XmmMem::Xmm(XMM_SCRATCH));
     }
 
     // ---- Arithmetic ---------------------------------------------------------
@@ -435,9 +444,14 @@ impl CodeGen<'_> {
     /// `neg`: `0 - a`.
     fn simd_int_neg(&mut self, shape: Shape) {
         let src = self.pop_v128();
-        self.asm.pxor(XMM_SCRATCH, XMM_SCRATCH);
+        self.asm.packed(
+            SseOp::Pxor,
+            XMM_SCRATCH,
+            XMM_SCRATCH,
+            &XmmMem::Xmm(XMM_SCRATCH),
+        );
         self.asm
-            .xmm_rmr(shape.sub(), XMM_SCRATCH, &XmmMem::Xmm(src));
+            .packed(shape.sub(), XMM_SCRATCH, XMM_SCRATCH, &XmmMem::Xmm(src));
         self.asm.movaps_rr(src, XMM_SCRATCH);
         self.push_v128(src);
     }
@@ -450,17 +464,21 @@ impl CodeGen<'_> {
         let cross = self.alloc_xmm();
         // cross = ah * bl
         self.asm.movaps_rr(cross, lhs);
-        self.asm.psrlq_imm(cross, 32);
-        self.asm.pmuludq(cross, rhs);
+        self.asm.packed_shift_imm(SseShiftImmOp::Psrlq, cross, 32);
+        self.asm
+            .packed(SseOp::Pmuludq, cross, cross, &XmmMem::Xmm(rhs));
         // scratch = bh * al
         self.asm.movaps_rr(XMM_SCRATCH, rhs);
-        self.asm.psrlq_imm(XMM_SCRATCH, 32);
-        self.asm.pmuludq(XMM_SCRATCH, lhs);
-        self.asm.paddq(cross, XMM_SCRATCH);
-        self.asm.psllq_imm(cross, 32);
+        self.asm
+            .packed_shift_imm(SseShiftImmOp::Psrlq, XMM_SCRATCH, 32);
+        self.asm
+            .packed(SseOp::Pmuludq, XMM_SCRATCH, XMM_SCRATCH, &XmmMem::Xmm(lhs));
+        self.asm
+            .packed(SseOp::Paddq, cross, cross, &XmmMem::Xmm(XMM_SCRATCH));
+        self.asm.packed_shift_imm(SseShiftImmOp::Psllq, cross, 32);
         // lhs = al * bl + cross
-        self.asm.pmuludq(lhs, rhs);
-        self.asm.paddq(lhs, cross);
+        self.asm.packed(SseOp::Pmuludq, lhs, lhs, &XmmMem::Xmm(rhs));
+        self.asm.packed(SseOp::Paddq, lhs, lhs, &XmmMem::Xmm(cross));
         self.free_xmm(cross);
         self.free_xmm(rhs);
         self.push_v128(lhs);
@@ -471,10 +489,14 @@ impl CodeGen<'_> {
     fn i64x2_abs(&mut self) {
         let src = self.pop_v128();
         // Doublewords 1, 1, 3, 3: each quadword's high half, twice.
-        self.asm.pshufd(XMM_SCRATCH, src, 0xf5);
-        self.asm.psrad_imm(XMM_SCRATCH, 31);
-        self.asm.pxor(src, XMM_SCRATCH);
-        self.asm.psubq(src, XMM_SCRATCH);
+        self.asm
+            .packed_unary_imm(SseUnaryImmOp::Pshufd, XMM_SCRATCH, &XmmMem::Xmm(src), 0xf5);
+        self.asm
+            .packed_shift_imm(SseShiftImmOp::Psrad, XMM_SCRATCH, 31);
+        self.asm
+            .packed(SseOp::Pxor, src, src, &XmmMem::Xmm(XMM_SCRATCH));
+        self.asm
+            .packed(SseOp::Psubq, src, src, &XmmMem::Xmm(XMM_SCRATCH));
         self.push_v128(src);
     }
 
@@ -485,14 +507,19 @@ impl CodeGen<'_> {
         let low_nibbles = self.v128_const_operand(Shape::I8x16.splat(0x0f));
         // Scratch: the high nibbles, moved down. `src`: the low nibbles.
         self.asm.movaps_rr(XMM_SCRATCH, src);
-        self.asm.psrlw_imm(XMM_SCRATCH, 4);
-        self.asm.pand(XMM_SCRATCH, low_nibbles);
-        self.asm.pand(src, low_nibbles);
+        self.asm
+            .packed_shift_imm(SseShiftImmOp::Psrlw, XMM_SCRATCH, 4);
+        self.asm
+            .packed(SseOp::Pand, XMM_SCRATCH, XMM_SCRATCH, &low_nibbles);
+        self.asm.packed(SseOp::Pand, src, src, &low_nibbles);
         self.load_v128_const(low_counts, NIBBLE_POPCOUNTS);
-        self.asm.pshufb(low_counts, src);
+        self.asm
+            .packed(SseOp::Pshufb, low_counts, low_counts, &XmmMem::Xmm(src));
         self.load_v128_const(src, NIBBLE_POPCOUNTS);
-        self.asm.pshufb(src, XMM_SCRATCH);
-        self.asm.paddb(src, low_counts);
+        self.asm
+            .packed(SseOp::Pshufb, src, src, &XmmMem::Xmm(XMM_SCRATCH));
+        self.asm
+            .packed(SseOp::Paddb, src, src, &XmmMem::Xmm(low_counts));
         self.free_xmm(low_counts);
         self.push_v128(src);
     }
@@ -505,7 +532,7 @@ impl CodeGen<'_> {
         let lhs = self.pop_v128();
         let result = match cmp {
             IntCompare::Eq | IntCompare::Ne => {
-                self.asm.xmm_rmr(shape.cmp_eq(), lhs, &XmmMem::Xmm(rhs));
+                self.asm.packed(shape.cmp_eq(), lhs, lhs, &XmmMem::Xmm(rhs));
                 if cmp == IntCompare::Ne {
                     self.simd_int_complement(lhs);
                 }
@@ -536,17 +563,21 @@ impl CodeGen<'_> {
                 let max = matches!(cmp, IntCompare::GeS | IntCompare::GeU);
                 let signed = matches!(cmp, IntCompare::GeS | IntCompare::LeS);
                 self.asm.movaps_rr(XMM_SCRATCH, lhs);
+                self.asm.packed(
+                    shape.min_max(max, signed),
+                    XMM_SCRATCH,
+                    XMM_SCRATCH,
+                    &XmmMem::Xmm(rhs),
+                );
                 self.asm
-                    .xmm_rmr(shape.min_max(max, signed), XMM_SCRATCH, &XmmMem::Xmm(rhs));
-                self.asm
-                    .xmm_rmr(shape.cmp_eq(), lhs, &XmmMem::Xmm(XMM_SCRATCH));
+                    .packed(shape.cmp_eq(), lhs, lhs, &XmmMem::Xmm(XMM_SCRATCH));
                 lhs
             }
             IntCompare::GtU | IntCompare::LtU => {
                 // Flipping the sign bits maps unsigned order to signed order.
                 let bias = self.v128_const_operand(shape.splat(shape.sign_bit()));
-                self.asm.pxor(lhs, bias);
-                self.asm.pxor(rhs, bias);
+                self.asm.packed(SseOp::Pxor, lhs, lhs, &bias);
+                self.asm.packed(SseOp::Pxor, rhs, rhs, &bias);
                 if cmp == IntCompare::GtU {
                     self.simd_int_signed_gt(shape, lhs, rhs);
                     lhs
@@ -563,19 +594,24 @@ impl CodeGen<'_> {
     /// `dst = dst > src` (signed lanes); `src` is left as it was.
     fn simd_int_signed_gt(&mut self, shape: Shape, dst: Xmm, src: Xmm) {
         if shape != Shape::I64x2 || self.asm.features().has(Feature::Sse42) {
-            self.asm.xmm_rmr(shape.cmp_gt(), dst, &XmmMem::Xmm(src));
+            self.asm.packed(shape.cmp_gt(), dst, dst, &XmmMem::Xmm(src));
             return;
         }
         // SSE4.1: see the module docs.
         let equal = self.alloc_xmm();
         self.asm.movaps_rr(XMM_SCRATCH, src);
-        self.asm.psubq(XMM_SCRATCH, dst);
+        self.asm
+            .packed(SseOp::Psubq, XMM_SCRATCH, XMM_SCRATCH, &XmmMem::Xmm(dst));
         self.asm.movaps_rr(equal, dst);
-        self.asm.pcmpeqd(equal, src);
-        self.asm.pand(XMM_SCRATCH, equal);
-        self.asm.pcmpgtd(dst, src);
-        self.asm.por(dst, XMM_SCRATCH);
-        self.asm.pshufd(dst, dst, 0xf5);
+        self.asm
+            .packed(SseOp::Pcmpeqd, equal, equal, &XmmMem::Xmm(src));
+        self.asm
+            .packed(SseOp::Pand, XMM_SCRATCH, XMM_SCRATCH, &XmmMem::Xmm(equal));
+        self.asm.packed(SseOp::Pcmpgtd, dst, dst, &XmmMem::Xmm(src));
+        self.asm
+            .packed(SseOp::Por, dst, dst, &XmmMem::Xmm(XMM_SCRATCH));
+        self.asm
+            .packed_unary_imm(SseUnaryImmOp::Pshufd, dst, &XmmMem::Xmm(dst), 0xf5);
         self.free_xmm(equal);
     }
 
@@ -642,8 +678,8 @@ impl CodeGen<'_> {
             _ => unreachable!("{shape:?} {shift:?} has no shift form"),
         };
         match count {
-            Count::Imm(n) => self.asm.xmm_shift_imm(imm_op, dst, n),
-            Count::Scratch => self.asm.xmm_rmr(reg_op, dst, &XmmMem::Xmm(XMM_SCRATCH)),
+            Count::Imm(n) => self.asm.packed_shift_imm(imm_op, dst, n),
+            Count::Scratch => self.asm.packed(reg_op, dst, dst, &XmmMem::Xmm(XMM_SCRATCH)),
         }
     }
 
@@ -664,24 +700,29 @@ impl CodeGen<'_> {
                     0xffu8 >> n
                 };
                 let mask = self.v128_const_operand(Shape::I8x16.splat(byte_mask.into()));
-                self.asm.pand(src, mask);
+                self.asm.packed(SseOp::Pand, src, src, &mask);
             }
             Count::Scratch => {
                 let mask = self.alloc_xmm();
-                self.asm.pcmpeqd(mask, mask);
+                self.asm
+                    .packed(SseOp::Pcmpeqd, mask, mask, &XmmMem::Xmm(mask));
                 self.simd_int_shift_form(Shape::I16x8, word_shift, mask, count);
                 if shift == Shift::Shl {
                     // Each word is 0xffff << n: its low byte is the mask;
                     // spread byte 0 over the vector.
-                    self.asm.punpcklbw(mask, mask);
-                    self.asm.pshuflw(mask, mask, 0);
-                    self.asm.pshufd(mask, mask, 0);
+                    self.asm
+                        .packed(SseOp::Punpcklbw, mask, mask, &XmmMem::Xmm(mask));
+                    self.asm
+                        .packed_unary_imm(SseUnaryImmOp::Pshuflw, mask, &XmmMem::Xmm(mask), 0);
+                    self.asm
+                        .packed_unary_imm(SseUnaryImmOp::Pshufd, mask, &XmmMem::Xmm(mask), 0);
                 } else {
                     // Each word is 0xffff >> n: its high byte is the mask.
-                    self.asm.psrlw_imm(mask, 8);
-                    self.asm.packuswb(mask, mask);
+                    self.asm.packed_shift_imm(SseShiftImmOp::Psrlw, mask, 8);
+                    self.asm
+                        .packed(SseOp::Packuswb, mask, mask, &XmmMem::Xmm(mask));
                 }
-                self.asm.pand(src, mask);
+                self.asm.packed(SseOp::Pand, src, src, &XmmMem::Xmm(mask));
                 self.free_xmm(mask);
             }
         }
@@ -697,11 +738,14 @@ impl CodeGen<'_> {
         };
         let low = self.alloc_xmm();
         self.asm.movaps_rr(low, src);
-        self.asm.punpcklbw(low, low);
-        self.asm.punpckhbw(src, src);
+        self.asm
+            .packed(SseOp::Punpcklbw, low, low, &XmmMem::Xmm(low));
+        self.asm
+            .packed(SseOp::Punpckhbw, src, src, &XmmMem::Xmm(src));
         self.simd_int_shift_form(Shape::I16x8, Shift::ShrS, low, count);
         self.simd_int_shift_form(Shape::I16x8, Shift::ShrS, src, count);
-        self.asm.packsswb(low, src);
+        self.asm
+            .packed(SseOp::Packsswb, low, low, &XmmMem::Xmm(src));
         self.free_xmm(src);
         low
     }
@@ -711,18 +755,20 @@ impl CodeGen<'_> {
         let sign = Shape::I64x2.sign_bit();
         match count {
             Count::Imm(n) => {
-                self.asm.psrlq_imm(src, n);
+                self.asm.packed_shift_imm(SseShiftImmOp::Psrlq, src, n);
                 let m = self.v128_const_operand(Shape::I64x2.splat(sign >> n));
-                self.asm.pxor(src, m);
-                self.asm.psubq(src, m);
+                self.asm.packed(SseOp::Pxor, src, src, &m);
+                self.asm.packed(SseOp::Psubq, src, src, &m);
             }
             Count::Scratch => {
                 let m = self.alloc_xmm();
                 self.load_v128_const(m, Shape::I64x2.splat(sign));
-                self.asm.psrlq(m, XMM_SCRATCH);
-                self.asm.psrlq(src, XMM_SCRATCH);
-                self.asm.pxor(src, m);
-                self.asm.psubq(src, m);
+                self.asm
+                    .packed(SseOp::Psrlq, m, m, &XmmMem::Xmm(XMM_SCRATCH));
+                self.asm
+                    .packed(SseOp::Psrlq, src, src, &XmmMem::Xmm(XMM_SCRATCH));
+                self.asm.packed(SseOp::Pxor, src, src, &XmmMem::Xmm(m));
+                self.asm.packed(SseOp::Psubq, src, src, &XmmMem::Xmm(m));
                 self.free_xmm(m);
             }
         }
@@ -735,9 +781,12 @@ impl CodeGen<'_> {
         let mask = self.pop_v128();
         let if_clear = self.pop_v128();
         let if_set = self.pop_v128();
-        self.asm.pand(if_set, mask);
-        self.asm.pandn(mask, if_clear);
-        self.asm.por(if_set, mask);
+        self.asm
+            .packed(SseOp::Pand, if_set, if_set, &XmmMem::Xmm(mask));
+        self.asm
+            .packed(SseOp::Pandn, mask, mask, &XmmMem::Xmm(if_clear));
+        self.asm
+            .packed(SseOp::Por, if_set, if_set, &XmmMem::Xmm(mask));
         self.free_xmm(mask);
         self.free_xmm(if_clear);
         self.push_v128(if_set);
@@ -747,7 +796,8 @@ impl CodeGen<'_> {
     fn v128_any_true(&mut self) {
         let src = self.pop_v128();
         let dst = self.alloc_gpr();
-        self.asm.ptest(src, src);
+        self.asm
+            .packed_test(SseTestOp::Ptest, src, &XmmMem::Xmm(src));
         self.free_xmm(src);
         self.set_pending_condition(CC::NZ, dst);
     }
@@ -756,10 +806,16 @@ impl CodeGen<'_> {
     fn simd_int_all_true(&mut self, shape: Shape) {
         let src = self.pop_v128();
         let dst = self.alloc_gpr();
-        self.asm.pxor(XMM_SCRATCH, XMM_SCRATCH);
+        self.asm.packed(
+            SseOp::Pxor,
+            XMM_SCRATCH,
+            XMM_SCRATCH,
+            &XmmMem::Xmm(XMM_SCRATCH),
+        );
         self.asm
-            .xmm_rmr(shape.cmp_eq(), XMM_SCRATCH, &XmmMem::Xmm(src));
-        self.asm.ptest(XMM_SCRATCH, XMM_SCRATCH);
+            .packed(shape.cmp_eq(), XMM_SCRATCH, XMM_SCRATCH, &XmmMem::Xmm(src));
+        self.asm
+            .packed_test(SseTestOp::Ptest, XMM_SCRATCH, &XmmMem::Xmm(XMM_SCRATCH));
         self.free_xmm(src);
         self.set_pending_condition(CC::Z, dst);
     }
@@ -769,14 +825,15 @@ impl CodeGen<'_> {
         let src = self.pop_v128();
         let dst = self.alloc_gpr();
         match shape {
-            Shape::I8x16 => self.asm.pmovmskb(dst, src),
+            Shape::I8x16 => self.asm.packed_move_mask(SseMoveMaskOp::Pmovmskb, dst, src),
             Shape::I16x8 => {
-                self.asm.packsswb(src, src);
-                self.asm.pmovmskb(dst, src);
+                self.asm
+                    .packed(SseOp::Packsswb, src, src, &XmmMem::Xmm(src));
+                self.asm.packed_move_mask(SseMoveMaskOp::Pmovmskb, dst, src);
                 self.asm.and_ri(OperandSize::S32, dst, 0xff);
             }
-            Shape::I32x4 => self.asm.movmskps(dst, src),
-            Shape::I64x2 => self.asm.movmskpd(dst, src),
+            Shape::I32x4 => self.asm.packed_move_mask(SseMoveMaskOp::Movmskps, dst, src),
+            Shape::I64x2 => self.asm.packed_move_mask(SseMoveMaskOp::Movmskpd, dst, src),
         }
         self.free_xmm(src);
         self.push_gpr(dst, wasmparser::ValType::I32);
@@ -794,9 +851,9 @@ impl CodeGen<'_> {
     /// `reg = op(half of reg)`.
     fn simd_int_extend_half(&mut self, op: SseUnaryOp, half: Half, reg: Xmm) {
         if half == Half::High {
-            self.asm.psrldq_imm(reg, 8);
+            self.asm.packed_shift_imm(SseShiftImmOp::Psrldq, reg, 8);
         }
-        self.asm.xmm_unary(op, reg, &XmmMem::Xmm(reg));
+        self.asm.packed_unary(op, reg, &XmmMem::Xmm(reg));
     }
 
     /// `extmul` to 16 or 32 bits: both halves extended, then multiplied.
@@ -805,7 +862,7 @@ impl CodeGen<'_> {
         let lhs = self.pop_v128();
         self.simd_int_extend_half(extend, half, lhs);
         self.simd_int_extend_half(extend, half, rhs);
-        self.asm.xmm_rmr(mul, lhs, &XmmMem::Xmm(rhs));
+        self.asm.packed(mul, lhs, lhs, &XmmMem::Xmm(rhs));
         self.free_xmm(rhs);
         self.push_v128(lhs);
     }
@@ -817,9 +874,11 @@ impl CodeGen<'_> {
         let lhs = self.pop_v128();
         // Doublewords 0, 0, 1, 1 or 2, 2, 3, 3.
         let order = if half == Half::Low { 0x50 } else { 0xfa };
-        self.asm.pshufd(lhs, lhs, order);
-        self.asm.pshufd(rhs, rhs, order);
-        self.asm.xmm_rmr(mul, lhs, &XmmMem::Xmm(rhs));
+        self.asm
+            .packed_unary_imm(SseUnaryImmOp::Pshufd, lhs, &XmmMem::Xmm(lhs), order);
+        self.asm
+            .packed_unary_imm(SseUnaryImmOp::Pshufd, rhs, &XmmMem::Xmm(rhs), order);
+        self.asm.packed(mul, lhs, lhs, &XmmMem::Xmm(rhs));
         self.free_xmm(rhs);
         self.push_v128(lhs);
     }
@@ -831,11 +890,16 @@ impl CodeGen<'_> {
         let ones = Shape::I8x16.splat(1);
         if signed {
             self.load_v128_const(XMM_SCRATCH, ones);
-            self.asm.pmaddubsw(XMM_SCRATCH, src);
+            self.asm.packed(
+                SseOp::Pmaddubsw,
+                XMM_SCRATCH,
+                XMM_SCRATCH,
+                &XmmMem::Xmm(src),
+            );
             self.asm.movaps_rr(src, XMM_SCRATCH);
         } else {
             let ones = self.v128_const_operand(ones);
-            self.asm.pmaddubsw(src, ones);
+            self.asm.packed(SseOp::Pmaddubsw, src, src, &ones);
         }
         self.push_v128(src);
     }
@@ -846,13 +910,13 @@ impl CodeGen<'_> {
         let src = self.pop_v128();
         if !signed {
             let bias = self.v128_const_operand(Shape::I16x8.splat(0x8000));
-            self.asm.pxor(src, bias);
+            self.asm.packed(SseOp::Pxor, src, src, &bias);
         }
         let ones = self.v128_const_operand(Shape::I16x8.splat(1));
-        self.asm.pmaddwd(src, ones);
+        self.asm.packed(SseOp::Pmaddwd, src, src, &ones);
         if !signed {
             let bias = self.v128_const_operand(Shape::I32x4.splat(0x1_0000));
-            self.asm.paddd(src, bias);
+            self.asm.packed(SseOp::Paddd, src, src, &bias);
         }
         self.push_v128(src);
     }
@@ -862,10 +926,13 @@ impl CodeGen<'_> {
     fn q15mulr_sat_s(&mut self) {
         let rhs = self.pop_v128();
         let lhs = self.pop_v128();
-        self.asm.pmulhrsw(lhs, rhs);
+        self.asm
+            .packed(SseOp::Pmulhrsw, lhs, lhs, &XmmMem::Xmm(rhs));
         self.load_v128_const(XMM_SCRATCH, Shape::I16x8.splat(0x8000));
-        self.asm.pcmpeqw(XMM_SCRATCH, lhs);
-        self.asm.pxor(lhs, XMM_SCRATCH);
+        self.asm
+            .packed(SseOp::Pcmpeqw, XMM_SCRATCH, XMM_SCRATCH, &XmmMem::Xmm(lhs));
+        self.asm
+            .packed(SseOp::Pxor, lhs, lhs, &XmmMem::Xmm(XMM_SCRATCH));
         self.free_xmm(rhs);
         self.push_v128(lhs);
     }
@@ -877,11 +944,13 @@ impl CodeGen<'_> {
         let addend = add.then(|| self.pop_v128());
         let rhs = self.pop_v128();
         let lhs = self.pop_v128();
-        self.asm.pmaddubsw(rhs, lhs);
+        self.asm
+            .packed(SseOp::Pmaddubsw, rhs, rhs, &XmmMem::Xmm(lhs));
         if let Some(addend) = addend {
             let ones = self.v128_const_operand(Shape::I16x8.splat(1));
-            self.asm.pmaddwd(rhs, ones);
-            self.asm.paddd(rhs, addend);
+            self.asm.packed(SseOp::Pmaddwd, rhs, rhs, &ones);
+            self.asm
+                .packed(SseOp::Paddd, rhs, rhs, &XmmMem::Xmm(addend));
             self.free_xmm(addend);
         }
         self.free_xmm(lhs);

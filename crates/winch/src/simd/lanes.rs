@@ -93,7 +93,8 @@ use crate::codegen::CodeGen;
 use crate::regs::XMM_SCRATCH;
 use crate::stack::Val;
 use cranelift_asm::x64::{
-    ExtMode, Feature, GprMem, OperandSize, SseMovOp, SseOp, SseUnaryOp, Xmm, XmmMem,
+    ExtMode, Feature, GprMem, OperandSize, SseExtractOp, SseImmOp, SseInsertOp, SseMovOp, SseOp,
+    SseUnaryImmOp, SseUnaryOp, Xmm, XmmMem,
 };
 use wasmparser::{MemArg, Operator, ValType};
 
@@ -277,15 +278,31 @@ impl CodeGen<'_> {
         match shape {
             Shape::I8x16 => {
                 // An all-zero mask picks byte 0 for every byte.
-                self.asm.pxor(XMM_SCRATCH, XMM_SCRATCH);
-                self.asm.pshufb(reg, XMM_SCRATCH);
+                self.asm.packed(
+                    SseOp::Pxor,
+                    XMM_SCRATCH,
+                    XMM_SCRATCH,
+                    &XmmMem::Xmm(XMM_SCRATCH),
+                );
+                self.asm
+                    .packed(SseOp::Pshufb, reg, reg, &XmmMem::Xmm(XMM_SCRATCH));
             }
             Shape::I16x8 => {
-                self.asm.pshuflw(reg, reg, 0);
-                self.asm.pshufd(reg, reg, 0);
+                self.asm
+                    .packed_unary_imm(SseUnaryImmOp::Pshuflw, reg, &XmmMem::Xmm(reg), 0);
+                self.asm
+                    .packed_unary_imm(SseUnaryImmOp::Pshufd, reg, &XmmMem::Xmm(reg), 0);
             }
-            Shape::I32x4 | Shape::F32x4 => self.asm.pshufd(reg, reg, 0),
-            Shape::I64x2 | Shape::F64x2 => self.asm.pshufd(reg, reg, dword_imm([0, 1, 0, 1])),
+            Shape::I32x4 | Shape::F32x4 => {
+                self.asm
+                    .packed_unary_imm(SseUnaryImmOp::Pshufd, reg, &XmmMem::Xmm(reg), 0)
+            }
+            Shape::I64x2 | Shape::F64x2 => self.asm.packed_unary_imm(
+                SseUnaryImmOp::Pshufd,
+                reg,
+                &XmmMem::Xmm(reg),
+                dword_imm([0, 1, 0, 1]),
+            ),
         }
     }
 
@@ -328,7 +345,8 @@ impl CodeGen<'_> {
         match shape {
             Shape::F32x4 => {
                 if lane != 0 {
-                    self.asm.pshufd(src, src, lane);
+                    self.asm
+                        .packed_unary_imm(SseUnaryImmOp::Pshufd, src, &XmmMem::Xmm(src), lane);
                 }
                 self.push_xmm(src, ty);
             }
@@ -342,21 +360,27 @@ impl CodeGen<'_> {
                 let dst = self.alloc_gpr();
                 match shape {
                     Shape::I8x16 => {
-                        self.asm.pextrb(dst, src, lane);
+                        self.asm
+                            .packed_extract(SseExtractOp::Pextrb, dst, src, lane);
                         if signed {
                             self.asm.movsx(ExtMode::BL, dst, &GprMem::Gpr(dst));
                         }
                     }
                     Shape::I16x8 => {
-                        self.asm.pextrw(dst, src, lane);
+                        self.asm
+                            .packed_extract(SseExtractOp::Pextrw, dst, src, lane);
                         if signed {
                             self.asm.movsx(ExtMode::WL, dst, &GprMem::Gpr(dst));
                         }
                     }
                     Shape::I32x4 if lane == 0 => self.asm.movd_from_xmm(OperandSize::S32, dst, src),
-                    Shape::I32x4 => self.asm.pextrd(dst, src, lane),
+                    Shape::I32x4 => self
+                        .asm
+                        .packed_extract(SseExtractOp::Pextrd, dst, src, lane),
                     _ if lane == 0 => self.asm.movd_from_xmm(OperandSize::S64, dst, src),
-                    _ => self.asm.pextrq(dst, src, lane),
+                    _ => self
+                        .asm
+                        .packed_extract(SseExtractOp::Pextrq, dst, src, lane),
                 }
                 self.free_xmm(src);
                 self.push_gpr(dst, ty);
@@ -373,7 +397,8 @@ impl CodeGen<'_> {
                 // reads 32 bits, from a register its lane 0 (bits 7:6 = 0).
                 let scalar = self.pop_xmm_mem();
                 let vector = self.pop_v128();
-                self.asm.insertps(vector, scalar, lane << 4);
+                self.asm
+                    .packed_imm(SseImmOp::Insertps, vector, &scalar, lane << 4);
                 self.free_xmm_mem(scalar);
                 self.push_v128(vector);
             }
@@ -399,10 +424,21 @@ impl CodeGen<'_> {
                 };
                 let vector = self.pop_v128();
                 match shape {
-                    Shape::I8x16 => self.asm.pinsrb(vector, &scalar, lane),
-                    Shape::I16x8 => self.asm.pinsrw(vector, &scalar, lane),
-                    Shape::I32x4 => self.asm.pinsrd(vector, &scalar, lane),
-                    _ => self.asm.pinsrq(vector, &scalar, lane),
+                    Shape::I8x16 => {
+                        self.asm
+                            .packed_insert(SseInsertOp::Pinsrb, vector, &scalar, lane)
+                    }
+                    Shape::I16x8 => {
+                        self.asm
+                            .packed_insert(SseInsertOp::Pinsrw, vector, &scalar, lane)
+                    }
+                    Shape::I32x4 => {
+                        self.asm
+                            .packed_insert(SseInsertOp::Pinsrd, vector, &scalar, lane)
+                    }
+                    _ => self
+                        .asm
+                        .packed_insert(SseInsertOp::Pinsrq, vector, &scalar, lane),
                 }
                 if let GprMem::Gpr(reg) = scalar {
                     self.free_gpr(reg);
@@ -440,11 +476,11 @@ impl CodeGen<'_> {
         for (width, high, op) in INTERLEAVES {
             let pattern = interleave_lanes(width, high);
             if *lanes == pattern {
-                self.asm.xmm_rmr(op, lhs, &XmmMem::Xmm(rhs));
+                self.asm.packed(op, lhs, lhs, &XmmMem::Xmm(rhs));
                 return lhs;
             }
             if *lanes == pattern.map(|l| l ^ 16) {
-                self.asm.xmm_rmr(op, rhs, &XmmMem::Xmm(lhs));
+                self.asm.packed(op, rhs, rhs, &XmmMem::Xmm(lhs));
                 return rhs;
             }
         }
@@ -454,25 +490,35 @@ impl CodeGen<'_> {
         if (0..16).all(|i| lanes[i] == (start + i as u8) % 32) {
             if start < 16 {
                 // rhs:lhs shifted right by `start` bytes.
-                self.asm.palignr(rhs, lhs, start);
+                self.asm
+                    .packed_imm(SseImmOp::Palignr, rhs, &XmmMem::Xmm(lhs), start);
                 return rhs;
             }
             // lhs:rhs shifted right by `start - 16` bytes: the window
             // wraps from rhs's top into lhs.
-            self.asm.palignr(lhs, rhs, start - 16);
+            self.asm
+                .packed_imm(SseImmOp::Palignr, lhs, &XmmMem::Xmm(rhs), start - 16);
             return lhs;
         }
         if let Some(d) = whole_dwords(lanes) {
             // shufps dst, src: the low two dwords from dst, the high two
             // from src.
             if d[0] < 4 && d[1] < 4 && d[2] >= 4 && d[3] >= 4 {
-                self.asm
-                    .shufps(lhs, rhs, dword_imm([d[0], d[1], d[2] - 4, d[3] - 4]));
+                self.asm.packed_imm(
+                    SseImmOp::Shufps,
+                    lhs,
+                    &XmmMem::Xmm(rhs),
+                    dword_imm([d[0], d[1], d[2] - 4, d[3] - 4]),
+                );
                 return lhs;
             }
             if d[0] >= 4 && d[1] >= 4 && d[2] < 4 && d[3] < 4 {
-                self.asm
-                    .shufps(rhs, lhs, dword_imm([d[0] - 4, d[1] - 4, d[2], d[3]]));
+                self.asm.packed_imm(
+                    SseImmOp::Shufps,
+                    rhs,
+                    &XmmMem::Xmm(lhs),
+                    dword_imm([d[0] - 4, d[1] - 4, d[2], d[3]]),
+                );
                 return rhs;
             }
         }
@@ -483,7 +529,8 @@ impl CodeGen<'_> {
         });
         if words_in_place {
             let from_rhs = (0..8).fold(0u8, |imm, w| imm | u8::from(lanes[2 * w] >= 16) << w);
-            self.asm.pblendw(lhs, rhs, from_rhs);
+            self.asm
+                .packed_imm(SseImmOp::Pblendw, lhs, &XmmMem::Xmm(rhs), from_rhs);
             return lhs;
         }
         // The general case: each operand's bytes where they go, zero
@@ -492,9 +539,9 @@ impl CodeGen<'_> {
         let rhs_mask = pshufb_mask(lanes.iter().map(|&l| (l >= 16).then(|| l - 16)));
         let lhs_mask = self.v128_const_operand(lhs_mask);
         let rhs_mask = self.v128_const_operand(rhs_mask);
-        self.asm.pshufb(lhs, lhs_mask);
-        self.asm.pshufb(rhs, rhs_mask);
-        self.asm.por(lhs, XmmMem::Xmm(rhs));
+        self.asm.packed(SseOp::Pshufb, lhs, lhs, &lhs_mask);
+        self.asm.packed(SseOp::Pshufb, rhs, rhs, &rhs_mask);
+        self.asm.packed(SseOp::Por, lhs, lhs, &XmmMem::Xmm(rhs));
         lhs
     }
 
@@ -504,11 +551,12 @@ impl CodeGen<'_> {
             return;
         }
         if let Some(d) = whole_dwords(lanes) {
-            self.asm.pshufd(reg, reg, dword_imm(d));
+            self.asm
+                .packed_unary_imm(SseUnaryImmOp::Pshufd, reg, &XmmMem::Xmm(reg), dword_imm(d));
             return;
         }
         let mask = self.v128_const_operand(pshufb_mask(lanes.iter().map(|&l| Some(l))));
-        self.asm.pshufb(reg, mask);
+        self.asm.packed(SseOp::Pshufb, reg, reg, &mask);
     }
 
     /// `i8x16.swizzle`: byte `i` is the vector's byte `indices[i]`, or 0 for
@@ -517,8 +565,9 @@ impl CodeGen<'_> {
         let indices = self.pop_v128();
         let vector = self.pop_v128();
         let bias = self.v128_const_operand(splat_bits(0x70, 1));
-        self.asm.paddusb(indices, bias);
-        self.asm.pshufb(vector, XmmMem::Xmm(indices));
+        self.asm.packed(SseOp::Paddusb, indices, indices, &bias);
+        self.asm
+            .packed(SseOp::Pshufb, vector, vector, &XmmMem::Xmm(indices));
         self.free_xmm(indices);
         self.push_v128(vector);
     }
@@ -533,7 +582,7 @@ impl CodeGen<'_> {
         // the memory base in the scratch register.
         let dst = self.alloc_xmm();
         let (amode, index) = self.memory_operand(memarg, 8);
-        self.asm.xmm_unary(op, dst, &XmmMem::Mem(amode));
+        self.asm.packed_unary(op, dst, &XmmMem::Mem(amode));
         self.free_gpr(index);
         self.push_v128(dst);
     }
@@ -599,10 +648,18 @@ impl CodeGen<'_> {
         let (amode, index) = self.memory_operand(memarg, shape.lane_bytes());
         let src = GprMem::Mem(amode);
         match shape {
-            Shape::I8x16 => self.asm.pinsrb(vector, &src, lane),
-            Shape::I16x8 => self.asm.pinsrw(vector, &src, lane),
-            Shape::I32x4 => self.asm.pinsrd(vector, &src, lane),
-            _ => self.asm.pinsrq(vector, &src, lane),
+            Shape::I8x16 => self
+                .asm
+                .packed_insert(SseInsertOp::Pinsrb, vector, &src, lane),
+            Shape::I16x8 => self
+                .asm
+                .packed_insert(SseInsertOp::Pinsrw, vector, &src, lane),
+            Shape::I32x4 => self
+                .asm
+                .packed_insert(SseInsertOp::Pinsrd, vector, &src, lane),
+            _ => self
+                .asm
+                .packed_insert(SseInsertOp::Pinsrq, vector, &src, lane),
         }
         self.free_gpr(index);
         self.push_v128(vector);
@@ -613,12 +670,23 @@ impl CodeGen<'_> {
         let vector = self.pop_v128();
         let (amode, index) = self.memory_operand(memarg, shape.lane_bytes());
         match (shape, lane) {
-            (Shape::I8x16, _) => self.asm.pextrb_mem(&amode, vector, lane),
-            (Shape::I16x8, _) => self.asm.pextrw_mem(&amode, vector, lane),
+            (Shape::I8x16, _) => {
+                self.asm
+                    .packed_extract_mem(SseExtractOp::Pextrb, &amode, vector, lane)
+            }
+            (Shape::I16x8, _) => {
+                self.asm
+                    .packed_extract_mem(SseExtractOp::Pextrw, &amode, vector, lane)
+            }
             (Shape::I32x4, 0) => self.asm.xmm_store(SseMovOp::Movss, &amode, vector),
-            (Shape::I32x4, _) => self.asm.pextrd_mem(&amode, vector, lane),
+            (Shape::I32x4, _) => {
+                self.asm
+                    .packed_extract_mem(SseExtractOp::Pextrd, &amode, vector, lane)
+            }
             (_, 0) => self.asm.xmm_store(SseMovOp::Movsd, &amode, vector),
-            _ => self.asm.pextrq_mem(&amode, vector, lane),
+            _ => self
+                .asm
+                .packed_extract_mem(SseExtractOp::Pextrq, &amode, vector, lane),
         }
         self.free_gpr(index);
         self.free_xmm(vector);

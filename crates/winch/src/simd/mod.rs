@@ -98,14 +98,14 @@ impl CodeGen<'_> {
                 // the destination.
                 let rhs = self.pop_v128();
                 let lhs = self.pop_v128();
-                self.asm.pandn(rhs, lhs);
+                self.asm.packed(SseOp::Pandn, rhs, rhs, &XmmMem::Xmm(lhs));
                 self.free_xmm(lhs);
                 self.push_v128(rhs);
             }
             Operator::V128Not => {
                 let src = self.pop_v128();
                 let ones = self.v128_const_operand(u128::MAX);
-                self.asm.pxor(src, ones);
+                self.asm.packed(SseOp::Pxor, src, src, &ones);
                 self.push_v128(src);
             }
             _ => return None,
@@ -127,8 +127,8 @@ impl CodeGen<'_> {
     /// otherwise from the constant pool.
     pub(crate) fn load_v128_const(&mut self, dst: Xmm, bits: u128) {
         match bits {
-            0 => self.asm.pxor(dst, dst),
-            u128::MAX => self.asm.pcmpeqd(dst, dst),
+            0 => self.asm.packed(SseOp::Pxor, dst, dst, &XmmMem::Xmm(dst)),
+            u128::MAX => self.asm.packed(SseOp::Pcmpeqd, dst, dst, &XmmMem::Xmm(dst)),
             _ => {
                 let src = self.v128_const_amode(bits);
                 self.asm.xmm_load(SseMovOp::Movaps, dst, &src);

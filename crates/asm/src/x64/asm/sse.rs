@@ -252,6 +252,125 @@ impl Assembler {
         self.xmm_rmr(op, dst, src2);
     }
 
+    /// `op dst, src` for a packed form that writes `dst` without reading it
+    /// (sign and zero extension, absolute values, square roots,
+    /// conversions), in the best encoding the CPU has: with AVX and a
+    /// declared twin `vop dst, src` (`src` memory of any alignment), else
+    /// the legacy form exactly as [`Assembler::xmm_unary`] emits it.
+    pub fn packed_unary(&mut self, op: SseUnaryOp, dst: Xmm, src: &XmmMem) {
+        match op.vex() {
+            Some(twin) if self.features().has(twin.feature()) => {
+                self.xmm_unary_vex(twin, dst, src);
+            }
+            _ => self.xmm_unary(op, dst, src),
+        }
+    }
+
+    /// `op dst, src, imm` for a packed shuffle, blend or compare that reads
+    /// and writes `dst`: with AVX and a declared twin `vop dst, dst, src,
+    /// imm` (the legacy destination is also the VEX first source, so the
+    /// result is the same), else the legacy `op dst, src, imm`.
+    pub fn packed_imm(&mut self, op: SseImmOp, dst: Xmm, src: &XmmMem, imm: u8) {
+        match op.vex() {
+            Some(twin) if self.features().has(twin.feature()) => {
+                self.xmm_rmr_imm_vex(twin, dst, dst, src, imm);
+            }
+            _ => self.xmm_rmr_imm(op, dst, src, imm),
+        }
+    }
+
+    /// `op dst, src, imm` for a packed shuffle or rounding that writes `dst`
+    /// without reading it: with AVX and a declared twin `vop dst, src,
+    /// imm`, else the legacy form.
+    pub fn packed_unary_imm(&mut self, op: SseUnaryImmOp, dst: Xmm, src: &XmmMem, imm: u8) {
+        match op.vex() {
+            Some(twin) if self.features().has(twin.feature()) => {
+                self.xmm_unary_imm_vex(twin, dst, src, imm);
+            }
+            _ => self.xmm_unary_imm(op, dst, src, imm),
+        }
+    }
+
+    /// `op dst, imm`, a packed shift by an immediate: with AVX and a
+    /// declared twin `vop dst, dst, imm`, else the legacy `op dst, imm`.
+    pub fn packed_shift_imm(&mut self, op: SseShiftImmOp, dst: Xmm, imm: u8) {
+        match op.vex() {
+            Some(twin) if self.features().has(twin.feature()) => {
+                self.xmm_shift_imm_vex(twin, dst, dst, imm);
+            }
+            _ => self.xmm_shift_imm(op, dst, imm),
+        }
+    }
+
+    /// `op dst, src, lane`, a GPR's low bits (or memory) into lane `lane` of
+    /// `dst`: with AVX and a declared twin `vop dst, dst, src, lane`, else
+    /// the legacy form.
+    pub fn packed_insert(&mut self, op: SseInsertOp, dst: Xmm, src: &GprMem, lane: u8) {
+        match op.vex() {
+            Some(twin) if self.features().has(twin.feature()) => {
+                self.xmm_insert_vex(twin, dst, dst, src, lane);
+            }
+            _ => self.xmm_insert(op, dst, src, lane),
+        }
+    }
+
+    /// `op dst, src, lane`, lane `lane` of `src` into a GPR: with AVX and a
+    /// declared twin its VEX form, else the legacy form.
+    pub fn packed_extract(&mut self, op: SseExtractOp, dst: Gpr, src: Xmm, lane: u8) {
+        match op.vex() {
+            Some(twin) if self.features().has(twin.feature()) => {
+                self.xmm_extract_vex(twin, dst, src, lane);
+            }
+            _ => self.xmm_extract(op, dst, src, lane),
+        }
+    }
+
+    /// `op [dst], src, lane`, lane `lane` of `src` stored: with AVX and a
+    /// declared twin its VEX form, else the legacy form.
+    pub fn packed_extract_mem(&mut self, op: SseExtractOp, dst: &Amode, src: Xmm, lane: u8) {
+        match op.vex() {
+            Some(twin) if self.features().has(twin.feature()) => {
+                self.xmm_extract_mem_vex(twin, dst, src, lane);
+            }
+            _ => self.xmm_extract_mem(op, dst, src, lane),
+        }
+    }
+
+    /// `op dst, src`, the sign bits of `src`'s lanes into `dst`: with AVX
+    /// and a declared twin its VEX form, else the legacy form.
+    pub fn packed_move_mask(&mut self, op: SseMoveMaskOp, dst: Gpr, src: Xmm) {
+        match op.vex() {
+            Some(twin) if self.features().has(twin.feature()) => {
+                self.xmm_move_mask_vex(twin, dst, src);
+            }
+            _ => self.xmm_move_mask(op, dst, src),
+        }
+    }
+
+    /// `op dst, src, xmm0`, each lane from `src` where xmm0's lane has its
+    /// top bit set: with AVX and a declared twin `vop dst, dst, src, xmm0`
+    /// (the mask named explicitly, still xmm0, so the caller's placement is
+    /// the same under both), else the legacy form.
+    pub fn packed_blendv(&mut self, op: SseBlendvOp, dst: Xmm, src: &XmmMem) {
+        match op.vex() {
+            Some(twin) if self.features().has(twin.feature()) => {
+                self.xmm_blendv_vex(twin, dst, dst, src, Xmm::XMM0);
+            }
+            _ => self.xmm_blendv(op, dst, src),
+        }
+    }
+
+    /// `op lhs, rhs`, flags only: with AVX and a declared twin `vptest`,
+    /// else the legacy `ptest`.
+    pub fn packed_test(&mut self, op: SseTestOp, lhs: Xmm, rhs: &XmmMem) {
+        match op.vex() {
+            Some(twin) if self.features().has(twin.feature()) => {
+                self.xmm_test_vex(twin, lhs, rhs);
+            }
+            _ => self.xmm_test(op, lhs, rhs),
+        }
+    }
+
     /// `op dst, imm`: a packed shift by an immediate; the form's `/digit`
     /// takes ModRM.reg and `dst` is the r/m register.
     pub fn xmm_shift_imm(&mut self, op: SseShiftImmOp, dst: Xmm, imm: u8) {
