@@ -571,3 +571,200 @@ fn the_broadcasts_need_avx2_and_every_vex_form_avx() {
         }
     ));
 }
+
+// ---- The choosers of the other shapes -----------------------------------------
+
+/// Each shape's chooser under `features`, on fixed operands: xmm1 the
+/// destination (or the tested/extracted register), xmm2 the source, rcx the
+/// GPR, `[rdi]` (stated aligned) the memory.
+fn every_chooser(features: CpuFeatures) -> Vec<String> {
+    let (x1, x2) = (Xmm::XMM1, Xmm::XMM2);
+    let rcx = GprMem::Gpr(Gpr::RCX);
+    listing(features, |a| {
+        a.packed_unary(SseUnaryOp::Pmovsxbw, x1, &XmmMem::Xmm(x2));
+        a.packed_unary(SseUnaryOp::Sqrtps, x1, &memory());
+        a.packed_imm(SseImmOp::Shufps, x1, &XmmMem::Xmm(x2), 3);
+        a.packed_imm(SseImmOp::Palignr, x1, &memory(), 5);
+        a.packed_unary_imm(SseUnaryImmOp::Pshufd, x1, &XmmMem::Xmm(x2), 3);
+        a.packed_unary_imm(SseUnaryImmOp::Roundps, x1, &memory(), 1);
+        a.packed_shift_imm(SseShiftImmOp::Psllw, x1, 3);
+        a.packed_shift_imm(SseShiftImmOp::Psrldq, x1, 8);
+        a.packed_insert(SseInsertOp::Pinsrb, x1, &rcx, 5);
+        a.packed_insert(SseInsertOp::Pinsrq, x1, &rcx, 1);
+        a.packed_extract(SseExtractOp::Pextrw, Gpr::RCX, x1, 3);
+        a.packed_extract(SseExtractOp::Pextrd, Gpr::RCX, x1, 2);
+        a.packed_extract_mem(SseExtractOp::Pextrb, &Amode::base(Gpr::RDI, 0), x1, 7);
+        a.packed_move_mask(SseMoveMaskOp::Pmovmskb, Gpr::RCX, x1);
+        a.packed_blendv(SseBlendvOp::Pblendvb, x1, &XmmMem::Xmm(x2));
+        a.packed_blendv(SseBlendvOp::Blendvps, x1, &memory());
+        a.packed_test(SseTestOp::Ptest, x1, &XmmMem::Xmm(x2));
+        a.packed(SseOp::Pand, x1, x1, &memory());
+    })
+}
+
+#[test]
+fn every_chooser_takes_the_vex_twin_under_avx_with_the_destination_as_first_source() {
+    assert_eq!(
+        every_chooser(CpuFeatures::all()),
+        [
+            "vpmovsxbw xmm1,xmm2",
+            "vsqrtps xmm1,[rdi]",
+            "vshufps xmm1,xmm1,xmm2,3",
+            "vpalignr xmm1,xmm1,[rdi],5",
+            "vpshufd xmm1,xmm2,3",
+            "vroundps xmm1,[rdi],1",
+            "vpsllw xmm1,xmm1,3",
+            "vpsrldq xmm1,xmm1,8",
+            "vpinsrb xmm1,xmm1,ecx,5",
+            "vpinsrq xmm1,xmm1,rcx,1",
+            "vpextrw ecx,xmm1,3",
+            "vpextrd ecx,xmm1,2",
+            "vpextrb [rdi],xmm1,7",
+            "vpmovmskb ecx,xmm1",
+            "vpblendvb xmm1,xmm1,xmm2,xmm0",
+            "vblendvps xmm1,xmm1,[rdi],xmm0",
+            "vptest xmm1,xmm2",
+            "vpand xmm1,xmm1,[rdi]",
+        ]
+    );
+}
+
+#[test]
+fn every_chooser_emits_the_legacy_form_without_avx() {
+    // (The decoder leaves the legacy blends' implicit xmm0 unwritten.)
+    let sse = CpuFeatures::all().without(Feature::Avx);
+    assert_eq!(
+        every_chooser(sse),
+        [
+            "pmovsxbw xmm1,xmm2",
+            "sqrtps xmm1,[rdi]",
+            "shufps xmm1,xmm2,3",
+            "palignr xmm1,[rdi],5",
+            "pshufd xmm1,xmm2,3",
+            "roundps xmm1,[rdi],1",
+            "psllw xmm1,3",
+            "psrldq xmm1,8",
+            "pinsrb xmm1,ecx,5",
+            "pinsrq xmm1,rcx,1",
+            "pextrw ecx,xmm1,3",
+            "pextrd ecx,xmm1,2",
+            "pextrb [rdi],xmm1,7",
+            "pmovmskb ecx,xmm1",
+            "pblendvb xmm1,xmm2",
+            "blendvps xmm1,[rdi]",
+            "ptest xmm1,xmm2",
+            "pand xmm1,[rdi]",
+        ]
+    );
+}
+
+#[test]
+fn every_declared_twin_is_chosen_under_avx_and_only_then() {
+    let avx = CpuFeatures::all();
+    let sse = avx.without(Feature::Avx);
+    let (x1, x2) = (Xmm::XMM1, Xmm::XMM2);
+    let mnemonic = |features, emit: &dyn Fn(&mut Assembler)| {
+        let mut asm = Assembler::new(features);
+        emit(&mut asm);
+        let code = asm.finish().expect("assembles");
+        let decoded = common::decode(code.code(), 0);
+        assert_eq!(decoded.len(), 1, "{}", common::listing(code.code(), 0));
+        name(decoded[0].mnemonic())
+    };
+    let mut checked = 0;
+    let mut check = |legacy: &str, vex: Option<&str>, emit: &dyn Fn(&mut Assembler)| {
+        assert_eq!(mnemonic(sse, emit), legacy);
+        assert_eq!(mnemonic(avx, emit), vex.unwrap_or(legacy), "{legacy}");
+        checked += 1;
+    };
+    let mem = memory();
+    for op in SseOp::ALL {
+        let vex = op.vex().map(|v| v.mnemonic());
+        check(op.mnemonic(), vex, &|a| a.packed(op, x1, x1, &mem));
+    }
+    for op in SseUnaryOp::ALL {
+        let vex = op.vex().map(|v| v.mnemonic());
+        check(op.mnemonic(), vex, &|a| a.packed_unary(op, x1, &mem));
+    }
+    for op in SseImmOp::ALL {
+        let vex = op.vex().map(|v| v.mnemonic());
+        check(op.mnemonic(), vex, &|a| a.packed_imm(op, x1, &mem, 1));
+    }
+    for op in SseUnaryImmOp::ALL {
+        let vex = op.vex().map(|v| v.mnemonic());
+        check(op.mnemonic(), vex, &|a| a.packed_unary_imm(op, x1, &mem, 1));
+    }
+    for op in SseShiftImmOp::ALL {
+        let vex = op.vex().map(|v| v.mnemonic());
+        check(op.mnemonic(), vex, &|a| a.packed_shift_imm(op, x1, 1));
+    }
+    for op in SseInsertOp::ALL {
+        let vex = op.vex().map(|v| v.mnemonic());
+        let src = GprMem::Gpr(Gpr::RCX);
+        check(op.mnemonic(), vex, &|a| a.packed_insert(op, x1, &src, 1));
+    }
+    for op in SseExtractOp::ALL {
+        let vex = op.vex().map(|v| v.mnemonic());
+        check(op.mnemonic(), vex, &|a| {
+            a.packed_extract(op, Gpr::RCX, x1, 1)
+        });
+        let dst = Amode::base(Gpr::RDI, 0);
+        check(op.mnemonic(), vex, &|a| {
+            a.packed_extract_mem(op, &dst, x1, 1)
+        });
+    }
+    for op in SseMoveMaskOp::ALL {
+        let vex = op.vex().map(|v| v.mnemonic());
+        check(op.mnemonic(), vex, &|a| {
+            a.packed_move_mask(op, Gpr::RCX, x1)
+        });
+    }
+    for op in SseBlendvOp::ALL {
+        let vex = op.vex().map(|v| v.mnemonic());
+        check(op.mnemonic(), vex, &|a| {
+            a.packed_blendv(op, x1, &XmmMem::Xmm(x2))
+        });
+    }
+    for op in SseTestOp::ALL {
+        let vex = op.vex().map(|v| v.mnemonic());
+        check(op.mnemonic(), vex, &|a| a.packed_test(op, x1, &mem));
+    }
+    assert!(checked > 180, "only {checked} forms");
+}
+
+#[test]
+fn packed_under_avx_takes_memory_of_any_alignment() {
+    let avx = CpuFeatures::all();
+    let (x1, x2) = (Xmm::XMM1, Xmm::XMM2);
+    let unaligned = XmmMem::Mem(Amode::base(Gpr::RSP, 3));
+    assert_eq!(
+        listing(avx, |a| {
+            a.packed(SseOp::Paddd, x1, x2, &unaligned);
+            a.packed(SseOp::Paddd, x1, x1, &memory());
+            a.packed_unary(SseUnaryOp::Pabsd, x1, &unaligned);
+            a.packed_imm(SseImmOp::Shufps, x1, &unaligned, 3);
+            a.packed_unary_imm(SseUnaryImmOp::Pshufd, x1, &unaligned, 3);
+            a.packed_blendv(SseBlendvOp::Pblendvb, x1, &unaligned);
+            a.packed_test(SseTestOp::Ptest, x1, &unaligned);
+        }),
+        [
+            "vpaddd xmm1,xmm2,[rsp+3]",
+            "vpaddd xmm1,xmm1,[rdi]",
+            "vpabsd xmm1,[rsp+3]",
+            "vshufps xmm1,xmm1,[rsp+3],3",
+            "vpshufd xmm1,[rsp+3],3",
+            "vpblendvb xmm1,xmm1,[rsp+3],xmm0",
+            "vptest xmm1,[rsp+3]",
+        ]
+    );
+    // Without AVX the same unaligned operand is refused.
+    let sse = avx.without(Feature::Avx);
+    let error = refused(sse, |a| a.packed_unary(SseUnaryOp::Pabsd, x1, &unaligned));
+    assert!(matches!(
+        error,
+        AsmError::InvalidOperand {
+            mnemonic: "pabsd",
+            ..
+        }
+    ));
+}
