@@ -1,5 +1,5 @@
 //! The VEX.128 twins of the legacy SSE forms and the automatic choice
-//! between them (`Assembler::packed`).
+//! between them (`Assembler::packed` and the choosers of the other shapes).
 //!
 //! * Each twin the instruction table declares (`SseOp::vex()` and its
 //!   siblings, generated from `VEX_TWINS`) is the legacy form's mnemonic
@@ -13,7 +13,10 @@
 //! * `packed` emits the VEX twin where `CpuFeatures` has AVX, the legacy
 //!   form (with a copy of the first source when it is not the destination)
 //!   otherwise, and refuses what the legacy form cannot do; checked by
-//!   decoding, under features with and without AVX.
+//!   decoding, under features with and without AVX; so do the choosers of
+//!   the other shapes (`packed_unary`, ..., `packed_test`), the VEX form
+//!   taking the legacy destination as its first source and memory of any
+//!   alignment.
 
 #![allow(unsafe_code)]
 

@@ -29,9 +29,24 @@
 //! using one on a CPU without it is refused with an error naming the
 //! feature. The code for a CPU with exactly SSE4.1 (the `sse4.1` preset)
 //! is complete and exact: forms of later extensions (SSE4.2's `pcmpgtq`,
-//! AVX's three-operand VEX forms through [`Assembler::packed`]) are used
-//! where the CPU has them, with an SSE4.1 sequence otherwise, and the
-//! spec suites run under both in `tests/spec.rs`.
+//! AVX2's broadcasts) are used where the CPU has them, with an SSE4.1
+//! sequence otherwise, and the spec suites run under both in
+//! `tests/spec.rs`.
+//!
+//! Every packed instruction goes through the assembler's choosers
+//! ([`Assembler::packed`] for a binary form, written `packed(op, dst, dst,
+//! src)` where the legacy form is `op dst, src`; `packed_unary`,
+//! `packed_imm`, `packed_unary_imm`, `packed_shift_imm`, `packed_insert`,
+//! `packed_extract`, `packed_extract_mem`, `packed_move_mask`,
+//! `packed_blendv` and `packed_test` for the other shapes): where the CPU
+//! has AVX they emit the form's VEX.128 twin, the legacy destination also
+//! the first source, so each sequence computes the same thing in the same
+//! registers and only its encoding changes; without AVX they emit the
+//! legacy form, byte for byte. Left legacy under AVX, having no twin: the
+//! MOVUPS loads and stores of slots, the MOVAPS register copies and
+//! constant loads, the scalar MOVSS/MOVSD merges, MOVLHPS/MOVHLPS and
+//! MOVD/MOVQ. A VEX.128 form clears the upper half of its YMM register, so
+//! mixing the two encodings costs no SSE/AVX transition.
 //!
 //! # Relaxed SIMD
 //!

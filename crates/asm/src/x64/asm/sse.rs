@@ -1,9 +1,9 @@
 //! SSE, SSE2, SSSE3, SSE4.1 and SSE4.2 in their legacy (non-VEX) encodings:
 //! scalar float arithmetic, comparisons, conversions, moves between XMM
 //! registers, memory and GPRs, and the packed (128-bit) integer and float
-//! forms; the VEX.128 (AVX, AVX2) forms of the packed ones; and
-//! [`Assembler::packed`], which picks between a legacy form and its VEX
-//! twin by the CPU's features.
+//! forms; the VEX.128 (AVX, AVX2) forms of the packed ones; and the
+//! choosers ([`Assembler::packed`] and one per other shape), which pick
+//! between a legacy form and its VEX twin by the CPU's features.
 //!
 //! The forms (the manual's mnemonic and encoding, the CPU feature) are
 //! declared in the instruction table (`xtask/src/x64/table.rs`, see
@@ -52,6 +52,17 @@
 //!  otherwise           movaps dst, src1; op dst, src2
 //!  refused             dst == src2 != src1; unaligned memory; a missing feature
 //! ```
+//!
+//! Every other shape has its chooser, taking the legacy form's operands
+//! and emitting the twin under AVX with the legacy destination also the
+//! VEX first source where the shape has one (so the result is the legacy
+//! form's), the legacy form otherwise: [`Assembler::packed_unary`],
+//! [`Assembler::packed_imm`], [`Assembler::packed_unary_imm`],
+//! [`Assembler::packed_shift_imm`], [`Assembler::packed_insert`],
+//! [`Assembler::packed_extract`], [`Assembler::packed_extract_mem`],
+//! [`Assembler::packed_move_mask`], [`Assembler::packed_blendv`] and
+//! [`Assembler::packed_test`] (`pblendvb dst, src` becomes `vpblendvb dst,
+//! dst, src, xmm0`, `psllw dst, imm` becomes `vpsllw dst, dst, imm`).
 //!
 //! VEX.128 forms clear bits 255:128 of their destination's YMM register, so
 //! mixing them with legacy forms never leaves the upper halves dirty (no
