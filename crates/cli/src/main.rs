@@ -35,6 +35,14 @@
 //! (the markers sightglass benchmarks call around the measured work),
 //! which do nothing here; other imports are an error.
 //!
+//! `run --max-memory-size BYTES` bounds each memory and
+//! `--max-table-elements N` each table (a [`duet::StoreLimits`]): growth
+//! past the bound fails as the spec allows (`memory.grow` / `table.grow`
+//! return -1 and the program decides), and a module whose memory or table
+//! *minimum* is past it is not instantiated: one line on stderr naming the
+//! bound (`error: FILE: --max-memory-size 65536: store limit
+//! `memory_size` exceeded: ...`) and exit code 3.
+//!
 //! With `--invoke NAME`, or for a module that is not a WASI program, `run`
 //! calls `NAME` (by default `_start`) with `ARGS` parsed by the function's
 //! parameter types and prints each result on its own line (a WASI program
@@ -79,6 +87,11 @@
 //! chain behind it (each saying its own part once, however deeply host
 //! functions and wasm called each other). Usage errors are clap's (exit
 //! code 2).
+//!
+//! Exit codes of `run`: the WASI program's own exit code, else 0 on
+//! success, 1 for any failure above, 2 for a usage error, 3 when a
+//! `--max-memory-size` / `--max-table-elements` bound refused
+//! instantiation.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use cranelift_wasm::WasmError;
@@ -104,6 +117,10 @@ enum Command {
     /// Compile every function of a module, then exit.
     Compile(CompileArgs),
     /// Instantiate a module and call one of its exported functions.
+    ///
+    /// Exit codes: a WASI program's own exit code, else 0 on success, 1 on
+    /// an error or a trap, 2 on a usage error, 3 when `--max-memory-size`
+    /// or `--max-table-elements` refused instantiation.
     Run(RunArgs),
     /// Run WebAssembly spec scripts (`.wast`) and report what failed.
     Wast(WastArgs),
@@ -206,6 +223,16 @@ struct RunArgs {
     /// Give a WASI program the environment variable KEY. Repeatable.
     #[arg(long = "env", value_name = "KEY=VALUE")]
     envs: Vec<String>,
+    /// The most bytes each memory may have: growth past it fails
+    /// (`memory.grow` returns -1), and a memory whose minimum is larger
+    /// fails instantiation (exit code 3).
+    #[arg(long, value_name = "BYTES")]
+    max_memory_size: Option<usize>,
+    /// The most elements each table may have: growth past it fails
+    /// (`table.grow` returns -1), and a table whose minimum is larger
+    /// fails instantiation (exit code 3).
+    #[arg(long, value_name = "N")]
+    max_table_elements: Option<usize>,
     /// The module: WebAssembly binary or text, told apart by content.
     file: PathBuf,
     /// A WASI program's arguments (after FILE); the function's arguments
@@ -556,7 +583,13 @@ enum RunFailure {
     /// as the message, one line per wasm frame, then a `caused by:` line
     /// per error behind it ([`duet_cli::error_report`]).
     Trap(duet::Trap),
+    /// A `--max-...` bound refused instantiation: one line, exit code
+    /// [`LIMIT_EXIT_CODE`].
+    Limit(String),
 }
+
+/// `duet run`'s exit code when a `--max-...` bound refused instantiation.
+const LIMIT_EXIT_CODE: u8 = 3;
 
 impl From<String> for RunFailure {
     fn from(message: String) -> RunFailure {
@@ -568,6 +601,7 @@ impl From<duet::Error> for RunFailure {
     fn from(error: duet::Error) -> RunFailure {
         match error {
             duet::Error::Trap(trap) => RunFailure::Trap(trap),
+            duet::Error::Limit(message) => RunFailure::Limit(first_line(&message)),
             other => RunFailure::Message(first_line(&other.to_string())),
         }
     }
@@ -583,6 +617,13 @@ fn first_line(message: &str) -> String {
 struct Ran {
     out: String,
     exit_code: u8,
+}
+
+/// What a `duet run` store holds: the WASI context and the `--max-...`
+/// bounds.
+struct RunState {
+    wasi: duet::wasi::WasiCtx,
+    limits: duet::StoreLimits,
 }
 
 /// The WASI context `duet run` gives a WASI program (see the module docs).
@@ -611,9 +652,9 @@ fn wasi_context(args: &RunArgs) -> Result<duet::wasi::WasiCtx, RunFailure> {
 fn run_linker(
     engine: &duet::Engine,
     module: &duet::Module,
-) -> Result<duet::Linker<duet::wasi::WasiCtx>, RunFailure> {
+) -> Result<duet::Linker<RunState>, RunFailure> {
     let mut linker = duet::Linker::new(engine);
-    duet::wasi::add_to_linker(&mut linker, |wasi| wasi)?;
+    duet::wasi::add_to_linker(&mut linker, |state: &mut RunState| &mut state.wasi)?;
     for (module_name, name, ty) in module.imports() {
         match (module_name, name, ty) {
             (duet::wasi::WASI_MODULE, _, _) => {}
@@ -652,7 +693,16 @@ fn run(args: &RunArgs) -> Result<Ran, RunFailure> {
     } else {
         duet::wasi::WasiCtx::builder().build()?
     };
-    let mut store = duet::Store::new(&engine, wasi);
+    let mut limits = duet::StoreLimitsBuilder::new();
+    if let Some(bytes) = args.max_memory_size {
+        limits = limits.memory_size(bytes);
+    }
+    if let Some(elements) = args.max_table_elements {
+        limits = limits.table_elements(elements);
+    }
+    let limits = limits.build();
+    let mut store = duet::Store::new(&engine, RunState { wasi, limits });
+    store.limiter(|state| &mut state.limits);
     let exited = |error: duet::Error| match duet::wasi::I32Exit::from_error(&error) {
         Some(code) => Ok(Ran {
             out: String::new(),
@@ -662,6 +712,20 @@ fn run(args: &RunArgs) -> Result<Ran, RunFailure> {
     };
     let instance = match linker.instantiate(&mut store, &module) {
         Ok(instance) => instance,
+        Err(duet::Error::Limit(message)) => {
+            let bound = if message.contains("`memory_size`") {
+                format!(
+                    "--max-memory-size {}",
+                    args.max_memory_size.unwrap_or_default()
+                )
+            } else {
+                format!(
+                    "--max-table-elements {}",
+                    args.max_table_elements.unwrap_or_default()
+                )
+            };
+            return Err(RunFailure::Limit(format!("{bound}: {message}")));
+        }
         Err(error) => return exited(error),
     };
     let name = args.invoke.as_deref().unwrap_or("_start");
@@ -867,6 +931,10 @@ fn main() -> ExitCode {
                     RunFailure::Message(message) => eprintln!("error: {file}: {message}"),
                     RunFailure::Trap(trap) => {
                         eprintln!("error: {file}: {}", duet_cli::error_report(&trap))
+                    }
+                    RunFailure::Limit(message) => {
+                        eprintln!("error: {file}: {message}");
+                        return ExitCode::from(LIMIT_EXIT_CODE);
                     }
                 }
                 ExitCode::FAILURE

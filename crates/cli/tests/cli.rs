@@ -1220,3 +1220,81 @@ fn bench_refuses_zero_runs_and_no_files() {
     let output = duet(&["bench"]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
 }
+
+#[test]
+fn run_limits_refuse_growth_with_minus_one_and_a_large_minimum_with_exit_code_3() {
+    let grower = file(
+        "limits-grow.wat",
+        r#"(module (memory 1) (table 1 funcref)
+             (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+             (func (export "tgrow") (param i32) (result i32) (table.grow (ref.null func) (local.get 0))))"#,
+    );
+    let big_memory = file(
+        "limits-big-memory.wat",
+        r#"(module (memory 2) (func (export "f")))"#,
+    );
+    let big_table = file(
+        "limits-big-table.wat",
+        r#"(module (table 9 funcref) (func (export "f")))"#,
+    );
+    let (grower, big_memory, big_table) = (
+        grower.to_str().unwrap(),
+        big_memory.to_str().unwrap(),
+        big_table.to_str().unwrap(),
+    );
+    for compiler in ["winch", "cranelift"] {
+        let run = |extra: &[&str], file: &str, args: &[&str]| {
+            let mut all = vec!["run", "--compiler", compiler];
+            all.extend_from_slice(extra);
+            all.extend_from_slice(&[file, "--invoke"]);
+            all.extend_from_slice(args);
+            duet(&all)
+        };
+        // Growth past the bound: -1, and the program decides (exit 0).
+        let memory = ["--max-memory-size", "131072"];
+        let output = run(&memory, grower, &["grow", "2"]);
+        assert_eq!(
+            (output.status.code(), stdout(&output).as_str()),
+            (Some(0), "-1\n")
+        );
+        let output = run(&memory, grower, &["grow", "1"]);
+        assert_eq!(stdout(&output), "1\n");
+        let tables = ["--max-table-elements", "4"];
+        let output = run(&tables, grower, &["tgrow", "4"]);
+        assert_eq!(
+            (output.status.code(), stdout(&output).as_str()),
+            (Some(0), "-1\n")
+        );
+        // A minimum past the bound: one line naming it, exit code 3.
+        for (extra, file, bound) in [
+            (
+                ["--max-memory-size", "65536"],
+                big_memory,
+                "--max-memory-size 65536",
+            ),
+            (
+                ["--max-table-elements", "8"],
+                big_table,
+                "--max-table-elements 8",
+            ),
+        ] {
+            let output = run(&extra, file, &["f"]);
+            let err = stderr(&output);
+            assert_eq!(output.status.code(), Some(3), "{err}");
+            assert_eq!(stdout(&output), "");
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(
+                err.starts_with(&format!("error: {file}: {bound}: store limit")),
+                "{err}"
+            );
+        }
+    }
+    let help = stdout(&duet(&["run", "--help"]));
+    for text in [
+        "--max-memory-size <BYTES>",
+        "--max-table-elements <N>",
+        "3 when",
+    ] {
+        assert!(help.contains(text), "{text} missing from: {help}");
+    }
+}

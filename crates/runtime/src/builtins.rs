@@ -1,5 +1,6 @@
 //! The runtime builtins compiled code calls (`duet_environ::builtins`):
-//! growth, and the bulk memory and table operations.
+//! growth (asking the store's limiter first), and the bulk memory and
+//! table operations.
 //!
 //! Each receives the calling instance's VMContext, whose `STORE` field
 //! points at the instance's record in the store; indices are in that
@@ -81,7 +82,8 @@ unsafe extern "sysv64" fn memory_grow(vmctx: *mut u8, memory: u32, delta: u64) -
     // SAFETY: called by compiled code with its VMContext.
     let (store, i) = unsafe { context(vmctx) };
     let m = store.instances[i].memories[memory as usize] as usize;
-    store.memories[m].grow(delta).unwrap_or(u64::MAX)
+    // A refusal and a limiter's error alike are -1 (limits.rs).
+    store.grow_memory(m, delta).unwrap_or(u64::MAX)
 }
 
 unsafe extern "sysv64" fn memory_fill(
@@ -197,7 +199,8 @@ unsafe extern "sysv64" fn table_grow(vmctx: *mut u8, table: u32, delta: u64, ini
     // SAFETY: called by compiled code with its VMContext.
     let (store, i) = unsafe { context(vmctx) };
     let t = store.instances[i].tables[table as usize] as usize;
-    store.tables[t].grow(delta, init).unwrap_or(u64::MAX)
+    // As in `memory_grow`.
+    store.grow_table(t, delta, init).unwrap_or(u64::MAX)
 }
 
 unsafe extern "sysv64" fn table_fill(

@@ -56,6 +56,11 @@ pub enum Error {
     /// A memory or table could not be created or grown.
     #[error("{0}")]
     Resource(String),
+    /// A store's [`ResourceLimiter`](crate::ResourceLimiter) refused a
+    /// memory or table (its initial size or a growth through the API) or an
+    /// instantiation past a count; the message names the limit.
+    #[error("{0}")]
+    Limit(String),
     /// The engine's configuration cannot be honoured.
     #[error("configuration: {0}")]
     Config(String),

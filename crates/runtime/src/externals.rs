@@ -134,6 +134,8 @@ pub struct Memory {
 }
 
 /// Creates a store memory of type `ty` (not yet owned by an instance).
+/// The limiter is not asked here: `Memory::new` and instantiation ask it
+/// first.
 pub(crate) fn new_memory(store: &StoreOpaque, ty: &MemoryType) -> Result<StoreMemory, Error> {
     if ty.page_size_log2 != 16 {
         return Err(Error::Unsupported(format!(
@@ -166,6 +168,8 @@ impl Memory {
     /// A new memory of type `ty` in `store`.
     pub fn new(mut store: impl AsStoreMut, ty: MemoryType) -> Result<Memory, Error> {
         let store = store.as_store_mut();
+        store.check_counts(0, 1, 0)?;
+        store.check_new_memory(&ty)?;
         let memory = new_memory(store, &ty)?;
         store.memories.push(memory);
         Ok(Memory {
@@ -212,11 +216,19 @@ impl Memory {
     ///
     /// A memory of another store is an [`Error::Type`]; growth past the
     /// maximum (for a 64-bit memory, its reservation) an
-    /// [`Error::Resource`], the memory unchanged.
+    /// [`Error::Resource`], and growth the store's
+    /// [`ResourceLimiter`](crate::ResourceLimiter) refuses an
+    /// [`Error::Limit`] (or the limiter's own error); the memory unchanged.
     pub fn grow(&self, mut store: impl AsStoreMut, delta: u64) -> Result<u64, Error> {
-        self.get_mut(store.as_store_mut())?
-            .grow(delta)
-            .ok_or_else(|| Error::Resource(format!("cannot grow memory by {delta} pages")))
+        let store = store.as_store_mut();
+        store.check(self.store, "the memory")?;
+        store
+            .grow_memory(self.index as usize, delta)
+            .map_err(|error| {
+                error.unwrap_or_else(|| {
+                    Error::Resource(format!("cannot grow memory by {delta} pages"))
+                })
+            })
     }
 
     /// The memory's bytes.
@@ -265,6 +277,8 @@ impl Table {
         let store = store.as_store_mut();
         store.check_type(&init, ty.element.into(), "a table's initial value")?;
         let raw = store.ref_to_raw(&init)?;
+        store.check_counts(0, 0, 1)?;
+        store.check_new_table(ty.minimum, ty.maximum)?;
         let table = RtTable::new(ty.minimum, ty.maximum, raw)
             .map_err(|e| Error::Resource(format!("cannot create table: {e}")))?;
         store.tables.push(StoreTable {
@@ -346,9 +360,13 @@ impl Table {
         let element = store.tables[self.index as usize].ty.element;
         store.check_type(&init, element.into(), "a table's new elements")?;
         let raw = store.ref_to_raw(&init)?;
-        store.tables[self.index as usize]
-            .grow(delta, raw)
-            .ok_or_else(|| Error::Resource(format!("cannot grow table by {delta} elements")))
+        store
+            .grow_table(self.index as usize, delta, raw)
+            .map_err(|error| {
+                error.unwrap_or_else(|| {
+                    Error::Resource(format!("cannot grow table by {delta} elements"))
+                })
+            })
     }
 }
 

@@ -342,6 +342,19 @@ fn instantiate(
         store.check(item.store_id(), "an import")?;
         check_import(store, module, i, item)?;
     }
+    store.check_counts(
+        1,
+        info.memories.len() - info.num_imported_memories as usize,
+        info.tables.len() - info.num_imported_tables as usize,
+    )?;
+    // Every initial size too, before anything is created: a refused
+    // instantiation leaves the store as it was.
+    for ty in &info.memories[info.num_imported_memories as usize..] {
+        store.check_new_memory(ty)?;
+    }
+    for ty in &info.tables[info.num_imported_tables as usize..] {
+        store.check_new_table(ty.minimum, ty.maximum)?;
+    }
     store.register_module(module);
 
     let offsets = VMOffsets::new(info.vm_counts());

@@ -40,6 +40,10 @@
 //!            says where the records compiled code reads live)
 //!   Instance instantiation in the spec's order (instance.rs)
 //!   Linker   names -> imports; host functions made per store
+//!   limits   ResourceLimiter (Store::limiter) and StoreLimits: asked before
+//!            every memory or table growth (wasm's memory.grow/table.grow
+//!            get -1 when refused), initial size and instantiation (counts
+//!            of instances, memories, tables); limits.rs
 //!   Func     calls through entry trampolines (TypedFunc: checked once); host functions through host
 //!            trampolines and a shim that parks errors and panics (func.rs)
 //!   builtins memory.grow, bulk memory and table operations for compiled code
@@ -110,6 +114,7 @@ mod error;
 mod externals;
 mod func;
 mod instance;
+mod limits;
 mod linker;
 mod loaded;
 #[doc(hidden)]
@@ -138,6 +143,10 @@ pub use error::{Error, FrameInfo, Trap};
 pub use externals::{Extern, ExternType, Global, Memory, Table};
 pub use func::{Caller, Func};
 pub use instance::Instance;
+pub use limits::{
+    DEFAULT_INSTANCE_LIMIT, DEFAULT_MEMORY_LIMIT, DEFAULT_TABLE_LIMIT, ResourceLimiter,
+    StoreLimits, StoreLimitsBuilder,
+};
 pub use linker::Linker;
 pub use module::{Module, ModuleSource, NotAModule, NotText};
 pub use store::{AsStore, AsStoreDataMut, AsStoreMut, ExternRef, Store, Val};

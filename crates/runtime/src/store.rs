@@ -23,6 +23,7 @@ use crate::engine::{Engine, TypeTrampolines};
 use crate::error::Error;
 use crate::func::{Caller, Func, HostContext};
 use crate::instance::InstanceData;
+use crate::limits::ResourceLimiter;
 use crate::memory::LinearMemory;
 use crate::module::Module;
 use crate::table::Table as RtTable;
@@ -137,7 +138,26 @@ pub struct StoreOpaque {
     /// The lowest address wasm's stack may reach in the outermost call in
     /// progress.
     pub(crate) stack_limit: usize,
+    /// The embedder's [`ResourceLimiter`], if [`Store::limiter`] set one.
+    pub(crate) limiter: Option<LimiterHook>,
 }
+
+/// How the store reaches its limiter: the embedder's closure over `T`,
+/// erased, called with a callback that receives the limiter.
+pub(crate) type LimiterHook =
+    Box<dyn FnMut(&mut dyn FnMut(&mut dyn ResourceLimiter)) + Send + Sync>;
+
+/// The store's data, as the limiter hook reaches it (the hook lives in the
+/// same store as the data, and is only called while the store is borrowed
+/// mutably).
+struct DataPtr<T>(*mut T);
+
+// SAFETY: the pointer is the store's own data, used only through the store
+// (so on the thread that holds it mutably); `Store<T>` is `Send` only if
+// `T` is, which the bound on `Store::limiter` keeps.
+unsafe impl<T: Send> Send for DataPtr<T> {}
+// SAFETY: as above; the hook is never called through a shared reference.
+unsafe impl<T: Send> Sync for DataPtr<T> {}
 
 /// A `Store<T>`'s box: the opaque part first, so that a pointer to it is a
 /// pointer to the whole (host functions recover `T` that way).
@@ -200,6 +220,7 @@ impl<T> Store<T> {
                     host_panic: None,
                     depth: 0,
                     stack_limit: 0,
+                    limiter: None,
                 },
                 data,
             }),
@@ -219,6 +240,39 @@ impl<T> Store<T> {
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.inner.opaque.engine
+    }
+
+    /// Installs a [`ResourceLimiter`], found in the store's data by
+    /// `limiter`: from now on every growth of a memory or table of the
+    /// store, every new memory or table and every instantiation asks it
+    /// first (`limits.rs` says what a refusal does on each path).
+    ///
+    /// ```
+    /// use duet::{Engine, Instance, Module, Store, StoreLimits, StoreLimitsBuilder};
+    /// let engine = Engine::default();
+    /// let limits = StoreLimitsBuilder::new().memory_size(1 << 16).build();
+    /// let mut store = Store::new(&engine, limits);
+    /// store.limiter(|limits| limits);
+    /// let module = Module::new(&engine, "(module (memory 2))")?;
+    /// let error = Instance::new(&mut store, &module, &[]).unwrap_err();
+    /// assert!(error.to_string().contains("memory_size"));
+    /// # Ok::<(), duet::Error>(())
+    /// ```
+    pub fn limiter(
+        &mut self,
+        mut limiter: impl (FnMut(&mut T) -> &mut dyn ResourceLimiter) + Send + Sync + 'static,
+    ) where
+        T: Send + 'static,
+    {
+        let data = DataPtr(&mut self.inner.data as *mut T);
+        self.inner.opaque.limiter = Some(Box::new(move |f| {
+            let data = &data;
+            // SAFETY: `data` is this store's data, in its box, which lives
+            // as long as the hook; the hook runs only while the store is
+            // borrowed mutably and the data itself is not borrowed (the
+            // store's methods call it on the opaque part alone).
+            f(limiter(unsafe { &mut *data.0 }))
+        }));
     }
 }
 
@@ -609,6 +663,184 @@ impl StoreOpaque {
                 "{what}: expected a value of type {ty}, got {}",
                 value.ty()
             )))
+        }
+    }
+}
+
+/// What the limiter said about a growth.
+pub(crate) enum Growth {
+    /// Allowed (or no limiter).
+    Allowed,
+    /// Refused: fails as growth past a maximum does.
+    Refused,
+    /// The limiter's own error.
+    Failed(Error),
+}
+
+impl StoreOpaque {
+    /// Calls the limiter, if there is one.
+    fn with_limiter<R>(&mut self, f: impl FnOnce(&mut dyn ResourceLimiter) -> R) -> Option<R> {
+        // Taken out for the call, so that the hook and the store are never
+        // borrowed at once; put back whatever the limiter does.
+        let mut hook = self.limiter.take()?;
+        let mut f = Some(f);
+        let mut out = None;
+        hook(&mut |limiter| out = f.take().map(|f| f(limiter)));
+        self.limiter = Some(hook);
+        out
+    }
+
+    /// Asks the limiter whether a memory may grow from `current` to
+    /// `desired` pages (`maximum`: its declared maximum in pages). Sizes
+    /// the limiter cannot hold in bytes are refused.
+    pub(crate) fn memory_growing(
+        &mut self,
+        current: u64,
+        desired: u64,
+        maximum: Option<u64>,
+    ) -> Growth {
+        const PAGE: u64 = 1 << 16;
+        let bytes = |pages: u64| usize::try_from(pages.checked_mul(PAGE)?).ok();
+        let (Some(current), Some(desired)) = (bytes(current), bytes(desired)) else {
+            return if self.limiter.is_some() {
+                Growth::Refused
+            } else {
+                Growth::Allowed
+            };
+        };
+        let maximum = maximum.and_then(bytes);
+        Growth::from(self.with_limiter(|l| l.memory_growing(current, desired, maximum)))
+    }
+
+    /// As [`StoreOpaque::memory_growing`], for a table (in elements).
+    pub(crate) fn table_growing(
+        &mut self,
+        current: u64,
+        desired: u64,
+        maximum: Option<u64>,
+    ) -> Growth {
+        let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        let maximum = maximum.map(count);
+        Growth::from(
+            self.with_limiter(|l| l.table_growing(count(current), count(desired), maximum)),
+        )
+    }
+
+    /// Whether the store may take `memories` more memories, `tables` more
+    /// tables and `instances` more instances: an [`Error::Limit`] naming the
+    /// first count exceeded if not.
+    pub(crate) fn check_counts(
+        &mut self,
+        instances: usize,
+        memories: usize,
+        tables: usize,
+    ) -> Result<(), Error> {
+        let have = (self.instances.len(), self.memories.len(), self.tables.len());
+        let exceeded = self.with_limiter(|l| {
+            [
+                ("instances", have.0, instances, l.instances()),
+                ("memories", have.1, memories, l.memories()),
+                ("tables", have.2, tables, l.tables()),
+            ]
+            .into_iter()
+            .find(|&(_, have, more, limit)| more > 0 && have + more > limit)
+        });
+        match exceeded.flatten() {
+            None => Ok(()),
+            Some((name, have, more, limit)) => Err(Error::Limit(format!(
+                "store limit `{name}` exceeded: {} {name} wanted, the limit is {limit}",
+                have + more
+            ))),
+        }
+    }
+}
+
+impl From<Option<Result<bool, Error>>> for Growth {
+    fn from(answer: Option<Result<bool, Error>>) -> Growth {
+        match answer {
+            None | Some(Ok(true)) => Growth::Allowed,
+            Some(Ok(false)) => Growth::Refused,
+            Some(Err(error)) => Growth::Failed(error),
+        }
+    }
+}
+
+impl StoreOpaque {
+    /// Grows memory `index` of the store by `delta` pages after asking the
+    /// limiter: the old size, or `Err(None)` when the growth failed (past
+    /// the maximum, or the kernel refused memory), `Err(Some(error))` when
+    /// the limiter refused it ([`Error::Limit`]) or failed. The path of
+    /// every growth, wasm's (which makes any `Err` -1) and the API's.
+    pub(crate) fn grow_memory(&mut self, index: usize, delta: u64) -> Result<u64, Option<Error>> {
+        let memory = &self.memories[index];
+        let current = memory.memory.pages();
+        let desired = current.checked_add(delta).ok_or(None)?;
+        if delta > 0 {
+            match self.memory_growing(current, desired, memory.ty.maximum_pages) {
+                Growth::Allowed => {}
+                Growth::Refused => {
+                    return Err(Some(Error::Limit(format!(
+                        "store limit `memory_size` refused growing a memory from {current} to {desired} pages"
+                    ))));
+                }
+                Growth::Failed(error) => return Err(Some(error)),
+            }
+        }
+        self.memories[index].grow(delta).ok_or(None)
+    }
+
+    /// As [`StoreOpaque::grow_memory`], for table `index`, the new elements
+    /// `init`.
+    pub(crate) fn grow_table(
+        &mut self,
+        index: usize,
+        delta: u64,
+        init: usize,
+    ) -> Result<u64, Option<Error>> {
+        let table = &self.tables[index];
+        let current = table.table.size();
+        let desired = current.checked_add(delta).ok_or(None)?;
+        if delta > 0 {
+            match self.table_growing(current, desired, table.ty.maximum) {
+                Growth::Allowed => {}
+                Growth::Refused => {
+                    return Err(Some(Error::Limit(format!(
+                        "store limit `table_elements` refused growing a table from {current} to {desired} elements"
+                    ))));
+                }
+                Growth::Failed(error) => return Err(Some(error)),
+            }
+        }
+        self.tables[index].grow(delta, init).ok_or(None)
+    }
+
+    /// Asks the limiter about a new memory of `minimum` pages: an
+    /// [`Error::Limit`] naming the limit when refused.
+    pub(crate) fn check_new_memory(&mut self, ty: &MemoryType) -> Result<(), Error> {
+        match self.memory_growing(0, ty.minimum_pages, ty.maximum_pages) {
+            Growth::Allowed => Ok(()),
+            Growth::Refused => Err(Error::Limit(format!(
+                "store limit `memory_size` exceeded: a memory's minimum of {} pages ({} bytes) is over the limit",
+                ty.minimum_pages,
+                u128::from(ty.minimum_pages) << 16
+            ))),
+            Growth::Failed(error) => Err(error),
+        }
+    }
+
+    /// As [`StoreOpaque::check_new_memory`], for a table of `minimum`
+    /// elements.
+    pub(crate) fn check_new_table(
+        &mut self,
+        minimum: u64,
+        maximum: Option<u64>,
+    ) -> Result<(), Error> {
+        match self.table_growing(0, minimum, maximum) {
+            Growth::Allowed => Ok(()),
+            Growth::Refused => Err(Error::Limit(format!(
+                "store limit `table_elements` exceeded: a table's minimum of {minimum} elements is over the limit"
+            ))),
+            Growth::Failed(error) => Err(error),
         }
     }
 }
