@@ -10,8 +10,12 @@
 //!
 //! A builtin that can trap returns `u32`: 0 when it succeeded, otherwise it
 //! did nothing and the caller traps with [`Builtin::trap`] (the operation
-//! was out of bounds). Growing returns the old size, or `u64::MAX` when the
-//! request is refused (which is not a trap).
+//! was out of bounds). Growing returns the old size, `u64::MAX` when the
+//! request is refused (which is not a trap: `memory.grow` / `table.grow`
+//! give -1), or [`Builtin::GROW_TRAP`] when the store's resource limiter
+//! failed, after which the caller traps with [`Builtin::grow_trap`] (the
+//! runtime has parked the limiter's error as the trap's source). No size
+//! in pages or elements reaches `u64::MAX - 1`, so the three never meet.
 
 use crate::abi::{AbiType, CallSignature};
 use crate::trap::Trap;
@@ -132,6 +136,21 @@ impl Builtin {
             Builtin::MemoryGrow | Builtin::TableGrow | Builtin::DataDrop | Builtin::ElemDrop => {
                 None
             }
+        }
+    }
+
+    /// What a growth builtin returns when the caller must trap with
+    /// [`Builtin::grow_trap`]: `u64::MAX - 1` (-2 as a sign-extended
+    /// 32-bit immediate).
+    pub const GROW_TRAP: i32 = -2;
+
+    /// The trap a growth builtin's caller raises when the builtin returns
+    /// [`Builtin::GROW_TRAP`]: a host error, whose source the runtime
+    /// holds (the store's resource limiter failed or asked for a trap).
+    pub const fn grow_trap(self) -> Option<Trap> {
+        match self {
+            Builtin::MemoryGrow | Builtin::TableGrow => Some(Trap::HostError),
+            _ => None,
         }
     }
 

@@ -82,8 +82,10 @@ unsafe extern "sysv64" fn memory_grow(vmctx: *mut u8, memory: u32, delta: u64) -
     // SAFETY: called by compiled code with its VMContext.
     let (store, i) = unsafe { context(vmctx) };
     let m = store.instances[i].memories[memory as usize] as usize;
-    // A refusal and a limiter's error alike are -1 (limits.rs).
-    store.grow_memory(m, delta).unwrap_or(u64::MAX)
+    // -1 for a refusal, a trap for the limiter's error (limits.rs).
+    store
+        .grow_memory(m, delta)
+        .unwrap_or_else(|failure| failure.into_builtin_result(store))
 }
 
 unsafe extern "sysv64" fn memory_fill(
@@ -200,7 +202,9 @@ unsafe extern "sysv64" fn table_grow(vmctx: *mut u8, table: u32, delta: u64, ini
     let (store, i) = unsafe { context(vmctx) };
     let t = store.instances[i].tables[table as usize] as usize;
     // As in `memory_grow`.
-    store.grow_table(t, delta, init).unwrap_or(u64::MAX)
+    store
+        .grow_table(t, delta, init)
+        .unwrap_or_else(|failure| failure.into_builtin_result(store))
 }
 
 unsafe extern "sysv64" fn table_fill(

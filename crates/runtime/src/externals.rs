@@ -224,11 +224,7 @@ impl Memory {
         store.check(self.store, "the memory")?;
         store
             .grow_memory(self.index as usize, delta)
-            .map_err(|error| {
-                error.unwrap_or_else(|| {
-                    Error::Resource(format!("cannot grow memory by {delta} pages"))
-                })
-            })
+            .map_err(|failure| failure.into_error("memory", delta, "pages"))
     }
 
     /// The memory's bytes.
@@ -362,11 +358,7 @@ impl Table {
         let raw = store.ref_to_raw(&init)?;
         store
             .grow_table(self.index as usize, delta, raw)
-            .map_err(|error| {
-                error.unwrap_or_else(|| {
-                    Error::Resource(format!("cannot grow table by {delta} elements"))
-                })
-            })
+            .map_err(|failure| failure.into_error("table", delta, "elements"))
     }
 }
 

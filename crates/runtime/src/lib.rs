@@ -42,7 +42,8 @@
 //!   Linker   names -> imports; host functions made per store
 //!   limits   ResourceLimiter (Store::limiter) and StoreLimits: asked before
 //!            every memory or table growth (wasm's memory.grow/table.grow
-//!            get -1 when refused), initial size and instantiation (counts
+//!            get -1 when refused, trap when the limiter fails, as with
+//!            trap_on_grow_failure), initial size and instantiation (counts
 //!            of instances, memories, tables); limits.rs
 //!   Func     calls through entry trampolines (TypedFunc: checked once); host functions through host
 //!            trampolines and a shim that parks errors and panics (func.rs)

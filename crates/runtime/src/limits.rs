@@ -17,9 +17,12 @@
 //!   `Memory::new` / `Table::new`) fail with [`Error::Limit`] naming the
 //!   limit. Nothing is created or changed by a refused request.
 //! * A limiter's error (`Err`) is returned as is from the API and from
-//!   instantiation; inside wasm's `memory.grow` / `table.grow` it is a
-//!   refusal (-1), since the growth builtins report only the old size or
-//!   failure to compiled code.
+//!   instantiation; inside wasm's `memory.grow` / `table.grow` it is a trap
+//!   (code [`TrapCode::HostError`](crate::TrapCode::HostError), the
+//!   limiter's error as its source), which returns to the host as an
+//!   [`Error::Trap`] and leaves the store usable. [`StoreLimits`] fails
+//!   that way, with an [`Error::Limit`], instead of refusing when built
+//!   with [`StoreLimitsBuilder::trap_on_grow_failure`].
 //! * Counts: an instantiation that would take the store past
 //!   [`ResourceLimiter::instances`], [`ResourceLimiter::memories`] or
 //!   [`ResourceLimiter::tables`] (counting every memory and table of the
@@ -102,6 +105,7 @@ pub struct StoreLimits {
     instances: usize,
     tables: usize,
     memories: usize,
+    trap_on_grow_failure: bool,
 }
 
 impl Default for StoreLimits {
@@ -112,6 +116,32 @@ impl Default for StoreLimits {
             instances: DEFAULT_INSTANCE_LIMIT,
             tables: DEFAULT_TABLE_LIMIT,
             memories: DEFAULT_MEMORY_LIMIT,
+            trap_on_grow_failure: false,
+        }
+    }
+}
+
+impl StoreLimits {
+    /// `Ok(true)` if `desired` is within `limit`; else a refusal, or with
+    /// `trap_on_grow_failure` an [`Error::Limit`] naming the limit.
+    fn allow(
+        &self,
+        limit: Option<usize>,
+        desired: usize,
+        name: &str,
+        unit: &str,
+    ) -> Result<bool, Error> {
+        match limit {
+            Some(limit) if desired > limit => {
+                if self.trap_on_grow_failure {
+                    Err(Error::Limit(format!(
+                        "store limit `{name}` of {limit} {unit} exceeded: {desired} {unit} wanted"
+                    )))
+                } else {
+                    Ok(false)
+                }
+            }
+            _ => Ok(true),
         }
     }
 }
@@ -123,11 +153,11 @@ impl ResourceLimiter for StoreLimits {
         desired: usize,
         _: Option<usize>,
     ) -> Result<bool, Error> {
-        Ok(self.memory_size.is_none_or(|limit| desired <= limit))
+        self.allow(self.memory_size, desired, "memory_size", "bytes")
     }
 
     fn table_growing(&mut self, _: usize, desired: usize, _: Option<usize>) -> Result<bool, Error> {
-        Ok(self.table_elements.is_none_or(|limit| desired <= limit))
+        self.allow(self.table_elements, desired, "table_elements", "elements")
     }
 
     fn instances(&self) -> usize {
@@ -180,6 +210,14 @@ impl StoreLimitsBuilder {
     /// The most memories of the store.
     pub fn memories(mut self, count: usize) -> StoreLimitsBuilder {
         self.0.memories = count;
+        self
+    }
+
+    /// Whether a growth past `memory_size` or `table_elements` fails with
+    /// an [`Error::Limit`] (a trap in wasm's `memory.grow` / `table.grow`)
+    /// instead of being refused (-1). Off by default.
+    pub fn trap_on_grow_failure(mut self, trap: bool) -> StoreLimitsBuilder {
+        self.0.trap_on_grow_failure = trap;
         self
     }
 

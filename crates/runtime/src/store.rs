@@ -667,6 +667,46 @@ impl StoreOpaque {
     }
 }
 
+/// Why a growth of a memory or table did not happen.
+pub(crate) enum GrowFailure {
+    /// Past the maximum, or the kernel refused memory (`Error::Resource`
+    /// from the API).
+    Failed,
+    /// The limiter refused it (`Ok(false)`): this [`Error::Limit`] from the
+    /// API, -1 in wasm.
+    Refused(Error),
+    /// The limiter failed (`Err`): its error from the API, a trap in wasm.
+    Limiter(Error),
+}
+
+impl GrowFailure {
+    /// The API's error for a growth by `delta` `units` of `what`.
+    pub(crate) fn into_error(self, what: &str, delta: u64, units: &str) -> Error {
+        match self {
+            GrowFailure::Failed => {
+                Error::Resource(format!("cannot grow {what} by {delta} {units}"))
+            }
+            GrowFailure::Refused(error) | GrowFailure::Limiter(error) => error,
+        }
+    }
+
+    /// What a growth builtin returns to compiled code: -1 for a failure or
+    /// a refusal; for the limiter's error, [`Builtin::GROW_TRAP`] after
+    /// parking the error where the trap's return picks it up as its source
+    /// (as a host function's error is).
+    ///
+    /// [`Builtin::GROW_TRAP`]: duet_environ::builtins::Builtin::GROW_TRAP
+    pub(crate) fn into_builtin_result(self, store: &mut StoreOpaque) -> u64 {
+        match self {
+            GrowFailure::Failed | GrowFailure::Refused(_) => u64::MAX,
+            GrowFailure::Limiter(error) => {
+                store.host_error = Some(error);
+                duet_environ::builtins::Builtin::GROW_TRAP as i64 as u64
+            }
+        }
+    }
+}
+
 /// What the limiter said about a growth.
 pub(crate) enum Growth {
     /// Allowed (or no limiter).
@@ -767,26 +807,24 @@ impl From<Option<Result<bool, Error>>> for Growth {
 
 impl StoreOpaque {
     /// Grows memory `index` of the store by `delta` pages after asking the
-    /// limiter: the old size, or `Err(None)` when the growth failed (past
-    /// the maximum, or the kernel refused memory), `Err(Some(error))` when
-    /// the limiter refused it ([`Error::Limit`]) or failed. The path of
-    /// every growth, wasm's (which makes any `Err` -1) and the API's.
-    pub(crate) fn grow_memory(&mut self, index: usize, delta: u64) -> Result<u64, Option<Error>> {
+    /// limiter: the old size, or why not. The path of every growth, wasm's
+    /// and the API's.
+    pub(crate) fn grow_memory(&mut self, index: usize, delta: u64) -> Result<u64, GrowFailure> {
         let memory = &self.memories[index];
         let current = memory.memory.pages();
-        let desired = current.checked_add(delta).ok_or(None)?;
+        let desired = current.checked_add(delta).ok_or(GrowFailure::Failed)?;
         if delta > 0 {
             match self.memory_growing(current, desired, memory.ty.maximum_pages) {
                 Growth::Allowed => {}
                 Growth::Refused => {
-                    return Err(Some(Error::Limit(format!(
+                    return Err(GrowFailure::Refused(Error::Limit(format!(
                         "store limit `memory_size` refused growing a memory from {current} to {desired} pages"
                     ))));
                 }
-                Growth::Failed(error) => return Err(Some(error)),
+                Growth::Failed(error) => return Err(GrowFailure::Limiter(error)),
             }
         }
-        self.memories[index].grow(delta).ok_or(None)
+        self.memories[index].grow(delta).ok_or(GrowFailure::Failed)
     }
 
     /// As [`StoreOpaque::grow_memory`], for table `index`, the new elements
@@ -796,22 +834,24 @@ impl StoreOpaque {
         index: usize,
         delta: u64,
         init: usize,
-    ) -> Result<u64, Option<Error>> {
+    ) -> Result<u64, GrowFailure> {
         let table = &self.tables[index];
         let current = table.table.size();
-        let desired = current.checked_add(delta).ok_or(None)?;
+        let desired = current.checked_add(delta).ok_or(GrowFailure::Failed)?;
         if delta > 0 {
             match self.table_growing(current, desired, table.ty.maximum) {
                 Growth::Allowed => {}
                 Growth::Refused => {
-                    return Err(Some(Error::Limit(format!(
+                    return Err(GrowFailure::Refused(Error::Limit(format!(
                         "store limit `table_elements` refused growing a table from {current} to {desired} elements"
                     ))));
                 }
-                Growth::Failed(error) => return Err(Some(error)),
+                Growth::Failed(error) => return Err(GrowFailure::Limiter(error)),
             }
         }
-        self.tables[index].grow(delta, init).ok_or(None)
+        self.tables[index]
+            .grow(delta, init)
+            .ok_or(GrowFailure::Failed)
     }
 
     /// Asks the limiter about a new memory of `minimum` pages: an

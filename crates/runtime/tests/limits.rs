@@ -6,7 +6,7 @@
 
 use duet::{
     Compiler, Config, Engine, Error, Instance, Memory, MemoryType, Module, ResourceLimiter, Store,
-    StoreLimits, StoreLimitsBuilder, Val,
+    StoreLimits, StoreLimitsBuilder, TrapCode, Val,
 };
 
 const PAGE: usize = 65536;
@@ -240,11 +240,16 @@ fn a_custom_limiter_sees_current_desired_and_maximum() {
             call(&mut store, instance, "tgrow", &[Val::I32(3)]).i32(),
             Some(2)
         );
-        // The limiter's error inside wasm's table.grow is a refusal.
-        assert_eq!(
-            call(&mut store, instance, "tgrow", &[Val::I32(4)]).i32(),
-            Some(-1)
-        );
+        // The limiter's error inside wasm's table.grow is a trap, its
+        // error the source; the store runs on.
+        let tgrow = instance.get_func(&store, "tgrow").unwrap().unwrap();
+        let error = tgrow
+            .call(&mut store, &[Val::I32(4)], &mut [Val::I32(0)])
+            .unwrap_err();
+        let trap = error.as_trap().expect("a trap");
+        assert_eq!(trap.code(), TrapCode::HostError);
+        let source = std::error::Error::source(trap).expect("the limiter's error");
+        assert_eq!(source.to_string(), "too many elements");
         assert_eq!(
             call(&mut store, instance, "tgrow", &[Val::I32(1)]).i32(),
             Some(5)
@@ -273,5 +278,45 @@ fn a_custom_limiter_sees_current_desired_and_maximum() {
         let error = table.grow(&mut store, 4, Val::FuncRef(None)).unwrap_err();
         assert_eq!(error.to_string(), "too many elements");
         assert_eq!(table.size(&store).unwrap(), 6);
+    }
+}
+
+#[test]
+fn trap_on_grow_failure_makes_a_refused_growth_a_trap_and_the_store_runs_on() {
+    for engine in engines() {
+        let module = Module::new(&engine, GROWER).unwrap();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(2 * PAGE)
+            .table_elements(3)
+            .trap_on_grow_failure(true)
+            .build();
+        let mut store = store(&engine, limits);
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        for (name, limit) in [("grow", "memory_size"), ("tgrow", "table_elements")] {
+            let func = instance.get_func(&store, name).unwrap().unwrap();
+            let error = func
+                .call(&mut store, &[Val::I32(5)], &mut [Val::I32(0)])
+                .unwrap_err();
+            let trap = error.as_trap().expect("a trap");
+            assert_eq!(trap.code(), TrapCode::HostError);
+            let source = std::error::Error::source(trap).expect("the limit's error");
+            assert!(source.to_string().contains(limit), "{source}");
+            assert!(!trap.frames().is_empty(), "a backtrace");
+        }
+        // Nothing grew, and growth within the limits still works.
+        assert_eq!(call(&mut store, instance, "size", &[]).i32(), Some(1));
+        assert_eq!(
+            call(&mut store, instance, "grow", &[Val::I32(1)]).i32(),
+            Some(1)
+        );
+        assert_eq!(
+            call(&mut store, instance, "tgrow", &[Val::I32(2)]).i32(),
+            Some(1)
+        );
+        assert_eq!(call(&mut store, instance, "tsize", &[]).i32(), Some(3));
+        // From the host: the error itself.
+        let memory = instance.get_memory(&store, "mem").unwrap().unwrap();
+        let error = memory.grow(&mut store, 1).unwrap_err();
+        assert!(matches!(error, Error::Limit(_)), "{error:?}");
     }
 }

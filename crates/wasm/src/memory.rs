@@ -143,6 +143,14 @@ impl Translator<'_, '_> {
         if let (Some(trap), Some(status)) = (builtin.trap(), result) {
             self.builder.ins().trapnz(status, trap.code());
         }
+        if let (Some(trap), Some(old)) = (builtin.grow_trap(), result) {
+            let sentinel = self
+                .builder
+                .ins()
+                .iconst(Type::I64, i64::from(Builtin::GROW_TRAP));
+            let must_trap = self.builder.ins().icmp(IntCC::Equal, old, sentinel);
+            self.builder.ins().trapnz(must_trap, trap.code());
+        }
         result
     }
 

@@ -338,6 +338,11 @@ impl CodeGen<'_> {
             self.asm.test_rr(OperandSize::S32, status, status);
             self.asm.trap_if(CC::NZ, trap.code());
         }
+        if let Some(trap) = builtin.grow_trap() {
+            let old = result.expect("a growth builtin returns the old size");
+            self.asm.cmp_ri(OperandSize::S64, old, Builtin::GROW_TRAP);
+            self.asm.trap_if(CC::Z, trap.code());
+        }
         result
     }
 }
