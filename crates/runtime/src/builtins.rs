@@ -78,14 +78,34 @@ fn range(start: u64, len: u64, size: usize) -> Option<core::ops::Range<usize>> {
     (end <= size as u64).then_some(start as usize..end as usize)
 }
 
+/// Runs `grow` (which asks the embedder's resource limiter) and turns its
+/// outcome into a growth builtin's result: the old size, -1 for a
+/// refusal, or [`Builtin::GROW_TRAP`] for the limiter's error. A panic in
+/// the limiter must not unwind through compiled code (it would abort the
+/// process): it is parked in the store, the builtin traps, and the call
+/// that entered wasm resumes the panic in the host, as for a host
+/// function's panic (`func.rs`).
+fn grow_outcome(
+    store: &mut StoreOpaque,
+    grow: impl FnOnce(&mut StoreOpaque) -> Result<u64, crate::store::GrowFailure>,
+) -> u64 {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| grow(store)));
+    match outcome {
+        Ok(Ok(old)) => old,
+        Ok(Err(failure)) => failure.into_builtin_result(store),
+        Err(panic) => {
+            store.host_panic = Some(panic);
+            Builtin::GROW_TRAP as i64 as u64
+        }
+    }
+}
+
 unsafe extern "sysv64" fn memory_grow(vmctx: *mut u8, memory: u32, delta: u64) -> u64 {
     // SAFETY: called by compiled code with its VMContext.
     let (store, i) = unsafe { context(vmctx) };
     let m = store.instances[i].memories[memory as usize] as usize;
     // -1 for a refusal, a trap for the limiter's error (limits.rs).
-    store
-        .grow_memory(m, delta)
-        .unwrap_or_else(|failure| failure.into_builtin_result(store))
+    grow_outcome(store, |store| store.grow_memory(m, delta))
 }
 
 unsafe extern "sysv64" fn memory_fill(
@@ -202,9 +222,7 @@ unsafe extern "sysv64" fn table_grow(vmctx: *mut u8, table: u32, delta: u64, ini
     let (store, i) = unsafe { context(vmctx) };
     let t = store.instances[i].tables[table as usize] as usize;
     // As in `memory_grow`.
-    store
-        .grow_table(t, delta, init)
-        .unwrap_or_else(|failure| failure.into_builtin_result(store))
+    grow_outcome(store, |store| store.grow_table(t, delta, init))
 }
 
 unsafe extern "sysv64" fn table_fill(

@@ -320,3 +320,55 @@ fn trap_on_grow_failure_makes_a_refused_growth_a_trap_and_the_store_runs_on() {
         assert!(matches!(error, Error::Limit(_)), "{error:?}");
     }
 }
+
+/// Panics on any growth of a memory once it exists (instantiation asks
+/// about the initial size, from 0).
+struct Panicker;
+
+impl ResourceLimiter for Panicker {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, Error> {
+        if current > 0 {
+            panic!("the limiter panicked");
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, Error> {
+        Ok(true)
+    }
+}
+
+/// A limiter that panics inside wasm's `memory.grow`: the panic must not
+/// unwind through compiled code (that aborts the process); it reaches the
+/// host's call as a panic, as a host function's does, and the store runs
+/// the next call.
+#[test]
+fn a_panicking_limiter_panics_in_the_host_not_through_wasm() {
+    for engine in engines() {
+        let module = Module::new(&engine, GROWER).unwrap();
+        let mut store = Store::new(&engine, Panicker);
+        store.limiter(|panicker| panicker);
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let grow = instance.get_func(&store, "grow").unwrap().unwrap();
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            grow.call(&mut store, &[Val::I32(1)], &mut [Val::I32(0)])
+        }))
+        .expect_err("the limiter's panic reaches the host");
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"the limiter panicked"));
+        assert_eq!(call(&mut store, instance, "size", &[]).i32(), Some(1));
+        assert_eq!(
+            call(&mut store, instance, "tgrow", &[Val::I32(1)]).i32(),
+            Some(1)
+        );
+    }
+}
