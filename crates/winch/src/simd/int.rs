@@ -137,9 +137,7 @@ impl Shape {
 
     /// `lane` in every lane.
     fn splat(self, lane: u64) -> u128 {
-        let bits = self.bits();
-        let lane = u128::from(lane) & ((1u128 << bits) - 1);
-        (0..128 / bits).fold(0, |acc, i| acc | lane << (i * bits))
+        super::splat_bits(lane, (self.bits() / 8) as u8)
     }
 
     /// The lane's minimum signed value (only its sign bit set).

@@ -88,7 +88,7 @@
 //!   storeN_lane                    pextrb/w/d/q mN, x, lane (movss/movsd for lane 0)
 //! ```
 
-use super::Compiled;
+use super::{Compiled, splat_bits};
 use crate::codegen::CodeGen;
 use crate::regs::XMM_SCRATCH;
 use crate::stack::Val;
@@ -129,14 +129,6 @@ impl Shape {
             Shape::F64x2 => ValType::F64,
         }
     }
-}
-
-/// The `v128` whose every lane of `lane_bytes` bytes is the low bytes of
-/// `bits`.
-fn splat_bits(bits: u64, lane_bytes: u8) -> u128 {
-    let width = 8 * u32::from(lane_bytes);
-    let lane = u128::from(bits) & (u128::MAX >> (128 - width));
-    (0..128 / width).fold(0, |acc, i| acc | lane << (i * width))
 }
 
 /// The `pshufb` mask of a byte shuffle of one operand: byte `i` is

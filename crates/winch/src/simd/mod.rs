@@ -78,6 +78,14 @@ mod float;
 mod int;
 mod lanes;
 
+/// The `v128` whose every lane of `lane_bytes` bytes is the low bytes of
+/// `bits`.
+pub(crate) fn splat_bits(bits: u64, lane_bytes: u8) -> u128 {
+    let width = 8 * u32::from(lane_bytes);
+    let lane = u128::from(bits) & (u128::MAX >> (128 - width));
+    (0..128 / width).fold(0, |acc, i| acc | lane << (i * width))
+}
+
 /// The result of a group's compile function: `None` if the operator is not
 /// the group's.
 pub(crate) type Compiled = Option<Result<(), CompileError>>;
