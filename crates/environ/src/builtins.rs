@@ -1,5 +1,6 @@
 //! The runtime functions compiled code calls for what it does not inline:
-//! growing memories and tables, and the bulk memory and table operations.
+//! growing memories and tables, the bulk memory and table operations, and
+//! the store's decision at an epoch deadline.
 //!
 //! Compiled code finds them in a table of addresses whose pointer is in the
 //! VMContext ([`VMContext::BUILTINS`](crate::vmoffsets::VMContext::BUILTINS)),
@@ -68,11 +69,15 @@ pub enum Builtin {
     TableInit,
     /// `elem_drop(vmctx, elem)`.
     ElemDrop,
+    /// `new_epoch(vmctx) -> u32`: called when the engine's epoch reached
+    /// the store's deadline (`metering`); 0 when the store moved the
+    /// deadline and the code goes on, non-zero to trap with `Interrupt`.
+    NewEpoch,
 }
 
 impl Builtin {
     /// Every builtin, in table order.
-    pub const ALL: [Builtin; 10] = [
+    pub const ALL: [Builtin; 11] = [
         Builtin::MemoryGrow,
         Builtin::MemoryFill,
         Builtin::MemoryCopy,
@@ -83,6 +88,7 @@ impl Builtin {
         Builtin::TableCopy,
         Builtin::TableInit,
         Builtin::ElemDrop,
+        Builtin::NewEpoch,
     ];
 
     /// The builtin's slot in the table of addresses.
@@ -104,6 +110,7 @@ impl Builtin {
             Builtin::TableCopy => &[VMContext, U32, U32, U64, U64, U64],
             Builtin::TableInit => &[VMContext, U32, U32, U64, U32, U32],
             Builtin::ElemDrop => &[VMContext, U32],
+            Builtin::NewEpoch => &[VMContext],
         }
     }
 
@@ -133,6 +140,7 @@ impl Builtin {
             Builtin::TableFill | Builtin::TableCopy | Builtin::TableInit => {
                 Some(Trap::TableOutOfBounds)
             }
+            Builtin::NewEpoch => Some(Trap::Interrupt),
             Builtin::MemoryGrow | Builtin::TableGrow | Builtin::DataDrop | Builtin::ElemDrop => {
                 None
             }
@@ -167,6 +175,7 @@ impl Builtin {
             Builtin::TableCopy => "table_copy",
             Builtin::TableInit => "table_init",
             Builtin::ElemDrop => "elem_drop",
+            Builtin::NewEpoch => "new_epoch",
         }
     }
 }

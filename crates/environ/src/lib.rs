@@ -18,6 +18,9 @@
 //! * [`control`]: what an operator did to the validator's control stack,
 //!   which is how both compilers keep their frames matched in unreachable
 //!   code;
+//! * [`metering`]: what each operator costs in fuel, where a function's
+//!   charges are added up and where fuel and the epoch are checked, the
+//!   same in both tiers;
 //! * [`module`]: a module's metadata (types, imports, functions, tables,
 //!   memories, globals, exports, elements, data), translated from the binary
 //!   with wasmparser and validated with a configurable feature set;
@@ -27,7 +30,8 @@
 //! * [`parallel`]: the driver that compiles a module's functions on
 //!   several threads, with results independent of the scheduling;
 //! * [`tunables`]: how linear memories are reserved (guard pages), which
-//!   decides where a compiler may leave out bounds checks.
+//!   decides where a compiler may leave out bounds checks, and whether
+//!   code meters fuel and checks epochs.
 //!
 //! `docs/abi.md` pictures the VMContext and a stack frame.
 
@@ -35,6 +39,7 @@ pub mod abi;
 pub mod builtins;
 pub mod control;
 pub mod entry;
+pub mod metering;
 pub mod module;
 pub mod module_env;
 pub mod parallel;

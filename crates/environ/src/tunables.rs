@@ -1,5 +1,6 @@
 //! How linear memories are reserved, and what that lets compiled code leave
-//! out.
+//! out; and whether compiled code meters fuel and checks epochs
+//! ([`crate::metering`]).
 //!
 //! A 32-bit memory is placed in a reservation of [`Tunables::memory_reservation`]
 //! bytes (4 GiB by default) followed by [`Tunables::memory_guard_size`]
@@ -24,14 +25,28 @@ pub struct Tunables {
     pub memory_reservation: u64,
     /// Bytes of inaccessible address space after the reservation.
     pub memory_guard_size: u64,
+    /// Whether compiled code charges fuel and traps with `OutOfFuel` when
+    /// the store's runs out (`metering`).
+    pub consume_fuel: bool,
+    /// Whether compiled code checks the engine's epoch against the store's
+    /// deadline at function entries and loop headers (`metering`).
+    pub epoch_interruption: bool,
+}
+
+impl Tunables {
+    /// The defaults, as a constant: 4 GiB reservations, 2 GiB guards, no
+    /// fuel, no epochs.
+    pub const DEFAULT: Tunables = Tunables {
+        memory_reservation: 1 << 32,
+        memory_guard_size: 2 << 30,
+        consume_fuel: false,
+        epoch_interruption: false,
+    };
 }
 
 impl Default for Tunables {
     fn default() -> Self {
-        Tunables {
-            memory_reservation: 1 << 32,
-            memory_guard_size: 2 << 30,
-        }
+        Tunables::DEFAULT
     }
 }
 
@@ -95,6 +110,7 @@ mod tests {
         let none = Tunables {
             memory_reservation: 0,
             memory_guard_size: 0,
+            ..Tunables::default()
         };
         assert_eq!(none.bounds_check(false, 0, 1), BoundsCheck::Explicit);
         assert_eq!(

@@ -4,10 +4,11 @@
 //! ```text
 //!  vmctx ──► ┌──────────────────────────────────────────┐ 0
 //!            │ header (fixed offsets, VMContext::*)      │
-//!            │   magic, stack_limit, fuel, epoch        │
-//!            │   deadline and counter pointer, builtins │
-//!            │   pointer, store pointer, last wasm      │
-//!            │   exit fp/pc, entry fp                   │
+//!            │   magic, stack_limit, store context      │
+//!            │   pointer (fuel), epoch deadline, epoch  │
+//!            │   counter pointer, builtins pointer,     │
+//!            │   store pointer, last wasm exit fp/pc,   │
+//!            │   entry fp                               │
 //!            ├──────────────────────────────────────────┤ type_ids
 //!            │ u32 × types: engine-wide signature id of │
 //!            │ each module type (call_indirect checks)  │
@@ -63,11 +64,16 @@ impl VMContext {
     /// compares its new stack pointer with it and traps with
     /// `StackOverflow` below it.
     pub const STACK_LIMIT: u32 = 8;
-    /// `i64`: fuel consumed so far, counting up towards zero (reserved).
-    pub const FUEL_CONSUMED: u32 = 16;
-    /// `u64`: the epoch at which the code must yield (reserved).
+    /// `*mut VMStoreContext`: the state the store's instances share
+    /// while wasm runs (the fuel counter), one per store.
+    pub const STORE_CONTEXT: u32 = 16;
+    /// `u64`: the epoch at which running code must stop and ask the store
+    /// what to do (`metering`). The store's deadline, copied into each of
+    /// its instances (as the stack limit is) so that the check is one
+    /// compare against the VMContext.
     pub const EPOCH_DEADLINE: u32 = 24;
-    /// `*const u64`: the engine's epoch counter (reserved).
+    /// `*const u64`: the engine's epoch counter, which
+    /// `Engine::increment_epoch` advances from any thread.
     pub const EPOCH_COUNTER: u32 = 32;
     /// `*const usize`: the table of builtin function addresses, indexed by
     /// [`Builtin::index`](crate::builtins::Builtin::index).
@@ -84,6 +90,21 @@ impl VMContext {
     pub const LAST_WASM_ENTRY_FP: u32 = 72;
     /// The header's size; the per-module arrays start here.
     pub const HEADER_SIZE: u32 = 80;
+}
+
+/// What the instances of one store share while wasm runs, reached through
+/// [`VMContext::STORE_CONTEXT`]. Compiled code writes it, so it cannot be
+/// copied into each instance as the read-only header fields are: fuel
+/// consumed in one instance must be seen by the next it calls.
+pub struct VMStoreContext;
+
+impl VMStoreContext {
+    /// `i64`: fuel consumed so far, minus the fuel the store was given:
+    /// negative while fuel is left; code that finds it `>= 0` at a check
+    /// traps with `OutOfFuel` (`metering`).
+    pub const FUEL_CONSUMED: u32 = 0;
+    /// Size in bytes.
+    pub const SIZE: u32 = 8;
 }
 
 /// An imported function: its code and the VMContext to call it with.
@@ -411,7 +432,7 @@ mod tests {
         let fields = [
             (VMContext::MAGIC, 4),
             (VMContext::STACK_LIMIT, 8),
-            (VMContext::FUEL_CONSUMED, 8),
+            (VMContext::STORE_CONTEXT, 8),
             (VMContext::EPOCH_DEADLINE, 8),
             (VMContext::EPOCH_COUNTER, 8),
             (VMContext::BUILTINS, 8),

@@ -27,6 +27,7 @@ pub(crate) struct BuiltinTable {
     table_copy: unsafe extern "sysv64" fn(*mut u8, u32, u32, u64, u64, u64) -> u32,
     table_init: unsafe extern "sysv64" fn(*mut u8, u32, u32, u64, u32, u32) -> u32,
     elem_drop: unsafe extern "sysv64" fn(*mut u8, u32),
+    new_epoch: unsafe extern "sysv64" fn(*mut u8) -> u32,
 }
 
 const _: () = {
@@ -41,6 +42,7 @@ const _: () = {
     assert!(offset_of!(BuiltinTable, table_copy) == Builtin::TableCopy.index() as usize * 8);
     assert!(offset_of!(BuiltinTable, table_init) == Builtin::TableInit.index() as usize * 8);
     assert!(offset_of!(BuiltinTable, elem_drop) == Builtin::ElemDrop.index() as usize * 8);
+    assert!(offset_of!(BuiltinTable, new_epoch) == Builtin::NewEpoch.index() as usize * 8);
     assert!(size_of::<BuiltinTable>() == Builtin::ALL.len() * 8);
 };
 
@@ -55,6 +57,7 @@ pub(crate) const TABLE: BuiltinTable = BuiltinTable {
     table_copy,
     table_init,
     elem_drop,
+    new_epoch,
 };
 
 /// The store and the calling instance's index.
@@ -96,6 +99,46 @@ fn grow_outcome(
         Err(panic) => {
             store.host_panic = Some(panic);
             Builtin::GROW_TRAP as i64 as u64
+        }
+    }
+}
+
+/// The engine's epoch reached the store's deadline: trap (0 → 1), or
+/// run the store's callback, which moves the deadline (0: go on) or fails
+/// (1, its error parked as the `Interrupt` trap's source). A panic in the
+/// callback is parked and resumed in the host, as in [`grow_outcome`].
+unsafe extern "sysv64" fn new_epoch(vmctx: *mut u8) -> u32 {
+    // SAFETY: called by compiled code with its VMContext.
+    let (store, i) = unsafe { context(vmctx) };
+    let Some(mut callback) = store.epoch_callback.take() else {
+        return 1;
+    };
+    let instance = crate::instance::Instance {
+        store: store.id,
+        index: i as u32,
+    };
+    let store_ptr: *mut StoreOpaque = store;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        callback(store_ptr, instance)
+    }));
+    // SAFETY: the callback's borrow of the store has ended.
+    let store = unsafe { &mut *store_ptr };
+    // Keep the callback unless it installed another one.
+    if store.epoch_callback.is_none() {
+        store.epoch_callback = Some(callback);
+    }
+    match outcome {
+        Ok(Ok(crate::store::UpdateDeadline::Continue(delta))) => {
+            store.set_epoch_deadline(delta);
+            0
+        }
+        Ok(Err(error)) => {
+            store.host_error = Some(error);
+            1
+        }
+        Err(panic) => {
+            store.host_panic = Some(panic);
+            1
         }
     }
 }

@@ -11,6 +11,7 @@ use duet_environ::module::FuncType;
 use duet_environ::trampoline;
 use duet_environ::tunables::Tunables;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use wasmparser::WasmFeatures;
 
@@ -174,6 +175,8 @@ pub struct Config {
     pub(crate) native_unwind_info: bool,
     pub(crate) profiling: ProfilingStrategy,
     pub(crate) debug_info: bool,
+    consume_fuel: bool,
+    epoch_interruption: bool,
 }
 
 impl Default for Config {
@@ -203,6 +206,8 @@ impl Config {
             native_unwind_info: true,
             profiling: ProfilingStrategy::None,
             debug_info: false,
+            consume_fuel: false,
+            epoch_interruption: false,
         }
     }
 
@@ -263,7 +268,40 @@ impl Config {
         self
     }
 
+    /// Whether compiled code consumes fuel (off by default): every
+    /// operator costs fuel (`duet_environ::metering` says how much), a
+    /// store starts with none ([`Store::set_fuel`] gives it some), and code
+    /// that finds the store's fuel exhausted at a function entry or loop
+    /// header traps with [`TrapCode::OutOfFuel`]. Both compilers charge
+    /// exactly the same fuel for the same execution.
+    ///
+    /// [`Store::set_fuel`]: crate::Store::set_fuel
+    /// [`TrapCode::OutOfFuel`]: crate::TrapCode::OutOfFuel
+    pub fn consume_fuel(&mut self, on: bool) -> &mut Self {
+        self.consume_fuel = on;
+        self
+    }
+
+    /// Whether compiled code checks the engine's epoch (off by default): at
+    /// every function entry and loop header it compares the epoch
+    /// ([`Engine::increment_epoch`]) with the store's deadline
+    /// ([`Store::set_epoch_deadline`], 0 until set) and, once reached,
+    /// traps with [`TrapCode::Interrupt`] or runs the store's callback
+    /// ([`Store::epoch_deadline_callback`]). The check is a load and a
+    /// compare; this is the cheap way to bound the time wasm runs.
+    ///
+    /// [`Store::set_epoch_deadline`]: crate::Store::set_epoch_deadline
+    /// [`Store::epoch_deadline_callback`]: crate::Store::epoch_deadline_callback
+    /// [`TrapCode::Interrupt`]: crate::TrapCode::Interrupt
+    pub fn epoch_interruption(&mut self, on: bool) -> &mut Self {
+        self.epoch_interruption = on;
+        self
+    }
+
     /// How linear memories are reserved, and so how bounds are checked.
+    /// (Its `consume_fuel` and `epoch_interruption` fields are ignored:
+    /// [`Config::consume_fuel`] and [`Config::epoch_interruption`] decide
+    /// them.)
     pub fn tunables(&mut self, tunables: Tunables) -> &mut Self {
         self.tunables = tunables;
         self
@@ -365,6 +403,10 @@ pub(crate) struct EngineInner {
     /// `call_indirect` compare ids across instances.
     types: Mutex<HashMap<FuncType, u32>>,
     trampolines: Mutex<HashMap<u32, Arc<TypeTrampolines>>>,
+    /// The epoch (`Config::epoch_interruption`); every VMContext of the
+    /// engine's stores points at it, and compiled code reads it with
+    /// plain aligned loads.
+    epoch: AtomicU64,
 }
 
 /// A compilation environment shared by modules and stores. Cheap to
@@ -426,6 +468,7 @@ impl Engine {
                 cpu,
                 types: Mutex::new(HashMap::new()),
                 trampolines: Mutex::new(HashMap::new()),
+                epoch: AtomicU64::new(0),
             }),
         })
     }
@@ -449,8 +492,34 @@ impl Engine {
         self.inner.config.features
     }
 
+    /// The tunables both compilers and the runtime read, with the
+    /// metering the configuration asks for.
     pub(crate) fn tunables(&self) -> Tunables {
-        self.inner.config.tunables
+        let config = &self.inner.config;
+        Tunables {
+            consume_fuel: config.consume_fuel,
+            epoch_interruption: config.epoch_interruption,
+            ..config.tunables
+        }
+    }
+
+    /// Advances the engine's epoch by one. Callable from any thread (a
+    /// timer thread, typically) while wasm runs in the engine's stores:
+    /// code running past its store's deadline notices at its next function
+    /// entry or loop header ([`Config::epoch_interruption`]).
+    pub fn increment_epoch(&self) {
+        self.inner.epoch.fetch_add(1, Ordering::Release);
+    }
+
+    /// The engine's epoch: how many times [`Engine::increment_epoch`] was
+    /// called.
+    pub fn current_epoch(&self) -> u64 {
+        self.inner.epoch.load(Ordering::Acquire)
+    }
+
+    /// Where compiled code reads the epoch.
+    pub(crate) fn epoch_counter(&self) -> *const u64 {
+        self.inner.epoch.as_ptr().cast_const()
     }
 
     /// The most bytes a 64-bit memory reserves and grows to.

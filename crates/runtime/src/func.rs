@@ -174,6 +174,23 @@ impl<T> Caller<'_, T> {
         &mut self.store.data
     }
 
+    /// The store's fuel left ([`Store::get_fuel`](crate::Store::get_fuel)).
+    pub fn get_fuel(&self) -> Result<u64, Error> {
+        self.store.opaque.get_fuel()
+    }
+
+    /// Gives the store `fuel` units of fuel
+    /// ([`Store::set_fuel`](crate::Store::set_fuel)).
+    pub fn set_fuel(&mut self, fuel: u64) -> Result<(), Error> {
+        self.store.opaque.set_fuel(fuel)
+    }
+
+    /// Sets the store's epoch deadline `delta` epochs after the current
+    /// one ([`Store::set_epoch_deadline`](crate::Store::set_epoch_deadline)).
+    pub fn set_epoch_deadline(&mut self, delta: u64) {
+        self.store.opaque.set_epoch_deadline(delta);
+    }
+
     /// An export of the calling instance (its memory, typically).
     pub fn get_export(&mut self, name: &str) -> Option<Extern> {
         let instance = self.caller?;
@@ -336,7 +353,8 @@ pub(crate) unsafe fn invoke(
     let frames = frames(store, &info);
     let truncated = info.backtrace.is_truncated();
     let host_error = match info.trap {
-        TrapCode::HostError => store.host_error.take(),
+        // A host function's error, or an epoch callback's.
+        TrapCode::HostError | TrapCode::Interrupt => store.host_error.take(),
         _ => None,
     };
     Err(Error::Trap(match host_error {

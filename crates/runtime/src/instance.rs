@@ -27,7 +27,7 @@ use crate::func::{Func, HostContext, invoke, write_stack_limit};
 use crate::module::Module;
 use crate::store::{AsStore, AsStoreMut, StoreGlobal, StoreOpaque, StoreTable};
 use crate::table::Table as RtTable;
-use crate::vm::{VMFuncRef, VMFunctionImport, VMGlobalDefinition};
+use crate::vm::{VMFuncRef, VMFunctionImport, VMGlobalDefinition, VMStoreContext};
 use duet_environ::module::{
     ConstEvalContext, ConstExpr, DataKind, ElementItems, ElementKind, EntityIndex, FuncIndex,
     GlobalIndex, Value,
@@ -77,6 +77,13 @@ impl InstanceData {
     pub(crate) fn set_stack_limit(&self, limit: usize) {
         // SAFETY: the VMContext is live as long as `self`.
         unsafe { write_stack_limit(self.vmctx(), limit) };
+    }
+
+    pub(crate) fn set_epoch_deadline(&self, deadline: u64) {
+        // SAFETY: the VMContext is live as long as `self`, and the field
+        // is 8-aligned; no wasm of the store runs while the store is
+        // borrowed mutably to call this.
+        unsafe { self.at::<u64>(VMContext::EPOCH_DEADLINE).write(deadline) };
     }
 
     /// A pointer to `offset` in the VMContext, as a `*mut T`.
@@ -389,6 +396,12 @@ fn instantiate(
             .write(&BUILTINS);
         data.at::<*const InstanceData>(VMContext::STORE)
             .write(record);
+        data.at::<*mut VMStoreContext>(VMContext::STORE_CONTEXT)
+            .write(&mut *store.vm_store_context);
+        data.at::<u64>(VMContext::EPOCH_DEADLINE)
+            .write(store.epoch_deadline);
+        data.at::<*const u64>(VMContext::EPOCH_COUNTER)
+            .write(store.engine.epoch_counter());
         for (t, &id) in module.inner.type_ids.iter().enumerate() {
             data.at::<u32>(offsets.type_id(t as u32)).write(id);
         }

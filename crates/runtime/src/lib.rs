@@ -150,6 +150,6 @@ pub use limits::{
 };
 pub use linker::Linker;
 pub use module::{Module, ModuleSource, NotAModule, NotText};
-pub use store::{AsStore, AsStoreDataMut, AsStoreMut, ExternRef, Store, Val};
+pub use store::{AsStore, AsStoreDataMut, AsStoreMut, ExternRef, Store, UpdateDeadline, Val};
 pub use typed::{TypedFunc, WasmList, WasmTy};
 pub use wasmparser::WasmFeatures;

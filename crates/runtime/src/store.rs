@@ -22,11 +22,12 @@
 use crate::engine::{Engine, TypeTrampolines};
 use crate::error::Error;
 use crate::func::{Caller, Func, HostContext};
-use crate::instance::InstanceData;
+use crate::instance::{Instance, InstanceData};
 use crate::limits::ResourceLimiter;
 use crate::memory::LinearMemory;
 use crate::module::Module;
 use crate::table::Table as RtTable;
+use crate::vm::VMStoreContext;
 use crate::vm::{VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMTableDefinition};
 use core::any::Any;
 use duet_environ::module::{FuncType, GlobalType, MemoryType, RefType, TableType, ValType};
@@ -140,6 +141,28 @@ pub struct StoreOpaque {
     pub(crate) stack_limit: usize,
     /// The embedder's [`ResourceLimiter`], if [`Store::limiter`] set one.
     pub(crate) limiter: Option<LimiterHook>,
+    /// What compiled code shares across the store's instances (the fuel
+    /// counter); every VMContext's `STORE_CONTEXT` points here.
+    pub(crate) vm_store_context: Box<VMStoreContext>,
+    /// The epoch at which running code stops ([`Store::set_epoch_deadline`]),
+    /// copied into every VMContext of the store.
+    pub(crate) epoch_deadline: u64,
+    /// What happens at the deadline: `None` traps with `Interrupt`.
+    pub(crate) epoch_callback: Option<EpochCallback>,
+}
+
+/// A [`Store::epoch_deadline_callback`] with the store's data type erased:
+/// it is given a pointer to the `StoreInner<T>` it was made for and the
+/// instance whose code reached the deadline.
+pub(crate) type EpochCallback =
+    Box<dyn FnMut(*mut StoreOpaque, Instance) -> Result<UpdateDeadline, Error> + Send + Sync>;
+
+/// What an epoch deadline callback ([`Store::epoch_deadline_callback`])
+/// tells the interrupted code.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum UpdateDeadline {
+    /// Go on, with the deadline this many epochs after the current one.
+    Continue(u64),
 }
 
 /// How the store reaches its limiter: the embedder's closure over `T`,
@@ -221,6 +244,9 @@ impl<T> Store<T> {
                     depth: 0,
                     stack_limit: 0,
                     limiter: None,
+                    vm_store_context: Box::default(),
+                    epoch_deadline: 0,
+                    epoch_callback: None,
                 },
                 data,
             }),
@@ -273,6 +299,131 @@ impl<T> Store<T> {
             // store's methods call it on the opaque part alone).
             f(limiter(unsafe { &mut *data.0 }))
         }));
+    }
+
+    /// Gives the store `fuel` units of fuel, replacing what was left
+    /// ([`Config::consume_fuel`]; an [`Error::Config`] if the engine does
+    /// not consume fuel). At most `i64::MAX` counts.
+    ///
+    /// ```
+    /// use duet::{Config, Engine, Instance, Module, Store, TrapCode};
+    /// let engine = Engine::new(Config::new().consume_fuel(true))?;
+    /// let module = Module::new(&engine, r#"(module (func (export "spin") (loop br 0)))"#)?;
+    /// let mut store = Store::new(&engine, ());
+    /// store.set_fuel(10_000)?;
+    /// let instance = Instance::new(&mut store, &module, &[])?;
+    /// let spin = instance.get_typed_func::<(), ()>(&mut store, "spin")?;
+    /// let trap = spin.call(&mut store, ()).unwrap_err();
+    /// assert_eq!(trap.trap_code(), Some(TrapCode::OutOfFuel));
+    /// assert_eq!(store.get_fuel()?, 0);
+    /// # Ok::<(), duet::Error>(())
+    /// ```
+    ///
+    /// [`Config::consume_fuel`]: crate::Config::consume_fuel
+    pub fn set_fuel(&mut self, fuel: u64) -> Result<(), Error> {
+        self.inner.opaque.set_fuel(fuel)
+    }
+
+    /// The fuel left ([`Store::set_fuel`]); 0 once exhausted, even if the
+    /// last call ran a little past the end (code checks only at function
+    /// entries and loop headers).
+    pub fn get_fuel(&self) -> Result<u64, Error> {
+        self.inner.opaque.get_fuel()
+    }
+
+    /// Sets the deadline `delta` epochs after the engine's current one
+    /// ([`Config::epoch_interruption`]): wasm of this store that runs
+    /// when [`Engine::increment_epoch`] has reached it stops at its next
+    /// function entry or loop header. Until set, the deadline is epoch 0,
+    /// which has always been reached.
+    ///
+    /// [`Config::epoch_interruption`]: crate::Config::epoch_interruption
+    pub fn set_epoch_deadline(&mut self, delta: u64) {
+        self.inner.opaque.set_epoch_deadline(delta);
+    }
+
+    /// At the deadline, trap with [`TrapCode::Interrupt`](crate::TrapCode::Interrupt)
+    /// (the default; undoes [`Store::epoch_deadline_callback`]).
+    pub fn epoch_deadline_trap(&mut self) {
+        self.inner.opaque.epoch_callback = None;
+    }
+
+    /// At the deadline, run `callback` with the store (and the instance
+    /// whose code reached it, as the [`Caller`]): `Ok(UpdateDeadline::Continue(delta))`
+    /// moves the deadline `delta` epochs past the current one and the code
+    /// goes on; an error traps with [`TrapCode::Interrupt`](crate::TrapCode::Interrupt),
+    /// the error as the trap's source.
+    ///
+    /// ```
+    /// use duet::{Config, Engine, Instance, Module, Store, UpdateDeadline};
+    /// let engine = Engine::new(Config::new().epoch_interruption(true))?;
+    /// let module = Module::new(&engine, r#"(module (func (export "f") (result i32) i32.const 7))"#)?;
+    /// let mut store = Store::new(&engine, 0u32);
+    /// store.epoch_deadline_callback(|mut caller| {
+    ///     *caller.data_mut() += 1;
+    ///     Ok(UpdateDeadline::Continue(1))
+    /// });
+    /// let instance = Instance::new(&mut store, &module, &[])?;
+    /// let f = instance.get_typed_func::<(), i32>(&mut store, "f")?;
+    /// assert_eq!(f.call(&mut store, ())?, 7);
+    /// assert_eq!(*store.data(), 1); // the deadline was epoch 0: called once
+    /// # Ok::<(), duet::Error>(())
+    /// ```
+    pub fn epoch_deadline_callback(
+        &mut self,
+        mut callback: impl FnMut(Caller<'_, T>) -> Result<UpdateDeadline, Error> + Send + Sync + 'static,
+    ) where
+        T: 'static,
+    {
+        self.inner.opaque.epoch_callback = Some(Box::new(move |store, instance| {
+            // SAFETY: the callback is only called by `new_epoch` with the
+            // store it was installed in, a `StoreInner<T>` whose opaque
+            // part is its first field, while nothing else borrows it.
+            let store = unsafe { &mut *store.cast::<StoreInner<T>>() };
+            callback(Caller {
+                store,
+                caller: Some(instance),
+            })
+        }));
+    }
+}
+
+impl StoreOpaque {
+    /// [`Store::set_fuel`].
+    pub(crate) fn set_fuel(&mut self, fuel: u64) -> Result<(), Error> {
+        self.check_fuel_enabled()?;
+        let fuel = i64::try_from(fuel).unwrap_or(i64::MAX);
+        // SAFETY: no wasm of this store runs while it is borrowed mutably
+        // (a host function's `Caller` runs between wasm frames, which
+        // wrote the counter back before calling).
+        unsafe { *self.vm_store_context.fuel_consumed.get() = -fuel };
+        Ok(())
+    }
+
+    /// [`Store::get_fuel`].
+    pub(crate) fn get_fuel(&self) -> Result<u64, Error> {
+        self.check_fuel_enabled()?;
+        // SAFETY: as in `set_fuel`.
+        let consumed = unsafe { *self.vm_store_context.fuel_consumed.get() };
+        Ok(consumed.min(0).unsigned_abs())
+    }
+
+    fn check_fuel_enabled(&self) -> Result<(), Error> {
+        if self.engine.tunables().consume_fuel {
+            Ok(())
+        } else {
+            Err(Error::Config(
+                "fuel is not enabled in this engine (Config::consume_fuel)".to_string(),
+            ))
+        }
+    }
+
+    /// [`Store::set_epoch_deadline`].
+    pub(crate) fn set_epoch_deadline(&mut self, delta: u64) {
+        self.epoch_deadline = self.engine.current_epoch().saturating_add(delta);
+        for instance in &self.instances {
+            instance.set_epoch_deadline(self.epoch_deadline);
+        }
     }
 }
 

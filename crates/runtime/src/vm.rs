@@ -13,6 +13,7 @@
 //!  VMTableDefinition  0 base       8 current_elements (u64)     16
 //!  VMMemoryDefinition 0 base       8 current_length (u64)       16
 //!  VMGlobalDefinition 0 value (16 bytes, 16-aligned)            16
+//!  VMStoreContext     0 fuel_consumed (i64)                      8
 //! ```
 //!
 //! `vmctx` pointers are untyped (`*mut u8`) until the runtime has an
@@ -65,6 +66,18 @@ pub struct VMMemoryDefinition {
     pub base: *mut u8,
     /// The accessible length in bytes.
     pub current_length: u64,
+}
+
+/// What a store's instances share while wasm runs; every VMContext of the
+/// store points at the store's one (`VMContext::STORE_CONTEXT`). Compiled
+/// code updates the fuel counter in place, so the runtime reads and writes
+/// it only through the cell, and only while no wasm of the store runs.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct VMStoreContext {
+    /// Fuel consumed minus fuel given: negative while fuel is left
+    /// (`duet_environ::metering`).
+    pub fuel_consumed: core::cell::UnsafeCell<i64>,
 }
 
 /// A global's value: 16 bytes (a `v128` fits), 16-aligned. Scalars live at
@@ -206,6 +219,15 @@ mod tests {
             u(size_of::<VMMemoryDefinition>()),
             layout::VMMemoryDefinition::SIZE
         );
+    }
+
+    #[test]
+    fn store_context_matches_the_environ_layout() {
+        assert_eq!(
+            u(offset_of!(VMStoreContext, fuel_consumed)),
+            layout::VMStoreContext::FUEL_CONSUMED
+        );
+        assert_eq!(u(size_of::<VMStoreContext>()), layout::VMStoreContext::SIZE);
     }
 
     #[test]
