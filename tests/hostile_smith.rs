@@ -109,10 +109,7 @@ impl Features {
 /// every access is bounds-checked explicitly.
 fn tunables(explicit_bounds_checks: bool) -> Tunables {
     if explicit_bounds_checks {
-        Tunables {
-            memory_reservation: 0,
-            memory_guard_size: 0,
-        }
+        Tunables::NO_RESERVATION
     } else {
         Tunables::default()
     }

@@ -31,10 +31,7 @@ const EXPLICIT: &str = ";; bounds-checks: explicit";
 fn translate_file(path: &Path) -> Result<String, String> {
     let source = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let tunables = if source.lines().any(|line| line.trim() == EXPLICIT) {
-        Tunables {
-            memory_reservation: 0,
-            memory_guard_size: 0,
-        }
+        Tunables::NO_RESERVATION
     } else {
         Tunables::default()
     };

@@ -106,10 +106,7 @@ impl Flavor {
 /// The tunables for `seed`: a quarter of the seeds bounds-check explicitly.
 fn tunables(seed: u64) -> Tunables {
     if seed % 4 == 3 {
-        Tunables {
-            memory_reservation: 0,
-            memory_guard_size: 0,
-        }
+        Tunables::NO_RESERVATION
     } else {
         Tunables::default()
     }

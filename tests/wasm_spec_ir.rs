@@ -51,13 +51,7 @@ struct Counts {
 fn configurations() -> [(&'static str, Tunables); 2] {
     [
         ("guard pages", Tunables::default()),
-        (
-            "explicit checks",
-            Tunables {
-                memory_reservation: 0,
-                memory_guard_size: 0,
-            },
-        ),
+        ("explicit checks", Tunables::NO_RESERVATION),
     ]
 }
 

@@ -967,10 +967,7 @@ fn memory_and_globals_with_guard_pages() {
 
 #[test]
 fn memory_with_explicit_bounds_checks() {
-    let tunables = Tunables {
-        memory_reservation: 0,
-        memory_guard_size: 0,
-    };
+    let tunables = Tunables::NO_RESERVATION;
     check_memory_program(compile_with(MEMORY_PROGRAM, tunables).expect("compiles"));
 }
 

@@ -82,10 +82,7 @@ fn config(simd: bool) -> wasm_smith::Config {
 /// The tunables for `seed`: a quarter of the seeds bounds-check explicitly.
 fn tunables(seed: u64) -> Tunables {
     if seed % 4 == 3 {
-        Tunables {
-            memory_reservation: 0,
-            memory_guard_size: 0,
-        }
+        Tunables::NO_RESERVATION
     } else {
         Tunables::default()
     }

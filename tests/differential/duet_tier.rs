@@ -45,10 +45,7 @@ impl DuetTier {
             .parallel_compilation(false)
             .max_wasm_stack(stack_bytes);
         if bounds == Bounds::Explicit {
-            config.tunables(Tunables {
-                memory_reservation: 0,
-                memory_guard_size: 0,
-            });
+            config.tunables(Tunables::NO_RESERVATION);
         }
         let engine = Engine::new(&config).map_err(|e| e.to_string())?;
         let compiler_name = match compiler {

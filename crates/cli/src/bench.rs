@@ -4,10 +4,12 @@
 //! # Design
 //!
 //! ```text
-//!   duet bench [--compiler winch|cranelift|both] [--cpu PRESET] [--runs N] [--json] FILES...
+//!   duet bench [--compiler winch|cranelift|both] [--cpu PRESET] [--fuel] [--epochs]
+//!              [--runs N] [--json] FILES...
 //!     │  for each file, each compiler, each run i of N (progress on stderr):
 //!     │
-//!     ├─► duet bench-child --compiler C --cpu P NAME.wasm   cwd = the file's directory
+//!     ├─► duet bench-child --compiler C --cpu P [--fuel] [--epochs] NAME.wasm
+//!     │                                                  cwd = the file's directory
 //!     │     1. Module::from_binary, one thread           ─► compile_ms
 //!     │     2. Module::from_binary, parallel (new engine) ─► compile_parallel_ms
 //!     │     3. instantiate with WASI ("." pre-opened), call _start;
@@ -47,6 +49,13 @@
 //!   Instantiation is outside it either way.
 //! * `peak_rss_kb`: the child's peak resident set (`VmHWM`, KiB): the most
 //!   memory the process held at once, over both compilations and the run.
+//!
+//! **Metering.** With `--fuel` the code is compiled to consume fuel and
+//! the store is given `u64::MAX` (which never runs out); with `--epochs` it
+//! checks the epoch, with a deadline of `u64::MAX / 2` epochs (never
+//! reached). So the figures are the cost of the checks alone, measured the
+//! way `anchor-bench` measures Wasmtime's with `ANCHOR_FUEL=1` and
+//! `ANCHOR_EPOCH=1`.
 //!
 //! **The program's environment** is sightglass's: its directory is the
 //! working directory and is pre-opened as `.` (so it reads `default.input`
@@ -295,12 +304,24 @@ pub fn table(files: &[String], compilers: &[duet::Compiler], summaries: &[Summar
     out
 }
 
+/// Whether the measured code meters fuel and checks epochs (see the
+/// module docs).
+#[derive(Copy, Clone, Default, Debug, PartialEq, Eq)]
+pub struct Metering {
+    /// Fuel metering, with fuel that never runs out.
+    pub fuel: bool,
+    /// Epoch checks, with a deadline never reached.
+    pub epochs: bool,
+}
+
 /// What `duet bench` was asked for.
 pub struct Options {
     /// The compilers, in the order of the table's column groups.
     pub compilers: Vec<duet::Compiler>,
     /// The CPU features the code may use.
     pub cpu: duet::CpuPreset,
+    /// Fuel metering and epoch checks in the measured code.
+    pub metering: Metering,
     /// Runs per file and compiler (at least 1).
     pub runs: usize,
     /// One JSON line per file and compiler instead of the table.
@@ -340,7 +361,7 @@ pub fn bench(
                     "{name} {} run {run}/{runs}",
                     compiler_name(compiler)
                 ));
-                match run_child(exe, file, compiler, options.cpu, options.show_output) {
+                match run_child(exe, file, compiler, options) {
                     Ok(sample) => samples.push(sample),
                     Err(message) => {
                         progress.clear();
@@ -376,14 +397,14 @@ pub fn bench(
     Ok(all_succeeded)
 }
 
-/// Runs one measurement of `file` under `compiler` and `cpu` in a child process (see
-/// the module docs) and reads its report.
+/// Runs one measurement of `file` under `compiler` (and the CPU preset and
+/// metering of `options`) in a child process (see the module docs) and
+/// reads its report.
 fn run_child(
     exe: &Path,
     file: &Path,
     compiler: duet::Compiler,
-    cpu: duet::CpuPreset,
-    show_output: bool,
+    options: &Options,
 ) -> Result<Sample, String> {
     let dir = match file.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
@@ -398,8 +419,14 @@ fn run_child(
         .arg("--compiler")
         .arg(compiler_name(compiler))
         .arg("--cpu")
-        .arg(cpu.name());
-    if show_output {
+        .arg(options.cpu.name());
+    if options.metering.fuel {
+        command.arg("--fuel");
+    }
+    if options.metering.epochs {
+        command.arg("--epochs");
+    }
+    if options.show_output {
         command.arg("--show-output");
     }
     let output = command
@@ -489,13 +516,15 @@ impl Progress {
 }
 
 /// The child's side: measures `file` (a file name in the working
-/// directory) under `compiler` and `cpu` once and returns the sample, or what went
-/// wrong. With `show_output` the program's stdout and stderr are written
-/// to this process's stderr afterwards (also when it fails).
+/// directory) under `compiler`, `cpu` and `metering` once and returns the
+/// sample, or what went wrong. With `show_output` the program's stdout and
+/// stderr are written to this process's stderr afterwards (also when it
+/// fails).
 pub fn measure_once(
     file: &Path,
     compiler: duet::Compiler,
     cpu: duet::CpuPreset,
+    metering: Metering,
     show_output: bool,
 ) -> Result<Sample, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read the file: {e}"))?;
@@ -511,6 +540,8 @@ pub fn measure_once(
         config
             .compiler(compiler)
             .cpu_features(cpu)
+            .consume_fuel(metering.fuel)
+            .epoch_interruption(metering.epochs)
             .parallel_compilation(parallel);
         duet::Engine::new(&config).map_err(|e| e.to_string())
     };
@@ -541,7 +572,7 @@ pub fn measure_once(
         measured: Duration::ZERO,
         markers: false,
     };
-    let ran = run_program(&engine, &module, state);
+    let ran = run_program(&engine, &module, metering, state);
     if show_output {
         let mut err = io::stderr().lock();
         let _ = err.write_all(&stdout.contents());
@@ -576,6 +607,7 @@ struct BenchState {
 fn run_program(
     engine: &duet::Engine,
     module: &duet::Module,
+    metering: Metering,
     state: BenchState,
 ) -> Result<(Duration, bool), String> {
     let mut linker = duet::Linker::new(engine);
@@ -616,6 +648,12 @@ fn run_program(
         }
     }
     let mut store = duet::Store::new(engine, state);
+    if metering.fuel {
+        store.set_fuel(u64::MAX).map_err(error)?;
+    }
+    if metering.epochs {
+        store.set_epoch_deadline(u64::MAX / 2);
+    }
     let instance = linker.instantiate(&mut store, module).map_err(error)?;
     let start = instance
         .get_func(&store, "_start")
@@ -657,9 +695,10 @@ pub fn child_main(
     file: &Path,
     compiler: duet::Compiler,
     cpu: duet::CpuPreset,
+    metering: Metering,
     show_output: bool,
 ) -> bool {
-    let (report, ok) = match measure_once(file, compiler, cpu, show_output) {
+    let (report, ok) = match measure_once(file, compiler, cpu, metering, show_output) {
         Ok(sample) => (sample.to_report(), true),
         Err(message) => (format!("error\n{message}"), false),
     };

@@ -43,6 +43,17 @@
 //! bound (`error: FILE: --max-memory-size 65536: store limit
 //! `memory_size` exceeded: ...`) and exit code 3.
 //!
+//! `run --fuel N` gives the program N units of fuel (the code is compiled
+//! to consume it, `duet_environ::metering`; about one unit per operator)
+//! and `--timeout DURATION` (`1s`, `500ms`, `2m`) stops it after that
+//! long, with epoch interruption and a timer thread that advances the
+//! epoch when the time is up. A program stopped by either ends with one
+//! line naming the bound (`error: FILE: the program ran out of fuel
+//! (--fuel 1000000): all fuel consumed`, `... ran past its timeout
+//! (--timeout 1s): interrupt`), the wasm backtrace below it, and exit code
+//! 4 (fuel) or 5 (timeout). `--fuel-report` prints the fuel consumed on
+//! stderr when the run ends, whatever the outcome.
+//!
 //! With `--invoke NAME`, or for a module that is not a WASI program, `run`
 //! calls `NAME` (by default `_start`) with `ARGS` parsed by the function's
 //! parameter types and prints each result on its own line (a WASI program
@@ -67,8 +78,9 @@
 //!
 //! `bench` measures WASI programs under each compiler: compile time (on
 //! one thread and in parallel), peak memory and the run time between the
-//! program's `bench.start` and `bench.end` calls, each a median of
-//! `--runs` runs in fresh processes, printed as a table with the compilers
+//! program's `bench.start` and `bench.end` calls (with `--fuel` or
+//! `--epochs`, of code compiled with fuel metering or epoch checks), each
+//! a median of `--runs` runs in fresh processes, printed as a table with the compilers
 //! side by side or as JSON lines ([`duet_cli::bench`], which says how
 //! each figure is taken).
 //!
@@ -91,7 +103,8 @@
 //! Exit codes of `run`: the WASI program's own exit code, else 0 on
 //! success, 1 for any failure above, 2 for a usage error, 3 when a
 //! `--max-memory-size` / `--max-table-elements` bound refused
-//! instantiation.
+//! instantiation, 4 when the program ran out of `--fuel`, 5 when it ran
+//! past `--timeout`.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use cranelift_wasm::WasmError;
@@ -120,7 +133,8 @@ enum Command {
     ///
     /// Exit codes: a WASI program's own exit code, else 0 on success, 1 on
     /// an error or a trap, 2 on a usage error, 3 when `--max-memory-size`
-    /// or `--max-table-elements` refused instantiation.
+    /// or `--max-table-elements` refused instantiation, 4 when the program
+    /// ran out of `--fuel`, 5 when it ran past `--timeout`.
     Run(RunArgs),
     /// Run WebAssembly spec scripts (`.wast`) and report what failed.
     Wast(WastArgs),
@@ -194,6 +208,11 @@ enum Profile {
 impl EngineArgs {
     /// The engine these options describe.
     fn engine(&self) -> Result<duet::Engine, duet::Error> {
+        duet::Engine::new(&self.config())
+    }
+
+    /// The configuration these options describe.
+    fn config(&self) -> duet::Config {
         let mut config = duet::Config::new();
         config
             .compiler(self.compiler.runtime())
@@ -205,7 +224,7 @@ impl EngineArgs {
             config.profiling_strategy(duet::ProfilingStrategy::PerfMap);
         }
         config.debug_info(self.debug_info);
-        duet::Engine::new(&config)
+        config
     }
 }
 
@@ -233,6 +252,19 @@ struct RunArgs {
     /// fails instantiation (exit code 3).
     #[arg(long, value_name = "N")]
     max_table_elements: Option<usize>,
+    /// Run with N units of fuel (one per operator, roughly): a program
+    /// that uses them up stops (exit code 4).
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+    /// Print the fuel consumed on stderr when the run ends (needs
+    /// `--fuel`).
+    #[arg(long, requires = "fuel")]
+    fuel_report: bool,
+    /// Stop the program after this long (`1s`, `500ms`, `2m`, `1.5s`):
+    /// a timer advances the engine's epoch past the deadline (exit code
+    /// 5).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<Duration>,
     /// The module: WebAssembly binary or text, told apart by content.
     file: PathBuf,
     /// A WASI program's arguments (after FILE); the function's arguments
@@ -260,6 +292,14 @@ struct BenchArgs {
     /// The CPU features the compiled code may use.
     #[arg(long, value_name = "PRESET", default_value = "host", value_parser = cpu_preset())]
     cpu: duet::CpuPreset,
+    /// Compile the programs to consume fuel (with fuel that never runs
+    /// out), to measure what metering costs.
+    #[arg(long)]
+    fuel: bool,
+    /// Compile the programs to check the epoch (with a deadline never
+    /// reached), to measure what the checks cost.
+    #[arg(long)]
+    epochs: bool,
     /// Runs per program and compiler; every figure is the median.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     runs: u32,
@@ -282,6 +322,10 @@ struct BenchChildArgs {
     compiler: Compiler,
     #[arg(long, value_parser = cpu_preset())]
     cpu: duet::CpuPreset,
+    #[arg(long)]
+    fuel: bool,
+    #[arg(long)]
+    epochs: bool,
     #[arg(long)]
     show_output: bool,
     /// A file name in the working directory.
@@ -586,10 +630,43 @@ enum RunFailure {
     /// A `--max-...` bound refused instantiation: one line, exit code
     /// [`LIMIT_EXIT_CODE`].
     Limit(String),
+    /// The program ran out of `--fuel` or past `--timeout`: a line naming
+    /// the bound, the trap's backtrace below it, and the bound's exit code.
+    Stopped {
+        bound: String,
+        trap: duet::Trap,
+        exit_code: u8,
+    },
 }
 
 /// `duet run`'s exit code when a `--max-...` bound refused instantiation.
 const LIMIT_EXIT_CODE: u8 = 3;
+/// `duet run`'s exit code when the program ran out of `--fuel`.
+const FUEL_EXIT_CODE: u8 = 4;
+/// `duet run`'s exit code when the program ran past `--timeout`.
+const TIMEOUT_EXIT_CODE: u8 = 5;
+
+/// Parses a `--timeout`: a number (decimals allowed) and a unit, `ns`,
+/// `us`, `ms`, `s`, `m` or `h`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("`{text}` has no unit (ns, us, ms, s, m or h)"))?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` does not start with a number"))?;
+    let seconds = match unit {
+        "ns" => 1e-9,
+        "us" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("`{unit}` is not a unit (ns, us, ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(number * seconds).map_err(|e| format!("`{text}`: {e}"))
+}
 
 impl From<String> for RunFailure {
     fn from(message: String) -> RunFailure {
@@ -676,7 +753,11 @@ fn run_linker(
 
 /// Runs `duet run` (see the module docs).
 fn run(args: &RunArgs) -> Result<Ran, RunFailure> {
-    let engine = args.engine.engine()?;
+    let mut config = args.engine.config();
+    config
+        .consume_fuel(args.fuel.is_some())
+        .epoch_interruption(args.timeout.is_some());
+    let engine = duet::Engine::new(&config)?;
     let bytes = std::fs::read(&args.file).map_err(|e| format!("cannot read the file: {e}"))?;
     let wasm = duet_cli::module_binary(&bytes).map_err(|e| e.to_string())?;
     let name = args
@@ -703,14 +784,48 @@ fn run(args: &RunArgs) -> Result<Ran, RunFailure> {
     let limits = limits.build();
     let mut store = duet::Store::new(&engine, RunState { wasi, limits });
     store.limiter(|state| &mut state.limits);
+    if let Some(fuel) = args.fuel {
+        store.set_fuel(fuel)?;
+    }
+    if let Some(timeout) = args.timeout {
+        // The deadline is the next epoch, which the timer starts when the
+        // time is up; the thread dies with the process.
+        store.set_epoch_deadline(1);
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(timeout);
+            engine.increment_epoch();
+        });
+    }
+    let outcome = run_in(args, &module, &linker, &mut store, is_wasi_program);
+    if args.fuel_report {
+        let given = args.fuel.unwrap_or_default();
+        let left = store.get_fuel()?;
+        eprintln!(
+            "fuel consumed: {} of {given} (left: {left})",
+            given.saturating_sub(left)
+        );
+    }
+    outcome
+}
+
+/// Instantiates `module` in `store` and makes the call `duet run` was asked
+/// for.
+fn run_in(
+    args: &RunArgs,
+    module: &duet::Module,
+    linker: &duet::Linker<RunState>,
+    store: &mut duet::Store<RunState>,
+    is_wasi_program: bool,
+) -> Result<Ran, RunFailure> {
     let exited = |error: duet::Error| match duet::wasi::I32Exit::from_error(&error) {
         Some(code) => Ok(Ran {
             out: String::new(),
             exit_code: code as u8,
         }),
-        None => Err(RunFailure::from(error)),
+        None => Err(stopped_by_bound(args, error)),
     };
-    let instance = match linker.instantiate(&mut store, &module) {
+    let instance = match linker.instantiate(&mut *store, module) {
         Ok(instance) => instance,
         Err(duet::Error::Limit(message)) => {
             let bound = if message.contains("`memory_size`") {
@@ -730,12 +845,12 @@ fn run(args: &RunArgs) -> Result<Ran, RunFailure> {
     };
     let name = args.invoke.as_deref().unwrap_or("_start");
     let func = instance
-        .get_func(&store, name)?
+        .get_func(&*store, name)?
         .ok_or_else(|| match &args.invoke {
             Some(_) => format!("no exported function `{name}`"),
             None => "no `_start` export; choose a function with `--invoke NAME`".to_string(),
         })?;
-    let ty = func.ty(&store)?;
+    let ty = func.ty(&*store)?;
     // A WASI program's `_start` takes its arguments from WASI.
     let call_args: &[String] = if is_wasi_program && args.invoke.is_none() {
         &[]
@@ -768,7 +883,7 @@ fn run(args: &RunArgs) -> Result<Ran, RunFailure> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut results = vec![duet::Val::I32(0); ty.results.len()];
-    if let Err(error) = func.call(&mut store, &params, &mut results) {
+    if let Err(error) = func.call(&mut *store, &params, &mut results) {
         return exited(error);
     }
     let mut out = String::new();
@@ -777,6 +892,30 @@ fn run(args: &RunArgs) -> Result<Ran, RunFailure> {
         out.push('\n');
     }
     Ok(Ran { out, exit_code: 0 })
+}
+
+/// `error` as `duet run` reports it: running out of `--fuel` and an
+/// interruption by `--timeout` name their bound, anything else is itself.
+fn stopped_by_bound(args: &RunArgs, error: duet::Error) -> RunFailure {
+    let duet::Error::Trap(trap) = error else {
+        return RunFailure::from(error);
+    };
+    let (bound, exit_code) = match (trap.code(), args.fuel, args.timeout) {
+        (duet::TrapCode::OutOfFuel, Some(fuel), _) => (
+            format!("the program ran out of fuel (--fuel {fuel})"),
+            FUEL_EXIT_CODE,
+        ),
+        (duet::TrapCode::Interrupt, _, Some(timeout)) => (
+            format!("the program ran past its timeout (--timeout {timeout:?})"),
+            TIMEOUT_EXIT_CODE,
+        ),
+        _ => return RunFailure::Trap(trap),
+    };
+    RunFailure::Stopped {
+        bound,
+        trap,
+        exit_code,
+    }
 }
 
 /// Parses a command-line argument as a value of type `ty`: integers in
@@ -936,6 +1075,14 @@ fn main() -> ExitCode {
                         eprintln!("error: {file}: {message}");
                         return ExitCode::from(LIMIT_EXIT_CODE);
                     }
+                    RunFailure::Stopped {
+                        bound,
+                        trap,
+                        exit_code,
+                    } => {
+                        eprintln!("error: {file}: {bound}: {}", duet_cli::error_report(&trap));
+                        return ExitCode::from(exit_code);
+                    }
                 }
                 ExitCode::FAILURE
             }
@@ -945,6 +1092,10 @@ fn main() -> ExitCode {
             let options = duet_cli::bench::Options {
                 compilers: args.compiler.compilers(),
                 cpu: args.cpu,
+                metering: duet_cli::bench::Metering {
+                    fuel: args.fuel,
+                    epochs: args.epochs,
+                },
                 runs: args.runs as usize,
                 json: args.json,
                 show_output: args.show_output,
@@ -968,6 +1119,10 @@ fn main() -> ExitCode {
                 &args.file,
                 args.compiler.runtime(),
                 args.cpu,
+                duet_cli::bench::Metering {
+                    fuel: args.fuel,
+                    epochs: args.epochs,
+                },
                 args.show_output,
             ) {
                 ExitCode::SUCCESS

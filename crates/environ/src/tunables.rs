@@ -42,6 +42,14 @@ impl Tunables {
         consume_fuel: false,
         epoch_interruption: false,
     };
+
+    /// No reservation and no guard: memories are allocated at their size
+    /// and every access is bounds-checked explicitly.
+    pub const NO_RESERVATION: Tunables = Tunables {
+        memory_reservation: 0,
+        memory_guard_size: 0,
+        ..Tunables::DEFAULT
+    };
 }
 
 impl Default for Tunables {
@@ -107,11 +115,7 @@ mod tests {
 
     #[test]
     fn without_a_reservation_or_for_64_bit_memories_every_access_is_checked() {
-        let none = Tunables {
-            memory_reservation: 0,
-            memory_guard_size: 0,
-            ..Tunables::default()
-        };
+        let none = Tunables::NO_RESERVATION;
         assert_eq!(none.bounds_check(false, 0, 1), BoundsCheck::Explicit);
         assert_eq!(
             Tunables::default().bounds_check(true, 0, 1),

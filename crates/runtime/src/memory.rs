@@ -397,6 +397,7 @@ mod tests {
         Tunables {
             memory_reservation: 0,
             memory_guard_size: 64 << 10,
+            ..Tunables::DEFAULT
         }
     }
 
@@ -601,10 +602,7 @@ mod tests {
 
     #[test]
     fn an_empty_unreserved_memory_without_guard_maps_nothing() {
-        let tunables = Tunables {
-            memory_reservation: 0,
-            memory_guard_size: 0,
-        };
+        let tunables = Tunables::NO_RESERVATION;
         let mut m = LinearMemory::new(&memory32(0, None), &tunables).unwrap();
         assert!(m.data().is_empty());
         assert_eq!(m.grow(1), Some(0));

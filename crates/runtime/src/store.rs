@@ -314,7 +314,7 @@ impl<T> Store<T> {
     /// let instance = Instance::new(&mut store, &module, &[])?;
     /// let spin = instance.get_typed_func::<(), ()>(&mut store, "spin")?;
     /// let trap = spin.call(&mut store, ()).unwrap_err();
-    /// assert_eq!(trap.trap_code(), Some(TrapCode::OutOfFuel));
+    /// assert_eq!(trap.as_trap().map(|t| t.code()), Some(TrapCode::OutOfFuel));
     /// assert_eq!(store.get_fuel()?, 0);
     /// # Ok::<(), duet::Error>(())
     /// ```

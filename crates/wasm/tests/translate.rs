@@ -159,10 +159,7 @@ fn bounds_checks_follow_the_tunables() {
     let wat = "(module (memory 1) (func (param i32) (result i32) local.get 0 i32.load offset=4))";
     let guarded = &ir_with(wat, Tunables::default(), WasmFeatures::default(), 1).unwrap()[0];
     assert!(traps(guarded).is_empty(), "{guarded}");
-    let no_reservation = Tunables {
-        memory_reservation: 0,
-        memory_guard_size: 0,
-    };
+    let no_reservation = Tunables::NO_RESERVATION;
     let explicit = &ir_with(wat, no_reservation, WasmFeatures::default(), 1).unwrap()[0];
     assert_eq!(traps(explicit), [Trap::MemoryOutOfBounds], "{explicit}");
     // The heap access itself: may trap under guard pages, cannot after the
