@@ -1,7 +1,7 @@
 //! The `duet` binary as a user runs it: exit codes, what it prints on
 //! stdout, and one-line errors on stderr.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Writes `contents` to a file named `name` in this test binary's scratch
@@ -1296,5 +1296,89 @@ fn run_limits_refuse_growth_with_minus_one_and_a_large_minimum_with_exit_code_3(
         "3 when",
     ] {
         assert!(help.contains(text), "{text} missing from: {help}");
+    }
+}
+
+/// The issue's check: `spin` loops forever; `--timeout 1s` ends it within
+/// two seconds and `--fuel` ends it too, each with one line naming the
+/// bound and its exit code, under both tiers.
+#[test]
+fn run_timeout_and_fuel_stop_an_endless_loop_with_their_exit_codes() {
+    let spin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/spin.wat");
+    let spin = spin.to_str().unwrap();
+    for compiler in ["winch", "cranelift"] {
+        let started = std::time::Instant::now();
+        let output = duet(&[
+            "run", "--compiler", compiler, "--timeout", "1s", spin, "--invoke", "spin",
+        ]);
+        let elapsed = started.elapsed();
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(5), "{compiler}: {err}");
+        assert!(
+            err.starts_with(&format!(
+                "error: {spin}: the program ran past its timeout (--timeout 1s): interrupt\n  0: spin"
+            )),
+            "{compiler}: {err}"
+        );
+        // Compilation and start-up are inside the bound; a loaded CI
+        // machine gets slack beyond the issue's two seconds.
+        assert!(elapsed < std::time::Duration::from_secs(10), "{elapsed:?}");
+
+        let output = duet(&[
+            "run", "--compiler", compiler, "--fuel", "1000000", "--fuel-report", spin, "--invoke",
+            "spin",
+        ]);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(4), "{compiler}: {err}");
+        assert!(
+            err.starts_with(&format!(
+                "error: {spin}: the program ran out of fuel (--fuel 1000000): all fuel consumed\n  0: spin"
+            )),
+            "{compiler}: {err}"
+        );
+        assert!(
+            err.ends_with("fuel consumed: 1000000 of 1000000 (left: 0)\n"),
+            "{compiler}: {err}"
+        );
+    }
+}
+
+#[test]
+fn run_fuel_report_counts_a_finished_program_exactly() {
+    // `add`: two `local.get`s and an `i32.add`, charged at the end: 3.
+    let add = file(
+        "fuel-add.wat",
+        r#"(module (func (export "add") (param i32 i32) (result i32)
+             (i32.add (local.get 0) (local.get 1))))"#,
+    );
+    let add = add.to_str().unwrap();
+    for compiler in ["winch", "cranelift"] {
+        let output = duet(&[
+            "run", "--compiler", compiler, "--fuel", "10", "--fuel-report", add, "--invoke", "add",
+            "2", "3",
+        ]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        assert_eq!(stdout(&output), "5\n");
+        assert_eq!(stderr(&output), "fuel consumed: 3 of 10 (left: 7)\n");
+    }
+    // A bad duration is a usage error naming what is wrong.
+    let output = duet(&["run", "--timeout", "5 parsecs", add, "--invoke", "add", "1", "2"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("is not a unit"), "{}", stderr(&output));
+    let help = stdout(&duet(&["run", "--help"]));
+    for text in ["--fuel <N>", "--timeout <DURATION>", "--fuel-report", "4 when", "5 when"] {
+        assert!(help.contains(text), "{text} missing from: {help}");
+    }
+}
+
+#[test]
+fn bench_measures_with_fuel_and_epochs_on() {
+    // The program runs to its end: the fuel never runs out and the
+    // deadline is never reached.
+    let [_, ackermann] = noop_and_ackermann();
+    let lines = bench_json(&["--runs", "1", "--fuel", "--epochs", &ackermann]);
+    assert_eq!(lines.len(), 2, "one line per compiler");
+    for line in &lines {
+        assert!(number(line, "run_ms") > 0.0, "{line:?}");
     }
 }
