@@ -136,10 +136,12 @@ def pinned(command, cpu):
     return (["taskset", "-c", str(cpu)] if cpu is not None else []) + command
 
 
-def run_duet(duet, directory, file, tier, cpu):
-    """One `duet bench` run: {compile_ms, run_ms, peak_rss_kb} or an error string."""
+def run_duet(duet, directory, file, tier, cpu, extra=()):
+    """One `duet bench` run (with the `extra` options, `--fuel` say):
+    {compile_ms, run_ms, peak_rss_kb} or an error string."""
+    command = [str(duet), "bench", "--json", "--runs", "1", "--compiler", tier, *extra, file]
     done = subprocess.run(
-        pinned([str(duet), "bench", "--json", "--runs", "1", "--compiler", tier, file], cpu),
+        pinned(command, cpu),
         cwd=directory,
         capture_output=True,
         text=True,
@@ -155,11 +157,13 @@ def run_duet(duet, directory, file, tier, cpu):
 ANCHOR_LINE = re.compile(r"compile_ms=([0-9.]+) run_ms=([0-9.]+) result=(.*)$")
 
 
-def run_anchor(anchor, directory, file, tier, cpu):
-    """One `anchor-bench run` (under /usr/bin/time if there is one)."""
+def run_anchor(anchor, directory, file, tier, cpu, env=None):
+    """One `anchor-bench run` (under /usr/bin/time if there is one), with
+    `env` added to the environment (`ANCHOR_FUEL=1`, say)."""
     timed = ["/usr/bin/time", "-f", "peak_rss_kb=%M"] if Path("/usr/bin/time").exists() else []
     done = subprocess.run(
         pinned(timed + [str(anchor), "run", tier, f"./{file}"], cpu),
+        env=dict(os.environ, **(env or {})),
         cwd=directory,
         capture_output=True,
         text=True,
