@@ -139,6 +139,12 @@ pub(crate) struct CodeGen<'e> {
     /// register rather than folded into an ALU instruction as a memory
     /// operand (see [`CodeGen::pop_operands`]).
     region: u32,
+    /// The fuel of the straight-line region being compiled, when the
+    /// tunables ask for fuel metering (`metering.rs`).
+    pub(crate) fuel: Option<duet_environ::metering::FuelMeter>,
+    /// The out-of-line epoch calls, emitted after the epilogue
+    /// (`metering.rs`).
+    pub(crate) epoch_stubs: Vec<crate::metering::EpochStub>,
 }
 
 /// The operand size of an integer value type.
@@ -218,6 +224,11 @@ impl<'e> CodeGen<'e> {
             offset: 0,
             pending_condition: None,
             region: 0,
+            fuel: env
+                .tunables()
+                .consume_fuel
+                .then(duet_environ::metering::FuelMeter::new),
+            epoch_stubs: Vec::new(),
         }
     }
 
@@ -272,6 +283,13 @@ impl<'e> CodeGen<'e> {
     pub(crate) fn pending_condition_on_top(&self) -> Option<CC> {
         let (cc, reg) = self.pending_condition?;
         matches!(self.stack.last(), Some(Val::Gpr { reg: top, .. }) if *top == reg).then_some(cc)
+    }
+
+    /// The register of the pending comparison, if there is one: it holds
+    /// nothing yet, so code before the comparison's consumer may use it
+    /// as long as it leaves the flags alone.
+    pub(crate) fn pending_condition_reg(&self) -> Option<Gpr> {
+        self.pending_condition.map(|(_, reg)| reg)
     }
 
     /// Forgets the pending comparison (its consumer took it).

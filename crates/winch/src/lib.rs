@@ -90,6 +90,15 @@
 //! builtins) are in `tables.rs`; calls of imported functions go through
 //! their `VMFunctionImport`.
 //!
+//! Fuel metering and epoch interruption (when the tunables ask for them)
+//! are in `metering.rs`, compiled exactly as `duet_environ::metering`
+//! places them: the visitor feeds every operator of reachable code to the
+//! shared `FuelMeter` and emits each charge it returns before the
+//! operator's code (without touching the flags when a comparison is
+//! pending for `br_if` or `if`); the fuel and epoch checks follow the
+//! prologue and each loop's header, the epoch check's builtin call out of
+//! line after the epilogue. With both off, nothing in the code changes.
+//!
 //! SIMD and relaxed SIMD are in `simd/` (its module docs): every operator,
 //! on any CPU with SSE4.1, with AVX's forms where the CPU has them, and
 //! relaxed SIMD with one documented behaviour on every CPU.
@@ -103,6 +112,7 @@ mod codegen;
 pub mod error;
 mod float;
 mod memory;
+mod metering;
 mod regs;
 mod simd;
 mod stack;

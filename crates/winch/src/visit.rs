@@ -37,6 +37,7 @@ use cranelift_asm::x64::{
 use cranelift_asm::x64::{Amode, BitOp, Gpr};
 use duet_environ::builtins::Builtin;
 use duet_environ::control::{ControlSnapshot, FrameChange};
+use duet_environ::metering::checks_at_header;
 use duet_environ::module_env::ModuleEnvironment;
 use duet_environ::trap::Trap;
 use wasmparser::{
@@ -81,6 +82,13 @@ pub fn compile_function<T: WasmModuleResources>(
 
     let mut reader = body.get_binary_reader_for_operators()?;
     reader.set_features(*validator.features());
+    if codegen.metering() {
+        // The entry checks are tagged with the first operator's offset.
+        codegen.offset = reader.original_position();
+        codegen.asm.start_srcloc(SourceLoc(codegen.offset as u32));
+        codegen.emit_metering_checks();
+        codegen.asm.end_srcloc();
+    }
     let mut visitor = Validated {
         validator,
         codegen: &mut codegen,
@@ -100,6 +108,7 @@ pub fn compile_function<T: WasmModuleResources>(
         codegen.regs.all_free(),
         "a register is still taken after the function's end"
     );
+    codegen.emit_epoch_stubs()?;
     codegen.patch_frame_size();
     Ok(codegen.asm.finish()?)
 }
@@ -230,6 +239,17 @@ macro_rules! define_validated {
                 if !consumes_condition(stringify!($visit)) {
                     self.codegen.materialize_condition();
                 }
+                if self.codegen.metering() {
+                    // The charge goes before the operator's code, the
+                    // header checks after a loop's (metering.rs).
+                    let op = wasmparser::Operator::$op $({ $($arg: $arg.clone()),* })?;
+                    self.codegen.charge_fuel(&op);
+                    Ops::$visit(&mut *self.codegen $($(,$arg)*)?)?;
+                    if checks_at_header(&op) {
+                        self.codegen.emit_metering_checks();
+                    }
+                    return Ok(());
+                }
                 Ops::$visit(&mut *self.codegen $($(,$arg)*)?)
             }
         )*
@@ -262,6 +282,7 @@ macro_rules! define_validated_simd {
                 validator.$visit($($($arg.clone()),*)?)?;
                 self.codegen.materialize_condition();
                 let op = wasmparser::Operator::$op $({ $($arg),* })?;
+                self.codegen.charge_fuel(&op);
                 self.codegen.simd_operator(&op, &stringify!($visit)[6..])
             }
         )*
