@@ -48,6 +48,7 @@ impl DuetTier {
             config.tunables(Tunables {
                 memory_reservation: 0,
                 memory_guard_size: 0,
+                ..Tunables::DEFAULT
             });
         }
         let engine = Engine::new(&config).map_err(|e| e.to_string())?;

@@ -162,6 +162,7 @@ fn bounds_checks_follow_the_tunables() {
     let no_reservation = Tunables {
         memory_reservation: 0,
         memory_guard_size: 0,
+        ..Tunables::DEFAULT
     };
     let explicit = &ir_with(wat, no_reservation, WasmFeatures::default(), 1).unwrap()[0];
     assert_eq!(traps(explicit), [Trap::MemoryOutOfBounds], "{explicit}");
