@@ -53,8 +53,9 @@
 //!
 //! Why the variable is exact: only the function's own charges and the
 //! calls it makes can change the counter while it runs (a store runs on
-//! one thread; the host sets fuel between calls or from inside a call it
-//! was called by). Each charge stores the new value, so memory is exact
+//! one thread, and the host can set the fuel only while no wasm runs or
+//! from inside a call: a host function, a builtin, the epoch callback).
+//! Each charge stores the new value, so memory is exact
 //! after every charge whatever traps next; each call is followed by a
 //! reload; so at every point the variable equals memory, and the checks
 //! may compare the variable, in a register, instead of loading. The
