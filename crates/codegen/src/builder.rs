@@ -182,6 +182,11 @@ impl<'a> FunctionBuilder<'a> {
         self.current = Some(block);
     }
 
+    /// Marks `block` as rarely run (see [`Layout::set_cold`](crate::ir::Layout::set_cold)).
+    pub fn set_cold_block(&mut self, block: Block) {
+        self.func.layout.set_cold(block);
+    }
+
     /// The current block.
     pub fn current_block(&self) -> Option<Block> {
         self.current

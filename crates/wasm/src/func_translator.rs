@@ -16,6 +16,12 @@
 //! input. A valid operator the translator does not handle is a
 //! [`WasmError::UnsupportedOperator`] naming it at its offset.
 //!
+//! With fuel or epochs on (`metering.rs`), the entry block checks them
+//! before the first operator; each reachable operator is counted by the
+//! fuel meter, and its charge emitted, right before its translation, and
+//! a `loop`'s header gets the checks right after it. Unreachable
+//! operators are never counted, so the charges are the baseline tier's.
+//!
 //! Unreachable code (after a branch, `return` or `unreachable`, until the
 //! enclosing frame's `else` or `end`) is validated and not translated.
 //! There the translator does not look at which operator it has, only at
@@ -29,6 +35,7 @@
 
 use crate::error::WasmError;
 use crate::ir_types::{ir_type_of, wasm_signature};
+use crate::metering::Metering;
 use crate::state::{ControlFrame, FrameKind, TranslationState};
 use cranelift_asm::SourceLoc;
 use cranelift_codegen::builder::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -114,6 +121,7 @@ impl FuncTranslator {
             wasm_signatures: HashMap::new(),
             direct_functions: HashMap::new(),
             builtin_signatures: [None; Builtin::ALL.len()],
+            metering: Metering::default(),
         };
         translator.declare_locals(&params[1..], body, validator)?;
         translator.state.control.push(ControlFrame {
@@ -123,6 +131,8 @@ impl FuncTranslator {
             num_params: 0,
             results,
         });
+        translator.set_offset(body_offset);
+        translator.metering_entry();
 
         let mut reader = body.get_binary_reader_for_operators()?;
         reader.set_features(*validator.features());
@@ -196,6 +206,8 @@ pub(crate) struct Translator<'a, 'f> {
     pub direct_functions: HashMap<u32, FuncRef>,
     /// The signature declared for each builtin called.
     pub builtin_signatures: [Option<SigRef>; Builtin::ALL.len()],
+    /// The fuel meter and the pointers fuel and epoch checks use.
+    pub(crate) metering: Metering,
 }
 
 impl Translator<'_, '_> {
@@ -284,7 +296,9 @@ impl Translator<'_, '_> {
             if self.state.reachable {
                 validator.op(offset, &op)?;
                 self.set_offset(offset);
+                self.metering_before(&op);
                 self.operator(&op)?;
+                self.metering_after(&op);
             } else {
                 let before = ControlSnapshot::of(validator);
                 validator.op(offset, &op)?;

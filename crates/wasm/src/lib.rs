@@ -53,6 +53,14 @@
 //!   bulk-operation builtins. Heap accesses under guard pages,
 //!   float-to-integer truncation and `unreachable` trap in the instruction
 //!   itself.
+//! * **Fuel and epochs are metered as `duet_environ::metering` says**
+//!   (`metering.rs`), when the tunables ask for it: the driver gives each
+//!   reachable operator to the shared `FuelMeter` before translating it
+//!   and adds the charge it returns to the store's counter, both in
+//!   memory (exact after every charge) and in an SSA variable that the
+//!   checks at function entry and loop headers compare, reloaded after
+//!   every call. The epoch check calls its builtin from a cold block, laid
+//!   out after the rest of the function. Both off, nothing is emitted.
 //!
 //! Every WebAssembly 2.0 operator except SIMD is translated (plus what
 //! comes with no new operator: multi-memory, memory64 and table64 indices).
@@ -69,6 +77,7 @@ mod error;
 mod func_translator;
 mod ir_types;
 mod memory;
+mod metering;
 mod state;
 mod tables;
 

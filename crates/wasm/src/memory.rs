@@ -140,6 +140,7 @@ impl Translator<'_, '_> {
             .ins()
             .call_indirect(signature, callee, &call_args);
         let result = self.builder.func.dfg.inst_results(call).first().copied();
+        self.metering_after_call();
         if let (Some(trap), Some(status)) = (builtin.trap(), result) {
             self.builder.ins().trapnz(status, trap.code());
         }

@@ -81,6 +81,7 @@ impl Translator<'_, '_> {
     fn push_call_results(&mut self, call: cranelift_codegen::ir::Inst) {
         let results = self.builder.func.dfg.inst_results(call);
         self.state.stack.extend_from_slice(results);
+        self.metering_after_call();
     }
 
     pub(crate) fn translate_call(&mut self, func: u32) -> Result<(), WasmError> {

@@ -51,6 +51,9 @@ pub struct Layout {
     insts: SecondaryMap<Inst, InstNode>,
     first_block: Option<Block>,
     last_block: Option<Block>,
+    /// Blocks marked cold (rarely run): the backend lays them out after
+    /// the others.
+    cold: SecondaryMap<Block, bool>,
 }
 
 impl Layout {
@@ -67,6 +70,18 @@ impl Layout {
     /// Whether `block` is in the layout.
     pub fn is_block_inserted(&self, block: Block) -> bool {
         self.blocks[block].inserted
+    }
+
+    /// Marks `block` as rarely run, so that the backend places it out of
+    /// line, after the function's other code (it need not be laid out
+    /// yet).
+    pub fn set_cold(&mut self, block: Block) {
+        self.cold[block] = true;
+    }
+
+    /// Whether `block` is marked cold.
+    pub fn is_cold(&self, block: Block) -> bool {
+        self.cold[block]
     }
 
     /// Appends `block` at the end of the function.

@@ -14,6 +14,8 @@
 //! wasm `loop` has one: the block holding the `loop` instruction jumps to
 //! the header). A loop without such a block keeps its invariant
 //! instructions unless an enclosing loop with a preheader takes them.
+//! Instructions of a block marked cold (`Layout::is_cold`) are not
+//! hoisted: the slow path they are on would cost the loop every time.
 //!
 //! Loops are found in near-linear time, innermost first, by walking
 //! backwards from each header's latches over a union-find forest that
@@ -200,6 +202,12 @@ pub fn hoist_loop_invariants(func: &mut Function, cfg: &ControlFlowGraph, domtre
         let Some(innermost) = loops.innermost[block] else {
             continue;
         };
+        // A cold block's instructions stay: they rarely run, and hoisted
+        // they would run on every entry to the loop and hold a register
+        // across it.
+        if func.layout.is_cold(block) {
+            continue;
+        }
         let insts: Vec<Inst> = func.layout.block_insts(block).collect();
         for inst in insts {
             if !is_pure(func, inst) {

@@ -6,7 +6,10 @@
 //! Blocks are lowered in reverse postorder, so every value's definition is
 //! lowered before its uses (definitions dominate uses, and a dominator comes
 //! first in RPO): a value's register is known when a use needs it, without
-//! renaming. Unreachable blocks are not lowered.
+//! renaming. Unreachable blocks are not lowered. Blocks marked cold (a
+//! slow path such as a runtime call that rarely happens), and what only
+//! they lead to, are moved after the others, still each after its
+//! dominators, so the hot path falls through them without a jump.
 //!
 //! regalloc2 wants no critical edges, and lets only a block with one
 //! successor pass arguments. So each edge out of a `brif` goes through an
@@ -77,6 +80,30 @@ struct BlockPlan {
     /// In layout order: the IR block, and for an edge block its successor
     /// index.
     order: Vec<(ir::Block, Option<usize>)>,
+}
+
+/// The order the blocks are lowered and laid out in: reverse postorder,
+/// except that cold blocks (`Layout::is_cold`) and the blocks they
+/// dominate go last, in reverse postorder among themselves. Each block
+/// still comes after its dominators (a moved block's dominators are
+/// either not moved, so earlier, or moved and earlier in RPO; an unmoved
+/// block's are all unmoved), so definitions are still lowered before
+/// their uses.
+fn layout_order(func: &Function, domtree: &DominatorTree) -> Vec<ir::Block> {
+    let mut moved: SecondaryMap<ir::Block, bool> = SecondaryMap::default();
+    let (mut hot, mut cold) = (Vec::new(), Vec::new());
+    for &block in domtree.rpo() {
+        let out_of_line =
+            func.layout.is_cold(block) || domtree.idom(block).is_some_and(|idom| moved[idom]);
+        if out_of_line {
+            moved[block] = true;
+            cold.push(block);
+        } else {
+            hot.push(block);
+        }
+    }
+    hot.extend(cold);
+    hot
 }
 
 /// Lowers `func` (which must verify) to VCode.
@@ -150,13 +177,13 @@ pub fn lower_function(func: &Function, options: &CompileOptions) -> Result<VCode
         }
     }
     // Plan the VCode blocks: each IR block in RPO, followed by its edge
-    // blocks.
+    // blocks; cold ones last.
     let mut plan = BlockPlan {
         main: SecondaryMap::with_default(None),
         edges: Default::default(),
         order: Vec::new(),
     };
-    for &block in domtree.rpo() {
+    for block in layout_order(func, &domtree) {
         let params: Vec<Reg> = if Some(block) == func.layout.entry_block() {
             Vec::new()
         } else {

@@ -1,0 +1,227 @@
+//! Fuel metering and epoch interruption, as
+//! [`duet_environ::metering`] prescribes, compiled to IR.
+//!
+//! Both are off by default, and then nothing here emits anything: the
+//! code is the same as without this module.
+//!
+//! # Where
+//!
+//! The driver (`Translator::operators`) feeds every operator of
+//! *reachable* code, and only those, to the function's
+//! [`FuelMeter`] before translating it, and emits the charge it returns
+//! before the operator's first instruction (so before a call's arguments
+//! are passed, a `br_if`'s test, an `end`'s results). After a `loop` it
+//! emits the checks at the header the loop's back edges jump to; the
+//! function's entry block gets them before the first operator. Since the
+//! meter sees the same operators in the same order as the baseline
+//! tier's, both charge the same amounts at the same points.
+//!
+//! Code can also become unreachable in the middle of a region: a heap
+//! access whose offset overflows traps unconditionally (`memory.rs`). The
+//! region is then never charged (it traps before its end, as an access
+//! out of bounds would at run time), so the meter starts afresh.
+//!
+//! # What
+//!
+//! The counter `FUEL_CONSUMED` lives in memory, where the host reads it
+//! after a trap, and in an SSA variable `fuel` (a local the frontend's
+//! SSA construction threads through the blocks like the wasm locals).
+//!
+//! ```text
+//!   entry:   ctx    = load.i64 notrap aligned readonly vmctx+STORE_CONTEXT
+//!            epochp = load.i64 notrap aligned readonly vmctx+EPOCH_COUNTER
+//!            fuel   = load.i64 notrap aligned ctx+FUEL_CONSUMED
+//!   charge k:
+//!            fuel   = iadd fuel, k
+//!                     store notrap aligned fuel, ctx+FUEL_CONSUMED
+//!   after a call (wasm, host or builtin):
+//!            fuel   = load.i64 notrap aligned ctx+FUEL_CONSUMED
+//!   fuel check:
+//!            out    = icmp sge fuel, 0
+//!                     brif out, out_of_fuel (cold), next
+//!   out_of_fuel:      trap OutOfFuel
+//!   epoch check:
+//!            epoch  = load.i64 notrap aligned epochp
+//!            limit  = load.i64 notrap aligned vmctx+EPOCH_DEADLINE
+//!            due    = icmp uge epoch, limit
+//!                     brif due, new_epoch (cold), next
+//!   new_epoch:        status = call NewEpoch(vmctx)
+//!                     trapnz status, Interrupt
+//!                     (fuel reloaded: the callback may set it)
+//!                     jump next
+//! ```
+//!
+//! Why the variable is exact: only the function's own charges and the
+//! calls it makes can change the counter while it runs (a store runs on
+//! one thread, and the host can set the fuel only while no wasm runs or
+//! from inside a call: a host function, a builtin, the epoch callback).
+//! Each charge stores the new value, so memory is exact
+//! after every charge whatever traps next; each call is followed by a
+//! reload; so at every point the variable equals memory, and the checks
+//! may compare the variable, in a register, instead of loading. The
+//! stores and calls have effects, which no pass moves or removes
+//! (`cranelift_codegen::opts`), and neither do the branches of the
+//! checks; so the order of charges, checks and traps is the one written.
+//!
+//! The two pointers never change while the instance lives, so they are
+//! loaded once and flagged `readonly` (the mid-end may merge and hoist
+//! them). The epoch and the deadline are plain loads, made at each check:
+//! another thread moves the epoch, the epoch callback the deadline.
+//!
+//! The fuel check branches to a cold trap rather than using `trapnz`, so
+//! that the compare fuses with the branch (`test; jge`). Cold blocks are
+//! laid out after the function's other code and their instructions are
+//! not hoisted out of loops, so the fast path of both checks is a compare
+//! and a branch not taken each (plus the epoch's two loads).
+
+use crate::func_translator::Translator;
+use cranelift_codegen::builder::Variable;
+use cranelift_codegen::ir::{IntCC, MemFlags, Type, Value};
+use duet_environ::builtins::Builtin;
+use duet_environ::metering::{FuelMeter, checks_at_header};
+use duet_environ::trap::Trap;
+use duet_environ::vmoffsets::{VMContext, VMStoreContext};
+use wasmparser::Operator;
+
+/// The per-function metering state: the meter, the pointers loaded at
+/// entry, and the counter's variable (`None` when the feature is off).
+#[derive(Default)]
+pub(crate) struct Metering {
+    meter: FuelMeter,
+    /// The store's `VMStoreContext` and the variable holding its
+    /// `FUEL_CONSUMED`, when fuel is on.
+    fuel: Option<(Value, Variable)>,
+    /// The engine's epoch counter, when epochs are on.
+    epoch_counter: Option<Value>,
+}
+
+impl Translator<'_, '_> {
+    /// At the function's entry, before the first operator: loads the
+    /// pointers the checks and charges use and the fuel counter, then
+    /// checks fuel and the epoch.
+    pub(crate) fn metering_entry(&mut self) {
+        let tunables = self.env.tunables();
+        let pointer = MemFlags::trusted().with_readonly();
+        self.metering = Metering::default();
+        if tunables.consume_fuel {
+            let ctx = self.load_at(
+                Type::I64,
+                pointer,
+                self.vmctx,
+                u64::from(VMContext::STORE_CONTEXT),
+            );
+            let var = self.builder.declare_var(Type::I64);
+            self.metering.fuel = Some((ctx, var));
+            self.reload_fuel();
+        }
+        if tunables.epoch_interruption {
+            let counter = self.load_at(
+                Type::I64,
+                pointer,
+                self.vmctx,
+                u64::from(VMContext::EPOCH_COUNTER),
+            );
+            self.metering.epoch_counter = Some(counter);
+        }
+        self.metering_checks();
+    }
+
+    /// Before translating `op`, in reachable code: counts it and emits the
+    /// charge the meter asks for, in the variable and in memory.
+    pub(crate) fn metering_before(&mut self, op: &Operator<'_>) {
+        let Some((ctx, var)) = self.metering.fuel else {
+            return;
+        };
+        let k = self.metering.meter.charge(op);
+        if k == 0 {
+            return;
+        }
+        let fuel = self.builder.use_var(var);
+        let k = self.builder.ins().iconst(Type::I64, i64::from(k));
+        let fuel = self.builder.ins().iadd(fuel, k);
+        let offset = VMStoreContext::FUEL_CONSUMED as i32;
+        self.builder
+            .ins()
+            .store(MemFlags::trusted(), fuel, ctx, offset);
+        self.builder.def_var(var, fuel);
+    }
+
+    /// After translating `op` (which was reachable): the checks at a loop
+    /// header; and if `op` made the code unreachable in the middle of a
+    /// region (see the module docs), the region's fuel is dropped.
+    pub(crate) fn metering_after(&mut self, op: &Operator<'_>) {
+        if !self.state.reachable {
+            self.metering.meter = FuelMeter::new();
+        } else if checks_at_header(op) {
+            self.metering_checks();
+        }
+    }
+
+    /// Right after any call (to wasm, to the host, to a builtin): the
+    /// callee may have changed the counter, so the variable reloads it.
+    pub(crate) fn metering_after_call(&mut self) {
+        if self.metering.fuel.is_some() {
+            self.reload_fuel();
+        }
+    }
+
+    /// Defines the counter's variable as the counter in memory.
+    fn reload_fuel(&mut self) {
+        let (ctx, var) = self.metering.fuel.expect("fuel is on");
+        let offset = VMStoreContext::FUEL_CONSUMED as i32;
+        let fuel = self
+            .builder
+            .ins()
+            .load(Type::I64, MemFlags::trusted(), ctx, offset);
+        self.builder.def_var(var, fuel);
+    }
+
+    /// The fuel check, then the epoch check, each if it is on.
+    fn metering_checks(&mut self) {
+        if let Some((_, var)) = self.metering.fuel {
+            let fuel = self.builder.use_var(var);
+            let zero = self.builder.ins().iconst(Type::I64, 0);
+            let out = self
+                .builder
+                .ins()
+                .icmp(IntCC::SignedGreaterThanOrEqual, fuel, zero);
+            // A branch to a cold trap, rather than `trapnz`: the branch
+            // fuses with the compare.
+            let trap = self.builder.create_block();
+            let next = self.builder.create_block();
+            self.builder.set_cold_block(trap);
+            self.builder.ins().brif(out, trap, &[], next, &[]);
+            self.builder.seal_block(trap);
+            self.builder.seal_block(next);
+            self.builder.switch_to_block(trap);
+            self.builder.ins().trap(Trap::OutOfFuel.code());
+            self.builder.switch_to_block(next);
+        }
+        if let Some(counter) = self.metering.epoch_counter {
+            let flags = MemFlags::trusted();
+            let epoch = self.builder.ins().load(Type::I64, flags, counter, 0);
+            let deadline = self.load_at(
+                Type::I64,
+                flags,
+                self.vmctx,
+                u64::from(VMContext::EPOCH_DEADLINE),
+            );
+            let due = self
+                .builder
+                .ins()
+                .icmp(IntCC::UnsignedGreaterThanOrEqual, epoch, deadline);
+            let new_epoch = self.builder.create_block();
+            let next = self.builder.create_block();
+            self.builder.set_cold_block(new_epoch);
+            self.builder.ins().brif(due, new_epoch, &[], next, &[]);
+            self.builder.seal_block(new_epoch);
+            self.builder.switch_to_block(new_epoch);
+            // Traps with `Interrupt` on a non-zero status, and reloads the
+            // fuel counter (the callback may have changed it).
+            self.call_builtin(Builtin::NewEpoch, &[]);
+            self.builder.ins().jump(next, &[]);
+            self.builder.seal_block(next);
+            self.builder.switch_to_block(next);
+        }
+    }
+}
