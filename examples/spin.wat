@@ -2,6 +2,6 @@
 ;;   duet run --timeout 1s examples/spin.wat --invoke spin
 ;;   duet run --fuel 1000000 examples/spin.wat --invoke spin
 (module
-  (func (export "spin")
+  (func $spin (export "spin")
     (loop $forever
       br $forever)))

@@ -751,8 +751,9 @@ fn run_linker(
     Ok(linker)
 }
 
-/// Runs `duet run` (see the module docs).
-fn run(args: &RunArgs) -> Result<Ran, RunFailure> {
+/// Runs `duet run` (see the module docs); with `--fuel-report`, sets
+/// `fuel_report` to the line to print last.
+fn run(args: &RunArgs, fuel_report: &mut Option<String>) -> Result<Ran, RunFailure> {
     let mut config = args.engine.config();
     config
         .consume_fuel(args.fuel.is_some())
@@ -801,10 +802,10 @@ fn run(args: &RunArgs) -> Result<Ran, RunFailure> {
     if args.fuel_report {
         let given = args.fuel.unwrap_or_default();
         let left = store.get_fuel()?;
-        eprintln!(
+        *fuel_report = Some(format!(
             "fuel consumed: {} of {given} (left: {left})",
             given.saturating_sub(left)
-        );
+        ));
     }
     outcome
 }
@@ -1052,41 +1053,56 @@ fn report_outcome(outcome: io::Result<bool>) -> ExitCode {
     }
 }
 
+/// Prints what `duet run` did (its results on stdout, or its failure on
+/// stderr) and returns its exit code (see the module docs).
+fn report_run(args: &RunArgs, outcome: Result<Ran, RunFailure>) -> ExitCode {
+    match outcome {
+        Ok(Ran { out, exit_code }) => {
+            let written = write_stdout(&out);
+            if exit_code == 0 {
+                written
+            } else {
+                ExitCode::from(exit_code)
+            }
+        }
+        Err(failure) => {
+            let file = args.file.display();
+            match failure {
+                RunFailure::Message(message) => eprintln!("error: {file}: {message}"),
+                RunFailure::Trap(trap) => {
+                    eprintln!("error: {file}: {}", duet_cli::error_report(&trap))
+                }
+                RunFailure::Limit(message) => {
+                    eprintln!("error: {file}: {message}");
+                    return ExitCode::from(LIMIT_EXIT_CODE);
+                }
+                RunFailure::Stopped {
+                    bound,
+                    trap,
+                    exit_code,
+                } => {
+                    eprintln!("error: {file}: {bound}: {}", duet_cli::error_report(&trap));
+                    return ExitCode::from(exit_code);
+                }
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(args) => match run(&args) {
-            Ok(Ran { out, exit_code }) => {
-                let written = write_stdout(&out);
-                if exit_code == 0 {
-                    written
-                } else {
-                    ExitCode::from(exit_code)
-                }
+        Command::Run(args) => {
+            let mut fuel_report = None;
+            let outcome = run(&args, &mut fuel_report);
+            let code = report_run(&args, outcome);
+            // After the program's output and any error: the last line.
+            if let Some(report) = fuel_report {
+                eprintln!("{report}");
             }
-            Err(failure) => {
-                let file = args.file.display();
-                match failure {
-                    RunFailure::Message(message) => eprintln!("error: {file}: {message}"),
-                    RunFailure::Trap(trap) => {
-                        eprintln!("error: {file}: {}", duet_cli::error_report(&trap))
-                    }
-                    RunFailure::Limit(message) => {
-                        eprintln!("error: {file}: {message}");
-                        return ExitCode::from(LIMIT_EXIT_CODE);
-                    }
-                    RunFailure::Stopped {
-                        bound,
-                        trap,
-                        exit_code,
-                    } => {
-                        eprintln!("error: {file}: {bound}: {}", duet_cli::error_report(&trap));
-                        return ExitCode::from(exit_code);
-                    }
-                }
-                ExitCode::FAILURE
-            }
-        },
+            code
+        }
         Command::Wast(args) => report_outcome(wast(&args, &mut io::stdout().lock())),
         Command::Bench(args) => {
             let options = duet_cli::bench::Options {

@@ -1309,14 +1309,21 @@ fn run_timeout_and_fuel_stop_an_endless_loop_with_their_exit_codes() {
     for compiler in ["winch", "cranelift"] {
         let started = std::time::Instant::now();
         let output = duet(&[
-            "run", "--compiler", compiler, "--timeout", "1s", spin, "--invoke", "spin",
+            "run",
+            "--compiler",
+            compiler,
+            "--timeout",
+            "1s",
+            spin,
+            "--invoke",
+            "spin",
         ]);
         let elapsed = started.elapsed();
         let err = stderr(&output);
         assert_eq!(output.status.code(), Some(5), "{compiler}: {err}");
         assert!(
             err.starts_with(&format!(
-                "error: {spin}: the program ran past its timeout (--timeout 1s): interrupt\n  0: spin"
+                "error: {spin}: the program ran past its timeout (--timeout 1s): interrupt\n  0: spin (func 0)"
             )),
             "{compiler}: {err}"
         );
@@ -1325,14 +1332,21 @@ fn run_timeout_and_fuel_stop_an_endless_loop_with_their_exit_codes() {
         assert!(elapsed < std::time::Duration::from_secs(10), "{elapsed:?}");
 
         let output = duet(&[
-            "run", "--compiler", compiler, "--fuel", "1000000", "--fuel-report", spin, "--invoke",
+            "run",
+            "--compiler",
+            compiler,
+            "--fuel",
+            "1000000",
+            "--fuel-report",
+            spin,
+            "--invoke",
             "spin",
         ]);
         let err = stderr(&output);
         assert_eq!(output.status.code(), Some(4), "{compiler}: {err}");
         assert!(
             err.starts_with(&format!(
-                "error: {spin}: the program ran out of fuel (--fuel 1000000): all fuel consumed\n  0: spin"
+                "error: {spin}: the program ran out of fuel (--fuel 1000000): all fuel consumed\n  0: spin (func 0)"
             )),
             "{compiler}: {err}"
         );
@@ -1354,19 +1368,47 @@ fn run_fuel_report_counts_a_finished_program_exactly() {
     let add = add.to_str().unwrap();
     for compiler in ["winch", "cranelift"] {
         let output = duet(&[
-            "run", "--compiler", compiler, "--fuel", "10", "--fuel-report", add, "--invoke", "add",
-            "2", "3",
+            "run",
+            "--compiler",
+            compiler,
+            "--fuel",
+            "10",
+            "--fuel-report",
+            add,
+            "--invoke",
+            "add",
+            "2",
+            "3",
         ]);
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
         assert_eq!(stdout(&output), "5\n");
         assert_eq!(stderr(&output), "fuel consumed: 3 of 10 (left: 7)\n");
     }
     // A bad duration is a usage error naming what is wrong.
-    let output = duet(&["run", "--timeout", "5 parsecs", add, "--invoke", "add", "1", "2"]);
+    let output = duet(&[
+        "run",
+        "--timeout",
+        "5 parsecs",
+        add,
+        "--invoke",
+        "add",
+        "1",
+        "2",
+    ]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("is not a unit"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("is not a unit"),
+        "{}",
+        stderr(&output)
+    );
     let help = stdout(&duet(&["run", "--help"]));
-    for text in ["--fuel <N>", "--timeout <DURATION>", "--fuel-report", "4 when", "5 when"] {
+    for text in [
+        "--fuel <N>",
+        "--timeout <DURATION>",
+        "--fuel-report",
+        "4 when",
+        "5 when",
+    ] {
         assert!(help.contains(text), "{text} missing from: {help}");
     }
 }

@@ -312,7 +312,7 @@ impl<T> Store<T> {
     /// let mut store = Store::new(&engine, ());
     /// store.set_fuel(10_000)?;
     /// let instance = Instance::new(&mut store, &module, &[])?;
-    /// let spin = instance.get_typed_func::<(), ()>(&mut store, "spin")?;
+    /// let spin = instance.get_func(&store, "spin")?.unwrap().typed::<(), ()>(&store)?;
     /// let trap = spin.call(&mut store, ()).unwrap_err();
     /// assert_eq!(trap.as_trap().map(|t| t.code()), Some(TrapCode::OutOfFuel));
     /// assert_eq!(store.get_fuel()?, 0);
@@ -364,7 +364,7 @@ impl<T> Store<T> {
     ///     Ok(UpdateDeadline::Continue(1))
     /// });
     /// let instance = Instance::new(&mut store, &module, &[])?;
-    /// let f = instance.get_typed_func::<(), i32>(&mut store, "f")?;
+    /// let f = instance.get_func(&store, "f")?.unwrap().typed::<(), i32>(&store)?;
     /// assert_eq!(f.call(&mut store, ())?, 7);
     /// assert_eq!(*store.data(), 1); // the deadline was epoch 0: called once
     /// # Ok::<(), duet::Error>(())

@@ -236,8 +236,8 @@ fn a_trap_for_fuel_inside_a_host_call_unwinds_as_itself() {
     // outer call fails with it, its backtrace through both wasm frames.
     let wat = r#"(module
         (import "host" "call_spin" (func $call_spin))
-        (func (export "spin") (loop br 0))
-        (func (export "outer") call $call_spin)
+        (func $spin (export "spin") (loop br 0))
+        (func $outer (export "outer") call $call_spin)
         (func (export "add") (param i32 i32) (result i32)
             (i32.add (local.get 0) (local.get 1))))"#;
     for compiler in COMPILERS {
