@@ -43,20 +43,12 @@ use duet_tests::differential::{
     Columns, Skip, Tally, check_module, check_wat, check_wat_bytes, module_for_seed,
     on_comparison_stack, uses_simd,
 };
+use duet_tests::env_u64;
 use std::time::Instant;
 
 /// Seeds under plain `cargo test` (a dev build), unless `DUET_DIFF_ITERS`
 /// says otherwise.
 const DEFAULT_ITERS: u64 = 1_000;
-
-fn env_u64(name: &str) -> Option<u64> {
-    let value = std::env::var(name).ok()?;
-    Some(
-        value
-            .parse()
-            .unwrap_or_else(|e| panic!("{name}={value:?}: {e}")),
-    )
-}
 
 #[test]
 fn seeds() {

@@ -65,6 +65,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use duet::{Compiler, Config, Engine, Error, Instance, Module, Store, TrapCode, Val};
 use duet_environ::tunables::Tunables;
+use duet_tests::env_u64;
 use duet_tests::rng::XorShift;
 use duet_tests::smith::{panic_message, save_module, smith_module};
 use wasmparser::{Validator, WasmFeatures};
@@ -76,10 +77,6 @@ const DEFAULT_ITERS: u64 = 20_000;
 /// How many `Unsupported` reasons the summary lists per tier, commonest
 /// first.
 const SUMMARY_REASONS: usize = 30;
-
-fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.parse().ok())
-}
 
 /// Both tiers, in the order the summary lists them.
 const TIERS: [(Compiler, &str); 2] = [

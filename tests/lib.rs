@@ -32,6 +32,17 @@ pub fn shared_dir() -> PathBuf {
     }
 }
 
+/// The number in environment variable `name`, if set (a test's seed or
+/// iteration count); panics naming the variable if it is not a number.
+pub fn env_u64(name: &str) -> Option<u64> {
+    let value = std::env::var(name).ok()?;
+    Some(
+        value
+            .parse()
+            .unwrap_or_else(|e| panic!("{name}={value:?}: {e}")),
+    )
+}
+
 /// The disassembly of `code`, which has no wasm behind it (trap codes and
 /// external names as the assembler prints them): `duet-cli`'s
 /// [`Listing`], which also renders the baseline compiler's golden files and

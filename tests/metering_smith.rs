@@ -18,21 +18,13 @@
 
 use duet::{Compiler, Config, Engine, Error, Instance, Module, Store, TrapCode, Val, ValType};
 use duet_tests::differential::{Instructions, smith_config};
+use duet_tests::env_u64;
 use duet_tests::rng::XorShift;
 
 const DEFAULT_ITERS: u64 = 300;
 
 /// The budgets a call is given, in turn.
 const BUDGETS: [u64; 4] = [50, 1_000, 20_000, 200_000];
-
-fn env_u64(name: &str) -> Option<u64> {
-    let value = std::env::var(name).ok()?;
-    Some(
-        value
-            .parse()
-            .unwrap_or_else(|e| panic!("{name}={value:?}: {e}")),
-    )
-}
 
 /// A scalar wasm-smith module for `seed`, without the termination fuel
 /// the differential test adds (here fuel is what ends it).

@@ -32,6 +32,14 @@ fn func_type(params: &[ValType], results: &[ValType]) -> FuncType {
     }
 }
 
+/// A store with `data` and an instance of `wat` in it.
+fn instantiate<T>(engine: &Engine, wat: &str, data: T) -> (Store<T>, Instance) {
+    let module = Module::new(engine, wat).unwrap();
+    let mut store = Store::new(engine, data);
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    (store, instance)
+}
+
 /// Calls export `name` of `instance`, with one or no result.
 fn call<T>(
     store: &mut Store<T>,
@@ -102,9 +110,7 @@ fn assert_store_works<T>(store: &mut Store<T>, instance: Instance) {
 fn fuel_stops_a_loop_and_recursion_and_the_store_runs_on_after_refuelling() {
     for compiler in COMPILERS {
         let engine = engine(compiler, true, false);
-        let module = Module::new(&engine, PROGRAMS).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let (mut store, instance) = instantiate(&engine, PROGRAMS, ());
 
         store.set_fuel(100_000).unwrap();
         let (code, frames) = trapped(call(&mut store, instance, "spin", &[]));
@@ -144,9 +150,7 @@ fn fuel_counts_are_exact() {
     // and `i32.add` (2, charged at the function's `end`): 7n + 4.
     for compiler in COMPILERS {
         let engine = engine(compiler, true, false);
-        let module = Module::new(&engine, PROGRAMS).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let (mut store, instance) = instantiate(&engine, PROGRAMS, ());
         for n in [1, 2, 10, 1000] {
             store.set_fuel(1_000_000).unwrap();
             let result = call(&mut store, instance, "count", &[Val::I32(n)]).unwrap();
@@ -281,10 +285,8 @@ fn ticker(engine: &Engine, period: Duration, stop: Arc<AtomicBool>) -> std::thre
 fn the_epoch_deadline_stops_a_loop_and_recursion_and_the_store_runs_on() {
     for compiler in COMPILERS {
         let engine = engine(compiler, false, true);
-        let module = Module::new(&engine, PROGRAMS).unwrap();
-        let mut store = Store::new(&engine, ());
+        let (mut store, instance) = instantiate(&engine, PROGRAMS, ());
         store.set_epoch_deadline(1);
-        let instance = Instance::new(&mut store, &module, &[]).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let ticks = ticker(&engine, Duration::from_millis(5), stop.clone());
 
@@ -318,8 +320,7 @@ fn the_epoch_deadline_stops_a_loop_and_recursion_and_the_store_runs_on() {
 fn the_deadline_callback_extends_the_deadline_then_fails() {
     for compiler in COMPILERS {
         let engine = engine(compiler, false, true);
-        let module = Module::new(&engine, PROGRAMS).unwrap();
-        let mut store = Store::new(&engine, 0u32);
+        let (mut store, instance) = instantiate(&engine, PROGRAMS, 0u32);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut caller| {
             let calls = caller.data_mut();
@@ -330,7 +331,6 @@ fn the_deadline_callback_extends_the_deadline_then_fails() {
                 Err(Error::msg("enough"))
             }
         });
-        let instance = Instance::new(&mut store, &module, &[]).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let ticks = ticker(&engine, Duration::from_millis(2), stop.clone());
         let error = call(&mut store, instance, "spin", &[]).unwrap_err();
@@ -361,10 +361,8 @@ fn the_deadline_callback_extends_the_deadline_then_fails() {
 fn a_panicking_deadline_callback_is_resumed_in_the_host() {
     for compiler in COMPILERS {
         let engine = engine(compiler, false, true);
-        let module = Module::new(&engine, PROGRAMS).unwrap();
-        let mut store = Store::new(&engine, ());
+        let (mut store, instance) = instantiate(&engine, PROGRAMS, ());
         store.epoch_deadline_callback(|_| panic!("callback panicked"));
-        let instance = Instance::new(&mut store, &module, &[]).unwrap();
         let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let _ = call(&mut store, instance, "spin", &[]);
         }))
@@ -380,9 +378,7 @@ fn a_panicking_deadline_callback_is_resumed_in_the_host() {
 fn fuel_and_epochs_together_stop_whichever_comes_first() {
     for compiler in COMPILERS {
         let engine = engine(compiler, true, true);
-        let module = Module::new(&engine, PROGRAMS).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let (mut store, instance) = instantiate(&engine, PROGRAMS, ());
         store.set_epoch_deadline(1_000);
         store.set_fuel(50_000).unwrap();
         let (code, _) = trapped(call(&mut store, instance, "spin", &[]));
