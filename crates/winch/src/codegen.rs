@@ -8,7 +8,8 @@
 //!   rbp + 8        return address
 //!   rbp            saved rbp
 //!   rbp - 8        saved r14 (the caller's; ours holds the VMContext)
-//!   rbp - 16 ...   locals, one slot each (8 bytes, 16 for a v128), index 0 highest
+//!   rbp - 16 ...   saved r12, r13, r15, only those metering uses (`metering.rs`)
+//!   ...            locals, one slot each (8 bytes, 16 for a v128), index 0 highest
 //!   ...            spilled values, pushed as they spill   ◄── rsp = rbp - sp_offset
 //! ```
 //!
@@ -17,7 +18,7 @@
 //! known only at the end, so the check's immediate is patched then.
 
 use crate::error::CompileError;
-use crate::regs::{RegSet, SCRATCH, VMCTX, XMM_SCRATCH};
+use crate::regs::{EPOCH_COUNTER, FUEL, FUEL_ADDRESS, RegSet, SCRATCH, VMCTX, XMM_SCRATCH};
 use crate::stack::{Val, ValueStack, slot_size, slots_size};
 use cranelift_asm::ExternalName;
 use cranelift_asm::buffer::Label;
@@ -31,9 +32,6 @@ use duet_environ::module_env::ModuleEnvironment;
 use duet_environ::trap::Trap;
 use duet_environ::vmoffsets::{VMContext, VMFuncRef, VMFunctionImport};
 use wasmparser::ValType;
-
-/// Bytes below `rbp` taken before the locals: the saved `r14`.
-const SAVED_REGS_SIZE: u32 = 8;
 
 /// Where a call goes.
 #[derive(Copy, Clone, Debug)]
@@ -125,6 +123,9 @@ pub(crate) struct CodeGen<'e> {
     signature: CallSignature,
     /// The prologue's frame-size immediate, given at the end.
     frame_size: Option<PatchableImm32>,
+    /// The callee-saved registers the prologue saves, in push order:
+    /// `VMCTX`, then the metering registers the tunables need.
+    saved_regs: Vec<Gpr>,
     /// The operator being compiled (its offset in the module).
     pub(crate) offset: u64,
     /// A comparison whose result is still only in the flags: the value on
@@ -208,19 +209,29 @@ impl<'e> CodeGen<'e> {
     ) -> Self {
         let abi_params: Vec<AbiType> = params.iter().map(|&t| t.into()).collect();
         let abi_results: Vec<AbiType> = results.iter().map(|&t| t.into()).collect();
+        let tunables = env.tunables();
+        let mut saved_regs = vec![VMCTX];
+        if tunables.epoch_interruption {
+            saved_regs.push(EPOCH_COUNTER);
+        }
+        if tunables.consume_fuel {
+            saved_regs.extend([FUEL_ADDRESS, FUEL]);
+        }
+        let saved_regs_size = 8 * saved_regs.len() as u32;
         CodeGen {
             env,
             asm,
             stack: ValueStack::default(),
             regs: RegSet::new(),
             locals: Vec::new(),
-            sp_offset: SAVED_REGS_SIZE,
-            max_sp_offset: SAVED_REGS_SIZE,
+            sp_offset: saved_regs_size,
+            max_sp_offset: saved_regs_size,
             control: Vec::new(),
             reachable: true,
             results: results.to_vec(),
             signature: CallSignature::new(&abi_params, &abi_results),
             frame_size: None,
+            saved_regs,
             offset: 0,
             pending_condition: None,
             region: 0,
@@ -308,13 +319,20 @@ impl<'e> CodeGen<'e> {
 
     // ---- Prologue and epilogue -----------------------------------------
 
+    /// Bytes below `rbp` taken before the locals: the saved registers.
+    fn saved_regs_size(&self) -> u32 {
+        8 * self.saved_regs.len() as u32
+    }
+
     /// The prologue: frame pointer, VMContext, stack-limit check, locals.
     /// `locals` are every local after the parameters. The frame's unwind
     /// records come with the pushes (`Assembler::push_frame`).
     pub(crate) fn emit_prologue(&mut self, params: &[ValType], locals: &[ValType]) {
         use OperandSize::S64;
         self.asm.push_frame();
-        self.asm.push_saved(VMCTX, SAVED_REGS_SIZE);
+        for (i, &reg) in self.saved_regs.iter().enumerate() {
+            self.asm.push_saved(reg, 8 * (i as u32 + 1));
+        }
         self.asm.mov_rr(S64, VMCTX, abi::VMCTX);
 
         // r11 = rsp - (frame size); the size is known at the end.
@@ -338,7 +356,7 @@ impl<'e> CodeGen<'e> {
                 stored_in: 0,
             });
         }
-        let locals_size = self.sp_offset - SAVED_REGS_SIZE;
+        let locals_size = self.sp_offset - self.saved_regs_size();
         if locals_size > 0 {
             self.asm.sub_ri(S64, Gpr::RSP, locals_size as i32);
         }
@@ -384,13 +402,17 @@ impl<'e> CodeGen<'e> {
                 }
             }
         }
+        self.load_metering_registers();
     }
 
     /// Gives the prologue's stack check the frame size.
     pub(crate) fn patch_frame_size(&mut self) {
-        // The deepest the function goes, plus the pushes before the check
-        // already made (rbp, r14) are covered by the runtime's margin.
-        let size = self.max_sp_offset - SAVED_REGS_SIZE;
+        // The deepest the function goes below the check's rsp (which is
+        // below the saved registers). The pushes made before the check
+        // (rbp and the saved registers, at most 40 bytes) may land below
+        // the limit before the check traps: the limit leaves the thread's
+        // stack far more room than that (`Engine::max_wasm_stack`).
+        let size = self.max_sp_offset - self.saved_regs_size();
         let field = self.frame_size.take().expect("the prologue was emitted");
         // A frame beyond i32::MAX bytes cannot be checked with an imm32;
         // the biggest wasm frame is far smaller (locals and the value
@@ -407,9 +429,11 @@ impl<'e> CodeGen<'e> {
         self.asm.lea(
             OperandSize::S64,
             Gpr::RSP,
-            &Amode::base(Gpr::RBP, -(SAVED_REGS_SIZE as i32)),
+            &Amode::base(Gpr::RBP, -(self.saved_regs_size() as i32)),
         );
-        self.asm.pop_saved(VMCTX);
+        for i in (0..self.saved_regs.len()).rev() {
+            self.asm.pop_saved(self.saved_regs[i]);
+        }
         self.asm.pop_frame();
         self.asm.ret_from_frame();
     }
@@ -1136,6 +1160,8 @@ impl<'e> CodeGen<'e> {
                 self.free_gpr(reg);
             }
         }
+        // Any callee may have charged fuel or set it (a host function).
+        self.reload_fuel();
 
         // The arguments' slots and the outgoing area are now dead: with at
         // most one result, release them and take the result from rax.

@@ -94,10 +94,13 @@
 //! are in `metering.rs`, compiled exactly as `duet_environ::metering`
 //! places them: the visitor feeds every operator of reachable code to the
 //! shared `FuelMeter` and emits each charge it returns before the
-//! operator's code (without touching the flags when a comparison is
-//! pending for `br_if` or `if`); the fuel and epoch checks follow the
-//! prologue and each loop's header, the epoch check's builtin call out of
-//! line after the epilogue. With both off, nothing in the code changes.
+//! operator's code. The fuel counter's value and address and the epoch
+//! counter's address live in callee-saved registers for the whole
+//! function (saved by the prologue only when asked for), so a charge is a
+//! flag-preserving `lea` and a store and the fuel check a register test;
+//! the fuel and epoch checks follow the prologue and each loop's header,
+//! the epoch check's builtin call out of line after the epilogue. With
+//! both off, nothing in the code changes.
 //!
 //! SIMD and relaxed SIMD are in `simd/` (its module docs): every operator,
 //! on any CPU with SSE4.1, with AVX's forms where the CPU has them, and

@@ -327,6 +327,9 @@ impl CodeGen<'_> {
         );
         let slot = Amode::base(SCRATCH, 8 * builtin.index() as i32);
         self.asm.call_indirect(&GprMem::Mem(slot));
+        // A builtin may set the fuel (`NewEpoch`'s callback, a host
+        // function a builtin runs); the result register is left alone.
+        self.reload_fuel();
         let freed = self.sp_offset - released_sp;
         if freed > 0 {
             self.asm.add_ri(OperandSize::S64, Gpr::RSP, freed as i32);

@@ -2,6 +2,29 @@
 //! places them (its module docs are the design; this is how the baseline
 //! tier compiles it).
 //!
+//! # Registers
+//!
+//! A loop-carried read-modify-write of the counter in memory costs a
+//! store-to-load forwarding per charge (about 5 cycles in a tight loop),
+//! so the function keeps what it needs in callee-saved registers
+//! (`regs.rs`), which the prologue saves (with unwind records, like `r14`)
+//! and loads, and every epilogue restores; only the ones the tunables ask
+//! for, so with both off the code is unchanged:
+//!
+//! ```text
+//!   fuel:   r13 = [r14 + STORE_CONTEXT] + FUEL_CONSUMED   (the counter's address)
+//!           r15 = [r13]                                     (its value)
+//!   epochs: r12 = [r14 + EPOCH_COUNTER]                     (the engine's epoch's address)
+//! ```
+//!
+//! `r15` equals the counter in memory everywhere in the body: a charge
+//! writes both, and only a call can change the counter otherwise (a wasm
+//! callee's charges, a host function's or the `NewEpoch` callback's
+//! `set_fuel`), so `r15` is reloaded right after every call instruction
+//! (wasm, `call_indirect`, imports, every builtin). Traps need no care: a
+//! trap abandons the frame, and the entry trampoline restores the host's
+//! callee-saved registers itself (`duet_environ::entry`).
+//!
 //! # Charges
 //!
 //! The visitor feeds every operator of reachable code, SIMD included, to
@@ -13,25 +36,14 @@
 //! may trap, call or branch:
 //!
 //! ```text
-//!   mov  r11, [r14 + STORE_CONTEXT]
-//!   add  qword [r11 + FUEL_CONSUMED], k
+//!   lea  r15, [r15 + k]
+//!   mov  [r13], r15
 //! ```
 //!
-//! `r11` is the scratch register, free between operators. `add` writes
-//! the flags, which hold nothing between operators except a pending
-//! comparison (`CodeGen::pending_condition`): before any operator but
-//! `br_if`, `if` and `i32.eqz` the comparison is materialized first, and
-//! before those three (a `br_if` or `if` always ends a region, so it is
-//! charged) the charge leaves the flags alone, going through the
-//! comparison's register, which holds nothing until the comparison is
-//! materialized:
-//!
-//! ```text
-//!   mov  r11, [r14 + STORE_CONTEXT]
-//!   mov  reg, [r11 + FUEL_CONSUMED]
-//!   lea  reg, [reg + k]
-//!   mov  [r11 + FUEL_CONSUMED], reg
-//! ```
+//! Neither instruction writes the flags, so a pending comparison
+//! (`CodeGen::pending_condition`) that the operator consumes (`br_if`,
+//! `if`, `i32.eqz`) survives the charge. The store is not read back in
+//! the body (`r15` is), so it is off the loop-carried dependency chain.
 //!
 //! So both tiers charge the same amounts at the same points: the meter
 //! sees the same operators in the same order (the reachable ones, which
@@ -45,11 +57,9 @@
 //! check and then the epoch check:
 //!
 //! ```text
-//!   mov  r11, [r14 + STORE_CONTEXT]        ; fuel
-//!   cmp  qword [r11 + FUEL_CONSUMED], 0
+//!   test r15, r15                          ; fuel
 //!   jge  trap (OutOfFuel)
-//!   mov  r11, [r14 + EPOCH_COUNTER]        ; epoch
-//!   mov  r11, [r11]
+//!   mov  r11, [r12]                        ; epoch
 //!   cmp  r11, [r14 + EPOCH_DEADLINE]
 //!   jae  slow
 //! resume:
@@ -57,21 +67,23 @@
 //!   (after the epilogue, with the other out-of-line code)
 //! slow:
 //!   call new_epoch(vmctx)                  ; CodeGen::call_builtin
+//!   mov  r15, [r13]                        ; (with fuel) the callback may set it
 //!   test eax, eax
 //!   jnz  trap (Interrupt)
 //!   jmp  resume
 //! ```
 //!
-//! The slow path is out of line, after the epilogue, where the body's
-//! frame still describes the code (`Assembler::ret_from_frame`); it calls
-//! the builtin with `rsp` where the check left it (`EpochStub::sp_offset`),
-//! and since at both places every value is in memory, nothing else needs
-//! saving. The traps carry the check's wasm offset: the loop's, or at
+//! The deadline is read from the VMContext at every check, since the
+//! runtime moves it (`Store::set_epoch_deadline`, the callback). The slow
+//! path is out of line, after the epilogue, where the body's frame still
+//! describes the code (`Assembler::ret_from_frame`); it calls the builtin
+//! with `rsp` where the check left it (`EpochStub::sp_offset`), and since
+//! at both places every value is in memory, nothing else needs saving. The traps carry the check's wasm offset: the loop's, or at
 //! function entry the first operator's.
 
 use crate::codegen::CodeGen;
 use crate::error::CompileError;
-use crate::regs::{SCRATCH, VMCTX};
+use crate::regs::{EPOCH_COUNTER, FUEL, FUEL_ADDRESS, SCRATCH, VMCTX};
 use cranelift_asm::buffer::Label;
 use cranelift_asm::metadata::SourceLoc;
 use cranelift_asm::x64::{Amode, CC, OperandSize};
@@ -94,15 +106,52 @@ pub(crate) struct EpochStub {
     loc: SourceLoc,
 }
 
-/// `[r11 + FUEL_CONSUMED]`, once `r11` holds the store context.
+/// `[r13]`: the fuel counter, once `r13` holds its address.
 fn fuel_counter() -> Amode {
-    Amode::base(SCRATCH, VMStoreContext::FUEL_CONSUMED as i32)
+    Amode::base(FUEL_ADDRESS, 0)
 }
 
 impl CodeGen<'_> {
     /// Whether the tunables ask for fuel metering or epoch checks.
     pub(crate) fn metering(&self) -> bool {
         self.fuel.is_some() || self.env.tunables().epoch_interruption
+    }
+
+    /// The end of the prologue: loads the registers metering keeps for the
+    /// whole function (the prologue saved the caller's).
+    pub(crate) fn load_metering_registers(&mut self) {
+        use OperandSize::S64;
+        if self.fuel.is_some() {
+            self.asm.mov_rm(
+                S64,
+                FUEL_ADDRESS,
+                &Amode::base(VMCTX, VMContext::STORE_CONTEXT as i32),
+            );
+            if VMStoreContext::FUEL_CONSUMED != 0 {
+                self.asm.lea(
+                    S64,
+                    FUEL_ADDRESS,
+                    &Amode::base(FUEL_ADDRESS, VMStoreContext::FUEL_CONSUMED as i32),
+                );
+            }
+            self.asm.mov_rm(S64, FUEL, &fuel_counter());
+        }
+        if self.env.tunables().epoch_interruption {
+            self.asm.mov_rm(
+                S64,
+                EPOCH_COUNTER,
+                &Amode::base(VMCTX, VMContext::EPOCH_COUNTER as i32),
+            );
+        }
+    }
+
+    /// After a call instruction: the callee may have charged or set the
+    /// fuel, so `r15` takes the counter's value again. Writes no flags and
+    /// no register but `r15`.
+    pub(crate) fn reload_fuel(&mut self) {
+        if self.fuel.is_some() {
+            self.asm.mov_rm(OperandSize::S64, FUEL, &fuel_counter());
+        }
     }
 
     /// Counts `op` (an operator of reachable code, about to be compiled)
@@ -115,25 +164,13 @@ impl CodeGen<'_> {
         if charge == 0 {
             return;
         }
-        // At most FuelMeter::MAX_CHARGE, so a sign-extended imm32.
+        // At most FuelMeter::MAX_CHARGE, so a sign-extended disp32.
         const _: () = assert!(FuelMeter::MAX_CHARGE <= i32::MAX as u32);
-        let charge = charge as i32;
-        self.asm.mov_rm(
-            OperandSize::S64,
-            SCRATCH,
-            &Amode::base(VMCTX, VMContext::STORE_CONTEXT as i32),
-        );
-        match self.pending_condition_reg() {
-            None => self.asm.add_mi(OperandSize::S64, &fuel_counter(), charge),
-            // The flags hold a comparison the operator consumes: add
-            // without writing them, through the comparison's register.
-            Some(reg) => {
-                self.asm.mov_rm(OperandSize::S64, reg, &fuel_counter());
-                self.asm
-                    .lea(OperandSize::S64, reg, &Amode::base(reg, charge));
-                self.asm.mov_mr(OperandSize::S64, &fuel_counter(), reg);
-            }
-        }
+        // `lea` and `mov` leave the flags alone: a pending comparison the
+        // operator consumes survives.
+        self.asm
+            .lea(OperandSize::S64, FUEL, &Amode::base(FUEL, charge as i32));
+        self.asm.mov_mr(OperandSize::S64, &fuel_counter(), FUEL);
     }
 
     /// The checks of a function entry or a loop header: fuel, then the
@@ -145,22 +182,12 @@ impl CodeGen<'_> {
             "a comparison is pending at a checked header"
         );
         if self.fuel.is_some() {
-            self.asm.mov_rm(
-                OperandSize::S64,
-                SCRATCH,
-                &Amode::base(VMCTX, VMContext::STORE_CONTEXT as i32),
-            );
-            self.asm.cmp_mi(OperandSize::S64, &fuel_counter(), 0);
+            self.asm.test_rr(OperandSize::S64, FUEL, FUEL);
             self.asm.trap_if(CC::GE, Trap::OutOfFuel.code());
         }
         if self.env.tunables().epoch_interruption {
-            self.asm.mov_rm(
-                OperandSize::S64,
-                SCRATCH,
-                &Amode::base(VMCTX, VMContext::EPOCH_COUNTER as i32),
-            );
             self.asm
-                .mov_rm(OperandSize::S64, SCRATCH, &Amode::base(SCRATCH, 0));
+                .mov_rm(OperandSize::S64, SCRATCH, &Amode::base(EPOCH_COUNTER, 0));
             self.asm.cmp_rm(
                 OperandSize::S64,
                 SCRATCH,

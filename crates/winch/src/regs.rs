@@ -14,14 +14,32 @@
 //! * `r11` and `xmm15` are scratch registers, used within one operation
 //!   and never holding a value-stack entry (caller-saved, and no argument
 //!   register, so they stay free while a call's arguments are placed);
-//! * `rbx`, `r12`, `r13`, `r15` are not used yet (using them would mean
-//!   saving them in every prologue).
+//! * with fuel metering, `r15` holds the fuel counter's value and `r13`
+//!   its address, and with epoch interruption `r12` holds the engine's
+//!   epoch counter's address, for the whole function (`metering.rs`).
+//!   They are callee-saved, so only calls into the runtime or other
+//!   functions can change what they mirror, and the prologue saves the
+//!   caller's only when the tunables ask for them (with both off the
+//!   code is what it was before metering);
+//! * `rbx` is not used (using it would mean saving it in every prologue).
 
 use cranelift_asm::x64::{Gpr, Xmm};
 use duet_environ::abi::{self, CALLEE_SAVED_GPRS, CALLER_SAVED_GPRS, contains_gpr};
 
 /// The register that holds the VMContext in compiled code.
 pub(crate) const VMCTX: Gpr = Gpr::R14;
+
+/// The fuel counter's value (`VMStoreContext::FUEL_CONSUMED`), when the
+/// function meters fuel; the counter in memory equals it after every
+/// charge, and it is reloaded after every call.
+pub(crate) const FUEL: Gpr = Gpr::R15;
+
+/// The fuel counter's address, when the function meters fuel.
+pub(crate) const FUEL_ADDRESS: Gpr = Gpr::R13;
+
+/// The engine's epoch counter's address (`VMContext::EPOCH_COUNTER`),
+/// when the function checks epochs.
+pub(crate) const EPOCH_COUNTER: Gpr = Gpr::R12;
 
 /// The GPR scratch register.
 pub(crate) const SCRATCH: Gpr = Gpr::R11;
@@ -56,6 +74,19 @@ const ALLOCATABLE: [Gpr; CALLER_SAVED_GPRS.len() - 1] = {
 // allocatable GPRs are caller-saved by construction).
 const _: () = {
     assert!(contains_gpr(&CALLEE_SAVED_GPRS, VMCTX));
+    assert!(contains_gpr(&CALLEE_SAVED_GPRS, FUEL));
+    assert!(contains_gpr(&CALLEE_SAVED_GPRS, FUEL_ADDRESS));
+    assert!(contains_gpr(&CALLEE_SAVED_GPRS, EPOCH_COUNTER));
+    let fixed = [VMCTX, FUEL, FUEL_ADDRESS, EPOCH_COUNTER];
+    let mut i = 0;
+    while i < fixed.len() {
+        let mut j = i + 1;
+        while j < fixed.len() {
+            assert!(fixed[i].enc() != fixed[j].enc());
+            j += 1;
+        }
+        i += 1;
+    }
     assert!(!contains_gpr(&abi::SYSTEM_V_ARGUMENT_GPRS, SCRATCH));
     // Every XMM register is caller-saved; the scratch one is no argument
     // register and not allocatable.
