@@ -59,8 +59,10 @@
 //!   and adds the charge it returns to the store's counter, both in
 //!   memory (exact after every charge) and in an SSA variable that the
 //!   checks at function entry and loop headers compare, reloaded after
-//!   every call. The epoch check calls its builtin from a cold block, laid
-//!   out after the rest of the function. Both off, nothing is emitted.
+//!   every call. The epoch deadline is cached in a variable the same way,
+//!   so the epoch check loads only the epoch, and calls its builtin from a
+//!   cold block, laid out after the rest of the function. Both off,
+//!   nothing is emitted.
 //!
 //! Every WebAssembly 2.0 operator except SIMD is translated (plus what
 //! comes with no new operator: multi-memory, memory64 and table64 indices).

@@ -26,53 +26,75 @@
 //! The counter `FUEL_CONSUMED` lives in memory, where the host reads it
 //! after a trap, and in an SSA variable `fuel` (a local the frontend's
 //! SSA construction threads through the blocks like the wasm locals).
+//! The instance's `EPOCH_DEADLINE` is cached the same way, in a variable
+//! `deadline`, so that the epoch check loads only the epoch.
 //!
 //! ```text
-//!   entry:   ctx    = load.i64 notrap aligned readonly vmctx+STORE_CONTEXT
-//!            epochp = load.i64 notrap aligned readonly vmctx+EPOCH_COUNTER
-//!            fuel   = load.i64 notrap aligned ctx+FUEL_CONSUMED
+//!   entry:   ctx      = load.i64 notrap aligned readonly vmctx+STORE_CONTEXT
+//!            epochp   = load.i64 notrap aligned readonly vmctx+EPOCH_COUNTER
+//!            fuel     = load.i64 notrap aligned ctx+FUEL_CONSUMED
+//!            deadline = load.i64 notrap aligned vmctx+EPOCH_DEADLINE
 //!   charge k:
-//!            fuel   = iadd fuel, k
-//!                     store notrap aligned fuel, ctx+FUEL_CONSUMED
+//!            fuel     = iadd fuel, k
+//!                       store notrap aligned fuel, ctx+FUEL_CONSUMED
 //!   after a call (wasm, host or builtin):
-//!            fuel   = load.i64 notrap aligned ctx+FUEL_CONSUMED
+//!            fuel     = load.i64 notrap aligned ctx+FUEL_CONSUMED
+//!            deadline = load.i64 notrap aligned vmctx+EPOCH_DEADLINE
 //!   fuel check:
-//!            out    = icmp sge fuel, 0
-//!                     brif out, out_of_fuel (cold), next
-//!   out_of_fuel:      trap OutOfFuel
+//!            out      = icmp sge fuel, 0
+//!                       brif out, out_of_fuel (cold), next
+//!   out_of_fuel:        trap OutOfFuel
 //!   epoch check:
-//!            epoch  = load.i64 notrap aligned epochp
-//!            limit  = load.i64 notrap aligned vmctx+EPOCH_DEADLINE
-//!            due    = icmp uge epoch, limit
-//!                     brif due, new_epoch (cold), next
-//!   new_epoch:        status = call NewEpoch(vmctx)
-//!                     trapnz status, Interrupt
-//!                     (fuel reloaded: the callback may set it)
-//!                     jump next
+//!            epoch    = load.i64 notrap aligned epochp
+//!            due      = icmp uge epoch, deadline
+//!                       brif due, new_epoch (cold), next
+//!   new_epoch:          status = call NewEpoch(vmctx)
+//!                       (fuel and deadline reloaded: it is a call)
+//!                       trapnz status, Interrupt
+//!                       jump next
 //! ```
 //!
-//! Why the variable is exact: only the function's own charges and the
-//! calls it makes can change the counter while it runs (a store runs on
-//! one thread, and the host can set the fuel only while no wasm runs or
-//! from inside a call: a host function, a builtin, the epoch callback).
-//! Each charge stores the new value, so memory is exact
-//! after every charge whatever traps next; each call is followed by a
-//! reload; so at every point the variable equals memory, and the checks
-//! may compare the variable, in a register, instead of loading. The
-//! stores and calls have effects, which no pass moves or removes
+//! Why the variables are exact: only the function's own charges and the
+//! calls it makes can change the counter or the deadline while it runs (a
+//! store runs on one thread, and the host can set the fuel or the
+//! deadline only while no wasm runs or from inside a call: a host
+//! function, a builtin, the epoch callback that `NewEpoch` runs). Each
+//! charge stores the new value, so memory is exact after every charge
+//! whatever traps next; each call is followed by a reload of both; so at
+//! every point each variable equals memory, and the checks may compare
+//! the variables, in registers, instead of loading. The stores and calls
+//! have effects, which no pass moves or removes
 //! (`cranelift_codegen::opts`), and neither do the branches of the
 //! checks; so the order of charges, checks and traps is the one written.
+//! The epoch itself is loaded at each check: another thread moves it.
+//! That load is not `readonly`, so LICM leaves it in its loop, and
+//! redundant-load elimination (`opts/rle.rs`) never merges two of them:
+//! each check's `next` block joins the fast path and `new_epoch`, and a
+//! join starts with nothing known. The deadline's loads follow the entry
+//! or a call, which forgets all memory, so none is merged either.
 //!
 //! The two pointers never change while the instance lives, so they are
 //! loaded once and flagged `readonly` (the mid-end may merge and hoist
-//! them). The epoch and the deadline are plain loads, made at each check:
-//! another thread moves the epoch, the epoch callback the deadline.
+//! them); they are plain values, not variables, so they add no block
+//! parameters.
 //!
 //! The fuel check branches to a cold trap rather than using `trapnz`, so
 //! that the compare fuses with the branch (`test; jge`). Cold blocks are
 //! laid out after the function's other code and their instructions are
-//! not hoisted out of loops, so the fast path of both checks is a compare
-//! and a branch not taken each (plus the epoch's two loads).
+//! not hoisted out of loops, so the fast path of each check is one
+//! compare and one branch not taken (plus the epoch's load:
+//! `mov rax, [r14]; cmp rax, r10; jae`). The load does not fold into the
+//! compare: the x64 lowering of a `brif` fused with its `icmp` takes
+//! registers and immediates only.
+//!
+//! What the checks cost beyond that is register pressure: across the
+//! cold `NewEpoch` call every live value needs a callee-saved register,
+//! so the allocator splits values around the call and the split's moves
+//! may land in the loop (`tests/disas/cranelift-metered/loop.disas`).
+//! A second, smaller cost comes from the mid-end folding two charges
+//! into one sum from the older counter (`fuel+8`, then `fuel+9` on the
+//! loop's exit rather than `(fuel+8)+1`), which keeps both live at the
+//! back edge's branch.
 
 use crate::func_translator::Translator;
 use cranelift_codegen::builder::Variable;
@@ -84,21 +106,23 @@ use duet_environ::vmoffsets::{VMContext, VMStoreContext};
 use wasmparser::Operator;
 
 /// The per-function metering state: the meter, the pointers loaded at
-/// entry, and the counter's variable (`None` when the feature is off).
+/// entry, and the variables caching the fuel counter and the epoch
+/// deadline (`None` when the feature is off).
 #[derive(Default)]
 pub(crate) struct Metering {
     meter: FuelMeter,
     /// The store's `VMStoreContext` and the variable holding its
     /// `FUEL_CONSUMED`, when fuel is on.
     fuel: Option<(Value, Variable)>,
-    /// The engine's epoch counter, when epochs are on.
-    epoch_counter: Option<Value>,
+    /// The engine's epoch counter and the variable holding the
+    /// instance's `EPOCH_DEADLINE`, when epochs are on.
+    epoch: Option<(Value, Variable)>,
 }
 
 impl Translator<'_, '_> {
     /// At the function's entry, before the first operator: loads the
-    /// pointers the checks and charges use and the fuel counter, then
-    /// checks fuel and the epoch.
+    /// pointers the checks and charges use, the fuel counter and the
+    /// epoch deadline, then checks fuel and the epoch.
     pub(crate) fn metering_entry(&mut self) {
         let tunables = self.env.tunables();
         let pointer = MemFlags::trusted().with_readonly();
@@ -121,7 +145,9 @@ impl Translator<'_, '_> {
                 self.vmctx,
                 u64::from(VMContext::EPOCH_COUNTER),
             );
-            self.metering.epoch_counter = Some(counter);
+            let var = self.builder.declare_var(Type::I64);
+            self.metering.epoch = Some((counter, var));
+            self.reload_deadline();
         }
         self.metering_checks();
     }
@@ -158,11 +184,27 @@ impl Translator<'_, '_> {
     }
 
     /// Right after any call (to wasm, to the host, to a builtin): the
-    /// callee may have changed the counter, so the variable reloads it.
+    /// callee may have changed the fuel counter or the epoch deadline, so
+    /// their variables reload them.
     pub(crate) fn metering_after_call(&mut self) {
         if self.metering.fuel.is_some() {
             self.reload_fuel();
         }
+        if self.metering.epoch.is_some() {
+            self.reload_deadline();
+        }
+    }
+
+    /// Defines the deadline's variable as the instance's deadline.
+    fn reload_deadline(&mut self) {
+        let (_, var) = self.metering.epoch.expect("epochs are on");
+        let deadline = self.load_at(
+            Type::I64,
+            MemFlags::trusted(),
+            self.vmctx,
+            u64::from(VMContext::EPOCH_DEADLINE),
+        );
+        self.builder.def_var(var, deadline);
     }
 
     /// Defines the counter's variable as the counter in memory.
@@ -197,15 +239,10 @@ impl Translator<'_, '_> {
             self.builder.ins().trap(Trap::OutOfFuel.code());
             self.builder.switch_to_block(next);
         }
-        if let Some(counter) = self.metering.epoch_counter {
+        if let Some((counter, var)) = self.metering.epoch {
             let flags = MemFlags::trusted();
             let epoch = self.builder.ins().load(Type::I64, flags, counter, 0);
-            let deadline = self.load_at(
-                Type::I64,
-                flags,
-                self.vmctx,
-                u64::from(VMContext::EPOCH_DEADLINE),
-            );
+            let deadline = self.builder.use_var(var);
             let due = self
                 .builder
                 .ins()
@@ -217,7 +254,8 @@ impl Translator<'_, '_> {
             self.builder.seal_block(new_epoch);
             self.builder.switch_to_block(new_epoch);
             // Traps with `Interrupt` on a non-zero status, and reloads the
-            // fuel counter (the callback may have changed it).
+            // fuel counter and the deadline (the callback may have changed
+            // them).
             self.call_builtin(Builtin::NewEpoch, &[]);
             self.builder.ins().jump(next, &[]);
             self.builder.seal_block(next);
