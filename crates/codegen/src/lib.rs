@@ -16,7 +16,9 @@
 //! ```
 //!
 //! The backend lowers every opcode of the IR (integers of 8 to 64 bits,
-//! floats, stack slots, calls and the wasm ABI); the mid-end (`opts`)
+//! floats, stack slots, calls and the wasm ABI, System V, and
+//! [`ir::CallConv::PreserveAll`] for cold calls that must cost the code
+//! around them no register); the mid-end (`opts`)
 //! applies the ISLE rewrite rules, GVN, redundant-load elimination, DCE
 //! and LICM. A type it has no lowering for (`v128`) is
 //! [`CodegenError::Unsupported`]. Every analysis is near-linear in the

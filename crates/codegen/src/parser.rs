@@ -245,6 +245,7 @@ impl Line<'_> {
         let call_conv = match self.word()?.as_str() {
             "wasm" => CallConv::Wasm,
             "system_v" => CallConv::SystemV,
+            "preserve_all" => CallConv::PreserveAll,
             other => return self.err(format!("unknown calling convention `{other}`")),
         };
         Ok(Signature {
@@ -960,6 +961,7 @@ mod tests {
     ss0 = explicit_slot 16, align 3
     sig0 = (i64, i32) -> i32 wasm
     sig1 = (i64) system_v
+    sig2 = (i64) -> i32 preserve_all
     fn0 = u0:7 sig0
 
 block0(v0: i64, v1: i32, v2: f64):

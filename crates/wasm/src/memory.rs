@@ -106,6 +106,10 @@ impl Translator<'_, '_> {
     /// Calls `builtin` with `args` (after the VMContext, which is passed
     /// first) and returns its result, if it has one. A builtin that
     /// reports failure is followed by the trap it calls for.
+    ///
+    /// `NewEpoch` is called with the `preserve_all` convention: it is
+    /// only called from the cold path of an epoch check, and so costs the
+    /// loop around the check no register (`metering.rs`).
     pub(crate) fn call_builtin(&mut self, builtin: Builtin, args: &[Value]) -> Option<Value> {
         let slot = builtin.index() as usize;
         let signature = match self.builtin_signatures[slot] {
@@ -118,7 +122,10 @@ impl Translator<'_, '_> {
                 let sig = self.builder.import_signature(Signature {
                     params: builtin.params().iter().map(|&t| ir(t)).collect(),
                     returns: builtin.result().into_iter().map(ir).collect(),
-                    call_conv: CallConv::SystemV,
+                    call_conv: match builtin {
+                        Builtin::NewEpoch => CallConv::PreserveAll,
+                        _ => CallConv::SystemV,
+                    },
                 });
                 self.builtin_signatures[slot] = Some(sig);
                 sig

@@ -48,7 +48,7 @@
 //!            epoch    = load.i64 notrap aligned epochp
 //!            due      = icmp uge epoch, deadline
 //!                       brif due, new_epoch (cold), next
-//!   new_epoch:          status = call NewEpoch(vmctx)
+//!   new_epoch:          status = call NewEpoch(vmctx)   ; preserve_all
 //!                       (fuel and deadline reloaded: it is a call)
 //!                       trapnz status, Interrupt
 //!                       jump next
@@ -87,11 +87,24 @@
 //! compare: the x64 lowering of a `brif` fused with its `icmp` takes
 //! registers and immediates only.
 //!
-//! What the checks cost beyond that is register pressure: across the
-//! cold `NewEpoch` call every live value needs a callee-saved register,
-//! so the allocator splits values around the call and the split's moves
-//! may land in the loop (`tests/disas/cranelift-metered/loop.disas`).
-//! A second, smaller cost comes from the mid-end folding two charges
+//! The checks cost the code around them no register. `NewEpoch` is a
+//! System V function, which may change every caller-saved register; were
+//! the cold call declared so, every value live across a check would need
+//! a callee-saved register or a spill slot, and the allocator's splits
+//! around the call would put moves in the loop. It is called with the
+//! `preserve_all` convention instead
+//! ([`CallConv::PreserveAll`](cranelift_codegen::ir::CallConv)): the
+//! backend saves every caller-saved GPR but the status register and all
+//! sixteen XMM registers (in full) around the call, in the cold block, so
+//! the allocator sees a call that changes only its result, and the loop
+//! keeps its values where they are
+//! (`tests/disas/cranelift-metered/loop.disas`: the loop of `count` has
+//! no move for the check). Taking the slow path costs some 50
+//! instructions more, once per epoch. The slow path's jump back to
+//! `next` is no loop's back edge, so `next` gets no loop alignment and
+//! the fast path no padding (`machinst::vcode`).
+//!
+//! A smaller cost comes from the mid-end folding two charges
 //! into one sum from the older counter (`fuel+8`, then `fuel+9` on the
 //! loop's exit rather than `(fuel+8)+1`), which keeps both live at the
 //! back edge's branch.

@@ -31,7 +31,10 @@
 //! not execute: [`VInst::Args`] defines the incoming arguments in their ABI
 //! registers (fixed defs at the entry, so the allocator knows those registers
 //! are live from the first instruction), [`VInst::Ret`] uses the results in
-//! theirs and becomes the epilogue.
+//! theirs and becomes the epilogue. [`VInst::PreservingCall`] wraps a call
+//! of the `preserve_all` convention: the allocator sees it clobber nothing
+//! but its results, and emission saves and restores every other
+//! caller-saved register around it (`emit_preserving_call`).
 //!
 //! Frame layout (`rbp`-based chain as `docs/abi.md` requires; spill slots
 //! addressed from `rsp`, which does not move in the body, and the IR's
@@ -70,6 +73,11 @@ pub enum VInst {
     Machine(MInst),
     /// Returns with each vreg in its ABI register: the epilogue and `ret`.
     Ret(Vec<(Reg, PReg)>),
+    /// A call (`MInst::Call` or `MInst::CallIndirect`, its clobber set
+    /// empty) that changes no register but its defs: emitted between
+    /// saves and restores of every other caller-saved register (the
+    /// `preserve_all` convention; see `emit_preserving_call`).
+    PreservingCall(MInst),
 }
 
 /// A block of VCode.
@@ -105,6 +113,7 @@ impl core::fmt::Display for VCode {
                         writeln!(f, "    ret {}", uses.join(", "))?;
                     }
                     VInst::Machine(inst) => writeln!(f, "    {inst:?}")?,
+                    VInst::PreservingCall(inst) => writeln!(f, "    preserving {inst:?}")?,
                 }
             }
             if !block.succs.is_empty() {
@@ -168,6 +177,8 @@ pub struct VCode {
     /// Bytes right below the saved `rbp` for the function's stack slots (a
     /// multiple of 16).
     stack_slot_bytes: u32,
+    /// The index of the first out-of-line block (`usize::MAX`: none).
+    out_of_line: usize,
 }
 
 impl VCode {
@@ -194,7 +205,15 @@ impl VCode {
             next_vreg: 0,
             outgoing_bytes: 0,
             stack_slot_bytes: 0,
+            out_of_line: usize::MAX,
         }
+    }
+
+    /// Marks the blocks created from now on as out of line: laid out after
+    /// the hot code (cold blocks and what only they lead to). A jump from
+    /// one of them back into the hot code is no loop's back edge.
+    pub fn start_out_of_line_blocks(&mut self) {
+        self.out_of_line = self.out_of_line.min(self.blocks.len());
     }
 
     /// Tags the instructions pushed from now on with `loc` (the source
@@ -276,7 +295,9 @@ impl VCode {
                         .push(Operand::reg_fixed_use(reg.to_vreg(), preg));
                 }
             }
-            VInst::Machine(inst) => inst.clone().get_operands(&mut collector),
+            VInst::Machine(inst) | VInst::PreservingCall(inst) => {
+                inst.clone().get_operands(&mut collector)
+            }
         }
         let block = self.current.expect("an instruction outside a block");
         self.insts.push(inst);
@@ -352,6 +373,7 @@ impl VCode {
             matches!(
                 inst,
                 VInst::Machine(MInst::Call { .. } | MInst::CallIndirect { .. })
+                    | VInst::PreservingCall(_)
             )
         });
         let unchecked = leaf && slots == 0 && body == 0;
@@ -386,8 +408,14 @@ impl VCode {
             // A loop header (a block some later block branches back to)
             // starts at 32 bytes, so a small loop sits in one 32-byte fetch
             // window (shootout-sieve's marking loop: 264 ms unaligned or
-            // 16-aligned, 208 ms 32-aligned).
-            if self.blocks[b].preds.iter().any(|p| p.index() >= b) {
+            // 16-aligned, 208 ms 32-aligned). An out-of-line block's jump
+            // back into the hot code (the end of an epoch check's slow
+            // path) makes no loop: aligning its target would put padding
+            // on the hot path, inside the loop that contains the check.
+            let back_edge = |p: &Block| {
+                p.index() >= b && (p.index() < self.out_of_line || b >= self.out_of_line)
+            };
+            if self.blocks[b].preds.iter().any(back_edge) {
                 asm.align_label(self.blocks[b].label, LOOP_ALIGNMENT);
             }
             asm.bind_label(self.blocks[b].label)
@@ -429,6 +457,12 @@ impl VCode {
                             minst.get_operands(&mut rewriter);
                             minst.emit(&mut asm);
                         }
+                        VInst::PreservingCall(minst) => {
+                            let mut minst = minst.clone();
+                            let mut rewriter = AllocationRewriter::new(output.inst_allocs(inst));
+                            minst.get_operands(&mut rewriter);
+                            emit_preserving_call(&mut asm, &minst);
+                        }
                     },
                 }
             }
@@ -441,6 +475,65 @@ impl VCode {
             AsmError::UnavailableFeature { .. } => CodegenError::Unsupported(e.to_string()),
             _ => CodegenError::Assembler(e.to_string()),
         })
+    }
+}
+
+/// A `preserve_all` call (see [`crate::ir::CallConv::PreserveAll`]):
+/// `call`, a System V call, between saves and restores of every register
+/// it may change but its results (its defs, which it writes):
+///
+/// ```text
+///     push every caller-saved GPR but the results   ; rax..r11
+///     sub rsp, 16 * 16 (+ 8 if an odd number was pushed)
+///     movups [rsp + 16 * i], xmmi                   ; i = 0..16, in full
+///     call ...                                      ; arguments already in place
+///     movups xmmi, [rsp + 16 * i]
+///     add rsp, 16 * 16 (+ 8)
+///     pop them
+/// ```
+///
+/// Why this is sound: the register allocator placed the arguments in
+/// their registers and the target in some register before the
+/// instruction, and the saves change no register, so the call sees them;
+/// every register but the results leaves as it came, which is what the
+/// empty clobber set promised. `rsp` is 16-aligned in the body (see the
+/// frame layout), and the pushes and the XMM area keep it so. The code
+/// between the saves and the restores addresses nothing from `rsp` (the
+/// convention has no stack arguments: the lowering refuses them), and the
+/// unwind information needs no entry: after the prologue the frame is
+/// described from `rbp` (CFA = rbp + 16), which the saves leave alone.
+/// The flags are not preserved; no value lives in them across an
+/// instruction.
+fn emit_preserving_call(asm: &mut Assembler, call: &MInst) {
+    use OperandSize::S64;
+    let info = match call {
+        MInst::Call { info } | MInst::CallIndirect { info, .. } => info,
+        other => unreachable!("a preserving call wraps a call, not {other:?}"),
+    };
+    debug_assert!(
+        info.clobbers == PRegSet::empty(),
+        "a preserving call clobbers nothing"
+    );
+    let saved: Vec<Gpr> = duet_environ::abi::CALLER_SAVED_GPRS
+        .into_iter()
+        .filter(|r| !info.defs.iter().any(|(_, p)| *p == r.to_preg()))
+        .collect();
+    let xmms = duet_environ::abi::CALLER_SAVED_XMMS;
+    let area = 16 * xmms.len() as i32 + if saved.len() % 2 == 1 { 8 } else { 0 };
+    for &r in &saved {
+        asm.push_r(r);
+    }
+    asm.sub_ri(S64, Gpr::RSP, area);
+    for (i, &x) in xmms.iter().enumerate() {
+        asm.xmm_store(SseMovOp::Movups, &Amode::base(Gpr::RSP, 16 * i as i32), x);
+    }
+    call.emit(asm);
+    for (i, &x) in xmms.iter().enumerate() {
+        asm.xmm_load(SseMovOp::Movups, x, &Amode::base(Gpr::RSP, 16 * i as i32));
+    }
+    asm.add_ri(S64, Gpr::RSP, area);
+    for &r in saved.iter().rev() {
+        asm.pop_r(r);
     }
 }
 

@@ -14,6 +14,13 @@
 //!                    └──────────────────────┘
 //! ```
 //!
+//! A call of the `preserve_all` convention (`ir::CallConv::PreserveAll`)
+//! places its arguments and result as System V does, but declares no
+//! clobbers: it becomes a `VInst::PreservingCall`, which saves and
+//! restores around the call every register the callee may change but the
+//! result. It has no stack arguments or return area (lowering refuses
+//! them: the saves move `rsp`).
+//!
 //! Where each value goes is `duet_environ::abi`'s to say (the one
 //! statement of the convention both tiers and the trampolines read); this
 //! module maps IR types to it. A caller reserves both areas at the bottom of
@@ -22,7 +29,7 @@
 
 use super::{Lower, class_of};
 use crate::CodegenError;
-use crate::ir::{self, Inst, InstructionData, Type, Value};
+use crate::ir::{self, CallConv, Inst, InstructionData, Type, Value};
 use crate::machinst::VInst;
 use cranelift_asm::reg::{PReg, PRegSet, Reg, Writable};
 use cranelift_asm::x64::inst::{Amode, CallDest, CallInfo, GprMem};
@@ -89,7 +96,8 @@ pub fn ret_locations(types: &[Type]) -> (Vec<Loc>, u32) {
 }
 
 /// The registers a call may change: every caller-saved register
-/// (`duet_environ::abi`).
+/// (`duet_environ::abi`); none for a `preserve_all` call, whose saves and
+/// restores `VInst::PreservingCall` emits.
 fn call_clobbers() -> PRegSet {
     let mut set = PRegSet::empty();
     for r in abi::CALLER_SAVED_GPRS {
@@ -195,6 +203,13 @@ impl Lower<'_> {
     ) -> Result<(), CodegenError> {
         let (arg_locs, stack_args) = arg_locations(&sig.params);
         let (ret_locs, ret_area) = ret_locations(&sig.returns);
+        let preserve_all = sig.call_conv == CallConv::PreserveAll;
+        if preserve_all && stack_args + ret_area > 0 {
+            // The callee would find them from an `rsp` the saves moved.
+            return Err(CodegenError::Unsupported(
+                "a `preserve_all` call with arguments or results in memory".into(),
+            ));
+        }
         self.vcode.reserve_outgoing(stack_args + ret_area);
         let mut uses = Vec::new();
         for (&v, (&ty, loc)) in args.iter().zip(sig.params.iter().zip(arg_locs)) {
@@ -216,7 +231,13 @@ impl Lower<'_> {
                 Loc::Stack(offset) => loads.push((reg, ty, (stack_args + offset) as i32)),
             }
         }
-        let mut clobbers = call_clobbers();
+        // A `preserve_all` call is wrapped in saves and restores of
+        // everything else (`VInst::PreservingCall`): it clobbers nothing.
+        let mut clobbers = if preserve_all {
+            PRegSet::empty()
+        } else {
+            call_clobbers()
+        };
         for (_, preg) in &defs {
             clobbers.remove(*preg);
         }
@@ -233,7 +254,11 @@ impl Lower<'_> {
                 info,
             },
         };
-        self.vcode.push(VInst::Machine(inst));
+        if preserve_all {
+            self.vcode.push(VInst::PreservingCall(inst));
+        } else {
+            self.vcode.push(VInst::Machine(inst));
+        }
         for (reg, ty, disp) in loads {
             self.load(reg, ty, Amode::base(GprReg::from(Gpr::RSP), disp));
         }

@@ -89,7 +89,8 @@ struct BlockPlan {
 /// either not moved, so earlier, or moved and earlier in RPO; an unmoved
 /// block's are all unmoved), so definitions are still lowered before
 /// their uses.
-fn layout_order(func: &Function, domtree: &DominatorTree) -> Vec<ir::Block> {
+/// Also returns how many blocks are hot (the rest are out of line).
+fn layout_order(func: &Function, domtree: &DominatorTree) -> (Vec<ir::Block>, usize) {
     let mut moved: SecondaryMap<ir::Block, bool> = SecondaryMap::default();
     let (mut hot, mut cold) = (Vec::new(), Vec::new());
     for &block in domtree.rpo() {
@@ -102,8 +103,9 @@ fn layout_order(func: &Function, domtree: &DominatorTree) -> Vec<ir::Block> {
             hot.push(block);
         }
     }
+    let hot_blocks = hot.len();
     hot.extend(cold);
-    hot
+    (hot, hot_blocks)
 }
 
 /// Lowers `func` (which must verify) to VCode.
@@ -183,7 +185,11 @@ pub fn lower_function(func: &Function, options: &CompileOptions) -> Result<VCode
         edges: Default::default(),
         order: Vec::new(),
     };
-    for block in layout_order(func, &domtree) {
+    let (order, hot_blocks) = layout_order(func, &domtree);
+    for (i, block) in order.into_iter().enumerate() {
+        if i == hot_blocks {
+            lower.vcode.start_out_of_line_blocks();
+        }
         let params: Vec<Reg> = if Some(block) == func.layout.entry_block() {
             Vec::new()
         } else {
