@@ -21,7 +21,8 @@
 //!   functions can change what they mirror, and the prologue saves the
 //!   caller's only when the tunables ask for them (with both off the
 //!   code is what it was before metering);
-//! * `rbx` is not used (using it would mean saving it in every prologue).
+//! * `rbx` holds nothing; a metered prologue saves it only as padding, to
+//!   keep the frame's slots aligned as in unmetered code (`codegen.rs`).
 
 use cranelift_asm::x64::{Gpr, Xmm};
 use duet_environ::abi::{self, CALLEE_SAVED_GPRS, CALLER_SAVED_GPRS, contains_gpr};
