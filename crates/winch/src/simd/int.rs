@@ -427,12 +427,7 @@ impl CodeGen<'_> {
 
     /// Complements `reg` (through `XMM_SCRATCH`).
     fn simd_int_complement(&mut self, reg: Xmm) {
-        self.asm.packed(
-            SseOp::Pcmpeqd,
-            XMM_SCRATCH,
-            XMM_SCRATCH,
-            &XmmMem::Xmm(XMM_SCRATCH),
-        );
+        self.xmm_all_ones(XMM_SCRATCH);
         self.asm
             .packed(SseOp::Pxor, reg, reg, &XmmMem::Xmm(XMM_SCRATCH));
     }
@@ -442,12 +437,7 @@ impl CodeGen<'_> {
     /// `neg`: `0 - a`.
     fn simd_int_neg(&mut self, shape: Shape) {
         let src = self.pop_v128();
-        self.asm.packed(
-            SseOp::Pxor,
-            XMM_SCRATCH,
-            XMM_SCRATCH,
-            &XmmMem::Xmm(XMM_SCRATCH),
-        );
+        self.xmm_zero(XMM_SCRATCH);
         self.asm
             .packed(shape.sub(), XMM_SCRATCH, XMM_SCRATCH, &XmmMem::Xmm(src));
         self.asm.movaps_rr(src, XMM_SCRATCH);
@@ -804,12 +794,7 @@ impl CodeGen<'_> {
     fn simd_int_all_true(&mut self, shape: Shape) {
         let src = self.pop_v128();
         let dst = self.alloc_gpr();
-        self.asm.packed(
-            SseOp::Pxor,
-            XMM_SCRATCH,
-            XMM_SCRATCH,
-            &XmmMem::Xmm(XMM_SCRATCH),
-        );
+        self.xmm_zero(XMM_SCRATCH);
         self.asm
             .packed(shape.cmp_eq(), XMM_SCRATCH, XMM_SCRATCH, &XmmMem::Xmm(src));
         self.asm

@@ -270,12 +270,7 @@ impl CodeGen<'_> {
         match shape {
             Shape::I8x16 => {
                 // An all-zero mask picks byte 0 for every byte.
-                self.asm.packed(
-                    SseOp::Pxor,
-                    XMM_SCRATCH,
-                    XMM_SCRATCH,
-                    &XmmMem::Xmm(XMM_SCRATCH),
-                );
+                self.xmm_zero(XMM_SCRATCH);
                 self.asm
                     .packed(SseOp::Pshufb, reg, reg, &XmmMem::Xmm(XMM_SCRATCH));
             }

@@ -176,6 +176,17 @@ impl CodeGen<'_> {
         self.pop_xmm()
     }
 
+    /// Sets every bit of `reg` to 0 (`pxor reg, reg`, which the CPU
+    /// recognizes as independent of the old value).
+    pub(super) fn xmm_zero(&mut self, reg: Xmm) {
+        self.asm.packed(SseOp::Pxor, reg, reg, &XmmMem::Xmm(reg));
+    }
+
+    /// Sets every bit of `reg` to 1 (`pcmpeqd reg, reg`).
+    pub(super) fn xmm_all_ones(&mut self, reg: Xmm) {
+        self.asm.packed(SseOp::Pcmpeqd, reg, reg, &XmmMem::Xmm(reg));
+    }
+
     /// Pushes XMM register `reg` as a `v128`.
     pub(crate) fn push_v128(&mut self, reg: Xmm) {
         self.push_xmm(reg, ValType::V128);
