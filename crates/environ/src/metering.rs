@@ -48,19 +48,33 @@
 //!
 //! The engine has one epoch counter; [`VMContext::EPOCH_COUNTER`] points at
 //! it. Each instance's [`VMContext::EPOCH_DEADLINE`] holds its store's
-//! deadline. At the same two places as the fuel check (function entries
-//! and loop headers, after the fuel check when both are on) the tier
+//! deadline. At the same two places as the fuel check (function entries,
+//! but for functions that make no call, and loop headers; after the fuel
+//! check when both are on) the tier
 //! loads the epoch and compares it with the deadline; at or past the
 //! deadline it calls the [`Builtin::NewEpoch`](crate::builtins::Builtin::NewEpoch)
 //! builtin, which asks the store (trap with `Interrupt`, or run the
 //! embedder's callback, which may move the deadline) and either returns 0
 //! to go on or non-zero, on which the code traps with `Interrupt`.
 //!
+//! A function that makes no call (to wasm or to the host; builtins do not
+//! count, as none runs wasm) need not check the epoch at its entry: an
+//! unbounded execution inside it passes one of its loop headers over and
+//! over, and an unbounded chain of calls passes the entries of functions
+//! that make calls. So neither tier checks it there
+//! ([`checks_epoch_at_entry`]): the small leaf functions a hot loop calls
+//! then cost nothing more (in the optimizing tier they keep the frame
+//! without a stack check they have with epochs off). A call to such a
+//! function past the deadline runs to its end, in time bounded by its
+//! size, and the next check stops the code. Fuel is checked at
+//! every entry, so that `OutOfFuel` traps at a function's entry as
+//! Wasmtime's does.
+//!
 //! [`VMStoreContext::FUEL_CONSUMED`]: crate::vmoffsets::VMStoreContext::FUEL_CONSUMED
 //! [`VMContext::EPOCH_COUNTER`]: crate::vmoffsets::VMContext::EPOCH_COUNTER
 //! [`VMContext::EPOCH_DEADLINE`]: crate::vmoffsets::VMContext::EPOCH_DEADLINE
 
-use wasmparser::Operator;
+use wasmparser::{FunctionBody, Operator};
 
 /// The fuel an operator costs: 0 for those that do nothing at run time or
 /// only end execution, 1 for every other.
@@ -113,6 +127,33 @@ fn ends_region(op: &Operator) -> bool {
             | Operator::CatchAll
             | Operator::Delegate { .. }
     )
+}
+
+/// Whether a function with this body checks the epoch at its entry:
+/// whether it makes a call, to wasm or the host (see the module docs).
+/// A body that does not decode is taken to make calls (its validation
+/// fails anyway). Both tiers ask this before compiling the body, so they
+/// agree; it reads the body once more, which only functions compiled
+/// with epochs on pay.
+pub fn checks_epoch_at_entry(body: &FunctionBody<'_>) -> bool {
+    let Ok(mut reader) = body.get_operators_reader() else {
+        return true;
+    };
+    while !reader.eof() {
+        match reader.read() {
+            Ok(
+                Operator::Call { .. }
+                | Operator::CallIndirect { .. }
+                | Operator::CallRef { .. }
+                | Operator::ReturnCall { .. }
+                | Operator::ReturnCallIndirect { .. }
+                | Operator::ReturnCallRef { .. },
+            )
+            | Err(_) => return true,
+            Ok(_) => {}
+        }
+    }
+    false
 }
 
 /// Whether a tier checks fuel and the epoch right after compiling `op`'s

@@ -357,7 +357,13 @@ impl<T> Store<T> {
     /// ```
     /// use duet::{Config, Engine, Instance, Module, Store, UpdateDeadline};
     /// let engine = Engine::new(Config::new().epoch_interruption(true))?;
-    /// let module = Module::new(&engine, r#"(module (func (export "f") (result i32) i32.const 7))"#)?;
+    /// // Counts to 3 in a loop: the loop's header checks the epoch.
+    /// let module = Module::new(&engine, r#"(module
+    ///     (func (export "f") (result i32) (local $i i32)
+    ///         (loop (br_if 0 (i32.lt_u
+    ///             (local.tee $i (i32.add (local.get $i) (i32.const 1)))
+    ///             (i32.const 3))))
+    ///         local.get $i))"#)?;
     /// let mut store = Store::new(&engine, 0u32);
     /// store.epoch_deadline_callback(|mut caller| {
     ///     *caller.data_mut() += 1;
@@ -365,7 +371,7 @@ impl<T> Store<T> {
     /// });
     /// let instance = Instance::new(&mut store, &module, &[])?;
     /// let f = instance.get_func(&store, "f")?.unwrap().typed::<(), i32>(&store)?;
-    /// assert_eq!(f.call(&mut store, ())?, 7);
+    /// assert_eq!(f.call(&mut store, ())?, 3);
     /// assert_eq!(*store.data(), 1); // the deadline was epoch 0: called once
     /// # Ok::<(), duet::Error>(())
     /// ```

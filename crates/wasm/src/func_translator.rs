@@ -132,7 +132,7 @@ impl FuncTranslator {
             results,
         });
         translator.set_offset(body_offset);
-        translator.metering_entry();
+        translator.metering_entry(body);
 
         let mut reader = body.get_binary_reader_for_operators()?;
         reader.set_features(*validator.features());

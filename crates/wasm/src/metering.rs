@@ -16,6 +16,11 @@
 //! meter sees the same operators in the same order as the baseline
 //! tier's, both charge the same amounts at the same points.
 //!
+//! A function that makes no call to wasm or the host has no epoch check
+//! at its entry ([`checks_epoch_at_entry`] says so, for both tiers), so a
+//! leaf function keeps the frame without a stack check it has without
+//! epochs (the check's slow path would be a call).
+//!
 //! Code can also become unreachable in the middle of a region: a heap
 //! access whose offset overflows traps unconditionally (`memory.rs`). The
 //! region is then never charged (it traps before its end, as an access
@@ -26,43 +31,45 @@
 //! The counter `FUEL_CONSUMED` lives in memory, where the host reads it
 //! after a trap, and in an SSA variable `fuel` (a local the frontend's
 //! SSA construction threads through the blocks like the wasm locals).
-//! The instance's `EPOCH_DEADLINE` is cached the same way, in a variable
-//! `deadline`, so that the epoch check loads only the epoch.
+//! The instance's `EPOCH_DEADLINE` is not cached: the epoch check
+//! compares the epoch with it in memory (`cmp rax, [vmctx+0x18]`), which
+//! costs a load folded into the compare where a variable would hold a
+//! register through the whole function and need a reload after every
+//! call.
 //!
 //! ```text
 //!   entry:   ctx      = load.i64 notrap aligned readonly vmctx+STORE_CONTEXT
 //!            epochp   = load.i64 notrap aligned readonly vmctx+EPOCH_COUNTER
 //!            fuel     = load.i64 notrap aligned ctx+FUEL_CONSUMED
-//!            deadline = load.i64 notrap aligned vmctx+EPOCH_DEADLINE
 //!   charge k:
 //!            fuel     = iadd fuel, k
 //!                       store notrap aligned fuel, ctx+FUEL_CONSUMED
 //!   after a call (wasm, host or builtin):
 //!            fuel     = load.i64 notrap aligned ctx+FUEL_CONSUMED
-//!            deadline = load.i64 notrap aligned vmctx+EPOCH_DEADLINE
 //!   fuel check:
 //!            out      = icmp sge fuel, 0
 //!                       brif out, out_of_fuel (cold), next
 //!   out_of_fuel:        trap OutOfFuel
 //!   epoch check:
 //!            epoch    = load.i64 notrap aligned epochp
+//!            deadline = load.i64 notrap aligned vmctx+EPOCH_DEADLINE
 //!            due      = icmp uge epoch, deadline
 //!                       brif due, new_epoch (cold), next
 //!   new_epoch:          status = call NewEpoch(vmctx)   ; preserve_all
-//!                       (fuel and deadline reloaded: it is a call)
+//!                       (fuel reloaded: it is a call)
 //!                       trapnz status, Interrupt
 //!                       jump next
 //! ```
 //!
-//! Why the variables are exact: only the function's own charges and the
-//! calls it makes can change the counter or the deadline while it runs (a
-//! store runs on one thread, and the host can set the fuel or the
-//! deadline only while no wasm runs or from inside a call: a host
-//! function, a builtin, the epoch callback that `NewEpoch` runs). Each
-//! charge stores the new value, so memory is exact after every charge
-//! whatever traps next; each call is followed by a reload of both; so at
-//! every point each variable equals memory, and the checks may compare
-//! the variables, in registers, instead of loading. The stores and calls
+//! Why the fuel variable is exact: only the function's own charges and the
+//! calls it makes can change the counter while it runs (a store runs on
+//! one thread, and the host can set the fuel only while no wasm runs or
+//! from inside a call: a host function, a builtin, the epoch callback
+//! that `NewEpoch` runs). Each charge stores the new value, so memory is
+//! exact after every charge whatever traps next; each call is followed by
+//! a reload; so at every point the variable equals memory, and the check
+//! may compare the variable, in a register, instead of loading. The
+//! stores and calls
 //! have effects, which no pass moves or removes
 //! (`cranelift_codegen::opts`), and neither do the branches of the
 //! checks; so the order of charges, checks and traps is the one written.
@@ -70,8 +77,10 @@
 //! That load is not `readonly`, so LICM leaves it in its loop, and
 //! redundant-load elimination (`opts/rle.rs`) never merges two of them:
 //! each check's `next` block joins the fast path and `new_epoch`, and a
-//! join starts with nothing known. The deadline's loads follow the entry
-//! or a call, which forgets all memory, so none is merged either.
+//! join starts with nothing known. The deadline's load is not `readonly`
+//! either (a call may move the deadline); merged with an earlier one by
+//! redundant-load elimination, it is still exact, since no call came
+//! between them.
 //!
 //! The two pointers never change while the instance lives, so they are
 //! loaded once and flagged `readonly` (the mid-end may merge and hoist
@@ -82,10 +91,9 @@
 //! that the compare fuses with the branch (`test; jge`). Cold blocks are
 //! laid out after the function's other code and their instructions are
 //! not hoisted out of loops, so the fast path of each check is one
-//! compare and one branch not taken (plus the epoch's load:
-//! `mov rax, [r14]; cmp rax, r10; jae`). The load does not fold into the
-//! compare: the x64 lowering of a `brif` fused with its `icmp` takes
-//! registers and immediates only.
+//! compare and one branch not taken (plus the epoch's load, the
+//! deadline's folded into the compare: `mov rax, [r13]; cmp rax,
+//! [r14+0x18]; jae`).
 //!
 //! The checks cost the code around them no register. `NewEpoch` is a
 //! System V function, which may change every caller-saved register; were
@@ -113,30 +121,29 @@ use crate::func_translator::Translator;
 use cranelift_codegen::builder::Variable;
 use cranelift_codegen::ir::{IntCC, MemFlags, Type, Value};
 use duet_environ::builtins::Builtin;
-use duet_environ::metering::{FuelMeter, checks_at_header};
+use duet_environ::metering::{FuelMeter, checks_at_header, checks_epoch_at_entry};
 use duet_environ::trap::Trap;
 use duet_environ::vmoffsets::{VMContext, VMStoreContext};
-use wasmparser::Operator;
+use wasmparser::{FunctionBody, Operator};
 
 /// The per-function metering state: the meter, the pointers loaded at
-/// entry, and the variables caching the fuel counter and the epoch
-/// deadline (`None` when the feature is off).
+/// entry, and the variable caching the fuel counter (`None` when the
+/// feature is off).
 #[derive(Default)]
 pub(crate) struct Metering {
     meter: FuelMeter,
     /// The store's `VMStoreContext` and the variable holding its
     /// `FUEL_CONSUMED`, when fuel is on.
     fuel: Option<(Value, Variable)>,
-    /// The engine's epoch counter and the variable holding the
-    /// instance's `EPOCH_DEADLINE`, when epochs are on.
-    epoch: Option<(Value, Variable)>,
+    /// The engine's epoch counter, when epochs are on.
+    epoch: Option<Value>,
 }
 
 impl Translator<'_, '_> {
     /// At the function's entry, before the first operator: loads the
-    /// pointers the checks and charges use, the fuel counter and the
-    /// epoch deadline, then checks fuel and the epoch.
-    pub(crate) fn metering_entry(&mut self) {
+    /// pointers the checks and charges use and the fuel counter, then
+    /// checks fuel and (if `body` makes calls) the epoch.
+    pub(crate) fn metering_entry(&mut self, body: &FunctionBody<'_>) {
         let tunables = self.env.tunables();
         let pointer = MemFlags::trusted().with_readonly();
         self.metering = Metering::default();
@@ -158,11 +165,11 @@ impl Translator<'_, '_> {
                 self.vmctx,
                 u64::from(VMContext::EPOCH_COUNTER),
             );
-            let var = self.builder.declare_var(Type::I64);
-            self.metering.epoch = Some((counter, var));
-            self.reload_deadline();
+            self.metering.epoch = Some(counter);
         }
-        self.metering_checks();
+        // Reads the body once more: only with epochs on.
+        let epoch = self.metering.epoch.is_some() && checks_epoch_at_entry(body);
+        self.metering_checks(epoch);
     }
 
     /// Before translating `op`, in reachable code: counts it and emits the
@@ -192,32 +199,17 @@ impl Translator<'_, '_> {
         if !self.state.reachable {
             self.metering.meter = FuelMeter::new();
         } else if checks_at_header(op) {
-            self.metering_checks();
+            self.metering_checks(true);
         }
     }
 
     /// Right after any call (to wasm, to the host, to a builtin): the
-    /// callee may have changed the fuel counter or the epoch deadline, so
-    /// their variables reload them.
+    /// callee may have changed the fuel counter, so its variable reloads
+    /// it.
     pub(crate) fn metering_after_call(&mut self) {
         if self.metering.fuel.is_some() {
             self.reload_fuel();
         }
-        if self.metering.epoch.is_some() {
-            self.reload_deadline();
-        }
-    }
-
-    /// Defines the deadline's variable as the instance's deadline.
-    fn reload_deadline(&mut self) {
-        let (_, var) = self.metering.epoch.expect("epochs are on");
-        let deadline = self.load_at(
-            Type::I64,
-            MemFlags::trusted(),
-            self.vmctx,
-            u64::from(VMContext::EPOCH_DEADLINE),
-        );
-        self.builder.def_var(var, deadline);
     }
 
     /// Defines the counter's variable as the counter in memory.
@@ -231,8 +223,9 @@ impl Translator<'_, '_> {
         self.builder.def_var(var, fuel);
     }
 
-    /// The fuel check, then the epoch check, each if it is on.
-    fn metering_checks(&mut self) {
+    /// The fuel check, then the epoch check, each if it is on (the
+    /// latter only if `epoch`).
+    fn metering_checks(&mut self, epoch: bool) {
         if let Some((_, var)) = self.metering.fuel {
             let fuel = self.builder.use_var(var);
             let zero = self.builder.ins().iconst(Type::I64, 0);
@@ -252,10 +245,15 @@ impl Translator<'_, '_> {
             self.builder.ins().trap(Trap::OutOfFuel.code());
             self.builder.switch_to_block(next);
         }
-        if let Some((counter, var)) = self.metering.epoch {
+        if let Some(counter) = self.metering.epoch.filter(|_| epoch) {
             let flags = MemFlags::trusted();
             let epoch = self.builder.ins().load(Type::I64, flags, counter, 0);
-            let deadline = self.builder.use_var(var);
+            let deadline = self.load_at(
+                Type::I64,
+                flags,
+                self.vmctx,
+                u64::from(VMContext::EPOCH_DEADLINE),
+            );
             let due = self
                 .builder
                 .ins()
@@ -267,8 +265,7 @@ impl Translator<'_, '_> {
             self.builder.seal_block(new_epoch);
             self.builder.switch_to_block(new_epoch);
             // Traps with `Interrupt` on a non-zero status, and reloads the
-            // fuel counter and the deadline (the callback may have changed
-            // them).
+            // fuel counter (the callback may have changed it).
             self.call_builtin(Builtin::NewEpoch, &[]);
             self.builder.ins().jump(next, &[]);
             self.builder.seal_block(next);

@@ -54,7 +54,9 @@
 //! At function entry (after the prologue: the parameters are in their
 //! slots, no register holds a value) and at each loop header (after
 //! `loop`'s label: the value stack is spilled, invariant 3), the fuel
-//! check and then the epoch check:
+//! check and then the epoch check (at the entry only of a function that
+//! makes calls: `duet_environ::metering::checks_epoch_at_entry`, which
+//! reads the body before it is compiled):
 //!
 //! ```text
 //!   test r15, r15                          ; fuel
@@ -173,10 +175,10 @@ impl CodeGen<'_> {
         self.asm.mov_mr(OperandSize::S64, &fuel_counter(), FUEL);
     }
 
-    /// The checks of a function entry or a loop header: fuel, then the
-    /// epoch, as the tunables ask. Every value must be in memory (no
-    /// register, no pending comparison).
-    pub(crate) fn emit_metering_checks(&mut self) {
+    /// The checks of a function entry or a loop header: fuel, then (if
+    /// `epoch`) the epoch, as the tunables ask. Every value must be in
+    /// memory (no register, no pending comparison).
+    pub(crate) fn emit_metering_checks(&mut self, epoch: bool) {
         debug_assert!(
             self.pending_condition_reg().is_none(),
             "a comparison is pending at a checked header"
@@ -185,7 +187,7 @@ impl CodeGen<'_> {
             self.asm.test_rr(OperandSize::S64, FUEL, FUEL);
             self.asm.trap_if(CC::GE, Trap::OutOfFuel.code());
         }
-        if self.env.tunables().epoch_interruption {
+        if epoch && self.env.tunables().epoch_interruption {
             self.asm
                 .mov_rm(OperandSize::S64, SCRATCH, &Amode::base(EPOCH_COUNTER, 0));
             self.asm.cmp_rm(

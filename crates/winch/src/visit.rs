@@ -37,7 +37,7 @@ use cranelift_asm::x64::{
 use cranelift_asm::x64::{Amode, BitOp, Gpr};
 use duet_environ::builtins::Builtin;
 use duet_environ::control::{ControlSnapshot, FrameChange};
-use duet_environ::metering::checks_at_header;
+use duet_environ::metering::{checks_at_header, checks_epoch_at_entry};
 use duet_environ::module_env::ModuleEnvironment;
 use duet_environ::trap::Trap;
 use wasmparser::{
@@ -86,7 +86,9 @@ pub fn compile_function<T: WasmModuleResources>(
         // The entry checks are tagged with the first operator's offset.
         codegen.offset = reader.original_position();
         codegen.asm.start_srcloc(SourceLoc(codegen.offset as u32));
-        codegen.emit_metering_checks();
+        // Reads the body once more: only with epochs on.
+        let epoch = env.tunables().epoch_interruption && checks_epoch_at_entry(body);
+        codegen.emit_metering_checks(epoch);
         codegen.asm.end_srcloc();
     }
     let mut visitor = Validated {
@@ -246,7 +248,7 @@ macro_rules! define_validated {
                     self.codegen.charge_fuel(&op);
                     Ops::$visit(&mut *self.codegen $($(,$arg)*)?)?;
                     if checks_at_header(&op) {
-                        self.codegen.emit_metering_checks();
+                        self.codegen.emit_metering_checks(true);
                     }
                     return Ok(());
                 }

@@ -392,7 +392,12 @@ impl Lower<'_> {
                 continue;
             }
             let user = self.user[result];
-            let used_here = user == Some(before) && !opcode.is_terminator();
+            // A load that cannot trap, used by the compare sunk into the
+            // `brif` ending the block, waits for it: it may fold into the
+            // `cmp` (`lower_terminator`).
+            let compared_here =
+                opcode == Opcode::Brif && !traps && user.is_some_and(|user| self.sunk[user]);
+            let used_here = (user == Some(before) && !opcode.is_terminator()) || compared_here;
             if used_here || !(barrier || traps) {
                 self.pending_loads.push(load);
             } else if let Some(user) = user
@@ -618,8 +623,14 @@ impl Lower<'_> {
                             Type::I64 => OperandSize::S64,
                             _ => OperandSize::S32,
                         };
-                        let rhs = generated::Context::simm32_operand(self, args[1])
-                            .unwrap_or_else(|| GprMemImm::Gpr(self.gpr(args[1])));
+                        // The second operand may be an immediate or, if
+                        // it is a load that cannot trap left waiting for
+                        // the branch (`flush_loads`), the memory operand.
+                        let rhs = match self.branch_foldable_load(def, args[1]) {
+                            Some(load) => GprMemImm::Mem(generated::Context::sink_load(self, load)),
+                            None => generated::Context::simm32_operand(self, args[1])
+                                .unwrap_or_else(|| GprMemImm::Gpr(self.gpr(args[1]))),
+                        };
                         let lhs = self.gpr(args[0]);
                         // `test x, x` sets the flags `cmp x, 0` does (CF
                         // and OF clear), one byte shorter.

@@ -30,7 +30,10 @@
 //!   `low32_mask` in `context`) changes nothing the driver decides; the
 //!   rules alone choose.
 //! - *A `brif`'s condition.* `brif` is lowered in Rust, not by a rule:
-//!   [`Lower::sink_brif_compare`] says when its compare folds into it.
+//!   [`Lower::sink_brif_compare`] says when its compare folds into it,
+//!   and [`Lower::branch_foldable_load`] when that compare's second
+//!   operand, a load that cannot trap, becomes the `cmp`'s memory operand
+//!   (`Lower::flush_loads` keeps such a load waiting for the branch).
 //!
 //! # How the driver and the rules obey it
 //!
@@ -421,6 +424,26 @@ impl Lower<'_> {
             }
             _ => (Some(self.gpr(v)), None, disp),
         }
+    }
+
+    /// The load defining `v`, the second operand of `compare` (the `icmp`
+    /// sunk into the block's `brif`), when it may be the `cmp`'s memory
+    /// operand: a whole `i32` or `i64` load used there only, still
+    /// deferred, that cannot trap (a load that may trap is not kept
+    /// waiting for the branch: `flush_loads`).
+    pub(super) fn branch_foldable_load(&self, compare: Inst, v: Value) -> Option<Inst> {
+        let dfg = &self.func.dfg;
+        let v = dfg.resolve_aliases(v);
+        let ValueDef::Result(load, _) = dfg.value_def(v) else {
+            return None;
+        };
+        let foldable = self.deferred[load]
+            && self.uses[v] == 1
+            && self.user[v] == Some(compare)
+            && Fold::of(dfg, load) == Some(Fold::Load)
+            && !has_effects(dfg, load)
+            && folds_into(dfg, compare, 1, Fold::Load);
+        foldable.then_some(load)
     }
 
     /// Marks [`Lower::sunk`] the `icmp` of `i32`s or `i64`s that `block`'s
