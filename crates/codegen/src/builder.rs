@@ -609,6 +609,68 @@ impl InstBuilder<'_, '_> {
         )
     }
 
+    /// `vconst.ty bits`, a vector constant (lane 0 in the low bits).
+    pub fn vconst(self, ty: Type, bits: u128) -> Value {
+        let constant = self.builder.func.dfg.constant(bits);
+        self.value(
+            InstructionData::UnaryConst {
+                opcode: Opcode::Vconst,
+                constant,
+            },
+            ty,
+        )
+    }
+
+    /// `splat.ty x`: the vector type `ty` with `x` in every lane.
+    pub fn splat(self, ty: Type, x: Value) -> Value {
+        self.value(
+            InstructionData::Unary {
+                opcode: Opcode::Splat,
+                arg: x,
+            },
+            ty,
+        )
+    }
+
+    /// `extractlane x, lane`: a scalar of `x`'s lane type.
+    pub fn extractlane(self, x: Value, lane: u8) -> Value {
+        let ty = self.builder.func.dfg.value_type(x).lane_type();
+        self.value(
+            InstructionData::BinaryImm8 {
+                opcode: Opcode::Extractlane,
+                arg: x,
+                imm: lane,
+            },
+            ty,
+        )
+    }
+
+    /// `insertlane x, y, lane`: `x` with lane `lane` replaced by `y`.
+    pub fn insertlane(self, x: Value, y: Value, lane: u8) -> Value {
+        let ty = self.builder.func.dfg.value_type(x);
+        self.value(
+            InstructionData::TernaryImm8 {
+                opcode: Opcode::Insertlane,
+                args: [x, y],
+                imm: lane,
+            },
+            ty,
+        )
+    }
+
+    /// `shuffle a, b, mask`: byte `i` is byte `mask[i]` of `a` then `b`.
+    pub fn shuffle(self, a: Value, b: Value, mask: [u8; 16]) -> Value {
+        let mask = self.builder.func.dfg.constant(u128::from_le_bytes(mask));
+        self.value(
+            InstructionData::Shuffle {
+                opcode: Opcode::Shuffle,
+                args: [a, b],
+                mask,
+            },
+            Type::I8X16,
+        )
+    }
+
     binary! {
         iadd => Iadd; isub => Isub; imul => Imul; sdiv => Sdiv; udiv => Udiv;
         srem => Srem; urem => Urem; band => Band; bor => Bor; bxor => Bxor;
@@ -640,7 +702,8 @@ impl InstBuilder<'_, '_> {
         store => Store; istore8 => Istore8; istore16 => Istore16; istore32 => Istore32;
     }
 
-    /// `icmp cc a, b` (an `i8`, 1 or 0)
+    /// `icmp cc a, b` (an `i8`, 1 or 0; for vectors, a mask of each
+    /// lane's outcome, all ones or all zeros)
     pub fn icmp(self, cond: IntCC, a: Value, b: Value) -> Value {
         let ty = self.builder.func.dfg.value_type(a);
         self.value(
@@ -653,7 +716,8 @@ impl InstBuilder<'_, '_> {
         )
     }
 
-    /// `fcmp cc a, b` (an `i8`, 1 or 0)
+    /// `fcmp cc a, b` (an `i8`, 1 or 0; for vectors, a mask of integer
+    /// lanes as wide as the operands')
     pub fn fcmp(self, cond: FloatCC, a: Value, b: Value) -> Value {
         let ty = self.builder.func.dfg.value_type(a);
         self.value(

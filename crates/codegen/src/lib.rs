@@ -15,12 +15,14 @@
 //!             and emission into a MachBuffer
 //! ```
 //!
-//! The backend lowers every opcode of the IR (integers of 8 to 64 bits,
-//! floats, stack slots, calls and the wasm ABI, System V, and
+//! The backend lowers every scalar opcode of the IR (integers of 8 to 64
+//! bits, floats, stack slots, calls and the wasm ABI, System V, and
 //! [`ir::CallConv::PreserveAll`] for cold calls that must cost the code
 //! around them no register); the mid-end (`opts`)
 //! applies the ISLE rewrite rules, GVN, redundant-load elimination, DCE
-//! and LICM. A type it has no lowering for (`v128`) is
+//! and LICM. The IR also has 128-bit vector types and their lane
+//! operations (`ir::types`), which the mid-end handles and the backend
+//! does not lower yet: an instruction it has no lowering for is
 //! [`CodegenError::Unsupported`]. Every analysis is near-linear in the
 //! function's size whatever its shape, and register allocation switches to
 //! regalloc2's single-pass allocator past a size

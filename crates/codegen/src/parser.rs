@@ -75,7 +75,8 @@ fn tokenize(line: &str, n: usize) -> Result<Vec<Tok>, ParseError> {
             };
             let digits = digits.replace('_', "");
             let value = match digits.strip_prefix("0x") {
-                Some(hex) => i128::from_str_radix(hex, 16),
+                // 128 bits of hex (a `vconst`) keep their bits.
+                Some(hex) => u128::from_str_radix(hex, 16).map(|v| v as i128),
                 None => digits.parse::<i128>(),
             }
             .map_err(|_| ParseError {
@@ -321,7 +322,11 @@ impl Line<'_> {
 enum Operands {
     Imm(i64),
     Bits(u64),
+    Const(u128),
     Values(Vec<u32>),
+    Lane(u32, u8),
+    Lanes([u32; 2], u8),
+    Shuffle([u32; 2], [u8; 16]),
     IntCmp(IntCC, [u32; 2]),
     FloatCmp(FloatCC, [u32; 2]),
     Load(MemFlags, u32, i32),
@@ -402,7 +407,32 @@ fn parse_inst(l: &mut Line<'_>) -> Result<InstSyntax, ParseError> {
             let n = l.num()?;
             Operands::Bits(u64::try_from(n).or_else(|_| l.err("float bits out of range"))?)
         }
+        F::UnaryConst => Operands::Const(l.num()? as u128),
         F::Unary | F::Binary | F::Ternary | F::MultiAry => Operands::Values(l.values(None)?),
+        F::BinaryImm8 => {
+            let v = l.value()?;
+            l.expect(',')?;
+            Operands::Lane(v, l.int("lane index")?)
+        }
+        F::TernaryImm8 => {
+            let args = pair(l)?;
+            l.expect(',')?;
+            Operands::Lanes(args, l.int("lane index")?)
+        }
+        F::Shuffle => {
+            let args = pair(l)?;
+            l.expect(',')?;
+            l.expect('[')?;
+            let mut mask = [0u8; 16];
+            for byte in &mut mask {
+                if l.eat(']') {
+                    return l.err("a shuffle mask has 16 bytes");
+                }
+                *byte = l.int("mask byte")?;
+            }
+            l.expect(']')?;
+            Operands::Shuffle(args, mask)
+        }
         F::IntCompare => {
             let w = l.word()?;
             let cc = IntCC::from_name(&w)
@@ -826,6 +856,25 @@ fn build_data(
             },
             _ => InstructionData::UnaryIeee64 { opcode, imm: *bits },
         },
+        Operands::Const(bits) => InstructionData::UnaryConst {
+            opcode,
+            constant: func.dfg.constant(*bits),
+        },
+        Operands::Lane(v, imm) => InstructionData::BinaryImm8 {
+            opcode,
+            arg: value(*v)?,
+            imm: *imm,
+        },
+        Operands::Lanes([a, b], imm) => InstructionData::TernaryImm8 {
+            opcode,
+            args: [value(*a)?, value(*b)?],
+            imm: *imm,
+        },
+        Operands::Shuffle([a, b], mask) => InstructionData::Shuffle {
+            opcode,
+            args: [value(*a)?, value(*b)?],
+            mask: func.dfg.constant(u128::from_le_bytes(*mask)),
+        },
         Operands::Values(vs) => {
             let vs = vs
                 .iter()
@@ -1036,10 +1085,17 @@ block0(v0: i64, v1: i32, v2: f64):
     v64 = uadd_overflow_trap v60, v61, trap3
     v65 = call fn0(v0, v55)
     v66 = call_indirect sig0, v63(v0, v65)
+    v67 = vconst.i32x4 0x00000004000000030000000200000001
+    v68 = splat.i32x4 v1
+    v69 = extractlane.i32 v68, 3
+    v70 = insertlane v67, v69, 0
+    v71 = bitcast.i8x16 v70
+    v72 = shuffle v71, v71, [0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 31]
+    v73 = icmp eq v70, v68
     brif v30, block1(v66), block2
 
-block1(v67: i32):
-    br_table v67, block2, [block1(v67), block3]
+block1(v80: i32):
+    br_table v80, block2, [block1(v80), block3]
 
 block2:
     jump block3
@@ -1126,6 +1182,11 @@ block6:
                 "has 1 results",
             ),
             ("function %f() wasm {\nblock0:\n    return\n", 1, "closing"),
+            (
+                "function %f(i8x16) wasm {\nblock0(v0: i8x16):\n    v1 = shuffle v0, v0, [0 1]\n}",
+                3,
+                "mask has 16 bytes",
+            ),
         ];
         for (text, line, message) in cases {
             let error = parse_functions(text).unwrap_err();

@@ -12,7 +12,11 @@
 //! * **Types.** Each opcode's operand and result types fit its rule (both
 //!   operands of `iadd` and its result share one integer type, `uextend`
 //!   widens, loads take an `i64` address, branch arguments match the
-//!   target's parameters, returns match the signature, ...).
+//!   target's parameters, returns match the signature, ...). A lane-wise
+//!   operation takes vectors where it takes scalars, of integer or float
+//!   lanes as it takes integers or floats (a shift amount stays a scalar);
+//!   a comparison makes its operands' mask type; lane indexes are below
+//!   the lane count, shuffle mask bytes below 32.
 //! * **SSA.** Every value used is defined, and its definition dominates
 //!   the use (a block parameter: its block dominates the use's block).
 //!   Code unreachable from the entry is exempt, as it never runs.
@@ -274,19 +278,66 @@ impl Verifier<'_> {
             }
             D::UnaryIeee32 { .. } => require(result == Some(Type::F32), "f32const makes an f32"),
             D::UnaryIeee64 { .. } => require(result == Some(Type::F64), "f64const makes an f64"),
+            D::UnaryConst { constant, .. } => {
+                require(dfg.constant_is_valid(constant), "a constant in the pool");
+                require(result.is_some_and(Type::is_vector), "makes a vector");
+            }
+            D::BinaryImm8 { arg, imm, .. } => {
+                let a = t(arg);
+                require(
+                    a.is_vector() && result == Some(a.lane_type()),
+                    "a vector and a result of its lane type",
+                );
+                require(
+                    u32::from(imm) < a.lane_count(),
+                    "a lane index below the lane count",
+                );
+            }
+            D::TernaryImm8 {
+                args: [a, b], imm, ..
+            } => {
+                let (a, b) = (t(a), t(b));
+                require(
+                    a.is_vector() && b == a.lane_type() && result == Some(a),
+                    "a vector and a value of its lane type",
+                );
+                require(
+                    u32::from(imm) < a.lane_count(),
+                    "a lane index below the lane count",
+                );
+            }
+            D::Shuffle {
+                args: [a, b], mask, ..
+            } => {
+                require(
+                    t(a) == Type::I8X16 && t(b) == Type::I8X16,
+                    "two i8x16 operands",
+                );
+                let in_range = dfg.constant_is_valid(mask)
+                    && dfg
+                        .constant_bits(mask)
+                        .to_le_bytes()
+                        .iter()
+                        .all(|&m| m < 32);
+                require(in_range, "mask bytes below 32");
+            }
             D::Unary { arg, .. } => {
                 let (a, r) = (t(arg), result.unwrap_or(t(arg)));
                 match opcode {
                     O::Bnot | O::Ineg | O::Clz | O::Ctz | O::Popcnt => require(
-                        a.is_int() && a == r,
+                        a.is_int_lanes() && a == r,
                         "an integer operand and result of its type",
                     ),
                     O::Fneg | O::Fabs | O::Sqrt | O::Ceil | O::Floor | O::Trunc | O::Nearest => {
                         require(
-                            a.is_float() && a == r,
+                            a.is_float_lanes() && a == r,
                             "a float operand and result of its type",
                         )
                     }
+                    O::Splat => require(
+                        r.is_vector() && a == r.lane_type(),
+                        "a vector result and an operand of its lane type",
+                    ),
                     O::Uextend | O::Sextend => require(
                         a.is_int() && r.is_int() && a.bits() < r.bits(),
                         "extends to a wider integer",
@@ -316,13 +367,19 @@ impl Verifier<'_> {
                 let (a, b, r) = (t(a), t(b), result.unwrap_or(t(a)));
                 match opcode {
                     O::Ishl | O::Ushr | O::Sshr | O::Rotl | O::Rotr => require(
-                        a.is_int() && b.is_int() && a == r,
-                        "an integer shifted by an integer",
+                        a.is_int_lanes() && b.is_int() && a == r,
+                        "an integer (or integer lanes) shifted by an integer",
                     ),
                     O::Fadd | O::Fsub | O::Fmul | O::Fdiv | O::Fmin | O::Fmax | O::Fcopysign => {
-                        require(a.is_float() && a == b && a == r, "two floats of one type")
+                        require(
+                            a.is_float_lanes() && a == b && a == r,
+                            "two floats of one type",
+                        )
                     }
-                    _ => require(a.is_int() && a == b && a == r, "two integers of one type"),
+                    _ => require(
+                        a.is_int_lanes() && a == b && a == r,
+                        "two integers of one type",
+                    ),
                 }
             }
             D::Ternary {
@@ -332,10 +389,18 @@ impl Verifier<'_> {
                 "an integer condition and two values of one type",
             ),
             D::IntCompare { args: [a, b], .. } => {
-                require(t(a).is_int() && t(a) == t(b), "two integers of one type")
+                require(
+                    t(a).is_int_lanes() && t(a) == t(b),
+                    "two integers of one type",
+                );
+                require(result == Some(t(a).mask_type()), "the operands' mask type");
             }
             D::FloatCompare { args: [a, b], .. } => {
-                require(t(a).is_float() && t(a) == t(b), "two floats of one type")
+                require(
+                    t(a).is_float_lanes() && t(a) == t(b),
+                    "two floats of one type",
+                );
+                require(result == Some(t(a).mask_type()), "the operands' mask type");
             }
             D::Load { arg, .. } => {
                 require(t(arg) == Type::I64, "an i64 address");
@@ -526,6 +591,47 @@ block2:
             (
                 "block0(v0: i64, v1: i32):\n    v2 = fadd v1, v1\n    return v1",
                 "two floats",
+            ),
+            // Vectors: lane types, lane indexes, masks.
+            (
+                "block0(v0: i64, v1: i32):\n    v2 = splat.i16x8 v1\n    return v1",
+                "an operand of its lane type",
+            ),
+            (
+                "block0(v0: i64, v1: i32):\n    v2 = splat.i32x4 v1\n    v3 = extractlane.i32 v2, 4\n    return v1",
+                "a lane index below the lane count",
+            ),
+            (
+                "block0(v0: i64, v1: i32):\n    v2 = splat.i32x4 v1\n    v3 = extractlane.i64 v2, 1\n    return v1",
+                "a result of its lane type",
+            ),
+            (
+                "block0(v0: i64, v1: i32):\n    v2 = splat.i32x4 v1\n    v3 = insertlane v2, v0, 1\n    return v1",
+                "a value of its lane type",
+            ),
+            (
+                "block0(v0: i64, v1: i32):\n    v2 = splat.i32x4 v1\n    v3 = shuffle v2, v2, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15]\n    return v1",
+                "two i8x16 operands",
+            ),
+            (
+                "block0(v0: i64, v1: i32):\n    v2 = vconst.i8x16 0\n    v3 = shuffle v2, v2, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 32]\n    return v1",
+                "mask bytes below 32",
+            ),
+            (
+                "block0(v0: i64, v1: i32):\n    v2 = splat.f32x4 v1\n    return v1",
+                "an operand of its lane type",
+            ),
+            (
+                "block0(v0: i64, v1: i32):\n    v2 = vconst.f32x4 0\n    v3 = iadd v2, v2\n    return v1",
+                "two integers of one type",
+            ),
+            (
+                "block0(v0: i64, v1: i32):\n    v2 = vconst.i32x4 0\n    v3 = ishl v2, v2\n    return v1",
+                "shifted by an integer",
+            ),
+            (
+                "block0(v0: i64, v1: i32):\n    v2 = vconst.i32 0\n    return v1",
+                "makes a vector",
             ),
             // Structure.
             (

@@ -11,7 +11,7 @@
 //! [`DataFlowGraph::resolve_aliases`] follows the chain, and
 //! [`DataFlowGraph::resolve_all_aliases`] rewrites every use at the end.
 
-use super::entities::{Block, FuncRef, Inst, JumpTable, SigRef, Value};
+use super::entities::{Block, Constant, FuncRef, Inst, JumpTable, SigRef, Value};
 use super::instructions::{BlockCall, InstructionData, Opcode};
 use super::types::Type;
 use super::valuelist::{ValueList, ValueListPool};
@@ -166,12 +166,45 @@ pub struct DataFlowGraph {
     pub ext_funcs: PrimaryMap<FuncRef, ExtFuncData>,
     /// Jump tables.
     pub jump_tables: PrimaryMap<JumpTable, JumpTableData>,
+    /// The 128-bit immediates ([`DataFlowGraph::constant`]).
+    constants: ConstantPool,
+}
+
+/// The function's 128-bit immediates, each stored once: equal immediates
+/// have one [`Constant`], so instructions that differ only in which
+/// handle they hold do not exist (value numbering compares handles).
+#[derive(Clone, Debug, Default)]
+struct ConstantPool {
+    values: PrimaryMap<Constant, u128>,
+    handles: std::collections::HashMap<u128, Constant>,
 }
 
 impl DataFlowGraph {
     /// An empty graph.
     pub fn new() -> Self {
         DataFlowGraph::default()
+    }
+
+    // ---- Constants -----------------------------------------------------
+
+    /// The handle of the 128-bit immediate `bits` (lane 0 in the low
+    /// bits), added to the pool if it is new.
+    pub fn constant(&mut self, bits: u128) -> Constant {
+        let pool = &mut self.constants;
+        *pool
+            .handles
+            .entry(bits)
+            .or_insert_with(|| pool.values.push(bits))
+    }
+
+    /// The 128-bit immediate `constant` stands for.
+    pub fn constant_bits(&self, constant: Constant) -> u128 {
+        self.constants.values[constant]
+    }
+
+    /// Whether `constant` is in the pool.
+    pub fn constant_is_valid(&self, constant: Constant) -> bool {
+        self.constants.values.is_valid(constant)
     }
 
     // ---- Instructions --------------------------------------------------
@@ -215,7 +248,9 @@ impl DataFlowGraph {
                 self.signatures[sig_ref].returns.clone()
             }
             _ => match data.opcode() {
-                Opcode::Icmp | Opcode::Fcmp => vec![Type::I8],
+                // 1 or 0 for scalars, a mask of each lane's outcome for
+                // vectors (`ctrl` is then the operands' type or the mask's).
+                Opcode::Icmp | Opcode::Fcmp => vec![ctrl.mask_type()],
                 op if op.is_terminator()
                     || op.can_store() && !op.is_call()
                     || matches!(op, Opcode::Trapz | Opcode::Trapnz) =>
@@ -298,9 +333,11 @@ impl DataFlowGraph {
             InstructionData::UnaryImm { .. }
             | InstructionData::UnaryIeee32 { .. }
             | InstructionData::UnaryIeee64 { .. }
+            | InstructionData::UnaryConst { .. }
             | InstructionData::StackLoad { .. }
             | InstructionData::Trap { .. } => {}
             InstructionData::Unary { arg, .. }
+            | InstructionData::BinaryImm8 { arg, .. }
             | InstructionData::Load { arg, .. }
             | InstructionData::StackStore { arg, .. }
             | InstructionData::CondTrap { arg, .. } => f(*arg),
@@ -308,6 +345,8 @@ impl DataFlowGraph {
             | InstructionData::IntCompare { args, .. }
             | InstructionData::FloatCompare { args, .. }
             | InstructionData::Store { args, .. }
+            | InstructionData::Shuffle { args, .. }
+            | InstructionData::TernaryImm8 { args, .. }
             | InstructionData::BinaryTrap { args, .. } => args.iter().copied().for_each(f),
             InstructionData::Ternary { args, .. } => args.iter().copied().for_each(f),
             InstructionData::Jump { dest, .. } => {
@@ -347,9 +386,11 @@ impl DataFlowGraph {
             InstructionData::UnaryImm { .. }
             | InstructionData::UnaryIeee32 { .. }
             | InstructionData::UnaryIeee64 { .. }
+            | InstructionData::UnaryConst { .. }
             | InstructionData::StackLoad { .. }
             | InstructionData::Trap { .. } => {}
             InstructionData::Unary { arg, .. }
+            | InstructionData::BinaryImm8 { arg, .. }
             | InstructionData::Load { arg, .. }
             | InstructionData::StackStore { arg, .. }
             | InstructionData::CondTrap { arg, .. } => *arg = f(*arg),
@@ -357,6 +398,8 @@ impl DataFlowGraph {
             | InstructionData::IntCompare { args, .. }
             | InstructionData::FloatCompare { args, .. }
             | InstructionData::Store { args, .. }
+            | InstructionData::Shuffle { args, .. }
+            | InstructionData::TernaryImm8 { args, .. }
             | InstructionData::BinaryTrap { args, .. } => {
                 for a in args {
                     *a = f(*a);

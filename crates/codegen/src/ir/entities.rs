@@ -17,4 +17,7 @@ entity_ref! {
     FuncRef => "fn";
     /// A jump table of a `br_table`.
     JumpTable => "jt";
+    /// A 128-bit immediate in the function's constant pool (a `vconst`'s
+    /// value, a `shuffle`'s mask).
+    Constant => "const";
 }

@@ -13,7 +13,7 @@
 //! (`iconst.i32 1`, `load.i64 v0`, `uextend.i64 v1`).
 
 use super::condcodes::{FloatCC, IntCC};
-use super::entities::{Block, FuncRef, JumpTable, SigRef, StackSlot, Value};
+use super::entities::{Block, Constant, FuncRef, JumpTable, SigRef, StackSlot, Value};
 use super::memflags::MemFlags;
 use super::valuelist::ValueList;
 use cranelift_asm::TrapCode;
@@ -27,12 +27,20 @@ pub enum InstructionFormat {
     UnaryIeee32,
     /// A 64-bit float immediate, as bits.
     UnaryIeee64,
+    /// A 128-bit immediate from the constant pool (`vconst`).
+    UnaryConst,
     /// One value.
     Unary,
     /// Two values.
     Binary,
     /// Three values (`select`).
     Ternary,
+    /// A value and a lane index (`extractlane`).
+    BinaryImm8,
+    /// Two values and a lane index (`insertlane`).
+    TernaryImm8,
+    /// Two values and a byte mask from the constant pool (`shuffle`).
+    Shuffle,
     /// An integer condition and two values.
     IntCompare,
     /// A float condition and two values.
@@ -171,6 +179,19 @@ opcodes! {
     Icmp "icmp" IntCompare [];
     /// `v = select c, a, b`: `a` if `c` is non-zero, else `b`.
     Select "select" Ternary [];
+
+    /// `v = vconst.T bits`: a vector constant, its 128 bits written as one
+    /// hexadecimal number (lane 0 in the low bits).
+    Vconst "vconst" UnaryConst [];
+    /// `v = splat.T x`: a vector of type `T` with `x` in every lane.
+    Splat "splat" Unary [];
+    /// `v = extractlane.T x, i`: lane `i` of `x`, of `x`'s lane type `T`.
+    Extractlane "extractlane" BinaryImm8 [];
+    /// `v = insertlane x, y, i`: `x` with lane `i` replaced by `y`.
+    Insertlane "insertlane" TernaryImm8 [];
+    /// `v = shuffle a, b, [m0 .. m15]`: byte `i` of the result is byte
+    /// `mi` of the 32 bytes of `a` (0 to 15) then `b` (16 to 31); `i8x16`s.
+    Shuffle "shuffle" Shuffle [];
 
     /// Float addition.
     Fadd "fadd" Binary [];
@@ -359,6 +380,10 @@ pub enum InstructionData {
         opcode: Opcode,
         imm: u64,
     },
+    UnaryConst {
+        opcode: Opcode,
+        constant: Constant,
+    },
     Unary {
         opcode: Opcode,
         arg: Value,
@@ -370,6 +395,21 @@ pub enum InstructionData {
     Ternary {
         opcode: Opcode,
         args: [Value; 3],
+    },
+    BinaryImm8 {
+        opcode: Opcode,
+        arg: Value,
+        imm: u8,
+    },
+    TernaryImm8 {
+        opcode: Opcode,
+        args: [Value; 2],
+        imm: u8,
+    },
+    Shuffle {
+        opcode: Opcode,
+        args: [Value; 2],
+        mask: Constant,
     },
     IntCompare {
         opcode: Opcode,
@@ -456,9 +496,13 @@ impl InstructionData {
             UnaryImm { opcode, .. }
             | UnaryIeee32 { opcode, .. }
             | UnaryIeee64 { opcode, .. }
+            | UnaryConst { opcode, .. }
             | Unary { opcode, .. }
             | Binary { opcode, .. }
             | Ternary { opcode, .. }
+            | BinaryImm8 { opcode, .. }
+            | TernaryImm8 { opcode, .. }
+            | Shuffle { opcode, .. }
             | IntCompare { opcode, .. }
             | FloatCompare { opcode, .. }
             | Load { opcode, .. }
@@ -485,9 +529,13 @@ impl InstructionData {
             D::UnaryImm { .. } => F::UnaryImm,
             D::UnaryIeee32 { .. } => F::UnaryIeee32,
             D::UnaryIeee64 { .. } => F::UnaryIeee64,
+            D::UnaryConst { .. } => F::UnaryConst,
             D::Unary { .. } => F::Unary,
             D::Binary { .. } => F::Binary,
             D::Ternary { .. } => F::Ternary,
+            D::BinaryImm8 { .. } => F::BinaryImm8,
+            D::TernaryImm8 { .. } => F::TernaryImm8,
+            D::Shuffle { .. } => F::Shuffle,
             D::IntCompare { .. } => F::IntCompare,
             D::FloatCompare { .. } => F::FloatCompare,
             D::Load { .. } => F::Load,

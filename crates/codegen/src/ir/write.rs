@@ -14,6 +14,9 @@ impl Opcode {
         matches!(
             self,
             Opcode::Iconst
+                | Opcode::Vconst
+                | Opcode::Splat
+                | Opcode::Extractlane
                 | Opcode::Load
                 | Opcode::Uload8
                 | Opcode::Sload8
@@ -144,6 +147,22 @@ fn write_inst(w: &mut dyn Write, func: &Function, inst: Inst) -> fmt::Result {
         InstructionData::UnaryImm { imm, .. } => write!(w, " {imm}")?,
         InstructionData::UnaryIeee32 { imm, .. } => write!(w, " {imm:#010x}")?,
         InstructionData::UnaryIeee64 { imm, .. } => write!(w, " {imm:#018x}")?,
+        InstructionData::UnaryConst { constant, .. } => {
+            write!(w, " {:#034x}", dfg.constant_bits(constant))?
+        }
+        InstructionData::BinaryImm8 { arg, imm, .. } => write!(w, " {}, {imm}", r(arg))?,
+        InstructionData::TernaryImm8 { args, imm, .. } => {
+            write!(w, " {}, {}, {imm}", r(args[0]), r(args[1]))?
+        }
+        InstructionData::Shuffle { args, mask, .. } => {
+            write!(w, " {}, {}, [", r(args[0]), r(args[1]))?;
+            let bytes = dfg.constant_bits(mask).to_le_bytes();
+            for (i, byte) in bytes.iter().enumerate() {
+                let sep = if i == 0 { "" } else { " " };
+                write!(w, "{sep}{byte}")?;
+            }
+            w.write_char(']')?;
+        }
         InstructionData::Unary { arg, .. } => write!(w, " {}", r(arg))?,
         InstructionData::Binary { args, .. } => write!(w, " {}, {}", r(args[0]), r(args[1]))?,
         InstructionData::Ternary { args, .. } => {

@@ -31,6 +31,7 @@ pub trait Context {
     fn reassociates(&mut self, arg0: &Opcode) -> Option<Opcode>;
     fn fold_binary(&mut self, arg0: &Opcode, arg1: &Type, arg2: i64, arg3: i64) -> Option<i64>;
     fn same_value(&mut self, arg0: Value, arg1: Value) -> bool;
+    fn is_scalar(&mut self, arg0: Value) -> bool;
     fn udiv32_reciprocal(&mut self, arg0: i64) -> Option<U32Reciprocal>;
     fn same_opcode(&mut self, arg0: &Opcode, arg1: &Opcode) -> bool;
     fn same_type(&mut self, arg0: Value, arg1: Value) -> bool;
@@ -125,7 +126,7 @@ impl<L: Length, C> Length for ContextIterWrapper<L, C> {
     }
 }
 
-/// Internal type U32Reciprocal: defined at isle/codegen/opts/opts.isle line 180.
+/// Internal type U32Reciprocal: defined at isle/codegen/opts/opts.isle line 188.
 #[derive(Clone, Debug)]
 pub enum U32Reciprocal {
     RoundUp { m: i64, k: i64 },
@@ -138,81 +139,81 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
     if let Some(v2) = v1 {
         match v2 {
             &InstructionData::Unary {
-                opcode: ref v86,
-                arg: v87,
+                opcode: ref v87,
+                arg: v88,
             } => {
-                let v88 = &C::def_data(ctx, v87);
-                if let Some(v89) = v88 {
-                    match v89 {
+                let v89 = &C::def_data(ctx, v88);
+                if let Some(v90) = v89 {
+                    match v90 {
                         &InstructionData::UnaryImm {
-                            opcode: ref v93,
-                            imm: v94,
+                            opcode: ref v94,
+                            imm: v95,
                         } => {
-                            if let &Opcode::Iconst = v93 {
-                                let v95 = &C::value_type(ctx, v87);
+                            if let &Opcode::Iconst = v94 {
+                                let v96 = &C::value_type(ctx, v88);
                                 let v16 = &C::value_type(ctx, arg0);
-                                let v96 = C::fold_unary(ctx, v86, v95, v16, v94);
-                                if let Some(v97) = v96 {
-                                    let v98 = C::iconst_new(ctx, v16, v97);
-                                    let v99 = Some(v98);
-                                    // Rule at isle/codegen/opts/opts.isle line 219.
-                                    return v99;
+                                let v97 = C::fold_unary(ctx, v87, v96, v16, v95);
+                                if let Some(v98) = v97 {
+                                    let v99 = C::iconst_new(ctx, v16, v98);
+                                    let v100 = Some(v99);
+                                    // Rule at isle/codegen/opts/opts.isle line 227.
+                                    return v100;
                                 }
                             }
                         }
                         &InstructionData::Unary {
-                            opcode: ref v90,
-                            arg: v91,
+                            opcode: ref v91,
+                            arg: v92,
                         } => {
-                            match v86 {
+                            match v87 {
                                 &Opcode::Bnot => {
-                                    if let &Opcode::Bnot = v90 {
-                                        let v92 = Some(v91);
-                                        // Rule at isle/codegen/opts/opts.isle line 214.
-                                        return v92;
+                                    if let &Opcode::Bnot = v91 {
+                                        let v93 = Some(v92);
+                                        // Rule at isle/codegen/opts/opts.isle line 222.
+                                        return v93;
                                     }
                                 }
                                 &Opcode::Ineg => {
-                                    if let &Opcode::Ineg = v90 {
-                                        let v92 = Some(v91);
-                                        // Rule at isle/codegen/opts/opts.isle line 213.
-                                        return v92;
+                                    if let &Opcode::Ineg = v91 {
+                                        let v93 = Some(v92);
+                                        // Rule at isle/codegen/opts/opts.isle line 221.
+                                        return v93;
                                     }
                                 }
                                 &Opcode::Uextend => {
-                                    if let &Opcode::Uextend = v90 {
+                                    if let &Opcode::Uextend = v91 {
                                         let v16 = &C::value_type(ctx, arg0);
-                                        let v102 = C::unary_new(ctx, &Opcode::Uextend, v16, v91);
-                                        let v103 = Some(v102);
-                                        // Rule at isle/codegen/opts/opts.isle line 228.
-                                        return v103;
+                                        let v103 = C::unary_new(ctx, &Opcode::Uextend, v16, v92);
+                                        let v104 = Some(v103);
+                                        // Rule at isle/codegen/opts/opts.isle line 236.
+                                        return v104;
                                     }
                                 }
                                 &Opcode::Sextend => {
-                                    if let &Opcode::Sextend = v90 {
+                                    if let &Opcode::Sextend = v91 {
                                         let v16 = &C::value_type(ctx, arg0);
-                                        let v105 = C::unary_new(ctx, &Opcode::Sextend, v16, v91);
-                                        let v106 = Some(v105);
-                                        // Rule at isle/codegen/opts/opts.isle line 230.
-                                        return v106;
+                                        let v106 = C::unary_new(ctx, &Opcode::Sextend, v16, v92);
+                                        let v107 = Some(v106);
+                                        // Rule at isle/codegen/opts/opts.isle line 238.
+                                        return v107;
                                     }
                                 }
                                 &Opcode::Ireduce => {
-                                    match v90 {
+                                    match v91 {
                                         &Opcode::Uextend => {
-                                            let v100 = C::same_type(ctx, arg0, v91);
-                                            if v100 == true {
-                                                let v92 = Some(v91);
-                                                // Rule at isle/codegen/opts/opts.isle line 222.
-                                                return v92;
+                                            let v101 = C::same_type(ctx, arg0, v92);
+                                            if v101 == true {
+                                                let v93 = Some(v92);
+                                                // Rule at isle/codegen/opts/opts.isle line 230.
+                                                return v93;
                                             }
                                         }
                                         &Opcode::Sextend => {
-                                            let v100 = C::same_type(ctx, arg0, v91);
-                                            if v100 == true {
-                                                let v92 = Some(v91);
-                                                // Rule at isle/codegen/opts/opts.isle line 225.
-                                                return v92;
+                                            let v101 = C::same_type(ctx, arg0, v92);
+                                            if v101 == true {
+                                                let v93 = Some(v92);
+                                                // Rule at isle/codegen/opts/opts.isle line 233.
+                                                return v93;
                                             }
                                         }
                                         _ => {}
@@ -251,7 +252,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         if let Some(v18) = v17 {
                                             let v19 = C::iconst_new(ctx, v16, v18);
                                             let v20 = Some(v19);
-                                            // Rule at isle/codegen/opts/opts.isle line 98.
+                                            // Rule at isle/codegen/opts/opts.isle line 99.
                                             return v20;
                                         }
                                     }
@@ -261,14 +262,14 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                 &Opcode::Iadd => {
                                     if v15 == 0_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 104.
+                                        // Rule at isle/codegen/opts/opts.isle line 105.
                                         return v21;
                                     }
                                 }
                                 &Opcode::Isub => {
                                     if v15 == 0_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 105.
+                                        // Rule at isle/codegen/opts/opts.isle line 106.
                                         return v21;
                                     }
                                 }
@@ -278,12 +279,12 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v16 = &C::value_type(ctx, arg0);
                                             let v23 = C::iconst_new(ctx, v16, 0_i64);
                                             let v24 = Some(v23);
-                                            // Rule at isle/codegen/opts/opts.isle line 114.
+                                            // Rule at isle/codegen/opts/opts.isle line 115.
                                             return v24;
                                         }
                                         1_i64 => {
                                             let v21 = Some(v5.0);
-                                            // Rule at isle/codegen/opts/opts.isle line 108.
+                                            // Rule at isle/codegen/opts/opts.isle line 109.
                                             return v21;
                                         }
                                         _ => {}
@@ -292,14 +293,14 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                 &Opcode::Sdiv => {
                                     if v15 == 1_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 210.
+                                        // Rule at isle/codegen/opts/opts.isle line 218.
                                         return v21;
                                     }
                                 }
                                 &Opcode::Udiv => {
                                     if v15 == 1_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 209.
+                                        // Rule at isle/codegen/opts/opts.isle line 217.
                                         return v21;
                                     }
                                 }
@@ -308,42 +309,42 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         let v16 = &C::value_type(ctx, arg0);
                                         let v23 = C::iconst_new(ctx, v16, 0_i64);
                                         let v24 = Some(v23);
-                                        // Rule at isle/codegen/opts/opts.isle line 115.
+                                        // Rule at isle/codegen/opts/opts.isle line 116.
                                         return v24;
                                     }
                                 }
                                 &Opcode::Bor => {
                                     if v15 == 0_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 106.
+                                        // Rule at isle/codegen/opts/opts.isle line 107.
                                         return v21;
                                     }
                                 }
                                 &Opcode::Bxor => {
                                     if v15 == 0_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 107.
+                                        // Rule at isle/codegen/opts/opts.isle line 108.
                                         return v21;
                                     }
                                 }
                                 &Opcode::Ishl => {
                                     if v15 == 0_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 109.
+                                        // Rule at isle/codegen/opts/opts.isle line 110.
                                         return v21;
                                     }
                                 }
                                 &Opcode::Ushr => {
                                     if v15 == 0_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 110.
+                                        // Rule at isle/codegen/opts/opts.isle line 111.
                                         return v21;
                                     }
                                 }
                                 &Opcode::Sshr => {
                                     if v15 == 0_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 111.
+                                        // Rule at isle/codegen/opts/opts.isle line 112.
                                         return v21;
                                     }
                                 }
@@ -351,37 +352,37 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                             }
                             if let Some(v9) = v8 {
                                 if let &InstructionData::Binary {
-                                    opcode: ref v31,
-                                    args: v32,
+                                    opcode: ref v32,
+                                    args: v33,
                                 } = v9
                                 {
-                                    let v33 = C::unpack_value_array_2(ctx, v32);
-                                    let v36 = &C::def_data(ctx, v33.1);
-                                    if let Some(v37) = v36 {
+                                    let v34 = C::unpack_value_array_2(ctx, v33);
+                                    let v37 = &C::def_data(ctx, v34.1);
+                                    if let Some(v38) = v37 {
                                         if let &InstructionData::UnaryImm {
-                                            opcode: ref v38,
-                                            imm: v39,
-                                        } = v37
+                                            opcode: ref v39,
+                                            imm: v40,
+                                        } = v38
                                         {
-                                            if let &Opcode::Iconst = v38 {
-                                                let v40 = &C::reassociates(ctx, v3);
-                                                if let Some(v41) = v40 {
-                                                    if v3 == v41 {
-                                                        let v42 = C::same_opcode(ctx, v3, v31);
-                                                        if v42 == true {
+                                            if let &Opcode::Iconst = v39 {
+                                                let v41 = &C::reassociates(ctx, v3);
+                                                if let Some(v42) = v41 {
+                                                    if v3 == v42 {
+                                                        let v43 = C::same_opcode(ctx, v3, v32);
+                                                        if v43 == true {
                                                             let v16 = &C::value_type(ctx, arg0);
-                                                            let v43 = C::fold_binary(
-                                                                ctx, v3, v16, v39, v15,
+                                                            let v44 = C::fold_binary(
+                                                                ctx, v3, v16, v40, v15,
                                                             );
-                                                            if let Some(v44) = v43 {
-                                                                let v45 =
-                                                                    C::iconst_new(ctx, v16, v44);
-                                                                let v46 = C::binary_new(
-                                                                    ctx, v3, v16, v33.0, v45,
+                                                            if let Some(v45) = v44 {
+                                                                let v46 =
+                                                                    C::iconst_new(ctx, v16, v45);
+                                                                let v47 = C::binary_new(
+                                                                    ctx, v3, v16, v34.0, v46,
                                                                 );
-                                                                let v47 = Some(v46);
-                                                                // Rule at isle/codegen/opts/opts.isle line 137.
-                                                                return v47;
+                                                                let v48 = Some(v47);
+                                                                // Rule at isle/codegen/opts/opts.isle line 145.
+                                                                return v48;
                                                             }
                                                         }
                                                     }
@@ -394,110 +395,110 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                             match v3 {
                                 &Opcode::Isub => {
                                     let v16 = &C::value_type(ctx, arg0);
-                                    let v49 = C::fold_binary(ctx, &Opcode::Isub, v16, 0_i64, v15);
-                                    if let Some(v50) = v49 {
-                                        let v52 = C::iconst_new(ctx, v16, v50);
-                                        let v53 = C::binary_new(ctx, &Opcode::Iadd, v16, v5.0, v52);
-                                        let v54 = Some(v53);
-                                        // Rule at isle/codegen/opts/opts.isle line 145.
-                                        return v54;
+                                    let v50 = C::fold_binary(ctx, &Opcode::Isub, v16, 0_i64, v15);
+                                    if let Some(v51) = v50 {
+                                        let v53 = C::iconst_new(ctx, v16, v51);
+                                        let v54 = C::binary_new(ctx, &Opcode::Iadd, v16, v5.0, v53);
+                                        let v55 = Some(v54);
+                                        // Rule at isle/codegen/opts/opts.isle line 153.
+                                        return v55;
                                     }
                                 }
                                 &Opcode::Imul => {
                                     let v16 = &C::value_type(ctx, arg0);
-                                    let v61 = C::log2(ctx, v16, v15);
-                                    if let Some(v62) = v61 {
-                                        let v64 = C::iconst_new(ctx, v16, v62);
-                                        let v65 = C::binary_new(ctx, &Opcode::Ishl, v16, v5.0, v64);
-                                        let v66 = Some(v65);
-                                        // Rule at isle/codegen/opts/opts.isle line 157.
-                                        return v66;
+                                    let v62 = C::log2(ctx, v16, v15);
+                                    if let Some(v63) = v62 {
+                                        let v65 = C::iconst_new(ctx, v16, v63);
+                                        let v66 = C::binary_new(ctx, &Opcode::Ishl, v16, v5.0, v65);
+                                        let v67 = Some(v66);
+                                        // Rule at isle/codegen/opts/opts.isle line 165.
+                                        return v67;
                                     }
                                 }
                                 &Opcode::Udiv => {
                                     let v16 = &C::value_type(ctx, arg0);
-                                    let v61 = C::log2(ctx, v16, v15);
-                                    if let Some(v62) = v61 {
-                                        let v64 = C::iconst_new(ctx, v16, v62);
-                                        let v68 = C::binary_new(ctx, &Opcode::Ushr, v16, v5.0, v64);
-                                        let v69 = Some(v68);
-                                        // Rule at isle/codegen/opts/opts.isle line 164.
-                                        return v69;
+                                    let v62 = C::log2(ctx, v16, v15);
+                                    if let Some(v63) = v62 {
+                                        let v65 = C::iconst_new(ctx, v16, v63);
+                                        let v69 = C::binary_new(ctx, &Opcode::Ushr, v16, v5.0, v65);
+                                        let v70 = Some(v69);
+                                        // Rule at isle/codegen/opts/opts.isle line 172.
+                                        return v70;
                                     }
                                     if let &Type::I32 = v16 {
-                                        let v77 = &C::udiv32_reciprocal(ctx, v15);
-                                        if let Some(v78) = v77 {
-                                            let v79 =
-                                                constructor_udiv32_by_reciprocal(ctx, v5.0, v78);
-                                            let v80 = Some(v79);
-                                            // Rule at isle/codegen/opts/opts.isle line 199.
-                                            return v80;
+                                        let v78 = &C::udiv32_reciprocal(ctx, v15);
+                                        if let Some(v79) = v78 {
+                                            let v80 =
+                                                constructor_udiv32_by_reciprocal(ctx, v5.0, v79);
+                                            let v81 = Some(v80);
+                                            // Rule at isle/codegen/opts/opts.isle line 207.
+                                            return v81;
                                         }
                                     }
                                 }
                                 &Opcode::Urem => {
                                     let v16 = &C::value_type(ctx, arg0);
-                                    let v61 = C::log2(ctx, v16, v15);
-                                    if let Some(v62) = v61 {
-                                        let v71 =
+                                    let v62 = C::log2(ctx, v16, v15);
+                                    if let Some(v63) = v62 {
+                                        let v72 =
                                             C::fold_binary(ctx, &Opcode::Isub, v16, v15, 1_i64);
-                                        if let Some(v72) = v71 {
-                                            let v74 = C::iconst_new(ctx, v16, v72);
-                                            let v75 =
-                                                C::binary_new(ctx, &Opcode::Band, v16, v5.0, v74);
-                                            let v76 = Some(v75);
-                                            // Rule at isle/codegen/opts/opts.isle line 168.
-                                            return v76;
+                                        if let Some(v73) = v72 {
+                                            let v75 = C::iconst_new(ctx, v16, v73);
+                                            let v76 =
+                                                C::binary_new(ctx, &Opcode::Band, v16, v5.0, v75);
+                                            let v77 = Some(v76);
+                                            // Rule at isle/codegen/opts/opts.isle line 176.
+                                            return v77;
                                         }
                                     }
                                     if let &Type::I32 = v16 {
-                                        let v77 = &C::udiv32_reciprocal(ctx, v15);
-                                        if let Some(v78) = v77 {
-                                            let v79 =
-                                                constructor_udiv32_by_reciprocal(ctx, v5.0, v78);
-                                            let v83 = C::binary_new(
+                                        let v78 = &C::udiv32_reciprocal(ctx, v15);
+                                        if let Some(v79) = v78 {
+                                            let v80 =
+                                                constructor_udiv32_by_reciprocal(ctx, v5.0, v79);
+                                            let v84 = C::binary_new(
                                                 ctx,
                                                 &Opcode::Imul,
                                                 &Type::I32,
-                                                v79,
+                                                v80,
                                                 v5.1,
                                             );
-                                            let v84 = C::binary_new(
+                                            let v85 = C::binary_new(
                                                 ctx,
                                                 &Opcode::Isub,
                                                 &Type::I32,
                                                 v5.0,
-                                                v83,
+                                                v84,
                                             );
-                                            let v85 = Some(v84);
-                                            // Rule at isle/codegen/opts/opts.isle line 203.
-                                            return v85;
+                                            let v86 = Some(v85);
+                                            // Rule at isle/codegen/opts/opts.isle line 211.
+                                            return v86;
                                         }
                                     }
                                 }
                                 &Opcode::Band => {
                                     if v15 == -1_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 151.
+                                        // Rule at isle/codegen/opts/opts.isle line 159.
                                         return v21;
                                     }
                                 }
                                 &Opcode::Bor => {
                                     if v15 == -1_i64 {
                                         let v16 = &C::value_type(ctx, arg0);
-                                        let v56 = C::iconst_new(ctx, v16, -1_i64);
-                                        let v57 = Some(v56);
-                                        // Rule at isle/codegen/opts/opts.isle line 152.
-                                        return v57;
+                                        let v57 = C::iconst_new(ctx, v16, -1_i64);
+                                        let v58 = Some(v57);
+                                        // Rule at isle/codegen/opts/opts.isle line 160.
+                                        return v58;
                                     }
                                 }
                                 &Opcode::Bxor => {
                                     if v15 == -1_i64 {
                                         let v16 = &C::value_type(ctx, arg0);
-                                        let v59 = C::unary_new(ctx, &Opcode::Bnot, v16, v5.0);
-                                        let v60 = Some(v59);
-                                        // Rule at isle/codegen/opts/opts.isle line 153.
-                                        return v60;
+                                        let v60 = C::unary_new(ctx, &Opcode::Bnot, v16, v5.0);
+                                        let v61 = Some(v60);
+                                        // Rule at isle/codegen/opts/opts.isle line 161.
+                                        return v61;
                                     }
                                 }
                                 _ => {}
@@ -509,18 +510,21 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                     &Opcode::Isub => {
                         let v25 = C::same_value(ctx, v5.0, v5.1);
                         if v25 == true {
-                            let v16 = &C::value_type(ctx, arg0);
-                            let v23 = C::iconst_new(ctx, v16, 0_i64);
-                            let v24 = Some(v23);
-                            // Rule at isle/codegen/opts/opts.isle line 116.
-                            return v24;
+                            let v26 = C::is_scalar(ctx, arg0);
+                            if v26 == true {
+                                let v16 = &C::value_type(ctx, arg0);
+                                let v23 = C::iconst_new(ctx, v16, 0_i64);
+                                let v24 = Some(v23);
+                                // Rule at isle/codegen/opts/opts.isle line 119.
+                                return v24;
+                            }
                         }
                     }
                     &Opcode::Band => {
                         let v25 = C::same_value(ctx, v5.0, v5.1);
                         if v25 == true {
                             let v21 = Some(v5.0);
-                            // Rule at isle/codegen/opts/opts.isle line 123.
+                            // Rule at isle/codegen/opts/opts.isle line 128.
                             return v21;
                         }
                     }
@@ -528,18 +532,21 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                         let v25 = C::same_value(ctx, v5.0, v5.1);
                         if v25 == true {
                             let v21 = Some(v5.0);
-                            // Rule at isle/codegen/opts/opts.isle line 124.
+                            // Rule at isle/codegen/opts/opts.isle line 129.
                             return v21;
                         }
                     }
                     &Opcode::Bxor => {
                         let v25 = C::same_value(ctx, v5.0, v5.1);
                         if v25 == true {
-                            let v16 = &C::value_type(ctx, arg0);
-                            let v23 = C::iconst_new(ctx, v16, 0_i64);
-                            let v24 = Some(v23);
-                            // Rule at isle/codegen/opts/opts.isle line 119.
-                            return v24;
+                            let v26 = C::is_scalar(ctx, arg0);
+                            if v26 == true {
+                                let v16 = &C::value_type(ctx, arg0);
+                                let v23 = C::iconst_new(ctx, v16, 0_i64);
+                                let v24 = Some(v23);
+                                // Rule at isle/codegen/opts/opts.isle line 123.
+                                return v24;
+                            }
                         }
                     }
                     _ => {}
@@ -552,15 +559,15 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                     } = v9
                     {
                         if let &Opcode::Iconst = v10 {
-                            let v26 = &C::commutative(ctx, v3);
-                            if let Some(v27) = v26 {
-                                if v3 == v27 {
+                            let v27 = &C::commutative(ctx, v3);
+                            if let Some(v28) = v27 {
+                                if v3 == v28 {
                                     let v16 = &C::value_type(ctx, arg0);
-                                    let v28 = C::iconst_new(ctx, v16, v11);
-                                    let v29 = C::binary_new(ctx, v3, v16, v5.1, v28);
-                                    let v30 = Some(v29);
-                                    // Rule at isle/codegen/opts/opts.isle line 132.
-                                    return v30;
+                                    let v29 = C::iconst_new(ctx, v16, v11);
+                                    let v30 = C::binary_new(ctx, v3, v16, v5.1, v29);
+                                    let v31 = Some(v30);
+                                    // Rule at isle/codegen/opts/opts.isle line 140.
+                                    return v31;
                                 }
                             }
                         }
@@ -568,49 +575,52 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                 }
             }
             &InstructionData::IntCompare {
-                opcode: ref v107,
-                cond: ref v108,
-                args: v109,
+                opcode: ref v108,
+                cond: ref v109,
+                args: v110,
             } => {
-                if let &Opcode::Icmp = v107 {
-                    let v110 = C::unpack_value_array_2(ctx, v109);
-                    let v113 = &C::def_data(ctx, v110.0);
-                    if let Some(v114) = v113 {
+                if let &Opcode::Icmp = v108 {
+                    let v111 = C::unpack_value_array_2(ctx, v110);
+                    let v114 = &C::def_data(ctx, v111.0);
+                    if let Some(v115) = v114 {
                         if let &InstructionData::UnaryImm {
-                            opcode: ref v115,
-                            imm: v116,
-                        } = v114
+                            opcode: ref v116,
+                            imm: v117,
+                        } = v115
                         {
-                            if let &Opcode::Iconst = v115 {
-                                let v117 = &C::def_data(ctx, v110.1);
-                                if let Some(v118) = v117 {
+                            if let &Opcode::Iconst = v116 {
+                                let v118 = &C::def_data(ctx, v111.1);
+                                if let Some(v119) = v118 {
                                     if let &InstructionData::UnaryImm {
-                                        opcode: ref v119,
-                                        imm: v120,
-                                    } = v118
+                                        opcode: ref v120,
+                                        imm: v121,
+                                    } = v119
                                     {
-                                        if let &Opcode::Iconst = v119 {
+                                        if let &Opcode::Iconst = v120 {
                                             let v16 = &C::value_type(ctx, arg0);
-                                            let v121 = &C::value_type(ctx, v110.0);
-                                            let v122 = C::fold_icmp(ctx, v108, v121, v116, v120);
-                                            let v123 = C::iconst_new(ctx, v16, v122);
-                                            let v124 = Some(v123);
-                                            // Rule at isle/codegen/opts/opts.isle line 234.
-                                            return v124;
+                                            let v122 = &C::value_type(ctx, v111.0);
+                                            let v123 = C::fold_icmp(ctx, v109, v122, v117, v121);
+                                            let v124 = C::iconst_new(ctx, v16, v123);
+                                            let v125 = Some(v124);
+                                            // Rule at isle/codegen/opts/opts.isle line 242.
+                                            return v125;
                                         }
                                     }
                                 }
                             }
                         }
                     }
-                    let v125 = C::same_value(ctx, v110.0, v110.1);
-                    if v125 == true {
-                        let v16 = &C::value_type(ctx, arg0);
-                        let v126 = C::icmp_self(ctx, v108);
-                        let v127 = C::iconst_new(ctx, v16, v126);
-                        let v128 = Some(v127);
-                        // Rule at isle/codegen/opts/opts.isle line 236.
-                        return v128;
+                    let v26 = C::is_scalar(ctx, arg0);
+                    if v26 == true {
+                        let v126 = C::same_value(ctx, v111.0, v111.1);
+                        if v126 == true {
+                            let v16 = &C::value_type(ctx, arg0);
+                            let v127 = C::icmp_self(ctx, v109);
+                            let v128 = C::iconst_new(ctx, v16, v127);
+                            let v129 = Some(v128);
+                            // Rule at isle/codegen/opts/opts.isle line 244.
+                            return v129;
+                        }
                     }
                 }
             }
@@ -630,7 +640,7 @@ pub fn constructor_udiv32_by_reciprocal<C: Context>(
         &U32Reciprocal::RoundUp { m: v2, k: v3 } => {
             let v6 = C::unary_new(ctx, &Opcode::Uextend, &Type::I64, arg0);
             let v7 = constructor_reciprocal_product(ctx, v6, v2, v3);
-            // Rule at isle/codegen/opts/opts.isle line 186.
+            // Rule at isle/codegen/opts/opts.isle line 194.
             return v7;
         }
         &U32Reciprocal::RoundDown { m: v8, k: v9 } => {
@@ -638,14 +648,14 @@ pub fn constructor_udiv32_by_reciprocal<C: Context>(
             let v12 = C::iconst_new(ctx, &Type::I64, 1_i64);
             let v13 = C::binary_new(ctx, &Opcode::Iadd, &Type::I64, v6, v12);
             let v14 = constructor_reciprocal_product(ctx, v13, v8, v9);
-            // Rule at isle/codegen/opts/opts.isle line 188.
+            // Rule at isle/codegen/opts/opts.isle line 196.
             return v14;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "udiv32_by_reciprocal", "isle/codegen/opts/opts.isle line 185"
+        "udiv32_by_reciprocal", "isle/codegen/opts/opts.isle line 193"
     )
 }
 
@@ -661,6 +671,6 @@ pub fn constructor_reciprocal_product<C: Context>(
     let v10 = C::iconst_new(ctx, &Type::I64, arg2);
     let v11 = C::binary_new(ctx, &Opcode::Ushr, &Type::I64, v9, v10);
     let v12 = C::unary_new(ctx, &Opcode::Ireduce, &Type::I32, v11);
-    // Rule at isle/codegen/opts/opts.isle line 194.
+    // Rule at isle/codegen/opts/opts.isle line 202.
     return v12;
 }

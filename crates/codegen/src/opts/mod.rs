@@ -82,6 +82,10 @@ impl generated::Context for Rewriter<'_> {
         self.func.dfg.value_type(v)
     }
 
+    fn is_scalar(&mut self, v: Value) -> bool {
+        !self.func.dfg.value_type(v).is_vector()
+    }
+
     fn iconst_new(&mut self, ty: &Type, imm: i64) -> Value {
         let data = InstructionData::UnaryImm {
             opcode: Opcode::Iconst,

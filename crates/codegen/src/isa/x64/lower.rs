@@ -109,7 +109,7 @@ struct Lower<'f> {
 
 /// The register class of a type.
 fn class_of(ty: Type) -> RegClass {
-    if ty.is_float() || ty == Type::V128 {
+    if ty.is_float() || ty.is_vector() {
         RegClass::Float
     } else {
         RegClass::Int

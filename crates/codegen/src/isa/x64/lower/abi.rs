@@ -54,7 +54,9 @@ fn abi_type(ty: Type) -> AbiType {
         Type::I64 => AbiType::I64,
         Type::F32 => AbiType::F32,
         Type::F64 => AbiType::F64,
-        Type::V128 => AbiType::V128,
+        Type::I8X16 | Type::I16X8 | Type::I32X4 | Type::I64X2 | Type::F32X4 | Type::F64X2 => {
+            AbiType::V128
+        }
     }
 }
 

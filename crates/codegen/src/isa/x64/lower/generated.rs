@@ -167,10 +167,10 @@ impl<L: Length, C> Length for ContextIterWrapper<L, C> {
 // Generated as internal constructor for term operand_size.
 pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 126.
+        // Rule at isle/codegen/x64/lower.isle line 127.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 127.
+    // Rule at isle/codegen/x64/lower.isle line 128.
     return OperandSize::S32;
 }
 
@@ -178,50 +178,50 @@ pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> Operand
 pub fn constructor_cc_of<C: Context>(ctx: &mut C, arg0: &IntCC) -> CC {
     match arg0 {
         &IntCC::Equal => {
-            // Rule at isle/codegen/x64/lower.isle line 130.
+            // Rule at isle/codegen/x64/lower.isle line 131.
             return CC::Z;
         }
         &IntCC::NotEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 131.
+            // Rule at isle/codegen/x64/lower.isle line 132.
             return CC::NZ;
         }
         &IntCC::SignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 132.
+            // Rule at isle/codegen/x64/lower.isle line 133.
             return CC::L;
         }
         &IntCC::SignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 133.
+            // Rule at isle/codegen/x64/lower.isle line 134.
             return CC::GE;
         }
         &IntCC::SignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 134.
+            // Rule at isle/codegen/x64/lower.isle line 135.
             return CC::G;
         }
         &IntCC::SignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 135.
+            // Rule at isle/codegen/x64/lower.isle line 136.
             return CC::LE;
         }
         &IntCC::UnsignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 136.
+            // Rule at isle/codegen/x64/lower.isle line 137.
             return CC::B;
         }
         &IntCC::UnsignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 137.
+            // Rule at isle/codegen/x64/lower.isle line 138.
             return CC::AE;
         }
         &IntCC::UnsignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 138.
+            // Rule at isle/codegen/x64/lower.isle line 139.
             return CC::A;
         }
         &IntCC::UnsignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 139.
+            // Rule at isle/codegen/x64/lower.isle line 140.
             return CC::BE;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "cc_of", "isle/codegen/x64/lower.isle line 129"
+        "cc_of", "isle/codegen/x64/lower.isle line 130"
     )
 }
 
@@ -231,17 +231,17 @@ pub fn constructor_put_in_gpr_mem_imm<C: Context>(ctx: &mut C, arg0: Value) -> G
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_gpr_mem_imm(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 155.
+        // Rule at isle/codegen/x64/lower.isle line 156.
         return v4;
     }
     let v5 = C::simm32_operand(ctx, arg0);
     if let Some(v6) = v5 {
-        // Rule at isle/codegen/x64/lower.isle line 158.
+        // Rule at isle/codegen/x64/lower.isle line 159.
         return v6;
     }
     let v7 = C::put_in_gpr(ctx, arg0);
     let v8 = C::gpr_to_gpr_mem_imm(ctx, v7);
-    // Rule at isle/codegen/x64/lower.isle line 159.
+    // Rule at isle/codegen/x64/lower.isle line 160.
     return v8;
 }
 
@@ -264,7 +264,7 @@ pub fn constructor_alu<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 164.
+    // Rule at isle/codegen/x64/lower.isle line 165.
     return v8;
 }
 
@@ -300,7 +300,7 @@ pub fn constructor_compare<C: Context>(
     };
     let v16 = C::emit(ctx, &v15);
     let v17 = C::writable_gpr_to_gpr(ctx, v11);
-    // Rule at isle/codegen/x64/lower.isle line 174.
+    // Rule at isle/codegen/x64/lower.isle line 175.
     return v17;
 }
 
@@ -320,7 +320,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v8 = C::imm(ctx, v4, v7);
                         let v9 = C::output_gpr(ctx, v8);
                         let v10 = Some(v9);
-                        // Rule at isle/codegen/x64/lower.isle line 186.
+                        // Rule at isle/codegen/x64/lower.isle line 187.
                         return v10;
                     }
                     let v11 = &C::narrow_ty(ctx, v2);
@@ -328,7 +328,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v13 = C::imm(ctx, v12, v7);
                         let v14 = C::output_gpr(ctx, v13);
                         let v15 = Some(v14);
-                        // Rule at isle/codegen/x64/lower.isle line 189.
+                        // Rule at isle/codegen/x64/lower.isle line 190.
                         return v15;
                     }
                 }
@@ -347,7 +347,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v141 = constructor_unary_op(ctx, &UnaryOp::Not, v4, v101);
                             let v142 = C::output_gpr(ctx, v141);
                             let v143 = Some(v142);
-                            // Rule at isle/codegen/x64/lower.isle line 311.
+                            // Rule at isle/codegen/x64/lower.isle line 312.
                             return v143;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -356,7 +356,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v514 = constructor_narrow_zext(ctx, v12, v513);
                             let v515 = C::output_gpr(ctx, v514);
                             let v516 = Some(v515);
-                            // Rule at isle/codegen/x64/lower.isle line 910.
+                            // Rule at isle/codegen/x64/lower.isle line 911.
                             return v516;
                         }
                     }
@@ -369,7 +369,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v145 = constructor_unary_op(ctx, &UnaryOp::Neg, v4, v101);
                             let v146 = C::output_gpr(ctx, v145);
                             let v147 = Some(v146);
-                            // Rule at isle/codegen/x64/lower.isle line 312.
+                            // Rule at isle/codegen/x64/lower.isle line 313.
                             return v147;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -378,7 +378,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v518 = constructor_narrow_zext(ctx, v12, v517);
                             let v519 = C::output_gpr(ctx, v518);
                             let v520 = Some(v519);
-                            // Rule at isle/codegen/x64/lower.isle line 912.
+                            // Rule at isle/codegen/x64/lower.isle line 913.
                             return v520;
                         }
                     }
@@ -392,7 +392,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v472 = constructor_count_zeros(ctx, &BitOp::Lzcnt, v4, v103);
                             let v473 = C::output_gpr(ctx, v472);
                             let v474 = Some(v473);
-                            // Rule at isle/codegen/x64/lower.isle line 764.
+                            // Rule at isle/codegen/x64/lower.isle line 765.
                             return v474;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -406,7 +406,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v576 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v571, v575);
                             let v577 = C::output_gpr(ctx, v576);
                             let v578 = Some(v577);
-                            // Rule at isle/codegen/x64/lower.isle line 971.
+                            // Rule at isle/codegen/x64/lower.isle line 972.
                             return v578;
                         }
                     }
@@ -420,7 +420,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v476 = constructor_count_zeros(ctx, &BitOp::Tzcnt, v4, v103);
                             let v477 = C::output_gpr(ctx, v476);
                             let v478 = Some(v477);
-                            // Rule at isle/codegen/x64/lower.isle line 766.
+                            // Rule at isle/codegen/x64/lower.isle line 767.
                             return v478;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -434,7 +434,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_count_zeros(ctx, &BitOp::Tzcnt, &Type::I32, v582);
                             let v584 = C::output_gpr(ctx, v583);
                             let v585 = Some(v584);
-                            // Rule at isle/codegen/x64/lower.isle line 974.
+                            // Rule at isle/codegen/x64/lower.isle line 975.
                             return v585;
                         }
                     }
@@ -448,7 +448,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v479 = constructor_popcount(ctx, v4, v103);
                             let v480 = C::output_gpr(ctx, v479);
                             let v481 = Some(v480);
-                            // Rule at isle/codegen/x64/lower.isle line 805.
+                            // Rule at isle/codegen/x64/lower.isle line 806.
                             return v481;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -457,7 +457,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v568 = constructor_popcount(ctx, &Type::I32, v103);
                             let v569 = C::output_gpr(ctx, v568);
                             let v570 = Some(v569);
-                            // Rule at isle/codegen/x64/lower.isle line 969.
+                            // Rule at isle/codegen/x64/lower.isle line 970.
                             return v570;
                         }
                     }
@@ -471,7 +471,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v103 = C::put_in_gpr(ctx, v101);
                                 let v104 = C::output_gpr(ctx, v103);
                                 let v105 = Some(v104);
-                                // Rule at isle/codegen/x64/lower.isle line 266.
+                                // Rule at isle/codegen/x64/lower.isle line 267.
                                 return v105;
                             }
                             let v106 = &C::value_type(ctx, v101);
@@ -487,7 +487,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 270.
+                                // Rule at isle/codegen/x64/lower.isle line 271.
                                 return v41;
                             }
                         }
@@ -508,7 +508,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 275.
+                                // Rule at isle/codegen/x64/lower.isle line 276.
                                 return v117;
                             }
                         }
@@ -534,7 +534,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 280.
+                                // Rule at isle/codegen/x64/lower.isle line 281.
                                 return v117;
                             }
                         }
@@ -557,7 +557,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 868.
+                                // Rule at isle/codegen/x64/lower.isle line 869.
                                 return v117;
                             }
                             &Type::I16 => {
@@ -573,14 +573,14 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 872.
+                                // Rule at isle/codegen/x64/lower.isle line 873.
                                 return v117;
                             }
                             &Type::I32 => {
                                 let v103 = C::put_in_gpr(ctx, v101);
                                 let v104 = C::output_gpr(ctx, v103);
                                 let v105 = Some(v104);
-                                // Rule at isle/codegen/x64/lower.isle line 315.
+                                // Rule at isle/codegen/x64/lower.isle line 316.
                                 return v105;
                             }
                             _ => {}
@@ -596,7 +596,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v373 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v315);
                                 let v374 = C::output_gpr(ctx, v373);
                                 let v375 = Some(v374);
-                                // Rule at isle/codegen/x64/lower.isle line 609.
+                                // Rule at isle/codegen/x64/lower.isle line 610.
                                 return v375;
                             }
                             &Type::I64 => {
@@ -604,7 +604,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v376 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v315);
                                 let v377 = C::output_gpr(ctx, v376);
                                 let v378 = Some(v377);
-                                // Rule at isle/codegen/x64/lower.isle line 610.
+                                // Rule at isle/codegen/x64/lower.isle line 611.
                                 return v378;
                             }
                             &Type::F32 => {
@@ -612,7 +612,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
                                 let v368 = C::output_xmm(ctx, v367);
                                 let v369 = Some(v368);
-                                // Rule at isle/codegen/x64/lower.isle line 607.
+                                // Rule at isle/codegen/x64/lower.isle line 608.
                                 return v369;
                             }
                             &Type::F64 => {
@@ -620,7 +620,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v370 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v103);
                                 let v371 = C::output_xmm(ctx, v370);
                                 let v372 = Some(v371);
-                                // Rule at isle/codegen/x64/lower.isle line 608.
+                                // Rule at isle/codegen/x64/lower.isle line 609.
                                 return v372;
                             }
                             _ => {}
@@ -637,7 +637,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v326 = constructor_sse_rr(ctx, &SseOp::Xorps, v315, v325);
                             let v327 = C::output_xmm(ctx, v326);
                             let v328 = Some(v327);
-                            // Rule at isle/codegen/x64/lower.isle line 581.
+                            // Rule at isle/codegen/x64/lower.isle line 582.
                             return v328;
                         }
                     }
@@ -652,7 +652,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v331 = constructor_sse_rr(ctx, &SseOp::Andps, v315, v330);
                             let v332 = C::output_xmm(ctx, v331);
                             let v333 = Some(v332);
-                            // Rule at isle/codegen/x64/lower.isle line 583.
+                            // Rule at isle/codegen/x64/lower.isle line 584.
                             return v333;
                         }
                     }
@@ -666,7 +666,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v317 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v315, v315);
                                 let v318 = C::output_xmm(ctx, v317);
                                 let v319 = Some(v318);
-                                // Rule at isle/codegen/x64/lower.isle line 568.
+                                // Rule at isle/codegen/x64/lower.isle line 569.
                                 return v319;
                             }
                             &Type::F64 => {
@@ -674,7 +674,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v321 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v315, v315);
                                 let v322 = C::output_xmm(ctx, v321);
                                 let v323 = Some(v322);
-                                // Rule at isle/codegen/x64/lower.isle line 570.
+                                // Rule at isle/codegen/x64/lower.isle line 571.
                                 return v323;
                             }
                             _ => {}
@@ -689,7 +689,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v344 = constructor_round(ctx, v286, &RoundMode::Up, v101);
                             let v345 = C::output_xmm(ctx, v344);
                             let v346 = Some(v345);
-                            // Rule at isle/codegen/x64/lower.isle line 596.
+                            // Rule at isle/codegen/x64/lower.isle line 597.
                             return v346;
                         }
                     }
@@ -702,7 +702,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v348 = constructor_round(ctx, v286, &RoundMode::Down, v101);
                             let v349 = C::output_xmm(ctx, v348);
                             let v350 = Some(v349);
-                            // Rule at isle/codegen/x64/lower.isle line 597.
+                            // Rule at isle/codegen/x64/lower.isle line 598.
                             return v350;
                         }
                     }
@@ -715,7 +715,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v352 = constructor_round(ctx, v286, &RoundMode::Zero, v101);
                             let v353 = C::output_xmm(ctx, v352);
                             let v354 = Some(v353);
-                            // Rule at isle/codegen/x64/lower.isle line 598.
+                            // Rule at isle/codegen/x64/lower.isle line 599.
                             return v354;
                         }
                     }
@@ -728,7 +728,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v356 = constructor_round(ctx, v286, &RoundMode::Nearest, v101);
                             let v357 = C::output_xmm(ctx, v356);
                             let v358 = Some(v357);
-                            // Rule at isle/codegen/x64/lower.isle line 599.
+                            // Rule at isle/codegen/x64/lower.isle line 600.
                             return v358;
                         }
                     }
@@ -741,7 +741,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v360 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v315, v315);
                             let v361 = C::output_xmm(ctx, v360);
                             let v362 = Some(v361);
-                            // Rule at isle/codegen/x64/lower.isle line 601.
+                            // Rule at isle/codegen/x64/lower.isle line 602.
                             return v362;
                         }
                     }
@@ -754,7 +754,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v364 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v315, v315);
                             let v365 = C::output_xmm(ctx, v364);
                             let v366 = Some(v365);
-                            // Rule at isle/codegen/x64/lower.isle line 603.
+                            // Rule at isle/codegen/x64/lower.isle line 604.
                             return v366;
                         }
                     }
@@ -767,7 +767,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v406 = constructor_float_to_sint(ctx, false, v4, v101);
                             let v407 = C::output_gpr(ctx, v406);
                             let v408 = Some(v407);
-                            // Rule at isle/codegen/x64/lower.isle line 701.
+                            // Rule at isle/codegen/x64/lower.isle line 702.
                             return v408;
                         }
                     }
@@ -780,7 +780,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v412 = constructor_float_to_uint(ctx, false, v4, v101);
                             let v413 = C::output_gpr(ctx, v412);
                             let v414 = Some(v413);
-                            // Rule at isle/codegen/x64/lower.isle line 703.
+                            // Rule at isle/codegen/x64/lower.isle line 704.
                             return v414;
                         }
                     }
@@ -793,7 +793,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v409 = constructor_float_to_sint(ctx, true, v4, v101);
                             let v410 = C::output_gpr(ctx, v409);
                             let v411 = Some(v410);
-                            // Rule at isle/codegen/x64/lower.isle line 702.
+                            // Rule at isle/codegen/x64/lower.isle line 703.
                             return v411;
                         }
                     }
@@ -806,7 +806,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v415 = constructor_float_to_uint(ctx, true, v4, v101);
                             let v416 = C::output_gpr(ctx, v415);
                             let v417 = Some(v416);
-                            // Rule at isle/codegen/x64/lower.isle line 704.
+                            // Rule at isle/codegen/x64/lower.isle line 705.
                             return v417;
                         }
                     }
@@ -824,7 +824,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v391 = constructor_int_to_float(ctx, v286, v390, v107);
                                 let v392 = C::output_xmm(ctx, v391);
                                 let v393 = Some(v392);
-                                // Rule at isle/codegen/x64/lower.isle line 660.
+                                // Rule at isle/codegen/x64/lower.isle line 661.
                                 return v393;
                             }
                         }
@@ -851,7 +851,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                         constructor_int_to_float(ctx, v286, &OperandSize::S64, v39);
                                     let v395 = C::output_xmm(ctx, v394);
                                     let v396 = Some(v395);
-                                    // Rule at isle/codegen/x64/lower.isle line 664.
+                                    // Rule at isle/codegen/x64/lower.isle line 665.
                                     return v396;
                                 }
                             }
@@ -873,7 +873,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v403 = C::writable_xmm_to_xmm(ctx, v397);
                                     let v404 = C::output_xmm(ctx, v403);
                                     let v405 = Some(v404);
-                                    // Rule at isle/codegen/x64/lower.isle line 669.
+                                    // Rule at isle/codegen/x64/lower.isle line 670.
                                     return v405;
                                 }
                             }
@@ -908,7 +908,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 201.
+                                // Rule at isle/codegen/x64/lower.isle line 202.
                                 return v41;
                             }
                             let v27 = C::simm32_operand(ctx, v18.0);
@@ -917,7 +917,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v30 = constructor_alu(ctx, &AluOp::Add, v4, v29, v28);
                                 let v31 = C::output_gpr(ctx, v30);
                                 let v32 = Some(v31);
-                                // Rule at isle/codegen/x64/lower.isle line 195.
+                                // Rule at isle/codegen/x64/lower.isle line 196.
                                 return v32;
                             }
                             let v22 = C::put_in_gpr(ctx, v18.0);
@@ -925,7 +925,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v24 = constructor_alu(ctx, &AluOp::Add, v4, v22, v23);
                             let v25 = C::output_gpr(ctx, v24);
                             let v26 = Some(v25);
-                            // Rule at isle/codegen/x64/lower.isle line 192.
+                            // Rule at isle/codegen/x64/lower.isle line 193.
                             return v26;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -937,7 +937,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v498 = constructor_narrow_zext(ctx, v12, v497);
                             let v499 = C::output_gpr(ctx, v498);
                             let v500 = Some(v499);
-                            // Rule at isle/codegen/x64/lower.isle line 902.
+                            // Rule at isle/codegen/x64/lower.isle line 903.
                             return v500;
                         }
                     }
@@ -953,7 +953,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v43 = constructor_alu(ctx, &AluOp::Sub, v4, v22, v23);
                             let v44 = C::output_gpr(ctx, v43);
                             let v45 = Some(v44);
-                            // Rule at isle/codegen/x64/lower.isle line 206.
+                            // Rule at isle/codegen/x64/lower.isle line 207.
                             return v45;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -965,7 +965,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v502 = constructor_narrow_zext(ctx, v12, v501);
                             let v503 = C::output_gpr(ctx, v502);
                             let v504 = Some(v503);
-                            // Rule at isle/codegen/x64/lower.isle line 904.
+                            // Rule at isle/codegen/x64/lower.isle line 905.
                             return v504;
                         }
                     }
@@ -991,7 +991,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v69 = C::writable_gpr_to_gpr(ctx, v35);
                             let v70 = C::output_gpr(ctx, v69);
                             let v71 = Some(v70);
-                            // Rule at isle/codegen/x64/lower.isle line 223.
+                            // Rule at isle/codegen/x64/lower.isle line 224.
                             return v71;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1012,7 +1012,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v510 = constructor_narrow_zext(ctx, v12, v509);
                             let v511 = C::output_gpr(ctx, v510);
                             let v512 = Some(v511);
-                            // Rule at isle/codegen/x64/lower.isle line 906.
+                            // Rule at isle/codegen/x64/lower.isle line 907.
                             return v512;
                         }
                     }
@@ -1029,7 +1029,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v156 = C::pair_first(ctx, v155);
                             let v157 = C::output_gpr(ctx, v156);
                             let v158 = Some(v157);
-                            // Rule at isle/codegen/x64/lower.isle line 353.
+                            // Rule at isle/codegen/x64/lower.isle line 354.
                             return v158;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1060,7 +1060,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v565 = constructor_narrow_zext(ctx, v12, v554);
                             let v566 = C::output_gpr(ctx, v565);
                             let v567 = Some(v566);
-                            // Rule at isle/codegen/x64/lower.isle line 959.
+                            // Rule at isle/codegen/x64/lower.isle line 960.
                             return v567;
                         }
                     }
@@ -1077,7 +1077,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v151 = C::pair_first(ctx, v150);
                             let v152 = C::output_gpr(ctx, v151);
                             let v153 = Some(v152);
-                            // Rule at isle/codegen/x64/lower.isle line 351.
+                            // Rule at isle/codegen/x64/lower.isle line 352.
                             return v153;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1089,7 +1089,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v542 = C::pair_first(ctx, v541);
                             let v543 = C::output_gpr(ctx, v542);
                             let v544 = Some(v543);
-                            // Rule at isle/codegen/x64/lower.isle line 953.
+                            // Rule at isle/codegen/x64/lower.isle line 954.
                             return v544;
                         }
                     }
@@ -1105,7 +1105,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v162 = constructor_checked_srem(ctx, v4, v22, v149);
                             let v163 = C::output_gpr(ctx, v162);
                             let v164 = Some(v163);
-                            // Rule at isle/codegen/x64/lower.isle line 358.
+                            // Rule at isle/codegen/x64/lower.isle line 359.
                             return v164;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1119,7 +1119,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v550 = constructor_narrow_zext(ctx, v12, v549);
                             let v551 = C::output_gpr(ctx, v550);
                             let v552 = Some(v551);
-                            // Rule at isle/codegen/x64/lower.isle line 957.
+                            // Rule at isle/codegen/x64/lower.isle line 958.
                             return v552;
                         }
                     }
@@ -1136,7 +1136,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v159 = C::pair_second(ctx, v150);
                             let v160 = C::output_gpr(ctx, v159);
                             let v161 = Some(v160);
-                            // Rule at isle/codegen/x64/lower.isle line 355.
+                            // Rule at isle/codegen/x64/lower.isle line 356.
                             return v161;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1148,7 +1148,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v545 = C::pair_second(ctx, v541);
                             let v546 = C::output_gpr(ctx, v545);
                             let v547 = Some(v546);
-                            // Rule at isle/codegen/x64/lower.isle line 955.
+                            // Rule at isle/codegen/x64/lower.isle line 956.
                             return v547;
                         }
                     }
@@ -1171,7 +1171,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 214.
+                                // Rule at isle/codegen/x64/lower.isle line 215.
                                 return v41;
                             }
                         }
@@ -1183,7 +1183,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v47 = constructor_alu(ctx, &AluOp::And, v4, v22, v23);
                             let v48 = C::output_gpr(ctx, v47);
                             let v49 = Some(v48);
-                            // Rule at isle/codegen/x64/lower.isle line 208.
+                            // Rule at isle/codegen/x64/lower.isle line 209.
                             return v49;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1194,7 +1194,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v482 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
                             let v483 = C::output_gpr(ctx, v482);
                             let v484 = Some(v483);
-                            // Rule at isle/codegen/x64/lower.isle line 861.
+                            // Rule at isle/codegen/x64/lower.isle line 862.
                             return v484;
                         }
                     }
@@ -1210,7 +1210,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v57 = constructor_alu(ctx, &AluOp::Or, v4, v22, v23);
                             let v58 = C::output_gpr(ctx, v57);
                             let v59 = Some(v58);
-                            // Rule at isle/codegen/x64/lower.isle line 218.
+                            // Rule at isle/codegen/x64/lower.isle line 219.
                             return v59;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1221,7 +1221,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v485 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
                             let v486 = C::output_gpr(ctx, v485);
                             let v487 = Some(v486);
-                            // Rule at isle/codegen/x64/lower.isle line 863.
+                            // Rule at isle/codegen/x64/lower.isle line 864.
                             return v487;
                         }
                     }
@@ -1237,7 +1237,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v61 = constructor_alu(ctx, &AluOp::Xor, v4, v22, v23);
                             let v62 = C::output_gpr(ctx, v61);
                             let v63 = Some(v62);
-                            // Rule at isle/codegen/x64/lower.isle line 220.
+                            // Rule at isle/codegen/x64/lower.isle line 221.
                             return v63;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1248,7 +1248,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v488 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
                             let v489 = C::output_gpr(ctx, v488);
                             let v490 = Some(v489);
-                            // Rule at isle/codegen/x64/lower.isle line 865.
+                            // Rule at isle/codegen/x64/lower.isle line 866.
                             return v490;
                         }
                     }
@@ -1262,7 +1262,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v121 = constructor_shift(ctx, &ShiftOp::Shl, v4, v18.0, v18.1);
                             let v122 = C::output_gpr(ctx, v121);
                             let v123 = Some(v122);
-                            // Rule at isle/codegen/x64/lower.isle line 299.
+                            // Rule at isle/codegen/x64/lower.isle line 300.
                             return v123;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1274,7 +1274,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v523 = constructor_narrow_zext(ctx, v12, v522);
                             let v524 = C::output_gpr(ctx, v523);
                             let v525 = Some(v524);
-                            // Rule at isle/codegen/x64/lower.isle line 931.
+                            // Rule at isle/codegen/x64/lower.isle line 932.
                             return v525;
                         }
                     }
@@ -1288,7 +1288,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v125 = constructor_shift(ctx, &ShiftOp::Shr, v4, v18.0, v18.1);
                             let v126 = C::output_gpr(ctx, v125);
                             let v127 = Some(v126);
-                            // Rule at isle/codegen/x64/lower.isle line 300.
+                            // Rule at isle/codegen/x64/lower.isle line 301.
                             return v127;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1299,7 +1299,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v526 = constructor_shift_by(ctx, &ShiftOp::Shr, v22, v521);
                             let v527 = C::output_gpr(ctx, v526);
                             let v528 = Some(v527);
-                            // Rule at isle/codegen/x64/lower.isle line 933.
+                            // Rule at isle/codegen/x64/lower.isle line 934.
                             return v528;
                         }
                     }
@@ -1313,7 +1313,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v129 = constructor_shift(ctx, &ShiftOp::Sar, v4, v18.0, v18.1);
                             let v130 = C::output_gpr(ctx, v129);
                             let v131 = Some(v130);
-                            // Rule at isle/codegen/x64/lower.isle line 301.
+                            // Rule at isle/codegen/x64/lower.isle line 302.
                             return v131;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1326,7 +1326,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v532 = constructor_narrow_zext(ctx, v12, v531);
                             let v533 = C::output_gpr(ctx, v532);
                             let v534 = Some(v533);
-                            // Rule at isle/codegen/x64/lower.isle line 935.
+                            // Rule at isle/codegen/x64/lower.isle line 936.
                             return v534;
                         }
                     }
@@ -1340,7 +1340,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v133 = constructor_shift(ctx, &ShiftOp::Rol, v4, v18.0, v18.1);
                             let v134 = C::output_gpr(ctx, v133);
                             let v135 = Some(v134);
-                            // Rule at isle/codegen/x64/lower.isle line 302.
+                            // Rule at isle/codegen/x64/lower.isle line 303.
                             return v135;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1358,7 +1358,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v536 = C::output_gpr(ctx, v535);
                             let v537 = Some(v536);
-                            // Rule at isle/codegen/x64/lower.isle line 939.
+                            // Rule at isle/codegen/x64/lower.isle line 940.
                             return v537;
                         }
                     }
@@ -1372,7 +1372,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v137 = constructor_shift(ctx, &ShiftOp::Ror, v4, v18.0, v18.1);
                             let v138 = C::output_gpr(ctx, v137);
                             let v139 = Some(v138);
-                            // Rule at isle/codegen/x64/lower.isle line 303.
+                            // Rule at isle/codegen/x64/lower.isle line 304.
                             return v139;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1390,7 +1390,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v539 = C::output_gpr(ctx, v538);
                             let v540 = Some(v539);
-                            // Rule at isle/codegen/x64/lower.isle line 941.
+                            // Rule at isle/codegen/x64/lower.isle line 942.
                             return v540;
                         }
                     }
@@ -1407,7 +1407,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v291 = constructor_sse_rm(ctx, v288, v289, v290);
                             let v292 = C::output_xmm(ctx, v291);
                             let v293 = Some(v292);
-                            // Rule at isle/codegen/x64/lower.isle line 551.
+                            // Rule at isle/codegen/x64/lower.isle line 552.
                             return v293;
                         }
                     }
@@ -1424,7 +1424,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v296 = constructor_sse_rm(ctx, v295, v289, v290);
                             let v297 = C::output_xmm(ctx, v296);
                             let v298 = Some(v297);
-                            // Rule at isle/codegen/x64/lower.isle line 553.
+                            // Rule at isle/codegen/x64/lower.isle line 554.
                             return v298;
                         }
                     }
@@ -1441,7 +1441,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v301 = constructor_sse_rm(ctx, v300, v289, v290);
                             let v302 = C::output_xmm(ctx, v301);
                             let v303 = Some(v302);
-                            // Rule at isle/codegen/x64/lower.isle line 555.
+                            // Rule at isle/codegen/x64/lower.isle line 556.
                             return v303;
                         }
                     }
@@ -1458,7 +1458,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v306 = constructor_sse_rm(ctx, v305, v289, v290);
                             let v307 = C::output_xmm(ctx, v306);
                             let v308 = Some(v307);
-                            // Rule at isle/codegen/x64/lower.isle line 557.
+                            // Rule at isle/codegen/x64/lower.isle line 558.
                             return v308;
                         }
                     }
@@ -1472,7 +1472,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v309 = constructor_min_max(ctx, v286, true, v18.0, v18.1);
                             let v310 = C::output_xmm(ctx, v309);
                             let v311 = Some(v310);
-                            // Rule at isle/codegen/x64/lower.isle line 565.
+                            // Rule at isle/codegen/x64/lower.isle line 566.
                             return v311;
                         }
                     }
@@ -1486,7 +1486,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v312 = constructor_min_max(ctx, v286, false, v18.0, v18.1);
                             let v313 = C::output_xmm(ctx, v312);
                             let v314 = Some(v313);
-                            // Rule at isle/codegen/x64/lower.isle line 566.
+                            // Rule at isle/codegen/x64/lower.isle line 567.
                             return v314;
                         }
                     }
@@ -1506,7 +1506,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v340 = constructor_sse_rr(ctx, &SseOp::Orps, v336, v339);
                             let v341 = C::output_xmm(ctx, v340);
                             let v342 = Some(v341);
-                            // Rule at isle/codegen/x64/lower.isle line 585.
+                            // Rule at isle/codegen/x64/lower.isle line 586.
                             return v342;
                         }
                     }
@@ -1553,7 +1553,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v192 = C::writable_gpr_to_gpr(ctx, v184);
                             let v193 = C::output_gpr(ctx, v192);
                             let v194 = Some(v193);
-                            // Rule at isle/codegen/x64/lower.isle line 382.
+                            // Rule at isle/codegen/x64/lower.isle line 383.
                             return v194;
                         }
                     }
@@ -1588,7 +1588,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v445 = constructor_gpr_to_xmm(ctx, v430, v444);
                         let v446 = C::output_xmm(ctx, v445);
                         let v447 = Some(v446);
-                        // Rule at isle/codegen/x64/lower.isle line 721.
+                        // Rule at isle/codegen/x64/lower.isle line 722.
                         return v447;
                     }
                     if let Some(v166) = v165 {
@@ -1621,7 +1621,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v223 = C::writable_gpr_to_gpr(ctx, v184);
                             let v224 = C::output_gpr(ctx, v223);
                             let v225 = Some(v224);
-                            // Rule at isle/codegen/x64/lower.isle line 396.
+                            // Rule at isle/codegen/x64/lower.isle line 397.
                             return v225;
                         }
                         let v196 = &C::int_ty(ctx, v195);
@@ -1652,7 +1652,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v208 = C::writable_gpr_to_gpr(ctx, v204);
                             let v209 = C::output_gpr(ctx, v208);
                             let v210 = Some(v209);
-                            // Rule at isle/codegen/x64/lower.isle line 389.
+                            // Rule at isle/codegen/x64/lower.isle line 390.
                             return v210;
                         }
                     }
@@ -1669,7 +1669,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v273 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v272);
                 let v274 = C::output_xmm(ctx, v273);
                 let v275 = Some(v274);
-                // Rule at isle/codegen/x64/lower.isle line 516.
+                // Rule at isle/codegen/x64/lower.isle line 517.
                 return v275;
             }
         }
@@ -1683,7 +1683,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v282 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v281);
                 let v283 = C::output_xmm(ctx, v282);
                 let v284 = Some(v283);
-                // Rule at isle/codegen/x64/lower.isle line 518.
+                // Rule at isle/codegen/x64/lower.isle line 519.
                 return v284;
             }
         }
@@ -1708,7 +1708,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v97 = constructor_compare(ctx, v73, &Type::I32, v93, v96);
                             let v98 = C::output_gpr(ctx, v97);
                             let v99 = Some(v98);
-                            // Rule at isle/codegen/x64/lower.isle line 237.
+                            // Rule at isle/codegen/x64/lower.isle line 238.
                             return v99;
                         }
                         false => {
@@ -1717,7 +1717,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v90 = constructor_compare(ctx, v73, &Type::I32, v81, v82);
                             let v91 = C::output_gpr(ctx, v90);
                             let v92 = Some(v91);
-                            // Rule at isle/codegen/x64/lower.isle line 233.
+                            // Rule at isle/codegen/x64/lower.isle line 234.
                             return v92;
                         }
                         _ => {}
@@ -1730,7 +1730,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v83 = constructor_compare(ctx, v73, v80, v81, v82);
                     let v84 = C::output_gpr(ctx, v83);
                     let v85 = Some(v84);
-                    // Rule at isle/codegen/x64/lower.isle line 228.
+                    // Rule at isle/codegen/x64/lower.isle line 229.
                     return v85;
                 }
             }
@@ -1745,7 +1745,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v385 = constructor_float_flag(ctx, v380, v382.0, v382.1);
                 let v386 = C::output_gpr(ctx, v385);
                 let v387 = Some(v386);
-                // Rule at isle/codegen/x64/lower.isle line 648.
+                // Rule at isle/codegen/x64/lower.isle line 649.
                 return v387;
             }
         }
@@ -1773,7 +1773,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v421 = C::writable_xmm_to_xmm(ctx, v397);
                             let v422 = C::output_xmm(ctx, v421);
                             let v423 = Some(v422);
-                            // Rule at isle/codegen/x64/lower.isle line 711.
+                            // Rule at isle/codegen/x64/lower.isle line 712.
                             return v423;
                         }
                         let v3 = &C::int_ty(ctx, v2);
@@ -1790,7 +1790,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v115 = C::writable_gpr_to_gpr(ctx, v35);
                             let v116 = C::output_gpr(ctx, v115);
                             let v117 = Some(v116);
-                            // Rule at isle/codegen/x64/lower.isle line 417.
+                            // Rule at isle/codegen/x64/lower.isle line 418.
                             return v117;
                         }
                     }
@@ -1807,7 +1807,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v39 = C::writable_gpr_to_gpr(ctx, v35);
                             let v40 = C::output_gpr(ctx, v39);
                             let v41 = Some(v40);
-                            // Rule at isle/codegen/x64/lower.isle line 445.
+                            // Rule at isle/codegen/x64/lower.isle line 446.
                             return v41;
                         }
                     }
@@ -1829,7 +1829,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v115 = C::writable_gpr_to_gpr(ctx, v35);
                         let v116 = C::output_gpr(ctx, v115);
                         let v117 = Some(v116);
-                        // Rule at isle/codegen/x64/lower.isle line 434.
+                        // Rule at isle/codegen/x64/lower.isle line 435.
                         return v117;
                     }
                     let v239 = &constructor_sload_ext(ctx, v226, v4);
@@ -1846,7 +1846,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v115 = C::writable_gpr_to_gpr(ctx, v35);
                         let v116 = C::output_gpr(ctx, v115);
                         let v117 = Some(v116);
-                        // Rule at isle/codegen/x64/lower.isle line 439.
+                        // Rule at isle/codegen/x64/lower.isle line 440.
                         return v117;
                     }
                 }
@@ -1866,7 +1866,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v509 = C::writable_gpr_to_gpr(ctx, v35);
                         let v590 = C::output_gpr(ctx, v509);
                         let v591 = Some(v590);
-                        // Rule at isle/codegen/x64/lower.isle line 979.
+                        // Rule at isle/codegen/x64/lower.isle line 980.
                         return v591;
                     }
                 }
@@ -1892,7 +1892,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v258 = C::emit(ctx, &v257);
                 let v259 = C::output_none(ctx);
                 let v260 = Some(v259);
-                // Rule at isle/codegen/x64/lower.isle line 467.
+                // Rule at isle/codegen/x64/lower.isle line 468.
                 return v260;
             }
             if let &Opcode::Store = v245 {
@@ -1910,7 +1910,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v429 = C::emit(ctx, &v428);
                     let v267 = C::output_none(ctx);
                     let v268 = Some(v267);
-                    // Rule at isle/codegen/x64/lower.isle line 715.
+                    // Rule at isle/codegen/x64/lower.isle line 716.
                     return v268;
                 }
             }
@@ -1928,7 +1928,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v266 = C::emit(ctx, &v265);
                 let v267 = C::output_none(ctx);
                 let v268 = Some(v267);
-                // Rule at isle/codegen/x64/lower.isle line 472.
+                // Rule at isle/codegen/x64/lower.isle line 473.
                 return v268;
             }
             if let &Opcode::Store = v245 {
@@ -1945,7 +1945,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v596 = C::emit(ctx, &v595);
                     let v267 = C::output_none(ctx);
                     let v268 = Some(v267);
-                    // Rule at isle/codegen/x64/lower.isle line 983.
+                    // Rule at isle/codegen/x64/lower.isle line 984.
                     return v268;
                 }
             }
@@ -1965,7 +1965,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v454 = C::emit(ctx, &v453);
                     let v259 = C::output_none(ctx);
                     let v260 = Some(v259);
-                    // Rule at isle/codegen/x64/lower.isle line 744.
+                    // Rule at isle/codegen/x64/lower.isle line 745.
                     return v260;
                 }
                 &Opcode::Trapnz => {
@@ -1977,7 +1977,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v456 = C::emit(ctx, &v455);
                     let v259 = C::output_none(ctx);
                     let v260 = Some(v259);
-                    // Rule at isle/codegen/x64/lower.isle line 748.
+                    // Rule at isle/codegen/x64/lower.isle line 749.
                     return v260;
                 }
                 _ => {}
@@ -2004,7 +2004,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v468 = C::emit(ctx, &v467);
                         let v469 = C::output_gpr(ctx, v465);
                         let v470 = Some(v469);
-                        // Rule at isle/codegen/x64/lower.isle line 754.
+                        // Rule at isle/codegen/x64/lower.isle line 755.
                         return v470;
                     }
                 }
@@ -2019,24 +2019,24 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
 pub fn constructor_signed_cc<C: Context>(ctx: &mut C, arg0: &IntCC) -> bool {
     match arg0 {
         &IntCC::SignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 243.
-            return true;
-        }
-        &IntCC::SignedGreaterThanOrEqual => {
             // Rule at isle/codegen/x64/lower.isle line 244.
             return true;
         }
-        &IntCC::SignedGreaterThan => {
+        &IntCC::SignedGreaterThanOrEqual => {
             // Rule at isle/codegen/x64/lower.isle line 245.
             return true;
         }
-        &IntCC::SignedLessThanOrEqual => {
+        &IntCC::SignedGreaterThan => {
             // Rule at isle/codegen/x64/lower.isle line 246.
+            return true;
+        }
+        &IntCC::SignedLessThanOrEqual => {
+            // Rule at isle/codegen/x64/lower.isle line 247.
             return true;
         }
         _ => {}
     }
-    // Rule at isle/codegen/x64/lower.isle line 247.
+    // Rule at isle/codegen/x64/lower.isle line 248.
     return false;
 }
 
@@ -2047,12 +2047,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 256.
+                    // Rule at isle/codegen/x64/lower.isle line 257.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 257.
+                    // Rule at isle/codegen/x64/lower.isle line 258.
                     return v5;
                 }
                 _ => {}
@@ -2062,12 +2062,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 258.
+                    // Rule at isle/codegen/x64/lower.isle line 259.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 259.
+                    // Rule at isle/codegen/x64/lower.isle line 260.
                     return v9;
                 }
                 _ => {}
@@ -2076,7 +2076,7 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
         &Type::I32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 260.
+                // Rule at isle/codegen/x64/lower.isle line 261.
                 return v11;
             }
         }
@@ -2106,7 +2106,7 @@ pub fn constructor_shift<C: Context>(
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 294.
+    // Rule at isle/codegen/x64/lower.isle line 295.
     return v10;
 }
 
@@ -2128,14 +2128,14 @@ pub fn constructor_unary_op<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 306.
+    // Rule at isle/codegen/x64/lower.isle line 307.
     return v8;
 }
 
 // Generated as internal constructor for term zero_gpr.
 pub fn constructor_zero_gpr<C: Context>(ctx: &mut C, arg0: &Type) -> GprReg {
     let v2 = C::imm(ctx, arg0, 0_i64);
-    // Rule at isle/codegen/x64/lower.isle line 323.
+    // Rule at isle/codegen/x64/lower.isle line 324.
     return v2;
 }
 
@@ -2167,7 +2167,7 @@ pub fn constructor_divide<C: Context>(
     let v12 = C::writable_gpr_to_gpr(ctx, v5);
     let v13 = C::writable_gpr_to_gpr(ctx, v6);
     let v14 = C::gpr_pair(ctx, v12, v13);
-    // Rule at isle/codegen/x64/lower.isle line 327.
+    // Rule at isle/codegen/x64/lower.isle line 328.
     return v14;
 }
 
@@ -2189,19 +2189,19 @@ pub fn constructor_dividend_high<C: Context>(
             };
             let v7 = C::emit(ctx, &v6);
             let v8 = C::writable_gpr_to_gpr(ctx, v4);
-            // Rule at isle/codegen/x64/lower.isle line 336.
+            // Rule at isle/codegen/x64/lower.isle line 337.
             return v8;
         }
         false => {
             let v3 = constructor_zero_gpr(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 335.
+            // Rule at isle/codegen/x64/lower.isle line 336.
             return v3;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "dividend_high", "isle/codegen/x64/lower.isle line 334"
+        "dividend_high", "isle/codegen/x64/lower.isle line 335"
     )
 }
 
@@ -2228,7 +2228,7 @@ pub fn constructor_checked_srem<C: Context>(
     };
     let v10 = C::emit(ctx, &v9);
     let v11 = C::writable_gpr_to_gpr(ctx, v6);
-    // Rule at isle/codegen/x64/lower.isle line 361.
+    // Rule at isle/codegen/x64/lower.isle line 362.
     return v11;
 }
 
@@ -2243,12 +2243,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 423.
+                    // Rule at isle/codegen/x64/lower.isle line 424.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 424.
+                    // Rule at isle/codegen/x64/lower.isle line 425.
                     return v5;
                 }
                 _ => {}
@@ -2258,12 +2258,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 425.
+                    // Rule at isle/codegen/x64/lower.isle line 426.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 426.
+                    // Rule at isle/codegen/x64/lower.isle line 427.
                     return v9;
                 }
                 _ => {}
@@ -2285,12 +2285,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 428.
+                    // Rule at isle/codegen/x64/lower.isle line 429.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 429.
+                    // Rule at isle/codegen/x64/lower.isle line 430.
                     return v5;
                 }
                 _ => {}
@@ -2300,12 +2300,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 430.
+                    // Rule at isle/codegen/x64/lower.isle line 431.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 431.
+                    // Rule at isle/codegen/x64/lower.isle line 432.
                     return v9;
                 }
                 _ => {}
@@ -2314,7 +2314,7 @@ pub fn constructor_sload_ext<C: Context>(
         &Opcode::Sload32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 432.
+                // Rule at isle/codegen/x64/lower.isle line 433.
                 return v11;
             }
         }
@@ -2328,26 +2328,26 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
     match arg0 {
         &Opcode::Store => {
             let v5 = &constructor_operand_size(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 460.
+            // Rule at isle/codegen/x64/lower.isle line 461.
             return v5.clone();
         }
         &Opcode::Istore8 => {
-            // Rule at isle/codegen/x64/lower.isle line 457.
+            // Rule at isle/codegen/x64/lower.isle line 458.
             return OperandSize::S8;
         }
         &Opcode::Istore16 => {
-            // Rule at isle/codegen/x64/lower.isle line 458.
+            // Rule at isle/codegen/x64/lower.isle line 459.
             return OperandSize::S16;
         }
         &Opcode::Istore32 => {
-            // Rule at isle/codegen/x64/lower.isle line 459.
+            // Rule at isle/codegen/x64/lower.isle line 460.
             return OperandSize::S32;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "store_size", "isle/codegen/x64/lower.isle line 456"
+        "store_size", "isle/codegen/x64/lower.isle line 457"
     )
 }
 
@@ -2355,18 +2355,18 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
 pub fn constructor_int_size_of_float<C: Context>(ctx: &mut C, arg0: &FloatSize) -> OperandSize {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 497.
+            // Rule at isle/codegen/x64/lower.isle line 498.
             return OperandSize::S32;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 498.
+            // Rule at isle/codegen/x64/lower.isle line 499.
             return OperandSize::S64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "int_size_of_float", "isle/codegen/x64/lower.isle line 496"
+        "int_size_of_float", "isle/codegen/x64/lower.isle line 497"
     )
 }
 
@@ -2379,7 +2379,7 @@ pub fn constructor_sse_rr<C: Context>(
 ) -> XmmReg {
     let v3 = C::xmm_to_xmm_mem(ctx, arg2);
     let v4 = constructor_sse_rm(ctx, arg0, arg1, v3);
-    // Rule at isle/codegen/x64/lower.isle line 501.
+    // Rule at isle/codegen/x64/lower.isle line 502.
     return v4;
 }
 
@@ -2394,7 +2394,7 @@ pub fn constructor_gpr_to_xmm<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 504.
+    // Rule at isle/codegen/x64/lower.isle line 505.
     return v6;
 }
 
@@ -2408,7 +2408,7 @@ pub fn constructor_xmm_to_gpr<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v4 = C::emit(ctx, &v3);
     let v5 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 510.
+    // Rule at isle/codegen/x64/lower.isle line 511.
     return v5;
 }
 
@@ -2418,11 +2418,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fadd => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 527.
+                    // Rule at isle/codegen/x64/lower.isle line 528.
                     return SseOp::Addss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 528.
+                    // Rule at isle/codegen/x64/lower.isle line 529.
                     return SseOp::Addsd;
                 }
                 _ => {}
@@ -2431,11 +2431,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fsub => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 529.
+                    // Rule at isle/codegen/x64/lower.isle line 530.
                     return SseOp::Subss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 530.
+                    // Rule at isle/codegen/x64/lower.isle line 531.
                     return SseOp::Subsd;
                 }
                 _ => {}
@@ -2444,11 +2444,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fmul => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 531.
+                    // Rule at isle/codegen/x64/lower.isle line 532.
                     return SseOp::Mulss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 532.
+                    // Rule at isle/codegen/x64/lower.isle line 533.
                     return SseOp::Mulsd;
                 }
                 _ => {}
@@ -2457,11 +2457,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fdiv => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 533.
+                    // Rule at isle/codegen/x64/lower.isle line 534.
                     return SseOp::Divss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 534.
+                    // Rule at isle/codegen/x64/lower.isle line 535.
                     return SseOp::Divsd;
                 }
                 _ => {}
@@ -2471,7 +2471,7 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_op", "isle/codegen/x64/lower.isle line 526"
+        "sse_op", "isle/codegen/x64/lower.isle line 527"
     )
 }
 
@@ -2481,12 +2481,12 @@ pub fn constructor_put_in_xmm_mem<C: Context>(ctx: &mut C, arg0: Value) -> XmmMe
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_xmm_mem(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 540.
+        // Rule at isle/codegen/x64/lower.isle line 541.
         return v4;
     }
     let v5 = C::put_in_xmm(ctx, arg0);
     let v6 = C::xmm_to_xmm_mem(ctx, v5);
-    // Rule at isle/codegen/x64/lower.isle line 543.
+    // Rule at isle/codegen/x64/lower.isle line 544.
     return v6;
 }
 
@@ -2506,7 +2506,7 @@ pub fn constructor_sse_rm<C: Context>(
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 546.
+    // Rule at isle/codegen/x64/lower.isle line 547.
     return v6;
 }
 
@@ -2530,7 +2530,7 @@ pub fn constructor_min_max<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 561.
+    // Rule at isle/codegen/x64/lower.isle line 562.
     return v9;
 }
 
@@ -2540,20 +2540,20 @@ pub fn constructor_sign_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmRe
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483648_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 575.
+            // Rule at isle/codegen/x64/lower.isle line 576.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, -9223372036854775808_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 576.
+            // Rule at isle/codegen/x64/lower.isle line 577.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sign_mask", "isle/codegen/x64/lower.isle line 574"
+        "sign_mask", "isle/codegen/x64/lower.isle line 575"
     )
 }
 
@@ -2563,20 +2563,20 @@ pub fn constructor_abs_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483647_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 578.
+            // Rule at isle/codegen/x64/lower.isle line 579.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, 9223372036854775807_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 579.
+            // Rule at isle/codegen/x64/lower.isle line 580.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "abs_mask", "isle/codegen/x64/lower.isle line 577"
+        "abs_mask", "isle/codegen/x64/lower.isle line 578"
     )
 }
 
@@ -2599,7 +2599,7 @@ pub fn constructor_round<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 591.
+    // Rule at isle/codegen/x64/lower.isle line 592.
     return v8;
 }
 
@@ -2617,12 +2617,12 @@ pub fn constructor_ucomis<C: Context>(ctx: &mut C, arg0: Value, arg1: Value) -> 
             rhs: v7,
         };
         let v9 = C::emit(ctx, &v8);
-        // Rule at isle/codegen/x64/lower.isle line 618.
+        // Rule at isle/codegen/x64/lower.isle line 619.
         return v9;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "ucomis", "isle/codegen/x64/lower.isle line 617"
+        "ucomis", "isle/codegen/x64/lower.isle line 618"
     )
 }
 
@@ -2644,7 +2644,7 @@ pub fn constructor_setcc_byte<C: Context>(ctx: &mut C, arg0: &CC) -> GprReg {
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 623.
+    // Rule at isle/codegen/x64/lower.isle line 624.
     return v10;
 }
 
@@ -2662,7 +2662,7 @@ pub fn constructor_float_flag<C: Context>(
             let v15 = constructor_setcc_byte(ctx, &CC::NP);
             let v18 = C::gpr_to_gpr_mem_imm(ctx, v15);
             let v19 = constructor_alu(ctx, &AluOp::And, &Type::I32, v14, v18);
-            // Rule at isle/codegen/x64/lower.isle line 637.
+            // Rule at isle/codegen/x64/lower.isle line 638.
             return v19;
         }
         &FloatCC::NotEqual => {
@@ -2671,50 +2671,50 @@ pub fn constructor_float_flag<C: Context>(
             let v22 = constructor_setcc_byte(ctx, &CC::P);
             let v24 = C::gpr_to_gpr_mem_imm(ctx, v22);
             let v25 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v21, v24);
-            // Rule at isle/codegen/x64/lower.isle line 642.
+            // Rule at isle/codegen/x64/lower.isle line 643.
             return v25;
         }
         &FloatCC::LessThan => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 633.
+            // Rule at isle/codegen/x64/lower.isle line 634.
             return v5;
         }
         &FloatCC::LessThanOrEqual => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 634.
+            // Rule at isle/codegen/x64/lower.isle line 635.
             return v7;
         }
         &FloatCC::GreaterThan => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 631.
+            // Rule at isle/codegen/x64/lower.isle line 632.
             return v5;
         }
         &FloatCC::GreaterThanOrEqual => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 632.
+            // Rule at isle/codegen/x64/lower.isle line 633.
             return v7;
         }
         &FloatCC::Ordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v10 = constructor_setcc_byte(ctx, &CC::NP);
-            // Rule at isle/codegen/x64/lower.isle line 635.
+            // Rule at isle/codegen/x64/lower.isle line 636.
             return v10;
         }
         &FloatCC::Unordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v12 = constructor_setcc_byte(ctx, &CC::P);
-            // Rule at isle/codegen/x64/lower.isle line 636.
+            // Rule at isle/codegen/x64/lower.isle line 637.
             return v12;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_flag", "isle/codegen/x64/lower.isle line 630"
+        "float_flag", "isle/codegen/x64/lower.isle line 631"
     )
 }
 
@@ -2723,7 +2723,7 @@ pub fn constructor_zero_xmm<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
     let v1 = &constructor_int_size_of_float(ctx, arg0);
     let v4 = C::imm(ctx, &Type::I64, 0_i64);
     let v5 = constructor_gpr_to_xmm(ctx, v1, v4);
-    // Rule at isle/codegen/x64/lower.isle line 652.
+    // Rule at isle/codegen/x64/lower.isle line 653.
     return v5;
 }
 
@@ -2746,7 +2746,7 @@ pub fn constructor_int_to_float<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 655.
+    // Rule at isle/codegen/x64/lower.isle line 656.
     return v8;
 }
 
@@ -2778,12 +2778,12 @@ pub fn constructor_float_to_sint<C: Context>(
         };
         let v13 = C::emit(ctx, &v12);
         let v14 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 683.
+        // Rule at isle/codegen/x64/lower.isle line 684.
         return v14;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_sint", "isle/codegen/x64/lower.isle line 682"
+        "float_to_sint", "isle/codegen/x64/lower.isle line 683"
     )
 }
 
@@ -2819,12 +2819,12 @@ pub fn constructor_float_to_uint<C: Context>(
         };
         let v15 = C::emit(ctx, &v14);
         let v16 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 691.
+        // Rule at isle/codegen/x64/lower.isle line 692.
         return v16;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_uint", "isle/codegen/x64/lower.isle line 690"
+        "float_to_uint", "isle/codegen/x64/lower.isle line 691"
     )
 }
 
@@ -2832,18 +2832,18 @@ pub fn constructor_float_to_uint<C: Context>(
 pub fn constructor_sse_mov<C: Context>(ctx: &mut C, arg0: &FloatSize) -> SseMovOp {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 708.
+            // Rule at isle/codegen/x64/lower.isle line 709.
             return SseMovOp::Movss;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 709.
+            // Rule at isle/codegen/x64/lower.isle line 710.
             return SseMovOp::Movsd;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_mov", "isle/codegen/x64/lower.isle line 707"
+        "sse_mov", "isle/codegen/x64/lower.isle line 708"
     )
 }
 
@@ -2860,17 +2860,17 @@ pub fn constructor_test_self<C: Context>(ctx: &mut C, arg0: Value) -> Unit {
         rhs: v5,
     };
     let v7 = C::emit(ctx, &v6);
-    // Rule at isle/codegen/x64/lower.isle line 733.
+    // Rule at isle/codegen/x64/lower.isle line 734.
     return v7;
 }
 
 // Generated as internal constructor for term test_size.
 pub fn constructor_test_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 741.
+        // Rule at isle/codegen/x64/lower.isle line 742.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 742.
+    // Rule at isle/codegen/x64/lower.isle line 743.
     return OperandSize::S32;
 }
 
@@ -2893,7 +2893,7 @@ pub fn constructor_bit_count<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 760.
+    // Rule at isle/codegen/x64/lower.isle line 761.
     return v9;
 }
 
@@ -2901,18 +2901,18 @@ pub fn constructor_bit_count<C: Context>(
 pub fn constructor_type_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
     match arg0 {
         &Type::I32 => {
-            // Rule at isle/codegen/x64/lower.isle line 776.
+            // Rule at isle/codegen/x64/lower.isle line 777.
             return 32_i64;
         }
         &Type::I64 => {
-            // Rule at isle/codegen/x64/lower.isle line 777.
+            // Rule at isle/codegen/x64/lower.isle line 778.
             return 64_i64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "type_bits", "isle/codegen/x64/lower.isle line 775"
+        "type_bits", "isle/codegen/x64/lower.isle line 776"
     )
 }
 
@@ -2926,7 +2926,7 @@ pub fn constructor_count_zeros<C: Context>(
     let v3 = C::has_bit_op(ctx, arg0);
     if v3 == true {
         let v4 = constructor_bit_count_gpr(ctx, arg0, arg1, arg2);
-        // Rule at isle/codegen/x64/lower.isle line 785.
+        // Rule at isle/codegen/x64/lower.isle line 786.
         return v4;
     }
     match arg0 {
@@ -2950,7 +2950,7 @@ pub fn constructor_count_zeros<C: Context>(
             let v20 = C::writable_gpr_to_gpr(ctx, v7);
             let v21 = C::gpr_to_gpr_mem_imm(ctx, v20);
             let v22 = constructor_alu(ctx, &AluOp::Sub, arg1, v19, v21);
-            // Rule at isle/codegen/x64/lower.isle line 788.
+            // Rule at isle/codegen/x64/lower.isle line 789.
             return v22;
         }
         &BitOp::Tzcnt => {
@@ -2969,14 +2969,14 @@ pub fn constructor_count_zeros<C: Context>(
             };
             let v29 = C::emit(ctx, &v28);
             let v30 = C::writable_gpr_to_gpr(ctx, v7);
-            // Rule at isle/codegen/x64/lower.isle line 794.
+            // Rule at isle/codegen/x64/lower.isle line 795.
             return v30;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "count_zeros", "isle/codegen/x64/lower.isle line 784"
+        "count_zeros", "isle/codegen/x64/lower.isle line 785"
     )
 }
 
@@ -2998,7 +2998,7 @@ pub fn constructor_bit_count_gpr<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 801.
+    // Rule at isle/codegen/x64/lower.isle line 802.
     return v8;
 }
 
@@ -3007,7 +3007,7 @@ pub fn constructor_popcount<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprReg) 
     let v3 = C::has_bit_op(ctx, &BitOp::Popcnt);
     if v3 == true {
         let v4 = constructor_bit_count_gpr(ctx, &BitOp::Popcnt, arg0, arg1);
-        // Rule at isle/codegen/x64/lower.isle line 813.
+        // Rule at isle/codegen/x64/lower.isle line 814.
         return v4;
     }
     let v9 = constructor_shift_imm(ctx, &ShiftOp::Shr, arg0, arg1, 0x1_u8);
@@ -3035,7 +3035,7 @@ pub fn constructor_popcount<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprReg) 
     let v38 = constructor_type_bits_u8(ctx, arg0);
     let v40 = C::u8_sub(ctx, v38, 0x8_u8);
     let v41 = constructor_shift_imm(ctx, &ShiftOp::Shr, arg0, v37, v40);
-    // Rule at isle/codegen/x64/lower.isle line 816.
+    // Rule at isle/codegen/x64/lower.isle line 817.
     return v41;
 }
 
@@ -3059,7 +3059,7 @@ pub fn constructor_shift_imm<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 833.
+    // Rule at isle/codegen/x64/lower.isle line 834.
     return v9;
 }
 
@@ -3081,7 +3081,7 @@ pub fn constructor_imul<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 842.
+    // Rule at isle/codegen/x64/lower.isle line 843.
     return v8;
 }
 
@@ -3089,18 +3089,18 @@ pub fn constructor_imul<C: Context>(
 pub fn constructor_type_bits_u8<C: Context>(ctx: &mut C, arg0: &Type) -> u8 {
     match arg0 {
         &Type::I32 => {
-            // Rule at isle/codegen/x64/lower.isle line 848.
+            // Rule at isle/codegen/x64/lower.isle line 849.
             return 0x20_u8;
         }
         &Type::I64 => {
-            // Rule at isle/codegen/x64/lower.isle line 849.
+            // Rule at isle/codegen/x64/lower.isle line 850.
             return 0x40_u8;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "type_bits_u8", "isle/codegen/x64/lower.isle line 847"
+        "type_bits_u8", "isle/codegen/x64/lower.isle line 848"
     )
 }
 
@@ -3108,18 +3108,18 @@ pub fn constructor_type_bits_u8<C: Context>(ctx: &mut C, arg0: &Type) -> u8 {
 pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtMode {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 883.
+            // Rule at isle/codegen/x64/lower.isle line 884.
             return ExtMode::BL;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 884.
+            // Rule at isle/codegen/x64/lower.isle line 885.
             return ExtMode::WL;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 882"
+        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 883"
     )
 }
 
@@ -3127,18 +3127,18 @@ pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtM
 pub fn constructor_narrow_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 886.
+            // Rule at isle/codegen/x64/lower.isle line 887.
             return 8_i64;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 887.
+            // Rule at isle/codegen/x64/lower.isle line 888.
             return 16_i64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_bits", "isle/codegen/x64/lower.isle line 885"
+        "narrow_bits", "isle/codegen/x64/lower.isle line 886"
     )
 }
 
@@ -3154,7 +3154,7 @@ pub fn constructor_narrow_zext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 891.
+    // Rule at isle/codegen/x64/lower.isle line 892.
     return v7;
 }
 
@@ -3170,7 +3170,7 @@ pub fn constructor_narrow_sext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 897.
+    // Rule at isle/codegen/x64/lower.isle line 898.
     return v7;
 }
 
@@ -3181,7 +3181,7 @@ pub fn constructor_narrow_count<C: Context>(ctx: &mut C, arg0: &Type, arg1: Valu
     let v7 = C::i64_sub(ctx, v5, 1_i64);
     let v8 = C::imm_operand(ctx, v7);
     let v9 = constructor_alu(ctx, &AluOp::And, &Type::I32, v4, v8);
-    // Rule at isle/codegen/x64/lower.isle line 917.
+    // Rule at isle/codegen/x64/lower.isle line 918.
     return v9;
 }
 
@@ -3203,7 +3203,7 @@ pub fn constructor_shift_by<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 926.
+    // Rule at isle/codegen/x64/lower.isle line 927.
     return v8;
 }
 
@@ -3225,7 +3225,7 @@ pub fn constructor_narrow_rotate<C: Context>(
     let v14 = C::gpr_to_gpr_mem_imm(ctx, v12);
     let v15 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v11, v14);
     let v16 = constructor_narrow_zext(ctx, arg0, v15);
-    // Rule at isle/codegen/x64/lower.isle line 944.
+    // Rule at isle/codegen/x64/lower.isle line 945.
     return v16;
 }
 
@@ -3233,17 +3233,17 @@ pub fn constructor_narrow_rotate<C: Context>(
 pub fn constructor_narrow_store_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 988.
+            // Rule at isle/codegen/x64/lower.isle line 989.
             return OperandSize::S8;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 989.
+            // Rule at isle/codegen/x64/lower.isle line 990.
             return OperandSize::S16;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_store_size", "isle/codegen/x64/lower.isle line 987"
+        "narrow_store_size", "isle/codegen/x64/lower.isle line 988"
     )
 }
