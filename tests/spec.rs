@@ -10,7 +10,8 @@
 //!   preset, so the code paths for CPUs without AVX or SSE4.2 are tested
 //!   on a machine that has them (`[winch host] 2.0/simd/simd_lane`,
 //!   `[winch sse4.1] 3.0/relaxed-simd/relaxed_min_max`). The optimizing
-//!   tier has no SIMD yet (issue 14).
+//!   tier translates only part of SIMD so far (issue 14), so it does not
+//!   run these files yet (`tests/simd_tiers.rs` checks what it has).
 //! * `tests/wast/*.wast`, scripts written here, run like the SIMD files.
 //!
 //! Each case runs its script with `duet_cli::wast` (the runner behind

@@ -316,7 +316,8 @@ impl Translator<'_, '_> {
             O::F32ReinterpretI32 => convert!(self, bitcast, F32),
             O::F64ReinterpretI64 => convert!(self, bitcast, F64),
 
-            // SIMD, threads, tail calls, exceptions, GC, ...
+            // SIMD (simd.rs), then threads, tail calls, exceptions, GC, ...
+            _ if self.translate_simd(op)? => {}
             _ => return Err(self.unsupported(op)),
         }
         Ok(())

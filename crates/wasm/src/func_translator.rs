@@ -275,6 +275,7 @@ impl Translator<'_, '_> {
         match ty {
             Type::F32 => self.builder.ins().f32const(0),
             Type::F64 => self.builder.ins().f64const(0),
+            ty if ty.is_vector() => self.builder.ins().vconst(ty, 0),
             _ => self.builder.ins().iconst(ty, 0),
         }
     }

@@ -11,7 +11,7 @@ use cranelift_codegen::ir::{CallConv, Signature, Type};
 use duet_environ::module::{FuncType, ValType};
 
 /// The IR type holding a wasm value of type `ty`: references are pointers
-/// (`i64`, null is 0). `None` for `v128`, which the IR cannot hold yet.
+/// (`i64`, null is 0), a `v128` is an `i8x16` (`simd.rs`).
 pub(crate) fn ir_type(ty: ValType) -> Option<Type> {
     match ty {
         ValType::I32 => Some(Type::I32),
@@ -19,7 +19,7 @@ pub(crate) fn ir_type(ty: ValType) -> Option<Type> {
         ValType::F32 => Some(Type::F32),
         ValType::F64 => Some(Type::F64),
         ValType::FuncRef | ValType::ExternRef => Some(Type::I64),
-        ValType::V128 => None,
+        ValType::V128 => Some(Type::I8X16),
     }
 }
 
@@ -33,7 +33,8 @@ pub(crate) fn ir_type_of(ty: wasmparser::ValType) -> Option<Type> {
         wasmparser::ValType::F32 => Some(Type::F32),
         wasmparser::ValType::F64 => Some(Type::F64),
         wasmparser::ValType::Ref(r) if r.is_func_ref() || r.is_extern_ref() => Some(Type::I64),
-        wasmparser::ValType::Ref(_) | wasmparser::ValType::V128 => None,
+        wasmparser::ValType::V128 => Some(Type::I8X16),
+        wasmparser::ValType::Ref(_) => None,
     }
 }
 

@@ -80,6 +80,7 @@ mod func_translator;
 mod ir_types;
 mod memory;
 mod metering;
+mod simd;
 mod state;
 mod tables;
 

@@ -4,7 +4,7 @@
 //! workspace; the spec suite's functions are verified in
 //! `tests/wasm_spec_ir.rs`.)
 
-use cranelift_codegen::ir::{Function, InstructionData, Opcode};
+use cranelift_codegen::ir::{Function, InstructionData, Opcode, Type};
 use cranelift_codegen::verifier::verify_function;
 use cranelift_wasm::{ModuleEnvironment, WasmError, translate_function, translate_module};
 use duet_environ::module::{DefinedFuncIndex, translate};
@@ -55,9 +55,10 @@ fn traps(func: &Function) -> Vec<Trap> {
 
 #[test]
 fn simd_and_post_2_0_operators_are_refused_by_name() {
-    let err = ir("(module (func (result i32) v128.const i64x2 0 0 drop i32.const 0))").unwrap_err();
+    let err =
+        ir("(module (func (result i32) i32.const 0 i32x4.splat drop i32.const 0))").unwrap_err();
     assert!(
-        matches!(&err, WasmError::UnsupportedOperator { operator, .. } if operator == "v128_const"),
+        matches!(&err, WasmError::UnsupportedOperator { operator, .. } if operator == "i32x4_splat"),
         "{err}"
     );
     let err = ir("(module (func $f (result i32) return_call $f))").unwrap_err();
@@ -69,19 +70,33 @@ fn simd_and_post_2_0_operators_are_refused_by_name() {
 }
 
 #[test]
-fn v128_values_are_refused_as_a_type() {
+fn v128_values_are_i8x16s() {
     for wat in [
         "(module (func (param v128)))",
         "(module (func (local v128)))",
         "(module (func block (result v128) unreachable end drop))",
         "(module (global v128 (v128.const i64x2 0 0)) (func global.get 0 drop))",
     ] {
-        let err = ir(wat).unwrap_err();
-        assert!(
-            matches!(&err, WasmError::UnsupportedType { ty, .. } if ty == "v128"),
-            "{wat}: {err}"
-        );
+        ir(wat).unwrap_or_else(|e| panic!("{wat}: {e}"));
     }
+    let functions = ir("(module (func (param v128) (result v128)
+        (local v128) (i32x4.add (local.get 0) (local.get 1))))")
+    .unwrap();
+    let func = &functions[0];
+    assert_eq!(func.signature.params[1..], [Type::I8X16]);
+    assert_eq!(func.signature.returns, [Type::I8X16]);
+    // The add reads `i32x4`s and makes one: `bitcast`s around it.
+    assert_eq!(
+        opcodes(func),
+        [
+            Opcode::Vconst,
+            Opcode::Bitcast,
+            Opcode::Bitcast,
+            Opcode::Iadd,
+            Opcode::Bitcast,
+            Opcode::Return
+        ]
+    );
 }
 
 #[test]
@@ -231,7 +246,7 @@ fn translation_on_threads_gives_the_same_functions_and_the_first_error() {
     let mut wat = String::from("(module");
     for i in 0..24 {
         match i {
-            5 | 17 => wat.push_str("(func v128.const i64x2 0 0 drop)"),
+            5 | 17 => wat.push_str("(func i32.const 0 i32x4.splat drop)"),
             _ => wat.push_str("(func)"),
         }
     }

@@ -41,7 +41,7 @@ mod write;
 
 pub use condcodes::{FloatCC, IntCC};
 pub use dfg::{CallConv, DataFlowGraph, ExtFuncData, JumpTableData, Signature, ValueDef};
-pub use entities::{Block, FuncRef, Inst, JumpTable, SigRef, StackSlot, Value};
+pub use entities::{Block, Constant, FuncRef, Inst, JumpTable, SigRef, StackSlot, Value};
 pub use function::{Function, StackSlotData};
 pub use instructions::{BlockCall, InstructionData, InstructionFormat, Opcode};
 pub use layout::Layout;

@@ -46,7 +46,8 @@
 //!   stack slots          the IR's explicit slots, [rbp - area, rbp)
 //!   saved callee-saved GPRs the allocation uses
 //!   (padding to 16)
-//!   spill slots          8 bytes each
+//!   spill slots          8 bytes for a GPR, 16 for an XMM register (a
+//!                        float or a vector, saved whole with `movups`)
 //!   outgoing area        calls' stack arguments, then their return areas
 //!                        ◄── rsp (16-aligned: calls need no adjustment)
 //! ```
@@ -551,11 +552,11 @@ fn emit_move(
         }
         (Some(from), None) => match from.class() {
             RegClass::Int => asm.mov_mr(S64, &slot(to), gpr(from)),
-            _ => asm.xmm_store(SseMovOp::Movsd, &slot(to), xmm(from)),
+            _ => asm.xmm_store(SseMovOp::Movups, &slot(to), xmm(from)),
         },
         (None, Some(to)) => match to.class() {
             RegClass::Int => asm.mov_rm(S64, gpr(to), &slot(from)),
-            _ => asm.xmm_load(SseMovOp::Movsd, xmm(to), &slot(from)),
+            _ => asm.xmm_load(SseMovOp::Movups, xmm(to), &slot(from)),
         },
         (None, None) => unreachable!("regalloc2 never moves between two stack slots"),
     }
@@ -629,9 +630,11 @@ impl Function for VCode {
     }
 
     fn spillslot_size(&self, class: RegClass) -> usize {
+        // In 8-byte slots: an XMM register holds a float or a 128-bit
+        // vector, and the class does not say which.
         match class {
             RegClass::Int => 1,
-            _ => 1,
+            _ => 2,
         }
     }
 }

@@ -50,10 +50,11 @@ use cranelift_asm::x64::{CC, GprReg, MInst, OperandSize};
 
 // The names the generated code refers to (`use super::*`).
 pub use cranelift_asm::x64::inst::{
-    AluOp, Amode, BitOp, BoxCallInfo, BoxJumpTable, ExtMode, FloatSize, GprImm, Label, RoundMode,
-    ShiftAmount, ShiftOp, SseMovOp, SseOp, TrapCode, UnaryOp, WritableXmm, XmmMem, XmmReg,
+    AluOp, Amode, AvxOp, BitOp, BoxCallInfo, BoxJumpTable, ExtMode, FloatSize, GprImm, Label,
+    RoundMode, ShiftAmount, ShiftOp, SseMovOp, SseOp, TrapCode, UnaryOp, WritableXmm, XmmMem,
+    XmmReg,
 };
-pub use ir::{FloatCC, Inst, IntCC, Type, Value};
+pub use ir::{Constant, FloatCC, Inst, IntCC, Type, Value};
 
 /// Two result registers (quotient and remainder).
 pub type ValueRegsPair = (GprReg, GprReg);

@@ -12,11 +12,12 @@ use super::{
     GprMem, GprMemImm, InstOutput, Lower, ShiftAmount, Unit, ValueArray2, ValueArray3,
     ValueRegsPair, WritableGpr, generated,
 };
-use crate::ir::{Inst, InstructionData, IntCC, Opcode, Type, Value, ValueDef};
+use crate::ir::{Constant, Inst, InstructionData, IntCC, Opcode, Type, Value, ValueDef};
 use crate::machinst::VInst;
 use cranelift_asm::reg::{RegClass, Writable};
 use cranelift_asm::x64::inst::{Amode, FloatSize, GprImm, TrapCode, WritableXmm, XmmMem, XmmReg};
-use cranelift_asm::x64::{GprReg, MInst, OperandSize};
+use cranelift_asm::x64::inst::{AvxOp, SseOp};
+use cranelift_asm::x64::{Feature, GprReg, MInst, OperandSize};
 
 impl generated::Context for Lower<'_> {
     fn inst_data(&mut self, inst: Inst) -> InstructionData {
@@ -44,6 +45,23 @@ impl generated::Context for Lower<'_> {
 
     fn has_bit_op(&mut self, op: &cranelift_asm::x64::BitOp) -> bool {
         self.vcode.features().has(op.feature())
+    }
+
+    fn vector_ty(&mut self, ty: &Type) -> Option<Type> {
+        ty.is_vector().then_some(*ty)
+    }
+
+    fn avx_twin(&mut self, op: &SseOp) -> Option<AvxOp> {
+        let features = self.vcode.features();
+        op.vex().filter(|_| features.has(Feature::Avx))
+    }
+
+    fn constant_lo(&mut self, constant: Constant) -> i64 {
+        self.func.dfg.constant_bits(constant) as u64 as i64
+    }
+
+    fn constant_hi(&mut self, constant: Constant) -> i64 {
+        (self.func.dfg.constant_bits(constant) >> 64) as u64 as i64
     }
 
     fn int_ty(&mut self, ty: &Type) -> Option<Type> {

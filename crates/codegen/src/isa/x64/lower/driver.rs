@@ -548,11 +548,7 @@ impl Lower<'_> {
                 dst: dst(reg),
             },
             _ => MInst::XmmLoad {
-                op: if ty == Type::F32 {
-                    SseMovOp::Movss
-                } else {
-                    SseMovOp::Movsd
-                },
+                op: xmm_mov_op(ty),
                 src: addr,
                 dst: Writable::from_reg(XmmReg::new(reg).expect("a float vreg")),
             },
@@ -573,11 +569,7 @@ impl Lower<'_> {
                 dst: addr,
             },
             _ => MInst::XmmStore {
-                op: if ty == Type::F32 {
-                    SseMovOp::Movss
-                } else {
-                    SseMovOp::Movsd
-                },
+                op: xmm_mov_op(ty),
                 src: XmmReg::new(reg).expect("a float vreg"),
                 dst: addr,
             },
@@ -725,5 +717,15 @@ impl Lower<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// The move of a whole value of type `ty` (a float or a vector) between
+/// an XMM register and memory.
+fn xmm_mov_op(ty: Type) -> SseMovOp {
+    match ty {
+        Type::F32 => SseMovOp::Movss,
+        Type::F64 => SseMovOp::Movsd,
+        _ => SseMovOp::Movups,
     }
 }

@@ -7,6 +7,7 @@
 // Generated automatically from the instruction-selection DSL code in:
 // - isle/asm/x64/inst.isle
 // - isle/codegen/x64/lower.isle
+// - isle/codegen/x64/simd.isle
 
 #![allow(dead_code, unreachable_code, unreachable_patterns)]
 #![allow(unused_imports, unused_variables, non_snake_case, unused_mut)]
@@ -73,6 +74,10 @@ pub trait Context {
     fn imm_operand(&mut self, arg0: i64) -> GprMemImm;
     fn shift_count_reg(&mut self, arg0: GprReg) -> ShiftAmount;
     fn i64_shl(&mut self, arg0: i64, arg1: i64) -> i64;
+    fn vector_ty(&mut self, arg0: &Type) -> Option<Type>;
+    fn avx_twin(&mut self, arg0: &SseOp) -> Option<AvxOp>;
+    fn constant_lo(&mut self, arg0: Constant) -> i64;
+    fn constant_hi(&mut self, arg0: Constant) -> i64;
 }
 
 pub trait ContextIter {
@@ -167,10 +172,10 @@ impl<L: Length, C> Length for ContextIterWrapper<L, C> {
 // Generated as internal constructor for term operand_size.
 pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 127.
+        // Rule at isle/codegen/x64/lower.isle line 129.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 128.
+    // Rule at isle/codegen/x64/lower.isle line 130.
     return OperandSize::S32;
 }
 
@@ -178,50 +183,50 @@ pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> Operand
 pub fn constructor_cc_of<C: Context>(ctx: &mut C, arg0: &IntCC) -> CC {
     match arg0 {
         &IntCC::Equal => {
-            // Rule at isle/codegen/x64/lower.isle line 131.
+            // Rule at isle/codegen/x64/lower.isle line 133.
             return CC::Z;
         }
         &IntCC::NotEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 132.
+            // Rule at isle/codegen/x64/lower.isle line 134.
             return CC::NZ;
         }
         &IntCC::SignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 133.
+            // Rule at isle/codegen/x64/lower.isle line 135.
             return CC::L;
         }
         &IntCC::SignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 134.
+            // Rule at isle/codegen/x64/lower.isle line 136.
             return CC::GE;
         }
         &IntCC::SignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 135.
+            // Rule at isle/codegen/x64/lower.isle line 137.
             return CC::G;
         }
         &IntCC::SignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 136.
+            // Rule at isle/codegen/x64/lower.isle line 138.
             return CC::LE;
         }
         &IntCC::UnsignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 137.
+            // Rule at isle/codegen/x64/lower.isle line 139.
             return CC::B;
         }
         &IntCC::UnsignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 138.
+            // Rule at isle/codegen/x64/lower.isle line 140.
             return CC::AE;
         }
         &IntCC::UnsignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 139.
+            // Rule at isle/codegen/x64/lower.isle line 141.
             return CC::A;
         }
         &IntCC::UnsignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 140.
+            // Rule at isle/codegen/x64/lower.isle line 142.
             return CC::BE;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "cc_of", "isle/codegen/x64/lower.isle line 130"
+        "cc_of", "isle/codegen/x64/lower.isle line 132"
     )
 }
 
@@ -231,17 +236,17 @@ pub fn constructor_put_in_gpr_mem_imm<C: Context>(ctx: &mut C, arg0: Value) -> G
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_gpr_mem_imm(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 156.
+        // Rule at isle/codegen/x64/lower.isle line 158.
         return v4;
     }
     let v5 = C::simm32_operand(ctx, arg0);
     if let Some(v6) = v5 {
-        // Rule at isle/codegen/x64/lower.isle line 159.
+        // Rule at isle/codegen/x64/lower.isle line 161.
         return v6;
     }
     let v7 = C::put_in_gpr(ctx, arg0);
     let v8 = C::gpr_to_gpr_mem_imm(ctx, v7);
-    // Rule at isle/codegen/x64/lower.isle line 160.
+    // Rule at isle/codegen/x64/lower.isle line 162.
     return v8;
 }
 
@@ -264,7 +269,7 @@ pub fn constructor_alu<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 165.
+    // Rule at isle/codegen/x64/lower.isle line 167.
     return v8;
 }
 
@@ -300,7 +305,7 @@ pub fn constructor_compare<C: Context>(
     };
     let v16 = C::emit(ctx, &v15);
     let v17 = C::writable_gpr_to_gpr(ctx, v11);
-    // Rule at isle/codegen/x64/lower.isle line 175.
+    // Rule at isle/codegen/x64/lower.isle line 177.
     return v17;
 }
 
@@ -320,7 +325,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v8 = C::imm(ctx, v4, v7);
                         let v9 = C::output_gpr(ctx, v8);
                         let v10 = Some(v9);
-                        // Rule at isle/codegen/x64/lower.isle line 187.
+                        // Rule at isle/codegen/x64/lower.isle line 189.
                         return v10;
                     }
                     let v11 = &C::narrow_ty(ctx, v2);
@@ -328,7 +333,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v13 = C::imm(ctx, v12, v7);
                         let v14 = C::output_gpr(ctx, v13);
                         let v15 = Some(v14);
-                        // Rule at isle/codegen/x64/lower.isle line 190.
+                        // Rule at isle/codegen/x64/lower.isle line 192.
                         return v15;
                     }
                 }
@@ -342,12 +347,21 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 &Opcode::Bnot => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
+                        let v597 = &C::vector_ty(ctx, v2);
+                        if let Some(v598) = v597 {
+                            let v315 = C::put_in_xmm(ctx, v101);
+                            let v627 = constructor_vec_not(ctx, v315);
+                            let v628 = C::output_xmm(ctx, v627);
+                            let v629 = Some(v628);
+                            // Rule at isle/codegen/x64/simd.isle line 91.
+                            return v629;
+                        }
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v141 = constructor_unary_op(ctx, &UnaryOp::Not, v4, v101);
                             let v142 = C::output_gpr(ctx, v141);
                             let v143 = Some(v142);
-                            // Rule at isle/codegen/x64/lower.isle line 312.
+                            // Rule at isle/codegen/x64/lower.isle line 314.
                             return v143;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -356,7 +370,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v514 = constructor_narrow_zext(ctx, v12, v513);
                             let v515 = C::output_gpr(ctx, v514);
                             let v516 = Some(v515);
-                            // Rule at isle/codegen/x64/lower.isle line 911.
+                            // Rule at isle/codegen/x64/lower.isle line 913.
                             return v516;
                         }
                     }
@@ -369,7 +383,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v145 = constructor_unary_op(ctx, &UnaryOp::Neg, v4, v101);
                             let v146 = C::output_gpr(ctx, v145);
                             let v147 = Some(v146);
-                            // Rule at isle/codegen/x64/lower.isle line 313.
+                            // Rule at isle/codegen/x64/lower.isle line 315.
                             return v147;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -378,7 +392,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v518 = constructor_narrow_zext(ctx, v12, v517);
                             let v519 = C::output_gpr(ctx, v518);
                             let v520 = Some(v519);
-                            // Rule at isle/codegen/x64/lower.isle line 913.
+                            // Rule at isle/codegen/x64/lower.isle line 915.
                             return v520;
                         }
                     }
@@ -392,7 +406,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v472 = constructor_count_zeros(ctx, &BitOp::Lzcnt, v4, v103);
                             let v473 = C::output_gpr(ctx, v472);
                             let v474 = Some(v473);
-                            // Rule at isle/codegen/x64/lower.isle line 765.
+                            // Rule at isle/codegen/x64/lower.isle line 767.
                             return v474;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -406,7 +420,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v576 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v571, v575);
                             let v577 = C::output_gpr(ctx, v576);
                             let v578 = Some(v577);
-                            // Rule at isle/codegen/x64/lower.isle line 972.
+                            // Rule at isle/codegen/x64/lower.isle line 974.
                             return v578;
                         }
                     }
@@ -420,7 +434,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v476 = constructor_count_zeros(ctx, &BitOp::Tzcnt, v4, v103);
                             let v477 = C::output_gpr(ctx, v476);
                             let v478 = Some(v477);
-                            // Rule at isle/codegen/x64/lower.isle line 767.
+                            // Rule at isle/codegen/x64/lower.isle line 769.
                             return v478;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -434,7 +448,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_count_zeros(ctx, &BitOp::Tzcnt, &Type::I32, v582);
                             let v584 = C::output_gpr(ctx, v583);
                             let v585 = Some(v584);
-                            // Rule at isle/codegen/x64/lower.isle line 975.
+                            // Rule at isle/codegen/x64/lower.isle line 977.
                             return v585;
                         }
                     }
@@ -448,7 +462,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v479 = constructor_popcount(ctx, v4, v103);
                             let v480 = C::output_gpr(ctx, v479);
                             let v481 = Some(v480);
-                            // Rule at isle/codegen/x64/lower.isle line 806.
+                            // Rule at isle/codegen/x64/lower.isle line 808.
                             return v481;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -457,7 +471,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v568 = constructor_popcount(ctx, &Type::I32, v103);
                             let v569 = C::output_gpr(ctx, v568);
                             let v570 = Some(v569);
-                            // Rule at isle/codegen/x64/lower.isle line 970.
+                            // Rule at isle/codegen/x64/lower.isle line 972.
                             return v570;
                         }
                     }
@@ -471,7 +485,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v103 = C::put_in_gpr(ctx, v101);
                                 let v104 = C::output_gpr(ctx, v103);
                                 let v105 = Some(v104);
-                                // Rule at isle/codegen/x64/lower.isle line 267.
+                                // Rule at isle/codegen/x64/lower.isle line 269.
                                 return v105;
                             }
                             let v106 = &C::value_type(ctx, v101);
@@ -487,7 +501,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 271.
+                                // Rule at isle/codegen/x64/lower.isle line 273.
                                 return v41;
                             }
                         }
@@ -508,7 +522,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 276.
+                                // Rule at isle/codegen/x64/lower.isle line 278.
                                 return v117;
                             }
                         }
@@ -534,7 +548,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 281.
+                                // Rule at isle/codegen/x64/lower.isle line 283.
                                 return v117;
                             }
                         }
@@ -557,7 +571,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 869.
+                                // Rule at isle/codegen/x64/lower.isle line 871.
                                 return v117;
                             }
                             &Type::I16 => {
@@ -573,14 +587,14 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 873.
+                                // Rule at isle/codegen/x64/lower.isle line 875.
                                 return v117;
                             }
                             &Type::I32 => {
                                 let v103 = C::put_in_gpr(ctx, v101);
                                 let v104 = C::output_gpr(ctx, v103);
                                 let v105 = Some(v104);
-                                // Rule at isle/codegen/x64/lower.isle line 316.
+                                // Rule at isle/codegen/x64/lower.isle line 318.
                                 return v105;
                             }
                             _ => {}
@@ -590,13 +604,21 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 &Opcode::Bitcast => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
+                        let v597 = &C::vector_ty(ctx, v2);
+                        if let Some(v598) = v597 {
+                            let v315 = C::put_in_xmm(ctx, v101);
+                            let v599 = C::output_xmm(ctx, v315);
+                            let v600 = Some(v599);
+                            // Rule at isle/codegen/x64/simd.isle line 35.
+                            return v600;
+                        }
                         match v2 {
                             &Type::I32 => {
                                 let v315 = C::put_in_xmm(ctx, v101);
                                 let v373 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v315);
                                 let v374 = C::output_gpr(ctx, v373);
                                 let v375 = Some(v374);
-                                // Rule at isle/codegen/x64/lower.isle line 610.
+                                // Rule at isle/codegen/x64/lower.isle line 612.
                                 return v375;
                             }
                             &Type::I64 => {
@@ -604,7 +626,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v376 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v315);
                                 let v377 = C::output_gpr(ctx, v376);
                                 let v378 = Some(v377);
-                                // Rule at isle/codegen/x64/lower.isle line 611.
+                                // Rule at isle/codegen/x64/lower.isle line 613.
                                 return v378;
                             }
                             &Type::F32 => {
@@ -612,7 +634,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
                                 let v368 = C::output_xmm(ctx, v367);
                                 let v369 = Some(v368);
-                                // Rule at isle/codegen/x64/lower.isle line 608.
+                                // Rule at isle/codegen/x64/lower.isle line 610.
                                 return v369;
                             }
                             &Type::F64 => {
@@ -620,7 +642,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v370 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v103);
                                 let v371 = C::output_xmm(ctx, v370);
                                 let v372 = Some(v371);
-                                // Rule at isle/codegen/x64/lower.isle line 609.
+                                // Rule at isle/codegen/x64/lower.isle line 611.
                                 return v372;
                             }
                             _ => {}
@@ -637,7 +659,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v326 = constructor_sse_rr(ctx, &SseOp::Xorps, v315, v325);
                             let v327 = C::output_xmm(ctx, v326);
                             let v328 = Some(v327);
-                            // Rule at isle/codegen/x64/lower.isle line 582.
+                            // Rule at isle/codegen/x64/lower.isle line 584.
                             return v328;
                         }
                     }
@@ -652,7 +674,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v331 = constructor_sse_rr(ctx, &SseOp::Andps, v315, v330);
                             let v332 = C::output_xmm(ctx, v331);
                             let v333 = Some(v332);
-                            // Rule at isle/codegen/x64/lower.isle line 584.
+                            // Rule at isle/codegen/x64/lower.isle line 586.
                             return v333;
                         }
                     }
@@ -666,7 +688,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v317 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v315, v315);
                                 let v318 = C::output_xmm(ctx, v317);
                                 let v319 = Some(v318);
-                                // Rule at isle/codegen/x64/lower.isle line 569.
+                                // Rule at isle/codegen/x64/lower.isle line 571.
                                 return v319;
                             }
                             &Type::F64 => {
@@ -674,7 +696,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v321 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v315, v315);
                                 let v322 = C::output_xmm(ctx, v321);
                                 let v323 = Some(v322);
-                                // Rule at isle/codegen/x64/lower.isle line 571.
+                                // Rule at isle/codegen/x64/lower.isle line 573.
                                 return v323;
                             }
                             _ => {}
@@ -689,7 +711,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v344 = constructor_round(ctx, v286, &RoundMode::Up, v101);
                             let v345 = C::output_xmm(ctx, v344);
                             let v346 = Some(v345);
-                            // Rule at isle/codegen/x64/lower.isle line 597.
+                            // Rule at isle/codegen/x64/lower.isle line 599.
                             return v346;
                         }
                     }
@@ -702,7 +724,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v348 = constructor_round(ctx, v286, &RoundMode::Down, v101);
                             let v349 = C::output_xmm(ctx, v348);
                             let v350 = Some(v349);
-                            // Rule at isle/codegen/x64/lower.isle line 598.
+                            // Rule at isle/codegen/x64/lower.isle line 600.
                             return v350;
                         }
                     }
@@ -715,7 +737,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v352 = constructor_round(ctx, v286, &RoundMode::Zero, v101);
                             let v353 = C::output_xmm(ctx, v352);
                             let v354 = Some(v353);
-                            // Rule at isle/codegen/x64/lower.isle line 599.
+                            // Rule at isle/codegen/x64/lower.isle line 601.
                             return v354;
                         }
                     }
@@ -728,7 +750,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v356 = constructor_round(ctx, v286, &RoundMode::Nearest, v101);
                             let v357 = C::output_xmm(ctx, v356);
                             let v358 = Some(v357);
-                            // Rule at isle/codegen/x64/lower.isle line 600.
+                            // Rule at isle/codegen/x64/lower.isle line 602.
                             return v358;
                         }
                     }
@@ -741,7 +763,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v360 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v315, v315);
                             let v361 = C::output_xmm(ctx, v360);
                             let v362 = Some(v361);
-                            // Rule at isle/codegen/x64/lower.isle line 602.
+                            // Rule at isle/codegen/x64/lower.isle line 604.
                             return v362;
                         }
                     }
@@ -754,7 +776,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v364 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v315, v315);
                             let v365 = C::output_xmm(ctx, v364);
                             let v366 = Some(v365);
-                            // Rule at isle/codegen/x64/lower.isle line 604.
+                            // Rule at isle/codegen/x64/lower.isle line 606.
                             return v366;
                         }
                     }
@@ -767,7 +789,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v406 = constructor_float_to_sint(ctx, false, v4, v101);
                             let v407 = C::output_gpr(ctx, v406);
                             let v408 = Some(v407);
-                            // Rule at isle/codegen/x64/lower.isle line 702.
+                            // Rule at isle/codegen/x64/lower.isle line 704.
                             return v408;
                         }
                     }
@@ -780,7 +802,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v412 = constructor_float_to_uint(ctx, false, v4, v101);
                             let v413 = C::output_gpr(ctx, v412);
                             let v414 = Some(v413);
-                            // Rule at isle/codegen/x64/lower.isle line 704.
+                            // Rule at isle/codegen/x64/lower.isle line 706.
                             return v414;
                         }
                     }
@@ -793,7 +815,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v409 = constructor_float_to_sint(ctx, true, v4, v101);
                             let v410 = C::output_gpr(ctx, v409);
                             let v411 = Some(v410);
-                            // Rule at isle/codegen/x64/lower.isle line 703.
+                            // Rule at isle/codegen/x64/lower.isle line 705.
                             return v411;
                         }
                     }
@@ -806,7 +828,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v415 = constructor_float_to_uint(ctx, true, v4, v101);
                             let v416 = C::output_gpr(ctx, v415);
                             let v417 = Some(v416);
-                            // Rule at isle/codegen/x64/lower.isle line 705.
+                            // Rule at isle/codegen/x64/lower.isle line 707.
                             return v417;
                         }
                     }
@@ -824,7 +846,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v391 = constructor_int_to_float(ctx, v286, v390, v107);
                                 let v392 = C::output_xmm(ctx, v391);
                                 let v393 = Some(v392);
-                                // Rule at isle/codegen/x64/lower.isle line 661.
+                                // Rule at isle/codegen/x64/lower.isle line 663.
                                 return v393;
                             }
                         }
@@ -851,7 +873,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                         constructor_int_to_float(ctx, v286, &OperandSize::S64, v39);
                                     let v395 = C::output_xmm(ctx, v394);
                                     let v396 = Some(v395);
-                                    // Rule at isle/codegen/x64/lower.isle line 665.
+                                    // Rule at isle/codegen/x64/lower.isle line 667.
                                     return v396;
                                 }
                             }
@@ -873,7 +895,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v403 = C::writable_xmm_to_xmm(ctx, v397);
                                     let v404 = C::output_xmm(ctx, v403);
                                     let v405 = Some(v404);
-                                    // Rule at isle/codegen/x64/lower.isle line 670.
+                                    // Rule at isle/codegen/x64/lower.isle line 672.
                                     return v405;
                                 }
                             }
@@ -888,10 +910,24 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             opcode: ref v16,
             args: v17,
         } => {
-            match v16 {
-                &Opcode::Iadd => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+            let v1 = &C::result_type(ctx, arg0);
+            if let Some(v2) = v1 {
+                let v597 = &C::vector_ty(ctx, v2);
+                if let Some(v598) = v597 {
+                    let v621 = &constructor_vec_binary_op(ctx, v16, v598);
+                    if let Some(v622) = v621 {
+                        let v18 = C::unpack_value_array_2(ctx, v17);
+                        let v335 = C::put_in_xmm(ctx, v18.0);
+                        let v623 = C::put_in_xmm(ctx, v18.1);
+                        let v624 = constructor_vec_rr(ctx, v622, v335, v623);
+                        let v625 = C::output_xmm(ctx, v624);
+                        let v626 = Some(v625);
+                        // Rule at isle/codegen/x64/simd.isle line 87.
+                        return v626;
+                    }
+                }
+                match v16 {
+                    &Opcode::Iadd => {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
@@ -908,7 +944,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 202.
+                                // Rule at isle/codegen/x64/lower.isle line 204.
                                 return v41;
                             }
                             let v27 = C::simm32_operand(ctx, v18.0);
@@ -917,7 +953,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v30 = constructor_alu(ctx, &AluOp::Add, v4, v29, v28);
                                 let v31 = C::output_gpr(ctx, v30);
                                 let v32 = Some(v31);
-                                // Rule at isle/codegen/x64/lower.isle line 196.
+                                // Rule at isle/codegen/x64/lower.isle line 198.
                                 return v32;
                             }
                             let v22 = C::put_in_gpr(ctx, v18.0);
@@ -925,7 +961,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v24 = constructor_alu(ctx, &AluOp::Add, v4, v22, v23);
                             let v25 = C::output_gpr(ctx, v24);
                             let v26 = Some(v25);
-                            // Rule at isle/codegen/x64/lower.isle line 193.
+                            // Rule at isle/codegen/x64/lower.isle line 195.
                             return v26;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -937,14 +973,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v498 = constructor_narrow_zext(ctx, v12, v497);
                             let v499 = C::output_gpr(ctx, v498);
                             let v500 = Some(v499);
-                            // Rule at isle/codegen/x64/lower.isle line 903.
+                            // Rule at isle/codegen/x64/lower.isle line 905.
                             return v500;
                         }
                     }
-                }
-                &Opcode::Isub => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Isub => {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
@@ -953,7 +986,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v43 = constructor_alu(ctx, &AluOp::Sub, v4, v22, v23);
                             let v44 = C::output_gpr(ctx, v43);
                             let v45 = Some(v44);
-                            // Rule at isle/codegen/x64/lower.isle line 207.
+                            // Rule at isle/codegen/x64/lower.isle line 209.
                             return v45;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -965,14 +998,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v502 = constructor_narrow_zext(ctx, v12, v501);
                             let v503 = C::output_gpr(ctx, v502);
                             let v504 = Some(v503);
-                            // Rule at isle/codegen/x64/lower.isle line 905.
+                            // Rule at isle/codegen/x64/lower.isle line 907.
                             return v504;
                         }
                     }
-                }
-                &Opcode::Imul => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Imul => {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v35 = C::temp_writable_gpr(ctx);
@@ -991,7 +1021,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v69 = C::writable_gpr_to_gpr(ctx, v35);
                             let v70 = C::output_gpr(ctx, v69);
                             let v71 = Some(v70);
-                            // Rule at isle/codegen/x64/lower.isle line 224.
+                            // Rule at isle/codegen/x64/lower.isle line 226.
                             return v71;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1012,14 +1042,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v510 = constructor_narrow_zext(ctx, v12, v509);
                             let v511 = C::output_gpr(ctx, v510);
                             let v512 = Some(v511);
-                            // Rule at isle/codegen/x64/lower.isle line 907.
+                            // Rule at isle/codegen/x64/lower.isle line 909.
                             return v512;
                         }
                     }
-                }
-                &Opcode::Sdiv => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Sdiv => {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
@@ -1029,7 +1056,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v156 = C::pair_first(ctx, v155);
                             let v157 = C::output_gpr(ctx, v156);
                             let v158 = Some(v157);
-                            // Rule at isle/codegen/x64/lower.isle line 354.
+                            // Rule at isle/codegen/x64/lower.isle line 356.
                             return v158;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1060,14 +1087,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v565 = constructor_narrow_zext(ctx, v12, v554);
                             let v566 = C::output_gpr(ctx, v565);
                             let v567 = Some(v566);
-                            // Rule at isle/codegen/x64/lower.isle line 960.
+                            // Rule at isle/codegen/x64/lower.isle line 962.
                             return v567;
                         }
                     }
-                }
-                &Opcode::Udiv => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Udiv => {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
@@ -1077,7 +1101,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v151 = C::pair_first(ctx, v150);
                             let v152 = C::output_gpr(ctx, v151);
                             let v153 = Some(v152);
-                            // Rule at isle/codegen/x64/lower.isle line 352.
+                            // Rule at isle/codegen/x64/lower.isle line 354.
                             return v153;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1089,14 +1113,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v542 = C::pair_first(ctx, v541);
                             let v543 = C::output_gpr(ctx, v542);
                             let v544 = Some(v543);
-                            // Rule at isle/codegen/x64/lower.isle line 954.
+                            // Rule at isle/codegen/x64/lower.isle line 956.
                             return v544;
                         }
                     }
-                }
-                &Opcode::Srem => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Srem => {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
@@ -1105,7 +1126,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v162 = constructor_checked_srem(ctx, v4, v22, v149);
                             let v163 = C::output_gpr(ctx, v162);
                             let v164 = Some(v163);
-                            // Rule at isle/codegen/x64/lower.isle line 359.
+                            // Rule at isle/codegen/x64/lower.isle line 361.
                             return v164;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1119,14 +1140,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v550 = constructor_narrow_zext(ctx, v12, v549);
                             let v551 = C::output_gpr(ctx, v550);
                             let v552 = Some(v551);
-                            // Rule at isle/codegen/x64/lower.isle line 958.
+                            // Rule at isle/codegen/x64/lower.isle line 960.
                             return v552;
                         }
                     }
-                }
-                &Opcode::Urem => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Urem => {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
@@ -1136,7 +1154,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v159 = C::pair_second(ctx, v150);
                             let v160 = C::output_gpr(ctx, v159);
                             let v161 = Some(v160);
-                            // Rule at isle/codegen/x64/lower.isle line 356.
+                            // Rule at isle/codegen/x64/lower.isle line 358.
                             return v161;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1148,14 +1166,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v545 = C::pair_second(ctx, v541);
                             let v546 = C::output_gpr(ctx, v545);
                             let v547 = Some(v546);
-                            // Rule at isle/codegen/x64/lower.isle line 956.
+                            // Rule at isle/codegen/x64/lower.isle line 958.
                             return v547;
                         }
                     }
-                }
-                &Opcode::Band => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Band => {
                         if let &Type::I64 = v2 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v50 = C::low32_mask(ctx, v18.1);
@@ -1171,7 +1186,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 215.
+                                // Rule at isle/codegen/x64/lower.isle line 217.
                                 return v41;
                             }
                         }
@@ -1183,7 +1198,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v47 = constructor_alu(ctx, &AluOp::And, v4, v22, v23);
                             let v48 = C::output_gpr(ctx, v47);
                             let v49 = Some(v48);
-                            // Rule at isle/codegen/x64/lower.isle line 209.
+                            // Rule at isle/codegen/x64/lower.isle line 211.
                             return v49;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1194,14 +1209,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v482 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
                             let v483 = C::output_gpr(ctx, v482);
                             let v484 = Some(v483);
-                            // Rule at isle/codegen/x64/lower.isle line 862.
+                            // Rule at isle/codegen/x64/lower.isle line 864.
                             return v484;
                         }
                     }
-                }
-                &Opcode::Bor => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Bor => {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
@@ -1210,7 +1222,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v57 = constructor_alu(ctx, &AluOp::Or, v4, v22, v23);
                             let v58 = C::output_gpr(ctx, v57);
                             let v59 = Some(v58);
-                            // Rule at isle/codegen/x64/lower.isle line 219.
+                            // Rule at isle/codegen/x64/lower.isle line 221.
                             return v59;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1221,14 +1233,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v485 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
                             let v486 = C::output_gpr(ctx, v485);
                             let v487 = Some(v486);
-                            // Rule at isle/codegen/x64/lower.isle line 864.
+                            // Rule at isle/codegen/x64/lower.isle line 866.
                             return v487;
                         }
                     }
-                }
-                &Opcode::Bxor => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Bxor => {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
@@ -1237,7 +1246,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v61 = constructor_alu(ctx, &AluOp::Xor, v4, v22, v23);
                             let v62 = C::output_gpr(ctx, v61);
                             let v63 = Some(v62);
-                            // Rule at isle/codegen/x64/lower.isle line 221.
+                            // Rule at isle/codegen/x64/lower.isle line 223.
                             return v63;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1248,21 +1257,18 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v488 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
                             let v489 = C::output_gpr(ctx, v488);
                             let v490 = Some(v489);
-                            // Rule at isle/codegen/x64/lower.isle line 866.
+                            // Rule at isle/codegen/x64/lower.isle line 868.
                             return v490;
                         }
                     }
-                }
-                &Opcode::Ishl => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Ishl => {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v121 = constructor_shift(ctx, &ShiftOp::Shl, v4, v18.0, v18.1);
                             let v122 = C::output_gpr(ctx, v121);
                             let v123 = Some(v122);
-                            // Rule at isle/codegen/x64/lower.isle line 300.
+                            // Rule at isle/codegen/x64/lower.isle line 302.
                             return v123;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1274,21 +1280,18 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v523 = constructor_narrow_zext(ctx, v12, v522);
                             let v524 = C::output_gpr(ctx, v523);
                             let v525 = Some(v524);
-                            // Rule at isle/codegen/x64/lower.isle line 932.
+                            // Rule at isle/codegen/x64/lower.isle line 934.
                             return v525;
                         }
                     }
-                }
-                &Opcode::Ushr => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Ushr => {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v125 = constructor_shift(ctx, &ShiftOp::Shr, v4, v18.0, v18.1);
                             let v126 = C::output_gpr(ctx, v125);
                             let v127 = Some(v126);
-                            // Rule at isle/codegen/x64/lower.isle line 301.
+                            // Rule at isle/codegen/x64/lower.isle line 303.
                             return v127;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1299,21 +1302,18 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v526 = constructor_shift_by(ctx, &ShiftOp::Shr, v22, v521);
                             let v527 = C::output_gpr(ctx, v526);
                             let v528 = Some(v527);
-                            // Rule at isle/codegen/x64/lower.isle line 934.
+                            // Rule at isle/codegen/x64/lower.isle line 936.
                             return v528;
                         }
                     }
-                }
-                &Opcode::Sshr => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Sshr => {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v129 = constructor_shift(ctx, &ShiftOp::Sar, v4, v18.0, v18.1);
                             let v130 = C::output_gpr(ctx, v129);
                             let v131 = Some(v130);
-                            // Rule at isle/codegen/x64/lower.isle line 302.
+                            // Rule at isle/codegen/x64/lower.isle line 304.
                             return v131;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1326,21 +1326,18 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v532 = constructor_narrow_zext(ctx, v12, v531);
                             let v533 = C::output_gpr(ctx, v532);
                             let v534 = Some(v533);
-                            // Rule at isle/codegen/x64/lower.isle line 936.
+                            // Rule at isle/codegen/x64/lower.isle line 938.
                             return v534;
                         }
                     }
-                }
-                &Opcode::Rotl => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Rotl => {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v133 = constructor_shift(ctx, &ShiftOp::Rol, v4, v18.0, v18.1);
                             let v134 = C::output_gpr(ctx, v133);
                             let v135 = Some(v134);
-                            // Rule at isle/codegen/x64/lower.isle line 303.
+                            // Rule at isle/codegen/x64/lower.isle line 305.
                             return v135;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1358,21 +1355,18 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v536 = C::output_gpr(ctx, v535);
                             let v537 = Some(v536);
-                            // Rule at isle/codegen/x64/lower.isle line 940.
+                            // Rule at isle/codegen/x64/lower.isle line 942.
                             return v537;
                         }
                     }
-                }
-                &Opcode::Rotr => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Rotr => {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v137 = constructor_shift(ctx, &ShiftOp::Ror, v4, v18.0, v18.1);
                             let v138 = C::output_gpr(ctx, v137);
                             let v139 = Some(v138);
-                            // Rule at isle/codegen/x64/lower.isle line 304.
+                            // Rule at isle/codegen/x64/lower.isle line 306.
                             return v139;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1390,14 +1384,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v539 = C::output_gpr(ctx, v538);
                             let v540 = Some(v539);
-                            // Rule at isle/codegen/x64/lower.isle line 942.
+                            // Rule at isle/codegen/x64/lower.isle line 944.
                             return v540;
                         }
                     }
-                }
-                &Opcode::Fadd => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Fadd => {
                         let v285 = &C::float_size(ctx, v2);
                         if let Some(v286) = v285 {
                             let v288 = &constructor_sse_op(ctx, &Opcode::Fadd, v286);
@@ -1407,14 +1398,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v291 = constructor_sse_rm(ctx, v288, v289, v290);
                             let v292 = C::output_xmm(ctx, v291);
                             let v293 = Some(v292);
-                            // Rule at isle/codegen/x64/lower.isle line 552.
+                            // Rule at isle/codegen/x64/lower.isle line 554.
                             return v293;
                         }
                     }
-                }
-                &Opcode::Fsub => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Fsub => {
                         let v285 = &C::float_size(ctx, v2);
                         if let Some(v286) = v285 {
                             let v295 = &constructor_sse_op(ctx, &Opcode::Fsub, v286);
@@ -1424,14 +1412,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v296 = constructor_sse_rm(ctx, v295, v289, v290);
                             let v297 = C::output_xmm(ctx, v296);
                             let v298 = Some(v297);
-                            // Rule at isle/codegen/x64/lower.isle line 554.
+                            // Rule at isle/codegen/x64/lower.isle line 556.
                             return v298;
                         }
                     }
-                }
-                &Opcode::Fmul => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Fmul => {
                         let v285 = &C::float_size(ctx, v2);
                         if let Some(v286) = v285 {
                             let v300 = &constructor_sse_op(ctx, &Opcode::Fmul, v286);
@@ -1441,14 +1426,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v301 = constructor_sse_rm(ctx, v300, v289, v290);
                             let v302 = C::output_xmm(ctx, v301);
                             let v303 = Some(v302);
-                            // Rule at isle/codegen/x64/lower.isle line 556.
+                            // Rule at isle/codegen/x64/lower.isle line 558.
                             return v303;
                         }
                     }
-                }
-                &Opcode::Fdiv => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Fdiv => {
                         let v285 = &C::float_size(ctx, v2);
                         if let Some(v286) = v285 {
                             let v305 = &constructor_sse_op(ctx, &Opcode::Fdiv, v286);
@@ -1458,42 +1440,33 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v306 = constructor_sse_rm(ctx, v305, v289, v290);
                             let v307 = C::output_xmm(ctx, v306);
                             let v308 = Some(v307);
-                            // Rule at isle/codegen/x64/lower.isle line 558.
+                            // Rule at isle/codegen/x64/lower.isle line 560.
                             return v308;
                         }
                     }
-                }
-                &Opcode::Fmin => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Fmin => {
                         let v285 = &C::float_size(ctx, v2);
                         if let Some(v286) = v285 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v309 = constructor_min_max(ctx, v286, true, v18.0, v18.1);
                             let v310 = C::output_xmm(ctx, v309);
                             let v311 = Some(v310);
-                            // Rule at isle/codegen/x64/lower.isle line 566.
+                            // Rule at isle/codegen/x64/lower.isle line 568.
                             return v311;
                         }
                     }
-                }
-                &Opcode::Fmax => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Fmax => {
                         let v285 = &C::float_size(ctx, v2);
                         if let Some(v286) = v285 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v312 = constructor_min_max(ctx, v286, false, v18.0, v18.1);
                             let v313 = C::output_xmm(ctx, v312);
                             let v314 = Some(v313);
-                            // Rule at isle/codegen/x64/lower.isle line 567.
+                            // Rule at isle/codegen/x64/lower.isle line 569.
                             return v314;
                         }
                     }
-                }
-                &Opcode::Fcopysign => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Fcopysign => {
                         let v285 = &C::float_size(ctx, v2);
                         if let Some(v286) = v285 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
@@ -1506,12 +1479,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v340 = constructor_sse_rr(ctx, &SseOp::Orps, v336, v339);
                             let v341 = C::output_xmm(ctx, v340);
                             let v342 = Some(v341);
-                            // Rule at isle/codegen/x64/lower.isle line 586.
+                            // Rule at isle/codegen/x64/lower.isle line 588.
                             return v342;
                         }
                     }
+                    _ => {}
                 }
-                _ => {}
             }
         }
         &InstructionData::Ternary {
@@ -1521,6 +1494,20 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             if let &Opcode::Select = v167 {
                 let v1 = &C::result_type(ctx, arg0);
                 if let Some(v2) = v1 {
+                    let v597 = &C::vector_ty(ctx, v2);
+                    if let Some(v598) = v597 {
+                        let v169 = C::unpack_value_array_3(ctx, v168);
+                        let v640 = constructor_select_mask(ctx, v169.0);
+                        let v431 = C::put_in_xmm(ctx, v169.1);
+                        let v643 = constructor_vec_rr(ctx, &SseOp::Pand, v640, v431);
+                        let v433 = C::put_in_xmm(ctx, v169.2);
+                        let v645 = constructor_vec_rr(ctx, &SseOp::Pandn, v640, v433);
+                        let v646 = constructor_vec_rr(ctx, &SseOp::Por, v643, v645);
+                        let v647 = C::output_xmm(ctx, v646);
+                        let v648 = Some(v647);
+                        // Rule at isle/codegen/x64/simd.isle line 111.
+                        return v648;
+                    }
                     let v165 = &C::any_int_ty(ctx, v2);
                     if let Some(v166) = v165 {
                         let v169 = C::unpack_value_array_3(ctx, v168);
@@ -1553,7 +1540,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v192 = C::writable_gpr_to_gpr(ctx, v184);
                             let v193 = C::output_gpr(ctx, v192);
                             let v194 = Some(v193);
-                            // Rule at isle/codegen/x64/lower.isle line 383.
+                            // Rule at isle/codegen/x64/lower.isle line 385.
                             return v194;
                         }
                     }
@@ -1588,7 +1575,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v445 = constructor_gpr_to_xmm(ctx, v430, v444);
                         let v446 = C::output_xmm(ctx, v445);
                         let v447 = Some(v446);
-                        // Rule at isle/codegen/x64/lower.isle line 722.
+                        // Rule at isle/codegen/x64/lower.isle line 724.
                         return v447;
                     }
                     if let Some(v166) = v165 {
@@ -1621,7 +1608,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v223 = C::writable_gpr_to_gpr(ctx, v184);
                             let v224 = C::output_gpr(ctx, v223);
                             let v225 = Some(v224);
-                            // Rule at isle/codegen/x64/lower.isle line 397.
+                            // Rule at isle/codegen/x64/lower.isle line 399.
                             return v225;
                         }
                         let v196 = &C::int_ty(ctx, v195);
@@ -1652,7 +1639,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v208 = C::writable_gpr_to_gpr(ctx, v204);
                             let v209 = C::output_gpr(ctx, v208);
                             let v210 = Some(v209);
-                            // Rule at isle/codegen/x64/lower.isle line 390.
+                            // Rule at isle/codegen/x64/lower.isle line 392.
                             return v210;
                         }
                     }
@@ -1669,7 +1656,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v273 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v272);
                 let v274 = C::output_xmm(ctx, v273);
                 let v275 = Some(v274);
-                // Rule at isle/codegen/x64/lower.isle line 517.
+                // Rule at isle/codegen/x64/lower.isle line 519.
                 return v275;
             }
         }
@@ -1683,8 +1670,28 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v282 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v281);
                 let v283 = C::output_xmm(ctx, v282);
                 let v284 = Some(v283);
-                // Rule at isle/codegen/x64/lower.isle line 519.
+                // Rule at isle/codegen/x64/lower.isle line 521.
                 return v284;
+            }
+        }
+        &InstructionData::UnaryConst {
+            opcode: ref v601,
+            constant: v602,
+        } => {
+            if let &Opcode::Vconst = v601 {
+                let v1 = &C::result_type(ctx, arg0);
+                if let Some(v2) = v1 {
+                    let v597 = &C::vector_ty(ctx, v2);
+                    if let Some(v598) = v597 {
+                        let v603 = C::constant_lo(ctx, v602);
+                        let v604 = C::constant_hi(ctx, v602);
+                        let v605 = constructor_vector_constant(ctx, v603, v604);
+                        let v606 = C::output_xmm(ctx, v605);
+                        let v607 = Some(v606);
+                        // Rule at isle/codegen/x64/simd.isle line 44.
+                        return v607;
+                    }
+                }
             }
         }
         &InstructionData::IntCompare {
@@ -1693,6 +1700,48 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             args: v74,
         } => {
             if let &Opcode::Icmp = v72 {
+                match v73 {
+                    &IntCC::Equal => {
+                        let v1 = &C::result_type(ctx, arg0);
+                        if let Some(v2) = v1 {
+                            let v597 = &C::vector_ty(ctx, v2);
+                            if let Some(v598) = v597 {
+                                let v630 = &constructor_vec_cmpeq(ctx, v598);
+                                if let Some(v631) = v630 {
+                                    let v75 = C::unpack_value_array_2(ctx, v74);
+                                    let v632 = C::put_in_xmm(ctx, v75.0);
+                                    let v633 = C::put_in_xmm(ctx, v75.1);
+                                    let v634 = constructor_vec_rr(ctx, v631, v632, v633);
+                                    let v635 = C::output_xmm(ctx, v634);
+                                    let v636 = Some(v635);
+                                    // Rule at isle/codegen/x64/simd.isle line 101.
+                                    return v636;
+                                }
+                            }
+                        }
+                    }
+                    &IntCC::NotEqual => {
+                        let v1 = &C::result_type(ctx, arg0);
+                        if let Some(v2) = v1 {
+                            let v597 = &C::vector_ty(ctx, v2);
+                            if let Some(v598) = v597 {
+                                let v630 = &constructor_vec_cmpeq(ctx, v598);
+                                if let Some(v631) = v630 {
+                                    let v75 = C::unpack_value_array_2(ctx, v74);
+                                    let v632 = C::put_in_xmm(ctx, v75.0);
+                                    let v633 = C::put_in_xmm(ctx, v75.1);
+                                    let v634 = constructor_vec_rr(ctx, v631, v632, v633);
+                                    let v637 = constructor_vec_not(ctx, v634);
+                                    let v638 = C::output_xmm(ctx, v637);
+                                    let v639 = Some(v638);
+                                    // Rule at isle/codegen/x64/simd.isle line 104.
+                                    return v639;
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
                 let v75 = C::unpack_value_array_2(ctx, v74);
                 let v78 = &C::value_type(ctx, v75.0);
                 let v86 = &C::narrow_ty(ctx, v78);
@@ -1708,7 +1757,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v97 = constructor_compare(ctx, v73, &Type::I32, v93, v96);
                             let v98 = C::output_gpr(ctx, v97);
                             let v99 = Some(v98);
-                            // Rule at isle/codegen/x64/lower.isle line 238.
+                            // Rule at isle/codegen/x64/lower.isle line 240.
                             return v99;
                         }
                         false => {
@@ -1717,7 +1766,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v90 = constructor_compare(ctx, v73, &Type::I32, v81, v82);
                             let v91 = C::output_gpr(ctx, v90);
                             let v92 = Some(v91);
-                            // Rule at isle/codegen/x64/lower.isle line 234.
+                            // Rule at isle/codegen/x64/lower.isle line 236.
                             return v92;
                         }
                         _ => {}
@@ -1730,7 +1779,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v83 = constructor_compare(ctx, v73, v80, v81, v82);
                     let v84 = C::output_gpr(ctx, v83);
                     let v85 = Some(v84);
-                    // Rule at isle/codegen/x64/lower.isle line 229.
+                    // Rule at isle/codegen/x64/lower.isle line 231.
                     return v85;
                 }
             }
@@ -1745,7 +1794,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v385 = constructor_float_flag(ctx, v380, v382.0, v382.1);
                 let v386 = C::output_gpr(ctx, v385);
                 let v387 = Some(v386);
-                // Rule at isle/codegen/x64/lower.isle line 649.
+                // Rule at isle/codegen/x64/lower.isle line 651.
                 return v387;
             }
         }
@@ -1759,6 +1808,22 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             if let Some(v2) = v1 {
                 match v226 {
                     &Opcode::Load => {
+                        let v597 = &C::vector_ty(ctx, v2);
+                        if let Some(v598) = v597 {
+                            let v397 = C::temp_writable_xmm(ctx);
+                            let v235 = C::amode(ctx, arg0);
+                            let v609 = MInst::XmmLoad {
+                                op: SseMovOp::Movups,
+                                src: v235,
+                                dst: v397,
+                            };
+                            let v610 = C::emit(ctx, &v609);
+                            let v611 = C::writable_xmm_to_xmm(ctx, v397);
+                            let v612 = C::output_xmm(ctx, v611);
+                            let v613 = Some(v612);
+                            // Rule at isle/codegen/x64/simd.isle line 54.
+                            return v613;
+                        }
                         let v285 = &C::float_size(ctx, v2);
                         if let Some(v286) = v285 {
                             let v397 = C::temp_writable_xmm(ctx);
@@ -1773,7 +1838,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v421 = C::writable_xmm_to_xmm(ctx, v397);
                             let v422 = C::output_xmm(ctx, v421);
                             let v423 = Some(v422);
-                            // Rule at isle/codegen/x64/lower.isle line 712.
+                            // Rule at isle/codegen/x64/lower.isle line 714.
                             return v423;
                         }
                         let v3 = &C::int_ty(ctx, v2);
@@ -1790,7 +1855,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v115 = C::writable_gpr_to_gpr(ctx, v35);
                             let v116 = C::output_gpr(ctx, v115);
                             let v117 = Some(v116);
-                            // Rule at isle/codegen/x64/lower.isle line 418.
+                            // Rule at isle/codegen/x64/lower.isle line 420.
                             return v117;
                         }
                     }
@@ -1807,7 +1872,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v39 = C::writable_gpr_to_gpr(ctx, v35);
                             let v40 = C::output_gpr(ctx, v39);
                             let v41 = Some(v40);
-                            // Rule at isle/codegen/x64/lower.isle line 446.
+                            // Rule at isle/codegen/x64/lower.isle line 448.
                             return v41;
                         }
                     }
@@ -1829,7 +1894,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v115 = C::writable_gpr_to_gpr(ctx, v35);
                         let v116 = C::output_gpr(ctx, v115);
                         let v117 = Some(v116);
-                        // Rule at isle/codegen/x64/lower.isle line 435.
+                        // Rule at isle/codegen/x64/lower.isle line 437.
                         return v117;
                     }
                     let v239 = &constructor_sload_ext(ctx, v226, v4);
@@ -1846,7 +1911,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v115 = C::writable_gpr_to_gpr(ctx, v35);
                         let v116 = C::output_gpr(ctx, v115);
                         let v117 = Some(v116);
-                        // Rule at isle/codegen/x64/lower.isle line 440.
+                        // Rule at isle/codegen/x64/lower.isle line 442.
                         return v117;
                     }
                 }
@@ -1866,7 +1931,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v509 = C::writable_gpr_to_gpr(ctx, v35);
                         let v590 = C::output_gpr(ctx, v509);
                         let v591 = Some(v590);
-                        // Rule at isle/codegen/x64/lower.isle line 980.
+                        // Rule at isle/codegen/x64/lower.isle line 982.
                         return v591;
                     }
                 }
@@ -1878,6 +1943,25 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             args: v247,
             offset: v248,
         } => {
+            if let &Opcode::Store = v245 {
+                let v249 = C::unpack_value_array_2(ctx, v247);
+                let v254 = &C::value_type(ctx, v249.0);
+                let v614 = &C::vector_ty(ctx, v254);
+                if let Some(v615) = v614 {
+                    let v616 = C::put_in_xmm(ctx, v249.0);
+                    let v235 = C::amode(ctx, arg0);
+                    let v617 = MInst::XmmStore {
+                        op: SseMovOp::Movups,
+                        src: v616,
+                        dst: v235,
+                    };
+                    let v618 = C::emit(ctx, &v617);
+                    let v619 = C::output_none(ctx);
+                    let v620 = Some(v619);
+                    // Rule at isle/codegen/x64/simd.isle line 58.
+                    return v620;
+                }
+            }
             let v249 = C::unpack_value_array_2(ctx, v247);
             let v252 = C::store_imm(ctx, v245, v249.0);
             if let Some(v253) = v252 {
@@ -1892,7 +1976,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v258 = C::emit(ctx, &v257);
                 let v259 = C::output_none(ctx);
                 let v260 = Some(v259);
-                // Rule at isle/codegen/x64/lower.isle line 468.
+                // Rule at isle/codegen/x64/lower.isle line 470.
                 return v260;
             }
             if let &Opcode::Store = v245 {
@@ -1910,7 +1994,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v429 = C::emit(ctx, &v428);
                     let v267 = C::output_none(ctx);
                     let v268 = Some(v267);
-                    // Rule at isle/codegen/x64/lower.isle line 716.
+                    // Rule at isle/codegen/x64/lower.isle line 718.
                     return v268;
                 }
             }
@@ -1928,7 +2012,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v266 = C::emit(ctx, &v265);
                 let v267 = C::output_none(ctx);
                 let v268 = Some(v267);
-                // Rule at isle/codegen/x64/lower.isle line 473.
+                // Rule at isle/codegen/x64/lower.isle line 475.
                 return v268;
             }
             if let &Opcode::Store = v245 {
@@ -1945,7 +2029,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v596 = C::emit(ctx, &v595);
                     let v267 = C::output_none(ctx);
                     let v268 = Some(v267);
-                    // Rule at isle/codegen/x64/lower.isle line 984.
+                    // Rule at isle/codegen/x64/lower.isle line 986.
                     return v268;
                 }
             }
@@ -1965,7 +2049,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v454 = C::emit(ctx, &v453);
                     let v259 = C::output_none(ctx);
                     let v260 = Some(v259);
-                    // Rule at isle/codegen/x64/lower.isle line 745.
+                    // Rule at isle/codegen/x64/lower.isle line 747.
                     return v260;
                 }
                 &Opcode::Trapnz => {
@@ -1977,7 +2061,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v456 = C::emit(ctx, &v455);
                     let v259 = C::output_none(ctx);
                     let v260 = Some(v259);
-                    // Rule at isle/codegen/x64/lower.isle line 749.
+                    // Rule at isle/codegen/x64/lower.isle line 751.
                     return v260;
                 }
                 _ => {}
@@ -2004,7 +2088,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v468 = C::emit(ctx, &v467);
                         let v469 = C::output_gpr(ctx, v465);
                         let v470 = Some(v469);
-                        // Rule at isle/codegen/x64/lower.isle line 755.
+                        // Rule at isle/codegen/x64/lower.isle line 757.
                         return v470;
                     }
                 }
@@ -2019,24 +2103,24 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
 pub fn constructor_signed_cc<C: Context>(ctx: &mut C, arg0: &IntCC) -> bool {
     match arg0 {
         &IntCC::SignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 244.
-            return true;
-        }
-        &IntCC::SignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 245.
-            return true;
-        }
-        &IntCC::SignedGreaterThan => {
             // Rule at isle/codegen/x64/lower.isle line 246.
             return true;
         }
-        &IntCC::SignedLessThanOrEqual => {
+        &IntCC::SignedGreaterThanOrEqual => {
             // Rule at isle/codegen/x64/lower.isle line 247.
+            return true;
+        }
+        &IntCC::SignedGreaterThan => {
+            // Rule at isle/codegen/x64/lower.isle line 248.
+            return true;
+        }
+        &IntCC::SignedLessThanOrEqual => {
+            // Rule at isle/codegen/x64/lower.isle line 249.
             return true;
         }
         _ => {}
     }
-    // Rule at isle/codegen/x64/lower.isle line 248.
+    // Rule at isle/codegen/x64/lower.isle line 250.
     return false;
 }
 
@@ -2047,12 +2131,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 257.
+                    // Rule at isle/codegen/x64/lower.isle line 259.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 258.
+                    // Rule at isle/codegen/x64/lower.isle line 260.
                     return v5;
                 }
                 _ => {}
@@ -2062,12 +2146,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 259.
+                    // Rule at isle/codegen/x64/lower.isle line 261.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 260.
+                    // Rule at isle/codegen/x64/lower.isle line 262.
                     return v9;
                 }
                 _ => {}
@@ -2076,7 +2160,7 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
         &Type::I32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 261.
+                // Rule at isle/codegen/x64/lower.isle line 263.
                 return v11;
             }
         }
@@ -2106,7 +2190,7 @@ pub fn constructor_shift<C: Context>(
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 295.
+    // Rule at isle/codegen/x64/lower.isle line 297.
     return v10;
 }
 
@@ -2128,14 +2212,14 @@ pub fn constructor_unary_op<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 307.
+    // Rule at isle/codegen/x64/lower.isle line 309.
     return v8;
 }
 
 // Generated as internal constructor for term zero_gpr.
 pub fn constructor_zero_gpr<C: Context>(ctx: &mut C, arg0: &Type) -> GprReg {
     let v2 = C::imm(ctx, arg0, 0_i64);
-    // Rule at isle/codegen/x64/lower.isle line 324.
+    // Rule at isle/codegen/x64/lower.isle line 326.
     return v2;
 }
 
@@ -2167,7 +2251,7 @@ pub fn constructor_divide<C: Context>(
     let v12 = C::writable_gpr_to_gpr(ctx, v5);
     let v13 = C::writable_gpr_to_gpr(ctx, v6);
     let v14 = C::gpr_pair(ctx, v12, v13);
-    // Rule at isle/codegen/x64/lower.isle line 328.
+    // Rule at isle/codegen/x64/lower.isle line 330.
     return v14;
 }
 
@@ -2189,19 +2273,19 @@ pub fn constructor_dividend_high<C: Context>(
             };
             let v7 = C::emit(ctx, &v6);
             let v8 = C::writable_gpr_to_gpr(ctx, v4);
-            // Rule at isle/codegen/x64/lower.isle line 337.
+            // Rule at isle/codegen/x64/lower.isle line 339.
             return v8;
         }
         false => {
             let v3 = constructor_zero_gpr(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 336.
+            // Rule at isle/codegen/x64/lower.isle line 338.
             return v3;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "dividend_high", "isle/codegen/x64/lower.isle line 335"
+        "dividend_high", "isle/codegen/x64/lower.isle line 337"
     )
 }
 
@@ -2228,7 +2312,7 @@ pub fn constructor_checked_srem<C: Context>(
     };
     let v10 = C::emit(ctx, &v9);
     let v11 = C::writable_gpr_to_gpr(ctx, v6);
-    // Rule at isle/codegen/x64/lower.isle line 362.
+    // Rule at isle/codegen/x64/lower.isle line 364.
     return v11;
 }
 
@@ -2243,12 +2327,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 424.
+                    // Rule at isle/codegen/x64/lower.isle line 426.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 425.
+                    // Rule at isle/codegen/x64/lower.isle line 427.
                     return v5;
                 }
                 _ => {}
@@ -2258,12 +2342,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 426.
+                    // Rule at isle/codegen/x64/lower.isle line 428.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 427.
+                    // Rule at isle/codegen/x64/lower.isle line 429.
                     return v9;
                 }
                 _ => {}
@@ -2285,12 +2369,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 429.
+                    // Rule at isle/codegen/x64/lower.isle line 431.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 430.
+                    // Rule at isle/codegen/x64/lower.isle line 432.
                     return v5;
                 }
                 _ => {}
@@ -2300,12 +2384,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 431.
+                    // Rule at isle/codegen/x64/lower.isle line 433.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 432.
+                    // Rule at isle/codegen/x64/lower.isle line 434.
                     return v9;
                 }
                 _ => {}
@@ -2314,7 +2398,7 @@ pub fn constructor_sload_ext<C: Context>(
         &Opcode::Sload32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 433.
+                // Rule at isle/codegen/x64/lower.isle line 435.
                 return v11;
             }
         }
@@ -2328,26 +2412,26 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
     match arg0 {
         &Opcode::Store => {
             let v5 = &constructor_operand_size(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 461.
+            // Rule at isle/codegen/x64/lower.isle line 463.
             return v5.clone();
         }
         &Opcode::Istore8 => {
-            // Rule at isle/codegen/x64/lower.isle line 458.
+            // Rule at isle/codegen/x64/lower.isle line 460.
             return OperandSize::S8;
         }
         &Opcode::Istore16 => {
-            // Rule at isle/codegen/x64/lower.isle line 459.
+            // Rule at isle/codegen/x64/lower.isle line 461.
             return OperandSize::S16;
         }
         &Opcode::Istore32 => {
-            // Rule at isle/codegen/x64/lower.isle line 460.
+            // Rule at isle/codegen/x64/lower.isle line 462.
             return OperandSize::S32;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "store_size", "isle/codegen/x64/lower.isle line 457"
+        "store_size", "isle/codegen/x64/lower.isle line 459"
     )
 }
 
@@ -2355,18 +2439,18 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
 pub fn constructor_int_size_of_float<C: Context>(ctx: &mut C, arg0: &FloatSize) -> OperandSize {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 498.
+            // Rule at isle/codegen/x64/lower.isle line 500.
             return OperandSize::S32;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 499.
+            // Rule at isle/codegen/x64/lower.isle line 501.
             return OperandSize::S64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "int_size_of_float", "isle/codegen/x64/lower.isle line 497"
+        "int_size_of_float", "isle/codegen/x64/lower.isle line 499"
     )
 }
 
@@ -2379,7 +2463,7 @@ pub fn constructor_sse_rr<C: Context>(
 ) -> XmmReg {
     let v3 = C::xmm_to_xmm_mem(ctx, arg2);
     let v4 = constructor_sse_rm(ctx, arg0, arg1, v3);
-    // Rule at isle/codegen/x64/lower.isle line 502.
+    // Rule at isle/codegen/x64/lower.isle line 504.
     return v4;
 }
 
@@ -2394,7 +2478,7 @@ pub fn constructor_gpr_to_xmm<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 505.
+    // Rule at isle/codegen/x64/lower.isle line 507.
     return v6;
 }
 
@@ -2408,7 +2492,7 @@ pub fn constructor_xmm_to_gpr<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v4 = C::emit(ctx, &v3);
     let v5 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 511.
+    // Rule at isle/codegen/x64/lower.isle line 513.
     return v5;
 }
 
@@ -2418,11 +2502,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fadd => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 528.
+                    // Rule at isle/codegen/x64/lower.isle line 530.
                     return SseOp::Addss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 529.
+                    // Rule at isle/codegen/x64/lower.isle line 531.
                     return SseOp::Addsd;
                 }
                 _ => {}
@@ -2431,11 +2515,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fsub => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 530.
+                    // Rule at isle/codegen/x64/lower.isle line 532.
                     return SseOp::Subss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 531.
+                    // Rule at isle/codegen/x64/lower.isle line 533.
                     return SseOp::Subsd;
                 }
                 _ => {}
@@ -2444,11 +2528,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fmul => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 532.
+                    // Rule at isle/codegen/x64/lower.isle line 534.
                     return SseOp::Mulss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 533.
+                    // Rule at isle/codegen/x64/lower.isle line 535.
                     return SseOp::Mulsd;
                 }
                 _ => {}
@@ -2457,11 +2541,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fdiv => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 534.
+                    // Rule at isle/codegen/x64/lower.isle line 536.
                     return SseOp::Divss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 535.
+                    // Rule at isle/codegen/x64/lower.isle line 537.
                     return SseOp::Divsd;
                 }
                 _ => {}
@@ -2471,7 +2555,7 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_op", "isle/codegen/x64/lower.isle line 527"
+        "sse_op", "isle/codegen/x64/lower.isle line 529"
     )
 }
 
@@ -2481,12 +2565,12 @@ pub fn constructor_put_in_xmm_mem<C: Context>(ctx: &mut C, arg0: Value) -> XmmMe
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_xmm_mem(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 541.
+        // Rule at isle/codegen/x64/lower.isle line 543.
         return v4;
     }
     let v5 = C::put_in_xmm(ctx, arg0);
     let v6 = C::xmm_to_xmm_mem(ctx, v5);
-    // Rule at isle/codegen/x64/lower.isle line 544.
+    // Rule at isle/codegen/x64/lower.isle line 546.
     return v6;
 }
 
@@ -2506,7 +2590,7 @@ pub fn constructor_sse_rm<C: Context>(
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 547.
+    // Rule at isle/codegen/x64/lower.isle line 549.
     return v6;
 }
 
@@ -2530,7 +2614,7 @@ pub fn constructor_min_max<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 562.
+    // Rule at isle/codegen/x64/lower.isle line 564.
     return v9;
 }
 
@@ -2540,20 +2624,20 @@ pub fn constructor_sign_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmRe
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483648_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 576.
+            // Rule at isle/codegen/x64/lower.isle line 578.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, -9223372036854775808_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 577.
+            // Rule at isle/codegen/x64/lower.isle line 579.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sign_mask", "isle/codegen/x64/lower.isle line 575"
+        "sign_mask", "isle/codegen/x64/lower.isle line 577"
     )
 }
 
@@ -2563,20 +2647,20 @@ pub fn constructor_abs_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483647_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 579.
+            // Rule at isle/codegen/x64/lower.isle line 581.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, 9223372036854775807_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 580.
+            // Rule at isle/codegen/x64/lower.isle line 582.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "abs_mask", "isle/codegen/x64/lower.isle line 578"
+        "abs_mask", "isle/codegen/x64/lower.isle line 580"
     )
 }
 
@@ -2599,7 +2683,7 @@ pub fn constructor_round<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 592.
+    // Rule at isle/codegen/x64/lower.isle line 594.
     return v8;
 }
 
@@ -2617,12 +2701,12 @@ pub fn constructor_ucomis<C: Context>(ctx: &mut C, arg0: Value, arg1: Value) -> 
             rhs: v7,
         };
         let v9 = C::emit(ctx, &v8);
-        // Rule at isle/codegen/x64/lower.isle line 619.
+        // Rule at isle/codegen/x64/lower.isle line 621.
         return v9;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "ucomis", "isle/codegen/x64/lower.isle line 618"
+        "ucomis", "isle/codegen/x64/lower.isle line 620"
     )
 }
 
@@ -2644,7 +2728,7 @@ pub fn constructor_setcc_byte<C: Context>(ctx: &mut C, arg0: &CC) -> GprReg {
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 624.
+    // Rule at isle/codegen/x64/lower.isle line 626.
     return v10;
 }
 
@@ -2662,7 +2746,7 @@ pub fn constructor_float_flag<C: Context>(
             let v15 = constructor_setcc_byte(ctx, &CC::NP);
             let v18 = C::gpr_to_gpr_mem_imm(ctx, v15);
             let v19 = constructor_alu(ctx, &AluOp::And, &Type::I32, v14, v18);
-            // Rule at isle/codegen/x64/lower.isle line 638.
+            // Rule at isle/codegen/x64/lower.isle line 640.
             return v19;
         }
         &FloatCC::NotEqual => {
@@ -2671,50 +2755,50 @@ pub fn constructor_float_flag<C: Context>(
             let v22 = constructor_setcc_byte(ctx, &CC::P);
             let v24 = C::gpr_to_gpr_mem_imm(ctx, v22);
             let v25 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v21, v24);
-            // Rule at isle/codegen/x64/lower.isle line 643.
+            // Rule at isle/codegen/x64/lower.isle line 645.
             return v25;
         }
         &FloatCC::LessThan => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 634.
+            // Rule at isle/codegen/x64/lower.isle line 636.
             return v5;
         }
         &FloatCC::LessThanOrEqual => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 635.
+            // Rule at isle/codegen/x64/lower.isle line 637.
             return v7;
         }
         &FloatCC::GreaterThan => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 632.
+            // Rule at isle/codegen/x64/lower.isle line 634.
             return v5;
         }
         &FloatCC::GreaterThanOrEqual => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 633.
+            // Rule at isle/codegen/x64/lower.isle line 635.
             return v7;
         }
         &FloatCC::Ordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v10 = constructor_setcc_byte(ctx, &CC::NP);
-            // Rule at isle/codegen/x64/lower.isle line 636.
+            // Rule at isle/codegen/x64/lower.isle line 638.
             return v10;
         }
         &FloatCC::Unordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v12 = constructor_setcc_byte(ctx, &CC::P);
-            // Rule at isle/codegen/x64/lower.isle line 637.
+            // Rule at isle/codegen/x64/lower.isle line 639.
             return v12;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_flag", "isle/codegen/x64/lower.isle line 631"
+        "float_flag", "isle/codegen/x64/lower.isle line 633"
     )
 }
 
@@ -2723,7 +2807,7 @@ pub fn constructor_zero_xmm<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
     let v1 = &constructor_int_size_of_float(ctx, arg0);
     let v4 = C::imm(ctx, &Type::I64, 0_i64);
     let v5 = constructor_gpr_to_xmm(ctx, v1, v4);
-    // Rule at isle/codegen/x64/lower.isle line 653.
+    // Rule at isle/codegen/x64/lower.isle line 655.
     return v5;
 }
 
@@ -2746,7 +2830,7 @@ pub fn constructor_int_to_float<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 656.
+    // Rule at isle/codegen/x64/lower.isle line 658.
     return v8;
 }
 
@@ -2778,12 +2862,12 @@ pub fn constructor_float_to_sint<C: Context>(
         };
         let v13 = C::emit(ctx, &v12);
         let v14 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 684.
+        // Rule at isle/codegen/x64/lower.isle line 686.
         return v14;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_sint", "isle/codegen/x64/lower.isle line 683"
+        "float_to_sint", "isle/codegen/x64/lower.isle line 685"
     )
 }
 
@@ -2819,12 +2903,12 @@ pub fn constructor_float_to_uint<C: Context>(
         };
         let v15 = C::emit(ctx, &v14);
         let v16 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 692.
+        // Rule at isle/codegen/x64/lower.isle line 694.
         return v16;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_uint", "isle/codegen/x64/lower.isle line 691"
+        "float_to_uint", "isle/codegen/x64/lower.isle line 693"
     )
 }
 
@@ -2832,18 +2916,18 @@ pub fn constructor_float_to_uint<C: Context>(
 pub fn constructor_sse_mov<C: Context>(ctx: &mut C, arg0: &FloatSize) -> SseMovOp {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 709.
+            // Rule at isle/codegen/x64/lower.isle line 711.
             return SseMovOp::Movss;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 710.
+            // Rule at isle/codegen/x64/lower.isle line 712.
             return SseMovOp::Movsd;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_mov", "isle/codegen/x64/lower.isle line 708"
+        "sse_mov", "isle/codegen/x64/lower.isle line 710"
     )
 }
 
@@ -2860,17 +2944,17 @@ pub fn constructor_test_self<C: Context>(ctx: &mut C, arg0: Value) -> Unit {
         rhs: v5,
     };
     let v7 = C::emit(ctx, &v6);
-    // Rule at isle/codegen/x64/lower.isle line 734.
+    // Rule at isle/codegen/x64/lower.isle line 736.
     return v7;
 }
 
 // Generated as internal constructor for term test_size.
 pub fn constructor_test_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 742.
+        // Rule at isle/codegen/x64/lower.isle line 744.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 743.
+    // Rule at isle/codegen/x64/lower.isle line 745.
     return OperandSize::S32;
 }
 
@@ -2893,7 +2977,7 @@ pub fn constructor_bit_count<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 761.
+    // Rule at isle/codegen/x64/lower.isle line 763.
     return v9;
 }
 
@@ -2901,18 +2985,18 @@ pub fn constructor_bit_count<C: Context>(
 pub fn constructor_type_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
     match arg0 {
         &Type::I32 => {
-            // Rule at isle/codegen/x64/lower.isle line 777.
+            // Rule at isle/codegen/x64/lower.isle line 779.
             return 32_i64;
         }
         &Type::I64 => {
-            // Rule at isle/codegen/x64/lower.isle line 778.
+            // Rule at isle/codegen/x64/lower.isle line 780.
             return 64_i64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "type_bits", "isle/codegen/x64/lower.isle line 776"
+        "type_bits", "isle/codegen/x64/lower.isle line 778"
     )
 }
 
@@ -2926,7 +3010,7 @@ pub fn constructor_count_zeros<C: Context>(
     let v3 = C::has_bit_op(ctx, arg0);
     if v3 == true {
         let v4 = constructor_bit_count_gpr(ctx, arg0, arg1, arg2);
-        // Rule at isle/codegen/x64/lower.isle line 786.
+        // Rule at isle/codegen/x64/lower.isle line 788.
         return v4;
     }
     match arg0 {
@@ -2950,7 +3034,7 @@ pub fn constructor_count_zeros<C: Context>(
             let v20 = C::writable_gpr_to_gpr(ctx, v7);
             let v21 = C::gpr_to_gpr_mem_imm(ctx, v20);
             let v22 = constructor_alu(ctx, &AluOp::Sub, arg1, v19, v21);
-            // Rule at isle/codegen/x64/lower.isle line 789.
+            // Rule at isle/codegen/x64/lower.isle line 791.
             return v22;
         }
         &BitOp::Tzcnt => {
@@ -2969,14 +3053,14 @@ pub fn constructor_count_zeros<C: Context>(
             };
             let v29 = C::emit(ctx, &v28);
             let v30 = C::writable_gpr_to_gpr(ctx, v7);
-            // Rule at isle/codegen/x64/lower.isle line 795.
+            // Rule at isle/codegen/x64/lower.isle line 797.
             return v30;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "count_zeros", "isle/codegen/x64/lower.isle line 785"
+        "count_zeros", "isle/codegen/x64/lower.isle line 787"
     )
 }
 
@@ -2998,7 +3082,7 @@ pub fn constructor_bit_count_gpr<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 802.
+    // Rule at isle/codegen/x64/lower.isle line 804.
     return v8;
 }
 
@@ -3007,7 +3091,7 @@ pub fn constructor_popcount<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprReg) 
     let v3 = C::has_bit_op(ctx, &BitOp::Popcnt);
     if v3 == true {
         let v4 = constructor_bit_count_gpr(ctx, &BitOp::Popcnt, arg0, arg1);
-        // Rule at isle/codegen/x64/lower.isle line 814.
+        // Rule at isle/codegen/x64/lower.isle line 816.
         return v4;
     }
     let v9 = constructor_shift_imm(ctx, &ShiftOp::Shr, arg0, arg1, 0x1_u8);
@@ -3035,7 +3119,7 @@ pub fn constructor_popcount<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprReg) 
     let v38 = constructor_type_bits_u8(ctx, arg0);
     let v40 = C::u8_sub(ctx, v38, 0x8_u8);
     let v41 = constructor_shift_imm(ctx, &ShiftOp::Shr, arg0, v37, v40);
-    // Rule at isle/codegen/x64/lower.isle line 817.
+    // Rule at isle/codegen/x64/lower.isle line 819.
     return v41;
 }
 
@@ -3059,7 +3143,7 @@ pub fn constructor_shift_imm<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 834.
+    // Rule at isle/codegen/x64/lower.isle line 836.
     return v9;
 }
 
@@ -3081,7 +3165,7 @@ pub fn constructor_imul<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 843.
+    // Rule at isle/codegen/x64/lower.isle line 845.
     return v8;
 }
 
@@ -3089,18 +3173,18 @@ pub fn constructor_imul<C: Context>(
 pub fn constructor_type_bits_u8<C: Context>(ctx: &mut C, arg0: &Type) -> u8 {
     match arg0 {
         &Type::I32 => {
-            // Rule at isle/codegen/x64/lower.isle line 849.
+            // Rule at isle/codegen/x64/lower.isle line 851.
             return 0x20_u8;
         }
         &Type::I64 => {
-            // Rule at isle/codegen/x64/lower.isle line 850.
+            // Rule at isle/codegen/x64/lower.isle line 852.
             return 0x40_u8;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "type_bits_u8", "isle/codegen/x64/lower.isle line 848"
+        "type_bits_u8", "isle/codegen/x64/lower.isle line 850"
     )
 }
 
@@ -3108,18 +3192,18 @@ pub fn constructor_type_bits_u8<C: Context>(ctx: &mut C, arg0: &Type) -> u8 {
 pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtMode {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 884.
+            // Rule at isle/codegen/x64/lower.isle line 886.
             return ExtMode::BL;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 885.
+            // Rule at isle/codegen/x64/lower.isle line 887.
             return ExtMode::WL;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 883"
+        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 885"
     )
 }
 
@@ -3127,18 +3211,18 @@ pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtM
 pub fn constructor_narrow_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 887.
+            // Rule at isle/codegen/x64/lower.isle line 889.
             return 8_i64;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 888.
+            // Rule at isle/codegen/x64/lower.isle line 890.
             return 16_i64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_bits", "isle/codegen/x64/lower.isle line 886"
+        "narrow_bits", "isle/codegen/x64/lower.isle line 888"
     )
 }
 
@@ -3154,7 +3238,7 @@ pub fn constructor_narrow_zext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 892.
+    // Rule at isle/codegen/x64/lower.isle line 894.
     return v7;
 }
 
@@ -3170,7 +3254,7 @@ pub fn constructor_narrow_sext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 898.
+    // Rule at isle/codegen/x64/lower.isle line 900.
     return v7;
 }
 
@@ -3181,7 +3265,7 @@ pub fn constructor_narrow_count<C: Context>(ctx: &mut C, arg0: &Type, arg1: Valu
     let v7 = C::i64_sub(ctx, v5, 1_i64);
     let v8 = C::imm_operand(ctx, v7);
     let v9 = constructor_alu(ctx, &AluOp::And, &Type::I32, v4, v8);
-    // Rule at isle/codegen/x64/lower.isle line 918.
+    // Rule at isle/codegen/x64/lower.isle line 920.
     return v9;
 }
 
@@ -3203,7 +3287,7 @@ pub fn constructor_shift_by<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 927.
+    // Rule at isle/codegen/x64/lower.isle line 929.
     return v8;
 }
 
@@ -3225,7 +3309,7 @@ pub fn constructor_narrow_rotate<C: Context>(
     let v14 = C::gpr_to_gpr_mem_imm(ctx, v12);
     let v15 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v11, v14);
     let v16 = constructor_narrow_zext(ctx, arg0, v15);
-    // Rule at isle/codegen/x64/lower.isle line 945.
+    // Rule at isle/codegen/x64/lower.isle line 947.
     return v16;
 }
 
@@ -3233,17 +3317,330 @@ pub fn constructor_narrow_rotate<C: Context>(
 pub fn constructor_narrow_store_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 989.
+            // Rule at isle/codegen/x64/lower.isle line 991.
             return OperandSize::S8;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 990.
+            // Rule at isle/codegen/x64/lower.isle line 992.
             return OperandSize::S16;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_store_size", "isle/codegen/x64/lower.isle line 988"
+        "narrow_store_size", "isle/codegen/x64/lower.isle line 990"
+    )
+}
+
+// Generated as internal constructor for term vec_rm.
+pub fn constructor_vec_rm<C: Context>(
+    ctx: &mut C,
+    arg0: &SseOp,
+    arg1: XmmReg,
+    arg2: XmmMem,
+) -> XmmReg {
+    let v3 = &C::avx_twin(ctx, arg0);
+    if let Some(v4) = v3 {
+        let v5 = C::temp_writable_xmm(ctx);
+        let v6 = MInst::XmmRmRVex {
+            op: v4.clone(),
+            src1: arg1,
+            src2: arg2,
+            dst: v5,
+        };
+        let v7 = C::emit(ctx, &v6);
+        let v8 = C::writable_xmm_to_xmm(ctx, v5);
+        // Rule at isle/codegen/x64/simd.isle line 20.
+        return v8;
+    }
+    let v9 = constructor_sse_rm(ctx, arg0, arg1, arg2);
+    // Rule at isle/codegen/x64/simd.isle line 25.
+    return v9;
+}
+
+// Generated as internal constructor for term vec_rr.
+pub fn constructor_vec_rr<C: Context>(
+    ctx: &mut C,
+    arg0: &SseOp,
+    arg1: XmmReg,
+    arg2: XmmReg,
+) -> XmmReg {
+    let v3 = C::xmm_to_xmm_mem(ctx, arg2);
+    let v4 = constructor_vec_rm(ctx, arg0, arg1, v3);
+    // Rule at isle/codegen/x64/simd.isle line 28.
+    return v4;
+}
+
+// Generated as internal constructor for term vec_not.
+pub fn constructor_vec_not<C: Context>(ctx: &mut C, arg0: XmmReg) -> XmmReg {
+    let v3 = constructor_vec_rr(ctx, &SseOp::Pcmpeqd, arg0, arg0);
+    let v4 = constructor_vec_rr(ctx, &SseOp::Pxor, arg0, v3);
+    // Rule at isle/codegen/x64/simd.isle line 32.
+    return v4;
+}
+
+// Generated as internal constructor for term vector_constant.
+pub fn constructor_vector_constant<C: Context>(ctx: &mut C, arg0: i64, arg1: i64) -> XmmReg {
+    if arg1 == 0_i64 {
+        let v4 = C::imm(ctx, &Type::I64, arg0);
+        let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v4);
+        // Rule at isle/codegen/x64/simd.isle line 47.
+        return v5;
+    }
+    let v4 = C::imm(ctx, &Type::I64, arg0);
+    let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v4);
+    let v7 = C::imm(ctx, &Type::I64, arg1);
+    let v8 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v7);
+    let v9 = constructor_vec_rr(ctx, &SseOp::Punpcklqdq, v5, v8);
+    // Rule at isle/codegen/x64/simd.isle line 48.
+    return v9;
+}
+
+// Generated as internal constructor for term vec_binary_op.
+pub fn constructor_vec_binary_op<C: Context>(
+    ctx: &mut C,
+    arg0: &Opcode,
+    arg1: &Type,
+) -> Option<SseOp> {
+    match arg0 {
+        &Opcode::Iadd => {
+            match arg1 {
+                &Type::I8X16 => {
+                    let v3 = Some(SseOp::Paddb);
+                    // Rule at isle/codegen/x64/simd.isle line 65.
+                    return v3;
+                }
+                &Type::I16X8 => {
+                    let v5 = Some(SseOp::Paddw);
+                    // Rule at isle/codegen/x64/simd.isle line 66.
+                    return v5;
+                }
+                &Type::I32X4 => {
+                    let v7 = Some(SseOp::Paddd);
+                    // Rule at isle/codegen/x64/simd.isle line 67.
+                    return v7;
+                }
+                &Type::I64X2 => {
+                    let v9 = Some(SseOp::Paddq);
+                    // Rule at isle/codegen/x64/simd.isle line 68.
+                    return v9;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::Isub => {
+            match arg1 {
+                &Type::I8X16 => {
+                    let v11 = Some(SseOp::Psubb);
+                    // Rule at isle/codegen/x64/simd.isle line 69.
+                    return v11;
+                }
+                &Type::I16X8 => {
+                    let v13 = Some(SseOp::Psubw);
+                    // Rule at isle/codegen/x64/simd.isle line 70.
+                    return v13;
+                }
+                &Type::I32X4 => {
+                    let v15 = Some(SseOp::Psubd);
+                    // Rule at isle/codegen/x64/simd.isle line 71.
+                    return v15;
+                }
+                &Type::I64X2 => {
+                    let v17 = Some(SseOp::Psubq);
+                    // Rule at isle/codegen/x64/simd.isle line 72.
+                    return v17;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::Imul => {
+            match arg1 {
+                &Type::I16X8 => {
+                    let v19 = Some(SseOp::Pmullw);
+                    // Rule at isle/codegen/x64/simd.isle line 73.
+                    return v19;
+                }
+                &Type::I32X4 => {
+                    let v21 = Some(SseOp::Pmulld);
+                    // Rule at isle/codegen/x64/simd.isle line 74.
+                    return v21;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::Band => {
+            let v22 = &C::vector_ty(ctx, arg1);
+            if let Some(v23) = v22 {
+                let v25 = Some(SseOp::Pand);
+                // Rule at isle/codegen/x64/simd.isle line 75.
+                return v25;
+            }
+        }
+        &Opcode::Bor => {
+            let v22 = &C::vector_ty(ctx, arg1);
+            if let Some(v23) = v22 {
+                let v27 = Some(SseOp::Por);
+                // Rule at isle/codegen/x64/simd.isle line 76.
+                return v27;
+            }
+        }
+        &Opcode::Bxor => {
+            let v22 = &C::vector_ty(ctx, arg1);
+            if let Some(v23) = v22 {
+                let v29 = Some(SseOp::Pxor);
+                // Rule at isle/codegen/x64/simd.isle line 77.
+                return v29;
+            }
+        }
+        &Opcode::Fadd => {
+            match arg1 {
+                &Type::F32X4 => {
+                    let v31 = Some(SseOp::Addps);
+                    // Rule at isle/codegen/x64/simd.isle line 78.
+                    return v31;
+                }
+                &Type::F64X2 => {
+                    let v33 = Some(SseOp::Addpd);
+                    // Rule at isle/codegen/x64/simd.isle line 79.
+                    return v33;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::Fsub => {
+            match arg1 {
+                &Type::F32X4 => {
+                    let v35 = Some(SseOp::Subps);
+                    // Rule at isle/codegen/x64/simd.isle line 80.
+                    return v35;
+                }
+                &Type::F64X2 => {
+                    let v37 = Some(SseOp::Subpd);
+                    // Rule at isle/codegen/x64/simd.isle line 81.
+                    return v37;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::Fmul => {
+            match arg1 {
+                &Type::F32X4 => {
+                    let v39 = Some(SseOp::Mulps);
+                    // Rule at isle/codegen/x64/simd.isle line 82.
+                    return v39;
+                }
+                &Type::F64X2 => {
+                    let v41 = Some(SseOp::Mulpd);
+                    // Rule at isle/codegen/x64/simd.isle line 83.
+                    return v41;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::Fdiv => {
+            match arg1 {
+                &Type::F32X4 => {
+                    let v43 = Some(SseOp::Divps);
+                    // Rule at isle/codegen/x64/simd.isle line 84.
+                    return v43;
+                }
+                &Type::F64X2 => {
+                    let v45 = Some(SseOp::Divpd);
+                    // Rule at isle/codegen/x64/simd.isle line 85.
+                    return v45;
+                }
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+    None
+}
+
+// Generated as internal constructor for term vec_cmpeq.
+pub fn constructor_vec_cmpeq<C: Context>(ctx: &mut C, arg0: &Type) -> Option<SseOp> {
+    match arg0 {
+        &Type::I8X16 => {
+            let v2 = Some(SseOp::Pcmpeqb);
+            // Rule at isle/codegen/x64/simd.isle line 96.
+            return v2;
+        }
+        &Type::I16X8 => {
+            let v4 = Some(SseOp::Pcmpeqw);
+            // Rule at isle/codegen/x64/simd.isle line 97.
+            return v4;
+        }
+        &Type::I32X4 => {
+            let v6 = Some(SseOp::Pcmpeqd);
+            // Rule at isle/codegen/x64/simd.isle line 98.
+            return v6;
+        }
+        &Type::I64X2 => {
+            let v8 = Some(SseOp::Pcmpeqq);
+            // Rule at isle/codegen/x64/simd.isle line 99.
+            return v8;
+        }
+        _ => {}
+    }
+    None
+}
+
+// Generated as internal constructor for term select_mask.
+pub fn constructor_select_mask<C: Context>(ctx: &mut C, arg0: Value) -> XmmReg {
+    let v3 = C::imm(ctx, &Type::I64, -1_i64);
+    let v5 = C::imm(ctx, &Type::I64, 0_i64);
+    let v6 = constructor_test_condition(ctx, arg0);
+    let v7 = C::temp_writable_gpr(ctx);
+    let v10 = C::gpr_to_gpr_mem(ctx, v3);
+    let v11 = MInst::Cmov {
+        cc: CC::NZ,
+        size: OperandSize::S64,
+        consequent: v10,
+        alternative: v5,
+        dst: v7,
+    };
+    let v12 = C::emit(ctx, &v11);
+    let v13 = C::writable_gpr_to_gpr(ctx, v7);
+    let v14 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v13);
+    let v16 = constructor_vec_rr(ctx, &SseOp::Punpcklqdq, v14, v14);
+    // Rule at isle/codegen/x64/simd.isle line 118.
+    return v16;
+}
+
+// Generated as internal constructor for term test_condition.
+pub fn constructor_test_condition<C: Context>(ctx: &mut C, arg0: Value) -> Unit {
+    let v1 = &C::value_type(ctx, arg0);
+    let v2 = &C::narrow_ty(ctx, v1);
+    if let Some(v3) = v2 {
+        let v4 = C::put_in_gpr(ctx, arg0);
+        let v6 = C::gpr_to_gpr_mem(ctx, v4);
+        let v7 = C::gpr_to_gpr_imm(ctx, v4);
+        let v8 = MInst::Test {
+            size: OperandSize::S32,
+            lhs: v6,
+            rhs: v7,
+        };
+        let v9 = C::emit(ctx, &v8);
+        // Rule at isle/codegen/x64/simd.isle line 130.
+        return v9;
+    }
+    let v10 = &C::int_ty(ctx, v1);
+    if let Some(v11) = v10 {
+        let v4 = C::put_in_gpr(ctx, arg0);
+        let v12 = &constructor_operand_size(ctx, v11);
+        let v13 = C::gpr_to_gpr_mem(ctx, v4);
+        let v14 = C::gpr_to_gpr_imm(ctx, v4);
+        let v15 = MInst::Test {
+            size: v12.clone(),
+            lhs: v13,
+            rhs: v14,
+        };
+        let v16 = C::emit(ctx, &v15);
+        // Rule at isle/codegen/x64/simd.isle line 134.
+        return v16;
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "test_condition", "isle/codegen/x64/simd.isle line 129"
     )
 }

@@ -1,0 +1,121 @@
+//! SIMD operators to IR (issue 14: the operators translated so far).
+//!
+//! A wasm `v128` is an `i8x16` in the IR wherever it is kept: on the
+//! operand stack, in locals and globals, in block parameters, call
+//! arguments and results. An operator `bitcast`s each operand to the lane
+//! type it reads (`i32x4.add` reads two `i32x4`s), works on that type and
+//! `bitcast`s its result back to `i8x16`, so that nothing else in the
+//! translator needs to know which lanes a `v128` last had. A `bitcast`
+//! between vector types keeps the register as it is: the lowering emits
+//! nothing for it.
+//!
+//! Translated: `v128.const`, `v128.load`, `v128.store`, the bitwise
+//! operators, integer `add`, `sub` and `mul` (but `i64x2.mul`), integer
+//! `eq` and `ne`, and float `add`, `sub`, `mul` and `div`. Any other SIMD
+//! operator is [`WasmError::UnsupportedOperator`], as is every SIMD
+//! operator the x64 lowering cannot compile yet.
+
+use crate::error::WasmError;
+use crate::func_translator::Translator;
+use cranelift_codegen::ir::{IntCC, Opcode, Type, Value};
+use wasmparser::Operator;
+
+impl Translator<'_, '_> {
+    /// Translates SIMD operator `op`; `Ok(false)` if `op` is not one this
+    /// module translates (the caller reports it unsupported).
+    pub(crate) fn translate_simd(&mut self, op: &Operator<'_>) -> Result<bool, WasmError> {
+        use Operator as O;
+        use Type::{F32X4, F64X2, I8X16, I16X8, I32X4, I64X2};
+        match *op {
+            O::V128Const { value } => {
+                let bits = u128::from_le_bytes(*value.bytes());
+                let v = self.builder.ins().vconst(I8X16, bits);
+                self.state.stack.push(v);
+            }
+            O::V128Load { memarg } => self.translate_load(&memarg, Opcode::Load, I8X16, 16)?,
+            O::V128Store { memarg } => self.translate_store(&memarg, Opcode::Store, 16)?,
+
+            O::V128Not => {
+                let a = self.state.pop1();
+                let v = self.builder.ins().bnot(a);
+                self.state.stack.push(v);
+            }
+            O::V128And => self.lanewise(I8X16, Opcode::Band),
+            O::V128Or => self.lanewise(I8X16, Opcode::Bor),
+            O::V128Xor => self.lanewise(I8X16, Opcode::Bxor),
+
+            O::I8x16Add => self.lanewise(I8X16, Opcode::Iadd),
+            O::I16x8Add => self.lanewise(I16X8, Opcode::Iadd),
+            O::I32x4Add => self.lanewise(I32X4, Opcode::Iadd),
+            O::I64x2Add => self.lanewise(I64X2, Opcode::Iadd),
+            O::I8x16Sub => self.lanewise(I8X16, Opcode::Isub),
+            O::I16x8Sub => self.lanewise(I16X8, Opcode::Isub),
+            O::I32x4Sub => self.lanewise(I32X4, Opcode::Isub),
+            O::I64x2Sub => self.lanewise(I64X2, Opcode::Isub),
+            O::I16x8Mul => self.lanewise(I16X8, Opcode::Imul),
+            O::I32x4Mul => self.lanewise(I32X4, Opcode::Imul),
+
+            O::I8x16Eq => self.compare(I8X16, IntCC::Equal),
+            O::I16x8Eq => self.compare(I16X8, IntCC::Equal),
+            O::I32x4Eq => self.compare(I32X4, IntCC::Equal),
+            O::I64x2Eq => self.compare(I64X2, IntCC::Equal),
+            O::I8x16Ne => self.compare(I8X16, IntCC::NotEqual),
+            O::I16x8Ne => self.compare(I16X8, IntCC::NotEqual),
+            O::I32x4Ne => self.compare(I32X4, IntCC::NotEqual),
+            O::I64x2Ne => self.compare(I64X2, IntCC::NotEqual),
+
+            O::F32x4Add => self.lanewise(F32X4, Opcode::Fadd),
+            O::F64x2Add => self.lanewise(F64X2, Opcode::Fadd),
+            O::F32x4Sub => self.lanewise(F32X4, Opcode::Fsub),
+            O::F64x2Sub => self.lanewise(F64X2, Opcode::Fsub),
+            O::F32x4Mul => self.lanewise(F32X4, Opcode::Fmul),
+            O::F64x2Mul => self.lanewise(F64X2, Opcode::Fmul),
+            O::F32x4Div => self.lanewise(F32X4, Opcode::Fdiv),
+            O::F64x2Div => self.lanewise(F64X2, Opcode::Fdiv),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Pops a `v128` (an `i8x16`) as a vector of type `ty`.
+    fn pop_vector(&mut self, ty: Type) -> Value {
+        let v = self.state.pop1();
+        self.as_vector(v, ty)
+    }
+
+    /// `v` as a vector of type `ty` (a `bitcast` if it has another).
+    fn as_vector(&mut self, v: Value, ty: Type) -> Value {
+        if self.builder.func.dfg.value_type(v) == ty {
+            v
+        } else {
+            self.builder.ins().bitcast(ty, v)
+        }
+    }
+
+    /// Pushes the vector `v` as a `v128` (an `i8x16`).
+    fn push_vector(&mut self, v: Value) {
+        let v = self.as_vector(v, Type::I8X16);
+        self.state.stack.push(v);
+    }
+
+    /// A binary lane-wise `opcode` on two vectors of type `ty`.
+    fn lanewise(&mut self, ty: Type, opcode: Opcode) {
+        let b = self.pop_vector(ty);
+        let a = self.pop_vector(ty);
+        let data = cranelift_codegen::ir::InstructionData::Binary {
+            opcode,
+            args: [a, b],
+        };
+        let inst = self.builder.insert(data, ty);
+        let v = self.builder.func.dfg.first_result(inst);
+        self.push_vector(v);
+    }
+
+    /// A lane-wise integer comparison of two vectors of type `ty`: a mask.
+    fn compare(&mut self, ty: Type, cc: IntCC) {
+        let b = self.pop_vector(ty);
+        let a = self.pop_vector(ty);
+        let v = self.builder.ins().icmp(cc, a, b);
+        self.push_vector(v);
+    }
+}
