@@ -3,7 +3,9 @@
 //! the optimizing tier translates so far).
 //!
 //! One module, compiled by each tier, exports functions that apply each
-//! translated operator to `v128` arguments, keep vectors in locals, pass
+//! translated operator to `v128` arguments (and the lane operators to
+//! scalars of every type: splats, lanes extracted and replaced, shuffles
+//! from one input, the other or both), keep vectors in locals, pass
 //! them through `select`, blocks, memory and calls (more `v128` arguments than the
 //! convention's XMM registers, and several `v128` results, so both reach
 //! the stack). Every export is called with the same random arguments
@@ -48,6 +50,32 @@ const BINARY: &[&str] = &[
     "f64x2.div",
 ];
 
+/// The module's other exports.
+const OTHERS: &[&str] = &[
+    "not",
+    "select",
+    "const",
+    "zero_local",
+    "memory",
+    "blocks",
+    "calls",
+    "splat_i8",
+    "splat_i16",
+    "splat_i32",
+    "splat_i64",
+    "splat_f32",
+    "splat_f64",
+    "extract_i8",
+    "extract_i16",
+    "extract_i32",
+    "extract_i64",
+    "extract_f32",
+    "extract_f64",
+    "replace",
+    "replace_f64_high",
+    "shuffle",
+];
+
 /// The module: `binN` applies `BINARY[N]`; the rest exercise constants,
 /// `not`, locals, blocks, memory, calls and multiple results.
 fn module() -> String {
@@ -61,6 +89,42 @@ fn module() -> String {
     wat.push_str(
         r#"
   (func (export "not") (param v128) (result v128) (v128.not (local.get 0)))
+  (func (export "splat_i8") (param i32) (result v128) (i8x16.splat (local.get 0)))
+  (func (export "splat_i16") (param i32) (result v128) (i16x8.splat (local.get 0)))
+  (func (export "splat_i32") (param i32) (result v128) (i32x4.splat (local.get 0)))
+  (func (export "splat_i64") (param i64) (result v128) (i64x2.splat (local.get 0)))
+  (func (export "splat_f32") (param f32) (result v128) (f32x4.splat (local.get 0)))
+  (func (export "splat_f64") (param f64) (result v128) (f64x2.splat (local.get 0)))
+  (func (export "extract_i8") (param v128) (result i32 i32 i32 i32)
+    (i8x16.extract_lane_s 0 (local.get 0)) (i8x16.extract_lane_u 0 (local.get 0))
+    (i8x16.extract_lane_s 13 (local.get 0)) (i8x16.extract_lane_u 15 (local.get 0)))
+  (func (export "extract_i16") (param v128) (result i32 i32 i32 i32)
+    (i16x8.extract_lane_s 0 (local.get 0)) (i16x8.extract_lane_u 1 (local.get 0))
+    (i16x8.extract_lane_s 7 (local.get 0)) (i16x8.extract_lane_u 6 (local.get 0)))
+  (func (export "extract_i32") (param v128) (result i32 i32)
+    (i32x4.extract_lane 0 (local.get 0)) (i32x4.extract_lane 3 (local.get 0)))
+  (func (export "extract_i64") (param v128) (result i64 i64)
+    (i64x2.extract_lane 0 (local.get 0)) (i64x2.extract_lane 1 (local.get 0)))
+  (func (export "extract_f32") (param v128) (result f32 f32 f32)
+    (f32x4.extract_lane 0 (local.get 0)) (f32x4.extract_lane 2 (local.get 0))
+    (f32.add (f32x4.extract_lane 0 (local.get 0)) (f32x4.extract_lane 3 (local.get 0))))
+  (func (export "extract_f64") (param v128) (result f64 f64 i64)
+    (f64x2.extract_lane 0 (local.get 0)) (f64x2.extract_lane 1 (local.get 0))
+    (i64.reinterpret_f64 (f64x2.extract_lane 0 (local.get 0))))
+  (func (export "replace") (param v128 i32 i64 f32 f64) (result v128 v128 v128 v128 v128 v128)
+    (i8x16.replace_lane 9 (local.get 0) (local.get 1))
+    (i16x8.replace_lane 0 (local.get 0) (local.get 1))
+    (i32x4.replace_lane 2 (local.get 0) (local.get 1))
+    (i64x2.replace_lane 1 (local.get 0) (local.get 2))
+    (f32x4.replace_lane 3 (local.get 0) (local.get 3))
+    (f64x2.replace_lane 0 (local.get 0) (local.get 4)))
+  (func (export "replace_f64_high") (param v128 f64) (result v128)
+    (f64x2.replace_lane 1 (local.get 0) (local.get 1)))
+  (func (export "shuffle") (param v128 v128) (result v128 v128 v128 v128)
+    (i8x16.shuffle 0 17 2 19 4 21 6 23 8 25 10 27 12 29 14 31 (local.get 0) (local.get 1))
+    (i8x16.shuffle 15 14 13 12 11 10 9 8 7 6 5 4 3 2 1 0 (local.get 0) (local.get 1))
+    (i8x16.shuffle 16 16 16 16 31 31 31 31 20 21 22 23 16 17 18 19 (local.get 0) (local.get 1))
+    (i8x16.shuffle 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 (local.get 0) (local.get 1)))
   (func (export "select") (param v128 v128 i32) (result v128)
     (select (result v128) (local.get 0) (local.get 1) (local.get 2)))
   (func (export "const") (param v128) (result v128)
@@ -137,18 +201,7 @@ fn compare_tiers(preset: CpuPreset) {
     let cranelift = instance(&engine, Compiler::Cranelift, &mut store);
     let mut rng = XorShift::new(0x05ee_d51d);
     let mut names: Vec<String> = (0..BINARY.len()).map(|i| format!("bin{i}")).collect();
-    names.extend(
-        [
-            "not",
-            "select",
-            "const",
-            "zero_local",
-            "memory",
-            "blocks",
-            "calls",
-        ]
-        .map(String::from),
-    );
+    names.extend(OTHERS.iter().map(|name| name.to_string()));
     let mut failures = Vec::new();
     let mut calls = 0;
     for name in &names {
@@ -161,9 +214,17 @@ fn compare_tiers(preset: CpuPreset) {
             let args: Vec<Val> = ty
                 .params
                 .iter()
-                .map(|t| match t {
-                    duet::ValType::V128 => Val::V128(random_v128(&mut rng)),
-                    _ => Val::I32(round % 2),
+                .map(|t| {
+                    let bits = random_v128(&mut rng);
+                    match t {
+                        duet::ValType::V128 => Val::V128(bits),
+                        duet::ValType::I32 if round % 4 == 0 => Val::I32(0),
+                        duet::ValType::I32 => Val::I32(bits as i32),
+                        duet::ValType::I64 => Val::I64(bits as i64),
+                        duet::ValType::F32 => Val::F32(bits as u32),
+                        duet::ValType::F64 => Val::F64(bits as u64),
+                        other => panic!("no {other:?} arguments"),
+                    }
                 })
                 .collect();
             let mut expected = vec![Val::V128(0); ty.results.len()];
@@ -172,7 +233,16 @@ fn compare_tiers(preset: CpuPreset) {
             fc.call(&mut store, &args, &mut actual).unwrap();
             calls += 1;
             let bits = |vals: &[Val]| -> Vec<u128> {
-                vals.iter().map(|v| v.v128().expect("a v128")).collect()
+                vals.iter()
+                    .map(|v| match *v {
+                        Val::I32(x) => u128::from(x as u32),
+                        Val::I64(x) => u128::from(x as u64),
+                        Val::F32(x) => u128::from(x),
+                        Val::F64(x) => u128::from(x),
+                        Val::V128(x) => x,
+                        ref other => panic!("no {other:?} results"),
+                    })
+                    .collect()
             };
             if bits(&expected) != bits(&actual) {
                 failures.push(format!(

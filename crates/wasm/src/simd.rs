@@ -11,9 +11,11 @@
 //!
 //! Translated: `v128.const`, `v128.load`, `v128.store`, the bitwise
 //! operators, integer `add`, `sub` and `mul` (but `i64x2.mul`), integer
-//! `eq` and `ne`, and float `add`, `sub`, `mul` and `div`. Any other SIMD
-//! operator is [`WasmError::UnsupportedOperator`], as is every SIMD
-//! operator the x64 lowering cannot compile yet.
+//! `eq` and `ne`, float `add`, `sub`, `mul` and `div`, and the lane
+//! operators: `splat`, `extract_lane` (an `i8` or `i16` lane extended to
+//! `i32` as the operator says), `replace_lane` (an `i32` operand reduced to
+//! the lane) and `i8x16.shuffle`. Any other SIMD operator is
+//! [`WasmError::UnsupportedOperator`].
 
 use crate::error::WasmError;
 use crate::func_translator::Translator;
@@ -72,6 +74,32 @@ impl Translator<'_, '_> {
             O::F64x2Mul => self.lanewise(F64X2, Opcode::Fmul),
             O::F32x4Div => self.lanewise(F32X4, Opcode::Fdiv),
             O::F64x2Div => self.lanewise(F64X2, Opcode::Fdiv),
+
+            O::I8x16Splat => self.splat(I8X16),
+            O::I16x8Splat => self.splat(I16X8),
+            O::I32x4Splat => self.splat(I32X4),
+            O::I64x2Splat => self.splat(I64X2),
+            O::F32x4Splat => self.splat(F32X4),
+            O::F64x2Splat => self.splat(F64X2),
+            O::I8x16ExtractLaneS { lane } => self.extract_lane(I8X16, lane, Some(true)),
+            O::I8x16ExtractLaneU { lane } => self.extract_lane(I8X16, lane, Some(false)),
+            O::I16x8ExtractLaneS { lane } => self.extract_lane(I16X8, lane, Some(true)),
+            O::I16x8ExtractLaneU { lane } => self.extract_lane(I16X8, lane, Some(false)),
+            O::I32x4ExtractLane { lane } => self.extract_lane(I32X4, lane, None),
+            O::I64x2ExtractLane { lane } => self.extract_lane(I64X2, lane, None),
+            O::F32x4ExtractLane { lane } => self.extract_lane(F32X4, lane, None),
+            O::F64x2ExtractLane { lane } => self.extract_lane(F64X2, lane, None),
+            O::I8x16ReplaceLane { lane } => self.replace_lane(I8X16, lane),
+            O::I16x8ReplaceLane { lane } => self.replace_lane(I16X8, lane),
+            O::I32x4ReplaceLane { lane } => self.replace_lane(I32X4, lane),
+            O::I64x2ReplaceLane { lane } => self.replace_lane(I64X2, lane),
+            O::F32x4ReplaceLane { lane } => self.replace_lane(F32X4, lane),
+            O::F64x2ReplaceLane { lane } => self.replace_lane(F64X2, lane),
+            O::I8x16Shuffle { lanes } => {
+                let (a, b) = self.state.pop2();
+                let v = self.builder.ins().shuffle(a, b, lanes);
+                self.state.stack.push(v);
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -108,6 +136,44 @@ impl Translator<'_, '_> {
         };
         let inst = self.builder.insert(data, ty);
         let v = self.builder.func.dfg.first_result(inst);
+        self.push_vector(v);
+    }
+
+    /// The wasm scalar on the stack as a lane of `ty`: an `i32` reduced to
+    /// an `i8` or `i16` lane, any other as it is.
+    fn pop_lane(&mut self, ty: Type) -> Value {
+        let x = self.state.pop1();
+        match ty.lane_type() {
+            lane @ (Type::I8 | Type::I16) => self.builder.ins().ireduce(lane, x),
+            _ => x,
+        }
+    }
+
+    /// `splat`: the scalar on the stack in every lane of a `ty`.
+    fn splat(&mut self, ty: Type) {
+        let x = self.pop_lane(ty);
+        let v = self.builder.ins().splat(ty, x);
+        self.push_vector(v);
+    }
+
+    /// `extract_lane`: lane `lane` of a `ty`, an `i8` or `i16` lane
+    /// sign-extended (`Some(true)`) or zero-extended to `i32`.
+    fn extract_lane(&mut self, ty: Type, lane: u8, signed: Option<bool>) {
+        let x = self.pop_vector(ty);
+        let v = self.builder.ins().extractlane(x, lane);
+        let v = match signed {
+            Some(true) => self.builder.ins().sextend(Type::I32, v),
+            Some(false) => self.builder.ins().uextend(Type::I32, v),
+            None => v,
+        };
+        self.state.stack.push(v);
+    }
+
+    /// `replace_lane`: a `ty` with lane `lane` replaced by the scalar.
+    fn replace_lane(&mut self, ty: Type, lane: u8) {
+        let y = self.pop_lane(ty);
+        let x = self.pop_vector(ty);
+        let v = self.builder.ins().insertlane(x, y, lane);
         self.push_vector(v);
     }
 

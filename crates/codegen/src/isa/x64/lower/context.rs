@@ -16,7 +16,7 @@ use crate::ir::{Constant, Inst, InstructionData, IntCC, Opcode, Type, Value, Val
 use crate::machinst::VInst;
 use cranelift_asm::reg::{RegClass, Writable};
 use cranelift_asm::x64::inst::{Amode, FloatSize, GprImm, TrapCode, WritableXmm, XmmMem, XmmReg};
-use cranelift_asm::x64::inst::{AvxOp, SseOp};
+use cranelift_asm::x64::inst::{AvxImmOp, AvxInsertOp, AvxOp, SseImmOp, SseInsertOp, SseOp};
 use cranelift_asm::x64::{Feature, GprReg, MInst, OperandSize};
 
 impl generated::Context for Lower<'_> {
@@ -54,6 +54,42 @@ impl generated::Context for Lower<'_> {
     fn avx_twin(&mut self, op: &SseOp) -> Option<AvxOp> {
         let features = self.vcode.features();
         op.vex().filter(|_| features.has(Feature::Avx))
+    }
+
+    fn avx_imm_twin(&mut self, op: &SseImmOp) -> Option<AvxImmOp> {
+        let features = self.vcode.features();
+        op.vex().filter(|_| features.has(Feature::Avx))
+    }
+
+    fn avx_insert_twin(&mut self, op: &SseInsertOp) -> Option<AvxInsertOp> {
+        let features = self.vcode.features();
+        op.vex().filter(|_| features.has(Feature::Avx))
+    }
+
+    fn insertps_imm(&mut self, lane: u8) -> u8 {
+        lane << 4
+    }
+
+    fn shuffle_mask(&mut self, mask: Constant, second: bool, high: bool) -> i64 {
+        let bytes = self.func.dfg.constant_bits(mask).to_le_bytes();
+        let from = if second { 16..32 } else { 0..16 };
+        let pick: Vec<u8> = bytes
+            .iter()
+            .map(|&m| {
+                if from.contains(&m) {
+                    m - from.start
+                } else {
+                    0x80
+                }
+            })
+            .collect();
+        let half = if high { &pick[8..] } else { &pick[..8] };
+        i64::from_le_bytes(half.try_into().expect("8 bytes"))
+    }
+
+    fn shuffle_uses(&mut self, mask: Constant, second: bool) -> bool {
+        let bytes = self.func.dfg.constant_bits(mask).to_le_bytes();
+        bytes.iter().any(|&m| (m >= 16) == second)
     }
 
     fn constant_lo(&mut self, constant: Constant) -> i64 {

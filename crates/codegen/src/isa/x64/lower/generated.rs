@@ -78,6 +78,11 @@ pub trait Context {
     fn avx_twin(&mut self, arg0: &SseOp) -> Option<AvxOp>;
     fn constant_lo(&mut self, arg0: Constant) -> i64;
     fn constant_hi(&mut self, arg0: Constant) -> i64;
+    fn avx_imm_twin(&mut self, arg0: &SseImmOp) -> Option<AvxImmOp>;
+    fn avx_insert_twin(&mut self, arg0: &SseInsertOp) -> Option<AvxInsertOp>;
+    fn insertps_imm(&mut self, arg0: u8) -> u8;
+    fn shuffle_mask(&mut self, arg0: Constant, arg1: bool, arg2: bool) -> i64;
+    fn shuffle_uses(&mut self, arg0: Constant, arg1: bool) -> bool;
 }
 
 pub trait ContextIter {
@@ -172,10 +177,10 @@ impl<L: Length, C> Length for ContextIterWrapper<L, C> {
 // Generated as internal constructor for term operand_size.
 pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 129.
+        // Rule at isle/codegen/x64/lower.isle line 132.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 130.
+    // Rule at isle/codegen/x64/lower.isle line 133.
     return OperandSize::S32;
 }
 
@@ -183,50 +188,50 @@ pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> Operand
 pub fn constructor_cc_of<C: Context>(ctx: &mut C, arg0: &IntCC) -> CC {
     match arg0 {
         &IntCC::Equal => {
-            // Rule at isle/codegen/x64/lower.isle line 133.
+            // Rule at isle/codegen/x64/lower.isle line 136.
             return CC::Z;
         }
         &IntCC::NotEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 134.
+            // Rule at isle/codegen/x64/lower.isle line 137.
             return CC::NZ;
         }
         &IntCC::SignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 135.
+            // Rule at isle/codegen/x64/lower.isle line 138.
             return CC::L;
         }
         &IntCC::SignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 136.
+            // Rule at isle/codegen/x64/lower.isle line 139.
             return CC::GE;
         }
         &IntCC::SignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 137.
+            // Rule at isle/codegen/x64/lower.isle line 140.
             return CC::G;
         }
         &IntCC::SignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 138.
+            // Rule at isle/codegen/x64/lower.isle line 141.
             return CC::LE;
         }
         &IntCC::UnsignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 139.
+            // Rule at isle/codegen/x64/lower.isle line 142.
             return CC::B;
         }
         &IntCC::UnsignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 140.
+            // Rule at isle/codegen/x64/lower.isle line 143.
             return CC::AE;
         }
         &IntCC::UnsignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 141.
+            // Rule at isle/codegen/x64/lower.isle line 144.
             return CC::A;
         }
         &IntCC::UnsignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 142.
+            // Rule at isle/codegen/x64/lower.isle line 145.
             return CC::BE;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "cc_of", "isle/codegen/x64/lower.isle line 132"
+        "cc_of", "isle/codegen/x64/lower.isle line 135"
     )
 }
 
@@ -236,17 +241,17 @@ pub fn constructor_put_in_gpr_mem_imm<C: Context>(ctx: &mut C, arg0: Value) -> G
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_gpr_mem_imm(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 158.
+        // Rule at isle/codegen/x64/lower.isle line 161.
         return v4;
     }
     let v5 = C::simm32_operand(ctx, arg0);
     if let Some(v6) = v5 {
-        // Rule at isle/codegen/x64/lower.isle line 161.
+        // Rule at isle/codegen/x64/lower.isle line 164.
         return v6;
     }
     let v7 = C::put_in_gpr(ctx, arg0);
     let v8 = C::gpr_to_gpr_mem_imm(ctx, v7);
-    // Rule at isle/codegen/x64/lower.isle line 162.
+    // Rule at isle/codegen/x64/lower.isle line 165.
     return v8;
 }
 
@@ -269,7 +274,7 @@ pub fn constructor_alu<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 167.
+    // Rule at isle/codegen/x64/lower.isle line 170.
     return v8;
 }
 
@@ -305,7 +310,7 @@ pub fn constructor_compare<C: Context>(
     };
     let v16 = C::emit(ctx, &v15);
     let v17 = C::writable_gpr_to_gpr(ctx, v11);
-    // Rule at isle/codegen/x64/lower.isle line 177.
+    // Rule at isle/codegen/x64/lower.isle line 180.
     return v17;
 }
 
@@ -325,7 +330,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v8 = C::imm(ctx, v4, v7);
                         let v9 = C::output_gpr(ctx, v8);
                         let v10 = Some(v9);
-                        // Rule at isle/codegen/x64/lower.isle line 189.
+                        // Rule at isle/codegen/x64/lower.isle line 192.
                         return v10;
                     }
                     let v11 = &C::narrow_ty(ctx, v2);
@@ -333,7 +338,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v13 = C::imm(ctx, v12, v7);
                         let v14 = C::output_gpr(ctx, v13);
                         let v15 = Some(v14);
-                        // Rule at isle/codegen/x64/lower.isle line 192.
+                        // Rule at isle/codegen/x64/lower.isle line 195.
                         return v15;
                     }
                 }
@@ -361,7 +366,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v141 = constructor_unary_op(ctx, &UnaryOp::Not, v4, v101);
                             let v142 = C::output_gpr(ctx, v141);
                             let v143 = Some(v142);
-                            // Rule at isle/codegen/x64/lower.isle line 314.
+                            // Rule at isle/codegen/x64/lower.isle line 317.
                             return v143;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -370,7 +375,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v514 = constructor_narrow_zext(ctx, v12, v513);
                             let v515 = C::output_gpr(ctx, v514);
                             let v516 = Some(v515);
-                            // Rule at isle/codegen/x64/lower.isle line 913.
+                            // Rule at isle/codegen/x64/lower.isle line 916.
                             return v516;
                         }
                     }
@@ -383,7 +388,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v145 = constructor_unary_op(ctx, &UnaryOp::Neg, v4, v101);
                             let v146 = C::output_gpr(ctx, v145);
                             let v147 = Some(v146);
-                            // Rule at isle/codegen/x64/lower.isle line 315.
+                            // Rule at isle/codegen/x64/lower.isle line 318.
                             return v147;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -392,7 +397,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v518 = constructor_narrow_zext(ctx, v12, v517);
                             let v519 = C::output_gpr(ctx, v518);
                             let v520 = Some(v519);
-                            // Rule at isle/codegen/x64/lower.isle line 915.
+                            // Rule at isle/codegen/x64/lower.isle line 918.
                             return v520;
                         }
                     }
@@ -406,7 +411,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v472 = constructor_count_zeros(ctx, &BitOp::Lzcnt, v4, v103);
                             let v473 = C::output_gpr(ctx, v472);
                             let v474 = Some(v473);
-                            // Rule at isle/codegen/x64/lower.isle line 767.
+                            // Rule at isle/codegen/x64/lower.isle line 770.
                             return v474;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -420,7 +425,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v576 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v571, v575);
                             let v577 = C::output_gpr(ctx, v576);
                             let v578 = Some(v577);
-                            // Rule at isle/codegen/x64/lower.isle line 974.
+                            // Rule at isle/codegen/x64/lower.isle line 977.
                             return v578;
                         }
                     }
@@ -434,7 +439,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v476 = constructor_count_zeros(ctx, &BitOp::Tzcnt, v4, v103);
                             let v477 = C::output_gpr(ctx, v476);
                             let v478 = Some(v477);
-                            // Rule at isle/codegen/x64/lower.isle line 769.
+                            // Rule at isle/codegen/x64/lower.isle line 772.
                             return v478;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -448,7 +453,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_count_zeros(ctx, &BitOp::Tzcnt, &Type::I32, v582);
                             let v584 = C::output_gpr(ctx, v583);
                             let v585 = Some(v584);
-                            // Rule at isle/codegen/x64/lower.isle line 977.
+                            // Rule at isle/codegen/x64/lower.isle line 980.
                             return v585;
                         }
                     }
@@ -462,7 +467,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v479 = constructor_popcount(ctx, v4, v103);
                             let v480 = C::output_gpr(ctx, v479);
                             let v481 = Some(v480);
-                            // Rule at isle/codegen/x64/lower.isle line 808.
+                            // Rule at isle/codegen/x64/lower.isle line 811.
                             return v481;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -471,7 +476,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v568 = constructor_popcount(ctx, &Type::I32, v103);
                             let v569 = C::output_gpr(ctx, v568);
                             let v570 = Some(v569);
-                            // Rule at isle/codegen/x64/lower.isle line 972.
+                            // Rule at isle/codegen/x64/lower.isle line 975.
                             return v570;
                         }
                     }
@@ -485,7 +490,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v103 = C::put_in_gpr(ctx, v101);
                                 let v104 = C::output_gpr(ctx, v103);
                                 let v105 = Some(v104);
-                                // Rule at isle/codegen/x64/lower.isle line 269.
+                                // Rule at isle/codegen/x64/lower.isle line 272.
                                 return v105;
                             }
                             let v106 = &C::value_type(ctx, v101);
@@ -501,7 +506,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 273.
+                                // Rule at isle/codegen/x64/lower.isle line 276.
                                 return v41;
                             }
                         }
@@ -522,7 +527,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 278.
+                                // Rule at isle/codegen/x64/lower.isle line 281.
                                 return v117;
                             }
                         }
@@ -548,7 +553,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 283.
+                                // Rule at isle/codegen/x64/lower.isle line 286.
                                 return v117;
                             }
                         }
@@ -571,7 +576,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 871.
+                                // Rule at isle/codegen/x64/lower.isle line 874.
                                 return v117;
                             }
                             &Type::I16 => {
@@ -587,14 +592,14 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 875.
+                                // Rule at isle/codegen/x64/lower.isle line 878.
                                 return v117;
                             }
                             &Type::I32 => {
                                 let v103 = C::put_in_gpr(ctx, v101);
                                 let v104 = C::output_gpr(ctx, v103);
                                 let v105 = Some(v104);
-                                // Rule at isle/codegen/x64/lower.isle line 318.
+                                // Rule at isle/codegen/x64/lower.isle line 321.
                                 return v105;
                             }
                             _ => {}
@@ -618,7 +623,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v373 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v315);
                                 let v374 = C::output_gpr(ctx, v373);
                                 let v375 = Some(v374);
-                                // Rule at isle/codegen/x64/lower.isle line 612.
+                                // Rule at isle/codegen/x64/lower.isle line 615.
                                 return v375;
                             }
                             &Type::I64 => {
@@ -626,7 +631,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v376 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v315);
                                 let v377 = C::output_gpr(ctx, v376);
                                 let v378 = Some(v377);
-                                // Rule at isle/codegen/x64/lower.isle line 613.
+                                // Rule at isle/codegen/x64/lower.isle line 616.
                                 return v378;
                             }
                             &Type::F32 => {
@@ -634,7 +639,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
                                 let v368 = C::output_xmm(ctx, v367);
                                 let v369 = Some(v368);
-                                // Rule at isle/codegen/x64/lower.isle line 610.
+                                // Rule at isle/codegen/x64/lower.isle line 613.
                                 return v369;
                             }
                             &Type::F64 => {
@@ -642,8 +647,100 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v370 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v103);
                                 let v371 = C::output_xmm(ctx, v370);
                                 let v372 = Some(v371);
-                                // Rule at isle/codegen/x64/lower.isle line 611.
+                                // Rule at isle/codegen/x64/lower.isle line 614.
                                 return v372;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                &Opcode::Splat => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        match v2 {
+                            &Type::I8X16 => {
+                                let v103 = C::put_in_gpr(ctx, v101);
+                                let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
+                                let v651 = constructor_vector_constant(ctx, 0_i64, 0_i64);
+                                let v652 = constructor_vec_rr(ctx, &SseOp::Pshufb, v367, v651);
+                                let v653 = C::output_xmm(ctx, v652);
+                                let v654 = Some(v653);
+                                // Rule at isle/codegen/x64/simd.isle line 187.
+                                return v654;
+                            }
+                            &Type::I16X8 => {
+                                let v103 = C::put_in_gpr(ctx, v101);
+                                let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
+                                let v658 = constructor_vec_unary_imm(
+                                    ctx,
+                                    &SseUnaryImmOp::Pshuflw,
+                                    0x0_u8,
+                                    v367,
+                                );
+                                let v659 = constructor_vec_unary_imm(
+                                    ctx,
+                                    &SseUnaryImmOp::Pshufd,
+                                    0x0_u8,
+                                    v658,
+                                );
+                                let v660 = C::output_xmm(ctx, v659);
+                                let v661 = Some(v660);
+                                // Rule at isle/codegen/x64/simd.isle line 191.
+                                return v661;
+                            }
+                            &Type::I32X4 => {
+                                let v103 = C::put_in_gpr(ctx, v101);
+                                let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
+                                let v662 = constructor_vec_unary_imm(
+                                    ctx,
+                                    &SseUnaryImmOp::Pshufd,
+                                    0x0_u8,
+                                    v367,
+                                );
+                                let v663 = C::output_xmm(ctx, v662);
+                                let v664 = Some(v663);
+                                // Rule at isle/codegen/x64/simd.isle line 194.
+                                return v664;
+                            }
+                            &Type::I64X2 => {
+                                let v103 = C::put_in_gpr(ctx, v101);
+                                let v370 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v103);
+                                let v666 = constructor_vec_unary_imm(
+                                    ctx,
+                                    &SseUnaryImmOp::Pshufd,
+                                    0x44_u8,
+                                    v370,
+                                );
+                                let v667 = C::output_xmm(ctx, v666);
+                                let v668 = Some(v667);
+                                // Rule at isle/codegen/x64/simd.isle line 196.
+                                return v668;
+                            }
+                            &Type::F32X4 => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v669 = constructor_vec_unary_imm(
+                                    ctx,
+                                    &SseUnaryImmOp::Pshufd,
+                                    0x0_u8,
+                                    v315,
+                                );
+                                let v670 = C::output_xmm(ctx, v669);
+                                let v671 = Some(v670);
+                                // Rule at isle/codegen/x64/simd.isle line 198.
+                                return v671;
+                            }
+                            &Type::F64X2 => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v672 = constructor_vec_unary_imm(
+                                    ctx,
+                                    &SseUnaryImmOp::Pshufd,
+                                    0x44_u8,
+                                    v315,
+                                );
+                                let v673 = C::output_xmm(ctx, v672);
+                                let v674 = Some(v673);
+                                // Rule at isle/codegen/x64/simd.isle line 200.
+                                return v674;
                             }
                             _ => {}
                         }
@@ -659,7 +756,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v326 = constructor_sse_rr(ctx, &SseOp::Xorps, v315, v325);
                             let v327 = C::output_xmm(ctx, v326);
                             let v328 = Some(v327);
-                            // Rule at isle/codegen/x64/lower.isle line 584.
+                            // Rule at isle/codegen/x64/lower.isle line 587.
                             return v328;
                         }
                     }
@@ -674,7 +771,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v331 = constructor_sse_rr(ctx, &SseOp::Andps, v315, v330);
                             let v332 = C::output_xmm(ctx, v331);
                             let v333 = Some(v332);
-                            // Rule at isle/codegen/x64/lower.isle line 586.
+                            // Rule at isle/codegen/x64/lower.isle line 589.
                             return v333;
                         }
                     }
@@ -688,7 +785,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v317 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v315, v315);
                                 let v318 = C::output_xmm(ctx, v317);
                                 let v319 = Some(v318);
-                                // Rule at isle/codegen/x64/lower.isle line 571.
+                                // Rule at isle/codegen/x64/lower.isle line 574.
                                 return v319;
                             }
                             &Type::F64 => {
@@ -696,7 +793,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v321 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v315, v315);
                                 let v322 = C::output_xmm(ctx, v321);
                                 let v323 = Some(v322);
-                                // Rule at isle/codegen/x64/lower.isle line 573.
+                                // Rule at isle/codegen/x64/lower.isle line 576.
                                 return v323;
                             }
                             _ => {}
@@ -711,7 +808,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v344 = constructor_round(ctx, v286, &RoundMode::Up, v101);
                             let v345 = C::output_xmm(ctx, v344);
                             let v346 = Some(v345);
-                            // Rule at isle/codegen/x64/lower.isle line 599.
+                            // Rule at isle/codegen/x64/lower.isle line 602.
                             return v346;
                         }
                     }
@@ -724,7 +821,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v348 = constructor_round(ctx, v286, &RoundMode::Down, v101);
                             let v349 = C::output_xmm(ctx, v348);
                             let v350 = Some(v349);
-                            // Rule at isle/codegen/x64/lower.isle line 600.
+                            // Rule at isle/codegen/x64/lower.isle line 603.
                             return v350;
                         }
                     }
@@ -737,7 +834,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v352 = constructor_round(ctx, v286, &RoundMode::Zero, v101);
                             let v353 = C::output_xmm(ctx, v352);
                             let v354 = Some(v353);
-                            // Rule at isle/codegen/x64/lower.isle line 601.
+                            // Rule at isle/codegen/x64/lower.isle line 604.
                             return v354;
                         }
                     }
@@ -750,7 +847,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v356 = constructor_round(ctx, v286, &RoundMode::Nearest, v101);
                             let v357 = C::output_xmm(ctx, v356);
                             let v358 = Some(v357);
-                            // Rule at isle/codegen/x64/lower.isle line 602.
+                            // Rule at isle/codegen/x64/lower.isle line 605.
                             return v358;
                         }
                     }
@@ -763,7 +860,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v360 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v315, v315);
                             let v361 = C::output_xmm(ctx, v360);
                             let v362 = Some(v361);
-                            // Rule at isle/codegen/x64/lower.isle line 604.
+                            // Rule at isle/codegen/x64/lower.isle line 607.
                             return v362;
                         }
                     }
@@ -776,7 +873,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v364 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v315, v315);
                             let v365 = C::output_xmm(ctx, v364);
                             let v366 = Some(v365);
-                            // Rule at isle/codegen/x64/lower.isle line 606.
+                            // Rule at isle/codegen/x64/lower.isle line 609.
                             return v366;
                         }
                     }
@@ -789,7 +886,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v406 = constructor_float_to_sint(ctx, false, v4, v101);
                             let v407 = C::output_gpr(ctx, v406);
                             let v408 = Some(v407);
-                            // Rule at isle/codegen/x64/lower.isle line 704.
+                            // Rule at isle/codegen/x64/lower.isle line 707.
                             return v408;
                         }
                     }
@@ -802,7 +899,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v412 = constructor_float_to_uint(ctx, false, v4, v101);
                             let v413 = C::output_gpr(ctx, v412);
                             let v414 = Some(v413);
-                            // Rule at isle/codegen/x64/lower.isle line 706.
+                            // Rule at isle/codegen/x64/lower.isle line 709.
                             return v414;
                         }
                     }
@@ -815,7 +912,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v409 = constructor_float_to_sint(ctx, true, v4, v101);
                             let v410 = C::output_gpr(ctx, v409);
                             let v411 = Some(v410);
-                            // Rule at isle/codegen/x64/lower.isle line 705.
+                            // Rule at isle/codegen/x64/lower.isle line 708.
                             return v411;
                         }
                     }
@@ -828,7 +925,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v415 = constructor_float_to_uint(ctx, true, v4, v101);
                             let v416 = C::output_gpr(ctx, v415);
                             let v417 = Some(v416);
-                            // Rule at isle/codegen/x64/lower.isle line 707.
+                            // Rule at isle/codegen/x64/lower.isle line 710.
                             return v417;
                         }
                     }
@@ -846,7 +943,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v391 = constructor_int_to_float(ctx, v286, v390, v107);
                                 let v392 = C::output_xmm(ctx, v391);
                                 let v393 = Some(v392);
-                                // Rule at isle/codegen/x64/lower.isle line 663.
+                                // Rule at isle/codegen/x64/lower.isle line 666.
                                 return v393;
                             }
                         }
@@ -873,7 +970,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                         constructor_int_to_float(ctx, v286, &OperandSize::S64, v39);
                                     let v395 = C::output_xmm(ctx, v394);
                                     let v396 = Some(v395);
-                                    // Rule at isle/codegen/x64/lower.isle line 667.
+                                    // Rule at isle/codegen/x64/lower.isle line 670.
                                     return v396;
                                 }
                             }
@@ -895,7 +992,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v403 = C::writable_xmm_to_xmm(ctx, v397);
                                     let v404 = C::output_xmm(ctx, v403);
                                     let v405 = Some(v404);
-                                    // Rule at isle/codegen/x64/lower.isle line 672.
+                                    // Rule at isle/codegen/x64/lower.isle line 675.
                                     return v405;
                                 }
                             }
@@ -944,7 +1041,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 204.
+                                // Rule at isle/codegen/x64/lower.isle line 207.
                                 return v41;
                             }
                             let v27 = C::simm32_operand(ctx, v18.0);
@@ -953,7 +1050,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v30 = constructor_alu(ctx, &AluOp::Add, v4, v29, v28);
                                 let v31 = C::output_gpr(ctx, v30);
                                 let v32 = Some(v31);
-                                // Rule at isle/codegen/x64/lower.isle line 198.
+                                // Rule at isle/codegen/x64/lower.isle line 201.
                                 return v32;
                             }
                             let v22 = C::put_in_gpr(ctx, v18.0);
@@ -961,7 +1058,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v24 = constructor_alu(ctx, &AluOp::Add, v4, v22, v23);
                             let v25 = C::output_gpr(ctx, v24);
                             let v26 = Some(v25);
-                            // Rule at isle/codegen/x64/lower.isle line 195.
+                            // Rule at isle/codegen/x64/lower.isle line 198.
                             return v26;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -973,7 +1070,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v498 = constructor_narrow_zext(ctx, v12, v497);
                             let v499 = C::output_gpr(ctx, v498);
                             let v500 = Some(v499);
-                            // Rule at isle/codegen/x64/lower.isle line 905.
+                            // Rule at isle/codegen/x64/lower.isle line 908.
                             return v500;
                         }
                     }
@@ -986,7 +1083,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v43 = constructor_alu(ctx, &AluOp::Sub, v4, v22, v23);
                             let v44 = C::output_gpr(ctx, v43);
                             let v45 = Some(v44);
-                            // Rule at isle/codegen/x64/lower.isle line 209.
+                            // Rule at isle/codegen/x64/lower.isle line 212.
                             return v45;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -998,7 +1095,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v502 = constructor_narrow_zext(ctx, v12, v501);
                             let v503 = C::output_gpr(ctx, v502);
                             let v504 = Some(v503);
-                            // Rule at isle/codegen/x64/lower.isle line 907.
+                            // Rule at isle/codegen/x64/lower.isle line 910.
                             return v504;
                         }
                     }
@@ -1021,7 +1118,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v69 = C::writable_gpr_to_gpr(ctx, v35);
                             let v70 = C::output_gpr(ctx, v69);
                             let v71 = Some(v70);
-                            // Rule at isle/codegen/x64/lower.isle line 226.
+                            // Rule at isle/codegen/x64/lower.isle line 229.
                             return v71;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1042,7 +1139,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v510 = constructor_narrow_zext(ctx, v12, v509);
                             let v511 = C::output_gpr(ctx, v510);
                             let v512 = Some(v511);
-                            // Rule at isle/codegen/x64/lower.isle line 909.
+                            // Rule at isle/codegen/x64/lower.isle line 912.
                             return v512;
                         }
                     }
@@ -1056,7 +1153,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v156 = C::pair_first(ctx, v155);
                             let v157 = C::output_gpr(ctx, v156);
                             let v158 = Some(v157);
-                            // Rule at isle/codegen/x64/lower.isle line 356.
+                            // Rule at isle/codegen/x64/lower.isle line 359.
                             return v158;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1087,7 +1184,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v565 = constructor_narrow_zext(ctx, v12, v554);
                             let v566 = C::output_gpr(ctx, v565);
                             let v567 = Some(v566);
-                            // Rule at isle/codegen/x64/lower.isle line 962.
+                            // Rule at isle/codegen/x64/lower.isle line 965.
                             return v567;
                         }
                     }
@@ -1101,7 +1198,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v151 = C::pair_first(ctx, v150);
                             let v152 = C::output_gpr(ctx, v151);
                             let v153 = Some(v152);
-                            // Rule at isle/codegen/x64/lower.isle line 354.
+                            // Rule at isle/codegen/x64/lower.isle line 357.
                             return v153;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1113,7 +1210,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v542 = C::pair_first(ctx, v541);
                             let v543 = C::output_gpr(ctx, v542);
                             let v544 = Some(v543);
-                            // Rule at isle/codegen/x64/lower.isle line 956.
+                            // Rule at isle/codegen/x64/lower.isle line 959.
                             return v544;
                         }
                     }
@@ -1126,7 +1223,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v162 = constructor_checked_srem(ctx, v4, v22, v149);
                             let v163 = C::output_gpr(ctx, v162);
                             let v164 = Some(v163);
-                            // Rule at isle/codegen/x64/lower.isle line 361.
+                            // Rule at isle/codegen/x64/lower.isle line 364.
                             return v164;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1140,7 +1237,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v550 = constructor_narrow_zext(ctx, v12, v549);
                             let v551 = C::output_gpr(ctx, v550);
                             let v552 = Some(v551);
-                            // Rule at isle/codegen/x64/lower.isle line 960.
+                            // Rule at isle/codegen/x64/lower.isle line 963.
                             return v552;
                         }
                     }
@@ -1154,7 +1251,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v159 = C::pair_second(ctx, v150);
                             let v160 = C::output_gpr(ctx, v159);
                             let v161 = Some(v160);
-                            // Rule at isle/codegen/x64/lower.isle line 358.
+                            // Rule at isle/codegen/x64/lower.isle line 361.
                             return v161;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1166,7 +1263,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v545 = C::pair_second(ctx, v541);
                             let v546 = C::output_gpr(ctx, v545);
                             let v547 = Some(v546);
-                            // Rule at isle/codegen/x64/lower.isle line 958.
+                            // Rule at isle/codegen/x64/lower.isle line 961.
                             return v547;
                         }
                     }
@@ -1186,7 +1283,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 217.
+                                // Rule at isle/codegen/x64/lower.isle line 220.
                                 return v41;
                             }
                         }
@@ -1198,7 +1295,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v47 = constructor_alu(ctx, &AluOp::And, v4, v22, v23);
                             let v48 = C::output_gpr(ctx, v47);
                             let v49 = Some(v48);
-                            // Rule at isle/codegen/x64/lower.isle line 211.
+                            // Rule at isle/codegen/x64/lower.isle line 214.
                             return v49;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1209,7 +1306,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v482 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
                             let v483 = C::output_gpr(ctx, v482);
                             let v484 = Some(v483);
-                            // Rule at isle/codegen/x64/lower.isle line 864.
+                            // Rule at isle/codegen/x64/lower.isle line 867.
                             return v484;
                         }
                     }
@@ -1222,7 +1319,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v57 = constructor_alu(ctx, &AluOp::Or, v4, v22, v23);
                             let v58 = C::output_gpr(ctx, v57);
                             let v59 = Some(v58);
-                            // Rule at isle/codegen/x64/lower.isle line 221.
+                            // Rule at isle/codegen/x64/lower.isle line 224.
                             return v59;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1233,7 +1330,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v485 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
                             let v486 = C::output_gpr(ctx, v485);
                             let v487 = Some(v486);
-                            // Rule at isle/codegen/x64/lower.isle line 866.
+                            // Rule at isle/codegen/x64/lower.isle line 869.
                             return v487;
                         }
                     }
@@ -1246,7 +1343,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v61 = constructor_alu(ctx, &AluOp::Xor, v4, v22, v23);
                             let v62 = C::output_gpr(ctx, v61);
                             let v63 = Some(v62);
-                            // Rule at isle/codegen/x64/lower.isle line 223.
+                            // Rule at isle/codegen/x64/lower.isle line 226.
                             return v63;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1257,7 +1354,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v488 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
                             let v489 = C::output_gpr(ctx, v488);
                             let v490 = Some(v489);
-                            // Rule at isle/codegen/x64/lower.isle line 868.
+                            // Rule at isle/codegen/x64/lower.isle line 871.
                             return v490;
                         }
                     }
@@ -1268,7 +1365,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v121 = constructor_shift(ctx, &ShiftOp::Shl, v4, v18.0, v18.1);
                             let v122 = C::output_gpr(ctx, v121);
                             let v123 = Some(v122);
-                            // Rule at isle/codegen/x64/lower.isle line 302.
+                            // Rule at isle/codegen/x64/lower.isle line 305.
                             return v123;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1280,7 +1377,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v523 = constructor_narrow_zext(ctx, v12, v522);
                             let v524 = C::output_gpr(ctx, v523);
                             let v525 = Some(v524);
-                            // Rule at isle/codegen/x64/lower.isle line 934.
+                            // Rule at isle/codegen/x64/lower.isle line 937.
                             return v525;
                         }
                     }
@@ -1291,7 +1388,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v125 = constructor_shift(ctx, &ShiftOp::Shr, v4, v18.0, v18.1);
                             let v126 = C::output_gpr(ctx, v125);
                             let v127 = Some(v126);
-                            // Rule at isle/codegen/x64/lower.isle line 303.
+                            // Rule at isle/codegen/x64/lower.isle line 306.
                             return v127;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1302,7 +1399,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v526 = constructor_shift_by(ctx, &ShiftOp::Shr, v22, v521);
                             let v527 = C::output_gpr(ctx, v526);
                             let v528 = Some(v527);
-                            // Rule at isle/codegen/x64/lower.isle line 936.
+                            // Rule at isle/codegen/x64/lower.isle line 939.
                             return v528;
                         }
                     }
@@ -1313,7 +1410,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v129 = constructor_shift(ctx, &ShiftOp::Sar, v4, v18.0, v18.1);
                             let v130 = C::output_gpr(ctx, v129);
                             let v131 = Some(v130);
-                            // Rule at isle/codegen/x64/lower.isle line 304.
+                            // Rule at isle/codegen/x64/lower.isle line 307.
                             return v131;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1326,7 +1423,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v532 = constructor_narrow_zext(ctx, v12, v531);
                             let v533 = C::output_gpr(ctx, v532);
                             let v534 = Some(v533);
-                            // Rule at isle/codegen/x64/lower.isle line 938.
+                            // Rule at isle/codegen/x64/lower.isle line 941.
                             return v534;
                         }
                     }
@@ -1337,7 +1434,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v133 = constructor_shift(ctx, &ShiftOp::Rol, v4, v18.0, v18.1);
                             let v134 = C::output_gpr(ctx, v133);
                             let v135 = Some(v134);
-                            // Rule at isle/codegen/x64/lower.isle line 305.
+                            // Rule at isle/codegen/x64/lower.isle line 308.
                             return v135;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1355,7 +1452,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v536 = C::output_gpr(ctx, v535);
                             let v537 = Some(v536);
-                            // Rule at isle/codegen/x64/lower.isle line 942.
+                            // Rule at isle/codegen/x64/lower.isle line 945.
                             return v537;
                         }
                     }
@@ -1366,7 +1463,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v137 = constructor_shift(ctx, &ShiftOp::Ror, v4, v18.0, v18.1);
                             let v138 = C::output_gpr(ctx, v137);
                             let v139 = Some(v138);
-                            // Rule at isle/codegen/x64/lower.isle line 306.
+                            // Rule at isle/codegen/x64/lower.isle line 309.
                             return v139;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1384,7 +1481,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v539 = C::output_gpr(ctx, v538);
                             let v540 = Some(v539);
-                            // Rule at isle/codegen/x64/lower.isle line 944.
+                            // Rule at isle/codegen/x64/lower.isle line 947.
                             return v540;
                         }
                     }
@@ -1398,7 +1495,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v291 = constructor_sse_rm(ctx, v288, v289, v290);
                             let v292 = C::output_xmm(ctx, v291);
                             let v293 = Some(v292);
-                            // Rule at isle/codegen/x64/lower.isle line 554.
+                            // Rule at isle/codegen/x64/lower.isle line 557.
                             return v293;
                         }
                     }
@@ -1412,7 +1509,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v296 = constructor_sse_rm(ctx, v295, v289, v290);
                             let v297 = C::output_xmm(ctx, v296);
                             let v298 = Some(v297);
-                            // Rule at isle/codegen/x64/lower.isle line 556.
+                            // Rule at isle/codegen/x64/lower.isle line 559.
                             return v298;
                         }
                     }
@@ -1426,7 +1523,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v301 = constructor_sse_rm(ctx, v300, v289, v290);
                             let v302 = C::output_xmm(ctx, v301);
                             let v303 = Some(v302);
-                            // Rule at isle/codegen/x64/lower.isle line 558.
+                            // Rule at isle/codegen/x64/lower.isle line 561.
                             return v303;
                         }
                     }
@@ -1440,7 +1537,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v306 = constructor_sse_rm(ctx, v305, v289, v290);
                             let v307 = C::output_xmm(ctx, v306);
                             let v308 = Some(v307);
-                            // Rule at isle/codegen/x64/lower.isle line 560.
+                            // Rule at isle/codegen/x64/lower.isle line 563.
                             return v308;
                         }
                     }
@@ -1451,7 +1548,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v309 = constructor_min_max(ctx, v286, true, v18.0, v18.1);
                             let v310 = C::output_xmm(ctx, v309);
                             let v311 = Some(v310);
-                            // Rule at isle/codegen/x64/lower.isle line 568.
+                            // Rule at isle/codegen/x64/lower.isle line 571.
                             return v311;
                         }
                     }
@@ -1462,7 +1559,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v312 = constructor_min_max(ctx, v286, false, v18.0, v18.1);
                             let v313 = C::output_xmm(ctx, v312);
                             let v314 = Some(v313);
-                            // Rule at isle/codegen/x64/lower.isle line 569.
+                            // Rule at isle/codegen/x64/lower.isle line 572.
                             return v314;
                         }
                     }
@@ -1479,7 +1576,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v340 = constructor_sse_rr(ctx, &SseOp::Orps, v336, v339);
                             let v341 = C::output_xmm(ctx, v340);
                             let v342 = Some(v341);
-                            // Rule at isle/codegen/x64/lower.isle line 588.
+                            // Rule at isle/codegen/x64/lower.isle line 591.
                             return v342;
                         }
                     }
@@ -1540,7 +1637,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v192 = C::writable_gpr_to_gpr(ctx, v184);
                             let v193 = C::output_gpr(ctx, v192);
                             let v194 = Some(v193);
-                            // Rule at isle/codegen/x64/lower.isle line 385.
+                            // Rule at isle/codegen/x64/lower.isle line 388.
                             return v194;
                         }
                     }
@@ -1575,7 +1672,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v445 = constructor_gpr_to_xmm(ctx, v430, v444);
                         let v446 = C::output_xmm(ctx, v445);
                         let v447 = Some(v446);
-                        // Rule at isle/codegen/x64/lower.isle line 724.
+                        // Rule at isle/codegen/x64/lower.isle line 727.
                         return v447;
                     }
                     if let Some(v166) = v165 {
@@ -1608,7 +1705,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v223 = C::writable_gpr_to_gpr(ctx, v184);
                             let v224 = C::output_gpr(ctx, v223);
                             let v225 = Some(v224);
-                            // Rule at isle/codegen/x64/lower.isle line 399.
+                            // Rule at isle/codegen/x64/lower.isle line 402.
                             return v225;
                         }
                         let v196 = &C::int_ty(ctx, v195);
@@ -1639,7 +1736,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v208 = C::writable_gpr_to_gpr(ctx, v204);
                             let v209 = C::output_gpr(ctx, v208);
                             let v210 = Some(v209);
-                            // Rule at isle/codegen/x64/lower.isle line 392.
+                            // Rule at isle/codegen/x64/lower.isle line 395.
                             return v210;
                         }
                     }
@@ -1656,7 +1753,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v273 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v272);
                 let v274 = C::output_xmm(ctx, v273);
                 let v275 = Some(v274);
-                // Rule at isle/codegen/x64/lower.isle line 519.
+                // Rule at isle/codegen/x64/lower.isle line 522.
                 return v275;
             }
         }
@@ -1670,7 +1767,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v282 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v281);
                 let v283 = C::output_xmm(ctx, v282);
                 let v284 = Some(v283);
-                // Rule at isle/codegen/x64/lower.isle line 521.
+                // Rule at isle/codegen/x64/lower.isle line 524.
                 return v284;
             }
         }
@@ -1692,6 +1789,203 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         return v607;
                     }
                 }
+            }
+        }
+        &InstructionData::BinaryImm8 {
+            opcode: ref v675,
+            arg: v676,
+            imm: v677,
+        } => {
+            if let &Opcode::Extractlane = v675 {
+                let v1 = &C::result_type(ctx, arg0);
+                if let Some(v2) = v1 {
+                    match v2 {
+                        &Type::I8 => {
+                            let v679 = C::put_in_xmm(ctx, v676);
+                            let v680 =
+                                constructor_vec_extract(ctx, &SseExtractOp::Pextrb, v677, v679);
+                            let v681 = C::output_gpr(ctx, v680);
+                            let v682 = Some(v681);
+                            // Rule at isle/codegen/x64/simd.isle line 209.
+                            return v682;
+                        }
+                        &Type::I16 => {
+                            let v679 = C::put_in_xmm(ctx, v676);
+                            let v684 =
+                                constructor_vec_extract(ctx, &SseExtractOp::Pextrw, v677, v679);
+                            let v685 = C::output_gpr(ctx, v684);
+                            let v686 = Some(v685);
+                            // Rule at isle/codegen/x64/simd.isle line 211.
+                            return v686;
+                        }
+                        &Type::I32 => {
+                            if v677 == 0x0_u8 {
+                                let v679 = C::put_in_xmm(ctx, v676);
+                                let v687 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v679);
+                                let v688 = C::output_gpr(ctx, v687);
+                                let v689 = Some(v688);
+                                // Rule at isle/codegen/x64/simd.isle line 213.
+                                return v689;
+                            }
+                            let v679 = C::put_in_xmm(ctx, v676);
+                            let v691 =
+                                constructor_vec_extract(ctx, &SseExtractOp::Pextrd, v677, v679);
+                            let v692 = C::output_gpr(ctx, v691);
+                            let v693 = Some(v692);
+                            // Rule at isle/codegen/x64/simd.isle line 215.
+                            return v693;
+                        }
+                        &Type::I64 => {
+                            if v677 == 0x0_u8 {
+                                let v679 = C::put_in_xmm(ctx, v676);
+                                let v694 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v679);
+                                let v695 = C::output_gpr(ctx, v694);
+                                let v696 = Some(v695);
+                                // Rule at isle/codegen/x64/simd.isle line 217.
+                                return v696;
+                            }
+                            let v679 = C::put_in_xmm(ctx, v676);
+                            let v698 =
+                                constructor_vec_extract(ctx, &SseExtractOp::Pextrq, v677, v679);
+                            let v699 = C::output_gpr(ctx, v698);
+                            let v700 = Some(v699);
+                            // Rule at isle/codegen/x64/simd.isle line 219.
+                            return v700;
+                        }
+                        &Type::F32 => {
+                            if v677 == 0x0_u8 {
+                                let v679 = C::put_in_xmm(ctx, v676);
+                                let v701 = C::output_xmm(ctx, v679);
+                                let v702 = Some(v701);
+                                // Rule at isle/codegen/x64/simd.isle line 221.
+                                return v702;
+                            }
+                            let v679 = C::put_in_xmm(ctx, v676);
+                            let v703 =
+                                constructor_vec_unary_imm(ctx, &SseUnaryImmOp::Pshufd, v677, v679);
+                            let v704 = C::output_xmm(ctx, v703);
+                            let v705 = Some(v704);
+                            // Rule at isle/codegen/x64/simd.isle line 225.
+                            return v705;
+                        }
+                        &Type::F64 => {
+                            if v677 == 0x0_u8 {
+                                let v679 = C::put_in_xmm(ctx, v676);
+                                let v701 = C::output_xmm(ctx, v679);
+                                let v702 = Some(v701);
+                                // Rule at isle/codegen/x64/simd.isle line 223.
+                                return v702;
+                            }
+                            let v679 = C::put_in_xmm(ctx, v676);
+                            let v707 = constructor_vec_unary_imm(
+                                ctx,
+                                &SseUnaryImmOp::Pshufd,
+                                0xee_u8,
+                                v679,
+                            );
+                            let v708 = C::output_xmm(ctx, v707);
+                            let v709 = Some(v708);
+                            // Rule at isle/codegen/x64/simd.isle line 227.
+                            return v709;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        &InstructionData::TernaryImm8 {
+            opcode: ref v710,
+            args: v711,
+            imm: v712,
+        } => {
+            if let &Opcode::Insertlane = v710 {
+                let v1 = &C::result_type(ctx, arg0);
+                if let Some(v2) = v1 {
+                    match v2 {
+                        &Type::F32X4 => {
+                            let v713 = C::unpack_value_array_2(ctx, v711);
+                            let v718 = C::put_in_xmm(ctx, v713.0);
+                            let v725 = C::put_in_xmm(ctx, v713.1);
+                            let v724 = C::insertps_imm(ctx, v712);
+                            let v726 =
+                                constructor_vec_rr_imm(ctx, &SseImmOp::Insertps, v724, v718, v725);
+                            let v727 = C::output_xmm(ctx, v726);
+                            let v728 = Some(v727);
+                            // Rule at isle/codegen/x64/simd.isle line 243.
+                            return v728;
+                        }
+                        &Type::F64X2 => {
+                            if v712 == 0x0_u8 {
+                                let v713 = C::unpack_value_array_2(ctx, v711);
+                                let v718 = C::put_in_xmm(ctx, v713.0);
+                                let v725 = C::put_in_xmm(ctx, v713.1);
+                                let v730 = constructor_vec_rr(ctx, &SseOp::Movsd, v718, v725);
+                                let v731 = C::output_xmm(ctx, v730);
+                                let v732 = Some(v731);
+                                // Rule at isle/codegen/x64/simd.isle line 245.
+                                return v732;
+                            }
+                            let v713 = C::unpack_value_array_2(ctx, v711);
+                            let v718 = C::put_in_xmm(ctx, v713.0);
+                            let v725 = C::put_in_xmm(ctx, v713.1);
+                            let v734 = constructor_vec_rr(ctx, &SseOp::Unpcklpd, v718, v725);
+                            let v735 = C::output_xmm(ctx, v734);
+                            let v736 = Some(v735);
+                            // Rule at isle/codegen/x64/simd.isle line 247.
+                            return v736;
+                        }
+                        _ => {}
+                    }
+                    let v716 = &constructor_int_insert_op(ctx, v2);
+                    if let Some(v717) = v716 {
+                        let v713 = C::unpack_value_array_2(ctx, v711);
+                        let v718 = C::put_in_xmm(ctx, v713.0);
+                        let v719 = C::put_in_gpr(ctx, v713.1);
+                        let v720 = constructor_vec_insert(ctx, v717, v712, v718, v719);
+                        let v721 = C::output_xmm(ctx, v720);
+                        let v722 = Some(v721);
+                        // Rule at isle/codegen/x64/simd.isle line 240.
+                        return v722;
+                    }
+                }
+            }
+        }
+        &InstructionData::Shuffle {
+            opcode: ref v737,
+            args: v738,
+            mask: v739,
+        } => {
+            if let &Opcode::Shuffle = v737 {
+                let v743 = C::shuffle_uses(ctx, v739, true);
+                if v743 == false {
+                    let v740 = C::unpack_value_array_2(ctx, v738);
+                    let v744 = C::put_in_xmm(ctx, v740.0);
+                    let v745 = constructor_shuffle_one(ctx, v744, v739, false);
+                    let v746 = C::output_xmm(ctx, v745);
+                    let v747 = Some(v746);
+                    // Rule at isle/codegen/x64/simd.isle line 270.
+                    return v747;
+                }
+                let v748 = C::shuffle_uses(ctx, v739, false);
+                if v748 == false {
+                    let v740 = C::unpack_value_array_2(ctx, v738);
+                    let v749 = C::put_in_xmm(ctx, v740.1);
+                    let v750 = constructor_shuffle_one(ctx, v749, v739, true);
+                    let v751 = C::output_xmm(ctx, v750);
+                    let v752 = Some(v751);
+                    // Rule at isle/codegen/x64/simd.isle line 273.
+                    return v752;
+                }
+                let v740 = C::unpack_value_array_2(ctx, v738);
+                let v744 = C::put_in_xmm(ctx, v740.0);
+                let v745 = constructor_shuffle_one(ctx, v744, v739, false);
+                let v753 = C::put_in_xmm(ctx, v740.1);
+                let v754 = constructor_shuffle_one(ctx, v753, v739, true);
+                let v755 = constructor_vec_rr(ctx, &SseOp::Por, v745, v754);
+                let v756 = C::output_xmm(ctx, v755);
+                let v757 = Some(v756);
+                // Rule at isle/codegen/x64/simd.isle line 276.
+                return v757;
             }
         }
         &InstructionData::IntCompare {
@@ -1757,7 +2051,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v97 = constructor_compare(ctx, v73, &Type::I32, v93, v96);
                             let v98 = C::output_gpr(ctx, v97);
                             let v99 = Some(v98);
-                            // Rule at isle/codegen/x64/lower.isle line 240.
+                            // Rule at isle/codegen/x64/lower.isle line 243.
                             return v99;
                         }
                         false => {
@@ -1766,7 +2060,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v90 = constructor_compare(ctx, v73, &Type::I32, v81, v82);
                             let v91 = C::output_gpr(ctx, v90);
                             let v92 = Some(v91);
-                            // Rule at isle/codegen/x64/lower.isle line 236.
+                            // Rule at isle/codegen/x64/lower.isle line 239.
                             return v92;
                         }
                         _ => {}
@@ -1779,7 +2073,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v83 = constructor_compare(ctx, v73, v80, v81, v82);
                     let v84 = C::output_gpr(ctx, v83);
                     let v85 = Some(v84);
-                    // Rule at isle/codegen/x64/lower.isle line 231.
+                    // Rule at isle/codegen/x64/lower.isle line 234.
                     return v85;
                 }
             }
@@ -1794,7 +2088,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v385 = constructor_float_flag(ctx, v380, v382.0, v382.1);
                 let v386 = C::output_gpr(ctx, v385);
                 let v387 = Some(v386);
-                // Rule at isle/codegen/x64/lower.isle line 651.
+                // Rule at isle/codegen/x64/lower.isle line 654.
                 return v387;
             }
         }
@@ -1838,7 +2132,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v421 = C::writable_xmm_to_xmm(ctx, v397);
                             let v422 = C::output_xmm(ctx, v421);
                             let v423 = Some(v422);
-                            // Rule at isle/codegen/x64/lower.isle line 714.
+                            // Rule at isle/codegen/x64/lower.isle line 717.
                             return v423;
                         }
                         let v3 = &C::int_ty(ctx, v2);
@@ -1855,7 +2149,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v115 = C::writable_gpr_to_gpr(ctx, v35);
                             let v116 = C::output_gpr(ctx, v115);
                             let v117 = Some(v116);
-                            // Rule at isle/codegen/x64/lower.isle line 420.
+                            // Rule at isle/codegen/x64/lower.isle line 423.
                             return v117;
                         }
                     }
@@ -1872,7 +2166,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v39 = C::writable_gpr_to_gpr(ctx, v35);
                             let v40 = C::output_gpr(ctx, v39);
                             let v41 = Some(v40);
-                            // Rule at isle/codegen/x64/lower.isle line 448.
+                            // Rule at isle/codegen/x64/lower.isle line 451.
                             return v41;
                         }
                     }
@@ -1894,7 +2188,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v115 = C::writable_gpr_to_gpr(ctx, v35);
                         let v116 = C::output_gpr(ctx, v115);
                         let v117 = Some(v116);
-                        // Rule at isle/codegen/x64/lower.isle line 437.
+                        // Rule at isle/codegen/x64/lower.isle line 440.
                         return v117;
                     }
                     let v239 = &constructor_sload_ext(ctx, v226, v4);
@@ -1911,7 +2205,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v115 = C::writable_gpr_to_gpr(ctx, v35);
                         let v116 = C::output_gpr(ctx, v115);
                         let v117 = Some(v116);
-                        // Rule at isle/codegen/x64/lower.isle line 442.
+                        // Rule at isle/codegen/x64/lower.isle line 445.
                         return v117;
                     }
                 }
@@ -1931,7 +2225,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v509 = C::writable_gpr_to_gpr(ctx, v35);
                         let v590 = C::output_gpr(ctx, v509);
                         let v591 = Some(v590);
-                        // Rule at isle/codegen/x64/lower.isle line 982.
+                        // Rule at isle/codegen/x64/lower.isle line 985.
                         return v591;
                     }
                 }
@@ -1976,7 +2270,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v258 = C::emit(ctx, &v257);
                 let v259 = C::output_none(ctx);
                 let v260 = Some(v259);
-                // Rule at isle/codegen/x64/lower.isle line 470.
+                // Rule at isle/codegen/x64/lower.isle line 473.
                 return v260;
             }
             if let &Opcode::Store = v245 {
@@ -1994,7 +2288,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v429 = C::emit(ctx, &v428);
                     let v267 = C::output_none(ctx);
                     let v268 = Some(v267);
-                    // Rule at isle/codegen/x64/lower.isle line 718.
+                    // Rule at isle/codegen/x64/lower.isle line 721.
                     return v268;
                 }
             }
@@ -2012,7 +2306,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v266 = C::emit(ctx, &v265);
                 let v267 = C::output_none(ctx);
                 let v268 = Some(v267);
-                // Rule at isle/codegen/x64/lower.isle line 475.
+                // Rule at isle/codegen/x64/lower.isle line 478.
                 return v268;
             }
             if let &Opcode::Store = v245 {
@@ -2029,7 +2323,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v596 = C::emit(ctx, &v595);
                     let v267 = C::output_none(ctx);
                     let v268 = Some(v267);
-                    // Rule at isle/codegen/x64/lower.isle line 986.
+                    // Rule at isle/codegen/x64/lower.isle line 989.
                     return v268;
                 }
             }
@@ -2049,7 +2343,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v454 = C::emit(ctx, &v453);
                     let v259 = C::output_none(ctx);
                     let v260 = Some(v259);
-                    // Rule at isle/codegen/x64/lower.isle line 747.
+                    // Rule at isle/codegen/x64/lower.isle line 750.
                     return v260;
                 }
                 &Opcode::Trapnz => {
@@ -2061,7 +2355,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v456 = C::emit(ctx, &v455);
                     let v259 = C::output_none(ctx);
                     let v260 = Some(v259);
-                    // Rule at isle/codegen/x64/lower.isle line 751.
+                    // Rule at isle/codegen/x64/lower.isle line 754.
                     return v260;
                 }
                 _ => {}
@@ -2088,7 +2382,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v468 = C::emit(ctx, &v467);
                         let v469 = C::output_gpr(ctx, v465);
                         let v470 = Some(v469);
-                        // Rule at isle/codegen/x64/lower.isle line 757.
+                        // Rule at isle/codegen/x64/lower.isle line 760.
                         return v470;
                     }
                 }
@@ -2103,24 +2397,24 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
 pub fn constructor_signed_cc<C: Context>(ctx: &mut C, arg0: &IntCC) -> bool {
     match arg0 {
         &IntCC::SignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 246.
+            // Rule at isle/codegen/x64/lower.isle line 249.
             return true;
         }
         &IntCC::SignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 247.
+            // Rule at isle/codegen/x64/lower.isle line 250.
             return true;
         }
         &IntCC::SignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 248.
+            // Rule at isle/codegen/x64/lower.isle line 251.
             return true;
         }
         &IntCC::SignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 249.
+            // Rule at isle/codegen/x64/lower.isle line 252.
             return true;
         }
         _ => {}
     }
-    // Rule at isle/codegen/x64/lower.isle line 250.
+    // Rule at isle/codegen/x64/lower.isle line 253.
     return false;
 }
 
@@ -2131,12 +2425,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 259.
+                    // Rule at isle/codegen/x64/lower.isle line 262.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 260.
+                    // Rule at isle/codegen/x64/lower.isle line 263.
                     return v5;
                 }
                 _ => {}
@@ -2146,12 +2440,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 261.
+                    // Rule at isle/codegen/x64/lower.isle line 264.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 262.
+                    // Rule at isle/codegen/x64/lower.isle line 265.
                     return v9;
                 }
                 _ => {}
@@ -2160,7 +2454,7 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
         &Type::I32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 263.
+                // Rule at isle/codegen/x64/lower.isle line 266.
                 return v11;
             }
         }
@@ -2190,7 +2484,7 @@ pub fn constructor_shift<C: Context>(
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 297.
+    // Rule at isle/codegen/x64/lower.isle line 300.
     return v10;
 }
 
@@ -2212,14 +2506,14 @@ pub fn constructor_unary_op<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 309.
+    // Rule at isle/codegen/x64/lower.isle line 312.
     return v8;
 }
 
 // Generated as internal constructor for term zero_gpr.
 pub fn constructor_zero_gpr<C: Context>(ctx: &mut C, arg0: &Type) -> GprReg {
     let v2 = C::imm(ctx, arg0, 0_i64);
-    // Rule at isle/codegen/x64/lower.isle line 326.
+    // Rule at isle/codegen/x64/lower.isle line 329.
     return v2;
 }
 
@@ -2251,7 +2545,7 @@ pub fn constructor_divide<C: Context>(
     let v12 = C::writable_gpr_to_gpr(ctx, v5);
     let v13 = C::writable_gpr_to_gpr(ctx, v6);
     let v14 = C::gpr_pair(ctx, v12, v13);
-    // Rule at isle/codegen/x64/lower.isle line 330.
+    // Rule at isle/codegen/x64/lower.isle line 333.
     return v14;
 }
 
@@ -2273,19 +2567,19 @@ pub fn constructor_dividend_high<C: Context>(
             };
             let v7 = C::emit(ctx, &v6);
             let v8 = C::writable_gpr_to_gpr(ctx, v4);
-            // Rule at isle/codegen/x64/lower.isle line 339.
+            // Rule at isle/codegen/x64/lower.isle line 342.
             return v8;
         }
         false => {
             let v3 = constructor_zero_gpr(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 338.
+            // Rule at isle/codegen/x64/lower.isle line 341.
             return v3;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "dividend_high", "isle/codegen/x64/lower.isle line 337"
+        "dividend_high", "isle/codegen/x64/lower.isle line 340"
     )
 }
 
@@ -2312,7 +2606,7 @@ pub fn constructor_checked_srem<C: Context>(
     };
     let v10 = C::emit(ctx, &v9);
     let v11 = C::writable_gpr_to_gpr(ctx, v6);
-    // Rule at isle/codegen/x64/lower.isle line 364.
+    // Rule at isle/codegen/x64/lower.isle line 367.
     return v11;
 }
 
@@ -2327,12 +2621,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 426.
+                    // Rule at isle/codegen/x64/lower.isle line 429.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 427.
+                    // Rule at isle/codegen/x64/lower.isle line 430.
                     return v5;
                 }
                 _ => {}
@@ -2342,12 +2636,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 428.
+                    // Rule at isle/codegen/x64/lower.isle line 431.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 429.
+                    // Rule at isle/codegen/x64/lower.isle line 432.
                     return v9;
                 }
                 _ => {}
@@ -2369,12 +2663,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 431.
+                    // Rule at isle/codegen/x64/lower.isle line 434.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 432.
+                    // Rule at isle/codegen/x64/lower.isle line 435.
                     return v5;
                 }
                 _ => {}
@@ -2384,12 +2678,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 433.
+                    // Rule at isle/codegen/x64/lower.isle line 436.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 434.
+                    // Rule at isle/codegen/x64/lower.isle line 437.
                     return v9;
                 }
                 _ => {}
@@ -2398,7 +2692,7 @@ pub fn constructor_sload_ext<C: Context>(
         &Opcode::Sload32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 435.
+                // Rule at isle/codegen/x64/lower.isle line 438.
                 return v11;
             }
         }
@@ -2412,26 +2706,26 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
     match arg0 {
         &Opcode::Store => {
             let v5 = &constructor_operand_size(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 463.
+            // Rule at isle/codegen/x64/lower.isle line 466.
             return v5.clone();
         }
         &Opcode::Istore8 => {
-            // Rule at isle/codegen/x64/lower.isle line 460.
+            // Rule at isle/codegen/x64/lower.isle line 463.
             return OperandSize::S8;
         }
         &Opcode::Istore16 => {
-            // Rule at isle/codegen/x64/lower.isle line 461.
+            // Rule at isle/codegen/x64/lower.isle line 464.
             return OperandSize::S16;
         }
         &Opcode::Istore32 => {
-            // Rule at isle/codegen/x64/lower.isle line 462.
+            // Rule at isle/codegen/x64/lower.isle line 465.
             return OperandSize::S32;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "store_size", "isle/codegen/x64/lower.isle line 459"
+        "store_size", "isle/codegen/x64/lower.isle line 462"
     )
 }
 
@@ -2439,18 +2733,18 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
 pub fn constructor_int_size_of_float<C: Context>(ctx: &mut C, arg0: &FloatSize) -> OperandSize {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 500.
+            // Rule at isle/codegen/x64/lower.isle line 503.
             return OperandSize::S32;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 501.
+            // Rule at isle/codegen/x64/lower.isle line 504.
             return OperandSize::S64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "int_size_of_float", "isle/codegen/x64/lower.isle line 499"
+        "int_size_of_float", "isle/codegen/x64/lower.isle line 502"
     )
 }
 
@@ -2463,7 +2757,7 @@ pub fn constructor_sse_rr<C: Context>(
 ) -> XmmReg {
     let v3 = C::xmm_to_xmm_mem(ctx, arg2);
     let v4 = constructor_sse_rm(ctx, arg0, arg1, v3);
-    // Rule at isle/codegen/x64/lower.isle line 504.
+    // Rule at isle/codegen/x64/lower.isle line 507.
     return v4;
 }
 
@@ -2478,7 +2772,7 @@ pub fn constructor_gpr_to_xmm<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 507.
+    // Rule at isle/codegen/x64/lower.isle line 510.
     return v6;
 }
 
@@ -2492,7 +2786,7 @@ pub fn constructor_xmm_to_gpr<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v4 = C::emit(ctx, &v3);
     let v5 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 513.
+    // Rule at isle/codegen/x64/lower.isle line 516.
     return v5;
 }
 
@@ -2502,11 +2796,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fadd => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 530.
+                    // Rule at isle/codegen/x64/lower.isle line 533.
                     return SseOp::Addss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 531.
+                    // Rule at isle/codegen/x64/lower.isle line 534.
                     return SseOp::Addsd;
                 }
                 _ => {}
@@ -2515,11 +2809,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fsub => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 532.
+                    // Rule at isle/codegen/x64/lower.isle line 535.
                     return SseOp::Subss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 533.
+                    // Rule at isle/codegen/x64/lower.isle line 536.
                     return SseOp::Subsd;
                 }
                 _ => {}
@@ -2528,11 +2822,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fmul => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 534.
+                    // Rule at isle/codegen/x64/lower.isle line 537.
                     return SseOp::Mulss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 535.
+                    // Rule at isle/codegen/x64/lower.isle line 538.
                     return SseOp::Mulsd;
                 }
                 _ => {}
@@ -2541,11 +2835,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fdiv => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 536.
+                    // Rule at isle/codegen/x64/lower.isle line 539.
                     return SseOp::Divss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 537.
+                    // Rule at isle/codegen/x64/lower.isle line 540.
                     return SseOp::Divsd;
                 }
                 _ => {}
@@ -2555,7 +2849,7 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_op", "isle/codegen/x64/lower.isle line 529"
+        "sse_op", "isle/codegen/x64/lower.isle line 532"
     )
 }
 
@@ -2565,12 +2859,12 @@ pub fn constructor_put_in_xmm_mem<C: Context>(ctx: &mut C, arg0: Value) -> XmmMe
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_xmm_mem(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 543.
+        // Rule at isle/codegen/x64/lower.isle line 546.
         return v4;
     }
     let v5 = C::put_in_xmm(ctx, arg0);
     let v6 = C::xmm_to_xmm_mem(ctx, v5);
-    // Rule at isle/codegen/x64/lower.isle line 546.
+    // Rule at isle/codegen/x64/lower.isle line 549.
     return v6;
 }
 
@@ -2590,7 +2884,7 @@ pub fn constructor_sse_rm<C: Context>(
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 549.
+    // Rule at isle/codegen/x64/lower.isle line 552.
     return v6;
 }
 
@@ -2614,7 +2908,7 @@ pub fn constructor_min_max<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 564.
+    // Rule at isle/codegen/x64/lower.isle line 567.
     return v9;
 }
 
@@ -2624,20 +2918,20 @@ pub fn constructor_sign_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmRe
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483648_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 578.
+            // Rule at isle/codegen/x64/lower.isle line 581.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, -9223372036854775808_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 579.
+            // Rule at isle/codegen/x64/lower.isle line 582.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sign_mask", "isle/codegen/x64/lower.isle line 577"
+        "sign_mask", "isle/codegen/x64/lower.isle line 580"
     )
 }
 
@@ -2647,20 +2941,20 @@ pub fn constructor_abs_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483647_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 581.
+            // Rule at isle/codegen/x64/lower.isle line 584.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, 9223372036854775807_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 582.
+            // Rule at isle/codegen/x64/lower.isle line 585.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "abs_mask", "isle/codegen/x64/lower.isle line 580"
+        "abs_mask", "isle/codegen/x64/lower.isle line 583"
     )
 }
 
@@ -2683,7 +2977,7 @@ pub fn constructor_round<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 594.
+    // Rule at isle/codegen/x64/lower.isle line 597.
     return v8;
 }
 
@@ -2701,12 +2995,12 @@ pub fn constructor_ucomis<C: Context>(ctx: &mut C, arg0: Value, arg1: Value) -> 
             rhs: v7,
         };
         let v9 = C::emit(ctx, &v8);
-        // Rule at isle/codegen/x64/lower.isle line 621.
+        // Rule at isle/codegen/x64/lower.isle line 624.
         return v9;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "ucomis", "isle/codegen/x64/lower.isle line 620"
+        "ucomis", "isle/codegen/x64/lower.isle line 623"
     )
 }
 
@@ -2728,7 +3022,7 @@ pub fn constructor_setcc_byte<C: Context>(ctx: &mut C, arg0: &CC) -> GprReg {
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 626.
+    // Rule at isle/codegen/x64/lower.isle line 629.
     return v10;
 }
 
@@ -2746,7 +3040,7 @@ pub fn constructor_float_flag<C: Context>(
             let v15 = constructor_setcc_byte(ctx, &CC::NP);
             let v18 = C::gpr_to_gpr_mem_imm(ctx, v15);
             let v19 = constructor_alu(ctx, &AluOp::And, &Type::I32, v14, v18);
-            // Rule at isle/codegen/x64/lower.isle line 640.
+            // Rule at isle/codegen/x64/lower.isle line 643.
             return v19;
         }
         &FloatCC::NotEqual => {
@@ -2755,50 +3049,50 @@ pub fn constructor_float_flag<C: Context>(
             let v22 = constructor_setcc_byte(ctx, &CC::P);
             let v24 = C::gpr_to_gpr_mem_imm(ctx, v22);
             let v25 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v21, v24);
-            // Rule at isle/codegen/x64/lower.isle line 645.
+            // Rule at isle/codegen/x64/lower.isle line 648.
             return v25;
         }
         &FloatCC::LessThan => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 636.
+            // Rule at isle/codegen/x64/lower.isle line 639.
             return v5;
         }
         &FloatCC::LessThanOrEqual => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 637.
+            // Rule at isle/codegen/x64/lower.isle line 640.
             return v7;
         }
         &FloatCC::GreaterThan => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 634.
+            // Rule at isle/codegen/x64/lower.isle line 637.
             return v5;
         }
         &FloatCC::GreaterThanOrEqual => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 635.
+            // Rule at isle/codegen/x64/lower.isle line 638.
             return v7;
         }
         &FloatCC::Ordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v10 = constructor_setcc_byte(ctx, &CC::NP);
-            // Rule at isle/codegen/x64/lower.isle line 638.
+            // Rule at isle/codegen/x64/lower.isle line 641.
             return v10;
         }
         &FloatCC::Unordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v12 = constructor_setcc_byte(ctx, &CC::P);
-            // Rule at isle/codegen/x64/lower.isle line 639.
+            // Rule at isle/codegen/x64/lower.isle line 642.
             return v12;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_flag", "isle/codegen/x64/lower.isle line 633"
+        "float_flag", "isle/codegen/x64/lower.isle line 636"
     )
 }
 
@@ -2807,7 +3101,7 @@ pub fn constructor_zero_xmm<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
     let v1 = &constructor_int_size_of_float(ctx, arg0);
     let v4 = C::imm(ctx, &Type::I64, 0_i64);
     let v5 = constructor_gpr_to_xmm(ctx, v1, v4);
-    // Rule at isle/codegen/x64/lower.isle line 655.
+    // Rule at isle/codegen/x64/lower.isle line 658.
     return v5;
 }
 
@@ -2830,7 +3124,7 @@ pub fn constructor_int_to_float<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 658.
+    // Rule at isle/codegen/x64/lower.isle line 661.
     return v8;
 }
 
@@ -2862,12 +3156,12 @@ pub fn constructor_float_to_sint<C: Context>(
         };
         let v13 = C::emit(ctx, &v12);
         let v14 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 686.
+        // Rule at isle/codegen/x64/lower.isle line 689.
         return v14;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_sint", "isle/codegen/x64/lower.isle line 685"
+        "float_to_sint", "isle/codegen/x64/lower.isle line 688"
     )
 }
 
@@ -2903,12 +3197,12 @@ pub fn constructor_float_to_uint<C: Context>(
         };
         let v15 = C::emit(ctx, &v14);
         let v16 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 694.
+        // Rule at isle/codegen/x64/lower.isle line 697.
         return v16;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_uint", "isle/codegen/x64/lower.isle line 693"
+        "float_to_uint", "isle/codegen/x64/lower.isle line 696"
     )
 }
 
@@ -2916,18 +3210,18 @@ pub fn constructor_float_to_uint<C: Context>(
 pub fn constructor_sse_mov<C: Context>(ctx: &mut C, arg0: &FloatSize) -> SseMovOp {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 711.
+            // Rule at isle/codegen/x64/lower.isle line 714.
             return SseMovOp::Movss;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 712.
+            // Rule at isle/codegen/x64/lower.isle line 715.
             return SseMovOp::Movsd;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_mov", "isle/codegen/x64/lower.isle line 710"
+        "sse_mov", "isle/codegen/x64/lower.isle line 713"
     )
 }
 
@@ -2944,17 +3238,17 @@ pub fn constructor_test_self<C: Context>(ctx: &mut C, arg0: Value) -> Unit {
         rhs: v5,
     };
     let v7 = C::emit(ctx, &v6);
-    // Rule at isle/codegen/x64/lower.isle line 736.
+    // Rule at isle/codegen/x64/lower.isle line 739.
     return v7;
 }
 
 // Generated as internal constructor for term test_size.
 pub fn constructor_test_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 744.
+        // Rule at isle/codegen/x64/lower.isle line 747.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 745.
+    // Rule at isle/codegen/x64/lower.isle line 748.
     return OperandSize::S32;
 }
 
@@ -2977,7 +3271,7 @@ pub fn constructor_bit_count<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 763.
+    // Rule at isle/codegen/x64/lower.isle line 766.
     return v9;
 }
 
@@ -2985,18 +3279,18 @@ pub fn constructor_bit_count<C: Context>(
 pub fn constructor_type_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
     match arg0 {
         &Type::I32 => {
-            // Rule at isle/codegen/x64/lower.isle line 779.
+            // Rule at isle/codegen/x64/lower.isle line 782.
             return 32_i64;
         }
         &Type::I64 => {
-            // Rule at isle/codegen/x64/lower.isle line 780.
+            // Rule at isle/codegen/x64/lower.isle line 783.
             return 64_i64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "type_bits", "isle/codegen/x64/lower.isle line 778"
+        "type_bits", "isle/codegen/x64/lower.isle line 781"
     )
 }
 
@@ -3010,7 +3304,7 @@ pub fn constructor_count_zeros<C: Context>(
     let v3 = C::has_bit_op(ctx, arg0);
     if v3 == true {
         let v4 = constructor_bit_count_gpr(ctx, arg0, arg1, arg2);
-        // Rule at isle/codegen/x64/lower.isle line 788.
+        // Rule at isle/codegen/x64/lower.isle line 791.
         return v4;
     }
     match arg0 {
@@ -3034,7 +3328,7 @@ pub fn constructor_count_zeros<C: Context>(
             let v20 = C::writable_gpr_to_gpr(ctx, v7);
             let v21 = C::gpr_to_gpr_mem_imm(ctx, v20);
             let v22 = constructor_alu(ctx, &AluOp::Sub, arg1, v19, v21);
-            // Rule at isle/codegen/x64/lower.isle line 791.
+            // Rule at isle/codegen/x64/lower.isle line 794.
             return v22;
         }
         &BitOp::Tzcnt => {
@@ -3053,14 +3347,14 @@ pub fn constructor_count_zeros<C: Context>(
             };
             let v29 = C::emit(ctx, &v28);
             let v30 = C::writable_gpr_to_gpr(ctx, v7);
-            // Rule at isle/codegen/x64/lower.isle line 797.
+            // Rule at isle/codegen/x64/lower.isle line 800.
             return v30;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "count_zeros", "isle/codegen/x64/lower.isle line 787"
+        "count_zeros", "isle/codegen/x64/lower.isle line 790"
     )
 }
 
@@ -3082,7 +3376,7 @@ pub fn constructor_bit_count_gpr<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 804.
+    // Rule at isle/codegen/x64/lower.isle line 807.
     return v8;
 }
 
@@ -3091,7 +3385,7 @@ pub fn constructor_popcount<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprReg) 
     let v3 = C::has_bit_op(ctx, &BitOp::Popcnt);
     if v3 == true {
         let v4 = constructor_bit_count_gpr(ctx, &BitOp::Popcnt, arg0, arg1);
-        // Rule at isle/codegen/x64/lower.isle line 816.
+        // Rule at isle/codegen/x64/lower.isle line 819.
         return v4;
     }
     let v9 = constructor_shift_imm(ctx, &ShiftOp::Shr, arg0, arg1, 0x1_u8);
@@ -3119,7 +3413,7 @@ pub fn constructor_popcount<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprReg) 
     let v38 = constructor_type_bits_u8(ctx, arg0);
     let v40 = C::u8_sub(ctx, v38, 0x8_u8);
     let v41 = constructor_shift_imm(ctx, &ShiftOp::Shr, arg0, v37, v40);
-    // Rule at isle/codegen/x64/lower.isle line 819.
+    // Rule at isle/codegen/x64/lower.isle line 822.
     return v41;
 }
 
@@ -3143,7 +3437,7 @@ pub fn constructor_shift_imm<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 836.
+    // Rule at isle/codegen/x64/lower.isle line 839.
     return v9;
 }
 
@@ -3165,7 +3459,7 @@ pub fn constructor_imul<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 845.
+    // Rule at isle/codegen/x64/lower.isle line 848.
     return v8;
 }
 
@@ -3173,18 +3467,18 @@ pub fn constructor_imul<C: Context>(
 pub fn constructor_type_bits_u8<C: Context>(ctx: &mut C, arg0: &Type) -> u8 {
     match arg0 {
         &Type::I32 => {
-            // Rule at isle/codegen/x64/lower.isle line 851.
+            // Rule at isle/codegen/x64/lower.isle line 854.
             return 0x20_u8;
         }
         &Type::I64 => {
-            // Rule at isle/codegen/x64/lower.isle line 852.
+            // Rule at isle/codegen/x64/lower.isle line 855.
             return 0x40_u8;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "type_bits_u8", "isle/codegen/x64/lower.isle line 850"
+        "type_bits_u8", "isle/codegen/x64/lower.isle line 853"
     )
 }
 
@@ -3192,18 +3486,18 @@ pub fn constructor_type_bits_u8<C: Context>(ctx: &mut C, arg0: &Type) -> u8 {
 pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtMode {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 886.
+            // Rule at isle/codegen/x64/lower.isle line 889.
             return ExtMode::BL;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 887.
+            // Rule at isle/codegen/x64/lower.isle line 890.
             return ExtMode::WL;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 885"
+        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 888"
     )
 }
 
@@ -3211,18 +3505,18 @@ pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtM
 pub fn constructor_narrow_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 889.
+            // Rule at isle/codegen/x64/lower.isle line 892.
             return 8_i64;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 890.
+            // Rule at isle/codegen/x64/lower.isle line 893.
             return 16_i64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_bits", "isle/codegen/x64/lower.isle line 888"
+        "narrow_bits", "isle/codegen/x64/lower.isle line 891"
     )
 }
 
@@ -3238,7 +3532,7 @@ pub fn constructor_narrow_zext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 894.
+    // Rule at isle/codegen/x64/lower.isle line 897.
     return v7;
 }
 
@@ -3254,7 +3548,7 @@ pub fn constructor_narrow_sext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 900.
+    // Rule at isle/codegen/x64/lower.isle line 903.
     return v7;
 }
 
@@ -3265,7 +3559,7 @@ pub fn constructor_narrow_count<C: Context>(ctx: &mut C, arg0: &Type, arg1: Valu
     let v7 = C::i64_sub(ctx, v5, 1_i64);
     let v8 = C::imm_operand(ctx, v7);
     let v9 = constructor_alu(ctx, &AluOp::And, &Type::I32, v4, v8);
-    // Rule at isle/codegen/x64/lower.isle line 920.
+    // Rule at isle/codegen/x64/lower.isle line 923.
     return v9;
 }
 
@@ -3287,7 +3581,7 @@ pub fn constructor_shift_by<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 929.
+    // Rule at isle/codegen/x64/lower.isle line 932.
     return v8;
 }
 
@@ -3309,7 +3603,7 @@ pub fn constructor_narrow_rotate<C: Context>(
     let v14 = C::gpr_to_gpr_mem_imm(ctx, v12);
     let v15 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v11, v14);
     let v16 = constructor_narrow_zext(ctx, arg0, v15);
-    // Rule at isle/codegen/x64/lower.isle line 947.
+    // Rule at isle/codegen/x64/lower.isle line 950.
     return v16;
 }
 
@@ -3317,18 +3611,18 @@ pub fn constructor_narrow_rotate<C: Context>(
 pub fn constructor_narrow_store_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 991.
+            // Rule at isle/codegen/x64/lower.isle line 994.
             return OperandSize::S8;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 992.
+            // Rule at isle/codegen/x64/lower.isle line 995.
             return OperandSize::S16;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_store_size", "isle/codegen/x64/lower.isle line 990"
+        "narrow_store_size", "isle/codegen/x64/lower.isle line 993"
     )
 }
 
@@ -3643,4 +3937,166 @@ pub fn constructor_test_condition<C: Context>(ctx: &mut C, arg0: Value) -> Unit 
         "no rule matched for term {} at {}; should it be partial?",
         "test_condition", "isle/codegen/x64/simd.isle line 129"
     )
+}
+
+// Generated as internal constructor for term vec_unary_imm.
+pub fn constructor_vec_unary_imm<C: Context>(
+    ctx: &mut C,
+    arg0: &SseUnaryImmOp,
+    arg1: u8,
+    arg2: XmmReg,
+) -> XmmReg {
+    let v3 = C::temp_writable_xmm(ctx);
+    let v4 = C::xmm_to_xmm_mem(ctx, arg2);
+    let v5 = MInst::XmmUnaryRmRImm {
+        op: arg0.clone(),
+        imm: arg1,
+        src: v4,
+        dst: v3,
+    };
+    let v6 = C::emit(ctx, &v5);
+    let v7 = C::writable_xmm_to_xmm(ctx, v3);
+    // Rule at isle/codegen/x64/simd.isle line 150.
+    return v7;
+}
+
+// Generated as internal constructor for term vec_rr_imm.
+pub fn constructor_vec_rr_imm<C: Context>(
+    ctx: &mut C,
+    arg0: &SseImmOp,
+    arg1: u8,
+    arg2: XmmReg,
+    arg3: XmmReg,
+) -> XmmReg {
+    let v4 = &C::avx_imm_twin(ctx, arg0);
+    if let Some(v5) = v4 {
+        let v6 = C::temp_writable_xmm(ctx);
+        let v7 = C::xmm_to_xmm_mem(ctx, arg3);
+        let v8 = MInst::XmmRmRImmVex {
+            op: v5.clone(),
+            imm: arg1,
+            src1: arg2,
+            src2: v7,
+            dst: v6,
+        };
+        let v9 = C::emit(ctx, &v8);
+        let v10 = C::writable_xmm_to_xmm(ctx, v6);
+        // Rule at isle/codegen/x64/simd.isle line 157.
+        return v10;
+    }
+    let v6 = C::temp_writable_xmm(ctx);
+    let v7 = C::xmm_to_xmm_mem(ctx, arg3);
+    let v11 = MInst::XmmRmRImm {
+        op: arg0.clone(),
+        imm: arg1,
+        src1: arg2,
+        src2: v7,
+        dst: v6,
+    };
+    let v12 = C::emit(ctx, &v11);
+    let v10 = C::writable_xmm_to_xmm(ctx, v6);
+    // Rule at isle/codegen/x64/simd.isle line 162.
+    return v10;
+}
+
+// Generated as internal constructor for term vec_insert.
+pub fn constructor_vec_insert<C: Context>(
+    ctx: &mut C,
+    arg0: &SseInsertOp,
+    arg1: u8,
+    arg2: XmmReg,
+    arg3: GprReg,
+) -> XmmReg {
+    let v4 = &C::avx_insert_twin(ctx, arg0);
+    if let Some(v5) = v4 {
+        let v6 = C::temp_writable_xmm(ctx);
+        let v7 = C::gpr_to_gpr_mem(ctx, arg3);
+        let v8 = MInst::XmmInsertVex {
+            op: v5.clone(),
+            lane: arg1,
+            src1: arg2,
+            src2: v7,
+            dst: v6,
+        };
+        let v9 = C::emit(ctx, &v8);
+        let v10 = C::writable_xmm_to_xmm(ctx, v6);
+        // Rule at isle/codegen/x64/simd.isle line 169.
+        return v10;
+    }
+    let v6 = C::temp_writable_xmm(ctx);
+    let v7 = C::gpr_to_gpr_mem(ctx, arg3);
+    let v11 = MInst::XmmInsert {
+        op: arg0.clone(),
+        lane: arg1,
+        src1: arg2,
+        src2: v7,
+        dst: v6,
+    };
+    let v12 = C::emit(ctx, &v11);
+    let v10 = C::writable_xmm_to_xmm(ctx, v6);
+    // Rule at isle/codegen/x64/simd.isle line 174.
+    return v10;
+}
+
+// Generated as internal constructor for term vec_extract.
+pub fn constructor_vec_extract<C: Context>(
+    ctx: &mut C,
+    arg0: &SseExtractOp,
+    arg1: u8,
+    arg2: XmmReg,
+) -> GprReg {
+    let v3 = C::temp_writable_gpr(ctx);
+    let v4 = MInst::XmmExtract {
+        op: arg0.clone(),
+        lane: arg1,
+        src: arg2,
+        dst: v3,
+    };
+    let v5 = C::emit(ctx, &v4);
+    let v6 = C::writable_gpr_to_gpr(ctx, v3);
+    // Rule at isle/codegen/x64/simd.isle line 181.
+    return v6;
+}
+
+// Generated as internal constructor for term int_insert_op.
+pub fn constructor_int_insert_op<C: Context>(ctx: &mut C, arg0: &Type) -> Option<SseInsertOp> {
+    match arg0 {
+        &Type::I8X16 => {
+            let v2 = Some(SseInsertOp::Pinsrb);
+            // Rule at isle/codegen/x64/simd.isle line 236.
+            return v2;
+        }
+        &Type::I16X8 => {
+            let v4 = Some(SseInsertOp::Pinsrw);
+            // Rule at isle/codegen/x64/simd.isle line 237.
+            return v4;
+        }
+        &Type::I32X4 => {
+            let v6 = Some(SseInsertOp::Pinsrd);
+            // Rule at isle/codegen/x64/simd.isle line 238.
+            return v6;
+        }
+        &Type::I64X2 => {
+            let v8 = Some(SseInsertOp::Pinsrq);
+            // Rule at isle/codegen/x64/simd.isle line 239.
+            return v8;
+        }
+        _ => {}
+    }
+    None
+}
+
+// Generated as internal constructor for term shuffle_one.
+pub fn constructor_shuffle_one<C: Context>(
+    ctx: &mut C,
+    arg0: XmmReg,
+    arg1: Constant,
+    arg2: bool,
+) -> XmmReg {
+    let v5 = C::shuffle_mask(ctx, arg1, arg2, false);
+    let v7 = C::shuffle_mask(ctx, arg1, arg2, true);
+    let v8 = constructor_vector_constant(ctx, v5, v7);
+    let v9 = constructor_vec_rr(ctx, &SseOp::Pshufb, arg0, v8);
+    // Rule at isle/codegen/x64/simd.isle line 264.
+    return v9;
 }
