@@ -17,9 +17,8 @@ what = sys.argv[4] if len(sys.argv) > 4 else "all"
 shared = os.environ.get("DUET_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
 sm = os.path.join(shared, "bench/compile/spidermonkey.wasm")
 progs = sorted(glob.glob(os.path.join(shared, "bench/sightglass/**/*.wasm"), recursive=True))
-# blake3-simd needs SIMD, which only the baseline tier compiles (issue 14).
 def tier_progs(tier):
-    return [p for p in progs if tier == "winch" or "simd" not in p]
+    return progs
 def compile_time(binary, tier):
     t = time.perf_counter()
     subprocess.run(["taskset", "-c", "0", binary, "compile", "--compiler", tier, "--threads", "1", sm], check=True, stdout=subprocess.DEVNULL)

@@ -7,9 +7,8 @@
 
 Every sightglass program (`$SHARED/bench/sightglass/*/benchmark.wasm` and
 `shootout/*.wasm`) runs under each tier of both engines, except what a
-tier of duet cannot compile yet (`DUET_TIER_SKIPPED`: `blake3-simd` under
-the optimizing tier, which has no SIMD yet; Wasmtime still runs it there,
-and the tables compare it with duet's baseline tier too):
+tier of duet cannot compile yet (`DUET_TIER_SKIPPED`, empty now; Wasmtime
+would still run it there):
 
     duet      `duet bench --json --runs 1 --compiler TIER FILE`
     Wasmtime  `anchor-bench run TIER ./FILE` in the program's directory
@@ -78,9 +77,7 @@ TIERS = ("winch", "cranelift")
 # Programs that need what duet does not support yet.
 SKIPPED = {}
 # Programs one tier of duet does not support yet (Wasmtime still runs them).
-DUET_TIER_SKIPPED = {
-    ("blake3-simd", "cranelift"): "duet's optimizing tier has no SIMD yet (issue 14)",
-}
+DUET_TIER_SKIPPED = {}
 # Run times below this (either engine) give no meaningful ratio.
 MIN_RUN_MS = 0.1
 DEFAULT_ANCHOR = Path("/tmp/anchor-target/release/anchor-bench")

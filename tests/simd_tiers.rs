@@ -48,11 +48,48 @@ const BINARY: &[&str] = &[
     "f64x2.mul",
     "f32x4.div",
     "f64x2.div",
+    "i8x16.lt_s",
+    "i8x16.lt_u",
+    "i8x16.gt_s",
+    "i8x16.gt_u",
+    "i8x16.le_s",
+    "i8x16.le_u",
+    "i8x16.ge_s",
+    "i8x16.ge_u",
+    "i16x8.lt_s",
+    "i16x8.lt_u",
+    "i16x8.gt_s",
+    "i16x8.gt_u",
+    "i16x8.le_s",
+    "i16x8.le_u",
+    "i16x8.ge_s",
+    "i16x8.ge_u",
+    "i32x4.lt_s",
+    "i32x4.lt_u",
+    "i32x4.gt_s",
+    "i32x4.gt_u",
+    "i32x4.le_s",
+    "i32x4.le_u",
+    "i32x4.ge_s",
+    "i32x4.ge_u",
+];
+
+/// The shifts the optimizing tier translates.
+const SHIFTS: &[&str] = &[
+    "i16x8.shl",
+    "i32x4.shl",
+    "i64x2.shl",
+    "i16x8.shr_u",
+    "i32x4.shr_u",
+    "i64x2.shr_u",
+    "i16x8.shr_s",
+    "i32x4.shr_s",
 ];
 
 /// The module's other exports.
 const OTHERS: &[&str] = &[
     "not",
+    "load_splat",
     "select",
     "const",
     "zero_local",
@@ -80,6 +117,15 @@ const OTHERS: &[&str] = &[
 /// `not`, locals, blocks, memory, calls and multiple results.
 fn module() -> String {
     let mut wat = String::from("(module\n  (memory 1)\n");
+    // Each shift by the argument and by constants below, at and past the
+    // lane width.
+    for (i, op) in SHIFTS.iter().enumerate() {
+        wat.push_str(&format!(
+            "  (func (export \"shift{i}\") (param v128 i32) (result v128 v128 v128 v128)\n    \
+             ({op} (local.get 0) (local.get 1)) ({op} (local.get 0) (i32.const 7))\n    \
+             ({op} (local.get 0) (i32.const 64)) ({op} (local.get 0) (i32.const -3)))\n"
+        ));
+    }
     for (i, op) in BINARY.iter().enumerate() {
         wat.push_str(&format!(
             "  (func (export \"bin{i}\") (param v128 v128) (result v128)\n    \
@@ -89,6 +135,11 @@ fn module() -> String {
     wat.push_str(
         r#"
   (func (export "not") (param v128) (result v128) (v128.not (local.get 0)))
+  (func (export "load_splat") (param v128) (result v128 v128 v128 v128 v128 v128)
+    (v128.store (i32.const 0) (local.get 0))
+    (v128.load8_splat offset=3 (i32.const 0)) (v128.load16_splat offset=5 (i32.const 0))
+    (v128.load32_splat offset=9 (i32.const 0)) (v128.load64_splat offset=1 (i32.const 0))
+    (v128.load32_zero offset=2 (i32.const 0)) (v128.load64_zero offset=7 (i32.const 0)))
   (func (export "splat_i8") (param i32) (result v128) (i8x16.splat (local.get 0)))
   (func (export "splat_i16") (param i32) (result v128) (i16x8.splat (local.get 0)))
   (func (export "splat_i32") (param i32) (result v128) (i32x4.splat (local.get 0)))
@@ -201,6 +252,7 @@ fn compare_tiers(preset: CpuPreset) {
     let cranelift = instance(&engine, Compiler::Cranelift, &mut store);
     let mut rng = XorShift::new(0x05ee_d51d);
     let mut names: Vec<String> = (0..BINARY.len()).map(|i| format!("bin{i}")).collect();
+    names.extend((0..SHIFTS.len()).map(|i| format!("shift{i}")));
     names.extend(OTHERS.iter().map(|name| name.to_string()));
     let mut failures = Vec::new();
     let mut calls = 0;

@@ -14,13 +14,16 @@
 //! `eq` and `ne`, float `add`, `sub`, `mul` and `div`, and the lane
 //! operators: `splat`, `extract_lane` (an `i8` or `i16` lane extended to
 //! `i32` as the operator says), `replace_lane` (an `i32` operand reduced to
-//! the lane) and `i8x16.shuffle`. Any other SIMD operator is
-//! [`WasmError::UnsupportedOperator`].
+//! the lane) and `i8x16.shuffle`, shifts of 16-, 32- and 64-bit lanes (but
+//! `i64x2.shr_s`), every comparison of 8-, 16- and 32-bit lanes,
+//! `v128.loadN_splat` and `v128.loadN_zero`
+//! (a scalar load, then a splat or a lane inserted into zeros). Any other
+//! SIMD operator is [`WasmError::UnsupportedOperator`].
 
 use crate::error::WasmError;
 use crate::func_translator::Translator;
 use cranelift_codegen::ir::{IntCC, Opcode, Type, Value};
-use wasmparser::Operator;
+use wasmparser::{MemArg, Operator};
 
 impl Translator<'_, '_> {
     /// Translates SIMD operator `op`; `Ok(false)` if `op` is not one this
@@ -56,6 +59,47 @@ impl Translator<'_, '_> {
             O::I64x2Sub => self.lanewise(I64X2, Opcode::Isub),
             O::I16x8Mul => self.lanewise(I16X8, Opcode::Imul),
             O::I32x4Mul => self.lanewise(I32X4, Opcode::Imul),
+
+            O::I16x8Shl => self.shift(I16X8, Opcode::Ishl),
+            O::I32x4Shl => self.shift(I32X4, Opcode::Ishl),
+            O::I64x2Shl => self.shift(I64X2, Opcode::Ishl),
+            O::I16x8ShrU => self.shift(I16X8, Opcode::Ushr),
+            O::I32x4ShrU => self.shift(I32X4, Opcode::Ushr),
+            O::I64x2ShrU => self.shift(I64X2, Opcode::Ushr),
+            O::I16x8ShrS => self.shift(I16X8, Opcode::Sshr),
+            O::I32x4ShrS => self.shift(I32X4, Opcode::Sshr),
+
+            O::I8x16LtS => self.compare(I8X16, IntCC::SignedLessThan),
+            O::I8x16LtU => self.compare(I8X16, IntCC::UnsignedLessThan),
+            O::I8x16GtS => self.compare(I8X16, IntCC::SignedGreaterThan),
+            O::I8x16GtU => self.compare(I8X16, IntCC::UnsignedGreaterThan),
+            O::I8x16LeS => self.compare(I8X16, IntCC::SignedLessThanOrEqual),
+            O::I8x16LeU => self.compare(I8X16, IntCC::UnsignedLessThanOrEqual),
+            O::I8x16GeS => self.compare(I8X16, IntCC::SignedGreaterThanOrEqual),
+            O::I8x16GeU => self.compare(I8X16, IntCC::UnsignedGreaterThanOrEqual),
+            O::I16x8LtS => self.compare(I16X8, IntCC::SignedLessThan),
+            O::I16x8LtU => self.compare(I16X8, IntCC::UnsignedLessThan),
+            O::I16x8GtS => self.compare(I16X8, IntCC::SignedGreaterThan),
+            O::I16x8GtU => self.compare(I16X8, IntCC::UnsignedGreaterThan),
+            O::I16x8LeS => self.compare(I16X8, IntCC::SignedLessThanOrEqual),
+            O::I16x8LeU => self.compare(I16X8, IntCC::UnsignedLessThanOrEqual),
+            O::I16x8GeS => self.compare(I16X8, IntCC::SignedGreaterThanOrEqual),
+            O::I16x8GeU => self.compare(I16X8, IntCC::UnsignedGreaterThanOrEqual),
+            O::I32x4LtS => self.compare(I32X4, IntCC::SignedLessThan),
+            O::I32x4LtU => self.compare(I32X4, IntCC::UnsignedLessThan),
+            O::I32x4GtS => self.compare(I32X4, IntCC::SignedGreaterThan),
+            O::I32x4GtU => self.compare(I32X4, IntCC::UnsignedGreaterThan),
+            O::I32x4LeS => self.compare(I32X4, IntCC::SignedLessThanOrEqual),
+            O::I32x4LeU => self.compare(I32X4, IntCC::UnsignedLessThanOrEqual),
+            O::I32x4GeS => self.compare(I32X4, IntCC::SignedGreaterThanOrEqual),
+            O::I32x4GeU => self.compare(I32X4, IntCC::UnsignedGreaterThanOrEqual),
+
+            O::V128Load8Splat { memarg } => self.load_splat(&memarg, I8X16)?,
+            O::V128Load16Splat { memarg } => self.load_splat(&memarg, I16X8)?,
+            O::V128Load32Splat { memarg } => self.load_splat(&memarg, I32X4)?,
+            O::V128Load64Splat { memarg } => self.load_splat(&memarg, I64X2)?,
+            O::V128Load32Zero { memarg } => self.load_zero(&memarg, I32X4)?,
+            O::V128Load64Zero { memarg } => self.load_zero(&memarg, I64X2)?,
 
             O::I8x16Eq => self.compare(I8X16, IntCC::Equal),
             O::I16x8Eq => self.compare(I16X8, IntCC::Equal),
@@ -175,6 +219,50 @@ impl Translator<'_, '_> {
         let x = self.pop_vector(ty);
         let v = self.builder.ins().insertlane(x, y, lane);
         self.push_vector(v);
+    }
+
+    /// A shift of every lane of a `ty` by the `i32` on the stack (modulo
+    /// the lane's width, as the IR's shifts are).
+    fn shift(&mut self, ty: Type, opcode: Opcode) {
+        let amount = self.state.pop1();
+        let x = self.pop_vector(ty);
+        let data = cranelift_codegen::ir::InstructionData::Binary {
+            opcode,
+            args: [x, amount],
+        };
+        let inst = self.builder.insert(data, ty);
+        let v = self.builder.func.dfg.first_result(inst);
+        self.push_vector(v);
+    }
+
+    /// The lane at `memarg` in every lane of a `ty` (`v128.loadN_splat`):
+    /// a scalar load, then a splat.
+    fn load_splat(&mut self, memarg: &MemArg, ty: Type) -> Result<(), WasmError> {
+        let lane = ty.lane_type();
+        let (opcode, loaded) = match lane {
+            Type::I8 => (Opcode::Uload8, Type::I32),
+            Type::I16 => (Opcode::Uload16, Type::I32),
+            _ => (Opcode::Load, lane),
+        };
+        self.translate_load(memarg, opcode, loaded, lane.bytes() as u8)?;
+        if self.state.reachable {
+            self.splat(ty);
+        }
+        Ok(())
+    }
+
+    /// The lane at `memarg` in lane 0 of a `ty`, the others zero
+    /// (`v128.loadN_zero`).
+    fn load_zero(&mut self, memarg: &MemArg, ty: Type) -> Result<(), WasmError> {
+        let lane = ty.lane_type();
+        self.translate_load(memarg, Opcode::Load, lane, lane.bytes() as u8)?;
+        if self.state.reachable {
+            let x = self.state.pop1();
+            let zero = self.builder.ins().vconst(ty, 0);
+            let v = self.builder.ins().insertlane(zero, x, 0);
+            self.push_vector(v);
+        }
+        Ok(())
     }
 
     /// A lane-wise integer comparison of two vectors of type `ty`: a mask.

@@ -50,9 +50,10 @@ use cranelift_asm::x64::{CC, GprReg, MInst, OperandSize};
 
 // The names the generated code refers to (`use super::*`).
 pub use cranelift_asm::x64::inst::{
-    AluOp, Amode, AvxImmOp, AvxInsertOp, AvxOp, BitOp, BoxCallInfo, BoxJumpTable, ExtMode,
-    FloatSize, GprImm, Label, RoundMode, ShiftAmount, ShiftOp, SseExtractOp, SseImmOp, SseInsertOp,
-    SseMovOp, SseOp, SseUnaryImmOp, TrapCode, UnaryOp, WritableXmm, XmmMem, XmmReg,
+    AluOp, Amode, AvxImmOp, AvxInsertOp, AvxOp, AvxShiftImmOp, BitOp, BoxCallInfo, BoxJumpTable,
+    ExtMode, FloatSize, GprImm, Label, RoundMode, ShiftAmount, ShiftOp, SseExtractOp, SseImmOp,
+    SseInsertOp, SseMovOp, SseOp, SseShiftImmOp, SseUnaryImmOp, TrapCode, UnaryOp, WritableXmm,
+    XmmMem, XmmReg,
 };
 pub use ir::{Constant, FloatCC, Inst, IntCC, Type, Value};
 

@@ -16,7 +16,9 @@ use crate::ir::{Constant, Inst, InstructionData, IntCC, Opcode, Type, Value, Val
 use crate::machinst::VInst;
 use cranelift_asm::reg::{RegClass, Writable};
 use cranelift_asm::x64::inst::{Amode, FloatSize, GprImm, TrapCode, WritableXmm, XmmMem, XmmReg};
-use cranelift_asm::x64::inst::{AvxImmOp, AvxInsertOp, AvxOp, SseImmOp, SseInsertOp, SseOp};
+use cranelift_asm::x64::inst::{
+    AvxImmOp, AvxInsertOp, AvxOp, AvxShiftImmOp, SseImmOp, SseInsertOp, SseOp, SseShiftImmOp,
+};
 use cranelift_asm::x64::{Feature, GprReg, MInst, OperandSize};
 
 impl generated::Context for Lower<'_> {
@@ -64,6 +66,20 @@ impl generated::Context for Lower<'_> {
     fn avx_insert_twin(&mut self, op: &SseInsertOp) -> Option<AvxInsertOp> {
         let features = self.vcode.features();
         op.vex().filter(|_| features.has(Feature::Avx))
+    }
+
+    fn avx_shift_twin(&mut self, op: &SseShiftImmOp) -> Option<AvxShiftImmOp> {
+        let features = self.vcode.features();
+        op.vex().filter(|_| features.has(Feature::Avx))
+    }
+
+    fn vec_shift_const(&mut self, v: Value, ty: &Type) -> Option<u8> {
+        let n = self.iconst_value(v)?;
+        Some((n as u64 % u64::from(ty.lane_type().bits())) as u8)
+    }
+
+    fn lane_shift_mask(&mut self, ty: &Type) -> i64 {
+        i64::from(ty.lane_type().bits() - 1)
     }
 
     fn insertps_imm(&mut self, lane: u8) -> u8 {

@@ -83,6 +83,9 @@ pub trait Context {
     fn insertps_imm(&mut self, arg0: u8) -> u8;
     fn shuffle_mask(&mut self, arg0: Constant, arg1: bool, arg2: bool) -> i64;
     fn shuffle_uses(&mut self, arg0: Constant, arg1: bool) -> bool;
+    fn vec_shift_const(&mut self, arg0: Value, arg1: &Type) -> Option<u8>;
+    fn lane_shift_mask(&mut self, arg0: &Type) -> i64;
+    fn avx_shift_twin(&mut self, arg0: &SseShiftImmOp) -> Option<AvxShiftImmOp>;
 }
 
 pub trait ContextIter {
@@ -1011,6 +1014,34 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             if let Some(v2) = v1 {
                 let v597 = &C::vector_ty(ctx, v2);
                 if let Some(v598) = v597 {
+                    let v758 = &constructor_vec_shift_imm_op(ctx, v16, v598);
+                    if let Some(v759) = v758 {
+                        let v18 = C::unpack_value_array_2(ctx, v17);
+                        let v760 = C::vec_shift_const(ctx, v18.1, v598);
+                        if let Some(v761) = v760 {
+                            let v335 = C::put_in_xmm(ctx, v18.0);
+                            let v762 = constructor_vec_shift_imm(ctx, v759, v761, v335);
+                            let v763 = C::output_xmm(ctx, v762);
+                            let v764 = Some(v763);
+                            // Rule at isle/codegen/x64/simd.isle line 325.
+                            return v764;
+                        }
+                    }
+                    let v765 = &constructor_vec_shift_op(ctx, v16, v598);
+                    if let Some(v766) = v765 {
+                        let v18 = C::unpack_value_array_2(ctx, v17);
+                        let v29 = C::put_in_gpr(ctx, v18.1);
+                        let v767 = C::lane_shift_mask(ctx, v598);
+                        let v768 = C::imm_operand(ctx, v767);
+                        let v769 = constructor_alu(ctx, &AluOp::And, &Type::I32, v29, v768);
+                        let v770 = C::put_in_xmm(ctx, v18.0);
+                        let v771 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v769);
+                        let v772 = constructor_vec_rr(ctx, v766, v770, v771);
+                        let v773 = C::output_xmm(ctx, v772);
+                        let v774 = Some(v773);
+                        // Rule at isle/codegen/x64/simd.isle line 329.
+                        return v774;
+                    }
                     let v621 = &constructor_vec_binary_op(ctx, v16, v598);
                     if let Some(v622) = v621 {
                         let v18 = C::unpack_value_array_2(ctx, v17);
@@ -2030,6 +2061,162 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v639 = Some(v638);
                                     // Rule at isle/codegen/x64/simd.isle line 104.
                                     return v639;
+                                }
+                            }
+                        }
+                    }
+                    &IntCC::SignedLessThan => {
+                        let v1 = &C::result_type(ctx, arg0);
+                        if let Some(v2) = v1 {
+                            let v597 = &C::vector_ty(ctx, v2);
+                            if let Some(v598) = v597 {
+                                let v775 = &constructor_vec_cmpgt(ctx, v598);
+                                if let Some(v776) = v775 {
+                                    let v75 = C::unpack_value_array_2(ctx, v74);
+                                    let v780 = C::put_in_xmm(ctx, v75.1);
+                                    let v781 = C::put_in_xmm(ctx, v75.0);
+                                    let v782 = constructor_vec_rr(ctx, v776, v780, v781);
+                                    let v783 = C::output_xmm(ctx, v782);
+                                    let v784 = Some(v783);
+                                    // Rule at isle/codegen/x64/simd.isle line 366.
+                                    return v784;
+                                }
+                            }
+                        }
+                    }
+                    &IntCC::SignedGreaterThanOrEqual => {
+                        let v1 = &C::result_type(ctx, arg0);
+                        if let Some(v2) = v1 {
+                            let v597 = &C::vector_ty(ctx, v2);
+                            if let Some(v598) = v597 {
+                                let v775 = &constructor_vec_cmpgt(ctx, v598);
+                                if let Some(v776) = v775 {
+                                    let v75 = C::unpack_value_array_2(ctx, v74);
+                                    let v780 = C::put_in_xmm(ctx, v75.1);
+                                    let v781 = C::put_in_xmm(ctx, v75.0);
+                                    let v782 = constructor_vec_rr(ctx, v776, v780, v781);
+                                    let v785 = constructor_vec_not(ctx, v782);
+                                    let v786 = C::output_xmm(ctx, v785);
+                                    let v787 = Some(v786);
+                                    // Rule at isle/codegen/x64/simd.isle line 369.
+                                    return v787;
+                                }
+                            }
+                        }
+                    }
+                    &IntCC::SignedGreaterThan => {
+                        let v1 = &C::result_type(ctx, arg0);
+                        if let Some(v2) = v1 {
+                            let v597 = &C::vector_ty(ctx, v2);
+                            if let Some(v598) = v597 {
+                                let v775 = &constructor_vec_cmpgt(ctx, v598);
+                                if let Some(v776) = v775 {
+                                    let v75 = C::unpack_value_array_2(ctx, v74);
+                                    let v632 = C::put_in_xmm(ctx, v75.0);
+                                    let v633 = C::put_in_xmm(ctx, v75.1);
+                                    let v777 = constructor_vec_rr(ctx, v776, v632, v633);
+                                    let v778 = C::output_xmm(ctx, v777);
+                                    let v779 = Some(v778);
+                                    // Rule at isle/codegen/x64/simd.isle line 363.
+                                    return v779;
+                                }
+                            }
+                        }
+                    }
+                    &IntCC::SignedLessThanOrEqual => {
+                        let v1 = &C::result_type(ctx, arg0);
+                        if let Some(v2) = v1 {
+                            let v597 = &C::vector_ty(ctx, v2);
+                            if let Some(v598) = v597 {
+                                let v775 = &constructor_vec_cmpgt(ctx, v598);
+                                if let Some(v776) = v775 {
+                                    let v75 = C::unpack_value_array_2(ctx, v74);
+                                    let v632 = C::put_in_xmm(ctx, v75.0);
+                                    let v633 = C::put_in_xmm(ctx, v75.1);
+                                    let v777 = constructor_vec_rr(ctx, v776, v632, v633);
+                                    let v788 = constructor_vec_not(ctx, v777);
+                                    let v789 = C::output_xmm(ctx, v788);
+                                    let v790 = Some(v789);
+                                    // Rule at isle/codegen/x64/simd.isle line 372.
+                                    return v790;
+                                }
+                            }
+                        }
+                    }
+                    &IntCC::UnsignedLessThan => {
+                        let v1 = &C::result_type(ctx, arg0);
+                        if let Some(v2) = v1 {
+                            let v597 = &C::vector_ty(ctx, v2);
+                            if let Some(v598) = v597 {
+                                let v791 = &constructor_vec_maxu(ctx, v598);
+                                if let Some(v792) = v791 {
+                                    let v75 = C::unpack_value_array_2(ctx, v74);
+                                    let v632 = C::put_in_xmm(ctx, v75.0);
+                                    let v633 = C::put_in_xmm(ctx, v75.1);
+                                    let v793 = constructor_vec_uge(ctx, v598, v632, v633);
+                                    let v804 = constructor_vec_not(ctx, v793);
+                                    let v805 = C::output_xmm(ctx, v804);
+                                    let v806 = Some(v805);
+                                    // Rule at isle/codegen/x64/simd.isle line 384.
+                                    return v806;
+                                }
+                            }
+                        }
+                    }
+                    &IntCC::UnsignedGreaterThanOrEqual => {
+                        let v1 = &C::result_type(ctx, arg0);
+                        if let Some(v2) = v1 {
+                            let v597 = &C::vector_ty(ctx, v2);
+                            if let Some(v598) = v597 {
+                                let v791 = &constructor_vec_maxu(ctx, v598);
+                                if let Some(v792) = v791 {
+                                    let v75 = C::unpack_value_array_2(ctx, v74);
+                                    let v632 = C::put_in_xmm(ctx, v75.0);
+                                    let v633 = C::put_in_xmm(ctx, v75.1);
+                                    let v793 = constructor_vec_uge(ctx, v598, v632, v633);
+                                    let v794 = C::output_xmm(ctx, v793);
+                                    let v795 = Some(v794);
+                                    // Rule at isle/codegen/x64/simd.isle line 375.
+                                    return v795;
+                                }
+                            }
+                        }
+                    }
+                    &IntCC::UnsignedGreaterThan => {
+                        let v1 = &C::result_type(ctx, arg0);
+                        if let Some(v2) = v1 {
+                            let v597 = &C::vector_ty(ctx, v2);
+                            if let Some(v598) = v597 {
+                                let v796 = &constructor_vec_minu(ctx, v598);
+                                if let Some(v797) = v796 {
+                                    let v75 = C::unpack_value_array_2(ctx, v74);
+                                    let v632 = C::put_in_xmm(ctx, v75.0);
+                                    let v633 = C::put_in_xmm(ctx, v75.1);
+                                    let v798 = constructor_vec_ule(ctx, v598, v632, v633);
+                                    let v801 = constructor_vec_not(ctx, v798);
+                                    let v802 = C::output_xmm(ctx, v801);
+                                    let v803 = Some(v802);
+                                    // Rule at isle/codegen/x64/simd.isle line 381.
+                                    return v803;
+                                }
+                            }
+                        }
+                    }
+                    &IntCC::UnsignedLessThanOrEqual => {
+                        let v1 = &C::result_type(ctx, arg0);
+                        if let Some(v2) = v1 {
+                            let v597 = &C::vector_ty(ctx, v2);
+                            if let Some(v598) = v597 {
+                                let v796 = &constructor_vec_minu(ctx, v598);
+                                if let Some(v797) = v796 {
+                                    let v75 = C::unpack_value_array_2(ctx, v74);
+                                    let v632 = C::put_in_xmm(ctx, v75.0);
+                                    let v633 = C::put_in_xmm(ctx, v75.1);
+                                    let v798 = constructor_vec_ule(ctx, v598, v632, v633);
+                                    let v799 = C::output_xmm(ctx, v798);
+                                    let v800 = Some(v799);
+                                    // Rule at isle/codegen/x64/simd.isle line 378.
+                                    return v800;
                                 }
                             }
                         }
@@ -4099,4 +4286,287 @@ pub fn constructor_shuffle_one<C: Context>(
     let v9 = constructor_vec_rr(ctx, &SseOp::Pshufb, arg0, v8);
     // Rule at isle/codegen/x64/simd.isle line 264.
     return v9;
+}
+
+// Generated as internal constructor for term vec_shift_imm_op.
+pub fn constructor_vec_shift_imm_op<C: Context>(
+    ctx: &mut C,
+    arg0: &Opcode,
+    arg1: &Type,
+) -> Option<SseShiftImmOp> {
+    match arg0 {
+        &Opcode::Ishl => {
+            match arg1 {
+                &Type::I16X8 => {
+                    let v3 = Some(SseShiftImmOp::Psllw);
+                    // Rule at isle/codegen/x64/simd.isle line 287.
+                    return v3;
+                }
+                &Type::I32X4 => {
+                    let v5 = Some(SseShiftImmOp::Pslld);
+                    // Rule at isle/codegen/x64/simd.isle line 288.
+                    return v5;
+                }
+                &Type::I64X2 => {
+                    let v7 = Some(SseShiftImmOp::Psllq);
+                    // Rule at isle/codegen/x64/simd.isle line 289.
+                    return v7;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::Ushr => {
+            match arg1 {
+                &Type::I16X8 => {
+                    let v9 = Some(SseShiftImmOp::Psrlw);
+                    // Rule at isle/codegen/x64/simd.isle line 290.
+                    return v9;
+                }
+                &Type::I32X4 => {
+                    let v11 = Some(SseShiftImmOp::Psrld);
+                    // Rule at isle/codegen/x64/simd.isle line 291.
+                    return v11;
+                }
+                &Type::I64X2 => {
+                    let v13 = Some(SseShiftImmOp::Psrlq);
+                    // Rule at isle/codegen/x64/simd.isle line 292.
+                    return v13;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::Sshr => {
+            match arg1 {
+                &Type::I16X8 => {
+                    let v15 = Some(SseShiftImmOp::Psraw);
+                    // Rule at isle/codegen/x64/simd.isle line 293.
+                    return v15;
+                }
+                &Type::I32X4 => {
+                    let v17 = Some(SseShiftImmOp::Psrad);
+                    // Rule at isle/codegen/x64/simd.isle line 294.
+                    return v17;
+                }
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+    None
+}
+
+// Generated as internal constructor for term vec_shift_op.
+pub fn constructor_vec_shift_op<C: Context>(
+    ctx: &mut C,
+    arg0: &Opcode,
+    arg1: &Type,
+) -> Option<SseOp> {
+    match arg0 {
+        &Opcode::Ishl => {
+            match arg1 {
+                &Type::I16X8 => {
+                    let v3 = Some(SseOp::Psllw);
+                    // Rule at isle/codegen/x64/simd.isle line 296.
+                    return v3;
+                }
+                &Type::I32X4 => {
+                    let v5 = Some(SseOp::Pslld);
+                    // Rule at isle/codegen/x64/simd.isle line 297.
+                    return v5;
+                }
+                &Type::I64X2 => {
+                    let v7 = Some(SseOp::Psllq);
+                    // Rule at isle/codegen/x64/simd.isle line 298.
+                    return v7;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::Ushr => {
+            match arg1 {
+                &Type::I16X8 => {
+                    let v9 = Some(SseOp::Psrlw);
+                    // Rule at isle/codegen/x64/simd.isle line 299.
+                    return v9;
+                }
+                &Type::I32X4 => {
+                    let v11 = Some(SseOp::Psrld);
+                    // Rule at isle/codegen/x64/simd.isle line 300.
+                    return v11;
+                }
+                &Type::I64X2 => {
+                    let v13 = Some(SseOp::Psrlq);
+                    // Rule at isle/codegen/x64/simd.isle line 301.
+                    return v13;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::Sshr => {
+            match arg1 {
+                &Type::I16X8 => {
+                    let v15 = Some(SseOp::Psraw);
+                    // Rule at isle/codegen/x64/simd.isle line 302.
+                    return v15;
+                }
+                &Type::I32X4 => {
+                    let v17 = Some(SseOp::Psrad);
+                    // Rule at isle/codegen/x64/simd.isle line 303.
+                    return v17;
+                }
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+    None
+}
+
+// Generated as internal constructor for term vec_shift_imm.
+pub fn constructor_vec_shift_imm<C: Context>(
+    ctx: &mut C,
+    arg0: &SseShiftImmOp,
+    arg1: u8,
+    arg2: XmmReg,
+) -> XmmReg {
+    let v3 = &C::avx_shift_twin(ctx, arg0);
+    if let Some(v4) = v3 {
+        let v5 = C::temp_writable_xmm(ctx);
+        let v6 = MInst::XmmShiftImmVex {
+            op: v4.clone(),
+            imm: arg1,
+            src: arg2,
+            dst: v5,
+        };
+        let v7 = C::emit(ctx, &v6);
+        let v8 = C::writable_xmm_to_xmm(ctx, v5);
+        // Rule at isle/codegen/x64/simd.isle line 315.
+        return v8;
+    }
+    let v5 = C::temp_writable_xmm(ctx);
+    let v9 = MInst::XmmShiftImm {
+        op: arg0.clone(),
+        imm: arg1,
+        src: arg2,
+        dst: v5,
+    };
+    let v10 = C::emit(ctx, &v9);
+    let v8 = C::writable_xmm_to_xmm(ctx, v5);
+    // Rule at isle/codegen/x64/simd.isle line 320.
+    return v8;
+}
+
+// Generated as internal constructor for term vec_cmpgt.
+pub fn constructor_vec_cmpgt<C: Context>(ctx: &mut C, arg0: &Type) -> Option<SseOp> {
+    match arg0 {
+        &Type::I8X16 => {
+            let v2 = Some(SseOp::Pcmpgtb);
+            // Rule at isle/codegen/x64/simd.isle line 340.
+            return v2;
+        }
+        &Type::I16X8 => {
+            let v4 = Some(SseOp::Pcmpgtw);
+            // Rule at isle/codegen/x64/simd.isle line 341.
+            return v4;
+        }
+        &Type::I32X4 => {
+            let v6 = Some(SseOp::Pcmpgtd);
+            // Rule at isle/codegen/x64/simd.isle line 342.
+            return v6;
+        }
+        _ => {}
+    }
+    None
+}
+
+// Generated as internal constructor for term vec_maxu.
+pub fn constructor_vec_maxu<C: Context>(ctx: &mut C, arg0: &Type) -> Option<SseOp> {
+    match arg0 {
+        &Type::I8X16 => {
+            let v2 = Some(SseOp::Pmaxub);
+            // Rule at isle/codegen/x64/simd.isle line 344.
+            return v2;
+        }
+        &Type::I16X8 => {
+            let v4 = Some(SseOp::Pmaxuw);
+            // Rule at isle/codegen/x64/simd.isle line 345.
+            return v4;
+        }
+        &Type::I32X4 => {
+            let v6 = Some(SseOp::Pmaxud);
+            // Rule at isle/codegen/x64/simd.isle line 346.
+            return v6;
+        }
+        _ => {}
+    }
+    None
+}
+
+// Generated as internal constructor for term vec_minu.
+pub fn constructor_vec_minu<C: Context>(ctx: &mut C, arg0: &Type) -> Option<SseOp> {
+    match arg0 {
+        &Type::I8X16 => {
+            let v2 = Some(SseOp::Pminub);
+            // Rule at isle/codegen/x64/simd.isle line 348.
+            return v2;
+        }
+        &Type::I16X8 => {
+            let v4 = Some(SseOp::Pminuw);
+            // Rule at isle/codegen/x64/simd.isle line 349.
+            return v4;
+        }
+        &Type::I32X4 => {
+            let v6 = Some(SseOp::Pminud);
+            // Rule at isle/codegen/x64/simd.isle line 350.
+            return v6;
+        }
+        _ => {}
+    }
+    None
+}
+
+// Generated as internal constructor for term vec_uge.
+pub fn constructor_vec_uge<C: Context>(
+    ctx: &mut C,
+    arg0: &Type,
+    arg1: XmmReg,
+    arg2: XmmReg,
+) -> XmmReg {
+    let v3 = &constructor_vec_maxu(ctx, arg0);
+    if let Some(v4) = v3 {
+        let v5 = &constructor_vec_cmpeq(ctx, arg0);
+        if let Some(v6) = v5 {
+            let v7 = constructor_vec_rr(ctx, v4, arg1, arg2);
+            let v8 = constructor_vec_rr(ctx, v6, v7, arg1);
+            // Rule at isle/codegen/x64/simd.isle line 353.
+            return v8;
+        }
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "vec_uge", "isle/codegen/x64/simd.isle line 352"
+    )
+}
+
+// Generated as internal constructor for term vec_ule.
+pub fn constructor_vec_ule<C: Context>(
+    ctx: &mut C,
+    arg0: &Type,
+    arg1: XmmReg,
+    arg2: XmmReg,
+) -> XmmReg {
+    let v3 = &constructor_vec_minu(ctx, arg0);
+    if let Some(v4) = v3 {
+        let v5 = &constructor_vec_cmpeq(ctx, arg0);
+        if let Some(v6) = v5 {
+            let v7 = constructor_vec_rr(ctx, v4, arg1, arg2);
+            let v8 = constructor_vec_rr(ctx, v6, v7, arg1);
+            // Rule at isle/codegen/x64/simd.isle line 358.
+            return v8;
+        }
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "vec_ule", "isle/codegen/x64/simd.isle line 357"
+    )
 }
