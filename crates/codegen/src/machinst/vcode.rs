@@ -191,6 +191,15 @@ impl VCode {
             .features()
     }
 
+    /// A constant-pool entry of `data` aligned to `align` bytes, emitted
+    /// with the function (deduplicated): an operand `Amode::constant`.
+    pub fn add_constant(&mut self, data: &[u8], align: u32) -> cranelift_asm::buffer::Constant {
+        self.asm
+            .as_mut()
+            .expect("the assembler is there until emission")
+            .add_constant(data, align)
+    }
+
     /// Empty VCode emitting with `asm`. Virtual registers are numbered from
     /// the first after the pinned (physical) range up.
     pub fn new(asm: Assembler) -> VCode {

@@ -108,6 +108,11 @@ impl generated::Context for Lower<'_> {
         bytes.iter().any(|&m| (m >= 16) == second)
     }
 
+    fn vec_pool_amode(&mut self, lo: i64, hi: i64) -> Amode {
+        let bits = u128::from(lo as u64) | (u128::from(hi as u64) << 64);
+        Amode::constant(self.vcode.add_constant(&bits.to_le_bytes(), 16))
+    }
+
     fn constant_lo(&mut self, constant: Constant) -> i64 {
         self.func.dfg.constant_bits(constant) as u64 as i64
     }

@@ -78,6 +78,7 @@ pub trait Context {
     fn avx_twin(&mut self, arg0: &SseOp) -> Option<AvxOp>;
     fn constant_lo(&mut self, arg0: Constant) -> i64;
     fn constant_hi(&mut self, arg0: Constant) -> i64;
+    fn vec_pool_amode(&mut self, arg0: i64, arg1: i64) -> Amode;
     fn avx_imm_twin(&mut self, arg0: &SseImmOp) -> Option<AvxImmOp>;
     fn avx_insert_twin(&mut self, arg0: &SseInsertOp) -> Option<AvxInsertOp>;
     fn insertps_imm(&mut self, arg0: u8) -> u8;
@@ -361,7 +362,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v627 = constructor_vec_not(ctx, v315);
                             let v628 = C::output_xmm(ctx, v627);
                             let v629 = Some(v628);
-                            // Rule at isle/codegen/x64/simd.isle line 91.
+                            // Rule at isle/codegen/x64/simd.isle line 94.
                             return v629;
                         }
                         let v3 = &C::int_ty(ctx, v2);
@@ -668,7 +669,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v652 = constructor_vec_rr(ctx, &SseOp::Pshufb, v367, v651);
                                 let v653 = C::output_xmm(ctx, v652);
                                 let v654 = Some(v653);
-                                // Rule at isle/codegen/x64/simd.isle line 187.
+                                // Rule at isle/codegen/x64/simd.isle line 190.
                                 return v654;
                             }
                             &Type::I16X8 => {
@@ -688,7 +689,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 );
                                 let v660 = C::output_xmm(ctx, v659);
                                 let v661 = Some(v660);
-                                // Rule at isle/codegen/x64/simd.isle line 191.
+                                // Rule at isle/codegen/x64/simd.isle line 194.
                                 return v661;
                             }
                             &Type::I32X4 => {
@@ -702,7 +703,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 );
                                 let v663 = C::output_xmm(ctx, v662);
                                 let v664 = Some(v663);
-                                // Rule at isle/codegen/x64/simd.isle line 194.
+                                // Rule at isle/codegen/x64/simd.isle line 197.
                                 return v664;
                             }
                             &Type::I64X2 => {
@@ -716,7 +717,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 );
                                 let v667 = C::output_xmm(ctx, v666);
                                 let v668 = Some(v667);
-                                // Rule at isle/codegen/x64/simd.isle line 196.
+                                // Rule at isle/codegen/x64/simd.isle line 199.
                                 return v668;
                             }
                             &Type::F32X4 => {
@@ -729,7 +730,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 );
                                 let v670 = C::output_xmm(ctx, v669);
                                 let v671 = Some(v670);
-                                // Rule at isle/codegen/x64/simd.isle line 198.
+                                // Rule at isle/codegen/x64/simd.isle line 201.
                                 return v671;
                             }
                             &Type::F64X2 => {
@@ -742,7 +743,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 );
                                 let v673 = C::output_xmm(ctx, v672);
                                 let v674 = Some(v673);
-                                // Rule at isle/codegen/x64/simd.isle line 200.
+                                // Rule at isle/codegen/x64/simd.isle line 203.
                                 return v674;
                             }
                             _ => {}
@@ -1023,7 +1024,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v762 = constructor_vec_shift_imm(ctx, v759, v761, v335);
                             let v763 = C::output_xmm(ctx, v762);
                             let v764 = Some(v763);
-                            // Rule at isle/codegen/x64/simd.isle line 325.
+                            // Rule at isle/codegen/x64/simd.isle line 328.
                             return v764;
                         }
                     }
@@ -1039,7 +1040,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v772 = constructor_vec_rr(ctx, v766, v770, v771);
                         let v773 = C::output_xmm(ctx, v772);
                         let v774 = Some(v773);
-                        // Rule at isle/codegen/x64/simd.isle line 329.
+                        // Rule at isle/codegen/x64/simd.isle line 332.
                         return v774;
                     }
                     let v621 = &constructor_vec_binary_op(ctx, v16, v598);
@@ -1050,7 +1051,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v624 = constructor_vec_rr(ctx, v622, v335, v623);
                         let v625 = C::output_xmm(ctx, v624);
                         let v626 = Some(v625);
-                        // Rule at isle/codegen/x64/simd.isle line 87.
+                        // Rule at isle/codegen/x64/simd.isle line 90.
                         return v626;
                     }
                 }
@@ -1633,7 +1634,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v646 = constructor_vec_rr(ctx, &SseOp::Por, v643, v645);
                         let v647 = C::output_xmm(ctx, v646);
                         let v648 = Some(v647);
-                        // Rule at isle/codegen/x64/simd.isle line 111.
+                        // Rule at isle/codegen/x64/simd.isle line 114.
                         return v648;
                     }
                     let v165 = &C::any_int_ty(ctx, v2);
@@ -1816,7 +1817,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v605 = constructor_vector_constant(ctx, v603, v604);
                         let v606 = C::output_xmm(ctx, v605);
                         let v607 = Some(v606);
-                        // Rule at isle/codegen/x64/simd.isle line 44.
+                        // Rule at isle/codegen/x64/simd.isle line 45.
                         return v607;
                     }
                 }
@@ -1837,7 +1838,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_vec_extract(ctx, &SseExtractOp::Pextrb, v677, v679);
                             let v681 = C::output_gpr(ctx, v680);
                             let v682 = Some(v681);
-                            // Rule at isle/codegen/x64/simd.isle line 209.
+                            // Rule at isle/codegen/x64/simd.isle line 212.
                             return v682;
                         }
                         &Type::I16 => {
@@ -1846,7 +1847,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_vec_extract(ctx, &SseExtractOp::Pextrw, v677, v679);
                             let v685 = C::output_gpr(ctx, v684);
                             let v686 = Some(v685);
-                            // Rule at isle/codegen/x64/simd.isle line 211.
+                            // Rule at isle/codegen/x64/simd.isle line 214.
                             return v686;
                         }
                         &Type::I32 => {
@@ -1855,7 +1856,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v687 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v679);
                                 let v688 = C::output_gpr(ctx, v687);
                                 let v689 = Some(v688);
-                                // Rule at isle/codegen/x64/simd.isle line 213.
+                                // Rule at isle/codegen/x64/simd.isle line 216.
                                 return v689;
                             }
                             let v679 = C::put_in_xmm(ctx, v676);
@@ -1863,7 +1864,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_vec_extract(ctx, &SseExtractOp::Pextrd, v677, v679);
                             let v692 = C::output_gpr(ctx, v691);
                             let v693 = Some(v692);
-                            // Rule at isle/codegen/x64/simd.isle line 215.
+                            // Rule at isle/codegen/x64/simd.isle line 218.
                             return v693;
                         }
                         &Type::I64 => {
@@ -1872,7 +1873,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v694 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v679);
                                 let v695 = C::output_gpr(ctx, v694);
                                 let v696 = Some(v695);
-                                // Rule at isle/codegen/x64/simd.isle line 217.
+                                // Rule at isle/codegen/x64/simd.isle line 220.
                                 return v696;
                             }
                             let v679 = C::put_in_xmm(ctx, v676);
@@ -1880,7 +1881,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_vec_extract(ctx, &SseExtractOp::Pextrq, v677, v679);
                             let v699 = C::output_gpr(ctx, v698);
                             let v700 = Some(v699);
-                            // Rule at isle/codegen/x64/simd.isle line 219.
+                            // Rule at isle/codegen/x64/simd.isle line 222.
                             return v700;
                         }
                         &Type::F32 => {
@@ -1888,7 +1889,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v679 = C::put_in_xmm(ctx, v676);
                                 let v701 = C::output_xmm(ctx, v679);
                                 let v702 = Some(v701);
-                                // Rule at isle/codegen/x64/simd.isle line 221.
+                                // Rule at isle/codegen/x64/simd.isle line 224.
                                 return v702;
                             }
                             let v679 = C::put_in_xmm(ctx, v676);
@@ -1896,7 +1897,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_vec_unary_imm(ctx, &SseUnaryImmOp::Pshufd, v677, v679);
                             let v704 = C::output_xmm(ctx, v703);
                             let v705 = Some(v704);
-                            // Rule at isle/codegen/x64/simd.isle line 225.
+                            // Rule at isle/codegen/x64/simd.isle line 228.
                             return v705;
                         }
                         &Type::F64 => {
@@ -1904,7 +1905,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v679 = C::put_in_xmm(ctx, v676);
                                 let v701 = C::output_xmm(ctx, v679);
                                 let v702 = Some(v701);
-                                // Rule at isle/codegen/x64/simd.isle line 223.
+                                // Rule at isle/codegen/x64/simd.isle line 226.
                                 return v702;
                             }
                             let v679 = C::put_in_xmm(ctx, v676);
@@ -1916,7 +1917,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v708 = C::output_xmm(ctx, v707);
                             let v709 = Some(v708);
-                            // Rule at isle/codegen/x64/simd.isle line 227.
+                            // Rule at isle/codegen/x64/simd.isle line 230.
                             return v709;
                         }
                         _ => {}
@@ -1942,7 +1943,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_vec_rr_imm(ctx, &SseImmOp::Insertps, v724, v718, v725);
                             let v727 = C::output_xmm(ctx, v726);
                             let v728 = Some(v727);
-                            // Rule at isle/codegen/x64/simd.isle line 243.
+                            // Rule at isle/codegen/x64/simd.isle line 246.
                             return v728;
                         }
                         &Type::F64X2 => {
@@ -1953,7 +1954,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v730 = constructor_vec_rr(ctx, &SseOp::Movsd, v718, v725);
                                 let v731 = C::output_xmm(ctx, v730);
                                 let v732 = Some(v731);
-                                // Rule at isle/codegen/x64/simd.isle line 245.
+                                // Rule at isle/codegen/x64/simd.isle line 248.
                                 return v732;
                             }
                             let v713 = C::unpack_value_array_2(ctx, v711);
@@ -1962,7 +1963,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v734 = constructor_vec_rr(ctx, &SseOp::Unpcklpd, v718, v725);
                             let v735 = C::output_xmm(ctx, v734);
                             let v736 = Some(v735);
-                            // Rule at isle/codegen/x64/simd.isle line 247.
+                            // Rule at isle/codegen/x64/simd.isle line 250.
                             return v736;
                         }
                         _ => {}
@@ -1975,7 +1976,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v720 = constructor_vec_insert(ctx, v717, v712, v718, v719);
                         let v721 = C::output_xmm(ctx, v720);
                         let v722 = Some(v721);
-                        // Rule at isle/codegen/x64/simd.isle line 240.
+                        // Rule at isle/codegen/x64/simd.isle line 243.
                         return v722;
                     }
                 }
@@ -1994,7 +1995,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v745 = constructor_shuffle_one(ctx, v744, v739, false);
                     let v746 = C::output_xmm(ctx, v745);
                     let v747 = Some(v746);
-                    // Rule at isle/codegen/x64/simd.isle line 270.
+                    // Rule at isle/codegen/x64/simd.isle line 273.
                     return v747;
                 }
                 let v748 = C::shuffle_uses(ctx, v739, false);
@@ -2004,7 +2005,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v750 = constructor_shuffle_one(ctx, v749, v739, true);
                     let v751 = C::output_xmm(ctx, v750);
                     let v752 = Some(v751);
-                    // Rule at isle/codegen/x64/simd.isle line 273.
+                    // Rule at isle/codegen/x64/simd.isle line 276.
                     return v752;
                 }
                 let v740 = C::unpack_value_array_2(ctx, v738);
@@ -2015,7 +2016,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v755 = constructor_vec_rr(ctx, &SseOp::Por, v745, v754);
                 let v756 = C::output_xmm(ctx, v755);
                 let v757 = Some(v756);
-                // Rule at isle/codegen/x64/simd.isle line 276.
+                // Rule at isle/codegen/x64/simd.isle line 279.
                 return v757;
             }
         }
@@ -2039,7 +2040,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v634 = constructor_vec_rr(ctx, v631, v632, v633);
                                     let v635 = C::output_xmm(ctx, v634);
                                     let v636 = Some(v635);
-                                    // Rule at isle/codegen/x64/simd.isle line 101.
+                                    // Rule at isle/codegen/x64/simd.isle line 104.
                                     return v636;
                                 }
                             }
@@ -2059,7 +2060,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v637 = constructor_vec_not(ctx, v634);
                                     let v638 = C::output_xmm(ctx, v637);
                                     let v639 = Some(v638);
-                                    // Rule at isle/codegen/x64/simd.isle line 104.
+                                    // Rule at isle/codegen/x64/simd.isle line 107.
                                     return v639;
                                 }
                             }
@@ -2078,7 +2079,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v782 = constructor_vec_rr(ctx, v776, v780, v781);
                                     let v783 = C::output_xmm(ctx, v782);
                                     let v784 = Some(v783);
-                                    // Rule at isle/codegen/x64/simd.isle line 366.
+                                    // Rule at isle/codegen/x64/simd.isle line 369.
                                     return v784;
                                 }
                             }
@@ -2098,7 +2099,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v785 = constructor_vec_not(ctx, v782);
                                     let v786 = C::output_xmm(ctx, v785);
                                     let v787 = Some(v786);
-                                    // Rule at isle/codegen/x64/simd.isle line 369.
+                                    // Rule at isle/codegen/x64/simd.isle line 372.
                                     return v787;
                                 }
                             }
@@ -2117,7 +2118,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v777 = constructor_vec_rr(ctx, v776, v632, v633);
                                     let v778 = C::output_xmm(ctx, v777);
                                     let v779 = Some(v778);
-                                    // Rule at isle/codegen/x64/simd.isle line 363.
+                                    // Rule at isle/codegen/x64/simd.isle line 366.
                                     return v779;
                                 }
                             }
@@ -2137,7 +2138,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v788 = constructor_vec_not(ctx, v777);
                                     let v789 = C::output_xmm(ctx, v788);
                                     let v790 = Some(v789);
-                                    // Rule at isle/codegen/x64/simd.isle line 372.
+                                    // Rule at isle/codegen/x64/simd.isle line 375.
                                     return v790;
                                 }
                             }
@@ -2157,7 +2158,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v804 = constructor_vec_not(ctx, v793);
                                     let v805 = C::output_xmm(ctx, v804);
                                     let v806 = Some(v805);
-                                    // Rule at isle/codegen/x64/simd.isle line 384.
+                                    // Rule at isle/codegen/x64/simd.isle line 387.
                                     return v806;
                                 }
                             }
@@ -2176,7 +2177,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v793 = constructor_vec_uge(ctx, v598, v632, v633);
                                     let v794 = C::output_xmm(ctx, v793);
                                     let v795 = Some(v794);
-                                    // Rule at isle/codegen/x64/simd.isle line 375.
+                                    // Rule at isle/codegen/x64/simd.isle line 378.
                                     return v795;
                                 }
                             }
@@ -2196,7 +2197,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v801 = constructor_vec_not(ctx, v798);
                                     let v802 = C::output_xmm(ctx, v801);
                                     let v803 = Some(v802);
-                                    // Rule at isle/codegen/x64/simd.isle line 381.
+                                    // Rule at isle/codegen/x64/simd.isle line 384.
                                     return v803;
                                 }
                             }
@@ -2215,7 +2216,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v798 = constructor_vec_ule(ctx, v598, v632, v633);
                                     let v799 = C::output_xmm(ctx, v798);
                                     let v800 = Some(v799);
-                                    // Rule at isle/codegen/x64/simd.isle line 378.
+                                    // Rule at isle/codegen/x64/simd.isle line 381.
                                     return v800;
                                 }
                             }
@@ -2302,7 +2303,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v611 = C::writable_xmm_to_xmm(ctx, v397);
                             let v612 = C::output_xmm(ctx, v611);
                             let v613 = Some(v612);
-                            // Rule at isle/codegen/x64/simd.isle line 54.
+                            // Rule at isle/codegen/x64/simd.isle line 57.
                             return v613;
                         }
                         let v285 = &C::float_size(ctx, v2);
@@ -2439,7 +2440,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v618 = C::emit(ctx, &v617);
                     let v619 = C::output_none(ctx);
                     let v620 = Some(v619);
-                    // Rule at isle/codegen/x64/simd.isle line 58.
+                    // Rule at isle/codegen/x64/simd.isle line 61.
                     return v620;
                 }
             }
@@ -3862,19 +3863,17 @@ pub fn constructor_vec_not<C: Context>(ctx: &mut C, arg0: XmmReg) -> XmmReg {
 
 // Generated as internal constructor for term vector_constant.
 pub fn constructor_vector_constant<C: Context>(ctx: &mut C, arg0: i64, arg1: i64) -> XmmReg {
-    if arg1 == 0_i64 {
-        let v4 = C::imm(ctx, &Type::I64, arg0);
-        let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v4);
-        // Rule at isle/codegen/x64/simd.isle line 47.
-        return v5;
-    }
-    let v4 = C::imm(ctx, &Type::I64, arg0);
-    let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v4);
-    let v7 = C::imm(ctx, &Type::I64, arg1);
-    let v8 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v7);
-    let v9 = constructor_vec_rr(ctx, &SseOp::Punpcklqdq, v5, v8);
-    // Rule at isle/codegen/x64/simd.isle line 48.
-    return v9;
+    let v2 = C::temp_writable_xmm(ctx);
+    let v4 = C::vec_pool_amode(ctx, arg0, arg1);
+    let v5 = MInst::XmmLoad {
+        op: SseMovOp::Movups,
+        src: v4,
+        dst: v2,
+    };
+    let v6 = C::emit(ctx, &v5);
+    let v7 = C::writable_xmm_to_xmm(ctx, v2);
+    // Rule at isle/codegen/x64/simd.isle line 51.
+    return v7;
 }
 
 // Generated as internal constructor for term vec_binary_op.
@@ -3888,22 +3887,22 @@ pub fn constructor_vec_binary_op<C: Context>(
             match arg1 {
                 &Type::I8X16 => {
                     let v3 = Some(SseOp::Paddb);
-                    // Rule at isle/codegen/x64/simd.isle line 65.
+                    // Rule at isle/codegen/x64/simd.isle line 68.
                     return v3;
                 }
                 &Type::I16X8 => {
                     let v5 = Some(SseOp::Paddw);
-                    // Rule at isle/codegen/x64/simd.isle line 66.
+                    // Rule at isle/codegen/x64/simd.isle line 69.
                     return v5;
                 }
                 &Type::I32X4 => {
                     let v7 = Some(SseOp::Paddd);
-                    // Rule at isle/codegen/x64/simd.isle line 67.
+                    // Rule at isle/codegen/x64/simd.isle line 70.
                     return v7;
                 }
                 &Type::I64X2 => {
                     let v9 = Some(SseOp::Paddq);
-                    // Rule at isle/codegen/x64/simd.isle line 68.
+                    // Rule at isle/codegen/x64/simd.isle line 71.
                     return v9;
                 }
                 _ => {}
@@ -3913,22 +3912,22 @@ pub fn constructor_vec_binary_op<C: Context>(
             match arg1 {
                 &Type::I8X16 => {
                     let v11 = Some(SseOp::Psubb);
-                    // Rule at isle/codegen/x64/simd.isle line 69.
+                    // Rule at isle/codegen/x64/simd.isle line 72.
                     return v11;
                 }
                 &Type::I16X8 => {
                     let v13 = Some(SseOp::Psubw);
-                    // Rule at isle/codegen/x64/simd.isle line 70.
+                    // Rule at isle/codegen/x64/simd.isle line 73.
                     return v13;
                 }
                 &Type::I32X4 => {
                     let v15 = Some(SseOp::Psubd);
-                    // Rule at isle/codegen/x64/simd.isle line 71.
+                    // Rule at isle/codegen/x64/simd.isle line 74.
                     return v15;
                 }
                 &Type::I64X2 => {
                     let v17 = Some(SseOp::Psubq);
-                    // Rule at isle/codegen/x64/simd.isle line 72.
+                    // Rule at isle/codegen/x64/simd.isle line 75.
                     return v17;
                 }
                 _ => {}
@@ -3938,12 +3937,12 @@ pub fn constructor_vec_binary_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v19 = Some(SseOp::Pmullw);
-                    // Rule at isle/codegen/x64/simd.isle line 73.
+                    // Rule at isle/codegen/x64/simd.isle line 76.
                     return v19;
                 }
                 &Type::I32X4 => {
                     let v21 = Some(SseOp::Pmulld);
-                    // Rule at isle/codegen/x64/simd.isle line 74.
+                    // Rule at isle/codegen/x64/simd.isle line 77.
                     return v21;
                 }
                 _ => {}
@@ -3953,7 +3952,7 @@ pub fn constructor_vec_binary_op<C: Context>(
             let v22 = &C::vector_ty(ctx, arg1);
             if let Some(v23) = v22 {
                 let v25 = Some(SseOp::Pand);
-                // Rule at isle/codegen/x64/simd.isle line 75.
+                // Rule at isle/codegen/x64/simd.isle line 78.
                 return v25;
             }
         }
@@ -3961,7 +3960,7 @@ pub fn constructor_vec_binary_op<C: Context>(
             let v22 = &C::vector_ty(ctx, arg1);
             if let Some(v23) = v22 {
                 let v27 = Some(SseOp::Por);
-                // Rule at isle/codegen/x64/simd.isle line 76.
+                // Rule at isle/codegen/x64/simd.isle line 79.
                 return v27;
             }
         }
@@ -3969,7 +3968,7 @@ pub fn constructor_vec_binary_op<C: Context>(
             let v22 = &C::vector_ty(ctx, arg1);
             if let Some(v23) = v22 {
                 let v29 = Some(SseOp::Pxor);
-                // Rule at isle/codegen/x64/simd.isle line 77.
+                // Rule at isle/codegen/x64/simd.isle line 80.
                 return v29;
             }
         }
@@ -3977,12 +3976,12 @@ pub fn constructor_vec_binary_op<C: Context>(
             match arg1 {
                 &Type::F32X4 => {
                     let v31 = Some(SseOp::Addps);
-                    // Rule at isle/codegen/x64/simd.isle line 78.
+                    // Rule at isle/codegen/x64/simd.isle line 81.
                     return v31;
                 }
                 &Type::F64X2 => {
                     let v33 = Some(SseOp::Addpd);
-                    // Rule at isle/codegen/x64/simd.isle line 79.
+                    // Rule at isle/codegen/x64/simd.isle line 82.
                     return v33;
                 }
                 _ => {}
@@ -3992,12 +3991,12 @@ pub fn constructor_vec_binary_op<C: Context>(
             match arg1 {
                 &Type::F32X4 => {
                     let v35 = Some(SseOp::Subps);
-                    // Rule at isle/codegen/x64/simd.isle line 80.
+                    // Rule at isle/codegen/x64/simd.isle line 83.
                     return v35;
                 }
                 &Type::F64X2 => {
                     let v37 = Some(SseOp::Subpd);
-                    // Rule at isle/codegen/x64/simd.isle line 81.
+                    // Rule at isle/codegen/x64/simd.isle line 84.
                     return v37;
                 }
                 _ => {}
@@ -4007,12 +4006,12 @@ pub fn constructor_vec_binary_op<C: Context>(
             match arg1 {
                 &Type::F32X4 => {
                     let v39 = Some(SseOp::Mulps);
-                    // Rule at isle/codegen/x64/simd.isle line 82.
+                    // Rule at isle/codegen/x64/simd.isle line 85.
                     return v39;
                 }
                 &Type::F64X2 => {
                     let v41 = Some(SseOp::Mulpd);
-                    // Rule at isle/codegen/x64/simd.isle line 83.
+                    // Rule at isle/codegen/x64/simd.isle line 86.
                     return v41;
                 }
                 _ => {}
@@ -4022,12 +4021,12 @@ pub fn constructor_vec_binary_op<C: Context>(
             match arg1 {
                 &Type::F32X4 => {
                     let v43 = Some(SseOp::Divps);
-                    // Rule at isle/codegen/x64/simd.isle line 84.
+                    // Rule at isle/codegen/x64/simd.isle line 87.
                     return v43;
                 }
                 &Type::F64X2 => {
                     let v45 = Some(SseOp::Divpd);
-                    // Rule at isle/codegen/x64/simd.isle line 85.
+                    // Rule at isle/codegen/x64/simd.isle line 88.
                     return v45;
                 }
                 _ => {}
@@ -4043,22 +4042,22 @@ pub fn constructor_vec_cmpeq<C: Context>(ctx: &mut C, arg0: &Type) -> Option<Sse
     match arg0 {
         &Type::I8X16 => {
             let v2 = Some(SseOp::Pcmpeqb);
-            // Rule at isle/codegen/x64/simd.isle line 96.
+            // Rule at isle/codegen/x64/simd.isle line 99.
             return v2;
         }
         &Type::I16X8 => {
             let v4 = Some(SseOp::Pcmpeqw);
-            // Rule at isle/codegen/x64/simd.isle line 97.
+            // Rule at isle/codegen/x64/simd.isle line 100.
             return v4;
         }
         &Type::I32X4 => {
             let v6 = Some(SseOp::Pcmpeqd);
-            // Rule at isle/codegen/x64/simd.isle line 98.
+            // Rule at isle/codegen/x64/simd.isle line 101.
             return v6;
         }
         &Type::I64X2 => {
             let v8 = Some(SseOp::Pcmpeqq);
-            // Rule at isle/codegen/x64/simd.isle line 99.
+            // Rule at isle/codegen/x64/simd.isle line 102.
             return v8;
         }
         _ => {}
@@ -4084,7 +4083,7 @@ pub fn constructor_select_mask<C: Context>(ctx: &mut C, arg0: Value) -> XmmReg {
     let v13 = C::writable_gpr_to_gpr(ctx, v7);
     let v14 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v13);
     let v16 = constructor_vec_rr(ctx, &SseOp::Punpcklqdq, v14, v14);
-    // Rule at isle/codegen/x64/simd.isle line 118.
+    // Rule at isle/codegen/x64/simd.isle line 121.
     return v16;
 }
 
@@ -4102,7 +4101,7 @@ pub fn constructor_test_condition<C: Context>(ctx: &mut C, arg0: Value) -> Unit 
             rhs: v7,
         };
         let v9 = C::emit(ctx, &v8);
-        // Rule at isle/codegen/x64/simd.isle line 130.
+        // Rule at isle/codegen/x64/simd.isle line 133.
         return v9;
     }
     let v10 = &C::int_ty(ctx, v1);
@@ -4117,12 +4116,12 @@ pub fn constructor_test_condition<C: Context>(ctx: &mut C, arg0: Value) -> Unit 
             rhs: v14,
         };
         let v16 = C::emit(ctx, &v15);
-        // Rule at isle/codegen/x64/simd.isle line 134.
+        // Rule at isle/codegen/x64/simd.isle line 137.
         return v16;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "test_condition", "isle/codegen/x64/simd.isle line 129"
+        "test_condition", "isle/codegen/x64/simd.isle line 132"
     )
 }
 
@@ -4143,7 +4142,7 @@ pub fn constructor_vec_unary_imm<C: Context>(
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/simd.isle line 150.
+    // Rule at isle/codegen/x64/simd.isle line 153.
     return v7;
 }
 
@@ -4168,7 +4167,7 @@ pub fn constructor_vec_rr_imm<C: Context>(
         };
         let v9 = C::emit(ctx, &v8);
         let v10 = C::writable_xmm_to_xmm(ctx, v6);
-        // Rule at isle/codegen/x64/simd.isle line 157.
+        // Rule at isle/codegen/x64/simd.isle line 160.
         return v10;
     }
     let v6 = C::temp_writable_xmm(ctx);
@@ -4182,7 +4181,7 @@ pub fn constructor_vec_rr_imm<C: Context>(
     };
     let v12 = C::emit(ctx, &v11);
     let v10 = C::writable_xmm_to_xmm(ctx, v6);
-    // Rule at isle/codegen/x64/simd.isle line 162.
+    // Rule at isle/codegen/x64/simd.isle line 165.
     return v10;
 }
 
@@ -4207,7 +4206,7 @@ pub fn constructor_vec_insert<C: Context>(
         };
         let v9 = C::emit(ctx, &v8);
         let v10 = C::writable_xmm_to_xmm(ctx, v6);
-        // Rule at isle/codegen/x64/simd.isle line 169.
+        // Rule at isle/codegen/x64/simd.isle line 172.
         return v10;
     }
     let v6 = C::temp_writable_xmm(ctx);
@@ -4221,7 +4220,7 @@ pub fn constructor_vec_insert<C: Context>(
     };
     let v12 = C::emit(ctx, &v11);
     let v10 = C::writable_xmm_to_xmm(ctx, v6);
-    // Rule at isle/codegen/x64/simd.isle line 174.
+    // Rule at isle/codegen/x64/simd.isle line 177.
     return v10;
 }
 
@@ -4241,7 +4240,7 @@ pub fn constructor_vec_extract<C: Context>(
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/simd.isle line 181.
+    // Rule at isle/codegen/x64/simd.isle line 184.
     return v6;
 }
 
@@ -4250,22 +4249,22 @@ pub fn constructor_int_insert_op<C: Context>(ctx: &mut C, arg0: &Type) -> Option
     match arg0 {
         &Type::I8X16 => {
             let v2 = Some(SseInsertOp::Pinsrb);
-            // Rule at isle/codegen/x64/simd.isle line 236.
+            // Rule at isle/codegen/x64/simd.isle line 239.
             return v2;
         }
         &Type::I16X8 => {
             let v4 = Some(SseInsertOp::Pinsrw);
-            // Rule at isle/codegen/x64/simd.isle line 237.
+            // Rule at isle/codegen/x64/simd.isle line 240.
             return v4;
         }
         &Type::I32X4 => {
             let v6 = Some(SseInsertOp::Pinsrd);
-            // Rule at isle/codegen/x64/simd.isle line 238.
+            // Rule at isle/codegen/x64/simd.isle line 241.
             return v6;
         }
         &Type::I64X2 => {
             let v8 = Some(SseInsertOp::Pinsrq);
-            // Rule at isle/codegen/x64/simd.isle line 239.
+            // Rule at isle/codegen/x64/simd.isle line 242.
             return v8;
         }
         _ => {}
@@ -4282,10 +4281,11 @@ pub fn constructor_shuffle_one<C: Context>(
 ) -> XmmReg {
     let v5 = C::shuffle_mask(ctx, arg1, arg2, false);
     let v7 = C::shuffle_mask(ctx, arg1, arg2, true);
-    let v8 = constructor_vector_constant(ctx, v5, v7);
-    let v9 = constructor_vec_rr(ctx, &SseOp::Pshufb, arg0, v8);
-    // Rule at isle/codegen/x64/simd.isle line 264.
-    return v9;
+    let v8 = C::vec_pool_amode(ctx, v5, v7);
+    let v9 = C::amode_to_xmm_mem(ctx, v8);
+    let v10 = constructor_vec_rm(ctx, &SseOp::Pshufb, arg0, v9);
+    // Rule at isle/codegen/x64/simd.isle line 267.
+    return v10;
 }
 
 // Generated as internal constructor for term vec_shift_imm_op.
@@ -4299,17 +4299,17 @@ pub fn constructor_vec_shift_imm_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v3 = Some(SseShiftImmOp::Psllw);
-                    // Rule at isle/codegen/x64/simd.isle line 287.
+                    // Rule at isle/codegen/x64/simd.isle line 290.
                     return v3;
                 }
                 &Type::I32X4 => {
                     let v5 = Some(SseShiftImmOp::Pslld);
-                    // Rule at isle/codegen/x64/simd.isle line 288.
+                    // Rule at isle/codegen/x64/simd.isle line 291.
                     return v5;
                 }
                 &Type::I64X2 => {
                     let v7 = Some(SseShiftImmOp::Psllq);
-                    // Rule at isle/codegen/x64/simd.isle line 289.
+                    // Rule at isle/codegen/x64/simd.isle line 292.
                     return v7;
                 }
                 _ => {}
@@ -4319,17 +4319,17 @@ pub fn constructor_vec_shift_imm_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v9 = Some(SseShiftImmOp::Psrlw);
-                    // Rule at isle/codegen/x64/simd.isle line 290.
+                    // Rule at isle/codegen/x64/simd.isle line 293.
                     return v9;
                 }
                 &Type::I32X4 => {
                     let v11 = Some(SseShiftImmOp::Psrld);
-                    // Rule at isle/codegen/x64/simd.isle line 291.
+                    // Rule at isle/codegen/x64/simd.isle line 294.
                     return v11;
                 }
                 &Type::I64X2 => {
                     let v13 = Some(SseShiftImmOp::Psrlq);
-                    // Rule at isle/codegen/x64/simd.isle line 292.
+                    // Rule at isle/codegen/x64/simd.isle line 295.
                     return v13;
                 }
                 _ => {}
@@ -4339,12 +4339,12 @@ pub fn constructor_vec_shift_imm_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v15 = Some(SseShiftImmOp::Psraw);
-                    // Rule at isle/codegen/x64/simd.isle line 293.
+                    // Rule at isle/codegen/x64/simd.isle line 296.
                     return v15;
                 }
                 &Type::I32X4 => {
                     let v17 = Some(SseShiftImmOp::Psrad);
-                    // Rule at isle/codegen/x64/simd.isle line 294.
+                    // Rule at isle/codegen/x64/simd.isle line 297.
                     return v17;
                 }
                 _ => {}
@@ -4366,17 +4366,17 @@ pub fn constructor_vec_shift_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v3 = Some(SseOp::Psllw);
-                    // Rule at isle/codegen/x64/simd.isle line 296.
+                    // Rule at isle/codegen/x64/simd.isle line 299.
                     return v3;
                 }
                 &Type::I32X4 => {
                     let v5 = Some(SseOp::Pslld);
-                    // Rule at isle/codegen/x64/simd.isle line 297.
+                    // Rule at isle/codegen/x64/simd.isle line 300.
                     return v5;
                 }
                 &Type::I64X2 => {
                     let v7 = Some(SseOp::Psllq);
-                    // Rule at isle/codegen/x64/simd.isle line 298.
+                    // Rule at isle/codegen/x64/simd.isle line 301.
                     return v7;
                 }
                 _ => {}
@@ -4386,17 +4386,17 @@ pub fn constructor_vec_shift_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v9 = Some(SseOp::Psrlw);
-                    // Rule at isle/codegen/x64/simd.isle line 299.
+                    // Rule at isle/codegen/x64/simd.isle line 302.
                     return v9;
                 }
                 &Type::I32X4 => {
                     let v11 = Some(SseOp::Psrld);
-                    // Rule at isle/codegen/x64/simd.isle line 300.
+                    // Rule at isle/codegen/x64/simd.isle line 303.
                     return v11;
                 }
                 &Type::I64X2 => {
                     let v13 = Some(SseOp::Psrlq);
-                    // Rule at isle/codegen/x64/simd.isle line 301.
+                    // Rule at isle/codegen/x64/simd.isle line 304.
                     return v13;
                 }
                 _ => {}
@@ -4406,12 +4406,12 @@ pub fn constructor_vec_shift_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v15 = Some(SseOp::Psraw);
-                    // Rule at isle/codegen/x64/simd.isle line 302.
+                    // Rule at isle/codegen/x64/simd.isle line 305.
                     return v15;
                 }
                 &Type::I32X4 => {
                     let v17 = Some(SseOp::Psrad);
-                    // Rule at isle/codegen/x64/simd.isle line 303.
+                    // Rule at isle/codegen/x64/simd.isle line 306.
                     return v17;
                 }
                 _ => {}
@@ -4440,7 +4440,7 @@ pub fn constructor_vec_shift_imm<C: Context>(
         };
         let v7 = C::emit(ctx, &v6);
         let v8 = C::writable_xmm_to_xmm(ctx, v5);
-        // Rule at isle/codegen/x64/simd.isle line 315.
+        // Rule at isle/codegen/x64/simd.isle line 318.
         return v8;
     }
     let v5 = C::temp_writable_xmm(ctx);
@@ -4452,7 +4452,7 @@ pub fn constructor_vec_shift_imm<C: Context>(
     };
     let v10 = C::emit(ctx, &v9);
     let v8 = C::writable_xmm_to_xmm(ctx, v5);
-    // Rule at isle/codegen/x64/simd.isle line 320.
+    // Rule at isle/codegen/x64/simd.isle line 323.
     return v8;
 }
 
@@ -4461,17 +4461,17 @@ pub fn constructor_vec_cmpgt<C: Context>(ctx: &mut C, arg0: &Type) -> Option<Sse
     match arg0 {
         &Type::I8X16 => {
             let v2 = Some(SseOp::Pcmpgtb);
-            // Rule at isle/codegen/x64/simd.isle line 340.
+            // Rule at isle/codegen/x64/simd.isle line 343.
             return v2;
         }
         &Type::I16X8 => {
             let v4 = Some(SseOp::Pcmpgtw);
-            // Rule at isle/codegen/x64/simd.isle line 341.
+            // Rule at isle/codegen/x64/simd.isle line 344.
             return v4;
         }
         &Type::I32X4 => {
             let v6 = Some(SseOp::Pcmpgtd);
-            // Rule at isle/codegen/x64/simd.isle line 342.
+            // Rule at isle/codegen/x64/simd.isle line 345.
             return v6;
         }
         _ => {}
@@ -4484,17 +4484,17 @@ pub fn constructor_vec_maxu<C: Context>(ctx: &mut C, arg0: &Type) -> Option<SseO
     match arg0 {
         &Type::I8X16 => {
             let v2 = Some(SseOp::Pmaxub);
-            // Rule at isle/codegen/x64/simd.isle line 344.
+            // Rule at isle/codegen/x64/simd.isle line 347.
             return v2;
         }
         &Type::I16X8 => {
             let v4 = Some(SseOp::Pmaxuw);
-            // Rule at isle/codegen/x64/simd.isle line 345.
+            // Rule at isle/codegen/x64/simd.isle line 348.
             return v4;
         }
         &Type::I32X4 => {
             let v6 = Some(SseOp::Pmaxud);
-            // Rule at isle/codegen/x64/simd.isle line 346.
+            // Rule at isle/codegen/x64/simd.isle line 349.
             return v6;
         }
         _ => {}
@@ -4507,17 +4507,17 @@ pub fn constructor_vec_minu<C: Context>(ctx: &mut C, arg0: &Type) -> Option<SseO
     match arg0 {
         &Type::I8X16 => {
             let v2 = Some(SseOp::Pminub);
-            // Rule at isle/codegen/x64/simd.isle line 348.
+            // Rule at isle/codegen/x64/simd.isle line 351.
             return v2;
         }
         &Type::I16X8 => {
             let v4 = Some(SseOp::Pminuw);
-            // Rule at isle/codegen/x64/simd.isle line 349.
+            // Rule at isle/codegen/x64/simd.isle line 352.
             return v4;
         }
         &Type::I32X4 => {
             let v6 = Some(SseOp::Pminud);
-            // Rule at isle/codegen/x64/simd.isle line 350.
+            // Rule at isle/codegen/x64/simd.isle line 353.
             return v6;
         }
         _ => {}
@@ -4538,13 +4538,13 @@ pub fn constructor_vec_uge<C: Context>(
         if let Some(v6) = v5 {
             let v7 = constructor_vec_rr(ctx, v4, arg1, arg2);
             let v8 = constructor_vec_rr(ctx, v6, v7, arg1);
-            // Rule at isle/codegen/x64/simd.isle line 353.
+            // Rule at isle/codegen/x64/simd.isle line 356.
             return v8;
         }
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "vec_uge", "isle/codegen/x64/simd.isle line 352"
+        "vec_uge", "isle/codegen/x64/simd.isle line 355"
     )
 }
 
@@ -4561,12 +4561,12 @@ pub fn constructor_vec_ule<C: Context>(
         if let Some(v6) = v5 {
             let v7 = constructor_vec_rr(ctx, v4, arg1, arg2);
             let v8 = constructor_vec_rr(ctx, v6, v7, arg1);
-            // Rule at isle/codegen/x64/simd.isle line 358.
+            // Rule at isle/codegen/x64/simd.isle line 361.
             return v8;
         }
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "vec_ule", "isle/codegen/x64/simd.isle line 357"
+        "vec_ule", "isle/codegen/x64/simd.isle line 360"
     )
 }
