@@ -794,7 +794,10 @@ fn v128_in_a_signature_compiles_in_both_tiers() {
     let both = r#"(module (func (param v128) (result v128) local.get 0))"#;
     for wat in [param, result, both] {
         for (tier, outcome) in outcomes(wat, Features::Default) {
-            assert!(matches!(outcome, Outcome::Compiled), "{tier}: {wat}: {outcome:?}");
+            assert!(
+                matches!(outcome, Outcome::Compiled),
+                "{tier}: {wat}: {outcome:?}"
+            );
         }
     }
 }

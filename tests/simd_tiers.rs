@@ -72,6 +72,53 @@ const BINARY: &[&str] = &[
     "i32x4.le_u",
     "i32x4.ge_s",
     "i32x4.ge_u",
+    "v128.andnot",
+    "i8x16.min_s",
+    "i8x16.min_u",
+    "i8x16.max_s",
+    "i8x16.max_u",
+    "i16x8.min_s",
+    "i16x8.min_u",
+    "i16x8.max_s",
+    "i16x8.max_u",
+    "i32x4.min_s",
+    "i32x4.min_u",
+    "i32x4.max_s",
+    "i32x4.max_u",
+    "i8x16.add_sat_s",
+    "i8x16.add_sat_u",
+    "i8x16.sub_sat_s",
+    "i8x16.sub_sat_u",
+    "i16x8.add_sat_s",
+    "i16x8.add_sat_u",
+    "i16x8.sub_sat_s",
+    "i16x8.sub_sat_u",
+    "i8x16.avgr_u",
+    "i16x8.avgr_u",
+];
+
+/// The unary operators on a `v128` the optimizing tier translates, and
+/// those making an `i32` of one.
+const UNARY: &[&str] = &[
+    "v128.not",
+    "i8x16.neg",
+    "i16x8.neg",
+    "i32x4.neg",
+    "i64x2.neg",
+    "i8x16.abs",
+    "i16x8.abs",
+    "i32x4.abs",
+];
+const TESTS: &[&str] = &[
+    "v128.any_true",
+    "i8x16.all_true",
+    "i16x8.all_true",
+    "i32x4.all_true",
+    "i64x2.all_true",
+    "i8x16.bitmask",
+    "i16x8.bitmask",
+    "i32x4.bitmask",
+    "i64x2.bitmask",
 ];
 
 /// The shifts the optimizing tier translates.
@@ -89,6 +136,7 @@ const SHIFTS: &[&str] = &[
 /// The module's other exports.
 const OTHERS: &[&str] = &[
     "not",
+    "bitselect",
     "load_splat",
     "select",
     "const",
@@ -117,6 +165,19 @@ const OTHERS: &[&str] = &[
 /// `not`, locals, blocks, memory, calls and multiple results.
 fn module() -> String {
     let mut wat = String::from("(module\n  (memory 1)\n");
+    for (i, op) in UNARY.iter().enumerate() {
+        wat.push_str(&format!(
+            "  (func (export \"unary{i}\") (param v128) (result v128) ({op} (local.get 0)))\n"
+        ));
+    }
+    // Each test on the argument and on vectors with one lane zero and none.
+    for (i, op) in TESTS.iter().enumerate() {
+        wat.push_str(&format!(
+            "  (func (export \"test{i}\") (param v128) (result i32 i32 i32 i32)\n    \
+             ({op} (local.get 0)) ({op} (v128.const i32x4 1 2 3 0x80000000))\n    \
+             ({op} (v128.const i32x4 1 0 3 4)) ({op} (v128.const i64x2 0 0)))\n"
+        ));
+    }
     // Each shift by the argument and by constants below, at and past the
     // lane width.
     for (i, op) in SHIFTS.iter().enumerate() {
@@ -135,6 +196,8 @@ fn module() -> String {
     wat.push_str(
         r#"
   (func (export "not") (param v128) (result v128) (v128.not (local.get 0)))
+  (func (export "bitselect") (param v128 v128 v128) (result v128)
+    (v128.bitselect (local.get 0) (local.get 1) (local.get 2)))
   (func (export "load_splat") (param v128) (result v128 v128 v128 v128 v128 v128)
     (v128.store (i32.const 0) (local.get 0))
     (v128.load8_splat offset=3 (i32.const 0)) (v128.load16_splat offset=5 (i32.const 0))
@@ -253,6 +316,8 @@ fn compare_tiers(preset: CpuPreset) {
     let mut rng = XorShift::new(0x05ee_d51d);
     let mut names: Vec<String> = (0..BINARY.len()).map(|i| format!("bin{i}")).collect();
     names.extend((0..SHIFTS.len()).map(|i| format!("shift{i}")));
+    names.extend((0..UNARY.len()).map(|i| format!("unary{i}")));
+    names.extend((0..TESTS.len()).map(|i| format!("test{i}")));
     names.extend(OTHERS.iter().map(|name| name.to_string()));
     let mut failures = Vec::new();
     let mut calls = 0;

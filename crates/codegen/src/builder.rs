@@ -671,6 +671,50 @@ impl InstBuilder<'_, '_> {
         )
     }
 
+    /// `bitselect c, a, b`
+    pub fn bitselect(self, c: Value, a: Value, b: Value) -> Value {
+        let ty = self.builder.func.dfg.value_type(a);
+        self.value(
+            InstructionData::Ternary {
+                opcode: Opcode::Bitselect,
+                args: [c, a, b],
+            },
+            ty,
+        )
+    }
+
+    binary! {
+        sadd_sat => SaddSat; uadd_sat => UaddSat; ssub_sat => SsubSat; usub_sat => UsubSat;
+        smin => Smin; umin => Umin; smax => Smax; umax => Umax; avg_round => AvgRound;
+        band_not => BandNot;
+    }
+
+    unary! {
+        iabs => Iabs;
+    }
+
+    /// `vany_true a` (an `i8`, 1 or 0)
+    pub fn vany_true(self, a: Value) -> Value {
+        let data = InstructionData::Unary {
+            opcode: Opcode::VanyTrue,
+            arg: a,
+        };
+        self.value(data, Type::I8)
+    }
+
+    /// `vall_true a` (an `i8`, 1 or 0)
+    pub fn vall_true(self, a: Value) -> Value {
+        let data = InstructionData::Unary {
+            opcode: Opcode::VallTrue,
+            arg: a,
+        };
+        self.value(data, Type::I8)
+    }
+
+    convert! {
+        vhigh_bits => VhighBits;
+    }
+
     binary! {
         iadd => Iadd; isub => Isub; imul => Imul; sdiv => Sdiv; udiv => Udiv;
         srem => Srem; urem => Urem; band => Band; bor => Bor; bxor => Bxor;

@@ -1092,10 +1092,25 @@ block0(v0: i64, v1: i32, v2: f64):
     v71 = bitcast.i8x16 v70
     v72 = shuffle v71, v71, [0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 31]
     v73 = icmp eq v70, v68
+    v74 = sadd_sat v71, v71
+    v75 = uadd_sat v74, v71
+    v76 = ssub_sat v75, v71
+    v77 = usub_sat v76, v71
+    v78 = smin v70, v68
+    v79 = umin v78, v68
+    v80 = smax v79, v68
+    v81 = umax v80, v68
+    v82 = avg_round v77, v71
+    v83 = band_not v82, v71
+    v84 = iabs v81
+    v85 = bitselect v83, v82, v71
+    v86 = vany_true v85
+    v87 = vall_true v84
+    v88 = vhigh_bits.i32 v85
     brif v30, block1(v66), block2
 
-block1(v80: i32):
-    br_table v80, block2, [block1(v80), block3]
+block1(v90: i32):
+    br_table v90, block2, [block1(v90), block3]
 
 block2:
     jump block3

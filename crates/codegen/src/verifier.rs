@@ -324,7 +324,7 @@ impl Verifier<'_> {
             D::Unary { arg, .. } => {
                 let (a, r) = (t(arg), result.unwrap_or(t(arg)));
                 match opcode {
-                    O::Bnot | O::Ineg | O::Clz | O::Ctz | O::Popcnt => require(
+                    O::Bnot | O::Ineg | O::Clz | O::Ctz | O::Popcnt | O::Iabs => require(
                         a.is_int_lanes() && a == r,
                         "an integer operand and result of its type",
                     ),
@@ -334,6 +334,13 @@ impl Verifier<'_> {
                             "a float operand and result of its type",
                         )
                     }
+                    O::VanyTrue | O::VallTrue => {
+                        require(a.is_vector() && r == Type::I8, "a vector and an i8 result")
+                    }
+                    O::VhighBits => require(
+                        a.is_vector() && r.is_int() && r.bits() >= a.lane_count(),
+                        "a vector and an integer result with a bit per lane",
+                    ),
                     O::Splat => require(
                         r.is_vector() && a == r.lane_type(),
                         "a vector result and an operand of its lane type",
@@ -384,10 +391,16 @@ impl Verifier<'_> {
             }
             D::Ternary {
                 args: [c, a, b], ..
-            } => require(
-                t(c).is_int() && t(a) == t(b) && Some(t(a)) == result,
-                "an integer condition and two values of one type",
-            ),
+            } => match opcode {
+                O::Bitselect => require(
+                    t(c).is_vector() && t(c) == t(a) && t(a) == t(b) && Some(t(a)) == result,
+                    "three vectors of one type",
+                ),
+                _ => require(
+                    t(c).is_int() && t(a) == t(b) && Some(t(a)) == result,
+                    "an integer condition and two values of one type",
+                ),
+            },
             D::IntCompare { args: [a, b], .. } => {
                 require(
                     t(a).is_int_lanes() && t(a) == t(b),

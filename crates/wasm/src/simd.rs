@@ -16,6 +16,9 @@
 //! `i32` as the operator says), `replace_lane` (an `i32` operand reduced to
 //! the lane) and `i8x16.shuffle`, shifts of 16-, 32- and 64-bit lanes (but
 //! `i64x2.shr_s`), every comparison of 8-, 16- and 32-bit lanes,
+//! the other integer operators of 8-, 16- and 32-bit lanes (`neg` of every
+//! shape, `abs`, `min`, `max`, saturating `add` and `sub`, `avgr_u`),
+//! `v128.andnot`, `v128.bitselect`, `any_true`, `all_true`, `bitmask`,
 //! `v128.loadN_splat` and `v128.loadN_zero`
 //! (a scalar load, then a splat or a lane inserted into zeros). Any other
 //! SIMD operator is [`WasmError::UnsupportedOperator`].
@@ -48,6 +51,56 @@ impl Translator<'_, '_> {
             O::V128And => self.lanewise(I8X16, Opcode::Band),
             O::V128Or => self.lanewise(I8X16, Opcode::Bor),
             O::V128Xor => self.lanewise(I8X16, Opcode::Bxor),
+            O::V128AndNot => self.lanewise(I8X16, Opcode::BandNot),
+            O::V128Bitselect => {
+                let (a, b, c) = self.state.pop3();
+                let v = self.builder.ins().bitselect(c, a, b);
+                self.state.stack.push(v);
+            }
+            O::V128AnyTrue => {
+                let x = self.state.pop1();
+                let t = self.builder.ins().vany_true(x);
+                let v = self.builder.ins().uextend(Type::I32, t);
+                self.state.stack.push(v);
+            }
+            O::I8x16AllTrue => self.all_true(I8X16),
+            O::I16x8AllTrue => self.all_true(I16X8),
+            O::I32x4AllTrue => self.all_true(I32X4),
+            O::I64x2AllTrue => self.all_true(I64X2),
+            O::I8x16Bitmask => self.bitmask(I8X16),
+            O::I16x8Bitmask => self.bitmask(I16X8),
+            O::I32x4Bitmask => self.bitmask(I32X4),
+            O::I64x2Bitmask => self.bitmask(I64X2),
+
+            O::I8x16Neg => self.unary(I8X16, Opcode::Ineg),
+            O::I16x8Neg => self.unary(I16X8, Opcode::Ineg),
+            O::I32x4Neg => self.unary(I32X4, Opcode::Ineg),
+            O::I64x2Neg => self.unary(I64X2, Opcode::Ineg),
+            O::I8x16Abs => self.unary(I8X16, Opcode::Iabs),
+            O::I16x8Abs => self.unary(I16X8, Opcode::Iabs),
+            O::I32x4Abs => self.unary(I32X4, Opcode::Iabs),
+            O::I8x16MinS => self.lanewise(I8X16, Opcode::Smin),
+            O::I8x16MinU => self.lanewise(I8X16, Opcode::Umin),
+            O::I8x16MaxS => self.lanewise(I8X16, Opcode::Smax),
+            O::I8x16MaxU => self.lanewise(I8X16, Opcode::Umax),
+            O::I16x8MinS => self.lanewise(I16X8, Opcode::Smin),
+            O::I16x8MinU => self.lanewise(I16X8, Opcode::Umin),
+            O::I16x8MaxS => self.lanewise(I16X8, Opcode::Smax),
+            O::I16x8MaxU => self.lanewise(I16X8, Opcode::Umax),
+            O::I32x4MinS => self.lanewise(I32X4, Opcode::Smin),
+            O::I32x4MinU => self.lanewise(I32X4, Opcode::Umin),
+            O::I32x4MaxS => self.lanewise(I32X4, Opcode::Smax),
+            O::I32x4MaxU => self.lanewise(I32X4, Opcode::Umax),
+            O::I8x16AddSatS => self.lanewise(I8X16, Opcode::SaddSat),
+            O::I8x16AddSatU => self.lanewise(I8X16, Opcode::UaddSat),
+            O::I8x16SubSatS => self.lanewise(I8X16, Opcode::SsubSat),
+            O::I8x16SubSatU => self.lanewise(I8X16, Opcode::UsubSat),
+            O::I16x8AddSatS => self.lanewise(I16X8, Opcode::SaddSat),
+            O::I16x8AddSatU => self.lanewise(I16X8, Opcode::UaddSat),
+            O::I16x8SubSatS => self.lanewise(I16X8, Opcode::SsubSat),
+            O::I16x8SubSatU => self.lanewise(I16X8, Opcode::UsubSat),
+            O::I8x16AvgrU => self.lanewise(I8X16, Opcode::AvgRound),
+            O::I16x8AvgrU => self.lanewise(I16X8, Opcode::AvgRound),
 
             O::I8x16Add => self.lanewise(I8X16, Opcode::Iadd),
             O::I16x8Add => self.lanewise(I16X8, Opcode::Iadd),
@@ -219,6 +272,30 @@ impl Translator<'_, '_> {
         let x = self.pop_vector(ty);
         let v = self.builder.ins().insertlane(x, y, lane);
         self.push_vector(v);
+    }
+
+    /// A unary lane-wise `opcode` on a vector of type `ty`.
+    fn unary(&mut self, ty: Type, opcode: Opcode) {
+        let x = self.pop_vector(ty);
+        let data = cranelift_codegen::ir::InstructionData::Unary { opcode, arg: x };
+        let inst = self.builder.insert(data, ty);
+        let v = self.builder.func.dfg.first_result(inst);
+        self.push_vector(v);
+    }
+
+    /// `all_true`: 1 if no lane of the `ty` is zero.
+    fn all_true(&mut self, ty: Type) {
+        let x = self.pop_vector(ty);
+        let t = self.builder.ins().vall_true(x);
+        let v = self.builder.ins().uextend(Type::I32, t);
+        self.state.stack.push(v);
+    }
+
+    /// `bitmask`: the lanes' top bits of the `ty` as an `i32`.
+    fn bitmask(&mut self, ty: Type) {
+        let x = self.pop_vector(ty);
+        let v = self.builder.ins().vhigh_bits(Type::I32, x);
+        self.state.stack.push(v);
     }
 
     /// A shift of every lane of a `ty` by the `i32` on the stack (modulo

@@ -251,6 +251,7 @@ impl DataFlowGraph {
                 // 1 or 0 for scalars, a mask of each lane's outcome for
                 // vectors (`ctrl` is then the operands' type or the mask's).
                 Opcode::Icmp | Opcode::Fcmp => vec![ctrl.mask_type()],
+                Opcode::VanyTrue | Opcode::VallTrue => vec![Type::I8],
                 op if op.is_terminator()
                     || op.can_store() && !op.is_call()
                     || matches!(op, Opcode::Trapz | Opcode::Trapnz) =>

@@ -192,6 +192,38 @@ opcodes! {
     /// `v = shuffle a, b, [m0 .. m15]`: byte `i` of the result is byte
     /// `mi` of the 32 bytes of `a` (0 to 15) then `b` (16 to 31); `i8x16`s.
     Shuffle "shuffle" Shuffle [];
+    /// Signed addition saturating at the lane type's bounds.
+    SaddSat "sadd_sat" Binary [];
+    /// Unsigned addition saturating at the lane type's bounds.
+    UaddSat "uadd_sat" Binary [];
+    /// Signed subtraction saturating at the lane type's bounds.
+    SsubSat "ssub_sat" Binary [];
+    /// Unsigned subtraction saturating at the lane type's bounds.
+    UsubSat "usub_sat" Binary [];
+    /// Signed minimum.
+    Smin "smin" Binary [];
+    /// Unsigned minimum.
+    Umin "umin" Binary [];
+    /// Signed maximum.
+    Smax "smax" Binary [];
+    /// Unsigned maximum.
+    Umax "umax" Binary [];
+    /// Unsigned average rounding up: `(a + b + 1) >> 1` without overflow.
+    AvgRound "avg_round" Binary [];
+    /// `a & !b`.
+    BandNot "band_not" Binary [];
+    /// Absolute value (of the minimum, itself).
+    Iabs "iabs" Unary [];
+    /// `v = bitselect c, a, b`: each bit from `a` where `c`'s is set, else
+    /// from `b`.
+    Bitselect "bitselect" Ternary [];
+    /// Whether any bit of the vector is set: 1 or 0, an `i8`.
+    VanyTrue "vany_true" Unary [];
+    /// Whether every lane of the vector is non-zero: 1 or 0, an `i8`.
+    VallTrue "vall_true" Unary [];
+    /// `v = vhigh_bits.T x`: the lanes' top bits, lane `i` in bit `i` of
+    /// the integer `T`.
+    VhighBits "vhigh_bits" Unary [];
 
     /// Float addition.
     Fadd "fadd" Binary [];

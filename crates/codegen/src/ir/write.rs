@@ -17,6 +17,7 @@ impl Opcode {
                 | Opcode::Vconst
                 | Opcode::Splat
                 | Opcode::Extractlane
+                | Opcode::VhighBits
                 | Opcode::Load
                 | Opcode::Uload8
                 | Opcode::Sload8

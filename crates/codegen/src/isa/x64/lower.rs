@@ -52,8 +52,8 @@ use cranelift_asm::x64::{CC, GprReg, MInst, OperandSize};
 pub use cranelift_asm::x64::inst::{
     AluOp, Amode, AvxImmOp, AvxInsertOp, AvxOp, AvxShiftImmOp, BitOp, BoxCallInfo, BoxJumpTable,
     ExtMode, FloatSize, GprImm, Label, RoundMode, ShiftAmount, ShiftOp, SseExtractOp, SseImmOp,
-    SseInsertOp, SseMovOp, SseOp, SseShiftImmOp, SseUnaryImmOp, TrapCode, UnaryOp, WritableXmm,
-    XmmMem, XmmReg,
+    SseInsertOp, SseMovOp, SseMoveMaskOp, SseOp, SseShiftImmOp, SseTestOp, SseUnaryImmOp,
+    SseUnaryOp, TrapCode, UnaryOp, WritableXmm, XmmMem, XmmReg,
 };
 pub use ir::{Constant, FloatCC, Inst, IntCC, Type, Value};
 

@@ -181,10 +181,10 @@ impl<L: Length, C> Length for ContextIterWrapper<L, C> {
 // Generated as internal constructor for term operand_size.
 pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 132.
+        // Rule at isle/codegen/x64/lower.isle line 134.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 133.
+    // Rule at isle/codegen/x64/lower.isle line 135.
     return OperandSize::S32;
 }
 
@@ -192,50 +192,50 @@ pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> Operand
 pub fn constructor_cc_of<C: Context>(ctx: &mut C, arg0: &IntCC) -> CC {
     match arg0 {
         &IntCC::Equal => {
-            // Rule at isle/codegen/x64/lower.isle line 136.
+            // Rule at isle/codegen/x64/lower.isle line 138.
             return CC::Z;
         }
         &IntCC::NotEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 137.
+            // Rule at isle/codegen/x64/lower.isle line 139.
             return CC::NZ;
         }
         &IntCC::SignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 138.
+            // Rule at isle/codegen/x64/lower.isle line 140.
             return CC::L;
         }
         &IntCC::SignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 139.
+            // Rule at isle/codegen/x64/lower.isle line 141.
             return CC::GE;
         }
         &IntCC::SignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 140.
+            // Rule at isle/codegen/x64/lower.isle line 142.
             return CC::G;
         }
         &IntCC::SignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 141.
+            // Rule at isle/codegen/x64/lower.isle line 143.
             return CC::LE;
         }
         &IntCC::UnsignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 142.
+            // Rule at isle/codegen/x64/lower.isle line 144.
             return CC::B;
         }
         &IntCC::UnsignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 143.
+            // Rule at isle/codegen/x64/lower.isle line 145.
             return CC::AE;
         }
         &IntCC::UnsignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 144.
+            // Rule at isle/codegen/x64/lower.isle line 146.
             return CC::A;
         }
         &IntCC::UnsignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 145.
+            // Rule at isle/codegen/x64/lower.isle line 147.
             return CC::BE;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "cc_of", "isle/codegen/x64/lower.isle line 135"
+        "cc_of", "isle/codegen/x64/lower.isle line 137"
     )
 }
 
@@ -245,17 +245,17 @@ pub fn constructor_put_in_gpr_mem_imm<C: Context>(ctx: &mut C, arg0: Value) -> G
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_gpr_mem_imm(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 161.
+        // Rule at isle/codegen/x64/lower.isle line 163.
         return v4;
     }
     let v5 = C::simm32_operand(ctx, arg0);
     if let Some(v6) = v5 {
-        // Rule at isle/codegen/x64/lower.isle line 164.
+        // Rule at isle/codegen/x64/lower.isle line 166.
         return v6;
     }
     let v7 = C::put_in_gpr(ctx, arg0);
     let v8 = C::gpr_to_gpr_mem_imm(ctx, v7);
-    // Rule at isle/codegen/x64/lower.isle line 165.
+    // Rule at isle/codegen/x64/lower.isle line 167.
     return v8;
 }
 
@@ -278,7 +278,7 @@ pub fn constructor_alu<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 170.
+    // Rule at isle/codegen/x64/lower.isle line 172.
     return v8;
 }
 
@@ -314,7 +314,7 @@ pub fn constructor_compare<C: Context>(
     };
     let v16 = C::emit(ctx, &v15);
     let v17 = C::writable_gpr_to_gpr(ctx, v11);
-    // Rule at isle/codegen/x64/lower.isle line 180.
+    // Rule at isle/codegen/x64/lower.isle line 182.
     return v17;
 }
 
@@ -334,7 +334,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v8 = C::imm(ctx, v4, v7);
                         let v9 = C::output_gpr(ctx, v8);
                         let v10 = Some(v9);
-                        // Rule at isle/codegen/x64/lower.isle line 192.
+                        // Rule at isle/codegen/x64/lower.isle line 194.
                         return v10;
                     }
                     let v11 = &C::narrow_ty(ctx, v2);
@@ -342,7 +342,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v13 = C::imm(ctx, v12, v7);
                         let v14 = C::output_gpr(ctx, v13);
                         let v15 = Some(v14);
-                        // Rule at isle/codegen/x64/lower.isle line 195.
+                        // Rule at isle/codegen/x64/lower.isle line 197.
                         return v15;
                     }
                 }
@@ -362,7 +362,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v627 = constructor_vec_not(ctx, v315);
                             let v628 = C::output_xmm(ctx, v627);
                             let v629 = Some(v628);
-                            // Rule at isle/codegen/x64/simd.isle line 94.
+                            // Rule at isle/codegen/x64/simd.isle line 116.
                             return v629;
                         }
                         let v3 = &C::int_ty(ctx, v2);
@@ -370,7 +370,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v141 = constructor_unary_op(ctx, &UnaryOp::Not, v4, v101);
                             let v142 = C::output_gpr(ctx, v141);
                             let v143 = Some(v142);
-                            // Rule at isle/codegen/x64/lower.isle line 317.
+                            // Rule at isle/codegen/x64/lower.isle line 319.
                             return v143;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -379,7 +379,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v514 = constructor_narrow_zext(ctx, v12, v513);
                             let v515 = C::output_gpr(ctx, v514);
                             let v516 = Some(v515);
-                            // Rule at isle/codegen/x64/lower.isle line 916.
+                            // Rule at isle/codegen/x64/lower.isle line 918.
                             return v516;
                         }
                     }
@@ -387,12 +387,25 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 &Opcode::Ineg => {
                     let v1 = &C::result_type(ctx, arg0);
                     if let Some(v2) = v1 {
+                        let v597 = &C::vector_ty(ctx, v2);
+                        if let Some(v598) = v597 {
+                            let v812 = &constructor_vec_binary_op(ctx, &Opcode::Isub, v598);
+                            if let Some(v813) = v812 {
+                                let v814 = constructor_vector_constant(ctx, 0_i64, 0_i64);
+                                let v815 = C::put_in_xmm(ctx, v101);
+                                let v816 = constructor_vec_rr(ctx, v813, v814, v815);
+                                let v817 = C::output_xmm(ctx, v816);
+                                let v818 = Some(v817);
+                                // Rule at isle/codegen/x64/simd.isle line 420.
+                                return v818;
+                            }
+                        }
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v145 = constructor_unary_op(ctx, &UnaryOp::Neg, v4, v101);
                             let v146 = C::output_gpr(ctx, v145);
                             let v147 = Some(v146);
-                            // Rule at isle/codegen/x64/lower.isle line 318.
+                            // Rule at isle/codegen/x64/lower.isle line 320.
                             return v147;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -401,7 +414,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v518 = constructor_narrow_zext(ctx, v12, v517);
                             let v519 = C::output_gpr(ctx, v518);
                             let v520 = Some(v519);
-                            // Rule at isle/codegen/x64/lower.isle line 918.
+                            // Rule at isle/codegen/x64/lower.isle line 920.
                             return v520;
                         }
                     }
@@ -415,7 +428,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v472 = constructor_count_zeros(ctx, &BitOp::Lzcnt, v4, v103);
                             let v473 = C::output_gpr(ctx, v472);
                             let v474 = Some(v473);
-                            // Rule at isle/codegen/x64/lower.isle line 770.
+                            // Rule at isle/codegen/x64/lower.isle line 772.
                             return v474;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -429,7 +442,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v576 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v571, v575);
                             let v577 = C::output_gpr(ctx, v576);
                             let v578 = Some(v577);
-                            // Rule at isle/codegen/x64/lower.isle line 977.
+                            // Rule at isle/codegen/x64/lower.isle line 979.
                             return v578;
                         }
                     }
@@ -443,7 +456,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v476 = constructor_count_zeros(ctx, &BitOp::Tzcnt, v4, v103);
                             let v477 = C::output_gpr(ctx, v476);
                             let v478 = Some(v477);
-                            // Rule at isle/codegen/x64/lower.isle line 772.
+                            // Rule at isle/codegen/x64/lower.isle line 774.
                             return v478;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -457,7 +470,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_count_zeros(ctx, &BitOp::Tzcnt, &Type::I32, v582);
                             let v584 = C::output_gpr(ctx, v583);
                             let v585 = Some(v584);
-                            // Rule at isle/codegen/x64/lower.isle line 980.
+                            // Rule at isle/codegen/x64/lower.isle line 982.
                             return v585;
                         }
                     }
@@ -471,7 +484,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v479 = constructor_popcount(ctx, v4, v103);
                             let v480 = C::output_gpr(ctx, v479);
                             let v481 = Some(v480);
-                            // Rule at isle/codegen/x64/lower.isle line 811.
+                            // Rule at isle/codegen/x64/lower.isle line 813.
                             return v481;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -480,7 +493,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v568 = constructor_popcount(ctx, &Type::I32, v103);
                             let v569 = C::output_gpr(ctx, v568);
                             let v570 = Some(v569);
-                            // Rule at isle/codegen/x64/lower.isle line 975.
+                            // Rule at isle/codegen/x64/lower.isle line 977.
                             return v570;
                         }
                     }
@@ -494,7 +507,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v103 = C::put_in_gpr(ctx, v101);
                                 let v104 = C::output_gpr(ctx, v103);
                                 let v105 = Some(v104);
-                                // Rule at isle/codegen/x64/lower.isle line 272.
+                                // Rule at isle/codegen/x64/lower.isle line 274.
                                 return v105;
                             }
                             let v106 = &C::value_type(ctx, v101);
@@ -510,7 +523,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 276.
+                                // Rule at isle/codegen/x64/lower.isle line 278.
                                 return v41;
                             }
                         }
@@ -531,7 +544,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 281.
+                                // Rule at isle/codegen/x64/lower.isle line 283.
                                 return v117;
                             }
                         }
@@ -557,7 +570,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 286.
+                                // Rule at isle/codegen/x64/lower.isle line 288.
                                 return v117;
                             }
                         }
@@ -580,7 +593,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 874.
+                                // Rule at isle/codegen/x64/lower.isle line 876.
                                 return v117;
                             }
                             &Type::I16 => {
@@ -596,14 +609,14 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 878.
+                                // Rule at isle/codegen/x64/lower.isle line 880.
                                 return v117;
                             }
                             &Type::I32 => {
                                 let v103 = C::put_in_gpr(ctx, v101);
                                 let v104 = C::output_gpr(ctx, v103);
                                 let v105 = Some(v104);
-                                // Rule at isle/codegen/x64/lower.isle line 321.
+                                // Rule at isle/codegen/x64/lower.isle line 323.
                                 return v105;
                             }
                             _ => {}
@@ -627,7 +640,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v373 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v315);
                                 let v374 = C::output_gpr(ctx, v373);
                                 let v375 = Some(v374);
-                                // Rule at isle/codegen/x64/lower.isle line 615.
+                                // Rule at isle/codegen/x64/lower.isle line 617.
                                 return v375;
                             }
                             &Type::I64 => {
@@ -635,7 +648,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v376 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v315);
                                 let v377 = C::output_gpr(ctx, v376);
                                 let v378 = Some(v377);
-                                // Rule at isle/codegen/x64/lower.isle line 616.
+                                // Rule at isle/codegen/x64/lower.isle line 618.
                                 return v378;
                             }
                             &Type::F32 => {
@@ -643,7 +656,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
                                 let v368 = C::output_xmm(ctx, v367);
                                 let v369 = Some(v368);
-                                // Rule at isle/codegen/x64/lower.isle line 613.
+                                // Rule at isle/codegen/x64/lower.isle line 615.
                                 return v369;
                             }
                             &Type::F64 => {
@@ -651,7 +664,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v370 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v103);
                                 let v371 = C::output_xmm(ctx, v370);
                                 let v372 = Some(v371);
-                                // Rule at isle/codegen/x64/lower.isle line 614.
+                                // Rule at isle/codegen/x64/lower.isle line 616.
                                 return v372;
                             }
                             _ => {}
@@ -669,7 +682,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v652 = constructor_vec_rr(ctx, &SseOp::Pshufb, v367, v651);
                                 let v653 = C::output_xmm(ctx, v652);
                                 let v654 = Some(v653);
-                                // Rule at isle/codegen/x64/simd.isle line 190.
+                                // Rule at isle/codegen/x64/simd.isle line 212.
                                 return v654;
                             }
                             &Type::I16X8 => {
@@ -689,7 +702,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 );
                                 let v660 = C::output_xmm(ctx, v659);
                                 let v661 = Some(v660);
-                                // Rule at isle/codegen/x64/simd.isle line 194.
+                                // Rule at isle/codegen/x64/simd.isle line 216.
                                 return v661;
                             }
                             &Type::I32X4 => {
@@ -703,7 +716,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 );
                                 let v663 = C::output_xmm(ctx, v662);
                                 let v664 = Some(v663);
-                                // Rule at isle/codegen/x64/simd.isle line 197.
+                                // Rule at isle/codegen/x64/simd.isle line 219.
                                 return v664;
                             }
                             &Type::I64X2 => {
@@ -717,7 +730,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 );
                                 let v667 = C::output_xmm(ctx, v666);
                                 let v668 = Some(v667);
-                                // Rule at isle/codegen/x64/simd.isle line 199.
+                                // Rule at isle/codegen/x64/simd.isle line 221.
                                 return v668;
                             }
                             &Type::F32X4 => {
@@ -730,7 +743,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 );
                                 let v670 = C::output_xmm(ctx, v669);
                                 let v671 = Some(v670);
-                                // Rule at isle/codegen/x64/simd.isle line 201.
+                                // Rule at isle/codegen/x64/simd.isle line 223.
                                 return v671;
                             }
                             &Type::F64X2 => {
@@ -743,10 +756,75 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 );
                                 let v673 = C::output_xmm(ctx, v672);
                                 let v674 = Some(v673);
-                                // Rule at isle/codegen/x64/simd.isle line 203.
+                                // Rule at isle/codegen/x64/simd.isle line 225.
                                 return v674;
                             }
                             _ => {}
+                        }
+                    }
+                }
+                &Opcode::Iabs => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v597 = &C::vector_ty(ctx, v2);
+                        if let Some(v598) = v597 {
+                            let v819 = &constructor_vec_abs_op(ctx, v598);
+                            if let Some(v820) = v819 {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v821 = constructor_vec_unary(ctx, v820, v315);
+                                let v822 = C::output_xmm(ctx, v821);
+                                let v823 = Some(v822);
+                                // Rule at isle/codegen/x64/simd.isle line 435.
+                                return v823;
+                            }
+                        }
+                    }
+                }
+                &Opcode::VanyTrue => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        if let &Type::I8 = v2 {
+                            let v315 = C::put_in_xmm(ctx, v101);
+                            let v830 = constructor_vec_ptest(ctx, v315, v315);
+                            let v831 = constructor_setcc_byte(ctx, &CC::NZ);
+                            let v832 = C::output_gpr(ctx, v831);
+                            let v833 = Some(v832);
+                            // Rule at isle/codegen/x64/simd.isle line 450.
+                            return v833;
+                        }
+                    }
+                }
+                &Opcode::VallTrue => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        if let &Type::I8 = v2 {
+                            let v106 = &C::value_type(ctx, v101);
+                            let v834 = &constructor_vec_cmpeq(ctx, v106);
+                            if let Some(v835) = v834 {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v836 = constructor_vector_constant(ctx, 0_i64, 0_i64);
+                                let v837 = constructor_vec_rr(ctx, v835, v315, v836);
+                                let v838 = constructor_vec_ptest(ctx, v837, v837);
+                                let v839 = constructor_setcc_byte(ctx, &CC::Z);
+                                let v840 = C::output_gpr(ctx, v839);
+                                let v841 = Some(v840);
+                                // Rule at isle/codegen/x64/simd.isle line 454.
+                                return v841;
+                            }
+                        }
+                    }
+                }
+                &Opcode::VhighBits => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        if let &Type::I32 = v2 {
+                            let v315 = C::put_in_xmm(ctx, v101);
+                            let v106 = &C::value_type(ctx, v101);
+                            let v842 = constructor_vhigh_bits_of(ctx, v106, v315);
+                            let v843 = C::output_gpr(ctx, v842);
+                            let v844 = Some(v843);
+                            // Rule at isle/codegen/x64/simd.isle line 475.
+                            return v844;
                         }
                     }
                 }
@@ -760,7 +838,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v326 = constructor_sse_rr(ctx, &SseOp::Xorps, v315, v325);
                             let v327 = C::output_xmm(ctx, v326);
                             let v328 = Some(v327);
-                            // Rule at isle/codegen/x64/lower.isle line 587.
+                            // Rule at isle/codegen/x64/lower.isle line 589.
                             return v328;
                         }
                     }
@@ -775,7 +853,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v331 = constructor_sse_rr(ctx, &SseOp::Andps, v315, v330);
                             let v332 = C::output_xmm(ctx, v331);
                             let v333 = Some(v332);
-                            // Rule at isle/codegen/x64/lower.isle line 589.
+                            // Rule at isle/codegen/x64/lower.isle line 591.
                             return v333;
                         }
                     }
@@ -789,7 +867,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v317 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v315, v315);
                                 let v318 = C::output_xmm(ctx, v317);
                                 let v319 = Some(v318);
-                                // Rule at isle/codegen/x64/lower.isle line 574.
+                                // Rule at isle/codegen/x64/lower.isle line 576.
                                 return v319;
                             }
                             &Type::F64 => {
@@ -797,7 +875,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v321 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v315, v315);
                                 let v322 = C::output_xmm(ctx, v321);
                                 let v323 = Some(v322);
-                                // Rule at isle/codegen/x64/lower.isle line 576.
+                                // Rule at isle/codegen/x64/lower.isle line 578.
                                 return v323;
                             }
                             _ => {}
@@ -812,7 +890,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v344 = constructor_round(ctx, v286, &RoundMode::Up, v101);
                             let v345 = C::output_xmm(ctx, v344);
                             let v346 = Some(v345);
-                            // Rule at isle/codegen/x64/lower.isle line 602.
+                            // Rule at isle/codegen/x64/lower.isle line 604.
                             return v346;
                         }
                     }
@@ -825,7 +903,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v348 = constructor_round(ctx, v286, &RoundMode::Down, v101);
                             let v349 = C::output_xmm(ctx, v348);
                             let v350 = Some(v349);
-                            // Rule at isle/codegen/x64/lower.isle line 603.
+                            // Rule at isle/codegen/x64/lower.isle line 605.
                             return v350;
                         }
                     }
@@ -838,7 +916,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v352 = constructor_round(ctx, v286, &RoundMode::Zero, v101);
                             let v353 = C::output_xmm(ctx, v352);
                             let v354 = Some(v353);
-                            // Rule at isle/codegen/x64/lower.isle line 604.
+                            // Rule at isle/codegen/x64/lower.isle line 606.
                             return v354;
                         }
                     }
@@ -851,7 +929,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v356 = constructor_round(ctx, v286, &RoundMode::Nearest, v101);
                             let v357 = C::output_xmm(ctx, v356);
                             let v358 = Some(v357);
-                            // Rule at isle/codegen/x64/lower.isle line 605.
+                            // Rule at isle/codegen/x64/lower.isle line 607.
                             return v358;
                         }
                     }
@@ -864,7 +942,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v360 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v315, v315);
                             let v361 = C::output_xmm(ctx, v360);
                             let v362 = Some(v361);
-                            // Rule at isle/codegen/x64/lower.isle line 607.
+                            // Rule at isle/codegen/x64/lower.isle line 609.
                             return v362;
                         }
                     }
@@ -877,7 +955,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v364 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v315, v315);
                             let v365 = C::output_xmm(ctx, v364);
                             let v366 = Some(v365);
-                            // Rule at isle/codegen/x64/lower.isle line 609.
+                            // Rule at isle/codegen/x64/lower.isle line 611.
                             return v366;
                         }
                     }
@@ -890,7 +968,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v406 = constructor_float_to_sint(ctx, false, v4, v101);
                             let v407 = C::output_gpr(ctx, v406);
                             let v408 = Some(v407);
-                            // Rule at isle/codegen/x64/lower.isle line 707.
+                            // Rule at isle/codegen/x64/lower.isle line 709.
                             return v408;
                         }
                     }
@@ -903,7 +981,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v412 = constructor_float_to_uint(ctx, false, v4, v101);
                             let v413 = C::output_gpr(ctx, v412);
                             let v414 = Some(v413);
-                            // Rule at isle/codegen/x64/lower.isle line 709.
+                            // Rule at isle/codegen/x64/lower.isle line 711.
                             return v414;
                         }
                     }
@@ -916,7 +994,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v409 = constructor_float_to_sint(ctx, true, v4, v101);
                             let v410 = C::output_gpr(ctx, v409);
                             let v411 = Some(v410);
-                            // Rule at isle/codegen/x64/lower.isle line 708.
+                            // Rule at isle/codegen/x64/lower.isle line 710.
                             return v411;
                         }
                     }
@@ -929,7 +1007,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v415 = constructor_float_to_uint(ctx, true, v4, v101);
                             let v416 = C::output_gpr(ctx, v415);
                             let v417 = Some(v416);
-                            // Rule at isle/codegen/x64/lower.isle line 710.
+                            // Rule at isle/codegen/x64/lower.isle line 712.
                             return v417;
                         }
                     }
@@ -947,7 +1025,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v391 = constructor_int_to_float(ctx, v286, v390, v107);
                                 let v392 = C::output_xmm(ctx, v391);
                                 let v393 = Some(v392);
-                                // Rule at isle/codegen/x64/lower.isle line 666.
+                                // Rule at isle/codegen/x64/lower.isle line 668.
                                 return v393;
                             }
                         }
@@ -974,7 +1052,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                         constructor_int_to_float(ctx, v286, &OperandSize::S64, v39);
                                     let v395 = C::output_xmm(ctx, v394);
                                     let v396 = Some(v395);
-                                    // Rule at isle/codegen/x64/lower.isle line 670.
+                                    // Rule at isle/codegen/x64/lower.isle line 672.
                                     return v396;
                                 }
                             }
@@ -996,7 +1074,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v403 = C::writable_xmm_to_xmm(ctx, v397);
                                     let v404 = C::output_xmm(ctx, v403);
                                     let v405 = Some(v404);
-                                    // Rule at isle/codegen/x64/lower.isle line 675.
+                                    // Rule at isle/codegen/x64/lower.isle line 677.
                                     return v405;
                                 }
                             }
@@ -1015,6 +1093,16 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             if let Some(v2) = v1 {
                 let v597 = &C::vector_ty(ctx, v2);
                 if let Some(v598) = v597 {
+                    if let &Opcode::BandNot = v16 {
+                        let v18 = C::unpack_value_array_2(ctx, v17);
+                        let v807 = C::put_in_xmm(ctx, v18.1);
+                        let v289 = C::put_in_xmm(ctx, v18.0);
+                        let v808 = constructor_vec_rr(ctx, &SseOp::Pandn, v807, v289);
+                        let v809 = C::output_xmm(ctx, v808);
+                        let v810 = Some(v809);
+                        // Rule at isle/codegen/x64/simd.isle line 416.
+                        return v810;
+                    }
                     let v758 = &constructor_vec_shift_imm_op(ctx, v16, v598);
                     if let Some(v759) = v758 {
                         let v18 = C::unpack_value_array_2(ctx, v17);
@@ -1024,7 +1112,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v762 = constructor_vec_shift_imm(ctx, v759, v761, v335);
                             let v763 = C::output_xmm(ctx, v762);
                             let v764 = Some(v763);
-                            // Rule at isle/codegen/x64/simd.isle line 328.
+                            // Rule at isle/codegen/x64/simd.isle line 350.
                             return v764;
                         }
                     }
@@ -1040,7 +1128,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v772 = constructor_vec_rr(ctx, v766, v770, v771);
                         let v773 = C::output_xmm(ctx, v772);
                         let v774 = Some(v773);
-                        // Rule at isle/codegen/x64/simd.isle line 332.
+                        // Rule at isle/codegen/x64/simd.isle line 354.
                         return v774;
                     }
                     let v621 = &constructor_vec_binary_op(ctx, v16, v598);
@@ -1051,7 +1139,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v624 = constructor_vec_rr(ctx, v622, v335, v623);
                         let v625 = C::output_xmm(ctx, v624);
                         let v626 = Some(v625);
-                        // Rule at isle/codegen/x64/simd.isle line 90.
+                        // Rule at isle/codegen/x64/simd.isle line 112.
                         return v626;
                     }
                 }
@@ -1073,7 +1161,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 207.
+                                // Rule at isle/codegen/x64/lower.isle line 209.
                                 return v41;
                             }
                             let v27 = C::simm32_operand(ctx, v18.0);
@@ -1082,7 +1170,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v30 = constructor_alu(ctx, &AluOp::Add, v4, v29, v28);
                                 let v31 = C::output_gpr(ctx, v30);
                                 let v32 = Some(v31);
-                                // Rule at isle/codegen/x64/lower.isle line 201.
+                                // Rule at isle/codegen/x64/lower.isle line 203.
                                 return v32;
                             }
                             let v22 = C::put_in_gpr(ctx, v18.0);
@@ -1090,7 +1178,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v24 = constructor_alu(ctx, &AluOp::Add, v4, v22, v23);
                             let v25 = C::output_gpr(ctx, v24);
                             let v26 = Some(v25);
-                            // Rule at isle/codegen/x64/lower.isle line 198.
+                            // Rule at isle/codegen/x64/lower.isle line 200.
                             return v26;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1102,7 +1190,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v498 = constructor_narrow_zext(ctx, v12, v497);
                             let v499 = C::output_gpr(ctx, v498);
                             let v500 = Some(v499);
-                            // Rule at isle/codegen/x64/lower.isle line 908.
+                            // Rule at isle/codegen/x64/lower.isle line 910.
                             return v500;
                         }
                     }
@@ -1115,7 +1203,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v43 = constructor_alu(ctx, &AluOp::Sub, v4, v22, v23);
                             let v44 = C::output_gpr(ctx, v43);
                             let v45 = Some(v44);
-                            // Rule at isle/codegen/x64/lower.isle line 212.
+                            // Rule at isle/codegen/x64/lower.isle line 214.
                             return v45;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1127,7 +1215,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v502 = constructor_narrow_zext(ctx, v12, v501);
                             let v503 = C::output_gpr(ctx, v502);
                             let v504 = Some(v503);
-                            // Rule at isle/codegen/x64/lower.isle line 910.
+                            // Rule at isle/codegen/x64/lower.isle line 912.
                             return v504;
                         }
                     }
@@ -1150,7 +1238,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v69 = C::writable_gpr_to_gpr(ctx, v35);
                             let v70 = C::output_gpr(ctx, v69);
                             let v71 = Some(v70);
-                            // Rule at isle/codegen/x64/lower.isle line 229.
+                            // Rule at isle/codegen/x64/lower.isle line 231.
                             return v71;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1171,7 +1259,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v510 = constructor_narrow_zext(ctx, v12, v509);
                             let v511 = C::output_gpr(ctx, v510);
                             let v512 = Some(v511);
-                            // Rule at isle/codegen/x64/lower.isle line 912.
+                            // Rule at isle/codegen/x64/lower.isle line 914.
                             return v512;
                         }
                     }
@@ -1185,7 +1273,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v156 = C::pair_first(ctx, v155);
                             let v157 = C::output_gpr(ctx, v156);
                             let v158 = Some(v157);
-                            // Rule at isle/codegen/x64/lower.isle line 359.
+                            // Rule at isle/codegen/x64/lower.isle line 361.
                             return v158;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1216,7 +1304,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v565 = constructor_narrow_zext(ctx, v12, v554);
                             let v566 = C::output_gpr(ctx, v565);
                             let v567 = Some(v566);
-                            // Rule at isle/codegen/x64/lower.isle line 965.
+                            // Rule at isle/codegen/x64/lower.isle line 967.
                             return v567;
                         }
                     }
@@ -1230,7 +1318,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v151 = C::pair_first(ctx, v150);
                             let v152 = C::output_gpr(ctx, v151);
                             let v153 = Some(v152);
-                            // Rule at isle/codegen/x64/lower.isle line 357.
+                            // Rule at isle/codegen/x64/lower.isle line 359.
                             return v153;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1242,7 +1330,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v542 = C::pair_first(ctx, v541);
                             let v543 = C::output_gpr(ctx, v542);
                             let v544 = Some(v543);
-                            // Rule at isle/codegen/x64/lower.isle line 959.
+                            // Rule at isle/codegen/x64/lower.isle line 961.
                             return v544;
                         }
                     }
@@ -1255,7 +1343,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v162 = constructor_checked_srem(ctx, v4, v22, v149);
                             let v163 = C::output_gpr(ctx, v162);
                             let v164 = Some(v163);
-                            // Rule at isle/codegen/x64/lower.isle line 364.
+                            // Rule at isle/codegen/x64/lower.isle line 366.
                             return v164;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1269,7 +1357,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v550 = constructor_narrow_zext(ctx, v12, v549);
                             let v551 = C::output_gpr(ctx, v550);
                             let v552 = Some(v551);
-                            // Rule at isle/codegen/x64/lower.isle line 963.
+                            // Rule at isle/codegen/x64/lower.isle line 965.
                             return v552;
                         }
                     }
@@ -1283,7 +1371,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v159 = C::pair_second(ctx, v150);
                             let v160 = C::output_gpr(ctx, v159);
                             let v161 = Some(v160);
-                            // Rule at isle/codegen/x64/lower.isle line 361.
+                            // Rule at isle/codegen/x64/lower.isle line 363.
                             return v161;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1295,7 +1383,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v545 = C::pair_second(ctx, v541);
                             let v546 = C::output_gpr(ctx, v545);
                             let v547 = Some(v546);
-                            // Rule at isle/codegen/x64/lower.isle line 961.
+                            // Rule at isle/codegen/x64/lower.isle line 963.
                             return v547;
                         }
                     }
@@ -1315,7 +1403,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 220.
+                                // Rule at isle/codegen/x64/lower.isle line 222.
                                 return v41;
                             }
                         }
@@ -1327,7 +1415,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v47 = constructor_alu(ctx, &AluOp::And, v4, v22, v23);
                             let v48 = C::output_gpr(ctx, v47);
                             let v49 = Some(v48);
-                            // Rule at isle/codegen/x64/lower.isle line 214.
+                            // Rule at isle/codegen/x64/lower.isle line 216.
                             return v49;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1338,7 +1426,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v482 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
                             let v483 = C::output_gpr(ctx, v482);
                             let v484 = Some(v483);
-                            // Rule at isle/codegen/x64/lower.isle line 867.
+                            // Rule at isle/codegen/x64/lower.isle line 869.
                             return v484;
                         }
                     }
@@ -1351,7 +1439,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v57 = constructor_alu(ctx, &AluOp::Or, v4, v22, v23);
                             let v58 = C::output_gpr(ctx, v57);
                             let v59 = Some(v58);
-                            // Rule at isle/codegen/x64/lower.isle line 224.
+                            // Rule at isle/codegen/x64/lower.isle line 226.
                             return v59;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1362,7 +1450,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v485 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
                             let v486 = C::output_gpr(ctx, v485);
                             let v487 = Some(v486);
-                            // Rule at isle/codegen/x64/lower.isle line 869.
+                            // Rule at isle/codegen/x64/lower.isle line 871.
                             return v487;
                         }
                     }
@@ -1375,7 +1463,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v61 = constructor_alu(ctx, &AluOp::Xor, v4, v22, v23);
                             let v62 = C::output_gpr(ctx, v61);
                             let v63 = Some(v62);
-                            // Rule at isle/codegen/x64/lower.isle line 226.
+                            // Rule at isle/codegen/x64/lower.isle line 228.
                             return v63;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1386,7 +1474,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v488 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
                             let v489 = C::output_gpr(ctx, v488);
                             let v490 = Some(v489);
-                            // Rule at isle/codegen/x64/lower.isle line 871.
+                            // Rule at isle/codegen/x64/lower.isle line 873.
                             return v490;
                         }
                     }
@@ -1397,7 +1485,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v121 = constructor_shift(ctx, &ShiftOp::Shl, v4, v18.0, v18.1);
                             let v122 = C::output_gpr(ctx, v121);
                             let v123 = Some(v122);
-                            // Rule at isle/codegen/x64/lower.isle line 305.
+                            // Rule at isle/codegen/x64/lower.isle line 307.
                             return v123;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1409,7 +1497,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v523 = constructor_narrow_zext(ctx, v12, v522);
                             let v524 = C::output_gpr(ctx, v523);
                             let v525 = Some(v524);
-                            // Rule at isle/codegen/x64/lower.isle line 937.
+                            // Rule at isle/codegen/x64/lower.isle line 939.
                             return v525;
                         }
                     }
@@ -1420,7 +1508,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v125 = constructor_shift(ctx, &ShiftOp::Shr, v4, v18.0, v18.1);
                             let v126 = C::output_gpr(ctx, v125);
                             let v127 = Some(v126);
-                            // Rule at isle/codegen/x64/lower.isle line 306.
+                            // Rule at isle/codegen/x64/lower.isle line 308.
                             return v127;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1431,7 +1519,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v526 = constructor_shift_by(ctx, &ShiftOp::Shr, v22, v521);
                             let v527 = C::output_gpr(ctx, v526);
                             let v528 = Some(v527);
-                            // Rule at isle/codegen/x64/lower.isle line 939.
+                            // Rule at isle/codegen/x64/lower.isle line 941.
                             return v528;
                         }
                     }
@@ -1442,7 +1530,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v129 = constructor_shift(ctx, &ShiftOp::Sar, v4, v18.0, v18.1);
                             let v130 = C::output_gpr(ctx, v129);
                             let v131 = Some(v130);
-                            // Rule at isle/codegen/x64/lower.isle line 307.
+                            // Rule at isle/codegen/x64/lower.isle line 309.
                             return v131;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1455,7 +1543,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v532 = constructor_narrow_zext(ctx, v12, v531);
                             let v533 = C::output_gpr(ctx, v532);
                             let v534 = Some(v533);
-                            // Rule at isle/codegen/x64/lower.isle line 941.
+                            // Rule at isle/codegen/x64/lower.isle line 943.
                             return v534;
                         }
                     }
@@ -1466,7 +1554,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v133 = constructor_shift(ctx, &ShiftOp::Rol, v4, v18.0, v18.1);
                             let v134 = C::output_gpr(ctx, v133);
                             let v135 = Some(v134);
-                            // Rule at isle/codegen/x64/lower.isle line 308.
+                            // Rule at isle/codegen/x64/lower.isle line 310.
                             return v135;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1484,7 +1572,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v536 = C::output_gpr(ctx, v535);
                             let v537 = Some(v536);
-                            // Rule at isle/codegen/x64/lower.isle line 945.
+                            // Rule at isle/codegen/x64/lower.isle line 947.
                             return v537;
                         }
                     }
@@ -1495,7 +1583,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v137 = constructor_shift(ctx, &ShiftOp::Ror, v4, v18.0, v18.1);
                             let v138 = C::output_gpr(ctx, v137);
                             let v139 = Some(v138);
-                            // Rule at isle/codegen/x64/lower.isle line 309.
+                            // Rule at isle/codegen/x64/lower.isle line 311.
                             return v139;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1513,7 +1601,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v539 = C::output_gpr(ctx, v538);
                             let v540 = Some(v539);
-                            // Rule at isle/codegen/x64/lower.isle line 947.
+                            // Rule at isle/codegen/x64/lower.isle line 949.
                             return v540;
                         }
                     }
@@ -1527,7 +1615,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v291 = constructor_sse_rm(ctx, v288, v289, v290);
                             let v292 = C::output_xmm(ctx, v291);
                             let v293 = Some(v292);
-                            // Rule at isle/codegen/x64/lower.isle line 557.
+                            // Rule at isle/codegen/x64/lower.isle line 559.
                             return v293;
                         }
                     }
@@ -1541,7 +1629,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v296 = constructor_sse_rm(ctx, v295, v289, v290);
                             let v297 = C::output_xmm(ctx, v296);
                             let v298 = Some(v297);
-                            // Rule at isle/codegen/x64/lower.isle line 559.
+                            // Rule at isle/codegen/x64/lower.isle line 561.
                             return v298;
                         }
                     }
@@ -1555,7 +1643,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v301 = constructor_sse_rm(ctx, v300, v289, v290);
                             let v302 = C::output_xmm(ctx, v301);
                             let v303 = Some(v302);
-                            // Rule at isle/codegen/x64/lower.isle line 561.
+                            // Rule at isle/codegen/x64/lower.isle line 563.
                             return v303;
                         }
                     }
@@ -1569,7 +1657,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v306 = constructor_sse_rm(ctx, v305, v289, v290);
                             let v307 = C::output_xmm(ctx, v306);
                             let v308 = Some(v307);
-                            // Rule at isle/codegen/x64/lower.isle line 563.
+                            // Rule at isle/codegen/x64/lower.isle line 565.
                             return v308;
                         }
                     }
@@ -1580,7 +1668,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v309 = constructor_min_max(ctx, v286, true, v18.0, v18.1);
                             let v310 = C::output_xmm(ctx, v309);
                             let v311 = Some(v310);
-                            // Rule at isle/codegen/x64/lower.isle line 571.
+                            // Rule at isle/codegen/x64/lower.isle line 573.
                             return v311;
                         }
                     }
@@ -1591,7 +1679,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v312 = constructor_min_max(ctx, v286, false, v18.0, v18.1);
                             let v313 = C::output_xmm(ctx, v312);
                             let v314 = Some(v313);
-                            // Rule at isle/codegen/x64/lower.isle line 572.
+                            // Rule at isle/codegen/x64/lower.isle line 574.
                             return v314;
                         }
                     }
@@ -1608,7 +1696,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v340 = constructor_sse_rr(ctx, &SseOp::Orps, v336, v339);
                             let v341 = C::output_xmm(ctx, v340);
                             let v342 = Some(v341);
-                            // Rule at isle/codegen/x64/lower.isle line 591.
+                            // Rule at isle/codegen/x64/lower.isle line 593.
                             return v342;
                         }
                     }
@@ -1620,159 +1708,181 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             opcode: ref v167,
             args: v168,
         } => {
-            if let &Opcode::Select = v167 {
-                let v1 = &C::result_type(ctx, arg0);
-                if let Some(v2) = v1 {
-                    let v597 = &C::vector_ty(ctx, v2);
-                    if let Some(v598) = v597 {
-                        let v169 = C::unpack_value_array_3(ctx, v168);
-                        let v640 = constructor_select_mask(ctx, v169.0);
-                        let v431 = C::put_in_xmm(ctx, v169.1);
-                        let v643 = constructor_vec_rr(ctx, &SseOp::Pand, v640, v431);
-                        let v433 = C::put_in_xmm(ctx, v169.2);
-                        let v645 = constructor_vec_rr(ctx, &SseOp::Pandn, v640, v433);
-                        let v646 = constructor_vec_rr(ctx, &SseOp::Por, v643, v645);
-                        let v647 = C::output_xmm(ctx, v646);
-                        let v648 = Some(v647);
-                        // Rule at isle/codegen/x64/simd.isle line 114.
-                        return v648;
-                    }
-                    let v165 = &C::any_int_ty(ctx, v2);
-                    if let Some(v166) = v165 {
-                        let v169 = C::unpack_value_array_3(ctx, v168);
-                        let v173 = C::fusable_icmp(ctx, v169.0);
-                        if let Some(v174) = v173 {
-                            let v178 = &C::value_type(ctx, v174.1);
-                            let v179 = &constructor_operand_size(ctx, v178);
-                            let v180 = C::put_in_gpr(ctx, v174.1);
-                            let v181 = constructor_put_in_gpr_mem_imm(ctx, v174.2);
-                            let v182 = MInst::Cmp {
-                                size: v179.clone(),
-                                lhs: v180,
-                                rhs: v181,
-                            };
-                            let v183 = C::emit(ctx, &v182);
-                            let v184 = C::temp_writable_gpr(ctx);
-                            let v185 = &constructor_cc_of(ctx, &v174.0);
-                            let v186 = &constructor_operand_size(ctx, v166);
-                            let v187 = C::put_in_gpr(ctx, v169.1);
-                            let v188 = C::gpr_to_gpr_mem(ctx, v187);
-                            let v189 = C::put_in_gpr(ctx, v169.2);
-                            let v190 = MInst::Cmov {
-                                cc: v185.clone(),
-                                size: v186.clone(),
-                                consequent: v188,
-                                alternative: v189,
-                                dst: v184,
-                            };
-                            let v191 = C::emit(ctx, &v190);
-                            let v192 = C::writable_gpr_to_gpr(ctx, v184);
-                            let v193 = C::output_gpr(ctx, v192);
-                            let v194 = Some(v193);
-                            // Rule at isle/codegen/x64/lower.isle line 388.
-                            return v194;
+            match v167 {
+                &Opcode::Select => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v597 = &C::vector_ty(ctx, v2);
+                        if let Some(v598) = v597 {
+                            let v169 = C::unpack_value_array_3(ctx, v168);
+                            let v640 = constructor_select_mask(ctx, v169.0);
+                            let v431 = C::put_in_xmm(ctx, v169.1);
+                            let v643 = constructor_vec_rr(ctx, &SseOp::Pand, v640, v431);
+                            let v433 = C::put_in_xmm(ctx, v169.2);
+                            let v645 = constructor_vec_rr(ctx, &SseOp::Pandn, v640, v433);
+                            let v646 = constructor_vec_rr(ctx, &SseOp::Por, v643, v645);
+                            let v647 = C::output_xmm(ctx, v646);
+                            let v648 = Some(v647);
+                            // Rule at isle/codegen/x64/simd.isle line 136.
+                            return v648;
                         }
-                    }
-                    let v285 = &C::float_size(ctx, v2);
-                    if let Some(v286) = v285 {
-                        let v430 = &constructor_int_size_of_float(ctx, v286);
-                        let v169 = C::unpack_value_array_3(ctx, v168);
-                        let v431 = C::put_in_xmm(ctx, v169.1);
-                        let v432 = constructor_xmm_to_gpr(ctx, v430, v431);
-                        let v433 = C::put_in_xmm(ctx, v169.2);
-                        let v434 = constructor_xmm_to_gpr(ctx, v430, v433);
-                        let v435 = C::put_in_gpr(ctx, v169.0);
-                        let v436 = C::gpr_to_gpr_mem(ctx, v435);
-                        let v437 = C::gpr_to_gpr_imm(ctx, v435);
-                        let v438 = MInst::Test {
-                            size: OperandSize::S32,
-                            lhs: v436,
-                            rhs: v437,
-                        };
-                        let v439 = C::emit(ctx, &v438);
-                        let v440 = C::temp_writable_gpr(ctx);
-                        let v441 = C::gpr_to_gpr_mem(ctx, v432);
-                        let v442 = MInst::Cmov {
-                            cc: CC::NZ,
-                            size: v430.clone(),
-                            consequent: v441,
-                            alternative: v434,
-                            dst: v440,
-                        };
-                        let v443 = C::emit(ctx, &v442);
-                        let v444 = C::writable_gpr_to_gpr(ctx, v440);
-                        let v445 = constructor_gpr_to_xmm(ctx, v430, v444);
-                        let v446 = C::output_xmm(ctx, v445);
-                        let v447 = Some(v446);
-                        // Rule at isle/codegen/x64/lower.isle line 727.
-                        return v447;
-                    }
-                    if let Some(v166) = v165 {
-                        let v169 = C::unpack_value_array_3(ctx, v168);
-                        let v195 = &C::value_type(ctx, v169.0);
-                        let v211 = &C::narrow_ty(ctx, v195);
-                        if let Some(v212) = v211 {
-                            let v198 = C::put_in_gpr(ctx, v169.0);
-                            let v213 = C::gpr_to_gpr_mem(ctx, v198);
-                            let v214 = C::gpr_to_gpr_imm(ctx, v198);
-                            let v215 = MInst::Test {
+                        let v165 = &C::any_int_ty(ctx, v2);
+                        if let Some(v166) = v165 {
+                            let v169 = C::unpack_value_array_3(ctx, v168);
+                            let v173 = C::fusable_icmp(ctx, v169.0);
+                            if let Some(v174) = v173 {
+                                let v178 = &C::value_type(ctx, v174.1);
+                                let v179 = &constructor_operand_size(ctx, v178);
+                                let v180 = C::put_in_gpr(ctx, v174.1);
+                                let v181 = constructor_put_in_gpr_mem_imm(ctx, v174.2);
+                                let v182 = MInst::Cmp {
+                                    size: v179.clone(),
+                                    lhs: v180,
+                                    rhs: v181,
+                                };
+                                let v183 = C::emit(ctx, &v182);
+                                let v184 = C::temp_writable_gpr(ctx);
+                                let v185 = &constructor_cc_of(ctx, &v174.0);
+                                let v186 = &constructor_operand_size(ctx, v166);
+                                let v187 = C::put_in_gpr(ctx, v169.1);
+                                let v188 = C::gpr_to_gpr_mem(ctx, v187);
+                                let v189 = C::put_in_gpr(ctx, v169.2);
+                                let v190 = MInst::Cmov {
+                                    cc: v185.clone(),
+                                    size: v186.clone(),
+                                    consequent: v188,
+                                    alternative: v189,
+                                    dst: v184,
+                                };
+                                let v191 = C::emit(ctx, &v190);
+                                let v192 = C::writable_gpr_to_gpr(ctx, v184);
+                                let v193 = C::output_gpr(ctx, v192);
+                                let v194 = Some(v193);
+                                // Rule at isle/codegen/x64/lower.isle line 390.
+                                return v194;
+                            }
+                        }
+                        let v285 = &C::float_size(ctx, v2);
+                        if let Some(v286) = v285 {
+                            let v430 = &constructor_int_size_of_float(ctx, v286);
+                            let v169 = C::unpack_value_array_3(ctx, v168);
+                            let v431 = C::put_in_xmm(ctx, v169.1);
+                            let v432 = constructor_xmm_to_gpr(ctx, v430, v431);
+                            let v433 = C::put_in_xmm(ctx, v169.2);
+                            let v434 = constructor_xmm_to_gpr(ctx, v430, v433);
+                            let v435 = C::put_in_gpr(ctx, v169.0);
+                            let v436 = C::gpr_to_gpr_mem(ctx, v435);
+                            let v437 = C::gpr_to_gpr_imm(ctx, v435);
+                            let v438 = MInst::Test {
                                 size: OperandSize::S32,
-                                lhs: v213,
-                                rhs: v214,
+                                lhs: v436,
+                                rhs: v437,
                             };
-                            let v216 = C::emit(ctx, &v215);
-                            let v184 = C::temp_writable_gpr(ctx);
-                            let v217 = &constructor_operand_size(ctx, v166);
-                            let v218 = C::put_in_gpr(ctx, v169.1);
-                            let v219 = C::gpr_to_gpr_mem(ctx, v218);
-                            let v220 = C::put_in_gpr(ctx, v169.2);
-                            let v221 = MInst::Cmov {
+                            let v439 = C::emit(ctx, &v438);
+                            let v440 = C::temp_writable_gpr(ctx);
+                            let v441 = C::gpr_to_gpr_mem(ctx, v432);
+                            let v442 = MInst::Cmov {
                                 cc: CC::NZ,
-                                size: v217.clone(),
-                                consequent: v219,
-                                alternative: v220,
-                                dst: v184,
+                                size: v430.clone(),
+                                consequent: v441,
+                                alternative: v434,
+                                dst: v440,
                             };
-                            let v222 = C::emit(ctx, &v221);
-                            let v223 = C::writable_gpr_to_gpr(ctx, v184);
-                            let v224 = C::output_gpr(ctx, v223);
-                            let v225 = Some(v224);
-                            // Rule at isle/codegen/x64/lower.isle line 402.
-                            return v225;
+                            let v443 = C::emit(ctx, &v442);
+                            let v444 = C::writable_gpr_to_gpr(ctx, v440);
+                            let v445 = constructor_gpr_to_xmm(ctx, v430, v444);
+                            let v446 = C::output_xmm(ctx, v445);
+                            let v447 = Some(v446);
+                            // Rule at isle/codegen/x64/lower.isle line 729.
+                            return v447;
                         }
-                        let v196 = &C::int_ty(ctx, v195);
-                        if let Some(v197) = v196 {
-                            let v198 = C::put_in_gpr(ctx, v169.0);
-                            let v199 = &constructor_operand_size(ctx, v197);
-                            let v200 = C::gpr_to_gpr_mem(ctx, v198);
-                            let v201 = C::gpr_to_gpr_imm(ctx, v198);
-                            let v202 = MInst::Test {
-                                size: v199.clone(),
-                                lhs: v200,
-                                rhs: v201,
-                            };
-                            let v203 = C::emit(ctx, &v202);
-                            let v204 = C::temp_writable_gpr(ctx);
-                            let v186 = &constructor_operand_size(ctx, v166);
-                            let v187 = C::put_in_gpr(ctx, v169.1);
-                            let v188 = C::gpr_to_gpr_mem(ctx, v187);
-                            let v189 = C::put_in_gpr(ctx, v169.2);
-                            let v206 = MInst::Cmov {
-                                cc: CC::NZ,
-                                size: v186.clone(),
-                                consequent: v188,
-                                alternative: v189,
-                                dst: v204,
-                            };
-                            let v207 = C::emit(ctx, &v206);
-                            let v208 = C::writable_gpr_to_gpr(ctx, v204);
-                            let v209 = C::output_gpr(ctx, v208);
-                            let v210 = Some(v209);
-                            // Rule at isle/codegen/x64/lower.isle line 395.
-                            return v210;
+                        if let Some(v166) = v165 {
+                            let v169 = C::unpack_value_array_3(ctx, v168);
+                            let v195 = &C::value_type(ctx, v169.0);
+                            let v211 = &C::narrow_ty(ctx, v195);
+                            if let Some(v212) = v211 {
+                                let v198 = C::put_in_gpr(ctx, v169.0);
+                                let v213 = C::gpr_to_gpr_mem(ctx, v198);
+                                let v214 = C::gpr_to_gpr_imm(ctx, v198);
+                                let v215 = MInst::Test {
+                                    size: OperandSize::S32,
+                                    lhs: v213,
+                                    rhs: v214,
+                                };
+                                let v216 = C::emit(ctx, &v215);
+                                let v184 = C::temp_writable_gpr(ctx);
+                                let v217 = &constructor_operand_size(ctx, v166);
+                                let v218 = C::put_in_gpr(ctx, v169.1);
+                                let v219 = C::gpr_to_gpr_mem(ctx, v218);
+                                let v220 = C::put_in_gpr(ctx, v169.2);
+                                let v221 = MInst::Cmov {
+                                    cc: CC::NZ,
+                                    size: v217.clone(),
+                                    consequent: v219,
+                                    alternative: v220,
+                                    dst: v184,
+                                };
+                                let v222 = C::emit(ctx, &v221);
+                                let v223 = C::writable_gpr_to_gpr(ctx, v184);
+                                let v224 = C::output_gpr(ctx, v223);
+                                let v225 = Some(v224);
+                                // Rule at isle/codegen/x64/lower.isle line 404.
+                                return v225;
+                            }
+                            let v196 = &C::int_ty(ctx, v195);
+                            if let Some(v197) = v196 {
+                                let v198 = C::put_in_gpr(ctx, v169.0);
+                                let v199 = &constructor_operand_size(ctx, v197);
+                                let v200 = C::gpr_to_gpr_mem(ctx, v198);
+                                let v201 = C::gpr_to_gpr_imm(ctx, v198);
+                                let v202 = MInst::Test {
+                                    size: v199.clone(),
+                                    lhs: v200,
+                                    rhs: v201,
+                                };
+                                let v203 = C::emit(ctx, &v202);
+                                let v204 = C::temp_writable_gpr(ctx);
+                                let v186 = &constructor_operand_size(ctx, v166);
+                                let v187 = C::put_in_gpr(ctx, v169.1);
+                                let v188 = C::gpr_to_gpr_mem(ctx, v187);
+                                let v189 = C::put_in_gpr(ctx, v169.2);
+                                let v206 = MInst::Cmov {
+                                    cc: CC::NZ,
+                                    size: v186.clone(),
+                                    consequent: v188,
+                                    alternative: v189,
+                                    dst: v204,
+                                };
+                                let v207 = C::emit(ctx, &v206);
+                                let v208 = C::writable_gpr_to_gpr(ctx, v204);
+                                let v209 = C::output_gpr(ctx, v208);
+                                let v210 = Some(v209);
+                                // Rule at isle/codegen/x64/lower.isle line 397.
+                                return v210;
+                            }
                         }
                     }
                 }
+                &Opcode::Bitselect => {
+                    let v1 = &C::result_type(ctx, arg0);
+                    if let Some(v2) = v1 {
+                        let v597 = &C::vector_ty(ctx, v2);
+                        if let Some(v598) = v597 {
+                            let v169 = C::unpack_value_array_3(ctx, v168);
+                            let v824 = C::put_in_xmm(ctx, v169.0);
+                            let v431 = C::put_in_xmm(ctx, v169.1);
+                            let v825 = constructor_vec_rr(ctx, &SseOp::Pand, v824, v431);
+                            let v433 = C::put_in_xmm(ctx, v169.2);
+                            let v826 = constructor_vec_rr(ctx, &SseOp::Pandn, v824, v433);
+                            let v827 = constructor_vec_rr(ctx, &SseOp::Por, v825, v826);
+                            let v828 = C::output_xmm(ctx, v827);
+                            let v829 = Some(v828);
+                            // Rule at isle/codegen/x64/simd.isle line 440.
+                            return v829;
+                        }
+                    }
+                }
+                _ => {}
             }
         }
         &InstructionData::UnaryIeee32 {
@@ -1785,7 +1895,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v273 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v272);
                 let v274 = C::output_xmm(ctx, v273);
                 let v275 = Some(v274);
-                // Rule at isle/codegen/x64/lower.isle line 522.
+                // Rule at isle/codegen/x64/lower.isle line 524.
                 return v275;
             }
         }
@@ -1799,7 +1909,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v282 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v281);
                 let v283 = C::output_xmm(ctx, v282);
                 let v284 = Some(v283);
-                // Rule at isle/codegen/x64/lower.isle line 524.
+                // Rule at isle/codegen/x64/lower.isle line 526.
                 return v284;
             }
         }
@@ -1838,7 +1948,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_vec_extract(ctx, &SseExtractOp::Pextrb, v677, v679);
                             let v681 = C::output_gpr(ctx, v680);
                             let v682 = Some(v681);
-                            // Rule at isle/codegen/x64/simd.isle line 212.
+                            // Rule at isle/codegen/x64/simd.isle line 234.
                             return v682;
                         }
                         &Type::I16 => {
@@ -1847,7 +1957,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_vec_extract(ctx, &SseExtractOp::Pextrw, v677, v679);
                             let v685 = C::output_gpr(ctx, v684);
                             let v686 = Some(v685);
-                            // Rule at isle/codegen/x64/simd.isle line 214.
+                            // Rule at isle/codegen/x64/simd.isle line 236.
                             return v686;
                         }
                         &Type::I32 => {
@@ -1856,7 +1966,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v687 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v679);
                                 let v688 = C::output_gpr(ctx, v687);
                                 let v689 = Some(v688);
-                                // Rule at isle/codegen/x64/simd.isle line 216.
+                                // Rule at isle/codegen/x64/simd.isle line 238.
                                 return v689;
                             }
                             let v679 = C::put_in_xmm(ctx, v676);
@@ -1864,7 +1974,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_vec_extract(ctx, &SseExtractOp::Pextrd, v677, v679);
                             let v692 = C::output_gpr(ctx, v691);
                             let v693 = Some(v692);
-                            // Rule at isle/codegen/x64/simd.isle line 218.
+                            // Rule at isle/codegen/x64/simd.isle line 240.
                             return v693;
                         }
                         &Type::I64 => {
@@ -1873,7 +1983,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v694 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v679);
                                 let v695 = C::output_gpr(ctx, v694);
                                 let v696 = Some(v695);
-                                // Rule at isle/codegen/x64/simd.isle line 220.
+                                // Rule at isle/codegen/x64/simd.isle line 242.
                                 return v696;
                             }
                             let v679 = C::put_in_xmm(ctx, v676);
@@ -1881,7 +1991,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_vec_extract(ctx, &SseExtractOp::Pextrq, v677, v679);
                             let v699 = C::output_gpr(ctx, v698);
                             let v700 = Some(v699);
-                            // Rule at isle/codegen/x64/simd.isle line 222.
+                            // Rule at isle/codegen/x64/simd.isle line 244.
                             return v700;
                         }
                         &Type::F32 => {
@@ -1889,7 +1999,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v679 = C::put_in_xmm(ctx, v676);
                                 let v701 = C::output_xmm(ctx, v679);
                                 let v702 = Some(v701);
-                                // Rule at isle/codegen/x64/simd.isle line 224.
+                                // Rule at isle/codegen/x64/simd.isle line 246.
                                 return v702;
                             }
                             let v679 = C::put_in_xmm(ctx, v676);
@@ -1897,7 +2007,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_vec_unary_imm(ctx, &SseUnaryImmOp::Pshufd, v677, v679);
                             let v704 = C::output_xmm(ctx, v703);
                             let v705 = Some(v704);
-                            // Rule at isle/codegen/x64/simd.isle line 228.
+                            // Rule at isle/codegen/x64/simd.isle line 250.
                             return v705;
                         }
                         &Type::F64 => {
@@ -1905,7 +2015,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v679 = C::put_in_xmm(ctx, v676);
                                 let v701 = C::output_xmm(ctx, v679);
                                 let v702 = Some(v701);
-                                // Rule at isle/codegen/x64/simd.isle line 226.
+                                // Rule at isle/codegen/x64/simd.isle line 248.
                                 return v702;
                             }
                             let v679 = C::put_in_xmm(ctx, v676);
@@ -1917,7 +2027,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v708 = C::output_xmm(ctx, v707);
                             let v709 = Some(v708);
-                            // Rule at isle/codegen/x64/simd.isle line 230.
+                            // Rule at isle/codegen/x64/simd.isle line 252.
                             return v709;
                         }
                         _ => {}
@@ -1943,7 +2053,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_vec_rr_imm(ctx, &SseImmOp::Insertps, v724, v718, v725);
                             let v727 = C::output_xmm(ctx, v726);
                             let v728 = Some(v727);
-                            // Rule at isle/codegen/x64/simd.isle line 246.
+                            // Rule at isle/codegen/x64/simd.isle line 268.
                             return v728;
                         }
                         &Type::F64X2 => {
@@ -1954,7 +2064,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v730 = constructor_vec_rr(ctx, &SseOp::Movsd, v718, v725);
                                 let v731 = C::output_xmm(ctx, v730);
                                 let v732 = Some(v731);
-                                // Rule at isle/codegen/x64/simd.isle line 248.
+                                // Rule at isle/codegen/x64/simd.isle line 270.
                                 return v732;
                             }
                             let v713 = C::unpack_value_array_2(ctx, v711);
@@ -1963,7 +2073,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v734 = constructor_vec_rr(ctx, &SseOp::Unpcklpd, v718, v725);
                             let v735 = C::output_xmm(ctx, v734);
                             let v736 = Some(v735);
-                            // Rule at isle/codegen/x64/simd.isle line 250.
+                            // Rule at isle/codegen/x64/simd.isle line 272.
                             return v736;
                         }
                         _ => {}
@@ -1976,7 +2086,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v720 = constructor_vec_insert(ctx, v717, v712, v718, v719);
                         let v721 = C::output_xmm(ctx, v720);
                         let v722 = Some(v721);
-                        // Rule at isle/codegen/x64/simd.isle line 243.
+                        // Rule at isle/codegen/x64/simd.isle line 265.
                         return v722;
                     }
                 }
@@ -1995,7 +2105,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v745 = constructor_shuffle_one(ctx, v744, v739, false);
                     let v746 = C::output_xmm(ctx, v745);
                     let v747 = Some(v746);
-                    // Rule at isle/codegen/x64/simd.isle line 273.
+                    // Rule at isle/codegen/x64/simd.isle line 295.
                     return v747;
                 }
                 let v748 = C::shuffle_uses(ctx, v739, false);
@@ -2005,7 +2115,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v750 = constructor_shuffle_one(ctx, v749, v739, true);
                     let v751 = C::output_xmm(ctx, v750);
                     let v752 = Some(v751);
-                    // Rule at isle/codegen/x64/simd.isle line 276.
+                    // Rule at isle/codegen/x64/simd.isle line 298.
                     return v752;
                 }
                 let v740 = C::unpack_value_array_2(ctx, v738);
@@ -2016,7 +2126,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v755 = constructor_vec_rr(ctx, &SseOp::Por, v745, v754);
                 let v756 = C::output_xmm(ctx, v755);
                 let v757 = Some(v756);
-                // Rule at isle/codegen/x64/simd.isle line 279.
+                // Rule at isle/codegen/x64/simd.isle line 301.
                 return v757;
             }
         }
@@ -2040,7 +2150,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v634 = constructor_vec_rr(ctx, v631, v632, v633);
                                     let v635 = C::output_xmm(ctx, v634);
                                     let v636 = Some(v635);
-                                    // Rule at isle/codegen/x64/simd.isle line 104.
+                                    // Rule at isle/codegen/x64/simd.isle line 126.
                                     return v636;
                                 }
                             }
@@ -2060,7 +2170,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v637 = constructor_vec_not(ctx, v634);
                                     let v638 = C::output_xmm(ctx, v637);
                                     let v639 = Some(v638);
-                                    // Rule at isle/codegen/x64/simd.isle line 107.
+                                    // Rule at isle/codegen/x64/simd.isle line 129.
                                     return v639;
                                 }
                             }
@@ -2079,7 +2189,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v782 = constructor_vec_rr(ctx, v776, v780, v781);
                                     let v783 = C::output_xmm(ctx, v782);
                                     let v784 = Some(v783);
-                                    // Rule at isle/codegen/x64/simd.isle line 369.
+                                    // Rule at isle/codegen/x64/simd.isle line 391.
                                     return v784;
                                 }
                             }
@@ -2099,7 +2209,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v785 = constructor_vec_not(ctx, v782);
                                     let v786 = C::output_xmm(ctx, v785);
                                     let v787 = Some(v786);
-                                    // Rule at isle/codegen/x64/simd.isle line 372.
+                                    // Rule at isle/codegen/x64/simd.isle line 394.
                                     return v787;
                                 }
                             }
@@ -2118,7 +2228,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v777 = constructor_vec_rr(ctx, v776, v632, v633);
                                     let v778 = C::output_xmm(ctx, v777);
                                     let v779 = Some(v778);
-                                    // Rule at isle/codegen/x64/simd.isle line 366.
+                                    // Rule at isle/codegen/x64/simd.isle line 388.
                                     return v779;
                                 }
                             }
@@ -2138,7 +2248,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v788 = constructor_vec_not(ctx, v777);
                                     let v789 = C::output_xmm(ctx, v788);
                                     let v790 = Some(v789);
-                                    // Rule at isle/codegen/x64/simd.isle line 375.
+                                    // Rule at isle/codegen/x64/simd.isle line 397.
                                     return v790;
                                 }
                             }
@@ -2158,7 +2268,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v804 = constructor_vec_not(ctx, v793);
                                     let v805 = C::output_xmm(ctx, v804);
                                     let v806 = Some(v805);
-                                    // Rule at isle/codegen/x64/simd.isle line 387.
+                                    // Rule at isle/codegen/x64/simd.isle line 409.
                                     return v806;
                                 }
                             }
@@ -2177,7 +2287,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v793 = constructor_vec_uge(ctx, v598, v632, v633);
                                     let v794 = C::output_xmm(ctx, v793);
                                     let v795 = Some(v794);
-                                    // Rule at isle/codegen/x64/simd.isle line 378.
+                                    // Rule at isle/codegen/x64/simd.isle line 400.
                                     return v795;
                                 }
                             }
@@ -2197,7 +2307,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v801 = constructor_vec_not(ctx, v798);
                                     let v802 = C::output_xmm(ctx, v801);
                                     let v803 = Some(v802);
-                                    // Rule at isle/codegen/x64/simd.isle line 384.
+                                    // Rule at isle/codegen/x64/simd.isle line 406.
                                     return v803;
                                 }
                             }
@@ -2216,7 +2326,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v798 = constructor_vec_ule(ctx, v598, v632, v633);
                                     let v799 = C::output_xmm(ctx, v798);
                                     let v800 = Some(v799);
-                                    // Rule at isle/codegen/x64/simd.isle line 381.
+                                    // Rule at isle/codegen/x64/simd.isle line 403.
                                     return v800;
                                 }
                             }
@@ -2239,7 +2349,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v97 = constructor_compare(ctx, v73, &Type::I32, v93, v96);
                             let v98 = C::output_gpr(ctx, v97);
                             let v99 = Some(v98);
-                            // Rule at isle/codegen/x64/lower.isle line 243.
+                            // Rule at isle/codegen/x64/lower.isle line 245.
                             return v99;
                         }
                         false => {
@@ -2248,7 +2358,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v90 = constructor_compare(ctx, v73, &Type::I32, v81, v82);
                             let v91 = C::output_gpr(ctx, v90);
                             let v92 = Some(v91);
-                            // Rule at isle/codegen/x64/lower.isle line 239.
+                            // Rule at isle/codegen/x64/lower.isle line 241.
                             return v92;
                         }
                         _ => {}
@@ -2261,7 +2371,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v83 = constructor_compare(ctx, v73, v80, v81, v82);
                     let v84 = C::output_gpr(ctx, v83);
                     let v85 = Some(v84);
-                    // Rule at isle/codegen/x64/lower.isle line 234.
+                    // Rule at isle/codegen/x64/lower.isle line 236.
                     return v85;
                 }
             }
@@ -2276,7 +2386,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v385 = constructor_float_flag(ctx, v380, v382.0, v382.1);
                 let v386 = C::output_gpr(ctx, v385);
                 let v387 = Some(v386);
-                // Rule at isle/codegen/x64/lower.isle line 654.
+                // Rule at isle/codegen/x64/lower.isle line 656.
                 return v387;
             }
         }
@@ -2320,7 +2430,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v421 = C::writable_xmm_to_xmm(ctx, v397);
                             let v422 = C::output_xmm(ctx, v421);
                             let v423 = Some(v422);
-                            // Rule at isle/codegen/x64/lower.isle line 717.
+                            // Rule at isle/codegen/x64/lower.isle line 719.
                             return v423;
                         }
                         let v3 = &C::int_ty(ctx, v2);
@@ -2337,7 +2447,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v115 = C::writable_gpr_to_gpr(ctx, v35);
                             let v116 = C::output_gpr(ctx, v115);
                             let v117 = Some(v116);
-                            // Rule at isle/codegen/x64/lower.isle line 423.
+                            // Rule at isle/codegen/x64/lower.isle line 425.
                             return v117;
                         }
                     }
@@ -2354,7 +2464,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v39 = C::writable_gpr_to_gpr(ctx, v35);
                             let v40 = C::output_gpr(ctx, v39);
                             let v41 = Some(v40);
-                            // Rule at isle/codegen/x64/lower.isle line 451.
+                            // Rule at isle/codegen/x64/lower.isle line 453.
                             return v41;
                         }
                     }
@@ -2376,7 +2486,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v115 = C::writable_gpr_to_gpr(ctx, v35);
                         let v116 = C::output_gpr(ctx, v115);
                         let v117 = Some(v116);
-                        // Rule at isle/codegen/x64/lower.isle line 440.
+                        // Rule at isle/codegen/x64/lower.isle line 442.
                         return v117;
                     }
                     let v239 = &constructor_sload_ext(ctx, v226, v4);
@@ -2393,7 +2503,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v115 = C::writable_gpr_to_gpr(ctx, v35);
                         let v116 = C::output_gpr(ctx, v115);
                         let v117 = Some(v116);
-                        // Rule at isle/codegen/x64/lower.isle line 445.
+                        // Rule at isle/codegen/x64/lower.isle line 447.
                         return v117;
                     }
                 }
@@ -2413,7 +2523,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v509 = C::writable_gpr_to_gpr(ctx, v35);
                         let v590 = C::output_gpr(ctx, v509);
                         let v591 = Some(v590);
-                        // Rule at isle/codegen/x64/lower.isle line 985.
+                        // Rule at isle/codegen/x64/lower.isle line 987.
                         return v591;
                     }
                 }
@@ -2458,7 +2568,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v258 = C::emit(ctx, &v257);
                 let v259 = C::output_none(ctx);
                 let v260 = Some(v259);
-                // Rule at isle/codegen/x64/lower.isle line 473.
+                // Rule at isle/codegen/x64/lower.isle line 475.
                 return v260;
             }
             if let &Opcode::Store = v245 {
@@ -2476,7 +2586,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v429 = C::emit(ctx, &v428);
                     let v267 = C::output_none(ctx);
                     let v268 = Some(v267);
-                    // Rule at isle/codegen/x64/lower.isle line 721.
+                    // Rule at isle/codegen/x64/lower.isle line 723.
                     return v268;
                 }
             }
@@ -2494,7 +2604,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v266 = C::emit(ctx, &v265);
                 let v267 = C::output_none(ctx);
                 let v268 = Some(v267);
-                // Rule at isle/codegen/x64/lower.isle line 478.
+                // Rule at isle/codegen/x64/lower.isle line 480.
                 return v268;
             }
             if let &Opcode::Store = v245 {
@@ -2511,7 +2621,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v596 = C::emit(ctx, &v595);
                     let v267 = C::output_none(ctx);
                     let v268 = Some(v267);
-                    // Rule at isle/codegen/x64/lower.isle line 989.
+                    // Rule at isle/codegen/x64/lower.isle line 991.
                     return v268;
                 }
             }
@@ -2531,7 +2641,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v454 = C::emit(ctx, &v453);
                     let v259 = C::output_none(ctx);
                     let v260 = Some(v259);
-                    // Rule at isle/codegen/x64/lower.isle line 750.
+                    // Rule at isle/codegen/x64/lower.isle line 752.
                     return v260;
                 }
                 &Opcode::Trapnz => {
@@ -2543,7 +2653,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v456 = C::emit(ctx, &v455);
                     let v259 = C::output_none(ctx);
                     let v260 = Some(v259);
-                    // Rule at isle/codegen/x64/lower.isle line 754.
+                    // Rule at isle/codegen/x64/lower.isle line 756.
                     return v260;
                 }
                 _ => {}
@@ -2570,7 +2680,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v468 = C::emit(ctx, &v467);
                         let v469 = C::output_gpr(ctx, v465);
                         let v470 = Some(v469);
-                        // Rule at isle/codegen/x64/lower.isle line 760.
+                        // Rule at isle/codegen/x64/lower.isle line 762.
                         return v470;
                     }
                 }
@@ -2585,24 +2695,24 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
 pub fn constructor_signed_cc<C: Context>(ctx: &mut C, arg0: &IntCC) -> bool {
     match arg0 {
         &IntCC::SignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 249.
-            return true;
-        }
-        &IntCC::SignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 250.
-            return true;
-        }
-        &IntCC::SignedGreaterThan => {
             // Rule at isle/codegen/x64/lower.isle line 251.
             return true;
         }
-        &IntCC::SignedLessThanOrEqual => {
+        &IntCC::SignedGreaterThanOrEqual => {
             // Rule at isle/codegen/x64/lower.isle line 252.
+            return true;
+        }
+        &IntCC::SignedGreaterThan => {
+            // Rule at isle/codegen/x64/lower.isle line 253.
+            return true;
+        }
+        &IntCC::SignedLessThanOrEqual => {
+            // Rule at isle/codegen/x64/lower.isle line 254.
             return true;
         }
         _ => {}
     }
-    // Rule at isle/codegen/x64/lower.isle line 253.
+    // Rule at isle/codegen/x64/lower.isle line 255.
     return false;
 }
 
@@ -2613,12 +2723,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 262.
+                    // Rule at isle/codegen/x64/lower.isle line 264.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 263.
+                    // Rule at isle/codegen/x64/lower.isle line 265.
                     return v5;
                 }
                 _ => {}
@@ -2628,12 +2738,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 264.
+                    // Rule at isle/codegen/x64/lower.isle line 266.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 265.
+                    // Rule at isle/codegen/x64/lower.isle line 267.
                     return v9;
                 }
                 _ => {}
@@ -2642,7 +2752,7 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
         &Type::I32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 266.
+                // Rule at isle/codegen/x64/lower.isle line 268.
                 return v11;
             }
         }
@@ -2672,7 +2782,7 @@ pub fn constructor_shift<C: Context>(
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 300.
+    // Rule at isle/codegen/x64/lower.isle line 302.
     return v10;
 }
 
@@ -2694,14 +2804,14 @@ pub fn constructor_unary_op<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 312.
+    // Rule at isle/codegen/x64/lower.isle line 314.
     return v8;
 }
 
 // Generated as internal constructor for term zero_gpr.
 pub fn constructor_zero_gpr<C: Context>(ctx: &mut C, arg0: &Type) -> GprReg {
     let v2 = C::imm(ctx, arg0, 0_i64);
-    // Rule at isle/codegen/x64/lower.isle line 329.
+    // Rule at isle/codegen/x64/lower.isle line 331.
     return v2;
 }
 
@@ -2733,7 +2843,7 @@ pub fn constructor_divide<C: Context>(
     let v12 = C::writable_gpr_to_gpr(ctx, v5);
     let v13 = C::writable_gpr_to_gpr(ctx, v6);
     let v14 = C::gpr_pair(ctx, v12, v13);
-    // Rule at isle/codegen/x64/lower.isle line 333.
+    // Rule at isle/codegen/x64/lower.isle line 335.
     return v14;
 }
 
@@ -2755,19 +2865,19 @@ pub fn constructor_dividend_high<C: Context>(
             };
             let v7 = C::emit(ctx, &v6);
             let v8 = C::writable_gpr_to_gpr(ctx, v4);
-            // Rule at isle/codegen/x64/lower.isle line 342.
+            // Rule at isle/codegen/x64/lower.isle line 344.
             return v8;
         }
         false => {
             let v3 = constructor_zero_gpr(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 341.
+            // Rule at isle/codegen/x64/lower.isle line 343.
             return v3;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "dividend_high", "isle/codegen/x64/lower.isle line 340"
+        "dividend_high", "isle/codegen/x64/lower.isle line 342"
     )
 }
 
@@ -2794,7 +2904,7 @@ pub fn constructor_checked_srem<C: Context>(
     };
     let v10 = C::emit(ctx, &v9);
     let v11 = C::writable_gpr_to_gpr(ctx, v6);
-    // Rule at isle/codegen/x64/lower.isle line 367.
+    // Rule at isle/codegen/x64/lower.isle line 369.
     return v11;
 }
 
@@ -2809,12 +2919,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 429.
+                    // Rule at isle/codegen/x64/lower.isle line 431.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 430.
+                    // Rule at isle/codegen/x64/lower.isle line 432.
                     return v5;
                 }
                 _ => {}
@@ -2824,12 +2934,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 431.
+                    // Rule at isle/codegen/x64/lower.isle line 433.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 432.
+                    // Rule at isle/codegen/x64/lower.isle line 434.
                     return v9;
                 }
                 _ => {}
@@ -2851,12 +2961,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 434.
+                    // Rule at isle/codegen/x64/lower.isle line 436.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 435.
+                    // Rule at isle/codegen/x64/lower.isle line 437.
                     return v5;
                 }
                 _ => {}
@@ -2866,12 +2976,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 436.
+                    // Rule at isle/codegen/x64/lower.isle line 438.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 437.
+                    // Rule at isle/codegen/x64/lower.isle line 439.
                     return v9;
                 }
                 _ => {}
@@ -2880,7 +2990,7 @@ pub fn constructor_sload_ext<C: Context>(
         &Opcode::Sload32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 438.
+                // Rule at isle/codegen/x64/lower.isle line 440.
                 return v11;
             }
         }
@@ -2894,26 +3004,26 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
     match arg0 {
         &Opcode::Store => {
             let v5 = &constructor_operand_size(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 466.
+            // Rule at isle/codegen/x64/lower.isle line 468.
             return v5.clone();
         }
         &Opcode::Istore8 => {
-            // Rule at isle/codegen/x64/lower.isle line 463.
+            // Rule at isle/codegen/x64/lower.isle line 465.
             return OperandSize::S8;
         }
         &Opcode::Istore16 => {
-            // Rule at isle/codegen/x64/lower.isle line 464.
+            // Rule at isle/codegen/x64/lower.isle line 466.
             return OperandSize::S16;
         }
         &Opcode::Istore32 => {
-            // Rule at isle/codegen/x64/lower.isle line 465.
+            // Rule at isle/codegen/x64/lower.isle line 467.
             return OperandSize::S32;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "store_size", "isle/codegen/x64/lower.isle line 462"
+        "store_size", "isle/codegen/x64/lower.isle line 464"
     )
 }
 
@@ -2921,18 +3031,18 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
 pub fn constructor_int_size_of_float<C: Context>(ctx: &mut C, arg0: &FloatSize) -> OperandSize {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 503.
+            // Rule at isle/codegen/x64/lower.isle line 505.
             return OperandSize::S32;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 504.
+            // Rule at isle/codegen/x64/lower.isle line 506.
             return OperandSize::S64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "int_size_of_float", "isle/codegen/x64/lower.isle line 502"
+        "int_size_of_float", "isle/codegen/x64/lower.isle line 504"
     )
 }
 
@@ -2945,7 +3055,7 @@ pub fn constructor_sse_rr<C: Context>(
 ) -> XmmReg {
     let v3 = C::xmm_to_xmm_mem(ctx, arg2);
     let v4 = constructor_sse_rm(ctx, arg0, arg1, v3);
-    // Rule at isle/codegen/x64/lower.isle line 507.
+    // Rule at isle/codegen/x64/lower.isle line 509.
     return v4;
 }
 
@@ -2960,7 +3070,7 @@ pub fn constructor_gpr_to_xmm<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 510.
+    // Rule at isle/codegen/x64/lower.isle line 512.
     return v6;
 }
 
@@ -2974,7 +3084,7 @@ pub fn constructor_xmm_to_gpr<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v4 = C::emit(ctx, &v3);
     let v5 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 516.
+    // Rule at isle/codegen/x64/lower.isle line 518.
     return v5;
 }
 
@@ -2984,11 +3094,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fadd => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 533.
+                    // Rule at isle/codegen/x64/lower.isle line 535.
                     return SseOp::Addss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 534.
+                    // Rule at isle/codegen/x64/lower.isle line 536.
                     return SseOp::Addsd;
                 }
                 _ => {}
@@ -2997,11 +3107,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fsub => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 535.
+                    // Rule at isle/codegen/x64/lower.isle line 537.
                     return SseOp::Subss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 536.
+                    // Rule at isle/codegen/x64/lower.isle line 538.
                     return SseOp::Subsd;
                 }
                 _ => {}
@@ -3010,11 +3120,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fmul => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 537.
+                    // Rule at isle/codegen/x64/lower.isle line 539.
                     return SseOp::Mulss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 538.
+                    // Rule at isle/codegen/x64/lower.isle line 540.
                     return SseOp::Mulsd;
                 }
                 _ => {}
@@ -3023,11 +3133,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fdiv => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 539.
+                    // Rule at isle/codegen/x64/lower.isle line 541.
                     return SseOp::Divss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 540.
+                    // Rule at isle/codegen/x64/lower.isle line 542.
                     return SseOp::Divsd;
                 }
                 _ => {}
@@ -3037,7 +3147,7 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_op", "isle/codegen/x64/lower.isle line 532"
+        "sse_op", "isle/codegen/x64/lower.isle line 534"
     )
 }
 
@@ -3047,12 +3157,12 @@ pub fn constructor_put_in_xmm_mem<C: Context>(ctx: &mut C, arg0: Value) -> XmmMe
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_xmm_mem(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 546.
+        // Rule at isle/codegen/x64/lower.isle line 548.
         return v4;
     }
     let v5 = C::put_in_xmm(ctx, arg0);
     let v6 = C::xmm_to_xmm_mem(ctx, v5);
-    // Rule at isle/codegen/x64/lower.isle line 549.
+    // Rule at isle/codegen/x64/lower.isle line 551.
     return v6;
 }
 
@@ -3072,7 +3182,7 @@ pub fn constructor_sse_rm<C: Context>(
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 552.
+    // Rule at isle/codegen/x64/lower.isle line 554.
     return v6;
 }
 
@@ -3096,7 +3206,7 @@ pub fn constructor_min_max<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 567.
+    // Rule at isle/codegen/x64/lower.isle line 569.
     return v9;
 }
 
@@ -3106,20 +3216,20 @@ pub fn constructor_sign_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmRe
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483648_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 581.
+            // Rule at isle/codegen/x64/lower.isle line 583.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, -9223372036854775808_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 582.
+            // Rule at isle/codegen/x64/lower.isle line 584.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sign_mask", "isle/codegen/x64/lower.isle line 580"
+        "sign_mask", "isle/codegen/x64/lower.isle line 582"
     )
 }
 
@@ -3129,20 +3239,20 @@ pub fn constructor_abs_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483647_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 584.
+            // Rule at isle/codegen/x64/lower.isle line 586.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, 9223372036854775807_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 585.
+            // Rule at isle/codegen/x64/lower.isle line 587.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "abs_mask", "isle/codegen/x64/lower.isle line 583"
+        "abs_mask", "isle/codegen/x64/lower.isle line 585"
     )
 }
 
@@ -3165,7 +3275,7 @@ pub fn constructor_round<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 597.
+    // Rule at isle/codegen/x64/lower.isle line 599.
     return v8;
 }
 
@@ -3183,12 +3293,12 @@ pub fn constructor_ucomis<C: Context>(ctx: &mut C, arg0: Value, arg1: Value) -> 
             rhs: v7,
         };
         let v9 = C::emit(ctx, &v8);
-        // Rule at isle/codegen/x64/lower.isle line 624.
+        // Rule at isle/codegen/x64/lower.isle line 626.
         return v9;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "ucomis", "isle/codegen/x64/lower.isle line 623"
+        "ucomis", "isle/codegen/x64/lower.isle line 625"
     )
 }
 
@@ -3210,7 +3320,7 @@ pub fn constructor_setcc_byte<C: Context>(ctx: &mut C, arg0: &CC) -> GprReg {
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 629.
+    // Rule at isle/codegen/x64/lower.isle line 631.
     return v10;
 }
 
@@ -3228,7 +3338,7 @@ pub fn constructor_float_flag<C: Context>(
             let v15 = constructor_setcc_byte(ctx, &CC::NP);
             let v18 = C::gpr_to_gpr_mem_imm(ctx, v15);
             let v19 = constructor_alu(ctx, &AluOp::And, &Type::I32, v14, v18);
-            // Rule at isle/codegen/x64/lower.isle line 643.
+            // Rule at isle/codegen/x64/lower.isle line 645.
             return v19;
         }
         &FloatCC::NotEqual => {
@@ -3237,50 +3347,50 @@ pub fn constructor_float_flag<C: Context>(
             let v22 = constructor_setcc_byte(ctx, &CC::P);
             let v24 = C::gpr_to_gpr_mem_imm(ctx, v22);
             let v25 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v21, v24);
-            // Rule at isle/codegen/x64/lower.isle line 648.
+            // Rule at isle/codegen/x64/lower.isle line 650.
             return v25;
         }
         &FloatCC::LessThan => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 639.
+            // Rule at isle/codegen/x64/lower.isle line 641.
             return v5;
         }
         &FloatCC::LessThanOrEqual => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 640.
+            // Rule at isle/codegen/x64/lower.isle line 642.
             return v7;
         }
         &FloatCC::GreaterThan => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 637.
+            // Rule at isle/codegen/x64/lower.isle line 639.
             return v5;
         }
         &FloatCC::GreaterThanOrEqual => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 638.
+            // Rule at isle/codegen/x64/lower.isle line 640.
             return v7;
         }
         &FloatCC::Ordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v10 = constructor_setcc_byte(ctx, &CC::NP);
-            // Rule at isle/codegen/x64/lower.isle line 641.
+            // Rule at isle/codegen/x64/lower.isle line 643.
             return v10;
         }
         &FloatCC::Unordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v12 = constructor_setcc_byte(ctx, &CC::P);
-            // Rule at isle/codegen/x64/lower.isle line 642.
+            // Rule at isle/codegen/x64/lower.isle line 644.
             return v12;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_flag", "isle/codegen/x64/lower.isle line 636"
+        "float_flag", "isle/codegen/x64/lower.isle line 638"
     )
 }
 
@@ -3289,7 +3399,7 @@ pub fn constructor_zero_xmm<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
     let v1 = &constructor_int_size_of_float(ctx, arg0);
     let v4 = C::imm(ctx, &Type::I64, 0_i64);
     let v5 = constructor_gpr_to_xmm(ctx, v1, v4);
-    // Rule at isle/codegen/x64/lower.isle line 658.
+    // Rule at isle/codegen/x64/lower.isle line 660.
     return v5;
 }
 
@@ -3312,7 +3422,7 @@ pub fn constructor_int_to_float<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 661.
+    // Rule at isle/codegen/x64/lower.isle line 663.
     return v8;
 }
 
@@ -3344,12 +3454,12 @@ pub fn constructor_float_to_sint<C: Context>(
         };
         let v13 = C::emit(ctx, &v12);
         let v14 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 689.
+        // Rule at isle/codegen/x64/lower.isle line 691.
         return v14;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_sint", "isle/codegen/x64/lower.isle line 688"
+        "float_to_sint", "isle/codegen/x64/lower.isle line 690"
     )
 }
 
@@ -3385,12 +3495,12 @@ pub fn constructor_float_to_uint<C: Context>(
         };
         let v15 = C::emit(ctx, &v14);
         let v16 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 697.
+        // Rule at isle/codegen/x64/lower.isle line 699.
         return v16;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_uint", "isle/codegen/x64/lower.isle line 696"
+        "float_to_uint", "isle/codegen/x64/lower.isle line 698"
     )
 }
 
@@ -3398,18 +3508,18 @@ pub fn constructor_float_to_uint<C: Context>(
 pub fn constructor_sse_mov<C: Context>(ctx: &mut C, arg0: &FloatSize) -> SseMovOp {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 714.
+            // Rule at isle/codegen/x64/lower.isle line 716.
             return SseMovOp::Movss;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 715.
+            // Rule at isle/codegen/x64/lower.isle line 717.
             return SseMovOp::Movsd;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_mov", "isle/codegen/x64/lower.isle line 713"
+        "sse_mov", "isle/codegen/x64/lower.isle line 715"
     )
 }
 
@@ -3426,17 +3536,17 @@ pub fn constructor_test_self<C: Context>(ctx: &mut C, arg0: Value) -> Unit {
         rhs: v5,
     };
     let v7 = C::emit(ctx, &v6);
-    // Rule at isle/codegen/x64/lower.isle line 739.
+    // Rule at isle/codegen/x64/lower.isle line 741.
     return v7;
 }
 
 // Generated as internal constructor for term test_size.
 pub fn constructor_test_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 747.
+        // Rule at isle/codegen/x64/lower.isle line 749.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 748.
+    // Rule at isle/codegen/x64/lower.isle line 750.
     return OperandSize::S32;
 }
 
@@ -3459,7 +3569,7 @@ pub fn constructor_bit_count<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 766.
+    // Rule at isle/codegen/x64/lower.isle line 768.
     return v9;
 }
 
@@ -3467,18 +3577,18 @@ pub fn constructor_bit_count<C: Context>(
 pub fn constructor_type_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
     match arg0 {
         &Type::I32 => {
-            // Rule at isle/codegen/x64/lower.isle line 782.
+            // Rule at isle/codegen/x64/lower.isle line 784.
             return 32_i64;
         }
         &Type::I64 => {
-            // Rule at isle/codegen/x64/lower.isle line 783.
+            // Rule at isle/codegen/x64/lower.isle line 785.
             return 64_i64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "type_bits", "isle/codegen/x64/lower.isle line 781"
+        "type_bits", "isle/codegen/x64/lower.isle line 783"
     )
 }
 
@@ -3492,7 +3602,7 @@ pub fn constructor_count_zeros<C: Context>(
     let v3 = C::has_bit_op(ctx, arg0);
     if v3 == true {
         let v4 = constructor_bit_count_gpr(ctx, arg0, arg1, arg2);
-        // Rule at isle/codegen/x64/lower.isle line 791.
+        // Rule at isle/codegen/x64/lower.isle line 793.
         return v4;
     }
     match arg0 {
@@ -3516,7 +3626,7 @@ pub fn constructor_count_zeros<C: Context>(
             let v20 = C::writable_gpr_to_gpr(ctx, v7);
             let v21 = C::gpr_to_gpr_mem_imm(ctx, v20);
             let v22 = constructor_alu(ctx, &AluOp::Sub, arg1, v19, v21);
-            // Rule at isle/codegen/x64/lower.isle line 794.
+            // Rule at isle/codegen/x64/lower.isle line 796.
             return v22;
         }
         &BitOp::Tzcnt => {
@@ -3535,14 +3645,14 @@ pub fn constructor_count_zeros<C: Context>(
             };
             let v29 = C::emit(ctx, &v28);
             let v30 = C::writable_gpr_to_gpr(ctx, v7);
-            // Rule at isle/codegen/x64/lower.isle line 800.
+            // Rule at isle/codegen/x64/lower.isle line 802.
             return v30;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "count_zeros", "isle/codegen/x64/lower.isle line 790"
+        "count_zeros", "isle/codegen/x64/lower.isle line 792"
     )
 }
 
@@ -3564,7 +3674,7 @@ pub fn constructor_bit_count_gpr<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 807.
+    // Rule at isle/codegen/x64/lower.isle line 809.
     return v8;
 }
 
@@ -3573,7 +3683,7 @@ pub fn constructor_popcount<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprReg) 
     let v3 = C::has_bit_op(ctx, &BitOp::Popcnt);
     if v3 == true {
         let v4 = constructor_bit_count_gpr(ctx, &BitOp::Popcnt, arg0, arg1);
-        // Rule at isle/codegen/x64/lower.isle line 819.
+        // Rule at isle/codegen/x64/lower.isle line 821.
         return v4;
     }
     let v9 = constructor_shift_imm(ctx, &ShiftOp::Shr, arg0, arg1, 0x1_u8);
@@ -3601,7 +3711,7 @@ pub fn constructor_popcount<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprReg) 
     let v38 = constructor_type_bits_u8(ctx, arg0);
     let v40 = C::u8_sub(ctx, v38, 0x8_u8);
     let v41 = constructor_shift_imm(ctx, &ShiftOp::Shr, arg0, v37, v40);
-    // Rule at isle/codegen/x64/lower.isle line 822.
+    // Rule at isle/codegen/x64/lower.isle line 824.
     return v41;
 }
 
@@ -3625,7 +3735,7 @@ pub fn constructor_shift_imm<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 839.
+    // Rule at isle/codegen/x64/lower.isle line 841.
     return v9;
 }
 
@@ -3647,7 +3757,7 @@ pub fn constructor_imul<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 848.
+    // Rule at isle/codegen/x64/lower.isle line 850.
     return v8;
 }
 
@@ -3655,18 +3765,18 @@ pub fn constructor_imul<C: Context>(
 pub fn constructor_type_bits_u8<C: Context>(ctx: &mut C, arg0: &Type) -> u8 {
     match arg0 {
         &Type::I32 => {
-            // Rule at isle/codegen/x64/lower.isle line 854.
+            // Rule at isle/codegen/x64/lower.isle line 856.
             return 0x20_u8;
         }
         &Type::I64 => {
-            // Rule at isle/codegen/x64/lower.isle line 855.
+            // Rule at isle/codegen/x64/lower.isle line 857.
             return 0x40_u8;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "type_bits_u8", "isle/codegen/x64/lower.isle line 853"
+        "type_bits_u8", "isle/codegen/x64/lower.isle line 855"
     )
 }
 
@@ -3674,18 +3784,18 @@ pub fn constructor_type_bits_u8<C: Context>(ctx: &mut C, arg0: &Type) -> u8 {
 pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtMode {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 889.
+            // Rule at isle/codegen/x64/lower.isle line 891.
             return ExtMode::BL;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 890.
+            // Rule at isle/codegen/x64/lower.isle line 892.
             return ExtMode::WL;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 888"
+        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 890"
     )
 }
 
@@ -3693,18 +3803,18 @@ pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtM
 pub fn constructor_narrow_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 892.
+            // Rule at isle/codegen/x64/lower.isle line 894.
             return 8_i64;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 893.
+            // Rule at isle/codegen/x64/lower.isle line 895.
             return 16_i64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_bits", "isle/codegen/x64/lower.isle line 891"
+        "narrow_bits", "isle/codegen/x64/lower.isle line 893"
     )
 }
 
@@ -3720,7 +3830,7 @@ pub fn constructor_narrow_zext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 897.
+    // Rule at isle/codegen/x64/lower.isle line 899.
     return v7;
 }
 
@@ -3736,7 +3846,7 @@ pub fn constructor_narrow_sext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 903.
+    // Rule at isle/codegen/x64/lower.isle line 905.
     return v7;
 }
 
@@ -3747,7 +3857,7 @@ pub fn constructor_narrow_count<C: Context>(ctx: &mut C, arg0: &Type, arg1: Valu
     let v7 = C::i64_sub(ctx, v5, 1_i64);
     let v8 = C::imm_operand(ctx, v7);
     let v9 = constructor_alu(ctx, &AluOp::And, &Type::I32, v4, v8);
-    // Rule at isle/codegen/x64/lower.isle line 923.
+    // Rule at isle/codegen/x64/lower.isle line 925.
     return v9;
 }
 
@@ -3769,7 +3879,7 @@ pub fn constructor_shift_by<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 932.
+    // Rule at isle/codegen/x64/lower.isle line 934.
     return v8;
 }
 
@@ -3791,7 +3901,7 @@ pub fn constructor_narrow_rotate<C: Context>(
     let v14 = C::gpr_to_gpr_mem_imm(ctx, v12);
     let v15 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v11, v14);
     let v16 = constructor_narrow_zext(ctx, arg0, v15);
-    // Rule at isle/codegen/x64/lower.isle line 950.
+    // Rule at isle/codegen/x64/lower.isle line 952.
     return v16;
 }
 
@@ -3799,18 +3909,18 @@ pub fn constructor_narrow_rotate<C: Context>(
 pub fn constructor_narrow_store_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 994.
+            // Rule at isle/codegen/x64/lower.isle line 996.
             return OperandSize::S8;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 995.
+            // Rule at isle/codegen/x64/lower.isle line 997.
             return OperandSize::S16;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_store_size", "isle/codegen/x64/lower.isle line 993"
+        "narrow_store_size", "isle/codegen/x64/lower.isle line 995"
     )
 }
 
@@ -3972,6 +4082,161 @@ pub fn constructor_vec_binary_op<C: Context>(
                 return v29;
             }
         }
+        &Opcode::SaddSat => {
+            match arg1 {
+                &Type::I8X16 => {
+                    let v47 = Some(SseOp::Paddsb);
+                    // Rule at isle/codegen/x64/simd.isle line 89.
+                    return v47;
+                }
+                &Type::I16X8 => {
+                    let v49 = Some(SseOp::Paddsw);
+                    // Rule at isle/codegen/x64/simd.isle line 90.
+                    return v49;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::UaddSat => {
+            match arg1 {
+                &Type::I8X16 => {
+                    let v51 = Some(SseOp::Paddusb);
+                    // Rule at isle/codegen/x64/simd.isle line 91.
+                    return v51;
+                }
+                &Type::I16X8 => {
+                    let v53 = Some(SseOp::Paddusw);
+                    // Rule at isle/codegen/x64/simd.isle line 92.
+                    return v53;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::SsubSat => {
+            match arg1 {
+                &Type::I8X16 => {
+                    let v55 = Some(SseOp::Psubsb);
+                    // Rule at isle/codegen/x64/simd.isle line 93.
+                    return v55;
+                }
+                &Type::I16X8 => {
+                    let v57 = Some(SseOp::Psubsw);
+                    // Rule at isle/codegen/x64/simd.isle line 94.
+                    return v57;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::UsubSat => {
+            match arg1 {
+                &Type::I8X16 => {
+                    let v59 = Some(SseOp::Psubusb);
+                    // Rule at isle/codegen/x64/simd.isle line 95.
+                    return v59;
+                }
+                &Type::I16X8 => {
+                    let v61 = Some(SseOp::Psubusw);
+                    // Rule at isle/codegen/x64/simd.isle line 96.
+                    return v61;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::Smin => {
+            match arg1 {
+                &Type::I8X16 => {
+                    let v63 = Some(SseOp::Pminsb);
+                    // Rule at isle/codegen/x64/simd.isle line 97.
+                    return v63;
+                }
+                &Type::I16X8 => {
+                    let v65 = Some(SseOp::Pminsw);
+                    // Rule at isle/codegen/x64/simd.isle line 98.
+                    return v65;
+                }
+                &Type::I32X4 => {
+                    let v67 = Some(SseOp::Pminsd);
+                    // Rule at isle/codegen/x64/simd.isle line 99.
+                    return v67;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::Umin => {
+            match arg1 {
+                &Type::I8X16 => {
+                    let v69 = Some(SseOp::Pminub);
+                    // Rule at isle/codegen/x64/simd.isle line 100.
+                    return v69;
+                }
+                &Type::I16X8 => {
+                    let v71 = Some(SseOp::Pminuw);
+                    // Rule at isle/codegen/x64/simd.isle line 101.
+                    return v71;
+                }
+                &Type::I32X4 => {
+                    let v73 = Some(SseOp::Pminud);
+                    // Rule at isle/codegen/x64/simd.isle line 102.
+                    return v73;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::Smax => {
+            match arg1 {
+                &Type::I8X16 => {
+                    let v75 = Some(SseOp::Pmaxsb);
+                    // Rule at isle/codegen/x64/simd.isle line 103.
+                    return v75;
+                }
+                &Type::I16X8 => {
+                    let v77 = Some(SseOp::Pmaxsw);
+                    // Rule at isle/codegen/x64/simd.isle line 104.
+                    return v77;
+                }
+                &Type::I32X4 => {
+                    let v79 = Some(SseOp::Pmaxsd);
+                    // Rule at isle/codegen/x64/simd.isle line 105.
+                    return v79;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::Umax => {
+            match arg1 {
+                &Type::I8X16 => {
+                    let v81 = Some(SseOp::Pmaxub);
+                    // Rule at isle/codegen/x64/simd.isle line 106.
+                    return v81;
+                }
+                &Type::I16X8 => {
+                    let v83 = Some(SseOp::Pmaxuw);
+                    // Rule at isle/codegen/x64/simd.isle line 107.
+                    return v83;
+                }
+                &Type::I32X4 => {
+                    let v85 = Some(SseOp::Pmaxud);
+                    // Rule at isle/codegen/x64/simd.isle line 108.
+                    return v85;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::AvgRound => {
+            match arg1 {
+                &Type::I8X16 => {
+                    let v87 = Some(SseOp::Pavgb);
+                    // Rule at isle/codegen/x64/simd.isle line 109.
+                    return v87;
+                }
+                &Type::I16X8 => {
+                    let v89 = Some(SseOp::Pavgw);
+                    // Rule at isle/codegen/x64/simd.isle line 110.
+                    return v89;
+                }
+                _ => {}
+            }
+        }
         &Opcode::Fadd => {
             match arg1 {
                 &Type::F32X4 => {
@@ -4042,22 +4307,22 @@ pub fn constructor_vec_cmpeq<C: Context>(ctx: &mut C, arg0: &Type) -> Option<Sse
     match arg0 {
         &Type::I8X16 => {
             let v2 = Some(SseOp::Pcmpeqb);
-            // Rule at isle/codegen/x64/simd.isle line 99.
+            // Rule at isle/codegen/x64/simd.isle line 121.
             return v2;
         }
         &Type::I16X8 => {
             let v4 = Some(SseOp::Pcmpeqw);
-            // Rule at isle/codegen/x64/simd.isle line 100.
+            // Rule at isle/codegen/x64/simd.isle line 122.
             return v4;
         }
         &Type::I32X4 => {
             let v6 = Some(SseOp::Pcmpeqd);
-            // Rule at isle/codegen/x64/simd.isle line 101.
+            // Rule at isle/codegen/x64/simd.isle line 123.
             return v6;
         }
         &Type::I64X2 => {
             let v8 = Some(SseOp::Pcmpeqq);
-            // Rule at isle/codegen/x64/simd.isle line 102.
+            // Rule at isle/codegen/x64/simd.isle line 124.
             return v8;
         }
         _ => {}
@@ -4083,7 +4348,7 @@ pub fn constructor_select_mask<C: Context>(ctx: &mut C, arg0: Value) -> XmmReg {
     let v13 = C::writable_gpr_to_gpr(ctx, v7);
     let v14 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v13);
     let v16 = constructor_vec_rr(ctx, &SseOp::Punpcklqdq, v14, v14);
-    // Rule at isle/codegen/x64/simd.isle line 121.
+    // Rule at isle/codegen/x64/simd.isle line 143.
     return v16;
 }
 
@@ -4101,7 +4366,7 @@ pub fn constructor_test_condition<C: Context>(ctx: &mut C, arg0: Value) -> Unit 
             rhs: v7,
         };
         let v9 = C::emit(ctx, &v8);
-        // Rule at isle/codegen/x64/simd.isle line 133.
+        // Rule at isle/codegen/x64/simd.isle line 155.
         return v9;
     }
     let v10 = &C::int_ty(ctx, v1);
@@ -4116,12 +4381,12 @@ pub fn constructor_test_condition<C: Context>(ctx: &mut C, arg0: Value) -> Unit 
             rhs: v14,
         };
         let v16 = C::emit(ctx, &v15);
-        // Rule at isle/codegen/x64/simd.isle line 137.
+        // Rule at isle/codegen/x64/simd.isle line 159.
         return v16;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "test_condition", "isle/codegen/x64/simd.isle line 132"
+        "test_condition", "isle/codegen/x64/simd.isle line 154"
     )
 }
 
@@ -4142,7 +4407,7 @@ pub fn constructor_vec_unary_imm<C: Context>(
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/simd.isle line 153.
+    // Rule at isle/codegen/x64/simd.isle line 175.
     return v7;
 }
 
@@ -4167,7 +4432,7 @@ pub fn constructor_vec_rr_imm<C: Context>(
         };
         let v9 = C::emit(ctx, &v8);
         let v10 = C::writable_xmm_to_xmm(ctx, v6);
-        // Rule at isle/codegen/x64/simd.isle line 160.
+        // Rule at isle/codegen/x64/simd.isle line 182.
         return v10;
     }
     let v6 = C::temp_writable_xmm(ctx);
@@ -4181,7 +4446,7 @@ pub fn constructor_vec_rr_imm<C: Context>(
     };
     let v12 = C::emit(ctx, &v11);
     let v10 = C::writable_xmm_to_xmm(ctx, v6);
-    // Rule at isle/codegen/x64/simd.isle line 165.
+    // Rule at isle/codegen/x64/simd.isle line 187.
     return v10;
 }
 
@@ -4206,7 +4471,7 @@ pub fn constructor_vec_insert<C: Context>(
         };
         let v9 = C::emit(ctx, &v8);
         let v10 = C::writable_xmm_to_xmm(ctx, v6);
-        // Rule at isle/codegen/x64/simd.isle line 172.
+        // Rule at isle/codegen/x64/simd.isle line 194.
         return v10;
     }
     let v6 = C::temp_writable_xmm(ctx);
@@ -4220,7 +4485,7 @@ pub fn constructor_vec_insert<C: Context>(
     };
     let v12 = C::emit(ctx, &v11);
     let v10 = C::writable_xmm_to_xmm(ctx, v6);
-    // Rule at isle/codegen/x64/simd.isle line 177.
+    // Rule at isle/codegen/x64/simd.isle line 199.
     return v10;
 }
 
@@ -4240,7 +4505,7 @@ pub fn constructor_vec_extract<C: Context>(
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/simd.isle line 184.
+    // Rule at isle/codegen/x64/simd.isle line 206.
     return v6;
 }
 
@@ -4249,22 +4514,22 @@ pub fn constructor_int_insert_op<C: Context>(ctx: &mut C, arg0: &Type) -> Option
     match arg0 {
         &Type::I8X16 => {
             let v2 = Some(SseInsertOp::Pinsrb);
-            // Rule at isle/codegen/x64/simd.isle line 239.
+            // Rule at isle/codegen/x64/simd.isle line 261.
             return v2;
         }
         &Type::I16X8 => {
             let v4 = Some(SseInsertOp::Pinsrw);
-            // Rule at isle/codegen/x64/simd.isle line 240.
+            // Rule at isle/codegen/x64/simd.isle line 262.
             return v4;
         }
         &Type::I32X4 => {
             let v6 = Some(SseInsertOp::Pinsrd);
-            // Rule at isle/codegen/x64/simd.isle line 241.
+            // Rule at isle/codegen/x64/simd.isle line 263.
             return v6;
         }
         &Type::I64X2 => {
             let v8 = Some(SseInsertOp::Pinsrq);
-            // Rule at isle/codegen/x64/simd.isle line 242.
+            // Rule at isle/codegen/x64/simd.isle line 264.
             return v8;
         }
         _ => {}
@@ -4284,7 +4549,7 @@ pub fn constructor_shuffle_one<C: Context>(
     let v8 = C::vec_pool_amode(ctx, v5, v7);
     let v9 = C::amode_to_xmm_mem(ctx, v8);
     let v10 = constructor_vec_rm(ctx, &SseOp::Pshufb, arg0, v9);
-    // Rule at isle/codegen/x64/simd.isle line 267.
+    // Rule at isle/codegen/x64/simd.isle line 289.
     return v10;
 }
 
@@ -4299,17 +4564,17 @@ pub fn constructor_vec_shift_imm_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v3 = Some(SseShiftImmOp::Psllw);
-                    // Rule at isle/codegen/x64/simd.isle line 290.
+                    // Rule at isle/codegen/x64/simd.isle line 312.
                     return v3;
                 }
                 &Type::I32X4 => {
                     let v5 = Some(SseShiftImmOp::Pslld);
-                    // Rule at isle/codegen/x64/simd.isle line 291.
+                    // Rule at isle/codegen/x64/simd.isle line 313.
                     return v5;
                 }
                 &Type::I64X2 => {
                     let v7 = Some(SseShiftImmOp::Psllq);
-                    // Rule at isle/codegen/x64/simd.isle line 292.
+                    // Rule at isle/codegen/x64/simd.isle line 314.
                     return v7;
                 }
                 _ => {}
@@ -4319,17 +4584,17 @@ pub fn constructor_vec_shift_imm_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v9 = Some(SseShiftImmOp::Psrlw);
-                    // Rule at isle/codegen/x64/simd.isle line 293.
+                    // Rule at isle/codegen/x64/simd.isle line 315.
                     return v9;
                 }
                 &Type::I32X4 => {
                     let v11 = Some(SseShiftImmOp::Psrld);
-                    // Rule at isle/codegen/x64/simd.isle line 294.
+                    // Rule at isle/codegen/x64/simd.isle line 316.
                     return v11;
                 }
                 &Type::I64X2 => {
                     let v13 = Some(SseShiftImmOp::Psrlq);
-                    // Rule at isle/codegen/x64/simd.isle line 295.
+                    // Rule at isle/codegen/x64/simd.isle line 317.
                     return v13;
                 }
                 _ => {}
@@ -4339,12 +4604,12 @@ pub fn constructor_vec_shift_imm_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v15 = Some(SseShiftImmOp::Psraw);
-                    // Rule at isle/codegen/x64/simd.isle line 296.
+                    // Rule at isle/codegen/x64/simd.isle line 318.
                     return v15;
                 }
                 &Type::I32X4 => {
                     let v17 = Some(SseShiftImmOp::Psrad);
-                    // Rule at isle/codegen/x64/simd.isle line 297.
+                    // Rule at isle/codegen/x64/simd.isle line 319.
                     return v17;
                 }
                 _ => {}
@@ -4366,17 +4631,17 @@ pub fn constructor_vec_shift_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v3 = Some(SseOp::Psllw);
-                    // Rule at isle/codegen/x64/simd.isle line 299.
+                    // Rule at isle/codegen/x64/simd.isle line 321.
                     return v3;
                 }
                 &Type::I32X4 => {
                     let v5 = Some(SseOp::Pslld);
-                    // Rule at isle/codegen/x64/simd.isle line 300.
+                    // Rule at isle/codegen/x64/simd.isle line 322.
                     return v5;
                 }
                 &Type::I64X2 => {
                     let v7 = Some(SseOp::Psllq);
-                    // Rule at isle/codegen/x64/simd.isle line 301.
+                    // Rule at isle/codegen/x64/simd.isle line 323.
                     return v7;
                 }
                 _ => {}
@@ -4386,17 +4651,17 @@ pub fn constructor_vec_shift_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v9 = Some(SseOp::Psrlw);
-                    // Rule at isle/codegen/x64/simd.isle line 302.
+                    // Rule at isle/codegen/x64/simd.isle line 324.
                     return v9;
                 }
                 &Type::I32X4 => {
                     let v11 = Some(SseOp::Psrld);
-                    // Rule at isle/codegen/x64/simd.isle line 303.
+                    // Rule at isle/codegen/x64/simd.isle line 325.
                     return v11;
                 }
                 &Type::I64X2 => {
                     let v13 = Some(SseOp::Psrlq);
-                    // Rule at isle/codegen/x64/simd.isle line 304.
+                    // Rule at isle/codegen/x64/simd.isle line 326.
                     return v13;
                 }
                 _ => {}
@@ -4406,12 +4671,12 @@ pub fn constructor_vec_shift_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v15 = Some(SseOp::Psraw);
-                    // Rule at isle/codegen/x64/simd.isle line 305.
+                    // Rule at isle/codegen/x64/simd.isle line 327.
                     return v15;
                 }
                 &Type::I32X4 => {
                     let v17 = Some(SseOp::Psrad);
-                    // Rule at isle/codegen/x64/simd.isle line 306.
+                    // Rule at isle/codegen/x64/simd.isle line 328.
                     return v17;
                 }
                 _ => {}
@@ -4440,7 +4705,7 @@ pub fn constructor_vec_shift_imm<C: Context>(
         };
         let v7 = C::emit(ctx, &v6);
         let v8 = C::writable_xmm_to_xmm(ctx, v5);
-        // Rule at isle/codegen/x64/simd.isle line 318.
+        // Rule at isle/codegen/x64/simd.isle line 340.
         return v8;
     }
     let v5 = C::temp_writable_xmm(ctx);
@@ -4452,7 +4717,7 @@ pub fn constructor_vec_shift_imm<C: Context>(
     };
     let v10 = C::emit(ctx, &v9);
     let v8 = C::writable_xmm_to_xmm(ctx, v5);
-    // Rule at isle/codegen/x64/simd.isle line 323.
+    // Rule at isle/codegen/x64/simd.isle line 345.
     return v8;
 }
 
@@ -4461,17 +4726,17 @@ pub fn constructor_vec_cmpgt<C: Context>(ctx: &mut C, arg0: &Type) -> Option<Sse
     match arg0 {
         &Type::I8X16 => {
             let v2 = Some(SseOp::Pcmpgtb);
-            // Rule at isle/codegen/x64/simd.isle line 343.
+            // Rule at isle/codegen/x64/simd.isle line 365.
             return v2;
         }
         &Type::I16X8 => {
             let v4 = Some(SseOp::Pcmpgtw);
-            // Rule at isle/codegen/x64/simd.isle line 344.
+            // Rule at isle/codegen/x64/simd.isle line 366.
             return v4;
         }
         &Type::I32X4 => {
             let v6 = Some(SseOp::Pcmpgtd);
-            // Rule at isle/codegen/x64/simd.isle line 345.
+            // Rule at isle/codegen/x64/simd.isle line 367.
             return v6;
         }
         _ => {}
@@ -4484,17 +4749,17 @@ pub fn constructor_vec_maxu<C: Context>(ctx: &mut C, arg0: &Type) -> Option<SseO
     match arg0 {
         &Type::I8X16 => {
             let v2 = Some(SseOp::Pmaxub);
-            // Rule at isle/codegen/x64/simd.isle line 347.
+            // Rule at isle/codegen/x64/simd.isle line 369.
             return v2;
         }
         &Type::I16X8 => {
             let v4 = Some(SseOp::Pmaxuw);
-            // Rule at isle/codegen/x64/simd.isle line 348.
+            // Rule at isle/codegen/x64/simd.isle line 370.
             return v4;
         }
         &Type::I32X4 => {
             let v6 = Some(SseOp::Pmaxud);
-            // Rule at isle/codegen/x64/simd.isle line 349.
+            // Rule at isle/codegen/x64/simd.isle line 371.
             return v6;
         }
         _ => {}
@@ -4507,17 +4772,17 @@ pub fn constructor_vec_minu<C: Context>(ctx: &mut C, arg0: &Type) -> Option<SseO
     match arg0 {
         &Type::I8X16 => {
             let v2 = Some(SseOp::Pminub);
-            // Rule at isle/codegen/x64/simd.isle line 351.
+            // Rule at isle/codegen/x64/simd.isle line 373.
             return v2;
         }
         &Type::I16X8 => {
             let v4 = Some(SseOp::Pminuw);
-            // Rule at isle/codegen/x64/simd.isle line 352.
+            // Rule at isle/codegen/x64/simd.isle line 374.
             return v4;
         }
         &Type::I32X4 => {
             let v6 = Some(SseOp::Pminud);
-            // Rule at isle/codegen/x64/simd.isle line 353.
+            // Rule at isle/codegen/x64/simd.isle line 375.
             return v6;
         }
         _ => {}
@@ -4538,13 +4803,13 @@ pub fn constructor_vec_uge<C: Context>(
         if let Some(v6) = v5 {
             let v7 = constructor_vec_rr(ctx, v4, arg1, arg2);
             let v8 = constructor_vec_rr(ctx, v6, v7, arg1);
-            // Rule at isle/codegen/x64/simd.isle line 356.
+            // Rule at isle/codegen/x64/simd.isle line 378.
             return v8;
         }
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "vec_uge", "isle/codegen/x64/simd.isle line 355"
+        "vec_uge", "isle/codegen/x64/simd.isle line 377"
     )
 }
 
@@ -4561,12 +4826,115 @@ pub fn constructor_vec_ule<C: Context>(
         if let Some(v6) = v5 {
             let v7 = constructor_vec_rr(ctx, v4, arg1, arg2);
             let v8 = constructor_vec_rr(ctx, v6, v7, arg1);
-            // Rule at isle/codegen/x64/simd.isle line 361.
+            // Rule at isle/codegen/x64/simd.isle line 383.
             return v8;
         }
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "vec_ule", "isle/codegen/x64/simd.isle line 360"
+        "vec_ule", "isle/codegen/x64/simd.isle line 382"
+    )
+}
+
+// Generated as internal constructor for term vec_unary.
+pub fn constructor_vec_unary<C: Context>(ctx: &mut C, arg0: &SseUnaryOp, arg1: XmmReg) -> XmmReg {
+    let v2 = C::temp_writable_xmm(ctx);
+    let v3 = C::xmm_to_xmm_mem(ctx, arg1);
+    let v4 = MInst::XmmUnaryRmR {
+        op: arg0.clone(),
+        src: v3,
+        dst: v2,
+    };
+    let v5 = C::emit(ctx, &v4);
+    let v6 = C::writable_xmm_to_xmm(ctx, v2);
+    // Rule at isle/codegen/x64/simd.isle line 426.
+    return v6;
+}
+
+// Generated as internal constructor for term vec_abs_op.
+pub fn constructor_vec_abs_op<C: Context>(ctx: &mut C, arg0: &Type) -> Option<SseUnaryOp> {
+    match arg0 {
+        &Type::I8X16 => {
+            let v2 = Some(SseUnaryOp::Pabsb);
+            // Rule at isle/codegen/x64/simd.isle line 432.
+            return v2;
+        }
+        &Type::I16X8 => {
+            let v4 = Some(SseUnaryOp::Pabsw);
+            // Rule at isle/codegen/x64/simd.isle line 433.
+            return v4;
+        }
+        &Type::I32X4 => {
+            let v6 = Some(SseUnaryOp::Pabsd);
+            // Rule at isle/codegen/x64/simd.isle line 434.
+            return v6;
+        }
+        _ => {}
+    }
+    None
+}
+
+// Generated as internal constructor for term vec_ptest.
+pub fn constructor_vec_ptest<C: Context>(ctx: &mut C, arg0: XmmReg, arg1: XmmReg) -> Unit {
+    let v3 = C::xmm_to_xmm_mem(ctx, arg1);
+    let v4 = MInst::XmmTest {
+        op: SseTestOp::Ptest,
+        lhs: arg0,
+        rhs: v3,
+    };
+    let v5 = C::emit(ctx, &v4);
+    // Rule at isle/codegen/x64/simd.isle line 449.
+    return v5;
+}
+
+// Generated as internal constructor for term vec_movemask.
+pub fn constructor_vec_movemask<C: Context>(
+    ctx: &mut C,
+    arg0: &SseMoveMaskOp,
+    arg1: XmmReg,
+) -> GprReg {
+    let v2 = C::temp_writable_gpr(ctx);
+    let v3 = MInst::XmmMoveMask {
+        op: arg0.clone(),
+        src: arg1,
+        dst: v2,
+    };
+    let v4 = C::emit(ctx, &v3);
+    let v5 = C::writable_gpr_to_gpr(ctx, v2);
+    // Rule at isle/codegen/x64/simd.isle line 463.
+    return v5;
+}
+
+// Generated as internal constructor for term vhigh_bits_of.
+pub fn constructor_vhigh_bits_of<C: Context>(ctx: &mut C, arg0: &Type, arg1: XmmReg) -> GprReg {
+    match arg0 {
+        &Type::I8X16 => {
+            let v3 = constructor_vec_movemask(ctx, &SseMoveMaskOp::Pmovmskb, arg1);
+            // Rule at isle/codegen/x64/simd.isle line 468.
+            return v3;
+        }
+        &Type::I16X8 => {
+            let v7 = constructor_vec_rr(ctx, &SseOp::Packsswb, arg1, arg1);
+            let v8 = constructor_vec_movemask(ctx, &SseMoveMaskOp::Pmovmskb, v7);
+            let v10 = C::imm_operand(ctx, 255_i64);
+            let v11 = constructor_alu(ctx, &AluOp::And, &Type::I32, v8, v10);
+            // Rule at isle/codegen/x64/simd.isle line 469.
+            return v11;
+        }
+        &Type::I32X4 => {
+            let v13 = constructor_vec_movemask(ctx, &SseMoveMaskOp::Movmskps, arg1);
+            // Rule at isle/codegen/x64/simd.isle line 473.
+            return v13;
+        }
+        &Type::I64X2 => {
+            let v15 = constructor_vec_movemask(ctx, &SseMoveMaskOp::Movmskpd, arg1);
+            // Rule at isle/codegen/x64/simd.isle line 474.
+            return v15;
+        }
+        _ => {}
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "vhigh_bits_of", "isle/codegen/x64/simd.isle line 467"
     )
 }
