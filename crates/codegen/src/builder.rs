@@ -686,7 +686,7 @@ impl InstBuilder<'_, '_> {
     binary! {
         sadd_sat => SaddSat; uadd_sat => UaddSat; ssub_sat => SsubSat; usub_sat => UsubSat;
         smin => Smin; umin => Umin; smax => Smax; umax => Umax; avg_round => AvgRound;
-        band_not => BandNot;
+        band_not => BandNot; fmin_pseudo => FminPseudo; fmax_pseudo => FmaxPseudo;
     }
 
     unary! {

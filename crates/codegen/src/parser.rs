@@ -1107,6 +1107,9 @@ block0(v0: i64, v1: i32, v2: f64):
     v86 = vany_true v85
     v87 = vall_true v84
     v88 = vhigh_bits.i32 v85
+    v89 = bitcast.f32x4 v70
+    v91 = fmin_pseudo v89, v89
+    v92 = fmax_pseudo v91, v89
     brif v30, block1(v66), block2
 
 block1(v90: i32):

@@ -377,12 +377,18 @@ impl Verifier<'_> {
                         a.is_int_lanes() && b.is_int() && a == r,
                         "an integer (or integer lanes) shifted by an integer",
                     ),
-                    O::Fadd | O::Fsub | O::Fmul | O::Fdiv | O::Fmin | O::Fmax | O::Fcopysign => {
-                        require(
-                            a.is_float_lanes() && a == b && a == r,
-                            "two floats of one type",
-                        )
-                    }
+                    O::Fadd
+                    | O::Fsub
+                    | O::Fmul
+                    | O::Fdiv
+                    | O::Fmin
+                    | O::Fmax
+                    | O::Fcopysign
+                    | O::FminPseudo
+                    | O::FmaxPseudo => require(
+                        a.is_float_lanes() && a == b && a == r,
+                        "two floats of one type",
+                    ),
                     _ => require(
                         a.is_int_lanes() && a == b && a == r,
                         "two integers of one type",

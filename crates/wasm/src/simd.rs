@@ -19,13 +19,14 @@
 //! the other integer operators of 8-, 16- and 32-bit lanes (`neg` of every
 //! shape, `abs`, `min`, `max`, saturating `add` and `sub`, `avgr_u`),
 //! `v128.andnot`, `v128.bitselect`, `any_true`, `all_true`, `bitmask`,
-//! `v128.loadN_splat` and `v128.loadN_zero`
+//! float `neg`, `abs`, `sqrt`, the roundings, the comparisons, `pmin` and
+//! `pmax`, `v128.loadN_splat` and `v128.loadN_zero`
 //! (a scalar load, then a splat or a lane inserted into zeros). Any other
 //! SIMD operator is [`WasmError::UnsupportedOperator`].
 
 use crate::error::WasmError;
 use crate::func_translator::Translator;
-use cranelift_codegen::ir::{IntCC, Opcode, Type, Value};
+use cranelift_codegen::ir::{FloatCC, IntCC, Opcode, Type, Value};
 use wasmparser::{MemArg, Operator};
 
 impl Translator<'_, '_> {
@@ -171,6 +172,36 @@ impl Translator<'_, '_> {
             O::F64x2Mul => self.lanewise(F64X2, Opcode::Fmul),
             O::F32x4Div => self.lanewise(F32X4, Opcode::Fdiv),
             O::F64x2Div => self.lanewise(F64X2, Opcode::Fdiv),
+            O::F32x4Neg => self.unary(F32X4, Opcode::Fneg),
+            O::F64x2Neg => self.unary(F64X2, Opcode::Fneg),
+            O::F32x4Abs => self.unary(F32X4, Opcode::Fabs),
+            O::F64x2Abs => self.unary(F64X2, Opcode::Fabs),
+            O::F32x4Sqrt => self.unary(F32X4, Opcode::Sqrt),
+            O::F64x2Sqrt => self.unary(F64X2, Opcode::Sqrt),
+            O::F32x4Ceil => self.unary(F32X4, Opcode::Ceil),
+            O::F64x2Ceil => self.unary(F64X2, Opcode::Ceil),
+            O::F32x4Floor => self.unary(F32X4, Opcode::Floor),
+            O::F64x2Floor => self.unary(F64X2, Opcode::Floor),
+            O::F32x4Trunc => self.unary(F32X4, Opcode::Trunc),
+            O::F64x2Trunc => self.unary(F64X2, Opcode::Trunc),
+            O::F32x4Nearest => self.unary(F32X4, Opcode::Nearest),
+            O::F64x2Nearest => self.unary(F64X2, Opcode::Nearest),
+            O::F32x4PMin => self.lanewise(F32X4, Opcode::FminPseudo),
+            O::F64x2PMin => self.lanewise(F64X2, Opcode::FminPseudo),
+            O::F32x4PMax => self.lanewise(F32X4, Opcode::FmaxPseudo),
+            O::F64x2PMax => self.lanewise(F64X2, Opcode::FmaxPseudo),
+            O::F32x4Eq => self.float_compare(F32X4, FloatCC::Equal),
+            O::F64x2Eq => self.float_compare(F64X2, FloatCC::Equal),
+            O::F32x4Ne => self.float_compare(F32X4, FloatCC::NotEqual),
+            O::F64x2Ne => self.float_compare(F64X2, FloatCC::NotEqual),
+            O::F32x4Lt => self.float_compare(F32X4, FloatCC::LessThan),
+            O::F64x2Lt => self.float_compare(F64X2, FloatCC::LessThan),
+            O::F32x4Gt => self.float_compare(F32X4, FloatCC::GreaterThan),
+            O::F64x2Gt => self.float_compare(F64X2, FloatCC::GreaterThan),
+            O::F32x4Le => self.float_compare(F32X4, FloatCC::LessThanOrEqual),
+            O::F64x2Le => self.float_compare(F64X2, FloatCC::LessThanOrEqual),
+            O::F32x4Ge => self.float_compare(F32X4, FloatCC::GreaterThanOrEqual),
+            O::F64x2Ge => self.float_compare(F64X2, FloatCC::GreaterThanOrEqual),
 
             O::I8x16Splat => self.splat(I8X16),
             O::I16x8Splat => self.splat(I16X8),
@@ -340,6 +371,14 @@ impl Translator<'_, '_> {
             self.push_vector(v);
         }
         Ok(())
+    }
+
+    /// A lane-wise float comparison of two vectors of type `ty`: a mask.
+    fn float_compare(&mut self, ty: Type, cc: FloatCC) {
+        let b = self.pop_vector(ty);
+        let a = self.pop_vector(ty);
+        let v = self.builder.ins().fcmp(cc, a, b);
+        self.push_vector(v);
     }
 
     /// A lane-wise integer comparison of two vectors of type `ty`: a mask.

@@ -224,6 +224,10 @@ opcodes! {
     /// `v = vhigh_bits.T x`: the lanes' top bits, lane `i` in bit `i` of
     /// the integer `T`.
     VhighBits "vhigh_bits" Unary [];
+    /// `b < a ? b : a` (WebAssembly's `pmin`: NaNs and zeros as they fall).
+    FminPseudo "fmin_pseudo" Binary [];
+    /// `a < b ? b : a` (WebAssembly's `pmax`).
+    FmaxPseudo "fmax_pseudo" Binary [];
 
     /// Float addition.
     Fadd "fadd" Binary [];

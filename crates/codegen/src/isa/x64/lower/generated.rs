@@ -352,10 +352,10 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             opcode: ref v100,
             arg: v101,
         } => {
-            match v100 {
-                &Opcode::Bnot => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+            let v1 = &C::result_type(ctx, arg0);
+            if let Some(v2) = v1 {
+                match v100 {
+                    &Opcode::Bnot => {
                         let v597 = &C::vector_ty(ctx, v2);
                         if let Some(v598) = v597 {
                             let v315 = C::put_in_xmm(ctx, v101);
@@ -365,28 +365,8 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             // Rule at isle/codegen/x64/simd.isle line 116.
                             return v629;
                         }
-                        let v3 = &C::int_ty(ctx, v2);
-                        if let Some(v4) = v3 {
-                            let v141 = constructor_unary_op(ctx, &UnaryOp::Not, v4, v101);
-                            let v142 = C::output_gpr(ctx, v141);
-                            let v143 = Some(v142);
-                            // Rule at isle/codegen/x64/lower.isle line 319.
-                            return v143;
-                        }
-                        let v11 = &C::narrow_ty(ctx, v2);
-                        if let Some(v12) = v11 {
-                            let v513 = constructor_unary_op(ctx, &UnaryOp::Not, &Type::I32, v101);
-                            let v514 = constructor_narrow_zext(ctx, v12, v513);
-                            let v515 = C::output_gpr(ctx, v514);
-                            let v516 = Some(v515);
-                            // Rule at isle/codegen/x64/lower.isle line 918.
-                            return v516;
-                        }
                     }
-                }
-                &Opcode::Ineg => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Ineg => {
                         let v597 = &C::vector_ty(ctx, v2);
                         if let Some(v598) = v597 {
                             let v812 = &constructor_vec_binary_op(ctx, &Opcode::Isub, v598);
@@ -400,107 +380,8 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 return v818;
                             }
                         }
-                        let v3 = &C::int_ty(ctx, v2);
-                        if let Some(v4) = v3 {
-                            let v145 = constructor_unary_op(ctx, &UnaryOp::Neg, v4, v101);
-                            let v146 = C::output_gpr(ctx, v145);
-                            let v147 = Some(v146);
-                            // Rule at isle/codegen/x64/lower.isle line 320.
-                            return v147;
-                        }
-                        let v11 = &C::narrow_ty(ctx, v2);
-                        if let Some(v12) = v11 {
-                            let v517 = constructor_unary_op(ctx, &UnaryOp::Neg, &Type::I32, v101);
-                            let v518 = constructor_narrow_zext(ctx, v12, v517);
-                            let v519 = C::output_gpr(ctx, v518);
-                            let v520 = Some(v519);
-                            // Rule at isle/codegen/x64/lower.isle line 920.
-                            return v520;
-                        }
                     }
-                }
-                &Opcode::Clz => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
-                        let v3 = &C::int_ty(ctx, v2);
-                        if let Some(v4) = v3 {
-                            let v103 = C::put_in_gpr(ctx, v101);
-                            let v472 = constructor_count_zeros(ctx, &BitOp::Lzcnt, v4, v103);
-                            let v473 = C::output_gpr(ctx, v472);
-                            let v474 = Some(v473);
-                            // Rule at isle/codegen/x64/lower.isle line 772.
-                            return v474;
-                        }
-                        let v11 = &C::narrow_ty(ctx, v2);
-                        if let Some(v12) = v11 {
-                            let v103 = C::put_in_gpr(ctx, v101);
-                            let v571 =
-                                constructor_count_zeros(ctx, &BitOp::Lzcnt, &Type::I32, v103);
-                            let v573 = constructor_narrow_bits(ctx, v12);
-                            let v574 = C::i64_sub(ctx, 32_i64, v573);
-                            let v575 = C::imm_operand(ctx, v574);
-                            let v576 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v571, v575);
-                            let v577 = C::output_gpr(ctx, v576);
-                            let v578 = Some(v577);
-                            // Rule at isle/codegen/x64/lower.isle line 979.
-                            return v578;
-                        }
-                    }
-                }
-                &Opcode::Ctz => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
-                        let v3 = &C::int_ty(ctx, v2);
-                        if let Some(v4) = v3 {
-                            let v103 = C::put_in_gpr(ctx, v101);
-                            let v476 = constructor_count_zeros(ctx, &BitOp::Tzcnt, v4, v103);
-                            let v477 = C::output_gpr(ctx, v476);
-                            let v478 = Some(v477);
-                            // Rule at isle/codegen/x64/lower.isle line 774.
-                            return v478;
-                        }
-                        let v11 = &C::narrow_ty(ctx, v2);
-                        if let Some(v12) = v11 {
-                            let v103 = C::put_in_gpr(ctx, v101);
-                            let v579 = constructor_narrow_bits(ctx, v12);
-                            let v580 = C::i64_shl(ctx, 1_i64, v579);
-                            let v581 = C::imm_operand(ctx, v580);
-                            let v582 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v103, v581);
-                            let v583 =
-                                constructor_count_zeros(ctx, &BitOp::Tzcnt, &Type::I32, v582);
-                            let v584 = C::output_gpr(ctx, v583);
-                            let v585 = Some(v584);
-                            // Rule at isle/codegen/x64/lower.isle line 982.
-                            return v585;
-                        }
-                    }
-                }
-                &Opcode::Popcnt => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
-                        let v3 = &C::int_ty(ctx, v2);
-                        if let Some(v4) = v3 {
-                            let v103 = C::put_in_gpr(ctx, v101);
-                            let v479 = constructor_popcount(ctx, v4, v103);
-                            let v480 = C::output_gpr(ctx, v479);
-                            let v481 = Some(v480);
-                            // Rule at isle/codegen/x64/lower.isle line 813.
-                            return v481;
-                        }
-                        let v11 = &C::narrow_ty(ctx, v2);
-                        if let Some(v12) = v11 {
-                            let v103 = C::put_in_gpr(ctx, v101);
-                            let v568 = constructor_popcount(ctx, &Type::I32, v103);
-                            let v569 = C::output_gpr(ctx, v568);
-                            let v570 = Some(v569);
-                            // Rule at isle/codegen/x64/lower.isle line 977.
-                            return v570;
-                        }
-                    }
-                }
-                &Opcode::Uextend => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Uextend => {
                         if let &Type::I64 = v2 {
                             let v102 = C::upper_half_zero(ctx, v101);
                             if v102 == true {
@@ -510,170 +391,9 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 // Rule at isle/codegen/x64/lower.isle line 274.
                                 return v105;
                             }
-                            let v106 = &C::value_type(ctx, v101);
-                            if let &Type::I32 = v106 {
-                                let v35 = C::temp_writable_gpr(ctx);
-                                let v107 = C::put_in_gpr(ctx, v101);
-                                let v108 = MInst::MovRR {
-                                    size: OperandSize::S32,
-                                    src: v107,
-                                    dst: v35,
-                                };
-                                let v109 = C::emit(ctx, &v108);
-                                let v39 = C::writable_gpr_to_gpr(ctx, v35);
-                                let v40 = C::output_gpr(ctx, v39);
-                                let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 278.
-                                return v41;
-                            }
-                        }
-                        let v3 = &C::int_ty(ctx, v2);
-                        if let Some(v4) = v3 {
-                            let v106 = &C::value_type(ctx, v101);
-                            let v110 = &constructor_ext_mode(ctx, v106, v4);
-                            if let Some(v111) = v110 {
-                                let v35 = C::temp_writable_gpr(ctx);
-                                let v107 = C::put_in_gpr(ctx, v101);
-                                let v112 = C::gpr_to_gpr_mem(ctx, v107);
-                                let v113 = MInst::Movzx {
-                                    mode: v111.clone(),
-                                    src: v112,
-                                    dst: v35,
-                                };
-                                let v114 = C::emit(ctx, &v113);
-                                let v115 = C::writable_gpr_to_gpr(ctx, v35);
-                                let v116 = C::output_gpr(ctx, v115);
-                                let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 283.
-                                return v117;
-                            }
                         }
                     }
-                }
-                &Opcode::Sextend => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
-                        let v3 = &C::int_ty(ctx, v2);
-                        if let Some(v4) = v3 {
-                            let v106 = &C::value_type(ctx, v101);
-                            let v110 = &constructor_ext_mode(ctx, v106, v4);
-                            if let Some(v111) = v110 {
-                                let v35 = C::temp_writable_gpr(ctx);
-                                let v107 = C::put_in_gpr(ctx, v101);
-                                let v112 = C::gpr_to_gpr_mem(ctx, v107);
-                                let v118 = MInst::Movsx {
-                                    mode: v111.clone(),
-                                    src: v112,
-                                    dst: v35,
-                                };
-                                let v119 = C::emit(ctx, &v118);
-                                let v115 = C::writable_gpr_to_gpr(ctx, v35);
-                                let v116 = C::output_gpr(ctx, v115);
-                                let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 288.
-                                return v117;
-                            }
-                        }
-                    }
-                }
-                &Opcode::Ireduce => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
-                        match v2 {
-                            &Type::I8 => {
-                                let v35 = C::temp_writable_gpr(ctx);
-                                let v107 = C::put_in_gpr(ctx, v101);
-                                let v112 = C::gpr_to_gpr_mem(ctx, v107);
-                                let v492 = MInst::Movzx {
-                                    mode: ExtMode::BL,
-                                    src: v112,
-                                    dst: v35,
-                                };
-                                let v493 = C::emit(ctx, &v492);
-                                let v115 = C::writable_gpr_to_gpr(ctx, v35);
-                                let v116 = C::output_gpr(ctx, v115);
-                                let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 876.
-                                return v117;
-                            }
-                            &Type::I16 => {
-                                let v35 = C::temp_writable_gpr(ctx);
-                                let v107 = C::put_in_gpr(ctx, v101);
-                                let v112 = C::gpr_to_gpr_mem(ctx, v107);
-                                let v495 = MInst::Movzx {
-                                    mode: ExtMode::WL,
-                                    src: v112,
-                                    dst: v35,
-                                };
-                                let v496 = C::emit(ctx, &v495);
-                                let v115 = C::writable_gpr_to_gpr(ctx, v35);
-                                let v116 = C::output_gpr(ctx, v115);
-                                let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 880.
-                                return v117;
-                            }
-                            &Type::I32 => {
-                                let v103 = C::put_in_gpr(ctx, v101);
-                                let v104 = C::output_gpr(ctx, v103);
-                                let v105 = Some(v104);
-                                // Rule at isle/codegen/x64/lower.isle line 323.
-                                return v105;
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-                &Opcode::Bitcast => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
-                        let v597 = &C::vector_ty(ctx, v2);
-                        if let Some(v598) = v597 {
-                            let v315 = C::put_in_xmm(ctx, v101);
-                            let v599 = C::output_xmm(ctx, v315);
-                            let v600 = Some(v599);
-                            // Rule at isle/codegen/x64/simd.isle line 35.
-                            return v600;
-                        }
-                        match v2 {
-                            &Type::I32 => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v373 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v315);
-                                let v374 = C::output_gpr(ctx, v373);
-                                let v375 = Some(v374);
-                                // Rule at isle/codegen/x64/lower.isle line 617.
-                                return v375;
-                            }
-                            &Type::I64 => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v376 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v315);
-                                let v377 = C::output_gpr(ctx, v376);
-                                let v378 = Some(v377);
-                                // Rule at isle/codegen/x64/lower.isle line 618.
-                                return v378;
-                            }
-                            &Type::F32 => {
-                                let v103 = C::put_in_gpr(ctx, v101);
-                                let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
-                                let v368 = C::output_xmm(ctx, v367);
-                                let v369 = Some(v368);
-                                // Rule at isle/codegen/x64/lower.isle line 615.
-                                return v369;
-                            }
-                            &Type::F64 => {
-                                let v103 = C::put_in_gpr(ctx, v101);
-                                let v370 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v103);
-                                let v371 = C::output_xmm(ctx, v370);
-                                let v372 = Some(v371);
-                                // Rule at isle/codegen/x64/lower.isle line 616.
-                                return v372;
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-                &Opcode::Splat => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Splat => {
                         match v2 {
                             &Type::I8X16 => {
                                 let v103 = C::put_in_gpr(ctx, v101);
@@ -762,10 +482,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             _ => {}
                         }
                     }
-                }
-                &Opcode::Iabs => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Iabs => {
                         let v597 = &C::vector_ty(ctx, v2);
                         if let Some(v598) = v597 {
                             let v819 = &constructor_vec_abs_op(ctx, v598);
@@ -779,10 +496,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             }
                         }
                     }
-                }
-                &Opcode::VanyTrue => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::VanyTrue => {
                         if let &Type::I8 = v2 {
                             let v315 = C::put_in_xmm(ctx, v101);
                             let v830 = constructor_vec_ptest(ctx, v315, v315);
@@ -793,10 +507,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             return v833;
                         }
                     }
-                }
-                &Opcode::VallTrue => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::VallTrue => {
                         if let &Type::I8 = v2 {
                             let v106 = &C::value_type(ctx, v101);
                             let v834 = &constructor_vec_cmpeq(ctx, v106);
@@ -813,10 +524,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             }
                         }
                     }
-                }
-                &Opcode::VhighBits => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::VhighBits => {
                         if let &Type::I32 = v2 {
                             let v315 = C::put_in_xmm(ctx, v101);
                             let v106 = &C::value_type(ctx, v101);
@@ -827,10 +535,387 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             return v844;
                         }
                     }
+                    &Opcode::Fneg => {
+                        match v2 {
+                            &Type::F32X4 => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v846 = C::vec_pool_amode(
+                                    ctx,
+                                    -9223372034707292160_i64,
+                                    -9223372034707292160_i64,
+                                );
+                                let v847 = C::amode_to_xmm_mem(ctx, v846);
+                                let v848 = constructor_vec_rm(ctx, &SseOp::Xorps, v315, v847);
+                                let v849 = C::output_xmm(ctx, v848);
+                                let v850 = Some(v849);
+                                // Rule at isle/codegen/x64/simd.isle line 481.
+                                return v850;
+                            }
+                            &Type::F64X2 => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v853 = C::vec_pool_amode(
+                                    ctx,
+                                    -9223372036854775808_i64,
+                                    -9223372036854775808_i64,
+                                );
+                                let v854 = C::amode_to_xmm_mem(ctx, v853);
+                                let v855 = constructor_vec_rm(ctx, &SseOp::Xorpd, v315, v854);
+                                let v856 = C::output_xmm(ctx, v855);
+                                let v857 = Some(v856);
+                                // Rule at isle/codegen/x64/simd.isle line 484.
+                                return v857;
+                            }
+                            _ => {}
+                        }
+                    }
+                    &Opcode::Fabs => {
+                        match v2 {
+                            &Type::F32X4 => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v859 = C::vec_pool_amode(
+                                    ctx,
+                                    9223372034707292159_i64,
+                                    9223372034707292159_i64,
+                                );
+                                let v860 = C::amode_to_xmm_mem(ctx, v859);
+                                let v861 = constructor_vec_rm(ctx, &SseOp::Andps, v315, v860);
+                                let v862 = C::output_xmm(ctx, v861);
+                                let v863 = Some(v862);
+                                // Rule at isle/codegen/x64/simd.isle line 487.
+                                return v863;
+                            }
+                            &Type::F64X2 => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v866 = C::vec_pool_amode(
+                                    ctx,
+                                    9223372036854775807_i64,
+                                    9223372036854775807_i64,
+                                );
+                                let v867 = C::amode_to_xmm_mem(ctx, v866);
+                                let v868 = constructor_vec_rm(ctx, &SseOp::Andpd, v315, v867);
+                                let v869 = C::output_xmm(ctx, v868);
+                                let v870 = Some(v869);
+                                // Rule at isle/codegen/x64/simd.isle line 490.
+                                return v870;
+                            }
+                            _ => {}
+                        }
+                    }
+                    &Opcode::Sqrt => {
+                        match v2 {
+                            &Type::F32X4 => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v872 = constructor_vec_unary(ctx, &SseUnaryOp::Sqrtps, v315);
+                                let v873 = C::output_xmm(ctx, v872);
+                                let v874 = Some(v873);
+                                // Rule at isle/codegen/x64/simd.isle line 493.
+                                return v874;
+                            }
+                            &Type::F64X2 => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v876 = constructor_vec_unary(ctx, &SseUnaryOp::Sqrtpd, v315);
+                                let v877 = C::output_xmm(ctx, v876);
+                                let v878 = Some(v877);
+                                // Rule at isle/codegen/x64/simd.isle line 495.
+                                return v878;
+                            }
+                            _ => {}
+                        }
+                    }
+                    _ => {}
                 }
-                &Opcode::Fneg => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                match v2 {
+                    &Type::I64 => {
+                        if let &Opcode::Uextend = v100 {
+                            let v106 = &C::value_type(ctx, v101);
+                            if let &Type::I32 = v106 {
+                                let v35 = C::temp_writable_gpr(ctx);
+                                let v107 = C::put_in_gpr(ctx, v101);
+                                let v108 = MInst::MovRR {
+                                    size: OperandSize::S32,
+                                    src: v107,
+                                    dst: v35,
+                                };
+                                let v109 = C::emit(ctx, &v108);
+                                let v39 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v40 = C::output_gpr(ctx, v39);
+                                let v41 = Some(v40);
+                                // Rule at isle/codegen/x64/lower.isle line 278.
+                                return v41;
+                            }
+                        }
+                    }
+                    &Type::F32X4 => {
+                        let v879 = constructor_vec_round_imm(ctx, v100);
+                        if let Some(v880) = v879 {
+                            let v315 = C::put_in_xmm(ctx, v101);
+                            let v882 =
+                                constructor_vec_unary_imm(ctx, &SseUnaryImmOp::Roundps, v880, v315);
+                            let v883 = C::output_xmm(ctx, v882);
+                            let v884 = Some(v883);
+                            // Rule at isle/codegen/x64/simd.isle line 505.
+                            return v884;
+                        }
+                    }
+                    &Type::F64X2 => {
+                        let v879 = constructor_vec_round_imm(ctx, v100);
+                        if let Some(v880) = v879 {
+                            let v315 = C::put_in_xmm(ctx, v101);
+                            let v886 =
+                                constructor_vec_unary_imm(ctx, &SseUnaryImmOp::Roundpd, v880, v315);
+                            let v887 = C::output_xmm(ctx, v886);
+                            let v888 = Some(v887);
+                            // Rule at isle/codegen/x64/simd.isle line 508.
+                            return v888;
+                        }
+                    }
+                    _ => {}
+                }
+                match v100 {
+                    &Opcode::Bnot => {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v141 = constructor_unary_op(ctx, &UnaryOp::Not, v4, v101);
+                            let v142 = C::output_gpr(ctx, v141);
+                            let v143 = Some(v142);
+                            // Rule at isle/codegen/x64/lower.isle line 319.
+                            return v143;
+                        }
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v513 = constructor_unary_op(ctx, &UnaryOp::Not, &Type::I32, v101);
+                            let v514 = constructor_narrow_zext(ctx, v12, v513);
+                            let v515 = C::output_gpr(ctx, v514);
+                            let v516 = Some(v515);
+                            // Rule at isle/codegen/x64/lower.isle line 918.
+                            return v516;
+                        }
+                    }
+                    &Opcode::Ineg => {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v145 = constructor_unary_op(ctx, &UnaryOp::Neg, v4, v101);
+                            let v146 = C::output_gpr(ctx, v145);
+                            let v147 = Some(v146);
+                            // Rule at isle/codegen/x64/lower.isle line 320.
+                            return v147;
+                        }
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v517 = constructor_unary_op(ctx, &UnaryOp::Neg, &Type::I32, v101);
+                            let v518 = constructor_narrow_zext(ctx, v12, v517);
+                            let v519 = C::output_gpr(ctx, v518);
+                            let v520 = Some(v519);
+                            // Rule at isle/codegen/x64/lower.isle line 920.
+                            return v520;
+                        }
+                    }
+                    &Opcode::Clz => {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v103 = C::put_in_gpr(ctx, v101);
+                            let v472 = constructor_count_zeros(ctx, &BitOp::Lzcnt, v4, v103);
+                            let v473 = C::output_gpr(ctx, v472);
+                            let v474 = Some(v473);
+                            // Rule at isle/codegen/x64/lower.isle line 772.
+                            return v474;
+                        }
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v103 = C::put_in_gpr(ctx, v101);
+                            let v571 =
+                                constructor_count_zeros(ctx, &BitOp::Lzcnt, &Type::I32, v103);
+                            let v573 = constructor_narrow_bits(ctx, v12);
+                            let v574 = C::i64_sub(ctx, 32_i64, v573);
+                            let v575 = C::imm_operand(ctx, v574);
+                            let v576 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v571, v575);
+                            let v577 = C::output_gpr(ctx, v576);
+                            let v578 = Some(v577);
+                            // Rule at isle/codegen/x64/lower.isle line 979.
+                            return v578;
+                        }
+                    }
+                    &Opcode::Ctz => {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v103 = C::put_in_gpr(ctx, v101);
+                            let v476 = constructor_count_zeros(ctx, &BitOp::Tzcnt, v4, v103);
+                            let v477 = C::output_gpr(ctx, v476);
+                            let v478 = Some(v477);
+                            // Rule at isle/codegen/x64/lower.isle line 774.
+                            return v478;
+                        }
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v103 = C::put_in_gpr(ctx, v101);
+                            let v579 = constructor_narrow_bits(ctx, v12);
+                            let v580 = C::i64_shl(ctx, 1_i64, v579);
+                            let v581 = C::imm_operand(ctx, v580);
+                            let v582 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v103, v581);
+                            let v583 =
+                                constructor_count_zeros(ctx, &BitOp::Tzcnt, &Type::I32, v582);
+                            let v584 = C::output_gpr(ctx, v583);
+                            let v585 = Some(v584);
+                            // Rule at isle/codegen/x64/lower.isle line 982.
+                            return v585;
+                        }
+                    }
+                    &Opcode::Popcnt => {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v103 = C::put_in_gpr(ctx, v101);
+                            let v479 = constructor_popcount(ctx, v4, v103);
+                            let v480 = C::output_gpr(ctx, v479);
+                            let v481 = Some(v480);
+                            // Rule at isle/codegen/x64/lower.isle line 813.
+                            return v481;
+                        }
+                        let v11 = &C::narrow_ty(ctx, v2);
+                        if let Some(v12) = v11 {
+                            let v103 = C::put_in_gpr(ctx, v101);
+                            let v568 = constructor_popcount(ctx, &Type::I32, v103);
+                            let v569 = C::output_gpr(ctx, v568);
+                            let v570 = Some(v569);
+                            // Rule at isle/codegen/x64/lower.isle line 977.
+                            return v570;
+                        }
+                    }
+                    &Opcode::Uextend => {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v106 = &C::value_type(ctx, v101);
+                            let v110 = &constructor_ext_mode(ctx, v106, v4);
+                            if let Some(v111) = v110 {
+                                let v35 = C::temp_writable_gpr(ctx);
+                                let v107 = C::put_in_gpr(ctx, v101);
+                                let v112 = C::gpr_to_gpr_mem(ctx, v107);
+                                let v113 = MInst::Movzx {
+                                    mode: v111.clone(),
+                                    src: v112,
+                                    dst: v35,
+                                };
+                                let v114 = C::emit(ctx, &v113);
+                                let v115 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v116 = C::output_gpr(ctx, v115);
+                                let v117 = Some(v116);
+                                // Rule at isle/codegen/x64/lower.isle line 283.
+                                return v117;
+                            }
+                        }
+                    }
+                    &Opcode::Sextend => {
+                        let v3 = &C::int_ty(ctx, v2);
+                        if let Some(v4) = v3 {
+                            let v106 = &C::value_type(ctx, v101);
+                            let v110 = &constructor_ext_mode(ctx, v106, v4);
+                            if let Some(v111) = v110 {
+                                let v35 = C::temp_writable_gpr(ctx);
+                                let v107 = C::put_in_gpr(ctx, v101);
+                                let v112 = C::gpr_to_gpr_mem(ctx, v107);
+                                let v118 = MInst::Movsx {
+                                    mode: v111.clone(),
+                                    src: v112,
+                                    dst: v35,
+                                };
+                                let v119 = C::emit(ctx, &v118);
+                                let v115 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v116 = C::output_gpr(ctx, v115);
+                                let v117 = Some(v116);
+                                // Rule at isle/codegen/x64/lower.isle line 288.
+                                return v117;
+                            }
+                        }
+                    }
+                    &Opcode::Ireduce => {
+                        match v2 {
+                            &Type::I8 => {
+                                let v35 = C::temp_writable_gpr(ctx);
+                                let v107 = C::put_in_gpr(ctx, v101);
+                                let v112 = C::gpr_to_gpr_mem(ctx, v107);
+                                let v492 = MInst::Movzx {
+                                    mode: ExtMode::BL,
+                                    src: v112,
+                                    dst: v35,
+                                };
+                                let v493 = C::emit(ctx, &v492);
+                                let v115 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v116 = C::output_gpr(ctx, v115);
+                                let v117 = Some(v116);
+                                // Rule at isle/codegen/x64/lower.isle line 876.
+                                return v117;
+                            }
+                            &Type::I16 => {
+                                let v35 = C::temp_writable_gpr(ctx);
+                                let v107 = C::put_in_gpr(ctx, v101);
+                                let v112 = C::gpr_to_gpr_mem(ctx, v107);
+                                let v495 = MInst::Movzx {
+                                    mode: ExtMode::WL,
+                                    src: v112,
+                                    dst: v35,
+                                };
+                                let v496 = C::emit(ctx, &v495);
+                                let v115 = C::writable_gpr_to_gpr(ctx, v35);
+                                let v116 = C::output_gpr(ctx, v115);
+                                let v117 = Some(v116);
+                                // Rule at isle/codegen/x64/lower.isle line 880.
+                                return v117;
+                            }
+                            &Type::I32 => {
+                                let v103 = C::put_in_gpr(ctx, v101);
+                                let v104 = C::output_gpr(ctx, v103);
+                                let v105 = Some(v104);
+                                // Rule at isle/codegen/x64/lower.isle line 323.
+                                return v105;
+                            }
+                            _ => {}
+                        }
+                    }
+                    &Opcode::Bitcast => {
+                        let v597 = &C::vector_ty(ctx, v2);
+                        if let Some(v598) = v597 {
+                            let v315 = C::put_in_xmm(ctx, v101);
+                            let v599 = C::output_xmm(ctx, v315);
+                            let v600 = Some(v599);
+                            // Rule at isle/codegen/x64/simd.isle line 35.
+                            return v600;
+                        }
+                        match v2 {
+                            &Type::I32 => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v373 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v315);
+                                let v374 = C::output_gpr(ctx, v373);
+                                let v375 = Some(v374);
+                                // Rule at isle/codegen/x64/lower.isle line 617.
+                                return v375;
+                            }
+                            &Type::I64 => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v376 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v315);
+                                let v377 = C::output_gpr(ctx, v376);
+                                let v378 = Some(v377);
+                                // Rule at isle/codegen/x64/lower.isle line 618.
+                                return v378;
+                            }
+                            &Type::F32 => {
+                                let v103 = C::put_in_gpr(ctx, v101);
+                                let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
+                                let v368 = C::output_xmm(ctx, v367);
+                                let v369 = Some(v368);
+                                // Rule at isle/codegen/x64/lower.isle line 615.
+                                return v369;
+                            }
+                            &Type::F64 => {
+                                let v103 = C::put_in_gpr(ctx, v101);
+                                let v370 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v103);
+                                let v371 = C::output_xmm(ctx, v370);
+                                let v372 = Some(v371);
+                                // Rule at isle/codegen/x64/lower.isle line 616.
+                                return v372;
+                            }
+                            _ => {}
+                        }
+                    }
+                    &Opcode::Fneg => {
                         let v285 = &C::float_size(ctx, v2);
                         if let Some(v286) = v285 {
                             let v315 = C::put_in_xmm(ctx, v101);
@@ -842,10 +927,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             return v328;
                         }
                     }
-                }
-                &Opcode::Fabs => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Fabs => {
                         let v285 = &C::float_size(ctx, v2);
                         if let Some(v286) = v285 {
                             let v315 = C::put_in_xmm(ctx, v101);
@@ -857,10 +939,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             return v333;
                         }
                     }
-                }
-                &Opcode::Sqrt => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Sqrt => {
                         match v2 {
                             &Type::F32 => {
                                 let v315 = C::put_in_xmm(ctx, v101);
@@ -881,10 +960,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             _ => {}
                         }
                     }
-                }
-                &Opcode::Ceil => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Ceil => {
                         let v285 = &C::float_size(ctx, v2);
                         if let Some(v286) = v285 {
                             let v344 = constructor_round(ctx, v286, &RoundMode::Up, v101);
@@ -894,10 +970,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             return v346;
                         }
                     }
-                }
-                &Opcode::Floor => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Floor => {
                         let v285 = &C::float_size(ctx, v2);
                         if let Some(v286) = v285 {
                             let v348 = constructor_round(ctx, v286, &RoundMode::Down, v101);
@@ -907,10 +980,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             return v350;
                         }
                     }
-                }
-                &Opcode::Trunc => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Trunc => {
                         let v285 = &C::float_size(ctx, v2);
                         if let Some(v286) = v285 {
                             let v352 = constructor_round(ctx, v286, &RoundMode::Zero, v101);
@@ -920,10 +990,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             return v354;
                         }
                     }
-                }
-                &Opcode::Nearest => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Nearest => {
                         let v285 = &C::float_size(ctx, v2);
                         if let Some(v286) = v285 {
                             let v356 = constructor_round(ctx, v286, &RoundMode::Nearest, v101);
@@ -933,10 +1000,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             return v358;
                         }
                     }
-                }
-                &Opcode::Fpromote => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Fpromote => {
                         if let &Type::F64 = v2 {
                             let v315 = C::put_in_xmm(ctx, v101);
                             let v360 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v315, v315);
@@ -946,10 +1010,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             return v362;
                         }
                     }
-                }
-                &Opcode::Fdemote => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::Fdemote => {
                         if let &Type::F32 = v2 {
                             let v315 = C::put_in_xmm(ctx, v101);
                             let v364 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v315, v315);
@@ -959,10 +1020,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             return v366;
                         }
                     }
-                }
-                &Opcode::FcvtToSint => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::FcvtToSint => {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v406 = constructor_float_to_sint(ctx, false, v4, v101);
@@ -972,10 +1030,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             return v408;
                         }
                     }
-                }
-                &Opcode::FcvtToUint => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::FcvtToUint => {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v412 = constructor_float_to_uint(ctx, false, v4, v101);
@@ -985,10 +1040,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             return v414;
                         }
                     }
-                }
-                &Opcode::FcvtToSintSat => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::FcvtToSintSat => {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v409 = constructor_float_to_sint(ctx, true, v4, v101);
@@ -998,10 +1050,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             return v411;
                         }
                     }
-                }
-                &Opcode::FcvtToUintSat => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::FcvtToUintSat => {
                         let v3 = &C::int_ty(ctx, v2);
                         if let Some(v4) = v3 {
                             let v415 = constructor_float_to_uint(ctx, true, v4, v101);
@@ -1011,10 +1060,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             return v417;
                         }
                     }
-                }
-                &Opcode::FcvtFromSint => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::FcvtFromSint => {
                         let v285 = &C::float_size(ctx, v2);
                         if let Some(v286) = v285 {
                             let v106 = &C::value_type(ctx, v101);
@@ -1030,10 +1076,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             }
                         }
                     }
-                }
-                &Opcode::FcvtFromUint => {
-                    let v1 = &C::result_type(ctx, arg0);
-                    if let Some(v2) = v1 {
+                    &Opcode::FcvtFromUint => {
                         let v106 = &C::value_type(ctx, v101);
                         match v106 {
                             &Type::I32 => {
@@ -1081,8 +1124,8 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             _ => {}
                         }
                     }
+                    _ => {}
                 }
-                _ => {}
             }
         }
         &InstructionData::Binary {
@@ -1091,18 +1134,74 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
         } => {
             let v1 = &C::result_type(ctx, arg0);
             if let Some(v2) = v1 {
+                match v16 {
+                    &Opcode::BandNot => {
+                        let v597 = &C::vector_ty(ctx, v2);
+                        if let Some(v598) = v597 {
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v807 = C::put_in_xmm(ctx, v18.1);
+                            let v289 = C::put_in_xmm(ctx, v18.0);
+                            let v808 = constructor_vec_rr(ctx, &SseOp::Pandn, v807, v289);
+                            let v809 = C::output_xmm(ctx, v808);
+                            let v810 = Some(v809);
+                            // Rule at isle/codegen/x64/simd.isle line 416.
+                            return v810;
+                        }
+                    }
+                    &Opcode::FminPseudo => {
+                        match v2 {
+                            &Type::F32X4 => {
+                                let v18 = C::unpack_value_array_2(ctx, v17);
+                                let v807 = C::put_in_xmm(ctx, v18.1);
+                                let v289 = C::put_in_xmm(ctx, v18.0);
+                                let v890 = constructor_vec_rr(ctx, &SseOp::Minps, v807, v289);
+                                let v891 = C::output_xmm(ctx, v890);
+                                let v892 = Some(v891);
+                                // Rule at isle/codegen/x64/simd.isle line 515.
+                                return v892;
+                            }
+                            &Type::F64X2 => {
+                                let v18 = C::unpack_value_array_2(ctx, v17);
+                                let v807 = C::put_in_xmm(ctx, v18.1);
+                                let v289 = C::put_in_xmm(ctx, v18.0);
+                                let v894 = constructor_vec_rr(ctx, &SseOp::Minpd, v807, v289);
+                                let v895 = C::output_xmm(ctx, v894);
+                                let v896 = Some(v895);
+                                // Rule at isle/codegen/x64/simd.isle line 517.
+                                return v896;
+                            }
+                            _ => {}
+                        }
+                    }
+                    &Opcode::FmaxPseudo => {
+                        match v2 {
+                            &Type::F32X4 => {
+                                let v18 = C::unpack_value_array_2(ctx, v17);
+                                let v807 = C::put_in_xmm(ctx, v18.1);
+                                let v289 = C::put_in_xmm(ctx, v18.0);
+                                let v898 = constructor_vec_rr(ctx, &SseOp::Maxps, v807, v289);
+                                let v899 = C::output_xmm(ctx, v898);
+                                let v900 = Some(v899);
+                                // Rule at isle/codegen/x64/simd.isle line 519.
+                                return v900;
+                            }
+                            &Type::F64X2 => {
+                                let v18 = C::unpack_value_array_2(ctx, v17);
+                                let v807 = C::put_in_xmm(ctx, v18.1);
+                                let v289 = C::put_in_xmm(ctx, v18.0);
+                                let v902 = constructor_vec_rr(ctx, &SseOp::Maxpd, v807, v289);
+                                let v903 = C::output_xmm(ctx, v902);
+                                let v904 = Some(v903);
+                                // Rule at isle/codegen/x64/simd.isle line 521.
+                                return v904;
+                            }
+                            _ => {}
+                        }
+                    }
+                    _ => {}
+                }
                 let v597 = &C::vector_ty(ctx, v2);
                 if let Some(v598) = v597 {
-                    if let &Opcode::BandNot = v16 {
-                        let v18 = C::unpack_value_array_2(ctx, v17);
-                        let v807 = C::put_in_xmm(ctx, v18.1);
-                        let v289 = C::put_in_xmm(ctx, v18.0);
-                        let v808 = constructor_vec_rr(ctx, &SseOp::Pandn, v807, v289);
-                        let v809 = C::output_xmm(ctx, v808);
-                        let v810 = Some(v809);
-                        // Rule at isle/codegen/x64/simd.isle line 416.
-                        return v810;
-                    }
                     let v758 = &constructor_vec_shift_imm_op(ctx, v16, v598);
                     if let Some(v759) = v758 {
                         let v18 = C::unpack_value_array_2(ctx, v17);
@@ -2382,6 +2481,81 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             args: v381,
         } => {
             if let &Opcode::Fcmp = v379 {
+                match v380 {
+                    &FloatCC::Equal => {
+                        let v382 = C::unpack_value_array_2(ctx, v381);
+                        let v905 = &C::value_type(ctx, v382.0);
+                        let v906 = &C::vector_ty(ctx, v905);
+                        if let Some(v907) = v906 {
+                            let v908 = constructor_vec_fcmp(ctx, v907, 0x0_u8, v382.0, v382.1);
+                            let v909 = C::output_xmm(ctx, v908);
+                            let v910 = Some(v909);
+                            // Rule at isle/codegen/x64/simd.isle line 534.
+                            return v910;
+                        }
+                    }
+                    &FloatCC::NotEqual => {
+                        let v382 = C::unpack_value_array_2(ctx, v381);
+                        let v905 = &C::value_type(ctx, v382.0);
+                        let v906 = &C::vector_ty(ctx, v905);
+                        if let Some(v907) = v906 {
+                            let v912 = constructor_vec_fcmp(ctx, v907, 0x4_u8, v382.0, v382.1);
+                            let v913 = C::output_xmm(ctx, v912);
+                            let v914 = Some(v913);
+                            // Rule at isle/codegen/x64/simd.isle line 537.
+                            return v914;
+                        }
+                    }
+                    &FloatCC::LessThan => {
+                        let v382 = C::unpack_value_array_2(ctx, v381);
+                        let v905 = &C::value_type(ctx, v382.0);
+                        let v906 = &C::vector_ty(ctx, v905);
+                        if let Some(v907) = v906 {
+                            let v916 = constructor_vec_fcmp(ctx, v907, 0x1_u8, v382.0, v382.1);
+                            let v917 = C::output_xmm(ctx, v916);
+                            let v918 = Some(v917);
+                            // Rule at isle/codegen/x64/simd.isle line 540.
+                            return v918;
+                        }
+                    }
+                    &FloatCC::LessThanOrEqual => {
+                        let v382 = C::unpack_value_array_2(ctx, v381);
+                        let v905 = &C::value_type(ctx, v382.0);
+                        let v906 = &C::vector_ty(ctx, v905);
+                        if let Some(v907) = v906 {
+                            let v920 = constructor_vec_fcmp(ctx, v907, 0x2_u8, v382.0, v382.1);
+                            let v921 = C::output_xmm(ctx, v920);
+                            let v922 = Some(v921);
+                            // Rule at isle/codegen/x64/simd.isle line 543.
+                            return v922;
+                        }
+                    }
+                    &FloatCC::GreaterThan => {
+                        let v382 = C::unpack_value_array_2(ctx, v381);
+                        let v905 = &C::value_type(ctx, v382.0);
+                        let v906 = &C::vector_ty(ctx, v905);
+                        if let Some(v907) = v906 {
+                            let v923 = constructor_vec_fcmp(ctx, v907, 0x1_u8, v382.1, v382.0);
+                            let v924 = C::output_xmm(ctx, v923);
+                            let v925 = Some(v924);
+                            // Rule at isle/codegen/x64/simd.isle line 546.
+                            return v925;
+                        }
+                    }
+                    &FloatCC::GreaterThanOrEqual => {
+                        let v382 = C::unpack_value_array_2(ctx, v381);
+                        let v905 = &C::value_type(ctx, v382.0);
+                        let v906 = &C::vector_ty(ctx, v905);
+                        if let Some(v907) = v906 {
+                            let v926 = constructor_vec_fcmp(ctx, v907, 0x2_u8, v382.1, v382.0);
+                            let v927 = C::output_xmm(ctx, v926);
+                            let v928 = Some(v927);
+                            // Rule at isle/codegen/x64/simd.isle line 549.
+                            return v928;
+                        }
+                    }
+                    _ => {}
+                }
                 let v382 = C::unpack_value_array_2(ctx, v381);
                 let v385 = constructor_float_flag(ctx, v380, v382.0, v382.1);
                 let v386 = C::output_gpr(ctx, v385);
@@ -4936,5 +5110,73 @@ pub fn constructor_vhigh_bits_of<C: Context>(ctx: &mut C, arg0: &Type, arg1: Xmm
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
         "vhigh_bits_of", "isle/codegen/x64/simd.isle line 467"
+    )
+}
+
+// Generated as internal constructor for term vec_round_imm.
+pub fn constructor_vec_round_imm<C: Context>(ctx: &mut C, arg0: &Opcode) -> Option<u8> {
+    match arg0 {
+        &Opcode::Ceil => {
+            let v6 = Some(0xa_u8);
+            // Rule at isle/codegen/x64/simd.isle line 503.
+            return v6;
+        }
+        &Opcode::Floor => {
+            let v4 = Some(0x9_u8);
+            // Rule at isle/codegen/x64/simd.isle line 502.
+            return v4;
+        }
+        &Opcode::Trunc => {
+            let v8 = Some(0xb_u8);
+            // Rule at isle/codegen/x64/simd.isle line 504.
+            return v8;
+        }
+        &Opcode::Nearest => {
+            let v2 = Some(0x8_u8);
+            // Rule at isle/codegen/x64/simd.isle line 501.
+            return v2;
+        }
+        _ => {}
+    }
+    None
+}
+
+// Generated as internal constructor for term vec_fcmp_op.
+pub fn constructor_vec_fcmp_op<C: Context>(ctx: &mut C, arg0: &Type) -> Option<SseImmOp> {
+    match arg0 {
+        &Type::F32X4 => {
+            let v2 = Some(SseImmOp::Cmpps);
+            // Rule at isle/codegen/x64/simd.isle line 528.
+            return v2;
+        }
+        &Type::F64X2 => {
+            let v4 = Some(SseImmOp::Cmppd);
+            // Rule at isle/codegen/x64/simd.isle line 529.
+            return v4;
+        }
+        _ => {}
+    }
+    None
+}
+
+// Generated as internal constructor for term vec_fcmp.
+pub fn constructor_vec_fcmp<C: Context>(
+    ctx: &mut C,
+    arg0: &Type,
+    arg1: u8,
+    arg2: Value,
+    arg3: Value,
+) -> XmmReg {
+    let v4 = &constructor_vec_fcmp_op(ctx, arg0);
+    if let Some(v5) = v4 {
+        let v6 = C::put_in_xmm(ctx, arg2);
+        let v7 = C::put_in_xmm(ctx, arg3);
+        let v8 = constructor_vec_rr_imm(ctx, v5, arg1, v6, v7);
+        // Rule at isle/codegen/x64/simd.isle line 531.
+        return v8;
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "vec_fcmp", "isle/codegen/x64/simd.isle line 530"
     )
 }
