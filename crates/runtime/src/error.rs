@@ -221,3 +221,11 @@ impl std::error::Error for Trap {
             .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
+
+/// A failed [`Memory::read`](crate::Memory::read) or
+/// [`Memory::write`](crate::Memory::write), passed on with `?`.
+impl From<crate::MemoryAccessError> for Error {
+    fn from(error: crate::MemoryAccessError) -> Error {
+        Error::Host(Box::new(error))
+    }
+}

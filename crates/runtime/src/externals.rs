@@ -243,6 +243,62 @@ impl Memory {
         Ok(self.get_mut(store.as_store_mut())?.memory.data_mut())
     }
 
+    /// Copies `buffer.len()` bytes at `offset` of the memory into `buffer`
+    /// (Wasmtime's `Memory::read`): what a host function does with a
+    /// pointer the guest passed it. A range past the memory's end, or a
+    /// memory of another store, is a [`MemoryAccessError`] and reads
+    /// nothing; never a panic.
+    ///
+    /// ```
+    /// use duet::{Engine, Instance, Module, Store};
+    /// let engine = Engine::default();
+    /// let module = Module::new(&engine, r#"(module (memory (export "memory") 1)
+    ///     (data (i32.const 8) "hello"))"#)?;
+    /// let mut store = Store::new(&engine, ());
+    /// let instance = Instance::new(&mut store, &module, &[])?;
+    /// let memory = instance.get_memory(&store, "memory")?.unwrap();
+    /// let mut buffer = [0; 5];
+    /// memory.read(&store, 8, &mut buffer)?;
+    /// assert_eq!(&buffer, b"hello");
+    /// memory.write(&mut store, 8, b"HE")?;
+    /// memory.read(&store, 8, &mut buffer)?;
+    /// assert_eq!(&buffer, b"HEllo");
+    /// assert!(memory.read(&store, 65535, &mut buffer).is_err());
+    /// # Ok::<(), duet::Error>(())
+    /// ```
+    pub fn read(
+        &self,
+        store: impl AsStore,
+        offset: usize,
+        buffer: &mut [u8],
+    ) -> Result<(), MemoryAccessError> {
+        let store = store.as_store();
+        let memory = self.get(store).map_err(|_| MemoryAccessError::OtherStore)?;
+        let bytes = memory.memory.data();
+        let range = MemoryAccessError::check(offset, buffer.len(), bytes.len())?;
+        buffer.copy_from_slice(&bytes[range]);
+        Ok(())
+    }
+
+    /// Copies `buffer` into the memory at `offset` (Wasmtime's
+    /// `Memory::write`). A range past the memory's end, or a memory of
+    /// another store, is a [`MemoryAccessError`] and writes nothing.
+    pub fn write(
+        &self,
+        mut store: impl AsStoreMut,
+        offset: usize,
+        buffer: &[u8],
+    ) -> Result<(), MemoryAccessError> {
+        let store = store.as_store_mut();
+        let memory = self
+            .get_mut(store)
+            .map_err(|_| MemoryAccessError::OtherStore)?;
+        let bytes = memory.memory.data_mut();
+        let range = MemoryAccessError::check(offset, buffer.len(), bytes.len())?;
+        bytes[range].copy_from_slice(buffer);
+        Ok(())
+    }
+
     /// The memory's bytes and the store's data, both for writing: what a
     /// host function needs to read and write guest memory while it updates
     /// its own state (WASI's file table, say). The two do not overlap: the
@@ -259,6 +315,52 @@ impl Memory {
         Ok((bytes, data))
     }
 }
+
+/// Why [`Memory::read`] or [`Memory::write`] did not happen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MemoryAccessError {
+    /// The bytes `offset .. offset + len` are not all inside the memory,
+    /// which has `size` bytes.
+    OutOfBounds {
+        /// The first byte asked for.
+        offset: usize,
+        /// How many bytes.
+        len: usize,
+        /// The memory's size in bytes.
+        size: usize,
+    },
+    /// The memory belongs to another store than the one given.
+    OtherStore,
+}
+
+impl MemoryAccessError {
+    /// The range `offset .. offset + len` if it lies within `size` bytes.
+    fn check(
+        offset: usize,
+        len: usize,
+        size: usize,
+    ) -> Result<core::ops::Range<usize>, MemoryAccessError> {
+        match offset.checked_add(len) {
+            Some(end) if end <= size => Ok(offset..end),
+            _ => Err(MemoryAccessError::OutOfBounds { offset, len, size }),
+        }
+    }
+}
+
+impl core::fmt::Display for MemoryAccessError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            MemoryAccessError::OutOfBounds { offset, len, size } => write!(
+                f,
+                "out of bounds memory access: {len} bytes at offset {offset} of a memory of {size} bytes"
+            ),
+            MemoryAccessError::OtherStore => f.write_str("the memory belongs to another store"),
+        }
+    }
+}
+
+impl std::error::Error for MemoryAccessError {}
 
 /// A table.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -60,8 +60,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 
 /// A host function's closure, with its store's data type erased: it is
-/// given a pointer to the `StoreInner<T>` it was made for.
-pub(crate) type HostCallback = dyn Fn(*mut StoreOpaque, Option<Instance>, &[Val], &mut [Val]) -> Result<(), Error>
+/// given a pointer to the `StoreInner<T>` it was made for, the function's
+/// type, and the trampoline's slots (the arguments in, the results out).
+/// A closure of [`Func::new`] converts the slots to [`Val`]s and back; one
+/// of [`Func::wrap`] reads and writes them in place, without allocating.
+pub(crate) type HostCallback = dyn Fn(*mut StoreOpaque, Option<Instance>, &FuncType, &mut [[u8; 16]]) -> Result<(), Error>
     + Send
     + Sync;
 
@@ -115,24 +118,7 @@ unsafe extern "sysv64" fn host_shim(context: *mut HostContext, values: *mut [u8;
     // SAFETY: the trampoline passes a slot per parameter and result.
     let values = unsafe { core::slice::from_raw_parts_mut(values, slots) };
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: the store outlives its functions' contexts.
-        let params: Vec<Val> = {
-            let opaque = unsafe { &*store };
-            ty.params
-                .iter()
-                .zip(values.iter())
-                .map(|(&t, slot)| opaque.read_slot(t, slot))
-                .collect()
-        };
-        let mut results: Vec<Val> = ty.results.iter().map(|&t| Val::default_for(t)).collect();
-        (context.callback)(store, context.caller, &params, &mut results)?;
-        // SAFETY: as above; the closure's borrow has ended.
-        let opaque = unsafe { &*store };
-        for ((result, &t), slot) in results.iter().zip(ty.results.iter()).zip(values.iter_mut()) {
-            opaque.check_type(result, t, "a host function's result")?;
-            opaque.write_slot(result, slot)?;
-        }
-        Ok::<(), Error>(())
+        (context.callback)(store, context.caller, ty, values)
     }));
     // SAFETY: as above.
     let opaque = unsafe { &mut *store };
@@ -295,17 +281,43 @@ impl Func {
     }
 }
 
-/// Wraps a closure over `Caller<T>` as a [`HostCallback`].
+/// Wraps a closure over `Caller<T>` and [`Val`] slices as a
+/// [`HostCallback`] ([`Func::new`], [`Linker::func_new`]): the arguments
+/// are read into a vector, and the results checked against the type.
+///
+/// [`Linker::func_new`]: crate::Linker::func_new
 pub(crate) fn erase<T: 'static>(
     f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync + 'static,
 ) -> Arc<HostCallback> {
     Arc::new(
-        move |store: *mut StoreOpaque, caller, params: &[Val], results: &mut [Val]| {
+        move |store: *mut StoreOpaque, caller, ty: &FuncType, values: &mut [[u8; 16]]| {
             // SAFETY: host callbacks of a `Store<T>` are only made by
-            // `Func::new::<T>` and `Linker<T>`, and the opaque part is the
-            // first field of the `#[repr(C)]` `StoreInner<T>`.
+            // `Func::new::<T>`, `Func::wrap` and `Linker<T>`, and the
+            // opaque part is the first field of the `#[repr(C)]`
+            // `StoreInner<T>`; the store is suspended in `Func::call`.
             let store = unsafe { &mut *store.cast::<StoreInner<T>>() };
-            f(Caller { store, caller }, params, results)
+            let params: Vec<Val> = ty
+                .params
+                .iter()
+                .zip(values.iter())
+                .map(|(&t, slot)| store.opaque.read_slot(t, slot))
+                .collect();
+            let mut results: Vec<Val> = ty.results.iter().map(|&t| Val::default_for(t)).collect();
+            f(
+                Caller {
+                    store: &mut *store,
+                    caller,
+                },
+                &params,
+                &mut results,
+            )?;
+            let opaque = &store.opaque;
+            for ((result, &t), slot) in results.iter().zip(ty.results.iter()).zip(values.iter_mut())
+            {
+                opaque.check_type(result, t, "a host function's result")?;
+                opaque.write_slot(result, slot)?;
+            }
+            Ok(())
         },
     )
 }

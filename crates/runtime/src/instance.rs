@@ -27,6 +27,7 @@ use crate::func::{Func, HostContext, invoke, write_stack_limit};
 use crate::module::Module;
 use crate::store::{AsStore, AsStoreMut, StoreGlobal, StoreOpaque, StoreTable};
 use crate::table::Table as RtTable;
+use crate::typed::{TypedFunc, WasmList};
 use crate::vm::{VMFuncRef, VMFunctionImport, VMGlobalDefinition, VMStoreContext};
 use duet_environ::module::{
     ConstEvalContext, ConstExpr, DataKind, ElementItems, ElementKind, EntityIndex, FuncIndex,
@@ -251,6 +252,21 @@ impl Instance {
         Ok(self.get_export(store, name)?.and_then(Extern::into_func))
     }
 
+    /// The exported function `name` as a [`TypedFunc`] of type `Params ->
+    /// Results` (Wasmtime's `Instance::get_typed_func`): an
+    /// [`Error::Unlinkable`] if there is no such function, an
+    /// [`Error::Type`] if its type is another.
+    pub fn get_typed_func<Params: WasmList, Results: WasmList>(
+        &self,
+        store: impl AsStore,
+        name: &str,
+    ) -> Result<TypedFunc<Params, Results>, Error> {
+        let func = self
+            .get_func(&store, name)?
+            .ok_or_else(|| Error::Unlinkable(format!("failed to find function export `{name}`")))?;
+        func.typed(&store)
+    }
+
     /// The exported memory `name`, or `None` if there is no export of
     /// that name or it is not a memory.
     ///
@@ -327,7 +343,7 @@ fn export(store: &StoreOpaque, data: &InstanceData, entity: EntityIndex) -> Exte
     }
 }
 
-fn instantiate(
+pub(crate) fn instantiate(
     store: &mut StoreOpaque,
     module: &Module,
     imports: &[Extern],

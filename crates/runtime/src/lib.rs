@@ -134,6 +134,7 @@ mod unwind;
 #[doc(hidden)]
 pub mod vm;
 pub mod wasi;
+mod wrap;
 
 pub use cranelift_asm::x64::{CpuFeatures, Feature as CpuFeature};
 pub use duet_environ::module::{FuncType, GlobalType, MemoryType, RefType, TableType, ValType};
@@ -141,15 +142,16 @@ pub use duet_environ::trap::Trap as TrapCode;
 pub use duet_environ::tunables::Tunables;
 pub use engine::{Compiler, Config, CpuPreset, Engine, ProfilingStrategy};
 pub use error::{Error, FrameInfo, Trap};
-pub use externals::{Extern, ExternType, Global, Memory, Table};
+pub use externals::{Extern, ExternType, Global, Memory, MemoryAccessError, Table};
 pub use func::{Caller, Func};
 pub use instance::Instance;
 pub use limits::{
     DEFAULT_INSTANCE_LIMIT, DEFAULT_MEMORY_LIMIT, DEFAULT_TABLE_LIMIT, ResourceLimiter,
     StoreLimits, StoreLimitsBuilder,
 };
-pub use linker::Linker;
+pub use linker::{InstancePre, Linker};
 pub use module::{Module, ModuleSource, NotAModule, NotText};
 pub use store::{AsStore, AsStoreDataMut, AsStoreMut, ExternRef, Store, UpdateDeadline, Val};
 pub use typed::{TypedFunc, WasmList, WasmTy};
 pub use wasmparser::WasmFeatures;
+pub use wrap::{IntoFunc, WasmRet};

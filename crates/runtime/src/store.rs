@@ -151,6 +151,28 @@ pub struct StoreOpaque {
     pub(crate) epoch_callback: Option<EpochCallback>,
 }
 
+// SAFETY: `Store<T>` is `Send` when `T` is, and `Sync` when `T` is, as
+// Wasmtime's is; `StoreOpaque` is the part that is not `Send` by itself,
+// only because of raw pointers (and `host_panic`, which is `Send` but not
+// `Sync`). Every raw pointer in it (and in the `InstanceData`,
+// `HostContext` and `VMFuncRef` boxes it owns) points either into memory
+// the store itself owns (VMContexts, definition records, linear memories,
+// host function contexts, the store itself) or into code and trampolines
+// that its `Engine` and `Module`s keep alive, which are `Send + Sync`.
+// None of it is tied to a thread: the only thread-local state a call uses
+// (the trap handler's activation record in `traps`) lives for the call,
+// and a call borrows the store mutably, so it starts and ends on one
+// thread. Moving the store moves the `Box` that owns all of this, and no
+// address inside changes.
+unsafe impl Send for StoreOpaque {}
+// SAFETY: through `&StoreOpaque` nothing is written: the methods taking
+// `&self` read the vectors and records, and the only interior mutability,
+// the fuel counter's `UnsafeCell` in `VMStoreContext`, is written only by
+// wasm (which runs under `&mut`) and by `set_fuel(&mut self)`; `host_panic`
+// and `host_error` are only touched under `&mut`. Shared references on
+// several threads therefore only read.
+unsafe impl Sync for StoreOpaque {}
+
 /// A [`Store::epoch_deadline_callback`] with the store's data type erased:
 /// it is given a pointer to the `StoreInner<T>` it was made for and the
 /// instance whose code reached the deadline.

@@ -3,7 +3,7 @@
 
 use crate::error::Error;
 use crate::func::Func;
-use crate::store::{AsStore, AsStoreMut, ExternRef, Val};
+use crate::store::{AsStore, AsStoreMut, ExternRef, StoreOpaque, Val};
 use duet_environ::module::ValType;
 
 /// A Rust type that is a wasm value type: `i32`, `i64`, `f32`, `f64`,
@@ -16,6 +16,21 @@ pub trait WasmTy: Sized {
     fn into_val(self) -> Val;
     /// From a [`Val`] of type [`Self::TYPE`].
     fn from_val(val: Val) -> Option<Self>;
+
+    /// Reads the value from a trampoline's 16-byte slot, which holds one
+    /// of type [`Self::TYPE`].
+    #[doc(hidden)]
+    fn load(store: &StoreOpaque, slot: &[u8; 16]) -> Self {
+        Self::from_val(store.read_slot(Self::TYPE, slot))
+            .expect("a slot read as `Self::TYPE` holds a value of that type")
+    }
+
+    /// Writes the value into a trampoline's 16-byte slot: a reference of
+    /// another store is an [`Error::Type`].
+    #[doc(hidden)]
+    fn store(self, store: &StoreOpaque, slot: &mut [u8; 16]) -> Result<(), Error> {
+        store.write_slot(&self.into_val(), slot)
+    }
 }
 
 macro_rules! wasm_ty {
@@ -76,6 +91,11 @@ pub trait WasmList: Sized {
     fn into_vals(self) -> Vec<Val>;
     /// From [`Val`]s of [`Self::types`].
     fn from_vals(vals: &[Val]) -> Option<Self>;
+
+    /// Writes the values into the first slots of `slots` (there is one
+    /// per value): no allocation, as a host function's results.
+    #[doc(hidden)]
+    fn store_slots(self, store: &StoreOpaque, slots: &mut [[u8; 16]]) -> Result<(), Error>;
 }
 
 impl<T: WasmTy> WasmList for T {
@@ -90,6 +110,9 @@ impl<T: WasmTy> WasmList for T {
             [v] => T::from_val(*v),
             _ => None,
         }
+    }
+    fn store_slots(self, store: &StoreOpaque, slots: &mut [[u8; 16]]) -> Result<(), Error> {
+        self.store(store, &mut slots[0])
     }
 }
 
@@ -108,6 +131,12 @@ macro_rules! wasm_tuple {
                 let mut iter = vals.iter();
                 let result = ($($t::from_val(*iter.next()?)?,)*);
                 iter.next().is_none().then_some(result)
+            }
+            fn store_slots(self, _store: &StoreOpaque, _slots: &mut [[u8; 16]]) -> Result<(), Error> {
+                let ($($t,)*) = self;
+                let mut _slots = _slots.iter_mut();
+                $($t.store(_store, _slots.next().expect("a slot per value"))?;)*
+                Ok(())
             }
         }
     };
