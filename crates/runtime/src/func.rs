@@ -27,7 +27,7 @@
 //!
 //! A host function may call wasm again through its [`Caller`]; that call
 //! is an activation of its own (`traps::call_wasm` nests), and a trap in it
-//! comes back to the host function as an `Error::Trap`. If the host
+//! comes back to the host function as an error that is a `Trap`. If the host
 //! function fails with that error unchanged, the outer activation's
 //! `HostError` trap is not reported as a host error wrapping a trap: the
 //! inner trap goes on unwinding as itself, with its own code (an
@@ -47,7 +47,7 @@
 //!
 //! [`Config::max_wasm_stack`]: crate::Config::max_wasm_stack
 
-use crate::error::{Error, FrameInfo, Trap};
+use crate::error::{Error, ErrorKind, FrameInfo, Trap};
 use crate::externals::Extern;
 use crate::instance::Instance;
 use crate::store::{AsStore, AsStoreMut, HostFuncParts, StoreInner, StoreOpaque, Val};
@@ -136,6 +136,29 @@ unsafe extern "sysv64" fn host_shim(context: *mut HostContext, values: *mut [u8;
 }
 
 /// A function: exported by an instance, or defined by the host.
+///
+/// ```
+/// use duet::{Engine, Func, FuncType, Store, Val, ValType};
+/// let engine = Engine::default();
+/// let mut store = Store::new(&engine, ());
+/// // A host function from a closure over Rust values...
+/// let add = Func::wrap(&mut store, |a: i32, b: i32| a.wrapping_add(b));
+/// // ... or over `Val`s, of a type given at run time.
+/// let ty = FuncType { params: [ValType::I64].into(), results: [ValType::I64].into() };
+/// let negate = Func::new(&mut store, ty, |_caller, params, results| {
+///     results[0] = Val::I64(-params[0].i64().unwrap());
+///     Ok(())
+/// });
+/// let mut results = [Val::I32(0)];
+/// add.call(&mut store, &[Val::I32(2), Val::I32(3)], &mut results)?;
+/// assert_eq!(results[0].i32(), Some(5));
+/// let mut results = [Val::I64(0)];
+/// negate.call(&mut store, &[Val::I64(7)], &mut results)?;
+/// assert_eq!(results[0].i64(), Some(-7));
+/// // A wrong argument is an error, not a panic.
+/// assert!(add.call(&mut store, &[Val::I64(2), Val::I32(3)], &mut [Val::I32(0)]).is_err());
+/// # Ok::<(), duet::Error>(())
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Func {
     pub(crate) store: u64,
@@ -226,7 +249,7 @@ impl Func {
 
     /// The function's type.
     ///
-    /// A function of another store is an [`Error::Type`] (see "Handles
+    /// A function of another store is an [`ErrorKind::Type`](crate::ErrorKind::Type) (see "Handles
     /// from another store" in the docs of [`Store`](crate::Store)).
     pub fn ty(&self, store: impl AsStore) -> Result<FuncType, Error> {
         let store = store.as_store();
@@ -238,7 +261,7 @@ impl Func {
     /// `results` (which must have one slot per result).
     ///
     /// A function, or an argument's reference value, of another store is
-    /// an [`Error::Type`], and nothing runs.
+    /// an [`ErrorKind::Type`](crate::ErrorKind::Type), and nothing runs.
     pub fn call(
         &self,
         mut store: impl AsStoreMut,
@@ -250,18 +273,18 @@ impl Func {
         let func = &store.funcs[self.index as usize];
         let ty = func.ty.clone();
         if params.len() != ty.params.len() {
-            return Err(Error::Type(format!(
+            return Err(Error::from(ErrorKind::Type(format!(
                 "{ty} takes {} arguments, given {}",
                 ty.params.len(),
                 params.len()
-            )));
+            ))));
         }
         if results.len() != ty.results.len() {
-            return Err(Error::Type(format!(
+            return Err(Error::from(ErrorKind::Type(format!(
                 "{ty} has {} results, given room for {}",
                 ty.results.len(),
                 results.len()
-            )));
+            ))));
         }
         let mut values = vec![[0u8; 16]; ty.params.len().max(ty.results.len()).max(1)];
         for (i, (param, &t)) in params.iter().zip(ty.params.iter()).enumerate() {
@@ -369,11 +392,11 @@ pub(crate) unsafe fn invoke(
         TrapCode::HostError | TrapCode::Interrupt => store.host_error.take(),
         _ => None,
     };
-    Err(Error::Trap(match host_error {
+    Err(Error::new(match host_error.map(Error::downcast::<Trap>) {
         // The host function passed on the trap of a call it made into wasm:
         // that trap goes on unwinding as itself, through these frames too.
-        Some(Error::Trap(inner)) => inner.unwound_through(frames, truncated),
-        Some(error) => Trap::with_frames(info.trap, frames, truncated).with_source(error),
+        Some(Ok(inner)) => inner.unwound_through(frames, truncated),
+        Some(Err(error)) => Trap::with_frames(info.trap, frames, truncated).with_source(error),
         None => Trap::with_frames(info.trap, frames, truncated),
     }))
 }

@@ -7,7 +7,7 @@
 //! made into a [`Func`] in the store each instantiation uses.
 
 use crate::engine::Engine;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::externals::Extern;
 use crate::func::{Caller, Func, HostCallback, erase};
 use crate::instance::Instance;
@@ -25,6 +25,30 @@ enum Definition {
 }
 
 /// Definitions by name, to instantiate modules with.
+///
+/// ```
+/// use duet::{Engine, Linker, Module, Store};
+/// let engine = Engine::default();
+/// let mut linker = Linker::new(&engine);
+/// linker.func_wrap("env", "twice", |x: i64| x * 2)?;
+/// let mut store = Store::new(&engine, ());
+/// // Another instance's exports, under a module name of their own.
+/// let lib = Module::new(&engine, r#"(module (func (export "one") (result i64) i64.const 1))"#)?;
+/// let lib = linker.instantiate(&mut store, &lib)?;
+/// linker.instance(&mut store, "lib", lib)?;
+/// let main = Module::new(&engine, r#"(module
+///     (import "env" "twice" (func $twice (param i64) (result i64)))
+///     (import "lib" "one" (func $one (result i64)))
+///     (func (export "two") (result i64) (call $twice (call $one))))"#)?;
+/// let main = linker.instantiate(&mut store, &main)?;
+/// let two = main.get_typed_func::<(), i64>(&mut store, "two")?;
+/// assert_eq!(two.call(&mut store, ())?, 2);
+/// // An import nobody defined is an error naming it.
+/// let other = Module::new(&engine, r#"(module (import "env" "missing" (func)))"#)?;
+/// let error = linker.instantiate(&mut store, &other).unwrap_err();
+/// assert!(error.to_string().contains("`env`.`missing`"));
+/// # Ok::<(), duet::Error>(())
+/// ```
 pub struct Linker<T> {
     engine: Engine,
     definitions: HashMap<(String, String), Definition>,
@@ -100,7 +124,7 @@ impl<T: 'static> Linker<T> {
     /// Defines every export of `instance` under `module_name`, replacing
     /// earlier definitions of the same names (as the spec's `register`
     /// does). An instance of another store than `store` is an
-    /// [`Error::Type`].
+    /// [`ErrorKind::Type`](crate::ErrorKind::Type).
     pub fn instance(
         &mut self,
         store: &mut Store<T>,
@@ -122,9 +146,9 @@ impl<T: 'static> Linker<T> {
     ) -> Result<&mut Self, Error> {
         let key = (module.to_string(), name.to_string());
         if self.definitions.contains_key(&key) {
-            return Err(Error::Unlinkable(format!(
+            return Err(Error::from(ErrorKind::Unlinkable(format!(
                 "`{module}`.`{name}` is already defined"
-            )));
+            ))));
         }
         self.definitions.insert(key, definition);
         Ok(self)
@@ -144,7 +168,7 @@ impl<T: 'static> Linker<T> {
     }
 
     /// Instantiates `module` with its imports resolved by name. A
-    /// definition from another store than `store` is an [`Error::Type`]
+    /// definition from another store than `store` is an [`ErrorKind::Type`](crate::ErrorKind::Type)
     /// ([`Instance::new`]).
     pub fn instantiate(&self, store: &mut Store<T>, module: &Module) -> Result<Instance, Error> {
         self.instantiate_pre(module)?.instantiate(store)
@@ -152,23 +176,23 @@ impl<T: 'static> Linker<T> {
 
     /// Resolves `module`'s imports by name once, for many instantiations
     /// (Wasmtime's `Linker::instantiate_pre`): an import the linker does
-    /// not define is an [`Error::Unlinkable`] here, and a module of
-    /// another engine an [`Error::Type`]. Types are checked by each
+    /// not define is an [`ErrorKind::Unlinkable`](crate::ErrorKind::Unlinkable) here, and a module of
+    /// another engine an [`ErrorKind::Type`](crate::ErrorKind::Type). Types are checked by each
     /// [`InstancePre::instantiate`], as [`Instance::new`] checks them.
     pub fn instantiate_pre(&self, module: &Module) -> Result<InstancePre<T>, Error> {
         if !Engine::same(&self.engine, module.engine()) {
-            return Err(Error::Type(
+            return Err(Error::from(ErrorKind::Type(
                 "the module was compiled by another engine than the linker's".into(),
-            ));
+            )));
         }
         let imports = module
             .imports()
             .map(
                 |(m, n, _)| match self.definitions.get(&(m.to_string(), n.to_string())) {
                     Some(definition) => Ok(definition.clone()),
-                    None => Err(Error::Unlinkable(format!(
+                    None => Err(Error::from(ErrorKind::Unlinkable(format!(
                         "unknown import: `{m}`.`{n}` has not been defined"
-                    ))),
+                    )))),
                 },
             )
             .collect::<Result<Arc<[Definition]>, Error>>()?;
@@ -187,7 +211,7 @@ impl<T: 'static> Linker<T> {
 /// Host functions the linker defined are made anew in each store an
 /// instantiation uses; an import the linker defined as an entity of one
 /// store (an [`Extern`]) can only be used in that store, and
-/// instantiating in another is an [`Error::Type`], as with
+/// instantiating in another is an [`ErrorKind::Type`](crate::ErrorKind::Type), as with
 /// [`Instance::new`].
 ///
 /// ```

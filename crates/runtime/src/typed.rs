@@ -1,7 +1,7 @@
 //! [`TypedFunc`]: a [`Func`] whose type was checked once against Rust types,
 //! so calls take and return Rust values.
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::func::Func;
 use crate::store::{AsStore, AsStoreMut, ExternRef, StoreOpaque, Val};
 use duet_environ::module::ValType;
@@ -26,7 +26,7 @@ pub trait WasmTy: Sized {
     }
 
     /// Writes the value into a trampoline's 16-byte slot: a reference of
-    /// another store is an [`Error::Type`].
+    /// another store is an [`ErrorKind::Type`](crate::ErrorKind::Type).
     #[doc(hidden)]
     fn store(self, store: &StoreOpaque, slot: &mut [u8; 16]) -> Result<(), Error> {
         store.write_slot(&self.into_val(), slot)
@@ -149,7 +149,28 @@ wasm_tuple!(A, B, C, D);
 wasm_tuple!(A, B, C, D, E);
 wasm_tuple!(A, B, C, D, E, F);
 
-/// A function checked to have type `Params -> Results`.
+/// A function checked to have type `Params -> Results`: `()`, a
+/// [`WasmTy`] or a tuple of them on each side.
+///
+/// ```
+/// use duet::{Engine, Instance, Module, Store};
+/// let engine = Engine::default();
+/// let module = Module::new(&engine, r#"(module
+///     (func (export "divmod") (param i32 i32) (result i32 i32)
+///       (i32.div_u (local.get 0) (local.get 1))
+///       (i32.rem_u (local.get 0) (local.get 1))))"#)?;
+/// let mut store = Store::new(&engine, ());
+/// let instance = Instance::new(&mut store, &module, &[])?;
+/// let divmod = instance.get_typed_func::<(i32, i32), (i32, i32)>(&mut store, "divmod")?;
+/// assert_eq!(divmod.call(&mut store, (17, 5))?, (3, 2));
+/// // Dividing by zero traps: an error holding the `Trap`.
+/// let error = divmod.call(&mut store, (1, 0)).unwrap_err();
+/// let trap = error.downcast_ref::<duet::Trap>().expect("a trap");
+/// assert_eq!(trap.code(), duet::TrapCode::IntegerDivisionByZero);
+/// // The wrong types are refused when the function is typed.
+/// assert!(instance.get_typed_func::<i32, i32>(&mut store, "divmod").is_err());
+/// # Ok::<(), duet::Error>(())
+/// ```
 pub struct TypedFunc<Params, Results> {
     func: Func,
     _types: core::marker::PhantomData<fn(Params) -> Results>,
@@ -171,7 +192,7 @@ impl<Params, Results> core::fmt::Debug for TypedFunc<Params, Results> {
 
 impl Func {
     /// This function as a [`TypedFunc`], if its type is `Params -> Results`
-    /// (an [`Error::Type`] if not, or if the function belongs to another
+    /// (an [`ErrorKind::Type`](crate::ErrorKind::Type) if not, or if the function belongs to another
     /// store).
     pub fn typed<Params: WasmList, Results: WasmList>(
         &self,
@@ -181,13 +202,13 @@ impl Func {
         store.check(self.store, "the function")?;
         let ty = &store.funcs[self.index as usize].ty;
         if *ty.params != *Params::types() || *ty.results != *Results::types() {
-            return Err(Error::Type(format!(
+            return Err(Error::from(ErrorKind::Type(format!(
                 "the function has type {ty}, not the requested {}",
                 duet_environ::module::FuncType {
                     params: Params::types().into(),
                     results: Results::types().into(),
                 }
-            )));
+            ))));
         }
         Ok(TypedFunc {
             func: *self,
@@ -198,7 +219,7 @@ impl Func {
 
 impl<Params: WasmList, Results: WasmList> TypedFunc<Params, Results> {
     /// Calls the function ([`Func::call`]: a store other than the
-    /// function's is an [`Error::Type`]).
+    /// function's is an [`ErrorKind::Type`](crate::ErrorKind::Type)).
     pub fn call(&self, store: impl AsStoreMut, params: Params) -> Result<Results, Error> {
         let mut results = vec![Val::I32(0); Results::types().len()];
         self.func.call(store, &params.into_vals(), &mut results)?;

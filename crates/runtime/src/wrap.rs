@@ -53,17 +53,11 @@ impl<R: WasmList> WasmRet for R {
     }
 }
 
-impl<R: WasmList, E: Into<Box<dyn std::error::Error + Send + Sync>>> WasmRet for Result<R, E> {
+impl<R: WasmList, E: Into<Error>> WasmRet for Result<R, E> {
     type Ok = R;
 
     fn into_result(self) -> Result<R, Error> {
-        self.map_err(|error| match error.into().downcast::<Error>() {
-            // A duet error (a trap from a call the host function made, say)
-            // stays itself, so that a trap passed on with `?` keeps
-            // unwinding as that trap (`func.rs`).
-            Ok(error) => *error,
-            Err(error) => Error::Host(error),
-        })
+        self.map_err(Into::into)
     }
 }
 

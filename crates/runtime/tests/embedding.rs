@@ -89,12 +89,8 @@ fn host_functions_read_guest_memory_through_their_caller() {
                     .expect("a memory export");
                 let (ptr, len) = (params[0].i32().unwrap(), params[1].i32().unwrap());
                 let mut bytes = vec![0; len as usize];
-                memory
-                    .read(&caller, ptr as usize, &mut bytes)
-                    .map_err(|e| duet::Error::Host(e.into()))?;
-                memory
-                    .write(&mut caller, ptr as usize, b"FROM")
-                    .map_err(|e| duet::Error::Host(e.into()))?;
+                memory.read(&caller, ptr as usize, &mut bytes)?;
+                memory.write(&mut caller, ptr as usize, b"FROM")?;
                 caller.data_mut().push(String::from_utf8(bytes).unwrap());
                 Ok(())
             },
@@ -347,10 +343,7 @@ fn wrapped_host_functions_of_every_shape() {
         error.to_string().starts_with("host function error"),
         "{error}"
     );
-    assert_eq!(
-        std::error::Error::source(&error).unwrap().to_string(),
-        "negative"
-    );
+    assert_eq!(error.source().unwrap().to_string(), "negative");
     // A Result with an io::Error: `?` on it compiles in a host function.
     let io = Func::wrap(&mut store, |path_len: i32| -> Result<i32, std::io::Error> {
         let bytes = std::fs::read(format!("/nonexistent/duet-{path_len}"))?;
@@ -361,9 +354,13 @@ fn wrapped_host_functions_of_every_shape() {
         .unwrap()
         .call(&mut store, 3)
         .unwrap_err();
-    let source = std::error::Error::source(&error).unwrap();
+    let source = error.source().unwrap();
     assert_eq!(source.to_string(), "No such file or directory (os error 2)");
-    assert_eq!(error.as_trap().unwrap().code(), TrapCode::HostError);
+    assert!(source.downcast_ref::<std::io::Error>().is_some());
+    assert_eq!(
+        error.downcast_ref::<duet::Trap>().unwrap().code(),
+        TrapCode::HostError
+    );
 }
 
 #[test]
@@ -397,7 +394,7 @@ fn a_trap_that_a_wrapped_host_function_passes_on_unwinds_as_itself() {
         .get_typed_func::<(), i32>(&mut store, "outer")
         .unwrap();
     let error = outer.call(&mut store, ()).unwrap_err();
-    let trap = error.as_trap().expect("a trap");
+    let trap = error.downcast_ref::<duet::Trap>().expect("a trap");
     assert_eq!(trap.code(), TrapCode::UnreachableCodeReached);
     assert_eq!(trap.frames().len(), 2, "{trap}");
     // A missing export and a wrong type are errors, not panics.
