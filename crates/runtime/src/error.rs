@@ -93,6 +93,26 @@ pub struct FrameInfo {
     pub module_offset: Option<u32>,
 }
 
+/// The fields as methods, under the names Wasmtime's `FrameInfo` gives
+/// them, so that code written for Wasmtime reads a frame unchanged.
+impl FrameInfo {
+    /// [`FrameInfo::func_index`](field@FrameInfo::func_index).
+    pub fn func_index(&self) -> u32 {
+        self.func_index
+    }
+
+    /// [`FrameInfo::func_name`](field@FrameInfo::func_name).
+    pub fn func_name(&self) -> Option<&str> {
+        self.func_name.as_deref()
+    }
+
+    /// [`FrameInfo::module_offset`](field@FrameInfo::module_offset), as
+    /// Wasmtime's `usize`.
+    pub fn module_offset(&self) -> Option<usize> {
+        self.module_offset.map(|offset| offset as usize)
+    }
+}
+
 impl fmt::Display for FrameInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.func_name {
