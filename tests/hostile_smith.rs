@@ -40,8 +40,8 @@
 //!    pass prints the text itself);
 //! 2. **no false "invalid"**: when
 //!    `wasmparser::Validator::new_with_features(<the engine's features>)`
-//!    accepts the module, `Error::Invalid` fails the test, and so does
-//!    `Error::Compile` (a compiler bug by definition). `Unsupported` is
+//!    accepts the module, `ErrorKind::Invalid` fails the test, and so does
+//!    `ErrorKind::Compile` (a compiler bug by definition). `Unsupported` is
 //!    fine: the summary counts it by reason (operator, type or proposal).
 //!    A module the validator refuses (a proposal outside `default()`) is
 //!    still compiled, and only a panic fails it.
@@ -63,7 +63,7 @@
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use duet::{Compiler, Config, Engine, Error, Instance, Module, Store, TrapCode, Val};
+use duet::{Compiler, Config, Engine, ErrorKind, Instance, Module, Store, TrapCode, Val};
 use duet_environ::tunables::Tunables;
 use duet_tests::env_u64;
 use duet_tests::rng::XorShift;
@@ -197,9 +197,9 @@ fn case(seed: u64) -> Case {
 enum Outcome {
     Compiled,
     Unsupported(String),
-    /// `Error::Invalid`, with its message.
+    /// `ErrorKind::Invalid`, with its message.
     Invalid(String),
-    /// Any other error (`Error::Compile` is a compiler bug).
+    /// Any other error (`ErrorKind::Compile` is a compiler bug).
     Other(String),
     /// The panic's message.
     Panic(String),
@@ -209,9 +209,12 @@ enum Outcome {
 fn compile(engine: &Engine, wasm: &[u8]) -> Outcome {
     match catch_unwind(AssertUnwindSafe(|| Module::new(engine, wasm))) {
         Ok(Ok(_)) => Outcome::Compiled,
-        Ok(Err(Error::Unsupported(message))) => Outcome::Unsupported(message),
-        Ok(Err(Error::Invalid(message))) => Outcome::Invalid(message),
-        Ok(Err(e)) => Outcome::Other(e.to_string()),
+        Ok(Err(e)) => match e.downcast::<ErrorKind>() {
+            Ok(ErrorKind::Unsupported(message)) => Outcome::Unsupported(message),
+            Ok(ErrorKind::Invalid(message)) => Outcome::Invalid(message),
+            Ok(e) => Outcome::Other(e.to_string()),
+            Err(e) => Outcome::Other(e.to_string()),
+        },
         Err(payload) => Outcome::Panic(panic_message(&*payload)),
     }
 }
@@ -618,7 +621,7 @@ fn calls(wat: &str, features: Features, arg: i32, expected: Option<i32>) {
                     assert_eq!(results[0].i32(), Some(expected), "{tier}: f({arg})")
                 }
                 (Err(e), None) => assert_eq!(
-                    e.as_trap().map(|t| t.code()),
+                    e.downcast_ref::<duet::Trap>().map(|t| t.code()),
                     Some(TrapCode::UnreachableCodeReached),
                     "{tier}: f({arg})"
                 ),

@@ -86,8 +86,10 @@ fn argument(ty: ValType, rng: &mut XorShift) -> Val {
 fn outcome_of(result: Result<(), Error>, results: &[Val]) -> Result<Vec<Bits>, String> {
     match result {
         Ok(()) => Ok(results.iter().map(bits).collect()),
-        Err(Error::Trap(trap)) => Err(format!("trap {:?}", trap.code())),
-        Err(other) => Err(format!("error {other}")),
+        Err(error) => match error.downcast_ref::<duet::Trap>() {
+            Some(trap) => Err(format!("trap {:?}", trap.code())),
+            None => Err(format!("error {error}")),
+        },
     }
 }
 
@@ -112,9 +114,11 @@ fn run(compiler: Compiler, wasm: &[u8], seed: u64) -> Result<Vec<Step>, String> 
     let instance = Instance::new(&mut store, &module, &[]);
     let step = Step {
         what: "instantiation".into(),
-        outcome: instance.as_ref().map(|_| Vec::new()).map_err(|e| match e {
-            Error::Trap(trap) => format!("trap {:?}", trap.code()),
-            other => format!("error {other}"),
+        outcome: instance.as_ref().map(|_| Vec::new()).map_err(|e| {
+            match e.downcast_ref::<duet::Trap>() {
+                Some(trap) => format!("trap {:?}", trap.code()),
+                None => format!("error {e}"),
+            }
         }),
         fuel_left: store.get_fuel().unwrap(),
     };

@@ -73,7 +73,7 @@ impl Tier for DuetTier {
     }
 
     /// The optimizing tier has no SIMD yet (it refuses a module with a
-    /// `v128` as [`Error::Unsupported`]); the baseline tier compiles all
+    /// `v128` as [`duet::ErrorKind::Unsupported`]); the baseline tier compiles all
     /// of WebAssembly 2.0, SIMD included, under every CPU preset with
     /// SSE4.1.
     fn may_refuse(&self, uses: Uses) -> bool {
@@ -81,15 +81,18 @@ impl Tier for DuetTier {
     }
 
     fn instantiate(&self, wasm: &[u8]) -> Result<Box<dyn TierInstance>, Instantiation> {
-        let refused = |e: Error| match e {
-            Error::Unsupported(why) => Instantiation::Unsupported(why),
-            other => Instantiation::Refused(other.to_string()),
+        let refused = |e: Error| match e.downcast::<duet::ErrorKind>() {
+            Ok(duet::ErrorKind::Unsupported(why)) => Instantiation::Unsupported(why),
+            Ok(other) => Instantiation::Refused(other.to_string()),
+            Err(other) => Instantiation::Refused(other.to_string()),
         };
         let module = Module::from_binary(&self.engine, wasm).map_err(refused)?;
         let mut store = Store::new(&self.engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).map_err(|e| match e {
-            Error::Trap(trap) => Instantiation::Trapped(trap_kind(trap.code())),
-            other => refused(other),
+        let instance = Instance::new(&mut store, &module, &[]).map_err(|e| {
+            match e.downcast::<duet::Trap>() {
+                Ok(trap) => Instantiation::Trapped(trap_kind(trap.code())),
+                Err(other) => refused(other),
+            }
         })?;
         let funcs = instance
             .exports(&store)
@@ -186,8 +189,10 @@ impl TierInstance for DuetInstance {
         let mut results: Vec<Val> = ty.results.iter().map(|&t| Val::default_for(t)).collect();
         match func.call(&mut self.store, &params, &mut results) {
             Ok(()) => Ok(results.iter().map(|r| self.portable_value(r)).collect()),
-            Err(Error::Trap(trap)) => Err(trap_kind(trap.code())),
-            Err(other) => Err(TrapKind::Other(format!("duet error: {other}"))),
+            Err(error) => match error.downcast_ref::<duet::Trap>() {
+                Some(trap) => Err(trap_kind(trap.code())),
+                None => Err(TrapKind::Other(format!("duet error: {error}"))),
+            },
         }
     }
 

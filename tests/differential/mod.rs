@@ -192,7 +192,7 @@ pub enum Instantiation {
     /// with its message.
     Refused(String),
     /// The engine does not implement something the module uses (duet's
-    /// `Error::Unsupported`), with its message.
+    /// `duet::ErrorKind::Unsupported`), with its message.
     Unsupported(String),
     /// Instantiation trapped.
     Trapped(TrapKind),

@@ -666,7 +666,7 @@ fn run_program(
         match duet::wasi::I32Exit::from_error(&error) {
             Some(0) => {}
             Some(code) => return Err(format!("the program exited with code {code}")),
-            None => return Err(crate::error_report(&error)),
+            None => return Err(crate::error_report(error.as_ref())),
         }
     }
     let state = store.data();

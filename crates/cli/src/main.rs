@@ -676,10 +676,14 @@ impl From<String> for RunFailure {
 
 impl From<duet::Error> for RunFailure {
     fn from(error: duet::Error) -> RunFailure {
-        match error {
-            duet::Error::Trap(trap) => RunFailure::Trap(trap),
-            duet::Error::Limit(message) => RunFailure::Limit(first_line(&message)),
-            other => RunFailure::Message(first_line(&other.to_string())),
+        match error
+            .downcast::<duet::Trap>()
+            .map_err(|e| e.downcast::<duet::ErrorKind>())
+        {
+            Ok(trap) => RunFailure::Trap(trap),
+            Err(Ok(duet::ErrorKind::Limit(message))) => RunFailure::Limit(first_line(&message)),
+            Err(Ok(other)) => RunFailure::Message(first_line(&other.to_string())),
+            Err(Err(other)) => RunFailure::Message(first_line(&other.to_string())),
         }
     }
 }
@@ -826,9 +830,12 @@ fn run_in(
         }),
         None => Err(stopped_by_bound(args, error)),
     };
-    let instance = match linker.instantiate(&mut *store, module) {
+    let instance = match linker
+        .instantiate(&mut *store, module)
+        .map_err(|e| e.downcast::<duet::ErrorKind>())
+    {
         Ok(instance) => instance,
-        Err(duet::Error::Limit(message)) => {
+        Err(Ok(duet::ErrorKind::Limit(message))) => {
             let bound = if message.contains("`memory_size`") {
                 format!(
                     "--max-memory-size {}",
@@ -842,7 +849,8 @@ fn run_in(
             };
             return Err(RunFailure::Limit(format!("{bound}: {message}")));
         }
-        Err(error) => return exited(error),
+        Err(Ok(error)) => return exited(error.into()),
+        Err(Err(error)) => return exited(error),
     };
     let name = args.invoke.as_deref().unwrap_or("_start");
     let func = instance
@@ -898,8 +906,9 @@ fn run_in(
 /// `error` as `duet run` reports it: running out of `--fuel` and an
 /// interruption by `--timeout` name their bound, anything else is itself.
 fn stopped_by_bound(args: &RunArgs, error: duet::Error) -> RunFailure {
-    let duet::Error::Trap(trap) = error else {
-        return RunFailure::from(error);
+    let trap = match error.downcast::<duet::Trap>() {
+        Ok(trap) => trap,
+        Err(error) => return RunFailure::from(error),
     };
     let (bound, exit_code) = match (trap.code(), args.fuel, args.timeout) {
         (duet::TrapCode::OutOfFuel, Some(fuel), _) => (

@@ -80,8 +80,8 @@ use ::wast::{
     QuoteWat, QuoteWatTest, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat,
 };
 use duet::{
-    Engine, Error as DuetError, ExternRef, FuncType, GlobalType, Instance, Linker, Memory,
-    MemoryType, Module, RefType, Store, Table, TableType, TrapCode, Val, ValType,
+    Engine, Error as DuetError, ErrorKind, ExternRef, FuncType, GlobalType, Instance, Linker,
+    Memory, MemoryType, Module, RefType, Store, Table, TableType, Trap, TrapCode, Val, ValType,
 };
 use std::collections::HashMap;
 use std::fmt;
@@ -684,7 +684,13 @@ impl<'a> FileRun<'a> {
                 "{what}: expected trap \"{expected}\", got results ({})",
                 self.describe_values(&results)
             )),
-            Err(DuetError::Trap(trap)) if trap_message_matches(trap.code(), expected) => Ok(()),
+            Err(error)
+                if error
+                    .downcast_ref::<Trap>()
+                    .is_some_and(|trap| trap_message_matches(trap.code(), expected)) =>
+            {
+                Ok(())
+            }
             Err(error) => Err(format!(
                 "{what}: expected trap \"{expected}\", got {}",
                 one_line(&error)
@@ -699,9 +705,11 @@ impl<'a> FileRun<'a> {
                 "{what}: expected exhaustion \"{expected}\", got results ({})",
                 self.describe_values(&results)
             )),
-            Err(DuetError::Trap(trap))
-                if trap.code() == TrapCode::StackOverflow
-                    && trap_message_matches(trap.code(), expected) =>
+            Err(error)
+                if error.downcast_ref::<Trap>().is_some_and(|trap| {
+                    trap.code() == TrapCode::StackOverflow
+                        && trap_message_matches(trap.code(), expected)
+                }) =>
             {
                 Ok(())
             }
@@ -753,7 +761,14 @@ impl<'a> FileRun<'a> {
             Ok(_) => Err(format!(
                 "expected \"{expected}\", but the module instantiated"
             )),
-            Err(DuetError::Unlinkable(message)) if message.contains(expected) => Ok(()),
+            Err(error)
+                if matches!(
+                    error.downcast_ref(),
+                    Some(ErrorKind::Unlinkable(message)) if message.contains(expected)
+                ) =>
+            {
+                Ok(())
+            }
             Err(error) => Err(format!("expected \"{expected}\", got {}", one_line(&error))),
         }
     }
@@ -795,7 +810,7 @@ impl<'a> FileRun<'a> {
 /// here: [`Module::new`] would read them as text.
 fn compile_binary(engine: &Engine, bytes: &[u8]) -> Result<Module, DuetError> {
     if !bytes.starts_with(b"\0asm") {
-        return Err(DuetError::Invalid("magic header not detected".into()));
+        return Err(ErrorKind::Invalid("magic header not detected".into()).into());
     }
     Module::new(engine, bytes)
 }
@@ -1028,9 +1043,9 @@ fn describe_execute(exec: &WastExecute<'_>) -> String {
 
 /// An engine error on one line: a trap's message without its backtrace.
 fn one_line(error: &DuetError) -> String {
-    match error {
-        DuetError::Trap(trap) => format!("trap \"{}\"", trap.code().message()),
-        other => other
+    match error.downcast_ref::<Trap>() {
+        Some(trap) => format!("trap \"{}\"", trap.code().message()),
+        None => error
             .to_string()
             .lines()
             .next()

@@ -3,7 +3,7 @@
 //! type ids and per-type trampolines).
 
 use crate::code::CodeMemory;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::loaded::{CodeNames, LoadedCode};
 use crate::memory::{DEFAULT_MEMORY64_RESERVATION, MAX_MEMORY64_RESERVATION};
 use cranelift_asm::x64::{CpuFeatures, Feature};
@@ -25,7 +25,7 @@ pub enum Compiler {
     /// The optimizing compiler (`cranelift-wasm` to IR, `cranelift-codegen`
     /// to machine code). Its backend does not lower every instruction yet:
     /// a module using one it does not is refused with
-    /// [`Error::Unsupported`](crate::Error::Unsupported).
+    /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported)(crate::Error::Unsupported).
     Cranelift,
 }
 
@@ -38,7 +38,7 @@ impl Compiler {
         }
     }
 
-    /// An [`Error::Config`] naming the cargo feature if this build does not
+    /// An [`ErrorKind::Config`](crate::ErrorKind::Config) naming the cargo feature if this build does not
     /// include the compiler.
     pub(crate) fn check_built_in(self) -> Result<(), Error> {
         if self.is_built_in() {
@@ -48,9 +48,9 @@ impl Compiler {
             Compiler::Winch => "winch",
             Compiler::Cranelift => "cranelift",
         };
-        Err(Error::Config(format!(
+        Err(Error::from(ErrorKind::Config(format!(
             "the {self:?} compiler is not built in (the `duet` crate's cargo feature `{feature}` is off)"
-        )))
+        ))))
     }
 }
 
@@ -91,7 +91,7 @@ pub enum ProfilingStrategy {
 /// set bits with a shift-and-mask sequence without POPCNT), and the
 /// assembler checks every form they emit against them. A module that needs
 /// a feature the preset lacks is refused naming the feature, never
-/// compiled to code that would fault: an [`Error::Unsupported`] (SIMD
+/// compiled to code that would fault: an [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) (SIMD
 /// without SSE4.1).
 #[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
 pub enum CpuPreset {
@@ -352,7 +352,7 @@ impl Config {
     }
 }
 
-/// An [`Error::Config`] naming every feature of `preset` (whose features
+/// An [`ErrorKind::Config`](crate::ErrorKind::Config) naming every feature of `preset` (whose features
 /// are `wanted`) that `host` lacks: code using them could not run here.
 fn check_cpu_preset(
     preset: CpuPreset,
@@ -367,10 +367,10 @@ fn check_cpu_preset(
     if missing.is_empty() {
         return Ok(());
     }
-    Err(Error::Config(format!(
+    Err(Error::from(ErrorKind::Config(format!(
         "the CPU preset `{preset}` needs {}, which this host's CPU lacks (code using it could not run here)",
         missing.join(", ")
-    )))
+    ))))
 }
 
 /// The code an engine made for one function type: an entry trampoline
@@ -410,7 +410,20 @@ pub(crate) struct EngineInner {
 }
 
 /// A compilation environment shared by modules and stores. Cheap to
-/// clone (a reference count).
+/// clone (a reference count); `Send + Sync`, so one engine serves every
+/// thread.
+///
+/// ```
+/// use duet::{Compiler, Config, Engine, Module};
+/// // The default: the baseline compiler, the host's CPU features.
+/// let engine = Engine::default();
+/// // Or configured: the optimizing compiler, fuel metering.
+/// let optimizing = Engine::new(Config::new().compiler(Compiler::Cranelift).consume_fuel(true))?;
+/// let module = Module::new(&optimizing, "(module (func (export \"f\")))")?;
+/// assert_eq!(module.num_defined_functions(), 1);
+/// # let _ = engine;
+/// # Ok::<(), duet::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Engine {
     pub(crate) inner: Arc<EngineInner>,
@@ -439,26 +452,26 @@ impl Engine {
     pub fn new(config: &Config) -> Result<Engine, Error> {
         config.compiler.check_built_in()?;
         if config.memory64_reservation > MAX_MEMORY64_RESERVATION {
-            return Err(Error::Config(format!(
+            return Err(Error::from(ErrorKind::Config(format!(
                 "a 64-bit memory reservation of {} bytes is more than the {} bytes (1 TiB) allowed",
                 config.memory64_reservation, MAX_MEMORY64_RESERVATION
-            )));
+            ))));
         }
         let host = target_lexicon::Triple::host();
         if let Some(target) = &config.target {
             let triple: target_lexicon::Triple = target
                 .parse()
-                .map_err(|e| Error::Config(format!("target `{target}`: {e}")))?;
+                .map_err(|e| Error::from(ErrorKind::Config(format!("target `{target}`: {e}"))))?;
             if triple != host {
-                return Err(Error::Config(format!(
+                return Err(Error::from(ErrorKind::Config(format!(
                     "cannot compile for `{triple}`: duet compiles for the host (`{host}`) only"
-                )));
+                ))));
             }
         }
         if host.architecture != target_lexicon::Architecture::X86_64 {
-            return Err(Error::Config(format!(
+            return Err(Error::from(ErrorKind::Config(format!(
                 "duet generates x86-64 code; this host is `{host}`"
-            )));
+            ))));
         }
         let cpu = config.cpu.features();
         check_cpu_preset(config.cpu, cpu, CpuFeatures::host())?;
@@ -567,13 +580,13 @@ impl Engine {
             return Ok(found.clone());
         }
         let compile = |r: Result<_, cranelift_asm::x64::AsmError>| {
-            r.map_err(|e| Error::Compile(format!("trampoline for {ty}: {e}")))
+            r.map_err(|e| Error::from(ErrorKind::Compile(format!("trampoline for {ty}: {e}"))))
         };
         let entry = compile(trampoline::compile_entry_trampoline(ty, self.inner.cpu))?;
         let host = compile(trampoline::compile_host_trampoline(ty, self.inner.cpu))?;
         let functions = [entry, host];
         let code = CodeMemory::new(&functions, |_| None)
-            .map_err(|e| Error::Resource(format!("trampoline code: {e}")))?;
+            .map_err(|e| Error::from(ErrorKind::Resource(format!("trampoline code: {e}"))))?;
         let names = || {
             let list = |types: &[duet_environ::module::ValType]| {
                 types

@@ -12,7 +12,8 @@
 //! repeated, however deep host functions and wasm call each other.
 //!
 //! A host function that fails with the very trap its own call into wasm
-//! returned (`Err(Error::Trap(..))`, typically passed on with `?`) does not
+//! returned (an [`Error`] that is that [`Trap`], typically passed on with
+//! `?`) does not
 //! add a level: the trap unwinds on as itself, keeping its code, its
 //! source, and its frames followed by those of the wasm that called the
 //! host function (`func.rs` says how).
@@ -20,9 +21,27 @@
 use core::fmt;
 use duet_environ::trap::Trap as TrapCode;
 
-/// Everything the embedding API can fail with.
+/// Everything the embedding API can fail with: [`anyhow::Error`], as in
+/// Wasmtime. What failed is the error it holds, found with
+/// [`downcast_ref`](anyhow::Error::downcast_ref): a [`Trap`] for a trap
+/// (`err.downcast_ref::<duet::Trap>()`), an [`ErrorKind`] for the
+/// runtime's other failures, and a host function's own error (an
+/// [`std::io::Error`], say) as itself. `?` converts any
+/// `std::error::Error + Send + Sync + 'static` into it, so host functions
+/// and embedders mix duet's results with their own and with `anyhow`'s.
+/// `docs/embedding.md` says why this and not an enum.
+pub type Error = anyhow::Error;
+
+/// A result with [`Error`]; `duet::Result<T>` as `wasmtime::Result<T>`.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// The runtime's failures other than traps: what an [`Error`] holds when
+/// a module does not compile or link, a value has the wrong type, a limit
+/// refuses, and so on (`err.downcast_ref::<duet::ErrorKind>()`). Each
+/// message is one line.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+#[non_exhaustive]
+pub enum ErrorKind {
     /// The module is malformed or invalid (wasmparser's message, with the
     /// byte offset), or its text does not parse.
     #[error("invalid module: {0}")]
@@ -37,18 +56,6 @@ pub enum Error {
     /// An import is missing or has the wrong type.
     #[error("{0}")]
     Unlinkable(String),
-    /// A trap: while running wasm, or while instantiating (a segment out of
-    /// bounds, a trapping start function).
-    #[error(transparent)]
-    Trap(#[from] Trap),
-    /// A host function's own error. When it unwinds through wasm it comes
-    /// back as the source of a [`Trap`] with code
-    /// [`TrapCode::HostError`]. Transparent: it displays as the error it
-    /// holds, and its [`source`](std::error::Error::source) is that
-    /// error's, so a chain of errors reads the same with or without this
-    /// wrapper.
-    #[error(transparent)]
-    Host(Box<dyn std::error::Error + Send + Sync>),
     /// A value or entity of the wrong type, from another store, or a write
     /// to an immutable global: the embedder's mistake.
     #[error("{0}")]
@@ -74,21 +81,6 @@ pub enum Error {
     },
 }
 
-impl Error {
-    /// A host error from a message (for host functions that fail).
-    pub fn msg(message: impl Into<String>) -> Error {
-        Error::Host(message.into().into())
-    }
-
-    /// The trap, if this is one.
-    pub fn as_trap(&self) -> Option<&Trap> {
-        match self {
-            Error::Trap(trap) => Some(trap),
-            _ => None,
-        }
-    }
-}
-
 /// One wasm frame of a trap's backtrace.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FrameInfo {
@@ -99,6 +91,26 @@ pub struct FrameInfo {
     /// The byte offset in the module of the trapping instruction (innermost
     /// frame) or of the call (outer frames), when known.
     pub module_offset: Option<u32>,
+}
+
+/// The fields as methods, under the names Wasmtime's `FrameInfo` gives
+/// them, so that code written for Wasmtime reads a frame unchanged.
+impl FrameInfo {
+    /// [`FrameInfo::func_index`](field@FrameInfo::func_index).
+    pub fn func_index(&self) -> u32 {
+        self.func_index
+    }
+
+    /// [`FrameInfo::func_name`](field@FrameInfo::func_name).
+    pub fn func_name(&self) -> Option<&str> {
+        self.func_name.as_deref()
+    }
+
+    /// [`FrameInfo::module_offset`](field@FrameInfo::module_offset), as
+    /// Wasmtime's `usize`.
+    pub fn module_offset(&self) -> Option<usize> {
+        self.module_offset.map(|offset| offset as usize)
+    }
 }
 
 impl fmt::Display for FrameInfo {
@@ -122,7 +134,7 @@ pub struct Trap {
     frames: Vec<FrameInfo>,
     /// Whether outer frames were left out (the backtrace is capped).
     truncated: bool,
-    source: Option<Box<Error>>,
+    source: Option<Error>,
 }
 
 impl Trap {
@@ -146,7 +158,7 @@ impl Trap {
     }
 
     pub(crate) fn with_source(mut self, source: Error) -> Trap {
-        self.source = Some(Box::new(source));
+        self.source = Some(source);
         self
     }
 
@@ -163,14 +175,14 @@ impl Trap {
 
     /// Whether the outermost frames were left out of [`frames`](Self::frames)
     /// (a deep stack: the backtrace holds at most
-    /// [`MAX_BACKTRACE_FRAMES`](crate::traps::MAX_BACKTRACE_FRAMES)).
+    /// `traps::MAX_BACKTRACE_FRAMES`, 64 frames).
     pub fn is_truncated(&self) -> bool {
         self.truncated
     }
 
     /// The host function's error behind a [`TrapCode::HostError`].
     pub fn host_error(&self) -> Option<&Error> {
-        self.source.as_deref()
+        self.source.as_ref()
     }
 }
 
@@ -178,7 +190,7 @@ impl Trap {
     /// This trap, continuing to unwind through an outer activation whose
     /// wasm frames (innermost first) are `outer`, with `outer_truncated`
     /// saying whether that backtrace was cut off: `outer` is appended, up
-    /// to [`MAX_BACKTRACE_FRAMES`](crate::traps::MAX_BACKTRACE_FRAMES) in
+    /// to `traps::MAX_BACKTRACE_FRAMES` in
     /// all. A backtrace already cut off gets nothing appended (its
     /// outermost frames are missing, and frames after a gap would mislead).
     pub(crate) fn unwound_through(
@@ -217,7 +229,7 @@ impl fmt::Display for Trap {
 impl std::error::Error for Trap {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+            .as_ref()
+            .map(|e| e.as_ref() as &(dyn std::error::Error + 'static))
     }
 }

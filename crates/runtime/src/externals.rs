@@ -2,7 +2,7 @@
 //! [`Table`], [`Global`] (functions are in `func.rs`), and [`Extern`], any
 //! of them.
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::func::Func;
 use crate::memory::{LinearMemory, MemoryType as RtMemoryType};
 use crate::store::{
@@ -97,7 +97,7 @@ impl Extern {
 
     /// The entity's type.
     ///
-    /// An entity of another store is an [`Error::Type`] (see "Handles from
+    /// An entity of another store is an [`ErrorKind::Type`](crate::ErrorKind::Type) (see "Handles from
     /// another store" in the docs of [`Store`](crate::Store)).
     pub fn ty(&self, store: impl AsStore) -> Result<ExternType, Error> {
         Ok(match self {
@@ -109,7 +109,7 @@ impl Extern {
     }
 
     /// Whether the entity belongs to `store`: when it does not, every
-    /// method given `store` and the entity returns an [`Error::Type`] (see
+    /// method given `store` and the entity returns an [`ErrorKind::Type`](crate::ErrorKind::Type) (see
     /// "Handles from another store" in the docs of
     /// [`Store`](crate::Store)).
     pub fn comes_from_same_store(&self, store: impl AsStore) -> bool {
@@ -127,6 +127,26 @@ impl Extern {
 }
 
 /// A linear memory.
+///
+/// ```
+/// use duet::{Engine, Memory, MemoryType, Store};
+/// let engine = Engine::default();
+/// let mut store = Store::new(&engine, ());
+/// let ty = MemoryType {
+///     minimum_pages: 1,
+///     maximum_pages: Some(2),
+///     memory64: false,
+///     shared: false,
+///     page_size_log2: 16,
+/// };
+/// let memory = Memory::new(&mut store, ty)?;
+/// memory.write(&mut store, 100, b"bytes")?;
+/// assert_eq!(&memory.data(&store)?[100..105], b"bytes");
+/// assert_eq!(memory.grow(&mut store, 1)?, 1);
+/// assert!(memory.grow(&mut store, 1).is_err()); // past the maximum
+/// assert_eq!(memory.size(&store)?, 2);
+/// # Ok::<(), duet::Error>(())
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Memory {
     pub(crate) store: u64,
@@ -138,13 +158,15 @@ pub struct Memory {
 /// first.
 pub(crate) fn new_memory(store: &StoreOpaque, ty: &MemoryType) -> Result<StoreMemory, Error> {
     if ty.page_size_log2 != 16 {
-        return Err(Error::Unsupported(format!(
+        return Err(Error::from(ErrorKind::Unsupported(format!(
             "memories with {}-byte pages",
             1u64 << ty.page_size_log2
-        )));
+        ))));
     }
     if ty.shared {
-        return Err(Error::Unsupported("shared memories".to_string()));
+        return Err(Error::from(ErrorKind::Unsupported(
+            "shared memories".to_string(),
+        )));
     }
     let rt = RtMemoryType {
         minimum: ty.minimum_pages,
@@ -156,7 +178,7 @@ pub(crate) fn new_memory(store: &StoreOpaque, ty: &MemoryType) -> Result<StoreMe
         &store.engine.tunables(),
         store.engine.memory64_reservation(),
     )
-    .map_err(|e| Error::Resource(format!("cannot create memory: {e}")))?;
+    .map_err(|e| Error::from(ErrorKind::Resource(format!("cannot create memory: {e}"))))?;
     Ok(StoreMemory {
         memory,
         ty: *ty,
@@ -178,14 +200,14 @@ impl Memory {
         })
     }
 
-    /// The memory's record, or an [`Error::Type`] if the memory belongs
+    /// The memory's record, or an [`ErrorKind::Type`](crate::ErrorKind::Type) if the memory belongs
     /// to another store.
     fn get<'a>(&self, store: &'a StoreOpaque) -> Result<&'a StoreMemory, Error> {
         store.check(self.store, "the memory")?;
         Ok(&store.memories[self.index as usize])
     }
 
-    /// The memory's record, for writing, or an [`Error::Type`] if the
+    /// The memory's record, for writing, or an [`ErrorKind::Type`](crate::ErrorKind::Type) if the
     /// memory belongs to another store.
     fn get_mut<'a>(&self, store: &'a mut StoreOpaque) -> Result<&'a mut StoreMemory, Error> {
         store.check(self.store, "the memory")?;
@@ -194,7 +216,7 @@ impl Memory {
 
     /// The type, with the current size as the minimum.
     ///
-    /// A memory of another store is an [`Error::Type`] (see "Handles from
+    /// A memory of another store is an [`ErrorKind::Type`](crate::ErrorKind::Type) (see "Handles from
     /// another store" in the docs of [`Store`](crate::Store)).
     pub fn ty(&self, store: impl AsStore) -> Result<MemoryType, Error> {
         let memory = self.get(store.as_store())?;
@@ -206,7 +228,7 @@ impl Memory {
 
     /// The size in pages.
     ///
-    /// A memory of another store is an [`Error::Type`] (see "Handles from
+    /// A memory of another store is an [`ErrorKind::Type`](crate::ErrorKind::Type) (see "Handles from
     /// another store" in the docs of [`Store`](crate::Store)).
     pub fn size(&self, store: impl AsStore) -> Result<u64, Error> {
         Ok(self.get(store.as_store())?.memory.pages())
@@ -214,11 +236,11 @@ impl Memory {
 
     /// Grows the memory by `delta` pages; returns the old size.
     ///
-    /// A memory of another store is an [`Error::Type`]; growth past the
+    /// A memory of another store is an [`ErrorKind::Type`](crate::ErrorKind::Type); growth past the
     /// maximum (for a 64-bit memory, its reservation) an
-    /// [`Error::Resource`], and growth the store's
+    /// [`ErrorKind::Resource`](crate::ErrorKind::Resource), and growth the store's
     /// [`ResourceLimiter`](crate::ResourceLimiter) refuses an
-    /// [`Error::Limit`] (or the limiter's own error); the memory unchanged.
+    /// [`ErrorKind::Limit`](crate::ErrorKind::Limit) (or the limiter's own error); the memory unchanged.
     pub fn grow(&self, mut store: impl AsStoreMut, delta: u64) -> Result<u64, Error> {
         let store = store.as_store_mut();
         store.check(self.store, "the memory")?;
@@ -229,7 +251,7 @@ impl Memory {
 
     /// The memory's bytes.
     ///
-    /// A memory of another store is an [`Error::Type`] (see "Handles from
+    /// A memory of another store is an [`ErrorKind::Type`](crate::ErrorKind::Type) (see "Handles from
     /// another store" in the docs of [`Store`](crate::Store)).
     pub fn data<'a, S: AsStore>(&self, store: &'a S) -> Result<&'a [u8], Error> {
         Ok(self.get(store.as_store())?.memory.data())
@@ -237,10 +259,66 @@ impl Memory {
 
     /// The memory's bytes, for writing.
     ///
-    /// A memory of another store is an [`Error::Type`] (see "Handles from
+    /// A memory of another store is an [`ErrorKind::Type`](crate::ErrorKind::Type) (see "Handles from
     /// another store" in the docs of [`Store`](crate::Store)).
     pub fn data_mut<'a, S: AsStoreMut>(&self, store: &'a mut S) -> Result<&'a mut [u8], Error> {
         Ok(self.get_mut(store.as_store_mut())?.memory.data_mut())
+    }
+
+    /// Copies `buffer.len()` bytes at `offset` of the memory into `buffer`
+    /// (Wasmtime's `Memory::read`): what a host function does with a
+    /// pointer the guest passed it. A range past the memory's end, or a
+    /// memory of another store, is a [`MemoryAccessError`] and reads
+    /// nothing; never a panic.
+    ///
+    /// ```
+    /// use duet::{Engine, Instance, Module, Store};
+    /// let engine = Engine::default();
+    /// let module = Module::new(&engine, r#"(module (memory (export "memory") 1)
+    ///     (data (i32.const 8) "hello"))"#)?;
+    /// let mut store = Store::new(&engine, ());
+    /// let instance = Instance::new(&mut store, &module, &[])?;
+    /// let memory = instance.get_memory(&store, "memory")?.unwrap();
+    /// let mut buffer = [0; 5];
+    /// memory.read(&store, 8, &mut buffer)?;
+    /// assert_eq!(&buffer, b"hello");
+    /// memory.write(&mut store, 8, b"HE")?;
+    /// memory.read(&store, 8, &mut buffer)?;
+    /// assert_eq!(&buffer, b"HEllo");
+    /// assert!(memory.read(&store, 65535, &mut buffer).is_err());
+    /// # Ok::<(), duet::Error>(())
+    /// ```
+    pub fn read(
+        &self,
+        store: impl AsStore,
+        offset: usize,
+        buffer: &mut [u8],
+    ) -> Result<(), MemoryAccessError> {
+        let store = store.as_store();
+        let memory = self.get(store).map_err(|_| MemoryAccessError::OtherStore)?;
+        let bytes = memory.memory.data();
+        let range = MemoryAccessError::check(offset, buffer.len(), bytes.len())?;
+        buffer.copy_from_slice(&bytes[range]);
+        Ok(())
+    }
+
+    /// Copies `buffer` into the memory at `offset` (Wasmtime's
+    /// `Memory::write`). A range past the memory's end, or a memory of
+    /// another store, is a [`MemoryAccessError`] and writes nothing.
+    pub fn write(
+        &self,
+        mut store: impl AsStoreMut,
+        offset: usize,
+        buffer: &[u8],
+    ) -> Result<(), MemoryAccessError> {
+        let store = store.as_store_mut();
+        let memory = self
+            .get_mut(store)
+            .map_err(|_| MemoryAccessError::OtherStore)?;
+        let bytes = memory.memory.data_mut();
+        let range = MemoryAccessError::check(offset, buffer.len(), bytes.len())?;
+        bytes[range].copy_from_slice(buffer);
+        Ok(())
     }
 
     /// The memory's bytes and the store's data, both for writing: what a
@@ -248,7 +326,7 @@ impl Memory {
     /// its own state (WASI's file table, say). The two do not overlap: the
     /// bytes belong to the store's memory, the data is the embedder's `T`.
     ///
-    /// A memory of another store is an [`Error::Type`] (see "Handles from
+    /// A memory of another store is an [`ErrorKind::Type`](crate::ErrorKind::Type) (see "Handles from
     /// another store" in the docs of [`Store`](crate::Store)).
     pub fn data_and_store_mut<'a, S: AsStoreDataMut>(
         &self,
@@ -259,6 +337,52 @@ impl Memory {
         Ok((bytes, data))
     }
 }
+
+/// Why [`Memory::read`] or [`Memory::write`] did not happen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MemoryAccessError {
+    /// The bytes `offset .. offset + len` are not all inside the memory,
+    /// which has `size` bytes.
+    OutOfBounds {
+        /// The first byte asked for.
+        offset: usize,
+        /// How many bytes.
+        len: usize,
+        /// The memory's size in bytes.
+        size: usize,
+    },
+    /// The memory belongs to another store than the one given.
+    OtherStore,
+}
+
+impl MemoryAccessError {
+    /// The range `offset .. offset + len` if it lies within `size` bytes.
+    fn check(
+        offset: usize,
+        len: usize,
+        size: usize,
+    ) -> Result<core::ops::Range<usize>, MemoryAccessError> {
+        match offset.checked_add(len) {
+            Some(end) if end <= size => Ok(offset..end),
+            _ => Err(MemoryAccessError::OutOfBounds { offset, len, size }),
+        }
+    }
+}
+
+impl core::fmt::Display for MemoryAccessError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            MemoryAccessError::OutOfBounds { offset, len, size } => write!(
+                f,
+                "out of bounds memory access: {len} bytes at offset {offset} of a memory of {size} bytes"
+            ),
+            MemoryAccessError::OtherStore => f.write_str("the memory belongs to another store"),
+        }
+    }
+}
+
+impl std::error::Error for MemoryAccessError {}
 
 /// A table.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -276,7 +400,7 @@ impl Table {
         store.check_counts(0, 0, 1)?;
         store.check_new_table(ty.minimum, ty.maximum)?;
         let table = RtTable::new(ty.minimum, ty.maximum, raw)
-            .map_err(|e| Error::Resource(format!("cannot create table: {e}")))?;
+            .map_err(|e| Error::from(ErrorKind::Resource(format!("cannot create table: {e}"))))?;
         store.tables.push(StoreTable {
             table,
             ty,
@@ -288,7 +412,7 @@ impl Table {
         })
     }
 
-    /// The table's record, or an [`Error::Type`] if the table belongs to
+    /// The table's record, or an [`ErrorKind::Type`](crate::ErrorKind::Type) if the table belongs to
     /// another store.
     fn get_table<'a>(&self, store: &'a StoreOpaque) -> Result<&'a StoreTable, Error> {
         store.check(self.store, "the table")?;
@@ -297,7 +421,7 @@ impl Table {
 
     /// The type, with the current size as the minimum.
     ///
-    /// A table of another store is an [`Error::Type`] (see "Handles from
+    /// A table of another store is an [`ErrorKind::Type`](crate::ErrorKind::Type) (see "Handles from
     /// another store" in the docs of [`Store`](crate::Store)).
     pub fn ty(&self, store: impl AsStore) -> Result<TableType, Error> {
         let table = self.get_table(store.as_store())?;
@@ -309,7 +433,7 @@ impl Table {
 
     /// The number of elements.
     ///
-    /// A table of another store is an [`Error::Type`] (see "Handles from
+    /// A table of another store is an [`ErrorKind::Type`](crate::ErrorKind::Type) (see "Handles from
     /// another store" in the docs of [`Store`](crate::Store)).
     pub fn size(&self, store: impl AsStore) -> Result<u64, Error> {
         Ok(self.get_table(store.as_store())?.table.size())
@@ -317,7 +441,7 @@ impl Table {
 
     /// Element `index`, or `None` out of bounds.
     ///
-    /// A table of another store is an [`Error::Type`] (see "Handles from
+    /// A table of another store is an [`ErrorKind::Type`](crate::ErrorKind::Type) (see "Handles from
     /// another store" in the docs of [`Store`](crate::Store)).
     pub fn get(&self, store: impl AsStore, index: u64) -> Result<Option<Val>, Error> {
         let store = store.as_store();
@@ -332,7 +456,7 @@ impl Table {
     /// Sets element `index`.
     ///
     /// A table, or a reference value, of another store is an
-    /// [`Error::Type`].
+    /// [`ErrorKind::Type`](crate::ErrorKind::Type).
     pub fn set(&self, mut store: impl AsStoreMut, index: u64, value: Val) -> Result<(), Error> {
         let store = store.as_store_mut();
         store.check(self.store, "the table")?;
@@ -342,14 +466,14 @@ impl Table {
         store.tables[self.index as usize]
             .table
             .set(index, raw)
-            .map_err(|e| Error::Resource(e.to_string()))
+            .map_err(|e| Error::from(ErrorKind::Resource(e.to_string())))
     }
 
     /// Grows the table by `delta` elements, each `init`; returns the old
     /// size.
     ///
     /// A table, or a reference value, of another store is an
-    /// [`Error::Type`].
+    /// [`ErrorKind::Type`](crate::ErrorKind::Type).
     pub fn grow(&self, mut store: impl AsStoreMut, delta: u64, init: Val) -> Result<u64, Error> {
         let store = store.as_store_mut();
         store.check(self.store, "the table")?;
@@ -388,7 +512,7 @@ impl Global {
         })
     }
 
-    /// The global's record, or an [`Error::Type`] if the global belongs
+    /// The global's record, or an [`ErrorKind::Type`](crate::ErrorKind::Type) if the global belongs
     /// to another store.
     fn get_global<'a>(&self, store: &'a StoreOpaque) -> Result<&'a StoreGlobal, Error> {
         store.check(self.store, "the global")?;
@@ -397,7 +521,7 @@ impl Global {
 
     /// The type.
     ///
-    /// A global of another store is an [`Error::Type`] (see "Handles from
+    /// A global of another store is an [`ErrorKind::Type`](crate::ErrorKind::Type) (see "Handles from
     /// another store" in the docs of [`Store`](crate::Store)).
     pub fn ty(&self, store: impl AsStore) -> Result<GlobalType, Error> {
         Ok(self.get_global(store.as_store())?.ty)
@@ -405,7 +529,7 @@ impl Global {
 
     /// The value.
     ///
-    /// A global of another store is an [`Error::Type`] (see "Handles from
+    /// A global of another store is an [`ErrorKind::Type`](crate::ErrorKind::Type) (see "Handles from
     /// another store" in the docs of [`Store`](crate::Store)).
     pub fn get(&self, store: impl AsStore) -> Result<Val, Error> {
         let store = store.as_store();
@@ -419,12 +543,14 @@ impl Global {
     /// Sets the value of a mutable global.
     ///
     /// A global, or a reference value, of another store is an
-    /// [`Error::Type`].
+    /// [`ErrorKind::Type`](crate::ErrorKind::Type).
     pub fn set(&self, mut store: impl AsStoreMut, value: Val) -> Result<(), Error> {
         let store = store.as_store_mut();
         let global = self.get_global(store)?;
         if !global.ty.mutable {
-            return Err(Error::Type("cannot set an immutable global".to_string()));
+            return Err(Error::from(ErrorKind::Type(
+                "cannot set an immutable global".to_string(),
+            )));
         }
         store.check_type(&value, global.ty.ty, "a global's value")?;
         let mut slot = [0u8; 16];

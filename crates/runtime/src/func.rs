@@ -27,7 +27,7 @@
 //!
 //! A host function may call wasm again through its [`Caller`]; that call
 //! is an activation of its own (`traps::call_wasm` nests), and a trap in it
-//! comes back to the host function as an `Error::Trap`. If the host
+//! comes back to the host function as an error that is a `Trap`. If the host
 //! function fails with that error unchanged, the outer activation's
 //! `HostError` trap is not reported as a host error wrapping a trap: the
 //! inner trap goes on unwinding as itself, with its own code (an
@@ -47,7 +47,7 @@
 //!
 //! [`Config::max_wasm_stack`]: crate::Config::max_wasm_stack
 
-use crate::error::{Error, FrameInfo, Trap};
+use crate::error::{Error, ErrorKind, FrameInfo, Trap};
 use crate::externals::Extern;
 use crate::instance::Instance;
 use crate::store::{AsStore, AsStoreMut, HostFuncParts, StoreInner, StoreOpaque, Val};
@@ -60,8 +60,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 
 /// A host function's closure, with its store's data type erased: it is
-/// given a pointer to the `StoreInner<T>` it was made for.
-pub(crate) type HostCallback = dyn Fn(*mut StoreOpaque, Option<Instance>, &[Val], &mut [Val]) -> Result<(), Error>
+/// given a pointer to the `StoreInner<T>` it was made for, the function's
+/// type, and the trampoline's slots (the arguments in, the results out).
+/// A closure of [`Func::new`] converts the slots to [`Val`]s and back; one
+/// of [`Func::wrap`] reads and writes them in place, without allocating.
+pub(crate) type HostCallback = dyn Fn(*mut StoreOpaque, Option<Instance>, &FuncType, &mut [[u8; 16]]) -> Result<(), Error>
     + Send
     + Sync;
 
@@ -115,24 +118,7 @@ unsafe extern "sysv64" fn host_shim(context: *mut HostContext, values: *mut [u8;
     // SAFETY: the trampoline passes a slot per parameter and result.
     let values = unsafe { core::slice::from_raw_parts_mut(values, slots) };
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: the store outlives its functions' contexts.
-        let params: Vec<Val> = {
-            let opaque = unsafe { &*store };
-            ty.params
-                .iter()
-                .zip(values.iter())
-                .map(|(&t, slot)| opaque.read_slot(t, slot))
-                .collect()
-        };
-        let mut results: Vec<Val> = ty.results.iter().map(|&t| Val::default_for(t)).collect();
-        (context.callback)(store, context.caller, &params, &mut results)?;
-        // SAFETY: as above; the closure's borrow has ended.
-        let opaque = unsafe { &*store };
-        for ((result, &t), slot) in results.iter().zip(ty.results.iter()).zip(values.iter_mut()) {
-            opaque.check_type(result, t, "a host function's result")?;
-            opaque.write_slot(result, slot)?;
-        }
-        Ok::<(), Error>(())
+        (context.callback)(store, context.caller, ty, values)
     }));
     // SAFETY: as above.
     let opaque = unsafe { &mut *store };
@@ -150,6 +136,29 @@ unsafe extern "sysv64" fn host_shim(context: *mut HostContext, values: *mut [u8;
 }
 
 /// A function: exported by an instance, or defined by the host.
+///
+/// ```
+/// use duet::{Engine, Func, FuncType, Store, Val, ValType};
+/// let engine = Engine::default();
+/// let mut store = Store::new(&engine, ());
+/// // A host function from a closure over Rust values...
+/// let add = Func::wrap(&mut store, |a: i32, b: i32| a.wrapping_add(b));
+/// // ... or over `Val`s, of a type given at run time.
+/// let ty = FuncType { params: [ValType::I64].into(), results: [ValType::I64].into() };
+/// let negate = Func::new(&mut store, ty, |_caller, params, results| {
+///     results[0] = Val::I64(-params[0].i64().unwrap());
+///     Ok(())
+/// });
+/// let mut results = [Val::I32(0)];
+/// add.call(&mut store, &[Val::I32(2), Val::I32(3)], &mut results)?;
+/// assert_eq!(results[0].i32(), Some(5));
+/// let mut results = [Val::I64(0)];
+/// negate.call(&mut store, &[Val::I64(7)], &mut results)?;
+/// assert_eq!(results[0].i64(), Some(-7));
+/// // A wrong argument is an error, not a panic.
+/// assert!(add.call(&mut store, &[Val::I64(2), Val::I32(3)], &mut [Val::I32(0)]).is_err());
+/// # Ok::<(), duet::Error>(())
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Func {
     pub(crate) store: u64,
@@ -240,7 +249,7 @@ impl Func {
 
     /// The function's type.
     ///
-    /// A function of another store is an [`Error::Type`] (see "Handles
+    /// A function of another store is an [`ErrorKind::Type`](crate::ErrorKind::Type) (see "Handles
     /// from another store" in the docs of [`Store`](crate::Store)).
     pub fn ty(&self, store: impl AsStore) -> Result<FuncType, Error> {
         let store = store.as_store();
@@ -252,7 +261,7 @@ impl Func {
     /// `results` (which must have one slot per result).
     ///
     /// A function, or an argument's reference value, of another store is
-    /// an [`Error::Type`], and nothing runs.
+    /// an [`ErrorKind::Type`](crate::ErrorKind::Type), and nothing runs.
     pub fn call(
         &self,
         mut store: impl AsStoreMut,
@@ -264,18 +273,18 @@ impl Func {
         let func = &store.funcs[self.index as usize];
         let ty = func.ty.clone();
         if params.len() != ty.params.len() {
-            return Err(Error::Type(format!(
+            return Err(Error::from(ErrorKind::Type(format!(
                 "{ty} takes {} arguments, given {}",
                 ty.params.len(),
                 params.len()
-            )));
+            ))));
         }
         if results.len() != ty.results.len() {
-            return Err(Error::Type(format!(
+            return Err(Error::from(ErrorKind::Type(format!(
                 "{ty} has {} results, given room for {}",
                 ty.results.len(),
                 results.len()
-            )));
+            ))));
         }
         let mut values = vec![[0u8; 16]; ty.params.len().max(ty.results.len()).max(1)];
         for (i, (param, &t)) in params.iter().zip(ty.params.iter()).enumerate() {
@@ -295,17 +304,43 @@ impl Func {
     }
 }
 
-/// Wraps a closure over `Caller<T>` as a [`HostCallback`].
+/// Wraps a closure over `Caller<T>` and [`Val`] slices as a
+/// [`HostCallback`] ([`Func::new`], [`Linker::func_new`]): the arguments
+/// are read into a vector, and the results checked against the type.
+///
+/// [`Linker::func_new`]: crate::Linker::func_new
 pub(crate) fn erase<T: 'static>(
     f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync + 'static,
 ) -> Arc<HostCallback> {
     Arc::new(
-        move |store: *mut StoreOpaque, caller, params: &[Val], results: &mut [Val]| {
+        move |store: *mut StoreOpaque, caller, ty: &FuncType, values: &mut [[u8; 16]]| {
             // SAFETY: host callbacks of a `Store<T>` are only made by
-            // `Func::new::<T>` and `Linker<T>`, and the opaque part is the
-            // first field of the `#[repr(C)]` `StoreInner<T>`.
+            // `Func::new::<T>`, `Func::wrap` and `Linker<T>`, and the
+            // opaque part is the first field of the `#[repr(C)]`
+            // `StoreInner<T>`; the store is suspended in `Func::call`.
             let store = unsafe { &mut *store.cast::<StoreInner<T>>() };
-            f(Caller { store, caller }, params, results)
+            let params: Vec<Val> = ty
+                .params
+                .iter()
+                .zip(values.iter())
+                .map(|(&t, slot)| store.opaque.read_slot(t, slot))
+                .collect();
+            let mut results: Vec<Val> = ty.results.iter().map(|&t| Val::default_for(t)).collect();
+            f(
+                Caller {
+                    store: &mut *store,
+                    caller,
+                },
+                &params,
+                &mut results,
+            )?;
+            let opaque = &store.opaque;
+            for ((result, &t), slot) in results.iter().zip(ty.results.iter()).zip(values.iter_mut())
+            {
+                opaque.check_type(result, t, "a host function's result")?;
+                opaque.write_slot(result, slot)?;
+            }
+            Ok(())
         },
     )
 }
@@ -357,11 +392,11 @@ pub(crate) unsafe fn invoke(
         TrapCode::HostError | TrapCode::Interrupt => store.host_error.take(),
         _ => None,
     };
-    Err(Error::Trap(match host_error {
+    Err(Error::new(match host_error.map(Error::downcast::<Trap>) {
         // The host function passed on the trap of a call it made into wasm:
         // that trap goes on unwinding as itself, through these frames too.
-        Some(Error::Trap(inner)) => inner.unwound_through(frames, truncated),
-        Some(error) => Trap::with_frames(info.trap, frames, truncated).with_source(error),
+        Some(Ok(inner)) => inner.unwound_through(frames, truncated),
+        Some(Err(error)) => Trap::with_frames(info.trap, frames, truncated).with_source(error),
         None => Trap::with_frames(info.trap, frames, truncated),
     }))
 }

@@ -5,7 +5,7 @@
 //!
 //! 1. Each import is checked against the module's import type (functions by
 //!    type, tables and memories by current size and maximum, globals by
-//!    type and mutability); a mismatch is [`Error::Unlinkable`].
+//!    type and mutability); a mismatch is [`ErrorKind::Unlinkable`](crate::ErrorKind::Unlinkable).
 //! 2. The VMContext is allocated and filled: header (builtins, this
 //!    instance's record, stack limit), canonical type ids, import records,
 //!    then the defined memories, the function references (so that global
@@ -21,12 +21,13 @@
 //!    Active and declared segments are dropped.
 //! 5. The start function runs.
 
-use crate::error::{Error, Trap};
+use crate::error::{Error, ErrorKind, Trap};
 use crate::externals::{Extern, Global, Memory, Table, new_memory};
 use crate::func::{Func, HostContext, invoke, write_stack_limit};
 use crate::module::Module;
 use crate::store::{AsStore, AsStoreMut, StoreGlobal, StoreOpaque, StoreTable};
 use crate::table::Table as RtTable;
+use crate::typed::{TypedFunc, WasmList};
 use crate::vm::{VMFuncRef, VMFunctionImport, VMGlobalDefinition, VMStoreContext};
 use duet_environ::module::{
     ConstEvalContext, ConstExpr, DataKind, ElementItems, ElementKind, EntityIndex, FuncIndex,
@@ -36,6 +37,23 @@ use duet_environ::trap::Trap as TrapCode;
 use duet_environ::vmoffsets::{VMContext, VMOffsets};
 
 /// An instance of a module in a store.
+///
+/// ```
+/// use duet::{Engine, Instance, Module, Store};
+/// let engine = Engine::default();
+/// let module = Module::new(&engine, r#"(module
+///     (memory (export "memory") 1)
+///     (data (i32.const 0) "duet")
+///     (func (export "first_byte") (result i32) (i32.load8_u (i32.const 0))))"#)?;
+/// let mut store = Store::new(&engine, ());
+/// let instance = Instance::new(&mut store, &module, &[])?;
+/// let first_byte = instance.get_typed_func::<(), i32>(&mut store, "first_byte")?;
+/// assert_eq!(first_byte.call(&mut store, ())?, i32::from(b'd'));
+/// let memory = instance.get_memory(&store, "memory")?.expect("exported");
+/// assert_eq!(&memory.data(&store)?[..4], b"duet");
+/// assert!(instance.get_func(&store, "missing")?.is_none());
+/// # Ok::<(), duet::Error>(())
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Instance {
     pub(crate) store: u64,
@@ -136,14 +154,16 @@ impl ConstEvalContext for ConstContext<'_> {
 impl ConstContext<'_> {
     fn eval(&mut self, expr: &ConstExpr) -> Result<Value<usize>, Error> {
         expr.eval(self)
-            .map_err(|e| Error::Compile(format!("constant expression: {e}")))
+            .map_err(|e| Error::from(ErrorKind::Compile(format!("constant expression: {e}"))))
     }
 
     fn eval_offset(&mut self, expr: &ConstExpr) -> Result<u64, Error> {
         match self.eval(expr)? {
             Value::I32(v) => Ok(u64::from(v as u32)),
             Value::I64(v) => Ok(v as u64),
-            _ => Err(Error::Compile("a segment offset is not an integer".into())),
+            _ => Err(Error::from(ErrorKind::Compile(
+                "a segment offset is not an integer".into(),
+            ))),
         }
     }
 }
@@ -175,10 +195,10 @@ fn raw_ref(value: Value<usize>) -> usize {
 /// Describes a type mismatch of import `i`.
 fn incompatible(module: &Module, i: usize, why: String) -> Error {
     let import = &module.inner.info.imports[i];
-    Error::Unlinkable(format!(
+    Error::from(ErrorKind::Unlinkable(format!(
         "incompatible import type for `{}`.`{}`: {why}",
         import.module, import.name
-    ))
+    )))
 }
 
 /// Whether limits `(min, max)` of an actual entity match those an import
@@ -195,7 +215,7 @@ fn limits_match(actual: (u64, Option<u64>), wanted: (u64, Option<u64>)) -> bool 
 impl Instance {
     /// Instantiates `module` in `store` with `imports`, one per import of
     /// the module, in order. An import from another store is an
-    /// [`Error::Type`], found before anything is created.
+    /// [`ErrorKind::Type`](crate::ErrorKind::Type), found before anything is created.
     pub fn new(
         mut store: impl AsStoreMut,
         module: &Module,
@@ -204,7 +224,7 @@ impl Instance {
         instantiate(store.as_store_mut(), module, imports)
     }
 
-    /// The instance's record, or an [`Error::Type`] if the instance
+    /// The instance's record, or an [`ErrorKind::Type`](crate::ErrorKind::Type) if the instance
     /// belongs to another store.
     fn data<'a>(&self, store: &'a StoreOpaque) -> Result<&'a InstanceData, Error> {
         store.check(self.store, "the instance")?;
@@ -212,7 +232,7 @@ impl Instance {
     }
 
     /// Whether the instance belongs to `store`: when it does not, every
-    /// method given `store` and the instance returns an [`Error::Type`]
+    /// method given `store` and the instance returns an [`ErrorKind::Type`](crate::ErrorKind::Type)
     /// (see "Handles from another store" in the docs of
     /// [`Store`](crate::Store)).
     pub fn comes_from_same_store(&self, store: impl AsStore) -> bool {
@@ -221,7 +241,7 @@ impl Instance {
 
     /// The module this is an instance of.
     ///
-    /// An instance of another store is an [`Error::Type`] (see "Handles
+    /// An instance of another store is an [`ErrorKind::Type`](crate::ErrorKind::Type) (see "Handles
     /// from another store" in the docs of [`Store`](crate::Store)).
     pub fn module(&self, store: impl AsStore) -> Result<Module, Error> {
         Ok(self.data(store.as_store())?.module.clone())
@@ -229,7 +249,7 @@ impl Instance {
 
     /// The export `name`, or `None` if there is none.
     ///
-    /// An instance of another store is an [`Error::Type`] (see "Handles
+    /// An instance of another store is an [`ErrorKind::Type`](crate::ErrorKind::Type) (see "Handles
     /// from another store" in the docs of [`Store`](crate::Store)).
     pub fn get_export(&self, store: impl AsStore, name: &str) -> Result<Option<Extern>, Error> {
         let store = store.as_store();
@@ -245,16 +265,33 @@ impl Instance {
     /// The exported function `name`, or `None` if there is no export of
     /// that name or it is not a function.
     ///
-    /// An instance of another store is an [`Error::Type`] (see "Handles
+    /// An instance of another store is an [`ErrorKind::Type`](crate::ErrorKind::Type) (see "Handles
     /// from another store" in the docs of [`Store`](crate::Store)).
     pub fn get_func(&self, store: impl AsStore, name: &str) -> Result<Option<Func>, Error> {
         Ok(self.get_export(store, name)?.and_then(Extern::into_func))
     }
 
+    /// The exported function `name` as a [`TypedFunc`] of type `Params ->
+    /// Results` (Wasmtime's `Instance::get_typed_func`): an
+    /// [`ErrorKind::Unlinkable`](crate::ErrorKind::Unlinkable) if there is no such function, an
+    /// [`ErrorKind::Type`](crate::ErrorKind::Type) if its type is another.
+    pub fn get_typed_func<Params: WasmList, Results: WasmList>(
+        &self,
+        store: impl AsStore,
+        name: &str,
+    ) -> Result<TypedFunc<Params, Results>, Error> {
+        let func = self.get_func(&store, name)?.ok_or_else(|| {
+            Error::from(ErrorKind::Unlinkable(format!(
+                "failed to find function export `{name}`"
+            )))
+        })?;
+        func.typed(&store)
+    }
+
     /// The exported memory `name`, or `None` if there is no export of
     /// that name or it is not a memory.
     ///
-    /// An instance of another store is an [`Error::Type`] (see "Handles
+    /// An instance of another store is an [`ErrorKind::Type`](crate::ErrorKind::Type) (see "Handles
     /// from another store" in the docs of [`Store`](crate::Store)).
     pub fn get_memory(&self, store: impl AsStore, name: &str) -> Result<Option<Memory>, Error> {
         Ok(self.get_export(store, name)?.and_then(Extern::into_memory))
@@ -263,7 +300,7 @@ impl Instance {
     /// The exported table `name`, or `None` if there is no export of that
     /// name or it is not a table.
     ///
-    /// An instance of another store is an [`Error::Type`] (see "Handles
+    /// An instance of another store is an [`ErrorKind::Type`](crate::ErrorKind::Type) (see "Handles
     /// from another store" in the docs of [`Store`](crate::Store)).
     pub fn get_table(&self, store: impl AsStore, name: &str) -> Result<Option<Table>, Error> {
         Ok(self.get_export(store, name)?.and_then(Extern::into_table))
@@ -272,7 +309,7 @@ impl Instance {
     /// The exported global `name`, or `None` if there is no export of
     /// that name or it is not a global.
     ///
-    /// An instance of another store is an [`Error::Type`] (see "Handles
+    /// An instance of another store is an [`ErrorKind::Type`](crate::ErrorKind::Type) (see "Handles
     /// from another store" in the docs of [`Store`](crate::Store)).
     pub fn get_global(&self, store: impl AsStore, name: &str) -> Result<Option<Global>, Error> {
         Ok(self.get_export(store, name)?.and_then(Extern::into_global))
@@ -280,7 +317,7 @@ impl Instance {
 
     /// Every export, in order.
     ///
-    /// An instance of another store is an [`Error::Type`] (see "Handles
+    /// An instance of another store is an [`ErrorKind::Type`](crate::ErrorKind::Type) (see "Handles
     /// from another store" in the docs of [`Store`](crate::Store)).
     pub fn exports(&self, store: impl AsStore) -> Result<Vec<(String, Extern)>, Error> {
         let store = store.as_store();
@@ -327,23 +364,23 @@ fn export(store: &StoreOpaque, data: &InstanceData, entity: EntityIndex) -> Exte
     }
 }
 
-fn instantiate(
+pub(crate) fn instantiate(
     store: &mut StoreOpaque,
     module: &Module,
     imports: &[Extern],
 ) -> Result<Instance, Error> {
     if !crate::Engine::same(&store.engine, &module.inner.engine) {
-        return Err(Error::Type(
+        return Err(Error::from(ErrorKind::Type(
             "the module was compiled by another engine than the store's".into(),
-        ));
+        )));
     }
     let info = &module.inner.info;
     if imports.len() != info.imports.len() {
-        return Err(Error::Unlinkable(format!(
+        return Err(Error::from(ErrorKind::Unlinkable(format!(
             "the module has {} imports, given {}",
             info.imports.len(),
             imports.len()
-        )));
+        ))));
     }
     for (i, item) in imports.iter().enumerate() {
         store.check(item.store_id(), "an import")?;
@@ -563,7 +600,7 @@ fn instantiate(
             None => 0,
         };
         let table = RtTable::new(ty.minimum, ty.maximum, init)
-            .map_err(|e| Error::Resource(format!("cannot create table: {e}")))?;
+            .map_err(|e| Error::from(ErrorKind::Resource(format!("cannot create table: {e}"))))?;
         let defined = (t as u32) - info.num_imported_tables;
         let owner = data.at(offsets.defined_table(defined));
         // SAFETY: see above.
@@ -622,7 +659,7 @@ fn instantiate(
                 table
                     .table
                     .init(offset, items)
-                    .map_err(|_| Error::Trap(Trap::new(TrapCode::TableOutOfBounds)))?;
+                    .map_err(|_| Error::new(Trap::new(TrapCode::TableOutOfBounds)))?;
                 store.instances[index as usize].elements[e] = None;
             }
             ElementKind::Declared => store.instances[index as usize].elements[e] = None,
@@ -642,7 +679,7 @@ fn instantiate(
                 .ok()
                 .and_then(|start| Some(start..start.checked_add(segment.bytes.len())?))
                 .filter(|range| range.end <= bytes.len())
-                .ok_or(Error::Trap(Trap::new(TrapCode::MemoryOutOfBounds)))?;
+                .ok_or_else(|| Error::new(Trap::new(TrapCode::MemoryOutOfBounds)))?;
             bytes[range].copy_from_slice(&segment.bytes);
             store.instances[index as usize].data_dropped[d] = true;
         }

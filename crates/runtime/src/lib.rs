@@ -7,21 +7,42 @@
 //!
 //! # The embedding API
 //!
-//! In the spirit of Wasmtime's:
+//! Wasmtime's, for the common cases (`docs/embedding.md` lists where it
+//! differs):
 //!
 //! ```
-//! use duet::{Engine, Instance, Module, Store, Val};
+//! use duet::{Caller, Engine, Linker, Module, Store, Trap, TrapCode};
 //!
 //! let engine = Engine::default();
 //! let module = Module::new(&engine, r#"(module
+//!     (import "host" "print" (func $print (param i32 i32)))
+//!     (memory (export "memory") 1)
+//!     (data (i32.const 0) "hi")
 //!     (func (export "add") (param i32 i32) (result i32)
-//!       (i32.add (local.get 0) (local.get 1))))"#)?;
-//! let mut store = Store::new(&engine, ());
-//! let instance = Instance::new(&mut store, &module, &[])?;
-//! let add = instance.get_func(&store, "add")?.expect("exported");
-//! let mut results = [Val::I32(0)];
-//! add.call(&mut store, &[Val::I32(40), Val::I32(2)], &mut results)?;
-//! assert_eq!(results[0].i32(), Some(42));
+//!       (call $print (i32.const 0) (i32.const 2))
+//!       (i32.add (local.get 0) (local.get 1)))
+//!     (func (export "crash") unreachable))"#)?;
+//! let mut linker = Linker::new(&engine);
+//! linker.func_wrap(
+//!     "host",
+//!     "print",
+//!     |mut caller: Caller<'_, Vec<String>>, ptr: i32, len: i32| -> duet::Result<()> {
+//!         let memory = caller.get_export("memory").and_then(|e| e.into_memory()).unwrap();
+//!         let mut text = vec![0; len as usize];
+//!         memory.read(&caller, ptr as usize, &mut text)?;
+//!         caller.data_mut().push(String::from_utf8(text)?);
+//!         Ok(())
+//!     },
+//! )?;
+//! let pre = linker.instantiate_pre(&module)?;
+//! let mut store = Store::new(&engine, Vec::new());
+//! let instance = pre.instantiate(&mut store)?;
+//! let add = instance.get_typed_func::<(i32, i32), i32>(&mut store, "add")?;
+//! assert_eq!(add.call(&mut store, (40, 2))?, 42);
+//! assert_eq!(store.data(), &["hi"]);
+//! let crash = instance.get_typed_func::<(), ()>(&mut store, "crash")?;
+//! let error = crash.call(&mut store, ()).unwrap_err();
+//! assert_eq!(error.downcast_ref::<Trap>().map(Trap::code), Some(TrapCode::UnreachableCodeReached));
 //! # Ok::<(), duet::Error>(())
 //! ```
 //!
@@ -39,14 +60,18 @@
 //!            refs and the embedder's T; handles index into it (store.rs
 //!            says where the records compiled code reads live)
 //!   Instance instantiation in the spec's order (instance.rs)
-//!   Linker   names -> imports; host functions made per store
+//!   Linker   names -> imports; host functions made per store; InstancePre:
+//!            the imports of one module resolved once, for many stores
 //!   limits   ResourceLimiter (Store::limiter) and StoreLimits: asked before
 //!            every memory or table growth (wasm's memory.grow/table.grow
 //!            get -1 when refused, trap when the limiter fails, as with
 //!            trap_on_grow_failure), initial size and instantiation (counts
 //!            of instances, memories, tables); limits.rs
 //!   Func     calls through entry trampolines (TypedFunc: checked once); host functions through host
-//!            trampolines and a shim that parks errors and panics (func.rs)
+//!            trampolines and a shim that parks errors and panics (func.rs):
+//!            Func::new over Val slices, Func::wrap over Rust values read
+//!            from the trampoline's slots in place, no allocation (wrap.rs)
+//!   Memory   read/write (bounds-checked, MemoryAccessError), data, grow
 //!   builtins memory.grow, bulk memory and table operations for compiled code
 //!   wasi     WASI preview 1 for command programs: WasiCtx (args, env, stdio,
 //!            pre-opened directories through cap-std), add_to_linker
@@ -55,19 +80,28 @@
 //! The compilers are cargo features, `winch` and `cranelift`, both on by
 //! default; a build with either alone works (the trampolines come from
 //! `duet_environ::trampoline`), and choosing a compiler the build lacks is
-//! an [`Error::Config`].
+//! an [`ErrorKind::Config`].
 //!
-//! A trap is an [`Error::Trap`] carrying a [`Trap`]: its [`TrapCode`], the
-//! wasm frames (function index, name, bytecode offset) and, for a host
-//! function's failure, the host's error as its
+//! # Errors
+//!
+//! [`Error`] is [`anyhow::Error`], as in Wasmtime, and [`Result`] its
+//! result. A trap is an [`Error`] holding a [`Trap`]
+//! (`err.downcast_ref::<Trap>()`, also after `?` has carried it into an
+//! `anyhow::Error` of the embedder's): its [`TrapCode`], the wasm frames
+//! (function index, name, bytecode offset) and, for a host function's
+//! failure, the host's error as its
 //! [`source`](std::error::Error::source): errors form a chain in which each
 //! says only its own part. A trap that a host function passes on from its
 //! own call into wasm keeps its code, with the frames of both activations.
+//! The runtime's other failures hold an [`ErrorKind`]. `docs/embedding.md`
+//! says why, and where duet differs from Wasmtime.
 //!
 //! # The layers below
 //!
-//! The memory modules are public so the workspace's tests and compilers can
-//! reach them, but hidden from the docs: they are not the embedding API.
+//! The memory modules, `traps` and `profiling` are public so the
+//! workspace's tests, compilers and command can reach them, but hidden from
+//! the docs: they are not the embedding API. (`unwind`, `debug` and
+//! `loaded` are private.)
 //!
 //! ```text
 //!   mmap    Mmap: owned anonymous mappings; reserve, protect (never W+X), unmap
@@ -123,33 +157,37 @@ pub mod memory;
 #[doc(hidden)]
 pub mod mmap;
 mod module;
+#[doc(hidden)]
 pub mod profiling;
 mod store;
 #[doc(hidden)]
 pub mod table;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[doc(hidden)]
 pub mod traps;
 mod typed;
 mod unwind;
 #[doc(hidden)]
 pub mod vm;
 pub mod wasi;
+mod wrap;
 
 pub use cranelift_asm::x64::{CpuFeatures, Feature as CpuFeature};
 pub use duet_environ::module::{FuncType, GlobalType, MemoryType, RefType, TableType, ValType};
 pub use duet_environ::trap::Trap as TrapCode;
 pub use duet_environ::tunables::Tunables;
 pub use engine::{Compiler, Config, CpuPreset, Engine, ProfilingStrategy};
-pub use error::{Error, FrameInfo, Trap};
-pub use externals::{Extern, ExternType, Global, Memory, Table};
+pub use error::{Error, ErrorKind, FrameInfo, Result, Trap};
+pub use externals::{Extern, ExternType, Global, Memory, MemoryAccessError, Table};
 pub use func::{Caller, Func};
 pub use instance::Instance;
 pub use limits::{
     DEFAULT_INSTANCE_LIMIT, DEFAULT_MEMORY_LIMIT, DEFAULT_TABLE_LIMIT, ResourceLimiter,
     StoreLimits, StoreLimitsBuilder,
 };
-pub use linker::Linker;
+pub use linker::{InstancePre, Linker};
 pub use module::{Module, ModuleSource, NotAModule, NotText};
 pub use store::{AsStore, AsStoreDataMut, AsStoreMut, ExternRef, Store, UpdateDeadline, Val};
 pub use typed::{TypedFunc, WasmList, WasmTy};
 pub use wasmparser::WasmFeatures;
+pub use wrap::{IntoFunc, WasmRet};

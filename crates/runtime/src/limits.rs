@@ -12,16 +12,16 @@
 //!
 //! * A growth the limiter refuses (`Ok(false)`) fails as growth past a
 //!   declared maximum does: wasm's `memory.grow` / `table.grow` return -1,
-//!   `Memory::grow` / `Table::grow` return [`Error::Limit`], and a memory or
+//!   `Memory::grow` / `Table::grow` return [`ErrorKind::Limit`](crate::ErrorKind::Limit), and a memory or
 //!   table whose *initial* size is refused makes the instantiation (or
-//!   `Memory::new` / `Table::new`) fail with [`Error::Limit`] naming the
+//!   `Memory::new` / `Table::new`) fail with [`ErrorKind::Limit`](crate::ErrorKind::Limit) naming the
 //!   limit. Nothing is created or changed by a refused request.
 //! * A limiter's error (`Err`) is returned as is from the API and from
 //!   instantiation; inside wasm's `memory.grow` / `table.grow` it is a trap
 //!   (code [`TrapCode::HostError`](crate::TrapCode::HostError), the
 //!   limiter's error as its source), which returns to the host as an
-//!   [`Error::Trap`] and leaves the store usable. [`StoreLimits`] fails
-//!   that way, with an [`Error::Limit`], instead of refusing when built
+//!   [`Trap`](crate::Trap) and leaves the store usable. [`StoreLimits`] fails
+//!   that way, with an [`ErrorKind::Limit`](crate::ErrorKind::Limit), instead of refusing when built
 //!   with [`StoreLimitsBuilder::trap_on_grow_failure`].
 //! * Counts: an instantiation that would take the store past
 //!   [`ResourceLimiter::instances`], [`ResourceLimiter::memories`] or
@@ -34,7 +34,7 @@
 //!
 //! [`Store::limiter`]: crate::Store::limiter
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 /// The count limit a [`ResourceLimiter`] has unless it says otherwise
 /// (Wasmtime's default too).
@@ -123,7 +123,7 @@ impl Default for StoreLimits {
 
 impl StoreLimits {
     /// `Ok(true)` if `desired` is within `limit`; else a refusal, or with
-    /// `trap_on_grow_failure` an [`Error::Limit`] naming the limit.
+    /// `trap_on_grow_failure` an [`ErrorKind::Limit`](crate::ErrorKind::Limit) naming the limit.
     fn allow(
         &self,
         limit: Option<usize>,
@@ -134,9 +134,9 @@ impl StoreLimits {
         match limit {
             Some(limit) if desired > limit => {
                 if self.trap_on_grow_failure {
-                    Err(Error::Limit(format!(
+                    Err(Error::from(ErrorKind::Limit(format!(
                         "store limit `{name}` of {limit} {unit} exceeded: {desired} {unit} wanted"
-                    )))
+                    ))))
                 } else {
                     Ok(false)
                 }
@@ -214,7 +214,7 @@ impl StoreLimitsBuilder {
     }
 
     /// Whether a growth past `memory_size` or `table_elements` fails with
-    /// an [`Error::Limit`] (a trap in wasm's `memory.grow` / `table.grow`)
+    /// an [`ErrorKind::Limit`](crate::ErrorKind::Limit) (a trap in wasm's `memory.grow` / `table.grow`)
     /// instead of being refused (-1). Off by default.
     pub fn trap_on_grow_failure(mut self, trap: bool) -> StoreLimitsBuilder {
         self.0.trap_on_grow_failure = trap;

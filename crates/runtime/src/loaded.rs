@@ -31,7 +31,7 @@ use cranelift_asm::x64::UNWIND_CONVENTION;
 use crate::code::CodeMemory;
 use crate::debug::{GdbJitRegistration, debug_image};
 use crate::engine::{Config, ProfilingStrategy};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::profiling::{perf_map_path, write_perf_map};
 use crate::traps::{CodeId, RegisteredCode};
 use crate::unwind::{UnwindRegistration, frame_table};
@@ -100,15 +100,16 @@ impl LoadedCode {
 
         let unwind = if config.native_unwind_info {
             UnwindRegistration::new(&UNWIND_CONVENTION, &jit)
-                .map_err(|e| Error::Compile(format!("unwind tables: {e}")))?
+                .map_err(|e| Error::from(ErrorKind::Compile(format!("unwind tables: {e}"))))?
         } else {
             None
         };
         let debug = match &names {
             Some(names) if debug_info => {
                 let frames = frame_table(&UNWIND_CONVENTION, &jit);
-                let image = debug_image(&names.module, &jit, frames.as_ref())
-                    .map_err(|e| Error::Compile(format!("debug information: {e}")))?;
+                let image = debug_image(&names.module, &jit, frames.as_ref()).map_err(|e| {
+                    Error::from(ErrorKind::Compile(format!("debug information: {e}")))
+                })?;
                 Some(GdbJitRegistration::new(image))
             }
             _ => None,
@@ -116,9 +117,11 @@ impl LoadedCode {
         if let Some(names) = &names
             && perf_map
         {
-            write_perf_map(&names.module, &jit).map_err(|source| Error::Io {
-                path: perf_map_path().display().to_string(),
-                source,
+            write_perf_map(&names.module, &jit).map_err(|source| {
+                Error::from(ErrorKind::Io {
+                    path: perf_map_path().display().to_string(),
+                    source,
+                })
             })?;
         }
         Ok(LoadedCode {

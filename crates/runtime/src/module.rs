@@ -2,7 +2,7 @@
 
 use crate::code::UnlinkedCode;
 use crate::engine::{Compiler, Engine};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::externals::ExternType;
 use crate::loaded::{CodeNames, LoadedCode};
 use core::ops::Range;
@@ -26,6 +26,22 @@ pub(crate) struct ModuleInner {
 
 /// A compiled WebAssembly module, ready to be instantiated in any store of
 /// its engine. Cheap to clone.
+///
+/// ```
+/// use duet::{Engine, ExternType, Module};
+/// let engine = Engine::default();
+/// // Text or binary, told apart by content.
+/// let module = Module::new(&engine, r#"(module
+///     (import "host" "log" (func (param i32)))
+///     (memory (export "memory") 1))"#)?;
+/// let imports: Vec<_> = module.imports().map(|(m, n, _)| format!("{m}.{n}")).collect();
+/// assert_eq!(imports, ["host.log"]);
+/// let (name, ty) = module.exports().next().unwrap();
+/// assert!(name == "memory" && matches!(ty, ExternType::Memory(_)));
+/// // Bytes that are neither are an error, not a panic.
+/// assert!(Module::new(&engine, b"\0asm\x02").is_err());
+/// # Ok::<(), duet::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Module {
     pub(crate) inner: Arc<ModuleInner>,
@@ -167,8 +183,10 @@ impl<'a> ModuleSource<'a> {
 /// A translation error as the API reports it.
 fn translation_error(error: TranslationError) -> Error {
     match error {
-        TranslationError::Unsupported { .. } => Error::Unsupported(error.to_string()),
-        _ => Error::Invalid(error.to_string()),
+        TranslationError::Unsupported { .. } => {
+            Error::from(ErrorKind::Unsupported(error.to_string()))
+        }
+        _ => Error::from(ErrorKind::Invalid(error.to_string())),
     }
 }
 
@@ -176,7 +194,7 @@ impl Module {
     /// Validates and compiles `bytes`: a binary module, or the text format,
     /// told apart by content ([`ModuleSource::detect`]). Bytes that are
     /// neither (empty, starting with a NUL byte or a damaged binary header,
-    /// not UTF-8) are an [`Error::Invalid`] saying so, not a text parser's
+    /// not UTF-8) are an [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) saying so, not a text parser's
     /// complaint about the first character.
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module, Error> {
         Module::from_bytes(engine, bytes.as_ref(), None, engine.compiler())
@@ -187,7 +205,7 @@ impl Module {
     /// one engine compiled by different compilers link and call each other
     /// directly: both follow `duet_environ::abi` (`tests/cross_tier.rs`
     /// checks it). A compiler this build does not include is an
-    /// [`Error::Config`].
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config).
     pub fn new_with_compiler(
         engine: &Engine,
         bytes: impl AsRef<[u8]>,
@@ -213,12 +231,15 @@ impl Module {
         name: Option<&str>,
         compiler: Compiler,
     ) -> Result<Module, Error> {
-        match ModuleSource::detect(bytes).map_err(|e| Error::Invalid(e.to_string()))? {
+        match ModuleSource::detect(bytes)
+            .map_err(|e| Error::from(ErrorKind::Invalid(e.to_string())))?
+        {
             ModuleSource::Binary(binary) => {
                 Module::from_binary_named(engine, binary, name, compiler)
             }
             ModuleSource::Text(text) => {
-                let binary = wat::parse_str(text).map_err(|e| Error::Invalid(e.to_string()))?;
+                let binary = wat::parse_str(text)
+                    .map_err(|e| Error::from(ErrorKind::Invalid(e.to_string())))?;
                 Module::from_binary_named(engine, &binary, name, compiler)
             }
         }
@@ -228,9 +249,11 @@ impl Module {
     /// after the file (its stem) unless its name section names it.
     pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module, Error> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
+        let bytes = std::fs::read(path).map_err(|source| {
+            Error::from(ErrorKind::Io {
+                path: path.display().to_string(),
+                source,
+            })
         })?;
         match path.file_stem() {
             Some(stem) => Module::new_named(engine, bytes, &stem.to_string_lossy()),
@@ -256,7 +279,7 @@ impl Module {
         let info = translation.module.clone();
         let functions = engine.compile_functions_with(compiler, translation)?;
         let unlinked = UnlinkedCode::new(&functions)
-            .map_err(|e| Error::Resource(format!("code memory: {e}")))?;
+            .map_err(|e| Error::from(ErrorKind::Resource(format!("code memory: {e}"))))?;
         let addresses: Vec<usize> = unlinked.function_addresses().collect();
         let imported = info.num_imported_functions;
         let linked = unlinked
@@ -268,7 +291,7 @@ impl Module {
                     .get(name.index.checked_sub(imported)? as usize)
                     .copied()
             })
-            .map_err(|e| Error::Compile(format!("linking: {e}")))?;
+            .map_err(|e| Error::from(ErrorKind::Compile(format!("linking: {e}"))))?;
         let name = info.name.as_deref().or(name).unwrap_or("wasm").to_string();
         let names = || CodeNames {
             module: name.clone(),
@@ -405,27 +428,27 @@ impl Engine {
 
 /// The embedding API's error for the baseline tier's `error`. An
 /// instruction form the engine's CPU preset lacks a feature for is the
-/// module's need, not a compiler bug: an [`Error::Unsupported`] naming the
+/// module's need, not a compiler bug: an [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) naming the
 /// feature and the preset ([`Config::cpu_features`](crate::Config::cpu_features)).
 #[cfg(feature = "winch")]
 fn winch_error(engine: &Engine, error: winch_codegen::CompileError) -> Error {
     use cranelift_asm::x64::AsmError;
     use winch_codegen::CompileError;
     match error {
-        CompileError::Invalid { .. } => Error::Invalid(error.to_string()),
-        CompileError::Unsupported { .. } => Error::Unsupported(error.to_string()),
+        CompileError::Invalid { .. } => Error::from(ErrorKind::Invalid(error.to_string())),
+        CompileError::Unsupported { .. } => Error::from(ErrorKind::Unsupported(error.to_string())),
         CompileError::Assembler(AsmError::UnavailableFeature { mnemonic, feature }) => {
-            Error::Unsupported(format!(
+            Error::from(ErrorKind::Unsupported(format!(
                 "the module needs the CPU feature {feature} (for `{mnemonic}`), which the \
                  engine's CPU preset `{}` does not include",
                 engine.config().cpu_preset()
-            ))
+            )))
         }
-        CompileError::MissingFeature { .. } => Error::Unsupported(format!(
+        CompileError::MissingFeature { .. } => Error::from(ErrorKind::Unsupported(format!(
             "{error} (the engine's CPU preset is `{}`)",
             engine.config().cpu_preset()
-        )),
-        CompileError::Assembler(_) => Error::Compile(error.to_string()),
+        ))),
+        CompileError::Assembler(_) => Error::from(ErrorKind::Compile(error.to_string())),
     }
 }
 
@@ -443,13 +466,15 @@ fn compile_with_cranelift(
         engine.compilation_threads(),
     )
     .map_err(|e| match &e {
-        CompileError::Wasm(WasmError::Invalid { .. }) => Error::Invalid(e.to_string()),
+        CompileError::Wasm(WasmError::Invalid { .. }) => {
+            Error::from(ErrorKind::Invalid(e.to_string()))
+        }
         CompileError::Wasm(_)
         | CompileError::Codegen {
             error: cranelift_codegen::CodegenError::Unsupported(_),
             ..
-        } => Error::Unsupported(e.to_string()),
-        CompileError::Codegen { .. } => Error::Compile(e.to_string()),
+        } => Error::from(ErrorKind::Unsupported(e.to_string())),
+        CompileError::Codegen { .. } => Error::from(ErrorKind::Compile(e.to_string())),
     })
 }
 
@@ -480,7 +505,10 @@ mod tests {
             } else {
                 for result in [module.map(drop), configured.map(drop)] {
                     assert!(
-                        matches!(&result, Err(Error::Config(m)) if m.contains("feature")),
+                        matches!(
+                            result.as_ref().map_err(|e| e.downcast_ref::<ErrorKind>()),
+                            Err(Some(ErrorKind::Config(m))) if m.contains("feature")
+                        ),
                         "{compiler:?}: {result:?}"
                     );
                 }
@@ -509,12 +537,21 @@ mod tests {
             "unsupported: the module needs the CPU feature ssse3 (for `pshufb`), which the \
              engine's CPU preset `baseline` does not include"
         );
-        assert!(matches!(error, Error::Unsupported(_)));
+        assert!(matches!(
+            error.downcast_ref::<ErrorKind>(),
+            Some(ErrorKind::Unsupported(_))
+        ));
 
         let simd = wat::parse_str("(module (func (param v128)))").unwrap();
         let error = Module::new(&engine, &simd).map(drop).unwrap_err();
         let message = error.to_string();
-        assert!(matches!(error, Error::Unsupported(_)), "{message}");
+        assert!(
+            matches!(
+                error.downcast_ref::<ErrorKind>(),
+                Some(ErrorKind::Unsupported(_))
+            ),
+            "{message}"
+        );
         assert!(
             message.contains("sse4.1") && message.contains("`baseline`"),
             "{message}"

@@ -20,7 +20,7 @@
 //! instance may hold a reference into any instance's VMContext.
 
 use crate::engine::{Engine, TypeTrampolines};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::func::{Caller, Func, HostContext};
 use crate::instance::{Instance, InstanceData};
 use crate::limits::ResourceLimiter;
@@ -151,6 +151,28 @@ pub struct StoreOpaque {
     pub(crate) epoch_callback: Option<EpochCallback>,
 }
 
+// SAFETY: `Store<T>` is `Send` when `T` is, and `Sync` when `T` is, as
+// Wasmtime's is; `StoreOpaque` is the part that is not `Send` by itself,
+// only because of raw pointers (and `host_panic`, which is `Send` but not
+// `Sync`). Every raw pointer in it (and in the `InstanceData`,
+// `HostContext` and `VMFuncRef` boxes it owns) points either into memory
+// the store itself owns (VMContexts, definition records, linear memories,
+// host function contexts, the store itself) or into code and trampolines
+// that its `Engine` and `Module`s keep alive, which are `Send + Sync`.
+// None of it is tied to a thread: the only thread-local state a call uses
+// (the trap handler's activation record in `traps`) lives for the call,
+// and a call borrows the store mutably, so it starts and ends on one
+// thread. Moving the store moves the `Box` that owns all of this, and no
+// address inside changes.
+unsafe impl Send for StoreOpaque {}
+// SAFETY: through `&StoreOpaque` nothing is written: the methods taking
+// `&self` read the vectors and records, and the only interior mutability,
+// the fuel counter's `UnsafeCell` in `VMStoreContext`, is written only by
+// wasm (which runs under `&mut`) and by `set_fuel(&mut self)`; `host_panic`
+// and `host_error` are only touched under `&mut`. Shared references on
+// several threads therefore only read.
+unsafe impl Sync for StoreOpaque {}
+
 /// A [`Store::epoch_deadline_callback`] with the store's data type erased:
 /// it is given a pointer to the `StoreInner<T>` it was made for and the
 /// instance whose code reached the deadline.
@@ -197,7 +219,7 @@ pub(crate) struct StoreInner<T> {
 /// A handle ([`Func`], [`Memory`](crate::Memory), [`Table`](crate::Table),
 /// [`Global`](crate::Global), [`Instance`](crate::Instance),
 /// [`ExternRef`]) belongs to the store that made it. Every method that
-/// takes a store returns [`Error::Type`] ("the memory belongs to another
+/// takes a store returns [`ErrorKind::Type`](crate::ErrorKind::Type) ("the memory belongs to another
 /// store", and so on) when given a handle from another one, or a reference
 /// value ([`Val::FuncRef`], [`Val::ExternRef`]) from another one, and
 /// touches nothing: the accessors (`ty`, `size`, `data`, `data_mut`,
@@ -219,6 +241,35 @@ pub(crate) struct StoreInner<T> {
 /// embedder that juggles several stores can also ask first with
 /// `comes_from_same_store` ([`crate::Extern`], [`crate::Instance`],
 /// [`ExternRef`]).
+///
+/// # Threads
+///
+/// A `Store<T>` is `Send` when `T` is, and `Sync` when `T` is, as in
+/// Wasmtime: a store can be made on one thread and used on another (one
+/// thread at a time: calls take `&mut Store`).
+///
+/// ```
+/// use duet::{Engine, Instance, Module, Store};
+/// let engine = Engine::default();
+/// let module = Module::new(&engine, r#"(module
+///     (global $n (mut i32) (i32.const 0))
+///     (func (export "next") (result i32)
+///       (global.set $n (i32.add (global.get $n) (i32.const 1)))
+///       (global.get $n)))"#)?;
+/// let mut store = Store::new(&engine, "my data");
+/// let instance = Instance::new(&mut store, &module, &[])?;
+/// let next = instance.get_typed_func::<(), i32>(&mut store, "next")?;
+/// assert_eq!(next.call(&mut store, ())?, 1);
+/// let mut store = std::thread::spawn(move || {
+///     assert_eq!(next.call(&mut store, ()).unwrap(), 2);
+///     store
+/// })
+/// .join()
+/// .unwrap();
+/// assert_eq!(next.call(&mut store, ())?, 3);
+/// assert_eq!(*store.data(), "my data");
+/// # Ok::<(), duet::Error>(())
+/// ```
 pub struct Store<T> {
     pub(crate) inner: Box<StoreInner<T>>,
 }
@@ -302,11 +353,11 @@ impl<T> Store<T> {
     }
 
     /// Gives the store `fuel` units of fuel, replacing what was left
-    /// ([`Config::consume_fuel`]; an [`Error::Config`] if the engine does
+    /// ([`Config::consume_fuel`]; an [`ErrorKind::Config`](crate::ErrorKind::Config) if the engine does
     /// not consume fuel). At most `i64::MAX` counts.
     ///
     /// ```
-    /// use duet::{Config, Engine, Instance, Module, Store, TrapCode};
+    /// use duet::{Config, Engine, Instance, Module, Store, Trap, TrapCode};
     /// let engine = Engine::new(Config::new().consume_fuel(true))?;
     /// let module = Module::new(&engine, r#"(module (func (export "spin") (loop br 0)))"#)?;
     /// let mut store = Store::new(&engine, ());
@@ -314,7 +365,7 @@ impl<T> Store<T> {
     /// let instance = Instance::new(&mut store, &module, &[])?;
     /// let spin = instance.get_func(&store, "spin")?.unwrap().typed::<(), ()>(&store)?;
     /// let trap = spin.call(&mut store, ()).unwrap_err();
-    /// assert_eq!(trap.as_trap().map(|t| t.code()), Some(TrapCode::OutOfFuel));
+    /// assert_eq!(trap.downcast_ref::<Trap>().map(Trap::code), Some(TrapCode::OutOfFuel));
     /// assert_eq!(store.get_fuel()?, 0);
     /// # Ok::<(), duet::Error>(())
     /// ```
@@ -418,9 +469,9 @@ impl StoreOpaque {
         if self.engine.tunables().consume_fuel {
             Ok(())
         } else {
-            Err(Error::Config(
+            Err(Error::from(ErrorKind::Config(
                 "fuel is not enabled in this engine (Config::consume_fuel)".to_string(),
-            ))
+            )))
         }
     }
 
@@ -555,7 +606,7 @@ impl ExternRef {
 
     /// The value referenced.
     ///
-    /// A reference made in another store is an [`Error::Type`] (see
+    /// A reference made in another store is an [`ErrorKind::Type`](crate::ErrorKind::Type) (see
     /// "Handles from another store" in the docs of [`Store`]).
     pub fn data<'a>(&self, store: &'a impl AsStore) -> Result<&'a (dyn Any + Send + Sync), Error> {
         let store = store.as_store();
@@ -565,7 +616,7 @@ impl ExternRef {
 
     /// Whether the reference was made in `store`: when it was not,
     /// [`ExternRef::data`] and every method given it as a value return an
-    /// [`Error::Type`].
+    /// [`ErrorKind::Type`](crate::ErrorKind::Type).
     pub fn comes_from_same_store(&self, store: impl AsStore) -> bool {
         self.store == store.as_store().id
     }
@@ -701,14 +752,16 @@ impl From<u128> for Val {
 
 impl StoreOpaque {
     /// Checks that a handle with store id `id` belongs here: an
-    /// [`Error::Type`] saying `what` belongs to another store if not. Every
+    /// [`ErrorKind::Type`](crate::ErrorKind::Type) saying `what` belongs to another store if not. Every
     /// API method given a store and a handle checks this before it uses the
     /// handle's index (which means nothing in another store).
     pub(crate) fn check(&self, id: u64, what: &str) -> Result<(), Error> {
         if id == self.id {
             Ok(())
         } else {
-            Err(Error::Type(format!("{what} belongs to another store")))
+            Err(Error::from(ErrorKind::Type(format!(
+                "{what} belongs to another store"
+            ))))
         }
     }
 
@@ -725,10 +778,10 @@ impl StoreOpaque {
                 self.check(r.store, "an extern reference")?;
                 Ok(r.index as usize + 1)
             }
-            other => Err(Error::Type(format!(
+            other => Err(Error::from(ErrorKind::Type(format!(
                 "expected a reference, got a value of type {}",
                 other.ty()
-            ))),
+            )))),
         }
     }
 
@@ -816,20 +869,20 @@ impl StoreOpaque {
         if value.ty() == ty {
             Ok(())
         } else {
-            Err(Error::Type(format!(
+            Err(Error::from(ErrorKind::Type(format!(
                 "{what}: expected a value of type {ty}, got {}",
                 value.ty()
-            )))
+            ))))
         }
     }
 }
 
 /// Why a growth of a memory or table did not happen.
 pub(crate) enum GrowFailure {
-    /// Past the maximum, or the kernel refused memory (`Error::Resource`
+    /// Past the maximum, or the kernel refused memory (`ErrorKind::Resource`
     /// from the API).
     Failed,
-    /// The limiter refused it (`Ok(false)`): this [`Error::Limit`] from the
+    /// The limiter refused it (`Ok(false)`): this [`ErrorKind::Limit`](crate::ErrorKind::Limit) from the
     /// API, -1 in wasm.
     Refused(Error),
     /// The limiter failed (`Err`): its error from the API, a trap in wasm.
@@ -840,9 +893,9 @@ impl GrowFailure {
     /// The API's error for a growth by `delta` `units` of `what`.
     pub(crate) fn into_error(self, what: &str, delta: u64, units: &str) -> Error {
         match self {
-            GrowFailure::Failed => {
-                Error::Resource(format!("cannot grow {what} by {delta} {units}"))
-            }
+            GrowFailure::Failed => Error::from(ErrorKind::Resource(format!(
+                "cannot grow {what} by {delta} {units}"
+            ))),
             GrowFailure::Refused(error) | GrowFailure::Limiter(error) => error,
         }
     }
@@ -924,7 +977,7 @@ impl StoreOpaque {
     }
 
     /// Whether the store may take `memories` more memories, `tables` more
-    /// tables and `instances` more instances: an [`Error::Limit`] naming the
+    /// tables and `instances` more instances: an [`ErrorKind::Limit`](crate::ErrorKind::Limit) naming the
     /// first count exceeded if not.
     pub(crate) fn check_counts(
         &mut self,
@@ -944,10 +997,10 @@ impl StoreOpaque {
         });
         match exceeded.flatten() {
             None => Ok(()),
-            Some((name, have, more, limit)) => Err(Error::Limit(format!(
+            Some((name, have, more, limit)) => Err(Error::from(ErrorKind::Limit(format!(
                 "store limit `{name}` exceeded: {} {name} wanted, the limit is {limit}",
                 have + more
-            ))),
+            )))),
         }
     }
 }
@@ -974,8 +1027,10 @@ impl StoreOpaque {
             match self.memory_growing(current, desired, memory.ty.maximum_pages) {
                 Growth::Allowed => {}
                 Growth::Refused => {
-                    return Err(GrowFailure::Refused(Error::Limit(format!(
-                        "store limit `memory_size` refused growing a memory from {current} to {desired} pages"
+                    return Err(GrowFailure::Refused(Error::from(ErrorKind::Limit(
+                        format!(
+                            "store limit `memory_size` refused growing a memory from {current} to {desired} pages"
+                        ),
                     ))));
                 }
                 Growth::Failed(error) => return Err(GrowFailure::Limiter(error)),
@@ -999,8 +1054,10 @@ impl StoreOpaque {
             match self.table_growing(current, desired, table.ty.maximum) {
                 Growth::Allowed => {}
                 Growth::Refused => {
-                    return Err(GrowFailure::Refused(Error::Limit(format!(
-                        "store limit `table_elements` refused growing a table from {current} to {desired} elements"
+                    return Err(GrowFailure::Refused(Error::from(ErrorKind::Limit(
+                        format!(
+                            "store limit `table_elements` refused growing a table from {current} to {desired} elements"
+                        ),
                     ))));
                 }
                 Growth::Failed(error) => return Err(GrowFailure::Limiter(error)),
@@ -1012,15 +1069,15 @@ impl StoreOpaque {
     }
 
     /// Asks the limiter about a new memory of `minimum` pages: an
-    /// [`Error::Limit`] naming the limit when refused.
+    /// [`ErrorKind::Limit`](crate::ErrorKind::Limit) naming the limit when refused.
     pub(crate) fn check_new_memory(&mut self, ty: &MemoryType) -> Result<(), Error> {
         match self.memory_growing(0, ty.minimum_pages, ty.maximum_pages) {
             Growth::Allowed => Ok(()),
-            Growth::Refused => Err(Error::Limit(format!(
+            Growth::Refused => Err(Error::from(ErrorKind::Limit(format!(
                 "store limit `memory_size` exceeded: a memory's minimum of {} pages ({} bytes) is over the limit",
                 ty.minimum_pages,
                 u128::from(ty.minimum_pages) << 16
-            ))),
+            )))),
             Growth::Failed(error) => Err(error),
         }
     }
@@ -1034,9 +1091,9 @@ impl StoreOpaque {
     ) -> Result<(), Error> {
         match self.table_growing(0, minimum, maximum) {
             Growth::Allowed => Ok(()),
-            Growth::Refused => Err(Error::Limit(format!(
+            Growth::Refused => Err(Error::from(ErrorKind::Limit(format!(
                 "store limit `table_elements` exceeded: a table's minimum of {minimum} elements is over the limit"
-            ))),
+            )))),
             Growth::Failed(error) => Err(error),
         }
     }

@@ -1,9 +1,9 @@
 //! [`TypedFunc`]: a [`Func`] whose type was checked once against Rust types,
 //! so calls take and return Rust values.
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::func::Func;
-use crate::store::{AsStore, AsStoreMut, ExternRef, Val};
+use crate::store::{AsStore, AsStoreMut, ExternRef, StoreOpaque, Val};
 use duet_environ::module::ValType;
 
 /// A Rust type that is a wasm value type: `i32`, `i64`, `f32`, `f64`,
@@ -16,6 +16,21 @@ pub trait WasmTy: Sized {
     fn into_val(self) -> Val;
     /// From a [`Val`] of type [`Self::TYPE`].
     fn from_val(val: Val) -> Option<Self>;
+
+    /// Reads the value from a trampoline's 16-byte slot, which holds one
+    /// of type [`Self::TYPE`].
+    #[doc(hidden)]
+    fn load(store: &StoreOpaque, slot: &[u8; 16]) -> Self {
+        Self::from_val(store.read_slot(Self::TYPE, slot))
+            .expect("a slot read as `Self::TYPE` holds a value of that type")
+    }
+
+    /// Writes the value into a trampoline's 16-byte slot: a reference of
+    /// another store is an [`ErrorKind::Type`](crate::ErrorKind::Type).
+    #[doc(hidden)]
+    fn store(self, store: &StoreOpaque, slot: &mut [u8; 16]) -> Result<(), Error> {
+        store.write_slot(&self.into_val(), slot)
+    }
 }
 
 macro_rules! wasm_ty {
@@ -76,6 +91,11 @@ pub trait WasmList: Sized {
     fn into_vals(self) -> Vec<Val>;
     /// From [`Val`]s of [`Self::types`].
     fn from_vals(vals: &[Val]) -> Option<Self>;
+
+    /// Writes the values into the first slots of `slots` (there is one
+    /// per value): no allocation, as a host function's results.
+    #[doc(hidden)]
+    fn store_slots(self, store: &StoreOpaque, slots: &mut [[u8; 16]]) -> Result<(), Error>;
 }
 
 impl<T: WasmTy> WasmList for T {
@@ -90,6 +110,9 @@ impl<T: WasmTy> WasmList for T {
             [v] => T::from_val(*v),
             _ => None,
         }
+    }
+    fn store_slots(self, store: &StoreOpaque, slots: &mut [[u8; 16]]) -> Result<(), Error> {
+        self.store(store, &mut slots[0])
     }
 }
 
@@ -109,6 +132,12 @@ macro_rules! wasm_tuple {
                 let result = ($($t::from_val(*iter.next()?)?,)*);
                 iter.next().is_none().then_some(result)
             }
+            fn store_slots(self, _store: &StoreOpaque, _slots: &mut [[u8; 16]]) -> Result<(), Error> {
+                let ($($t,)*) = self;
+                let mut _slots = _slots.iter_mut();
+                $($t.store(_store, _slots.next().expect("a slot per value"))?;)*
+                Ok(())
+            }
         }
     };
 }
@@ -120,7 +149,28 @@ wasm_tuple!(A, B, C, D);
 wasm_tuple!(A, B, C, D, E);
 wasm_tuple!(A, B, C, D, E, F);
 
-/// A function checked to have type `Params -> Results`.
+/// A function checked to have type `Params -> Results`: `()`, a
+/// [`WasmTy`] or a tuple of them on each side.
+///
+/// ```
+/// use duet::{Engine, Instance, Module, Store};
+/// let engine = Engine::default();
+/// let module = Module::new(&engine, r#"(module
+///     (func (export "divmod") (param i32 i32) (result i32 i32)
+///       (i32.div_u (local.get 0) (local.get 1))
+///       (i32.rem_u (local.get 0) (local.get 1))))"#)?;
+/// let mut store = Store::new(&engine, ());
+/// let instance = Instance::new(&mut store, &module, &[])?;
+/// let divmod = instance.get_typed_func::<(i32, i32), (i32, i32)>(&mut store, "divmod")?;
+/// assert_eq!(divmod.call(&mut store, (17, 5))?, (3, 2));
+/// // Dividing by zero traps: an error holding the `Trap`.
+/// let error = divmod.call(&mut store, (1, 0)).unwrap_err();
+/// let trap = error.downcast_ref::<duet::Trap>().expect("a trap");
+/// assert_eq!(trap.code(), duet::TrapCode::IntegerDivisionByZero);
+/// // The wrong types are refused when the function is typed.
+/// assert!(instance.get_typed_func::<i32, i32>(&mut store, "divmod").is_err());
+/// # Ok::<(), duet::Error>(())
+/// ```
 pub struct TypedFunc<Params, Results> {
     func: Func,
     _types: core::marker::PhantomData<fn(Params) -> Results>,
@@ -142,7 +192,7 @@ impl<Params, Results> core::fmt::Debug for TypedFunc<Params, Results> {
 
 impl Func {
     /// This function as a [`TypedFunc`], if its type is `Params -> Results`
-    /// (an [`Error::Type`] if not, or if the function belongs to another
+    /// (an [`ErrorKind::Type`](crate::ErrorKind::Type) if not, or if the function belongs to another
     /// store).
     pub fn typed<Params: WasmList, Results: WasmList>(
         &self,
@@ -152,13 +202,13 @@ impl Func {
         store.check(self.store, "the function")?;
         let ty = &store.funcs[self.index as usize].ty;
         if *ty.params != *Params::types() || *ty.results != *Results::types() {
-            return Err(Error::Type(format!(
+            return Err(Error::from(ErrorKind::Type(format!(
                 "the function has type {ty}, not the requested {}",
                 duet_environ::module::FuncType {
                     params: Params::types().into(),
                     results: Results::types().into(),
                 }
-            )));
+            ))));
         }
         Ok(TypedFunc {
             func: *self,
@@ -169,7 +219,7 @@ impl Func {
 
 impl<Params: WasmList, Results: WasmList> TypedFunc<Params, Results> {
     /// Calls the function ([`Func::call`]: a store other than the
-    /// function's is an [`Error::Type`]).
+    /// function's is an [`ErrorKind::Type`](crate::ErrorKind::Type)).
     pub fn call(&self, store: impl AsStoreMut, params: Params) -> Result<Results, Error> {
         let mut results = vec![Val::I32(0); Results::types().len()];
         self.func.call(store, &params.into_vals(), &mut results)?;

@@ -58,13 +58,16 @@ fn traps_are_values_with_backtraces() {
     let mut store = Store::new(&engine, ());
     let instance = Instance::new(&mut store, &module, &[]).unwrap();
     let error = call(&mut store, instance, "outer", &[Val::I32(0)]).unwrap_err();
-    let trap = error.as_trap().expect("a trap");
+    let trap = error.downcast_ref::<duet::Trap>().expect("a trap");
     assert_eq!(trap.code(), TrapCode::IntegerDivisionByZero);
     let funcs: Vec<u32> = trap.frames().iter().map(|f| f.func_index).collect();
     assert_eq!(funcs, [0, 1]);
     assert!(trap.frames()[0].module_offset.is_some());
     let error = call(&mut store, instance, "rec", &[]).unwrap_err();
-    assert_eq!(error.as_trap().unwrap().code(), TrapCode::StackOverflow);
+    assert_eq!(
+        error.downcast_ref::<duet::Trap>().unwrap().code(),
+        TrapCode::StackOverflow
+    );
     // The store still works.
     let results = call(&mut store, instance, "outer", &[Val::I32(1)]).unwrap();
     assert_eq!(results[0].i32(), Some(1));
@@ -106,7 +109,7 @@ fn host_functions_are_called_and_their_errors_unwind_as_traps() {
     let error = f
         .call(&mut store, &[Val::I64(-1)], &mut results)
         .unwrap_err();
-    let trap = error.as_trap().unwrap();
+    let trap = error.downcast_ref::<duet::Trap>().unwrap();
     assert_eq!(trap.code(), TrapCode::HostError);
     assert_eq!(trap.host_error().unwrap().to_string(), "negative");
     assert_eq!(*store.data(), 2);
@@ -174,7 +177,10 @@ fn instances_share_memories_globals_and_functions() {
     assert_eq!(call(&mut store, b, "f", &[]).unwrap()[0].i32(), Some(42));
     // Out of bounds through the shared memory traps.
     let error = call(&mut store, instance, "load", &[Val::I32(3 * 65536)]).unwrap_err();
-    assert_eq!(error.as_trap().unwrap().code(), TrapCode::MemoryOutOfBounds);
+    assert_eq!(
+        error.downcast_ref::<duet::Trap>().unwrap().code(),
+        TrapCode::MemoryOutOfBounds
+    );
     assert!(matches!(
         Extern::from(memory),
         Extern::Memory(m) if m == memory
@@ -233,7 +239,11 @@ fn bulk_memory_operations_see_every_growth() {
                 call(store, instance, name, &args.map(Val::I32))
             };
             let oob = |result: Result<Vec<Val>, Error>| {
-                result.unwrap_err().as_trap().map(|t| t.code()) == Some(TrapCode::MemoryOutOfBounds)
+                result
+                    .unwrap_err()
+                    .downcast_ref::<duet::Trap>()
+                    .map(|t| t.code())
+                    == Some(TrapCode::MemoryOutOfBounds)
             };
             assert!(
                 oob(run(&mut store, "fill", [page - 2, 7, 4])),
@@ -355,13 +365,15 @@ fn every_kind_of_trap_comes_back_with_its_code() {
         ("memory", TrapCode::MemoryOutOfBounds),
     ] {
         let error = call(&mut store, instance, name, &[]).unwrap_err();
-        let trap = error.as_trap().unwrap_or_else(|| panic!("{name}: {error}"));
+        let trap = error
+            .downcast_ref::<duet::Trap>()
+            .unwrap_or_else(|| panic!("{name}: {error}"));
         assert_eq!(trap.code(), code, "{name}");
         assert_eq!(trap.frames().len(), 1, "{name}: {trap}");
         assert!(!trap.is_truncated());
     }
     let error = call(&mut store, instance, "deep", &[Val::I32(0)]).unwrap_err();
-    let trap = error.as_trap().unwrap();
+    let trap = error.downcast_ref::<duet::Trap>().unwrap();
     assert_eq!(trap.code(), TrapCode::StackOverflow);
     assert!(trap.is_truncated());
     assert!(
@@ -456,7 +468,7 @@ fn memory64_grows_in_place_up_to_the_configured_reservation() {
             let past_the_end = ((GROWTHS + 1) * page - 7) as i64;
             let trap = run(&mut store, "load", &[past_the_end]).unwrap_err();
             assert_eq!(
-                trap.as_trap().map(|t| t.code()),
+                trap.downcast_ref::<duet::Trap>().map(|t| t.code()),
                 Some(TrapCode::MemoryOutOfBounds)
             );
         }
@@ -468,7 +480,13 @@ fn a_memory64_reservation_above_one_tebibyte_is_refused() {
     let mut config = duet::Config::new();
     config.memory64_reservation((1 << 40) + 65536);
     let error = Engine::new(&config).unwrap_err();
-    assert!(matches!(error, Error::Config(_)), "{error}");
+    assert!(
+        matches!(
+            error.downcast_ref::<duet::ErrorKind>(),
+            Some(duet::ErrorKind::Config(_))
+        ),
+        "{error}"
+    );
     config.memory64_reservation(1 << 40);
     Engine::new(&config).unwrap();
 }
@@ -486,8 +504,8 @@ const ENTITIES: &str = r#"(module
 /// Asserts that `result` is the error a handle from another store gets.
 #[track_caller]
 fn assert_from_another_store<T: std::fmt::Debug>(result: Result<T, Error>, what: &str) {
-    match result {
-        Err(Error::Type(message)) => {
+    match result.map_err(|e| e.downcast::<duet::ErrorKind>()) {
+        Err(Ok(duet::ErrorKind::Type(message))) => {
             assert!(message.contains("another store"), "{what}: {message}")
         }
         other => panic!("{what}: expected a type error, got {other:?}"),
@@ -572,11 +590,13 @@ fn a_handle_or_value_from_another_store_is_an_error_where_something_changes_or_r
     let mut result = [Val::FuncRef(None)];
     let error = returns_a_func.call(&mut b, &[], &mut result).unwrap_err();
     let trap = error
-        .as_trap()
+        .downcast_ref::<duet::Trap>()
         .expect("a host function's failure is a trap");
     assert_from_another_store(
-        Err::<(), _>(match trap.host_error() {
-            Some(Error::Type(message)) => Error::Type(message.clone()),
+        Err::<(), _>(match trap.host_error().and_then(|e| e.downcast_ref()) {
+            Some(duet::ErrorKind::Type(message)) => {
+                Error::new(duet::ErrorKind::Type(message.clone()))
+            }
             other => panic!("{other:?}"),
         }),
         "host function result",
@@ -752,7 +772,13 @@ fn bytes_that_are_neither_binary_nor_text_are_reported_as_such() {
         ),
     ] {
         let error = Module::new(&engine, bytes).unwrap_err();
-        assert!(matches!(error, Error::Invalid(_)), "{error:?}");
+        assert!(
+            matches!(
+                error.downcast_ref::<duet::ErrorKind>(),
+                Some(duet::ErrorKind::Invalid(_))
+            ),
+            "{error:?}"
+        );
         assert!(
             error.to_string().starts_with(expected),
             "{bytes:?}: {error}"
@@ -828,7 +854,13 @@ fn v128_values_pass_through_host_functions_and_globals() {
     lanes.set(&mut store, Val::V128(swapped)).unwrap();
     assert_eq!(lanes.get(&store).unwrap().v128(), Some(swapped));
     let mismatch = lanes.set(&mut store, Val::I64(0)).unwrap_err();
-    assert!(matches!(mismatch, Error::Type(_)), "{mismatch}");
+    assert!(
+        matches!(
+            mismatch.downcast_ref::<duet::ErrorKind>(),
+            Some(duet::ErrorKind::Type(_))
+        ),
+        "{mismatch}"
+    );
     let floats: u128 = 0x7f80_0000_7fc0_0000_8000_0000_3f80_0000;
     assert_eq!(
         global(&store, "floats").get(&store).unwrap().v128(),
@@ -959,18 +991,18 @@ fn a_cpu_preset_is_accepted_only_when_the_host_has_its_features() {
         let mut config = Config::new();
         config.cpu_features(preset);
         let missing: Vec<_> = preset.features().iter().filter(|f| !detected(*f)).collect();
-        match Engine::new(&config) {
+        match Engine::new(&config).map_err(|e| e.downcast::<duet::ErrorKind>()) {
             Ok(engine) => {
                 assert!(missing.is_empty(), "{preset} accepted without {missing:?}");
                 assert_eq!(engine.cpu_features(), preset.features());
             }
-            Err(Error::Config(message)) => {
+            Err(Ok(duet::ErrorKind::Config(message))) => {
                 assert!(!missing.is_empty(), "{preset} refused: {message}");
                 for feature in missing {
                     assert!(message.contains(feature.name()), "{message}");
                 }
             }
-            Err(other) => panic!("{preset}: {other}"),
+            Err(other) => panic!("{preset}: {other:?}"),
         }
     }
     assert_eq!(CpuPreset::from_name("sse4"), None);

@@ -698,7 +698,7 @@ fn frame_names(trap: &duet::Trap) -> Vec<&str> {
 
 #[test]
 fn a_trap_in_wasm_that_a_host_function_called_keeps_its_code_and_frames() {
-    use duet::{Error, FuncType, Linker, Module, Store, TrapCode, Val, ValType};
+    use duet::{FuncType, Linker, Module, Store, TrapCode, Val, ValType};
     // `outer` calls the host, which calls back into `unreachable` or `div`
     // and fails with what that call returned.
     let wat = r#"(module
@@ -740,7 +740,7 @@ fn a_trap_in_wasm_that_a_host_function_called_keeps_its_code_and_frames() {
             let error = outer
                 .call(&mut store, &[Val::I32(which)], &mut [])
                 .unwrap_err();
-            let Error::Trap(trap) = &error else {
+            let Some(trap) = error.downcast_ref::<duet::Trap>() else {
                 panic!("{compiler:?}: not a trap: {error}");
             };
             assert_eq!(trap.code(), code, "{compiler:?}: {trap}");
@@ -773,7 +773,7 @@ impl std::fmt::Display for Level {
 
 impl std::error::Error for Level {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.inner)
+        Some(self.inner.as_ref())
     }
 }
 
@@ -807,9 +807,7 @@ fn recursion_through_the_host_reports_each_level_once_as_a_chain() {
                 }
                 let down = caller.get_export("down").unwrap().into_func().unwrap();
                 match down.call(&mut caller, &[Val::I32(depth - 1)], &mut []) {
-                    Err(inner) if *caller.data() => {
-                        Err(Error::Host(Box::new(Level { depth, inner })))
-                    }
+                    Err(inner) if *caller.data() => Err(Error::new(Level { depth, inner })),
                     other => other,
                 }
             })
@@ -820,9 +818,9 @@ fn recursion_through_the_host_reports_each_level_once_as_a_chain() {
             let instance = linker.instantiate(&mut store, &module).unwrap();
             let down = instance.get_func(&store, "down").unwrap().unwrap();
             let error = down.call(&mut store, &[Val::I32(3)], &mut []).unwrap_err();
-            let trap = error.as_trap().expect("a trap");
+            let trap = error.downcast_ref::<duet::Trap>().expect("a trap");
             assert_eq!(trap.code(), TrapCode::HostError, "{compiler:?}");
-            let chain = chain(&error);
+            let chain = chain(error.as_ref());
             // Every error says its own part, once: a trap its code and
             // frames, a level its own sentence, the innermost "boom".
             for (i, text) in chain.iter().enumerate() {

@@ -203,7 +203,7 @@ fn trap_backtraces_do_not_need_unwind_tables() {
         let error = outer
             .call(&mut store, &[Val::I32(0)], &mut results)
             .unwrap_err();
-        let trap = error.as_trap().expect("a trap");
+        let trap = error.downcast_ref::<duet::Trap>().expect("a trap");
         let frames: Vec<Option<&str>> = trap
             .frames()
             .iter()

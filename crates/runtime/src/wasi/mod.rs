@@ -91,7 +91,7 @@ pub use preview1::{WASI_MODULE, add_to_linker};
 pub use table::OutputBuffer;
 pub use types::Errno;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use std::path::PathBuf;
 use table::{Descriptor, HostStream, Input, OpenDir, Output, Table};
 
@@ -224,9 +224,9 @@ impl WasiCtxBuilder {
         let builder = core::mem::take(self);
         let c_string = |what: &str, text: &str| {
             if text.contains('\0') {
-                Err(Error::Config(format!(
+                Err(Error::from(ErrorKind::Config(format!(
                     "WASI {what} `{text}` holds a NUL byte"
-                )))
+                ))))
             } else {
                 Ok(text.as_bytes().to_vec())
             }
@@ -241,9 +241,9 @@ impl WasiCtxBuilder {
             .iter()
             .map(|(key, value)| {
                 if key.is_empty() || key.contains('=') {
-                    return Err(Error::Config(format!(
+                    return Err(Error::from(ErrorKind::Config(format!(
                         "WASI environment variable name `{key}` is empty or holds `=`"
-                    )));
+                    ))));
                 }
                 c_string("environment variable", &format!("{key}={value}"))
             })
@@ -262,16 +262,20 @@ impl WasiCtxBuilder {
         }
         for (host, guest) in builder.preopens {
             let dir = cap_std::fs::Dir::open_ambient_dir(&host, cap_std::ambient_authority())
-                .map_err(|source| Error::Io {
-                    path: host.display().to_string(),
-                    source,
+                .map_err(|source| {
+                    Error::from(ErrorKind::Io {
+                        path: host.display().to_string(),
+                        source,
+                    })
                 })?;
             table
                 .push(Descriptor::Dir(OpenDir {
                     dir,
                     preopen_name: Some(guest),
                 }))
-                .map_err(|_| Error::Config("too many pre-opened directories".into()))?;
+                .map_err(|_| {
+                    Error::from(ErrorKind::Config("too many pre-opened directories".into()))
+                })?;
         }
         Ok(WasiCtx { args, env, table })
     }
@@ -281,7 +285,7 @@ impl WasiCtxBuilder {
 ///
 /// `proc_exit` unwinds the guest as a trap whose host error
 /// ([`Trap::host_error`](crate::Trap::host_error)) is an
-/// [`Error::Host`] holding this; [`I32Exit::from_error`] finds it.
+/// [`Error`] holding this; [`I32Exit::from_error`] finds it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the program exited with code {0}")]
 pub struct I32Exit(pub i32);
@@ -290,13 +294,10 @@ impl I32Exit {
     /// The exit code, if `error` is a program's `proc_exit` (as a trap
     /// from a call into wasm, or as the host error itself).
     pub fn from_error(error: &Error) -> Option<i32> {
-        let error = match error {
-            Error::Trap(trap) => trap.host_error()?,
-            other => other,
+        let error = match error.downcast_ref::<crate::Trap>() {
+            Some(trap) => trap.host_error()?,
+            None => error,
         };
-        match error {
-            Error::Host(source) => source.downcast_ref::<I32Exit>().map(|exit| exit.0),
-            _ => None,
-        }
+        error.downcast_ref::<I32Exit>().map(|exit| exit.0)
     }
 }

@@ -19,7 +19,7 @@ use super::types::{
     layout, lookupflags, oflags, rights, whence,
 };
 use super::{I32Exit, WasiCtx};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::externals::Extern;
 use crate::func::Caller;
 use crate::linker::Linker;
@@ -1080,10 +1080,10 @@ fn raw_args(params: &[Val]) -> Result<Vec<u64>, Error> {
         .map(|param| match *param {
             Val::I32(value) => Ok(u64::from(value as u32)),
             Val::I64(value) => Ok(value as u64),
-            other => Err(Error::Type(format!(
+            other => Err(Error::from(ErrorKind::Type(format!(
                 "a WASI function was given a value of type {}",
                 other.ty()
-            ))),
+            )))),
         })
         .collect()
 }
@@ -1135,7 +1135,7 @@ pub fn add_to_linker<T: 'static>(
     };
     linker.func_new(WASI_MODULE, "proc_exit", proc_exit, |_, params, _| {
         let code = params.first().and_then(Val::i32).unwrap_or_default();
-        Err(Error::Host(Box::new(I32Exit(code))))
+        Err(Error::new(I32Exit(code)))
     })?;
     Ok(())
 }
