@@ -875,31 +875,38 @@ fn wast_refuses_a_script_that_does_not_parse() {
 
 // ---- duet bench -------------------------------------------------------
 
-/// The sightglass benchmark programs: `$DUET_SHARED/bench/sightglass`, else
-/// `../shared/bench/sightglass` beside the workspace. Missing programs fail
-/// the test: a benchmark test that silently did not run would read as one
-/// that passed.
-fn sightglass() -> PathBuf {
-    let shared = match std::env::var_os("DUET_SHARED") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")),
-    };
-    let dir = shared.join("bench/sightglass");
-    assert!(
-        dir.join("noop/benchmark.wasm").is_file(),
-        "the sightglass benchmark programs are missing at {}: put the shared test \
-         material beside the workspace as ../shared, or set DUET_SHARED",
-        dir.display()
-    );
-    dir
-}
+/// The test material only `../shared` has, and what a test does without
+/// it: the same rule as the workspace tests' (one file for both).
+#[path = "../../../tests/shared.rs"]
+mod shared;
 
 /// The noop program and a small real one that reads its input files from
-/// its own directory (`shootout-ackermann.{m,n}.input`).
-fn noop_and_ackermann() -> [String; 2] {
-    let dir = sightglass();
-    ["noop/benchmark.wasm", "shootout/shootout-ackermann.wasm"]
-        .map(|program| dir.join(program).to_str().unwrap().to_string())
+/// its own directory (`shootout-ackermann.{m,n}.input`), from the
+/// sightglass benchmark programs in the shared test material. `None`
+/// (said on stderr) when that is absent, and the test is skipped; under
+/// CI it fails instead ([`shared::shared_material`]).
+fn noop_and_ackermann() -> Option<[String; 2]> {
+    let dir = shared::shared_material("bench/sightglass")?;
+    assert!(
+        dir.join("noop/benchmark.wasm").is_file(),
+        "the sightglass benchmark programs are missing in {}",
+        dir.display()
+    );
+    Some(
+        ["noop/benchmark.wasm", "shootout/shootout-ackermann.wasm"]
+            .map(|program| dir.join(program).to_str().unwrap().to_string()),
+    )
+}
+
+/// A WASI program that does nothing, for what needs any program at all.
+fn noop_program() -> String {
+    let path = file(
+        "bench-noop.wat",
+        r#"(module
+             (import "wasi_snapshot_preview1" "proc_exit" (func (param i32)))
+             (func (export "_start")))"#,
+    );
+    path.to_str().unwrap().to_string()
 }
 
 /// A JSON value of the kinds `duet bench --json` writes.
@@ -1005,7 +1012,9 @@ fn text<'a>(object: &'a std::collections::HashMap<String, Json>, key: &str) -> &
 
 #[test]
 fn bench_json_is_one_object_per_program_and_compiler() {
-    let [noop, ackermann] = noop_and_ackermann();
+    let Some([noop, ackermann]) = noop_and_ackermann() else {
+        return;
+    };
     let lines = bench_json(&["--runs", "1", "--compiler", "both", &noop, &ackermann]);
     let expected = [
         (&noop, "winch"),
@@ -1085,7 +1094,9 @@ fn bench_times_between_the_markers_and_measures_each_run_alone() {
 
 #[test]
 fn bench_prints_a_table_with_both_compilers_side_by_side() {
-    let [noop, ackermann] = noop_and_ackermann();
+    let Some([noop, ackermann]) = noop_and_ackermann() else {
+        return;
+    };
     let output = duet(&["bench", "--runs", "1", &noop, &ackermann]);
     assert!(output.status.success(), "{}", stderr(&output));
     let out = stdout(&output);
@@ -1121,7 +1132,7 @@ fn bench_prints_a_table_with_both_compilers_side_by_side() {
 
 #[test]
 fn bench_reports_files_it_cannot_measure_and_measures_the_rest() {
-    let [noop, _] = noop_and_ackermann();
+    let noop = noop_program();
     let missing = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-missing.wasm");
     let missing = missing.to_str().unwrap();
     let text_file = file("bench-not-wasm.txt", "hello\n");
@@ -1214,7 +1225,7 @@ fn bench_keeps_the_programs_output_off_stdout() {
 
 #[test]
 fn bench_refuses_zero_runs_and_no_files() {
-    let [noop, _] = noop_and_ackermann();
+    let noop = noop_program();
     let output = duet(&["bench", "--runs", "0", &noop]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let output = duet(&["bench"]);
@@ -1417,7 +1428,9 @@ fn run_fuel_report_counts_a_finished_program_exactly() {
 fn bench_measures_with_fuel_and_epochs_on() {
     // The program runs to its end: the fuel never runs out and the
     // deadline is never reached.
-    let [_, ackermann] = noop_and_ackermann();
+    let Some([_, ackermann]) = noop_and_ackermann() else {
+        return;
+    };
     let lines = bench_json(&["--runs", "1", "--fuel", "--epochs", &ackermann]);
     assert_eq!(lines.len(), 2, "one line per compiler");
     for line in &lines {
