@@ -1,7 +1,7 @@
 ;; Fibonacci numbers, two ways.
 ;;
-;;   cargo run --release -p duet-cli -- run examples/fib.wat --invoke fib 30
-;;   cargo run --release -p duet-cli -- run examples/fib.wat --invoke fib_loop 90
+;;   cargo run --release -p duet-cli -- run --invoke fib examples/fib.wat 30
+;;   cargo run --release -p duet-cli -- run --invoke fib_loop examples/fib.wat 90
 ;;
 ;; `fib` is the doubly recursive definition: fib(30) makes 1,664,079 calls,
 ;; which makes it a small benchmark of calls. `fib_loop` counts up in i64,

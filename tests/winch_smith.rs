@@ -93,7 +93,7 @@ enum Outcome {
     Compiled,
     /// Refused by the translator (anything it does not take).
     Translation(String),
-    Unsupported(&'static str),
+    Unsupported(String),
     Invalid(String),
     Other(String),
 }

@@ -649,7 +649,7 @@ pub struct Tally {
 
 /// A column's refusal without its specifics, for counting: the first
 /// line, without the offset, and with a quoted name (an operator, a type)
-/// elided, so that `unsupported operator `i8x16_add` at offset 0x2f`
+/// elided, so that `unsupported operator `i8x16.add` at offset 0x2f`
 /// counts as `unsupported operator`; a quoted phrase stays (`popcnt
 /// without the popcnt CPU feature`, say).
 pub fn left_out_reason(why: &str) -> String {
@@ -796,7 +796,7 @@ mod tests {
     #[test]
     fn a_left_out_reason_drops_the_specifics() {
         assert_eq!(
-            left_out_reason("unsupported operator `i8x16_add` at offset 0x2f"),
+            left_out_reason("unsupported operator `i8x16.add` at offset 0x2f"),
             "unsupported operator"
         );
         assert_eq!(

@@ -4,8 +4,8 @@
 //! duet compile [--compiler winch|cranelift] [--cpu PRESET] [--spec 2.0|3.0] [--emit asm|ir]
 //!              [--stats] FILE
 //! duet run [--compiler winch|cranelift] [--cpu PRESET] [--spec 2.0|3.0] [--profile perfmap]
-//!          [--debug-info] FILE [--dir HOST[::GUEST]]... [--env KEY=VALUE]... [--invoke NAME]
-//!          [[--] ARGS...]
+//!          [--debug-info] [--dir HOST[::GUEST]]... [--env NAME[=VALUE]]... [--invoke NAME]
+//!          [--fuel N] [--timeout DURATION] ... FILE [ARGS...]
 //! duet wast [--compiler winch|cranelift] [--cpu PRESET] [--spec 2.0|3.0] FILE.wast...
 //! duet bench [--compiler winch|cranelift|both] [--cpu PRESET] [--runs N] [--json]
 //!            [--show-output] FILE...
@@ -23,16 +23,22 @@
 //! prints each function's IR before code generation
 //! ([`duet_cli::print_ir`]); `--emit asm` its machine code.
 //!
-//! `run` instantiates a module and calls one of its functions. A module
+//! `run` instantiates a module and calls one of its functions. `run`'s own
+//! options come before FILE; everything after FILE is the guest's, as it
+//! is written (`--help`, `--env` and `--` too). A module
 //! that imports `wasi_snapshot_preview1` is a WASI program: it gets WASI
 //! preview 1 ([`duet::wasi`]) with the host's stdin, stdout and stderr,
-//! the arguments `FILE ARGS...`, the `--env` variables (nothing of the
+//! the arguments `FILE ARGS...`, the `--env` variables (`NAME=VALUE`, or
+//! `NAME` for the host's value of `NAME` if it has one; nothing else of the
 //! host's environment) and the `--dir` directories (`HOST` under the name
 //! `GUEST`, by default `HOST` as written; `--dir .` is the working
 //! directory); its `_start` runs and the process exits with the program's
-//! exit code: the one given to `proc_exit` (its low 8 bits, as the OS
-//! keeps), else 0. Any module may import `bench.start` and `bench.end`
-//! (the markers sightglass benchmarks call around the measured work),
+//! exit code: the one given to `proc_exit`, else 0. As in Wasmtime,
+//! `proc_exit` takes 0 to 125 (126 and up are the shell's and signals');
+//! a larger code (or a negative one) is a host function's failure, "exit
+//! with invalid exit status", exit code 1. Any module may import
+//! `bench.start` and `bench.end` (the markers sightglass benchmarks call
+//! around the measured work),
 //! which do nothing here; other imports are an error.
 //!
 //! `run --max-memory-size BYTES` bounds each memory and
@@ -61,7 +67,8 @@
 //! `0x` and up to 32 hex digits (the vector as a little-endian integer:
 //! lane 0 in the lowest bits) or lane by lane as `SHAPE:LANE,...`
 //! (`i32x4:1,2,3,-1`, `f64x2:0.5,-inf`), and printed as `0x` and 32 hex
-//! digits ([`duet_cli::v128`]).
+//! digits ([`duet_cli::v128`]); a `funcref` or `externref` is written
+//! and printed as `null`.
 //!
 //! For profilers and debuggers (`run` and `wast`): `--profile perfmap`
 //! appends every compiled function to `/tmp/perf-<pid>.map` as `START
@@ -92,19 +99,34 @@
 //!
 //! Every failure (an unreadable file, a file that is no module, a
 //! text-format syntax error, an invalid module, an operator or feature the
-//! compiler does not support, a bad argument) is one line on stderr,
+//! compiler does not support, named as the text format names it
+//! (`v128.const`), a bad argument) is one line on stderr,
 //! `error: FILE: what went wrong` naming the offset or the line and column,
-//! and exit code 1; a trap adds its wasm backtrace below that line, and
-//! for a host function's failure a `  caused by: ...` line per error in the
-//! chain behind it (each saying its own part once, however deeply host
-//! functions and wasm called each other). Usage errors are clap's (exit
-//! code 2).
+//! and exit code 1 (a trap: 134, below); a trap adds its wasm backtrace
+//! below that line, and for a host function's failure a `  caused by: ...`
+//! line per error in the chain behind it (each saying its own part once,
+//! however deeply host functions and wasm called each other). Usage errors
+//! are clap's (exit code 2).
 //!
-//! Exit codes of `run`: the WASI program's own exit code, else 0 on
-//! success, 1 for any failure above, 2 for a usage error, 3 when a
-//! `--max-memory-size` / `--max-table-elements` bound refused
-//! instantiation, 4 when the program ran out of `--fuel`, 5 when it ran
-//! past `--timeout`.
+//! A trap's backtrace lists one line per wasm frame, innermost first; a
+//! frame repeated (deep recursion) is listed once, then `... the frame
+//! above repeated N more times` ([`duet::Trap`]'s `Display`).
+//!
+//! Exit codes of `run` (also in `duet run --help`):
+//!
+//! | code | when |
+//! |---|---|
+//! | 0-125 | a WASI program's own exit code (`proc_exit`; 0 when `_start` returns) |
+//! | 0 | success |
+//! | 1 | any failure above: the file, the module, an import, an argument, a host function's failure, `proc_exit` past 125 |
+//! | 2 | a usage error (clap's) |
+//! | 3 | a `--max-memory-size` / `--max-table-elements` bound refused instantiation |
+//! | 4 | the program ran out of `--fuel` |
+//! | 5 | the program ran past `--timeout` |
+//! | 134 | wasm trapped: 128 + SIGABRT, as Wasmtime's CLI on Unix; no WASI program's own code is 134 |
+//!
+//! A WASI program's codes 1 to 5 are also `duet`'s; only a trap has a code
+//! of its own.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use cranelift_wasm::WasmError;
@@ -131,10 +153,22 @@ enum Command {
     Compile(CompileArgs),
     /// Instantiate a module and call one of its exported functions.
     ///
-    /// Exit codes: a WASI program's own exit code, else 0 on success, 1 on
-    /// an error or a trap, 2 on a usage error, 3 when `--max-memory-size`
-    /// or `--max-table-elements` refused instantiation, 4 when the program
-    /// ran out of `--fuel`, 5 when it ran past `--timeout`.
+    /// duet's options come before FILE: everything after it is the
+    /// guest's (`duet run prog.wasm --help` passes `--help` to prog.wasm).
+    ///
+    /// Exit codes:
+    ///   0-125  a WASI program's own exit code (`proc_exit`; 0 when it returns)
+    ///   0      success (a function called with `--invoke` returned)
+    ///   1      an error: the file, the module, an import, an argument,
+    ///          a host function's failure, `proc_exit` with a code past 125
+    ///   2      a usage error
+    ///   3      `--max-memory-size` or `--max-table-elements` refused
+    ///          instantiation
+    ///   4      the program ran out of `--fuel`
+    ///   5      the program ran past `--timeout`
+    ///   134    wasm trapped (128 + SIGABRT, as Wasmtime on Unix), which no
+    ///          WASI program's own code can be
+    #[command(verbatim_doc_comment)]
     Run(RunArgs),
     /// Run WebAssembly spec scripts (`.wast`) and report what failed.
     Wast(WastArgs),
@@ -239,8 +273,10 @@ struct RunArgs {
     /// (default: HOST as written). Repeatable.
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
     dirs: Vec<String>,
-    /// Give a WASI program the environment variable KEY. Repeatable.
-    #[arg(long = "env", value_name = "KEY=VALUE")]
+    /// Give a WASI program the environment variable NAME with VALUE, or
+    /// with the host's value when `=VALUE` is left out (not set if the
+    /// host has none). Repeatable.
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
     envs: Vec<String>,
     /// The most bytes each memory may have: growth past it fails
     /// (`memory.grow` returns -1), and a memory whose minimum is larger
@@ -265,14 +301,36 @@ struct RunArgs {
     /// 5).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     timeout: Option<Duration>,
-    /// The module: WebAssembly binary or text, told apart by content.
+    /// The module (WebAssembly binary or text, told apart by content),
+    /// then the guest's arguments: everything after FILE is the guest's,
+    /// `--help` and `--env` too, so `duet`'s options come before FILE. A
+    /// WASI program gets them as its arguments; the function called (with
+    /// `--invoke`, or for other modules) as its parameters: integers in
+    /// decimal or 0x hex, floats in decimal (also `nan`, `inf`, `-inf`),
+    /// v128 as 0x and up to 32 hex digits or SHAPE:LANE,...
+    /// (`i32x4:1,2,3,4`), references as `null`.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "FILE [ARGS]"
+    )]
+    module_and_args: Vec<String>,
+    /// The module file: the first of `module_and_args`.
+    #[arg(skip)]
     file: PathBuf,
-    /// A WASI program's arguments (after FILE); the function's arguments
-    /// with `--invoke` or for other modules: integers in decimal or 0x
-    /// hex, floats in decimal (also `nan`, `inf`, `-inf`), v128 as 0x and
-    /// up to 32 hex digits or SHAPE:LANE,... (`i32x4:1,2,3,4`).
-    #[arg(allow_hyphen_values = true)]
+    /// The guest's arguments: the rest of `module_and_args`.
+    #[arg(skip)]
     args: Vec<String>,
+}
+
+impl RunArgs {
+    /// Splits `module_and_args` into the file and the guest's arguments.
+    fn split_file_and_args(&mut self) {
+        let mut rest = std::mem::take(&mut self.module_and_args).into_iter();
+        self.file = rest.next().map(PathBuf::from).unwrap_or_default();
+        self.args = rest.collect();
+    }
 }
 
 #[derive(Args)]
@@ -645,6 +703,12 @@ const LIMIT_EXIT_CODE: u8 = 3;
 const FUEL_EXIT_CODE: u8 = 4;
 /// `duet run`'s exit code when the program ran past `--timeout`.
 const TIMEOUT_EXIT_CODE: u8 = 5;
+/// `duet run`'s exit code when wasm trapped: 128 + SIGABRT, as a native
+/// program that aborts and as Wasmtime's CLI on Unix. A WASI program's own
+/// codes are 0 to 125 (`proc_exit` refuses larger ones), so a trap is told
+/// apart from any of them. A host function's failure (not a trap of wasm
+/// code) is 1, as any other error.
+const TRAP_EXIT_CODE: u8 = 134;
 
 /// Parses a `--timeout`: a number (decimals allowed) and a unit, `ns`,
 /// `us`, `ms`, `s`, `m` or `h`.
@@ -715,10 +779,21 @@ fn wasi_context(args: &RunArgs) -> Result<duet::wasi::WasiCtx, RunFailure> {
         .arg(args.file.display().to_string())
         .args(args.args.iter().cloned());
     for env in &args.envs {
-        let (key, value) = env
-            .split_once('=')
-            .ok_or_else(|| format!("`--env {env}`: expected KEY=VALUE"))?;
-        builder.env(key, value);
+        match env.split_once('=') {
+            Some((name, value)) => {
+                builder.env(name, value);
+            }
+            // `--env NAME`: the host's value, if it has one.
+            None => match std::env::var(env) {
+                Ok(value) => {
+                    builder.env(env, &value);
+                }
+                Err(std::env::VarError::NotPresent) => {}
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(format!("`--env {env}`: the host's value is not UTF-8").into());
+                }
+            },
+        }
     }
     for dir in &args.dirs {
         let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
@@ -932,8 +1007,8 @@ fn stopped_by_bound(args: &RunArgs, error: duet::Error) -> RunFailure {
 /// decimal (signed or unsigned range) or `0x` hex, optionally negated;
 /// floats as Rust reads them (`1.5`, `-2e10`, `nan`, `inf`, `-inf`);
 /// vectors as `0x` and up to 32 hex digits or `SHAPE:LANE,...`
-/// ([`duet_cli::v128::parse_v128`]). References cannot be written on a
-/// command line.
+/// ([`duet_cli::v128::parse_v128`]); references as `null` (the only
+/// reference a command line can name).
 fn parse_argument(text: &str, ty: duet::ValType) -> Option<duet::Val> {
     use duet::{Val, ValType};
     Some(match ty {
@@ -942,6 +1017,8 @@ fn parse_argument(text: &str, ty: duet::ValType) -> Option<duet::Val> {
         ValType::F32 => Val::F32(text.parse::<f32>().ok()?.to_bits()),
         ValType::F64 => Val::F64(text.parse::<f64>().ok()?.to_bits()),
         ValType::V128 => Val::V128(duet_cli::v128::parse_v128(text, parse_integer)?),
+        ValType::FuncRef if text == "null" => Val::FuncRef(None),
+        ValType::ExternRef if text == "null" => Val::ExternRef(None),
         ValType::FuncRef | ValType::ExternRef => return None,
     })
 }
@@ -1079,7 +1156,11 @@ fn report_run(args: &RunArgs, outcome: Result<Ran, RunFailure>) -> ExitCode {
             match failure {
                 RunFailure::Message(message) => eprintln!("error: {file}: {message}"),
                 RunFailure::Trap(trap) => {
-                    eprintln!("error: {file}: {}", duet_cli::error_report(&trap))
+                    eprintln!("error: {file}: {}", duet_cli::error_report(&trap));
+                    // A host function's failure is an error like any other.
+                    if trap.code() != duet::TrapCode::HostError {
+                        return ExitCode::from(TRAP_EXIT_CODE);
+                    }
                 }
                 RunFailure::Limit(message) => {
                     eprintln!("error: {file}: {message}");
@@ -1102,7 +1183,8 @@ fn report_run(args: &RunArgs, outcome: Result<Ran, RunFailure>) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(args) => {
+        Command::Run(mut args) => {
+            args.split_file_and_args();
             let mut fuel_report = None;
             let outcome = run(&args, &mut fuel_report);
             let code = report_run(&args, outcome);

@@ -227,6 +227,27 @@ fn an_unsupported_operator_is_one_error_naming_it() {
     let output = duet(&["compile", "--compiler", "winch", path.to_str().unwrap()]);
     let err = one_error_line(&output, "tail.wat");
     assert!(err.contains("unsupported operator `return_call`"), "{err}");
+    // Named as the text format names it, with its dots, under each tier.
+    for (body, name) in [
+        (
+            "(drop (i32.atomic.rmw8.add_u (i32.const 0) (i32.const 1)))",
+            "i32.atomic.rmw8.add_u",
+        ),
+        (
+            "(drop (i64.add128 (i64.const 0) (i64.const 0) (i64.const 0) (i64.const 0))) drop",
+            "i64.add128",
+        ),
+    ] {
+        let path = file("dotted.wat", format!("(module (memory 1) (func {body}))"));
+        for compiler in ["winch", "cranelift"] {
+            let output = duet(&["compile", "--compiler", compiler, path.to_str().unwrap()]);
+            let err = one_error_line(&output, "dotted.wat");
+            assert!(
+                err.contains(&format!("unsupported operator `{name}`")),
+                "{compiler}: {err}"
+            );
+        }
+    }
 }
 
 /// Runs each `(function, argument, output)` of `cases` in the module at
@@ -239,9 +260,9 @@ fn assert_runs(compiler: &str, cpu: &str, path: &str, cases: &[(&str, &str, &str
             compiler,
             "--cpu",
             cpu,
-            path,
             "--invoke",
             function,
+            path,
             argument,
         ]);
         assert_eq!(
@@ -426,7 +447,7 @@ fn emit_ir_errors_are_one_line() {
         ])
     };
     let err = one_error_line(&ir(&simd), "simd_ir.wat");
-    assert!(err.contains("unsupported operator `i8x16_popcnt`"), "{err}");
+    assert!(err.contains("unsupported operator `i8x16.popcnt`"), "{err}");
     let err = one_error_line(&ir(&invalid), "invalid_ir.wat");
     assert!(err.contains("type mismatch"), "{err}");
     assert!(err.contains("offset 0x"), "{err}");
@@ -464,16 +485,16 @@ const ARITH: &str = r#"
 fn run_prints_each_result_on_its_own_line() {
     let path = file("run_arith.wat", ARITH);
     let path = path.to_str().unwrap();
-    let output = duet(&["run", path, "--invoke", "add", "40", "2"]);
+    let output = duet(&["run", "--invoke", "add", path, "40", "2"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output), "42\n");
     assert_eq!(stderr(&output), "");
 
-    let output = duet(&["run", path, "--invoke", "add", "0xffffffff", "-1"]);
+    let output = duet(&["run", "--invoke", "add", path, "0xffffffff", "-1"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output), "-2\n");
 
-    let output = duet(&["run", path, "--invoke", "mixed", "-7", "1.5", "-inf"]);
+    let output = duet(&["run", "--invoke", "mixed", path, "-7", "1.5", "-inf"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output), "-7\n1.5\n-inf\n");
 }
@@ -496,9 +517,9 @@ fn run_takes_and_prints_v128_values() {
             "run",
             "--cpu",
             cpu,
-            path,
             "--invoke",
             "add",
+            path,
             "i32x4:1,2,3,-1",
             "0x0000000500000000fffffffe00000010",
         ]);
@@ -517,19 +538,19 @@ fn run_takes_and_prints_v128_values() {
 fn run_refuses_bad_arguments_in_one_line() {
     let path = file("run_bad_args.wat", ARITH);
     let path = path.to_str().unwrap();
-    let output = duet(&["run", path, "--invoke", "add", "1"]);
+    let output = duet(&["run", "--invoke", "add", path, "1"]);
     let err = one_error_line(&output, "run_bad_args.wat");
     assert!(err.contains("takes 2 argument"), "{err}");
 
-    let output = duet(&["run", path, "--invoke", "add", "1", "two"]);
+    let output = duet(&["run", "--invoke", "add", path, "1", "two"]);
     let err = one_error_line(&output, "run_bad_args.wat");
     assert!(err.contains("`two` is not a valid i32"), "{err}");
 
-    let output = duet(&["run", path, "--invoke", "add", "1", "4294967296"]);
+    let output = duet(&["run", "--invoke", "add", path, "1", "4294967296"]);
     let err = one_error_line(&output, "run_bad_args.wat");
     assert!(err.contains("not a valid i32"), "{err}");
 
-    let output = duet(&["run", path, "--invoke", "nope"]);
+    let output = duet(&["run", "--invoke", "nope", path]);
     let err = one_error_line(&output, "run_bad_args.wat");
     assert!(err.contains("no exported function `nope`"), "{err}");
 
@@ -541,14 +562,147 @@ fn run_refuses_bad_arguments_in_one_line() {
 #[test]
 fn run_reports_a_trap_with_its_backtrace() {
     let path = file("run_trap.wat", ARITH);
-    let output = duet(&["run", path.to_str().unwrap(), "--invoke", "div", "1", "0"]);
+    let output = duet(&["run", "--invoke", "div", path.to_str().unwrap(), "1", "0"]);
     let err = stderr(&output);
-    assert_eq!(output.status.code(), Some(1), "stderr: {err}");
+    // 128 + SIGABRT, as Wasmtime: no WASI program's own exit code.
+    assert_eq!(output.status.code(), Some(134), "stderr: {err}");
     assert_eq!(stdout(&output), "");
     let first = err.lines().next().unwrap_or_default();
     assert!(first.starts_with("error: "), "{err}");
     assert!(first.contains("run_trap.wat"), "{err}");
     assert!(first.contains("integer divide by zero"), "{err}");
+    // A trap in the start function, at instantiation, too.
+    let path = file(
+        "run_start_trap.wat",
+        r#"(module (func $s unreachable) (start $s) (func (export "_start")))"#,
+    );
+    let output = duet(&["run", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(134), "{}", stderr(&output));
+    let help = stdout(&duet(&["run", "--help"]));
+    assert!(help.contains("134    wasm trapped"), "{help}");
+}
+
+#[test]
+fn run_collapses_repeated_frames_of_a_deep_recursion() {
+    let path = file(
+        "recurse.wat",
+        r#"(module
+             (func $down (export "down") (param i32) (result i32)
+               (if (result i32) (i32.eqz (local.get 0))
+                 (then unreachable)
+                 (else (call $down (i32.sub (local.get 0) (i32.const 1)))))))"#,
+    );
+    let path = path.to_str().unwrap();
+    for compiler in ["winch", "cranelift"] {
+        // 10 deep: the trapping frame, then nine calls from one place
+        // and `down` called from the host (no frame).
+        let output = duet(&["run", "--compiler", compiler, "--invoke", "down", path, "9"]);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(134), "{compiler}: {err}");
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 4, "{compiler}: {err}");
+        assert!(lines[0].ends_with(": unreachable"), "{err}");
+        assert!(
+            lines[1].starts_with("  0: down (func 0) at offset "),
+            "{err}"
+        );
+        assert!(
+            lines[2].starts_with("  1: down (func 0) at offset "),
+            "{err}"
+        );
+        assert_ne!(lines[1][5..], lines[2][5..], "{err}");
+        assert_eq!(
+            lines[3], "  ... the frame above repeated 8 more times",
+            "{err}"
+        );
+        // Deeper than the backtrace keeps: the frames kept, collapsed.
+        let output = duet(&[
+            "run",
+            "--compiler",
+            compiler,
+            "--invoke",
+            "down",
+            path,
+            "5000",
+        ]);
+        let err = stderr(&output);
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 5, "{compiler}: {err}");
+        assert_eq!(
+            lines[3], "  ... the frame above repeated 62 more times",
+            "{err}"
+        );
+        assert_eq!(lines[4], "  ... (outer frames left out)", "{err}");
+    }
+}
+
+#[test]
+fn run_exit_codes_past_125_are_refused_as_wasmtime_does() {
+    let wat = r#"(module
+        (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+        (memory (export "memory") 1)
+        (func (export "quit") (param i32) (call $exit (local.get 0))))"#;
+    let path = file("exit_codes.wat", wat);
+    let path = path.to_str().unwrap();
+    for code in ["0", "1", "125"] {
+        let output = duet(&["run", "--invoke", "quit", path, code]);
+        assert_eq!(
+            output.status.code().map(|c| c.to_string()).as_deref(),
+            Some(code),
+            "{}",
+            stderr(&output)
+        );
+        assert_eq!(stderr(&output), "");
+    }
+    for (code, shown) in [
+        ("126", "126"),
+        ("255", "255"),
+        ("256", "256"),
+        ("-1", "4294967295"),
+    ] {
+        let output = duet(&["run", "--invoke", "quit", path, code]);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{code}: {err}");
+        assert!(
+            err.starts_with(&format!("error: {path}: host function error\n")),
+            "{err}"
+        );
+        assert!(
+            err.ends_with(&format!(
+                "  caused by: exit with invalid exit status {shown} outside of [0..126)\n"
+            )),
+            "{code}: {err}"
+        );
+    }
+}
+
+#[test]
+fn run_takes_null_for_reference_arguments() {
+    let path = file(
+        "refs.wat",
+        r#"(module
+             (func (export "nulls") (param funcref externref) (result i32 funcref)
+               (i32.add (ref.is_null (local.get 0)) (ref.is_null (local.get 1)))
+               (local.get 0)))"#,
+    );
+    let path = path.to_str().unwrap();
+    for compiler in ["winch", "cranelift"] {
+        let output = duet(&[
+            "run",
+            "--compiler",
+            compiler,
+            "--invoke",
+            "nulls",
+            path,
+            "null",
+            "null",
+        ]);
+        assert!(output.status.success(), "{compiler}: {}", stderr(&output));
+        assert_eq!(stdout(&output), "2\nnull\n");
+    }
+    let output = duet(&["run", "--invoke", "nulls", path, "0", "null"]);
+    let err = one_error_line(&output, "refs.wat");
+    assert!(err.contains("`0` is not a valid funcref"), "{err}");
 }
 
 #[test]
@@ -703,22 +857,71 @@ fn run_gives_a_wasi_program_its_arguments_and_environment() {
     let path = file("echo.wat", ECHO);
     let path = path.to_str().unwrap();
     let output = duet(&[
-        "run", path, "--env", "A=1", "--env", "EMPTY=", "--", "x", "-y", "--z",
+        "run", "--env", "A=1", "--env", "EMPTY=", path, "x", "-y", "--z",
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
         stdout(&output),
         format!("{path}\nx\n-y\n--z\nA=1\nEMPTY=\n")
     );
-    // Options may come before the file too; nothing of the host's
-    // environment is passed on.
-    let output = duet(&["run", "--env", "B=2", path]);
+    // Nothing of the host's environment is passed on unless named.
+    let output = Command::new(env!("CARGO_BIN_EXE_duet"))
+        .args(["run", "--env", "B=2", path])
+        .env("DUET_TEST_HOST_VAR", "from the host")
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output), format!("{path}\nB=2\n"));
+}
 
-    let output = duet(&["run", path, "--env", "NOVALUE"]);
-    let err = one_error_line(&output, "echo.wat");
-    assert!(err.contains("KEY=VALUE"), "{err}");
+#[test]
+fn run_passes_everything_after_the_file_to_the_guest() {
+    let path = file("echo_after.wat", ECHO);
+    let path = path.to_str().unwrap();
+    // duet's own options after FILE are the guest's arguments, `--help`
+    // and `--` included.
+    let output = duet(&[
+        "run", path, "--env", "X=1", "--help", "--", "--invoke", "f", "-V",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        format!("{path}\n--env\nX=1\n--help\n--\n--invoke\nf\n-V\n")
+    );
+    // Before FILE, `--help` is duet's.
+    let output = duet(&["run", "--help", path]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("Usage: duet run"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn run_env_without_a_value_inherits_the_hosts() {
+    let path = file("echo_env.wat", ECHO);
+    let path = path.to_str().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_duet"))
+        .args(["run", "--env", "DUET_TEST_SET", "--env", "DUET_TEST_UNSET"])
+        .args([
+            "--env",
+            "DUET_TEST_EMPTY",
+            "--env",
+            "DUET_TEST_SET=mine",
+            path,
+        ])
+        .env("DUET_TEST_SET", "host value")
+        .env("DUET_TEST_EMPTY", "")
+        .env_remove("DUET_TEST_UNSET")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    // The unset one is left out; the explicit value comes later.
+    assert_eq!(
+        stdout(&output),
+        format!("{path}\nDUET_TEST_SET=host value\nDUET_TEST_EMPTY=\nDUET_TEST_SET=mine\n")
+    );
 }
 
 #[test]
@@ -741,14 +944,7 @@ fn run_gives_a_wasi_program_only_its_directories() {
     let path = path.to_str().unwrap();
     let host = data.to_str().unwrap();
 
-    let output = duet(&[
-        "run",
-        path,
-        "--dir",
-        &format!("{host}::/data"),
-        "--",
-        "input.txt",
-    ]);
+    let output = duet(&["run", "--dir", &format!("{host}::/data"), path, "input.txt"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output), "/data\nfile contents\n");
     // The guest name defaults to the host path as written.
@@ -757,7 +953,7 @@ fn run_gives_a_wasi_program_only_its_directories() {
     assert_eq!(stdout(&output), format!("{host}\nfile contents\n"));
     // Escapes fail with EPERM (63), which this program exits with.
     for escape in ["../secret.txt", root.join("secret.txt").to_str().unwrap()] {
-        let output = duet(&["run", path, "--dir", host, "--", escape]);
+        let output = duet(&["run", "--dir", host, path, escape]);
         assert_eq!(
             output.status.code(),
             Some(63),
@@ -767,7 +963,7 @@ fn run_gives_a_wasi_program_only_its_directories() {
         assert!(!stdout(&output).contains("secret"), "{escape}");
     }
 
-    let output = duet(&["run", path, "--dir", "/this/directory/does/not/exist"]);
+    let output = duet(&["run", "--dir", "/this/directory/does/not/exist", path]);
     let err = one_error_line(&output, "cat.wat");
     assert!(err.contains("/this/directory/does/not/exist"), "{err}");
 }
@@ -781,10 +977,10 @@ fn run_invokes_a_function_of_a_wasi_program() {
         (func (export "quit") (param i32) (call $exit (local.get 0))))"#;
     let path = file("invoke_wasi.wat", wat);
     let path = path.to_str().unwrap();
-    let output = duet(&["run", path, "--invoke", "double", "21"]);
+    let output = duet(&["run", "--invoke", "double", path, "21"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output), "42\n");
-    let output = duet(&["run", path, "--invoke", "quit", "5"]);
+    let output = duet(&["run", "--invoke", "quit", path, "5"]);
     assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
     let output = duet(&["run", path]);
     let err = one_error_line(&output, "invoke_wasi.wat");
@@ -794,10 +990,10 @@ fn run_invokes_a_function_of_a_wasi_program() {
 #[test]
 fn run_works_on_the_shipped_example() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/fib.wat");
-    let output = duet(&["run", example, "--invoke", "fib", "20"]);
+    let output = duet(&["run", "--invoke", "fib", example, "20"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output), "6765\n");
-    let output = duet(&["run", example, "--invoke", "fib_loop", "90"]);
+    let output = duet(&["run", "--invoke", "fib_loop", example, "90"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output), "2880067194370816120\n");
 }
@@ -875,31 +1071,38 @@ fn wast_refuses_a_script_that_does_not_parse() {
 
 // ---- duet bench -------------------------------------------------------
 
-/// The sightglass benchmark programs: `$DUET_SHARED/bench/sightglass`, else
-/// `../shared/bench/sightglass` beside the workspace. Missing programs fail
-/// the test: a benchmark test that silently did not run would read as one
-/// that passed.
-fn sightglass() -> PathBuf {
-    let shared = match std::env::var_os("DUET_SHARED") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")),
-    };
-    let dir = shared.join("bench/sightglass");
-    assert!(
-        dir.join("noop/benchmark.wasm").is_file(),
-        "the sightglass benchmark programs are missing at {}: put the shared test \
-         material beside the workspace as ../shared, or set DUET_SHARED",
-        dir.display()
-    );
-    dir
-}
+/// The test material only `../shared` has, and what a test does without
+/// it: the same rule as the workspace tests' (one file for both).
+#[path = "../../../tests/shared.rs"]
+mod shared;
 
 /// The noop program and a small real one that reads its input files from
-/// its own directory (`shootout-ackermann.{m,n}.input`).
-fn noop_and_ackermann() -> [String; 2] {
-    let dir = sightglass();
-    ["noop/benchmark.wasm", "shootout/shootout-ackermann.wasm"]
-        .map(|program| dir.join(program).to_str().unwrap().to_string())
+/// its own directory (`shootout-ackermann.{m,n}.input`), from the
+/// sightglass benchmark programs in the shared test material. `None`
+/// (said on stderr) when that is absent, and the test is skipped; under
+/// CI it fails instead ([`shared::shared_material`]).
+fn noop_and_ackermann() -> Option<[String; 2]> {
+    let dir = shared::shared_material("bench/sightglass")?;
+    assert!(
+        dir.join("noop/benchmark.wasm").is_file(),
+        "the sightglass benchmark programs are missing in {}",
+        dir.display()
+    );
+    Some(
+        ["noop/benchmark.wasm", "shootout/shootout-ackermann.wasm"]
+            .map(|program| dir.join(program).to_str().unwrap().to_string()),
+    )
+}
+
+/// A WASI program that does nothing, for what needs any program at all.
+fn noop_program() -> String {
+    let path = file(
+        "bench-noop.wat",
+        r#"(module
+             (import "wasi_snapshot_preview1" "proc_exit" (func (param i32)))
+             (func (export "_start")))"#,
+    );
+    path.to_str().unwrap().to_string()
 }
 
 /// A JSON value of the kinds `duet bench --json` writes.
@@ -1005,7 +1208,9 @@ fn text<'a>(object: &'a std::collections::HashMap<String, Json>, key: &str) -> &
 
 #[test]
 fn bench_json_is_one_object_per_program_and_compiler() {
-    let [noop, ackermann] = noop_and_ackermann();
+    let Some([noop, ackermann]) = noop_and_ackermann() else {
+        return;
+    };
     let lines = bench_json(&["--runs", "1", "--compiler", "both", &noop, &ackermann]);
     let expected = [
         (&noop, "winch"),
@@ -1085,7 +1290,9 @@ fn bench_times_between_the_markers_and_measures_each_run_alone() {
 
 #[test]
 fn bench_prints_a_table_with_both_compilers_side_by_side() {
-    let [noop, ackermann] = noop_and_ackermann();
+    let Some([noop, ackermann]) = noop_and_ackermann() else {
+        return;
+    };
     let output = duet(&["bench", "--runs", "1", &noop, &ackermann]);
     assert!(output.status.success(), "{}", stderr(&output));
     let out = stdout(&output);
@@ -1121,7 +1328,7 @@ fn bench_prints_a_table_with_both_compilers_side_by_side() {
 
 #[test]
 fn bench_reports_files_it_cannot_measure_and_measures_the_rest() {
-    let [noop, _] = noop_and_ackermann();
+    let noop = noop_program();
     let missing = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-missing.wasm");
     let missing = missing.to_str().unwrap();
     let text_file = file("bench-not-wasm.txt", "hello\n");
@@ -1214,7 +1421,7 @@ fn bench_keeps_the_programs_output_off_stdout() {
 
 #[test]
 fn bench_refuses_zero_runs_and_no_files() {
-    let [noop, _] = noop_and_ackermann();
+    let noop = noop_program();
     let output = duet(&["bench", "--runs", "0", &noop]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let output = duet(&["bench"]);
@@ -1246,8 +1453,8 @@ fn run_limits_refuse_growth_with_minus_one_and_a_large_minimum_with_exit_code_3(
         let run = |extra: &[&str], file: &str, args: &[&str]| {
             let mut all = vec!["run", "--compiler", compiler];
             all.extend_from_slice(extra);
-            all.extend_from_slice(&[file, "--invoke"]);
-            all.extend_from_slice(args);
+            all.extend_from_slice(&["--invoke", args[0], file]);
+            all.extend_from_slice(&args[1..]);
             duet(&all)
         };
         // Growth past the bound: -1, and the program decides (exit 0).
@@ -1293,7 +1500,7 @@ fn run_limits_refuse_growth_with_minus_one_and_a_large_minimum_with_exit_code_3(
     for text in [
         "--max-memory-size <BYTES>",
         "--max-table-elements <N>",
-        "3 when",
+        "3      `--max-memory-size` or `--max-table-elements` refused",
     ] {
         assert!(help.contains(text), "{text} missing from: {help}");
     }
@@ -1314,9 +1521,9 @@ fn run_timeout_and_fuel_stop_an_endless_loop_with_their_exit_codes() {
             compiler,
             "--timeout",
             "1s",
-            spin,
             "--invoke",
             "spin",
+            spin,
         ]);
         let elapsed = started.elapsed();
         let err = stderr(&output);
@@ -1338,9 +1545,9 @@ fn run_timeout_and_fuel_stop_an_endless_loop_with_their_exit_codes() {
             "--fuel",
             "1000000",
             "--fuel-report",
-            spin,
             "--invoke",
             "spin",
+            spin,
         ]);
         let err = stderr(&output);
         assert_eq!(output.status.code(), Some(4), "{compiler}: {err}");
@@ -1374,9 +1581,9 @@ fn run_fuel_report_counts_a_finished_program_exactly() {
             "--fuel",
             "10",
             "--fuel-report",
-            add,
             "--invoke",
             "add",
+            add,
             "2",
             "3",
         ]);
@@ -1389,9 +1596,9 @@ fn run_fuel_report_counts_a_finished_program_exactly() {
         "run",
         "--timeout",
         "5 parsecs",
-        add,
         "--invoke",
         "add",
+        add,
         "1",
         "2",
     ]);
@@ -1406,8 +1613,8 @@ fn run_fuel_report_counts_a_finished_program_exactly() {
         "--fuel <N>",
         "--timeout <DURATION>",
         "--fuel-report",
-        "4 when",
-        "5 when",
+        "4      the program ran out of `--fuel`",
+        "5      the program ran past `--timeout`",
     ] {
         assert!(help.contains(text), "{text} missing from: {help}");
     }
@@ -1417,7 +1624,9 @@ fn run_fuel_report_counts_a_finished_program_exactly() {
 fn bench_measures_with_fuel_and_epochs_on() {
     // The program runs to its end: the fuel never runs out and the
     // deadline is never reached.
-    let [_, ackermann] = noop_and_ackermann();
+    let Some([_, ackermann]) = noop_and_ackermann() else {
+        return;
+    };
     let lines = bench_json(&["--runs", "1", "--fuel", "--epochs", &ackermann]);
     assert_eq!(lines.len(), 2, "one line per compiler");
     for line in &lines {

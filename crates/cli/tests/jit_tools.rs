@@ -36,8 +36,9 @@ fn profile_perfmap_writes_a_line_per_compiled_function() {
         let path = file(&format!("perf_{compiler}.wat"), FIBONACCI);
         let child = Command::new(env!("CARGO_BIN_EXE_duet"))
             .args(["run", "--compiler", compiler, "--profile", "perfmap"])
+            .args(["--invoke", "main"])
             .arg(&path)
-            .args(["--invoke", "main", "10"])
+            .arg("10")
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("the duet binary runs");
@@ -122,9 +123,11 @@ fn gdb_breaks_on_a_wasm_function_by_name() {
                 "--compiler",
                 compiler,
                 "--debug-info",
+                "--invoke",
+                "main",
             ])
             .arg(&path)
-            .args(["--invoke", "main", "10"])
+            .arg("10")
             .output()
             .unwrap_or_else(|e| {
                 panic!(

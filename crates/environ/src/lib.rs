@@ -27,6 +27,8 @@
 //! * [`module_env`]: what compiling one function reads about the module
 //!   around it (the memory, table and global plans, function types,
 //!   `VMFuncRef` offsets), the same for both tiers;
+//! * [`operator`]: operators named as the text format names them, for
+//!   both tiers' errors;
 //! * [`parallel`]: the driver that compiles a module's functions on
 //!   several threads, with results independent of the scheduling;
 //! * [`tunables`]: how linear memories are reserved (guard pages), which
@@ -42,6 +44,7 @@ pub mod entry;
 pub mod metering;
 pub mod module;
 pub mod module_env;
+pub mod operator;
 pub mod parallel;
 pub mod trampoline;
 pub mod trap;

@@ -210,14 +210,30 @@ impl Trap {
     }
 }
 
-/// The code's message and the frames; the host error, if any, is the
-/// [`source`](std::error::Error::source), not part of this text (see the
-/// module docs).
+/// The code's message and the frames, one line each and numbered from the
+/// innermost; a run of three or more identical frames (deep recursion) is
+/// its first frame and one line `... the frame above repeated N more
+/// times`. The
+/// host error, if any, is the [`source`](std::error::Error::source), not
+/// part of this text (see the module docs).
 impl fmt::Display for Trap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code.message())?;
-        for (i, frame) in self.frames.iter().enumerate() {
+        let mut i = 0;
+        while let Some(frame) = self.frames.get(i) {
             write!(f, "\n  {i}: {frame}")?;
+            let repeats = self.frames[i + 1..]
+                .iter()
+                .take_while(|next| *next == frame)
+                .count();
+            // Two identical frames are listed as they are: a line for a
+            // line.
+            if repeats < 2 {
+                i += 1;
+                continue;
+            }
+            write!(f, "\n  ... the frame above repeated {repeats} more times")?;
+            i += 1 + repeats;
         }
         if self.truncated {
             write!(f, "\n  ... (outer frames left out)")?;

@@ -380,6 +380,20 @@ fn every_kind_of_trap_comes_back_with_its_code() {
         trap.to_string().ends_with("(outer frames left out)"),
         "{trap}"
     );
+    // The frames kept are one recursion: listed as the first of them and
+    // one line counting the rest.
+    let text = trap.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    let kept = trap.frames().len();
+    assert!(kept > 3, "{text}");
+    let repeated = trap.frames().iter().skip(1).all(|f| *f == trap.frames()[1]);
+    assert!(repeated, "{text}");
+    assert_eq!(lines.len(), 5, "{text}");
+    assert_eq!(
+        lines[3],
+        format!("  ... the frame above repeated {} more times", kept - 2),
+        "{text}"
+    );
 }
 
 #[test]

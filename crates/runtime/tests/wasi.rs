@@ -784,6 +784,28 @@ fn proc_exit_unwinds_with_the_exit_code() {
         .unwrap_err();
     assert_eq!(I32Exit::from_error(&error), Some(42), "{error}");
     assert_eq!(I32Exit::from_error(&Error::msg("other")), None);
+    // 125 is the last exit code; past it (and below 0) the call fails with
+    // a host error instead, as Wasmtime's does.
+    let error = func
+        .call(&mut guest.store, &[Val::I32(125)], &mut [])
+        .unwrap_err();
+    assert_eq!(I32Exit::from_error(&error), Some(125), "{error}");
+    for (code, shown) in [(126, "126"), (255, "255"), (-1, "4294967295")] {
+        let error = func
+            .call(&mut guest.store, &[Val::I32(code)], &mut [])
+            .unwrap_err();
+        assert_eq!(I32Exit::from_error(&error), None, "{error}");
+        let host = error
+            .downcast_ref::<duet::Trap>()
+            .and_then(|trap| trap.host_error());
+        assert_eq!(
+            host.map(ToString::to_string),
+            Some(format!(
+                "exit with invalid exit status {shown} outside of [0..126)"
+            )),
+            "{code}"
+        );
+    }
 }
 
 #[test]

@@ -214,7 +214,7 @@ impl Translator<'_, '_> {
     /// An error for a valid operator the translator does not handle.
     pub fn unsupported(&self, op: &Operator<'_>) -> WasmError {
         WasmError::UnsupportedOperator {
-            operator: crate::error::operator_name(op),
+            operator: duet_environ::operator::operator_text_name(op),
             offset: self.offset,
         }
     }

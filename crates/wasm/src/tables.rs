@@ -327,7 +327,7 @@ impl Translator<'_, '_> {
             self.env
                 .func_ref_offset(func)
                 .ok_or_else(|| WasmError::UnsupportedOperator {
-                    operator: format!("ref_func of undeclared function {func}"),
+                    operator: format!("ref.func of undeclared function {func}"),
                     offset: self.offset,
                 })?;
         let offset = self.builder.ins().iconst(Type::I64, i64::from(offset));

@@ -253,10 +253,13 @@ impl<'e> CodeGen<'e> {
         }
     }
 
-    /// An error for an operator (or value type) not supported yet.
-    pub(crate) fn unsupported(&self, operator: &'static str) -> CompileError {
+    /// An error for an operator (or value type) not supported yet;
+    /// `operator` is its snake-case name (`v128_const`, as wasmparser's
+    /// visitor methods have it), which the error spells as the text
+    /// format does (`v128.const`).
+    pub(crate) fn unsupported(&self, operator: &str) -> CompileError {
         CompileError::Unsupported {
-            operator,
+            operator: duet_environ::operator::text_name(operator),
             offset: self.offset,
         }
     }

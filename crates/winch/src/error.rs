@@ -17,8 +17,10 @@ pub enum CompileError {
     /// An operator the compiler does not support yet.
     #[error("unsupported operator `{operator}` at offset {offset:#x}")]
     Unsupported {
-        /// The operator's name.
-        operator: &'static str,
+        /// The operator, named as the text format names it (`v128.const`,
+        /// [`duet_environ::operator::text_name`]), perhaps with a word
+        /// on why (`f32.ceil without sse4.1`).
+        operator: String,
         /// Where in the module.
         offset: u64,
     },

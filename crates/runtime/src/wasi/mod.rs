@@ -285,12 +285,20 @@ impl WasiCtxBuilder {
 ///
 /// `proc_exit` unwinds the guest as a trap whose host error
 /// ([`Trap::host_error`](crate::Trap::host_error)) is an
-/// [`Error`] holding this; [`I32Exit::from_error`] finds it.
+/// [`Error`] holding this; [`I32Exit::from_error`] finds it. The code
+/// is below [`I32Exit::LIMIT`]: for a larger one (or a negative one)
+/// `proc_exit` fails with a host error instead ("exit with invalid exit
+/// status"), as Wasmtime's does.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the program exited with code {0}")]
 pub struct I32Exit(pub i32);
 
 impl I32Exit {
+    /// The exit codes WASI gives a program are below this: 126 and up
+    /// mean "cannot execute", "not found" and death by a signal to a
+    /// shell.
+    pub const LIMIT: u32 = 126;
+
     /// The exit code, if `error` is a program's `proc_exit` (as a trap
     /// from a call into wasm, or as the host error itself).
     pub fn from_error(error: &Error) -> Option<i32> {

@@ -1092,7 +1092,8 @@ fn raw_args(params: &[Val]) -> Result<Vec<u64>, Error> {
 /// reaching its [`WasiCtx`] through `get` on the store's data and the
 /// calling instance's memory through its `memory` export.
 ///
-/// `proc_exit` ends the program with a trap carrying [`I32Exit`]; a
+/// `proc_exit` ends the program with a trap carrying [`I32Exit`] (a code
+/// past 125 with a trap carrying a host error saying so instead); a
 /// function that needs memory, called by a module that exports none, traps
 /// with a host error saying so. Everything else returns an errno.
 pub fn add_to_linker<T: 'static>(
@@ -1135,7 +1136,17 @@ pub fn add_to_linker<T: 'static>(
     };
     linker.func_new(WASI_MODULE, "proc_exit", proc_exit, |_, params, _| {
         let code = params.first().and_then(Val::i32).unwrap_or_default();
-        Err(Error::new(I32Exit(code)))
+        // WASI's exit codes are 0 to 125 (126 and up are the shell's and
+        // signals'); past that, as in Wasmtime, the call fails instead.
+        if (code as u32) < I32Exit::LIMIT {
+            Err(Error::new(I32Exit(code)))
+        } else {
+            Err(Error::msg(format!(
+                "exit with invalid exit status {} outside of [0..{})",
+                code as u32,
+                I32Exit::LIMIT
+            )))
+        }
     })?;
     Ok(())
 }
