@@ -10,22 +10,30 @@ the two builds alternating in each round (old first in odd rounds). Prints
 medians, each program's ratio new/old and the geomean of the ratios over
 programs that run for at least 0.1 ms. The shared test material is read
 from $DUET_SHARED (default ../shared); the raw samples go to
-compare-builds.json in the current directory."""
+compare-builds.json in the current directory. A program one of the builds
+cannot run under a tier (a build from before the tier supported it) is
+left out of that tier's comparison, and said so."""
 import json, os, statistics, subprocess, sys, time, glob
 old, new, rounds = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]), int(sys.argv[3])
 what = sys.argv[4] if len(sys.argv) > 4 else "all"
 shared = os.environ.get("DUET_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
 sm = os.path.join(shared, "bench/compile/spidermonkey.wasm")
 progs = sorted(glob.glob(os.path.join(shared, "bench/sightglass/**/*.wasm"), recursive=True))
+# (program, tier) pairs a build failed to run: left out of the comparison.
+failed = set()
 def tier_progs(tier):
-    return progs
+    return [p for p in progs if (p, tier) not in failed]
 def compile_time(binary, tier):
     t = time.perf_counter()
     subprocess.run(["taskset", "-c", "0", binary, "compile", "--compiler", tier, "--threads", "1", sm], check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - t
 def run_time(binary, tier, prog):
-    out = subprocess.run(["taskset", "-c", "0", binary, "bench", "--json", "--runs", "1", "--compiler", tier, prog], check=True, capture_output=True, text=True, cwd=os.path.dirname(prog)).stdout
-    return json.loads(out.strip().splitlines()[-1])["run_ms"]
+    run = subprocess.run(["taskset", "-c", "0", binary, "bench", "--json", "--runs", "1", "--compiler", tier, prog], capture_output=True, text=True, cwd=os.path.dirname(prog))
+    if run.returncode != 0:
+        print(f"left out: {prog} under {tier}: {binary} failed: {run.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        failed.add((prog, tier))
+        return None
+    return json.loads(run.stdout.strip().splitlines()[-1])["run_ms"]
 res = {}
 for r in range(rounds):
     order = [("old", old), ("new", new)] if r % 2 == 0 else [("new", new), ("old", old)]
@@ -36,7 +44,10 @@ for r in range(rounds):
         if what in ("all", "run"):
             for p in tier_progs(tier):
                 for name, b in order:
-                    res.setdefault((os.path.basename(os.path.dirname(p)) + "/" + os.path.basename(p), tier, name), []).append(run_time(b, tier, p))
+                    t = run_time(b, tier, p)
+                    if t is None:
+                        break
+                    res.setdefault((os.path.basename(os.path.dirname(p)) + "/" + os.path.basename(p), tier, name), []).append(t)
     print(f"round {r+1} done", file=sys.stderr)
 json.dump({"|".join(k): v for k, v in res.items()}, open("compare-builds.json", "w"))
 def med(k): return statistics.median(res[k])
