@@ -111,6 +111,20 @@ const BINARY: &[&str] = &[
     "f64x2.le",
     "f32x4.ge",
     "f64x2.ge",
+    "i16x8.extmul_low_i8x16_s",
+    "i16x8.extmul_high_i8x16_s",
+    "i16x8.extmul_low_i8x16_u",
+    "i16x8.extmul_high_i8x16_u",
+    "i32x4.extmul_low_i16x8_s",
+    "i32x4.extmul_high_i16x8_s",
+    "i32x4.extmul_low_i16x8_u",
+    "i32x4.extmul_high_i16x8_u",
+    "i8x16.narrow_i16x8_s",
+    "i8x16.narrow_i16x8_u",
+    "i16x8.narrow_i32x4_s",
+    "i16x8.narrow_i32x4_u",
+    "i8x16.swizzle",
+    "i32x4.dot_i16x8_s",
 ];
 
 /// The unary operators on a `v128` the optimizing tier translates, and
@@ -138,6 +152,18 @@ const UNARY: &[&str] = &[
     "f64x2.trunc",
     "f32x4.nearest",
     "f64x2.nearest",
+    "i16x8.extend_low_i8x16_s",
+    "i16x8.extend_high_i8x16_s",
+    "i16x8.extend_low_i8x16_u",
+    "i16x8.extend_high_i8x16_u",
+    "i32x4.extend_low_i16x8_s",
+    "i32x4.extend_high_i16x8_s",
+    "i32x4.extend_low_i16x8_u",
+    "i32x4.extend_high_i16x8_u",
+    "i64x2.extend_low_i32x4_s",
+    "i64x2.extend_high_i32x4_s",
+    "i64x2.extend_low_i32x4_u",
+    "i64x2.extend_high_i32x4_u",
 ];
 const TESTS: &[&str] = &[
     "v128.any_true",
@@ -168,6 +194,7 @@ const OTHERS: &[&str] = &[
     "not",
     "bitselect",
     "load_splat",
+    "load_extend",
     "select",
     "const",
     "zero_local",
@@ -233,6 +260,11 @@ fn module() -> String {
     (v128.load8_splat offset=3 (i32.const 0)) (v128.load16_splat offset=5 (i32.const 0))
     (v128.load32_splat offset=9 (i32.const 0)) (v128.load64_splat offset=1 (i32.const 0))
     (v128.load32_zero offset=2 (i32.const 0)) (v128.load64_zero offset=7 (i32.const 0)))
+  (func (export "load_extend") (param v128) (result v128 v128 v128 v128 v128 v128)
+    (v128.store (i32.const 0) (local.get 0))
+    (v128.load8x8_s offset=1 (i32.const 0)) (v128.load8x8_u offset=3 (i32.const 0))
+    (v128.load16x4_s offset=5 (i32.const 0)) (v128.load16x4_u offset=7 (i32.const 0))
+    (v128.load32x2_s offset=2 (i32.const 0)) (v128.load32x2_u offset=8 (i32.const 0)))
   (func (export "splat_i8") (param i32) (result v128) (i8x16.splat (local.get 0)))
   (func (export "splat_i16") (param i32) (result v128) (i16x8.splat (local.get 0)))
   (func (export "splat_i32") (param i32) (result v128) (i32x4.splat (local.get 0)))

@@ -687,6 +687,7 @@ impl InstBuilder<'_, '_> {
         sadd_sat => SaddSat; uadd_sat => UaddSat; ssub_sat => SsubSat; usub_sat => UsubSat;
         smin => Smin; umin => Umin; smax => Smax; umax => Umax; avg_round => AvgRound;
         band_not => BandNot; fmin_pseudo => FminPseudo; fmax_pseudo => FmaxPseudo;
+        swizzle => Swizzle;
     }
 
     unary! {
@@ -712,7 +713,35 @@ impl InstBuilder<'_, '_> {
     }
 
     convert! {
-        vhigh_bits => VhighBits;
+        vhigh_bits => VhighBits; swiden_low => SwidenLow; swiden_high => SwidenHigh;
+        uwiden_low => UwidenLow; uwiden_high => UwidenHigh;
+    }
+
+    /// `snarrow.ty a, b`
+    pub fn snarrow(self, ty: Type, a: Value, b: Value) -> Value {
+        let data = InstructionData::Binary {
+            opcode: Opcode::Snarrow,
+            args: [a, b],
+        };
+        self.value(data, ty)
+    }
+
+    /// `unarrow.ty a, b`
+    pub fn unarrow(self, ty: Type, a: Value, b: Value) -> Value {
+        let data = InstructionData::Binary {
+            opcode: Opcode::Unarrow,
+            args: [a, b],
+        };
+        self.value(data, ty)
+    }
+
+    /// `widening_pairwise_dot_product_s.i32x4 a, b`
+    pub fn widening_pairwise_dot_product_s(self, a: Value, b: Value) -> Value {
+        let data = InstructionData::Binary {
+            opcode: Opcode::WideningPairwiseDotProductS,
+            args: [a, b],
+        };
+        self.value(data, Type::I32X4)
     }
 
     binary! {

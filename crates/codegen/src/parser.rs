@@ -1110,6 +1110,14 @@ block0(v0: i64, v1: i32, v2: f64):
     v89 = bitcast.f32x4 v70
     v91 = fmin_pseudo v89, v89
     v92 = fmax_pseudo v91, v89
+    v93 = swiden_low.i16x8 v71
+    v94 = swiden_high.i16x8 v71
+    v95 = uwiden_low.i32x4 v93
+    v96 = uwiden_high.i32x4 v94
+    v97 = snarrow.i16x8 v95, v96
+    v98 = unarrow.i8x16 v97, v93
+    v99 = swizzle v98, v71
+    v100 = widening_pairwise_dot_product_s.i32x4 v97, v93
     brif v30, block1(v66), block2
 
 block1(v90: i32):

@@ -334,6 +334,14 @@ impl Verifier<'_> {
                             "a float operand and result of its type",
                         )
                     }
+                    O::SwidenLow | O::SwidenHigh | O::UwidenLow | O::UwidenHigh => require(
+                        a.is_vector()
+                            && a.is_int_lanes()
+                            && r.is_vector()
+                            && r.is_int_lanes()
+                            && r.lane_type().bits() == 2 * a.lane_type().bits(),
+                        "integer lanes widened to twice their width",
+                    ),
                     O::VanyTrue | O::VallTrue => {
                         require(a.is_vector() && r == Type::I8, "a vector and an i8 result")
                     }
@@ -388,6 +396,23 @@ impl Verifier<'_> {
                     | O::FmaxPseudo => require(
                         a.is_float_lanes() && a == b && a == r,
                         "two floats of one type",
+                    ),
+                    O::Snarrow | O::Unarrow => require(
+                        a.is_vector()
+                            && a.is_int_lanes()
+                            && a == b
+                            && r.is_vector()
+                            && r.is_int_lanes()
+                            && 2 * r.lane_type().bits() == a.lane_type().bits(),
+                        "two vectors of integer lanes narrowed to half their width",
+                    ),
+                    O::Swizzle => require(
+                        a == Type::I8X16 && b == Type::I8X16 && r == Type::I8X16,
+                        "two i8x16s",
+                    ),
+                    O::WideningPairwiseDotProductS => require(
+                        a == Type::I16X8 && b == Type::I16X8 && r == Type::I32X4,
+                        "two i16x8s and an i32x4 result",
                     ),
                     _ => require(
                         a.is_int_lanes() && a == b && a == r,

@@ -20,7 +20,9 @@
 //! shape, `abs`, `min`, `max`, saturating `add` and `sub`, `avgr_u`),
 //! `v128.andnot`, `v128.bitselect`, `any_true`, `all_true`, `bitmask`,
 //! float `neg`, `abs`, `sqrt`, the roundings, the comparisons, `pmin` and
-//! `pmax`, `v128.loadN_splat` and `v128.loadN_zero`
+//! `pmax`, the integer extends, narrows and extending multiplies (but of
+//! `i32x4`s), `swizzle`, `i32x4.dot_i16x8_s`, the extending loads,
+//! `v128.loadN_splat` and `v128.loadN_zero`
 //! (a scalar load, then a splat or a lane inserted into zeros). Any other
 //! SIMD operator is [`WasmError::UnsupportedOperator`].
 
@@ -223,6 +225,43 @@ impl Translator<'_, '_> {
             O::I64x2ReplaceLane { lane } => self.replace_lane(I64X2, lane),
             O::F32x4ReplaceLane { lane } => self.replace_lane(F32X4, lane),
             O::F64x2ReplaceLane { lane } => self.replace_lane(F64X2, lane),
+            O::I16x8ExtendLowI8x16S => self.widen(I8X16, I16X8, Opcode::SwidenLow),
+            O::I16x8ExtendHighI8x16S => self.widen(I8X16, I16X8, Opcode::SwidenHigh),
+            O::I16x8ExtendLowI8x16U => self.widen(I8X16, I16X8, Opcode::UwidenLow),
+            O::I16x8ExtendHighI8x16U => self.widen(I8X16, I16X8, Opcode::UwidenHigh),
+            O::I32x4ExtendLowI16x8S => self.widen(I16X8, I32X4, Opcode::SwidenLow),
+            O::I32x4ExtendHighI16x8S => self.widen(I16X8, I32X4, Opcode::SwidenHigh),
+            O::I32x4ExtendLowI16x8U => self.widen(I16X8, I32X4, Opcode::UwidenLow),
+            O::I32x4ExtendHighI16x8U => self.widen(I16X8, I32X4, Opcode::UwidenHigh),
+            O::I64x2ExtendLowI32x4S => self.widen(I32X4, I64X2, Opcode::SwidenLow),
+            O::I64x2ExtendHighI32x4S => self.widen(I32X4, I64X2, Opcode::SwidenHigh),
+            O::I64x2ExtendLowI32x4U => self.widen(I32X4, I64X2, Opcode::UwidenLow),
+            O::I64x2ExtendHighI32x4U => self.widen(I32X4, I64X2, Opcode::UwidenHigh),
+            O::I16x8ExtMulLowI8x16S => self.ext_mul(I8X16, I16X8, Opcode::SwidenLow),
+            O::I16x8ExtMulHighI8x16S => self.ext_mul(I8X16, I16X8, Opcode::SwidenHigh),
+            O::I16x8ExtMulLowI8x16U => self.ext_mul(I8X16, I16X8, Opcode::UwidenLow),
+            O::I16x8ExtMulHighI8x16U => self.ext_mul(I8X16, I16X8, Opcode::UwidenHigh),
+            O::I32x4ExtMulLowI16x8S => self.ext_mul(I16X8, I32X4, Opcode::SwidenLow),
+            O::I32x4ExtMulHighI16x8S => self.ext_mul(I16X8, I32X4, Opcode::SwidenHigh),
+            O::I32x4ExtMulLowI16x8U => self.ext_mul(I16X8, I32X4, Opcode::UwidenLow),
+            O::I32x4ExtMulHighI16x8U => self.ext_mul(I16X8, I32X4, Opcode::UwidenHigh),
+            O::I8x16NarrowI16x8S => self.narrow(I16X8, I8X16, Opcode::Snarrow),
+            O::I8x16NarrowI16x8U => self.narrow(I16X8, I8X16, Opcode::Unarrow),
+            O::I16x8NarrowI32x4S => self.narrow(I32X4, I16X8, Opcode::Snarrow),
+            O::I16x8NarrowI32x4U => self.narrow(I32X4, I16X8, Opcode::Unarrow),
+            O::I8x16Swizzle => self.lanewise(I8X16, Opcode::Swizzle),
+            O::I32x4DotI16x8S => {
+                let b = self.pop_vector(I16X8);
+                let a = self.pop_vector(I16X8);
+                let v = self.builder.ins().widening_pairwise_dot_product_s(a, b);
+                self.push_vector(v);
+            }
+            O::V128Load8x8S { memarg } => self.load_extend(&memarg, I8X16, Opcode::SwidenLow)?,
+            O::V128Load8x8U { memarg } => self.load_extend(&memarg, I8X16, Opcode::UwidenLow)?,
+            O::V128Load16x4S { memarg } => self.load_extend(&memarg, I16X8, Opcode::SwidenLow)?,
+            O::V128Load16x4U { memarg } => self.load_extend(&memarg, I16X8, Opcode::UwidenLow)?,
+            O::V128Load32x2S { memarg } => self.load_extend(&memarg, I32X4, Opcode::SwidenLow)?,
+            O::V128Load32x2U { memarg } => self.load_extend(&memarg, I32X4, Opcode::UwidenLow)?,
             O::I8x16Shuffle { lanes } => {
                 let (a, b) = self.state.pop2();
                 let v = self.builder.ins().shuffle(a, b, lanes);
@@ -368,6 +407,64 @@ impl Translator<'_, '_> {
             let x = self.state.pop1();
             let zero = self.builder.ins().vconst(ty, 0);
             let v = self.builder.ins().insertlane(zero, x, 0);
+            self.push_vector(v);
+        }
+        Ok(())
+    }
+
+    /// Half the lanes of a `from`, extended by `opcode` to the lanes of a
+    /// `to`, twice as wide.
+    fn widen_value(&mut self, x: Value, to: Type, opcode: Opcode) -> Value {
+        let data = cranelift_codegen::ir::InstructionData::Unary { opcode, arg: x };
+        let inst = self.builder.insert(data, to);
+        self.builder.func.dfg.first_result(inst)
+    }
+
+    /// An extend (`i16x8.extend_low_i8x16_s`, ...).
+    fn widen(&mut self, from: Type, to: Type, opcode: Opcode) {
+        let x = self.pop_vector(from);
+        let v = self.widen_value(x, to, opcode);
+        self.push_vector(v);
+    }
+
+    /// An extending multiply: both operands' halves extended, multiplied.
+    fn ext_mul(&mut self, from: Type, to: Type, opcode: Opcode) {
+        let b = self.pop_vector(from);
+        let a = self.pop_vector(from);
+        let a = self.widen_value(a, to, opcode);
+        let b = self.widen_value(b, to, opcode);
+        let v = self.builder.ins().imul(a, b);
+        self.push_vector(v);
+    }
+
+    /// A narrow of two `from`s to one `to` with half-width lanes.
+    fn narrow(&mut self, from: Type, to: Type, opcode: Opcode) {
+        let b = self.pop_vector(from);
+        let a = self.pop_vector(from);
+        let v = match opcode {
+            Opcode::Snarrow => self.builder.ins().snarrow(to, a, b),
+            _ => self.builder.ins().unarrow(to, a, b),
+        };
+        self.push_vector(v);
+    }
+
+    /// An extending load (`v128.load8x8_s`, ...): 64 bits loaded into the
+    /// low half of a `from`, whose low lanes `opcode` extends.
+    fn load_extend(
+        &mut self,
+        memarg: &MemArg,
+        from: Type,
+        opcode: Opcode,
+    ) -> Result<(), WasmError> {
+        self.translate_load(memarg, Opcode::Load, Type::I64, 8)?;
+        if self.state.reachable {
+            let x = self.state.pop1();
+            let zero = self.builder.ins().vconst(Type::I64X2, 0);
+            let v = self.builder.ins().insertlane(zero, x, 0);
+            let v = self.builder.ins().bitcast(from, v);
+            let to = Type::vector_of(Type::int(2 * from.lane_type().bits()).expect("a wider lane"))
+                .expect("a vector");
+            let v = self.widen_value(v, to, opcode);
             self.push_vector(v);
         }
         Ok(())

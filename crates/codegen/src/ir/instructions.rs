@@ -228,6 +228,26 @@ opcodes! {
     FminPseudo "fmin_pseudo" Binary [];
     /// `a < b ? b : a` (WebAssembly's `pmax`).
     FmaxPseudo "fmax_pseudo" Binary [];
+    /// `v = swiden_low.T x`: the low half of `x`'s lanes, sign-extended
+    /// to `T`'s lanes (twice as wide).
+    SwidenLow "swiden_low" Unary [];
+    /// The high half of the lanes, sign-extended.
+    SwidenHigh "swiden_high" Unary [];
+    /// The low half of the lanes, zero-extended.
+    UwidenLow "uwiden_low" Unary [];
+    /// The high half of the lanes, zero-extended.
+    UwidenHigh "uwiden_high" Unary [];
+    /// `v = snarrow.T a, b`: the lanes of `a` then `b`, each saturated to
+    /// `T`'s signed lanes (half as wide).
+    Snarrow "snarrow" Binary [];
+    /// The same, the signed lanes saturated to unsigned ones.
+    Unarrow "unarrow" Binary [];
+    /// `v = swizzle x, i`: byte `k` is byte `i[k]` of `x`, or 0 if that
+    /// index is 16 or more.
+    Swizzle "swizzle" Binary [];
+    /// `v = widening_pairwise_dot_product_s.i32x4 a, b` of two `i16x8`s:
+    /// lane `k` is `a[2k]*b[2k] + a[2k+1]*b[2k+1]`.
+    WideningPairwiseDotProductS "widening_pairwise_dot_product_s" Binary [];
 
     /// Float addition.
     Fadd "fadd" Binary [];

@@ -18,6 +18,13 @@ impl Opcode {
                 | Opcode::Splat
                 | Opcode::Extractlane
                 | Opcode::VhighBits
+                | Opcode::SwidenLow
+                | Opcode::SwidenHigh
+                | Opcode::UwidenLow
+                | Opcode::UwidenHigh
+                | Opcode::Snarrow
+                | Opcode::Unarrow
+                | Opcode::WideningPairwiseDotProductS
                 | Opcode::Load
                 | Opcode::Uload8
                 | Opcode::Sload8

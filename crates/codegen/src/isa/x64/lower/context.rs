@@ -82,6 +82,8 @@ impl generated::Context for Lower<'_> {
         i64::from(ty.lane_type().bits() - 1)
     }
 
+    fn unit(&mut self) {}
+
     fn insertps_imm(&mut self, lane: u8) -> u8 {
         lane << 4
     }

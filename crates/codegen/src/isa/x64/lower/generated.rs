@@ -87,6 +87,7 @@ pub trait Context {
     fn vec_shift_const(&mut self, arg0: Value, arg1: &Type) -> Option<u8>;
     fn lane_shift_mask(&mut self, arg0: &Type) -> i64;
     fn avx_shift_twin(&mut self, arg0: &SseShiftImmOp) -> Option<AvxShiftImmOp>;
+    fn unit(&mut self) -> Unit;
 }
 
 pub trait ContextIter {
@@ -181,10 +182,10 @@ impl<L: Length, C> Length for ContextIterWrapper<L, C> {
 // Generated as internal constructor for term operand_size.
 pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 134.
+        // Rule at isle/codegen/x64/lower.isle line 135.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 135.
+    // Rule at isle/codegen/x64/lower.isle line 136.
     return OperandSize::S32;
 }
 
@@ -192,50 +193,50 @@ pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> Operand
 pub fn constructor_cc_of<C: Context>(ctx: &mut C, arg0: &IntCC) -> CC {
     match arg0 {
         &IntCC::Equal => {
-            // Rule at isle/codegen/x64/lower.isle line 138.
+            // Rule at isle/codegen/x64/lower.isle line 139.
             return CC::Z;
         }
         &IntCC::NotEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 139.
+            // Rule at isle/codegen/x64/lower.isle line 140.
             return CC::NZ;
         }
         &IntCC::SignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 140.
+            // Rule at isle/codegen/x64/lower.isle line 141.
             return CC::L;
         }
         &IntCC::SignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 141.
+            // Rule at isle/codegen/x64/lower.isle line 142.
             return CC::GE;
         }
         &IntCC::SignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 142.
+            // Rule at isle/codegen/x64/lower.isle line 143.
             return CC::G;
         }
         &IntCC::SignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 143.
+            // Rule at isle/codegen/x64/lower.isle line 144.
             return CC::LE;
         }
         &IntCC::UnsignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 144.
+            // Rule at isle/codegen/x64/lower.isle line 145.
             return CC::B;
         }
         &IntCC::UnsignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 145.
+            // Rule at isle/codegen/x64/lower.isle line 146.
             return CC::AE;
         }
         &IntCC::UnsignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 146.
+            // Rule at isle/codegen/x64/lower.isle line 147.
             return CC::A;
         }
         &IntCC::UnsignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 147.
+            // Rule at isle/codegen/x64/lower.isle line 148.
             return CC::BE;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "cc_of", "isle/codegen/x64/lower.isle line 137"
+        "cc_of", "isle/codegen/x64/lower.isle line 138"
     )
 }
 
@@ -245,17 +246,17 @@ pub fn constructor_put_in_gpr_mem_imm<C: Context>(ctx: &mut C, arg0: Value) -> G
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_gpr_mem_imm(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 163.
+        // Rule at isle/codegen/x64/lower.isle line 164.
         return v4;
     }
     let v5 = C::simm32_operand(ctx, arg0);
     if let Some(v6) = v5 {
-        // Rule at isle/codegen/x64/lower.isle line 166.
+        // Rule at isle/codegen/x64/lower.isle line 167.
         return v6;
     }
     let v7 = C::put_in_gpr(ctx, arg0);
     let v8 = C::gpr_to_gpr_mem_imm(ctx, v7);
-    // Rule at isle/codegen/x64/lower.isle line 167.
+    // Rule at isle/codegen/x64/lower.isle line 168.
     return v8;
 }
 
@@ -278,7 +279,7 @@ pub fn constructor_alu<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 172.
+    // Rule at isle/codegen/x64/lower.isle line 173.
     return v8;
 }
 
@@ -314,7 +315,7 @@ pub fn constructor_compare<C: Context>(
     };
     let v16 = C::emit(ctx, &v15);
     let v17 = C::writable_gpr_to_gpr(ctx, v11);
-    // Rule at isle/codegen/x64/lower.isle line 182.
+    // Rule at isle/codegen/x64/lower.isle line 183.
     return v17;
 }
 
@@ -334,7 +335,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v8 = C::imm(ctx, v4, v7);
                         let v9 = C::output_gpr(ctx, v8);
                         let v10 = Some(v9);
-                        // Rule at isle/codegen/x64/lower.isle line 194.
+                        // Rule at isle/codegen/x64/lower.isle line 195.
                         return v10;
                     }
                     let v11 = &C::narrow_ty(ctx, v2);
@@ -342,7 +343,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v13 = C::imm(ctx, v12, v7);
                         let v14 = C::output_gpr(ctx, v13);
                         let v15 = Some(v14);
-                        // Rule at isle/codegen/x64/lower.isle line 197.
+                        // Rule at isle/codegen/x64/lower.isle line 198.
                         return v15;
                     }
                 }
@@ -354,10 +355,34 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
         } => {
             let v1 = &C::result_type(ctx, arg0);
             if let Some(v2) = v1 {
-                match v100 {
-                    &Opcode::Bnot => {
-                        let v597 = &C::vector_ty(ctx, v2);
-                        if let Some(v598) = v597 {
+                let v597 = &C::vector_ty(ctx, v2);
+                if let Some(v598) = v597 {
+                    let v929 = &constructor_vec_widen_op(ctx, v100, v598);
+                    if let Some(v930) = v929 {
+                        let v931 = constructor_widen_high(ctx, v100);
+                        if let Some(v932) = v931 {
+                            let v315 = C::put_in_xmm(ctx, v101);
+                            let v933 = constructor_vec_unary_imm(
+                                ctx,
+                                &SseUnaryImmOp::Pshufd,
+                                0xee_u8,
+                                v315,
+                            );
+                            let v934 = constructor_vec_unary(ctx, v930, v933);
+                            let v935 = C::output_xmm(ctx, v934);
+                            let v936 = Some(v935);
+                            // Rule at isle/codegen/x64/simd.isle line 576.
+                            return v936;
+                        }
+                        let v315 = C::put_in_xmm(ctx, v101);
+                        let v937 = constructor_vec_unary(ctx, v930, v315);
+                        let v938 = C::output_xmm(ctx, v937);
+                        let v939 = Some(v938);
+                        // Rule at isle/codegen/x64/simd.isle line 580.
+                        return v939;
+                    }
+                    match v100 {
+                        &Opcode::Bnot => {
                             let v315 = C::put_in_xmm(ctx, v101);
                             let v627 = constructor_vec_not(ctx, v315);
                             let v628 = C::output_xmm(ctx, v627);
@@ -365,10 +390,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             // Rule at isle/codegen/x64/simd.isle line 116.
                             return v629;
                         }
-                    }
-                    &Opcode::Ineg => {
-                        let v597 = &C::vector_ty(ctx, v2);
-                        if let Some(v598) = v597 {
+                        &Opcode::Ineg => {
                             let v812 = &constructor_vec_binary_op(ctx, &Opcode::Isub, v598);
                             if let Some(v813) = v812 {
                                 let v814 = constructor_vector_constant(ctx, 0_i64, 0_i64);
@@ -380,111 +402,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 return v818;
                             }
                         }
-                    }
-                    &Opcode::Uextend => {
-                        if let &Type::I64 = v2 {
-                            let v102 = C::upper_half_zero(ctx, v101);
-                            if v102 == true {
-                                let v103 = C::put_in_gpr(ctx, v101);
-                                let v104 = C::output_gpr(ctx, v103);
-                                let v105 = Some(v104);
-                                // Rule at isle/codegen/x64/lower.isle line 274.
-                                return v105;
-                            }
-                        }
-                    }
-                    &Opcode::Splat => {
-                        match v2 {
-                            &Type::I8X16 => {
-                                let v103 = C::put_in_gpr(ctx, v101);
-                                let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
-                                let v651 = constructor_vector_constant(ctx, 0_i64, 0_i64);
-                                let v652 = constructor_vec_rr(ctx, &SseOp::Pshufb, v367, v651);
-                                let v653 = C::output_xmm(ctx, v652);
-                                let v654 = Some(v653);
-                                // Rule at isle/codegen/x64/simd.isle line 212.
-                                return v654;
-                            }
-                            &Type::I16X8 => {
-                                let v103 = C::put_in_gpr(ctx, v101);
-                                let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
-                                let v658 = constructor_vec_unary_imm(
-                                    ctx,
-                                    &SseUnaryImmOp::Pshuflw,
-                                    0x0_u8,
-                                    v367,
-                                );
-                                let v659 = constructor_vec_unary_imm(
-                                    ctx,
-                                    &SseUnaryImmOp::Pshufd,
-                                    0x0_u8,
-                                    v658,
-                                );
-                                let v660 = C::output_xmm(ctx, v659);
-                                let v661 = Some(v660);
-                                // Rule at isle/codegen/x64/simd.isle line 216.
-                                return v661;
-                            }
-                            &Type::I32X4 => {
-                                let v103 = C::put_in_gpr(ctx, v101);
-                                let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
-                                let v662 = constructor_vec_unary_imm(
-                                    ctx,
-                                    &SseUnaryImmOp::Pshufd,
-                                    0x0_u8,
-                                    v367,
-                                );
-                                let v663 = C::output_xmm(ctx, v662);
-                                let v664 = Some(v663);
-                                // Rule at isle/codegen/x64/simd.isle line 219.
-                                return v664;
-                            }
-                            &Type::I64X2 => {
-                                let v103 = C::put_in_gpr(ctx, v101);
-                                let v370 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v103);
-                                let v666 = constructor_vec_unary_imm(
-                                    ctx,
-                                    &SseUnaryImmOp::Pshufd,
-                                    0x44_u8,
-                                    v370,
-                                );
-                                let v667 = C::output_xmm(ctx, v666);
-                                let v668 = Some(v667);
-                                // Rule at isle/codegen/x64/simd.isle line 221.
-                                return v668;
-                            }
-                            &Type::F32X4 => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v669 = constructor_vec_unary_imm(
-                                    ctx,
-                                    &SseUnaryImmOp::Pshufd,
-                                    0x0_u8,
-                                    v315,
-                                );
-                                let v670 = C::output_xmm(ctx, v669);
-                                let v671 = Some(v670);
-                                // Rule at isle/codegen/x64/simd.isle line 223.
-                                return v671;
-                            }
-                            &Type::F64X2 => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v672 = constructor_vec_unary_imm(
-                                    ctx,
-                                    &SseUnaryImmOp::Pshufd,
-                                    0x44_u8,
-                                    v315,
-                                );
-                                let v673 = C::output_xmm(ctx, v672);
-                                let v674 = Some(v673);
-                                // Rule at isle/codegen/x64/simd.isle line 225.
-                                return v674;
-                            }
-                            _ => {}
-                        }
-                    }
-                    &Opcode::Iabs => {
-                        let v597 = &C::vector_ty(ctx, v2);
-                        if let Some(v598) = v597 {
+                        &Opcode::Iabs => {
                             let v819 = &constructor_vec_abs_op(ctx, v598);
                             if let Some(v820) = v819 {
                                 let v315 = C::put_in_xmm(ctx, v101);
@@ -495,37 +413,41 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 return v823;
                             }
                         }
+                        _ => {}
                     }
-                    &Opcode::VanyTrue => {
-                        if let &Type::I8 = v2 {
-                            let v315 = C::put_in_xmm(ctx, v101);
-                            let v830 = constructor_vec_ptest(ctx, v315, v315);
-                            let v831 = constructor_setcc_byte(ctx, &CC::NZ);
-                            let v832 = C::output_gpr(ctx, v831);
-                            let v833 = Some(v832);
-                            // Rule at isle/codegen/x64/simd.isle line 450.
-                            return v833;
-                        }
-                    }
-                    &Opcode::VallTrue => {
-                        if let &Type::I8 = v2 {
-                            let v106 = &C::value_type(ctx, v101);
-                            let v834 = &constructor_vec_cmpeq(ctx, v106);
-                            if let Some(v835) = v834 {
+                }
+                match v2 {
+                    &Type::I8 => {
+                        match v100 {
+                            &Opcode::VanyTrue => {
                                 let v315 = C::put_in_xmm(ctx, v101);
-                                let v836 = constructor_vector_constant(ctx, 0_i64, 0_i64);
-                                let v837 = constructor_vec_rr(ctx, v835, v315, v836);
-                                let v838 = constructor_vec_ptest(ctx, v837, v837);
-                                let v839 = constructor_setcc_byte(ctx, &CC::Z);
-                                let v840 = C::output_gpr(ctx, v839);
-                                let v841 = Some(v840);
-                                // Rule at isle/codegen/x64/simd.isle line 454.
-                                return v841;
+                                let v830 = constructor_vec_ptest(ctx, v315, v315);
+                                let v831 = constructor_setcc_byte(ctx, &CC::NZ);
+                                let v832 = C::output_gpr(ctx, v831);
+                                let v833 = Some(v832);
+                                // Rule at isle/codegen/x64/simd.isle line 450.
+                                return v833;
                             }
+                            &Opcode::VallTrue => {
+                                let v106 = &C::value_type(ctx, v101);
+                                let v834 = &constructor_vec_cmpeq(ctx, v106);
+                                if let Some(v835) = v834 {
+                                    let v315 = C::put_in_xmm(ctx, v101);
+                                    let v836 = constructor_vector_constant(ctx, 0_i64, 0_i64);
+                                    let v837 = constructor_vec_rr(ctx, v835, v315, v836);
+                                    let v838 = constructor_vec_ptest(ctx, v837, v837);
+                                    let v839 = constructor_setcc_byte(ctx, &CC::Z);
+                                    let v840 = C::output_gpr(ctx, v839);
+                                    let v841 = Some(v840);
+                                    // Rule at isle/codegen/x64/simd.isle line 454.
+                                    return v841;
+                                }
+                            }
+                            _ => {}
                         }
                     }
-                    &Opcode::VhighBits => {
-                        if let &Type::I32 = v2 {
+                    &Type::I32 => {
+                        if let &Opcode::VhighBits = v100 {
                             let v315 = C::put_in_xmm(ctx, v101);
                             let v106 = &C::value_type(ctx, v101);
                             let v842 = constructor_vhigh_bits_of(ctx, v106, v315);
@@ -535,98 +457,16 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             return v844;
                         }
                     }
-                    &Opcode::Fneg => {
-                        match v2 {
-                            &Type::F32X4 => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v846 = C::vec_pool_amode(
-                                    ctx,
-                                    -9223372034707292160_i64,
-                                    -9223372034707292160_i64,
-                                );
-                                let v847 = C::amode_to_xmm_mem(ctx, v846);
-                                let v848 = constructor_vec_rm(ctx, &SseOp::Xorps, v315, v847);
-                                let v849 = C::output_xmm(ctx, v848);
-                                let v850 = Some(v849);
-                                // Rule at isle/codegen/x64/simd.isle line 481.
-                                return v850;
-                            }
-                            &Type::F64X2 => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v853 = C::vec_pool_amode(
-                                    ctx,
-                                    -9223372036854775808_i64,
-                                    -9223372036854775808_i64,
-                                );
-                                let v854 = C::amode_to_xmm_mem(ctx, v853);
-                                let v855 = constructor_vec_rm(ctx, &SseOp::Xorpd, v315, v854);
-                                let v856 = C::output_xmm(ctx, v855);
-                                let v857 = Some(v856);
-                                // Rule at isle/codegen/x64/simd.isle line 484.
-                                return v857;
-                            }
-                            _ => {}
-                        }
-                    }
-                    &Opcode::Fabs => {
-                        match v2 {
-                            &Type::F32X4 => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v859 = C::vec_pool_amode(
-                                    ctx,
-                                    9223372034707292159_i64,
-                                    9223372034707292159_i64,
-                                );
-                                let v860 = C::amode_to_xmm_mem(ctx, v859);
-                                let v861 = constructor_vec_rm(ctx, &SseOp::Andps, v315, v860);
-                                let v862 = C::output_xmm(ctx, v861);
-                                let v863 = Some(v862);
-                                // Rule at isle/codegen/x64/simd.isle line 487.
-                                return v863;
-                            }
-                            &Type::F64X2 => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v866 = C::vec_pool_amode(
-                                    ctx,
-                                    9223372036854775807_i64,
-                                    9223372036854775807_i64,
-                                );
-                                let v867 = C::amode_to_xmm_mem(ctx, v866);
-                                let v868 = constructor_vec_rm(ctx, &SseOp::Andpd, v315, v867);
-                                let v869 = C::output_xmm(ctx, v868);
-                                let v870 = Some(v869);
-                                // Rule at isle/codegen/x64/simd.isle line 490.
-                                return v870;
-                            }
-                            _ => {}
-                        }
-                    }
-                    &Opcode::Sqrt => {
-                        match v2 {
-                            &Type::F32X4 => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v872 = constructor_vec_unary(ctx, &SseUnaryOp::Sqrtps, v315);
-                                let v873 = C::output_xmm(ctx, v872);
-                                let v874 = Some(v873);
-                                // Rule at isle/codegen/x64/simd.isle line 493.
-                                return v874;
-                            }
-                            &Type::F64X2 => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v876 = constructor_vec_unary(ctx, &SseUnaryOp::Sqrtpd, v315);
-                                let v877 = C::output_xmm(ctx, v876);
-                                let v878 = Some(v877);
-                                // Rule at isle/codegen/x64/simd.isle line 495.
-                                return v878;
-                            }
-                            _ => {}
-                        }
-                    }
-                    _ => {}
-                }
-                match v2 {
                     &Type::I64 => {
                         if let &Opcode::Uextend = v100 {
+                            let v102 = C::upper_half_zero(ctx, v101);
+                            if v102 == true {
+                                let v103 = C::put_in_gpr(ctx, v101);
+                                let v104 = C::output_gpr(ctx, v103);
+                                let v105 = Some(v104);
+                                // Rule at isle/codegen/x64/lower.isle line 275.
+                                return v105;
+                            }
                             let v106 = &C::value_type(ctx, v101);
                             if let &Type::I32 = v106 {
                                 let v35 = C::temp_writable_gpr(ctx);
@@ -640,12 +480,130 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 278.
+                                // Rule at isle/codegen/x64/lower.isle line 279.
                                 return v41;
                             }
                         }
                     }
+                    &Type::I8X16 => {
+                        if let &Opcode::Splat = v100 {
+                            let v103 = C::put_in_gpr(ctx, v101);
+                            let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
+                            let v651 = constructor_vector_constant(ctx, 0_i64, 0_i64);
+                            let v652 = constructor_vec_rr(ctx, &SseOp::Pshufb, v367, v651);
+                            let v653 = C::output_xmm(ctx, v652);
+                            let v654 = Some(v653);
+                            // Rule at isle/codegen/x64/simd.isle line 212.
+                            return v654;
+                        }
+                    }
+                    &Type::I16X8 => {
+                        if let &Opcode::Splat = v100 {
+                            let v103 = C::put_in_gpr(ctx, v101);
+                            let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
+                            let v658 = constructor_vec_unary_imm(
+                                ctx,
+                                &SseUnaryImmOp::Pshuflw,
+                                0x0_u8,
+                                v367,
+                            );
+                            let v659 = constructor_vec_unary_imm(
+                                ctx,
+                                &SseUnaryImmOp::Pshufd,
+                                0x0_u8,
+                                v658,
+                            );
+                            let v660 = C::output_xmm(ctx, v659);
+                            let v661 = Some(v660);
+                            // Rule at isle/codegen/x64/simd.isle line 216.
+                            return v661;
+                        }
+                    }
+                    &Type::I32X4 => {
+                        if let &Opcode::Splat = v100 {
+                            let v103 = C::put_in_gpr(ctx, v101);
+                            let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
+                            let v662 = constructor_vec_unary_imm(
+                                ctx,
+                                &SseUnaryImmOp::Pshufd,
+                                0x0_u8,
+                                v367,
+                            );
+                            let v663 = C::output_xmm(ctx, v662);
+                            let v664 = Some(v663);
+                            // Rule at isle/codegen/x64/simd.isle line 219.
+                            return v664;
+                        }
+                    }
+                    &Type::I64X2 => {
+                        if let &Opcode::Splat = v100 {
+                            let v103 = C::put_in_gpr(ctx, v101);
+                            let v370 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v103);
+                            let v666 = constructor_vec_unary_imm(
+                                ctx,
+                                &SseUnaryImmOp::Pshufd,
+                                0x44_u8,
+                                v370,
+                            );
+                            let v667 = C::output_xmm(ctx, v666);
+                            let v668 = Some(v667);
+                            // Rule at isle/codegen/x64/simd.isle line 221.
+                            return v668;
+                        }
+                    }
                     &Type::F32X4 => {
+                        match v100 {
+                            &Opcode::Splat => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v669 = constructor_vec_unary_imm(
+                                    ctx,
+                                    &SseUnaryImmOp::Pshufd,
+                                    0x0_u8,
+                                    v315,
+                                );
+                                let v670 = C::output_xmm(ctx, v669);
+                                let v671 = Some(v670);
+                                // Rule at isle/codegen/x64/simd.isle line 223.
+                                return v671;
+                            }
+                            &Opcode::Fneg => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v846 = C::vec_pool_amode(
+                                    ctx,
+                                    -9223372034707292160_i64,
+                                    -9223372034707292160_i64,
+                                );
+                                let v847 = C::amode_to_xmm_mem(ctx, v846);
+                                let v848 = constructor_vec_rm(ctx, &SseOp::Xorps, v315, v847);
+                                let v849 = C::output_xmm(ctx, v848);
+                                let v850 = Some(v849);
+                                // Rule at isle/codegen/x64/simd.isle line 481.
+                                return v850;
+                            }
+                            &Opcode::Fabs => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v859 = C::vec_pool_amode(
+                                    ctx,
+                                    9223372034707292159_i64,
+                                    9223372034707292159_i64,
+                                );
+                                let v860 = C::amode_to_xmm_mem(ctx, v859);
+                                let v861 = constructor_vec_rm(ctx, &SseOp::Andps, v315, v860);
+                                let v862 = C::output_xmm(ctx, v861);
+                                let v863 = Some(v862);
+                                // Rule at isle/codegen/x64/simd.isle line 487.
+                                return v863;
+                            }
+                            &Opcode::Sqrt => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v872 = constructor_vec_unary(ctx, &SseUnaryOp::Sqrtps, v315);
+                                let v873 = C::output_xmm(ctx, v872);
+                                let v874 = Some(v873);
+                                // Rule at isle/codegen/x64/simd.isle line 493.
+                                return v874;
+                            }
+                            _ => {}
+                        }
                         let v879 = constructor_vec_round_imm(ctx, v100);
                         if let Some(v880) = v879 {
                             let v315 = C::put_in_xmm(ctx, v101);
@@ -658,6 +616,58 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         }
                     }
                     &Type::F64X2 => {
+                        match v100 {
+                            &Opcode::Splat => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v672 = constructor_vec_unary_imm(
+                                    ctx,
+                                    &SseUnaryImmOp::Pshufd,
+                                    0x44_u8,
+                                    v315,
+                                );
+                                let v673 = C::output_xmm(ctx, v672);
+                                let v674 = Some(v673);
+                                // Rule at isle/codegen/x64/simd.isle line 225.
+                                return v674;
+                            }
+                            &Opcode::Fneg => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v853 = C::vec_pool_amode(
+                                    ctx,
+                                    -9223372036854775808_i64,
+                                    -9223372036854775808_i64,
+                                );
+                                let v854 = C::amode_to_xmm_mem(ctx, v853);
+                                let v855 = constructor_vec_rm(ctx, &SseOp::Xorpd, v315, v854);
+                                let v856 = C::output_xmm(ctx, v855);
+                                let v857 = Some(v856);
+                                // Rule at isle/codegen/x64/simd.isle line 484.
+                                return v857;
+                            }
+                            &Opcode::Fabs => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v866 = C::vec_pool_amode(
+                                    ctx,
+                                    9223372036854775807_i64,
+                                    9223372036854775807_i64,
+                                );
+                                let v867 = C::amode_to_xmm_mem(ctx, v866);
+                                let v868 = constructor_vec_rm(ctx, &SseOp::Andpd, v315, v867);
+                                let v869 = C::output_xmm(ctx, v868);
+                                let v870 = Some(v869);
+                                // Rule at isle/codegen/x64/simd.isle line 490.
+                                return v870;
+                            }
+                            &Opcode::Sqrt => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v876 = constructor_vec_unary(ctx, &SseUnaryOp::Sqrtpd, v315);
+                                let v877 = C::output_xmm(ctx, v876);
+                                let v878 = Some(v877);
+                                // Rule at isle/codegen/x64/simd.isle line 495.
+                                return v878;
+                            }
+                            _ => {}
+                        }
                         let v879 = constructor_vec_round_imm(ctx, v100);
                         if let Some(v880) = v879 {
                             let v315 = C::put_in_xmm(ctx, v101);
@@ -678,7 +688,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v141 = constructor_unary_op(ctx, &UnaryOp::Not, v4, v101);
                             let v142 = C::output_gpr(ctx, v141);
                             let v143 = Some(v142);
-                            // Rule at isle/codegen/x64/lower.isle line 319.
+                            // Rule at isle/codegen/x64/lower.isle line 320.
                             return v143;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -687,7 +697,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v514 = constructor_narrow_zext(ctx, v12, v513);
                             let v515 = C::output_gpr(ctx, v514);
                             let v516 = Some(v515);
-                            // Rule at isle/codegen/x64/lower.isle line 918.
+                            // Rule at isle/codegen/x64/lower.isle line 919.
                             return v516;
                         }
                     }
@@ -697,7 +707,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v145 = constructor_unary_op(ctx, &UnaryOp::Neg, v4, v101);
                             let v146 = C::output_gpr(ctx, v145);
                             let v147 = Some(v146);
-                            // Rule at isle/codegen/x64/lower.isle line 320.
+                            // Rule at isle/codegen/x64/lower.isle line 321.
                             return v147;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -706,7 +716,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v518 = constructor_narrow_zext(ctx, v12, v517);
                             let v519 = C::output_gpr(ctx, v518);
                             let v520 = Some(v519);
-                            // Rule at isle/codegen/x64/lower.isle line 920.
+                            // Rule at isle/codegen/x64/lower.isle line 921.
                             return v520;
                         }
                     }
@@ -717,7 +727,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v472 = constructor_count_zeros(ctx, &BitOp::Lzcnt, v4, v103);
                             let v473 = C::output_gpr(ctx, v472);
                             let v474 = Some(v473);
-                            // Rule at isle/codegen/x64/lower.isle line 772.
+                            // Rule at isle/codegen/x64/lower.isle line 773.
                             return v474;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -731,7 +741,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v576 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v571, v575);
                             let v577 = C::output_gpr(ctx, v576);
                             let v578 = Some(v577);
-                            // Rule at isle/codegen/x64/lower.isle line 979.
+                            // Rule at isle/codegen/x64/lower.isle line 980.
                             return v578;
                         }
                     }
@@ -742,7 +752,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v476 = constructor_count_zeros(ctx, &BitOp::Tzcnt, v4, v103);
                             let v477 = C::output_gpr(ctx, v476);
                             let v478 = Some(v477);
-                            // Rule at isle/codegen/x64/lower.isle line 774.
+                            // Rule at isle/codegen/x64/lower.isle line 775.
                             return v478;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -756,7 +766,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_count_zeros(ctx, &BitOp::Tzcnt, &Type::I32, v582);
                             let v584 = C::output_gpr(ctx, v583);
                             let v585 = Some(v584);
-                            // Rule at isle/codegen/x64/lower.isle line 982.
+                            // Rule at isle/codegen/x64/lower.isle line 983.
                             return v585;
                         }
                     }
@@ -767,7 +777,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v479 = constructor_popcount(ctx, v4, v103);
                             let v480 = C::output_gpr(ctx, v479);
                             let v481 = Some(v480);
-                            // Rule at isle/codegen/x64/lower.isle line 813.
+                            // Rule at isle/codegen/x64/lower.isle line 814.
                             return v481;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -776,7 +786,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v568 = constructor_popcount(ctx, &Type::I32, v103);
                             let v569 = C::output_gpr(ctx, v568);
                             let v570 = Some(v569);
-                            // Rule at isle/codegen/x64/lower.isle line 977.
+                            // Rule at isle/codegen/x64/lower.isle line 978.
                             return v570;
                         }
                     }
@@ -798,7 +808,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 283.
+                                // Rule at isle/codegen/x64/lower.isle line 284.
                                 return v117;
                             }
                         }
@@ -821,7 +831,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 288.
+                                // Rule at isle/codegen/x64/lower.isle line 289.
                                 return v117;
                             }
                         }
@@ -841,7 +851,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 876.
+                                // Rule at isle/codegen/x64/lower.isle line 877.
                                 return v117;
                             }
                             &Type::I16 => {
@@ -857,21 +867,20 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 880.
+                                // Rule at isle/codegen/x64/lower.isle line 881.
                                 return v117;
                             }
                             &Type::I32 => {
                                 let v103 = C::put_in_gpr(ctx, v101);
                                 let v104 = C::output_gpr(ctx, v103);
                                 let v105 = Some(v104);
-                                // Rule at isle/codegen/x64/lower.isle line 323.
+                                // Rule at isle/codegen/x64/lower.isle line 324.
                                 return v105;
                             }
                             _ => {}
                         }
                     }
                     &Opcode::Bitcast => {
-                        let v597 = &C::vector_ty(ctx, v2);
                         if let Some(v598) = v597 {
                             let v315 = C::put_in_xmm(ctx, v101);
                             let v599 = C::output_xmm(ctx, v315);
@@ -885,7 +894,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v373 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v315);
                                 let v374 = C::output_gpr(ctx, v373);
                                 let v375 = Some(v374);
-                                // Rule at isle/codegen/x64/lower.isle line 617.
+                                // Rule at isle/codegen/x64/lower.isle line 618.
                                 return v375;
                             }
                             &Type::I64 => {
@@ -893,7 +902,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v376 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v315);
                                 let v377 = C::output_gpr(ctx, v376);
                                 let v378 = Some(v377);
-                                // Rule at isle/codegen/x64/lower.isle line 618.
+                                // Rule at isle/codegen/x64/lower.isle line 619.
                                 return v378;
                             }
                             &Type::F32 => {
@@ -901,7 +910,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
                                 let v368 = C::output_xmm(ctx, v367);
                                 let v369 = Some(v368);
-                                // Rule at isle/codegen/x64/lower.isle line 615.
+                                // Rule at isle/codegen/x64/lower.isle line 616.
                                 return v369;
                             }
                             &Type::F64 => {
@@ -909,7 +918,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v370 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v103);
                                 let v371 = C::output_xmm(ctx, v370);
                                 let v372 = Some(v371);
-                                // Rule at isle/codegen/x64/lower.isle line 616.
+                                // Rule at isle/codegen/x64/lower.isle line 617.
                                 return v372;
                             }
                             _ => {}
@@ -923,7 +932,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v326 = constructor_sse_rr(ctx, &SseOp::Xorps, v315, v325);
                             let v327 = C::output_xmm(ctx, v326);
                             let v328 = Some(v327);
-                            // Rule at isle/codegen/x64/lower.isle line 589.
+                            // Rule at isle/codegen/x64/lower.isle line 590.
                             return v328;
                         }
                     }
@@ -935,7 +944,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v331 = constructor_sse_rr(ctx, &SseOp::Andps, v315, v330);
                             let v332 = C::output_xmm(ctx, v331);
                             let v333 = Some(v332);
-                            // Rule at isle/codegen/x64/lower.isle line 591.
+                            // Rule at isle/codegen/x64/lower.isle line 592.
                             return v333;
                         }
                     }
@@ -946,7 +955,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v317 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v315, v315);
                                 let v318 = C::output_xmm(ctx, v317);
                                 let v319 = Some(v318);
-                                // Rule at isle/codegen/x64/lower.isle line 576.
+                                // Rule at isle/codegen/x64/lower.isle line 577.
                                 return v319;
                             }
                             &Type::F64 => {
@@ -954,7 +963,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v321 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v315, v315);
                                 let v322 = C::output_xmm(ctx, v321);
                                 let v323 = Some(v322);
-                                // Rule at isle/codegen/x64/lower.isle line 578.
+                                // Rule at isle/codegen/x64/lower.isle line 579.
                                 return v323;
                             }
                             _ => {}
@@ -966,7 +975,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v344 = constructor_round(ctx, v286, &RoundMode::Up, v101);
                             let v345 = C::output_xmm(ctx, v344);
                             let v346 = Some(v345);
-                            // Rule at isle/codegen/x64/lower.isle line 604.
+                            // Rule at isle/codegen/x64/lower.isle line 605.
                             return v346;
                         }
                     }
@@ -976,7 +985,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v348 = constructor_round(ctx, v286, &RoundMode::Down, v101);
                             let v349 = C::output_xmm(ctx, v348);
                             let v350 = Some(v349);
-                            // Rule at isle/codegen/x64/lower.isle line 605.
+                            // Rule at isle/codegen/x64/lower.isle line 606.
                             return v350;
                         }
                     }
@@ -986,7 +995,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v352 = constructor_round(ctx, v286, &RoundMode::Zero, v101);
                             let v353 = C::output_xmm(ctx, v352);
                             let v354 = Some(v353);
-                            // Rule at isle/codegen/x64/lower.isle line 606.
+                            // Rule at isle/codegen/x64/lower.isle line 607.
                             return v354;
                         }
                     }
@@ -996,7 +1005,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v356 = constructor_round(ctx, v286, &RoundMode::Nearest, v101);
                             let v357 = C::output_xmm(ctx, v356);
                             let v358 = Some(v357);
-                            // Rule at isle/codegen/x64/lower.isle line 607.
+                            // Rule at isle/codegen/x64/lower.isle line 608.
                             return v358;
                         }
                     }
@@ -1006,7 +1015,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v360 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v315, v315);
                             let v361 = C::output_xmm(ctx, v360);
                             let v362 = Some(v361);
-                            // Rule at isle/codegen/x64/lower.isle line 609.
+                            // Rule at isle/codegen/x64/lower.isle line 610.
                             return v362;
                         }
                     }
@@ -1016,7 +1025,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v364 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v315, v315);
                             let v365 = C::output_xmm(ctx, v364);
                             let v366 = Some(v365);
-                            // Rule at isle/codegen/x64/lower.isle line 611.
+                            // Rule at isle/codegen/x64/lower.isle line 612.
                             return v366;
                         }
                     }
@@ -1026,7 +1035,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v406 = constructor_float_to_sint(ctx, false, v4, v101);
                             let v407 = C::output_gpr(ctx, v406);
                             let v408 = Some(v407);
-                            // Rule at isle/codegen/x64/lower.isle line 709.
+                            // Rule at isle/codegen/x64/lower.isle line 710.
                             return v408;
                         }
                     }
@@ -1036,7 +1045,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v412 = constructor_float_to_uint(ctx, false, v4, v101);
                             let v413 = C::output_gpr(ctx, v412);
                             let v414 = Some(v413);
-                            // Rule at isle/codegen/x64/lower.isle line 711.
+                            // Rule at isle/codegen/x64/lower.isle line 712.
                             return v414;
                         }
                     }
@@ -1046,7 +1055,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v409 = constructor_float_to_sint(ctx, true, v4, v101);
                             let v410 = C::output_gpr(ctx, v409);
                             let v411 = Some(v410);
-                            // Rule at isle/codegen/x64/lower.isle line 710.
+                            // Rule at isle/codegen/x64/lower.isle line 711.
                             return v411;
                         }
                     }
@@ -1056,7 +1065,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v415 = constructor_float_to_uint(ctx, true, v4, v101);
                             let v416 = C::output_gpr(ctx, v415);
                             let v417 = Some(v416);
-                            // Rule at isle/codegen/x64/lower.isle line 712.
+                            // Rule at isle/codegen/x64/lower.isle line 713.
                             return v417;
                         }
                     }
@@ -1071,7 +1080,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v391 = constructor_int_to_float(ctx, v286, v390, v107);
                                 let v392 = C::output_xmm(ctx, v391);
                                 let v393 = Some(v392);
-                                // Rule at isle/codegen/x64/lower.isle line 668.
+                                // Rule at isle/codegen/x64/lower.isle line 669.
                                 return v393;
                             }
                         }
@@ -1095,7 +1104,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                         constructor_int_to_float(ctx, v286, &OperandSize::S64, v39);
                                     let v395 = C::output_xmm(ctx, v394);
                                     let v396 = Some(v395);
-                                    // Rule at isle/codegen/x64/lower.isle line 672.
+                                    // Rule at isle/codegen/x64/lower.isle line 673.
                                     return v396;
                                 }
                             }
@@ -1117,7 +1126,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v403 = C::writable_xmm_to_xmm(ctx, v397);
                                     let v404 = C::output_xmm(ctx, v403);
                                     let v405 = Some(v404);
-                                    // Rule at isle/codegen/x64/lower.isle line 677.
+                                    // Rule at isle/codegen/x64/lower.isle line 678.
                                     return v405;
                                 }
                             }
@@ -1134,23 +1143,68 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
         } => {
             let v1 = &C::result_type(ctx, arg0);
             if let Some(v2) = v1 {
-                match v16 {
-                    &Opcode::BandNot => {
-                        let v597 = &C::vector_ty(ctx, v2);
-                        if let Some(v598) = v597 {
+                match v2 {
+                    &Type::I8X16 => {
+                        if let &Opcode::Swizzle = v16 {
                             let v18 = C::unpack_value_array_2(ctx, v17);
                             let v807 = C::put_in_xmm(ctx, v18.1);
-                            let v289 = C::put_in_xmm(ctx, v18.0);
-                            let v808 = constructor_vec_rr(ctx, &SseOp::Pandn, v807, v289);
-                            let v809 = C::output_xmm(ctx, v808);
-                            let v810 = Some(v809);
-                            // Rule at isle/codegen/x64/simd.isle line 416.
-                            return v810;
+                            let v947 = C::vec_pool_amode(
+                                ctx,
+                                8102099357864587376_i64,
+                                8102099357864587376_i64,
+                            );
+                            let v948 = C::amode_to_xmm_mem(ctx, v947);
+                            let v949 = constructor_vec_rm(ctx, &SseOp::Paddusb, v807, v948);
+                            let v950 = C::put_in_xmm(ctx, v18.0);
+                            let v951 = constructor_vec_rr(ctx, &SseOp::Pshufb, v950, v949);
+                            let v952 = C::output_xmm(ctx, v951);
+                            let v953 = Some(v952);
+                            // Rule at isle/codegen/x64/simd.isle line 597.
+                            return v953;
                         }
                     }
-                    &Opcode::FminPseudo => {
-                        match v2 {
-                            &Type::F32X4 => {
+                    &Type::I32X4 => {
+                        if let &Opcode::WideningPairwiseDotProductS = v16 {
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v335 = C::put_in_xmm(ctx, v18.0);
+                            let v623 = C::put_in_xmm(ctx, v18.1);
+                            let v955 = constructor_vec_rr(ctx, &SseOp::Pmaddwd, v335, v623);
+                            let v956 = C::output_xmm(ctx, v955);
+                            let v957 = Some(v956);
+                            // Rule at isle/codegen/x64/simd.isle line 603.
+                            return v957;
+                        }
+                    }
+                    _ => {}
+                }
+                let v597 = &C::vector_ty(ctx, v2);
+                if let Some(v598) = v597 {
+                    let v940 = &constructor_vec_narrow_op(ctx, v16, v598);
+                    if let Some(v941) = v940 {
+                        let v18 = C::unpack_value_array_2(ctx, v17);
+                        let v335 = C::put_in_xmm(ctx, v18.0);
+                        let v623 = C::put_in_xmm(ctx, v18.1);
+                        let v942 = constructor_vec_rr(ctx, v941, v335, v623);
+                        let v943 = C::output_xmm(ctx, v942);
+                        let v944 = Some(v943);
+                        // Rule at isle/codegen/x64/simd.isle line 591.
+                        return v944;
+                    }
+                    if let &Opcode::BandNot = v16 {
+                        let v18 = C::unpack_value_array_2(ctx, v17);
+                        let v807 = C::put_in_xmm(ctx, v18.1);
+                        let v289 = C::put_in_xmm(ctx, v18.0);
+                        let v808 = constructor_vec_rr(ctx, &SseOp::Pandn, v807, v289);
+                        let v809 = C::output_xmm(ctx, v808);
+                        let v810 = Some(v809);
+                        // Rule at isle/codegen/x64/simd.isle line 416.
+                        return v810;
+                    }
+                }
+                match v2 {
+                    &Type::F32X4 => {
+                        match v16 {
+                            &Opcode::FminPseudo => {
                                 let v18 = C::unpack_value_array_2(ctx, v17);
                                 let v807 = C::put_in_xmm(ctx, v18.1);
                                 let v289 = C::put_in_xmm(ctx, v18.0);
@@ -1160,22 +1214,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 // Rule at isle/codegen/x64/simd.isle line 515.
                                 return v892;
                             }
-                            &Type::F64X2 => {
-                                let v18 = C::unpack_value_array_2(ctx, v17);
-                                let v807 = C::put_in_xmm(ctx, v18.1);
-                                let v289 = C::put_in_xmm(ctx, v18.0);
-                                let v894 = constructor_vec_rr(ctx, &SseOp::Minpd, v807, v289);
-                                let v895 = C::output_xmm(ctx, v894);
-                                let v896 = Some(v895);
-                                // Rule at isle/codegen/x64/simd.isle line 517.
-                                return v896;
-                            }
-                            _ => {}
-                        }
-                    }
-                    &Opcode::FmaxPseudo => {
-                        match v2 {
-                            &Type::F32X4 => {
+                            &Opcode::FmaxPseudo => {
                                 let v18 = C::unpack_value_array_2(ctx, v17);
                                 let v807 = C::put_in_xmm(ctx, v18.1);
                                 let v289 = C::put_in_xmm(ctx, v18.0);
@@ -1185,7 +1224,22 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 // Rule at isle/codegen/x64/simd.isle line 519.
                                 return v900;
                             }
-                            &Type::F64X2 => {
+                            _ => {}
+                        }
+                    }
+                    &Type::F64X2 => {
+                        match v16 {
+                            &Opcode::FminPseudo => {
+                                let v18 = C::unpack_value_array_2(ctx, v17);
+                                let v807 = C::put_in_xmm(ctx, v18.1);
+                                let v289 = C::put_in_xmm(ctx, v18.0);
+                                let v894 = constructor_vec_rr(ctx, &SseOp::Minpd, v807, v289);
+                                let v895 = C::output_xmm(ctx, v894);
+                                let v896 = Some(v895);
+                                // Rule at isle/codegen/x64/simd.isle line 517.
+                                return v896;
+                            }
+                            &Opcode::FmaxPseudo => {
                                 let v18 = C::unpack_value_array_2(ctx, v17);
                                 let v807 = C::put_in_xmm(ctx, v18.1);
                                 let v289 = C::put_in_xmm(ctx, v18.0);
@@ -1200,7 +1254,6 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     }
                     _ => {}
                 }
-                let v597 = &C::vector_ty(ctx, v2);
                 if let Some(v598) = v597 {
                     let v758 = &constructor_vec_shift_imm_op(ctx, v16, v598);
                     if let Some(v759) = v758 {
@@ -1260,7 +1313,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 209.
+                                // Rule at isle/codegen/x64/lower.isle line 210.
                                 return v41;
                             }
                             let v27 = C::simm32_operand(ctx, v18.0);
@@ -1269,7 +1322,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v30 = constructor_alu(ctx, &AluOp::Add, v4, v29, v28);
                                 let v31 = C::output_gpr(ctx, v30);
                                 let v32 = Some(v31);
-                                // Rule at isle/codegen/x64/lower.isle line 203.
+                                // Rule at isle/codegen/x64/lower.isle line 204.
                                 return v32;
                             }
                             let v22 = C::put_in_gpr(ctx, v18.0);
@@ -1277,7 +1330,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v24 = constructor_alu(ctx, &AluOp::Add, v4, v22, v23);
                             let v25 = C::output_gpr(ctx, v24);
                             let v26 = Some(v25);
-                            // Rule at isle/codegen/x64/lower.isle line 200.
+                            // Rule at isle/codegen/x64/lower.isle line 201.
                             return v26;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1289,7 +1342,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v498 = constructor_narrow_zext(ctx, v12, v497);
                             let v499 = C::output_gpr(ctx, v498);
                             let v500 = Some(v499);
-                            // Rule at isle/codegen/x64/lower.isle line 910.
+                            // Rule at isle/codegen/x64/lower.isle line 911.
                             return v500;
                         }
                     }
@@ -1302,7 +1355,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v43 = constructor_alu(ctx, &AluOp::Sub, v4, v22, v23);
                             let v44 = C::output_gpr(ctx, v43);
                             let v45 = Some(v44);
-                            // Rule at isle/codegen/x64/lower.isle line 214.
+                            // Rule at isle/codegen/x64/lower.isle line 215.
                             return v45;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1314,7 +1367,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v502 = constructor_narrow_zext(ctx, v12, v501);
                             let v503 = C::output_gpr(ctx, v502);
                             let v504 = Some(v503);
-                            // Rule at isle/codegen/x64/lower.isle line 912.
+                            // Rule at isle/codegen/x64/lower.isle line 913.
                             return v504;
                         }
                     }
@@ -1337,7 +1390,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v69 = C::writable_gpr_to_gpr(ctx, v35);
                             let v70 = C::output_gpr(ctx, v69);
                             let v71 = Some(v70);
-                            // Rule at isle/codegen/x64/lower.isle line 231.
+                            // Rule at isle/codegen/x64/lower.isle line 232.
                             return v71;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1358,7 +1411,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v510 = constructor_narrow_zext(ctx, v12, v509);
                             let v511 = C::output_gpr(ctx, v510);
                             let v512 = Some(v511);
-                            // Rule at isle/codegen/x64/lower.isle line 914.
+                            // Rule at isle/codegen/x64/lower.isle line 915.
                             return v512;
                         }
                     }
@@ -1372,7 +1425,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v156 = C::pair_first(ctx, v155);
                             let v157 = C::output_gpr(ctx, v156);
                             let v158 = Some(v157);
-                            // Rule at isle/codegen/x64/lower.isle line 361.
+                            // Rule at isle/codegen/x64/lower.isle line 362.
                             return v158;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1403,7 +1456,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v565 = constructor_narrow_zext(ctx, v12, v554);
                             let v566 = C::output_gpr(ctx, v565);
                             let v567 = Some(v566);
-                            // Rule at isle/codegen/x64/lower.isle line 967.
+                            // Rule at isle/codegen/x64/lower.isle line 968.
                             return v567;
                         }
                     }
@@ -1417,7 +1470,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v151 = C::pair_first(ctx, v150);
                             let v152 = C::output_gpr(ctx, v151);
                             let v153 = Some(v152);
-                            // Rule at isle/codegen/x64/lower.isle line 359.
+                            // Rule at isle/codegen/x64/lower.isle line 360.
                             return v153;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1429,7 +1482,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v542 = C::pair_first(ctx, v541);
                             let v543 = C::output_gpr(ctx, v542);
                             let v544 = Some(v543);
-                            // Rule at isle/codegen/x64/lower.isle line 961.
+                            // Rule at isle/codegen/x64/lower.isle line 962.
                             return v544;
                         }
                     }
@@ -1442,7 +1495,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v162 = constructor_checked_srem(ctx, v4, v22, v149);
                             let v163 = C::output_gpr(ctx, v162);
                             let v164 = Some(v163);
-                            // Rule at isle/codegen/x64/lower.isle line 366.
+                            // Rule at isle/codegen/x64/lower.isle line 367.
                             return v164;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1456,7 +1509,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v550 = constructor_narrow_zext(ctx, v12, v549);
                             let v551 = C::output_gpr(ctx, v550);
                             let v552 = Some(v551);
-                            // Rule at isle/codegen/x64/lower.isle line 965.
+                            // Rule at isle/codegen/x64/lower.isle line 966.
                             return v552;
                         }
                     }
@@ -1470,7 +1523,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v159 = C::pair_second(ctx, v150);
                             let v160 = C::output_gpr(ctx, v159);
                             let v161 = Some(v160);
-                            // Rule at isle/codegen/x64/lower.isle line 363.
+                            // Rule at isle/codegen/x64/lower.isle line 364.
                             return v161;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1482,7 +1535,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v545 = C::pair_second(ctx, v541);
                             let v546 = C::output_gpr(ctx, v545);
                             let v547 = Some(v546);
-                            // Rule at isle/codegen/x64/lower.isle line 963.
+                            // Rule at isle/codegen/x64/lower.isle line 964.
                             return v547;
                         }
                     }
@@ -1502,7 +1555,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 222.
+                                // Rule at isle/codegen/x64/lower.isle line 223.
                                 return v41;
                             }
                         }
@@ -1514,7 +1567,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v47 = constructor_alu(ctx, &AluOp::And, v4, v22, v23);
                             let v48 = C::output_gpr(ctx, v47);
                             let v49 = Some(v48);
-                            // Rule at isle/codegen/x64/lower.isle line 216.
+                            // Rule at isle/codegen/x64/lower.isle line 217.
                             return v49;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1525,7 +1578,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v482 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
                             let v483 = C::output_gpr(ctx, v482);
                             let v484 = Some(v483);
-                            // Rule at isle/codegen/x64/lower.isle line 869.
+                            // Rule at isle/codegen/x64/lower.isle line 870.
                             return v484;
                         }
                     }
@@ -1538,7 +1591,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v57 = constructor_alu(ctx, &AluOp::Or, v4, v22, v23);
                             let v58 = C::output_gpr(ctx, v57);
                             let v59 = Some(v58);
-                            // Rule at isle/codegen/x64/lower.isle line 226.
+                            // Rule at isle/codegen/x64/lower.isle line 227.
                             return v59;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1549,7 +1602,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v485 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
                             let v486 = C::output_gpr(ctx, v485);
                             let v487 = Some(v486);
-                            // Rule at isle/codegen/x64/lower.isle line 871.
+                            // Rule at isle/codegen/x64/lower.isle line 872.
                             return v487;
                         }
                     }
@@ -1562,7 +1615,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v61 = constructor_alu(ctx, &AluOp::Xor, v4, v22, v23);
                             let v62 = C::output_gpr(ctx, v61);
                             let v63 = Some(v62);
-                            // Rule at isle/codegen/x64/lower.isle line 228.
+                            // Rule at isle/codegen/x64/lower.isle line 229.
                             return v63;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1573,7 +1626,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v488 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
                             let v489 = C::output_gpr(ctx, v488);
                             let v490 = Some(v489);
-                            // Rule at isle/codegen/x64/lower.isle line 873.
+                            // Rule at isle/codegen/x64/lower.isle line 874.
                             return v490;
                         }
                     }
@@ -1584,7 +1637,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v121 = constructor_shift(ctx, &ShiftOp::Shl, v4, v18.0, v18.1);
                             let v122 = C::output_gpr(ctx, v121);
                             let v123 = Some(v122);
-                            // Rule at isle/codegen/x64/lower.isle line 307.
+                            // Rule at isle/codegen/x64/lower.isle line 308.
                             return v123;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1596,7 +1649,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v523 = constructor_narrow_zext(ctx, v12, v522);
                             let v524 = C::output_gpr(ctx, v523);
                             let v525 = Some(v524);
-                            // Rule at isle/codegen/x64/lower.isle line 939.
+                            // Rule at isle/codegen/x64/lower.isle line 940.
                             return v525;
                         }
                     }
@@ -1607,7 +1660,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v125 = constructor_shift(ctx, &ShiftOp::Shr, v4, v18.0, v18.1);
                             let v126 = C::output_gpr(ctx, v125);
                             let v127 = Some(v126);
-                            // Rule at isle/codegen/x64/lower.isle line 308.
+                            // Rule at isle/codegen/x64/lower.isle line 309.
                             return v127;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1618,7 +1671,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v526 = constructor_shift_by(ctx, &ShiftOp::Shr, v22, v521);
                             let v527 = C::output_gpr(ctx, v526);
                             let v528 = Some(v527);
-                            // Rule at isle/codegen/x64/lower.isle line 941.
+                            // Rule at isle/codegen/x64/lower.isle line 942.
                             return v528;
                         }
                     }
@@ -1629,7 +1682,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v129 = constructor_shift(ctx, &ShiftOp::Sar, v4, v18.0, v18.1);
                             let v130 = C::output_gpr(ctx, v129);
                             let v131 = Some(v130);
-                            // Rule at isle/codegen/x64/lower.isle line 309.
+                            // Rule at isle/codegen/x64/lower.isle line 310.
                             return v131;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1642,7 +1695,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v532 = constructor_narrow_zext(ctx, v12, v531);
                             let v533 = C::output_gpr(ctx, v532);
                             let v534 = Some(v533);
-                            // Rule at isle/codegen/x64/lower.isle line 943.
+                            // Rule at isle/codegen/x64/lower.isle line 944.
                             return v534;
                         }
                     }
@@ -1653,7 +1706,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v133 = constructor_shift(ctx, &ShiftOp::Rol, v4, v18.0, v18.1);
                             let v134 = C::output_gpr(ctx, v133);
                             let v135 = Some(v134);
-                            // Rule at isle/codegen/x64/lower.isle line 310.
+                            // Rule at isle/codegen/x64/lower.isle line 311.
                             return v135;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1671,7 +1724,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v536 = C::output_gpr(ctx, v535);
                             let v537 = Some(v536);
-                            // Rule at isle/codegen/x64/lower.isle line 947.
+                            // Rule at isle/codegen/x64/lower.isle line 948.
                             return v537;
                         }
                     }
@@ -1682,7 +1735,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v137 = constructor_shift(ctx, &ShiftOp::Ror, v4, v18.0, v18.1);
                             let v138 = C::output_gpr(ctx, v137);
                             let v139 = Some(v138);
-                            // Rule at isle/codegen/x64/lower.isle line 311.
+                            // Rule at isle/codegen/x64/lower.isle line 312.
                             return v139;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1700,7 +1753,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v539 = C::output_gpr(ctx, v538);
                             let v540 = Some(v539);
-                            // Rule at isle/codegen/x64/lower.isle line 949.
+                            // Rule at isle/codegen/x64/lower.isle line 950.
                             return v540;
                         }
                     }
@@ -1714,7 +1767,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v291 = constructor_sse_rm(ctx, v288, v289, v290);
                             let v292 = C::output_xmm(ctx, v291);
                             let v293 = Some(v292);
-                            // Rule at isle/codegen/x64/lower.isle line 559.
+                            // Rule at isle/codegen/x64/lower.isle line 560.
                             return v293;
                         }
                     }
@@ -1728,7 +1781,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v296 = constructor_sse_rm(ctx, v295, v289, v290);
                             let v297 = C::output_xmm(ctx, v296);
                             let v298 = Some(v297);
-                            // Rule at isle/codegen/x64/lower.isle line 561.
+                            // Rule at isle/codegen/x64/lower.isle line 562.
                             return v298;
                         }
                     }
@@ -1742,7 +1795,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v301 = constructor_sse_rm(ctx, v300, v289, v290);
                             let v302 = C::output_xmm(ctx, v301);
                             let v303 = Some(v302);
-                            // Rule at isle/codegen/x64/lower.isle line 563.
+                            // Rule at isle/codegen/x64/lower.isle line 564.
                             return v303;
                         }
                     }
@@ -1756,7 +1809,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v306 = constructor_sse_rm(ctx, v305, v289, v290);
                             let v307 = C::output_xmm(ctx, v306);
                             let v308 = Some(v307);
-                            // Rule at isle/codegen/x64/lower.isle line 565.
+                            // Rule at isle/codegen/x64/lower.isle line 566.
                             return v308;
                         }
                     }
@@ -1767,7 +1820,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v309 = constructor_min_max(ctx, v286, true, v18.0, v18.1);
                             let v310 = C::output_xmm(ctx, v309);
                             let v311 = Some(v310);
-                            // Rule at isle/codegen/x64/lower.isle line 573.
+                            // Rule at isle/codegen/x64/lower.isle line 574.
                             return v311;
                         }
                     }
@@ -1778,7 +1831,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v312 = constructor_min_max(ctx, v286, false, v18.0, v18.1);
                             let v313 = C::output_xmm(ctx, v312);
                             let v314 = Some(v313);
-                            // Rule at isle/codegen/x64/lower.isle line 574.
+                            // Rule at isle/codegen/x64/lower.isle line 575.
                             return v314;
                         }
                     }
@@ -1795,7 +1848,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v340 = constructor_sse_rr(ctx, &SseOp::Orps, v336, v339);
                             let v341 = C::output_xmm(ctx, v340);
                             let v342 = Some(v341);
-                            // Rule at isle/codegen/x64/lower.isle line 593.
+                            // Rule at isle/codegen/x64/lower.isle line 594.
                             return v342;
                         }
                     }
@@ -1857,7 +1910,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v192 = C::writable_gpr_to_gpr(ctx, v184);
                                 let v193 = C::output_gpr(ctx, v192);
                                 let v194 = Some(v193);
-                                // Rule at isle/codegen/x64/lower.isle line 390.
+                                // Rule at isle/codegen/x64/lower.isle line 391.
                                 return v194;
                             }
                         }
@@ -1892,7 +1945,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v445 = constructor_gpr_to_xmm(ctx, v430, v444);
                             let v446 = C::output_xmm(ctx, v445);
                             let v447 = Some(v446);
-                            // Rule at isle/codegen/x64/lower.isle line 729.
+                            // Rule at isle/codegen/x64/lower.isle line 730.
                             return v447;
                         }
                         if let Some(v166) = v165 {
@@ -1925,7 +1978,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v223 = C::writable_gpr_to_gpr(ctx, v184);
                                 let v224 = C::output_gpr(ctx, v223);
                                 let v225 = Some(v224);
-                                // Rule at isle/codegen/x64/lower.isle line 404.
+                                // Rule at isle/codegen/x64/lower.isle line 405.
                                 return v225;
                             }
                             let v196 = &C::int_ty(ctx, v195);
@@ -1956,7 +2009,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v208 = C::writable_gpr_to_gpr(ctx, v204);
                                 let v209 = C::output_gpr(ctx, v208);
                                 let v210 = Some(v209);
-                                // Rule at isle/codegen/x64/lower.isle line 397.
+                                // Rule at isle/codegen/x64/lower.isle line 398.
                                 return v210;
                             }
                         }
@@ -1994,7 +2047,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v273 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v272);
                 let v274 = C::output_xmm(ctx, v273);
                 let v275 = Some(v274);
-                // Rule at isle/codegen/x64/lower.isle line 524.
+                // Rule at isle/codegen/x64/lower.isle line 525.
                 return v275;
             }
         }
@@ -2008,7 +2061,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v282 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v281);
                 let v283 = C::output_xmm(ctx, v282);
                 let v284 = Some(v283);
-                // Rule at isle/codegen/x64/lower.isle line 526.
+                // Rule at isle/codegen/x64/lower.isle line 527.
                 return v284;
             }
         }
@@ -2448,7 +2501,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v97 = constructor_compare(ctx, v73, &Type::I32, v93, v96);
                             let v98 = C::output_gpr(ctx, v97);
                             let v99 = Some(v98);
-                            // Rule at isle/codegen/x64/lower.isle line 245.
+                            // Rule at isle/codegen/x64/lower.isle line 246.
                             return v99;
                         }
                         false => {
@@ -2457,7 +2510,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v90 = constructor_compare(ctx, v73, &Type::I32, v81, v82);
                             let v91 = C::output_gpr(ctx, v90);
                             let v92 = Some(v91);
-                            // Rule at isle/codegen/x64/lower.isle line 241.
+                            // Rule at isle/codegen/x64/lower.isle line 242.
                             return v92;
                         }
                         _ => {}
@@ -2470,7 +2523,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v83 = constructor_compare(ctx, v73, v80, v81, v82);
                     let v84 = C::output_gpr(ctx, v83);
                     let v85 = Some(v84);
-                    // Rule at isle/codegen/x64/lower.isle line 236.
+                    // Rule at isle/codegen/x64/lower.isle line 237.
                     return v85;
                 }
             }
@@ -2560,7 +2613,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v385 = constructor_float_flag(ctx, v380, v382.0, v382.1);
                 let v386 = C::output_gpr(ctx, v385);
                 let v387 = Some(v386);
-                // Rule at isle/codegen/x64/lower.isle line 656.
+                // Rule at isle/codegen/x64/lower.isle line 657.
                 return v387;
             }
         }
@@ -2604,7 +2657,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v421 = C::writable_xmm_to_xmm(ctx, v397);
                             let v422 = C::output_xmm(ctx, v421);
                             let v423 = Some(v422);
-                            // Rule at isle/codegen/x64/lower.isle line 719.
+                            // Rule at isle/codegen/x64/lower.isle line 720.
                             return v423;
                         }
                         let v3 = &C::int_ty(ctx, v2);
@@ -2621,7 +2674,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v115 = C::writable_gpr_to_gpr(ctx, v35);
                             let v116 = C::output_gpr(ctx, v115);
                             let v117 = Some(v116);
-                            // Rule at isle/codegen/x64/lower.isle line 425.
+                            // Rule at isle/codegen/x64/lower.isle line 426.
                             return v117;
                         }
                     }
@@ -2638,7 +2691,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v39 = C::writable_gpr_to_gpr(ctx, v35);
                             let v40 = C::output_gpr(ctx, v39);
                             let v41 = Some(v40);
-                            // Rule at isle/codegen/x64/lower.isle line 453.
+                            // Rule at isle/codegen/x64/lower.isle line 454.
                             return v41;
                         }
                     }
@@ -2660,7 +2713,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v115 = C::writable_gpr_to_gpr(ctx, v35);
                         let v116 = C::output_gpr(ctx, v115);
                         let v117 = Some(v116);
-                        // Rule at isle/codegen/x64/lower.isle line 442.
+                        // Rule at isle/codegen/x64/lower.isle line 443.
                         return v117;
                     }
                     let v239 = &constructor_sload_ext(ctx, v226, v4);
@@ -2677,7 +2730,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v115 = C::writable_gpr_to_gpr(ctx, v35);
                         let v116 = C::output_gpr(ctx, v115);
                         let v117 = Some(v116);
-                        // Rule at isle/codegen/x64/lower.isle line 447.
+                        // Rule at isle/codegen/x64/lower.isle line 448.
                         return v117;
                     }
                 }
@@ -2697,7 +2750,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v509 = C::writable_gpr_to_gpr(ctx, v35);
                         let v590 = C::output_gpr(ctx, v509);
                         let v591 = Some(v590);
-                        // Rule at isle/codegen/x64/lower.isle line 987.
+                        // Rule at isle/codegen/x64/lower.isle line 988.
                         return v591;
                     }
                 }
@@ -2742,7 +2795,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v258 = C::emit(ctx, &v257);
                 let v259 = C::output_none(ctx);
                 let v260 = Some(v259);
-                // Rule at isle/codegen/x64/lower.isle line 475.
+                // Rule at isle/codegen/x64/lower.isle line 476.
                 return v260;
             }
             if let &Opcode::Store = v245 {
@@ -2760,7 +2813,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v429 = C::emit(ctx, &v428);
                     let v267 = C::output_none(ctx);
                     let v268 = Some(v267);
-                    // Rule at isle/codegen/x64/lower.isle line 723.
+                    // Rule at isle/codegen/x64/lower.isle line 724.
                     return v268;
                 }
             }
@@ -2778,7 +2831,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v266 = C::emit(ctx, &v265);
                 let v267 = C::output_none(ctx);
                 let v268 = Some(v267);
-                // Rule at isle/codegen/x64/lower.isle line 480.
+                // Rule at isle/codegen/x64/lower.isle line 481.
                 return v268;
             }
             if let &Opcode::Store = v245 {
@@ -2795,7 +2848,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v596 = C::emit(ctx, &v595);
                     let v267 = C::output_none(ctx);
                     let v268 = Some(v267);
-                    // Rule at isle/codegen/x64/lower.isle line 991.
+                    // Rule at isle/codegen/x64/lower.isle line 992.
                     return v268;
                 }
             }
@@ -2815,7 +2868,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v454 = C::emit(ctx, &v453);
                     let v259 = C::output_none(ctx);
                     let v260 = Some(v259);
-                    // Rule at isle/codegen/x64/lower.isle line 752.
+                    // Rule at isle/codegen/x64/lower.isle line 753.
                     return v260;
                 }
                 &Opcode::Trapnz => {
@@ -2827,7 +2880,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v456 = C::emit(ctx, &v455);
                     let v259 = C::output_none(ctx);
                     let v260 = Some(v259);
-                    // Rule at isle/codegen/x64/lower.isle line 756.
+                    // Rule at isle/codegen/x64/lower.isle line 757.
                     return v260;
                 }
                 _ => {}
@@ -2854,7 +2907,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v468 = C::emit(ctx, &v467);
                         let v469 = C::output_gpr(ctx, v465);
                         let v470 = Some(v469);
-                        // Rule at isle/codegen/x64/lower.isle line 762.
+                        // Rule at isle/codegen/x64/lower.isle line 763.
                         return v470;
                     }
                 }
@@ -2869,24 +2922,24 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
 pub fn constructor_signed_cc<C: Context>(ctx: &mut C, arg0: &IntCC) -> bool {
     match arg0 {
         &IntCC::SignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 251.
-            return true;
-        }
-        &IntCC::SignedGreaterThanOrEqual => {
             // Rule at isle/codegen/x64/lower.isle line 252.
             return true;
         }
-        &IntCC::SignedGreaterThan => {
+        &IntCC::SignedGreaterThanOrEqual => {
             // Rule at isle/codegen/x64/lower.isle line 253.
             return true;
         }
-        &IntCC::SignedLessThanOrEqual => {
+        &IntCC::SignedGreaterThan => {
             // Rule at isle/codegen/x64/lower.isle line 254.
+            return true;
+        }
+        &IntCC::SignedLessThanOrEqual => {
+            // Rule at isle/codegen/x64/lower.isle line 255.
             return true;
         }
         _ => {}
     }
-    // Rule at isle/codegen/x64/lower.isle line 255.
+    // Rule at isle/codegen/x64/lower.isle line 256.
     return false;
 }
 
@@ -2897,12 +2950,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 264.
+                    // Rule at isle/codegen/x64/lower.isle line 265.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 265.
+                    // Rule at isle/codegen/x64/lower.isle line 266.
                     return v5;
                 }
                 _ => {}
@@ -2912,12 +2965,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 266.
+                    // Rule at isle/codegen/x64/lower.isle line 267.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 267.
+                    // Rule at isle/codegen/x64/lower.isle line 268.
                     return v9;
                 }
                 _ => {}
@@ -2926,7 +2979,7 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
         &Type::I32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 268.
+                // Rule at isle/codegen/x64/lower.isle line 269.
                 return v11;
             }
         }
@@ -2956,7 +3009,7 @@ pub fn constructor_shift<C: Context>(
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 302.
+    // Rule at isle/codegen/x64/lower.isle line 303.
     return v10;
 }
 
@@ -2978,14 +3031,14 @@ pub fn constructor_unary_op<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 314.
+    // Rule at isle/codegen/x64/lower.isle line 315.
     return v8;
 }
 
 // Generated as internal constructor for term zero_gpr.
 pub fn constructor_zero_gpr<C: Context>(ctx: &mut C, arg0: &Type) -> GprReg {
     let v2 = C::imm(ctx, arg0, 0_i64);
-    // Rule at isle/codegen/x64/lower.isle line 331.
+    // Rule at isle/codegen/x64/lower.isle line 332.
     return v2;
 }
 
@@ -3017,7 +3070,7 @@ pub fn constructor_divide<C: Context>(
     let v12 = C::writable_gpr_to_gpr(ctx, v5);
     let v13 = C::writable_gpr_to_gpr(ctx, v6);
     let v14 = C::gpr_pair(ctx, v12, v13);
-    // Rule at isle/codegen/x64/lower.isle line 335.
+    // Rule at isle/codegen/x64/lower.isle line 336.
     return v14;
 }
 
@@ -3039,19 +3092,19 @@ pub fn constructor_dividend_high<C: Context>(
             };
             let v7 = C::emit(ctx, &v6);
             let v8 = C::writable_gpr_to_gpr(ctx, v4);
-            // Rule at isle/codegen/x64/lower.isle line 344.
+            // Rule at isle/codegen/x64/lower.isle line 345.
             return v8;
         }
         false => {
             let v3 = constructor_zero_gpr(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 343.
+            // Rule at isle/codegen/x64/lower.isle line 344.
             return v3;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "dividend_high", "isle/codegen/x64/lower.isle line 342"
+        "dividend_high", "isle/codegen/x64/lower.isle line 343"
     )
 }
 
@@ -3078,7 +3131,7 @@ pub fn constructor_checked_srem<C: Context>(
     };
     let v10 = C::emit(ctx, &v9);
     let v11 = C::writable_gpr_to_gpr(ctx, v6);
-    // Rule at isle/codegen/x64/lower.isle line 369.
+    // Rule at isle/codegen/x64/lower.isle line 370.
     return v11;
 }
 
@@ -3093,12 +3146,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 431.
+                    // Rule at isle/codegen/x64/lower.isle line 432.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 432.
+                    // Rule at isle/codegen/x64/lower.isle line 433.
                     return v5;
                 }
                 _ => {}
@@ -3108,12 +3161,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 433.
+                    // Rule at isle/codegen/x64/lower.isle line 434.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 434.
+                    // Rule at isle/codegen/x64/lower.isle line 435.
                     return v9;
                 }
                 _ => {}
@@ -3135,12 +3188,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 436.
+                    // Rule at isle/codegen/x64/lower.isle line 437.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 437.
+                    // Rule at isle/codegen/x64/lower.isle line 438.
                     return v5;
                 }
                 _ => {}
@@ -3150,12 +3203,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 438.
+                    // Rule at isle/codegen/x64/lower.isle line 439.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 439.
+                    // Rule at isle/codegen/x64/lower.isle line 440.
                     return v9;
                 }
                 _ => {}
@@ -3164,7 +3217,7 @@ pub fn constructor_sload_ext<C: Context>(
         &Opcode::Sload32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 440.
+                // Rule at isle/codegen/x64/lower.isle line 441.
                 return v11;
             }
         }
@@ -3178,26 +3231,26 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
     match arg0 {
         &Opcode::Store => {
             let v5 = &constructor_operand_size(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 468.
+            // Rule at isle/codegen/x64/lower.isle line 469.
             return v5.clone();
         }
         &Opcode::Istore8 => {
-            // Rule at isle/codegen/x64/lower.isle line 465.
+            // Rule at isle/codegen/x64/lower.isle line 466.
             return OperandSize::S8;
         }
         &Opcode::Istore16 => {
-            // Rule at isle/codegen/x64/lower.isle line 466.
+            // Rule at isle/codegen/x64/lower.isle line 467.
             return OperandSize::S16;
         }
         &Opcode::Istore32 => {
-            // Rule at isle/codegen/x64/lower.isle line 467.
+            // Rule at isle/codegen/x64/lower.isle line 468.
             return OperandSize::S32;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "store_size", "isle/codegen/x64/lower.isle line 464"
+        "store_size", "isle/codegen/x64/lower.isle line 465"
     )
 }
 
@@ -3205,18 +3258,18 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
 pub fn constructor_int_size_of_float<C: Context>(ctx: &mut C, arg0: &FloatSize) -> OperandSize {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 505.
+            // Rule at isle/codegen/x64/lower.isle line 506.
             return OperandSize::S32;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 506.
+            // Rule at isle/codegen/x64/lower.isle line 507.
             return OperandSize::S64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "int_size_of_float", "isle/codegen/x64/lower.isle line 504"
+        "int_size_of_float", "isle/codegen/x64/lower.isle line 505"
     )
 }
 
@@ -3229,7 +3282,7 @@ pub fn constructor_sse_rr<C: Context>(
 ) -> XmmReg {
     let v3 = C::xmm_to_xmm_mem(ctx, arg2);
     let v4 = constructor_sse_rm(ctx, arg0, arg1, v3);
-    // Rule at isle/codegen/x64/lower.isle line 509.
+    // Rule at isle/codegen/x64/lower.isle line 510.
     return v4;
 }
 
@@ -3244,7 +3297,7 @@ pub fn constructor_gpr_to_xmm<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 512.
+    // Rule at isle/codegen/x64/lower.isle line 513.
     return v6;
 }
 
@@ -3258,7 +3311,7 @@ pub fn constructor_xmm_to_gpr<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v4 = C::emit(ctx, &v3);
     let v5 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 518.
+    // Rule at isle/codegen/x64/lower.isle line 519.
     return v5;
 }
 
@@ -3268,11 +3321,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fadd => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 535.
+                    // Rule at isle/codegen/x64/lower.isle line 536.
                     return SseOp::Addss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 536.
+                    // Rule at isle/codegen/x64/lower.isle line 537.
                     return SseOp::Addsd;
                 }
                 _ => {}
@@ -3281,11 +3334,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fsub => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 537.
+                    // Rule at isle/codegen/x64/lower.isle line 538.
                     return SseOp::Subss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 538.
+                    // Rule at isle/codegen/x64/lower.isle line 539.
                     return SseOp::Subsd;
                 }
                 _ => {}
@@ -3294,11 +3347,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fmul => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 539.
+                    // Rule at isle/codegen/x64/lower.isle line 540.
                     return SseOp::Mulss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 540.
+                    // Rule at isle/codegen/x64/lower.isle line 541.
                     return SseOp::Mulsd;
                 }
                 _ => {}
@@ -3307,11 +3360,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fdiv => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 541.
+                    // Rule at isle/codegen/x64/lower.isle line 542.
                     return SseOp::Divss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 542.
+                    // Rule at isle/codegen/x64/lower.isle line 543.
                     return SseOp::Divsd;
                 }
                 _ => {}
@@ -3321,7 +3374,7 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_op", "isle/codegen/x64/lower.isle line 534"
+        "sse_op", "isle/codegen/x64/lower.isle line 535"
     )
 }
 
@@ -3331,12 +3384,12 @@ pub fn constructor_put_in_xmm_mem<C: Context>(ctx: &mut C, arg0: Value) -> XmmMe
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_xmm_mem(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 548.
+        // Rule at isle/codegen/x64/lower.isle line 549.
         return v4;
     }
     let v5 = C::put_in_xmm(ctx, arg0);
     let v6 = C::xmm_to_xmm_mem(ctx, v5);
-    // Rule at isle/codegen/x64/lower.isle line 551.
+    // Rule at isle/codegen/x64/lower.isle line 552.
     return v6;
 }
 
@@ -3356,7 +3409,7 @@ pub fn constructor_sse_rm<C: Context>(
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 554.
+    // Rule at isle/codegen/x64/lower.isle line 555.
     return v6;
 }
 
@@ -3380,7 +3433,7 @@ pub fn constructor_min_max<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 569.
+    // Rule at isle/codegen/x64/lower.isle line 570.
     return v9;
 }
 
@@ -3390,20 +3443,20 @@ pub fn constructor_sign_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmRe
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483648_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 583.
+            // Rule at isle/codegen/x64/lower.isle line 584.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, -9223372036854775808_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 584.
+            // Rule at isle/codegen/x64/lower.isle line 585.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sign_mask", "isle/codegen/x64/lower.isle line 582"
+        "sign_mask", "isle/codegen/x64/lower.isle line 583"
     )
 }
 
@@ -3413,20 +3466,20 @@ pub fn constructor_abs_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483647_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 586.
+            // Rule at isle/codegen/x64/lower.isle line 587.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, 9223372036854775807_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 587.
+            // Rule at isle/codegen/x64/lower.isle line 588.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "abs_mask", "isle/codegen/x64/lower.isle line 585"
+        "abs_mask", "isle/codegen/x64/lower.isle line 586"
     )
 }
 
@@ -3449,7 +3502,7 @@ pub fn constructor_round<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 599.
+    // Rule at isle/codegen/x64/lower.isle line 600.
     return v8;
 }
 
@@ -3467,12 +3520,12 @@ pub fn constructor_ucomis<C: Context>(ctx: &mut C, arg0: Value, arg1: Value) -> 
             rhs: v7,
         };
         let v9 = C::emit(ctx, &v8);
-        // Rule at isle/codegen/x64/lower.isle line 626.
+        // Rule at isle/codegen/x64/lower.isle line 627.
         return v9;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "ucomis", "isle/codegen/x64/lower.isle line 625"
+        "ucomis", "isle/codegen/x64/lower.isle line 626"
     )
 }
 
@@ -3494,7 +3547,7 @@ pub fn constructor_setcc_byte<C: Context>(ctx: &mut C, arg0: &CC) -> GprReg {
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 631.
+    // Rule at isle/codegen/x64/lower.isle line 632.
     return v10;
 }
 
@@ -3512,7 +3565,7 @@ pub fn constructor_float_flag<C: Context>(
             let v15 = constructor_setcc_byte(ctx, &CC::NP);
             let v18 = C::gpr_to_gpr_mem_imm(ctx, v15);
             let v19 = constructor_alu(ctx, &AluOp::And, &Type::I32, v14, v18);
-            // Rule at isle/codegen/x64/lower.isle line 645.
+            // Rule at isle/codegen/x64/lower.isle line 646.
             return v19;
         }
         &FloatCC::NotEqual => {
@@ -3521,50 +3574,50 @@ pub fn constructor_float_flag<C: Context>(
             let v22 = constructor_setcc_byte(ctx, &CC::P);
             let v24 = C::gpr_to_gpr_mem_imm(ctx, v22);
             let v25 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v21, v24);
-            // Rule at isle/codegen/x64/lower.isle line 650.
+            // Rule at isle/codegen/x64/lower.isle line 651.
             return v25;
         }
         &FloatCC::LessThan => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 641.
+            // Rule at isle/codegen/x64/lower.isle line 642.
             return v5;
         }
         &FloatCC::LessThanOrEqual => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 642.
+            // Rule at isle/codegen/x64/lower.isle line 643.
             return v7;
         }
         &FloatCC::GreaterThan => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 639.
+            // Rule at isle/codegen/x64/lower.isle line 640.
             return v5;
         }
         &FloatCC::GreaterThanOrEqual => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 640.
+            // Rule at isle/codegen/x64/lower.isle line 641.
             return v7;
         }
         &FloatCC::Ordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v10 = constructor_setcc_byte(ctx, &CC::NP);
-            // Rule at isle/codegen/x64/lower.isle line 643.
+            // Rule at isle/codegen/x64/lower.isle line 644.
             return v10;
         }
         &FloatCC::Unordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v12 = constructor_setcc_byte(ctx, &CC::P);
-            // Rule at isle/codegen/x64/lower.isle line 644.
+            // Rule at isle/codegen/x64/lower.isle line 645.
             return v12;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_flag", "isle/codegen/x64/lower.isle line 638"
+        "float_flag", "isle/codegen/x64/lower.isle line 639"
     )
 }
 
@@ -3573,7 +3626,7 @@ pub fn constructor_zero_xmm<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
     let v1 = &constructor_int_size_of_float(ctx, arg0);
     let v4 = C::imm(ctx, &Type::I64, 0_i64);
     let v5 = constructor_gpr_to_xmm(ctx, v1, v4);
-    // Rule at isle/codegen/x64/lower.isle line 660.
+    // Rule at isle/codegen/x64/lower.isle line 661.
     return v5;
 }
 
@@ -3596,7 +3649,7 @@ pub fn constructor_int_to_float<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 663.
+    // Rule at isle/codegen/x64/lower.isle line 664.
     return v8;
 }
 
@@ -3628,12 +3681,12 @@ pub fn constructor_float_to_sint<C: Context>(
         };
         let v13 = C::emit(ctx, &v12);
         let v14 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 691.
+        // Rule at isle/codegen/x64/lower.isle line 692.
         return v14;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_sint", "isle/codegen/x64/lower.isle line 690"
+        "float_to_sint", "isle/codegen/x64/lower.isle line 691"
     )
 }
 
@@ -3669,12 +3722,12 @@ pub fn constructor_float_to_uint<C: Context>(
         };
         let v15 = C::emit(ctx, &v14);
         let v16 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 699.
+        // Rule at isle/codegen/x64/lower.isle line 700.
         return v16;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_uint", "isle/codegen/x64/lower.isle line 698"
+        "float_to_uint", "isle/codegen/x64/lower.isle line 699"
     )
 }
 
@@ -3682,18 +3735,18 @@ pub fn constructor_float_to_uint<C: Context>(
 pub fn constructor_sse_mov<C: Context>(ctx: &mut C, arg0: &FloatSize) -> SseMovOp {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 716.
+            // Rule at isle/codegen/x64/lower.isle line 717.
             return SseMovOp::Movss;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 717.
+            // Rule at isle/codegen/x64/lower.isle line 718.
             return SseMovOp::Movsd;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_mov", "isle/codegen/x64/lower.isle line 715"
+        "sse_mov", "isle/codegen/x64/lower.isle line 716"
     )
 }
 
@@ -3710,17 +3763,17 @@ pub fn constructor_test_self<C: Context>(ctx: &mut C, arg0: Value) -> Unit {
         rhs: v5,
     };
     let v7 = C::emit(ctx, &v6);
-    // Rule at isle/codegen/x64/lower.isle line 741.
+    // Rule at isle/codegen/x64/lower.isle line 742.
     return v7;
 }
 
 // Generated as internal constructor for term test_size.
 pub fn constructor_test_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 749.
+        // Rule at isle/codegen/x64/lower.isle line 750.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 750.
+    // Rule at isle/codegen/x64/lower.isle line 751.
     return OperandSize::S32;
 }
 
@@ -3743,7 +3796,7 @@ pub fn constructor_bit_count<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 768.
+    // Rule at isle/codegen/x64/lower.isle line 769.
     return v9;
 }
 
@@ -3751,18 +3804,18 @@ pub fn constructor_bit_count<C: Context>(
 pub fn constructor_type_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
     match arg0 {
         &Type::I32 => {
-            // Rule at isle/codegen/x64/lower.isle line 784.
+            // Rule at isle/codegen/x64/lower.isle line 785.
             return 32_i64;
         }
         &Type::I64 => {
-            // Rule at isle/codegen/x64/lower.isle line 785.
+            // Rule at isle/codegen/x64/lower.isle line 786.
             return 64_i64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "type_bits", "isle/codegen/x64/lower.isle line 783"
+        "type_bits", "isle/codegen/x64/lower.isle line 784"
     )
 }
 
@@ -3776,7 +3829,7 @@ pub fn constructor_count_zeros<C: Context>(
     let v3 = C::has_bit_op(ctx, arg0);
     if v3 == true {
         let v4 = constructor_bit_count_gpr(ctx, arg0, arg1, arg2);
-        // Rule at isle/codegen/x64/lower.isle line 793.
+        // Rule at isle/codegen/x64/lower.isle line 794.
         return v4;
     }
     match arg0 {
@@ -3800,7 +3853,7 @@ pub fn constructor_count_zeros<C: Context>(
             let v20 = C::writable_gpr_to_gpr(ctx, v7);
             let v21 = C::gpr_to_gpr_mem_imm(ctx, v20);
             let v22 = constructor_alu(ctx, &AluOp::Sub, arg1, v19, v21);
-            // Rule at isle/codegen/x64/lower.isle line 796.
+            // Rule at isle/codegen/x64/lower.isle line 797.
             return v22;
         }
         &BitOp::Tzcnt => {
@@ -3819,14 +3872,14 @@ pub fn constructor_count_zeros<C: Context>(
             };
             let v29 = C::emit(ctx, &v28);
             let v30 = C::writable_gpr_to_gpr(ctx, v7);
-            // Rule at isle/codegen/x64/lower.isle line 802.
+            // Rule at isle/codegen/x64/lower.isle line 803.
             return v30;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "count_zeros", "isle/codegen/x64/lower.isle line 792"
+        "count_zeros", "isle/codegen/x64/lower.isle line 793"
     )
 }
 
@@ -3848,7 +3901,7 @@ pub fn constructor_bit_count_gpr<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 809.
+    // Rule at isle/codegen/x64/lower.isle line 810.
     return v8;
 }
 
@@ -3857,7 +3910,7 @@ pub fn constructor_popcount<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprReg) 
     let v3 = C::has_bit_op(ctx, &BitOp::Popcnt);
     if v3 == true {
         let v4 = constructor_bit_count_gpr(ctx, &BitOp::Popcnt, arg0, arg1);
-        // Rule at isle/codegen/x64/lower.isle line 821.
+        // Rule at isle/codegen/x64/lower.isle line 822.
         return v4;
     }
     let v9 = constructor_shift_imm(ctx, &ShiftOp::Shr, arg0, arg1, 0x1_u8);
@@ -3885,7 +3938,7 @@ pub fn constructor_popcount<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprReg) 
     let v38 = constructor_type_bits_u8(ctx, arg0);
     let v40 = C::u8_sub(ctx, v38, 0x8_u8);
     let v41 = constructor_shift_imm(ctx, &ShiftOp::Shr, arg0, v37, v40);
-    // Rule at isle/codegen/x64/lower.isle line 824.
+    // Rule at isle/codegen/x64/lower.isle line 825.
     return v41;
 }
 
@@ -3909,7 +3962,7 @@ pub fn constructor_shift_imm<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 841.
+    // Rule at isle/codegen/x64/lower.isle line 842.
     return v9;
 }
 
@@ -3931,7 +3984,7 @@ pub fn constructor_imul<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 850.
+    // Rule at isle/codegen/x64/lower.isle line 851.
     return v8;
 }
 
@@ -3939,18 +3992,18 @@ pub fn constructor_imul<C: Context>(
 pub fn constructor_type_bits_u8<C: Context>(ctx: &mut C, arg0: &Type) -> u8 {
     match arg0 {
         &Type::I32 => {
-            // Rule at isle/codegen/x64/lower.isle line 856.
+            // Rule at isle/codegen/x64/lower.isle line 857.
             return 0x20_u8;
         }
         &Type::I64 => {
-            // Rule at isle/codegen/x64/lower.isle line 857.
+            // Rule at isle/codegen/x64/lower.isle line 858.
             return 0x40_u8;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "type_bits_u8", "isle/codegen/x64/lower.isle line 855"
+        "type_bits_u8", "isle/codegen/x64/lower.isle line 856"
     )
 }
 
@@ -3958,18 +4011,18 @@ pub fn constructor_type_bits_u8<C: Context>(ctx: &mut C, arg0: &Type) -> u8 {
 pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtMode {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 891.
+            // Rule at isle/codegen/x64/lower.isle line 892.
             return ExtMode::BL;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 892.
+            // Rule at isle/codegen/x64/lower.isle line 893.
             return ExtMode::WL;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 890"
+        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 891"
     )
 }
 
@@ -3977,18 +4030,18 @@ pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtM
 pub fn constructor_narrow_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 894.
+            // Rule at isle/codegen/x64/lower.isle line 895.
             return 8_i64;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 895.
+            // Rule at isle/codegen/x64/lower.isle line 896.
             return 16_i64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_bits", "isle/codegen/x64/lower.isle line 893"
+        "narrow_bits", "isle/codegen/x64/lower.isle line 894"
     )
 }
 
@@ -4004,7 +4057,7 @@ pub fn constructor_narrow_zext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 899.
+    // Rule at isle/codegen/x64/lower.isle line 900.
     return v7;
 }
 
@@ -4020,7 +4073,7 @@ pub fn constructor_narrow_sext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 905.
+    // Rule at isle/codegen/x64/lower.isle line 906.
     return v7;
 }
 
@@ -4031,7 +4084,7 @@ pub fn constructor_narrow_count<C: Context>(ctx: &mut C, arg0: &Type, arg1: Valu
     let v7 = C::i64_sub(ctx, v5, 1_i64);
     let v8 = C::imm_operand(ctx, v7);
     let v9 = constructor_alu(ctx, &AluOp::And, &Type::I32, v4, v8);
-    // Rule at isle/codegen/x64/lower.isle line 925.
+    // Rule at isle/codegen/x64/lower.isle line 926.
     return v9;
 }
 
@@ -4053,7 +4106,7 @@ pub fn constructor_shift_by<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 934.
+    // Rule at isle/codegen/x64/lower.isle line 935.
     return v8;
 }
 
@@ -4075,7 +4128,7 @@ pub fn constructor_narrow_rotate<C: Context>(
     let v14 = C::gpr_to_gpr_mem_imm(ctx, v12);
     let v15 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v11, v14);
     let v16 = constructor_narrow_zext(ctx, arg0, v15);
-    // Rule at isle/codegen/x64/lower.isle line 952.
+    // Rule at isle/codegen/x64/lower.isle line 953.
     return v16;
 }
 
@@ -4083,18 +4136,18 @@ pub fn constructor_narrow_rotate<C: Context>(
 pub fn constructor_narrow_store_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 996.
+            // Rule at isle/codegen/x64/lower.isle line 997.
             return OperandSize::S8;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 997.
+            // Rule at isle/codegen/x64/lower.isle line 998.
             return OperandSize::S16;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_store_size", "isle/codegen/x64/lower.isle line 995"
+        "narrow_store_size", "isle/codegen/x64/lower.isle line 996"
     )
 }
 
@@ -5179,4 +5232,158 @@ pub fn constructor_vec_fcmp<C: Context>(
         "no rule matched for term {} at {}; should it be partial?",
         "vec_fcmp", "isle/codegen/x64/simd.isle line 530"
     )
+}
+
+// Generated as internal constructor for term vec_widen_op.
+pub fn constructor_vec_widen_op<C: Context>(
+    ctx: &mut C,
+    arg0: &Opcode,
+    arg1: &Type,
+) -> Option<SseUnaryOp> {
+    match arg0 {
+        &Opcode::SwidenLow => {
+            match arg1 {
+                &Type::I16X8 => {
+                    let v3 = Some(SseUnaryOp::Pmovsxbw);
+                    // Rule at isle/codegen/x64/simd.isle line 558.
+                    return v3;
+                }
+                &Type::I32X4 => {
+                    let v5 = Some(SseUnaryOp::Pmovsxwd);
+                    // Rule at isle/codegen/x64/simd.isle line 559.
+                    return v5;
+                }
+                &Type::I64X2 => {
+                    let v7 = Some(SseUnaryOp::Pmovsxdq);
+                    // Rule at isle/codegen/x64/simd.isle line 560.
+                    return v7;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::SwidenHigh => {
+            match arg1 {
+                &Type::I16X8 => {
+                    let v3 = Some(SseUnaryOp::Pmovsxbw);
+                    // Rule at isle/codegen/x64/simd.isle line 564.
+                    return v3;
+                }
+                &Type::I32X4 => {
+                    let v5 = Some(SseUnaryOp::Pmovsxwd);
+                    // Rule at isle/codegen/x64/simd.isle line 565.
+                    return v5;
+                }
+                &Type::I64X2 => {
+                    let v7 = Some(SseUnaryOp::Pmovsxdq);
+                    // Rule at isle/codegen/x64/simd.isle line 566.
+                    return v7;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::UwidenLow => {
+            match arg1 {
+                &Type::I16X8 => {
+                    let v9 = Some(SseUnaryOp::Pmovzxbw);
+                    // Rule at isle/codegen/x64/simd.isle line 561.
+                    return v9;
+                }
+                &Type::I32X4 => {
+                    let v11 = Some(SseUnaryOp::Pmovzxwd);
+                    // Rule at isle/codegen/x64/simd.isle line 562.
+                    return v11;
+                }
+                &Type::I64X2 => {
+                    let v13 = Some(SseUnaryOp::Pmovzxdq);
+                    // Rule at isle/codegen/x64/simd.isle line 563.
+                    return v13;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::UwidenHigh => {
+            match arg1 {
+                &Type::I16X8 => {
+                    let v9 = Some(SseUnaryOp::Pmovzxbw);
+                    // Rule at isle/codegen/x64/simd.isle line 567.
+                    return v9;
+                }
+                &Type::I32X4 => {
+                    let v11 = Some(SseUnaryOp::Pmovzxwd);
+                    // Rule at isle/codegen/x64/simd.isle line 568.
+                    return v11;
+                }
+                &Type::I64X2 => {
+                    let v13 = Some(SseUnaryOp::Pmovzxdq);
+                    // Rule at isle/codegen/x64/simd.isle line 569.
+                    return v13;
+                }
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+    None
+}
+
+// Generated as internal constructor for term widen_high.
+pub fn constructor_widen_high<C: Context>(ctx: &mut C, arg0: &Opcode) -> Option<Unit> {
+    match arg0 {
+        &Opcode::SwidenHigh => {
+            let v1 = C::unit(ctx);
+            let v2 = Some(v1);
+            // Rule at isle/codegen/x64/simd.isle line 571.
+            return v2;
+        }
+        &Opcode::UwidenHigh => {
+            let v1 = C::unit(ctx);
+            let v2 = Some(v1);
+            // Rule at isle/codegen/x64/simd.isle line 572.
+            return v2;
+        }
+        _ => {}
+    }
+    None
+}
+
+// Generated as internal constructor for term vec_narrow_op.
+pub fn constructor_vec_narrow_op<C: Context>(
+    ctx: &mut C,
+    arg0: &Opcode,
+    arg1: &Type,
+) -> Option<SseOp> {
+    match arg0 {
+        &Opcode::Snarrow => {
+            match arg1 {
+                &Type::I8X16 => {
+                    let v3 = Some(SseOp::Packsswb);
+                    // Rule at isle/codegen/x64/simd.isle line 587.
+                    return v3;
+                }
+                &Type::I16X8 => {
+                    let v5 = Some(SseOp::Packssdw);
+                    // Rule at isle/codegen/x64/simd.isle line 588.
+                    return v5;
+                }
+                _ => {}
+            }
+        }
+        &Opcode::Unarrow => {
+            match arg1 {
+                &Type::I8X16 => {
+                    let v7 = Some(SseOp::Packuswb);
+                    // Rule at isle/codegen/x64/simd.isle line 589.
+                    return v7;
+                }
+                &Type::I16X8 => {
+                    let v9 = Some(SseOp::Packusdw);
+                    // Rule at isle/codegen/x64/simd.isle line 590.
+                    return v9;
+                }
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+    None
 }
