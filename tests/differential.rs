@@ -5,8 +5,8 @@
 //! call. Odd seeds make modules with SIMD (`v128` values compared bit for
 //! bit; relaxed SIMD left out), half of them straight-line chains of
 //! vector instructions, even seeds modules without; a compiler
-//! with no SIMD yet (the optimizing tier) is left out of a SIMD module it
-//! refuses, and the summary counts it, but the baseline tier never is.
+//! with only part of SIMD so far (the optimizing tier) is left out of a
+//! SIMD module it refuses, and the summary counts it, but the baseline tier never is.
 //! The harness is `duet_tests::differential`, whose module docs
 //! describe what is compared and why that is sound; the fuzz target in
 //! `tests/fuzz` runs the same check on libFuzzer's inputs.

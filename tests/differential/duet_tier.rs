@@ -72,8 +72,9 @@ impl Tier for DuetTier {
         &self.name
     }
 
-    /// The optimizing tier has no SIMD yet (it refuses a module with a
-    /// `v128` as [`duet::ErrorKind::Unsupported`]); the baseline tier compiles all
+    /// The optimizing tier translates only part of SIMD so far (issue 14:
+    /// it refuses a module using another SIMD operator as
+    /// [`duet::ErrorKind::Unsupported`]); the baseline tier compiles all
     /// of WebAssembly 2.0, SIMD included, under every CPU preset with
     /// SSE4.1.
     fn may_refuse(&self, uses: Uses) -> bool {

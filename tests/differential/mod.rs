@@ -27,8 +27,8 @@
 //!   the module is skipped, counted by reason. Refused by a duet column:
 //!   a divergence (duet must take every WebAssembly 2.0 module), with two
 //!   exceptions by design ([`Tier::may_refuse`], from what the module
-//!   [`Uses`]): the optimizing tier, which has no SIMD yet, may refuse a
-//!   module that uses SIMD ([`uses_simd`]), as unsupported. Such a column is left out of that module's comparison,
+//!   [`Uses`]): the optimizing tier, which has only part of SIMD so far,
+//!   may refuse a module that uses SIMD ([`uses_simd`]), as unsupported. Such a column is left out of that module's comparison,
 //!   counted in the tally by column and reason. The baseline tier never
 //!   is for SIMD: a SIMD module it refuses is a divergence, on the host's
 //!   features and on SSE4.1 alike. A trap in one (a segment out of

@@ -885,8 +885,8 @@ fn v128_values_pass_through_host_functions_and_globals() {
     assert_eq!(host_global.get(&store).unwrap().v128(), Some(u128::MAX));
 }
 
-/// `v128` values through wasm code compiled by the baseline tier (the
-/// optimizing tier has no SIMD yet, issue 14): a `Val` call of a function
+/// `v128` values through wasm code compiled by the baseline tier
+/// (`tests/simd_tiers.rs` checks the optimizing tier's): a `Val` call of a function
 /// with ten `v128` parameters (two travel on the stack) and several
 /// results, a typed (`u128`) call of one that calls a host function of
 /// `v128` type, and a `v128` global that wasm writes and the host reads.
