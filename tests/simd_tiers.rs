@@ -125,6 +125,7 @@ const BINARY: &[&str] = &[
     "i16x8.narrow_i32x4_u",
     "i8x16.swizzle",
     "i32x4.dot_i16x8_s",
+    "i16x8.q15mulr_sat_s",
 ];
 
 /// The unary operators on a `v128` the optimizing tier translates, and
@@ -164,6 +165,11 @@ const UNARY: &[&str] = &[
     "i64x2.extend_high_i32x4_s",
     "i64x2.extend_low_i32x4_u",
     "i64x2.extend_high_i32x4_u",
+    "i8x16.popcnt",
+    "f32x4.convert_i32x4_s",
+    "f64x2.convert_low_i32x4_s",
+    "f64x2.promote_low_f32x4",
+    "f32x4.demote_f64x2_zero",
 ];
 const TESTS: &[&str] = &[
     "v128.any_true",

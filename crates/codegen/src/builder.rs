@@ -687,7 +687,7 @@ impl InstBuilder<'_, '_> {
         sadd_sat => SaddSat; uadd_sat => UaddSat; ssub_sat => SsubSat; usub_sat => UsubSat;
         smin => Smin; umin => Umin; smax => Smax; umax => Umax; avg_round => AvgRound;
         band_not => BandNot; fmin_pseudo => FminPseudo; fmax_pseudo => FmaxPseudo;
-        swizzle => Swizzle;
+        swizzle => Swizzle; sqmul_round_sat => SqmulRoundSat;
     }
 
     unary! {
@@ -715,6 +715,7 @@ impl InstBuilder<'_, '_> {
     convert! {
         vhigh_bits => VhighBits; swiden_low => SwidenLow; swiden_high => SwidenHigh;
         uwiden_low => UwidenLow; uwiden_high => UwidenHigh;
+        fcvt_low_from_sint => FcvtLowFromSint; fvpromote_low => FvpromoteLow; fvdemote => Fvdemote;
     }
 
     /// `snarrow.ty a, b`

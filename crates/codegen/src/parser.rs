@@ -1118,6 +1118,11 @@ block0(v0: i64, v1: i32, v2: f64):
     v98 = unarrow.i8x16 v97, v93
     v99 = swizzle v98, v71
     v100 = widening_pairwise_dot_product_s.i32x4 v97, v93
+    v101 = fcvt_low_from_sint.f64x2 v70
+    v102 = fvpromote_low.f64x2 v89
+    v103 = fvdemote.f32x4 v102
+    v104 = sqmul_round_sat v97, v97
+    v105 = fcvt_from_sint.f32x4 v70
     brif v30, block1(v66), block2
 
 block1(v90: i32):

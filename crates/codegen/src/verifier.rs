@@ -372,9 +372,19 @@ impl Verifier<'_> {
                         "a float to i32 or i64",
                     ),
                     O::FcvtFromSint | O::FcvtFromUint => require(
-                        matches!(a, Type::I32 | Type::I64) && r.is_float(),
-                        "i32 or i64 to a float",
+                        (matches!(a, Type::I32 | Type::I64) && r.is_float())
+                            || (a == Type::I32X4 && r == Type::F32X4),
+                        "i32 or i64 to a float, or an i32x4 to an f32x4",
                     ),
+                    O::FcvtLowFromSint => {
+                        require(a == Type::I32X4 && r == Type::F64X2, "an i32x4 to an f64x2")
+                    }
+                    O::FvpromoteLow => {
+                        require(a == Type::F32X4 && r == Type::F64X2, "an f32x4 to an f64x2")
+                    }
+                    O::Fvdemote => {
+                        require(a == Type::F64X2 && r == Type::F32X4, "an f64x2 to an f32x4")
+                    }
                     _ => require(false, "not a unary opcode"),
                 }
             }

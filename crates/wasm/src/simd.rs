@@ -21,7 +21,9 @@
 //! `v128.andnot`, `v128.bitselect`, `any_true`, `all_true`, `bitmask`,
 //! float `neg`, `abs`, `sqrt`, the roundings, the comparisons, `pmin` and
 //! `pmax`, the integer extends, narrows and extending multiplies (but of
-//! `i32x4`s), `swizzle`, `i32x4.dot_i16x8_s`, the extending loads,
+//! `i32x4`s), `swizzle`, `i32x4.dot_i16x8_s`, `i8x16.popcnt`,
+//! `i16x8.q15mulr_sat_s`, the conversions of signed `i32` lanes to floats,
+//! `promote_low` and `demote_zero`, the extending loads,
 //! `v128.loadN_splat` and `v128.loadN_zero`
 //! (a scalar load, then a splat or a lane inserted into zeros). Any other
 //! SIMD operator is [`WasmError::UnsupportedOperator`].
@@ -250,6 +252,12 @@ impl Translator<'_, '_> {
             O::I16x8NarrowI32x4S => self.narrow(I32X4, I16X8, Opcode::Snarrow),
             O::I16x8NarrowI32x4U => self.narrow(I32X4, I16X8, Opcode::Unarrow),
             O::I8x16Swizzle => self.lanewise(I8X16, Opcode::Swizzle),
+            O::I8x16Popcnt => self.unary(I8X16, Opcode::Popcnt),
+            O::I16x8Q15MulrSatS => self.lanewise(I16X8, Opcode::SqmulRoundSat),
+            O::F32x4ConvertI32x4S => self.convert(I32X4, F32X4, Opcode::FcvtFromSint),
+            O::F64x2ConvertLowI32x4S => self.convert(I32X4, F64X2, Opcode::FcvtLowFromSint),
+            O::F64x2PromoteLowF32x4 => self.convert(F32X4, F64X2, Opcode::FvpromoteLow),
+            O::F32x4DemoteF64x2Zero => self.convert(F64X2, F32X4, Opcode::Fvdemote),
             O::I32x4DotI16x8S => {
                 let b = self.pop_vector(I16X8);
                 let a = self.pop_vector(I16X8);
@@ -412,18 +420,25 @@ impl Translator<'_, '_> {
         Ok(())
     }
 
-    /// Half the lanes of a `from`, extended by `opcode` to the lanes of a
-    /// `to`, twice as wide.
-    fn widen_value(&mut self, x: Value, to: Type, opcode: Opcode) -> Value {
+    /// The unary `opcode` of `x`, making a `to` (a widening, a
+    /// conversion).
+    fn unary_to(&mut self, x: Value, to: Type, opcode: Opcode) -> Value {
         let data = cranelift_codegen::ir::InstructionData::Unary { opcode, arg: x };
         let inst = self.builder.insert(data, to);
         self.builder.func.dfg.first_result(inst)
     }
 
+    /// A conversion by `opcode` of a `from` to a `to`.
+    fn convert(&mut self, from: Type, to: Type, opcode: Opcode) {
+        let x = self.pop_vector(from);
+        let v = self.unary_to(x, to, opcode);
+        self.push_vector(v);
+    }
+
     /// An extend (`i16x8.extend_low_i8x16_s`, ...).
     fn widen(&mut self, from: Type, to: Type, opcode: Opcode) {
         let x = self.pop_vector(from);
-        let v = self.widen_value(x, to, opcode);
+        let v = self.unary_to(x, to, opcode);
         self.push_vector(v);
     }
 
@@ -431,8 +446,8 @@ impl Translator<'_, '_> {
     fn ext_mul(&mut self, from: Type, to: Type, opcode: Opcode) {
         let b = self.pop_vector(from);
         let a = self.pop_vector(from);
-        let a = self.widen_value(a, to, opcode);
-        let b = self.widen_value(b, to, opcode);
+        let a = self.unary_to(a, to, opcode);
+        let b = self.unary_to(b, to, opcode);
         let v = self.builder.ins().imul(a, b);
         self.push_vector(v);
     }
@@ -464,7 +479,7 @@ impl Translator<'_, '_> {
             let v = self.builder.ins().bitcast(from, v);
             let to = Type::vector_of(Type::int(2 * from.lane_type().bits()).expect("a wider lane"))
                 .expect("a vector");
-            let v = self.widen_value(v, to, opcode);
+            let v = self.unary_to(v, to, opcode);
             self.push_vector(v);
         }
         Ok(())

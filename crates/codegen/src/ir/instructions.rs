@@ -248,6 +248,18 @@ opcodes! {
     /// `v = widening_pairwise_dot_product_s.i32x4 a, b` of two `i16x8`s:
     /// lane `k` is `a[2k]*b[2k] + a[2k+1]*b[2k+1]`.
     WideningPairwiseDotProductS "widening_pairwise_dot_product_s" Binary [];
+    /// `v = fcvt_low_from_sint.f64x2 x`: the low two `i32` lanes of an
+    /// `i32x4`, converted.
+    FcvtLowFromSint "fcvt_low_from_sint" Unary [];
+    /// `v = fvpromote_low.f64x2 x`: the low two lanes of an `f32x4`,
+    /// promoted.
+    FvpromoteLow "fvpromote_low" Unary [];
+    /// `v = fvdemote.f32x4 x`: the two lanes of an `f64x2` demoted into
+    /// the low lanes, the high two zero.
+    Fvdemote "fvdemote" Unary [];
+    /// Q15 multiplication rounding and saturating: `(a * b + 0x4000) >> 15`
+    /// of `i16` lanes, saturated.
+    SqmulRoundSat "sqmul_round_sat" Binary [];
 
     /// Float addition.
     Fadd "fadd" Binary [];

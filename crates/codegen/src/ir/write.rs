@@ -25,6 +25,9 @@ impl Opcode {
                 | Opcode::Snarrow
                 | Opcode::Unarrow
                 | Opcode::WideningPairwiseDotProductS
+                | Opcode::FcvtLowFromSint
+                | Opcode::FvpromoteLow
+                | Opcode::Fvdemote
                 | Opcode::Load
                 | Opcode::Uload8
                 | Opcode::Sload8

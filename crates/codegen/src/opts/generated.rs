@@ -126,7 +126,7 @@ impl<L: Length, C> Length for ContextIterWrapper<L, C> {
     }
 }
 
-/// Internal type U32Reciprocal: defined at isle/codegen/opts/opts.isle line 191.
+/// Internal type U32Reciprocal: defined at isle/codegen/opts/opts.isle line 192.
 #[derive(Clone, Debug)]
 pub enum U32Reciprocal {
     RoundUp { m: i64, k: i64 },
@@ -156,7 +156,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                 if let Some(v98) = v97 {
                                     let v99 = C::iconst_new(ctx, v16, v98);
                                     let v100 = Some(v99);
-                                    // Rule at isle/codegen/opts/opts.isle line 230.
+                                    // Rule at isle/codegen/opts/opts.isle line 231.
                                     return v100;
                                 }
                             }
@@ -169,14 +169,14 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                 &Opcode::Bnot => {
                                     if let &Opcode::Bnot = v91 {
                                         let v93 = Some(v92);
-                                        // Rule at isle/codegen/opts/opts.isle line 225.
+                                        // Rule at isle/codegen/opts/opts.isle line 226.
                                         return v93;
                                     }
                                 }
                                 &Opcode::Ineg => {
                                     if let &Opcode::Ineg = v91 {
                                         let v93 = Some(v92);
-                                        // Rule at isle/codegen/opts/opts.isle line 224.
+                                        // Rule at isle/codegen/opts/opts.isle line 225.
                                         return v93;
                                     }
                                 }
@@ -185,7 +185,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         let v16 = &C::value_type(ctx, arg0);
                                         let v103 = C::unary_new(ctx, &Opcode::Uextend, v16, v92);
                                         let v104 = Some(v103);
-                                        // Rule at isle/codegen/opts/opts.isle line 239.
+                                        // Rule at isle/codegen/opts/opts.isle line 240.
                                         return v104;
                                     }
                                 }
@@ -194,7 +194,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         let v16 = &C::value_type(ctx, arg0);
                                         let v106 = C::unary_new(ctx, &Opcode::Sextend, v16, v92);
                                         let v107 = Some(v106);
-                                        // Rule at isle/codegen/opts/opts.isle line 241.
+                                        // Rule at isle/codegen/opts/opts.isle line 242.
                                         return v107;
                                     }
                                 }
@@ -204,7 +204,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v101 = C::same_type(ctx, arg0, v92);
                                             if v101 == true {
                                                 let v93 = Some(v92);
-                                                // Rule at isle/codegen/opts/opts.isle line 233.
+                                                // Rule at isle/codegen/opts/opts.isle line 234.
                                                 return v93;
                                             }
                                         }
@@ -212,7 +212,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v101 = C::same_type(ctx, arg0, v92);
                                             if v101 == true {
                                                 let v93 = Some(v92);
-                                                // Rule at isle/codegen/opts/opts.isle line 236.
+                                                // Rule at isle/codegen/opts/opts.isle line 237.
                                                 return v93;
                                             }
                                         }
@@ -252,7 +252,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         if let Some(v18) = v17 {
                                             let v19 = C::iconst_new(ctx, v16, v18);
                                             let v20 = Some(v19);
-                                            // Rule at isle/codegen/opts/opts.isle line 102.
+                                            // Rule at isle/codegen/opts/opts.isle line 103.
                                             return v20;
                                         }
                                     }
@@ -262,14 +262,14 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                 &Opcode::Iadd => {
                                     if v15 == 0_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 108.
+                                        // Rule at isle/codegen/opts/opts.isle line 109.
                                         return v21;
                                     }
                                 }
                                 &Opcode::Isub => {
                                     if v15 == 0_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 109.
+                                        // Rule at isle/codegen/opts/opts.isle line 110.
                                         return v21;
                                     }
                                 }
@@ -279,12 +279,12 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v16 = &C::value_type(ctx, arg0);
                                             let v23 = C::iconst_new(ctx, v16, 0_i64);
                                             let v24 = Some(v23);
-                                            // Rule at isle/codegen/opts/opts.isle line 118.
+                                            // Rule at isle/codegen/opts/opts.isle line 119.
                                             return v24;
                                         }
                                         1_i64 => {
                                             let v21 = Some(v5.0);
-                                            // Rule at isle/codegen/opts/opts.isle line 112.
+                                            // Rule at isle/codegen/opts/opts.isle line 113.
                                             return v21;
                                         }
                                         _ => {}
@@ -293,14 +293,14 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                 &Opcode::Sdiv => {
                                     if v15 == 1_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 221.
+                                        // Rule at isle/codegen/opts/opts.isle line 222.
                                         return v21;
                                     }
                                 }
                                 &Opcode::Udiv => {
                                     if v15 == 1_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 220.
+                                        // Rule at isle/codegen/opts/opts.isle line 221.
                                         return v21;
                                     }
                                 }
@@ -309,42 +309,42 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         let v16 = &C::value_type(ctx, arg0);
                                         let v23 = C::iconst_new(ctx, v16, 0_i64);
                                         let v24 = Some(v23);
-                                        // Rule at isle/codegen/opts/opts.isle line 119.
+                                        // Rule at isle/codegen/opts/opts.isle line 120.
                                         return v24;
                                     }
                                 }
                                 &Opcode::Bor => {
                                     if v15 == 0_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 110.
+                                        // Rule at isle/codegen/opts/opts.isle line 111.
                                         return v21;
                                     }
                                 }
                                 &Opcode::Bxor => {
                                     if v15 == 0_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 111.
+                                        // Rule at isle/codegen/opts/opts.isle line 112.
                                         return v21;
                                     }
                                 }
                                 &Opcode::Ishl => {
                                     if v15 == 0_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 113.
+                                        // Rule at isle/codegen/opts/opts.isle line 114.
                                         return v21;
                                     }
                                 }
                                 &Opcode::Ushr => {
                                     if v15 == 0_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 114.
+                                        // Rule at isle/codegen/opts/opts.isle line 115.
                                         return v21;
                                     }
                                 }
                                 &Opcode::Sshr => {
                                     if v15 == 0_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 115.
+                                        // Rule at isle/codegen/opts/opts.isle line 116.
                                         return v21;
                                     }
                                 }
@@ -381,7 +381,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                                                     ctx, v3, v16, v34.0, v46,
                                                                 );
                                                                 let v48 = Some(v47);
-                                                                // Rule at isle/codegen/opts/opts.isle line 148.
+                                                                // Rule at isle/codegen/opts/opts.isle line 149.
                                                                 return v48;
                                                             }
                                                         }
@@ -400,7 +400,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         let v53 = C::iconst_new(ctx, v16, v51);
                                         let v54 = C::binary_new(ctx, &Opcode::Iadd, v16, v5.0, v53);
                                         let v55 = Some(v54);
-                                        // Rule at isle/codegen/opts/opts.isle line 156.
+                                        // Rule at isle/codegen/opts/opts.isle line 157.
                                         return v55;
                                     }
                                 }
@@ -411,7 +411,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         let v65 = C::iconst_new(ctx, v16, v63);
                                         let v66 = C::binary_new(ctx, &Opcode::Ishl, v16, v5.0, v65);
                                         let v67 = Some(v66);
-                                        // Rule at isle/codegen/opts/opts.isle line 168.
+                                        // Rule at isle/codegen/opts/opts.isle line 169.
                                         return v67;
                                     }
                                 }
@@ -422,7 +422,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         let v65 = C::iconst_new(ctx, v16, v63);
                                         let v69 = C::binary_new(ctx, &Opcode::Ushr, v16, v5.0, v65);
                                         let v70 = Some(v69);
-                                        // Rule at isle/codegen/opts/opts.isle line 175.
+                                        // Rule at isle/codegen/opts/opts.isle line 176.
                                         return v70;
                                     }
                                     if let &Type::I32 = v16 {
@@ -431,7 +431,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v80 =
                                                 constructor_udiv32_by_reciprocal(ctx, v5.0, v79);
                                             let v81 = Some(v80);
-                                            // Rule at isle/codegen/opts/opts.isle line 210.
+                                            // Rule at isle/codegen/opts/opts.isle line 211.
                                             return v81;
                                         }
                                     }
@@ -447,7 +447,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v76 =
                                                 C::binary_new(ctx, &Opcode::Band, v16, v5.0, v75);
                                             let v77 = Some(v76);
-                                            // Rule at isle/codegen/opts/opts.isle line 179.
+                                            // Rule at isle/codegen/opts/opts.isle line 180.
                                             return v77;
                                         }
                                     }
@@ -471,7 +471,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                                 v84,
                                             );
                                             let v86 = Some(v85);
-                                            // Rule at isle/codegen/opts/opts.isle line 214.
+                                            // Rule at isle/codegen/opts/opts.isle line 215.
                                             return v86;
                                         }
                                     }
@@ -479,7 +479,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                 &Opcode::Band => {
                                     if v15 == -1_i64 {
                                         let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 162.
+                                        // Rule at isle/codegen/opts/opts.isle line 163.
                                         return v21;
                                     }
                                 }
@@ -488,7 +488,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         let v16 = &C::value_type(ctx, arg0);
                                         let v57 = C::iconst_new(ctx, v16, -1_i64);
                                         let v58 = Some(v57);
-                                        // Rule at isle/codegen/opts/opts.isle line 163.
+                                        // Rule at isle/codegen/opts/opts.isle line 164.
                                         return v58;
                                     }
                                 }
@@ -497,7 +497,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         let v16 = &C::value_type(ctx, arg0);
                                         let v60 = C::unary_new(ctx, &Opcode::Bnot, v16, v5.0);
                                         let v61 = Some(v60);
-                                        // Rule at isle/codegen/opts/opts.isle line 164.
+                                        // Rule at isle/codegen/opts/opts.isle line 165.
                                         return v61;
                                     }
                                 }
@@ -515,7 +515,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                 let v16 = &C::value_type(ctx, arg0);
                                 let v23 = C::iconst_new(ctx, v16, 0_i64);
                                 let v24 = Some(v23);
-                                // Rule at isle/codegen/opts/opts.isle line 122.
+                                // Rule at isle/codegen/opts/opts.isle line 123.
                                 return v24;
                             }
                         }
@@ -524,7 +524,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                         let v25 = C::same_value(ctx, v5.0, v5.1);
                         if v25 == true {
                             let v21 = Some(v5.0);
-                            // Rule at isle/codegen/opts/opts.isle line 131.
+                            // Rule at isle/codegen/opts/opts.isle line 132.
                             return v21;
                         }
                     }
@@ -532,7 +532,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                         let v25 = C::same_value(ctx, v5.0, v5.1);
                         if v25 == true {
                             let v21 = Some(v5.0);
-                            // Rule at isle/codegen/opts/opts.isle line 132.
+                            // Rule at isle/codegen/opts/opts.isle line 133.
                             return v21;
                         }
                     }
@@ -544,7 +544,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                 let v16 = &C::value_type(ctx, arg0);
                                 let v23 = C::iconst_new(ctx, v16, 0_i64);
                                 let v24 = Some(v23);
-                                // Rule at isle/codegen/opts/opts.isle line 126.
+                                // Rule at isle/codegen/opts/opts.isle line 127.
                                 return v24;
                             }
                         }
@@ -566,7 +566,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                     let v29 = C::iconst_new(ctx, v16, v11);
                                     let v30 = C::binary_new(ctx, v3, v16, v5.1, v29);
                                     let v31 = Some(v30);
-                                    // Rule at isle/codegen/opts/opts.isle line 143.
+                                    // Rule at isle/codegen/opts/opts.isle line 144.
                                     return v31;
                                 }
                             }
@@ -602,7 +602,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v123 = C::fold_icmp(ctx, v109, v122, v117, v121);
                                             let v124 = C::iconst_new(ctx, v16, v123);
                                             let v125 = Some(v124);
-                                            // Rule at isle/codegen/opts/opts.isle line 245.
+                                            // Rule at isle/codegen/opts/opts.isle line 246.
                                             return v125;
                                         }
                                     }
@@ -618,7 +618,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                             let v127 = C::icmp_self(ctx, v109);
                             let v128 = C::iconst_new(ctx, v16, v127);
                             let v129 = Some(v128);
-                            // Rule at isle/codegen/opts/opts.isle line 247.
+                            // Rule at isle/codegen/opts/opts.isle line 248.
                             return v129;
                         }
                     }
@@ -640,7 +640,7 @@ pub fn constructor_udiv32_by_reciprocal<C: Context>(
         &U32Reciprocal::RoundUp { m: v2, k: v3 } => {
             let v6 = C::unary_new(ctx, &Opcode::Uextend, &Type::I64, arg0);
             let v7 = constructor_reciprocal_product(ctx, v6, v2, v3);
-            // Rule at isle/codegen/opts/opts.isle line 197.
+            // Rule at isle/codegen/opts/opts.isle line 198.
             return v7;
         }
         &U32Reciprocal::RoundDown { m: v8, k: v9 } => {
@@ -648,14 +648,14 @@ pub fn constructor_udiv32_by_reciprocal<C: Context>(
             let v12 = C::iconst_new(ctx, &Type::I64, 1_i64);
             let v13 = C::binary_new(ctx, &Opcode::Iadd, &Type::I64, v6, v12);
             let v14 = constructor_reciprocal_product(ctx, v13, v8, v9);
-            // Rule at isle/codegen/opts/opts.isle line 199.
+            // Rule at isle/codegen/opts/opts.isle line 200.
             return v14;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "udiv32_by_reciprocal", "isle/codegen/opts/opts.isle line 196"
+        "udiv32_by_reciprocal", "isle/codegen/opts/opts.isle line 197"
     )
 }
 
@@ -671,6 +671,6 @@ pub fn constructor_reciprocal_product<C: Context>(
     let v10 = C::iconst_new(ctx, &Type::I64, arg2);
     let v11 = C::binary_new(ctx, &Opcode::Ushr, &Type::I64, v9, v10);
     let v12 = C::unary_new(ctx, &Opcode::Ireduce, &Type::I32, v11);
-    // Rule at isle/codegen/opts/opts.isle line 205.
+    // Rule at isle/codegen/opts/opts.isle line 206.
     return v12;
 }

@@ -182,10 +182,10 @@ impl<L: Length, C> Length for ContextIterWrapper<L, C> {
 // Generated as internal constructor for term operand_size.
 pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 135.
+        // Rule at isle/codegen/x64/lower.isle line 136.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 136.
+    // Rule at isle/codegen/x64/lower.isle line 137.
     return OperandSize::S32;
 }
 
@@ -193,50 +193,50 @@ pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> Operand
 pub fn constructor_cc_of<C: Context>(ctx: &mut C, arg0: &IntCC) -> CC {
     match arg0 {
         &IntCC::Equal => {
-            // Rule at isle/codegen/x64/lower.isle line 139.
+            // Rule at isle/codegen/x64/lower.isle line 140.
             return CC::Z;
         }
         &IntCC::NotEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 140.
+            // Rule at isle/codegen/x64/lower.isle line 141.
             return CC::NZ;
         }
         &IntCC::SignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 141.
+            // Rule at isle/codegen/x64/lower.isle line 142.
             return CC::L;
         }
         &IntCC::SignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 142.
+            // Rule at isle/codegen/x64/lower.isle line 143.
             return CC::GE;
         }
         &IntCC::SignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 143.
+            // Rule at isle/codegen/x64/lower.isle line 144.
             return CC::G;
         }
         &IntCC::SignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 144.
+            // Rule at isle/codegen/x64/lower.isle line 145.
             return CC::LE;
         }
         &IntCC::UnsignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 145.
+            // Rule at isle/codegen/x64/lower.isle line 146.
             return CC::B;
         }
         &IntCC::UnsignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 146.
+            // Rule at isle/codegen/x64/lower.isle line 147.
             return CC::AE;
         }
         &IntCC::UnsignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 147.
+            // Rule at isle/codegen/x64/lower.isle line 148.
             return CC::A;
         }
         &IntCC::UnsignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 148.
+            // Rule at isle/codegen/x64/lower.isle line 149.
             return CC::BE;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "cc_of", "isle/codegen/x64/lower.isle line 138"
+        "cc_of", "isle/codegen/x64/lower.isle line 139"
     )
 }
 
@@ -246,17 +246,17 @@ pub fn constructor_put_in_gpr_mem_imm<C: Context>(ctx: &mut C, arg0: Value) -> G
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_gpr_mem_imm(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 164.
+        // Rule at isle/codegen/x64/lower.isle line 165.
         return v4;
     }
     let v5 = C::simm32_operand(ctx, arg0);
     if let Some(v6) = v5 {
-        // Rule at isle/codegen/x64/lower.isle line 167.
+        // Rule at isle/codegen/x64/lower.isle line 168.
         return v6;
     }
     let v7 = C::put_in_gpr(ctx, arg0);
     let v8 = C::gpr_to_gpr_mem_imm(ctx, v7);
-    // Rule at isle/codegen/x64/lower.isle line 168.
+    // Rule at isle/codegen/x64/lower.isle line 169.
     return v8;
 }
 
@@ -279,7 +279,7 @@ pub fn constructor_alu<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 173.
+    // Rule at isle/codegen/x64/lower.isle line 174.
     return v8;
 }
 
@@ -315,7 +315,7 @@ pub fn constructor_compare<C: Context>(
     };
     let v16 = C::emit(ctx, &v15);
     let v17 = C::writable_gpr_to_gpr(ctx, v11);
-    // Rule at isle/codegen/x64/lower.isle line 183.
+    // Rule at isle/codegen/x64/lower.isle line 184.
     return v17;
 }
 
@@ -335,7 +335,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v8 = C::imm(ctx, v4, v7);
                         let v9 = C::output_gpr(ctx, v8);
                         let v10 = Some(v9);
-                        // Rule at isle/codegen/x64/lower.isle line 195.
+                        // Rule at isle/codegen/x64/lower.isle line 196.
                         return v10;
                     }
                     let v11 = &C::narrow_ty(ctx, v2);
@@ -343,7 +343,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v13 = C::imm(ctx, v12, v7);
                         let v14 = C::output_gpr(ctx, v13);
                         let v15 = Some(v14);
-                        // Rule at isle/codegen/x64/lower.isle line 198.
+                        // Rule at isle/codegen/x64/lower.isle line 199.
                         return v15;
                     }
                 }
@@ -464,7 +464,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v103 = C::put_in_gpr(ctx, v101);
                                 let v104 = C::output_gpr(ctx, v103);
                                 let v105 = Some(v104);
-                                // Rule at isle/codegen/x64/lower.isle line 275.
+                                // Rule at isle/codegen/x64/lower.isle line 276.
                                 return v105;
                             }
                             let v106 = &C::value_type(ctx, v101);
@@ -480,21 +480,52 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 279.
+                                // Rule at isle/codegen/x64/lower.isle line 280.
                                 return v41;
                             }
                         }
                     }
                     &Type::I8X16 => {
-                        if let &Opcode::Splat = v100 {
-                            let v103 = C::put_in_gpr(ctx, v101);
-                            let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
-                            let v651 = constructor_vector_constant(ctx, 0_i64, 0_i64);
-                            let v652 = constructor_vec_rr(ctx, &SseOp::Pshufb, v367, v651);
-                            let v653 = C::output_xmm(ctx, v652);
-                            let v654 = Some(v653);
-                            // Rule at isle/codegen/x64/simd.isle line 212.
-                            return v654;
+                        match v100 {
+                            &Opcode::Popcnt => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v975 = constructor_vector_constant(
+                                    ctx,
+                                    1085102592571150095_i64,
+                                    1085102592571150095_i64,
+                                );
+                                let v978 = constructor_vector_constant(
+                                    ctx,
+                                    216737935419048192_i64,
+                                    289078108257124865_i64,
+                                );
+                                let v979 = constructor_vec_rr(ctx, &SseOp::Pand, v315, v975);
+                                let v981 = constructor_vec_shift_imm(
+                                    ctx,
+                                    &SseShiftImmOp::Psrlw,
+                                    0x4_u8,
+                                    v315,
+                                );
+                                let v982 = constructor_vec_rr(ctx, &SseOp::Pand, v981, v975);
+                                let v984 = constructor_vec_rr(ctx, &SseOp::Pshufb, v978, v979);
+                                let v985 = constructor_vec_rr(ctx, &SseOp::Pshufb, v978, v982);
+                                let v986 = constructor_vec_rr(ctx, &SseOp::Paddb, v984, v985);
+                                let v987 = C::output_xmm(ctx, v986);
+                                let v988 = Some(v987);
+                                // Rule at isle/codegen/x64/simd.isle line 623.
+                                return v988;
+                            }
+                            &Opcode::Splat => {
+                                let v103 = C::put_in_gpr(ctx, v101);
+                                let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
+                                let v651 = constructor_vector_constant(ctx, 0_i64, 0_i64);
+                                let v652 = constructor_vec_rr(ctx, &SseOp::Pshufb, v367, v651);
+                                let v653 = C::output_xmm(ctx, v652);
+                                let v654 = Some(v653);
+                                // Rule at isle/codegen/x64/simd.isle line 212.
+                                return v654;
+                            }
+                            _ => {}
                         }
                     }
                     &Type::I16X8 => {
@@ -566,6 +597,14 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 // Rule at isle/codegen/x64/simd.isle line 223.
                                 return v671;
                             }
+                            &Opcode::Fvdemote => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v971 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtpd2ps, v315);
+                                let v972 = C::output_xmm(ctx, v971);
+                                let v973 = Some(v972);
+                                // Rule at isle/codegen/x64/simd.isle line 618.
+                                return v973;
+                            }
                             &Opcode::Fneg => {
                                 let v315 = C::put_in_xmm(ctx, v101);
                                 let v846 = C::vec_pool_amode(
@@ -602,6 +641,14 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 // Rule at isle/codegen/x64/simd.isle line 493.
                                 return v874;
                             }
+                            &Opcode::FcvtFromSint => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v959 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtdq2ps, v315);
+                                let v960 = C::output_xmm(ctx, v959);
+                                let v961 = Some(v960);
+                                // Rule at isle/codegen/x64/simd.isle line 612.
+                                return v961;
+                            }
                             _ => {}
                         }
                         let v879 = constructor_vec_round_imm(ctx, v100);
@@ -629,6 +676,22 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v674 = Some(v673);
                                 // Rule at isle/codegen/x64/simd.isle line 225.
                                 return v674;
+                            }
+                            &Opcode::FcvtLowFromSint => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v963 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtdq2pd, v315);
+                                let v964 = C::output_xmm(ctx, v963);
+                                let v965 = Some(v964);
+                                // Rule at isle/codegen/x64/simd.isle line 614.
+                                return v965;
+                            }
+                            &Opcode::FvpromoteLow => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v967 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtps2pd, v315);
+                                let v968 = C::output_xmm(ctx, v967);
+                                let v969 = Some(v968);
+                                // Rule at isle/codegen/x64/simd.isle line 616.
+                                return v969;
                             }
                             &Opcode::Fneg => {
                                 let v315 = C::put_in_xmm(ctx, v101);
@@ -688,7 +751,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v141 = constructor_unary_op(ctx, &UnaryOp::Not, v4, v101);
                             let v142 = C::output_gpr(ctx, v141);
                             let v143 = Some(v142);
-                            // Rule at isle/codegen/x64/lower.isle line 320.
+                            // Rule at isle/codegen/x64/lower.isle line 321.
                             return v143;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -697,7 +760,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v514 = constructor_narrow_zext(ctx, v12, v513);
                             let v515 = C::output_gpr(ctx, v514);
                             let v516 = Some(v515);
-                            // Rule at isle/codegen/x64/lower.isle line 919.
+                            // Rule at isle/codegen/x64/lower.isle line 920.
                             return v516;
                         }
                     }
@@ -707,7 +770,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v145 = constructor_unary_op(ctx, &UnaryOp::Neg, v4, v101);
                             let v146 = C::output_gpr(ctx, v145);
                             let v147 = Some(v146);
-                            // Rule at isle/codegen/x64/lower.isle line 321.
+                            // Rule at isle/codegen/x64/lower.isle line 322.
                             return v147;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -716,7 +779,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v518 = constructor_narrow_zext(ctx, v12, v517);
                             let v519 = C::output_gpr(ctx, v518);
                             let v520 = Some(v519);
-                            // Rule at isle/codegen/x64/lower.isle line 921.
+                            // Rule at isle/codegen/x64/lower.isle line 922.
                             return v520;
                         }
                     }
@@ -727,7 +790,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v472 = constructor_count_zeros(ctx, &BitOp::Lzcnt, v4, v103);
                             let v473 = C::output_gpr(ctx, v472);
                             let v474 = Some(v473);
-                            // Rule at isle/codegen/x64/lower.isle line 773.
+                            // Rule at isle/codegen/x64/lower.isle line 774.
                             return v474;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -741,7 +804,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v576 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v571, v575);
                             let v577 = C::output_gpr(ctx, v576);
                             let v578 = Some(v577);
-                            // Rule at isle/codegen/x64/lower.isle line 980.
+                            // Rule at isle/codegen/x64/lower.isle line 981.
                             return v578;
                         }
                     }
@@ -752,7 +815,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v476 = constructor_count_zeros(ctx, &BitOp::Tzcnt, v4, v103);
                             let v477 = C::output_gpr(ctx, v476);
                             let v478 = Some(v477);
-                            // Rule at isle/codegen/x64/lower.isle line 775.
+                            // Rule at isle/codegen/x64/lower.isle line 776.
                             return v478;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -766,7 +829,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_count_zeros(ctx, &BitOp::Tzcnt, &Type::I32, v582);
                             let v584 = C::output_gpr(ctx, v583);
                             let v585 = Some(v584);
-                            // Rule at isle/codegen/x64/lower.isle line 983.
+                            // Rule at isle/codegen/x64/lower.isle line 984.
                             return v585;
                         }
                     }
@@ -777,7 +840,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v479 = constructor_popcount(ctx, v4, v103);
                             let v480 = C::output_gpr(ctx, v479);
                             let v481 = Some(v480);
-                            // Rule at isle/codegen/x64/lower.isle line 814.
+                            // Rule at isle/codegen/x64/lower.isle line 815.
                             return v481;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -786,7 +849,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v568 = constructor_popcount(ctx, &Type::I32, v103);
                             let v569 = C::output_gpr(ctx, v568);
                             let v570 = Some(v569);
-                            // Rule at isle/codegen/x64/lower.isle line 978.
+                            // Rule at isle/codegen/x64/lower.isle line 979.
                             return v570;
                         }
                     }
@@ -808,7 +871,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 284.
+                                // Rule at isle/codegen/x64/lower.isle line 285.
                                 return v117;
                             }
                         }
@@ -831,7 +894,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 289.
+                                // Rule at isle/codegen/x64/lower.isle line 290.
                                 return v117;
                             }
                         }
@@ -851,7 +914,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 877.
+                                // Rule at isle/codegen/x64/lower.isle line 878.
                                 return v117;
                             }
                             &Type::I16 => {
@@ -867,14 +930,14 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 881.
+                                // Rule at isle/codegen/x64/lower.isle line 882.
                                 return v117;
                             }
                             &Type::I32 => {
                                 let v103 = C::put_in_gpr(ctx, v101);
                                 let v104 = C::output_gpr(ctx, v103);
                                 let v105 = Some(v104);
-                                // Rule at isle/codegen/x64/lower.isle line 324.
+                                // Rule at isle/codegen/x64/lower.isle line 325.
                                 return v105;
                             }
                             _ => {}
@@ -894,7 +957,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v373 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v315);
                                 let v374 = C::output_gpr(ctx, v373);
                                 let v375 = Some(v374);
-                                // Rule at isle/codegen/x64/lower.isle line 618.
+                                // Rule at isle/codegen/x64/lower.isle line 619.
                                 return v375;
                             }
                             &Type::I64 => {
@@ -902,7 +965,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v376 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v315);
                                 let v377 = C::output_gpr(ctx, v376);
                                 let v378 = Some(v377);
-                                // Rule at isle/codegen/x64/lower.isle line 619.
+                                // Rule at isle/codegen/x64/lower.isle line 620.
                                 return v378;
                             }
                             &Type::F32 => {
@@ -910,7 +973,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
                                 let v368 = C::output_xmm(ctx, v367);
                                 let v369 = Some(v368);
-                                // Rule at isle/codegen/x64/lower.isle line 616.
+                                // Rule at isle/codegen/x64/lower.isle line 617.
                                 return v369;
                             }
                             &Type::F64 => {
@@ -918,7 +981,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v370 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v103);
                                 let v371 = C::output_xmm(ctx, v370);
                                 let v372 = Some(v371);
-                                // Rule at isle/codegen/x64/lower.isle line 617.
+                                // Rule at isle/codegen/x64/lower.isle line 618.
                                 return v372;
                             }
                             _ => {}
@@ -932,7 +995,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v326 = constructor_sse_rr(ctx, &SseOp::Xorps, v315, v325);
                             let v327 = C::output_xmm(ctx, v326);
                             let v328 = Some(v327);
-                            // Rule at isle/codegen/x64/lower.isle line 590.
+                            // Rule at isle/codegen/x64/lower.isle line 591.
                             return v328;
                         }
                     }
@@ -944,7 +1007,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v331 = constructor_sse_rr(ctx, &SseOp::Andps, v315, v330);
                             let v332 = C::output_xmm(ctx, v331);
                             let v333 = Some(v332);
-                            // Rule at isle/codegen/x64/lower.isle line 592.
+                            // Rule at isle/codegen/x64/lower.isle line 593.
                             return v333;
                         }
                     }
@@ -955,7 +1018,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v317 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v315, v315);
                                 let v318 = C::output_xmm(ctx, v317);
                                 let v319 = Some(v318);
-                                // Rule at isle/codegen/x64/lower.isle line 577.
+                                // Rule at isle/codegen/x64/lower.isle line 578.
                                 return v319;
                             }
                             &Type::F64 => {
@@ -963,7 +1026,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v321 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v315, v315);
                                 let v322 = C::output_xmm(ctx, v321);
                                 let v323 = Some(v322);
-                                // Rule at isle/codegen/x64/lower.isle line 579.
+                                // Rule at isle/codegen/x64/lower.isle line 580.
                                 return v323;
                             }
                             _ => {}
@@ -975,7 +1038,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v344 = constructor_round(ctx, v286, &RoundMode::Up, v101);
                             let v345 = C::output_xmm(ctx, v344);
                             let v346 = Some(v345);
-                            // Rule at isle/codegen/x64/lower.isle line 605.
+                            // Rule at isle/codegen/x64/lower.isle line 606.
                             return v346;
                         }
                     }
@@ -985,7 +1048,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v348 = constructor_round(ctx, v286, &RoundMode::Down, v101);
                             let v349 = C::output_xmm(ctx, v348);
                             let v350 = Some(v349);
-                            // Rule at isle/codegen/x64/lower.isle line 606.
+                            // Rule at isle/codegen/x64/lower.isle line 607.
                             return v350;
                         }
                     }
@@ -995,7 +1058,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v352 = constructor_round(ctx, v286, &RoundMode::Zero, v101);
                             let v353 = C::output_xmm(ctx, v352);
                             let v354 = Some(v353);
-                            // Rule at isle/codegen/x64/lower.isle line 607.
+                            // Rule at isle/codegen/x64/lower.isle line 608.
                             return v354;
                         }
                     }
@@ -1005,7 +1068,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v356 = constructor_round(ctx, v286, &RoundMode::Nearest, v101);
                             let v357 = C::output_xmm(ctx, v356);
                             let v358 = Some(v357);
-                            // Rule at isle/codegen/x64/lower.isle line 608.
+                            // Rule at isle/codegen/x64/lower.isle line 609.
                             return v358;
                         }
                     }
@@ -1015,7 +1078,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v360 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v315, v315);
                             let v361 = C::output_xmm(ctx, v360);
                             let v362 = Some(v361);
-                            // Rule at isle/codegen/x64/lower.isle line 610.
+                            // Rule at isle/codegen/x64/lower.isle line 611.
                             return v362;
                         }
                     }
@@ -1025,7 +1088,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v364 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v315, v315);
                             let v365 = C::output_xmm(ctx, v364);
                             let v366 = Some(v365);
-                            // Rule at isle/codegen/x64/lower.isle line 612.
+                            // Rule at isle/codegen/x64/lower.isle line 613.
                             return v366;
                         }
                     }
@@ -1035,7 +1098,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v406 = constructor_float_to_sint(ctx, false, v4, v101);
                             let v407 = C::output_gpr(ctx, v406);
                             let v408 = Some(v407);
-                            // Rule at isle/codegen/x64/lower.isle line 710.
+                            // Rule at isle/codegen/x64/lower.isle line 711.
                             return v408;
                         }
                     }
@@ -1045,7 +1108,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v412 = constructor_float_to_uint(ctx, false, v4, v101);
                             let v413 = C::output_gpr(ctx, v412);
                             let v414 = Some(v413);
-                            // Rule at isle/codegen/x64/lower.isle line 712.
+                            // Rule at isle/codegen/x64/lower.isle line 713.
                             return v414;
                         }
                     }
@@ -1055,7 +1118,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v409 = constructor_float_to_sint(ctx, true, v4, v101);
                             let v410 = C::output_gpr(ctx, v409);
                             let v411 = Some(v410);
-                            // Rule at isle/codegen/x64/lower.isle line 711.
+                            // Rule at isle/codegen/x64/lower.isle line 712.
                             return v411;
                         }
                     }
@@ -1065,7 +1128,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v415 = constructor_float_to_uint(ctx, true, v4, v101);
                             let v416 = C::output_gpr(ctx, v415);
                             let v417 = Some(v416);
-                            // Rule at isle/codegen/x64/lower.isle line 713.
+                            // Rule at isle/codegen/x64/lower.isle line 714.
                             return v417;
                         }
                     }
@@ -1080,7 +1143,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v391 = constructor_int_to_float(ctx, v286, v390, v107);
                                 let v392 = C::output_xmm(ctx, v391);
                                 let v393 = Some(v392);
-                                // Rule at isle/codegen/x64/lower.isle line 669.
+                                // Rule at isle/codegen/x64/lower.isle line 670.
                                 return v393;
                             }
                         }
@@ -1104,7 +1167,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                         constructor_int_to_float(ctx, v286, &OperandSize::S64, v39);
                                     let v395 = C::output_xmm(ctx, v394);
                                     let v396 = Some(v395);
-                                    // Rule at isle/codegen/x64/lower.isle line 673.
+                                    // Rule at isle/codegen/x64/lower.isle line 674.
                                     return v396;
                                 }
                             }
@@ -1126,7 +1189,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v403 = C::writable_xmm_to_xmm(ctx, v397);
                                     let v404 = C::output_xmm(ctx, v403);
                                     let v405 = Some(v404);
-                                    // Rule at isle/codegen/x64/lower.isle line 678.
+                                    // Rule at isle/codegen/x64/lower.isle line 679.
                                     return v405;
                                 }
                             }
@@ -1161,6 +1224,26 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v953 = Some(v952);
                             // Rule at isle/codegen/x64/simd.isle line 597.
                             return v953;
+                        }
+                    }
+                    &Type::I16X8 => {
+                        if let &Opcode::SqmulRoundSat = v16 {
+                            let v18 = C::unpack_value_array_2(ctx, v17);
+                            let v335 = C::put_in_xmm(ctx, v18.0);
+                            let v623 = C::put_in_xmm(ctx, v18.1);
+                            let v990 = constructor_vec_rr(ctx, &SseOp::Pmulhrsw, v335, v623);
+                            let v993 = C::vec_pool_amode(
+                                ctx,
+                                -9223231297218904064_i64,
+                                -9223231297218904064_i64,
+                            );
+                            let v994 = C::amode_to_xmm_mem(ctx, v993);
+                            let v995 = constructor_vec_rm(ctx, &SseOp::Pcmpeqw, v990, v994);
+                            let v997 = constructor_vec_rr(ctx, &SseOp::Pxor, v990, v995);
+                            let v998 = C::output_xmm(ctx, v997);
+                            let v999 = Some(v998);
+                            // Rule at isle/codegen/x64/simd.isle line 636.
+                            return v999;
                         }
                     }
                     &Type::I32X4 => {
@@ -1313,7 +1396,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 210.
+                                // Rule at isle/codegen/x64/lower.isle line 211.
                                 return v41;
                             }
                             let v27 = C::simm32_operand(ctx, v18.0);
@@ -1322,7 +1405,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v30 = constructor_alu(ctx, &AluOp::Add, v4, v29, v28);
                                 let v31 = C::output_gpr(ctx, v30);
                                 let v32 = Some(v31);
-                                // Rule at isle/codegen/x64/lower.isle line 204.
+                                // Rule at isle/codegen/x64/lower.isle line 205.
                                 return v32;
                             }
                             let v22 = C::put_in_gpr(ctx, v18.0);
@@ -1330,7 +1413,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v24 = constructor_alu(ctx, &AluOp::Add, v4, v22, v23);
                             let v25 = C::output_gpr(ctx, v24);
                             let v26 = Some(v25);
-                            // Rule at isle/codegen/x64/lower.isle line 201.
+                            // Rule at isle/codegen/x64/lower.isle line 202.
                             return v26;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1342,7 +1425,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v498 = constructor_narrow_zext(ctx, v12, v497);
                             let v499 = C::output_gpr(ctx, v498);
                             let v500 = Some(v499);
-                            // Rule at isle/codegen/x64/lower.isle line 911.
+                            // Rule at isle/codegen/x64/lower.isle line 912.
                             return v500;
                         }
                     }
@@ -1355,7 +1438,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v43 = constructor_alu(ctx, &AluOp::Sub, v4, v22, v23);
                             let v44 = C::output_gpr(ctx, v43);
                             let v45 = Some(v44);
-                            // Rule at isle/codegen/x64/lower.isle line 215.
+                            // Rule at isle/codegen/x64/lower.isle line 216.
                             return v45;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1367,7 +1450,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v502 = constructor_narrow_zext(ctx, v12, v501);
                             let v503 = C::output_gpr(ctx, v502);
                             let v504 = Some(v503);
-                            // Rule at isle/codegen/x64/lower.isle line 913.
+                            // Rule at isle/codegen/x64/lower.isle line 914.
                             return v504;
                         }
                     }
@@ -1390,7 +1473,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v69 = C::writable_gpr_to_gpr(ctx, v35);
                             let v70 = C::output_gpr(ctx, v69);
                             let v71 = Some(v70);
-                            // Rule at isle/codegen/x64/lower.isle line 232.
+                            // Rule at isle/codegen/x64/lower.isle line 233.
                             return v71;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1411,7 +1494,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v510 = constructor_narrow_zext(ctx, v12, v509);
                             let v511 = C::output_gpr(ctx, v510);
                             let v512 = Some(v511);
-                            // Rule at isle/codegen/x64/lower.isle line 915.
+                            // Rule at isle/codegen/x64/lower.isle line 916.
                             return v512;
                         }
                     }
@@ -1425,7 +1508,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v156 = C::pair_first(ctx, v155);
                             let v157 = C::output_gpr(ctx, v156);
                             let v158 = Some(v157);
-                            // Rule at isle/codegen/x64/lower.isle line 362.
+                            // Rule at isle/codegen/x64/lower.isle line 363.
                             return v158;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1456,7 +1539,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v565 = constructor_narrow_zext(ctx, v12, v554);
                             let v566 = C::output_gpr(ctx, v565);
                             let v567 = Some(v566);
-                            // Rule at isle/codegen/x64/lower.isle line 968.
+                            // Rule at isle/codegen/x64/lower.isle line 969.
                             return v567;
                         }
                     }
@@ -1470,7 +1553,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v151 = C::pair_first(ctx, v150);
                             let v152 = C::output_gpr(ctx, v151);
                             let v153 = Some(v152);
-                            // Rule at isle/codegen/x64/lower.isle line 360.
+                            // Rule at isle/codegen/x64/lower.isle line 361.
                             return v153;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1482,7 +1565,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v542 = C::pair_first(ctx, v541);
                             let v543 = C::output_gpr(ctx, v542);
                             let v544 = Some(v543);
-                            // Rule at isle/codegen/x64/lower.isle line 962.
+                            // Rule at isle/codegen/x64/lower.isle line 963.
                             return v544;
                         }
                     }
@@ -1495,7 +1578,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v162 = constructor_checked_srem(ctx, v4, v22, v149);
                             let v163 = C::output_gpr(ctx, v162);
                             let v164 = Some(v163);
-                            // Rule at isle/codegen/x64/lower.isle line 367.
+                            // Rule at isle/codegen/x64/lower.isle line 368.
                             return v164;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1509,7 +1592,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v550 = constructor_narrow_zext(ctx, v12, v549);
                             let v551 = C::output_gpr(ctx, v550);
                             let v552 = Some(v551);
-                            // Rule at isle/codegen/x64/lower.isle line 966.
+                            // Rule at isle/codegen/x64/lower.isle line 967.
                             return v552;
                         }
                     }
@@ -1523,7 +1606,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v159 = C::pair_second(ctx, v150);
                             let v160 = C::output_gpr(ctx, v159);
                             let v161 = Some(v160);
-                            // Rule at isle/codegen/x64/lower.isle line 364.
+                            // Rule at isle/codegen/x64/lower.isle line 365.
                             return v161;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1535,7 +1618,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v545 = C::pair_second(ctx, v541);
                             let v546 = C::output_gpr(ctx, v545);
                             let v547 = Some(v546);
-                            // Rule at isle/codegen/x64/lower.isle line 964.
+                            // Rule at isle/codegen/x64/lower.isle line 965.
                             return v547;
                         }
                     }
@@ -1555,7 +1638,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 223.
+                                // Rule at isle/codegen/x64/lower.isle line 224.
                                 return v41;
                             }
                         }
@@ -1567,7 +1650,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v47 = constructor_alu(ctx, &AluOp::And, v4, v22, v23);
                             let v48 = C::output_gpr(ctx, v47);
                             let v49 = Some(v48);
-                            // Rule at isle/codegen/x64/lower.isle line 217.
+                            // Rule at isle/codegen/x64/lower.isle line 218.
                             return v49;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1578,7 +1661,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v482 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
                             let v483 = C::output_gpr(ctx, v482);
                             let v484 = Some(v483);
-                            // Rule at isle/codegen/x64/lower.isle line 870.
+                            // Rule at isle/codegen/x64/lower.isle line 871.
                             return v484;
                         }
                     }
@@ -1591,7 +1674,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v57 = constructor_alu(ctx, &AluOp::Or, v4, v22, v23);
                             let v58 = C::output_gpr(ctx, v57);
                             let v59 = Some(v58);
-                            // Rule at isle/codegen/x64/lower.isle line 227.
+                            // Rule at isle/codegen/x64/lower.isle line 228.
                             return v59;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1602,7 +1685,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v485 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
                             let v486 = C::output_gpr(ctx, v485);
                             let v487 = Some(v486);
-                            // Rule at isle/codegen/x64/lower.isle line 872.
+                            // Rule at isle/codegen/x64/lower.isle line 873.
                             return v487;
                         }
                     }
@@ -1615,7 +1698,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v61 = constructor_alu(ctx, &AluOp::Xor, v4, v22, v23);
                             let v62 = C::output_gpr(ctx, v61);
                             let v63 = Some(v62);
-                            // Rule at isle/codegen/x64/lower.isle line 229.
+                            // Rule at isle/codegen/x64/lower.isle line 230.
                             return v63;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1626,7 +1709,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v488 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
                             let v489 = C::output_gpr(ctx, v488);
                             let v490 = Some(v489);
-                            // Rule at isle/codegen/x64/lower.isle line 874.
+                            // Rule at isle/codegen/x64/lower.isle line 875.
                             return v490;
                         }
                     }
@@ -1637,7 +1720,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v121 = constructor_shift(ctx, &ShiftOp::Shl, v4, v18.0, v18.1);
                             let v122 = C::output_gpr(ctx, v121);
                             let v123 = Some(v122);
-                            // Rule at isle/codegen/x64/lower.isle line 308.
+                            // Rule at isle/codegen/x64/lower.isle line 309.
                             return v123;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1649,7 +1732,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v523 = constructor_narrow_zext(ctx, v12, v522);
                             let v524 = C::output_gpr(ctx, v523);
                             let v525 = Some(v524);
-                            // Rule at isle/codegen/x64/lower.isle line 940.
+                            // Rule at isle/codegen/x64/lower.isle line 941.
                             return v525;
                         }
                     }
@@ -1660,7 +1743,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v125 = constructor_shift(ctx, &ShiftOp::Shr, v4, v18.0, v18.1);
                             let v126 = C::output_gpr(ctx, v125);
                             let v127 = Some(v126);
-                            // Rule at isle/codegen/x64/lower.isle line 309.
+                            // Rule at isle/codegen/x64/lower.isle line 310.
                             return v127;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1671,7 +1754,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v526 = constructor_shift_by(ctx, &ShiftOp::Shr, v22, v521);
                             let v527 = C::output_gpr(ctx, v526);
                             let v528 = Some(v527);
-                            // Rule at isle/codegen/x64/lower.isle line 942.
+                            // Rule at isle/codegen/x64/lower.isle line 943.
                             return v528;
                         }
                     }
@@ -1682,7 +1765,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v129 = constructor_shift(ctx, &ShiftOp::Sar, v4, v18.0, v18.1);
                             let v130 = C::output_gpr(ctx, v129);
                             let v131 = Some(v130);
-                            // Rule at isle/codegen/x64/lower.isle line 310.
+                            // Rule at isle/codegen/x64/lower.isle line 311.
                             return v131;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1695,7 +1778,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v532 = constructor_narrow_zext(ctx, v12, v531);
                             let v533 = C::output_gpr(ctx, v532);
                             let v534 = Some(v533);
-                            // Rule at isle/codegen/x64/lower.isle line 944.
+                            // Rule at isle/codegen/x64/lower.isle line 945.
                             return v534;
                         }
                     }
@@ -1706,7 +1789,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v133 = constructor_shift(ctx, &ShiftOp::Rol, v4, v18.0, v18.1);
                             let v134 = C::output_gpr(ctx, v133);
                             let v135 = Some(v134);
-                            // Rule at isle/codegen/x64/lower.isle line 311.
+                            // Rule at isle/codegen/x64/lower.isle line 312.
                             return v135;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1724,7 +1807,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v536 = C::output_gpr(ctx, v535);
                             let v537 = Some(v536);
-                            // Rule at isle/codegen/x64/lower.isle line 948.
+                            // Rule at isle/codegen/x64/lower.isle line 949.
                             return v537;
                         }
                     }
@@ -1735,7 +1818,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v137 = constructor_shift(ctx, &ShiftOp::Ror, v4, v18.0, v18.1);
                             let v138 = C::output_gpr(ctx, v137);
                             let v139 = Some(v138);
-                            // Rule at isle/codegen/x64/lower.isle line 312.
+                            // Rule at isle/codegen/x64/lower.isle line 313.
                             return v139;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1753,7 +1836,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v539 = C::output_gpr(ctx, v538);
                             let v540 = Some(v539);
-                            // Rule at isle/codegen/x64/lower.isle line 950.
+                            // Rule at isle/codegen/x64/lower.isle line 951.
                             return v540;
                         }
                     }
@@ -1767,7 +1850,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v291 = constructor_sse_rm(ctx, v288, v289, v290);
                             let v292 = C::output_xmm(ctx, v291);
                             let v293 = Some(v292);
-                            // Rule at isle/codegen/x64/lower.isle line 560.
+                            // Rule at isle/codegen/x64/lower.isle line 561.
                             return v293;
                         }
                     }
@@ -1781,7 +1864,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v296 = constructor_sse_rm(ctx, v295, v289, v290);
                             let v297 = C::output_xmm(ctx, v296);
                             let v298 = Some(v297);
-                            // Rule at isle/codegen/x64/lower.isle line 562.
+                            // Rule at isle/codegen/x64/lower.isle line 563.
                             return v298;
                         }
                     }
@@ -1795,7 +1878,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v301 = constructor_sse_rm(ctx, v300, v289, v290);
                             let v302 = C::output_xmm(ctx, v301);
                             let v303 = Some(v302);
-                            // Rule at isle/codegen/x64/lower.isle line 564.
+                            // Rule at isle/codegen/x64/lower.isle line 565.
                             return v303;
                         }
                     }
@@ -1809,7 +1892,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v306 = constructor_sse_rm(ctx, v305, v289, v290);
                             let v307 = C::output_xmm(ctx, v306);
                             let v308 = Some(v307);
-                            // Rule at isle/codegen/x64/lower.isle line 566.
+                            // Rule at isle/codegen/x64/lower.isle line 567.
                             return v308;
                         }
                     }
@@ -1820,7 +1903,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v309 = constructor_min_max(ctx, v286, true, v18.0, v18.1);
                             let v310 = C::output_xmm(ctx, v309);
                             let v311 = Some(v310);
-                            // Rule at isle/codegen/x64/lower.isle line 574.
+                            // Rule at isle/codegen/x64/lower.isle line 575.
                             return v311;
                         }
                     }
@@ -1831,7 +1914,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v312 = constructor_min_max(ctx, v286, false, v18.0, v18.1);
                             let v313 = C::output_xmm(ctx, v312);
                             let v314 = Some(v313);
-                            // Rule at isle/codegen/x64/lower.isle line 575.
+                            // Rule at isle/codegen/x64/lower.isle line 576.
                             return v314;
                         }
                     }
@@ -1848,7 +1931,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v340 = constructor_sse_rr(ctx, &SseOp::Orps, v336, v339);
                             let v341 = C::output_xmm(ctx, v340);
                             let v342 = Some(v341);
-                            // Rule at isle/codegen/x64/lower.isle line 594.
+                            // Rule at isle/codegen/x64/lower.isle line 595.
                             return v342;
                         }
                     }
@@ -1910,7 +1993,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v192 = C::writable_gpr_to_gpr(ctx, v184);
                                 let v193 = C::output_gpr(ctx, v192);
                                 let v194 = Some(v193);
-                                // Rule at isle/codegen/x64/lower.isle line 391.
+                                // Rule at isle/codegen/x64/lower.isle line 392.
                                 return v194;
                             }
                         }
@@ -1945,7 +2028,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v445 = constructor_gpr_to_xmm(ctx, v430, v444);
                             let v446 = C::output_xmm(ctx, v445);
                             let v447 = Some(v446);
-                            // Rule at isle/codegen/x64/lower.isle line 730.
+                            // Rule at isle/codegen/x64/lower.isle line 731.
                             return v447;
                         }
                         if let Some(v166) = v165 {
@@ -1978,7 +2061,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v223 = C::writable_gpr_to_gpr(ctx, v184);
                                 let v224 = C::output_gpr(ctx, v223);
                                 let v225 = Some(v224);
-                                // Rule at isle/codegen/x64/lower.isle line 405.
+                                // Rule at isle/codegen/x64/lower.isle line 406.
                                 return v225;
                             }
                             let v196 = &C::int_ty(ctx, v195);
@@ -2009,7 +2092,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v208 = C::writable_gpr_to_gpr(ctx, v204);
                                 let v209 = C::output_gpr(ctx, v208);
                                 let v210 = Some(v209);
-                                // Rule at isle/codegen/x64/lower.isle line 398.
+                                // Rule at isle/codegen/x64/lower.isle line 399.
                                 return v210;
                             }
                         }
@@ -2047,7 +2130,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v273 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v272);
                 let v274 = C::output_xmm(ctx, v273);
                 let v275 = Some(v274);
-                // Rule at isle/codegen/x64/lower.isle line 525.
+                // Rule at isle/codegen/x64/lower.isle line 526.
                 return v275;
             }
         }
@@ -2061,7 +2144,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v282 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v281);
                 let v283 = C::output_xmm(ctx, v282);
                 let v284 = Some(v283);
-                // Rule at isle/codegen/x64/lower.isle line 527.
+                // Rule at isle/codegen/x64/lower.isle line 528.
                 return v284;
             }
         }
@@ -2501,7 +2584,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v97 = constructor_compare(ctx, v73, &Type::I32, v93, v96);
                             let v98 = C::output_gpr(ctx, v97);
                             let v99 = Some(v98);
-                            // Rule at isle/codegen/x64/lower.isle line 246.
+                            // Rule at isle/codegen/x64/lower.isle line 247.
                             return v99;
                         }
                         false => {
@@ -2510,7 +2593,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v90 = constructor_compare(ctx, v73, &Type::I32, v81, v82);
                             let v91 = C::output_gpr(ctx, v90);
                             let v92 = Some(v91);
-                            // Rule at isle/codegen/x64/lower.isle line 242.
+                            // Rule at isle/codegen/x64/lower.isle line 243.
                             return v92;
                         }
                         _ => {}
@@ -2523,7 +2606,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v83 = constructor_compare(ctx, v73, v80, v81, v82);
                     let v84 = C::output_gpr(ctx, v83);
                     let v85 = Some(v84);
-                    // Rule at isle/codegen/x64/lower.isle line 237.
+                    // Rule at isle/codegen/x64/lower.isle line 238.
                     return v85;
                 }
             }
@@ -2613,7 +2696,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v385 = constructor_float_flag(ctx, v380, v382.0, v382.1);
                 let v386 = C::output_gpr(ctx, v385);
                 let v387 = Some(v386);
-                // Rule at isle/codegen/x64/lower.isle line 657.
+                // Rule at isle/codegen/x64/lower.isle line 658.
                 return v387;
             }
         }
@@ -2657,7 +2740,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v421 = C::writable_xmm_to_xmm(ctx, v397);
                             let v422 = C::output_xmm(ctx, v421);
                             let v423 = Some(v422);
-                            // Rule at isle/codegen/x64/lower.isle line 720.
+                            // Rule at isle/codegen/x64/lower.isle line 721.
                             return v423;
                         }
                         let v3 = &C::int_ty(ctx, v2);
@@ -2674,7 +2757,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v115 = C::writable_gpr_to_gpr(ctx, v35);
                             let v116 = C::output_gpr(ctx, v115);
                             let v117 = Some(v116);
-                            // Rule at isle/codegen/x64/lower.isle line 426.
+                            // Rule at isle/codegen/x64/lower.isle line 427.
                             return v117;
                         }
                     }
@@ -2691,7 +2774,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v39 = C::writable_gpr_to_gpr(ctx, v35);
                             let v40 = C::output_gpr(ctx, v39);
                             let v41 = Some(v40);
-                            // Rule at isle/codegen/x64/lower.isle line 454.
+                            // Rule at isle/codegen/x64/lower.isle line 455.
                             return v41;
                         }
                     }
@@ -2713,7 +2796,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v115 = C::writable_gpr_to_gpr(ctx, v35);
                         let v116 = C::output_gpr(ctx, v115);
                         let v117 = Some(v116);
-                        // Rule at isle/codegen/x64/lower.isle line 443.
+                        // Rule at isle/codegen/x64/lower.isle line 444.
                         return v117;
                     }
                     let v239 = &constructor_sload_ext(ctx, v226, v4);
@@ -2730,7 +2813,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v115 = C::writable_gpr_to_gpr(ctx, v35);
                         let v116 = C::output_gpr(ctx, v115);
                         let v117 = Some(v116);
-                        // Rule at isle/codegen/x64/lower.isle line 448.
+                        // Rule at isle/codegen/x64/lower.isle line 449.
                         return v117;
                     }
                 }
@@ -2750,7 +2833,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v509 = C::writable_gpr_to_gpr(ctx, v35);
                         let v590 = C::output_gpr(ctx, v509);
                         let v591 = Some(v590);
-                        // Rule at isle/codegen/x64/lower.isle line 988.
+                        // Rule at isle/codegen/x64/lower.isle line 989.
                         return v591;
                     }
                 }
@@ -2795,7 +2878,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v258 = C::emit(ctx, &v257);
                 let v259 = C::output_none(ctx);
                 let v260 = Some(v259);
-                // Rule at isle/codegen/x64/lower.isle line 476.
+                // Rule at isle/codegen/x64/lower.isle line 477.
                 return v260;
             }
             if let &Opcode::Store = v245 {
@@ -2813,7 +2896,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v429 = C::emit(ctx, &v428);
                     let v267 = C::output_none(ctx);
                     let v268 = Some(v267);
-                    // Rule at isle/codegen/x64/lower.isle line 724.
+                    // Rule at isle/codegen/x64/lower.isle line 725.
                     return v268;
                 }
             }
@@ -2831,7 +2914,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v266 = C::emit(ctx, &v265);
                 let v267 = C::output_none(ctx);
                 let v268 = Some(v267);
-                // Rule at isle/codegen/x64/lower.isle line 481.
+                // Rule at isle/codegen/x64/lower.isle line 482.
                 return v268;
             }
             if let &Opcode::Store = v245 {
@@ -2848,7 +2931,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v596 = C::emit(ctx, &v595);
                     let v267 = C::output_none(ctx);
                     let v268 = Some(v267);
-                    // Rule at isle/codegen/x64/lower.isle line 992.
+                    // Rule at isle/codegen/x64/lower.isle line 993.
                     return v268;
                 }
             }
@@ -2868,7 +2951,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v454 = C::emit(ctx, &v453);
                     let v259 = C::output_none(ctx);
                     let v260 = Some(v259);
-                    // Rule at isle/codegen/x64/lower.isle line 753.
+                    // Rule at isle/codegen/x64/lower.isle line 754.
                     return v260;
                 }
                 &Opcode::Trapnz => {
@@ -2880,7 +2963,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v456 = C::emit(ctx, &v455);
                     let v259 = C::output_none(ctx);
                     let v260 = Some(v259);
-                    // Rule at isle/codegen/x64/lower.isle line 757.
+                    // Rule at isle/codegen/x64/lower.isle line 758.
                     return v260;
                 }
                 _ => {}
@@ -2907,7 +2990,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v468 = C::emit(ctx, &v467);
                         let v469 = C::output_gpr(ctx, v465);
                         let v470 = Some(v469);
-                        // Rule at isle/codegen/x64/lower.isle line 763.
+                        // Rule at isle/codegen/x64/lower.isle line 764.
                         return v470;
                     }
                 }
@@ -2922,24 +3005,24 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
 pub fn constructor_signed_cc<C: Context>(ctx: &mut C, arg0: &IntCC) -> bool {
     match arg0 {
         &IntCC::SignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 252.
-            return true;
-        }
-        &IntCC::SignedGreaterThanOrEqual => {
             // Rule at isle/codegen/x64/lower.isle line 253.
             return true;
         }
-        &IntCC::SignedGreaterThan => {
+        &IntCC::SignedGreaterThanOrEqual => {
             // Rule at isle/codegen/x64/lower.isle line 254.
             return true;
         }
-        &IntCC::SignedLessThanOrEqual => {
+        &IntCC::SignedGreaterThan => {
             // Rule at isle/codegen/x64/lower.isle line 255.
+            return true;
+        }
+        &IntCC::SignedLessThanOrEqual => {
+            // Rule at isle/codegen/x64/lower.isle line 256.
             return true;
         }
         _ => {}
     }
-    // Rule at isle/codegen/x64/lower.isle line 256.
+    // Rule at isle/codegen/x64/lower.isle line 257.
     return false;
 }
 
@@ -2950,12 +3033,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 265.
+                    // Rule at isle/codegen/x64/lower.isle line 266.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 266.
+                    // Rule at isle/codegen/x64/lower.isle line 267.
                     return v5;
                 }
                 _ => {}
@@ -2965,12 +3048,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 267.
+                    // Rule at isle/codegen/x64/lower.isle line 268.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 268.
+                    // Rule at isle/codegen/x64/lower.isle line 269.
                     return v9;
                 }
                 _ => {}
@@ -2979,7 +3062,7 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
         &Type::I32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 269.
+                // Rule at isle/codegen/x64/lower.isle line 270.
                 return v11;
             }
         }
@@ -3009,7 +3092,7 @@ pub fn constructor_shift<C: Context>(
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 303.
+    // Rule at isle/codegen/x64/lower.isle line 304.
     return v10;
 }
 
@@ -3031,14 +3114,14 @@ pub fn constructor_unary_op<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 315.
+    // Rule at isle/codegen/x64/lower.isle line 316.
     return v8;
 }
 
 // Generated as internal constructor for term zero_gpr.
 pub fn constructor_zero_gpr<C: Context>(ctx: &mut C, arg0: &Type) -> GprReg {
     let v2 = C::imm(ctx, arg0, 0_i64);
-    // Rule at isle/codegen/x64/lower.isle line 332.
+    // Rule at isle/codegen/x64/lower.isle line 333.
     return v2;
 }
 
@@ -3070,7 +3153,7 @@ pub fn constructor_divide<C: Context>(
     let v12 = C::writable_gpr_to_gpr(ctx, v5);
     let v13 = C::writable_gpr_to_gpr(ctx, v6);
     let v14 = C::gpr_pair(ctx, v12, v13);
-    // Rule at isle/codegen/x64/lower.isle line 336.
+    // Rule at isle/codegen/x64/lower.isle line 337.
     return v14;
 }
 
@@ -3092,19 +3175,19 @@ pub fn constructor_dividend_high<C: Context>(
             };
             let v7 = C::emit(ctx, &v6);
             let v8 = C::writable_gpr_to_gpr(ctx, v4);
-            // Rule at isle/codegen/x64/lower.isle line 345.
+            // Rule at isle/codegen/x64/lower.isle line 346.
             return v8;
         }
         false => {
             let v3 = constructor_zero_gpr(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 344.
+            // Rule at isle/codegen/x64/lower.isle line 345.
             return v3;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "dividend_high", "isle/codegen/x64/lower.isle line 343"
+        "dividend_high", "isle/codegen/x64/lower.isle line 344"
     )
 }
 
@@ -3131,7 +3214,7 @@ pub fn constructor_checked_srem<C: Context>(
     };
     let v10 = C::emit(ctx, &v9);
     let v11 = C::writable_gpr_to_gpr(ctx, v6);
-    // Rule at isle/codegen/x64/lower.isle line 370.
+    // Rule at isle/codegen/x64/lower.isle line 371.
     return v11;
 }
 
@@ -3146,12 +3229,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 432.
+                    // Rule at isle/codegen/x64/lower.isle line 433.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 433.
+                    // Rule at isle/codegen/x64/lower.isle line 434.
                     return v5;
                 }
                 _ => {}
@@ -3161,12 +3244,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 434.
+                    // Rule at isle/codegen/x64/lower.isle line 435.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 435.
+                    // Rule at isle/codegen/x64/lower.isle line 436.
                     return v9;
                 }
                 _ => {}
@@ -3188,12 +3271,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 437.
+                    // Rule at isle/codegen/x64/lower.isle line 438.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 438.
+                    // Rule at isle/codegen/x64/lower.isle line 439.
                     return v5;
                 }
                 _ => {}
@@ -3203,12 +3286,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 439.
+                    // Rule at isle/codegen/x64/lower.isle line 440.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 440.
+                    // Rule at isle/codegen/x64/lower.isle line 441.
                     return v9;
                 }
                 _ => {}
@@ -3217,7 +3300,7 @@ pub fn constructor_sload_ext<C: Context>(
         &Opcode::Sload32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 441.
+                // Rule at isle/codegen/x64/lower.isle line 442.
                 return v11;
             }
         }
@@ -3231,26 +3314,26 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
     match arg0 {
         &Opcode::Store => {
             let v5 = &constructor_operand_size(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 469.
+            // Rule at isle/codegen/x64/lower.isle line 470.
             return v5.clone();
         }
         &Opcode::Istore8 => {
-            // Rule at isle/codegen/x64/lower.isle line 466.
+            // Rule at isle/codegen/x64/lower.isle line 467.
             return OperandSize::S8;
         }
         &Opcode::Istore16 => {
-            // Rule at isle/codegen/x64/lower.isle line 467.
+            // Rule at isle/codegen/x64/lower.isle line 468.
             return OperandSize::S16;
         }
         &Opcode::Istore32 => {
-            // Rule at isle/codegen/x64/lower.isle line 468.
+            // Rule at isle/codegen/x64/lower.isle line 469.
             return OperandSize::S32;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "store_size", "isle/codegen/x64/lower.isle line 465"
+        "store_size", "isle/codegen/x64/lower.isle line 466"
     )
 }
 
@@ -3258,18 +3341,18 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
 pub fn constructor_int_size_of_float<C: Context>(ctx: &mut C, arg0: &FloatSize) -> OperandSize {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 506.
+            // Rule at isle/codegen/x64/lower.isle line 507.
             return OperandSize::S32;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 507.
+            // Rule at isle/codegen/x64/lower.isle line 508.
             return OperandSize::S64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "int_size_of_float", "isle/codegen/x64/lower.isle line 505"
+        "int_size_of_float", "isle/codegen/x64/lower.isle line 506"
     )
 }
 
@@ -3282,7 +3365,7 @@ pub fn constructor_sse_rr<C: Context>(
 ) -> XmmReg {
     let v3 = C::xmm_to_xmm_mem(ctx, arg2);
     let v4 = constructor_sse_rm(ctx, arg0, arg1, v3);
-    // Rule at isle/codegen/x64/lower.isle line 510.
+    // Rule at isle/codegen/x64/lower.isle line 511.
     return v4;
 }
 
@@ -3297,7 +3380,7 @@ pub fn constructor_gpr_to_xmm<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 513.
+    // Rule at isle/codegen/x64/lower.isle line 514.
     return v6;
 }
 
@@ -3311,7 +3394,7 @@ pub fn constructor_xmm_to_gpr<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v4 = C::emit(ctx, &v3);
     let v5 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 519.
+    // Rule at isle/codegen/x64/lower.isle line 520.
     return v5;
 }
 
@@ -3321,11 +3404,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fadd => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 536.
+                    // Rule at isle/codegen/x64/lower.isle line 537.
                     return SseOp::Addss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 537.
+                    // Rule at isle/codegen/x64/lower.isle line 538.
                     return SseOp::Addsd;
                 }
                 _ => {}
@@ -3334,11 +3417,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fsub => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 538.
+                    // Rule at isle/codegen/x64/lower.isle line 539.
                     return SseOp::Subss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 539.
+                    // Rule at isle/codegen/x64/lower.isle line 540.
                     return SseOp::Subsd;
                 }
                 _ => {}
@@ -3347,11 +3430,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fmul => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 540.
+                    // Rule at isle/codegen/x64/lower.isle line 541.
                     return SseOp::Mulss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 541.
+                    // Rule at isle/codegen/x64/lower.isle line 542.
                     return SseOp::Mulsd;
                 }
                 _ => {}
@@ -3360,11 +3443,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fdiv => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 542.
+                    // Rule at isle/codegen/x64/lower.isle line 543.
                     return SseOp::Divss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 543.
+                    // Rule at isle/codegen/x64/lower.isle line 544.
                     return SseOp::Divsd;
                 }
                 _ => {}
@@ -3374,7 +3457,7 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_op", "isle/codegen/x64/lower.isle line 535"
+        "sse_op", "isle/codegen/x64/lower.isle line 536"
     )
 }
 
@@ -3384,12 +3467,12 @@ pub fn constructor_put_in_xmm_mem<C: Context>(ctx: &mut C, arg0: Value) -> XmmMe
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_xmm_mem(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 549.
+        // Rule at isle/codegen/x64/lower.isle line 550.
         return v4;
     }
     let v5 = C::put_in_xmm(ctx, arg0);
     let v6 = C::xmm_to_xmm_mem(ctx, v5);
-    // Rule at isle/codegen/x64/lower.isle line 552.
+    // Rule at isle/codegen/x64/lower.isle line 553.
     return v6;
 }
 
@@ -3409,7 +3492,7 @@ pub fn constructor_sse_rm<C: Context>(
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 555.
+    // Rule at isle/codegen/x64/lower.isle line 556.
     return v6;
 }
 
@@ -3433,7 +3516,7 @@ pub fn constructor_min_max<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 570.
+    // Rule at isle/codegen/x64/lower.isle line 571.
     return v9;
 }
 
@@ -3443,20 +3526,20 @@ pub fn constructor_sign_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmRe
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483648_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 584.
+            // Rule at isle/codegen/x64/lower.isle line 585.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, -9223372036854775808_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 585.
+            // Rule at isle/codegen/x64/lower.isle line 586.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sign_mask", "isle/codegen/x64/lower.isle line 583"
+        "sign_mask", "isle/codegen/x64/lower.isle line 584"
     )
 }
 
@@ -3466,20 +3549,20 @@ pub fn constructor_abs_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483647_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 587.
+            // Rule at isle/codegen/x64/lower.isle line 588.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, 9223372036854775807_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 588.
+            // Rule at isle/codegen/x64/lower.isle line 589.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "abs_mask", "isle/codegen/x64/lower.isle line 586"
+        "abs_mask", "isle/codegen/x64/lower.isle line 587"
     )
 }
 
@@ -3502,7 +3585,7 @@ pub fn constructor_round<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 600.
+    // Rule at isle/codegen/x64/lower.isle line 601.
     return v8;
 }
 
@@ -3520,12 +3603,12 @@ pub fn constructor_ucomis<C: Context>(ctx: &mut C, arg0: Value, arg1: Value) -> 
             rhs: v7,
         };
         let v9 = C::emit(ctx, &v8);
-        // Rule at isle/codegen/x64/lower.isle line 627.
+        // Rule at isle/codegen/x64/lower.isle line 628.
         return v9;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "ucomis", "isle/codegen/x64/lower.isle line 626"
+        "ucomis", "isle/codegen/x64/lower.isle line 627"
     )
 }
 
@@ -3547,7 +3630,7 @@ pub fn constructor_setcc_byte<C: Context>(ctx: &mut C, arg0: &CC) -> GprReg {
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 632.
+    // Rule at isle/codegen/x64/lower.isle line 633.
     return v10;
 }
 
@@ -3565,7 +3648,7 @@ pub fn constructor_float_flag<C: Context>(
             let v15 = constructor_setcc_byte(ctx, &CC::NP);
             let v18 = C::gpr_to_gpr_mem_imm(ctx, v15);
             let v19 = constructor_alu(ctx, &AluOp::And, &Type::I32, v14, v18);
-            // Rule at isle/codegen/x64/lower.isle line 646.
+            // Rule at isle/codegen/x64/lower.isle line 647.
             return v19;
         }
         &FloatCC::NotEqual => {
@@ -3574,50 +3657,50 @@ pub fn constructor_float_flag<C: Context>(
             let v22 = constructor_setcc_byte(ctx, &CC::P);
             let v24 = C::gpr_to_gpr_mem_imm(ctx, v22);
             let v25 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v21, v24);
-            // Rule at isle/codegen/x64/lower.isle line 651.
+            // Rule at isle/codegen/x64/lower.isle line 652.
             return v25;
         }
         &FloatCC::LessThan => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 642.
+            // Rule at isle/codegen/x64/lower.isle line 643.
             return v5;
         }
         &FloatCC::LessThanOrEqual => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 643.
+            // Rule at isle/codegen/x64/lower.isle line 644.
             return v7;
         }
         &FloatCC::GreaterThan => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 640.
+            // Rule at isle/codegen/x64/lower.isle line 641.
             return v5;
         }
         &FloatCC::GreaterThanOrEqual => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 641.
+            // Rule at isle/codegen/x64/lower.isle line 642.
             return v7;
         }
         &FloatCC::Ordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v10 = constructor_setcc_byte(ctx, &CC::NP);
-            // Rule at isle/codegen/x64/lower.isle line 644.
+            // Rule at isle/codegen/x64/lower.isle line 645.
             return v10;
         }
         &FloatCC::Unordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v12 = constructor_setcc_byte(ctx, &CC::P);
-            // Rule at isle/codegen/x64/lower.isle line 645.
+            // Rule at isle/codegen/x64/lower.isle line 646.
             return v12;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_flag", "isle/codegen/x64/lower.isle line 639"
+        "float_flag", "isle/codegen/x64/lower.isle line 640"
     )
 }
 
@@ -3626,7 +3709,7 @@ pub fn constructor_zero_xmm<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
     let v1 = &constructor_int_size_of_float(ctx, arg0);
     let v4 = C::imm(ctx, &Type::I64, 0_i64);
     let v5 = constructor_gpr_to_xmm(ctx, v1, v4);
-    // Rule at isle/codegen/x64/lower.isle line 661.
+    // Rule at isle/codegen/x64/lower.isle line 662.
     return v5;
 }
 
@@ -3649,7 +3732,7 @@ pub fn constructor_int_to_float<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 664.
+    // Rule at isle/codegen/x64/lower.isle line 665.
     return v8;
 }
 
@@ -3681,12 +3764,12 @@ pub fn constructor_float_to_sint<C: Context>(
         };
         let v13 = C::emit(ctx, &v12);
         let v14 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 692.
+        // Rule at isle/codegen/x64/lower.isle line 693.
         return v14;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_sint", "isle/codegen/x64/lower.isle line 691"
+        "float_to_sint", "isle/codegen/x64/lower.isle line 692"
     )
 }
 
@@ -3722,12 +3805,12 @@ pub fn constructor_float_to_uint<C: Context>(
         };
         let v15 = C::emit(ctx, &v14);
         let v16 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 700.
+        // Rule at isle/codegen/x64/lower.isle line 701.
         return v16;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_uint", "isle/codegen/x64/lower.isle line 699"
+        "float_to_uint", "isle/codegen/x64/lower.isle line 700"
     )
 }
 
@@ -3735,18 +3818,18 @@ pub fn constructor_float_to_uint<C: Context>(
 pub fn constructor_sse_mov<C: Context>(ctx: &mut C, arg0: &FloatSize) -> SseMovOp {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 717.
+            // Rule at isle/codegen/x64/lower.isle line 718.
             return SseMovOp::Movss;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 718.
+            // Rule at isle/codegen/x64/lower.isle line 719.
             return SseMovOp::Movsd;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_mov", "isle/codegen/x64/lower.isle line 716"
+        "sse_mov", "isle/codegen/x64/lower.isle line 717"
     )
 }
 
@@ -3763,17 +3846,17 @@ pub fn constructor_test_self<C: Context>(ctx: &mut C, arg0: Value) -> Unit {
         rhs: v5,
     };
     let v7 = C::emit(ctx, &v6);
-    // Rule at isle/codegen/x64/lower.isle line 742.
+    // Rule at isle/codegen/x64/lower.isle line 743.
     return v7;
 }
 
 // Generated as internal constructor for term test_size.
 pub fn constructor_test_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 750.
+        // Rule at isle/codegen/x64/lower.isle line 751.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 751.
+    // Rule at isle/codegen/x64/lower.isle line 752.
     return OperandSize::S32;
 }
 
@@ -3796,7 +3879,7 @@ pub fn constructor_bit_count<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 769.
+    // Rule at isle/codegen/x64/lower.isle line 770.
     return v9;
 }
 
@@ -3804,18 +3887,18 @@ pub fn constructor_bit_count<C: Context>(
 pub fn constructor_type_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
     match arg0 {
         &Type::I32 => {
-            // Rule at isle/codegen/x64/lower.isle line 785.
+            // Rule at isle/codegen/x64/lower.isle line 786.
             return 32_i64;
         }
         &Type::I64 => {
-            // Rule at isle/codegen/x64/lower.isle line 786.
+            // Rule at isle/codegen/x64/lower.isle line 787.
             return 64_i64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "type_bits", "isle/codegen/x64/lower.isle line 784"
+        "type_bits", "isle/codegen/x64/lower.isle line 785"
     )
 }
 
@@ -3829,7 +3912,7 @@ pub fn constructor_count_zeros<C: Context>(
     let v3 = C::has_bit_op(ctx, arg0);
     if v3 == true {
         let v4 = constructor_bit_count_gpr(ctx, arg0, arg1, arg2);
-        // Rule at isle/codegen/x64/lower.isle line 794.
+        // Rule at isle/codegen/x64/lower.isle line 795.
         return v4;
     }
     match arg0 {
@@ -3853,7 +3936,7 @@ pub fn constructor_count_zeros<C: Context>(
             let v20 = C::writable_gpr_to_gpr(ctx, v7);
             let v21 = C::gpr_to_gpr_mem_imm(ctx, v20);
             let v22 = constructor_alu(ctx, &AluOp::Sub, arg1, v19, v21);
-            // Rule at isle/codegen/x64/lower.isle line 797.
+            // Rule at isle/codegen/x64/lower.isle line 798.
             return v22;
         }
         &BitOp::Tzcnt => {
@@ -3872,14 +3955,14 @@ pub fn constructor_count_zeros<C: Context>(
             };
             let v29 = C::emit(ctx, &v28);
             let v30 = C::writable_gpr_to_gpr(ctx, v7);
-            // Rule at isle/codegen/x64/lower.isle line 803.
+            // Rule at isle/codegen/x64/lower.isle line 804.
             return v30;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "count_zeros", "isle/codegen/x64/lower.isle line 793"
+        "count_zeros", "isle/codegen/x64/lower.isle line 794"
     )
 }
 
@@ -3901,7 +3984,7 @@ pub fn constructor_bit_count_gpr<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 810.
+    // Rule at isle/codegen/x64/lower.isle line 811.
     return v8;
 }
 
@@ -3910,7 +3993,7 @@ pub fn constructor_popcount<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprReg) 
     let v3 = C::has_bit_op(ctx, &BitOp::Popcnt);
     if v3 == true {
         let v4 = constructor_bit_count_gpr(ctx, &BitOp::Popcnt, arg0, arg1);
-        // Rule at isle/codegen/x64/lower.isle line 822.
+        // Rule at isle/codegen/x64/lower.isle line 823.
         return v4;
     }
     let v9 = constructor_shift_imm(ctx, &ShiftOp::Shr, arg0, arg1, 0x1_u8);
@@ -3938,7 +4021,7 @@ pub fn constructor_popcount<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprReg) 
     let v38 = constructor_type_bits_u8(ctx, arg0);
     let v40 = C::u8_sub(ctx, v38, 0x8_u8);
     let v41 = constructor_shift_imm(ctx, &ShiftOp::Shr, arg0, v37, v40);
-    // Rule at isle/codegen/x64/lower.isle line 825.
+    // Rule at isle/codegen/x64/lower.isle line 826.
     return v41;
 }
 
@@ -3962,7 +4045,7 @@ pub fn constructor_shift_imm<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 842.
+    // Rule at isle/codegen/x64/lower.isle line 843.
     return v9;
 }
 
@@ -3984,7 +4067,7 @@ pub fn constructor_imul<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 851.
+    // Rule at isle/codegen/x64/lower.isle line 852.
     return v8;
 }
 
@@ -3992,18 +4075,18 @@ pub fn constructor_imul<C: Context>(
 pub fn constructor_type_bits_u8<C: Context>(ctx: &mut C, arg0: &Type) -> u8 {
     match arg0 {
         &Type::I32 => {
-            // Rule at isle/codegen/x64/lower.isle line 857.
+            // Rule at isle/codegen/x64/lower.isle line 858.
             return 0x20_u8;
         }
         &Type::I64 => {
-            // Rule at isle/codegen/x64/lower.isle line 858.
+            // Rule at isle/codegen/x64/lower.isle line 859.
             return 0x40_u8;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "type_bits_u8", "isle/codegen/x64/lower.isle line 856"
+        "type_bits_u8", "isle/codegen/x64/lower.isle line 857"
     )
 }
 
@@ -4011,18 +4094,18 @@ pub fn constructor_type_bits_u8<C: Context>(ctx: &mut C, arg0: &Type) -> u8 {
 pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtMode {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 892.
+            // Rule at isle/codegen/x64/lower.isle line 893.
             return ExtMode::BL;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 893.
+            // Rule at isle/codegen/x64/lower.isle line 894.
             return ExtMode::WL;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 891"
+        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 892"
     )
 }
 
@@ -4030,18 +4113,18 @@ pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtM
 pub fn constructor_narrow_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 895.
+            // Rule at isle/codegen/x64/lower.isle line 896.
             return 8_i64;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 896.
+            // Rule at isle/codegen/x64/lower.isle line 897.
             return 16_i64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_bits", "isle/codegen/x64/lower.isle line 894"
+        "narrow_bits", "isle/codegen/x64/lower.isle line 895"
     )
 }
 
@@ -4057,7 +4140,7 @@ pub fn constructor_narrow_zext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 900.
+    // Rule at isle/codegen/x64/lower.isle line 901.
     return v7;
 }
 
@@ -4073,7 +4156,7 @@ pub fn constructor_narrow_sext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 906.
+    // Rule at isle/codegen/x64/lower.isle line 907.
     return v7;
 }
 
@@ -4084,7 +4167,7 @@ pub fn constructor_narrow_count<C: Context>(ctx: &mut C, arg0: &Type, arg1: Valu
     let v7 = C::i64_sub(ctx, v5, 1_i64);
     let v8 = C::imm_operand(ctx, v7);
     let v9 = constructor_alu(ctx, &AluOp::And, &Type::I32, v4, v8);
-    // Rule at isle/codegen/x64/lower.isle line 926.
+    // Rule at isle/codegen/x64/lower.isle line 927.
     return v9;
 }
 
@@ -4106,7 +4189,7 @@ pub fn constructor_shift_by<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 935.
+    // Rule at isle/codegen/x64/lower.isle line 936.
     return v8;
 }
 
@@ -4128,7 +4211,7 @@ pub fn constructor_narrow_rotate<C: Context>(
     let v14 = C::gpr_to_gpr_mem_imm(ctx, v12);
     let v15 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v11, v14);
     let v16 = constructor_narrow_zext(ctx, arg0, v15);
-    // Rule at isle/codegen/x64/lower.isle line 953.
+    // Rule at isle/codegen/x64/lower.isle line 954.
     return v16;
 }
 
@@ -4136,18 +4219,18 @@ pub fn constructor_narrow_rotate<C: Context>(
 pub fn constructor_narrow_store_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 997.
+            // Rule at isle/codegen/x64/lower.isle line 998.
             return OperandSize::S8;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 998.
+            // Rule at isle/codegen/x64/lower.isle line 999.
             return OperandSize::S16;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_store_size", "isle/codegen/x64/lower.isle line 996"
+        "narrow_store_size", "isle/codegen/x64/lower.isle line 997"
     )
 }
 
