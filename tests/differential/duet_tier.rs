@@ -2,7 +2,7 @@
 //! way of checking memory bounds.
 
 use super::value::{Outcome, State, TrapKind, Value};
-use super::{Exports, Instantiation, Tier, TierInstance, Uses};
+use super::{Exports, Instantiation, Tier, TierInstance};
 use duet::{
     Compiler, Config, CpuPreset, Engine, Error, ExternRef, Func, Instance, Module, Store, TrapCode,
     Tunables, Val, WasmFeatures,
@@ -22,14 +22,13 @@ pub enum Bounds {
 pub struct DuetTier {
     engine: Engine,
     name: String,
-    compiler: Compiler,
 }
 
 impl DuetTier {
     /// The column for `compiler`, `bounds` and the CPU features of `cpu`,
     /// or the engine's refusal (a compiler the build leaves out, a preset
     /// the host lacks). Modules are validated as exactly WebAssembly 2.0
-    /// and compiled on the calling thread; wasm may use `stack_bytes` of
+    /// plus relaxed SIMD, and compiled on the calling thread; wasm may use `stack_bytes` of
     /// its thread's stack.
     pub fn new(
         compiler: Compiler,
@@ -41,7 +40,7 @@ impl DuetTier {
         config
             .compiler(compiler)
             .cpu_features(cpu)
-            .wasm_features(WasmFeatures::WASM2)
+            .wasm_features(WasmFeatures::WASM2 | WasmFeatures::RELAXED_SIMD)
             .parallel_compilation(false)
             .max_wasm_stack(stack_bytes);
         if bounds == Bounds::Explicit {
@@ -59,26 +58,13 @@ impl DuetTier {
         if cpu != CpuPreset::Host {
             name.push_str(&format!(" ({cpu})"));
         }
-        Ok(DuetTier {
-            engine,
-            name,
-            compiler,
-        })
+        Ok(DuetTier { engine, name })
     }
 }
 
 impl Tier for DuetTier {
     fn name(&self) -> &str {
         &self.name
-    }
-
-    /// The optimizing tier translates only part of SIMD so far (issue 14:
-    /// it refuses a module using another SIMD operator as
-    /// [`duet::ErrorKind::Unsupported`]); the baseline tier compiles all
-    /// of WebAssembly 2.0, SIMD included, under every CPU preset with
-    /// SSE4.1.
-    fn may_refuse(&self, uses: Uses) -> bool {
-        uses.simd && self.compiler == Compiler::Cranelift
     }
 
     fn instantiate(&self, wasm: &[u8]) -> Result<Box<dyn TierInstance>, Instantiation> {

@@ -61,6 +61,11 @@ pub enum Instructions {
     /// (PABSB for PABSW) diverges in 18 of the first 2,000 seeds, 16 of
     /// them of this kind.
     MostlySimd,
+    /// [`Instructions::Simd`] with relaxed SIMD too. Whatever the spec
+    /// lets engines choose, duet's two tiers promise the same choices
+    /// (`duet_environ::simd`), so such a module is compared between duet's
+    /// columns, the baseline tier on the host's features the reference.
+    RelaxedSimd,
 }
 
 /// wasm-smith's configuration: WebAssembly 2.0 (multi-value, bulk memory,
@@ -91,7 +96,9 @@ pub enum Instructions {
 pub fn smith_config(avoid_traps: bool, instructions: Instructions) -> wasm_smith::Config {
     use wasm_smith::{InstructionKind, InstructionKinds};
     let allowed_instructions = match instructions {
-        Instructions::Scalar | Instructions::Simd => InstructionKinds::all(),
+        Instructions::Scalar | Instructions::Simd | Instructions::RelaxedSimd => {
+            InstructionKinds::all()
+        }
         Instructions::MostlySimd => InstructionKinds::new(&[
             InstructionKind::Vector,
             InstructionKind::Parametric,
@@ -101,7 +108,7 @@ pub fn smith_config(avoid_traps: bool, instructions: Instructions) -> wasm_smith
     wasm_smith::Config {
         simd_enabled: instructions != Instructions::Scalar,
         allowed_instructions,
-        relaxed_simd_enabled: false,
+        relaxed_simd_enabled: instructions == Instructions::RelaxedSimd,
         multi_value_enabled: true,
         bulk_memory_enabled: true,
         reference_types_enabled: true,
@@ -149,10 +156,11 @@ pub fn module_for_seed(seed: u64) -> Option<Vec<u8>> {
 }
 
 /// Even seeds are scalar, so that the scalar operators keep their share;
-/// odd seeds have SIMD, mixed with everything else (1 mod 4) or mostly
-/// SIMD (3 mod 4).
+/// odd seeds have SIMD, mixed with everything else (1 mod 4, a quarter of
+/// them, 5 mod 16, with relaxed SIMD too) or mostly SIMD (3 mod 4).
 pub fn instructions_for_seed(seed: u64) -> Instructions {
     match seed % 4 {
+        1 if seed % 16 == 5 => Instructions::RelaxedSimd,
         1 => Instructions::Simd,
         3 => Instructions::MostlySimd,
         _ => Instructions::Scalar,
@@ -173,24 +181,38 @@ pub fn module_from_bytes(
     add_export(&wasm, &name, ExternalKind::Global, fuel)
 }
 
-/// What a module uses that some column may lack by design
-/// ([`Tier::may_refuse`](super::Tier::may_refuse)).
+/// What a module uses that decides how it is compared and counted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Uses {
     /// SIMD ([`uses_simd`]).
     pub simd: bool,
+    /// Relaxed SIMD ([`uses_relaxed_simd`]): the reference is then a duet
+    /// column, not wasmi.
+    pub relaxed_simd: bool,
 }
 
 impl Uses {
-    /// What `wasm`, a valid WebAssembly 2.0 module, uses.
+    /// What `wasm`, a valid WebAssembly 2.0 module (with relaxed SIMD),
+    /// uses.
     pub fn of(wasm: &[u8]) -> Uses {
         Uses {
             simd: uses_simd(wasm),
+            relaxed_simd: uses_relaxed_simd(wasm),
         }
     }
 }
 
-/// Whether `wasm`, a valid WebAssembly 2.0 module, uses SIMD: a `v128`
+/// Whether `wasm`, a valid module of WebAssembly 2.0 with relaxed SIMD,
+/// uses a relaxed SIMD operator: exactly the modules that do not
+/// validate without that feature.
+pub fn uses_relaxed_simd(wasm: &[u8]) -> bool {
+    Validator::new_with_features(WasmFeatures::WASM2)
+        .validate_all(wasm)
+        .is_err()
+}
+
+/// Whether `wasm`, a valid WebAssembly 2.0 module (with relaxed SIMD),
+/// uses SIMD: a `v128`
 /// anywhere (a type, a local, a global) or a vector instruction. Exactly
 /// the modules that do not validate without the SIMD feature.
 pub fn uses_simd(wasm: &[u8]) -> bool {

@@ -9,10 +9,9 @@
 //!          ┌──────────────────────────────┴─────────────────────┐
 //!          ▼                                                    ▼
 //!   wasmi (reference,            duet, a column for each of:
-//!   `simd` feature on)             winch: guard pages; explicit bounds checks;
-//!          │                              guard pages on SSE4.1 only
-//!          │                       cranelift: guard pages; explicit checks
-//!          │                         (left out of a SIMD module it refuses)
+//!   `simd` feature on; for         winch: guard pages; explicit bounds checks;
+//!   relaxed SIMD, duet's first            guard pages on SSE4.1 only
+//!   column instead)                cranelift: the same three
 //!          └──── instantiate: all succeed, or all trap alike ───┘
 //!                                   │
 //!        for each round, for each exported function, in export order:
@@ -25,15 +24,15 @@
 //!
 //! * **Instantiation**: refused by the reference (wasmi's own limits):
 //!   the module is skipped, counted by reason. Refused by a duet column:
-//!   a divergence (duet must take every WebAssembly 2.0 module), with two
-//!   exceptions by design ([`Tier::may_refuse`], from what the module
-//!   [`Uses`]): the optimizing tier, which has only part of SIMD so far,
-//!   may refuse a module that uses SIMD ([`uses_simd`]), as unsupported. Such a column is left out of that module's comparison,
-//!   counted in the tally by column and reason. The baseline tier never
-//!   is for SIMD: a SIMD module it refuses is a divergence, on the host's
-//!   features and on SSE4.1 alike. A trap in one (a segment out of
-//!   bounds, a trapping start function) must be a trap of the same kind
-//!   in all.
+//!   a divergence (both tiers must take every WebAssembly 2.0 module, SIMD
+//!   and relaxed SIMD included, on the host's features and on SSE4.1
+//!   alike). A trap in one (a segment out of bounds, a trapping start
+//!   function) must be a trap of the same kind in all.
+//! * **Relaxed SIMD**: the spec lets engines differ, but duet's tiers
+//!   promise the same choices (`duet_environ::simd`), so a module that
+//!   uses a relaxed operator ([`Uses`]) has the first column (the
+//!   baseline tier on the host's features) as its reference and the other
+//!   duet columns compared with it; wasmi takes no part.
 //! * **Calls**: every exported function, [`ROUNDS`] times, with arguments
 //!   drawn from the seed (edge values mostly; a `v128`'s lanes too).
 //!   Results compare by bits, except that an `f32` or `f64` NaN agrees
@@ -52,8 +51,8 @@
 //! # Why the comparison is sound
 //!
 //! Everything a generated module does is deterministic in WebAssembly
-//! 2.0 except NaN payloads, resource exhaustion and stack limits (relaxed
-//! SIMD, whose results may differ by design, is never generated):
+//! 2.0 except NaN payloads, resource exhaustion and stack limits (and
+//! relaxed SIMD, compared only between duet's tiers, as above):
 //! `generate.rs` canonicalizes NaNs in the module itself, memories and
 //! tables have small maxima (growth beyond them fails in every engine, and
 //! below them neither engine runs out), and stack overflows are compared
@@ -117,8 +116,6 @@
 //! A column is a [`Tier`]. [`Columns::new`] asks duet's engine for every
 //! [`Compiler`](duet::Compiler); a compiler `Engine::new` refuses (one
 //! the build leaves out) is absent, and [`Columns::describe`] says so.
-//! The optimizing compiler's exception in [`Tier::may_refuse`] goes once
-//! it compiles SIMD.
 
 mod duet_tier;
 mod generate;
@@ -157,15 +154,6 @@ const THREAD_STACK_BYTES: usize = STACK_BYTES + (32 << 20);
 pub trait Tier {
     /// The column's name in reports.
     fn name(&self) -> &str;
-
-    /// Whether the column may refuse a module that uses `uses` as
-    /// unsupported ([`Instantiation::Unsupported`]); it is then left out
-    /// of that module's comparison, and the tally counts it. Otherwise
-    /// (by default, always) the column must take the module.
-    fn may_refuse(&self, uses: Uses) -> bool {
-        let _ = uses;
-        false
-    }
 
     /// Compiles and instantiates `wasm` (which has no imports), running its
     /// start function.
@@ -224,9 +212,11 @@ impl Default for Columns {
 impl Columns {
     /// wasmi as the reference; duet with each compiler its engine accepts,
     /// with guard pages and with explicit bounds checks, on the host's CPU
-    /// features; and the baseline tier once more limited to SSE4.1 (the
-    /// least its SIMD needs), so that its SSE4.1 sequences are compared as
-    /// well as the AVX forms the host allows.
+    /// features; and each compiler once more limited to SSE4.1 (the least
+    /// their SIMD needs), so that the SSE4.1 sequences are compared as
+    /// well as the AVX forms the host allows. The first column is the
+    /// baseline tier on the host's features: the reference of relaxed
+    /// SIMD modules.
     pub fn new() -> Columns {
         use duet::{Compiler, CpuPreset};
         let mut tiers: Vec<Box<dyn Tier>> = Vec::new();
@@ -237,6 +227,7 @@ impl Columns {
             (Compiler::Winch, Bounds::GuardPages, CpuPreset::Sse41),
             (Compiler::Cranelift, Bounds::GuardPages, CpuPreset::Host),
             (Compiler::Cranelift, Bounds::Explicit, CpuPreset::Host),
+            (Compiler::Cranelift, Bounds::GuardPages, CpuPreset::Sse41),
         ];
         for (compiler, bounds, cpu) in columns {
             match DuetTier::new(compiler, bounds, cpu, STACK_BYTES) {
@@ -306,11 +297,8 @@ impl Skip {
 /// How a module's comparison ended without a divergence.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Verdict {
-    /// What the module uses that some column may lack.
+    /// What the module uses (SIMD, relaxed SIMD).
     pub uses: Uses,
-    /// The columns that refused the module as unsupported and were left
-    /// out of its comparison ([`Tier::may_refuse`]), with the reason.
-    pub left_out: Vec<(String, String)>,
     /// Calls compared (each against every column).
     pub calls: u64,
     /// How the compared calls ended: "returned", or the trap.
@@ -331,7 +319,9 @@ pub struct Divergence {
     pub seed: Option<u64>,
     /// The seed of the calls' arguments.
     pub arguments_seed: u64,
-    /// The columns that disagreed.
+    /// The reference (wasmi, or for relaxed SIMD a duet column).
+    pub reference: String,
+    /// The columns that disagreed with it.
     pub tiers: Vec<String>,
     /// What kind of disagreement this is, without values (e.g. `call:
     /// IntegerDivisionByZero / Unreachable`, `state: memory`): a reduced
@@ -367,7 +357,13 @@ impl fmt::Display for Divergence {
                 self.arguments_seed
             )?,
         }
-        writeln!(f, "wasmi versus {}: {}", self.tiers.join(", "), self.what)?;
+        writeln!(
+            f,
+            "{} versus {}: {}",
+            self.reference,
+            self.tiers.join(", "),
+            self.what
+        )?;
         if self.history.is_empty() {
             writeln!(f, "(no calls before it)")?;
         } else {
@@ -422,10 +418,24 @@ pub fn check_module(
     trace: bool,
 ) -> Result<Verdict, Box<Divergence>> {
     let exports = Exports::of(wasm).unwrap_or_else(|e| panic!("the harness reads the module: {e}"));
+    let mut verdict = Verdict {
+        uses: Uses::of(wasm),
+        ..Verdict::default()
+    };
+
+    // The reference: wasmi, or for relaxed SIMD (which wasmi need not
+    // compute as duet does) duet's first column.
+    let (reference_tier, tiers): (&dyn Tier, &[Box<dyn Tier>]) = if verdict.uses.relaxed_simd {
+        (&*columns.tiers[0], &columns.tiers[1..])
+    } else {
+        (&columns.reference, &columns.tiers)
+    };
+    let reference_name = reference_tier.name();
     let divergence = |tiers: &[&str], signature: String, what: String, history: &[String]| {
         Box::new(Divergence {
             wasm: wasm.to_vec(),
             seed,
+            reference: reference_name.to_string(),
             arguments_seed,
             signature,
             tiers: tiers.iter().map(|t| t.to_string()).collect(),
@@ -433,14 +443,9 @@ pub fn check_module(
             history: history.to_vec(),
         })
     };
-    let mut verdict = Verdict {
-        uses: Uses::of(wasm),
-        ..Verdict::default()
-    };
-
     // Instantiation as an outcome: success is `Ok(vec![])`, so that the
     // rules for calls (stack overflows included) apply unchanged.
-    let (mut reference, expected) = match columns.reference.instantiate(wasm) {
+    let (mut reference, expected) = match reference_tier.instantiate(wasm) {
         Ok(instance) => (Some(instance), Ok(vec![])),
         Err(Instantiation::Refused(why) | Instantiation::Unsupported(why)) => {
             verdict.skipped = Some(Skip::ReferenceRefused(why));
@@ -453,15 +458,11 @@ pub fn check_module(
     }
     // The columns compared, each with its instance.
     let mut instances: Vec<(&dyn Tier, Box<dyn TierInstance>)> = Vec::new();
-    for tier in &columns.tiers {
+    for tier in tiers {
         let tier = &**tier;
         let (instance, actual) = match tier.instantiate(wasm) {
             Ok(instance) => (Some(instance), Ok(vec![])),
             Err(Instantiation::Trapped(kind)) => (None, Err(kind)),
-            Err(Instantiation::Unsupported(why)) if tier.may_refuse(verdict.uses) => {
-                verdict.left_out.push((tier.name().to_string(), why));
-                continue;
-            }
             Err(refused) => {
                 return Err(divergence(
                     &[tier.name()],
@@ -552,7 +553,10 @@ pub fn check_module(
                 }
             }
             if !disagreeing.is_empty() {
-                let mut what = format!("call {call}:\n  wasmi: {}", show_outcome(&expected));
+                let mut what = format!(
+                    "call {call}:\n  {reference_name}: {}",
+                    show_outcome(&expected)
+                );
                 for ((tier, _), actual) in instances.iter().zip(&actual) {
                     what.push_str(&format!("\n  {}: {}", tier.name(), show_outcome(actual)));
                 }
@@ -579,7 +583,7 @@ pub fn check_module(
                 .collect();
             if let Some(first) = differences.iter().flatten().next() {
                 let mut what = format!(
-                    "state after call {call}:\n  wasmi: {}",
+                    "state after call {call}:\n  {reference_name}: {}",
                     show_outcome(&expected)
                 );
                 let mut tiers = Vec::new();
@@ -642,28 +646,9 @@ pub struct Tally {
     pub outcomes: BTreeMap<String, u64>,
     /// Skips by category, with the modules' labels (seeds).
     pub skipped: BTreeMap<&'static str, Vec<String>>,
-    /// Columns left out of a module's comparison, by column and reason
-    /// ([`left_out_reason`]), with the modules' labels.
-    pub left_out: BTreeMap<String, Vec<String>>,
-}
-
-/// A column's refusal without its specifics, for counting: the first
-/// line, without the offset, and with a quoted name (an operator, a type)
-/// elided, so that `unsupported operator `i8x16.add` at offset 0x2f`
-/// counts as `unsupported operator`; a quoted phrase stays (`popcnt
-/// without the popcnt CPU feature`, say).
-pub fn left_out_reason(why: &str) -> String {
-    let line = why.lines().next().unwrap_or_default();
-    let line = line.split(" at offset ").next().unwrap_or_default();
-    let mut parts = line.split('`');
-    let mut reason = parts.next().unwrap_or_default().to_string();
-    while let Some(quoted) = parts.next() {
-        if quoted.contains(' ') {
-            reason.push_str(&format!("`{quoted}`"));
-        }
-        reason.push_str(parts.next().unwrap_or_default());
-    }
-    reason.split_whitespace().collect::<Vec<_>>().join(" ")
+    /// Of the modules with SIMD, those with relaxed SIMD, compared
+    /// between duet's columns.
+    pub relaxed_simd_modules: u64,
 }
 
 impl Tally {
@@ -676,12 +661,7 @@ impl Tally {
             self.simd_modules += 1;
             self.simd_calls += verdict.calls;
         }
-        for (tier, why) in &verdict.left_out {
-            self.left_out
-                .entry(format!("{tier}, {}", left_out_reason(why)))
-                .or_default()
-                .push(label.clone());
-        }
+        self.relaxed_simd_modules += u64::from(verdict.uses.relaxed_simd);
         for (outcome, n) in &verdict.outcomes {
             *self.outcomes.entry(outcome.clone()).or_default() += n;
         }
@@ -696,10 +676,11 @@ impl fmt::Display for Tally {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} modules ({} with SIMD; {} more seeds made none), {} instantiations trapped \
-             alike, {} calls compared ({} in modules with SIMD)",
+            "{} modules ({} with SIMD, {} of them relaxed; {} more seeds made none), {} \
+             instantiations trapped alike, {} calls compared ({} in modules with SIMD)",
             self.modules,
             self.simd_modules,
+            self.relaxed_simd_modules,
             self.not_generated,
             self.instantiation_traps,
             self.calls,
@@ -720,9 +701,6 @@ impl fmt::Display for Tally {
             };
             format!("{} ({}{more})", labels.len(), shown.join(", "))
         };
-        for (column, labels) in &self.left_out {
-            write!(f, "\n  column left out, {column}: {}", list(labels))?;
-        }
         if self.skipped.is_empty() {
             return write!(f, "\n  none skipped");
         }
@@ -734,8 +712,9 @@ impl fmt::Display for Tally {
 }
 
 /// The fuzz target's check: a module from the input's bytes after the
-/// first (whose bit 0 asks for trap avoidance, bits 1 and 2 for the
-/// [`Instructions`]: 1 SIMD, 3 mostly SIMD, else scalar), arguments
+/// first (whose bit 0 asks for trap avoidance, bits 1 to 3 for the
+/// [`Instructions`]: 1 SIMD, 3 and 7 mostly SIMD, 5 relaxed SIMD, else
+/// scalar), arguments
 /// from its hash; a divergence panics with the full report, a skip is
 /// said on stderr.
 pub fn fuzz_one(data: &[u8]) {
@@ -743,9 +722,10 @@ pub fn fuzz_one(data: &[u8]) {
         return;
     };
     let mut u = arbitrary::Unstructured::new(rest);
-    let instructions = match first >> 1 & 3 {
+    let instructions = match first >> 1 & 7 {
         1 => Instructions::Simd,
-        3 => Instructions::MostlySimd,
+        3 | 7 => Instructions::MostlySimd,
+        5 => Instructions::RelaxedSimd,
         _ => Instructions::Scalar,
     };
     let Some(wasm) = module_from_bytes(&mut u, first & 1 == 1, instructions) else {
@@ -787,27 +767,4 @@ pub fn check_wat_bytes(wasm: &[u8], arguments_seed: u64) -> Verdict {
             Err(divergence) => panic!("{divergence}"),
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_left_out_reason_drops_the_specifics() {
-        assert_eq!(
-            left_out_reason("unsupported operator `i8x16.add` at offset 0x2f"),
-            "unsupported operator"
-        );
-        assert_eq!(
-            left_out_reason("unsupported value type `v128` at offset 0x11"),
-            "unsupported value type"
-        );
-        assert_eq!(
-            left_out_reason(
-                "unsupported operator `popcnt without the popcnt CPU feature` at offset 0x9"
-            ),
-            "unsupported operator `popcnt without the popcnt CPU feature`"
-        );
-    }
 }

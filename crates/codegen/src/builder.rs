@@ -687,7 +687,7 @@ impl InstBuilder<'_, '_> {
         sadd_sat => SaddSat; uadd_sat => UaddSat; ssub_sat => SsubSat; usub_sat => UsubSat;
         smin => Smin; umin => Umin; smax => Smax; umax => Umax; avg_round => AvgRound;
         band_not => BandNot; fmin_pseudo => FminPseudo; fmax_pseudo => FmaxPseudo;
-        swizzle => Swizzle; sqmul_round_sat => SqmulRoundSat;
+        swizzle => Swizzle; sqmul_round_sat => SqmulRoundSat; iadd_pairwise => IaddPairwise;
     }
 
     unary! {
@@ -715,7 +715,8 @@ impl InstBuilder<'_, '_> {
     convert! {
         vhigh_bits => VhighBits; swiden_low => SwidenLow; swiden_high => SwidenHigh;
         uwiden_low => UwidenLow; uwiden_high => UwidenHigh;
-        fcvt_low_from_sint => FcvtLowFromSint; fvpromote_low => FvpromoteLow; fvdemote => Fvdemote;
+        fcvt_low_from_sint => FcvtLowFromSint; fcvt_low_from_uint => FcvtLowFromUint;
+        fvpromote_low => FvpromoteLow; fvdemote => Fvdemote;
     }
 
     /// `snarrow.ty a, b`
@@ -743,6 +744,15 @@ impl InstBuilder<'_, '_> {
             args: [a, b],
         };
         self.value(data, Type::I32X4)
+    }
+
+    /// `widening_pairwise_dot_product_us_sat.i16x8 a, b`
+    pub fn widening_pairwise_dot_product_us_sat(self, a: Value, b: Value) -> Value {
+        let data = InstructionData::Binary {
+            opcode: Opcode::WideningPairwiseDotProductUsSat,
+            args: [a, b],
+        };
+        self.value(data, Type::I16X8)
     }
 
     binary! {

@@ -1123,6 +1123,11 @@ block0(v0: i64, v1: i32, v2: f64):
     v103 = fvdemote.f32x4 v102
     v104 = sqmul_round_sat v97, v97
     v105 = fcvt_from_sint.f32x4 v70
+    v106 = fcvt_low_from_uint.f64x2 v70
+    v107 = iadd_pairwise v97, v97
+    v108 = widening_pairwise_dot_product_us_sat.i16x8 v71, v98
+    v109 = fcvt_to_sint_sat.i32x4 v89
+    v110 = fcvt_to_uint_sat.i32x4 v101
     brif v30, block1(v66), block2
 
 block1(v90: i32):

@@ -367,16 +367,21 @@ impl Verifier<'_> {
                     ),
                     O::Fpromote => require(a == Type::F32 && r == Type::F64, "f32 to f64"),
                     O::Fdemote => require(a == Type::F64 && r == Type::F32, "f64 to f32"),
-                    O::FcvtToSint | O::FcvtToUint | O::FcvtToSintSat | O::FcvtToUintSat => require(
+                    O::FcvtToSint | O::FcvtToUint => require(
                         a.is_float() && matches!(r, Type::I32 | Type::I64),
                         "a float to i32 or i64",
+                    ),
+                    O::FcvtToSintSat | O::FcvtToUintSat => require(
+                        (a.is_float() && matches!(r, Type::I32 | Type::I64))
+                            || (matches!(a, Type::F32X4 | Type::F64X2) && r == Type::I32X4),
+                        "a float to i32 or i64, or an f32x4 or f64x2 to an i32x4",
                     ),
                     O::FcvtFromSint | O::FcvtFromUint => require(
                         (matches!(a, Type::I32 | Type::I64) && r.is_float())
                             || (a == Type::I32X4 && r == Type::F32X4),
                         "i32 or i64 to a float, or an i32x4 to an f32x4",
                     ),
-                    O::FcvtLowFromSint => {
+                    O::FcvtLowFromSint | O::FcvtLowFromUint => {
                         require(a == Type::I32X4 && r == Type::F64X2, "an i32x4 to an f64x2")
                     }
                     O::FvpromoteLow => {
@@ -423,6 +428,14 @@ impl Verifier<'_> {
                     O::WideningPairwiseDotProductS => require(
                         a == Type::I16X8 && b == Type::I16X8 && r == Type::I32X4,
                         "two i16x8s and an i32x4 result",
+                    ),
+                    O::WideningPairwiseDotProductUsSat => require(
+                        a == Type::I8X16 && b == Type::I8X16 && r == Type::I16X8,
+                        "two i8x16s and an i16x8 result",
+                    ),
+                    O::IaddPairwise => require(
+                        matches!(a, Type::I16X8 | Type::I32X4) && a == b && a == r,
+                        "two i16x8s or two i32x4s",
                     ),
                     _ => require(
                         a.is_int_lanes() && a == b && a == r,

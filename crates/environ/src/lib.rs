@@ -31,6 +31,8 @@
 //!   both tiers' errors;
 //! * [`parallel`]: the driver that compiles a module's functions on
 //!   several threads, with results independent of the scheduling;
+//! * [`simd`]: what each relaxed SIMD operator computes, the same in both
+//!   tiers;
 //! * [`tunables`]: how linear memories are reserved (guard pages), which
 //!   decides where a compiler may leave out bounds checks, and whether
 //!   code meters fuel and checks epochs.
@@ -46,6 +48,7 @@ pub mod module;
 pub mod module_env;
 pub mod operator;
 pub mod parallel;
+pub mod simd;
 pub mod trampoline;
 pub mod trap;
 pub mod tunables;

@@ -9,24 +9,17 @@
 //! between vector types keeps the register as it is: the lowering emits
 //! nothing for it.
 //!
-//! Translated: `v128.const`, `v128.load`, `v128.store`, the bitwise
-//! operators, integer `add`, `sub` and `mul` (but `i64x2.mul`), integer
-//! `eq` and `ne`, float `add`, `sub`, `mul` and `div`, and the lane
-//! operators: `splat`, `extract_lane` (an `i8` or `i16` lane extended to
-//! `i32` as the operator says), `replace_lane` (an `i32` operand reduced to
-//! the lane) and `i8x16.shuffle`, shifts of 16-, 32- and 64-bit lanes (but
-//! `i64x2.shr_s`), every comparison of 8-, 16- and 32-bit lanes,
-//! the other integer operators of 8-, 16- and 32-bit lanes (`neg` of every
-//! shape, `abs`, `min`, `max`, saturating `add` and `sub`, `avgr_u`),
-//! `v128.andnot`, `v128.bitselect`, `any_true`, `all_true`, `bitmask`,
-//! float `neg`, `abs`, `sqrt`, the roundings, the comparisons, `pmin` and
-//! `pmax`, the integer extends, narrows and extending multiplies (but of
-//! `i32x4`s), `swizzle`, `i32x4.dot_i16x8_s`, `i8x16.popcnt`,
-//! `i16x8.q15mulr_sat_s`, the conversions of signed `i32` lanes to floats,
-//! `promote_low` and `demote_zero`, the extending loads,
-//! `v128.loadN_splat` and `v128.loadN_zero`
-//! (a scalar load, then a splat or a lane inserted into zeros). Any other
-//! SIMD operator is [`WasmError::UnsupportedOperator`].
+//! Every operator of WebAssembly 2.0's SIMD and of relaxed SIMD is
+//! translated. A relaxed operator behaves as `duet_environ::simd` says,
+//! as the baseline tier's does: one with a deterministic twin is
+//! translated as that twin, the others (`relaxed_madd`, `relaxed_nmadd`,
+//! the two dot products) here. Where the IR has no one opcode for an
+//! operator, it is a short sequence: an extending multiply is two widens
+//! and an `imul`, `extadd_pairwise` an `iadd_pairwise` of the two widened
+//! halves, an extending load a 64-bit load into lane 0 then a widen, a
+//! `loadN_splat` a scalar load then a `splat`, a `loadN_zero` or
+//! `loadN_lane` a scalar load into a lane (of zeros, or of the vector), a
+//! `storeN_lane` an `extractlane` then a scalar store.
 
 use crate::error::WasmError;
 use crate::func_translator::Translator;
@@ -39,6 +32,10 @@ impl Translator<'_, '_> {
     pub(crate) fn translate_simd(&mut self, op: &Operator<'_>) -> Result<bool, WasmError> {
         use Operator as O;
         use Type::{F32X4, F64X2, I8X16, I16X8, I32X4, I64X2};
+        // A relaxed operator with a deterministic twin is that twin
+        // (`duet_environ::simd`, the same in the baseline tier).
+        let twin = duet_environ::simd::relaxed_as(op);
+        let op = twin.as_ref().unwrap_or(op);
         match *op {
             O::V128Const { value } => {
                 let bits = u128::from_le_bytes(*value.bytes());
@@ -270,6 +267,75 @@ impl Translator<'_, '_> {
             O::V128Load16x4U { memarg } => self.load_extend(&memarg, I16X8, Opcode::UwidenLow)?,
             O::V128Load32x2S { memarg } => self.load_extend(&memarg, I32X4, Opcode::SwidenLow)?,
             O::V128Load32x2U { memarg } => self.load_extend(&memarg, I32X4, Opcode::UwidenLow)?,
+            O::I64x2Mul => self.lanewise(I64X2, Opcode::Imul),
+            O::I64x2Abs => self.unary(I64X2, Opcode::Iabs),
+            O::I8x16Shl => self.shift(I8X16, Opcode::Ishl),
+            O::I8x16ShrS => self.shift(I8X16, Opcode::Sshr),
+            O::I8x16ShrU => self.shift(I8X16, Opcode::Ushr),
+            O::I64x2ShrS => self.shift(I64X2, Opcode::Sshr),
+            O::I64x2LtS => self.compare(I64X2, IntCC::SignedLessThan),
+            O::I64x2GtS => self.compare(I64X2, IntCC::SignedGreaterThan),
+            O::I64x2LeS => self.compare(I64X2, IntCC::SignedLessThanOrEqual),
+            O::I64x2GeS => self.compare(I64X2, IntCC::SignedGreaterThanOrEqual),
+            O::I64x2ExtMulLowI32x4S => self.ext_mul(I32X4, I64X2, Opcode::SwidenLow),
+            O::I64x2ExtMulHighI32x4S => self.ext_mul(I32X4, I64X2, Opcode::SwidenHigh),
+            O::I64x2ExtMulLowI32x4U => self.ext_mul(I32X4, I64X2, Opcode::UwidenLow),
+            O::I64x2ExtMulHighI32x4U => self.ext_mul(I32X4, I64X2, Opcode::UwidenHigh),
+            O::I16x8ExtAddPairwiseI8x16S => self.extadd_pairwise(I8X16, I16X8, true),
+            O::I16x8ExtAddPairwiseI8x16U => self.extadd_pairwise(I8X16, I16X8, false),
+            O::I32x4ExtAddPairwiseI16x8S => self.extadd_pairwise(I16X8, I32X4, true),
+            O::I32x4ExtAddPairwiseI16x8U => self.extadd_pairwise(I16X8, I32X4, false),
+            O::F32x4Min => self.lanewise(F32X4, Opcode::Fmin),
+            O::F64x2Min => self.lanewise(F64X2, Opcode::Fmin),
+            O::F32x4Max => self.lanewise(F32X4, Opcode::Fmax),
+            O::F64x2Max => self.lanewise(F64X2, Opcode::Fmax),
+            O::I32x4TruncSatF32x4S => self.convert(F32X4, I32X4, Opcode::FcvtToSintSat),
+            O::I32x4TruncSatF32x4U => self.convert(F32X4, I32X4, Opcode::FcvtToUintSat),
+            O::I32x4TruncSatF64x2SZero => self.convert(F64X2, I32X4, Opcode::FcvtToSintSat),
+            O::I32x4TruncSatF64x2UZero => self.convert(F64X2, I32X4, Opcode::FcvtToUintSat),
+            O::F32x4ConvertI32x4U => self.convert(I32X4, F32X4, Opcode::FcvtFromUint),
+            O::F64x2ConvertLowI32x4U => self.convert(I32X4, F64X2, Opcode::FcvtLowFromUint),
+            O::V128Load8Lane { memarg, lane } => self.load_lane(&memarg, I8X16, lane)?,
+            O::V128Load16Lane { memarg, lane } => self.load_lane(&memarg, I16X8, lane)?,
+            O::V128Load32Lane { memarg, lane } => self.load_lane(&memarg, I32X4, lane)?,
+            O::V128Load64Lane { memarg, lane } => self.load_lane(&memarg, I64X2, lane)?,
+            O::V128Store8Lane { memarg, lane } => self.store_lane(&memarg, I8X16, lane)?,
+            O::V128Store16Lane { memarg, lane } => self.store_lane(&memarg, I16X8, lane)?,
+            O::V128Store32Lane { memarg, lane } => self.store_lane(&memarg, I32X4, lane)?,
+            O::V128Store64Lane { memarg, lane } => self.store_lane(&memarg, I64X2, lane)?,
+
+            // The relaxed operators without a deterministic twin, as
+            // `duet_environ::simd` says.
+            O::F32x4RelaxedMadd => self.relaxed_madd(F32X4, false),
+            O::F32x4RelaxedNmadd => self.relaxed_madd(F32X4, true),
+            O::F64x2RelaxedMadd => self.relaxed_madd(F64X2, false),
+            O::F64x2RelaxedNmadd => self.relaxed_madd(F64X2, true),
+            O::I16x8RelaxedDotI8x16I7x16S => {
+                let (a, b) = self.state.pop2();
+                let v = self
+                    .builder
+                    .ins()
+                    .widening_pairwise_dot_product_us_sat(b, a);
+                self.push_vector(v);
+            }
+            O::I32x4RelaxedDotI8x16I7x16AddS => {
+                let c = self.pop_vector(I32X4);
+                let (a, b) = self.state.pop2();
+                let pairs = self
+                    .builder
+                    .ins()
+                    .widening_pairwise_dot_product_us_sat(b, a);
+                let ones = self
+                    .builder
+                    .ins()
+                    .vconst(I16X8, 0x0001_0001_0001_0001_0001_0001_0001_0001);
+                let sums = self
+                    .builder
+                    .ins()
+                    .widening_pairwise_dot_product_s(pairs, ones);
+                let v = self.builder.ins().iadd(sums, c);
+                self.push_vector(v);
+            }
             O::I8x16Shuffle { lanes } => {
                 let (a, b) = self.state.pop2();
                 let v = self.builder.ins().shuffle(a, b, lanes);
@@ -483,6 +549,69 @@ impl Translator<'_, '_> {
             self.push_vector(v);
         }
         Ok(())
+    }
+
+    /// `extadd_pairwise`: the lanes of a `from` extended to a `to`
+    /// (`signed` or not), neighbours added.
+    fn extadd_pairwise(&mut self, from: Type, to: Type, signed: bool) {
+        let x = self.pop_vector(from);
+        let (low, high) = if signed {
+            (Opcode::SwidenLow, Opcode::SwidenHigh)
+        } else {
+            (Opcode::UwidenLow, Opcode::UwidenHigh)
+        };
+        let low = self.unary_to(x, to, low);
+        let high = self.unary_to(x, to, high);
+        let v = self.builder.ins().iadd_pairwise(low, high);
+        self.push_vector(v);
+    }
+
+    /// `relaxed_madd` (`a * b + c`) and `relaxed_nmadd` (`c - a * b`) of
+    /// `ty`s, unfused: rounded after the multiply and after the add.
+    fn relaxed_madd(&mut self, ty: Type, negate: bool) {
+        let c = self.pop_vector(ty);
+        let b = self.pop_vector(ty);
+        let a = self.pop_vector(ty);
+        let product = self.builder.ins().fmul(a, b);
+        let v = if negate {
+            self.builder.ins().fsub(c, product)
+        } else {
+            self.builder.ins().fadd(product, c)
+        };
+        self.push_vector(v);
+    }
+
+    /// `v128.loadN_lane`: the vector with lane `lane` of a `ty` replaced
+    /// by the lane loaded from `memarg`.
+    fn load_lane(&mut self, memarg: &MemArg, ty: Type, lane: u8) -> Result<(), WasmError> {
+        let vector = self.state.pop1();
+        let lane_ty = ty.lane_type();
+        let (opcode, loaded) = match lane_ty {
+            Type::I8 => (Opcode::Uload8, Type::I32),
+            Type::I16 => (Opcode::Uload16, Type::I32),
+            _ => (Opcode::Load, lane_ty),
+        };
+        self.translate_load(memarg, opcode, loaded, lane_ty.bytes() as u8)?;
+        if self.state.reachable {
+            let x = self.state.pop1();
+            self.state.stack.push(vector);
+            self.state.stack.push(x);
+            self.replace_lane(ty, lane);
+        }
+        Ok(())
+    }
+
+    /// `v128.storeN_lane`: lane `lane` of a `ty` stored at `memarg`.
+    fn store_lane(&mut self, memarg: &MemArg, ty: Type, lane: u8) -> Result<(), WasmError> {
+        let x = self.pop_vector(ty);
+        let v = self.builder.ins().extractlane(x, lane);
+        let (opcode, v) = match ty.lane_type() {
+            Type::I8 => (Opcode::Istore8, self.builder.ins().uextend(Type::I32, v)),
+            Type::I16 => (Opcode::Istore16, self.builder.ins().uextend(Type::I32, v)),
+            _ => (Opcode::Store, v),
+        };
+        self.state.stack.push(v);
+        self.translate_store(memarg, opcode, ty.lane_type().bytes() as u8)
     }
 
     /// A lane-wise float comparison of two vectors of type `ty`: a mask.

@@ -260,6 +260,18 @@ opcodes! {
     /// Q15 multiplication rounding and saturating: `(a * b + 0x4000) >> 15`
     /// of `i16` lanes, saturated.
     SqmulRoundSat "sqmul_round_sat" Binary [];
+    /// `v = fcvt_low_from_uint.f64x2 x`: the low two `u32` lanes of an
+    /// `i32x4`, converted.
+    FcvtLowFromUint "fcvt_low_from_uint" Unary [];
+    /// `v = iadd_pairwise a, b` of `i16x8`s or `i32x4`s: the sums of
+    /// neighbouring lanes (wrapping), `a`'s pairs in the low half of the
+    /// result and `b`'s in the high half.
+    IaddPairwise "iadd_pairwise" Binary [];
+    /// `v = widening_pairwise_dot_product_us_sat.i16x8 a, b` of two
+    /// `i8x16`s: lane `k` is `a[2k]*b[2k] + a[2k+1]*b[2k+1]` with `a`'s
+    /// bytes unsigned and `b`'s signed, saturated to `i16` (relaxed SIMD's
+    /// dot product, as both tiers compute it).
+    WideningPairwiseDotProductUsSat "widening_pairwise_dot_product_us_sat" Binary [];
 
     /// Float addition.
     Fadd "fadd" Binary [];
@@ -299,9 +311,12 @@ opcodes! {
     FcvtToSint "fcvt_to_sint" Unary [CAN_TRAP];
     /// Float to unsigned integer; traps on NaN or out of range.
     FcvtToUint "fcvt_to_uint" Unary [CAN_TRAP];
-    /// Float to signed integer, saturating (NaN is 0).
+    /// Float to signed integer, saturating (NaN is 0). On vectors, an
+    /// `f32x4` to an `i32x4`, or the two lanes of an `f64x2` into the low
+    /// lanes of an `i32x4`, the high two zero.
     FcvtToSintSat "fcvt_to_sint_sat" Unary [];
-    /// Float to unsigned integer, saturating (NaN is 0).
+    /// Float to unsigned integer, saturating (NaN is 0); on vectors as
+    /// `fcvt_to_sint_sat`.
     FcvtToUintSat "fcvt_to_uint_sat" Unary [];
     /// Signed integer to float.
     FcvtFromSint "fcvt_from_sint" Unary [];

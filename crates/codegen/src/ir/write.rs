@@ -26,6 +26,8 @@ impl Opcode {
                 | Opcode::Unarrow
                 | Opcode::WideningPairwiseDotProductS
                 | Opcode::FcvtLowFromSint
+                | Opcode::FcvtLowFromUint
+                | Opcode::WideningPairwiseDotProductUsSat
                 | Opcode::FvpromoteLow
                 | Opcode::Fvdemote
                 | Opcode::Load

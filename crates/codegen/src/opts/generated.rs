@@ -35,6 +35,25 @@ pub trait Context {
     fn udiv32_reciprocal(&mut self, arg0: i64) -> Option<U32Reciprocal>;
     fn same_opcode(&mut self, arg0: &Opcode, arg1: &Opcode) -> bool;
     fn same_type(&mut self, arg0: Value, arg1: Value) -> bool;
+    fn unpack_value_array_3(&mut self, arg0: ValueArray3) -> (Value, Value, Value);
+    fn vconst_new(&mut self, arg0: &Type, arg1: Constant) -> Value;
+    fn shuffle_new(&mut self, arg0: Value, arg1: Value, arg2: Constant) -> Value;
+    fn bitselect_new(&mut self, arg0: &Type, arg1: Value, arg2: Value, arg3: Value) -> Value;
+    fn constant_splat(&mut self, arg0: &Type, arg1: i64) -> Constant;
+    fn constant_lane(&mut self, arg0: &Type, arg1: Constant, arg2: u8) -> i64;
+    fn constant_insert(&mut self, arg0: &Type, arg1: Constant, arg2: u8, arg3: i64) -> Constant;
+    fn constant_shuffle(&mut self, arg0: Constant, arg1: Constant, arg2: Constant) -> Constant;
+    fn constant_bitwise(
+        &mut self,
+        arg0: &Opcode,
+        arg1: Constant,
+        arg2: Constant,
+    ) -> Option<Constant>;
+    fn constant_not(&mut self, arg0: Constant) -> Constant;
+    fn int_vector(&mut self, arg0: &Type) -> Option<Type>;
+    fn shuffle_identity(&mut self, arg0: Constant, arg1: bool) -> bool;
+    fn one_input_mask(&mut self, arg0: Constant, arg1: bool) -> Option<Constant>;
+    fn reads_second(&mut self, arg0: Constant) -> bool;
 }
 
 pub trait ContextIter {
@@ -126,7 +145,7 @@ impl<L: Length, C> Length for ContextIterWrapper<L, C> {
     }
 }
 
-/// Internal type U32Reciprocal: defined at isle/codegen/opts/opts.isle line 192.
+/// Internal type U32Reciprocal: defined at isle/codegen/opts/opts.isle line 201.
 #[derive(Clone, Debug)]
 pub enum U32Reciprocal {
     RoundUp { m: i64, k: i64 },
@@ -150,13 +169,24 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                             imm: v95,
                         } => {
                             if let &Opcode::Iconst = v94 {
+                                if let &Opcode::Splat = v87 {
+                                    let v16 = &C::value_type(ctx, arg0);
+                                    let v130 = &C::int_vector(ctx, v16);
+                                    if let Some(v131) = v130 {
+                                        let v132 = C::constant_splat(ctx, v131, v95);
+                                        let v133 = C::vconst_new(ctx, v131, v132);
+                                        let v134 = Some(v133);
+                                        // Rule at isle/codegen/opts/opts.isle line 304.
+                                        return v134;
+                                    }
+                                }
                                 let v96 = &C::value_type(ctx, v88);
                                 let v16 = &C::value_type(ctx, arg0);
                                 let v97 = C::fold_unary(ctx, v87, v96, v16, v95);
                                 if let Some(v98) = v97 {
                                     let v99 = C::iconst_new(ctx, v16, v98);
                                     let v100 = Some(v99);
-                                    // Rule at isle/codegen/opts/opts.isle line 231.
+                                    // Rule at isle/codegen/opts/opts.isle line 240.
                                     return v100;
                                 }
                             }
@@ -169,14 +199,14 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                 &Opcode::Bnot => {
                                     if let &Opcode::Bnot = v91 {
                                         let v93 = Some(v92);
-                                        // Rule at isle/codegen/opts/opts.isle line 226.
+                                        // Rule at isle/codegen/opts/opts.isle line 235.
                                         return v93;
                                     }
                                 }
                                 &Opcode::Ineg => {
                                     if let &Opcode::Ineg = v91 {
                                         let v93 = Some(v92);
-                                        // Rule at isle/codegen/opts/opts.isle line 225.
+                                        // Rule at isle/codegen/opts/opts.isle line 234.
                                         return v93;
                                     }
                                 }
@@ -185,7 +215,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         let v16 = &C::value_type(ctx, arg0);
                                         let v103 = C::unary_new(ctx, &Opcode::Uextend, v16, v92);
                                         let v104 = Some(v103);
-                                        // Rule at isle/codegen/opts/opts.isle line 240.
+                                        // Rule at isle/codegen/opts/opts.isle line 249.
                                         return v104;
                                     }
                                 }
@@ -194,7 +224,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         let v16 = &C::value_type(ctx, arg0);
                                         let v106 = C::unary_new(ctx, &Opcode::Sextend, v16, v92);
                                         let v107 = Some(v106);
-                                        // Rule at isle/codegen/opts/opts.isle line 242.
+                                        // Rule at isle/codegen/opts/opts.isle line 251.
                                         return v107;
                                     }
                                 }
@@ -204,7 +234,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v101 = C::same_type(ctx, arg0, v92);
                                             if v101 == true {
                                                 let v93 = Some(v92);
-                                                // Rule at isle/codegen/opts/opts.isle line 234.
+                                                // Rule at isle/codegen/opts/opts.isle line 243.
                                                 return v93;
                                             }
                                         }
@@ -212,11 +242,53 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v101 = C::same_type(ctx, arg0, v92);
                                             if v101 == true {
                                                 let v93 = Some(v92);
-                                                // Rule at isle/codegen/opts/opts.isle line 237.
+                                                // Rule at isle/codegen/opts/opts.isle line 246.
                                                 return v93;
                                             }
                                         }
                                         _ => {}
+                                    }
+                                }
+                                &Opcode::Bitcast => {
+                                    if let &Opcode::Bitcast = v91 {
+                                        let v101 = C::same_type(ctx, arg0, v92);
+                                        if v101 == true {
+                                            let v93 = Some(v92);
+                                            // Rule at isle/codegen/opts/opts.isle line 326.
+                                            return v93;
+                                        }
+                                        let v16 = &C::value_type(ctx, arg0);
+                                        let v202 = C::unary_new(ctx, &Opcode::Bitcast, v16, v92);
+                                        let v203 = Some(v202);
+                                        // Rule at isle/codegen/opts/opts.isle line 329.
+                                        return v203;
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                        &InstructionData::UnaryConst {
+                            opcode: ref v168,
+                            constant: v169,
+                        } => {
+                            match v87 {
+                                &Opcode::Bnot => {
+                                    if let &Opcode::Vconst = v168 {
+                                        let v16 = &C::value_type(ctx, arg0);
+                                        let v198 = C::constant_not(ctx, v169);
+                                        let v199 = C::vconst_new(ctx, v16, v198);
+                                        let v200 = Some(v199);
+                                        // Rule at isle/codegen/opts/opts.isle line 320.
+                                        return v200;
+                                    }
+                                }
+                                &Opcode::Bitcast => {
+                                    if let &Opcode::Vconst = v168 {
+                                        let v16 = &C::value_type(ctx, arg0);
+                                        let v170 = C::vconst_new(ctx, v16, v169);
+                                        let v171 = Some(v170);
+                                        // Rule at isle/codegen/opts/opts.isle line 313.
+                                        return v171;
                                     }
                                 }
                                 _ => {}
@@ -233,156 +305,158 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                 let v5 = C::unpack_value_array_2(ctx, v4);
                 let v12 = &C::def_data(ctx, v5.1);
                 if let Some(v13) = v12 {
-                    if let &InstructionData::UnaryImm {
-                        opcode: ref v14,
-                        imm: v15,
-                    } = v13
-                    {
-                        if let &Opcode::Iconst = v14 {
-                            let v8 = &C::def_data(ctx, v5.0);
-                            if let Some(v9) = v8 {
-                                if let &InstructionData::UnaryImm {
-                                    opcode: ref v10,
-                                    imm: v11,
-                                } = v9
-                                {
-                                    if let &Opcode::Iconst = v10 {
-                                        let v16 = &C::value_type(ctx, arg0);
-                                        let v17 = C::fold_binary(ctx, v3, v16, v11, v15);
-                                        if let Some(v18) = v17 {
-                                            let v19 = C::iconst_new(ctx, v16, v18);
-                                            let v20 = Some(v19);
-                                            // Rule at isle/codegen/opts/opts.isle line 103.
-                                            return v20;
+                    match v13 {
+                        &InstructionData::UnaryImm {
+                            opcode: ref v14,
+                            imm: v15,
+                        } => {
+                            if let &Opcode::Iconst = v14 {
+                                let v8 = &C::def_data(ctx, v5.0);
+                                if let Some(v9) = v8 {
+                                    if let &InstructionData::UnaryImm {
+                                        opcode: ref v10,
+                                        imm: v11,
+                                    } = v9
+                                    {
+                                        if let &Opcode::Iconst = v10 {
+                                            let v16 = &C::value_type(ctx, arg0);
+                                            let v17 = C::fold_binary(ctx, v3, v16, v11, v15);
+                                            if let Some(v18) = v17 {
+                                                let v19 = C::iconst_new(ctx, v16, v18);
+                                                let v20 = Some(v19);
+                                                // Rule at isle/codegen/opts/opts.isle line 111.
+                                                return v20;
+                                            }
                                         }
                                     }
                                 }
-                            }
-                            match v3 {
-                                &Opcode::Iadd => {
-                                    if v15 == 0_i64 {
-                                        let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 109.
-                                        return v21;
+                                match v3 {
+                                    &Opcode::Iadd => {
+                                        if v15 == 0_i64 {
+                                            let v21 = Some(v5.0);
+                                            // Rule at isle/codegen/opts/opts.isle line 117.
+                                            return v21;
+                                        }
                                     }
-                                }
-                                &Opcode::Isub => {
-                                    if v15 == 0_i64 {
-                                        let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 110.
-                                        return v21;
+                                    &Opcode::Isub => {
+                                        if v15 == 0_i64 {
+                                            let v21 = Some(v5.0);
+                                            // Rule at isle/codegen/opts/opts.isle line 118.
+                                            return v21;
+                                        }
                                     }
-                                }
-                                &Opcode::Imul => {
-                                    match v15 {
-                                        0_i64 => {
+                                    &Opcode::Imul => {
+                                        match v15 {
+                                            0_i64 => {
+                                                let v16 = &C::value_type(ctx, arg0);
+                                                let v23 = C::iconst_new(ctx, v16, 0_i64);
+                                                let v24 = Some(v23);
+                                                // Rule at isle/codegen/opts/opts.isle line 127.
+                                                return v24;
+                                            }
+                                            1_i64 => {
+                                                let v21 = Some(v5.0);
+                                                // Rule at isle/codegen/opts/opts.isle line 121.
+                                                return v21;
+                                            }
+                                            _ => {}
+                                        }
+                                    }
+                                    &Opcode::Sdiv => {
+                                        if v15 == 1_i64 {
+                                            let v21 = Some(v5.0);
+                                            // Rule at isle/codegen/opts/opts.isle line 231.
+                                            return v21;
+                                        }
+                                    }
+                                    &Opcode::Udiv => {
+                                        if v15 == 1_i64 {
+                                            let v21 = Some(v5.0);
+                                            // Rule at isle/codegen/opts/opts.isle line 230.
+                                            return v21;
+                                        }
+                                    }
+                                    &Opcode::Band => {
+                                        if v15 == 0_i64 {
                                             let v16 = &C::value_type(ctx, arg0);
                                             let v23 = C::iconst_new(ctx, v16, 0_i64);
                                             let v24 = Some(v23);
-                                            // Rule at isle/codegen/opts/opts.isle line 119.
+                                            // Rule at isle/codegen/opts/opts.isle line 128.
                                             return v24;
                                         }
-                                        1_i64 => {
+                                    }
+                                    &Opcode::Bor => {
+                                        if v15 == 0_i64 {
                                             let v21 = Some(v5.0);
-                                            // Rule at isle/codegen/opts/opts.isle line 113.
+                                            // Rule at isle/codegen/opts/opts.isle line 119.
                                             return v21;
                                         }
-                                        _ => {}
                                     }
-                                }
-                                &Opcode::Sdiv => {
-                                    if v15 == 1_i64 {
-                                        let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 222.
-                                        return v21;
+                                    &Opcode::Bxor => {
+                                        if v15 == 0_i64 {
+                                            let v21 = Some(v5.0);
+                                            // Rule at isle/codegen/opts/opts.isle line 120.
+                                            return v21;
+                                        }
                                     }
-                                }
-                                &Opcode::Udiv => {
-                                    if v15 == 1_i64 {
-                                        let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 221.
-                                        return v21;
+                                    &Opcode::Ishl => {
+                                        if v15 == 0_i64 {
+                                            let v21 = Some(v5.0);
+                                            // Rule at isle/codegen/opts/opts.isle line 122.
+                                            return v21;
+                                        }
                                     }
-                                }
-                                &Opcode::Band => {
-                                    if v15 == 0_i64 {
-                                        let v16 = &C::value_type(ctx, arg0);
-                                        let v23 = C::iconst_new(ctx, v16, 0_i64);
-                                        let v24 = Some(v23);
-                                        // Rule at isle/codegen/opts/opts.isle line 120.
-                                        return v24;
+                                    &Opcode::Ushr => {
+                                        if v15 == 0_i64 {
+                                            let v21 = Some(v5.0);
+                                            // Rule at isle/codegen/opts/opts.isle line 123.
+                                            return v21;
+                                        }
                                     }
-                                }
-                                &Opcode::Bor => {
-                                    if v15 == 0_i64 {
-                                        let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 111.
-                                        return v21;
+                                    &Opcode::Sshr => {
+                                        if v15 == 0_i64 {
+                                            let v21 = Some(v5.0);
+                                            // Rule at isle/codegen/opts/opts.isle line 124.
+                                            return v21;
+                                        }
                                     }
+                                    _ => {}
                                 }
-                                &Opcode::Bxor => {
-                                    if v15 == 0_i64 {
-                                        let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 112.
-                                        return v21;
-                                    }
-                                }
-                                &Opcode::Ishl => {
-                                    if v15 == 0_i64 {
-                                        let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 114.
-                                        return v21;
-                                    }
-                                }
-                                &Opcode::Ushr => {
-                                    if v15 == 0_i64 {
-                                        let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 115.
-                                        return v21;
-                                    }
-                                }
-                                &Opcode::Sshr => {
-                                    if v15 == 0_i64 {
-                                        let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 116.
-                                        return v21;
-                                    }
-                                }
-                                _ => {}
-                            }
-                            if let Some(v9) = v8 {
-                                if let &InstructionData::Binary {
-                                    opcode: ref v32,
-                                    args: v33,
-                                } = v9
-                                {
-                                    let v34 = C::unpack_value_array_2(ctx, v33);
-                                    let v37 = &C::def_data(ctx, v34.1);
-                                    if let Some(v38) = v37 {
-                                        if let &InstructionData::UnaryImm {
-                                            opcode: ref v39,
-                                            imm: v40,
-                                        } = v38
-                                        {
-                                            if let &Opcode::Iconst = v39 {
-                                                let v41 = &C::reassociates(ctx, v3);
-                                                if let Some(v42) = v41 {
-                                                    if v3 == v42 {
-                                                        let v43 = C::same_opcode(ctx, v3, v32);
-                                                        if v43 == true {
-                                                            let v16 = &C::value_type(ctx, arg0);
-                                                            let v44 = C::fold_binary(
-                                                                ctx, v3, v16, v40, v15,
-                                                            );
-                                                            if let Some(v45) = v44 {
-                                                                let v46 =
-                                                                    C::iconst_new(ctx, v16, v45);
-                                                                let v47 = C::binary_new(
-                                                                    ctx, v3, v16, v34.0, v46,
+                                if let Some(v9) = v8 {
+                                    if let &InstructionData::Binary {
+                                        opcode: ref v32,
+                                        args: v33,
+                                    } = v9
+                                    {
+                                        let v34 = C::unpack_value_array_2(ctx, v33);
+                                        let v37 = &C::def_data(ctx, v34.1);
+                                        if let Some(v38) = v37 {
+                                            if let &InstructionData::UnaryImm {
+                                                opcode: ref v39,
+                                                imm: v40,
+                                            } = v38
+                                            {
+                                                if let &Opcode::Iconst = v39 {
+                                                    let v41 = &C::reassociates(ctx, v3);
+                                                    if let Some(v42) = v41 {
+                                                        if v3 == v42 {
+                                                            let v43 = C::same_opcode(ctx, v3, v32);
+                                                            if v43 == true {
+                                                                let v16 = &C::value_type(ctx, arg0);
+                                                                let v44 = C::fold_binary(
+                                                                    ctx, v3, v16, v40, v15,
                                                                 );
-                                                                let v48 = Some(v47);
-                                                                // Rule at isle/codegen/opts/opts.isle line 149.
-                                                                return v48;
+                                                                if let Some(v45) = v44 {
+                                                                    let v46 = C::iconst_new(
+                                                                        ctx, v16, v45,
+                                                                    );
+                                                                    let v47 = C::binary_new(
+                                                                        ctx, v3, v16, v34.0, v46,
+                                                                    );
+                                                                    let v48 = Some(v47);
+                                                                    // Rule at isle/codegen/opts/opts.isle line 158.
+                                                                    return v48;
+                                                                }
                                                             }
                                                         }
                                                     }
@@ -391,119 +465,247 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         }
                                     }
                                 }
-                            }
-                            match v3 {
-                                &Opcode::Isub => {
-                                    let v16 = &C::value_type(ctx, arg0);
-                                    let v50 = C::fold_binary(ctx, &Opcode::Isub, v16, 0_i64, v15);
-                                    if let Some(v51) = v50 {
-                                        let v53 = C::iconst_new(ctx, v16, v51);
-                                        let v54 = C::binary_new(ctx, &Opcode::Iadd, v16, v5.0, v53);
-                                        let v55 = Some(v54);
-                                        // Rule at isle/codegen/opts/opts.isle line 157.
-                                        return v55;
-                                    }
-                                }
-                                &Opcode::Imul => {
-                                    let v16 = &C::value_type(ctx, arg0);
-                                    let v62 = C::log2(ctx, v16, v15);
-                                    if let Some(v63) = v62 {
-                                        let v65 = C::iconst_new(ctx, v16, v63);
-                                        let v66 = C::binary_new(ctx, &Opcode::Ishl, v16, v5.0, v65);
-                                        let v67 = Some(v66);
-                                        // Rule at isle/codegen/opts/opts.isle line 169.
-                                        return v67;
-                                    }
-                                }
-                                &Opcode::Udiv => {
-                                    let v16 = &C::value_type(ctx, arg0);
-                                    let v62 = C::log2(ctx, v16, v15);
-                                    if let Some(v63) = v62 {
-                                        let v65 = C::iconst_new(ctx, v16, v63);
-                                        let v69 = C::binary_new(ctx, &Opcode::Ushr, v16, v5.0, v65);
-                                        let v70 = Some(v69);
-                                        // Rule at isle/codegen/opts/opts.isle line 176.
-                                        return v70;
-                                    }
-                                    if let &Type::I32 = v16 {
-                                        let v78 = &C::udiv32_reciprocal(ctx, v15);
-                                        if let Some(v79) = v78 {
-                                            let v80 =
-                                                constructor_udiv32_by_reciprocal(ctx, v5.0, v79);
-                                            let v81 = Some(v80);
-                                            // Rule at isle/codegen/opts/opts.isle line 211.
-                                            return v81;
-                                        }
-                                    }
-                                }
-                                &Opcode::Urem => {
-                                    let v16 = &C::value_type(ctx, arg0);
-                                    let v62 = C::log2(ctx, v16, v15);
-                                    if let Some(v63) = v62 {
-                                        let v72 =
-                                            C::fold_binary(ctx, &Opcode::Isub, v16, v15, 1_i64);
-                                        if let Some(v73) = v72 {
-                                            let v75 = C::iconst_new(ctx, v16, v73);
-                                            let v76 =
-                                                C::binary_new(ctx, &Opcode::Band, v16, v5.0, v75);
-                                            let v77 = Some(v76);
-                                            // Rule at isle/codegen/opts/opts.isle line 180.
-                                            return v77;
-                                        }
-                                    }
-                                    if let &Type::I32 = v16 {
-                                        let v78 = &C::udiv32_reciprocal(ctx, v15);
-                                        if let Some(v79) = v78 {
-                                            let v80 =
-                                                constructor_udiv32_by_reciprocal(ctx, v5.0, v79);
-                                            let v84 = C::binary_new(
-                                                ctx,
-                                                &Opcode::Imul,
-                                                &Type::I32,
-                                                v80,
-                                                v5.1,
-                                            );
-                                            let v85 = C::binary_new(
-                                                ctx,
-                                                &Opcode::Isub,
-                                                &Type::I32,
-                                                v5.0,
-                                                v84,
-                                            );
-                                            let v86 = Some(v85);
-                                            // Rule at isle/codegen/opts/opts.isle line 215.
-                                            return v86;
-                                        }
-                                    }
-                                }
-                                &Opcode::Band => {
-                                    if v15 == -1_i64 {
-                                        let v21 = Some(v5.0);
-                                        // Rule at isle/codegen/opts/opts.isle line 163.
-                                        return v21;
-                                    }
-                                }
-                                &Opcode::Bor => {
-                                    if v15 == -1_i64 {
+                                match v3 {
+                                    &Opcode::Isub => {
                                         let v16 = &C::value_type(ctx, arg0);
-                                        let v57 = C::iconst_new(ctx, v16, -1_i64);
-                                        let v58 = Some(v57);
-                                        // Rule at isle/codegen/opts/opts.isle line 164.
-                                        return v58;
+                                        let v50 =
+                                            C::fold_binary(ctx, &Opcode::Isub, v16, 0_i64, v15);
+                                        if let Some(v51) = v50 {
+                                            let v53 = C::iconst_new(ctx, v16, v51);
+                                            let v54 =
+                                                C::binary_new(ctx, &Opcode::Iadd, v16, v5.0, v53);
+                                            let v55 = Some(v54);
+                                            // Rule at isle/codegen/opts/opts.isle line 166.
+                                            return v55;
+                                        }
                                     }
-                                }
-                                &Opcode::Bxor => {
-                                    if v15 == -1_i64 {
+                                    &Opcode::Imul => {
                                         let v16 = &C::value_type(ctx, arg0);
-                                        let v60 = C::unary_new(ctx, &Opcode::Bnot, v16, v5.0);
-                                        let v61 = Some(v60);
-                                        // Rule at isle/codegen/opts/opts.isle line 165.
-                                        return v61;
+                                        let v62 = C::log2(ctx, v16, v15);
+                                        if let Some(v63) = v62 {
+                                            let v65 = C::iconst_new(ctx, v16, v63);
+                                            let v66 =
+                                                C::binary_new(ctx, &Opcode::Ishl, v16, v5.0, v65);
+                                            let v67 = Some(v66);
+                                            // Rule at isle/codegen/opts/opts.isle line 178.
+                                            return v67;
+                                        }
                                     }
+                                    &Opcode::Udiv => {
+                                        let v16 = &C::value_type(ctx, arg0);
+                                        let v62 = C::log2(ctx, v16, v15);
+                                        if let Some(v63) = v62 {
+                                            let v65 = C::iconst_new(ctx, v16, v63);
+                                            let v69 =
+                                                C::binary_new(ctx, &Opcode::Ushr, v16, v5.0, v65);
+                                            let v70 = Some(v69);
+                                            // Rule at isle/codegen/opts/opts.isle line 185.
+                                            return v70;
+                                        }
+                                        if let &Type::I32 = v16 {
+                                            let v78 = &C::udiv32_reciprocal(ctx, v15);
+                                            if let Some(v79) = v78 {
+                                                let v80 = constructor_udiv32_by_reciprocal(
+                                                    ctx, v5.0, v79,
+                                                );
+                                                let v81 = Some(v80);
+                                                // Rule at isle/codegen/opts/opts.isle line 220.
+                                                return v81;
+                                            }
+                                        }
+                                    }
+                                    &Opcode::Urem => {
+                                        let v16 = &C::value_type(ctx, arg0);
+                                        let v62 = C::log2(ctx, v16, v15);
+                                        if let Some(v63) = v62 {
+                                            let v72 =
+                                                C::fold_binary(ctx, &Opcode::Isub, v16, v15, 1_i64);
+                                            if let Some(v73) = v72 {
+                                                let v75 = C::iconst_new(ctx, v16, v73);
+                                                let v76 = C::binary_new(
+                                                    ctx,
+                                                    &Opcode::Band,
+                                                    v16,
+                                                    v5.0,
+                                                    v75,
+                                                );
+                                                let v77 = Some(v76);
+                                                // Rule at isle/codegen/opts/opts.isle line 189.
+                                                return v77;
+                                            }
+                                        }
+                                        if let &Type::I32 = v16 {
+                                            let v78 = &C::udiv32_reciprocal(ctx, v15);
+                                            if let Some(v79) = v78 {
+                                                let v80 = constructor_udiv32_by_reciprocal(
+                                                    ctx, v5.0, v79,
+                                                );
+                                                let v84 = C::binary_new(
+                                                    ctx,
+                                                    &Opcode::Imul,
+                                                    &Type::I32,
+                                                    v80,
+                                                    v5.1,
+                                                );
+                                                let v85 = C::binary_new(
+                                                    ctx,
+                                                    &Opcode::Isub,
+                                                    &Type::I32,
+                                                    v5.0,
+                                                    v84,
+                                                );
+                                                let v86 = Some(v85);
+                                                // Rule at isle/codegen/opts/opts.isle line 224.
+                                                return v86;
+                                            }
+                                        }
+                                    }
+                                    &Opcode::Band => {
+                                        if v15 == -1_i64 {
+                                            let v21 = Some(v5.0);
+                                            // Rule at isle/codegen/opts/opts.isle line 172.
+                                            return v21;
+                                        }
+                                    }
+                                    &Opcode::Bor => {
+                                        if v15 == -1_i64 {
+                                            let v16 = &C::value_type(ctx, arg0);
+                                            let v57 = C::iconst_new(ctx, v16, -1_i64);
+                                            let v58 = Some(v57);
+                                            // Rule at isle/codegen/opts/opts.isle line 173.
+                                            return v58;
+                                        }
+                                    }
+                                    &Opcode::Bxor => {
+                                        if v15 == -1_i64 {
+                                            let v16 = &C::value_type(ctx, arg0);
+                                            let v60 = C::unary_new(ctx, &Opcode::Bnot, v16, v5.0);
+                                            let v61 = Some(v60);
+                                            // Rule at isle/codegen/opts/opts.isle line 174.
+                                            return v61;
+                                        }
+                                    }
+                                    _ => {}
                                 }
-                                _ => {}
                             }
                         }
+                        &InstructionData::Binary {
+                            opcode: ref v220,
+                            args: v221,
+                        } => {
+                            if let &Opcode::Bor = v3 {
+                                match v220 {
+                                    &Opcode::Band => {
+                                        let v8 = &C::def_data(ctx, v5.0);
+                                        if let Some(v9) = v8 {
+                                            if let &InstructionData::Binary {
+                                                opcode: ref v32,
+                                                args: v33,
+                                            } = v9
+                                            {
+                                                if let &Opcode::BandNot = v32 {
+                                                    let v16 = &C::value_type(ctx, arg0);
+                                                    let v130 = &C::int_vector(ctx, v16);
+                                                    if let Some(v131) = v130 {
+                                                        let v222 =
+                                                            C::unpack_value_array_2(ctx, v221);
+                                                        let v34 = C::unpack_value_array_2(ctx, v33);
+                                                        let v234 =
+                                                            C::same_value(ctx, v222.0, v34.1);
+                                                        if v234 == true {
+                                                            let v235 = C::bitselect_new(
+                                                                ctx, v131, v222.0, v222.1, v34.0,
+                                                            );
+                                                            let v236 = Some(v235);
+                                                            // Rule at isle/codegen/opts/opts.isle line 379.
+                                                            return v236;
+                                                        }
+                                                        let v231 =
+                                                            C::same_value(ctx, v222.1, v34.1);
+                                                        if v231 == true {
+                                                            let v232 = C::bitselect_new(
+                                                                ctx, v131, v222.1, v222.0, v34.0,
+                                                            );
+                                                            let v233 = Some(v232);
+                                                            // Rule at isle/codegen/opts/opts.isle line 375.
+                                                            return v233;
+                                                        }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                    &Opcode::BandNot => {
+                                        let v8 = &C::def_data(ctx, v5.0);
+                                        if let Some(v9) = v8 {
+                                            if let &InstructionData::Binary {
+                                                opcode: ref v32,
+                                                args: v33,
+                                            } = v9
+                                            {
+                                                if let &Opcode::Band = v32 {
+                                                    let v16 = &C::value_type(ctx, arg0);
+                                                    let v130 = &C::int_vector(ctx, v16);
+                                                    if let Some(v131) = v130 {
+                                                        let v34 = C::unpack_value_array_2(ctx, v33);
+                                                        let v222 =
+                                                            C::unpack_value_array_2(ctx, v221);
+                                                        let v228 =
+                                                            C::same_value(ctx, v34.0, v222.1);
+                                                        if v228 == true {
+                                                            let v229 = C::bitselect_new(
+                                                                ctx, v131, v34.0, v34.1, v222.0,
+                                                            );
+                                                            let v230 = Some(v229);
+                                                            // Rule at isle/codegen/opts/opts.isle line 371.
+                                                            return v230;
+                                                        }
+                                                        let v225 =
+                                                            C::same_value(ctx, v34.1, v222.1);
+                                                        if v225 == true {
+                                                            let v226 = C::bitselect_new(
+                                                                ctx, v131, v34.1, v34.0, v222.0,
+                                                            );
+                                                            let v227 = Some(v226);
+                                                            // Rule at isle/codegen/opts/opts.isle line 367.
+                                                            return v227;
+                                                        }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                    _ => {}
+                                }
+                            }
+                        }
+                        &InstructionData::UnaryConst {
+                            opcode: ref v192,
+                            constant: v193,
+                        } => {
+                            if let &Opcode::Vconst = v192 {
+                                let v8 = &C::def_data(ctx, v5.0);
+                                if let Some(v9) = v8 {
+                                    if let &InstructionData::UnaryConst {
+                                        opcode: ref v190,
+                                        constant: v191,
+                                    } = v9
+                                    {
+                                        if let &Opcode::Vconst = v190 {
+                                            let v194 = C::constant_bitwise(ctx, v3, v191, v193);
+                                            if let Some(v195) = v194 {
+                                                let v16 = &C::value_type(ctx, arg0);
+                                                let v196 = C::vconst_new(ctx, v16, v195);
+                                                let v197 = Some(v196);
+                                                // Rule at isle/codegen/opts/opts.isle line 317.
+                                                return v197;
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        _ => {}
                     }
                 }
                 match v3 {
@@ -515,7 +717,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                 let v16 = &C::value_type(ctx, arg0);
                                 let v23 = C::iconst_new(ctx, v16, 0_i64);
                                 let v24 = Some(v23);
-                                // Rule at isle/codegen/opts/opts.isle line 123.
+                                // Rule at isle/codegen/opts/opts.isle line 131.
                                 return v24;
                             }
                         }
@@ -524,7 +726,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                         let v25 = C::same_value(ctx, v5.0, v5.1);
                         if v25 == true {
                             let v21 = Some(v5.0);
-                            // Rule at isle/codegen/opts/opts.isle line 132.
+                            // Rule at isle/codegen/opts/opts.isle line 140.
                             return v21;
                         }
                     }
@@ -532,7 +734,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                         let v25 = C::same_value(ctx, v5.0, v5.1);
                         if v25 == true {
                             let v21 = Some(v5.0);
-                            // Rule at isle/codegen/opts/opts.isle line 133.
+                            // Rule at isle/codegen/opts/opts.isle line 141.
                             return v21;
                         }
                     }
@@ -544,7 +746,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                 let v16 = &C::value_type(ctx, arg0);
                                 let v23 = C::iconst_new(ctx, v16, 0_i64);
                                 let v24 = Some(v23);
-                                // Rule at isle/codegen/opts/opts.isle line 127.
+                                // Rule at isle/codegen/opts/opts.isle line 135.
                                 return v24;
                             }
                         }
@@ -566,7 +768,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                     let v29 = C::iconst_new(ctx, v16, v11);
                                     let v30 = C::binary_new(ctx, v3, v16, v5.1, v29);
                                     let v31 = Some(v30);
-                                    // Rule at isle/codegen/opts/opts.isle line 144.
+                                    // Rule at isle/codegen/opts/opts.isle line 153.
                                     return v31;
                                 }
                             }
@@ -602,7 +804,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v123 = C::fold_icmp(ctx, v109, v122, v117, v121);
                                             let v124 = C::iconst_new(ctx, v16, v123);
                                             let v125 = Some(v124);
-                                            // Rule at isle/codegen/opts/opts.isle line 246.
+                                            // Rule at isle/codegen/opts/opts.isle line 255.
                                             return v125;
                                         }
                                     }
@@ -618,9 +820,153 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                             let v127 = C::icmp_self(ctx, v109);
                             let v128 = C::iconst_new(ctx, v16, v127);
                             let v129 = Some(v128);
-                            // Rule at isle/codegen/opts/opts.isle line 248.
+                            // Rule at isle/codegen/opts/opts.isle line 257.
                             return v129;
                         }
+                    }
+                }
+            }
+            &InstructionData::BinaryImm8 {
+                opcode: ref v135,
+                arg: v136,
+                imm: v137,
+            } => {
+                if let &Opcode::Extractlane = v135 {
+                    let v138 = &C::def_data(ctx, v136);
+                    if let Some(v139) = v138 {
+                        if let &InstructionData::UnaryConst {
+                            opcode: ref v140,
+                            constant: v141,
+                        } = v139
+                        {
+                            if let &Opcode::Vconst = v140 {
+                                let v142 = &C::value_type(ctx, v136);
+                                let v143 = &C::int_vector(ctx, v142);
+                                if let Some(v144) = v143 {
+                                    let v16 = &C::value_type(ctx, arg0);
+                                    let v145 = C::constant_lane(ctx, v144, v141, v137);
+                                    let v146 = C::iconst_new(ctx, v16, v145);
+                                    let v147 = Some(v146);
+                                    // Rule at isle/codegen/opts/opts.isle line 307.
+                                    return v147;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            &InstructionData::TernaryImm8 {
+                opcode: ref v148,
+                args: v149,
+                imm: v150,
+            } => {
+                if let &Opcode::Insertlane = v148 {
+                    let v151 = C::unpack_value_array_2(ctx, v149);
+                    let v154 = &C::def_data(ctx, v151.0);
+                    if let Some(v155) = v154 {
+                        if let &InstructionData::UnaryConst {
+                            opcode: ref v156,
+                            constant: v157,
+                        } = v155
+                        {
+                            if let &Opcode::Vconst = v156 {
+                                let v158 = &C::def_data(ctx, v151.1);
+                                if let Some(v159) = v158 {
+                                    if let &InstructionData::UnaryImm {
+                                        opcode: ref v160,
+                                        imm: v161,
+                                    } = v159
+                                    {
+                                        if let &Opcode::Iconst = v160 {
+                                            let v162 = &C::value_type(ctx, v151.0);
+                                            let v163 = &C::int_vector(ctx, v162);
+                                            if let Some(v164) = v163 {
+                                                let v165 =
+                                                    C::constant_insert(ctx, v164, v157, v150, v161);
+                                                let v166 = C::vconst_new(ctx, v164, v165);
+                                                let v167 = Some(v166);
+                                                // Rule at isle/codegen/opts/opts.isle line 310.
+                                                return v167;
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            &InstructionData::Shuffle {
+                opcode: ref v172,
+                args: v173,
+                mask: v174,
+            } => {
+                if let &Opcode::Shuffle = v172 {
+                    let v205 = C::shuffle_identity(ctx, v174, false);
+                    if v205 == true {
+                        let v175 = C::unpack_value_array_2(ctx, v173);
+                        let v206 = Some(v175.0);
+                        // Rule at isle/codegen/opts/opts.isle line 347.
+                        return v206;
+                    }
+                    let v208 = C::shuffle_identity(ctx, v174, true);
+                    if v208 == true {
+                        let v175 = C::unpack_value_array_2(ctx, v173);
+                        let v209 = Some(v175.1);
+                        // Rule at isle/codegen/opts/opts.isle line 350.
+                        return v209;
+                    }
+                    let v175 = C::unpack_value_array_2(ctx, v173);
+                    let v178 = &C::def_data(ctx, v175.0);
+                    if let Some(v179) = v178 {
+                        if let &InstructionData::UnaryConst {
+                            opcode: ref v180,
+                            constant: v181,
+                        } = v179
+                        {
+                            if let &Opcode::Vconst = v180 {
+                                let v182 = &C::def_data(ctx, v175.1);
+                                if let Some(v183) = v182 {
+                                    if let &InstructionData::UnaryConst {
+                                        opcode: ref v184,
+                                        constant: v185,
+                                    } = v183
+                                    {
+                                        if let &Opcode::Vconst = v184 {
+                                            let v187 = C::constant_shuffle(ctx, v181, v185, v174);
+                                            let v188 = C::vconst_new(ctx, &Type::I8X16, v187);
+                                            let v189 = Some(v188);
+                                            // Rule at isle/codegen/opts/opts.isle line 315.
+                                            return v189;
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    let v210 = C::same_value(ctx, v175.0, v175.1);
+                    match v210 {
+                        true => {
+                            let v211 = C::one_input_mask(ctx, v174, true);
+                            if let Some(v212) = v211 {
+                                let v213 = C::shuffle_new(ctx, v175.0, v175.0, v212);
+                                let v214 = Some(v213);
+                                // Rule at isle/codegen/opts/opts.isle line 353.
+                                return v214;
+                            }
+                        }
+                        false => {
+                            let v215 = C::one_input_mask(ctx, v174, false);
+                            if let Some(v216) = v215 {
+                                let v217 = C::reads_second(ctx, v174);
+                                let v218 =
+                                    constructor_shuffle_one_of(ctx, v175.0, v175.1, v217, v216);
+                                let v219 = Some(v218);
+                                // Rule at isle/codegen/opts/opts.isle line 357.
+                                return v219;
+                            }
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -640,7 +986,7 @@ pub fn constructor_udiv32_by_reciprocal<C: Context>(
         &U32Reciprocal::RoundUp { m: v2, k: v3 } => {
             let v6 = C::unary_new(ctx, &Opcode::Uextend, &Type::I64, arg0);
             let v7 = constructor_reciprocal_product(ctx, v6, v2, v3);
-            // Rule at isle/codegen/opts/opts.isle line 198.
+            // Rule at isle/codegen/opts/opts.isle line 207.
             return v7;
         }
         &U32Reciprocal::RoundDown { m: v8, k: v9 } => {
@@ -648,14 +994,14 @@ pub fn constructor_udiv32_by_reciprocal<C: Context>(
             let v12 = C::iconst_new(ctx, &Type::I64, 1_i64);
             let v13 = C::binary_new(ctx, &Opcode::Iadd, &Type::I64, v6, v12);
             let v14 = constructor_reciprocal_product(ctx, v13, v8, v9);
-            // Rule at isle/codegen/opts/opts.isle line 200.
+            // Rule at isle/codegen/opts/opts.isle line 209.
             return v14;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "udiv32_by_reciprocal", "isle/codegen/opts/opts.isle line 197"
+        "udiv32_by_reciprocal", "isle/codegen/opts/opts.isle line 206"
     )
 }
 
@@ -671,6 +1017,33 @@ pub fn constructor_reciprocal_product<C: Context>(
     let v10 = C::iconst_new(ctx, &Type::I64, arg2);
     let v11 = C::binary_new(ctx, &Opcode::Ushr, &Type::I64, v9, v10);
     let v12 = C::unary_new(ctx, &Opcode::Ireduce, &Type::I32, v11);
-    // Rule at isle/codegen/opts/opts.isle line 206.
+    // Rule at isle/codegen/opts/opts.isle line 215.
     return v12;
+}
+
+// Generated as internal constructor for term shuffle_one_of.
+pub fn constructor_shuffle_one_of<C: Context>(
+    ctx: &mut C,
+    arg0: Value,
+    arg1: Value,
+    arg2: bool,
+    arg3: Constant,
+) -> Value {
+    match arg2 {
+        true => {
+            let v5 = C::shuffle_new(ctx, arg1, arg1, arg3);
+            // Rule at isle/codegen/opts/opts.isle line 363.
+            return v5;
+        }
+        false => {
+            let v4 = C::shuffle_new(ctx, arg0, arg0, arg3);
+            // Rule at isle/codegen/opts/opts.isle line 362.
+            return v4;
+        }
+        _ => {}
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "shuffle_one_of", "isle/codegen/opts/opts.isle line 361"
+    )
 }

@@ -53,11 +53,12 @@ mod rle;
 use crate::dominator_tree::DominatorTree;
 use crate::entity::SecondaryMap;
 use crate::flowgraph::ControlFlowGraph;
-use crate::ir::{Function, Inst, InstructionData, IntCC, Opcode, Type, Value, ValueDef};
+use crate::ir::{Constant, Function, Inst, InstructionData, IntCC, Opcode, Type, Value, ValueDef};
 use std::collections::HashMap;
 
 // The names the generated code refers to (`use super::*`).
 type ValueArray2 = [Value; 2];
+type ValueArray3 = [Value; 3];
 
 /// The rewriting context: the function and the instruction being
 /// simplified (new constants are inserted before it).
@@ -179,6 +180,129 @@ impl generated::Context for Rewriter<'_> {
     fn reassociates(&mut self, op: &Opcode) -> Option<Opcode> {
         self.commutative(op)
     }
+
+    fn unpack_value_array_3(&mut self, args: ValueArray3) -> (Value, Value, Value) {
+        (args[0], args[1], args[2])
+    }
+
+    fn vconst_new(&mut self, ty: &Type, constant: Constant) -> Value {
+        let data = InstructionData::UnaryConst {
+            opcode: Opcode::Vconst,
+            constant,
+        };
+        self.insert(data, *ty)
+    }
+
+    fn shuffle_new(&mut self, a: Value, b: Value, mask: Constant) -> Value {
+        let data = InstructionData::Shuffle {
+            opcode: Opcode::Shuffle,
+            args: [a, b],
+            mask,
+        };
+        self.insert(data, Type::I8X16)
+    }
+
+    fn bitselect_new(&mut self, ty: &Type, c: Value, a: Value, b: Value) -> Value {
+        let data = InstructionData::Ternary {
+            opcode: Opcode::Bitselect,
+            args: [c, a, b],
+        };
+        self.insert(data, *ty)
+    }
+
+    fn int_vector(&mut self, ty: &Type) -> Option<Type> {
+        (ty.is_vector() && ty.is_int_lanes()).then_some(*ty)
+    }
+
+    fn constant_splat(&mut self, ty: &Type, x: i64) -> Constant {
+        let width = ty.lane_type().bits();
+        let lane = u128::from(x as u64) & lane_mask(width);
+        let bits = (0..ty.lane_count()).fold(0, |acc, i| acc | lane << (i * width));
+        self.func.dfg.constant(bits)
+    }
+
+    fn constant_lane(&mut self, ty: &Type, c: Constant, lane: u8) -> i64 {
+        let width = ty.lane_type().bits();
+        let bits = self.func.dfg.constant_bits(c) >> (u32::from(lane) * width) & lane_mask(width);
+        ty.lane_type().sign_extend(bits as u64 as i64)
+    }
+
+    fn constant_insert(&mut self, ty: &Type, c: Constant, lane: u8, x: i64) -> Constant {
+        let width = ty.lane_type().bits();
+        let shift = u32::from(lane) * width;
+        let cleared = self.func.dfg.constant_bits(c) & !(lane_mask(width) << shift);
+        let bits = cleared | (u128::from(x as u64) & lane_mask(width)) << shift;
+        self.func.dfg.constant(bits)
+    }
+
+    fn constant_shuffle(&mut self, a: Constant, b: Constant, mask: Constant) -> Constant {
+        let dfg = &self.func.dfg;
+        let (a, b) = (dfg.constant_bits(a), dfg.constant_bits(b));
+        let both = [a.to_le_bytes(), b.to_le_bytes()].concat();
+        let bytes = dfg
+            .constant_bits(mask)
+            .to_le_bytes()
+            .map(|m| both[usize::from(m)]);
+        self.func.dfg.constant(u128::from_le_bytes(bytes))
+    }
+
+    fn constant_bitwise(&mut self, op: &Opcode, a: Constant, b: Constant) -> Option<Constant> {
+        let dfg = &self.func.dfg;
+        let (a, b) = (dfg.constant_bits(a), dfg.constant_bits(b));
+        let bits = match op {
+            Opcode::Band => a & b,
+            Opcode::Bor => a | b,
+            Opcode::Bxor => a ^ b,
+            Opcode::BandNot => a & !b,
+            _ => return None,
+        };
+        Some(self.func.dfg.constant(bits))
+    }
+
+    fn constant_not(&mut self, c: Constant) -> Constant {
+        let bits = !self.func.dfg.constant_bits(c);
+        self.func.dfg.constant(bits)
+    }
+
+    fn shuffle_identity(&mut self, mask: Constant, second: bool) -> bool {
+        let base = if second { 16 } else { 0 };
+        mask_bytes(self.func, mask)
+            .iter()
+            .enumerate()
+            .all(|(i, &m)| usize::from(m) == base + i)
+    }
+
+    fn one_input_mask(&mut self, mask: Constant, same: bool) -> Option<Constant> {
+        let bytes = mask_bytes(self.func, mask);
+        let second = bytes.iter().filter(|&&m| m >= 16).count();
+        let wanted = if same {
+            // One value twice: any byte of the second operand is the same
+            // byte of the first (none: nothing to do).
+            second > 0
+        } else {
+            // Two values, one of which is read.
+            second == 0 || second == 16
+        };
+        wanted.then(|| {
+            self.func
+                .dfg
+                .constant(u128::from_le_bytes(bytes.map(|m| m % 16)))
+        })
+    }
+
+    fn reads_second(&mut self, mask: Constant) -> bool {
+        mask_bytes(self.func, mask).iter().all(|&m| m >= 16)
+    }
+}
+
+/// The lowest `width` bits set.
+fn lane_mask(width: u32) -> u128 {
+    u128::MAX >> (128 - width)
+}
+
+/// The 16 bytes of the shuffle mask `mask`.
+fn mask_bytes(func: &Function, mask: Constant) -> [u8; 16] {
+    func.dfg.constant_bits(mask).to_le_bytes()
 }
 
 impl Rewriter<'_> {

@@ -79,15 +79,9 @@
 //!   with `0x43300000`, making the double `2^52 + u`; subtracting 2^52
 //!   leaves `u`, exactly.
 //!
-//! Relaxed SIMD, with one fixed choice among the behaviours it allows, the
-//! same on every CPU preset:
-//!
-//! * `i32x4.relaxed_trunc_*` are the matching `trunc_sat` operators;
-//! * `relaxed_madd` is `a * b + c` and `relaxed_nmadd` is `-(a * b) + c`
-//!   (computed as `c - a * b`, the same IEEE operation), both *unfused*:
-//!   rounded after the multiply and after the add, since FMA is not on
-//!   every preset;
-//! * `relaxed_min` and `relaxed_max` are exactly `min` and `max`.
+//! Relaxed SIMD's `relaxed_madd` is `a * b + c` and `relaxed_nmadd` is
+//! `c - a * b`, both *unfused* (`duet_environ::simd`): rounded after the
+//! multiply and after the add, since FMA is not on every preset.
 
 use super::Compiled;
 use crate::codegen::CodeGen;
@@ -173,10 +167,10 @@ impl CodeGen<'_> {
             Operator::F64x2Abs => self.simd_float_sign(F64x2, false),
             Operator::F32x4Neg => self.simd_float_sign(F32x4, true),
             Operator::F64x2Neg => self.simd_float_sign(F64x2, true),
-            Operator::F32x4Min | Operator::F32x4RelaxedMin => self.simd_float_min(F32x4),
-            Operator::F64x2Min | Operator::F64x2RelaxedMin => self.simd_float_min(F64x2),
-            Operator::F32x4Max | Operator::F32x4RelaxedMax => self.simd_float_max(F32x4),
-            Operator::F64x2Max | Operator::F64x2RelaxedMax => self.simd_float_max(F64x2),
+            Operator::F32x4Min => self.simd_float_min(F32x4),
+            Operator::F64x2Min => self.simd_float_min(F64x2),
+            Operator::F32x4Max => self.simd_float_max(F32x4),
+            Operator::F64x2Max => self.simd_float_max(F64x2),
             Operator::F32x4PMin => self.simd_float_pseudo_min_max(SseOp::Minps),
             Operator::F64x2PMin => self.simd_float_pseudo_min_max(SseOp::Minpd),
             Operator::F32x4PMax => self.simd_float_pseudo_min_max(SseOp::Maxps),
@@ -201,18 +195,10 @@ impl CodeGen<'_> {
             Operator::F64x2Gt => self.simd_float_compare(F64x2, CMP_LT, true),
             Operator::F64x2Le => self.simd_float_compare(F64x2, CMP_LE, false),
             Operator::F64x2Ge => self.simd_float_compare(F64x2, CMP_LE, true),
-            Operator::I32x4TruncSatF32x4S | Operator::I32x4RelaxedTruncF32x4S => {
-                self.i32x4_trunc_sat_f32x4_s()
-            }
-            Operator::I32x4TruncSatF32x4U | Operator::I32x4RelaxedTruncF32x4U => {
-                self.i32x4_trunc_sat_f32x4_u()
-            }
-            Operator::I32x4TruncSatF64x2SZero | Operator::I32x4RelaxedTruncF64x2SZero => {
-                self.i32x4_trunc_sat_f64x2_s_zero()
-            }
-            Operator::I32x4TruncSatF64x2UZero | Operator::I32x4RelaxedTruncF64x2UZero => {
-                self.i32x4_trunc_sat_f64x2_u_zero()
-            }
+            Operator::I32x4TruncSatF32x4S => self.i32x4_trunc_sat_f32x4_s(),
+            Operator::I32x4TruncSatF32x4U => self.i32x4_trunc_sat_f32x4_u(),
+            Operator::I32x4TruncSatF64x2SZero => self.i32x4_trunc_sat_f64x2_s_zero(),
+            Operator::I32x4TruncSatF64x2UZero => self.i32x4_trunc_sat_f64x2_u_zero(),
             Operator::F32x4ConvertI32x4S => {
                 let reg = self.pop_v128();
                 self.asm
@@ -531,9 +517,8 @@ impl CodeGen<'_> {
         self.push_v128(reg);
     }
 
-    /// `relaxed_madd` (`a * b + c`) or `relaxed_nmadd` (`-(a * b) + c`, as
-    /// `c - a * b`), unfused: rounded after the multiply and after the
-    /// add.
+    /// `relaxed_madd` (`a * b + c`) or `relaxed_nmadd` (`c - a * b`),
+    /// unfused: rounded after the multiply and after the add.
     fn simd_float_madd(&mut self, shape: Shape, negate: bool) {
         let c = self.pop_v128();
         let b = self.pop_v128();

@@ -93,12 +93,8 @@
 //! * **`dot_i16x8_s`**: `pmaddwd` (its one overflow, `2 * 0x8000^2`, wraps
 //!   as wasm's does).
 //!
-//! Relaxed SIMD takes one behaviour the proposal allows, the same on every
-//! CPU preset:
+//! The relaxed dot products (their behaviour is `duet_environ::simd`'s):
 //!
-//! * `i8x16/i16x8/i32x4/i64x2.relaxed_laneselect` are `v128.bitselect`
-//!   (bitwise, whatever the mask lanes are);
-//! * `i16x8.relaxed_q15mulr_s` is `i16x8.q15mulr_sat_s`;
 //! * `i16x8.relaxed_dot_i8x16_i7x16_s a b` is `pmaddubsw b, a`: `b`'s bytes
 //!   unsigned, `a`'s signed, and the 16-bit pair sums saturating;
 //! * `i32x4.relaxed_dot_i8x16_i7x16_add_s a b c` is that, then `pmaddwd`
@@ -340,11 +336,7 @@ impl CodeGen<'_> {
             O::I64x2ShrU => self.simd_int_shift(I64x2, Shift::ShrU),
 
             // ---- Whole-vector tests, lane selection, masks ----
-            O::V128Bitselect
-            | O::I8x16RelaxedLaneselect
-            | O::I16x8RelaxedLaneselect
-            | O::I32x4RelaxedLaneselect
-            | O::I64x2RelaxedLaneselect => self.v128_bitselect(),
+            O::V128Bitselect => self.v128_bitselect(),
             O::V128AnyTrue => self.v128_any_true(),
             O::I8x16AllTrue => self.simd_int_all_true(I8x16),
             O::I16x8AllTrue => self.simd_int_all_true(I16x8),
@@ -406,7 +398,7 @@ impl CodeGen<'_> {
             O::I16x8ExtAddPairwiseI8x16U => self.extadd_pairwise_i8x16(false),
             O::I32x4ExtAddPairwiseI16x8S => self.extadd_pairwise_i16x8(true),
             O::I32x4ExtAddPairwiseI16x8U => self.extadd_pairwise_i16x8(false),
-            O::I16x8Q15MulrSatS | O::I16x8RelaxedQ15mulrS => self.q15mulr_sat_s(),
+            O::I16x8Q15MulrSatS => self.q15mulr_sat_s(),
             O::I32x4DotI16x8S => self.v128_binop(SseOp::Pmaddwd),
             O::I16x8RelaxedDotI8x16I7x16S => self.relaxed_dot_i8x16_i7x16(false),
             O::I32x4RelaxedDotI8x16I7x16AddS => self.relaxed_dot_i8x16_i7x16(true),

@@ -215,7 +215,7 @@ impl CodeGen<'_> {
 
             Operator::I8x16Shuffle { lanes } => self.shuffle(&lanes),
             // The relaxed swizzle behaves as the exact one (module docs).
-            Operator::I8x16Swizzle | Operator::I8x16RelaxedSwizzle => self.swizzle(),
+            Operator::I8x16Swizzle => self.swizzle(),
 
             Operator::V128Load8x8S { memarg } => self.load_extend(&memarg, SseUnaryOp::Pmovsxbw),
             Operator::V128Load8x8U { memarg } => self.load_extend(&memarg, SseUnaryOp::Pmovzxbw),

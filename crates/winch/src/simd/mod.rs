@@ -50,21 +50,11 @@
 //!
 //! # Relaxed SIMD
 //!
-//! Each relaxed operator has one behaviour, among those the proposal
-//! allows, on every CPU preset, so that a program's result depends neither
-//! on the machine nor (once the optimizing tier has SIMD, issue 14, which
-//! must make the same choices) on the tier:
-//!
-//! | operator | behaviour |
-//! |---|---|
-//! | `i8x16.relaxed_swizzle` | `i8x16.swizzle` (an index of 16 or more gives 0) |
-//! | `i32x4.relaxed_trunc_f32x4_s/u`, `..._f64x2_s/u_zero` | the `trunc_sat` operator (saturating, NaN to 0) |
-//! | `f32x4/f64x2.relaxed_madd`, `relaxed_nmadd` | `a * b + c` and `-(a * b) + c`, unfused (rounded after the multiply and after the add: FMA is not on every CPU) |
-//! | `i8x16/i16x8/i32x4/i64x2.relaxed_laneselect` | `v128.bitselect` |
-//! | `f32x4/f64x2.relaxed_min/max` | `min`/`max` (NaN-propagating, `-0 < +0`) |
-//! | `i16x8.relaxed_q15mulr_s` | `i16x8.q15mulr_sat_s` |
-//! | `i16x8.relaxed_dot_i8x16_i7x16_s` | `pmaddubsw b, a`: `b`'s bytes unsigned, `a`'s signed, the pair sums saturating to 16 bits |
-//! | `i32x4.relaxed_dot_i8x16_i7x16_add_s` | that, then the pairs of 16-bit sums added (sign-extended) to 32 bits, then `c` |
+//! Each relaxed operator behaves as `duet_environ::simd` says, on every
+//! CPU preset and in both tiers: one with a deterministic twin
+//! (`relaxed_swizzle` is `swizzle`, ...) is compiled as that twin;
+//! `relaxed_madd`/`relaxed_nmadd` (`float.rs`) and the two relaxed dot
+//! products (`int.rs`) are compiled here as that table says.
 //!
 //! [`Assembler::packed`]: cranelift_asm::x64::Assembler::packed
 
@@ -99,6 +89,10 @@ impl CodeGen<'_> {
         name: &'static str,
     ) -> Result<(), CompileError> {
         self.check_simd()?;
+        // A relaxed operator with a deterministic twin is that twin
+        // (`duet_environ::simd`, the same in the optimizing tier).
+        let twin = duet_environ::simd::relaxed_as(op);
+        let op = twin.as_ref().unwrap_or(op);
         let compiled = self
             .compile_simd_core(op)
             .or_else(|| self.compile_simd_int(op))

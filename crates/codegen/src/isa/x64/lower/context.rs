@@ -84,6 +84,26 @@ impl generated::Context for Lower<'_> {
 
     fn unit(&mut self) {}
 
+    fn has_sse_op(&mut self, op: &SseOp) -> bool {
+        self.vcode.features().has(op.feature())
+    }
+
+    fn i64_sign_bit_shifted(&mut self, n: u8) -> i64 {
+        (1u64 << 63 >> n) as i64
+    }
+
+    fn byte_shift_mask(&mut self, op: &Opcode, n: u8) -> i64 {
+        let byte = match op {
+            Opcode::Ishl => 0xffu8 << n,
+            _ => 0xffu8 >> n,
+        };
+        i64::from_ne_bytes([byte; 8])
+    }
+
+    fn u8_add(&mut self, a: u8, b: u8) -> u8 {
+        a + b
+    }
+
     fn insertps_imm(&mut self, lane: u8) -> u8 {
         lane << 4
     }
@@ -108,6 +128,58 @@ impl generated::Context for Lower<'_> {
     fn shuffle_uses(&mut self, mask: Constant, second: bool) -> bool {
         let bytes = self.func.dfg.constant_bits(mask).to_le_bytes();
         bytes.iter().any(|&m| (m >= 16) == second)
+    }
+
+    fn shuffle_identity(&mut self, mask: Constant, second: bool) -> bool {
+        let base = if second { 16 } else { 0 };
+        mask_bytes(self, mask)
+            .iter()
+            .enumerate()
+            .all(|(i, &m)| usize::from(m) == base + i)
+    }
+
+    fn shuffle_pshufd(&mut self, mask: Constant, second: bool) -> Option<u8> {
+        let dwords = mask_dwords(&mask_bytes(self, mask))?;
+        let base = if second { 4 } else { 0 };
+        dwords.iter().rev().try_fold(0u8, |imm, &k| {
+            (base..base + 4).contains(&k).then(|| imm << 2 | (k - base))
+        })
+    }
+
+    fn shuffle_shufps(&mut self, mask: Constant) -> Option<u8> {
+        let [k0, k1, k2, k3] = mask_dwords(&mask_bytes(self, mask))?;
+        (k0 < 4 && k1 < 4 && k2 >= 4 && k3 >= 4)
+            .then(|| k0 | k1 << 2 | (k2 - 4) << 4 | (k3 - 4) << 6)
+    }
+
+    fn shuffle_palignr(&mut self, mask: Constant) -> Option<u8> {
+        let bytes = mask_bytes(self, mask);
+        let n = bytes[0];
+        let consecutive = bytes
+            .iter()
+            .enumerate()
+            .all(|(i, &m)| usize::from(m) == usize::from(n) + i);
+        (consecutive && (1..16).contains(&n)).then_some(n)
+    }
+
+    fn shuffle_pblendw(&mut self, mask: Constant) -> Option<u8> {
+        let bytes = mask_bytes(self, mask);
+        (0..8).try_fold(0u8, |imm, word| {
+            let (lo, hi) = (bytes[2 * word], bytes[2 * word + 1]);
+            let at = 2 * word as u8;
+            match (lo, hi) {
+                _ if lo == at && hi == at + 1 => Some(imm),
+                _ if lo == at + 16 && hi == at + 17 => Some(imm | 1 << word),
+                _ => None,
+            }
+        })
+    }
+
+    fn shuffle_unpack(&mut self, mask: Constant, swapped: bool) -> Option<SseOp> {
+        let bytes = mask_bytes(self, mask);
+        UNPACKS
+            .iter()
+            .find_map(|&(op, size, high)| (unpack_mask(size, high, swapped) == bytes).then_some(op))
     }
 
     fn vec_pool_amode(&mut self, lo: i64, hi: i64) -> Amode {
@@ -506,4 +578,51 @@ mod tests {
         let fconds: Vec<String> = FloatCC::ALL.iter().map(|c| format!("{c:?}")).collect();
         assert_eq!(isle_enum(lower, "FloatCC"), fconds);
     }
+}
+
+/// The 16 bytes of the shuffle mask `mask`.
+fn mask_bytes(lower: &Lower<'_>, mask: Constant) -> [u8; 16] {
+    lower.func.dfg.constant_bits(mask).to_le_bytes()
+}
+
+/// The shuffle as one of doublewords, if it moves whole aligned
+/// doublewords: which of the eight (`a`'s 0 to 3, `b`'s 4 to 7) each
+/// result doubleword is.
+fn mask_dwords(bytes: &[u8; 16]) -> Option<[u8; 4]> {
+    let mut dwords = [0; 4];
+    for (i, chunk) in bytes.chunks(4).enumerate() {
+        let k = chunk[0] / 4;
+        let whole = chunk[0] % 4 == 0 && chunk.iter().zip(chunk[0]..).all(|(&m, n)| m == n);
+        if !whole {
+            return None;
+        }
+        dwords[i] = k;
+    }
+    Some(dwords)
+}
+
+/// The interleaving unpacks: the operation, its element size in bytes, and
+/// whether it takes the high halves.
+const UNPACKS: [(SseOp, u8, bool); 8] = [
+    (SseOp::Punpcklbw, 1, false),
+    (SseOp::Punpcklwd, 2, false),
+    (SseOp::Punpckldq, 4, false),
+    (SseOp::Punpcklqdq, 8, false),
+    (SseOp::Punpckhbw, 1, true),
+    (SseOp::Punpckhwd, 2, true),
+    (SseOp::Punpckhdq, 4, true),
+    (SseOp::Punpckhqdq, 8, true),
+];
+
+/// The shuffle mask of `punpck{l,h}{size} a, b` (`swapped`: of `b, a`):
+/// element `2j` of the result is element `j` of the first operand's low
+/// (or high) half, element `2j + 1` the second's.
+fn unpack_mask(size: u8, high: bool, swapped: bool) -> [u8; 16] {
+    let (first, second) = if swapped { (16, 0) } else { (0, 16) };
+    let half = if high { 8 } else { 0 };
+    core::array::from_fn(|i| {
+        let (element, byte) = (i as u8 / size, i as u8 % size);
+        let source = if element % 2 == 0 { first } else { second };
+        source + half + (element / 2) * size + byte
+    })
 }

@@ -84,10 +84,20 @@ pub trait Context {
     fn insertps_imm(&mut self, arg0: u8) -> u8;
     fn shuffle_mask(&mut self, arg0: Constant, arg1: bool, arg2: bool) -> i64;
     fn shuffle_uses(&mut self, arg0: Constant, arg1: bool) -> bool;
+    fn shuffle_identity(&mut self, arg0: Constant, arg1: bool) -> bool;
+    fn shuffle_pshufd(&mut self, arg0: Constant, arg1: bool) -> Option<u8>;
+    fn shuffle_unpack(&mut self, arg0: Constant, arg1: bool) -> Option<SseOp>;
+    fn shuffle_palignr(&mut self, arg0: Constant) -> Option<u8>;
+    fn shuffle_shufps(&mut self, arg0: Constant) -> Option<u8>;
+    fn shuffle_pblendw(&mut self, arg0: Constant) -> Option<u8>;
     fn vec_shift_const(&mut self, arg0: Value, arg1: &Type) -> Option<u8>;
     fn lane_shift_mask(&mut self, arg0: &Type) -> i64;
     fn avx_shift_twin(&mut self, arg0: &SseShiftImmOp) -> Option<AvxShiftImmOp>;
     fn unit(&mut self) -> Unit;
+    fn has_sse_op(&mut self, arg0: &SseOp) -> bool;
+    fn i64_sign_bit_shifted(&mut self, arg0: u8) -> i64;
+    fn byte_shift_mask(&mut self, arg0: &Opcode, arg1: u8) -> i64;
+    fn u8_add(&mut self, arg0: u8, arg1: u8) -> u8;
 }
 
 pub trait ContextIter {
@@ -179,13 +189,29 @@ impl<L: Length, C> Length for ContextIterWrapper<L, C> {
     }
 }
 
+/// Internal type VecFloatOps: defined at isle/codegen/x64/simd.isle line 822.
+#[derive(Clone, Debug)]
+pub enum VecFloatOps {
+    Ops {
+        min: SseOp,
+        max: SseOp,
+        or: SseOp,
+        xor: SseOp,
+        andn: SseOp,
+        sub: SseOp,
+        cmp: SseImmOp,
+        shift: SseShiftImmOp,
+        payload: u8,
+    },
+}
+
 // Generated as internal constructor for term operand_size.
 pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 136.
+        // Rule at isle/codegen/x64/lower.isle line 137.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 137.
+    // Rule at isle/codegen/x64/lower.isle line 138.
     return OperandSize::S32;
 }
 
@@ -193,50 +219,50 @@ pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> Operand
 pub fn constructor_cc_of<C: Context>(ctx: &mut C, arg0: &IntCC) -> CC {
     match arg0 {
         &IntCC::Equal => {
-            // Rule at isle/codegen/x64/lower.isle line 140.
+            // Rule at isle/codegen/x64/lower.isle line 141.
             return CC::Z;
         }
         &IntCC::NotEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 141.
+            // Rule at isle/codegen/x64/lower.isle line 142.
             return CC::NZ;
         }
         &IntCC::SignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 142.
+            // Rule at isle/codegen/x64/lower.isle line 143.
             return CC::L;
         }
         &IntCC::SignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 143.
+            // Rule at isle/codegen/x64/lower.isle line 144.
             return CC::GE;
         }
         &IntCC::SignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 144.
+            // Rule at isle/codegen/x64/lower.isle line 145.
             return CC::G;
         }
         &IntCC::SignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 145.
+            // Rule at isle/codegen/x64/lower.isle line 146.
             return CC::LE;
         }
         &IntCC::UnsignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 146.
+            // Rule at isle/codegen/x64/lower.isle line 147.
             return CC::B;
         }
         &IntCC::UnsignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 147.
+            // Rule at isle/codegen/x64/lower.isle line 148.
             return CC::AE;
         }
         &IntCC::UnsignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 148.
+            // Rule at isle/codegen/x64/lower.isle line 149.
             return CC::A;
         }
         &IntCC::UnsignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 149.
+            // Rule at isle/codegen/x64/lower.isle line 150.
             return CC::BE;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "cc_of", "isle/codegen/x64/lower.isle line 139"
+        "cc_of", "isle/codegen/x64/lower.isle line 140"
     )
 }
 
@@ -246,17 +272,17 @@ pub fn constructor_put_in_gpr_mem_imm<C: Context>(ctx: &mut C, arg0: Value) -> G
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_gpr_mem_imm(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 165.
+        // Rule at isle/codegen/x64/lower.isle line 166.
         return v4;
     }
     let v5 = C::simm32_operand(ctx, arg0);
     if let Some(v6) = v5 {
-        // Rule at isle/codegen/x64/lower.isle line 168.
+        // Rule at isle/codegen/x64/lower.isle line 169.
         return v6;
     }
     let v7 = C::put_in_gpr(ctx, arg0);
     let v8 = C::gpr_to_gpr_mem_imm(ctx, v7);
-    // Rule at isle/codegen/x64/lower.isle line 169.
+    // Rule at isle/codegen/x64/lower.isle line 170.
     return v8;
 }
 
@@ -279,7 +305,7 @@ pub fn constructor_alu<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 174.
+    // Rule at isle/codegen/x64/lower.isle line 175.
     return v8;
 }
 
@@ -315,7 +341,7 @@ pub fn constructor_compare<C: Context>(
     };
     let v16 = C::emit(ctx, &v15);
     let v17 = C::writable_gpr_to_gpr(ctx, v11);
-    // Rule at isle/codegen/x64/lower.isle line 184.
+    // Rule at isle/codegen/x64/lower.isle line 185.
     return v17;
 }
 
@@ -335,7 +361,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v8 = C::imm(ctx, v4, v7);
                         let v9 = C::output_gpr(ctx, v8);
                         let v10 = Some(v9);
-                        // Rule at isle/codegen/x64/lower.isle line 196.
+                        // Rule at isle/codegen/x64/lower.isle line 197.
                         return v10;
                     }
                     let v11 = &C::narrow_ty(ctx, v2);
@@ -343,7 +369,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v13 = C::imm(ctx, v12, v7);
                         let v14 = C::output_gpr(ctx, v13);
                         let v15 = Some(v14);
-                        // Rule at isle/codegen/x64/lower.isle line 199.
+                        // Rule at isle/codegen/x64/lower.isle line 200.
                         return v15;
                     }
                 }
@@ -357,32 +383,34 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             if let Some(v2) = v1 {
                 let v597 = &C::vector_ty(ctx, v2);
                 if let Some(v598) = v597 {
-                    let v929 = &constructor_vec_widen_op(ctx, v100, v598);
-                    if let Some(v930) = v929 {
-                        let v931 = constructor_widen_high(ctx, v100);
-                        if let Some(v932) = v931 {
+                    let v975 = &constructor_vec_widen_op(ctx, v100, v598);
+                    if let Some(v976) = v975 {
+                        let v977 = constructor_widen_high(ctx, v100);
+                        if let Some(v978) = v977 {
                             let v315 = C::put_in_xmm(ctx, v101);
-                            let v933 = constructor_vec_unary_imm(
+                            let v979 = constructor_vec_unary_imm(
                                 ctx,
                                 &SseUnaryImmOp::Pshufd,
                                 0xee_u8,
                                 v315,
                             );
-                            let v934 = constructor_vec_unary(ctx, v930, v933);
-                            let v935 = C::output_xmm(ctx, v934);
-                            let v936 = Some(v935);
-                            // Rule at isle/codegen/x64/simd.isle line 576.
-                            return v936;
+                            let v980 = constructor_vec_unary(ctx, v976, v979);
+                            let v981 = C::output_xmm(ctx, v980);
+                            let v982 = Some(v981);
+                            // Rule at isle/codegen/x64/simd.isle line 621.
+                            return v982;
                         }
                         let v315 = C::put_in_xmm(ctx, v101);
-                        let v937 = constructor_vec_unary(ctx, v930, v315);
-                        let v938 = C::output_xmm(ctx, v937);
-                        let v939 = Some(v938);
-                        // Rule at isle/codegen/x64/simd.isle line 580.
-                        return v939;
+                        let v983 = constructor_vec_unary(ctx, v976, v315);
+                        let v984 = C::output_xmm(ctx, v983);
+                        let v985 = Some(v984);
+                        // Rule at isle/codegen/x64/simd.isle line 625.
+                        return v985;
                     }
-                    match v100 {
-                        &Opcode::Bnot => {
+                }
+                match v100 {
+                    &Opcode::Bnot => {
+                        if let Some(v598) = v597 {
                             let v315 = C::put_in_xmm(ctx, v101);
                             let v627 = constructor_vec_not(ctx, v315);
                             let v628 = C::output_xmm(ctx, v627);
@@ -390,83 +418,510 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             // Rule at isle/codegen/x64/simd.isle line 116.
                             return v629;
                         }
-                        &Opcode::Ineg => {
-                            let v812 = &constructor_vec_binary_op(ctx, &Opcode::Isub, v598);
-                            if let Some(v813) = v812 {
-                                let v814 = constructor_vector_constant(ctx, 0_i64, 0_i64);
-                                let v815 = C::put_in_xmm(ctx, v101);
-                                let v816 = constructor_vec_rr(ctx, v813, v814, v815);
-                                let v817 = C::output_xmm(ctx, v816);
-                                let v818 = Some(v817);
-                                // Rule at isle/codegen/x64/simd.isle line 420.
-                                return v818;
-                            }
-                        }
-                        &Opcode::Iabs => {
-                            let v819 = &constructor_vec_abs_op(ctx, v598);
-                            if let Some(v820) = v819 {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v821 = constructor_vec_unary(ctx, v820, v315);
-                                let v822 = C::output_xmm(ctx, v821);
-                                let v823 = Some(v822);
-                                // Rule at isle/codegen/x64/simd.isle line 435.
-                                return v823;
-                            }
-                        }
-                        _ => {}
                     }
-                }
-                match v2 {
-                    &Type::I8 => {
-                        match v100 {
-                            &Opcode::VanyTrue => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v830 = constructor_vec_ptest(ctx, v315, v315);
-                                let v831 = constructor_setcc_byte(ctx, &CC::NZ);
-                                let v832 = C::output_gpr(ctx, v831);
-                                let v833 = Some(v832);
-                                // Rule at isle/codegen/x64/simd.isle line 450.
-                                return v833;
+                    &Opcode::Ineg => {
+                        if let Some(v598) = v597 {
+                            let v858 = &constructor_vec_binary_op(ctx, &Opcode::Isub, v598);
+                            if let Some(v859) = v858 {
+                                let v860 = constructor_vector_constant(ctx, 0_i64, 0_i64);
+                                let v861 = C::put_in_xmm(ctx, v101);
+                                let v862 = constructor_vec_rr(ctx, v859, v860, v861);
+                                let v863 = C::output_xmm(ctx, v862);
+                                let v864 = Some(v863);
+                                // Rule at isle/codegen/x64/simd.isle line 465.
+                                return v864;
                             }
-                            &Opcode::VallTrue => {
-                                let v106 = &C::value_type(ctx, v101);
-                                let v834 = &constructor_vec_cmpeq(ctx, v106);
-                                if let Some(v835) = v834 {
-                                    let v315 = C::put_in_xmm(ctx, v101);
-                                    let v836 = constructor_vector_constant(ctx, 0_i64, 0_i64);
-                                    let v837 = constructor_vec_rr(ctx, v835, v315, v836);
-                                    let v838 = constructor_vec_ptest(ctx, v837, v837);
-                                    let v839 = constructor_setcc_byte(ctx, &CC::Z);
-                                    let v840 = C::output_gpr(ctx, v839);
-                                    let v841 = Some(v840);
-                                    // Rule at isle/codegen/x64/simd.isle line 454.
-                                    return v841;
-                                }
-                            }
-                            _ => {}
                         }
                     }
-                    &Type::I32 => {
-                        if let &Opcode::VhighBits = v100 {
+                    &Opcode::Popcnt => {
+                        if let &Type::I8X16 = v2 {
                             let v315 = C::put_in_xmm(ctx, v101);
-                            let v106 = &C::value_type(ctx, v101);
-                            let v842 = constructor_vhigh_bits_of(ctx, v106, v315);
-                            let v843 = C::output_gpr(ctx, v842);
-                            let v844 = Some(v843);
-                            // Rule at isle/codegen/x64/simd.isle line 475.
-                            return v844;
+                            let v1021 = constructor_vector_constant(
+                                ctx,
+                                1085102592571150095_i64,
+                                1085102592571150095_i64,
+                            );
+                            let v1024 = constructor_vector_constant(
+                                ctx,
+                                216737935419048192_i64,
+                                289078108257124865_i64,
+                            );
+                            let v1025 = constructor_vec_rr(ctx, &SseOp::Pand, v315, v1021);
+                            let v1027 =
+                                constructor_vec_shift_imm(ctx, &SseShiftImmOp::Psrlw, 0x4_u8, v315);
+                            let v1028 = constructor_vec_rr(ctx, &SseOp::Pand, v1027, v1021);
+                            let v1030 = constructor_vec_rr(ctx, &SseOp::Pshufb, v1024, v1025);
+                            let v1031 = constructor_vec_rr(ctx, &SseOp::Pshufb, v1024, v1028);
+                            let v1032 = constructor_vec_rr(ctx, &SseOp::Paddb, v1030, v1031);
+                            let v1033 = C::output_xmm(ctx, v1032);
+                            let v1034 = Some(v1033);
+                            // Rule at isle/codegen/x64/simd.isle line 668.
+                            return v1034;
                         }
                     }
-                    &Type::I64 => {
-                        if let &Opcode::Uextend = v100 {
+                    &Opcode::Uextend => {
+                        if let &Type::I64 = v2 {
                             let v102 = C::upper_half_zero(ctx, v101);
                             if v102 == true {
                                 let v103 = C::put_in_gpr(ctx, v101);
                                 let v104 = C::output_gpr(ctx, v103);
                                 let v105 = Some(v104);
-                                // Rule at isle/codegen/x64/lower.isle line 276.
+                                // Rule at isle/codegen/x64/lower.isle line 277.
                                 return v105;
                             }
+                        }
+                    }
+                    &Opcode::Splat => {
+                        match v2 {
+                            &Type::I8X16 => {
+                                let v103 = C::put_in_gpr(ctx, v101);
+                                let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
+                                let v651 = constructor_vector_constant(ctx, 0_i64, 0_i64);
+                                let v652 = constructor_vec_rr(ctx, &SseOp::Pshufb, v367, v651);
+                                let v653 = C::output_xmm(ctx, v652);
+                                let v654 = Some(v653);
+                                // Rule at isle/codegen/x64/simd.isle line 212.
+                                return v654;
+                            }
+                            &Type::I16X8 => {
+                                let v103 = C::put_in_gpr(ctx, v101);
+                                let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
+                                let v658 = constructor_vec_unary_imm(
+                                    ctx,
+                                    &SseUnaryImmOp::Pshuflw,
+                                    0x0_u8,
+                                    v367,
+                                );
+                                let v659 = constructor_vec_unary_imm(
+                                    ctx,
+                                    &SseUnaryImmOp::Pshufd,
+                                    0x0_u8,
+                                    v658,
+                                );
+                                let v660 = C::output_xmm(ctx, v659);
+                                let v661 = Some(v660);
+                                // Rule at isle/codegen/x64/simd.isle line 216.
+                                return v661;
+                            }
+                            &Type::I32X4 => {
+                                let v103 = C::put_in_gpr(ctx, v101);
+                                let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
+                                let v662 = constructor_vec_unary_imm(
+                                    ctx,
+                                    &SseUnaryImmOp::Pshufd,
+                                    0x0_u8,
+                                    v367,
+                                );
+                                let v663 = C::output_xmm(ctx, v662);
+                                let v664 = Some(v663);
+                                // Rule at isle/codegen/x64/simd.isle line 219.
+                                return v664;
+                            }
+                            &Type::I64X2 => {
+                                let v103 = C::put_in_gpr(ctx, v101);
+                                let v370 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v103);
+                                let v666 = constructor_vec_unary_imm(
+                                    ctx,
+                                    &SseUnaryImmOp::Pshufd,
+                                    0x44_u8,
+                                    v370,
+                                );
+                                let v667 = C::output_xmm(ctx, v666);
+                                let v668 = Some(v667);
+                                // Rule at isle/codegen/x64/simd.isle line 221.
+                                return v668;
+                            }
+                            &Type::F32X4 => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v669 = constructor_vec_unary_imm(
+                                    ctx,
+                                    &SseUnaryImmOp::Pshufd,
+                                    0x0_u8,
+                                    v315,
+                                );
+                                let v670 = C::output_xmm(ctx, v669);
+                                let v671 = Some(v670);
+                                // Rule at isle/codegen/x64/simd.isle line 223.
+                                return v671;
+                            }
+                            &Type::F64X2 => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v672 = constructor_vec_unary_imm(
+                                    ctx,
+                                    &SseUnaryImmOp::Pshufd,
+                                    0x44_u8,
+                                    v315,
+                                );
+                                let v673 = C::output_xmm(ctx, v672);
+                                let v674 = Some(v673);
+                                // Rule at isle/codegen/x64/simd.isle line 225.
+                                return v674;
+                            }
+                            _ => {}
+                        }
+                    }
+                    &Opcode::Iabs => {
+                        if let &Type::I64X2 = v2 {
+                            let v315 = C::put_in_xmm(ctx, v101);
+                            let v1064 = constructor_vec_unary_imm(
+                                ctx,
+                                &SseUnaryImmOp::Pshufd,
+                                0xf5_u8,
+                                v315,
+                            );
+                            let v1065 = constructor_vec_shift_imm(
+                                ctx,
+                                &SseShiftImmOp::Psrad,
+                                0x1f_u8,
+                                v1064,
+                            );
+                            let v1067 = constructor_vec_rr(ctx, &SseOp::Pxor, v315, v1065);
+                            let v1068 = constructor_vec_rr(ctx, &SseOp::Psubq, v1067, v1065);
+                            let v1069 = C::output_xmm(ctx, v1068);
+                            let v1070 = Some(v1069);
+                            // Rule at isle/codegen/x64/simd.isle line 714.
+                            return v1070;
+                        }
+                        if let Some(v598) = v597 {
+                            let v865 = &constructor_vec_abs_op(ctx, v598);
+                            if let Some(v866) = v865 {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v867 = constructor_vec_unary(ctx, v866, v315);
+                                let v868 = C::output_xmm(ctx, v867);
+                                let v869 = Some(v868);
+                                // Rule at isle/codegen/x64/simd.isle line 480.
+                                return v869;
+                            }
+                        }
+                    }
+                    &Opcode::VanyTrue => {
+                        if let &Type::I8 = v2 {
+                            let v315 = C::put_in_xmm(ctx, v101);
+                            let v876 = constructor_vec_ptest(ctx, v315, v315);
+                            let v877 = constructor_setcc_byte(ctx, &CC::NZ);
+                            let v878 = C::output_gpr(ctx, v877);
+                            let v879 = Some(v878);
+                            // Rule at isle/codegen/x64/simd.isle line 495.
+                            return v879;
+                        }
+                    }
+                    &Opcode::VallTrue => {
+                        if let &Type::I8 = v2 {
+                            let v106 = &C::value_type(ctx, v101);
+                            let v880 = &constructor_vec_cmpeq(ctx, v106);
+                            if let Some(v881) = v880 {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v882 = constructor_vector_constant(ctx, 0_i64, 0_i64);
+                                let v883 = constructor_vec_rr(ctx, v881, v315, v882);
+                                let v884 = constructor_vec_ptest(ctx, v883, v883);
+                                let v885 = constructor_setcc_byte(ctx, &CC::Z);
+                                let v886 = C::output_gpr(ctx, v885);
+                                let v887 = Some(v886);
+                                // Rule at isle/codegen/x64/simd.isle line 499.
+                                return v887;
+                            }
+                        }
+                    }
+                    &Opcode::VhighBits => {
+                        if let &Type::I32 = v2 {
+                            let v315 = C::put_in_xmm(ctx, v101);
+                            let v106 = &C::value_type(ctx, v101);
+                            let v888 = constructor_vhigh_bits_of(ctx, v106, v315);
+                            let v889 = C::output_gpr(ctx, v888);
+                            let v890 = Some(v889);
+                            // Rule at isle/codegen/x64/simd.isle line 520.
+                            return v890;
+                        }
+                    }
+                    &Opcode::FcvtLowFromSint => {
+                        if let &Type::F64X2 = v2 {
+                            let v315 = C::put_in_xmm(ctx, v101);
+                            let v1009 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtdq2pd, v315);
+                            let v1010 = C::output_xmm(ctx, v1009);
+                            let v1011 = Some(v1010);
+                            // Rule at isle/codegen/x64/simd.isle line 659.
+                            return v1011;
+                        }
+                    }
+                    &Opcode::FvpromoteLow => {
+                        if let &Type::F64X2 = v2 {
+                            let v315 = C::put_in_xmm(ctx, v101);
+                            let v1013 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtps2pd, v315);
+                            let v1014 = C::output_xmm(ctx, v1013);
+                            let v1015 = Some(v1014);
+                            // Rule at isle/codegen/x64/simd.isle line 661.
+                            return v1015;
+                        }
+                    }
+                    &Opcode::Fvdemote => {
+                        if let &Type::F32X4 = v2 {
+                            let v315 = C::put_in_xmm(ctx, v101);
+                            let v1017 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtpd2ps, v315);
+                            let v1018 = C::output_xmm(ctx, v1017);
+                            let v1019 = Some(v1018);
+                            // Rule at isle/codegen/x64/simd.isle line 663.
+                            return v1019;
+                        }
+                    }
+                    &Opcode::FcvtLowFromUint => {
+                        if let &Type::F64X2 = v2 {
+                            let v315 = C::put_in_xmm(ctx, v101);
+                            let v1269 = constructor_splat_operand(ctx, 4841369600550502400_i64);
+                            let v1270 = constructor_vec_rm(ctx, &SseOp::Unpcklps, v315, v1269);
+                            let v1271 = constructor_splat_operand(ctx, 4841369599423283200_i64);
+                            let v1272 = constructor_vec_rm(ctx, &SseOp::Subpd, v1270, v1271);
+                            let v1273 = C::output_xmm(ctx, v1272);
+                            let v1274 = Some(v1273);
+                            // Rule at isle/codegen/x64/simd.isle line 910.
+                            return v1274;
+                        }
+                    }
+                    &Opcode::Fneg => {
+                        match v2 {
+                            &Type::F32X4 => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v892 = C::vec_pool_amode(
+                                    ctx,
+                                    -9223372034707292160_i64,
+                                    -9223372034707292160_i64,
+                                );
+                                let v893 = C::amode_to_xmm_mem(ctx, v892);
+                                let v894 = constructor_vec_rm(ctx, &SseOp::Xorps, v315, v893);
+                                let v895 = C::output_xmm(ctx, v894);
+                                let v896 = Some(v895);
+                                // Rule at isle/codegen/x64/simd.isle line 526.
+                                return v896;
+                            }
+                            &Type::F64X2 => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v899 = C::vec_pool_amode(
+                                    ctx,
+                                    -9223372036854775808_i64,
+                                    -9223372036854775808_i64,
+                                );
+                                let v900 = C::amode_to_xmm_mem(ctx, v899);
+                                let v901 = constructor_vec_rm(ctx, &SseOp::Xorpd, v315, v900);
+                                let v902 = C::output_xmm(ctx, v901);
+                                let v903 = Some(v902);
+                                // Rule at isle/codegen/x64/simd.isle line 529.
+                                return v903;
+                            }
+                            _ => {}
+                        }
+                    }
+                    &Opcode::Fabs => {
+                        match v2 {
+                            &Type::F32X4 => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v905 = C::vec_pool_amode(
+                                    ctx,
+                                    9223372034707292159_i64,
+                                    9223372034707292159_i64,
+                                );
+                                let v906 = C::amode_to_xmm_mem(ctx, v905);
+                                let v907 = constructor_vec_rm(ctx, &SseOp::Andps, v315, v906);
+                                let v908 = C::output_xmm(ctx, v907);
+                                let v909 = Some(v908);
+                                // Rule at isle/codegen/x64/simd.isle line 532.
+                                return v909;
+                            }
+                            &Type::F64X2 => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v912 = C::vec_pool_amode(
+                                    ctx,
+                                    9223372036854775807_i64,
+                                    9223372036854775807_i64,
+                                );
+                                let v913 = C::amode_to_xmm_mem(ctx, v912);
+                                let v914 = constructor_vec_rm(ctx, &SseOp::Andpd, v315, v913);
+                                let v915 = C::output_xmm(ctx, v914);
+                                let v916 = Some(v915);
+                                // Rule at isle/codegen/x64/simd.isle line 535.
+                                return v916;
+                            }
+                            _ => {}
+                        }
+                    }
+                    &Opcode::Sqrt => {
+                        match v2 {
+                            &Type::F32X4 => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v918 = constructor_vec_unary(ctx, &SseUnaryOp::Sqrtps, v315);
+                                let v919 = C::output_xmm(ctx, v918);
+                                let v920 = Some(v919);
+                                // Rule at isle/codegen/x64/simd.isle line 538.
+                                return v920;
+                            }
+                            &Type::F64X2 => {
+                                let v315 = C::put_in_xmm(ctx, v101);
+                                let v922 = constructor_vec_unary(ctx, &SseUnaryOp::Sqrtpd, v315);
+                                let v923 = C::output_xmm(ctx, v922);
+                                let v924 = Some(v923);
+                                // Rule at isle/codegen/x64/simd.isle line 540.
+                                return v924;
+                            }
+                            _ => {}
+                        }
+                    }
+                    &Opcode::FcvtToSintSat => {
+                        if let &Type::I32X4 = v2 {
+                            let v106 = &C::value_type(ctx, v101);
+                            match v106 {
+                                &Type::F32X4 => {
+                                    let v315 = C::put_in_xmm(ctx, v101);
+                                    let v1204 = constructor_vec_rr_imm(
+                                        ctx,
+                                        &SseImmOp::Cmpps,
+                                        0x0_u8,
+                                        v315,
+                                        v315,
+                                    );
+                                    let v1205 = constructor_vec_rr(ctx, &SseOp::Andps, v315, v1204);
+                                    let v1207 =
+                                        constructor_vec_unary(ctx, &SseUnaryOp::Cvttps2dq, v1205);
+                                    let v1208 =
+                                        constructor_vec_rr(ctx, &SseOp::Pandn, v1205, v1207);
+                                    let v1209 = constructor_vec_shift_imm(
+                                        ctx,
+                                        &SseShiftImmOp::Psrad,
+                                        0x1f_u8,
+                                        v1208,
+                                    );
+                                    let v1210 = constructor_vec_rr(ctx, &SseOp::Pxor, v1207, v1209);
+                                    let v1211 = C::output_xmm(ctx, v1210);
+                                    let v1212 = Some(v1211);
+                                    // Rule at isle/codegen/x64/simd.isle line 853.
+                                    return v1212;
+                                }
+                                &Type::F64X2 => {
+                                    let v315 = C::put_in_xmm(ctx, v101);
+                                    let v1229 = constructor_vec_rr_imm(
+                                        ctx,
+                                        &SseImmOp::Cmppd,
+                                        0x0_u8,
+                                        v315,
+                                        v315,
+                                    );
+                                    let v1231 =
+                                        constructor_splat_operand(ctx, 4746794007244308480_i64);
+                                    let v1232 =
+                                        constructor_vec_rm(ctx, &SseOp::Andpd, v1229, v1231);
+                                    let v1234 = constructor_vec_rr(ctx, &SseOp::Minpd, v315, v1232);
+                                    let v1235 =
+                                        constructor_vec_unary(ctx, &SseUnaryOp::Cvttpd2dq, v1234);
+                                    let v1236 = C::output_xmm(ctx, v1235);
+                                    let v1237 = Some(v1236);
+                                    // Rule at isle/codegen/x64/simd.isle line 879.
+                                    return v1237;
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                    &Opcode::FcvtToUintSat => {
+                        if let &Type::I32X4 = v2 {
+                            let v106 = &C::value_type(ctx, v101);
+                            match v106 {
+                                &Type::F32X4 => {
+                                    let v860 = constructor_vector_constant(ctx, 0_i64, 0_i64);
+                                    let v861 = C::put_in_xmm(ctx, v101);
+                                    let v1213 = constructor_vec_rr(ctx, &SseOp::Maxps, v861, v860);
+                                    let v1215 =
+                                        constructor_splat_constant(ctx, 5692549930321707008_i64);
+                                    let v1216 =
+                                        constructor_vec_unary(ctx, &SseUnaryOp::Cvttps2dq, v1213);
+                                    let v1218 =
+                                        constructor_vec_rr(ctx, &SseOp::Subps, v1213, v1215);
+                                    let v1219 = constructor_vec_rr_imm(
+                                        ctx,
+                                        &SseImmOp::Cmpps,
+                                        0x2_u8,
+                                        v1215,
+                                        v1218,
+                                    );
+                                    let v1221 =
+                                        constructor_vec_unary(ctx, &SseUnaryOp::Cvttps2dq, v1218);
+                                    let v1222 = constructor_vec_rr(ctx, &SseOp::Pxor, v1221, v1219);
+                                    let v1223 =
+                                        constructor_vec_rr(ctx, &SseOp::Pmaxsd, v1222, v860);
+                                    let v1225 =
+                                        constructor_vec_rr(ctx, &SseOp::Paddd, v1223, v1216);
+                                    let v1226 = C::output_xmm(ctx, v1225);
+                                    let v1227 = Some(v1226);
+                                    // Rule at isle/codegen/x64/simd.isle line 864.
+                                    return v1227;
+                                }
+                                &Type::F64X2 => {
+                                    let v860 = constructor_vector_constant(ctx, 0_i64, 0_i64);
+                                    let v861 = C::put_in_xmm(ctx, v101);
+                                    let v1238 = constructor_vec_rr(ctx, &SseOp::Maxpd, v861, v860);
+                                    let v1240 =
+                                        constructor_splat_operand(ctx, 4751297606873776128_i64);
+                                    let v1241 =
+                                        constructor_vec_rm(ctx, &SseOp::Minpd, v1238, v1240);
+                                    let v1244 = constructor_vec_unary_imm(
+                                        ctx,
+                                        &SseUnaryImmOp::Roundpd,
+                                        0xb_u8,
+                                        v1241,
+                                    );
+                                    let v1246 =
+                                        constructor_splat_operand(ctx, 4841369599423283200_i64);
+                                    let v1247 =
+                                        constructor_vec_rm(ctx, &SseOp::Addpd, v1244, v1246);
+                                    let v1249 = constructor_vec_rr_imm(
+                                        ctx,
+                                        &SseImmOp::Shufps,
+                                        0x88_u8,
+                                        v1247,
+                                        v860,
+                                    );
+                                    let v1250 = C::output_xmm(ctx, v1249);
+                                    let v1251 = Some(v1250);
+                                    // Rule at isle/codegen/x64/simd.isle line 888.
+                                    return v1251;
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                    &Opcode::FcvtFromSint => {
+                        if let &Type::F32X4 = v2 {
+                            let v315 = C::put_in_xmm(ctx, v101);
+                            let v1005 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtdq2ps, v315);
+                            let v1006 = C::output_xmm(ctx, v1005);
+                            let v1007 = Some(v1006);
+                            // Rule at isle/codegen/x64/simd.isle line 657.
+                            return v1007;
+                        }
+                    }
+                    &Opcode::FcvtFromUint => {
+                        if let &Type::F32X4 = v2 {
+                            let v315 = C::put_in_xmm(ctx, v101);
+                            let v1253 = constructor_splat_operand(ctx, 281470681808895_i64);
+                            let v1254 = constructor_vec_rm(ctx, &SseOp::Pand, v315, v1253);
+                            let v1257 = constructor_vec_rr(ctx, &SseOp::Psubd, v315, v1254);
+                            let v1258 = constructor_vec_shift_imm(
+                                ctx,
+                                &SseShiftImmOp::Psrld,
+                                0x1_u8,
+                                v1257,
+                            );
+                            let v1259 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtdq2ps, v1258);
+                            let v1261 = constructor_vec_rr(ctx, &SseOp::Addps, v1259, v1259);
+                            let v1262 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtdq2ps, v1254);
+                            let v1263 = constructor_vec_rr(ctx, &SseOp::Addps, v1261, v1262);
+                            let v1264 = C::output_xmm(ctx, v1263);
+                            let v1265 = Some(v1264);
+                            // Rule at isle/codegen/x64/simd.isle line 900.
+                            return v1265;
+                        }
+                    }
+                    _ => {}
+                }
+                match v2 {
+                    &Type::I64 => {
+                        if let &Opcode::Uextend = v100 {
                             let v106 = &C::value_type(ctx, v101);
                             if let &Type::I32 = v106 {
                                 let v35 = C::temp_writable_gpr(ctx);
@@ -480,266 +935,33 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 280.
+                                // Rule at isle/codegen/x64/lower.isle line 281.
                                 return v41;
                             }
                         }
                     }
-                    &Type::I8X16 => {
-                        match v100 {
-                            &Opcode::Popcnt => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v975 = constructor_vector_constant(
-                                    ctx,
-                                    1085102592571150095_i64,
-                                    1085102592571150095_i64,
-                                );
-                                let v978 = constructor_vector_constant(
-                                    ctx,
-                                    216737935419048192_i64,
-                                    289078108257124865_i64,
-                                );
-                                let v979 = constructor_vec_rr(ctx, &SseOp::Pand, v315, v975);
-                                let v981 = constructor_vec_shift_imm(
-                                    ctx,
-                                    &SseShiftImmOp::Psrlw,
-                                    0x4_u8,
-                                    v315,
-                                );
-                                let v982 = constructor_vec_rr(ctx, &SseOp::Pand, v981, v975);
-                                let v984 = constructor_vec_rr(ctx, &SseOp::Pshufb, v978, v979);
-                                let v985 = constructor_vec_rr(ctx, &SseOp::Pshufb, v978, v982);
-                                let v986 = constructor_vec_rr(ctx, &SseOp::Paddb, v984, v985);
-                                let v987 = C::output_xmm(ctx, v986);
-                                let v988 = Some(v987);
-                                // Rule at isle/codegen/x64/simd.isle line 623.
-                                return v988;
-                            }
-                            &Opcode::Splat => {
-                                let v103 = C::put_in_gpr(ctx, v101);
-                                let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
-                                let v651 = constructor_vector_constant(ctx, 0_i64, 0_i64);
-                                let v652 = constructor_vec_rr(ctx, &SseOp::Pshufb, v367, v651);
-                                let v653 = C::output_xmm(ctx, v652);
-                                let v654 = Some(v653);
-                                // Rule at isle/codegen/x64/simd.isle line 212.
-                                return v654;
-                            }
-                            _ => {}
-                        }
-                    }
-                    &Type::I16X8 => {
-                        if let &Opcode::Splat = v100 {
-                            let v103 = C::put_in_gpr(ctx, v101);
-                            let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
-                            let v658 = constructor_vec_unary_imm(
-                                ctx,
-                                &SseUnaryImmOp::Pshuflw,
-                                0x0_u8,
-                                v367,
-                            );
-                            let v659 = constructor_vec_unary_imm(
-                                ctx,
-                                &SseUnaryImmOp::Pshufd,
-                                0x0_u8,
-                                v658,
-                            );
-                            let v660 = C::output_xmm(ctx, v659);
-                            let v661 = Some(v660);
-                            // Rule at isle/codegen/x64/simd.isle line 216.
-                            return v661;
-                        }
-                    }
-                    &Type::I32X4 => {
-                        if let &Opcode::Splat = v100 {
-                            let v103 = C::put_in_gpr(ctx, v101);
-                            let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
-                            let v662 = constructor_vec_unary_imm(
-                                ctx,
-                                &SseUnaryImmOp::Pshufd,
-                                0x0_u8,
-                                v367,
-                            );
-                            let v663 = C::output_xmm(ctx, v662);
-                            let v664 = Some(v663);
-                            // Rule at isle/codegen/x64/simd.isle line 219.
-                            return v664;
-                        }
-                    }
-                    &Type::I64X2 => {
-                        if let &Opcode::Splat = v100 {
-                            let v103 = C::put_in_gpr(ctx, v101);
-                            let v370 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v103);
-                            let v666 = constructor_vec_unary_imm(
-                                ctx,
-                                &SseUnaryImmOp::Pshufd,
-                                0x44_u8,
-                                v370,
-                            );
-                            let v667 = C::output_xmm(ctx, v666);
-                            let v668 = Some(v667);
-                            // Rule at isle/codegen/x64/simd.isle line 221.
-                            return v668;
-                        }
-                    }
                     &Type::F32X4 => {
-                        match v100 {
-                            &Opcode::Splat => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v669 = constructor_vec_unary_imm(
-                                    ctx,
-                                    &SseUnaryImmOp::Pshufd,
-                                    0x0_u8,
-                                    v315,
-                                );
-                                let v670 = C::output_xmm(ctx, v669);
-                                let v671 = Some(v670);
-                                // Rule at isle/codegen/x64/simd.isle line 223.
-                                return v671;
-                            }
-                            &Opcode::Fvdemote => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v971 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtpd2ps, v315);
-                                let v972 = C::output_xmm(ctx, v971);
-                                let v973 = Some(v972);
-                                // Rule at isle/codegen/x64/simd.isle line 618.
-                                return v973;
-                            }
-                            &Opcode::Fneg => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v846 = C::vec_pool_amode(
-                                    ctx,
-                                    -9223372034707292160_i64,
-                                    -9223372034707292160_i64,
-                                );
-                                let v847 = C::amode_to_xmm_mem(ctx, v846);
-                                let v848 = constructor_vec_rm(ctx, &SseOp::Xorps, v315, v847);
-                                let v849 = C::output_xmm(ctx, v848);
-                                let v850 = Some(v849);
-                                // Rule at isle/codegen/x64/simd.isle line 481.
-                                return v850;
-                            }
-                            &Opcode::Fabs => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v859 = C::vec_pool_amode(
-                                    ctx,
-                                    9223372034707292159_i64,
-                                    9223372034707292159_i64,
-                                );
-                                let v860 = C::amode_to_xmm_mem(ctx, v859);
-                                let v861 = constructor_vec_rm(ctx, &SseOp::Andps, v315, v860);
-                                let v862 = C::output_xmm(ctx, v861);
-                                let v863 = Some(v862);
-                                // Rule at isle/codegen/x64/simd.isle line 487.
-                                return v863;
-                            }
-                            &Opcode::Sqrt => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v872 = constructor_vec_unary(ctx, &SseUnaryOp::Sqrtps, v315);
-                                let v873 = C::output_xmm(ctx, v872);
-                                let v874 = Some(v873);
-                                // Rule at isle/codegen/x64/simd.isle line 493.
-                                return v874;
-                            }
-                            &Opcode::FcvtFromSint => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v959 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtdq2ps, v315);
-                                let v960 = C::output_xmm(ctx, v959);
-                                let v961 = Some(v960);
-                                // Rule at isle/codegen/x64/simd.isle line 612.
-                                return v961;
-                            }
-                            _ => {}
-                        }
-                        let v879 = constructor_vec_round_imm(ctx, v100);
-                        if let Some(v880) = v879 {
+                        let v925 = constructor_vec_round_imm(ctx, v100);
+                        if let Some(v926) = v925 {
                             let v315 = C::put_in_xmm(ctx, v101);
-                            let v882 =
-                                constructor_vec_unary_imm(ctx, &SseUnaryImmOp::Roundps, v880, v315);
-                            let v883 = C::output_xmm(ctx, v882);
-                            let v884 = Some(v883);
-                            // Rule at isle/codegen/x64/simd.isle line 505.
-                            return v884;
+                            let v928 =
+                                constructor_vec_unary_imm(ctx, &SseUnaryImmOp::Roundps, v926, v315);
+                            let v929 = C::output_xmm(ctx, v928);
+                            let v930 = Some(v929);
+                            // Rule at isle/codegen/x64/simd.isle line 550.
+                            return v930;
                         }
                     }
                     &Type::F64X2 => {
-                        match v100 {
-                            &Opcode::Splat => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v672 = constructor_vec_unary_imm(
-                                    ctx,
-                                    &SseUnaryImmOp::Pshufd,
-                                    0x44_u8,
-                                    v315,
-                                );
-                                let v673 = C::output_xmm(ctx, v672);
-                                let v674 = Some(v673);
-                                // Rule at isle/codegen/x64/simd.isle line 225.
-                                return v674;
-                            }
-                            &Opcode::FcvtLowFromSint => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v963 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtdq2pd, v315);
-                                let v964 = C::output_xmm(ctx, v963);
-                                let v965 = Some(v964);
-                                // Rule at isle/codegen/x64/simd.isle line 614.
-                                return v965;
-                            }
-                            &Opcode::FvpromoteLow => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v967 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtps2pd, v315);
-                                let v968 = C::output_xmm(ctx, v967);
-                                let v969 = Some(v968);
-                                // Rule at isle/codegen/x64/simd.isle line 616.
-                                return v969;
-                            }
-                            &Opcode::Fneg => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v853 = C::vec_pool_amode(
-                                    ctx,
-                                    -9223372036854775808_i64,
-                                    -9223372036854775808_i64,
-                                );
-                                let v854 = C::amode_to_xmm_mem(ctx, v853);
-                                let v855 = constructor_vec_rm(ctx, &SseOp::Xorpd, v315, v854);
-                                let v856 = C::output_xmm(ctx, v855);
-                                let v857 = Some(v856);
-                                // Rule at isle/codegen/x64/simd.isle line 484.
-                                return v857;
-                            }
-                            &Opcode::Fabs => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v866 = C::vec_pool_amode(
-                                    ctx,
-                                    9223372036854775807_i64,
-                                    9223372036854775807_i64,
-                                );
-                                let v867 = C::amode_to_xmm_mem(ctx, v866);
-                                let v868 = constructor_vec_rm(ctx, &SseOp::Andpd, v315, v867);
-                                let v869 = C::output_xmm(ctx, v868);
-                                let v870 = Some(v869);
-                                // Rule at isle/codegen/x64/simd.isle line 490.
-                                return v870;
-                            }
-                            &Opcode::Sqrt => {
-                                let v315 = C::put_in_xmm(ctx, v101);
-                                let v876 = constructor_vec_unary(ctx, &SseUnaryOp::Sqrtpd, v315);
-                                let v877 = C::output_xmm(ctx, v876);
-                                let v878 = Some(v877);
-                                // Rule at isle/codegen/x64/simd.isle line 495.
-                                return v878;
-                            }
-                            _ => {}
-                        }
-                        let v879 = constructor_vec_round_imm(ctx, v100);
-                        if let Some(v880) = v879 {
+                        let v925 = constructor_vec_round_imm(ctx, v100);
+                        if let Some(v926) = v925 {
                             let v315 = C::put_in_xmm(ctx, v101);
-                            let v886 =
-                                constructor_vec_unary_imm(ctx, &SseUnaryImmOp::Roundpd, v880, v315);
-                            let v887 = C::output_xmm(ctx, v886);
-                            let v888 = Some(v887);
-                            // Rule at isle/codegen/x64/simd.isle line 508.
-                            return v888;
+                            let v932 =
+                                constructor_vec_unary_imm(ctx, &SseUnaryImmOp::Roundpd, v926, v315);
+                            let v933 = C::output_xmm(ctx, v932);
+                            let v934 = Some(v933);
+                            // Rule at isle/codegen/x64/simd.isle line 553.
+                            return v934;
                         }
                     }
                     _ => {}
@@ -751,7 +973,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v141 = constructor_unary_op(ctx, &UnaryOp::Not, v4, v101);
                             let v142 = C::output_gpr(ctx, v141);
                             let v143 = Some(v142);
-                            // Rule at isle/codegen/x64/lower.isle line 321.
+                            // Rule at isle/codegen/x64/lower.isle line 322.
                             return v143;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -760,7 +982,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v514 = constructor_narrow_zext(ctx, v12, v513);
                             let v515 = C::output_gpr(ctx, v514);
                             let v516 = Some(v515);
-                            // Rule at isle/codegen/x64/lower.isle line 920.
+                            // Rule at isle/codegen/x64/lower.isle line 921.
                             return v516;
                         }
                     }
@@ -770,7 +992,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v145 = constructor_unary_op(ctx, &UnaryOp::Neg, v4, v101);
                             let v146 = C::output_gpr(ctx, v145);
                             let v147 = Some(v146);
-                            // Rule at isle/codegen/x64/lower.isle line 322.
+                            // Rule at isle/codegen/x64/lower.isle line 323.
                             return v147;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -779,7 +1001,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v518 = constructor_narrow_zext(ctx, v12, v517);
                             let v519 = C::output_gpr(ctx, v518);
                             let v520 = Some(v519);
-                            // Rule at isle/codegen/x64/lower.isle line 922.
+                            // Rule at isle/codegen/x64/lower.isle line 923.
                             return v520;
                         }
                     }
@@ -790,7 +1012,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v472 = constructor_count_zeros(ctx, &BitOp::Lzcnt, v4, v103);
                             let v473 = C::output_gpr(ctx, v472);
                             let v474 = Some(v473);
-                            // Rule at isle/codegen/x64/lower.isle line 774.
+                            // Rule at isle/codegen/x64/lower.isle line 775.
                             return v474;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -804,7 +1026,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v576 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v571, v575);
                             let v577 = C::output_gpr(ctx, v576);
                             let v578 = Some(v577);
-                            // Rule at isle/codegen/x64/lower.isle line 981.
+                            // Rule at isle/codegen/x64/lower.isle line 982.
                             return v578;
                         }
                     }
@@ -815,7 +1037,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v476 = constructor_count_zeros(ctx, &BitOp::Tzcnt, v4, v103);
                             let v477 = C::output_gpr(ctx, v476);
                             let v478 = Some(v477);
-                            // Rule at isle/codegen/x64/lower.isle line 776.
+                            // Rule at isle/codegen/x64/lower.isle line 777.
                             return v478;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -829,7 +1051,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_count_zeros(ctx, &BitOp::Tzcnt, &Type::I32, v582);
                             let v584 = C::output_gpr(ctx, v583);
                             let v585 = Some(v584);
-                            // Rule at isle/codegen/x64/lower.isle line 984.
+                            // Rule at isle/codegen/x64/lower.isle line 985.
                             return v585;
                         }
                     }
@@ -840,7 +1062,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v479 = constructor_popcount(ctx, v4, v103);
                             let v480 = C::output_gpr(ctx, v479);
                             let v481 = Some(v480);
-                            // Rule at isle/codegen/x64/lower.isle line 815.
+                            // Rule at isle/codegen/x64/lower.isle line 816.
                             return v481;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -849,7 +1071,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v568 = constructor_popcount(ctx, &Type::I32, v103);
                             let v569 = C::output_gpr(ctx, v568);
                             let v570 = Some(v569);
-                            // Rule at isle/codegen/x64/lower.isle line 979.
+                            // Rule at isle/codegen/x64/lower.isle line 980.
                             return v570;
                         }
                     }
@@ -871,7 +1093,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 285.
+                                // Rule at isle/codegen/x64/lower.isle line 286.
                                 return v117;
                             }
                         }
@@ -894,7 +1116,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 290.
+                                // Rule at isle/codegen/x64/lower.isle line 291.
                                 return v117;
                             }
                         }
@@ -914,7 +1136,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 878.
+                                // Rule at isle/codegen/x64/lower.isle line 879.
                                 return v117;
                             }
                             &Type::I16 => {
@@ -930,14 +1152,14 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 882.
+                                // Rule at isle/codegen/x64/lower.isle line 883.
                                 return v117;
                             }
                             &Type::I32 => {
                                 let v103 = C::put_in_gpr(ctx, v101);
                                 let v104 = C::output_gpr(ctx, v103);
                                 let v105 = Some(v104);
-                                // Rule at isle/codegen/x64/lower.isle line 325.
+                                // Rule at isle/codegen/x64/lower.isle line 326.
                                 return v105;
                             }
                             _ => {}
@@ -957,7 +1179,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v373 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v315);
                                 let v374 = C::output_gpr(ctx, v373);
                                 let v375 = Some(v374);
-                                // Rule at isle/codegen/x64/lower.isle line 619.
+                                // Rule at isle/codegen/x64/lower.isle line 620.
                                 return v375;
                             }
                             &Type::I64 => {
@@ -965,7 +1187,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v376 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v315);
                                 let v377 = C::output_gpr(ctx, v376);
                                 let v378 = Some(v377);
-                                // Rule at isle/codegen/x64/lower.isle line 620.
+                                // Rule at isle/codegen/x64/lower.isle line 621.
                                 return v378;
                             }
                             &Type::F32 => {
@@ -973,7 +1195,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
                                 let v368 = C::output_xmm(ctx, v367);
                                 let v369 = Some(v368);
-                                // Rule at isle/codegen/x64/lower.isle line 617.
+                                // Rule at isle/codegen/x64/lower.isle line 618.
                                 return v369;
                             }
                             &Type::F64 => {
@@ -981,7 +1203,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v370 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v103);
                                 let v371 = C::output_xmm(ctx, v370);
                                 let v372 = Some(v371);
-                                // Rule at isle/codegen/x64/lower.isle line 618.
+                                // Rule at isle/codegen/x64/lower.isle line 619.
                                 return v372;
                             }
                             _ => {}
@@ -995,7 +1217,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v326 = constructor_sse_rr(ctx, &SseOp::Xorps, v315, v325);
                             let v327 = C::output_xmm(ctx, v326);
                             let v328 = Some(v327);
-                            // Rule at isle/codegen/x64/lower.isle line 591.
+                            // Rule at isle/codegen/x64/lower.isle line 592.
                             return v328;
                         }
                     }
@@ -1007,7 +1229,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v331 = constructor_sse_rr(ctx, &SseOp::Andps, v315, v330);
                             let v332 = C::output_xmm(ctx, v331);
                             let v333 = Some(v332);
-                            // Rule at isle/codegen/x64/lower.isle line 593.
+                            // Rule at isle/codegen/x64/lower.isle line 594.
                             return v333;
                         }
                     }
@@ -1018,7 +1240,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v317 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v315, v315);
                                 let v318 = C::output_xmm(ctx, v317);
                                 let v319 = Some(v318);
-                                // Rule at isle/codegen/x64/lower.isle line 578.
+                                // Rule at isle/codegen/x64/lower.isle line 579.
                                 return v319;
                             }
                             &Type::F64 => {
@@ -1026,7 +1248,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v321 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v315, v315);
                                 let v322 = C::output_xmm(ctx, v321);
                                 let v323 = Some(v322);
-                                // Rule at isle/codegen/x64/lower.isle line 580.
+                                // Rule at isle/codegen/x64/lower.isle line 581.
                                 return v323;
                             }
                             _ => {}
@@ -1038,7 +1260,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v344 = constructor_round(ctx, v286, &RoundMode::Up, v101);
                             let v345 = C::output_xmm(ctx, v344);
                             let v346 = Some(v345);
-                            // Rule at isle/codegen/x64/lower.isle line 606.
+                            // Rule at isle/codegen/x64/lower.isle line 607.
                             return v346;
                         }
                     }
@@ -1048,7 +1270,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v348 = constructor_round(ctx, v286, &RoundMode::Down, v101);
                             let v349 = C::output_xmm(ctx, v348);
                             let v350 = Some(v349);
-                            // Rule at isle/codegen/x64/lower.isle line 607.
+                            // Rule at isle/codegen/x64/lower.isle line 608.
                             return v350;
                         }
                     }
@@ -1058,7 +1280,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v352 = constructor_round(ctx, v286, &RoundMode::Zero, v101);
                             let v353 = C::output_xmm(ctx, v352);
                             let v354 = Some(v353);
-                            // Rule at isle/codegen/x64/lower.isle line 608.
+                            // Rule at isle/codegen/x64/lower.isle line 609.
                             return v354;
                         }
                     }
@@ -1068,7 +1290,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v356 = constructor_round(ctx, v286, &RoundMode::Nearest, v101);
                             let v357 = C::output_xmm(ctx, v356);
                             let v358 = Some(v357);
-                            // Rule at isle/codegen/x64/lower.isle line 609.
+                            // Rule at isle/codegen/x64/lower.isle line 610.
                             return v358;
                         }
                     }
@@ -1078,7 +1300,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v360 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v315, v315);
                             let v361 = C::output_xmm(ctx, v360);
                             let v362 = Some(v361);
-                            // Rule at isle/codegen/x64/lower.isle line 611.
+                            // Rule at isle/codegen/x64/lower.isle line 612.
                             return v362;
                         }
                     }
@@ -1088,7 +1310,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v364 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v315, v315);
                             let v365 = C::output_xmm(ctx, v364);
                             let v366 = Some(v365);
-                            // Rule at isle/codegen/x64/lower.isle line 613.
+                            // Rule at isle/codegen/x64/lower.isle line 614.
                             return v366;
                         }
                     }
@@ -1098,7 +1320,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v406 = constructor_float_to_sint(ctx, false, v4, v101);
                             let v407 = C::output_gpr(ctx, v406);
                             let v408 = Some(v407);
-                            // Rule at isle/codegen/x64/lower.isle line 711.
+                            // Rule at isle/codegen/x64/lower.isle line 712.
                             return v408;
                         }
                     }
@@ -1108,7 +1330,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v412 = constructor_float_to_uint(ctx, false, v4, v101);
                             let v413 = C::output_gpr(ctx, v412);
                             let v414 = Some(v413);
-                            // Rule at isle/codegen/x64/lower.isle line 713.
+                            // Rule at isle/codegen/x64/lower.isle line 714.
                             return v414;
                         }
                     }
@@ -1118,7 +1340,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v409 = constructor_float_to_sint(ctx, true, v4, v101);
                             let v410 = C::output_gpr(ctx, v409);
                             let v411 = Some(v410);
-                            // Rule at isle/codegen/x64/lower.isle line 712.
+                            // Rule at isle/codegen/x64/lower.isle line 713.
                             return v411;
                         }
                     }
@@ -1128,7 +1350,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v415 = constructor_float_to_uint(ctx, true, v4, v101);
                             let v416 = C::output_gpr(ctx, v415);
                             let v417 = Some(v416);
-                            // Rule at isle/codegen/x64/lower.isle line 714.
+                            // Rule at isle/codegen/x64/lower.isle line 715.
                             return v417;
                         }
                     }
@@ -1143,7 +1365,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v391 = constructor_int_to_float(ctx, v286, v390, v107);
                                 let v392 = C::output_xmm(ctx, v391);
                                 let v393 = Some(v392);
-                                // Rule at isle/codegen/x64/lower.isle line 670.
+                                // Rule at isle/codegen/x64/lower.isle line 671.
                                 return v393;
                             }
                         }
@@ -1167,7 +1389,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                         constructor_int_to_float(ctx, v286, &OperandSize::S64, v39);
                                     let v395 = C::output_xmm(ctx, v394);
                                     let v396 = Some(v395);
-                                    // Rule at isle/codegen/x64/lower.isle line 674.
+                                    // Rule at isle/codegen/x64/lower.isle line 675.
                                     return v396;
                                 }
                             }
@@ -1189,7 +1411,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v403 = C::writable_xmm_to_xmm(ctx, v397);
                                     let v404 = C::output_xmm(ctx, v403);
                                     let v405 = Some(v404);
-                                    // Rule at isle/codegen/x64/lower.isle line 679.
+                                    // Rule at isle/codegen/x64/lower.isle line 680.
                                     return v405;
                                 }
                             }
@@ -1208,163 +1430,456 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             if let Some(v2) = v1 {
                 match v2 {
                     &Type::I8X16 => {
-                        if let &Opcode::Swizzle = v16 {
-                            let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v807 = C::put_in_xmm(ctx, v18.1);
-                            let v947 = C::vec_pool_amode(
-                                ctx,
-                                8102099357864587376_i64,
-                                8102099357864587376_i64,
-                            );
-                            let v948 = C::amode_to_xmm_mem(ctx, v947);
-                            let v949 = constructor_vec_rm(ctx, &SseOp::Paddusb, v807, v948);
-                            let v950 = C::put_in_xmm(ctx, v18.0);
-                            let v951 = constructor_vec_rr(ctx, &SseOp::Pshufb, v950, v949);
-                            let v952 = C::output_xmm(ctx, v951);
-                            let v953 = Some(v952);
-                            // Rule at isle/codegen/x64/simd.isle line 597.
-                            return v953;
+                        match v16 {
+                            &Opcode::Ishl => {
+                                let v18 = C::unpack_value_array_2(ctx, v17);
+                                let v1095 = C::vec_shift_const(ctx, v18.1, &Type::I8X16);
+                                if let Some(v1096) = v1095 {
+                                    let v335 = C::put_in_xmm(ctx, v18.0);
+                                    let v1098 = constructor_vec_shift_imm(
+                                        ctx,
+                                        &SseShiftImmOp::Psllw,
+                                        v1096,
+                                        v335,
+                                    );
+                                    let v1100 = C::byte_shift_mask(ctx, &Opcode::Ishl, v1096);
+                                    let v1101 = constructor_splat_operand(ctx, v1100);
+                                    let v1102 = constructor_vec_rm(ctx, &SseOp::Pand, v1098, v1101);
+                                    let v1103 = C::output_xmm(ctx, v1102);
+                                    let v1104 = Some(v1103);
+                                    // Rule at isle/codegen/x64/simd.isle line 745.
+                                    return v1104;
+                                }
+                                let v1112 = constructor_byte_shift_amount(ctx, v18.1);
+                                let v1114 = constructor_all_ones(ctx);
+                                let v1115 = constructor_vec_rr(ctx, &SseOp::Psllw, v1114, v1112);
+                                let v1116 = constructor_vector_constant(ctx, 0_i64, 0_i64);
+                                let v1117 = constructor_vec_rr(ctx, &SseOp::Pshufb, v1115, v1116);
+                                let v1118 = C::put_in_xmm(ctx, v18.0);
+                                let v1119 = constructor_vec_rr(ctx, &SseOp::Psllw, v1118, v1112);
+                                let v1120 = constructor_vec_rr(ctx, &SseOp::Pand, v1119, v1117);
+                                let v1121 = C::output_xmm(ctx, v1120);
+                                let v1122 = Some(v1121);
+                                // Rule at isle/codegen/x64/simd.isle line 758.
+                                return v1122;
+                            }
+                            &Opcode::Ushr => {
+                                let v18 = C::unpack_value_array_2(ctx, v17);
+                                let v1095 = C::vec_shift_const(ctx, v18.1, &Type::I8X16);
+                                if let Some(v1096) = v1095 {
+                                    let v335 = C::put_in_xmm(ctx, v18.0);
+                                    let v1105 = constructor_vec_shift_imm(
+                                        ctx,
+                                        &SseShiftImmOp::Psrlw,
+                                        v1096,
+                                        v335,
+                                    );
+                                    let v1107 = C::byte_shift_mask(ctx, &Opcode::Ushr, v1096);
+                                    let v1108 = constructor_splat_operand(ctx, v1107);
+                                    let v1109 = constructor_vec_rm(ctx, &SseOp::Pand, v1105, v1108);
+                                    let v1110 = C::output_xmm(ctx, v1109);
+                                    let v1111 = Some(v1110);
+                                    // Rule at isle/codegen/x64/simd.isle line 749.
+                                    return v1111;
+                                }
+                                let v1112 = constructor_byte_shift_amount(ctx, v18.1);
+                                let v1114 = constructor_all_ones(ctx);
+                                let v1124 = constructor_vec_rr(ctx, &SseOp::Psrlw, v1114, v1112);
+                                let v1126 = constructor_splat_operand(ctx, 72340172838076673_i64);
+                                let v1127 = constructor_vec_rm(ctx, &SseOp::Pshufb, v1124, v1126);
+                                let v1118 = C::put_in_xmm(ctx, v18.0);
+                                let v1128 = constructor_vec_rr(ctx, &SseOp::Psrlw, v1118, v1112);
+                                let v1129 = constructor_vec_rr(ctx, &SseOp::Pand, v1128, v1127);
+                                let v1130 = C::output_xmm(ctx, v1129);
+                                let v1131 = Some(v1130);
+                                // Rule at isle/codegen/x64/simd.isle line 762.
+                                return v1131;
+                            }
+                            &Opcode::Sshr => {
+                                let v18 = C::unpack_value_array_2(ctx, v17);
+                                let v1095 = C::vec_shift_const(ctx, v18.1, &Type::I8X16);
+                                if let Some(v1096) = v1095 {
+                                    let v335 = C::put_in_xmm(ctx, v18.0);
+                                    let v1137 =
+                                        constructor_vec_rr(ctx, &SseOp::Punpcklbw, v335, v335);
+                                    let v1133 = C::u8_add(ctx, v1096, 0x8_u8);
+                                    let v1138 = constructor_vec_shift_imm(
+                                        ctx,
+                                        &SseShiftImmOp::Psraw,
+                                        v1133,
+                                        v1137,
+                                    );
+                                    let v1140 =
+                                        constructor_vec_rr(ctx, &SseOp::Punpckhbw, v335, v335);
+                                    let v1141 = constructor_vec_shift_imm(
+                                        ctx,
+                                        &SseShiftImmOp::Psraw,
+                                        v1133,
+                                        v1140,
+                                    );
+                                    let v1142 =
+                                        constructor_vec_rr(ctx, &SseOp::Packsswb, v1138, v1141);
+                                    let v1143 = C::output_xmm(ctx, v1142);
+                                    let v1144 = Some(v1143);
+                                    // Rule at isle/codegen/x64/simd.isle line 771.
+                                    return v1144;
+                                }
+                                let v335 = C::put_in_xmm(ctx, v18.0);
+                                let v149 = C::put_in_gpr(ctx, v18.1);
+                                let v1146 = C::imm_operand(ctx, 7_i64);
+                                let v1147 =
+                                    constructor_alu(ctx, &AluOp::And, &Type::I32, v149, v1146);
+                                let v1149 = C::imm_operand(ctx, 8_i64);
+                                let v1150 =
+                                    constructor_alu(ctx, &AluOp::Add, &Type::I32, v1147, v1149);
+                                let v1151 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v1150);
+                                let v1153 = constructor_vec_rr(ctx, &SseOp::Punpcklbw, v335, v335);
+                                let v1154 = constructor_vec_rr(ctx, &SseOp::Psraw, v1153, v1151);
+                                let v1155 = constructor_vec_rr(ctx, &SseOp::Punpckhbw, v335, v335);
+                                let v1156 = constructor_vec_rr(ctx, &SseOp::Psraw, v1155, v1151);
+                                let v1157 = constructor_vec_rr(ctx, &SseOp::Packsswb, v1154, v1156);
+                                let v1158 = C::output_xmm(ctx, v1157);
+                                let v1159 = Some(v1158);
+                                // Rule at isle/codegen/x64/simd.isle line 778.
+                                return v1159;
+                            }
+                            &Opcode::Swizzle => {
+                                let v18 = C::unpack_value_array_2(ctx, v17);
+                                let v853 = C::put_in_xmm(ctx, v18.1);
+                                let v993 = C::vec_pool_amode(
+                                    ctx,
+                                    8102099357864587376_i64,
+                                    8102099357864587376_i64,
+                                );
+                                let v994 = C::amode_to_xmm_mem(ctx, v993);
+                                let v995 = constructor_vec_rm(ctx, &SseOp::Paddusb, v853, v994);
+                                let v996 = C::put_in_xmm(ctx, v18.0);
+                                let v997 = constructor_vec_rr(ctx, &SseOp::Pshufb, v996, v995);
+                                let v998 = C::output_xmm(ctx, v997);
+                                let v999 = Some(v998);
+                                // Rule at isle/codegen/x64/simd.isle line 642.
+                                return v999;
+                            }
+                            _ => {}
                         }
                     }
                     &Type::I16X8 => {
-                        if let &Opcode::SqmulRoundSat = v16 {
-                            let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v335 = C::put_in_xmm(ctx, v18.0);
-                            let v623 = C::put_in_xmm(ctx, v18.1);
-                            let v990 = constructor_vec_rr(ctx, &SseOp::Pmulhrsw, v335, v623);
-                            let v993 = C::vec_pool_amode(
-                                ctx,
-                                -9223231297218904064_i64,
-                                -9223231297218904064_i64,
-                            );
-                            let v994 = C::amode_to_xmm_mem(ctx, v993);
-                            let v995 = constructor_vec_rm(ctx, &SseOp::Pcmpeqw, v990, v994);
-                            let v997 = constructor_vec_rr(ctx, &SseOp::Pxor, v990, v995);
-                            let v998 = C::output_xmm(ctx, v997);
-                            let v999 = Some(v998);
-                            // Rule at isle/codegen/x64/simd.isle line 636.
-                            return v999;
+                        match v16 {
+                            &Opcode::SqmulRoundSat => {
+                                let v18 = C::unpack_value_array_2(ctx, v17);
+                                let v335 = C::put_in_xmm(ctx, v18.0);
+                                let v623 = C::put_in_xmm(ctx, v18.1);
+                                let v1036 = constructor_vec_rr(ctx, &SseOp::Pmulhrsw, v335, v623);
+                                let v1039 = C::vec_pool_amode(
+                                    ctx,
+                                    -9223231297218904064_i64,
+                                    -9223231297218904064_i64,
+                                );
+                                let v1040 = C::amode_to_xmm_mem(ctx, v1039);
+                                let v1041 = constructor_vec_rm(ctx, &SseOp::Pcmpeqw, v1036, v1040);
+                                let v1043 = constructor_vec_rr(ctx, &SseOp::Pxor, v1036, v1041);
+                                let v1044 = C::output_xmm(ctx, v1043);
+                                let v1045 = Some(v1044);
+                                // Rule at isle/codegen/x64/simd.isle line 681.
+                                return v1045;
+                            }
+                            &Opcode::IaddPairwise => {
+                                let v18 = C::unpack_value_array_2(ctx, v17);
+                                let v335 = C::put_in_xmm(ctx, v18.0);
+                                let v623 = C::put_in_xmm(ctx, v18.1);
+                                let v1276 = constructor_vec_rr(ctx, &SseOp::Phaddw, v335, v623);
+                                let v1277 = C::output_xmm(ctx, v1276);
+                                let v1278 = Some(v1277);
+                                // Rule at isle/codegen/x64/simd.isle line 916.
+                                return v1278;
+                            }
+                            &Opcode::WideningPairwiseDotProductUsSat => {
+                                let v18 = C::unpack_value_array_2(ctx, v17);
+                                let v335 = C::put_in_xmm(ctx, v18.0);
+                                let v623 = C::put_in_xmm(ctx, v18.1);
+                                let v1284 = constructor_vec_rr(ctx, &SseOp::Pmaddubsw, v335, v623);
+                                let v1285 = C::output_xmm(ctx, v1284);
+                                let v1286 = Some(v1285);
+                                // Rule at isle/codegen/x64/simd.isle line 923.
+                                return v1286;
+                            }
+                            _ => {}
                         }
                     }
                     &Type::I32X4 => {
-                        if let &Opcode::WideningPairwiseDotProductS = v16 {
-                            let v18 = C::unpack_value_array_2(ctx, v17);
-                            let v335 = C::put_in_xmm(ctx, v18.0);
-                            let v623 = C::put_in_xmm(ctx, v18.1);
-                            let v955 = constructor_vec_rr(ctx, &SseOp::Pmaddwd, v335, v623);
-                            let v956 = C::output_xmm(ctx, v955);
-                            let v957 = Some(v956);
-                            // Rule at isle/codegen/x64/simd.isle line 603.
-                            return v957;
+                        match v16 {
+                            &Opcode::WideningPairwiseDotProductS => {
+                                let v18 = C::unpack_value_array_2(ctx, v17);
+                                let v335 = C::put_in_xmm(ctx, v18.0);
+                                let v623 = C::put_in_xmm(ctx, v18.1);
+                                let v1001 = constructor_vec_rr(ctx, &SseOp::Pmaddwd, v335, v623);
+                                let v1002 = C::output_xmm(ctx, v1001);
+                                let v1003 = Some(v1002);
+                                // Rule at isle/codegen/x64/simd.isle line 648.
+                                return v1003;
+                            }
+                            &Opcode::IaddPairwise => {
+                                let v18 = C::unpack_value_array_2(ctx, v17);
+                                let v335 = C::put_in_xmm(ctx, v18.0);
+                                let v623 = C::put_in_xmm(ctx, v18.1);
+                                let v1280 = constructor_vec_rr(ctx, &SseOp::Phaddd, v335, v623);
+                                let v1281 = C::output_xmm(ctx, v1280);
+                                let v1282 = Some(v1281);
+                                // Rule at isle/codegen/x64/simd.isle line 918.
+                                return v1282;
+                            }
+                            _ => {}
+                        }
+                    }
+                    &Type::I64X2 => {
+                        match v16 {
+                            &Opcode::Imul => {
+                                let v18 = C::unpack_value_array_2(ctx, v17);
+                                let v335 = C::put_in_xmm(ctx, v18.0);
+                                let v623 = C::put_in_xmm(ctx, v18.1);
+                                let v1049 = constructor_vec_shift_imm(
+                                    ctx,
+                                    &SseShiftImmOp::Psrlq,
+                                    0x20_u8,
+                                    v335,
+                                );
+                                let v1050 = constructor_vec_rr(ctx, &SseOp::Pmuludq, v1049, v623);
+                                let v1051 = constructor_vec_shift_imm(
+                                    ctx,
+                                    &SseShiftImmOp::Psrlq,
+                                    0x20_u8,
+                                    v623,
+                                );
+                                let v1052 = constructor_vec_rr(ctx, &SseOp::Pmuludq, v335, v1051);
+                                let v1055 = constructor_vec_rr(ctx, &SseOp::Paddq, v1050, v1052);
+                                let v1056 = constructor_vec_shift_imm(
+                                    ctx,
+                                    &SseShiftImmOp::Psllq,
+                                    0x20_u8,
+                                    v1055,
+                                );
+                                let v1057 = constructor_vec_rr(ctx, &SseOp::Pmuludq, v335, v623);
+                                let v1058 = constructor_vec_rr(ctx, &SseOp::Paddq, v1057, v1056);
+                                let v1059 = C::output_xmm(ctx, v1058);
+                                let v1060 = Some(v1059);
+                                // Rule at isle/codegen/x64/simd.isle line 704.
+                                return v1060;
+                            }
+                            &Opcode::Sshr => {
+                                let v18 = C::unpack_value_array_2(ctx, v17);
+                                let v1072 = C::vec_shift_const(ctx, v18.1, &Type::I64X2);
+                                if let Some(v1073) = v1072 {
+                                    let v1074 = C::i64_sign_bit_shifted(ctx, v1073);
+                                    let v1075 = constructor_splat_constant(ctx, v1074);
+                                    let v289 = C::put_in_xmm(ctx, v18.0);
+                                    let v1076 = constructor_vec_shift_imm(
+                                        ctx,
+                                        &SseShiftImmOp::Psrlq,
+                                        v1073,
+                                        v289,
+                                    );
+                                    let v1077 = constructor_vec_rr(ctx, &SseOp::Pxor, v1076, v1075);
+                                    let v1078 =
+                                        constructor_vec_rr(ctx, &SseOp::Psubq, v1077, v1075);
+                                    let v1079 = C::output_xmm(ctx, v1078);
+                                    let v1080 = Some(v1079);
+                                    // Rule at isle/codegen/x64/simd.isle line 723.
+                                    return v1080;
+                                }
+                                let v29 = C::put_in_gpr(ctx, v18.1);
+                                let v1082 = C::imm_operand(ctx, 63_i64);
+                                let v1083 =
+                                    constructor_alu(ctx, &AluOp::And, &Type::I32, v29, v1082);
+                                let v1084 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v1083);
+                                let v1086 =
+                                    constructor_splat_constant(ctx, -9223372036854775808_i64);
+                                let v1087 = constructor_vec_rr(ctx, &SseOp::Psrlq, v1086, v1084);
+                                let v1088 = C::put_in_xmm(ctx, v18.0);
+                                let v1089 = constructor_vec_rr(ctx, &SseOp::Psrlq, v1088, v1084);
+                                let v1090 = constructor_vec_rr(ctx, &SseOp::Pxor, v1089, v1087);
+                                let v1091 = constructor_vec_rr(ctx, &SseOp::Psubq, v1090, v1087);
+                                let v1092 = C::output_xmm(ctx, v1091);
+                                let v1093 = Some(v1092);
+                                // Rule at isle/codegen/x64/simd.isle line 729.
+                                return v1093;
+                            }
+                            _ => {}
                         }
                     }
                     _ => {}
                 }
                 let v597 = &C::vector_ty(ctx, v2);
                 if let Some(v598) = v597 {
-                    let v940 = &constructor_vec_narrow_op(ctx, v16, v598);
-                    if let Some(v941) = v940 {
+                    let v986 = &constructor_vec_narrow_op(ctx, v16, v598);
+                    if let Some(v987) = v986 {
                         let v18 = C::unpack_value_array_2(ctx, v17);
                         let v335 = C::put_in_xmm(ctx, v18.0);
                         let v623 = C::put_in_xmm(ctx, v18.1);
-                        let v942 = constructor_vec_rr(ctx, v941, v335, v623);
-                        let v943 = C::output_xmm(ctx, v942);
-                        let v944 = Some(v943);
-                        // Rule at isle/codegen/x64/simd.isle line 591.
-                        return v944;
+                        let v988 = constructor_vec_rr(ctx, v987, v335, v623);
+                        let v989 = C::output_xmm(ctx, v988);
+                        let v990 = Some(v989);
+                        // Rule at isle/codegen/x64/simd.isle line 636.
+                        return v990;
                     }
                     if let &Opcode::BandNot = v16 {
                         let v18 = C::unpack_value_array_2(ctx, v17);
-                        let v807 = C::put_in_xmm(ctx, v18.1);
+                        let v853 = C::put_in_xmm(ctx, v18.1);
                         let v289 = C::put_in_xmm(ctx, v18.0);
-                        let v808 = constructor_vec_rr(ctx, &SseOp::Pandn, v807, v289);
-                        let v809 = C::output_xmm(ctx, v808);
-                        let v810 = Some(v809);
-                        // Rule at isle/codegen/x64/simd.isle line 416.
-                        return v810;
+                        let v854 = constructor_vec_rr(ctx, &SseOp::Pandn, v853, v289);
+                        let v855 = C::output_xmm(ctx, v854);
+                        let v856 = Some(v855);
+                        // Rule at isle/codegen/x64/simd.isle line 461.
+                        return v856;
                     }
                 }
-                match v2 {
-                    &Type::F32X4 => {
-                        match v16 {
-                            &Opcode::FminPseudo => {
+                match v16 {
+                    &Opcode::FminPseudo => {
+                        match v2 {
+                            &Type::F32X4 => {
                                 let v18 = C::unpack_value_array_2(ctx, v17);
-                                let v807 = C::put_in_xmm(ctx, v18.1);
+                                let v853 = C::put_in_xmm(ctx, v18.1);
                                 let v289 = C::put_in_xmm(ctx, v18.0);
-                                let v890 = constructor_vec_rr(ctx, &SseOp::Minps, v807, v289);
-                                let v891 = C::output_xmm(ctx, v890);
-                                let v892 = Some(v891);
-                                // Rule at isle/codegen/x64/simd.isle line 515.
-                                return v892;
+                                let v936 = constructor_vec_rr(ctx, &SseOp::Minps, v853, v289);
+                                let v937 = C::output_xmm(ctx, v936);
+                                let v938 = Some(v937);
+                                // Rule at isle/codegen/x64/simd.isle line 560.
+                                return v938;
                             }
-                            &Opcode::FmaxPseudo => {
+                            &Type::F64X2 => {
                                 let v18 = C::unpack_value_array_2(ctx, v17);
-                                let v807 = C::put_in_xmm(ctx, v18.1);
+                                let v853 = C::put_in_xmm(ctx, v18.1);
                                 let v289 = C::put_in_xmm(ctx, v18.0);
-                                let v898 = constructor_vec_rr(ctx, &SseOp::Maxps, v807, v289);
-                                let v899 = C::output_xmm(ctx, v898);
-                                let v900 = Some(v899);
-                                // Rule at isle/codegen/x64/simd.isle line 519.
-                                return v900;
+                                let v940 = constructor_vec_rr(ctx, &SseOp::Minpd, v853, v289);
+                                let v941 = C::output_xmm(ctx, v940);
+                                let v942 = Some(v941);
+                                // Rule at isle/codegen/x64/simd.isle line 562.
+                                return v942;
                             }
                             _ => {}
                         }
                     }
-                    &Type::F64X2 => {
-                        match v16 {
-                            &Opcode::FminPseudo => {
+                    &Opcode::FmaxPseudo => {
+                        match v2 {
+                            &Type::F32X4 => {
                                 let v18 = C::unpack_value_array_2(ctx, v17);
-                                let v807 = C::put_in_xmm(ctx, v18.1);
+                                let v853 = C::put_in_xmm(ctx, v18.1);
                                 let v289 = C::put_in_xmm(ctx, v18.0);
-                                let v894 = constructor_vec_rr(ctx, &SseOp::Minpd, v807, v289);
-                                let v895 = C::output_xmm(ctx, v894);
-                                let v896 = Some(v895);
-                                // Rule at isle/codegen/x64/simd.isle line 517.
-                                return v896;
+                                let v944 = constructor_vec_rr(ctx, &SseOp::Maxps, v853, v289);
+                                let v945 = C::output_xmm(ctx, v944);
+                                let v946 = Some(v945);
+                                // Rule at isle/codegen/x64/simd.isle line 564.
+                                return v946;
                             }
-                            &Opcode::FmaxPseudo => {
+                            &Type::F64X2 => {
                                 let v18 = C::unpack_value_array_2(ctx, v17);
-                                let v807 = C::put_in_xmm(ctx, v18.1);
+                                let v853 = C::put_in_xmm(ctx, v18.1);
                                 let v289 = C::put_in_xmm(ctx, v18.0);
-                                let v902 = constructor_vec_rr(ctx, &SseOp::Maxpd, v807, v289);
-                                let v903 = C::output_xmm(ctx, v902);
-                                let v904 = Some(v903);
-                                // Rule at isle/codegen/x64/simd.isle line 521.
-                                return v904;
+                                let v948 = constructor_vec_rr(ctx, &SseOp::Maxpd, v853, v289);
+                                let v949 = C::output_xmm(ctx, v948);
+                                let v950 = Some(v949);
+                                // Rule at isle/codegen/x64/simd.isle line 566.
+                                return v950;
                             }
                             _ => {}
+                        }
+                    }
+                    &Opcode::Fmin => {
+                        let v1172 = &constructor_vec_float_ops(ctx, v2);
+                        if let Some(v1173) = v1172 {
+                            if let &VecFloatOps::Ops {
+                                min: ref v1174,
+                                max: ref v1175,
+                                or: ref v1176,
+                                xor: ref v1177,
+                                andn: ref v1178,
+                                sub: ref v1179,
+                                cmp: ref v1180,
+                                shift: ref v1181,
+                                payload: v1182,
+                            } = v1173
+                            {
+                                let v18 = C::unpack_value_array_2(ctx, v17);
+                                let v335 = C::put_in_xmm(ctx, v18.0);
+                                let v623 = C::put_in_xmm(ctx, v18.1);
+                                let v1183 = constructor_vec_rr(ctx, v1174, v335, v623);
+                                let v1184 = constructor_vec_rr(ctx, v1174, v623, v335);
+                                let v1185 = constructor_vec_rr(ctx, v1176, v1183, v1184);
+                                let v1187 =
+                                    constructor_vec_rr_imm(ctx, v1180, 0x3_u8, v1185, v1185);
+                                let v1188 = constructor_vec_shift_imm(ctx, v1181, v1182, v1187);
+                                let v1189 = constructor_vec_rr(ctx, v1176, v1185, v1187);
+                                let v1190 = constructor_vec_rr(ctx, v1178, v1188, v1189);
+                                let v1191 = C::output_xmm(ctx, v1190);
+                                let v1192 = Some(v1191);
+                                // Rule at isle/codegen/x64/simd.isle line 830.
+                                return v1192;
+                            }
+                        }
+                    }
+                    &Opcode::Fmax => {
+                        let v1172 = &constructor_vec_float_ops(ctx, v2);
+                        if let Some(v1173) = v1172 {
+                            if let &VecFloatOps::Ops {
+                                min: ref v1174,
+                                max: ref v1175,
+                                or: ref v1176,
+                                xor: ref v1177,
+                                andn: ref v1178,
+                                sub: ref v1179,
+                                cmp: ref v1180,
+                                shift: ref v1181,
+                                payload: v1182,
+                            } = v1173
+                            {
+                                let v18 = C::unpack_value_array_2(ctx, v17);
+                                let v335 = C::put_in_xmm(ctx, v18.0);
+                                let v623 = C::put_in_xmm(ctx, v18.1);
+                                let v1193 = constructor_vec_rr(ctx, v1175, v335, v623);
+                                let v1194 = constructor_vec_rr(ctx, v1175, v623, v335);
+                                let v1195 = constructor_vec_rr(ctx, v1177, v1193, v1194);
+                                let v1196 = constructor_vec_rr(ctx, v1176, v1193, v1195);
+                                let v1197 =
+                                    constructor_vec_rr_imm(ctx, v1180, 0x3_u8, v1196, v1196);
+                                let v1198 = constructor_vec_shift_imm(ctx, v1181, v1182, v1197);
+                                let v1199 = constructor_vec_rr(ctx, v1179, v1196, v1195);
+                                let v1200 = constructor_vec_rr(ctx, v1178, v1198, v1199);
+                                let v1201 = C::output_xmm(ctx, v1200);
+                                let v1202 = Some(v1201);
+                                // Rule at isle/codegen/x64/simd.isle line 837.
+                                return v1202;
+                            }
                         }
                     }
                     _ => {}
                 }
                 if let Some(v598) = v597 {
-                    let v758 = &constructor_vec_shift_imm_op(ctx, v16, v598);
-                    if let Some(v759) = v758 {
+                    let v804 = &constructor_vec_shift_imm_op(ctx, v16, v598);
+                    if let Some(v805) = v804 {
                         let v18 = C::unpack_value_array_2(ctx, v17);
-                        let v760 = C::vec_shift_const(ctx, v18.1, v598);
-                        if let Some(v761) = v760 {
+                        let v806 = C::vec_shift_const(ctx, v18.1, v598);
+                        if let Some(v807) = v806 {
                             let v335 = C::put_in_xmm(ctx, v18.0);
-                            let v762 = constructor_vec_shift_imm(ctx, v759, v761, v335);
-                            let v763 = C::output_xmm(ctx, v762);
-                            let v764 = Some(v763);
-                            // Rule at isle/codegen/x64/simd.isle line 350.
-                            return v764;
+                            let v808 = constructor_vec_shift_imm(ctx, v805, v807, v335);
+                            let v809 = C::output_xmm(ctx, v808);
+                            let v810 = Some(v809);
+                            // Rule at isle/codegen/x64/simd.isle line 395.
+                            return v810;
                         }
                     }
-                    let v765 = &constructor_vec_shift_op(ctx, v16, v598);
-                    if let Some(v766) = v765 {
+                    let v811 = &constructor_vec_shift_op(ctx, v16, v598);
+                    if let Some(v812) = v811 {
                         let v18 = C::unpack_value_array_2(ctx, v17);
                         let v29 = C::put_in_gpr(ctx, v18.1);
-                        let v767 = C::lane_shift_mask(ctx, v598);
-                        let v768 = C::imm_operand(ctx, v767);
-                        let v769 = constructor_alu(ctx, &AluOp::And, &Type::I32, v29, v768);
-                        let v770 = C::put_in_xmm(ctx, v18.0);
-                        let v771 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v769);
-                        let v772 = constructor_vec_rr(ctx, v766, v770, v771);
-                        let v773 = C::output_xmm(ctx, v772);
-                        let v774 = Some(v773);
-                        // Rule at isle/codegen/x64/simd.isle line 354.
-                        return v774;
+                        let v813 = C::lane_shift_mask(ctx, v598);
+                        let v814 = C::imm_operand(ctx, v813);
+                        let v815 = constructor_alu(ctx, &AluOp::And, &Type::I32, v29, v814);
+                        let v816 = C::put_in_xmm(ctx, v18.0);
+                        let v817 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v815);
+                        let v818 = constructor_vec_rr(ctx, v812, v816, v817);
+                        let v819 = C::output_xmm(ctx, v818);
+                        let v820 = Some(v819);
+                        // Rule at isle/codegen/x64/simd.isle line 399.
+                        return v820;
                     }
                     let v621 = &constructor_vec_binary_op(ctx, v16, v598);
                     if let Some(v622) = v621 {
@@ -1396,7 +1911,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 211.
+                                // Rule at isle/codegen/x64/lower.isle line 212.
                                 return v41;
                             }
                             let v27 = C::simm32_operand(ctx, v18.0);
@@ -1405,7 +1920,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v30 = constructor_alu(ctx, &AluOp::Add, v4, v29, v28);
                                 let v31 = C::output_gpr(ctx, v30);
                                 let v32 = Some(v31);
-                                // Rule at isle/codegen/x64/lower.isle line 205.
+                                // Rule at isle/codegen/x64/lower.isle line 206.
                                 return v32;
                             }
                             let v22 = C::put_in_gpr(ctx, v18.0);
@@ -1413,7 +1928,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v24 = constructor_alu(ctx, &AluOp::Add, v4, v22, v23);
                             let v25 = C::output_gpr(ctx, v24);
                             let v26 = Some(v25);
-                            // Rule at isle/codegen/x64/lower.isle line 202.
+                            // Rule at isle/codegen/x64/lower.isle line 203.
                             return v26;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1425,7 +1940,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v498 = constructor_narrow_zext(ctx, v12, v497);
                             let v499 = C::output_gpr(ctx, v498);
                             let v500 = Some(v499);
-                            // Rule at isle/codegen/x64/lower.isle line 912.
+                            // Rule at isle/codegen/x64/lower.isle line 913.
                             return v500;
                         }
                     }
@@ -1438,7 +1953,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v43 = constructor_alu(ctx, &AluOp::Sub, v4, v22, v23);
                             let v44 = C::output_gpr(ctx, v43);
                             let v45 = Some(v44);
-                            // Rule at isle/codegen/x64/lower.isle line 216.
+                            // Rule at isle/codegen/x64/lower.isle line 217.
                             return v45;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1450,7 +1965,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v502 = constructor_narrow_zext(ctx, v12, v501);
                             let v503 = C::output_gpr(ctx, v502);
                             let v504 = Some(v503);
-                            // Rule at isle/codegen/x64/lower.isle line 914.
+                            // Rule at isle/codegen/x64/lower.isle line 915.
                             return v504;
                         }
                     }
@@ -1473,7 +1988,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v69 = C::writable_gpr_to_gpr(ctx, v35);
                             let v70 = C::output_gpr(ctx, v69);
                             let v71 = Some(v70);
-                            // Rule at isle/codegen/x64/lower.isle line 233.
+                            // Rule at isle/codegen/x64/lower.isle line 234.
                             return v71;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1494,7 +2009,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v510 = constructor_narrow_zext(ctx, v12, v509);
                             let v511 = C::output_gpr(ctx, v510);
                             let v512 = Some(v511);
-                            // Rule at isle/codegen/x64/lower.isle line 916.
+                            // Rule at isle/codegen/x64/lower.isle line 917.
                             return v512;
                         }
                     }
@@ -1508,7 +2023,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v156 = C::pair_first(ctx, v155);
                             let v157 = C::output_gpr(ctx, v156);
                             let v158 = Some(v157);
-                            // Rule at isle/codegen/x64/lower.isle line 363.
+                            // Rule at isle/codegen/x64/lower.isle line 364.
                             return v158;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1539,7 +2054,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v565 = constructor_narrow_zext(ctx, v12, v554);
                             let v566 = C::output_gpr(ctx, v565);
                             let v567 = Some(v566);
-                            // Rule at isle/codegen/x64/lower.isle line 969.
+                            // Rule at isle/codegen/x64/lower.isle line 970.
                             return v567;
                         }
                     }
@@ -1553,7 +2068,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v151 = C::pair_first(ctx, v150);
                             let v152 = C::output_gpr(ctx, v151);
                             let v153 = Some(v152);
-                            // Rule at isle/codegen/x64/lower.isle line 361.
+                            // Rule at isle/codegen/x64/lower.isle line 362.
                             return v153;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1565,7 +2080,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v542 = C::pair_first(ctx, v541);
                             let v543 = C::output_gpr(ctx, v542);
                             let v544 = Some(v543);
-                            // Rule at isle/codegen/x64/lower.isle line 963.
+                            // Rule at isle/codegen/x64/lower.isle line 964.
                             return v544;
                         }
                     }
@@ -1578,7 +2093,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v162 = constructor_checked_srem(ctx, v4, v22, v149);
                             let v163 = C::output_gpr(ctx, v162);
                             let v164 = Some(v163);
-                            // Rule at isle/codegen/x64/lower.isle line 368.
+                            // Rule at isle/codegen/x64/lower.isle line 369.
                             return v164;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1592,7 +2107,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v550 = constructor_narrow_zext(ctx, v12, v549);
                             let v551 = C::output_gpr(ctx, v550);
                             let v552 = Some(v551);
-                            // Rule at isle/codegen/x64/lower.isle line 967.
+                            // Rule at isle/codegen/x64/lower.isle line 968.
                             return v552;
                         }
                     }
@@ -1606,7 +2121,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v159 = C::pair_second(ctx, v150);
                             let v160 = C::output_gpr(ctx, v159);
                             let v161 = Some(v160);
-                            // Rule at isle/codegen/x64/lower.isle line 365.
+                            // Rule at isle/codegen/x64/lower.isle line 366.
                             return v161;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1618,7 +2133,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v545 = C::pair_second(ctx, v541);
                             let v546 = C::output_gpr(ctx, v545);
                             let v547 = Some(v546);
-                            // Rule at isle/codegen/x64/lower.isle line 965.
+                            // Rule at isle/codegen/x64/lower.isle line 966.
                             return v547;
                         }
                     }
@@ -1638,7 +2153,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 224.
+                                // Rule at isle/codegen/x64/lower.isle line 225.
                                 return v41;
                             }
                         }
@@ -1650,7 +2165,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v47 = constructor_alu(ctx, &AluOp::And, v4, v22, v23);
                             let v48 = C::output_gpr(ctx, v47);
                             let v49 = Some(v48);
-                            // Rule at isle/codegen/x64/lower.isle line 218.
+                            // Rule at isle/codegen/x64/lower.isle line 219.
                             return v49;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1661,7 +2176,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v482 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
                             let v483 = C::output_gpr(ctx, v482);
                             let v484 = Some(v483);
-                            // Rule at isle/codegen/x64/lower.isle line 871.
+                            // Rule at isle/codegen/x64/lower.isle line 872.
                             return v484;
                         }
                     }
@@ -1674,7 +2189,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v57 = constructor_alu(ctx, &AluOp::Or, v4, v22, v23);
                             let v58 = C::output_gpr(ctx, v57);
                             let v59 = Some(v58);
-                            // Rule at isle/codegen/x64/lower.isle line 228.
+                            // Rule at isle/codegen/x64/lower.isle line 229.
                             return v59;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1685,7 +2200,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v485 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
                             let v486 = C::output_gpr(ctx, v485);
                             let v487 = Some(v486);
-                            // Rule at isle/codegen/x64/lower.isle line 873.
+                            // Rule at isle/codegen/x64/lower.isle line 874.
                             return v487;
                         }
                     }
@@ -1698,7 +2213,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v61 = constructor_alu(ctx, &AluOp::Xor, v4, v22, v23);
                             let v62 = C::output_gpr(ctx, v61);
                             let v63 = Some(v62);
-                            // Rule at isle/codegen/x64/lower.isle line 230.
+                            // Rule at isle/codegen/x64/lower.isle line 231.
                             return v63;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1709,7 +2224,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v488 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
                             let v489 = C::output_gpr(ctx, v488);
                             let v490 = Some(v489);
-                            // Rule at isle/codegen/x64/lower.isle line 875.
+                            // Rule at isle/codegen/x64/lower.isle line 876.
                             return v490;
                         }
                     }
@@ -1720,7 +2235,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v121 = constructor_shift(ctx, &ShiftOp::Shl, v4, v18.0, v18.1);
                             let v122 = C::output_gpr(ctx, v121);
                             let v123 = Some(v122);
-                            // Rule at isle/codegen/x64/lower.isle line 309.
+                            // Rule at isle/codegen/x64/lower.isle line 310.
                             return v123;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1732,7 +2247,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v523 = constructor_narrow_zext(ctx, v12, v522);
                             let v524 = C::output_gpr(ctx, v523);
                             let v525 = Some(v524);
-                            // Rule at isle/codegen/x64/lower.isle line 941.
+                            // Rule at isle/codegen/x64/lower.isle line 942.
                             return v525;
                         }
                     }
@@ -1743,7 +2258,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v125 = constructor_shift(ctx, &ShiftOp::Shr, v4, v18.0, v18.1);
                             let v126 = C::output_gpr(ctx, v125);
                             let v127 = Some(v126);
-                            // Rule at isle/codegen/x64/lower.isle line 310.
+                            // Rule at isle/codegen/x64/lower.isle line 311.
                             return v127;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1754,7 +2269,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v526 = constructor_shift_by(ctx, &ShiftOp::Shr, v22, v521);
                             let v527 = C::output_gpr(ctx, v526);
                             let v528 = Some(v527);
-                            // Rule at isle/codegen/x64/lower.isle line 943.
+                            // Rule at isle/codegen/x64/lower.isle line 944.
                             return v528;
                         }
                     }
@@ -1765,7 +2280,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v129 = constructor_shift(ctx, &ShiftOp::Sar, v4, v18.0, v18.1);
                             let v130 = C::output_gpr(ctx, v129);
                             let v131 = Some(v130);
-                            // Rule at isle/codegen/x64/lower.isle line 311.
+                            // Rule at isle/codegen/x64/lower.isle line 312.
                             return v131;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1778,7 +2293,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v532 = constructor_narrow_zext(ctx, v12, v531);
                             let v533 = C::output_gpr(ctx, v532);
                             let v534 = Some(v533);
-                            // Rule at isle/codegen/x64/lower.isle line 945.
+                            // Rule at isle/codegen/x64/lower.isle line 946.
                             return v534;
                         }
                     }
@@ -1789,7 +2304,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v133 = constructor_shift(ctx, &ShiftOp::Rol, v4, v18.0, v18.1);
                             let v134 = C::output_gpr(ctx, v133);
                             let v135 = Some(v134);
-                            // Rule at isle/codegen/x64/lower.isle line 312.
+                            // Rule at isle/codegen/x64/lower.isle line 313.
                             return v135;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1807,7 +2322,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v536 = C::output_gpr(ctx, v535);
                             let v537 = Some(v536);
-                            // Rule at isle/codegen/x64/lower.isle line 949.
+                            // Rule at isle/codegen/x64/lower.isle line 950.
                             return v537;
                         }
                     }
@@ -1818,7 +2333,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v137 = constructor_shift(ctx, &ShiftOp::Ror, v4, v18.0, v18.1);
                             let v138 = C::output_gpr(ctx, v137);
                             let v139 = Some(v138);
-                            // Rule at isle/codegen/x64/lower.isle line 313.
+                            // Rule at isle/codegen/x64/lower.isle line 314.
                             return v139;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1836,7 +2351,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v539 = C::output_gpr(ctx, v538);
                             let v540 = Some(v539);
-                            // Rule at isle/codegen/x64/lower.isle line 951.
+                            // Rule at isle/codegen/x64/lower.isle line 952.
                             return v540;
                         }
                     }
@@ -1850,7 +2365,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v291 = constructor_sse_rm(ctx, v288, v289, v290);
                             let v292 = C::output_xmm(ctx, v291);
                             let v293 = Some(v292);
-                            // Rule at isle/codegen/x64/lower.isle line 561.
+                            // Rule at isle/codegen/x64/lower.isle line 562.
                             return v293;
                         }
                     }
@@ -1864,7 +2379,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v296 = constructor_sse_rm(ctx, v295, v289, v290);
                             let v297 = C::output_xmm(ctx, v296);
                             let v298 = Some(v297);
-                            // Rule at isle/codegen/x64/lower.isle line 563.
+                            // Rule at isle/codegen/x64/lower.isle line 564.
                             return v298;
                         }
                     }
@@ -1878,7 +2393,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v301 = constructor_sse_rm(ctx, v300, v289, v290);
                             let v302 = C::output_xmm(ctx, v301);
                             let v303 = Some(v302);
-                            // Rule at isle/codegen/x64/lower.isle line 565.
+                            // Rule at isle/codegen/x64/lower.isle line 566.
                             return v303;
                         }
                     }
@@ -1892,7 +2407,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v306 = constructor_sse_rm(ctx, v305, v289, v290);
                             let v307 = C::output_xmm(ctx, v306);
                             let v308 = Some(v307);
-                            // Rule at isle/codegen/x64/lower.isle line 567.
+                            // Rule at isle/codegen/x64/lower.isle line 568.
                             return v308;
                         }
                     }
@@ -1903,7 +2418,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v309 = constructor_min_max(ctx, v286, true, v18.0, v18.1);
                             let v310 = C::output_xmm(ctx, v309);
                             let v311 = Some(v310);
-                            // Rule at isle/codegen/x64/lower.isle line 575.
+                            // Rule at isle/codegen/x64/lower.isle line 576.
                             return v311;
                         }
                     }
@@ -1914,7 +2429,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v312 = constructor_min_max(ctx, v286, false, v18.0, v18.1);
                             let v313 = C::output_xmm(ctx, v312);
                             let v314 = Some(v313);
-                            // Rule at isle/codegen/x64/lower.isle line 576.
+                            // Rule at isle/codegen/x64/lower.isle line 577.
                             return v314;
                         }
                     }
@@ -1931,7 +2446,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v340 = constructor_sse_rr(ctx, &SseOp::Orps, v336, v339);
                             let v341 = C::output_xmm(ctx, v340);
                             let v342 = Some(v341);
-                            // Rule at isle/codegen/x64/lower.isle line 595.
+                            // Rule at isle/codegen/x64/lower.isle line 596.
                             return v342;
                         }
                     }
@@ -1993,7 +2508,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v192 = C::writable_gpr_to_gpr(ctx, v184);
                                 let v193 = C::output_gpr(ctx, v192);
                                 let v194 = Some(v193);
-                                // Rule at isle/codegen/x64/lower.isle line 392.
+                                // Rule at isle/codegen/x64/lower.isle line 393.
                                 return v194;
                             }
                         }
@@ -2028,7 +2543,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v445 = constructor_gpr_to_xmm(ctx, v430, v444);
                             let v446 = C::output_xmm(ctx, v445);
                             let v447 = Some(v446);
-                            // Rule at isle/codegen/x64/lower.isle line 731.
+                            // Rule at isle/codegen/x64/lower.isle line 732.
                             return v447;
                         }
                         if let Some(v166) = v165 {
@@ -2061,7 +2576,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v223 = C::writable_gpr_to_gpr(ctx, v184);
                                 let v224 = C::output_gpr(ctx, v223);
                                 let v225 = Some(v224);
-                                // Rule at isle/codegen/x64/lower.isle line 406.
+                                // Rule at isle/codegen/x64/lower.isle line 407.
                                 return v225;
                             }
                             let v196 = &C::int_ty(ctx, v195);
@@ -2092,7 +2607,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v208 = C::writable_gpr_to_gpr(ctx, v204);
                                 let v209 = C::output_gpr(ctx, v208);
                                 let v210 = Some(v209);
-                                // Rule at isle/codegen/x64/lower.isle line 399.
+                                // Rule at isle/codegen/x64/lower.isle line 400.
                                 return v210;
                             }
                         }
@@ -2104,16 +2619,16 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v597 = &C::vector_ty(ctx, v2);
                         if let Some(v598) = v597 {
                             let v169 = C::unpack_value_array_3(ctx, v168);
-                            let v824 = C::put_in_xmm(ctx, v169.0);
+                            let v870 = C::put_in_xmm(ctx, v169.0);
                             let v431 = C::put_in_xmm(ctx, v169.1);
-                            let v825 = constructor_vec_rr(ctx, &SseOp::Pand, v824, v431);
+                            let v871 = constructor_vec_rr(ctx, &SseOp::Pand, v870, v431);
                             let v433 = C::put_in_xmm(ctx, v169.2);
-                            let v826 = constructor_vec_rr(ctx, &SseOp::Pandn, v824, v433);
-                            let v827 = constructor_vec_rr(ctx, &SseOp::Por, v825, v826);
-                            let v828 = C::output_xmm(ctx, v827);
-                            let v829 = Some(v828);
-                            // Rule at isle/codegen/x64/simd.isle line 440.
-                            return v829;
+                            let v872 = constructor_vec_rr(ctx, &SseOp::Pandn, v870, v433);
+                            let v873 = constructor_vec_rr(ctx, &SseOp::Por, v871, v872);
+                            let v874 = C::output_xmm(ctx, v873);
+                            let v875 = Some(v874);
+                            // Rule at isle/codegen/x64/simd.isle line 485.
+                            return v875;
                         }
                     }
                 }
@@ -2130,7 +2645,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v273 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v272);
                 let v274 = C::output_xmm(ctx, v273);
                 let v275 = Some(v274);
-                // Rule at isle/codegen/x64/lower.isle line 526.
+                // Rule at isle/codegen/x64/lower.isle line 527.
                 return v275;
             }
         }
@@ -2144,7 +2659,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v282 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v281);
                 let v283 = C::output_xmm(ctx, v282);
                 let v284 = Some(v283);
-                // Rule at isle/codegen/x64/lower.isle line 528.
+                // Rule at isle/codegen/x64/lower.isle line 529.
                 return v284;
             }
         }
@@ -2333,36 +2848,129 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
             mask: v739,
         } => {
             if let &Opcode::Shuffle = v737 {
-                let v743 = C::shuffle_uses(ctx, v739, true);
-                if v743 == false {
+                let v743 = C::shuffle_identity(ctx, v739, false);
+                if v743 == true {
                     let v740 = C::unpack_value_array_2(ctx, v738);
                     let v744 = C::put_in_xmm(ctx, v740.0);
-                    let v745 = constructor_shuffle_one(ctx, v744, v739, false);
-                    let v746 = C::output_xmm(ctx, v745);
-                    let v747 = Some(v746);
-                    // Rule at isle/codegen/x64/simd.isle line 295.
-                    return v747;
+                    let v745 = C::output_xmm(ctx, v744);
+                    let v746 = Some(v745);
+                    // Rule at isle/codegen/x64/simd.isle line 313.
+                    return v746;
                 }
-                let v748 = C::shuffle_uses(ctx, v739, false);
-                if v748 == false {
+                let v747 = C::shuffle_identity(ctx, v739, true);
+                if v747 == true {
                     let v740 = C::unpack_value_array_2(ctx, v738);
-                    let v749 = C::put_in_xmm(ctx, v740.1);
-                    let v750 = constructor_shuffle_one(ctx, v749, v739, true);
-                    let v751 = C::output_xmm(ctx, v750);
-                    let v752 = Some(v751);
-                    // Rule at isle/codegen/x64/simd.isle line 298.
-                    return v752;
+                    let v748 = C::put_in_xmm(ctx, v740.1);
+                    let v749 = C::output_xmm(ctx, v748);
+                    let v750 = Some(v749);
+                    // Rule at isle/codegen/x64/simd.isle line 316.
+                    return v750;
+                }
+                let v751 = C::shuffle_pshufd(ctx, v739, false);
+                if let Some(v752) = v751 {
+                    let v740 = C::unpack_value_array_2(ctx, v738);
+                    let v744 = C::put_in_xmm(ctx, v740.0);
+                    let v753 = constructor_vec_unary_imm(ctx, &SseUnaryImmOp::Pshufd, v752, v744);
+                    let v754 = C::output_xmm(ctx, v753);
+                    let v755 = Some(v754);
+                    // Rule at isle/codegen/x64/simd.isle line 319.
+                    return v755;
+                }
+                let v756 = C::shuffle_pshufd(ctx, v739, true);
+                if let Some(v757) = v756 {
+                    let v740 = C::unpack_value_array_2(ctx, v738);
+                    let v748 = C::put_in_xmm(ctx, v740.1);
+                    let v758 = constructor_vec_unary_imm(ctx, &SseUnaryImmOp::Pshufd, v757, v748);
+                    let v759 = C::output_xmm(ctx, v758);
+                    let v760 = Some(v759);
+                    // Rule at isle/codegen/x64/simd.isle line 322.
+                    return v760;
+                }
+                let v761 = &C::shuffle_unpack(ctx, v739, false);
+                if let Some(v762) = v761 {
+                    let v740 = C::unpack_value_array_2(ctx, v738);
+                    let v744 = C::put_in_xmm(ctx, v740.0);
+                    let v763 = C::put_in_xmm(ctx, v740.1);
+                    let v764 = constructor_vec_rr(ctx, v762, v744, v763);
+                    let v765 = C::output_xmm(ctx, v764);
+                    let v766 = Some(v765);
+                    // Rule at isle/codegen/x64/simd.isle line 325.
+                    return v766;
+                }
+                let v767 = &C::shuffle_unpack(ctx, v739, true);
+                if let Some(v768) = v767 {
+                    let v740 = C::unpack_value_array_2(ctx, v738);
+                    let v748 = C::put_in_xmm(ctx, v740.1);
+                    let v769 = C::put_in_xmm(ctx, v740.0);
+                    let v770 = constructor_vec_rr(ctx, v768, v748, v769);
+                    let v771 = C::output_xmm(ctx, v770);
+                    let v772 = Some(v771);
+                    // Rule at isle/codegen/x64/simd.isle line 328.
+                    return v772;
+                }
+                let v773 = C::shuffle_palignr(ctx, v739);
+                if let Some(v774) = v773 {
+                    let v740 = C::unpack_value_array_2(ctx, v738);
+                    let v748 = C::put_in_xmm(ctx, v740.1);
+                    let v769 = C::put_in_xmm(ctx, v740.0);
+                    let v776 = constructor_vec_rr_imm(ctx, &SseImmOp::Palignr, v774, v748, v769);
+                    let v777 = C::output_xmm(ctx, v776);
+                    let v778 = Some(v777);
+                    // Rule at isle/codegen/x64/simd.isle line 331.
+                    return v778;
+                }
+                let v779 = C::shuffle_shufps(ctx, v739);
+                if let Some(v780) = v779 {
+                    let v740 = C::unpack_value_array_2(ctx, v738);
+                    let v744 = C::put_in_xmm(ctx, v740.0);
+                    let v763 = C::put_in_xmm(ctx, v740.1);
+                    let v782 = constructor_vec_rr_imm(ctx, &SseImmOp::Shufps, v780, v744, v763);
+                    let v783 = C::output_xmm(ctx, v782);
+                    let v784 = Some(v783);
+                    // Rule at isle/codegen/x64/simd.isle line 334.
+                    return v784;
+                }
+                let v785 = C::shuffle_pblendw(ctx, v739);
+                if let Some(v786) = v785 {
+                    let v740 = C::unpack_value_array_2(ctx, v738);
+                    let v744 = C::put_in_xmm(ctx, v740.0);
+                    let v763 = C::put_in_xmm(ctx, v740.1);
+                    let v788 = constructor_vec_rr_imm(ctx, &SseImmOp::Pblendw, v786, v744, v763);
+                    let v789 = C::output_xmm(ctx, v788);
+                    let v790 = Some(v789);
+                    // Rule at isle/codegen/x64/simd.isle line 337.
+                    return v790;
+                }
+                let v791 = C::shuffle_uses(ctx, v739, true);
+                if v791 == false {
+                    let v740 = C::unpack_value_array_2(ctx, v738);
+                    let v744 = C::put_in_xmm(ctx, v740.0);
+                    let v792 = constructor_shuffle_one(ctx, v744, v739, false);
+                    let v793 = C::output_xmm(ctx, v792);
+                    let v794 = Some(v793);
+                    // Rule at isle/codegen/x64/simd.isle line 340.
+                    return v794;
+                }
+                let v795 = C::shuffle_uses(ctx, v739, false);
+                if v795 == false {
+                    let v740 = C::unpack_value_array_2(ctx, v738);
+                    let v748 = C::put_in_xmm(ctx, v740.1);
+                    let v796 = constructor_shuffle_one(ctx, v748, v739, true);
+                    let v797 = C::output_xmm(ctx, v796);
+                    let v798 = Some(v797);
+                    // Rule at isle/codegen/x64/simd.isle line 343.
+                    return v798;
                 }
                 let v740 = C::unpack_value_array_2(ctx, v738);
                 let v744 = C::put_in_xmm(ctx, v740.0);
-                let v745 = constructor_shuffle_one(ctx, v744, v739, false);
-                let v753 = C::put_in_xmm(ctx, v740.1);
-                let v754 = constructor_shuffle_one(ctx, v753, v739, true);
-                let v755 = constructor_vec_rr(ctx, &SseOp::Por, v745, v754);
-                let v756 = C::output_xmm(ctx, v755);
-                let v757 = Some(v756);
-                // Rule at isle/codegen/x64/simd.isle line 301.
-                return v757;
+                let v792 = constructor_shuffle_one(ctx, v744, v739, false);
+                let v799 = C::put_in_xmm(ctx, v740.1);
+                let v800 = constructor_shuffle_one(ctx, v799, v739, true);
+                let v801 = constructor_vec_rr(ctx, &SseOp::Por, v792, v800);
+                let v802 = C::output_xmm(ctx, v801);
+                let v803 = Some(v802);
+                // Rule at isle/codegen/x64/simd.isle line 346.
+                return v803;
             }
         }
         &InstructionData::IntCompare {
@@ -2414,18 +3022,28 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     &IntCC::SignedLessThan => {
                         let v1 = &C::result_type(ctx, arg0);
                         if let Some(v2) = v1 {
+                            if let &Type::I64X2 = v2 {
+                                let v75 = C::unpack_value_array_2(ctx, v74);
+                                let v826 = C::put_in_xmm(ctx, v75.1);
+                                let v827 = C::put_in_xmm(ctx, v75.0);
+                                let v1163 = constructor_i64x2_gt(ctx, v826, v827);
+                                let v1164 = C::output_xmm(ctx, v1163);
+                                let v1165 = Some(v1164);
+                                // Rule at isle/codegen/x64/simd.isle line 806.
+                                return v1165;
+                            }
                             let v597 = &C::vector_ty(ctx, v2);
                             if let Some(v598) = v597 {
-                                let v775 = &constructor_vec_cmpgt(ctx, v598);
-                                if let Some(v776) = v775 {
+                                let v821 = &constructor_vec_cmpgt(ctx, v598);
+                                if let Some(v822) = v821 {
                                     let v75 = C::unpack_value_array_2(ctx, v74);
-                                    let v780 = C::put_in_xmm(ctx, v75.1);
-                                    let v781 = C::put_in_xmm(ctx, v75.0);
-                                    let v782 = constructor_vec_rr(ctx, v776, v780, v781);
-                                    let v783 = C::output_xmm(ctx, v782);
-                                    let v784 = Some(v783);
-                                    // Rule at isle/codegen/x64/simd.isle line 391.
-                                    return v784;
+                                    let v826 = C::put_in_xmm(ctx, v75.1);
+                                    let v827 = C::put_in_xmm(ctx, v75.0);
+                                    let v828 = constructor_vec_rr(ctx, v822, v826, v827);
+                                    let v829 = C::output_xmm(ctx, v828);
+                                    let v830 = Some(v829);
+                                    // Rule at isle/codegen/x64/simd.isle line 436.
+                                    return v830;
                                 }
                             }
                         }
@@ -2433,19 +3051,30 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     &IntCC::SignedGreaterThanOrEqual => {
                         let v1 = &C::result_type(ctx, arg0);
                         if let Some(v2) = v1 {
+                            if let &Type::I64X2 = v2 {
+                                let v75 = C::unpack_value_array_2(ctx, v74);
+                                let v826 = C::put_in_xmm(ctx, v75.1);
+                                let v827 = C::put_in_xmm(ctx, v75.0);
+                                let v1163 = constructor_i64x2_gt(ctx, v826, v827);
+                                let v1169 = constructor_vec_not(ctx, v1163);
+                                let v1170 = C::output_xmm(ctx, v1169);
+                                let v1171 = Some(v1170);
+                                // Rule at isle/codegen/x64/simd.isle line 810.
+                                return v1171;
+                            }
                             let v597 = &C::vector_ty(ctx, v2);
                             if let Some(v598) = v597 {
-                                let v775 = &constructor_vec_cmpgt(ctx, v598);
-                                if let Some(v776) = v775 {
+                                let v821 = &constructor_vec_cmpgt(ctx, v598);
+                                if let Some(v822) = v821 {
                                     let v75 = C::unpack_value_array_2(ctx, v74);
-                                    let v780 = C::put_in_xmm(ctx, v75.1);
-                                    let v781 = C::put_in_xmm(ctx, v75.0);
-                                    let v782 = constructor_vec_rr(ctx, v776, v780, v781);
-                                    let v785 = constructor_vec_not(ctx, v782);
-                                    let v786 = C::output_xmm(ctx, v785);
-                                    let v787 = Some(v786);
-                                    // Rule at isle/codegen/x64/simd.isle line 394.
-                                    return v787;
+                                    let v826 = C::put_in_xmm(ctx, v75.1);
+                                    let v827 = C::put_in_xmm(ctx, v75.0);
+                                    let v828 = constructor_vec_rr(ctx, v822, v826, v827);
+                                    let v831 = constructor_vec_not(ctx, v828);
+                                    let v832 = C::output_xmm(ctx, v831);
+                                    let v833 = Some(v832);
+                                    // Rule at isle/codegen/x64/simd.isle line 439.
+                                    return v833;
                                 }
                             }
                         }
@@ -2453,18 +3082,28 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     &IntCC::SignedGreaterThan => {
                         let v1 = &C::result_type(ctx, arg0);
                         if let Some(v2) = v1 {
+                            if let &Type::I64X2 = v2 {
+                                let v75 = C::unpack_value_array_2(ctx, v74);
+                                let v632 = C::put_in_xmm(ctx, v75.0);
+                                let v633 = C::put_in_xmm(ctx, v75.1);
+                                let v1160 = constructor_i64x2_gt(ctx, v632, v633);
+                                let v1161 = C::output_xmm(ctx, v1160);
+                                let v1162 = Some(v1161);
+                                // Rule at isle/codegen/x64/simd.isle line 804.
+                                return v1162;
+                            }
                             let v597 = &C::vector_ty(ctx, v2);
                             if let Some(v598) = v597 {
-                                let v775 = &constructor_vec_cmpgt(ctx, v598);
-                                if let Some(v776) = v775 {
+                                let v821 = &constructor_vec_cmpgt(ctx, v598);
+                                if let Some(v822) = v821 {
                                     let v75 = C::unpack_value_array_2(ctx, v74);
                                     let v632 = C::put_in_xmm(ctx, v75.0);
                                     let v633 = C::put_in_xmm(ctx, v75.1);
-                                    let v777 = constructor_vec_rr(ctx, v776, v632, v633);
-                                    let v778 = C::output_xmm(ctx, v777);
-                                    let v779 = Some(v778);
-                                    // Rule at isle/codegen/x64/simd.isle line 388.
-                                    return v779;
+                                    let v823 = constructor_vec_rr(ctx, v822, v632, v633);
+                                    let v824 = C::output_xmm(ctx, v823);
+                                    let v825 = Some(v824);
+                                    // Rule at isle/codegen/x64/simd.isle line 433.
+                                    return v825;
                                 }
                             }
                         }
@@ -2472,19 +3111,30 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     &IntCC::SignedLessThanOrEqual => {
                         let v1 = &C::result_type(ctx, arg0);
                         if let Some(v2) = v1 {
+                            if let &Type::I64X2 = v2 {
+                                let v75 = C::unpack_value_array_2(ctx, v74);
+                                let v632 = C::put_in_xmm(ctx, v75.0);
+                                let v633 = C::put_in_xmm(ctx, v75.1);
+                                let v1160 = constructor_i64x2_gt(ctx, v632, v633);
+                                let v1166 = constructor_vec_not(ctx, v1160);
+                                let v1167 = C::output_xmm(ctx, v1166);
+                                let v1168 = Some(v1167);
+                                // Rule at isle/codegen/x64/simd.isle line 808.
+                                return v1168;
+                            }
                             let v597 = &C::vector_ty(ctx, v2);
                             if let Some(v598) = v597 {
-                                let v775 = &constructor_vec_cmpgt(ctx, v598);
-                                if let Some(v776) = v775 {
+                                let v821 = &constructor_vec_cmpgt(ctx, v598);
+                                if let Some(v822) = v821 {
                                     let v75 = C::unpack_value_array_2(ctx, v74);
                                     let v632 = C::put_in_xmm(ctx, v75.0);
                                     let v633 = C::put_in_xmm(ctx, v75.1);
-                                    let v777 = constructor_vec_rr(ctx, v776, v632, v633);
-                                    let v788 = constructor_vec_not(ctx, v777);
-                                    let v789 = C::output_xmm(ctx, v788);
-                                    let v790 = Some(v789);
-                                    // Rule at isle/codegen/x64/simd.isle line 397.
-                                    return v790;
+                                    let v823 = constructor_vec_rr(ctx, v822, v632, v633);
+                                    let v834 = constructor_vec_not(ctx, v823);
+                                    let v835 = C::output_xmm(ctx, v834);
+                                    let v836 = Some(v835);
+                                    // Rule at isle/codegen/x64/simd.isle line 442.
+                                    return v836;
                                 }
                             }
                         }
@@ -2494,17 +3144,17 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v2) = v1 {
                             let v597 = &C::vector_ty(ctx, v2);
                             if let Some(v598) = v597 {
-                                let v791 = &constructor_vec_maxu(ctx, v598);
-                                if let Some(v792) = v791 {
+                                let v837 = &constructor_vec_maxu(ctx, v598);
+                                if let Some(v838) = v837 {
                                     let v75 = C::unpack_value_array_2(ctx, v74);
                                     let v632 = C::put_in_xmm(ctx, v75.0);
                                     let v633 = C::put_in_xmm(ctx, v75.1);
-                                    let v793 = constructor_vec_uge(ctx, v598, v632, v633);
-                                    let v804 = constructor_vec_not(ctx, v793);
-                                    let v805 = C::output_xmm(ctx, v804);
-                                    let v806 = Some(v805);
-                                    // Rule at isle/codegen/x64/simd.isle line 409.
-                                    return v806;
+                                    let v839 = constructor_vec_uge(ctx, v598, v632, v633);
+                                    let v850 = constructor_vec_not(ctx, v839);
+                                    let v851 = C::output_xmm(ctx, v850);
+                                    let v852 = Some(v851);
+                                    // Rule at isle/codegen/x64/simd.isle line 454.
+                                    return v852;
                                 }
                             }
                         }
@@ -2514,16 +3164,16 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v2) = v1 {
                             let v597 = &C::vector_ty(ctx, v2);
                             if let Some(v598) = v597 {
-                                let v791 = &constructor_vec_maxu(ctx, v598);
-                                if let Some(v792) = v791 {
+                                let v837 = &constructor_vec_maxu(ctx, v598);
+                                if let Some(v838) = v837 {
                                     let v75 = C::unpack_value_array_2(ctx, v74);
                                     let v632 = C::put_in_xmm(ctx, v75.0);
                                     let v633 = C::put_in_xmm(ctx, v75.1);
-                                    let v793 = constructor_vec_uge(ctx, v598, v632, v633);
-                                    let v794 = C::output_xmm(ctx, v793);
-                                    let v795 = Some(v794);
-                                    // Rule at isle/codegen/x64/simd.isle line 400.
-                                    return v795;
+                                    let v839 = constructor_vec_uge(ctx, v598, v632, v633);
+                                    let v840 = C::output_xmm(ctx, v839);
+                                    let v841 = Some(v840);
+                                    // Rule at isle/codegen/x64/simd.isle line 445.
+                                    return v841;
                                 }
                             }
                         }
@@ -2533,17 +3183,17 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v2) = v1 {
                             let v597 = &C::vector_ty(ctx, v2);
                             if let Some(v598) = v597 {
-                                let v796 = &constructor_vec_minu(ctx, v598);
-                                if let Some(v797) = v796 {
+                                let v842 = &constructor_vec_minu(ctx, v598);
+                                if let Some(v843) = v842 {
                                     let v75 = C::unpack_value_array_2(ctx, v74);
                                     let v632 = C::put_in_xmm(ctx, v75.0);
                                     let v633 = C::put_in_xmm(ctx, v75.1);
-                                    let v798 = constructor_vec_ule(ctx, v598, v632, v633);
-                                    let v801 = constructor_vec_not(ctx, v798);
-                                    let v802 = C::output_xmm(ctx, v801);
-                                    let v803 = Some(v802);
-                                    // Rule at isle/codegen/x64/simd.isle line 406.
-                                    return v803;
+                                    let v844 = constructor_vec_ule(ctx, v598, v632, v633);
+                                    let v847 = constructor_vec_not(ctx, v844);
+                                    let v848 = C::output_xmm(ctx, v847);
+                                    let v849 = Some(v848);
+                                    // Rule at isle/codegen/x64/simd.isle line 451.
+                                    return v849;
                                 }
                             }
                         }
@@ -2553,16 +3203,16 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         if let Some(v2) = v1 {
                             let v597 = &C::vector_ty(ctx, v2);
                             if let Some(v598) = v597 {
-                                let v796 = &constructor_vec_minu(ctx, v598);
-                                if let Some(v797) = v796 {
+                                let v842 = &constructor_vec_minu(ctx, v598);
+                                if let Some(v843) = v842 {
                                     let v75 = C::unpack_value_array_2(ctx, v74);
                                     let v632 = C::put_in_xmm(ctx, v75.0);
                                     let v633 = C::put_in_xmm(ctx, v75.1);
-                                    let v798 = constructor_vec_ule(ctx, v598, v632, v633);
-                                    let v799 = C::output_xmm(ctx, v798);
-                                    let v800 = Some(v799);
-                                    // Rule at isle/codegen/x64/simd.isle line 403.
-                                    return v800;
+                                    let v844 = constructor_vec_ule(ctx, v598, v632, v633);
+                                    let v845 = C::output_xmm(ctx, v844);
+                                    let v846 = Some(v845);
+                                    // Rule at isle/codegen/x64/simd.isle line 448.
+                                    return v846;
                                 }
                             }
                         }
@@ -2584,7 +3234,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v97 = constructor_compare(ctx, v73, &Type::I32, v93, v96);
                             let v98 = C::output_gpr(ctx, v97);
                             let v99 = Some(v98);
-                            // Rule at isle/codegen/x64/lower.isle line 247.
+                            // Rule at isle/codegen/x64/lower.isle line 248.
                             return v99;
                         }
                         false => {
@@ -2593,7 +3243,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v90 = constructor_compare(ctx, v73, &Type::I32, v81, v82);
                             let v91 = C::output_gpr(ctx, v90);
                             let v92 = Some(v91);
-                            // Rule at isle/codegen/x64/lower.isle line 243.
+                            // Rule at isle/codegen/x64/lower.isle line 244.
                             return v92;
                         }
                         _ => {}
@@ -2606,7 +3256,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v83 = constructor_compare(ctx, v73, v80, v81, v82);
                     let v84 = C::output_gpr(ctx, v83);
                     let v85 = Some(v84);
-                    // Rule at isle/codegen/x64/lower.isle line 238.
+                    // Rule at isle/codegen/x64/lower.isle line 239.
                     return v85;
                 }
             }
@@ -2620,74 +3270,74 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 match v380 {
                     &FloatCC::Equal => {
                         let v382 = C::unpack_value_array_2(ctx, v381);
-                        let v905 = &C::value_type(ctx, v382.0);
-                        let v906 = &C::vector_ty(ctx, v905);
-                        if let Some(v907) = v906 {
-                            let v908 = constructor_vec_fcmp(ctx, v907, 0x0_u8, v382.0, v382.1);
-                            let v909 = C::output_xmm(ctx, v908);
-                            let v910 = Some(v909);
-                            // Rule at isle/codegen/x64/simd.isle line 534.
-                            return v910;
+                        let v951 = &C::value_type(ctx, v382.0);
+                        let v952 = &C::vector_ty(ctx, v951);
+                        if let Some(v953) = v952 {
+                            let v954 = constructor_vec_fcmp(ctx, v953, 0x0_u8, v382.0, v382.1);
+                            let v955 = C::output_xmm(ctx, v954);
+                            let v956 = Some(v955);
+                            // Rule at isle/codegen/x64/simd.isle line 579.
+                            return v956;
                         }
                     }
                     &FloatCC::NotEqual => {
                         let v382 = C::unpack_value_array_2(ctx, v381);
-                        let v905 = &C::value_type(ctx, v382.0);
-                        let v906 = &C::vector_ty(ctx, v905);
-                        if let Some(v907) = v906 {
-                            let v912 = constructor_vec_fcmp(ctx, v907, 0x4_u8, v382.0, v382.1);
-                            let v913 = C::output_xmm(ctx, v912);
-                            let v914 = Some(v913);
-                            // Rule at isle/codegen/x64/simd.isle line 537.
-                            return v914;
+                        let v951 = &C::value_type(ctx, v382.0);
+                        let v952 = &C::vector_ty(ctx, v951);
+                        if let Some(v953) = v952 {
+                            let v958 = constructor_vec_fcmp(ctx, v953, 0x4_u8, v382.0, v382.1);
+                            let v959 = C::output_xmm(ctx, v958);
+                            let v960 = Some(v959);
+                            // Rule at isle/codegen/x64/simd.isle line 582.
+                            return v960;
                         }
                     }
                     &FloatCC::LessThan => {
                         let v382 = C::unpack_value_array_2(ctx, v381);
-                        let v905 = &C::value_type(ctx, v382.0);
-                        let v906 = &C::vector_ty(ctx, v905);
-                        if let Some(v907) = v906 {
-                            let v916 = constructor_vec_fcmp(ctx, v907, 0x1_u8, v382.0, v382.1);
-                            let v917 = C::output_xmm(ctx, v916);
-                            let v918 = Some(v917);
-                            // Rule at isle/codegen/x64/simd.isle line 540.
-                            return v918;
+                        let v951 = &C::value_type(ctx, v382.0);
+                        let v952 = &C::vector_ty(ctx, v951);
+                        if let Some(v953) = v952 {
+                            let v962 = constructor_vec_fcmp(ctx, v953, 0x1_u8, v382.0, v382.1);
+                            let v963 = C::output_xmm(ctx, v962);
+                            let v964 = Some(v963);
+                            // Rule at isle/codegen/x64/simd.isle line 585.
+                            return v964;
                         }
                     }
                     &FloatCC::LessThanOrEqual => {
                         let v382 = C::unpack_value_array_2(ctx, v381);
-                        let v905 = &C::value_type(ctx, v382.0);
-                        let v906 = &C::vector_ty(ctx, v905);
-                        if let Some(v907) = v906 {
-                            let v920 = constructor_vec_fcmp(ctx, v907, 0x2_u8, v382.0, v382.1);
-                            let v921 = C::output_xmm(ctx, v920);
-                            let v922 = Some(v921);
-                            // Rule at isle/codegen/x64/simd.isle line 543.
-                            return v922;
+                        let v951 = &C::value_type(ctx, v382.0);
+                        let v952 = &C::vector_ty(ctx, v951);
+                        if let Some(v953) = v952 {
+                            let v966 = constructor_vec_fcmp(ctx, v953, 0x2_u8, v382.0, v382.1);
+                            let v967 = C::output_xmm(ctx, v966);
+                            let v968 = Some(v967);
+                            // Rule at isle/codegen/x64/simd.isle line 588.
+                            return v968;
                         }
                     }
                     &FloatCC::GreaterThan => {
                         let v382 = C::unpack_value_array_2(ctx, v381);
-                        let v905 = &C::value_type(ctx, v382.0);
-                        let v906 = &C::vector_ty(ctx, v905);
-                        if let Some(v907) = v906 {
-                            let v923 = constructor_vec_fcmp(ctx, v907, 0x1_u8, v382.1, v382.0);
-                            let v924 = C::output_xmm(ctx, v923);
-                            let v925 = Some(v924);
-                            // Rule at isle/codegen/x64/simd.isle line 546.
-                            return v925;
+                        let v951 = &C::value_type(ctx, v382.0);
+                        let v952 = &C::vector_ty(ctx, v951);
+                        if let Some(v953) = v952 {
+                            let v969 = constructor_vec_fcmp(ctx, v953, 0x1_u8, v382.1, v382.0);
+                            let v970 = C::output_xmm(ctx, v969);
+                            let v971 = Some(v970);
+                            // Rule at isle/codegen/x64/simd.isle line 591.
+                            return v971;
                         }
                     }
                     &FloatCC::GreaterThanOrEqual => {
                         let v382 = C::unpack_value_array_2(ctx, v381);
-                        let v905 = &C::value_type(ctx, v382.0);
-                        let v906 = &C::vector_ty(ctx, v905);
-                        if let Some(v907) = v906 {
-                            let v926 = constructor_vec_fcmp(ctx, v907, 0x2_u8, v382.1, v382.0);
-                            let v927 = C::output_xmm(ctx, v926);
-                            let v928 = Some(v927);
-                            // Rule at isle/codegen/x64/simd.isle line 549.
-                            return v928;
+                        let v951 = &C::value_type(ctx, v382.0);
+                        let v952 = &C::vector_ty(ctx, v951);
+                        if let Some(v953) = v952 {
+                            let v972 = constructor_vec_fcmp(ctx, v953, 0x2_u8, v382.1, v382.0);
+                            let v973 = C::output_xmm(ctx, v972);
+                            let v974 = Some(v973);
+                            // Rule at isle/codegen/x64/simd.isle line 594.
+                            return v974;
                         }
                     }
                     _ => {}
@@ -2696,7 +3346,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v385 = constructor_float_flag(ctx, v380, v382.0, v382.1);
                 let v386 = C::output_gpr(ctx, v385);
                 let v387 = Some(v386);
-                // Rule at isle/codegen/x64/lower.isle line 658.
+                // Rule at isle/codegen/x64/lower.isle line 659.
                 return v387;
             }
         }
@@ -2740,7 +3390,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v421 = C::writable_xmm_to_xmm(ctx, v397);
                             let v422 = C::output_xmm(ctx, v421);
                             let v423 = Some(v422);
-                            // Rule at isle/codegen/x64/lower.isle line 721.
+                            // Rule at isle/codegen/x64/lower.isle line 722.
                             return v423;
                         }
                         let v3 = &C::int_ty(ctx, v2);
@@ -2757,7 +3407,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v115 = C::writable_gpr_to_gpr(ctx, v35);
                             let v116 = C::output_gpr(ctx, v115);
                             let v117 = Some(v116);
-                            // Rule at isle/codegen/x64/lower.isle line 427.
+                            // Rule at isle/codegen/x64/lower.isle line 428.
                             return v117;
                         }
                     }
@@ -2774,7 +3424,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v39 = C::writable_gpr_to_gpr(ctx, v35);
                             let v40 = C::output_gpr(ctx, v39);
                             let v41 = Some(v40);
-                            // Rule at isle/codegen/x64/lower.isle line 455.
+                            // Rule at isle/codegen/x64/lower.isle line 456.
                             return v41;
                         }
                     }
@@ -2796,7 +3446,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v115 = C::writable_gpr_to_gpr(ctx, v35);
                         let v116 = C::output_gpr(ctx, v115);
                         let v117 = Some(v116);
-                        // Rule at isle/codegen/x64/lower.isle line 444.
+                        // Rule at isle/codegen/x64/lower.isle line 445.
                         return v117;
                     }
                     let v239 = &constructor_sload_ext(ctx, v226, v4);
@@ -2813,7 +3463,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v115 = C::writable_gpr_to_gpr(ctx, v35);
                         let v116 = C::output_gpr(ctx, v115);
                         let v117 = Some(v116);
-                        // Rule at isle/codegen/x64/lower.isle line 449.
+                        // Rule at isle/codegen/x64/lower.isle line 450.
                         return v117;
                     }
                 }
@@ -2833,7 +3483,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v509 = C::writable_gpr_to_gpr(ctx, v35);
                         let v590 = C::output_gpr(ctx, v509);
                         let v591 = Some(v590);
-                        // Rule at isle/codegen/x64/lower.isle line 989.
+                        // Rule at isle/codegen/x64/lower.isle line 990.
                         return v591;
                     }
                 }
@@ -2878,7 +3528,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v258 = C::emit(ctx, &v257);
                 let v259 = C::output_none(ctx);
                 let v260 = Some(v259);
-                // Rule at isle/codegen/x64/lower.isle line 477.
+                // Rule at isle/codegen/x64/lower.isle line 478.
                 return v260;
             }
             if let &Opcode::Store = v245 {
@@ -2896,7 +3546,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v429 = C::emit(ctx, &v428);
                     let v267 = C::output_none(ctx);
                     let v268 = Some(v267);
-                    // Rule at isle/codegen/x64/lower.isle line 725.
+                    // Rule at isle/codegen/x64/lower.isle line 726.
                     return v268;
                 }
             }
@@ -2914,7 +3564,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v266 = C::emit(ctx, &v265);
                 let v267 = C::output_none(ctx);
                 let v268 = Some(v267);
-                // Rule at isle/codegen/x64/lower.isle line 482.
+                // Rule at isle/codegen/x64/lower.isle line 483.
                 return v268;
             }
             if let &Opcode::Store = v245 {
@@ -2931,7 +3581,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v596 = C::emit(ctx, &v595);
                     let v267 = C::output_none(ctx);
                     let v268 = Some(v267);
-                    // Rule at isle/codegen/x64/lower.isle line 993.
+                    // Rule at isle/codegen/x64/lower.isle line 994.
                     return v268;
                 }
             }
@@ -2951,7 +3601,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v454 = C::emit(ctx, &v453);
                     let v259 = C::output_none(ctx);
                     let v260 = Some(v259);
-                    // Rule at isle/codegen/x64/lower.isle line 754.
+                    // Rule at isle/codegen/x64/lower.isle line 755.
                     return v260;
                 }
                 &Opcode::Trapnz => {
@@ -2963,7 +3613,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v456 = C::emit(ctx, &v455);
                     let v259 = C::output_none(ctx);
                     let v260 = Some(v259);
-                    // Rule at isle/codegen/x64/lower.isle line 758.
+                    // Rule at isle/codegen/x64/lower.isle line 759.
                     return v260;
                 }
                 _ => {}
@@ -2990,7 +3640,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v468 = C::emit(ctx, &v467);
                         let v469 = C::output_gpr(ctx, v465);
                         let v470 = Some(v469);
-                        // Rule at isle/codegen/x64/lower.isle line 764.
+                        // Rule at isle/codegen/x64/lower.isle line 765.
                         return v470;
                     }
                 }
@@ -3005,24 +3655,24 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
 pub fn constructor_signed_cc<C: Context>(ctx: &mut C, arg0: &IntCC) -> bool {
     match arg0 {
         &IntCC::SignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 253.
-            return true;
-        }
-        &IntCC::SignedGreaterThanOrEqual => {
             // Rule at isle/codegen/x64/lower.isle line 254.
             return true;
         }
-        &IntCC::SignedGreaterThan => {
+        &IntCC::SignedGreaterThanOrEqual => {
             // Rule at isle/codegen/x64/lower.isle line 255.
             return true;
         }
-        &IntCC::SignedLessThanOrEqual => {
+        &IntCC::SignedGreaterThan => {
             // Rule at isle/codegen/x64/lower.isle line 256.
+            return true;
+        }
+        &IntCC::SignedLessThanOrEqual => {
+            // Rule at isle/codegen/x64/lower.isle line 257.
             return true;
         }
         _ => {}
     }
-    // Rule at isle/codegen/x64/lower.isle line 257.
+    // Rule at isle/codegen/x64/lower.isle line 258.
     return false;
 }
 
@@ -3033,12 +3683,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 266.
+                    // Rule at isle/codegen/x64/lower.isle line 267.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 267.
+                    // Rule at isle/codegen/x64/lower.isle line 268.
                     return v5;
                 }
                 _ => {}
@@ -3048,12 +3698,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 268.
+                    // Rule at isle/codegen/x64/lower.isle line 269.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 269.
+                    // Rule at isle/codegen/x64/lower.isle line 270.
                     return v9;
                 }
                 _ => {}
@@ -3062,7 +3712,7 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
         &Type::I32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 270.
+                // Rule at isle/codegen/x64/lower.isle line 271.
                 return v11;
             }
         }
@@ -3092,7 +3742,7 @@ pub fn constructor_shift<C: Context>(
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 304.
+    // Rule at isle/codegen/x64/lower.isle line 305.
     return v10;
 }
 
@@ -3114,14 +3764,14 @@ pub fn constructor_unary_op<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 316.
+    // Rule at isle/codegen/x64/lower.isle line 317.
     return v8;
 }
 
 // Generated as internal constructor for term zero_gpr.
 pub fn constructor_zero_gpr<C: Context>(ctx: &mut C, arg0: &Type) -> GprReg {
     let v2 = C::imm(ctx, arg0, 0_i64);
-    // Rule at isle/codegen/x64/lower.isle line 333.
+    // Rule at isle/codegen/x64/lower.isle line 334.
     return v2;
 }
 
@@ -3153,7 +3803,7 @@ pub fn constructor_divide<C: Context>(
     let v12 = C::writable_gpr_to_gpr(ctx, v5);
     let v13 = C::writable_gpr_to_gpr(ctx, v6);
     let v14 = C::gpr_pair(ctx, v12, v13);
-    // Rule at isle/codegen/x64/lower.isle line 337.
+    // Rule at isle/codegen/x64/lower.isle line 338.
     return v14;
 }
 
@@ -3175,19 +3825,19 @@ pub fn constructor_dividend_high<C: Context>(
             };
             let v7 = C::emit(ctx, &v6);
             let v8 = C::writable_gpr_to_gpr(ctx, v4);
-            // Rule at isle/codegen/x64/lower.isle line 346.
+            // Rule at isle/codegen/x64/lower.isle line 347.
             return v8;
         }
         false => {
             let v3 = constructor_zero_gpr(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 345.
+            // Rule at isle/codegen/x64/lower.isle line 346.
             return v3;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "dividend_high", "isle/codegen/x64/lower.isle line 344"
+        "dividend_high", "isle/codegen/x64/lower.isle line 345"
     )
 }
 
@@ -3214,7 +3864,7 @@ pub fn constructor_checked_srem<C: Context>(
     };
     let v10 = C::emit(ctx, &v9);
     let v11 = C::writable_gpr_to_gpr(ctx, v6);
-    // Rule at isle/codegen/x64/lower.isle line 371.
+    // Rule at isle/codegen/x64/lower.isle line 372.
     return v11;
 }
 
@@ -3229,12 +3879,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 433.
+                    // Rule at isle/codegen/x64/lower.isle line 434.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 434.
+                    // Rule at isle/codegen/x64/lower.isle line 435.
                     return v5;
                 }
                 _ => {}
@@ -3244,12 +3894,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 435.
+                    // Rule at isle/codegen/x64/lower.isle line 436.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 436.
+                    // Rule at isle/codegen/x64/lower.isle line 437.
                     return v9;
                 }
                 _ => {}
@@ -3271,12 +3921,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 438.
+                    // Rule at isle/codegen/x64/lower.isle line 439.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 439.
+                    // Rule at isle/codegen/x64/lower.isle line 440.
                     return v5;
                 }
                 _ => {}
@@ -3286,12 +3936,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 440.
+                    // Rule at isle/codegen/x64/lower.isle line 441.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 441.
+                    // Rule at isle/codegen/x64/lower.isle line 442.
                     return v9;
                 }
                 _ => {}
@@ -3300,7 +3950,7 @@ pub fn constructor_sload_ext<C: Context>(
         &Opcode::Sload32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 442.
+                // Rule at isle/codegen/x64/lower.isle line 443.
                 return v11;
             }
         }
@@ -3314,26 +3964,26 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
     match arg0 {
         &Opcode::Store => {
             let v5 = &constructor_operand_size(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 470.
+            // Rule at isle/codegen/x64/lower.isle line 471.
             return v5.clone();
         }
         &Opcode::Istore8 => {
-            // Rule at isle/codegen/x64/lower.isle line 467.
+            // Rule at isle/codegen/x64/lower.isle line 468.
             return OperandSize::S8;
         }
         &Opcode::Istore16 => {
-            // Rule at isle/codegen/x64/lower.isle line 468.
+            // Rule at isle/codegen/x64/lower.isle line 469.
             return OperandSize::S16;
         }
         &Opcode::Istore32 => {
-            // Rule at isle/codegen/x64/lower.isle line 469.
+            // Rule at isle/codegen/x64/lower.isle line 470.
             return OperandSize::S32;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "store_size", "isle/codegen/x64/lower.isle line 466"
+        "store_size", "isle/codegen/x64/lower.isle line 467"
     )
 }
 
@@ -3341,18 +3991,18 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
 pub fn constructor_int_size_of_float<C: Context>(ctx: &mut C, arg0: &FloatSize) -> OperandSize {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 507.
+            // Rule at isle/codegen/x64/lower.isle line 508.
             return OperandSize::S32;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 508.
+            // Rule at isle/codegen/x64/lower.isle line 509.
             return OperandSize::S64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "int_size_of_float", "isle/codegen/x64/lower.isle line 506"
+        "int_size_of_float", "isle/codegen/x64/lower.isle line 507"
     )
 }
 
@@ -3365,7 +4015,7 @@ pub fn constructor_sse_rr<C: Context>(
 ) -> XmmReg {
     let v3 = C::xmm_to_xmm_mem(ctx, arg2);
     let v4 = constructor_sse_rm(ctx, arg0, arg1, v3);
-    // Rule at isle/codegen/x64/lower.isle line 511.
+    // Rule at isle/codegen/x64/lower.isle line 512.
     return v4;
 }
 
@@ -3380,7 +4030,7 @@ pub fn constructor_gpr_to_xmm<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 514.
+    // Rule at isle/codegen/x64/lower.isle line 515.
     return v6;
 }
 
@@ -3394,7 +4044,7 @@ pub fn constructor_xmm_to_gpr<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v4 = C::emit(ctx, &v3);
     let v5 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 520.
+    // Rule at isle/codegen/x64/lower.isle line 521.
     return v5;
 }
 
@@ -3404,11 +4054,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fadd => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 537.
+                    // Rule at isle/codegen/x64/lower.isle line 538.
                     return SseOp::Addss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 538.
+                    // Rule at isle/codegen/x64/lower.isle line 539.
                     return SseOp::Addsd;
                 }
                 _ => {}
@@ -3417,11 +4067,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fsub => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 539.
+                    // Rule at isle/codegen/x64/lower.isle line 540.
                     return SseOp::Subss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 540.
+                    // Rule at isle/codegen/x64/lower.isle line 541.
                     return SseOp::Subsd;
                 }
                 _ => {}
@@ -3430,11 +4080,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fmul => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 541.
+                    // Rule at isle/codegen/x64/lower.isle line 542.
                     return SseOp::Mulss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 542.
+                    // Rule at isle/codegen/x64/lower.isle line 543.
                     return SseOp::Mulsd;
                 }
                 _ => {}
@@ -3443,11 +4093,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fdiv => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 543.
+                    // Rule at isle/codegen/x64/lower.isle line 544.
                     return SseOp::Divss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 544.
+                    // Rule at isle/codegen/x64/lower.isle line 545.
                     return SseOp::Divsd;
                 }
                 _ => {}
@@ -3457,7 +4107,7 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_op", "isle/codegen/x64/lower.isle line 536"
+        "sse_op", "isle/codegen/x64/lower.isle line 537"
     )
 }
 
@@ -3467,12 +4117,12 @@ pub fn constructor_put_in_xmm_mem<C: Context>(ctx: &mut C, arg0: Value) -> XmmMe
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_xmm_mem(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 550.
+        // Rule at isle/codegen/x64/lower.isle line 551.
         return v4;
     }
     let v5 = C::put_in_xmm(ctx, arg0);
     let v6 = C::xmm_to_xmm_mem(ctx, v5);
-    // Rule at isle/codegen/x64/lower.isle line 553.
+    // Rule at isle/codegen/x64/lower.isle line 554.
     return v6;
 }
 
@@ -3492,7 +4142,7 @@ pub fn constructor_sse_rm<C: Context>(
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 556.
+    // Rule at isle/codegen/x64/lower.isle line 557.
     return v6;
 }
 
@@ -3516,7 +4166,7 @@ pub fn constructor_min_max<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 571.
+    // Rule at isle/codegen/x64/lower.isle line 572.
     return v9;
 }
 
@@ -3526,20 +4176,20 @@ pub fn constructor_sign_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmRe
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483648_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 585.
+            // Rule at isle/codegen/x64/lower.isle line 586.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, -9223372036854775808_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 586.
+            // Rule at isle/codegen/x64/lower.isle line 587.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sign_mask", "isle/codegen/x64/lower.isle line 584"
+        "sign_mask", "isle/codegen/x64/lower.isle line 585"
     )
 }
 
@@ -3549,20 +4199,20 @@ pub fn constructor_abs_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483647_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 588.
+            // Rule at isle/codegen/x64/lower.isle line 589.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, 9223372036854775807_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 589.
+            // Rule at isle/codegen/x64/lower.isle line 590.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "abs_mask", "isle/codegen/x64/lower.isle line 587"
+        "abs_mask", "isle/codegen/x64/lower.isle line 588"
     )
 }
 
@@ -3585,7 +4235,7 @@ pub fn constructor_round<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 601.
+    // Rule at isle/codegen/x64/lower.isle line 602.
     return v8;
 }
 
@@ -3603,12 +4253,12 @@ pub fn constructor_ucomis<C: Context>(ctx: &mut C, arg0: Value, arg1: Value) -> 
             rhs: v7,
         };
         let v9 = C::emit(ctx, &v8);
-        // Rule at isle/codegen/x64/lower.isle line 628.
+        // Rule at isle/codegen/x64/lower.isle line 629.
         return v9;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "ucomis", "isle/codegen/x64/lower.isle line 627"
+        "ucomis", "isle/codegen/x64/lower.isle line 628"
     )
 }
 
@@ -3630,7 +4280,7 @@ pub fn constructor_setcc_byte<C: Context>(ctx: &mut C, arg0: &CC) -> GprReg {
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 633.
+    // Rule at isle/codegen/x64/lower.isle line 634.
     return v10;
 }
 
@@ -3648,7 +4298,7 @@ pub fn constructor_float_flag<C: Context>(
             let v15 = constructor_setcc_byte(ctx, &CC::NP);
             let v18 = C::gpr_to_gpr_mem_imm(ctx, v15);
             let v19 = constructor_alu(ctx, &AluOp::And, &Type::I32, v14, v18);
-            // Rule at isle/codegen/x64/lower.isle line 647.
+            // Rule at isle/codegen/x64/lower.isle line 648.
             return v19;
         }
         &FloatCC::NotEqual => {
@@ -3657,50 +4307,50 @@ pub fn constructor_float_flag<C: Context>(
             let v22 = constructor_setcc_byte(ctx, &CC::P);
             let v24 = C::gpr_to_gpr_mem_imm(ctx, v22);
             let v25 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v21, v24);
-            // Rule at isle/codegen/x64/lower.isle line 652.
+            // Rule at isle/codegen/x64/lower.isle line 653.
             return v25;
         }
         &FloatCC::LessThan => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 643.
+            // Rule at isle/codegen/x64/lower.isle line 644.
             return v5;
         }
         &FloatCC::LessThanOrEqual => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 644.
+            // Rule at isle/codegen/x64/lower.isle line 645.
             return v7;
         }
         &FloatCC::GreaterThan => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 641.
+            // Rule at isle/codegen/x64/lower.isle line 642.
             return v5;
         }
         &FloatCC::GreaterThanOrEqual => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 642.
+            // Rule at isle/codegen/x64/lower.isle line 643.
             return v7;
         }
         &FloatCC::Ordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v10 = constructor_setcc_byte(ctx, &CC::NP);
-            // Rule at isle/codegen/x64/lower.isle line 645.
+            // Rule at isle/codegen/x64/lower.isle line 646.
             return v10;
         }
         &FloatCC::Unordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v12 = constructor_setcc_byte(ctx, &CC::P);
-            // Rule at isle/codegen/x64/lower.isle line 646.
+            // Rule at isle/codegen/x64/lower.isle line 647.
             return v12;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_flag", "isle/codegen/x64/lower.isle line 640"
+        "float_flag", "isle/codegen/x64/lower.isle line 641"
     )
 }
 
@@ -3709,7 +4359,7 @@ pub fn constructor_zero_xmm<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
     let v1 = &constructor_int_size_of_float(ctx, arg0);
     let v4 = C::imm(ctx, &Type::I64, 0_i64);
     let v5 = constructor_gpr_to_xmm(ctx, v1, v4);
-    // Rule at isle/codegen/x64/lower.isle line 662.
+    // Rule at isle/codegen/x64/lower.isle line 663.
     return v5;
 }
 
@@ -3732,7 +4382,7 @@ pub fn constructor_int_to_float<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 665.
+    // Rule at isle/codegen/x64/lower.isle line 666.
     return v8;
 }
 
@@ -3764,12 +4414,12 @@ pub fn constructor_float_to_sint<C: Context>(
         };
         let v13 = C::emit(ctx, &v12);
         let v14 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 693.
+        // Rule at isle/codegen/x64/lower.isle line 694.
         return v14;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_sint", "isle/codegen/x64/lower.isle line 692"
+        "float_to_sint", "isle/codegen/x64/lower.isle line 693"
     )
 }
 
@@ -3805,12 +4455,12 @@ pub fn constructor_float_to_uint<C: Context>(
         };
         let v15 = C::emit(ctx, &v14);
         let v16 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 701.
+        // Rule at isle/codegen/x64/lower.isle line 702.
         return v16;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_uint", "isle/codegen/x64/lower.isle line 700"
+        "float_to_uint", "isle/codegen/x64/lower.isle line 701"
     )
 }
 
@@ -3818,18 +4468,18 @@ pub fn constructor_float_to_uint<C: Context>(
 pub fn constructor_sse_mov<C: Context>(ctx: &mut C, arg0: &FloatSize) -> SseMovOp {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 718.
+            // Rule at isle/codegen/x64/lower.isle line 719.
             return SseMovOp::Movss;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 719.
+            // Rule at isle/codegen/x64/lower.isle line 720.
             return SseMovOp::Movsd;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_mov", "isle/codegen/x64/lower.isle line 717"
+        "sse_mov", "isle/codegen/x64/lower.isle line 718"
     )
 }
 
@@ -3846,17 +4496,17 @@ pub fn constructor_test_self<C: Context>(ctx: &mut C, arg0: Value) -> Unit {
         rhs: v5,
     };
     let v7 = C::emit(ctx, &v6);
-    // Rule at isle/codegen/x64/lower.isle line 743.
+    // Rule at isle/codegen/x64/lower.isle line 744.
     return v7;
 }
 
 // Generated as internal constructor for term test_size.
 pub fn constructor_test_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 751.
+        // Rule at isle/codegen/x64/lower.isle line 752.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 752.
+    // Rule at isle/codegen/x64/lower.isle line 753.
     return OperandSize::S32;
 }
 
@@ -3879,7 +4529,7 @@ pub fn constructor_bit_count<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 770.
+    // Rule at isle/codegen/x64/lower.isle line 771.
     return v9;
 }
 
@@ -3887,18 +4537,18 @@ pub fn constructor_bit_count<C: Context>(
 pub fn constructor_type_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
     match arg0 {
         &Type::I32 => {
-            // Rule at isle/codegen/x64/lower.isle line 786.
+            // Rule at isle/codegen/x64/lower.isle line 787.
             return 32_i64;
         }
         &Type::I64 => {
-            // Rule at isle/codegen/x64/lower.isle line 787.
+            // Rule at isle/codegen/x64/lower.isle line 788.
             return 64_i64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "type_bits", "isle/codegen/x64/lower.isle line 785"
+        "type_bits", "isle/codegen/x64/lower.isle line 786"
     )
 }
 
@@ -3912,7 +4562,7 @@ pub fn constructor_count_zeros<C: Context>(
     let v3 = C::has_bit_op(ctx, arg0);
     if v3 == true {
         let v4 = constructor_bit_count_gpr(ctx, arg0, arg1, arg2);
-        // Rule at isle/codegen/x64/lower.isle line 795.
+        // Rule at isle/codegen/x64/lower.isle line 796.
         return v4;
     }
     match arg0 {
@@ -3936,7 +4586,7 @@ pub fn constructor_count_zeros<C: Context>(
             let v20 = C::writable_gpr_to_gpr(ctx, v7);
             let v21 = C::gpr_to_gpr_mem_imm(ctx, v20);
             let v22 = constructor_alu(ctx, &AluOp::Sub, arg1, v19, v21);
-            // Rule at isle/codegen/x64/lower.isle line 798.
+            // Rule at isle/codegen/x64/lower.isle line 799.
             return v22;
         }
         &BitOp::Tzcnt => {
@@ -3955,14 +4605,14 @@ pub fn constructor_count_zeros<C: Context>(
             };
             let v29 = C::emit(ctx, &v28);
             let v30 = C::writable_gpr_to_gpr(ctx, v7);
-            // Rule at isle/codegen/x64/lower.isle line 804.
+            // Rule at isle/codegen/x64/lower.isle line 805.
             return v30;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "count_zeros", "isle/codegen/x64/lower.isle line 794"
+        "count_zeros", "isle/codegen/x64/lower.isle line 795"
     )
 }
 
@@ -3984,7 +4634,7 @@ pub fn constructor_bit_count_gpr<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 811.
+    // Rule at isle/codegen/x64/lower.isle line 812.
     return v8;
 }
 
@@ -3993,7 +4643,7 @@ pub fn constructor_popcount<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprReg) 
     let v3 = C::has_bit_op(ctx, &BitOp::Popcnt);
     if v3 == true {
         let v4 = constructor_bit_count_gpr(ctx, &BitOp::Popcnt, arg0, arg1);
-        // Rule at isle/codegen/x64/lower.isle line 823.
+        // Rule at isle/codegen/x64/lower.isle line 824.
         return v4;
     }
     let v9 = constructor_shift_imm(ctx, &ShiftOp::Shr, arg0, arg1, 0x1_u8);
@@ -4021,7 +4671,7 @@ pub fn constructor_popcount<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprReg) 
     let v38 = constructor_type_bits_u8(ctx, arg0);
     let v40 = C::u8_sub(ctx, v38, 0x8_u8);
     let v41 = constructor_shift_imm(ctx, &ShiftOp::Shr, arg0, v37, v40);
-    // Rule at isle/codegen/x64/lower.isle line 826.
+    // Rule at isle/codegen/x64/lower.isle line 827.
     return v41;
 }
 
@@ -4045,7 +4695,7 @@ pub fn constructor_shift_imm<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 843.
+    // Rule at isle/codegen/x64/lower.isle line 844.
     return v9;
 }
 
@@ -4067,7 +4717,7 @@ pub fn constructor_imul<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 852.
+    // Rule at isle/codegen/x64/lower.isle line 853.
     return v8;
 }
 
@@ -4075,18 +4725,18 @@ pub fn constructor_imul<C: Context>(
 pub fn constructor_type_bits_u8<C: Context>(ctx: &mut C, arg0: &Type) -> u8 {
     match arg0 {
         &Type::I32 => {
-            // Rule at isle/codegen/x64/lower.isle line 858.
+            // Rule at isle/codegen/x64/lower.isle line 859.
             return 0x20_u8;
         }
         &Type::I64 => {
-            // Rule at isle/codegen/x64/lower.isle line 859.
+            // Rule at isle/codegen/x64/lower.isle line 860.
             return 0x40_u8;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "type_bits_u8", "isle/codegen/x64/lower.isle line 857"
+        "type_bits_u8", "isle/codegen/x64/lower.isle line 858"
     )
 }
 
@@ -4094,18 +4744,18 @@ pub fn constructor_type_bits_u8<C: Context>(ctx: &mut C, arg0: &Type) -> u8 {
 pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtMode {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 893.
+            // Rule at isle/codegen/x64/lower.isle line 894.
             return ExtMode::BL;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 894.
+            // Rule at isle/codegen/x64/lower.isle line 895.
             return ExtMode::WL;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 892"
+        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 893"
     )
 }
 
@@ -4113,18 +4763,18 @@ pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtM
 pub fn constructor_narrow_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 896.
+            // Rule at isle/codegen/x64/lower.isle line 897.
             return 8_i64;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 897.
+            // Rule at isle/codegen/x64/lower.isle line 898.
             return 16_i64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_bits", "isle/codegen/x64/lower.isle line 895"
+        "narrow_bits", "isle/codegen/x64/lower.isle line 896"
     )
 }
 
@@ -4140,7 +4790,7 @@ pub fn constructor_narrow_zext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 901.
+    // Rule at isle/codegen/x64/lower.isle line 902.
     return v7;
 }
 
@@ -4156,7 +4806,7 @@ pub fn constructor_narrow_sext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 907.
+    // Rule at isle/codegen/x64/lower.isle line 908.
     return v7;
 }
 
@@ -4167,7 +4817,7 @@ pub fn constructor_narrow_count<C: Context>(ctx: &mut C, arg0: &Type, arg1: Valu
     let v7 = C::i64_sub(ctx, v5, 1_i64);
     let v8 = C::imm_operand(ctx, v7);
     let v9 = constructor_alu(ctx, &AluOp::And, &Type::I32, v4, v8);
-    // Rule at isle/codegen/x64/lower.isle line 927.
+    // Rule at isle/codegen/x64/lower.isle line 928.
     return v9;
 }
 
@@ -4189,7 +4839,7 @@ pub fn constructor_shift_by<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 936.
+    // Rule at isle/codegen/x64/lower.isle line 937.
     return v8;
 }
 
@@ -4211,7 +4861,7 @@ pub fn constructor_narrow_rotate<C: Context>(
     let v14 = C::gpr_to_gpr_mem_imm(ctx, v12);
     let v15 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v11, v14);
     let v16 = constructor_narrow_zext(ctx, arg0, v15);
-    // Rule at isle/codegen/x64/lower.isle line 954.
+    // Rule at isle/codegen/x64/lower.isle line 955.
     return v16;
 }
 
@@ -4219,18 +4869,18 @@ pub fn constructor_narrow_rotate<C: Context>(
 pub fn constructor_narrow_store_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 998.
+            // Rule at isle/codegen/x64/lower.isle line 999.
             return OperandSize::S8;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 999.
+            // Rule at isle/codegen/x64/lower.isle line 1000.
             return OperandSize::S16;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_store_size", "isle/codegen/x64/lower.isle line 997"
+        "narrow_store_size", "isle/codegen/x64/lower.isle line 998"
     )
 }
 
@@ -4874,17 +5524,17 @@ pub fn constructor_vec_shift_imm_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v3 = Some(SseShiftImmOp::Psllw);
-                    // Rule at isle/codegen/x64/simd.isle line 312.
+                    // Rule at isle/codegen/x64/simd.isle line 357.
                     return v3;
                 }
                 &Type::I32X4 => {
                     let v5 = Some(SseShiftImmOp::Pslld);
-                    // Rule at isle/codegen/x64/simd.isle line 313.
+                    // Rule at isle/codegen/x64/simd.isle line 358.
                     return v5;
                 }
                 &Type::I64X2 => {
                     let v7 = Some(SseShiftImmOp::Psllq);
-                    // Rule at isle/codegen/x64/simd.isle line 314.
+                    // Rule at isle/codegen/x64/simd.isle line 359.
                     return v7;
                 }
                 _ => {}
@@ -4894,17 +5544,17 @@ pub fn constructor_vec_shift_imm_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v9 = Some(SseShiftImmOp::Psrlw);
-                    // Rule at isle/codegen/x64/simd.isle line 315.
+                    // Rule at isle/codegen/x64/simd.isle line 360.
                     return v9;
                 }
                 &Type::I32X4 => {
                     let v11 = Some(SseShiftImmOp::Psrld);
-                    // Rule at isle/codegen/x64/simd.isle line 316.
+                    // Rule at isle/codegen/x64/simd.isle line 361.
                     return v11;
                 }
                 &Type::I64X2 => {
                     let v13 = Some(SseShiftImmOp::Psrlq);
-                    // Rule at isle/codegen/x64/simd.isle line 317.
+                    // Rule at isle/codegen/x64/simd.isle line 362.
                     return v13;
                 }
                 _ => {}
@@ -4914,12 +5564,12 @@ pub fn constructor_vec_shift_imm_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v15 = Some(SseShiftImmOp::Psraw);
-                    // Rule at isle/codegen/x64/simd.isle line 318.
+                    // Rule at isle/codegen/x64/simd.isle line 363.
                     return v15;
                 }
                 &Type::I32X4 => {
                     let v17 = Some(SseShiftImmOp::Psrad);
-                    // Rule at isle/codegen/x64/simd.isle line 319.
+                    // Rule at isle/codegen/x64/simd.isle line 364.
                     return v17;
                 }
                 _ => {}
@@ -4941,17 +5591,17 @@ pub fn constructor_vec_shift_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v3 = Some(SseOp::Psllw);
-                    // Rule at isle/codegen/x64/simd.isle line 321.
+                    // Rule at isle/codegen/x64/simd.isle line 366.
                     return v3;
                 }
                 &Type::I32X4 => {
                     let v5 = Some(SseOp::Pslld);
-                    // Rule at isle/codegen/x64/simd.isle line 322.
+                    // Rule at isle/codegen/x64/simd.isle line 367.
                     return v5;
                 }
                 &Type::I64X2 => {
                     let v7 = Some(SseOp::Psllq);
-                    // Rule at isle/codegen/x64/simd.isle line 323.
+                    // Rule at isle/codegen/x64/simd.isle line 368.
                     return v7;
                 }
                 _ => {}
@@ -4961,17 +5611,17 @@ pub fn constructor_vec_shift_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v9 = Some(SseOp::Psrlw);
-                    // Rule at isle/codegen/x64/simd.isle line 324.
+                    // Rule at isle/codegen/x64/simd.isle line 369.
                     return v9;
                 }
                 &Type::I32X4 => {
                     let v11 = Some(SseOp::Psrld);
-                    // Rule at isle/codegen/x64/simd.isle line 325.
+                    // Rule at isle/codegen/x64/simd.isle line 370.
                     return v11;
                 }
                 &Type::I64X2 => {
                     let v13 = Some(SseOp::Psrlq);
-                    // Rule at isle/codegen/x64/simd.isle line 326.
+                    // Rule at isle/codegen/x64/simd.isle line 371.
                     return v13;
                 }
                 _ => {}
@@ -4981,12 +5631,12 @@ pub fn constructor_vec_shift_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v15 = Some(SseOp::Psraw);
-                    // Rule at isle/codegen/x64/simd.isle line 327.
+                    // Rule at isle/codegen/x64/simd.isle line 372.
                     return v15;
                 }
                 &Type::I32X4 => {
                     let v17 = Some(SseOp::Psrad);
-                    // Rule at isle/codegen/x64/simd.isle line 328.
+                    // Rule at isle/codegen/x64/simd.isle line 373.
                     return v17;
                 }
                 _ => {}
@@ -5015,7 +5665,7 @@ pub fn constructor_vec_shift_imm<C: Context>(
         };
         let v7 = C::emit(ctx, &v6);
         let v8 = C::writable_xmm_to_xmm(ctx, v5);
-        // Rule at isle/codegen/x64/simd.isle line 340.
+        // Rule at isle/codegen/x64/simd.isle line 385.
         return v8;
     }
     let v5 = C::temp_writable_xmm(ctx);
@@ -5027,7 +5677,7 @@ pub fn constructor_vec_shift_imm<C: Context>(
     };
     let v10 = C::emit(ctx, &v9);
     let v8 = C::writable_xmm_to_xmm(ctx, v5);
-    // Rule at isle/codegen/x64/simd.isle line 345.
+    // Rule at isle/codegen/x64/simd.isle line 390.
     return v8;
 }
 
@@ -5036,17 +5686,17 @@ pub fn constructor_vec_cmpgt<C: Context>(ctx: &mut C, arg0: &Type) -> Option<Sse
     match arg0 {
         &Type::I8X16 => {
             let v2 = Some(SseOp::Pcmpgtb);
-            // Rule at isle/codegen/x64/simd.isle line 365.
+            // Rule at isle/codegen/x64/simd.isle line 410.
             return v2;
         }
         &Type::I16X8 => {
             let v4 = Some(SseOp::Pcmpgtw);
-            // Rule at isle/codegen/x64/simd.isle line 366.
+            // Rule at isle/codegen/x64/simd.isle line 411.
             return v4;
         }
         &Type::I32X4 => {
             let v6 = Some(SseOp::Pcmpgtd);
-            // Rule at isle/codegen/x64/simd.isle line 367.
+            // Rule at isle/codegen/x64/simd.isle line 412.
             return v6;
         }
         _ => {}
@@ -5059,17 +5709,17 @@ pub fn constructor_vec_maxu<C: Context>(ctx: &mut C, arg0: &Type) -> Option<SseO
     match arg0 {
         &Type::I8X16 => {
             let v2 = Some(SseOp::Pmaxub);
-            // Rule at isle/codegen/x64/simd.isle line 369.
+            // Rule at isle/codegen/x64/simd.isle line 414.
             return v2;
         }
         &Type::I16X8 => {
             let v4 = Some(SseOp::Pmaxuw);
-            // Rule at isle/codegen/x64/simd.isle line 370.
+            // Rule at isle/codegen/x64/simd.isle line 415.
             return v4;
         }
         &Type::I32X4 => {
             let v6 = Some(SseOp::Pmaxud);
-            // Rule at isle/codegen/x64/simd.isle line 371.
+            // Rule at isle/codegen/x64/simd.isle line 416.
             return v6;
         }
         _ => {}
@@ -5082,17 +5732,17 @@ pub fn constructor_vec_minu<C: Context>(ctx: &mut C, arg0: &Type) -> Option<SseO
     match arg0 {
         &Type::I8X16 => {
             let v2 = Some(SseOp::Pminub);
-            // Rule at isle/codegen/x64/simd.isle line 373.
+            // Rule at isle/codegen/x64/simd.isle line 418.
             return v2;
         }
         &Type::I16X8 => {
             let v4 = Some(SseOp::Pminuw);
-            // Rule at isle/codegen/x64/simd.isle line 374.
+            // Rule at isle/codegen/x64/simd.isle line 419.
             return v4;
         }
         &Type::I32X4 => {
             let v6 = Some(SseOp::Pminud);
-            // Rule at isle/codegen/x64/simd.isle line 375.
+            // Rule at isle/codegen/x64/simd.isle line 420.
             return v6;
         }
         _ => {}
@@ -5113,13 +5763,13 @@ pub fn constructor_vec_uge<C: Context>(
         if let Some(v6) = v5 {
             let v7 = constructor_vec_rr(ctx, v4, arg1, arg2);
             let v8 = constructor_vec_rr(ctx, v6, v7, arg1);
-            // Rule at isle/codegen/x64/simd.isle line 378.
+            // Rule at isle/codegen/x64/simd.isle line 423.
             return v8;
         }
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "vec_uge", "isle/codegen/x64/simd.isle line 377"
+        "vec_uge", "isle/codegen/x64/simd.isle line 422"
     )
 }
 
@@ -5136,13 +5786,13 @@ pub fn constructor_vec_ule<C: Context>(
         if let Some(v6) = v5 {
             let v7 = constructor_vec_rr(ctx, v4, arg1, arg2);
             let v8 = constructor_vec_rr(ctx, v6, v7, arg1);
-            // Rule at isle/codegen/x64/simd.isle line 383.
+            // Rule at isle/codegen/x64/simd.isle line 428.
             return v8;
         }
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "vec_ule", "isle/codegen/x64/simd.isle line 382"
+        "vec_ule", "isle/codegen/x64/simd.isle line 427"
     )
 }
 
@@ -5157,7 +5807,7 @@ pub fn constructor_vec_unary<C: Context>(ctx: &mut C, arg0: &SseUnaryOp, arg1: X
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v2);
-    // Rule at isle/codegen/x64/simd.isle line 426.
+    // Rule at isle/codegen/x64/simd.isle line 471.
     return v6;
 }
 
@@ -5166,17 +5816,17 @@ pub fn constructor_vec_abs_op<C: Context>(ctx: &mut C, arg0: &Type) -> Option<Ss
     match arg0 {
         &Type::I8X16 => {
             let v2 = Some(SseUnaryOp::Pabsb);
-            // Rule at isle/codegen/x64/simd.isle line 432.
+            // Rule at isle/codegen/x64/simd.isle line 477.
             return v2;
         }
         &Type::I16X8 => {
             let v4 = Some(SseUnaryOp::Pabsw);
-            // Rule at isle/codegen/x64/simd.isle line 433.
+            // Rule at isle/codegen/x64/simd.isle line 478.
             return v4;
         }
         &Type::I32X4 => {
             let v6 = Some(SseUnaryOp::Pabsd);
-            // Rule at isle/codegen/x64/simd.isle line 434.
+            // Rule at isle/codegen/x64/simd.isle line 479.
             return v6;
         }
         _ => {}
@@ -5193,7 +5843,7 @@ pub fn constructor_vec_ptest<C: Context>(ctx: &mut C, arg0: XmmReg, arg1: XmmReg
         rhs: v3,
     };
     let v5 = C::emit(ctx, &v4);
-    // Rule at isle/codegen/x64/simd.isle line 449.
+    // Rule at isle/codegen/x64/simd.isle line 494.
     return v5;
 }
 
@@ -5211,7 +5861,7 @@ pub fn constructor_vec_movemask<C: Context>(
     };
     let v4 = C::emit(ctx, &v3);
     let v5 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/simd.isle line 463.
+    // Rule at isle/codegen/x64/simd.isle line 508.
     return v5;
 }
 
@@ -5220,7 +5870,7 @@ pub fn constructor_vhigh_bits_of<C: Context>(ctx: &mut C, arg0: &Type, arg1: Xmm
     match arg0 {
         &Type::I8X16 => {
             let v3 = constructor_vec_movemask(ctx, &SseMoveMaskOp::Pmovmskb, arg1);
-            // Rule at isle/codegen/x64/simd.isle line 468.
+            // Rule at isle/codegen/x64/simd.isle line 513.
             return v3;
         }
         &Type::I16X8 => {
@@ -5228,24 +5878,24 @@ pub fn constructor_vhigh_bits_of<C: Context>(ctx: &mut C, arg0: &Type, arg1: Xmm
             let v8 = constructor_vec_movemask(ctx, &SseMoveMaskOp::Pmovmskb, v7);
             let v10 = C::imm_operand(ctx, 255_i64);
             let v11 = constructor_alu(ctx, &AluOp::And, &Type::I32, v8, v10);
-            // Rule at isle/codegen/x64/simd.isle line 469.
+            // Rule at isle/codegen/x64/simd.isle line 514.
             return v11;
         }
         &Type::I32X4 => {
             let v13 = constructor_vec_movemask(ctx, &SseMoveMaskOp::Movmskps, arg1);
-            // Rule at isle/codegen/x64/simd.isle line 473.
+            // Rule at isle/codegen/x64/simd.isle line 518.
             return v13;
         }
         &Type::I64X2 => {
             let v15 = constructor_vec_movemask(ctx, &SseMoveMaskOp::Movmskpd, arg1);
-            // Rule at isle/codegen/x64/simd.isle line 474.
+            // Rule at isle/codegen/x64/simd.isle line 519.
             return v15;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "vhigh_bits_of", "isle/codegen/x64/simd.isle line 467"
+        "vhigh_bits_of", "isle/codegen/x64/simd.isle line 512"
     )
 }
 
@@ -5254,22 +5904,22 @@ pub fn constructor_vec_round_imm<C: Context>(ctx: &mut C, arg0: &Opcode) -> Opti
     match arg0 {
         &Opcode::Ceil => {
             let v6 = Some(0xa_u8);
-            // Rule at isle/codegen/x64/simd.isle line 503.
+            // Rule at isle/codegen/x64/simd.isle line 548.
             return v6;
         }
         &Opcode::Floor => {
             let v4 = Some(0x9_u8);
-            // Rule at isle/codegen/x64/simd.isle line 502.
+            // Rule at isle/codegen/x64/simd.isle line 547.
             return v4;
         }
         &Opcode::Trunc => {
             let v8 = Some(0xb_u8);
-            // Rule at isle/codegen/x64/simd.isle line 504.
+            // Rule at isle/codegen/x64/simd.isle line 549.
             return v8;
         }
         &Opcode::Nearest => {
             let v2 = Some(0x8_u8);
-            // Rule at isle/codegen/x64/simd.isle line 501.
+            // Rule at isle/codegen/x64/simd.isle line 546.
             return v2;
         }
         _ => {}
@@ -5282,12 +5932,12 @@ pub fn constructor_vec_fcmp_op<C: Context>(ctx: &mut C, arg0: &Type) -> Option<S
     match arg0 {
         &Type::F32X4 => {
             let v2 = Some(SseImmOp::Cmpps);
-            // Rule at isle/codegen/x64/simd.isle line 528.
+            // Rule at isle/codegen/x64/simd.isle line 573.
             return v2;
         }
         &Type::F64X2 => {
             let v4 = Some(SseImmOp::Cmppd);
-            // Rule at isle/codegen/x64/simd.isle line 529.
+            // Rule at isle/codegen/x64/simd.isle line 574.
             return v4;
         }
         _ => {}
@@ -5308,12 +5958,12 @@ pub fn constructor_vec_fcmp<C: Context>(
         let v6 = C::put_in_xmm(ctx, arg2);
         let v7 = C::put_in_xmm(ctx, arg3);
         let v8 = constructor_vec_rr_imm(ctx, v5, arg1, v6, v7);
-        // Rule at isle/codegen/x64/simd.isle line 531.
+        // Rule at isle/codegen/x64/simd.isle line 576.
         return v8;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "vec_fcmp", "isle/codegen/x64/simd.isle line 530"
+        "vec_fcmp", "isle/codegen/x64/simd.isle line 575"
     )
 }
 
@@ -5328,17 +5978,17 @@ pub fn constructor_vec_widen_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v3 = Some(SseUnaryOp::Pmovsxbw);
-                    // Rule at isle/codegen/x64/simd.isle line 558.
+                    // Rule at isle/codegen/x64/simd.isle line 603.
                     return v3;
                 }
                 &Type::I32X4 => {
                     let v5 = Some(SseUnaryOp::Pmovsxwd);
-                    // Rule at isle/codegen/x64/simd.isle line 559.
+                    // Rule at isle/codegen/x64/simd.isle line 604.
                     return v5;
                 }
                 &Type::I64X2 => {
                     let v7 = Some(SseUnaryOp::Pmovsxdq);
-                    // Rule at isle/codegen/x64/simd.isle line 560.
+                    // Rule at isle/codegen/x64/simd.isle line 605.
                     return v7;
                 }
                 _ => {}
@@ -5348,17 +5998,17 @@ pub fn constructor_vec_widen_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v3 = Some(SseUnaryOp::Pmovsxbw);
-                    // Rule at isle/codegen/x64/simd.isle line 564.
+                    // Rule at isle/codegen/x64/simd.isle line 609.
                     return v3;
                 }
                 &Type::I32X4 => {
                     let v5 = Some(SseUnaryOp::Pmovsxwd);
-                    // Rule at isle/codegen/x64/simd.isle line 565.
+                    // Rule at isle/codegen/x64/simd.isle line 610.
                     return v5;
                 }
                 &Type::I64X2 => {
                     let v7 = Some(SseUnaryOp::Pmovsxdq);
-                    // Rule at isle/codegen/x64/simd.isle line 566.
+                    // Rule at isle/codegen/x64/simd.isle line 611.
                     return v7;
                 }
                 _ => {}
@@ -5368,17 +6018,17 @@ pub fn constructor_vec_widen_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v9 = Some(SseUnaryOp::Pmovzxbw);
-                    // Rule at isle/codegen/x64/simd.isle line 561.
+                    // Rule at isle/codegen/x64/simd.isle line 606.
                     return v9;
                 }
                 &Type::I32X4 => {
                     let v11 = Some(SseUnaryOp::Pmovzxwd);
-                    // Rule at isle/codegen/x64/simd.isle line 562.
+                    // Rule at isle/codegen/x64/simd.isle line 607.
                     return v11;
                 }
                 &Type::I64X2 => {
                     let v13 = Some(SseUnaryOp::Pmovzxdq);
-                    // Rule at isle/codegen/x64/simd.isle line 563.
+                    // Rule at isle/codegen/x64/simd.isle line 608.
                     return v13;
                 }
                 _ => {}
@@ -5388,17 +6038,17 @@ pub fn constructor_vec_widen_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v9 = Some(SseUnaryOp::Pmovzxbw);
-                    // Rule at isle/codegen/x64/simd.isle line 567.
+                    // Rule at isle/codegen/x64/simd.isle line 612.
                     return v9;
                 }
                 &Type::I32X4 => {
                     let v11 = Some(SseUnaryOp::Pmovzxwd);
-                    // Rule at isle/codegen/x64/simd.isle line 568.
+                    // Rule at isle/codegen/x64/simd.isle line 613.
                     return v11;
                 }
                 &Type::I64X2 => {
                     let v13 = Some(SseUnaryOp::Pmovzxdq);
-                    // Rule at isle/codegen/x64/simd.isle line 569.
+                    // Rule at isle/codegen/x64/simd.isle line 614.
                     return v13;
                 }
                 _ => {}
@@ -5415,13 +6065,13 @@ pub fn constructor_widen_high<C: Context>(ctx: &mut C, arg0: &Opcode) -> Option<
         &Opcode::SwidenHigh => {
             let v1 = C::unit(ctx);
             let v2 = Some(v1);
-            // Rule at isle/codegen/x64/simd.isle line 571.
+            // Rule at isle/codegen/x64/simd.isle line 616.
             return v2;
         }
         &Opcode::UwidenHigh => {
             let v1 = C::unit(ctx);
             let v2 = Some(v1);
-            // Rule at isle/codegen/x64/simd.isle line 572.
+            // Rule at isle/codegen/x64/simd.isle line 617.
             return v2;
         }
         _ => {}
@@ -5440,12 +6090,12 @@ pub fn constructor_vec_narrow_op<C: Context>(
             match arg1 {
                 &Type::I8X16 => {
                     let v3 = Some(SseOp::Packsswb);
-                    // Rule at isle/codegen/x64/simd.isle line 587.
+                    // Rule at isle/codegen/x64/simd.isle line 632.
                     return v3;
                 }
                 &Type::I16X8 => {
                     let v5 = Some(SseOp::Packssdw);
-                    // Rule at isle/codegen/x64/simd.isle line 588.
+                    // Rule at isle/codegen/x64/simd.isle line 633.
                     return v5;
                 }
                 _ => {}
@@ -5455,16 +6105,107 @@ pub fn constructor_vec_narrow_op<C: Context>(
             match arg1 {
                 &Type::I8X16 => {
                     let v7 = Some(SseOp::Packuswb);
-                    // Rule at isle/codegen/x64/simd.isle line 589.
+                    // Rule at isle/codegen/x64/simd.isle line 634.
                     return v7;
                 }
                 &Type::I16X8 => {
                     let v9 = Some(SseOp::Packusdw);
-                    // Rule at isle/codegen/x64/simd.isle line 590.
+                    // Rule at isle/codegen/x64/simd.isle line 635.
                     return v9;
                 }
                 _ => {}
             }
+        }
+        _ => {}
+    }
+    None
+}
+
+// Generated as internal constructor for term splat_constant.
+pub fn constructor_splat_constant<C: Context>(ctx: &mut C, arg0: i64) -> XmmReg {
+    let v1 = constructor_vector_constant(ctx, arg0, arg0);
+    // Rule at isle/codegen/x64/simd.isle line 698.
+    return v1;
+}
+
+// Generated as internal constructor for term splat_operand.
+pub fn constructor_splat_operand<C: Context>(ctx: &mut C, arg0: i64) -> XmmMem {
+    let v1 = C::vec_pool_amode(ctx, arg0, arg0);
+    let v2 = C::amode_to_xmm_mem(ctx, v1);
+    // Rule at isle/codegen/x64/simd.isle line 700.
+    return v2;
+}
+
+// Generated as internal constructor for term byte_shift_amount.
+pub fn constructor_byte_shift_amount<C: Context>(ctx: &mut C, arg0: Value) -> XmmReg {
+    let v4 = C::put_in_gpr(ctx, arg0);
+    let v6 = C::imm_operand(ctx, 7_i64);
+    let v7 = constructor_alu(ctx, &AluOp::And, &Type::I32, v4, v6);
+    let v8 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v7);
+    // Rule at isle/codegen/x64/simd.isle line 754.
+    return v8;
+}
+
+// Generated as internal constructor for term all_ones.
+pub fn constructor_all_ones<C: Context>(ctx: &mut C) -> XmmReg {
+    let v1 = constructor_vector_constant(ctx, 0_i64, 0_i64);
+    let v3 = constructor_vec_rr(ctx, &SseOp::Pcmpeqd, v1, v1);
+    // Rule at isle/codegen/x64/simd.isle line 757.
+    return v3;
+}
+
+// Generated as internal constructor for term i64x2_gt.
+pub fn constructor_i64x2_gt<C: Context>(ctx: &mut C, arg0: XmmReg, arg1: XmmReg) -> XmmReg {
+    let v3 = C::has_sse_op(ctx, &SseOp::Pcmpgtq);
+    if v3 == true {
+        let v4 = constructor_vec_rr(ctx, &SseOp::Pcmpgtq, arg0, arg1);
+        // Rule at isle/codegen/x64/simd.isle line 797.
+        return v4;
+    }
+    let v7 = constructor_vec_rr(ctx, &SseOp::Psubq, arg1, arg0);
+    let v9 = constructor_vec_rr(ctx, &SseOp::Pcmpeqd, arg0, arg1);
+    let v10 = constructor_vec_rr(ctx, &SseOp::Pand, v7, v9);
+    let v13 = constructor_vec_rr(ctx, &SseOp::Pcmpgtd, arg0, arg1);
+    let v14 = constructor_vec_rr(ctx, &SseOp::Por, v13, v10);
+    let v17 = constructor_vec_unary_imm(ctx, &SseUnaryImmOp::Pshufd, 0xf5_u8, v14);
+    // Rule at isle/codegen/x64/simd.isle line 800.
+    return v17;
+}
+
+// Generated as internal constructor for term vec_float_ops.
+pub fn constructor_vec_float_ops<C: Context>(ctx: &mut C, arg0: &Type) -> Option<VecFloatOps> {
+    match arg0 {
+        &Type::F32X4 => {
+            let v10 = VecFloatOps::Ops {
+                min: SseOp::Minps,
+                max: SseOp::Maxps,
+                or: SseOp::Orps,
+                xor: SseOp::Xorps,
+                andn: SseOp::Andnps,
+                sub: SseOp::Subps,
+                cmp: SseImmOp::Cmpps,
+                shift: SseShiftImmOp::Psrld,
+                payload: 0xa_u8,
+            };
+            let v11 = Some(v10);
+            // Rule at isle/codegen/x64/simd.isle line 824.
+            return v11;
+        }
+        &Type::F64X2 => {
+            let v21 = VecFloatOps::Ops {
+                min: SseOp::Minpd,
+                max: SseOp::Maxpd,
+                or: SseOp::Orpd,
+                xor: SseOp::Xorpd,
+                andn: SseOp::Andnpd,
+                sub: SseOp::Subpd,
+                cmp: SseImmOp::Cmppd,
+                shift: SseShiftImmOp::Psrlq,
+                payload: 0xd_u8,
+            };
+            let v22 = Some(v21);
+            // Rule at isle/codegen/x64/simd.isle line 827.
+            return v22;
         }
         _ => {}
     }
