@@ -1128,6 +1128,10 @@ block0(v0: i64, v1: i32, v2: f64):
     v108 = widening_pairwise_dot_product_us_sat.i16x8 v71, v98
     v109 = fcvt_to_sint_sat.i32x4 v89
     v110 = fcvt_to_uint_sat.i32x4 v101
+    v111 = smul_widen_low.i16x8 v71, v71
+    v112 = smul_widen_high.i32x4 v97, v97
+    v113 = umul_widen_low.i64x2 v70, v70
+    v114 = umul_widen_high.i64x2 v70, v70
     brif v30, block1(v66), block2
 
 block1(v90: i32):

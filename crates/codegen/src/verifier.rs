@@ -433,6 +433,17 @@ impl Verifier<'_> {
                         a == Type::I8X16 && b == Type::I8X16 && r == Type::I16X8,
                         "two i8x16s and an i16x8 result",
                     ),
+                    O::SmulWidenLow | O::SmulWidenHigh | O::UmulWidenLow | O::UmulWidenHigh => {
+                        require(
+                            a.is_vector()
+                                && a.is_int_lanes()
+                                && a == b
+                                && r.is_vector()
+                                && r.is_int_lanes()
+                                && r.lane_type().bits() == 2 * a.lane_type().bits(),
+                            "two vectors of integer lanes and a result of lanes twice as wide",
+                        )
+                    }
                     O::IaddPairwise => require(
                         matches!(a, Type::I16X8 | Type::I32X4) && a == b && a == r,
                         "two i16x8s or two i32x4s",

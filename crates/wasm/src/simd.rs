@@ -1,4 +1,4 @@
-//! SIMD operators to IR (issue 14: the operators translated so far).
+//! SIMD and relaxed SIMD operators to IR.
 //!
 //! A wasm `v128` is an `i8x16` in the IR wherever it is kept: on the
 //! operand stack, in locals and globals, in block parameters, call

@@ -272,6 +272,16 @@ opcodes! {
     /// bytes unsigned and `b`'s signed, saturated to `i16` (relaxed SIMD's
     /// dot product, as both tiers compute it).
     WideningPairwiseDotProductUsSat "widening_pairwise_dot_product_us_sat" Binary [];
+    /// `v = smul_widen_low.T a, b`: the low halves of `a`'s and `b`'s
+    /// lanes sign-extended to `T`'s lanes (twice as wide) and multiplied
+    /// (an extending multiply: `swiden_low` of both, then `imul`).
+    SmulWidenLow "smul_widen_low" Binary [];
+    /// The same of the high halves.
+    SmulWidenHigh "smul_widen_high" Binary [];
+    /// The same of the low halves, zero-extended.
+    UmulWidenLow "umul_widen_low" Binary [];
+    /// The same of the high halves, zero-extended.
+    UmulWidenHigh "umul_widen_high" Binary [];
 
     /// Float addition.
     Fadd "fadd" Binary [];

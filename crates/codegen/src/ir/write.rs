@@ -27,6 +27,10 @@ impl Opcode {
                 | Opcode::WideningPairwiseDotProductS
                 | Opcode::FcvtLowFromSint
                 | Opcode::FcvtLowFromUint
+                | Opcode::SmulWidenLow
+                | Opcode::SmulWidenHigh
+                | Opcode::UmulWidenLow
+                | Opcode::UmulWidenHigh
                 | Opcode::WideningPairwiseDotProductUsSat
                 | Opcode::FvpromoteLow
                 | Opcode::Fvdemote

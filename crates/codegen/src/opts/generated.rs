@@ -54,6 +54,7 @@ pub trait Context {
     fn shuffle_identity(&mut self, arg0: Constant, arg1: bool) -> bool;
     fn one_input_mask(&mut self, arg0: Constant, arg1: bool) -> Option<Constant>;
     fn reads_second(&mut self, arg0: Constant) -> bool;
+    fn widen_mul(&mut self, arg0: &Opcode) -> Option<Opcode>;
 }
 
 pub trait ContextIter {
@@ -145,7 +146,7 @@ impl<L: Length, C> Length for ContextIterWrapper<L, C> {
     }
 }
 
-/// Internal type U32Reciprocal: defined at isle/codegen/opts/opts.isle line 201.
+/// Internal type U32Reciprocal: defined at isle/codegen/opts/opts.isle line 202.
 #[derive(Clone, Debug)]
 pub enum U32Reciprocal {
     RoundUp { m: i64, k: i64 },
@@ -176,7 +177,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         let v132 = C::constant_splat(ctx, v131, v95);
                                         let v133 = C::vconst_new(ctx, v131, v132);
                                         let v134 = Some(v133);
-                                        // Rule at isle/codegen/opts/opts.isle line 304.
+                                        // Rule at isle/codegen/opts/opts.isle line 305.
                                         return v134;
                                     }
                                 }
@@ -186,7 +187,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                 if let Some(v98) = v97 {
                                     let v99 = C::iconst_new(ctx, v16, v98);
                                     let v100 = Some(v99);
-                                    // Rule at isle/codegen/opts/opts.isle line 240.
+                                    // Rule at isle/codegen/opts/opts.isle line 241.
                                     return v100;
                                 }
                             }
@@ -199,14 +200,14 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                 &Opcode::Bnot => {
                                     if let &Opcode::Bnot = v91 {
                                         let v93 = Some(v92);
-                                        // Rule at isle/codegen/opts/opts.isle line 235.
+                                        // Rule at isle/codegen/opts/opts.isle line 236.
                                         return v93;
                                     }
                                 }
                                 &Opcode::Ineg => {
                                     if let &Opcode::Ineg = v91 {
                                         let v93 = Some(v92);
-                                        // Rule at isle/codegen/opts/opts.isle line 234.
+                                        // Rule at isle/codegen/opts/opts.isle line 235.
                                         return v93;
                                     }
                                 }
@@ -215,7 +216,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         let v16 = &C::value_type(ctx, arg0);
                                         let v103 = C::unary_new(ctx, &Opcode::Uextend, v16, v92);
                                         let v104 = Some(v103);
-                                        // Rule at isle/codegen/opts/opts.isle line 249.
+                                        // Rule at isle/codegen/opts/opts.isle line 250.
                                         return v104;
                                     }
                                 }
@@ -224,7 +225,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         let v16 = &C::value_type(ctx, arg0);
                                         let v106 = C::unary_new(ctx, &Opcode::Sextend, v16, v92);
                                         let v107 = Some(v106);
-                                        // Rule at isle/codegen/opts/opts.isle line 251.
+                                        // Rule at isle/codegen/opts/opts.isle line 252.
                                         return v107;
                                     }
                                 }
@@ -234,7 +235,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v101 = C::same_type(ctx, arg0, v92);
                                             if v101 == true {
                                                 let v93 = Some(v92);
-                                                // Rule at isle/codegen/opts/opts.isle line 243.
+                                                // Rule at isle/codegen/opts/opts.isle line 244.
                                                 return v93;
                                             }
                                         }
@@ -242,7 +243,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v101 = C::same_type(ctx, arg0, v92);
                                             if v101 == true {
                                                 let v93 = Some(v92);
-                                                // Rule at isle/codegen/opts/opts.isle line 246.
+                                                // Rule at isle/codegen/opts/opts.isle line 247.
                                                 return v93;
                                             }
                                         }
@@ -254,13 +255,13 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         let v101 = C::same_type(ctx, arg0, v92);
                                         if v101 == true {
                                             let v93 = Some(v92);
-                                            // Rule at isle/codegen/opts/opts.isle line 326.
+                                            // Rule at isle/codegen/opts/opts.isle line 327.
                                             return v93;
                                         }
                                         let v16 = &C::value_type(ctx, arg0);
                                         let v202 = C::unary_new(ctx, &Opcode::Bitcast, v16, v92);
                                         let v203 = Some(v202);
-                                        // Rule at isle/codegen/opts/opts.isle line 329.
+                                        // Rule at isle/codegen/opts/opts.isle line 330.
                                         return v203;
                                     }
                                 }
@@ -278,7 +279,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         let v198 = C::constant_not(ctx, v169);
                                         let v199 = C::vconst_new(ctx, v16, v198);
                                         let v200 = Some(v199);
-                                        // Rule at isle/codegen/opts/opts.isle line 320.
+                                        // Rule at isle/codegen/opts/opts.isle line 321.
                                         return v200;
                                     }
                                 }
@@ -287,7 +288,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                         let v16 = &C::value_type(ctx, arg0);
                                         let v170 = C::vconst_new(ctx, v16, v169);
                                         let v171 = Some(v170);
-                                        // Rule at isle/codegen/opts/opts.isle line 313.
+                                        // Rule at isle/codegen/opts/opts.isle line 314.
                                         return v171;
                                     }
                                 }
@@ -324,7 +325,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             if let Some(v18) = v17 {
                                                 let v19 = C::iconst_new(ctx, v16, v18);
                                                 let v20 = Some(v19);
-                                                // Rule at isle/codegen/opts/opts.isle line 111.
+                                                // Rule at isle/codegen/opts/opts.isle line 112.
                                                 return v20;
                                             }
                                         }
@@ -334,14 +335,14 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                     &Opcode::Iadd => {
                                         if v15 == 0_i64 {
                                             let v21 = Some(v5.0);
-                                            // Rule at isle/codegen/opts/opts.isle line 117.
+                                            // Rule at isle/codegen/opts/opts.isle line 118.
                                             return v21;
                                         }
                                     }
                                     &Opcode::Isub => {
                                         if v15 == 0_i64 {
                                             let v21 = Some(v5.0);
-                                            // Rule at isle/codegen/opts/opts.isle line 118.
+                                            // Rule at isle/codegen/opts/opts.isle line 119.
                                             return v21;
                                         }
                                     }
@@ -351,12 +352,12 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                                 let v16 = &C::value_type(ctx, arg0);
                                                 let v23 = C::iconst_new(ctx, v16, 0_i64);
                                                 let v24 = Some(v23);
-                                                // Rule at isle/codegen/opts/opts.isle line 127.
+                                                // Rule at isle/codegen/opts/opts.isle line 128.
                                                 return v24;
                                             }
                                             1_i64 => {
                                                 let v21 = Some(v5.0);
-                                                // Rule at isle/codegen/opts/opts.isle line 121.
+                                                // Rule at isle/codegen/opts/opts.isle line 122.
                                                 return v21;
                                             }
                                             _ => {}
@@ -365,14 +366,14 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                     &Opcode::Sdiv => {
                                         if v15 == 1_i64 {
                                             let v21 = Some(v5.0);
-                                            // Rule at isle/codegen/opts/opts.isle line 231.
+                                            // Rule at isle/codegen/opts/opts.isle line 232.
                                             return v21;
                                         }
                                     }
                                     &Opcode::Udiv => {
                                         if v15 == 1_i64 {
                                             let v21 = Some(v5.0);
-                                            // Rule at isle/codegen/opts/opts.isle line 230.
+                                            // Rule at isle/codegen/opts/opts.isle line 231.
                                             return v21;
                                         }
                                     }
@@ -381,42 +382,42 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v16 = &C::value_type(ctx, arg0);
                                             let v23 = C::iconst_new(ctx, v16, 0_i64);
                                             let v24 = Some(v23);
-                                            // Rule at isle/codegen/opts/opts.isle line 128.
+                                            // Rule at isle/codegen/opts/opts.isle line 129.
                                             return v24;
                                         }
                                     }
                                     &Opcode::Bor => {
                                         if v15 == 0_i64 {
                                             let v21 = Some(v5.0);
-                                            // Rule at isle/codegen/opts/opts.isle line 119.
+                                            // Rule at isle/codegen/opts/opts.isle line 120.
                                             return v21;
                                         }
                                     }
                                     &Opcode::Bxor => {
                                         if v15 == 0_i64 {
                                             let v21 = Some(v5.0);
-                                            // Rule at isle/codegen/opts/opts.isle line 120.
+                                            // Rule at isle/codegen/opts/opts.isle line 121.
                                             return v21;
                                         }
                                     }
                                     &Opcode::Ishl => {
                                         if v15 == 0_i64 {
                                             let v21 = Some(v5.0);
-                                            // Rule at isle/codegen/opts/opts.isle line 122.
+                                            // Rule at isle/codegen/opts/opts.isle line 123.
                                             return v21;
                                         }
                                     }
                                     &Opcode::Ushr => {
                                         if v15 == 0_i64 {
                                             let v21 = Some(v5.0);
-                                            // Rule at isle/codegen/opts/opts.isle line 123.
+                                            // Rule at isle/codegen/opts/opts.isle line 124.
                                             return v21;
                                         }
                                     }
                                     &Opcode::Sshr => {
                                         if v15 == 0_i64 {
                                             let v21 = Some(v5.0);
-                                            // Rule at isle/codegen/opts/opts.isle line 124.
+                                            // Rule at isle/codegen/opts/opts.isle line 125.
                                             return v21;
                                         }
                                     }
@@ -454,7 +455,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                                                         ctx, v3, v16, v34.0, v46,
                                                                     );
                                                                     let v48 = Some(v47);
-                                                                    // Rule at isle/codegen/opts/opts.isle line 158.
+                                                                    // Rule at isle/codegen/opts/opts.isle line 159.
                                                                     return v48;
                                                                 }
                                                             }
@@ -475,7 +476,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v54 =
                                                 C::binary_new(ctx, &Opcode::Iadd, v16, v5.0, v53);
                                             let v55 = Some(v54);
-                                            // Rule at isle/codegen/opts/opts.isle line 166.
+                                            // Rule at isle/codegen/opts/opts.isle line 167.
                                             return v55;
                                         }
                                     }
@@ -487,7 +488,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v66 =
                                                 C::binary_new(ctx, &Opcode::Ishl, v16, v5.0, v65);
                                             let v67 = Some(v66);
-                                            // Rule at isle/codegen/opts/opts.isle line 178.
+                                            // Rule at isle/codegen/opts/opts.isle line 179.
                                             return v67;
                                         }
                                     }
@@ -499,7 +500,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v69 =
                                                 C::binary_new(ctx, &Opcode::Ushr, v16, v5.0, v65);
                                             let v70 = Some(v69);
-                                            // Rule at isle/codegen/opts/opts.isle line 185.
+                                            // Rule at isle/codegen/opts/opts.isle line 186.
                                             return v70;
                                         }
                                         if let &Type::I32 = v16 {
@@ -509,7 +510,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                                     ctx, v5.0, v79,
                                                 );
                                                 let v81 = Some(v80);
-                                                // Rule at isle/codegen/opts/opts.isle line 220.
+                                                // Rule at isle/codegen/opts/opts.isle line 221.
                                                 return v81;
                                             }
                                         }
@@ -530,7 +531,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                                     v75,
                                                 );
                                                 let v77 = Some(v76);
-                                                // Rule at isle/codegen/opts/opts.isle line 189.
+                                                // Rule at isle/codegen/opts/opts.isle line 190.
                                                 return v77;
                                             }
                                         }
@@ -555,7 +556,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                                     v84,
                                                 );
                                                 let v86 = Some(v85);
-                                                // Rule at isle/codegen/opts/opts.isle line 224.
+                                                // Rule at isle/codegen/opts/opts.isle line 225.
                                                 return v86;
                                             }
                                         }
@@ -563,7 +564,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                     &Opcode::Band => {
                                         if v15 == -1_i64 {
                                             let v21 = Some(v5.0);
-                                            // Rule at isle/codegen/opts/opts.isle line 172.
+                                            // Rule at isle/codegen/opts/opts.isle line 173.
                                             return v21;
                                         }
                                     }
@@ -572,7 +573,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v16 = &C::value_type(ctx, arg0);
                                             let v57 = C::iconst_new(ctx, v16, -1_i64);
                                             let v58 = Some(v57);
-                                            // Rule at isle/codegen/opts/opts.isle line 173.
+                                            // Rule at isle/codegen/opts/opts.isle line 174.
                                             return v58;
                                         }
                                     }
@@ -581,11 +582,42 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v16 = &C::value_type(ctx, arg0);
                                             let v60 = C::unary_new(ctx, &Opcode::Bnot, v16, v5.0);
                                             let v61 = Some(v60);
-                                            // Rule at isle/codegen/opts/opts.isle line 174.
+                                            // Rule at isle/codegen/opts/opts.isle line 175.
                                             return v61;
                                         }
                                     }
                                     _ => {}
+                                }
+                            }
+                        }
+                        &InstructionData::Unary {
+                            opcode: ref v239,
+                            arg: v240,
+                        } => {
+                            if let &Opcode::Imul = v3 {
+                                let v8 = &C::def_data(ctx, v5.0);
+                                if let Some(v9) = v8 {
+                                    if let &InstructionData::Unary {
+                                        opcode: ref v237,
+                                        arg: v238,
+                                    } = v9
+                                    {
+                                        let v241 = C::same_opcode(ctx, v237, v239);
+                                        if v241 == true {
+                                            let v242 = &C::widen_mul(ctx, v237);
+                                            if let Some(v243) = v242 {
+                                                let v244 = C::same_type(ctx, v238, v240);
+                                                if v244 == true {
+                                                    let v16 = &C::value_type(ctx, arg0);
+                                                    let v245 =
+                                                        C::binary_new(ctx, v243, v16, v238, v240);
+                                                    let v246 = Some(v245);
+                                                    // Rule at isle/codegen/opts/opts.isle line 391.
+                                                    return v246;
+                                                }
+                                            }
+                                        }
+                                    }
                                 }
                             }
                         }
@@ -617,7 +649,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                                                 ctx, v131, v222.0, v222.1, v34.0,
                                                             );
                                                             let v236 = Some(v235);
-                                                            // Rule at isle/codegen/opts/opts.isle line 379.
+                                                            // Rule at isle/codegen/opts/opts.isle line 380.
                                                             return v236;
                                                         }
                                                         let v231 =
@@ -627,7 +659,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                                                 ctx, v131, v222.1, v222.0, v34.0,
                                                             );
                                                             let v233 = Some(v232);
-                                                            // Rule at isle/codegen/opts/opts.isle line 375.
+                                                            // Rule at isle/codegen/opts/opts.isle line 376.
                                                             return v233;
                                                         }
                                                     }
@@ -657,7 +689,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                                                 ctx, v131, v34.0, v34.1, v222.0,
                                                             );
                                                             let v230 = Some(v229);
-                                                            // Rule at isle/codegen/opts/opts.isle line 371.
+                                                            // Rule at isle/codegen/opts/opts.isle line 372.
                                                             return v230;
                                                         }
                                                         let v225 =
@@ -667,7 +699,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                                                 ctx, v131, v34.1, v34.0, v222.0,
                                                             );
                                                             let v227 = Some(v226);
-                                                            // Rule at isle/codegen/opts/opts.isle line 367.
+                                                            // Rule at isle/codegen/opts/opts.isle line 368.
                                                             return v227;
                                                         }
                                                     }
@@ -697,7 +729,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                                 let v16 = &C::value_type(ctx, arg0);
                                                 let v196 = C::vconst_new(ctx, v16, v195);
                                                 let v197 = Some(v196);
-                                                // Rule at isle/codegen/opts/opts.isle line 317.
+                                                // Rule at isle/codegen/opts/opts.isle line 318.
                                                 return v197;
                                             }
                                         }
@@ -717,7 +749,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                 let v16 = &C::value_type(ctx, arg0);
                                 let v23 = C::iconst_new(ctx, v16, 0_i64);
                                 let v24 = Some(v23);
-                                // Rule at isle/codegen/opts/opts.isle line 131.
+                                // Rule at isle/codegen/opts/opts.isle line 132.
                                 return v24;
                             }
                         }
@@ -726,7 +758,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                         let v25 = C::same_value(ctx, v5.0, v5.1);
                         if v25 == true {
                             let v21 = Some(v5.0);
-                            // Rule at isle/codegen/opts/opts.isle line 140.
+                            // Rule at isle/codegen/opts/opts.isle line 141.
                             return v21;
                         }
                     }
@@ -734,7 +766,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                         let v25 = C::same_value(ctx, v5.0, v5.1);
                         if v25 == true {
                             let v21 = Some(v5.0);
-                            // Rule at isle/codegen/opts/opts.isle line 141.
+                            // Rule at isle/codegen/opts/opts.isle line 142.
                             return v21;
                         }
                     }
@@ -746,7 +778,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                 let v16 = &C::value_type(ctx, arg0);
                                 let v23 = C::iconst_new(ctx, v16, 0_i64);
                                 let v24 = Some(v23);
-                                // Rule at isle/codegen/opts/opts.isle line 135.
+                                // Rule at isle/codegen/opts/opts.isle line 136.
                                 return v24;
                             }
                         }
@@ -768,7 +800,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                     let v29 = C::iconst_new(ctx, v16, v11);
                                     let v30 = C::binary_new(ctx, v3, v16, v5.1, v29);
                                     let v31 = Some(v30);
-                                    // Rule at isle/codegen/opts/opts.isle line 153.
+                                    // Rule at isle/codegen/opts/opts.isle line 154.
                                     return v31;
                                 }
                             }
@@ -804,7 +836,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v123 = C::fold_icmp(ctx, v109, v122, v117, v121);
                                             let v124 = C::iconst_new(ctx, v16, v123);
                                             let v125 = Some(v124);
-                                            // Rule at isle/codegen/opts/opts.isle line 255.
+                                            // Rule at isle/codegen/opts/opts.isle line 256.
                                             return v125;
                                         }
                                     }
@@ -820,7 +852,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                             let v127 = C::icmp_self(ctx, v109);
                             let v128 = C::iconst_new(ctx, v16, v127);
                             let v129 = Some(v128);
-                            // Rule at isle/codegen/opts/opts.isle line 257.
+                            // Rule at isle/codegen/opts/opts.isle line 258.
                             return v129;
                         }
                     }
@@ -847,7 +879,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                     let v145 = C::constant_lane(ctx, v144, v141, v137);
                                     let v146 = C::iconst_new(ctx, v16, v145);
                                     let v147 = Some(v146);
-                                    // Rule at isle/codegen/opts/opts.isle line 307.
+                                    // Rule at isle/codegen/opts/opts.isle line 308.
                                     return v147;
                                 }
                             }
@@ -885,7 +917,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                                     C::constant_insert(ctx, v164, v157, v150, v161);
                                                 let v166 = C::vconst_new(ctx, v164, v165);
                                                 let v167 = Some(v166);
-                                                // Rule at isle/codegen/opts/opts.isle line 310.
+                                                // Rule at isle/codegen/opts/opts.isle line 311.
                                                 return v167;
                                             }
                                         }
@@ -906,14 +938,14 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                     if v205 == true {
                         let v175 = C::unpack_value_array_2(ctx, v173);
                         let v206 = Some(v175.0);
-                        // Rule at isle/codegen/opts/opts.isle line 347.
+                        // Rule at isle/codegen/opts/opts.isle line 348.
                         return v206;
                     }
                     let v208 = C::shuffle_identity(ctx, v174, true);
                     if v208 == true {
                         let v175 = C::unpack_value_array_2(ctx, v173);
                         let v209 = Some(v175.1);
-                        // Rule at isle/codegen/opts/opts.isle line 350.
+                        // Rule at isle/codegen/opts/opts.isle line 351.
                         return v209;
                     }
                     let v175 = C::unpack_value_array_2(ctx, v173);
@@ -936,7 +968,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                             let v187 = C::constant_shuffle(ctx, v181, v185, v174);
                                             let v188 = C::vconst_new(ctx, &Type::I8X16, v187);
                                             let v189 = Some(v188);
-                                            // Rule at isle/codegen/opts/opts.isle line 315.
+                                            // Rule at isle/codegen/opts/opts.isle line 316.
                                             return v189;
                                         }
                                     }
@@ -951,7 +983,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                             if let Some(v212) = v211 {
                                 let v213 = C::shuffle_new(ctx, v175.0, v175.0, v212);
                                 let v214 = Some(v213);
-                                // Rule at isle/codegen/opts/opts.isle line 353.
+                                // Rule at isle/codegen/opts/opts.isle line 354.
                                 return v214;
                             }
                         }
@@ -962,7 +994,7 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                 let v218 =
                                     constructor_shuffle_one_of(ctx, v175.0, v175.1, v217, v216);
                                 let v219 = Some(v218);
-                                // Rule at isle/codegen/opts/opts.isle line 357.
+                                // Rule at isle/codegen/opts/opts.isle line 358.
                                 return v219;
                             }
                         }
@@ -986,7 +1018,7 @@ pub fn constructor_udiv32_by_reciprocal<C: Context>(
         &U32Reciprocal::RoundUp { m: v2, k: v3 } => {
             let v6 = C::unary_new(ctx, &Opcode::Uextend, &Type::I64, arg0);
             let v7 = constructor_reciprocal_product(ctx, v6, v2, v3);
-            // Rule at isle/codegen/opts/opts.isle line 207.
+            // Rule at isle/codegen/opts/opts.isle line 208.
             return v7;
         }
         &U32Reciprocal::RoundDown { m: v8, k: v9 } => {
@@ -994,14 +1026,14 @@ pub fn constructor_udiv32_by_reciprocal<C: Context>(
             let v12 = C::iconst_new(ctx, &Type::I64, 1_i64);
             let v13 = C::binary_new(ctx, &Opcode::Iadd, &Type::I64, v6, v12);
             let v14 = constructor_reciprocal_product(ctx, v13, v8, v9);
-            // Rule at isle/codegen/opts/opts.isle line 209.
+            // Rule at isle/codegen/opts/opts.isle line 210.
             return v14;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "udiv32_by_reciprocal", "isle/codegen/opts/opts.isle line 206"
+        "udiv32_by_reciprocal", "isle/codegen/opts/opts.isle line 207"
     )
 }
 
@@ -1017,7 +1049,7 @@ pub fn constructor_reciprocal_product<C: Context>(
     let v10 = C::iconst_new(ctx, &Type::I64, arg2);
     let v11 = C::binary_new(ctx, &Opcode::Ushr, &Type::I64, v9, v10);
     let v12 = C::unary_new(ctx, &Opcode::Ireduce, &Type::I32, v11);
-    // Rule at isle/codegen/opts/opts.isle line 215.
+    // Rule at isle/codegen/opts/opts.isle line 216.
     return v12;
 }
 
@@ -1032,18 +1064,18 @@ pub fn constructor_shuffle_one_of<C: Context>(
     match arg2 {
         true => {
             let v5 = C::shuffle_new(ctx, arg1, arg1, arg3);
-            // Rule at isle/codegen/opts/opts.isle line 363.
+            // Rule at isle/codegen/opts/opts.isle line 364.
             return v5;
         }
         false => {
             let v4 = C::shuffle_new(ctx, arg0, arg0, arg3);
-            // Rule at isle/codegen/opts/opts.isle line 362.
+            // Rule at isle/codegen/opts/opts.isle line 363.
             return v4;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "shuffle_one_of", "isle/codegen/opts/opts.isle line 361"
+        "shuffle_one_of", "isle/codegen/opts/opts.isle line 362"
     )
 }

@@ -14,6 +14,8 @@
 //!              known value (`rle.rs`)
 //!   DCE        pure instructions whose results are unused are removed,
 //!              to a fixpoint
+//!   retype     a vector load used only by a bitcast loads the bitcast's
+//!              type (`retype_vector_loads`), so that its user may fold it
 //!   LICM       loop-invariant pure instructions move to the loop's
 //!              preheader (`licm.rs`)
 //! ```
@@ -208,6 +210,16 @@ impl generated::Context for Rewriter<'_> {
             args: [c, a, b],
         };
         self.insert(data, *ty)
+    }
+
+    fn widen_mul(&mut self, widen: &Opcode) -> Option<Opcode> {
+        Some(match widen {
+            Opcode::SwidenLow => Opcode::SmulWidenLow,
+            Opcode::SwidenHigh => Opcode::SmulWidenHigh,
+            Opcode::UwidenLow => Opcode::UmulWidenLow,
+            Opcode::UwidenHigh => Opcode::UmulWidenHigh,
+            _ => return None,
+        })
     }
 
     fn int_vector(&mut self, ty: &Type) -> Option<Type> {
@@ -452,7 +464,54 @@ pub fn optimize(func: &mut Function) {
         .collect();
     func.dfg.resolve_all_aliases(all.iter().copied());
     eliminate_dead_code(func, &all);
+    retype_vector_loads(func);
     licm::hoist_loop_invariants(func, &cfg, &domtree);
+}
+
+/// A vector `load` whose one use is a `bitcast` loads the bitcast's type
+/// instead, and the bitcast goes: the load keeps its place, address, size
+/// and trap, and its user now reads the loaded value directly, so that the
+/// backend can fold the load into that user's memory operand. (The
+/// frontend loads every `v128` as an `i8x16` and bitcasts it to the lanes
+/// the operator reads.)
+fn retype_vector_loads(func: &mut Function) {
+    let insts: Vec<Inst> = func
+        .layout
+        .blocks()
+        .flat_map(|b| func.layout.block_insts(b).collect::<Vec<_>>())
+        .collect();
+    let mut uses: SecondaryMap<Value, u32> = SecondaryMap::default();
+    for &inst in &insts {
+        func.dfg.for_each_inst_arg(inst, |v| uses[v] += 1);
+    }
+    for &inst in &insts {
+        let InstructionData::Unary {
+            opcode: Opcode::Bitcast,
+            arg,
+        } = *func.dfg.inst(inst)
+        else {
+            continue;
+        };
+        let ValueDef::Result(load, _) = func.dfg.value_def(arg) else {
+            continue;
+        };
+        let is_vector_load = matches!(
+            func.dfg.inst(load),
+            InstructionData::Load {
+                opcode: Opcode::Load,
+                ..
+            }
+        ) && func.dfg.value_type(arg).is_vector();
+        let result = func.dfg.first_result(inst);
+        let ty = func.dfg.value_type(result);
+        if !is_vector_load || uses[arg] != 1 || !ty.is_vector() {
+            continue;
+        }
+        func.dfg.set_value_def(arg, ty, ValueDef::Result(load, 0));
+        func.layout.remove_inst(inst);
+        func.dfg.change_to_alias(result, arg);
+    }
+    func.dfg.resolve_all_aliases(insts.iter().copied());
 }
 
 /// Global value numbering over the dominator tree, and the removal of

@@ -447,6 +447,22 @@ impl generated::Context for Lower<'_> {
         sinkable.then_some(load)
     }
 
+    fn sinkable_vector_load(&mut self, op: &SseOp, v: Value) -> Option<Inst> {
+        let v = self.func.dfg.resolve_aliases(v);
+        let ValueDef::Result(load, _) = self.func.dfg.value_def(v) else {
+            return None;
+        };
+        // A VEX memory operand may be unaligned; a legacy SSE one may not.
+        let vex = self.vcode.features().has(Feature::Avx) && op.vex().is_some();
+        let sinkable = vex
+            && self.deferred[load]
+            && self.uses[v] == 1
+            && self.user[v] == self.current
+            && Fold::of(&self.func.dfg, load) == Some(Fold::VectorLoad)
+            && self.folds_here(v, Fold::VectorLoad);
+        sinkable.then_some(load)
+    }
+
     fn sink_load(&mut self, load: Inst) -> Amode {
         self.deferred[load] = false;
         self.amode(load)
@@ -541,45 +557,6 @@ impl generated::Context for Lower<'_> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::ir::{FloatCC, IntCC, Opcode, Type};
-
-    /// The words of the `(type NAME extern (enum ...))` declaration in the
-    /// lowering rules (variant names only).
-    fn isle_enum(text: &str, name: &str) -> Vec<String> {
-        let start = text
-            .find(&format!("(type {name} extern (enum"))
-            .unwrap_or_else(|| panic!("{name} is declared"));
-        let body = &text[start..];
-        let end = body.find("))").expect("the declaration ends");
-        body[..end]
-            .split_whitespace()
-            .skip(4)
-            .map(|w| w.trim_matches(|c| c == '(' || c == ')').to_string())
-            .collect()
-    }
-
-    /// The lowering rules and the mid-end rules both declare the IR's
-    /// enums; both lists must match the Rust ones.
-    #[test]
-    fn the_isle_declarations_list_the_ir_enums_exactly() {
-        let lower = include_str!("../../../../../../isle/codegen/x64/lower.isle");
-        let opts = include_str!("../../../../../../isle/codegen/opts/opts.isle");
-        let opcodes: Vec<String> = Opcode::ALL.iter().map(|op| format!("{op:?}")).collect();
-        let types: Vec<String> = Type::ALL.iter().map(|t| format!("{t:?}")).collect();
-        for text in [lower, opts] {
-            assert_eq!(isle_enum(text, "Opcode"), opcodes);
-            assert_eq!(isle_enum(text, "Type"), types);
-        }
-        let conds: Vec<String> = IntCC::ALL.iter().map(|c| format!("{c:?}")).collect();
-        assert_eq!(isle_enum(lower, "IntCC"), conds);
-        assert_eq!(isle_enum(opts, "IntCC"), conds);
-        let fconds: Vec<String> = FloatCC::ALL.iter().map(|c| format!("{c:?}")).collect();
-        assert_eq!(isle_enum(lower, "FloatCC"), fconds);
-    }
-}
-
 /// The 16 bytes of the shuffle mask `mask`.
 fn mask_bytes(lower: &Lower<'_>, mask: Constant) -> [u8; 16] {
     lower.func.dfg.constant_bits(mask).to_le_bytes()
@@ -625,4 +602,43 @@ fn unpack_mask(size: u8, high: bool, swapped: bool) -> [u8; 16] {
         let source = if element % 2 == 0 { first } else { second };
         source + half + (element / 2) * size + byte
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ir::{FloatCC, IntCC, Opcode, Type};
+
+    /// The words of the `(type NAME extern (enum ...))` declaration in the
+    /// lowering rules (variant names only).
+    fn isle_enum(text: &str, name: &str) -> Vec<String> {
+        let start = text
+            .find(&format!("(type {name} extern (enum"))
+            .unwrap_or_else(|| panic!("{name} is declared"));
+        let body = &text[start..];
+        let end = body.find("))").expect("the declaration ends");
+        body[..end]
+            .split_whitespace()
+            .skip(4)
+            .map(|w| w.trim_matches(|c| c == '(' || c == ')').to_string())
+            .collect()
+    }
+
+    /// The lowering rules and the mid-end rules both declare the IR's
+    /// enums; both lists must match the Rust ones.
+    #[test]
+    fn the_isle_declarations_list_the_ir_enums_exactly() {
+        let lower = include_str!("../../../../../../isle/codegen/x64/lower.isle");
+        let opts = include_str!("../../../../../../isle/codegen/opts/opts.isle");
+        let opcodes: Vec<String> = Opcode::ALL.iter().map(|op| format!("{op:?}")).collect();
+        let types: Vec<String> = Type::ALL.iter().map(|t| format!("{t:?}")).collect();
+        for text in [lower, opts] {
+            assert_eq!(isle_enum(text, "Opcode"), opcodes);
+            assert_eq!(isle_enum(text, "Type"), types);
+        }
+        let conds: Vec<String> = IntCC::ALL.iter().map(|c| format!("{c:?}")).collect();
+        assert_eq!(isle_enum(lower, "IntCC"), conds);
+        assert_eq!(isle_enum(opts, "IntCC"), conds);
+        let fconds: Vec<String> = FloatCC::ALL.iter().map(|c| format!("{c:?}")).collect();
+        assert_eq!(isle_enum(lower, "FloatCC"), fconds);
+    }
 }

@@ -79,6 +79,7 @@ pub trait Context {
     fn constant_lo(&mut self, arg0: Constant) -> i64;
     fn constant_hi(&mut self, arg0: Constant) -> i64;
     fn vec_pool_amode(&mut self, arg0: i64, arg1: i64) -> Amode;
+    fn sinkable_vector_load(&mut self, arg0: &SseOp, arg1: Value) -> Option<Inst>;
     fn avx_imm_twin(&mut self, arg0: &SseImmOp) -> Option<AvxImmOp>;
     fn avx_insert_twin(&mut self, arg0: &SseInsertOp) -> Option<AvxInsertOp>;
     fn insertps_imm(&mut self, arg0: u8) -> u8;
@@ -189,7 +190,7 @@ impl<L: Length, C> Length for ContextIterWrapper<L, C> {
     }
 }
 
-/// Internal type VecFloatOps: defined at isle/codegen/x64/simd.isle line 822.
+/// Internal type VecFloatOps: defined at isle/codegen/x64/simd.isle line 834.
 #[derive(Clone, Debug)]
 pub enum VecFloatOps {
     Ops {
@@ -205,13 +206,23 @@ pub enum VecFloatOps {
     },
 }
 
+/// Internal type WidenMul: defined at isle/codegen/x64/simd.isle line 944.
+#[derive(Clone, Debug)]
+pub enum WidenMul {
+    Parts {
+        widen: Opcode,
+        signed: bool,
+        high: bool,
+    },
+}
+
 // Generated as internal constructor for term operand_size.
 pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 137.
+        // Rule at isle/codegen/x64/lower.isle line 138.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 138.
+    // Rule at isle/codegen/x64/lower.isle line 139.
     return OperandSize::S32;
 }
 
@@ -219,50 +230,50 @@ pub fn constructor_operand_size<C: Context>(ctx: &mut C, arg0: &Type) -> Operand
 pub fn constructor_cc_of<C: Context>(ctx: &mut C, arg0: &IntCC) -> CC {
     match arg0 {
         &IntCC::Equal => {
-            // Rule at isle/codegen/x64/lower.isle line 141.
+            // Rule at isle/codegen/x64/lower.isle line 142.
             return CC::Z;
         }
         &IntCC::NotEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 142.
+            // Rule at isle/codegen/x64/lower.isle line 143.
             return CC::NZ;
         }
         &IntCC::SignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 143.
+            // Rule at isle/codegen/x64/lower.isle line 144.
             return CC::L;
         }
         &IntCC::SignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 144.
+            // Rule at isle/codegen/x64/lower.isle line 145.
             return CC::GE;
         }
         &IntCC::SignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 145.
+            // Rule at isle/codegen/x64/lower.isle line 146.
             return CC::G;
         }
         &IntCC::SignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 146.
+            // Rule at isle/codegen/x64/lower.isle line 147.
             return CC::LE;
         }
         &IntCC::UnsignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 147.
+            // Rule at isle/codegen/x64/lower.isle line 148.
             return CC::B;
         }
         &IntCC::UnsignedGreaterThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 148.
+            // Rule at isle/codegen/x64/lower.isle line 149.
             return CC::AE;
         }
         &IntCC::UnsignedGreaterThan => {
-            // Rule at isle/codegen/x64/lower.isle line 149.
+            // Rule at isle/codegen/x64/lower.isle line 150.
             return CC::A;
         }
         &IntCC::UnsignedLessThanOrEqual => {
-            // Rule at isle/codegen/x64/lower.isle line 150.
+            // Rule at isle/codegen/x64/lower.isle line 151.
             return CC::BE;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "cc_of", "isle/codegen/x64/lower.isle line 140"
+        "cc_of", "isle/codegen/x64/lower.isle line 141"
     )
 }
 
@@ -272,17 +283,17 @@ pub fn constructor_put_in_gpr_mem_imm<C: Context>(ctx: &mut C, arg0: Value) -> G
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_gpr_mem_imm(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 166.
+        // Rule at isle/codegen/x64/lower.isle line 167.
         return v4;
     }
     let v5 = C::simm32_operand(ctx, arg0);
     if let Some(v6) = v5 {
-        // Rule at isle/codegen/x64/lower.isle line 169.
+        // Rule at isle/codegen/x64/lower.isle line 170.
         return v6;
     }
     let v7 = C::put_in_gpr(ctx, arg0);
     let v8 = C::gpr_to_gpr_mem_imm(ctx, v7);
-    // Rule at isle/codegen/x64/lower.isle line 170.
+    // Rule at isle/codegen/x64/lower.isle line 171.
     return v8;
 }
 
@@ -305,7 +316,7 @@ pub fn constructor_alu<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 175.
+    // Rule at isle/codegen/x64/lower.isle line 176.
     return v8;
 }
 
@@ -341,7 +352,7 @@ pub fn constructor_compare<C: Context>(
     };
     let v16 = C::emit(ctx, &v15);
     let v17 = C::writable_gpr_to_gpr(ctx, v11);
-    // Rule at isle/codegen/x64/lower.isle line 185.
+    // Rule at isle/codegen/x64/lower.isle line 186.
     return v17;
 }
 
@@ -361,7 +372,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v8 = C::imm(ctx, v4, v7);
                         let v9 = C::output_gpr(ctx, v8);
                         let v10 = Some(v9);
-                        // Rule at isle/codegen/x64/lower.isle line 197.
+                        // Rule at isle/codegen/x64/lower.isle line 198.
                         return v10;
                     }
                     let v11 = &C::narrow_ty(ctx, v2);
@@ -369,7 +380,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v13 = C::imm(ctx, v12, v7);
                         let v14 = C::output_gpr(ctx, v13);
                         let v15 = Some(v14);
-                        // Rule at isle/codegen/x64/lower.isle line 200.
+                        // Rule at isle/codegen/x64/lower.isle line 201.
                         return v15;
                     }
                 }
@@ -397,14 +408,14 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v980 = constructor_vec_unary(ctx, v976, v979);
                             let v981 = C::output_xmm(ctx, v980);
                             let v982 = Some(v981);
-                            // Rule at isle/codegen/x64/simd.isle line 621.
+                            // Rule at isle/codegen/x64/simd.isle line 633.
                             return v982;
                         }
                         let v315 = C::put_in_xmm(ctx, v101);
                         let v983 = constructor_vec_unary(ctx, v976, v315);
                         let v984 = C::output_xmm(ctx, v983);
                         let v985 = Some(v984);
-                        // Rule at isle/codegen/x64/simd.isle line 625.
+                        // Rule at isle/codegen/x64/simd.isle line 637.
                         return v985;
                     }
                 }
@@ -415,7 +426,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v627 = constructor_vec_not(ctx, v315);
                             let v628 = C::output_xmm(ctx, v627);
                             let v629 = Some(v628);
-                            // Rule at isle/codegen/x64/simd.isle line 116.
+                            // Rule at isle/codegen/x64/simd.isle line 128.
                             return v629;
                         }
                     }
@@ -428,7 +439,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v862 = constructor_vec_rr(ctx, v859, v860, v861);
                                 let v863 = C::output_xmm(ctx, v862);
                                 let v864 = Some(v863);
-                                // Rule at isle/codegen/x64/simd.isle line 465.
+                                // Rule at isle/codegen/x64/simd.isle line 477.
                                 return v864;
                             }
                         }
@@ -436,27 +447,27 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     &Opcode::Popcnt => {
                         if let &Type::I8X16 = v2 {
                             let v315 = C::put_in_xmm(ctx, v101);
-                            let v1021 = constructor_vector_constant(
+                            let v1022 = constructor_vector_constant(
                                 ctx,
                                 1085102592571150095_i64,
                                 1085102592571150095_i64,
                             );
-                            let v1024 = constructor_vector_constant(
+                            let v1025 = constructor_vector_constant(
                                 ctx,
                                 216737935419048192_i64,
                                 289078108257124865_i64,
                             );
-                            let v1025 = constructor_vec_rr(ctx, &SseOp::Pand, v315, v1021);
-                            let v1027 =
+                            let v1026 = constructor_vec_rr(ctx, &SseOp::Pand, v315, v1022);
+                            let v1028 =
                                 constructor_vec_shift_imm(ctx, &SseShiftImmOp::Psrlw, 0x4_u8, v315);
-                            let v1028 = constructor_vec_rr(ctx, &SseOp::Pand, v1027, v1021);
-                            let v1030 = constructor_vec_rr(ctx, &SseOp::Pshufb, v1024, v1025);
-                            let v1031 = constructor_vec_rr(ctx, &SseOp::Pshufb, v1024, v1028);
-                            let v1032 = constructor_vec_rr(ctx, &SseOp::Paddb, v1030, v1031);
-                            let v1033 = C::output_xmm(ctx, v1032);
-                            let v1034 = Some(v1033);
-                            // Rule at isle/codegen/x64/simd.isle line 668.
-                            return v1034;
+                            let v1029 = constructor_vec_rr(ctx, &SseOp::Pand, v1028, v1022);
+                            let v1031 = constructor_vec_rr(ctx, &SseOp::Pshufb, v1025, v1026);
+                            let v1032 = constructor_vec_rr(ctx, &SseOp::Pshufb, v1025, v1029);
+                            let v1033 = constructor_vec_rr(ctx, &SseOp::Paddb, v1031, v1032);
+                            let v1034 = C::output_xmm(ctx, v1033);
+                            let v1035 = Some(v1034);
+                            // Rule at isle/codegen/x64/simd.isle line 680.
+                            return v1035;
                         }
                     }
                     &Opcode::Uextend => {
@@ -466,7 +477,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v103 = C::put_in_gpr(ctx, v101);
                                 let v104 = C::output_gpr(ctx, v103);
                                 let v105 = Some(v104);
-                                // Rule at isle/codegen/x64/lower.isle line 277.
+                                // Rule at isle/codegen/x64/lower.isle line 278.
                                 return v105;
                             }
                         }
@@ -480,7 +491,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v652 = constructor_vec_rr(ctx, &SseOp::Pshufb, v367, v651);
                                 let v653 = C::output_xmm(ctx, v652);
                                 let v654 = Some(v653);
-                                // Rule at isle/codegen/x64/simd.isle line 212.
+                                // Rule at isle/codegen/x64/simd.isle line 224.
                                 return v654;
                             }
                             &Type::I16X8 => {
@@ -500,7 +511,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 );
                                 let v660 = C::output_xmm(ctx, v659);
                                 let v661 = Some(v660);
-                                // Rule at isle/codegen/x64/simd.isle line 216.
+                                // Rule at isle/codegen/x64/simd.isle line 228.
                                 return v661;
                             }
                             &Type::I32X4 => {
@@ -514,7 +525,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 );
                                 let v663 = C::output_xmm(ctx, v662);
                                 let v664 = Some(v663);
-                                // Rule at isle/codegen/x64/simd.isle line 219.
+                                // Rule at isle/codegen/x64/simd.isle line 231.
                                 return v664;
                             }
                             &Type::I64X2 => {
@@ -528,7 +539,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 );
                                 let v667 = C::output_xmm(ctx, v666);
                                 let v668 = Some(v667);
-                                // Rule at isle/codegen/x64/simd.isle line 221.
+                                // Rule at isle/codegen/x64/simd.isle line 233.
                                 return v668;
                             }
                             &Type::F32X4 => {
@@ -541,7 +552,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 );
                                 let v670 = C::output_xmm(ctx, v669);
                                 let v671 = Some(v670);
-                                // Rule at isle/codegen/x64/simd.isle line 223.
+                                // Rule at isle/codegen/x64/simd.isle line 235.
                                 return v671;
                             }
                             &Type::F64X2 => {
@@ -554,7 +565,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 );
                                 let v673 = C::output_xmm(ctx, v672);
                                 let v674 = Some(v673);
-                                // Rule at isle/codegen/x64/simd.isle line 225.
+                                // Rule at isle/codegen/x64/simd.isle line 237.
                                 return v674;
                             }
                             _ => {}
@@ -563,24 +574,24 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     &Opcode::Iabs => {
                         if let &Type::I64X2 = v2 {
                             let v315 = C::put_in_xmm(ctx, v101);
-                            let v1064 = constructor_vec_unary_imm(
+                            let v1065 = constructor_vec_unary_imm(
                                 ctx,
                                 &SseUnaryImmOp::Pshufd,
                                 0xf5_u8,
                                 v315,
                             );
-                            let v1065 = constructor_vec_shift_imm(
+                            let v1066 = constructor_vec_shift_imm(
                                 ctx,
                                 &SseShiftImmOp::Psrad,
                                 0x1f_u8,
-                                v1064,
+                                v1065,
                             );
-                            let v1067 = constructor_vec_rr(ctx, &SseOp::Pxor, v315, v1065);
-                            let v1068 = constructor_vec_rr(ctx, &SseOp::Psubq, v1067, v1065);
-                            let v1069 = C::output_xmm(ctx, v1068);
-                            let v1070 = Some(v1069);
-                            // Rule at isle/codegen/x64/simd.isle line 714.
-                            return v1070;
+                            let v1068 = constructor_vec_rr(ctx, &SseOp::Pxor, v315, v1066);
+                            let v1069 = constructor_vec_rr(ctx, &SseOp::Psubq, v1068, v1066);
+                            let v1070 = C::output_xmm(ctx, v1069);
+                            let v1071 = Some(v1070);
+                            // Rule at isle/codegen/x64/simd.isle line 726.
+                            return v1071;
                         }
                         if let Some(v598) = v597 {
                             let v865 = &constructor_vec_abs_op(ctx, v598);
@@ -589,7 +600,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v867 = constructor_vec_unary(ctx, v866, v315);
                                 let v868 = C::output_xmm(ctx, v867);
                                 let v869 = Some(v868);
-                                // Rule at isle/codegen/x64/simd.isle line 480.
+                                // Rule at isle/codegen/x64/simd.isle line 492.
                                 return v869;
                             }
                         }
@@ -601,7 +612,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v877 = constructor_setcc_byte(ctx, &CC::NZ);
                             let v878 = C::output_gpr(ctx, v877);
                             let v879 = Some(v878);
-                            // Rule at isle/codegen/x64/simd.isle line 495.
+                            // Rule at isle/codegen/x64/simd.isle line 507.
                             return v879;
                         }
                     }
@@ -617,7 +628,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v885 = constructor_setcc_byte(ctx, &CC::Z);
                                 let v886 = C::output_gpr(ctx, v885);
                                 let v887 = Some(v886);
-                                // Rule at isle/codegen/x64/simd.isle line 499.
+                                // Rule at isle/codegen/x64/simd.isle line 511.
                                 return v887;
                             }
                         }
@@ -629,51 +640,51 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v888 = constructor_vhigh_bits_of(ctx, v106, v315);
                             let v889 = C::output_gpr(ctx, v888);
                             let v890 = Some(v889);
-                            // Rule at isle/codegen/x64/simd.isle line 520.
+                            // Rule at isle/codegen/x64/simd.isle line 532.
                             return v890;
                         }
                     }
                     &Opcode::FcvtLowFromSint => {
                         if let &Type::F64X2 = v2 {
                             let v315 = C::put_in_xmm(ctx, v101);
-                            let v1009 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtdq2pd, v315);
-                            let v1010 = C::output_xmm(ctx, v1009);
-                            let v1011 = Some(v1010);
-                            // Rule at isle/codegen/x64/simd.isle line 659.
-                            return v1011;
+                            let v1010 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtdq2pd, v315);
+                            let v1011 = C::output_xmm(ctx, v1010);
+                            let v1012 = Some(v1011);
+                            // Rule at isle/codegen/x64/simd.isle line 671.
+                            return v1012;
                         }
                     }
                     &Opcode::FvpromoteLow => {
                         if let &Type::F64X2 = v2 {
                             let v315 = C::put_in_xmm(ctx, v101);
-                            let v1013 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtps2pd, v315);
-                            let v1014 = C::output_xmm(ctx, v1013);
-                            let v1015 = Some(v1014);
-                            // Rule at isle/codegen/x64/simd.isle line 661.
-                            return v1015;
+                            let v1014 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtps2pd, v315);
+                            let v1015 = C::output_xmm(ctx, v1014);
+                            let v1016 = Some(v1015);
+                            // Rule at isle/codegen/x64/simd.isle line 673.
+                            return v1016;
                         }
                     }
                     &Opcode::Fvdemote => {
                         if let &Type::F32X4 = v2 {
                             let v315 = C::put_in_xmm(ctx, v101);
-                            let v1017 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtpd2ps, v315);
-                            let v1018 = C::output_xmm(ctx, v1017);
-                            let v1019 = Some(v1018);
-                            // Rule at isle/codegen/x64/simd.isle line 663.
-                            return v1019;
+                            let v1018 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtpd2ps, v315);
+                            let v1019 = C::output_xmm(ctx, v1018);
+                            let v1020 = Some(v1019);
+                            // Rule at isle/codegen/x64/simd.isle line 675.
+                            return v1020;
                         }
                     }
                     &Opcode::FcvtLowFromUint => {
                         if let &Type::F64X2 = v2 {
                             let v315 = C::put_in_xmm(ctx, v101);
-                            let v1269 = constructor_splat_operand(ctx, 4841369600550502400_i64);
-                            let v1270 = constructor_vec_rm(ctx, &SseOp::Unpcklps, v315, v1269);
-                            let v1271 = constructor_splat_operand(ctx, 4841369599423283200_i64);
-                            let v1272 = constructor_vec_rm(ctx, &SseOp::Subpd, v1270, v1271);
-                            let v1273 = C::output_xmm(ctx, v1272);
-                            let v1274 = Some(v1273);
-                            // Rule at isle/codegen/x64/simd.isle line 910.
-                            return v1274;
+                            let v1270 = constructor_splat_operand(ctx, 4841369600550502400_i64);
+                            let v1271 = constructor_vec_rm(ctx, &SseOp::Unpcklps, v315, v1270);
+                            let v1272 = constructor_splat_operand(ctx, 4841369599423283200_i64);
+                            let v1273 = constructor_vec_rm(ctx, &SseOp::Subpd, v1271, v1272);
+                            let v1274 = C::output_xmm(ctx, v1273);
+                            let v1275 = Some(v1274);
+                            // Rule at isle/codegen/x64/simd.isle line 922.
+                            return v1275;
                         }
                     }
                     &Opcode::Fneg => {
@@ -689,7 +700,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v894 = constructor_vec_rm(ctx, &SseOp::Xorps, v315, v893);
                                 let v895 = C::output_xmm(ctx, v894);
                                 let v896 = Some(v895);
-                                // Rule at isle/codegen/x64/simd.isle line 526.
+                                // Rule at isle/codegen/x64/simd.isle line 538.
                                 return v896;
                             }
                             &Type::F64X2 => {
@@ -703,7 +714,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v901 = constructor_vec_rm(ctx, &SseOp::Xorpd, v315, v900);
                                 let v902 = C::output_xmm(ctx, v901);
                                 let v903 = Some(v902);
-                                // Rule at isle/codegen/x64/simd.isle line 529.
+                                // Rule at isle/codegen/x64/simd.isle line 541.
                                 return v903;
                             }
                             _ => {}
@@ -722,7 +733,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v907 = constructor_vec_rm(ctx, &SseOp::Andps, v315, v906);
                                 let v908 = C::output_xmm(ctx, v907);
                                 let v909 = Some(v908);
-                                // Rule at isle/codegen/x64/simd.isle line 532.
+                                // Rule at isle/codegen/x64/simd.isle line 544.
                                 return v909;
                             }
                             &Type::F64X2 => {
@@ -736,7 +747,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v914 = constructor_vec_rm(ctx, &SseOp::Andpd, v315, v913);
                                 let v915 = C::output_xmm(ctx, v914);
                                 let v916 = Some(v915);
-                                // Rule at isle/codegen/x64/simd.isle line 535.
+                                // Rule at isle/codegen/x64/simd.isle line 547.
                                 return v916;
                             }
                             _ => {}
@@ -749,7 +760,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v918 = constructor_vec_unary(ctx, &SseUnaryOp::Sqrtps, v315);
                                 let v919 = C::output_xmm(ctx, v918);
                                 let v920 = Some(v919);
-                                // Rule at isle/codegen/x64/simd.isle line 538.
+                                // Rule at isle/codegen/x64/simd.isle line 550.
                                 return v920;
                             }
                             &Type::F64X2 => {
@@ -757,7 +768,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v922 = constructor_vec_unary(ctx, &SseUnaryOp::Sqrtpd, v315);
                                 let v923 = C::output_xmm(ctx, v922);
                                 let v924 = Some(v923);
-                                // Rule at isle/codegen/x64/simd.isle line 540.
+                                // Rule at isle/codegen/x64/simd.isle line 552.
                                 return v924;
                             }
                             _ => {}
@@ -769,50 +780,50 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             match v106 {
                                 &Type::F32X4 => {
                                     let v315 = C::put_in_xmm(ctx, v101);
-                                    let v1204 = constructor_vec_rr_imm(
+                                    let v1205 = constructor_vec_rr_imm(
                                         ctx,
                                         &SseImmOp::Cmpps,
                                         0x0_u8,
                                         v315,
                                         v315,
                                     );
-                                    let v1205 = constructor_vec_rr(ctx, &SseOp::Andps, v315, v1204);
-                                    let v1207 =
-                                        constructor_vec_unary(ctx, &SseUnaryOp::Cvttps2dq, v1205);
+                                    let v1206 = constructor_vec_rr(ctx, &SseOp::Andps, v315, v1205);
                                     let v1208 =
-                                        constructor_vec_rr(ctx, &SseOp::Pandn, v1205, v1207);
-                                    let v1209 = constructor_vec_shift_imm(
+                                        constructor_vec_unary(ctx, &SseUnaryOp::Cvttps2dq, v1206);
+                                    let v1209 =
+                                        constructor_vec_rr(ctx, &SseOp::Pandn, v1206, v1208);
+                                    let v1210 = constructor_vec_shift_imm(
                                         ctx,
                                         &SseShiftImmOp::Psrad,
                                         0x1f_u8,
-                                        v1208,
+                                        v1209,
                                     );
-                                    let v1210 = constructor_vec_rr(ctx, &SseOp::Pxor, v1207, v1209);
-                                    let v1211 = C::output_xmm(ctx, v1210);
-                                    let v1212 = Some(v1211);
-                                    // Rule at isle/codegen/x64/simd.isle line 853.
-                                    return v1212;
+                                    let v1211 = constructor_vec_rr(ctx, &SseOp::Pxor, v1208, v1210);
+                                    let v1212 = C::output_xmm(ctx, v1211);
+                                    let v1213 = Some(v1212);
+                                    // Rule at isle/codegen/x64/simd.isle line 865.
+                                    return v1213;
                                 }
                                 &Type::F64X2 => {
                                     let v315 = C::put_in_xmm(ctx, v101);
-                                    let v1229 = constructor_vec_rr_imm(
+                                    let v1230 = constructor_vec_rr_imm(
                                         ctx,
                                         &SseImmOp::Cmppd,
                                         0x0_u8,
                                         v315,
                                         v315,
                                     );
-                                    let v1231 =
-                                        constructor_splat_operand(ctx, 4746794007244308480_i64);
                                     let v1232 =
-                                        constructor_vec_rm(ctx, &SseOp::Andpd, v1229, v1231);
-                                    let v1234 = constructor_vec_rr(ctx, &SseOp::Minpd, v315, v1232);
-                                    let v1235 =
-                                        constructor_vec_unary(ctx, &SseUnaryOp::Cvttpd2dq, v1234);
-                                    let v1236 = C::output_xmm(ctx, v1235);
-                                    let v1237 = Some(v1236);
-                                    // Rule at isle/codegen/x64/simd.isle line 879.
-                                    return v1237;
+                                        constructor_splat_operand(ctx, 4746794007244308480_i64);
+                                    let v1233 =
+                                        constructor_vec_rm(ctx, &SseOp::Andpd, v1230, v1232);
+                                    let v1235 = constructor_vec_rr(ctx, &SseOp::Minpd, v315, v1233);
+                                    let v1236 =
+                                        constructor_vec_unary(ctx, &SseUnaryOp::Cvttpd2dq, v1235);
+                                    let v1237 = C::output_xmm(ctx, v1236);
+                                    let v1238 = Some(v1237);
+                                    // Rule at isle/codegen/x64/simd.isle line 891.
+                                    return v1238;
                                 }
                                 _ => {}
                             }
@@ -825,61 +836,61 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 &Type::F32X4 => {
                                     let v860 = constructor_vector_constant(ctx, 0_i64, 0_i64);
                                     let v861 = C::put_in_xmm(ctx, v101);
-                                    let v1213 = constructor_vec_rr(ctx, &SseOp::Maxps, v861, v860);
-                                    let v1215 =
-                                        constructor_splat_constant(ctx, 5692549930321707008_i64);
+                                    let v1214 = constructor_vec_rr(ctx, &SseOp::Maxps, v861, v860);
                                     let v1216 =
-                                        constructor_vec_unary(ctx, &SseUnaryOp::Cvttps2dq, v1213);
-                                    let v1218 =
-                                        constructor_vec_rr(ctx, &SseOp::Subps, v1213, v1215);
-                                    let v1219 = constructor_vec_rr_imm(
+                                        constructor_splat_constant(ctx, 5692549930321707008_i64);
+                                    let v1217 =
+                                        constructor_vec_unary(ctx, &SseUnaryOp::Cvttps2dq, v1214);
+                                    let v1219 =
+                                        constructor_vec_rr(ctx, &SseOp::Subps, v1214, v1216);
+                                    let v1220 = constructor_vec_rr_imm(
                                         ctx,
                                         &SseImmOp::Cmpps,
                                         0x2_u8,
-                                        v1215,
-                                        v1218,
+                                        v1216,
+                                        v1219,
                                     );
-                                    let v1221 =
-                                        constructor_vec_unary(ctx, &SseUnaryOp::Cvttps2dq, v1218);
-                                    let v1222 = constructor_vec_rr(ctx, &SseOp::Pxor, v1221, v1219);
-                                    let v1223 =
-                                        constructor_vec_rr(ctx, &SseOp::Pmaxsd, v1222, v860);
-                                    let v1225 =
-                                        constructor_vec_rr(ctx, &SseOp::Paddd, v1223, v1216);
-                                    let v1226 = C::output_xmm(ctx, v1225);
-                                    let v1227 = Some(v1226);
-                                    // Rule at isle/codegen/x64/simd.isle line 864.
-                                    return v1227;
+                                    let v1222 =
+                                        constructor_vec_unary(ctx, &SseUnaryOp::Cvttps2dq, v1219);
+                                    let v1223 = constructor_vec_rr(ctx, &SseOp::Pxor, v1222, v1220);
+                                    let v1224 =
+                                        constructor_vec_rr(ctx, &SseOp::Pmaxsd, v1223, v860);
+                                    let v1226 =
+                                        constructor_vec_rr(ctx, &SseOp::Paddd, v1224, v1217);
+                                    let v1227 = C::output_xmm(ctx, v1226);
+                                    let v1228 = Some(v1227);
+                                    // Rule at isle/codegen/x64/simd.isle line 876.
+                                    return v1228;
                                 }
                                 &Type::F64X2 => {
                                     let v860 = constructor_vector_constant(ctx, 0_i64, 0_i64);
                                     let v861 = C::put_in_xmm(ctx, v101);
-                                    let v1238 = constructor_vec_rr(ctx, &SseOp::Maxpd, v861, v860);
-                                    let v1240 =
-                                        constructor_splat_operand(ctx, 4751297606873776128_i64);
+                                    let v1239 = constructor_vec_rr(ctx, &SseOp::Maxpd, v861, v860);
                                     let v1241 =
-                                        constructor_vec_rm(ctx, &SseOp::Minpd, v1238, v1240);
-                                    let v1244 = constructor_vec_unary_imm(
+                                        constructor_splat_operand(ctx, 4751297606873776128_i64);
+                                    let v1242 =
+                                        constructor_vec_rm(ctx, &SseOp::Minpd, v1239, v1241);
+                                    let v1245 = constructor_vec_unary_imm(
                                         ctx,
                                         &SseUnaryImmOp::Roundpd,
                                         0xb_u8,
-                                        v1241,
+                                        v1242,
                                     );
-                                    let v1246 =
-                                        constructor_splat_operand(ctx, 4841369599423283200_i64);
                                     let v1247 =
-                                        constructor_vec_rm(ctx, &SseOp::Addpd, v1244, v1246);
-                                    let v1249 = constructor_vec_rr_imm(
+                                        constructor_splat_operand(ctx, 4841369599423283200_i64);
+                                    let v1248 =
+                                        constructor_vec_rm(ctx, &SseOp::Addpd, v1245, v1247);
+                                    let v1250 = constructor_vec_rr_imm(
                                         ctx,
                                         &SseImmOp::Shufps,
                                         0x88_u8,
-                                        v1247,
+                                        v1248,
                                         v860,
                                     );
-                                    let v1250 = C::output_xmm(ctx, v1249);
-                                    let v1251 = Some(v1250);
-                                    // Rule at isle/codegen/x64/simd.isle line 888.
-                                    return v1251;
+                                    let v1251 = C::output_xmm(ctx, v1250);
+                                    let v1252 = Some(v1251);
+                                    // Rule at isle/codegen/x64/simd.isle line 900.
+                                    return v1252;
                                 }
                                 _ => {}
                             }
@@ -888,33 +899,33 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     &Opcode::FcvtFromSint => {
                         if let &Type::F32X4 = v2 {
                             let v315 = C::put_in_xmm(ctx, v101);
-                            let v1005 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtdq2ps, v315);
-                            let v1006 = C::output_xmm(ctx, v1005);
-                            let v1007 = Some(v1006);
-                            // Rule at isle/codegen/x64/simd.isle line 657.
-                            return v1007;
+                            let v1006 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtdq2ps, v315);
+                            let v1007 = C::output_xmm(ctx, v1006);
+                            let v1008 = Some(v1007);
+                            // Rule at isle/codegen/x64/simd.isle line 669.
+                            return v1008;
                         }
                     }
                     &Opcode::FcvtFromUint => {
                         if let &Type::F32X4 = v2 {
                             let v315 = C::put_in_xmm(ctx, v101);
-                            let v1253 = constructor_splat_operand(ctx, 281470681808895_i64);
-                            let v1254 = constructor_vec_rm(ctx, &SseOp::Pand, v315, v1253);
-                            let v1257 = constructor_vec_rr(ctx, &SseOp::Psubd, v315, v1254);
-                            let v1258 = constructor_vec_shift_imm(
+                            let v1254 = constructor_splat_operand(ctx, 281470681808895_i64);
+                            let v1255 = constructor_vec_rm(ctx, &SseOp::Pand, v315, v1254);
+                            let v1258 = constructor_vec_rr(ctx, &SseOp::Psubd, v315, v1255);
+                            let v1259 = constructor_vec_shift_imm(
                                 ctx,
                                 &SseShiftImmOp::Psrld,
                                 0x1_u8,
-                                v1257,
+                                v1258,
                             );
-                            let v1259 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtdq2ps, v1258);
-                            let v1261 = constructor_vec_rr(ctx, &SseOp::Addps, v1259, v1259);
-                            let v1262 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtdq2ps, v1254);
-                            let v1263 = constructor_vec_rr(ctx, &SseOp::Addps, v1261, v1262);
-                            let v1264 = C::output_xmm(ctx, v1263);
-                            let v1265 = Some(v1264);
-                            // Rule at isle/codegen/x64/simd.isle line 900.
-                            return v1265;
+                            let v1260 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtdq2ps, v1259);
+                            let v1262 = constructor_vec_rr(ctx, &SseOp::Addps, v1260, v1260);
+                            let v1263 = constructor_vec_unary(ctx, &SseUnaryOp::Cvtdq2ps, v1255);
+                            let v1264 = constructor_vec_rr(ctx, &SseOp::Addps, v1262, v1263);
+                            let v1265 = C::output_xmm(ctx, v1264);
+                            let v1266 = Some(v1265);
+                            // Rule at isle/codegen/x64/simd.isle line 912.
+                            return v1266;
                         }
                     }
                     _ => {}
@@ -935,7 +946,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 281.
+                                // Rule at isle/codegen/x64/lower.isle line 282.
                                 return v41;
                             }
                         }
@@ -948,7 +959,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_vec_unary_imm(ctx, &SseUnaryImmOp::Roundps, v926, v315);
                             let v929 = C::output_xmm(ctx, v928);
                             let v930 = Some(v929);
-                            // Rule at isle/codegen/x64/simd.isle line 550.
+                            // Rule at isle/codegen/x64/simd.isle line 562.
                             return v930;
                         }
                     }
@@ -960,7 +971,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_vec_unary_imm(ctx, &SseUnaryImmOp::Roundpd, v926, v315);
                             let v933 = C::output_xmm(ctx, v932);
                             let v934 = Some(v933);
-                            // Rule at isle/codegen/x64/simd.isle line 553.
+                            // Rule at isle/codegen/x64/simd.isle line 565.
                             return v934;
                         }
                     }
@@ -973,7 +984,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v141 = constructor_unary_op(ctx, &UnaryOp::Not, v4, v101);
                             let v142 = C::output_gpr(ctx, v141);
                             let v143 = Some(v142);
-                            // Rule at isle/codegen/x64/lower.isle line 322.
+                            // Rule at isle/codegen/x64/lower.isle line 323.
                             return v143;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -982,7 +993,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v514 = constructor_narrow_zext(ctx, v12, v513);
                             let v515 = C::output_gpr(ctx, v514);
                             let v516 = Some(v515);
-                            // Rule at isle/codegen/x64/lower.isle line 921.
+                            // Rule at isle/codegen/x64/lower.isle line 922.
                             return v516;
                         }
                     }
@@ -992,7 +1003,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v145 = constructor_unary_op(ctx, &UnaryOp::Neg, v4, v101);
                             let v146 = C::output_gpr(ctx, v145);
                             let v147 = Some(v146);
-                            // Rule at isle/codegen/x64/lower.isle line 323.
+                            // Rule at isle/codegen/x64/lower.isle line 324.
                             return v147;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1001,7 +1012,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v518 = constructor_narrow_zext(ctx, v12, v517);
                             let v519 = C::output_gpr(ctx, v518);
                             let v520 = Some(v519);
-                            // Rule at isle/codegen/x64/lower.isle line 923.
+                            // Rule at isle/codegen/x64/lower.isle line 924.
                             return v520;
                         }
                     }
@@ -1012,7 +1023,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v472 = constructor_count_zeros(ctx, &BitOp::Lzcnt, v4, v103);
                             let v473 = C::output_gpr(ctx, v472);
                             let v474 = Some(v473);
-                            // Rule at isle/codegen/x64/lower.isle line 775.
+                            // Rule at isle/codegen/x64/lower.isle line 776.
                             return v474;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1026,7 +1037,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v576 = constructor_alu(ctx, &AluOp::Sub, &Type::I32, v571, v575);
                             let v577 = C::output_gpr(ctx, v576);
                             let v578 = Some(v577);
-                            // Rule at isle/codegen/x64/lower.isle line 982.
+                            // Rule at isle/codegen/x64/lower.isle line 983.
                             return v578;
                         }
                     }
@@ -1037,7 +1048,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v476 = constructor_count_zeros(ctx, &BitOp::Tzcnt, v4, v103);
                             let v477 = C::output_gpr(ctx, v476);
                             let v478 = Some(v477);
-                            // Rule at isle/codegen/x64/lower.isle line 777.
+                            // Rule at isle/codegen/x64/lower.isle line 778.
                             return v478;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1051,7 +1062,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_count_zeros(ctx, &BitOp::Tzcnt, &Type::I32, v582);
                             let v584 = C::output_gpr(ctx, v583);
                             let v585 = Some(v584);
-                            // Rule at isle/codegen/x64/lower.isle line 985.
+                            // Rule at isle/codegen/x64/lower.isle line 986.
                             return v585;
                         }
                     }
@@ -1062,7 +1073,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v479 = constructor_popcount(ctx, v4, v103);
                             let v480 = C::output_gpr(ctx, v479);
                             let v481 = Some(v480);
-                            // Rule at isle/codegen/x64/lower.isle line 816.
+                            // Rule at isle/codegen/x64/lower.isle line 817.
                             return v481;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1071,7 +1082,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v568 = constructor_popcount(ctx, &Type::I32, v103);
                             let v569 = C::output_gpr(ctx, v568);
                             let v570 = Some(v569);
-                            // Rule at isle/codegen/x64/lower.isle line 980.
+                            // Rule at isle/codegen/x64/lower.isle line 981.
                             return v570;
                         }
                     }
@@ -1093,7 +1104,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 286.
+                                // Rule at isle/codegen/x64/lower.isle line 287.
                                 return v117;
                             }
                         }
@@ -1116,7 +1127,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 291.
+                                // Rule at isle/codegen/x64/lower.isle line 292.
                                 return v117;
                             }
                         }
@@ -1136,7 +1147,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 879.
+                                // Rule at isle/codegen/x64/lower.isle line 880.
                                 return v117;
                             }
                             &Type::I16 => {
@@ -1152,14 +1163,14 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v115 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v116 = C::output_gpr(ctx, v115);
                                 let v117 = Some(v116);
-                                // Rule at isle/codegen/x64/lower.isle line 883.
+                                // Rule at isle/codegen/x64/lower.isle line 884.
                                 return v117;
                             }
                             &Type::I32 => {
                                 let v103 = C::put_in_gpr(ctx, v101);
                                 let v104 = C::output_gpr(ctx, v103);
                                 let v105 = Some(v104);
-                                // Rule at isle/codegen/x64/lower.isle line 326.
+                                // Rule at isle/codegen/x64/lower.isle line 327.
                                 return v105;
                             }
                             _ => {}
@@ -1179,7 +1190,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v373 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v315);
                                 let v374 = C::output_gpr(ctx, v373);
                                 let v375 = Some(v374);
-                                // Rule at isle/codegen/x64/lower.isle line 620.
+                                // Rule at isle/codegen/x64/lower.isle line 621.
                                 return v375;
                             }
                             &Type::I64 => {
@@ -1187,7 +1198,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v376 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v315);
                                 let v377 = C::output_gpr(ctx, v376);
                                 let v378 = Some(v377);
-                                // Rule at isle/codegen/x64/lower.isle line 621.
+                                // Rule at isle/codegen/x64/lower.isle line 622.
                                 return v378;
                             }
                             &Type::F32 => {
@@ -1195,7 +1206,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v367 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v103);
                                 let v368 = C::output_xmm(ctx, v367);
                                 let v369 = Some(v368);
-                                // Rule at isle/codegen/x64/lower.isle line 618.
+                                // Rule at isle/codegen/x64/lower.isle line 619.
                                 return v369;
                             }
                             &Type::F64 => {
@@ -1203,7 +1214,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v370 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v103);
                                 let v371 = C::output_xmm(ctx, v370);
                                 let v372 = Some(v371);
-                                // Rule at isle/codegen/x64/lower.isle line 619.
+                                // Rule at isle/codegen/x64/lower.isle line 620.
                                 return v372;
                             }
                             _ => {}
@@ -1217,7 +1228,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v326 = constructor_sse_rr(ctx, &SseOp::Xorps, v315, v325);
                             let v327 = C::output_xmm(ctx, v326);
                             let v328 = Some(v327);
-                            // Rule at isle/codegen/x64/lower.isle line 592.
+                            // Rule at isle/codegen/x64/lower.isle line 593.
                             return v328;
                         }
                     }
@@ -1229,7 +1240,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v331 = constructor_sse_rr(ctx, &SseOp::Andps, v315, v330);
                             let v332 = C::output_xmm(ctx, v331);
                             let v333 = Some(v332);
-                            // Rule at isle/codegen/x64/lower.isle line 594.
+                            // Rule at isle/codegen/x64/lower.isle line 595.
                             return v333;
                         }
                     }
@@ -1240,7 +1251,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v317 = constructor_sse_rr(ctx, &SseOp::Sqrtss, v315, v315);
                                 let v318 = C::output_xmm(ctx, v317);
                                 let v319 = Some(v318);
-                                // Rule at isle/codegen/x64/lower.isle line 579.
+                                // Rule at isle/codegen/x64/lower.isle line 580.
                                 return v319;
                             }
                             &Type::F64 => {
@@ -1248,7 +1259,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v321 = constructor_sse_rr(ctx, &SseOp::Sqrtsd, v315, v315);
                                 let v322 = C::output_xmm(ctx, v321);
                                 let v323 = Some(v322);
-                                // Rule at isle/codegen/x64/lower.isle line 581.
+                                // Rule at isle/codegen/x64/lower.isle line 582.
                                 return v323;
                             }
                             _ => {}
@@ -1260,7 +1271,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v344 = constructor_round(ctx, v286, &RoundMode::Up, v101);
                             let v345 = C::output_xmm(ctx, v344);
                             let v346 = Some(v345);
-                            // Rule at isle/codegen/x64/lower.isle line 607.
+                            // Rule at isle/codegen/x64/lower.isle line 608.
                             return v346;
                         }
                     }
@@ -1270,7 +1281,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v348 = constructor_round(ctx, v286, &RoundMode::Down, v101);
                             let v349 = C::output_xmm(ctx, v348);
                             let v350 = Some(v349);
-                            // Rule at isle/codegen/x64/lower.isle line 608.
+                            // Rule at isle/codegen/x64/lower.isle line 609.
                             return v350;
                         }
                     }
@@ -1280,7 +1291,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v352 = constructor_round(ctx, v286, &RoundMode::Zero, v101);
                             let v353 = C::output_xmm(ctx, v352);
                             let v354 = Some(v353);
-                            // Rule at isle/codegen/x64/lower.isle line 609.
+                            // Rule at isle/codegen/x64/lower.isle line 610.
                             return v354;
                         }
                     }
@@ -1290,7 +1301,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v356 = constructor_round(ctx, v286, &RoundMode::Nearest, v101);
                             let v357 = C::output_xmm(ctx, v356);
                             let v358 = Some(v357);
-                            // Rule at isle/codegen/x64/lower.isle line 610.
+                            // Rule at isle/codegen/x64/lower.isle line 611.
                             return v358;
                         }
                     }
@@ -1300,7 +1311,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v360 = constructor_sse_rr(ctx, &SseOp::Cvtss2sd, v315, v315);
                             let v361 = C::output_xmm(ctx, v360);
                             let v362 = Some(v361);
-                            // Rule at isle/codegen/x64/lower.isle line 612.
+                            // Rule at isle/codegen/x64/lower.isle line 613.
                             return v362;
                         }
                     }
@@ -1310,7 +1321,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v364 = constructor_sse_rr(ctx, &SseOp::Cvtsd2ss, v315, v315);
                             let v365 = C::output_xmm(ctx, v364);
                             let v366 = Some(v365);
-                            // Rule at isle/codegen/x64/lower.isle line 614.
+                            // Rule at isle/codegen/x64/lower.isle line 615.
                             return v366;
                         }
                     }
@@ -1320,7 +1331,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v406 = constructor_float_to_sint(ctx, false, v4, v101);
                             let v407 = C::output_gpr(ctx, v406);
                             let v408 = Some(v407);
-                            // Rule at isle/codegen/x64/lower.isle line 712.
+                            // Rule at isle/codegen/x64/lower.isle line 713.
                             return v408;
                         }
                     }
@@ -1330,7 +1341,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v412 = constructor_float_to_uint(ctx, false, v4, v101);
                             let v413 = C::output_gpr(ctx, v412);
                             let v414 = Some(v413);
-                            // Rule at isle/codegen/x64/lower.isle line 714.
+                            // Rule at isle/codegen/x64/lower.isle line 715.
                             return v414;
                         }
                     }
@@ -1340,7 +1351,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v409 = constructor_float_to_sint(ctx, true, v4, v101);
                             let v410 = C::output_gpr(ctx, v409);
                             let v411 = Some(v410);
-                            // Rule at isle/codegen/x64/lower.isle line 713.
+                            // Rule at isle/codegen/x64/lower.isle line 714.
                             return v411;
                         }
                     }
@@ -1350,7 +1361,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v415 = constructor_float_to_uint(ctx, true, v4, v101);
                             let v416 = C::output_gpr(ctx, v415);
                             let v417 = Some(v416);
-                            // Rule at isle/codegen/x64/lower.isle line 715.
+                            // Rule at isle/codegen/x64/lower.isle line 716.
                             return v417;
                         }
                     }
@@ -1365,7 +1376,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v391 = constructor_int_to_float(ctx, v286, v390, v107);
                                 let v392 = C::output_xmm(ctx, v391);
                                 let v393 = Some(v392);
-                                // Rule at isle/codegen/x64/lower.isle line 671.
+                                // Rule at isle/codegen/x64/lower.isle line 672.
                                 return v393;
                             }
                         }
@@ -1389,7 +1400,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                         constructor_int_to_float(ctx, v286, &OperandSize::S64, v39);
                                     let v395 = C::output_xmm(ctx, v394);
                                     let v396 = Some(v395);
-                                    // Rule at isle/codegen/x64/lower.isle line 675.
+                                    // Rule at isle/codegen/x64/lower.isle line 676.
                                     return v396;
                                 }
                             }
@@ -1411,7 +1422,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v403 = C::writable_xmm_to_xmm(ctx, v397);
                                     let v404 = C::output_xmm(ctx, v403);
                                     let v405 = Some(v404);
-                                    // Rule at isle/codegen/x64/lower.isle line 680.
+                                    // Rule at isle/codegen/x64/lower.isle line 681.
                                     return v405;
                                 }
                             }
@@ -1433,275 +1444,349 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         match v16 {
                             &Opcode::Ishl => {
                                 let v18 = C::unpack_value_array_2(ctx, v17);
-                                let v1095 = C::vec_shift_const(ctx, v18.1, &Type::I8X16);
-                                if let Some(v1096) = v1095 {
+                                let v1096 = C::vec_shift_const(ctx, v18.1, &Type::I8X16);
+                                if let Some(v1097) = v1096 {
                                     let v335 = C::put_in_xmm(ctx, v18.0);
-                                    let v1098 = constructor_vec_shift_imm(
+                                    let v1099 = constructor_vec_shift_imm(
                                         ctx,
                                         &SseShiftImmOp::Psllw,
-                                        v1096,
+                                        v1097,
                                         v335,
                                     );
-                                    let v1100 = C::byte_shift_mask(ctx, &Opcode::Ishl, v1096);
-                                    let v1101 = constructor_splat_operand(ctx, v1100);
-                                    let v1102 = constructor_vec_rm(ctx, &SseOp::Pand, v1098, v1101);
-                                    let v1103 = C::output_xmm(ctx, v1102);
-                                    let v1104 = Some(v1103);
-                                    // Rule at isle/codegen/x64/simd.isle line 745.
-                                    return v1104;
+                                    let v1101 = C::byte_shift_mask(ctx, &Opcode::Ishl, v1097);
+                                    let v1102 = constructor_splat_operand(ctx, v1101);
+                                    let v1103 = constructor_vec_rm(ctx, &SseOp::Pand, v1099, v1102);
+                                    let v1104 = C::output_xmm(ctx, v1103);
+                                    let v1105 = Some(v1104);
+                                    // Rule at isle/codegen/x64/simd.isle line 757.
+                                    return v1105;
                                 }
-                                let v1112 = constructor_byte_shift_amount(ctx, v18.1);
-                                let v1114 = constructor_all_ones(ctx);
-                                let v1115 = constructor_vec_rr(ctx, &SseOp::Psllw, v1114, v1112);
-                                let v1116 = constructor_vector_constant(ctx, 0_i64, 0_i64);
-                                let v1117 = constructor_vec_rr(ctx, &SseOp::Pshufb, v1115, v1116);
-                                let v1118 = C::put_in_xmm(ctx, v18.0);
-                                let v1119 = constructor_vec_rr(ctx, &SseOp::Psllw, v1118, v1112);
-                                let v1120 = constructor_vec_rr(ctx, &SseOp::Pand, v1119, v1117);
-                                let v1121 = C::output_xmm(ctx, v1120);
-                                let v1122 = Some(v1121);
-                                // Rule at isle/codegen/x64/simd.isle line 758.
-                                return v1122;
+                                let v1113 = constructor_byte_shift_amount(ctx, v18.1);
+                                let v1115 = constructor_all_ones(ctx);
+                                let v1116 = constructor_vec_rr(ctx, &SseOp::Psllw, v1115, v1113);
+                                let v1117 = constructor_vector_constant(ctx, 0_i64, 0_i64);
+                                let v1118 = constructor_vec_rr(ctx, &SseOp::Pshufb, v1116, v1117);
+                                let v1119 = C::put_in_xmm(ctx, v18.0);
+                                let v1120 = constructor_vec_rr(ctx, &SseOp::Psllw, v1119, v1113);
+                                let v1121 = constructor_vec_rr(ctx, &SseOp::Pand, v1120, v1118);
+                                let v1122 = C::output_xmm(ctx, v1121);
+                                let v1123 = Some(v1122);
+                                // Rule at isle/codegen/x64/simd.isle line 770.
+                                return v1123;
                             }
                             &Opcode::Ushr => {
                                 let v18 = C::unpack_value_array_2(ctx, v17);
-                                let v1095 = C::vec_shift_const(ctx, v18.1, &Type::I8X16);
-                                if let Some(v1096) = v1095 {
+                                let v1096 = C::vec_shift_const(ctx, v18.1, &Type::I8X16);
+                                if let Some(v1097) = v1096 {
                                     let v335 = C::put_in_xmm(ctx, v18.0);
-                                    let v1105 = constructor_vec_shift_imm(
+                                    let v1106 = constructor_vec_shift_imm(
                                         ctx,
                                         &SseShiftImmOp::Psrlw,
-                                        v1096,
+                                        v1097,
                                         v335,
                                     );
-                                    let v1107 = C::byte_shift_mask(ctx, &Opcode::Ushr, v1096);
-                                    let v1108 = constructor_splat_operand(ctx, v1107);
-                                    let v1109 = constructor_vec_rm(ctx, &SseOp::Pand, v1105, v1108);
-                                    let v1110 = C::output_xmm(ctx, v1109);
-                                    let v1111 = Some(v1110);
-                                    // Rule at isle/codegen/x64/simd.isle line 749.
-                                    return v1111;
+                                    let v1108 = C::byte_shift_mask(ctx, &Opcode::Ushr, v1097);
+                                    let v1109 = constructor_splat_operand(ctx, v1108);
+                                    let v1110 = constructor_vec_rm(ctx, &SseOp::Pand, v1106, v1109);
+                                    let v1111 = C::output_xmm(ctx, v1110);
+                                    let v1112 = Some(v1111);
+                                    // Rule at isle/codegen/x64/simd.isle line 761.
+                                    return v1112;
                                 }
-                                let v1112 = constructor_byte_shift_amount(ctx, v18.1);
-                                let v1114 = constructor_all_ones(ctx);
-                                let v1124 = constructor_vec_rr(ctx, &SseOp::Psrlw, v1114, v1112);
-                                let v1126 = constructor_splat_operand(ctx, 72340172838076673_i64);
-                                let v1127 = constructor_vec_rm(ctx, &SseOp::Pshufb, v1124, v1126);
-                                let v1118 = C::put_in_xmm(ctx, v18.0);
-                                let v1128 = constructor_vec_rr(ctx, &SseOp::Psrlw, v1118, v1112);
-                                let v1129 = constructor_vec_rr(ctx, &SseOp::Pand, v1128, v1127);
-                                let v1130 = C::output_xmm(ctx, v1129);
-                                let v1131 = Some(v1130);
-                                // Rule at isle/codegen/x64/simd.isle line 762.
-                                return v1131;
+                                let v1113 = constructor_byte_shift_amount(ctx, v18.1);
+                                let v1115 = constructor_all_ones(ctx);
+                                let v1125 = constructor_vec_rr(ctx, &SseOp::Psrlw, v1115, v1113);
+                                let v1127 = constructor_splat_operand(ctx, 72340172838076673_i64);
+                                let v1128 = constructor_vec_rm(ctx, &SseOp::Pshufb, v1125, v1127);
+                                let v1119 = C::put_in_xmm(ctx, v18.0);
+                                let v1129 = constructor_vec_rr(ctx, &SseOp::Psrlw, v1119, v1113);
+                                let v1130 = constructor_vec_rr(ctx, &SseOp::Pand, v1129, v1128);
+                                let v1131 = C::output_xmm(ctx, v1130);
+                                let v1132 = Some(v1131);
+                                // Rule at isle/codegen/x64/simd.isle line 774.
+                                return v1132;
                             }
                             &Opcode::Sshr => {
                                 let v18 = C::unpack_value_array_2(ctx, v17);
-                                let v1095 = C::vec_shift_const(ctx, v18.1, &Type::I8X16);
-                                if let Some(v1096) = v1095 {
+                                let v1096 = C::vec_shift_const(ctx, v18.1, &Type::I8X16);
+                                if let Some(v1097) = v1096 {
                                     let v335 = C::put_in_xmm(ctx, v18.0);
-                                    let v1137 =
+                                    let v1138 =
                                         constructor_vec_rr(ctx, &SseOp::Punpcklbw, v335, v335);
-                                    let v1133 = C::u8_add(ctx, v1096, 0x8_u8);
-                                    let v1138 = constructor_vec_shift_imm(
+                                    let v1134 = C::u8_add(ctx, v1097, 0x8_u8);
+                                    let v1139 = constructor_vec_shift_imm(
                                         ctx,
                                         &SseShiftImmOp::Psraw,
-                                        v1133,
-                                        v1137,
+                                        v1134,
+                                        v1138,
                                     );
-                                    let v1140 =
+                                    let v1141 =
                                         constructor_vec_rr(ctx, &SseOp::Punpckhbw, v335, v335);
-                                    let v1141 = constructor_vec_shift_imm(
+                                    let v1142 = constructor_vec_shift_imm(
                                         ctx,
                                         &SseShiftImmOp::Psraw,
-                                        v1133,
-                                        v1140,
+                                        v1134,
+                                        v1141,
                                     );
-                                    let v1142 =
-                                        constructor_vec_rr(ctx, &SseOp::Packsswb, v1138, v1141);
-                                    let v1143 = C::output_xmm(ctx, v1142);
-                                    let v1144 = Some(v1143);
-                                    // Rule at isle/codegen/x64/simd.isle line 771.
-                                    return v1144;
+                                    let v1143 =
+                                        constructor_vec_rr(ctx, &SseOp::Packsswb, v1139, v1142);
+                                    let v1144 = C::output_xmm(ctx, v1143);
+                                    let v1145 = Some(v1144);
+                                    // Rule at isle/codegen/x64/simd.isle line 783.
+                                    return v1145;
                                 }
                                 let v335 = C::put_in_xmm(ctx, v18.0);
                                 let v149 = C::put_in_gpr(ctx, v18.1);
-                                let v1146 = C::imm_operand(ctx, 7_i64);
-                                let v1147 =
-                                    constructor_alu(ctx, &AluOp::And, &Type::I32, v149, v1146);
-                                let v1149 = C::imm_operand(ctx, 8_i64);
-                                let v1150 =
-                                    constructor_alu(ctx, &AluOp::Add, &Type::I32, v1147, v1149);
-                                let v1151 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v1150);
-                                let v1153 = constructor_vec_rr(ctx, &SseOp::Punpcklbw, v335, v335);
-                                let v1154 = constructor_vec_rr(ctx, &SseOp::Psraw, v1153, v1151);
-                                let v1155 = constructor_vec_rr(ctx, &SseOp::Punpckhbw, v335, v335);
-                                let v1156 = constructor_vec_rr(ctx, &SseOp::Psraw, v1155, v1151);
-                                let v1157 = constructor_vec_rr(ctx, &SseOp::Packsswb, v1154, v1156);
-                                let v1158 = C::output_xmm(ctx, v1157);
-                                let v1159 = Some(v1158);
-                                // Rule at isle/codegen/x64/simd.isle line 778.
-                                return v1159;
+                                let v1147 = C::imm_operand(ctx, 7_i64);
+                                let v1148 =
+                                    constructor_alu(ctx, &AluOp::And, &Type::I32, v149, v1147);
+                                let v1150 = C::imm_operand(ctx, 8_i64);
+                                let v1151 =
+                                    constructor_alu(ctx, &AluOp::Add, &Type::I32, v1148, v1150);
+                                let v1152 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v1151);
+                                let v1154 = constructor_vec_rr(ctx, &SseOp::Punpcklbw, v335, v335);
+                                let v1155 = constructor_vec_rr(ctx, &SseOp::Psraw, v1154, v1152);
+                                let v1156 = constructor_vec_rr(ctx, &SseOp::Punpckhbw, v335, v335);
+                                let v1157 = constructor_vec_rr(ctx, &SseOp::Psraw, v1156, v1152);
+                                let v1158 = constructor_vec_rr(ctx, &SseOp::Packsswb, v1155, v1157);
+                                let v1159 = C::output_xmm(ctx, v1158);
+                                let v1160 = Some(v1159);
+                                // Rule at isle/codegen/x64/simd.isle line 790.
+                                return v1160;
                             }
                             &Opcode::Swizzle => {
                                 let v18 = C::unpack_value_array_2(ctx, v17);
                                 let v853 = C::put_in_xmm(ctx, v18.1);
-                                let v993 = C::vec_pool_amode(
+                                let v994 = C::vec_pool_amode(
                                     ctx,
                                     8102099357864587376_i64,
                                     8102099357864587376_i64,
                                 );
-                                let v994 = C::amode_to_xmm_mem(ctx, v993);
-                                let v995 = constructor_vec_rm(ctx, &SseOp::Paddusb, v853, v994);
-                                let v996 = C::put_in_xmm(ctx, v18.0);
-                                let v997 = constructor_vec_rr(ctx, &SseOp::Pshufb, v996, v995);
-                                let v998 = C::output_xmm(ctx, v997);
-                                let v999 = Some(v998);
-                                // Rule at isle/codegen/x64/simd.isle line 642.
-                                return v999;
+                                let v995 = C::amode_to_xmm_mem(ctx, v994);
+                                let v996 = constructor_vec_rm(ctx, &SseOp::Paddusb, v853, v995);
+                                let v997 = C::put_in_xmm(ctx, v18.0);
+                                let v998 = constructor_vec_rr(ctx, &SseOp::Pshufb, v997, v996);
+                                let v999 = C::output_xmm(ctx, v998);
+                                let v1000 = Some(v999);
+                                // Rule at isle/codegen/x64/simd.isle line 654.
+                                return v1000;
                             }
                             _ => {}
                         }
                     }
                     &Type::I16X8 => {
+                        let v1288 = &constructor_widen_mul_parts(ctx, v16);
+                        if let Some(v1289) = v1288 {
+                            if let &WidenMul::Parts {
+                                widen: ref v1290,
+                                signed: v1291,
+                                high: v1292,
+                            } = v1289
+                            {
+                                let v18 = C::unpack_value_array_2(ctx, v17);
+                                let v335 = C::put_in_xmm(ctx, v18.0);
+                                let v1295 = constructor_widen_half(ctx, v1290, &Type::I16X8, v335);
+                                let v1296 = C::put_in_xmm(ctx, v18.1);
+                                let v1297 = constructor_widen_half(ctx, v1290, &Type::I16X8, v1296);
+                                let v1298 = constructor_vec_rr(ctx, &SseOp::Pmullw, v1295, v1297);
+                                let v1299 = C::output_xmm(ctx, v1298);
+                                let v1300 = Some(v1299);
+                                // Rule at isle/codegen/x64/simd.isle line 957.
+                                return v1300;
+                            }
+                        }
                         match v16 {
                             &Opcode::SqmulRoundSat => {
                                 let v18 = C::unpack_value_array_2(ctx, v17);
                                 let v335 = C::put_in_xmm(ctx, v18.0);
-                                let v623 = C::put_in_xmm(ctx, v18.1);
-                                let v1036 = constructor_vec_rr(ctx, &SseOp::Pmulhrsw, v335, v623);
-                                let v1039 = C::vec_pool_amode(
+                                let v988 = C::put_in_xmm(ctx, v18.1);
+                                let v1037 = constructor_vec_rr(ctx, &SseOp::Pmulhrsw, v335, v988);
+                                let v1040 = C::vec_pool_amode(
                                     ctx,
                                     -9223231297218904064_i64,
                                     -9223231297218904064_i64,
                                 );
-                                let v1040 = C::amode_to_xmm_mem(ctx, v1039);
-                                let v1041 = constructor_vec_rm(ctx, &SseOp::Pcmpeqw, v1036, v1040);
-                                let v1043 = constructor_vec_rr(ctx, &SseOp::Pxor, v1036, v1041);
-                                let v1044 = C::output_xmm(ctx, v1043);
-                                let v1045 = Some(v1044);
-                                // Rule at isle/codegen/x64/simd.isle line 681.
-                                return v1045;
+                                let v1041 = C::amode_to_xmm_mem(ctx, v1040);
+                                let v1042 = constructor_vec_rm(ctx, &SseOp::Pcmpeqw, v1037, v1041);
+                                let v1044 = constructor_vec_rr(ctx, &SseOp::Pxor, v1037, v1042);
+                                let v1045 = C::output_xmm(ctx, v1044);
+                                let v1046 = Some(v1045);
+                                // Rule at isle/codegen/x64/simd.isle line 693.
+                                return v1046;
                             }
                             &Opcode::IaddPairwise => {
                                 let v18 = C::unpack_value_array_2(ctx, v17);
                                 let v335 = C::put_in_xmm(ctx, v18.0);
-                                let v623 = C::put_in_xmm(ctx, v18.1);
-                                let v1276 = constructor_vec_rr(ctx, &SseOp::Phaddw, v335, v623);
-                                let v1277 = C::output_xmm(ctx, v1276);
-                                let v1278 = Some(v1277);
-                                // Rule at isle/codegen/x64/simd.isle line 916.
-                                return v1278;
+                                let v988 = C::put_in_xmm(ctx, v18.1);
+                                let v1277 = constructor_vec_rr(ctx, &SseOp::Phaddw, v335, v988);
+                                let v1278 = C::output_xmm(ctx, v1277);
+                                let v1279 = Some(v1278);
+                                // Rule at isle/codegen/x64/simd.isle line 928.
+                                return v1279;
                             }
                             &Opcode::WideningPairwiseDotProductUsSat => {
                                 let v18 = C::unpack_value_array_2(ctx, v17);
                                 let v335 = C::put_in_xmm(ctx, v18.0);
-                                let v623 = C::put_in_xmm(ctx, v18.1);
-                                let v1284 = constructor_vec_rr(ctx, &SseOp::Pmaddubsw, v335, v623);
-                                let v1285 = C::output_xmm(ctx, v1284);
-                                let v1286 = Some(v1285);
-                                // Rule at isle/codegen/x64/simd.isle line 923.
-                                return v1286;
+                                let v988 = C::put_in_xmm(ctx, v18.1);
+                                let v1285 = constructor_vec_rr(ctx, &SseOp::Pmaddubsw, v335, v988);
+                                let v1286 = C::output_xmm(ctx, v1285);
+                                let v1287 = Some(v1286);
+                                // Rule at isle/codegen/x64/simd.isle line 935.
+                                return v1287;
                             }
                             _ => {}
                         }
                     }
                     &Type::I32X4 => {
+                        let v1288 = &constructor_widen_mul_parts(ctx, v16);
+                        if let Some(v1289) = v1288 {
+                            if let &WidenMul::Parts {
+                                widen: ref v1290,
+                                signed: v1291,
+                                high: v1292,
+                            } = v1289
+                            {
+                                let v18 = C::unpack_value_array_2(ctx, v17);
+                                let v335 = C::put_in_xmm(ctx, v18.0);
+                                let v988 = C::put_in_xmm(ctx, v18.1);
+                                let v1302 = constructor_vec_rr(ctx, &SseOp::Pmullw, v335, v988);
+                                let v1303 = &constructor_mulhi_op(ctx, v1291);
+                                let v1304 = constructor_vec_rr(ctx, v1303, v335, v988);
+                                let v1301 = &constructor_unpack_words(ctx, v1292);
+                                let v1305 = constructor_vec_rr(ctx, v1301, v1302, v1304);
+                                let v1306 = C::output_xmm(ctx, v1305);
+                                let v1307 = Some(v1306);
+                                // Rule at isle/codegen/x64/simd.isle line 968.
+                                return v1307;
+                            }
+                        }
                         match v16 {
                             &Opcode::WideningPairwiseDotProductS => {
                                 let v18 = C::unpack_value_array_2(ctx, v17);
                                 let v335 = C::put_in_xmm(ctx, v18.0);
-                                let v623 = C::put_in_xmm(ctx, v18.1);
-                                let v1001 = constructor_vec_rr(ctx, &SseOp::Pmaddwd, v335, v623);
-                                let v1002 = C::output_xmm(ctx, v1001);
-                                let v1003 = Some(v1002);
-                                // Rule at isle/codegen/x64/simd.isle line 648.
-                                return v1003;
+                                let v988 = C::put_in_xmm(ctx, v18.1);
+                                let v1002 = constructor_vec_rr(ctx, &SseOp::Pmaddwd, v335, v988);
+                                let v1003 = C::output_xmm(ctx, v1002);
+                                let v1004 = Some(v1003);
+                                // Rule at isle/codegen/x64/simd.isle line 660.
+                                return v1004;
                             }
                             &Opcode::IaddPairwise => {
                                 let v18 = C::unpack_value_array_2(ctx, v17);
                                 let v335 = C::put_in_xmm(ctx, v18.0);
-                                let v623 = C::put_in_xmm(ctx, v18.1);
-                                let v1280 = constructor_vec_rr(ctx, &SseOp::Phaddd, v335, v623);
-                                let v1281 = C::output_xmm(ctx, v1280);
-                                let v1282 = Some(v1281);
-                                // Rule at isle/codegen/x64/simd.isle line 918.
-                                return v1282;
+                                let v988 = C::put_in_xmm(ctx, v18.1);
+                                let v1281 = constructor_vec_rr(ctx, &SseOp::Phaddd, v335, v988);
+                                let v1282 = C::output_xmm(ctx, v1281);
+                                let v1283 = Some(v1282);
+                                // Rule at isle/codegen/x64/simd.isle line 930.
+                                return v1283;
                             }
                             _ => {}
                         }
                     }
                     &Type::I64X2 => {
+                        let v1288 = &constructor_widen_mul_parts(ctx, v16);
+                        if let Some(v1289) = v1288 {
+                            if let &WidenMul::Parts {
+                                widen: ref v1290,
+                                signed: v1291,
+                                high: v1292,
+                            } = v1289
+                            {
+                                let v18 = C::unpack_value_array_2(ctx, v17);
+                                let v335 = C::put_in_xmm(ctx, v18.0);
+                                let v1309 = constructor_even_dwords(ctx, v1292);
+                                let v1310 = constructor_vec_unary_imm(
+                                    ctx,
+                                    &SseUnaryImmOp::Pshufd,
+                                    v1309,
+                                    v335,
+                                );
+                                let v1296 = C::put_in_xmm(ctx, v18.1);
+                                let v1311 = constructor_vec_unary_imm(
+                                    ctx,
+                                    &SseUnaryImmOp::Pshufd,
+                                    v1309,
+                                    v1296,
+                                );
+                                let v1308 = &constructor_muldq_op(ctx, v1291);
+                                let v1312 = constructor_vec_rr(ctx, v1308, v1310, v1311);
+                                let v1313 = C::output_xmm(ctx, v1312);
+                                let v1314 = Some(v1313);
+                                // Rule at isle/codegen/x64/simd.isle line 981.
+                                return v1314;
+                            }
+                        }
                         match v16 {
                             &Opcode::Imul => {
                                 let v18 = C::unpack_value_array_2(ctx, v17);
                                 let v335 = C::put_in_xmm(ctx, v18.0);
-                                let v623 = C::put_in_xmm(ctx, v18.1);
-                                let v1049 = constructor_vec_shift_imm(
+                                let v988 = C::put_in_xmm(ctx, v18.1);
+                                let v1050 = constructor_vec_shift_imm(
                                     ctx,
                                     &SseShiftImmOp::Psrlq,
                                     0x20_u8,
                                     v335,
                                 );
-                                let v1050 = constructor_vec_rr(ctx, &SseOp::Pmuludq, v1049, v623);
-                                let v1051 = constructor_vec_shift_imm(
+                                let v1051 = constructor_vec_rr(ctx, &SseOp::Pmuludq, v1050, v988);
+                                let v1052 = constructor_vec_shift_imm(
                                     ctx,
                                     &SseShiftImmOp::Psrlq,
                                     0x20_u8,
-                                    v623,
+                                    v988,
                                 );
-                                let v1052 = constructor_vec_rr(ctx, &SseOp::Pmuludq, v335, v1051);
-                                let v1055 = constructor_vec_rr(ctx, &SseOp::Paddq, v1050, v1052);
-                                let v1056 = constructor_vec_shift_imm(
+                                let v1053 = constructor_vec_rr(ctx, &SseOp::Pmuludq, v335, v1052);
+                                let v1056 = constructor_vec_rr(ctx, &SseOp::Paddq, v1051, v1053);
+                                let v1057 = constructor_vec_shift_imm(
                                     ctx,
                                     &SseShiftImmOp::Psllq,
                                     0x20_u8,
-                                    v1055,
+                                    v1056,
                                 );
-                                let v1057 = constructor_vec_rr(ctx, &SseOp::Pmuludq, v335, v623);
-                                let v1058 = constructor_vec_rr(ctx, &SseOp::Paddq, v1057, v1056);
-                                let v1059 = C::output_xmm(ctx, v1058);
-                                let v1060 = Some(v1059);
-                                // Rule at isle/codegen/x64/simd.isle line 704.
-                                return v1060;
+                                let v1058 = constructor_vec_rr(ctx, &SseOp::Pmuludq, v335, v988);
+                                let v1059 = constructor_vec_rr(ctx, &SseOp::Paddq, v1058, v1057);
+                                let v1060 = C::output_xmm(ctx, v1059);
+                                let v1061 = Some(v1060);
+                                // Rule at isle/codegen/x64/simd.isle line 716.
+                                return v1061;
                             }
                             &Opcode::Sshr => {
                                 let v18 = C::unpack_value_array_2(ctx, v17);
-                                let v1072 = C::vec_shift_const(ctx, v18.1, &Type::I64X2);
-                                if let Some(v1073) = v1072 {
-                                    let v1074 = C::i64_sign_bit_shifted(ctx, v1073);
-                                    let v1075 = constructor_splat_constant(ctx, v1074);
+                                let v1073 = C::vec_shift_const(ctx, v18.1, &Type::I64X2);
+                                if let Some(v1074) = v1073 {
+                                    let v1075 = C::i64_sign_bit_shifted(ctx, v1074);
+                                    let v1076 = constructor_splat_constant(ctx, v1075);
                                     let v289 = C::put_in_xmm(ctx, v18.0);
-                                    let v1076 = constructor_vec_shift_imm(
+                                    let v1077 = constructor_vec_shift_imm(
                                         ctx,
                                         &SseShiftImmOp::Psrlq,
-                                        v1073,
+                                        v1074,
                                         v289,
                                     );
-                                    let v1077 = constructor_vec_rr(ctx, &SseOp::Pxor, v1076, v1075);
-                                    let v1078 =
-                                        constructor_vec_rr(ctx, &SseOp::Psubq, v1077, v1075);
-                                    let v1079 = C::output_xmm(ctx, v1078);
-                                    let v1080 = Some(v1079);
-                                    // Rule at isle/codegen/x64/simd.isle line 723.
-                                    return v1080;
+                                    let v1078 = constructor_vec_rr(ctx, &SseOp::Pxor, v1077, v1076);
+                                    let v1079 =
+                                        constructor_vec_rr(ctx, &SseOp::Psubq, v1078, v1076);
+                                    let v1080 = C::output_xmm(ctx, v1079);
+                                    let v1081 = Some(v1080);
+                                    // Rule at isle/codegen/x64/simd.isle line 735.
+                                    return v1081;
                                 }
                                 let v29 = C::put_in_gpr(ctx, v18.1);
-                                let v1082 = C::imm_operand(ctx, 63_i64);
-                                let v1083 =
-                                    constructor_alu(ctx, &AluOp::And, &Type::I32, v29, v1082);
-                                let v1084 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v1083);
-                                let v1086 =
+                                let v1083 = C::imm_operand(ctx, 63_i64);
+                                let v1084 =
+                                    constructor_alu(ctx, &AluOp::And, &Type::I32, v29, v1083);
+                                let v1085 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v1084);
+                                let v1087 =
                                     constructor_splat_constant(ctx, -9223372036854775808_i64);
-                                let v1087 = constructor_vec_rr(ctx, &SseOp::Psrlq, v1086, v1084);
-                                let v1088 = C::put_in_xmm(ctx, v18.0);
-                                let v1089 = constructor_vec_rr(ctx, &SseOp::Psrlq, v1088, v1084);
-                                let v1090 = constructor_vec_rr(ctx, &SseOp::Pxor, v1089, v1087);
-                                let v1091 = constructor_vec_rr(ctx, &SseOp::Psubq, v1090, v1087);
-                                let v1092 = C::output_xmm(ctx, v1091);
-                                let v1093 = Some(v1092);
-                                // Rule at isle/codegen/x64/simd.isle line 729.
-                                return v1093;
+                                let v1088 = constructor_vec_rr(ctx, &SseOp::Psrlq, v1087, v1085);
+                                let v1089 = C::put_in_xmm(ctx, v18.0);
+                                let v1090 = constructor_vec_rr(ctx, &SseOp::Psrlq, v1089, v1085);
+                                let v1091 = constructor_vec_rr(ctx, &SseOp::Pxor, v1090, v1088);
+                                let v1092 = constructor_vec_rr(ctx, &SseOp::Psubq, v1091, v1088);
+                                let v1093 = C::output_xmm(ctx, v1092);
+                                let v1094 = Some(v1093);
+                                // Rule at isle/codegen/x64/simd.isle line 741.
+                                return v1094;
                             }
                             _ => {}
                         }
@@ -1714,12 +1799,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     if let Some(v987) = v986 {
                         let v18 = C::unpack_value_array_2(ctx, v17);
                         let v335 = C::put_in_xmm(ctx, v18.0);
-                        let v623 = C::put_in_xmm(ctx, v18.1);
-                        let v988 = constructor_vec_rr(ctx, v987, v335, v623);
-                        let v989 = C::output_xmm(ctx, v988);
-                        let v990 = Some(v989);
-                        // Rule at isle/codegen/x64/simd.isle line 636.
-                        return v990;
+                        let v988 = C::put_in_xmm(ctx, v18.1);
+                        let v989 = constructor_vec_rr(ctx, v987, v335, v988);
+                        let v990 = C::output_xmm(ctx, v989);
+                        let v991 = Some(v990);
+                        // Rule at isle/codegen/x64/simd.isle line 648.
+                        return v991;
                     }
                     if let &Opcode::BandNot = v16 {
                         let v18 = C::unpack_value_array_2(ctx, v17);
@@ -1728,7 +1813,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v854 = constructor_vec_rr(ctx, &SseOp::Pandn, v853, v289);
                         let v855 = C::output_xmm(ctx, v854);
                         let v856 = Some(v855);
-                        // Rule at isle/codegen/x64/simd.isle line 461.
+                        // Rule at isle/codegen/x64/simd.isle line 473.
                         return v856;
                     }
                 }
@@ -1742,7 +1827,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v936 = constructor_vec_rr(ctx, &SseOp::Minps, v853, v289);
                                 let v937 = C::output_xmm(ctx, v936);
                                 let v938 = Some(v937);
-                                // Rule at isle/codegen/x64/simd.isle line 560.
+                                // Rule at isle/codegen/x64/simd.isle line 572.
                                 return v938;
                             }
                             &Type::F64X2 => {
@@ -1752,7 +1837,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v940 = constructor_vec_rr(ctx, &SseOp::Minpd, v853, v289);
                                 let v941 = C::output_xmm(ctx, v940);
                                 let v942 = Some(v941);
-                                // Rule at isle/codegen/x64/simd.isle line 562.
+                                // Rule at isle/codegen/x64/simd.isle line 574.
                                 return v942;
                             }
                             _ => {}
@@ -1767,7 +1852,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v944 = constructor_vec_rr(ctx, &SseOp::Maxps, v853, v289);
                                 let v945 = C::output_xmm(ctx, v944);
                                 let v946 = Some(v945);
-                                // Rule at isle/codegen/x64/simd.isle line 564.
+                                // Rule at isle/codegen/x64/simd.isle line 576.
                                 return v946;
                             }
                             &Type::F64X2 => {
@@ -1777,76 +1862,76 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v948 = constructor_vec_rr(ctx, &SseOp::Maxpd, v853, v289);
                                 let v949 = C::output_xmm(ctx, v948);
                                 let v950 = Some(v949);
-                                // Rule at isle/codegen/x64/simd.isle line 566.
+                                // Rule at isle/codegen/x64/simd.isle line 578.
                                 return v950;
                             }
                             _ => {}
                         }
                     }
                     &Opcode::Fmin => {
-                        let v1172 = &constructor_vec_float_ops(ctx, v2);
-                        if let Some(v1173) = v1172 {
+                        let v1173 = &constructor_vec_float_ops(ctx, v2);
+                        if let Some(v1174) = v1173 {
                             if let &VecFloatOps::Ops {
-                                min: ref v1174,
-                                max: ref v1175,
-                                or: ref v1176,
-                                xor: ref v1177,
-                                andn: ref v1178,
-                                sub: ref v1179,
-                                cmp: ref v1180,
-                                shift: ref v1181,
-                                payload: v1182,
-                            } = v1173
+                                min: ref v1175,
+                                max: ref v1176,
+                                or: ref v1177,
+                                xor: ref v1178,
+                                andn: ref v1179,
+                                sub: ref v1180,
+                                cmp: ref v1181,
+                                shift: ref v1182,
+                                payload: v1183,
+                            } = v1174
                             {
                                 let v18 = C::unpack_value_array_2(ctx, v17);
                                 let v335 = C::put_in_xmm(ctx, v18.0);
-                                let v623 = C::put_in_xmm(ctx, v18.1);
-                                let v1183 = constructor_vec_rr(ctx, v1174, v335, v623);
-                                let v1184 = constructor_vec_rr(ctx, v1174, v623, v335);
-                                let v1185 = constructor_vec_rr(ctx, v1176, v1183, v1184);
-                                let v1187 =
-                                    constructor_vec_rr_imm(ctx, v1180, 0x3_u8, v1185, v1185);
-                                let v1188 = constructor_vec_shift_imm(ctx, v1181, v1182, v1187);
-                                let v1189 = constructor_vec_rr(ctx, v1176, v1185, v1187);
-                                let v1190 = constructor_vec_rr(ctx, v1178, v1188, v1189);
-                                let v1191 = C::output_xmm(ctx, v1190);
-                                let v1192 = Some(v1191);
-                                // Rule at isle/codegen/x64/simd.isle line 830.
-                                return v1192;
+                                let v988 = C::put_in_xmm(ctx, v18.1);
+                                let v1184 = constructor_vec_rr(ctx, v1175, v335, v988);
+                                let v1185 = constructor_vec_rr(ctx, v1175, v988, v335);
+                                let v1186 = constructor_vec_rr(ctx, v1177, v1184, v1185);
+                                let v1188 =
+                                    constructor_vec_rr_imm(ctx, v1181, 0x3_u8, v1186, v1186);
+                                let v1189 = constructor_vec_shift_imm(ctx, v1182, v1183, v1188);
+                                let v1190 = constructor_vec_rr(ctx, v1177, v1186, v1188);
+                                let v1191 = constructor_vec_rr(ctx, v1179, v1189, v1190);
+                                let v1192 = C::output_xmm(ctx, v1191);
+                                let v1193 = Some(v1192);
+                                // Rule at isle/codegen/x64/simd.isle line 842.
+                                return v1193;
                             }
                         }
                     }
                     &Opcode::Fmax => {
-                        let v1172 = &constructor_vec_float_ops(ctx, v2);
-                        if let Some(v1173) = v1172 {
+                        let v1173 = &constructor_vec_float_ops(ctx, v2);
+                        if let Some(v1174) = v1173 {
                             if let &VecFloatOps::Ops {
-                                min: ref v1174,
-                                max: ref v1175,
-                                or: ref v1176,
-                                xor: ref v1177,
-                                andn: ref v1178,
-                                sub: ref v1179,
-                                cmp: ref v1180,
-                                shift: ref v1181,
-                                payload: v1182,
-                            } = v1173
+                                min: ref v1175,
+                                max: ref v1176,
+                                or: ref v1177,
+                                xor: ref v1178,
+                                andn: ref v1179,
+                                sub: ref v1180,
+                                cmp: ref v1181,
+                                shift: ref v1182,
+                                payload: v1183,
+                            } = v1174
                             {
                                 let v18 = C::unpack_value_array_2(ctx, v17);
                                 let v335 = C::put_in_xmm(ctx, v18.0);
-                                let v623 = C::put_in_xmm(ctx, v18.1);
-                                let v1193 = constructor_vec_rr(ctx, v1175, v335, v623);
-                                let v1194 = constructor_vec_rr(ctx, v1175, v623, v335);
-                                let v1195 = constructor_vec_rr(ctx, v1177, v1193, v1194);
-                                let v1196 = constructor_vec_rr(ctx, v1176, v1193, v1195);
-                                let v1197 =
-                                    constructor_vec_rr_imm(ctx, v1180, 0x3_u8, v1196, v1196);
-                                let v1198 = constructor_vec_shift_imm(ctx, v1181, v1182, v1197);
-                                let v1199 = constructor_vec_rr(ctx, v1179, v1196, v1195);
-                                let v1200 = constructor_vec_rr(ctx, v1178, v1198, v1199);
-                                let v1201 = C::output_xmm(ctx, v1200);
-                                let v1202 = Some(v1201);
-                                // Rule at isle/codegen/x64/simd.isle line 837.
-                                return v1202;
+                                let v988 = C::put_in_xmm(ctx, v18.1);
+                                let v1194 = constructor_vec_rr(ctx, v1176, v335, v988);
+                                let v1195 = constructor_vec_rr(ctx, v1176, v988, v335);
+                                let v1196 = constructor_vec_rr(ctx, v1178, v1194, v1195);
+                                let v1197 = constructor_vec_rr(ctx, v1177, v1194, v1196);
+                                let v1198 =
+                                    constructor_vec_rr_imm(ctx, v1181, 0x3_u8, v1197, v1197);
+                                let v1199 = constructor_vec_shift_imm(ctx, v1182, v1183, v1198);
+                                let v1200 = constructor_vec_rr(ctx, v1180, v1197, v1196);
+                                let v1201 = constructor_vec_rr(ctx, v1179, v1199, v1200);
+                                let v1202 = C::output_xmm(ctx, v1201);
+                                let v1203 = Some(v1202);
+                                // Rule at isle/codegen/x64/simd.isle line 849.
+                                return v1203;
                             }
                         }
                     }
@@ -1862,7 +1947,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v808 = constructor_vec_shift_imm(ctx, v805, v807, v335);
                             let v809 = C::output_xmm(ctx, v808);
                             let v810 = Some(v809);
-                            // Rule at isle/codegen/x64/simd.isle line 395.
+                            // Rule at isle/codegen/x64/simd.isle line 407.
                             return v810;
                         }
                     }
@@ -1878,15 +1963,15 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v818 = constructor_vec_rr(ctx, v812, v816, v817);
                         let v819 = C::output_xmm(ctx, v818);
                         let v820 = Some(v819);
-                        // Rule at isle/codegen/x64/simd.isle line 399.
+                        // Rule at isle/codegen/x64/simd.isle line 411.
                         return v820;
                     }
                     let v621 = &constructor_vec_binary_op(ctx, v16, v598);
                     if let Some(v622) = v621 {
                         let v18 = C::unpack_value_array_2(ctx, v17);
                         let v335 = C::put_in_xmm(ctx, v18.0);
-                        let v623 = C::put_in_xmm(ctx, v18.1);
-                        let v624 = constructor_vec_rr(ctx, v622, v335, v623);
+                        let v623 = constructor_put_in_vec_mem(ctx, v622, v18.1);
+                        let v624 = constructor_vec_rm(ctx, v622, v335, v623);
                         let v625 = C::output_xmm(ctx, v624);
                         let v626 = Some(v625);
                         // Rule at isle/codegen/x64/simd.isle line 112.
@@ -1911,7 +1996,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 212.
+                                // Rule at isle/codegen/x64/lower.isle line 213.
                                 return v41;
                             }
                             let v27 = C::simm32_operand(ctx, v18.0);
@@ -1920,7 +2005,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v30 = constructor_alu(ctx, &AluOp::Add, v4, v29, v28);
                                 let v31 = C::output_gpr(ctx, v30);
                                 let v32 = Some(v31);
-                                // Rule at isle/codegen/x64/lower.isle line 206.
+                                // Rule at isle/codegen/x64/lower.isle line 207.
                                 return v32;
                             }
                             let v22 = C::put_in_gpr(ctx, v18.0);
@@ -1928,7 +2013,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v24 = constructor_alu(ctx, &AluOp::Add, v4, v22, v23);
                             let v25 = C::output_gpr(ctx, v24);
                             let v26 = Some(v25);
-                            // Rule at isle/codegen/x64/lower.isle line 203.
+                            // Rule at isle/codegen/x64/lower.isle line 204.
                             return v26;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1940,7 +2025,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v498 = constructor_narrow_zext(ctx, v12, v497);
                             let v499 = C::output_gpr(ctx, v498);
                             let v500 = Some(v499);
-                            // Rule at isle/codegen/x64/lower.isle line 913.
+                            // Rule at isle/codegen/x64/lower.isle line 914.
                             return v500;
                         }
                     }
@@ -1953,7 +2038,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v43 = constructor_alu(ctx, &AluOp::Sub, v4, v22, v23);
                             let v44 = C::output_gpr(ctx, v43);
                             let v45 = Some(v44);
-                            // Rule at isle/codegen/x64/lower.isle line 217.
+                            // Rule at isle/codegen/x64/lower.isle line 218.
                             return v45;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -1965,7 +2050,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v502 = constructor_narrow_zext(ctx, v12, v501);
                             let v503 = C::output_gpr(ctx, v502);
                             let v504 = Some(v503);
-                            // Rule at isle/codegen/x64/lower.isle line 915.
+                            // Rule at isle/codegen/x64/lower.isle line 916.
                             return v504;
                         }
                     }
@@ -1988,7 +2073,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v69 = C::writable_gpr_to_gpr(ctx, v35);
                             let v70 = C::output_gpr(ctx, v69);
                             let v71 = Some(v70);
-                            // Rule at isle/codegen/x64/lower.isle line 234.
+                            // Rule at isle/codegen/x64/lower.isle line 235.
                             return v71;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -2009,7 +2094,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v510 = constructor_narrow_zext(ctx, v12, v509);
                             let v511 = C::output_gpr(ctx, v510);
                             let v512 = Some(v511);
-                            // Rule at isle/codegen/x64/lower.isle line 917.
+                            // Rule at isle/codegen/x64/lower.isle line 918.
                             return v512;
                         }
                     }
@@ -2023,7 +2108,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v156 = C::pair_first(ctx, v155);
                             let v157 = C::output_gpr(ctx, v156);
                             let v158 = Some(v157);
-                            // Rule at isle/codegen/x64/lower.isle line 364.
+                            // Rule at isle/codegen/x64/lower.isle line 365.
                             return v158;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -2054,7 +2139,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v565 = constructor_narrow_zext(ctx, v12, v554);
                             let v566 = C::output_gpr(ctx, v565);
                             let v567 = Some(v566);
-                            // Rule at isle/codegen/x64/lower.isle line 970.
+                            // Rule at isle/codegen/x64/lower.isle line 971.
                             return v567;
                         }
                     }
@@ -2068,7 +2153,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v151 = C::pair_first(ctx, v150);
                             let v152 = C::output_gpr(ctx, v151);
                             let v153 = Some(v152);
-                            // Rule at isle/codegen/x64/lower.isle line 362.
+                            // Rule at isle/codegen/x64/lower.isle line 363.
                             return v153;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -2080,7 +2165,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v542 = C::pair_first(ctx, v541);
                             let v543 = C::output_gpr(ctx, v542);
                             let v544 = Some(v543);
-                            // Rule at isle/codegen/x64/lower.isle line 964.
+                            // Rule at isle/codegen/x64/lower.isle line 965.
                             return v544;
                         }
                     }
@@ -2093,7 +2178,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v162 = constructor_checked_srem(ctx, v4, v22, v149);
                             let v163 = C::output_gpr(ctx, v162);
                             let v164 = Some(v163);
-                            // Rule at isle/codegen/x64/lower.isle line 369.
+                            // Rule at isle/codegen/x64/lower.isle line 370.
                             return v164;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -2107,7 +2192,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v550 = constructor_narrow_zext(ctx, v12, v549);
                             let v551 = C::output_gpr(ctx, v550);
                             let v552 = Some(v551);
-                            // Rule at isle/codegen/x64/lower.isle line 968.
+                            // Rule at isle/codegen/x64/lower.isle line 969.
                             return v552;
                         }
                     }
@@ -2121,7 +2206,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v159 = C::pair_second(ctx, v150);
                             let v160 = C::output_gpr(ctx, v159);
                             let v161 = Some(v160);
-                            // Rule at isle/codegen/x64/lower.isle line 366.
+                            // Rule at isle/codegen/x64/lower.isle line 367.
                             return v161;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -2133,7 +2218,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v545 = C::pair_second(ctx, v541);
                             let v546 = C::output_gpr(ctx, v545);
                             let v547 = Some(v546);
-                            // Rule at isle/codegen/x64/lower.isle line 966.
+                            // Rule at isle/codegen/x64/lower.isle line 967.
                             return v547;
                         }
                     }
@@ -2153,7 +2238,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v39 = C::writable_gpr_to_gpr(ctx, v35);
                                 let v40 = C::output_gpr(ctx, v39);
                                 let v41 = Some(v40);
-                                // Rule at isle/codegen/x64/lower.isle line 225.
+                                // Rule at isle/codegen/x64/lower.isle line 226.
                                 return v41;
                             }
                         }
@@ -2165,7 +2250,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v47 = constructor_alu(ctx, &AluOp::And, v4, v22, v23);
                             let v48 = C::output_gpr(ctx, v47);
                             let v49 = Some(v48);
-                            // Rule at isle/codegen/x64/lower.isle line 219.
+                            // Rule at isle/codegen/x64/lower.isle line 220.
                             return v49;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -2176,7 +2261,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v482 = constructor_alu(ctx, &AluOp::And, &Type::I32, v22, v23);
                             let v483 = C::output_gpr(ctx, v482);
                             let v484 = Some(v483);
-                            // Rule at isle/codegen/x64/lower.isle line 872.
+                            // Rule at isle/codegen/x64/lower.isle line 873.
                             return v484;
                         }
                     }
@@ -2189,7 +2274,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v57 = constructor_alu(ctx, &AluOp::Or, v4, v22, v23);
                             let v58 = C::output_gpr(ctx, v57);
                             let v59 = Some(v58);
-                            // Rule at isle/codegen/x64/lower.isle line 229.
+                            // Rule at isle/codegen/x64/lower.isle line 230.
                             return v59;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -2200,7 +2285,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v485 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v22, v23);
                             let v486 = C::output_gpr(ctx, v485);
                             let v487 = Some(v486);
-                            // Rule at isle/codegen/x64/lower.isle line 874.
+                            // Rule at isle/codegen/x64/lower.isle line 875.
                             return v487;
                         }
                     }
@@ -2213,7 +2298,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v61 = constructor_alu(ctx, &AluOp::Xor, v4, v22, v23);
                             let v62 = C::output_gpr(ctx, v61);
                             let v63 = Some(v62);
-                            // Rule at isle/codegen/x64/lower.isle line 231.
+                            // Rule at isle/codegen/x64/lower.isle line 232.
                             return v63;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -2224,7 +2309,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v488 = constructor_alu(ctx, &AluOp::Xor, &Type::I32, v22, v23);
                             let v489 = C::output_gpr(ctx, v488);
                             let v490 = Some(v489);
-                            // Rule at isle/codegen/x64/lower.isle line 876.
+                            // Rule at isle/codegen/x64/lower.isle line 877.
                             return v490;
                         }
                     }
@@ -2235,7 +2320,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v121 = constructor_shift(ctx, &ShiftOp::Shl, v4, v18.0, v18.1);
                             let v122 = C::output_gpr(ctx, v121);
                             let v123 = Some(v122);
-                            // Rule at isle/codegen/x64/lower.isle line 310.
+                            // Rule at isle/codegen/x64/lower.isle line 311.
                             return v123;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -2247,7 +2332,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v523 = constructor_narrow_zext(ctx, v12, v522);
                             let v524 = C::output_gpr(ctx, v523);
                             let v525 = Some(v524);
-                            // Rule at isle/codegen/x64/lower.isle line 942.
+                            // Rule at isle/codegen/x64/lower.isle line 943.
                             return v525;
                         }
                     }
@@ -2258,7 +2343,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v125 = constructor_shift(ctx, &ShiftOp::Shr, v4, v18.0, v18.1);
                             let v126 = C::output_gpr(ctx, v125);
                             let v127 = Some(v126);
-                            // Rule at isle/codegen/x64/lower.isle line 311.
+                            // Rule at isle/codegen/x64/lower.isle line 312.
                             return v127;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -2269,7 +2354,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v526 = constructor_shift_by(ctx, &ShiftOp::Shr, v22, v521);
                             let v527 = C::output_gpr(ctx, v526);
                             let v528 = Some(v527);
-                            // Rule at isle/codegen/x64/lower.isle line 944.
+                            // Rule at isle/codegen/x64/lower.isle line 945.
                             return v528;
                         }
                     }
@@ -2280,7 +2365,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v129 = constructor_shift(ctx, &ShiftOp::Sar, v4, v18.0, v18.1);
                             let v130 = C::output_gpr(ctx, v129);
                             let v131 = Some(v130);
-                            // Rule at isle/codegen/x64/lower.isle line 312.
+                            // Rule at isle/codegen/x64/lower.isle line 313.
                             return v131;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -2293,7 +2378,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v532 = constructor_narrow_zext(ctx, v12, v531);
                             let v533 = C::output_gpr(ctx, v532);
                             let v534 = Some(v533);
-                            // Rule at isle/codegen/x64/lower.isle line 946.
+                            // Rule at isle/codegen/x64/lower.isle line 947.
                             return v534;
                         }
                     }
@@ -2304,7 +2389,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v133 = constructor_shift(ctx, &ShiftOp::Rol, v4, v18.0, v18.1);
                             let v134 = C::output_gpr(ctx, v133);
                             let v135 = Some(v134);
-                            // Rule at isle/codegen/x64/lower.isle line 313.
+                            // Rule at isle/codegen/x64/lower.isle line 314.
                             return v135;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -2322,7 +2407,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v536 = C::output_gpr(ctx, v535);
                             let v537 = Some(v536);
-                            // Rule at isle/codegen/x64/lower.isle line 950.
+                            // Rule at isle/codegen/x64/lower.isle line 951.
                             return v537;
                         }
                     }
@@ -2333,7 +2418,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v137 = constructor_shift(ctx, &ShiftOp::Ror, v4, v18.0, v18.1);
                             let v138 = C::output_gpr(ctx, v137);
                             let v139 = Some(v138);
-                            // Rule at isle/codegen/x64/lower.isle line 314.
+                            // Rule at isle/codegen/x64/lower.isle line 315.
                             return v139;
                         }
                         let v11 = &C::narrow_ty(ctx, v2);
@@ -2351,7 +2436,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v539 = C::output_gpr(ctx, v538);
                             let v540 = Some(v539);
-                            // Rule at isle/codegen/x64/lower.isle line 952.
+                            // Rule at isle/codegen/x64/lower.isle line 953.
                             return v540;
                         }
                     }
@@ -2365,7 +2450,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v291 = constructor_sse_rm(ctx, v288, v289, v290);
                             let v292 = C::output_xmm(ctx, v291);
                             let v293 = Some(v292);
-                            // Rule at isle/codegen/x64/lower.isle line 562.
+                            // Rule at isle/codegen/x64/lower.isle line 563.
                             return v293;
                         }
                     }
@@ -2379,7 +2464,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v296 = constructor_sse_rm(ctx, v295, v289, v290);
                             let v297 = C::output_xmm(ctx, v296);
                             let v298 = Some(v297);
-                            // Rule at isle/codegen/x64/lower.isle line 564.
+                            // Rule at isle/codegen/x64/lower.isle line 565.
                             return v298;
                         }
                     }
@@ -2393,7 +2478,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v301 = constructor_sse_rm(ctx, v300, v289, v290);
                             let v302 = C::output_xmm(ctx, v301);
                             let v303 = Some(v302);
-                            // Rule at isle/codegen/x64/lower.isle line 566.
+                            // Rule at isle/codegen/x64/lower.isle line 567.
                             return v303;
                         }
                     }
@@ -2407,7 +2492,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v306 = constructor_sse_rm(ctx, v305, v289, v290);
                             let v307 = C::output_xmm(ctx, v306);
                             let v308 = Some(v307);
-                            // Rule at isle/codegen/x64/lower.isle line 568.
+                            // Rule at isle/codegen/x64/lower.isle line 569.
                             return v308;
                         }
                     }
@@ -2418,7 +2503,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v309 = constructor_min_max(ctx, v286, true, v18.0, v18.1);
                             let v310 = C::output_xmm(ctx, v309);
                             let v311 = Some(v310);
-                            // Rule at isle/codegen/x64/lower.isle line 576.
+                            // Rule at isle/codegen/x64/lower.isle line 577.
                             return v311;
                         }
                     }
@@ -2429,7 +2514,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v312 = constructor_min_max(ctx, v286, false, v18.0, v18.1);
                             let v313 = C::output_xmm(ctx, v312);
                             let v314 = Some(v313);
-                            // Rule at isle/codegen/x64/lower.isle line 577.
+                            // Rule at isle/codegen/x64/lower.isle line 578.
                             return v314;
                         }
                     }
@@ -2446,7 +2531,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v340 = constructor_sse_rr(ctx, &SseOp::Orps, v336, v339);
                             let v341 = C::output_xmm(ctx, v340);
                             let v342 = Some(v341);
-                            // Rule at isle/codegen/x64/lower.isle line 596.
+                            // Rule at isle/codegen/x64/lower.isle line 597.
                             return v342;
                         }
                     }
@@ -2473,7 +2558,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v646 = constructor_vec_rr(ctx, &SseOp::Por, v643, v645);
                             let v647 = C::output_xmm(ctx, v646);
                             let v648 = Some(v647);
-                            // Rule at isle/codegen/x64/simd.isle line 136.
+                            // Rule at isle/codegen/x64/simd.isle line 148.
                             return v648;
                         }
                         let v165 = &C::any_int_ty(ctx, v2);
@@ -2508,7 +2593,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v192 = C::writable_gpr_to_gpr(ctx, v184);
                                 let v193 = C::output_gpr(ctx, v192);
                                 let v194 = Some(v193);
-                                // Rule at isle/codegen/x64/lower.isle line 393.
+                                // Rule at isle/codegen/x64/lower.isle line 394.
                                 return v194;
                             }
                         }
@@ -2543,7 +2628,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v445 = constructor_gpr_to_xmm(ctx, v430, v444);
                             let v446 = C::output_xmm(ctx, v445);
                             let v447 = Some(v446);
-                            // Rule at isle/codegen/x64/lower.isle line 732.
+                            // Rule at isle/codegen/x64/lower.isle line 733.
                             return v447;
                         }
                         if let Some(v166) = v165 {
@@ -2576,7 +2661,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v223 = C::writable_gpr_to_gpr(ctx, v184);
                                 let v224 = C::output_gpr(ctx, v223);
                                 let v225 = Some(v224);
-                                // Rule at isle/codegen/x64/lower.isle line 407.
+                                // Rule at isle/codegen/x64/lower.isle line 408.
                                 return v225;
                             }
                             let v196 = &C::int_ty(ctx, v195);
@@ -2607,7 +2692,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v208 = C::writable_gpr_to_gpr(ctx, v204);
                                 let v209 = C::output_gpr(ctx, v208);
                                 let v210 = Some(v209);
-                                // Rule at isle/codegen/x64/lower.isle line 400.
+                                // Rule at isle/codegen/x64/lower.isle line 401.
                                 return v210;
                             }
                         }
@@ -2627,7 +2712,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v873 = constructor_vec_rr(ctx, &SseOp::Por, v871, v872);
                             let v874 = C::output_xmm(ctx, v873);
                             let v875 = Some(v874);
-                            // Rule at isle/codegen/x64/simd.isle line 485.
+                            // Rule at isle/codegen/x64/simd.isle line 497.
                             return v875;
                         }
                     }
@@ -2645,7 +2730,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v273 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v272);
                 let v274 = C::output_xmm(ctx, v273);
                 let v275 = Some(v274);
-                // Rule at isle/codegen/x64/lower.isle line 527.
+                // Rule at isle/codegen/x64/lower.isle line 528.
                 return v275;
             }
         }
@@ -2659,7 +2744,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v282 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v281);
                 let v283 = C::output_xmm(ctx, v282);
                 let v284 = Some(v283);
-                // Rule at isle/codegen/x64/lower.isle line 529.
+                // Rule at isle/codegen/x64/lower.isle line 530.
                 return v284;
             }
         }
@@ -2698,7 +2783,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_vec_extract(ctx, &SseExtractOp::Pextrb, v677, v679);
                             let v681 = C::output_gpr(ctx, v680);
                             let v682 = Some(v681);
-                            // Rule at isle/codegen/x64/simd.isle line 234.
+                            // Rule at isle/codegen/x64/simd.isle line 246.
                             return v682;
                         }
                         &Type::I16 => {
@@ -2707,7 +2792,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_vec_extract(ctx, &SseExtractOp::Pextrw, v677, v679);
                             let v685 = C::output_gpr(ctx, v684);
                             let v686 = Some(v685);
-                            // Rule at isle/codegen/x64/simd.isle line 236.
+                            // Rule at isle/codegen/x64/simd.isle line 248.
                             return v686;
                         }
                         &Type::I32 => {
@@ -2716,7 +2801,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v687 = constructor_xmm_to_gpr(ctx, &OperandSize::S32, v679);
                                 let v688 = C::output_gpr(ctx, v687);
                                 let v689 = Some(v688);
-                                // Rule at isle/codegen/x64/simd.isle line 238.
+                                // Rule at isle/codegen/x64/simd.isle line 250.
                                 return v689;
                             }
                             let v679 = C::put_in_xmm(ctx, v676);
@@ -2724,7 +2809,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_vec_extract(ctx, &SseExtractOp::Pextrd, v677, v679);
                             let v692 = C::output_gpr(ctx, v691);
                             let v693 = Some(v692);
-                            // Rule at isle/codegen/x64/simd.isle line 240.
+                            // Rule at isle/codegen/x64/simd.isle line 252.
                             return v693;
                         }
                         &Type::I64 => {
@@ -2733,7 +2818,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v694 = constructor_xmm_to_gpr(ctx, &OperandSize::S64, v679);
                                 let v695 = C::output_gpr(ctx, v694);
                                 let v696 = Some(v695);
-                                // Rule at isle/codegen/x64/simd.isle line 242.
+                                // Rule at isle/codegen/x64/simd.isle line 254.
                                 return v696;
                             }
                             let v679 = C::put_in_xmm(ctx, v676);
@@ -2741,7 +2826,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_vec_extract(ctx, &SseExtractOp::Pextrq, v677, v679);
                             let v699 = C::output_gpr(ctx, v698);
                             let v700 = Some(v699);
-                            // Rule at isle/codegen/x64/simd.isle line 244.
+                            // Rule at isle/codegen/x64/simd.isle line 256.
                             return v700;
                         }
                         &Type::F32 => {
@@ -2749,7 +2834,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v679 = C::put_in_xmm(ctx, v676);
                                 let v701 = C::output_xmm(ctx, v679);
                                 let v702 = Some(v701);
-                                // Rule at isle/codegen/x64/simd.isle line 246.
+                                // Rule at isle/codegen/x64/simd.isle line 258.
                                 return v702;
                             }
                             let v679 = C::put_in_xmm(ctx, v676);
@@ -2757,7 +2842,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_vec_unary_imm(ctx, &SseUnaryImmOp::Pshufd, v677, v679);
                             let v704 = C::output_xmm(ctx, v703);
                             let v705 = Some(v704);
-                            // Rule at isle/codegen/x64/simd.isle line 250.
+                            // Rule at isle/codegen/x64/simd.isle line 262.
                             return v705;
                         }
                         &Type::F64 => {
@@ -2765,7 +2850,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v679 = C::put_in_xmm(ctx, v676);
                                 let v701 = C::output_xmm(ctx, v679);
                                 let v702 = Some(v701);
-                                // Rule at isle/codegen/x64/simd.isle line 248.
+                                // Rule at isle/codegen/x64/simd.isle line 260.
                                 return v702;
                             }
                             let v679 = C::put_in_xmm(ctx, v676);
@@ -2777,7 +2862,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             );
                             let v708 = C::output_xmm(ctx, v707);
                             let v709 = Some(v708);
-                            // Rule at isle/codegen/x64/simd.isle line 252.
+                            // Rule at isle/codegen/x64/simd.isle line 264.
                             return v709;
                         }
                         _ => {}
@@ -2803,7 +2888,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 constructor_vec_rr_imm(ctx, &SseImmOp::Insertps, v724, v718, v725);
                             let v727 = C::output_xmm(ctx, v726);
                             let v728 = Some(v727);
-                            // Rule at isle/codegen/x64/simd.isle line 268.
+                            // Rule at isle/codegen/x64/simd.isle line 280.
                             return v728;
                         }
                         &Type::F64X2 => {
@@ -2814,7 +2899,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v730 = constructor_vec_rr(ctx, &SseOp::Movsd, v718, v725);
                                 let v731 = C::output_xmm(ctx, v730);
                                 let v732 = Some(v731);
-                                // Rule at isle/codegen/x64/simd.isle line 270.
+                                // Rule at isle/codegen/x64/simd.isle line 282.
                                 return v732;
                             }
                             let v713 = C::unpack_value_array_2(ctx, v711);
@@ -2823,7 +2908,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v734 = constructor_vec_rr(ctx, &SseOp::Unpcklpd, v718, v725);
                             let v735 = C::output_xmm(ctx, v734);
                             let v736 = Some(v735);
-                            // Rule at isle/codegen/x64/simd.isle line 272.
+                            // Rule at isle/codegen/x64/simd.isle line 284.
                             return v736;
                         }
                         _ => {}
@@ -2836,7 +2921,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v720 = constructor_vec_insert(ctx, v717, v712, v718, v719);
                         let v721 = C::output_xmm(ctx, v720);
                         let v722 = Some(v721);
-                        // Rule at isle/codegen/x64/simd.isle line 265.
+                        // Rule at isle/codegen/x64/simd.isle line 277.
                         return v722;
                     }
                 }
@@ -2854,7 +2939,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v744 = C::put_in_xmm(ctx, v740.0);
                     let v745 = C::output_xmm(ctx, v744);
                     let v746 = Some(v745);
-                    // Rule at isle/codegen/x64/simd.isle line 313.
+                    // Rule at isle/codegen/x64/simd.isle line 325.
                     return v746;
                 }
                 let v747 = C::shuffle_identity(ctx, v739, true);
@@ -2863,7 +2948,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v748 = C::put_in_xmm(ctx, v740.1);
                     let v749 = C::output_xmm(ctx, v748);
                     let v750 = Some(v749);
-                    // Rule at isle/codegen/x64/simd.isle line 316.
+                    // Rule at isle/codegen/x64/simd.isle line 328.
                     return v750;
                 }
                 let v751 = C::shuffle_pshufd(ctx, v739, false);
@@ -2873,7 +2958,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v753 = constructor_vec_unary_imm(ctx, &SseUnaryImmOp::Pshufd, v752, v744);
                     let v754 = C::output_xmm(ctx, v753);
                     let v755 = Some(v754);
-                    // Rule at isle/codegen/x64/simd.isle line 319.
+                    // Rule at isle/codegen/x64/simd.isle line 331.
                     return v755;
                 }
                 let v756 = C::shuffle_pshufd(ctx, v739, true);
@@ -2883,7 +2968,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v758 = constructor_vec_unary_imm(ctx, &SseUnaryImmOp::Pshufd, v757, v748);
                     let v759 = C::output_xmm(ctx, v758);
                     let v760 = Some(v759);
-                    // Rule at isle/codegen/x64/simd.isle line 322.
+                    // Rule at isle/codegen/x64/simd.isle line 334.
                     return v760;
                 }
                 let v761 = &C::shuffle_unpack(ctx, v739, false);
@@ -2894,7 +2979,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v764 = constructor_vec_rr(ctx, v762, v744, v763);
                     let v765 = C::output_xmm(ctx, v764);
                     let v766 = Some(v765);
-                    // Rule at isle/codegen/x64/simd.isle line 325.
+                    // Rule at isle/codegen/x64/simd.isle line 337.
                     return v766;
                 }
                 let v767 = &C::shuffle_unpack(ctx, v739, true);
@@ -2905,7 +2990,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v770 = constructor_vec_rr(ctx, v768, v748, v769);
                     let v771 = C::output_xmm(ctx, v770);
                     let v772 = Some(v771);
-                    // Rule at isle/codegen/x64/simd.isle line 328.
+                    // Rule at isle/codegen/x64/simd.isle line 340.
                     return v772;
                 }
                 let v773 = C::shuffle_palignr(ctx, v739);
@@ -2916,7 +3001,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v776 = constructor_vec_rr_imm(ctx, &SseImmOp::Palignr, v774, v748, v769);
                     let v777 = C::output_xmm(ctx, v776);
                     let v778 = Some(v777);
-                    // Rule at isle/codegen/x64/simd.isle line 331.
+                    // Rule at isle/codegen/x64/simd.isle line 343.
                     return v778;
                 }
                 let v779 = C::shuffle_shufps(ctx, v739);
@@ -2927,7 +3012,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v782 = constructor_vec_rr_imm(ctx, &SseImmOp::Shufps, v780, v744, v763);
                     let v783 = C::output_xmm(ctx, v782);
                     let v784 = Some(v783);
-                    // Rule at isle/codegen/x64/simd.isle line 334.
+                    // Rule at isle/codegen/x64/simd.isle line 346.
                     return v784;
                 }
                 let v785 = C::shuffle_pblendw(ctx, v739);
@@ -2938,7 +3023,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v788 = constructor_vec_rr_imm(ctx, &SseImmOp::Pblendw, v786, v744, v763);
                     let v789 = C::output_xmm(ctx, v788);
                     let v790 = Some(v789);
-                    // Rule at isle/codegen/x64/simd.isle line 337.
+                    // Rule at isle/codegen/x64/simd.isle line 349.
                     return v790;
                 }
                 let v791 = C::shuffle_uses(ctx, v739, true);
@@ -2948,7 +3033,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v792 = constructor_shuffle_one(ctx, v744, v739, false);
                     let v793 = C::output_xmm(ctx, v792);
                     let v794 = Some(v793);
-                    // Rule at isle/codegen/x64/simd.isle line 340.
+                    // Rule at isle/codegen/x64/simd.isle line 352.
                     return v794;
                 }
                 let v795 = C::shuffle_uses(ctx, v739, false);
@@ -2958,7 +3043,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v796 = constructor_shuffle_one(ctx, v748, v739, true);
                     let v797 = C::output_xmm(ctx, v796);
                     let v798 = Some(v797);
-                    // Rule at isle/codegen/x64/simd.isle line 343.
+                    // Rule at isle/codegen/x64/simd.isle line 355.
                     return v798;
                 }
                 let v740 = C::unpack_value_array_2(ctx, v738);
@@ -2969,7 +3054,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v801 = constructor_vec_rr(ctx, &SseOp::Por, v792, v800);
                 let v802 = C::output_xmm(ctx, v801);
                 let v803 = Some(v802);
-                // Rule at isle/codegen/x64/simd.isle line 346.
+                // Rule at isle/codegen/x64/simd.isle line 358.
                 return v803;
             }
         }
@@ -2993,7 +3078,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v634 = constructor_vec_rr(ctx, v631, v632, v633);
                                     let v635 = C::output_xmm(ctx, v634);
                                     let v636 = Some(v635);
-                                    // Rule at isle/codegen/x64/simd.isle line 126.
+                                    // Rule at isle/codegen/x64/simd.isle line 138.
                                     return v636;
                                 }
                             }
@@ -3013,7 +3098,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v637 = constructor_vec_not(ctx, v634);
                                     let v638 = C::output_xmm(ctx, v637);
                                     let v639 = Some(v638);
-                                    // Rule at isle/codegen/x64/simd.isle line 129.
+                                    // Rule at isle/codegen/x64/simd.isle line 141.
                                     return v639;
                                 }
                             }
@@ -3026,11 +3111,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v75 = C::unpack_value_array_2(ctx, v74);
                                 let v826 = C::put_in_xmm(ctx, v75.1);
                                 let v827 = C::put_in_xmm(ctx, v75.0);
-                                let v1163 = constructor_i64x2_gt(ctx, v826, v827);
-                                let v1164 = C::output_xmm(ctx, v1163);
-                                let v1165 = Some(v1164);
-                                // Rule at isle/codegen/x64/simd.isle line 806.
-                                return v1165;
+                                let v1164 = constructor_i64x2_gt(ctx, v826, v827);
+                                let v1165 = C::output_xmm(ctx, v1164);
+                                let v1166 = Some(v1165);
+                                // Rule at isle/codegen/x64/simd.isle line 818.
+                                return v1166;
                             }
                             let v597 = &C::vector_ty(ctx, v2);
                             if let Some(v598) = v597 {
@@ -3042,7 +3127,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v828 = constructor_vec_rr(ctx, v822, v826, v827);
                                     let v829 = C::output_xmm(ctx, v828);
                                     let v830 = Some(v829);
-                                    // Rule at isle/codegen/x64/simd.isle line 436.
+                                    // Rule at isle/codegen/x64/simd.isle line 448.
                                     return v830;
                                 }
                             }
@@ -3055,12 +3140,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v75 = C::unpack_value_array_2(ctx, v74);
                                 let v826 = C::put_in_xmm(ctx, v75.1);
                                 let v827 = C::put_in_xmm(ctx, v75.0);
-                                let v1163 = constructor_i64x2_gt(ctx, v826, v827);
-                                let v1169 = constructor_vec_not(ctx, v1163);
-                                let v1170 = C::output_xmm(ctx, v1169);
-                                let v1171 = Some(v1170);
-                                // Rule at isle/codegen/x64/simd.isle line 810.
-                                return v1171;
+                                let v1164 = constructor_i64x2_gt(ctx, v826, v827);
+                                let v1170 = constructor_vec_not(ctx, v1164);
+                                let v1171 = C::output_xmm(ctx, v1170);
+                                let v1172 = Some(v1171);
+                                // Rule at isle/codegen/x64/simd.isle line 822.
+                                return v1172;
                             }
                             let v597 = &C::vector_ty(ctx, v2);
                             if let Some(v598) = v597 {
@@ -3073,7 +3158,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v831 = constructor_vec_not(ctx, v828);
                                     let v832 = C::output_xmm(ctx, v831);
                                     let v833 = Some(v832);
-                                    // Rule at isle/codegen/x64/simd.isle line 439.
+                                    // Rule at isle/codegen/x64/simd.isle line 451.
                                     return v833;
                                 }
                             }
@@ -3086,11 +3171,11 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v75 = C::unpack_value_array_2(ctx, v74);
                                 let v632 = C::put_in_xmm(ctx, v75.0);
                                 let v633 = C::put_in_xmm(ctx, v75.1);
-                                let v1160 = constructor_i64x2_gt(ctx, v632, v633);
-                                let v1161 = C::output_xmm(ctx, v1160);
-                                let v1162 = Some(v1161);
-                                // Rule at isle/codegen/x64/simd.isle line 804.
-                                return v1162;
+                                let v1161 = constructor_i64x2_gt(ctx, v632, v633);
+                                let v1162 = C::output_xmm(ctx, v1161);
+                                let v1163 = Some(v1162);
+                                // Rule at isle/codegen/x64/simd.isle line 816.
+                                return v1163;
                             }
                             let v597 = &C::vector_ty(ctx, v2);
                             if let Some(v598) = v597 {
@@ -3102,7 +3187,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v823 = constructor_vec_rr(ctx, v822, v632, v633);
                                     let v824 = C::output_xmm(ctx, v823);
                                     let v825 = Some(v824);
-                                    // Rule at isle/codegen/x64/simd.isle line 433.
+                                    // Rule at isle/codegen/x64/simd.isle line 445.
                                     return v825;
                                 }
                             }
@@ -3115,12 +3200,12 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                 let v75 = C::unpack_value_array_2(ctx, v74);
                                 let v632 = C::put_in_xmm(ctx, v75.0);
                                 let v633 = C::put_in_xmm(ctx, v75.1);
-                                let v1160 = constructor_i64x2_gt(ctx, v632, v633);
-                                let v1166 = constructor_vec_not(ctx, v1160);
-                                let v1167 = C::output_xmm(ctx, v1166);
-                                let v1168 = Some(v1167);
-                                // Rule at isle/codegen/x64/simd.isle line 808.
-                                return v1168;
+                                let v1161 = constructor_i64x2_gt(ctx, v632, v633);
+                                let v1167 = constructor_vec_not(ctx, v1161);
+                                let v1168 = C::output_xmm(ctx, v1167);
+                                let v1169 = Some(v1168);
+                                // Rule at isle/codegen/x64/simd.isle line 820.
+                                return v1169;
                             }
                             let v597 = &C::vector_ty(ctx, v2);
                             if let Some(v598) = v597 {
@@ -3133,7 +3218,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v834 = constructor_vec_not(ctx, v823);
                                     let v835 = C::output_xmm(ctx, v834);
                                     let v836 = Some(v835);
-                                    // Rule at isle/codegen/x64/simd.isle line 442.
+                                    // Rule at isle/codegen/x64/simd.isle line 454.
                                     return v836;
                                 }
                             }
@@ -3153,7 +3238,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v850 = constructor_vec_not(ctx, v839);
                                     let v851 = C::output_xmm(ctx, v850);
                                     let v852 = Some(v851);
-                                    // Rule at isle/codegen/x64/simd.isle line 454.
+                                    // Rule at isle/codegen/x64/simd.isle line 466.
                                     return v852;
                                 }
                             }
@@ -3172,7 +3257,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v839 = constructor_vec_uge(ctx, v598, v632, v633);
                                     let v840 = C::output_xmm(ctx, v839);
                                     let v841 = Some(v840);
-                                    // Rule at isle/codegen/x64/simd.isle line 445.
+                                    // Rule at isle/codegen/x64/simd.isle line 457.
                                     return v841;
                                 }
                             }
@@ -3192,7 +3277,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v847 = constructor_vec_not(ctx, v844);
                                     let v848 = C::output_xmm(ctx, v847);
                                     let v849 = Some(v848);
-                                    // Rule at isle/codegen/x64/simd.isle line 451.
+                                    // Rule at isle/codegen/x64/simd.isle line 463.
                                     return v849;
                                 }
                             }
@@ -3211,7 +3296,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                                     let v844 = constructor_vec_ule(ctx, v598, v632, v633);
                                     let v845 = C::output_xmm(ctx, v844);
                                     let v846 = Some(v845);
-                                    // Rule at isle/codegen/x64/simd.isle line 448.
+                                    // Rule at isle/codegen/x64/simd.isle line 460.
                                     return v846;
                                 }
                             }
@@ -3234,7 +3319,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v97 = constructor_compare(ctx, v73, &Type::I32, v93, v96);
                             let v98 = C::output_gpr(ctx, v97);
                             let v99 = Some(v98);
-                            // Rule at isle/codegen/x64/lower.isle line 248.
+                            // Rule at isle/codegen/x64/lower.isle line 249.
                             return v99;
                         }
                         false => {
@@ -3243,7 +3328,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v90 = constructor_compare(ctx, v73, &Type::I32, v81, v82);
                             let v91 = C::output_gpr(ctx, v90);
                             let v92 = Some(v91);
-                            // Rule at isle/codegen/x64/lower.isle line 244.
+                            // Rule at isle/codegen/x64/lower.isle line 245.
                             return v92;
                         }
                         _ => {}
@@ -3256,7 +3341,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v83 = constructor_compare(ctx, v73, v80, v81, v82);
                     let v84 = C::output_gpr(ctx, v83);
                     let v85 = Some(v84);
-                    // Rule at isle/codegen/x64/lower.isle line 239.
+                    // Rule at isle/codegen/x64/lower.isle line 240.
                     return v85;
                 }
             }
@@ -3276,7 +3361,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v954 = constructor_vec_fcmp(ctx, v953, 0x0_u8, v382.0, v382.1);
                             let v955 = C::output_xmm(ctx, v954);
                             let v956 = Some(v955);
-                            // Rule at isle/codegen/x64/simd.isle line 579.
+                            // Rule at isle/codegen/x64/simd.isle line 591.
                             return v956;
                         }
                     }
@@ -3288,7 +3373,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v958 = constructor_vec_fcmp(ctx, v953, 0x4_u8, v382.0, v382.1);
                             let v959 = C::output_xmm(ctx, v958);
                             let v960 = Some(v959);
-                            // Rule at isle/codegen/x64/simd.isle line 582.
+                            // Rule at isle/codegen/x64/simd.isle line 594.
                             return v960;
                         }
                     }
@@ -3300,7 +3385,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v962 = constructor_vec_fcmp(ctx, v953, 0x1_u8, v382.0, v382.1);
                             let v963 = C::output_xmm(ctx, v962);
                             let v964 = Some(v963);
-                            // Rule at isle/codegen/x64/simd.isle line 585.
+                            // Rule at isle/codegen/x64/simd.isle line 597.
                             return v964;
                         }
                     }
@@ -3312,7 +3397,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v966 = constructor_vec_fcmp(ctx, v953, 0x2_u8, v382.0, v382.1);
                             let v967 = C::output_xmm(ctx, v966);
                             let v968 = Some(v967);
-                            // Rule at isle/codegen/x64/simd.isle line 588.
+                            // Rule at isle/codegen/x64/simd.isle line 600.
                             return v968;
                         }
                     }
@@ -3324,7 +3409,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v969 = constructor_vec_fcmp(ctx, v953, 0x1_u8, v382.1, v382.0);
                             let v970 = C::output_xmm(ctx, v969);
                             let v971 = Some(v970);
-                            // Rule at isle/codegen/x64/simd.isle line 591.
+                            // Rule at isle/codegen/x64/simd.isle line 603.
                             return v971;
                         }
                     }
@@ -3336,7 +3421,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v972 = constructor_vec_fcmp(ctx, v953, 0x2_u8, v382.1, v382.0);
                             let v973 = C::output_xmm(ctx, v972);
                             let v974 = Some(v973);
-                            // Rule at isle/codegen/x64/simd.isle line 594.
+                            // Rule at isle/codegen/x64/simd.isle line 606.
                             return v974;
                         }
                     }
@@ -3346,7 +3431,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v385 = constructor_float_flag(ctx, v380, v382.0, v382.1);
                 let v386 = C::output_gpr(ctx, v385);
                 let v387 = Some(v386);
-                // Rule at isle/codegen/x64/lower.isle line 659.
+                // Rule at isle/codegen/x64/lower.isle line 660.
                 return v387;
             }
         }
@@ -3390,7 +3475,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v421 = C::writable_xmm_to_xmm(ctx, v397);
                             let v422 = C::output_xmm(ctx, v421);
                             let v423 = Some(v422);
-                            // Rule at isle/codegen/x64/lower.isle line 722.
+                            // Rule at isle/codegen/x64/lower.isle line 723.
                             return v423;
                         }
                         let v3 = &C::int_ty(ctx, v2);
@@ -3407,7 +3492,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v115 = C::writable_gpr_to_gpr(ctx, v35);
                             let v116 = C::output_gpr(ctx, v115);
                             let v117 = Some(v116);
-                            // Rule at isle/codegen/x64/lower.isle line 428.
+                            // Rule at isle/codegen/x64/lower.isle line 429.
                             return v117;
                         }
                     }
@@ -3424,7 +3509,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                             let v39 = C::writable_gpr_to_gpr(ctx, v35);
                             let v40 = C::output_gpr(ctx, v39);
                             let v41 = Some(v40);
-                            // Rule at isle/codegen/x64/lower.isle line 456.
+                            // Rule at isle/codegen/x64/lower.isle line 457.
                             return v41;
                         }
                     }
@@ -3446,7 +3531,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v115 = C::writable_gpr_to_gpr(ctx, v35);
                         let v116 = C::output_gpr(ctx, v115);
                         let v117 = Some(v116);
-                        // Rule at isle/codegen/x64/lower.isle line 445.
+                        // Rule at isle/codegen/x64/lower.isle line 446.
                         return v117;
                     }
                     let v239 = &constructor_sload_ext(ctx, v226, v4);
@@ -3463,7 +3548,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v115 = C::writable_gpr_to_gpr(ctx, v35);
                         let v116 = C::output_gpr(ctx, v115);
                         let v117 = Some(v116);
-                        // Rule at isle/codegen/x64/lower.isle line 450.
+                        // Rule at isle/codegen/x64/lower.isle line 451.
                         return v117;
                     }
                 }
@@ -3483,7 +3568,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v509 = C::writable_gpr_to_gpr(ctx, v35);
                         let v590 = C::output_gpr(ctx, v509);
                         let v591 = Some(v590);
-                        // Rule at isle/codegen/x64/lower.isle line 990.
+                        // Rule at isle/codegen/x64/lower.isle line 991.
                         return v591;
                     }
                 }
@@ -3528,7 +3613,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v258 = C::emit(ctx, &v257);
                 let v259 = C::output_none(ctx);
                 let v260 = Some(v259);
-                // Rule at isle/codegen/x64/lower.isle line 478.
+                // Rule at isle/codegen/x64/lower.isle line 479.
                 return v260;
             }
             if let &Opcode::Store = v245 {
@@ -3546,7 +3631,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v429 = C::emit(ctx, &v428);
                     let v267 = C::output_none(ctx);
                     let v268 = Some(v267);
-                    // Rule at isle/codegen/x64/lower.isle line 726.
+                    // Rule at isle/codegen/x64/lower.isle line 727.
                     return v268;
                 }
             }
@@ -3564,7 +3649,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                 let v266 = C::emit(ctx, &v265);
                 let v267 = C::output_none(ctx);
                 let v268 = Some(v267);
-                // Rule at isle/codegen/x64/lower.isle line 483.
+                // Rule at isle/codegen/x64/lower.isle line 484.
                 return v268;
             }
             if let &Opcode::Store = v245 {
@@ -3581,7 +3666,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v596 = C::emit(ctx, &v595);
                     let v267 = C::output_none(ctx);
                     let v268 = Some(v267);
-                    // Rule at isle/codegen/x64/lower.isle line 994.
+                    // Rule at isle/codegen/x64/lower.isle line 995.
                     return v268;
                 }
             }
@@ -3601,7 +3686,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v454 = C::emit(ctx, &v453);
                     let v259 = C::output_none(ctx);
                     let v260 = Some(v259);
-                    // Rule at isle/codegen/x64/lower.isle line 755.
+                    // Rule at isle/codegen/x64/lower.isle line 756.
                     return v260;
                 }
                 &Opcode::Trapnz => {
@@ -3613,7 +3698,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                     let v456 = C::emit(ctx, &v455);
                     let v259 = C::output_none(ctx);
                     let v260 = Some(v259);
-                    // Rule at isle/codegen/x64/lower.isle line 759.
+                    // Rule at isle/codegen/x64/lower.isle line 760.
                     return v260;
                 }
                 _ => {}
@@ -3640,7 +3725,7 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
                         let v468 = C::emit(ctx, &v467);
                         let v469 = C::output_gpr(ctx, v465);
                         let v470 = Some(v469);
-                        // Rule at isle/codegen/x64/lower.isle line 765.
+                        // Rule at isle/codegen/x64/lower.isle line 766.
                         return v470;
                     }
                 }
@@ -3655,24 +3740,24 @@ pub fn constructor_lower<C: Context>(ctx: &mut C, arg0: Inst) -> Option<InstOutp
 pub fn constructor_signed_cc<C: Context>(ctx: &mut C, arg0: &IntCC) -> bool {
     match arg0 {
         &IntCC::SignedLessThan => {
-            // Rule at isle/codegen/x64/lower.isle line 254.
-            return true;
-        }
-        &IntCC::SignedGreaterThanOrEqual => {
             // Rule at isle/codegen/x64/lower.isle line 255.
             return true;
         }
-        &IntCC::SignedGreaterThan => {
+        &IntCC::SignedGreaterThanOrEqual => {
             // Rule at isle/codegen/x64/lower.isle line 256.
             return true;
         }
-        &IntCC::SignedLessThanOrEqual => {
+        &IntCC::SignedGreaterThan => {
             // Rule at isle/codegen/x64/lower.isle line 257.
+            return true;
+        }
+        &IntCC::SignedLessThanOrEqual => {
+            // Rule at isle/codegen/x64/lower.isle line 258.
             return true;
         }
         _ => {}
     }
-    // Rule at isle/codegen/x64/lower.isle line 258.
+    // Rule at isle/codegen/x64/lower.isle line 259.
     return false;
 }
 
@@ -3683,12 +3768,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 267.
+                    // Rule at isle/codegen/x64/lower.isle line 268.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 268.
+                    // Rule at isle/codegen/x64/lower.isle line 269.
                     return v5;
                 }
                 _ => {}
@@ -3698,12 +3783,12 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 269.
+                    // Rule at isle/codegen/x64/lower.isle line 270.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 270.
+                    // Rule at isle/codegen/x64/lower.isle line 271.
                     return v9;
                 }
                 _ => {}
@@ -3712,7 +3797,7 @@ pub fn constructor_ext_mode<C: Context>(ctx: &mut C, arg0: &Type, arg1: &Type) -
         &Type::I32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 271.
+                // Rule at isle/codegen/x64/lower.isle line 272.
                 return v11;
             }
         }
@@ -3742,7 +3827,7 @@ pub fn constructor_shift<C: Context>(
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 305.
+    // Rule at isle/codegen/x64/lower.isle line 306.
     return v10;
 }
 
@@ -3764,14 +3849,14 @@ pub fn constructor_unary_op<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 317.
+    // Rule at isle/codegen/x64/lower.isle line 318.
     return v8;
 }
 
 // Generated as internal constructor for term zero_gpr.
 pub fn constructor_zero_gpr<C: Context>(ctx: &mut C, arg0: &Type) -> GprReg {
     let v2 = C::imm(ctx, arg0, 0_i64);
-    // Rule at isle/codegen/x64/lower.isle line 334.
+    // Rule at isle/codegen/x64/lower.isle line 335.
     return v2;
 }
 
@@ -3803,7 +3888,7 @@ pub fn constructor_divide<C: Context>(
     let v12 = C::writable_gpr_to_gpr(ctx, v5);
     let v13 = C::writable_gpr_to_gpr(ctx, v6);
     let v14 = C::gpr_pair(ctx, v12, v13);
-    // Rule at isle/codegen/x64/lower.isle line 338.
+    // Rule at isle/codegen/x64/lower.isle line 339.
     return v14;
 }
 
@@ -3825,19 +3910,19 @@ pub fn constructor_dividend_high<C: Context>(
             };
             let v7 = C::emit(ctx, &v6);
             let v8 = C::writable_gpr_to_gpr(ctx, v4);
-            // Rule at isle/codegen/x64/lower.isle line 347.
+            // Rule at isle/codegen/x64/lower.isle line 348.
             return v8;
         }
         false => {
             let v3 = constructor_zero_gpr(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 346.
+            // Rule at isle/codegen/x64/lower.isle line 347.
             return v3;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "dividend_high", "isle/codegen/x64/lower.isle line 345"
+        "dividend_high", "isle/codegen/x64/lower.isle line 346"
     )
 }
 
@@ -3864,7 +3949,7 @@ pub fn constructor_checked_srem<C: Context>(
     };
     let v10 = C::emit(ctx, &v9);
     let v11 = C::writable_gpr_to_gpr(ctx, v6);
-    // Rule at isle/codegen/x64/lower.isle line 372.
+    // Rule at isle/codegen/x64/lower.isle line 373.
     return v11;
 }
 
@@ -3879,12 +3964,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 434.
+                    // Rule at isle/codegen/x64/lower.isle line 435.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 435.
+                    // Rule at isle/codegen/x64/lower.isle line 436.
                     return v5;
                 }
                 _ => {}
@@ -3894,12 +3979,12 @@ pub fn constructor_load_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 436.
+                    // Rule at isle/codegen/x64/lower.isle line 437.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 437.
+                    // Rule at isle/codegen/x64/lower.isle line 438.
                     return v9;
                 }
                 _ => {}
@@ -3921,12 +4006,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v3 = Some(ExtMode::BL);
-                    // Rule at isle/codegen/x64/lower.isle line 439.
+                    // Rule at isle/codegen/x64/lower.isle line 440.
                     return v3;
                 }
                 &Type::I64 => {
                     let v5 = Some(ExtMode::BQ);
-                    // Rule at isle/codegen/x64/lower.isle line 440.
+                    // Rule at isle/codegen/x64/lower.isle line 441.
                     return v5;
                 }
                 _ => {}
@@ -3936,12 +4021,12 @@ pub fn constructor_sload_ext<C: Context>(
             match arg1 {
                 &Type::I32 => {
                     let v7 = Some(ExtMode::WL);
-                    // Rule at isle/codegen/x64/lower.isle line 441.
+                    // Rule at isle/codegen/x64/lower.isle line 442.
                     return v7;
                 }
                 &Type::I64 => {
                     let v9 = Some(ExtMode::WQ);
-                    // Rule at isle/codegen/x64/lower.isle line 442.
+                    // Rule at isle/codegen/x64/lower.isle line 443.
                     return v9;
                 }
                 _ => {}
@@ -3950,7 +4035,7 @@ pub fn constructor_sload_ext<C: Context>(
         &Opcode::Sload32 => {
             if let &Type::I64 = arg1 {
                 let v11 = Some(ExtMode::LQ);
-                // Rule at isle/codegen/x64/lower.isle line 443.
+                // Rule at isle/codegen/x64/lower.isle line 444.
                 return v11;
             }
         }
@@ -3964,26 +4049,26 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
     match arg0 {
         &Opcode::Store => {
             let v5 = &constructor_operand_size(ctx, arg1);
-            // Rule at isle/codegen/x64/lower.isle line 471.
+            // Rule at isle/codegen/x64/lower.isle line 472.
             return v5.clone();
         }
         &Opcode::Istore8 => {
-            // Rule at isle/codegen/x64/lower.isle line 468.
+            // Rule at isle/codegen/x64/lower.isle line 469.
             return OperandSize::S8;
         }
         &Opcode::Istore16 => {
-            // Rule at isle/codegen/x64/lower.isle line 469.
+            // Rule at isle/codegen/x64/lower.isle line 470.
             return OperandSize::S16;
         }
         &Opcode::Istore32 => {
-            // Rule at isle/codegen/x64/lower.isle line 470.
+            // Rule at isle/codegen/x64/lower.isle line 471.
             return OperandSize::S32;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "store_size", "isle/codegen/x64/lower.isle line 467"
+        "store_size", "isle/codegen/x64/lower.isle line 468"
     )
 }
 
@@ -3991,18 +4076,18 @@ pub fn constructor_store_size<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &Typ
 pub fn constructor_int_size_of_float<C: Context>(ctx: &mut C, arg0: &FloatSize) -> OperandSize {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 508.
+            // Rule at isle/codegen/x64/lower.isle line 509.
             return OperandSize::S32;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 509.
+            // Rule at isle/codegen/x64/lower.isle line 510.
             return OperandSize::S64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "int_size_of_float", "isle/codegen/x64/lower.isle line 507"
+        "int_size_of_float", "isle/codegen/x64/lower.isle line 508"
     )
 }
 
@@ -4015,7 +4100,7 @@ pub fn constructor_sse_rr<C: Context>(
 ) -> XmmReg {
     let v3 = C::xmm_to_xmm_mem(ctx, arg2);
     let v4 = constructor_sse_rm(ctx, arg0, arg1, v3);
-    // Rule at isle/codegen/x64/lower.isle line 512.
+    // Rule at isle/codegen/x64/lower.isle line 513.
     return v4;
 }
 
@@ -4030,7 +4115,7 @@ pub fn constructor_gpr_to_xmm<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 515.
+    // Rule at isle/codegen/x64/lower.isle line 516.
     return v6;
 }
 
@@ -4044,7 +4129,7 @@ pub fn constructor_xmm_to_gpr<C: Context>(ctx: &mut C, arg0: &OperandSize, arg1:
     };
     let v4 = C::emit(ctx, &v3);
     let v5 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 521.
+    // Rule at isle/codegen/x64/lower.isle line 522.
     return v5;
 }
 
@@ -4054,11 +4139,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fadd => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 538.
+                    // Rule at isle/codegen/x64/lower.isle line 539.
                     return SseOp::Addss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 539.
+                    // Rule at isle/codegen/x64/lower.isle line 540.
                     return SseOp::Addsd;
                 }
                 _ => {}
@@ -4067,11 +4152,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fsub => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 540.
+                    // Rule at isle/codegen/x64/lower.isle line 541.
                     return SseOp::Subss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 541.
+                    // Rule at isle/codegen/x64/lower.isle line 542.
                     return SseOp::Subsd;
                 }
                 _ => {}
@@ -4080,11 +4165,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fmul => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 542.
+                    // Rule at isle/codegen/x64/lower.isle line 543.
                     return SseOp::Mulss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 543.
+                    // Rule at isle/codegen/x64/lower.isle line 544.
                     return SseOp::Mulsd;
                 }
                 _ => {}
@@ -4093,11 +4178,11 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
         &Opcode::Fdiv => {
             match arg1 {
                 &FloatSize::F32 => {
-                    // Rule at isle/codegen/x64/lower.isle line 544.
+                    // Rule at isle/codegen/x64/lower.isle line 545.
                     return SseOp::Divss;
                 }
                 &FloatSize::F64 => {
-                    // Rule at isle/codegen/x64/lower.isle line 545.
+                    // Rule at isle/codegen/x64/lower.isle line 546.
                     return SseOp::Divsd;
                 }
                 _ => {}
@@ -4107,7 +4192,7 @@ pub fn constructor_sse_op<C: Context>(ctx: &mut C, arg0: &Opcode, arg1: &FloatSi
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_op", "isle/codegen/x64/lower.isle line 537"
+        "sse_op", "isle/codegen/x64/lower.isle line 538"
     )
 }
 
@@ -4117,12 +4202,12 @@ pub fn constructor_put_in_xmm_mem<C: Context>(ctx: &mut C, arg0: Value) -> XmmMe
     if let Some(v2) = v1 {
         let v3 = C::sink_load(ctx, v2);
         let v4 = C::amode_to_xmm_mem(ctx, v3);
-        // Rule at isle/codegen/x64/lower.isle line 551.
+        // Rule at isle/codegen/x64/lower.isle line 552.
         return v4;
     }
     let v5 = C::put_in_xmm(ctx, arg0);
     let v6 = C::xmm_to_xmm_mem(ctx, v5);
-    // Rule at isle/codegen/x64/lower.isle line 554.
+    // Rule at isle/codegen/x64/lower.isle line 555.
     return v6;
 }
 
@@ -4142,7 +4227,7 @@ pub fn constructor_sse_rm<C: Context>(
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 557.
+    // Rule at isle/codegen/x64/lower.isle line 558.
     return v6;
 }
 
@@ -4166,7 +4251,7 @@ pub fn constructor_min_max<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 572.
+    // Rule at isle/codegen/x64/lower.isle line 573.
     return v9;
 }
 
@@ -4176,20 +4261,20 @@ pub fn constructor_sign_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmRe
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483648_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 586.
+            // Rule at isle/codegen/x64/lower.isle line 587.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, -9223372036854775808_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 587.
+            // Rule at isle/codegen/x64/lower.isle line 588.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sign_mask", "isle/codegen/x64/lower.isle line 585"
+        "sign_mask", "isle/codegen/x64/lower.isle line 586"
     )
 }
 
@@ -4199,20 +4284,20 @@ pub fn constructor_abs_mask<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
         &FloatSize::F32 => {
             let v4 = C::imm(ctx, &Type::I32, 2147483647_i64);
             let v5 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v4);
-            // Rule at isle/codegen/x64/lower.isle line 589.
+            // Rule at isle/codegen/x64/lower.isle line 590.
             return v5;
         }
         &FloatSize::F64 => {
             let v9 = C::imm(ctx, &Type::I64, 9223372036854775807_i64);
             let v10 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v9);
-            // Rule at isle/codegen/x64/lower.isle line 590.
+            // Rule at isle/codegen/x64/lower.isle line 591.
             return v10;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "abs_mask", "isle/codegen/x64/lower.isle line 588"
+        "abs_mask", "isle/codegen/x64/lower.isle line 589"
     )
 }
 
@@ -4235,7 +4320,7 @@ pub fn constructor_round<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 602.
+    // Rule at isle/codegen/x64/lower.isle line 603.
     return v8;
 }
 
@@ -4253,12 +4338,12 @@ pub fn constructor_ucomis<C: Context>(ctx: &mut C, arg0: Value, arg1: Value) -> 
             rhs: v7,
         };
         let v9 = C::emit(ctx, &v8);
-        // Rule at isle/codegen/x64/lower.isle line 629.
+        // Rule at isle/codegen/x64/lower.isle line 630.
         return v9;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "ucomis", "isle/codegen/x64/lower.isle line 628"
+        "ucomis", "isle/codegen/x64/lower.isle line 629"
     )
 }
 
@@ -4280,7 +4365,7 @@ pub fn constructor_setcc_byte<C: Context>(ctx: &mut C, arg0: &CC) -> GprReg {
     };
     let v9 = C::emit(ctx, &v8);
     let v10 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 634.
+    // Rule at isle/codegen/x64/lower.isle line 635.
     return v10;
 }
 
@@ -4298,7 +4383,7 @@ pub fn constructor_float_flag<C: Context>(
             let v15 = constructor_setcc_byte(ctx, &CC::NP);
             let v18 = C::gpr_to_gpr_mem_imm(ctx, v15);
             let v19 = constructor_alu(ctx, &AluOp::And, &Type::I32, v14, v18);
-            // Rule at isle/codegen/x64/lower.isle line 648.
+            // Rule at isle/codegen/x64/lower.isle line 649.
             return v19;
         }
         &FloatCC::NotEqual => {
@@ -4307,50 +4392,50 @@ pub fn constructor_float_flag<C: Context>(
             let v22 = constructor_setcc_byte(ctx, &CC::P);
             let v24 = C::gpr_to_gpr_mem_imm(ctx, v22);
             let v25 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v21, v24);
-            // Rule at isle/codegen/x64/lower.isle line 653.
+            // Rule at isle/codegen/x64/lower.isle line 654.
             return v25;
         }
         &FloatCC::LessThan => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 644.
+            // Rule at isle/codegen/x64/lower.isle line 645.
             return v5;
         }
         &FloatCC::LessThanOrEqual => {
             let v8 = constructor_ucomis(ctx, arg2, arg1);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 645.
+            // Rule at isle/codegen/x64/lower.isle line 646.
             return v7;
         }
         &FloatCC::GreaterThan => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v5 = constructor_setcc_byte(ctx, &CC::A);
-            // Rule at isle/codegen/x64/lower.isle line 642.
+            // Rule at isle/codegen/x64/lower.isle line 643.
             return v5;
         }
         &FloatCC::GreaterThanOrEqual => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v7 = constructor_setcc_byte(ctx, &CC::AE);
-            // Rule at isle/codegen/x64/lower.isle line 643.
+            // Rule at isle/codegen/x64/lower.isle line 644.
             return v7;
         }
         &FloatCC::Ordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v10 = constructor_setcc_byte(ctx, &CC::NP);
-            // Rule at isle/codegen/x64/lower.isle line 646.
+            // Rule at isle/codegen/x64/lower.isle line 647.
             return v10;
         }
         &FloatCC::Unordered => {
             let v3 = constructor_ucomis(ctx, arg1, arg2);
             let v12 = constructor_setcc_byte(ctx, &CC::P);
-            // Rule at isle/codegen/x64/lower.isle line 647.
+            // Rule at isle/codegen/x64/lower.isle line 648.
             return v12;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_flag", "isle/codegen/x64/lower.isle line 641"
+        "float_flag", "isle/codegen/x64/lower.isle line 642"
     )
 }
 
@@ -4359,7 +4444,7 @@ pub fn constructor_zero_xmm<C: Context>(ctx: &mut C, arg0: &FloatSize) -> XmmReg
     let v1 = &constructor_int_size_of_float(ctx, arg0);
     let v4 = C::imm(ctx, &Type::I64, 0_i64);
     let v5 = constructor_gpr_to_xmm(ctx, v1, v4);
-    // Rule at isle/codegen/x64/lower.isle line 663.
+    // Rule at isle/codegen/x64/lower.isle line 664.
     return v5;
 }
 
@@ -4382,7 +4467,7 @@ pub fn constructor_int_to_float<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 666.
+    // Rule at isle/codegen/x64/lower.isle line 667.
     return v8;
 }
 
@@ -4414,12 +4499,12 @@ pub fn constructor_float_to_sint<C: Context>(
         };
         let v13 = C::emit(ctx, &v12);
         let v14 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 694.
+        // Rule at isle/codegen/x64/lower.isle line 695.
         return v14;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_sint", "isle/codegen/x64/lower.isle line 693"
+        "float_to_sint", "isle/codegen/x64/lower.isle line 694"
     )
 }
 
@@ -4455,12 +4540,12 @@ pub fn constructor_float_to_uint<C: Context>(
         };
         let v15 = C::emit(ctx, &v14);
         let v16 = C::writable_gpr_to_gpr(ctx, v6);
-        // Rule at isle/codegen/x64/lower.isle line 702.
+        // Rule at isle/codegen/x64/lower.isle line 703.
         return v16;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "float_to_uint", "isle/codegen/x64/lower.isle line 701"
+        "float_to_uint", "isle/codegen/x64/lower.isle line 702"
     )
 }
 
@@ -4468,18 +4553,18 @@ pub fn constructor_float_to_uint<C: Context>(
 pub fn constructor_sse_mov<C: Context>(ctx: &mut C, arg0: &FloatSize) -> SseMovOp {
     match arg0 {
         &FloatSize::F32 => {
-            // Rule at isle/codegen/x64/lower.isle line 719.
+            // Rule at isle/codegen/x64/lower.isle line 720.
             return SseMovOp::Movss;
         }
         &FloatSize::F64 => {
-            // Rule at isle/codegen/x64/lower.isle line 720.
+            // Rule at isle/codegen/x64/lower.isle line 721.
             return SseMovOp::Movsd;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "sse_mov", "isle/codegen/x64/lower.isle line 718"
+        "sse_mov", "isle/codegen/x64/lower.isle line 719"
     )
 }
 
@@ -4496,17 +4581,17 @@ pub fn constructor_test_self<C: Context>(ctx: &mut C, arg0: Value) -> Unit {
         rhs: v5,
     };
     let v7 = C::emit(ctx, &v6);
-    // Rule at isle/codegen/x64/lower.isle line 744.
+    // Rule at isle/codegen/x64/lower.isle line 745.
     return v7;
 }
 
 // Generated as internal constructor for term test_size.
 pub fn constructor_test_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     if let &Type::I64 = arg0 {
-        // Rule at isle/codegen/x64/lower.isle line 752.
+        // Rule at isle/codegen/x64/lower.isle line 753.
         return OperandSize::S64;
     }
-    // Rule at isle/codegen/x64/lower.isle line 753.
+    // Rule at isle/codegen/x64/lower.isle line 754.
     return OperandSize::S32;
 }
 
@@ -4529,7 +4614,7 @@ pub fn constructor_bit_count<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 771.
+    // Rule at isle/codegen/x64/lower.isle line 772.
     return v9;
 }
 
@@ -4537,18 +4622,18 @@ pub fn constructor_bit_count<C: Context>(
 pub fn constructor_type_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
     match arg0 {
         &Type::I32 => {
-            // Rule at isle/codegen/x64/lower.isle line 787.
+            // Rule at isle/codegen/x64/lower.isle line 788.
             return 32_i64;
         }
         &Type::I64 => {
-            // Rule at isle/codegen/x64/lower.isle line 788.
+            // Rule at isle/codegen/x64/lower.isle line 789.
             return 64_i64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "type_bits", "isle/codegen/x64/lower.isle line 786"
+        "type_bits", "isle/codegen/x64/lower.isle line 787"
     )
 }
 
@@ -4562,7 +4647,7 @@ pub fn constructor_count_zeros<C: Context>(
     let v3 = C::has_bit_op(ctx, arg0);
     if v3 == true {
         let v4 = constructor_bit_count_gpr(ctx, arg0, arg1, arg2);
-        // Rule at isle/codegen/x64/lower.isle line 796.
+        // Rule at isle/codegen/x64/lower.isle line 797.
         return v4;
     }
     match arg0 {
@@ -4586,7 +4671,7 @@ pub fn constructor_count_zeros<C: Context>(
             let v20 = C::writable_gpr_to_gpr(ctx, v7);
             let v21 = C::gpr_to_gpr_mem_imm(ctx, v20);
             let v22 = constructor_alu(ctx, &AluOp::Sub, arg1, v19, v21);
-            // Rule at isle/codegen/x64/lower.isle line 799.
+            // Rule at isle/codegen/x64/lower.isle line 800.
             return v22;
         }
         &BitOp::Tzcnt => {
@@ -4605,14 +4690,14 @@ pub fn constructor_count_zeros<C: Context>(
             };
             let v29 = C::emit(ctx, &v28);
             let v30 = C::writable_gpr_to_gpr(ctx, v7);
-            // Rule at isle/codegen/x64/lower.isle line 805.
+            // Rule at isle/codegen/x64/lower.isle line 806.
             return v30;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "count_zeros", "isle/codegen/x64/lower.isle line 795"
+        "count_zeros", "isle/codegen/x64/lower.isle line 796"
     )
 }
 
@@ -4634,7 +4719,7 @@ pub fn constructor_bit_count_gpr<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 812.
+    // Rule at isle/codegen/x64/lower.isle line 813.
     return v8;
 }
 
@@ -4643,7 +4728,7 @@ pub fn constructor_popcount<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprReg) 
     let v3 = C::has_bit_op(ctx, &BitOp::Popcnt);
     if v3 == true {
         let v4 = constructor_bit_count_gpr(ctx, &BitOp::Popcnt, arg0, arg1);
-        // Rule at isle/codegen/x64/lower.isle line 824.
+        // Rule at isle/codegen/x64/lower.isle line 825.
         return v4;
     }
     let v9 = constructor_shift_imm(ctx, &ShiftOp::Shr, arg0, arg1, 0x1_u8);
@@ -4671,7 +4756,7 @@ pub fn constructor_popcount<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprReg) 
     let v38 = constructor_type_bits_u8(ctx, arg0);
     let v40 = C::u8_sub(ctx, v38, 0x8_u8);
     let v41 = constructor_shift_imm(ctx, &ShiftOp::Shr, arg0, v37, v40);
-    // Rule at isle/codegen/x64/lower.isle line 827.
+    // Rule at isle/codegen/x64/lower.isle line 828.
     return v41;
 }
 
@@ -4695,7 +4780,7 @@ pub fn constructor_shift_imm<C: Context>(
     };
     let v8 = C::emit(ctx, &v7);
     let v9 = C::writable_gpr_to_gpr(ctx, v4);
-    // Rule at isle/codegen/x64/lower.isle line 844.
+    // Rule at isle/codegen/x64/lower.isle line 845.
     return v9;
 }
 
@@ -4717,7 +4802,7 @@ pub fn constructor_imul<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 853.
+    // Rule at isle/codegen/x64/lower.isle line 854.
     return v8;
 }
 
@@ -4725,18 +4810,18 @@ pub fn constructor_imul<C: Context>(
 pub fn constructor_type_bits_u8<C: Context>(ctx: &mut C, arg0: &Type) -> u8 {
     match arg0 {
         &Type::I32 => {
-            // Rule at isle/codegen/x64/lower.isle line 859.
+            // Rule at isle/codegen/x64/lower.isle line 860.
             return 0x20_u8;
         }
         &Type::I64 => {
-            // Rule at isle/codegen/x64/lower.isle line 860.
+            // Rule at isle/codegen/x64/lower.isle line 861.
             return 0x40_u8;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "type_bits_u8", "isle/codegen/x64/lower.isle line 858"
+        "type_bits_u8", "isle/codegen/x64/lower.isle line 859"
     )
 }
 
@@ -4744,18 +4829,18 @@ pub fn constructor_type_bits_u8<C: Context>(ctx: &mut C, arg0: &Type) -> u8 {
 pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtMode {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 894.
+            // Rule at isle/codegen/x64/lower.isle line 895.
             return ExtMode::BL;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 895.
+            // Rule at isle/codegen/x64/lower.isle line 896.
             return ExtMode::WL;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 893"
+        "narrow_ext_mode", "isle/codegen/x64/lower.isle line 894"
     )
 }
 
@@ -4763,18 +4848,18 @@ pub fn constructor_narrow_ext_mode<C: Context>(ctx: &mut C, arg0: &Type) -> ExtM
 pub fn constructor_narrow_bits<C: Context>(ctx: &mut C, arg0: &Type) -> i64 {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 897.
+            // Rule at isle/codegen/x64/lower.isle line 898.
             return 8_i64;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 898.
+            // Rule at isle/codegen/x64/lower.isle line 899.
             return 16_i64;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_bits", "isle/codegen/x64/lower.isle line 896"
+        "narrow_bits", "isle/codegen/x64/lower.isle line 897"
     )
 }
 
@@ -4790,7 +4875,7 @@ pub fn constructor_narrow_zext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 902.
+    // Rule at isle/codegen/x64/lower.isle line 903.
     return v7;
 }
 
@@ -4806,7 +4891,7 @@ pub fn constructor_narrow_sext<C: Context>(ctx: &mut C, arg0: &Type, arg1: GprRe
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/lower.isle line 908.
+    // Rule at isle/codegen/x64/lower.isle line 909.
     return v7;
 }
 
@@ -4817,7 +4902,7 @@ pub fn constructor_narrow_count<C: Context>(ctx: &mut C, arg0: &Type, arg1: Valu
     let v7 = C::i64_sub(ctx, v5, 1_i64);
     let v8 = C::imm_operand(ctx, v7);
     let v9 = constructor_alu(ctx, &AluOp::And, &Type::I32, v4, v8);
-    // Rule at isle/codegen/x64/lower.isle line 928.
+    // Rule at isle/codegen/x64/lower.isle line 929.
     return v9;
 }
 
@@ -4839,7 +4924,7 @@ pub fn constructor_shift_by<C: Context>(
     };
     let v7 = C::emit(ctx, &v6);
     let v8 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/lower.isle line 937.
+    // Rule at isle/codegen/x64/lower.isle line 938.
     return v8;
 }
 
@@ -4861,7 +4946,7 @@ pub fn constructor_narrow_rotate<C: Context>(
     let v14 = C::gpr_to_gpr_mem_imm(ctx, v12);
     let v15 = constructor_alu(ctx, &AluOp::Or, &Type::I32, v11, v14);
     let v16 = constructor_narrow_zext(ctx, arg0, v15);
-    // Rule at isle/codegen/x64/lower.isle line 955.
+    // Rule at isle/codegen/x64/lower.isle line 956.
     return v16;
 }
 
@@ -4869,18 +4954,18 @@ pub fn constructor_narrow_rotate<C: Context>(
 pub fn constructor_narrow_store_size<C: Context>(ctx: &mut C, arg0: &Type) -> OperandSize {
     match arg0 {
         &Type::I8 => {
-            // Rule at isle/codegen/x64/lower.isle line 999.
+            // Rule at isle/codegen/x64/lower.isle line 1000.
             return OperandSize::S8;
         }
         &Type::I16 => {
-            // Rule at isle/codegen/x64/lower.isle line 1000.
+            // Rule at isle/codegen/x64/lower.isle line 1001.
             return OperandSize::S16;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "narrow_store_size", "isle/codegen/x64/lower.isle line 998"
+        "narrow_store_size", "isle/codegen/x64/lower.isle line 999"
     )
 }
 
@@ -5262,27 +5347,42 @@ pub fn constructor_vec_binary_op<C: Context>(
     None
 }
 
+// Generated as internal constructor for term put_in_vec_mem.
+pub fn constructor_put_in_vec_mem<C: Context>(ctx: &mut C, arg0: &SseOp, arg1: Value) -> XmmMem {
+    let v2 = C::sinkable_vector_load(ctx, arg0, arg1);
+    if let Some(v3) = v2 {
+        let v4 = C::sink_load(ctx, v3);
+        let v5 = C::amode_to_xmm_mem(ctx, v4);
+        // Rule at isle/codegen/x64/simd.isle line 123.
+        return v5;
+    }
+    let v6 = C::put_in_xmm(ctx, arg1);
+    let v7 = C::xmm_to_xmm_mem(ctx, v6);
+    // Rule at isle/codegen/x64/simd.isle line 126.
+    return v7;
+}
+
 // Generated as internal constructor for term vec_cmpeq.
 pub fn constructor_vec_cmpeq<C: Context>(ctx: &mut C, arg0: &Type) -> Option<SseOp> {
     match arg0 {
         &Type::I8X16 => {
             let v2 = Some(SseOp::Pcmpeqb);
-            // Rule at isle/codegen/x64/simd.isle line 121.
+            // Rule at isle/codegen/x64/simd.isle line 133.
             return v2;
         }
         &Type::I16X8 => {
             let v4 = Some(SseOp::Pcmpeqw);
-            // Rule at isle/codegen/x64/simd.isle line 122.
+            // Rule at isle/codegen/x64/simd.isle line 134.
             return v4;
         }
         &Type::I32X4 => {
             let v6 = Some(SseOp::Pcmpeqd);
-            // Rule at isle/codegen/x64/simd.isle line 123.
+            // Rule at isle/codegen/x64/simd.isle line 135.
             return v6;
         }
         &Type::I64X2 => {
             let v8 = Some(SseOp::Pcmpeqq);
-            // Rule at isle/codegen/x64/simd.isle line 124.
+            // Rule at isle/codegen/x64/simd.isle line 136.
             return v8;
         }
         _ => {}
@@ -5308,7 +5408,7 @@ pub fn constructor_select_mask<C: Context>(ctx: &mut C, arg0: Value) -> XmmReg {
     let v13 = C::writable_gpr_to_gpr(ctx, v7);
     let v14 = constructor_gpr_to_xmm(ctx, &OperandSize::S64, v13);
     let v16 = constructor_vec_rr(ctx, &SseOp::Punpcklqdq, v14, v14);
-    // Rule at isle/codegen/x64/simd.isle line 143.
+    // Rule at isle/codegen/x64/simd.isle line 155.
     return v16;
 }
 
@@ -5326,7 +5426,7 @@ pub fn constructor_test_condition<C: Context>(ctx: &mut C, arg0: Value) -> Unit 
             rhs: v7,
         };
         let v9 = C::emit(ctx, &v8);
-        // Rule at isle/codegen/x64/simd.isle line 155.
+        // Rule at isle/codegen/x64/simd.isle line 167.
         return v9;
     }
     let v10 = &C::int_ty(ctx, v1);
@@ -5341,12 +5441,12 @@ pub fn constructor_test_condition<C: Context>(ctx: &mut C, arg0: Value) -> Unit 
             rhs: v14,
         };
         let v16 = C::emit(ctx, &v15);
-        // Rule at isle/codegen/x64/simd.isle line 159.
+        // Rule at isle/codegen/x64/simd.isle line 171.
         return v16;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "test_condition", "isle/codegen/x64/simd.isle line 154"
+        "test_condition", "isle/codegen/x64/simd.isle line 166"
     )
 }
 
@@ -5367,7 +5467,7 @@ pub fn constructor_vec_unary_imm<C: Context>(
     };
     let v6 = C::emit(ctx, &v5);
     let v7 = C::writable_xmm_to_xmm(ctx, v3);
-    // Rule at isle/codegen/x64/simd.isle line 175.
+    // Rule at isle/codegen/x64/simd.isle line 187.
     return v7;
 }
 
@@ -5392,7 +5492,7 @@ pub fn constructor_vec_rr_imm<C: Context>(
         };
         let v9 = C::emit(ctx, &v8);
         let v10 = C::writable_xmm_to_xmm(ctx, v6);
-        // Rule at isle/codegen/x64/simd.isle line 182.
+        // Rule at isle/codegen/x64/simd.isle line 194.
         return v10;
     }
     let v6 = C::temp_writable_xmm(ctx);
@@ -5406,7 +5506,7 @@ pub fn constructor_vec_rr_imm<C: Context>(
     };
     let v12 = C::emit(ctx, &v11);
     let v10 = C::writable_xmm_to_xmm(ctx, v6);
-    // Rule at isle/codegen/x64/simd.isle line 187.
+    // Rule at isle/codegen/x64/simd.isle line 199.
     return v10;
 }
 
@@ -5431,7 +5531,7 @@ pub fn constructor_vec_insert<C: Context>(
         };
         let v9 = C::emit(ctx, &v8);
         let v10 = C::writable_xmm_to_xmm(ctx, v6);
-        // Rule at isle/codegen/x64/simd.isle line 194.
+        // Rule at isle/codegen/x64/simd.isle line 206.
         return v10;
     }
     let v6 = C::temp_writable_xmm(ctx);
@@ -5445,7 +5545,7 @@ pub fn constructor_vec_insert<C: Context>(
     };
     let v12 = C::emit(ctx, &v11);
     let v10 = C::writable_xmm_to_xmm(ctx, v6);
-    // Rule at isle/codegen/x64/simd.isle line 199.
+    // Rule at isle/codegen/x64/simd.isle line 211.
     return v10;
 }
 
@@ -5465,7 +5565,7 @@ pub fn constructor_vec_extract<C: Context>(
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_gpr_to_gpr(ctx, v3);
-    // Rule at isle/codegen/x64/simd.isle line 206.
+    // Rule at isle/codegen/x64/simd.isle line 218.
     return v6;
 }
 
@@ -5474,22 +5574,22 @@ pub fn constructor_int_insert_op<C: Context>(ctx: &mut C, arg0: &Type) -> Option
     match arg0 {
         &Type::I8X16 => {
             let v2 = Some(SseInsertOp::Pinsrb);
-            // Rule at isle/codegen/x64/simd.isle line 261.
+            // Rule at isle/codegen/x64/simd.isle line 273.
             return v2;
         }
         &Type::I16X8 => {
             let v4 = Some(SseInsertOp::Pinsrw);
-            // Rule at isle/codegen/x64/simd.isle line 262.
+            // Rule at isle/codegen/x64/simd.isle line 274.
             return v4;
         }
         &Type::I32X4 => {
             let v6 = Some(SseInsertOp::Pinsrd);
-            // Rule at isle/codegen/x64/simd.isle line 263.
+            // Rule at isle/codegen/x64/simd.isle line 275.
             return v6;
         }
         &Type::I64X2 => {
             let v8 = Some(SseInsertOp::Pinsrq);
-            // Rule at isle/codegen/x64/simd.isle line 264.
+            // Rule at isle/codegen/x64/simd.isle line 276.
             return v8;
         }
         _ => {}
@@ -5509,7 +5609,7 @@ pub fn constructor_shuffle_one<C: Context>(
     let v8 = C::vec_pool_amode(ctx, v5, v7);
     let v9 = C::amode_to_xmm_mem(ctx, v8);
     let v10 = constructor_vec_rm(ctx, &SseOp::Pshufb, arg0, v9);
-    // Rule at isle/codegen/x64/simd.isle line 289.
+    // Rule at isle/codegen/x64/simd.isle line 301.
     return v10;
 }
 
@@ -5524,17 +5624,17 @@ pub fn constructor_vec_shift_imm_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v3 = Some(SseShiftImmOp::Psllw);
-                    // Rule at isle/codegen/x64/simd.isle line 357.
+                    // Rule at isle/codegen/x64/simd.isle line 369.
                     return v3;
                 }
                 &Type::I32X4 => {
                     let v5 = Some(SseShiftImmOp::Pslld);
-                    // Rule at isle/codegen/x64/simd.isle line 358.
+                    // Rule at isle/codegen/x64/simd.isle line 370.
                     return v5;
                 }
                 &Type::I64X2 => {
                     let v7 = Some(SseShiftImmOp::Psllq);
-                    // Rule at isle/codegen/x64/simd.isle line 359.
+                    // Rule at isle/codegen/x64/simd.isle line 371.
                     return v7;
                 }
                 _ => {}
@@ -5544,17 +5644,17 @@ pub fn constructor_vec_shift_imm_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v9 = Some(SseShiftImmOp::Psrlw);
-                    // Rule at isle/codegen/x64/simd.isle line 360.
+                    // Rule at isle/codegen/x64/simd.isle line 372.
                     return v9;
                 }
                 &Type::I32X4 => {
                     let v11 = Some(SseShiftImmOp::Psrld);
-                    // Rule at isle/codegen/x64/simd.isle line 361.
+                    // Rule at isle/codegen/x64/simd.isle line 373.
                     return v11;
                 }
                 &Type::I64X2 => {
                     let v13 = Some(SseShiftImmOp::Psrlq);
-                    // Rule at isle/codegen/x64/simd.isle line 362.
+                    // Rule at isle/codegen/x64/simd.isle line 374.
                     return v13;
                 }
                 _ => {}
@@ -5564,12 +5664,12 @@ pub fn constructor_vec_shift_imm_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v15 = Some(SseShiftImmOp::Psraw);
-                    // Rule at isle/codegen/x64/simd.isle line 363.
+                    // Rule at isle/codegen/x64/simd.isle line 375.
                     return v15;
                 }
                 &Type::I32X4 => {
                     let v17 = Some(SseShiftImmOp::Psrad);
-                    // Rule at isle/codegen/x64/simd.isle line 364.
+                    // Rule at isle/codegen/x64/simd.isle line 376.
                     return v17;
                 }
                 _ => {}
@@ -5591,17 +5691,17 @@ pub fn constructor_vec_shift_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v3 = Some(SseOp::Psllw);
-                    // Rule at isle/codegen/x64/simd.isle line 366.
+                    // Rule at isle/codegen/x64/simd.isle line 378.
                     return v3;
                 }
                 &Type::I32X4 => {
                     let v5 = Some(SseOp::Pslld);
-                    // Rule at isle/codegen/x64/simd.isle line 367.
+                    // Rule at isle/codegen/x64/simd.isle line 379.
                     return v5;
                 }
                 &Type::I64X2 => {
                     let v7 = Some(SseOp::Psllq);
-                    // Rule at isle/codegen/x64/simd.isle line 368.
+                    // Rule at isle/codegen/x64/simd.isle line 380.
                     return v7;
                 }
                 _ => {}
@@ -5611,17 +5711,17 @@ pub fn constructor_vec_shift_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v9 = Some(SseOp::Psrlw);
-                    // Rule at isle/codegen/x64/simd.isle line 369.
+                    // Rule at isle/codegen/x64/simd.isle line 381.
                     return v9;
                 }
                 &Type::I32X4 => {
                     let v11 = Some(SseOp::Psrld);
-                    // Rule at isle/codegen/x64/simd.isle line 370.
+                    // Rule at isle/codegen/x64/simd.isle line 382.
                     return v11;
                 }
                 &Type::I64X2 => {
                     let v13 = Some(SseOp::Psrlq);
-                    // Rule at isle/codegen/x64/simd.isle line 371.
+                    // Rule at isle/codegen/x64/simd.isle line 383.
                     return v13;
                 }
                 _ => {}
@@ -5631,12 +5731,12 @@ pub fn constructor_vec_shift_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v15 = Some(SseOp::Psraw);
-                    // Rule at isle/codegen/x64/simd.isle line 372.
+                    // Rule at isle/codegen/x64/simd.isle line 384.
                     return v15;
                 }
                 &Type::I32X4 => {
                     let v17 = Some(SseOp::Psrad);
-                    // Rule at isle/codegen/x64/simd.isle line 373.
+                    // Rule at isle/codegen/x64/simd.isle line 385.
                     return v17;
                 }
                 _ => {}
@@ -5665,7 +5765,7 @@ pub fn constructor_vec_shift_imm<C: Context>(
         };
         let v7 = C::emit(ctx, &v6);
         let v8 = C::writable_xmm_to_xmm(ctx, v5);
-        // Rule at isle/codegen/x64/simd.isle line 385.
+        // Rule at isle/codegen/x64/simd.isle line 397.
         return v8;
     }
     let v5 = C::temp_writable_xmm(ctx);
@@ -5677,7 +5777,7 @@ pub fn constructor_vec_shift_imm<C: Context>(
     };
     let v10 = C::emit(ctx, &v9);
     let v8 = C::writable_xmm_to_xmm(ctx, v5);
-    // Rule at isle/codegen/x64/simd.isle line 390.
+    // Rule at isle/codegen/x64/simd.isle line 402.
     return v8;
 }
 
@@ -5686,17 +5786,17 @@ pub fn constructor_vec_cmpgt<C: Context>(ctx: &mut C, arg0: &Type) -> Option<Sse
     match arg0 {
         &Type::I8X16 => {
             let v2 = Some(SseOp::Pcmpgtb);
-            // Rule at isle/codegen/x64/simd.isle line 410.
+            // Rule at isle/codegen/x64/simd.isle line 422.
             return v2;
         }
         &Type::I16X8 => {
             let v4 = Some(SseOp::Pcmpgtw);
-            // Rule at isle/codegen/x64/simd.isle line 411.
+            // Rule at isle/codegen/x64/simd.isle line 423.
             return v4;
         }
         &Type::I32X4 => {
             let v6 = Some(SseOp::Pcmpgtd);
-            // Rule at isle/codegen/x64/simd.isle line 412.
+            // Rule at isle/codegen/x64/simd.isle line 424.
             return v6;
         }
         _ => {}
@@ -5709,17 +5809,17 @@ pub fn constructor_vec_maxu<C: Context>(ctx: &mut C, arg0: &Type) -> Option<SseO
     match arg0 {
         &Type::I8X16 => {
             let v2 = Some(SseOp::Pmaxub);
-            // Rule at isle/codegen/x64/simd.isle line 414.
+            // Rule at isle/codegen/x64/simd.isle line 426.
             return v2;
         }
         &Type::I16X8 => {
             let v4 = Some(SseOp::Pmaxuw);
-            // Rule at isle/codegen/x64/simd.isle line 415.
+            // Rule at isle/codegen/x64/simd.isle line 427.
             return v4;
         }
         &Type::I32X4 => {
             let v6 = Some(SseOp::Pmaxud);
-            // Rule at isle/codegen/x64/simd.isle line 416.
+            // Rule at isle/codegen/x64/simd.isle line 428.
             return v6;
         }
         _ => {}
@@ -5732,17 +5832,17 @@ pub fn constructor_vec_minu<C: Context>(ctx: &mut C, arg0: &Type) -> Option<SseO
     match arg0 {
         &Type::I8X16 => {
             let v2 = Some(SseOp::Pminub);
-            // Rule at isle/codegen/x64/simd.isle line 418.
+            // Rule at isle/codegen/x64/simd.isle line 430.
             return v2;
         }
         &Type::I16X8 => {
             let v4 = Some(SseOp::Pminuw);
-            // Rule at isle/codegen/x64/simd.isle line 419.
+            // Rule at isle/codegen/x64/simd.isle line 431.
             return v4;
         }
         &Type::I32X4 => {
             let v6 = Some(SseOp::Pminud);
-            // Rule at isle/codegen/x64/simd.isle line 420.
+            // Rule at isle/codegen/x64/simd.isle line 432.
             return v6;
         }
         _ => {}
@@ -5763,13 +5863,13 @@ pub fn constructor_vec_uge<C: Context>(
         if let Some(v6) = v5 {
             let v7 = constructor_vec_rr(ctx, v4, arg1, arg2);
             let v8 = constructor_vec_rr(ctx, v6, v7, arg1);
-            // Rule at isle/codegen/x64/simd.isle line 423.
+            // Rule at isle/codegen/x64/simd.isle line 435.
             return v8;
         }
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "vec_uge", "isle/codegen/x64/simd.isle line 422"
+        "vec_uge", "isle/codegen/x64/simd.isle line 434"
     )
 }
 
@@ -5786,13 +5886,13 @@ pub fn constructor_vec_ule<C: Context>(
         if let Some(v6) = v5 {
             let v7 = constructor_vec_rr(ctx, v4, arg1, arg2);
             let v8 = constructor_vec_rr(ctx, v6, v7, arg1);
-            // Rule at isle/codegen/x64/simd.isle line 428.
+            // Rule at isle/codegen/x64/simd.isle line 440.
             return v8;
         }
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "vec_ule", "isle/codegen/x64/simd.isle line 427"
+        "vec_ule", "isle/codegen/x64/simd.isle line 439"
     )
 }
 
@@ -5807,7 +5907,7 @@ pub fn constructor_vec_unary<C: Context>(ctx: &mut C, arg0: &SseUnaryOp, arg1: X
     };
     let v5 = C::emit(ctx, &v4);
     let v6 = C::writable_xmm_to_xmm(ctx, v2);
-    // Rule at isle/codegen/x64/simd.isle line 471.
+    // Rule at isle/codegen/x64/simd.isle line 483.
     return v6;
 }
 
@@ -5816,17 +5916,17 @@ pub fn constructor_vec_abs_op<C: Context>(ctx: &mut C, arg0: &Type) -> Option<Ss
     match arg0 {
         &Type::I8X16 => {
             let v2 = Some(SseUnaryOp::Pabsb);
-            // Rule at isle/codegen/x64/simd.isle line 477.
+            // Rule at isle/codegen/x64/simd.isle line 489.
             return v2;
         }
         &Type::I16X8 => {
             let v4 = Some(SseUnaryOp::Pabsw);
-            // Rule at isle/codegen/x64/simd.isle line 478.
+            // Rule at isle/codegen/x64/simd.isle line 490.
             return v4;
         }
         &Type::I32X4 => {
             let v6 = Some(SseUnaryOp::Pabsd);
-            // Rule at isle/codegen/x64/simd.isle line 479.
+            // Rule at isle/codegen/x64/simd.isle line 491.
             return v6;
         }
         _ => {}
@@ -5843,7 +5943,7 @@ pub fn constructor_vec_ptest<C: Context>(ctx: &mut C, arg0: XmmReg, arg1: XmmReg
         rhs: v3,
     };
     let v5 = C::emit(ctx, &v4);
-    // Rule at isle/codegen/x64/simd.isle line 494.
+    // Rule at isle/codegen/x64/simd.isle line 506.
     return v5;
 }
 
@@ -5861,7 +5961,7 @@ pub fn constructor_vec_movemask<C: Context>(
     };
     let v4 = C::emit(ctx, &v3);
     let v5 = C::writable_gpr_to_gpr(ctx, v2);
-    // Rule at isle/codegen/x64/simd.isle line 508.
+    // Rule at isle/codegen/x64/simd.isle line 520.
     return v5;
 }
 
@@ -5870,7 +5970,7 @@ pub fn constructor_vhigh_bits_of<C: Context>(ctx: &mut C, arg0: &Type, arg1: Xmm
     match arg0 {
         &Type::I8X16 => {
             let v3 = constructor_vec_movemask(ctx, &SseMoveMaskOp::Pmovmskb, arg1);
-            // Rule at isle/codegen/x64/simd.isle line 513.
+            // Rule at isle/codegen/x64/simd.isle line 525.
             return v3;
         }
         &Type::I16X8 => {
@@ -5878,24 +5978,24 @@ pub fn constructor_vhigh_bits_of<C: Context>(ctx: &mut C, arg0: &Type, arg1: Xmm
             let v8 = constructor_vec_movemask(ctx, &SseMoveMaskOp::Pmovmskb, v7);
             let v10 = C::imm_operand(ctx, 255_i64);
             let v11 = constructor_alu(ctx, &AluOp::And, &Type::I32, v8, v10);
-            // Rule at isle/codegen/x64/simd.isle line 514.
+            // Rule at isle/codegen/x64/simd.isle line 526.
             return v11;
         }
         &Type::I32X4 => {
             let v13 = constructor_vec_movemask(ctx, &SseMoveMaskOp::Movmskps, arg1);
-            // Rule at isle/codegen/x64/simd.isle line 518.
+            // Rule at isle/codegen/x64/simd.isle line 530.
             return v13;
         }
         &Type::I64X2 => {
             let v15 = constructor_vec_movemask(ctx, &SseMoveMaskOp::Movmskpd, arg1);
-            // Rule at isle/codegen/x64/simd.isle line 519.
+            // Rule at isle/codegen/x64/simd.isle line 531.
             return v15;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "vhigh_bits_of", "isle/codegen/x64/simd.isle line 512"
+        "vhigh_bits_of", "isle/codegen/x64/simd.isle line 524"
     )
 }
 
@@ -5904,22 +6004,22 @@ pub fn constructor_vec_round_imm<C: Context>(ctx: &mut C, arg0: &Opcode) -> Opti
     match arg0 {
         &Opcode::Ceil => {
             let v6 = Some(0xa_u8);
-            // Rule at isle/codegen/x64/simd.isle line 548.
+            // Rule at isle/codegen/x64/simd.isle line 560.
             return v6;
         }
         &Opcode::Floor => {
             let v4 = Some(0x9_u8);
-            // Rule at isle/codegen/x64/simd.isle line 547.
+            // Rule at isle/codegen/x64/simd.isle line 559.
             return v4;
         }
         &Opcode::Trunc => {
             let v8 = Some(0xb_u8);
-            // Rule at isle/codegen/x64/simd.isle line 549.
+            // Rule at isle/codegen/x64/simd.isle line 561.
             return v8;
         }
         &Opcode::Nearest => {
             let v2 = Some(0x8_u8);
-            // Rule at isle/codegen/x64/simd.isle line 546.
+            // Rule at isle/codegen/x64/simd.isle line 558.
             return v2;
         }
         _ => {}
@@ -5932,12 +6032,12 @@ pub fn constructor_vec_fcmp_op<C: Context>(ctx: &mut C, arg0: &Type) -> Option<S
     match arg0 {
         &Type::F32X4 => {
             let v2 = Some(SseImmOp::Cmpps);
-            // Rule at isle/codegen/x64/simd.isle line 573.
+            // Rule at isle/codegen/x64/simd.isle line 585.
             return v2;
         }
         &Type::F64X2 => {
             let v4 = Some(SseImmOp::Cmppd);
-            // Rule at isle/codegen/x64/simd.isle line 574.
+            // Rule at isle/codegen/x64/simd.isle line 586.
             return v4;
         }
         _ => {}
@@ -5958,12 +6058,12 @@ pub fn constructor_vec_fcmp<C: Context>(
         let v6 = C::put_in_xmm(ctx, arg2);
         let v7 = C::put_in_xmm(ctx, arg3);
         let v8 = constructor_vec_rr_imm(ctx, v5, arg1, v6, v7);
-        // Rule at isle/codegen/x64/simd.isle line 576.
+        // Rule at isle/codegen/x64/simd.isle line 588.
         return v8;
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "vec_fcmp", "isle/codegen/x64/simd.isle line 575"
+        "vec_fcmp", "isle/codegen/x64/simd.isle line 587"
     )
 }
 
@@ -5978,17 +6078,17 @@ pub fn constructor_vec_widen_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v3 = Some(SseUnaryOp::Pmovsxbw);
-                    // Rule at isle/codegen/x64/simd.isle line 603.
+                    // Rule at isle/codegen/x64/simd.isle line 615.
                     return v3;
                 }
                 &Type::I32X4 => {
                     let v5 = Some(SseUnaryOp::Pmovsxwd);
-                    // Rule at isle/codegen/x64/simd.isle line 604.
+                    // Rule at isle/codegen/x64/simd.isle line 616.
                     return v5;
                 }
                 &Type::I64X2 => {
                     let v7 = Some(SseUnaryOp::Pmovsxdq);
-                    // Rule at isle/codegen/x64/simd.isle line 605.
+                    // Rule at isle/codegen/x64/simd.isle line 617.
                     return v7;
                 }
                 _ => {}
@@ -5998,17 +6098,17 @@ pub fn constructor_vec_widen_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v3 = Some(SseUnaryOp::Pmovsxbw);
-                    // Rule at isle/codegen/x64/simd.isle line 609.
+                    // Rule at isle/codegen/x64/simd.isle line 621.
                     return v3;
                 }
                 &Type::I32X4 => {
                     let v5 = Some(SseUnaryOp::Pmovsxwd);
-                    // Rule at isle/codegen/x64/simd.isle line 610.
+                    // Rule at isle/codegen/x64/simd.isle line 622.
                     return v5;
                 }
                 &Type::I64X2 => {
                     let v7 = Some(SseUnaryOp::Pmovsxdq);
-                    // Rule at isle/codegen/x64/simd.isle line 611.
+                    // Rule at isle/codegen/x64/simd.isle line 623.
                     return v7;
                 }
                 _ => {}
@@ -6018,17 +6118,17 @@ pub fn constructor_vec_widen_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v9 = Some(SseUnaryOp::Pmovzxbw);
-                    // Rule at isle/codegen/x64/simd.isle line 606.
+                    // Rule at isle/codegen/x64/simd.isle line 618.
                     return v9;
                 }
                 &Type::I32X4 => {
                     let v11 = Some(SseUnaryOp::Pmovzxwd);
-                    // Rule at isle/codegen/x64/simd.isle line 607.
+                    // Rule at isle/codegen/x64/simd.isle line 619.
                     return v11;
                 }
                 &Type::I64X2 => {
                     let v13 = Some(SseUnaryOp::Pmovzxdq);
-                    // Rule at isle/codegen/x64/simd.isle line 608.
+                    // Rule at isle/codegen/x64/simd.isle line 620.
                     return v13;
                 }
                 _ => {}
@@ -6038,17 +6138,17 @@ pub fn constructor_vec_widen_op<C: Context>(
             match arg1 {
                 &Type::I16X8 => {
                     let v9 = Some(SseUnaryOp::Pmovzxbw);
-                    // Rule at isle/codegen/x64/simd.isle line 612.
+                    // Rule at isle/codegen/x64/simd.isle line 624.
                     return v9;
                 }
                 &Type::I32X4 => {
                     let v11 = Some(SseUnaryOp::Pmovzxwd);
-                    // Rule at isle/codegen/x64/simd.isle line 613.
+                    // Rule at isle/codegen/x64/simd.isle line 625.
                     return v11;
                 }
                 &Type::I64X2 => {
                     let v13 = Some(SseUnaryOp::Pmovzxdq);
-                    // Rule at isle/codegen/x64/simd.isle line 614.
+                    // Rule at isle/codegen/x64/simd.isle line 626.
                     return v13;
                 }
                 _ => {}
@@ -6065,13 +6165,13 @@ pub fn constructor_widen_high<C: Context>(ctx: &mut C, arg0: &Opcode) -> Option<
         &Opcode::SwidenHigh => {
             let v1 = C::unit(ctx);
             let v2 = Some(v1);
-            // Rule at isle/codegen/x64/simd.isle line 616.
+            // Rule at isle/codegen/x64/simd.isle line 628.
             return v2;
         }
         &Opcode::UwidenHigh => {
             let v1 = C::unit(ctx);
             let v2 = Some(v1);
-            // Rule at isle/codegen/x64/simd.isle line 617.
+            // Rule at isle/codegen/x64/simd.isle line 629.
             return v2;
         }
         _ => {}
@@ -6090,12 +6190,12 @@ pub fn constructor_vec_narrow_op<C: Context>(
             match arg1 {
                 &Type::I8X16 => {
                     let v3 = Some(SseOp::Packsswb);
-                    // Rule at isle/codegen/x64/simd.isle line 632.
+                    // Rule at isle/codegen/x64/simd.isle line 644.
                     return v3;
                 }
                 &Type::I16X8 => {
                     let v5 = Some(SseOp::Packssdw);
-                    // Rule at isle/codegen/x64/simd.isle line 633.
+                    // Rule at isle/codegen/x64/simd.isle line 645.
                     return v5;
                 }
                 _ => {}
@@ -6105,12 +6205,12 @@ pub fn constructor_vec_narrow_op<C: Context>(
             match arg1 {
                 &Type::I8X16 => {
                     let v7 = Some(SseOp::Packuswb);
-                    // Rule at isle/codegen/x64/simd.isle line 634.
+                    // Rule at isle/codegen/x64/simd.isle line 646.
                     return v7;
                 }
                 &Type::I16X8 => {
                     let v9 = Some(SseOp::Packusdw);
-                    // Rule at isle/codegen/x64/simd.isle line 635.
+                    // Rule at isle/codegen/x64/simd.isle line 647.
                     return v9;
                 }
                 _ => {}
@@ -6124,7 +6224,7 @@ pub fn constructor_vec_narrow_op<C: Context>(
 // Generated as internal constructor for term splat_constant.
 pub fn constructor_splat_constant<C: Context>(ctx: &mut C, arg0: i64) -> XmmReg {
     let v1 = constructor_vector_constant(ctx, arg0, arg0);
-    // Rule at isle/codegen/x64/simd.isle line 698.
+    // Rule at isle/codegen/x64/simd.isle line 710.
     return v1;
 }
 
@@ -6132,7 +6232,7 @@ pub fn constructor_splat_constant<C: Context>(ctx: &mut C, arg0: i64) -> XmmReg 
 pub fn constructor_splat_operand<C: Context>(ctx: &mut C, arg0: i64) -> XmmMem {
     let v1 = C::vec_pool_amode(ctx, arg0, arg0);
     let v2 = C::amode_to_xmm_mem(ctx, v1);
-    // Rule at isle/codegen/x64/simd.isle line 700.
+    // Rule at isle/codegen/x64/simd.isle line 712.
     return v2;
 }
 
@@ -6142,7 +6242,7 @@ pub fn constructor_byte_shift_amount<C: Context>(ctx: &mut C, arg0: Value) -> Xm
     let v6 = C::imm_operand(ctx, 7_i64);
     let v7 = constructor_alu(ctx, &AluOp::And, &Type::I32, v4, v6);
     let v8 = constructor_gpr_to_xmm(ctx, &OperandSize::S32, v7);
-    // Rule at isle/codegen/x64/simd.isle line 754.
+    // Rule at isle/codegen/x64/simd.isle line 766.
     return v8;
 }
 
@@ -6150,7 +6250,7 @@ pub fn constructor_byte_shift_amount<C: Context>(ctx: &mut C, arg0: Value) -> Xm
 pub fn constructor_all_ones<C: Context>(ctx: &mut C) -> XmmReg {
     let v1 = constructor_vector_constant(ctx, 0_i64, 0_i64);
     let v3 = constructor_vec_rr(ctx, &SseOp::Pcmpeqd, v1, v1);
-    // Rule at isle/codegen/x64/simd.isle line 757.
+    // Rule at isle/codegen/x64/simd.isle line 769.
     return v3;
 }
 
@@ -6159,7 +6259,7 @@ pub fn constructor_i64x2_gt<C: Context>(ctx: &mut C, arg0: XmmReg, arg1: XmmReg)
     let v3 = C::has_sse_op(ctx, &SseOp::Pcmpgtq);
     if v3 == true {
         let v4 = constructor_vec_rr(ctx, &SseOp::Pcmpgtq, arg0, arg1);
-        // Rule at isle/codegen/x64/simd.isle line 797.
+        // Rule at isle/codegen/x64/simd.isle line 809.
         return v4;
     }
     let v7 = constructor_vec_rr(ctx, &SseOp::Psubq, arg1, arg0);
@@ -6168,7 +6268,7 @@ pub fn constructor_i64x2_gt<C: Context>(ctx: &mut C, arg0: XmmReg, arg1: XmmReg)
     let v13 = constructor_vec_rr(ctx, &SseOp::Pcmpgtd, arg0, arg1);
     let v14 = constructor_vec_rr(ctx, &SseOp::Por, v13, v10);
     let v17 = constructor_vec_unary_imm(ctx, &SseUnaryImmOp::Pshufd, 0xf5_u8, v14);
-    // Rule at isle/codegen/x64/simd.isle line 800.
+    // Rule at isle/codegen/x64/simd.isle line 812.
     return v17;
 }
 
@@ -6188,7 +6288,7 @@ pub fn constructor_vec_float_ops<C: Context>(ctx: &mut C, arg0: &Type) -> Option
                 payload: 0xa_u8,
             };
             let v11 = Some(v10);
-            // Rule at isle/codegen/x64/simd.isle line 824.
+            // Rule at isle/codegen/x64/simd.isle line 836.
             return v11;
         }
         &Type::F64X2 => {
@@ -6204,10 +6304,160 @@ pub fn constructor_vec_float_ops<C: Context>(ctx: &mut C, arg0: &Type) -> Option
                 payload: 0xd_u8,
             };
             let v22 = Some(v21);
-            // Rule at isle/codegen/x64/simd.isle line 827.
+            // Rule at isle/codegen/x64/simd.isle line 839.
             return v22;
         }
         _ => {}
     }
     None
+}
+
+// Generated as internal constructor for term widen_mul_parts.
+pub fn constructor_widen_mul_parts<C: Context>(ctx: &mut C, arg0: &Opcode) -> Option<WidenMul> {
+    match arg0 {
+        &Opcode::SmulWidenLow => {
+            let v4 = WidenMul::Parts {
+                widen: Opcode::SwidenLow,
+                signed: true,
+                high: false,
+            };
+            let v5 = Some(v4);
+            // Rule at isle/codegen/x64/simd.isle line 945.
+            return v5;
+        }
+        &Opcode::SmulWidenHigh => {
+            let v7 = WidenMul::Parts {
+                widen: Opcode::SwidenHigh,
+                signed: true,
+                high: true,
+            };
+            let v8 = Some(v7);
+            // Rule at isle/codegen/x64/simd.isle line 946.
+            return v8;
+        }
+        &Opcode::UmulWidenLow => {
+            let v10 = WidenMul::Parts {
+                widen: Opcode::UwidenLow,
+                signed: false,
+                high: false,
+            };
+            let v11 = Some(v10);
+            // Rule at isle/codegen/x64/simd.isle line 947.
+            return v11;
+        }
+        &Opcode::UmulWidenHigh => {
+            let v13 = WidenMul::Parts {
+                widen: Opcode::UwidenHigh,
+                signed: false,
+                high: true,
+            };
+            let v14 = Some(v13);
+            // Rule at isle/codegen/x64/simd.isle line 948.
+            return v14;
+        }
+        _ => {}
+    }
+    None
+}
+
+// Generated as internal constructor for term widen_half.
+pub fn constructor_widen_half<C: Context>(
+    ctx: &mut C,
+    arg0: &Opcode,
+    arg1: &Type,
+    arg2: XmmReg,
+) -> XmmReg {
+    let v5 = &constructor_vec_widen_op(ctx, arg0, arg1);
+    if let Some(v6) = v5 {
+        let v3 = constructor_widen_high(ctx, arg0);
+        if let Some(v4) = v3 {
+            let v9 = constructor_vec_unary_imm(ctx, &SseUnaryImmOp::Pshufd, 0xee_u8, arg2);
+            let v10 = constructor_vec_unary(ctx, v6, v9);
+            // Rule at isle/codegen/x64/simd.isle line 950.
+            return v10;
+        }
+        let v11 = constructor_vec_unary(ctx, v6, arg2);
+        // Rule at isle/codegen/x64/simd.isle line 954.
+        return v11;
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "widen_half", "isle/codegen/x64/simd.isle line 949"
+    )
+}
+
+// Generated as internal constructor for term mulhi_op.
+pub fn constructor_mulhi_op<C: Context>(ctx: &mut C, arg0: bool) -> SseOp {
+    match arg0 {
+        true => {
+            // Rule at isle/codegen/x64/simd.isle line 963.
+            return SseOp::Pmulhw;
+        }
+        false => {
+            // Rule at isle/codegen/x64/simd.isle line 964.
+            return SseOp::Pmulhuw;
+        }
+        _ => {}
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "mulhi_op", "isle/codegen/x64/simd.isle line 962"
+    )
+}
+
+// Generated as internal constructor for term unpack_words.
+pub fn constructor_unpack_words<C: Context>(ctx: &mut C, arg0: bool) -> SseOp {
+    match arg0 {
+        true => {
+            // Rule at isle/codegen/x64/simd.isle line 967.
+            return SseOp::Punpckhwd;
+        }
+        false => {
+            // Rule at isle/codegen/x64/simd.isle line 966.
+            return SseOp::Punpcklwd;
+        }
+        _ => {}
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "unpack_words", "isle/codegen/x64/simd.isle line 965"
+    )
+}
+
+// Generated as internal constructor for term even_dwords.
+pub fn constructor_even_dwords<C: Context>(ctx: &mut C, arg0: bool) -> u8 {
+    match arg0 {
+        true => {
+            // Rule at isle/codegen/x64/simd.isle line 977.
+            return 0xfa_u8;
+        }
+        false => {
+            // Rule at isle/codegen/x64/simd.isle line 976.
+            return 0x50_u8;
+        }
+        _ => {}
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "even_dwords", "isle/codegen/x64/simd.isle line 975"
+    )
+}
+
+// Generated as internal constructor for term muldq_op.
+pub fn constructor_muldq_op<C: Context>(ctx: &mut C, arg0: bool) -> SseOp {
+    match arg0 {
+        true => {
+            // Rule at isle/codegen/x64/simd.isle line 979.
+            return SseOp::Pmuldq;
+        }
+        false => {
+            // Rule at isle/codegen/x64/simd.isle line 980.
+            return SseOp::Pmuludq;
+        }
+        _ => {}
+    }
+    unreachable!(
+        "no rule matched for term {} at {}; should it be partial?",
+        "muldq_op", "isle/codegen/x64/simd.isle line 978"
+    )
 }
