@@ -23,21 +23,30 @@
 //!
 //! # Signatures and the oracle
 //!
-//! The signatures mix `i32`, `i64`, `f32` and `f64`; many have more integer
-//! arguments than the convention's five argument GPRs and more float
-//! arguments than its eight XMM registers, so both classes reach the
-//! stack, and zero to four results, so the return area is used. A callee's
-//! result `j` folds every argument into a 64-bit hash by Horner's rule with
-//! a multiplier of its own (integers sign-extended, floats by their bits),
-//! so a dropped, swapped or misplaced argument changes every result, and
-//! two results swapped differ. [`expected`] computes the same in Rust.
+//! The signatures mix `i32`, `i64`, `f32`, `f64` and `v128`; many have more
+//! integer arguments than the convention's five argument GPRs and more
+//! float and vector arguments than its eight XMM registers, so both
+//! classes reach the stack, and zero to four results, so the return area
+//! is used (16-byte slots for vectors). A callee's result `j` folds every
+//! argument into a 64-bit hash by Horner's rule with a multiplier of its
+//! own (integers sign-extended, floats by their bits, a `v128` as its two
+//! 64-bit halves), so a dropped, swapped or misplaced argument changes
+//! every result, and two results swapped differ; a `v128` result is the
+//! hash in its low half and its complement in the high half.
+//! [`expected`] computes the same in Rust.
 
 use duet::{Compiler, Engine, FuncType, Linker, Module, Store, Val, ValType};
 use duet_tests::rng::XorShift;
 use std::fmt::Write;
 
-/// The scalar types the signatures use.
-const TYPES: [ValType; 4] = [ValType::I32, ValType::I64, ValType::F32, ValType::F64];
+/// The types the signatures use.
+const TYPES: [ValType; 5] = [
+    ValType::I32,
+    ValType::I64,
+    ValType::F32,
+    ValType::F64,
+    ValType::V128,
+];
 
 /// A signature the generator made.
 #[derive(Clone, Debug)]
@@ -80,6 +89,17 @@ fn signatures() -> Vec<Signature> {
             params: vec![I64; 9],
             results: vec![I32, I32, I32],
         },
+        // Vectors: ten (two on the stack) among floats, and vector results
+        // in the return area.
+        Signature {
+            params: [V128, F64]
+                .into_iter()
+                .cycle()
+                .take(14)
+                .chain([V128; 3])
+                .collect(),
+            results: vec![V128, F32, V128, V128],
+        },
     ];
     let mut rng = XorShift::new(12);
     for _ in 0..40 {
@@ -96,22 +116,24 @@ fn hash_constants(j: usize) -> (i64, i64) {
 }
 
 /// A value as the hash reads it: integers sign-extended, floats by their
-/// bits (an `f32`'s zero-extended).
-fn hash_input(value: &Val) -> i64 {
+/// bits (an `f32`'s zero-extended), a `v128` as its low then its high 64
+/// bits.
+fn hash_inputs(value: &Val) -> Vec<i64> {
     match *value {
-        Val::I32(v) => v.into(),
-        Val::I64(v) => v,
-        Val::F32(bits) => bits.into(),
-        Val::F64(bits) => bits as i64,
-        ref other => panic!("the signatures are scalar, not {other:?}"),
+        Val::I32(v) => vec![v.into()],
+        Val::I64(v) => vec![v],
+        Val::F32(bits) => vec![bits.into()],
+        Val::F64(bits) => vec![bits as i64],
+        Val::V128(bits) => vec![bits as u64 as i64, (bits >> 64) as u64 as i64],
+        ref other => panic!("the signatures have no {other:?}"),
     }
 }
 
 /// Hash `j` of `args`.
 fn hash(args: &[Val], j: usize) -> i64 {
     let (multiplier, init) = hash_constants(j);
-    args.iter().fold(init, |acc, arg| {
-        acc.wrapping_mul(multiplier).wrapping_add(hash_input(arg))
+    args.iter().flat_map(hash_inputs).fold(init, |acc, input| {
+        acc.wrapping_mul(multiplier).wrapping_add(input)
     })
 }
 
@@ -131,7 +153,10 @@ fn expected(sig: &Signature, args: &[Val]) -> Vec<Val> {
                 ValType::I64 => Val::I64(hash),
                 ValType::F32 => Val::F32((((hash >> 40) as i32) as f32).to_bits()),
                 ValType::F64 => Val::F64(((hash >> 11) as f64).to_bits()),
-                other => panic!("the signatures are scalar, not {other:?}"),
+                ValType::V128 => {
+                    Val::V128(u128::from(hash as u64) | u128::from(!hash as u64) << 64)
+                }
+                other => panic!("the signatures have no {other:?}"),
             }
         })
         .collect()
@@ -145,9 +170,9 @@ fn expected_of_caller(sig: &Signature, args: &[Val]) -> Vec<Val> {
     results
 }
 
-/// Whether two lists of scalars are equal, bit for bit.
+/// Whether two lists of values are equal, bit for bit.
 fn same_values(a: &[Val], b: &[Val]) -> bool {
-    let key = |v: &Val| (v.ty(), hash_input(v));
+    let key = |v: &Val| (v.ty(), hash_inputs(v));
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| key(x) == key(y))
 }
 
@@ -158,7 +183,8 @@ fn wat_type(ty: ValType) -> &'static str {
         ValType::I64 => "i64",
         ValType::F32 => "f32",
         ValType::F64 => "f64",
-        other => panic!("the signatures are scalar, not {other:?}"),
+        ValType::V128 => "v128",
+        other => panic!("the signatures have no {other:?}"),
     }
 }
 
@@ -185,18 +211,21 @@ fn wat_hash(params: &[ValType], j: usize) -> String {
     let (multiplier, init) = hash_constants(j);
     let mut wat = format!("i64.const {init}");
     for (k, &param) in params.iter().enumerate() {
-        let widen = match param {
-            ValType::I32 => "i64.extend_i32_s",
-            ValType::I64 => "",
-            ValType::F32 => "i32.reinterpret_f32 i64.extend_i32_u",
-            ValType::F64 => "i64.reinterpret_f64",
-            other => panic!("the signatures are scalar, not {other:?}"),
+        let inputs: &[&str] = match param {
+            ValType::I32 => &["i64.extend_i32_s"],
+            ValType::I64 => &[""],
+            ValType::F32 => &["i32.reinterpret_f32 i64.extend_i32_u"],
+            ValType::F64 => &["i64.reinterpret_f64"],
+            ValType::V128 => &["i64x2.extract_lane 0", "i64x2.extract_lane 1"],
+            other => panic!("the signatures have no {other:?}"),
         };
-        write!(
-            wat,
-            "\n    i64.const {multiplier} i64.mul local.get {k} {widen} i64.add"
-        )
-        .unwrap();
+        for widen in inputs {
+            write!(
+                wat,
+                "\n    i64.const {multiplier} i64.mul local.get {k} {widen} i64.add"
+            )
+            .unwrap();
+        }
     }
     wat
 }
@@ -212,7 +241,8 @@ fn callee_module(sigs: &[Signature]) -> String {
                 ValType::I64 => "",
                 ValType::F32 => "i64.const 40 i64.shr_s i32.wrap_i64 f32.convert_i32_s",
                 ValType::F64 => "i64.const 11 i64.shr_s f64.convert_i64_s",
-                other => panic!("the signatures are scalar, not {other:?}"),
+                ValType::V128 => "i64x2.splat v128.const i64x2 0 -1 v128.xor",
+                other => panic!("the signatures have no {other:?}"),
             };
             write!(wat, "\n    {}\n    {narrow}", wat_hash(&sig.params, j)).unwrap();
         }
@@ -273,7 +303,8 @@ fn arguments(sig: &Signature, rng: &mut XorShift) -> Vec<Val> {
             ValType::I64 => Val::I64(rng.next() as i64),
             ValType::F32 => Val::F32((rng.next() as i32 as f32 / 7.0).to_bits()),
             ValType::F64 => Val::F64((rng.next() as i64 as f64 / 3.0).to_bits()),
-            other => panic!("the signatures are scalar, not {other:?}"),
+            ValType::V128 => Val::V128(u128::from(rng.next()) | u128::from(rng.next()) << 64),
+            other => panic!("the signatures have no {other:?}"),
         })
         .collect()
 }
@@ -422,6 +453,7 @@ fn both_tiers_call_host_functions() {
 fn the_signatures_use_the_stack_and_the_return_area() {
     use duet_environ::abi::{ArgLocation, CallSignature};
     let (mut gpr_stack, mut xmm_stack, mut return_area) = (false, false, false);
+    let mut vector_stack = false;
     for sig in signatures() {
         let ty = FuncType {
             params: sig.params.clone().into(),
@@ -432,11 +464,12 @@ fn the_signatures_use_the_stack_and_the_return_area() {
             if let ArgLocation::Stack { .. } = location {
                 match param {
                     ValType::I32 | ValType::I64 => gpr_stack = true,
+                    ValType::V128 => vector_stack = true,
                     _ => xmm_stack = true,
                 }
             }
         }
         return_area |= locations.return_area_size > 0;
     }
-    assert!(gpr_stack && xmm_stack && return_area);
+    assert!(gpr_stack && xmm_stack && vector_stack && return_area);
 }
