@@ -54,6 +54,8 @@ pub trait Context {
     fn shuffle_identity(&mut self, arg0: Constant, arg1: bool) -> bool;
     fn one_input_mask(&mut self, arg0: Constant, arg1: bool) -> Option<Constant>;
     fn reads_second(&mut self, arg0: Constant) -> bool;
+    fn splat_lanes(&mut self, arg0: Value) -> Option<Type>;
+    fn keeps_lane_bytes(&mut self, arg0: Constant, arg1: &Type) -> bool;
     fn widen_mul(&mut self, arg0: &Opcode) -> Option<Opcode>;
 }
 
@@ -591,29 +593,29 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                             }
                         }
                         &InstructionData::Unary {
-                            opcode: ref v239,
-                            arg: v240,
+                            opcode: ref v242,
+                            arg: v243,
                         } => {
                             if let &Opcode::Imul = v3 {
                                 let v8 = &C::def_data(ctx, v5.0);
                                 if let Some(v9) = v8 {
                                     if let &InstructionData::Unary {
-                                        opcode: ref v237,
-                                        arg: v238,
+                                        opcode: ref v240,
+                                        arg: v241,
                                     } = v9
                                     {
-                                        let v241 = C::same_opcode(ctx, v237, v239);
-                                        if v241 == true {
-                                            let v242 = &C::widen_mul(ctx, v237);
-                                            if let Some(v243) = v242 {
-                                                let v244 = C::same_type(ctx, v238, v240);
-                                                if v244 == true {
+                                        let v244 = C::same_opcode(ctx, v240, v242);
+                                        if v244 == true {
+                                            let v245 = &C::widen_mul(ctx, v240);
+                                            if let Some(v246) = v245 {
+                                                let v247 = C::same_type(ctx, v241, v243);
+                                                if v247 == true {
                                                     let v16 = &C::value_type(ctx, arg0);
-                                                    let v245 =
-                                                        C::binary_new(ctx, v243, v16, v238, v240);
-                                                    let v246 = Some(v245);
-                                                    // Rule at isle/codegen/opts/opts.isle line 391.
-                                                    return v246;
+                                                    let v248 =
+                                                        C::binary_new(ctx, v246, v16, v241, v243);
+                                                    let v249 = Some(v248);
+                                                    // Rule at isle/codegen/opts/opts.isle line 402.
+                                                    return v249;
                                                 }
                                             }
                                         }
@@ -622,11 +624,11 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                             }
                         }
                         &InstructionData::Binary {
-                            opcode: ref v220,
-                            args: v221,
+                            opcode: ref v223,
+                            args: v224,
                         } => {
                             if let &Opcode::Bor = v3 {
-                                match v220 {
+                                match v223 {
                                     &Opcode::Band => {
                                         let v8 = &C::def_data(ctx, v5.0);
                                         if let Some(v9) = v8 {
@@ -639,28 +641,28 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                                     let v16 = &C::value_type(ctx, arg0);
                                                     let v130 = &C::int_vector(ctx, v16);
                                                     if let Some(v131) = v130 {
-                                                        let v222 =
-                                                            C::unpack_value_array_2(ctx, v221);
+                                                        let v225 =
+                                                            C::unpack_value_array_2(ctx, v224);
                                                         let v34 = C::unpack_value_array_2(ctx, v33);
+                                                        let v237 =
+                                                            C::same_value(ctx, v225.0, v34.1);
+                                                        if v237 == true {
+                                                            let v238 = C::bitselect_new(
+                                                                ctx, v131, v225.0, v225.1, v34.0,
+                                                            );
+                                                            let v239 = Some(v238);
+                                                            // Rule at isle/codegen/opts/opts.isle line 391.
+                                                            return v239;
+                                                        }
                                                         let v234 =
-                                                            C::same_value(ctx, v222.0, v34.1);
+                                                            C::same_value(ctx, v225.1, v34.1);
                                                         if v234 == true {
                                                             let v235 = C::bitselect_new(
-                                                                ctx, v131, v222.0, v222.1, v34.0,
+                                                                ctx, v131, v225.1, v225.0, v34.0,
                                                             );
                                                             let v236 = Some(v235);
-                                                            // Rule at isle/codegen/opts/opts.isle line 380.
+                                                            // Rule at isle/codegen/opts/opts.isle line 387.
                                                             return v236;
-                                                        }
-                                                        let v231 =
-                                                            C::same_value(ctx, v222.1, v34.1);
-                                                        if v231 == true {
-                                                            let v232 = C::bitselect_new(
-                                                                ctx, v131, v222.1, v222.0, v34.0,
-                                                            );
-                                                            let v233 = Some(v232);
-                                                            // Rule at isle/codegen/opts/opts.isle line 376.
-                                                            return v233;
                                                         }
                                                     }
                                                 }
@@ -680,27 +682,27 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                                                     let v130 = &C::int_vector(ctx, v16);
                                                     if let Some(v131) = v130 {
                                                         let v34 = C::unpack_value_array_2(ctx, v33);
-                                                        let v222 =
-                                                            C::unpack_value_array_2(ctx, v221);
+                                                        let v225 =
+                                                            C::unpack_value_array_2(ctx, v224);
+                                                        let v231 =
+                                                            C::same_value(ctx, v34.0, v225.1);
+                                                        if v231 == true {
+                                                            let v232 = C::bitselect_new(
+                                                                ctx, v131, v34.0, v34.1, v225.0,
+                                                            );
+                                                            let v233 = Some(v232);
+                                                            // Rule at isle/codegen/opts/opts.isle line 383.
+                                                            return v233;
+                                                        }
                                                         let v228 =
-                                                            C::same_value(ctx, v34.0, v222.1);
+                                                            C::same_value(ctx, v34.1, v225.1);
                                                         if v228 == true {
                                                             let v229 = C::bitselect_new(
-                                                                ctx, v131, v34.0, v34.1, v222.0,
+                                                                ctx, v131, v34.1, v34.0, v225.0,
                                                             );
                                                             let v230 = Some(v229);
-                                                            // Rule at isle/codegen/opts/opts.isle line 372.
+                                                            // Rule at isle/codegen/opts/opts.isle line 379.
                                                             return v230;
-                                                        }
-                                                        let v225 =
-                                                            C::same_value(ctx, v34.1, v222.1);
-                                                        if v225 == true {
-                                                            let v226 = C::bitselect_new(
-                                                                ctx, v131, v34.1, v34.0, v222.0,
-                                                            );
-                                                            let v227 = Some(v226);
-                                                            // Rule at isle/codegen/opts/opts.isle line 368.
-                                                            return v227;
                                                         }
                                                     }
                                                 }
@@ -979,6 +981,15 @@ pub fn constructor_simplify<C: Context>(ctx: &mut C, arg0: Value) -> Option<Valu
                     let v210 = C::same_value(ctx, v175.0, v175.1);
                     match v210 {
                         true => {
+                            let v220 = &C::splat_lanes(ctx, v175.0);
+                            if let Some(v221) = v220 {
+                                let v222 = C::keeps_lane_bytes(ctx, v174, v221);
+                                if v222 == true {
+                                    let v206 = Some(v175.0);
+                                    // Rule at isle/codegen/opts/opts.isle line 368.
+                                    return v206;
+                                }
+                            }
                             let v211 = C::one_input_mask(ctx, v174, true);
                             if let Some(v212) = v211 {
                                 let v213 = C::shuffle_new(ctx, v175.0, v175.0, v212);
@@ -1064,18 +1075,18 @@ pub fn constructor_shuffle_one_of<C: Context>(
     match arg2 {
         true => {
             let v5 = C::shuffle_new(ctx, arg1, arg1, arg3);
-            // Rule at isle/codegen/opts/opts.isle line 364.
+            // Rule at isle/codegen/opts/opts.isle line 375.
             return v5;
         }
         false => {
             let v4 = C::shuffle_new(ctx, arg0, arg0, arg3);
-            // Rule at isle/codegen/opts/opts.isle line 363.
+            // Rule at isle/codegen/opts/opts.isle line 374.
             return v4;
         }
         _ => {}
     }
     unreachable!(
         "no rule matched for term {} at {}; should it be partial?",
-        "shuffle_one_of", "isle/codegen/opts/opts.isle line 362"
+        "shuffle_one_of", "isle/codegen/opts/opts.isle line 373"
     )
 }

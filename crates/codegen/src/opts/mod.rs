@@ -302,6 +302,38 @@ impl generated::Context for Rewriter<'_> {
         })
     }
 
+    fn splat_lanes(&mut self, v: Value) -> Option<Type> {
+        let dfg = &self.func.dfg;
+        let mut v = dfg.resolve_aliases(v);
+        if let ValueDef::Result(inst, _) = dfg.value_def(v)
+            && let InstructionData::Unary {
+                opcode: Opcode::Bitcast,
+                arg,
+            } = *dfg.inst(inst)
+        {
+            v = dfg.resolve_aliases(arg);
+        }
+        let ValueDef::Result(inst, _) = dfg.value_def(v) else {
+            return None;
+        };
+        matches!(
+            dfg.inst(inst),
+            InstructionData::Unary {
+                opcode: Opcode::Splat,
+                ..
+            }
+        )
+        .then(|| dfg.value_type(v))
+    }
+
+    fn keeps_lane_bytes(&mut self, mask: Constant, ty: &Type) -> bool {
+        let lane = (ty.lane_type().bits() / 8) as usize;
+        mask_bytes(self.func, mask)
+            .iter()
+            .enumerate()
+            .all(|(i, &m)| usize::from(m) % lane == i % lane)
+    }
+
     fn reads_second(&mut self, mask: Constant) -> bool {
         mask_bytes(self.func, mask).iter().all(|&m| m >= 16)
     }
