@@ -70,6 +70,14 @@
 //! every entry, so that `OutOfFuel` traps at a function's entry as
 //! Wasmtime's does.
 //!
+//! Only the host moves the deadline: the embedder between calls, a host
+//! function, or the callback `NewEpoch` runs. So inside a loop that makes
+//! no call the deadline changes only through that loop's own checks'
+//! slow paths, and a tier may keep it in a register there, reloaded after
+//! the slow path ([`loops_without_calls`] finds those loops; the
+//! optimizing tier does this, the baseline tier compares with the
+//! deadline in memory everywhere).
+//!
 //! [`VMStoreContext::FUEL_CONSUMED`]: crate::vmoffsets::VMStoreContext::FUEL_CONSUMED
 //! [`VMContext::EPOCH_COUNTER`]: crate::vmoffsets::VMContext::EPOCH_COUNTER
 //! [`VMContext::EPOCH_DEADLINE`]: crate::vmoffsets::VMContext::EPOCH_DEADLINE
@@ -141,19 +149,99 @@ pub fn checks_epoch_at_entry(body: &FunctionBody<'_>) -> bool {
     };
     while !reader.eof() {
         match reader.read() {
-            Ok(
-                Operator::Call { .. }
-                | Operator::CallIndirect { .. }
-                | Operator::CallRef { .. }
-                | Operator::ReturnCall { .. }
-                | Operator::ReturnCallIndirect { .. }
-                | Operator::ReturnCallRef { .. },
-            )
-            | Err(_) => return true,
-            Ok(_) => {}
+            Ok(op) if !is_call(&op) => {}
+            _ => return true,
         }
     }
     false
+}
+
+/// Whether `op` calls wasm or the host (directly, indirectly or as a tail
+/// call): what may run the host's code, which alone may move the epoch
+/// deadline (a builtin does not, but for the epoch check's own).
+fn is_call(op: &Operator<'_>) -> bool {
+    matches!(
+        op,
+        Operator::Call { .. }
+            | Operator::CallIndirect { .. }
+            | Operator::CallRef { .. }
+            | Operator::ReturnCall { .. }
+            | Operator::ReturnCallIndirect { .. }
+            | Operator::ReturnCallRef { .. }
+    )
+}
+
+/// A `loop` whose loop makes no call ([`loops_without_calls`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct CallFreeLoop {
+    /// The `loop` operator's offset.
+    pub offset: u64,
+    /// Whether the loop is the outermost of a nest of loops that make no
+    /// call: its innermost enclosing loop, if any, makes a call. A tier
+    /// that keeps the deadline in a register loads it before such a loop
+    /// only; inside one, the register already holds it.
+    pub outermost: bool,
+}
+
+/// The `loop` operators in this body whose loop (the `loop` to its `end`,
+/// nested loops included) makes no call, by ascending offset. In such a
+/// loop nothing but the epoch check's own slow path can move the epoch
+/// deadline, so a tier may keep the deadline in a register across it (the
+/// optimizing tier does). A body that does not decode has none (its
+/// validation fails anyway). O(n log n) in the body.
+pub fn loops_without_calls(body: &FunctionBody<'_>) -> Vec<CallFreeLoop> {
+    let Ok(mut reader) = body.get_operators_reader() else {
+        return Vec::new();
+    };
+    // The open blocks (whether each is a loop), and the open loops: each
+    // one's offset and whether it calls. A call marks the innermost open
+    // loop only; a loop that calls marks its enclosing one when it ends,
+    // so each operator costs O(1).
+    let mut open: Vec<bool> = Vec::new();
+    let mut loops: Vec<(u64, bool)> = Vec::new();
+    // The loops that make no call, each with its enclosing loop's offset.
+    let mut found: Vec<(u64, Option<u64>)> = Vec::new();
+    while !reader.eof() {
+        let Ok((op, offset)) = reader.read_with_offset() else {
+            return Vec::new();
+        };
+        match op {
+            Operator::Loop { .. } => {
+                open.push(true);
+                loops.push((offset, false));
+            }
+            Operator::Block { .. }
+            | Operator::If { .. }
+            | Operator::TryTable { .. }
+            | Operator::Try { .. } => open.push(false),
+            Operator::End | Operator::Delegate { .. } => {
+                if open.pop() == Some(true) {
+                    let (offset, calls) = loops.pop().expect("an open loop");
+                    let outer = loops.last_mut();
+                    if !calls {
+                        found.push((offset, outer.map(|o| o.0)));
+                    } else if let Some(outer) = outer {
+                        outer.1 = true;
+                    }
+                }
+            }
+            ref op if is_call(op) => {
+                if let Some(innermost) = loops.last_mut() {
+                    innermost.1 = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    found.sort_unstable();
+    let call_free = |offset: u64| found.binary_search_by_key(&offset, |l| l.0).is_ok();
+    found
+        .iter()
+        .map(|&(offset, outer)| CallFreeLoop {
+            offset,
+            outermost: !outer.is_some_and(call_free),
+        })
+        .collect()
 }
 
 /// Whether a tier checks fuel and the epoch right after compiling `op`'s
@@ -231,6 +319,35 @@ mod tests {
         let charges: Vec<u32> = ops.iter().map(|op| meter.charge(op)).collect();
         assert_eq!(charges, [0, 0, 0, 0, 0, 3, 0, 2, 0, 1, 0]);
         assert_eq!(meter.pending(), 0);
+    }
+
+    #[test]
+    fn loops_without_calls_are_found_through_nesting() {
+        let bytes = [
+            0x00, // no locals
+            0x03, 0x40, // 1: loop, calls (through the loop inside)
+            0x03, 0x40, // 3: loop, calls
+            0x10, 0x00, // call 0
+            0x0b, // end
+            0x03, 0x40, // 8: loop, no call
+            0x01, // nop
+            0x0b, // end
+            0x0b, // end
+            0x02, 0x40, // block
+            0x03, 0x40, // 15: loop, no call
+            0x0b, // end
+            0x0b, // end
+            0x0b, // end of the function
+        ];
+        let body = FunctionBody::new(wasmparser::BinaryReader::new(&bytes, 0));
+        let free = |offset, outermost| CallFreeLoop { offset, outermost };
+        assert_eq!(loops_without_calls(&body), [free(8, true), free(15, true)]);
+        assert!(checks_epoch_at_entry(&body));
+        // Two loops that make no call, one inside the other.
+        let leaf = [0x00, 0x03, 0x40, 0x03, 0x40, 0x0b, 0x0b, 0x0b];
+        let body = FunctionBody::new(wasmparser::BinaryReader::new(&leaf, 0));
+        assert_eq!(loops_without_calls(&body), [free(1, true), free(3, false)]);
+        assert!(!checks_epoch_at_entry(&body));
     }
 
     #[test]

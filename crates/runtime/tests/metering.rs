@@ -362,6 +362,34 @@ fn the_deadline_callback_extends_the_deadline_then_fails() {
     }
 }
 
+/// The callback runs once per deadline reached: a deadline it extends is
+/// not due again until the epoch moves, also in a loop that makes no call
+/// (where the optimizing tier keeps the deadline in a register, reloaded
+/// after the callback).
+#[test]
+fn a_deadline_the_callback_extends_is_not_due_again_until_the_epoch_moves() {
+    const LOOP: &str = r#"(module
+        (func (export "iterate") (param $n i32) (result i32)
+            (local $i i32)
+            (loop
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br_if 0 (i32.lt_u (local.get $i) (local.get $n))))
+            (local.get $i)))"#;
+    for compiler in COMPILERS {
+        let engine = engine(compiler, false, true);
+        let (mut store, instance) = instantiate(&engine, LOOP, 0u32);
+        // Due at the loop's first check; the epoch does not move after.
+        store.set_epoch_deadline(0);
+        store.epoch_deadline_callback(|mut caller| {
+            *caller.data_mut() += 1;
+            Ok(UpdateDeadline::Continue(1))
+        });
+        let result = call(&mut store, instance, "iterate", &[Val::I32(100_000)]).unwrap();
+        assert_eq!(result.and_then(|v| v.i32()), Some(100_000));
+        assert_eq!(*store.data(), 1, "{compiler:?}: the callback ran once");
+    }
+}
+
 #[test]
 fn a_panicking_deadline_callback_is_resumed_in_the_host() {
     for compiler in COMPILERS {

@@ -59,15 +59,15 @@
 //!   and adds the charge it returns to the store's counter, both in
 //!   memory (exact after every charge) and in an SSA variable that the
 //!   checks at function entry and loop headers compare, reloaded after
-//!   every call. The epoch deadline is cached in a variable the same way,
-//!   so the epoch check loads only the epoch, and calls its builtin from a
-//!   cold block, laid out after the rest of the function. Both off,
-//!   nothing is emitted.
+//!   every call. The epoch check loads the epoch and compares it with the
+//!   deadline, in memory or, in a loop that makes no call, cached in a
+//!   variable, and calls its builtin from a cold block, laid out after the
+//!   rest of the function. Both off, nothing is emitted.
 //!
-//! Every WebAssembly 2.0 operator except SIMD is translated (plus what
-//! comes with no new operator: multi-memory, memory64 and table64 indices).
-//! Anything else is a [`WasmError::UnsupportedOperator`] naming it; `v128`
-//! values are a [`WasmError::UnsupportedType`]. No input makes the
+//! Every WebAssembly 2.0 operator is translated, SIMD included, and relaxed
+//! SIMD (`simd.rs`), plus what comes with no new operator: multi-memory,
+//! memory64 and table64 indices. Anything else is a
+//! [`WasmError::UnsupportedOperator`] naming it. No input makes the
 //! translator panic: invalid bodies are [`WasmError::Invalid`].
 //!
 //! In debug builds each function is checked by the IR verifier before it is

@@ -31,11 +31,18 @@
 //! The counter `FUEL_CONSUMED` lives in memory, where the host reads it
 //! after a trap, and in an SSA variable `fuel` (a local the frontend's
 //! SSA construction threads through the blocks like the wasm locals).
-//! The instance's `EPOCH_DEADLINE` is not cached: the epoch check
-//! compares the epoch with it in memory (`cmp rax, [vmctx+0x18]`), which
-//! costs a load folded into the compare where a variable would hold a
-//! register through the whole function and need a reload after every
-//! call.
+//! The instance's `EPOCH_DEADLINE` is compared where it is in memory
+//! (`cmp rax, [vmctx+0x18]`, a load folded into the compare) at the
+//! function's entry and at the headers of loops that make a call: a
+//! variable would hold a register through the whole function and need a
+//! reload after every call. In a loop that makes no call
+//! ([`loops_without_calls`]), nothing but the check's own slow path can
+//! move the deadline, so a variable `deadline` caches it there: loaded
+//! just before the outermost loop of a nest of such loops, reloaded after
+//! the slow path's call, compared in a register. The loop's checks then need neither the deadline's load
+//! nor the VMContext pointer, which in a function that makes calls
+//! elsewhere lives in a spill slot and would be reloaded on every
+//! iteration.
 //!
 //! ```text
 //!   entry:   ctx      = load.i64 notrap aligned readonly vmctx+STORE_CONTEXT
@@ -50,13 +57,17 @@
 //!            out      = icmp sge fuel, 0
 //!                       brif out, out_of_fuel (cold), next
 //!   out_of_fuel:        trap OutOfFuel
+//!   before the outermost of nested loops that make no call:
+//!            deadline = load.i64 notrap aligned vmctx+EPOCH_DEADLINE
 //!   epoch check:
 //!            epoch    = load.i64 notrap aligned epochp
 //!            deadline = load.i64 notrap aligned vmctx+EPOCH_DEADLINE
+//!                       (in a loop that makes no call: the variable)
 //!            due      = icmp uge epoch, deadline
 //!                       brif due, new_epoch (cold), next
 //!   new_epoch:          status = call NewEpoch(vmctx)   ; preserve_all
-//!                       (fuel reloaded: it is a call)
+//!                       (fuel reloaded: it is a call; so is the
+//!                       deadline variable, in a loop that makes no call)
 //!                       trapnz status, Interrupt
 //!                       jump next
 //! ```
@@ -121,7 +132,9 @@ use crate::func_translator::Translator;
 use cranelift_codegen::builder::Variable;
 use cranelift_codegen::ir::{IntCC, MemFlags, Type, Value};
 use duet_environ::builtins::Builtin;
-use duet_environ::metering::{FuelMeter, checks_at_header, checks_epoch_at_entry};
+use duet_environ::metering::{
+    CallFreeLoop, FuelMeter, checks_at_header, checks_epoch_at_entry, loops_without_calls,
+};
 use duet_environ::trap::Trap;
 use duet_environ::vmoffsets::{VMContext, VMStoreContext};
 use wasmparser::{FunctionBody, Operator};
@@ -137,6 +150,10 @@ pub(crate) struct Metering {
     fuel: Option<(Value, Variable)>,
     /// The engine's epoch counter, when epochs are on.
     epoch: Option<Value>,
+    /// The variable caching the epoch deadline in loops that make no
+    /// call, and the offsets of those loops' `loop` operators, ascending
+    /// (when epochs are on).
+    deadline: Option<(Variable, Vec<CallFreeLoop>)>,
 }
 
 impl Translator<'_, '_> {
@@ -166,15 +183,47 @@ impl Translator<'_, '_> {
                 u64::from(VMContext::EPOCH_COUNTER),
             );
             self.metering.epoch = Some(counter);
+            // Reads the body once more, twice: only with epochs on.
+            let var = self.builder.declare_var(Type::I64);
+            self.metering.deadline = Some((var, loops_without_calls(body)));
         }
-        // Reads the body once more: only with epochs on.
         let epoch = self.metering.epoch.is_some() && checks_epoch_at_entry(body);
-        self.metering_checks(epoch);
+        self.metering_checks(epoch, false);
+    }
+
+    /// The deadline variable and whether the loop is the outermost of its
+    /// nest, if the `loop` at the current offset makes no call (so the
+    /// variable may hold the deadline through it).
+    fn call_free_loop(&self) -> Option<(Variable, bool)> {
+        let (var, loops) = self.metering.deadline.as_ref()?;
+        let i = loops
+            .binary_search_by_key(&self.offset, |l| l.offset)
+            .ok()?;
+        Some((*var, loops[i].outermost))
+    }
+
+    /// Defines the deadline variable as the deadline in memory.
+    fn reload_deadline(&mut self, var: Variable) {
+        let deadline = self.load_at(
+            Type::I64,
+            MemFlags::trusted(),
+            self.vmctx,
+            u64::from(VMContext::EPOCH_DEADLINE),
+        );
+        self.builder.def_var(var, deadline);
     }
 
     /// Before translating `op`, in reachable code: counts it and emits the
     /// charge the meter asks for, in the variable and in memory.
     pub(crate) fn metering_before(&mut self, op: &Operator<'_>) {
+        if checks_at_header(op)
+            && let Some((var, true)) = self.call_free_loop()
+        {
+            // Before the jump into the outermost loop of a nest that makes
+            // no call: the deadline their checks use (inside, the variable
+            // holds it already).
+            self.reload_deadline(var);
+        }
         let Some((ctx, var)) = self.metering.fuel else {
             return;
         };
@@ -199,7 +248,8 @@ impl Translator<'_, '_> {
         if !self.state.reachable {
             self.metering.meter = FuelMeter::new();
         } else if checks_at_header(op) {
-            self.metering_checks(true);
+            let call_free = self.call_free_loop().is_some();
+            self.metering_checks(true, call_free);
         }
     }
 
@@ -224,8 +274,10 @@ impl Translator<'_, '_> {
     }
 
     /// The fuel check, then the epoch check, each if it is on (the
-    /// latter only if `epoch`).
-    fn metering_checks(&mut self, epoch: bool) {
+    /// latter only if `epoch`; against the deadline variable if
+    /// `call_free`, the header of a loop that makes no call, else against
+    /// the deadline in memory).
+    fn metering_checks(&mut self, epoch: bool, call_free: bool) {
         if let Some((_, var)) = self.metering.fuel {
             let fuel = self.builder.use_var(var);
             let zero = self.builder.ins().iconst(Type::I64, 0);
@@ -248,12 +300,21 @@ impl Translator<'_, '_> {
         if let Some(counter) = self.metering.epoch.filter(|_| epoch) {
             let flags = MemFlags::trusted();
             let epoch = self.builder.ins().load(Type::I64, flags, counter, 0);
-            let deadline = self.load_at(
-                Type::I64,
-                flags,
-                self.vmctx,
-                u64::from(VMContext::EPOCH_DEADLINE),
-            );
+            let cached = self
+                .metering
+                .deadline
+                .as_ref()
+                .map(|(var, _)| *var)
+                .filter(|_| call_free);
+            let deadline = match cached {
+                Some(var) => self.builder.use_var(var),
+                None => self.load_at(
+                    Type::I64,
+                    flags,
+                    self.vmctx,
+                    u64::from(VMContext::EPOCH_DEADLINE),
+                ),
+            };
             let due = self
                 .builder
                 .ins()
@@ -267,6 +328,10 @@ impl Translator<'_, '_> {
             // Traps with `Interrupt` on a non-zero status, and reloads the
             // fuel counter (the callback may have changed it).
             self.call_builtin(Builtin::NewEpoch, &[]);
+            if let Some(var) = cached {
+                // The callback may have moved the deadline.
+                self.reload_deadline(var);
+            }
             self.builder.ins().jump(next, &[]);
             self.builder.seal_block(next);
             self.builder.switch_to_block(next);
