@@ -214,15 +214,13 @@ pub fn loops_without_calls(body: &FunctionBody<'_>) -> Vec<CallFreeLoop> {
             | Operator::If { .. }
             | Operator::TryTable { .. }
             | Operator::Try { .. } => open.push(false),
-            Operator::End | Operator::Delegate { .. } => {
-                if open.pop() == Some(true) {
-                    let (offset, calls) = loops.pop().expect("an open loop");
-                    let outer = loops.last_mut();
-                    if !calls {
-                        found.push((offset, outer.map(|o| o.0)));
-                    } else if let Some(outer) = outer {
-                        outer.1 = true;
-                    }
+            Operator::End | Operator::Delegate { .. } if open.pop() == Some(true) => {
+                let (offset, calls) = loops.pop().expect("an open loop");
+                let outer = loops.last_mut();
+                if !calls {
+                    found.push((offset, outer.map(|o| o.0)));
+                } else if let Some(outer) = outer {
+                    outer.1 = true;
                 }
             }
             ref op if is_call(op) => {
