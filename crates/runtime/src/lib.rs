@@ -148,6 +148,7 @@ mod engine;
 mod error;
 mod externals;
 mod func;
+mod image;
 mod instance;
 mod limits;
 mod linker;
@@ -157,6 +158,7 @@ pub mod memory;
 #[doc(hidden)]
 pub mod mmap;
 mod module;
+mod pool;
 #[doc(hidden)]
 pub mod profiling;
 mod store;
@@ -187,6 +189,7 @@ pub use limits::{
 };
 pub use linker::{InstancePre, Linker};
 pub use module::{Module, ModuleSource, NotAModule, NotText};
+pub use pool::{InstanceAllocationStrategy, PoolingAllocationConfig};
 pub use store::{AsStore, AsStoreDataMut, AsStoreMut, ExternRef, Store, UpdateDeadline, Val};
 pub use typed::{TypedFunc, WasmList, WasmTy};
 pub use wasmparser::WasmFeatures;

@@ -34,6 +34,7 @@ use core::ops::Range;
 use core::ptr::NonNull;
 use std::io;
 
+use rustix::fd::BorrowedFd;
 use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
 
 /// A failed mapping operation: what was attempted, over how many bytes, and
@@ -215,8 +216,89 @@ impl Mmap {
         self.protect(range, Protection::ReadOnly)
     }
 
-    fn protect(&mut self, range: Range<usize>, protection: Protection) -> Result<(), MmapError> {
-        let operation = protection.operation();
+    /// Gives the pages of `range` (page-aligned) back to the kernel, keeping
+    /// the mapping and its protection: a page reads as zero when next
+    /// touched (`madvise(MADV_DONTNEED)` on a private anonymous mapping).
+    /// Cheaper than unmapping and mapping again: the address space and
+    /// its page tables stay.
+    pub fn discard(&mut self, range: Range<usize>) -> Result<(), MmapError> {
+        const OPERATION: &str = "discarding pages";
+        let len = self.check_range(OPERATION, &range)?;
+        if len == 0 {
+            return Ok(());
+        }
+        // SAFETY: `range` is page-aligned and inside this mapping, which
+        // `self` owns, and `&mut self` excludes Rust references into it;
+        // the pages only change contents (to zero), never protection.
+        unsafe {
+            rustix::mm::madvise(
+                self.ptr.as_ptr().add(range.start).cast(),
+                len,
+                rustix::mm::Advice::LinuxDontNeed,
+            )
+        }
+        .map_err(|errno| MmapError::new(OPERATION, len, errno.into()))
+    }
+
+    /// Maps the first `range.len()` bytes of the file `fd` at `range`
+    /// (page-aligned) of this mapping, read-write and copy-on-write
+    /// (`MAP_PRIVATE | MAP_FIXED`): writes make private copies, and
+    /// [`discard`](Self::discard) brings back the file's bytes.
+    pub fn map_file_at(
+        &mut self,
+        range: Range<usize>,
+        fd: BorrowedFd<'_>,
+    ) -> Result<(), MmapError> {
+        const OPERATION: &str = "mapping a memory image";
+        let len = self.check_range(OPERATION, &range)?;
+        if len == 0 {
+            return Ok(());
+        }
+        // SAFETY: `range` is page-aligned and inside this mapping, which
+        // `self` owns and `&mut self` borrows exclusively, so MAP_FIXED
+        // replaces only pages of ours that no Rust reference points into.
+        unsafe {
+            rustix::mm::mmap(
+                self.ptr.as_ptr().add(range.start).cast(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::PRIVATE | MapFlags::FIXED,
+                fd,
+                0,
+            )
+        }
+        .map(drop)
+        .map_err(|errno| MmapError::new(OPERATION, len, errno.into()))
+    }
+
+    /// Replaces `range` (page-aligned) with fresh anonymous pages: zeroes,
+    /// inaccessible (what [`map_file_at`](Self::map_file_at) replaced
+    /// is gone).
+    pub fn unmap_file_at(&mut self, range: Range<usize>) -> Result<(), MmapError> {
+        const OPERATION: &str = "removing a memory image";
+        let len = self.check_range(OPERATION, &range)?;
+        if len == 0 {
+            return Ok(());
+        }
+        // SAFETY: as in `map_file_at`.
+        unsafe {
+            rustix::mm::mmap_anonymous(
+                self.ptr.as_ptr().add(range.start).cast(),
+                len,
+                ProtFlags::empty(),
+                MapFlags::PRIVATE | MapFlags::FIXED | MapFlags::NORESERVE,
+            )
+        }
+        .map(drop)
+        .map_err(|errno| MmapError::new(OPERATION, len, errno.into()))
+    }
+
+    /// The length of `range`, if it is page-aligned and inside the mapping.
+    fn check_range(
+        &self,
+        operation: &'static str,
+        range: &Range<usize>,
+    ) -> Result<usize, MmapError> {
         let len = range.end.wrapping_sub(range.start);
         if range.start > range.end || range.end > self.len {
             return Err(MmapError::invalid(
@@ -232,6 +314,12 @@ impl Mmap {
                 "the range is not page-aligned",
             ));
         }
+        Ok(len)
+    }
+
+    fn protect(&mut self, range: Range<usize>, protection: Protection) -> Result<(), MmapError> {
+        let operation = protection.operation();
+        let len = self.check_range(operation, &range)?;
         if len == 0 {
             return Ok(());
         }
