@@ -242,12 +242,12 @@ impl Func {
         Ok(store.push_func(
             pointer,
             ty,
-            Some(HostFuncParts {
+            Some(Box::new(HostFuncParts {
                 callback,
                 _context: context,
                 _func_ref: func_ref,
                 trampolines,
-            }),
+            })),
         ))
     }
 

@@ -554,8 +554,16 @@ pub(crate) fn instantiate(
         data.memories.push(store.memories.len() as u32 - 1);
     }
 
-    // Function references.
-    for (k, &f) in info.escaped_functions().iter().enumerate() {
+    // Function references: consecutive records, and consecutive store
+    // functions.
+    let escaped = info.escaped_functions();
+    store.funcs.reserve(escaped.len());
+    let first_ref = if escaped.is_empty() {
+        0
+    } else {
+        offsets.func_ref(0)
+    };
+    for (k, &f) in escaped.iter().enumerate() {
         let (wasm_call, vmctx) = match info.defined_func_index(f) {
             Some(defined) => (
                 module
@@ -576,7 +584,8 @@ pub(crate) fn instantiate(
             }
         };
         let type_id = module.inner.type_ids[info.functions[f.index()].index()];
-        let func_ref: *mut VMFuncRef = data.at(offsets.func_ref(k as u32));
+        let func_ref: *mut VMFuncRef =
+            data.at(first_ref + k as u32 * duet_environ::vmoffsets::VMFuncRef::SIZE);
         // SAFETY: see above.
         unsafe {
             func_ref.write(VMFuncRef {

@@ -222,22 +222,11 @@ impl Mmap {
     /// Cheaper than unmapping and mapping again: the address space and
     /// its page tables stay.
     pub fn discard(&mut self, range: Range<usize>) -> Result<(), MmapError> {
-        const OPERATION: &str = "discarding pages";
-        let len = self.check_range(OPERATION, &range)?;
-        if len == 0 {
-            return Ok(());
-        }
-        // SAFETY: `range` is page-aligned and inside this mapping, which
-        // `self` owns, and `&mut self` excludes Rust references into it;
-        // the pages only change contents (to zero), never protection.
-        unsafe {
-            rustix::mm::madvise(
-                self.ptr.as_ptr().add(range.start).cast(),
-                len,
-                rustix::mm::Advice::LinuxDontNeed,
-            )
-        }
-        .map_err(|errno| MmapError::new(OPERATION, len, errno.into()))
+        self.edit("discarding pages", range, |start, len| {
+            // SAFETY: `edit`'s range is ours; the pages only change
+            // contents (to zero), never protection.
+            unsafe { rustix::mm::madvise(start, len, rustix::mm::Advice::LinuxDontNeed) }
+        })
     }
 
     /// Maps the first `range.len()` bytes of the file `fd` at `range`
@@ -249,56 +238,41 @@ impl Mmap {
         range: Range<usize>,
         fd: BorrowedFd<'_>,
     ) -> Result<(), MmapError> {
-        const OPERATION: &str = "mapping a memory image";
-        let len = self.check_range(OPERATION, &range)?;
-        if len == 0 {
-            return Ok(());
-        }
-        // SAFETY: `range` is page-aligned and inside this mapping, which
-        // `self` owns and `&mut self` borrows exclusively, so MAP_FIXED
-        // replaces only pages of ours that no Rust reference points into.
-        unsafe {
-            rustix::mm::mmap(
-                self.ptr.as_ptr().add(range.start).cast(),
-                len,
+        self.edit("mapping a memory image", range, |start, len| {
+            let (prot, flags) = (
                 ProtFlags::READ | ProtFlags::WRITE,
                 MapFlags::PRIVATE | MapFlags::FIXED,
-                fd,
-                0,
-            )
-        }
-        .map(drop)
-        .map_err(|errno| MmapError::new(OPERATION, len, errno.into()))
+            );
+            // SAFETY: `edit`'s range is ours, so MAP_FIXED replaces only
+            // pages of this mapping.
+            unsafe { rustix::mm::mmap(start, len, prot, flags, fd, 0) }.map(drop)
+        })
     }
 
     /// Replaces `range` (page-aligned) with fresh anonymous pages: zeroes,
     /// inaccessible (what [`map_file_at`](Self::map_file_at) replaced
     /// is gone).
     pub fn unmap_file_at(&mut self, range: Range<usize>) -> Result<(), MmapError> {
-        const OPERATION: &str = "removing a memory image";
-        let len = self.check_range(OPERATION, &range)?;
-        if len == 0 {
-            return Ok(());
-        }
-        // SAFETY: as in `map_file_at`.
-        unsafe {
-            rustix::mm::mmap_anonymous(
-                self.ptr.as_ptr().add(range.start).cast(),
-                len,
-                ProtFlags::empty(),
-                MapFlags::PRIVATE | MapFlags::FIXED | MapFlags::NORESERVE,
-            )
-        }
-        .map(drop)
-        .map_err(|errno| MmapError::new(OPERATION, len, errno.into()))
+        self.edit("removing a memory image", range, |start, len| {
+            let flags = MapFlags::PRIVATE | MapFlags::FIXED | MapFlags::NORESERVE;
+            // SAFETY: as in `map_file_at`.
+            unsafe { rustix::mm::mmap_anonymous(start, len, ProtFlags::empty(), flags) }.map(drop)
+        })
     }
 
-    /// The length of `range`, if it is page-aligned and inside the mapping.
-    fn check_range(
-        &self,
+    /// Checks that `range` is page-aligned and inside the mapping, and
+    /// unless it is empty runs `f` with its first byte and length, the
+    /// error naming `operation`. `f` may do anything to those pages:
+    /// `&mut self` means no Rust reference into the mapping obtained
+    /// through `self` is alive. Code or data others hold raw pointers to
+    /// (compiled code, the VMContext) is the caller's responsibility, as
+    /// documented on each caller.
+    fn edit(
+        &mut self,
         operation: &'static str,
-        range: &Range<usize>,
-    ) -> Result<usize, MmapError> {
+        range: Range<usize>,
+        f: impl FnOnce(*mut core::ffi::c_void, usize) -> rustix::io::Result<()>,
+    ) -> Result<(), MmapError> {
         let len = range.end.wrapping_sub(range.start);
         if range.start > range.end || range.end > self.len {
             return Err(MmapError::invalid(
@@ -314,28 +288,18 @@ impl Mmap {
                 "the range is not page-aligned",
             ));
         }
-        Ok(len)
-    }
-
-    fn protect(&mut self, range: Range<usize>, protection: Protection) -> Result<(), MmapError> {
-        let operation = protection.operation();
-        let len = self.check_range(operation, &range)?;
         if len == 0 {
             return Ok(());
         }
-        // SAFETY: `range` is checked to be page-aligned and inside this
-        // mapping, which `self` owns; `&mut self` means no Rust reference
-        // into the mapping obtained through `self` is alive. Code or data
-        // others hold raw pointers to (compiled code, the VMContext) is the
-        // caller's responsibility, as documented on each caller.
-        unsafe {
-            rustix::mm::mprotect(
-                self.ptr.as_ptr().add(range.start).cast(),
-                len,
-                protection.flags(),
-            )
-        }
-        .map_err(|errno| MmapError::new(operation, len, errno.into()))
+        f(self.ptr.as_ptr().wrapping_add(range.start).cast(), len)
+            .map_err(|errno| MmapError::new(operation, len, errno.into()))
+    }
+
+    fn protect(&mut self, range: Range<usize>, protection: Protection) -> Result<(), MmapError> {
+        self.edit(protection.operation(), range, |start, len| {
+            // SAFETY: `edit`'s range is ours.
+            unsafe { rustix::mm::mprotect(start, len, protection.flags()) }
+        })
     }
 }
 

@@ -114,7 +114,9 @@ pub(crate) struct StoreFunc {
     /// the host function's boxed `HostContext`. Borrowed rather than
     /// cloned, so that instantiation does not allocate a type per function.
     ty: *const FuncType,
-    pub(crate) host: Option<HostFuncParts>,
+    /// Boxed: most functions are an instance's, and a small `StoreFunc`
+    /// makes instantiation's pushes cheap.
+    pub(crate) host: Option<Box<HostFuncParts>>,
     /// The entry trampoline of `ty`, found on the first call from the
     /// host (null until then): later calls skip the engine's lookup, and
     /// its lock. The engine, which the store holds, keeps it alive.
@@ -898,7 +900,7 @@ impl StoreOpaque {
         &mut self,
         func_ref: *const VMFuncRef,
         ty: *const FuncType,
-        host: Option<HostFuncParts>,
+        host: Option<Box<HostFuncParts>>,
     ) -> Func {
         let index = self.funcs.len() as u32;
         if host.is_some() {
