@@ -5,14 +5,28 @@
 //! engine and module.
 
 use duet::{
-    Caller, Compiler, Config, Engine, ExternRef, Func, Instance, Linker, Module, Store, Trap,
-    TrapCode, Val,
+    Caller, Compiler, Config, Engine, ExternRef, Func, Instance, InstanceAllocationStrategy,
+    Linker, Module, Store, Trap, TrapCode, Val,
 };
 
 fn engines() -> Vec<Engine> {
     [Compiler::Winch, Compiler::Cranelift]
         .into_iter()
         .map(|c| Engine::new(Config::new().compiler(c)).unwrap())
+        .collect()
+}
+
+/// Both tiers with the pooling allocator.
+fn pooled_engines() -> Vec<Engine> {
+    [Compiler::Winch, Compiler::Cranelift]
+        .into_iter()
+        .map(|c| {
+            let mut config = Config::new();
+            config
+                .compiler(c)
+                .allocation_strategy(InstanceAllocationStrategy::Pooling(Default::default()));
+            Engine::new(&config).unwrap()
+        })
         .collect()
 }
 
@@ -29,7 +43,14 @@ const EVERY_TYPE: &str = r#"(module
   (func (export "mixed") (param i32 i64 f32 f64 v128) (result f64 i64 i32 v128 f32)
     (local.get 3) (local.get 1) (local.get 0) (local.get 4) (local.get 2))
   (func (export "six") (param i32 i32 i32 i32 i32 i32) (result i32 i32 i32 i32 i32 i32)
-    (local.get 5) (local.get 4) (local.get 3) (local.get 2) (local.get 1) (local.get 0)))"#;
+    (local.get 5) (local.get 4) (local.get 3) (local.get 2) (local.get 1) (local.get 0))
+  ;; More values than `Func::call` keeps on the stack: a weighted sum.
+  (func (export "twenty")
+    (param i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64)
+    (result i64) (local $i i32) (local $s i64)
+    (local.set $s
+      (i64.add (i64.mul (local.get 0) (i64.const 1)) (i64.mul (local.get 19) (i64.const 20))))
+    (i64.add (local.get $s) (i64.mul (local.get 10) (i64.const 11)))))"#;
 
 /// `i32x4.add` of two `v128`s as `u128`s, lane by lane.
 fn i32x4_add(a: u128, b: u128) -> u128 {
@@ -122,6 +143,7 @@ fn every_value_type_goes_through_typed_and_untyped_calls() {
         assert_eq!(results[2].i32(), Some(-3));
         assert_eq!(results[3].v128(), Some(v));
         assert_eq!(results[4].f32(), Some(2.5));
+        let mut one_i64 = [Val::I64(0)];
         let f = typed(&mut store, "six")
             .typed::<(i32, i32, i32, i32, i32, i32), (i32, i32, i32, i32, i32, i32)>(&store)
             .unwrap();
@@ -129,6 +151,12 @@ fn every_value_type_goes_through_typed_and_untyped_calls() {
             f.call(&mut store, (1, 2, 3, 4, 5, 6)).unwrap(),
             (6, 5, 4, 3, 2, 1)
         );
+
+        // Twenty arguments: the untyped path's slots on the heap.
+        let twenty = typed(&mut store, "twenty");
+        let args: Vec<Val> = (1..=20).map(|k| Val::I64(k * 1000)).collect();
+        twenty.call(&mut store, &args, &mut one_i64).unwrap();
+        assert_eq!(one_i64[0].i64(), Some(1000 + 20 * 20_000 + 11 * 11_000));
 
         // The untyped path still checks what it is given.
         let mut one = [Val::I32(0)];
@@ -239,7 +267,7 @@ fn traps_through_the_typed_path_keep_their_code_and_backtrace() {
 
 #[test]
 fn stores_on_several_threads_share_one_engine_and_module() {
-    for engine in engines() {
+    for engine in engines().into_iter().chain(pooled_engines()) {
         let module = Module::new(
             &engine,
             r#"(module
