@@ -34,7 +34,7 @@ pub trait WasmTy: Sized {
 }
 
 macro_rules! wasm_ty {
-    ($($t:ty => $v:ident, $get:expr;)*) => {$(
+    ($($t:ty => $v:ident, $get:expr, $to_bits:expr, $from_bytes:expr;)*) => {$(
         impl WasmTy for $t {
             const TYPE: ValType = ValType::$v;
             fn into_val(self) -> Val {
@@ -44,16 +44,39 @@ macro_rules! wasm_ty {
                 let get: fn(&Val) -> Option<$t> = $get;
                 get(&val)
             }
+            /// The value's own bytes at the start of the slot,
+            /// little-endian: a load no wider than the trampoline's store
+            /// of it, so that it is forwarded from that store.
+            #[inline]
+            fn load(_store: &StoreOpaque, slot: &[u8; 16]) -> Self {
+                let from_bytes: fn(&[u8; 16]) -> $t = $from_bytes;
+                from_bytes(slot)
+            }
+            /// One 16-byte store of the value, zero-extended: a trampoline's
+            /// load of the low 4 or 8 bytes right after it is forwarded
+            /// from that store (two overlapping stores, the zeroes and then
+            /// the value, make the load wait for both to reach the cache).
+            #[inline]
+            fn store(self, _store: &StoreOpaque, slot: &mut [u8; 16]) -> Result<(), Error> {
+                let to_bits: fn($t) -> u128 = $to_bits;
+                *slot = to_bits(self).to_le_bytes();
+                Ok(())
+            }
         }
     )*};
 }
 
 wasm_ty! {
-    i32 => I32, Val::i32;
-    i64 => I64, Val::i64;
-    f32 => F32, Val::f32;
-    f64 => F64, Val::f64;
-    u128 => V128, Val::v128;
+    i32 => I32, Val::i32, |v| u128::from(v as u32), |s| i32::from_le_bytes(low(s));
+    i64 => I64, Val::i64, |v| u128::from(v as u64), |s| i64::from_le_bytes(low(s));
+    f32 => F32, Val::f32, |v| u128::from(v.to_bits()), |s| f32::from_le_bytes(low(s));
+    f64 => F64, Val::f64, |v| u128::from(v.to_bits()), |s| f64::from_le_bytes(low(s));
+    u128 => V128, Val::v128, |v| v, |s| u128::from_le_bytes(*s);
+}
+
+/// The first `N` bytes of a slot.
+fn low<const N: usize>(slot: &[u8; 16]) -> [u8; N] {
+    slot[..N].try_into().expect("N is at most 16")
 }
 
 impl WasmTy for Option<Func> {
