@@ -862,18 +862,16 @@ impl StoreOpaque {
 
     /// Writes `value` into a 16-byte slot (a global, or an argument).
     pub(crate) fn write_slot(&self, value: &Val, slot: &mut [u8; 16]) -> Result<(), Error> {
-        *slot = [0; 16];
-        match *value {
-            Val::I32(v) => slot[..4].copy_from_slice(&v.to_le_bytes()),
-            Val::I64(v) => slot[..8].copy_from_slice(&v.to_le_bytes()),
-            Val::F32(v) => slot[..4].copy_from_slice(&v.to_le_bytes()),
-            Val::F64(v) => slot[..8].copy_from_slice(&v.to_le_bytes()),
-            Val::V128(v) => slot.copy_from_slice(&v.to_le_bytes()),
-            Val::FuncRef(_) | Val::ExternRef(_) => {
-                let raw = self.ref_to_raw(value)?;
-                slot[..8].copy_from_slice(&(raw as u64).to_le_bytes());
-            }
-        }
+        // One store of the zero-extended value (see `WasmTy::store`).
+        let bits = match *value {
+            Val::I32(v) => u128::from(v as u32),
+            Val::I64(v) => u128::from(v as u64),
+            Val::F32(v) => u128::from(v),
+            Val::F64(v) => u128::from(v),
+            Val::V128(v) => v,
+            Val::FuncRef(_) | Val::ExternRef(_) => self.ref_to_raw(value)? as u128,
+        };
+        *slot = bits.to_le_bytes();
         Ok(())
     }
 
