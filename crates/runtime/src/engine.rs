@@ -6,6 +6,7 @@ use crate::code::CodeMemory;
 use crate::error::{Error, ErrorKind};
 use crate::loaded::{CodeNames, LoadedCode};
 use crate::memory::{DEFAULT_MEMORY64_RESERVATION, MAX_MEMORY64_RESERVATION};
+use crate::pool::{InstanceAllocationStrategy, Pool};
 use cranelift_asm::x64::{CpuFeatures, Feature};
 use duet_environ::module::FuncType;
 use duet_environ::trampoline;
@@ -177,6 +178,7 @@ pub struct Config {
     pub(crate) debug_info: bool,
     consume_fuel: bool,
     epoch_interruption: bool,
+    allocation: InstanceAllocationStrategy,
 }
 
 impl Default for Config {
@@ -208,7 +210,32 @@ impl Config {
             debug_info: false,
             consume_fuel: false,
             epoch_interruption: false,
+            allocation: InstanceAllocationStrategy::OnDemand,
         }
+    }
+
+    /// How instances' memories and tables are allocated: on demand (the
+    /// default), or from a pool of slots whose memories are reused
+    /// (`pool.rs`; Wasmtime's `Config::allocation_strategy`).
+    ///
+    /// ```
+    /// use duet::{Config, Engine, Instance, InstanceAllocationStrategy, Module, Store};
+    /// let mut config = Config::new();
+    /// config.allocation_strategy(InstanceAllocationStrategy::Pooling(Default::default()));
+    /// let engine = Engine::new(&config)?;
+    /// let module = Module::new(&engine, r#"(module (memory (export "m") 1)
+    ///     (data (i32.const 0) "\2a") (func (export "f") (result i32) (i32.load8_u (i32.const 0))))"#)?;
+    /// for _ in 0..3 {
+    ///     // Each store's instance reuses the memory the previous one gave back.
+    ///     let mut store = Store::new(&engine, ());
+    ///     let instance = Instance::new(&mut store, &module, &[])?;
+    ///     assert_eq!(instance.get_typed_func::<(), i32>(&mut store, "f")?.call(&mut store, ())?, 42);
+    /// }
+    /// # Ok::<(), duet::Error>(())
+    /// ```
+    pub fn allocation_strategy(&mut self, strategy: InstanceAllocationStrategy) -> &mut Self {
+        self.allocation = strategy;
+        self
     }
 
     /// Which compiler to use.
@@ -402,7 +429,11 @@ pub(crate) struct EngineInner {
     /// across every module of the engine, which is what lets
     /// `call_indirect` compare ids across instances.
     types: Mutex<HashMap<FuncType, u32>>,
+    /// Never emptied while the engine lives: stores keep raw pointers to
+    /// entry trampolines (`StoreFunc::entry`) and hold the engine.
     trampolines: Mutex<HashMap<u32, Arc<TypeTrampolines>>>,
+    /// The pooling allocator's slots, with `InstanceAllocationStrategy::Pooling`.
+    pool: Option<Pool>,
     /// The epoch (`Config::epoch_interruption`); every VMContext of the
     /// engine's stores points at it, and compiled code reads it with
     /// plain aligned loads.
@@ -481,6 +512,17 @@ impl Engine {
                 cpu,
                 types: Mutex::new(HashMap::new()),
                 trampolines: Mutex::new(HashMap::new()),
+                pool: match &config.allocation {
+                    InstanceAllocationStrategy::OnDemand => None,
+                    InstanceAllocationStrategy::Pooling(pooling) => Some(Pool::new(
+                        pooling.clone(),
+                        Tunables {
+                            consume_fuel: config.consume_fuel,
+                            epoch_interruption: config.epoch_interruption,
+                            ..config.tunables
+                        },
+                    )),
+                },
                 epoch: AtomicU64::new(0),
             }),
         })
@@ -507,6 +549,11 @@ impl Engine {
 
     /// The tunables both compilers and the runtime read, with the
     /// metering the configuration asks for.
+    /// The pooling allocator, if the engine pools instances.
+    pub(crate) fn pool(&self) -> Option<&Pool> {
+        self.inner.pool.as_ref()
+    }
+
     pub(crate) fn tunables(&self) -> Tunables {
         let config = &self.inner.config;
         Tunables {

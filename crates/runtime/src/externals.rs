@@ -4,6 +4,7 @@
 
 use crate::error::{Error, ErrorKind};
 use crate::func::Func;
+use crate::image::MemoryImage;
 use crate::memory::{LinearMemory, MemoryType as RtMemoryType};
 use crate::store::{
     AsStore, AsStoreDataMut, AsStoreMut, StoreGlobal, StoreMemory, StoreOpaque, StoreTable, Val,
@@ -11,6 +12,7 @@ use crate::store::{
 use crate::table::Table as RtTable;
 use crate::vm::VMGlobalDefinition;
 use duet_environ::module::{FuncType, GlobalType, MemoryType, TableType};
+use std::sync::Arc;
 
 /// The type of an import or export.
 #[derive(Clone, Debug, PartialEq)]
@@ -156,7 +158,11 @@ pub struct Memory {
 /// Creates a store memory of type `ty` (not yet owned by an instance).
 /// The limiter is not asked here: `Memory::new` and instantiation ask it
 /// first.
-pub(crate) fn new_memory(store: &StoreOpaque, ty: &MemoryType) -> Result<StoreMemory, Error> {
+pub(crate) fn new_memory(
+    store: &StoreOpaque,
+    ty: &MemoryType,
+    image: Option<&Arc<MemoryImage>>,
+) -> Result<StoreMemory, Error> {
     if ty.page_size_log2 != 16 {
         return Err(Error::from(ErrorKind::Unsupported(format!(
             "memories with {}-byte pages",
@@ -173,16 +179,29 @@ pub(crate) fn new_memory(store: &StoreOpaque, ty: &MemoryType) -> Result<StoreMe
         maximum: ty.maximum_pages,
         memory64: ty.memory64,
     };
-    let memory = LinearMemory::with_memory64_reservation(
-        &rt,
-        &store.engine.tunables(),
-        store.engine.memory64_reservation(),
-    )
-    .map_err(|e| Error::from(ErrorKind::Resource(format!("cannot create memory: {e}"))))?;
+    let create = || {
+        LinearMemory::with_memory64_reservation(
+            &rt,
+            &store.engine.tunables(),
+            store.engine.memory64_reservation(),
+        )
+        .map_err(|e| Error::from(ErrorKind::Resource(format!("cannot create memory: {e}"))))
+    };
+    let (memory, pooled) = match store.engine.pool() {
+        Some(pool) => (pool.memory(&rt, image, create)?, true),
+        None => {
+            let mut memory = create()?;
+            memory.set_image(image).map_err(|e| {
+                Error::from(ErrorKind::Resource(format!("cannot create memory: {e}")))
+            })?;
+            (memory, false)
+        }
+    };
     Ok(StoreMemory {
         memory,
         ty: *ty,
         owner: core::ptr::null_mut(),
+        pooled,
     })
 }
 
@@ -192,7 +211,7 @@ impl Memory {
         let store = store.as_store_mut();
         store.check_counts(0, 1, 0)?;
         store.check_new_memory(&ty)?;
-        let memory = new_memory(store, &ty)?;
+        let memory = new_memory(store, &ty, None)?;
         store.memories.push(memory);
         Ok(Memory {
             store: store.id,

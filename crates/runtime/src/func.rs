@@ -77,7 +77,9 @@ pub(crate) struct HostContext {
     store: *mut StoreOpaque,
     /// The instance whose import this context serves, if any.
     caller: Option<Instance>,
-    ty: FuncType,
+    /// The function's type; `StoreFunc::ty` points here for a host
+    /// function.
+    pub(crate) ty: FuncType,
     callback: Arc<HostCallback>,
 }
 
@@ -228,22 +230,24 @@ impl Func {
         callback: Arc<HostCallback>,
     ) -> Result<Func, Error> {
         let trampolines = store.engine.trampolines(&ty)?;
-        let mut context = HostContext::new(store, None, ty.clone(), callback.clone());
+        let context = HostContext::new(store, None, ty, callback.clone());
+        let ty = &context.ty;
         let func_ref = Box::new(VMFuncRef {
             wasm_call: trampolines.host(),
-            vmctx: (&mut *context as *mut HostContext).cast(),
-            type_id: store.engine.type_id(&ty),
+            vmctx: (&*context as *const HostContext).cast_mut().cast(),
+            type_id: store.engine.type_id(ty),
         });
         let pointer: *const VMFuncRef = &*func_ref;
+        let ty: *const FuncType = &context.ty;
         Ok(store.push_func(
             pointer,
             ty,
-            Some(HostFuncParts {
+            Some(Box::new(HostFuncParts {
                 callback,
                 _context: context,
                 _func_ref: func_ref,
                 trampolines,
-            }),
+            })),
         ))
     }
 
@@ -254,7 +258,7 @@ impl Func {
     pub fn ty(&self, store: impl AsStore) -> Result<FuncType, Error> {
         let store = store.as_store();
         store.check(self.store, "the function")?;
-        Ok(store.funcs[self.index as usize].ty.clone())
+        Ok(store.funcs[self.index as usize].ty().clone())
     }
 
     /// Calls the function with `params`, writing its results into
@@ -270,8 +274,7 @@ impl Func {
     ) -> Result<(), Error> {
         let store = store.as_store_mut();
         store.check(self.store, "the function")?;
-        let func = &store.funcs[self.index as usize];
-        let ty = func.ty.clone();
+        let ty = store.funcs[self.index as usize].ty();
         if params.len() != ty.params.len() {
             return Err(Error::from(ErrorKind::Type(format!(
                 "{ty} takes {} arguments, given {}",
@@ -286,22 +289,51 @@ impl Func {
                 results.len()
             ))));
         }
-        let mut values = vec![[0u8; 16]; ty.params.len().max(ty.results.len()).max(1)];
         for (i, (param, &t)) in params.iter().zip(ty.params.iter()).enumerate() {
-            store.check_type(param, t, &format!("argument {i}"))?;
-            store.write_slot(param, &mut values[i])?;
+            if param.ty() != t {
+                return Err(Error::from(ErrorKind::Type(format!(
+                    "argument {i}: expected a value of type {t}, got {}",
+                    param.ty()
+                ))));
+            }
         }
-        // SAFETY: the VMFuncRef lives as long as the store.
-        let func_ref = unsafe { &*func.func_ref };
-        let (wasm_call, vmctx) = (func_ref.wasm_call, func_ref.vmctx);
-        // SAFETY: `wasm_call` and `vmctx` come from one VMFuncRef of type
-        // `ty`, and `values` has a slot per parameter and result.
-        unsafe { invoke(store, wasm_call, vmctx, &ty, &mut values)? };
-        for ((result, &t), slot) in results.iter_mut().zip(ty.results.iter()).zip(&values) {
+        // The slots live on the stack unless the type has more values than
+        // a typical one: no allocation per call.
+        let count = params.len().max(results.len()).max(1);
+        let mut on_stack = [[0u8; 16]; SLOTS_ON_STACK];
+        let mut on_heap = Vec::new();
+        let values = if count <= SLOTS_ON_STACK {
+            &mut on_stack[..count]
+        } else {
+            on_heap.resize(count, [0u8; 16]);
+            &mut on_heap[..]
+        };
+        for (param, slot) in params.iter().zip(values.iter_mut()) {
+            store.write_slot(param, slot)?;
+        }
+        let entry = store.entry_point(self.index)?;
+        // SAFETY: the entry point is of the function's type, and `values`
+        // has a slot per parameter and result.
+        unsafe { invoke_entry(store, entry, values)? };
+        let ty = store.funcs[self.index as usize].ty();
+        for ((result, &t), slot) in results.iter_mut().zip(ty.results.iter()).zip(&*values) {
             *result = store.read_slot(t, slot);
         }
         Ok(())
     }
+}
+
+/// How many value slots [`Func::call`] keeps on the stack; a type with
+/// more parameters or results than this puts them on the heap.
+const SLOTS_ON_STACK: usize = 16;
+
+/// Where a call of a function enters: the entry trampoline of its type,
+/// the function's code and the VMContext to call it with.
+#[derive(Copy, Clone)]
+pub(crate) struct EntryPoint {
+    pub(crate) trampoline: *const u8,
+    pub(crate) wasm_call: *const u8,
+    pub(crate) vmctx: *mut u8,
 }
 
 /// Wraps a closure over `Caller<T>` and [`Val`] slices as a
@@ -362,43 +394,96 @@ pub(crate) unsafe fn invoke(
     values: &mut [[u8; 16]],
 ) -> Result<(), Error> {
     let trampolines = store.engine.trampolines(ty)?;
+    let entry = EntryPoint {
+        trampoline: trampolines.entry(),
+        wasm_call,
+        vmctx,
+    };
+    // SAFETY: the caller's contract; the engine keeps the trampoline.
+    unsafe { invoke_entry(store, entry, values) }
+}
+
+/// The most the stack limit of an outermost call is rounded up by (see
+/// [`invoke_entry`]).
+const STACK_LIMIT_GRANULE: usize = 4096;
+
+/// Calls `entry`, with arguments and results in `values`, and turns a trap
+/// into an error: the part of every call from the host into wasm
+/// ([`Func::call`], [`TypedFunc::call`](crate::TypedFunc::call), a start
+/// function).
+///
+/// The outermost call writes the stack limit into every VMContext of the
+/// store, but only when it changed: the limit is `max_wasm_stack` below
+/// the caller's frame rounded up to [`STACK_LIMIT_GRANULE`] (so wasm gets
+/// up to 4 KiB less than `max_wasm_stack`, never more), which makes it the
+/// same for calls made from the same place, as in a loop.
+///
+/// # Safety
+///
+/// `entry` is the entry trampoline of a function type, a function of that
+/// type (wasm code, or a host trampoline) and a VMContext it may be called
+/// with; `values` has a slot per parameter and result.
+pub(crate) unsafe fn invoke_entry(
+    store: &mut StoreOpaque,
+    entry: EntryPoint,
+    values: &mut [[u8; 16]],
+) -> Result<(), Error> {
     if store.depth == 0 {
         let here = &store as *const _ as usize;
-        store.stack_limit = here.saturating_sub(store.engine.max_wasm_stack());
-        for instance in &store.instances {
-            instance.set_stack_limit(store.stack_limit);
+        let limit = here
+            .saturating_sub(store.engine.max_wasm_stack())
+            .next_multiple_of(STACK_LIMIT_GRANULE);
+        if limit != store.stack_limit {
+            store.stack_limit = limit;
+            for instance in &store.instances {
+                instance.set_stack_limit(limit);
+            }
         }
     }
     store.depth += 1;
     let store_ptr: *mut StoreOpaque = store;
-    // SAFETY: the caller's contract, and the trampoline is of type `ty`;
-    // every function wasm can reach is in registered code of a module or
-    // trampoline the store or engine keeps alive. Host functions reach the
-    // store through its raw pointer while this frame does not touch it.
-    let outcome = unsafe { call_wasm(trampolines.entry(), vmctx, wasm_call, values.as_mut_ptr()) };
+    // SAFETY: the caller's contract; every function wasm can reach is in
+    // registered code of a module or trampoline the store or engine keeps
+    // alive. Host functions reach the store through its raw pointer while
+    // this frame does not touch it.
+    let outcome = unsafe {
+        call_wasm(
+            entry.trampoline,
+            entry.vmctx,
+            entry.wasm_call,
+            values.as_mut_ptr(),
+        )
+    };
     // SAFETY: the call is over; nothing else refers to the store.
     let store = unsafe { &mut *store_ptr };
     store.depth -= 1;
     if let Some(panic) = store.host_panic.take() {
         resume_unwind(panic);
     }
-    let Err(info) = outcome else {
-        return Ok(());
-    };
-    let frames = frames(store, &info);
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(info) => Err(trap_error(store, &info)),
+    }
+}
+
+/// The error of a trap that unwound to the host: a [`Trap`] with its
+/// frames, and a host function's error as its source.
+#[cold]
+fn trap_error(store: &mut StoreOpaque, info: &TrapInfo) -> Error {
+    let frames = frames(store, info);
     let truncated = info.backtrace.is_truncated();
     let host_error = match info.trap {
         // A host function's error, or an epoch callback's.
         TrapCode::HostError | TrapCode::Interrupt => store.host_error.take(),
         _ => None,
     };
-    Err(Error::new(match host_error.map(Error::downcast::<Trap>) {
+    Error::new(match host_error.map(Error::downcast::<Trap>) {
         // The host function passed on the trap of a call it made into wasm:
         // that trap goes on unwinding as itself, through these frames too.
         Some(Ok(inner)) => inner.unwound_through(frames, truncated),
         Some(Err(error)) => Trap::with_frames(info.trap, frames, truncated).with_source(error),
         None => Trap::with_frames(info.trap, frames, truncated),
-    }))
+    })
 }
 
 /// The trap's frames, as function indices and module offsets.

@@ -92,6 +92,21 @@ impl InstanceData {
         self.vmctx.as_ptr() as *mut u8
     }
 
+    /// The store index of the function whose `VMFuncRef` is at `raw`, if
+    /// that is one of this instance's function references.
+    pub(crate) fn func_at(&self, raw: usize) -> Option<u32> {
+        if self.func_refs.is_empty() {
+            return None;
+        }
+        let first = self.vmctx() as usize + self.offsets.func_ref(0) as usize;
+        let size = duet_environ::vmoffsets::VMFuncRef::SIZE as usize;
+        let offset = raw.checked_sub(first)?;
+        if offset % size != 0 {
+            return None;
+        }
+        self.func_refs.get(offset / size).copied()
+    }
+
     pub(crate) fn set_stack_limit(&self, limit: usize) {
         // SAFETY: the VMContext is live as long as `self`.
         unsafe { write_stack_limit(self.vmctx(), limit) };
@@ -399,6 +414,12 @@ pub(crate) fn instantiate(
     for ty in &info.tables[info.num_imported_tables as usize..] {
         store.check_new_table(ty.minimum, ty.maximum)?;
     }
+    if let Some(pool) = store.engine.pool() {
+        let defined_tables = &info.tables[info.num_imported_tables as usize..];
+        let tables = pool.take_instance(defined_tables.iter().map(|t| t.minimum))?;
+        store.pooled_instances += 1;
+        store.pooled_tables += tables;
+    }
     store.register_module(module);
 
     let offsets = VMOffsets::new(info.vm_counts());
@@ -414,7 +435,7 @@ pub(crate) fn instantiate(
         index,
         vmctx: vec![0u128; (offsets.size() as usize).div_ceil(16).max(1)].into_boxed_slice(),
         offsets,
-        func_refs: Vec::new(),
+        func_refs: Vec::with_capacity(info.escaped_functions().len()),
         tables: Vec::new(),
         memories: Vec::new(),
         globals: Vec::new(),
@@ -457,7 +478,7 @@ pub(crate) fn instantiate(
                         let mut context = HostContext::new(
                             store_ptr,
                             Some(instance),
-                            func.ty.clone(),
+                            func.ty().clone(),
                             host.callback.clone(),
                         );
                         let record = VMFunctionImport {
@@ -519,10 +540,13 @@ pub(crate) fn instantiate(
         }
     }
 
-    // Defined memories.
+    // Defined memories, with their images if the module has them
+    // (`image.rs`): then the data segments are in place from the start.
+    let images = module.images();
     for m in info.num_imported_memories as usize..info.memories.len() {
-        let mut memory = new_memory(store, &info.memories[m])?;
         let defined = (m as u32) - info.num_imported_memories;
+        let image = images.as_ref().and_then(|i| i[defined as usize].as_ref());
+        let mut memory = new_memory(store, &info.memories[m], image)?;
         memory.owner = data.at(offsets.defined_memory(defined));
         // SAFETY: see above; the record is the owner's copy.
         unsafe { *memory.owner = *memory.memory.vmmemory_definition() };
@@ -530,8 +554,16 @@ pub(crate) fn instantiate(
         data.memories.push(store.memories.len() as u32 - 1);
     }
 
-    // Function references.
-    for (k, &f) in info.escaped_functions().iter().enumerate() {
+    // Function references: consecutive records, and consecutive store
+    // functions.
+    let escaped = info.escaped_functions();
+    store.funcs.reserve(escaped.len());
+    let first_ref = if escaped.is_empty() {
+        0
+    } else {
+        offsets.func_ref(0)
+    };
+    for (k, &f) in escaped.iter().enumerate() {
         let (wasm_call, vmctx) = match info.defined_func_index(f) {
             Some(defined) => (
                 module
@@ -552,7 +584,8 @@ pub(crate) fn instantiate(
             }
         };
         let type_id = module.inner.type_ids[info.functions[f.index()].index()];
-        let func_ref: *mut VMFuncRef = data.at(offsets.func_ref(k as u32));
+        let func_ref: *mut VMFuncRef =
+            data.at(first_ref + k as u32 * duet_environ::vmoffsets::VMFuncRef::SIZE);
         // SAFETY: see above.
         unsafe {
             func_ref.write(VMFuncRef {
@@ -561,7 +594,8 @@ pub(crate) fn instantiate(
                 type_id,
             })
         };
-        let func = store.push_func(func_ref, info.func_type(f).clone(), None);
+        // The type stays in the module, which the store keeps.
+        let func = store.push_func(func_ref, info.func_type(f), None);
         data.func_refs.push(func.index);
     }
 
@@ -599,7 +633,12 @@ pub(crate) fn instantiate(
             ),
             None => 0,
         };
-        let table = RtTable::new(ty.minimum, ty.maximum, init)
+        // A pooled table grows no further than the pool's limit.
+        let maximum = match store.engine.pool() {
+            Some(pool) => Some(ty.maximum.unwrap_or(u64::MAX).min(pool.table_elements())),
+            None => ty.maximum,
+        };
+        let table = RtTable::new(ty.minimum, maximum, init)
             .map_err(|e| Error::from(ErrorKind::Resource(format!("cannot create table: {e}"))))?;
         let defined = (t as u32) - info.num_imported_tables;
         let owner = data.at(offsets.defined_table(defined));
@@ -637,6 +676,7 @@ pub(crate) fn instantiate(
 
     // The instance joins the store: from here on it must outlive any
     // reference into it that a segment writes.
+    store.instance_by_vmctx.insert(data.vmctx() as usize, index);
     store.instances.push(data);
     let data = &store.instances[index as usize];
     let data_ptr: *const InstanceData = &**data;
@@ -667,7 +707,10 @@ pub(crate) fn instantiate(
         }
     }
     for (d, segment) in info.data.iter().enumerate() {
-        if let DataKind::Active { memory, offset } = &segment.kind {
+        if let (DataKind::Active { .. }, Some(_)) = (&segment.kind, images) {
+            // Mapped with the memory's image.
+            store.instances[index as usize].data_dropped[d] = true;
+        } else if let DataKind::Active { memory, offset } = &segment.kind {
             let offset = ConstContext {
                 store,
                 instance: data,
@@ -720,7 +763,7 @@ fn check_import(
     match (info.imports[i].kind, item) {
         (EntityIndex::Function(f), Extern::Func(func)) => {
             let wanted = info.func_type(f);
-            let actual = &store.funcs[func.index as usize].ty;
+            let actual = store.funcs[func.index as usize].ty();
             if wanted != actual {
                 return Err(incompatible(
                     module,

@@ -48,9 +48,10 @@
 //!
 //! ```text
 //!   Engine   Config (compiler, CPU preset, features, parallelism, target = host only,
-//!            wasm stack size, tunables, memory64 reservation); canonical
-//!            function type ids and per-type entry/host trampolines, shared
-//!            by its modules
+//!            wasm stack size, tunables, memory64 reservation, allocation
+//!            strategy); canonical function type ids and per-type
+//!            entry/host trampolines, shared by its modules; with pooling,
+//!            the slots and the memories kept for reuse (pool.rs)
 //!   Module   translate + validate + compile every function (by the
 //!            engine's compiler, or one chosen per module, so modules of
 //!            both tiers can call each other) + link into W^X code,
@@ -59,7 +60,9 @@
 //!   Store<T> owns instances, memories, tables, globals, functions, extern
 //!            refs and the embedder's T; handles index into it (store.rs
 //!            says where the records compiled code reads live)
-//!   Instance instantiation in the spec's order (instance.rs)
+//!   Instance instantiation in the spec's order (instance.rs); a module's
+//!            data segments as memory images mapped copy-on-write, built
+//!            once per module where that is the same (image.rs)
 //!   Linker   names -> imports; host functions made per store; InstancePre:
 //!            the imports of one module resolved once, for many stores
 //!   limits   ResourceLimiter (Store::limiter) and StoreLimits: asked before
@@ -67,7 +70,8 @@
 //!            get -1 when refused, trap when the limiter fails, as with
 //!            trap_on_grow_failure), initial size and instantiation (counts
 //!            of instances, memories, tables); limits.rs
-//!   Func     calls through entry trampolines (TypedFunc: checked once); host functions through host
+//!   Func     calls through entry trampolines, no allocation or lock per call
+//!            (TypedFunc: checked once, values straight into slots); host functions through host
 //!            trampolines and a shim that parks errors and panics (func.rs):
 //!            Func::new over Val slices, Func::wrap over Rust values read
 //!            from the trampoline's slots in place, no allocation (wrap.rs)
@@ -148,6 +152,7 @@ mod engine;
 mod error;
 mod externals;
 mod func;
+mod image;
 mod instance;
 mod limits;
 mod linker;
@@ -157,6 +162,7 @@ pub mod memory;
 #[doc(hidden)]
 pub mod mmap;
 mod module;
+mod pool;
 #[doc(hidden)]
 pub mod profiling;
 mod store;
@@ -187,6 +193,7 @@ pub use limits::{
 };
 pub use linker::{InstancePre, Linker};
 pub use module::{Module, ModuleSource, NotAModule, NotText};
+pub use pool::{InstanceAllocationStrategy, PoolingAllocationConfig};
 pub use store::{AsStore, AsStoreDataMut, AsStoreMut, ExternRef, Store, UpdateDeadline, Val};
 pub use typed::{TypedFunc, WasmList, WasmTy};
 pub use wasmparser::WasmFeatures;

@@ -70,8 +70,11 @@ use core::ptr::NonNull;
 
 use duet_environ::tunables::Tunables;
 
+use crate::image::MemoryImage;
 use crate::mmap::{Mmap, MmapError};
 use crate::vm::VMMemoryDefinition;
+use rustix::fd::AsFd;
+use std::sync::Arc;
 
 /// The size of a WebAssembly page in bytes.
 pub const WASM_PAGE_SIZE: u64 = 1 << 16;
@@ -160,6 +163,10 @@ pub struct LinearMemory {
     /// What compiled code reads; a `Box` leaked with `Box::into_raw` so the
     /// address is stable and every write goes through this one raw pointer.
     definition: NonNull<VMMemoryDefinition>,
+    /// The memory image mapped copy-on-write over part of the memory
+    /// (`image.rs`), kept across [`clear`](Self::clear) and
+    /// [`reuse`](Self::reuse) until another one replaces it.
+    image: Option<Arc<MemoryImage>>,
 }
 
 // SAFETY: the memory owns its mapping and its definition exclusively (the
@@ -252,6 +259,7 @@ impl LinearMemory {
             maximum,
             guard,
             definition: NonNull::from(Box::leak(definition)),
+            image: None,
         })
     }
 
@@ -313,6 +321,104 @@ impl LinearMemory {
         let len = self.byte_len();
         // SAFETY: as for `data`, with `&mut self` making the borrow unique.
         unsafe { core::slice::from_raw_parts_mut(self.mmap.as_mut_ptr(), len) }
+    }
+
+    /// Lowers the most pages the memory may grow to to `cap` (a pooling
+    /// allocator's `max_memory_size`); a memory already larger is an error.
+    pub fn cap_maximum(&mut self, cap: u64) -> Result<(), MemoryError> {
+        if self.pages > cap {
+            return Err(MemoryError::MinimumExceedsMaximum {
+                minimum: self.pages,
+                maximum: cap,
+            });
+        }
+        self.maximum = self.maximum.min(cap);
+        Ok(())
+    }
+
+    /// Empties the memory so that it can be reused ([`reuse`](Self::reuse)):
+    /// every accessible page is given back to the kernel and reads as zero
+    /// when touched again. The mapping, its protection and the page tables
+    /// stay, which is what makes reuse cheaper than a new memory.
+    pub fn clear(&mut self) -> Result<(), MemoryError> {
+        let len = self.byte_len();
+        Ok(self.mmap.discard(0..len)?)
+    }
+
+    /// Whether [`reuse`](Self::reuse) can turn this memory into any 32-bit
+    /// memory of an engine with `tunables`: it is laid out as a new 32-bit
+    /// memory would be (a reservation of `memory_reservation` bytes and
+    /// the guard after it).
+    pub fn can_reuse(&self, tunables: &Tunables) -> bool {
+        self.layout == Layout::Reserved
+            && tunables.is_reserved(false)
+            && self.mmap.len() - self.guard == tunables.memory_reservation as usize
+            && self.guard as u64 == tunables.memory_guard_size
+    }
+
+    /// Turns this [`clear`](Self::clear)ed memory into a new one of type
+    /// `ty`, as [`new`](Self::new) would make it with `tunables`: `ty.minimum`
+    /// accessible pages of zeroes, the rest inaccessible. Only a 32-bit memory
+    /// in a reservation (which never moves) is reused; `Ok(false)` says this
+    /// one cannot hold a memory of `ty` and nothing changed.
+    pub fn reuse(&mut self, ty: &MemoryType, tunables: &Tunables) -> Result<bool, MemoryError> {
+        if ty.memory64 || !self.can_reuse(tunables) {
+            return Ok(false);
+        }
+        let declared = ty.maximum.unwrap_or(MAX_PAGES_32).min(MAX_PAGES_32);
+        let maximum = declared.min(tunables.memory_reservation / WASM_PAGE_SIZE);
+        if ty.minimum > maximum {
+            return Err(MemoryError::MinimumExceedsMaximum {
+                minimum: ty.minimum,
+                maximum,
+            });
+        }
+        // `minimum <= maximum <= reservation / 64 KiB`: inside the mapping.
+        let old_bytes = self.byte_len();
+        let new_bytes = (ty.minimum * WASM_PAGE_SIZE) as usize;
+        if new_bytes > old_bytes {
+            self.mmap.make_accessible(old_bytes..new_bytes)?;
+        } else {
+            self.mmap.make_inaccessible(new_bytes..old_bytes)?;
+        }
+        self.pages = ty.minimum;
+        self.maximum = maximum;
+        // SAFETY: as in `grow`; the memory belongs to no instance yet.
+        let definition = unsafe { self.definition.as_mut() };
+        definition.current_length = ty.minimum * WASM_PAGE_SIZE;
+        Ok(true)
+    }
+
+    /// Makes `image`'s bytes the memory's contents in its range, and the
+    /// rest of a previous image's range zeroes: the memory must be fresh
+    /// (new, or [`reuse`](Self::reuse)d) and `image` inside its size. The
+    /// image a reused memory still has mapped is kept as it is (its pages
+    /// were reset to the image by [`clear`](Self::clear)).
+    pub(crate) fn set_image(
+        &mut self,
+        image: Option<&Arc<MemoryImage>>,
+    ) -> Result<(), MemoryError> {
+        if self.image.as_ref().map(Arc::as_ptr) == image.map(Arc::as_ptr) {
+            return Ok(());
+        }
+        if let Some(old) = self.image.take() {
+            let range = old.range();
+            self.mmap.unmap_file_at(range.clone())?;
+            let accessible = range.start..range.end.min(self.byte_len());
+            if accessible.start < accessible.end {
+                self.mmap.make_accessible(accessible)?;
+            }
+        }
+        if let Some(image) = image {
+            let range = image.range();
+            assert!(
+                range.end <= self.byte_len(),
+                "an image lies inside its memory's minimum size"
+            );
+            self.mmap.map_file_at(range, image.fd().as_fd())?;
+            self.image = Some(image.clone());
+        }
+        Ok(())
     }
 
     /// Grows the memory by `delta` pages of zeroes. Returns the old size in

@@ -34,6 +34,7 @@ use core::ops::Range;
 use core::ptr::NonNull;
 use std::io;
 
+use rustix::fd::BorrowedFd;
 use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
 
 /// A failed mapping operation: what was attempted, over how many bytes, and
@@ -215,8 +216,63 @@ impl Mmap {
         self.protect(range, Protection::ReadOnly)
     }
 
-    fn protect(&mut self, range: Range<usize>, protection: Protection) -> Result<(), MmapError> {
-        let operation = protection.operation();
+    /// Gives the pages of `range` (page-aligned) back to the kernel, keeping
+    /// the mapping and its protection: a page reads as zero when next
+    /// touched (`madvise(MADV_DONTNEED)` on a private anonymous mapping).
+    /// Cheaper than unmapping and mapping again: the address space and
+    /// its page tables stay.
+    pub fn discard(&mut self, range: Range<usize>) -> Result<(), MmapError> {
+        self.edit("discarding pages", range, |start, len| {
+            // SAFETY: `edit`'s range is ours; the pages only change
+            // contents (to zero), never protection.
+            unsafe { rustix::mm::madvise(start, len, rustix::mm::Advice::LinuxDontNeed) }
+        })
+    }
+
+    /// Maps the first `range.len()` bytes of the file `fd` at `range`
+    /// (page-aligned) of this mapping, read-write and copy-on-write
+    /// (`MAP_PRIVATE | MAP_FIXED`): writes make private copies, and
+    /// [`discard`](Self::discard) brings back the file's bytes.
+    pub fn map_file_at(
+        &mut self,
+        range: Range<usize>,
+        fd: BorrowedFd<'_>,
+    ) -> Result<(), MmapError> {
+        self.edit("mapping a memory image", range, |start, len| {
+            let (prot, flags) = (
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::PRIVATE | MapFlags::FIXED,
+            );
+            // SAFETY: `edit`'s range is ours, so MAP_FIXED replaces only
+            // pages of this mapping.
+            unsafe { rustix::mm::mmap(start, len, prot, flags, fd, 0) }.map(drop)
+        })
+    }
+
+    /// Replaces `range` (page-aligned) with fresh anonymous pages: zeroes,
+    /// inaccessible (what [`map_file_at`](Self::map_file_at) replaced
+    /// is gone).
+    pub fn unmap_file_at(&mut self, range: Range<usize>) -> Result<(), MmapError> {
+        self.edit("removing a memory image", range, |start, len| {
+            let flags = MapFlags::PRIVATE | MapFlags::FIXED | MapFlags::NORESERVE;
+            // SAFETY: as in `map_file_at`.
+            unsafe { rustix::mm::mmap_anonymous(start, len, ProtFlags::empty(), flags) }.map(drop)
+        })
+    }
+
+    /// Checks that `range` is page-aligned and inside the mapping, and
+    /// unless it is empty runs `f` with its first byte and length, the
+    /// error naming `operation`. `f` may do anything to those pages:
+    /// `&mut self` means no Rust reference into the mapping obtained
+    /// through `self` is alive. Code or data others hold raw pointers to
+    /// (compiled code, the VMContext) is the caller's responsibility, as
+    /// documented on each caller.
+    fn edit(
+        &mut self,
+        operation: &'static str,
+        range: Range<usize>,
+        f: impl FnOnce(*mut core::ffi::c_void, usize) -> rustix::io::Result<()>,
+    ) -> Result<(), MmapError> {
         let len = range.end.wrapping_sub(range.start);
         if range.start > range.end || range.end > self.len {
             return Err(MmapError::invalid(
@@ -235,19 +291,15 @@ impl Mmap {
         if len == 0 {
             return Ok(());
         }
-        // SAFETY: `range` is checked to be page-aligned and inside this
-        // mapping, which `self` owns; `&mut self` means no Rust reference
-        // into the mapping obtained through `self` is alive. Code or data
-        // others hold raw pointers to (compiled code, the VMContext) is the
-        // caller's responsibility, as documented on each caller.
-        unsafe {
-            rustix::mm::mprotect(
-                self.ptr.as_ptr().add(range.start).cast(),
-                len,
-                protection.flags(),
-            )
-        }
-        .map_err(|errno| MmapError::new(operation, len, errno.into()))
+        f(self.ptr.as_ptr().wrapping_add(range.start).cast(), len)
+            .map_err(|errno| MmapError::new(operation, len, errno.into()))
+    }
+
+    fn protect(&mut self, range: Range<usize>, protection: Protection) -> Result<(), MmapError> {
+        self.edit(protection.operation(), range, |start, len| {
+            // SAFETY: `edit`'s range is ours.
+            unsafe { rustix::mm::mprotect(start, len, protection.flags()) }
+        })
     }
 }
 

@@ -22,6 +22,8 @@ pub(crate) struct ModuleInner {
     pub(crate) code: LoadedCode,
     /// The engine's canonical id of each type of the type section.
     pub(crate) type_ids: Box<[u32]>,
+    /// The memory images (`image.rs`), built on the first instantiation.
+    pub(crate) images: std::sync::OnceLock<crate::image::ModuleImages>,
 }
 
 /// A compiled WebAssembly module, ready to be instantiated in any store of
@@ -308,6 +310,7 @@ impl Module {
                 name,
                 code,
                 type_ids,
+                images: std::sync::OnceLock::new(),
             }),
         })
     }

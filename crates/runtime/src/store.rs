@@ -21,7 +21,7 @@
 
 use crate::engine::{Engine, TypeTrampolines};
 use crate::error::{Error, ErrorKind};
-use crate::func::{Caller, Func, HostContext};
+use crate::func::{Caller, EntryPoint, Func, HostContext};
 use crate::instance::{Instance, InstanceData};
 use crate::limits::ResourceLimiter;
 use crate::memory::LinearMemory;
@@ -31,7 +31,7 @@ use crate::vm::VMStoreContext;
 use crate::vm::{VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMTableDefinition};
 use core::any::Any;
 use duet_environ::module::{FuncType, GlobalType, MemoryType, RefType, TableType, ValType};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -45,6 +45,9 @@ pub(crate) struct StoreMemory {
     /// The copy of the definition in the defining instance's VMContext, or
     /// null for a host memory.
     pub(crate) owner: *mut VMMemoryDefinition,
+    /// Whether the memory is in a slot of the engine's pool, to which the
+    /// store gives it back when dropped.
+    pub(crate) pooled: bool,
 }
 
 impl StoreMemory {
@@ -107,8 +110,26 @@ pub(crate) struct HostFuncParts {
 /// A function of the store.
 pub(crate) struct StoreFunc {
     pub(crate) func_ref: *const VMFuncRef,
-    pub(crate) ty: FuncType,
-    pub(crate) host: Option<HostFuncParts>,
+    /// The type: in the instance's module (which the store keeps), or in
+    /// the host function's boxed `HostContext`. Borrowed rather than
+    /// cloned, so that instantiation does not allocate a type per function.
+    ty: *const FuncType,
+    /// Boxed: most functions are an instance's, and a small `StoreFunc`
+    /// makes instantiation's pushes cheap.
+    pub(crate) host: Option<Box<HostFuncParts>>,
+    /// The entry trampoline of `ty`, found on the first call from the
+    /// host (null until then): later calls skip the engine's lookup, and
+    /// its lock. The engine, which the store holds, keeps it alive.
+    pub(crate) entry: *const u8,
+}
+
+impl StoreFunc {
+    /// The function's type.
+    pub(crate) fn ty(&self) -> &FuncType {
+        // SAFETY: `ty` points into a module or host context the store
+        // keeps as long as the function.
+        unsafe { &*self.ty }
+    }
 }
 
 /// The part of a store that does not depend on its data type. Public only
@@ -123,9 +144,14 @@ pub struct StoreOpaque {
     pub(crate) tables: Vec<StoreTable>,
     pub(crate) globals: Vec<StoreGlobal>,
     pub(crate) funcs: Vec<StoreFunc>,
-    /// The function owning each `VMFuncRef` address, to turn references
-    /// read from tables and globals back into [`Func`]s.
+    /// The host function owning each host `VMFuncRef` address, to turn
+    /// references read from tables and globals back into [`Func`]s. An
+    /// instance's function references are found through
+    /// `instance_by_vmctx` instead: one entry per instance rather than one
+    /// hash per function at instantiation.
     pub(crate) func_by_ref: HashMap<usize, u32>,
+    /// Each instance by its VMContext's address.
+    pub(crate) instance_by_vmctx: BTreeMap<usize, u32>,
     pub(crate) externrefs: Vec<Box<dyn Any + Send + Sync>>,
     /// The modules instantiated here (for backtraces), each once.
     pub(crate) modules: Vec<Module>,
@@ -149,6 +175,27 @@ pub struct StoreOpaque {
     pub(crate) epoch_deadline: u64,
     /// What happens at the deadline: `None` traps with `Interrupt`.
     pub(crate) epoch_callback: Option<EpochCallback>,
+    /// The instance and table slots of the engine's pool this store took
+    /// (its pooled memories say so themselves), given back when it is
+    /// dropped.
+    pub(crate) pooled_instances: u32,
+    pub(crate) pooled_tables: u32,
+}
+
+/// Gives the store's pooled slots back to the engine's pool (`pool.rs`).
+/// Nothing runs between this and the fields' own drops, so the instances,
+/// whose VMContexts still point at the memories, are never used again.
+impl Drop for StoreOpaque {
+    fn drop(&mut self) {
+        if let Some(pool) = self.engine.pool() {
+            let memories = self
+                .memories
+                .drain(..)
+                .filter(|memory| memory.pooled)
+                .map(|memory| memory.memory);
+            pool.release(self.pooled_instances, self.pooled_tables, memories);
+        }
+    }
 }
 
 // SAFETY: `Store<T>` is `Send` when `T` is, and `Sync` when `T` is, as
@@ -288,6 +335,7 @@ impl<T> Store<T> {
                     globals: Vec::new(),
                     funcs: Vec::new(),
                     func_by_ref: HashMap::new(),
+                    instance_by_vmctx: BTreeMap::new(),
                     externrefs: Vec::new(),
                     modules: Vec::new(),
                     host_error: None,
@@ -298,6 +346,8 @@ impl<T> Store<T> {
                     vm_store_context: Box::default(),
                     epoch_deadline: 0,
                     epoch_callback: None,
+                    pooled_instances: 0,
+                    pooled_tables: 0,
                 },
                 data,
             }),
@@ -793,9 +843,14 @@ impl StoreOpaque {
         match ty {
             RefType::FuncRef => Val::FuncRef(Some(Func {
                 store: self.id,
-                index: *self
+                index: self
                     .func_by_ref
                     .get(&raw)
+                    .copied()
+                    .or_else(|| {
+                        let (_, &instance) = self.instance_by_vmctx.range(..=raw).next_back()?;
+                        self.instances[instance as usize].func_at(raw)
+                    })
                     .expect("every VMFuncRef that reaches wasm is registered"),
             })),
             RefType::ExternRef => Val::ExternRef(Some(ExternRef {
@@ -807,18 +862,16 @@ impl StoreOpaque {
 
     /// Writes `value` into a 16-byte slot (a global, or an argument).
     pub(crate) fn write_slot(&self, value: &Val, slot: &mut [u8; 16]) -> Result<(), Error> {
-        *slot = [0; 16];
-        match *value {
-            Val::I32(v) => slot[..4].copy_from_slice(&v.to_le_bytes()),
-            Val::I64(v) => slot[..8].copy_from_slice(&v.to_le_bytes()),
-            Val::F32(v) => slot[..4].copy_from_slice(&v.to_le_bytes()),
-            Val::F64(v) => slot[..8].copy_from_slice(&v.to_le_bytes()),
-            Val::V128(v) => slot.copy_from_slice(&v.to_le_bytes()),
-            Val::FuncRef(_) | Val::ExternRef(_) => {
-                let raw = self.ref_to_raw(value)?;
-                slot[..8].copy_from_slice(&(raw as u64).to_le_bytes());
-            }
-        }
+        // One store of the zero-extended value (see `WasmTy::store`).
+        let bits = match *value {
+            Val::I32(v) => u128::from(v as u32),
+            Val::I64(v) => u128::from(v as u64),
+            Val::F32(v) => u128::from(v),
+            Val::F64(v) => u128::from(v),
+            Val::V128(v) => v,
+            Val::FuncRef(_) | Val::ExternRef(_) => self.ref_to_raw(value)? as u128,
+        };
+        *slot = bits.to_le_bytes();
         Ok(())
     }
 
@@ -837,20 +890,47 @@ impl StoreOpaque {
         }
     }
 
-    /// Registers a function whose `VMFuncRef` lives at `func_ref`.
+    /// Registers a function whose `VMFuncRef` lives at `func_ref`, of type
+    /// `*ty` (which lives as long as the store): a host function's
+    /// reference in `func_by_ref`, while an instance's is found through
+    /// its VMContext (`instance_by_vmctx`).
     pub(crate) fn push_func(
         &mut self,
         func_ref: *const VMFuncRef,
-        ty: FuncType,
-        host: Option<HostFuncParts>,
+        ty: *const FuncType,
+        host: Option<Box<HostFuncParts>>,
     ) -> Func {
         let index = self.funcs.len() as u32;
-        self.funcs.push(StoreFunc { func_ref, ty, host });
-        self.func_by_ref.insert(func_ref as usize, index);
+        if host.is_some() {
+            self.func_by_ref.insert(func_ref as usize, index);
+        }
+        self.funcs.push(StoreFunc {
+            func_ref,
+            ty,
+            host,
+            entry: core::ptr::null(),
+        });
         Func {
             store: self.id,
             index,
         }
+    }
+
+    /// Where a call from the host of function `index` enters wasm: its
+    /// type's entry trampoline (looked up in the engine on the first call
+    /// only), its code and its VMContext.
+    pub(crate) fn entry_point(&mut self, index: u32) -> Result<EntryPoint, Error> {
+        let func = &mut self.funcs[index as usize];
+        if func.entry.is_null() {
+            func.entry = self.engine.trampolines(func.ty())?.entry();
+        }
+        // SAFETY: the VMFuncRef lives as long as the store.
+        let func_ref = unsafe { &*func.func_ref };
+        Ok(EntryPoint {
+            trampoline: func.entry,
+            wasm_call: func_ref.wasm_call,
+            vmctx: func_ref.vmctx,
+        })
     }
 
     /// Remembers `module` for backtraces.

@@ -2,7 +2,7 @@
 //! so calls take and return Rust values.
 
 use crate::error::{Error, ErrorKind};
-use crate::func::Func;
+use crate::func::{Func, invoke_entry};
 use crate::store::{AsStore, AsStoreMut, ExternRef, StoreOpaque, Val};
 use duet_environ::module::ValType;
 
@@ -34,7 +34,7 @@ pub trait WasmTy: Sized {
 }
 
 macro_rules! wasm_ty {
-    ($($t:ty => $v:ident, $get:expr;)*) => {$(
+    ($($t:ty => $v:ident, $get:expr, $to_bits:expr, $from_bytes:expr;)*) => {$(
         impl WasmTy for $t {
             const TYPE: ValType = ValType::$v;
             fn into_val(self) -> Val {
@@ -44,16 +44,39 @@ macro_rules! wasm_ty {
                 let get: fn(&Val) -> Option<$t> = $get;
                 get(&val)
             }
+            /// The value's own bytes at the start of the slot,
+            /// little-endian: a load no wider than the trampoline's store
+            /// of it, so that it is forwarded from that store.
+            #[inline]
+            fn load(_store: &StoreOpaque, slot: &[u8; 16]) -> Self {
+                let from_bytes: fn(&[u8; 16]) -> $t = $from_bytes;
+                from_bytes(slot)
+            }
+            /// One 16-byte store of the value, zero-extended: a trampoline's
+            /// load of the low 4 or 8 bytes right after it is forwarded
+            /// from that store (two overlapping stores, the zeroes and then
+            /// the value, make the load wait for both to reach the cache).
+            #[inline]
+            fn store(self, _store: &StoreOpaque, slot: &mut [u8; 16]) -> Result<(), Error> {
+                let to_bits: fn($t) -> u128 = $to_bits;
+                *slot = to_bits(self).to_le_bytes();
+                Ok(())
+            }
         }
     )*};
 }
 
 wasm_ty! {
-    i32 => I32, Val::i32;
-    i64 => I64, Val::i64;
-    f32 => F32, Val::f32;
-    f64 => F64, Val::f64;
-    u128 => V128, Val::v128;
+    i32 => I32, Val::i32, |v| u128::from(v as u32), |s| i32::from_le_bytes(low(s));
+    i64 => I64, Val::i64, |v| u128::from(v as u64), |s| i64::from_le_bytes(low(s));
+    f32 => F32, Val::f32, |v| u128::from(v.to_bits()), |s| f32::from_le_bytes(low(s));
+    f64 => F64, Val::f64, |v| u128::from(v.to_bits()), |s| f64::from_le_bytes(low(s));
+    u128 => V128, Val::v128, |v| v, |s| u128::from_le_bytes(*s);
+}
+
+/// The first `N` bytes of a slot.
+fn low<const N: usize>(slot: &[u8; 16]) -> [u8; N] {
+    slot[..N].try_into().expect("N is at most 16")
 }
 
 impl WasmTy for Option<Func> {
@@ -85,6 +108,9 @@ impl WasmTy for Option<ExternRef> {
 /// A list of wasm values as a Rust type: `()`, a [`WasmTy`], or a tuple of
 /// them.
 pub trait WasmList: Sized {
+    /// How many values: `types().len()`, known at compile time.
+    #[doc(hidden)]
+    const COUNT: usize;
     /// The wasm types, in order.
     fn types() -> Vec<ValType>;
     /// As [`Val`]s.
@@ -96,9 +122,15 @@ pub trait WasmList: Sized {
     /// per value): no allocation, as a host function's results.
     #[doc(hidden)]
     fn store_slots(self, store: &StoreOpaque, slots: &mut [[u8; 16]]) -> Result<(), Error>;
+
+    /// Reads the values from the first slots of `slots`, which hold values
+    /// of [`Self::types`] (a typed call's results).
+    #[doc(hidden)]
+    fn load_slots(store: &StoreOpaque, slots: &[[u8; 16]]) -> Self;
 }
 
 impl<T: WasmTy> WasmList for T {
+    const COUNT: usize = 1;
     fn types() -> Vec<ValType> {
         vec![T::TYPE]
     }
@@ -114,12 +146,19 @@ impl<T: WasmTy> WasmList for T {
     fn store_slots(self, store: &StoreOpaque, slots: &mut [[u8; 16]]) -> Result<(), Error> {
         self.store(store, &mut slots[0])
     }
+    fn load_slots(store: &StoreOpaque, slots: &[[u8; 16]]) -> Self {
+        T::load(store, &slots[0])
+    }
 }
 
 macro_rules! wasm_tuple {
     ($($t:ident),*) => {
         #[allow(non_snake_case, reason = "the type names double as bindings")]
         impl<$($t: WasmTy),*> WasmList for ($($t,)*) {
+            const COUNT: usize = {
+                let names: &[&str] = &[$(stringify!($t)),*];
+                names.len()
+            };
             fn types() -> Vec<ValType> {
                 vec![$($t::TYPE),*]
             }
@@ -138,6 +177,11 @@ macro_rules! wasm_tuple {
                 $($t.store(_store, _slots.next().expect("a slot per value"))?;)*
                 Ok(())
             }
+            #[allow(clippy::unused_unit, reason = "`()` is the empty tuple's value")]
+            fn load_slots(_store: &StoreOpaque, _slots: &[[u8; 16]]) -> Self {
+                let mut _slots = _slots.iter();
+                ($($t::load(_store, _slots.next().expect("a slot per value")),)*)
+            }
         }
     };
 }
@@ -148,6 +192,10 @@ wasm_tuple!(A, B, C);
 wasm_tuple!(A, B, C, D);
 wasm_tuple!(A, B, C, D, E);
 wasm_tuple!(A, B, C, D, E, F);
+
+/// The most values a [`WasmList`] has (the largest tuple's): the slots of a
+/// typed call fit in an array of this many on the stack.
+const MAX_LIST: usize = 6;
 
 /// A function checked to have type `Params -> Results`: `()`, a
 /// [`WasmTy`] or a tuple of them on each side.
@@ -200,7 +248,7 @@ impl Func {
     ) -> Result<TypedFunc<Params, Results>, Error> {
         let store = store.as_store();
         store.check(self.store, "the function")?;
-        let ty = &store.funcs[self.index as usize].ty;
+        let ty = store.funcs[self.index as usize].ty();
         if *ty.params != *Params::types() || *ty.results != *Results::types() {
             return Err(Error::from(ErrorKind::Type(format!(
                 "the function has type {ty}, not the requested {}",
@@ -220,10 +268,24 @@ impl Func {
 impl<Params: WasmList, Results: WasmList> TypedFunc<Params, Results> {
     /// Calls the function ([`Func::call`]: a store other than the
     /// function's is an [`ErrorKind::Type`](crate::ErrorKind::Type)).
-    pub fn call(&self, store: impl AsStoreMut, params: Params) -> Result<Results, Error> {
-        let mut results = vec![Val::I32(0); Results::types().len()];
-        self.func.call(store, &params.into_vals(), &mut results)?;
-        Ok(Results::from_vals(&results).expect("the type was checked"))
+    ///
+    /// The arguments go straight into slots on the stack and the results
+    /// come straight out of them: no [`Val`]s, no type check (it was made
+    /// once, by [`Func::typed`]), no allocation, and no lock (the entry
+    /// trampoline was looked up on the function's first call).
+    pub fn call(&self, mut store: impl AsStoreMut, params: Params) -> Result<Results, Error> {
+        const { assert!(Params::COUNT <= MAX_LIST && Results::COUNT <= MAX_LIST) };
+        let store = store.as_store_mut();
+        store.check(self.func.store, "the function")?;
+        let mut slots = [[0u8; 16]; MAX_LIST];
+        let values = &mut slots[..Params::COUNT.max(Results::COUNT).max(1)];
+        params.store_slots(store, values)?;
+        let entry = store.entry_point(self.func.index)?;
+        // SAFETY: `Func::typed` checked that the function has type
+        // `Params -> Results`, so the entry point is of that type, and
+        // `values` has a slot per parameter and result.
+        unsafe { invoke_entry(store, entry, values)? };
+        Ok(Results::load_slots(store, values))
     }
 
     /// The untyped function.
