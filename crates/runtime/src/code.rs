@@ -88,6 +88,19 @@ pub enum CodeError {
         /// `S + A - P`.
         displacement: i128,
     },
+    /// A function range of a code image ([`UnlinkedCode::from_image`])
+    /// out of order, overlapping the one before or past the image's end.
+    #[error(
+        "function {function}: range {range:?} is out of order or outside the image's {len} bytes"
+    )]
+    BadImage {
+        /// The function.
+        function: usize,
+        /// Its range in the image.
+        range: Range<usize>,
+        /// The image's length.
+        len: usize,
+    },
     /// A relocation whose field is not inside its function's code.
     #[error("function {function}: relocation at offset {offset:#x} lies outside its {len} bytes")]
     RelocationOutsideFunction {
@@ -167,6 +180,51 @@ impl UnlinkedCode {
         Ok(UnlinkedCode {
             mmap,
             functions: ranges,
+            relocations,
+        })
+    }
+
+    /// Copies `image`, code linked by another [`CodeMemory`] and taken
+    /// with [`CodeMemory::image`], into a new mapping, with function `i`
+    /// at `functions[i]` as it was there. `relocations` are the
+    /// functions' relocations whose value depends on where the code is
+    /// (`Abs64`): [`link`](Self::link) applies them again. A PC-relative
+    /// relocation between two functions of the image needs nothing: its
+    /// displacement is the same wherever the image is.
+    ///
+    /// Ranges out of order, overlapping or past the image's end are a
+    /// [`CodeError::BadImage`].
+    pub fn from_image(
+        image: &[u8],
+        functions: Vec<Range<usize>>,
+        relocations: impl IntoIterator<Item = (usize, cranelift_asm::buffer::Relocation)>,
+    ) -> Result<UnlinkedCode, CodeError> {
+        let mut end = 0;
+        for (index, range) in functions.iter().enumerate() {
+            if range.start < end || range.end < range.start || range.end > image.len() {
+                return Err(CodeError::BadImage {
+                    function: index,
+                    range: range.clone(),
+                    len: image.len(),
+                });
+            }
+            end = range.end;
+        }
+        let mut mmap = Mmap::accessible(image.len())?;
+        let mapping = mmap_bytes(&mut mmap);
+        mapping[..image.len()].copy_from_slice(image);
+        mapping[image.len()..].fill(<X64 as MachTarget>::PADDING_BYTE);
+        let relocations = relocations
+            .into_iter()
+            .filter(|(_, relocation)| relocation.kind == RelocKind::Abs64)
+            .map(|(function, relocation)| PendingRelocation {
+                function,
+                relocation,
+            })
+            .collect();
+        Ok(UnlinkedCode {
+            mmap,
+            functions,
             relocations,
         })
     }
@@ -302,6 +360,22 @@ impl CodeMemory {
         let base = self.mmap.as_ptr() as usize;
         let range = self.functions.get(index)?;
         Some(base + range.start..base + range.end)
+    }
+
+    /// The linked code as bytes, from the first function's start to the
+    /// last one's end (padding between functions included): what
+    /// [`UnlinkedCode::from_image`] loads elsewhere.
+    pub fn image(&self) -> &[u8] {
+        let len = self.functions.last().map_or(0, |range| range.end);
+        // SAFETY: the mapping is read+execute (so readable) from `link` on
+        // and never changes again; `len` is inside it (the functions were
+        // laid out in it) and the slice borrows `self`, which owns it.
+        unsafe { core::slice::from_raw_parts(self.mmap.as_ptr(), len) }
+    }
+
+    /// Each function's byte range in [`image`](Self::image).
+    pub fn function_offsets(&self) -> &[Range<usize>] {
+        &self.functions
     }
 
     /// The function containing address `pc` and `pc`'s offset in it, or

@@ -340,6 +340,7 @@ pub enum BufferError {
 
 /// A trap-table entry: the instruction at `offset` traps with `code`.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TrapRecord {
     /// Offset of the trapping instruction's first byte.
     pub offset: CodeOffset,
@@ -349,6 +350,7 @@ pub struct TrapRecord {
 
 /// A relocation the runtime applies when it links the code.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Relocation {
     /// Offset of the patched field.
     pub offset: CodeOffset,
@@ -363,6 +365,7 @@ pub struct Relocation {
 /// A call site: the offset just after a call instruction (its return
 /// address).
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CallSite {
     /// The return address's offset.
     pub return_offset: CodeOffset,
@@ -370,6 +373,7 @@ pub struct CallSite {
 
 /// Code in `start..end` came from source location `loc`.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SrcLocRange {
     /// First byte.
     pub start: CodeOffset,
@@ -380,8 +384,17 @@ pub struct SrcLocRange {
 }
 
 /// The buffer's result: final bytes and metadata.
+///
+/// With the `serde` feature it serializes as its metadata only: the
+/// bytes and the label offsets (which matter only while code is being
+/// built) are left out, and a deserialized value has none
+/// ([`FinishedCode::strip_code`]'s state). A precompiled module (the
+/// runtime's `artifact` module) stores the bytes of all its functions as
+/// one linked image beside this metadata.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct FinishedCode {
+    #[cfg_attr(feature = "serde", serde(skip))]
     code: Vec<u8>,
     alignment: u32,
     relocations: Vec<Relocation>,
@@ -389,6 +402,7 @@ pub struct FinishedCode {
     call_sites: Vec<CallSite>,
     srclocs: Vec<SrcLocRange>,
     unwind: Vec<UnwindRecord>,
+    #[cfg_attr(feature = "serde", serde(skip))]
     label_offsets: Vec<CodeOffset>,
 }
 
@@ -428,6 +442,15 @@ impl FinishedCode {
             .get(label.index())
             .copied()
             .filter(|&o| o != u32::MAX)
+    }
+    /// Frees the bytes and the label offsets, keeping what describes the
+    /// code once it is loaded elsewhere: alignment, relocations, traps,
+    /// call sites, source locations and unwind records. Afterwards
+    /// [`code`](Self::code) is empty and [`label_offset`](Self::label_offset)
+    /// finds nothing.
+    pub fn strip_code(&mut self) {
+        self.code = Vec::new();
+        self.label_offsets = Vec::new();
     }
     /// The trap code recorded at `offset`, if any.
     pub fn trap_at(&self, offset: CodeOffset) -> Option<TrapCode> {

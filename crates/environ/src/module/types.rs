@@ -12,6 +12,7 @@ use super::index::{FuncIndex, MemoryIndex, TableIndex};
 
 /// A value type: what a local, a global, a parameter or a stack slot holds.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ValType {
     /// 32-bit integer.
     I32,
@@ -42,6 +43,7 @@ impl ValType {
 
 /// A reference type: what a table holds.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum RefType {
     /// Nullable reference to a function.
     FuncRef,
@@ -60,6 +62,7 @@ impl From<RefType> for ValType {
 
 /// A function signature.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct FuncType {
     /// Parameter types, in order.
     pub params: Box<[ValType]>,
@@ -125,6 +128,7 @@ impl core::fmt::Display for FuncType {
 /// A table: its element type, limits, and for defined tables the
 /// initializer of every element.
 #[derive(Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TableType {
     /// What the table holds.
     pub element: RefType,
@@ -143,6 +147,7 @@ pub struct TableType {
 
 /// A linear memory's type.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MemoryType {
     /// Initial size, in pages. Translation checks that the size in bytes
     /// fits a `u64` (see [`MemoryType::minimum_bytes`]).
@@ -181,6 +186,7 @@ impl MemoryType {
 
 /// A global's type.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GlobalType {
     /// What the global holds.
     pub ty: ValType,
@@ -192,6 +198,7 @@ pub struct GlobalType {
 /// defines. The entity's type is the module's entry at that index
 /// (`functions`, `tables`, `memories`, `globals`).
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Import {
     /// The module name (first string).
     pub module: String,
@@ -203,6 +210,7 @@ pub struct Import {
 
 /// An element segment.
 #[derive(Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ElementSegment {
     /// When the segment is applied.
     pub kind: ElementKind,
@@ -214,6 +222,7 @@ pub struct ElementSegment {
 
 /// When an element segment is applied.
 #[derive(Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ElementKind {
     /// Only by `table.init`; dropped by `elem.drop`.
     Passive,
@@ -231,6 +240,7 @@ pub enum ElementKind {
 
 /// The items of an element segment.
 #[derive(Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ElementItems {
     /// Function references, `None` for a null reference. Segments written
     /// with function indices take this form, and so do expression segments
@@ -258,6 +268,7 @@ impl ElementItems {
 
 /// A data segment.
 #[derive(Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DataSegment {
     /// When the segment is applied.
     pub kind: DataKind,
@@ -267,6 +278,7 @@ pub struct DataSegment {
 
 /// When a data segment is applied.
 #[derive(Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum DataKind {
     /// Only by `memory.init`; dropped by `data.drop`.
     Passive,
