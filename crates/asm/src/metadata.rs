@@ -13,7 +13,6 @@ use core::num::NonZeroU8;
 /// Why a trapping instruction trapped. Opaque to the assembler: the
 /// embedder (duet-environ) assigns the codes.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TrapCode(NonZeroU8);
 
 impl TrapCode {
@@ -52,7 +51,6 @@ impl fmt::Display for TrapCode {
 /// operator in the module). Code ranges are tagged with these so that traps
 /// and backtraces can name the operator that was executing.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SourceLoc(pub u32);
 
 impl fmt::Display for SourceLoc {
@@ -64,7 +62,6 @@ impl fmt::Display for SourceLoc {
 /// A symbol outside the function being assembled: another function, a
 /// runtime builtin. The runtime resolves it when it links the code.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ExternalName {
     /// Which kind of thing `index` counts (assigned by the embedder).
     pub namespace: u32,
@@ -88,7 +85,6 @@ impl fmt::Display for ExternalName {
 /// How a relocation's field is computed once the target's address `S` is
 /// known. `A` is the relocation's addend and `P` the field's address.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum RelocKind {
     /// 8 bytes: `S + A`.
     Abs64,

@@ -61,7 +61,6 @@ use core::fmt;
 /// `rax` 0, `rdx` 1, `rcx` 2, `rbx` 3, `rsi` 4, `rdi` 5, `rbp` 6, `rsp` 7,
 /// `r8`-`r15` 8-15, the return address 16, `xmm0`-`xmm15` 17-32).
 #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct UnwindReg(pub u16);
 
 impl fmt::Debug for UnwindReg {
@@ -73,7 +72,6 @@ impl fmt::Debug for UnwindReg {
 /// One change to the description of a function's frame. See the
 /// [module docs](self).
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum UnwindInst {
     /// The CFA is `reg + offset`.
     DefineCfa {
@@ -116,7 +114,6 @@ pub enum UnwindInst {
 
 /// An [`UnwindInst`] that holds from `offset` on.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct UnwindRecord {
     /// The offset of the first instruction the change applies to.
     pub offset: CodeOffset,

@@ -237,6 +237,8 @@ use core::fmt;
 use core::marker::PhantomData;
 use std::collections::HashMap;
 
+#[cfg(feature = "serde")]
+mod records;
 #[cfg(test)]
 mod tests;
 
@@ -340,7 +342,6 @@ pub enum BufferError {
 
 /// A trap-table entry: the instruction at `offset` traps with `code`.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TrapRecord {
     /// Offset of the trapping instruction's first byte.
     pub offset: CodeOffset,
@@ -350,7 +351,6 @@ pub struct TrapRecord {
 
 /// A relocation the runtime applies when it links the code.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Relocation {
     /// Offset of the patched field.
     pub offset: CodeOffset,
@@ -365,7 +365,6 @@ pub struct Relocation {
 /// A call site: the offset just after a call instruction (its return
 /// address).
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CallSite {
     /// The return address's offset.
     pub return_offset: CodeOffset,
@@ -373,7 +372,6 @@ pub struct CallSite {
 
 /// Code in `start..end` came from source location `loc`.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SrcLocRange {
     /// First byte.
     pub start: CodeOffset,
@@ -397,10 +395,15 @@ pub struct FinishedCode {
     #[cfg_attr(feature = "serde", serde(skip))]
     code: Vec<u8>,
     alignment: u32,
+    #[cfg_attr(feature = "serde", serde(with = "records"))]
     relocations: Vec<Relocation>,
+    #[cfg_attr(feature = "serde", serde(with = "records"))]
     traps: Vec<TrapRecord>,
+    #[cfg_attr(feature = "serde", serde(with = "records"))]
     call_sites: Vec<CallSite>,
+    #[cfg_attr(feature = "serde", serde(with = "records"))]
     srclocs: Vec<SrcLocRange>,
+    #[cfg_attr(feature = "serde", serde(with = "records"))]
     unwind: Vec<UnwindRecord>,
     #[cfg_attr(feature = "serde", serde(skip))]
     label_offsets: Vec<CodeOffset>,

@@ -273,6 +273,7 @@ pub struct DataSegment {
     /// When the segment is applied.
     pub kind: DataKind,
     /// The bytes (copied out of the module).
+    #[cfg_attr(feature = "serde", serde(with = "byte_string"))]
     pub bytes: Box<[u8]>,
 }
 
@@ -289,4 +290,33 @@ pub enum DataKind {
         /// The first byte written (an `i32`, or an `i64` for a memory64).
         offset: ConstExpr,
     },
+}
+
+/// `#[serde(with = "byte_string")]`: bytes as one byte string rather than
+/// a sequence of `u8`s, which serde decodes one element at a time (a data
+/// segment can be megabytes).
+#[cfg(feature = "serde")]
+mod byte_string {
+    use serde::de::{Deserializer, Visitor};
+    use serde::ser::Serializer;
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(bytes)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Box<[u8]>, D::Error> {
+        struct Bytes;
+        impl Visitor<'_> for Bytes {
+            type Value = Box<[u8]>;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("a byte string")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<Box<[u8]>, E> {
+                Ok(bytes.into())
+            }
+        }
+        deserializer.deserialize_bytes(Bytes)
+    }
 }
