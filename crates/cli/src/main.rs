@@ -2,10 +2,10 @@
 //!
 //! ```text
 //! duet compile [--compiler winch|cranelift] [--cpu PRESET] [--spec 2.0|3.0] [--emit asm|ir]
-//!              [--stats] FILE
+//!              [--stats] [-o FILE.cwasm [--fuel] [--epochs]] FILE
 //! duet run [--compiler winch|cranelift] [--cpu PRESET] [--spec 2.0|3.0] [--profile perfmap]
 //!          [--debug-info] [--dir HOST[::GUEST]]... [--env NAME[=VALUE]]... [--invoke NAME]
-//!          [--fuel N] [--timeout DURATION] ... FILE [ARGS...]
+//!          [--fuel N] [--timeout DURATION] [--allow-precompiled] ... FILE [ARGS...]
 //! duet wast [--compiler winch|cranelift] [--cpu PRESET] [--spec 2.0|3.0] FILE.wast...
 //! duet bench [--compiler winch|cranelift|both] [--cpu PRESET] [--runs N] [--json]
 //!            [--show-output] FILE...
@@ -22,6 +22,19 @@
 //! With the optimizing compiler (`--compiler cranelift`), `--emit ir`
 //! prints each function's IR before code generation
 //! ([`duet_cli::print_ir`]); `--emit asm` its machine code.
+//!
+//! `compile -o FILE.cwasm` also writes the compiled module to FILE.cwasm,
+//! a precompiled module ([`duet::Module::serialize`]) that `run
+//! --allow-precompiled FILE.cwasm` loads without compiling. The artifact
+//! records the compiler, wasm features, tunables and CPU features it was
+//! compiled with, and `run` refuses it, naming the setting, unless its own
+//! options match: `--compiler`, `--cpu` and `--spec` as given to
+//! `compile`, and `compile --fuel` / `--epochs` for `run --fuel` /
+//! `--timeout`. Without `--allow-precompiled`, `run` refuses a
+//! precompiled module (its machine code runs as it is, so running one is
+//! the user's explicit choice, as in Wasmtime); a `.cwasm` is told apart
+//! by its magic number and never handed to the wasm parsers, and a damaged
+//! one fails its checksum.
 //!
 //! `run` instantiates a module and calls one of its functions. `run`'s own
 //! options come before FILE; everything after FILE is the guest's, as it

@@ -9,7 +9,14 @@
 //!   artifact (map the file, check the checksum and the fingerprint,
 //!   decode the metadata, copy the code into executable memory, register);
 //! * `deserialize`: `Module::deserialize` of the artifact's bytes already
-//!   in memory.
+//!   in memory;
+//! * `translate_only`: `duet_environ::module::translate` alone (parse and
+//!   validate every section but the function bodies): what loading would
+//!   cost on top of the code if the artifact kept the wasm and translated
+//!   it again instead of storing the module info.
+//!
+//! Each figure leaves out dropping the module (`iter_with_large_drop`):
+//! what is timed is what an embedder waits for before it can instantiate.
 //!
 //! ```text
 //! taskset -c 1 cargo bench -p duet --bench precompiled
@@ -18,7 +25,7 @@
 //! Figures and what they mean: `docs/benchmarks.md`, "Precompiled modules".
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use duet::{Config, Engine, Module};
+use duet::{Config, Engine, Module, WasmFeatures};
 use std::path::PathBuf;
 
 /// The SpiderMonkey module; a missing file fails loudly.
@@ -54,15 +61,18 @@ fn precompiled(c: &mut Criterion) {
     let mut group = c.benchmark_group("spidermonkey");
     group.sample_size(10);
     group.bench_function("compile_winch", |b| {
-        b.iter(|| Module::from_binary(&engine, &wasm).unwrap())
+        b.iter_with_large_drop(|| Module::from_binary(&engine, &wasm).unwrap())
     });
     // SAFETY: the artifact was written above by `serialize` of this
     // engine, and nothing changes the file meanwhile.
     group.bench_function("deserialize_file", |b| {
-        b.iter(|| unsafe { Module::deserialize_file(&engine, &path) }.unwrap())
+        b.iter_with_large_drop(|| unsafe { Module::deserialize_file(&engine, &path) }.unwrap())
     });
     group.bench_function("deserialize", |b| {
-        b.iter(|| unsafe { Module::deserialize(&engine, &artifact) }.unwrap())
+        b.iter_with_large_drop(|| unsafe { Module::deserialize(&engine, &artifact) }.unwrap())
+    });
+    group.bench_function("translate_only", |b| {
+        b.iter(|| duet_environ::module::translate(&wasm, WasmFeatures::default()).unwrap())
     });
     group.finish();
     std::fs::remove_file(&path).ok();

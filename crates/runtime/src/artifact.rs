@@ -55,10 +55,14 @@
 //!
 //! The alternative, storing the wasm bytes and running
 //! `duet_environ::module::translate` again (without compiling bodies),
-//! costs a validating parse of the whole module on every load and keeps a
-//! second copy of the wasm (4.2 MB for SpiderMonkey) in the artifact.
-//! Decoding the module info with postcard costs a fraction of that; the
-//! figures are in `docs/benchmarks.md` ("Precompiled modules").
+//! would be cheap too (1.2 ms for SpiderMonkey, `benches/precompiled.rs`),
+//! but puts a second copy of the wasm (4.2 MB) into the artifact and under
+//! the checksum, and makes a load depend on the translator giving the very
+//! module info the code was compiled against. Serializing it (serde's
+//! derive behind `duet-environ`'s `serde` feature, postcard) keeps the
+//! artifact self-contained. The time of a load goes elsewhere: the
+//! per-function tables, the copy of the code and its registration
+//! (`docs/benchmarks.md`, "Precompiled modules").
 //!
 //! # Trust
 //!

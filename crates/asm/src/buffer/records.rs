@@ -182,7 +182,7 @@ impl<R: Record> Visitor<'_> for TableVisitor<R> {
     }
 
     fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<Vec<R>, E> {
-        if bytes.len() % R::SIZE != 0 {
+        if !bytes.len().is_multiple_of(R::SIZE) {
             return Err(E::invalid_length(bytes.len(), &self));
         }
         // Presized and pushed: a `collect` into `Result` cannot know the
