@@ -83,6 +83,7 @@ use crate::engine::{Compiler, Engine};
 use crate::error::{Error, ErrorKind};
 #[cfg(doc)]
 use crate::module::Module;
+use crate::module::hex;
 
 /// The bytes every precompiled module starts with.
 pub(crate) const MAGIC: [u8; 11] = *b"\0duet-cwasm";
@@ -160,15 +161,6 @@ impl PrecompiledError {
     pub(crate) fn into_error(self) -> Error {
         Error::from(ErrorKind::Precompiled(self))
     }
-}
-
-/// `bytes` as `00 64 75`.
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Whether `bytes` start with a precompiled module's magic number.

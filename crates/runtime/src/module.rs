@@ -138,7 +138,7 @@ pub enum NotText {
 }
 
 /// `bytes` as `00 61 73 6d`.
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes
         .iter()
         .map(|b| format!("{b:02x}"))
