@@ -482,6 +482,83 @@ mod tests {
         assert_eq!(protection_at(addresses[0]).as_deref(), Some("r-xp"));
     }
 
+    /// Links `functions` (namespace 0 names function `index`) where a
+    /// fresh mapping puts them.
+    fn link_in_place(unlinked: UnlinkedCode) -> CodeMemory {
+        let addresses: Vec<usize> = unlinked.function_addresses().collect();
+        unlinked
+            .link(|name| match name.namespace {
+                0 => addresses.get(name.index as usize).copied(),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    /// The image of linked code, loaded at another address: the call
+    /// between its functions (PC-relative) still lands, and the absolute
+    /// address (`Abs64`, applied again) is the new one.
+    #[test]
+    fn an_image_runs_wherever_it_is_loaded() {
+        let functions = [
+            return_42(),
+            call_and_add_one(ExternalName::new(0, 0)),
+            address_of(ExternalName::new(0, 1), 8),
+        ];
+        let first = link_in_place(UnlinkedCode::new(&functions).unwrap());
+        let image = first.image().to_vec();
+        let ranges = first.function_offsets().to_vec();
+        let relocations = functions
+            .iter()
+            .enumerate()
+            .flat_map(|(i, function)| function.relocations().iter().map(move |&r| (i, r)));
+        // `movabs rax, imm64` at the start of function 2: REX.W B8, then
+        // the field.
+        let field = ranges[2].start + 2;
+        let second = link_in_place(UnlinkedCode::from_image(&image, ranges, relocations).unwrap());
+        assert_ne!(second.function(0), first.function(0));
+        let loaded = second.image();
+        assert_eq!(loaded.len(), image.len());
+        assert_eq!(
+            loaded[..field],
+            image[..field],
+            "only the Abs64 field differs"
+        );
+        assert_eq!(
+            loaded[field + 8..],
+            image[field + 8..],
+            "only the Abs64 field differs"
+        );
+        let f = |i| second.function(i).unwrap();
+        // SAFETY: the functions were assembled above with this signature
+        // and are linked.
+        unsafe {
+            assert_eq!(call(f(1)), 43);
+            assert_eq!(call(f(2)), f(1) as u64 + 8);
+        }
+        drop(first);
+        // SAFETY: as above; the first copy is gone.
+        unsafe { assert_eq!(call(f(1)), 43) };
+    }
+
+    #[test]
+    fn an_image_with_ranges_out_of_order_or_past_its_end_is_refused() {
+        let image = [0xc3u8; 32];
+        let none = core::iter::empty();
+        for ranges in [
+            vec![0..8, 4..12],
+            vec![8..4],
+            vec![0..33],
+            vec![16..24, 0..8],
+        ] {
+            let error = UnlinkedCode::from_image(&image, ranges.clone(), none.clone()).unwrap_err();
+            assert!(
+                matches!(error, CodeError::BadImage { .. }),
+                "{ranges:?}: {error}"
+            );
+        }
+        assert!(UnlinkedCode::from_image(&image, vec![0..8, 8..32], none).is_ok());
+    }
+
     #[test]
     fn lookup_maps_addresses_to_functions() {
         let functions = [

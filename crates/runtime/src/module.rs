@@ -341,8 +341,10 @@ impl Module {
     /// its machine code, the code's tables and the module's metadata,
     /// with a fingerprint of the engine's settings the code depends on
     /// and a checksum. [`Module::deserialize`] loads it without compiling
-    /// into an engine with the same settings; the format is described in
-    /// `crates/runtime/src/artifact.rs`.
+    /// into an engine with the same settings (a module compiled by
+    /// [`Module::new_with_compiler`] with the other compiler loads only
+    /// into an engine configured with that compiler); the format is
+    /// described in `crates/runtime/src/artifact.rs`.
     ///
     /// ```
     /// use duet::{Engine, Instance, Module, Store};
