@@ -546,8 +546,8 @@ mod tests {
         let none = core::iter::empty();
         for ranges in [
             vec![0..8, 4..12],
-            vec![8..4],
-            vec![0..33],
+            vec![0..4, Range { start: 8, end: 4 }],
+            vec![0..4, 4..33],
             vec![16..24, 0..8],
         ] {
             let error = UnlinkedCode::from_image(&image, ranges.clone(), none.clone()).unwrap_err();
