@@ -109,6 +109,15 @@ pub fn module_binary(bytes: &[u8]) -> Result<Cow<'_, [u8]>, ModuleFileError> {
     }
 }
 
+/// Whether the file at `path` starts with a precompiled module's magic
+/// number ([`duet::Module::is_precompiled`]); reads only that far.
+pub fn is_precompiled_file(path: &std::path::Path) -> std::io::Result<bool> {
+    use std::io::Read as _;
+    let mut head = Vec::with_capacity(16);
+    std::fs::File::open(path)?.take(16).read_to_end(&mut head)?;
+    Ok(duet::Module::is_precompiled(&head))
+}
+
 /// A `wat` error on one line, `LINE:COLUMN: message`. `wat` renders an
 /// error in the text format as the message, then `--> FILE:LINE:COLUMN`
 /// and the offending source line under it; other errors are one line

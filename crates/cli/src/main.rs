@@ -2,10 +2,10 @@
 //!
 //! ```text
 //! duet compile [--compiler winch|cranelift] [--cpu PRESET] [--spec 2.0|3.0] [--emit asm|ir]
-//!              [--stats] FILE
+//!              [--stats] [-o FILE.cwasm [--fuel] [--epochs]] FILE
 //! duet run [--compiler winch|cranelift] [--cpu PRESET] [--spec 2.0|3.0] [--profile perfmap]
 //!          [--debug-info] [--dir HOST[::GUEST]]... [--env NAME[=VALUE]]... [--invoke NAME]
-//!          [--fuel N] [--timeout DURATION] ... FILE [ARGS...]
+//!          [--fuel N] [--timeout DURATION] [--allow-precompiled] ... FILE [ARGS...]
 //! duet wast [--compiler winch|cranelift] [--cpu PRESET] [--spec 2.0|3.0] FILE.wast...
 //! duet bench [--compiler winch|cranelift|both] [--cpu PRESET] [--runs N] [--json]
 //!            [--show-output] FILE...
@@ -22,6 +22,19 @@
 //! With the optimizing compiler (`--compiler cranelift`), `--emit ir`
 //! prints each function's IR before code generation
 //! ([`duet_cli::print_ir`]); `--emit asm` its machine code.
+//!
+//! `compile -o FILE.cwasm` also writes the compiled module to FILE.cwasm,
+//! a precompiled module ([`duet::Module::serialize`]) that `run
+//! --allow-precompiled FILE.cwasm` loads without compiling. The artifact
+//! records the compiler, wasm features, tunables and CPU features it was
+//! compiled with, and `run` refuses it, naming the setting, unless its own
+//! options match: `--compiler`, `--cpu` and `--spec` as given to
+//! `compile`, and `compile --fuel` / `--epochs` for `run --fuel` /
+//! `--timeout`. Without `--allow-precompiled`, `run` refuses a
+//! precompiled module (its machine code runs as it is, so running one is
+//! the user's explicit choice, as in Wasmtime); a `.cwasm` is told apart
+//! by its magic number and never handed to the wasm parsers, and a damaged
+//! one fails its checksum.
 //!
 //! `run` instantiates a module and calls one of its functions. `run`'s own
 //! options come before FILE; everything after FILE is the guest's, as it
@@ -301,6 +314,11 @@ struct RunArgs {
     /// 5).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     timeout: Option<Duration>,
+    /// Also run precompiled modules (`duet compile -o FILE.cwasm`), whose
+    /// machine code runs as it is: only for files you trust to come from
+    /// duet. Without it a precompiled module is refused.
+    #[arg(long)]
+    allow_precompiled: bool,
     /// The module (WebAssembly binary or text, told apart by content),
     /// then the guest's arguments: everything after FILE is the guest's,
     /// `--help` and `--env` too, so `duet`'s options come before FILE. A
@@ -444,6 +462,16 @@ struct CompileArgs {
     /// the main thread, as compile-time measurements do).
     #[arg(long)]
     threads: Option<usize>,
+    /// Write the compiled module to FILE (a precompiled module, `.cwasm`),
+    /// which `duet run --allow-precompiled FILE` runs without compiling.
+    #[arg(short, long, value_name = "FILE", conflicts_with = "emit")]
+    output: Option<PathBuf>,
+    /// Compile the code to consume fuel, as `duet run --fuel` needs it.
+    #[arg(long, requires = "output")]
+    fuel: bool,
+    /// Compile the code to check the epoch, as `duet run --timeout` needs it.
+    #[arg(long, requires = "output")]
+    epochs: bool,
     /// The module: WebAssembly binary or text, told apart by content.
     file: PathBuf,
 }
@@ -504,6 +532,8 @@ enum Failure {
     /// The runtime refused the module or one of its functions (invalid,
     /// unsupported, or no memory for its code).
     Runtime(duet::Error),
+    /// `-o FILE` could not be written.
+    Write(PathBuf, io::Error),
 }
 
 impl fmt::Display for Failure {
@@ -517,6 +547,7 @@ impl fmt::Display for Failure {
             Failure::Translate(error) => write!(f, "{error}"),
             Failure::TranslateIr(error) => write!(f, "{error}"),
             Failure::Runtime(error) => write!(f, "{error}"),
+            Failure::Write(path, error) => write!(f, "cannot write {}: {error}", path.display()),
         }
     }
 }
@@ -536,7 +567,9 @@ fn compile(args: &CompileArgs) -> Result<String, Failure> {
     config
         .wasm_features(features)
         .compiler(args.compiler.runtime())
-        .cpu_features(args.cpu);
+        .cpu_features(args.cpu)
+        .consume_fuel(args.fuel)
+        .epoch_interruption(args.epochs);
     if let Some(threads) = args.threads {
         config
             .parallel_compilation(threads > 1)
@@ -634,7 +667,9 @@ fn list_ir(
 
 /// `duet compile` without a listing: what the runtime does to a module
 /// before it can run (translate, compile every function, link the code
-/// into executable memory and register its trap tables), timed whole.
+/// into executable memory and register its trap tables), timed whole;
+/// with `-o FILE`, then written to FILE as a precompiled module (not
+/// timed).
 fn compile_module(
     args: &CompileArgs,
     engine: &duet::Engine,
@@ -643,6 +678,10 @@ fn compile_module(
     let start = Instant::now();
     let module = duet::Module::from_binary(engine, wasm).map_err(Failure::Runtime)?;
     let elapsed = start.elapsed();
+    if let Some(output) = &args.output {
+        let artifact = module.serialize().map_err(Failure::Runtime)?;
+        std::fs::write(output, artifact).map_err(|e| Failure::Write(output.clone(), e))?;
+    }
     Ok(if args.stats {
         stats(
             module.num_defined_functions(),
@@ -838,13 +877,7 @@ fn run(args: &RunArgs, fuel_report: &mut Option<String>) -> Result<Ran, RunFailu
         .consume_fuel(args.fuel.is_some())
         .epoch_interruption(args.timeout.is_some());
     let engine = duet::Engine::new(&config)?;
-    let bytes = std::fs::read(&args.file).map_err(|e| format!("cannot read the file: {e}"))?;
-    let wasm = duet_cli::module_binary(&bytes).map_err(|e| e.to_string())?;
-    let name = args
-        .file
-        .file_stem()
-        .map_or_else(|| "wasm".into(), |stem| stem.to_string_lossy());
-    let module = duet::Module::new_named(&engine, &*wasm, &name)?;
+    let module = load_module(args, &engine)?;
     let is_wasi_program = module
         .imports()
         .any(|(module_name, _, _)| module_name == duet::wasi::WASI_MODULE);
@@ -887,6 +920,33 @@ fn run(args: &RunArgs, fuel_report: &mut Option<String>) -> Result<Ran, RunFailu
         ));
     }
     outcome
+}
+
+/// The module `duet run` runs: compiled from wasm, or a precompiled
+/// module loaded (mapped, not read) with `--allow-precompiled` and
+/// refused without it. A precompiled module is told apart by its magic
+/// number, never handed to the wasm parsers.
+fn load_module(args: &RunArgs, engine: &duet::Engine) -> Result<duet::Module, RunFailure> {
+    let cannot_read = |e: io::Error| format!("cannot read the file: {e}");
+    if duet_cli::is_precompiled_file(&args.file).map_err(cannot_read)? {
+        if !args.allow_precompiled {
+            return Err(String::from(
+                "this is a precompiled module (`duet compile -o`), whose machine code would run \
+                 as it is; pass --allow-precompiled to run it",
+            )
+            .into());
+        }
+        // SAFETY: `--allow-precompiled` is the user's word that the file
+        // comes from `duet compile -o` and is not changed while it loads.
+        return Ok(unsafe { duet::Module::deserialize_file(engine, &args.file) }?);
+    }
+    let bytes = std::fs::read(&args.file).map_err(cannot_read)?;
+    let wasm = duet_cli::module_binary(&bytes).map_err(|e| e.to_string())?;
+    let name = args
+        .file
+        .file_stem()
+        .map_or_else(|| "wasm".into(), |stem| stem.to_string_lossy());
+    Ok(duet::Module::new_named(engine, &*wasm, &name)?)
 }
 
 /// Instantiates `module` in `store` and makes the call `duet run` was asked

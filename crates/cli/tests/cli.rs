@@ -1630,3 +1630,139 @@ fn bench_measures_with_fuel_and_epochs_on() {
         assert!(number(line, "run_ms") > 0.0, "{line:?}");
     }
 }
+
+/// A WASI program that prints a line, and a function that traps.
+const HELLO: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 8) "hello from a .cwasm\n")
+  (func $main (export "_start")
+    (i32.store (i32.const 0) (i32.const 8))
+    (i32.store (i32.const 4) (i32.const 20))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 100))))
+  (func $inner (param i32) (result i32) (i32.div_u (i32.const 1) (local.get 0)))
+  (func (export "divide") (param i32) (result i32) (call $inner (local.get 0))))"#;
+
+#[test]
+fn compile_o_writes_a_precompiled_module_that_run_allow_precompiled_runs() {
+    for compiler in ["winch", "cranelift"] {
+        let wat = file(&format!("hello_{compiler}.wat"), HELLO);
+        let cwasm =
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("hello_{compiler}.cwasm"));
+        let (wat, cwasm) = (wat.to_str().unwrap(), cwasm.to_str().unwrap());
+        let output = duet(&["compile", "--compiler", compiler, "-o", cwasm, wat]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(stdout(&output), "");
+        let bytes = std::fs::read(cwasm).unwrap();
+        assert!(bytes.starts_with(b"\0duet-cwasm"), "{compiler}");
+
+        let output = duet(&["run", "--compiler", compiler, "--allow-precompiled", cwasm]);
+        assert!(output.status.success(), "{compiler}: {}", stderr(&output));
+        assert_eq!(stdout(&output), "hello from a .cwasm\n");
+        assert_eq!(stderr(&output), "");
+
+        // A trap: the same message and backtrace as from the wasm itself.
+        let divide = |file: &str| {
+            duet(&[
+                "run",
+                "--compiler",
+                compiler,
+                "--allow-precompiled",
+                "--invoke",
+                "divide",
+                file,
+                "0",
+            ])
+        };
+        let (from_cwasm, from_wasm) = (divide(cwasm), divide(wat));
+        assert_eq!(
+            from_cwasm.status.code(),
+            Some(134),
+            "{}",
+            stderr(&from_cwasm)
+        );
+        assert_eq!(from_wasm.status.code(), Some(134), "{}", stderr(&from_wasm));
+        let lines = |output: &Output| {
+            stderr(output)
+                .lines()
+                .map(|line| line.replace(cwasm, "FILE").replace(wat, "FILE"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(lines(&from_cwasm), lines(&from_wasm), "{compiler}");
+        assert!(lines(&from_cwasm)[0].contains("integer divide by zero"));
+        assert_eq!(lines(&from_cwasm).len(), 3, "{:?}", lines(&from_cwasm));
+    }
+}
+
+#[test]
+fn a_precompiled_module_is_refused_without_the_flag_and_never_read_as_wasm() {
+    let wat = file("refused.wat", HELLO);
+    let cwasm = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("refused.cwasm");
+    let (wat, cwasm) = (wat.to_str().unwrap(), cwasm.to_str().unwrap());
+    assert!(duet(&["compile", "-o", cwasm, wat]).status.success());
+
+    let line = one_error_line(&duet(&["run", cwasm]), "refused.cwasm");
+    assert!(line.contains("this is a precompiled module"), "{line}");
+    assert!(line.contains("--allow-precompiled"), "{line}");
+    // Nor is it taken for wasm by the other commands.
+    let line = one_error_line(&duet(&["compile", cwasm]), "refused.cwasm");
+    assert!(
+        line.contains("a precompiled duet module (`.cwasm`), not WebAssembly"),
+        "{line}"
+    );
+
+    // Settings the code was not compiled with: named.
+    let line = one_error_line(
+        &duet(&[
+            "run",
+            "--allow-precompiled",
+            "--compiler",
+            "cranelift",
+            cwasm,
+        ]),
+        "refused.cwasm",
+    );
+    assert!(
+        line.trim_end().ends_with("precompiled module: the artifact was compiled with compiler winch, the engine's compiler is cranelift"),
+        "{line}"
+    );
+    let line = one_error_line(
+        &duet(&["run", "--allow-precompiled", "--fuel", "1000", cwasm]),
+        "refused.cwasm",
+    );
+    assert!(
+        line.contains("consume_fuel off, the engine's consume_fuel is on"),
+        "{line}"
+    );
+    // ... and compiled with them, it runs.
+    let fueled = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fueled.cwasm");
+    let fueled = fueled.to_str().unwrap();
+    assert!(
+        duet(&["compile", "--fuel", "-o", fueled, wat])
+            .status
+            .success()
+    );
+    let output = duet(&["run", "--allow-precompiled", "--fuel", "1000", fueled]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "hello from a .cwasm\n");
+
+    // A damaged artifact: refused, one line.
+    let mut bytes = std::fs::read(cwasm).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    let damaged = file("damaged.cwasm", &bytes);
+    let line = one_error_line(
+        &duet(&["run", "--allow-precompiled", damaged.to_str().unwrap()]),
+        "damaged.cwasm",
+    );
+    assert!(
+        line.contains("the artifact is corrupt: checksum mismatch"),
+        "{line}"
+    );
+
+    // `--allow-precompiled` still runs wasm.
+    let output = duet(&["run", "--allow-precompiled", wat]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "hello from a .cwasm\n");
+}

@@ -71,6 +71,7 @@ use wasmparser::{FuncToValidate, Parser, Validator, WasmFeatures};
 /// function names are private behind methods because each keeps a lookup
 /// table beside it that must stay in step.
 #[derive(Clone, Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Module {
     /// The type section, indexed by [`TypeIndex`].
     pub types: Vec<FuncType>,

@@ -88,6 +88,19 @@ pub enum CodeError {
         /// `S + A - P`.
         displacement: i128,
     },
+    /// A function range of a code image ([`UnlinkedCode::from_image`])
+    /// out of order, overlapping the one before or past the image's end.
+    #[error(
+        "function {function}: range {range:?} is out of order or outside the image's {len} bytes"
+    )]
+    BadImage {
+        /// The function.
+        function: usize,
+        /// Its range in the image.
+        range: Range<usize>,
+        /// The image's length.
+        len: usize,
+    },
     /// A relocation whose field is not inside its function's code.
     #[error("function {function}: relocation at offset {offset:#x} lies outside its {len} bytes")]
     RelocationOutsideFunction {
@@ -167,6 +180,51 @@ impl UnlinkedCode {
         Ok(UnlinkedCode {
             mmap,
             functions: ranges,
+            relocations,
+        })
+    }
+
+    /// Copies `image`, code linked by another [`CodeMemory`] and taken
+    /// with [`CodeMemory::image`], into a new mapping, with function `i`
+    /// at `functions[i]` as it was there. `relocations` are the
+    /// functions' relocations whose value depends on where the code is
+    /// (`Abs64`): [`link`](Self::link) applies them again. A PC-relative
+    /// relocation between two functions of the image needs nothing: its
+    /// displacement is the same wherever the image is.
+    ///
+    /// Ranges out of order, overlapping or past the image's end are a
+    /// [`CodeError::BadImage`].
+    pub fn from_image(
+        image: &[u8],
+        functions: Vec<Range<usize>>,
+        relocations: impl IntoIterator<Item = (usize, cranelift_asm::buffer::Relocation)>,
+    ) -> Result<UnlinkedCode, CodeError> {
+        let mut end = 0;
+        for (index, range) in functions.iter().enumerate() {
+            if range.start < end || range.end < range.start || range.end > image.len() {
+                return Err(CodeError::BadImage {
+                    function: index,
+                    range: range.clone(),
+                    len: image.len(),
+                });
+            }
+            end = range.end;
+        }
+        let mut mmap = Mmap::accessible(image.len())?;
+        let mapping = mmap_bytes(&mut mmap);
+        mapping[..image.len()].copy_from_slice(image);
+        mapping[image.len()..].fill(<X64 as MachTarget>::PADDING_BYTE);
+        let relocations = relocations
+            .into_iter()
+            .filter(|(_, relocation)| relocation.kind == RelocKind::Abs64)
+            .map(|(function, relocation)| PendingRelocation {
+                function,
+                relocation,
+            })
+            .collect();
+        Ok(UnlinkedCode {
+            mmap,
+            functions,
             relocations,
         })
     }
@@ -304,6 +362,22 @@ impl CodeMemory {
         Some(base + range.start..base + range.end)
     }
 
+    /// The linked code as bytes, from the first function's start to the
+    /// last one's end (padding between functions included): what
+    /// [`UnlinkedCode::from_image`] loads elsewhere.
+    pub fn image(&self) -> &[u8] {
+        let len = self.functions.last().map_or(0, |range| range.end);
+        // SAFETY: the mapping is read+execute (so readable) from `link` on
+        // and never changes again; `len` is inside it (the functions were
+        // laid out in it) and the slice borrows `self`, which owns it.
+        unsafe { core::slice::from_raw_parts(self.mmap.as_ptr(), len) }
+    }
+
+    /// Each function's byte range in [`image`](Self::image).
+    pub fn function_offsets(&self) -> &[Range<usize>] {
+        &self.functions
+    }
+
     /// The function containing address `pc` and `pc`'s offset in it, or
     /// `None` if `pc` is not in any function (padding included).
     pub fn lookup(&self, pc: usize) -> Option<(usize, u32)> {
@@ -406,6 +480,83 @@ mod tests {
             assert_eq!(call(f(2)), addresses[1] as u64 + 8);
         }
         assert_eq!(protection_at(addresses[0]).as_deref(), Some("r-xp"));
+    }
+
+    /// Links `functions` (namespace 0 names function `index`) where a
+    /// fresh mapping puts them.
+    fn link_in_place(unlinked: UnlinkedCode) -> CodeMemory {
+        let addresses: Vec<usize> = unlinked.function_addresses().collect();
+        unlinked
+            .link(|name| match name.namespace {
+                0 => addresses.get(name.index as usize).copied(),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    /// The image of linked code, loaded at another address: the call
+    /// between its functions (PC-relative) still lands, and the absolute
+    /// address (`Abs64`, applied again) is the new one.
+    #[test]
+    fn an_image_runs_wherever_it_is_loaded() {
+        let functions = [
+            return_42(),
+            call_and_add_one(ExternalName::new(0, 0)),
+            address_of(ExternalName::new(0, 1), 8),
+        ];
+        let first = link_in_place(UnlinkedCode::new(&functions).unwrap());
+        let image = first.image().to_vec();
+        let ranges = first.function_offsets().to_vec();
+        let relocations = functions
+            .iter()
+            .enumerate()
+            .flat_map(|(i, function)| function.relocations().iter().map(move |&r| (i, r)));
+        // `movabs rax, imm64` at the start of function 2: REX.W B8, then
+        // the field.
+        let field = ranges[2].start + 2;
+        let second = link_in_place(UnlinkedCode::from_image(&image, ranges, relocations).unwrap());
+        assert_ne!(second.function(0), first.function(0));
+        let loaded = second.image();
+        assert_eq!(loaded.len(), image.len());
+        assert_eq!(
+            loaded[..field],
+            image[..field],
+            "only the Abs64 field differs"
+        );
+        assert_eq!(
+            loaded[field + 8..],
+            image[field + 8..],
+            "only the Abs64 field differs"
+        );
+        let f = |i| second.function(i).unwrap();
+        // SAFETY: the functions were assembled above with this signature
+        // and are linked.
+        unsafe {
+            assert_eq!(call(f(1)), 43);
+            assert_eq!(call(f(2)), f(1) as u64 + 8);
+        }
+        drop(first);
+        // SAFETY: as above; the first copy is gone.
+        unsafe { assert_eq!(call(f(1)), 43) };
+    }
+
+    #[test]
+    fn an_image_with_ranges_out_of_order_or_past_its_end_is_refused() {
+        let image = [0xc3u8; 32];
+        let none = core::iter::empty();
+        for ranges in [
+            vec![0..8, 4..12],
+            vec![0..4, Range { start: 8, end: 4 }],
+            vec![0..4, 4..33],
+            vec![16..24, 0..8],
+        ] {
+            let error = UnlinkedCode::from_image(&image, ranges.clone(), none.clone()).unwrap_err();
+            assert!(
+                matches!(error, CodeError::BadImage { .. }),
+                "{ranges:?}: {error}"
+            );
+        }
+        assert!(UnlinkedCode::from_image(&image, vec![0..8, 8..32], none).is_ok());
     }
 
     #[test]

@@ -45,13 +45,19 @@ impl Compiler {
         if self.is_built_in() {
             return Ok(());
         }
-        let feature = match self {
+        Err(Error::from(ErrorKind::Config(format!(
+            "the {self:?} compiler is not built in (the `duet` crate's cargo feature `{}` is off)",
+            self.name()
+        ))))
+    }
+
+    /// The compiler's name, which is also its cargo feature's and the
+    /// `duet` command's (`winch`, `cranelift`).
+    pub const fn name(self) -> &'static str {
+        match self {
             Compiler::Winch => "winch",
             Compiler::Cranelift => "cranelift",
-        };
-        Err(Error::from(ErrorKind::Config(format!(
-            "the {self:?} compiler is not built in (the `duet` crate's cargo feature `{feature}` is off)"
-        ))))
+        }
     }
 }
 

@@ -71,6 +71,11 @@ pub enum ErrorKind {
     /// The engine's configuration cannot be honoured.
     #[error("configuration: {0}")]
     Config(String),
+    /// Bytes given to [`Module::deserialize`](crate::Module::deserialize)
+    /// are not a precompiled module this engine can load: the reason says
+    /// which check refused them.
+    #[error("precompiled module: {0}")]
+    Precompiled(crate::PrecompiledError),
     /// Reading a file (a module) or writing one (the perf map) failed.
     #[error("{path}: {source}")]
     Io {

@@ -144,6 +144,7 @@
 //! holds in a `// SAFETY:` comment; `traps` argues in its module docs why
 //! its signal handler is sound.
 
+mod artifact;
 mod builtins;
 #[doc(hidden)]
 pub mod code;
@@ -178,6 +179,7 @@ pub mod vm;
 pub mod wasi;
 mod wrap;
 
+pub use artifact::{FORMAT_VERSION as PRECOMPILED_FORMAT_VERSION, PrecompiledError};
 pub use cranelift_asm::x64::{CpuFeatures, Feature as CpuFeature};
 pub use duet_environ::module::{FuncType, GlobalType, MemoryType, RefType, TableType, ValType};
 pub use duet_environ::trap::Trap as TrapCode;

@@ -1,11 +1,13 @@
 //! [`Module`]: a validated, compiled module, its code in executable memory.
 
-use crate::code::UnlinkedCode;
+use crate::artifact::{self, PrecompiledError};
+use crate::code::{CodeMemory, UnlinkedCode};
 use crate::engine::{Compiler, Engine};
 use crate::error::{Error, ErrorKind};
 use crate::externals::ExternType;
 use crate::loaded::{CodeNames, LoadedCode};
 use core::ops::Range;
+use cranelift_asm::FinishedCode;
 use duet_environ::abi::FUNCTION_NAMESPACE;
 use duet_environ::module::{
     EntityIndex, FuncIndex, Module as ModuleInfo, TranslationError, translate,
@@ -20,6 +22,11 @@ pub(crate) struct ModuleInner {
     name: String,
     /// The defined functions, in order.
     pub(crate) code: LoadedCode,
+    /// The compiler the code is from.
+    compiler: Compiler,
+    /// Each defined function's metadata, without its bytes (which are in
+    /// `code`): what [`Module::serialize`] writes beside the code.
+    functions: Box<[FinishedCode]>,
     /// The engine's canonical id of each type of the type section.
     pub(crate) type_ids: Box<[u32]>,
     /// The memory images (`image.rs`), built on the first instantiation.
@@ -95,6 +102,13 @@ pub enum NotAModule {
         /// Why the bytes are not text either.
         why: NotText,
     },
+    /// A precompiled module ([`Module::serialize`]), which
+    /// [`Module::deserialize`] loads.
+    #[error(
+        "a precompiled duet module (`.cwasm`), not WebAssembly: load it with Module::deserialize \
+         (`duet run --allow-precompiled`)"
+    )]
+    Precompiled,
     /// The magic number, followed by a version other than 1.
     #[error(
         "neither a WebAssembly binary (unsupported version: found {}, expected {}{}) nor text",
@@ -126,7 +140,7 @@ pub enum NotText {
 }
 
 /// `bytes` as `00 61 73 6d`.
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -143,6 +157,7 @@ impl<'a> ModuleSource<'a> {
     ///   is [`NotAModule::BadVersion`];
     /// * a NUL first byte, or `?asm` then version 1 (a damaged magic
     ///   number), is [`NotAModule::BadMagic`]: no text starts that way;
+    ///   a precompiled module's magic number is [`NotAModule::Precompiled`];
     /// * UTF-8 is [`Text`](Self::Text), left to the text parser; anything
     ///   else is [`NotAModule::BadMagic`] with the offset of the first byte
     ///   that is not UTF-8.
@@ -165,6 +180,9 @@ impl<'a> ModuleSource<'a> {
                 // reports with its offset.
                 _ => Ok(ModuleSource::Binary(bytes)),
             };
+        }
+        if artifact::is_precompiled(bytes) {
+            return Err(NotAModule::Precompiled);
         }
         if first == 0 {
             return Err(bad_magic(NotText::StartsWithNul));
@@ -282,19 +300,22 @@ impl Module {
         let functions = engine.compile_functions_with(compiler, translation)?;
         let unlinked = UnlinkedCode::new(&functions)
             .map_err(|e| Error::from(ErrorKind::Resource(format!("code memory: {e}"))))?;
-        let addresses: Vec<usize> = unlinked.function_addresses().collect();
-        let imported = info.num_imported_functions;
-        let linked = unlinked
-            .link(|name| {
-                if name.namespace != FUNCTION_NAMESPACE {
-                    return None;
-                }
-                addresses
-                    .get(name.index.checked_sub(imported)? as usize)
-                    .copied()
-            })
-            .map_err(|e| Error::from(ErrorKind::Compile(format!("linking: {e}"))))?;
+        let linked = link(unlinked, &info)?;
         let name = info.name.as_deref().or(name).unwrap_or("wasm").to_string();
+        Module::from_linked_code(engine, compiler, info, name, linked, functions)
+    }
+
+    /// Registers linked code whose function `i` was compiled as
+    /// `functions[i]` (bytes or not) and wraps it in a module.
+    fn from_linked_code(
+        engine: &Engine,
+        compiler: Compiler,
+        info: ModuleInfo,
+        name: String,
+        linked: CodeMemory,
+        mut functions: Vec<FinishedCode>,
+    ) -> Result<Module, Error> {
+        let imported = info.num_imported_functions;
         let names = || CodeNames {
             module: name.clone(),
             functions: (0..functions.len())
@@ -302,6 +323,8 @@ impl Module {
                 .collect(),
         };
         let code = LoadedCode::new(&engine.inner.config, linked, &functions, names)?;
+        // The bytes are in `code` now; the rest is kept for `serialize`.
+        functions.iter_mut().for_each(FinishedCode::strip_code);
         let type_ids = info.types.iter().map(|t| engine.type_id(t)).collect();
         Ok(Module {
             inner: Arc::new(ModuleInner {
@@ -309,10 +332,113 @@ impl Module {
                 info,
                 name,
                 code,
+                compiler,
+                functions: functions.into_boxed_slice(),
                 type_ids,
                 images: std::sync::OnceLock::new(),
             }),
         })
+    }
+
+    /// The module as a precompiled artifact (a `.cwasm` file's bytes):
+    /// its machine code, the code's tables and the module's metadata,
+    /// with a fingerprint of the engine's settings the code depends on
+    /// and a checksum. [`Module::deserialize`] loads it without compiling
+    /// into an engine with the same settings (a module compiled by
+    /// [`Module::new_with_compiler`] with the other compiler loads only
+    /// into an engine configured with that compiler); the format is
+    /// described in `crates/runtime/src/artifact.rs`.
+    ///
+    /// ```
+    /// use duet::{Engine, Instance, Module, Store};
+    /// let engine = Engine::default();
+    /// let module = Module::new(&engine, r#"(module (func (export "answer") (result i32) i32.const 42))"#)?;
+    /// let bytes = module.serialize()?;
+    /// // SAFETY: the bytes were just made by `serialize` of this engine.
+    /// let loaded = unsafe { Module::deserialize(&engine, &bytes)? };
+    /// let mut store = Store::new(&engine, ());
+    /// let instance = Instance::new(&mut store, &loaded, &[])?;
+    /// let answer = instance.get_typed_func::<(), i32>(&mut store, "answer")?;
+    /// assert_eq!(answer.call(&mut store, ())?, 42);
+    /// # Ok::<(), duet::Error>(())
+    /// ```
+    pub fn serialize(&self) -> Result<Vec<u8>, Error> {
+        let inner = &self.inner;
+        let code = inner.code.code();
+        artifact::serialize(
+            &inner.engine,
+            inner.compiler,
+            &inner.name,
+            &inner.info,
+            &inner.functions,
+            code.function_offsets(),
+            code.image(),
+        )
+    }
+
+    /// Loads a module [`Module::serialize`] wrote, without compiling: the
+    /// code is copied into executable memory and registered as
+    /// [`Module::new`] registers compiled code. Refused with an
+    /// [`ErrorKind::Precompiled`](crate::ErrorKind::Precompiled) naming
+    /// the reason ([`PrecompiledError`]) when the bytes are not an
+    /// artifact (a wasm binary among them), are of another format or duet
+    /// version, fail their checksum, or were compiled with a compiler,
+    /// wasm features, tunables (fuel, epochs, memory reservation) or CPU
+    /// features other than the engine's.
+    ///
+    /// # Safety
+    ///
+    /// The bytes must come from [`Module::serialize`] (of any engine of
+    /// this duet version; the checks above tell a mismatching one). Their
+    /// machine code runs as it is: the checksum catches corruption, not
+    /// a crafted artifact, whose code could do anything.
+    pub unsafe fn deserialize(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module, Error> {
+        Module::from_artifact(engine, bytes.as_ref())
+    }
+
+    /// [`Module::deserialize`] from a file, mapped rather than read: the
+    /// only copy made of the code is the one into executable memory.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Module::deserialize`]; and the file must not be changed
+    /// (truncated, rewritten) while this call runs, as it is mapped.
+    pub unsafe fn deserialize_file(
+        engine: &Engine,
+        path: impl AsRef<Path>,
+    ) -> Result<Module, Error> {
+        // SAFETY: the caller promises the file does not change meanwhile.
+        unsafe {
+            artifact::with_mapped_file(path.as_ref(), |bytes| Module::from_artifact(engine, bytes))
+        }
+    }
+
+    /// Whether `bytes` start as a precompiled module does (the magic
+    /// number [`Module::serialize`] writes), whatever follows; for telling
+    /// a `.cwasm` file from a wasm one before choosing how to load it.
+    pub fn is_precompiled(bytes: &[u8]) -> bool {
+        artifact::is_precompiled(bytes)
+    }
+
+    /// Checks and loads an artifact (see [`Module::deserialize`]).
+    fn from_artifact(engine: &Engine, bytes: &[u8]) -> Result<Module, Error> {
+        let loaded = artifact::load(engine, bytes).map_err(PrecompiledError::into_error)?;
+        let absolute = loaded.functions.iter().enumerate().flat_map(|(i, f)| {
+            f.relocations()
+                .iter()
+                .map(move |&relocation| (i, relocation))
+        });
+        let unlinked = UnlinkedCode::from_image(loaded.image, loaded.ranges, absolute)
+            .map_err(|e| PrecompiledError::Corrupt(format!("its code: {e}")).into_error())?;
+        let linked = link(unlinked, &loaded.info)?;
+        Module::from_linked_code(
+            engine,
+            loaded.compiler,
+            loaded.info,
+            loaded.name,
+            linked,
+            loaded.functions,
+        )
     }
 
     /// The module's name in profiles and debuggers: its name section's,
@@ -479,6 +605,23 @@ fn compile_with_cranelift(
         } => Error::from(ErrorKind::Unsupported(e.to_string())),
         CompileError::Codegen { .. } => Error::from(ErrorKind::Compile(e.to_string())),
     })
+}
+
+/// Links a module's code: relocations name the module's defined
+/// functions, in `FUNCTION_NAMESPACE` by function index (imports counted).
+fn link(unlinked: UnlinkedCode, info: &ModuleInfo) -> Result<CodeMemory, Error> {
+    let addresses: Vec<usize> = unlinked.function_addresses().collect();
+    let imported = info.num_imported_functions;
+    unlinked
+        .link(|name| {
+            if name.namespace != FUNCTION_NAMESPACE {
+                return None;
+            }
+            addresses
+                .get(name.index.checked_sub(imported)? as usize)
+                .copied()
+        })
+        .map_err(|e| Error::from(ErrorKind::Compile(format!("linking: {e}"))))
 }
 
 /// Function `index`'s name in profiles and debuggers: the name section's,

@@ -237,6 +237,8 @@ use core::fmt;
 use core::marker::PhantomData;
 use std::collections::HashMap;
 
+#[cfg(feature = "serde")]
+mod records;
 #[cfg(test)]
 mod tests;
 
@@ -380,15 +382,30 @@ pub struct SrcLocRange {
 }
 
 /// The buffer's result: final bytes and metadata.
+///
+/// With the `serde` feature it serializes as its metadata only: the
+/// bytes and the label offsets (which matter only while code is being
+/// built) are left out, and a deserialized value has none
+/// ([`FinishedCode::strip_code`]'s state). A precompiled module (the
+/// runtime's `artifact` module) stores the bytes of all its functions as
+/// one linked image beside this metadata.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct FinishedCode {
+    #[cfg_attr(feature = "serde", serde(skip))]
     code: Vec<u8>,
     alignment: u32,
+    #[cfg_attr(feature = "serde", serde(with = "records"))]
     relocations: Vec<Relocation>,
+    #[cfg_attr(feature = "serde", serde(with = "records"))]
     traps: Vec<TrapRecord>,
+    #[cfg_attr(feature = "serde", serde(with = "records"))]
     call_sites: Vec<CallSite>,
+    #[cfg_attr(feature = "serde", serde(with = "records"))]
     srclocs: Vec<SrcLocRange>,
+    #[cfg_attr(feature = "serde", serde(with = "records"))]
     unwind: Vec<UnwindRecord>,
+    #[cfg_attr(feature = "serde", serde(skip))]
     label_offsets: Vec<CodeOffset>,
 }
 
@@ -428,6 +445,15 @@ impl FinishedCode {
             .get(label.index())
             .copied()
             .filter(|&o| o != u32::MAX)
+    }
+    /// Frees the bytes and the label offsets, keeping what describes the
+    /// code once it is loaded elsewhere: alignment, relocations, traps,
+    /// call sites, source locations and unwind records. Afterwards
+    /// [`code`](Self::code) is empty and [`label_offset`](Self::label_offset)
+    /// finds nothing.
+    pub fn strip_code(&mut self) {
+        self.code = Vec::new();
+        self.label_offsets = Vec::new();
     }
     /// The trap code recorded at `offset`, if any.
     pub fn trap_at(&self, offset: CodeOffset) -> Option<TrapCode> {

@@ -29,6 +29,7 @@ use super::types::RefType;
 
 /// One operator of a constant expression.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ConstOp {
     /// `i32.const`.
     I32Const(i32),
@@ -62,6 +63,7 @@ pub enum ConstOp {
 
 /// A constant expression: its operators without the final `end`.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ConstExpr {
     ops: Box<[ConstOp]>,
 }

@@ -15,6 +15,7 @@ macro_rules! define_index {
     ($( $(#[$attr:meta])* $name:ident; )*) => {$(
         $(#[$attr])*
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+        #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
         pub struct $name(u32);
 
         impl $name {
@@ -74,6 +75,7 @@ define_index! {
 
 /// Any entity a module can import or export.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum EntityIndex {
     /// A function.
     Function(FuncIndex),

@@ -12,6 +12,7 @@ use super::index::{FuncIndex, MemoryIndex, TableIndex};
 
 /// A value type: what a local, a global, a parameter or a stack slot holds.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ValType {
     /// 32-bit integer.
     I32,
@@ -42,6 +43,7 @@ impl ValType {
 
 /// A reference type: what a table holds.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum RefType {
     /// Nullable reference to a function.
     FuncRef,
@@ -60,6 +62,7 @@ impl From<RefType> for ValType {
 
 /// A function signature.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct FuncType {
     /// Parameter types, in order.
     pub params: Box<[ValType]>,
@@ -125,6 +128,7 @@ impl core::fmt::Display for FuncType {
 /// A table: its element type, limits, and for defined tables the
 /// initializer of every element.
 #[derive(Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TableType {
     /// What the table holds.
     pub element: RefType,
@@ -143,6 +147,7 @@ pub struct TableType {
 
 /// A linear memory's type.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MemoryType {
     /// Initial size, in pages. Translation checks that the size in bytes
     /// fits a `u64` (see [`MemoryType::minimum_bytes`]).
@@ -181,6 +186,7 @@ impl MemoryType {
 
 /// A global's type.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GlobalType {
     /// What the global holds.
     pub ty: ValType,
@@ -192,6 +198,7 @@ pub struct GlobalType {
 /// defines. The entity's type is the module's entry at that index
 /// (`functions`, `tables`, `memories`, `globals`).
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Import {
     /// The module name (first string).
     pub module: String,
@@ -203,6 +210,7 @@ pub struct Import {
 
 /// An element segment.
 #[derive(Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ElementSegment {
     /// When the segment is applied.
     pub kind: ElementKind,
@@ -214,6 +222,7 @@ pub struct ElementSegment {
 
 /// When an element segment is applied.
 #[derive(Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ElementKind {
     /// Only by `table.init`; dropped by `elem.drop`.
     Passive,
@@ -231,6 +240,7 @@ pub enum ElementKind {
 
 /// The items of an element segment.
 #[derive(Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ElementItems {
     /// Function references, `None` for a null reference. Segments written
     /// with function indices take this form, and so do expression segments
@@ -258,15 +268,18 @@ impl ElementItems {
 
 /// A data segment.
 #[derive(Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DataSegment {
     /// When the segment is applied.
     pub kind: DataKind,
     /// The bytes (copied out of the module).
+    #[cfg_attr(feature = "serde", serde(with = "byte_string"))]
     pub bytes: Box<[u8]>,
 }
 
 /// When a data segment is applied.
 #[derive(Clone, PartialEq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum DataKind {
     /// Only by `memory.init`; dropped by `data.drop`.
     Passive,
@@ -277,4 +290,33 @@ pub enum DataKind {
         /// The first byte written (an `i32`, or an `i64` for a memory64).
         offset: ConstExpr,
     },
+}
+
+/// `#[serde(with = "byte_string")]`: bytes as one byte string rather than
+/// a sequence of `u8`s, which serde decodes one element at a time (a data
+/// segment can be megabytes).
+#[cfg(feature = "serde")]
+mod byte_string {
+    use serde::de::{Deserializer, Visitor};
+    use serde::ser::Serializer;
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(bytes)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Box<[u8]>, D::Error> {
+        struct Bytes;
+        impl Visitor<'_> for Bytes {
+            type Value = Box<[u8]>;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("a byte string")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<Box<[u8]>, E> {
+                Ok(bytes.into())
+            }
+        }
+        deserializer.deserialize_bytes(Bytes)
+    }
 }
