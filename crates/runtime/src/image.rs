@@ -153,7 +153,9 @@ fn image(segments: &[(usize, &[u8])]) -> Option<Option<MemoryImage>> {
     let start = start / page * page;
     let end = Mmap::round_up_to_page(end)?;
     let mut bytes = vec![0u8; end - start];
-    for &(offset, data) in segments {
+    // An empty segment may lie anywhere in the memory's minimum, outside
+    // the image's range: it writes nothing.
+    for &(offset, data) in segments.iter().filter(|(_, data)| !data.is_empty()) {
         bytes[offset - start..offset - start + data.len()].copy_from_slice(data);
     }
     let fd = rustix::fs::memfd_create("duet-memory-image", rustix::fs::MemfdFlags::CLOEXEC).ok()?;
@@ -170,4 +172,28 @@ fn image(segments: &[(usize, &[u8])]) -> Option<Option<MemoryImage>> {
         offset: start,
         len: end - start,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Empty segments before and past the data change nothing (the
+    /// differential test found an instantiation that panicked on them).
+    #[test]
+    fn empty_segments_outside_the_data_write_nothing() {
+        let page = Mmap::page_size();
+        let segments: [(usize, &[u8]); 4] = [
+            (page + 100, b"ab"),
+            (0, b""),
+            (13 * page + 5, b""),
+            (page + 101, b"c"),
+        ];
+        let built = image(&segments).expect("a memfd").expect("an image");
+        assert_eq!(built.range(), page..2 * page);
+        let mut bytes = [0xffu8; 3];
+        rustix::io::pread(built.fd(), &mut bytes, 100).unwrap();
+        assert_eq!(bytes, [b'a', b'c', 0]);
+        assert!(matches!(image(&[(7, b"")]), Some(None)));
+    }
 }
