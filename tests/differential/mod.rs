@@ -127,7 +127,7 @@ pub use duet_tier::{Bounds, DuetTier};
 pub use generate::{
     Exports, FUEL, FUEL_EXPORT, Instructions, MAX_MEMORY_BYTES, MAX_TABLE_ELEMENTS, Uses,
     add_export, arguments, instructions_for_seed, module_for_seed, module_from_bytes, smith_config,
-    uses_simd,
+    uses_relaxed_simd, uses_simd,
 };
 pub use reduce::reduce;
 pub use value::{Agreement, Outcome, State, TrapKind, Value, agreement};
