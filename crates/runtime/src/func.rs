@@ -13,9 +13,10 @@
 //!
 //! A host function is reached through the engine's host trampoline for its
 //! type, with a [`HostContext`] as its "VMContext". The trampoline calls
-//! the context's `func`, [`host_shim`], with the arguments in slots; the
-//! shim reads them, runs the embedder's closure with a [`Caller`], and
-//! writes the results back. A closure's error is parked in the store and
+//! the context's `func`, [`host_shim`] instantiated for the closure's type
+//! ([`HostFn`]), with the arguments in slots; the shim reads them, runs the
+//! embedder's closure with a [`Caller`] (a direct call, inlined: no
+//! `dyn Fn` between wasm and the closure), and writes the results back. A closure's error is parked in the store and
 //! the shim returns 1, which makes the trampoline trap with
 //! `Trap::HostError`; the trap unwinds the wasm frames to the entry
 //! trampoline and [`Func::call`] hands the error back inside the trap, as
@@ -68,18 +69,50 @@ pub(crate) type HostCallback = dyn Fn(*mut StoreOpaque, Option<Instance>, &FuncT
     + Send
     + Sync;
 
+/// What a host trampoline calls: `(context, slots) -> 0 or 1`.
+type HostShim = unsafe extern "sysv64" fn(*mut HostContext, *mut [u8; 16]) -> u32;
+
+/// A host function's closure and the shim that calls it: [`host_shim`]
+/// instantiated for the closure's own type, so that a call from wasm
+/// reaches the closure with a direct call that the compiler can inline
+/// (for [`Func::wrap`], the slot loads, the embedder's closure and the
+/// result stores all end up in the one shim), not through the `dyn Fn`.
+/// The `Arc` owns the closure (shared by every context of the function)
+/// and is what the host side calls it through.
+#[derive(Clone)]
+pub(crate) struct HostFn {
+    pub(crate) callback: Arc<HostCallback>,
+    shim: HostShim,
+}
+
+impl HostFn {
+    pub(crate) fn new<C>(callback: C) -> HostFn
+    where
+        C: Fn(*mut StoreOpaque, Option<Instance>, &FuncType, &mut [[u8; 16]]) -> Result<(), Error>
+            + Send
+            + Sync
+            + 'static,
+    {
+        HostFn {
+            callback: Arc::new(callback),
+            shim: host_shim::<C>,
+        }
+    }
+}
+
 /// What a host function's `VMFuncRef::vmctx` (or an import's) points to.
 /// `func` must stay first: the host trampoline calls
 /// `[vmctx + VMHostContext::FUNC]`.
 #[repr(C)]
 pub(crate) struct HostContext {
-    func: unsafe extern "sysv64" fn(*mut HostContext, *mut [u8; 16]) -> u32,
+    func: HostShim,
     store: *mut StoreOpaque,
     /// The instance whose import this context serves, if any.
     caller: Option<Instance>,
     /// The function's type; `StoreFunc::ty` points here for a host
     /// function.
     pub(crate) ty: FuncType,
+    /// `func` is `host_shim::<C>` for the closure type `C` in here.
     callback: Arc<HostCallback>,
 }
 
@@ -92,35 +125,44 @@ impl HostContext {
         store: *mut StoreOpaque,
         caller: Option<Instance>,
         ty: FuncType,
-        callback: Arc<HostCallback>,
+        host: &HostFn,
     ) -> Box<HostContext> {
         Box::new(HostContext {
-            func: host_shim,
+            func: host.shim,
             store,
             caller,
             ty,
-            callback,
+            callback: host.callback.clone(),
         })
     }
 }
 
-/// The host function every host trampoline calls (see the module docs).
+/// The host function every host trampoline calls (see the module docs),
+/// one per closure type `C` ([`HostFn`]).
 ///
 /// # Safety
 ///
-/// `context` is a live [`HostContext`] and `values` has a slot per
-/// parameter and result of its type; the store is not borrowed elsewhere
-/// in a way the closure could observe (it is suspended in `Func::call`).
-unsafe extern "sysv64" fn host_shim(context: *mut HostContext, values: *mut [u8; 16]) -> u32 {
+/// `context` is a live [`HostContext`] whose callback is a `C` (made by
+/// [`HostFn::new::<C>`](HostFn::new), as its `func` says) and `values` has
+/// a slot per parameter and result of its type; the store is not borrowed
+/// elsewhere in a way the closure could observe (it is suspended in
+/// `Func::call`).
+unsafe extern "sysv64" fn host_shim<C>(context: *mut HostContext, values: *mut [u8; 16]) -> u32
+where
+    C: Fn(*mut StoreOpaque, Option<Instance>, &FuncType, &mut [[u8; 16]]) -> Result<(), Error>,
+{
     // SAFETY: the caller's contract.
     let context = unsafe { &*context };
+    // SAFETY: the callback is a `C` (the caller's contract); the data
+    // pointer of an `Arc<dyn Fn>` is the closure's own.
+    let callback = unsafe { &*Arc::as_ptr(&context.callback).cast::<C>() };
     let store = context.store;
     let ty = &context.ty;
     let slots = ty.params.len().max(ty.results.len());
     // SAFETY: the trampoline passes a slot per parameter and result.
     let values = unsafe { core::slice::from_raw_parts_mut(values, slots) };
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        (context.callback)(store, context.caller, ty, values)
+        callback(store, context.caller, ty, values)
     }));
     // SAFETY: as above.
     let opaque = unsafe { &mut *store };
@@ -227,10 +269,10 @@ impl Func {
     pub(crate) fn from_callback(
         store: &mut StoreOpaque,
         ty: FuncType,
-        callback: Arc<HostCallback>,
+        callback: HostFn,
     ) -> Result<Func, Error> {
         let trampolines = store.engine.trampolines(&ty)?;
-        let context = HostContext::new(store, None, ty, callback.clone());
+        let context = HostContext::new(store, None, ty, &callback);
         let ty = &context.ty;
         let func_ref = Box::new(VMFuncRef {
             wasm_call: trampolines.host(),
@@ -337,14 +379,14 @@ pub(crate) struct EntryPoint {
 }
 
 /// Wraps a closure over `Caller<T>` and [`Val`] slices as a
-/// [`HostCallback`] ([`Func::new`], [`Linker::func_new`]): the arguments
+/// [`HostFn`] ([`Func::new`], [`Linker::func_new`]): the arguments
 /// are read into a vector, and the results checked against the type.
 ///
 /// [`Linker::func_new`]: crate::Linker::func_new
 pub(crate) fn erase<T: 'static>(
     f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync + 'static,
-) -> Arc<HostCallback> {
-    Arc::new(
+) -> HostFn {
+    HostFn::new(
         move |store: *mut StoreOpaque, caller, ty: &FuncType, values: &mut [[u8; 16]]| {
             // SAFETY: host callbacks of a `Store<T>` are only made by
             // `Func::new::<T>`, `Func::wrap` and `Linker<T>`, and the

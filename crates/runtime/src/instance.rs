@@ -479,7 +479,7 @@ pub(crate) fn instantiate(
                             store_ptr,
                             Some(instance),
                             func.ty().clone(),
-                            host.callback.clone(),
+                            &host.callback,
                         );
                         let record = VMFunctionImport {
                             wasm_call: host.trampolines.host(),

@@ -72,7 +72,7 @@
 //!            of instances, memories, tables); limits.rs
 //!   Func     calls through entry trampolines, no allocation or lock per call
 //!            (TypedFunc: checked once, values straight into slots); host functions through host
-//!            trampolines and a shim that parks errors and panics (func.rs):
+//!            trampolines and a shim per closure type that parks errors and panics (func.rs):
 //!            Func::new over Val slices, Func::wrap over Rust values read
 //!            from the trampoline's slots in place, no allocation (wrap.rs)
 //!   Memory   read/write (bounds-checked, MemoryAccessError), data, grow

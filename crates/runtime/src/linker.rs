@@ -9,7 +9,7 @@
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind};
 use crate::externals::Extern;
-use crate::func::{Caller, Func, HostCallback, erase};
+use crate::func::{Caller, Func, HostFn, erase};
 use crate::instance::Instance;
 use crate::module::Module;
 use crate::store::{AsStoreDataMut, AsStoreMut, Store, Val};
@@ -21,7 +21,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 enum Definition {
     Extern(Extern),
-    HostFunc(FuncType, Arc<HostCallback>),
+    HostFunc(FuncType, HostFn),
 }
 
 /// Definitions by name, to instantiate modules with.

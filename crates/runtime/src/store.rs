@@ -100,7 +100,7 @@ pub(crate) struct StoreGlobal {
 
 /// A host function's parts: what wasm and the host call it through.
 pub(crate) struct HostFuncParts {
-    pub(crate) callback: Arc<crate::func::HostCallback>,
+    pub(crate) callback: crate::func::HostFn,
     /// The context of calls through the function's own `VMFuncRef`.
     pub(crate) _context: Box<HostContext>,
     pub(crate) _func_ref: Box<VMFuncRef>,

@@ -12,9 +12,10 @@
 //!
 //! # No allocation per call
 //!
-//! The host trampoline hands [`host_shim`](crate::func) the argument slots
-//! (16 bytes each, the results written back into the same slots). A
-//! wrapped closure's callback reads each argument straight from its slot
+//! The host trampoline hands `host_shim` (`func.rs`), instantiated for the
+//! callback's closure type, the argument slots (16 bytes each, the results
+//! written back into the same slots). A wrapped closure's callback, called
+//! directly from that shim, reads each argument straight from its slot
 //! with [`WasmTy::load`], calls the closure, and writes the results back
 //! with [`WasmList::store_slots`]: no vector of [`Val`](crate::Val)s, no
 //! type check at run time (the type was fixed when the function was made,
@@ -24,12 +25,11 @@
 //! [`ExternRef`]: crate::ExternRef
 
 use crate::error::Error;
-use crate::func::{Caller, Func, HostCallback};
+use crate::func::{Caller, Func, HostFn};
 use crate::instance::Instance;
 use crate::store::{AsStoreDataMut, StoreInner, StoreOpaque};
 use crate::typed::{WasmList, WasmTy};
 use duet_environ::module::FuncType;
-use std::sync::Arc;
 
 /// What a wrapped host function may return: `()`, a [`WasmTy`], a tuple
 /// of them, or a `Result` of one of those whose error converts into a
@@ -66,7 +66,7 @@ impl<R: WasmList, E: Into<Error>> WasmRet for Result<R, E> {
 #[doc(hidden)]
 pub struct WrappedFunc {
     pub(crate) ty: FuncType,
-    pub(crate) callback: Arc<HostCallback>,
+    pub(crate) callback: HostFn,
 }
 
 /// A closure that [`Func::wrap`] and [`Linker::func_wrap`] accept: `Fn(A1,
@@ -108,7 +108,7 @@ macro_rules! into_func {
                     let results = self($($arg),*).into_result()?;
                     results.store_slots(opaque, values)
                 };
-                WrappedFunc { ty, callback: Arc::new(callback) }
+                WrappedFunc { ty, callback: HostFn::new(callback) }
             }
         }
 
@@ -140,7 +140,7 @@ macro_rules! into_func {
                     let results = self(Caller { store: &mut *store, caller }, $($arg),*).into_result()?;
                     results.store_slots(&store.opaque, values)
                 };
-                WrappedFunc { ty, callback: Arc::new(callback) }
+                WrappedFunc { ty, callback: HostFn::new(callback) }
             }
         }
     };

@@ -236,6 +236,45 @@ fn host_functions_receive_many_parameters_of_every_type_from_wasm() {
     }
 }
 
+/// A closure that adds `k`: every closure it returns has the same type.
+fn adder(k: i32) -> impl Fn(i32) -> i32 + Send + Sync + 'static {
+    move |x| x.wrapping_add(k)
+}
+
+/// The shim a host trampoline calls is made per closure type; closures of
+/// one type, as imports of one instance, through `Func::wrap` and the
+/// linker, must each still run with their own captures.
+#[test]
+fn host_closures_of_one_type_keep_their_own_captures() {
+    for engine in engines() {
+        let mut linker: Linker<()> = Linker::new(&engine);
+        linker.func_wrap("host", "a", adder(1)).unwrap();
+        linker.func_wrap("host", "b", adder(1000)).unwrap();
+        let mut store = Store::new(&engine, ());
+        let c = Func::wrap(&mut store, adder(-7));
+        linker.define("host", "c", c).unwrap();
+        let module = Module::new(
+            &engine,
+            r#"(module
+              (import "host" "a" (func $a (param i32) (result i32)))
+              (import "host" "b" (func $b (param i32) (result i32)))
+              (import "host" "c" (func $c (param i32) (result i32)))
+              (func (export "go") (param i32) (result i32 i32 i32)
+                (call $a (local.get 0)) (call $b (local.get 0)) (call $c (local.get 0))))"#,
+        )
+        .unwrap();
+        let instance = linker.instantiate(&mut store, &module).unwrap();
+        let go = instance
+            .get_typed_func::<i32, (i32, i32, i32)>(&mut store, "go")
+            .unwrap();
+        assert_eq!(go.call(&mut store, 5).unwrap(), (6, 1005, -2));
+        // The host side calls the same closures.
+        let mut results = [Val::I32(0)];
+        c.call(&mut store, &[Val::I32(5)], &mut results).unwrap();
+        assert_eq!(results[0].i32(), Some(-2));
+    }
+}
+
 #[test]
 fn traps_through_the_typed_path_keep_their_code_and_backtrace() {
     for engine in engines() {
