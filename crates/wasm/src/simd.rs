@@ -224,18 +224,18 @@ impl Translator<'_, '_> {
             O::I64x2ReplaceLane { lane } => self.replace_lane(I64X2, lane),
             O::F32x4ReplaceLane { lane } => self.replace_lane(F32X4, lane),
             O::F64x2ReplaceLane { lane } => self.replace_lane(F64X2, lane),
-            O::I16x8ExtendLowI8x16S => self.widen(I8X16, I16X8, Opcode::SwidenLow),
-            O::I16x8ExtendHighI8x16S => self.widen(I8X16, I16X8, Opcode::SwidenHigh),
-            O::I16x8ExtendLowI8x16U => self.widen(I8X16, I16X8, Opcode::UwidenLow),
-            O::I16x8ExtendHighI8x16U => self.widen(I8X16, I16X8, Opcode::UwidenHigh),
-            O::I32x4ExtendLowI16x8S => self.widen(I16X8, I32X4, Opcode::SwidenLow),
-            O::I32x4ExtendHighI16x8S => self.widen(I16X8, I32X4, Opcode::SwidenHigh),
-            O::I32x4ExtendLowI16x8U => self.widen(I16X8, I32X4, Opcode::UwidenLow),
-            O::I32x4ExtendHighI16x8U => self.widen(I16X8, I32X4, Opcode::UwidenHigh),
-            O::I64x2ExtendLowI32x4S => self.widen(I32X4, I64X2, Opcode::SwidenLow),
-            O::I64x2ExtendHighI32x4S => self.widen(I32X4, I64X2, Opcode::SwidenHigh),
-            O::I64x2ExtendLowI32x4U => self.widen(I32X4, I64X2, Opcode::UwidenLow),
-            O::I64x2ExtendHighI32x4U => self.widen(I32X4, I64X2, Opcode::UwidenHigh),
+            O::I16x8ExtendLowI8x16S => self.convert(I8X16, I16X8, Opcode::SwidenLow),
+            O::I16x8ExtendHighI8x16S => self.convert(I8X16, I16X8, Opcode::SwidenHigh),
+            O::I16x8ExtendLowI8x16U => self.convert(I8X16, I16X8, Opcode::UwidenLow),
+            O::I16x8ExtendHighI8x16U => self.convert(I8X16, I16X8, Opcode::UwidenHigh),
+            O::I32x4ExtendLowI16x8S => self.convert(I16X8, I32X4, Opcode::SwidenLow),
+            O::I32x4ExtendHighI16x8S => self.convert(I16X8, I32X4, Opcode::SwidenHigh),
+            O::I32x4ExtendLowI16x8U => self.convert(I16X8, I32X4, Opcode::UwidenLow),
+            O::I32x4ExtendHighI16x8U => self.convert(I16X8, I32X4, Opcode::UwidenHigh),
+            O::I64x2ExtendLowI32x4S => self.convert(I32X4, I64X2, Opcode::SwidenLow),
+            O::I64x2ExtendHighI32x4S => self.convert(I32X4, I64X2, Opcode::SwidenHigh),
+            O::I64x2ExtendLowI32x4U => self.convert(I32X4, I64X2, Opcode::UwidenLow),
+            O::I64x2ExtendHighI32x4U => self.convert(I32X4, I64X2, Opcode::UwidenHigh),
             O::I16x8ExtMulLowI8x16S => self.ext_mul(I8X16, I16X8, Opcode::SwidenLow),
             O::I16x8ExtMulHighI8x16S => self.ext_mul(I8X16, I16X8, Opcode::SwidenHigh),
             O::I16x8ExtMulLowI8x16U => self.ext_mul(I8X16, I16X8, Opcode::UwidenLow),
@@ -494,15 +494,9 @@ impl Translator<'_, '_> {
         self.builder.func.dfg.first_result(inst)
     }
 
-    /// A conversion by `opcode` of a `from` to a `to`.
+    /// A conversion or an extend (`i16x8.extend_low_i8x16_s`, ...) by
+    /// `opcode` of a `from` to a `to`.
     fn convert(&mut self, from: Type, to: Type, opcode: Opcode) {
-        let x = self.pop_vector(from);
-        let v = self.unary_to(x, to, opcode);
-        self.push_vector(v);
-    }
-
-    /// An extend (`i16x8.extend_low_i8x16_s`, ...).
-    fn widen(&mut self, from: Type, to: Type, opcode: Opcode) {
         let x = self.pop_vector(from);
         let v = self.unary_to(x, to, opcode);
         self.push_vector(v);

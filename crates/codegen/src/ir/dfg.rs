@@ -202,6 +202,21 @@ impl DataFlowGraph {
         self.constants.values[constant]
     }
 
+    /// The 16 bytes of `constant`, lane 0's first (a shuffle's mask).
+    pub fn constant_bytes(&self, constant: Constant) -> [u8; 16] {
+        self.constant_bits(constant).to_le_bytes()
+    }
+
+    /// Whether the shuffle mask `mask` picks the bytes of its second
+    /// operand (`second`) or first in order: the shuffle is that operand.
+    pub fn shuffle_is_identity(&self, mask: Constant, second: bool) -> bool {
+        let base = if second { 16 } else { 0 };
+        self.constant_bytes(mask)
+            .iter()
+            .enumerate()
+            .all(|(i, &m)| usize::from(m) == base + i)
+    }
+
     /// Whether `constant` is in the pool.
     pub fn constant_is_valid(&self, constant: Constant) -> bool {
         self.constants.values.is_valid(constant)

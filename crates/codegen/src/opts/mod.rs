@@ -277,15 +277,11 @@ impl generated::Context for Rewriter<'_> {
     }
 
     fn shuffle_identity(&mut self, mask: Constant, second: bool) -> bool {
-        let base = if second { 16 } else { 0 };
-        mask_bytes(self.func, mask)
-            .iter()
-            .enumerate()
-            .all(|(i, &m)| usize::from(m) == base + i)
+        self.func.dfg.shuffle_is_identity(mask, second)
     }
 
     fn one_input_mask(&mut self, mask: Constant, same: bool) -> Option<Constant> {
-        let bytes = mask_bytes(self.func, mask);
+        let bytes = self.func.dfg.constant_bytes(mask);
         let second = bytes.iter().filter(|&&m| m >= 16).count();
         let wanted = if same {
             // One value twice: any byte of the second operand is the same
@@ -328,25 +324,22 @@ impl generated::Context for Rewriter<'_> {
 
     fn keeps_lane_bytes(&mut self, mask: Constant, ty: &Type) -> bool {
         let lane = (ty.lane_type().bits() / 8) as usize;
-        mask_bytes(self.func, mask)
+        self.func
+            .dfg
+            .constant_bytes(mask)
             .iter()
             .enumerate()
             .all(|(i, &m)| usize::from(m) % lane == i % lane)
     }
 
     fn reads_second(&mut self, mask: Constant) -> bool {
-        mask_bytes(self.func, mask).iter().all(|&m| m >= 16)
+        self.func.dfg.constant_bytes(mask).iter().all(|&m| m >= 16)
     }
 }
 
 /// The lowest `width` bits set.
 fn lane_mask(width: u32) -> u128 {
     u128::MAX >> (128 - width)
-}
-
-/// The 16 bytes of the shuffle mask `mask`.
-fn mask_bytes(func: &Function, mask: Constant) -> [u8; 16] {
-    func.dfg.constant_bits(mask).to_le_bytes()
 }
 
 impl Rewriter<'_> {

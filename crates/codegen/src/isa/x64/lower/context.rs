@@ -109,7 +109,7 @@ impl generated::Context for Lower<'_> {
     }
 
     fn shuffle_mask(&mut self, mask: Constant, second: bool, high: bool) -> i64 {
-        let bytes = self.func.dfg.constant_bits(mask).to_le_bytes();
+        let bytes = self.func.dfg.constant_bytes(mask);
         let from = if second { 16..32 } else { 0..16 };
         let pick: Vec<u8> = bytes
             .iter()
@@ -126,20 +126,16 @@ impl generated::Context for Lower<'_> {
     }
 
     fn shuffle_uses(&mut self, mask: Constant, second: bool) -> bool {
-        let bytes = self.func.dfg.constant_bits(mask).to_le_bytes();
+        let bytes = self.func.dfg.constant_bytes(mask);
         bytes.iter().any(|&m| (m >= 16) == second)
     }
 
     fn shuffle_identity(&mut self, mask: Constant, second: bool) -> bool {
-        let base = if second { 16 } else { 0 };
-        mask_bytes(self, mask)
-            .iter()
-            .enumerate()
-            .all(|(i, &m)| usize::from(m) == base + i)
+        self.func.dfg.shuffle_is_identity(mask, second)
     }
 
     fn shuffle_pshufd(&mut self, mask: Constant, second: bool) -> Option<u8> {
-        let dwords = mask_dwords(&mask_bytes(self, mask))?;
+        let dwords = mask_dwords(&self.func.dfg.constant_bytes(mask))?;
         let base = if second { 4 } else { 0 };
         dwords.iter().rev().try_fold(0u8, |imm, &k| {
             (base..base + 4).contains(&k).then(|| imm << 2 | (k - base))
@@ -147,13 +143,13 @@ impl generated::Context for Lower<'_> {
     }
 
     fn shuffle_shufps(&mut self, mask: Constant) -> Option<u8> {
-        let [k0, k1, k2, k3] = mask_dwords(&mask_bytes(self, mask))?;
+        let [k0, k1, k2, k3] = mask_dwords(&self.func.dfg.constant_bytes(mask))?;
         (k0 < 4 && k1 < 4 && k2 >= 4 && k3 >= 4)
             .then(|| k0 | k1 << 2 | (k2 - 4) << 4 | (k3 - 4) << 6)
     }
 
     fn shuffle_palignr(&mut self, mask: Constant) -> Option<u8> {
-        let bytes = mask_bytes(self, mask);
+        let bytes = self.func.dfg.constant_bytes(mask);
         let n = bytes[0];
         let consecutive = bytes
             .iter()
@@ -163,7 +159,7 @@ impl generated::Context for Lower<'_> {
     }
 
     fn shuffle_pblendw(&mut self, mask: Constant) -> Option<u8> {
-        let bytes = mask_bytes(self, mask);
+        let bytes = self.func.dfg.constant_bytes(mask);
         (0..8).try_fold(0u8, |imm, word| {
             let (lo, hi) = (bytes[2 * word], bytes[2 * word + 1]);
             let at = 2 * word as u8;
@@ -176,7 +172,7 @@ impl generated::Context for Lower<'_> {
     }
 
     fn shuffle_unpack(&mut self, mask: Constant, swapped: bool) -> Option<SseOp> {
-        let bytes = mask_bytes(self, mask);
+        let bytes = self.func.dfg.constant_bytes(mask);
         UNPACKS
             .iter()
             .find_map(|&(op, size, high)| (unpack_mask(size, high, swapped) == bytes).then_some(op))
@@ -555,11 +551,6 @@ impl generated::Context for Lower<'_> {
     fn conversion_overflow_trap(&mut self) -> TrapCode {
         self.traps.integer_overflow
     }
-}
-
-/// The 16 bytes of the shuffle mask `mask`.
-fn mask_bytes(lower: &Lower<'_>, mask: Constant) -> [u8; 16] {
-    lower.func.dfg.constant_bits(mask).to_le_bytes()
 }
 
 /// The shuffle as one of doublewords, if it moves whole aligned
