@@ -6,7 +6,7 @@
 //! [`Tunables::epoch_interruption`](crate::tunables::Tunables::epoch_interruption)),
 //! and a tier compiles them from this module alone: [`cost`] says what
 //! each operator costs, [`FuelMeter`] where the charges are added up, and
-//! [`checks_at_header`] where the checks go. So a function compiled by one
+//! [`checks_at_header`] and [`calls_checked_for_epoch`] where the checks go. So a function compiled by one
 //! tier charges exactly what the other's would, to the unit, whatever the
 //! execution (and a test compares them on generated modules).
 //!
@@ -48,27 +48,35 @@
 //!
 //! The engine has one epoch counter; [`VMContext::EPOCH_COUNTER`] points at
 //! it. Each instance's [`VMContext::EPOCH_DEADLINE`] holds its store's
-//! deadline. At the same two places as the fuel check (function entries,
-//! but for functions that make no call, and loop headers; after the fuel
-//! check when both are on) the tier
-//! loads the epoch and compares it with the deadline; at or past the
-//! deadline it calls the [`Builtin::NewEpoch`](crate::builtins::Builtin::NewEpoch)
+//! deadline. At each loop header (after the fuel check when both are on)
+//! and before some calls (below), the tier loads the epoch and compares
+//! it with the deadline; at or past the deadline it calls the
+//! [`Builtin::NewEpoch`](crate::builtins::Builtin::NewEpoch)
 //! builtin, which asks the store (trap with `Interrupt`, or run the
 //! embedder's callback, which may move the deadline) and either returns 0
 //! to go on or non-zero, on which the code traps with `Interrupt`.
 //!
-//! A function that makes no call (to wasm or to the host; builtins do not
-//! count, as none runs wasm) need not check the epoch at its entry: an
-//! unbounded execution inside it passes one of its loop headers over and
-//! over, and an unbounded chain of calls passes the entries of functions
-//! that make calls. So neither tier checks it there
-//! ([`checks_epoch_at_entry`]): the small leaf functions a hot loop calls
-//! then cost nothing more (in the optimizing tier they keep the frame
-//! without a stack check they have with epochs off). A call to such a
-//! function past the deadline runs to its end, in time bounded by its
-//! size, and the next check stops the code. Fuel is checked at
-//! every entry, so that `OutOfFuel` traps at a function's entry as
-//! Wasmtime's does.
+//! An unbounded execution either stays in one call of a function, and
+//! then passes one of its loop headers over and over, or makes calls
+//! without end. For the latter it is enough that every call of a function
+//! checks the epoch once before the function makes its first call (to
+//! wasm or to the host, a tail call included; builtins do not count, as
+//! none runs wasm): then each call in an unbounded chain of calls is
+//! preceded by a check in its caller. That check need not be at the
+//! function's entry. It is made before each call that some path from the
+//! entry reaches without passing a check (a loop header, or another such
+//! call): [`calls_checked_for_epoch`] finds them, by a forward pass over
+//! the structured control flow that keeps whether every path to the
+//! current point is checked, joined at the ends of blocks. So a function
+//! that makes no call has no such check (the small leaf functions a hot
+//! loop calls cost nothing more; in the optimizing tier they keep the
+//! frame without a stack check they have with epochs off), and a
+//! recursive function pays only on the paths that recurse: `fib`'s and
+//! `ackermann`'s base cases, most of their calls, return unchecked. Code
+//! that runs past the deadline before a check stops it runs in time
+//! bounded by its size (straight-line code, and the calls it makes, which
+//! check before they call further). Fuel is checked at every entry, so
+//! that `OutOfFuel` traps at a function's entry as Wasmtime's does.
 //!
 //! Only the host moves the deadline: the embedder between calls, a host
 //! function, or the callback `NewEpoch` runs. So inside a loop that makes
@@ -137,23 +145,152 @@ fn ends_region(op: &Operator) -> bool {
     )
 }
 
-/// Whether a function with this body checks the epoch at its entry:
-/// whether it makes a call, to wasm or the host (see the module docs).
-/// A body that does not decode is taken to make calls (its validation
-/// fails anyway). Both tiers ask this before compiling the body, so they
-/// agree; it reads the body once more, which only functions compiled
-/// with epochs on pay.
-pub fn checks_epoch_at_entry(body: &FunctionBody<'_>) -> bool {
+/// The offsets of the calls in this body before which a tier checks the
+/// epoch, ascending: the function's "entry" check, placed where it is
+/// needed rather than at the entry (see the module docs). A call is
+/// listed unless every path from the function's entry to it passes a
+/// check already: a loop header, or a listed call. A body that does not
+/// decode has none (its validation fails anyway). Both tiers ask this
+/// before compiling the body, so they agree; it reads the body once more,
+/// which only functions compiled with epochs on pay. O(n) in the body.
+pub fn calls_checked_for_epoch(body: &FunctionBody<'_>) -> Vec<u64> {
     let Ok(mut reader) = body.get_operators_reader() else {
-        return true;
+        return Vec::new();
     };
-    while !reader.eof() {
-        match reader.read() {
-            Ok(op) if !is_call(&op) => {}
-            _ => return true,
+    // A forward "must" analysis over the structured control flow: whether
+    // every path to the current point has passed a check. Code after an
+    // unconditional branch is unreachable and counts as checked, so that it
+    // weakens no join. Each open construct keeps whether every path to its
+    // end seen so far is checked (branches to it, its fall-through).
+    struct Open {
+        /// Branches to a loop go to its header, which is checked.
+        is_loop: bool,
+        /// An `if` without its `else` yet: the state at its start, which
+        /// the `else` (or, without one, the `end`'s implicit else) starts from.
+        if_start: Option<bool>,
+        /// Whether every path to the construct's end seen so far is checked.
+        end: bool,
+    }
+    let mut open: Vec<Open> = vec![Open {
+        is_loop: false,
+        if_start: None,
+        end: true,
+    }];
+    let mut checked = false;
+    let mut found = Vec::new();
+    // A branch to the `depth`-th enclosing construct joins its end.
+    fn branch(open: &mut [Open], depth: u32, checked: bool) {
+        let Some(i) = open.len().checked_sub(depth as usize + 1) else {
+            return;
+        };
+        if !open[i].is_loop {
+            open[i].end &= checked;
         }
     }
-    false
+    while !reader.eof() {
+        let Ok((op, offset)) = reader.read_with_offset() else {
+            return Vec::new();
+        };
+        match op {
+            ref op if is_call(op) => {
+                if !checked {
+                    found.push(offset);
+                }
+                // Checked from here on (and after a tail call, unreachable).
+                checked = true;
+            }
+            Operator::Block { .. } | Operator::Try { .. } => open.push(Open {
+                is_loop: false,
+                if_start: None,
+                end: true,
+            }),
+            Operator::TryTable { ref try_table } => {
+                // A catch branches from a throw inside, at a point at least
+                // as checked as this one: join this state (depths are
+                // counted from outside the `try_table`).
+                for catch in &try_table.catches {
+                    let depth = match *catch {
+                        wasmparser::Catch::One { label, .. }
+                        | wasmparser::Catch::OneRef { label, .. }
+                        | wasmparser::Catch::All { label }
+                        | wasmparser::Catch::AllRef { label } => label,
+                    };
+                    branch(&mut open, depth, checked);
+                }
+                open.push(Open {
+                    is_loop: false,
+                    if_start: None,
+                    end: true,
+                });
+            }
+            Operator::Loop { .. } => {
+                open.push(Open {
+                    is_loop: true,
+                    if_start: None,
+                    end: true,
+                });
+                // The header's check.
+                checked = true;
+            }
+            Operator::If { .. } => open.push(Open {
+                is_loop: false,
+                if_start: Some(checked),
+                end: true,
+            }),
+            Operator::Else => {
+                if let Some(top) = open.last_mut() {
+                    top.end &= checked;
+                    checked = top.if_start.take().unwrap_or(true);
+                }
+            }
+            Operator::Catch { .. } | Operator::CatchAll => {
+                // A legacy handler, reached from a throw anywhere inside the
+                // `try`: assumed unchecked.
+                if let Some(top) = open.last_mut() {
+                    top.end &= checked;
+                }
+                checked = false;
+            }
+            Operator::End | Operator::Delegate { .. } => {
+                let Some(top) = open.pop() else {
+                    break;
+                };
+                // An `if` without `else` falls through from its start too.
+                checked = top.end && checked && top.if_start.unwrap_or(true);
+                if open.is_empty() {
+                    break;
+                }
+            }
+            Operator::Br { relative_depth } => {
+                branch(&mut open, relative_depth, checked);
+                checked = true;
+            }
+            Operator::BrIf { relative_depth }
+            | Operator::BrOnNull { relative_depth }
+            | Operator::BrOnNonNull { relative_depth }
+            | Operator::BrOnCast { relative_depth, .. }
+            | Operator::BrOnCastFail { relative_depth, .. } => {
+                branch(&mut open, relative_depth, checked);
+            }
+            Operator::BrTable { ref targets } => {
+                branch(&mut open, targets.default(), checked);
+                for target in targets.targets() {
+                    let Ok(depth) = target else {
+                        return Vec::new();
+                    };
+                    branch(&mut open, depth, checked);
+                }
+                checked = true;
+            }
+            Operator::Return
+            | Operator::Unreachable
+            | Operator::Throw { .. }
+            | Operator::ThrowRef
+            | Operator::Rethrow { .. } => checked = true,
+            _ => {}
+        }
+    }
+    found
 }
 
 /// Whether `op` calls wasm or the host (directly, indirectly or as a tail
@@ -244,7 +381,8 @@ pub fn loops_without_calls(body: &FunctionBody<'_>) -> Vec<CallFreeLoop> {
 
 /// Whether a tier checks fuel and the epoch right after compiling `op`'s
 /// start, at the header it opens: a `loop`. (Function entries are checked
-/// too, before the first operator.)
+/// for fuel too, before the first operator; the epoch is checked before
+/// the calls [`calls_checked_for_epoch`] lists.)
 pub fn checks_at_header(op: &Operator) -> bool {
     matches!(op, Operator::Loop { .. })
 }
@@ -340,12 +478,69 @@ mod tests {
         let body = FunctionBody::new(wasmparser::BinaryReader::new(&bytes, 0));
         let free = |offset, outermost| CallFreeLoop { offset, outermost };
         assert_eq!(loops_without_calls(&body), [free(8, true), free(15, true)]);
-        assert!(checks_epoch_at_entry(&body));
+        // The only call is in a loop, after its header's check.
+        assert!(calls_checked_for_epoch(&body).is_empty());
         // Two loops that make no call, one inside the other.
         let leaf = [0x00, 0x03, 0x40, 0x03, 0x40, 0x0b, 0x0b, 0x0b];
         let body = FunctionBody::new(wasmparser::BinaryReader::new(&leaf, 0));
         assert_eq!(loops_without_calls(&body), [free(1, true), free(3, false)]);
-        assert!(!checks_epoch_at_entry(&body));
+        assert!(calls_checked_for_epoch(&body).is_empty());
+    }
+
+    /// The offsets `calls_checked_for_epoch` finds in the function whose
+    /// body (locals and `end` included) is the text `body`.
+    fn checked_calls(body: &str) -> Vec<u64> {
+        let wat = format!("(module (func $f (param i32) (result i32) {body}))");
+        let wasm = wat::parse_str(&wat).expect("valid text");
+        for payload in wasmparser::Parser::new(0).parse_all(&wasm) {
+            if let Ok(wasmparser::Payload::CodeSectionEntry(body)) = payload {
+                let start = body.range().start;
+                return calls_checked_for_epoch(&body)
+                    .into_iter()
+                    .map(|offset| offset - start)
+                    .collect();
+            }
+        }
+        panic!("no function body")
+    }
+
+    #[test]
+    fn the_epoch_is_checked_before_the_first_call_on_every_path() {
+        // fib: the base case returns unchecked, the recursion checks once
+        // (at the first call; the second follows it on every path).
+        // 0: locals, 1: local.get 0, 3: i32.const 2, 5: i32.lt_s,
+        // 6: if, 8: local.get 0, 10: return, 11: end, 12: local.get 0,
+        // 14: i32.const 1, 16: i32.sub, 17: call, 19: ...
+        let fib = "local.get 0 i32.const 2 i32.lt_s if local.get 0 return end
+                   local.get 0 i32.const 1 i32.sub call $f
+                   local.get 0 i32.const 2 i32.sub call $f i32.add";
+        assert_eq!(checked_calls(fib), [17]);
+        // A call in one arm of an `if` does not check the path of the
+        // other: the first call after the `if` is checked too.
+        // 0: locals, 1: local.get, 3: if, 5: local.get, 7: call, 9: drop,
+        // 10: end, 11: local.get, 13: call, 15: local.get, 17: call, 19: i32.add
+        let one_arm = "local.get 0 if local.get 0 call $f drop end
+                       local.get 0 call $f local.get 0 call $f i32.add";
+        assert_eq!(checked_calls(one_arm), [7, 13]);
+        // Both arms call: the join is checked.
+        // 1: local.get, 3: if (result i32), 5: local.get, 7: call, 9: else,
+        // 10: local.get, 12: call, 14: end, 15: call
+        let both_arms = "local.get 0 if (result i32) local.get 0 call $f
+                         else local.get 0 call $f end call $f";
+        assert_eq!(checked_calls(both_arms), [7, 12]);
+        // A branch out of a block before the call leaves the block's end
+        // unchecked; a loop's header checks what follows it.
+        // 1: block, 3: local.get, 5: br_if 0, 7: local.get, 9: call,
+        // 11: drop, 12: end, 13: local.get, 15: call, 17: drop,
+        // 18: loop, 20: end, 21: local.get, 23: call
+        let branch = "block local.get 0 br_if 0 local.get 0 call $f drop end
+                      local.get 0 call $f drop loop end local.get 0 call $f";
+        assert_eq!(checked_calls(branch), [9, 15]);
+        // Code after an unconditional branch weakens no join.
+        // 1: block, 3: local.get, 5: call, 7: drop, 8: br 0, 10: end,
+        // 11: local.get, 13: call
+        let after_br = "block local.get 0 call $f drop br 0 end local.get 0 call $f";
+        assert_eq!(checked_calls(after_br), [5]);
     }
 
     #[test]

@@ -310,9 +310,9 @@ fn the_epoch_deadline_stops_a_loop_and_recursion_and_the_store_runs_on() {
         assert_store_works(&mut store, instance);
         stop.store(true, Ordering::Relaxed);
         ticks.join().unwrap();
-        // A deadline reached: a function that makes calls stops at its
-        // entry, before its loop; one that makes none (`add`) has no check
-        // to stop at, and runs to its end (time bounded by its size).
+        // A deadline reached: a function stops at its first check (`count`:
+        // its loop's header); one that has none (`add`: no loop, no call)
+        // runs to its end (time bounded by its size).
         store.set_epoch_deadline(0);
         let (code, frames) = trapped(call(&mut store, instance, "count", &[Val::I32(0)]));
         assert_eq!((code, frames.len()), (TrapCode::Interrupt, 1));
@@ -387,6 +387,56 @@ fn a_deadline_the_callback_extends_is_not_due_again_until_the_epoch_moves() {
         let result = call(&mut store, instance, "iterate", &[Val::I32(100_000)]).unwrap();
         assert_eq!(result.and_then(|v| v.i32()), Some(100_000));
         assert_eq!(*store.data(), 1, "{compiler:?}: the callback ran once");
+    }
+}
+
+/// The epoch check before a call (`metering::calls_checked_for_epoch`:
+/// none at a function's entry, one before the first call of each path
+/// that calls) takes its slow path with values live in registers: the
+/// call's operands, and in the baseline tier the values below them, which
+/// the slow path saves and restores. With the deadline always due
+/// (`Continue(0)`), the callback runs at every check, once per call that
+/// recurses and never on the base case's path, and the result is the one
+/// computed without epochs.
+#[test]
+fn checks_before_calls_run_once_per_recursing_call_and_keep_registers() {
+    const RECURSIVE: &str = r#"(module
+        (func $walk (export "walk") (param $n i32) (param $x f64) (param $k i64) (result f64)
+            (if (result f64) (i32.lt_s (local.get $n) (i32.const 2))
+                (then (f64.add (local.get $x) (f64.convert_i64_s (local.get $k))))
+                (else
+                    (f64.add
+                        (f64.mul (local.get $x) (f64.const 0.5))
+                        (f64.add
+                            (f64.convert_i64_s (i64.mul (local.get $k) (i64.const 3)))
+                            (call $walk
+                                (i32.sub (local.get $n) (i32.const 1))
+                                (f64.add (local.get $x) (f64.const 1.25))
+                                (i64.add (local.get $k) (i64.const 7)))))))))"#;
+    fn walk(n: i32, x: f64, k: i64) -> f64 {
+        if n < 2 {
+            x + k as f64
+        } else {
+            x * 0.5 + ((k * 3) as f64 + walk(n - 1, x + 1.25, k + 7))
+        }
+    }
+    let args = [Val::I32(40), Val::F64(3.5f64.to_bits()), Val::I64(11)];
+    let expected = walk(40, 3.5, 11);
+    for compiler in COMPILERS {
+        let engine = engine(compiler, false, true);
+        let (mut store, instance) = instantiate(&engine, RECURSIVE, 0u32);
+        store.set_epoch_deadline(1_000);
+        let result = call(&mut store, instance, "walk", &args).unwrap();
+        assert_eq!(result.and_then(|v| v.f64()), Some(expected), "{compiler:?}");
+        store.set_epoch_deadline(0);
+        store.epoch_deadline_callback(|mut caller| {
+            *caller.data_mut() += 1;
+            Ok(UpdateDeadline::Continue(0))
+        });
+        let result = call(&mut store, instance, "walk", &args).unwrap();
+        assert_eq!(result.and_then(|v| v.f64()), Some(expected), "{compiler:?}");
+        // Calls with n = 40 down to 2 recurse; the one with n = 1 does not.
+        assert_eq!(*store.data(), 39, "{compiler:?}");
     }
 }
 

@@ -12,14 +12,16 @@
 //! before the operator's first instruction (so before a call's arguments
 //! are passed, a `br_if`'s test, an `end`'s results). After a `loop` it
 //! emits the checks at the header the loop's back edges jump to; the
-//! function's entry block gets them before the first operator. Since the
-//! meter sees the same operators in the same order as the baseline
-//! tier's, both charge the same amounts at the same points.
+//! function's entry block gets the fuel check before the first operator.
+//! Since the meter sees the same operators in the same order as the
+//! baseline tier's, both charge the same amounts at the same points.
 //!
-//! A function that makes no call to wasm or the host has no epoch check
-//! at its entry ([`checks_epoch_at_entry`] says so, for both tiers), so a
-//! leaf function keeps the frame without a stack check it has without
-//! epochs (the check's slow path would be a call).
+//! The epoch is checked at loop headers and, right after their charge,
+//! before the calls [`calls_checked_for_epoch`] lists (for both tiers):
+//! those that some path from the entry reaches unchecked. So a function
+//! that makes no call to wasm or the host has no epoch check but its
+//! loops', and a leaf function keeps the frame without a stack check it
+//! has without epochs (the check's slow path would be a call).
 //!
 //! Code can also become unreachable in the middle of a region: a heap
 //! access whose offset overflows traps unconditionally (`memory.rs`). The
@@ -32,8 +34,8 @@
 //! after a trap, and in an SSA variable `fuel` (a local the frontend's
 //! SSA construction threads through the blocks like the wasm locals).
 //! The instance's `EPOCH_DEADLINE` is compared where it is in memory
-//! (`cmp rax, [vmctx+0x18]`, a load folded into the compare) at the
-//! function's entry and at the headers of loops that make a call: a
+//! (`cmp rax, [vmctx+0x18]`, a load folded into the compare) before the
+//! checked calls and at the headers of loops that make a call: a
 //! variable would hold a register through the whole function and need a
 //! reload after every call. In a loop that makes no call
 //! ([`loops_without_calls`]), nothing but the check's own slow path can
@@ -133,7 +135,7 @@ use cranelift_codegen::builder::Variable;
 use cranelift_codegen::ir::{IntCC, MemFlags, Type, Value};
 use duet_environ::builtins::Builtin;
 use duet_environ::metering::{
-    CallFreeLoop, FuelMeter, checks_at_header, checks_epoch_at_entry, loops_without_calls,
+    CallFreeLoop, FuelMeter, calls_checked_for_epoch, checks_at_header, loops_without_calls,
 };
 use duet_environ::trap::Trap;
 use duet_environ::vmoffsets::{VMContext, VMStoreContext};
@@ -154,12 +156,16 @@ pub(crate) struct Metering {
     /// call, and the offsets of those loops' `loop` operators, ascending
     /// (when epochs are on).
     deadline: Option<(Variable, Vec<CallFreeLoop>)>,
+    /// The offsets of the calls preceded by an epoch check, ascending
+    /// (empty when epochs are off).
+    checked_calls: Vec<u64>,
 }
 
 impl Translator<'_, '_> {
     /// At the function's entry, before the first operator: loads the
     /// pointers the checks and charges use and the fuel counter, then
-    /// checks fuel and (if `body` makes calls) the epoch.
+    /// checks fuel (the epoch is checked before the calls
+    /// `calls_checked_for_epoch` lists, not here).
     pub(crate) fn metering_entry(&mut self, body: &FunctionBody<'_>) {
         let tunables = self.env.tunables();
         let pointer = MemFlags::trusted().with_readonly();
@@ -186,9 +192,9 @@ impl Translator<'_, '_> {
             // Reads the body once more, twice: only with epochs on.
             let var = self.builder.declare_var(Type::I64);
             self.metering.deadline = Some((var, loops_without_calls(body)));
+            self.metering.checked_calls = calls_checked_for_epoch(body);
         }
-        let epoch = self.metering.epoch.is_some() && checks_epoch_at_entry(body);
-        self.metering_checks(epoch, false);
+        self.metering_checks(false, false);
     }
 
     /// The deadline variable and whether the loop is the outermost of its
@@ -214,7 +220,9 @@ impl Translator<'_, '_> {
     }
 
     /// Before translating `op`, in reachable code: counts it and emits the
-    /// charge the meter asks for, in the variable and in memory.
+    /// charge the meter asks for, in the variable and in memory; then, if
+    /// `op` is a call that `calls_checked_for_epoch` lists, the epoch
+    /// check.
     pub(crate) fn metering_before(&mut self, op: &Operator<'_>) {
         if checks_at_header(op)
             && let Some((var, true)) = self.call_free_loop()
@@ -224,21 +232,27 @@ impl Translator<'_, '_> {
             // holds it already).
             self.reload_deadline(var);
         }
-        let Some((ctx, var)) = self.metering.fuel else {
-            return;
-        };
-        let k = self.metering.meter.charge(op);
-        if k == 0 {
-            return;
+        if let Some((ctx, var)) = self.metering.fuel {
+            let k = self.metering.meter.charge(op);
+            if k != 0 {
+                let fuel = self.builder.use_var(var);
+                let k = self.builder.ins().iconst(Type::I64, i64::from(k));
+                let fuel = self.builder.ins().iadd(fuel, k);
+                let offset = VMStoreContext::FUEL_CONSUMED as i32;
+                self.builder
+                    .ins()
+                    .store(MemFlags::trusted(), fuel, ctx, offset);
+                self.builder.def_var(var, fuel);
+            }
         }
-        let fuel = self.builder.use_var(var);
-        let k = self.builder.ins().iconst(Type::I64, i64::from(k));
-        let fuel = self.builder.ins().iadd(fuel, k);
-        let offset = VMStoreContext::FUEL_CONSUMED as i32;
-        self.builder
-            .ins()
-            .store(MemFlags::trusted(), fuel, ctx, offset);
-        self.builder.def_var(var, fuel);
+        if self
+            .metering
+            .checked_calls
+            .binary_search(&self.offset)
+            .is_ok()
+        {
+            self.epoch_check(false);
+        }
     }
 
     /// After translating `op` (which was reachable): the checks at a loop
@@ -297,7 +311,16 @@ impl Translator<'_, '_> {
             self.builder.ins().trap(Trap::OutOfFuel.code());
             self.builder.switch_to_block(next);
         }
-        if let Some(counter) = self.metering.epoch.filter(|_| epoch) {
+        if epoch {
+            self.epoch_check(call_free);
+        }
+    }
+
+    /// The epoch check (if epochs are on): against the deadline variable
+    /// if `call_free`, the header of a loop that makes no call, else
+    /// against the deadline in memory.
+    fn epoch_check(&mut self, call_free: bool) {
+        if let Some(counter) = self.metering.epoch {
             let flags = MemFlags::trusted();
             let epoch = self.builder.ins().load(Type::I64, flags, counter, 0);
             let cached = self

@@ -147,6 +147,10 @@ pub(crate) struct CodeGen<'e> {
     /// The out-of-line epoch calls, emitted after the epilogue
     /// (`metering.rs`).
     pub(crate) epoch_stubs: Vec<crate::metering::EpochStub>,
+    /// The offsets of the calls preceded by an epoch check
+    /// (`duet_environ::metering::calls_checked_for_epoch`), ascending;
+    /// empty when epochs are off.
+    pub(crate) checked_calls: Vec<u64>,
 }
 
 /// The operand size of an integer value type.
@@ -250,6 +254,7 @@ impl<'e> CodeGen<'e> {
                 .consume_fuel
                 .then(duet_environ::metering::FuelMeter::new),
             epoch_stubs: Vec::new(),
+            checked_calls: Vec::new(),
         }
     }
 

@@ -52,11 +52,12 @@
 //! # Checks
 //!
 //! At function entry (after the prologue: the parameters are in their
-//! slots, no register holds a value) and at each loop header (after
-//! `loop`'s label: the value stack is spilled, invariant 3), the fuel
-//! check and then the epoch check (at the entry only of a function that
-//! makes calls: `duet_environ::metering::checks_epoch_at_entry`, which
-//! reads the body before it is compiled):
+//! slots, no register holds a value), the fuel check; at each loop header
+//! (after `loop`'s label: the value stack is spilled, invariant 3), the
+//! fuel check and then the epoch check; and the epoch check before each
+//! call that `duet_environ::metering::calls_checked_for_epoch` lists
+//! (which reads the body before it is compiled), after the call's charge,
+//! where the call's operands may still be in registers:
 //!
 //! ```text
 //!   test r15, r15                          ; fuel
@@ -68,10 +69,12 @@
 //!   ...
 //!   (after the epilogue, with the other out-of-line code)
 //! slow:
+//!   push the registers holding values      ; (before a call: its operands)
 //!   call new_epoch(vmctx)                  ; CodeGen::call_builtin
 //!   mov  r15, [r13]                        ; (with fuel) the callback may set it
 //!   test eax, eax
 //!   jnz  trap (Interrupt)
+//!   pop  them
 //!   jmp  resume
 //! ```
 //!
@@ -79,16 +82,19 @@
 //! runtime moves it (`Store::set_epoch_deadline`, the callback). The slow
 //! path is out of line, after the epilogue, where the body's frame still
 //! describes the code (`Assembler::ret_from_frame`); it calls the builtin
-//! with `rsp` where the check left it (`EpochStub::sp_offset`), and since
-//! at both places every value is in memory, nothing else needs saving. The traps carry the check's wasm offset: the loop's, or at
-//! function entry the first operator's.
+//! with `rsp` where the check left it (`EpochStub::sp_offset`). At a loop
+//! header every value is in memory; before a call, the registers that
+//! hold values (the check records them) are pushed before the builtin's
+//! call and popped after it, so the fast path moves nothing. The traps
+//! carry the check's wasm offset: the loop's or the call's; the fuel
+//! check's at function entry, the first operator's.
 
 use crate::codegen::CodeGen;
 use crate::error::CompileError;
 use crate::regs::{EPOCH_COUNTER, FUEL, FUEL_ADDRESS, SCRATCH, VMCTX};
 use cranelift_asm::buffer::Label;
 use cranelift_asm::metadata::SourceLoc;
-use cranelift_asm::x64::{Amode, CC, OperandSize};
+use cranelift_asm::x64::{Amode, CC, Gpr, OperandSize, SseMovOp, Xmm};
 use duet_environ::builtins::Builtin;
 use duet_environ::metering::FuelMeter;
 use duet_environ::trap::Trap;
@@ -96,7 +102,7 @@ use duet_environ::vmoffsets::{VMContext, VMStoreContext};
 use wasmparser::Operator;
 
 /// An epoch check's slow path, emitted after the epilogue.
-#[derive(Copy, Clone, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct EpochStub {
     /// Where the check jumps when the deadline has passed.
     slow: Label,
@@ -106,6 +112,11 @@ pub(crate) struct EpochStub {
     sp_offset: u32,
     /// The check's wasm offset.
     loc: SourceLoc,
+    /// The registers that hold values at the check (before a call, its
+    /// operands may be in registers), which the slow path saves around its
+    /// call and restores.
+    live_gprs: Vec<Gpr>,
+    live_xmms: Vec<Xmm>,
 }
 
 /// `[r13]`: the fuel counter, once `r13` holds its address.
@@ -187,7 +198,27 @@ impl CodeGen<'_> {
             self.asm.test_rr(OperandSize::S64, FUEL, FUEL);
             self.asm.trap_if(CC::GE, Trap::OutOfFuel.code());
         }
-        if epoch && self.env.tunables().epoch_interruption {
+        if epoch {
+            self.emit_epoch_check();
+        }
+    }
+
+    /// Before the call at the current offset: the epoch check, if
+    /// `calls_checked_for_epoch` listed it. The call's operands and the
+    /// values below them may be in registers (a pending comparison is
+    /// materialized by then); the slow path saves those.
+    pub(crate) fn epoch_check_before_call(&mut self) {
+        if self.checked_calls.binary_search(&self.offset).is_ok() {
+            self.emit_epoch_check();
+        }
+    }
+
+    /// The epoch check, if the tunables ask for it: no pending comparison
+    /// (the `cmp` writes the flags); registers that hold values are saved
+    /// by the slow path.
+    fn emit_epoch_check(&mut self) {
+        debug_assert!(self.pending_condition_reg().is_none());
+        if self.env.tunables().epoch_interruption {
             self.asm
                 .mov_rm(OperandSize::S64, SCRATCH, &Amode::base(EPOCH_COUNTER, 0));
             self.asm.cmp_rm(
@@ -205,6 +236,8 @@ impl CodeGen<'_> {
                 resume,
                 sp_offset: self.sp_offset,
                 loc: SourceLoc(self.offset as u32),
+                live_gprs: self.regs.taken_gprs().collect(),
+                live_xmms: self.regs.taken_xmms().collect(),
             });
         }
     }
@@ -217,9 +250,31 @@ impl CodeGen<'_> {
             self.asm.start_srcloc(stub.loc);
             self.asm.bind_label(stub.slow)?;
             self.sp_offset = stub.sp_offset;
-            // No operands: the value stack is empty after the body, and
-            // was all in memory at the check.
+            // The registers that held values at the check, pushed (XMMs in
+            // full, 16 bytes each) and restored around the call.
+            for &reg in &stub.live_gprs {
+                self.asm.push_r(reg);
+                self.grow_stack(8);
+            }
+            for &reg in &stub.live_xmms {
+                self.asm
+                    .lea(OperandSize::S64, Gpr::RSP, &Amode::base(Gpr::RSP, -16));
+                self.asm
+                    .xmm_store(SseMovOp::Movups, &Amode::base(Gpr::RSP, 0), reg);
+                self.grow_stack(16);
+            }
+            // No operands: the value stack is empty after the body (what
+            // it held at the check is in memory or saved above).
             self.call_builtin(Builtin::NewEpoch, &[]);
+            for &reg in stub.live_xmms.iter().rev() {
+                self.asm
+                    .xmm_load(SseMovOp::Movups, reg, &Amode::base(Gpr::RSP, 0));
+                self.asm
+                    .lea(OperandSize::S64, Gpr::RSP, &Amode::base(Gpr::RSP, 16));
+            }
+            for &reg in stub.live_gprs.iter().rev() {
+                self.asm.pop_r(reg);
+            }
             self.asm.jmp(stub.resume);
             self.asm.end_srcloc();
         }

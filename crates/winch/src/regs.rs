@@ -169,6 +169,19 @@ impl RegSet {
         self.free_xmms |= 1 << reg.enc();
     }
 
+    /// The allocatable GPRs now taken (by value-stack entries, between
+    /// operations).
+    pub(crate) fn taken_gprs(&self) -> impl Iterator<Item = Gpr> + '_ {
+        ALLOCATABLE.into_iter().filter(|r| !self.is_free(*r))
+    }
+
+    /// The allocatable XMM registers now taken.
+    pub(crate) fn taken_xmms(&self) -> impl Iterator<Item = Xmm> + '_ {
+        Xmm::ALL
+            .into_iter()
+            .filter(|r| ALLOCATABLE_XMMS & (1 << r.enc()) != 0 && !self.is_free_xmm(*r))
+    }
+
     /// Whether every allocatable register is free.
     pub(crate) fn all_free(&self) -> bool {
         *self == RegSet::new()

@@ -37,7 +37,7 @@ use cranelift_asm::x64::{
 use cranelift_asm::x64::{Amode, BitOp, Gpr};
 use duet_environ::builtins::Builtin;
 use duet_environ::control::{ControlSnapshot, FrameChange};
-use duet_environ::metering::{checks_at_header, checks_epoch_at_entry};
+use duet_environ::metering::{calls_checked_for_epoch, checks_at_header};
 use duet_environ::module_env::ModuleEnvironment;
 use duet_environ::trap::Trap;
 use wasmparser::{
@@ -83,13 +83,15 @@ pub fn compile_function<T: WasmModuleResources>(
     let mut reader = body.get_binary_reader_for_operators()?;
     reader.set_features(*validator.features());
     if codegen.metering() {
-        // The entry checks are tagged with the first operator's offset.
+        // The entry's fuel check is tagged with the first operator's offset.
         codegen.offset = reader.original_position();
         codegen.asm.start_srcloc(SourceLoc(codegen.offset as u32));
-        // Reads the body once more: only with epochs on.
-        let epoch = env.tunables().epoch_interruption && checks_epoch_at_entry(body);
-        codegen.emit_metering_checks(epoch);
+        codegen.emit_metering_checks(false);
         codegen.asm.end_srcloc();
+        if env.tunables().epoch_interruption {
+            // Reads the body once more: only with epochs on.
+            codegen.checked_calls = calls_checked_for_epoch(body);
+        }
     }
     let mut visitor = Validated {
         validator,
@@ -246,6 +248,7 @@ macro_rules! define_validated {
                     // header checks after a loop's (metering.rs).
                     let op = wasmparser::Operator::$op $({ $($arg: $arg.clone()),* })?;
                     self.codegen.charge_fuel(&op);
+                    self.codegen.epoch_check_before_call();
                     Ops::$visit(&mut *self.codegen $($(,$arg)*)?)?;
                     if checks_at_header(&op) {
                         self.codegen.emit_metering_checks(true);

@@ -1,4 +1,4 @@
-;; A counted loop and a call: the function-entry checks, the loop header's
+;; A counted loop and a call: the function-entry fuel check, the loop header's
 ;; checks, and the charges before `loop`, `br_if`, `call` and `end`.
 (module
   (func $leaf (result i32) i32.const 7)
