@@ -145,17 +145,36 @@ fn ends_region(op: &Operator) -> bool {
     )
 }
 
-/// The offsets of the calls in this body before which a tier checks the
-/// epoch, ascending: the function's "entry" check, placed where it is
-/// needed rather than at the entry (see the module docs). A call is
-/// listed unless every path from the function's entry to it passes a
-/// check already: a loop header, or a listed call. A body that does not
-/// decode has none (its validation fails anyway). Both tiers ask this
-/// before compiling the body, so they agree; it reads the body once more,
-/// which only functions compiled with epochs on pay. O(n) in the body.
-pub fn calls_checked_for_epoch(body: &FunctionBody<'_>) -> Vec<u64> {
+/// Where a function checks the epoch ([`calls_checked_for_epoch`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EpochChecks {
+    /// The offsets of the calls before which a tier checks the epoch,
+    /// ascending.
+    pub calls: Vec<u64>,
+    /// Whether the body has a loop (whose header is checked).
+    pub loops: bool,
+}
+
+impl EpochChecks {
+    /// Whether the function checks the epoch anywhere (if not, a tier
+    /// need not load what the checks use).
+    pub fn any(&self) -> bool {
+        self.loops || !self.calls.is_empty()
+    }
+}
+
+/// Where a function with this body checks the epoch besides its loop
+/// headers: the calls before which a tier checks it, the function's
+/// "entry" check placed where it is needed rather than at the entry (see
+/// the module docs). A call is listed unless every path from the
+/// function's entry to it passes a check already: a loop header, or a
+/// listed call. A body that does not decode has none (its validation
+/// fails anyway). Both tiers ask this before compiling the body, so they
+/// agree; it reads the body once more, which only functions compiled with
+/// epochs on pay. O(n) in the body.
+pub fn calls_checked_for_epoch(body: &FunctionBody<'_>) -> EpochChecks {
     let Ok(mut reader) = body.get_operators_reader() else {
-        return Vec::new();
+        return EpochChecks::default();
     };
     // A forward "must" analysis over the structured control flow: whether
     // every path to the current point has passed a check. Code after an
@@ -177,7 +196,7 @@ pub fn calls_checked_for_epoch(body: &FunctionBody<'_>) -> Vec<u64> {
         end: true,
     }];
     let mut checked = false;
-    let mut found = Vec::new();
+    let mut found = EpochChecks::default();
     // A branch to the `depth`-th enclosing construct joins its end.
     fn branch(open: &mut [Open], depth: u32, checked: bool) {
         let Some(i) = open.len().checked_sub(depth as usize + 1) else {
@@ -189,12 +208,12 @@ pub fn calls_checked_for_epoch(body: &FunctionBody<'_>) -> Vec<u64> {
     }
     while !reader.eof() {
         let Ok((op, offset)) = reader.read_with_offset() else {
-            return Vec::new();
+            return EpochChecks::default();
         };
         match op {
             ref op if is_call(op) => {
                 if !checked {
-                    found.push(offset);
+                    found.calls.push(offset);
                 }
                 // Checked from here on (and after a tail call, unreachable).
                 checked = true;
@@ -231,6 +250,7 @@ pub fn calls_checked_for_epoch(body: &FunctionBody<'_>) -> Vec<u64> {
                 });
                 // The header's check.
                 checked = true;
+                found.loops = true;
             }
             Operator::If { .. } => open.push(Open {
                 is_loop: false,
@@ -276,7 +296,7 @@ pub fn calls_checked_for_epoch(body: &FunctionBody<'_>) -> Vec<u64> {
                 branch(&mut open, targets.default(), checked);
                 for target in targets.targets() {
                     let Ok(depth) = target else {
-                        return Vec::new();
+                        return EpochChecks::default();
                     };
                     branch(&mut open, depth, checked);
                 }
@@ -479,12 +499,17 @@ mod tests {
         let free = |offset, outermost| CallFreeLoop { offset, outermost };
         assert_eq!(loops_without_calls(&body), [free(8, true), free(15, true)]);
         // The only call is in a loop, after its header's check.
-        assert!(calls_checked_for_epoch(&body).is_empty());
+        let checks = calls_checked_for_epoch(&body);
+        assert!(checks.calls.is_empty() && checks.loops && checks.any());
         // Two loops that make no call, one inside the other.
         let leaf = [0x00, 0x03, 0x40, 0x03, 0x40, 0x0b, 0x0b, 0x0b];
         let body = FunctionBody::new(wasmparser::BinaryReader::new(&leaf, 0));
         assert_eq!(loops_without_calls(&body), [free(1, true), free(3, false)]);
-        assert!(calls_checked_for_epoch(&body).is_empty());
+        assert!(calls_checked_for_epoch(&body).calls.is_empty());
+        // No loop, no call: no check at all.
+        let straight = [0x00, 0x01, 0x0b];
+        let body = FunctionBody::new(wasmparser::BinaryReader::new(&straight, 0));
+        assert!(!calls_checked_for_epoch(&body).any());
     }
 
     /// The offsets `calls_checked_for_epoch` finds in the function whose
@@ -496,6 +521,7 @@ mod tests {
             if let Ok(wasmparser::Payload::CodeSectionEntry(body)) = payload {
                 let start = body.range().start;
                 return calls_checked_for_epoch(&body)
+                    .calls
                     .into_iter()
                     .map(|offset| offset - start)
                     .collect();

@@ -192,7 +192,7 @@ impl Translator<'_, '_> {
             // Reads the body once more, twice: only with epochs on.
             let var = self.builder.declare_var(Type::I64);
             self.metering.deadline = Some((var, loops_without_calls(body)));
-            self.metering.checked_calls = calls_checked_for_epoch(body);
+            self.metering.checked_calls = calls_checked_for_epoch(body).calls;
         }
         self.metering_checks(false, false);
     }

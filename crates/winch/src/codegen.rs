@@ -147,10 +147,11 @@ pub(crate) struct CodeGen<'e> {
     /// The out-of-line epoch calls, emitted after the epilogue
     /// (`metering.rs`).
     pub(crate) epoch_stubs: Vec<crate::metering::EpochStub>,
-    /// The offsets of the calls preceded by an epoch check
-    /// (`duet_environ::metering::calls_checked_for_epoch`), ascending;
-    /// empty when epochs are off.
-    pub(crate) checked_calls: Vec<u64>,
+    /// When the function checks the epoch (the tunables ask for epoch
+    /// interruption and it has a loop or a call to check before): the
+    /// offsets of the calls preceded by a check
+    /// (`duet_environ::metering::calls_checked_for_epoch`), ascending.
+    pub(crate) epoch: Option<Vec<u64>>,
 }
 
 /// The operand size of an integer value type.
@@ -205,18 +206,21 @@ fn frame_slot(offset: u32) -> Amode {
 }
 
 impl<'e> CodeGen<'e> {
-    /// A code generator for a function of type `params -> results`.
+    /// A code generator for a function of type `params -> results`, with
+    /// epoch checks before the calls at the offsets `epoch` lists and at
+    /// loop headers, if it is given (see the field).
     pub(crate) fn new(
         env: &'e ModuleEnvironment<'e>,
         asm: Assembler,
         params: &[ValType],
         results: &[ValType],
+        epoch: Option<Vec<u64>>,
     ) -> Self {
         let abi_params: Vec<AbiType> = params.iter().map(|&t| t.into()).collect();
         let abi_results: Vec<AbiType> = results.iter().map(|&t| t.into()).collect();
         let tunables = env.tunables();
         let mut saved_regs = vec![VMCTX];
-        if tunables.epoch_interruption {
+        if epoch.is_some() {
             saved_regs.push(EPOCH_COUNTER);
         }
         if tunables.consume_fuel {
@@ -254,7 +258,7 @@ impl<'e> CodeGen<'e> {
                 .consume_fuel
                 .then(duet_environ::metering::FuelMeter::new),
             epoch_stubs: Vec::new(),
-            checked_calls: Vec::new(),
+            epoch,
         }
     }
 

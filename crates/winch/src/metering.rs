@@ -17,6 +17,10 @@
 //!   epochs: r12 = [r14 + EPOCH_COUNTER]                     (the engine's epoch's address)
 //! ```
 //!
+//! (`r12` only in a function that checks the epoch somewhere: one without
+//! a loop and without a call, a small leaf most often, saves and loads
+//! nothing for epochs.)
+//!
 //! `r15` equals the counter in memory everywhere in the body: a charge
 //! writes both, and only a call can change the counter otherwise (a wasm
 //! callee's charges, a host function's or the `NewEpoch` callback's
@@ -125,9 +129,9 @@ fn fuel_counter() -> Amode {
 }
 
 impl CodeGen<'_> {
-    /// Whether the tunables ask for fuel metering or epoch checks.
+    /// Whether the function meters fuel or checks the epoch.
     pub(crate) fn metering(&self) -> bool {
-        self.fuel.is_some() || self.env.tunables().epoch_interruption
+        self.fuel.is_some() || self.epoch.is_some()
     }
 
     /// The end of the prologue: loads the registers metering keeps for the
@@ -149,7 +153,7 @@ impl CodeGen<'_> {
             }
             self.asm.mov_rm(S64, FUEL, &fuel_counter());
         }
-        if self.env.tunables().epoch_interruption {
+        if self.epoch.is_some() {
             self.asm.mov_rm(
                 S64,
                 EPOCH_COUNTER,
@@ -208,17 +212,18 @@ impl CodeGen<'_> {
     /// values below them may be in registers (a pending comparison is
     /// materialized by then); the slow path saves those.
     pub(crate) fn epoch_check_before_call(&mut self) {
-        if self.checked_calls.binary_search(&self.offset).is_ok() {
+        let listed = |calls: &Vec<u64>| calls.binary_search(&self.offset).is_ok();
+        if self.epoch.as_ref().is_some_and(listed) {
             self.emit_epoch_check();
         }
     }
 
-    /// The epoch check, if the tunables ask for it: no pending comparison
-    /// (the `cmp` writes the flags); registers that hold values are saved
-    /// by the slow path.
+    /// The epoch check, if the function checks the epoch: no pending
+    /// comparison (the `cmp` writes the flags); registers that hold values
+    /// are saved by the slow path.
     fn emit_epoch_check(&mut self) {
         debug_assert!(self.pending_condition_reg().is_none());
-        if self.env.tunables().epoch_interruption {
+        if self.epoch.is_some() {
             self.asm
                 .mov_rm(OperandSize::S64, SCRATCH, &Amode::base(EPOCH_COUNTER, 0));
             self.asm.cmp_rm(

@@ -37,7 +37,7 @@ use cranelift_asm::x64::{
 use cranelift_asm::x64::{Amode, BitOp, Gpr};
 use duet_environ::builtins::Builtin;
 use duet_environ::control::{ControlSnapshot, FrameChange};
-use duet_environ::metering::{calls_checked_for_epoch, checks_at_header};
+use duet_environ::metering::{EpochChecks, calls_checked_for_epoch, checks_at_header};
 use duet_environ::module_env::ModuleEnvironment;
 use duet_environ::trap::Trap;
 use wasmparser::{
@@ -57,7 +57,14 @@ pub fn compile_function<T: WasmModuleResources>(
     let ty = env.func_type(func_index);
     let params: Vec<ValType> = ty.params.iter().map(|&t| t.into()).collect();
     let results: Vec<ValType> = ty.results.iter().map(|&t| t.into()).collect();
-    let mut codegen = CodeGen::new(env, Assembler::new(features), &params, &results);
+    // Reads the body once more: only with epochs on.
+    let epoch = env
+        .tunables()
+        .epoch_interruption
+        .then(|| calls_checked_for_epoch(body))
+        .filter(EpochChecks::any)
+        .map(|checks| checks.calls);
+    let mut codegen = CodeGen::new(env, Assembler::new(features), &params, &results, epoch);
     // A type the code generator refuses in the signature is reported at the
     // body's start, as the optimizing tier does.
     codegen.offset = body.range().start;
@@ -88,10 +95,6 @@ pub fn compile_function<T: WasmModuleResources>(
         codegen.asm.start_srcloc(SourceLoc(codegen.offset as u32));
         codegen.emit_metering_checks(false);
         codegen.asm.end_srcloc();
-        if env.tunables().epoch_interruption {
-            // Reads the body once more: only with epochs on.
-            codegen.checked_calls = calls_checked_for_epoch(body);
-        }
     }
     let mut visitor = Validated {
         validator,
