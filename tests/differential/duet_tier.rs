@@ -5,7 +5,7 @@ use super::value::{Outcome, State, TrapKind, Value};
 use super::{Exports, Instantiation, Tier, TierInstance};
 use duet::{
     Compiler, Config, CpuPreset, Engine, Error, ExternRef, Func, Instance, Module, Store, TrapCode,
-    Tunables, Val, WasmFeatures,
+    Tunables, UpdateDeadline, Val, WasmFeatures,
 };
 
 /// How duet checks memory bounds in a column.
@@ -18,10 +18,11 @@ pub enum Bounds {
 }
 
 /// duet with one compiler, one bounds-checking strategy and one CPU
-/// preset.
+/// preset, metered or not.
 pub struct DuetTier {
     engine: Engine,
     name: String,
+    metered: bool,
 }
 
 impl DuetTier {
@@ -30,11 +31,19 @@ impl DuetTier {
     /// the host lacks). Modules are validated as exactly WebAssembly 2.0
     /// plus relaxed SIMD, and compiled on the calling thread; wasm may use `stack_bytes` of
     /// its thread's stack.
+    ///
+    /// A `metered` column compiles with fuel metering and epoch
+    /// interruption on, gives each store all the fuel there is, and keeps
+    /// its epoch deadline always due with a callback that goes on: every
+    /// epoch check takes its slow path (a call into the runtime from the
+    /// middle of the code, with values live in registers), and the
+    /// results must not change.
     pub fn new(
         compiler: Compiler,
         bounds: Bounds,
         cpu: CpuPreset,
         stack_bytes: usize,
+        metered: bool,
     ) -> Result<DuetTier, String> {
         let mut config = Config::new();
         config
@@ -42,7 +51,9 @@ impl DuetTier {
             .cpu_features(cpu)
             .wasm_features(WasmFeatures::WASM2 | WasmFeatures::RELAXED_SIMD)
             .parallel_compilation(false)
-            .max_wasm_stack(stack_bytes);
+            .max_wasm_stack(stack_bytes)
+            .consume_fuel(metered)
+            .epoch_interruption(metered);
         if bounds == Bounds::Explicit {
             config.tunables(Tunables::NO_RESERVATION);
         }
@@ -58,7 +69,14 @@ impl DuetTier {
         if cpu != CpuPreset::Host {
             name.push_str(&format!(" ({cpu})"));
         }
-        Ok(DuetTier { engine, name })
+        if metered {
+            name.push_str(" (fuel, epoch always due)");
+        }
+        Ok(DuetTier {
+            engine,
+            name,
+            metered,
+        })
     }
 }
 
@@ -75,6 +93,11 @@ impl Tier for DuetTier {
         };
         let module = Module::from_binary(&self.engine, wasm).map_err(refused)?;
         let mut store = Store::new(&self.engine, ());
+        if self.metered {
+            store.set_fuel(u64::MAX).expect("fuel is on");
+            store.set_epoch_deadline(0);
+            store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Continue(0)));
+        }
         let instance = Instance::new(&mut store, &module, &[]).map_err(|e| {
             match e.downcast::<duet::Trap>() {
                 Ok(trap) => Instantiation::Trapped(trap_kind(trap.code())),

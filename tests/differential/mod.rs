@@ -212,25 +212,48 @@ impl Default for Columns {
 impl Columns {
     /// wasmi as the reference; duet with each compiler its engine accepts,
     /// with guard pages and with explicit bounds checks, on the host's CPU
-    /// features; and each compiler once more limited to SSE4.1 (the least
+    /// features; each compiler once more limited to SSE4.1 (the least
     /// their SIMD needs), so that the SSE4.1 sequences are compared as
-    /// well as the AVX forms the host allows. The first column is the
-    /// baseline tier on the host's features: the reference of relaxed
-    /// SIMD modules.
+    /// well as the AVX forms the host allows; and each compiler metered,
+    /// with fuel and every epoch check's slow path taken
+    /// ([`DuetTier::new`]). The first column is the baseline tier on the
+    /// host's features: the reference of relaxed SIMD modules.
     pub fn new() -> Columns {
         use duet::{Compiler, CpuPreset};
         let mut tiers: Vec<Box<dyn Tier>> = Vec::new();
         let mut absent = Vec::new();
         let columns = [
-            (Compiler::Winch, Bounds::GuardPages, CpuPreset::Host),
-            (Compiler::Winch, Bounds::Explicit, CpuPreset::Host),
-            (Compiler::Winch, Bounds::GuardPages, CpuPreset::Sse41),
-            (Compiler::Cranelift, Bounds::GuardPages, CpuPreset::Host),
-            (Compiler::Cranelift, Bounds::Explicit, CpuPreset::Host),
-            (Compiler::Cranelift, Bounds::GuardPages, CpuPreset::Sse41),
+            (Compiler::Winch, Bounds::GuardPages, CpuPreset::Host, false),
+            (Compiler::Winch, Bounds::Explicit, CpuPreset::Host, false),
+            (Compiler::Winch, Bounds::GuardPages, CpuPreset::Sse41, false),
+            (Compiler::Winch, Bounds::GuardPages, CpuPreset::Host, true),
+            (
+                Compiler::Cranelift,
+                Bounds::GuardPages,
+                CpuPreset::Host,
+                false,
+            ),
+            (
+                Compiler::Cranelift,
+                Bounds::Explicit,
+                CpuPreset::Host,
+                false,
+            ),
+            (
+                Compiler::Cranelift,
+                Bounds::GuardPages,
+                CpuPreset::Sse41,
+                false,
+            ),
+            (
+                Compiler::Cranelift,
+                Bounds::GuardPages,
+                CpuPreset::Host,
+                true,
+            ),
         ];
-        for (compiler, bounds, cpu) in columns {
-            match DuetTier::new(compiler, bounds, cpu, STACK_BYTES) {
+        for (compiler, bounds, cpu, metered) in columns {
+            match DuetTier::new(compiler, bounds, cpu, STACK_BYTES, metered) {
                 Ok(tier) => tiers.push(Box::new(tier)),
                 Err(why) if bounds == Bounds::GuardPages => {
                     absent.push(format!("{compiler:?} on {cpu} ({why})"))
