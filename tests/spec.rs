@@ -5,6 +5,10 @@
 //!   compiler and exactly WebAssembly 2.0's feature set, so modules that
 //!   3.0 accepts but 2.0 calls invalid are rejected as the suite expects.
 //!   `tests/wast/2.0/*.wast` run with them (`[winch] local/2.0/...`).
+//! * The same 2.0 files run once more under the baseline tier with the
+//!   pooling allocator (`[winch pooling] i32`): each script's instances in
+//!   VMContext, table and memory slots that the scripts running before it
+//!   on that engine gave back (`crates/runtime/src/pool.rs`).
 //! * The SIMD files, `simd/` with 2.0's features and with 3.0's, and
 //!   `relaxed-simd/` with 3.0's, run under each tier twice: with the
 //!   host's CPU features and with the SSE4.1 preset, so the code paths for
@@ -44,7 +48,10 @@
 //! cargo test -p duet-tests --test spec -- simd    # the SIMD files
 //! ```
 
-use duet::{Compiler, Config, CpuPreset, Engine, WasmFeatures};
+use duet::{
+    Compiler, Config, CpuPreset, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+    WasmFeatures,
+};
 use duet_cli::wast::WastRunner;
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::fmt::Write as _;
@@ -93,6 +100,21 @@ fn main() -> ExitCode {
             &engine,
             &local2,
         );
+    }
+
+    // The 2.0 suite again in pooled slots. One engine for every script,
+    // so each reuses slots others gave back; limits that no script (nor
+    // the two or so running at once) reaches.
+    let mut pooling = PoolingAllocationConfig::default();
+    pooling.table_elements(10_000_000);
+    let mut config = Config::new();
+    config
+        .compiler(Compiler::Winch)
+        .wasm_features(WasmFeatures::WASM2)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    match Engine::new(&config) {
+        Ok(engine) => add_trials(&mut trials, "[winch pooling]", "", &engine, &spec2),
+        Err(error) => return cannot_make("winch pooling", &error),
     }
 
     // The SIMD suites and the local scripts, under both tiers with two CPU

@@ -220,9 +220,9 @@ impl Config {
         }
     }
 
-    /// How instances' memories and tables are allocated: on demand (the
-    /// default), or from a pool of slots whose memories are reused
-    /// (`pool.rs`; Wasmtime's `Config::allocation_strategy`).
+    /// How instances' VMContexts, memories and tables are allocated: on
+    /// demand (the default), or from a pool of slots whose storage is
+    /// reused (`pool.rs`; Wasmtime's `Config::allocation_strategy`).
     ///
     /// ```
     /// use duet::{Config, Engine, Instance, InstanceAllocationStrategy, Module, Store};

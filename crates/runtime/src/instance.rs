@@ -6,7 +6,8 @@
 //! 1. Each import is checked against the module's import type (functions by
 //!    type, tables and memories by current size and maximum, globals by
 //!    type and mutability); a mismatch is [`ErrorKind::Unlinkable`](crate::ErrorKind::Unlinkable).
-//! 2. The VMContext is allocated and filled: header (builtins, this
+//! 2. The VMContext is allocated (zeroed, on the heap or from a slot of
+//!    the engine's pool: `pool.rs`) and filled: header (builtins, this
 //!    instance's record, stack limit), canonical type ids, import records,
 //!    then the defined memories, the function references (so that global
 //!    initializers and segments can name them), the globals (each
@@ -25,6 +26,7 @@ use crate::error::{Error, ErrorKind, Trap};
 use crate::externals::{Extern, Global, Memory, Table, new_memory};
 use crate::func::{Func, HostContext, invoke, write_stack_limit};
 use crate::module::Module;
+use crate::pool::SlotMemory;
 use crate::store::{AsStore, AsStoreMut, StoreGlobal, StoreOpaque, StoreTable};
 use crate::table::Table as RtTable;
 use crate::typed::{TypedFunc, WasmList};
@@ -68,8 +70,11 @@ pub(crate) struct InstanceData {
     pub(crate) store: *mut StoreOpaque,
     /// This instance's index in the store.
     pub(crate) index: u32,
-    /// 16-aligned storage for the VMContext; never reallocated.
-    vmctx: Box<[u128]>,
+    /// The VMContext: the first byte of `vmctx_storage`.
+    vmctx: *mut u8,
+    /// 16-aligned storage for the VMContext, `offsets.size()` bytes or
+    /// more; never reallocated.
+    vmctx_storage: VmctxStorage,
     pub(crate) offsets: VMOffsets,
     /// Store indices of every function reference, by `FuncRefIndex`.
     pub(crate) func_refs: Vec<u32>,
@@ -87,9 +92,30 @@ pub(crate) struct InstanceData {
     _host_contexts: Vec<Box<HostContext>>,
 }
 
+/// Where a VMContext lives.
+enum VmctxStorage {
+    /// On demand: a zeroed heap allocation.
+    Heap(#[allow(dead_code, reason = "owns what `vmctx` points at")] Box<[u128]>),
+    /// A slot of the engine's pool, which read as zero when taken.
+    Pooled(SlotMemory),
+}
+
 impl InstanceData {
     pub(crate) fn vmctx(&self) -> *mut u8 {
-        self.vmctx.as_ptr() as *mut u8
+        self.vmctx
+    }
+
+    /// Hands back the VMContext's pool slot, zeroed as it was given
+    /// (`pool.rs`), or `None` if it is on the heap or zeroing failed (then
+    /// the slot is unmapped). Only when the store ends: the VMContext is
+    /// gone, and nothing may run this instance's code again.
+    pub(crate) fn take_vmctx_slot(&mut self) -> Option<SlotMemory> {
+        let storage = core::mem::replace(&mut self.vmctx_storage, VmctxStorage::Heap(Box::new([])));
+        self.vmctx = core::ptr::null_mut();
+        match storage {
+            VmctxStorage::Pooled(slot) => slot.reset(self.offsets.size() as usize).ok(),
+            VmctxStorage::Heap(_) => None,
+        }
     }
 
     /// The store index of the function whose `VMFuncRef` is at `raw`, if
@@ -121,7 +147,7 @@ impl InstanceData {
 
     /// A pointer to `offset` in the VMContext, as a `*mut T`.
     fn at<T>(&self, offset: u32) -> *mut T {
-        debug_assert!(offset as usize + size_of::<T>() <= self.vmctx.len() * 16);
+        debug_assert!(offset as usize + size_of::<T>() <= self.offsets.size() as usize);
         self.vmctx().wrapping_add(offset as usize).cast()
     }
 }
@@ -414,15 +440,24 @@ pub(crate) fn instantiate(
     for ty in &info.tables[info.num_imported_tables as usize..] {
         store.check_new_table(ty.minimum, ty.maximum)?;
     }
-    if let Some(pool) = store.engine.pool() {
-        let defined_tables = &info.tables[info.num_imported_tables as usize..];
-        let tables = pool.take_instance(defined_tables.iter().map(|t| t.minimum))?;
-        store.pooled_instances += 1;
-        store.pooled_tables += tables;
-    }
+    let offsets = VMOffsets::new(info.vm_counts());
+    let (vmctx, vmctx_storage) = match store.engine.pool() {
+        Some(pool) => {
+            let defined_tables = &info.tables[info.num_imported_tables as usize..];
+            let (mut slot, tables) =
+                pool.take_instance(offsets.size(), defined_tables.iter().map(|t| t.minimum))?;
+            store.pooled_instances += 1;
+            store.pooled_tables += tables;
+            (slot.as_mut_ptr(), VmctxStorage::Pooled(slot))
+        }
+        None => {
+            let mut storage =
+                vec![0u128; (offsets.size() as usize).div_ceil(16).max(1)].into_boxed_slice();
+            (storage.as_mut_ptr().cast(), VmctxStorage::Heap(storage))
+        }
+    };
     store.register_module(module);
 
-    let offsets = VMOffsets::new(info.vm_counts());
     let index = store.instances.len() as u32;
     let instance = Instance {
         store: store.id,
@@ -433,7 +468,8 @@ pub(crate) fn instantiate(
         module: module.clone(),
         store: store_ptr,
         index,
-        vmctx: vec![0u128; (offsets.size() as usize).div_ceil(16).max(1)].into_boxed_slice(),
+        vmctx,
+        vmctx_storage,
         offsets,
         func_refs: Vec::with_capacity(info.escaped_functions().len()),
         tables: Vec::new(),
@@ -633,13 +669,14 @@ pub(crate) fn instantiate(
             ),
             None => 0,
         };
-        // A pooled table grows no further than the pool's limit.
-        let maximum = match store.engine.pool() {
-            Some(pool) => Some(ty.maximum.unwrap_or(u64::MAX).min(pool.table_elements())),
-            None => ty.maximum,
+        // A pooled table lives in a slot and grows no further than the
+        // pool's limit.
+        let table = match store.engine.pool() {
+            Some(pool) => pool.table(ty.minimum, ty.maximum, init)?,
+            None => RtTable::new(ty.minimum, ty.maximum, init).map_err(|e| {
+                Error::from(ErrorKind::Resource(format!("cannot create table: {e}")))
+            })?,
         };
-        let table = RtTable::new(ty.minimum, maximum, init)
-            .map_err(|e| Error::from(ErrorKind::Resource(format!("cannot create table: {e}"))))?;
         let defined = (t as u32) - info.num_imported_tables;
         let owner = data.at(offsets.defined_table(defined));
         // SAFETY: see above.

@@ -51,7 +51,8 @@
 //!            wasm stack size, tunables, memory64 reservation, allocation
 //!            strategy); canonical function type ids and per-type
 //!            entry/host trampolines, shared by its modules; with pooling,
-//!            the slots and the memories kept for reuse (pool.rs)
+//!            the slots (VMContexts, table elements, memories) kept for
+//!            reuse (pool.rs)
 //!   Module   translate + validate + compile every function (by the
 //!            engine's compiler, or one chosen per module, so modules of
 //!            both tiers can call each other) + link into W^X code,

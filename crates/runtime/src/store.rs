@@ -176,24 +176,40 @@ pub struct StoreOpaque {
     /// What happens at the deadline: `None` traps with `Interrupt`.
     pub(crate) epoch_callback: Option<EpochCallback>,
     /// The instance and table slots of the engine's pool this store took
-    /// (its pooled memories say so themselves), given back when it is
-    /// dropped.
+    /// (the slots' storage is in its instances and tables; its pooled
+    /// memories say so themselves), given back when it is dropped.
     pub(crate) pooled_instances: u32,
     pub(crate) pooled_tables: u32,
 }
 
-/// Gives the store's pooled slots back to the engine's pool (`pool.rs`).
+/// Gives the store's pooled slots back to the engine's pool (`pool.rs`):
+/// the VMContexts' and tables' slots zeroed, the memories to be cleared.
 /// Nothing runs between this and the fields' own drops, so the instances,
-/// whose VMContexts still point at the memories, are never used again.
+/// whose VMContexts are gone and whose function references tables may
+/// still hold, are never used again.
 impl Drop for StoreOpaque {
     fn drop(&mut self) {
         if let Some(pool) = self.engine.pool() {
+            let vmctxs = self
+                .instances
+                .iter_mut()
+                .filter_map(|instance| instance.take_vmctx_slot());
+            let tables = self
+                .tables
+                .iter_mut()
+                .filter_map(|table| table.table.take_slot());
             let memories = self
                 .memories
                 .drain(..)
                 .filter(|memory| memory.pooled)
                 .map(|memory| memory.memory);
-            pool.release(self.pooled_instances, self.pooled_tables, memories);
+            pool.release(
+                self.pooled_instances,
+                vmctxs,
+                self.pooled_tables,
+                tables,
+                memories,
+            );
         }
     }
 }

@@ -13,11 +13,22 @@
 //!    current_elements = n
 //! ```
 //!
-//! Growth may move the elements (a reallocation); the definition is updated
-//! in the same call, and compiled code reloads `base` from the definition
-//! on every access, so a move is never observed. The definition itself
-//! lives in its own allocation for the table's lifetime, so importers can
-//! point at it.
+//! The elements live in one of two places:
+//!
+//! * **on the heap** (a `Vec`, the on-demand strategy and host tables):
+//!   growth may move them (a reallocation);
+//! * **in a pool slot** (`Table::in_slot`, an instance's table under the
+//!   pooling allocator, `pool.rs`): a mapping with room for the pool's
+//!   `table_elements`, which reads as zero beyond the table's size.
+//!   Growth writes the new elements in place and never moves them; the
+//!   table's maximum is at most the slot's capacity, so growth past it
+//!   fails as past any maximum. `Table::take_slot` zeroes what the table
+//!   wrote and hands the slot back for the next table.
+//!
+//! Either way the definition is updated in the same call as any growth,
+//! and compiled code reloads `base` from the definition on every access,
+//! so a move is never observed. The definition itself lives in its own
+//! allocation for the table's lifetime, so importers can point at it.
 //!
 //! Every operation checks its bounds and returns a [`TableError`] (which
 //! the builtins turn into a `TableOutOfBounds` trap); none panics.
@@ -25,6 +36,7 @@
 
 use core::ptr::NonNull;
 
+use crate::pool::SlotMemory;
 use crate::vm::VMTableDefinition;
 
 /// The most elements a table may have. Far below the spec's 2^32 - 1 limit
@@ -65,11 +77,21 @@ pub enum TableError {
     },
 }
 
+/// Where a table's elements live. See the [module docs](self).
+#[derive(Debug)]
+enum Elements {
+    /// A vector that growth may reallocate.
+    Heap(Vec<usize>),
+    /// The first `len` elements of a pool slot; the rest of the slot reads
+    /// as zero.
+    Slot { slot: SlotMemory, len: usize },
+}
+
 /// A table. See the [module docs](self).
 #[derive(Debug)]
 pub struct Table {
     /// The elements; `definition.base` points at the first one.
-    elements: Vec<usize>,
+    elements: Elements,
     /// The most elements growth may reach.
     maximum: u64,
     /// What compiled code reads; a `Box` leaked with `Box::into_raw` so the
@@ -100,20 +122,65 @@ impl Table {
             .try_reserve_exact(count)
             .map_err(|_| TableError::OutOfMemory { elements: minimum })?;
         elements.resize(count, init);
+        Ok(Table::with_elements(Elements::Heap(elements), maximum))
+    }
+
+    /// A table of `minimum` elements, each `init`, in the pool slot `slot`
+    /// (which reads as zero), that may grow to `maximum` and no further
+    /// than the slot's capacity, without ever moving its elements.
+    pub(crate) fn in_slot(
+        mut slot: SlotMemory,
+        minimum: u64,
+        maximum: u64,
+        init: usize,
+    ) -> Result<Table, TableError> {
+        let capacity = (slot.len() / size_of::<usize>()) as u64;
+        let maximum = maximum.min(capacity).min(MAX_TABLE_ELEMENTS);
+        if minimum > maximum {
+            return Err(TableError::MinimumExceedsMaximum { minimum, maximum });
+        }
+        // Cannot truncate: `minimum <= MAX_TABLE_ELEMENTS`.
+        let len = minimum as usize;
+        if init != 0 {
+            // SAFETY: the slot is page-aligned (so aligned for `usize`) and
+            // holds `capacity >= len` elements; nothing else refers to it.
+            unsafe { core::slice::from_raw_parts_mut(slot.as_mut_ptr().cast(), len) }.fill(init);
+        }
+        Ok(Table::with_elements(Elements::Slot { slot, len }, maximum))
+    }
+
+    fn with_elements(elements: Elements, maximum: u64) -> Table {
         let definition = Box::new(VMTableDefinition {
-            base: elements.as_mut_ptr(),
-            current_elements: minimum,
+            base: core::ptr::null_mut(),
+            current_elements: 0,
         });
-        Ok(Table {
+        let mut table = Table {
             elements,
             maximum,
             definition: NonNull::from(Box::leak(definition)),
-        })
+        };
+        table.sync_definition();
+        table
+    }
+
+    /// Hands back the table's pool slot, zeroed as it was given (see
+    /// `pool.rs`), leaving the table empty; `None` for a table on the
+    /// heap, or if zeroing failed (then the slot is unmapped).
+    pub(crate) fn take_slot(&mut self) -> Option<SlotMemory> {
+        let Elements::Slot { slot, len } =
+            core::mem::replace(&mut self.elements, Elements::Heap(Vec::new()))
+        else {
+            return None;
+        };
+        self.sync_definition();
+        // Tables never shrink: the first `len` elements are all that was
+        // ever written.
+        slot.reset(len * size_of::<usize>()).ok()
     }
 
     /// The number of elements.
     pub fn size(&self) -> u64 {
-        self.elements.len() as u64
+        self.elements().len() as u64
     }
 
     /// The most elements the table can grow to.
@@ -129,7 +196,25 @@ impl Table {
 
     /// The elements.
     pub fn elements(&self) -> &[usize] {
-        &self.elements
+        match &self.elements {
+            Elements::Heap(elements) => elements,
+            // SAFETY: the slot is page-aligned and holds at least `len`
+            // elements, which `&self` keeps from changing.
+            Elements::Slot { slot, len } => unsafe {
+                core::slice::from_raw_parts(slot.as_ptr().cast(), *len)
+            },
+        }
+    }
+
+    /// The elements, for writing.
+    fn elements_mut(&mut self) -> &mut [usize] {
+        match &mut self.elements {
+            Elements::Heap(elements) => elements,
+            // SAFETY: as in `elements`, with `&mut self` for exclusivity.
+            Elements::Slot { slot, len } => unsafe {
+                core::slice::from_raw_parts_mut(slot.as_mut_ptr().cast(), *len)
+            },
+        }
     }
 
     /// Grows the table by `delta` elements, each `init`. Returns the old
@@ -140,8 +225,18 @@ impl Table {
         let new = old.checked_add(delta).filter(|&n| n <= self.maximum)?;
         // Cannot truncate: `new <= MAX_TABLE_ELEMENTS`.
         let (old_len, new_len) = (old as usize, new as usize);
-        self.elements.try_reserve_exact(new_len - old_len).ok()?;
-        self.elements.resize(new_len, init);
+        match &mut self.elements {
+            Elements::Heap(elements) => {
+                elements.try_reserve_exact(new_len - old_len).ok()?;
+                elements.resize(new_len, init);
+            }
+            Elements::Slot { len, .. } => {
+                // In place: `in_slot` capped the maximum at the slot's
+                // capacity, so the slot holds `new_len` elements.
+                *len = new_len;
+                self.elements_mut()[old_len..].fill(init);
+            }
+        }
         self.sync_definition();
         Some(old)
     }
@@ -149,20 +244,20 @@ impl Table {
     /// Element `index`.
     pub fn get(&self, index: u64) -> Result<usize, TableError> {
         let range = self.checked_range(index, 1)?;
-        Ok(self.elements[range.start])
+        Ok(self.elements()[range.start])
     }
 
     /// Sets element `index` to `value`.
     pub fn set(&mut self, index: u64, value: usize) -> Result<(), TableError> {
         let range = self.checked_range(index, 1)?;
-        self.elements[range.start] = value;
+        self.elements_mut()[range.start] = value;
         Ok(())
     }
 
     /// Sets `len` elements from `dst` to `value` (`table.fill`).
     pub fn fill(&mut self, dst: u64, value: usize, len: u64) -> Result<(), TableError> {
         let range = self.checked_range(dst, len)?;
-        self.elements[range].fill(value);
+        self.elements_mut()[range].fill(value);
         Ok(())
     }
 
@@ -171,7 +266,7 @@ impl Table {
     pub fn copy_within(&mut self, dst: u64, src: u64, len: u64) -> Result<(), TableError> {
         let src = self.checked_range(src, len)?;
         let dst = self.checked_range(dst, len)?;
-        self.elements.copy_within(src, dst.start);
+        self.elements_mut().copy_within(src, dst.start);
         Ok(())
     }
 
@@ -186,7 +281,7 @@ impl Table {
     ) -> Result<(), TableError> {
         let src = src_table.checked_range(src, len)?;
         let dst = dst_table.checked_range(dst, len)?;
-        dst_table.elements[dst].copy_from_slice(&src_table.elements[src]);
+        dst_table.elements_mut()[dst].copy_from_slice(&src_table.elements()[src]);
         Ok(())
     }
 
@@ -194,7 +289,7 @@ impl Table {
     /// once the segment's range has been checked by the caller).
     pub fn init(&mut self, dst: u64, items: &[usize]) -> Result<(), TableError> {
         let range = self.checked_range(dst, items.len() as u64)?;
-        self.elements[range].copy_from_slice(items);
+        self.elements_mut()[range].copy_from_slice(items);
         Ok(())
     }
 
@@ -211,7 +306,7 @@ impl Table {
     /// Points the definition at the elements again (after they may have
     /// moved or changed length).
     fn sync_definition(&mut self) {
-        let base = self.elements.as_mut_ptr();
+        let base = self.elements_mut().as_mut_ptr();
         let current_elements = self.size();
         // SAFETY: `definition` came from `Box::leak` in `new` and is freed
         // only in `drop`; `&mut self` makes this the only access from Rust,
@@ -308,6 +403,41 @@ mod tests {
                 .to_string()
                 .starts_with("out of bounds table access")
         );
+    }
+
+    #[test]
+    fn a_table_in_a_slot_grows_in_place_and_gives_the_slot_back_zeroed() {
+        let slot = SlotMemory::new(16 * size_of::<usize>()).unwrap();
+        let capacity = (slot.len() / size_of::<usize>()) as u64;
+        let mut t = Table::in_slot(slot, 2, 10, 5).unwrap();
+        assert_eq!(t.maximum(), 10);
+        assert_eq!(t.elements(), &[5, 5]);
+        let address = t.vmtable_definition();
+        let (base, _) = definition(&t);
+        assert_eq!(t.grow(3, 6), Some(2));
+        assert_eq!(t.elements(), &[5, 5, 6, 6, 6]);
+        assert_eq!(definition(&t), (base, 5), "the elements did not move");
+        assert_eq!(t.vmtable_definition(), address);
+        t.fill(0, 1, 2).unwrap();
+        t.copy_within(3, 0, 2).unwrap();
+        assert_eq!(t.elements(), &[1, 1, 6, 1, 1]);
+        assert_eq!(t.grow(6, 0), None, "past the maximum");
+        assert_eq!(t.grow(5, 0), Some(5));
+        let slot = t.take_slot().unwrap();
+        assert_eq!(definition(&t).1, 0, "the table is empty after");
+        // The whole slot is zero again, the elements past the table's
+        // size included.
+        // SAFETY: the slot's `len()` bytes are mapped.
+        let bytes = unsafe { core::slice::from_raw_parts(slot.as_ptr(), slot.len()) };
+        assert!(bytes.iter().all(|&b| b == 0));
+        // The slot's capacity bounds the maximum, whatever is asked.
+        let t = Table::in_slot(slot, 0, u64::MAX, 0).unwrap();
+        assert_eq!(t.maximum(), capacity);
+        assert!(matches!(
+            Table::in_slot(SlotMemory::new(8).unwrap(), capacity + 1, u64::MAX, 0),
+            Err(TableError::MinimumExceedsMaximum { .. })
+        ));
+        assert!(Table::new(1, None, 0).unwrap().take_slot().is_none());
     }
 
     #[test]
