@@ -364,7 +364,7 @@ pub(crate) struct AbsoluteRelocation {
 impl AbsoluteRelocation {
     /// Function `function`'s `relocation`, if it is absolute.
     pub(crate) fn of(function: usize, relocation: &Relocation) -> Option<AbsoluteRelocation> {
-        (relocation.kind == RelocKind::Abs64).then(|| AbsoluteRelocation {
+        (relocation.kind == RelocKind::Abs64).then_some(AbsoluteRelocation {
             function: function as u32,
             offset: relocation.offset,
             namespace: relocation.target.namespace,

@@ -43,7 +43,9 @@ use cranelift_asm::buffer::SrcLocRange;
 use cranelift_asm::{FinishedCode, SourceLoc, TrapCode};
 
 /// Bytes owned by something shared (a heap buffer, a file mapping): a
-/// cheap handle that keeps the owner alive.
+/// cheap handle that keeps the owner alive. Reading them is a call of the
+/// owner's `AsRef::as_ref` (a `Vec`'s or a `memmap2::Mmap`'s: a pointer
+/// and a length, no lock, no allocation), so the signal handler may.
 #[derive(Clone)]
 pub(crate) struct SharedBytes {
     owner: Arc<dyn AsRef<[u8]> + Send + Sync>,
@@ -94,7 +96,8 @@ struct Layout {
     srcloc_ends: usize,
     srcloc_locs: usize,
     trap_codes: usize,
-    len: usize,
+    /// The whole table's length in bytes.
+    total: usize,
 }
 
 /// The fixed part before the columns: the three counts and a zero.
@@ -113,7 +116,7 @@ impl Layout {
         let srcloc_ends = srcloc_starts.checked_add(words(srclocs)?)?;
         let srcloc_locs = srcloc_ends.checked_add(words(srclocs)?)?;
         let trap_codes = srcloc_locs.checked_add(words(srclocs)?)?;
-        let len = trap_codes.checked_add(traps)?;
+        let total = trap_codes.checked_add(traps)?;
         Some(Layout {
             functions,
             starts,
@@ -125,7 +128,7 @@ impl Layout {
             srcloc_ends,
             srcloc_locs,
             trap_codes,
-            len,
+            total,
         })
     }
 }
@@ -175,7 +178,7 @@ impl CodeTables {
         let traps: usize = functions.iter().map(|f| f.traps().len()).sum();
         let srclocs: usize = functions.iter().map(|f| f.srclocs().len()).sum();
         let layout = Layout::new(functions.len(), traps, srclocs)?;
-        let mut out = Vec::with_capacity(layout.len);
+        let mut out = Vec::with_capacity(layout.total);
         let push = |out: &mut Vec<u8>, value: usize| -> Option<()> {
             out.extend_from_slice(&u32::try_from(value).ok()?.to_le_bytes());
             Some(())
@@ -215,7 +218,7 @@ impl CodeTables {
         for function in &functions {
             out.extend(function.traps().iter().map(|t| t.code.as_u8()));
         }
-        debug_assert_eq!(out.len(), layout.len);
+        debug_assert_eq!(out.len(), layout.total);
         Some(CodeTables {
             bytes: SharedBytes::owned(out),
             layout,
@@ -236,7 +239,7 @@ impl CodeTables {
         let count = |i| word(slice, 0, i) as usize;
         let (functions, traps, srclocs) = (count(0), count(1), count(2));
         let layout = Layout::new(functions, traps, srclocs)
-            .filter(|layout| layout.len == slice.len())
+            .filter(|layout| layout.total == slice.len())
             .ok_or_else(|| {
                 format!(
                     "its code tables have {} bytes, not what {functions} functions, {traps} trap \
