@@ -101,6 +101,13 @@
 //! not malice: anyone can write a matching checksum. A checksummed
 //! artifact's code is run as it is, so loading one is `unsafe`: the caller
 //! promises the bytes came from [`Module::serialize`] of a duet engine.
+//! The structural checks after the checksum are not a defence against a
+//! crafted artifact either; they make sure that no table lookup, and no
+//! walk of the unwind section, can leave the bytes it was given, and that
+//! damage the checksum cannot see (one rewritten on purpose) is an error,
+//! not a panic. A module loaded from a file reads its code and tables
+//! from the file for as long as it lives, so the file must not change
+//! meanwhile ([`Module::deserialize_file`]'s contract).
 
 use core::ops::Range;
 use std::borrow::Cow;
