@@ -7,9 +7,11 @@
 //!   --threads 1` times it;
 //! * `deserialize_file`: `Module::deserialize_file` of the same module's
 //!   artifact (map the file, check the checksum and the fingerprint,
-//!   decode the metadata, copy the code into executable memory, register);
+//!   decode the module info, check the tables' structure, map the code
+//!   from the file and make it executable, register the tables and the
+//!   unwind section in place);
 //! * `deserialize`: `Module::deserialize` of the artifact's bytes already
-//!   in memory;
+//!   in memory (the tables and the code copied);
 //! * `translate_only`: `duet_environ::module::translate` alone (parse and
 //!   validate every section but the function bodies): what loading would
 //!   cost on top of the code if the artifact kept the wasm and translated

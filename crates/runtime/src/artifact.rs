@@ -15,13 +15,19 @@
 //!     │   CPU features the code was compiled for                   │
 //!     ├───────────────────────────────────────────────────────────┤
 //!     │ metadata (postcard): the module's name, its module info    │
-//!     │   (duet_environ::module::Module), each function's range in │
-//!     │   the image and its FinishedCode without bytes (alignment, │
-//!     │   relocations, trap table, call sites, source locations,   │
-//!     │   unwind records), the image's length                      │
+//!     │   (duet_environ::module::Module), the code's absolute      │
+//!     │   relocations (none today), the lengths of the three parts │
+//!     │   below                                                    │
 //!     ├───────────────────────────────────────────────────────────┤
+//!     │ code tables (tables.rs): function ranges, trap tables and  │
+//!     │   source locations, columns of u32 as they are searched    │
+//!     ├─ zeros up to a multiple of 4096 ──────────────────────────┤
 //!     │ code image: the module's code memory as linked, function 0 │
 //!     │   at offset 0, int3 padding between functions              │
+//!     ├─ zeros up to a multiple of 8 (only with a section) ───────┤
+//!     │ .eh_frame: one CIE per 4096 functions, an FDE per function │
+//!     │   with a frame, addresses pc-relative (DW_EH_PE_pcrel),    │
+//!     │   a zero terminator                                        │
 //!     ├───────────────────────────────────────────────────────────┤
 //!     │ checksum: XXH3-64 of every byte above                u64 LE│
 //!     └───────────────────────────────────────────────────────────┘
@@ -32,12 +38,37 @@
 //! binary is told apart and named as one), the format version, the
 //! checksum (any damaged or missing byte), the duet version, then each
 //! field of the fingerprint against the loading engine's (naming the
-//! field and both values). Only then is the metadata decoded and the image
-//! copied into a fresh mapping, made executable, and registered as
-//! [`Module::new`] registers freshly compiled code (trap tables, unwind
-//! tables, debugger image and perf map as the engine's configuration
-//! asks). The engine-wide canonical type ids are computed again from the
-//! module info: they are per engine, not per artifact.
+//! field and both values). Then the metadata is decoded and the three
+//! parts' lengths must add up to the artifact's; the tables' structure is
+//! checked (`CodeTables::parse`: counts, function ranges in order and
+//! inside the code, record bounds, in time linear in the functions) and
+//! so is the unwind section's (each entry inside it, the terminator at
+//! its end). Nothing else is decoded: the module info is the only
+//! per-load deserialization, and no per-function structure is built.
+//!
+//! # Loading in place
+//!
+//! The layout is chosen so that a load touches each byte as it is meant
+//! to be used ([`Module::deserialize_file`]):
+//!
+//! * the file is mapped read-only once; the checksum reads it (the
+//!   mapping is populated in one go, from the page cache);
+//! * the tables are searched where they lie in that mapping, which the
+//!   module keeps (an `Arc`) for as long as its code is registered: the
+//!   trap registry's entry for the module is the tables themselves;
+//! * the image, page-aligned in the file, is mapped a second time,
+//!   private and read-only, then made read+execute: no copy, its pages
+//!   come from the page cache as they run. An absolute relocation (none
+//!   today) makes the mapping writable while it is patched, so only the
+//!   pages it patches are copied (copy-on-write), then read+execute;
+//! * the `.eh_frame` section lies in the same mapping right after the
+//!   code, and names its functions relative to itself, so it is right
+//!   wherever the image lands: it is registered with the unwinder as it
+//!   is (libgcc sorts its FDEs at the first lookup, not at registration).
+//!
+//! [`Module::deserialize`] (bytes already in memory) copies the tables
+//! into one heap buffer and the image into fresh executable memory,
+//! the rest as above.
 //!
 //! # Why the code is stored linked
 //!
@@ -45,11 +76,11 @@
 //! module (builtins are reached through the VMContext), and every one they
 //! emit is PC-relative: `S + A - P` with `S` and `P` in the same image is
 //! the same wherever the image is placed. The linked image is therefore
-//! position-independent, and loading copies it as one block instead of
-//! laying out and relinking thousands of functions. Relocations whose
-//! value does depend on the address (`Abs64`, which no compiler emits
-//! today) are kept in the metadata and applied again on load
-//! (`UnlinkedCode::from_image`).
+//! position-independent, and loading maps or copies it as one block
+//! instead of laying out and relinking thousands of functions. Relocations
+//! whose value does depend on the address (`Abs64`, which no compiler
+//! emits today) are kept in the metadata and applied again on load
+//! (`UnlinkedCode::from_image`, `UnlinkedCode::from_file`).
 //!
 //! # Why the module info is serialized, not translated again
 //!
@@ -60,9 +91,9 @@
 //! the checksum, and makes a load depend on the translator giving the very
 //! module info the code was compiled against. Serializing it (serde's
 //! derive behind `duet-environ`'s `serde` feature, postcard) keeps the
-//! artifact self-contained. The time of a load goes elsewhere: the
-//! per-function tables, the copy of the code and its registration
-//! (`docs/benchmarks.md`, "Precompiled modules").
+//! artifact self-contained; decoding it is most of what a load still
+//! costs besides the checksum (`docs/benchmarks.md`, "Precompiled
+//! modules").
 //!
 //! # Trust
 //!
@@ -70,12 +101,20 @@
 //! not malice: anyone can write a matching checksum. A checksummed
 //! artifact's code is run as it is, so loading one is `unsafe`: the caller
 //! promises the bytes came from [`Module::serialize`] of a duet engine.
+//! The structural checks after the checksum are not a defence against a
+//! crafted artifact either; they make sure that no table lookup, and no
+//! walk of the unwind section, can leave the bytes it was given, and that
+//! damage the checksum cannot see (one rewritten on purpose) is an error,
+//! not a panic. A module loaded from a file reads its code and tables
+//! from the file for as long as it lives, so the file must not change
+//! meanwhile ([`Module::deserialize_file`]'s contract).
 
 use core::ops::Range;
 use std::borrow::Cow;
 use std::path::Path;
 
-use cranelift_asm::FinishedCode;
+use cranelift_asm::buffer::Relocation;
+use cranelift_asm::{ExternalName, RelocKind};
 use duet_environ::module::Module as ModuleInfo;
 use serde::{Deserialize, Serialize};
 
@@ -90,7 +129,7 @@ pub(crate) const MAGIC: [u8; 11] = *b"\0duet-cwasm";
 
 /// The format this duet writes and reads. Any change to the layout above
 /// or to a serialized type increments it.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The duet version, which a loading duet must match: code and metadata
 /// assume that version's VMContext layout, calling convention and builtins.
@@ -315,48 +354,124 @@ struct Header {
     fingerprint: Fingerprint,
 }
 
-/// What rebuilds the module around its code image.
+/// A relocation whose value depends on where the code is (`Abs64`), kept
+/// to be applied again on load.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct AbsoluteRelocation {
+    /// The function it patches.
+    function: u32,
+    /// The field's offset in the function.
+    offset: u32,
+    /// The target's namespace and index (`ExternalName`).
+    namespace: u32,
+    index: u32,
+    addend: i64,
+}
+
+impl AbsoluteRelocation {
+    /// Function `function`'s `relocation`, if it is absolute.
+    pub(crate) fn of(function: usize, relocation: &Relocation) -> Option<AbsoluteRelocation> {
+        (relocation.kind == RelocKind::Abs64).then_some(AbsoluteRelocation {
+            function: function as u32,
+            offset: relocation.offset,
+            namespace: relocation.target.namespace,
+            index: relocation.target.index,
+            addend: relocation.addend,
+        })
+    }
+
+    /// The function's index and the relocation, as linking takes them.
+    pub(crate) fn relocation(&self) -> (usize, Relocation) {
+        (
+            self.function as usize,
+            Relocation {
+                offset: self.offset,
+                kind: RelocKind::Abs64,
+                target: ExternalName::new(self.namespace, self.index),
+                addend: self.addend,
+            },
+        )
+    }
+}
+
+/// What rebuilds the module around its tables and code image.
 #[derive(Serialize, Deserialize)]
 struct Metadata<'a> {
     /// [`Module::name`].
     name: Cow<'a, str>,
     /// The module info, as translation made it.
     info: Cow<'a, ModuleInfo>,
-    /// Each function's range in the image.
-    ranges: Cow<'a, [Range<usize>]>,
-    /// Each function's metadata (without its bytes).
-    functions: Cow<'a, [FinishedCode]>,
-    /// The image's length in bytes.
-    image_len: u64,
+    /// The code's absolute relocations (none from today's compilers).
+    relocations: Cow<'a, [AbsoluteRelocation]>,
+    /// The code tables' length in bytes.
+    tables_len: u64,
+    /// The code's length in bytes (the image's first part).
+    code_len: u64,
+    /// The `.eh_frame` section's length in bytes (0 for none).
+    eh_frame_len: u64,
 }
 
-/// What [`load`] found in an artifact: the pieces of a module, borrowed
-/// where they can be.
-pub(crate) struct LoadedArtifact<'a> {
+/// The code image's alignment in the file: a page, so that it can be
+/// mapped in place.
+const IMAGE_ALIGNMENT: usize = 4096;
+
+/// The `.eh_frame` section's alignment after the code.
+const EH_FRAME_ALIGNMENT: usize = 8;
+
+/// Where the `.eh_frame` section starts in an image with `code_len`
+/// bytes of code.
+pub(crate) fn eh_frame_offset(code_len: usize) -> usize {
+    code_len.next_multiple_of(EH_FRAME_ALIGNMENT)
+}
+
+/// A module's parts, as [`serialize`] writes them.
+pub(crate) struct ArtifactParts<'a> {
+    /// [`Module::name`].
+    pub name: &'a str,
+    /// The module info.
+    pub info: &'a ModuleInfo,
+    /// The code's absolute relocations.
+    pub relocations: &'a [AbsoluteRelocation],
+    /// The code tables (`tables.rs`).
+    pub tables: &'a [u8],
+    /// The linked code, function 0 at offset 0.
+    pub code: &'a [u8],
+    /// The `.eh_frame` section, its addresses relative to itself and
+    /// placed at [`eh_frame_offset`] after `code`; empty for none.
+    pub eh_frame: &'a [u8],
+}
+
+/// What [`load`] found in an artifact: the decoded metadata, and where
+/// the other parts are in its bytes.
+pub(crate) struct LoadedArtifact {
     pub compiler: Compiler,
     pub name: String,
     pub info: ModuleInfo,
-    pub ranges: Vec<Range<usize>>,
-    pub functions: Vec<FinishedCode>,
-    pub image: &'a [u8],
+    pub relocations: Vec<AbsoluteRelocation>,
+    /// The code tables' bytes.
+    pub tables: Range<usize>,
+    /// The image's bytes (code, then the unwind section), starting at a
+    /// multiple of [`IMAGE_ALIGNMENT`].
+    pub image: Range<usize>,
+    /// The code's length, at the image's start.
+    pub code_len: usize,
+    /// The unwind section's bytes in the image (empty for none).
+    pub eh_frame: Range<usize>,
 }
 
 /// The artifact of a module: see the [module docs](self).
 pub(crate) fn serialize(
     engine: &Engine,
     compiler: Compiler,
-    name: &str,
-    info: &ModuleInfo,
-    functions: &[FinishedCode],
-    ranges: &[Range<usize>],
-    image: &[u8],
+    parts: &ArtifactParts<'_>,
 ) -> Result<Vec<u8>, Error> {
     let encoding = |e: postcard::Error| {
         Error::from(ErrorKind::Compile(format!(
             "encoding the precompiled module: {e}"
         )))
     };
-    let mut out = Vec::with_capacity(image.len() + (image.len() >> 2) + 4096);
+    let image_len = eh_frame_offset(parts.code.len()) + parts.eh_frame.len();
+    let mut out = Vec::with_capacity(parts.tables.len() + image_len + 2 * IMAGE_ALIGNMENT);
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     let header = Header {
@@ -364,26 +479,31 @@ pub(crate) fn serialize(
         fingerprint: Fingerprint::of(engine, compiler),
     };
     let metadata = Metadata {
-        name: Cow::Borrowed(name),
-        info: Cow::Borrowed(info),
-        ranges: Cow::Borrowed(ranges),
-        functions: Cow::Borrowed(functions),
-        image_len: image.len() as u64,
+        name: Cow::Borrowed(parts.name),
+        info: Cow::Borrowed(parts.info),
+        relocations: Cow::Borrowed(parts.relocations),
+        tables_len: parts.tables.len() as u64,
+        code_len: parts.code.len() as u64,
+        eh_frame_len: parts.eh_frame.len() as u64,
     };
     let mut out = postcard::to_extend(&header, out).map_err(encoding)?;
     out = postcard::to_extend(&metadata, out).map_err(encoding)?;
-    out.extend_from_slice(image);
+    out.extend_from_slice(parts.tables);
+    out.resize(out.len().next_multiple_of(IMAGE_ALIGNMENT), 0);
+    out.extend_from_slice(parts.code);
+    if !parts.eh_frame.is_empty() {
+        out.resize(out.len().next_multiple_of(EH_FRAME_ALIGNMENT), 0);
+        out.extend_from_slice(parts.eh_frame);
+    }
     let checksum = xxhash_rust::xxh3::xxh3_64(&out);
     out.extend_from_slice(&checksum.to_le_bytes());
     Ok(out)
 }
 
 /// Checks `bytes` as an artifact for `engine` (see the [module
-/// docs](self) for the order) and decodes it; the image is borrowed.
-pub(crate) fn load<'a>(
-    engine: &Engine,
-    bytes: &'a [u8],
-) -> Result<LoadedArtifact<'a>, PrecompiledError> {
+/// docs](self) for the order), decodes its metadata and says where the
+/// tables and the image are.
+pub(crate) fn load(engine: &Engine, bytes: &[u8]) -> Result<LoadedArtifact, PrecompiledError> {
     if !is_precompiled(bytes) {
         if bytes.starts_with(b"\0asm") {
             return Err(PrecompiledError::WasmBinary);
@@ -426,29 +546,49 @@ pub(crate) fn load<'a>(
     header
         .fingerprint
         .check(&Fingerprint::of(engine, compiler))?;
-    let (metadata, image): (Metadata<'static>, _) =
+    let (metadata, rest): (Metadata<'static>, _) =
         postcard::take_from_bytes(rest).map_err(|e| undecodable("metadata", e))?;
-    if image.len() as u64 != metadata.image_len {
+    // The parts after the metadata, each where `serialize` put it; the
+    // lengths are checked in u64 so that no sum can overflow.
+    let tables_start = checked.len() - rest.len();
+    let tables_end = tables_start as u64 + metadata.tables_len;
+    let image_start = tables_end.next_multiple_of(IMAGE_ALIGNMENT as u64);
+    let eh_frame_start = metadata
+        .code_len
+        .next_multiple_of(EH_FRAME_ALIGNMENT as u64);
+    let image_len = match metadata.eh_frame_len {
+        0 => metadata.code_len,
+        len => eh_frame_start + len,
+    };
+    let expected = image_start.checked_add(image_len);
+    if metadata.tables_len > checked.len() as u64
+        || metadata.code_len > checked.len() as u64
+        || metadata.eh_frame_len > checked.len() as u64
+        || expected != Some(checked.len() as u64)
+    {
         return Err(PrecompiledError::Corrupt(format!(
-            "its code image has {} bytes, its metadata says {}",
-            image.len(),
-            metadata.image_len
+            "its parts (tables of {} bytes, code of {}, unwind tables of {}) do not add up to \
+             its {} bytes",
+            metadata.tables_len,
+            metadata.code_len,
+            metadata.eh_frame_len,
+            bytes.len()
         )));
     }
-    if metadata.ranges.len() != metadata.functions.len() {
-        return Err(PrecompiledError::Corrupt(format!(
-            "{} function ranges for {} functions",
-            metadata.ranges.len(),
-            metadata.functions.len()
-        )));
-    }
+    let (image_start, code_len) = (image_start as usize, metadata.code_len as usize);
+    let eh_frame = match metadata.eh_frame_len {
+        0 => 0..0,
+        len => eh_frame_start as usize..(eh_frame_start + len) as usize,
+    };
     Ok(LoadedArtifact {
         compiler,
         name: metadata.name.into_owned(),
         info: metadata.info.into_owned(),
-        ranges: metadata.ranges.into_owned(),
-        functions: metadata.functions.into_owned(),
-        image,
+        relocations: metadata.relocations.into_owned(),
+        tables: tables_start..tables_end as usize,
+        image: image_start..checked.len(),
+        code_len,
+        eh_frame,
     })
 }
 
@@ -460,17 +600,17 @@ fn cut_short(len: usize) -> PrecompiledError {
     ))
 }
 
-/// Maps `path` read-only and hands its bytes to `load`; the mapping is
-/// dropped when `load` returns (the code has been copied by then).
+/// `path` opened and mapped read-only (shared with the page cache, read
+/// ahead in one go: the checksum reads every byte); `None` for an empty
+/// file, which cannot be mapped.
 ///
 /// # Safety
 ///
 /// The file must not change while it is mapped (another process
 /// truncating it would fault this one).
-pub(crate) unsafe fn with_mapped_file<T>(
+pub(crate) unsafe fn map_file(
     path: &Path,
-    load: impl FnOnce(&[u8]) -> Result<T, Error>,
-) -> Result<T, Error> {
+) -> Result<(std::fs::File, Option<memmap2::Mmap>), Error> {
     let io = |source| {
         Error::from(ErrorKind::Io {
             path: path.display().to_string(),
@@ -480,10 +620,9 @@ pub(crate) unsafe fn with_mapped_file<T>(
     let file = std::fs::File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
     if len == 0 {
-        // An empty file cannot be mapped; it is no artifact either.
-        return load(&[]);
+        return Ok((file, None));
     }
     // SAFETY: the caller promises the file does not change while mapped.
     let mapping = unsafe { memmap2::MmapOptions::new().populate().map(&file) }.map_err(io)?;
-    load(&mapping)
+    Ok((file, Some(mapping)))
 }

@@ -199,29 +199,41 @@ impl UnlinkedCode {
         functions: Vec<Range<usize>>,
         relocations: impl IntoIterator<Item = (usize, cranelift_asm::buffer::Relocation)>,
     ) -> Result<UnlinkedCode, CodeError> {
-        let mut end = 0;
-        for (index, range) in functions.iter().enumerate() {
-            if range.start < end || range.end < range.start || range.end > image.len() {
-                return Err(CodeError::BadImage {
-                    function: index,
-                    range: range.clone(),
-                    len: image.len(),
-                });
-            }
-            end = range.end;
-        }
+        check_ranges(&functions, image.len())?;
         let mut mmap = Mmap::accessible(image.len())?;
         let mapping = mmap_bytes(&mut mmap);
         mapping[..image.len()].copy_from_slice(image);
         mapping[image.len()..].fill(<X64 as MachTarget>::PADDING_BYTE);
-        let relocations = relocations
-            .into_iter()
-            .filter(|(_, relocation)| relocation.kind == RelocKind::Abs64)
-            .map(|(function, relocation)| PendingRelocation {
-                function,
-                relocation,
-            })
-            .collect();
+        Ok(UnlinkedCode {
+            mmap,
+            functions,
+            relocations: absolute(relocations),
+        })
+    }
+
+    /// Like [`from_image`](Self::from_image), with the image mapped in
+    /// place from `len` bytes of `file` at `offset` (page-aligned) instead
+    /// of copied ([`Mmap::map_file`]): private, read-only, its pages read
+    /// from the page cache as the code runs. Only if there are relocations
+    /// to apply again is the mapping made writable, and then only the
+    /// pages they patch are copied (copy-on-write). The file must not
+    /// change while the code is mapped.
+    pub fn from_file(
+        file: &std::fs::File,
+        offset: u64,
+        len: usize,
+        functions: Vec<Range<usize>>,
+        relocations: impl IntoIterator<Item = (usize, cranelift_asm::buffer::Relocation)>,
+    ) -> Result<UnlinkedCode, CodeError> {
+        use std::os::fd::AsFd;
+        check_ranges(&functions, len)?;
+        let mut mmap = Mmap::map_file(file.as_fd(), offset, len)?;
+        let relocations = absolute(relocations);
+        if !relocations.is_empty() {
+            // `link` writes through `mmap_bytes`, which needs it writable.
+            let len = mmap.len();
+            mmap.make_accessible(0..len)?;
+        }
         Ok(UnlinkedCode {
             mmap,
             functions,
@@ -259,14 +271,26 @@ impl UnlinkedCode {
     ) -> Result<CodeMemory, CodeError> {
         let base = self.mmap.as_ptr() as usize;
         let relocations = core::mem::take(&mut self.relocations);
-        let mapping = mmap_bytes(&mut self.mmap);
+        let mapping: &mut [u8] = if relocations.is_empty() {
+            &mut []
+        } else {
+            mmap_bytes(&mut self.mmap)
+        };
         for PendingRelocation {
             function,
             relocation,
         } in relocations
         {
-            let range = &self.functions[function];
             let offset = relocation.offset;
+            // (A relocation of a function that does not exist, which only
+            // a damaged image's list can name, lies outside any code.)
+            let Some(range) = self.functions.get(function) else {
+                return Err(CodeError::RelocationOutsideFunction {
+                    function,
+                    offset,
+                    len: 0,
+                });
+            };
             let field_start = range.start + offset as usize;
             let size = relocation.kind.size();
             if field_start + size > range.end {
@@ -314,11 +338,45 @@ impl UnlinkedCode {
 /// The whole mapping as bytes, while it is still read-write.
 fn mmap_bytes(mmap: &mut Mmap) -> &mut [u8] {
     let len = mmap.len();
-    // SAFETY: `UnlinkedCode` only holds mappings made by `Mmap::accessible`
-    // and never changes their protection (that happens in `link`, after the
-    // last use of this slice), so all `len` bytes are read-write; the slice
-    // borrows `mmap` mutably, so it is the only access.
+    // SAFETY: every caller passes a read-write mapping: one just made by
+    // `Mmap::accessible`, or an `UnlinkedCode`'s, which is read-write from
+    // its making (`new`, `from_image`) or, when it has relocations to
+    // apply, made so in `from_file`; `link` only asks for the slice when
+    // there are relocations, and changes the protection after its last
+    // use. The slice borrows `mmap` mutably, so it is the only access.
     unsafe { core::slice::from_raw_parts_mut(mmap.as_mut_ptr(), len) }
+}
+
+/// Checks that `functions` are in order, do not overlap and end within
+/// `len` bytes.
+fn check_ranges(functions: &[Range<usize>], len: usize) -> Result<(), CodeError> {
+    let mut end = 0;
+    for (index, range) in functions.iter().enumerate() {
+        if range.start < end || range.end < range.start || range.end > len {
+            return Err(CodeError::BadImage {
+                function: index,
+                range: range.clone(),
+                len,
+            });
+        }
+        end = range.end;
+    }
+    Ok(())
+}
+
+/// The relocations whose value depends on where the code is (`Abs64`):
+/// the only ones an image needs applied again.
+fn absolute(
+    relocations: impl IntoIterator<Item = (usize, cranelift_asm::buffer::Relocation)>,
+) -> Vec<PendingRelocation> {
+    relocations
+        .into_iter()
+        .filter(|(_, relocation)| relocation.kind == RelocKind::Abs64)
+        .map(|(function, relocation)| PendingRelocation {
+            function,
+            relocation,
+        })
+        .collect()
 }
 
 /// Linked, executable code. See the [module docs](self).
@@ -376,6 +434,25 @@ impl CodeMemory {
     /// Each function's byte range in [`image`](Self::image).
     pub fn function_offsets(&self) -> &[Range<usize>] {
         &self.functions
+    }
+
+    /// The address of the mapping's first byte, from which
+    /// [`function_offsets`](Self::function_offsets) count.
+    pub fn base(&self) -> usize {
+        self.mmap.as_ptr() as usize
+    }
+
+    /// Bytes `range` of the mapping (code, or what an image placed after
+    /// it), or `None` past the mapping's end.
+    pub fn bytes(&self, range: Range<usize>) -> Option<&[u8]> {
+        if range.start > range.end || range.end > self.mmap.len() {
+            return None;
+        }
+        // SAFETY: as in `image`: the whole mapping is readable from `link`
+        // on and never changes; `range` is inside it.
+        Some(unsafe {
+            core::slice::from_raw_parts(self.mmap.as_ptr().add(range.start), range.len())
+        })
     }
 
     /// The function containing address `pc` and `pc`'s offset in it, or
@@ -538,6 +615,97 @@ mod tests {
         drop(first);
         // SAFETY: as above; the first copy is gone.
         unsafe { assert_eq!(call(f(1)), 43) };
+    }
+
+    /// The image of linked code written into a file at a page offset and
+    /// mapped from there in place: without absolute relocations its pages
+    /// are the file's (the mapping names the file) and read+execute; with
+    /// one, the patched field holds the new address and the rest of the
+    /// image is as in the file.
+    #[test]
+    fn an_image_mapped_from_a_file_runs_in_place() {
+        use crate::mmap::tests::maps_line_at;
+        let functions = [
+            return_42(),
+            call_and_add_one(ExternalName::new(0, 0)),
+            address_of(ExternalName::new(0, 1), 8),
+        ];
+        let first = link_in_place(UnlinkedCode::new(&functions).unwrap());
+        let image = first.image().to_vec();
+        let ranges = first.function_offsets().to_vec();
+        let page = Mmap::page_size();
+        let path = std::env::temp_dir().join(format!(
+            "duet-code-image-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        // A page of something else first, then the image, then a tail.
+        let contents = [&vec![0x5a; page][..], &image, &[0xa5; 16]].concat();
+        std::fs::write(&path, contents).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let relocations = || {
+            functions
+                .iter()
+                .enumerate()
+                .flat_map(|(i, function)| function.relocations().iter().map(move |&r| (i, r)))
+        };
+
+        // Without absolute relocations (function 2 left out of the list):
+        // the code runs from the file's pages.
+        let plain = UnlinkedCode::from_file(
+            &file,
+            page as u64,
+            image.len(),
+            ranges.clone(),
+            relocations().filter(|(i, _)| *i != 2),
+        )
+        .unwrap();
+        let plain = link_in_place(plain);
+        let line = maps_line_at(plain.base()).unwrap();
+        assert!(line.contains("r-xp"), "{line}");
+        assert!(line.ends_with(path.to_str().unwrap()), "{line}");
+        assert_eq!(plain.image(), image);
+        // SAFETY: assembled above with this signature and linked.
+        unsafe { assert_eq!(call(plain.function(1).unwrap()), 43) };
+
+        // With the Abs64 relocation: patched, copy-on-write.
+        let patched = link_in_place(
+            UnlinkedCode::from_file(
+                &file,
+                page as u64,
+                image.len(),
+                ranges.clone(),
+                relocations(),
+            )
+            .unwrap(),
+        );
+        let field = ranges[2].start + 2;
+        assert_eq!(patched.image()[..field], image[..field]);
+        assert_eq!(patched.image()[field + 8..], image[field + 8..]);
+        assert_eq!(
+            protection_at(patched.base()).as_deref(),
+            Some("r-xp"),
+            "never writable and executable at once"
+        );
+        let f = |i| patched.function(i).unwrap();
+        // SAFETY: as above.
+        unsafe {
+            assert_eq!(call(f(1)), 43);
+            assert_eq!(call(f(2)), f(1) as u64 + 8);
+        }
+        // The file is unchanged (the mapping is private).
+        assert_eq!(
+            std::fs::read(&path).unwrap()[page..page + image.len()],
+            image
+        );
+
+        // An offset that is not page-aligned is an error, not a mapping.
+        assert!(matches!(
+            UnlinkedCode::from_file(&file, 1, image.len(), ranges, core::iter::empty()),
+            Err(CodeError::Mmap(_))
+        ));
+        drop(file);
+        std::fs::remove_file(&path).ok();
     }
 
     #[test]

@@ -18,7 +18,9 @@
 //!                  per function with name, low_pc, high_pc
 //!   .debug_abbrev, .debug_str
 //!   .debug_line    one sequence per function: machine-code offsets -> lines
-//!   .debug_frame   the unwind tables (the same CFI as `.eh_frame`)
+//!   .debug_frame   the unwind tables (the same CFI as `.eh_frame`), or
+//!   .eh_frame      for a precompiled module, its own section (addresses
+//!                  relative to itself), ALLOC at the address it lies at
 //!   .strtab, .shstrtab
 //! ```
 //!
@@ -153,7 +155,7 @@ fn dwarf_sections(
         );
         entry.set(DW_AT_high_pc, AttributeValue::Udata(len));
 
-        let srclocs = function.code.srclocs();
+        let srclocs = &function.srclocs;
         let Some(first) = srclocs.first() else {
             continue;
         };
@@ -182,26 +184,50 @@ fn dwarf_sections(
     Ok(sections)
 }
 
+/// The unwind tables a debug image carries.
+#[derive(Copy, Clone, Debug)]
+pub(crate) enum DebugFrames<'a> {
+    /// None (no function recorded a frame).
+    None,
+    /// A frame table, written as `.debug_frame` (absolute addresses).
+    Table(&'a FrameTable),
+    /// A ready-made `.eh_frame` section (a precompiled module's, whose
+    /// addresses are relative to the section) at `address` in the
+    /// process: copied into the image as `.eh_frame` with that address,
+    /// which is what its relative addresses are read against.
+    EhFrame {
+        /// The section's bytes.
+        section: &'a [u8],
+        /// Where it lies in the process.
+        address: u64,
+    },
+}
+
 /// The in-memory ELF image describing `functions` of module `module`
 /// (see the [module docs](self)); `frames` are their unwind tables.
 pub(crate) fn debug_image(
     module: &str,
     functions: &[JitFunction<'_>],
-    frames: Option<&FrameTable>,
+    frames: DebugFrames<'_>,
 ) -> Result<Vec<u8>, DebugInfoError> {
     let mut sections = dwarf_sections(module, functions)?;
-    if let Some(frames) = frames {
+    if let DebugFrames::Table(frames) = frames {
         let mut debug_frame = DebugFrame(EndianVec::new(LittleEndian));
         frames.write_debug_frame(&mut debug_frame)?;
         sections.debug_frame = debug_frame;
     }
-    let mut debug_sections: Vec<(&'static str, &[u8])> = Vec::new();
+    // Each section: name, bytes, and for `.eh_frame` its address (it is
+    // the only one a debugger reads as loaded at an address).
+    let mut debug_sections: Vec<(&'static str, &[u8], Option<u64>)> = Vec::new();
     sections.for_each(|id, data| {
         if !data.slice().is_empty() {
-            debug_sections.push((id.name(), data.slice()));
+            debug_sections.push((id.name(), data.slice(), None));
         }
         Ok::<(), gimli::write::Error>(())
     })?;
+    if let DebugFrames::EhFrame { section, address } = frames {
+        debug_sections.push((".eh_frame", section, Some(address)));
+    }
 
     let text_start = functions.iter().map(|f| f.range.start).min().unwrap_or(0);
     let text_end = functions.iter().map(|f| f.range.end).max().unwrap_or(0);
@@ -214,7 +240,7 @@ pub(crate) fn debug_image(
     let text_index = writer.reserve_section_index();
     let debug_names: Vec<StringId> = debug_sections
         .iter()
-        .map(|(name, _)| {
+        .map(|(name, _, _)| {
             let name = writer.add_section_name(name.as_bytes());
             writer.reserve_section_index();
             name
@@ -233,10 +259,12 @@ pub(crate) fn debug_image(
     writer.reserve_strtab_section_index();
     writer.reserve_shstrtab_section_index();
     // Each DWARF section: its name, file offset and contents.
-    let debug: Vec<(StringId, u64, &[u8])> = debug_names
+    let debug: Vec<(StringId, u64, &[u8], Option<u64>)> = debug_names
         .into_iter()
         .zip(&debug_sections)
-        .map(|(name, &(_, data))| (name, writer.reserve(data.len() as u64, 1), data))
+        .map(|(name, &(_, data, address))| {
+            (name, writer.reserve(data.len() as u64, 1), data, address)
+        })
         .collect();
     writer.reserve_symtab();
     writer.reserve_strtab()?;
@@ -252,7 +280,7 @@ pub(crate) fn debug_image(
         e_entry: 0,
         e_flags: Default::default(),
     })?;
-    for &(_, offset, data) in &debug {
+    for &(_, offset, data, _) in &debug {
         writer.pad_until(offset);
         writer.write(data);
     }
@@ -283,12 +311,15 @@ pub(crate) fn debug_image(
         sh_addralign: 16,
         sh_entsize: 0,
     });
-    for &(name, offset, data) in &debug {
+    for &(name, offset, data, address) in &debug {
         writer.write_section_header(&SectionHeader {
             sh_name: writer.section_name_offset(Some(name)),
             sh_type: elf::SHT_PROGBITS,
-            sh_flags: Default::default(),
-            sh_addr: 0,
+            sh_flags: match address {
+                Some(_) => elf::SHF_ALLOC,
+                None => Default::default(),
+            },
+            sh_addr: address.unwrap_or(0),
             sh_offset: offset,
             sh_size: data.len() as u64,
             sh_link: 0,
@@ -470,16 +501,18 @@ mod tests {
             JitFunction {
                 name: "first",
                 range: 0x5000_0000..0x5000_0000 + code.code().len(),
-                code: &code,
+                unwind: code.unwind(),
+                srclocs: code.srclocs().into(),
             },
             JitFunction {
                 name: "second",
                 range: 0x5000_0010..0x5000_0010 + code.code().len(),
-                code: &code,
+                unwind: code.unwind(),
+                srclocs: code.srclocs().into(),
             },
         ];
-        let frames = crate::unwind::frame_table(&UNWIND_CONVENTION, &functions);
-        let image = debug_image("calc", &functions, frames.as_ref()).unwrap();
+        let frames = crate::unwind::frame_table(&UNWIND_CONVENTION, &functions).unwrap();
+        let image = debug_image("calc", &functions, DebugFrames::Table(&frames)).unwrap();
 
         let file = object::File::parse(&*image).unwrap();
         let text = file.section_by_name(".text").unwrap();
@@ -544,6 +577,55 @@ mod tests {
             }
         }
         assert_eq!(names, ["first", "second"]);
+    }
+
+    /// A precompiled module's image carries its `.eh_frame` as it is, at
+    /// the address it lies at: read there, its FDEs name the functions'
+    /// addresses (and there is no `.debug_frame`).
+    #[test]
+    fn a_ready_made_eh_frame_is_carried_at_its_address() {
+        let code = function();
+        let len = code.code().len();
+        let at = |base: usize, start: usize| JitFunction {
+            name: "f",
+            range: base + start..base + start + len,
+            unwind: code.unwind(),
+            srclocs: code.srclocs().into(),
+        };
+        let section_offset = 0x40;
+        let relative = [at(0, 0), at(0, 0x10)];
+        let section = crate::unwind::eh_frame(
+            &UNWIND_CONVENTION,
+            &relative,
+            crate::unwind::FdeAddresses::RelativeToSection { section_offset },
+        )
+        .unwrap()
+        .unwrap();
+        let base = 0x6000_0000;
+        let functions = [at(base, 0), at(base, 0x10)];
+        let address = (base + section_offset) as u64;
+        let frames = DebugFrames::EhFrame {
+            section: &section,
+            address,
+        };
+        let image = debug_image("calc", &functions, frames).unwrap();
+        let file = object::File::parse(&*image).unwrap();
+        assert!(file.section_by_name(".debug_frame").is_none());
+        let eh_frame = file.section_by_name(".eh_frame").unwrap();
+        assert_eq!(eh_frame.address(), address);
+        assert_eq!(eh_frame.data().unwrap(), &section[..]);
+        use gimli::UnwindSection;
+        let parsed = gimli::EhFrame::new(eh_frame.data().unwrap(), LittleEndian);
+        let bases = gimli::BaseAddresses::default().set_eh_frame(address);
+        let mut entries = parsed.entries(&bases);
+        let mut starts = Vec::new();
+        while let Some(entry) = entries.next().unwrap() {
+            if let gimli::CieOrFde::Fde(partial) = entry {
+                let fde = partial.parse(gimli::EhFrame::cie_from_offset).unwrap();
+                starts.push(fde.initial_address());
+            }
+        }
+        assert_eq!(starts, [base as u64, base as u64 + 0x10]);
     }
 
     #[test]

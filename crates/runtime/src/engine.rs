@@ -4,7 +4,7 @@
 
 use crate::code::CodeMemory;
 use crate::error::{Error, ErrorKind};
-use crate::loaded::{CodeNames, LoadedCode};
+use crate::loaded::{CodeDetails, CodeNames, LoadedCode};
 use crate::memory::{DEFAULT_MEMORY64_RESERVATION, MAX_MEMORY64_RESERVATION};
 use crate::pool::{InstanceAllocationStrategy, Pool};
 use cranelift_asm::x64::{CpuFeatures, Feature};
@@ -658,7 +658,12 @@ impl Engine {
             }
         };
         let trampolines = Arc::new(TypeTrampolines {
-            code: LoadedCode::new(&self.inner.config, code, &functions, names)?,
+            code: LoadedCode::new(
+                &self.inner.config,
+                code,
+                CodeDetails::Compiled(&functions),
+                names,
+            )?,
         });
         cache.insert(id, trampolines.clone());
         Ok(trampolines)

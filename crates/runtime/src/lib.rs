@@ -122,6 +122,9 @@
 //!   vm      the #[repr(C)] records compiled code reads (VMFunctionImport,
 //!           VMFuncRef, VMTableDefinition, VMMemoryDefinition,
 //!           VMGlobalDefinition), checked against duet_environ::vmoffsets
+//!   tables  CodeTables: a module's function ranges, trap tables and source
+//!           locations as one flat byte string, searched in place (built
+//!           for fresh code, a precompiled module's used from its file)
 //!   traps   RegisteredCode: code whose trap tables a process-wide registry
 //!           holds; call_wasm: enter wasm through an entry trampoline and
 //!           get a fault back as Err(TrapInfo { trap, pc, backtrace }),
@@ -170,6 +173,7 @@ pub mod profiling;
 mod store;
 #[doc(hidden)]
 pub mod table;
+mod tables;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 #[doc(hidden)]
 pub mod traps;

@@ -14,6 +14,8 @@
 //! accessible piece by piece, or an *accessible* mapping
 //! ([`Mmap::accessible`]: read-write from the start). Either way its pages
 //! start zeroed, its address never changes, and it is unmapped when dropped.
+//! (One more kind maps part of a file read-only and private instead,
+//! [`Mmap::map_file`]: a precompiled module's code, used in place.)
 //!
 //! Invariants:
 //! * `len` is a multiple of the page size, and `ptr .. ptr + len` is mapped
@@ -175,6 +177,45 @@ impl Mmap {
         Ok(Mmap { ptr, len: rounded })
     }
 
+    /// Maps `len` bytes of the file `fd` from `offset` (page-aligned)
+    /// read-only and private (`MAP_PRIVATE`): pages come from the page
+    /// cache as they are touched, and a page later made writable
+    /// ([`make_accessible`](Self::make_accessible)) is copied on its first
+    /// write, never written back. The file must hold at least the first
+    /// byte of the last page (a page wholly past its end faults).
+    pub fn map_file(fd: BorrowedFd<'_>, offset: u64, len: usize) -> Result<Mmap, MmapError> {
+        const OPERATION: &str = "mapping a file";
+        if len == 0 {
+            return Ok(Self::empty());
+        }
+        if !usize::try_from(offset).is_ok_and(Self::is_page_aligned) {
+            return Err(MmapError::invalid(
+                OPERATION,
+                len,
+                "the file offset is not page-aligned",
+            ));
+        }
+        let rounded = Self::round_up_to_page(len)
+            .filter(|&l| l <= isize::MAX as usize)
+            .ok_or_else(|| MmapError::invalid(OPERATION, len, "larger than the address space"))?;
+        // SAFETY: a null hint without MAP_FIXED lets the kernel choose fresh
+        // address space, so no existing mapping (or Rust object) is touched.
+        let ptr = unsafe {
+            rustix::mm::mmap(
+                core::ptr::null_mut(),
+                rounded,
+                ProtFlags::READ,
+                MapFlags::PRIVATE,
+                fd,
+                offset,
+            )
+        }
+        .map_err(|errno| MmapError::new(OPERATION, len, errno.into()))?;
+        let ptr = NonNull::new(ptr.cast::<u8>())
+            .ok_or_else(|| MmapError::invalid(OPERATION, len, "the kernel returned address 0"))?;
+        Ok(Mmap { ptr, len: rounded })
+    }
+
     /// The first byte of the mapping.
     pub fn as_ptr(&self) -> *const u8 {
         self.ptr.as_ptr()
@@ -327,16 +368,23 @@ pub(crate) mod tests {
     /// The protection of the page containing `addr`, from `/proc/self/maps`
     /// (e.g. `"rw-p"`), or `None` if it is not mapped.
     pub(crate) fn protection_at(addr: usize) -> Option<String> {
+        let line = maps_line_at(addr)?;
+        line.split_whitespace().nth(1).map(str::to_owned)
+    }
+
+    /// The line of `/proc/self/maps` for the mapping containing `addr`:
+    /// its range, protection, offset, device, inode and path.
+    pub(crate) fn maps_line_at(addr: usize) -> Option<String> {
         let maps = std::fs::read_to_string("/proc/self/maps").expect("/proc/self/maps");
-        maps.lines().find_map(|line| {
-            let mut fields = line.split_whitespace();
-            let (start, end) = fields.next()?.split_once('-')?;
-            let start = usize::from_str_radix(start, 16).ok()?;
-            let end = usize::from_str_radix(end, 16).ok()?;
-            (start..end)
-                .contains(&addr)
-                .then(|| fields.next().map(str::to_owned))?
-        })
+        maps.lines()
+            .find(|line| {
+                let range = line.split_whitespace().next().and_then(|r| r.split_once('-'));
+                range.is_some_and(|(start, end)| {
+                    let parse = |n| usize::from_str_radix(n, 16).ok();
+                    matches!((parse(start), parse(end)), (Some(s), Some(e)) if (s..e).contains(&addr))
+                })
+            })
+            .map(str::to_owned)
     }
 
     #[test]

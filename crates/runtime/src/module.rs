@@ -1,11 +1,12 @@
 //! [`Module`]: a validated, compiled module, its code in executable memory.
 
-use crate::artifact::{self, PrecompiledError};
+use crate::artifact::{self, AbsoluteRelocation, ArtifactParts, PrecompiledError};
 use crate::code::{CodeMemory, UnlinkedCode};
 use crate::engine::{Compiler, Engine};
 use crate::error::{Error, ErrorKind};
 use crate::externals::ExternType;
-use crate::loaded::{CodeNames, LoadedCode};
+use crate::loaded::{CodeDetails, CodeNames, JitFunction, LoadedCode};
+use crate::tables::{CodeTables, SharedBytes};
 use core::ops::Range;
 use cranelift_asm::FinishedCode;
 use duet_environ::abi::FUNCTION_NAMESPACE;
@@ -24,13 +25,28 @@ pub(crate) struct ModuleInner {
     pub(crate) code: LoadedCode,
     /// The compiler the code is from.
     compiler: Compiler,
-    /// Each defined function's metadata, without its bytes (which are in
-    /// `code`): what [`Module::serialize`] writes beside the code.
-    functions: Box<[FinishedCode]>,
+    /// What [`Module::serialize`] needs beside the code and its tables.
+    provenance: Provenance,
     /// The engine's canonical id of each type of the type section.
     pub(crate) type_ids: Box<[u32]>,
     /// The memory images (`image.rs`), built on the first instantiation.
     pub(crate) images: std::sync::OnceLock<crate::image::ModuleImages>,
+}
+
+/// Where a module's code came from, and what of it [`Module::serialize`]
+/// needs beyond the code and its tables (`LoadedCode` holds both).
+enum Provenance {
+    /// Compiled here: each defined function's metadata, without its bytes
+    /// (which are in the code), for the absolute relocations and the
+    /// unwind records the artifact's `.eh_frame` is written from.
+    Compiled(Box<[FinishedCode]>),
+    /// Loaded from an artifact: its absolute relocations, and where its
+    /// `.eh_frame` section lies in the code's mapping (written out as it
+    /// is).
+    Precompiled {
+        relocations: Box<[AbsoluteRelocation]>,
+        eh_frame: Range<usize>,
+    },
 }
 
 /// A compiled WebAssembly module, ready to be instantiated in any store of
@@ -315,29 +331,40 @@ impl Module {
         linked: CodeMemory,
         mut functions: Vec<FinishedCode>,
     ) -> Result<Module, Error> {
-        let imported = info.num_imported_functions;
-        let names = || CodeNames {
-            module: name.clone(),
-            functions: (0..functions.len())
-                .map(|i| function_name(&info, imported + i as u32))
-                .collect(),
-        };
-        let code = LoadedCode::new(&engine.inner.config, linked, &functions, names)?;
+        let code = LoadedCode::new(
+            &engine.inner.config,
+            linked,
+            CodeDetails::Compiled(&functions),
+            || code_names(&info, &name, functions.len()),
+        )?;
         // The bytes are in `code` now; the rest is kept for `serialize`.
         functions.iter_mut().for_each(FinishedCode::strip_code);
+        let provenance = Provenance::Compiled(functions.into_boxed_slice());
+        Ok(Module::wrap(engine, compiler, info, name, code, provenance))
+    }
+
+    /// The module around registered code.
+    fn wrap(
+        engine: &Engine,
+        compiler: Compiler,
+        info: ModuleInfo,
+        name: String,
+        code: LoadedCode,
+        provenance: Provenance,
+    ) -> Module {
         let type_ids = info.types.iter().map(|t| engine.type_id(t)).collect();
-        Ok(Module {
+        Module {
             inner: Arc::new(ModuleInner {
                 engine: engine.clone(),
                 info,
                 name,
                 code,
                 compiler,
-                functions: functions.into_boxed_slice(),
+                provenance,
                 type_ids,
                 images: std::sync::OnceLock::new(),
             }),
-        })
+        }
     }
 
     /// The module as a precompiled artifact (a `.cwasm` file's bytes):
@@ -365,20 +392,71 @@ impl Module {
     pub fn serialize(&self) -> Result<Vec<u8>, Error> {
         let inner = &self.inner;
         let code = inner.code.code();
+        let image = code.image();
+        let eh_frame_offset = artifact::eh_frame_offset(image.len());
+        let (relocations, eh_frame): (Vec<AbsoluteRelocation>, Vec<u8>) = match &inner.provenance {
+            Provenance::Compiled(functions) => {
+                let relocations = functions
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, f)| {
+                        f.relocations()
+                            .iter()
+                            .filter_map(move |r| AbsoluteRelocation::of(i, r))
+                    })
+                    .collect();
+                // The unwind section the loaded code registers in place:
+                // pc-relative, at its offset after the code.
+                let jit: Vec<JitFunction<'_>> = functions
+                    .iter()
+                    .zip(code.function_offsets())
+                    .map(|(function, range)| JitFunction {
+                        name: "",
+                        range: range.clone(),
+                        unwind: function.unwind(),
+                        srclocs: Default::default(),
+                    })
+                    .collect();
+                let addresses = crate::unwind::FdeAddresses::RelativeToSection {
+                    section_offset: eh_frame_offset,
+                };
+                let eh_frame = crate::unwind::eh_frame(
+                    &cranelift_asm::x64::UNWIND_CONVENTION,
+                    &jit,
+                    addresses,
+                )
+                .map_err(|e| Error::from(ErrorKind::Compile(format!("unwind tables: {e}"))))?;
+                (relocations, eh_frame.unwrap_or_default())
+            }
+            Provenance::Precompiled {
+                relocations,
+                eh_frame,
+            } => {
+                let section = code
+                    .bytes(eh_frame.clone())
+                    .expect("the unwind section was checked to be in the mapping on load");
+                (relocations.to_vec(), section.to_vec())
+            }
+        };
         artifact::serialize(
             &inner.engine,
             inner.compiler,
-            &inner.name,
-            &inner.info,
-            &inner.functions,
-            code.function_offsets(),
-            code.image(),
+            &ArtifactParts {
+                name: &inner.name,
+                info: &inner.info,
+                relocations: &relocations,
+                tables: inner.code.tables().bytes(),
+                code: image,
+                eh_frame: &eh_frame,
+            },
         )
     }
 
     /// Loads a module [`Module::serialize`] wrote, without compiling: the
     /// code is copied into executable memory and registered as
-    /// [`Module::new`] registers compiled code. Refused with an
+    /// [`Module::new`] registers compiled code, its tables (trap tables,
+    /// source locations) copied as one block and searched as they are.
+    /// Refused with an
     /// [`ErrorKind::Precompiled`](crate::ErrorKind::Precompiled) naming
     /// the reason ([`PrecompiledError`]) when the bytes are not an
     /// artifact (a wasm binary among them), are of another format or duet
@@ -393,24 +471,50 @@ impl Module {
     /// machine code runs as it is: the checksum catches corruption, not
     /// a crafted artifact, whose code could do anything.
     pub unsafe fn deserialize(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module, Error> {
-        Module::from_artifact(engine, bytes.as_ref())
+        let bytes = bytes.as_ref();
+        let loaded = artifact::load(engine, bytes).map_err(PrecompiledError::into_error)?;
+        let tables = SharedBytes::owned(bytes[loaded.tables.clone()].to_vec());
+        let image = &bytes[loaded.image.clone()];
+        Module::from_artifact(engine, loaded, tables, |ranges, relocations| {
+            UnlinkedCode::from_image(image, ranges, relocations)
+        })
     }
 
-    /// [`Module::deserialize`] from a file, mapped rather than read: the
-    /// only copy made of the code is the one into executable memory.
+    /// [`Module::deserialize`] from a file, mapped rather than read, and
+    /// used in place: the code is mapped from the file (private,
+    /// read+execute: nothing is copied, pages are read as the code runs)
+    /// and the tables are searched where they lie in the file's mapping,
+    /// which the module keeps until it is dropped.
     ///
     /// # Safety
     ///
     /// As for [`Module::deserialize`]; and the file must not be changed
-    /// (truncated, rewritten) while this call runs, as it is mapped.
+    /// (truncated, rewritten) while the module (or anything it made)
+    /// lives, as its code and tables are read from the file's mapping.
     pub unsafe fn deserialize_file(
         engine: &Engine,
         path: impl AsRef<Path>,
     ) -> Result<Module, Error> {
         // SAFETY: the caller promises the file does not change meanwhile.
-        unsafe {
-            artifact::with_mapped_file(path.as_ref(), |bytes| Module::from_artifact(engine, bytes))
-        }
+        let (file, mapping) = unsafe { artifact::map_file(path.as_ref())? };
+        let Some(mapping) = mapping else {
+            // SAFETY: no bytes, no code: refused before anything runs.
+            return unsafe { Module::deserialize(engine, b"") };
+        };
+        let mapping: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(mapping);
+        let bytes = (*mapping).as_ref();
+        let loaded = artifact::load(engine, bytes).map_err(PrecompiledError::into_error)?;
+        let tables = SharedBytes::slice_of(mapping.clone(), loaded.tables.clone())
+            .expect("`load` found the tables inside the artifact");
+        let image = loaded.image.clone();
+        Module::from_artifact(engine, loaded, tables, |ranges, relocations| {
+            if crate::mmap::Mmap::is_page_aligned(image.start) {
+                UnlinkedCode::from_file(&file, image.start as u64, image.len(), ranges, relocations)
+            } else {
+                // Pages larger than the artifact's alignment: copy.
+                UnlinkedCode::from_image(&bytes[image], ranges, relocations)
+            }
+        })
     }
 
     /// Whether `bytes` start as a precompiled module does (the magic
@@ -420,25 +524,61 @@ impl Module {
         artifact::is_precompiled(bytes)
     }
 
-    /// Checks and loads an artifact (see [`Module::deserialize`]).
-    fn from_artifact(engine: &Engine, bytes: &[u8]) -> Result<Module, Error> {
-        let loaded = artifact::load(engine, bytes).map_err(PrecompiledError::into_error)?;
-        let absolute = loaded.functions.iter().enumerate().flat_map(|(i, f)| {
-            f.relocations()
-                .iter()
-                .map(move |&relocation| (i, relocation))
-        });
-        let unlinked = UnlinkedCode::from_image(loaded.image, loaded.ranges, absolute)
-            .map_err(|e| PrecompiledError::Corrupt(format!("its code: {e}")).into_error())?;
+    /// Builds a module from a checked artifact: parses its `tables`, has
+    /// `place` put the image into memory (function `i` at the tables'
+    /// range `i`, with the absolute relocations to apply again), links and
+    /// registers it.
+    fn from_artifact(
+        engine: &Engine,
+        loaded: artifact::LoadedArtifact,
+        tables: SharedBytes,
+        place: impl FnOnce(
+            Vec<Range<usize>>,
+            Vec<(usize, cranelift_asm::buffer::Relocation)>,
+        ) -> Result<UnlinkedCode, crate::code::CodeError>,
+    ) -> Result<Module, Error> {
+        let corrupt = |message: String| PrecompiledError::Corrupt(message).into_error();
+        let tables = CodeTables::parse(tables, loaded.code_len).map_err(corrupt)?;
+        let relocations = loaded.relocations.iter().map(|r| r.relocation()).collect();
+        let unlinked = place(tables.function_ranges(), relocations)
+            .map_err(|e| corrupt(format!("its code: {e}")))?;
         let linked = link(unlinked, &loaded.info)?;
-        Module::from_linked_code(
+        if !loaded.eh_frame.is_empty() {
+            // The unwinder walks the section's entries by their lengths:
+            // they must stay inside it (`load` put the section inside the
+            // image, so inside the code's mapping).
+            let section = linked.bytes(loaded.eh_frame.clone()).ok_or_else(|| {
+                corrupt(format!(
+                    "its unwind tables at {:?} lie past its code",
+                    loaded.eh_frame
+                ))
+            })?;
+            crate::unwind::check_section(section)
+                .map_err(|e| corrupt(format!("its unwind tables: {e}")))?;
+        }
+        let (info, name) = (loaded.info, loaded.name);
+        let functions = tables.len();
+        let code = LoadedCode::new(
+            &engine.inner.config,
+            linked,
+            CodeDetails::Precompiled {
+                tables,
+                eh_frame: loaded.eh_frame.clone(),
+            },
+            || code_names(&info, &name, functions),
+        )?;
+        let provenance = Provenance::Precompiled {
+            relocations: loaded.relocations.into_boxed_slice(),
+            eh_frame: loaded.eh_frame,
+        };
+        Ok(Module::wrap(
             engine,
             loaded.compiler,
-            loaded.info,
-            loaded.name,
-            linked,
-            loaded.functions,
-        )
+            info,
+            name,
+            code,
+            provenance,
+        ))
     }
 
     /// The module's name in profiles and debuggers: its name section's,
@@ -624,6 +764,18 @@ fn link(unlinked: UnlinkedCode, info: &ModuleInfo) -> Result<CodeMemory, Error> 
         .map_err(|e| Error::from(ErrorKind::Compile(format!("linking: {e}"))))
 }
 
+/// What a module's `count` defined functions are called in profiles and
+/// debuggers.
+fn code_names(info: &ModuleInfo, name: &str, count: usize) -> CodeNames {
+    let imported = info.num_imported_functions;
+    CodeNames {
+        module: name.to_string(),
+        functions: (0..count)
+            .map(|i| function_name(info, imported + i as u32))
+            .collect(),
+    }
+}
+
 /// Function `index`'s name in profiles and debuggers: the name section's,
 /// else `wasm-function[INDEX]`.
 fn function_name(info: &ModuleInfo, index: u32) -> String {
@@ -702,6 +854,93 @@ mod tests {
             message.contains("sse4.1") && message.contains("`baseline`"),
             "{message}"
         );
+    }
+
+    /// `bytes` with the checksum written again (as a tool that rewrote a
+    /// field on purpose would).
+    fn rechecksummed(mut bytes: Vec<u8>) -> Vec<u8> {
+        let body = bytes.len() - 8;
+        let checksum = xxhash_rust::xxh3::xxh3_64(&bytes[..body]);
+        bytes[body..].copy_from_slice(&checksum.to_le_bytes());
+        bytes
+    }
+
+    /// Damage the checksum cannot see (a hand-made artifact whose
+    /// checksum was recomputed) in the code tables and the unwind section
+    /// is refused as corrupt, naming the part, never a panic or a read
+    /// out of bounds, from bytes and from a file alike.
+    #[test]
+    fn damaged_tables_with_a_matching_checksum_are_refused() {
+        let engine = Engine::default();
+        let module = Module::new(
+            &engine,
+            r#"(module
+                (func (export "f") (param i32) (result i32)
+                  (i32.div_s (i32.const 1) (local.get 0)))
+                (func (export "g") (result i32) (call 0 (i32.const 1))))"#,
+        )
+        .unwrap();
+        let bytes = module.serialize().unwrap();
+        let parts = artifact::load(&engine, &bytes).unwrap();
+        let (tables, image) = (parts.tables.start, parts.image.start);
+        let eh_frame = image + parts.eh_frame.start;
+        assert!(!parts.eh_frame.is_empty(), "both functions have frames");
+        let write = |at: usize, value: u32| {
+            let mut damaged = bytes.clone();
+            damaged[at..at + 4].copy_from_slice(&value.to_le_bytes());
+            rechecksummed(damaged)
+        };
+        // Two functions: the header (16 bytes), two starts, two ends, then
+        // three trap bounds.
+        let cases = [
+            ("one function more", write(tables, 3), "code tables"),
+            ("a trap record more", write(tables + 4, 1000), "code tables"),
+            (
+                "a function past the code",
+                write(tables + 24, u32::MAX),
+                "out of order or outside the code",
+            ),
+            (
+                "trap bounds past their count",
+                write(tables + 32 + 4, u32::MAX),
+                "trap bounds",
+            ),
+            (
+                "an unwind entry longer than the section",
+                write(eh_frame, 0x7fff_fff0),
+                ".eh_frame",
+            ),
+            (
+                "an unwind section without terminator",
+                {
+                    let end = image + parts.eh_frame.end - 4;
+                    write(end, 4)
+                },
+                ".eh_frame",
+            ),
+        ];
+        let dir = std::env::temp_dir();
+        for (what, damaged, expected) in cases {
+            let path = dir.join(format!("duet-damaged-tables-{}.cwasm", std::process::id()));
+            std::fs::write(&path, &damaged).unwrap();
+            // SAFETY: refused before any code could run (asserted).
+            let from_bytes = unsafe { Module::deserialize(&engine, &damaged) };
+            let from_file = unsafe { Module::deserialize_file(&engine, &path) };
+            for result in [from_bytes, from_file] {
+                let error = result.map(drop).unwrap_err();
+                assert!(
+                    matches!(
+                        error.downcast_ref::<ErrorKind>(),
+                        Some(ErrorKind::Precompiled(PrecompiledError::Corrupt(message)))
+                            if message.contains(expected)
+                    ),
+                    "{what}: {error}"
+                );
+            }
+            std::fs::remove_file(&path).ok();
+        }
+        // SAFETY: made by `serialize` just above.
+        assert!(unsafe { Module::deserialize(&engine, &bytes) }.is_ok());
     }
 
     fn not_a_module(bytes: &[u8]) -> String {

@@ -90,12 +90,14 @@ mod tests {
             JitFunction {
                 name: "add",
                 range: 0x7f00_0000_1000..0x7f00_0000_104b,
-                code: &code,
+                unwind: code.unwind(),
+                srclocs: code.srclocs().into(),
             },
             JitFunction {
                 name: "wasm-function[3]",
                 range: 0x7f00_0000_1050..0x7f00_0000_1051,
-                code: &code,
+                unwind: code.unwind(),
+                srclocs: code.srclocs().into(),
             },
         ];
         assert_eq!(

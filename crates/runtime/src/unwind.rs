@@ -82,6 +82,26 @@ fn call_frame_instruction(inst: UnwindInst) -> CallFrameInstruction {
     }
 }
 
+/// How an FDE names the first byte of its function.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum FdeAddresses {
+    /// By absolute address (`DW_EH_PE_absptr`): the functions' ranges are
+    /// addresses, and the section is valid for code at those addresses
+    /// only.
+    Absolute,
+    /// Relative to the field that holds it (`DW_EH_PE_pcrel |
+    /// DW_EH_PE_sdata4`, what linkers write into executables): the
+    /// functions' ranges are offsets in a code image whose byte
+    /// `section_offset` is where the section is placed. The section is
+    /// then valid wherever the image is mapped, as long as it stays at
+    /// that distance from the code (a precompiled module maps both
+    /// together).
+    RelativeToSection {
+        /// The section's offset in the image.
+        section_offset: usize,
+    },
+}
+
 /// The frame table of `functions`: the ISA's CIE and an FDE for each
 /// function that recorded its frame, at its absolute address. `None` when
 /// no function did.
@@ -89,12 +109,34 @@ pub(crate) fn frame_table(
     convention: &UnwindConvention,
     functions: &[JitFunction<'_>],
 ) -> Option<FrameTable> {
+    frame_table_with(convention, functions, FdeAddresses::Absolute)
+}
+
+/// [`frame_table`], with the FDEs' addresses written as `addresses`
+/// says.
+fn frame_table_with(
+    convention: &UnwindConvention,
+    functions: &[JitFunction<'_>],
+    addresses: FdeAddresses,
+) -> Option<FrameTable> {
     let mut cie = CommonInformationEntry::new(
         cfi_encoding(),
         convention.code_alignment,
         convention.data_alignment,
         Register(convention.return_address.0),
     );
+    if let FdeAddresses::RelativeToSection { .. } = addresses {
+        cie.fde_address_encoding = gimli::DW_EH_PE_pcrel | gimli::DW_EH_PE_sdata4;
+    }
+    let address = |start: usize| match addresses {
+        FdeAddresses::Absolute => Address::Constant(start as u64),
+        // gimli writes a pc-relative pointer as this value (an offset from
+        // the section's start, two's complement) minus the field's offset
+        // in the section, and refuses one that does not fit in 32 bits.
+        FdeAddresses::RelativeToSection { section_offset } => {
+            Address::Constant(start.wrapping_sub(section_offset) as u64)
+        }
+    };
     for &inst in convention.entry {
         cie.add_instruction(call_frame_instruction(inst));
     }
@@ -102,14 +144,13 @@ pub(crate) fn frame_table(
     let cie = table.add_cie(cie);
     let mut any = false;
     for function in functions {
-        let records = function.code.unwind();
+        let records = function.unwind;
         if records.is_empty() {
             continue;
         }
         let len = u32::try_from(function.range.len())
             .expect("a function's code is smaller than the assembler's limit");
-        let mut fde =
-            FrameDescriptionEntry::new(Address::Constant(function.range.start as u64), len);
+        let mut fde = FrameDescriptionEntry::new(address(function.range.start), len);
         for record in records {
             fde.add_instruction(record.offset, call_frame_instruction(record.inst));
         }
@@ -120,10 +161,12 @@ pub(crate) fn frame_table(
 }
 
 /// A whole `.eh_frame` section for `functions`, terminated by a
-/// zero-length entry; `None` when no function recorded its frame.
+/// zero-length entry, with addresses as `addresses` says; `None` when no
+/// function recorded its frame.
 pub(crate) fn eh_frame(
     convention: &UnwindConvention,
     functions: &[JitFunction<'_>],
+    addresses: FdeAddresses,
 ) -> Result<Option<Vec<u8>>, gimli::write::Error> {
     // gimli's table holds every FDE's instructions as values, several
     // times the size of the bytes written: built for a whole module of a
@@ -135,7 +178,7 @@ pub(crate) fn eh_frame(
     let mut eh_frame = EhFrame(EndianVec::new(LittleEndian));
     let mut any = false;
     for chunk in functions.chunks(FUNCTIONS_PER_TABLE) {
-        if let Some(table) = frame_table(convention, chunk) {
+        if let Some(table) = frame_table_with(convention, chunk, addresses) {
             table.write_eh_frame(&mut eh_frame)?;
             any = true;
         }
@@ -169,6 +212,45 @@ fn using_libunwind() -> bool {
     })
 }
 
+/// Checks that `section` is a sequence of entries each within the
+/// section (32-bit DWARF lengths, as gimli writes), ending with the
+/// zero-length terminator at its very end: what walking it (here, in
+/// [`fde_offsets`], and in the unwinder) relies on to stay inside it. The
+/// entries' contents are not checked.
+pub(crate) fn check_section(section: &[u8]) -> Result<(), String> {
+    let mut at = 0;
+    loop {
+        let Some(length) = section.get(at..at + 4) else {
+            return Err(format!(
+                "the .eh_frame section of {} bytes has no terminator",
+                section.len()
+            ));
+        };
+        let length = u32::from_le_bytes(length.try_into().expect("4 bytes")) as usize;
+        if length == 0 {
+            return match at + 4 == section.len() {
+                true => Ok(()),
+                false => Err(format!(
+                    "the .eh_frame section of {} bytes ends at byte {}",
+                    section.len(),
+                    at + 4
+                )),
+            };
+        }
+        // At least the CIE id or pointer, and within the section.
+        match (at + 4).checked_add(length) {
+            Some(end) if length >= 4 && length != 0xffff_ffff && end <= section.len() => at = end,
+            _ => {
+                return Err(format!(
+                    "an .eh_frame entry at byte {at} of length {length} does not fit in the \
+                     section's {} bytes",
+                    section.len()
+                ));
+            }
+        }
+    }
+}
+
 /// The offsets of the FDEs (not the CIEs) of an `.eh_frame` section.
 fn fde_offsets(section: &[u8]) -> Vec<usize> {
     let word = |at: usize| u32::from_le_bytes(section[at..at + 4].try_into().expect("4 bytes"));
@@ -195,12 +277,15 @@ fn fde_offsets(section: &[u8]) -> Vec<usize> {
 /// owner drops this first).
 #[derive(Debug)]
 pub(crate) struct UnwindRegistration {
-    /// The section, at the address the unwinder was given.
+    /// The section, at the address the unwinder was given, when this
+    /// registration owns it (built for freshly compiled code); `None` for
+    /// a section that lies in the code's own mapping (a precompiled
+    /// module's, [`UnwindRegistration::in_place`]).
     #[allow(
         dead_code,
         reason = "owned for the unwinder, which reads it through `registered`"
     )]
-    section: Box<[u8]>,
+    owned: Option<Box<[u8]>>,
     /// What was passed to `__register_frame`: the section's start
     /// (libgcc) or each FDE (libunwind).
     registered: Vec<usize>,
@@ -214,44 +299,63 @@ impl UnwindRegistration {
         convention: &UnwindConvention,
         functions: &[JitFunction<'_>],
     ) -> Result<Option<UnwindRegistration>, gimli::write::Error> {
-        let Some(section) = eh_frame(convention, functions)? else {
+        let Some(section) = eh_frame(convention, functions, FdeAddresses::Absolute)? else {
             return Ok(None);
         };
         let section = section.into_boxed_slice();
+        // SAFETY: the section is moved into the registration below, so it
+        // stays at its address until the registration is dropped; it
+        // describes `functions`, which the caller keeps mapped until then.
+        let mut registration = unsafe { UnwindRegistration::in_place(&section) };
+        registration.owned = Some(section);
+        Ok(Some(registration))
+    }
+
+    /// Registers `section`, a whole `.eh_frame` section (terminated) that
+    /// someone else owns, without copying it: a precompiled module's,
+    /// which lies after its code in the code's mapping and names the
+    /// functions pc-relatively ([`FdeAddresses::RelativeToSection`]).
+    /// libgcc reads nothing now (it sorts the FDEs at the first lookup),
+    /// so this costs no work per function.
+    ///
+    /// # Safety
+    ///
+    /// `section` must be a well-formed `.eh_frame` section (the unwinder
+    /// trusts it), must stay at its address, unchanged, and the code it
+    /// describes mapped, until the registration is dropped.
+    pub(crate) unsafe fn in_place(section: &[u8]) -> UnwindRegistration {
         let base = section.as_ptr() as usize;
         let registered: Vec<usize> = if using_libunwind() {
-            fde_offsets(&section)
-                .into_iter()
-                .map(|o| base + o)
-                .collect()
+            fde_offsets(section).into_iter().map(|o| base + o).collect()
         } else {
             vec![base]
         };
         for &entry in &registered {
             // SAFETY: `entry` is the section's start (libgcc) or one of its
-            // FDEs (libunwind), which lives in `section` until `drop`
-            // deregisters it; the FDEs describe code the caller keeps
+            // FDEs (libunwind), which the caller keeps at its address until
+            // `drop` deregisters it, describing code the caller keeps
             // mapped until then.
             unsafe { sys::__register_frame(entry as *const u8) };
         }
-        Ok(Some(UnwindRegistration {
-            section,
+        UnwindRegistration {
+            owned: None,
             registered,
-        }))
+        }
     }
 
-    /// The registered `.eh_frame` section.
+    /// The registered `.eh_frame` section, when owned.
     #[cfg(test)]
     pub(crate) fn section(&self) -> &[u8] {
-        &self.section
+        self.owned.as_deref().unwrap_or_default()
     }
 }
 
 impl Drop for UnwindRegistration {
     fn drop(&mut self) {
         for &entry in self.registered.iter().rev() {
-            // SAFETY: registered in `new` with this very pointer, and not
-            // deregistered since; `section` is still alive.
+            // SAFETY: registered in `in_place` with this very pointer, and
+            // not deregistered since; the section is still alive (owned
+            // here, or by the code's mapping, which outlives this).
             unsafe { sys::__deregister_frame(entry as *const u8) };
         }
     }
@@ -286,15 +390,19 @@ mod tests {
             JitFunction {
                 name: "framed",
                 range: 0x10000..0x10000 + framed.code().len(),
-                code: &framed,
+                unwind: framed.unwind(),
+                srclocs: framed.srclocs().into(),
             },
             JitFunction {
                 name: "frameless",
                 range: 0x10010..0x10011,
-                code: &frameless,
+                unwind: frameless.unwind(),
+                srclocs: frameless.srclocs().into(),
             },
         ];
-        let section = eh_frame(&UNWIND_CONVENTION, &functions).unwrap().unwrap();
+        let section = eh_frame(&UNWIND_CONVENTION, &functions, FdeAddresses::Absolute)
+            .unwrap()
+            .unwrap();
         assert_eq!(section[section.len() - 4..], [0, 0, 0, 0], "terminator");
         assert_eq!(fde_offsets(&section).len(), 1);
 
@@ -344,13 +452,62 @@ mod tests {
         );
     }
 
+    /// A section written relative to itself names, wherever it is put,
+    /// the functions at the same distance before it: read back with
+    /// gimli at two section addresses, each FDE starts at the section's
+    /// address minus its offset in the image plus the function's offset.
+    /// It passes `check_section`, and damage to its lengths does not.
+    #[test]
+    fn a_relative_section_names_its_functions_wherever_it_is_placed() {
+        let framed = framed_function();
+        let len = framed.code().len();
+        let functions: Vec<JitFunction<'_>> = [0x40, 0x1000]
+            .into_iter()
+            .map(|start| JitFunction {
+                name: "framed",
+                range: start..start + len,
+                unwind: framed.unwind(),
+                srclocs: Default::default(),
+            })
+            .collect();
+        let section_offset = 0x2008;
+        let addresses = FdeAddresses::RelativeToSection { section_offset };
+        let section = eh_frame(&UNWIND_CONVENTION, &functions, addresses)
+            .unwrap()
+            .unwrap();
+        assert_eq!(check_section(&section), Ok(()));
+        for section_address in [0x7f00_0000_2008u64, 0x5555_0000_a008] {
+            let eh_frame = gimli::EhFrame::new(&section, LittleEndian);
+            let bases = BaseAddresses::default().set_eh_frame(section_address);
+            let mut entries = eh_frame.entries(&bases);
+            let mut starts = Vec::new();
+            while let Some(entry) = entries.next().unwrap() {
+                if let CieOrFde::Fde(partial) = entry {
+                    let fde = partial.parse(gimli::EhFrame::cie_from_offset).unwrap();
+                    assert_eq!(fde.len(), len as u64);
+                    starts.push(fde.initial_address());
+                }
+            }
+            let image = section_address - section_offset as u64;
+            assert_eq!(starts, [image + 0x40, image + 0x1000]);
+        }
+
+        let mut long = section.clone();
+        long[..4].copy_from_slice(&(section.len() as u32).to_le_bytes());
+        assert!(check_section(&long).is_err());
+        assert!(check_section(&section[..section.len() - 4]).is_err());
+        assert!(check_section(&[section.as_slice(), &[0; 4]].concat()).is_err());
+        assert!(check_section(&[]).is_err());
+    }
+
     #[test]
     fn registering_and_deregistering_round_trips() {
         let framed = framed_function();
         let functions = [JitFunction {
             name: "framed",
             range: 0x20000..0x20000 + framed.code().len(),
-            code: &framed,
+            unwind: framed.unwind(),
+            srclocs: framed.srclocs().into(),
         }];
         let registration = UnwindRegistration::new(&UNWIND_CONVENTION, &functions)
             .unwrap()
@@ -376,10 +533,13 @@ mod tests {
             .map(|i| JitFunction {
                 name: "framed",
                 range: 0x100000 + i * 64..0x100000 + i * 64 + len,
-                code: &framed,
+                unwind: framed.unwind(),
+                srclocs: framed.srclocs().into(),
             })
             .collect();
-        let section = eh_frame(&UNWIND_CONVENTION, &functions).unwrap().unwrap();
+        let section = eh_frame(&UNWIND_CONVENTION, &functions, FdeAddresses::Absolute)
+            .unwrap()
+            .unwrap();
         assert_eq!(fde_offsets(&section).len(), count);
         let eh_frame = gimli::EhFrame::new(&section, LittleEndian);
         let bases = BaseAddresses::default().set_eh_frame(0);

@@ -188,6 +188,56 @@ fn a_loaded_artifact_behaves_as_the_compiled_module_under_both_compilers() {
     }
 }
 
+/// Loaded from a file, the code runs in place from the file's pages (a
+/// private, read+execute mapping of the file, not a copy), under both
+/// compilers, with the same results, traps, trap codes, wasm offsets and
+/// backtraces as the freshly compiled module; the module keeps working
+/// after the file is removed (the mapping holds it), and serializes to
+/// the very bytes it was loaded from.
+#[test]
+fn a_file_artifact_runs_in_place_and_behaves_as_the_compiled_module() {
+    for compiler in [Compiler::Winch, Compiler::Cranelift] {
+        let engine = engine(compiler);
+        let module = Module::new(&engine, WAT).unwrap();
+        let fresh = exercise(&engine, &module);
+        expected_outcomes(&fresh);
+        let bytes = module.serialize().unwrap();
+        let path = std::env::temp_dir().join(format!(
+            "duet-in-place-{}-{compiler:?}.cwasm",
+            std::process::id()
+        ));
+        std::fs::write(&path, &bytes).unwrap();
+        // SAFETY: written by `serialize` just above; only removed (which
+        // leaves the mapping intact) while the module lives.
+        let loaded = unsafe { Module::deserialize_file(&engine, &path) }.unwrap();
+        let (_, _, code) = loaded.function_code().next().unwrap();
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let line = maps
+            .lines()
+            .find(|line| {
+                let (start, end) = line
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .split_once('-')
+                    .unwrap();
+                let (start, end) = (
+                    usize::from_str_radix(start, 16).unwrap(),
+                    usize::from_str_radix(end, 16).unwrap(),
+                );
+                (start..end).contains(&code.start)
+            })
+            .expect("the code is mapped");
+        assert!(line.contains(" r-xp "), "{line}");
+        assert!(line.ends_with(path.to_str().unwrap()), "{line}");
+        std::fs::remove_file(&path).unwrap();
+
+        assert_eq!(exercise(&engine, &loaded), fresh, "{compiler:?}");
+        assert_eq!(loaded.serialize().unwrap(), bytes, "{compiler:?}");
+        assert_eq!(loaded.code_size(), module.code_size());
+    }
+}
+
 #[test]
 fn a_module_loads_from_a_file_and_a_missing_file_is_an_io_error() {
     let engine = engine(Compiler::Winch);

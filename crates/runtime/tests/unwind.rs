@@ -10,6 +10,10 @@
 //!     ◄─ entry trampoline ◄─ call_wasm ◄─ Func::call ◄─ call_into_wasm (this file)
 //! ```
 //!
+//! The same walk runs through a module loaded from its precompiled
+//! artifact, from bytes and from a mapped file: there the unwind section
+//! is the artifact's own, pc-relative and registered in place.
+//!
 //! Without the runtime's unwind tables the walk stops at the first JIT
 //! frame (the unwinder finds no FDE for the host trampoline's return
 //! address); `native_unwind_info(false)` checks exactly that, so the test
@@ -44,10 +48,46 @@ fn call_into_wasm(store: &mut Store<Walk>, f1: duet::Func) -> i32 {
     std::hint::black_box(results[0].i32().expect("an i32"))
 }
 
-/// Runs the module under `config` and returns the module and the walk.
-fn walk_from_host_function(config: &Config) -> (Module, Vec<backtrace::Frame>) {
+/// How the module under test comes to be.
+#[derive(Copy, Clone, Debug)]
+enum Load {
+    /// `Module::new`.
+    Compile,
+    /// Compiled, serialized, then `Module::deserialize`.
+    Deserialize,
+    /// Compiled, written to a file, then `Module::deserialize_file`.
+    DeserializeFile,
+}
+
+/// The test module in `engine`, made as `load` says.
+fn module(engine: &Engine, load: Load) -> Module {
+    let compiled = Module::new(engine, WAT).unwrap();
+    let bytes = || compiled.serialize().unwrap();
+    match load {
+        Load::Compile => compiled,
+        // SAFETY: the bytes were just made by `serialize` of this engine.
+        Load::Deserialize => unsafe { Module::deserialize(engine, bytes()) }.unwrap(),
+        Load::DeserializeFile => {
+            let path = std::env::temp_dir().join(format!(
+                "duet-unwind-{}-{:?}.cwasm",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            std::fs::write(&path, bytes()).unwrap();
+            // SAFETY: as above; the file is not changed while mapped (it
+            // is removed, which leaves the mapping intact).
+            let module = unsafe { Module::deserialize_file(engine, &path) }.unwrap();
+            std::fs::remove_file(&path).unwrap();
+            module
+        }
+    }
+}
+
+/// Runs the module under `config`, made as `load` says, and returns the
+/// module and the walk.
+fn walk_from_host_function(config: &Config, load: Load) -> (Module, Vec<backtrace::Frame>) {
     let engine = Engine::new(config).unwrap();
-    let module = Module::new(&engine, WAT).unwrap();
+    let module = module(&engine, load);
     let mut linker: Linker<Walk> = Linker::new(&engine);
     let ty = FuncType {
         params: [ValType::I32].into(),
@@ -117,11 +157,18 @@ fn render(frames: &[backtrace::Frame], ranges: &[(u32, String, Range<usize>)]) -
 }
 
 /// The walk passes three wasm frames, innermost first, and reaches
-/// `call_into_wasm`.
+/// `call_into_wasm`, with the module compiled and loaded from its
+/// artifact both ways.
 fn check_walk_reaches_the_caller(compiler: Compiler) {
+    for load in [Load::Compile, Load::Deserialize, Load::DeserializeFile] {
+        check_walk_reaches_the_caller_in(compiler, load);
+    }
+}
+
+fn check_walk_reaches_the_caller_in(compiler: Compiler, load: Load) {
     let mut config = Config::new();
     config.compiler(compiler);
-    let (module, frames) = walk_from_host_function(&config);
+    let (module, frames) = walk_from_host_function(&config, load);
     let ranges: Vec<_> = module.function_code().collect();
     let listing = render(&frames, &ranges);
     let caller = caller_position(&frames)
@@ -130,7 +177,7 @@ fn check_walk_reaches_the_caller(compiler: Compiler) {
         .iter()
         .filter_map(|f| wasm_function(&ranges, f))
         .collect();
-    assert_eq!(wasm, ["f3", "f2", "f1"], "{listing}");
+    assert_eq!(wasm, ["f3", "f2", "f1"], "{load:?}:\n{listing}");
     // Right outside the wasm frames are the trampolines: JIT code with no
     // Rust symbol (the host trampoline below f3, the entry trampoline
     // above f1), then Rust frames again.
@@ -163,13 +210,17 @@ fn the_unwinder_walks_through_optimized_frames_to_the_host_caller() {
 /// at the first JIT frame.
 #[test]
 fn without_unwind_tables_the_walk_stops_at_jit_code() {
-    for compiler in [Compiler::Winch, Compiler::Cranelift] {
+    let loads = [Load::Compile, Load::Deserialize, Load::DeserializeFile];
+    for (compiler, load) in [Compiler::Winch, Compiler::Cranelift]
+        .into_iter()
+        .flat_map(|compiler| loads.map(|load| (compiler, load)))
+    {
         let mut config = Config::new();
         config.compiler(compiler).native_unwind_info(false);
-        let (module, frames) = walk_from_host_function(&config);
+        let (module, frames) = walk_from_host_function(&config, load);
         let ranges: Vec<_> = module.function_code().collect();
         let listing = render(&frames, &ranges);
-        assert_eq!(caller_position(&frames), None, "{listing}");
+        assert_eq!(caller_position(&frames), None, "{load:?}: {listing}");
         assert!(
             frames.iter().all(|f| wasm_function(&ranges, f).is_none()),
             "{listing}"

@@ -4,9 +4,14 @@
 //! ```text
 //!  REGISTRY: RwLock<BTreeMap<start address, CodeInfo>>
 //!
-//!   CodeInfo { id, start..end,
-//!              functions: [ FunctionInfo { start..end, trap table, srclocs }, … ] }
+//!   CodeInfo { id, base, start..end,
+//!              tables: CodeTables (function ranges, trap tables, srclocs) }
 //! ```
+//!
+//! The tables are the module's `CodeTables` (`tables.rs`), shared, not
+//! copied: a heap buffer for freshly compiled code, the artifact's own
+//! bytes for a precompiled module; registering is one insertion whatever
+//! the number of functions.
 //!
 //! A [`RegisteredCode`] owns its [`CodeMemory`] and the registry entry
 //! describing it; dropping it removes the entry *before* the code is
@@ -26,7 +31,7 @@
 //! is running the registry's code, not wasm, so a fault there is never a
 //! trap, and the handler gives up at once on that thread (`WRITING`).
 //! Only after the deadline is the fault treated as not ours. Lookups are
-//! binary searches over sorted boxed slices and a `BTreeMap` range query;
+//! binary searches over the tables' columns and a `BTreeMap` range query;
 //! none allocates.
 
 use std::cell::Cell;
@@ -34,10 +39,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, TryLockError};
 
-use cranelift_asm::buffer::{SrcLocRange, TrapRecord};
 use cranelift_asm::{FinishedCode, TrapCode};
 
 use crate::code::CodeMemory;
+use crate::tables::CodeTables;
 
 /// Identifies one registered code region for as long as the process runs
 /// (ids are never reused).
@@ -51,29 +56,19 @@ impl CodeId {
     }
 }
 
-/// What the handler needs to know about one function.
-#[derive(Debug)]
-struct FunctionInfo {
-    /// The function's first byte.
-    start: usize,
-    /// One past its last byte.
-    end: usize,
-    /// Its trap table, sorted by offset.
-    traps: Box<[TrapRecord]>,
-    /// Its source-location ranges, sorted by start offset.
-    srclocs: Box<[SrcLocRange]>,
-}
-
 /// What the handler needs to know about one region of code.
 #[derive(Debug)]
 struct CodeInfo {
     id: CodeId,
+    /// The address of the code image's byte 0 (the tables' offsets are
+    /// from there).
+    base: usize,
     /// The first function's first byte.
     start: usize,
     /// One past the last function's last byte.
     end: usize,
-    /// Sorted by address (the order `CodeMemory` lays functions out in).
-    functions: Box<[FunctionInfo]>,
+    /// Where the functions are, their traps and source locations.
+    tables: CodeTables,
 }
 
 static REGISTRY: RwLock<BTreeMap<usize, CodeInfo>> = RwLock::new(BTreeMap::new());
@@ -96,6 +91,8 @@ pub struct RegisteredCode {
     // `Drop::drop` unregisters before any field, and so the mapping, is
     // dropped.
     code: CodeMemory,
+    /// The tables the registry's entry shares.
+    tables: CodeTables,
     id: CodeId,
     /// The registry key, or `None` for code without functions (which is
     /// not registered: it has no address range of its own).
@@ -105,7 +102,7 @@ pub struct RegisteredCode {
 impl RegisteredCode {
     /// Registers `code`, whose function `i` was assembled as
     /// `functions[i]` (its trap table and source locations are copied from
-    /// there).
+    /// there into the code's tables).
     ///
     /// Panics if the number of functions differs from `code.len()`: the
     /// caller built `code` from these very functions.
@@ -113,34 +110,32 @@ impl RegisteredCode {
         code: CodeMemory,
         functions: impl IntoIterator<Item = &'a FinishedCode>,
     ) -> RegisteredCode {
-        let functions: Box<[FunctionInfo]> = functions
-            .into_iter()
-            .enumerate()
-            .map(|(index, function)| {
-                let range = code
-                    .function_range(index)
-                    .expect("RegisteredCode::new: more FinishedCodes than functions in the code");
-                FunctionInfo {
-                    start: range.start,
-                    end: range.end,
-                    traps: function.traps().into(),
-                    srclocs: function.srclocs().into(),
-                }
-            })
-            .collect();
+        let functions: Vec<&FinishedCode> = functions.into_iter().collect();
+        let tables = CodeTables::build(code.function_offsets(), &functions)
+            .expect("a CodeMemory's offsets fit in 32 bits");
+        RegisteredCode::with_tables(code, tables)
+    }
+
+    /// Registers `code` with its tables, shared (not copied).
+    ///
+    /// Panics if the tables do not describe the code's functions: the
+    /// caller built `code` from them or them from `code`.
+    pub(crate) fn with_tables(code: CodeMemory, tables: CodeTables) -> RegisteredCode {
         assert_eq!(
-            functions.len(),
+            tables.len(),
             code.len(),
-            "RegisteredCode::new: fewer FinishedCodes than functions in the code"
+            "RegisteredCode: the tables describe another number of functions than the code has"
         );
         let id = CodeId(NEXT_CODE_ID.fetch_add(1, Ordering::Relaxed));
-        let key = match (functions.first(), functions.last()) {
+        let key = match (code.function_range(0), code.len().checked_sub(1)) {
             (Some(first), Some(last)) => {
+                let last = code.function_range(last).expect("last < len");
                 let info = CodeInfo {
                     id,
+                    base: code.base(),
                     start: first.start,
                     end: last.end,
-                    functions,
+                    tables: tables.clone(),
                 };
                 let key = info.start;
                 let previous = update_registry(|map| map.insert(key, info));
@@ -154,12 +149,22 @@ impl RegisteredCode {
             }
             _ => None,
         };
-        RegisteredCode { code, id, key }
+        RegisteredCode {
+            code,
+            tables,
+            id,
+            key,
+        }
     }
 
     /// The code.
     pub fn code(&self) -> &CodeMemory {
         &self.code
+    }
+
+    /// The code's tables (shared with the registry's entry).
+    pub(crate) fn tables(&self) -> &CodeTables {
+        &self.tables
     }
 
     /// The id frames of this code carry in backtraces.
@@ -216,7 +221,6 @@ fn monotonic_nanos() -> u64 {
 pub(super) struct CodeLocation<'a> {
     code: &'a CodeInfo,
     function_index: usize,
-    function: &'a FunctionInfo,
     /// The pc's offset in the function.
     pub offset: u32,
 }
@@ -234,21 +238,12 @@ impl CodeLocation<'_> {
 
     /// The trap code recorded for the instruction at this location.
     pub fn trap_code(&self) -> Option<TrapCode> {
-        let traps = &self.function.traps;
-        traps
-            .binary_search_by_key(&self.offset, |record| record.offset)
-            .ok()
-            .map(|index| traps[index].code)
+        self.code.tables.trap_code(self.function_index, self.offset)
     }
 
     /// The source location of the code byte at `offset` of this function.
     pub fn srcloc_at(&self, offset: u32) -> Option<u32> {
-        let srclocs = &self.function.srclocs;
-        let index = srclocs
-            .partition_point(|range| range.start <= offset)
-            .checked_sub(1)?;
-        let range = &srclocs[index];
-        (offset < range.end).then_some(range.loc.0)
+        self.code.tables.srcloc_at(self.function_index, offset)
     }
 }
 
@@ -294,20 +289,11 @@ impl Registry {
         if pc >= code.end {
             return None;
         }
-        let function_index = code
-            .functions
-            .partition_point(|function| function.start <= pc)
-            .checked_sub(1)?;
-        let function = &code.functions[function_index];
-        if pc >= function.end {
-            return None; // padding between functions
-        }
+        let (function_index, offset) = code.tables.lookup(pc - code.base)?;
         Some(CodeLocation {
             code,
             function_index,
-            function,
-            // Function offsets fit in `u32` (the assembler's offsets do).
-            offset: (pc - function.start) as u32,
+            offset,
         })
     }
 }
