@@ -29,7 +29,8 @@ pub struct Tunables {
     /// the store's runs out (`metering`).
     pub consume_fuel: bool,
     /// Whether compiled code checks the engine's epoch against the store's
-    /// deadline at function entries and loop headers (`metering`).
+    /// deadline at loop headers and before the calls that need it
+    /// (`metering`).
     pub epoch_interruption: bool,
 }
 

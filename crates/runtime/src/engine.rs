@@ -316,7 +316,9 @@ impl Config {
     }
 
     /// Whether compiled code checks the engine's epoch (off by default): at
-    /// every function entry and loop header it compares the epoch
+    /// every loop header, and before a function's first call on each path
+    /// that calls (in place of its entry: a call that makes no further call
+    /// runs in time bounded by its size), it compares the epoch
     /// ([`Engine::increment_epoch`]) with the store's deadline
     /// ([`Store::set_epoch_deadline`], 0 until set) and, once reached,
     /// traps with [`TrapCode::Interrupt`] or runs the store's callback

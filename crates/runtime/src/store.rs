@@ -451,7 +451,7 @@ impl<T> Store<T> {
     /// Sets the deadline `delta` epochs after the engine's current one
     /// ([`Config::epoch_interruption`]): wasm of this store that runs
     /// when [`Engine::increment_epoch`] has reached it stops at its next
-    /// function entry or loop header. Until set, the deadline is epoch 0,
+    /// check: a loop header, or before a call. Until set, the deadline is epoch 0,
     /// which has always been reached.
     ///
     /// [`Config::epoch_interruption`]: crate::Config::epoch_interruption

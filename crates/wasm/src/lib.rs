@@ -58,8 +58,10 @@
 //!   reachable operator to the shared `FuelMeter` before translating it
 //!   and adds the charge it returns to the store's counter, both in
 //!   memory (exact after every charge) and in an SSA variable that the
-//!   checks at function entry and loop headers compare, reloaded after
-//!   every call. The epoch check loads the epoch and compares it with the
+//!   fuel checks at function entry and loop headers compare, reloaded after
+//!   every call. The epoch check (at loop headers and before the calls
+//!   `duet_environ::metering::calls_checked_for_epoch` lists) loads the
+//!   epoch and compares it with the
 //!   deadline, in memory or, in a loop that makes no call, cached in a
 //!   variable, and calls its builtin from a cold block, laid out after the
 //!   rest of the function. Both off, nothing is emitted.
