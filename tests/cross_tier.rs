@@ -473,3 +473,52 @@ fn the_signatures_use_the_stack_and_the_return_area() {
     }
     assert!(gpr_stack && xmm_stack && vector_stack && return_area);
 }
+
+/// An `i32` result in the return area has an undefined upper half in the
+/// calling convention (the optimizing tier stores four bytes): the
+/// baseline tier reads it zero-extended, as its invariant for `i32`
+/// values wants. The return area's slots first hold -1 from a call that
+/// returns `i64`s there, so a caller that read the whole slot would give
+/// `f64.convert_i32_u` (which converts the whole register in the baseline
+/// tier) `0xffff_ffff_0000_0003`. Found by the differential test's tiered
+/// column (seed 344), where baseline code calls optimized code.
+#[test]
+fn an_i32_result_in_the_return_area_is_read_zero_extended() {
+    let engine = Engine::default();
+    let callee = Module::new_with_compiler(
+        &engine,
+        r#"(module
+             (func (export "wide") (result i64 i64 i64)
+               (i64.const -1) (i64.const -1) (i64.const -1))
+             (func (export "narrow") (result i32 i32 i32)
+               (i32.const 1) (i32.const 2) (i32.const 3)))"#,
+        Compiler::Cranelift,
+    )
+    .unwrap();
+    let caller = Module::new_with_compiler(
+        &engine,
+        r#"(module
+             (import "callee" "wide" (func $wide (result i64 i64 i64)))
+             (import "callee" "narrow" (func $narrow (result i32 i32 i32)))
+             (func (export "go") (result f64)
+               (local $second f64) (local $third f64)
+               (block (call $wide) (drop) (drop) (drop))
+               (call $narrow)
+               (local.set $third (f64.convert_i32_u))
+               (local.set $second (f64.convert_i32_u))
+               (f64.add
+                 (f64.add (f64.convert_i32_u) (local.get $second))
+                 (local.get $third))))"#,
+        Compiler::Winch,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    let instance = linker.instantiate(&mut store, &callee).unwrap();
+    linker.instance(&mut store, "callee", instance).unwrap();
+    let instance = linker.instantiate(&mut store, &caller).unwrap();
+    let go = instance
+        .get_typed_func::<(), f64>(&mut store, "go")
+        .unwrap();
+    assert_eq!(go.call(&mut store, ()).unwrap(), 6.0);
+}

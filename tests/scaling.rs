@@ -139,7 +139,7 @@ fn measure(engine: &Engine, wasm: &[u8], runs: usize) -> Work {
 /// four times that.
 fn base_size(compiler: Compiler) -> usize {
     match compiler {
-        Compiler::Winch => 40_000,
+        Compiler::Winch | Compiler::Tiered => 40_000,
         Compiler::Cranelift => 48_000,
     }
 }

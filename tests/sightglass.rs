@@ -22,7 +22,8 @@
 //!   `_start` returns (or the program calls `proc_exit(0)`); any other exit
 //!   code or a trap fails the case.
 //!
-//! Every program runs under every compiler of [`COMPILERS`] (both tiers);
+//! Every program runs under every compiler of [`COMPILERS`] (both tiers,
+//! and tier-up);
 //! a program a compiler cannot run yet would be listed in [`NOT_YET`] as an
 //! ignored case (none is).
 //!
@@ -43,8 +44,12 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// The compilers every program runs under.
-const COMPILERS: &[Compiler] = &[Compiler::Winch, Compiler::Cranelift];
+/// The compilers every program runs under: both tiers, and tier-up
+/// eager and synchronous (every function is compiled by the optimizing
+/// tier on its first call, before the call goes on: each first call runs
+/// baseline code, each later one optimized code, and a loop running when
+/// its function tiers up finishes on baseline code).
+const COMPILERS: &[Compiler] = &[Compiler::Winch, Compiler::Cranelift, Compiler::Tiered];
 
 /// Programs a compiler does not support yet, and why.
 const NOT_YET: &[(&str, Compiler, &str)] = &[];
@@ -77,7 +82,10 @@ fn main() -> ExitCode {
     let mut trials = Vec::new();
     for &compiler in COMPILERS {
         let mut config = Config::new();
-        config.compiler(compiler);
+        config
+            .compiler(compiler)
+            .tier_up_budget(0)
+            .tier_up_synchronous(true);
         let engine = match Engine::new(&config) {
             Ok(engine) => engine,
             Err(error) => {
@@ -103,10 +111,7 @@ fn main() -> ExitCode {
 }
 
 fn compiler_name(compiler: Compiler) -> &'static str {
-    match compiler {
-        Compiler::Winch => "winch",
-        Compiler::Cranelift => "cranelift",
-    }
+    compiler.name()
 }
 
 /// The programs below `root`, sorted by directory, then file name.

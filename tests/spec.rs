@@ -9,6 +9,13 @@
 //!   pooling allocator (`[winch pooling] i32`): each script's instances in
 //!   VMContext, table and memory slots that the scripts running before it
 //!   on that engine gave back (`crates/runtime/src/pool.rs`).
+//! * The same 2.0 files under tier-up (`Compiler::Tiered`) twice: eager and
+//!   synchronous (`[tiered eager] i32`: each function is compiled by the
+//!   optimizing tier on its first call, before it goes on, so every later
+//!   call runs optimized code while the first ran baseline code), and with
+//!   a budget from 0 to 15 drawn per script (`[tiered drawn] i32`, from
+//!   its name and `DUET_TIER_UP_SEED`, 0 by default) and compiled in the
+//!   background, so any call may run either version.
 //! * The SIMD files, `simd/` with 2.0's features and with 3.0's, and
 //!   `relaxed-simd/` with 3.0's, run under each tier twice: with the
 //!   host's CPU features and with the SSE4.1 preset, so the code paths for
@@ -117,6 +124,33 @@ fn main() -> ExitCode {
         Err(error) => return cannot_make("winch pooling", &error),
     }
 
+    // The 2.0 suite under tier-up: eager and synchronous (every function
+    // is compiled by the optimizing tier on its first call, so every call
+    // after it runs optimized code), and with a budget drawn for each
+    // script (from its name and `DUET_TIER_UP_SEED`) in the background, so
+    // a call may run either version.
+    match tiered(0, true) {
+        Ok(engine) => add_trials(&mut trials, "[tiered eager]", "", &engine, &spec2),
+        Err(error) => return cannot_make("tiered eager", &error),
+    }
+    let seed = std::env::var("DUET_TIER_UP_SEED")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(0);
+    let mut by_budget: std::collections::BTreeMap<u32, Vec<Script>> = Default::default();
+    for script in &spec2 {
+        by_budget
+            .entry(drawn_budget(seed, &script.name))
+            .or_default()
+            .push(script.clone());
+    }
+    for (budget, scripts) in by_budget {
+        match tiered(budget, false) {
+            Ok(engine) => add_trials(&mut trials, "[tiered drawn]", "", &engine, &scripts),
+            Err(error) => return cannot_make("tiered", &error),
+        }
+    }
+
     // The SIMD suites and the local scripts, under both tiers with two CPU
     // presets.
     let local3 = match local_scripts(&local) {
@@ -190,6 +224,29 @@ fn engine(
         .wasm_features(features)
         .cpu_features(preset);
     Engine::new(&config)
+}
+
+/// A tiered engine for exactly WebAssembly 2.0 with `budget`, compiling
+/// `synchronous`ly or in the background.
+fn tiered(budget: u32, synchronous: bool) -> Result<Engine, duet::Error> {
+    let mut config = Config::new();
+    config
+        .compiler(Compiler::Tiered)
+        .wasm_features(WasmFeatures::WASM2)
+        .tier_up_budget(budget)
+        .tier_up_synchronous(synchronous);
+    Engine::new(&config)
+}
+
+/// A tier-up budget from 0 to 15 for the script `name` (FNV-1a of the
+/// seed and the name): small, so that most functions the script calls
+/// more than a few times tier up while it runs.
+fn drawn_budget(seed: u64, name: &str) -> u32 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
+    for byte in name.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash % 16) as u32
 }
 
 fn cannot_make(label: &str, error: &duet::Error) -> ExitCode {

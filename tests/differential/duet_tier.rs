@@ -46,6 +46,11 @@ impl DuetTier {
         metered: bool,
     ) -> Result<DuetTier, String> {
         let mut config = Config::new();
+        // Tiered: every function is compiled by the optimizing tier on its
+        // first call, before it goes on, so each export's first call runs
+        // baseline code and its second optimized code (and a loop's
+        // function asks on entry and finishes on baseline code).
+        config.tier_up_budget(0).tier_up_synchronous(true);
         config
             .compiler(compiler)
             .cpu_features(cpu)
@@ -58,10 +63,7 @@ impl DuetTier {
             config.tunables(Tunables::NO_RESERVATION);
         }
         let engine = Engine::new(&config).map_err(|e| e.to_string())?;
-        let compiler_name = match compiler {
-            Compiler::Winch => "winch",
-            Compiler::Cranelift => "cranelift",
-        };
+        let compiler_name = compiler.name();
         let mut name = compiler_name.to_string();
         if bounds == Bounds::Explicit {
             name.push_str(" (explicit bounds checks)");

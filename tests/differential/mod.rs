@@ -216,8 +216,10 @@ impl Columns {
     /// their SIMD needs), so that the SSE4.1 sequences are compared as
     /// well as the AVX forms the host allows; and each compiler metered,
     /// with fuel and every epoch check's slow path taken
-    /// ([`DuetTier::new`]). The first column is the baseline tier on the
-    /// host's features: the reference of relaxed SIMD modules.
+    /// ([`DuetTier::new`]); and tier-up, plain and metered, eager and
+    /// synchronous: each export's first call runs baseline code, its
+    /// second the optimized code. The first column is the baseline tier on
+    /// the host's features: the reference of relaxed SIMD modules.
     pub fn new() -> Columns {
         use duet::{Compiler, CpuPreset};
         let mut tiers: Vec<Box<dyn Tier>> = Vec::new();
@@ -251,6 +253,8 @@ impl Columns {
                 CpuPreset::Host,
                 true,
             ),
+            (Compiler::Tiered, Bounds::GuardPages, CpuPreset::Host, false),
+            (Compiler::Tiered, Bounds::GuardPages, CpuPreset::Host, true),
         ];
         for (compiler, bounds, cpu, metered) in columns {
             match DuetTier::new(compiler, bounds, cpu, STACK_BYTES, metered) {

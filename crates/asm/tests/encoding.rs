@@ -1664,6 +1664,37 @@ fn jmp_external_is_relocated() {
     );
 }
 
+/// `movabs` of an external address: iced-x86 decodes `mov r64, imm64`
+/// into the register (low and high registers), and the immediate is an
+/// `Abs64` relocation at its first byte.
+#[test]
+fn mov_ri64_external_is_an_absolute_relocation() {
+    for (reg, register) in [
+        (Gpr::RAX, iced_x86::Register::RAX),
+        (Gpr::R11, iced_x86::Register::R11),
+    ] {
+        let mut asm = Assembler::new(CpuFeatures::baseline());
+        asm.int3();
+        asm.mov_ri64_external(reg, external(9));
+        let (code, insts) = decoded(asm);
+        assert_eq!(insts.len(), 2);
+        assert_eq!(insts[1].code(), iced_x86::Code::Mov_r64_imm64);
+        assert_eq!(insts[1].op0_register(), register);
+        assert_eq!(insts[1].immediate64(), 0, "zero until linked");
+        let reloc = code.relocations();
+        assert_eq!(reloc.len(), 1);
+        assert_eq!(
+            (
+                reloc[0].offset,
+                reloc[0].kind,
+                reloc[0].target,
+                reloc[0].addend
+            ),
+            (3, RelocKind::Abs64, external(9), 0)
+        );
+    }
+}
+
 #[test]
 fn align_code_pads_with_nops() {
     for before in 0..40 {

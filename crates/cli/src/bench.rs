@@ -14,9 +14,11 @@
 //!     │     2. Module::from_binary, parallel (new engine) ─► compile_parallel_ms
 //!     │     3. instantiate with WASI ("." pre-opened), call _start;
 //!     │        bench.start .. bench.end                    ─► run_ms
+//!     │        2.'s start .. _start's call / return        ─► first_ms / total_ms
 //!     │     4. VmHWM of /proc/self/status                  ─► peak_rss_kb
 //!     │     └─► stdout: "ok compile_ms=… compile_parallel_ms=… compile_threads=…
-//!     │                     run_ms=… markers=1 peak_rss_kb=…"   (Sample::to_report)
+//!     │                     run_ms=… markers=1 first_ms=… total_ms=… peak_rss_kb=…"
+//!     │                                                     (Sample::to_report)
 //!     │          or "error" and the message on the lines after it
 //!     │
 //!     └─► median of each figure over the N runs (Summary)
@@ -47,6 +49,11 @@
 //!   as sightglass measures; a program that never calls them is timed over
 //!   its whole `_start` call (`markers=0`, shown as `*` in the table).
 //!   Instantiation is outside it either way.
+//! * `first_ms` and `total_ms`: from the start of the parallel compilation
+//!   to `_start`'s first instruction (compile, link, instantiate) and to
+//!   its return: what a user of `duet run` waits for, the figures tier-up
+//!   (`--compiler tiered`) is measured by. Background compilation still
+//!   running at the end is not waited for.
 //! * `peak_rss_kb`: the child's peak resident set (`VmHWM`, KiB): the most
 //!   memory the process held at once, over both compilations and the run.
 //!
@@ -83,10 +90,7 @@ pub const CHILD_SUBCOMMAND: &str = "bench-child";
 
 /// The name a compiler has on the command line and in the output.
 pub fn compiler_name(compiler: duet::Compiler) -> &'static str {
-    match compiler {
-        duet::Compiler::Winch => "winch",
-        duet::Compiler::Cranelift => "cranelift",
-    }
+    compiler.name()
 }
 
 /// What one run measured (one child process), or the median of several.
@@ -103,6 +107,13 @@ pub struct Sample {
     pub run_ms: f64,
     /// Whether the program called `bench.start` and `bench.end`.
     pub markers: bool,
+    /// From the start of the parallel compilation to the call of
+    /// `_start` (compilation, linking, instantiation): the time to the
+    /// program's first instruction, in milliseconds.
+    pub first_ms: f64,
+    /// From the start of the parallel compilation to `_start`'s return:
+    /// compile and run, in milliseconds.
+    pub total_ms: f64,
     /// The process's peak resident set, in KiB.
     pub peak_rss_kb: u64,
 }
@@ -112,12 +123,14 @@ impl Sample {
     pub fn to_report(&self) -> String {
         format!(
             "ok compile_ms={:.4} compile_parallel_ms={:.4} compile_threads={} run_ms={:.4} \
-             markers={} peak_rss_kb={}",
+             markers={} first_ms={:.4} total_ms={:.4} peak_rss_kb={}",
             self.compile_ms,
             self.compile_parallel_ms,
             self.compile_threads,
             self.run_ms,
             u8::from(self.markers),
+            self.first_ms,
+            self.total_ms,
             self.peak_rss_kb
         )
     }
@@ -137,6 +150,8 @@ impl Sample {
                 "1" => true,
                 _ => return None,
             },
+            first_ms: value("first_ms")?.parse().ok()?,
+            total_ms: value("total_ms")?.parse().ok()?,
             peak_rss_kb: value("peak_rss_kb")?.parse().ok()?,
         };
         fields.next().is_none().then_some(sample)
@@ -163,6 +178,8 @@ impl Sample {
             compile_threads: first.compile_threads,
             run_ms: median_of(|s| s.run_ms),
             markers: samples.iter().all(|s| s.markers),
+            first_ms: median_of(|s| s.first_ms),
+            total_ms: median_of(|s| s.total_ms),
             peak_rss_kb: median_of(|s| s.peak_rss_kb as f64).round() as u64,
         })
     }
@@ -187,8 +204,8 @@ impl Summary {
         let m = &self.median;
         format!(
             "{{\"file\":{},\"compiler\":\"{}\",\"compile_ms\":{:.3},\"compile_parallel_ms\":{:.3},\
-             \"compile_threads\":{},\"run_ms\":{:.3},\"run_measured\":\"{}\",\"peak_rss_kb\":{},\
-             \"runs\":{}}}",
+             \"compile_threads\":{},\"run_ms\":{:.3},\"run_measured\":\"{}\",\"first_ms\":{:.3},\
+             \"total_ms\":{:.3},\"peak_rss_kb\":{},\"runs\":{}}}",
             json_string(&self.file),
             compiler_name(self.compiler),
             m.compile_ms,
@@ -200,6 +217,8 @@ impl Summary {
             } else {
                 "_start"
             },
+            m.first_ms,
+            m.total_ms,
             m.peak_rss_kb,
             self.runs
         )
@@ -555,6 +574,7 @@ pub fn measure_once(
     drop((module, single));
     let engine = engine(true)?;
     let compile_threads = engine.compilation_threads();
+    let began = Instant::now();
     let (module, compile_parallel) = compile(&engine)?;
 
     let (stdout, stderr) = (
@@ -572,20 +592,28 @@ pub fn measure_once(
         measured: Duration::ZERO,
         markers: false,
     };
-    let ran = run_program(&engine, &module, metering, state);
+    let ran = run_program(&engine, &module, metering, state, began);
     if show_output {
         let mut err = io::stderr().lock();
         let _ = err.write_all(&stdout.contents());
         let _ = err.write_all(&stderr.contents());
         let _ = err.flush();
     }
-    let (run, markers) = ran?;
-    Ok(Sample {
-        compile_ms: compile_single.as_secs_f64() * 1e3,
-        compile_parallel_ms: compile_parallel.as_secs_f64() * 1e3,
-        compile_threads,
-        run_ms: run.as_secs_f64() * 1e3,
+    let Ran {
+        measured,
         markers,
+        first,
+        total,
+    } = ran?;
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    Ok(Sample {
+        compile_ms: ms(compile_single),
+        compile_parallel_ms: ms(compile_parallel),
+        compile_threads,
+        run_ms: ms(measured),
+        markers,
+        first_ms: ms(first),
+        total_ms: ms(total),
         peak_rss_kb: peak_rss_kb()?,
     })
 }
@@ -602,14 +630,27 @@ struct BenchState {
     markers: bool,
 }
 
-/// Instantiates `module` and calls `_start`; returns the time measured
-/// and whether the markers measured it (else it is the whole call).
+/// What [`run_program`] measured.
+struct Ran {
+    /// The time measured: between the markers, or the whole call.
+    measured: Duration,
+    /// Whether the markers measured it.
+    markers: bool,
+    /// From `began` to the call of `_start`.
+    first: Duration,
+    /// From `began` to `_start`'s return.
+    total: Duration,
+}
+
+/// Instantiates `module` and calls `_start`, timing it (`began`: when its
+/// compilation began).
 fn run_program(
     engine: &duet::Engine,
     module: &duet::Module,
     metering: Metering,
     state: BenchState,
-) -> Result<(Duration, bool), String> {
+    began: Instant,
+) -> Result<Ran, String> {
     let mut linker = duet::Linker::new(engine);
     let error = |e: duet::Error| e.to_string();
     duet::wasi::add_to_linker(&mut linker, |state: &mut BenchState| &mut state.wasi)
@@ -661,7 +702,8 @@ fn run_program(
         .ok_or("the program exports no `_start`")?;
     let started = Instant::now();
     let called = start.call(&mut store, &[], &mut []);
-    let whole = started.elapsed();
+    let ended = Instant::now();
+    let whole = ended - started;
     if let Err(error) = called {
         match duet::wasi::I32Exit::from_error(&error) {
             Some(0) => {}
@@ -670,10 +712,11 @@ fn run_program(
         }
     }
     let state = store.data();
-    Ok(if state.markers {
-        (state.measured, true)
-    } else {
-        (whole, false)
+    Ok(Ran {
+        measured: if state.markers { state.measured } else { whole },
+        markers: state.markers,
+        first: started - began,
+        total: ended - began,
     })
 }
 
@@ -719,6 +762,8 @@ mod tests {
             compile_threads: 2,
             run_ms,
             markers: true,
+            first_ms: 2.0,
+            total_ms: 2.0 + run_ms,
             peak_rss_kb,
         }
     }

@@ -60,6 +60,7 @@ use cranelift_asm::buffer::SrcLocRange;
 use cranelift_asm::{ExternalName, FinishedCode, TrapCode};
 use duet_environ::abi::FUNCTION_NAMESPACE;
 use duet_environ::module::{DefinedFuncIndex, Module};
+use duet_environ::tierup;
 use duet_environ::trap::Trap;
 use iced_x86::{Decoder, DecoderOptions, Formatter, Instruction, IntelFormatter};
 
@@ -131,12 +132,15 @@ fn wasm_trap_name(code: TrapCode) -> String {
     }
 }
 
-/// `function N` for a function of the module, the external name otherwise.
+/// `function N` for a function of the module, `tier-up counter N` and
+/// `tier-up entry N` for a tiered module's cells (defined indices), the
+/// external name otherwise.
 fn wasm_target_name(name: ExternalName) -> String {
-    if name.namespace == FUNCTION_NAMESPACE {
-        format!("function {}", name.index)
-    } else {
-        name.to_string()
+    match name.namespace {
+        FUNCTION_NAMESPACE => format!("function {}", name.index),
+        tierup::COUNTER_NAMESPACE => format!("tier-up counter {}", name.index),
+        tierup::ENTRY_NAMESPACE => format!("tier-up entry {}", name.index),
+        _ => name.to_string(),
     }
 }
 

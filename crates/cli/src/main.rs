@@ -1,13 +1,14 @@
 //! The `duet` command.
 //!
 //! ```text
-//! duet compile [--compiler winch|cranelift] [--cpu PRESET] [--spec 2.0|3.0] [--emit asm|ir]
+//! duet compile [--compiler winch|cranelift|tiered] [--cpu PRESET] [--spec 2.0|3.0] [--emit asm|ir]
 //!              [--stats] [-o FILE.cwasm [--fuel] [--epochs]] FILE
-//! duet run [--compiler winch|cranelift] [--cpu PRESET] [--spec 2.0|3.0] [--profile perfmap]
-//!          [--debug-info] [--dir HOST[::GUEST]]... [--env NAME[=VALUE]]... [--invoke NAME]
+//! duet run [--compiler winch|cranelift|tiered] [--cpu PRESET] [--spec 2.0|3.0] [--profile perfmap]
+//!          [--debug-info] [--tier-up-budget N] [--tier-up-sync] [--dir HOST[::GUEST]]... [--env NAME[=VALUE]]... [--invoke NAME]
 //!          [--fuel N] [--timeout DURATION] [--allow-precompiled] ... FILE [ARGS...]
-//! duet wast [--compiler winch|cranelift] [--cpu PRESET] [--spec 2.0|3.0] FILE.wast...
-//! duet bench [--compiler winch|cranelift|both] [--cpu PRESET] [--runs N] [--json]
+//! duet wast [--compiler winch|cranelift|tiered] [--cpu PRESET] [--spec 2.0|3.0]
+//!           [--tier-up-budget N] [--tier-up-sync] FILE.wast...
+//! duet bench [--compiler winch|cranelift|tiered|both|all] [--cpu PRESET] [--runs N] [--json]
 //!            [--show-output] FILE...
 //! ```
 //!
@@ -201,7 +202,9 @@ enum Command {
     /// one JSON object per line per program and compiler instead:
     /// `file`, `compiler`, `compile_ms` (one thread), `compile_parallel_ms`,
     /// `compile_threads`, `run_ms`, `run_measured`
-    /// (`bench.start..bench.end` or `_start`), `peak_rss_kb` and `runs`.
+    /// (`bench.start..bench.end` or `_start`), `first_ms` and `total_ms`
+    /// (from the start of the parallel compilation to `_start`'s call and
+    /// to its return), `peak_rss_kb` and `runs`.
     ///
     /// A file that cannot be read or compiled, or a program that traps or
     /// exits with a non-zero code, is an error on stderr naming the file
@@ -236,6 +239,16 @@ struct EngineArgs {
     /// function names and wasm offsets as line numbers.
     #[arg(long)]
     debug_info: bool,
+    /// With `--compiler tiered`: the calls and loop iterations a function
+    /// runs on baseline code before it is compiled by the optimizing
+    /// compiler (0: on its first call).
+    #[arg(long, value_name = "N")]
+    tier_up_budget: Option<u32>,
+    /// With `--compiler tiered`: compile a hot function before the call
+    /// that made it hot goes on, instead of in the background
+    /// (deterministic; for tests).
+    #[arg(long)]
+    tier_up_sync: bool,
 }
 
 /// `--cpu`'s parser: the runtime's preset names ([`duet::CpuPreset::name`]).
@@ -271,6 +284,10 @@ impl EngineArgs {
             config.profiling_strategy(duet::ProfilingStrategy::PerfMap);
         }
         config.debug_info(self.debug_info);
+        if let Some(budget) = self.tier_up_budget {
+            config.tier_up_budget(budget);
+        }
+        config.tier_up_synchronous(self.tier_up_sync);
         config
     }
 }
@@ -414,16 +431,24 @@ enum BenchCompilers {
     Winch,
     /// The optimizing compiler.
     Cranelift,
-    /// Both, side by side.
+    /// Tier-up: the baseline compiler, then the optimizing one for hot
+    /// functions.
+    Tiered,
+    /// The baseline and the optimizing compiler, side by side.
     Both,
+    /// All three, side by side.
+    All,
 }
 
 impl BenchCompilers {
     fn compilers(self) -> Vec<duet::Compiler> {
+        use duet::Compiler::{Cranelift, Tiered, Winch};
         match self {
-            BenchCompilers::Winch => vec![duet::Compiler::Winch],
-            BenchCompilers::Cranelift => vec![duet::Compiler::Cranelift],
-            BenchCompilers::Both => vec![duet::Compiler::Winch, duet::Compiler::Cranelift],
+            BenchCompilers::Winch => vec![Winch],
+            BenchCompilers::Cranelift => vec![Cranelift],
+            BenchCompilers::Tiered => vec![Tiered],
+            BenchCompilers::Both => vec![Winch, Cranelift],
+            BenchCompilers::All => vec![Winch, Cranelift, Tiered],
         }
     }
 }
@@ -434,6 +459,7 @@ impl Compiler {
         match self {
             Compiler::Winch => duet::Compiler::Winch,
             Compiler::Cranelift => duet::Compiler::Cranelift,
+            Compiler::Tiered => duet::Compiler::Tiered,
         }
     }
 }
@@ -482,6 +508,9 @@ enum Compiler {
     Winch,
     /// The optimizing compiler (cranelift-wasm, cranelift-codegen).
     Cranelift,
+    /// The baseline compiler first, then the optimizing one for each hot
+    /// function, in the background (tier-up).
+    Tiered,
 }
 
 #[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
@@ -517,7 +546,8 @@ enum Emit {
 /// Why `compile` failed. Each displays as one line.
 #[derive(Debug)]
 enum Failure {
-    /// `--emit ir` with the baseline compiler, which makes no IR.
+    /// `--emit ir` with the baseline compiler (or tiered, which starts on
+    /// its code), which makes no IR.
     NoIr,
     /// The file could not be read.
     Read(io::Error),
@@ -540,7 +570,8 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::NoIr => f.write_str(
-                "`--emit ir` needs `--compiler cranelift`: the baseline compiler makes no IR",
+                "`--emit ir` needs `--compiler cranelift`: the baseline compiler makes no IR \
+                 (and `tiered` starts on the baseline compiler's code)",
             ),
             Failure::Read(error) => write!(f, "cannot read the file: {error}"),
             Failure::Parse(error) => write!(f, "{error}"),
@@ -554,7 +585,7 @@ impl fmt::Display for Failure {
 
 /// Runs `duet compile`; returns what to print on stdout.
 fn compile(args: &CompileArgs) -> Result<String, Failure> {
-    if args.compiler == Compiler::Winch && args.emit == Some(Emit::Ir) {
+    if args.compiler != Compiler::Cranelift && args.emit == Some(Emit::Ir) {
         return Err(Failure::NoIr);
     }
     let bytes = std::fs::read(&args.file).map_err(Failure::Read)?;

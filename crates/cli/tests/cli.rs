@@ -1208,12 +1208,14 @@ fn bench_json_is_one_object_per_program_and_compiler() {
     let Some([noop, ackermann]) = noop_and_ackermann() else {
         return;
     };
-    let lines = bench_json(&["--runs", "1", "--compiler", "both", &noop, &ackermann]);
+    let lines = bench_json(&["--runs", "1", "--compiler", "all", &noop, &ackermann]);
     let expected = [
         (&noop, "winch"),
         (&noop, "cranelift"),
+        (&noop, "tiered"),
         (&ackermann, "winch"),
         (&ackermann, "cranelift"),
+        (&ackermann, "tiered"),
     ];
     assert_eq!(lines.len(), expected.len(), "{lines:?}");
     for (object, (file, compiler)) in lines.iter().zip(expected) {
@@ -1224,14 +1226,19 @@ fn bench_json_is_one_object_per_program_and_compiler() {
         assert!(number(object, "compile_parallel_ms") > 0.0, "{object:?}");
         assert!(number(object, "compile_threads") >= 1.0, "{object:?}");
         assert!(number(object, "run_ms") >= 0.0, "{object:?}");
+        // Compile, instantiate, then the whole run (which holds the
+        // measured part).
+        let (first, total) = (number(object, "first_ms"), number(object, "total_ms"));
+        assert!(first > 0.0 && first < total, "{object:?}");
+        assert!(total - first >= number(object, "run_ms"), "{object:?}");
         // More than the executable's own pages, less than 1 GiB.
         let rss = number(object, "peak_rss_kb");
         assert!(rss > 1024.0 && rss < 1024.0 * 1024.0, "{object:?}");
         assert_eq!(number(object, "runs"), 1.0);
-        assert_eq!(object.len(), 9, "unexpected fields: {object:?}");
+        assert_eq!(object.len(), 11, "unexpected fields: {object:?}");
     }
     // Ackermann does some work between its markers; noop none.
-    assert!(number(&lines[2], "run_ms") > number(&lines[0], "run_ms"));
+    assert!(number(&lines[3], "run_ms") > number(&lines[0], "run_ms"));
 
     let lines = bench_json(&["--runs", "2", "--compiler", "cranelift", &noop]);
     assert_eq!(lines.len(), 1);

@@ -1,6 +1,6 @@
 //! The runtime functions compiled code calls for what it does not inline:
 //! growing memories and tables, the bulk memory and table operations, and
-//! the store's decision at an epoch deadline.
+//! the store's decision at an epoch deadline, and tier-up requests.
 //!
 //! Compiled code finds them in a table of addresses whose pointer is in the
 //! VMContext ([`VMContext::BUILTINS`](crate::vmoffsets::VMContext::BUILTINS)),
@@ -73,11 +73,16 @@ pub enum Builtin {
     /// the store's deadline (`metering`); 0 when the store moved the
     /// deadline and the code goes on, non-zero to trap with `Interrupt`.
     NewEpoch,
+    /// `tier_up(vmctx, defined_function: u32)`: baseline code of a
+    /// tiered module spent defined function `defined_function`'s budget
+    /// (`crate::tierup`); the runtime queues it for the optimizing tier
+    /// (or compiles it there and then) and the code goes on.
+    TierUp,
 }
 
 impl Builtin {
     /// Every builtin, in table order.
-    pub const ALL: [Builtin; 11] = [
+    pub const ALL: [Builtin; 12] = [
         Builtin::MemoryGrow,
         Builtin::MemoryFill,
         Builtin::MemoryCopy,
@@ -89,6 +94,7 @@ impl Builtin {
         Builtin::TableInit,
         Builtin::ElemDrop,
         Builtin::NewEpoch,
+        Builtin::TierUp,
     ];
 
     /// The builtin's slot in the table of addresses.
@@ -111,6 +117,7 @@ impl Builtin {
             Builtin::TableInit => &[VMContext, U32, U32, U64, U32, U32],
             Builtin::ElemDrop => &[VMContext, U32],
             Builtin::NewEpoch => &[VMContext],
+            Builtin::TierUp => &[VMContext, U32],
         }
     }
 
@@ -126,7 +133,7 @@ impl Builtin {
     pub const fn result(self) -> Option<BuiltinType> {
         match self {
             Builtin::MemoryGrow | Builtin::TableGrow => Some(BuiltinType::U64),
-            Builtin::DataDrop | Builtin::ElemDrop => None,
+            Builtin::DataDrop | Builtin::ElemDrop | Builtin::TierUp => None,
             _ => Some(BuiltinType::U32),
         }
     }
@@ -141,9 +148,11 @@ impl Builtin {
                 Some(Trap::TableOutOfBounds)
             }
             Builtin::NewEpoch => Some(Trap::Interrupt),
-            Builtin::MemoryGrow | Builtin::TableGrow | Builtin::DataDrop | Builtin::ElemDrop => {
-                None
-            }
+            Builtin::MemoryGrow
+            | Builtin::TableGrow
+            | Builtin::DataDrop
+            | Builtin::ElemDrop
+            | Builtin::TierUp => None,
         }
     }
 
@@ -176,6 +185,7 @@ impl Builtin {
             Builtin::TableInit => "table_init",
             Builtin::ElemDrop => "elem_drop",
             Builtin::NewEpoch => "new_epoch",
+            Builtin::TierUp => "tier_up",
         }
     }
 }

@@ -33,6 +33,9 @@
 //!   several threads, with results independent of the scheduling;
 //! * [`simd`]: what each relaxed SIMD operator computes, the same in both
 //!   tiers;
+//! * [`tierup`]: the counters baseline code of a tiered module keeps and
+//!   the jump stubs every call of its functions goes through, so the
+//!   runtime can move a hot function to optimized code while it runs;
 //! * [`tunables`]: how linear memories are reserved (guard pages), which
 //!   decides where a compiler may leave out bounds checks, and whether
 //!   code meters fuel and checks epochs.
@@ -49,6 +52,7 @@ pub mod module_env;
 pub mod operator;
 pub mod parallel;
 pub mod simd;
+pub mod tierup;
 pub mod trampoline;
 pub mod trap;
 pub mod tunables;

@@ -32,16 +32,21 @@ pub struct Tunables {
     /// deadline at loop headers and before the calls that need it
     /// (`metering`).
     pub epoch_interruption: bool,
+    /// Whether baseline code counts calls and loop iterations against a
+    /// tier-up budget (`tierup`): the code of a tiered module's baseline
+    /// tier. The optimizing tier ignores it.
+    pub tier_up: bool,
 }
 
 impl Tunables {
     /// The defaults, as a constant: 4 GiB reservations, 2 GiB guards, no
-    /// fuel, no epochs.
+    /// fuel, no epochs, no tier-up counters.
     pub const DEFAULT: Tunables = Tunables {
         memory_reservation: 1 << 32,
         memory_guard_size: 2 << 30,
         consume_fuel: false,
         epoch_interruption: false,
+        tier_up: false,
     };
 
     /// No reservation and no guard: memories are allocated at their size

@@ -28,6 +28,7 @@ pub(crate) struct BuiltinTable {
     table_init: unsafe extern "sysv64" fn(*mut u8, u32, u32, u64, u32, u32) -> u32,
     elem_drop: unsafe extern "sysv64" fn(*mut u8, u32),
     new_epoch: unsafe extern "sysv64" fn(*mut u8) -> u32,
+    tier_up: unsafe extern "sysv64" fn(*mut u8, u32),
 }
 
 const _: () = {
@@ -43,6 +44,7 @@ const _: () = {
     assert!(offset_of!(BuiltinTable, table_init) == Builtin::TableInit.index() as usize * 8);
     assert!(offset_of!(BuiltinTable, elem_drop) == Builtin::ElemDrop.index() as usize * 8);
     assert!(offset_of!(BuiltinTable, new_epoch) == Builtin::NewEpoch.index() as usize * 8);
+    assert!(offset_of!(BuiltinTable, tier_up) == Builtin::TierUp.index() as usize * 8);
     assert!(size_of::<BuiltinTable>() == Builtin::ALL.len() * 8);
 };
 
@@ -58,6 +60,7 @@ pub(crate) const TABLE: BuiltinTable = BuiltinTable {
     table_init,
     elem_drop,
     new_epoch,
+    tier_up,
 };
 
 /// The store and the calling instance's index.
@@ -141,6 +144,16 @@ unsafe extern "sysv64" fn new_epoch(vmctx: *mut u8) -> u32 {
             1
         }
     }
+}
+
+/// Baseline code of a tiered module spent defined function `function`'s
+/// budget: queue it for the optimizing tier (`tier.rs`). Never fails and
+/// never unwinds: `tier::request` catches the compiler's panics.
+unsafe extern "sysv64" fn tier_up(vmctx: *mut u8, function: u32) {
+    // SAFETY: called by compiled code with its VMContext.
+    let (store, i) = unsafe { context(vmctx) };
+    let module = store.instances[i].module.inner.clone();
+    crate::tier::request(&module, function as usize);
 }
 
 unsafe extern "sysv64" fn memory_grow(vmctx: *mut u8, memory: u32, delta: u64) -> u64 {

@@ -7,6 +7,7 @@ use crate::error::{Error, ErrorKind};
 use crate::loaded::{CodeDetails, CodeNames, LoadedCode};
 use crate::memory::{DEFAULT_MEMORY64_RESERVATION, MAX_MEMORY64_RESERVATION};
 use crate::pool::{InstanceAllocationStrategy, Pool};
+use crate::tier::{TierUpConfig, TierUpQueue};
 use cranelift_asm::x64::{CpuFeatures, Feature};
 use duet_environ::module::FuncType;
 use duet_environ::trampoline;
@@ -28,6 +29,13 @@ pub enum Compiler {
     /// a module using one it does not is refused with
     /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported)(crate::Error::Unsupported).
     Cranelift,
+    /// Both, tiered: a module is compiled by the baseline compiler, whose
+    /// code counts each function's calls and loop iterations; a function
+    /// that spends its budget ([`Config::tier_up_budget`]) is compiled by
+    /// the optimizing compiler in the background and every later call
+    /// runs the optimized code (`crates/runtime/src/tier.rs`). Needs both
+    /// cargo features.
+    Tiered,
 }
 
 impl Compiler {
@@ -36,6 +44,7 @@ impl Compiler {
         match self {
             Compiler::Winch => cfg!(feature = "winch"),
             Compiler::Cranelift => cfg!(feature = "cranelift"),
+            Compiler::Tiered => cfg!(all(feature = "winch", feature = "cranelift")),
         }
     }
 
@@ -45,18 +54,24 @@ impl Compiler {
         if self.is_built_in() {
             return Ok(());
         }
+        let features = match self {
+            Compiler::Tiered => "features `winch` and `cranelift` are not both on",
+            Compiler::Winch => "feature `winch` is off",
+            Compiler::Cranelift => "feature `cranelift` is off",
+        };
         Err(Error::from(ErrorKind::Config(format!(
-            "the {self:?} compiler is not built in (the `duet` crate's cargo feature `{}` is off)",
-            self.name()
+            "the {self:?} compiler is not built in (the `duet` crate's cargo {features})"
         ))))
     }
 
-    /// The compiler's name, which is also its cargo feature's and the
-    /// `duet` command's (`winch`, `cranelift`).
+    /// The compiler's name, which is also the `duet` command's (`winch`,
+    /// `cranelift`, `tiered`) and, for the first two, its cargo
+    /// feature's.
     pub const fn name(self) -> &'static str {
         match self {
             Compiler::Winch => "winch",
             Compiler::Cranelift => "cranelift",
+            Compiler::Tiered => "tiered",
         }
     }
 }
@@ -185,6 +200,7 @@ pub struct Config {
     consume_fuel: bool,
     epoch_interruption: bool,
     allocation: InstanceAllocationStrategy,
+    pub(crate) tier_up: TierUpConfig,
 }
 
 impl Default for Config {
@@ -217,6 +233,7 @@ impl Config {
             consume_fuel: false,
             epoch_interruption: false,
             allocation: InstanceAllocationStrategy::OnDemand,
+            tier_up: TierUpConfig::default(),
         }
     }
 
@@ -241,6 +258,36 @@ impl Config {
     /// ```
     pub fn allocation_strategy(&mut self, strategy: InstanceAllocationStrategy) -> &mut Self {
         self.allocation = strategy;
+        self
+    }
+
+    /// How many calls and loop iterations a function of a tiered module
+    /// ([`Compiler::Tiered`]) runs on baseline code before it asks for
+    /// the optimizing tier (default 1000; each call and each loop
+    /// iteration counts one). 0 is eager: every function asks on its first
+    /// call, and runs optimized code from the call after the one that
+    /// compiled it (with [`Config::tier_up_synchronous`]; otherwise once
+    /// the background compilation is done).
+    pub fn tier_up_budget(&mut self, budget: u32) -> &mut Self {
+        self.tier_up.budget = budget;
+        self
+    }
+
+    /// How many background threads compile a tiered module's hot
+    /// functions at most (default 1; they start on the first request and
+    /// are shared by every module of the engine).
+    pub fn tier_up_threads(&mut self, threads: usize) -> &mut Self {
+        self.tier_up.threads = threads.max(1);
+        self
+    }
+
+    /// Whether a tiered module's function that spends its budget is
+    /// compiled by the optimizing tier before the call that spent it goes
+    /// on (on a thread of its own, which the call waits for), instead of
+    /// in the background: slower, but deterministic, for tests (default
+    /// off).
+    pub fn tier_up_synchronous(&mut self, on: bool) -> &mut Self {
+        self.tier_up.synchronous = on;
         self
     }
 
@@ -446,6 +493,15 @@ pub(crate) struct EngineInner {
     /// engine's stores points at it, and compiled code reads it with
     /// plain aligned loads.
     epoch: AtomicU64,
+    /// Tiered modules' background compilation (`tier.rs`).
+    tier_up: Arc<TierUpQueue>,
+}
+
+impl Drop for EngineInner {
+    fn drop(&mut self) {
+        // No module of the engine is left: its workers may go.
+        self.tier_up.shut_down();
+    }
 }
 
 /// A compilation environment shared by modules and stores. Cheap to
@@ -532,6 +588,7 @@ impl Engine {
                     )),
                 },
                 epoch: AtomicU64::new(0),
+                tier_up: TierUpQueue::new(config.tier_up.threads),
             }),
         })
     }
@@ -583,6 +640,11 @@ impl Engine {
     /// called.
     pub fn current_epoch(&self) -> u64 {
         self.inner.epoch.load(Ordering::Acquire)
+    }
+
+    /// Tiered modules' background compilation.
+    pub(crate) fn tier_up_queue(&self) -> &Arc<TierUpQueue> {
+        &self.inner.tier_up
     }
 
     /// Where compiled code reads the epoch.

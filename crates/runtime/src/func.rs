@@ -534,18 +534,19 @@ fn frames(store: &StoreOpaque, info: &TrapInfo) -> Vec<FrameInfo> {
         .frames()
         .iter()
         .filter_map(|frame| {
-            let module = store
+            let (module, (defined, compiler)) = store
                 .modules
                 .iter()
-                .find(|m| m.inner.code.id() == frame.code)?;
+                .find_map(|m| Some((m, m.inner.frame_function(frame.code, frame.function)?)))?;
             let info = &module.inner.info;
-            let func_index = info.num_imported_functions + frame.function as u32;
+            let func_index = info.num_imported_functions + defined;
             Some(FrameInfo {
                 func_index,
                 func_name: info
                     .function_name(duet_environ::module::FuncIndex::from_u32(func_index))
                     .map(str::to_string),
                 module_offset: frame.wasm_offset,
+                compiler,
             })
         })
         .collect()

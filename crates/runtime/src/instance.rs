@@ -601,15 +601,7 @@ pub(crate) fn instantiate(
     };
     for (k, &f) in escaped.iter().enumerate() {
         let (wasm_call, vmctx) = match info.defined_func_index(f) {
-            Some(defined) => (
-                module
-                    .inner
-                    .code
-                    .code()
-                    .function(defined.index())
-                    .expect("a compiled function per defined function"),
-                data.vmctx(),
-            ),
+            Some(defined) => (module.inner.function_entry(defined.index()), data.vmctx()),
             None => {
                 // SAFETY: the import record was written above.
                 let import = unsafe {
@@ -767,10 +759,7 @@ pub(crate) fn instantiate(
 
     if let Some(start) = info.start {
         let (wasm_call, vmctx) = match info.defined_func_index(start) {
-            Some(defined) => (
-                module.inner.code.code().function(defined.index()).unwrap(),
-                data.vmctx(),
-            ),
+            Some(defined) => (module.inner.function_entry(defined.index()), data.vmctx()),
             None => {
                 // SAFETY: the import record was written above.
                 let import = unsafe {

@@ -174,6 +174,7 @@ mod store;
 #[doc(hidden)]
 pub mod table;
 mod tables;
+mod tier;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 #[doc(hidden)]
 pub mod traps;

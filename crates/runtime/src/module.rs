@@ -7,12 +7,15 @@ use crate::error::{Error, ErrorKind};
 use crate::externals::ExternType;
 use crate::loaded::{CodeDetails, CodeNames, JitFunction, LoadedCode};
 use crate::tables::{CodeTables, SharedBytes};
+use crate::tier::Tiering;
+use crate::traps::CodeId;
 use core::ops::Range;
 use cranelift_asm::FinishedCode;
 use duet_environ::abi::FUNCTION_NAMESPACE;
 use duet_environ::module::{
     EntityIndex, FuncIndex, Module as ModuleInfo, TranslationError, translate,
 };
+use duet_environ::tunables::Tunables;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -31,6 +34,43 @@ pub(crate) struct ModuleInner {
     pub(crate) type_ids: Box<[u32]>,
     /// The memory images (`image.rs`), built on the first instantiation.
     pub(crate) images: std::sync::OnceLock<crate::image::ModuleImages>,
+    /// A tiered module's tier-up state (`tier.rs`): its code holds the
+    /// baseline functions and then one jump stub per function, which
+    /// every call goes through.
+    pub(crate) tiering: Option<Tiering>,
+}
+
+impl ModuleInner {
+    /// The name profiles and debuggers show (see [`Module::name`]).
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Where a call of defined function `index` goes: its code, or in a
+    /// tiered module its jump stub (which goes to the version installed
+    /// last).
+    pub(crate) fn function_entry(&self, index: usize) -> *const u8 {
+        let stubs = self.tiering.as_ref().map_or(0, Tiering::len);
+        self.code
+            .code()
+            .function(stubs + index)
+            .expect("a compiled function per defined function")
+    }
+
+    /// The defined function that function `function` of registered code
+    /// `code` is, and the compiler of that code, if the code is this
+    /// module's (its own, or a batch tier-up installed).
+    pub(crate) fn frame_function(&self, code: CodeId, function: usize) -> Option<(u32, Compiler)> {
+        if code == self.code.id() {
+            let compiler = match self.compiler {
+                Compiler::Tiered => Compiler::Winch,
+                compiler => compiler,
+            };
+            return Some((function as u32, compiler));
+        }
+        let index = self.tiering.as_ref()?.optimized_function(code, function)?;
+        Some((index, Compiler::Cranelift))
+    }
 }
 
 /// Where a module's code came from, and what of it [`Module::serialize`]
@@ -313,12 +353,25 @@ impl Module {
         compiler.check_built_in()?;
         let translation = translate(wasm, engine.features()).map_err(translation_error)?;
         let info = translation.module.clone();
-        let functions = engine.compile_functions_with(compiler, translation)?;
+        let tiering = (compiler == Compiler::Tiered)
+            .then(|| Tiering::new(wasm, &translation, engine.inner.config.tier_up));
+        let mut functions = engine.compile_functions_with(compiler, translation)?;
+        let defined = functions.len();
+        if tiering.is_some() {
+            for index in 0..defined as u32 {
+                let stub = duet_environ::tierup::jump_stub(index, engine.inner.cpu)
+                    .map_err(|e| Error::from(ErrorKind::Compile(format!("jump stub: {e}"))))?;
+                functions.push(stub);
+            }
+        }
         let unlinked = UnlinkedCode::new(&functions)
             .map_err(|e| Error::from(ErrorKind::Resource(format!("code memory: {e}"))))?;
-        let linked = link(unlinked, &info)?;
+        if let Some(tiering) = &tiering {
+            tiering.set_baseline(unlinked.function_addresses().take(defined));
+        }
+        let linked = link(unlinked, &info, tiering.as_ref())?;
         let name = info.name.as_deref().or(name).unwrap_or("wasm").to_string();
-        Module::from_linked_code(engine, compiler, info, name, linked, functions)
+        Module::from_linked_code(engine, compiler, info, name, linked, functions, tiering)
     }
 
     /// Registers linked code whose function `i` was compiled as
@@ -330,17 +383,22 @@ impl Module {
         name: String,
         linked: CodeMemory,
         mut functions: Vec<FinishedCode>,
+        tiering: Option<Tiering>,
     ) -> Result<Module, Error> {
         let code = LoadedCode::new(
             &engine.inner.config,
             linked,
             CodeDetails::Compiled(&functions),
-            || code_names(&info, &name, functions.len()),
+            || code_names(&info, &name, functions.len(), tiering.is_some()),
         )?;
         // The bytes are in `code` now; the rest is kept for `serialize`.
         functions.iter_mut().for_each(FinishedCode::strip_code);
         let provenance = Provenance::Compiled(functions.into_boxed_slice());
-        Ok(Module::wrap(engine, compiler, info, name, code, provenance))
+        let mut module = Module::wrap(engine, compiler, info, name, code, provenance);
+        Arc::get_mut(&mut module.inner)
+            .expect("the module was just made")
+            .tiering = tiering;
+        Ok(module)
     }
 
     /// The module around registered code.
@@ -363,6 +421,7 @@ impl Module {
                 provenance,
                 type_ids,
                 images: std::sync::OnceLock::new(),
+                tiering: None,
             }),
         }
     }
@@ -374,7 +433,10 @@ impl Module {
     /// into an engine with the same settings (a module compiled by
     /// [`Module::new_with_compiler`] with the other compiler loads only
     /// into an engine configured with that compiler); the format is
-    /// described in `crates/runtime/src/artifact.rs`.
+    /// described in `crates/runtime/src/artifact.rs`. A tiered module
+    /// ([`Compiler::Tiered`]) is refused with an
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config): its code is tied
+    /// to its tier-up state in this process.
     ///
     /// ```
     /// use duet::{Engine, Instance, Module, Store};
@@ -391,6 +453,15 @@ impl Module {
     /// ```
     pub fn serialize(&self) -> Result<Vec<u8>, Error> {
         let inner = &self.inner;
+        if inner.tiering.is_some() {
+            // Its code points at its tier-up state (counters, entries),
+            // which lives in this process only.
+            return Err(Error::from(ErrorKind::Config(
+                "a tiered module cannot be precompiled: compile it with `winch` or \
+                 `cranelift` to serialize it"
+                    .to_string(),
+            )));
+        }
         let code = inner.code.code();
         let image = code.image();
         let eh_frame_offset = artifact::eh_frame_offset(image.len());
@@ -542,7 +613,7 @@ impl Module {
         let relocations = loaded.relocations.iter().map(|r| r.relocation()).collect();
         let unlinked = place(tables.function_ranges(), relocations)
             .map_err(|e| corrupt(format!("its code: {e}")))?;
-        let linked = link(unlinked, &loaded.info)?;
+        let linked = link(unlinked, &loaded.info, None)?;
         if !loaded.eh_frame.is_empty() {
             // The unwinder walks the section's entries by their lengths:
             // they must stay inside it (`load` put the section inside the
@@ -565,7 +636,7 @@ impl Module {
                 tables,
                 eh_frame: loaded.eh_frame.clone(),
             },
-            || code_names(&info, &name, functions),
+            || code_names(&info, &name, functions, false),
         )?;
         let provenance = Provenance::Precompiled {
             relocations: loaded.relocations.into_boxed_slice(),
@@ -596,7 +667,7 @@ impl Module {
     pub fn function_code(&self) -> impl ExactSizeIterator<Item = (u32, String, Range<usize>)> + '_ {
         let info = &self.inner.info;
         let code = self.inner.code.code();
-        (0..code.len()).map(move |i| {
+        (0..self.num_defined_functions()).map(move |i| {
             let index = info.num_imported_functions + i as u32;
             let range = code.function_range(i).expect("i < len");
             (index, function_name(info, index), range)
@@ -605,13 +676,67 @@ impl Module {
 
     /// How many functions the module defines (and compiled).
     pub fn num_defined_functions(&self) -> usize {
-        self.inner.code.code().len()
+        let stubs = self.inner.tiering.as_ref().map_or(0, Tiering::len);
+        self.inner.code.code().len() - stubs
     }
 
-    /// The bytes of machine code of the module's functions.
+    /// The compiler the module was compiled with.
+    pub fn compiler(&self) -> Compiler {
+        self.inner.compiler
+    }
+
+    /// Which tier's code the next call of function `func_index` (imports
+    /// counted) runs: the module's compiler's, or in a tiered module
+    /// [`Compiler::Winch`] until the function's optimized code is
+    /// installed and [`Compiler::Cranelift`] from then on. `None` for an
+    /// imported function or an index past the module's functions.
+    ///
+    /// ```
+    /// use duet::{Compiler, Config, Engine, Instance, Module, Store};
+    /// let mut config = Config::new();
+    /// // Every function asks for the optimizing tier on its first call,
+    /// // and is compiled before that call goes on.
+    /// config.compiler(Compiler::Tiered).tier_up_budget(0).tier_up_synchronous(true);
+    /// let engine = Engine::new(&config)?;
+    /// let module = Module::new(&engine, r#"(module
+    ///     (func (export "double") (param i32) (result i32)
+    ///       (i32.add (local.get 0) (local.get 0))))"#)?;
+    /// assert_eq!(module.tier_of(0), Some(Compiler::Winch));
+    /// let mut store = Store::new(&engine, ());
+    /// let instance = Instance::new(&mut store, &module, &[])?;
+    /// let double = instance.get_typed_func::<i32, i32>(&mut store, "double")?;
+    /// assert_eq!(double.call(&mut store, 21)?, 42); // baseline code
+    /// assert_eq!(module.tier_of(0), Some(Compiler::Cranelift));
+    /// assert_eq!(double.call(&mut store, 4)?, 8); // optimized code
+    /// # Ok::<(), duet::Error>(())
+    /// ```
+    pub fn tier_of(&self, func_index: u32) -> Option<Compiler> {
+        let info = &self.inner.info;
+        let defined = func_index.checked_sub(info.num_imported_functions)? as usize;
+        if defined >= self.num_defined_functions() {
+            return None;
+        }
+        Some(match (&self.inner.tiering, self.inner.compiler) {
+            (Some(tiering), _) if tiering.is_optimized(defined) => Compiler::Cranelift,
+            (Some(_), _) => Compiler::Winch,
+            (None, compiler) => compiler,
+        })
+    }
+
+    /// How many of a tiered module's functions run optimized code (0 for
+    /// a module of one tier).
+    pub fn num_optimized_functions(&self) -> usize {
+        self.inner
+            .tiering
+            .as_ref()
+            .map_or(0, Tiering::optimized_count)
+    }
+
+    /// The bytes of machine code of the module's functions (a tiered
+    /// module's baseline code).
     pub fn code_size(&self) -> usize {
         let code = self.inner.code.code();
-        (0..code.len())
+        (0..self.num_defined_functions())
             .filter_map(|i| code.function_range(i))
             .map(|range| range.len())
             .sum()
@@ -685,6 +810,19 @@ impl Engine {
             .map_err(|e| winch_error(self, e)),
             #[cfg(feature = "cranelift")]
             Compiler::Cranelift => compile_with_cranelift(self, translation),
+            // The baseline tier, counting against the tier-up budget
+            // (`tier.rs`).
+            #[cfg(all(feature = "winch", feature = "cranelift"))]
+            Compiler::Tiered => winch_codegen::compile_module_on_threads(
+                translation,
+                Tunables {
+                    tier_up: true,
+                    ..self.tunables()
+                },
+                self.inner.cpu,
+                self.compilation_threads(),
+            )
+            .map_err(|e| winch_error(self, e)),
             #[cfg(not(all(feature = "winch", feature = "cranelift")))]
             absent => {
                 // A build without this compiler has nothing to give it.
@@ -748,37 +886,49 @@ fn compile_with_cranelift(
 }
 
 /// Links a module's code: relocations name the module's defined
-/// functions, in `FUNCTION_NAMESPACE` by function index (imports counted).
-fn link(unlinked: UnlinkedCode, info: &ModuleInfo) -> Result<CodeMemory, Error> {
+/// functions, in `FUNCTION_NAMESPACE` by function index (imports counted),
+/// and in a tiered module the counters and entry cells of `tiering`; a
+/// tiered module's calls go to the functions' jump stubs, which follow
+/// the functions.
+fn link(
+    unlinked: UnlinkedCode,
+    info: &ModuleInfo,
+    tiering: Option<&Tiering>,
+) -> Result<CodeMemory, Error> {
     let addresses: Vec<usize> = unlinked.function_addresses().collect();
     let imported = info.num_imported_functions;
+    let stubs = tiering.map_or(0, Tiering::len);
     unlinked
         .link(|name| {
             if name.namespace != FUNCTION_NAMESPACE {
-                return None;
+                return tiering?.resolve_cell(name);
             }
-            addresses
-                .get(name.index.checked_sub(imported)? as usize)
-                .copied()
+            let defined = name.index.checked_sub(imported)? as usize;
+            addresses.get(stubs + defined).copied()
         })
         .map_err(|e| Error::from(ErrorKind::Compile(format!("linking: {e}"))))
 }
 
-/// What a module's `count` defined functions are called in profiles and
-/// debuggers.
-fn code_names(info: &ModuleInfo, name: &str, count: usize) -> CodeNames {
+/// What a module's `count` functions are called in profiles and
+/// debuggers: its defined functions, and with `stubs` a jump stub for
+/// each after them (`[stub]`).
+fn code_names(info: &ModuleInfo, name: &str, count: usize, stubs: bool) -> CodeNames {
     let imported = info.num_imported_functions;
+    let defined = if stubs { count / 2 } else { count };
     CodeNames {
         module: name.to_string(),
         functions: (0..count)
-            .map(|i| function_name(info, imported + i as u32))
+            .map(|i| match i.checked_sub(defined) {
+                None => function_name(info, imported + i as u32),
+                Some(k) => format!("{} [stub]", function_name(info, imported + k as u32)),
+            })
             .collect(),
     }
 }
 
 /// Function `index`'s name in profiles and debuggers: the name section's,
 /// else `wasm-function[INDEX]`.
-fn function_name(info: &ModuleInfo, index: u32) -> String {
+pub(crate) fn function_name(info: &ModuleInfo, index: u32) -> String {
     info.function_name(FuncIndex::from_u32(index))
         .map_or_else(|| format!("wasm-function[{index}]"), str::to_string)
 }

@@ -7,7 +7,7 @@ use cranelift_asm::x64::CpuFeatures;
 use cranelift_codegen::CodegenError;
 use cranelift_codegen::isa::x64::{CompileOptions, ImplicitTraps, compile_function};
 use cranelift_codegen::machinst::{Allocator, StackLimit};
-use duet_environ::module::{DefinedFuncIndex, ModuleTranslation};
+use duet_environ::module::{DefinedFuncIndex, FunctionBodyData, Module, ModuleTranslation};
 use duet_environ::module_env::ModuleEnvironment;
 use duet_environ::parallel::compile_functions;
 use duet_environ::trap::Trap;
@@ -67,30 +67,56 @@ pub fn compile_module(
 ) -> Result<Vec<FinishedCode>, CompileError> {
     let options = compile_options(features);
     let env = ModuleEnvironment::new(&translation.module, tunables);
-    let codegen_error = |index: DefinedFuncIndex| {
-        move |error| CompileError::Codegen {
-            index: index.as_u32(),
-            error,
-        }
-    };
     compile_functions(
         translation.function_bodies,
         threads,
         FuncTranslator::new,
-        |translator, index, body| {
-            let mut func = translator.translate(&env, index, body)?;
-            // In debug builds: the translation's output verifies (and
-            // `compile_function` verifies the optimized IR).
-            if cfg!(debug_assertions) {
-                cranelift_codegen::verifier::verify_function(&func).map_err(|e| {
-                    codegen_error(index)(CodegenError::Verifier {
-                        stage: "after translation",
-                        message: e.to_string(),
-                    })
-                })?;
-            }
-            cranelift_codegen::opts::optimize(&mut func);
-            compile_function(&func, &options).map_err(codegen_error(index))
-        },
+        |translator, index, body| compile_one(translator, &env, &options, index, body),
     )
+}
+
+/// Compiles some of a module's defined functions, each given with its
+/// index, on this thread: what tier-up compiles (the module's other
+/// functions run another tier's code). Each function's outcome, in the
+/// order given: one that fails does not keep the others from compiling.
+pub fn compile_some_functions<'data>(
+    module: &Module,
+    tunables: Tunables,
+    features: CpuFeatures,
+    bodies: impl IntoIterator<Item = (DefinedFuncIndex, FunctionBodyData<'data>)>,
+) -> Vec<Result<FinishedCode, CompileError>> {
+    let options = compile_options(features);
+    let env = ModuleEnvironment::new(module, tunables);
+    let mut translator = FuncTranslator::new();
+    bodies
+        .into_iter()
+        .map(|(index, body)| compile_one(&mut translator, &env, &options, index, body))
+        .collect()
+}
+
+/// Translates, optimizes and compiles one function.
+fn compile_one(
+    translator: &mut FuncTranslator,
+    env: &ModuleEnvironment<'_>,
+    options: &CompileOptions,
+    index: DefinedFuncIndex,
+    body: FunctionBodyData<'_>,
+) -> Result<FinishedCode, CompileError> {
+    let codegen_error = move |error| CompileError::Codegen {
+        index: index.as_u32(),
+        error,
+    };
+    let mut func = translator.translate(env, index, body)?;
+    // In debug builds: the translation's output verifies (and
+    // `compile_function` verifies the optimized IR).
+    if cfg!(debug_assertions) {
+        cranelift_codegen::verifier::verify_function(&func).map_err(|e| {
+            codegen_error(CodegenError::Verifier {
+                stage: "after translation",
+                message: e.to_string(),
+            })
+        })?;
+    }
+    cranelift_codegen::opts::optimize(&mut func);
+    compile_function(&func, options).map_err(codegen_error)
 }

@@ -19,7 +19,9 @@
 //! known only at the end, so the check's immediate is patched then.
 
 use crate::error::CompileError;
-use crate::regs::{EPOCH_COUNTER, FUEL, FUEL_ADDRESS, RegSet, SCRATCH, VMCTX, XMM_SCRATCH};
+use crate::regs::{
+    EPOCH_COUNTER, FUEL, FUEL_ADDRESS, RegSet, SCRATCH, TIER_UP_BUDGET, VMCTX, XMM_SCRATCH,
+};
 use crate::stack::{Val, ValueStack, slot_size, slots_size};
 use cranelift_asm::ExternalName;
 use cranelift_asm::buffer::Label;
@@ -152,6 +154,12 @@ pub(crate) struct CodeGen<'e> {
     /// offsets of the calls preceded by a check
     /// (`duet_environ::metering::calls_checked_for_epoch`), ascending.
     pub(crate) epoch: Option<Vec<u64>>,
+    /// The function's defined index, when it counts against a tier-up
+    /// budget (the tunables ask for it: `tierup.rs`).
+    pub(crate) tier_up: Option<u32>,
+    /// The out-of-line tier-up requests, emitted after the epilogue
+    /// (`tierup.rs`).
+    pub(crate) tier_up_stubs: Vec<crate::tierup::TierUpStub>,
 }
 
 /// The operand size of an integer value type.
@@ -215,6 +223,7 @@ impl<'e> CodeGen<'e> {
         params: &[ValType],
         results: &[ValType],
         epoch: Option<Vec<u64>>,
+        tier_up: Option<u32>,
     ) -> Self {
         let abi_params: Vec<AbiType> = params.iter().map(|&t| t.into()).collect();
         let abi_results: Vec<AbiType> = results.iter().map(|&t| t.into()).collect();
@@ -226,14 +235,22 @@ impl<'e> CodeGen<'e> {
         if tunables.consume_fuel {
             saved_regs.extend([FUEL_ADDRESS, FUEL]);
         }
+        if tier_up.is_some() {
+            saved_regs.push(TIER_UP_BUDGET);
+        }
         // An odd number of saved registers keeps the slots where the
         // unmetered frame has them, 8 mod 16 below `rbp`: `v128` slots are
         // moved with `movups`, and shifting them all by 8 puts some across
         // cache lines (blake3-simd ran 1.45x slower with epochs on, one
         // register saved more, before this padding). `rbx` is never used,
-        // so saving it is only the padding.
+        // so saving it is only the padding (or, when it holds the tier-up
+        // budget, the first callee-saved register metering leaves unused).
         if saved_regs.len() % 2 == 0 {
-            saved_regs.push(Gpr::RBX);
+            let unused = [Gpr::RBX, EPOCH_COUNTER, FUEL_ADDRESS, FUEL]
+                .into_iter()
+                .find(|r| !saved_regs.contains(r))
+                .expect("five callee-saved registers, four at most in use");
+            saved_regs.push(unused);
         }
         let saved_regs_size = 8 * saved_regs.len() as u32;
         CodeGen {
@@ -259,6 +276,8 @@ impl<'e> CodeGen<'e> {
                 .then(duet_environ::metering::FuelMeter::new),
             epoch_stubs: Vec::new(),
             epoch,
+            tier_up,
+            tier_up_stubs: Vec::new(),
         }
     }
 
@@ -1226,6 +1245,14 @@ impl<'e> CodeGen<'e> {
                     let slot = frame_slot(sp_at_call - offset);
                     self.asm.xmm_load(SseMovOp::Movups, XMM_SCRATCH, &slot);
                     self.push_xmm_slot(XMM_SCRATCH, rty);
+                }
+                ArgLocation::Stack { offset } if rty == ValType::I32 => {
+                    // The calling convention leaves an i32 result's upper
+                    // half undefined (the optimizing tier stores 4 bytes);
+                    // an i32 slot's is zero here (invariant 2).
+                    let slot = frame_slot(sp_at_call - offset);
+                    self.asm.mov_rm(OperandSize::S32, SCRATCH, &slot);
+                    self.asm.push_r(SCRATCH);
                 }
                 ArgLocation::Stack { offset } => {
                     // rsp at the call + offset = rbp - (sp_at_call - offset).

@@ -102,6 +102,11 @@
 //! the epoch check's builtin call out of line after the epilogue. With
 //! both off, nothing in the code changes.
 //!
+//! The baseline code of a tiered module (`Tunables::tier_up`) counts calls
+//! and loop iterations against a budget where the fuel is checked, and
+//! asks the runtime for the optimizing tier out of line when it is spent
+//! (`tierup.rs`, as `duet_environ::tierup` places it).
+//!
 //! SIMD and relaxed SIMD are in `simd/` (its module docs): every operator,
 //! on any CPU with SSE4.1, with AVX's forms where the CPU has them, and
 //! relaxed SIMD with one documented behaviour on every CPU.
@@ -120,6 +125,7 @@ mod regs;
 mod simd;
 mod stack;
 mod tables;
+mod tierup;
 mod visit;
 
 pub use error::CompileError;

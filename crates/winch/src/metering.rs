@@ -129,9 +129,11 @@ fn fuel_counter() -> Amode {
 }
 
 impl CodeGen<'_> {
-    /// Whether the function meters fuel or checks the epoch.
+    /// Whether the function meters fuel, checks the epoch or counts
+    /// against a tier-up budget: whether anything happens at its entry
+    /// and loop headers.
     pub(crate) fn metering(&self) -> bool {
-        self.fuel.is_some() || self.epoch.is_some()
+        self.fuel.is_some() || self.epoch.is_some() || self.tier_up.is_some()
     }
 
     /// The end of the prologue: loads the registers metering keeps for the
@@ -190,19 +192,21 @@ impl CodeGen<'_> {
         self.asm.mov_mr(OperandSize::S64, &fuel_counter(), FUEL);
     }
 
-    /// The checks of a function entry or a loop header: fuel, then (if
-    /// `epoch`) the epoch, as the tunables ask. Every value must be in
-    /// memory (no register, no pending comparison).
-    pub(crate) fn emit_metering_checks(&mut self, epoch: bool) {
+    /// The checks of a function entry or (`loop_header`) a loop header:
+    /// the tier-up count (`tierup.rs`), fuel, then at a loop header the
+    /// epoch, as the tunables ask. Every value must be in memory (no
+    /// register, no pending comparison).
+    pub(crate) fn emit_metering_checks(&mut self, loop_header: bool) {
         debug_assert!(
             self.pending_condition_reg().is_none(),
             "a comparison is pending at a checked header"
         );
+        self.count_for_tier_up(loop_header);
         if self.fuel.is_some() {
             self.asm.test_rr(OperandSize::S64, FUEL, FUEL);
             self.asm.trap_if(CC::GE, Trap::OutOfFuel.code());
         }
-        if epoch {
+        if loop_header {
             self.emit_epoch_check();
         }
     }

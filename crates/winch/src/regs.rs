@@ -21,8 +21,10 @@
 //!   functions can change what they mirror, and the prologue saves the
 //!   caller's only when the tunables ask for them (with both off the
 //!   code is what it was before metering);
-//! * `rbx` holds nothing; a metered prologue saves it only as padding, to
-//!   keep the frame's slots aligned as in unmetered code (`codegen.rs`).
+//! * in a tiered module's code, `rbx` holds the activation's tier-up
+//!   budget (`tierup.rs`); otherwise it holds nothing, and a metered
+//!   prologue saves it only as padding, to keep the frame's slots aligned
+//!   as in unmetered code (`codegen.rs`).
 
 use cranelift_asm::x64::{Gpr, Xmm};
 use duet_environ::abi::{self, CALLEE_SAVED_GPRS, CALLER_SAVED_GPRS, contains_gpr};
@@ -41,6 +43,10 @@ pub(crate) const FUEL_ADDRESS: Gpr = Gpr::R13;
 /// The engine's epoch counter's address (`VMContext::EPOCH_COUNTER`),
 /// when the function checks epochs.
 pub(crate) const EPOCH_COUNTER: Gpr = Gpr::R12;
+
+/// The activation's tier-up budget, in a tiered module's baseline code
+/// (`tierup.rs`): callee-saved, so calls leave it alone.
+pub(crate) const TIER_UP_BUDGET: Gpr = Gpr::RBX;
 
 /// The GPR scratch register.
 pub(crate) const SCRATCH: Gpr = Gpr::R11;

@@ -64,7 +64,18 @@ pub fn compile_function<T: WasmModuleResources>(
         .then(|| calls_checked_for_epoch(body))
         .filter(EpochChecks::any)
         .map(|checks| checks.calls);
-    let mut codegen = CodeGen::new(env, Assembler::new(features), &params, &results, epoch);
+    let tier_up = env
+        .tunables()
+        .tier_up
+        .then(|| func_index - env.module().num_imported_functions);
+    let mut codegen = CodeGen::new(
+        env,
+        Assembler::new(features),
+        &params,
+        &results,
+        epoch,
+        tier_up,
+    );
     // A type the code generator refuses in the signature is reported at the
     // body's start, as the optimizing tier does.
     codegen.offset = body.range().start;
@@ -116,6 +127,7 @@ pub fn compile_function<T: WasmModuleResources>(
         "a register is still taken after the function's end"
     );
     codegen.emit_epoch_stubs()?;
+    codegen.emit_tier_up_stubs()?;
     codegen.patch_frame_size();
     Ok(codegen.asm.finish()?)
 }

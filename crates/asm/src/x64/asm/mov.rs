@@ -11,6 +11,7 @@
 //! `SETcc m8` is left out (nothing stores a flag straight to memory).
 
 use super::{AsmError, Assembler, Imm, Prefixes, Rm, forms};
+use crate::metadata::{ExternalName, RelocKind};
 use crate::x64::args::{Amode, GprMem};
 use crate::x64::regs::Gpr;
 use crate::x64::{CC, ExtMode, OperandSize};
@@ -128,6 +129,25 @@ impl Assembler {
                 reg,
                 Imm::I64(imm as i64),
             ),
+        }
+    }
+
+    /// `movabs dst, name`: the 64-bit address of an external symbol (an
+    /// `Abs64` relocation against `name` on the 8-byte immediate, which
+    /// the linker fills in; the code holds 0 until then).
+    pub fn mov_ri64_external(&mut self, dst: Gpr, name: ExternalName) {
+        let start = self.buffer.cur_offset();
+        self.emit_form_opcode(
+            forms::form_mov_imm_r64(),
+            Prefixes::NONE,
+            dst.enc(),
+            Imm::I64(0),
+        );
+        let end = self.buffer.cur_offset();
+        // Nothing emitted: the form was refused and the error recorded.
+        if end > start {
+            self.buffer
+                .add_reloc_at_offset(end - 8, RelocKind::Abs64, name, 0);
         }
     }
 
