@@ -4,19 +4,21 @@
     python3 scripts/tierup-bench.py --duet target/release/duet --runs 5
     python3 scripts/tierup-bench.py --runs 3 --only bz2 shootout-sieve   # table only
 
-For every sightglass program, two figures per engine and tier, each a
-whole fresh process measured from inside:
+For every sightglass program, two figures per engine and tier:
 
     first   from the start of compilation to the first instruction of
-            `_start` (compile, link, instantiate)
-    total   from the start of compilation to `_start`'s return
+            `_start` (compile, link, instantiate), measured inside a fresh
+            process
+    total   the wall time of a fresh process that runs the program (from
+            the outside: start-up, compilation, the run, exit)
 
-    duet      `duet bench --json --runs 1 --compiler winch|cranelift|tiered FILE`
-              (`first_ms`, `total_ms`: the bench child's parallel
-              compilation, then the run; tiered with its defaults)
-    Wasmtime  `anchor-bench wasi winch|cranelift ./FILE` in the program's
-              directory (`compile_ms` as `first`, which leaves out its
-              instantiation, and `total_ms`)
+    duet      first: `duet bench --json --runs 1 --compiler T FILE`'s
+              `first_ms` (its parallel compilation, then instantiation);
+              total: `duet run --compiler T --dir . FILE`
+              (T = winch, cranelift, tiered with its defaults)
+    Wasmtime  `anchor-bench run winch|cranelift ./FILE` in the program's
+              directory: its `compile_ms` as first (which leaves out its
+              instantiation) and the process's wall time as total
 
 Each round runs every program under the five configurations back to back,
 duet first in odd rounds and Wasmtime first in even ones; all are pinned
@@ -51,29 +53,40 @@ BEGIN = "<!-- tierup:begin -->"
 END = "<!-- tierup:end -->"
 DUET_TIERS = ("winch", "cranelift", "tiered")
 ANCHOR_TIERS = ("winch", "cranelift")
-ANCHOR_LINE = re.compile(r"compile_ms=([0-9.]+) total_ms=([0-9.]+) exit=(-?[0-9]+)")
+ANCHOR_LINE = re.compile(r"compile_ms=([0-9.]+) run_ms=([0-9.]+) result=(.*)$", re.M)
 
 
 def pinned(command, cpus):
     return (["taskset", "-c", cpus] if cpus else []) + command
 
 
+def timed(command, directory):
+    """Runs `command` in `directory`; (its wall time in ms, the result)."""
+    began = time.monotonic()
+    done = subprocess.run(command, cwd=directory, capture_output=True, text=True)
+    return (time.monotonic() - began) * 1e3, done
+
+
 def run_duet(duet, directory, file, tier, cpus):
     command = [str(duet), "bench", "--json", "--runs", "1", "--compiler", tier, file]
-    done = subprocess.run(pinned(command, cpus), cwd=directory, capture_output=True, text=True)
+    _, done = timed(pinned(command, cpus), directory)
     if done.returncode != 0:
         return (done.stderr.strip() or f"exit status {done.returncode}").splitlines()[0]
-    line = json.loads(done.stdout.strip().splitlines()[-1])
-    return {"first": line["first_ms"], "total": line["total_ms"]}
+    first = json.loads(done.stdout.strip().splitlines()[-1])["first_ms"]
+    command = [str(duet), "run", "--compiler", tier, "--dir", ".", file]
+    total, done = timed(pinned(command, cpus), directory)
+    if done.returncode != 0:
+        return (done.stderr.strip() or f"exit status {done.returncode}").splitlines()[0]
+    return {"first": first, "total": total}
 
 
 def run_anchor(anchor, directory, file, tier, cpus):
-    command = [str(anchor), "wasi", tier, f"./{file}"]
-    done = subprocess.run(pinned(command, cpus), cwd=directory, capture_output=True, text=True)
-    found = ANCHOR_LINE.search(done.stderr)
-    if not found or found.group(3) != "0":
-        return (done.stderr.strip() or f"exit status {done.returncode}").splitlines()[-1]
-    return {"first": float(found.group(1)), "total": float(found.group(2))}
+    command = [str(anchor), "run", tier, f"./{file}"]
+    total, done = timed(pinned(command, cpus), directory)
+    found = ANCHOR_LINE.search(done.stdout)
+    if not found or found.group(3) != "None":
+        return (done.stderr.strip() or done.stdout.strip() or f"exit status {done.returncode}").splitlines()[-1]
+    return {"first": float(found.group(1)), "total": total}
 
 
 def geomean(values):
