@@ -73,16 +73,23 @@ pub enum Builtin {
     /// the store's deadline (`metering`); 0 when the store moved the
     /// deadline and the code goes on, non-zero to trap with `Interrupt`.
     NewEpoch,
-    /// `tier_up(vmctx, defined_function: u32)`: baseline code of a
+    /// `tier_up(vmctx, defined_function: u32) -> u32`: baseline code of a
     /// tiered module spent defined function `defined_function`'s budget
     /// (`crate::tierup`); the runtime queues it for the optimizing tier
-    /// (or compiles it there and then) and the code goes on.
+    /// (or compiles it there and then) and returns the loop iterations
+    /// the activation runs before it asks for an on-stack replacement.
     TierUp,
+    /// `tier_up_osr(vmctx, defined_function: u32, loop_offset: u32) ->
+    /// u64`: a loop of a tiered module's baseline code that can be
+    /// entered by on-stack replacement spent its activation's budget
+    /// (`crate::tierup`): the entry's code, once compiled; 0 to ask again
+    /// later, 1 never to ask again.
+    TierUpOsr,
 }
 
 impl Builtin {
     /// Every builtin, in table order.
-    pub const ALL: [Builtin; 12] = [
+    pub const ALL: [Builtin; 13] = [
         Builtin::MemoryGrow,
         Builtin::MemoryFill,
         Builtin::MemoryCopy,
@@ -95,6 +102,7 @@ impl Builtin {
         Builtin::ElemDrop,
         Builtin::NewEpoch,
         Builtin::TierUp,
+        Builtin::TierUpOsr,
     ];
 
     /// The builtin's slot in the table of addresses.
@@ -118,6 +126,7 @@ impl Builtin {
             Builtin::ElemDrop => &[VMContext, U32],
             Builtin::NewEpoch => &[VMContext],
             Builtin::TierUp => &[VMContext, U32],
+            Builtin::TierUpOsr => &[VMContext, U32, U32],
         }
     }
 
@@ -132,8 +141,8 @@ impl Builtin {
     /// The result, if any.
     pub const fn result(self) -> Option<BuiltinType> {
         match self {
-            Builtin::MemoryGrow | Builtin::TableGrow => Some(BuiltinType::U64),
-            Builtin::DataDrop | Builtin::ElemDrop | Builtin::TierUp => None,
+            Builtin::MemoryGrow | Builtin::TableGrow | Builtin::TierUpOsr => Some(BuiltinType::U64),
+            Builtin::DataDrop | Builtin::ElemDrop => None,
             _ => Some(BuiltinType::U32),
         }
     }
@@ -152,7 +161,8 @@ impl Builtin {
             | Builtin::TableGrow
             | Builtin::DataDrop
             | Builtin::ElemDrop
-            | Builtin::TierUp => None,
+            | Builtin::TierUp
+            | Builtin::TierUpOsr => None,
         }
     }
 
@@ -186,6 +196,7 @@ impl Builtin {
             Builtin::ElemDrop => "elem_drop",
             Builtin::NewEpoch => "new_epoch",
             Builtin::TierUp => "tier_up",
+            Builtin::TierUpOsr => "tier_up_osr",
         }
     }
 }

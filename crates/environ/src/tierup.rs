@@ -30,8 +30,11 @@
 //! cost a store-to-load forwarding per iteration. When the result is
 //! negative it calls the
 //! [`Builtin::TierUp`](crate::builtins::Builtin::TierUp) builtin with the
-//! function's index, out of line, sets the activation's copy out of reach
-//! (it asked once) and goes on. So a function asks when its calls, or the
+//! function's index, out of line, and goes on: at the entry with the
+//! loop budget the builtin returns (the engine's budget) in the
+//! activation's copy, at a loop header asking for an on-stack
+//! replacement entry (below) where the loop can have one, else with the
+//! copy out of reach. So a function asks when its calls, or the
 //! iterations of one activation plus the calls before it, spend the
 //! budget. The fast path is one decrement and one branch (and at entry
 //! the counter's address, an immediate, and the copy's load); nothing is
@@ -42,9 +45,8 @@
 //! The counters are the module's, shared by every instance and thread:
 //! the decrement is not atomic, so two threads may lose a count of each
 //! other's, which only delays the request. The runtime sets a counter far
-//! from zero when it takes a request, so a function whose activation goes
-//! on looping on baseline code (there is no on-stack replacement) asks
-//! again only after 2^31 more counts, and the runtime ignores a request
+//! from zero when it takes a request, so a function called ever more asks
+//! again only after 2^31 more calls, and the runtime ignores a request
 //! for a function it already took.
 //!
 //! Optimized code counts nothing.
@@ -64,6 +66,35 @@
 //! find it changed on entry, as it may every caller-saved register.
 //!
 //! [`FUNCTION_NAMESPACE`]: crate::abi::FUNCTION_NAMESPACE
+
+//! # On-stack replacement
+//!
+//! A function called once that loops for the rest of the program would
+//! never leave baseline code, so a loop header whose operand stack is
+//! empty (no loop parameters, nothing below) is an entry the optimizing
+//! tier can compile: an *OSR entry* of the function at that `loop`'s byte
+//! offset. When such a loop's activation spends its budget, baseline code
+//! calls [`Builtin::TierUpOsr`](crate::builtins::Builtin::TierUpOsr) with
+//! the function and the loop's offset, which returns the entry's code
+//! once it is compiled (0 until then, 1 for never). Baseline code then
+//! calls that code as a wasm function of type `[i64] -> results` (the
+//! function's results), passing the VMContext and its *locals pointer*,
+//! and returns what it returns: the optimized code runs the rest of the
+//! activation, from the loop's header on, with the locals it reads from
+//! the baseline frame:
+//!
+//! ```text
+//!   local i (in declaration order, parameters first) is at
+//!       locals pointer - osr_local_offset(i),
+//!   osr_local_offset(i) = osr_slot_size(local 0) + … + osr_slot_size(local i)
+//!   (16 bytes for a v128, 8 for any other type; the value at the slot's
+//!   lowest address, an i32 or f32 in its low 4 bytes)
+//! ```
+//!
+//! That is the baseline tier's frame layout (the locals below its saved
+//! registers, each in its slot from the top down), stated here so the
+//! optimizing tier can read it. The baseline frame stays on the stack
+//! under the optimized one until the activation returns.
 
 use crate::abi::{self, CALLER_SAVED_GPRS, SYSTEM_V_ARGUMENT_GPRS, contains_gpr};
 use cranelift_asm::x64::{Amode, AsmError, Assembler, CpuFeatures, Gpr, GprMem};
@@ -86,6 +117,12 @@ pub const STUB_SCRATCH: Gpr = Gpr::R11;
 const _: () = assert!(contains_gpr(&CALLER_SAVED_GPRS, STUB_SCRATCH));
 const _: () = assert!(!contains_gpr(&SYSTEM_V_ARGUMENT_GPRS, STUB_SCRATCH));
 const _: () = assert!(STUB_SCRATCH.enc() != abi::RESULT_GPR.enc());
+
+/// The bytes a local's slot takes in a baseline frame, as an OSR entry
+/// reads it (module docs): 16 for a `v128`, 8 for any other type.
+pub const fn osr_slot_size(v128: bool) -> u32 {
+    if v128 { 16 } else { 8 }
+}
 
 /// The name of defined function `index`'s counter.
 pub const fn counter(index: u32) -> ExternalName {

@@ -28,7 +28,8 @@ pub(crate) struct BuiltinTable {
     table_init: unsafe extern "sysv64" fn(*mut u8, u32, u32, u64, u32, u32) -> u32,
     elem_drop: unsafe extern "sysv64" fn(*mut u8, u32),
     new_epoch: unsafe extern "sysv64" fn(*mut u8) -> u32,
-    tier_up: unsafe extern "sysv64" fn(*mut u8, u32),
+    tier_up: unsafe extern "sysv64" fn(*mut u8, u32) -> u32,
+    tier_up_osr: unsafe extern "sysv64" fn(*mut u8, u32, u32) -> u64,
 }
 
 const _: () = {
@@ -45,6 +46,7 @@ const _: () = {
     assert!(offset_of!(BuiltinTable, elem_drop) == Builtin::ElemDrop.index() as usize * 8);
     assert!(offset_of!(BuiltinTable, new_epoch) == Builtin::NewEpoch.index() as usize * 8);
     assert!(offset_of!(BuiltinTable, tier_up) == Builtin::TierUp.index() as usize * 8);
+    assert!(offset_of!(BuiltinTable, tier_up_osr) == Builtin::TierUpOsr.index() as usize * 8);
     assert!(size_of::<BuiltinTable>() == Builtin::ALL.len() * 8);
 };
 
@@ -61,6 +63,7 @@ pub(crate) const TABLE: BuiltinTable = BuiltinTable {
     elem_drop,
     new_epoch,
     tier_up,
+    tier_up_osr,
 };
 
 /// The store and the calling instance's index.
@@ -147,13 +150,24 @@ unsafe extern "sysv64" fn new_epoch(vmctx: *mut u8) -> u32 {
 }
 
 /// Baseline code of a tiered module spent defined function `function`'s
-/// budget: queue it for the optimizing tier (`tier.rs`). Never fails and
-/// never unwinds: `tier::request` catches the compiler's panics.
-unsafe extern "sysv64" fn tier_up(vmctx: *mut u8, function: u32) {
+/// budget: queue it for the optimizing tier (`tier.rs`); the activation's
+/// loop budget. Never fails and never unwinds: `tier` catches the
+/// compiler's panics.
+unsafe extern "sysv64" fn tier_up(vmctx: *mut u8, function: u32) -> u32 {
     // SAFETY: called by compiled code with its VMContext.
     let (store, i) = unsafe { context(vmctx) };
     let module = store.instances[i].module.inner.clone();
-    crate::tier::request(&module, function as usize);
+    crate::tier::request(&module, function as usize)
+}
+
+/// A loop of a tiered module's baseline code spent its activation's
+/// budget: the on-stack replacement entry at it, 0 (later) or 1 (never)
+/// (`tier.rs`).
+unsafe extern "sysv64" fn tier_up_osr(vmctx: *mut u8, function: u32, loop_offset: u32) -> u64 {
+    // SAFETY: called by compiled code with its VMContext.
+    let (store, i) = unsafe { context(vmctx) };
+    let module = store.instances[i].module.inner.clone();
+    crate::tier::request_osr(&module, function as usize, loop_offset) as u64
 }
 
 unsafe extern "sysv64" fn memory_grow(vmctx: *mut u8, memory: u32, delta: u64) -> u64 {

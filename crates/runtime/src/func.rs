@@ -48,6 +48,7 @@
 //!
 //! [`Config::max_wasm_stack`]: crate::Config::max_wasm_stack
 
+use crate::engine::Compiler;
 use crate::error::{Error, ErrorKind, FrameInfo, Trap};
 use crate::externals::Extern;
 use crate::instance::Instance;
@@ -528,28 +529,40 @@ fn trap_error(store: &mut StoreOpaque, info: &TrapInfo) -> Error {
     })
 }
 
-/// The trap's frames, as function indices and module offsets.
+/// The trap's frames, as function indices and module offsets. An
+/// activation that moved to optimized code by on-stack replacement is one
+/// frame, the optimized one's: the baseline frame it left, which called
+/// it, is not listed.
 fn frames(store: &StoreOpaque, info: &TrapInfo) -> Vec<FrameInfo> {
-    info.backtrace
-        .frames()
-        .iter()
-        .filter_map(|frame| {
-            let (module, (defined, compiler)) = store
-                .modules
-                .iter()
-                .find_map(|m| Some((m, m.inner.frame_function(frame.code, frame.function)?)))?;
-            let info = &module.inner.info;
-            let func_index = info.num_imported_functions + defined;
-            Some(FrameInfo {
-                func_index,
-                func_name: info
-                    .function_name(duet_environ::module::FuncIndex::from_u32(func_index))
-                    .map(str::to_string),
-                module_offset: frame.wasm_offset,
-                compiler,
-            })
-        })
-        .collect()
+    let mut frames = Vec::new();
+    let mut replaced: Option<u32> = None;
+    for frame in info.backtrace.frames() {
+        let Some((module, (defined, compiler, osr))) = store
+            .modules
+            .iter()
+            .find_map(|m| Some((m, m.inner.frame_function(frame.code, frame.function)?)))
+        else {
+            replaced = None;
+            continue;
+        };
+        let info = &module.inner.info;
+        let func_index = info.num_imported_functions + defined;
+        if replaced.take() == Some(func_index) && compiler == Compiler::Winch {
+            continue;
+        }
+        if osr {
+            replaced = Some(func_index);
+        }
+        frames.push(FrameInfo {
+            func_index,
+            func_name: info
+                .function_name(duet_environ::module::FuncIndex::from_u32(func_index))
+                .map(str::to_string),
+            module_offset: frame.wasm_offset,
+            compiler,
+        });
+    }
+    frames
 }
 
 /// Writes `limit` as the stack limit of the VMContext at `vmctx`.

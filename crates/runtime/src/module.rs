@@ -58,18 +58,23 @@ impl ModuleInner {
     }
 
     /// The defined function that function `function` of registered code
-    /// `code` is, and the compiler of that code, if the code is this
-    /// module's (its own, or a batch tier-up installed).
-    pub(crate) fn frame_function(&self, code: CodeId, function: usize) -> Option<(u32, Compiler)> {
+    /// `code` is, the compiler of that code, and whether it is an on-stack
+    /// replacement entry (`tier.rs`), if the code is this module's (its
+    /// own, or a batch tier-up installed).
+    pub(crate) fn frame_function(
+        &self,
+        code: CodeId,
+        function: usize,
+    ) -> Option<(u32, Compiler, bool)> {
         if code == self.code.id() {
             let compiler = match self.compiler {
                 Compiler::Tiered => Compiler::Winch,
                 compiler => compiler,
             };
-            return Some((function as u32, compiler));
+            return Some((function as u32, compiler, false));
         }
-        let index = self.tiering.as_ref()?.optimized_function(code, function)?;
-        Some((index, Compiler::Cranelift))
+        let (index, osr) = self.tiering.as_ref()?.optimized_function(code, function)?;
+        Some((index, Compiler::Cranelift, osr))
     }
 }
 

@@ -13,6 +13,13 @@
 //!                  other queued function of the module (a batch)
 //!      synchronous: compiled before the builtin returns (Config::tier_up_synchronous)
 //!
+//!  a loop of a baseline activation spends its budget, the operand stack
+//!  empty at its header ─► tier_up_osr(vmctx, f, loop) builtin ─► request_osr:
+//!      the entry's code if installed; else queued (or compiled now) as a
+//!      job of its own: 0, ask again in 1024 iterations; 1 if it cannot be
+//!      made ─► baseline code calls the entry with its locals pointer and
+//!      returns what it returns (on-stack replacement, duet_environ::tierup)
+//!
 //!  install(batch): cranelift compiles each function (one that fails stays
 //!      on baseline code: Failed) ─► one new mapping [g0 … gk-1 | stubs of
 //!      their callees] (a call of a function of the batch, or of one
@@ -51,9 +58,11 @@
 //! before 4 on the installing thread. A thread that loads the old entry
 //! runs baseline code, which stays valid as long as the module: both
 //! versions are correct, so a call racing with the installation may take
-//! either. Activations already running keep running their version
-//! (there is no on-stack replacement: a loop that never returns stays on
-//! baseline code, see `docs/architecture.md`).
+//! either. Activations already running keep running their version, but
+//! for the loops that can move by on-stack replacement: such an entry is
+//! published through the OSR map's mutex, after the same steps 1 to 3, and
+//! only the activation that asked for it jumps there, through the address
+//! the builtin returns.
 //!
 //! The function's state (`Baseline`, `Requested`, `Optimized`, `Failed`)
 //! is written after the entry, so a later batch that finds a callee
@@ -69,7 +78,7 @@
 //! module weakly: a module dropped before its turn is not compiled.
 
 use core::ops::Range;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 
@@ -131,6 +140,8 @@ struct Installed {
     /// The defined index of the code's function `k`, for the first
     /// `functions.len()` functions (the rest are jump stubs).
     functions: Box<[u32]>,
+    /// Whether the code is an on-stack replacement entry.
+    osr: bool,
 }
 
 /// A tiered module's tier-up state. See the [module docs](self).
@@ -144,7 +155,22 @@ pub(crate) struct Tiering {
     counters: Box<[AtomicI32]>,
     states: Box<[AtomicU8]>,
     installed: Mutex<Vec<Installed>>,
+    /// The on-stack replacement entries asked for, by defined function
+    /// and `loop` offset.
+    osr: Mutex<HashMap<(u32, u32), OsrState>>,
     config: TierUpConfig,
+}
+
+/// Where an on-stack replacement entry is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum OsrState {
+    /// Queued or being compiled.
+    Compiling,
+    /// Compiled and installed at this address.
+    Ready(usize),
+    /// The optimizing tier could not make it: the loop stays on baseline
+    /// code.
+    Failed,
 }
 
 impl Tiering {
@@ -176,6 +202,7 @@ impl Tiering {
             counters: (0..count).map(|_| AtomicI32::new(budget)).collect(),
             states: (0..count).map(|_| AtomicU8::new(BASELINE)).collect(),
             installed: Mutex::new(Vec::new()),
+            osr: Mutex::new(HashMap::new()),
             config,
         }
     }
@@ -221,11 +248,13 @@ impl Tiering {
     }
 
     /// The defined function an installed batch's function `function` is,
-    /// if `code` is one of this module's batches.
-    pub(crate) fn optimized_function(&self, code: CodeId, function: usize) -> Option<u32> {
+    /// if `code` is one of this module's batches, and whether it is an
+    /// on-stack replacement entry (whose caller is the function's own
+    /// baseline activation).
+    pub(crate) fn optimized_function(&self, code: CodeId, function: usize) -> Option<(u32, bool)> {
         let installed = self.installed.lock().unwrap_or_else(|e| e.into_inner());
         let batch = installed.iter().find(|batch| batch.code.id() == code)?;
-        batch.functions.get(function).copied()
+        Some((*batch.functions.get(function)?, batch.osr))
     }
 
     /// Defined function `index`'s body, as the optimizing tier compiles it.
@@ -250,14 +279,17 @@ impl Tiering {
 
 /// Baseline code of `module` spent defined function `index`'s budget:
 /// queue it for the optimizing tier, or compile it now in synchronous
-/// mode. Called by the `tier_up` builtin; never fails (a function the
-/// optimizing tier cannot compile stays on baseline code).
-pub(crate) fn request(module: &Arc<ModuleInner>, index: usize) {
+/// mode. Returns the loop iterations the activation runs before it asks
+/// for an on-stack replacement entry: the budget. Called by the `tier_up`
+/// builtin; never fails (a function the optimizing tier cannot compile
+/// stays on baseline code).
+pub(crate) fn request(module: &Arc<ModuleInner>, index: usize) -> u32 {
     let Some(tiering) = &module.tiering else {
-        return;
+        return u32::MAX >> 1;
     };
+    let budget = tiering.config.budget.min(i32::MAX as u32);
     let Some(state) = tiering.states.get(index) else {
-        return;
+        return budget;
     };
 
     // Far from zero: an activation still looping on baseline code asks
@@ -267,28 +299,137 @@ pub(crate) fn request(module: &Arc<ModuleInner>, index: usize) {
         .compare_exchange(BASELINE, REQUESTED, Ordering::AcqRel, Ordering::Relaxed)
         .is_err()
     {
-        return;
+        return budget;
     }
+    let job = Job::Function(index as u32);
     if tiering.config.synchronous {
-        // On a thread of its own, with a stack of its own: the request may
-        // come from deep in a wasm recursion, with little native stack left.
-        std::thread::scope(|scope| {
-            let spawned = std::thread::Builder::new()
-                .name("duet-tier-up".to_string())
-                .stack_size(COMPILER_STACK)
-                .spawn_scoped(scope, || install(module, &[index as u32]));
-            match spawned {
-                // `install` catches the compiler's panics itself.
-                Ok(thread) => drop(thread.join()),
-                Err(_) => tiering.states[index].store(FAILED, Ordering::Release),
-            }
-        });
+        if !synchronously(|| run(module, &[job])) {
+            tiering.states[index].store(FAILED, Ordering::Release);
+        }
     } else {
         module
             .engine
             .tier_up_queue()
-            .submit(Arc::downgrade(module), index as u32);
+            .submit(Arc::downgrade(module), job);
     }
+    budget
+}
+
+/// A loop (at byte offset `loop_offset`) of `module`'s defined function
+/// `index` spent its activation's budget in baseline code and can be
+/// entered by on-stack replacement (`duet_environ::tierup`): the entry's
+/// code once it is installed; else 0 (it is being compiled: ask again
+/// later) or 1 (it cannot be made: never ask again). The function itself
+/// is requested too. Called by the `tier_up_osr` builtin; never fails.
+pub(crate) fn request_osr(module: &Arc<ModuleInner>, index: usize, loop_offset: u32) -> usize {
+    const LATER: usize = 0;
+    const NEVER: usize = 1;
+    let Some(tiering) = &module.tiering else {
+        return NEVER;
+    };
+    if index >= tiering.len() {
+        return NEVER;
+    }
+    request(module, index);
+    let key = (index as u32, loop_offset);
+    let state = |tiering: &Tiering| {
+        let osr = tiering.osr.lock().unwrap_or_else(|e| e.into_inner());
+        osr.get(&key).copied()
+    };
+    match state(tiering) {
+        Some(OsrState::Ready(address)) => return address,
+        Some(OsrState::Failed) => return NEVER,
+        Some(OsrState::Compiling) => return LATER,
+        None => {}
+    }
+    {
+        let mut osr = tiering.osr.lock().unwrap_or_else(|e| e.into_inner());
+        if osr.contains_key(&key) {
+            return LATER;
+        }
+        osr.insert(key, OsrState::Compiling);
+    }
+    let job = Job::Osr(index as u32, loop_offset);
+    if !tiering.config.synchronous {
+        module
+            .engine
+            .tier_up_queue()
+            .submit(Arc::downgrade(module), job);
+        return LATER;
+    }
+    if !synchronously(|| run(module, &[job])) {
+        set_osr(tiering, key, OsrState::Failed);
+    }
+    match state(tiering) {
+        Some(OsrState::Ready(address)) => address,
+        _ => NEVER,
+    }
+}
+
+/// Runs `work` before returning, on a thread of its own with a stack of
+/// its own: a request may come from deep in a wasm recursion, with little
+/// native stack left. False if no thread could be made.
+fn synchronously(work: impl FnOnce() + Send) -> bool {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("duet-tier-up".to_string())
+            .stack_size(COMPILER_STACK)
+            .spawn_scoped(scope, work)
+            // `run` catches the compiler's panics itself.
+            .map(|thread| drop(thread.join()))
+            .is_ok()
+    })
+}
+
+fn set_osr(tiering: &Tiering, key: (u32, u32), state: OsrState) {
+    let mut osr = tiering.osr.lock().unwrap_or_else(|e| e.into_inner());
+    osr.insert(key, state);
+}
+
+/// What the optimizing tier is asked to compile.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Job {
+    /// A defined function, installed behind its entry.
+    Function(u32),
+    /// A defined function's on-stack replacement entry at a `loop` offset.
+    Osr(u32, u32),
+}
+
+/// Compiles and installs `jobs` (all of `module`): the functions as one
+/// batch, each OSR entry on its own.
+fn run(module: &ModuleInner, jobs: &[Job]) {
+    let functions: Vec<u32> = jobs
+        .iter()
+        .filter_map(|job| match *job {
+            Job::Function(index) => Some(index),
+            Job::Osr(..) => None,
+        })
+        .collect();
+    if !functions.is_empty() {
+        install(module, &functions);
+    }
+    for job in jobs {
+        if let &Job::Osr(index, loop_offset) = job {
+            install_osr(module, index, loop_offset);
+        }
+    }
+}
+
+/// Compiles and installs the OSR entry of defined function `index` at
+/// `loop_offset`; records it as `Ready` or `Failed`.
+fn install_osr(module: &ModuleInner, index: u32, loop_offset: u32) {
+    let Some(tiering) = &module.tiering else {
+        return;
+    };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let code = compile_osr(module, tiering, index, loop_offset).ok_or(NotInstalled)?;
+        load(module, tiering, vec![index], vec![code], true)
+    }));
+    let state = match outcome {
+        Ok(Ok(addresses)) => OsrState::Ready(addresses[0]),
+        _ => OsrState::Failed,
+    };
+    set_osr(tiering, (index, loop_offset), state);
 }
 
 /// The native stack a tier-up compilation thread gets.
@@ -323,8 +464,6 @@ fn install_batch(
     tiering: &Tiering,
     indices: &[u32],
 ) -> Result<(), NotInstalled> {
-    let engine = &module.engine;
-    let info = &module.info;
     let outcomes = compile_optimized(module, tiering, indices);
     let mut functions: Vec<u32> = Vec::new();
     let mut code: Vec<FinishedCode> = Vec::new();
@@ -340,20 +479,44 @@ fn install_batch(
     if functions.is_empty() {
         return Ok(());
     }
+    let addresses = load(module, tiering, functions.clone(), code, false)?;
+    // Publication (module docs): the entry, then the state.
+    for (&index, address) in functions.iter().zip(addresses) {
+        tiering.entries[index as usize].store(address, Ordering::Release);
+        tiering.states[index as usize].store(OPTIMIZED, Ordering::Release);
+    }
+    Ok(())
+}
 
+/// Links `code` (the optimizing tier's code of defined functions
+/// `functions`, or with `osr` the on-stack replacement entry of the one
+/// function) in a mapping of its own, registers it, keeps it for the
+/// module's lifetime, and returns each function's address. Nothing calls
+/// it yet.
+fn load(
+    module: &ModuleInner,
+    tiering: &Tiering,
+    functions: Vec<u32>,
+    mut code: Vec<FinishedCode>,
+    osr: bool,
+) -> Result<Vec<usize>, NotInstalled> {
+    let engine = &module.engine;
+    let info = &module.info;
     // A call of a function of the batch goes straight to it; of one
     // already optimized, straight to its code if that is within a 32-bit
     // displacement of the whole batch (its code never changes again);
     // otherwise through a stub of the batch's own (the module's stubs may
     // lie out of reach), which reads the entry, so the call reaches the
-    // optimized code once it is installed.
+    // optimized code once it is installed. (An OSR entry is no entry of
+    // its function: its calls of the function go to the function.)
     let imported = info.num_imported_functions;
+    let in_batch = |callee: u32| !osr && functions.contains(&callee);
     let mut callees: Vec<u32> = code
         .iter()
         .flat_map(|finished| finished.relocations())
         .filter(|r| r.target.namespace == FUNCTION_NAMESPACE)
         .filter_map(|r| r.target.index.checked_sub(imported))
-        .filter(|callee| !functions.contains(callee))
+        .filter(|&callee| !in_batch(callee))
         .collect();
     callees.sort_unstable();
     callees.dedup();
@@ -368,7 +531,9 @@ fn install_batch(
         target.abs_diff(low) < REACH && target.abs_diff(high) < REACH
     };
     let target = |callee: u32| -> Option<usize> {
-        if let Some(k) = functions.iter().position(|&f| f == callee) {
+        if let Some(k) = functions.iter().position(|&f| f == callee)
+            && !osr
+        {
             return Some(batch[k]);
         }
         if tiering.is_optimized(callee as usize) {
@@ -394,7 +559,7 @@ fn install_batch(
         &engine.inner.config,
         linked,
         CodeDetails::Compiled(&code),
-        || batch_names(module, &functions, &callees),
+        || batch_names(module, &functions, &callees, osr),
     )
     .map_err(|_| NotInstalled)?;
     tiering
@@ -404,13 +569,9 @@ fn install_batch(
         .push(Installed {
             code: loaded,
             functions: functions.clone().into_boxed_slice(),
+            osr,
         });
-    // Publication (module docs): the entry, then the state.
-    for (&index, address) in functions.iter().zip(addresses) {
-        tiering.entries[index as usize].store(address, Ordering::Release);
-        tiering.states[index as usize].store(OPTIMIZED, Ordering::Release);
-    }
-    Ok(())
+    Ok(addresses)
 }
 
 /// Each of `indices` compiled by the optimizing tier, or `None` where it
@@ -435,6 +596,37 @@ fn compile_optimized(
     .collect()
 }
 
+/// Defined function `index`'s on-stack replacement entry at
+/// `loop_offset`, or `None` if the optimizing tier cannot make it.
+#[cfg(feature = "cranelift")]
+fn compile_osr(
+    module: &ModuleInner,
+    tiering: &Tiering,
+    index: u32,
+    loop_offset: u32,
+) -> Option<FinishedCode> {
+    let engine = &module.engine;
+    cranelift_wasm::compile_osr_entry(
+        &module.info,
+        engine.tunables(),
+        engine.inner.cpu,
+        DefinedFuncIndex::from_u32(index),
+        tiering.body(index as usize),
+        u64::from(loop_offset),
+    )
+    .ok()
+}
+
+#[cfg(not(feature = "cranelift"))]
+fn compile_osr(
+    _module: &ModuleInner,
+    _tiering: &Tiering,
+    _index: u32,
+    _loop_offset: u32,
+) -> Option<FinishedCode> {
+    None
+}
+
 /// Without the optimizing tier there is no tiered module
 /// (`Compiler::Tiered` is not built in), so nothing to compile.
 #[cfg(not(feature = "cranelift"))]
@@ -447,9 +639,10 @@ fn compile_optimized(
 }
 
 /// What a batch's functions are called in profiles and debuggers: the
-/// baseline version's name with `[optimized]`, and each stub's with
-/// `[stub]`.
-fn batch_names(module: &ModuleInner, functions: &[u32], callees: &[u32]) -> CodeNames {
+/// baseline version's name with `[optimized]` (`[osr]` for an on-stack
+/// replacement entry), and each stub's with `[stub]`.
+fn batch_names(module: &ModuleInner, functions: &[u32], callees: &[u32], osr: bool) -> CodeNames {
+    let kind = if osr { "osr" } else { "optimized" };
     let imported = module.info.num_imported_functions;
     let name = |index: u32, suffix: &str| {
         format!(
@@ -461,7 +654,7 @@ fn batch_names(module: &ModuleInner, functions: &[u32], callees: &[u32]) -> Code
         module: module.name().to_string(),
         functions: functions
             .iter()
-            .map(|&f| name(f, "optimized"))
+            .map(|&f| name(f, kind))
             .chain(callees.iter().map(|&f| name(f, "stub")))
             .collect(),
     }
@@ -477,7 +670,7 @@ pub(crate) struct TierUpQueue {
 }
 
 struct QueueState {
-    jobs: VecDeque<(Weak<ModuleInner>, u32)>,
+    jobs: VecDeque<(Weak<ModuleInner>, Job)>,
     workers: usize,
     idle: usize,
     shut_down: bool,
@@ -504,14 +697,14 @@ impl TierUpQueue {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues defined function `index` of `module`, starting a worker if
-    /// none is idle and there is room for one.
-    fn submit(self: &Arc<Self>, module: Weak<ModuleInner>, index: u32) {
+    /// Queues `job` of `module`, starting a worker if none is idle and
+    /// there is room for one.
+    fn submit(self: &Arc<Self>, module: Weak<ModuleInner>, job: Job) {
         let mut state = self.lock();
         if state.shut_down {
             return;
         }
-        state.jobs.push_back((module, index));
+        state.jobs.push_back((module, job));
         if state.idle == 0 && state.workers < self.max_workers {
             let queue = self.clone();
             let spawned = std::thread::Builder::new()
@@ -553,7 +746,7 @@ impl TierUpQueue {
             }
             drop(state);
             if let Some(module) = module.upgrade() {
-                install(&module, &batch);
+                run(&module, &batch);
             }
         }
     }

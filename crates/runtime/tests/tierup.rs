@@ -2,8 +2,8 @@
 //! function's later calls run optimized code, by every path a call can
 //! take (direct, `call_indirect`, from the host, from another instance);
 //! traps and backtraces name the tier of each frame; fuel is charged the
-//! same by both versions; a long loop in a function called once finishes
-//! on baseline code; many threads calling one module while its functions
+//! same by both versions; a long loop in a function called once moves to
+//! optimized code by on-stack replacement; many threads calling one module while its functions
 //! tier up all get the right results.
 
 use duet::{
@@ -190,9 +190,9 @@ fn another_instance_reaches_the_optimized_code_through_its_import() {
 }
 
 /// In the background (the default mode), a function called in a loop is
-/// optimized after a while and keeps returning the right results; the
-/// loop in a function called once counts at every iteration, asks for
-/// the optimizing tier and finishes on baseline code.
+/// optimized after a while and keeps returning the right results; a
+/// long loop in a function called once gives the right result whether
+/// its on-stack replacement entry arrives in time or not.
 #[test]
 fn background_compilation_installs_while_calls_go_on() {
     let engine = tiered(0, false);
@@ -331,4 +331,63 @@ fn the_perf_map_names_the_optimized_version() {
     };
     assert!(named(""), "the baseline version:\n{map}");
     assert!(named(" [optimized]"), "the optimized version:\n{map}");
+}
+
+/// A loop in a function called once moves to optimized code by on-stack
+/// replacement after its budget of 10 iterations: `countdown(1000)` gets
+/// the right sum of its 995 iterations, its locals of every class read
+/// from the baseline frame; `divide(50)` traps in its loop when its
+/// divisor reaches 0, in its first call, so from the optimized entry at
+/// the loop (one frame: the baseline activation it left is not listed).
+/// A loop with a value below it on the operand stack (no entry possible)
+/// finishes on baseline code.
+#[test]
+fn a_long_loop_in_a_function_called_once_moves_to_optimized_code() {
+    const LOOPS: &str = r#"(module
+        (func $countdown (export "countdown") (param $n i32) (result i32)
+          (local $sum i32) (local $wide i64) (local $v v128) (local $f f64)
+          (local.set $v (v128.const i32x4 1 2 3 4))
+          (local.set $f (f64.const 0.5))
+          (loop $next
+            (local.set $sum (i32.add (local.get $sum)
+              (i32.div_u (i32.const 1000000) (local.get $n))))
+            (local.set $wide (i64.add (local.get $wide) (i64.const 3)))
+            (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+            (br_if $next (i32.ne (local.get $n) (i32.const 5))))
+          (i32.add (local.get $sum)
+            (i32.add (i32.wrap_i64 (local.get $wide))
+              (i32.add (i32x4.extract_lane 3 (local.get $v))
+                (i32.trunc_f64_s (f64.mul (local.get $f) (f64.const 4)))))))
+        (func (export "divide") (param $n i32) (result i32)
+          (local $sum i32)
+          (loop $next
+            (local.set $sum (i32.add (local.get $sum)
+              (i32.div_u (i32.const 1000) (local.get $n))))
+            (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+            (br $next))
+          (local.get $sum))
+        (func (export "below") (param $n i32) (result i32)
+          (i32.add (i32.const 7)
+            (block (result i32)
+              (loop $next (result i32)
+                (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                (br_if $next (local.get $n))
+                (local.get $n))))))"#;
+    let engine = tiered(10, true);
+    let module = Module::new(&engine, LOOPS).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    // 1000 iterations, down to 6: the sum of 1000000 / n for n = 1000..6,
+    // 3 per iteration in $wide, 4 from the vector and 2 from the float.
+    let expected: i32 = (6..=1000).map(|n| 1_000_000 / n).sum::<i32>() + 3 * 995 + 4 + 2;
+    assert_eq!(
+        call(&mut store, instance, "countdown", &[1000]).unwrap(),
+        expected
+    );
+    assert_eq!(module.tier_of(0), Some(Compiler::Cranelift));
+    let trap = trap_of(call(&mut store, instance, "divide", &[50]));
+    assert_eq!(trap.code(), duet::TrapCode::IntegerDivisionByZero);
+    assert_eq!(trap.frames().len(), 1, "{:?}", trap.frames());
+    assert_eq!(trap.frames()[0].compiler, Compiler::Cranelift);
+    assert_eq!(call(&mut store, instance, "below", &[100_000]).unwrap(), 7);
 }

@@ -389,6 +389,7 @@ impl Translator<'_, '_> {
         let args = self.state.peekn(params.len()).to_vec();
         self.builder.ins().jump(header, &args);
         self.state.popn(params.len());
+        self.enter_at_loop(header, params.is_empty())?;
         self.builder.switch_to_block(header);
         let base = self.state.stack.len();
         self.state

@@ -71,7 +71,7 @@ pub fn compile_module(
         translation.function_bodies,
         threads,
         FuncTranslator::new,
-        |translator, index, body| compile_one(translator, &env, &options, index, body),
+        |translator, index, body| compile_one(translator, &env, &options, index, body, None),
     )
 }
 
@@ -90,23 +90,52 @@ pub fn compile_some_functions<'data>(
     let mut translator = FuncTranslator::new();
     bodies
         .into_iter()
-        .map(|(index, body)| compile_one(&mut translator, &env, &options, index, body))
+        .map(|(index, body)| compile_one(&mut translator, &env, &options, index, body, None))
         .collect()
 }
 
-/// Translates, optimizes and compiles one function.
+/// Compiles defined function `index` entered at the header of its `loop`
+/// at byte offset `loop_offset`, for on-stack replacement from baseline
+/// code ([`FuncTranslator::translate_osr`], `duet_environ::tierup`).
+pub fn compile_osr_entry(
+    module: &Module,
+    tunables: Tunables,
+    features: CpuFeatures,
+    index: DefinedFuncIndex,
+    body: FunctionBodyData<'_>,
+    loop_offset: u64,
+) -> Result<FinishedCode, CompileError> {
+    let options = compile_options(features);
+    let env = ModuleEnvironment::new(module, tunables);
+    let mut translator = FuncTranslator::new();
+    compile_one(
+        &mut translator,
+        &env,
+        &options,
+        index,
+        body,
+        Some(loop_offset),
+    )
+}
+
+/// Translates, optimizes and compiles one function (entered at the
+/// `loop` at offset `osr`, if given).
 fn compile_one(
     translator: &mut FuncTranslator,
     env: &ModuleEnvironment<'_>,
     options: &CompileOptions,
     index: DefinedFuncIndex,
     body: FunctionBodyData<'_>,
+    osr: Option<u64>,
 ) -> Result<FinishedCode, CompileError> {
     let codegen_error = move |error| CompileError::Codegen {
         index: index.as_u32(),
         error,
     };
-    let mut func = translator.translate(env, index, body)?;
+    let mut func = match osr {
+        None => translator.translate(env, index, body)?,
+        Some(loop_offset) => translator.translate_osr(env, index, body, loop_offset)?,
+    };
     // In debug builds: the translation's output verifies (and
     // `compile_function` verifies the optimized IR).
     if cfg!(debug_assertions) {

@@ -33,6 +33,15 @@ pub enum WasmError {
         /// Where in the module.
         offset: u64,
     },
+    /// An on-stack replacement entry asked for at a `loop` that cannot
+    /// have one: none is reachable at that offset, or it has parameters
+    /// or values below it on the operand stack
+    /// (`FuncTranslator::translate_osr`).
+    #[error("no on-stack replacement entry at offset {offset:#x}")]
+    NoOsrEntry {
+        /// The offset asked for.
+        offset: u64,
+    },
 }
 
 impl From<wasmparser::BinaryReaderError> for WasmError {

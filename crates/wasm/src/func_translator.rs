@@ -40,7 +40,7 @@ use crate::state::{ControlFrame, FrameKind, TranslationState};
 use cranelift_asm::SourceLoc;
 use cranelift_codegen::builder::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_codegen::entity::EntityRef;
-use cranelift_codegen::ir::{FuncRef, Function, SigRef, Type, Value};
+use cranelift_codegen::ir::{Block, FuncRef, Function, IntCC, MemFlags, SigRef, Type, Value};
 use duet_environ::builtins::Builtin;
 use duet_environ::control::{ControlSnapshot, FrameChange};
 use duet_environ::module::{DefinedFuncIndex, FunctionBodyData, ModuleTranslation};
@@ -95,18 +95,63 @@ impl FuncTranslator {
         body: &FunctionBody<'_>,
         validator: &mut FuncValidator<T>,
     ) -> Result<Function, WasmError> {
+        self.translate_body_at(env, index, body, validator, None)
+    }
+
+    /// Validates and translates defined function `index` entered at the
+    /// header of its `loop` at byte offset `loop_offset`, from a baseline
+    /// frame (on-stack replacement, `duet_environ::tierup`): a function of
+    /// type `[i64] -> results` whose `i64` is the baseline frame's locals
+    /// pointer. The entry reads every local from there and jumps to the
+    /// loop's header; the code before the loop is translated as usual
+    /// behind a branch the entry never takes (the locals pointer is never
+    /// null), so every block stays reachable and the code after the loop
+    /// finds the frames around it. The loop must have no parameters and
+    /// nothing on the operand stack below it; a loop that does not, or an
+    /// offset that is no reachable loop's, is a [`WasmError::NoOsrEntry`].
+    pub fn translate_osr(
+        &mut self,
+        env: &ModuleEnvironment<'_>,
+        index: DefinedFuncIndex,
+        body: FunctionBodyData<'_>,
+        loop_offset: u64,
+    ) -> Result<Function, WasmError> {
+        let allocations = core::mem::take(&mut self.validator_allocations);
+        let mut validator = body.validator.into_validator(allocations);
+        let result =
+            self.translate_body_at(env, index, &body.body, &mut validator, Some(loop_offset));
+        self.validator_allocations = validator.into_allocations();
+        result
+    }
+
+    fn translate_body_at<T: WasmModuleResources>(
+        &mut self,
+        env: &ModuleEnvironment<'_>,
+        index: DefinedFuncIndex,
+        body: &FunctionBody<'_>,
+        validator: &mut FuncValidator<T>,
+        osr: Option<u64>,
+    ) -> Result<Function, WasmError> {
         let func_index = env.module().func_index(index).as_u32();
         let ty = env.func_type(func_index);
         let body_offset = body.range().start;
-        let signature = wasm_signature(ty).map_err(|t| WasmError::UnsupportedType {
+        let own_signature = wasm_signature(ty).map_err(|t| WasmError::UnsupportedType {
             ty: t.to_string(),
             offset: body_offset,
         })?;
+        let signature = match osr {
+            None => own_signature.clone(),
+            Some(_) => {
+                let mut osr_signature = own_signature.clone();
+                osr_signature.params = vec![Type::I64, Type::I64];
+                osr_signature
+            }
+        };
         let results = signature.returns.clone();
         let mut func = Function::new(format!("f{func_index}"), signature);
         let mut builder = FunctionBuilder::new(&mut func, &mut self.builder_context);
         let entry = builder.create_block();
-        let params = builder.append_block_params_for_function_params(entry);
+        let mut params = builder.append_block_params_for_function_params(entry);
         builder.switch_to_block(entry);
         builder.seal_block(entry);
         self.state.clear();
@@ -122,7 +167,17 @@ impl FuncTranslator {
             direct_functions: HashMap::new(),
             builtin_signatures: [None; Builtin::ALL.len()],
             metering: Metering::default(),
+            osr: None,
         };
+        if osr.is_some() {
+            // The function's own parameters are zeros on the path the
+            // entry never takes; its locals are variables `0..` as always.
+            params.truncate(1);
+            for &ty in &own_signature.params[1..] {
+                let zero = translator.zero(ty);
+                params.push(zero);
+            }
+        }
         translator.declare_locals(&params[1..], body, validator)?;
         translator.state.control.push(ControlFrame {
             kind: FrameKind::Function,
@@ -133,6 +188,30 @@ impl FuncTranslator {
         });
         translator.set_offset(body_offset);
         translator.metering_entry(body);
+        if let Some(loop_offset) = osr {
+            // The entry's checks are made; now the branch the entry never
+            // takes to the function's own start.
+            let frame = translator.builder.func.dfg.block_params(entry)[1];
+            let (start, jump) = (
+                translator.builder.create_block(),
+                translator.builder.create_block(),
+            );
+            let null = translator.builder.ins().iconst(Type::I64, 0);
+            let is_null = translator.builder.ins().icmp(IntCC::Equal, frame, null);
+            translator
+                .builder
+                .ins()
+                .brif(is_null, start, &[], jump, &[]);
+            translator.builder.seal_block(start);
+            translator.builder.seal_block(jump);
+            translator.builder.switch_to_block(start);
+            translator.osr = Some(OsrEntry {
+                loop_offset,
+                frame,
+                jump,
+                entered: false,
+            });
+        }
 
         let mut reader = body.get_binary_reader_for_operators()?;
         reader.set_features(*validator.features());
@@ -142,6 +221,13 @@ impl FuncTranslator {
         let outcome = outcome.and_then(|()| Ok(reader.finish()?));
         self.reader_allocations = reader.into_allocations();
         outcome?;
+        if let Some(entry) = &translator.osr
+            && !entry.entered
+        {
+            return Err(WasmError::NoOsrEntry {
+                offset: entry.loop_offset,
+            });
+        }
 
         translator.builder.finalize();
         if cfg!(debug_assertions)
@@ -208,6 +294,22 @@ pub(crate) struct Translator<'a, 'f> {
     pub builtin_signatures: [Option<SigRef>; Builtin::ALL.len()],
     /// The fuel meter and the pointers fuel and epoch checks use.
     pub(crate) metering: Metering,
+    /// Where the function is entered, when it is translated for on-stack
+    /// replacement ([`FuncTranslator::translate_osr`]).
+    pub(crate) osr: Option<OsrEntry>,
+}
+
+/// The entry of a function translated for on-stack replacement.
+pub(crate) struct OsrEntry {
+    /// The `loop` it enters at the header of.
+    pub loop_offset: u64,
+    /// The baseline frame's locals pointer (the entry's second parameter).
+    pub frame: Value,
+    /// The block the entry branches to, which reads the locals and jumps
+    /// to the loop's header (filled in when the loop is translated).
+    pub jump: Block,
+    /// Whether the loop was found.
+    pub entered: bool,
 }
 
 impl Translator<'_, '_> {
@@ -278,6 +380,53 @@ impl Translator<'_, '_> {
             ty if ty.is_vector() => self.builder.ins().vconst(ty, 0),
             _ => self.builder.ins().iconst(ty, 0),
         }
+    }
+
+    /// At a `loop` whose header is `header` (`no_params`: the loop takes
+    /// none): if the function is translated for on-stack replacement at
+    /// this loop, fills in the entry's jump block, which reads every local
+    /// from the baseline frame (`duet_environ::tierup::osr_local_offset`)
+    /// and the epoch deadline, if cached, and jumps to the header. Called
+    /// with the loop's parameters popped and before the header is entered.
+    pub(crate) fn enter_at_loop(
+        &mut self,
+        header: Block,
+        no_params: bool,
+    ) -> Result<(), WasmError> {
+        let Some(entry) = &self.osr else {
+            return Ok(());
+        };
+        if entry.loop_offset != self.offset {
+            return Ok(());
+        }
+        if !no_params || !self.state.stack.is_empty() {
+            return Err(WasmError::NoOsrEntry {
+                offset: self.offset,
+            });
+        }
+        let (frame, jump) = (entry.frame, entry.jump);
+        self.builder.switch_to_block(jump);
+        let mut below = 0u32;
+        for i in 0..self.local_types.len() {
+            let ty = self.local_types[i];
+            below += duet_environ::tierup::osr_slot_size(ty.is_vector());
+            // The frame's slots are 8-aligned, a `v128`'s too.
+            let flags = if ty.is_vector() {
+                MemFlags::new().with_notrap()
+            } else {
+                MemFlags::trusted()
+            };
+            let value = self.builder.ins().load(ty, flags, frame, -(below as i32));
+            self.builder.def_var(Variable::new(i), value);
+        }
+        if let Some(var) = self.metering.deadline_variable() {
+            self.reload_deadline(var);
+        }
+        self.builder.ins().jump(header, &[]);
+        if let Some(entry) = &mut self.osr {
+            entry.entered = true;
+        }
+        Ok(())
     }
 
     /// Local `index`'s variable (the validator checked the index).

@@ -86,7 +86,9 @@ mod simd;
 mod state;
 mod tables;
 
-pub use compile::{CompileError, compile_module, compile_options, compile_some_functions};
+pub use compile::{
+    CompileError, compile_module, compile_options, compile_osr_entry, compile_some_functions,
+};
 pub use duet_environ::module_env::ModuleEnvironment;
 pub use error::WasmError;
 pub use func_translator::{FuncTranslator, translate_function, translate_module};

@@ -161,6 +161,13 @@ pub(crate) struct Metering {
     checked_calls: Vec<u64>,
 }
 
+impl Metering {
+    /// The variable caching the epoch deadline, if the function has one.
+    pub(crate) fn deadline_variable(&self) -> Option<Variable> {
+        self.deadline.as_ref().map(|(var, _)| *var)
+    }
+}
+
 impl Translator<'_, '_> {
     /// At the function's entry, before the first operator: loads the
     /// pointers the checks and charges use and the fuel counter, then
@@ -209,7 +216,7 @@ impl Translator<'_, '_> {
     }
 
     /// Defines the deadline variable as the deadline in memory.
-    fn reload_deadline(&mut self, var: Variable) {
+    pub(crate) fn reload_deadline(&mut self, var: Variable) {
         let deadline = self.load_at(
             Type::I64,
             MemFlags::trusted(),

@@ -122,8 +122,8 @@ pub(crate) struct CodeGen<'e> {
     /// Whether the current position can be reached; code for unreachable
     /// operators is not emitted (they are still validated).
     pub(crate) reachable: bool,
-    results: Vec<ValType>,
-    signature: CallSignature,
+    pub(crate) results: Vec<ValType>,
+    pub(crate) signature: CallSignature,
     /// The prologue's frame-size immediate, given at the end.
     frame_size: Option<PatchableImm32>,
     /// The callee-saved registers the prologue saves, in push order:
@@ -160,6 +160,9 @@ pub(crate) struct CodeGen<'e> {
     /// The out-of-line tier-up requests, emitted after the epilogue
     /// (`tierup.rs`).
     pub(crate) tier_up_stubs: Vec<crate::tierup::TierUpStub>,
+    /// The epilogue's label, where results are in their return locations
+    /// (the on-stack replacement path returns through it).
+    pub(crate) epilogue: Option<Label>,
 }
 
 /// The operand size of an integer value type.
@@ -278,6 +281,7 @@ impl<'e> CodeGen<'e> {
             epoch,
             tier_up,
             tier_up_stubs: Vec::new(),
+            epilogue: None,
         }
     }
 
@@ -361,7 +365,7 @@ impl<'e> CodeGen<'e> {
     // ---- Prologue and epilogue -----------------------------------------
 
     /// Bytes below `rbp` taken before the locals: the saved registers.
-    fn saved_regs_size(&self) -> u32 {
+    pub(crate) fn saved_regs_size(&self) -> u32 {
         8 * self.saved_regs.len() as u32
     }
 

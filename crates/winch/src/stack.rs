@@ -95,10 +95,9 @@ impl Val {
 /// unaligned moves (`movups`): `rbp` is 16-byte aligned but the 8-byte
 /// slots around a `v128` slot need not keep it so.
 pub(crate) const fn slot_size(ty: ValType) -> u32 {
-    match ty {
-        ValType::V128 => 16,
-        _ => 8,
-    }
+    // The locals' slots are what an on-stack replacement entry reads
+    // (`duet_environ::tierup`'s module docs): its sizes are these.
+    duet_environ::tierup::osr_slot_size(matches!(ty, ValType::V128))
 }
 
 /// The bytes the slots of values of `types` take, one after the other.

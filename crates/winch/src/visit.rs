@@ -96,6 +96,7 @@ pub fn compile_function<T: WasmModuleResources>(
 
     codegen.emit_prologue(&params, &locals);
     let epilogue = codegen.asm.new_label();
+    codegen.epilogue = Some(epilogue);
     codegen.push_frame(FrameKind::Function, Vec::new(), results, epilogue);
 
     let mut reader = body.get_binary_reader_for_operators()?;
