@@ -96,8 +96,8 @@ pub struct FrameInfo {
     /// The byte offset in the module of the trapping instruction (innermost
     /// frame) or of the call (outer frames), when known.
     pub module_offset: Option<u32>,
-    /// Whose code the frame ran: [`Compiler::Winch`] or
-    /// [`Compiler::Cranelift`] (a tiered module's frames say which of its
+    /// Whose code the frame ran: [`Compiler::Winch`](crate::Compiler::Winch) or
+    /// [`Compiler::Cranelift`](crate::Compiler::Cranelift) (a tiered module's frames say which of its
     /// function's two versions ran).
     pub compiler: crate::Compiler,
 }

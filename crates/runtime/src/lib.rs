@@ -174,6 +174,9 @@ mod store;
 #[doc(hidden)]
 pub mod table;
 mod tables;
+// Without the optimizing tier no module is tiered (`Compiler::Tiered`
+// needs both compilers): the half that compiles for it is unused then.
+#[cfg_attr(not(feature = "cranelift"), allow(dead_code, unused_imports))]
 mod tier;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 #[doc(hidden)]

@@ -15,7 +15,6 @@ use duet_environ::abi::FUNCTION_NAMESPACE;
 use duet_environ::module::{
     EntityIndex, FuncIndex, Module as ModuleInfo, TranslationError, translate,
 };
-use duet_environ::tunables::Tunables;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -820,7 +819,7 @@ impl Engine {
             #[cfg(all(feature = "winch", feature = "cranelift"))]
             Compiler::Tiered => winch_codegen::compile_module_on_threads(
                 translation,
-                Tunables {
+                duet_environ::tunables::Tunables {
                     tier_up: true,
                     ..self.tunables()
                 },
